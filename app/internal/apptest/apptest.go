@@ -1,0 +1,296 @@
+// Package apptest holds small fakes and mock helpers shared by the use-case
+// tests: a fixed clock, deterministic ids and randomness, the repositories of
+// one transaction as gomock mocks, and call counters. Test code only.
+package apptest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+// T0 is the fixed "now" of the use-case tests.
+var T0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
+
+// PublicURL is the public base URL the tests build links from.
+const PublicURL = "https://auth.example.test"
+
+// Clock is a settable fixed clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the current fixed time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// IDs hands out 00000000-0000-4000-8000-000000000001, ...2, ... in order.
+type IDs struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+// NewID returns the next id.
+func (g *IDs) NewID() uuid.UUID {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n++
+	return ID(g.n)
+}
+
+// Count is how many ids were handed out.
+func (g *IDs) Count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return int(g.n)
+}
+
+// ID is the n-th id of an IDs generator; use it for fixtures too.
+func ID(n uint64) uuid.UUID {
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[8:], n)
+	u[6] = 0x40
+	u[8] |= 0x80
+	return u
+}
+
+// Rand is a deterministic, endless byte stream (SHA-256 in counter mode of
+// a seed), so that successive secrets differ and runs are reproducible.
+type Rand struct {
+	mu   sync.Mutex
+	seed string
+	ctr  uint64
+	buf  []byte
+}
+
+// NewRand returns a stream for seed.
+func NewRand(seed string) *Rand { return &Rand{seed: seed} }
+
+// Read fills p.
+func (r *Rand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(p) {
+		if len(r.buf) == 0 {
+			r.ctr++
+			b := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", r.seed, r.ctr)))
+			r.buf = b[:]
+		}
+		c := copy(p[n:], r.buf)
+		r.buf = r.buf[c:]
+		n += c
+	}
+	return n, nil
+}
+
+// Email parses s or panics.
+func Email(s string) user.Email {
+	e, err := user.ParseEmail(s)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Links returns the links of PublicURL.
+func Links() app.Links {
+	l, err := app.NewLinks(PublicURL)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// Repos are the mocks behind one app.Repos.
+type Repos struct {
+	Users    *mock.MockUserRepository
+	Tokens   *mock.MockOneTimeTokenRepository
+	Sessions *mock.MockSessionRepository
+	Outbox   *mock.MockOutbox
+	Audit    *mock.MockAuditLog
+}
+
+// NewRepos makes strict mocks of every repository.
+func NewRepos(ctrl *gomock.Controller) *Repos {
+	return &Repos{
+		Users:    mock.NewMockUserRepository(ctrl),
+		Tokens:   mock.NewMockOneTimeTokenRepository(ctrl),
+		Sessions: mock.NewMockSessionRepository(ctrl),
+		Outbox:   mock.NewMockOutbox(ctrl),
+		Audit:    mock.NewMockAuditLog(ctrl),
+	}
+}
+
+// App is the app.Repos view of the mocks.
+func (r *Repos) App() app.Repos {
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit}
+}
+
+// TxResults records what each transaction function returned, so a test can
+// tell a committed transaction (nil) from a rolled back one.
+type TxResults struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// Errs returns the results so far, in call order.
+func (t *TxResults) Errs() []error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]error(nil), t.errs...)
+}
+
+// ExpectWithin makes tx run fn with r exactly times times and returns fn's
+// error as Within's, like a real TxManager (commit on nil).
+func ExpectWithin(tx *mock.MockTxManager, r app.Repos, times int) *TxResults {
+	res := &TxResults{}
+	tx.EXPECT().Within(gomock.Any(), gomock.Any()).Times(times).DoAndReturn(
+		func(ctx context.Context, fn func(context.Context, app.Repos) error) error {
+			err := fn(ctx, r)
+			res.mu.Lock()
+			res.errs = append(res.errs, err)
+			res.mu.Unlock()
+			return err
+		})
+	return res
+}
+
+// Counter counts calls by "Port.Method".
+type Counter struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// NewCounter returns an empty counter.
+func NewCounter() *Counter { return &Counter{m: map[string]int{}} }
+
+// Inc counts one call.
+func (c *Counter) Inc(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[name]++
+}
+
+// Map returns a copy of the counts.
+func (c *Counter) Map() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.m))
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
+}
+
+// String lists the counts in a stable order.
+func (c *Counter) String() string {
+	m := c.Map()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%d ", k, m[k])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// CountingRateLimiter counts the calls it forwards to RateLimiter.
+type CountingRateLimiter struct {
+	app.RateLimiter
+	C *Counter
+}
+
+func (c CountingRateLimiter) Hit(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	c.C.Inc("RateLimiter.Hit")
+	return c.RateLimiter.Hit(ctx, key, limit, window)
+}
+
+func (c CountingRateLimiter) Blocked(ctx context.Context, key string, limit int) (bool, time.Duration, error) {
+	c.C.Inc("RateLimiter.Blocked")
+	return c.RateLimiter.Blocked(ctx, key, limit)
+}
+
+func (c CountingRateLimiter) Reset(ctx context.Context, key string) error {
+	c.C.Inc("RateLimiter.Reset")
+	return c.RateLimiter.Reset(ctx, key)
+}
+
+// CountingOutbox counts the calls it forwards to Outbox.
+type CountingOutbox struct {
+	app.Outbox
+	C *Counter
+}
+
+func (c CountingOutbox) Enqueue(ctx context.Context, m app.OutboundMail) error {
+	c.C.Inc("Outbox.Enqueue")
+	return c.Outbox.Enqueue(ctx, m)
+}
+
+func (c CountingOutbox) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]app.OutboxMessage, error) {
+	c.C.Inc("Outbox.Claim")
+	return c.Outbox.Claim(ctx, now, limit, lease)
+}
+
+func (c CountingOutbox) MarkSent(ctx context.Context, id uuid.UUID, at time.Time) error {
+	c.C.Inc("Outbox.MarkSent")
+	return c.Outbox.MarkSent(ctx, id, at)
+}
+
+func (c CountingOutbox) MarkFailed(ctx context.Context, id uuid.UUID, lastErr string, next time.Time, giveUp bool) error {
+	c.C.Inc("Outbox.MarkFailed")
+	return c.Outbox.MarkFailed(ctx, id, lastErr, next, giveUp)
+}
+
+func (c CountingOutbox) CountPending(ctx context.Context) (int, error) {
+	c.C.Inc("Outbox.CountPending")
+	return c.Outbox.CountPending(ctx)
+}
+
+// CountingIDs counts the ids it forwards.
+type CountingIDs struct {
+	app.IDGenerator
+	C *Counter
+}
+
+func (c CountingIDs) NewID() uuid.UUID {
+	c.C.Inc("IDGenerator.NewID")
+	return c.IDGenerator.NewID()
+}
+
+// Compile-time checks.
+var (
+	_ app.Clock       = (*Clock)(nil)
+	_ app.IDGenerator = (*IDs)(nil)
+	_ app.RateLimiter = CountingRateLimiter{}
+	_ app.Outbox      = CountingOutbox{}
+	_ app.IDGenerator = CountingIDs{}
+)

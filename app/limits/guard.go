@@ -1,0 +1,210 @@
+// Package limits holds Gatehouse's abuse-protection policy: which counters
+// exist, how they are keyed and what happens when one is exceeded. The
+// counters themselves live behind app.RateLimiter, shared by all instances.
+package limits
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+)
+
+// Limit is at most Count events per Window.
+type Limit struct {
+	Count  int
+	Window time.Duration
+}
+
+// ParseLimit reads "COUNT/DURATION", for example "30/5m".
+func ParseLimit(s string) (Limit, error) {
+	n, d, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return Limit{}, fmt.Errorf("limit %q: want COUNT/DURATION, e.g. 30/5m", s)
+	}
+	c, err := strconv.Atoi(n)
+	if err != nil || c < 1 {
+		return Limit{}, fmt.Errorf("limit %q: count must be a positive integer", s)
+	}
+	w, err := time.ParseDuration(d)
+	if err != nil || w <= 0 {
+		return Limit{}, fmt.Errorf("limit %q: window must be a positive duration", s)
+	}
+	return Limit{Count: c, Window: w}, nil
+}
+
+func (l Limit) String() string { return strconv.Itoa(l.Count) + "/" + l.Window.String() }
+
+// Endpoint names a public endpoint with its own per-IP counter.
+type Endpoint string
+
+const (
+	Register    Endpoint = "register"
+	Login       Endpoint = "login"
+	VerifyEmail Endpoint = "verify"
+	Resend      Endpoint = "resend"
+	Forgot      Endpoint = "forgot"
+	Reset       Endpoint = "reset"
+	Refresh     Endpoint = "refresh"
+	Password    Endpoint = "password_change"
+)
+
+// Policy is the configured set of limits.
+type Policy struct {
+	Disabled bool
+	// Auth is the per-IP limit of register, login, verify, resend, forgot,
+	// reset and password change, each counted on its own.
+	Auth Limit
+	// Refresh is the per-IP limit of token refresh.
+	Refresh Limit
+	// MailPerAddress bounds the mails of one kind to one address.
+	MailPerAddress Limit
+	// LoginFailures bounds failed logins per (account, client IP).
+	LoginFailures Limit
+	// LockoutThreshold consecutive failures from anywhere lock password
+	// login for the account until a password reset.
+	LockoutThreshold int
+}
+
+// DefaultPolicy is what an unconfigured instance enforces.
+func DefaultPolicy() Policy {
+	return Policy{
+		Auth:             Limit{30, 5 * time.Minute},
+		Refresh:          Limit{150, 5 * time.Minute},
+		MailPerAddress:   Limit{3, time.Hour},
+		LoginFailures:    Limit{10, 15 * time.Minute},
+		LockoutThreshold: 100,
+	}
+}
+
+// lockoutWindow keeps the consecutive-failure counter until it is reset by
+// a successful login or a password reset.
+const lockoutWindow = 100 * 365 * 24 * time.Hour
+
+// Guard applies the policy.
+type Guard struct {
+	rl app.RateLimiter
+	p  Policy
+}
+
+// NewGuard builds a Guard.
+func NewGuard(rl app.RateLimiter, p Policy) *Guard {
+	app.Require(map[string]any{"RateLimiter": rl})
+	return &Guard{rl: rl, p: p}
+}
+
+// Policy returns the policy in force.
+func (g *Guard) Policy() Policy { return g.p }
+
+// key hashes the parts so that addresses are not spread in clear through
+// the counter table and keys stay short whatever the input.
+func key(kind string, parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return kind + ":" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func (g *Guard) hit(ctx context.Context, k string, l Limit) error {
+	ok, retry, err := g.rl.Hit(ctx, k, l.Count, l.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return domain.RateLimited(retry)
+	}
+	return nil
+}
+
+// CheckIP counts a request from ip to endpoint; over the limit it returns
+// a rate_limited error.
+func (g *Guard) CheckIP(ctx context.Context, e Endpoint, ip string) error {
+	if g.p.Disabled {
+		return nil
+	}
+	l := g.p.Auth
+	if e == Refresh {
+		l = g.p.Refresh
+	}
+	return g.hit(ctx, key("ip:"+string(e), ip), l)
+}
+
+// AllowMail counts a mail of kind to addr and reports whether it may be
+// sent. Over the limit the caller still answers as usual and sends nothing.
+func (g *Guard) AllowMail(ctx context.Context, kind app.MailKind, addr user.Email) (bool, error) {
+	if g.p.Disabled {
+		return true, nil
+	}
+	err := g.hit(ctx, key("mail:"+string(kind), addr.String()), g.p.MailPerAddress)
+	if err == nil {
+		return true, nil
+	}
+	if domain.ErrRateLimited.Is(err) {
+		return false, nil
+	}
+	return false, err
+}
+
+// CheckLogin refuses a password check for email from ip when that pair has
+// failed too often in the window, or when the account is locked. Counters
+// are keyed by the normalized email whether or not an account exists.
+func (g *Guard) CheckLogin(ctx context.Context, email user.Email, ip string) error {
+	if g.p.Disabled {
+		return nil
+	}
+	if blocked, _, err := g.rl.Blocked(ctx, key("login:account", email.String()), g.p.LockoutThreshold); err != nil {
+		return err
+	} else if blocked {
+		// A lock lasts until a password reset; the hint only paces clients.
+		return domain.RateLimited(time.Hour)
+	}
+	blocked, retry, err := g.rl.Blocked(ctx, key("login:pair", email.String(), ip), g.p.LoginFailures.Count)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return domain.RateLimited(retry)
+	}
+	return nil
+}
+
+// LoginFailed counts a failed password check and reports whether it just
+// locked the account.
+func (g *Guard) LoginFailed(ctx context.Context, email user.Email, ip string) (locked bool, err error) {
+	if g.p.Disabled {
+		return false, nil
+	}
+	if _, _, err := g.rl.Hit(ctx, key("login:pair", email.String(), ip), g.p.LoginFailures.Count, g.p.LoginFailures.Window); err != nil {
+		return false, err
+	}
+	ok, _, err := g.rl.Hit(ctx, key("login:account", email.String()), g.p.LockoutThreshold-1, lockoutWindow)
+	if err != nil {
+		return false, err
+	}
+	return !ok, nil
+}
+
+// LoginSucceeded ends a run of consecutive failures of the account.
+func (g *Guard) LoginSucceeded(ctx context.Context, email user.Email) error {
+	if g.p.Disabled {
+		return nil
+	}
+	return g.rl.Reset(ctx, key("login:account", email.String()))
+}
+
+// ClearLockout lifts an account lock (after a password reset).
+func (g *Guard) ClearLockout(ctx context.Context, email user.Email) error {
+	if g.p.Disabled {
+		return nil
+	}
+	return g.rl.Reset(ctx, key("login:account", email.String()))
+}

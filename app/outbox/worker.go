@@ -1,0 +1,178 @@
+// Package outbox delivers the mail outbox: it claims due messages, sends
+// them through the Mailer, retries with exponential backoff and resolves
+// the address-only requests (password reset, verification resend) that the
+// request path records without looking anything up.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+)
+
+// Config tunes delivery.
+type Config struct {
+	PollInterval time.Duration // how often an idle worker looks for due mail
+	Batch        int           // messages claimed at once
+	Lease        time.Duration // a claimed message is invisible to others this long
+	SendTimeout  time.Duration // one SMTP conversation at most
+	BaseBackoff  time.Duration // first retry after this long
+	MaxBackoff   time.Duration // backoff cap
+	MaxAttempts  int           // then the message is given up, keeping its last error
+	VerifyTTL    time.Duration
+	ResetTTL     time.Duration
+}
+
+// DefaultConfig delivers within about a second and retries after 10 s,
+// 20 s, 40 s ... up to 10 minutes apart, for about a day.
+func DefaultConfig() Config {
+	return Config{
+		PollInterval: 500 * time.Millisecond, Batch: 20, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
+		BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, MaxAttempts: 150,
+		VerifyTTL: 24 * time.Hour, ResetTTL: 30 * time.Minute,
+	}
+}
+
+// Worker is the delivery loop. Any number of workers may run, in one
+// process or many: claims skip locked rows and lease what they take.
+type Worker struct {
+	outbox   app.Outbox
+	tx       app.TxManager
+	mailer   app.Mailer
+	clock    app.Clock
+	ids      app.IDGenerator
+	rnd      io.Reader
+	links    app.Links
+	reporter app.ErrorReporter
+	cfg      Config
+}
+
+// NewWorker builds a worker. outbox is bound to the pool.
+func NewWorker(outbox app.Outbox, tx app.TxManager, mailer app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, cfg Config) *Worker {
+	app.Require(map[string]any{"Outbox": outbox, "TxManager": tx, "Mailer": mailer, "Clock": clock, "IDGenerator": ids, "Random": rnd, "ErrorReporter": reporter})
+	if cfg.Batch < 1 {
+		cfg.Batch = 1
+	}
+	if cfg.MaxAttempts < 1 {
+		cfg.MaxAttempts = 1
+	}
+	return &Worker{outbox: outbox, tx: tx, mailer: mailer, clock: clock, ids: ids, rnd: rnd, links: links, reporter: reporter, cfg: cfg}
+}
+
+// Run delivers until ctx ends. A full batch is followed at once by the
+// next; otherwise the worker waits PollInterval.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.reporter.ReportError(ctx, "outbox claim", err)
+		}
+		if n == w.cfg.Batch {
+			t.Reset(0)
+		} else {
+			t.Reset(w.cfg.PollInterval)
+		}
+	}
+}
+
+// RunOnce claims one batch and processes it; it returns how many messages
+// it claimed.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	msgs, err := w.outbox.Claim(ctx, w.clock.Now(), w.cfg.Batch, w.cfg.Lease)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		w.process(ctx, m)
+	}
+	return len(msgs), nil
+}
+
+func (w *Worker) process(ctx context.Context, m app.OutboxMessage) {
+	var err error
+	switch m.Kind {
+	case app.ResetRequest, app.VerifyRequest:
+		err = w.resolve(ctx, m)
+	default:
+		sendCtx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+		err = w.mailer.Send(sendCtx, m.OutboundMail)
+		cancel()
+		if err == nil {
+			err = w.outbox.MarkSent(ctx, m.ID, w.clock.Now())
+		}
+	}
+	if err == nil || ctx.Err() != nil {
+		// On shutdown the lease runs out and another worker retries.
+		return
+	}
+	giveUp := m.Attempts >= w.cfg.MaxAttempts || errors.Is(err, app.ErrPermanent)
+	next := w.clock.Now().Add(w.Backoff(m.Attempts))
+	w.reporter.ReportError(ctx, "outbox deliver "+string(m.Kind), err)
+	if ferr := w.outbox.MarkFailed(ctx, m.ID, err.Error(), next, giveUp); ferr != nil {
+		w.reporter.ReportError(ctx, "outbox mark failed", ferr)
+	}
+}
+
+// Backoff is the wait before retry number attempt (1-based): BaseBackoff
+// doubled per attempt, capped at MaxBackoff.
+func (w *Worker) Backoff(attempt int) time.Duration {
+	d := w.cfg.BaseBackoff
+	for i := 1; i < attempt && d < w.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, w.cfg.MaxBackoff)
+}
+
+// resolve turns an address-only request into a mail to the stored address
+// of a matching user, or into nothing; in one transaction with marking the
+// request done, so a request is resolved exactly once.
+func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
+	email, err := user.ParseEmail(m.To)
+	if err != nil {
+		// Validated when recorded; a row that does not parse is dropped.
+		return w.outbox.MarkSent(ctx, m.ID, w.clock.Now())
+	}
+	return w.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := w.clock.Now()
+		u, err := r.Users.ByEmail(ctx, email)
+		switch {
+		case errors.Is(err, user.ErrNotFound):
+		case err != nil:
+			return err
+		case !u.Active():
+		case m.Kind == app.VerifyRequest && !u.Verified():
+			if err := account.SendVerification(ctx, r, w.ids, w.rnd, w.links, u, now, w.cfg.VerifyTTL); err != nil {
+				return err
+			}
+		case m.Kind == app.ResetRequest:
+			secret, err := app.IssueOneTimeToken(ctx, r, w.rnd, u.ID(), token.PurposeResetPassword, now, w.cfg.ResetTTL)
+			if err != nil {
+				return err
+			}
+			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{
+				ID: w.ids.NewID(), Kind: app.MailResetPassword, To: u.Email().String(), UserID: u.ID(),
+				Data: map[string]string{"link": w.links.ResetPassword(secret)},
+			}); err != nil {
+				return err
+			}
+			if err := r.Audit.Append(ctx, audit.Event{Type: audit.PasswordResetRequest, UserID: u.ID(), At: now}); err != nil {
+				return err
+			}
+		}
+		return r.Outbox.MarkSent(ctx, m.ID, now)
+	})
+}

@@ -1,0 +1,350 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+type fixture struct {
+	w        *outbox.Worker
+	ob       *mock.MockOutbox
+	tx       *mock.MockTxManager
+	mailer   *mock.MockMailer
+	reporter *mock.MockErrorReporter
+	repos    *apptest.Repos
+	cfg      outbox.Config
+}
+
+func newWorker(t *testing.T, cfg outbox.Config) *fixture {
+	ctrl := gomock.NewController(t)
+	f := &fixture{
+		ob:       mock.NewMockOutbox(ctrl),
+		tx:       mock.NewMockTxManager(ctrl),
+		mailer:   mock.NewMockMailer(ctrl),
+		reporter: mock.NewMockErrorReporter(ctrl),
+		repos:    apptest.NewRepos(ctrl),
+		cfg:      cfg,
+	}
+	f.w = outbox.NewWorker(f.ob, f.tx, f.mailer, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(t.Name()), apptest.Links(), f.reporter, cfg)
+	return f
+}
+
+func (f *fixture) claim(msgs ...app.OutboxMessage) {
+	f.ob.EXPECT().Claim(gomock.Any(), apptest.T0, f.cfg.Batch, f.cfg.Lease).Return(msgs, nil)
+}
+
+func mail(kind app.MailKind, to string, attempts int) app.OutboxMessage {
+	return app.OutboxMessage{
+		OutboundMail: app.OutboundMail{ID: apptest.ID(900), Kind: kind, To: to, UserID: apptest.ID(100), Data: map[string]string{"link": "x"}},
+		Attempts:     attempts, CreatedAt: apptest.T0.Add(-time.Minute),
+	}
+}
+
+func TestRunOnceSendsAndMarksSent(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	m1 := mail(app.MailVerifyEmail, "a@x.io", 1)
+	m2 := mail(app.MailPasswordChanged, "b@x.io", 1)
+	m2.ID = apptest.ID(901)
+	f.claim(m1, m2)
+	gomock.InOrder(
+		f.mailer.EXPECT().Send(gomock.Any(), m1.OutboundMail).DoAndReturn(func(ctx context.Context, _ app.OutboundMail) error {
+			if dl, ok := ctx.Deadline(); !ok || dl.IsZero() {
+				t.Error("send without a timeout")
+			}
+			return nil
+		}),
+		f.ob.EXPECT().MarkSent(gomock.Any(), m1.ID, apptest.T0).Return(nil),
+		f.mailer.EXPECT().Send(gomock.Any(), m2.OutboundMail).Return(nil),
+		f.ob.EXPECT().MarkSent(gomock.Any(), m2.ID, apptest.T0).Return(nil),
+	)
+	n, err := f.w.RunOnce(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+}
+
+func TestRunOnceClaimFailure(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	f.ob.EXPECT().Claim(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(nil, errors.New("db down"))
+	if n, err := f.w.RunOnce(context.Background()); err == nil || n != 0 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+}
+
+func TestMailerFailureSchedulesRetry(t *testing.T) {
+	cfg := outbox.DefaultConfig()
+	cfg.MaxAttempts = 5
+	for _, c := range []struct {
+		attempts int
+		next     time.Duration
+		giveUp   bool
+	}{
+		{1, 10 * time.Second, false},
+		{3, 40 * time.Second, false},
+		{4, 80 * time.Second, false},
+		{5, 160 * time.Second, true},
+		{6, 320 * time.Second, true},
+	} {
+		f := newWorker(t, cfg)
+		m := mail(app.MailResetPassword, "a@x.io", c.attempts)
+		f.claim(m)
+		boom := errors.New("smtp: 451 try later")
+		f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
+		f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
+		f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), apptest.T0.Add(c.next), c.giveUp).Return(nil)
+		if _, err := f.w.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMarkSentFailureCountsAsFailure(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	m := mail(app.MailVerifyEmail, "a@x.io", 1)
+	f.claim(m)
+	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(nil)
+	f.ob.EXPECT().MarkSent(gomock.Any(), m.ID, apptest.T0).Return(errors.New("db"))
+	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), gomock.Any())
+	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, gomock.Any(), apptest.T0.Add(10*time.Second), false).Return(errors.New("db"))
+	f.reporter.EXPECT().ReportError(gomock.Any(), "outbox mark failed", gomock.Any())
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShutdownLeavesMessageToLease(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	f.claim(mail(app.MailVerifyEmail, "a@x.io", 1))
+	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, app.OutboundMail) error {
+		cancel()
+		return context.Canceled
+	})
+	// No MarkFailed, no report.
+	if _, err := f.w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	w := newWorker(t, outbox.DefaultConfig()).w
+	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second, 320 * time.Second, 10 * time.Minute, 10 * time.Minute}
+	for i, d := range want {
+		if got := w.Backoff(i + 1); got != d {
+			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, d)
+		}
+	}
+	for _, a := range []int{50, 150, 1 << 20} {
+		if got := w.Backoff(a); got != 10*time.Minute {
+			t.Errorf("Backoff(%d) = %v, want the cap", a, got)
+		}
+	}
+}
+
+func knownUser(verified, active bool) *user.User {
+	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("a@x.io"), "h", active, verified, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil)
+}
+
+func request(kind app.MailKind, to string) app.OutboxMessage {
+	return app.OutboxMessage{OutboundMail: app.OutboundMail{ID: apptest.ID(900), Kind: kind, To: to}, Attempts: 1}
+}
+
+func TestResetRequestForKnownUser(t *testing.T) {
+	cfg := outbox.DefaultConfig()
+	f := newWorker(t, cfg)
+	u := knownUser(true, true)
+	req := request(app.ResetRequest, "a@x.io")
+	f.claim(req)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	var issued *token.OneTimeToken
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil),
+		f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+			issued = tk
+			if tk.Purpose() != token.PurposeResetPassword || tk.UserID() != u.ID() || !tk.ExpiresAt().Equal(apptest.T0.Add(cfg.ResetTTL)) {
+				t.Errorf("token %+v", tk)
+			}
+			return nil
+		}),
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+			if m.Kind != app.MailResetPassword || m.To != u.Email().String() || m.UserID != u.ID() || m.ID == uuid.Nil {
+				t.Errorf("mail %+v", m)
+			}
+			prefix := apptest.PublicURL + "/reset-password?token="
+			if !strings.HasPrefix(m.Data["link"], prefix) {
+				t.Fatalf("link %q", m.Data["link"])
+			}
+			if h, err := token.Parse(strings.TrimPrefix(m.Data["link"], prefix)); err != nil || issued == nil || h != issued.Hash() {
+				t.Errorf("link secret does not hash to the stored token: %v", err)
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+		// Marked done through the transaction's outbox, not the pool's.
+		f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil),
+	)
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if res.Errs()[0] != nil {
+		t.Fatalf("tx %v", res.Errs())
+	}
+}
+
+// The mail goes to the stored address: a user whose stored form differs from
+// the request's (it can only differ in ways ByEmail treats as equal) still
+// gets it at the stored one.
+func TestResetRequestMailsStoredAddress(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	stored := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("stored@x.io"), "h", true, true, apptest.T0, apptest.T0, nil)
+	f.claim(request(app.ResetRequest, "typed@x.io"))
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)
+	f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+		if m.To != "stored@x.io" {
+			t.Errorf("mailed %q, want the stored address", m.To)
+		}
+		return nil
+	})
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequestsThatMailNothing(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		kind app.MailKind
+		u    *user.User // nil: unknown
+	}{
+		{"reset, unknown", app.ResetRequest, nil},
+		{"reset, disabled", app.ResetRequest, knownUser(true, false)},
+		{"verify, unknown", app.VerifyRequest, nil},
+		{"verify, already verified", app.VerifyRequest, knownUser(true, true)},
+		{"verify, disabled", app.VerifyRequest, knownUser(false, false)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newWorker(t, outbox.DefaultConfig())
+			req := request(c.kind, "a@x.io")
+			f.claim(req)
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			if c.u == nil {
+				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+			} else {
+				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
+			}
+			// Only MarkSent; strict mocks refuse anything else.
+			f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+			if _, err := f.w.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestVerifyRequestForUnverifiedUser(t *testing.T) {
+	cfg := outbox.DefaultConfig()
+	f := newWorker(t, cfg)
+	u := knownUser(false, true)
+	req := request(app.VerifyRequest, "a@x.io")
+	f.claim(req)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	var issued *token.OneTimeToken
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil),
+		f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+			issued = tk
+			if tk.Purpose() != token.PurposeVerifyEmail || !tk.ExpiresAt().Equal(apptest.T0.Add(cfg.VerifyTTL)) {
+				t.Errorf("token %+v", tk)
+			}
+			return nil
+		}),
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+			prefix := apptest.PublicURL + "/verify-email?token="
+			if m.Kind != app.MailVerifyEmail || m.To != "a@x.io" || !strings.HasPrefix(m.Data["link"], prefix) {
+				t.Fatalf("mail %+v", m)
+			}
+			if h, _ := token.Parse(strings.TrimPrefix(m.Data["link"], prefix)); h != issued.Hash() {
+				t.Error("link secret does not hash to the stored token")
+			}
+			return nil
+		}),
+		f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil),
+	)
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResolveFailureRetries(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	req := request(app.ResetRequest, "a@x.io")
+	req.Attempts = 2
+	f.claim(req)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	boom := errors.New("db down")
+	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, boom)
+	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
+	f.ob.EXPECT().MarkFailed(gomock.Any(), req.ID, boom.Error(), apptest.T0.Add(20*time.Second), false).Return(nil)
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if res.Errs()[0] == nil {
+		t.Fatal("committed")
+	}
+}
+
+func TestUnparseableRequestIsDropped(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	req := request(app.ResetRequest, "not an address")
+	f.claim(req)
+	f.ob.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	cfg := outbox.DefaultConfig()
+	cfg.PollInterval = time.Millisecond
+	f := newWorker(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	f.ob.EXPECT().Claim(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).MinTimes(2).DoAndReturn(func(context.Context, time.Time, int, time.Duration) ([]app.OutboxMessage, error) {
+		calls++
+		if calls == 2 {
+			cancel()
+			return nil, context.Canceled
+		}
+		return nil, errors.New("transient")
+	})
+	f.reporter.EXPECT().ReportError(gomock.Any(), "outbox claim", gomock.Any()).Times(1)
+	done := make(chan struct{})
+	go func() { f.w.Run(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}

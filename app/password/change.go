@@ -1,0 +1,92 @@
+package password
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// ChangeInput is what a signed-in client sends.
+type ChangeInput struct {
+	UserID          uuid.UUID
+	SessionID       uuid.UUID // kept alive; every other session is revoked
+	CurrentPassword string
+	NewPassword     string
+	Meta            app.RequestMeta
+}
+
+// Change sets a new password for a signed-in user who knows the current
+// one. A wrong current password counts as a failed login for throttling.
+type Change struct {
+	users  app.UserRepository
+	tx     app.TxManager
+	hasher app.PasswordHasher
+	policy user.PasswordPolicy
+	guard  *limits.Guard
+	audit  app.AuditLog
+	clock  app.Clock
+	ids    app.IDGenerator
+}
+
+// NewChange builds the use case. users and auditLog are bound to the pool.
+func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator) *Change {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids})
+	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, guard: guard, audit: auditLog, clock: clock, ids: ids}
+}
+
+// Handle changes the password.
+func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
+	u, err := h.users.ByID(ctx, in.UserID)
+	if errors.Is(err, user.ErrNotFound) {
+		return domain.ErrUnauthorized
+	} else if err != nil {
+		return err
+	}
+	if err := h.guard.CheckLogin(ctx, u.Email(), in.Meta.IP); err != nil {
+		return err
+	}
+	ok, _, err := h.hasher.Verify(ctx, user.NormalizePassword(in.CurrentPassword), u.PasswordHash())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		locked, err := h.guard.LoginFailed(ctx, u.Email(), in.Meta.IP)
+		if err != nil {
+			return err
+		}
+		now := h.clock.Now()
+		_ = h.audit.Append(ctx, audit.Event{Type: audit.LoginFailed, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"during": "password_change"}})
+		if locked {
+			_ = h.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now})
+		}
+		return domain.ErrWrongPassword
+	}
+	pw, err := h.policy.Check("new_password", in.NewPassword, u.Email())
+	if err != nil {
+		return err
+	}
+	encoded, err := h.hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		if err := fresh.SetPasswordHash(encoded, now); err != nil {
+			return err
+		}
+		if err := r.Users.Update(ctx, fresh); err != nil {
+			return err
+		}
+		return afterPasswordSet(ctx, r, h.ids, fresh, in.SessionID, audit.PasswordChanged, in.Meta, now)
+	})
+}

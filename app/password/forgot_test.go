@@ -1,0 +1,136 @@
+package password_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+func TestForgotRecordsRequest(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	ob := mock.NewMockOutbox(ctrl)
+	rl := mock.NewMockRateLimiter(ctrl)
+	h := password.NewForgot(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{})
+	gomock.InOrder(
+		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Return(true, time.Duration(0), nil),
+		ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: app.ResetRequest, To: "who@example.com"}).Return(nil),
+	)
+	if err := h.Handle(context.Background(), "\tWHO@example.com "); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForgotOverLimitAndInvalid(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	rl := mock.NewMockRateLimiter(ctrl)
+	h := password.NewForgot(mock.NewMockOutbox(ctrl), limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{})
+	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
+	if err := h.Handle(context.Background(), "who@example.com"); err != nil {
+		t.Fatalf("over the limit: %v", err)
+	}
+	err := h.Handle(context.Background(), "who@example.com\r\nBcc: evil@x.io")
+	var de *domain.Error
+	if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation {
+		t.Fatalf("invalid: %v", err)
+	}
+}
+
+// Issue 5: the request path issues the same hashing and database work for
+// known and unknown addresses. Every port Forgot holds is a strict mock
+// wrapped in a counter (it holds no hasher and no user repository at all);
+// Forgot runs once for the address of a registered user and once for an
+// unknown one, and the per-method counts must be equal. The lookup happens
+// later, in the outbox worker, and that is shown too.
+func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
+	registered := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("registered@example.com"), "$argon2id$h", true, true,
+		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil)
+
+	type world struct {
+		counts   map[string]int
+		enqueued []app.OutboundMail
+	}
+	request := func(addr string) *world {
+		w := &world{}
+		ctrl := gomock.NewController(t)
+		c := apptest.NewCounter()
+		ob := mock.NewMockOutbox(ctrl)
+		rl := mock.NewMockRateLimiter(ctrl)
+		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().Return(true, time.Duration(0), nil)
+		ob.EXPECT().Enqueue(gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+			w.enqueued = append(w.enqueued, m)
+			return nil
+		})
+		h := password.NewForgot(apptest.CountingOutbox{Outbox: ob, C: c},
+			limits.NewGuard(apptest.CountingRateLimiter{RateLimiter: rl, C: c}, limits.DefaultPolicy()),
+			apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: c})
+		if err := h.Handle(context.Background(), addr); err != nil {
+			t.Fatal(err)
+		}
+		w.counts = c.Map()
+		return w
+	}
+	known := request("Registered@Example.com")
+	unknown := request("nobody@example.com")
+
+	want := map[string]int{"RateLimiter.Hit": 1, "Outbox.Enqueue": 1, "IDGenerator.NewID": 1}
+	if !maps.Equal(known.counts, unknown.counts) {
+		t.Fatalf("request work differs: known %v, unknown %v", known.counts, unknown.counts)
+	}
+	if !maps.Equal(known.counts, want) {
+		t.Fatalf("request work %v, want %v (no hashing, no lookup)", known.counts, want)
+	}
+	for _, w := range []*world{known, unknown} {
+		m := w.enqueued[0]
+		if m.Kind != app.ResetRequest || m.UserID != uuid.Nil || m.Data != nil {
+			t.Fatalf("request message %+v carries more than the address", m)
+		}
+	}
+
+	// The worker resolves both later: a reset mail to the stored address of
+	// the registered user, nothing for the unknown one.
+	resolve := func(w *world, u *user.User) (mails []app.OutboundMail) {
+		ctrl := gomock.NewController(t)
+		ob := mock.NewMockOutbox(ctrl)
+		tx := mock.NewMockTxManager(ctrl)
+		repos := apptest.NewRepos(ctrl)
+		cfg := outbox.DefaultConfig()
+		wk := outbox.NewWorker(ob, tx, mock.NewMockMailer(ctrl), apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("w"), apptest.Links(), mock.NewMockErrorReporter(ctrl), cfg)
+		ob.EXPECT().Claim(gomock.Any(), apptest.T0, cfg.Batch, cfg.Lease).Return([]app.OutboxMessage{{OutboundMail: w.enqueued[0], Attempts: 1}}, nil)
+		apptest.ExpectWithin(tx, repos.App(), 1)
+		if u == nil {
+			repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+		} else {
+			repos.Users.EXPECT().ByEmail(gomock.Any(), u.Email()).Return(u, nil)
+			repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(nil)
+			repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+				mails = append(mails, m)
+				return nil
+			})
+			repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+		}
+		repos.Outbox.EXPECT().MarkSent(gomock.Any(), w.enqueued[0].ID, apptest.T0).Return(nil)
+		if _, err := wk.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return mails
+	}
+	if mails := resolve(known, registered); len(mails) != 1 || mails[0].Kind != app.MailResetPassword || mails[0].To != "registered@example.com" {
+		t.Fatalf("known address resolved to %+v", mails)
+	}
+	if mails := resolve(unknown, nil); len(mails) != 0 {
+		t.Fatalf("unknown address resolved to %+v", mails)
+	}
+}

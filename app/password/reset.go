@@ -1,0 +1,110 @@
+package password
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// Reset sets a new password with a reset token.
+type Reset struct {
+	tx     app.TxManager
+	hasher app.PasswordHasher
+	policy user.PasswordPolicy
+	guard  *limits.Guard
+	clock  app.Clock
+	ids    app.IDGenerator
+}
+
+// NewReset builds the use case.
+func NewReset(tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator) *Reset {
+	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids})
+	return &Reset{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids}
+}
+
+// Handle checks the token and the policy, then in one transaction sets the
+// hash, consumes the token, marks the email verified (the mail proved
+// ownership), revokes every session and enqueues a notice. The hash is
+// computed between a read-only look at the token and that transaction, so
+// no row stays locked while it runs; the transaction checks the token
+// again under lock.
+func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.RequestMeta) error {
+	hash, err := token.Parse(raw)
+	if err != nil {
+		return err
+	}
+	var u *user.User
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		t, err := r.Tokens.ByHashForUpdate(ctx, hash)
+		if err != nil {
+			return err
+		}
+		if err := t.Use(token.PurposeResetPassword, h.clock.Now()); err != nil {
+			return err
+		}
+		u, err = r.Users.ByID(ctx, t.UserID())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	pw, err := h.policy.Check("password", newPassword, u.Email())
+	if err != nil {
+		return err
+	}
+	encoded, err := h.hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		t, err := r.Tokens.ByHashForUpdate(ctx, hash)
+		if err != nil {
+			return err
+		}
+		if err := t.Use(token.PurposeResetPassword, now); err != nil {
+			return err
+		}
+		if err := r.Tokens.MarkUsed(ctx, t); err != nil {
+			return err
+		}
+		if u, err = r.Users.ByIDForUpdate(ctx, t.UserID()); err != nil {
+			return err
+		}
+		if err := u.SetPasswordHash(encoded, now); err != nil {
+			return err
+		}
+		u.VerifyEmail(now)
+		if err := r.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		return afterPasswordSet(ctx, r, h.ids, u, uuid.Nil, audit.PasswordReset, meta, now)
+	})
+	if err != nil {
+		return err
+	}
+	// The password is reset by now; a failure to lift the lock is not the
+	// client's to see. The counter is also reset by the next good login.
+	_ = h.guard.ClearLockout(ctx, u.Email())
+	return nil
+}
+
+// afterPasswordSet revokes the user's sessions but keep, audits the event
+// and enqueues the "password changed" notice to the stored address.
+func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, event audit.Type, meta app.RequestMeta, now time.Time) error {
+	n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
+	if err != nil {
+		return err
+	}
+	if err := r.Audit.Append(ctx, audit.Event{Type: event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"sessions_revoked": strconv.Itoa(n)}}); err != nil {
+		return err
+	}
+	return r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}})
+}

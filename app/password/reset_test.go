@@ -1,0 +1,215 @@
+package password_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+const newPassword = "a brand new passphrase"
+
+var meta = app.RequestMeta{IP: "203.0.113.5", UserAgent: "test-agent"}
+
+var policy = user.PasswordPolicy{MinLength: 15, IsCommon: func(s string) bool { return s == "passwordpassword" }}
+
+func storedUser(verified bool) *user.User {
+	var vAt *time.Time
+	if verified {
+		v := apptest.T0.Add(-time.Hour)
+		vAt = &v
+	}
+	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$old", true, verified,
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
+}
+
+type resetFixture struct {
+	h      *password.Reset
+	tx     *mock.MockTxManager
+	hasher *mock.MockPasswordHasher
+	rl     *mock.MockRateLimiter
+	repos  *apptest.Repos
+	raw    string
+	hash   token.Hash
+}
+
+func newReset(t *testing.T) *resetFixture {
+	ctrl := gomock.NewController(t)
+	f := &resetFixture{
+		tx:     mock.NewMockTxManager(ctrl),
+		hasher: mock.NewMockPasswordHasher(ctrl),
+		rl:     mock.NewMockRateLimiter(ctrl),
+		repos:  apptest.NewRepos(ctrl),
+	}
+	f.h = password.NewReset(f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()), apptest.NewClock(apptest.T0), &apptest.IDs{})
+	s, h, err := token.NewSecret(apptest.NewRand(t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.raw, f.hash = s.Reveal(), h
+	return f
+}
+
+// resetToken returns a fresh copy each time, as a database would.
+func (f *resetFixture) resetToken(usedAt *time.Time) func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+	return func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0.Add(-10*time.Minute), apptest.T0.Add(20*time.Minute), usedAt), nil
+	}
+}
+
+func TestResetHappyPath(t *testing.T) {
+	f := newReset(t)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	locked := storedUser(false)
+	gomock.InOrder(
+		// Read-only look.
+		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil),
+		// Hash outside any transaction.
+		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+			if pw.Reveal() != newPassword {
+				t.Errorf("hashed %q", pw.Reveal())
+			}
+			return "$argon2id$new", nil
+		}),
+		// Checked again under lock.
+		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+			if tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
+				t.Errorf("MarkUsed with UsedAt %v", tk.UsedAt())
+			}
+			return nil
+		}),
+		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
+			if u.PasswordHash() != "$argon2id$new" || !u.Verified() {
+				t.Errorf("Update hash %q verified %v", u.PasswordHash(), u.Verified())
+			}
+			return nil
+		}),
+		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+			if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
+				t.Errorf("mail %+v", m)
+			}
+			return nil
+		}),
+		// The lockout ends after the commit.
+		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+			if !strings.HasPrefix(k, "login:account:") {
+				t.Errorf("Reset key %q", k)
+			}
+			return nil
+		}),
+	)
+	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
+		t.Fatal(err)
+	}
+	if errs := res.Errs(); errs[0] != nil || errs[1] != nil {
+		t.Fatalf("tx %v", errs)
+	}
+}
+
+func TestResetRefusedTokenNeverHashes(t *testing.T) {
+	used := apptest.T0.Add(-time.Minute)
+	for _, c := range []struct {
+		name   string
+		lookup func(f *resetFixture) *gomock.Call
+	}{
+		{"unknown", func(f *resetFixture) *gomock.Call {
+			return f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
+		}},
+		{"used", func(f *resetFixture) *gomock.Call {
+			return f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used))
+		}},
+		{"verification token", func(f *resetFixture) *gomock.Call {
+			return f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).Return(
+				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0, apptest.T0.Add(time.Hour), nil), nil)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newReset(t)
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			c.lookup(f)
+			if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	t.Run("malformed", func(t *testing.T) {
+		f := newReset(t) // strict: nothing at all
+		if err := f.h.Handle(context.Background(), "nope", newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestResetPolicyUsesTheUsersEmail(t *testing.T) {
+	for _, c := range []struct{ pw, rule string }{
+		{"i am Walter.White, ok", user.RulePasswordContainsEmail},
+		{"short", user.RulePasswordTooShort},
+		{"PASSWORDPASSWORD", user.RulePasswordCommon},
+	} {
+		t.Run(c.rule, func(t *testing.T) {
+			f := newReset(t)
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1) // only the read
+			f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+			// No Hash, no MarkUsed.
+			err := f.h.Handle(context.Background(), f.raw, c.pw, meta)
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindValidation || de.Fields[0].Field != "password" || de.Fields[0].Code != c.rule {
+				t.Fatalf("err = %#v", err)
+			}
+		})
+	}
+}
+
+func TestResetTokenUsedWhileHashing(t *testing.T) {
+	f := newReset(t)
+	used := apptest.T0
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	gomock.InOrder(
+		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
+		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil),
+		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used)),
+	)
+	// No MarkUsed, no Update, no RevokeAll, no lockout reset.
+	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("err = %v", err)
+	}
+	if res.Errs()[1] == nil {
+		t.Fatal("second transaction committed")
+	}
+}
+
+func TestResetHasherOverloaded(t *testing.T) {
+	f := newReset(t)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("", domain.ErrOverloaded)
+	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrOverloaded) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,151 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+)
+
+// RequireVerifiedEmail refuses login to unverified accounts when true.
+type RequireVerifiedEmail bool
+
+// LoginInput is what a client sends.
+type LoginInput struct {
+	Email    string
+	Password string
+	Meta     app.RequestMeta
+}
+
+// Login checks a password and starts a session.
+type Login struct {
+	users           app.UserRepository
+	tx              app.TxManager
+	hasher          app.PasswordHasher
+	tokens          app.AccessTokens
+	guard           *limits.Guard
+	audit           app.AuditLog
+	clock           app.Clock
+	ids             app.IDGenerator
+	rnd             io.Reader
+	ttl             time.Duration
+	requireVerified bool
+}
+
+// NewLogin builds the use case. users and auditLog are bound to the pool.
+func NewLogin(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified RequireVerifiedEmail) *Login {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "AccessTokens": tokens, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids, "Random": rnd})
+	return &Login{users: users, tx: tx, hasher: hasher, tokens: tokens, guard: guard, audit: auditLog, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), requireVerified: bool(requireVerified)}
+}
+
+// Handle logs in. Unknown email and wrong password give the same error
+// after the same work: one hash verification (against a dummy hash when no
+// user exists). Whether the account is disabled or unverified is told only
+// to someone who knows the password.
+func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
+	email, err := user.ParseEmail(in.Email)
+	if err != nil {
+		return nil, domain.ErrInvalidCredentials
+	}
+	pw := user.NormalizePassword(in.Password)
+	if err := h.guard.CheckLogin(ctx, email, in.Meta.IP); err != nil {
+		if errors.Is(err, domain.ErrRateLimited) {
+			h.record(ctx, audit.LoginThrottled, nil, email, in.Meta)
+		}
+		return nil, err
+	}
+	u, err := h.users.ByEmail(ctx, email)
+	if err != nil && !errors.Is(err, user.ErrNotFound) {
+		return nil, err
+	}
+	if errors.Is(err, user.ErrNotFound) {
+		u = nil
+	}
+	encoded := h.hasher.DummyHash()
+	if u != nil {
+		encoded = u.PasswordHash()
+	}
+	ok, rehash, err := h.hasher.Verify(ctx, pw, encoded)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || !ok {
+		locked, err := h.guard.LoginFailed(ctx, email, in.Meta.IP)
+		if err != nil {
+			return nil, err
+		}
+		h.record(ctx, audit.LoginFailed, u, email, in.Meta)
+		if locked {
+			h.record(ctx, audit.AccountLocked, u, email, in.Meta)
+		}
+		return nil, domain.ErrInvalidCredentials
+	}
+	if !u.Active() {
+		return nil, domain.ErrAccountDisabled
+	}
+	if h.requireVerified && !u.Verified() {
+		return nil, domain.ErrEmailNotVerified
+	}
+	if err := h.guard.LoginSucceeded(ctx, email); err != nil {
+		return nil, err
+	}
+	newHash := ""
+	if rehash {
+		if newHash, err = h.hasher.Hash(ctx, pw); err != nil {
+			return nil, err
+		}
+	}
+	var pair *TokenPair
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		if newHash != "" {
+			fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
+			if err != nil {
+				return err
+			}
+			// Only upgrade the hash that was checked: a concurrent password
+			// change wins over a rehash.
+			if fresh.PasswordHash() == u.PasswordHash() {
+				if err := fresh.SetPasswordHash(newHash, now); err != nil {
+					return err
+				}
+				if err := r.Users.Update(ctx, fresh); err != nil {
+					return err
+				}
+			}
+		}
+		s, err := session.New(h.ids.NewID(), u.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
+		if err != nil {
+			return err
+		}
+		if err := r.Sessions.Create(ctx, s); err != nil {
+			return err
+		}
+		if err := r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}}); err != nil {
+			return err
+		}
+		pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pair, nil
+}
+
+// record appends a login event outside any transaction. A failure to audit
+// a refused login does not change the answer; the login is refused anyway.
+func (h *Login) record(ctx context.Context, t audit.Type, u *user.User, email user.Email, meta app.RequestMeta) {
+	e := audit.Event{Type: t, IP: meta.IP, UserAgent: meta.UserAgent, At: h.clock.Now(), Detail: map[string]string{"email": email.String()}}
+	if u != nil {
+		e.UserID = u.ID()
+	}
+	_ = h.audit.Append(ctx, e)
+}

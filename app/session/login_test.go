@@ -1,0 +1,421 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	appsession "github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+const (
+	refreshTTL = 720 * time.Hour
+	idle       = 168 * time.Hour
+	accessTTL  = 15 * time.Minute
+	password   = "correct horse battery staple"
+	dummyHash  = "$argon2id$dummy"
+	storedHash = "$argon2id$stored"
+)
+
+var meta = app.RequestMeta{IP: "203.0.113.5", UserAgent: "test-agent"}
+
+type loginFixture struct {
+	h      *appsession.Login
+	users  *mock.MockUserRepository
+	tx     *mock.MockTxManager
+	hasher *mock.MockPasswordHasher
+	tokens *mock.MockAccessTokens
+	rl     *mock.MockRateLimiter
+	audit  *mock.MockAuditLog
+	repos  *apptest.Repos
+	ids    *apptest.IDs
+
+	blockedKeys map[int]string // limit -> key seen by Blocked
+}
+
+func newLogin(t *testing.T, requireVerified bool) *loginFixture {
+	ctrl := gomock.NewController(t)
+	f := &loginFixture{
+		users:       mock.NewMockUserRepository(ctrl),
+		tx:          mock.NewMockTxManager(ctrl),
+		hasher:      mock.NewMockPasswordHasher(ctrl),
+		tokens:      mock.NewMockAccessTokens(ctrl),
+		rl:          mock.NewMockRateLimiter(ctrl),
+		audit:       mock.NewMockAuditLog(ctrl),
+		repos:       apptest.NewRepos(ctrl),
+		ids:         &apptest.IDs{},
+		blockedKeys: map[int]string{},
+	}
+	f.h = appsession.NewLogin(f.users, f.tx, f.hasher, f.tokens, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit,
+		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), appsession.RequireVerifiedEmail(requireVerified))
+	f.hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
+	return f
+}
+
+func (f *loginFixture) expectNotBlocked() {
+	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, limit int) (bool, time.Duration, error) {
+		f.blockedKeys[limit] = k
+		return false, 0, nil
+	})
+}
+
+// expectFailureCounted expects the pair and account counters to be hit with
+// the keys CheckLogin read.
+func (f *loginFixture) expectFailureCounted(t *testing.T, locked bool) {
+	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		if k != f.blockedKeys[10] {
+			t.Errorf("pair Hit key %q, Blocked read %q", k, f.blockedKeys[10])
+		}
+		return true, 0, nil
+	})
+	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 99, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		if k != f.blockedKeys[100] {
+			t.Errorf("account Hit key %q, Blocked read %q", k, f.blockedKeys[100])
+		}
+		return !locked, 0, nil
+	})
+}
+
+func (f *loginFixture) expectAudit(t *testing.T, typ audit.Type, uid func() any) {
+	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != typ || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
+			t.Errorf("audit %+v, want %s", e, typ)
+		}
+		if want := uid(); want != nil && e.UserID != want {
+			t.Errorf("audit user %v, want %v", e.UserID, want)
+		}
+		return errors.New("audit down: must not change the answer")
+	})
+}
+
+func loginUser(verified, active bool) *user.User {
+	var vAt *time.Time
+	if verified {
+		v := apptest.T0.Add(-time.Hour)
+		vAt = &v
+	}
+	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("owner@example.com"), storedHash, active, verified,
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
+}
+
+func verifyOnce(t *testing.T, f *loginFixture, encoded string, ok, rehash bool) {
+	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
+		if pw.Reveal() != password && pw.Reveal() != "wrong password here" {
+			t.Errorf("verified %q", pw.Reveal())
+		}
+		return ok, rehash, nil
+	})
+}
+
+func in(email, pw string) appsession.LoginInput {
+	return appsession.LoginInput{Email: email, Password: pw, Meta: meta}
+}
+
+func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
+	f := newLogin(t, true)
+	f.expectNotBlocked()
+	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
+	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
+	f.expectFailureCounted(t, false)
+	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.LoginFailed || e.UserID != uuid.Nil || e.Detail["email"] != "ghost@example.com" {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
+	pair, err := f.h.Handle(context.Background(), in(" Ghost@Example.com", password))
+	if err != domain.ErrInvalidCredentials || pair != nil {
+		t.Fatalf("Handle = %v, %v; want exactly ErrInvalidCredentials", pair, err)
+	}
+}
+
+func TestLoginWrongPasswordSameAnswer(t *testing.T) {
+	f := newLogin(t, true)
+	u := loginUser(true, true)
+	f.expectNotBlocked()
+	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	verifyOnce(t, f, storedHash, false, false)
+	f.expectFailureCounted(t, false)
+	f.expectAudit(t, audit.LoginFailed, func() any { return u.ID() })
+	_, err := f.h.Handle(context.Background(), in("owner@example.com", "wrong password here"))
+	if err != domain.ErrInvalidCredentials {
+		t.Fatalf("err = %v; want exactly ErrInvalidCredentials (same value as unknown email)", err)
+	}
+}
+
+func TestLoginFailureThatLocks(t *testing.T) {
+	f := newLogin(t, true)
+	u := loginUser(true, true)
+	f.expectNotBlocked()
+	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	verifyOnce(t, f, storedHash, false, false)
+	f.expectFailureCounted(t, true)
+	gomock.InOrder(
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.LoginFailed {
+				t.Errorf("first audit %s", e.Type)
+			}
+			return nil
+		}),
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.AccountLocked || e.UserID != u.ID() {
+				t.Errorf("second audit %+v", e)
+			}
+			return nil
+		}),
+	)
+	if _, err := f.h.Handle(context.Background(), in("owner@example.com", "wrong password here")); err != domain.ErrInvalidCredentials {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoginRightPasswordButRefused(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		u               *user.User
+		requireVerified bool
+		want            error
+	}{
+		{"unverified", loginUser(false, true), true, domain.ErrEmailNotVerified},
+		{"disabled", loginUser(true, false), true, domain.ErrAccountDisabled},
+		{"disabled and unverified", loginUser(false, false), false, domain.ErrAccountDisabled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newLogin(t, c.requireVerified)
+			f.expectNotBlocked()
+			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
+			verifyOnce(t, f, storedHash, true, false)
+			// No counter reset, no session, no tokens.
+			_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Kind != domain.KindForbidden {
+				t.Fatalf("kind %v", de)
+			}
+		})
+	}
+}
+
+func TestLoginThrottledNeverHashes(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		accountLocked bool
+	}{{"pair blocked", false}, {"account locked", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newLogin(t, true)
+			if c.accountLocked {
+				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(true, time.Duration(0), nil)
+			} else {
+				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(false, time.Duration(0), nil)
+				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 10).Return(true, 5*time.Minute, nil)
+			}
+			f.expectAudit(t, audit.LoginThrottled, func() any { return nil })
+			// Strict mocks: no ByEmail, no Verify, no Hit.
+			_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+			var de *domain.Error
+			if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.Kind != domain.KindRateLimited || de.RetryAfter <= 0 {
+				t.Fatalf("err = %#v", err)
+			}
+		})
+	}
+}
+
+// expectSessionStart expects the success transaction and returns a pointer
+// filled with what was stored.
+type started struct {
+	s  *session.Session
+	rt app.RefreshToken
+}
+
+func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User) *started {
+	st := &started{}
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	gomock.InOrder(
+		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
+			st.s = s
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != st.s.ID().String() {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
+			st.rt = rt
+			return nil
+		}),
+		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
+			if c.Subject != u.ID() || c.SessionID != st.s.ID() || c.Email != u.Email().String() || c.EmailVerified != u.Verified() {
+				t.Errorf("claims %+v", c)
+			}
+			c.ID, c.IssuedAt, c.ExpiresAt = "jti-1", apptest.T0, apptest.T0.Add(accessTTL)
+			return "signed.jwt", c, nil
+		}),
+	)
+	return st
+}
+
+func (f *loginFixture) expectCounterReset(t *testing.T) {
+	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, k string) error {
+		if k != f.blockedKeys[100] {
+			t.Errorf("Reset key %q, want the account key %q", k, f.blockedKeys[100])
+		}
+		return nil
+	})
+}
+
+func checkPair(t *testing.T, pair *appsession.TokenPair, st *started, u *user.User) {
+	t.Helper()
+	if pair == nil {
+		t.Fatal("nil pair")
+	}
+	if pair.AccessToken != "signed.jwt" || pair.ExpiresIn != accessTTL || pair.SessionID != st.s.ID() || pair.User.ID() != u.ID() {
+		t.Fatalf("pair %+v", pair)
+	}
+	if token.HashOf(pair.RefreshToken) != st.rt.Hash || st.rt.SessionID != st.s.ID() || !st.rt.CreatedAt.Equal(apptest.T0) || st.rt.UsedAt != nil {
+		t.Fatalf("stored refresh token %+v does not match the returned secret", st.rt)
+	}
+	if len(pair.RefreshToken.Reveal()) != token.EncodedLen {
+		t.Fatalf("refresh token length %d", len(pair.RefreshToken.Reveal()))
+	}
+}
+
+func TestLoginSuccess(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		verified        bool
+		requireVerified bool
+	}{{"verified", true, true}, {"unverified allowed when not required", false, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newLogin(t, c.requireVerified)
+			u := loginUser(c.verified, true)
+			f.expectNotBlocked()
+			f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("owner@example.com")).Return(u, nil)
+			verifyOnce(t, f, storedHash, true, false)
+			f.expectCounterReset(t)
+			st := f.expectSessionStart(t, u)
+			pair, err := f.h.Handle(context.Background(), in("Owner@Example.com", password))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPair(t, pair, st, u)
+			s := st.s
+			if s.UserID() != u.ID() || s.IP() != meta.IP || s.UserAgent() != meta.UserAgent ||
+				!s.CreatedAt().Equal(apptest.T0) || !s.ExpiresAt().Equal(apptest.T0.Add(refreshTTL)) || s.RevokedAt() != nil {
+				t.Fatalf("session %+v", s)
+			}
+		})
+	}
+}
+
+func TestLoginRehash(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		freshHash     string
+		expectUpdated bool
+	}{
+		{"upgrades the checked hash", storedHash, true},
+		{"a concurrent password change wins", "$argon2id$changed-meanwhile", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newLogin(t, true)
+			u := loginUser(true, true)
+			f.expectNotBlocked()
+			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+			verifyOnce(t, f, storedHash, true, true)
+			f.expectCounterReset(t)
+			f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+				if pw.Reveal() != password {
+					t.Errorf("rehashed %q", pw.Reveal())
+				}
+				return "$argon2id$upgraded", nil
+			})
+			fresh := user.Rehydrate(u.ID(), u.Email(), c.freshHash, true, true, u.CreatedAt(), u.UpdatedAt(), u.VerifiedAt())
+			f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(fresh, nil)
+			if c.expectUpdated {
+				f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
+					if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) {
+						t.Errorf("Update with hash %q", uu.PasswordHash())
+					}
+					return nil
+				})
+			}
+			st := f.expectSessionStart(t, u)
+			pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPair(t, pair, st, u)
+		})
+	}
+}
+
+func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
+	t.Run("hasher overloaded", func(t *testing.T) {
+		f := newLogin(t, true)
+		f.expectNotBlocked()
+		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
+		f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
+		// A busy hasher is not a failed login: no counters, no audit.
+		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+		if !errors.Is(err, domain.ErrOverloaded) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("user repository unavailable", func(t *testing.T) {
+		f := newLogin(t, true)
+		f.expectNotBlocked()
+		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
+		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatalf("err = %v; a database outage must not become invalid_credentials", err)
+		}
+	})
+	t.Run("rate limiter unavailable", func(t *testing.T) {
+		f := newLogin(t, true)
+		f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+		if !errors.Is(err, domain.ErrUnavailable) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("session store fails", func(t *testing.T) {
+		f := newLogin(t, true)
+		u := loginUser(true, true)
+		f.expectNotBlocked()
+		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+		verifyOnce(t, f, storedHash, true, false)
+		f.expectCounterReset(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x")))
+		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {
+			t.Fatalf("Handle = %v, %v", pair, err)
+		}
+	})
+}
+
+func TestLoginInvalidEmailIsInvalidCredentials(t *testing.T) {
+	f := newLogin(t, true)
+	for _, e := range []string{"", "no-at-sign", "a@b", strings.Repeat("x", 300) + "@x.io"} {
+		if _, err := f.h.Handle(context.Background(), in(e, password)); err != domain.ErrInvalidCredentials {
+			t.Fatalf("Handle(%q) = %v", e, err)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/google/uuid"
+)
+
+// Logout revokes the caller's current session.
+type Logout struct {
+	revoke *Revoke
+}
+
+// NewLogout builds the use case.
+func NewLogout(revoke *Revoke) *Logout {
+	app.Require(map[string]any{"Revoke": revoke})
+	return &Logout{revoke: revoke}
+}
+
+// Handle revokes p's session.
+func (h *Logout) Handle(ctx context.Context, p Principal, meta app.RequestMeta) error {
+	return h.revoke.revoke(ctx, p, p.SessionID, audit.Logout, meta)
+}
+
+// Revoke ends one of the caller's sessions. Another user's session and an
+// unknown or already ended one are all not_found.
+type Revoke struct {
+	tx    app.TxManager
+	clock app.Clock
+	idle  time.Duration
+}
+
+// NewRevoke builds the use case.
+func NewRevoke(tx app.TxManager, clock app.Clock, idle IdleTimeout) *Revoke {
+	app.Require(map[string]any{"TxManager": tx, "Clock": clock})
+	return &Revoke{tx: tx, clock: clock, idle: time.Duration(idle)}
+}
+
+// Handle revokes session id of p's user.
+func (h *Revoke) Handle(ctx context.Context, p Principal, id uuid.UUID, meta app.RequestMeta) error {
+	return h.revoke(ctx, p, id, audit.SessionRevoked, meta)
+}
+
+func (h *Revoke) revoke(ctx context.Context, p Principal, id uuid.UUID, event audit.Type, meta app.RequestMeta) error {
+	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		s, err := r.Sessions.ByIDForUpdate(ctx, id)
+		if errors.Is(err, session.ErrNotFound) {
+			return domain.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if s.UserID() != p.UserID || !s.Live(now, h.idle) {
+			return domain.ErrNotFound
+		}
+		s.Revoke(now)
+		if err := r.Sessions.Update(ctx, s); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, audit.Event{Type: event, UserID: p.UserID, IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"session_id": id.String()}})
+	})
+}
+
+// View is one session as its owner sees it.
+type View struct {
+	Session *session.Session
+	Current bool
+}
+
+// List returns the caller's live sessions, newest first.
+type List struct {
+	sessions app.SessionRepository
+	clock    app.Clock
+	idle     time.Duration
+}
+
+// NewList builds the use case. sessions is bound to the pool.
+func NewList(sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *List {
+	app.Require(map[string]any{"SessionRepository": sessions, "Clock": clock})
+	return &List{sessions: sessions, clock: clock, idle: time.Duration(idle)}
+}
+
+// Handle lists p's live sessions.
+func (h *List) Handle(ctx context.Context, p Principal) ([]View, error) {
+	now := h.clock.Now()
+	all, err := h.sessions.ListActive(ctx, p.UserID, now)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]View, 0, len(all))
+	for _, s := range all {
+		if s.Live(now, h.idle) {
+			views = append(views, View{Session: s, Current: s.ID() == p.SessionID})
+		}
+	}
+	return views, nil
+}

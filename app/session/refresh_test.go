@@ -1,0 +1,224 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	appsession "github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+type refreshFixture struct {
+	h      *appsession.Refresh
+	tx     *mock.MockTxManager
+	tokens *mock.MockAccessTokens
+	repos  *apptest.Repos
+	raw    string
+	hash   token.Hash
+	u      *user.User
+}
+
+func newRefresh(t *testing.T) *refreshFixture {
+	ctrl := gomock.NewController(t)
+	f := &refreshFixture{
+		tx:     mock.NewMockTxManager(ctrl),
+		tokens: mock.NewMockAccessTokens(ctrl),
+		repos:  apptest.NewRepos(ctrl),
+		u:      loginUser(true, true),
+	}
+	f.h = appsession.NewRefresh(f.tx, f.tokens, apptest.NewClock(apptest.T0), apptest.NewRand(t.Name()), appsession.IdleTimeout(idle))
+	s, h, err := token.NewSecret(apptest.NewRand("presented/" + t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.raw, f.hash = s.Reveal(), h
+	return f
+}
+
+// liveSession was created a day ago and last used an hour ago.
+func liveSession(uid uuid.UUID) *session.Session {
+	return session.Rehydrate(apptest.ID(50), uid, apptest.T0.Add(-24*time.Hour), apptest.T0.Add(-time.Hour),
+		apptest.T0.Add(refreshTTL-24*time.Hour), nil, "ua", "ip")
+}
+
+func TestRefreshRotates(t *testing.T) {
+	f := newRefresh(t)
+	s := liveSession(f.u.ID())
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	var added app.RefreshToken
+	gomock.InOrder(
+		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), CreatedAt: apptest.T0.Add(-time.Hour)}, nil),
+		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil),
+		f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0).Return(nil),
+		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+			if !ss.LastUsedAt().Equal(apptest.T0) || ss.RevokedAt() != nil {
+				t.Errorf("session not touched: last used %v", ss.LastUsedAt())
+			}
+			return nil
+		}),
+		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
+			added = rt
+			return nil
+		}),
+		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
+			if c.Subject != f.u.ID() || c.SessionID != s.ID() {
+				t.Errorf("claims %+v", c)
+			}
+			c.IssuedAt, c.ExpiresAt = apptest.T0, apptest.T0.Add(accessTTL)
+			return "signed.jwt", c, nil
+		}),
+	)
+	pair, err := f.h.Handle(context.Background(), f.raw, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.Hash == f.hash || added.SessionID != s.ID() || token.HashOf(pair.RefreshToken) != added.Hash {
+		t.Fatalf("rotation: presented %x, added %+v, returned hash %x", f.hash, added, token.HashOf(pair.RefreshToken))
+	}
+	if pair.RefreshToken.Reveal() == f.raw || pair.AccessToken != "signed.jwt" || pair.SessionID != s.ID() || pair.ExpiresIn != accessTTL {
+		t.Fatalf("pair %+v", pair)
+	}
+	if errs := res.Errs(); errs[0] != nil {
+		t.Fatalf("tx %v", errs)
+	}
+}
+
+func TestRefreshReuseRevokesAndCommits(t *testing.T) {
+	f := newRefresh(t)
+	s := liveSession(f.u.ID())
+	usedAt := apptest.T0.Add(-30 * time.Minute)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	gomock.InOrder(
+		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil),
+		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil),
+		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
+				t.Errorf("session saved unrevoked")
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.RefreshReuseDetected || e.UserID != f.u.ID() || e.Detail["session_id"] != s.ID().String() || e.IP != meta.IP {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+	)
+	// No new token, no access token.
+	pair, err := f.h.Handle(context.Background(), f.raw, meta)
+	if err != domain.ErrRefreshInvalid || pair != nil {
+		t.Fatalf("Handle = %v, %v; want ErrRefreshInvalid", pair, err)
+	}
+	if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("the revocation must commit: tx fn returned %v", errs)
+	}
+}
+
+func TestRefreshReuseOnRevokedSession(t *testing.T) {
+	f := newRefresh(t)
+	rev := apptest.T0.Add(-time.Minute)
+	s := session.Rehydrate(apptest.ID(50), f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &rev, "", "")
+	usedAt := apptest.T0.Add(-30 * time.Minute)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil)
+	f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil)
+	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
+		t.Fatalf("err = %v", err)
+	}
+	if !s.RevokedAt().Equal(rev) {
+		t.Fatal("revocation time moved")
+	}
+}
+
+func TestRefreshDeadSessions(t *testing.T) {
+	rev := apptest.T0.Add(-time.Minute)
+	for _, c := range []struct {
+		name string
+		s    func(uid uuid.UUID) *session.Session
+	}{
+		{"revoked", func(uid uuid.UUID) *session.Session {
+			return session.Rehydrate(apptest.ID(50), uid, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &rev, "", "")
+		}},
+		{"absolute expiry", func(uid uuid.UUID) *session.Session {
+			return session.Rehydrate(apptest.ID(50), uid, apptest.T0.Add(-refreshTTL), apptest.T0.Add(-time.Minute), apptest.T0, nil, "", "")
+		}},
+		{"idle", func(uid uuid.UUID) *session.Session {
+			return session.Rehydrate(apptest.ID(50), uid, apptest.T0.Add(-200*time.Hour), apptest.T0.Add(-idle), apptest.T0.Add(time.Hour), nil, "", "")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newRefresh(t)
+			s := c.s(f.u.ID())
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
+			f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil)
+			// No MarkRefreshTokenUsed, no Update, no new token.
+			if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestRefreshDisabledUser(t *testing.T) {
+	f := newRefresh(t)
+	s := liveSession(f.u.ID())
+	f.u.Deactivate(apptest.T0)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
+	f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil)
+	f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRefreshUnknown(t *testing.T) {
+	t.Run("token", func(t *testing.T) {
+		f := newRefresh(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{}, session.ErrNotFound)
+		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("session", func(t *testing.T) {
+		f := newRefresh(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: apptest.ID(9)}, nil)
+		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(9)).Return(nil, session.ErrNotFound)
+		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestRefreshMalformedTouchesNothing(t *testing.T) {
+	f := newRefresh(t) // strict: no Within
+	for _, raw := range []string{"", "short", f.raw + "x", f.raw[:42] + "+"} {
+		if _, err := f.h.Handle(context.Background(), raw, meta); err != domain.ErrRefreshInvalid {
+			t.Fatalf("Handle(%q) = %v", raw, err)
+		}
+	}
+}
+
+func TestRefreshStoreFailurePropagates(t *testing.T) {
+	f := newRefresh(t)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{}, domain.Unavailable(errors.New("x")))
+	if _, err := f.h.Handle(context.Background(), f.raw, meta); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+}

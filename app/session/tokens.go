@@ -1,0 +1,52 @@
+// Package session holds the use cases of the session module: login,
+// refresh with rotation and reuse detection, logout, bearer
+// authentication and the listing and revocation of sessions.
+package session
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// RefreshTTL is the absolute lifetime of a session.
+type RefreshTTL time.Duration
+
+// IdleTimeout ends a session not refreshed for this long.
+type IdleTimeout time.Duration
+
+// TokenPair is what login and refresh return.
+type TokenPair struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken token.Secret
+	SessionID    uuid.UUID
+	User         *user.User
+}
+
+// issuePair stores a new refresh token for s and signs an access token.
+func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
+	secret, hash, err := token.NewSecret(rnd)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Sessions.AddRefreshToken(ctx, app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: now}); err != nil {
+		return nil, err
+	}
+	signed, claims, err := tokens.Issue(ctx, app.AccessClaims{
+		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &TokenPair{
+		AccessToken: signed, ExpiresIn: claims.ExpiresAt.Sub(claims.IssuedAt),
+		RefreshToken: secret, SessionID: s.ID(), User: u,
+	}, nil
+}

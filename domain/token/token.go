@@ -1,0 +1,118 @@
+// Package token holds the one-time tokens mailed to users (email
+// verification, password reset) and the opaque secrets behind them and
+// behind refresh tokens. Only a SHA-256 of a secret is ever stored.
+package token
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/google/uuid"
+)
+
+// SecretBytes is the entropy of every secret: 32 random bytes.
+const SecretBytes = 32
+
+// EncodedLen is the length of a secret in unpadded base64url.
+var EncodedLen = base64.RawURLEncoding.EncodedLen(SecretBytes)
+
+// Secret is a token as the user sees it. It redacts itself when printed.
+type Secret string
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// Reveal returns the secret for the one place that must show it: the mail.
+func (s Secret) Reveal() string { return string(s) }
+
+// Hash is the SHA-256 of a secret, the only form stored.
+type Hash [sha256.Size]byte
+
+// NewSecret reads 32 bytes from r and returns the secret and its hash.
+func NewSecret(r io.Reader) (Secret, Hash, error) {
+	var b [SecretBytes]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", Hash{}, fmt.Errorf("token: read random: %w", err)
+	}
+	s := Secret(base64.RawURLEncoding.EncodeToString(b[:]))
+	return s, HashOf(s), nil
+}
+
+// HashOf hashes a secret.
+func HashOf(s Secret) Hash { return sha256.Sum256([]byte(s)) }
+
+// Parse checks that raw has the shape of a secret (43 base64url
+// characters) before any lookup, and hashes it. Anything else is
+// ErrInvalidToken, the same answer as an unknown token.
+func Parse(raw string) (Hash, error) {
+	if len(raw) != EncodedLen {
+		return Hash{}, domain.ErrInvalidToken
+	}
+	// Check each byte: the base64 decoder skips CR and LF, so decoding
+	// alone would let a 42-character token with a newline through.
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return Hash{}, domain.ErrInvalidToken
+		}
+	}
+	return HashOf(Secret(raw)), nil
+}
+
+// Purpose says what a one-time token may be used for.
+type Purpose string
+
+const (
+	PurposeVerifyEmail   Purpose = "verify_email"
+	PurposeResetPassword Purpose = "reset_password"
+)
+
+// OneTimeToken is a single-use, expiring token tied to one user and purpose.
+type OneTimeToken struct {
+	hash      Hash
+	userID    uuid.UUID
+	purpose   Purpose
+	createdAt time.Time
+	expiresAt time.Time
+	usedAt    *time.Time
+}
+
+// Issue makes a token for userID that expires ttl after now.
+func Issue(hash Hash, userID uuid.UUID, purpose Purpose, now time.Time, ttl time.Duration) (*OneTimeToken, error) {
+	if userID == uuid.Nil {
+		return nil, fmt.Errorf("token: nil user id")
+	}
+	if purpose != PurposeVerifyEmail && purpose != PurposeResetPassword {
+		return nil, fmt.Errorf("token: unknown purpose %q", purpose)
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("token: ttl must be positive")
+	}
+	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: now, expiresAt: now.Add(ttl)}, nil
+}
+
+// Rehydrate rebuilds a stored token. Storage adapters only.
+func Rehydrate(hash Hash, userID uuid.UUID, purpose Purpose, createdAt, expiresAt time.Time, usedAt *time.Time) *OneTimeToken {
+	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: createdAt, expiresAt: expiresAt, usedAt: usedAt}
+}
+
+func (t *OneTimeToken) Hash() Hash           { return t.hash }
+func (t *OneTimeToken) UserID() uuid.UUID    { return t.userID }
+func (t *OneTimeToken) Purpose() Purpose     { return t.purpose }
+func (t *OneTimeToken) CreatedAt() time.Time { return t.createdAt }
+func (t *OneTimeToken) ExpiresAt() time.Time { return t.expiresAt }
+func (t *OneTimeToken) UsedAt() *time.Time   { return t.usedAt }
+
+// Use consumes the token for purpose. A used, expired or wrong-purpose token
+// gives ErrInvalidToken, the same answer as an unknown one.
+func (t *OneTimeToken) Use(purpose Purpose, now time.Time) error {
+	if t.purpose != purpose || t.usedAt != nil || !now.Before(t.expiresAt) {
+		return domain.ErrInvalidToken
+	}
+	t.usedAt = &now
+	return nil
+}

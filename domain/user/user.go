@@ -1,0 +1,87 @@
+// Package user holds the account entity and its value objects.
+package user
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/google/uuid"
+)
+
+var (
+	// ErrInvalidEmail is a validation failure on the email field.
+	ErrInvalidEmail = domain.Validation(domain.FieldError{Field: "email", Code: "invalid_email", Message: "The email address is not valid."})
+	// ErrNotFound is returned by repositories when no user matches.
+	ErrNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "The user was not found."}
+	// ErrEmailTaken is returned by repositories when the normalized email
+	// already belongs to a user (the unique index decided).
+	ErrEmailTaken = &domain.Error{Kind: domain.KindConflict, Code: "email_taken", Message: "The email address is already registered."}
+)
+
+// User is an account. Fields are unexported; change goes through methods
+// that keep the invariants.
+type User struct {
+	id           uuid.UUID
+	email        Email
+	passwordHash string
+	active       bool
+	verified     bool
+	createdAt    time.Time
+	updatedAt    time.Time
+	verifiedAt   *time.Time
+}
+
+// New makes an active, unverified user.
+func New(id uuid.UUID, email Email, passwordHash string, now time.Time) (*User, error) {
+	if id == uuid.Nil {
+		return nil, errors.New("user: nil id")
+	}
+	if email.IsZero() {
+		return nil, errors.New("user: empty email")
+	}
+	if passwordHash == "" {
+		return nil, errors.New("user: empty password hash")
+	}
+	return &User{id: id, email: email, passwordHash: passwordHash, active: true, createdAt: now, updatedAt: now}, nil
+}
+
+// Rehydrate rebuilds a stored user. Storage adapters only.
+func Rehydrate(id uuid.UUID, email Email, passwordHash string, active, verified bool, createdAt, updatedAt time.Time, verifiedAt *time.Time) *User {
+	return &User{id: id, email: email, passwordHash: passwordHash, active: active, verified: verified, createdAt: createdAt, updatedAt: updatedAt, verifiedAt: verifiedAt}
+}
+
+func (u *User) ID() uuid.UUID          { return u.id }
+func (u *User) Email() Email           { return u.email }
+func (u *User) PasswordHash() string   { return u.passwordHash }
+func (u *User) Active() bool           { return u.active }
+func (u *User) Verified() bool         { return u.verified }
+func (u *User) CreatedAt() time.Time   { return u.createdAt }
+func (u *User) UpdatedAt() time.Time   { return u.updatedAt }
+func (u *User) VerifiedAt() *time.Time { return u.verifiedAt }
+
+// VerifyEmail marks the address proven. Verifying twice keeps the first time.
+func (u *User) VerifyEmail(now time.Time) {
+	if u.verified {
+		return
+	}
+	u.verified = true
+	u.verifiedAt = &now
+	u.updatedAt = now
+}
+
+// SetPasswordHash replaces the stored hash (change, reset or rehash).
+func (u *User) SetPasswordHash(hash string, now time.Time) error {
+	if hash == "" {
+		return errors.New("user: empty password hash")
+	}
+	u.passwordHash = hash
+	u.updatedAt = now
+	return nil
+}
+
+// Deactivate disables the account; login is refused afterwards.
+func (u *User) Deactivate(now time.Time) {
+	u.active = false
+	u.updatedAt = now
+}
