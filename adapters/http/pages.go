@@ -1,0 +1,112 @@
+package http
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"strconv"
+
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gofiber/fiber/v2"
+)
+
+// The hosted pages are the links in the mails. A GET only shows a form: mail
+// scanners prefetch links, so nothing is consumed until the user posts it.
+// No JavaScript, and a CSP that allows none.
+
+//go:embed pages/*.html
+var pageFS embed.FS
+
+var pageTmpl = template.Must(template.ParseFS(pageFS, "pages/*.html"))
+
+type pageData struct {
+	Title   string
+	Token   string
+	Message string
+	Errors  []string
+	OK      bool
+}
+
+func renderPage(c *fiber.Ctx, status int, name string, d pageData) error {
+	var buf bytes.Buffer
+	if err := pageTmpl.ExecuteTemplate(&buf, name, d); err != nil {
+		return err
+	}
+	HostedPageHeaders(c)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// pageError renders a refusal the user can read. Errors that are not the
+// user's (a bug, the database down) go to the one error handler.
+func pageError(c *fiber.Ctx, err error, name string, d pageData) error {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+		return err
+	}
+	status, p := ProblemFor(err)
+	d.Message = de.Message
+	for _, f := range de.Fields {
+		d.Errors = append(d.Errors, f.Message)
+	}
+	if p.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.RetryAfter))
+	}
+	return renderPage(c, status, name, d)
+}
+
+func pages(a *fiber.App, uc UseCases) {
+	a.Get("/verify-email", func(c *fiber.Ctx) error {
+		return renderPage(c, fiber.StatusOK, "verify.html", pageData{Title: "Verify your email", Token: c.Query("token")})
+	})
+	a.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
+		form, err := DecodeForm(c, "token")
+		if err != nil {
+			return err
+		}
+		d := pageData{Title: "Verify your email", Token: form["token"]}
+		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], meta(c)); err != nil {
+			return pageError(c, err, "result.html", d)
+		}
+		d.OK, d.Message = true, "Your email address is verified. You can close this page and sign in."
+		return renderPage(c, fiber.StatusOK, "result.html", d)
+	})
+	a.Get("/reset-password", func(c *fiber.Ctx) error {
+		return renderPage(c, fiber.StatusOK, "reset.html", pageData{Title: "Choose a new password", Token: c.Query("token")})
+	})
+	a.Post("/reset-password", limitIP(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
+		form, err := DecodeForm(c, "token", "password")
+		if err != nil {
+			return err
+		}
+		d := pageData{Title: "Choose a new password", Token: form["token"]}
+		if err := uc.Reset.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
+			var de *domain.Error
+			if errors.As(err, &de) && de.Kind == domain.KindValidation {
+				// Policy errors: show the form again with what to fix.
+				return pageError(c, err, "reset.html", d)
+			}
+			d.Token = ""
+			return pageError(c, err, "result.html", d)
+		}
+		d.OK, d.Token, d.Message = true, "", "Your password was changed and every session was signed out. You can sign in with the new password."
+		return renderPage(c, fiber.StatusOK, "result.html", d)
+	})
+	a.Get("/forgot-password", func(c *fiber.Ctx) error {
+		return renderPage(c, fiber.StatusOK, "forgot.html", pageData{Title: "Reset your password"})
+	})
+	a.Post("/forgot-password", limitIP(uc.Guard, limits.Forgot), func(c *fiber.Ctx) error {
+		form, err := DecodeForm(c, "email")
+		if err != nil {
+			return err
+		}
+		d := pageData{Title: "Reset your password"}
+		if err := uc.Forgot.Handle(c.UserContext(), form["email"]); err != nil {
+			return pageError(c, err, "forgot.html", d)
+		}
+		d.OK, d.Message = true, "If an account exists for that address, a link to reset its password is on its way."
+		return renderPage(c, fiber.StatusAccepted, "result.html", d)
+	})
+}

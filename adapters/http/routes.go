@@ -1,0 +1,324 @@
+package http
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+)
+
+// UseCases are what the routes call; the HTTP layer holds no logic of its
+// own beyond decoding, rendering and per-IP throttling.
+type UseCases struct {
+	Register      *account.Register
+	VerifyEmail   *account.VerifyEmail
+	Resend        *account.ResendVerification
+	GetUser       *account.GetUser
+	Login         *session.Login
+	Refresh       *session.Refresh
+	Logout        *session.Logout
+	Authenticate  *session.Authenticate
+	ListSessions  *session.List
+	RevokeSession *session.Revoke
+	Forgot        *password.Forgot
+	Reset         *password.Reset
+	Change        *password.Change
+	Guard         *limits.Guard
+	Tokens        app.AccessTokens
+	// Ready reports whether the database answers.
+	Ready func(ctx context.Context) error
+}
+
+// NewServer builds the Fiber app with every route.
+func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
+	a := NewApp(cfg, log)
+	Routes(a, uc)
+	Finish(a)
+	return a
+}
+
+// Routes registers the API, the hosted pages and the probes.
+func Routes(a *fiber.App, uc UseCases) {
+	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	a.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
+		defer cancel()
+		if err := uc.Ready(ctx); err != nil {
+			return domain.Unavailable(err)
+		}
+		return c.JSON(fiber.Map{"status": "ready"})
+	})
+	a.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(uc.Tokens.JWKS())
+	})
+
+	v1 := a.Group("/v1")
+	v1.Post("/register", limitIP(uc.Guard, limits.Register), func(c *fiber.Ctx) error {
+		var req credentialsRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		if err := uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: req.Email, Password: req.Password, Meta: meta(c)}); err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
+	})
+	v1.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
+		var req tokenRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		u, err := uc.VerifyEmail.Handle(c.UserContext(), req.Token, meta(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"user": renderUser(u)})
+	})
+	v1.Post("/verify-email/resend", limitIP(uc.Guard, limits.Resend), func(c *fiber.Ctx) error {
+		var req emailRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		if err := uc.Resend.Handle(c.UserContext(), req.Email); err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
+	})
+	v1.Post("/login", limitIP(uc.Guard, limits.Login), func(c *fiber.Ctx) error {
+		var req credentialsRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		pair, err := uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)})
+		if err != nil {
+			return err
+		}
+		return renderPair(c, pair)
+	})
+	v1.Post("/token/refresh", limitIP(uc.Guard, limits.Refresh), func(c *fiber.Ctx) error {
+		var req refreshRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		pair, err := uc.Refresh.Handle(c.UserContext(), req.RefreshToken, meta(c))
+		if err != nil {
+			return err
+		}
+		return renderPair(c, pair)
+	})
+	v1.Post("/password/forgot", limitIP(uc.Guard, limits.Forgot), func(c *fiber.Ctx) error {
+		var req emailRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		if err := uc.Forgot.Handle(c.UserContext(), req.Email); err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "reset_sent"})
+	})
+	v1.Post("/password/reset", limitIP(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
+		var req resetRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		if err := uc.Reset.Handle(c.UserContext(), req.Token, req.Password, meta(c)); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+
+	auth := requireAuth(uc.Authenticate)
+	v1.Post("/logout", auth, func(c *fiber.Ctx) error {
+		if err := uc.Logout.Handle(c.UserContext(), principal(c), meta(c)); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	v1.Get("/me", auth, func(c *fiber.Ctx) error {
+		u, err := uc.GetUser.Handle(c.UserContext(), principal(c).UserID)
+		if err != nil {
+			return err
+		}
+		NoStore(c)
+		return c.JSON(fiber.Map{"user": renderUser(u)})
+	})
+	v1.Get("/me/sessions", auth, func(c *fiber.Ctx) error {
+		views, err := uc.ListSessions.Handle(c.UserContext(), principal(c))
+		if err != nil {
+			return err
+		}
+		out := make([]sessionResponse, 0, len(views))
+		for _, v := range views {
+			out = append(out, renderSession(v))
+		}
+		NoStore(c)
+		return c.JSON(fiber.Map{"sessions": out})
+	})
+	v1.Delete("/me/sessions/:id", auth, func(c *fiber.Ctx) error {
+		id, err := uuid.Parse(c.Params("id"))
+		if err != nil {
+			return domain.ErrNotFound
+		}
+		if err := uc.RevokeSession.Handle(c.UserContext(), principal(c), id, meta(c)); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	v1.Post("/me/password", auth, limitIP(uc.Guard, limits.Password), func(c *fiber.Ctx) error {
+		var req changePasswordRequest
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		p := principal(c)
+		err := uc.Change.Handle(c.UserContext(), password.ChangeInput{
+			UserID: p.UserID, SessionID: p.SessionID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Meta: meta(c),
+		})
+		if err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+
+	pages(a, uc)
+}
+
+// Request bodies. Lengths are bounded before any work: an email is at most
+// 254 bytes once normalized (320 allows for surrounding space), a password
+// at most 128 code points (1024 bytes covers any encoding of them), a
+// token 43 characters.
+type credentialsRequest struct {
+	Email    string `json:"email" validate:"required,max=320"`
+	Password string `json:"password" validate:"required,max=1024"`
+}
+
+type emailRequest struct {
+	Email string `json:"email" validate:"required,max=320"`
+}
+
+type tokenRequest struct {
+	Token string `json:"token" validate:"required,max=128"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token" validate:"required,max=128"`
+}
+
+type resetRequest struct {
+	Token    string `json:"token" validate:"required,max=128"`
+	Password string `json:"password" validate:"required,max=1024"`
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password" validate:"required,max=1024"`
+	NewPassword     string `json:"new_password" validate:"required,max=1024"`
+}
+
+type userResponse struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+func renderUser(u *user.User) userResponse {
+	return userResponse{ID: u.ID().String(), Email: u.Email().String(), EmailVerified: u.Verified(), CreatedAt: u.CreatedAt().UTC()}
+}
+
+type tokenPairResponse struct {
+	AccessToken  string       `json:"access_token"`
+	TokenType    string       `json:"token_type"`
+	ExpiresIn    int64        `json:"expires_in"`
+	RefreshToken string       `json:"refresh_token"`
+	User         userResponse `json:"user"`
+}
+
+func renderPair(c *fiber.Ctx, p *session.TokenPair) error {
+	NoStore(c)
+	return c.JSON(tokenPairResponse{
+		AccessToken: p.AccessToken, TokenType: "Bearer", ExpiresIn: int64(p.ExpiresIn / time.Second),
+		RefreshToken: p.RefreshToken.Reveal(), User: renderUser(p.User),
+	})
+}
+
+type sessionResponse struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	UserAgent  string    `json:"user_agent"`
+	IP         string    `json:"ip"`
+	Current    bool      `json:"current"`
+}
+
+func renderSession(v session.View) sessionResponse {
+	s := v.Session
+	return sessionResponse{
+		ID: s.ID().String(), CreatedAt: s.CreatedAt().UTC(), LastUsedAt: s.LastUsedAt().UTC(), ExpiresAt: s.ExpiresAt().UTC(),
+		UserAgent: s.UserAgent(), IP: s.IP(), Current: v.Current,
+	}
+}
+
+// maxUserAgent bounds what is stored of a User-Agent header.
+const maxUserAgent = 256
+
+// meta copies what use cases need of the request; Fiber's strings point
+// into reused buffers, so they are copied.
+func meta(c *fiber.Ctx) app.RequestMeta {
+	ua := c.Get(fiber.HeaderUserAgent)
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	ua = strings.ToValidUTF8(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, ua), "")
+	return app.RequestMeta{IP: strings.Clone(ClientIP(c)), UserAgent: strings.Clone(ua)}
+}
+
+// limitIP counts the request against the per-IP limit of endpoint.
+func limitIP(g *limits.Guard, e limits.Endpoint) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
+			return err
+		}
+		return c.Next()
+	}
+}
+
+const principalKey = "gatehouse.principal"
+
+// requireAuth verifies the bearer token and the liveness of its session.
+func requireAuth(a *session.Authenticate) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		h := c.Get(fiber.HeaderAuthorization)
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 4096 {
+			return domain.ErrUnauthorized
+		}
+		p, err := a.Handle(c.UserContext(), strings.TrimSpace(tok))
+		if err != nil {
+			return err
+		}
+		c.Locals(principalKey, p)
+		return c.Next()
+	}
+}
+
+func principal(c *fiber.Ctx) session.Principal {
+	p, _ := c.Locals(principalKey).(session.Principal)
+	return p
+}

@@ -1,0 +1,184 @@
+// Package http is Gatehouse's HTTP adapter: a Fiber v2 application with one
+// problem+json error handler, the edge middleware (recover, request id,
+// client IP, security headers, CORS, access log), strict request decoding,
+// and the routes and hosted pages of the v1 API.
+//
+// Route handlers return errors; they never write error responses themselves.
+// Every error, including the ones fasthttp produces before a handler runs
+// (413, 431), leaves through the same handler as application/problem+json.
+package http
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// Defaults applied by NewApp to zero Config fields.
+const (
+	DefaultBodyLimit    = 8 << 10 // 8 KiB, per the spec
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultIdleTimeout  = 60 * time.Second
+
+	// readBufferSize bounds the request line plus headers; a request with
+	// larger headers is answered 431.
+	readBufferSize = 8 << 10
+)
+
+// Config configures the HTTP application built by NewApp.
+type Config struct {
+	// PublicURL is GATEHOUSE_PUBLIC_URL; HSTS is sent only when it is https.
+	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the browser origins allowed to call the API
+	// ("https://app.example.com"); empty means no CORS headers at all.
+	CORSOrigins []string
+	// BodyLimit is the largest accepted request body in bytes (default 8192).
+	BodyLimit int
+	// ReadTimeout, WriteTimeout and IdleTimeout default to 10s, 10s and 60s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// server holds what the middleware and the error handler share.
+type server struct {
+	log     *zap.Logger
+	trusted []netip.Prefix
+	hsts    bool
+	cors    corsPolicy
+}
+
+// NewApp builds the Fiber application with the error handler and the edge
+// middleware installed, in this order: recover, request id, client IP,
+// security headers, CORS, access log. Register routes on it, then call
+// Finish.
+//
+// Note for tests: a body over the limit is refused by fasthttp while it
+// reads the request, before Fiber routes it. The client receives a 413
+// problem+json, but app.Test reports the connection error ("body size
+// exceeds the given limit") instead of a response; test 413s through a real
+// listener (app.Listener).
+func NewApp(cfg Config, log *zap.Logger) *fiber.App {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+
+	s := &server{
+		log:     log,
+		trusted: normalizeTrusted(cfg.TrustedProxies),
+		hsts:    strings.HasPrefix(strings.ToLower(strings.TrimSpace(cfg.PublicURL)), "https://"),
+		cors:    newCORSPolicy(cfg.CORSOrigins, log),
+	}
+
+	app := fiber.New(fiber.Config{
+		ErrorHandler:          s.handleError,
+		BodyLimit:             cfg.BodyLimit,
+		ReadBufferSize:        readBufferSize,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		StrictRouting:         false,
+		Immutable:             false,
+	})
+
+	// Fiber answers a method it does not know (not in RequestMethods) with a
+	// plain-text 400 from inside its router, bypassing middleware and the
+	// error handler. Intercept such requests first and answer 501 through
+	// the error handler like every other error.
+	known := app.Config().RequestMethods
+	srv := app.Server()
+	inner := srv.Handler
+	srv.Handler = func(fctx *fasthttp.RequestCtx) {
+		if !slices.Contains(known, string(fctx.Method())) {
+			c := app.AcquireCtx(fctx)
+			defer app.ReleaseCtx(c)
+			if err := s.handleError(c, fiber.ErrNotImplemented); err != nil {
+				fctx.SetStatusCode(fiber.StatusInternalServerError)
+			}
+			return
+		}
+		inner(fctx)
+	}
+
+	app.Use(
+		s.recoverMiddleware,
+		s.requestIDMiddleware,
+		s.clientIPMiddleware,
+		s.securityHeadersMiddleware,
+		s.corsMiddleware,
+		s.accessLogMiddleware,
+	)
+	return app
+}
+
+// Finish installs the catch-all that must come after every route: an
+// unknown path is a 404 not_found; a known path with another method is a
+// 405 method_not_allowed with an Allow header listing the registered
+// methods (HEAD included wherever GET is, as Fiber registers both). Call it
+// once, after all routes and mounts are registered.
+func Finish(app *fiber.App) {
+	cfg := app.Config()
+	var (
+		once   sync.Once
+		routes []fiber.Route
+	)
+	app.Use(func(c *fiber.Ctx) error {
+		// Mounted sub-apps are merged at startup, so read the routes on first
+		// use rather than when Finish is called.
+		once.Do(func() { routes = app.GetRoutes(true) })
+		c.Locals(keyUnmatched, true)
+		allowed := allowedMethods(routes, c.Path(), cfg)
+		if len(allowed) == 0 || slices.Contains(allowed, c.Method()) {
+			return fiber.ErrNotFound
+		}
+		c.Set(fiber.HeaderAllow, strings.Join(allowed, ", "))
+		return fiber.ErrMethodNotAllowed
+	})
+}
+
+// allowedMethods lists, in canonical order, the methods of the routes whose
+// pattern matches path under the app's routing rules.
+func allowedMethods(routes []fiber.Route, path string, cfg fiber.Config) []string {
+	if !cfg.StrictRouting && len(path) > 1 {
+		path = strings.TrimRight(path, "/")
+		if path == "" {
+			path = "/"
+		}
+	}
+	seen := make(map[string]bool)
+	for _, r := range routes {
+		if seen[r.Method] {
+			continue
+		}
+		if fiber.RoutePatternMatch(path, r.Path, cfg) {
+			seen[r.Method] = true
+		}
+	}
+	var out []string
+	for _, m := range cfg.RequestMethods {
+		if seen[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}

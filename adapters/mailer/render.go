@@ -1,0 +1,142 @@
+package mailer
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+)
+
+// Product is the product name used in subjects and bodies.
+const Product = "Gatehouse"
+
+//go:embed templates/*.txt templates/*.html
+var templateFS embed.FS
+
+// ErrUnknownKind is returned (wrapped) when a mail kind has no templates.
+var ErrUnknownKind = errors.New("mailer: unknown mail kind")
+
+// ErrMissingLink is returned (wrapped) when a link a kind requires is
+// missing or is not an absolute http(s) URL.
+var ErrMissingLink = errors.New("mailer: missing or invalid link")
+
+// kindSpec describes one mail kind: its subject and which Data keys must hold
+// a link. Optional links (used when present) are listed separately.
+type kindSpec struct {
+	subject  string
+	required []string
+	optional []string
+}
+
+var kinds = map[app.MailKind]kindSpec{
+	app.MailVerifyEmail: {
+		subject:  "Verify your email address for " + Product,
+		required: []string{"link"},
+	},
+	app.MailAlreadyRegistered: {
+		subject:  "Someone tried to register with your email address",
+		required: []string{"login_link", "reset_link"},
+	},
+	app.MailResetPassword: {
+		subject:  "Reset your " + Product + " password",
+		required: []string{"link"},
+	},
+	app.MailPasswordChanged: {
+		subject:  "Your " + Product + " password was changed",
+		optional: []string{"reset_link"},
+	},
+}
+
+// view is what the templates see.
+type view struct {
+	Product   string
+	Link      string
+	LoginLink string
+	ResetLink string
+}
+
+// Renderer renders the subject, the plain-text body and the HTML body of
+// each app.MailKind from the embedded templates. It is safe for concurrent
+// use.
+type Renderer struct {
+	text map[app.MailKind]*texttemplate.Template
+	html map[app.MailKind]*htmltemplate.Template
+}
+
+// NewRenderer parses the embedded templates of every mail kind.
+func NewRenderer() (*Renderer, error) {
+	r := &Renderer{
+		text: make(map[app.MailKind]*texttemplate.Template, len(kinds)),
+		html: make(map[app.MailKind]*htmltemplate.Template, len(kinds)),
+	}
+	for kind := range kinds {
+		name := "templates/" + string(kind)
+		t, err := texttemplate.New(string(kind)+".txt").Option("missingkey=error").ParseFS(templateFS, name+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("mailer: parse text template of %s: %w", kind, err)
+		}
+		h, err := htmltemplate.New(string(kind)+".html").Option("missingkey=error").ParseFS(templateFS, name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("mailer: parse html template of %s: %w", kind, err)
+		}
+		r.text[kind], r.html[kind] = t, h
+	}
+	return r, nil
+}
+
+// Render returns the subject and both bodies of m. An unknown kind, or a
+// required link that is missing, empty or not an absolute http(s) URL, is an
+// error: no mail is ever rendered with an empty link. Links are rendered
+// verbatim in the text body and escaped for HTML in the HTML body. Errors
+// name the kind and the Data key, never the link (it carries a token).
+func (r *Renderer) Render(m app.OutboundMail) (subject, text, html string, err error) {
+	spec, ok := kinds[m.Kind]
+	if !ok {
+		return "", "", "", fmt.Errorf("%w %q", ErrUnknownKind, m.Kind)
+	}
+	links := make(map[string]string, 2)
+	for _, key := range spec.required {
+		v := m.Data[key]
+		if !validLink(v) {
+			return "", "", "", fmt.Errorf("%w: %s needs Data[%q]", ErrMissingLink, m.Kind, key)
+		}
+		links[key] = v
+	}
+	for _, key := range spec.optional {
+		if v, ok := m.Data[key]; ok {
+			if !validLink(v) {
+				return "", "", "", fmt.Errorf("%w: %s has an invalid Data[%q]", ErrMissingLink, m.Kind, key)
+			}
+			links[key] = v
+		}
+	}
+	v := view{Product: Product, Link: links["link"], LoginLink: links["login_link"], ResetLink: links["reset_link"]}
+
+	var tb, hb bytes.Buffer
+	if err := r.text[m.Kind].Execute(&tb, v); err != nil {
+		return "", "", "", fmt.Errorf("mailer: render text of %s: %w", m.Kind, err)
+	}
+	if err := r.html[m.Kind].Execute(&hb, v); err != nil {
+		return "", "", "", fmt.Errorf("mailer: render html of %s: %w", m.Kind, err)
+	}
+	return spec.subject, tb.String(), hb.String(), nil
+}
+
+// validLink reports whether s is an absolute http or https URL with a host
+// and without whitespace (which would break the link in a text body).
+func validLink(s string) bool {
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

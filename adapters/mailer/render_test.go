@@ -1,0 +1,133 @@
+package mailer_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
+	"github.com/gatehouse-auth/gatehouse/app"
+)
+
+// A realistic token: 32 random bytes, base64url without padding.
+const testToken = "q7Zx-_9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4"
+
+func newRenderer(t *testing.T) *mailer.Renderer {
+	t.Helper()
+	r, err := mailer.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	t.Parallel()
+	r := newRenderer(t)
+	verify := "https://auth.example.com/verify-email?token=" + testToken
+	reset := "https://auth.example.com/reset-password?token=" + testToken
+	tests := []struct {
+		kind    app.MailKind
+		data    map[string]string
+		subject string
+		links   []string
+		words   []string
+	}{
+		{app.MailVerifyEmail, map[string]string{"link": verify}, "Verify your email address", []string{verify}, []string{"confirm"}},
+		{app.MailAlreadyRegistered, map[string]string{"login_link": "https://auth.example.com/login", "reset_link": "https://auth.example.com/forgot-password"},
+			"Someone tried to register", []string{"https://auth.example.com/login", "https://auth.example.com/forgot-password"}, []string{"ignore", "reset"}},
+		{app.MailResetPassword, map[string]string{"link": reset}, "Reset your Gatehouse password", []string{reset}, []string{"new password"}},
+		{app.MailPasswordChanged, nil, "password was changed", nil, []string{"was not you", "reset your password"}},
+		{app.MailPasswordChanged, map[string]string{"reset_link": "https://auth.example.com/forgot-password"}, "password was changed",
+			[]string{"https://auth.example.com/forgot-password"}, []string{"was not you"}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			subject, text, html, err := r.Render(app.OutboundMail{Kind: tt.kind, To: "a@example.com", Data: tt.data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(subject, tt.subject) {
+				t.Errorf("subject %q does not contain %q", subject, tt.subject)
+			}
+			if !strings.Contains(text, "Gatehouse") || !strings.Contains(html, "Gatehouse") {
+				t.Error("product name missing")
+			}
+			for _, l := range tt.links {
+				if !strings.Contains(text, "\n"+l+"\n") {
+					t.Errorf("text does not contain the link verbatim on its own line:\n%s", text)
+				}
+				if !strings.Contains(html, `href="`+l+`"`) {
+					t.Errorf("html does not contain href=%q:\n%s", l, html)
+				}
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(text, w) {
+					t.Errorf("text does not contain %q:\n%s", w, text)
+				}
+			}
+			if !strings.HasPrefix(html, "<!DOCTYPE html>") {
+				t.Errorf("html does not start with a doctype")
+			}
+			if strings.Contains(text, "<no value>") || strings.Contains(html, "<no value>") {
+				t.Error("template rendered a missing value")
+			}
+		})
+	}
+}
+
+func TestRenderHTMLEscapes(t *testing.T) {
+	t.Parallel()
+	r := newRenderer(t)
+	link := `https://auth.example.com/verify-email?token=abc&x="><script>alert(1)</script>`
+	_, text, html, err := r.Render(app.OutboundMail{Kind: app.MailVerifyEmail, Data: map[string]string{"link": link}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(html, "<script>") || strings.Contains(html, `"><`) {
+		t.Errorf("html not escaped:\n%s", html)
+	}
+	if !strings.Contains(html, "token=abc&amp;x=") {
+		t.Errorf("html does not escape & in the link:\n%s", html)
+	}
+	// The text part is not HTML: it carries the link as is.
+	if !strings.Contains(text, link) {
+		t.Errorf("text does not contain the link verbatim:\n%s", text)
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	t.Parallel()
+	r := newRenderer(t)
+	tests := []struct {
+		name string
+		m    app.OutboundMail
+		want error
+	}{
+		{"unknown kind", app.OutboundMail{Kind: "nope"}, mailer.ErrUnknownKind},
+		{"reset request is not a mail", app.OutboundMail{Kind: app.ResetRequest, Data: map[string]string{"link": "https://x/y"}}, mailer.ErrUnknownKind},
+		{"verify without data", app.OutboundMail{Kind: app.MailVerifyEmail}, mailer.ErrMissingLink},
+		{"verify empty link", app.OutboundMail{Kind: app.MailVerifyEmail, Data: map[string]string{"link": ""}}, mailer.ErrMissingLink},
+		{"verify relative link", app.OutboundMail{Kind: app.MailVerifyEmail, Data: map[string]string{"link": "/verify-email?token=" + testToken}}, mailer.ErrMissingLink},
+		{"verify javascript link", app.OutboundMail{Kind: app.MailVerifyEmail, Data: map[string]string{"link": "javascript:alert(1)"}}, mailer.ErrMissingLink},
+		{"verify link with newline", app.OutboundMail{Kind: app.MailVerifyEmail, Data: map[string]string{"link": "https://x/verify-email?token=a\nb"}}, mailer.ErrMissingLink},
+		{"reset wrong key", app.OutboundMail{Kind: app.MailResetPassword, Data: map[string]string{"reset_link": "https://x/y"}}, mailer.ErrMissingLink},
+		{"already registered without reset link", app.OutboundMail{Kind: app.MailAlreadyRegistered, Data: map[string]string{"login_link": "https://x/login"}}, mailer.ErrMissingLink},
+		{"already registered without login link", app.OutboundMail{Kind: app.MailAlreadyRegistered, Data: map[string]string{"reset_link": "https://x/reset"}}, mailer.ErrMissingLink},
+		{"password changed with bad optional link", app.OutboundMail{Kind: app.MailPasswordChanged, Data: map[string]string{"reset_link": ""}}, mailer.ErrMissingLink},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			subject, text, html, err := r.Render(tt.m)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if subject != "" || text != "" || html != "" {
+				t.Error("output on error")
+			}
+			if strings.Contains(err.Error(), testToken) {
+				t.Error("error contains the token")
+			}
+		})
+	}
+}

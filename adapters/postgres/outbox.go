@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/google/uuid"
+)
+
+const (
+	// maxLastError bounds the stored delivery error, in bytes.
+	maxLastError = 1000
+	// maxText bounds free-form client-supplied text (user agent, audit
+	// detail values), in bytes.
+	maxText = 1024
+)
+
+// Outbox is the transactional mail queue in mail_outbox. Enqueue belongs in
+// the use case's transaction; Claim, MarkSent, MarkFailed and CountPending
+// are meant for the pool-bound Outbox used by the outbox worker.
+type Outbox struct {
+	db DBTX
+}
+
+var _ app.Outbox = (*Outbox)(nil)
+
+// NewOutbox returns an Outbox on db.
+func NewOutbox(db DBTX) *Outbox { return &Outbox{db: db} }
+
+// Enqueue stores m as pending and due now (the database's clock; its
+// transaction's start time when bound to one).
+func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail) error {
+	payload, err := marshalMap(m.Data)
+	if err != nil {
+		return err
+	}
+	_, err = o.db.Exec(ctx, `INSERT INTO mail_outbox (id, kind, to_address, user_id, payload, status, attempts, next_attempt_at, created_at)
+		VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', 0, now(), now())`,
+		m.ID, string(m.Kind), m.To, nullUUID(m.UserID), payload)
+	return translate(err, nil)
+}
+
+// Claim takes up to limit pending messages due at now, skipping those
+// another worker holds (FOR UPDATE SKIP LOCKED), bumps their attempt count
+// and moves their due time to now+lease, all in one statement that commits
+// on its own when the Outbox is bound to the pool. Messages come back
+// oldest first.
+func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]app.OutboxMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := o.db.Query(ctx, `
+		WITH due AS (
+			SELECT id FROM mail_outbox
+			WHERE status = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE mail_outbox m SET attempts = m.attempts + 1, next_attempt_at = $3
+		FROM due WHERE m.id = due.id
+		RETURNING m.id, m.kind, m.to_address, m.user_id, m.payload, m.attempts, m.created_at`,
+		now, limit, now.Add(lease))
+	if err != nil {
+		return nil, translate(err, nil)
+	}
+	defer rows.Close()
+	var out []app.OutboxMessage
+	for rows.Next() {
+		var (
+			msg     app.OutboxMessage
+			kind    string
+			userID  uuid.NullUUID
+			payload []byte
+		)
+		if err := rows.Scan(&msg.ID, &kind, &msg.To, &userID, &payload, &msg.Attempts, &msg.CreatedAt); err != nil {
+			return nil, translate(err, nil)
+		}
+		msg.Kind = app.MailKind(kind)
+		msg.UserID = userID.UUID
+		msg.CreatedAt = msg.CreatedAt.UTC()
+		if msg.Data, err = unmarshalMap(payload); err != nil {
+			return nil, fmt.Errorf("postgres: outbox message %s: %w", msg.ID, err)
+		}
+		out = append(out, msg)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, nil)
+	}
+	slices.SortFunc(out, func(a, b app.OutboxMessage) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID.String(), b.ID.String()))
+	})
+	return out, nil
+}
+
+// MarkSent records delivery at at and clears the payload.
+func (o *Outbox) MarkSent(ctx context.Context, id uuid.UUID, at time.Time) error {
+	tag, err := o.db.Exec(ctx, `UPDATE mail_outbox SET status = 'sent', sent_at = $2, payload = '{}'::jsonb, last_error = NULL WHERE id = $1`, id, at)
+	if err := affectedOne(tag, err, nil); err != nil {
+		return fmt.Errorf("outbox message %s: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed records lastErr (cut to 1000 bytes) and the next due time;
+// with giveUp the message becomes 'failed' and its payload is cleared.
+func (o *Outbox) MarkFailed(ctx context.Context, id uuid.UUID, lastErr string, next time.Time, giveUp bool) error {
+	tag, err := o.db.Exec(ctx, `UPDATE mail_outbox SET last_error = $2, next_attempt_at = $3,
+			status = CASE WHEN $4 THEN 'failed' ELSE status END,
+			payload = CASE WHEN $4 THEN '{}'::jsonb ELSE payload END
+		WHERE id = $1`, id, cleanText(lastErr, maxLastError), next, giveUp)
+	if err := affectedOne(tag, err, nil); err != nil {
+		return fmt.Errorf("outbox message %s: %w", id, err)
+	}
+	return nil
+}
+
+// CountPending counts messages neither sent nor given up.
+func (o *Outbox) CountPending(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.QueryRow(ctx, `SELECT count(*) FROM mail_outbox WHERE status = 'pending'`).Scan(&n)
+	return n, translate(err, nil)
+}
+
+// cleanText makes s storable as text (valid UTF-8, no NUL) and cuts it to at
+// most max bytes on a rune boundary.
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// cleanMap returns m with every key and value made storable (see
+// cleanText); jsonb refuses \u0000 and invalid UTF-8 would not round-trip.
+func cleanMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[cleanText(k, maxText)] = cleanText(v, maxText)
+	}
+	return out
+}
+
+// nullUUID maps uuid.Nil to SQL NULL.
+func nullUUID(id uuid.UUID) uuid.NullUUID {
+	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}
+}
+
+// marshalMap encodes m as a JSON object text storable as jsonb (see
+// cleanMap); nil becomes {}.
+func marshalMap(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(cleanMap(m))
+	if err != nil {
+		return "", fmt.Errorf("postgres: encode map: %w", err)
+	}
+	return string(b), nil
+}
+
+// unmarshalMap decodes a JSON object; an empty object gives nil.
+func unmarshalMap(b []byte) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode map: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}

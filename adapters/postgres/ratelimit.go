@@ -1,0 +1,96 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/jackc/pgx/v5"
+)
+
+// RateLimiter is a fixed-window counter store in rate_limits, shared by
+// every instance. Each call is one statement timed by the database's clock,
+// so instances with skewed clocks agree.
+type RateLimiter struct {
+	db DBTX
+}
+
+var _ app.RateLimiter = (*RateLimiter)(nil)
+
+// NewRateLimiter returns a RateLimiter on db (normally the pool).
+func NewRateLimiter(db DBTX) *RateLimiter { return &RateLimiter{db: db} }
+
+// Hit counts one event under key, atomically: a new key or one whose window
+// has ended starts a window of length window with count 1; otherwise the
+// count goes up by one. allowed is count <= limit; when not allowed,
+// retryAfter is what is left of the window, rounded up to whole seconds
+// (at least one).
+func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error) {
+	if window < time.Microsecond {
+		return false, 0, fmt.Errorf("postgres: rate limit window %v too short", window)
+	}
+	var (
+		count          int
+		resetAt, dbNow time.Time
+	)
+	err = l.db.QueryRow(ctx, `
+		INSERT INTO rate_limits AS r (key, count, reset_at)
+		VALUES ($1, 1, now() + $2::bigint * interval '1 microsecond')
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN r.reset_at <= now() THEN 1 ELSE LEAST(r.count, 2147483646) + 1 END,
+			reset_at = CASE WHEN r.reset_at <= now() THEN now() + $2::bigint * interval '1 microsecond' ELSE r.reset_at END
+		RETURNING count, reset_at, now()`, key, window.Microseconds()).Scan(&count, &resetAt, &dbNow)
+	if err != nil {
+		return false, 0, translate(err, nil)
+	}
+	if count <= limit {
+		return true, 0, nil
+	}
+	return false, retryAfterSeconds(resetAt.Sub(dbNow)), nil
+}
+
+// Blocked reports, without counting, whether key's count in its current
+// window has reached limit, and if so how long until the window ends
+// (rounded up to whole seconds, at least one).
+func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error) {
+	var (
+		count          int
+		resetAt, dbNow time.Time
+	)
+	err = l.db.QueryRow(ctx, `SELECT count, reset_at, now() FROM rate_limits WHERE key = $1 AND reset_at > now()`, key).
+		Scan(&count, &resetAt, &dbNow)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, translate(err, nil)
+	}
+	if count < limit {
+		return false, 0, nil
+	}
+	return true, retryAfterSeconds(resetAt.Sub(dbNow)), nil
+}
+
+// Reset forgets key.
+func (l *RateLimiter) Reset(ctx context.Context, key string) error {
+	_, err := l.db.Exec(ctx, `DELETE FROM rate_limits WHERE key = $1`, key)
+	return translate(err, nil)
+}
+
+// DeleteExpired removes the counters whose window has ended and returns how
+// many it removed. A worker calls it periodically to keep the table small.
+func (l *RateLimiter) DeleteExpired(ctx context.Context) (int64, error) {
+	tag, err := l.db.Exec(ctx, `DELETE FROM rate_limits WHERE reset_at < now()`)
+	if err != nil {
+		return 0, translate(err, nil)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// retryAfterSeconds rounds d up to whole seconds, at least one.
+func retryAfterSeconds(d time.Duration) time.Duration {
+	d = (d + time.Second - 1).Truncate(time.Second)
+	return max(d, time.Second)
+}

@@ -1,0 +1,91 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/google/uuid"
+)
+
+func TestUnavailableWhenDatabaseDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := postgres.NewPool(ctx, "postgres://postgres@127.0.0.1:1/gatehouse?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatalf("NewPool must not need the database: %v", err)
+	}
+	defer pool.Close()
+
+	checks := map[string]error{
+		"Ping": postgres.Ping(ctx, pool),
+		"Within": postgres.NewTxManager(pool).Within(ctx, func(context.Context, app.Repos) error {
+			t.Error("fn called without a transaction")
+			return nil
+		}),
+		"RateLimiter.Hit": func() error { _, _, err := postgres.NewRateLimiter(pool).Hit(ctx, "k", 1, 1e9); return err }(),
+		"MigrateUp":       postgres.MigrateUp(ctx, "postgres://postgres@127.0.0.1:1/gatehouse?sslmode=disable&connect_timeout=2"),
+	}
+	_, checks["Users.ByID"] = postgres.NewUserRepository(pool).ByID(ctx, uuid.New())
+	_, checks["VerifyAuditChain"] = postgres.VerifyAuditChain(ctx, pool)
+	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, event(uuid.New()))
+	for name, err := range checks {
+		if name == "MigrateUp" {
+			if err == nil {
+				t.Errorf("%s: no error", name)
+			}
+			continue
+		}
+		if !errors.Is(err, domain.ErrUnavailable) {
+			t.Errorf("%s: err = %v, want ErrUnavailable", name, err)
+		}
+	}
+}
+
+func TestUnavailableWhenContextCanceled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := postgres.NewUserRepository(pgtest.New(t)).ByID(ctx, uuid.New())
+	if !errors.Is(err, domain.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
+	}
+}
+
+func TestNewPoolBadURL(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.NewPool(context.Background(), "postgres://user:s3cret@host:notaport/db")
+	if err == nil {
+		t.Fatal("bad URL accepted")
+	}
+	if contains := "s3cret"; errors.Is(err, domain.ErrUnavailable) || strings.Contains(err.Error(), contains) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPingAndPoolDefaults(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	if err := postgres.Ping(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := pool.Config().MaxConns; got != postgres.DefaultMaxConns {
+		t.Fatalf("MaxConns = %d", got)
+	}
+	if pool.Config().ConnConfig.Tracer != nil {
+		t.Fatal("a query tracer is installed")
+	}
+	custom, err := postgres.NewPool(context.Background(), pgtest.URL(t)+"&pool_max_conns=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer custom.Close()
+	if got := custom.Config().MaxConns; got != 3 {
+		t.Fatalf("pool_max_conns ignored: MaxConns = %d", got)
+	}
+}

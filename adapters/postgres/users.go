@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// UserRepository stores users in the users table, email in normalized form.
+type UserRepository struct {
+	db DBTX
+}
+
+var _ app.UserRepository = (*UserRepository)(nil)
+
+// NewUserRepository returns a UserRepository on db.
+func NewUserRepository(db DBTX) *UserRepository { return &UserRepository{db: db} }
+
+const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at`
+
+// Create inserts u; a duplicate email gives user.ErrEmailTaken.
+func (r *UserRepository) Create(ctx context.Context, u *user.User) error {
+	_, err := r.db.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.CreatedAt(), u.UpdatedAt(), u.VerifiedAt())
+	return translate(err, nil)
+}
+
+// ByEmail finds a user by normalized email, or user.ErrNotFound.
+func (r *UserRepository) ByEmail(ctx context.Context, email user.Email) (*user.User, error) {
+	return scanUser(r.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email.String()))
+}
+
+// ByID finds a user by id, or user.ErrNotFound.
+func (r *UserRepository) ByID(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	return scanUser(r.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// ByIDForUpdate is ByID with a row lock held until the transaction ends.
+func (r *UserRepository) ByIDForUpdate(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	return scanUser(r.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+}
+
+// Update saves the password hash, flags and times of u, or gives
+// user.ErrNotFound when no such user exists.
+func (r *UserRepository) Update(ctx context.Context, u *user.User) error {
+	tag, err := r.db.Exec(ctx, `UPDATE users SET hashed_password = $2, is_active = $3, is_verified = $4, updated_at = $5, verified_at = $6 WHERE id = $1`,
+		u.ID(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt())
+	return affectedOne(tag, err, user.ErrNotFound)
+}
+
+func scanUser(row scanner) (*user.User, error) {
+	var (
+		id               uuid.UUID
+		email, hash      string
+		active, verified bool
+		created, updated time.Time
+		verifiedAt       *time.Time
+	)
+	if err := row.Scan(&id, &email, &hash, &active, &verified, &created, &updated, &verifiedAt); err != nil {
+		return nil, translate(err, user.ErrNotFound)
+	}
+	return user.Rehydrate(id, user.RehydrateEmail(email), hash, active, verified, created.UTC(), updated.UTC(), utcPtr(verifiedAt)), nil
+}
+
+// utcPtr returns t in UTC, keeping nil.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
