@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+)
+
+// envPrefix prefixes every variable.
+const envPrefix = "GATEHOUSE_"
+
+// Config is every GATEHOUSE_ variable, parsed once at startup.
+type Config struct {
+	DatabaseURL string `env:"DATABASE_URL"`
+	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
+	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+
+	SMTPURL  string `env:"SMTP_URL"`
+	MailFrom string `env:"MAIL_FROM" envDefault:"Gatehouse <no-reply@localhost>"`
+
+	JWTPrivateKeyFile string        `env:"JWT_PRIVATE_KEY_FILE"`
+	JWTAudience       string        `env:"JWT_AUDIENCE" envDefault:"gatehouse"`
+	AccessTokenTTL    time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m"`
+	RefreshTokenTTL   time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	SessionIdle       time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"168h"`
+	VerifyTokenTTL    time.Duration `env:"VERIFICATION_TOKEN_TTL" envDefault:"24h"`
+	ResetTokenTTL     time.Duration `env:"RESET_TOKEN_TTL" envDefault:"30m"`
+
+	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"true"`
+	PasswordMinLength    int  `env:"PASSWORD_MIN_LENGTH" envDefault:"15"`
+
+	Argon2MemoryKiB   uint32        `env:"ARGON2_MEMORY_KIB" envDefault:"19456"`
+	Argon2Iterations  uint32        `env:"ARGON2_ITERATIONS" envDefault:"2"`
+	Argon2Parallelism uint8         `env:"ARGON2_PARALLELISM" envDefault:"1"`
+	HashConcurrency   int           `env:"HASH_CONCURRENCY"` // 0 = number of CPUs
+	HashMaxWait       time.Duration `env:"HASH_MAX_WAIT" envDefault:"2s"`
+
+	AutoMigrate bool `env:"AUTO_MIGRATE" envDefault:"true"`
+
+	RateLimitDisabled      bool   `env:"RATE_LIMIT_DISABLED" envDefault:"false"`
+	RateLimitAuth          string `env:"RATE_LIMIT_AUTH" envDefault:"30/5m"`
+	RateLimitRefresh       string `env:"RATE_LIMIT_REFRESH" envDefault:"150/5m"`
+	RateLimitMail          string `env:"RATE_LIMIT_MAIL" envDefault:"3/1h"`
+	RateLimitLoginFailures string `env:"RATE_LIMIT_LOGIN_FAILURES" envDefault:"10/15m"`
+	LoginLockoutThreshold  int    `env:"LOGIN_LOCKOUT_THRESHOLD" envDefault:"100"`
+
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:","`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	OutboxMaxAttempts int           `env:"OUTBOX_MAX_ATTEMPTS" envDefault:"150"`
+
+	// Derived, checked values.
+	trustedPrefixes []netip.Prefix
+	limitPolicy     limits.Policy
+}
+
+// LoadConfig reads the environment (lookup is os.LookupEnv in production).
+// Every error names the variable it is about.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var c Config
+	err := env.ParseWithOptions(&c, env.Options{Prefix: envPrefix, Environment: environ})
+	if err != nil {
+		return Config{}, namedEnvError(err)
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// namedEnvError rewrites the library's per-field errors so that each names
+// the environment variable instead of the Go field.
+func namedEnvError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeOf(Config{})
+	msgs := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				msgs = append(msgs, fmt.Sprintf("%s%s: invalid value: %v", envPrefix, name, pe.Err))
+				continue
+			}
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(envPrefix+name+": "+format, args...))
+	}
+	if c.DatabaseURL == "" {
+		bad("DATABASE_URL", "is required (postgres://user:pass@host:5432/db)")
+	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "must be a postgres:// URL")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		bad("PUBLIC_URL", "must be an absolute http(s) URL without query")
+	}
+	if c.PasswordMinLength < user.MinPasswordFloor || c.PasswordMinLength > user.MaxPasswordLength {
+		bad("PASSWORD_MIN_LENGTH", "must be between %d and %d", user.MinPasswordFloor, user.MaxPasswordLength)
+	}
+	for name, d := range map[string]time.Duration{
+		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle,
+		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait,
+	} {
+		if d <= 0 {
+			bad(name, "must be a positive duration")
+		}
+	}
+	if c.Argon2MemoryKiB < 8*uint32(max(c.Argon2Parallelism, 1)) || c.Argon2MemoryKiB > 4*1024*1024 {
+		bad("ARGON2_MEMORY_KIB", "must be between 8×parallelism and 4194304")
+	}
+	if c.Argon2Iterations < 1 || c.Argon2Iterations > 100 {
+		bad("ARGON2_ITERATIONS", "must be between 1 and 100")
+	}
+	if c.Argon2Parallelism < 1 {
+		bad("ARGON2_PARALLELISM", "must be at least 1")
+	}
+	if c.HashConcurrency < 0 {
+		bad("HASH_CONCURRENCY", "must not be negative")
+	}
+	if c.OutboxMaxAttempts < 1 {
+		bad("OUTBOX_MAX_ATTEMPTS", "must be at least 1")
+	}
+	if c.LoginLockoutThreshold < 2 {
+		bad("LOGIN_LOCKOUT_THRESHOLD", "must be at least 2")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		bad("LOG_FORMAT", "must be json or console")
+	}
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				bad("TRUSTED_PROXIES", "%q is not a CIDR or an IP address", p)
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.trustedPrefixes = append(c.trustedPrefixes, prefix.Masked())
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(strings.TrimSpace(o)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	p := limits.DefaultPolicy()
+	p.Disabled = c.RateLimitDisabled
+	p.LockoutThreshold = c.LoginLockoutThreshold
+	for name, dst := range map[string]struct {
+		raw string
+		to  *limits.Limit
+	}{
+		"RATE_LIMIT_AUTH": {c.RateLimitAuth, &p.Auth}, "RATE_LIMIT_REFRESH": {c.RateLimitRefresh, &p.Refresh},
+		"RATE_LIMIT_MAIL": {c.RateLimitMail, &p.MailPerAddress}, "RATE_LIMIT_LOGIN_FAILURES": {c.RateLimitLoginFailures, &p.LoginFailures},
+	} {
+		l, err := limits.ParseLimit(dst.raw)
+		if err != nil {
+			bad(name, "%v", err)
+			continue
+		}
+		*dst.to = l
+	}
+	c.limitPolicy = p
+	return errors.Join(errs...)
+}
+
+// Redacted is the configuration as it may be logged: passwords inside URLs
+// are replaced.
+func (c Config) Redacted() map[string]any {
+	return map[string]any{
+		"database_url": redactURL(c.DatabaseURL), "http_addr": c.HTTPAddr, "public_url": c.PublicURL,
+		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
+		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
+		"session_idle_timeout": c.SessionIdle.String(), "require_verified_email": c.RequireVerifiedEmail,
+		"password_min_length": c.PasswordMinLength, "argon2_memory_kib": c.Argon2MemoryKiB, "argon2_iterations": c.Argon2Iterations,
+		"argon2_parallelism": c.Argon2Parallelism, "auto_migrate": c.AutoMigrate, "rate_limit_disabled": c.RateLimitDisabled,
+		"trusted_proxies": c.TrustedProxies, "cors_origins": c.CORSOrigins, "log_level": c.LogLevel, "log_format": c.LogFormat,
+	}
+}
+
+// redactURL hides the password of a URL; an unparsable value is hidden
+// whole, since it may be a secret.
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable, redacted]"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

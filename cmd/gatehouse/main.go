@@ -1,0 +1,271 @@
+// Command gatehouse is the Gatehouse authentication service.
+//
+//	gatehouse serve                       run the HTTP API, hosted pages and mail worker
+//	gatehouse migrate up|down|status      manage the database schema
+//	gatehouse audit verify                check the audit trail's hash chain
+//	gatehouse keygen                      print a new Ed25519 signing key (PEM)
+//
+// Configuration comes from GATEHOUSE_* environment variables (see README).
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
+	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
+	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	gwire "github.com/gatehouse-auth/gatehouse/wire"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+const usage = `usage: gatehouse <command>
+
+commands:
+  serve                    run the service (HTTP API, hosted pages, mail worker)
+  migrate up|down|status   apply, roll back one, or list database migrations
+  audit verify             check the hash chain of the audit trail
+  keygen                   print a new Ed25519 private key (PEM) for GATEHOUSE_JWT_PRIVATE_KEY_FILE
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	err := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr, nil)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// run is the whole program; tests call it with their own environment and
+// an onReady hook that receives the listening address.
+func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer, onReady func(addr string)) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	if args[0] == "keygen" {
+		return keygen(stdout)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cfg, err := LoadConfig(env)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, stderr, onReady)
+	case "migrate":
+		if len(args) != 2 {
+			return errors.New("usage: gatehouse migrate up|down|status")
+		}
+		switch args[1] {
+		case "up":
+			return postgres.MigrateUp(ctx, cfg.DatabaseURL)
+		case "down":
+			return postgres.MigrateDown(ctx, cfg.DatabaseURL)
+		case "status":
+			return postgres.MigrateStatus(ctx, cfg.DatabaseURL, stdout)
+		}
+		return errors.New("usage: gatehouse migrate up|down|status")
+	case "audit":
+		if len(args) != 2 || args[1] != "verify" {
+			return errors.New("usage: gatehouse audit verify")
+		}
+		return auditVerify(ctx, cfg, stdout)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func keygen(w io.Writer) error {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	pem, err := jwt.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(pem)
+	return err
+}
+
+func auditVerify(ctx context.Context, cfg Config, stdout io.Writer) error {
+	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := postgres.VerifyAuditChain(ctx, pool)
+	if err != nil {
+		return fmt.Errorf("audit chain broken: %w", err)
+	}
+	fmt.Fprintf(stdout, "audit chain ok: %d events\n", n)
+	return nil
+}
+
+func newLogger(cfg Config, w io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "ts"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if cfg.LogFormat == "console" {
+		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel)), nil
+}
+
+// wireConfig turns the parsed environment into the injector's input.
+func wireConfig(c Config) gwire.Config {
+	ob := outbox.DefaultConfig()
+	ob.MaxAttempts = c.OutboxMaxAttempts
+	ob.VerifyTTL = c.VerifyTokenTTL
+	ob.ResetTTL = c.ResetTokenTTL
+	return gwire.Config{
+		DatabaseURL: c.DatabaseURL,
+		PublicURL:   c.PublicURL,
+		HTTP: httpadapter.Config{
+			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
+		},
+		SMTPURL:           c.SMTPURL,
+		MailFrom:          c.MailFrom,
+		JWTPrivateKeyFile: c.JWTPrivateKeyFile,
+		JWT:               jwt.Config{Issuer: c.PublicURL, Audience: c.JWTAudience, TTL: c.AccessTokenTTL},
+		RefreshTTL:        session.RefreshTTL(c.RefreshTokenTTL),
+		IdleTimeout:       session.IdleTimeout(c.SessionIdle),
+		VerificationTTL:   account.VerificationTTL(c.VerifyTokenTTL),
+		RequireVerified:   session.RequireVerifiedEmail(c.RequireVerifiedEmail),
+		PasswordMinLength: c.PasswordMinLength,
+		Argon2: argon2id.Options{
+			Params:        argon2id.Params{MemoryKiB: c.Argon2MemoryKiB, Iterations: c.Argon2Iterations, Parallelism: c.Argon2Parallelism},
+			MaxConcurrent: c.HashConcurrency,
+			MaxWait:       c.HashMaxWait,
+		},
+		Limits: c.limitPolicy,
+		Outbox: ob,
+	}
+}
+
+func trimAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s = strings.TrimRight(strings.TrimSpace(s), "/"); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// migrateWithRetry applies migrations, waiting for a database that is
+// still starting (compose's healthcheck covers most of that) for up to a
+// minute. The advisory lock makes concurrent starts safe.
+func migrateWithRetry(ctx context.Context, url string, log *zap.Logger) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := postgres.MigrateUp(ctx, url)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("database not ready for migrations, retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr string)) (err error) {
+	log, err := newLogger(cfg, logOut)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()))
+	if cfg.RateLimitDisabled {
+		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
+	}
+	if cfg.AutoMigrate {
+		if err := migrateWithRetry(ctx, cfg.DatabaseURL, log); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+	}
+	g, cleanup, err := gwire.Build(ctx, wireConfig(cfg), log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("GATEHOUSE_HTTP_ADDR: %w", err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- g.HTTP.Listener(ln) }()
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); g.Outbox.Run(bg) }()
+	go func() { defer wg.Done(); g.Janitor.Run(bg, 5*time.Minute) }()
+
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	if onReady != nil {
+		onReady(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
+	case err = <-serveErr:
+		log.Error("http server stopped", zap.Error(err))
+	}
+	// Stop accepting and drain in-flight requests, then the workers, then
+	// (deferred) the pool and the log.
+	if shutErr := g.HTTP.ShutdownWithTimeout(cfg.ShutdownTimeout); shutErr != nil {
+		log.Warn("http shutdown", zap.Error(shutErr))
+	}
+	stopBG()
+	wg.Wait()
+	log.Info("stopped")
+	return err
+}

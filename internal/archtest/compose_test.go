@@ -1,0 +1,456 @@
+package archtest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// No Docker engine runs in CI, so these tests read docker-compose.yml,
+// .env.example and the Dockerfile and check the properties the deployment
+// depends on. The compose file may use any of compose's equivalent syntaxes
+// (list or map environment, short or long port and volume syntax).
+
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string         `yaml:"image"`
+	Build       any            `yaml:"build"`
+	EnvFile     any            `yaml:"env_file"`
+	Environment any            `yaml:"environment"`
+	Healthcheck map[string]any `yaml:"healthcheck"`
+	Volumes     []any          `yaml:"volumes"`
+	Ports       []any          `yaml:"ports"`
+	DependsOn   any            `yaml:"depends_on"`
+}
+
+func loadCompose(t *testing.T, root string) composeFile {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(src, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return c
+}
+
+func service(t *testing.T, c composeFile, name string) composeService {
+	t.Helper()
+	s, ok := c.Services[name]
+	if !ok {
+		t.Fatalf("docker-compose.yml: no service %q", name)
+	}
+	return s
+}
+
+// envFiles lists env_file entries: a string, a list of strings, or a list of
+// {path: ...} objects.
+func envFiles(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			switch e := e.(type) {
+			case string:
+				out = append(out, e)
+			case map[string]any:
+				if p, ok := e["path"].(string); ok {
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// environment reads a map or a list of KEY=VALUE entries.
+func environment(v any) map[string]string {
+	out := map[string]string{}
+	switch v := v.(type) {
+	case map[string]any:
+		for k, val := range v {
+			out[k] = fmt.Sprint(val)
+		}
+	case []any:
+		for _, e := range v {
+			k, val, _ := strings.Cut(fmt.Sprint(e), "=")
+			out[k] = val
+		}
+	}
+	return out
+}
+
+type port struct{ published, target string }
+
+// ports reads short ("8080:8080", "127.0.0.1:8080:8080/tcp", 8080) and long
+// ({target: 8080, published: 8080}) port syntax.
+func ports(list []any) []port {
+	var out []port
+	for _, p := range list {
+		switch p := p.(type) {
+		case map[string]any:
+			out = append(out, port{published: fmt.Sprint(p["published"]), target: fmt.Sprint(p["target"])})
+		default:
+			s, _, _ := strings.Cut(fmt.Sprint(p), "/")
+			parts := strings.Split(s, ":")
+			target := parts[len(parts)-1]
+			published := ""
+			if len(parts) >= 2 {
+				published = parts[len(parts)-2]
+			}
+			out = append(out, port{published: published, target: target})
+		}
+	}
+	return out
+}
+
+func publishes(list []any, target string) bool {
+	for _, p := range ports(list) {
+		if p.target == target && p.published != "" && p.published != "<nil>" {
+			return true
+		}
+	}
+	return false
+}
+
+// volumeMounts maps a volume source to its target, from short
+// ("pgdata:/var/lib/postgresql/data") or long syntax.
+func volumeMounts(list []any) map[string]string {
+	out := map[string]string{}
+	for _, v := range list {
+		switch v := v.(type) {
+		case string:
+			parts := strings.Split(v, ":")
+			if len(parts) >= 2 {
+				out[parts[0]] = parts[1]
+			}
+		case map[string]any:
+			out[fmt.Sprint(v["source"])] = fmt.Sprint(v["target"])
+		}
+	}
+	return out
+}
+
+// dependsOn maps a dependency to its condition ("" for the list syntax,
+// which does not wait for health).
+func dependsOn(v any) map[string]string {
+	out := map[string]string{}
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			out[fmt.Sprint(e)] = ""
+		}
+	case map[string]any:
+		for name, spec := range v {
+			cond := ""
+			if m, ok := spec.(map[string]any); ok {
+				cond, _ = m["condition"].(string)
+			}
+			out[name] = cond
+		}
+	}
+	return out
+}
+
+// interpolation matches compose variable references (${VAR}, ${VAR:-x},
+// ${VAR:?msg}, $VAR) but not the escaped $$VAR; group 2 is the name.
+var interpolation = regexp.MustCompile(`(^|[^$])\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// interpolated reports whether a compose value takes its content from the
+// environment or the .env file.
+func interpolated(s string) bool { return interpolation.MatchString(s) }
+
+func TestComposeServices(t *testing.T) {
+	root, _ := moduleRoot(t)
+	c := loadCompose(t, root)
+	for _, name := range []string{"db", "mailpit", "gatehouse"} {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("docker-compose.yml: service %q is missing", name)
+		}
+	}
+}
+
+func TestComposeDB(t *testing.T) {
+	root, _ := moduleRoot(t)
+	c := loadCompose(t, root)
+	db := service(t, c, "db")
+
+	if !strings.HasPrefix(db.Image, "postgres:15") {
+		t.Errorf("db image = %q, want postgres:15", db.Image)
+	}
+
+	if db.Healthcheck == nil {
+		t.Error("db has no healthcheck")
+	} else {
+		if test := fmt.Sprint(db.Healthcheck["test"]); !strings.Contains(test, "pg_isready") {
+			t.Errorf("db healthcheck test = %s, want it to run pg_isready", test)
+		}
+		for _, k := range []string{"interval", "timeout", "retries"} {
+			if _, ok := db.Healthcheck[k]; !ok {
+				t.Errorf("db healthcheck has no %s", k)
+			}
+		}
+	}
+
+	if target, ok := volumeMounts(db.Volumes)["pgdata"]; !ok {
+		t.Error("db does not mount the pgdata volume")
+	} else if target != "/var/lib/postgresql/data" {
+		t.Errorf("pgdata is mounted on %s, want /var/lib/postgresql/data", target)
+	}
+	if _, ok := c.Volumes["pgdata"]; !ok {
+		t.Error("volume pgdata is not declared under top-level volumes")
+	}
+
+	// Credentials come from .env: either env_file: .env, or ${...} in every
+	// credential set in environment. Never a literal password in the file.
+	fromEnvFile := false
+	for _, f := range envFiles(db.EnvFile) {
+		if filepath.Base(f) == ".env" {
+			fromEnvFile = true
+		}
+	}
+	env := environment(db.Environment)
+	for _, k := range []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"} {
+		v, set := env[k]
+		switch {
+		case set && !interpolated(v):
+			t.Errorf("db environment sets %s to a literal %q; take it from .env with ${%s}", k, v, k)
+		case !set && !fromEnvFile:
+			t.Errorf("db gets no %s: use env_file: .env or %s: ${%s}", k, k, k)
+		}
+	}
+}
+
+func TestComposeMailpit(t *testing.T) {
+	root, _ := moduleRoot(t)
+	mp := service(t, loadCompose(t, root), "mailpit")
+	if !strings.HasPrefix(mp.Image, "axllent/mailpit") {
+		t.Errorf("mailpit image = %q, want axllent/mailpit", mp.Image)
+	}
+	for _, p := range []string{"1025", "8025"} {
+		if !publishes(mp.Ports, p) {
+			t.Errorf("mailpit does not publish port %s (ports: %v)", p, mp.Ports)
+		}
+	}
+}
+
+func TestComposeGatehouse(t *testing.T) {
+	root, _ := moduleRoot(t)
+	gh := service(t, loadCompose(t, root), "gatehouse")
+
+	if gh.Build == nil {
+		t.Error("gatehouse has no build: it must be built from the Dockerfile")
+	}
+
+	deps := dependsOn(gh.DependsOn)
+	if cond, ok := deps["db"]; !ok {
+		t.Error("gatehouse does not depend on db")
+	} else if cond != "service_healthy" {
+		t.Errorf("gatehouse depends on db with condition %q, want service_healthy", cond)
+	}
+	if _, ok := deps["mailpit"]; !ok {
+		t.Error("gatehouse does not depend on mailpit")
+	}
+
+	env := environment(gh.Environment)
+	if smtp := env["GATEHOUSE_SMTP_URL"]; !strings.Contains(smtp, "mailpit:1025") {
+		t.Errorf("GATEHOUSE_SMTP_URL = %q, want it to point at mailpit:1025", smtp)
+	}
+	dbURL := env["GATEHOUSE_DATABASE_URL"]
+	if !strings.Contains(dbURL, "@db:") || !strings.Contains(dbURL, "sslmode=disable") {
+		t.Errorf("GATEHOUSE_DATABASE_URL = %q, want postgres://...@db:5432/...?sslmode=disable", dbURL)
+	}
+	if !strings.Contains(dbURL, "${POSTGRES_PASSWORD") {
+		t.Errorf("GATEHOUSE_DATABASE_URL = %q, want the password from .env (${POSTGRES_PASSWORD})", dbURL)
+	}
+
+	if !publishes(gh.Ports, "8080") {
+		t.Errorf("gatehouse does not publish port 8080 (ports: %v)", gh.Ports)
+	}
+}
+
+// readEnvFile reads KEY=VALUE lines, skipping blanks and comments.
+func readEnvFile(t *testing.T, p string) map[string]string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Errorf("%s: line %q is not KEY=VALUE", p, line)
+			continue
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestEnvExample(t *testing.T) {
+	root, _ := moduleRoot(t)
+	env := readEnvFile(t, filepath.Join(root, ".env.example"))
+	for _, k := range []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"} {
+		if env[k] == "" {
+			t.Errorf(".env.example does not set %s", k)
+		}
+	}
+
+	// Every variable the compose file interpolates is documented in .env.example.
+	src, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range interpolation.FindAllStringSubmatch(string(src), -1) {
+		if _, ok := env[m[2]]; !ok {
+			t.Errorf("docker-compose.yml uses ${%s}, which .env.example does not set", m[2])
+		}
+	}
+
+	// The real .env holds secrets and must never be committed.
+	ignore, err := os.ReadFile(filepath.Join(root, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored := false
+	for _, line := range strings.Split(string(ignore), "\n") {
+		if l := strings.TrimSpace(line); l == ".env" || l == "/.env" {
+			ignored = true
+		}
+	}
+	if !ignored {
+		t.Error(".gitignore does not ignore .env")
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	root, _ := moduleRoot(t)
+	src, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type instr struct{ op, args string }
+	var instrs []instr
+	for _, line := range strings.Split(string(src), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		op, args, _ := strings.Cut(line, " ")
+		instrs = append(instrs, instr{strings.ToUpper(op), strings.TrimSpace(args)})
+	}
+
+	lastFrom, froms := -1, 0
+	for i, in := range instrs {
+		if in.op == "FROM" {
+			froms++
+			lastFrom = i
+		}
+	}
+	if froms < 2 {
+		t.Fatalf("Dockerfile has %d FROM lines, want a multi-stage build (at least 2)", froms)
+	}
+	if !strings.Contains(string(src), "CGO_ENABLED=0") {
+		t.Error("Dockerfile does not build with CGO_ENABLED=0 (static binary)")
+	}
+
+	// The final stage runs as a non-root user: an explicit non-root USER, or a
+	// :nonroot base image that no later USER overrides.
+	final := instrs[lastFrom:]
+	image := strings.Fields(final[0].args)[0]
+	nonRoot := strings.HasSuffix(image, ":nonroot")
+	for _, in := range final[1:] {
+		if in.op != "USER" {
+			continue
+		}
+		user, _, _ := strings.Cut(in.args, ":")
+		nonRoot = user != "root" && user != "0"
+	}
+	if !nonRoot {
+		t.Errorf("the final stage (FROM %s) runs as root; add USER 65532 or use a :nonroot image", image)
+	}
+
+	exposes := false
+	for _, in := range final {
+		if in.op != "EXPOSE" {
+			continue
+		}
+		for _, p := range strings.Fields(in.args) {
+			if p == "8080" || p == "8080/tcp" {
+				exposes = true
+			}
+		}
+	}
+	if !exposes {
+		t.Error("the final stage does not EXPOSE 8080")
+	}
+}
+
+// TestComposeHelpers pins the syntax variants the checks above accept.
+func TestComposeHelpers(t *testing.T) {
+	var doc struct {
+		Ports []any `yaml:"ports"`
+		Dep   any   `yaml:"dep"`
+		Env   any   `yaml:"env"`
+		Files any   `yaml:"files"`
+		Vols  []any `yaml:"vols"`
+	}
+	src := `
+ports: ["8080:8080", "127.0.0.1:1025:1025/tcp", 9000, {target: 8025, published: "8025"}]
+dep: [db]
+env: ["A=1", "B=${X:-y}"]
+files: [{path: .env, required: true}]
+vols: [{type: volume, source: pgdata, target: /data}]
+`
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"8080", "1025", "8025"} {
+		if !publishes(doc.Ports, p) {
+			t.Errorf("publishes(%s) = false", p)
+		}
+	}
+	if publishes(doc.Ports, "9000") {
+		t.Error("a bare container port is not published to a fixed host port")
+	}
+	if cond, ok := dependsOn(doc.Dep)["db"]; !ok || cond != "" {
+		t.Errorf("dependsOn list = %q, %v", cond, ok)
+	}
+	if env := environment(doc.Env); env["A"] != "1" || !interpolated(env["B"]) {
+		t.Errorf("environment = %v", env)
+	}
+	if interpolated("a$$literal") || !interpolated("$VAR") {
+		t.Error("interpolated: $$ is an escaped dollar, $VAR is interpolation")
+	}
+	if f := envFiles(doc.Files); len(f) != 1 || f[0] != ".env" {
+		t.Errorf("envFiles = %v", f)
+	}
+	if v := volumeMounts(doc.Vols); v["pgdata"] != "/data" {
+		t.Errorf("volumeMounts = %v", v)
+	}
+}

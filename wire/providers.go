@@ -1,0 +1,245 @@
+// Package wire assembles Gatehouse at compile time with Google Wire: one
+// provider set per adapter, wire.Bind from concrete types to the app ports,
+// and the injector in wire.go. wire_gen.go is generated and committed.
+//
+// Providers are plain constructors, so that leaving Wire would cost little.
+package wire
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
+	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
+	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
+	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
+	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/system"
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/wire"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+)
+
+// Config is what the injector needs, already parsed and validated by cmd.
+// Same-typed values have their own named types (session.RefreshTTL, ...).
+type Config struct {
+	DatabaseURL       string
+	PublicURL         string
+	HTTP              httpadapter.Config
+	SMTPURL           string // empty: the development log mailer
+	MailFrom          string
+	JWTPrivateKeyFile string // empty: generated once and kept in the database
+	JWT               jwt.Config
+	RefreshTTL        session.RefreshTTL
+	IdleTimeout       session.IdleTimeout
+	VerificationTTL   account.VerificationTTL
+	RequireVerified   session.RequireVerifiedEmail
+	PasswordMinLength int
+	Argon2            argon2id.Options
+	Limits            limits.Policy
+	Outbox            outbox.Config
+}
+
+// Gatehouse is the assembled service.
+type Gatehouse struct {
+	HTTP    *fiber.App
+	Outbox  *outbox.Worker
+	Janitor *Janitor
+	Pool    *pgxpool.Pool
+}
+
+// ProvidePool opens the pool; the cleanup closes it.
+func ProvidePool(ctx context.Context, cfg Config) (*pgxpool.Pool, func(), error) {
+	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, pool.Close, nil
+}
+
+// ProvideRateLimiter binds the shared counters to the pool.
+func ProvideRateLimiter(pool *pgxpool.Pool) app.RateLimiter { return postgres.NewRateLimiter(pool) }
+
+// PostgresSet is the storage adapter.
+var PostgresSet = wire.NewSet(
+	ProvidePool,
+	postgres.NewTxManager,
+	wire.Bind(new(app.TxManager), new(*postgres.TxManager)),
+	// Repositories bound to the pool: reads and single statements outside
+	// a use-case transaction.
+	postgres.NewPoolRepos,
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit"),
+	ProvideRateLimiter,
+	ProvideSigningKeyStore,
+	ProvideJanitor,
+)
+
+// ProvideSigningKeyStore binds the key store to the pool.
+func ProvideSigningKeyStore(pool *pgxpool.Pool) app.SigningKeyStore {
+	return postgres.NewSigningKeyStore(pool)
+}
+
+// SystemSet is the clock, ids and randomness.
+var SystemSet = wire.NewSet(
+	wire.Value(system.Clock{}),
+	wire.Bind(new(app.Clock), new(system.Clock)),
+	wire.Value(system.IDs{}),
+	wire.Bind(new(app.IDGenerator), new(system.IDs)),
+	system.Random,
+)
+
+// ProvideHasher builds the bounded argon2id hasher.
+func ProvideHasher(cfg Config) (app.PasswordHasher, error) {
+	return argon2id.New(cfg.Argon2)
+}
+
+// ProvidePolicy builds the password policy with the shipped common list.
+func ProvidePolicy(cfg Config, list app.CommonPasswords) user.PasswordPolicy {
+	return user.PasswordPolicy{MinLength: cfg.PasswordMinLength, IsCommon: list.Contains}
+}
+
+// PasswordSet is hashing and policy.
+var PasswordSet = wire.NewSet(
+	ProvideHasher,
+	commonpw.New,
+	wire.Bind(new(app.CommonPasswords), new(*commonpw.List)),
+	ProvidePolicy,
+)
+
+// ProvideSigningKey loads the key file, or the key kept in the database
+// (made by the first instance that needed one).
+func ProvideSigningKey(ctx context.Context, cfg Config, store app.SigningKeyStore) (ed25519.PrivateKey, error) {
+	if cfg.JWTPrivateKeyFile != "" {
+		return jwt.LoadPrivateKeyFile(cfg.JWTPrivateKeyFile)
+	}
+	seed, err := store.GetOrCreate(ctx, jwt.GenerateSeed)
+	if err != nil {
+		return nil, err
+	}
+	return jwt.KeyFromSeed(seed)
+}
+
+// ProvideTokens builds the access-token signer and verifier.
+func ProvideTokens(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.IDGenerator) (app.AccessTokens, error) {
+	return jwt.New(key, cfg.JWT, clock, ids)
+}
+
+// TokenSet is access-token signing.
+var TokenSet = wire.NewSet(ProvideSigningKey, ProvideTokens)
+
+// ProvideMailer picks SMTP when configured, else the development log
+// mailer (which warns at startup).
+func ProvideMailer(cfg Config, log *zap.Logger) (app.Mailer, error) {
+	if cfg.SMTPURL == "" {
+		log.Warn("GATEHOUSE_SMTP_URL is not set: mail is NOT delivered, only logged (kind and recipient). For development only.")
+		return mailer.NewLog(log), nil
+	}
+	sc, err := mailer.ParseSMTPURL(cfg.SMTPURL)
+	if err != nil {
+		return nil, err
+	}
+	return mailer.NewSMTP(sc, cfg.MailFrom)
+}
+
+// MailerSet is mail delivery.
+var MailerSet = wire.NewSet(ProvideMailer)
+
+// ProvideLinks builds the mail links from the public URL.
+func ProvideLinks(cfg Config) (app.Links, error) { return app.NewLinks(cfg.PublicURL) }
+
+// ProvideGuard builds the abuse-protection policy.
+func ProvideGuard(rl app.RateLimiter, cfg Config) *limits.Guard {
+	return limits.NewGuard(rl, cfg.Limits)
+}
+
+// ProvideReporter logs background failures.
+func ProvideReporter(log *zap.Logger) app.ErrorReporter { return zapReporter{log: log} }
+
+type zapReporter struct{ log *zap.Logger }
+
+func (r zapReporter) ReportError(_ context.Context, what string, err error) {
+	r.log.Error("background work failed", zap.String("what", what), zap.Error(err))
+}
+
+// ProvideWorker builds the outbox worker.
+func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, cfg Config) *outbox.Worker {
+	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, cfg.Outbox)
+}
+
+// AppSet is the use cases.
+var AppSet = wire.NewSet(
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified"),
+	ProvideLinks,
+	ProvideGuard,
+	ProvideReporter,
+	account.NewRegister,
+	account.NewVerifyEmail,
+	account.NewResendVerification,
+	account.NewGetUser,
+	session.NewLogin,
+	session.NewRefresh,
+	session.NewLogout,
+	session.NewRevoke,
+	session.NewList,
+	session.NewAuthenticate,
+	password.NewForgot,
+	password.NewReset,
+	password.NewChange,
+	ProvideWorker,
+)
+
+// ProvideReady is the readiness probe: the database answers.
+func ProvideReady(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error { return postgres.Ping(ctx, pool) }
+}
+
+// ProvideHTTP builds the Fiber app with every route.
+func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases) *fiber.App {
+	return httpadapter.NewServer(cfg.HTTP, log, uc)
+}
+
+// HTTPSet is the HTTP adapter.
+var HTTPSet = wire.NewSet(
+	ProvideReady,
+	wire.Struct(new(httpadapter.UseCases), "*"),
+	ProvideHTTP,
+)
+
+// Janitor deletes expired rate-limit counters now and then.
+type Janitor struct {
+	rl  *postgres.RateLimiter
+	rep app.ErrorReporter
+}
+
+// ProvideJanitor builds the janitor.
+func ProvideJanitor(pool *pgxpool.Pool, rep app.ErrorReporter) *Janitor {
+	return &Janitor{rl: postgres.NewRateLimiter(pool), rep: rep}
+}
+
+// Run cleans every interval until ctx ends.
+func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := j.rl.DeleteExpired(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				j.rep.ReportError(ctx, "rate-limit cleanup", err)
+			}
+		}
+	}
+}
