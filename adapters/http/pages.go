@@ -57,11 +57,22 @@ func pageError(c *fiber.Ctx, err error, name string, d pageData) error {
 	return renderPage(c, status, name, d)
 }
 
+// pageLimit is limitIP for the hosted pages: a browser over the limit gets
+// a page it can read, with Retry-After.
+func pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
+			return pageError(c, err, "result.html", pageData{Title: "Too many attempts"})
+		}
+		return c.Next()
+	}
+}
+
 func pages(a *fiber.App, uc UseCases) {
 	a.Get("/verify-email", func(c *fiber.Ctx) error {
 		return renderPage(c, fiber.StatusOK, "verify.html", pageData{Title: "Verify your email", Token: c.Query("token")})
 	})
-	a.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
+	a.Post("/verify-email", pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token")
 		if err != nil {
 			return err
@@ -76,7 +87,7 @@ func pages(a *fiber.App, uc UseCases) {
 	a.Get("/reset-password", func(c *fiber.Ctx) error {
 		return renderPage(c, fiber.StatusOK, "reset.html", pageData{Title: "Choose a new password", Token: c.Query("token")})
 	})
-	a.Post("/reset-password", limitIP(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
+	a.Post("/reset-password", pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token", "password")
 		if err != nil {
 			return err
@@ -97,7 +108,7 @@ func pages(a *fiber.App, uc UseCases) {
 	a.Get("/forgot-password", func(c *fiber.Ctx) error {
 		return renderPage(c, fiber.StatusOK, "forgot.html", pageData{Title: "Reset your password"})
 	})
-	a.Post("/forgot-password", limitIP(uc.Guard, limits.Forgot), func(c *fiber.Ctx) error {
+	a.Post("/forgot-password", pageLimit(uc.Guard, limits.Forgot), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "email")
 		if err != nil {
 			return err

@@ -84,6 +84,7 @@ func Routes(a *fiber.App, uc UseCases) {
 		if err != nil {
 			return err
 		}
+		NoStore(c)
 		return c.JSON(fiber.Map{"user": renderUser(u)})
 	})
 	v1.Post("/verify-email/resend", limitIP(uc.Guard, limits.Resend), func(c *fiber.Ctx) error {
@@ -194,10 +195,11 @@ func Routes(a *fiber.App, uc UseCases) {
 	pages(a, uc)
 }
 
-// Request bodies. Lengths are bounded before any work: an email is at most
-// 254 bytes once normalized (320 allows for surrounding space), a password
-// at most 128 code points (1024 bytes covers any encoding of them), a
-// token 43 characters.
+// Request bodies. Lengths (in characters) are bounded before any work, on
+// top of the 8 KiB body limit: an email is at most 254 bytes once
+// normalized (320 allows for surrounding space), a password at most 128
+// code points after NFKC (1024 leaves room for forms that normalize
+// shorter), a token 43 characters.
 type credentialsRequest struct {
 	Email    string `json:"email" validate:"required,max=320"`
 	Password string `json:"password" validate:"required,max=1024"`

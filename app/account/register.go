@@ -47,6 +47,11 @@ func NewRegister(tx app.TxManager, hasher app.PasswordHasher, policy user.Passwo
 	return &Register{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: time.Duration(ttl)}
 }
 
+// MailRegister is the per-address mail counter of registration: whichever
+// mail a registration causes (verification or "already registered"
+// notice), at most the configured number per address and window.
+const MailRegister app.MailKind = "register"
+
 // errRaced says a concurrent registration of the same address won the
 // unique index; the transaction is run again and finds that user.
 var errRaced = errors.New("account: registration raced")
@@ -65,9 +70,16 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 	if err != nil {
 		return err
 	}
+	// The per-address mail limit is counted before the transaction: the
+	// counters live on other connections, and a transaction must never
+	// wait for a second connection of the pool it holds one of.
+	mayMail, err := h.guard.AllowMail(ctx, MailRegister, email)
+	if err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-			return h.register(ctx, r, email, hash, in.Meta)
+			return h.register(ctx, r, email, hash, mayMail, in.Meta)
 		})
 		if !errors.Is(err, errRaced) || attempt == 1 {
 			return err
@@ -75,7 +87,7 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 	}
 }
 
-func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, hash string, meta app.RequestMeta) error {
+func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, hash string, mayMail bool, meta app.RequestMeta) error {
 	now := h.clock.Now()
 	existing, err := r.Users.ByEmail(ctx, email)
 	switch {
@@ -89,36 +101,25 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 		} else if err != nil {
 			return err
 		}
-		if err := r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now}); err != nil {
-			return err
+		if mayMail {
+			if err := SendVerification(ctx, r, h.ids, h.rnd, h.links, u, now, h.ttl); err != nil {
+				return err
+			}
 		}
-		return h.mailVerification(ctx, r, u, now)
+		// Audit last: its chain lock is held until commit.
+		return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
 	case err != nil:
 		return err
-	case !existing.Active():
+	case !existing.Active() || !mayMail:
 		return nil
 	case !existing.Verified():
-		return h.mailVerification(ctx, r, existing, now)
+		return SendVerification(ctx, r, h.ids, h.rnd, h.links, existing, now, h.ttl)
 	default:
-		ok, err := h.guard.AllowMail(ctx, app.MailAlreadyRegistered, existing.Email())
-		if err != nil || !ok {
-			return err
-		}
 		return r.Outbox.Enqueue(ctx, app.OutboundMail{
 			ID: h.ids.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),
 			Data: map[string]string{"login_link": h.links.Base(), "reset_link": h.links.ForgotPassword()},
 		})
 	}
-}
-
-// mailVerification issues a fresh verification token (killing older ones)
-// and enqueues its mail, unless the address had its share of mails.
-func (h *Register) mailVerification(ctx context.Context, r app.Repos, u *user.User, now time.Time) error {
-	ok, err := h.guard.AllowMail(ctx, app.MailVerifyEmail, u.Email())
-	if err != nil || !ok {
-		return err
-	}
-	return SendVerification(ctx, r, h.ids, h.rnd, h.links, u, now, h.ttl)
 }
 
 // SendVerification issues a verification token for u and enqueues the mail

@@ -169,9 +169,11 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 			}); err != nil {
 				return err
 			}
-			if err := r.Audit.Append(ctx, audit.Event{Type: audit.PasswordResetRequest, UserID: u.ID(), At: now}); err != nil {
+			if err := r.Outbox.MarkSent(ctx, m.ID, now); err != nil {
 				return err
 			}
+			// Audit last: the chain's lock is held until commit.
+			return r.Audit.Append(ctx, audit.Event{Type: audit.PasswordResetRequest, UserID: u.ID(), At: now})
 		}
 		return r.Outbox.MarkSent(ctx, m.ID, now)
 	})

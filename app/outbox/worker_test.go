@@ -192,14 +192,14 @@ func TestResetRequestForKnownUser(t *testing.T) {
 			}
 			return nil
 		}),
+		// Marked done through the transaction's outbox, not the pool's.
+		f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil),
 		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() {
 				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),
-		// Marked done through the transaction's outbox, not the pool's.
-		f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil),
 	)
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)

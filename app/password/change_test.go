@@ -156,15 +156,15 @@ func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 			return nil
 		}),
 		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.PasswordChanged || e.Detail["sessions_revoked"] != "2" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
 		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
 			if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" {
 				t.Errorf("mail %+v", m)
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.PasswordChanged || e.Detail["sessions_revoked"] != "2" {
+				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),

@@ -103,8 +103,9 @@ func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *
 	if err != nil {
 		return err
 	}
-	if err := r.Audit.Append(ctx, audit.Event{Type: event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"sessions_revoked": strconv.Itoa(n)}}); err != nil {
+	if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}}); err != nil {
 		return err
 	}
-	return r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}})
+	// Audit last: the chain's lock is held until commit.
+	return r.Audit.Append(ctx, audit.Event{Type: event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"sessions_revoked": strconv.Itoa(n)}})
 }

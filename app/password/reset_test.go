@@ -101,15 +101,15 @@ func TestResetHappyPath(t *testing.T) {
 			return nil
 		}),
 		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
 		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
 			if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
 				t.Errorf("mail %+v", m)
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
+				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),

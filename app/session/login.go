@@ -128,11 +128,11 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
-		if err := r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}}); err != nil {
+		if pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now); err != nil {
 			return err
 		}
-		pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now)
-		return err
+		// Audit last: the chain's lock is held until commit.
+		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})
 	})
 	if err != nil {
 		return nil, err

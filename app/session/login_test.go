@@ -250,12 +250,6 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User) *started {
 			st.s = s
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != st.s.ID().String() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
 		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
 			st.rt = rt
 			return nil
@@ -266,6 +260,12 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User) *started {
 			}
 			c.ID, c.IssuedAt, c.ExpiresAt = "jti-1", apptest.T0, apptest.T0.Add(accessTTL)
 			return "signed.jwt", c, nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != st.s.ID().String() {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
 		}),
 	)
 	return st

@@ -1,0 +1,608 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/jackc/pgx/v5"
+)
+
+func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+
+	// Register with a differently written address: stored normalized.
+	r := c.post("/v1/register", map[string]string{"email": "  " + strings.ToUpper(addr) + " ", "password": strongPassword})
+	if r.Status != http.StatusAccepted || string(r.Body) != `{"status":"verification_sent"}` {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	// Not verified yet: the right password gets 403 email_not_verified.
+	if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusForbidden || r.Code(t) != "email_not_verified" {
+		t.Fatalf("login before verify: %d %s", r.Status, r.Body)
+	}
+
+	mail := mailTo(t, smtp, addr, 1)
+	if mail.HTML == "" || !strings.Contains(mail.Subject, "Verify") {
+		t.Fatalf("verification mail: subject %q, html %d bytes", mail.Subject, len(mail.HTML))
+	}
+	tok := tokenFrom(t, mail, "/verify-email")
+
+	// The hosted page's GET shows a form and consumes nothing (scanners
+	// prefetch links); twice, to be sure.
+	for range 2 {
+		page := c.do(http.MethodGet, "/verify-email?token="+tok, nil, nil)
+		if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `name="token" value="`+tok+`"`) {
+			t.Fatalf("verify page: %d %s", page.Status, page.Body)
+		}
+		csp := page.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") || page.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("verify page headers: CSP %q, Cache-Control %q", csp, page.Header.Get("Cache-Control"))
+		}
+	}
+	// The form's POST verifies.
+	res := c.form("/verify-email", map[string]string{"token": tok})
+	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), "verified") {
+		t.Fatalf("verify form: %d %s", res.Status, res.Body)
+	}
+	// Single use.
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+		t.Fatalf("second verify: %d %s", r.Status, r.Body)
+	}
+
+	// Login.
+	r = c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword})
+	if r.Status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("token response Cache-Control = %q", r.Header.Get("Cache-Control"))
+	}
+	pair := r.JSON(t)
+	if pair["token_type"] != "Bearer" || pair["expires_in"].(float64) != 900 {
+		t.Fatalf("pair: %v", pair)
+	}
+	usr := pair["user"].(map[string]any)
+	if usr["email"] != addr || usr["email_verified"] != true {
+		t.Fatalf("user: %v", usr)
+	}
+	access, refresh := pair["access_token"].(string), pair["refresh_token"].(string)
+
+	// /me and sessions.
+	me := c.bearer(http.MethodGet, "/v1/me", access, nil)
+	if me.Status != http.StatusOK || me.JSON(t)["user"].(map[string]any)["id"] != usr["id"] {
+		t.Fatalf("me: %d %s", me.Status, me.Body)
+	}
+	ss := c.bearer(http.MethodGet, "/v1/me/sessions", access, nil).JSON(t)["sessions"].([]any)
+	if len(ss) != 1 || ss[0].(map[string]any)["current"] != true || ss[0].(map[string]any)["ip"] != c.ip || ss[0].(map[string]any)["user_agent"] != c.ua {
+		t.Fatalf("sessions: %v", ss)
+	}
+
+	// Refresh rotates.
+	r = c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh})
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh: %d %s", r.Status, r.Body)
+	}
+	pair2 := r.JSON(t)
+	access2, refresh2 := pair2["access_token"].(string), pair2["refresh_token"].(string)
+	if refresh2 == refresh || access2 == access {
+		t.Fatal("refresh did not rotate")
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", access2, nil); me.Status != http.StatusOK {
+		t.Fatalf("me with refreshed token: %d", me.Status)
+	}
+
+	// Reuse of the rotated token revokes the whole session: the new refresh
+	// token and the access tokens of the session stop working here.
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_token" {
+		t.Fatalf("reuse: %d %s", r.Status, r.Body)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh2}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("refresh after reuse: %d %s", r.Status, r.Body)
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", access2, nil); me.Status != http.StatusUnauthorized || me.Header.Get("WWW-Authenticate") == "" || me.Code(t) != "unauthorized" {
+		t.Fatalf("me after reuse: %d %v %s", me.Status, me.Header, me.Body)
+	}
+
+	// A new login, then logout ends it at once.
+	access3, refresh3 := login(t, c, addr, strongPassword)
+	if r := c.bearer(http.MethodPost, "/v1/logout", access3, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", access3, nil); me.Status != http.StatusUnauthorized {
+		t.Fatalf("me after logout: %d", me.Status)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh3}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("refresh after logout: %d", r.Status)
+	}
+	assertAudit(t, dbOf(env), usr["id"].(string), "registered", "email_verified", "login_succeeded", "refresh_reuse_detected", "logout")
+}
+
+// assertAudit checks that the user's audit trail holds each event type.
+func assertAudit(t *testing.T, dbURL, userID string, types ...string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT DISTINCT event_type FROM audit_events WHERE user_id = $1`, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range types {
+		if !strings.Contains(","+strings.Join(got, ",")+",", ","+want+",") {
+			t.Errorf("audit events of user %s: %v, missing %s", userID, got, want)
+		}
+	}
+}
+
+func TestRegisterAnswersTheSameForNewUnverifiedAndVerified(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	fresh, unverified, verified := randomEmail(), randomEmail(), randomEmail()
+	registerVerified(t, c, smtp, verified)
+	first := c.post("/v1/register", map[string]string{"email": unverified, "password": strongPassword})
+	oldTok := tokenFrom(t, mailTo(t, smtp, unverified, 1), "/verify-email")
+
+	var bodies []string
+	for _, addr := range []string{fresh, unverified, verified} {
+		r := c.post("/v1/register", map[string]string{"email": addr, "password": "another long enough passphrase"})
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("register %s: %d %s", addr, r.Status, r.Body)
+		}
+		bodies = append(bodies, string(r.Body))
+	}
+	if bodies[0] != bodies[1] || bodies[1] != bodies[2] || bodies[0] != string(first.Body) {
+		t.Fatalf("answers differ: %q", bodies)
+	}
+	// The known unverified address got a fresh token, which killed the old.
+	newTok := tokenFrom(t, mailTo(t, smtp, unverified, 2), "/verify-email")
+	if r := c.post("/v1/verify-email", map[string]string{"token": oldTok}); r.Status != http.StatusBadRequest {
+		t.Fatalf("old token after re-register: %d", r.Status)
+	}
+	if r := c.post("/v1/verify-email", map[string]string{"token": newTok}); r.Status != http.StatusOK {
+		t.Fatalf("new token: %d %s", r.Status, r.Body)
+	}
+	// The verified owner got a notice, and the account is unchanged: the
+	// old password still works, the one typed by the stranger does not.
+	notice := mailTo(t, smtp, verified, 2)
+	if !strings.Contains(notice.Subject, "tried to register") {
+		t.Fatalf("notice subject %q", notice.Subject)
+	}
+	if _, ok := smtptest.ExtractLink(notice.Text, "/verify-email"); ok {
+		t.Fatal("notice carries a verification link")
+	}
+	login(t, c, verified, strongPassword)
+	if r := c.post("/v1/login", map[string]string{"email": verified, "password": "another long enough passphrase"}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("stranger's password: %d", r.Status)
+	}
+	// The new address got its verification mail.
+	tokenFrom(t, mailTo(t, smtp, fresh, 1), "/verify-email")
+}
+
+func TestConcurrentRegistrationsCreateOneUser(t *testing.T) {
+	t.Parallel()
+	env := baseEnv(t, smtptest.Start(t))
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			variant := addr
+			if i%2 == 1 {
+				variant = strings.ToUpper(addr)
+			}
+			statuses[i] = c.post("/v1/register", map[string]string{"email": variant, "password": strongPassword}).Status
+		}()
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusAccepted {
+			t.Errorf("request %d: %d", i, s)
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), dbOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM users WHERE email = $1`, addr).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d users for one address", n)
+	}
+}
+
+func TestVerificationTokensAreStoredHashed(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
+	tok := tokenFrom(t, mailTo(t, smtp, addr, 1), "/verify-email")
+
+	conn, err := pgx.Connect(context.Background(), dbOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	sum := sha256.Sum256([]byte(tok))
+	var hashed, plain int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM one_time_tokens WHERE token_hash = $1`, sum[:]).Scan(&hashed); err != nil {
+		t.Fatal(err)
+	}
+	// Nowhere in the token table, and no longer in the outbox once sent.
+	if err := conn.QueryRow(context.Background(), `
+		SELECT (SELECT count(*) FROM one_time_tokens WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%')
+		     + (SELECT count(*) FROM mail_outbox WHERE status = 'sent' AND payload::text LIKE '%' || $1 || '%')`, tok).Scan(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if hashed != 1 || plain != 0 {
+		t.Fatalf("token rows by hash = %d, rows holding it in clear = %d", hashed, plain)
+	}
+	// Garbage, well-formed unknown and empty tokens: one answer.
+	for _, bad := range []string{"nope", strings.Repeat("A", 43), tok[:42] + "="} {
+		if r := c.post("/v1/verify-email", map[string]string{"token": bad}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+			t.Fatalf("token %q: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	// A control character is refused before any lookup.
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok[:42] + "\n"}); r.Status != http.StatusBadRequest {
+		t.Fatalf("token with a newline: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestOutboxDeliversAfterSMTPOutage(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+
+	smtp.Stop()
+	began := time.Now()
+	r := c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("register with SMTP down: %d %s", r.Status, r.Body)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("register waited %v for SMTP", d)
+	}
+	time.Sleep(1500 * time.Millisecond) // the worker has tried and failed
+	smtp.Restart()
+	// The first retry comes 10 s after the failure.
+	m := mailTo(t, smtp, addr, 1)
+	tok := tokenFrom(t, m, "/verify-email")
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusOK {
+		t.Fatalf("verify with the delayed mail: %d", r.Status)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	n := 0
+	for _, m := range smtp.Messages() {
+		if len(m.To) == 1 && m.To[0] == addr {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d deliveries, want exactly 1", n)
+	}
+}
+
+func TestPasswordResetThroughHostedPage(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	access, refresh := login(t, c, addr, strongPassword)
+
+	// Unknown and known addresses get the same answer.
+	unknown := c.post("/v1/password/forgot", map[string]string{"email": randomEmail()})
+	known := c.post("/v1/password/forgot", map[string]string{"email": strings.ToUpper(addr)})
+	if known.Status != http.StatusAccepted || string(known.Body) != string(unknown.Body) || string(known.Body) != `{"status":"reset_sent"}` {
+		t.Fatalf("forgot answers: %d %s / %d %s", known.Status, known.Body, unknown.Status, unknown.Body)
+	}
+	mail := mailTo(t, smtp, addr, 2)
+	tok := tokenFrom(t, mail, "/reset-password")
+
+	// GET shows the form and consumes nothing.
+	page := c.do(http.MethodGet, "/reset-password?token="+tok, nil, nil)
+	if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `type="password"`) || !strings.Contains(page.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("reset page: %d %s", page.Status, page.Body)
+	}
+	// A policy violation is shown on the page; the token survives.
+	bad := c.form("/reset-password", map[string]string{"token": tok, "password": "short"})
+	if bad.Status != http.StatusUnprocessableEntity || !strings.Contains(string(bad.Body), "too short") {
+		t.Fatalf("policy error page: %d %s", bad.Status, bad.Body)
+	}
+	const newPassword = "a brand new passphrase for testing"
+	ok := c.form("/reset-password", map[string]string{"token": tok, "password": newPassword})
+	if ok.Status != http.StatusOK || !strings.Contains(string(ok.Body), "password was changed") {
+		t.Fatalf("reset form: %d %s", ok.Status, ok.Body)
+	}
+	// Every old session is dead at once.
+	if me := c.bearer(http.MethodGet, "/v1/me", access, nil); me.Status != http.StatusUnauthorized {
+		t.Fatalf("old access token after reset: %d", me.Status)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("old refresh token after reset: %d", r.Status)
+	}
+	// Old password out, new password in; the token is single-use.
+	if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("old password: %d", r.Status)
+	}
+	login(t, c, addr, newPassword)
+	if r := c.post("/v1/password/reset", map[string]string{"token": tok, "password": "yet another long passphrase"}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+		t.Fatalf("reset token reuse: %d %s", r.Status, r.Body)
+	}
+	if notice := mailTo(t, smtp, addr, 3); !strings.Contains(notice.Subject, "password was changed") {
+		t.Fatalf("notice subject %q", notice.Subject)
+	}
+}
+
+func TestPasswordResetVerifiesTheEmail(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
+	mailTo(t, smtp, addr, 1)
+	c.post("/v1/password/forgot", map[string]string{"email": addr})
+	tok := tokenFrom(t, mailTo(t, smtp, addr, 2), "/reset-password")
+	const pw = "the mail proved ownership ok"
+	if r := c.post("/v1/password/reset", map[string]string{"token": tok, "password": pw}); r.Status != http.StatusNoContent {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	login(t, c, addr, pw)
+}
+
+func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	accessA, _ := login(t, c, addr, strongPassword)
+	accessB, refreshB := login(t, c, addr, strongPassword)
+
+	if r := c.bearer(http.MethodPost, "/v1/me/password", accessA, map[string]string{"current_password": "wrong password here", "new_password": "new passphrase that is long"}); r.Status != http.StatusForbidden || r.Code(t) != "invalid_credentials" {
+		t.Fatalf("wrong current: %d %s", r.Status, r.Body)
+	}
+	r := c.bearer(http.MethodPost, "/v1/me/password", accessA, map[string]string{"current_password": strongPassword, "new_password": "short"})
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("weak new password: %d %s", r.Status, r.Body)
+	}
+	if errs := r.JSON(t)["errors"].([]any); errs[0].(map[string]any)["field"] != "new_password" {
+		t.Fatalf("field errors: %v", errs)
+	}
+	const newPassword = "new passphrase that is long"
+	if r := c.bearer(http.MethodPost, "/v1/me/password", accessA, map[string]string{"current_password": strongPassword, "new_password": newPassword}); r.Status != http.StatusNoContent {
+		t.Fatalf("change: %d %s", r.Status, r.Body)
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", accessA, nil); me.Status != http.StatusOK {
+		t.Fatalf("current session after change: %d", me.Status)
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", accessB, nil); me.Status != http.StatusUnauthorized {
+		t.Fatalf("other session after change: %d", me.Status)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refreshB}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("other refresh after change: %d", r.Status)
+	}
+	login(t, c, addr, newPassword)
+	if notice := mailTo(t, smtp, addr, 2); !strings.Contains(notice.Subject, "password was changed") {
+		t.Fatalf("notice subject %q", notice.Subject)
+	}
+}
+
+func TestSessionsListAndRevoke(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr, other := randomEmail(), randomEmail()
+	registerVerified(t, c, smtp, addr)
+	registerVerified(t, c, smtp, other)
+	accessA, _ := login(t, c, addr, strongPassword)
+	accessB, _ := login(t, c, addr, strongPassword)
+	accessOther, _ := login(t, c, other, strongPassword)
+
+	ss := c.bearer(http.MethodGet, "/v1/me/sessions", accessA, nil).JSON(t)["sessions"].([]any)
+	if len(ss) != 2 {
+		t.Fatalf("sessions: %v", ss)
+	}
+	var otherID string
+	for _, s := range ss {
+		if m := s.(map[string]any); m["current"] != true {
+			otherID = m["id"].(string)
+		}
+	}
+	otherUsers := c.bearer(http.MethodGet, "/v1/me/sessions", accessOther, nil).JSON(t)["sessions"].([]any)[0].(map[string]any)["id"].(string)
+	for _, id := range []string{otherUsers, "00000000-0000-0000-0000-000000000000", "not-a-uuid"} {
+		if r := c.bearer(http.MethodDelete, "/v1/me/sessions/"+id, accessA, nil); r.Status != http.StatusNotFound || r.Code(t) != "not_found" {
+			t.Fatalf("revoke %s: %d %s", id, r.Status, r.Body)
+		}
+	}
+	if r := c.bearer(http.MethodDelete, "/v1/me/sessions/"+otherID, accessA, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("revoke own: %d %s", r.Status, r.Body)
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", accessB, nil); me.Status != http.StatusUnauthorized {
+		t.Fatalf("revoked session still works: %d", me.Status)
+	}
+	if r := c.bearer(http.MethodDelete, "/v1/me/sessions/"+otherID, accessA, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("revoke twice: %d", r.Status)
+	}
+	if me := c.bearer(http.MethodGet, "/v1/me", accessOther, nil); me.Status != http.StatusOK {
+		t.Fatalf("the other user's session was touched: %d", me.Status)
+	}
+}
+
+func TestLoginFailuresLookAlike(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	wrong := c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
+	unknown := c.post("/v1/login", map[string]string{"email": randomEmail(), "password": "not the password at all"})
+	if wrong.Status != http.StatusUnauthorized || unknown.Status != http.StatusUnauthorized {
+		t.Fatalf("statuses %d, %d", wrong.Status, unknown.Status)
+	}
+	a, b := wrong.JSON(t), unknown.JSON(t)
+	delete(a, "request_id")
+	delete(b, "request_id")
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) || a["code"] != "invalid_credentials" {
+		t.Fatalf("bodies differ:\n%s\n%s", ja, jb)
+	}
+}
+
+func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	a, b := start(t, env), start(t, env)
+	ca, cb := newClient(t, a), newClient(t, b)
+	addr := randomEmail()
+	registerVerified(t, ca, smtp, addr)
+	access, refresh := login(t, ca, addr, strongPassword)
+
+	// Both instances publish the same key and accept each other's tokens.
+	if ja, jb := ca.do(http.MethodGet, "/.well-known/jwks.json", nil, nil), cb.do(http.MethodGet, "/.well-known/jwks.json", nil, nil); string(ja.Body) != string(jb.Body) {
+		t.Fatalf("JWKS differ:\n%s\n%s", ja.Body, jb.Body)
+	}
+	if me := cb.bearer(http.MethodGet, "/v1/me", access, nil); me.Status != http.StatusOK {
+		t.Fatalf("B rejects A's token: %d %s", me.Status, me.Body)
+	}
+	r := cb.post("/v1/token/refresh", map[string]string{"refresh_token": refresh})
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh on B: %d %s", r.Status, r.Body)
+	}
+	refresh2 := r.JSON(t)["refresh_token"].(string)
+	// Reuse on A of the token B rotated revokes the session for both.
+	if r := ca.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("reuse on A: %d", r.Status)
+	}
+	if r := cb.post("/v1/token/refresh", map[string]string{"refresh_token": refresh2}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("B's token after reuse: %d", r.Status)
+	}
+}
+
+func TestConcurrentRefreshesOneWins(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	_, refresh := login(t, c, addr, strongPassword)
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}).Status
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			ok++
+		case http.StatusUnauthorized:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of 20 concurrent refreshes succeeded, want exactly 1 (%v)", ok, statuses)
+	}
+}
+
+func TestJWKSVerifiesAccessTokens(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	access, _ := login(t, c, addr, strongPassword)
+
+	r := c.do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
+	if r.Status != http.StatusOK || !strings.Contains(r.Header.Get("Cache-Control"), "max-age") {
+		t.Fatalf("jwks: %d %v", r.Status, r.Header)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(r.Body, &set); err != nil {
+		t.Fatal(err)
+	}
+	// What the README tells another service to do.
+	tok, err := jwt.ParseSigned(access, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := tok.Headers[0].ExtraHeaders["typ"]; typ != "at+jwt" {
+		t.Fatalf("typ %v", typ)
+	}
+	keys := set.Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("kid %q not in JWKS", tok.Headers[0].KeyID)
+	}
+	var claims struct {
+		jwt.Claims
+		SID           string `json:"sid"`
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+	}
+	if err := tok.Claims(keys[0].Key, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: testPublicURL, AnyAudience: jwt.Audience{"gatehouse"}, Time: time.Now()}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if claims.Email != addr || !claims.EmailVerified || claims.SID == "" || claims.ID == "" {
+		t.Fatalf("claims %+v", claims)
+	}
+}

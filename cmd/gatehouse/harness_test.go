@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
+	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
+)
+
+func TestMain(m *testing.M) { pgtest.RunMain(m) }
+
+// dbOf returns the database URL an environment points at.
+func dbOf(env map[string]string) string { return env["GATEHOUSE_DATABASE_URL"] }
+
+// syncBuffer collects an instance's log for assertions.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// instance is one `gatehouse serve` running in-process through run().
+type instance struct {
+	URL  string
+	Logs *syncBuffer
+	stop func() error
+}
+
+// testPublicURL is the public URL of test instances: links in mail start
+// with it, whatever Host a request carried.
+const testPublicURL = "http://gatehouse.test"
+
+// baseEnv is the configuration of a test instance: a fresh database of
+// the test's own (migrated by serve at start, dropped when the test ends),
+// cheap argon2, the given SMTP server, and the loopback peer trusted as a
+// proxy so that each client can speak from its own IP (X-Forwarded-For).
+//
+// A database per test, not per package: every instance on a database runs
+// an outbox worker that delivers any due mail to its own SMTP server, as
+// instances of one deployment do; tests with their own SMTP servers must
+// not share an outbox.
+func baseEnv(t *testing.T, smtp *smtptest.Server) map[string]string {
+	env := map[string]string{
+		"GATEHOUSE_DATABASE_URL":      pgtest.NewEmptyDatabase(t),
+		"GATEHOUSE_HTTP_ADDR":         "127.0.0.1:0",
+		"GATEHOUSE_PUBLIC_URL":        testPublicURL,
+		"GATEHOUSE_ARGON2_MEMORY_KIB": "1024",
+		"GATEHOUSE_ARGON2_ITERATIONS": "1",
+		"GATEHOUSE_TRUSTED_PROXIES":   "127.0.0.1/32",
+		"GATEHOUSE_LOG_LEVEL":         "debug",
+		"GATEHOUSE_SHUTDOWN_TIMEOUT":  "5s",
+	}
+	if smtp != nil {
+		env["GATEHOUSE_SMTP_URL"] = "smtp://" + smtp.Addr() + "?tls=none"
+	}
+	return env
+}
+
+// start runs serve with env until the test ends, and checks that it then
+// shuts down cleanly.
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, env, io.Discard, logs, func(addr string) { ready <- addr })
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve exited before listening: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("serve did not listen within 30s\n%s", logs)
+	}
+	var once sync.Once
+	var stopErr error
+	inst := &instance{URL: "http://" + addr, Logs: logs}
+	inst.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(20 * time.Second):
+				stopErr = fmt.Errorf("serve did not stop within 20s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := inst.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return inst
+}
+
+// client speaks to an instance from one client IP.
+type client struct {
+	t    *testing.T
+	base string
+	ip   string
+	ua   string
+}
+
+var ipCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+// newClient gives the test a client IP of its own (10.x.y.z, sent as
+// X-Forwarded-For through the trusted loopback proxy).
+func newClient(t *testing.T, inst *instance) *client {
+	ipCounter.mu.Lock()
+	ipCounter.n++
+	n := ipCounter.n
+	ipCounter.mu.Unlock()
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	ip := fmt.Sprintf("10.%d.%d.%d", b[0], b[1], n%250+1)
+	return &client{t: t, base: inst.URL, ip: ip, ua: "gatehouse-test/1.0"}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.Body)
+	}
+	return m
+}
+
+// Code is the problem+json code of an error response.
+func (r response) Code(t *testing.T) string {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("error response has Content-Type %q, want application/problem+json: %s", ct, r.Body)
+	}
+	c, _ := r.JSON(t)["code"].(string)
+	return c
+}
+
+func (c *client) do(method, path string, body any, header map[string]string) response {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-Forwarded-For", c.ip)
+	req.Header.Set("User-Agent", c.ua)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+func (c *client) post(path string, body any) response { return c.do(http.MethodPost, path, body, nil) }
+
+func (c *client) bearer(method, path, token string, body any) response {
+	return c.do(method, path, body, map[string]string{"Authorization": "Bearer " + token})
+}
+
+// form posts an HTML form, as a browser does from a hosted page.
+func (c *client) form(path string, values map[string]string) response {
+	c.t.Helper()
+	var parts []string
+	for k, v := range values {
+		parts = append(parts, k+"="+urlQueryEscape(v))
+	}
+	return c.do(http.MethodPost, path, strings.Join(parts, "&"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+}
+
+func urlQueryEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == '~' {
+			b.WriteByte(ch)
+		} else {
+			b.WriteString("%" + strings.ToUpper(hex.EncodeToString([]byte{ch})))
+		}
+	}
+	return b.String()
+}
+
+// randomEmail is a fresh address, so parallel tests never share accounts.
+func randomEmail() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "user-" + hex.EncodeToString(b[:]) + "@example.com"
+}
+
+// strongPassword passes the policy and never contains the local part.
+const strongPassword = "correct horse battery staple 42"
+
+// mailTo waits for the n-th mail (1-based) to addr and returns it.
+func mailTo(t *testing.T, s *smtptest.Server, addr string, n int) smtptest.Message {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var got []smtptest.Message
+		for _, m := range s.Messages() {
+			for _, to := range m.To {
+				if strings.EqualFold(to, addr) {
+					got = append(got, m)
+				}
+			}
+		}
+		if len(got) >= n {
+			return got[n-1]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no mail #%d to %s within 10s", n, addr)
+	return smtptest.Message{}
+}
+
+// tokenFrom extracts the token of the link to path in a mail.
+func tokenFrom(t *testing.T, m smtptest.Message, path string) string {
+	t.Helper()
+	link, ok := smtptest.ExtractURL(m.Text, path)
+	if !ok {
+		t.Fatalf("mail %q has no %s link:\n%s", m.Subject, path, m.Text)
+	}
+	if !strings.HasPrefix(link, testPublicURL+path+"?token=") {
+		t.Fatalf("link %q does not start at the public URL", link)
+	}
+	tok, _ := smtptest.ExtractLink(m.Text, path)
+	return tok
+}
+
+// registerVerified registers addr and verifies it through the API.
+func registerVerified(t *testing.T, c *client, s *smtptest.Server, addr string) {
+	t.Helper()
+	if r := c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusAccepted {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	tok := tokenFrom(t, mailTo(t, s, addr, 1), "/verify-email")
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusOK {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+}
+
+// login returns the access and refresh tokens.
+func login(t *testing.T, c *client, addr, pw string) (access, refresh string) {
+	t.Helper()
+	r := c.post("/v1/login", map[string]string{"email": addr, "password": pw})
+	if r.Status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	return m["access_token"].(string), m["refresh_token"].(string)
+}

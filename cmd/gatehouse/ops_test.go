@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+)
+
+// tcpProxy forwards a local port to PostgreSQL and can be cut and restored,
+// to play a database outage without touching the real server.
+type tcpProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{t: t, target: target, conns: map[net.Conn]struct{}{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// down refuses new connections and cuts the open ones.
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]struct{}{}
+}
+
+// up listens again on the same port.
+func (p *tcpProxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+func TestReadyzFollowsTheDatabase(t *testing.T) {
+	t.Parallel()
+	env := baseEnv(t, nil)
+	u, err := url.Parse(dbOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	env["GATEHOUSE_DATABASE_URL"] = u.String()
+	inst := start(t, env)
+	c := newClient(t, inst)
+
+	if r := c.do(http.MethodGet, "/readyz", nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("readyz with the database up: %d %s", r.Status, r.Body)
+	}
+	proxy.down()
+	began := time.Now()
+	r := c.do(http.MethodGet, "/readyz", nil, nil)
+	if r.Status != http.StatusServiceUnavailable || r.Code(t) != "unavailable" {
+		t.Fatalf("readyz with the database down: %d %s", r.Status, r.Body)
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Fatalf("readyz took %v to notice", d)
+	}
+	if r := c.do(http.MethodGet, "/healthz", nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("healthz with the database down: %d", r.Status)
+	}
+	// A request that needs the database answers 503, not 401 or 500.
+	if r := c.post("/v1/login", map[string]string{"email": randomEmail(), "password": strongPassword}); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("login with the database down: %d %s", r.Status, r.Body)
+	}
+	proxy.up()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := c.do(http.MethodGet, "/readyz", nil, nil)
+		if r.Status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz did not recover without a restart: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestMain re-enters main() when asked to, so that a test can run the real
+// binary's signal handling and exit code without building it.
+func init() {
+	if os.Getenv("GATEHOUSE_TEST_RUN_MAIN") == "1" {
+		os.Args = append([]string{"gatehouse"}, strings.Fields(os.Getenv("GATEHOUSE_TEST_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+}
+
+func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
+	t.Parallel()
+	env := baseEnv(t, nil)
+	port := freePort(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "GATEHOUSE_TEST_RUN_MAIN=1", "GATEHOUSE_TEST_ARGS=serve")
+	env["GATEHOUSE_HTTP_ADDR"] = "127.0.0.1:" + port
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + port
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("not ready within 30s:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("still running 20s after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), `"stopped"`) {
+		t.Fatalf("no orderly stop in the log:\n%s", logs.String())
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func TestAuditVerifyCommandDetectsTampering(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	c := newClient(t, inst)
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	login(t, c, addr, strongPassword)
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "verify"}, env, &out, io.Discard, nil); err != nil {
+		t.Fatalf("audit verify on an intact trail: %v", err)
+	}
+	if !strings.Contains(out.String(), "audit chain ok: 3 events") {
+		t.Fatalf("output %q", out.String())
+	}
+	conn, err := pgx.Connect(context.Background(), dbOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE audit_events SET ip = '192.0.2.1' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"audit", "verify"}, env, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "2") {
+		t.Fatalf("audit verify after tampering: %v", err)
+	}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"GATEHOUSE_ACCESS_TOKEN_TTL":       "soon",
+		"GATEHOUSE_PASSWORD_MIN_LENGTH":    "7",
+		"GATEHOUSE_TRUSTED_PROXIES":        "not-a-cidr",
+		"GATEHOUSE_RATE_LIMIT_AUTH":        "lots",
+		"GATEHOUSE_LOG_FORMAT":             "xml",
+		"GATEHOUSE_PUBLIC_URL":             "ftp://x",
+		"GATEHOUSE_REQUIRE_VERIFIED_EMAIL": "maybe",
+	}
+	for name, value := range cases {
+		env := map[string]string{"GATEHOUSE_DATABASE_URL": "postgres://u:secret-db-pw@127.0.0.1/db", name: value}
+		err := run(context.Background(), []string{"serve"}, env, io.Discard, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: error %v does not name the variable", name, value, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-db-pw") {
+			t.Errorf("%s: error leaks the database password: %v", name, err)
+		}
+	}
+	err := run(context.Background(), []string{"serve"}, map[string]string{}, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_DATABASE_URL") {
+		t.Errorf("missing database URL: %v", err)
+	}
+}
+
+func TestConfigLogRedactsPasswords(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(map[string]string{
+		"GATEHOUSE_DATABASE_URL": "postgres://gh:db-pass-123@db:5432/gh",
+		"GATEHOUSE_SMTP_URL":     "smtp://mailer:smtp-pass-456@mail:587",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log, err := newLogger(cfg, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("config", zapAny("config", cfg.Redacted()))
+	_ = log.Sync()
+	if s := logs.String(); strings.Contains(s, "db-pass-123") || strings.Contains(s, "smtp-pass-456") || !strings.Contains(s, "gh:xxxxx@db") {
+		t.Fatalf("config log: %s", s)
+	}
+}
+
+func TestMigrateCommands(t *testing.T) {
+	t.Parallel()
+	env := baseEnv(t, nil)
+	var out bytes.Buffer
+	for _, args := range [][]string{{"migrate", "up"}, {"migrate", "down"}, {"migrate", "up"}, {"migrate", "status"}} {
+		if err := run(context.Background(), args, env, &out, io.Discard, nil); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	if !strings.Contains(out.String(), "00003") {
+		t.Fatalf("status output: %s", out.String())
+	}
+	if err := run(context.Background(), []string{"migrate", "sideways"}, env, io.Discard, io.Discard, nil); err == nil {
+		t.Fatal("unknown migrate direction accepted")
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, env, io.Discard, io.Discard, nil); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	var key bytes.Buffer
+	if err := run(context.Background(), []string{"keygen"}, nil, &key, io.Discard, nil); err != nil || !strings.Contains(key.String(), "BEGIN PRIVATE KEY") {
+		t.Fatalf("keygen: %v %q", err, key.String())
+	}
+}
+
+func TestSigningKeyFromFile(t *testing.T) {
+	t.Parallel()
+	var key bytes.Buffer
+	if err := run(context.Background(), []string{"keygen"}, nil, &key, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/signing.pem"
+	if err := os.WriteFile(path, key.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := baseEnv(t, nil)
+	env["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = path
+	a := start(t, env)
+	env2 := baseEnv(t, nil)
+	env2["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = path
+	b := start(t, env2)
+	ja := newClient(t, a).do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
+	jb := newClient(t, b).do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
+	if ja.Status != http.StatusOK || string(ja.Body) != string(jb.Body) {
+		t.Fatalf("two databases, one key file, different JWKS:\n%s\n%s", ja.Body, jb.Body)
+	}
+	env3 := baseEnv(t, nil)
+	env3["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = t.TempDir() + "/missing.pem"
+	if err := run(context.Background(), []string{"serve"}, env3, io.Discard, io.Discard, nil); err == nil {
+		t.Fatal("a missing key file was accepted")
+	}
+}
+
+func zapAny(key string, v any) zap.Field { return zap.Any(key, v) }
