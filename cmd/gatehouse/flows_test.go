@@ -18,10 +18,8 @@ import (
 
 func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, env, c := f.smtp, f.env, f.c
 	addr := randomEmail()
 
 	// Register with a differently written address: stored normalized.
@@ -133,11 +131,7 @@ func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 // assertAudit checks that the user's audit trail holds each event type.
 func assertAudit(t *testing.T, dbURL, userID string, types ...string) {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := dbConn(t, map[string]string{"GATEHOUSE_DATABASE_URL": dbURL})
 	rows, err := conn.Query(context.Background(), `SELECT DISTINCT event_type FROM audit_events WHERE user_id = $1`, userID)
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +149,8 @@ func assertAudit(t *testing.T, dbURL, userID string, types ...string) {
 
 func TestRegisterAnswersTheSameForNewUnverifiedAndVerified(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	fresh, unverified, verified := randomEmail(), randomEmail(), randomEmail()
 	registerVerified(t, c, smtp, verified)
 	first := c.post("/v1/register", map[string]string{"email": unverified, "password": strongPassword})
@@ -225,11 +217,7 @@ func TestConcurrentRegistrationsCreateOneUser(t *testing.T) {
 			t.Errorf("request %d: %d", i, s)
 		}
 	}
-	conn, err := pgx.Connect(context.Background(), dbOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := dbConn(t, env)
 	var n int
 	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM users WHERE email = $1`, addr).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -241,19 +229,13 @@ func TestConcurrentRegistrationsCreateOneUser(t *testing.T) {
 
 func TestVerificationTokensAreStoredHashed(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, env, c := f.smtp, f.env, f.c
 	addr := randomEmail()
 	c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
 	tok := tokenFrom(t, mailTo(t, smtp, addr, 1), "/verify-email")
 
-	conn, err := pgx.Connect(context.Background(), dbOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := dbConn(t, env)
 	sum := sha256.Sum256([]byte(tok))
 	var hashed, plain int
 	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM one_time_tokens WHERE token_hash = $1`, sum[:]).Scan(&hashed); err != nil {
@@ -282,10 +264,8 @@ func TestVerificationTokensAreStoredHashed(t *testing.T) {
 
 func TestOutboxDeliversAfterSMTPOutage(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 
 	smtp.Stop()
@@ -319,10 +299,8 @@ func TestOutboxDeliversAfterSMTPOutage(t *testing.T) {
 
 func TestPasswordResetThroughHostedPage(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 	registerVerified(t, c, smtp, addr)
 	access, refresh := login(t, c, addr, strongPassword)
@@ -373,10 +351,8 @@ func TestPasswordResetThroughHostedPage(t *testing.T) {
 
 func TestPasswordResetVerifiesTheEmail(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 	c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
 	mailTo(t, smtp, addr, 1)
@@ -391,10 +367,8 @@ func TestPasswordResetVerifiesTheEmail(t *testing.T) {
 
 func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 	registerVerified(t, c, smtp, addr)
 	accessA, _ := login(t, c, addr, strongPassword)
@@ -431,10 +405,8 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 
 func TestSessionsListAndRevoke(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr, other := randomEmail(), randomEmail()
 	registerVerified(t, c, smtp, addr)
 	registerVerified(t, c, smtp, other)
@@ -474,10 +446,8 @@ func TestSessionsListAndRevoke(t *testing.T) {
 
 func TestLoginFailuresLookAlike(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 	registerVerified(t, c, smtp, addr)
 	wrong := c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
@@ -528,10 +498,8 @@ func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
 
 func TestConcurrentRefreshesOneWins(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 	registerVerified(t, c, smtp, addr)
 	_, refresh := login(t, c, addr, strongPassword)
@@ -562,10 +530,8 @@ func TestConcurrentRefreshesOneWins(t *testing.T) {
 
 func TestJWKSVerifiesAccessTokens(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, c := f.smtp, f.c
 	addr := randomEmail()
 	registerVerified(t, c, smtp, addr)
 	access, _ := login(t, c, addr, strongPassword)

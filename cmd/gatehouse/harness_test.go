@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { pgtest.RunMain(m) }
@@ -308,4 +309,33 @@ func login(t *testing.T, c *client, addr, pw string) (access, refresh string) {
 	}
 	m := r.JSON(t)
 	return m["access_token"].(string), m["refresh_token"].(string)
+}
+
+// fixture is the usual start of an end-to-end test: an SMTP server, an
+// instance on a database of its own, and a client with its own IP.
+type fixture struct {
+	smtp *smtptest.Server
+	env  map[string]string
+	inst *instance
+	c    *client
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	inst := start(t, env)
+	return fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
+}
+
+// dbConn connects to the database an environment points at, for tests
+// that check what was stored.
+func dbConn(t *testing.T, env map[string]string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 )
 
@@ -208,10 +206,8 @@ func freePort(t *testing.T) string {
 
 func TestAuditVerifyCommandDetectsTampering(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
+	f := newFixture(t)
+	smtp, env, c := f.smtp, f.env, f.c
 	addr := randomEmail()
 	registerVerified(t, c, smtp, addr)
 	login(t, c, addr, strongPassword)
@@ -223,15 +219,11 @@ func TestAuditVerifyCommandDetectsTampering(t *testing.T) {
 	if !strings.Contains(out.String(), "audit chain ok: 3 events") {
 		t.Fatalf("output %q", out.String())
 	}
-	conn, err := pgx.Connect(context.Background(), dbOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := dbConn(t, env)
 	if _, err := conn.Exec(context.Background(), `UPDATE audit_events SET ip = '192.0.2.1' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
-	err = run(context.Background(), []string{"audit", "verify"}, env, io.Discard, io.Discard, nil)
+	err := run(context.Background(), []string{"audit", "verify"}, env, io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "2") {
 		t.Fatalf("audit verify after tampering: %v", err)
 	}
