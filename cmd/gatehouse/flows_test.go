@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -571,4 +572,53 @@ func TestJWKSVerifiesAccessTokens(t *testing.T) {
 	if claims.Email != addr || !claims.EmailVerified || claims.SID == "" || claims.ID == "" {
 		t.Fatalf("claims %+v", claims)
 	}
+}
+
+func TestMailGoesToTheStoredAddressWithPublicURLLinks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	addr := randomEmail()
+	// A request dressed up by an attacker: another spelling of the
+	// address and forged Host headers.
+	r := f.c.do(http.MethodPost, "/v1/register", map[string]string{"email": " " + strings.ToUpper(addr), "password": strongPassword},
+		map[string]string{"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	m := mailTo(t, f.smtp, addr, 1)
+	if len(m.To) != 1 || m.To[0] != addr {
+		t.Fatalf("mail to %v, want exactly the stored %s", m.To, addr)
+	}
+	if strings.Contains(m.Text, "evil.example") || strings.Contains(m.HTML, "evil.example") {
+		t.Fatal("a forged Host reached the mail")
+	}
+	tokenFrom(t, m, "/verify-email") // checks the link starts at the public URL
+}
+
+func TestLoginUpgradesHashesMadeWithOlderParameters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	addr := randomEmail()
+	registerVerified(t, f.c, f.smtp, addr)
+	conn := dbConn(t, f.env)
+	hashOf := func() string {
+		var h string
+		if err := conn.QueryRow(context.Background(), `SELECT hashed_password FROM users WHERE email = $1`, addr).Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := hashOf(); !strings.HasPrefix(h, "$argon2id$v=19$m=1024,t=1,p=1$") {
+		t.Fatalf("stored hash %q", h)
+	}
+	// The operator raises the cost; the next login rehashes.
+	env := maps.Clone(f.env)
+	env["GATEHOUSE_ARGON2_MEMORY_KIB"] = "2048"
+	env["GATEHOUSE_ARGON2_ITERATIONS"] = "2"
+	stronger := start(t, env)
+	login(t, newClient(t, stronger), addr, strongPassword)
+	if h := hashOf(); !strings.HasPrefix(h, "$argon2id$v=19$m=2048,t=2,p=1$") {
+		t.Fatalf("hash after login with new parameters %q", h)
+	}
+	login(t, newClient(t, stronger), addr, strongPassword)
 }

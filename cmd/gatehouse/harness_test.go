@@ -199,6 +199,10 @@ func (c *client) do(method, path string, body any, header map[string]string) res
 	req.Header.Set("X-Forwarded-For", c.ip)
 	req.Header.Set("User-Agent", c.ua)
 	for k, v := range header {
+		if k == "Host" {
+			req.Host = v // net/http takes the Host header from here only
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
