@@ -9,6 +9,7 @@
 package http
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"strings"
@@ -109,6 +110,18 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 	srv := app.Server()
 	inner := srv.Handler
 	srv.Handler = func(fctx *fasthttp.RequestCtx) {
+		if conflictingContentLength(fctx.Request.Header.RawHeaders()) {
+			// RFC 9112 §6.3: differing Content-Length values are a framing
+			// error (and a request-smuggling vector behind a proxy that
+			// reads the first one). fasthttp keeps the last; refuse, close.
+			fctx.SetConnectionClose()
+			c := app.AcquireCtx(fctx)
+			defer app.ReleaseCtx(c)
+			if err := s.handleError(c, fiber.ErrBadRequest); err != nil {
+				fctx.SetStatusCode(fiber.StatusBadRequest)
+			}
+			return
+		}
 		if !slices.Contains(known, string(fctx.Method())) {
 			c := app.AcquireCtx(fctx)
 			defer app.ReleaseCtx(c)
@@ -181,4 +194,23 @@ func allowedMethods(routes []fiber.Route, path string, cfg fiber.Config) []strin
 		}
 	}
 	return out
+}
+
+// conflictingContentLength reports whether raw request headers carry more
+// than one Content-Length with different values.
+func conflictingContentLength(raw []byte) bool {
+	var first []byte
+	seen := false
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")) {
+			continue
+		}
+		value = bytes.TrimSpace(value)
+		if seen && !bytes.Equal(value, first) {
+			return true
+		}
+		first, seen = value, true
+	}
+	return false
 }

@@ -583,3 +583,17 @@ func TestNewAppDefaults(t *testing.T) {
 		t.Errorf("config = %+v", cfg)
 	}
 }
+
+func TestConflictingContentLength(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"Host: x\r\nContent-Length: 3\r\n":                         false,
+		"Host: x\r\nContent-Length: 3\r\ncontent-length: 3\r\n":    false,
+		"Host: x\r\nContent-Length: 3\r\nContent-Length: 30\r\n":   true,
+		"Host: x\r\nCONTENT-LENGTH: 3\r\ncontent-length:  4 \r\n":  true,
+		"Host: x\r\nX-Content-Length: 3\r\nContent-Length: 30\r\n": false,
+	} {
+		if got := conflictingContentLength([]byte(raw)); got != want {
+			t.Errorf("%q: %v, want %v", raw, got, want)
+		}
+	}
+}

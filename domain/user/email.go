@@ -22,7 +22,9 @@ func ParseEmail(raw string) (Email, error) {
 	if !utf8.ValidString(raw) {
 		return Email{}, ErrInvalidEmail
 	}
-	s := strings.ToLower(norm.NFC.String(strings.TrimSpace(raw)))
+	// NFC again after lower-casing: case mapping can produce sequences that
+	// compose ("aH\u0331" lowers to h + U+0331, which NFC makes U+1E96).
+	s := norm.NFC.String(strings.ToLower(norm.NFC.String(strings.TrimSpace(raw))))
 	if len(s) == 0 || len(s) > MaxEmailBytes {
 		return Email{}, ErrInvalidEmail
 	}
