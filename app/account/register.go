@@ -47,11 +47,6 @@ func NewRegister(tx app.TxManager, hasher app.PasswordHasher, policy user.Passwo
 	return &Register{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: time.Duration(ttl)}
 }
 
-// MailRegister is the per-address mail counter of registration: whichever
-// mail a registration causes (verification or "already registered"
-// notice), at most the configured number per address and window.
-const MailRegister app.MailKind = "register"
-
 // errRaced says a concurrent registration of the same address won the
 // unique index; the transaction is run again and finds that user.
 var errRaced = errors.New("account: registration raced")
@@ -72,8 +67,10 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 	}
 	// The per-address mail limit is counted before the transaction: the
 	// counters live on other connections, and a transaction must never
-	// wait for a second connection of the pool it holds one of.
-	mayMail, err := h.guard.AllowMail(ctx, MailRegister, email)
+	// wait for a second connection of the pool it holds one of. Whichever
+	// mail registration sends (verification or "already registered"), it
+	// shares one counter with the resend endpoint's verification mails.
+	mayMail, err := h.guard.AllowMail(ctx, app.MailVerifyEmail, email)
 	if err != nil {
 		return err
 	}

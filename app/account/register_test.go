@@ -63,7 +63,7 @@ func (f *registerFixture) expectHashOnce(t *testing.T) {
 
 func (f *registerFixture) expectMailAllowed(kind app.MailKind, allowed bool) {
 	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Times(1).DoAndReturn(func(_ context.Context, key string, _ int, _ time.Duration) (bool, time.Duration, error) {
-		if _ = kind; !strings.HasPrefix(key, "mail:"+string(account.MailRegister)+":") {
+		if _ = kind; !strings.HasPrefix(key, "mail:"+string(app.MailVerifyEmail)+":") {
 			return false, 0, errors.New("unexpected mail counter " + key)
 		}
 		return allowed, time.Minute, nil
@@ -202,7 +202,7 @@ func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
 func TestRegisterKnownInactiveDoesNothing(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
-	f.expectMailAllowed(account.MailRegister, true)
+	f.expectMailAllowed(app.MailVerifyEmail, true)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", true, false), nil)
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -235,7 +235,7 @@ func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 func TestRegisterRaceTwiceGivesUp(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
-	f.expectMailAllowed(account.MailRegister, true)
+	f.expectMailAllowed(app.MailVerifyEmail, true)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Times(2).Return(nil, user.ErrNotFound)
 	f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Times(2).Return(user.ErrEmailTaken)
@@ -307,7 +307,7 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 	t.Run("repository unavailable", func(t *testing.T) {
 		f := newRegister(t)
 		f.expectHashOnce(t)
-		f.expectMailAllowed(account.MailRegister, true)
+		f.expectMailAllowed(app.MailVerifyEmail, true)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
