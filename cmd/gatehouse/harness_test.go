@@ -256,10 +256,12 @@ func randomEmail() string {
 // strongPassword passes the policy and never contains the local part.
 const strongPassword = "correct horse battery staple 42"
 
-// mailTo waits for the n-th mail (1-based) to addr and returns it.
+// mailTo waits for the n-th mail (1-based) to addr and returns it. The wait
+// covers the outbox's first retry (10 s after a failed attempt) with room
+// to spare on a loaded machine.
 func mailTo(t *testing.T, s *smtptest.Server, addr string, n int) smtptest.Message {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(25 * time.Second)
 	for time.Now().Before(deadline) {
 		var got []smtptest.Message
 		for _, m := range s.Messages() {
@@ -274,7 +276,7 @@ func mailTo(t *testing.T, s *smtptest.Server, addr string, n int) smtptest.Messa
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no mail #%d to %s within 10s", n, addr)
+	t.Fatalf("no mail #%d to %s within 25s", n, addr)
 	return smtptest.Message{}
 }
 
