@@ -23,11 +23,14 @@ func NewOneTimeTokenRepository(db DBTX) *OneTimeTokenRepository {
 }
 
 // Issue marks every unused token of t's user and purpose used at t's
-// creation time and inserts t, in one statement. Two concurrent Issue calls
-// for the same user and purpose are serialized only when the caller holds
-// the user's row lock (UserRepository.ByIDForUpdate).
+// creation time and inserts t. It first locks the user's row (held until
+// the transaction ends), so that concurrent issues for one user are
+// serialized and only the newest token stays usable.
 func (r *OneTimeTokenRepository) Issue(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
+	if _, err := r.db.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, t.UserID()); err != nil {
+		return translate(err, nil)
+	}
 	_, err := r.db.Exec(ctx, `
 		WITH invalidated AS (
 			UPDATE one_time_tokens SET used_at = $4

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 )
 
 // VerificationTTL is how long a verification link works.
@@ -26,6 +27,7 @@ type RegisterInput struct {
 }
 
 // Register creates an account or, for a known address, mails its owner.
+// A known unverified address takes the new password (see register).
 // The answer is the same in every branch, and every branch hashes the
 // password once, so neither the answer nor its time tells whether the
 // address is registered.
@@ -110,7 +112,26 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 	case !existing.Active() || !mayMail:
 		return nil
 	case !existing.Verified():
-		return SendVerification(ctx, r, h.ids, h.rnd, h.links, existing, now, h.ttl)
+		// Nobody has proven this address yet, so the newest registration
+		// wins: its password replaces the old one and sessions opened
+		// before are ended. Otherwise whoever registered someone else's
+		// address first would own the account once its owner registers
+		// and verifies it (pre-account hijacking). The row lock also
+		// serializes concurrent token issues for the user.
+		u, err := r.Users.ByIDForUpdate(ctx, existing.ID())
+		if err != nil {
+			return err
+		}
+		if err := u.SetPasswordHash(hash, now); err != nil {
+			return err
+		}
+		if err := r.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		if _, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
+			return err
+		}
+		return SendVerification(ctx, r, h.ids, h.rnd, h.links, u, now, h.ttl)
 	default:
 		return r.Outbox.Enqueue(ctx, app.OutboundMail{
 			ID: h.ids.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),

@@ -154,6 +154,21 @@ func TestRegisterNewAddress(t *testing.T) {
 	}
 }
 
+// expectTakeover expects the newest registration of an unverified address
+// to replace its password and end its sessions.
+func (f *registerFixture) expectTakeover(t *testing.T, u *user.User) {
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(u, nil),
+		f.repos.Users.EXPECT().Update(gomock.Any(), u).DoAndReturn(func(_ context.Context, got *user.User) error {
+			if got.PasswordHash() != "$argon2id$new" || got.Verified() {
+				t.Errorf("update: hash %q verified %v", got.PasswordHash(), got.Verified())
+			}
+			return nil
+		}),
+		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(1, nil),
+	)
+}
+
 func TestRegisterKnownUnverifiedGetsFreshVerification(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
@@ -162,13 +177,16 @@ func TestRegisterKnownUnverifiedGetsFreshVerification(t *testing.T) {
 	existing := storedUser("stored-form@example.com", false, true)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("known@example.com")).Return(existing, nil)
 	f.expectMailAllowed(app.MailVerifyEmail, true)
+	// Nobody proved the address: the newest registration's password wins
+	// (against pre-account hijacking), and older sessions end.
+	f.expectTakeover(t, existing)
 	f.expectVerification(t, existing.ID(), "stored-form@example.com")
 
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "KNOWN@example.com", Password: goodPassword, Meta: meta}); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if existing.PasswordHash() != "$argon2id$old" {
-		t.Fatal("registration over an existing account changed its password")
+	if existing.PasswordHash() != "$argon2id$new" {
+		t.Fatal("the newest registration of an unverified address did not set its password")
 	}
 }
 
@@ -221,6 +239,7 @@ func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(winner, nil),
 	)
 	f.expectMailAllowed(app.MailVerifyEmail, true)
+	f.expectTakeover(t, winner)
 	f.expectVerification(t, winner.ID(), "race@example.com")
 
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "race@example.com", Password: goodPassword, Meta: meta}); err != nil {

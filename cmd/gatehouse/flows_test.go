@@ -622,3 +622,28 @@ func TestLoginUpgradesHashesMadeWithOlderParameters(t *testing.T) {
 	}
 	login(t, newClient(t, stronger), addr, strongPassword)
 }
+
+func TestPreRegisteredAddressCannotBeHijacked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	victim := randomEmail()
+	attacker, owner := newClient(t, f.inst), f.c
+	const attackerPassword = "attacker chose this passphrase"
+	// The attacker registers the victim's address first.
+	if r := attacker.post("/v1/register", map[string]string{"email": victim, "password": attackerPassword}); r.Status != http.StatusAccepted {
+		t.Fatalf("attacker register: %d", r.Status)
+	}
+	mailTo(t, f.smtp, victim, 1)
+	// The owner registers, then verifies with the mail of that registration.
+	if r := owner.post("/v1/register", map[string]string{"email": victim, "password": strongPassword}); r.Status != http.StatusAccepted {
+		t.Fatalf("owner register: %d", r.Status)
+	}
+	tok := tokenFrom(t, mailTo(t, f.smtp, victim, 2), "/verify-email")
+	if r := owner.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusOK {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	if r := attacker.post("/v1/login", map[string]string{"email": victim, "password": attackerPassword}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the attacker's password still opens the account: %d", r.Status)
+	}
+	login(t, owner, victim, strongPassword)
+}

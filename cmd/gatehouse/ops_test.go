@@ -259,7 +259,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 func TestConfigLogRedactsPasswords(t *testing.T) {
 	t.Parallel()
 	cfg, err := LoadConfig(map[string]string{
-		"GATEHOUSE_DATABASE_URL": "postgres://gh:db-pass-123@db:5432/gh",
+		"GATEHOUSE_DATABASE_URL": "postgres://gh:db-pass-123@db:5432/gh?sslmode=verify-full&sslpassword=ssl-pass-789",
 		"GATEHOUSE_SMTP_URL":     "smtp://mailer:smtp-pass-456@mail:587",
 	})
 	if err != nil {
@@ -272,7 +272,7 @@ func TestConfigLogRedactsPasswords(t *testing.T) {
 	}
 	log.Info("config", zapAny("config", cfg.Redacted()))
 	_ = log.Sync()
-	if s := logs.String(); strings.Contains(s, "db-pass-123") || strings.Contains(s, "smtp-pass-456") || !strings.Contains(s, "gh:xxxxx@db") {
+	if s := logs.String(); strings.Contains(s, "db-pass-123") || strings.Contains(s, "ssl-pass-789") || strings.Contains(s, "smtp-pass-456") || !strings.Contains(s, "gh:xxxxx@db") {
 		t.Fatalf("config log: %s", s)
 	}
 }
