@@ -647,3 +647,18 @@ func TestPreRegisteredAddressCannotBeHijacked(t *testing.T) {
 	}
 	login(t, owner, victim, strongPassword)
 }
+
+func TestHostedPagesEscapeTheReflectedToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const evil = `"><script>alert(1)</script>`
+	for _, path := range []string{"/verify-email", "/reset-password"} {
+		r := f.c.do(http.MethodGet, path+"?token="+urlQueryEscape(evil), nil, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d", path, r.Status)
+		}
+		if strings.Contains(string(r.Body), "<script>") || !strings.Contains(string(r.Body), "&lt;script&gt;") {
+			t.Fatalf("%s reflects the token unescaped:\n%s", path, r.Body)
+		}
+	}
+}
