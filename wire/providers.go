@@ -8,7 +8,6 @@ package wire
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"io"
 	"time"
 
@@ -50,6 +49,7 @@ type Config struct {
 	Argon2            argon2id.Options
 	Limits            limits.Policy
 	Outbox            outbox.Config
+	Retention         time.Duration // ended sessions, tokens and sent mail are kept this long
 }
 
 // Gatehouse is the assembled service.
@@ -217,15 +217,19 @@ var HTTPSet = wire.NewSet(
 	ProvideHTTP,
 )
 
-// Janitor deletes expired rate-limit counters now and then.
+// Janitor deletes expired rate-limit counters, and sessions, one-time
+// tokens and sent mail that ended more than the retention period ago.
 type Janitor struct {
-	rl  *postgres.RateLimiter
-	rep app.ErrorReporter
+	rl        *postgres.RateLimiter
+	retention *postgres.Retention
+	keep      time.Duration
+	clock     app.Clock
+	rep       app.ErrorReporter
 }
 
 // ProvideJanitor builds the janitor.
-func ProvideJanitor(pool *pgxpool.Pool, rep app.ErrorReporter) *Janitor {
-	return &Janitor{rl: postgres.NewRateLimiter(pool), rep: rep}
+func ProvideJanitor(pool *pgxpool.Pool, cfg Config, clock app.Clock, rep app.ErrorReporter) *Janitor {
+	return &Janitor{rl: postgres.NewRateLimiter(pool), retention: postgres.NewRetention(pool), keep: cfg.Retention, clock: clock, rep: rep}
 }
 
 // Run cleans every interval until ctx ends.
@@ -237,8 +241,11 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := j.rl.DeleteExpired(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			if _, err := j.rl.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 				j.rep.ReportError(ctx, "rate-limit cleanup", err)
+			}
+			if _, err := j.retention.Sweep(ctx, j.clock.Now(), j.keep); err != nil && ctx.Err() == nil {
+				j.rep.ReportError(ctx, "retention sweep", err)
 			}
 		}
 	}

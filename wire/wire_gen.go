@@ -104,7 +104,7 @@ func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func()
 	}
 	errorReporter := ProvideReporter(log)
 	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, errorReporter, cfg)
-	janitor := ProvideJanitor(pool, errorReporter)
+	janitor := ProvideJanitor(pool, cfg, clock, errorReporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Outbox:  worker,

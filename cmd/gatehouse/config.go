@@ -60,6 +60,7 @@ type Config struct {
 
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	OutboxMaxAttempts int           `env:"OUTBOX_MAX_ATTEMPTS" envDefault:"150"`
+	Retention         time.Duration `env:"RETENTION" envDefault:"720h"`
 
 	// Derived, checked values.
 	trustedPrefixes []netip.Prefix
@@ -121,7 +122,7 @@ func (c *Config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle,
-		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait,
+		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait, "RETENTION": c.Retention,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration")

@@ -180,8 +180,9 @@ func wireConfig(c Config) gwire.Config {
 			MaxConcurrent: c.HashConcurrency,
 			MaxWait:       c.HashMaxWait,
 		},
-		Limits: c.limitPolicy,
-		Outbox: ob,
+		Limits:    c.limitPolicy,
+		Outbox:    ob,
+		Retention: c.Retention,
 	}
 }
 

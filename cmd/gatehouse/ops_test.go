@@ -286,7 +286,7 @@ func TestMigrateCommands(t *testing.T) {
 			t.Fatalf("%v: %v", args, err)
 		}
 	}
-	if !strings.Contains(out.String(), "00003") {
+	if !strings.Contains(out.String(), "00004") {
 		t.Fatalf("status output: %s", out.String())
 	}
 	if err := run(context.Background(), []string{"migrate", "sideways"}, env, io.Discard, io.Discard, nil); err == nil {
