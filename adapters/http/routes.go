@@ -65,80 +65,52 @@ func Routes(a *fiber.App, uc UseCases) {
 	})
 
 	v1 := a.Group("/v1")
-	v1.Post("/register", limitIP(uc.Guard, limits.Register), func(c *fiber.Ctx) error {
-		var req credentialsRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	v1.Post("/register", limitIP(uc.Guard, limits.Register), withJSON(func(c *fiber.Ctx, req *credentialsRequest) error {
 		if err := uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: req.Email, Password: req.Password, Meta: meta(c)}); err != nil {
 			return err
 		}
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
-	})
-	v1.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
-		var req tokenRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	}))
+	v1.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), withJSON(func(c *fiber.Ctx, req *tokenRequest) error {
 		u, err := uc.VerifyEmail.Handle(c.UserContext(), req.Token, meta(c))
 		if err != nil {
 			return err
 		}
 		NoStore(c)
 		return c.JSON(fiber.Map{"user": renderUser(u)})
-	})
-	v1.Post("/verify-email/resend", limitIP(uc.Guard, limits.Resend), func(c *fiber.Ctx) error {
-		var req emailRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	}))
+	v1.Post("/verify-email/resend", limitIP(uc.Guard, limits.Resend), withJSON(func(c *fiber.Ctx, req *emailRequest) error {
 		if err := uc.Resend.Handle(c.UserContext(), req.Email); err != nil {
 			return err
 		}
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
-	})
-	v1.Post("/login", limitIP(uc.Guard, limits.Login), func(c *fiber.Ctx) error {
-		var req credentialsRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	}))
+	v1.Post("/login", limitIP(uc.Guard, limits.Login), withJSON(func(c *fiber.Ctx, req *credentialsRequest) error {
 		pair, err := uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)})
 		if err != nil {
 			return err
 		}
 		return renderPair(c, pair)
-	})
-	v1.Post("/token/refresh", limitIP(uc.Guard, limits.Refresh), func(c *fiber.Ctx) error {
-		var req refreshRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	}))
+	v1.Post("/token/refresh", limitIP(uc.Guard, limits.Refresh), withJSON(func(c *fiber.Ctx, req *refreshRequest) error {
 		pair, err := uc.Refresh.Handle(c.UserContext(), req.RefreshToken, meta(c))
 		if err != nil {
 			return err
 		}
 		return renderPair(c, pair)
-	})
-	v1.Post("/password/forgot", limitIP(uc.Guard, limits.Forgot), func(c *fiber.Ctx) error {
-		var req emailRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	}))
+	v1.Post("/password/forgot", limitIP(uc.Guard, limits.Forgot), withJSON(func(c *fiber.Ctx, req *emailRequest) error {
 		if err := uc.Forgot.Handle(c.UserContext(), req.Email); err != nil {
 			return err
 		}
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "reset_sent"})
-	})
-	v1.Post("/password/reset", limitIP(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
-		var req resetRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	}))
+	v1.Post("/password/reset", limitIP(uc.Guard, limits.Reset), withJSON(func(c *fiber.Ctx, req *resetRequest) error {
 		if err := uc.Reset.Handle(c.UserContext(), req.Token, req.Password, meta(c)); err != nil {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
-	})
+	}))
 
 	auth := requireAuth(uc.Authenticate)
 	v1.Post("/logout", auth, func(c *fiber.Ctx) error {
@@ -177,11 +149,7 @@ func Routes(a *fiber.App, uc UseCases) {
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	})
-	v1.Post("/me/password", auth, limitIP(uc.Guard, limits.Password), func(c *fiber.Ctx) error {
-		var req changePasswordRequest
-		if err := DecodeJSON(c, &req); err != nil {
-			return err
-		}
+	v1.Post("/me/password", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changePasswordRequest) error {
 		p := principal(c)
 		err := uc.Change.Handle(c.UserContext(), password.ChangeInput{
 			UserID: p.UserID, SessionID: p.SessionID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Meta: meta(c),
@@ -190,9 +158,21 @@ func Routes(a *fiber.App, uc UseCases) {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
-	})
+	}))
 
 	pages(a, uc)
+}
+
+// withJSON decodes the JSON body into a fresh Req (strictly, see
+// DecodeJSON) before fn runs.
+func withJSON[Req any](fn func(c *fiber.Ctx, req *Req) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req Req
+		if err := DecodeJSON(c, &req); err != nil {
+			return err
+		}
+		return fn(c, &req)
+	}
 }
 
 // Request bodies. Lengths (in characters) are bounded before any work, on
