@@ -42,7 +42,7 @@ type Config struct {
 	Issuer   string        // iss, the public URL
 	Audience string        // aud
 	TTL      time.Duration // exp - iat
-	Leeway   time.Duration // clock skew allowed on exp and iat; zero means DefaultLeeway
+	Leeway   time.Duration // clock skew allowed on iat (exp is strict); zero means DefaultLeeway
 }
 
 // Tokens issues and verifies access tokens with one Ed25519 key. It is safe
@@ -152,8 +152,8 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 
 // Verify accepts only a compact EdDSA JWS signed by this key with typ
 // at+jwt and this kid and no other header parameters, whose iss and aud are
-// the configured ones, that is neither expired nor issued in the future
-// (both with the leeway), and that carries UUID sub and sid and a jti.
+// the configured ones, that is not expired (strictly) nor issued in the
+// future (with the leeway), and that carries UUID sub and sid and a jti.
 // Anything else gives domain.ErrUnauthorized.
 func (t *Tokens) Verify(_ context.Context, signed string) (app.AccessClaims, error) {
 	c, ok := t.verify(signed)
@@ -191,6 +191,12 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, bool) {
 		Time:        t.clock.Now(),
 	}, t.cfg.Leeway)
 	if err != nil {
+		return app.AccessClaims{}, false
+	}
+	// Expiry is strict: the leeway covers clock skew for iat between
+	// instances, but a token this service signed is dead at its exp, so a
+	// short GATEHOUSE_ACCESS_TOKEN_TTL means what it says.
+	if !t.clock.Now().Before(std.Expiry.Time()) {
 		return app.AccessClaims{}, false
 	}
 	sub, ok1 := parseUUID(std.Subject)

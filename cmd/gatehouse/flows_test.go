@@ -662,3 +662,32 @@ func TestHostedPagesEscapeTheReflectedToken(t *testing.T) {
 		}
 	}
 }
+
+func TestConfiguredLifetimesAreEnforced(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	env["GATEHOUSE_ACCESS_TOKEN_TTL"] = "1s"
+	env["GATEHOUSE_SESSION_IDLE_TIMEOUT"] = "2s"
+	env["GATEHOUSE_VERIFICATION_TOKEN_TTL"] = "2s"
+	c := newClient(t, start(t, env))
+	addr, late := randomEmail(), randomEmail()
+	registerVerified(t, c, smtp, addr)
+	c.post("/v1/register", map[string]string{"email": late, "password": strongPassword})
+	lateTok := tokenFrom(t, mailTo(t, smtp, late, 1), "/verify-email")
+	access, refresh := login(t, c, addr, strongPassword)
+	if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.JSON(t)["expires_in"].(float64) != 1 {
+		t.Fatalf("expires_in: %s", r.Body)
+	}
+
+	time.Sleep(2100 * time.Millisecond)
+	if me := c.bearer(http.MethodGet, "/v1/me", access, nil); me.Status != http.StatusUnauthorized {
+		t.Fatalf("access token past its TTL: %d", me.Status)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("refresh after the idle timeout: %d", r.Status)
+	}
+	if r := c.post("/v1/verify-email", map[string]string{"token": lateTok}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+		t.Fatalf("expired verification token: %d %s", r.Status, r.Body)
+	}
+}
