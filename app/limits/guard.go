@@ -154,49 +154,48 @@ func (g *Guard) AllowMail(ctx context.Context, kind app.MailKind, addr user.Emai
 	return false, err
 }
 
-// CheckLogin refuses a password check for email from ip when that pair has
-// failed too often in the window, or when the account is locked. Counters
-// are keyed by the normalized email whether or not an account exists.
-func (g *Guard) CheckLogin(ctx context.Context, email user.Email, ip string) error {
+// BeginLogin counts a password check for email from ip before it runs, and
+// refuses it when the (account, IP) pair or the account has used up its
+// attempts: counting first means a parallel burst cannot get more checks
+// than the limit allows. A successful login gives the attempts back
+// (LoginSucceeded), so the counters end up counting failures. Counters are
+// keyed by the normalized email whether or not an account exists.
+func (g *Guard) BeginLogin(ctx context.Context, email user.Email, ip string) error {
 	if g.p.Disabled {
 		return nil
 	}
-	if blocked, _, err := g.rl.Blocked(ctx, key("login:account", email.String()), g.p.LockoutThreshold); err != nil {
+	if err := g.hit(ctx, key("login:pair", email.String(), ip), g.p.LoginFailures); err != nil {
 		return err
-	} else if blocked {
-		// A lock lasts until a password reset; the hint only paces clients.
-		return domain.RateLimited(time.Hour)
 	}
-	blocked, retry, err := g.rl.Blocked(ctx, key("login:pair", email.String(), ip), g.p.LoginFailures.Count)
+	ok, _, err := g.rl.Hit(ctx, key("login:account", email.String()), g.p.LockoutThreshold, lockoutWindow)
 	if err != nil {
 		return err
 	}
-	if blocked {
-		return domain.RateLimited(retry)
+	if !ok {
+		// A lock lasts until a password reset; the hint only paces clients.
+		return domain.RateLimited(time.Hour)
 	}
 	return nil
 }
 
-// LoginFailed counts a failed password check and reports whether it just
-// locked the account.
-func (g *Guard) LoginFailed(ctx context.Context, email user.Email, ip string) (locked bool, err error) {
+// LoginFailed reports whether the failed check just counted (by
+// BeginLogin) used up the account's attempts, which locks it.
+func (g *Guard) LoginFailed(ctx context.Context, email user.Email) (locked bool, err error) {
 	if g.p.Disabled {
 		return false, nil
 	}
-	if _, _, err := g.rl.Hit(ctx, key("login:pair", email.String(), ip), g.p.LoginFailures.Count, g.p.LoginFailures.Window); err != nil {
-		return false, err
-	}
-	ok, _, err := g.rl.Hit(ctx, key("login:account", email.String()), g.p.LockoutThreshold-1, lockoutWindow)
-	if err != nil {
-		return false, err
-	}
-	return !ok, nil
+	locked, _, err = g.rl.Blocked(ctx, key("login:account", email.String()), g.p.LockoutThreshold)
+	return locked, err
 }
 
-// LoginSucceeded ends a run of consecutive failures of the account.
-func (g *Guard) LoginSucceeded(ctx context.Context, email user.Email) error {
+// LoginSucceeded ends a run of consecutive failures of the account and
+// clears the (account, IP) pair's count.
+func (g *Guard) LoginSucceeded(ctx context.Context, email user.Email, ip string) error {
 	if g.p.Disabled {
 		return nil
+	}
+	if err := g.rl.Reset(ctx, key("login:pair", email.String(), ip)); err != nil {
+		return err
 	}
 	return g.rl.Reset(ctx, key("login:account", email.String()))
 }

@@ -123,13 +123,13 @@ func TestDisabledMakesNoCalls(t *testing.T) {
 	if ok, err := g.AllowMail(ctx, app.MailVerifyEmail, e); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if err := g.CheckLogin(ctx, e, "ip"); err != nil {
+	if err := g.BeginLogin(ctx, e, "ip"); err != nil {
 		t.Fatal(err)
 	}
-	if locked, err := g.LoginFailed(ctx, e, "ip"); locked || err != nil {
+	if locked, err := g.LoginFailed(ctx, e); locked || err != nil {
 		t.Fatal(locked, err)
 	}
-	if err := g.LoginSucceeded(ctx, e); err != nil {
+	if err := g.LoginSucceeded(ctx, e, "ip"); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.ClearLockout(ctx, e); err != nil {
@@ -192,144 +192,196 @@ func assertNoEmail(t *testing.T, keys []string, email string) {
 	}
 }
 
-func TestCheckLogin(t *testing.T) {
+// recordHit returns a Hit stub that records the key and window it was
+// given under its limit and answers allowed / retry.
+func recordHit(keys map[int]string, windows map[int]time.Duration, allowed bool, retry time.Duration) func(context.Context, string, int, time.Duration) (bool, time.Duration, error) {
+	return func(_ context.Context, k string, limit int, w time.Duration) (bool, time.Duration, error) {
+		keys[limit] = k
+		windows[limit] = w
+		return allowed, retry, nil
+	}
+}
+
+func TestBeginLogin(t *testing.T) {
 	ctx := context.Background()
 	e := apptest.Email("victim@example.com")
-	t.Run("account locked", func(t *testing.T) {
-		g, rl := newGuard(t, limits.DefaultPolicy())
-		rl.EXPECT().Blocked(ctx, gomock.Any(), 100).Return(true, time.Duration(0), nil)
-		err := g.CheckLogin(ctx, e, "ip")
-		var de *domain.Error
-		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter <= 0 {
-			t.Fatalf("err = %#v", err)
-		}
-	})
-	t.Run("pair blocked", func(t *testing.T) {
-		g, rl := newGuard(t, limits.DefaultPolicy())
+	t.Run("free: counts the pair, then the account", func(t *testing.T) {
+		p := limits.DefaultPolicy()
+		p.LoginFailures = limits.Limit{Count: 7, Window: 11 * time.Minute}
+		p.LockoutThreshold = 42
+		g, rl := newGuard(t, p)
+		keys, windows := map[int]string{}, map[int]time.Duration{}
 		gomock.InOrder(
-			rl.EXPECT().Blocked(ctx, gomock.Any(), 100).Return(false, time.Duration(0), nil),
-			rl.EXPECT().Blocked(ctx, gomock.Any(), 10).Return(true, 7*time.Minute, nil),
+			rl.EXPECT().Hit(ctx, gomock.Any(), 7, 11*time.Minute).DoAndReturn(recordHit(keys, windows, true, 0)),
+			rl.EXPECT().Hit(ctx, gomock.Any(), 42, gomock.Any()).DoAndReturn(recordHit(keys, windows, true, 0)),
 		)
-		err := g.CheckLogin(ctx, e, "ip")
-		var de *domain.Error
-		if !errors.As(err, &de) || !errors.Is(err, domain.ErrRateLimited) || de.RetryAfter != 7*time.Minute {
-			t.Fatalf("err = %#v", err)
-		}
-	})
-	t.Run("free", func(t *testing.T) {
-		g, rl := newGuard(t, limits.DefaultPolicy())
-		var keys []string
-		rl.EXPECT().Blocked(ctx, gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
-			keys = append(keys, k)
-			return false, 0, nil
-		})
-		if err := g.CheckLogin(ctx, e, "198.51.100.4"); err != nil {
+		if err := g.BeginLogin(ctx, e, "198.51.100.4"); err != nil {
 			t.Fatal(err)
 		}
-		if keys[0] == keys[1] {
-			t.Fatal("account and pair share a key")
+		if keys[7] == "" || keys[42] == "" || keys[7] == keys[42] {
+			t.Fatalf("pair and account keys %v", keys)
 		}
-		assertNoEmail(t, keys, e.String())
+		// The account counter lasts until reset, not for a short window.
+		if windows[42] < 10*365*24*time.Hour {
+			t.Fatalf("account window %v", windows[42])
+		}
+		assertNoEmail(t, []string{keys[7], keys[42]}, e.String())
+		for _, k := range keys {
+			if strings.Contains(k, "198.51.100.4") {
+				t.Fatalf("key %q holds the IP", k)
+			}
+		}
 	})
-	t.Run("store failure", func(t *testing.T) {
+	t.Run("pair refused: its retry, account not counted", func(t *testing.T) {
 		g, rl := newGuard(t, limits.DefaultPolicy())
-		rl.EXPECT().Blocked(ctx, gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
-		if err := g.CheckLogin(ctx, e, "ip"); !errors.Is(err, domain.ErrUnavailable) {
+		// Strict mock: a second Hit (the account) fails the test.
+		rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(false, 7*time.Minute, nil)
+		err := g.BeginLogin(ctx, e, "ip")
+		var de *domain.Error
+		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != 7*time.Minute {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+	t.Run("account refused: locked, retry one hour", func(t *testing.T) {
+		g, rl := newGuard(t, limits.DefaultPolicy())
+		gomock.InOrder(
+			rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+			rl.EXPECT().Hit(ctx, gomock.Any(), 100, gomock.Any()).Return(false, 3*time.Second, nil),
+		)
+		err := g.BeginLogin(ctx, e, "ip")
+		var de *domain.Error
+		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != time.Hour {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+	t.Run("pair store failure", func(t *testing.T) {
+		g, rl := newGuard(t, limits.DefaultPolicy())
+		rl.EXPECT().Hit(ctx, gomock.Any(), 10, gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+		if err := g.BeginLogin(ctx, e, "ip"); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrRateLimited) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("account store failure", func(t *testing.T) {
+		g, rl := newGuard(t, limits.DefaultPolicy())
+		gomock.InOrder(
+			rl.EXPECT().Hit(ctx, gomock.Any(), 10, gomock.Any()).Return(true, time.Duration(0), nil),
+			rl.EXPECT().Hit(ctx, gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x"))),
+		)
+		if err := g.BeginLogin(ctx, e, "ip"); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrRateLimited) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 }
 
-// The keys CheckLogin reads are the keys LoginFailed counts and
+func TestLoginFailedReportsLock(t *testing.T) {
+	ctx := context.Background()
+	e := apptest.Email("victim@example.com")
+	for _, c := range []struct {
+		name    string
+		blocked bool
+		err     error
+	}{{"locked", true, nil}, {"not locked", false, nil}, {"store failure", false, domain.Unavailable(errors.New("db"))}} {
+		t.Run(c.name, func(t *testing.T) {
+			p := limits.DefaultPolicy()
+			p.LockoutThreshold = 42
+			g, rl := newGuard(t, p)
+			// Only a read: the failure was counted by BeginLogin.
+			rl.EXPECT().Blocked(ctx, gomock.Any(), 42).Return(c.blocked, time.Duration(0), c.err)
+			locked, err := g.LoginFailed(ctx, e)
+			if locked != c.blocked || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+				t.Fatalf("LoginFailed = %v, %v", locked, err)
+			}
+		})
+	}
+}
+
+func TestLoginSucceededResetsPairThenAccount(t *testing.T) {
+	ctx := context.Background()
+	e := apptest.Email("victim@example.com")
+	g, rl := newGuard(t, limits.DefaultPolicy())
+	var reset []string
+	rl.EXPECT().Reset(ctx, gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
+		reset = append(reset, k)
+		return nil
+	})
+	if err := g.LoginSucceeded(ctx, e, "ip"); err != nil {
+		t.Fatal(err)
+	}
+	if len(reset) != 2 || reset[0] == reset[1] {
+		t.Fatalf("Reset keys %v", reset)
+	}
+	assertNoEmail(t, reset, e.String())
+
+	g, rl = newGuard(t, limits.DefaultPolicy())
+	rl.EXPECT().Reset(ctx, gomock.Any()).Return(domain.Unavailable(errors.New("x"))) // strict: no second Reset
+	if err := g.LoginSucceeded(ctx, e, "ip"); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The keys BeginLogin counts are the keys LoginFailed reads and
 // LoginSucceeded / ClearLockout reset; the pair key depends on the IP, the
 // account key does not.
 func TestLoginKeysAgree(t *testing.T) {
 	ctx := context.Background()
 	e := apptest.Email("victim@example.com")
 	g, rl := newGuard(t, limits.DefaultPolicy())
-	blocked := map[int]string{}
-	rl.EXPECT().Blocked(ctx, gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, limit int) (bool, time.Duration, error) {
-		blocked[limit] = k
+	hit, windows := map[int]string{}, map[int]time.Duration{}
+	rl.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(recordHit(hit, windows, true, 0))
+	var blocked string
+	rl.EXPECT().Blocked(ctx, gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
+		blocked = k
 		return false, 0, nil
 	})
-	hit := map[int]string{}
-	windows := map[int]time.Duration{}
-	rl.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, limit int, w time.Duration) (bool, time.Duration, error) {
-		hit[limit] = k
-		windows[limit] = w
-		return true, 0, nil
-	})
 	var reset []string
-	rl.EXPECT().Reset(ctx, gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
+	rl.EXPECT().Reset(ctx, gomock.Any()).Times(3).DoAndReturn(func(_ context.Context, k string) error {
 		reset = append(reset, k)
 		return nil
 	})
-	if err := g.CheckLogin(ctx, e, "198.51.100.4"); err != nil {
+	if err := g.BeginLogin(ctx, e, "198.51.100.4"); err != nil {
 		t.Fatal(err)
 	}
-	locked, err := g.LoginFailed(ctx, e, "198.51.100.4")
-	if err != nil || locked {
+	if locked, err := g.LoginFailed(ctx, e); err != nil || locked {
 		t.Fatal(locked, err)
 	}
-	if err := g.LoginSucceeded(ctx, e); err != nil {
+	if err := g.LoginSucceeded(ctx, e, "198.51.100.4"); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.ClearLockout(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	pair, account := blocked[10], blocked[100]
-	if pair == "" || account == "" || hit[10] != pair || hit[99] != account {
-		t.Fatalf("Blocked keys %v, Hit keys %v", blocked, hit)
+	pair, account := hit[10], hit[100]
+	if pair == "" || account == "" || pair == account || blocked != account {
+		t.Fatalf("Hit keys %v, Blocked key %q", hit, blocked)
 	}
-	if windows[10] != 15*time.Minute || windows[99] < 365*24*time.Hour {
+	if windows[10] != 15*time.Minute || windows[100] < 10*365*24*time.Hour {
 		t.Fatalf("windows %v", windows)
 	}
-	if reset[0] != account || reset[1] != account {
-		t.Fatalf("Reset keys %v, want the account key %s", reset, account)
+	if len(reset) != 3 || reset[0] != pair || reset[1] != account || reset[2] != account {
+		t.Fatalf("Reset keys %v, want pair %s, account %s, account", reset, pair, account)
 	}
-	assertNoEmail(t, append([]string{pair, account}, reset...), e.String())
+	assertNoEmail(t, append([]string{pair, account, blocked}, reset...), e.String())
 
 	// Another IP: other pair key, same account key.
 	g2, rl2 := newGuard(t, limits.DefaultPolicy())
-	other := map[int]string{}
-	rl2.EXPECT().Blocked(ctx, gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, limit int) (bool, time.Duration, error) {
-		other[limit] = k
-		return false, 0, nil
-	})
-	if err := g2.CheckLogin(ctx, e, "192.0.2.1"); err != nil {
+	other, otherW := map[int]string{}, map[int]time.Duration{}
+	rl2.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(recordHit(other, otherW, true, 0))
+	if err := g2.BeginLogin(ctx, e, "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	if other[10] == pair || other[100] != account {
 		t.Fatalf("other IP keys %v vs pair %s account %s", other, pair, account)
 	}
-}
 
-func TestLoginFailedReportsLock(t *testing.T) {
-	ctx := context.Background()
-	e := apptest.Email("victim@example.com")
-	g, rl := newGuard(t, limits.DefaultPolicy())
-	gomock.InOrder(
-		rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(false, time.Minute, nil), // pair over: not a lock
-		rl.EXPECT().Hit(ctx, gomock.Any(), 99, gomock.Any()).Return(false, time.Hour, nil),     // account over: lock
-	)
-	locked, err := g.LoginFailed(ctx, e, "ip")
-	if err != nil || !locked {
-		t.Fatalf("locked %v err %v", locked, err)
+	// Another address: other keys.
+	g3, rl3 := newGuard(t, limits.DefaultPolicy())
+	third, thirdW := map[int]string{}, map[int]time.Duration{}
+	rl3.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(recordHit(third, thirdW, true, 0))
+	if err := g3.BeginLogin(ctx, apptest.Email("someone.else@example.com"), "198.51.100.4"); err != nil {
+		t.Fatal(err)
 	}
-
-	g, rl = newGuard(t, limits.DefaultPolicy())
-	gomock.InOrder(
-		rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(false, time.Minute, nil),
-		rl.EXPECT().Hit(ctx, gomock.Any(), 99, gomock.Any()).Return(true, time.Duration(0), nil),
-	)
-	if locked, err := g.LoginFailed(ctx, e, "ip"); err != nil || locked {
-		t.Fatalf("pair over the limit alone reported locked=%v err=%v", locked, err)
-	}
-
-	g, rl = newGuard(t, limits.DefaultPolicy())
-	rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(false, time.Duration(0), errors.New("db"))
-	if _, err := g.LoginFailed(ctx, e, "ip"); err == nil {
-		t.Fatal("store failure swallowed")
+	if third[10] == pair || third[100] == account {
+		t.Fatalf("other address keys %v vs pair %s account %s", third, pair, account)
 	}
 }
 

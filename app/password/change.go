@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
@@ -48,7 +49,7 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 	} else if err != nil {
 		return err
 	}
-	if err := h.guard.CheckLogin(ctx, u.Email(), in.Meta.IP); err != nil {
+	if err := h.guard.BeginLogin(ctx, u.Email(), in.Meta.IP); err != nil {
 		return err
 	}
 	ok, _, err := h.hasher.Verify(ctx, user.NormalizePassword(in.CurrentPassword), u.PasswordHash())
@@ -56,7 +57,7 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 		return err
 	}
 	if !ok {
-		locked, err := h.guard.LoginFailed(ctx, u.Email(), in.Meta.IP)
+		locked, err := h.guard.LoginFailed(ctx, u.Email())
 		if err != nil {
 			return err
 		}
@@ -66,6 +67,9 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 			_ = h.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now})
 		}
 		return domain.ErrWrongPassword
+	}
+	if err := h.guard.LoginSucceeded(ctx, u.Email(), in.Meta.IP); err != nil {
+		return err
 	}
 	pw, err := h.policy.Check("new_password", in.NewPassword, u.Email())
 	if err != nil {
@@ -80,6 +84,22 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 		fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
 		if err != nil {
 			return err
+		}
+		// The current password was checked against a hash read before
+		// this transaction; a reset or change that committed since wins.
+		if fresh.PasswordHash() != u.PasswordHash() {
+			return domain.ErrWrongPassword
+		}
+		// The caller's session must still be live: a reset in between
+		// revoked it, and its holder must not set the password after it.
+		s, err := r.Sessions.ByIDForUpdate(ctx, in.SessionID)
+		if errors.Is(err, session.ErrNotFound) {
+			return domain.ErrUnauthorized
+		} else if err != nil {
+			return err
+		}
+		if s.RevokedAt() != nil || s.UserID() != u.ID() {
+			return domain.ErrUnauthorized
 		}
 		if err := fresh.SetPasswordHash(encoded, now); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"go.uber.org/mock/gomock"
 )
@@ -49,38 +50,82 @@ func changeIn(cur, next string) password.ChangeInput {
 	return password.ChangeInput{UserID: apptest.ID(100), SessionID: apptest.ID(50), CurrentPassword: cur, NewPassword: next, Meta: meta}
 }
 
-func (f *changeFixture) expectUserAndNotBlocked() {
+// expectUserAndBegin expects the user read and BeginLogin's two counters,
+// pair then account, letting them through and recording their keys.
+func (f *changeFixture) expectUserAndBegin() {
 	f.users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, limit int) (bool, time.Duration, error) {
-		f.keys[limit] = k
-		return false, 0, nil
-	})
+	gomock.InOrder(
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+			f.keys[10] = k
+			return true, 0, nil
+		}),
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+			f.keys[100] = k
+			return true, 0, nil
+		}),
+	)
 }
 
-func (f *changeFixture) expectVerify(t *testing.T, ok bool) {
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
+// expectVerify expects exactly one check of the current password, after
+// BeginLogin counted it.
+func (f *changeFixture) expectVerify(t *testing.T, ok bool) *gomock.Call {
+	return f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
 		if pw.Reveal() != currentPassword && pw.Reveal() != "not the password" {
 			t.Errorf("verified %q", pw.Reveal())
+		}
+		if f.keys[10] == "" || f.keys[100] == "" {
+			t.Errorf("password checked before BeginLogin counted it")
 		}
 		return ok, false, nil
 	})
 }
 
-func TestChangeWrongCurrentPassword(t *testing.T) {
-	f := newChange(t)
-	f.expectUserAndNotBlocked()
-	f.expectVerify(t, false)
-	var hit []string
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
-		hit = append(hit, k)
-		return true, 0, nil
+// expectLocked expects LoginFailed's read of the account counter.
+func (f *changeFixture) expectLocked(t *testing.T, locked bool) *gomock.Call {
+	return f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
+		if k == "" || k != f.keys[100] {
+			t.Errorf("Blocked key %q, want the account key %q", k, f.keys[100])
+		}
+		return locked, 0, nil
 	})
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.LoginFailed || e.UserID != apptest.ID(100) {
-			t.Errorf("audit %+v", e)
+}
+
+// expectCountersReset expects LoginSucceeded: the pair key, then the
+// account key.
+func (f *changeFixture) expectCountersReset(t *testing.T) *gomock.Call {
+	var n int
+	return f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
+		n++
+		want := f.keys[10]
+		if n == 2 {
+			want = f.keys[100]
+		}
+		if k == "" || k != want {
+			t.Errorf("Reset #%d key %q, want %q (keys %v)", n, k, want, f.keys)
 		}
 		return nil
 	})
+}
+
+func liveSession() *session.Session {
+	return session.Rehydrate(apptest.ID(50), apptest.ID(100), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "ua", "ip")
+}
+
+func TestChangeWrongCurrentPassword(t *testing.T) {
+	f := newChange(t)
+	f.expectUserAndBegin()
+	gomock.InOrder(
+		f.expectVerify(t, false),
+		f.expectLocked(t, false),
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.LoginFailed || e.UserID != apptest.ID(100) || e.Detail["during"] != "password_change" {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+	)
+	// Strict mocks: no Reset (the failure stays counted), no Hash, no
+	// transaction.
 	err := f.h.Handle(context.Background(), changeIn("not the password", newPassword))
 	if err != domain.ErrWrongPassword {
 		t.Fatalf("err = %v", err)
@@ -89,22 +134,26 @@ func TestChangeWrongCurrentPassword(t *testing.T) {
 	if !errors.As(err, &de) || de.Kind != domain.KindForbidden {
 		t.Fatalf("kind %v, want 403", de)
 	}
-	if len(hit) != 2 || hit[0] != f.keys[10] || hit[1] != f.keys[100] {
-		t.Fatalf("counted %v, want the pair and account keys %v", hit, f.keys)
+	if f.keys[10] == f.keys[100] {
+		t.Fatalf("pair and account share a key: %v", f.keys)
 	}
 }
 
 func TestChangeWrongPasswordLocks(t *testing.T) {
 	f := newChange(t)
-	f.expectUserAndNotBlocked()
-	f.expectVerify(t, false)
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, gomock.Any()).Return(true, time.Duration(0), nil)
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 99, gomock.Any()).Return(false, time.Duration(0), nil)
+	f.expectUserAndBegin()
 	var types []audit.Type
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		types = append(types, e.Type)
-		return nil
-	})
+	gomock.InOrder(
+		f.expectVerify(t, false),
+		f.expectLocked(t, true),
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.UserID != apptest.ID(100) {
+				t.Errorf("audit %+v", e)
+			}
+			types = append(types, e.Type)
+			return nil
+		}),
+	)
 	if err := f.h.Handle(context.Background(), changeIn("not the password", newPassword)); err != domain.ErrWrongPassword {
 		t.Fatalf("err = %v", err)
 	}
@@ -113,21 +162,39 @@ func TestChangeWrongPasswordLocks(t *testing.T) {
 	}
 }
 
-func TestChangeBlockedBeforeVerify(t *testing.T) {
-	f := newChange(t)
-	f.users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(true, time.Duration(0), nil)
-	// Strict: no Verify.
-	err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))
-	if !errors.Is(err, domain.ErrRateLimited) {
-		t.Fatalf("err = %v", err)
+func TestChangeThrottledBeforeVerify(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		accountLocked bool
+		retry         time.Duration
+	}{{"pair over the limit", false, 4 * time.Minute}, {"account locked", true, time.Hour}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newChange(t)
+			f.users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+			if c.accountLocked {
+				gomock.InOrder(
+					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
+				)
+			} else {
+				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 4*time.Minute, nil)
+			}
+			// Strict: no Verify, no Blocked, no Reset, no audit.
+			err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))
+			var de *domain.Error
+			if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != c.retry {
+				t.Fatalf("err = %#v", err)
+			}
+		})
 	}
 }
 
 func TestChangePolicyOnNewPassword(t *testing.T) {
 	f := newChange(t)
-	f.expectUserAndNotBlocked()
-	f.expectVerify(t, true)
+	f.expectUserAndBegin()
+	// The right current password gives the attempt back before the new
+	// one is judged.
+	gomock.InOrder(f.expectVerify(t, true), f.expectCountersReset(t))
 	err := f.h.Handle(context.Background(), changeIn(currentPassword, "walter.white forever"))
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind != domain.KindValidation || de.Fields[0].Field != "new_password" || de.Fields[0].Code != user.RulePasswordContainsEmail {
@@ -135,20 +202,31 @@ func TestChangePolicyOnNewPassword(t *testing.T) {
 	}
 }
 
-func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
-	f := newChange(t)
-	f.expectUserAndNotBlocked()
-	f.expectVerify(t, true)
-	locked := storedUser(true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+// expectUpToTransaction expects everything before the transaction of a
+// change with the right current password and returns the transaction
+// results.
+func (f *changeFixture) expectUpToTransaction(t *testing.T) *apptest.TxResults {
+	f.expectUserAndBegin()
 	gomock.InOrder(
+		f.expectVerify(t, true),
+		f.expectCountersReset(t),
 		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 			if pw.Reveal() != newPassword {
 				t.Errorf("hashed %q", pw.Reveal())
 			}
 			return "$argon2id$new", nil
 		}),
+	)
+	return apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+}
+
+func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
+	f := newChange(t)
+	res := f.expectUpToTransaction(t)
+	locked := storedUser(true)
+	gomock.InOrder(
 		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(50)).Return(liveSession(), nil),
 		f.repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
 			if u.PasswordHash() != "$argon2id$new" || !u.UpdatedAt().Equal(apptest.T0) {
 				t.Errorf("Update hash %q", u.PasswordHash())
@@ -172,6 +250,67 @@ func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != nil {
 		t.Fatal(err)
 	}
+	if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("transaction results %v, want one commit", errs)
+	}
+}
+
+// A reset or change that committed after the current password was checked
+// wins: the old password must not set a new one.
+func TestChangeHashChangedUnderLock(t *testing.T) {
+	f := newChange(t)
+	res := f.expectUpToTransaction(t)
+	changed := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$reset-meanwhile", true, true,
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil)
+	f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(changed, nil)
+	// Strict mocks: no Update, no RevokeAll, no mail, no audit.
+	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != domain.ErrWrongPassword {
+		t.Fatalf("err = %v", err)
+	}
+	if errs := res.Errs(); len(errs) != 1 || errs[0] != domain.ErrWrongPassword {
+		t.Fatalf("transaction results %v: it must roll back", errs)
+	}
+	if changed.PasswordHash() != "$argon2id$reset-meanwhile" {
+		t.Fatalf("locked row modified: %q", changed.PasswordHash())
+	}
+}
+
+// The caller's session must still be live and theirs under the lock.
+func TestChangeCallerSessionNotLive(t *testing.T) {
+	revokedAt := apptest.T0.Add(-time.Second)
+	boom := domain.Unavailable(errors.New("db down"))
+	for _, c := range []struct {
+		name string
+		s    *session.Session
+		err  error
+		want error
+	}{
+		{"revoked", session.Rehydrate(apptest.ID(50), apptest.ID(100), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), &revokedAt, "ua", "ip"), nil, domain.ErrUnauthorized},
+		{"another user's", session.Rehydrate(apptest.ID(50), apptest.ID(101), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "ua", "ip"), nil, domain.ErrUnauthorized},
+		{"gone", nil, session.ErrNotFound, domain.ErrUnauthorized},
+		{"store failure", nil, boom, boom},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newChange(t)
+			res := f.expectUpToTransaction(t)
+			locked := storedUser(true)
+			gomock.InOrder(
+				f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+				f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(50)).Return(c.s, c.err),
+			)
+			// Strict mocks: no Update, no RevokeAll, no mail, no audit.
+			err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))
+			if err != c.want {
+				t.Fatalf("err = %v, want exactly %v", err, c.want)
+			}
+			if errs := res.Errs(); len(errs) != 1 || errs[0] != c.want {
+				t.Fatalf("transaction results %v: it must roll back", errs)
+			}
+			if locked.PasswordHash() != "$argon2id$old" {
+				t.Fatalf("locked row modified: %q", locked.PasswordHash())
+			}
+		})
+	}
 }
 
 func TestChangeUnknownUserIsUnauthorized(t *testing.T) {
@@ -188,9 +327,9 @@ func TestChangeUnknownUserIsUnauthorized(t *testing.T) {
 
 func TestChangeHasherOverloaded(t *testing.T) {
 	f := newChange(t)
-	f.expectUserAndNotBlocked()
+	f.expectUserAndBegin()
 	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
-	// Not counted as a failure.
+	// Not a failure: no lock check, no reset, no audit.
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); !errors.Is(err, domain.ErrOverloaded) {
 		t.Fatalf("err = %v", err)
 	}

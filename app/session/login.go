@@ -55,7 +55,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		return nil, domain.ErrInvalidCredentials
 	}
 	pw := user.NormalizePassword(in.Password)
-	if err := h.guard.CheckLogin(ctx, email, in.Meta.IP); err != nil {
+	if err := h.guard.BeginLogin(ctx, email, in.Meta.IP); err != nil {
 		if errors.Is(err, domain.ErrRateLimited) {
 			h.record(ctx, audit.LoginThrottled, nil, email, in.Meta)
 		}
@@ -77,7 +77,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		return nil, err
 	}
 	if u == nil || !ok {
-		locked, err := h.guard.LoginFailed(ctx, email, in.Meta.IP)
+		locked, err := h.guard.LoginFailed(ctx, email)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +93,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 	if h.requireVerified && !u.Verified() {
 		return nil, domain.ErrEmailNotVerified
 	}
-	if err := h.guard.LoginSucceeded(ctx, email); err != nil {
+	if err := h.guard.LoginSucceeded(ctx, email, in.Meta.IP); err != nil {
 		return nil, err
 	}
 	newHash := ""
@@ -105,20 +105,28 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 	var pair *TokenPair
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
+		// The password was checked against a hash read before this
+		// transaction. Under the user's row lock, make sure it is still the
+		// stored one: a reset or change that committed in between has
+		// revoked every session, and a session made now with the old
+		// password would survive it. Password resets and changes take the
+		// same lock, so they and logins are serialized.
+		fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		if fresh.PasswordHash() != u.PasswordHash() {
+			return domain.ErrInvalidCredentials
+		}
+		if !fresh.Active() {
+			return domain.ErrAccountDisabled
+		}
 		if newHash != "" {
-			fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
-			if err != nil {
+			if err := fresh.SetPasswordHash(newHash, now); err != nil {
 				return err
 			}
-			// Only upgrade the hash that was checked: a concurrent password
-			// change wins over a rehash.
-			if fresh.PasswordHash() == u.PasswordHash() {
-				if err := fresh.SetPasswordHash(newHash, now); err != nil {
-					return err
-				}
-				if err := r.Users.Update(ctx, fresh); err != nil {
-					return err
-				}
+			if err := r.Users.Update(ctx, fresh); err != nil {
+				return err
 			}
 		}
 		s, err := session.New(h.ids.NewID(), u.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)

@@ -43,21 +43,23 @@ type loginFixture struct {
 	repos  *apptest.Repos
 	ids    *apptest.IDs
 
-	blockedKeys map[int]string // limit -> key seen by Blocked
+	t          *testing.T
+	pairKey    string // key of BeginLogin's pair Hit
+	accountKey string // key of BeginLogin's account Hit
 }
 
 func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 	ctrl := gomock.NewController(t)
 	f := &loginFixture{
-		users:       mock.NewMockUserRepository(ctrl),
-		tx:          mock.NewMockTxManager(ctrl),
-		hasher:      mock.NewMockPasswordHasher(ctrl),
-		tokens:      mock.NewMockAccessTokens(ctrl),
-		rl:          mock.NewMockRateLimiter(ctrl),
-		audit:       mock.NewMockAuditLog(ctrl),
-		repos:       apptest.NewRepos(ctrl),
-		ids:         &apptest.IDs{},
-		blockedKeys: map[int]string{},
+		users:  mock.NewMockUserRepository(ctrl),
+		tx:     mock.NewMockTxManager(ctrl),
+		hasher: mock.NewMockPasswordHasher(ctrl),
+		tokens: mock.NewMockAccessTokens(ctrl),
+		rl:     mock.NewMockRateLimiter(ctrl),
+		audit:  mock.NewMockAuditLog(ctrl),
+		repos:  apptest.NewRepos(ctrl),
+		ids:    &apptest.IDs{},
+		t:      t,
 	}
 	f.h = appsession.NewLogin(f.users, f.tx, f.hasher, f.tokens, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit,
 		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), appsession.RequireVerifiedEmail(requireVerified))
@@ -65,32 +67,37 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 	return f
 }
 
-func (f *loginFixture) expectNotBlocked() {
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string, limit int) (bool, time.Duration, error) {
-		f.blockedKeys[limit] = k
-		return false, 0, nil
+// expectBegin expects BeginLogin's two counters, pair then account, and
+// lets them through; it records their keys.
+func (f *loginFixture) expectBegin() {
+	gomock.InOrder(
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+			f.pairKey = k
+			return true, 0, nil
+		}),
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, w time.Duration) (bool, time.Duration, error) {
+			if w < 10*365*24*time.Hour {
+				f.t.Errorf("account window %v", w)
+			}
+			f.accountKey = k
+			return true, 0, nil
+		}),
+	)
+}
+
+// expectFailureCounted expects LoginFailed to read the account counter
+// BeginLogin hit, answering locked.
+func (f *loginFixture) expectFailureCounted(locked bool) *gomock.Call {
+	return f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
+		if k == "" || k != f.accountKey {
+			f.t.Errorf("Blocked key %q, want the account key %q", k, f.accountKey)
+		}
+		return locked, 0, nil
 	})
 }
 
-// expectFailureCounted expects the pair and account counters to be hit with
-// the keys CheckLogin read.
-func (f *loginFixture) expectFailureCounted(t *testing.T, locked bool) {
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
-		if k != f.blockedKeys[10] {
-			t.Errorf("pair Hit key %q, Blocked read %q", k, f.blockedKeys[10])
-		}
-		return true, 0, nil
-	})
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 99, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
-		if k != f.blockedKeys[100] {
-			t.Errorf("account Hit key %q, Blocked read %q", k, f.blockedKeys[100])
-		}
-		return !locked, 0, nil
-	})
-}
-
-func (f *loginFixture) expectAudit(t *testing.T, typ audit.Type, uid func() any) {
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+func (f *loginFixture) expectAudit(t *testing.T, typ audit.Type, uid func() any) *gomock.Call {
+	return f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != typ || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
 			t.Errorf("audit %+v, want %s", e, typ)
 		}
@@ -102,19 +109,28 @@ func (f *loginFixture) expectAudit(t *testing.T, typ audit.Type, uid func() any)
 }
 
 func loginUser(verified, active bool) *user.User {
+	return loginUserWithHash(verified, active, storedHash)
+}
+
+func loginUserWithHash(verified, active bool, hash string) *user.User {
 	var vAt *time.Time
 	if verified {
 		v := apptest.T0.Add(-time.Hour)
 		vAt = &v
 	}
-	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("owner@example.com"), storedHash, active, verified,
+	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("owner@example.com"), hash, active, verified,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
 }
 
+// verifyOnce expects exactly one password check, after BeginLogin counted
+// it.
 func verifyOnce(t *testing.T, f *loginFixture, encoded string, ok, rehash bool) {
 	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
 		if pw.Reveal() != password && pw.Reveal() != "wrong password here" {
 			t.Errorf("verified %q", pw.Reveal())
+		}
+		if f.pairKey == "" || f.accountKey == "" {
+			t.Errorf("password checked before BeginLogin counted it")
 		}
 		return ok, rehash, nil
 	})
@@ -126,16 +142,18 @@ func in(email, pw string) appsession.LoginInput {
 
 func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 	f := newLogin(t, true)
-	f.expectNotBlocked()
+	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
 	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
-	f.expectFailureCounted(t, false)
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.LoginFailed || e.UserID != uuid.Nil || e.Detail["email"] != "ghost@example.com" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
-	})
+	gomock.InOrder(
+		f.expectFailureCounted(false),
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.LoginFailed || e.UserID != uuid.Nil || e.Detail["email"] != "ghost@example.com" {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+	)
 	pair, err := f.h.Handle(context.Background(), in(" Ghost@Example.com", password))
 	if err != domain.ErrInvalidCredentials || pair != nil {
 		t.Fatalf("Handle = %v, %v; want exactly ErrInvalidCredentials", pair, err)
@@ -145,11 +163,14 @@ func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 func TestLoginWrongPasswordSameAnswer(t *testing.T) {
 	f := newLogin(t, true)
 	u := loginUser(true, true)
-	f.expectNotBlocked()
+	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, false, false)
-	f.expectFailureCounted(t, false)
-	f.expectAudit(t, audit.LoginFailed, func() any { return u.ID() })
+	gomock.InOrder(
+		f.expectFailureCounted(false),
+		f.expectAudit(t, audit.LoginFailed, func() any { return u.ID() }),
+	)
+	// Strict mocks: no Reset (the failure stays counted), no transaction.
 	_, err := f.h.Handle(context.Background(), in("owner@example.com", "wrong password here"))
 	if err != domain.ErrInvalidCredentials {
 		t.Fatalf("err = %v; want exactly ErrInvalidCredentials (same value as unknown email)", err)
@@ -159,11 +180,11 @@ func TestLoginWrongPasswordSameAnswer(t *testing.T) {
 func TestLoginFailureThatLocks(t *testing.T) {
 	f := newLogin(t, true)
 	u := loginUser(true, true)
-	f.expectNotBlocked()
+	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, false, false)
-	f.expectFailureCounted(t, true)
 	gomock.InOrder(
+		f.expectFailureCounted(true),
 		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginFailed {
 				t.Errorf("first audit %s", e.Type)
@@ -182,6 +203,18 @@ func TestLoginFailureThatLocks(t *testing.T) {
 	}
 }
 
+func TestLoginFailureCheckUnavailable(t *testing.T) {
+	f := newLogin(t, true)
+	f.expectBegin()
+	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
+	verifyOnce(t, f, storedHash, false, false)
+	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+	_, err := f.h.Handle(context.Background(), in("owner@example.com", "wrong password here"))
+	if !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestLoginRightPasswordButRefused(t *testing.T) {
 	for _, c := range []struct {
 		name            string
@@ -195,7 +228,7 @@ func TestLoginRightPasswordButRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
-			f.expectNotBlocked()
+			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, storedHash, true, false)
 			// No counter reset, no session, no tokens.
@@ -215,37 +248,47 @@ func TestLoginThrottledNeverHashes(t *testing.T) {
 	for _, c := range []struct {
 		name          string
 		accountLocked bool
-	}{{"pair blocked", false}, {"account locked", true}} {
+		retry         time.Duration
+	}{{"pair over the limit", false, 5 * time.Minute}, {"account locked", true, time.Hour}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
 			if c.accountLocked {
-				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(true, time.Duration(0), nil)
+				gomock.InOrder(
+					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
+				)
 			} else {
-				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(false, time.Duration(0), nil)
-				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 10).Return(true, 5*time.Minute, nil)
+				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 5*time.Minute, nil)
 			}
-			f.expectAudit(t, audit.LoginThrottled, func() any { return nil })
-			// Strict mocks: no ByEmail, no Verify, no Hit.
+			f.expectAudit(t, audit.LoginThrottled, func() any { return uuid.Nil })
+			// Strict mocks: no ByEmail, no Verify, no Blocked, no Reset.
 			_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 			var de *domain.Error
-			if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.Kind != domain.KindRateLimited || de.RetryAfter <= 0 {
+			if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.Kind != domain.KindRateLimited || de.RetryAfter != c.retry {
 				t.Fatalf("err = %#v", err)
 			}
 		})
 	}
 }
 
-// expectSessionStart expects the success transaction and returns a pointer
-// filled with what was stored.
+// started is what the success transaction stored.
 type started struct {
 	s  *session.Session
 	rt app.RefreshToken
 }
 
-func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User) *started {
+// expectLockedRow expects the success transaction to lock the user's row
+// first and returns the call, to be passed to expectSessionStart.
+func (f *loginFixture) expectLockedRow(u, fresh *user.User) *gomock.Call {
+	return f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(fresh, nil)
+}
+
+// expectSessionStart expects, after the calls in before (in order), the
+// session, its refresh token, the access token and the audit event last.
+func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...any) (*started, *apptest.TxResults) {
 	st := &started{}
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	gomock.InOrder(
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	gomock.InOrder(append(before,
 		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
 			st.s = s
 			return nil
@@ -267,14 +310,22 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User) *started {
 			}
 			return nil
 		}),
-	)
-	return st
+	)...)
+	return st, res
 }
 
+// expectCounterReset expects LoginSucceeded to reset the pair key, then the
+// account key, both as BeginLogin counted them.
 func (f *loginFixture) expectCounterReset(t *testing.T) {
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, k string) error {
-		if k != f.blockedKeys[100] {
-			t.Errorf("Reset key %q, want the account key %q", k, f.blockedKeys[100])
+	var reset []string
+	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
+		reset = append(reset, k)
+		want := f.pairKey
+		if len(reset) == 2 {
+			want = f.accountKey
+		}
+		if k == "" || k != want {
+			t.Errorf("Reset #%d key %q, want %q (pair %q, account %q)", len(reset), k, want, f.pairKey, f.accountKey)
 		}
 		return nil
 	})
@@ -296,6 +347,13 @@ func checkPair(t *testing.T, pair *appsession.TokenPair, st *started, u *user.Us
 	}
 }
 
+func checkCommitted(t *testing.T, res *apptest.TxResults) {
+	t.Helper()
+	if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("transaction results %v, want one commit", errs)
+	}
+}
+
 func TestLoginSuccess(t *testing.T) {
 	for _, c := range []struct {
 		name            string
@@ -305,16 +363,18 @@ func TestLoginSuccess(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
 			u := loginUser(c.verified, true)
-			f.expectNotBlocked()
+			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("owner@example.com")).Return(u, nil)
 			verifyOnce(t, f, storedHash, true, false)
 			f.expectCounterReset(t)
-			st := f.expectSessionStart(t, u)
+			// No rehash: strict mocks refuse Hash and Users.Update.
+			st, res := f.expectSessionStart(t, u, f.expectLockedRow(u, loginUser(c.verified, true)))
 			pair, err := f.h.Handle(context.Background(), in("Owner@Example.com", password))
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkPair(t, pair, st, u)
+			checkCommitted(t, res)
 			s := st.s
 			if s.UserID() != u.ID() || s.IP() != meta.IP || s.UserAgent() != meta.UserAgent ||
 				!s.CreatedAt().Equal(apptest.T0) || !s.ExpiresAt().Equal(apptest.T0.Add(refreshTTL)) || s.RevokedAt() != nil {
@@ -325,43 +385,73 @@ func TestLoginSuccess(t *testing.T) {
 }
 
 func TestLoginRehash(t *testing.T) {
+	f := newLogin(t, true)
+	u := loginUser(true, true)
+	f.expectBegin()
+	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	verifyOnce(t, f, storedHash, true, true)
+	f.expectCounterReset(t)
+	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+		if pw.Reveal() != password {
+			t.Errorf("rehashed %q", pw.Reveal())
+		}
+		return "$argon2id$upgraded", nil
+	})
+	fresh := loginUser(true, true)
+	st, res := f.expectSessionStart(t, u,
+		f.expectLockedRow(u, fresh),
+		f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
+			if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) {
+				t.Errorf("Update with hash %q", uu.PasswordHash())
+			}
+			return nil
+		}),
+	)
+	pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPair(t, pair, st, u)
+	checkCommitted(t, res)
+}
+
+// A password reset or change that committed between the check and the
+// transaction has revoked every session; the login must not outlive it.
+func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 	for _, c := range []struct {
-		name          string
-		freshHash     string
-		expectUpdated bool
+		name   string
+		fresh  *user.User
+		rehash bool
+		want   error
 	}{
-		{"upgrades the checked hash", storedHash, true},
-		{"a concurrent password change wins", "$argon2id$changed-meanwhile", false},
+		{"hash changed meanwhile", loginUserWithHash(true, true, "$argon2id$changed-meanwhile"), false, domain.ErrInvalidCredentials},
+		{"hash changed meanwhile, rehash pending", loginUserWithHash(true, true, "$argon2id$changed-meanwhile"), true, domain.ErrInvalidCredentials},
+		{"disabled meanwhile", loginUser(true, false), false, domain.ErrAccountDisabled},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
 			u := loginUser(true, true)
-			f.expectNotBlocked()
+			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-			verifyOnce(t, f, storedHash, true, true)
+			verifyOnce(t, f, storedHash, true, c.rehash)
 			f.expectCounterReset(t)
-			f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
-				if pw.Reveal() != password {
-					t.Errorf("rehashed %q", pw.Reveal())
-				}
-				return "$argon2id$upgraded", nil
-			})
-			fresh := user.Rehydrate(u.ID(), u.Email(), c.freshHash, true, true, u.CreatedAt(), u.UpdatedAt(), u.VerifiedAt())
-			f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(fresh, nil)
-			if c.expectUpdated {
-				f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
-					if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) {
-						t.Errorf("Update with hash %q", uu.PasswordHash())
-					}
-					return nil
-				})
+			if c.rehash {
+				f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
 			}
-			st := f.expectSessionStart(t, u)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.expectLockedRow(u, c.fresh)
+			// Strict mocks: no Users.Update, no session, no refresh token,
+			// no access token, no audit.
 			pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
-			if err != nil {
-				t.Fatal(err)
+			if err != c.want || pair != nil {
+				t.Fatalf("Handle = %v, %v; want exactly %v", pair, err, c.want)
 			}
-			checkPair(t, pair, st, u)
+			if errs := res.Errs(); len(errs) != 1 || errs[0] != c.want {
+				t.Fatalf("transaction results %v: it must roll back", errs)
+			}
+			if f.ids.Count() != 0 {
+				t.Fatalf("%d ids drawn: a session was being built", f.ids.Count())
+			}
 		})
 	}
 }
@@ -369,10 +459,10 @@ func TestLoginRehash(t *testing.T) {
 func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("hasher overloaded", func(t *testing.T) {
 		f := newLogin(t, true)
-		f.expectNotBlocked()
+		f.expectBegin()
 		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
 		f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
-		// A busy hasher is not a failed login: no counters, no audit.
+		// A busy hasher is not a failed login: no lock check, no audit.
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrOverloaded) {
 			t.Fatalf("err = %v", err)
@@ -380,7 +470,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	})
 	t.Run("user repository unavailable", func(t *testing.T) {
 		f := newLogin(t, true)
-		f.expectNotBlocked()
+		f.expectBegin()
 		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidCredentials) {
@@ -389,21 +479,39 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	})
 	t.Run("rate limiter unavailable", func(t *testing.T) {
 		f := newLogin(t, true)
-		f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+		// Not throttled: no LoginThrottled audit, and no password check.
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
-		if !errors.Is(err, domain.ErrUnavailable) {
+		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrRateLimited) {
 			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("locking the user row fails", func(t *testing.T) {
+		f := newLogin(t, true)
+		u := loginUser(true, true)
+		f.expectBegin()
+		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+		verifyOnce(t, f, storedHash, true, false)
+		f.expectCounterReset(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
+		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {
+			t.Fatalf("Handle = %v, %v", pair, err)
 		}
 	})
 	t.Run("session store fails", func(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
-		f.expectNotBlocked()
+		f.expectBegin()
 		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 		verifyOnce(t, f, storedHash, true, false)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x")))
+		gomock.InOrder(
+			f.expectLockedRow(u, loginUser(true, true)),
+			f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
+		)
 		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {
 			t.Fatalf("Handle = %v, %v", pair, err)
