@@ -109,7 +109,7 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 		return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
 	case err != nil:
 		return err
-	case !existing.Active() || !mayMail:
+	case !existing.Active():
 		return nil
 	case !existing.Verified():
 		// Nobody has proven this address yet, so the newest registration
@@ -131,7 +131,18 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 		if _, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
 			return err
 		}
+		if !mayMail {
+			// Over the mail limit the takeover still happens and older links
+			// still die (a fresh token is issued), only no mail is sent:
+			// otherwise an attacker could use up the limit first and keep
+			// the account pre-claimed. The owner can come back later or use
+			// a password reset, which proves the address and verifies it.
+			_, err := app.IssueOneTimeToken(ctx, r, h.rnd, u.ID(), token.PurposeVerifyEmail, now, h.ttl)
+			return err
+		}
 		return SendVerification(ctx, r, h.ids, h.rnd, h.links, u, now, h.ttl)
+	case !mayMail:
+		return nil
 	default:
 		return r.Outbox.Enqueue(ctx, app.OutboundMail{
 			ID: h.ids.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),
