@@ -385,10 +385,13 @@ func fieldRef(name string) string {
 	return strconv.Quote(name)
 }
 
-// hasControl reports whether s holds a C0 or C1 control character or DEL.
+// hasControl reports whether s holds a C0 or C1 control character, DEL,
+// or U+FFFD: encoding/json decodes an escaped lone surrogate ("\ud800")
+// to U+FFFD, so different inputs would become one stored value, and no
+// email, password or token legitimately holds a replacement character.
 func hasControl(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError {
 			return true
 		}
 	}

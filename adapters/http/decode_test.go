@@ -307,3 +307,35 @@ func TestFoldKey(t *testing.T) {
 		t.Error("distinct keys fold together")
 	}
 }
+
+func TestDecodeJSONRefusesLoneSurrogates(t *testing.T) {
+	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error {
+		status, _ := ProblemFor(err)
+		return c.SendStatus(status)
+	}})
+	app.Post("/", func(c *fiber.Ctx) error {
+		var v struct {
+			Email string `json:"email"`
+		}
+		if err := DecodeJSON(c, &v); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	for body, want := range map[string]int{
+		`{"email":"\ud800@b.co"}`:       fiber.StatusBadRequest,
+		`{"email":"a\udc00@b.co"}`:      fiber.StatusBadRequest,
+		`{"email":"\ufffd@b.co"}`:       fiber.StatusBadRequest,
+		`{"email":"\ud83d\ude00@b.co"}`: fiber.StatusNoContent, // a valid pair
+	} {
+		req := httptest.NewRequest(fiber.MethodPost, "/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := app.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", body, resp.StatusCode, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"slices"
 	"strings"
@@ -136,6 +137,7 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 	app.Use(
 		s.recoverMiddleware,
 		s.requestIDMiddleware,
+		deadlineMiddleware(cfg.WriteTimeout),
 		s.clientIPMiddleware,
 		s.securityHeadersMiddleware,
 		s.corsMiddleware,
@@ -213,4 +215,17 @@ func conflictingContentLength(raw []byte) bool {
 		first, seen = value, true
 	}
 	return false
+}
+
+// deadlineMiddleware bounds the work a request can cause: use cases get a
+// context that ends when the response could no longer be written anyway,
+// so a request stuck behind a lock or a slow dependency gives up (503)
+// and frees its database connection.
+func deadlineMiddleware(d time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
 }

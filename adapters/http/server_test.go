@@ -597,3 +597,16 @@ func TestConflictingContentLength(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestsGetADeadline(t *testing.T) {
+	app, _ := newTestApp(t, Config{WriteTimeout: 100 * time.Millisecond}, func(app *fiber.App) {
+		app.Get("/slow", func(c *fiber.Ctx) error {
+			<-c.UserContext().Done() // a use case waiting on a lock
+			return c.UserContext().Err()
+		})
+	})
+	res, body := do(t, app, httptest.NewRequest(fiber.MethodGet, "/slow", nil))
+	if res.StatusCode != fiber.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"unavailable"`) {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+}

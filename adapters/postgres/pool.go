@@ -56,6 +56,14 @@ func NewPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "gatehouse"
 	}
+	// No statement waits for a lock, or runs, without bound: a request
+	// stuck behind a lock would otherwise hold one of the few connections
+	// for as long as the lock is held. The URL may set other values.
+	for param, value := range map[string]string{"lock_timeout": "5s", "statement_timeout": "15s", "idle_in_transaction_session_timeout": "30s"} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[param]; !ok {
+			cfg.ConnConfig.RuntimeParams[param] = value
+		}
+	}
 	cfg.ConnConfig.Tracer = nil // never log queries or their arguments
 	return pgxpool.NewWithConfig(ctx, cfg)
 }

@@ -34,7 +34,9 @@ type Config struct {
 // 20 s, 40 s ... up to 10 minutes apart, for about a day.
 func DefaultConfig() Config {
 	return Config{
-		PollInterval: 500 * time.Millisecond, Batch: 20, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
+		// The lease outlasts a whole batch of slow sends (Batch ×
+		// SendTimeout), so no other worker takes a message still in hand.
+		PollInterval: 500 * time.Millisecond, Batch: 10, Lease: 5 * time.Minute, SendTimeout: 20 * time.Second,
 		BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute, MaxAttempts: 150,
 		VerifyTTL: 24 * time.Hour, ResetTTL: 30 * time.Minute,
 	}
