@@ -691,3 +691,84 @@ func TestConfiguredLifetimesAreEnforced(t *testing.T) {
 		t.Fatalf("expired verification token: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestNoSessionSurvivesAResetThatRacesLogins(t *testing.T) {
+	t.Parallel()
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, smtp)
+	env["GATEHOUSE_RATE_LIMIT_DISABLED"] = "true"
+	c := newClient(t, start(t, env))
+	addr := randomEmail()
+	registerVerified(t, c, smtp, addr)
+	c.post("/v1/password/forgot", map[string]string{"email": addr})
+	tok := tokenFrom(t, mailTo(t, smtp, addr, 2), "/reset-password")
+
+	// Logins with the old password keep running while the reset happens.
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var tokens []string
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword})
+				if r.Status == http.StatusOK {
+					var pair struct {
+						AccessToken string `json:"access_token"`
+					}
+					_ = json.Unmarshal(r.Body, &pair)
+					mu.Lock()
+					tokens = append(tokens, pair.AccessToken)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r := c.post("/v1/password/reset", map[string]string{"token": tok, "password": "the owner's new passphrase"}); r.Status != http.StatusNoContent {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if len(tokens) == 0 {
+		t.Fatal("no login succeeded before the reset; the race was not exercised")
+	}
+	for i, access := range tokens {
+		if me := c.bearer(http.MethodGet, "/v1/me", access, nil); me.Status != http.StatusUnauthorized {
+			t.Errorf("session %d of %d made with the old password survived the reset: %d", i+1, len(tokens), me.Status)
+		}
+	}
+}
+
+func TestUsedUpMailLimitCannotPreClaimAnAddress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	victim := randomEmail()
+	attacker := newClient(t, f.inst)
+	const attackerPassword = "attacker chose this passphrase"
+	for range 3 { // the per-address limit of verification mails
+		attacker.post("/v1/register", map[string]string{"email": victim, "password": attackerPassword})
+	}
+	attackersLink := tokenFrom(t, mailTo(t, f.smtp, victim, 3), "/verify-email")
+	// The owner registers: no mail is left this hour, but the takeover
+	// happens and the stranger's links die.
+	if r := f.c.post("/v1/register", map[string]string{"email": victim, "password": strongPassword}); r.Status != http.StatusAccepted {
+		t.Fatalf("owner register: %d", r.Status)
+	}
+	if r := f.c.post("/v1/verify-email", map[string]string{"token": attackersLink}); r.Status != http.StatusBadRequest {
+		t.Fatalf("the stranger's link still verifies: %d %s", r.Status, r.Body)
+	}
+	if r := attacker.post("/v1/login", map[string]string{"email": victim, "password": attackerPassword}); r.Status == http.StatusOK {
+		t.Fatal("the stranger's password opens the account")
+	}
+}
