@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,21 +131,21 @@ type client struct {
 	ua   string
 }
 
-var ipCounter struct {
-	mu sync.Mutex
-	n  int
+// clientSerial numbers test clients, so that each gets addresses of its own.
+var clientSerial atomic.Int64
+
+// nextClient returns a fresh serial and a random byte to spread addresses.
+func nextClient() (n int, r byte) {
+	var b [1]byte
+	_, _ = rand.Read(b[:])
+	return int(clientSerial.Add(1)), b[0]
 }
 
 // newClient gives the test a client IP of its own (10.x.y.z, sent as
 // X-Forwarded-For through the trusted loopback proxy).
 func newClient(t *testing.T, inst *instance) *client {
-	ipCounter.mu.Lock()
-	ipCounter.n++
-	n := ipCounter.n
-	ipCounter.mu.Unlock()
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	ip := fmt.Sprintf("10.%d.%d.%d", b[0], b[1], n%250+1)
+	n, r := nextClient()
+	ip := fmt.Sprintf("10.%d.%d.%d", r, n/250%256, n%250+1)
 	return &client{t: t, base: inst.URL, ip: ip, ua: "gatehouse-test/1.0"}
 }
 

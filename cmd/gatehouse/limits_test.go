@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -476,19 +474,9 @@ type loopbackClient struct {
 	bound bool // speaks from an address of its own
 }
 
-var loopbackCounter struct {
-	mu sync.Mutex
-	n  int
-}
-
 func newLoopbackClient(t *testing.T, inst *instance) *loopbackClient {
-	loopbackCounter.mu.Lock()
-	loopbackCounter.n++
-	n := loopbackCounter.n
-	loopbackCounter.mu.Unlock()
-	var b [1]byte
-	_, _ = rand.Read(b[:])
-	src := net.IPv4(127, 100+b[0]%100, byte(n/250), byte(n%250+2))
+	n, r := nextClient()
+	src := net.IPv4(127, 100+r%100, byte(n/250), byte(n%250+2))
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 5 * time.Second}
 	bound := true
 	if conn, err := d.Dial("tcp", strings.TrimPrefix(inst.URL, "http://")); err != nil {
