@@ -302,8 +302,7 @@ func TestPasswordResetThroughHostedPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	smtp, c := f.smtp, f.c
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
+	addr := f.verifiedUser(t)
 	access, refresh := login(t, c, addr, strongPassword)
 
 	// Unknown and known addresses get the same answer.
@@ -370,8 +369,7 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	smtp, c := f.smtp, f.c
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
+	addr := f.verifiedUser(t)
 	accessA, _ := login(t, c, addr, strongPassword)
 	accessB, refreshB := login(t, c, addr, strongPassword)
 
@@ -448,9 +446,8 @@ func TestSessionsListAndRevoke(t *testing.T) {
 func TestLoginFailuresLookAlike(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	smtp, c := f.smtp, f.c
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
+	c := f.c
+	addr := f.verifiedUser(t)
 	wrong := c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
 	unknown := c.post("/v1/login", map[string]string{"email": randomEmail(), "password": "not the password at all"})
 	if wrong.Status != http.StatusUnauthorized || unknown.Status != http.StatusUnauthorized {
@@ -500,9 +497,8 @@ func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
 func TestConcurrentRefreshesOneWins(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	smtp, c := f.smtp, f.c
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
+	c := f.c
+	addr := f.verifiedUser(t)
 	_, refresh := login(t, c, addr, strongPassword)
 	var wg sync.WaitGroup
 	statuses := make([]int, 20)
@@ -532,9 +528,8 @@ func TestConcurrentRefreshesOneWins(t *testing.T) {
 func TestJWKSVerifiesAccessTokens(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	smtp, c := f.smtp, f.c
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
+	c := f.c
+	addr := f.verifiedUser(t)
 	access, _ := login(t, c, addr, strongPassword)
 
 	r := c.do(http.MethodGet, "/.well-known/jwks.json", nil, nil)

@@ -346,3 +346,12 @@ func dbConn(t *testing.T, env map[string]string) *pgx.Conn {
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
+
+// verifiedUser registers a fresh address through the fixture's client and
+// verifies it with the mailed token.
+func (f fixture) verifiedUser(t *testing.T) string {
+	t.Helper()
+	addr := randomEmail()
+	registerVerified(t, f.c, f.smtp, addr)
+	return addr
+}
