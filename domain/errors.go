@@ -37,15 +37,36 @@ type Error struct {
 	Message    string
 	Fields     []FieldError
 	RetryAfter time.Duration
+
+	// origin is the sentinel this error was copied from (nil for a
+	// sentinel itself); errors.Is matches on it.
+	origin *Error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Is makes errors.Is match on kind and code, so that a copy carrying extra
-// detail (fields, retry-after) still matches the sentinel.
+// Is makes errors.Is match an error with the sentinel it was copied from
+// (a copy carrying extra detail, such as fields or retry-after, still
+// matches), and with other copies of that sentinel. Two distinct sentinels
+// never match, even with the same kind and code (user.ErrNotFound is not
+// session.ErrNotFound).
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Kind == e.Kind && t.Code == e.Code
+	return ok && e.root() == t.root()
+}
+
+func (e *Error) root() *Error {
+	if e.origin != nil {
+		return e.origin
+	}
+	return e
+}
+
+// copyOf returns a copy of sentinel that matches it under errors.Is.
+func copyOf(sentinel *Error) *Error {
+	c := *sentinel
+	c.origin = sentinel.root()
+	return &c
 }
 
 // Sentinels. Codes are part of the public API: never rename one.
@@ -65,16 +86,22 @@ var (
 	ErrRateLimited        = &Error{Kind: KindRateLimited, Code: "rate_limited", Message: "Too many requests; retry later."}
 )
 
+// errValidation is the origin of every validation error, so that they all
+// match each other under errors.Is whatever their fields.
+var errValidation = &Error{Kind: KindValidation, Code: "validation_failed", Message: "The request has invalid fields."}
+
 // Validation builds a 422 validation_failed error from field errors.
 func Validation(fields ...FieldError) *Error {
-	return &Error{Kind: KindValidation, Code: "validation_failed", Message: "The request has invalid fields.", Fields: fields}
+	e := copyOf(errValidation)
+	e.Fields = fields
+	return e
 }
 
 // RateLimited is ErrRateLimited with the time after which a retry may succeed.
 func RateLimited(retryAfter time.Duration) *Error {
-	e := *ErrRateLimited
+	e := copyOf(ErrRateLimited)
 	e.RetryAfter = retryAfter
-	return &e
+	return e
 }
 
 // Unavailable wraps an infrastructure failure so that it maps to 503 while

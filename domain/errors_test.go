@@ -42,6 +42,16 @@ func TestErrorIsMatchesKindAndCode(t *testing.T) {
 	if plain := errors.New(domain.ErrRateLimited.Error()); domain.ErrRateLimited.Is(plain) {
 		t.Error("a plain error with the same text matches")
 	}
+
+	// Same kind and code, different sentinels: distinct errors.
+	a := &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "a"}
+	b := &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "b"}
+	if errors.Is(a, b) || errors.Is(fmt.Errorf("w: %w", a), b) {
+		t.Error("two sentinels with the same kind and code match")
+	}
+	if errors.Is(a, domain.ErrNotFound) {
+		t.Error("domain.ErrNotFound matches another not_found sentinel")
+	}
 }
 
 func TestValidation(t *testing.T) {
