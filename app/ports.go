@@ -3,7 +3,7 @@
 // the ports; nothing here knows HTTP, SQL, SMTP or Wire.
 package app
 
-//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,RateLimiter,AccessTokens,Mailer,SigningKeyStore,ErrorReporter
+//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,AuditTrail,RateLimiter,Retention,AccessTokens,Mailer,SigningKeyStore,ErrorReporter
 
 import (
 	"context"
@@ -73,22 +73,31 @@ type UserRepository interface {
 	ByEmail(ctx context.Context, email user.Email) (*user.User, error)
 	// ByID finds by id, or user.ErrNotFound.
 	ByID(ctx context.Context, id uuid.UUID) (*user.User, error)
-	// ByIDForUpdate is ByID with a row lock held until the transaction ends.
-	ByIDForUpdate(ctx context.Context, id uuid.UUID) (*user.User, error)
+	// ByIDForChange is ByID inside a transaction that will change the
+	// user or what belongs to it (tokens, sessions). Transactions that read
+	// one user for change run one after another: the later one sees what
+	// the earlier one committed.
+	ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, error)
 	// Update saves the mutable fields of u (hash, active, verified, times).
 	Update(ctx context.Context, u *user.User) error
 }
 
 // OneTimeTokenRepository stores verification and reset tokens, by hash only.
+// Which older tokens a new one replaces is the use case's decision
+// (InvalidateUnused), not the store's.
 type OneTimeTokenRepository interface {
-	// Issue stores t after invalidating every unused token of the same user
-	// and purpose, so that only the newest one works.
-	Issue(ctx context.Context, t *token.OneTimeToken) error
-	// ByHashForUpdate finds a token and locks it, or token-not-found as
+	// Add stores t as it is.
+	Add(ctx context.Context, t *token.OneTimeToken) error
+	// ByHashForChange finds a token inside a transaction that may consume
+	// it: of concurrent transactions reading one token for change, the
+	// later ones see what the first committed. An unknown hash gives
 	// domain.ErrInvalidToken.
-	ByHashForUpdate(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error)
-	// MarkUsed saves the used time of t.
+	ByHashForChange(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error)
+	// MarkUsed saves the used time of t, or gives domain.ErrInvalidToken.
 	MarkUsed(ctx context.Context, t *token.OneTimeToken) error
+	// InvalidateUnused marks every unused token of the user whose purpose
+	// is one of purposes as used at at, and returns how many it marked.
+	InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error)
 }
 
 // RefreshToken is one refresh token of a session, by hash. Rotation marks
@@ -105,8 +114,9 @@ type SessionRepository interface {
 	Create(ctx context.Context, s *session.Session) error
 	// ByID finds a session, or session.ErrNotFound. One primary-key lookup.
 	ByID(ctx context.Context, id uuid.UUID) (*session.Session, error)
-	// ByIDForUpdate is ByID with a row lock.
-	ByIDForUpdate(ctx context.Context, id uuid.UUID) (*session.Session, error)
+	// ByIDForChange is ByID inside a transaction that will change the
+	// session; such transactions on one session run one after another.
+	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)
 	// Update saves last-used and revoked times.
 	Update(ctx context.Context, s *session.Session) error
 	// ListActive returns the user's sessions that are neither revoked nor
@@ -117,10 +127,11 @@ type SessionRepository interface {
 	RevokeAll(ctx context.Context, userID, keep uuid.UUID, now time.Time) (int, error)
 	// AddRefreshToken stores a new refresh token for a session.
 	AddRefreshToken(ctx context.Context, rt RefreshToken) error
-	// RefreshTokenForUpdate finds a refresh token by hash and locks it, so
-	// that of concurrent refreshes with one token exactly one sees it
-	// unused; or session.ErrNotFound.
-	RefreshTokenForUpdate(ctx context.Context, hash token.Hash) (RefreshToken, error)
+	// RefreshTokenForChange finds a refresh token by hash inside a
+	// transaction that may mark it used: of concurrent transactions
+	// presenting one token, exactly one sees it unused and the others see
+	// its used time. Unknown: session.ErrNotFound.
+	RefreshTokenForChange(ctx context.Context, hash token.Hash) (RefreshToken, error)
 	// MarkRefreshTokenUsed sets the used time of a refresh token.
 	MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time) error
 }
@@ -166,11 +177,13 @@ type OutboxMessage struct {
 
 // Outbox is the transactional mail queue.
 type Outbox interface {
-	// Enqueue stores m, due now, in the caller's transaction.
-	Enqueue(ctx context.Context, m OutboundMail) error
-	// Claim takes up to limit due messages (FOR UPDATE SKIP LOCKED), bumps
-	// their attempt count and pushes their due time lease into the future,
-	// and commits, so no other worker takes them while they are sent.
+	// Enqueue stores m, created and due at now, in the caller's
+	// transaction.
+	Enqueue(ctx context.Context, m OutboundMail, now time.Time) error
+	// Claim takes up to limit messages due at now, oldest first, bumps
+	// their attempt count, moves their due time to now+lease and commits
+	// that at once, so that no other claim (in this process or another)
+	// takes them while they are sent. Two claims never return one message.
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMessage, error)
 	// MarkSent records delivery and clears the payload (links carry tokens).
 	MarkSent(ctx context.Context, id uuid.UUID, at time.Time) error
@@ -184,7 +197,17 @@ type Outbox interface {
 
 // AuditLog appends security events to the hash-chained audit trail.
 type AuditLog interface {
+	// Append adds e at the end of the chain (see audit.Chain): appends,
+	// in one process or many, form one chain that never forks. Bound to a
+	// transaction, the event commits with it.
 	Append(ctx context.Context, e audit.Event) error
+}
+
+// AuditTrail reads the stored audit trail back.
+type AuditTrail interface {
+	// Walk calls fn with every stored record in seq order, from one
+	// consistent view of the trail, until fn returns an error.
+	Walk(ctx context.Context, fn func(audit.Record) error) error
 }
 
 // RateLimiter is a fixed-window counter store shared by all instances.
@@ -198,6 +221,24 @@ type RateLimiter interface {
 	Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error)
 	// Reset forgets key.
 	Reset(ctx context.Context, key string) error
+	// DeleteExpired removes the counters whose window has ended and
+	// returns how many it removed.
+	DeleteExpired(ctx context.Context) (int, error)
+}
+
+// Swept counts what one retention sweep deleted.
+type Swept struct {
+	Sessions, Tokens, Mail int
+}
+
+// Retention deletes what ended long ago.
+type Retention interface {
+	// Sweep deletes sessions that expired or were revoked before cutoff
+	// (with their refresh tokens), one-time tokens that expired before
+	// cutoff, and mail sent or given up that was created before cutoff.
+	// It deletes a bounded batch of each per call; the next call goes on.
+	// The audit trail is never swept.
+	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)
 }
 
 // AccessClaims are the claims of an access token.

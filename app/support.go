@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
 
@@ -25,6 +27,10 @@ func Require(deps map[string]any) {
 		}
 	}
 }
+
+// RequireVerifiedEmail is true when an address must be verified before its
+// password logs in.
+type RequireVerifiedEmail bool
 
 // Links builds the links put in mails. They always start at the configured
 // public URL, never at a Host or X-Forwarded-Host header.
@@ -55,19 +61,64 @@ func (l Links) ResetPassword(s token.Secret) string {
 // ForgotPassword is the hosted page where a reset can be requested.
 func (l Links) ForgotPassword() string { return l.base + "/forgot-password" }
 
-// IssueOneTimeToken makes a fresh token of purpose for userID and stores its
-// hash through r, which invalidates the older ones of that purpose.
-func IssueOneTimeToken(ctx context.Context, r Repos, rnd io.Reader, userID uuid.UUID, purpose token.Purpose, now time.Time, ttl time.Duration) (token.Secret, error) {
+// IssueResetToken makes a fresh password-reset token for userID and stores
+// its hash through r, after invalidating the user's unused reset tokens:
+// only the newest reset link works. The caller has read the user for
+// change in the same transaction, so two concurrent issues for one user
+// run one after the other and only the later token survives.
+func IssueResetToken(ctx context.Context, r Repos, rnd io.Reader, userID uuid.UUID, now time.Time, ttl time.Duration) (token.Secret, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
 		return "", err
 	}
-	t, err := token.Issue(hash, userID, purpose, now, ttl)
+	t, err := token.Issue(hash, userID, token.PurposeResetPassword, now, ttl)
 	if err != nil {
 		return "", err
 	}
-	if err := r.Tokens.Issue(ctx, t); err != nil {
+	if _, err := r.Tokens.InvalidateUnused(ctx, userID, now, token.PurposeResetPassword); err != nil {
+		return "", err
+	}
+	if err := r.Tokens.Add(ctx, t); err != nil {
 		return "", err
 	}
 	return secret, nil
+}
+
+// AddVerificationToken stores a verification token for u with a fresh
+// secret and enqueues the mail with its link to u's stored address.
+// passwordHash is the password chosen at the registration this token
+// stands for, or "" for a resend (verifying then needs u's current
+// password). Verification tokens do not replace each other: each stands
+// for its own registration until one of them verifies the address, which
+// invalidates the rest. Callers apply the per-address mail limit.
+func AddVerificationToken(ctx context.Context, r Repos, ids IDGenerator, rnd io.Reader, links Links, u *user.User, passwordHash string, now time.Time, ttl time.Duration) error {
+	secret, hash, err := token.NewSecret(rnd)
+	if err != nil {
+		return err
+	}
+	var t *token.OneTimeToken
+	if passwordHash != "" {
+		t, err = token.IssueForRegistration(hash, u.ID(), passwordHash, now, ttl)
+	} else {
+		t, err = token.Issue(hash, u.ID(), token.PurposeVerifyEmail, now, ttl)
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.Tokens.Add(ctx, t); err != nil {
+		return err
+	}
+	return r.Outbox.Enqueue(ctx, OutboundMail{
+		ID: ids.NewID(), Kind: MailVerifyEmail, To: u.Email().String(), UserID: u.ID(),
+		Data: map[string]string{"link": links.VerifyEmail(secret)},
+	}, now)
+}
+
+// VerifyAuditChain reads the whole audit trail and checks every link of
+// its hash chain (see audit.Verifier). It returns how many records it
+// checked and, at the first broken link, an error naming that record.
+func VerifyAuditChain(ctx context.Context, trail AuditTrail) (int, error) {
+	var v audit.Verifier
+	err := trail.Walk(ctx, v.Check)
+	return v.Checked(), err
 }

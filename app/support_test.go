@@ -9,7 +9,10 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"go.uber.org/mock/gomock"
 )
 
@@ -65,33 +68,197 @@ func TestRequire(t *testing.T) {
 	app.Require(map[string]any{"Clock": apptest.NewClock(apptest.T0), "n": 0, "s": ""}) // no panic
 }
 
-func TestIssueOneTimeToken(t *testing.T) {
-	ctrl := gomock.NewController(t)
-	r := apptest.NewRepos(ctrl)
-	var stored *token.OneTimeToken
-	r.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
-		stored = tk
-		return nil
+func TestIssueResetToken(t *testing.T) {
+	ctx := context.Background()
+	uid := apptest.ID(1)
+	t.Run("invalidates the unused reset tokens, then adds the new one", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t))
+		var stored *token.OneTimeToken
+		// The order is the behaviour: invalidating after the add would kill
+		// the new link too. Only reset tokens die, never a verification.
+		gomock.InOrder(
+			r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), uid, apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(2, nil),
+			r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+				stored = tk
+				return nil
+			}),
+		)
+		s, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, 30*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token.HashOf(s) != stored.Hash() || stored.UserID() != uid || stored.Purpose() != token.PurposeResetPassword ||
+			!stored.CreatedAt().Equal(apptest.T0) || !stored.ExpiresAt().Equal(apptest.T0.Add(30*time.Minute)) ||
+			stored.UsedAt() != nil || stored.PasswordHash() != "" {
+			t.Fatalf("stored %+v", stored)
+		}
 	})
-	s, err := app.IssueOneTimeToken(context.Background(), r.App(), apptest.NewRand("x"), apptest.ID(1), token.PurposeResetPassword, apptest.T0, 30*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token.HashOf(s) != stored.Hash() || stored.UserID() != apptest.ID(1) || stored.Purpose() != token.PurposeResetPassword ||
-		!stored.ExpiresAt().Equal(apptest.T0.Add(30*time.Minute)) {
-		t.Fatalf("stored %+v", stored)
-	}
+	t.Run("invalidation fails: nothing added", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t))
+		boom := errors.New("db")
+		r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, boom)
+		// Strict mock: no Add.
+		if s, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
+			t.Fatalf("= %q, %v", s.Reveal(), err)
+		}
+	})
+	t.Run("add fails", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t))
+		boom := errors.New("db")
+		r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+		r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(boom)
+		if s, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
+			t.Fatalf("= %q, %v", s.Reveal(), err)
+		}
+	})
+	t.Run("bad input never reaches the store", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t)) // strict: no call at all
+		if _, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, 0); err == nil {
+			t.Fatal("zero ttl accepted")
+		}
+		if _, err := app.IssueResetToken(ctx, r.App(), strings.NewReader("short"), uid, apptest.T0, time.Minute); err == nil {
+			t.Fatal("short random accepted")
+		}
+	})
+}
 
-	boom := errors.New("db")
-	r.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(boom)
-	if s, err := app.IssueOneTimeToken(context.Background(), r.App(), apptest.NewRand("x"), apptest.ID(1), token.PurposeResetPassword, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
-		t.Fatalf("= %q, %v", s.Reveal(), err)
+func TestAddVerificationToken(t *testing.T) {
+	ctx := context.Background()
+	ttl := 24 * time.Hour
+	u := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("Stored.Form@example.com"), "$argon2id$account", true, false,
+		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil)
+	for _, c := range []struct {
+		name, passwordHash string
+	}{
+		{"registration carries its password hash", "$argon2id$registration"},
+		{"resend carries none", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := apptest.NewRepos(gomock.NewController(t))
+			ids := &apptest.IDs{}
+			var stored *token.OneTimeToken
+			var mail app.OutboundMail
+			// Strict mocks: no InvalidateUnused. Each pending registration
+			// keeps its own link until one of them verifies the address.
+			r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+				stored = tk
+				return nil
+			})
+			r.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+				mail = m
+				return nil
+			})
+			if err := app.AddVerificationToken(ctx, r.App(), ids, apptest.NewRand(t.Name()), apptest.Links(), u, c.passwordHash, apptest.T0, ttl); err != nil {
+				t.Fatal(err)
+			}
+			if stored.UserID() != u.ID() || stored.Purpose() != token.PurposeVerifyEmail || stored.PasswordHash() != c.passwordHash ||
+				!stored.CreatedAt().Equal(apptest.T0) || !stored.ExpiresAt().Equal(apptest.T0.Add(ttl)) || stored.UsedAt() != nil {
+				t.Fatalf("stored %+v", stored)
+			}
+			if mail.ID != apptest.ID(1) || mail.Kind != app.MailVerifyEmail || mail.To != u.Email().String() || mail.UserID != u.ID() {
+				t.Fatalf("mail %+v", mail)
+			}
+			prefix := apptest.PublicURL + "/verify-email?token="
+			link := mail.Data["link"]
+			if !strings.HasPrefix(link, prefix) {
+				t.Fatalf("link %q", link)
+			}
+			if h, err := token.Parse(strings.TrimPrefix(link, prefix)); err != nil || h != stored.Hash() {
+				t.Fatalf("the mailed secret does not hash to the stored token (%v)", err)
+			}
+			if strings.Contains(link, "argon2id") {
+				t.Fatalf("link %q carries the password hash", link)
+			}
+		})
 	}
-	// Bad input never reaches the store.
-	if _, err := app.IssueOneTimeToken(context.Background(), r.App(), apptest.NewRand("x"), apptest.ID(1), token.PurposeResetPassword, apptest.T0, 0); err == nil {
-		t.Fatal("zero ttl accepted")
+	t.Run("add fails: no mail", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t))
+		boom := errors.New("db")
+		r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(boom)
+		if err := app.AddVerificationToken(ctx, r.App(), &apptest.IDs{}, apptest.NewRand("x"), apptest.Links(), u, "", apptest.T0, ttl); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("enqueue fails", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t))
+		boom := errors.New("db")
+		r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+		r.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(boom)
+		if err := app.AddVerificationToken(ctx, r.App(), &apptest.IDs{}, apptest.NewRand("x"), apptest.Links(), u, "", apptest.T0, ttl); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("bad input never reaches the store", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t)) // strict: no call at all
+		if err := app.AddVerificationToken(ctx, r.App(), &apptest.IDs{}, apptest.NewRand("x"), apptest.Links(), u, "$argon2id$h", apptest.T0, 0); err == nil {
+			t.Fatal("zero ttl accepted")
+		}
+		if err := app.AddVerificationToken(ctx, r.App(), &apptest.IDs{}, strings.NewReader("short"), apptest.Links(), u, "", apptest.T0, ttl); err == nil {
+			t.Fatal("short random accepted")
+		}
+	})
+}
+
+// chain builds a valid trail of n records.
+func chain(n int) []audit.Record {
+	prev := make([]byte, 32)
+	var recs []audit.Record
+	for i := 1; i <= n; i++ {
+		e := audit.Event{Type: audit.LoginFailed, UserID: apptest.ID(uint64(i)), IP: "203.0.113.5", At: apptest.T0.Add(time.Duration(i) * time.Second),
+			Detail: map[string]string{"email": "a@x.io"}}
+		h := audit.Chain(prev, int64(i), e)
+		recs = append(recs, audit.Record{Seq: int64(i), Event: e, PrevHash: prev, Hash: h})
+		prev = h
 	}
-	if _, err := app.IssueOneTimeToken(context.Background(), r.App(), strings.NewReader("short"), apptest.ID(1), token.PurposeResetPassword, apptest.T0, time.Minute); err == nil {
-		t.Fatal("short random accepted")
+	return recs
+}
+
+func TestVerifyAuditChain(t *testing.T) {
+	boom := errors.New("db down")
+	for _, c := range []struct {
+		name    string
+		recs    func() []audit.Record
+		walkErr error // returned by Walk after the records
+		checked int
+		errHas  string // "" = no error
+	}{
+		{"empty trail", func() []audit.Record { return nil }, nil, 0, ""},
+		{"intact", func() []audit.Record { return chain(3) }, nil, 3, ""},
+		{"row altered", func() []audit.Record {
+			r := chain(3)
+			r[1].Event.IP = "198.51.100.1"
+			return r
+		}, nil, 1, "seq 2"},
+		{"row missing", func() []audit.Record {
+			r := chain(3)
+			return append(r[:1], r[2])
+		}, nil, 1, "seq 3"},
+		{"first link not from zero", func() []audit.Record {
+			return chain(3)[1:]
+		}, nil, 0, "seq 2"},
+		{"store failure", func() []audit.Record { return chain(2) }, boom, 2, boom.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			trail := mock.NewMockAuditTrail(gomock.NewController(t))
+			recs := c.recs()
+			trail.EXPECT().Walk(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, fn func(audit.Record) error) error {
+				for _, r := range recs {
+					if err := fn(r); err != nil {
+						return err
+					}
+				}
+				return c.walkErr
+			})
+			n, err := app.VerifyAuditChain(context.Background(), trail)
+			if n != c.checked {
+				t.Errorf("checked %d, want %d", n, c.checked)
+			}
+			if c.errHas == "" && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if c.errHas != "" && (err == nil || !strings.Contains(err.Error(), c.errHas)) {
+				t.Fatalf("err = %v, want one naming %q", err, c.errHas)
+			}
+		})
 	}
 }

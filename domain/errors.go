@@ -77,7 +77,6 @@ var (
 	ErrWrongPassword      = &Error{Kind: KindForbidden, Code: "invalid_credentials", Message: "The current password is incorrect."}
 	ErrUnauthorized       = &Error{Kind: KindUnauthorized, Code: "unauthorized", Message: "A valid access token is required."}
 	ErrRefreshInvalid     = &Error{Kind: KindUnauthorized, Code: "invalid_token", Message: "The refresh token is invalid, expired or revoked."}
-	ErrEmailNotVerified   = &Error{Kind: KindForbidden, Code: "email_not_verified", Message: "The email address has not been verified yet."}
 	ErrAccountDisabled    = &Error{Kind: KindForbidden, Code: "account_disabled", Message: "The account is disabled."}
 	ErrNotFound           = &Error{Kind: KindNotFound, Code: "not_found", Message: "The resource was not found."}
 	ErrConflict           = &Error{Kind: KindConflict, Code: "conflict", Message: "The resource already exists."}

@@ -99,7 +99,6 @@ func TestSentinelCodesAreStable(t *testing.T) {
 		{domain.ErrWrongPassword, domain.KindForbidden, "invalid_credentials"},
 		{domain.ErrUnauthorized, domain.KindUnauthorized, "unauthorized"},
 		{domain.ErrRefreshInvalid, domain.KindUnauthorized, "invalid_token"},
-		{domain.ErrEmailNotVerified, domain.KindForbidden, "email_not_verified"},
 		{domain.ErrAccountDisabled, domain.KindForbidden, "account_disabled"},
 		{domain.ErrNotFound, domain.KindNotFound, "not_found"},
 		{domain.ErrConflict, domain.KindConflict, "conflict"},

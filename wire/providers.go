@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"io"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -44,19 +44,19 @@ type Config struct {
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
 	VerificationTTL   account.VerificationTTL
-	RequireVerified   session.RequireVerifiedEmail
+	RequireVerified   app.RequireVerifiedEmail
 	PasswordMinLength int
 	Argon2            argon2id.Options
 	Limits            limits.Policy
 	Outbox            outbox.Config
-	Retention         time.Duration // ended sessions, tokens and sent mail are kept this long
+	Retention         maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
 }
 
 // Gatehouse is the assembled service.
 type Gatehouse struct {
 	HTTP    *fiber.App
 	Outbox  *outbox.Worker
-	Janitor *Janitor
+	Janitor *maintenance.Janitor
 	Pool    *pgxpool.Pool
 }
 
@@ -72,6 +72,9 @@ func ProvidePool(ctx context.Context, cfg Config) (*pgxpool.Pool, func(), error)
 // ProvideRateLimiter binds the shared counters to the pool.
 func ProvideRateLimiter(pool *pgxpool.Pool) app.RateLimiter { return postgres.NewRateLimiter(pool) }
 
+// ProvideRetention binds the retention sweep to the pool.
+func ProvideRetention(pool *pgxpool.Pool) app.Retention { return postgres.NewRetention(pool) }
+
 // PostgresSet is the storage adapter.
 var PostgresSet = wire.NewSet(
 	ProvidePool,
@@ -83,7 +86,8 @@ var PostgresSet = wire.NewSet(
 	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit"),
 	ProvideRateLimiter,
 	ProvideSigningKeyStore,
-	ProvideJanitor,
+	ProvideRetention,
+	ProvideReady,
 )
 
 // ProvideSigningKeyStore binds the key store to the pool.
@@ -180,7 +184,7 @@ func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Cloc
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified", "Retention"),
 	ProvideLinks,
 	ProvideGuard,
 	ProvideReporter,
@@ -198,6 +202,7 @@ var AppSet = wire.NewSet(
 	password.NewReset,
 	password.NewChange,
 	ProvideWorker,
+	maintenance.NewJanitor,
 )
 
 // ProvideReady is the readiness probe: the database answers.
@@ -212,41 +217,6 @@ func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases) *fiber.Ap
 
 // HTTPSet is the HTTP adapter.
 var HTTPSet = wire.NewSet(
-	ProvideReady,
 	wire.Struct(new(httpadapter.UseCases), "*"),
 	ProvideHTTP,
 )
-
-// Janitor deletes expired rate-limit counters, and sessions, one-time
-// tokens and sent mail that ended more than the retention period ago.
-type Janitor struct {
-	rl        *postgres.RateLimiter
-	retention *postgres.Retention
-	keep      time.Duration
-	clock     app.Clock
-	rep       app.ErrorReporter
-}
-
-// ProvideJanitor builds the janitor.
-func ProvideJanitor(pool *pgxpool.Pool, cfg Config, clock app.Clock, rep app.ErrorReporter) *Janitor {
-	return &Janitor{rl: postgres.NewRateLimiter(pool), retention: postgres.NewRetention(pool), keep: cfg.Retention, clock: clock, rep: rep}
-}
-
-// Run cleans every interval until ctx ends.
-func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := j.rl.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-				j.rep.ReportError(ctx, "rate-limit cleanup", err)
-			}
-			if _, err := j.retention.Sweep(ctx, j.clock.Now(), j.keep); err != nil && ctx.Err() == nil {
-				j.rep.ReportError(ctx, "retention sweep", err)
-			}
-		}
-	}
-}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"go.uber.org/zap"
@@ -45,11 +46,12 @@ func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func()
 		return nil, nil, err
 	}
 	verificationTTL := cfg.VerificationTTL
-	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL)
-	verifyEmail := account.NewVerifyEmail(txManager, clock)
+	requireVerifiedEmail := cfg.RequireVerified
+	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
+	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
 	repos := postgres.NewPoolRepos(pool)
 	outbox := repos.Outbox
-	resendVerification := account.NewResendVerification(outbox, guard, iDs)
+	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	getUser := account.NewGetUser(userRepository)
 	signingKeyStore := ProvideSigningKeyStore(pool)
@@ -65,7 +67,6 @@ func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func()
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	requireVerifiedEmail := cfg.RequireVerified
 	login := session.NewLogin(userRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail)
 	idleTimeout := cfg.IdleTimeout
 	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout)
@@ -74,7 +75,7 @@ func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func()
 	sessionRepository := repos.Sessions
 	authenticate := session.NewAuthenticate(accessTokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
-	forgot := password.NewForgot(outbox, guard, iDs)
+	forgot := password.NewForgot(outbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
 	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, guard, auditLog, clock, iDs)
 	v := ProvideReady(pool)
@@ -104,7 +105,9 @@ func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func()
 	}
 	errorReporter := ProvideReporter(log)
 	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, errorReporter, cfg)
-	janitor := ProvideJanitor(pool, cfg, clock, errorReporter)
+	retention := ProvideRetention(pool)
+	retentionPeriod := cfg.Retention
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, errorReporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Outbox:  worker,

@@ -45,7 +45,6 @@ func TestErrorMapping(t *testing.T) {
 		{"unauthorized", domain.ErrUnauthorized, 401, "unauthorized", "", "", "Bearer", -2, nil},
 		{"refresh invalid", domain.ErrRefreshInvalid, 401, "invalid_token", "", "", "", -2, nil},
 		{"forbidden", domain.ErrWrongPassword, 403, "invalid_credentials", "The current password is incorrect.", "", "", -2, nil},
-		{"not verified", domain.ErrEmailNotVerified, 403, "email_not_verified", "", "", "", -2, nil},
 		{"not found", domain.ErrNotFound, 404, "not_found", "", "", "", -2, nil},
 		{"conflict wrapped", fmt.Errorf("create user: %w", domain.ErrConflict), 409, "conflict", "", "", "", -2, nil},
 		{"rate limited", domain.RateLimited(1500 * time.Millisecond), 429, "rate_limited", "", "2", "", -2, nil},

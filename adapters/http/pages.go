@@ -68,17 +68,30 @@ func pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
 	}
 }
 
+// verifyRefused is the verification page's answer to every refused link:
+// unknown, expired or used, another registration's link, a wrong password
+// or an address verified already all look the same.
+const verifyRefused = "This link cannot verify the address with that password. " +
+	"Enter the password you chose when you registered, and use the link from the mail of that registration. " +
+	"If you registered more than once, use the newest mail; if the link has expired or you no longer know the password, register again or reset your password."
+
 func pages(a *fiber.App, uc UseCases) {
 	a.Get("/verify-email", func(c *fiber.Ctx) error {
 		return renderPage(c, fiber.StatusOK, "verify.html", pageData{Title: "Verify your email", Token: c.Query("token")})
 	})
 	a.Post("/verify-email", pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
-		form, err := DecodeForm(c, "token")
+		form, err := DecodeForm(c, "token", "password")
 		if err != nil {
 			return err
 		}
 		d := pageData{Title: "Verify your email", Token: form["token"]}
-		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], meta(c)); err != nil {
+		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
+			var de *domain.Error
+			if errors.As(err, &de) && de.Kind == domain.KindBadRequest {
+				// One answer for every refusal; say what the owner can do.
+				d.Token = ""
+				return renderPage(c, fiber.StatusBadRequest, "result.html", pageData{Title: d.Title, Message: verifyRefused})
+			}
 			return pageError(c, err, "result.html", d)
 		}
 		d.OK, d.Message = true, "Your email address is verified. You can close this page and sign in."

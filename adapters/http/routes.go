@@ -71,8 +71,8 @@ func Routes(a *fiber.App, uc UseCases) {
 		}
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
 	}))
-	v1.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), withJSON(func(c *fiber.Ctx, req *tokenRequest) error {
-		u, err := uc.VerifyEmail.Handle(c.UserContext(), req.Token, meta(c))
+	v1.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), withJSON(func(c *fiber.Ctx, req *tokenPasswordRequest) error {
+		u, err := uc.VerifyEmail.Handle(c.UserContext(), req.Token, req.Password, meta(c))
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func Routes(a *fiber.App, uc UseCases) {
 		}
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "reset_sent"})
 	}))
-	v1.Post("/password/reset", limitIP(uc.Guard, limits.Reset), withJSON(func(c *fiber.Ctx, req *resetRequest) error {
+	v1.Post("/password/reset", limitIP(uc.Guard, limits.Reset), withJSON(func(c *fiber.Ctx, req *tokenPasswordRequest) error {
 		if err := uc.Reset.Handle(c.UserContext(), req.Token, req.Password, meta(c)); err != nil {
 			return err
 		}
@@ -189,15 +189,14 @@ type emailRequest struct {
 	Email string `json:"email" validate:"required,max=320"`
 }
 
-type tokenRequest struct {
-	Token string `json:"token" validate:"required,max=128"`
-}
-
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token" validate:"required,max=128"`
 }
 
-type resetRequest struct {
+// tokenPasswordRequest is the body of verify-email (the password chosen at
+// the registration that sent the link) and of password reset (the new
+// password).
+type tokenPasswordRequest struct {
 	Token    string `json:"token" validate:"required,max=128"`
 	Password string `json:"password" validate:"required,max=1024"`
 }

@@ -1,15 +1,14 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -23,7 +22,10 @@ type AuditLog struct {
 	db DBTX
 }
 
-var _ app.AuditLog = (*AuditLog)(nil)
+var (
+	_ app.AuditLog   = (*AuditLog)(nil)
+	_ app.AuditTrail = (*AuditLog)(nil)
+)
 
 // NewAuditLog returns an AuditLog on db.
 func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{db: db} }
@@ -39,7 +41,7 @@ func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{db: db} }
 // made storable (valid UTF-8, no NUL, user agent and detail values at most
 // 1024 bytes), so that what is stored is exactly what was hashed.
 func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
-	e = storableEvent(e)
+	e = storable.Event(e)
 	detail, err := marshalMap(e.Detail)
 	if err != nil {
 		return err
@@ -68,64 +70,34 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	})
 }
 
-// storableEvent returns e as it will read back from storage.
-func storableEvent(e audit.Event) audit.Event {
-	e.Type = audit.Type(cleanText(string(e.Type), maxText))
-	e.IP = cleanText(e.IP, maxText)
-	e.UserAgent = cleanText(e.UserAgent, maxText)
-	e.At = e.At.UTC().Truncate(time.Microsecond)
-	e.Detail = cleanMap(e.Detail)
-	return e
-}
-
-// VerifyAuditChain reads the whole audit trail in seq order (one consistent
-// snapshot) and checks every link: seq runs 1, 2, 3, ... without gaps, the
-// first prev_hash is 32 zero bytes, each prev_hash is the previous row's
-// hash, and each hash is audit.Chain recomputed from the stored row. It
-// returns how many rows it checked and, on the first broken link, an error
-// naming that row's seq.
-func VerifyAuditChain(ctx context.Context, db DBTX) (rows int, err error) {
-	rs, err := db.Query(ctx, `SELECT seq, event_type, user_id, ip, user_agent, occurred_at, detail, prev_hash, hash
+// Walk calls fn with every stored record in seq order, read by one
+// statement (one consistent snapshot), until fn returns an error.
+func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
+	rs, err := a.db.Query(ctx, `SELECT seq, event_type, user_id, ip, user_agent, occurred_at, detail, prev_hash, hash
 		FROM audit_events ORDER BY seq`)
 	if err != nil {
-		return 0, translate(err, nil)
+		return translate(err, nil)
 	}
 	defer rs.Close()
-	var (
-		lastSeq  int64
-		lastHash = make([]byte, sha256.Size)
-	)
 	for rs.Next() {
 		var (
-			seq              int64
-			typ              string
-			userID           uuid.NullUUID
-			e                audit.Event
-			detail           []byte
-			prevHash, stored []byte
+			r      audit.Record
+			typ    string
+			userID uuid.NullUUID
+			detail []byte
 		)
-		if err := rs.Scan(&seq, &typ, &userID, &e.IP, &e.UserAgent, &e.At, &detail, &prevHash, &stored); err != nil {
-			return rows, translate(err, nil)
+		if err := rs.Scan(&r.Seq, &typ, &userID, &r.Event.IP, &r.Event.UserAgent, &r.Event.At, &detail, &r.PrevHash, &r.Hash); err != nil {
+			return translate(err, nil)
 		}
-		e.Type = audit.Type(typ)
-		e.UserID = userID.UUID
-		e.At = e.At.UTC()
-		if e.Detail, err = unmarshalMap(detail); err != nil {
-			return rows, fmt.Errorf("audit chain broken at seq %d: %w", seq, err)
+		r.Event.Type = audit.Type(typ)
+		r.Event.UserID = userID.UUID
+		r.Event.At = r.Event.At.UTC()
+		if r.Event.Detail, err = unmarshalMap(detail); err != nil {
+			return fmt.Errorf("audit record %d: %w", r.Seq, err)
 		}
-		switch {
-		case seq != lastSeq+1:
-			return rows, fmt.Errorf("audit chain broken at seq %d: expected seq %d (rows missing)", seq, lastSeq+1)
-		case !bytes.Equal(prevHash, lastHash):
-			return rows, fmt.Errorf("audit chain broken at seq %d: prev_hash is not the hash of seq %d", seq, lastSeq)
-		case !bytes.Equal(stored, audit.Chain(prevHash, seq, e)):
-			return rows, fmt.Errorf("audit chain broken at seq %d: hash does not match the row (row altered)", seq)
+		if err := fn(r); err != nil {
+			return err
 		}
-		rows++
-		lastSeq, lastHash = seq, stored
 	}
-	if err := rs.Err(); err != nil {
-		return rows, translate(err, nil)
-	}
-	return rows, nil
+	return translate(rs.Err(), nil)
 }

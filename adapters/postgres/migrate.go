@@ -77,7 +77,7 @@ func withProvider(ctx context.Context, url string, fn func(p *goose.Provider) er
 	if err != nil {
 		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS,
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.Postgres,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithVerbose(false),

@@ -85,7 +85,7 @@ func TestMigrateConcurrentOnFreshDatabase(t *testing.T) {
 // migrationCount is the number of embedded migrations.
 func migrationCount(t *testing.T) int {
 	t.Helper()
-	files, err := fs.Glob(migrations.FS, "*.sql")
+	files, err := fs.Glob(migrations.Postgres, "*.sql")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("embedded migrations: %v", err)
 	}

@@ -8,18 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
-)
-
-const (
-	// maxLastError bounds the stored delivery error, in bytes.
-	maxLastError = 1000
-	// maxText bounds free-form client-supplied text (user agent, audit
-	// detail values), in bytes.
-	maxText = 1024
 )
 
 // Outbox is the transactional mail queue in mail_outbox. Enqueue belongs in
@@ -34,16 +26,15 @@ var _ app.Outbox = (*Outbox)(nil)
 // NewOutbox returns an Outbox on db.
 func NewOutbox(db DBTX) *Outbox { return &Outbox{db: db} }
 
-// Enqueue stores m as pending and due now (the database's clock; its
-// transaction's start time when bound to one).
-func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail) error {
+// Enqueue stores m as pending, created and due at now.
+func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
 	payload, err := marshalMap(m.Data)
 	if err != nil {
 		return err
 	}
 	_, err = o.db.Exec(ctx, `INSERT INTO mail_outbox (id, kind, to_address, user_id, payload, status, attempts, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', 0, now(), now())`,
-		m.ID, string(m.Kind), m.To, nullUUID(m.UserID), payload)
+		VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', 0, $6, $6)`,
+		m.ID, string(m.Kind), m.To, nullUUID(m.UserID), payload, now)
 	return translate(err, nil)
 }
 
@@ -115,7 +106,7 @@ func (o *Outbox) MarkFailed(ctx context.Context, id uuid.UUID, lastErr string, n
 	tag, err := o.db.Exec(ctx, `UPDATE mail_outbox SET last_error = $2, next_attempt_at = $3,
 			status = CASE WHEN $4 THEN 'failed' ELSE status END,
 			payload = CASE WHEN $4 THEN '{}'::jsonb ELSE payload END
-		WHERE id = $1`, id, cleanText(lastErr, maxLastError), next, giveUp)
+		WHERE id = $1`, id, storable.Text(lastErr, storable.MaxLastError), next, giveUp)
 	if err := affectedOne(tag, err, nil); err != nil {
 		return fmt.Errorf("outbox message %s: %w", id, err)
 	}
@@ -129,46 +120,18 @@ func (o *Outbox) CountPending(ctx context.Context) (int, error) {
 	return n, translate(err, nil)
 }
 
-// cleanText makes s storable as text (valid UTF-8, no NUL) and cuts it to at
-// most max bytes on a rune boundary.
-func cleanText(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\x00", "")
-	if len(s) <= max {
-		return s
-	}
-	s = s[:max]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// cleanMap returns m with every key and value made storable (see
-// cleanText); jsonb refuses \u0000 and invalid UTF-8 would not round-trip.
-func cleanMap(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[cleanText(k, maxText)] = cleanText(v, maxText)
-	}
-	return out
-}
-
 // nullUUID maps uuid.Nil to SQL NULL.
 func nullUUID(id uuid.UUID) uuid.NullUUID {
 	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}
 }
 
 // marshalMap encodes m as a JSON object text storable as jsonb (see
-// cleanMap); nil becomes {}.
+// storable.Map); nil becomes {}.
 func marshalMap(m map[string]string) (string, error) {
 	if len(m) == 0 {
 		return "{}", nil
 	}
-	b, err := json.Marshal(cleanMap(m))
+	b, err := json.Marshal(storable.Map(m))
 	if err != nil {
 		return "", fmt.Errorf("postgres: encode map: %w", err)
 	}

@@ -81,12 +81,12 @@ func (l *RateLimiter) Reset(ctx context.Context, key string) error {
 
 // DeleteExpired removes the counters whose window has ended and returns how
 // many it removed. A worker calls it periodically to keep the table small.
-func (l *RateLimiter) DeleteExpired(ctx context.Context) (int64, error) {
+func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {
 	tag, err := l.db.Exec(ctx, `DELETE FROM rate_limits WHERE reset_at < now()`)
 	if err != nil {
 		return 0, translate(err, nil)
 	}
-	return tag.RowsAffected(), nil
+	return int(tag.RowsAffected()), nil
 }
 
 // retryAfterSeconds rounds d up to whole seconds, at least one.

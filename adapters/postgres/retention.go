@@ -3,36 +3,34 @@ package postgres
 import (
 	"context"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
 )
 
-// Retention deletes rows whose purpose has ended more than a retention
-// period ago: sessions past their absolute expiry or revoked (with their
-// refresh tokens, by cascade), one-time tokens past expiry, and outbox
-// messages sent or given up. The audit trail is never swept.
+// Retention deletes rows whose purpose has ended before a cutoff: sessions
+// past their absolute expiry or revoked (with their refresh tokens, by
+// cascade), one-time tokens past expiry, and outbox messages sent or given
+// up. The audit trail is never swept.
 type Retention struct {
 	db DBTX
 }
 
+var _ app.Retention = (*Retention)(nil)
+
 // NewRetention returns a Retention on db (normally the pool).
 func NewRetention(db DBTX) *Retention { return &Retention{db: db} }
-
-// Swept counts what one sweep deleted.
-type Swept struct {
-	Sessions, Tokens, Mail int64
-}
 
 // batch bounds the rows one statement deletes, so a sweep of a large
 // backlog never holds long locks; the next sweep continues.
 const batch = 5000
 
-// Sweep deletes what ended before now-keep. Each statement uses its index
+// Sweep deletes what ended before cutoff. Each statement uses its index
 // and deletes at most batch rows.
-func (r *Retention) Sweep(ctx context.Context, now time.Time, keep time.Duration) (Swept, error) {
-	cutoff := now.Add(-keep)
-	var s Swept
+func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, error) {
+	var s app.Swept
 	for _, q := range []struct {
 		sql string
-		n   *int64
+		n   *int
 	}{
 		{`DELETE FROM sessions WHERE id IN (
 			SELECT id FROM sessions WHERE expires_at < $1
@@ -45,7 +43,7 @@ func (r *Retention) Sweep(ctx context.Context, now time.Time, keep time.Duration
 		if err != nil {
 			return s, translate(err, nil)
 		}
-		*q.n = tag.RowsAffected()
+		*q.n = int(tag.RowsAffected())
 	}
 	return s, nil
 }

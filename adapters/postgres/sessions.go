@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
 )
 
@@ -26,7 +27,7 @@ const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revok
 // at most 1024 bytes each.
 func (r *SessionRepository) Create(ctx context.Context, s *session.Session) error {
 	_, err := r.db.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), cleanText(s.UserAgent(), maxText), cleanText(s.IP(), maxText))
+		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText))
 	return translate(err, nil)
 }
 
@@ -35,8 +36,9 @@ func (r *SessionRepository) ByID(ctx context.Context, id uuid.UUID) (*session.Se
 	return scanSession(r.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
 }
 
-// ByIDForUpdate is ByID with a row lock held until the transaction ends.
-func (r *SessionRepository) ByIDForUpdate(ctx context.Context, id uuid.UUID) (*session.Session, error) {
+// ByIDForChange is ByID with a row lock (FOR UPDATE) held until the
+// transaction ends.
+func (r *SessionRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error) {
 	return scanSession(r.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
 }
 
@@ -91,11 +93,11 @@ func (r *SessionRepository) AddRefreshToken(ctx context.Context, rt app.RefreshT
 	return translate(err, nil)
 }
 
-// RefreshTokenForUpdate finds a refresh token by hash and locks it until the
+// RefreshTokenForChange finds a refresh token by hash and locks it until the
 // transaction ends, or gives session.ErrNotFound. Of concurrent
 // transactions presenting one token, the later ones wait for the first and
 // then see its used time.
-func (r *SessionRepository) RefreshTokenForUpdate(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
+func (r *SessionRepository) RefreshTokenForChange(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
 	var (
 		raw     []byte
 		rt      app.RefreshToken

@@ -22,50 +22,73 @@ func NewOneTimeTokenRepository(db DBTX) *OneTimeTokenRepository {
 	return &OneTimeTokenRepository{db: db}
 }
 
-// Issue marks every unused token of t's user and purpose used at t's
-// creation time and inserts t. It first locks the user's row (held until
-// the transaction ends), so that concurrent issues for one user are
-// serialized and only the newest token stays usable.
-func (r *OneTimeTokenRepository) Issue(ctx context.Context, t *token.OneTimeToken) error {
+// Add inserts t.
+func (r *OneTimeTokenRepository) Add(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
-	if _, err := r.db.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, t.UserID()); err != nil {
-		return translate(err, nil)
-	}
-	_, err := r.db.Exec(ctx, `
-		WITH invalidated AS (
-			UPDATE one_time_tokens SET used_at = $4
-			WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL
-		)
-		INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		h[:], t.UserID(), string(t.Purpose()), t.CreatedAt(), t.ExpiresAt(), t.UsedAt())
+	_, err := r.db.Exec(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		h[:], t.UserID(), string(t.Purpose()), t.CreatedAt(), t.ExpiresAt(), t.UsedAt(), nullText(t.PasswordHash()))
 	return translate(err, nil)
 }
 
-// ByHashForUpdate finds a token and locks it until the transaction ends;
-// an unknown hash gives domain.ErrInvalidToken.
-func (r *OneTimeTokenRepository) ByHashForUpdate(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
+// ByHashForChange finds a token and locks its row (FOR UPDATE) until the
+// transaction ends; an unknown hash gives domain.ErrInvalidToken.
+func (r *OneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
 	var (
 		raw              []byte
 		userID           uuid.UUID
 		purpose          string
 		created, expires time.Time
 		used             *time.Time
+		pwHash           *string
 	)
-	err := r.db.QueryRow(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at FROM one_time_tokens WHERE token_hash = $1 FOR UPDATE`, hash[:]).
-		Scan(&raw, &userID, &purpose, &created, &expires, &used)
+	err := r.db.QueryRow(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash
+		FROM one_time_tokens WHERE token_hash = $1 FOR UPDATE`, hash[:]).
+		Scan(&raw, &userID, &purpose, &created, &expires, &used, &pwHash)
 	if err != nil {
 		return nil, translate(err, domain.ErrInvalidToken)
 	}
 	var h token.Hash
 	copy(h[:], raw)
-	return token.Rehydrate(h, userID, token.Purpose(purpose), created.UTC(), expires.UTC(), utcPtr(used)), nil
+	pw := ""
+	if pwHash != nil {
+		pw = *pwHash
+	}
+	return token.Rehydrate(h, userID, token.Purpose(purpose), created.UTC(), expires.UTC(), utcPtr(used), pw), nil
 }
 
-// MarkUsed saves the used time of t; an unknown token gives
+// MarkUsed saves the used time of t and drops the registration's password
+// hash, which a used token no longer needs; an unknown token gives
 // domain.ErrInvalidToken.
 func (r *OneTimeTokenRepository) MarkUsed(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
-	tag, err := r.db.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2 WHERE token_hash = $1`, h[:], t.UsedAt())
+	tag, err := r.db.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2, password_hash = NULL WHERE token_hash = $1`, h[:], t.UsedAt())
 	return affectedOne(tag, err, domain.ErrInvalidToken)
+}
+
+// InvalidateUnused marks the user's unused tokens of the given purposes used
+// at at, dropping their password hashes (index
+// one_time_tokens_user_purpose_unused).
+func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
+	if len(purposes) == 0 {
+		return 0, nil
+	}
+	names := make([]string, len(purposes))
+	for i, p := range purposes {
+		names[i] = string(p)
+	}
+	tag, err := r.db.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2, password_hash = NULL
+		WHERE user_id = $1 AND purpose = ANY($3) AND used_at IS NULL`, userID, at, names)
+	if err != nil {
+		return 0, translate(err, nil)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// nullText maps "" to SQL NULL.
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

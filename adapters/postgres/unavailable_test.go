@@ -5,11 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/google/uuid"
 )
 
@@ -32,8 +34,10 @@ func TestUnavailableWhenDatabaseDown(t *testing.T) {
 		"MigrateUp":       postgres.MigrateUp(ctx, "postgres://postgres@127.0.0.1:1/gatehouse?sslmode=disable&connect_timeout=2"),
 	}
 	_, checks["Users.ByID"] = postgres.NewUserRepository(pool).ByID(ctx, uuid.New())
-	_, checks["VerifyAuditChain"] = postgres.VerifyAuditChain(ctx, pool)
-	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, event(uuid.New()))
+	_, checks["VerifyAuditChain"] = app.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
+	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
+	_, checks["Retention.Sweep"] = postgres.NewRetention(pool).Sweep(ctx, time.Now())
+	_, checks["SigningKeys.GetOrCreate"] = postgres.NewSigningKeyStore(pool).GetOrCreate(ctx, func() ([]byte, error) { return []byte("k"), nil })
 	for name, err := range checks {
 		if name == "MigrateUp" {
 			if err == nil {

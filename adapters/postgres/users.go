@@ -38,8 +38,9 @@ func (r *UserRepository) ByID(ctx context.Context, id uuid.UUID) (*user.User, er
 	return scanUser(r.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
-// ByIDForUpdate is ByID with a row lock held until the transaction ends.
-func (r *UserRepository) ByIDForUpdate(ctx context.Context, id uuid.UUID) (*user.User, error) {
+// ByIDForChange is ByID with a row lock (FOR UPDATE) held until the
+// transaction ends.
+func (r *UserRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, error) {
 	return scanUser(r.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
 }
 

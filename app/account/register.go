@@ -11,9 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
-	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
-	"github.com/google/uuid"
 )
 
 // VerificationTTL is how long a verification link works.
@@ -27,26 +25,30 @@ type RegisterInput struct {
 }
 
 // Register creates an account or, for a known address, mails its owner.
-// A known unverified address takes the new password (see register).
-// The answer is the same in every branch, and every branch hashes the
+// A registration never changes an existing account. With verification
+// required, a registration of an address that is not verified yet is a
+// pending registration of its own: its password hash travels with its own
+// verification token, and verifying needs both (see VerifyEmail). The
+// answer is the same in every branch, and every branch hashes the
 // password once, so neither the answer nor its time tells whether the
 // address is registered.
 type Register struct {
-	tx     app.TxManager
-	hasher app.PasswordHasher
-	policy user.PasswordPolicy
-	guard  *limits.Guard
-	clock  app.Clock
-	ids    app.IDGenerator
-	rnd    io.Reader
-	links  app.Links
-	ttl    time.Duration
+	tx              app.TxManager
+	hasher          app.PasswordHasher
+	policy          user.PasswordPolicy
+	guard           *limits.Guard
+	clock           app.Clock
+	ids             app.IDGenerator
+	rnd             io.Reader
+	links           app.Links
+	ttl             time.Duration
+	requireVerified bool
 }
 
 // NewRegister builds the use case.
-func NewRegister(tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, ttl VerificationTTL) *Register {
+func NewRegister(tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, ttl VerificationTTL, requireVerified app.RequireVerifiedEmail) *Register {
 	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &Register{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: time.Duration(ttl)}
+	return &Register{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: time.Duration(ttl), requireVerified: bool(requireVerified)}
 }
 
 // errRaced says a concurrent registration of the same address won the
@@ -67,11 +69,10 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 	if err != nil {
 		return err
 	}
-	// The per-address mail limit is counted before the transaction: the
-	// counters live on other connections, and a transaction must never
-	// wait for a second connection of the pool it holds one of. Whichever
-	// mail registration sends (verification or "already registered"), it
-	// shares one counter with the resend endpoint's verification mails.
+	// Whichever mail registration sends (verification or "already
+	// registered"), it shares one per-address counter with the resend
+	// endpoint's verification mails. It is counted before the
+	// transaction, so the transaction does only the registration's work.
 	mayMail, err := h.guard.AllowMail(ctx, app.MailVerifyEmail, email)
 	if err != nil {
 		return err
@@ -101,65 +102,40 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 			return err
 		}
 		if mayMail {
-			if err := SendVerification(ctx, r, h.ids, h.rnd, h.links, u, now, h.ttl); err != nil {
+			if err := app.AddVerificationToken(ctx, r, h.ids, h.rnd, h.links, u, hash, now, h.ttl); err != nil {
 				return err
 			}
 		}
-		// Audit last: its chain lock is held until commit.
 		return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
 	case err != nil:
 		return err
-	case !existing.Active():
+	case !existing.Active() || !mayMail:
+		// Nothing to send; the account is left as it is.
 		return nil
-	case !existing.Verified():
-		// Nobody has proven this address yet, so the newest registration
-		// wins: its password replaces the old one and sessions opened
-		// before are ended. Otherwise whoever registered someone else's
-		// address first would own the account once its owner registers
-		// and verifies it (pre-account hijacking). The row lock also
-		// serializes concurrent token issues for the user.
-		u, err := r.Users.ByIDForUpdate(ctx, existing.ID())
+	}
+	if h.requireVerified && !existing.Verified() {
+		// Read the user for change so that a verification committing
+		// meanwhile is seen: a verified account gets the notice below,
+		// never a pending registration.
+		u, err := r.Users.ByIDForChange(ctx, existing.ID())
 		if err != nil {
 			return err
 		}
-		if err := u.SetPasswordHash(hash, now); err != nil {
-			return err
+		if !u.Active() {
+			return nil
 		}
-		if err := r.Users.Update(ctx, u); err != nil {
-			return err
+		if !u.Verified() {
+			// A pending registration of its own: the account, its
+			// password and its sessions stay as they are; this
+			// registration's password travels with its own token.
+			return app.AddVerificationToken(ctx, r, h.ids, h.rnd, h.links, u, hash, now, h.ttl)
 		}
-		if _, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
-			return err
-		}
-		if !mayMail {
-			// Over the mail limit the takeover still happens and older links
-			// still die (a fresh token is issued), only no mail is sent:
-			// otherwise an attacker could use up the limit first and keep
-			// the account pre-claimed. The owner can come back later or use
-			// a password reset, which proves the address and verifies it.
-			_, err := app.IssueOneTimeToken(ctx, r, h.rnd, u.ID(), token.PurposeVerifyEmail, now, h.ttl)
-			return err
-		}
-		return SendVerification(ctx, r, h.ids, h.rnd, h.links, u, now, h.ttl)
-	case !mayMail:
-		return nil
-	default:
-		return r.Outbox.Enqueue(ctx, app.OutboundMail{
-			ID: h.ids.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),
-			Data: map[string]string{"login_link": h.links.Base(), "reset_link": h.links.ForgotPassword()},
-		})
+		existing = u
 	}
-}
-
-// SendVerification issues a verification token for u and enqueues the mail
-// to u's stored address. Callers apply the per-address mail limit.
-func SendVerification(ctx context.Context, r app.Repos, ids app.IDGenerator, rnd io.Reader, links app.Links, u *user.User, now time.Time, ttl time.Duration) error {
-	secret, err := app.IssueOneTimeToken(ctx, r, rnd, u.ID(), token.PurposeVerifyEmail, now, ttl)
-	if err != nil {
-		return err
-	}
+	// A verified address (or, without required verification, any known
+	// one: its first registration's password is the account's).
 	return r.Outbox.Enqueue(ctx, app.OutboundMail{
-		ID: ids.NewID(), Kind: app.MailVerifyEmail, To: u.Email().String(), UserID: u.ID(),
-		Data: map[string]string{"link": links.VerifyEmail(secret)},
-	})
+		ID: h.ids.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),
+		Data: map[string]string{"login_link": h.links.Base(), "reset_link": h.links.ForgotPassword()},
+	}, now)
 }

@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,10 @@ type registerFixture struct {
 	ids    *apptest.IDs
 }
 
-func newRegister(t *testing.T) *registerFixture {
+// newRegister builds the use case with verification required.
+func newRegister(t *testing.T) *registerFixture { return newRegisterWith(t, true) }
+
+func newRegisterWith(t *testing.T, requireVerified bool) *registerFixture {
 	ctrl := gomock.NewController(t)
 	f := &registerFixture{
 		tx:     mock.NewMockTxManager(ctrl),
@@ -47,9 +51,14 @@ func newRegister(t *testing.T) *registerFixture {
 	}
 	policy := user.PasswordPolicy{MinLength: 15, IsCommon: func(s string) bool { return s == "passwordpassword" }}
 	f.h = account.NewRegister(f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()),
-		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand("register"), apptest.Links(), account.VerificationTTL(verifyTTL))
+		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand("register"), apptest.Links(), account.VerificationTTL(verifyTTL),
+		app.RequireVerifiedEmail(requireVerified))
 	return f
 }
+
+// newHash is what the mocked hasher makes of this registration's password;
+// storedUser's accounts hold "$argon2id$old".
+const newHash = "$argon2id$new"
 
 // expectHashOnce is the timing guarantee: one hash, whatever the branch.
 func (f *registerFixture) expectHashOnce(t *testing.T) {
@@ -57,40 +66,60 @@ func (f *registerFixture) expectHashOnce(t *testing.T) {
 		if pw.Reveal() != goodPassword {
 			t.Errorf("hashed %q", pw.Reveal())
 		}
-		return "$argon2id$new", nil
+		return newHash, nil
 	})
 }
 
-func (f *registerFixture) expectMailAllowed(kind app.MailKind, allowed bool) {
+// expectMailAllowed expects the one per-address mail count of a
+// registration. Whichever mail it sends, it is counted on the
+// verification counter it shares with the resend endpoint.
+func (f *registerFixture) expectMailAllowed(allowed bool) {
 	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Times(1).DoAndReturn(func(_ context.Context, key string, _ int, _ time.Duration) (bool, time.Duration, error) {
-		if _ = kind; !strings.HasPrefix(key, "mail:"+string(app.MailVerifyEmail)+":") {
+		if !strings.HasPrefix(key, "mail:"+string(app.MailVerifyEmail)+":") {
 			return false, 0, errors.New("unexpected mail counter " + key)
 		}
 		return allowed, time.Minute, nil
 	})
 }
 
-// expectVerification expects a verification token for uid and its mail to
-// `to`, and checks that the link carries the secret whose hash was stored.
-func (f *registerFixture) expectVerification(t *testing.T, uid uuid.UUID, to string) {
-	var issued *token.OneTimeToken
-	gomock.InOrder(
-		f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tok *token.OneTimeToken) error {
-			issued = tok
-			return nil
-		}),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
-			if m.Kind != app.MailVerifyEmail || m.To != to || m.UserID != uid || m.ID == uuid.Nil {
-				t.Errorf("mail %+v, want verify_email to %s for %s", m, to, uid)
-			}
-			checkLink(t, m.Data["link"], "/verify-email?token=", issued)
-			if issued.Purpose() != token.PurposeVerifyEmail || issued.UserID() != uid ||
-				!issued.CreatedAt().Equal(apptest.T0) || !issued.ExpiresAt().Equal(apptest.T0.Add(verifyTTL)) || issued.UsedAt() != nil {
-				t.Errorf("token %+v", issued)
-			}
-			return nil
-		}),
-	)
+// verification is what expectVerification saw stored and enqueued.
+type verification struct {
+	tok  *token.OneTimeToken
+	mail app.OutboundMail
+}
+
+// expectVerification expects one verification token to be stored and one
+// mail to be enqueued at the clock's now; verification.check tells, after
+// Handle, whether they are the right ones.
+func (f *registerFixture) expectVerification() *verification {
+	v := &verification{}
+	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tok *token.OneTimeToken) error {
+		v.tok = tok
+		return nil
+	})
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		v.mail = m
+		return nil
+	})
+	return v
+}
+
+// check asserts a verification token for uid carrying passwordHash, and its
+// link mailed to `to`.
+func (v *verification) check(t *testing.T, uid uuid.UUID, to, passwordHash string) {
+	t.Helper()
+	m, tok := v.mail, v.tok
+	if tok == nil {
+		t.Fatal("no token stored")
+	}
+	if m.Kind != app.MailVerifyEmail || m.To != to || m.UserID != uid || m.ID == uuid.Nil {
+		t.Errorf("mail %+v, want verify_email to %s for %s", m, to, uid)
+	}
+	checkLink(t, m.Data["link"], "/verify-email?token=", tok)
+	if tok.Purpose() != token.PurposeVerifyEmail || tok.UserID() != uid || tok.PasswordHash() != passwordHash ||
+		!tok.CreatedAt().Equal(apptest.T0) || !tok.ExpiresAt().Equal(apptest.T0.Add(verifyTTL)) || tok.UsedAt() != nil {
+		t.Errorf("token for %s with hash %q, expiry %v; want %s, %q, %v", tok.UserID(), tok.PasswordHash(), tok.ExpiresAt(), uid, passwordHash, apptest.T0.Add(verifyTTL))
+	}
 }
 
 func checkLink(t *testing.T, link, path string, issued *token.OneTimeToken) {
@@ -122,83 +151,11 @@ func storedUser(email string, verified, active bool) *user.User {
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
 }
 
-func TestRegisterNewAddress(t *testing.T) {
-	f := newRegister(t)
-	ctx := context.Background()
-	f.expectHashOnce(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	var created *user.User
-	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new.user@example.com")).Return(nil, user.ErrNotFound),
-		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
-			created = u
-			return nil
-		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.Registered || e.UserID != created.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
-	)
-	f.expectMailAllowed(app.MailVerifyEmail, true)
-	f.expectVerification(t, apptest.ID(1), "new.user@example.com")
-
-	err := f.h.Handle(ctx, account.RegisterInput{Email: "  New.User@Example.COM ", Password: goodPassword, Meta: meta})
-	if err != nil {
-		t.Fatalf("Handle: %v", err)
-	}
-	if created.ID() != apptest.ID(1) || created.Email().String() != "new.user@example.com" ||
-		created.PasswordHash() != "$argon2id$new" || created.Verified() || !created.Active() || !created.CreatedAt().Equal(apptest.T0) {
-		t.Fatalf("created %+v", created)
-	}
-}
-
-// expectTakeover expects the newest registration of an unverified address
-// to replace its password and end its sessions.
-func (f *registerFixture) expectTakeover(t *testing.T, u *user.User) {
-	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(u, nil),
-		f.repos.Users.EXPECT().Update(gomock.Any(), u).DoAndReturn(func(_ context.Context, got *user.User) error {
-			if got.PasswordHash() != "$argon2id$new" || got.Verified() {
-				t.Errorf("update: hash %q verified %v", got.PasswordHash(), got.Verified())
-			}
-			return nil
-		}),
-		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(1, nil),
-	)
-}
-
-func TestRegisterKnownUnverifiedGetsFreshVerification(t *testing.T) {
-	f := newRegister(t)
-	f.expectHashOnce(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	// The stored address (not the typed one) receives the mail.
-	existing := storedUser("stored-form@example.com", false, true)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("known@example.com")).Return(existing, nil)
-	f.expectMailAllowed(app.MailVerifyEmail, true)
-	// Nobody proved the address: the newest registration's password wins
-	// (against pre-account hijacking), and older sessions end.
-	f.expectTakeover(t, existing)
-	f.expectVerification(t, existing.ID(), "stored-form@example.com")
-
-	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "KNOWN@example.com", Password: goodPassword, Meta: meta}); err != nil {
-		t.Fatalf("Handle: %v", err)
-	}
-	if existing.PasswordHash() != "$argon2id$new" {
-		t.Fatal("the newest registration of an unverified address did not set its password")
-	}
-}
-
-func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
-	f := newRegister(t)
-	f.expectHashOnce(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	existing := storedUser("known@example.com", true, true)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
-	f.expectMailAllowed(app.MailAlreadyRegistered, true)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
-		if m.Kind != app.MailAlreadyRegistered || m.To != "known@example.com" || m.UserID != existing.ID() {
+// expectNotice expects the "already registered" mail to the stored address
+// of u, enqueued at the clock's now, and nothing else.
+func (f *registerFixture) expectNotice(t *testing.T, u *user.User) {
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		if m.Kind != app.MailAlreadyRegistered || m.To != u.Email().String() || m.UserID != u.ID() || m.ID == uuid.Nil {
 			t.Errorf("mail %+v", m)
 		}
 		for _, k := range []string{"login_link", "reset_link"} {
@@ -211,39 +168,179 @@ func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
 		}
 		return nil
 	})
-	// No token, no Create, no Update, no audit: strict mocks fail on any.
+}
+
+func TestRegisterNewAddress(t *testing.T) {
+	for _, requireVerified := range []bool{true, false} {
+		t.Run(fmt.Sprintf("requireVerified=%v", requireVerified), func(t *testing.T) {
+			f := newRegisterWith(t, requireVerified)
+			f.expectHashOnce(t)
+			f.expectMailAllowed(true)
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			var created *user.User
+			// The address is looked up before the user is created, and the
+			// user exists before its token refers to it.
+			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new.user@example.com")).Return(nil, user.ErrNotFound)
+			create := f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
+				created = u
+				return nil
+			})
+			v := f.expectVerification()
+			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).After(create).DoAndReturn(func(_ context.Context, e audit.Event) error {
+				if e.Type != audit.Registered || e.UserID != created.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
+					t.Errorf("audit %+v", e)
+				}
+				return nil
+			})
+
+			err := f.h.Handle(context.Background(), account.RegisterInput{Email: "  New.User@Example.COM ", Password: goodPassword, Meta: meta})
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if created.ID() != apptest.ID(1) || created.Email().String() != "new.user@example.com" ||
+				created.PasswordHash() != newHash || created.Verified() || !created.Active() || !created.CreatedAt().Equal(apptest.T0) {
+				t.Fatalf("created %+v", created)
+			}
+			// The token carries this registration's hash (the account's too).
+			v.check(t, created.ID(), "new.user@example.com", newHash)
+		})
+	}
+}
+
+// With verification required, a registration of a known address that is
+// not verified yet is a pending registration of its own: the account is
+// never changed (no Update, no RevokeAll: a stranger's registration must
+// neither replace the owner's password nor end the owner's sessions), no
+// other token is invalidated, and a token carrying the new password's hash
+// is mailed to the stored address.
+func TestRegisterKnownUnverifiedAddsPendingRegistration(t *testing.T) {
+	f := newRegister(t)
+	f.expectHashOnce(t)
+	f.expectMailAllowed(true)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	existing := storedUser("stored-form@example.com", false, true)
+	locked := storedUser("stored-form@example.com", false, true)
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("known@example.com")).Return(existing, nil),
+		// Re-read for change, so a verification committing meanwhile is seen.
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(locked, nil),
+	)
+	// The stored address (not the typed one) receives the mail.
+	v := f.expectVerification()
+	// Strict mocks: no Users.Update, no Sessions.RevokeAll, no
+	// Tokens.InvalidateUnused, no Create, no audit.
+
+	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "KNOWN@example.com", Password: goodPassword, Meta: meta}); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	v.check(t, existing.ID(), "stored-form@example.com", newHash)
+	for _, u := range []*user.User{existing, locked} {
+		if u.PasswordHash() != "$argon2id$old" || u.Verified() || !u.UpdatedAt().Equal(apptest.T0.Add(-48*time.Hour)) {
+			t.Fatalf("the account was changed in memory: hash %q verified %v", u.PasswordHash(), u.Verified())
+		}
+	}
+	if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("tx %v", errs)
+	}
+}
+
+// Without required verification a known address is an account like any
+// other: its first registration's password is the account's, and a new
+// registration gets the notice, no token.
+func TestRegisterKnownUnverifiedWithoutRequiredVerificationGetsNotice(t *testing.T) {
+	f := newRegisterWith(t, false)
+	f.expectHashOnce(t)
+	f.expectMailAllowed(true)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	existing := storedUser("known@example.com", false, true)
+	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+	f.expectNotice(t, existing)
+	// Strict mocks: no ByIDForChange, no token, no Update, no RevokeAll.
+	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if existing.PasswordHash() != "$argon2id$old" {
+		t.Fatal("the account's password was changed")
+	}
+}
+
+// ByEmail saw the address unverified, but a verification committed before
+// the row was read for change: the account is verified, so the registrant
+// gets the notice and no pending registration is added.
+func TestRegisterVerifiedMeanwhileGetsNotice(t *testing.T) {
+	f := newRegister(t)
+	f.expectHashOnce(t)
+	f.expectMailAllowed(true)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	seen := storedUser("known@example.com", false, true)
+	verified := storedUser("known@example.com", true, true)
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), seen.ID()).Return(verified, nil),
+	)
+	f.expectNotice(t, verified)
+	// Strict mocks: no Tokens.Add.
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 }
 
+func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
+	for _, requireVerified := range []bool{true, false} {
+		t.Run(fmt.Sprintf("requireVerified=%v", requireVerified), func(t *testing.T) {
+			f := newRegisterWith(t, requireVerified)
+			f.expectHashOnce(t)
+			f.expectMailAllowed(true)
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			existing := storedUser("known@example.com", true, true)
+			f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+			f.expectNotice(t, existing)
+			// No token, no Create, no Update, no audit: strict mocks fail on any.
+			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+		})
+	}
+}
+
 func TestRegisterKnownInactiveDoesNothing(t *testing.T) {
-	f := newRegister(t)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(app.MailVerifyEmail, true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", true, false), nil)
-	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
-		t.Fatalf("Handle: %v", err)
+	for _, verified := range []bool{true, false} {
+		t.Run(fmt.Sprintf("verified=%v", verified), func(t *testing.T) {
+			f := newRegister(t)
+			f.expectHashOnce(t)
+			f.expectMailAllowed(true)
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", verified, false), nil)
+			// Strict mocks: nothing else.
+			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+		})
 	}
 }
 
 func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
+	f.expectMailAllowed(true)
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 	winner := storedUser("race@example.com", false, true)
 	gomock.InOrder(
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound),
 		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(user.ErrEmailTaken),
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(winner, nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), winner.ID()).Return(winner, nil),
 	)
-	f.expectMailAllowed(app.MailVerifyEmail, true)
-	f.expectTakeover(t, winner)
-	f.expectVerification(t, winner.ID(), "race@example.com")
+	// The loser's registration is pending beside the winner's: its own
+	// token, the winner's account untouched.
+	v := f.expectVerification()
 
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "race@example.com", Password: goodPassword, Meta: meta}); err != nil {
 		t.Fatalf("Handle: %v", err)
+	}
+	v.check(t, winner.ID(), "race@example.com", newHash)
+	if winner.PasswordHash() != "$argon2id$old" {
+		t.Fatal("the winner's password was changed")
 	}
 	errs := res.Errs()
 	if len(errs) != 2 || errs[0] == nil || errs[1] != nil {
@@ -254,7 +351,7 @@ func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 func TestRegisterRaceTwiceGivesUp(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
-	f.expectMailAllowed(app.MailVerifyEmail, true)
+	f.expectMailAllowed(true)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Times(2).Return(nil, user.ErrNotFound)
 	f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Times(2).Return(user.ErrEmailTaken)
@@ -263,19 +360,22 @@ func TestRegisterRaceTwiceGivesUp(t *testing.T) {
 	}
 }
 
+// Over the per-address mail limit a new address is still created (without
+// a token: the owner can ask for a resend), and a known address is left as
+// it is: no token, no mail, no change.
 func TestRegisterMailLimitStillAnswersNil(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		existing *user.User
-		kind     app.MailKind
 	}{
-		{"new", nil, app.MailVerifyEmail},
-		{"unverified", storedUser("limited@example.com", false, true), app.MailVerifyEmail},
-		{"verified", storedUser("limited@example.com", true, true), app.MailAlreadyRegistered},
+		{"new", nil},
+		{"unverified", storedUser("limited@example.com", false, true)},
+		{"verified", storedUser("limited@example.com", true, true)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newRegister(t)
 			f.expectHashOnce(t)
+			f.expectMailAllowed(false)
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			if c.existing == nil {
 				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
@@ -284,15 +384,7 @@ func TestRegisterMailLimitStillAnswersNil(t *testing.T) {
 			} else {
 				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.existing, nil)
 			}
-			if c.name == "unverified" {
-				// The takeover happens and older links die even when no
-				// mail may be sent; otherwise an attacker who used up the
-				// limit first would keep the account pre-claimed.
-				f.expectTakeover(t, c.existing)
-				f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(nil)
-			}
-			f.expectMailAllowed(c.kind, false)
-			// No Outbox.Enqueue.
+			// Strict mocks: no Tokens.Add, no Outbox.Enqueue, no Update.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "limited@example.com", Password: goodPassword, Meta: meta}); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
@@ -333,7 +425,7 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 	t.Run("repository unavailable", func(t *testing.T) {
 		f := newRegister(t)
 		f.expectHashOnce(t)
-		f.expectMailAllowed(app.MailVerifyEmail, true)
+		f.expectMailAllowed(true)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
@@ -347,9 +439,23 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
 		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
-		f.expectMailAllowed(app.MailVerifyEmail, true)
-		f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(nil)
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x")))
+		f.expectMailAllowed(true)
+		f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x")))
+		// No audit after the failure.
+		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
+		if !errors.Is(err, domain.ErrUnavailable) || res.Errs()[0] == nil {
+			t.Fatalf("err = %v, tx %v", err, res.Errs())
+		}
+	})
+	t.Run("re-read for change fails", func(t *testing.T) {
+		f := newRegister(t)
+		f.expectHashOnce(t)
+		f.expectMailAllowed(true)
+		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		existing := storedUser("someone@example.com", false, true)
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(nil, domain.Unavailable(errors.New("x")))
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
 		if !errors.Is(err, domain.ErrUnavailable) || res.Errs()[0] == nil {
 			t.Fatalf("err = %v, tx %v", err, res.Errs())
@@ -365,5 +471,5 @@ func TestNewRegisterRequiresDependencies(t *testing.T) {
 	}()
 	ctrl := gomock.NewController(t)
 	account.NewRegister(nil, mock.NewMockPasswordHasher(ctrl), user.PasswordPolicy{}, limits.NewGuard(mock.NewMockRateLimiter(ctrl), limits.DefaultPolicy()),
-		apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(""), apptest.Links(), 0)
+		apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(""), apptest.Links(), 0, true)
 }

@@ -16,12 +16,13 @@ type ResendVerification struct {
 	outbox app.Outbox
 	guard  *limits.Guard
 	ids    app.IDGenerator
+	clock  app.Clock
 }
 
 // NewResendVerification builds the use case. outbox is bound to the pool.
-func NewResendVerification(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator) *ResendVerification {
-	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids})
-	return &ResendVerification{outbox: outbox, guard: guard, ids: ids}
+func NewResendVerification(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator, clock app.Clock) *ResendVerification {
+	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids, "Clock": clock})
+	return &ResendVerification{outbox: outbox, guard: guard, ids: ids, clock: clock}
 }
 
 // Handle validates the address and records the request.
@@ -34,5 +35,5 @@ func (h *ResendVerification) Handle(ctx context.Context, rawEmail string) error 
 	if err != nil || !ok {
 		return err
 	}
-	return h.outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.VerifyRequest, To: email.String()})
+	return h.outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.VerifyRequest, To: email.String()}, h.clock.Now())
 }

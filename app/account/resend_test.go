@@ -22,10 +22,12 @@ func TestResendRecordsRequest(t *testing.T) {
 	ob := mock.NewMockOutbox(ctrl)
 	rl := mock.NewMockRateLimiter(ctrl)
 	ids := &apptest.IDs{}
-	h := account.NewResendVerification(ob, limits.NewGuard(rl, limits.DefaultPolicy()), ids)
+	h := account.NewResendVerification(ob, limits.NewGuard(rl, limits.DefaultPolicy()), ids, apptest.NewClock(apptest.T0))
+	// Counted before it is recorded: over the limit nothing is.
 	gomock.InOrder(
 		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Return(true, time.Duration(0), nil),
-		ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: app.VerifyRequest, To: "who@example.com"}).Return(nil),
+		// Created and due at the app clock's now.
+		ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: app.VerifyRequest, To: "who@example.com"}, apptest.T0).Return(nil),
 	)
 	if err := h.Handle(context.Background(), "  Who@Example.com "); err != nil {
 		t.Fatal(err)
@@ -36,7 +38,7 @@ func TestResendOverLimit(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	ob := mock.NewMockOutbox(ctrl)
 	rl := mock.NewMockRateLimiter(ctrl)
-	h := account.NewResendVerification(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{})
+	h := account.NewResendVerification(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
 	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
 	if err := h.Handle(context.Background(), "who@example.com"); err != nil {
 		t.Fatalf("over the limit must answer as usual, got %v", err)
@@ -45,10 +47,10 @@ func TestResendOverLimit(t *testing.T) {
 
 func TestResendInvalidEmail(t *testing.T) {
 	ctrl := gomock.NewController(t)
-	h := account.NewResendVerification(mock.NewMockOutbox(ctrl), limits.NewGuard(mock.NewMockRateLimiter(ctrl), limits.DefaultPolicy()), &apptest.IDs{})
+	h := account.NewResendVerification(mock.NewMockOutbox(ctrl), limits.NewGuard(mock.NewMockRateLimiter(ctrl), limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
 	err := h.Handle(context.Background(), "who@@example.com")
 	var de *domain.Error
-	if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation {
+	if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation || len(de.Fields) != 1 || de.Fields[0].Code != "invalid_email" {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -56,7 +58,7 @@ func TestResendInvalidEmail(t *testing.T) {
 func TestResendLimiterFailurePropagates(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	rl := mock.NewMockRateLimiter(ctrl)
-	h := account.NewResendVerification(mock.NewMockOutbox(ctrl), limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{})
+	h := account.NewResendVerification(mock.NewMockOutbox(ctrl), limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
 	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
 	if err := h.Handle(context.Background(), "who@example.com"); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
@@ -72,7 +74,7 @@ func TestResendSameWorkForKnownAndUnknown(t *testing.T) {
 		ob := mock.NewMockOutbox(ctrl)
 		rl := mock.NewMockRateLimiter(ctrl)
 		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil)
-		ob.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+		ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.UserID != uuid.Nil || m.Data != nil {
 				t.Errorf("request carries user data: %+v", m)
 			}
@@ -80,7 +82,7 @@ func TestResendSameWorkForKnownAndUnknown(t *testing.T) {
 		})
 		h := account.NewResendVerification(apptest.CountingOutbox{Outbox: ob, C: c},
 			limits.NewGuard(apptest.CountingRateLimiter{RateLimiter: rl, C: c}, limits.DefaultPolicy()),
-			apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: c})
+			apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: c}, apptest.NewClock(apptest.T0))
 		if err := h.Handle(context.Background(), addr); err != nil {
 			t.Fatal(err)
 		}

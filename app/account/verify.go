@@ -4,48 +4,96 @@ import (
 	"context"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 )
 
-// VerifyEmail consumes a verification token and marks its user verified,
-// in one transaction. Unknown, expired and used tokens get one answer.
+// VerifyEmail consumes a verification token and marks its user verified.
+// Verifying needs the token (the mailbox) and the password chosen at the
+// registration that sent it (or, for a resent link, the account's current
+// password). The first registration to verify wins: its password becomes
+// the account's, and every other pending registration's token dies with
+// it. Unknown, expired, used tokens, a wrong password and an address
+// verified already all get one answer, invalid_token.
 type VerifyEmail struct {
-	tx    app.TxManager
-	clock app.Clock
+	tx     app.TxManager
+	hasher app.PasswordHasher
+	clock  app.Clock
 }
 
 // NewVerifyEmail builds the use case.
-func NewVerifyEmail(tx app.TxManager, clock app.Clock) *VerifyEmail {
-	app.Require(map[string]any{"TxManager": tx, "Clock": clock})
-	return &VerifyEmail{tx: tx, clock: clock}
+func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, clock app.Clock) *VerifyEmail {
+	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Clock": clock})
+	return &VerifyEmail{tx: tx, hasher: hasher, clock: clock}
 }
 
-// Handle verifies and returns the verified user.
-func (h *VerifyEmail) Handle(ctx context.Context, raw string, meta app.RequestMeta) (*user.User, error) {
+// Handle verifies and returns the verified user. The password is checked
+// between a first look at the token and the transaction that consumes it,
+// so nothing is held while it hashes; that transaction checks everything
+// again.
+func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app.RequestMeta) (*user.User, error) {
 	hash, err := token.Parse(raw)
 	if err != nil {
 		return nil, err
 	}
-	var u *user.User
+	var expected string
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
-		t, err := r.Tokens.ByHashForUpdate(ctx, hash)
+		t, u, err := h.usable(ctx, r, hash, false)
 		if err != nil {
 			return err
 		}
+		expected = passwordFor(t, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok, _, err := h.hasher.Verify(ctx, user.NormalizePassword(password), expected)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, domain.ErrInvalidToken
+	}
+	var u *user.User
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		var t *token.OneTimeToken
+		t, u, err = h.usable(ctx, r, hash, true)
+		if err != nil {
+			return err
+		}
+		// A reset or change since the check above replaced the password
+		// a resent link is verified with.
+		if passwordFor(t, u) != expected {
+			return domain.ErrInvalidToken
+		}
+		now := h.clock.Now()
 		if err := t.Use(token.PurposeVerifyEmail, now); err != nil {
 			return err
 		}
 		if err := r.Tokens.MarkUsed(ctx, t); err != nil {
 			return err
 		}
-		if u, err = r.Users.ByIDForUpdate(ctx, t.UserID()); err != nil {
-			return err
+		if expected != u.PasswordHash() {
+			// This registration's password becomes the account's; an
+			// unverified account has no sessions to keep, but any it
+			// has belong to the old password.
+			if err := u.SetPasswordHash(expected, now); err != nil {
+				return err
+			}
+			if _, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
+				return err
+			}
 		}
 		u.VerifyEmail(now)
 		if err := r.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		// Every other pending registration dies.
+		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeVerifyEmail); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, audit.Event{Type: audit.EmailVerified, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
@@ -54,4 +102,38 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw string, meta app.RequestMe
 		return nil, err
 	}
 	return u, nil
+}
+
+// usable finds the token and its user and checks that the token can still
+// verify: a verification token, unused, unexpired, of an active user not
+// verified yet. forChange reads both for change.
+func (h *VerifyEmail) usable(ctx context.Context, r app.Repos, hash token.Hash, forChange bool) (*token.OneTimeToken, *user.User, error) {
+	t, err := r.Tokens.ByHashForChange(ctx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.Usable(token.PurposeVerifyEmail, h.clock.Now()); err != nil {
+		return nil, nil, err
+	}
+	read := r.Users.ByID
+	if forChange {
+		read = r.Users.ByIDForChange
+	}
+	u, err := read(ctx, t.UserID())
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Verified() || !u.Active() {
+		return nil, nil, domain.ErrInvalidToken
+	}
+	return t, u, nil
+}
+
+// passwordFor is the hash a verifier's password is checked against: the
+// registration's own, or for a resent link the account's.
+func passwordFor(t *token.OneTimeToken, u *user.User) string {
+	if t.PasswordHash() != "" {
+		return t.PasswordHash()
+	}
+	return u.PasswordHash()
 }

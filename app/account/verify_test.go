@@ -14,14 +14,37 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
 
-func newVerify(t *testing.T) (*account.VerifyEmail, *mock.MockTxManager, *apptest.Repos) {
+const (
+	// registrationHash is the hash of the password chosen at the
+	// registration whose token is verified; storedUser's account holds
+	// "$argon2id$old".
+	registrationHash = "$argon2id$registration"
+	verifyPassword   = "the registration's passphrase"
+)
+
+type verifyFixture struct {
+	h      *account.VerifyEmail
+	tx     *mock.MockTxManager
+	hasher *mock.MockPasswordHasher
+	repos  *apptest.Repos
+	raw    string
+	hash   token.Hash
+}
+
+func newVerify(t *testing.T) *verifyFixture {
 	ctrl := gomock.NewController(t)
-	tx := mock.NewMockTxManager(ctrl)
-	repos := apptest.NewRepos(ctrl)
-	return account.NewVerifyEmail(tx, apptest.NewClock(apptest.T0)), tx, repos
+	f := &verifyFixture{
+		tx:     mock.NewMockTxManager(ctrl),
+		hasher: mock.NewMockPasswordHasher(ctrl),
+		repos:  apptest.NewRepos(ctrl),
+	}
+	f.h = account.NewVerifyEmail(f.tx, f.hasher, apptest.NewClock(apptest.T0))
+	f.raw, f.hash = newSecret(t)
+	return f
 }
 
 func newSecret(t *testing.T) (string, token.Hash) {
@@ -33,46 +56,224 @@ func newSecret(t *testing.T) (string, token.Hash) {
 	return s.Reveal(), h
 }
 
-func TestVerifyEmailHappyPath(t *testing.T) {
-	h, tx, repos := newVerify(t)
-	raw, hash := newSecret(t)
-	u := storedUser("v@example.com", false, true)
-	tok := token.Rehydrate(hash, u.ID(), token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), nil)
-	res := apptest.ExpectWithin(tx, repos.App(), 1)
-	gomock.InOrder(
-		repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), hash).Return(tok, nil),
-		repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
-			if tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
-				t.Errorf("MarkUsed with UsedAt %v", tk.UsedAt())
-			}
-			return nil
-		}),
-		repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(u, nil),
-		repos.Users.EXPECT().Update(gomock.Any(), u).DoAndReturn(func(_ context.Context, uu *user.User) error {
-			if !uu.Verified() || !uu.VerifiedAt().Equal(apptest.T0) {
-				t.Errorf("Update of an unverified user")
-			}
-			return nil
-		}),
-		repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.EmailVerified || e.UserID != u.ID() || e.IP != meta.IP || !e.At.Equal(apptest.T0) {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
-	)
-	got, err := h.Handle(context.Background(), raw, meta)
+// verifyToken returns a fresh copy on each read, as a database would: a
+// usable verification token of storedUser carrying passwordHash ("" for a
+// resent link), used at usedAt when not nil.
+func (f *verifyFixture) verifyToken(passwordHash string, usedAt *time.Time) func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+	return func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), usedAt, passwordHash), nil
+	}
+}
+
+// expectFirstLook expects the first transaction's reads: the token, then
+// its user (not for change).
+func (f *verifyFixture) expectFirstLook(passwordHash string, u *user.User) []any {
+	return []any{
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(passwordHash, nil)),
+		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(u, nil),
+	}
+}
+
+// expectPasswordCheck expects exactly one hash verification of the typed
+// password against encoded, run between the two transactions (after the
+// first committed, before the second started).
+func (f *verifyFixture) expectPasswordCheck(t *testing.T, res *apptest.TxResults, encoded string, ok bool) *gomock.Call {
+	return f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
+		if pw.Reveal() != verifyPassword && pw.Reveal() != "not the password" {
+			t.Errorf("verified %q", pw.Reveal())
+		}
+		if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+			t.Errorf("password checked inside a transaction (results so far %v)", errs)
+		}
+		return ok, false, nil
+	})
+}
+
+// expectVerified expects the second transaction's writes for u: the token
+// marked used at the clock's now, the user saved verified with wantHash,
+// every other verification token invalidated after this one was used, and
+// the audit event.
+func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash string) {
+	markUsed := f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+		if tk.Hash() != f.hash || tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
+			t.Errorf("MarkUsed of %x with UsedAt %v", tk.Hash(), tk.UsedAt())
+		}
+		return nil
+	})
+	f.repos.Users.EXPECT().Update(gomock.Any(), u).Times(1).DoAndReturn(func(_ context.Context, uu *user.User) error {
+		if !uu.Verified() || !uu.VerifiedAt().Equal(apptest.T0) || uu.PasswordHash() != wantHash {
+			t.Errorf("Update: verified %v at %v, hash %q; want verified at T0 with %q", uu.Verified(), uu.VerifiedAt(), uu.PasswordHash(), wantHash)
+		}
+		return nil
+	})
+	// Other pending registrations die: only verification tokens, and
+	// after this one was marked used (MarkUsed refuses a used token).
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeVerifyEmail)).Times(1).After(markUsed).Return(2, nil)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.EmailVerified || e.UserID != u.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
+}
+
+// The right password of the registration that sent the link verifies the
+// address, and that registration's password becomes the account's: the
+// sessions opened with the old one end.
+func TestVerifyEmailWithTheRegistrationsPassword(t *testing.T) {
+	f := newVerify(t)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	locked := storedUser("v@example.com", false, true)
+	first := f.expectFirstLook(registrationHash, storedUser("v@example.com", false, true))
+	gomock.InOrder(append(first,
+		f.expectPasswordCheck(t, res, registrationHash, true),
+		// Everything again, this time for change.
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(registrationHash, nil)),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+	)...)
+	f.expectVerified(t, locked, registrationHash)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Times(1).Return(1, nil)
+
+	got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != u || !got.Verified() {
-		t.Fatalf("returned %v", got)
+	if got != locked || !got.Verified() || got.PasswordHash() != registrationHash {
+		t.Fatalf("returned %+v", got)
 	}
-	if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+	if errs := res.Errs(); len(errs) != 2 || errs[0] != nil || errs[1] != nil {
 		t.Fatalf("tx %v", errs)
 	}
 }
 
+// A resent link carries no password: it verifies with the account's
+// current one, which stays, and so do the sessions.
+func TestVerifyEmailResentLinkUsesTheAccountsPassword(t *testing.T) {
+	f := newVerify(t)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	locked := storedUser("v@example.com", false, true)
+	first := f.expectFirstLook("", storedUser("v@example.com", false, true))
+	gomock.InOrder(append(first,
+		f.expectPasswordCheck(t, res, "$argon2id$old", true),
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken("", nil)),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+	)...)
+	f.expectVerified(t, locked, "$argon2id$old")
+	// Strict mocks: no RevokeAll.
+
+	got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
+	if err != nil || got != locked || !got.Verified() {
+		t.Fatalf("Handle = %+v, %v", got, err)
+	}
+}
+
+// A wrong password answers like an unknown token and writes nothing:
+// one transaction that only read, no second one.
+func TestVerifyEmailWrongPassword(t *testing.T) {
+	for _, c := range []struct {
+		name, tokenHash, checkedAgainst string
+	}{
+		{"registration link", registrationHash, registrationHash},
+		{"resent link", "", "$argon2id$old"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newVerify(t)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			u := storedUser("v@example.com", false, true)
+			gomock.InOrder(append(f.expectFirstLook(c.tokenHash, u),
+				f.expectPasswordCheck(t, res, c.checkedAgainst, false))...)
+			// Strict mocks: no MarkUsed, no Update, no RevokeAll, no
+			// InvalidateUnused, no audit.
+			got, err := f.h.Handle(context.Background(), f.raw, "not the password", meta)
+			if err != domain.ErrInvalidToken || got != nil {
+				t.Fatalf("Handle = %v, %v; want exactly ErrInvalidToken", got, err)
+			}
+			if u.Verified() || u.PasswordHash() != "$argon2id$old" {
+				t.Fatal("the user was changed in memory")
+			}
+		})
+	}
+}
+
+// An address verified already (by another registration's link, or by a
+// reset) refuses every other pending link before any hashing: the first
+// registration to verify wins. A disabled account is refused the same.
+func TestVerifyEmailRefusesUsers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		u    *user.User
+	}{
+		{"verified already", storedUser("v@example.com", true, true)},
+		{"disabled", storedUser("v@example.com", false, false)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newVerify(t)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.expectFirstLook(registrationHash, c.u)
+			// Strict mocks: no Verify, no MarkUsed, no Update, no audit.
+			got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
+			if err != domain.ErrInvalidToken || got != nil {
+				t.Fatalf("Handle = %v, %v; want exactly ErrInvalidToken", got, err)
+			}
+			if res.Errs()[0] == nil {
+				t.Fatal("the transaction committed")
+			}
+		})
+	}
+}
+
+// What changed while the password was hashed is seen under the locks, and
+// refused without a write.
+func TestVerifyEmailStateChangedWhileHashing(t *testing.T) {
+	used := apptest.T0.Add(-time.Second)
+	for _, c := range []struct {
+		name      string
+		tokenHash string
+		second    func(*verifyFixture) (*token.OneTimeToken, error)
+		locked    *user.User
+	}{
+		{"link used meanwhile", registrationHash, func(f *verifyFixture) (*token.OneTimeToken, error) {
+			return f.verifyToken(registrationHash, &used)(context.Background(), f.hash)
+		}, nil},
+		{"another registration verified meanwhile", registrationHash, func(f *verifyFixture) (*token.OneTimeToken, error) {
+			return f.verifyToken(registrationHash, nil)(context.Background(), f.hash)
+		}, storedUser("v@example.com", true, true)},
+		{"account password changed meanwhile (resent link)", "", func(f *verifyFixture) (*token.OneTimeToken, error) {
+			return f.verifyToken("", nil)(context.Background(), f.hash)
+		}, user.Rehydrate(apptest.ID(100), user.RehydrateEmail("v@example.com"), "$argon2id$changed", true, false,
+			apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newVerify(t)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+			checked := registrationHash
+			if c.tokenHash == "" {
+				checked = "$argon2id$old"
+			}
+			calls := append(f.expectFirstLook(c.tokenHash, storedUser("v@example.com", false, true)),
+				f.expectPasswordCheck(t, res, checked, true),
+				f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+					return c.second(f)
+				}))
+			if c.locked != nil {
+				calls = append(calls, f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(c.locked, nil))
+			}
+			gomock.InOrder(calls...)
+			// Strict mocks: no MarkUsed, no Update, no RevokeAll, no
+			// InvalidateUnused, no audit.
+			got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
+			if err != domain.ErrInvalidToken || got != nil {
+				t.Fatalf("Handle = %v, %v; want exactly ErrInvalidToken", got, err)
+			}
+			if errs := res.Errs(); len(errs) != 2 || errs[1] == nil {
+				t.Fatalf("tx %v: the second transaction must roll back", errs)
+			}
+		})
+	}
+}
+
+// Unknown, expired, used and wrong-purpose tokens are refused before any
+// user lookup and any hashing.
 func TestVerifyEmailRefusesTokens(t *testing.T) {
 	used := apptest.T0.Add(-time.Minute)
 	uid := apptest.ID(100)
@@ -82,26 +283,25 @@ func TestVerifyEmailRefusesTokens(t *testing.T) {
 	}{
 		{"unknown", nil},
 		{"expired", func(h token.Hash) *token.OneTimeToken {
-			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-25*time.Hour), apptest.T0, nil)
+			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-25*time.Hour), apptest.T0, nil, registrationHash)
 		}},
 		{"used", func(h token.Hash) *token.OneTimeToken {
-			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &used)
+			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &used, registrationHash)
 		}},
 		{"reset token", func(h token.Hash) *token.OneTimeToken {
-			return token.Rehydrate(h, uid, token.PurposeResetPassword, apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil)
+			return token.Rehydrate(h, uid, token.PurposeResetPassword, apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "")
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h, tx, repos := newVerify(t)
-			raw, hash := newSecret(t)
-			res := apptest.ExpectWithin(tx, repos.App(), 1)
+			f := newVerify(t)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			if c.tok == nil {
-				repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), hash).Return(nil, domain.ErrInvalidToken)
+				f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
 			} else {
-				repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), hash).Return(c.tok(hash), nil)
+				f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(c.tok(f.hash), nil)
 			}
-			// No MarkUsed, no user lookup, no audit.
-			u, err := h.Handle(context.Background(), raw, meta)
+			// Strict mocks: no user lookup, no Verify, no MarkUsed, no audit.
+			u, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
 			if !errors.Is(err, domain.ErrInvalidToken) || u != nil {
 				t.Fatalf("Handle = %v, %v; want ErrInvalidToken", u, err)
 			}
@@ -114,19 +314,48 @@ func TestVerifyEmailRefusesTokens(t *testing.T) {
 
 func TestVerifyEmailMalformedTouchesNothing(t *testing.T) {
 	for _, raw := range []string{"", "abc", strings.Repeat("A", 44), strings.Repeat("!", 43)} {
-		h, _, _ := newVerify(t) // strict: no Within
-		if _, err := h.Handle(context.Background(), raw, meta); !errors.Is(err, domain.ErrInvalidToken) {
+		f := newVerify(t) // strict: no Within, no Verify
+		if _, err := f.h.Handle(context.Background(), raw, verifyPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
 			t.Fatalf("Handle(%q) = %v", raw, err)
 		}
 	}
 }
 
-func TestVerifyEmailStoreFailurePropagates(t *testing.T) {
-	h, tx, repos := newVerify(t)
-	raw, hash := newSecret(t)
-	apptest.ExpectWithin(tx, repos.App(), 1)
-	repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), hash).Return(nil, domain.Unavailable(errors.New("down")))
-	if _, err := h.Handle(context.Background(), raw, meta); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("err = %v", err)
-	}
+func TestVerifyEmailFailuresPropagate(t *testing.T) {
+	t.Run("token store", func(t *testing.T) {
+		f := newVerify(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.Unavailable(errors.New("down")))
+		if _, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("hasher overloaded", func(t *testing.T) {
+		f := newVerify(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.expectFirstLook(registrationHash, storedUser("v@example.com", false, true))
+		f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
+		if _, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta); !errors.Is(err, domain.ErrOverloaded) || errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("invalidating the other links rolls back", func(t *testing.T) {
+		f := newVerify(t)
+		res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+		locked := storedUser("v@example.com", false, true)
+		f.expectFirstLook("", storedUser("v@example.com", false, true))
+		f.expectPasswordCheck(t, res, "$argon2id$old", true)
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken("", nil))
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
+		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+		f.repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
+		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
+		// No audit.
+		if _, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta); !errors.Is(err, domain.ErrUnavailable) {
+			t.Fatalf("err = %v", err)
+		}
+		if errs := res.Errs(); len(errs) != 2 || errs[1] == nil {
+			t.Fatalf("tx %v", errs)
+		}
+	})
 }

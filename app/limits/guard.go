@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,6 +67,12 @@ type Policy struct {
 	Refresh Limit
 	// MailPerAddress bounds the mails of one kind to one address.
 	MailPerAddress Limit
+	// ResetLinkTTL is how long a reset link works. The per-address window
+	// of reset mails is never longer, so that an attacker who spends an
+	// address's budget cannot leave its owner without a usable link: the
+	// last link sent in a window works until the window ends, and then the
+	// owner's next request is counted in a fresh one.
+	ResetLinkTTL time.Duration
 	// LoginFailures bounds failed logins per (account, client IP).
 	LoginFailures Limit
 	// LockoutThreshold consecutive failures from anywhere lock password
@@ -79,6 +86,7 @@ func DefaultPolicy() Policy {
 		Auth:             Limit{30, 5 * time.Minute},
 		Refresh:          Limit{150, 5 * time.Minute},
 		MailPerAddress:   Limit{3, time.Hour},
+		ResetLinkTTL:     30 * time.Minute,
 		LoginFailures:    Limit{10, 15 * time.Minute},
 		LockoutThreshold: 100,
 	}
@@ -144,11 +152,15 @@ func (g *Guard) AllowMail(ctx context.Context, kind app.MailKind, addr user.Emai
 	if g.p.Disabled {
 		return true, nil
 	}
-	err := g.hit(ctx, key("mail:"+string(kind), addr.String()), g.p.MailPerAddress)
+	l := g.p.MailPerAddress
+	if kind == app.MailResetPassword && g.p.ResetLinkTTL > 0 && g.p.ResetLinkTTL < l.Window {
+		l.Window = g.p.ResetLinkTTL
+	}
+	err := g.hit(ctx, key("mail:"+string(kind), addr.String()), l)
 	if err == nil {
 		return true, nil
 	}
-	if domain.ErrRateLimited.Is(err) {
+	if errors.Is(err, domain.ErrRateLimited) {
 		return false, nil
 	}
 	return false, err

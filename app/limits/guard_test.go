@@ -154,7 +154,7 @@ func TestAllowMail(t *testing.T) {
 			keys = append(keys, k)
 			return false, time.Minute, nil
 		}),
-		rl.EXPECT().Hit(ctx, gomock.Any(), 3, time.Hour).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		rl.EXPECT().Hit(ctx, gomock.Any(), 3, 30*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 			keys = append(keys, k)
 			return true, 0, nil
 		}),
@@ -176,6 +176,35 @@ func TestAllowMail(t *testing.T) {
 		t.Fatalf("keys %v: same kind must share, other kind must not", keys)
 	}
 	assertNoEmail(t, keys, e.String())
+}
+
+// The window of reset mails to one address is never longer than a reset
+// link lives: an attacker who spends the budget leaves a link that works
+// until the window ends, and then the owner's next request counts in a
+// fresh one. Other kinds keep the configured window.
+func TestAllowMailResetWindowCappedAtResetLinkTTL(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		resetLinkTTL time.Duration
+		kind         app.MailKind
+		window       time.Duration
+	}{
+		{"reset, link shorter than the window", 30 * time.Minute, app.MailResetPassword, 30 * time.Minute},
+		{"verify, link TTL does not apply", 30 * time.Minute, app.MailVerifyEmail, time.Hour},
+		{"reset, link longer than the window", 2 * time.Hour, app.MailResetPassword, time.Hour},
+		{"reset, link TTL unset", 0, app.MailResetPassword, time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := limits.DefaultPolicy()
+			p.MailPerAddress = limits.Limit{Count: 3, Window: time.Hour}
+			p.ResetLinkTTL = c.resetLinkTTL
+			g, rl := newGuard(t, p)
+			rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, c.window).Times(1).Return(true, time.Duration(0), nil)
+			if ok, err := g.AllowMail(context.Background(), c.kind, apptest.Email("owner@example.com")); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		})
+	}
 }
 
 func assertNoEmail(t *testing.T, keys []string, email string) {

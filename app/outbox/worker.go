@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
-	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 )
 
@@ -157,24 +155,35 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 			return err
 		case !u.Active():
 		case m.Kind == app.VerifyRequest && !u.Verified():
-			if err := account.SendVerification(ctx, r, w.ids, w.rnd, w.links, u, now, w.cfg.VerifyTTL); err != nil {
+			// A resent link verifies with the account's password.
+			if u, err = r.Users.ByIDForChange(ctx, u.ID()); err != nil {
 				return err
 			}
+			if u.Active() && !u.Verified() {
+				if err := app.AddVerificationToken(ctx, r, w.ids, w.rnd, w.links, u, "", now, w.cfg.VerifyTTL); err != nil {
+					return err
+				}
+			}
 		case m.Kind == app.ResetRequest:
-			secret, err := app.IssueOneTimeToken(ctx, r, w.rnd, u.ID(), token.PurposeResetPassword, now, w.cfg.ResetTTL)
+			if u, err = r.Users.ByIDForChange(ctx, u.ID()); err != nil {
+				return err
+			}
+			if !u.Active() {
+				return r.Outbox.MarkSent(ctx, m.ID, now)
+			}
+			secret, err := app.IssueResetToken(ctx, r, w.rnd, u.ID(), now, w.cfg.ResetTTL)
 			if err != nil {
 				return err
 			}
 			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{
 				ID: w.ids.NewID(), Kind: app.MailResetPassword, To: u.Email().String(), UserID: u.ID(),
 				Data: map[string]string{"link": w.links.ResetPassword(secret)},
-			}); err != nil {
+			}, now); err != nil {
 				return err
 			}
 			if err := r.Outbox.MarkSent(ctx, m.ID, now); err != nil {
 				return err
 			}
-			// Audit last: the chain's lock is held until commit.
 			return r.Audit.Append(ctx, audit.Event{Type: audit.PasswordResetRequest, UserID: u.ID(), At: now})
 		}
 		return r.Outbox.MarkSent(ctx, m.ID, now)

@@ -170,42 +170,49 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	f.claim(req)
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	var issued *token.OneTimeToken
+	// The user is read for change before its reset tokens are touched, so
+	// concurrent requests for one user issue one after the other; the
+	// older links die before the new one is added, so only it works.
 	gomock.InOrder(
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil),
-		f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(true, true), nil),
+		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(1, nil),
+		f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 			issued = tk
 			if tk.Purpose() != token.PurposeResetPassword || tk.UserID() != u.ID() || !tk.ExpiresAt().Equal(apptest.T0.Add(cfg.ResetTTL)) {
 				t.Errorf("token %+v", tk)
 			}
 			return nil
 		}),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
-			if m.Kind != app.MailResetPassword || m.To != u.Email().String() || m.UserID != u.ID() || m.ID == uuid.Nil {
-				t.Errorf("mail %+v", m)
-			}
-			prefix := apptest.PublicURL + "/reset-password?token="
-			if !strings.HasPrefix(m.Data["link"], prefix) {
-				t.Fatalf("link %q", m.Data["link"])
-			}
-			if h, err := token.Parse(strings.TrimPrefix(m.Data["link"], prefix)); err != nil || issued == nil || h != issued.Hash() {
-				t.Errorf("link secret does not hash to the stored token: %v", err)
-			}
-			return nil
-		}),
-		// Marked done through the transaction's outbox, not the pool's.
-		f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
 	)
+	var mailed app.OutboundMail
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		mailed = m
+		return nil
+	})
+	// Marked done through the transaction's outbox, not the pool's.
+	f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() || !e.At.Equal(apptest.T0) {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if res.Errs()[0] != nil {
 		t.Fatalf("tx %v", res.Errs())
+	}
+	if mailed.Kind != app.MailResetPassword || mailed.To != u.Email().String() || mailed.UserID != u.ID() || mailed.ID == uuid.Nil {
+		t.Errorf("mail %+v", mailed)
+	}
+	prefix := apptest.PublicURL + "/reset-password?token="
+	if !strings.HasPrefix(mailed.Data["link"], prefix) {
+		t.Fatalf("link %q", mailed.Data["link"])
+	}
+	if h, err := token.Parse(strings.TrimPrefix(mailed.Data["link"], prefix)); err != nil || issued == nil || h != issued.Hash() {
+		t.Errorf("link secret does not hash to the stored token: %v", err)
 	}
 }
 
@@ -218,8 +225,10 @@ func TestResetRequestMailsStoredAddress(t *testing.T) {
 	f.claim(request(app.ResetRequest, "typed@x.io"))
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)
-	f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), stored.ID()).Return(stored, nil)
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.To != "stored@x.io" {
 			t.Errorf("mailed %q, want the stored address", m.To)
 		}
@@ -234,15 +243,17 @@ func TestResetRequestMailsStoredAddress(t *testing.T) {
 
 func TestRequestsThatMailNothing(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		kind app.MailKind
-		u    *user.User // nil: unknown
+		name  string
+		kind  app.MailKind
+		u     *user.User // nil: unknown
+		fresh *user.User // what the read for change sees; nil: no such read
 	}{
-		{"reset, unknown", app.ResetRequest, nil},
-		{"reset, disabled", app.ResetRequest, knownUser(true, false)},
-		{"verify, unknown", app.VerifyRequest, nil},
-		{"verify, already verified", app.VerifyRequest, knownUser(true, true)},
-		{"verify, disabled", app.VerifyRequest, knownUser(false, false)},
+		{"reset, unknown", app.ResetRequest, nil, nil},
+		{"reset, disabled", app.ResetRequest, knownUser(true, false), nil},
+		{"verify, unknown", app.VerifyRequest, nil, nil},
+		{"verify, already verified", app.VerifyRequest, knownUser(true, true), nil},
+		{"verify, disabled", app.VerifyRequest, knownUser(false, false), nil},
+		{"verify, verified meanwhile", app.VerifyRequest, knownUser(false, true), knownUser(true, true)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newWorker(t, outbox.DefaultConfig())
@@ -254,6 +265,9 @@ func TestRequestsThatMailNothing(t *testing.T) {
 			} else {
 				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			}
+			if c.fresh != nil {
+				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), c.u.ID()).Return(c.fresh, nil)
+			}
 			// Only MarkSent; strict mocks refuse anything else.
 			f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 			if _, err := f.w.RunOnce(context.Background()); err != nil {
@@ -263,37 +277,47 @@ func TestRequestsThatMailNothing(t *testing.T) {
 	}
 }
 
+// A resent link carries no password (it verifies with the account's), and
+// it is added beside the pending registrations' links, which keep working.
 func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	cfg := outbox.DefaultConfig()
 	f := newWorker(t, cfg)
 	u := knownUser(false, true)
 	req := request(app.VerifyRequest, "a@x.io")
 	f.claim(req)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	var issued *token.OneTimeToken
+	var mailed app.OutboundMail
 	gomock.InOrder(
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil),
-		f.repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
-			issued = tk
-			if tk.Purpose() != token.PurposeVerifyEmail || !tk.ExpiresAt().Equal(apptest.T0.Add(cfg.VerifyTTL)) {
-				t.Errorf("token %+v", tk)
-			}
-			return nil
-		}),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
-			prefix := apptest.PublicURL + "/verify-email?token="
-			if m.Kind != app.MailVerifyEmail || m.To != "a@x.io" || !strings.HasPrefix(m.Data["link"], prefix) {
-				t.Fatalf("mail %+v", m)
-			}
-			if h, _ := token.Parse(strings.TrimPrefix(m.Data["link"], prefix)); h != issued.Hash() {
-				t.Error("link secret does not hash to the stored token")
-			}
-			return nil
-		}),
-		f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(false, true), nil),
 	)
+	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+		issued = tk
+		return nil
+	})
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		mailed = m
+		return nil
+	})
+	f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+	// Strict mocks: no InvalidateUnused.
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if res.Errs()[0] != nil {
+		t.Fatalf("tx %v", res.Errs())
+	}
+	if issued.Purpose() != token.PurposeVerifyEmail || issued.UserID() != u.ID() || issued.PasswordHash() != "" ||
+		!issued.ExpiresAt().Equal(apptest.T0.Add(cfg.VerifyTTL)) {
+		t.Errorf("token for %s, purpose %s, hash %q, expiry %v", issued.UserID(), issued.Purpose(), issued.PasswordHash(), issued.ExpiresAt())
+	}
+	prefix := apptest.PublicURL + "/verify-email?token="
+	if mailed.Kind != app.MailVerifyEmail || mailed.To != "a@x.io" || mailed.UserID != u.ID() || !strings.HasPrefix(mailed.Data["link"], prefix) {
+		t.Fatalf("mail %+v", mailed)
+	}
+	if h, _ := token.Parse(strings.TrimPrefix(mailed.Data["link"], prefix)); h != issued.Hash() {
+		t.Error("link secret does not hash to the stored token")
 	}
 }
 

@@ -81,7 +81,7 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 	}
 	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
+		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 		}
 		// The caller's session must still be live: a reset in between
 		// revoked it, and its holder must not set the password after it.
-		s, err := r.Sessions.ByIDForUpdate(ctx, in.SessionID)
+		s, err := r.Sessions.ByIDForChange(ctx, in.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return domain.ErrUnauthorized
 		} else if err != nil {

@@ -225,28 +225,29 @@ func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 	res := f.expectUpToTransaction(t)
 	locked := storedUser(true)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(50)).Return(liveSession(), nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(liveSession(), nil),
 		f.repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
 			if u.PasswordHash() != "$argon2id$new" || !u.UpdatedAt().Equal(apptest.T0) {
 				t.Errorf("Update hash %q", u.PasswordHash())
 			}
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
-			if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
-		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.PasswordChanged || e.Detail["sessions_revoked"] != "2" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
 	)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil)
+	expectLinksInvalidated(f.repos)
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
+			t.Errorf("mail %+v", m)
+		}
+		return nil
+	})
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.PasswordChanged || e.Detail["sessions_revoked"] != "2" {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestChangeHashChangedUnderLock(t *testing.T) {
 	res := f.expectUpToTransaction(t)
 	changed := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$reset-meanwhile", true, true,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil)
-	f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(changed, nil)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(changed, nil)
 	// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != domain.ErrWrongPassword {
 		t.Fatalf("err = %v", err)
@@ -295,8 +296,8 @@ func TestChangeCallerSessionNotLive(t *testing.T) {
 			res := f.expectUpToTransaction(t)
 			locked := storedUser(true)
 			gomock.InOrder(
-				f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-				f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(50)).Return(c.s, c.err),
+				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+				f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(c.s, c.err),
 			)
 			// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 			err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))

@@ -17,12 +17,13 @@ type Forgot struct {
 	outbox app.Outbox
 	guard  *limits.Guard
 	ids    app.IDGenerator
+	clock  app.Clock
 }
 
 // NewForgot builds the use case. outbox is bound to the pool.
-func NewForgot(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator) *Forgot {
-	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids})
-	return &Forgot{outbox: outbox, guard: guard, ids: ids}
+func NewForgot(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator, clock app.Clock) *Forgot {
+	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids, "Clock": clock})
+	return &Forgot{outbox: outbox, guard: guard, ids: ids, clock: clock}
 }
 
 // Handle validates the address and records the request. Over the
@@ -36,5 +37,5 @@ func (h *Forgot) Handle(ctx context.Context, rawEmail string) error {
 	if err != nil || !ok {
 		return err
 	}
-	return h.outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.ResetRequest, To: email.String()})
+	return h.outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.ResetRequest, To: email.String()}, h.clock.Now())
 }

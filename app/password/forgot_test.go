@@ -23,10 +23,11 @@ func TestForgotRecordsRequest(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	ob := mock.NewMockOutbox(ctrl)
 	rl := mock.NewMockRateLimiter(ctrl)
-	h := password.NewForgot(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{})
+	h := password.NewForgot(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
 	gomock.InOrder(
-		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Return(true, time.Duration(0), nil),
-		ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: app.ResetRequest, To: "who@example.com"}).Return(nil),
+		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, 30*time.Minute).Return(true, time.Duration(0), nil),
+		// Created and due at the app clock's now.
+		ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: app.ResetRequest, To: "who@example.com"}, apptest.T0).Return(nil),
 	)
 	if err := h.Handle(context.Background(), "\tWHO@example.com "); err != nil {
 		t.Fatal(err)
@@ -36,14 +37,14 @@ func TestForgotRecordsRequest(t *testing.T) {
 func TestForgotOverLimitAndInvalid(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	rl := mock.NewMockRateLimiter(ctrl)
-	h := password.NewForgot(mock.NewMockOutbox(ctrl), limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{})
+	h := password.NewForgot(mock.NewMockOutbox(ctrl), limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
 	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
 	if err := h.Handle(context.Background(), "who@example.com"); err != nil {
 		t.Fatalf("over the limit: %v", err)
 	}
 	err := h.Handle(context.Background(), "who@example.com\r\nBcc: evil@x.io")
 	var de *domain.Error
-	if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation {
+	if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation || len(de.Fields) != 1 || de.Fields[0].Code != "invalid_email" {
 		t.Fatalf("invalid: %v", err)
 	}
 }
@@ -69,13 +70,13 @@ func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 		ob := mock.NewMockOutbox(ctrl)
 		rl := mock.NewMockRateLimiter(ctrl)
 		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().Return(true, time.Duration(0), nil)
-		ob.EXPECT().Enqueue(gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+		ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			w.enqueued = append(w.enqueued, m)
 			return nil
 		})
 		h := password.NewForgot(apptest.CountingOutbox{Outbox: ob, C: c},
 			limits.NewGuard(apptest.CountingRateLimiter{RateLimiter: rl, C: c}, limits.DefaultPolicy()),
-			apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: c})
+			apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: c}, apptest.NewClock(apptest.T0))
 		if err := h.Handle(context.Background(), addr); err != nil {
 			t.Fatal(err)
 		}
@@ -114,8 +115,10 @@ func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 			repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
 		} else {
 			repos.Users.EXPECT().ByEmail(gomock.Any(), u.Email()).Return(u, nil)
-			repos.Tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return(nil)
-			repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
+			repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+			repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), gomock.Any(), gomock.Any()).Return(0, nil)
+			repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+			repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 				mails = append(mails, m)
 				return nil
 			})

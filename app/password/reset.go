@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -42,15 +43,21 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 	}
 	var u *user.User
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		t, err := r.Tokens.ByHashForUpdate(ctx, hash)
+		t, err := r.Tokens.ByHashForChange(ctx, hash)
 		if err != nil {
 			return err
 		}
-		if err := t.Use(token.PurposeResetPassword, h.clock.Now()); err != nil {
+		if err := t.Usable(token.PurposeResetPassword, h.clock.Now()); err != nil {
 			return err
 		}
-		u, err = r.Users.ByID(ctx, t.UserID())
-		return err
+		if u, err = r.Users.ByID(ctx, t.UserID()); err != nil {
+			return err
+		}
+		if !u.Active() {
+			// A disabled account's links set nothing.
+			return domain.ErrInvalidToken
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -65,7 +72,7 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 	}
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		t, err := r.Tokens.ByHashForUpdate(ctx, hash)
+		t, err := r.Tokens.ByHashForChange(ctx, hash)
 		if err != nil {
 			return err
 		}
@@ -75,8 +82,11 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 		if err := r.Tokens.MarkUsed(ctx, t); err != nil {
 			return err
 		}
-		if u, err = r.Users.ByIDForUpdate(ctx, t.UserID()); err != nil {
+		if u, err = r.Users.ByIDForChange(ctx, t.UserID()); err != nil {
 			return err
+		}
+		if !u.Active() {
+			return domain.ErrInvalidToken
 		}
 		if err := u.SetPasswordHash(encoded, now); err != nil {
 			return err
@@ -96,16 +106,20 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 	return nil
 }
 
-// afterPasswordSet revokes the user's sessions but keep, audits the event
-// and enqueues the "password changed" notice to the stored address.
+// afterPasswordSet revokes the user's sessions but keep, invalidates every
+// outstanding reset and verification link of the user (a link mailed
+// before must not set or verify a password after this one), audits the
+// event and enqueues the "password changed" notice to the stored address.
 func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, event audit.Type, meta app.RequestMeta, now time.Time) error {
 	n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
 	if err != nil {
 		return err
 	}
-	if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}}); err != nil {
+	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeResetPassword, token.PurposeVerifyEmail); err != nil {
 		return err
 	}
-	// Audit last: the chain's lock is held until commit.
+	if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}}, now); err != nil {
+		return err
+	}
 	return r.Audit.Append(ctx, audit.Event{Type: event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"sessions_revoked": strconv.Itoa(n)}})
 }

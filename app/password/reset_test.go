@@ -36,6 +36,15 @@ func storedUser(verified bool) *user.User {
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
 }
 
+// expectLinksInvalidated expects a password reset or change to invalidate
+// every outstanding link of the user, reset and verification alike, at the
+// clock's now: a link mailed before must neither set a password nor verify
+// the address with a password after this one.
+func expectLinksInvalidated(repos *apptest.Repos) *gomock.Call {
+	return repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(100), apptest.T0,
+		apptest.Purposes(token.PurposeResetPassword, token.PurposeVerifyEmail)).Times(1).Return(2, nil)
+}
+
 type resetFixture struct {
 	h      *password.Reset
 	tx     *mock.MockTxManager
@@ -66,7 +75,7 @@ func newReset(t *testing.T) *resetFixture {
 // resetToken returns a fresh copy each time, as a database would.
 func (f *resetFixture) resetToken(usedAt *time.Time) func(context.Context, token.Hash) (*token.OneTimeToken, error) {
 	return func(context.Context, token.Hash) (*token.OneTimeToken, error) {
-		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0.Add(-10*time.Minute), apptest.T0.Add(20*time.Minute), usedAt), nil
+		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0.Add(-10*time.Minute), apptest.T0.Add(20*time.Minute), usedAt, ""), nil
 	}
 }
 
@@ -76,7 +85,7 @@ func TestResetHappyPath(t *testing.T) {
 	locked := storedUser(false)
 	gomock.InOrder(
 		// Read-only look.
-		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
 		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil),
 		// Hash outside any transaction.
 		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
@@ -86,30 +95,17 @@ func TestResetHappyPath(t *testing.T) {
 			return "$argon2id$new", nil
 		}),
 		// Checked again under lock.
-		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
 		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 			if tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
 				t.Errorf("MarkUsed with UsedAt %v", tk.UsedAt())
 			}
 			return nil
 		}),
-		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
 		f.repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
 			if u.PasswordHash() != "$argon2id$new" || !u.Verified() {
 				t.Errorf("Update hash %q verified %v", u.PasswordHash(), u.Verified())
-			}
-			return nil
-		}),
-		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail) error {
-			if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
-		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
-				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),
@@ -118,14 +114,85 @@ func TestResetHappyPath(t *testing.T) {
 			if !strings.HasPrefix(k, "login:account:") {
 				t.Errorf("Reset key %q", k)
 			}
+			if errs := res.Errs(); len(errs) != 2 || errs[1] != nil {
+				t.Errorf("lockout cleared before the commit (tx %v)", errs)
+			}
 			return nil
 		}),
 	)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
+	expectLinksInvalidated(f.repos)
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
+			t.Errorf("mail %+v", m)
+		}
+		return nil
+	})
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
 		t.Fatal(err)
 	}
 	if errs := res.Errs(); errs[0] != nil || errs[1] != nil {
 		t.Fatalf("tx %v", errs)
+	}
+}
+
+// The first look only checks the token: handed the very same token again
+// under lock (as a store caching it might), the reset still goes through,
+// which it could not if the look had used it.
+func TestResetFirstLookDoesNotUseTheToken(t *testing.T) {
+	f := newReset(t)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	tok, _ := f.resetToken(nil)(context.Background(), f.hash)
+	gomock.InOrder(
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(tok, nil),
+		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
+		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, user.Password) (string, error) {
+			if tok.UsedAt() != nil {
+				t.Errorf("the first look used the token (UsedAt %v)", tok.UsedAt())
+			}
+			return "$argon2id$new", nil
+		}),
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(tok, nil),
+		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil),
+	)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+	expectLinksInvalidated(f.repos)
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil)
+	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
+		t.Fatal(err)
+	}
+	if tok.UsedAt() == nil || !tok.UsedAt().Equal(apptest.T0) {
+		t.Fatalf("token UsedAt %v, want T0", tok.UsedAt())
+	}
+}
+
+func TestResetInvalidationFailureRollsBack(t *testing.T) {
+	f := newReset(t)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
+	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
+	// Strict mocks: no mail, no audit, no lockout reset.
+	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	if errs := res.Errs(); len(errs) != 2 || errs[1] == nil {
+		t.Fatalf("tx %v: the reset must roll back", errs)
 	}
 }
 
@@ -136,14 +203,14 @@ func TestResetRefusedTokenNeverHashes(t *testing.T) {
 		lookup func(f *resetFixture) *gomock.Call
 	}{
 		{"unknown", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
+			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
 		}},
 		{"used", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used))
+			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used))
 		}},
 		{"verification token", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).Return(
-				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0, apptest.T0.Add(time.Hour), nil), nil)
+			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
+				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0, apptest.T0.Add(time.Hour), nil, ""), nil)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -172,7 +239,7 @@ func TestResetPolicyUsesTheUsersEmail(t *testing.T) {
 		t.Run(c.rule, func(t *testing.T) {
 			f := newReset(t)
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1) // only the read
-			f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+			f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
 			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
 			// No Hash, no MarkUsed.
 			err := f.h.Handle(context.Background(), f.raw, c.pw, meta)
@@ -189,10 +256,10 @@ func TestResetTokenUsedWhileHashing(t *testing.T) {
 	used := apptest.T0
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 	gomock.InOrder(
-		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
 		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
 		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil),
-		f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used)),
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used)),
 	)
 	// No MarkUsed, no Update, no RevokeAll, no lockout reset.
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
@@ -206,7 +273,7 @@ func TestResetTokenUsedWhileHashing(t *testing.T) {
 func TestResetHasherOverloaded(t *testing.T) {
 	f := newReset(t)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Tokens.EXPECT().ByHashForUpdate(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
 	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
 	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("", domain.ErrOverloaded)
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrOverloaded) {

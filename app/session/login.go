@@ -14,9 +14,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 )
 
-// RequireVerifiedEmail refuses login to unverified accounts when true.
-type RequireVerifiedEmail bool
-
 // LoginInput is what a client sends.
 type LoginInput struct {
 	Email    string
@@ -40,15 +37,17 @@ type Login struct {
 }
 
 // NewLogin builds the use case. users and auditLog are bound to the pool.
-func NewLogin(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified RequireVerifiedEmail) *Login {
+func NewLogin(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified app.RequireVerifiedEmail) *Login {
 	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "AccessTokens": tokens, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids, "Random": rnd})
 	return &Login{users: users, tx: tx, hasher: hasher, tokens: tokens, guard: guard, audit: auditLog, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), requireVerified: bool(requireVerified)}
 }
 
-// Handle logs in. Unknown email and wrong password give the same error
-// after the same work: one hash verification (against a dummy hash when no
-// user exists). Whether the account is disabled or unverified is told only
-// to someone who knows the password.
+// Handle logs in. Unknown email, wrong password and (with verification
+// required) an address not verified yet give the same error after the same
+// work: one hash verification, against a dummy hash when no usable
+// password exists. An unverified address has no usable password, so login
+// tells nothing about who registered it. Whether the account is disabled
+// is told only to someone who knows the password.
 func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 	email, err := user.ParseEmail(in.Email)
 	if err != nil {
@@ -68,15 +67,16 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 	if errors.Is(err, user.ErrNotFound) {
 		u = nil
 	}
+	usable := u != nil && (u.Verified() || !h.requireVerified)
 	encoded := h.hasher.DummyHash()
-	if u != nil {
+	if usable {
 		encoded = u.PasswordHash()
 	}
 	ok, rehash, err := h.hasher.Verify(ctx, pw, encoded)
 	if err != nil {
 		return nil, err
 	}
-	if u == nil || !ok {
+	if !usable || !ok {
 		locked, err := h.guard.LoginFailed(ctx, email)
 		if err != nil {
 			return nil, err
@@ -89,9 +89,6 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 	}
 	if !u.Active() {
 		return nil, domain.ErrAccountDisabled
-	}
-	if h.requireVerified && !u.Verified() {
-		return nil, domain.ErrEmailNotVerified
 	}
 	if err := h.guard.LoginSucceeded(ctx, email, in.Meta.IP); err != nil {
 		return nil, err
@@ -111,7 +108,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		// revoked every session, and a session made now with the old
 		// password would survive it. Password resets and changes take the
 		// same lock, so they and logins are serialized.
-		fresh, err := r.Users.ByIDForUpdate(ctx, u.ID())
+		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 		if err != nil {
 			return err
 		}
@@ -139,7 +136,6 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		if pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now); err != nil {
 			return err
 		}
-		// Audit last: the chain's lock is held until commit.
 		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})
 	})
 	if err != nil {

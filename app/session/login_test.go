@@ -62,7 +62,7 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 		t:      t,
 	}
 	f.h = appsession.NewLogin(f.users, f.tx, f.hasher, f.tokens, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit,
-		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), appsession.RequireVerifiedEmail(requireVerified))
+		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), app.RequireVerifiedEmail(requireVerified))
 	f.hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
 	return f
 }
@@ -222,7 +222,6 @@ func TestLoginRightPasswordButRefused(t *testing.T) {
 		requireVerified bool
 		want            error
 	}{
-		{"unverified", loginUser(false, true), true, domain.ErrEmailNotVerified},
 		{"disabled", loginUser(true, false), true, domain.ErrAccountDisabled},
 		{"disabled and unverified", loginUser(false, false), false, domain.ErrAccountDisabled},
 	} {
@@ -239,6 +238,44 @@ func TestLoginRightPasswordButRefused(t *testing.T) {
 			var de *domain.Error
 			if !errors.As(err, &de) || de.Kind != domain.KindForbidden {
 				t.Fatalf("kind %v", de)
+			}
+		})
+	}
+}
+
+// With verification required, an address not verified yet has no usable
+// password: whoever registered it, and whatever password is typed, login
+// verifies the dummy hash once (a "match" changes nothing), counts the
+// failure like a wrong password and answers exactly like an unknown
+// address, so login tells nothing about pending registrations.
+func TestLoginUnverifiedHasNoUsablePassword(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		u      *user.User
+		locked bool
+	}{
+		{"right password", loginUser(false, true), false},
+		{"disabled too", loginUser(false, false), false},
+		{"failure that locks", loginUser(false, true), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newLogin(t, true)
+			f.expectBegin()
+			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
+			verifyOnce(t, f, dummyHash, true, false) // never the stored hash
+			calls := []any{
+				f.expectFailureCounted(c.locked),
+				f.expectAudit(t, audit.LoginFailed, func() any { return c.u.ID() }),
+			}
+			if c.locked {
+				calls = append(calls, f.expectAudit(t, audit.AccountLocked, func() any { return c.u.ID() }))
+			}
+			gomock.InOrder(calls...)
+			// Strict mocks: no Reset (the failure stays counted), no
+			// rehash, no transaction, no session.
+			pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+			if err != domain.ErrInvalidCredentials || pair != nil {
+				t.Fatalf("Handle = %v, %v; want exactly ErrInvalidCredentials (same value as unknown email)", pair, err)
 			}
 		})
 	}
@@ -280,7 +317,7 @@ type started struct {
 // expectLockedRow expects the success transaction to lock the user's row
 // first and returns the call, to be passed to expectSessionStart.
 func (f *loginFixture) expectLockedRow(u, fresh *user.User) *gomock.Call {
-	return f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(fresh, nil)
+	return f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(fresh, nil)
 }
 
 // expectSessionStart expects, after the calls in before (in order), the
@@ -494,7 +531,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		verifyOnce(t, f, storedHash, true, false)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByIDForUpdate(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
 		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {
 			t.Fatalf("Handle = %v, %v", pair, err)

@@ -50,7 +50,7 @@ func (h *Revoke) Handle(ctx context.Context, p Principal, id uuid.UUID, meta app
 func (h *Revoke) revoke(ctx context.Context, p Principal, id uuid.UUID, event audit.Type, meta app.RequestMeta) error {
 	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		s, err := r.Sessions.ByIDForUpdate(ctx, id)
+		s, err := r.Sessions.ByIDForChange(ctx, id)
 		if errors.Is(err, session.ErrNotFound) {
 			return domain.ErrNotFound
 		} else if err != nil {

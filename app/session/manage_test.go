@@ -30,7 +30,7 @@ func otherSession(uid uuid.UUID) *session.Session {
 
 func expectRevoked(t *testing.T, repos *apptest.Repos, s *session.Session, typ audit.Type) {
 	gomock.InOrder(
-		repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil),
+		repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
 		repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
 				t.Errorf("saved unrevoked")
@@ -82,7 +82,7 @@ func TestRevokeNotFound(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h, tx, repos := newRevoke(t)
 			res := apptest.ExpectWithin(tx, repos.App(), 1)
-			repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(51)).Return(c.s, c.err)
+			repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(51)).Return(c.s, c.err)
 			// No Update, no audit.
 			if err := h.Handle(context.Background(), principal, apptest.ID(51), meta); err != domain.ErrNotFound {
 				t.Fatalf("err = %v", err)
@@ -97,7 +97,7 @@ func TestRevokeNotFound(t *testing.T) {
 func TestRevokeStoreFailurePropagates(t *testing.T) {
 	h, tx, repos := newRevoke(t)
 	apptest.ExpectWithin(tx, repos.App(), 1)
-	repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("x")))
+	repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("x")))
 	if err := h.Handle(context.Background(), principal, apptest.ID(51), meta); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("err = %v", err)
 	}

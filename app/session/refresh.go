@@ -40,13 +40,13 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 	reused := false
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		rt, err := r.Sessions.RefreshTokenForUpdate(ctx, hash)
+		rt, err := r.Sessions.RefreshTokenForChange(ctx, hash)
 		if errors.Is(err, session.ErrNotFound) {
 			return domain.ErrRefreshInvalid
 		} else if err != nil {
 			return err
 		}
-		s, err := r.Sessions.ByIDForUpdate(ctx, rt.SessionID)
+		s, err := r.Sessions.ByIDForChange(ctx, rt.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return domain.ErrRefreshInvalid
 		} else if err != nil {

@@ -58,8 +58,8 @@ func TestRefreshRotates(t *testing.T) {
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	var added app.RefreshToken
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), CreatedAt: apptest.T0.Add(-time.Hour)}, nil),
-		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil),
+		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), CreatedAt: apptest.T0.Add(-time.Hour)}, nil),
+		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
 		f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
 		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0).Return(nil),
 		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
@@ -101,8 +101,8 @@ func TestRefreshReuseRevokesAndCommits(t *testing.T) {
 	usedAt := apptest.T0.Add(-30 * time.Minute)
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil),
-		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil),
+		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil),
+		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
 		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
 				t.Errorf("session saved unrevoked")
@@ -132,8 +132,8 @@ func TestRefreshReuseOnRevokedSession(t *testing.T) {
 	s := session.Rehydrate(apptest.ID(50), f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &rev, "", "")
 	usedAt := apptest.T0.Add(-30 * time.Minute)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil)
-	f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil)
+	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil)
+	f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 		t.Fatalf("err = %v", err)
 	}
@@ -162,8 +162,8 @@ func TestRefreshDeadSessions(t *testing.T) {
 			f := newRefresh(t)
 			s := c.s(f.u.ID())
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
-			f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil)
+			f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
+			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
 			// No MarkRefreshTokenUsed, no Update, no new token.
 			if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 				t.Fatalf("err = %v", err)
@@ -177,8 +177,8 @@ func TestRefreshDisabledUser(t *testing.T) {
 	s := liveSession(f.u.ID())
 	f.u.Deactivate(apptest.T0)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
-	f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), s.ID()).Return(s, nil)
+	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
+	f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
 	f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 		t.Fatalf("err = %v", err)
@@ -189,7 +189,7 @@ func TestRefreshUnknown(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		f := newRefresh(t)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{}, session.ErrNotFound)
+		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{}, session.ErrNotFound)
 		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 			t.Fatalf("err = %v", err)
 		}
@@ -197,8 +197,8 @@ func TestRefreshUnknown(t *testing.T) {
 	t.Run("session", func(t *testing.T) {
 		f := newRefresh(t)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: apptest.ID(9)}, nil)
-		f.repos.Sessions.EXPECT().ByIDForUpdate(gomock.Any(), apptest.ID(9)).Return(nil, session.ErrNotFound)
+		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: apptest.ID(9)}, nil)
+		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(9)).Return(nil, session.ErrNotFound)
 		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 			t.Fatalf("err = %v", err)
 		}
@@ -217,7 +217,7 @@ func TestRefreshMalformedTouchesNothing(t *testing.T) {
 func TestRefreshStoreFailurePropagates(t *testing.T) {
 	f := newRefresh(t)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForUpdate(gomock.Any(), f.hash).Return(app.RefreshToken{}, domain.Unavailable(errors.New("x")))
+	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{}, domain.Unavailable(errors.New("x")))
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}

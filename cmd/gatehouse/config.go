@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -19,7 +20,8 @@ const envPrefix = "GATEHOUSE_"
 
 // Config is every GATEHOUSE_ variable, parsed once at startup.
 type Config struct {
-	DatabaseURL string `env:"DATABASE_URL"`
+	DatabaseURL string `env:"DATABASE_URL"` // empty or sqlite:PATH = embedded store
+	DataDir     string `env:"DATA_DIR" envDefault:"./data"`
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
 	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
 
@@ -65,7 +67,28 @@ type Config struct {
 	// Derived, checked values.
 	trustedPrefixes []netip.Prefix
 	limitPolicy     limits.Policy
+	store           store
 }
+
+// storeKind names a store adapter.
+type storeKind string
+
+const (
+	storePostgres storeKind = "postgres"
+	storeSQLite   storeKind = "sqlite"
+)
+
+// store is where the data lives, from GATEHOUSE_DATABASE_URL: unset or
+// "sqlite:" is the embedded store's file in the data directory,
+// "sqlite:PATH" that file, postgres:// a PostgreSQL server.
+type store struct {
+	Kind storeKind
+	URL  string // PostgreSQL
+	Path string // SQLite file
+}
+
+// sqliteFile is the embedded database's file name in the data directory.
+const sqliteFile = "gatehouse.db"
 
 // LoadConfig reads the environment (lookup is os.LookupEnv in production).
 // Every error names the variable it is about.
@@ -109,10 +132,19 @@ func (c *Config) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(envPrefix+name+": "+format, args...))
 	}
-	if c.DatabaseURL == "" {
-		bad("DATABASE_URL", "is required (postgres://user:pass@host:5432/db)")
-	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		bad("DATABASE_URL", "must be a postgres:// URL")
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("DATA_DIR", "must not be empty")
+	}
+	switch path, isSQLite := strings.CutPrefix(c.DatabaseURL, "sqlite:"); {
+	case c.DatabaseURL == "" || isSQLite && path == "":
+		c.store = store{Kind: storeSQLite, Path: filepath.Join(c.DataDir, sqliteFile)}
+	case isSQLite:
+		c.store = store{Kind: storeSQLite, Path: path}
+	default:
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_URL", "must be a postgres:// URL, sqlite:PATH, or unset for the embedded store in GATEHOUSE_DATA_DIR")
+		}
+		c.store = store{Kind: storePostgres, URL: c.DatabaseURL}
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		bad("PUBLIC_URL", "must be an absolute http(s) URL without query")
@@ -192,6 +224,7 @@ func (c *Config) validate() error {
 		}
 		*dst.to = l
 	}
+	p.ResetLinkTTL = c.ResetTokenTTL
 	c.limitPolicy = p
 	return errors.Join(errs...)
 }
@@ -200,7 +233,7 @@ func (c *Config) validate() error {
 // are replaced.
 func (c Config) Redacted() map[string]any {
 	return map[string]any{
-		"database_url": redactURL(c.DatabaseURL), "http_addr": c.HTTPAddr, "public_url": c.PublicURL,
+		"database_url": redactURL(c.DatabaseURL), "data_dir": c.DataDir, "http_addr": c.HTTPAddr, "public_url": c.PublicURL,
 		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
 		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
 		"session_idle_timeout": c.SessionIdle.String(), "require_verified_email": c.RequireVerifiedEmail,

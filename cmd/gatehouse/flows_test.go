@@ -28,8 +28,9 @@ func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 	if r.Status != http.StatusAccepted || string(r.Body) != `{"status":"verification_sent"}` {
 		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
-	// Not verified yet: the right password gets 403 email_not_verified.
-	if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusForbidden || r.Code(t) != "email_not_verified" {
+	// Not verified yet: the address has no usable password, so even the
+	// right one gets the 401 of a wrong password.
+	if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_credentials" {
 		t.Fatalf("login before verify: %d %s", r.Status, r.Body)
 	}
 
@@ -43,7 +44,7 @@ func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 	// prefetch links); twice, to be sure.
 	for range 2 {
 		page := c.do(http.MethodGet, "/verify-email?token="+tok, nil, nil)
-		if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `name="token" value="`+tok+`"`) {
+		if page.Status != http.StatusOK || !strings.Contains(string(page.Body), `name="token" value="`+tok+`"`) || !strings.Contains(string(page.Body), `type="password" name="password"`) {
 			t.Fatalf("verify page: %d %s", page.Status, page.Body)
 		}
 		csp := page.Header.Get("Content-Security-Policy")
@@ -51,13 +52,16 @@ func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 			t.Fatalf("verify page headers: CSP %q, Cache-Control %q", csp, page.Header.Get("Cache-Control"))
 		}
 	}
-	// The form's POST verifies.
-	res := c.form("/verify-email", map[string]string{"token": tok})
+	// The form's POST needs the registration's password.
+	if res := c.form("/verify-email", map[string]string{"token": tok, "password": "not the password chosen"}); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "register again") {
+		t.Fatalf("verify form with a wrong password: %d %s", res.Status, res.Body)
+	}
+	res := c.form("/verify-email", map[string]string{"token": tok, "password": strongPassword})
 	if res.Status != http.StatusOK || !strings.Contains(string(res.Body), "verified") {
 		t.Fatalf("verify form: %d %s", res.Status, res.Body)
 	}
 	// Single use.
-	if r := c.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
 		t.Fatalf("second verify: %d %s", r.Status, r.Body)
 	}
 
@@ -168,14 +172,20 @@ func TestRegisterAnswersTheSameForNewUnverifiedAndVerified(t *testing.T) {
 	if bodies[0] != bodies[1] || bodies[1] != bodies[2] || bodies[0] != string(first.Body) {
 		t.Fatalf("answers differ: %q", bodies)
 	}
-	// The known unverified address got a fresh token, which killed the old.
+	// The known unverified address got a link of its own for the second
+	// registration; it verifies only with that registration's password,
+	// and the first registration's link then dies.
 	newTok := tokenFrom(t, mailTo(t, smtp, unverified, 2), "/verify-email")
-	if r := c.post("/v1/verify-email", map[string]string{"token": oldTok}); r.Status != http.StatusBadRequest {
-		t.Fatalf("old token after re-register: %d", r.Status)
+	if r := c.post("/v1/verify-email", map[string]string{"token": newTok, "password": strongPassword}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+		t.Fatalf("second registration's link with the first one's password: %d %s", r.Status, r.Body)
 	}
-	if r := c.post("/v1/verify-email", map[string]string{"token": newTok}); r.Status != http.StatusOK {
+	if r := c.post("/v1/verify-email", map[string]string{"token": newTok, "password": "another long enough passphrase"}); r.Status != http.StatusOK {
 		t.Fatalf("new token: %d %s", r.Status, r.Body)
 	}
+	if r := c.post("/v1/verify-email", map[string]string{"token": oldTok, "password": strongPassword}); r.Status != http.StatusBadRequest {
+		t.Fatalf("old token after the other registration verified: %d", r.Status)
+	}
+	login(t, c, unverified, "another long enough passphrase")
 	// The verified owner got a notice, and the account is unchanged: the
 	// old password still works, the one typed by the stranger does not.
 	notice := mailTo(t, smtp, verified, 2)
@@ -253,12 +263,12 @@ func TestVerificationTokensAreStoredHashed(t *testing.T) {
 	}
 	// Garbage, well-formed unknown and empty tokens: one answer.
 	for _, bad := range []string{"nope", strings.Repeat("A", 43), tok[:42] + "="} {
-		if r := c.post("/v1/verify-email", map[string]string{"token": bad}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+		if r := c.post("/v1/verify-email", map[string]string{"token": bad, "password": strongPassword}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
 			t.Fatalf("token %q: %d %s", bad, r.Status, r.Body)
 		}
 	}
 	// A control character is refused before any lookup.
-	if r := c.post("/v1/verify-email", map[string]string{"token": tok[:42] + "\n"}); r.Status != http.StatusBadRequest {
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok[:42] + "\n", "password": strongPassword}); r.Status != http.StatusBadRequest {
 		t.Fatalf("token with a newline: %d %s", r.Status, r.Body)
 	}
 }
@@ -283,7 +293,7 @@ func TestOutboxDeliversAfterSMTPOutage(t *testing.T) {
 	// The first retry comes 10 s after the failure.
 	m := mailTo(t, smtp, addr, 1)
 	tok := tokenFrom(t, m, "/verify-email")
-	if r := c.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusOK {
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword}); r.Status != http.StatusOK {
 		t.Fatalf("verify with the delayed mail: %d", r.Status)
 	}
 	time.Sleep(1500 * time.Millisecond)
@@ -634,7 +644,7 @@ func TestPreRegisteredAddressCannotBeHijacked(t *testing.T) {
 		t.Fatalf("owner register: %d", r.Status)
 	}
 	tok := tokenFrom(t, mailTo(t, f.smtp, victim, 2), "/verify-email")
-	if r := owner.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusOK {
+	if r := owner.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword}); r.Status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
 	if r := attacker.post("/v1/login", map[string]string{"email": victim, "password": attackerPassword}); r.Status != http.StatusUnauthorized {
@@ -682,7 +692,7 @@ func TestConfiguredLifetimesAreEnforced(t *testing.T) {
 	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
 		t.Fatalf("refresh after the idle timeout: %d", r.Status)
 	}
-	if r := c.post("/v1/verify-email", map[string]string{"token": lateTok}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
+	if r := c.post("/v1/verify-email", map[string]string{"token": lateTok, "password": strongPassword}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
 		t.Fatalf("expired verification token: %d %s", r.Status, r.Body)
 	}
 }
@@ -755,15 +765,33 @@ func TestUsedUpMailLimitCannotPreClaimAnAddress(t *testing.T) {
 		attacker.post("/v1/register", map[string]string{"email": victim, "password": attackerPassword})
 	}
 	attackersLink := tokenFrom(t, mailTo(t, f.smtp, victim, 3), "/verify-email")
-	// The owner registers: no mail is left this hour, but the takeover
-	// happens and the stranger's links die.
+	// The owner registers: no mail is left this hour, and nothing changes.
 	if r := f.c.post("/v1/register", map[string]string{"email": victim, "password": strongPassword}); r.Status != http.StatusAccepted {
 		t.Fatalf("owner register: %d", r.Status)
 	}
-	if r := f.c.post("/v1/verify-email", map[string]string{"token": attackersLink}); r.Status != http.StatusBadRequest {
-		t.Fatalf("the stranger's link still verifies: %d %s", r.Status, r.Body)
+	// The stranger's link in the owner's mailbox verifies only with the
+	// stranger's password, which the owner does not know.
+	if r := f.c.post("/v1/verify-email", map[string]string{"token": attackersLink, "password": strongPassword}); r.Status != http.StatusBadRequest {
+		t.Fatalf("the stranger's link verifies with the owner's password: %d %s", r.Status, r.Body)
 	}
-	if r := attacker.post("/v1/login", map[string]string{"email": victim, "password": attackerPassword}); r.Status == http.StatusOK {
-		t.Fatal("the stranger's password opens the account")
+	// An unverified address has no usable password.
+	if r := attacker.post("/v1/login", map[string]string{"email": victim, "password": attackerPassword}); r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_credentials" {
+		t.Fatalf("the stranger's password on the unverified address: %d %s", r.Status, r.Body)
+	}
+	// The owner recovers through a reset, which proves the mailbox and
+	// verifies the address; every pending registration dies with it.
+	if r := f.c.post("/v1/password/forgot", map[string]string{"email": victim}); r.Status != http.StatusAccepted {
+		t.Fatalf("forgot: %d", r.Status)
+	}
+	resetTok := tokenFrom(t, mailTo(t, f.smtp, victim, 4), "/reset-password")
+	if r := f.c.post("/v1/password/reset", map[string]string{"token": resetTok, "password": strongPassword}); r.Status != http.StatusNoContent {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	login(t, f.c, victim, strongPassword)
+	if r := attacker.post("/v1/verify-email", map[string]string{"token": attackersLink, "password": attackerPassword}); r.Status != http.StatusBadRequest {
+		t.Fatalf("the stranger's link after the owner's reset: %d %s", r.Status, r.Body)
+	}
+	if r := attacker.post("/v1/login", map[string]string{"email": victim, "password": attackerPassword}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the stranger's password after the owner's reset: %d", r.Status)
 	}
 }

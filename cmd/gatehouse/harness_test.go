@@ -302,7 +302,7 @@ func registerVerified(t *testing.T, c *client, s *smtptest.Server, addr string) 
 		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
 	tok := tokenFrom(t, mailTo(t, s, addr, 1), "/verify-email")
-	if r := c.post("/v1/verify-email", map[string]string{"token": tok}); r.Status != http.StatusOK {
+	if r := c.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword}); r.Status != http.StatusOK {
 		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
 }

@@ -225,7 +225,7 @@ type hostileEndpoint struct {
 
 var hostileEndpoints = []hostileEndpoint{
 	{method: "POST", path: "/v1/register", fields: []string{"email", "password"}},
-	{method: "POST", path: "/v1/verify-email", fields: []string{"token"}},
+	{method: "POST", path: "/v1/verify-email", fields: []string{"token", "password"}},
 	{method: "POST", path: "/v1/verify-email/resend", fields: []string{"email"}},
 	{method: "POST", path: "/v1/login", fields: []string{"email", "password"}},
 	{method: "POST", path: "/v1/token/refresh", fields: []string{"refresh_token"}},
@@ -236,7 +236,7 @@ var hostileEndpoints = []hostileEndpoint{
 	{method: "GET", path: "/v1/me", auth: true},
 	{method: "GET", path: "/v1/me/sessions", auth: true},
 	{method: "DELETE", path: "/v1/me/sessions/00000000-0000-0000-0000-000000000000", auth: true},
-	{method: "POST", path: "/verify-email", form: []string{"token"}},
+	{method: "POST", path: "/verify-email", form: []string{"token", "password"}},
 	{method: "POST", path: "/reset-password", form: []string{"token", "password"}},
 	{method: "POST", path: "/forgot-password", form: []string{"email"}},
 }

@@ -151,8 +151,8 @@ func TestLogNeverHoldsSecrets(t *testing.T) {
 	vt := tokenFrom(t, mailTo(t, smtp, addr, 1), "/verify-email")
 	secrets["verification token"] = vt
 	expect("verify page", c.do(http.MethodGet, "/verify-email?token="+vt, nil, nil), http.StatusOK)
-	expect("verify form", c.form("/verify-email", map[string]string{"token": vt}), http.StatusOK)
-	expect("verify API, used token", c.post("/v1/verify-email", map[string]string{"token": vt}), http.StatusBadRequest)
+	expect("verify form", c.form("/verify-email", map[string]string{"token": vt, "password": pw1}), http.StatusOK)
+	expect("verify API, used token", c.post("/v1/verify-email", map[string]string{"token": vt, "password": pw1}), http.StatusBadRequest)
 
 	// Logins, me, sessions, refresh.
 	expect("login wrong", c.post("/v1/login", map[string]string{"email": addr, "password": wrong}), http.StatusUnauthorized)

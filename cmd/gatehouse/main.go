@@ -27,7 +27,9 @@ import (
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	gwire "github.com/gatehouse-auth/gatehouse/wire"
@@ -127,7 +129,7 @@ func auditVerify(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	n, err := postgres.VerifyAuditChain(ctx, pool)
+	n, err := app.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
 	if err != nil {
 		return fmt.Errorf("audit chain broken: %w", err)
 	}
@@ -173,7 +175,7 @@ func wireConfig(c Config) gwire.Config {
 		RefreshTTL:        session.RefreshTTL(c.RefreshTokenTTL),
 		IdleTimeout:       session.IdleTimeout(c.SessionIdle),
 		VerificationTTL:   account.VerificationTTL(c.VerifyTokenTTL),
-		RequireVerified:   session.RequireVerifiedEmail(c.RequireVerifiedEmail),
+		RequireVerified:   app.RequireVerifiedEmail(c.RequireVerifiedEmail),
 		PasswordMinLength: c.PasswordMinLength,
 		Argon2: argon2id.Options{
 			Params:        argon2id.Params{MemoryKiB: c.Argon2MemoryKiB, Iterations: c.Argon2Iterations, Parallelism: c.Argon2Parallelism},
@@ -182,7 +184,7 @@ func wireConfig(c Config) gwire.Config {
 		},
 		Limits:    c.limitPolicy,
 		Outbox:    ob,
-		Retention: c.Retention,
+		Retention: maintenance.RetentionPeriod(c.Retention),
 	}
 }
 

@@ -250,9 +250,13 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 			t.Errorf("%s: error leaks the database password: %v", name, err)
 		}
 	}
-	err := run(context.Background(), []string{"serve"}, map[string]string{}, io.Discard, io.Discard, nil)
+	err := run(context.Background(), []string{"serve"}, map[string]string{"GATEHOUSE_DATABASE_URL": "mysql://u@db/x"}, io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_DATABASE_URL") {
-		t.Errorf("missing database URL: %v", err)
+		t.Errorf("unsupported database URL: %v", err)
+	}
+	err = run(context.Background(), []string{"serve"}, map[string]string{"GATEHOUSE_DATA_DIR": " "}, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_DATA_DIR") {
+		t.Errorf("empty data dir: %v", err)
 	}
 }
 

@@ -79,6 +79,9 @@ type OneTimeToken struct {
 	createdAt time.Time
 	expiresAt time.Time
 	usedAt    *time.Time
+	// passwordHash is the password chosen at the registration that
+	// issued a verification token; empty for every other token.
+	passwordHash string
 }
 
 // Issue makes a token for userID that expires ttl after now.
@@ -95,9 +98,25 @@ func Issue(hash Hash, userID uuid.UUID, purpose Purpose, now time.Time, ttl time
 	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: now, expiresAt: now.Add(ttl)}, nil
 }
 
+// IssueForRegistration makes the verification token of one registration:
+// it carries the password hash chosen at that registration, which the
+// verifier must know, so that a link mailed for a stranger's registration
+// does not give the stranger the account.
+func IssueForRegistration(hash Hash, userID uuid.UUID, passwordHash string, now time.Time, ttl time.Duration) (*OneTimeToken, error) {
+	if passwordHash == "" {
+		return nil, fmt.Errorf("token: empty password hash")
+	}
+	t, err := Issue(hash, userID, PurposeVerifyEmail, now, ttl)
+	if err != nil {
+		return nil, err
+	}
+	t.passwordHash = passwordHash
+	return t, nil
+}
+
 // Rehydrate rebuilds a stored token. Storage adapters only.
-func Rehydrate(hash Hash, userID uuid.UUID, purpose Purpose, createdAt, expiresAt time.Time, usedAt *time.Time) *OneTimeToken {
-	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: createdAt, expiresAt: expiresAt, usedAt: usedAt}
+func Rehydrate(hash Hash, userID uuid.UUID, purpose Purpose, createdAt, expiresAt time.Time, usedAt *time.Time, passwordHash string) *OneTimeToken {
+	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: createdAt, expiresAt: expiresAt, usedAt: usedAt, passwordHash: passwordHash}
 }
 
 func (t *OneTimeToken) Hash() Hash           { return t.hash }
@@ -107,11 +126,24 @@ func (t *OneTimeToken) CreatedAt() time.Time { return t.createdAt }
 func (t *OneTimeToken) ExpiresAt() time.Time { return t.expiresAt }
 func (t *OneTimeToken) UsedAt() *time.Time   { return t.usedAt }
 
-// Use consumes the token for purpose. A used, expired or wrong-purpose token
-// gives ErrInvalidToken, the same answer as an unknown one.
-func (t *OneTimeToken) Use(purpose Purpose, now time.Time) error {
+// PasswordHash is the hash of the password chosen at the registration
+// that issued this verification token, or "" when none was (a resend).
+func (t *OneTimeToken) PasswordHash() string { return t.passwordHash }
+
+// Usable reports whether the token could be used for purpose at now,
+// without using it. A used, expired or wrong-purpose token gives
+// ErrInvalidToken, the same answer as an unknown one.
+func (t *OneTimeToken) Usable(purpose Purpose, now time.Time) error {
 	if t.purpose != purpose || t.usedAt != nil || !now.Before(t.expiresAt) {
 		return domain.ErrInvalidToken
+	}
+	return nil
+}
+
+// Use consumes the token for purpose (see Usable).
+func (t *OneTimeToken) Use(purpose Purpose, now time.Time) error {
+	if err := t.Usable(purpose, now); err != nil {
+		return err
 	}
 	t.usedAt = &now
 	return nil

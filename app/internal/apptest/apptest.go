@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
@@ -152,6 +153,33 @@ func (r *Repos) App() app.Repos {
 	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit}
 }
 
+// Purposes matches the variadic purposes of
+// OneTimeTokenRepository.InvalidateUnused: exactly the purposes in want, in
+// any order, each once. Pass it as the last matcher, in place of the
+// purposes.
+func Purposes(want ...token.Purpose) gomock.Matcher { return purposes(want) }
+
+type purposes []token.Purpose
+
+func (p purposes) Matches(x any) bool {
+	got, ok := x.([]token.Purpose)
+	if !ok || len(got) != len(p) {
+		return false
+	}
+	seen := map[token.Purpose]bool{}
+	for _, g := range got {
+		seen[g] = true
+	}
+	for _, w := range p {
+		if !seen[w] {
+			return false
+		}
+	}
+	return len(seen) == len(p)
+}
+
+func (p purposes) String() string { return fmt.Sprintf("exactly the purposes %v", []token.Purpose(p)) }
+
 // TxResults records what each transaction function returned, so a test can
 // tell a committed transaction (nil) from a rolled back one.
 type TxResults struct {
@@ -250,9 +278,9 @@ type CountingOutbox struct {
 	C *Counter
 }
 
-func (c CountingOutbox) Enqueue(ctx context.Context, m app.OutboundMail) error {
+func (c CountingOutbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
 	c.C.Inc("Outbox.Enqueue")
-	return c.Outbox.Enqueue(ctx, m)
+	return c.Outbox.Enqueue(ctx, m, now)
 }
 
 func (c CountingOutbox) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]app.OutboxMessage, error) {

@@ -1,0 +1,30 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
+	"github.com/gatehouse-auth/gatehouse/adapters/storetest"
+)
+
+// TestContract runs the storage contract suite on the package's database.
+// It must not run in parallel with the other tests (see storetest).
+func TestContract(t *testing.T) {
+	pool := pgtest.New(t)
+	storetest.Run(t, storetest.Store{
+		Name:        "postgres",
+		Tx:          postgres.NewTxManager(pool),
+		Repos:       postgres.NewPoolRepos(pool),
+		RateLimiter: postgres.NewRateLimiter(pool),
+		SigningKeys: postgres.NewSigningKeyStore(pool),
+		Retention:   postgres.NewRetention(pool),
+		AuditTrail:  postgres.NewAuditLog(pool),
+		Ready:       func(ctx context.Context) error { return postgres.Ping(ctx, pool) },
+		Exec: func(ctx context.Context, sql string, args ...any) error {
+			_, err := pool.Exec(ctx, sql, args...)
+			return err
+		},
+	})
+}

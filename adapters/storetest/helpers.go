@@ -1,0 +1,127 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// testTimeout bounds each case: generous, for a loaded two-core machine
+// running the race detector. Nothing asserts on how long anything takes.
+const testTimeout = 3 * time.Minute
+
+// testCtx is the context of one case, canceled when it ends.
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// now is the current time at the precision every store keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// passwordHash is a syntactically plausible stored hash.
+const passwordHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"
+
+func randomEmail(t *testing.T) user.Email {
+	t.Helper()
+	e, err := user.ParseEmail("u-" + uuid.NewString() + "@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func newUser(t *testing.T) *user.User {
+	t.Helper()
+	u, err := user.New(uuid.New(), randomEmail(t), passwordHash, now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// createUser stores a new user through the store-bound repository.
+func createUser(t *testing.T, s Store) *user.User {
+	t.Helper()
+	u := newUser(t)
+	if err := s.Repos.Users.Create(testCtx(t), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// createSession stores a session of userID created at created, living a
+// day.
+func createSession(t *testing.T, s Store, userID uuid.UUID, created time.Time) *session.Session {
+	t.Helper()
+	return createSessionTTL(t, s, userID, created, 24*time.Hour)
+}
+
+func createSessionTTL(t *testing.T, s Store, userID uuid.UUID, created time.Time, ttl time.Duration) *session.Session {
+	t.Helper()
+	sess, err := session.New(uuid.New(), userID, created, ttl, "test-agent", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Repos.Sessions.Create(testCtx(t), sess); err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
+func randomHash(t *testing.T) token.Hash {
+	t.Helper()
+	_, h, err := token.NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// within runs fn in a transaction and fails the test on error.
+func within(t *testing.T, s Store, fn func(ctx context.Context, r app.Repos) error) {
+	t.Helper()
+	if err := s.Tx.Within(testCtx(t), fn); err != nil {
+		t.Fatalf("Within: %v", err)
+	}
+}
+
+// race runs fn(i) for i in [0, n) in n goroutines released together, and
+// waits for all of them.
+func race(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// equalTimePtr reports whether two optional times are both nil or equal.
+func equalTimePtr(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+func fmtTimePtr(p *time.Time) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return p.Format(time.RFC3339Nano)
+}

@@ -1,0 +1,195 @@
+package storetest
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func init() {
+	register("RateLimiter/HitLimit", testRateLimiterHitLimit)
+	register("RateLimiter/BlockedAndReset", testRateLimiterBlockedAndReset)
+	register("RateLimiter/ConcurrentHits", testRateLimiterConcurrentHits)
+	register("RateLimiter/WindowExpiry", testRateLimiterWindowExpiry)
+	register("RateLimiter/DeleteExpired", testRateLimiterDeleteExpired)
+	register("RateLimiter/RejectsBadWindow", testRateLimiterRejectsBadWindow)
+}
+
+func rateKey() string { return "test:" + uuid.NewString() }
+
+// shortWindow ends long before windowEnded has passed, however loaded the
+// machine: the cases below only ever wait for a window to end, never
+// assert that one is still open.
+const (
+	shortWindow = time.Millisecond
+	windowEnded = 50 * time.Millisecond
+)
+
+// assertCount checks a key's count in its current window without counting:
+// it is the largest limit that Blocked reports reached (0 when none).
+func assertCount(t *testing.T, s Store, key string, want int) {
+	t.Helper()
+	ctx := testCtx(t)
+	if want > 0 {
+		if blocked, _, err := s.RateLimiter.Blocked(ctx, key, want); err != nil || !blocked {
+			t.Fatalf("Blocked(%d) = %v, %v: count below %d", want, blocked, err, want)
+		}
+	}
+	if blocked, _, err := s.RateLimiter.Blocked(ctx, key, want+1); err != nil || blocked {
+		t.Fatalf("Blocked(%d) = %v, %v: count above %d", want+1, blocked, err, want)
+	}
+}
+
+func testRateLimiterHitLimit(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	rl := s.RateLimiter
+	key := rateKey()
+	for i := 1; i <= 3; i++ {
+		allowed, retry, err := rl.Hit(ctx, key, 3, time.Minute)
+		if err != nil || !allowed || retry != 0 {
+			t.Fatalf("hit %d: allowed=%v retry=%v err=%v", i, allowed, retry, err)
+		}
+	}
+	allowed, retry, err := rl.Hit(ctx, key, 3, time.Minute)
+	if err != nil || allowed {
+		t.Fatalf("hit 4: allowed=%v err=%v", allowed, err)
+	}
+	if retry <= 0 || retry > time.Minute {
+		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
+	}
+	assertCount(t, s, key, 4)
+	// Other keys are independent.
+	if allowed, _, err := rl.Hit(ctx, rateKey(), 3, time.Minute); err != nil || !allowed {
+		t.Fatalf("fresh key: allowed=%v err=%v", allowed, err)
+	}
+}
+
+func testRateLimiterBlockedAndReset(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	rl := s.RateLimiter
+	key := rateKey()
+	if blocked, retry, err := rl.Blocked(ctx, key, 3); err != nil || blocked || retry != 0 {
+		t.Fatalf("unknown key blocked=%v retry=%v err=%v", blocked, retry, err)
+	}
+	for range 2 {
+		if _, _, err := rl.Hit(ctx, key, 3, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if blocked, _, err := rl.Blocked(ctx, key, 3); err != nil || blocked {
+		t.Fatalf("below the limit: blocked=%v err=%v", blocked, err)
+	}
+	if _, _, err := rl.Hit(ctx, key, 3, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	blocked, retry, err := rl.Blocked(ctx, key, 3)
+	if err != nil || !blocked || retry <= 0 || retry > time.Minute {
+		t.Fatalf("at the limit: blocked=%v retry=%v err=%v", blocked, retry, err)
+	}
+	if blocked, _, err := rl.Blocked(ctx, key, 4); err != nil || blocked {
+		t.Fatalf("under a higher limit: blocked=%v err=%v", blocked, err)
+	}
+	// Blocked does not count: the next hit is the 4th.
+	if allowed, _, err := rl.Hit(ctx, key, 4, time.Minute); err != nil || !allowed {
+		t.Fatalf("Blocked counted a hit: allowed=%v err=%v", allowed, err)
+	}
+	if err := rl.Reset(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if blocked, _, err := rl.Blocked(ctx, key, 1); err != nil || blocked {
+		t.Fatalf("after Reset: blocked=%v err=%v", blocked, err)
+	}
+	if allowed, _, err := rl.Hit(ctx, key, 1, time.Minute); err != nil || !allowed {
+		t.Fatalf("after Reset: allowed=%v err=%v", allowed, err)
+	}
+	if err := rl.Reset(ctx, rateKey()); err != nil {
+		t.Fatalf("Reset of an unknown key: %v", err)
+	}
+}
+
+// Concurrent hits on one key are each counted once: with limit L exactly L
+// are allowed, and the count is the number of hits.
+func testRateLimiterConcurrentHits(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	key := rateKey()
+	const hits, limit = 20, 5
+	var allowed atomic.Int32
+	race(hits, func(int) {
+		ok, _, err := s.RateLimiter.Hit(ctx, key, limit, time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		if ok {
+			allowed.Add(1)
+		}
+	})
+	if n := allowed.Load(); n != limit {
+		t.Fatalf("%d of %d concurrent hits allowed, want %d", n, hits, limit)
+	}
+	assertCount(t, s, key, hits)
+}
+
+// When the window has ended, Blocked forgets the count and the next hit
+// starts a new window, of the length that hit asks for, counting from 1.
+func testRateLimiterWindowExpiry(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	rl := s.RateLimiter
+	key := rateKey()
+	if allowed, _, err := rl.Hit(ctx, key, 1, shortWindow); err != nil || !allowed {
+		t.Fatalf("first hit: allowed=%v err=%v", allowed, err)
+	}
+	time.Sleep(windowEnded)
+	if blocked, _, err := rl.Blocked(ctx, key, 1); err != nil || blocked {
+		t.Fatalf("Blocked after the window = %v, %v", blocked, err)
+	}
+	if allowed, _, err := rl.Hit(ctx, key, 1, time.Minute); err != nil || !allowed {
+		t.Fatalf("first hit of the new window: allowed=%v err=%v", allowed, err)
+	}
+	allowed, retry, err := rl.Hit(ctx, key, 1, time.Minute)
+	if err != nil || allowed {
+		t.Fatalf("second hit of the new (one-minute) window: allowed=%v err=%v", allowed, err)
+	}
+	if retry <= 0 || retry > time.Minute {
+		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
+	}
+	assertCount(t, s, key, 2)
+}
+
+// DeleteExpired removes the counters whose window has ended, counts them,
+// and keeps the others as they are.
+func testRateLimiterDeleteExpired(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	rl := s.RateLimiter
+	expired := []string{rateKey(), rateKey(), rateKey()}
+	for _, k := range expired {
+		if _, _, err := rl.Hit(ctx, k, 3, shortWindow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := rateKey()
+	for range 2 {
+		if _, _, err := rl.Hit(ctx, live, 3, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(windowEnded)
+	n, err := rl.DeleteExpired(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < len(expired) {
+		t.Fatalf("DeleteExpired = %d, want at least %d", n, len(expired))
+	}
+	assertCount(t, s, live, 2)
+	for _, k := range expired {
+		assertCount(t, s, k, 0)
+	}
+}
+
+func testRateLimiterRejectsBadWindow(t *testing.T, s Store) {
+	if _, _, err := s.RateLimiter.Hit(testCtx(t), rateKey(), 1, 0); err == nil {
+		t.Fatal("zero window accepted")
+	}
+}

@@ -1,0 +1,329 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
+	"github.com/google/uuid"
+)
+
+func init() {
+	register("Sessions/RoundTrip", testSessionRoundTrip)
+	register("Sessions/ClientTextStoredStorable", testSessionClientText)
+	register("Sessions/ListActiveAndRevokeAll", testSessionListActiveAndRevokeAll)
+	register("Sessions/ConcurrentChangesAreSerialized", testSessionConcurrentChanges)
+	register("RefreshTokens/RoundTrip", testRefreshTokenRoundTrip)
+	register("RefreshTokens/ConcurrentUseExactlyOneWins", testRefreshTokenConcurrentUse)
+}
+
+// diffSession describes how got differs from want, or returns nil.
+func diffSession(got, want *session.Session) error {
+	if got.ID() != want.ID() || got.UserID() != want.UserID() || !got.CreatedAt().Equal(want.CreatedAt()) ||
+		!got.LastUsedAt().Equal(want.LastUsedAt()) || !got.ExpiresAt().Equal(want.ExpiresAt()) ||
+		got.UserAgent() != want.UserAgent() || got.IP() != want.IP() || !equalTimePtr(got.RevokedAt(), want.RevokedAt()) {
+		return fmt.Errorf("session differs:\n got %s user=%s created=%v last=%v expires=%v revoked=%s ua=%q ip=%q\nwant %s user=%s created=%v last=%v expires=%v revoked=%s ua=%q ip=%q",
+			got.ID(), got.UserID(), got.CreatedAt(), got.LastUsedAt(), got.ExpiresAt(), fmtTimePtr(got.RevokedAt()), got.UserAgent(), got.IP(),
+			want.ID(), want.UserID(), want.CreatedAt(), want.LastUsedAt(), want.ExpiresAt(), fmtTimePtr(want.RevokedAt()), want.UserAgent(), want.IP())
+	}
+	return nil
+}
+
+func testSessionRoundTrip(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	u := createUser(t, s)
+	sess := createSession(t, s, u.ID(), now())
+
+	got, err := repo.ByID(ctx, sess.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := diffSession(got, sess); err != nil {
+		t.Fatal(err)
+	}
+
+	sess.Touch(sess.CreatedAt().Add(time.Minute))
+	sess.Revoke(sess.CreatedAt().Add(2 * time.Minute))
+	if err := repo.Update(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		got, err := r.Sessions.ByIDForChange(ctx, sess.ID())
+		if err != nil {
+			return err
+		}
+		return diffSession(got, sess)
+	})
+	if got, err := repo.ByID(ctx, sess.ID()); err != nil {
+		t.Fatal(err)
+	} else if err := diffSession(got, sess); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := repo.ByID(ctx, uuid.New()); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ByID unknown: %v", err)
+	}
+	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		_, err := r.Sessions.ByIDForChange(ctx, uuid.New())
+		return err
+	})
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ByIDForChange unknown: %v", err)
+	}
+	other, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Update(ctx, other); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Update unknown: %v", err)
+	}
+}
+
+// User agent and IP come from the client: they are stored as valid UTF-8
+// without NUL, cut to storable.MaxText bytes (see internal/storable).
+func testSessionClientText(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	ua := "Mozilla/5.0 (\xff invalid UTF-8 \x00 NUL) " + strings.Repeat("é", storable.MaxText)
+	ip := "203.0.113.9\x00"
+	sess, err := session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Repos.Sessions.Create(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := storable.Text(ua, storable.MaxText); got.UserAgent() != want {
+		t.Fatalf("user agent stored as %q (%d bytes), want %q (%d bytes)", got.UserAgent(), len(got.UserAgent()), want, len(want))
+	}
+	if want := storable.Text(ip, storable.MaxText); got.IP() != want {
+		t.Fatalf("IP stored as %q, want %q", got.IP(), want)
+	}
+}
+
+func testSessionListActiveAndRevokeAll(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	u := createUser(t, s)
+	other := createUser(t, s)
+	t0 := now()
+	s1 := createSession(t, s, u.ID(), t0)
+	s2 := createSession(t, s, u.ID(), t0.Add(time.Second))
+	s3 := createSession(t, s, u.ID(), t0.Add(2*time.Second))
+	revoked := createSession(t, s, u.ID(), t0.Add(3*time.Second))
+	revoked.Revoke(t0.Add(4 * time.Second))
+	if err := repo.Update(ctx, revoked); err != nil {
+		t.Fatal(err)
+	}
+	createSessionTTL(t, s, u.ID(), t0.Add(-48*time.Hour), time.Hour) // expired
+	otherSession := createSession(t, s, other.ID(), t0)
+
+	list, err := repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s3.ID(), s2.ID(), s1.ID()}) {
+		t.Fatalf("ListActive = %v, want s3, s2, s1 (newest first)", ids)
+	}
+	if err := diffSession(list[1], s2); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("RevokeAll revoked %d, want 2", n)
+	}
+	list, err = repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s2.ID()}) {
+		t.Fatalf("after RevokeAll: %v, want only s2", ids)
+	}
+	got, err := repo.ByID(ctx, revoked.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalTimePtr(got.RevokedAt(), revoked.RevokedAt()) {
+		t.Fatal("RevokeAll changed the time of an already revoked session")
+	}
+	got, err = repo.ByID(ctx, s1.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(6 * time.Second); got.RevokedAt() == nil || !got.RevokedAt().Equal(want) {
+		t.Fatalf("RevokeAll revoked at %s, want %v", fmtTimePtr(got.RevokedAt()), want)
+	}
+
+	// In a transaction, keeping none.
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		n, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, t0.Add(8*time.Second))
+		if err == nil && n != 1 {
+			err = fmt.Errorf("RevokeAll(keep=Nil) = %d, want 1", n)
+		}
+		return err
+	})
+	if list, err := repo.ListActive(ctx, u.ID(), t0.Add(9*time.Second)); err != nil || len(list) != 0 {
+		t.Fatalf("sessions left: %v (%v)", sessionIDs(list), err)
+	}
+	if list, err := repo.ListActive(ctx, other.ID(), t0.Add(9*time.Second)); err != nil || !slices.Equal(sessionIDs(list), []uuid.UUID{otherSession.ID()}) {
+		t.Fatalf("another user's sessions: %v (%v)", sessionIDs(list), err)
+	}
+	if list, err := repo.ListActive(ctx, other.ID(), t0.Add(25*time.Hour)); err != nil || len(list) != 0 {
+		t.Fatalf("sessions past their expiry listed: %v (%v)", sessionIDs(list), err)
+	}
+}
+
+func sessionIDs(l []*session.Session) []uuid.UUID {
+	ids := make([]uuid.UUID, len(l))
+	for i, s := range l {
+		ids[i] = s.ID()
+	}
+	return ids
+}
+
+// Transactions that read one session for change run one after another:
+// each moves last-used one second on from what it read, and no move is
+// lost.
+func testSessionConcurrentChanges(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	t0 := now()
+	sess := createSession(t, s, createUser(t, s).ID(), t0)
+	const n = 10
+	race(n, func(int) {
+		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			got, err := r.Sessions.ByIDForChange(ctx, sess.ID())
+			if err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond) // widen the window a lost update needs
+			got.Touch(got.LastUsedAt().Add(time.Second))
+			return r.Sessions.Update(ctx, got)
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(n * time.Second); !got.LastUsedAt().Equal(want) {
+		t.Fatalf("last used %v after %d concurrent touches, want %v (an update was lost)", got.LastUsedAt(), n, want)
+	}
+}
+
+// readRefreshToken reads a refresh token for change in a transaction of its
+// own.
+func readRefreshToken(t *testing.T, s Store, rt app.RefreshToken) (app.RefreshToken, error) {
+	t.Helper()
+	var got app.RefreshToken
+	err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
+		var err error
+		got, err = r.Sessions.RefreshTokenForChange(ctx, rt.Hash)
+		return err
+	})
+	return got, err
+}
+
+func testRefreshTokenRoundTrip(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	sess := createSession(t, s, createUser(t, s).ID(), now())
+	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
+	if err := repo.AddRefreshToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readRefreshToken(t, s, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash != rt.Hash || got.SessionID != rt.SessionID || !got.CreatedAt.Equal(rt.CreatedAt) || got.UsedAt != nil {
+		t.Fatalf("got %+v, want %+v", got, rt)
+	}
+	at := now().Add(time.Second)
+	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err = readRefreshToken(t, s, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UsedAt == nil || !got.UsedAt.Equal(at) {
+		t.Fatalf("UsedAt = %s, want %v", fmtTimePtr(got.UsedAt), at)
+	}
+
+	// Added in a transaction, already used: stored as it is.
+	usedAt := now()
+	used := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.AddRefreshToken(ctx, used) })
+	got, err = readRefreshToken(t, s, used)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash != used.Hash || got.SessionID != used.SessionID || !got.CreatedAt.Equal(used.CreatedAt) || !equalTimePtr(got.UsedAt, used.UsedAt) {
+		t.Fatalf("got %+v, want %+v", got, used)
+	}
+
+	if _, err := readRefreshToken(t, s, app.RefreshToken{Hash: randomHash(t)}); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err := repo.RefreshTokenForChange(ctx, randomHash(t)); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("unknown, on the store: %v", err)
+	}
+	if err := repo.MarkRefreshTokenUsed(ctx, randomHash(t), at); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("mark unknown: %v", err)
+	}
+}
+
+// Of concurrent transactions presenting one refresh token, exactly one sees
+// it unused; the others see its used time.
+func testRefreshTokenConcurrentUse(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	sess := createSession(t, s, createUser(t, s).ID(), now())
+	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
+	if err := s.Repos.Sessions.AddRefreshToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	var unused, used atomic.Int32
+	race(12, func(int) {
+		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			got, err := r.Sessions.RefreshTokenForChange(ctx, rt.Hash)
+			if err != nil {
+				return err
+			}
+			if got.UsedAt != nil {
+				used.Add(1)
+				return nil
+			}
+			unused.Add(1)
+			time.Sleep(time.Millisecond) // widen the window a double use needs
+			return r.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, now())
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if n := unused.Load(); n != 1 {
+		t.Fatalf("%d transactions saw the token unused, want exactly 1", n)
+	}
+	if n := used.Load(); n != 11 {
+		t.Fatalf("%d transactions saw the token used, want 11", n)
+	}
+}

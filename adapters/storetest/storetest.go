@@ -1,0 +1,126 @@
+// Package storetest is the storage contract suite: every behaviour, and
+// every race, that the app ports promise, written once against the ports
+// and run by each store adapter's tests on a real database of its own:
+//
+//	func TestContract(t *testing.T) { storetest.Run(t, store) }
+//
+// Tests share the store and run in parallel; each makes its own users with
+// random addresses, so nothing needs truncating. A few cases must not
+// overlap anything else that reads the shared tables as a whole (the audit
+// tamper checks, which break the chain for a moment and restore it, and the
+// outbox claims, which take every due message): Run runs those first, one
+// at a time, and only then the parallel rest. So do not call t.Parallel in
+// TestContract, and do not run tests that verify the audit trail or claim
+// mail at the same time as it.
+//
+// What the suite assumes of the store:
+//
+//   - it keeps times to the microsecond;
+//   - repositories bound to a transaction are never mixed with the pool
+//     inside Within (the suite never calls Store.Repos from inside Within,
+//     so a store with one writer connection cannot deadlock on it);
+//   - Exec takes plain UPDATE, DELETE and INSERT ... SELECT statements
+//     with $1, $2, ... placeholders, numbered in the order they first
+//     appear, and touches only text, integer and blob columns with literal
+//     arguments (time and uuid columns are only copied from other rows or
+//     set to NULL), so that the same SQL runs on PostgreSQL and SQLite.
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+)
+
+// Store is one store adapter's implementation of every storage port, on a
+// fresh, migrated database of the test package's own.
+type Store struct {
+	// Name is "postgres" or "sqlite", for messages.
+	Name string
+	// Tx runs use-case transactions.
+	Tx app.TxManager
+	// Repos are bound to the store itself (no transaction): each call
+	// stands alone, as the use cases' pool-bound repositories do.
+	Repos       app.Repos
+	RateLimiter app.RateLimiter
+	SigningKeys app.SigningKeyStore
+	Retention   app.Retention
+	AuditTrail  app.AuditTrail
+	// Ready is the readiness probe.
+	Ready func(ctx context.Context) error
+	// Exec runs one raw SQL statement with $1, $2, ... placeholders, for
+	// tests that tamper with stored rows or set up states no port makes
+	// (an audit row edited behind the app's back). Arguments are strings,
+	// integers or []byte; SQL stays to what both stores accept.
+	Exec func(ctx context.Context, sql string, args ...any) error
+}
+
+// Run runs the whole suite against s: first the cases that must run alone,
+// one after another, then every other case in parallel.
+func Run(t *testing.T, s Store) {
+	t.Helper()
+	s.check(t)
+	for _, c := range cases {
+		if c.serial {
+			t.Run(c.name, func(t *testing.T) { c.run(t, s) })
+		}
+	}
+	for _, c := range cases {
+		if !c.serial {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.run(t, s)
+			})
+		}
+	}
+}
+
+// check fails the test at once when a field of s is missing.
+func (s Store) check(t *testing.T) {
+	t.Helper()
+	missing := map[string]bool{
+		"Name":           s.Name == "",
+		"Tx":             s.Tx == nil,
+		"Repos.Users":    s.Repos.Users == nil,
+		"Repos.Tokens":   s.Repos.Tokens == nil,
+		"Repos.Sessions": s.Repos.Sessions == nil,
+		"Repos.Outbox":   s.Repos.Outbox == nil,
+		"Repos.Audit":    s.Repos.Audit == nil,
+		"RateLimiter":    s.RateLimiter == nil,
+		"SigningKeys":    s.SigningKeys == nil,
+		"Retention":      s.Retention == nil,
+		"AuditTrail":     s.AuditTrail == nil,
+		"Ready":          s.Ready == nil,
+		"Exec":           s.Exec == nil,
+	}
+	for field, m := range missing {
+		if m {
+			t.Errorf("storetest: Store.%s is not set", field)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+type testCase struct {
+	name   string
+	serial bool
+	run    func(t *testing.T, s Store)
+}
+
+// cases is filled by the files of this package, one group per port.
+var cases []testCase
+
+// register adds test cases to the suite; each file calls it from init.
+func register(name string, run func(t *testing.T, s Store)) {
+	cases = append(cases, testCase{name: name, run: run})
+}
+
+// registerSerial adds a case that runs alone, before the parallel ones:
+// one that breaks a shared invariant for a moment (and restores it) or
+// that takes whatever is due in a shared queue.
+func registerSerial(name string, run func(t *testing.T, s Store)) {
+	cases = append(cases, testCase{name: name, serial: true, run: run})
+}

@@ -1,0 +1,271 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+func init() {
+	register("Users/RoundTrip", testUserRoundTrip)
+	register("Users/ForChangeInTx", testUserForChangeInTx)
+	register("Users/DuplicateEmail", testUserDuplicateEmail)
+	register("Users/ConcurrentCreateSameEmail", testUserConcurrentCreateSameEmail)
+	register("Users/NotFound", testUserNotFound)
+	register("Users/ConstraintViolationIsNotUnavailable", testUserConstraintViolation)
+	register("Users/ConcurrentChangesAreSerialized", testUserConcurrentChanges)
+}
+
+func assertUser(t *testing.T, got, want *user.User) {
+	t.Helper()
+	if err := diffUser(got, want); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diffUser describes how got differs from want, or returns nil.
+func diffUser(got, want *user.User) error {
+	if got.ID() != want.ID() || got.Email() != want.Email() || got.PasswordHash() != want.PasswordHash() ||
+		got.Active() != want.Active() || got.Verified() != want.Verified() ||
+		!got.CreatedAt().Equal(want.CreatedAt()) || !got.UpdatedAt().Equal(want.UpdatedAt()) ||
+		!equalTimePtr(got.VerifiedAt(), want.VerifiedAt()) {
+		return fmt.Errorf("user differs:\n got %s %s %q active=%v verified=%v created=%v updated=%v verifiedAt=%s\nwant %s %s %q active=%v verified=%v created=%v updated=%v verifiedAt=%s",
+			got.ID(), got.Email(), got.PasswordHash(), got.Active(), got.Verified(), got.CreatedAt(), got.UpdatedAt(), fmtTimePtr(got.VerifiedAt()),
+			want.ID(), want.Email(), want.PasswordHash(), want.Active(), want.Verified(), want.CreatedAt(), want.UpdatedAt(), fmtTimePtr(want.VerifiedAt()))
+	}
+	return nil
+}
+
+func testUserRoundTrip(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Users
+	u := newUser(t)
+	if err := repo.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+
+	byEmail, err := repo.ByEmail(ctx, u.Email())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertUser(t, byEmail, u)
+	byID, err := repo.ByID(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertUser(t, byID, u)
+	if byID.VerifiedAt() != nil || !byID.Active() || byID.Verified() {
+		t.Fatalf("new user stored as active=%v verified=%v verifiedAt=%s", byID.Active(), byID.Verified(), fmtTimePtr(byID.VerifiedAt()))
+	}
+
+	later := u.CreatedAt().Add(time.Minute)
+	u.VerifyEmail(later)
+	if err := u.SetPasswordHash("$argon2id$new", later.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	u.Deactivate(later.Add(2 * time.Second))
+	if err := repo.Update(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := repo.ByID(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertUser(t, got, u)
+	if !got.Verified() || got.Active() || got.PasswordHash() != "$argon2id$new" || !got.VerifiedAt().Equal(later) {
+		t.Fatal("update not saved")
+	}
+	if got, err := repo.ByEmail(ctx, u.Email()); err != nil {
+		t.Fatal(err)
+	} else {
+		assertUser(t, got, u)
+	}
+}
+
+func testUserForChangeInTx(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	at := now().Add(time.Second)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		got, err := r.Users.ByIDForChange(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		if err := diffUser(got, u); err != nil {
+			return err
+		}
+		got.VerifyEmail(at)
+		if err := r.Users.Update(ctx, got); err != nil {
+			return err
+		}
+		// The transaction sees its own write.
+		again, err := r.Users.ByID(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		if !again.Verified() {
+			return errors.New("update not visible inside its own transaction")
+		}
+		return nil
+	})
+	got, err := s.Repos.Users.ByID(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Verified() || !got.VerifiedAt().Equal(at) {
+		t.Fatal("not verified after committed update")
+	}
+}
+
+func testUserDuplicateEmail(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	dup, err := user.New(uuid.New(), u.Email(), "hash", now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Repos.Users.Create(ctx, dup); !errors.Is(err, user.ErrEmailTaken) {
+		t.Fatalf("pool-bound Create of a taken address: err = %v, want ErrEmailTaken", err)
+	}
+	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.Users.Create(ctx, dup) })
+	if !errors.Is(err, user.ErrEmailTaken) {
+		t.Fatalf("Create in a transaction of a taken address: err = %v, want ErrEmailTaken", err)
+	}
+	if _, err := s.Repos.Users.ByID(ctx, dup.ID()); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("the duplicate was stored: %v", err)
+	}
+}
+
+// Half the creates are pool-bound, half run in transactions; the unique
+// index decides either way.
+func testUserConcurrentCreateSameEmail(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	email := randomEmail(t)
+	const n = 20
+	errs := make([]error, n)
+	ids := make([]uuid.UUID, n)
+	race(n, func(i int) {
+		u, err := user.New(uuid.New(), email, "hash", now())
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		ids[i] = u.ID()
+		if i%2 == 0 {
+			errs[i] = s.Repos.Users.Create(ctx, u)
+			return
+		}
+		errs[i] = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.Users.Create(ctx, u) })
+	})
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if won >= 0 {
+				t.Errorf("creates %d and %d both succeeded", won, i)
+			}
+			won = i
+		case !errors.Is(err, user.ErrEmailTaken):
+			t.Errorf("create %d: unexpected error: %v", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no create succeeded")
+	}
+	got, err := s.Repos.Users.ByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID() != ids[won] {
+		t.Fatalf("stored user %s, the winner was %s", got.ID(), ids[won])
+	}
+}
+
+func testUserNotFound(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Users
+	if _, err := repo.ByID(ctx, uuid.New()); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("ByID: %v", err)
+	}
+	if _, err := repo.ByEmail(ctx, randomEmail(t)); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("ByEmail: %v", err)
+	}
+	if err := repo.Update(ctx, newUser(t)); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("Update: %v", err)
+	}
+	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		_, err := r.Users.ByIDForChange(ctx, uuid.New())
+		return err
+	})
+	if !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("ByIDForChange: %v", err)
+	}
+}
+
+// A constraint violation (here: an address that is not in normalized
+// form) is a bug, not an outage: it must not map to 503, nor to a conflict.
+func testUserConstraintViolation(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u, err := user.New(uuid.New(), user.RehydrateEmail(" Not-Normalized-"+uuid.NewString()+"@Example.com"), "hash", now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Repos.Users.Create(ctx, u)
+	if err == nil || errors.Is(err, domain.ErrUnavailable) || errors.Is(err, user.ErrEmailTaken) {
+		t.Fatalf("err = %v, want an internal error", err)
+	}
+	if _, err := s.Repos.Users.ByID(ctx, u.ID()); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("the invalid user was stored: %v", err)
+	}
+}
+
+// Transactions that read one user for change run one after another: each
+// increments a counter kept in the password hash, read inside the
+// transaction, and no increment is lost.
+func testUserConcurrentChanges(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u, err := user.New(uuid.New(), randomEmail(t), "counter:0", now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Repos.Users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	race(n, func(int) {
+		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			got, err := r.Users.ByIDForChange(ctx, u.ID())
+			if err != nil {
+				return err
+			}
+			k, err := strconv.Atoi(strings.TrimPrefix(got.PasswordHash(), "counter:"))
+			if err != nil {
+				return fmt.Errorf("stored hash %q: %w", got.PasswordHash(), err)
+			}
+			time.Sleep(time.Millisecond) // widen the window a lost update needs
+			if err := got.SetPasswordHash(fmt.Sprintf("counter:%d", k+1), now()); err != nil {
+				return err
+			}
+			return r.Users.Update(ctx, got)
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	got, err := s.Repos.Users.ByID(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("counter:%d", n); got.PasswordHash() != want {
+		t.Fatalf("after %d concurrent increments the hash is %q, want %q (an update was lost)", n, got.PasswordHash(), want)
+	}
+}

@@ -1,0 +1,54 @@
+// Package maintenance holds Gatehouse's background upkeep: deleting expired
+// rate-limit counters, and sessions, one-time tokens and sent mail that
+// ended longer ago than the retention period.
+package maintenance
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+)
+
+// RetentionPeriod is how long ended sessions, tokens and sent mail are kept.
+type RetentionPeriod time.Duration
+
+// Janitor runs the upkeep.
+type Janitor struct {
+	rl        app.RateLimiter
+	retention app.Retention
+	keep      time.Duration
+	clock     app.Clock
+	rep       app.ErrorReporter
+}
+
+// NewJanitor builds the janitor.
+func NewJanitor(rl app.RateLimiter, retention app.Retention, keep RetentionPeriod, clock app.Clock, rep app.ErrorReporter) *Janitor {
+	app.Require(map[string]any{"RateLimiter": rl, "Retention": retention, "Clock": clock, "ErrorReporter": rep})
+	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), clock: clock, rep: rep}
+}
+
+// RunOnce deletes expired counters and sweeps what ended before now minus
+// the retention period.
+func (j *Janitor) RunOnce(ctx context.Context) (app.Swept, error) {
+	if _, err := j.rl.DeleteExpired(ctx); err != nil {
+		return app.Swept{}, err
+	}
+	return j.retention.Sweep(ctx, j.clock.Now().Add(-j.keep))
+}
+
+// Run cleans every interval until ctx ends; failures go to the reporter.
+func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				j.rep.ReportError(ctx, "retention sweep", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package maintenance_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"go.uber.org/mock/gomock"
+)
+
+const keep = 30 * 24 * time.Hour
+
+type fixture struct {
+	j         *maintenance.Janitor
+	rl        *mock.MockRateLimiter
+	retention *mock.MockRetention
+	reporter  *mock.MockErrorReporter
+}
+
+func newJanitor(t *testing.T) *fixture {
+	ctrl := gomock.NewController(t)
+	f := &fixture{
+		rl:        mock.NewMockRateLimiter(ctrl),
+		retention: mock.NewMockRetention(ctrl),
+		reporter:  mock.NewMockErrorReporter(ctrl),
+	}
+	f.j = maintenance.NewJanitor(f.rl, f.retention, maintenance.RetentionPeriod(keep), apptest.NewClock(apptest.T0), f.reporter)
+	return f
+}
+
+func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
+	f := newJanitor(t)
+	want := app.Swept{Sessions: 3, Tokens: 5, Mail: 7}
+	gomock.InOrder(
+		f.rl.EXPECT().DeleteExpired(gomock.Any()).Times(1).Return(4, nil),
+		// What ended before now minus the retention period.
+		f.retention.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(want, nil),
+	)
+	got, err := f.j.RunOnce(context.Background())
+	if err != nil || got != want {
+		t.Fatalf("RunOnce = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func TestRunOnceReturnsErrors(t *testing.T) {
+	boom := errors.New("db down")
+	t.Run("counters", func(t *testing.T) {
+		f := newJanitor(t)
+		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, boom)
+		// Strict mock: no Sweep.
+		if got, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) || got != (app.Swept{}) {
+			t.Fatalf("RunOnce = %+v, %v", got, err)
+		}
+	})
+	t.Run("sweep", func(t *testing.T) {
+		f := newJanitor(t)
+		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
+		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(app.Swept{Sessions: 1}, boom)
+		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// Run reports a failed round to the reporter and stops when ctx ends.
+func TestRunReportsFailuresAndStops(t *testing.T) {
+	f := newJanitor(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	boom := errors.New("db down")
+	f.rl.EXPECT().DeleteExpired(gomock.Any()).MinTimes(1).Return(0, boom)
+	// Reported once: rounds failing after the cancel are shutdown, not news.
+	f.reporter.EXPECT().ReportError(gomock.Any(), "retention sweep", boom).Times(1).Do(func(context.Context, string, error) { cancel() })
+	done := make(chan struct{})
+	go func() { f.j.Run(ctx, time.Millisecond); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+func TestNewJanitorRequiresDependencies(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("nil Retention accepted")
+		}
+	}()
+	ctrl := gomock.NewController(t)
+	maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), nil, maintenance.RetentionPeriod(keep), apptest.NewClock(apptest.T0), mock.NewMockErrorReporter(ctrl))
+}
