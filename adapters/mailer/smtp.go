@@ -35,8 +35,7 @@ const DefaultTimeout = 10 * time.Second
 // delivery.
 type SMTP struct {
 	cfg       SMTPConfig
-	from      *netmail.Address
-	msgDomain string // right side of Message-ID
+	composer  composer
 	renderer  *Renderer
 	tlsConfig *tls.Config
 	timeout   time.Duration
@@ -83,19 +82,11 @@ func NewSMTP(cfg SMTPConfig, from string, opts ...Option) (*SMTP, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(from, "\r\n") {
-		return nil, errors.New("mailer: from address contains a line break")
-	}
-	addr, err := netmail.ParseAddress(from)
+	c, err := newComposer(from)
 	if err != nil {
-		return nil, fmt.Errorf("mailer: invalid from address: %w", err)
+		return nil, err
 	}
-	s := &SMTP{cfg: cfg, from: addr, timeout: DefaultTimeout}
-	if at := strings.LastIndex(addr.Address, "@"); at >= 0 && at < len(addr.Address)-1 {
-		s.msgDomain = addr.Address[at+1:]
-	} else {
-		s.msgDomain = "gatehouse.invalid"
-	}
+	s := &SMTP{cfg: cfg, composer: c, timeout: DefaultTimeout}
 	for _, o := range opts {
 		o(s)
 	}
@@ -124,7 +115,7 @@ func (s *SMTP) Send(ctx context.Context, m app.OutboundMail) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", app.ErrPermanent, err)
 	}
-	msg, err := s.message(m, subject, text, html)
+	msg, err := s.composer.message(m, subject, text, html, time.Now())
 	if err != nil {
 		return err
 	}
@@ -223,18 +214,52 @@ func (s *SMTP) clientOptions(timeout time.Duration, dial mail.DialContextFunc) [
 	return opts
 }
 
-func (s *SMTP) message(m app.OutboundMail, subject, text, html string) (*mail.Msg, error) {
+// composer builds the messages of one sender. SMTP and File both use it,
+// so a mail written to a file has the same headers and bodies as the one
+// the SMTP mailer sends.
+type composer struct {
+	from      *netmail.Address
+	msgDomain string        // right side of Message-ID
+	encoding  mail.Encoding // of the bodies; empty is go-mail's quoted-printable
+}
+
+// newComposer parses from, an RFC 5322 address such as
+// "Gatehouse <no-reply@example.com>". The domain of its address becomes the
+// right side of every Message-ID.
+func newComposer(from string) (composer, error) {
+	if strings.ContainsAny(from, "\r\n") {
+		return composer{}, errors.New("mailer: from address contains a line break")
+	}
+	addr, err := netmail.ParseAddress(from)
+	if err != nil {
+		return composer{}, fmt.Errorf("mailer: invalid from address: %w", err)
+	}
+	c := composer{from: addr, msgDomain: "gatehouse.invalid"}
+	if at := strings.LastIndex(addr.Address, "@"); at >= 0 && at < len(addr.Address)-1 {
+		c.msgDomain = addr.Address[at+1:]
+	}
+	return c, nil
+}
+
+// message builds the mail m with the rendered subject and bodies: From, To,
+// Subject, Message-ID, Date (from date), Auto-Submitted, and a
+// multipart/alternative body of the text and the HTML part. A missing or
+// invalid recipient is an error.
+func (c composer) message(m app.OutboundMail, subject, text, html string, date time.Time) (*mail.Msg, error) {
 	if m.To == "" || strings.ContainsAny(m.To, "\r\n") {
 		return nil, fmt.Errorf("mailer: %s has an invalid recipient", m.Kind)
 	}
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	msg.SetAddrHeaderFromMailAddress(mail.HeaderFrom, s.from)
+	if c.encoding != "" {
+		msg.SetEncoding(c.encoding)
+	}
+	msg.SetAddrHeaderFromMailAddress(mail.HeaderFrom, c.from)
 	if err := msg.To(m.To); err != nil {
 		return nil, fmt.Errorf("mailer: %s has an invalid recipient: %w", m.Kind, err)
 	}
 	msg.Subject(subject)
-	msg.SetMessageIDWithValue(s.messageID(m))
-	msg.SetDate()
+	msg.SetMessageIDWithValue(c.messageID(m))
+	msg.SetDateWithValue(date)
 	// RFC 3834: keeps vacation responders from answering.
 	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
 	msg.SetBodyString(mail.TypeTextPlain, text)
@@ -244,11 +269,11 @@ func (s *SMTP) message(m app.OutboundMail, subject, text, html string) (*mail.Ms
 
 // messageID is stable across retries of one outbox message, so that a
 // receiving server can discard a duplicate after an ambiguous failure.
-func (s *SMTP) messageID(m app.OutboundMail) string {
+func (c composer) messageID(m app.OutboundMail) string {
 	if m.ID != uuid.Nil {
-		return m.ID.String() + "@" + s.msgDomain
+		return m.ID.String() + "@" + c.msgDomain
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:]) + "@" + s.msgDomain
+	return hex.EncodeToString(b[:]) + "@" + c.msgDomain
 }
