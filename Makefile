@@ -1,6 +1,7 @@
 # Gatehouse developer tasks. GNU make; every recipe runs under bash.
 #
-#   make run       serve against a local PostgreSQL database "gatehouse" (created if missing)
+#   make run       build, then serve on the embedded store in ./data (no database server needed)
+#   make run-postgres  the same against a local PostgreSQL database "gatehouse" (created if missing)
 #   make test      every test, with the race detector, including the PostgreSQL ones
 #   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift
 #   make generate  regenerate mocks (go generate) and wire_gen.go (wire gen)
@@ -14,21 +15,26 @@ GO          ?= go
 BIN         ?= bin/gatehouse
 TEST_TIMEOUT ?= 8m
 
-# Local PostgreSQL used by `make run` (user postgres, trust auth on 127.0.0.1).
+# Local PostgreSQL used by `make run-postgres` (user postgres, trust auth on 127.0.0.1).
 PGHOST      ?= 127.0.0.1
 PGPORT      ?= 5432
 PGUSER      ?= postgres
 PGDATABASE  ?= gatehouse
-# Passed to `make run` only, so it cannot leak into the tests' environment.
-GATEHOUSE_DATABASE_URL ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=disable
+# Passed to `make run-postgres` only, so it cannot leak into the tests' environment.
+PG_RUN_URL  ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=disable
 
-.PHONY: help run db test lint fmt-check vet staticcheck wire-check mock-check generate build clean
+.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check generate build clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: db ## serve against the local "gatehouse" database (GATEHOUSE_DATABASE_URL overrides)
-	GATEHOUSE_DATABASE_URL='$(GATEHOUSE_DATABASE_URL)' $(GO) run ./cmd/gatehouse serve
+# The binary replaces the recipe's shell (exec), so the server is the process
+# that make waits for, and stopping it by its PID stops the server.
+run: build ## build, then serve (embedded store in ./data unless GATEHOUSE_DATABASE_URL is set)
+	exec ./$(BIN) serve
+
+run-postgres: build db ## build, then serve against the local "gatehouse" PostgreSQL database
+	GATEHOUSE_DATABASE_URL='$(PG_RUN_URL)' exec ./$(BIN) serve
 
 db: ## start the local PostgreSQL cluster if needed and create the "gatehouse" database
 	@if ! pg_isready -q -h $(PGHOST) -p $(PGPORT); then \

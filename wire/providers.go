@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
@@ -34,12 +35,14 @@ import (
 // Config is what the injector needs, already parsed and validated by cmd.
 // Same-typed values have their own named types (session.RefreshTTL, ...).
 type Config struct {
-	DatabaseURL       string
+	DatabaseURL       string // PostgreSQL (BuildPostgres)
+	SQLitePath        string // the embedded store's file (BuildSQLite)
+	MailDir           string // where mail is written without SMTP
 	PublicURL         string
 	HTTP              httpadapter.Config
-	SMTPURL           string // empty: the development log mailer
+	SMTPURL           string // empty: the development file mailer
 	MailFrom          string
-	JWTPrivateKeyFile string // empty: generated once and kept in the database
+	JWTPrivateKeyFile string // empty: generated once and kept in the store
 	JWT               jwt.Config
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
@@ -57,7 +60,6 @@ type Gatehouse struct {
 	HTTP    *fiber.App
 	Outbox  *outbox.Worker
 	Janitor *maintenance.Janitor
-	Pool    *pgxpool.Pool
 }
 
 // ProvidePool opens the pool; the cleanup closes it.
@@ -75,7 +77,7 @@ func ProvideRateLimiter(pool *pgxpool.Pool) app.RateLimiter { return postgres.Ne
 // ProvideRetention binds the retention sweep to the pool.
 func ProvideRetention(pool *pgxpool.Pool) app.Retention { return postgres.NewRetention(pool) }
 
-// PostgresSet is the storage adapter.
+// PostgresSet is the PostgreSQL storage adapter.
 var PostgresSet = wire.NewSet(
 	ProvidePool,
 	postgres.NewTxManager,
@@ -94,6 +96,47 @@ var PostgresSet = wire.NewSet(
 func ProvideSigningKeyStore(pool *pgxpool.Pool) app.SigningKeyStore {
 	return postgres.NewSigningKeyStore(pool)
 }
+
+// ProvideReady is the readiness probe: the database answers.
+func ProvideReady(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error { return postgres.Ping(ctx, pool) }
+}
+
+// ProvideSQLite opens the embedded store's file; the cleanup closes it.
+func ProvideSQLite(ctx context.Context, cfg Config) (*sqlite.DB, func(), error) {
+	db, err := sqlite.Open(ctx, cfg.SQLitePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, func() { _ = db.Close() }, nil
+}
+
+// ProvideSQLiteRateLimiter binds the counters to the embedded store.
+func ProvideSQLiteRateLimiter(db *sqlite.DB) app.RateLimiter { return sqlite.NewRateLimiter(db) }
+
+// ProvideSQLiteRetention binds the retention sweep to the embedded store.
+func ProvideSQLiteRetention(db *sqlite.DB) app.Retention { return sqlite.NewRetention(db) }
+
+// ProvideSQLiteSigningKeyStore binds the key store to the embedded store.
+func ProvideSQLiteSigningKeyStore(db *sqlite.DB) app.SigningKeyStore {
+	return sqlite.NewSigningKeyStore(db)
+}
+
+// ProvideSQLiteReady is the readiness probe: the file answers.
+func ProvideSQLiteReady(db *sqlite.DB) func(context.Context) error { return db.Ping }
+
+// SQLiteSet is the embedded storage adapter: the same ports on one file.
+var SQLiteSet = wire.NewSet(
+	ProvideSQLite,
+	sqlite.NewTxManager,
+	wire.Bind(new(app.TxManager), new(*sqlite.TxManager)),
+	sqlite.NewPoolRepos,
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit"),
+	ProvideSQLiteRateLimiter,
+	ProvideSQLiteSigningKeyStore,
+	ProvideSQLiteRetention,
+	ProvideSQLiteReady,
+)
 
 // SystemSet is the clock, ids and randomness.
 var SystemSet = wire.NewSet(
@@ -143,12 +186,12 @@ func ProvideTokens(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.
 // TokenSet is access-token signing.
 var TokenSet = wire.NewSet(ProvideSigningKey, ProvideTokens)
 
-// ProvideMailer picks SMTP when configured, else the development log
+// ProvideMailer picks SMTP when configured, else the development file
 // mailer (which warns at startup).
 func ProvideMailer(cfg Config, log *zap.Logger) (app.Mailer, error) {
 	if cfg.SMTPURL == "" {
-		log.Warn("GATEHOUSE_SMTP_URL is not set: mail is NOT delivered, only logged (kind and recipient). For development only.")
-		return mailer.NewLog(log), nil
+		log.Warn("GATEHOUSE_SMTP_URL is not set: mail is NOT delivered; each mail is written as an .eml file instead. For development only.", zap.String("mail_dir", cfg.MailDir))
+		return mailer.NewFile(cfg.MailDir, cfg.MailFrom, log)
 	}
 	sc, err := mailer.ParseSMTPURL(cfg.SMTPURL)
 	if err != nil {
@@ -204,11 +247,6 @@ var AppSet = wire.NewSet(
 	ProvideWorker,
 	maintenance.NewJanitor,
 )
-
-// ProvideReady is the readiness probe: the database answers.
-func ProvideReady(pool *pgxpool.Pool) func(context.Context) error {
-	return func(ctx context.Context) error { return postgres.Ping(ctx, pool) }
-}
 
 // ProvideHTTP builds the Fiber app with every route.
 func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases) *fiber.App {

@@ -9,10 +9,21 @@ import (
 	"go.uber.org/zap"
 )
 
-// Build assembles Gatehouse. The cleanup closes the pool.
-func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
+// BuildPostgres assembles Gatehouse on PostgreSQL. The cleanup closes the
+// pool.
+func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
 	wire.Build(
 		PostgresSet, SystemSet, PasswordSet, TokenSet, MailerSet, AppSet, HTTPSet,
+		wire.Struct(new(Gatehouse), "*"),
+	)
+	return nil, nil, nil
+}
+
+// BuildSQLite assembles Gatehouse on the embedded store. The cleanup closes
+// the database file.
+func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
+	wire.Build(
+		SQLiteSet, SystemSet, PasswordSet, TokenSet, MailerSet, AppSet, HTTPSet,
 		wire.Struct(new(Gatehouse), "*"),
 	)
 	return nil, nil, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	"github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
@@ -21,8 +22,9 @@ import (
 
 // Injectors from wire.go:
 
-// Build assembles Gatehouse. The cleanup closes the pool.
-func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
+// BuildPostgres assembles Gatehouse on PostgreSQL. The cleanup closes the
+// pool.
+func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
 	pool, cleanup, err := ProvidePool(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -112,7 +114,6 @@ func Build(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func()
 		HTTP:    app,
 		Outbox:  worker,
 		Janitor: janitor,
-		Pool:    pool,
 	}
 	return gatehouse, func() {
 		cleanup()
@@ -123,3 +124,101 @@ var (
 	_wireClockValue = system.Clock{}
 	_wireIDsValue   = system.IDs{}
 )
+
+// BuildSQLite assembles Gatehouse on the embedded store. The cleanup closes
+// the database file.
+func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
+	db, cleanup, err := ProvideSQLite(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	txManager := sqlite.NewTxManager(db)
+	passwordHasher, err := ProvideHasher(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	list := commonpw.New()
+	passwordPolicy := ProvidePolicy(cfg, list)
+	rateLimiter := ProvideSQLiteRateLimiter(db)
+	guard := ProvideGuard(rateLimiter, cfg)
+	clock := _wireClockValue
+	iDs := _wireIDsValue
+	reader := system.Random()
+	links, err := ProvideLinks(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	verificationTTL := cfg.VerificationTTL
+	requireVerifiedEmail := cfg.RequireVerified
+	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
+	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
+	repos := sqlite.NewPoolRepos(db)
+	outbox := repos.Outbox
+	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
+	userRepository := repos.Users
+	getUser := account.NewGetUser(userRepository)
+	signingKeyStore := ProvideSQLiteSigningKeyStore(db)
+	privateKey, err := ProvideSigningKey(ctx, cfg, signingKeyStore)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	accessTokens, err := ProvideTokens(privateKey, cfg, clock, iDs)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	auditLog := repos.Audit
+	refreshTTL := cfg.RefreshTTL
+	login := session.NewLogin(userRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail)
+	idleTimeout := cfg.IdleTimeout
+	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout)
+	revoke := session.NewRevoke(txManager, clock, idleTimeout)
+	logout := session.NewLogout(revoke)
+	sessionRepository := repos.Sessions
+	authenticate := session.NewAuthenticate(accessTokens, sessionRepository, clock, idleTimeout)
+	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
+	forgot := password.NewForgot(outbox, guard, iDs, clock)
+	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
+	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, guard, auditLog, clock, iDs)
+	v := ProvideSQLiteReady(db)
+	useCases := http.UseCases{
+		Register:      register,
+		VerifyEmail:   verifyEmail,
+		Resend:        resendVerification,
+		GetUser:       getUser,
+		Login:         login,
+		Refresh:       refresh,
+		Logout:        logout,
+		Authenticate:  authenticate,
+		ListSessions:  sessionList,
+		RevokeSession: revoke,
+		Forgot:        forgot,
+		Reset:         reset,
+		Change:        change,
+		Guard:         guard,
+		Tokens:        accessTokens,
+		Ready:         v,
+	}
+	app := ProvideHTTP(cfg, log, useCases)
+	mailer, err := ProvideMailer(cfg, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	errorReporter := ProvideReporter(log)
+	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, errorReporter, cfg)
+	retention := ProvideSQLiteRetention(db)
+	retentionPeriod := cfg.Retention
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, errorReporter)
+	gatehouse := &Gatehouse{
+		HTTP:    app,
+		Outbox:  worker,
+		Janitor: janitor,
+	}
+	return gatehouse, func() {
+		cleanup()
+	}, nil
+}

@@ -3,6 +3,7 @@
 //	gatehouse serve                       run the HTTP API, hosted pages and mail worker
 //	gatehouse migrate up|down|status      manage the database schema
 //	gatehouse audit verify                check the audit trail's hash chain
+//	gatehouse backup PATH                 copy the embedded database, also while serve runs
 //	gatehouse keygen                      print a new Ed25519 signing key (PEM)
 //
 // Configuration comes from GATEHOUSE_* environment variables (see README).
@@ -18,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +29,7 @@ import (
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
@@ -43,6 +46,7 @@ commands:
   serve                    run the service (HTTP API, hosted pages, mail worker)
   migrate up|down|status   apply, roll back one, or list database migrations
   audit verify             check the hash chain of the audit trail
+  backup PATH              write a consistent copy of the embedded database to PATH
   keygen                   print a new Ed25519 private key (PEM) for GATEHOUSE_JWT_PRIVATE_KEY_FILE
 `
 
@@ -91,20 +95,17 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		if len(args) != 2 {
 			return errors.New("usage: gatehouse migrate up|down|status")
 		}
-		switch args[1] {
-		case "up":
-			return postgres.MigrateUp(ctx, cfg.DatabaseURL)
-		case "down":
-			return postgres.MigrateDown(ctx, cfg.DatabaseURL)
-		case "status":
-			return postgres.MigrateStatus(ctx, cfg.DatabaseURL, stdout)
-		}
-		return errors.New("usage: gatehouse migrate up|down|status")
+		return migrate(ctx, cfg.store, args[1], stdout)
 	case "audit":
 		if len(args) != 2 || args[1] != "verify" {
 			return errors.New("usage: gatehouse audit verify")
 		}
-		return auditVerify(ctx, cfg, stdout)
+		return auditVerify(ctx, cfg.store, stdout)
+	case "backup":
+		if len(args) != 2 || args[1] == "" {
+			return errors.New("usage: gatehouse backup PATH")
+		}
+		return backup(ctx, cfg.store, args[1], stdout)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -121,20 +122,6 @@ func keygen(w io.Writer) error {
 	}
 	_, err = w.Write(pem)
 	return err
-}
-
-func auditVerify(ctx context.Context, cfg Config, stdout io.Writer) error {
-	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	n, err := app.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
-	if err != nil {
-		return fmt.Errorf("audit chain broken: %w", err)
-	}
-	fmt.Fprintf(stdout, "audit chain ok: %d events\n", n)
-	return nil
 }
 
 func newLogger(cfg Config, w io.Writer) (*zap.Logger, error) {
@@ -163,7 +150,9 @@ func wireConfig(c Config) gwire.Config {
 	ob.VerifyTTL = c.VerifyTokenTTL
 	ob.ResetTTL = c.ResetTokenTTL
 	return gwire.Config{
-		DatabaseURL: c.DatabaseURL,
+		DatabaseURL: c.store.URL,
+		SQLitePath:  c.store.Path,
+		MailDir:     filepath.Join(c.DataDir, "mail"),
 		PublicURL:   c.PublicURL,
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
@@ -201,10 +190,13 @@ func trimAll(in []string) []string {
 // migrateWithRetry applies migrations, waiting for a database that is
 // still starting (compose's healthcheck covers most of that) for up to a
 // minute. The advisory lock makes concurrent starts safe.
-func migrateWithRetry(ctx context.Context, url string, log *zap.Logger) error {
+func migrateWithRetry(ctx context.Context, s store, log *zap.Logger) error {
+	if s.Kind == storeSQLite {
+		return sqlite.MigrateUp(ctx, s.Path) // a file: nothing to wait for
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		err := postgres.MigrateUp(ctx, url)
+		err := postgres.MigrateUp(ctx, s.URL)
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}
@@ -223,20 +215,31 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr 
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()))
+	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()), cfg.store.logField())
 	if cfg.RateLimitDisabled {
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
 	}
+	build := gwire.BuildPostgres
+	if cfg.store.Kind == storeSQLite {
+		// One process owns the file; a second serve stops here.
+		lock, err := sqlite.LockForServe(cfg.store.Path)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = lock.Release() }()
+		build = gwire.BuildSQLite
+	}
 	if cfg.AutoMigrate {
-		if err := migrateWithRetry(ctx, cfg.DatabaseURL, log); err != nil {
+		if err := migrateWithRetry(ctx, cfg.store, log); err != nil {
 			return fmt.Errorf("migrations: %w", err)
 		}
 	}
-	g, cleanup, err := gwire.Build(ctx, wireConfig(cfg), log)
+	g, cleanup, err := build(ctx, wireConfig(cfg), log)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	log.Info("store opened", cfg.store.logField())
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

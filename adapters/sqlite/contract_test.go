@@ -1,0 +1,28 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/adapters/storetest"
+)
+
+// TestContract runs the storage contract suite on the package's database.
+// Not parallel: the suite runs some cases alone (see storetest).
+func TestContract(t *testing.T) {
+	db := sharedDB(t)
+	storetest.Run(t, storetest.Store{
+		Name:        "sqlite",
+		Tx:          sqlite.NewTxManager(db),
+		Repos:       sqlite.NewPoolRepos(db),
+		RateLimiter: sqlite.NewRateLimiter(db),
+		SigningKeys: sqlite.NewSigningKeyStore(db),
+		Retention:   sqlite.NewRetention(db),
+		AuditTrail:  sqlite.NewAuditLog(db),
+		Ready:       db.Ping,
+		Exec: func(ctx context.Context, sql string, args ...any) error {
+			return sqlite.ExecRaw(ctx, db, sql, args...)
+		},
+	})
+}

@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+)
+
+// RateLimiter is a fixed-window counter store in rate_limits. Embedded mode
+// is one process, so windows are timed by the process clock (passed to each
+// statement) rather than by the database's.
+type RateLimiter struct {
+	db  DBTX
+	now func() time.Time
+}
+
+var _ app.RateLimiter = (*RateLimiter)(nil)
+
+// NewRateLimiter returns a RateLimiter on db (normally the DB itself).
+func NewRateLimiter(db DBTX) *RateLimiter { return &RateLimiter{db: db, now: time.Now} }
+
+// Hit counts one event under key, atomically (one upsert on the single
+// writer): a new key or one whose window has ended starts a window of
+// length window with count 1; otherwise the count goes up by one. allowed
+// is count <= limit; when not allowed, retryAfter is what is left of the
+// window, rounded up to whole seconds (at least one).
+func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error) {
+	if window < time.Microsecond {
+		return false, 0, fmt.Errorf("sqlite: rate limit window %v too short", window)
+	}
+	var count int
+	var resetAt, now int64
+	err = l.db.write(ctx, func(q querier) error {
+		// Read the clock once the writer is ours, so that a wait for it
+		// does not count against the window.
+		now = micros(l.now())
+		return translate(q.QueryRowContext(ctx, `
+			INSERT INTO rate_limits AS r (key, count, reset_at)
+			VALUES ($1, 1, $2 + $3)
+			ON CONFLICT (key) DO UPDATE SET
+				count = CASE WHEN r.reset_at <= $2 THEN 1 ELSE min(r.count, 2147483646) + 1 END,
+				reset_at = CASE WHEN r.reset_at <= $2 THEN $2 + $3 ELSE r.reset_at END
+			RETURNING count, reset_at`, key, now, window.Microseconds()).Scan(&count, &resetAt), nil)
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	if count <= limit {
+		return true, 0, nil
+	}
+	return false, retryAfterSeconds(time.Duration(resetAt-now) * time.Microsecond), nil
+}
+
+// Blocked reports, without counting, whether key's count in its current
+// window has reached limit, and if so how long until the window ends
+// (rounded up to whole seconds, at least one).
+func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error) {
+	var count int
+	var resetAt int64
+	now := micros(l.now())
+	err = l.db.reader().QueryRowContext(ctx, `SELECT count, reset_at FROM rate_limits WHERE key = $1 AND reset_at > $2`, key, now).
+		Scan(&count, &resetAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, translate(err, nil)
+	}
+	if count < limit {
+		return false, 0, nil
+	}
+	return true, retryAfterSeconds(time.Duration(resetAt-now) * time.Microsecond), nil
+}
+
+// Reset forgets key.
+func (l *RateLimiter) Reset(ctx context.Context, key string) error {
+	_, err := exec(ctx, l.db, `DELETE FROM rate_limits WHERE key = $1`, key)
+	return err
+}
+
+// DeleteExpired removes the counters whose window has ended and returns how
+// many it removed. A worker calls it periodically to keep the table small.
+func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {
+	return affected(exec(ctx, l.db, `DELETE FROM rate_limits WHERE reset_at < $1`, micros(l.now())))
+}
+
+// retryAfterSeconds rounds d up to whole seconds, at least one.
+func retryAfterSeconds(d time.Duration) time.Duration {
+	d = (d + time.Second - 1).Truncate(time.Second)
+	return max(d, time.Second)
+}

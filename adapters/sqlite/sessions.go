@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
+	"github.com/google/uuid"
+)
+
+// SessionRepository stores sessions and their refresh tokens.
+type SessionRepository struct {
+	db DBTX
+}
+
+var _ app.SessionRepository = (*SessionRepository)(nil)
+
+// NewSessionRepository returns a SessionRepository on db.
+func NewSessionRepository(db DBTX) *SessionRepository { return &SessionRepository{db: db} }
+
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip`
+
+// Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
+// at most 1024 bytes each.
+func (r *SessionRepository) Create(ctx context.Context, s *session.Session) error {
+	_, err := exec(ctx, r.db, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		s.ID().String(), s.UserID().String(), micros(s.CreatedAt()), micros(s.LastUsedAt()), micros(s.ExpiresAt()), microsPtr(s.RevokedAt()),
+		storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText))
+	return err
+}
+
+// ByID finds a session by primary key, or session.ErrNotFound.
+func (r *SessionRepository) ByID(ctx context.Context, id uuid.UUID) (*session.Session, error) {
+	return scanSession(r.db.reader().QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id.String()))
+}
+
+// ByIDForChange is ByID. Bound to a transaction it reads inside it, and the
+// transaction holds the only writer until it ends, which serializes the
+// transactions that change the session.
+func (r *SessionRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error) {
+	return r.ByID(ctx, id)
+}
+
+// Update saves the last-used and revoked times of s, or gives
+// session.ErrNotFound.
+func (r *SessionRepository) Update(ctx context.Context, s *session.Session) error {
+	res, err := exec(ctx, r.db, `UPDATE sessions SET last_used_at = $2, revoked_at = $3 WHERE id = $1`,
+		s.ID().String(), micros(s.LastUsedAt()), microsPtr(s.RevokedAt()))
+	return affectedOne(res, err, session.ErrNotFound)
+}
+
+// ListActive returns the user's sessions neither revoked nor past their
+// absolute expiry at now, newest first (index sessions_user_live).
+func (r *SessionRepository) ListActive(ctx context.Context, userID uuid.UUID, now time.Time) ([]*session.Session, error) {
+	rows, err := r.db.reader().QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, id`, userID.String(), micros(now))
+	if err != nil {
+		return nil, translate(err, nil)
+	}
+	defer rows.Close()
+	var out []*session.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, nil)
+	}
+	return out, nil
+}
+
+// RevokeAll revokes, at now, every session of the user that is neither
+// revoked nor expired, except keep (uuid.Nil keeps none), and returns how
+// many it revoked.
+func (r *SessionRepository) RevokeAll(ctx context.Context, userID, keep uuid.UUID, now time.Time) (int, error) {
+	return affected(exec(ctx, r.db, `UPDATE sessions SET revoked_at = $3
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND id <> $2`, userID.String(), keep.String(), micros(now)))
+}
+
+// AddRefreshToken stores a refresh token of a session.
+func (r *SessionRepository) AddRefreshToken(ctx context.Context, rt app.RefreshToken) error {
+	_, err := exec(ctx, r.db, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES ($1, $2, $3, $4)`,
+		rt.Hash[:], rt.SessionID.String(), micros(rt.CreatedAt), microsPtr(rt.UsedAt))
+	return err
+}
+
+// RefreshTokenForChange finds a refresh token by hash, or gives
+// session.ErrNotFound. Bound to a transaction it reads inside it, and the
+// transaction holds the only writer until it ends: of transactions
+// presenting one token, exactly one sees it unused and the later ones see
+// its used time.
+func (r *SessionRepository) RefreshTokenForChange(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
+	var (
+		raw     []byte
+		rt      app.RefreshToken
+		created int64
+		used    sql.NullInt64
+	)
+	err := r.db.reader().QueryRowContext(ctx, `SELECT token_hash, session_id, created_at, used_at FROM refresh_tokens WHERE token_hash = $1`, hash[:]).
+		Scan(&raw, &rt.SessionID, &created, &used)
+	if err != nil {
+		return app.RefreshToken{}, translate(err, session.ErrNotFound)
+	}
+	copy(rt.Hash[:], raw)
+	rt.CreatedAt = fromMicros(created)
+	rt.UsedAt = fromNullMicros(used)
+	return rt, nil
+}
+
+// MarkRefreshTokenUsed sets the used time of a refresh token, or gives
+// session.ErrNotFound.
+func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time) error {
+	res, err := exec(ctx, r.db, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash[:], micros(at))
+	return affectedOne(res, err, session.ErrNotFound)
+}
+
+func scanSession(row scanner) (*session.Session, error) {
+	var (
+		id, userID                 uuid.UUID
+		created, lastUsed, expires int64
+		revoked                    sql.NullInt64
+		userAgent, ip              string
+	)
+	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip); err != nil {
+		return nil, translate(err, session.ErrNotFound)
+	}
+	return session.Rehydrate(id, userID, fromMicros(created), fromMicros(lastUsed), fromMicros(expires), fromNullMicros(revoked), userAgent, ip), nil
+}
