@@ -42,7 +42,7 @@ func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{db: db} }
 // 1024 bytes), so that what is stored is exactly what was hashed.
 func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	e = storable.Event(e)
-	detail, err := marshalMap(e.Detail)
+	detail, err := storable.MapJSON(e.Detail)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error 
 		r.Event.Type = audit.Type(typ)
 		r.Event.UserID = userID.UUID
 		r.Event.At = r.Event.At.UTC()
-		if r.Event.Detail, err = unmarshalMap(detail); err != nil {
+		if r.Event.Detail, err = storable.ParseMapJSON(detail); err != nil {
 			return fmt.Errorf("audit record %d: %w", r.Seq, err)
 		}
 		if err := fn(r); err != nil {

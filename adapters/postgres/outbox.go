@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,7 +27,7 @@ func NewOutbox(db DBTX) *Outbox { return &Outbox{db: db} }
 
 // Enqueue stores m as pending, created and due at now.
 func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
-	payload, err := marshalMap(m.Data)
+	payload, err := storable.MapJSON(m.Data)
 	if err != nil {
 		return err
 	}
@@ -77,7 +76,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 		msg.Kind = app.MailKind(kind)
 		msg.UserID = userID.UUID
 		msg.CreatedAt = msg.CreatedAt.UTC()
-		if msg.Data, err = unmarshalMap(payload); err != nil {
+		if msg.Data, err = storable.ParseMapJSON(payload); err != nil {
 			return nil, fmt.Errorf("postgres: outbox message %s: %w", msg.ID, err)
 		}
 		out = append(out, msg)
@@ -123,29 +122,4 @@ func (o *Outbox) CountPending(ctx context.Context) (int, error) {
 // nullUUID maps uuid.Nil to SQL NULL.
 func nullUUID(id uuid.UUID) uuid.NullUUID {
 	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}
-}
-
-// marshalMap encodes m as a JSON object text storable as jsonb (see
-// storable.Map); nil becomes {}.
-func marshalMap(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(storable.Map(m))
-	if err != nil {
-		return "", fmt.Errorf("postgres: encode map: %w", err)
-	}
-	return string(b), nil
-}
-
-// unmarshalMap decodes a JSON object; an empty object gives nil.
-func unmarshalMap(b []byte) (map[string]string, error) {
-	var m map[string]string
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode map: %w", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return m, nil
 }

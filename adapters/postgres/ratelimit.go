@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -48,7 +49,7 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 	if count <= limit {
 		return true, 0, nil
 	}
-	return false, retryAfterSeconds(resetAt.Sub(dbNow)), nil
+	return false, storable.RetryAfter(resetAt.Sub(dbNow)), nil
 }
 
 // Blocked reports, without counting, whether key's count in its current
@@ -70,7 +71,7 @@ func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (block
 	if count < limit {
 		return false, 0, nil
 	}
-	return true, retryAfterSeconds(resetAt.Sub(dbNow)), nil
+	return true, storable.RetryAfter(resetAt.Sub(dbNow)), nil
 }
 
 // Reset forgets key.
@@ -87,10 +88,4 @@ func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {
 		return 0, translate(err, nil)
 	}
 	return int(tag.RowsAffected()), nil
-}
-
-// retryAfterSeconds rounds d up to whole seconds, at least one.
-func retryAfterSeconds(d time.Duration) time.Duration {
-	d = (d + time.Second - 1).Truncate(time.Second)
-	return max(d, time.Second)
 }

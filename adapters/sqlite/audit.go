@@ -40,7 +40,7 @@ func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{db: db} }
 // and a trail verifies the same on either store.
 func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	e = storable.Event(e)
-	detail, err := marshalMap(e.Detail)
+	detail, err := storable.MapJSON(e.Detail)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error 
 			r.Event.Type = audit.Type(typ)
 			r.Event.UserID = userID.UUID
 			r.Event.At = fromMicros(at)
-			if r.Event.Detail, err = unmarshalMap(detail); err != nil {
+			if r.Event.Detail, err = storable.ParseMapJSON([]byte(detail)); err != nil {
 				return fmt.Errorf("audit record %d: %w", r.Seq, err)
 			}
 			if err := fn(r); err != nil {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,7 +27,7 @@ func NewOutbox(db DBTX) *Outbox { return &Outbox{db: db} }
 
 // Enqueue stores m as pending, created and due at now.
 func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
-	payload, err := marshalMap(m.Data)
+	payload, err := storable.MapJSON(m.Data)
 	if err != nil {
 		return err
 	}
@@ -92,7 +91,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 	// payload cannot be read stays claimed (until its lease ends) rather
 	// than being handed out again at once.
 	for i := range out {
-		if out[i].Data, err = unmarshalMap(payloads[i]); err != nil {
+		if out[i].Data, err = storable.ParseMapJSON([]byte(payloads[i])); err != nil {
 			return nil, fmt.Errorf("sqlite: outbox message %s: %w", out[i].ID, err)
 		}
 	}
@@ -137,29 +136,4 @@ func nullUUID(id uuid.UUID) any {
 		return nil
 	}
 	return id.String()
-}
-
-// marshalMap encodes m as a JSON object text (see storable.Map); nil
-// becomes {}.
-func marshalMap(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(storable.Map(m))
-	if err != nil {
-		return "", fmt.Errorf("sqlite: encode map: %w", err)
-	}
-	return string(b), nil
-}
-
-// unmarshalMap decodes a JSON object; an empty object gives nil.
-func unmarshalMap(s string) (map[string]string, error) {
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("decode map: %w", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return m, nil
 }

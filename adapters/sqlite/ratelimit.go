@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 )
 
 // RateLimiter is a fixed-window counter store in rate_limits. Embedded mode
@@ -52,7 +53,7 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 	if count <= limit {
 		return true, 0, nil
 	}
-	return false, retryAfterSeconds(time.Duration(resetAt-now) * time.Microsecond), nil
+	return false, storable.RetryAfter(time.Duration(resetAt-now) * time.Microsecond), nil
 }
 
 // Blocked reports, without counting, whether key's count in its current
@@ -73,7 +74,7 @@ func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (block
 	if count < limit {
 		return false, 0, nil
 	}
-	return true, retryAfterSeconds(time.Duration(resetAt-now) * time.Microsecond), nil
+	return true, storable.RetryAfter(time.Duration(resetAt-now) * time.Microsecond), nil
 }
 
 // Reset forgets key.
@@ -86,10 +87,4 @@ func (l *RateLimiter) Reset(ctx context.Context, key string) error {
 // many it removed. A worker calls it periodically to keep the table small.
 func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {
 	return affected(exec(ctx, l.db, `DELETE FROM rate_limits WHERE reset_at < $1`, micros(l.now())))
-}
-
-// retryAfterSeconds rounds d up to whole seconds, at least one.
-func retryAfterSeconds(d time.Duration) time.Duration {
-	d = (d + time.Second - 1).Truncate(time.Second)
-	return max(d, time.Second)
 }

@@ -5,6 +5,8 @@
 package storable
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,4 +59,37 @@ func Event(e audit.Event) audit.Event {
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	e.Detail = Map(e.Detail)
 	return e
+}
+
+// MapJSON encodes m, made storable (see Map), as the text of a JSON
+// object; an empty map gives {}.
+func MapJSON(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(Map(m))
+	if err != nil {
+		return "", fmt.Errorf("encode map: %w", err)
+	}
+	return string(b), nil
+}
+
+// ParseMapJSON decodes the text of a JSON object of strings; an empty
+// object gives nil.
+func ParseMapJSON(b []byte) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode map: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// RetryAfter rounds what is left of a rate-limit window up to whole
+// seconds, at least one, as both stores report it.
+func RetryAfter(d time.Duration) time.Duration {
+	d = (d + time.Second - 1).Truncate(time.Second)
+	return max(d, time.Second)
 }
