@@ -285,6 +285,23 @@ func TestRegisterVerifiedMeanwhileGetsNotice(t *testing.T) {
 	}
 }
 
+// Disabled between the lookup and the read for change: nothing is sent.
+func TestRegisterDisabledMeanwhileDoesNothing(t *testing.T) {
+	f := newRegister(t)
+	f.expectHashOnce(t)
+	f.expectMailAllowed(true)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	seen := storedUser("known@example.com", false, true)
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), seen.ID()).Return(storedUser("known@example.com", false, false), nil),
+	)
+	// Strict mocks: no Tokens.Add, no Outbox.Enqueue.
+	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+}
+
 func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
 	for _, requireVerified := range []bool{true, false} {
 		t.Run(fmt.Sprintf("requireVerified=%v", requireVerified), func(t *testing.T) {

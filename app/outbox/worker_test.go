@@ -372,3 +372,27 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatal("Run did not stop")
 	}
 }
+
+// An account disabled between the lookup and the read for change gets no
+// link: the request is only marked done.
+func TestRequestsForAnAccountDisabledMeanwhileMailNothing(t *testing.T) {
+	for _, kind := range []app.MailKind{app.ResetRequest, app.VerifyRequest} {
+		t.Run(string(kind), func(t *testing.T) {
+			f := newWorker(t, outbox.DefaultConfig())
+			verified := kind == app.ResetRequest
+			u := knownUser(verified, true)
+			req := request(kind, "a@x.io")
+			f.claim(req)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil)
+			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(verified, false), nil)
+			f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+			if _, err := f.w.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if res.Errs()[0] != nil {
+				t.Fatalf("tx %v", res.Errs())
+			}
+		})
+	}
+}

@@ -280,3 +280,38 @@ func TestResetHasherOverloaded(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A disabled account's reset link sets nothing: refused at the first look
+// (no hash is computed) or, when the account is disabled while hashing,
+// in the writing transaction.
+func TestResetRefusesADisabledAccount(t *testing.T) {
+	disabled := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$old", false, true,
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil)
+	t.Run("before hashing", func(t *testing.T) {
+		f := newReset(t)
+		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
+		if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("err = %v, want invalid_token", err)
+		}
+		if res.Errs()[0] == nil {
+			t.Fatal("the transaction committed")
+		}
+	})
+	t.Run("while hashing", func(t *testing.T) {
+		f := newReset(t)
+		res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
+		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
+		if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("err = %v, want invalid_token", err)
+		}
+		if errs := res.Errs(); len(errs) != 2 || errs[1] == nil {
+			t.Fatalf("the writing transaction committed: %v", errs)
+		}
+	})
+}
