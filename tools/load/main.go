@@ -1,12 +1,17 @@
-// Command load is a small login load generator for a local Gatehouse, used to
-// measure the whole server process's memory while many logins arrive at once
-// (issue 4: peak memory must stay near HASH_CONCURRENCY × argon2 memory, not
-// concurrency × argon2 memory).
+// Command load is a small load generator for a local Gatehouse. It was
+// written to measure the whole server process's memory while many logins
+// arrive at once (issue 4: peak memory must stay near HASH_CONCURRENCY ×
+// argon2 memory, not concurrency × argon2 memory) and also measures the
+// cheap, token-based endpoints.
 //
-// It optionally registers -users accounts (-setup), then fires -requests
-// logins from -concurrency workers that all start at the same instant, and
-// prints the status counts, throughput, latency percentiles and, with -pid,
-// the server's peak resident memory sampled from /proc/PID/status.
+// It optionally registers -users accounts (-setup), then drives one
+// endpoint (-endpoint login, refresh or me) from -concurrency workers that
+// all start at the same instant: either -requests in total, or closed loop
+// for a fixed time (-for). For refresh and me each worker first logs in once
+// (warm-up, not measured). It prints the status counts, throughput, latency
+// percentiles and, with -pid, the server's peak resident memory sampled from
+// /proc/PID/status and its CPU time per request from /proc/PID/stat; with
+// -db-pid also the database's CPU time per request.
 //
 // It only ever talks to a loopback address: any other host in -url is refused.
 // See README.md in this directory for usage and recorded measurements.
@@ -32,43 +37,70 @@ import (
 	"time"
 )
 
+const (
+	endpointLogin   = "login"
+	endpointRefresh = "refresh"
+	endpointMe      = "me"
+)
+
 type config struct {
 	baseURL          string
+	endpoint         string
 	users            int
 	concurrency      int
 	requests         int
+	forDur           time.Duration
 	duration         time.Duration
 	requestTimeout   time.Duration
 	pid              int
+	dbPid            int
 	setup            bool
 	setupConcurrency int
 	wrongRatio       float64
 	emailPrefix      string
 	emailDomain      string
 	resetHWM         bool
+	// set tells which flags were given on the command line.
+	set map[string]bool
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "Gatehouse base URL (loopback only)")
+	flag.StringVar(&c.endpoint, "endpoint", endpointLogin, "what to load: login (POST /v1/login), refresh (POST /v1/token/refresh) or me (GET /v1/me)")
 	flag.IntVar(&c.users, "users", 200, "accounts used (and registered with -setup)")
-	flag.IntVar(&c.concurrency, "concurrency", 200, "concurrent login workers")
-	flag.IntVar(&c.requests, "requests", 1000, "total login requests")
-	flag.DurationVar(&c.duration, "duration", 5*time.Minute, "stop the login phase after this long even if -requests are not all sent")
+	flag.IntVar(&c.concurrency, "concurrency", 200, "concurrent workers")
+	flag.IntVar(&c.requests, "requests", 1000, "total requests (0 = only -setup); not with -for")
+	flag.DurationVar(&c.forDur, "for", 0, "closed loop: every worker sends requests back to back for this long (instead of -requests)")
+	flag.DurationVar(&c.duration, "duration", 5*time.Minute, "stop the -requests phase after this long even if not all are sent (not used with -for)")
 	flag.DurationVar(&c.requestTimeout, "request-timeout", 60*time.Second, "client timeout of one request")
-	flag.IntVar(&c.pid, "pid", 0, "server pid: sample /proc/PID/status VmRSS and VmHWM every 20ms (0 = off)")
+	flag.IntVar(&c.pid, "pid", 0, "server pid: sample /proc/PID/status VmRSS and VmHWM every 20ms and report CPU ms/req (0 = off)")
+	flag.IntVar(&c.dbPid, "db-pid", 0, "database pid (e.g. the postgres postmaster): report its CPU ms/req, children included (0 = off)")
 	flag.BoolVar(&c.setup, "setup", false, "register the accounts first (log in then needs GATEHOUSE_REQUIRE_VERIFIED_EMAIL=false)")
 	flag.IntVar(&c.setupConcurrency, "setup-concurrency", 2, "concurrent registrations during -setup")
-	flag.Float64Var(&c.wrongRatio, "wrong-ratio", 0, "fraction of logins sent with a wrong password, 0 to 1")
+	flag.Float64Var(&c.wrongRatio, "wrong-ratio", 0, "fraction of logins sent with a wrong password, 0 to 1 (-endpoint login only)")
 	flag.StringVar(&c.emailPrefix, "email-prefix", "load", "accounts are <prefix><NNNN>@<domain>")
 	flag.StringVar(&c.emailDomain, "email-domain", "example.com", "domain of the accounts' email addresses")
-	flag.BoolVar(&c.resetHWM, "reset-hwm", true, "with -pid, reset the server's VmHWM (write 5 to /proc/PID/clear_refs) before the login phase")
+	flag.BoolVar(&c.resetHWM, "reset-hwm", true, "with -pid, reset the server's VmHWM (write 5 to /proc/PID/clear_refs) before the measured phase")
 	flag.Parse()
+	c.set = map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+}
+
+// checkLoopback refuses every host but localhost and loopback IP literals.
+func checkLoopback(host string) error {
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing non-loopback host %q; this tool only targets a local server", host)
 }
 
 func (c *config) validate() error {
@@ -79,27 +111,39 @@ func (c *config) validate() error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("-url: scheme must be http or https, got %q", u.Scheme)
 	}
-	host := u.Hostname()
-	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("-url: refusing non-loopback host %q; this tool only targets a local server", host)
+	if err := checkLoopback(u.Hostname()); err != nil {
+		return fmt.Errorf("-url: %w", err)
 	}
 	c.baseURL = strings.TrimRight(u.String(), "/")
 	switch {
+	case c.endpoint != endpointLogin && c.endpoint != endpointRefresh && c.endpoint != endpointMe:
+		return fmt.Errorf("-endpoint must be login, refresh or me, got %q", c.endpoint)
 	case c.users < 1:
 		return errors.New("-users must be at least 1")
 	case c.concurrency < 1:
 		return errors.New("-concurrency must be at least 1")
 	case c.requests < 0:
 		return errors.New("-requests must not be negative")
+	case c.forDur < 0:
+		return errors.New("-for must not be negative")
+	case c.forDur > 0 && c.set["requests"]:
+		return errors.New("-for and -requests exclude each other: -for runs for a fixed time, -requests sends a fixed count")
+	case c.forDur > 0 && c.set["duration"]:
+		return errors.New("-duration is the hard stop of a -requests run; with -for the run stops at -for (plus the in-flight requests)")
 	case c.duration <= 0:
 		return errors.New("-duration must be positive")
+	case c.requestTimeout <= 0:
+		return errors.New("-request-timeout must be positive")
 	case c.setupConcurrency < 1:
 		return errors.New("-setup-concurrency must be at least 1")
 	case c.wrongRatio < 0 || c.wrongRatio > 1:
 		return errors.New("-wrong-ratio must be between 0 and 1")
+	case c.wrongRatio > 0 && c.endpoint != endpointLogin:
+		return errors.New("-wrong-ratio only applies to -endpoint login")
 	case c.pid < 0:
 		return errors.New("-pid must not be negative")
+	case c.dbPid < 0:
+		return errors.New("-db-pid must not be negative")
 	}
 	return nil
 }
@@ -124,6 +168,14 @@ func run(c config) error {
 		if _, err := readMem(c.pid); err != nil {
 			return fmt.Errorf("-pid: %w", err)
 		}
+		if _, err := processCPU(c.pid); err != nil {
+			return fmt.Errorf("-pid: %w", err)
+		}
+	}
+	if c.dbPid != 0 {
+		if _, err := treeCPU(c.dbPid); err != nil {
+			return fmt.Errorf("-db-pid: %w", err)
+		}
 	}
 
 	if c.setup {
@@ -131,40 +183,94 @@ func run(c config) error {
 			return err
 		}
 	}
-	if c.requests == 0 {
+	if c.forDur == 0 && c.requests == 0 {
 		return nil
 	}
 
 	var (
-		sampler  *memSampler
-		baseline mem
+		sampler             *memSampler
+		baseline            mem
+		srvBefore, srvAfter cpuSample
+		dbBefore, dbAfter   cpuSample
+		srvCPUErr, dbCPUErr error
 	)
-	if c.pid != 0 {
-		if c.resetHWM {
-			if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", c.pid), []byte("5"), 0); err != nil {
-				fmt.Fprintf(os.Stderr, "load: could not reset VmHWM (%v); VmHWM is then the peak since the server started\n", err)
+	// onStart runs after the warm-up, right before the workers are
+	// released; onStop right after the last one finished.
+	onStart := func() {
+		if c.pid != 0 {
+			if c.resetHWM {
+				if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", c.pid), []byte("5"), 0); err != nil {
+					fmt.Fprintf(os.Stderr, "load: could not reset VmHWM (%v); VmHWM is then the peak since the server started\n", err)
+				}
 			}
+			baseline, _ = readMem(c.pid)
+			sampler = startSampler(c.pid, 20*time.Millisecond)
+			srvBefore, srvCPUErr = processCPU(c.pid)
 		}
-		baseline, _ = readMem(c.pid)
-		sampler = startSampler(c.pid, 20*time.Millisecond)
+		if c.dbPid != 0 {
+			dbBefore, dbCPUErr = treeCPU(c.dbPid)
+		}
+	}
+	onStop := func() {
+		if c.pid != 0 && srvCPUErr == nil {
+			srvAfter, srvCPUErr = processCPU(c.pid)
+		}
+		if c.dbPid != 0 && dbCPUErr == nil {
+			dbAfter, dbCPUErr = treeCPU(c.dbPid)
+		}
 	}
 
-	res := fire(client, c)
+	res, err := fire(client, c, onStart, onStop)
+	if err != nil {
+		return err
+	}
 
 	var peak, end mem
 	if sampler != nil {
 		peak, end = sampler.stop()
 	}
 	res.print(os.Stdout, c)
+	if c.pid != 0 || c.dbPid != 0 {
+		incl := ""
+		if c.endpoint != endpointLogin {
+			incl = "re-logins included, "
+		}
+		fmt.Printf("CPU time of the measured phase (utime+stime from /proc/PID/stat at %d ticks/s; %sdivided by the %d measured requests):\n",
+			clockTicks, incl, res.main.sent)
+		if c.pid != 0 {
+			printCPU(os.Stdout, "server CPU ms/req", fmt.Sprintf("pid %d", c.pid), srvBefore, srvAfter, srvCPUErr, res)
+		}
+		if c.dbPid != 0 {
+			printCPU(os.Stdout, "db CPU ms/req", fmt.Sprintf("pid %d + %d children", c.dbPid, dbAfter.children), dbBefore, dbAfter, dbCPUErr, res)
+		}
+	}
 	if sampler != nil {
 		fmt.Printf("server memory (pid %d, /proc/%d/status, sampled every 20ms):\n", c.pid, c.pid)
-		fmt.Printf("  VmRSS before login phase: %s\n", mib(baseline.rssKiB))
-		fmt.Printf("  VmRSS peak (sampled):     %s (%d samples)\n", mib(peak.rssKiB), sampler.samples)
-		fmt.Printf("  VmHWM at end:             %s\n", mib(end.hwmKiB))
-		fmt.Printf("  VmRSS at end:             %s\n", mib(end.rssKiB))
-		fmt.Printf("  peak - before:            %s\n", mib(max(peak.rssKiB, end.hwmKiB)-baseline.rssKiB))
+		fmt.Printf("  VmRSS before measured phase: %s\n", mib(baseline.rssKiB))
+		fmt.Printf("  VmRSS peak (sampled):        %s (%d samples)\n", mib(peak.rssKiB), sampler.samples)
+		fmt.Printf("  VmHWM at end:                %s\n", mib(end.hwmKiB))
+		fmt.Printf("  VmRSS at end:                %s\n", mib(end.rssKiB))
+		fmt.Printf("  peak - before:               %s\n", mib(max(peak.rssKiB, end.hwmKiB)-baseline.rssKiB))
 	}
 	return nil
+}
+
+func printCPU(w io.Writer, name, who string, before, after cpuSample, err error, r *results) {
+	if err != nil {
+		fmt.Fprintf(w, "  %s: unavailable (%v)\n", name, err)
+		return
+	}
+	ms := after.msSince(before)
+	perReq := 0.0
+	if r.main.sent > 0 {
+		perReq = ms / float64(r.main.sent)
+	}
+	cores := 0.0
+	if e := r.elapsed.Seconds(); e > 0 {
+		cores = ms / 1000 / e
+	}
+	fmt.Fprintf(w, "  %-18s %.3f  (%s: %.0f ms in %s = %.2f cores)\n",
+		name+":", perReq, who, ms, r.elapsed.Round(time.Millisecond), cores)
 }
 
 func checkReady(client *http.Client, base string) error {
@@ -197,21 +303,32 @@ type outcome struct {
 	err        error
 }
 
-// post sends one JSON request and reads the whole response.
-func post(ctx context.Context, client *http.Client, u string, body any) outcome {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return outcome{err: err}
+// send sends one request (a JSON body unless body is nil, a bearer token
+// unless bearer is empty), reads the whole response and returns it with
+// its body.
+func send(ctx context.Context, client *http.Client, method, u, bearer string, body any) (outcome, []byte) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return outcome{err: err}, nil
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return outcome{err: err}
+		return outcome{err: err}, nil
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return outcome{err: err, latency: time.Since(start)}
+		return outcome{err: err, latency: time.Since(start)}, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
@@ -224,7 +341,71 @@ func post(ctx context.Context, client *http.Client, u string, body any) outcome 
 			o.code = p.Code
 		}
 	}
+	return o, data
+}
+
+// post sends one JSON request and reads the whole response.
+func post(ctx context.Context, client *http.Client, u string, body any) outcome {
+	o, _ := send(ctx, client, http.MethodPost, u, "", body)
 	return o
+}
+
+// tokenPair is what the tool keeps of a login or refresh response.
+type tokenPair struct {
+	access, refresh string
+}
+
+// parsePair reads the token pair of a 200 login or refresh response.
+func parsePair(data []byte) (tokenPair, error) {
+	var p struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		return tokenPair{}, fmt.Errorf("token pair response: %w", err)
+	}
+	if p.AccessToken == "" || p.RefreshToken == "" {
+		return tokenPair{}, errors.New("token pair response without access_token or refresh_token")
+	}
+	return tokenPair{access: p.AccessToken, refresh: p.RefreshToken}, nil
+}
+
+// login logs account u in with its right password and, on 200, returns
+// its token pair.
+func login(ctx context.Context, client *http.Client, c config, u int) (outcome, tokenPair, bool) {
+	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "",
+		map[string]string{"email": c.email(u), "password": password(u)})
+	if o.status != http.StatusOK {
+		return o, tokenPair{}, false
+	}
+	tp, err := parsePair(data)
+	if err != nil {
+		o.err = err
+		return o, tokenPair{}, false
+	}
+	return o, tp, true
+}
+
+// retryWait is how long to wait before retrying after o: Retry-After on
+// 429 and 503 (1s without one), 100ms otherwise.
+func retryWait(o outcome) time.Duration {
+	if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
+		return 100 * time.Millisecond
+	}
+	if s, err := strconv.Atoi(o.retryAfter); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return time.Second
+}
+
+// sleepCtx sleeps d, or less if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // setup registers every account, retrying 429 and 503 after Retry-After
@@ -252,11 +433,7 @@ func setup(client *http.Client, c config) error {
 					if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
 						break
 					}
-					wait := time.Second
-					if s, err := strconv.Atoi(o.retryAfter); err == nil && s > 0 {
-						wait = time.Duration(s) * time.Second
-					}
-					time.Sleep(wait)
+					time.Sleep(retryWait(o))
 				}
 				mu.Lock()
 				counts[label(o)]++
@@ -295,109 +472,318 @@ func isWrong(i int, ratio float64) bool {
 	return float64(z>>11)/float64(1<<53) < ratio
 }
 
-type results struct {
-	elapsed     time.Duration
+// stats accumulates outcomes; each worker has its own, merged at the end.
+type stats struct {
 	sent        int
 	counts      map[string]int
 	statuses    map[int]int
-	latencies   []time.Duration
+	latencies   []time.Duration // of the requests that got a response
 	retryAfters map[string]int
 	firstErr    error
-	timedOut    bool
 }
 
-// fire sends c.requests logins from c.concurrency workers released together.
-func fire(client *http.Client, c config) *results {
+func newStats() *stats {
+	return &stats{counts: map[string]int{}, statuses: map[int]int{}, retryAfters: map[string]int{}}
+}
+
+func (s *stats) add(o outcome) {
+	s.sent++
+	s.counts[label(o)]++
+	s.statuses[o.status]++
+	if o.err != nil && s.firstErr == nil {
+		s.firstErr = o.err
+	}
+	if o.status != 0 {
+		s.latencies = append(s.latencies, o.latency)
+	}
+	if o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests {
+		ra := o.retryAfter
+		if ra == "" {
+			ra = "(none)"
+		}
+		s.retryAfters[ra]++
+	}
+}
+
+func (s *stats) merge(o *stats) {
+	s.sent += o.sent
+	for k, v := range o.counts {
+		s.counts[k] += v
+	}
+	for k, v := range o.statuses {
+		s.statuses[k] += v
+	}
+	for k, v := range o.retryAfters {
+		s.retryAfters[k] += v
+	}
+	s.latencies = append(s.latencies, o.latencies...)
+	if s.firstErr == nil {
+		s.firstErr = o.firstErr
+	}
+}
+
+type results struct {
+	elapsed  time.Duration
+	main     *stats // the -endpoint requests of the measured phase
+	relogin  *stats // logins of refresh/me workers during the measured phase
+	timedOut bool   // -requests run stopped by -duration
+}
+
+// warmUp logs every worker in once with account w mod users, retrying 429
+// and 503 after Retry-After (at most 20 times per worker).
+func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
 	defer cancel()
+	start := time.Now()
 	var (
-		next  atomic.Int64
-		gate  = make(chan struct{})
-		wg    sync.WaitGroup
-		per   = make([][]outcome, c.concurrency)
-		start time.Time
+		tokens = make([]tokenPair, c.concurrency)
+		errs   = make([]error, c.concurrency)
+		outs   = make([]outcome, c.concurrency)
+		wg     sync.WaitGroup
 	)
 	for w := range c.concurrency {
 		wg.Go(func() {
-			<-gate
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= c.requests {
+			u := w % c.users
+			for attempt := 0; attempt < 20; attempt++ {
+				o, tp, ok := login(ctx, client, c, u)
+				outs[w] = o
+				if ok {
+					tokens[w] = tp
 					return
 				}
-				u := i % c.users
-				pw := password(u)
-				if isWrong(i, c.wrongRatio) {
-					pw = wrongPassword(u)
+				if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
+					break
 				}
-				per[w] = append(per[w], post(ctx, client, c.baseURL+"/v1/login",
-					map[string]string{"email": c.email(u), "password": pw}))
+				sleepCtx(ctx, retryWait(o))
+			}
+			o := outs[w]
+			errs[w] = fmt.Errorf("warm-up login as %s: %s", c.email(u), label(o))
+			if o.err != nil {
+				errs[w] = fmt.Errorf("%w: %v", errs[w], o.err)
+			}
+			if o.status == http.StatusUnauthorized {
+				errs[w] = fmt.Errorf("%w (accounts registered with -setup? the server must run with GATEHOUSE_REQUIRE_VERIFIED_EMAIL=false)", errs[w])
 			}
 		})
 	}
-	start = time.Now()
+	wg.Wait()
+	counts := map[string]int{}
+	for _, o := range outs {
+		counts[label(o)]++
+	}
+	fmt.Printf("warm-up: %d logins (one per worker, not measured) in %s: %s\n",
+		c.concurrency, time.Since(start).Round(time.Millisecond), formatCounts(counts))
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
+}
+
+// fire runs the measured phase: c.concurrency workers, released together,
+// send -endpoint requests until c.requests are sent (or -duration passes)
+// or, with -for, back to back until -for has passed. For refresh and me
+// every worker logs in once before (warm-up, not measured). onStart runs
+// right before the release, onStop right after the last worker finished.
+func fire(client *http.Client, c config, onStart, onStop func()) (*results, error) {
+	var tokens []tokenPair
+	if c.endpoint != endpointLogin {
+		var err error
+		if tokens, err = warmUp(client, c); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		next     atomic.Int64
+		gate     = make(chan struct{})
+		wg       sync.WaitGroup
+		mains    = make([]*stats, c.concurrency)
+		relogins = make([]*stats, c.concurrency)
+		// set before the gate opens
+		ctx      context.Context
+		cancel   context.CancelFunc
+		deadline time.Time
+	)
+	// more reports whether a worker may start another request and, in a
+	// -requests run, claims its index.
+	more := func() (int, bool) {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		i := int(next.Add(1)) - 1
+		if c.forDur > 0 {
+			return i, time.Now().Before(deadline)
+		}
+		return i, i < c.requests
+	}
+	for w := range c.concurrency {
+		mains[w], relogins[w] = newStats(), newStats()
+		wg.Go(func() {
+			st, rl := mains[w], relogins[w]
+			<-gate
+			if c.endpoint == endpointLogin {
+				for {
+					i, ok := more()
+					if !ok {
+						return
+					}
+					u := i % c.users
+					pw := password(u)
+					if isWrong(i, c.wrongRatio) {
+						pw = wrongPassword(u)
+					}
+					st.add(post(ctx, client, c.baseURL+"/v1/login",
+						map[string]string{"email": c.email(u), "password": pw}))
+				}
+			}
+			u := w % c.users
+			tp, have := tokens[w], true
+			for {
+				// a broken chain or an expired access token: log in again
+				for !have {
+					if ctx.Err() != nil || (c.forDur > 0 && !time.Now().Before(deadline)) {
+						return
+					}
+					o, ntp, ok := login(ctx, client, c, u)
+					rl.add(o)
+					if ok {
+						tp, have = ntp, true
+						break
+					}
+					wait := retryWait(o)
+					if c.forDur > 0 {
+						wait = min(wait, max(time.Until(deadline), time.Millisecond))
+					}
+					sleepCtx(ctx, wait)
+				}
+				if _, ok := more(); !ok {
+					return
+				}
+				switch c.endpoint {
+				case endpointRefresh:
+					o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/token/refresh", "",
+						map[string]string{"refresh_token": tp.refresh})
+					switch o.status {
+					case http.StatusOK:
+						if ntp, err := parsePair(data); err == nil {
+							tp = ntp
+						} else {
+							o.err, have = err, false
+						}
+					case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+						// not consumed: retry the same token
+					default:
+						// 401 (chain broken) or unknown state (transport
+						// error, 5xx): the token may be spent
+						have = false
+					}
+					st.add(o)
+				case endpointMe:
+					o, _ := send(ctx, client, http.MethodGet, c.baseURL+"/v1/me", tp.access, nil)
+					if o.status == http.StatusUnauthorized {
+						have = false
+					}
+					st.add(o)
+				}
+			}
+		})
+	}
+	if c.forDur > 0 {
+		// in-flight requests at the deadline finish (bounded by
+		// -request-timeout); only new ones are not started
+		ctx, cancel = context.WithCancel(context.Background())
+	} else {
+		ctx, cancel = context.WithTimeout(context.Background(), c.duration)
+	}
+	defer cancel()
+	onStart()
+	start := time.Now()
+	deadline = start.Add(c.forDur)
 	close(gate)
 	wg.Wait()
 	r := &results{
-		elapsed:     time.Since(start),
-		counts:      map[string]int{},
-		statuses:    map[int]int{},
-		retryAfters: map[string]int{},
-		timedOut:    ctx.Err() != nil,
+		elapsed:  time.Since(start),
+		main:     newStats(),
+		relogin:  newStats(),
+		timedOut: c.forDur == 0 && ctx.Err() != nil,
 	}
-	for _, outs := range per {
-		for _, o := range outs {
-			r.sent++
-			r.counts[label(o)]++
-			r.statuses[o.status]++
-			if o.err != nil && r.firstErr == nil {
-				r.firstErr = o.err
-			}
-			if o.status != 0 {
-				r.latencies = append(r.latencies, o.latency)
-			}
-			if o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests {
-				ra := o.retryAfter
-				if ra == "" {
-					ra = "(none)"
-				}
-				r.retryAfters[ra]++
-			}
-		}
+	onStop()
+	for w := range c.concurrency {
+		r.main.merge(mains[w])
+		r.relogin.merge(relogins[w])
 	}
-	sort.Slice(r.latencies, func(a, b int) bool { return r.latencies[a] < r.latencies[b] })
-	return r
+	sort.Slice(r.main.latencies, func(a, b int) bool { return r.main.latencies[a] < r.main.latencies[b] })
+	sort.Slice(r.relogin.latencies, func(a, b int) bool { return r.relogin.latencies[a] < r.relogin.latencies[b] })
+	return r, nil
 }
 
 func (r *results) print(w io.Writer, c config) {
-	fmt.Fprintf(w, "login: %d requests, %d workers, %d accounts, wrong-ratio %.2f, %s%s\n",
-		r.sent, c.concurrency, c.users, c.wrongRatio, r.elapsed.Round(time.Millisecond),
-		map[bool]string{true: " (stopped by -duration)", false: ""}[r.timedOut])
+	s := r.main
+	mode := map[bool]string{true: " (stopped by -duration)", false: ""}[r.timedOut]
+	if c.forDur > 0 {
+		mode = fmt.Sprintf(" (closed loop, -for %s)", c.forDur)
+	}
+	if c.endpoint == endpointLogin {
+		fmt.Fprintf(w, "login: %d requests, %d workers, %d accounts, wrong-ratio %.2f, %s%s\n",
+			s.sent, c.concurrency, c.users, c.wrongRatio, r.elapsed.Round(time.Millisecond), mode)
+	} else {
+		fmt.Fprintf(w, "%s: %d requests, %d workers, %d accounts, %s%s\n",
+			c.endpoint, s.sent, c.concurrency, c.users, r.elapsed.Round(time.Millisecond), mode)
+	}
 	fmt.Fprintf(w, "  status 200: %d  401: %d  429: %d  503: %d  other: %d  transport errors: %d\n",
-		r.statuses[200], r.statuses[401], r.statuses[429], r.statuses[503],
-		r.sent-r.statuses[200]-r.statuses[401]-r.statuses[429]-r.statuses[503]-r.statuses[0], r.statuses[0])
-	fmt.Fprintf(w, "  by code: %s\n", formatCounts(r.counts))
-	if len(r.retryAfters) > 0 {
-		fmt.Fprintf(w, "  Retry-After on 429/503: %s\n", formatCounts(r.retryAfters))
+		s.statuses[200], s.statuses[401], s.statuses[429], s.statuses[503],
+		s.sent-s.statuses[200]-s.statuses[401]-s.statuses[429]-s.statuses[503]-s.statuses[0], s.statuses[0])
+	fmt.Fprintf(w, "  by code: %s\n", formatCounts(s.counts))
+	if len(s.retryAfters) > 0 {
+		fmt.Fprintf(w, "  Retry-After on 429/503: %s\n", formatCounts(s.retryAfters))
 	}
-	if r.firstErr != nil {
-		fmt.Fprintf(w, "  first error: %v\n", r.firstErr)
+	if s.firstErr != nil {
+		fmt.Fprintf(w, "  first error: %v\n", s.firstErr)
 	}
-	if s := r.elapsed.Seconds(); s > 0 {
-		fmt.Fprintf(w, "  throughput: %.1f req/s\n", float64(r.sent)/s)
+	if e := r.elapsed.Seconds(); e > 0 {
+		fmt.Fprintf(w, "  throughput: %.1f req/s\n", float64(s.sent)/e)
 	}
-	if n := len(r.latencies); n > 0 {
+	if n := len(s.latencies); n > 0 {
 		fmt.Fprintf(w, "  latency: p50 %s  p90 %s  p99 %s  max %s\n",
-			pct(r.latencies, 0.50), pct(r.latencies, 0.90), pct(r.latencies, 0.99),
-			r.latencies[n-1].Round(time.Millisecond))
+			pct(s.latencies, 0.50), pct(s.latencies, 0.90), pct(s.latencies, 0.99),
+			roundDur(s.latencies[n-1]))
+	}
+	if c.endpoint != endpointLogin {
+		if rl := r.relogin; rl.sent == 0 {
+			fmt.Fprintf(w, "  re-logins: 0\n")
+		} else {
+			fmt.Fprintf(w, "  re-logins: %d (%s), latency p50 %s  max %s\n", rl.sent, formatCounts(rl.counts),
+				pct(rl.latencies, 0.50), pct(rl.latencies, 1))
+			if rl.firstErr != nil {
+				fmt.Fprintf(w, "  first re-login error: %v\n", rl.firstErr)
+			}
+		}
 	}
 }
 
-// pct is the nearest-rank percentile of sorted.
+// pct is the nearest-rank percentile of sorted (0 if it is empty), rounded
+// by roundDur.
 func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
 	k := int(p*float64(len(sorted))+0.999999) - 1
 	k = max(0, min(k, len(sorted)-1))
-	return sorted[k].Round(time.Millisecond)
+	return roundDur(sorted[k])
+}
+
+// roundDur keeps three or so significant digits: milliseconds from 1s up
+// (as the login numbers always were), 10µs from 1ms, else microseconds.
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
 }
 
 func formatCounts[K comparable](m map[K]int) string {
