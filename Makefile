@@ -46,7 +46,7 @@ db: ## start the local PostgreSQL cluster if needed and create the "gatehouse" d
 		|| createdb -h $(PGHOST) -p $(PGPORT) -U $(PGUSER) $(PGDATABASE)
 
 test: ## go test -race ./... (needs PostgreSQL, see GATEHOUSE_TEST_DATABASE_URL)
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -count=1 -parallel 4 -timeout $(TEST_TIMEOUT) ./...
 
 lint: fmt-check vet staticcheck wire-check mock-check ## every static check CI runs
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
-	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { pgtest.RunMain(m) }
@@ -54,18 +53,47 @@ type instance struct {
 // with it, whatever Host a request carried.
 const testPublicURL = "http://gatehouse.test"
 
-// baseEnv is the configuration of a test instance: a fresh database of
-// the test's own (migrated by serve at start, dropped when the test ends),
-// cheap argon2, the given SMTP server, and the loopback peer trusted as a
+// testStore is a store the end-to-end tests run on.
+type testStore string
+
+const (
+	// onPostgres: a fresh PostgreSQL database of the test's own.
+	onPostgres testStore = "postgres"
+	// onSQLite: the embedded store in a fresh data directory of the
+	// test's own, at its default place (GATEHOUSE_DATABASE_URL unset).
+	onSQLite testStore = "sqlite"
+)
+
+// testStores are the stores every end-to-end flow runs on.
+var testStores = []testStore{onPostgres, onSQLite}
+
+// eachStore runs body once per store, as the parallel subtests "postgres"
+// and "sqlite" of t: one table of stores around the same test.
+func eachStore(t *testing.T, body func(t *testing.T, st testStore)) {
+	t.Helper()
+	for _, st := range testStores {
+		t.Run(string(st), func(t *testing.T) {
+			t.Parallel()
+			body(t, st)
+		})
+	}
+}
+
+// baseEnv is the configuration of a test instance on store st: a store of
+// the test's own (a fresh PostgreSQL database, or the embedded store in a
+// fresh data directory; either migrated by serve at start and removed when
+// the test ends), cheap argon2, the given SMTP server (nil: none, so mail
+// goes to files in the data directory), and the loopback peer trusted as a
 // proxy so that each client can speak from its own IP (X-Forwarded-For).
 //
-// A database per test, not per package: every instance on a database runs
-// an outbox worker that delivers any due mail to its own SMTP server, as
+// A store per test, not per package: every instance on a store runs an
+// outbox worker that delivers any due mail to its own SMTP server, as
 // instances of one deployment do; tests with their own SMTP servers must
 // not share an outbox.
-func baseEnv(t *testing.T, smtp *smtptest.Server) map[string]string {
+func baseEnv(t *testing.T, st testStore, smtp *smtptest.Server) map[string]string {
+	t.Helper()
 	env := map[string]string{
-		"GATEHOUSE_DATABASE_URL":      pgtest.NewEmptyDatabase(t),
+		"GATEHOUSE_DATA_DIR":          t.TempDir(),
 		"GATEHOUSE_HTTP_ADDR":         "127.0.0.1:0",
 		"GATEHOUSE_PUBLIC_URL":        testPublicURL,
 		"GATEHOUSE_ARGON2_MEMORY_KIB": "1024",
@@ -73,6 +101,14 @@ func baseEnv(t *testing.T, smtp *smtptest.Server) map[string]string {
 		"GATEHOUSE_TRUSTED_PROXIES":   "127.0.0.1/32",
 		"GATEHOUSE_LOG_LEVEL":         "debug",
 		"GATEHOUSE_SHUTDOWN_TIMEOUT":  "5s",
+	}
+	switch st {
+	case onPostgres:
+		env["GATEHOUSE_DATABASE_URL"] = pgtest.NewEmptyDatabase(t)
+	case onSQLite:
+		// GATEHOUSE_DATABASE_URL stays unset: GATEHOUSE_DATA_DIR/gatehouse.db.
+	default:
+		t.Fatalf("unknown test store %q", st)
 	}
 	if smtp != nil {
 		env["GATEHOUSE_SMTP_URL"] = "smtp://" + smtp.Addr() + "?tls=none"
@@ -319,7 +355,7 @@ func login(t *testing.T, c *client, addr, pw string) (access, refresh string) {
 }
 
 // fixture is the usual start of an end-to-end test: an SMTP server, an
-// instance on a database of its own, and a client with its own IP.
+// instance on a store of its own, and a client with its own IP.
 type fixture struct {
 	smtp *smtptest.Server
 	env  map[string]string
@@ -327,24 +363,12 @@ type fixture struct {
 	c    *client
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t *testing.T, st testStore) fixture {
 	t.Helper()
 	smtp := smtptest.Start(t)
-	env := baseEnv(t, smtp)
+	env := baseEnv(t, st, smtp)
 	inst := start(t, env)
 	return fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
-}
-
-// dbConn connects to the database an environment points at, for tests
-// that check what was stored.
-func dbConn(t *testing.T, env map[string]string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dbOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
 }
 
 // verifiedUser registers a fresh address through the fixture's client and

@@ -350,10 +350,10 @@ func pick(ok bool, s string) string {
 	return ""
 }
 
-// hostileEnv is a test instance on its own database with limits too high
+// hostileEnv is a test instance on a store of its own with limits too high
 // to interfere: the barrage is about input handling, not throttling.
-func hostileEnv(t *testing.T, smtp *smtptest.Server) map[string]string {
-	env := isolatedEnv(t, smtp)
+func hostileEnv(t *testing.T, st testStore, smtp *smtptest.Server) map[string]string {
+	env := baseEnv(t, st, smtp)
 	env["GATEHOUSE_RATE_LIMIT_AUTH"] = "1000000/5m"
 	env["GATEHOUSE_RATE_LIMIT_REFRESH"] = "1000000/5m"
 	env["GATEHOUSE_RATE_LIMIT_MAIL"] = "1000000/1h"
@@ -373,170 +373,174 @@ func hostileEnv(t *testing.T, smtp *smtptest.Server) map[string]string {
 // answers afterwards with nothing logged at error level.
 func TestHostileRequestsNeverFail(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, hostileEnv(t, smtp))
-	c := newClient(t, inst)
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
-	access, _ := login(t, c, addr, strongPassword)
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, hostileEnv(t, st, smtp))
+		c := newClient(t, inst)
+		addr := randomEmail()
+		registerVerified(t, c, smtp, addr)
+		access, _ := login(t, c, addr, strongPassword)
 
-	reqs := hostileRequests("Bearer " + access)
-	if len(reqs) < 300 {
-		t.Fatalf("only %d hostile requests", len(reqs))
-	}
-	var (
-		mu       sync.Mutex
-		failures []string
-		statuses = map[int]int{}
-	)
-	work := make(chan hostileRequest)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for h := range work {
-				r, err := h.send(inst.URL, c.ip)
-				var msg string
-				if err != nil {
-					// Only the bodies refused while they are sent may cut
-					// the connection short.
-					if len(h.body) <= 8*1024 {
-						msg = "transport error: " + err.Error()
+		reqs := hostileRequests("Bearer " + access)
+		if len(reqs) < 300 {
+			t.Fatalf("only %d hostile requests", len(reqs))
+		}
+		var (
+			mu       sync.Mutex
+			failures []string
+			statuses = map[int]int{}
+		)
+		work := make(chan hostileRequest)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for h := range work {
+					r, err := h.send(inst.URL, c.ip)
+					var msg string
+					if err != nil {
+						// Only the bodies refused while they are sent may cut
+						// the connection short.
+						if len(h.body) <= 8*1024 {
+							msg = "transport error: " + err.Error()
+						}
+					} else {
+						msg = checkHostile(h, r)
 					}
-				} else {
-					msg = checkHostile(h, r)
+					mu.Lock()
+					statuses[r.status]++
+					if msg != "" {
+						failures = append(failures, h.String()+": "+msg)
+					}
+					mu.Unlock()
 				}
-				mu.Lock()
-				statuses[r.status]++
-				if msg != "" {
-					failures = append(failures, h.String()+": "+msg)
-				}
-				mu.Unlock()
+			})
+		}
+		for _, h := range reqs {
+			work <- h
+		}
+		close(work)
+		wg.Wait()
+		t.Logf("%d hostile requests, statuses %v", len(reqs), statuses)
+		for i, f := range failures {
+			if i == 30 {
+				t.Errorf("... and %d more", len(failures)-30)
+				break
 			}
-		})
-	}
-	for _, h := range reqs {
-		work <- h
-	}
-	close(work)
-	wg.Wait()
-	t.Logf("%d hostile requests, statuses %v", len(reqs), statuses)
-	for i, f := range failures {
-		if i == 30 {
-			t.Errorf("... and %d more", len(failures)-30)
-			break
+			t.Error(f)
 		}
-		t.Error(f)
-	}
 
-	// The server still answers, the session is still live, and nothing was
-	// logged as a bug.
-	if r := c.do("GET", "/healthz", nil, nil); r.Status != http.StatusOK {
-		t.Fatalf("healthz after the barrage: %d %s", r.Status, r.Body)
-	}
-	if r := c.bearer("GET", "/v1/me", access, nil); r.Status != http.StatusOK {
-		t.Fatalf("me after the barrage: %d %s", r.Status, r.Body)
-	}
-	for _, line := range strings.Split(inst.Logs.String(), "\n") {
-		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
-			t.Errorf("logged: %s", line)
+		// The server still answers, the session is still live, and nothing was
+		// logged as a bug.
+		if r := c.do("GET", "/healthz", nil, nil); r.Status != http.StatusOK {
+			t.Fatalf("healthz after the barrage: %d %s", r.Status, r.Body)
 		}
-	}
+		if r := c.bearer("GET", "/v1/me", access, nil); r.Status != http.StatusOK {
+			t.Fatalf("me after the barrage: %d %s", r.Status, r.Body)
+		}
+		for _, line := range strings.Split(inst.Logs.String(), "\n") {
+			if strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
+				t.Errorf("logged: %s", line)
+			}
+		}
+	})
 }
 
 // TestHostileSpecificAnswers checks the answers the spec names for each
 // kind of bad request, on every JSON endpoint.
 func TestHostileSpecificAnswers(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, hostileEnv(t, smtp))
-	c := newClient(t, inst)
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
-	access, _ := login(t, c, addr, strongPassword)
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, hostileEnv(t, st, smtp))
+		c := newClient(t, inst)
+		addr := randomEmail()
+		registerVerified(t, c, smtp, addr)
+		access, _ := login(t, c, addr, strongPassword)
 
-	expect := func(t *testing.T, what string, r response, status int, code string) {
-		t.Helper()
-		if r.Status != status {
-			t.Fatalf("%s: status %d, want %d: %s", what, r.Status, status, r.Body)
-		}
-		if got := r.Code(t); got != code {
-			t.Fatalf("%s: code %q, want %q", what, got, code)
-		}
-	}
-	for _, e := range hostileEndpoints {
-		if e.fields == nil {
-			continue
-		}
-		t.Run(strings.TrimPrefix(e.path, "/v1/"), func(t *testing.T) {
-			hdr := map[string]string{}
-			if e.auth {
-				hdr["Authorization"] = "Bearer " + access
+		expect := func(t *testing.T, what string, r response, status int, code string) {
+			t.Helper()
+			if r.Status != status {
+				t.Fatalf("%s: status %d, want %d: %s", what, r.Status, status, r.Body)
 			}
-			f := e.fields[0]
-			valid := map[string]string{}
-			for _, k := range e.fields {
-				valid[k] = "x"
+			if got := r.Code(t); got != code {
+				t.Fatalf("%s: code %q, want %q", what, got, code)
 			}
-			withHdr := func(extra map[string]string) map[string]string {
-				out := map[string]string{}
-				for k, v := range hdr {
-					out[k] = v
+		}
+		for _, e := range hostileEndpoints {
+			if e.fields == nil {
+				continue
+			}
+			t.Run(strings.TrimPrefix(e.path, "/v1/"), func(t *testing.T) {
+				hdr := map[string]string{}
+				if e.auth {
+					hdr["Authorization"] = "Bearer " + access
 				}
-				for k, v := range extra {
-					out[k] = v
+				f := e.fields[0]
+				valid := map[string]string{}
+				for _, k := range e.fields {
+					valid[k] = "x"
 				}
-				return out
-			}
-			big := `{"` + f + `":"` + strings.Repeat("a", 9*1024) + `"}`
-			expect(t, "9 KiB body", c.do("POST", e.path, big, hdr), http.StatusRequestEntityTooLarge, "payload_too_large")
-			expect(t, "text/plain", c.do("POST", e.path, valid, withHdr(map[string]string{"Content-Type": "text/plain"})), http.StatusUnsupportedMediaType, "unsupported_media_type")
-			expect(t, "gzip", c.do("POST", e.path, valid, withHdr(map[string]string{"Content-Encoding": "gzip"})), http.StatusUnsupportedMediaType, "unsupported_media_type")
-			expect(t, "duplicate key", c.do("POST", e.path, `{"`+f+`":"x","`+f+`":"y"}`, hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "duplicate key by case", c.do("POST", e.path, `{"`+f+`":"x","`+strings.ToUpper(f)+`":"y"}`, hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "unknown field", c.do("POST", e.path, `{"`+f+`":"x","is_admin":true}`, hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "array for a string", c.do("POST", e.path, `{"`+f+`":["x"]}`, hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "number for a string", c.do("POST", e.path, `{"`+f+`":1}`, hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "truncated JSON", c.do("POST", e.path, `{"`+f+`":"x"`, hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "empty body", c.do("POST", e.path, "", hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "invalid UTF-8", c.do("POST", e.path, "{\""+f+"\":\"\xff\"}", hdr), http.StatusBadRequest, "invalid_request")
-			expect(t, "NUL", c.do("POST", e.path, `{"`+f+`":"a\u0000b"}`, hdr), http.StatusBadRequest, "invalid_request")
-			r := c.do("GET", e.path, nil, hdr)
-			expect(t, "GET", r, http.StatusMethodNotAllowed, "method_not_allowed")
-			if allow := r.Header.Get("Allow"); !strings.Contains(allow, "POST") {
-				t.Fatalf("405 with Allow %q, want POST in it", allow)
+				withHdr := func(extra map[string]string) map[string]string {
+					out := map[string]string{}
+					for k, v := range hdr {
+						out[k] = v
+					}
+					for k, v := range extra {
+						out[k] = v
+					}
+					return out
+				}
+				big := `{"` + f + `":"` + strings.Repeat("a", 9*1024) + `"}`
+				expect(t, "9 KiB body", c.do("POST", e.path, big, hdr), http.StatusRequestEntityTooLarge, "payload_too_large")
+				expect(t, "text/plain", c.do("POST", e.path, valid, withHdr(map[string]string{"Content-Type": "text/plain"})), http.StatusUnsupportedMediaType, "unsupported_media_type")
+				expect(t, "gzip", c.do("POST", e.path, valid, withHdr(map[string]string{"Content-Encoding": "gzip"})), http.StatusUnsupportedMediaType, "unsupported_media_type")
+				expect(t, "duplicate key", c.do("POST", e.path, `{"`+f+`":"x","`+f+`":"y"}`, hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "duplicate key by case", c.do("POST", e.path, `{"`+f+`":"x","`+strings.ToUpper(f)+`":"y"}`, hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "unknown field", c.do("POST", e.path, `{"`+f+`":"x","is_admin":true}`, hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "array for a string", c.do("POST", e.path, `{"`+f+`":["x"]}`, hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "number for a string", c.do("POST", e.path, `{"`+f+`":1}`, hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "truncated JSON", c.do("POST", e.path, `{"`+f+`":"x"`, hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "empty body", c.do("POST", e.path, "", hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "invalid UTF-8", c.do("POST", e.path, "{\""+f+"\":\"\xff\"}", hdr), http.StatusBadRequest, "invalid_request")
+				expect(t, "NUL", c.do("POST", e.path, `{"`+f+`":"a\u0000b"}`, hdr), http.StatusBadRequest, "invalid_request")
+				r := c.do("GET", e.path, nil, hdr)
+				expect(t, "GET", r, http.StatusMethodNotAllowed, "method_not_allowed")
+				if allow := r.Header.Get("Allow"); !strings.Contains(allow, "POST") {
+					t.Fatalf("405 with Allow %q, want POST in it", allow)
+				}
+			})
+		}
+		t.Run("email_with_crlf", func(t *testing.T) {
+			for _, p := range []string{"/v1/register", "/v1/verify-email/resend", "/v1/password/forgot", "/v1/login"} {
+				for _, email := range []string{addr + "\r\nBcc: attacker@example.com", "attacker@example.com\r\n" + addr, addr + "\n", "a\rb@example.com"} {
+					r := c.post(p, map[string]string{"email": email, "password": strongPassword})
+					if r.Status != http.StatusBadRequest && r.Status != http.StatusUnprocessableEntity {
+						t.Fatalf("%s with email %q: %d %s, want 400 or 422", p, email, r.Status, r.Body)
+					}
+					r.Code(t)
+				}
 			}
 		})
-	}
-	t.Run("email_with_crlf", func(t *testing.T) {
-		for _, p := range []string{"/v1/register", "/v1/verify-email/resend", "/v1/password/forgot", "/v1/login"} {
-			for _, email := range []string{addr + "\r\nBcc: attacker@example.com", "attacker@example.com\r\n" + addr, addr + "\n", "a\rb@example.com"} {
-				r := c.post(p, map[string]string{"email": email, "password": strongPassword})
-				if r.Status != http.StatusBadRequest && r.Status != http.StatusUnprocessableEntity {
-					t.Fatalf("%s with email %q: %d %s, want 400 or 422", p, email, r.Status, r.Body)
+		t.Run("unknown_paths_and_methods", func(t *testing.T) {
+			expect(t, "unknown path", c.do("GET", "/v1/nope", nil, nil), http.StatusNotFound, "not_found")
+			expect(t, "unknown nested path", c.post("/v1/login/extra", map[string]string{}), http.StatusNotFound, "not_found")
+			r := c.do("PUT", "/v1/me", nil, map[string]string{"Authorization": "Bearer " + access})
+			expect(t, "PUT /v1/me", r, http.StatusMethodNotAllowed, "method_not_allowed")
+			if allow := r.Header.Get("Allow"); !strings.Contains(allow, "GET") {
+				t.Fatalf("Allow %q", allow)
+			}
+			r = c.do("POST", "/healthz", nil, nil)
+			expect(t, "POST /healthz", r, http.StatusMethodNotAllowed, "method_not_allowed")
+		})
+		t.Run("garbage_bearers", func(t *testing.T) {
+			for _, b := range garbageBearers() {
+				r := c.do("GET", "/v1/me", nil, map[string]string{"Authorization": b})
+				if r.Status != http.StatusUnauthorized {
+					t.Fatalf("Authorization %.40q: %d %s", b, r.Status, r.Body)
 				}
 				r.Code(t)
 			}
-		}
-	})
-	t.Run("unknown_paths_and_methods", func(t *testing.T) {
-		expect(t, "unknown path", c.do("GET", "/v1/nope", nil, nil), http.StatusNotFound, "not_found")
-		expect(t, "unknown nested path", c.post("/v1/login/extra", map[string]string{}), http.StatusNotFound, "not_found")
-		r := c.do("PUT", "/v1/me", nil, map[string]string{"Authorization": "Bearer " + access})
-		expect(t, "PUT /v1/me", r, http.StatusMethodNotAllowed, "method_not_allowed")
-		if allow := r.Header.Get("Allow"); !strings.Contains(allow, "GET") {
-			t.Fatalf("Allow %q", allow)
-		}
-		r = c.do("POST", "/healthz", nil, nil)
-		expect(t, "POST /healthz", r, http.StatusMethodNotAllowed, "method_not_allowed")
-	})
-	t.Run("garbage_bearers", func(t *testing.T) {
-		for _, b := range garbageBearers() {
-			r := c.do("GET", "/v1/me", nil, map[string]string{"Authorization": b})
-			if r.Status != http.StatusUnauthorized {
-				t.Fatalf("Authorization %.40q: %d %s", b, r.Status, r.Body)
-			}
-			r.Code(t)
-		}
+		})
 	})
 }
 
@@ -546,60 +550,62 @@ func TestHostileSpecificAnswers(t *testing.T) {
 // not a 5xx, then that the server still answers.
 func TestHostileRawHTTP(t *testing.T) {
 	t.Parallel()
-	inst := start(t, hostileEnv(t, nil))
-	c := newClient(t, inst)
-	host := strings.TrimPrefix(inst.URL, "http://")
-	hdr := "Host: " + host + "\r\nX-Forwarded-For: " + c.ip + "\r\n"
-	body := `{"email":"x@example.com"}`
-	raws := []string{
-		"GET /healthz HTTP/1.1\r\n" + hdr + "X-Bad: a\x00b\r\n\r\n",
-		"GET /healthz HTTP/1.1\r\n" + hdr + "X-Bad: \xff\xfe\r\n\r\n",
-		"GET /v1/me HTTP/1.1\r\n" + hdr + "Authorization: Bearer \xff\x00\x01\r\n\r\n",
-		"GET /v1/me HTTP/1.1\r\n" + hdr + "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
-		"GET /he\x00althz HTTP/1.1\r\n" + hdr + "\r\n",
-		"GET /healthz HTTP/9.9\r\n" + hdr + "\r\n",
-		"GET\r\n\r\n",
-		"\r\n\r\n",
-		"GARBAGE\x00\x01\x02\r\n\r\n",
-		"GET /healthz HTTP/1.1\r\n" + hdr + "X-Big: " + strings.Repeat("a", 10*1024) + "\r\n\r\n",
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n" + body,
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: -1\r\n\r\n" + body,
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n" + body,
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + body + "\r\n0\r\n\r\n",
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x", 20000) + "\r\n" + strings.Repeat("a", 9000),
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + fmt.Sprintf("%x", len(body)) + "\r\n" + body + "\r\n0\r\n\r\n",
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body + "GET /healthz HTTP/1.1\r\n" + hdr + "\r\n",
-		"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 9300\r\n\r\n" + strings.Repeat("a", 9300),
-	}
-	for i, raw := range raws {
-		status, resp, err := rawExchange(host, raw)
-		if err != nil {
-			t.Logf("raw %d: no answer (%v)", i, err)
-			continue
+	eachStore(t, func(t *testing.T, st testStore) {
+		inst := start(t, hostileEnv(t, st, nil))
+		c := newClient(t, inst)
+		host := strings.TrimPrefix(inst.URL, "http://")
+		hdr := "Host: " + host + "\r\nX-Forwarded-For: " + c.ip + "\r\n"
+		body := `{"email":"x@example.com"}`
+		raws := []string{
+			"GET /healthz HTTP/1.1\r\n" + hdr + "X-Bad: a\x00b\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\n" + hdr + "X-Bad: \xff\xfe\r\n\r\n",
+			"GET /v1/me HTTP/1.1\r\n" + hdr + "Authorization: Bearer \xff\x00\x01\r\n\r\n",
+			"GET /v1/me HTTP/1.1\r\n" + hdr + "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+			"GET /he\x00althz HTTP/1.1\r\n" + hdr + "\r\n",
+			"GET /healthz HTTP/9.9\r\n" + hdr + "\r\n",
+			"GET\r\n\r\n",
+			"\r\n\r\n",
+			"GARBAGE\x00\x01\x02\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\n" + hdr + "X-Big: " + strings.Repeat("a", 10*1024) + "\r\n\r\n",
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n" + body,
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: -1\r\n\r\n" + body,
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n" + body,
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + body + "\r\n0\r\n\r\n",
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x", 20000) + "\r\n" + strings.Repeat("a", 9000),
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + fmt.Sprintf("%x", len(body)) + "\r\n" + body + "\r\n0\r\n\r\n",
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body + "GET /healthz HTTP/1.1\r\n" + hdr + "\r\n",
+			"POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 9300\r\n\r\n" + strings.Repeat("a", 9300),
 		}
-		t.Logf("raw %d: %d", i, status)
-		if status >= 500 {
-			t.Errorf("raw %d %.60q: status %d:\n%s", i, raw, status, resp)
+		for i, raw := range raws {
+			status, resp, err := rawExchange(host, raw)
+			if err != nil {
+				t.Logf("raw %d: no answer (%v)", i, err)
+				continue
+			}
+			t.Logf("raw %d: %d", i, status)
+			if status >= 500 {
+				t.Errorf("raw %d %.60q: status %d:\n%s", i, raw, status, resp)
+			}
+			if status >= 400 && !strings.Contains(strings.ToLower(resp), "content-type: application/problem+json") {
+				t.Errorf("raw %d %.60q: status %d is not problem+json:\n%s", i, raw, status, resp)
+			}
 		}
-		if status >= 400 && !strings.Contains(strings.ToLower(resp), "content-type: application/problem+json") {
-			t.Errorf("raw %d %.60q: status %d is not problem+json:\n%s", i, raw, status, resp)
+		// Differing Content-Length values are a framing error (RFC 9112 §6.3),
+		// refused rather than resolved by taking one of them.
+		dup := "POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 3\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body
+		if status, resp, err := rawExchange(host, dup); err != nil || status != http.StatusBadRequest {
+			t.Errorf("conflicting Content-Length: %d %v\n%s", status, err, resp)
 		}
-	}
-	// Differing Content-Length values are a framing error (RFC 9112 §6.3),
-	// refused rather than resolved by taking one of them.
-	dup := "POST /v1/password/forgot HTTP/1.1\r\n" + hdr + "Content-Type: application/json\r\nContent-Length: 3\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body
-	if status, resp, err := rawExchange(host, dup); err != nil || status != http.StatusBadRequest {
-		t.Errorf("conflicting Content-Length: %d %v\n%s", status, err, resp)
-	}
-	if r := c.do("GET", "/healthz", nil, nil); r.Status != http.StatusOK {
-		t.Fatalf("healthz after raw requests: %d", r.Status)
-	}
-	for _, line := range strings.Split(inst.Logs.String(), "\n") {
-		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
-			t.Errorf("logged: %s", line)
+		if r := c.do("GET", "/healthz", nil, nil); r.Status != http.StatusOK {
+			t.Fatalf("healthz after raw requests: %d", r.Status)
 		}
-	}
+		for _, line := range strings.Split(inst.Logs.String(), "\n") {
+			if strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
+				t.Errorf("logged: %s", line)
+			}
+		}
+	})
 }
 
 // rawExchange writes raw to a fresh connection and reads the first

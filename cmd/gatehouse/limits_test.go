@@ -1,7 +1,7 @@
 package main
 
-// Abuse protection, end to end against real PostgreSQL: per-IP limits on the
-// public auth endpoints (shared by all instances through the database), the
+// Abuse protection, end to end on each store: per-IP limits on the public
+// auth endpoints (shared by all instances through PostgreSQL), the
 // per-address mail limit, failed logins per (account, client IP), the
 // per-account lockout lifted by a password reset, the off switch, and the
 // client-IP rule for untrusted peers. Small limits keep the tests fast.
@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
@@ -32,23 +31,10 @@ const (
 	testLockoutAtFails = 5 // GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD
 )
 
-// isolatedEnv is baseEnv on a fresh database of the test's own (migrated by
-// serve at start). Every instance runs a mail worker that delivers any due
-// mail of its database through its own mailer, so instances of parallel
-// tests on one database would deliver each other's mail to the wrong SMTP
-// server (or only to their log); a database per test keeps mail, and
-// counters, to the test.
-func isolatedEnv(t *testing.T, smtp *smtptest.Server) map[string]string {
-	t.Helper()
-	env := baseEnv(t, smtp)
-	env["GATEHOUSE_DATABASE_URL"] = pgtest.NewEmptyDatabase(t)
-	env["GATEHOUSE_AUTO_MIGRATE"] = "true"
-	return env
-}
-
-// limitEnv is isolatedEnv with the small test limits, then overrides.
-func limitEnv(t *testing.T, smtp *smtptest.Server, overrides map[string]string) map[string]string {
-	env := isolatedEnv(t, smtp)
+// limitEnv is baseEnv (a store of the test's own, so that counters, and
+// mail, stay with the test) with the small test limits, then overrides.
+func limitEnv(t *testing.T, st testStore, smtp *smtptest.Server, overrides map[string]string) map[string]string {
+	env := baseEnv(t, st, smtp)
 	env["GATEHOUSE_RATE_LIMIT_AUTH"] = fmt.Sprintf("%d/5m", testAuthLimit)
 	env["GATEHOUSE_RATE_LIMIT_REFRESH"] = fmt.Sprintf("%d/5m", testRefreshLimit)
 	env["GATEHOUSE_RATE_LIMIT_MAIL"] = fmt.Sprintf("%d/1h", testMailLimit)
@@ -205,34 +191,37 @@ func (e limitedEndpoint) send(c *client) response {
 // rate_limited and Retry-After, and still serves another client IP.
 func TestRateLimitPerIP(t *testing.T) {
 	t.Parallel()
-	inst := start(t, limitEnv(t, nil, nil))
-	for _, e := range limitedEndpoints() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			c := newClient(t, inst)
-			for i := 1; i <= e.limit; i++ {
-				assertNotLimited(t, fmt.Sprintf("request %d of %d", i, e.limit), e.send(c))
-			}
-			r := e.send(c)
-			if e.form && strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
-				// A hosted page may answer a browser in HTML, with the same
-				// status and Retry-After.
-				if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || err != nil || ra <= 0 {
-					t.Fatalf("request over the limit: %d (Retry-After %q): %s", r.Status, r.Header.Get("Retry-After"), r.Body)
+	eachStore(t, func(t *testing.T, st testStore) {
+		inst := start(t, limitEnv(t, st, nil, nil))
+		for _, e := range limitedEndpoints() {
+			t.Run(e.name, func(t *testing.T) {
+				t.Parallel()
+				c := newClient(t, inst)
+				for i := 1; i <= e.limit; i++ {
+					assertNotLimited(t, fmt.Sprintf("request %d of %d", i, e.limit), e.send(c))
 				}
-			} else {
-				assertRateLimited(t, "request over the limit", r)
-			}
-			assertNotLimited(t, "another client IP", e.send(newClient(t, inst)))
-		})
-	}
+				r := e.send(c)
+				if e.form && strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+					// A hosted page may answer a browser in HTML, with the same
+					// status and Retry-After.
+					if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || err != nil || ra <= 0 {
+						t.Fatalf("request over the limit: %d (Retry-After %q): %s", r.Status, r.Header.Get("Retry-After"), r.Body)
+					}
+				} else {
+					assertRateLimited(t, "request over the limit", r)
+				}
+				assertNotLimited(t, "another client IP", e.send(newClient(t, inst)))
+			})
+		}
+	})
 }
 
 // TestRateLimitPerIPSharedByInstances: two instances on one database
-// enforce one per-IP limit between them.
+// enforce one per-IP limit between them. PostgreSQL only: the embedded
+// store is served by one process.
 func TestRateLimitPerIPSharedByInstances(t *testing.T) {
 	t.Parallel()
-	env := limitEnv(t, nil, nil)
+	env := limitEnv(t, onPostgres, nil, nil)
 	a, b := start(t, env), start(t, env)
 	ca := newClient(t, a)
 	cb := clientAt(ca, b)
@@ -275,36 +264,38 @@ func expectUniform202(t *testing.T, what string, r response, body string) {
 // the same answers and no mail.
 func TestRateLimitMailPerAddress(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, limitEnv(t, smtp, nil))
-	c, c2, c3 := newClient(t, inst), newClient(t, inst), newClient(t, inst)
-	addr, verified, unknown := randomEmail(), randomEmail(), randomEmail()
-	registerVerified(t, c3, smtp, verified)
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, limitEnv(t, st, smtp, nil))
+		c, c2, c3 := newClient(t, inst), newClient(t, inst), newClient(t, inst)
+		addr, verified, unknown := randomEmail(), randomEmail(), randomEmail()
+		registerVerified(t, c3, smtp, verified)
 
-	const over = testMailLimit + 2
-	for i := 1; i <= over; i++ {
-		expectUniform202(t, fmt.Sprintf("register %d", i), c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}), verifySentBody)
-		expectUniform202(t, fmt.Sprintf("forgot %d", i), c.post("/v1/password/forgot", map[string]string{"email": addr}), resetSentBody)
-		expectUniform202(t, fmt.Sprintf("register verified %d", i), c2.post("/v1/register", map[string]string{"email": verified, "password": strongPassword}), verifySentBody)
-		expectUniform202(t, fmt.Sprintf("forgot unknown %d", i), c2.post("/v1/password/forgot", map[string]string{"email": unknown}), resetSentBody)
-	}
-
-	want := map[string]int{"verify_email": testMailLimit, "reset_password": testMailLimit}
-	got := settledMailCounts(t, smtp, addr, want)
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("%s mails to the address: %d, want %d (all: %v)", k, got[k], n, got)
+		const over = testMailLimit + 2
+		for i := 1; i <= over; i++ {
+			expectUniform202(t, fmt.Sprintf("register %d", i), c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}), verifySentBody)
+			expectUniform202(t, fmt.Sprintf("forgot %d", i), c.post("/v1/password/forgot", map[string]string{"email": addr}), resetSentBody)
+			expectUniform202(t, fmt.Sprintf("register verified %d", i), c2.post("/v1/register", map[string]string{"email": verified, "password": strongPassword}), verifySentBody)
+			expectUniform202(t, fmt.Sprintf("forgot unknown %d", i), c2.post("/v1/password/forgot", map[string]string{"email": unknown}), resetSentBody)
 		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("unexpected mail kinds: %v", got)
-	}
-	if n := mailCounts(smtp, verified)["already_registered"]; n < 1 || n > testMailLimit {
-		t.Errorf("already-registered notices to a verified address: %d, want 1 to %d (all: %v)", n, testMailLimit, mailCounts(smtp, verified))
-	}
-	if n := len(mailCounts(smtp, unknown)); n != 0 {
-		t.Errorf("mail sent to an unknown address: %v", mailCounts(smtp, unknown))
-	}
+
+		want := map[string]int{"verify_email": testMailLimit, "reset_password": testMailLimit}
+		got := settledMailCounts(t, smtp, addr, want)
+		for k, n := range want {
+			if got[k] != n {
+				t.Errorf("%s mails to the address: %d, want %d (all: %v)", k, got[k], n, got)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("unexpected mail kinds: %v", got)
+		}
+		if n := mailCounts(smtp, verified)["already_registered"]; n < 1 || n > testMailLimit {
+			t.Errorf("already-registered notices to a verified address: %d, want 1 to %d (all: %v)", n, testMailLimit, mailCounts(smtp, verified))
+		}
+		if n := len(mailCounts(smtp, unknown)); n != 0 {
+			t.Errorf("mail sent to an unknown address: %v", mailCounts(smtp, unknown))
+		}
+	})
 }
 
 // TestRateLimitVerificationMailsPerAddress: verification mails are one kind
@@ -313,18 +304,20 @@ func TestRateLimitMailPerAddress(t *testing.T) {
 // per address per hour"), while every request answers the uniform 202.
 func TestRateLimitVerificationMailsPerAddress(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, limitEnv(t, smtp, nil))
-	c := newClient(t, inst)
-	addr := randomEmail()
-	expectUniform202(t, "register", c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}), verifySentBody)
-	for i := 1; i <= testMailLimit+2; i++ {
-		expectUniform202(t, fmt.Sprintf("resend %d", i), c.post("/v1/verify-email/resend", map[string]string{"email": addr}), verifySentBody)
-	}
-	got := settledMailCounts(t, smtp, addr, map[string]int{"verify_email": testMailLimit})
-	if got["verify_email"] != testMailLimit || len(got) != 1 {
-		t.Errorf("verification mails to the address after one register and %d resends: %v, want %d", testMailLimit+2, got, testMailLimit)
-	}
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, limitEnv(t, st, smtp, nil))
+		c := newClient(t, inst)
+		addr := randomEmail()
+		expectUniform202(t, "register", c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}), verifySentBody)
+		for i := 1; i <= testMailLimit+2; i++ {
+			expectUniform202(t, fmt.Sprintf("resend %d", i), c.post("/v1/verify-email/resend", map[string]string{"email": addr}), verifySentBody)
+		}
+		got := settledMailCounts(t, smtp, addr, map[string]int{"verify_email": testMailLimit})
+		if got["verify_email"] != testMailLimit || len(got) != 1 {
+			t.Errorf("verification mails to the address after one register and %d resends: %v, want %d", testMailLimit+2, got, testMailLimit)
+		}
+	})
 }
 
 // TestRateLimitFailedLoginsPerAccountAndIP: after the limit of failed
@@ -332,23 +325,25 @@ func TestRateLimitVerificationMailsPerAddress(t *testing.T) {
 // from IP B the owner logs in.
 func TestRateLimitFailedLoginsPerAccountAndIP(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, limitEnv(t, smtp, nil))
-	owner := newClient(t, inst)
-	addr := randomEmail()
-	registerVerified(t, owner, smtp, addr)
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, limitEnv(t, st, smtp, nil))
+		owner := newClient(t, inst)
+		addr := randomEmail()
+		registerVerified(t, owner, smtp, addr)
 
-	attacker := newClient(t, inst)
-	for i := 1; i <= testFailureLimit; i++ {
-		r := attacker.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
-		if r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_credentials" {
-			t.Fatalf("failure %d: %d %s", i, r.Status, r.Body)
+		attacker := newClient(t, inst)
+		for i := 1; i <= testFailureLimit; i++ {
+			r := attacker.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
+			if r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_credentials" {
+				t.Fatalf("failure %d: %d %s", i, r.Status, r.Body)
+			}
 		}
-	}
-	assertRateLimited(t, "right password from the throttled IP",
-		attacker.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}))
-	// The owner, elsewhere, is not locked out.
-	login(t, owner, addr, strongPassword)
+		assertRateLimited(t, "right password from the throttled IP",
+			attacker.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}))
+		// The owner, elsewhere, is not locked out.
+		login(t, owner, addr, strongPassword)
+	})
 }
 
 // TestRateLimitLoginThrottlingRevealsNothing: the throttling of failed
@@ -356,43 +351,45 @@ func TestRateLimitFailedLoginsPerAccountAndIP(t *testing.T) {
 // so does every failure before it.
 func TestRateLimitLoginThrottlingRevealsNothing(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, limitEnv(t, smtp, nil))
-	known := randomEmail()
-	registerVerified(t, newClient(t, inst), smtp, known)
-	unknown := randomEmail()
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, limitEnv(t, st, smtp, nil))
+		known := randomEmail()
+		registerVerified(t, newClient(t, inst), smtp, known)
+		unknown := randomEmail()
 
-	answers := func(addr string) []response {
-		c := newClient(t, inst)
-		var out []response
-		for i := 0; i <= testFailureLimit; i++ {
-			out = append(out, c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"}))
+		answers := func(addr string) []response {
+			c := newClient(t, inst)
+			var out []response
+			for i := 0; i <= testFailureLimit; i++ {
+				out = append(out, c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"}))
+			}
+			return out
 		}
-		return out
-	}
-	ka, ua := answers(known), answers(unknown)
-	for i := range ka {
-		k, u := ka[i], ua[i]
-		if k.Status != u.Status {
-			t.Fatalf("attempt %d: status %d for a known address, %d for an unknown one", i+1, k.Status, u.Status)
+		ka, ua := answers(known), answers(unknown)
+		for i := range ka {
+			k, u := ka[i], ua[i]
+			if k.Status != u.Status {
+				t.Fatalf("attempt %d: status %d for a known address, %d for an unknown one", i+1, k.Status, u.Status)
+			}
+			kb, ub := problemWithoutRequestID(t, k), problemWithoutRequestID(t, u)
+			kj, _ := json.Marshal(kb)
+			uj, _ := json.Marshal(ub)
+			if !bytes.Equal(kj, uj) {
+				t.Fatalf("attempt %d: bodies differ:\nknown:   %s\nunknown: %s", i+1, kj, uj)
+			}
+			if (k.Header.Get("Retry-After") == "") != (u.Header.Get("Retry-After") == "") {
+				t.Fatalf("attempt %d: Retry-After %q vs %q", i+1, k.Header.Get("Retry-After"), u.Header.Get("Retry-After"))
+			}
 		}
-		kb, ub := problemWithoutRequestID(t, k), problemWithoutRequestID(t, u)
-		kj, _ := json.Marshal(kb)
-		uj, _ := json.Marshal(ub)
-		if !bytes.Equal(kj, uj) {
-			t.Fatalf("attempt %d: bodies differ:\nknown:   %s\nunknown: %s", i+1, kj, uj)
+		for i := 0; i < testFailureLimit; i++ {
+			if ka[i].Status != http.StatusUnauthorized || ka[i].Code(t) != "invalid_credentials" {
+				t.Fatalf("failure %d: %d %s", i+1, ka[i].Status, ka[i].Body)
+			}
 		}
-		if (k.Header.Get("Retry-After") == "") != (u.Header.Get("Retry-After") == "") {
-			t.Fatalf("attempt %d: Retry-After %q vs %q", i+1, k.Header.Get("Retry-After"), u.Header.Get("Retry-After"))
-		}
-	}
-	for i := 0; i < testFailureLimit; i++ {
-		if ka[i].Status != http.StatusUnauthorized || ka[i].Code(t) != "invalid_credentials" {
-			t.Fatalf("failure %d: %d %s", i+1, ka[i].Status, ka[i].Body)
-		}
-	}
-	assertRateLimited(t, "known address throttled", ka[testFailureLimit])
-	assertRateLimited(t, "unknown address throttled", ua[testFailureLimit])
+		assertRateLimited(t, "known address throttled", ka[testFailureLimit])
+		assertRateLimited(t, "unknown address throttled", ua[testFailureLimit])
+	})
 }
 
 // TestRateLimitAccountLockoutLiftedByReset: consecutive failures from many
@@ -400,68 +397,72 @@ func TestRateLimitLoginThrottlingRevealsNothing(t *testing.T) {
 // 429); a password reset through the mailed link lifts the lock.
 func TestRateLimitAccountLockoutLiftedByReset(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	inst := start(t, limitEnv(t, smtp, nil))
-	owner := newClient(t, inst)
-	addr := randomEmail()
-	registerVerified(t, owner, smtp, addr)
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		inst := start(t, limitEnv(t, st, smtp, nil))
+		owner := newClient(t, inst)
+		addr := randomEmail()
+		registerVerified(t, owner, smtp, addr)
 
-	for i := 1; i <= testLockoutAtFails; i++ {
-		r := newClient(t, inst).post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
-		if r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_credentials" {
-			t.Fatalf("failure %d: %d %s", i, r.Status, r.Body)
+		for i := 1; i <= testLockoutAtFails; i++ {
+			r := newClient(t, inst).post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
+			if r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_credentials" {
+				t.Fatalf("failure %d: %d %s", i, r.Status, r.Body)
+			}
 		}
-	}
-	assertRateLimited(t, "right password from a fresh IP on a locked account",
-		newClient(t, inst).post("/v1/login", map[string]string{"email": addr, "password": strongPassword}))
-	assertRateLimited(t, "right password from the owner's IP on a locked account",
-		owner.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}))
+		assertRateLimited(t, "right password from a fresh IP on a locked account",
+			newClient(t, inst).post("/v1/login", map[string]string{"email": addr, "password": strongPassword}))
+		assertRateLimited(t, "right password from the owner's IP on a locked account",
+			owner.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}))
 
-	if r := owner.post("/v1/password/forgot", map[string]string{"email": addr}); r.Status != http.StatusAccepted {
-		t.Fatalf("forgot: %d %s", r.Status, r.Body)
-	}
-	var resetMail smtptest.Message
-	for n := 1; ; n++ {
-		m := mailTo(t, smtp, addr, n)
-		if mailKind(m) == "reset_password" {
-			resetMail = m
-			break
+		if r := owner.post("/v1/password/forgot", map[string]string{"email": addr}); r.Status != http.StatusAccepted {
+			t.Fatalf("forgot: %d %s", r.Status, r.Body)
 		}
-	}
-	tok := tokenFrom(t, resetMail, "/reset-password")
-	newPassword := "a brand new passphrase for this account"
-	if r := owner.post("/v1/password/reset", map[string]string{"token": tok, "password": newPassword}); r.Status != http.StatusNoContent {
-		t.Fatalf("reset: %d %s", r.Status, r.Body)
-	}
-	login(t, newClient(t, inst), addr, newPassword)
+		var resetMail smtptest.Message
+		for n := 1; ; n++ {
+			m := mailTo(t, smtp, addr, n)
+			if mailKind(m) == "reset_password" {
+				resetMail = m
+				break
+			}
+		}
+		tok := tokenFrom(t, resetMail, "/reset-password")
+		newPassword := "a brand new passphrase for this account"
+		if r := owner.post("/v1/password/reset", map[string]string{"token": tok, "password": newPassword}); r.Status != http.StatusNoContent {
+			t.Fatalf("reset: %d %s", r.Status, r.Body)
+		}
+		login(t, newClient(t, inst), addr, newPassword)
+	})
 }
 
 // TestRateLimitDisabled: GATEHOUSE_RATE_LIMIT_DISABLED=true enforces no
 // limit, and says so at startup.
 func TestRateLimitDisabled(t *testing.T) {
 	t.Parallel()
-	inst := start(t, limitEnv(t, nil, map[string]string{"GATEHOUSE_RATE_LIMIT_DISABLED": "true"}))
-	c := newClient(t, inst)
-	for i := 1; i <= 3*testAuthLimit; i++ {
-		if r := c.post("/v1/password/forgot", map[string]string{"email": randomEmail()}); r.Status != http.StatusAccepted {
-			t.Fatalf("request %d with limits disabled: %d %s", i, r.Status, r.Body)
+	eachStore(t, func(t *testing.T, st testStore) {
+		inst := start(t, limitEnv(t, st, nil, map[string]string{"GATEHOUSE_RATE_LIMIT_DISABLED": "true"}))
+		c := newClient(t, inst)
+		for i := 1; i <= 3*testAuthLimit; i++ {
+			if r := c.post("/v1/password/forgot", map[string]string{"email": randomEmail()}); r.Status != http.StatusAccepted {
+				t.Fatalf("request %d with limits disabled: %d %s", i, r.Status, r.Body)
+			}
 		}
-	}
-	for i := 1; i <= 2*testFailureLimit; i++ {
-		r := c.post("/v1/login", map[string]string{"email": "nobody@example.com", "password": "not the password at all"})
-		if r.Status != http.StatusUnauthorized {
-			t.Fatalf("login failure %d with limits disabled: %d %s", i, r.Status, r.Body)
+		for i := 1; i <= 2*testFailureLimit; i++ {
+			r := c.post("/v1/login", map[string]string{"email": "nobody@example.com", "password": "not the password at all"})
+			if r.Status != http.StatusUnauthorized {
+				t.Fatalf("login failure %d with limits disabled: %d %s", i, r.Status, r.Body)
+			}
 		}
-	}
-	var warned bool
-	for _, line := range strings.Split(inst.Logs.String(), "\n") {
-		if strings.Contains(line, "RATE_LIMIT_DISABLED") && strings.Contains(line, `"level":"warn"`) {
-			warned = true
+		var warned bool
+		for _, line := range strings.Split(inst.Logs.String(), "\n") {
+			if strings.Contains(line, "RATE_LIMIT_DISABLED") && strings.Contains(line, `"level":"warn"`) {
+				warned = true
+			}
 		}
-	}
-	if !warned {
-		t.Fatalf("no startup warning mentioning RATE_LIMIT_DISABLED:\n%s", inst.Logs)
-	}
+		if !warned {
+			t.Fatalf("no startup warning mentioning RATE_LIMIT_DISABLED:\n%s", inst.Logs)
+		}
+	})
 }
 
 // loopbackClient sends requests from a loopback source address of its own
@@ -524,25 +525,27 @@ func (c *loopbackClient) post(path, xff string, body any) response {
 // peer's limit; another peer is unaffected.
 func TestRateLimitSpoofedForwardedForIgnored(t *testing.T) {
 	t.Parallel()
-	inst := start(t, limitEnv(t, nil, map[string]string{"GATEHOUSE_TRUSTED_PROXIES": ""}))
-	c := newLoopbackClient(t, inst)
-	forgot := func(c *loopbackClient, xff string) response {
-		return c.post("/v1/password/forgot", xff, map[string]string{"email": randomEmail()})
-	}
-	for i := 1; i <= testAuthLimit; i++ {
-		xff := fmt.Sprintf("203.0.113.%d", i)
-		if i%2 == 0 {
-			xff = fmt.Sprintf("198.51.100.%d, 10.0.0.%d", i, i)
+	eachStore(t, func(t *testing.T, st testStore) {
+		inst := start(t, limitEnv(t, st, nil, map[string]string{"GATEHOUSE_TRUSTED_PROXIES": ""}))
+		c := newLoopbackClient(t, inst)
+		forgot := func(c *loopbackClient, xff string) response {
+			return c.post("/v1/password/forgot", xff, map[string]string{"email": randomEmail()})
 		}
-		if r := forgot(c, xff); r.Status != http.StatusAccepted {
-			t.Fatalf("request %d (X-Forwarded-For %s): %d %s", i, xff, r.Status, r.Body)
+		for i := 1; i <= testAuthLimit; i++ {
+			xff := fmt.Sprintf("203.0.113.%d", i)
+			if i%2 == 0 {
+				xff = fmt.Sprintf("198.51.100.%d, 10.0.0.%d", i, i)
+			}
+			if r := forgot(c, xff); r.Status != http.StatusAccepted {
+				t.Fatalf("request %d (X-Forwarded-For %s): %d %s", i, xff, r.Status, r.Body)
+			}
 		}
-	}
-	assertRateLimited(t, "fresh spoofed X-Forwarded-For", forgot(c, "192.0.2.77"))
-	assertRateLimited(t, "no X-Forwarded-For", forgot(c, ""))
-	if other := newLoopbackClient(t, inst); !other.bound || !c.bound {
-		t.Log("no loopback address of its own: the check of another peer is skipped")
-	} else if r := forgot(other, "203.0.113.1"); r.Status != http.StatusAccepted {
-		t.Fatalf("another socket peer: %d %s", r.Status, r.Body)
-	}
+		assertRateLimited(t, "fresh spoofed X-Forwarded-For", forgot(c, "192.0.2.77"))
+		assertRateLimited(t, "no X-Forwarded-For", forgot(c, ""))
+		if other := newLoopbackClient(t, inst); !other.bound || !c.bound {
+			t.Log("no loopback address of its own: the check of another peer is skipped")
+		} else if r := forgot(other, "203.0.113.1"); r.Status != http.StatusAccepted {
+			t.Fatalf("another socket peer: %d %s", r.Status, r.Body)
+		}
+	})
 }

@@ -88,9 +88,12 @@ func (p *tcpProxy) up() {
 	p.serve(ln)
 }
 
+// TestReadyzFollowsTheDatabase is PostgreSQL only: it cuts the TCP
+// connection to the database server, which the embedded store does not
+// have (TestReadyzOnTheEmbeddedStore is its counterpart).
 func TestReadyzFollowsTheDatabase(t *testing.T) {
 	t.Parallel()
-	env := baseEnv(t, nil)
+	env := baseEnv(t, onPostgres, nil)
 	u, err := url.Parse(dbOf(env))
 	if err != nil {
 		t.Fatal(err)
@@ -146,52 +149,61 @@ func init() {
 
 func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	t.Parallel()
-	env := baseEnv(t, nil)
-	port := freePort(t)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "GATEHOUSE_TEST_RUN_MAIN=1", "GATEHOUSE_TEST_ARGS=serve")
-	env["GATEHOUSE_HTTP_ADDR"] = "127.0.0.1:" + port
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	base := "http://127.0.0.1:" + port
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	eachStore(t, func(t *testing.T, st testStore) {
+		env := baseEnv(t, st, nil)
+		port := freePort(t)
+		cmd := exec.Command(os.Args[0])
+		// The child gets the test's store and nothing else of GATEHOUSE_*
+		// from this environment.
+		cmd.Env = []string{"GATEHOUSE_TEST_RUN_MAIN=1", "GATEHOUSE_TEST_ARGS=serve"}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GATEHOUSE_") {
+				cmd.Env = append(cmd.Env, kv)
 			}
 		}
-		if time.Now().After(deadline) {
+		env["GATEHOUSE_HTTP_ADDR"] = "127.0.0.1:" + port
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		base := "http://127.0.0.1:" + port
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(base + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				_ = cmd.Process.Kill()
+				t.Fatalf("not ready within 30s:\n%s", logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+			}
+		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
-			t.Fatalf("not ready within 30s:\n%s", logs.String())
+			t.Fatal("still running 20s after SIGTERM")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		if !strings.Contains(logs.String(), `"stopped"`) {
+			t.Fatalf("no orderly stop in the log:\n%s", logs.String())
 		}
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("still running 20s after SIGTERM")
-	}
-	if !strings.Contains(logs.String(), `"stopped"`) {
-		t.Fatalf("no orderly stop in the log:\n%s", logs.String())
-	}
+	})
 }
 
 func freePort(t *testing.T) string {
@@ -206,27 +218,26 @@ func freePort(t *testing.T) string {
 
 func TestAuditVerifyCommandDetectsTampering(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	smtp, env, c := f.smtp, f.env, f.c
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
-	login(t, c, addr, strongPassword)
+	eachStore(t, func(t *testing.T, st testStore) {
+		f := newFixture(t, st)
+		smtp, env, c := f.smtp, f.env, f.c
+		addr := randomEmail()
+		registerVerified(t, c, smtp, addr)
+		login(t, c, addr, strongPassword)
 
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"audit", "verify"}, env, &out, io.Discard, nil); err != nil {
-		t.Fatalf("audit verify on an intact trail: %v", err)
-	}
-	if !strings.Contains(out.String(), "audit chain ok: 3 events") {
-		t.Fatalf("output %q", out.String())
-	}
-	conn := dbConn(t, env)
-	if _, err := conn.Exec(context.Background(), `UPDATE audit_events SET ip = '192.0.2.1' WHERE seq = 2`); err != nil {
-		t.Fatal(err)
-	}
-	err := run(context.Background(), []string{"audit", "verify"}, env, io.Discard, io.Discard, nil)
-	if err == nil || !strings.Contains(err.Error(), "2") {
-		t.Fatalf("audit verify after tampering: %v", err)
-	}
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"audit", "verify"}, env, &out, io.Discard, nil); err != nil {
+			t.Fatalf("audit verify on an intact trail: %v", err)
+		}
+		if !strings.Contains(out.String(), "audit chain ok: 3 events") {
+			t.Fatalf("output %q", out.String())
+		}
+		openStore(t, env).exec(t, `UPDATE audit_events SET ip = '192.0.2.1' WHERE seq = 2`)
+		err := run(context.Background(), []string{"audit", "verify"}, env, io.Discard, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), "broken at seq 2") {
+			t.Fatalf("audit verify after tampering: %v", err)
+		}
+	})
 }
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
@@ -281,56 +292,107 @@ func TestConfigLogRedactsPasswords(t *testing.T) {
 	}
 }
 
+// migrationStates is the state column of `migrate status` by version.
+func migrationStates(t *testing.T, env map[string]string) (versions []string, states map[string]string) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "status"}, env, &out, io.Discard, nil); err != nil {
+		t.Fatalf("migrate status: %v", err)
+	}
+	states = map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			t.Fatalf("migrate status line %q", line)
+		}
+		versions = append(versions, f[0])
+		states[f[0]] = f[1]
+	}
+	if len(versions) < 5 {
+		t.Fatalf("migrate status lists %d migrations:\n%s", len(versions), out.String())
+	}
+	return versions, states
+}
+
+// TestMigrateCommands: status on a fresh store lists every migration
+// pending (and creates no embedded database file), up applies them all,
+// down rolls back the latest one only, up applies it again, and status
+// also works while serve runs.
 func TestMigrateCommands(t *testing.T) {
 	t.Parallel()
-	env := baseEnv(t, nil)
-	var out bytes.Buffer
-	for _, args := range [][]string{{"migrate", "up"}, {"migrate", "down"}, {"migrate", "up"}, {"migrate", "status"}} {
-		if err := run(context.Background(), args, env, &out, io.Discard, nil); err != nil {
-			t.Fatalf("%v: %v", args, err)
+	eachStore(t, func(t *testing.T, st testStore) {
+		env := baseEnv(t, st, nil)
+		// want checks that the migrations before pendingFrom are applied
+		// and the others pending, and returns how many there are.
+		want := func(what string, pendingFrom int) int {
+			t.Helper()
+			versions, states := migrationStates(t, env)
+			for i, v := range versions {
+				if w := map[bool]string{true: "pending", false: "applied"}[i >= pendingFrom]; states[v] != w {
+					t.Fatalf("%s: migration %s is %s, want %s (%v)", what, v, states[v], w, states)
+				}
+			}
+			return len(versions)
 		}
-	}
-	if !strings.Contains(out.String(), "00004") {
-		t.Fatalf("status output: %s", out.String())
-	}
-	if err := run(context.Background(), []string{"migrate", "sideways"}, env, io.Discard, io.Discard, nil); err == nil {
-		t.Fatal("unknown migrate direction accepted")
-	}
-	if err := run(context.Background(), []string{"frobnicate"}, env, io.Discard, io.Discard, nil); err == nil {
-		t.Fatal("unknown command accepted")
-	}
-	var key bytes.Buffer
-	if err := run(context.Background(), []string{"keygen"}, nil, &key, io.Discard, nil); err != nil || !strings.Contains(key.String(), "BEGIN PRIVATE KEY") {
-		t.Fatalf("keygen: %v %q", err, key.String())
-	}
+		n := want("fresh store", 0)
+		if s := storeOf(t, env); s.Kind == storeSQLite {
+			if _, err := os.Stat(s.Path); !os.IsNotExist(err) {
+				t.Fatalf("migrate status created %s (%v)", s.Path, err)
+			}
+		}
+		for _, step := range []struct {
+			cmd         string
+			pendingFrom int
+		}{{"up", n}, {"down", n - 1}, {"up", n}} {
+			if err := run(context.Background(), []string{"migrate", step.cmd}, env, io.Discard, io.Discard, nil); err != nil {
+				t.Fatalf("migrate %s: %v", step.cmd, err)
+			}
+			want("after migrate "+step.cmd, step.pendingFrom)
+		}
+		start(t, env)
+		want("while serve runs", n)
+
+		if err := run(context.Background(), []string{"migrate", "sideways"}, env, io.Discard, io.Discard, nil); err == nil {
+			t.Fatal("unknown migrate direction accepted")
+		}
+		if err := run(context.Background(), []string{"frobnicate"}, env, io.Discard, io.Discard, nil); err == nil {
+			t.Fatal("unknown command accepted")
+		}
+		var key bytes.Buffer
+		if err := run(context.Background(), []string{"keygen"}, nil, &key, io.Discard, nil); err != nil || !strings.Contains(key.String(), "BEGIN PRIVATE KEY") {
+			t.Fatalf("keygen: %v %q", err, key.String())
+		}
+	})
 }
 
 func TestSigningKeyFromFile(t *testing.T) {
 	t.Parallel()
-	var key bytes.Buffer
-	if err := run(context.Background(), []string{"keygen"}, nil, &key, io.Discard, nil); err != nil {
-		t.Fatal(err)
-	}
-	path := t.TempDir() + "/signing.pem"
-	if err := os.WriteFile(path, key.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := baseEnv(t, nil)
-	env["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = path
-	a := start(t, env)
-	env2 := baseEnv(t, nil)
-	env2["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = path
-	b := start(t, env2)
-	ja := newClient(t, a).do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
-	jb := newClient(t, b).do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
-	if ja.Status != http.StatusOK || string(ja.Body) != string(jb.Body) {
-		t.Fatalf("two databases, one key file, different JWKS:\n%s\n%s", ja.Body, jb.Body)
-	}
-	env3 := baseEnv(t, nil)
-	env3["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = t.TempDir() + "/missing.pem"
-	if err := run(context.Background(), []string{"serve"}, env3, io.Discard, io.Discard, nil); err == nil {
-		t.Fatal("a missing key file was accepted")
-	}
+	eachStore(t, func(t *testing.T, st testStore) {
+		var key bytes.Buffer
+		if err := run(context.Background(), []string{"keygen"}, nil, &key, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+		path := t.TempDir() + "/signing.pem"
+		if err := os.WriteFile(path, key.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := baseEnv(t, st, nil)
+		env["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = path
+		a := start(t, env)
+		env2 := baseEnv(t, st, nil)
+		env2["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = path
+		b := start(t, env2)
+		ja := newClient(t, a).do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
+		jb := newClient(t, b).do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
+		if ja.Status != http.StatusOK || string(ja.Body) != string(jb.Body) {
+			t.Fatalf("two stores, one key file, different JWKS:\n%s\n%s", ja.Body, jb.Body)
+		}
+		env3 := baseEnv(t, st, nil)
+		env3["GATEHOUSE_JWT_PRIVATE_KEY_FILE"] = t.TempDir() + "/missing.pem"
+		if err := run(context.Background(), []string{"serve"}, env3, io.Discard, io.Discard, nil); err == nil {
+			t.Fatal("a missing key file was accepted")
+		}
+	})
 }
 
 func zapAny(key string, v any) zap.Field { return zap.Any(key, v) }

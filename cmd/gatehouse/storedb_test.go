@@ -1,0 +1,149 @@
+package main
+
+// Looking into the store of a test, whichever it is: database/sql on
+// PostgreSQL (pgx's stdlib driver) or on the embedded store's file
+// (modernc.org/sqlite, beside the serving process: WAL lets other
+// connections read and write), with SQL both accept ($1 placeholders,
+// CAST, ||, ->>). What the two spell differently is in storeDB's methods
+// below, and nowhere else.
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// storeDB is the store of an environment opened with database/sql.
+type storeDB struct {
+	*sql.DB
+	kind storeKind
+}
+
+// storeOf is where an environment keeps its data, as serve resolves it.
+func storeOf(t *testing.T, env map[string]string) store {
+	t.Helper()
+	cfg, err := LoadConfig(env)
+	if err != nil {
+		t.Fatalf("configuration of the test instance: %v", err)
+	}
+	return cfg.store
+}
+
+// sqliteDSN is the driver's name for the database file at path, waiting
+// up to 5 s for a lock the serving process holds.
+func sqliteDSN(path string) string {
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: "_pragma=busy_timeout(5000)"}).String()
+}
+
+// openStore opens the store env points at, for tests that check what was
+// stored; it is closed when the test ends.
+func openStore(t *testing.T, env map[string]string) storeDB {
+	t.Helper()
+	s := storeOf(t, env)
+	var (
+		db  *sql.DB
+		err error
+	)
+	switch s.Kind {
+	case storePostgres:
+		db, err = sql.Open("pgx", s.URL)
+	case storeSQLite:
+		db, err = sql.Open("sqlite", sqliteDSN(s.Path))
+	default:
+		t.Fatalf("unknown store kind %q", s.Kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return storeDB{DB: db, kind: s.Kind}
+}
+
+// openSQLiteFile opens a database file (a backup, say) with database/sql.
+func openSQLiteFile(t *testing.T, path string) storeDB {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return storeDB{DB: db, kind: storeSQLite}
+}
+
+// bytesAsText is SQL for the bytes of a binary column (PostgreSQL bytea,
+// SQLite BLOB) as text, for searching them with LIKE.
+func (d storeDB) bytesAsText(col string) string {
+	if d.kind == storeSQLite {
+		return "CAST(" + col + " AS TEXT)"
+	}
+	return "encode(" + col + ", 'escape')"
+}
+
+// jsonAsText is SQL for a JSON column (PostgreSQL jsonb, SQLite TEXT) as
+// its text.
+func (d storeDB) jsonAsText(col string) string { return "CAST(" + col + " AS TEXT)" }
+
+func (d storeDB) ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// row scans the one row of query into dest.
+func (d storeDB) row(t *testing.T, query string, args []any, dest ...any) {
+	t.Helper()
+	if err := d.QueryRowContext(d.ctx(t), query, args...).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// count is the integer the query selects.
+func (d storeDB) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	d.row(t, query, args, &n)
+	return n
+}
+
+// text is the string the query selects.
+func (d storeDB) text(t *testing.T, query string, args ...any) string {
+	t.Helper()
+	var s string
+	d.row(t, query, args, &s)
+	return s
+}
+
+// texts are the strings the query selects, one a row.
+func (d storeDB) texts(t *testing.T, query string, args ...any) []string {
+	t.Helper()
+	rows, err := d.QueryContext(d.ctx(t), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// exec runs a statement.
+func (d storeDB) exec(t *testing.T, query string, args ...any) {
+	t.Helper()
+	if _, err := d.ExecContext(d.ctx(t), query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
