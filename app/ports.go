@@ -48,7 +48,8 @@ type CommonPasswords interface {
 	Contains(lower string) bool
 }
 
-// Repos are the repositories bound to one transaction (or to the pool).
+// Repos are the repositories bound to one transaction, or to the store
+// itself (each call then stands alone).
 type Repos struct {
 	Users    UserRepository
 	Tokens   OneTimeTokenRepository

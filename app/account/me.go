@@ -11,7 +11,7 @@ import (
 // GetUser reads one account.
 type GetUser struct{ users app.UserRepository }
 
-// NewGetUser builds the use case. users is bound to the pool.
+// NewGetUser builds the use case. users works outside any transaction.
 func NewGetUser(users app.UserRepository) *GetUser {
 	app.Require(map[string]any{"UserRepository": users})
 	return &GetUser{users: users}

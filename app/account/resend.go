@@ -19,7 +19,7 @@ type ResendVerification struct {
 	clock  app.Clock
 }
 
-// NewResendVerification builds the use case. outbox is bound to the pool.
+// NewResendVerification builds the use case. outbox works outside any transaction.
 func NewResendVerification(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator, clock app.Clock) *ResendVerification {
 	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids, "Clock": clock})
 	return &ResendVerification{outbox: outbox, guard: guard, ids: ids, clock: clock}

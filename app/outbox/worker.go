@@ -54,7 +54,7 @@ type Worker struct {
 	cfg      Config
 }
 
-// NewWorker builds a worker. outbox is bound to the pool.
+// NewWorker builds a worker. outbox works outside any transaction.
 func NewWorker(outbox app.Outbox, tx app.TxManager, mailer app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, cfg Config) *Worker {
 	app.Require(map[string]any{"Outbox": outbox, "TxManager": tx, "Mailer": mailer, "Clock": clock, "IDGenerator": ids, "Random": rnd, "ErrorReporter": reporter})
 	if cfg.Batch < 1 {

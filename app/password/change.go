@@ -35,7 +35,7 @@ type Change struct {
 	ids    app.IDGenerator
 }
 
-// NewChange builds the use case. users and auditLog are bound to the pool.
+// NewChange builds the use case. users and auditLog work outside any transaction.
 func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator) *Change {
 	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids})
 	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, guard: guard, audit: auditLog, clock: clock, ids: ids}

@@ -28,7 +28,7 @@ type Authenticate struct {
 	idle     time.Duration
 }
 
-// NewAuthenticate builds the use case. sessions is bound to the pool.
+// NewAuthenticate builds the use case. sessions works outside any transaction.
 func NewAuthenticate(tokens app.AccessTokens, sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *Authenticate {
 	app.Require(map[string]any{"AccessTokens": tokens, "SessionRepository": sessions, "Clock": clock})
 	return &Authenticate{tokens: tokens, sessions: sessions, clock: clock, idle: time.Duration(idle)}

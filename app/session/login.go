@@ -36,7 +36,7 @@ type Login struct {
 	requireVerified bool
 }
 
-// NewLogin builds the use case. users and auditLog are bound to the pool.
+// NewLogin builds the use case. users and auditLog work outside any transaction.
 func NewLogin(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified app.RequireVerifiedEmail) *Login {
 	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "AccessTokens": tokens, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids, "Random": rnd})
 	return &Login{users: users, tx: tx, hasher: hasher, tokens: tokens, guard: guard, audit: auditLog, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), requireVerified: bool(requireVerified)}

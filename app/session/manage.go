@@ -80,7 +80,7 @@ type List struct {
 	idle     time.Duration
 }
 
-// NewList builds the use case. sessions is bound to the pool.
+// NewList builds the use case. sessions works outside any transaction.
 func NewList(sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *List {
 	app.Require(map[string]any{"SessionRepository": sessions, "Clock": clock})
 	return &List{sessions: sessions, clock: clock, idle: time.Duration(idle)}
