@@ -251,7 +251,9 @@ func (c *client) do(method, path string, body any, header map[string]string) res
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	r := response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	c.checkContract(method, req.URL, r)
+	return r
 }
 
 func (c *client) post(path string, body any) response { return c.do(http.MethodPost, path, body, nil) }
