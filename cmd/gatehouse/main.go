@@ -239,7 +239,6 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr 
 		return err
 	}
 	defer cleanup()
-	log.Info("store opened", cfg.store.logField())
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

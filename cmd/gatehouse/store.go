@@ -14,10 +14,11 @@ import (
 
 // logField is the store as a log field.
 func (s store) logField() zap.Field {
+	where := zap.String("url", redactURL(s.URL))
 	if s.Kind == storeSQLite {
-		return zap.Dict("store", zap.String("kind", string(s.Kind)), zap.String("path", s.Path))
+		where = zap.String("path", s.Path)
 	}
-	return zap.Dict("store", zap.String("kind", string(s.Kind)), zap.String("url", redactURL(s.URL)))
+	return zap.Dict("store", zap.String("kind", string(s.Kind)), where)
 }
 
 // migrate runs `migrate up|down|status` on the store.
