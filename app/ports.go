@@ -3,13 +3,14 @@
 // the ports; nothing here knows HTTP, SQL, SMTP or Wire.
 package app
 
-//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,AuditTrail,RateLimiter,Retention,AccessTokens,Mailer,SigningKeyStore,ErrorReporter
+//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,AuditTrail,AdminKeyStore,RateLimiter,Retention,AccessTokens,Mailer,SigningKeyStore,ErrorReporter,Observer
 
 import (
 	"context"
 	"errors"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -51,11 +52,12 @@ type CommonPasswords interface {
 // Repos are the repositories bound to one transaction, or to the store
 // itself (each call then stands alone).
 type Repos struct {
-	Users    UserRepository
-	Tokens   OneTimeTokenRepository
-	Sessions SessionRepository
-	Outbox   Outbox
-	Audit    AuditLog
+	Users     UserRepository
+	Tokens    OneTimeTokenRepository
+	Sessions  SessionRepository
+	Outbox    Outbox
+	Audit     AuditLog
+	AdminKeys AdminKeyStore
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -79,8 +81,35 @@ type UserRepository interface {
 	// one user for change run one after another: the later one sees what
 	// the earlier one committed.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, error)
-	// Update saves the mutable fields of u (hash, active, verified, times).
+	// Update saves the mutable fields of u (email, hash, active, verified,
+	// times). A new email that another user holds gives
+	// user.ErrEmailTaken (the unique index decides races).
 	Update(ctx context.Context, u *user.User) error
+	// List returns up to q.Limit users matching q, newest first (by
+	// creation time, then id, both descending).
+	List(ctx context.Context, q UserQuery) ([]*user.User, error)
+	// Delete removes the user and everything stored for them (sessions
+	// and their refresh tokens, one-time tokens, mail queued or sent to
+	// them), or gives user.ErrNotFound. The audit trail is kept whole.
+	Delete(ctx context.Context, id uuid.UUID) error
+}
+
+// UserQuery selects users for an operator's list.
+type UserQuery struct {
+	// EmailPrefix, when not empty, keeps users whose normalized address
+	// starts with it (a literal prefix: no wildcards).
+	EmailPrefix string
+	// Before, when set, keeps users strictly after it in list order (the
+	// last user of the previous page).
+	Before *UserCursor
+	// Limit is at least 1.
+	Limit int
+}
+
+// UserCursor is a position in the user list.
+type UserCursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
 }
 
 // OneTimeTokenRepository stores verification and reset tokens, by hash only.
@@ -126,6 +155,9 @@ type SessionRepository interface {
 	// RevokeAll revokes every live session of the user except keep (which
 	// may be uuid.Nil) and returns how many it revoked.
 	RevokeAll(ctx context.Context, userID, keep uuid.UUID, now time.Time) (int, error)
+	// CountActive counts, per user, the sessions ListActive would return;
+	// users without one are absent from the map.
+	CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error)
 	// AddRefreshToken stores a new refresh token for a session.
 	AddRefreshToken(ctx context.Context, rt RefreshToken) error
 	// RefreshTokenForChange finds a refresh token by hash inside a
@@ -150,6 +182,17 @@ const (
 	MailResetPassword MailKind = "reset_password"
 	// MailPasswordChanged: notice after a change or reset.
 	MailPasswordChanged MailKind = "password_changed"
+	// MailInvite: an operator made an account without a password;
+	// Data["link"] is the set-password (reset) page link.
+	MailInvite MailKind = "invite"
+	// MailAccountDeleted: notice after the owner deleted the account.
+	MailAccountDeleted MailKind = "account_deleted"
+	// MailConfirmEmailChange goes to a new address; Data["link"] is the
+	// confirm page link.
+	MailConfirmEmailChange MailKind = "confirm_email_change"
+	// MailEmailChangeRequested: notice to the old address that a change
+	// was asked for; Data["reset_link"] points at the forgot page.
+	MailEmailChangeRequested MailKind = "email_change_requested"
 	// ResetRequest is not a mail: it records a password-forgot request for
 	// the typed address; the outbox worker resolves it and, when a user
 	// exists, enqueues a MailResetPassword to the stored address.
@@ -209,6 +252,42 @@ type AuditTrail interface {
 	// Walk calls fn with every stored record in seq order, from one
 	// consistent view of the trail, until fn returns an error.
 	Walk(ctx context.Context, fn func(audit.Record) error) error
+	// Query returns up to q.Limit records matching q, newest first (by
+	// seq, descending).
+	Query(ctx context.Context, q AuditQuery) ([]audit.Record, error)
+}
+
+// AuditQuery selects audit records for an operator.
+type AuditQuery struct {
+	UserID    uuid.UUID  // uuid.Nil: any user (and none)
+	Type      audit.Type // "": any type
+	BeforeSeq int64      // > 0: only records with a smaller seq
+	Limit     int        // at least 1
+}
+
+// AdminKey is an operator's credential for the admin API. Only the SHA-256
+// of the key is stored.
+type AdminKey struct {
+	Name      string
+	Hash      token.Hash
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// AdminKeyStore keeps admin keys. Names are unique among all keys ever
+// made, revoked ones included, so the actor named in the audit trail is
+// never ambiguous.
+type AdminKeyStore interface {
+	// Create stores k; a name already used gives ErrAdminKeyExists.
+	Create(ctx context.Context, k AdminKey) error
+	// List returns every key, revoked ones included, by name.
+	List(ctx context.Context) ([]AdminKey, error)
+	// ByHash finds a key by the hash of its secret, or gives
+	// ErrAdminKeyNotFound.
+	ByHash(ctx context.Context, hash token.Hash) (AdminKey, error)
+	// Revoke sets the revoked time of the unrevoked key called name, or
+	// gives ErrAdminKeyNotFound.
+	Revoke(ctx context.Context, name string, at time.Time) error
 }
 
 // RateLimiter is a fixed-window counter store shared by all instances.
@@ -222,6 +301,8 @@ type RateLimiter interface {
 	Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error)
 	// Reset forgets key.
 	Reset(ctx context.Context, key string) error
+	// ResetPrefix forgets every key that starts with prefix.
+	ResetPrefix(ctx context.Context, prefix string) error
 	// DeleteExpired removes the counters whose window has ended and
 	// returns how many it removed.
 	DeleteExpired(ctx context.Context) (int, error)
@@ -294,8 +375,24 @@ type RequestMeta struct {
 	UserAgent string
 }
 
+// Observer hears of what operators watch but no caller is told, such as a
+// mail a per-address limit dropped. Implementations log it (never a link
+// or a whole address) and count it.
+type Observer interface {
+	// MailSkipped: a mail of kind to an address at addressDomain was not
+	// sent because rule (a limit, as configured) was used up.
+	MailSkipped(ctx context.Context, kind MailKind, addressDomain, rule string)
+}
+
 // ErrorReporter receives the failures of background work, which has no
 // caller to return them to. Implementations log them (never with secrets).
 type ErrorReporter interface {
 	ReportError(ctx context.Context, what string, err error)
 }
+
+var (
+	// ErrAdminKeyExists: an admin key with that name was made before.
+	ErrAdminKeyExists = &domain.Error{Kind: domain.KindConflict, Code: "admin_key_exists", Message: "An admin key with this name exists (names are never reused)."}
+	// ErrAdminKeyNotFound: no (unrevoked) admin key matches.
+	ErrAdminKeyNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "No such admin key."}
+)

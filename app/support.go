@@ -58,6 +58,11 @@ func (l Links) ResetPassword(s token.Secret) string {
 	return l.base + "/reset-password?token=" + s.Reveal()
 }
 
+// ConfirmEmail is the hosted page that confirms an email change with s.
+func (l Links) ConfirmEmail(s token.Secret) string {
+	return l.base + "/confirm-email?token=" + s.Reveal()
+}
+
 // ForgotPassword is the hosted page where a reset can be requested.
 func (l Links) ForgotPassword() string { return l.base + "/forgot-password" }
 

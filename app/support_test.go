@@ -126,7 +126,7 @@ func TestAddVerificationToken(t *testing.T) {
 	ctx := context.Background()
 	ttl := 24 * time.Hour
 	u := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("Stored.Form@example.com"), "$argon2id$account", true, false,
-		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil)
+		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 	for _, c := range []struct {
 		name, passwordHash string
 	}{

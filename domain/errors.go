@@ -96,6 +96,14 @@ func Validation(fields ...FieldError) *Error {
 	return e
 }
 
+// InvalidRequest is ErrInvalidRequest (400) naming the fields at fault,
+// for malformed query parameters such as a cursor or a limit.
+func InvalidRequest(fields ...FieldError) *Error {
+	e := copyOf(ErrInvalidRequest)
+	e.Fields = fields
+	return e
+}
+
 // RateLimited is ErrRateLimited with the time after which a retry may succeed.
 func RateLimited(retryAfter time.Duration) *Error {
 	e := copyOf(ErrRateLimited)

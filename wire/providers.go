@@ -14,12 +14,14 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
+	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
@@ -53,13 +55,27 @@ type Config struct {
 	Limits            limits.Policy
 	Outbox            outbox.Config
 	Retention         maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
+	InviteTTL         admin.InviteTTL             // how long an invitation's set-password link works
 }
 
 // Gatehouse is the assembled service.
 type Gatehouse struct {
 	HTTP    *fiber.App
+	Admin   AdminHTTP
 	Outbox  *outbox.Worker
 	Janitor *maintenance.Janitor
+}
+
+// AdminHTTP is the admin listener's Fiber app (a type of its own, so that
+// Wire tells it from the public one).
+type AdminHTTP struct{ *fiber.App }
+
+// Operator is what the command line's operator commands drive: the same
+// use cases as the admin API.
+type Operator struct {
+	Users *admin.Users
+	Keys  *admin.Keys
+	Audit *admin.Audit
 }
 
 // ProvidePool opens the pool; the cleanup closes it.
@@ -74,6 +90,9 @@ func ProvidePool(ctx context.Context, cfg Config) (*pgxpool.Pool, func(), error)
 // ProvideRateLimiter binds the shared counters to the pool.
 func ProvideRateLimiter(pool *pgxpool.Pool) app.RateLimiter { return postgres.NewRateLimiter(pool) }
 
+// ProvideAuditTrail binds the audit reader to the pool.
+func ProvideAuditTrail(pool *pgxpool.Pool) app.AuditTrail { return postgres.NewAuditLog(pool) }
+
 // ProvideRetention binds the retention sweep to the pool.
 func ProvideRetention(pool *pgxpool.Pool) app.Retention { return postgres.NewRetention(pool) }
 
@@ -85,7 +104,8 @@ var PostgresSet = wire.NewSet(
 	// Repositories bound to the pool: reads and single statements outside
 	// a use-case transaction.
 	postgres.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys"),
+	ProvideAuditTrail,
 	ProvideRateLimiter,
 	ProvideSigningKeyStore,
 	ProvideRetention,
@@ -114,6 +134,9 @@ func ProvideSQLite(ctx context.Context, cfg Config) (*sqlite.DB, func(), error) 
 // ProvideSQLiteRateLimiter binds the counters to the embedded store.
 func ProvideSQLiteRateLimiter(db *sqlite.DB) app.RateLimiter { return sqlite.NewRateLimiter(db) }
 
+// ProvideSQLiteAuditTrail binds the audit reader to the embedded store.
+func ProvideSQLiteAuditTrail(db *sqlite.DB) app.AuditTrail { return sqlite.NewAuditLog(db) }
+
 // ProvideSQLiteRetention binds the retention sweep to the embedded store.
 func ProvideSQLiteRetention(db *sqlite.DB) app.Retention { return sqlite.NewRetention(db) }
 
@@ -131,7 +154,8 @@ var SQLiteSet = wire.NewSet(
 	sqlite.NewTxManager,
 	wire.Bind(new(app.TxManager), new(*sqlite.TxManager)),
 	sqlite.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys"),
+	ProvideSQLiteAuditTrail,
 	ProvideSQLiteRateLimiter,
 	ProvideSQLiteSigningKeyStore,
 	ProvideSQLiteRetention,
@@ -206,32 +230,45 @@ var MailerSet = wire.NewSet(ProvideMailer)
 // ProvideLinks builds the mail links from the public URL.
 func ProvideLinks(cfg Config) (app.Links, error) { return app.NewLinks(cfg.PublicURL) }
 
-// ProvideGuard builds the abuse-protection policy.
-func ProvideGuard(rl app.RateLimiter, cfg Config) *limits.Guard {
-	return limits.NewGuard(rl, cfg.Limits)
+// ProvideGuard builds the abuse-protection policy; dropped mail is logged.
+func ProvideGuard(rl app.RateLimiter, cfg Config, obs app.Observer) *limits.Guard {
+	return limits.NewObservedGuard(rl, cfg.Limits, obs)
 }
 
-// ProvideReporter logs background failures.
-func ProvideReporter(log *zap.Logger) app.ErrorReporter { return zapReporter{log: log} }
-
-type zapReporter struct{ log *zap.Logger }
-
-func (r zapReporter) ReportError(_ context.Context, what string, err error) {
-	r.log.Error("background work failed", zap.String("what", what), zap.Error(err))
-}
+// LoggingSet is what tells operators of background failures and dropped mail.
+var LoggingSet = wire.NewSet(
+	logging.NewReporter,
+	wire.Bind(new(app.ErrorReporter), new(*logging.Reporter)),
+	logging.NewObserver,
+	wire.Bind(new(app.Observer), new(*logging.Observer)),
+)
 
 // ProvideWorker builds the outbox worker.
 func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, cfg Config) *outbox.Worker {
 	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, cfg.Outbox)
 }
 
+// OperatorSet is the operators' use cases, which the command line runs on
+// their own.
+var OperatorSet = wire.NewSet(
+	wire.FieldsOf(new(Config), "InviteTTL"),
+	LoggingSet,
+	ProvideLinks,
+	ProvideGuard,
+	admin.NewUsers,
+	admin.NewAudit,
+	admin.NewKeys,
+)
+
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
 	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified", "Retention"),
-	ProvideLinks,
-	ProvideGuard,
-	ProvideReporter,
+	OperatorSet,
+	limits.NewPasswordCheck,
 	account.NewRegister,
+	account.NewDeleteAccount,
+	account.NewChangeEmail,
+	account.NewConfirmEmailChange,
 	account.NewVerifyEmail,
 	account.NewResendVerification,
 	account.NewGetUser,
@@ -253,8 +290,15 @@ func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases) *fiber.Ap
 	return httpadapter.NewServer(cfg.HTTP, log, uc)
 }
 
-// HTTPSet is the HTTP adapter.
+// ProvideAdminHTTP builds the admin listener's Fiber app.
+func ProvideAdminHTTP(cfg Config, log *zap.Logger, uc httpadapter.AdminUseCases) AdminHTTP {
+	return AdminHTTP{httpadapter.NewAdminServer(cfg.HTTP, log, uc)}
+}
+
+// HTTPSet is the HTTP adapter: the public app and the admin app.
 var HTTPSet = wire.NewSet(
 	wire.Struct(new(httpadapter.UseCases), "*"),
 	ProvideHTTP,
+	wire.Struct(new(httpadapter.AdminUseCases), "*"),
+	ProvideAdminHTTP,
 )

@@ -28,3 +28,23 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	)
 	return nil, nil, nil
 }
+
+// BuildPostgresOperator assembles the operators' use cases on PostgreSQL,
+// for the command line. The cleanup closes the pool.
+func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
+	wire.Build(
+		PostgresSet, SystemSet, PasswordSet, OperatorSet,
+		wire.Struct(new(Operator), "*"),
+	)
+	return nil, nil, nil
+}
+
+// BuildSQLiteOperator assembles the operators' use cases on the embedded
+// store, for the command line. The cleanup closes the database file.
+func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
+	wire.Build(
+		SQLiteSet, SystemSet, PasswordSet, OperatorSet,
+		wire.Struct(new(Operator), "*"),
+	)
+	return nil, nil, nil
+}

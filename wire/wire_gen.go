@@ -10,10 +10,13 @@ import (
 	"context"
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	"github.com/gatehouse-auth/gatehouse/adapters/http"
+	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -38,7 +41,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	list := commonpw.New()
 	passwordPolicy := ProvidePolicy(cfg, list)
 	rateLimiter := ProvideRateLimiter(pool)
-	guard := ProvideGuard(rateLimiter, cfg)
+	observer := logging.NewObserver(log)
+	guard := ProvideGuard(rateLimiter, cfg, observer)
 	clock := _wireClockValue
 	iDs := _wireIDsValue
 	reader := system.Random()
@@ -79,7 +83,11 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
 	forgot := password.NewForgot(outbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
-	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, guard, auditLog, clock, iDs)
+	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
+	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, clock, iDs)
+	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, clock, iDs)
+	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, guard, clock, iDs, reader, links, verificationTTL)
+	confirmEmailChange := account.NewConfirmEmailChange(txManager, clock)
 	v := ProvideReady(pool)
 	useCases := http.UseCases{
 		Register:      register,
@@ -95,23 +103,40 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		Forgot:        forgot,
 		Reset:         reset,
 		Change:        change,
+		DeleteAccount: deleteAccount,
+		ChangeEmail:   changeEmail,
+		ConfirmEmail:  confirmEmailChange,
 		Guard:         guard,
 		Tokens:        accessTokens,
 		Ready:         v,
 	}
 	app := ProvideHTTP(cfg, log, useCases)
+	inviteTTL := cfg.InviteTTL
+	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	auditTrail := ProvideAuditTrail(pool)
+	audit := admin.NewAudit(auditTrail)
+	adminKeyStore := repos.AdminKeys
+	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
+	adminUseCases := http.AdminUseCases{
+		Users: users,
+		Audit: audit,
+		Keys:  keys,
+		Ready: v,
+	}
+	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases)
 	mailer, err := ProvideMailer(cfg, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	errorReporter := ProvideReporter(log)
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, errorReporter, cfg)
+	reporter := logging.NewReporter(log)
+	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, cfg)
 	retention := ProvideRetention(pool)
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, errorReporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
+		Admin:   adminHTTP,
 		Outbox:  worker,
 		Janitor: janitor,
 	}
@@ -141,7 +166,8 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	list := commonpw.New()
 	passwordPolicy := ProvidePolicy(cfg, list)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
-	guard := ProvideGuard(rateLimiter, cfg)
+	observer := logging.NewObserver(log)
+	guard := ProvideGuard(rateLimiter, cfg, observer)
 	clock := _wireClockValue
 	iDs := _wireIDsValue
 	reader := system.Random()
@@ -182,7 +208,11 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
 	forgot := password.NewForgot(outbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
-	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, guard, auditLog, clock, iDs)
+	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
+	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, clock, iDs)
+	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, clock, iDs)
+	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, guard, clock, iDs, reader, links, verificationTTL)
+	confirmEmailChange := account.NewConfirmEmailChange(txManager, clock)
 	v := ProvideSQLiteReady(db)
 	useCases := http.UseCases{
 		Register:      register,
@@ -198,27 +228,134 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		Forgot:        forgot,
 		Reset:         reset,
 		Change:        change,
+		DeleteAccount: deleteAccount,
+		ChangeEmail:   changeEmail,
+		ConfirmEmail:  confirmEmailChange,
 		Guard:         guard,
 		Tokens:        accessTokens,
 		Ready:         v,
 	}
 	app := ProvideHTTP(cfg, log, useCases)
+	inviteTTL := cfg.InviteTTL
+	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	auditTrail := ProvideSQLiteAuditTrail(db)
+	audit := admin.NewAudit(auditTrail)
+	adminKeyStore := repos.AdminKeys
+	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
+	adminUseCases := http.AdminUseCases{
+		Users: users,
+		Audit: audit,
+		Keys:  keys,
+		Ready: v,
+	}
+	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases)
 	mailer, err := ProvideMailer(cfg, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	errorReporter := ProvideReporter(log)
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, errorReporter, cfg)
+	reporter := logging.NewReporter(log)
+	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, cfg)
 	retention := ProvideSQLiteRetention(db)
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, errorReporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
+		Admin:   adminHTTP,
 		Outbox:  worker,
 		Janitor: janitor,
 	}
 	return gatehouse, func() {
+		cleanup()
+	}, nil
+}
+
+// BuildPostgresOperator assembles the operators' use cases on PostgreSQL,
+// for the command line. The cleanup closes the pool.
+func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
+	pool, cleanup, err := ProvidePool(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	repos := postgres.NewPoolRepos(pool)
+	userRepository := repos.Users
+	sessionRepository := repos.Sessions
+	txManager := postgres.NewTxManager(pool)
+	passwordHasher, err := ProvideHasher(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	list := commonpw.New()
+	passwordPolicy := ProvidePolicy(cfg, list)
+	rateLimiter := ProvideRateLimiter(pool)
+	observer := logging.NewObserver(log)
+	guard := ProvideGuard(rateLimiter, cfg, observer)
+	clock := _wireClockValue
+	iDs := _wireIDsValue
+	reader := system.Random()
+	links, err := ProvideLinks(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	inviteTTL := cfg.InviteTTL
+	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	adminKeyStore := repos.AdminKeys
+	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
+	auditTrail := ProvideAuditTrail(pool)
+	audit := admin.NewAudit(auditTrail)
+	operator := &Operator{
+		Users: users,
+		Keys:  keys,
+		Audit: audit,
+	}
+	return operator, func() {
+		cleanup()
+	}, nil
+}
+
+// BuildSQLiteOperator assembles the operators' use cases on the embedded
+// store, for the command line. The cleanup closes the database file.
+func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
+	db, cleanup, err := ProvideSQLite(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	repos := sqlite.NewPoolRepos(db)
+	userRepository := repos.Users
+	sessionRepository := repos.Sessions
+	txManager := sqlite.NewTxManager(db)
+	passwordHasher, err := ProvideHasher(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	list := commonpw.New()
+	passwordPolicy := ProvidePolicy(cfg, list)
+	rateLimiter := ProvideSQLiteRateLimiter(db)
+	observer := logging.NewObserver(log)
+	guard := ProvideGuard(rateLimiter, cfg, observer)
+	clock := _wireClockValue
+	iDs := _wireIDsValue
+	reader := system.Random()
+	links, err := ProvideLinks(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	inviteTTL := cfg.InviteTTL
+	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	adminKeyStore := repos.AdminKeys
+	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
+	auditTrail := ProvideSQLiteAuditTrail(db)
+	audit := admin.NewAudit(auditTrail)
+	operator := &Operator{
+		Users: users,
+		Keys:  keys,
+		Audit: audit,
+	}
+	return operator, func() {
 		cleanup()
 	}, nil
 }

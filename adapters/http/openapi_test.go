@@ -13,9 +13,28 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// openAPIPath is the contract, relative to this package's directory (the
-// working directory of its tests).
-var openAPIPath = filepath.Join("..", "..", "api", "openapi.yaml")
+// The contracts, relative to this package's directory (the working
+// directory of its tests): the public API and the admin listener's.
+var (
+	openAPIPath      = filepath.Join("..", "..", "api", "openapi.yaml")
+	adminOpenAPIPath = filepath.Join("..", "..", "api", "admin.openapi.yaml")
+)
+
+// openAPIContracts pairs each document with the app it describes. Routes
+// only capture the use cases in closures, so zero use cases are enough to
+// register them.
+func openAPIContracts() []struct {
+	path string
+	app  *fiber.App
+} {
+	return []struct {
+		path string
+		app  *fiber.App
+	}{
+		{openAPIPath, NewServer(Config{}, nil, UseCases{})},
+		{adminOpenAPIPath, NewAdminServer(Config{}, nil, AdminUseCases{})},
+	}
+}
 
 // openAPIMethods are the operation keys of an OpenAPI path item.
 var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -64,32 +83,37 @@ func registeredRoutes(t *testing.T, app *fiber.App) map[string]bool {
 	return out
 }
 
-func loadOpenAPI(t *testing.T) (openAPIDoc, []byte) {
+func loadOpenAPI(t *testing.T, path string) (openAPIDoc, []byte) {
 	t.Helper()
-	raw, err := os.ReadFile(openAPIPath)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read the OpenAPI document: %v", err)
 	}
 	var doc openAPIDoc
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("parse %s: %v", openAPIPath, err)
+		t.Fatalf("parse %s: %v", path, err)
 	}
 	return doc, raw
 }
 
-// TestOpenAPIMatchesRoutes fails when a registered route is missing from
-// api/openapi.yaml or the document lists an operation that is not
-// registered, and checks the basic shape of every operation.
+// TestOpenAPIMatchesRoutes fails when a route registered on an app is
+// missing from its document (api/openapi.yaml for the public app,
+// api/admin.openapi.yaml for the admin app) or a document lists an
+// operation its app does not register, and checks the basic shape of
+// every operation.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	// Routes only capture the use cases in closures, so zero UseCases are
-	// enough to register them.
-	app := NewServer(Config{}, nil, UseCases{})
+	for _, c := range openAPIContracts() {
+		t.Run(filepath.Base(c.path), func(t *testing.T) { checkOpenAPIRoutes(t, c.path, c.app) })
+	}
+}
+
+func checkOpenAPIRoutes(t *testing.T, openAPIPath string, app *fiber.App) {
 	registered := registeredRoutes(t, app)
 	if len(registered) == 0 {
 		t.Fatal("no routes registered")
 	}
 
-	doc, _ := loadOpenAPI(t)
+	doc, _ := loadOpenAPI(t, openAPIPath)
 	if !regexp.MustCompile(`^3\.1\.\d+$`).MatchString(doc.OpenAPI) {
 		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
 	}
@@ -145,11 +169,17 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// TestOpenAPIRefsResolve checks that every local $ref in the document
+// TestOpenAPIRefsResolve checks that every local $ref in the documents
 // points at something that exists, so a renamed component cannot leave a
 // dangling reference behind.
 func TestOpenAPIRefsResolve(t *testing.T) {
-	_, raw := loadOpenAPI(t)
+	for _, c := range openAPIContracts() {
+		t.Run(filepath.Base(c.path), func(t *testing.T) { checkOpenAPIRefs(t, c.path) })
+	}
+}
+
+func checkOpenAPIRefs(t *testing.T, path string) {
+	_, raw := loadOpenAPI(t, path)
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		t.Fatal(err)

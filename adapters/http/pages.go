@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 )
 
 // The hosted pages are the links in the mails. A GET only shows a form: mail
@@ -75,6 +76,15 @@ const verifyRefused = "This link cannot verify the address with that password. "
 	"Enter the password you chose when you registered, and use the link from the mail of that registration. " +
 	"If you registered more than once, use the newest mail; if the link has expired or you no longer know the password, register again or reset your password."
 
+// Answers of the email-change confirmation page.
+const (
+	confirmNoToken = "This page confirms a new email address with the link mailed to that address. " +
+		"Open the link from that mail; if you cannot find it or it has expired, ask for the change again from your account."
+	confirmRefused = "This link cannot change the address: it is unknown, expired or already used, or a newer request replaced it. " +
+		"Ask for the change again from your account; your current address stays in use until then."
+	confirmTaken = "Another account uses this address now, so this account cannot move to it. Your current address stays in use."
+)
+
 func pages(a *fiber.App, uc UseCases) {
 	a.Get("/verify-email", func(c *fiber.Ctx) error {
 		return renderPage(c, fiber.StatusOK, "verify.html", pageData{Title: "Verify your email", Token: c.Query("token")})
@@ -116,6 +126,41 @@ func pages(a *fiber.App, uc UseCases) {
 			return pageError(c, err, "result.html", d)
 		}
 		d.OK, d.Token, d.Message = true, "", "Your password was changed and every session was signed out. You can sign in with the new password."
+		return renderPage(c, fiber.StatusOK, "result.html", d)
+	})
+	a.Get("/confirm-email", func(c *fiber.Ctx) error {
+		d := pageData{Title: "Confirm your new email address", Token: c.Query("token")}
+		if d.Token == "" {
+			// No form that could only fail: say where the link is.
+			d.Message = confirmNoToken
+			return renderPage(c, fiber.StatusOK, "result.html", d)
+		}
+		return renderPage(c, fiber.StatusOK, "confirm.html", d)
+	})
+	a.Post("/confirm-email", pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
+		form, err := DecodeForm(c, "token")
+		if err != nil {
+			return err
+		}
+		d := pageData{Title: "Confirm your new email address"}
+		// A hosted page has no session of its own to keep: every session of
+		// the account is signed out.
+		u, err := uc.ConfirmEmail.Handle(c.UserContext(), form["token"], uuid.Nil, meta(c))
+		if err != nil {
+			var de *domain.Error
+			if errors.As(err, &de) {
+				switch de.Kind {
+				case domain.KindBadRequest:
+					d.Message = confirmRefused
+					return renderPage(c, fiber.StatusBadRequest, "result.html", d)
+				case domain.KindConflict:
+					d.Message = confirmTaken
+					return renderPage(c, fiber.StatusConflict, "result.html", d)
+				}
+			}
+			return pageError(c, err, "result.html", d)
+		}
+		d.OK, d.Message = true, "Your email address is now "+u.Email().String()+". Every session was signed out; sign in again with the new address."
 		return renderPage(c, fiber.StatusOK, "result.html", d)
 	})
 	a.Get("/forgot-password", func(c *fiber.Ctx) error {

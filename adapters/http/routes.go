@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ type UseCases struct {
 	Forgot        *password.Forgot
 	Reset         *password.Reset
 	Change        *password.Change
+	DeleteAccount *account.DeleteAccount
+	ChangeEmail   *account.ChangeEmail
+	ConfirmEmail  *account.ConfirmEmailChange
 	Guard         *limits.Guard
 	Tokens        app.AccessTokens
 	// Ready reports whether the database answers.
@@ -49,15 +53,7 @@ func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 
 // Routes registers the API, the hosted pages and the probes.
 func Routes(a *fiber.App, uc UseCases) {
-	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	a.Get("/readyz", func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
-		defer cancel()
-		if err := uc.Ready(ctx); err != nil {
-			return domain.Unavailable(err)
-		}
-		return c.JSON(fiber.Map{"status": "ready"})
-	})
+	probes(a, uc.Ready)
 	a.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
@@ -160,7 +156,46 @@ func Routes(a *fiber.App, uc UseCases) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}))
 
+	v1.Delete("/me", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *passwordRequest) error {
+		if err := uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, meta(c)); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}))
+	v1.Post("/me/email", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changeEmailRequest) error {
+		err := uc.ChangeEmail.Handle(c.UserContext(), account.ChangeEmailInput{UserID: principal(c).UserID, NewEmail: req.NewEmail, Password: req.Password, Meta: meta(c)})
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "confirmation_sent"})
+	}))
+	// The link's token is the proof; a bearer is optional. When a valid one
+	// comes with it, that session survives the change (every other one is
+	// revoked); a missing or refused bearer is ignored, never a 401.
+	v1.Post("/me/email/confirm", limitIP(uc.Guard, limits.VerifyEmail), optionalAuth(uc.Authenticate), withJSON(func(c *fiber.Ctx, req *tokenRequest) error {
+		u, err := uc.ConfirmEmail.Handle(c.UserContext(), req.Token, principal(c).SessionID, meta(c))
+		if err != nil {
+			return err
+		}
+		NoStore(c)
+		return c.JSON(fiber.Map{"user": renderUser(u)})
+	}))
+
 	pages(a, uc)
+}
+
+// probes registers the liveness and readiness probes; ready reports
+// whether the database answers.
+func probes(a *fiber.App, ready func(ctx context.Context) error) {
+	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	a.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			return domain.Unavailable(err)
+		}
+		return c.JSON(fiber.Map{"status": "ready"})
+	})
 }
 
 // withJSON decodes the JSON body into a fresh Req (strictly, see
@@ -198,6 +233,21 @@ type refreshRequest struct {
 // password).
 type tokenPasswordRequest struct {
 	Token    string `json:"token" validate:"required,max=128"`
+	Password string `json:"password" validate:"required,max=1024"`
+}
+
+// tokenRequest is the body of the email-change confirmation.
+type tokenRequest struct {
+	Token string `json:"token" validate:"required,max=128"`
+}
+
+// passwordRequest is the body of account deletion.
+type passwordRequest struct {
+	Password string `json:"password" validate:"required,max=1024"`
+}
+
+type changeEmailRequest struct {
+	NewEmail string `json:"new_email" validate:"required,max=320"`
 	Password string `json:"password" validate:"required,max=1024"`
 }
 
@@ -282,19 +332,55 @@ func limitIP(g *limits.Guard, e limits.Endpoint) fiber.Handler {
 
 const principalKey = "gatehouse.principal"
 
+// bearerToken is the token of an "Authorization: Bearer" header, bounded
+// in length.
+func bearerToken(c *fiber.Ctx) (string, bool) {
+	scheme, tok, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 4096 {
+		return "", false
+	}
+	return tok, true
+}
+
 // requireAuth verifies the bearer token and the liveness of its session.
 func requireAuth(a *session.Authenticate) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		h := c.Get(fiber.HeaderAuthorization)
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 4096 {
+		tok, ok := bearerToken(c)
+		if !ok {
 			return domain.ErrUnauthorized
 		}
-		p, err := a.Handle(c.UserContext(), strings.TrimSpace(tok))
+		p, err := a.Handle(c.UserContext(), tok)
 		if err != nil {
 			return err
 		}
 		c.Locals(principalKey, p)
+		return c.Next()
+	}
+}
+
+// optionalAuth is requireAuth for a route that also serves anonymous
+// callers: a valid bearer sets the principal; a missing, malformed or
+// refused one leaves the zero principal (uuid.Nil ids) and the request
+// goes on. Only a failure to check a presented token (the database down)
+// fails the request, so a caller whose token is good is never treated as
+// anonymous by accident.
+func optionalAuth(a *session.Authenticate) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok, ok := bearerToken(c)
+		if !ok {
+			return c.Next()
+		}
+		p, err := a.Handle(c.UserContext(), tok)
+		var de *domain.Error
+		switch {
+		case err == nil:
+			c.Locals(principalKey, p)
+		case errors.As(err, &de) && de.Kind == domain.KindUnauthorized:
+			// Refused: go on as an anonymous caller.
+		default:
+			return err
+		}
 		return c.Next()
 	}
 }

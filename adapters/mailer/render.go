@@ -51,6 +51,21 @@ var kinds = map[app.MailKind]kindSpec{
 		subject:  "Your " + Product + " password was changed",
 		optional: []string{"reset_link"},
 	},
+	app.MailInvite: {
+		subject:  "Your " + Product + " account is ready: choose a password",
+		required: []string{"link"},
+	},
+	app.MailAccountDeleted: {
+		subject: "Your " + Product + " account was deleted",
+	},
+	app.MailConfirmEmailChange: {
+		subject:  "Confirm your new email address for " + Product,
+		required: []string{"link"},
+	},
+	app.MailEmailChangeRequested: {
+		subject:  "A change of your " + Product + " email address was requested",
+		optional: []string{"reset_link"},
+	},
 }
 
 // view is what the templates see.

@@ -26,5 +26,10 @@ func TestContract(t *testing.T) {
 			_, err := pool.Exec(ctx, sql, args...)
 			return err
 		},
+		Count: func(ctx context.Context, sql string, args ...any) (int, error) {
+			var n int
+			err := pool.QueryRow(ctx, sql, args...).Scan(&n)
+			return n, err
+		},
 	})
 }

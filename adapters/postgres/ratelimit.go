@@ -80,6 +80,29 @@ func (l *RateLimiter) Reset(ctx context.Context, key string) error {
 	return translate(err, nil)
 }
 
+// ResetPrefix forgets every key that starts with prefix, literally (no
+// wildcards): the keys from prefix up to its successor in byte order, a
+// range on the primary key, whose column is COLLATE "C" (migration 6). An
+// empty prefix is refused: it would forget every counter.
+func (l *RateLimiter) ResetPrefix(ctx context.Context, prefix string) error {
+	if prefix == "" {
+		return errEmptyPrefix
+	}
+	if !storableText(prefix) {
+		return nil // no stored key starts with it
+	}
+	var err error
+	if end, ok := prefixEnd(prefix); ok {
+		_, err = l.db.Exec(ctx, `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, prefix, end)
+	} else {
+		_, err = l.db.Exec(ctx, `DELETE FROM rate_limits WHERE key >= $1`, prefix)
+	}
+	return translate(err, nil)
+}
+
+// errEmptyPrefix refuses ResetPrefix(""), a caller's bug.
+var errEmptyPrefix = errors.New("postgres: rate limit reset with an empty prefix (every key)")
+
 // DeleteExpired removes the counters whose window has ended and returns how
 // many it removed. A worker calls it periodically to keep the table small.
 func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {

@@ -54,7 +54,7 @@ func (r *SessionRepository) Update(ctx context.Context, s *session.Session) erro
 // absolute expiry at now, newest first (index sessions_user_live).
 func (r *SessionRepository) ListActive(ctx context.Context, userID uuid.UUID, now time.Time) ([]*session.Session, error) {
 	rows, err := r.db.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
-		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		WHERE user_id = $1 AND `+activeSessions("$2")+`
 		ORDER BY created_at DESC, id`, userID, now)
 	if err != nil {
 		return nil, translate(err, nil)
@@ -67,6 +67,44 @@ func (r *SessionRepository) ListActive(ctx context.Context, userID uuid.UUID, no
 			return nil, err
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, nil)
+	}
+	return out, nil
+}
+
+// activeSessions is the predicate of ListActive and CountActive: neither
+// revoked nor past the absolute expiry at now (the placeholder nowArg).
+// With user_id = ... it is answered by index sessions_user_live.
+func activeSessions(nowArg string) string {
+	return `revoked_at IS NULL AND expires_at > ` + nowArg
+}
+
+// CountActive counts, per user of userIDs, the sessions ListActive would
+// return, in one statement for the whole batch (index sessions_user_live).
+// Users without one are absent; no ids give an empty map and no query.
+func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
+	out := make(map[uuid.UUID]int)
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	rows, err := r.db.Query(ctx, `SELECT user_id, count(*) FROM sessions
+		WHERE user_id = ANY($1) AND `+activeSessions("$2")+`
+		GROUP BY user_id`, userIDs, now)
+	if err != nil {
+		return nil, translate(err, nil)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id uuid.UUID
+			n  int
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, translate(err, nil)
+		}
+		out[id] = n
 	}
 	if err := rows.Err(); err != nil {
 		return nil, translate(err, nil)

@@ -22,12 +22,12 @@ func NewOneTimeTokenRepository(db DBTX) *OneTimeTokenRepository {
 	return &OneTimeTokenRepository{db: db}
 }
 
-// Add inserts t.
+// Add inserts t; an empty password hash or new email is stored as NULL.
 func (r *OneTimeTokenRepository) Add(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
-	_, err := r.db.Exec(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		h[:], t.UserID(), string(t.Purpose()), t.CreatedAt(), t.ExpiresAt(), t.UsedAt(), nullText(t.PasswordHash()))
+	_, err := r.db.Exec(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash, new_email)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		h[:], t.UserID(), string(t.Purpose()), t.CreatedAt(), t.ExpiresAt(), t.UsedAt(), nullText(t.PasswordHash()), nullText(t.NewEmail()))
 	return translate(err, nil)
 }
 
@@ -40,25 +40,22 @@ func (r *OneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token
 		purpose          string
 		created, expires time.Time
 		used             *time.Time
-		pwHash           *string
+		pwHash, newEmail *string
 	)
-	err := r.db.QueryRow(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash
+	err := r.db.QueryRow(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash, new_email
 		FROM one_time_tokens WHERE token_hash = $1 FOR UPDATE`, hash[:]).
-		Scan(&raw, &userID, &purpose, &created, &expires, &used, &pwHash)
+		Scan(&raw, &userID, &purpose, &created, &expires, &used, &pwHash, &newEmail)
 	if err != nil {
 		return nil, translate(err, domain.ErrInvalidToken)
 	}
 	var h token.Hash
 	copy(h[:], raw)
-	pw := ""
-	if pwHash != nil {
-		pw = *pwHash
-	}
-	return token.Rehydrate(h, userID, token.Purpose(purpose), created.UTC(), expires.UTC(), utcPtr(used), pw), nil
+	return token.Rehydrate(h, userID, token.Purpose(purpose), created.UTC(), expires.UTC(), utcPtr(used), textOrEmpty(pwHash), textOrEmpty(newEmail)), nil
 }
 
 // MarkUsed saves the used time of t and drops the registration's password
-// hash, which a used token no longer needs; an unknown token gives
+// hash, which a used token no longer needs (a change-email token keeps its
+// new address, which is no secret); an unknown token gives
 // domain.ErrInvalidToken.
 func (r *OneTimeTokenRepository) MarkUsed(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
@@ -67,7 +64,7 @@ func (r *OneTimeTokenRepository) MarkUsed(ctx context.Context, t *token.OneTimeT
 }
 
 // InvalidateUnused marks the user's unused tokens of the given purposes used
-// at at, dropping their password hashes (index
+// at at, dropping their password hashes and keeping new addresses (index
 // one_time_tokens_user_purpose_unused).
 func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
 	if len(purposes) == 0 {
@@ -91,4 +88,12 @@ func nullText(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// textOrEmpty maps SQL NULL to "".
+func textOrEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
@@ -65,33 +67,23 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	})
 }
 
+// recordColumns are the columns scanRecord reads, in its order.
+const recordColumns = `seq, event_type, user_id, ip, user_agent, occurred_at, detail, prev_hash, hash`
+
 // Walk calls fn with every stored record in seq order, read in one read
 // transaction (one consistent snapshot: appends committed meanwhile are not
 // seen), until fn returns an error, which Walk returns as is.
 func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
 	return a.db.readTx(ctx, func(q querier) error {
-		rs, err := q.QueryContext(ctx, `SELECT seq, event_type, user_id, ip, user_agent, occurred_at, detail, prev_hash, hash
-			FROM audit_events ORDER BY seq`)
+		rs, err := q.QueryContext(ctx, `SELECT `+recordColumns+` FROM audit_events ORDER BY seq`)
 		if err != nil {
 			return translate(err, nil)
 		}
 		defer rs.Close()
 		for rs.Next() {
-			var (
-				r      audit.Record
-				typ    string
-				userID uuid.NullUUID
-				at     int64
-				detail string
-			)
-			if err := rs.Scan(&r.Seq, &typ, &userID, &r.Event.IP, &r.Event.UserAgent, &at, &detail, &r.PrevHash, &r.Hash); err != nil {
-				return translate(err, nil)
-			}
-			r.Event.Type = audit.Type(typ)
-			r.Event.UserID = userID.UUID
-			r.Event.At = fromMicros(at)
-			if r.Event.Detail, err = storable.ParseMapJSON([]byte(detail)); err != nil {
-				return fmt.Errorf("audit record %d: %w", r.Seq, err)
+			r, err := scanRecord(rs)
+			if err != nil {
+				return err
 			}
 			if err := fn(r); err != nil {
 				return err
@@ -99,4 +91,75 @@ func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error 
 		}
 		return translate(rs.Err(), nil)
 	})
+}
+
+// Query returns up to q.Limit records matching q, newest first, in one
+// statement on a reader: by user on index audit_events_user_seq, by type on
+// audit_events_type_seq, otherwise backwards on the primary key, each from
+// q.BeforeSeq down. A limit below 1 gives nothing.
+func (a *AuditLog) Query(ctx context.Context, q app.AuditQuery) ([]audit.Record, error) {
+	if q.Limit < 1 {
+		return nil, nil
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.UserID != uuid.Nil {
+		where = append(where, `user_id = `+arg(q.UserID.String()))
+	}
+	if q.Type != "" {
+		where = append(where, `event_type = `+arg(string(q.Type)))
+	}
+	if q.BeforeSeq > 0 {
+		where = append(where, `seq < `+arg(q.BeforeSeq))
+	}
+	query := `SELECT ` + recordColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY seq DESC LIMIT ` + arg(q.Limit)
+	rs, err := a.db.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, nil)
+	}
+	defer rs.Close()
+	var out []audit.Record
+	for rs.Next() {
+		r, err := scanRecord(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, translate(err, nil)
+	}
+	return out, nil
+}
+
+// scanRecord decodes one row of recordColumns: what Walk and Query give.
+func scanRecord(row scanner) (audit.Record, error) {
+	var (
+		r      audit.Record
+		typ    string
+		userID uuid.NullUUID
+		at     int64
+		detail string
+	)
+	if err := row.Scan(&r.Seq, &typ, &userID, &r.Event.IP, &r.Event.UserAgent, &at, &detail, &r.PrevHash, &r.Hash); err != nil {
+		return audit.Record{}, translate(err, nil)
+	}
+	r.Event.Type = audit.Type(typ)
+	r.Event.UserID = userID.UUID
+	r.Event.At = fromMicros(at)
+	var err error
+	if r.Event.Detail, err = storable.ParseMapJSON([]byte(detail)); err != nil {
+		return audit.Record{}, fmt.Errorf("audit record %d: %w", r.Seq, err)
+	}
+	return r, nil
 }

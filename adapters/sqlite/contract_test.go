@@ -24,5 +24,8 @@ func TestContract(t *testing.T) {
 		Exec: func(ctx context.Context, sql string, args ...any) error {
 			return sqlite.ExecRaw(ctx, db, sql, args...)
 		},
+		Count: func(ctx context.Context, sql string, args ...any) (int, error) {
+			return sqlite.CountRaw(ctx, db, sql, args...)
+		},
 	})
 }

@@ -12,5 +12,12 @@ func ExecRaw(ctx context.Context, d *DB, query string, args ...any) error {
 	return err
 }
 
+// CountRaw runs one raw count query on a reader of d.
+func CountRaw(ctx context.Context, d *DB, query string, args ...any) (int, error) {
+	var n int
+	err := d.readers.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
 // Pools exposes d's writer and reader pools to tests.
 func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }

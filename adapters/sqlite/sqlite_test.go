@@ -384,7 +384,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	count := func(out, state string) int { return strings.Count(out, " "+state+" ") }
 
 	out := status()
-	if !strings.HasPrefix(out, "VERSION  STATE    APPLIED AT  MIGRATION\n") || count(out, "pending") != 5 {
+	if !strings.HasPrefix(out, "VERSION  STATE    APPLIED AT  MIGRATION\n") || count(out, "pending") != 6 {
 		t.Fatalf("status of a missing file:\n%s", out)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -397,7 +397,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = status()
-	if count(out, "applied") != 5 || !strings.Contains(out, "00005_registration_passwords.sql") {
+	if count(out, "applied") != 6 || !strings.Contains(out, "00006_administration.sql") {
 		t.Fatalf("after up:\n%s", out)
 	}
 	if err := sqlite.MigrateUp(ctx, path); err != nil {
@@ -407,10 +407,10 @@ func TestMigrateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = status()
-	if count(out, "applied") != 4 || !strings.Contains(out, "5        pending  -") {
+	if count(out, "applied") != 5 || !strings.Contains(out, "6        pending  -") {
 		t.Fatalf("after down:\n%s", out)
 	}
-	for range 4 {
+	for range 5 {
 		if err := sqlite.MigrateDown(ctx, path); err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +427,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	if err := sqlite.MigrateUp(ctx, path); err != nil {
 		t.Fatal(err)
 	}
-	if out := status(); count(out, "applied") != 5 {
+	if out := status(); count(out, "applied") != 6 {
 		t.Fatalf("after up again:\n%s", out)
 	}
 }

@@ -25,12 +25,13 @@ func NewOneTimeTokenRepository(db DBTX) *OneTimeTokenRepository {
 	return &OneTimeTokenRepository{db: db}
 }
 
-// Add inserts t.
+// Add inserts t; an empty password hash or new email is stored as NULL.
 func (r *OneTimeTokenRepository) Add(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
-	_, err := exec(ctx, r.db, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		h[:], t.UserID().String(), string(t.Purpose()), micros(t.CreatedAt()), micros(t.ExpiresAt()), microsPtr(t.UsedAt()), nullText(t.PasswordHash()))
+	_, err := exec(ctx, r.db, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash, new_email)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		h[:], t.UserID().String(), string(t.Purpose()), micros(t.CreatedAt()), micros(t.ExpiresAt()), microsPtr(t.UsedAt()),
+		nullText(t.PasswordHash()), nullText(t.NewEmail()))
 	return err
 }
 
@@ -45,21 +46,22 @@ func (r *OneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token
 		purpose          string
 		created, expires int64
 		used             sql.NullInt64
-		pwHash           sql.NullString
+		pwHash, newEmail sql.NullString
 	)
-	err := r.db.reader().QueryRowContext(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash
+	err := r.db.reader().QueryRowContext(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash, new_email
 		FROM one_time_tokens WHERE token_hash = $1`, hash[:]).
-		Scan(&raw, &userID, &purpose, &created, &expires, &used, &pwHash)
+		Scan(&raw, &userID, &purpose, &created, &expires, &used, &pwHash, &newEmail)
 	if err != nil {
 		return nil, translate(err, domain.ErrInvalidToken)
 	}
 	var h token.Hash
 	copy(h[:], raw)
-	return token.Rehydrate(h, userID, token.Purpose(purpose), fromMicros(created), fromMicros(expires), fromNullMicros(used), pwHash.String), nil
+	return token.Rehydrate(h, userID, token.Purpose(purpose), fromMicros(created), fromMicros(expires), fromNullMicros(used), pwHash.String, newEmail.String), nil
 }
 
 // MarkUsed saves the used time of t and drops the registration's password
-// hash, which a used token no longer needs; an unknown token gives
+// hash, which a used token no longer needs (a change-email token keeps its
+// new address, which is no secret); an unknown token gives
 // domain.ErrInvalidToken.
 func (r *OneTimeTokenRepository) MarkUsed(ctx context.Context, t *token.OneTimeToken) error {
 	h := t.Hash()
@@ -68,7 +70,7 @@ func (r *OneTimeTokenRepository) MarkUsed(ctx context.Context, t *token.OneTimeT
 }
 
 // InvalidateUnused marks the user's unused tokens of the given purposes used
-// at at, dropping their password hashes (index
+// at at, dropping their password hashes and keeping new addresses (index
 // one_time_tokens_user_purpose_unused).
 func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
 	if len(purposes) == 0 {

@@ -11,11 +11,12 @@ import (
 // Within hands out).
 func NewRepos(db DBTX) app.Repos {
 	return app.Repos{
-		Users:    NewUserRepository(db),
-		Tokens:   NewOneTimeTokenRepository(db),
-		Sessions: NewSessionRepository(db),
-		Outbox:   NewOutbox(db),
-		Audit:    NewAuditLog(db),
+		Users:     NewUserRepository(db),
+		Tokens:    NewOneTimeTokenRepository(db),
+		Sessions:  NewSessionRepository(db),
+		Outbox:    NewOutbox(db),
+		Audit:     NewAuditLog(db),
+		AdminKeys: NewAdminKeyStore(db),
 	}
 }
 

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strconv"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -19,13 +21,13 @@ var _ app.UserRepository = (*UserRepository)(nil)
 // NewUserRepository returns a UserRepository on db.
 func NewUserRepository(db DBTX) *UserRepository { return &UserRepository{db: db} }
 
-const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at`
+const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at, last_login_at`
 
 // Create inserts u; a duplicate email gives user.ErrEmailTaken.
 func (r *UserRepository) Create(ctx context.Context, u *user.User) error {
-	_, err := exec(ctx, r.db, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := exec(ctx, r.db, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		u.ID().String(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(),
-		micros(u.CreatedAt()), micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()))
+		micros(u.CreatedAt()), micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()), microsPtr(u.LastLoginAt()))
 	return err
 }
 
@@ -46,24 +48,116 @@ func (r *UserRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*user
 	return r.ByID(ctx, id)
 }
 
-// Update saves the password hash, flags and times of u, or gives
-// user.ErrNotFound when no such user exists.
+// Update saves the email, password hash, flags and times of u, or gives
+// user.ErrNotFound when no such user exists. An email another user holds
+// gives user.ErrEmailTaken (unique index users_email_key).
 func (r *UserRepository) Update(ctx context.Context, u *user.User) error {
-	res, err := exec(ctx, r.db, `UPDATE users SET hashed_password = $2, is_active = $3, is_verified = $4, updated_at = $5, verified_at = $6 WHERE id = $1`,
-		u.ID().String(), u.PasswordHash(), u.Active(), u.Verified(), micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()))
+	res, err := exec(ctx, r.db, `UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
+			updated_at = $6, verified_at = $7, last_login_at = $8
+		WHERE id = $1`,
+		u.ID().String(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(),
+		micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()), microsPtr(u.LastLoginAt()))
 	return affectedOne(res, err, user.ErrNotFound)
+}
+
+// List returns up to q.Limit users, newest first by (created_at, id), after
+// q.Before, in one statement on a reader. Without a prefix the index
+// users_created is walked from the cursor on (row-value comparison). With
+// one, the prefix is the range [prefix, successor) in byte order on
+// users_email_key, whose BINARY collation is byte order, so it is literal
+// (no LIKE, no wildcards); INDEXED BY makes SQLite use that index or fail,
+// never scan the table. A limit below 1 gives nothing.
+func (r *UserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.User, error) {
+	if q.Limit < 1 {
+		return nil, nil
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	from := `users`
+	if q.EmailPrefix != "" {
+		from = `users INDEXED BY users_email_key`
+		where = append(where, `email >= `+arg(q.EmailPrefix))
+		if end, ok := prefixEnd(q.EmailPrefix); ok {
+			where = append(where, `email < `+arg(end))
+		}
+	}
+	if q.Before != nil {
+		where = append(where, `(created_at, id) < (`+arg(micros(q.Before.CreatedAt))+`, `+arg(q.Before.ID.String())+`)`)
+	}
+	query := `SELECT ` + userColumns + ` FROM ` + from
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit)
+	rows, err := r.db.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, nil)
+	}
+	defer rows.Close()
+	var out []*user.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, nil)
+	}
+	return out, nil
+}
+
+// Delete removes the user, with (by cascade) their sessions, refresh
+// tokens and one-time tokens, and every outbox message to them, in one
+// write transaction (the bound one, or one of its own); an unknown id
+// gives user.ErrNotFound. audit_events has no foreign key to users and is
+// not touched.
+func (r *UserRepository) Delete(ctx context.Context, id uuid.UUID) error {
+	return r.db.writeTx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id.String())
+		if err := affectedOne(res, translate(err, nil), user.ErrNotFound); err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, `DELETE FROM mail_outbox WHERE user_id = $1`, id.String()) // index mail_outbox_user
+		return translate(err, nil)
+	})
 }
 
 func scanUser(row scanner) (*user.User, error) {
 	var (
-		id               uuid.UUID
-		email, hash      string
-		active, verified bool
-		created, updated int64
-		verifiedAt       sql.NullInt64
+		id                      uuid.UUID
+		email, hash             string
+		active, verified        bool
+		created, updated        int64
+		verifiedAt, lastLoginAt sql.NullInt64
 	)
-	if err := row.Scan(&id, &email, &hash, &active, &verified, &created, &updated, &verifiedAt); err != nil {
+	if err := row.Scan(&id, &email, &hash, &active, &verified, &created, &updated, &verifiedAt, &lastLoginAt); err != nil {
 		return nil, translate(err, user.ErrNotFound)
 	}
-	return user.Rehydrate(id, user.RehydrateEmail(email), hash, active, verified, fromMicros(created), fromMicros(updated), fromNullMicros(verifiedAt)), nil
+	return user.Rehydrate(id, user.RehydrateEmail(email), hash, active, verified, fromMicros(created), fromMicros(updated),
+		fromNullMicros(verifiedAt), fromNullMicros(lastLoginAt)), nil
+}
+
+// prefixEnd is the least string above every string that starts with p in
+// byte order (BINARY collation, memcmp): p without its trailing 0xFF
+// bytes, with its last byte incremented. So s >= p AND s < end holds
+// exactly when s starts with p, whatever the bytes (the end need not be
+// valid UTF-8; BINARY compares bytes). ok is false when there is no such
+// string (p is empty or all 0xFF): then s >= p alone is the prefix test.
+func prefixEnd(p string) (end string, ok bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xFF {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }

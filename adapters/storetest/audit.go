@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ func init() {
 	register("Audit/StoresEventAsHashed", testAuditStoresEventAsHashed)
 	register("Audit/ConcurrentAppendsFormOneChain", testAuditConcurrentAppends)
 	register("Audit/RolledBackAppendLeavesNoGap", testAuditRolledBackAppend)
+	register("Audit/QueryNewestFirstFilteredPaged", testAuditQuery)
 }
 
 // event is a login of userID with text no store keeps as it is (invalid
@@ -323,5 +325,133 @@ func testAuditTamperDetected(t *testing.T, s Store) {
 	}
 	if recs := recordsOf(t, s, evA.UserID); len(recs) != 2 || recs[0].Seq != seqA || diffEvent(recs[0].Event, storable.Event(evA)) != nil {
 		t.Fatal("record A not restored as appended")
+	}
+}
+
+func query(t *testing.T, s Store, q app.AuditQuery) []audit.Record {
+	t.Helper()
+	recs, err := s.AuditTrail.Query(testCtx(t), q)
+	if err != nil {
+		t.Fatalf("Query(%+v): %v", q, err)
+	}
+	if len(recs) > q.Limit {
+		t.Fatalf("Query(limit %d) returned %d records", q.Limit, len(recs))
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Seq >= recs[i-1].Seq {
+			t.Fatalf("Query(%+v): seq %d after %d, want newest first", q, recs[i].Seq, recs[i-1].Seq)
+		}
+	}
+	return recs
+}
+
+func seqs(recs []audit.Record) []int64 {
+	out := make([]int64, len(recs))
+	for i, r := range recs {
+		out[i] = r.Seq
+	}
+	return out
+}
+
+// diffRecord describes how got differs from want (a record Walk gave), or
+// returns nil.
+func diffRecord(got, want audit.Record) error {
+	if got.Seq != want.Seq || !bytes.Equal(got.PrevHash, want.PrevHash) || !bytes.Equal(got.Hash, want.Hash) {
+		return fmt.Errorf("record %d (prev %x, hash %x), want %d (prev %x, hash %x)", got.Seq, got.PrevHash, got.Hash, want.Seq, want.PrevHash, want.Hash)
+	}
+	return diffEvent(got.Event, want.Event)
+}
+
+// Query gives records newest first (by seq), filtered by user and type,
+// paged by BeforeSeq, decoded as Walk decodes them.
+func testAuditQuery(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u1, u2 := uuid.New(), uuid.New()
+	// A type no other case appends, so that a type-only query finds these
+	// among few others.
+	const rare = audit.AdminUserUnlocked
+	appendEv := func(userID uuid.UUID, typ audit.Type) {
+		t.Helper()
+		e := event(userID)
+		e.Type = typ
+		if err := s.Repos.Audit.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendEv(u1, audit.LoginSucceeded)
+	appendEv(u2, audit.LoginSucceeded)
+	appendEv(u1, audit.LoginFailed)
+	appendEv(u1, rare)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		e := event(u1)
+		e.Type = audit.LoginSucceeded
+		return r.Audit.Append(ctx, e)
+	})
+	appendEv(u2, rare)
+	appendEv(uuid.Nil, rare) // no user
+
+	walked := recordsOf(t, s, u1) // seq order
+	if len(walked) != 4 {
+		t.Fatalf("%d records of u1, want 4", len(walked))
+	}
+	slices.Reverse(walked)
+
+	// By user: all of them, as Walk gives them, newest first.
+	got := query(t, s, app.AuditQuery{UserID: u1, Limit: 10})
+	if len(got) != len(walked) {
+		t.Fatalf("Query(u1) = %v, want %v", seqs(got), seqs(walked))
+	}
+	for i := range got {
+		if err := diffRecord(got[i], walked[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Pages of 3 by BeforeSeq: 3, then 1, then none.
+	p1 := query(t, s, app.AuditQuery{UserID: u1, Limit: 3})
+	p2 := query(t, s, app.AuditQuery{UserID: u1, Limit: 3, BeforeSeq: p1[len(p1)-1].Seq})
+	if !slices.Equal(seqs(append(p1, p2...)), seqs(walked)) || len(p1) != 3 {
+		t.Fatalf("pages %v + %v, want %v", seqs(p1), seqs(p2), seqs(walked))
+	}
+	if p3 := query(t, s, app.AuditQuery{UserID: u1, Limit: 3, BeforeSeq: p2[len(p2)-1].Seq}); len(p3) != 0 {
+		t.Fatalf("after the oldest: %v", seqs(p3))
+	}
+	// BeforeSeq is exclusive.
+	if got := query(t, s, app.AuditQuery{UserID: u1, Limit: 10, BeforeSeq: walked[1].Seq}); !slices.Equal(seqs(got), seqs(walked[2:])) {
+		t.Fatalf("before seq %d: %v, want %v", walked[1].Seq, seqs(got), seqs(walked[2:]))
+	}
+
+	// By user and type.
+	if got := query(t, s, app.AuditQuery{UserID: u1, Type: audit.LoginSucceeded, Limit: 10}); !slices.Equal(seqs(got), []int64{walked[0].Seq, walked[3].Seq}) {
+		t.Fatalf("u1 logins: %v, want %v", seqs(got), []int64{walked[0].Seq, walked[3].Seq})
+	}
+	if got := query(t, s, app.AuditQuery{UserID: u2, Type: audit.LoginFailed, Limit: 10}); len(got) != 0 {
+		t.Fatalf("u2 failed logins: %v, want none", seqs(got))
+	}
+
+	// By type alone: every user's and the user-less one, newest first.
+	rares := query(t, s, app.AuditQuery{Type: rare, Limit: 100})
+	var mine []audit.Record
+	for _, r := range rares {
+		if r.Event.Type != rare {
+			t.Fatalf("type query gave a %s record", r.Event.Type)
+		}
+		if r.Event.UserID == u1 || r.Event.UserID == u2 || r.Event.UserID == uuid.Nil {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) < 3 || mine[0].Event.UserID != uuid.Nil || mine[1].Event.UserID != u2 || mine[2].Event.UserID != u1 {
+		t.Fatalf("type query: %d of this case's records (%v), want the user-less, u2's and u1's first", len(mine), seqs(mine))
+	}
+
+	// Unfiltered: seqs have no gaps, so the record just below a seq is the
+	// one before it.
+	if got := query(t, s, app.AuditQuery{BeforeSeq: walked[0].Seq + 1, Limit: 1}); len(got) != 1 || diffRecord(got[0], walked[0]) != nil {
+		t.Fatalf("unfiltered below %d: %v, want %d", walked[0].Seq+1, seqs(got), walked[0].Seq)
+	}
+	if got := query(t, s, app.AuditQuery{Limit: 5}); len(got) != 5 {
+		t.Fatalf("unfiltered limit 5: %d records", len(got))
+	}
+	if got, err := s.AuditTrail.Query(ctx, app.AuditQuery{UserID: u1}); err != nil || len(got) != 0 {
+		t.Fatalf("limit 0: %d records, %v", len(got), err)
 	}
 }

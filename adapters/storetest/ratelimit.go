@@ -15,6 +15,7 @@ func init() {
 	register("RateLimiter/WindowExpiry", testRateLimiterWindowExpiry)
 	register("RateLimiter/DeleteExpired", testRateLimiterDeleteExpired)
 	register("RateLimiter/RejectsBadWindow", testRateLimiterRejectsBadWindow)
+	register("RateLimiter/ResetPrefixIsLiteral", testRateLimiterResetPrefix)
 }
 
 func rateKey() string { return "test:" + uuid.NewString() }
@@ -192,4 +193,55 @@ func testRateLimiterRejectsBadWindow(t *testing.T, s Store) {
 	if _, _, err := s.RateLimiter.Hit(testCtx(t), rateKey(), 1, 0); err == nil {
 		t.Fatal("zero window accepted")
 	}
+}
+
+// ResetPrefix forgets exactly the keys that start with the prefix: '%',
+// '_' and '\' are characters (no wildcards, no escapes), a key that has
+// the prefix later survives, and so do keys that follow it in byte order.
+func testRateLimiterResetPrefix(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	rl := s.RateLimiter
+	base := rateKey() + ":"
+	keys := map[string]bool{} // key: whether it survives the resets below
+	for k, survives := range map[string]bool{
+		base + "p%:1":        false,
+		base + "p%:2":        false,
+		base + "p%":          false, // the prefix itself
+		base + "pX:1":        true,  // "p%" or "p_" as patterns would match
+		base + "p_:1":        false, // reset by "p_"
+		base + "pa:1":        true,
+		"x" + base + "p%:1":  true,  // the prefix, later
+		base + "p\\:1":       false, // reset by "p\\"
+		base + "p":           true,
+		base + "q":           true,
+		base + "é1":          false, // reset by "é"
+		base + "ê1":          true,
+		base + "\U0010FFFF":  false, // reset by U+10FFFF
+		base + "\U0010FFFFz": false,
+		base + "z\U0010FFFF": true,
+		base + "%":           true,
+		base + "_":           true,
+	} {
+		keys[k] = survives
+		if _, _, err := rl.Hit(ctx, k, 10, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"p%", "p_", "p\\", "é", "\U0010FFFF", "nothing-starts-so"} {
+		if err := rl.ResetPrefix(ctx, base+p); err != nil {
+			t.Fatalf("ResetPrefix(%q): %v", base+p, err)
+		}
+	}
+	for k, survives := range keys {
+		want := 0
+		if survives {
+			want = 1
+		}
+		assertCount(t, s, k, want)
+	}
+	// An empty prefix would forget every counter: refused, nothing lost.
+	if err := rl.ResetPrefix(ctx, ""); err == nil {
+		t.Fatal("ResetPrefix(\"\") accepted")
+	}
+	assertCount(t, s, base+"q", 1)
 }

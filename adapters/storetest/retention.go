@@ -52,7 +52,7 @@ func testRetentionSweep(t *testing.T, s Store) {
 	// One-time tokens: expired before the cutoff, or not (used or not).
 	oldTok := issueToken(t, u.ID(), token.PurposeResetPassword, past)
 	usedAt := past.Add(time.Minute)
-	oldUsedTok := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, past, past.Add(time.Hour), &usedAt, "")
+	oldUsedTok := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, past, past.Add(time.Hour), &usedAt, "", "")
 	liveTok, err := token.Issue(randomHash(t), u.ID(), token.PurposeVerifyEmail, cutoff.Add(-time.Hour), 2*time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,7 @@ func init() {
 	register("Sessions/ClientTextStoredStorable", testSessionClientText)
 	register("Sessions/ListActiveAndRevokeAll", testSessionListActiveAndRevokeAll)
 	register("Sessions/ConcurrentChangesAreSerialized", testSessionConcurrentChanges)
+	register("Sessions/CountActive", testSessionCountActive)
 	register("RefreshTokens/RoundTrip", testRefreshTokenRoundTrip)
 	register("RefreshTokens/ConcurrentUseExactlyOneWins", testRefreshTokenConcurrentUse)
 }
@@ -325,5 +327,74 @@ func testRefreshTokenConcurrentUse(t *testing.T, s Store) {
 	}
 	if n := used.Load(); n != 11 {
 		t.Fatalf("%d transactions saw the token used, want 11", n)
+	}
+}
+
+// CountActive counts, for a batch of users at once, what ListActive would
+// list for each: revoked and expired sessions are not counted, users
+// without any are absent, and no users give an empty map.
+func testSessionCountActive(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	t0 := now()
+	a, b, onlyEnded, none := createUser(t, s), createUser(t, s), createUser(t, s), createUser(t, s)
+	createSession(t, s, a.ID(), t0)
+	createSession(t, s, a.ID(), t0.Add(time.Second))
+	createSession(t, s, b.ID(), t0)
+	for _, u := range []uuid.UUID{a.ID(), onlyEnded.ID()} {
+		revoked := createSession(t, s, u, t0)
+		revoked.Revoke(t0.Add(time.Second))
+		if err := repo.Update(ctx, revoked); err != nil {
+			t.Fatal(err)
+		}
+		createSessionTTL(t, s, u, t0.Add(-48*time.Hour), time.Hour) // expired
+	}
+	at := t0.Add(2 * time.Second)
+	ids := []uuid.UUID{a.ID(), b.ID(), onlyEnded.ID(), none.ID(), uuid.New(), a.ID()} // a twice
+	want := map[uuid.UUID]int{a.ID(): 2, b.ID(): 1}
+	got, err := repo.CountActive(ctx, ids, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("CountActive = %v, want %v", got, want)
+	}
+	for _, id := range ids {
+		list, err := repo.ListActive(ctx, id, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != got[id] {
+			t.Fatalf("user %s: ListActive lists %d, CountActive counts %d", id, len(list), got[id])
+		}
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		got, err := r.Sessions.CountActive(ctx, ids, at)
+		if err == nil && !maps.Equal(got, want) {
+			err = fmt.Errorf("CountActive in a transaction = %v, want %v", got, want)
+		}
+		return err
+	})
+	// A session expires at its absolute expiry, exclusive.
+	if got, err := repo.CountActive(ctx, ids, t0.Add(24*time.Hour)); err != nil || len(got) != 1 || got[a.ID()] != 1 {
+		t.Fatalf("CountActive at the first session's expiry = %v, %v; want only a: 1", got, err)
+	}
+	if got, err := repo.CountActive(ctx, ids, t0.Add(25*time.Hour)); err != nil || len(got) != 0 {
+		t.Fatalf("CountActive after every expiry = %v, %v; want empty", got, err)
+	}
+	for _, empty := range [][]uuid.UUID{nil, {}} {
+		got, err := repo.CountActive(ctx, empty, at)
+		if err != nil || got == nil || len(got) != 0 {
+			t.Fatalf("CountActive(%v) = %v, %v; want an empty map", empty, got, err)
+		}
+	}
+	// A batch larger than any one statement's bound in some store.
+	many := make([]uuid.UUID, 1200)
+	for i := range many {
+		many[i] = uuid.New()
+	}
+	many[700] = b.ID()
+	if got, err := repo.CountActive(ctx, many, at); err != nil || !maps.Equal(got, map[uuid.UUID]int{b.ID(): 1}) {
+		t.Fatalf("CountActive of 1200 ids = %v, %v; want b: 1", got, err)
 	}
 }

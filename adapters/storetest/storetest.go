@@ -54,6 +54,11 @@ type Store struct {
 	// (an audit row edited behind the app's back). Arguments are strings,
 	// integers or []byte; SQL stays to what both stores accept.
 	Exec func(ctx context.Context, sql string, args ...any) error
+	// Count runs one SELECT count(*) ... statement with $1, $2, ...
+	// placeholders and returns the count, for tests that check rows no
+	// port reads (the outbox rows of a deleted user). Arguments are as for
+	// Exec; compare uuid columns as CAST(col AS TEXT) = $n.
+	Count func(ctx context.Context, sql string, args ...any) (int, error)
 }
 
 // Run runs the whole suite against s: first the cases that must run alone,
@@ -80,19 +85,20 @@ func Run(t *testing.T, s Store) {
 func (s Store) check(t *testing.T) {
 	t.Helper()
 	missing := map[string]bool{
-		"Name":           s.Name == "",
-		"Tx":             s.Tx == nil,
-		"Repos.Users":    s.Repos.Users == nil,
-		"Repos.Tokens":   s.Repos.Tokens == nil,
-		"Repos.Sessions": s.Repos.Sessions == nil,
-		"Repos.Outbox":   s.Repos.Outbox == nil,
-		"Repos.Audit":    s.Repos.Audit == nil,
-		"RateLimiter":    s.RateLimiter == nil,
-		"SigningKeys":    s.SigningKeys == nil,
-		"Retention":      s.Retention == nil,
-		"AuditTrail":     s.AuditTrail == nil,
-		"Ready":          s.Ready == nil,
-		"Exec":           s.Exec == nil,
+		"Name":            s.Name == "",
+		"Tx":              s.Tx == nil,
+		"Repos.Users":     s.Repos.Users == nil,
+		"Repos.Tokens":    s.Repos.Tokens == nil,
+		"Repos.Sessions":  s.Repos.Sessions == nil,
+		"Repos.Outbox":    s.Repos.Outbox == nil,
+		"Repos.Audit":     s.Repos.Audit == nil,
+		"Repos.AdminKeys": s.Repos.AdminKeys == nil,
+		"RateLimiter":     s.RateLimiter == nil,
+		"SigningKeys":     s.SigningKeys == nil,
+		"Retention":       s.Retention == nil,
+		"AuditTrail":      s.AuditTrail == nil,
+		"Ready":           s.Ready == nil,
+		"Exec":            s.Exec == nil,
 	}
 	for field, m := range missing {
 		if m {

@@ -19,6 +19,7 @@ func init() {
 	register("Tokens/InvalidateUnusedByPurpose", testTokenInvalidateUnused)
 	register("Tokens/InvalidateThenAddKeepsOnlyTheNewest", testTokenInvalidateThenAdd)
 	register("Tokens/UsedTokensForgetThePassword", testTokenUsedForgetsPassword)
+	register("Tokens/ChangeEmailCarriesTheNewAddress", testTokenChangeEmail)
 	register("Tokens/Unknown", testTokenUnknown)
 	register("Tokens/ConcurrentUseExactlyOneWins", testTokenConcurrentUse)
 	register("Tokens/ConcurrentReissueLeavesOneUsable", testTokenConcurrentReissue)
@@ -28,10 +29,10 @@ func init() {
 func diffToken(got, want *token.OneTimeToken) error {
 	if got.Hash() != want.Hash() || got.UserID() != want.UserID() || got.Purpose() != want.Purpose() ||
 		!got.CreatedAt().Equal(want.CreatedAt()) || !got.ExpiresAt().Equal(want.ExpiresAt()) ||
-		!equalTimePtr(got.UsedAt(), want.UsedAt()) || got.PasswordHash() != want.PasswordHash() {
-		return fmt.Errorf("token differs:\n got user=%s purpose=%s created=%v expires=%v used=%s pw=%q\nwant user=%s purpose=%s created=%v expires=%v used=%s pw=%q",
-			got.UserID(), got.Purpose(), got.CreatedAt(), got.ExpiresAt(), fmtTimePtr(got.UsedAt()), got.PasswordHash(),
-			want.UserID(), want.Purpose(), want.CreatedAt(), want.ExpiresAt(), fmtTimePtr(want.UsedAt()), want.PasswordHash())
+		!equalTimePtr(got.UsedAt(), want.UsedAt()) || got.PasswordHash() != want.PasswordHash() || got.NewEmail() != want.NewEmail() {
+		return fmt.Errorf("token differs:\n got user=%s purpose=%s created=%v expires=%v used=%s pw=%q new=%q\nwant user=%s purpose=%s created=%v expires=%v used=%s pw=%q new=%q",
+			got.UserID(), got.Purpose(), got.CreatedAt(), got.ExpiresAt(), fmtTimePtr(got.UsedAt()), got.PasswordHash(), got.NewEmail(),
+			want.UserID(), want.Purpose(), want.CreatedAt(), want.ExpiresAt(), fmtTimePtr(want.UsedAt()), want.PasswordHash(), want.NewEmail())
 	}
 	return nil
 }
@@ -92,7 +93,7 @@ func testTokenAddAndRead(t *testing.T, s Store) {
 	}
 
 	usedAt := t0.Add(time.Minute)
-	used := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, t0, t0.Add(time.Hour), &usedAt, "")
+	used := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, t0, t0.Add(time.Hour), &usedAt, "", "")
 	addToken(t, s, used)
 	if err := diffToken(readToken(t, s, used.Hash()), used); err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	}
 	reset := issueToken(t, u.ID(), token.PurposeResetPassword, t0)
 	earlier := t0.Add(-time.Minute)
-	usedReset := token.Rehydrate(randomHash(t), u.ID(), token.PurposeResetPassword, t0.Add(-time.Hour), t0, &earlier, "")
+	usedReset := token.Rehydrate(randomHash(t), u.ID(), token.PurposeResetPassword, t0.Add(-time.Hour), t0, &earlier, "", "")
 	otherVerify := issueToken(t, other.ID(), token.PurposeVerifyEmail, t0)
 	otherReset := issueToken(t, other.ID(), token.PurposeResetPassword, t0)
 	for _, tok := range []*token.OneTimeToken{verify1, verify2, reset, usedReset, otherVerify, otherReset} {
@@ -395,5 +396,63 @@ func testTokenUsedForgetsPassword(t *testing.T, s Store) {
 		if got := readToken(t, s, tok.Hash()); got.UsedAt() == nil || got.PasswordHash() != "" {
 			t.Errorf("%s token: used %s, password hash %q kept", name, fmtTimePtr(got.UsedAt()), got.PasswordHash())
 		}
+	}
+}
+
+// A change-email token stores the new address and gives it back; unlike a
+// registration's password hash, the address stays once the token is used
+// or invalidated (it is no secret). Other tokens have none.
+func testTokenChangeEmail(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	t0 := now()
+	newEmail := randomEmail(t).String()
+	change, err := token.IssueForEmailChange(randomHash(t), u.ID(), newEmail, t0, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, change) })
+	got := readToken(t, s, change.Hash())
+	if err := diffToken(got, change); err != nil {
+		t.Fatal(err)
+	}
+	if got.NewEmail() != newEmail || got.Purpose() != token.PurposeChangeEmail || got.PasswordHash() != "" {
+		t.Fatalf("change-email token read back with purpose %s, new email %q, password hash %q", got.Purpose(), got.NewEmail(), got.PasswordHash())
+	}
+	plain := issueToken(t, u.ID(), token.PurposeResetPassword, t0)
+	addToken(t, s, plain)
+	if got := readToken(t, s, plain.Hash()); got.NewEmail() != "" {
+		t.Fatalf("reset token read back with new email %q", got.NewEmail())
+	}
+
+	// Used: the address stays.
+	usedAt := t0.Add(time.Minute)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		got, err := r.Tokens.ByHashForChange(ctx, change.Hash())
+		if err != nil {
+			return err
+		}
+		if err := got.Use(token.PurposeChangeEmail, usedAt); err != nil {
+			return err
+		}
+		return r.Tokens.MarkUsed(ctx, got)
+	})
+	if got := readToken(t, s, change.Hash()); got.NewEmail() != newEmail || !equalTimePtr(got.UsedAt(), &usedAt) {
+		t.Fatalf("used change-email token: new email %q, used %s", got.NewEmail(), fmtTimePtr(got.UsedAt()))
+	}
+
+	// Invalidated: the address stays too; only change-email tokens of the
+	// user are counted when that purpose alone is named.
+	second, err := token.IssueForEmailChange(randomHash(t), u.ID(), randomEmail(t).String(), t0, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addToken(t, s, second)
+	at := t0.Add(2 * time.Minute)
+	if n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, token.PurposeChangeEmail); err != nil || n != 1 {
+		t.Fatalf("InvalidateUnused(change_email) = %d, %v; want 1", n, err)
+	}
+	if got := readToken(t, s, second.Hash()); got.NewEmail() != second.NewEmail() || !equalTimePtr(got.UsedAt(), &at) {
+		t.Fatalf("invalidated change-email token: new email %q, used %s", got.NewEmail(), fmtTimePtr(got.UsedAt()))
 	}
 }

@@ -37,10 +37,10 @@ func diffUser(got, want *user.User) error {
 	if got.ID() != want.ID() || got.Email() != want.Email() || got.PasswordHash() != want.PasswordHash() ||
 		got.Active() != want.Active() || got.Verified() != want.Verified() ||
 		!got.CreatedAt().Equal(want.CreatedAt()) || !got.UpdatedAt().Equal(want.UpdatedAt()) ||
-		!equalTimePtr(got.VerifiedAt(), want.VerifiedAt()) {
-		return fmt.Errorf("user differs:\n got %s %s %q active=%v verified=%v created=%v updated=%v verifiedAt=%s\nwant %s %s %q active=%v verified=%v created=%v updated=%v verifiedAt=%s",
-			got.ID(), got.Email(), got.PasswordHash(), got.Active(), got.Verified(), got.CreatedAt(), got.UpdatedAt(), fmtTimePtr(got.VerifiedAt()),
-			want.ID(), want.Email(), want.PasswordHash(), want.Active(), want.Verified(), want.CreatedAt(), want.UpdatedAt(), fmtTimePtr(want.VerifiedAt()))
+		!equalTimePtr(got.VerifiedAt(), want.VerifiedAt()) || !equalTimePtr(got.LastLoginAt(), want.LastLoginAt()) {
+		return fmt.Errorf("user differs:\n got %s %s %q active=%v verified=%v created=%v updated=%v verifiedAt=%s lastLoginAt=%s\nwant %s %s %q active=%v verified=%v created=%v updated=%v verifiedAt=%s lastLoginAt=%s",
+			got.ID(), got.Email(), got.PasswordHash(), got.Active(), got.Verified(), got.CreatedAt(), got.UpdatedAt(), fmtTimePtr(got.VerifiedAt()), fmtTimePtr(got.LastLoginAt()),
+			want.ID(), want.Email(), want.PasswordHash(), want.Active(), want.Verified(), want.CreatedAt(), want.UpdatedAt(), fmtTimePtr(want.VerifiedAt()), fmtTimePtr(want.LastLoginAt()))
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func storedUser(email string, verified, active bool) *user.User {
 		vAt = &v
 	}
 	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail(email), "$argon2id$old", active, verified,
-		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt, nil)
 }
 
 // expectNotice expects the "already registered" mail to the stored address

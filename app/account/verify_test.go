@@ -61,7 +61,7 @@ func newSecret(t *testing.T) (string, token.Hash) {
 // resent link), used at usedAt when not nil.
 func (f *verifyFixture) verifyToken(passwordHash string, usedAt *time.Time) func(context.Context, token.Hash) (*token.OneTimeToken, error) {
 	return func(context.Context, token.Hash) (*token.OneTimeToken, error) {
-		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), usedAt, passwordHash), nil
+		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), usedAt, passwordHash, ""), nil
 	}
 }
 
@@ -241,7 +241,7 @@ func TestVerifyEmailStateChangedWhileHashing(t *testing.T) {
 		{"account password changed meanwhile (resent link)", "", func(f *verifyFixture) (*token.OneTimeToken, error) {
 			return f.verifyToken("", nil)(context.Background(), f.hash)
 		}, user.Rehydrate(apptest.ID(100), user.RehydrateEmail("v@example.com"), "$argon2id$changed", true, false,
-			apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil)},
+			apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil, nil)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newVerify(t)
@@ -283,13 +283,13 @@ func TestVerifyEmailRefusesTokens(t *testing.T) {
 	}{
 		{"unknown", nil},
 		{"expired", func(h token.Hash) *token.OneTimeToken {
-			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-25*time.Hour), apptest.T0, nil, registrationHash)
+			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-25*time.Hour), apptest.T0, nil, registrationHash, "")
 		}},
 		{"used", func(h token.Hash) *token.OneTimeToken {
-			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &used, registrationHash)
+			return token.Rehydrate(h, uid, token.PurposeVerifyEmail, apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &used, registrationHash, "")
 		}},
 		{"reset token", func(h token.Hash) *token.OneTimeToken {
-			return token.Rehydrate(h, uid, token.PurposeResetPassword, apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "")
+			return token.Rehydrate(h, uid, token.PurposeResetPassword, apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "", "")
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

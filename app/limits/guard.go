@@ -98,14 +98,21 @@ const lockoutWindow = 100 * 365 * 24 * time.Hour
 
 // Guard applies the policy.
 type Guard struct {
-	rl app.RateLimiter
-	p  Policy
+	rl  app.RateLimiter
+	p   Policy
+	obs app.Observer // nil: nobody listens
 }
 
-// NewGuard builds a Guard.
+// NewGuard builds a Guard that tells nobody of the mails it drops.
 func NewGuard(rl app.RateLimiter, p Policy) *Guard {
 	app.Require(map[string]any{"RateLimiter": rl})
 	return &Guard{rl: rl, p: p}
+}
+
+// NewObservedGuard builds a Guard that tells obs of every mail it drops.
+func NewObservedGuard(rl app.RateLimiter, p Policy, obs app.Observer) *Guard {
+	app.Require(map[string]any{"RateLimiter": rl, "Observer": obs})
+	return &Guard{rl: rl, p: p, obs: obs}
 }
 
 // Policy returns the policy in force.
@@ -161,6 +168,9 @@ func (g *Guard) AllowMail(ctx context.Context, kind app.MailKind, addr user.Emai
 		return true, nil
 	}
 	if errors.Is(err, domain.ErrRateLimited) {
+		if g.obs != nil {
+			g.obs.MailSkipped(ctx, kind, addr.Domain(), "GATEHOUSE_RATE_LIMIT_MAIL "+l.String()+" per address and kind")
+		}
 		return false, nil
 	}
 	return false, err
@@ -176,7 +186,7 @@ func (g *Guard) BeginLogin(ctx context.Context, email user.Email, ip string) err
 	if g.p.Disabled {
 		return nil
 	}
-	if err := g.hit(ctx, key("login:pair", email.String(), ip), g.p.LoginFailures); err != nil {
+	if err := g.hit(ctx, pairKey(email, ip), g.p.LoginFailures); err != nil {
 		return err
 	}
 	ok, _, err := g.rl.Hit(ctx, key("login:account", email.String()), g.p.LockoutThreshold, lockoutWindow)
@@ -193,11 +203,7 @@ func (g *Guard) BeginLogin(ctx context.Context, email user.Email, ip string) err
 // LoginFailed reports whether the failed check just counted (by
 // BeginLogin) used up the account's attempts, which locks it.
 func (g *Guard) LoginFailed(ctx context.Context, email user.Email) (locked bool, err error) {
-	if g.p.Disabled {
-		return false, nil
-	}
-	locked, _, err = g.rl.Blocked(ctx, key("login:account", email.String()), g.p.LockoutThreshold)
-	return locked, err
+	return g.Locked(ctx, email)
 }
 
 // LoginSucceeded ends a run of consecutive failures of the account and
@@ -206,7 +212,32 @@ func (g *Guard) LoginSucceeded(ctx context.Context, email user.Email, ip string)
 	if g.p.Disabled {
 		return nil
 	}
-	if err := g.rl.Reset(ctx, key("login:pair", email.String(), ip)); err != nil {
+	if err := g.rl.Reset(ctx, pairKey(email, ip)); err != nil {
+		return err
+	}
+	return g.rl.Reset(ctx, key("login:account", email.String()))
+}
+
+// pairPrefix starts the keys of every (account, IP) pair of email, so an
+// operator's unlock can clear them all without knowing the IPs.
+func pairPrefix(email user.Email) string { return key("login:pair", email.String()) + ":" }
+
+func pairKey(email user.Email, ip string) string { return pairPrefix(email) + key("ip", ip) }
+
+// Locked reports whether the account's consecutive failures have locked
+// password login.
+func (g *Guard) Locked(ctx context.Context, email user.Email) (bool, error) {
+	if g.p.Disabled {
+		return false, nil
+	}
+	locked, _, err := g.rl.Blocked(ctx, key("login:account", email.String()), g.p.LockoutThreshold)
+	return locked, err
+}
+
+// Unlock lifts an account lock and clears the failure counts of every
+// (account, IP) pair (an operator's decision).
+func (g *Guard) Unlock(ctx context.Context, email user.Email) error {
+	if err := g.rl.ResetPrefix(ctx, pairPrefix(email)); err != nil {
 		return err
 	}
 	return g.rl.Reset(ctx, key("login:account", email.String()))

@@ -422,3 +422,24 @@ func TestNewGuardRequiresLimiter(t *testing.T) {
 	}()
 	limits.NewGuard(nil, limits.DefaultPolicy())
 }
+
+func TestDroppedMailIsObservedWithoutTheAddress(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	rl := mock.NewMockRateLimiter(ctrl)
+	obs := mock.NewMockObserver(ctrl)
+	g := limits.NewObservedGuard(rl, limits.DefaultPolicy(), obs)
+	addr := apptest.Email("someone@example.org")
+	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Return(true, time.Duration(0), nil)
+	if ok, err := g.AllowMail(context.Background(), app.MailVerifyEmail, addr); !ok || err != nil {
+		t.Fatalf("first mail: %t, %v", ok, err) // and nothing observed (strict mock)
+	}
+	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Return(false, time.Minute, nil)
+	obs.EXPECT().MailSkipped(gomock.Any(), app.MailVerifyEmail, "example.org", gomock.Any()).Do(func(_ context.Context, _ app.MailKind, _, rule string) {
+		if !strings.Contains(rule, "RATE_LIMIT_MAIL 3/1h0m0s") || strings.Contains(rule, "someone") {
+			t.Errorf("rule %q", rule)
+		}
+	})
+	if ok, err := g.AllowMail(context.Background(), app.MailVerifyEmail, addr); ok || err != nil {
+		t.Fatalf("over the limit: %t, %v", ok, err)
+	}
+}

@@ -155,7 +155,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func knownUser(verified, active bool) *user.User {
-	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("a@x.io"), "h", active, verified, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil)
+	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("a@x.io"), "h", active, verified, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 }
 
 func request(kind app.MailKind, to string) app.OutboxMessage {
@@ -221,7 +221,7 @@ func TestResetRequestForKnownUser(t *testing.T) {
 // gets it at the stored one.
 func TestResetRequestMailsStoredAddress(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
-	stored := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("stored@x.io"), "h", true, true, apptest.T0, apptest.T0, nil)
+	stored := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("stored@x.io"), "h", true, true, apptest.T0, apptest.T0, nil, nil)
 	f.claim(request(app.ResetRequest, "typed@x.io"))
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)

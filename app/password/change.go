@@ -29,16 +29,15 @@ type Change struct {
 	tx     app.TxManager
 	hasher app.PasswordHasher
 	policy user.PasswordPolicy
-	guard  *limits.Guard
-	audit  app.AuditLog
+	check  *limits.PasswordCheck
 	clock  app.Clock
 	ids    app.IDGenerator
 }
 
-// NewChange builds the use case. users and auditLog work outside any transaction.
-func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator) *Change {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids})
-	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, guard: guard, audit: auditLog, clock: clock, ids: ids}
+// NewChange builds the use case. users works outside any transaction.
+func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, check *limits.PasswordCheck, clock app.Clock, ids app.IDGenerator) *Change {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "PasswordCheck": check, "Clock": clock, "IDGenerator": ids})
+	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, check: check, clock: clock, ids: ids}
 }
 
 // Handle changes the password.
@@ -49,26 +48,7 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 	} else if err != nil {
 		return err
 	}
-	if err := h.guard.BeginLogin(ctx, u.Email(), in.Meta.IP); err != nil {
-		return err
-	}
-	ok, _, err := h.hasher.Verify(ctx, user.NormalizePassword(in.CurrentPassword), u.PasswordHash())
-	if err != nil {
-		return err
-	}
-	if !ok {
-		locked, err := h.guard.LoginFailed(ctx, u.Email())
-		if err != nil {
-			return err
-		}
-		now := h.clock.Now()
-		_ = h.audit.Append(ctx, audit.Event{Type: audit.LoginFailed, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"during": "password_change"}})
-		if locked {
-			_ = h.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now})
-		}
-		return domain.ErrWrongPassword
-	}
-	if err := h.guard.LoginSucceeded(ctx, u.Email(), in.Meta.IP); err != nil {
+	if err := h.check.Check(ctx, u, in.CurrentPassword, "password_change", in.Meta); err != nil {
 		return err
 	}
 	pw, err := h.policy.Check("new_password", in.NewPassword, u.Email())

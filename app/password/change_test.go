@@ -42,7 +42,9 @@ func newChange(t *testing.T) *changeFixture {
 		repos:  apptest.NewRepos(ctrl),
 		keys:   map[int]string{},
 	}
-	f.h = password.NewChange(f.users, f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	clock := apptest.NewClock(apptest.T0)
+	check := limits.NewPasswordCheck(limits.NewGuard(f.rl, limits.DefaultPolicy()), f.hasher, f.audit, clock)
+	f.h = password.NewChange(f.users, f.tx, f.hasher, policy, check, clock, &apptest.IDs{})
 	return f
 }
 
@@ -262,7 +264,7 @@ func TestChangeHashChangedUnderLock(t *testing.T) {
 	f := newChange(t)
 	res := f.expectUpToTransaction(t)
 	changed := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$reset-meanwhile", true, true,
-		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil)
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil, nil)
 	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(changed, nil)
 	// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != domain.ErrWrongPassword {

@@ -57,7 +57,7 @@ func TestForgotOverLimitAndInvalid(t *testing.T) {
 // later, in the outbox worker, and that is shown too.
 func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 	registered := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("registered@example.com"), "$argon2id$h", true, true,
-		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil)
+		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 
 	type world struct {
 		counts   map[string]int

@@ -107,15 +107,17 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 }
 
 // afterPasswordSet revokes the user's sessions but keep, invalidates every
-// outstanding reset and verification link of the user (a link mailed
-// before must not set or verify a password after this one), audits the
+// outstanding reset, verification and email-change link of the user (a
+// link mailed before must not set or verify a password, or move the
+// account, after this one: a change asked for from a stolen session dies
+// with the owner's reset), audits the
 // event and enqueues the "password changed" notice to the stored address.
 func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, event audit.Type, meta app.RequestMeta, now time.Time) error {
 	n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
 	if err != nil {
 		return err
 	}
-	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeResetPassword, token.PurposeVerifyEmail); err != nil {
+	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail); err != nil {
 		return err
 	}
 	if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}}, now); err != nil {

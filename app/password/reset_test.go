@@ -33,7 +33,7 @@ func storedUser(verified bool) *user.User {
 		vAt = &v
 	}
 	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$old", true, verified,
-		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt, nil)
 }
 
 // expectLinksInvalidated expects a password reset or change to invalidate
@@ -42,7 +42,7 @@ func storedUser(verified bool) *user.User {
 // the address with a password after this one.
 func expectLinksInvalidated(repos *apptest.Repos) *gomock.Call {
 	return repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(100), apptest.T0,
-		apptest.Purposes(token.PurposeResetPassword, token.PurposeVerifyEmail)).Times(1).Return(2, nil)
+		apptest.Purposes(token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Times(1).Return(2, nil)
 }
 
 type resetFixture struct {
@@ -75,7 +75,7 @@ func newReset(t *testing.T) *resetFixture {
 // resetToken returns a fresh copy each time, as a database would.
 func (f *resetFixture) resetToken(usedAt *time.Time) func(context.Context, token.Hash) (*token.OneTimeToken, error) {
 	return func(context.Context, token.Hash) (*token.OneTimeToken, error) {
-		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0.Add(-10*time.Minute), apptest.T0.Add(20*time.Minute), usedAt, ""), nil
+		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0.Add(-10*time.Minute), apptest.T0.Add(20*time.Minute), usedAt, "", ""), nil
 	}
 }
 
@@ -210,7 +210,7 @@ func TestResetRefusedTokenNeverHashes(t *testing.T) {
 		}},
 		{"verification token", func(f *resetFixture) *gomock.Call {
 			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
-				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0, apptest.T0.Add(time.Hour), nil, ""), nil)
+				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0, apptest.T0.Add(time.Hour), nil, "", ""), nil)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -286,7 +286,7 @@ func TestResetHasherOverloaded(t *testing.T) {
 // in the writing transaction.
 func TestResetRefusesADisabledAccount(t *testing.T) {
 	disabled := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$old", false, true,
-		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil)
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil, nil)
 	t.Run("before hashing", func(t *testing.T) {
 		f := newReset(t)
 		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)

@@ -122,9 +122,10 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 			if err := fresh.SetPasswordHash(newHash, now); err != nil {
 				return err
 			}
-			if err := r.Users.Update(ctx, fresh); err != nil {
-				return err
-			}
+		}
+		fresh.LoggedIn(now)
+		if err := r.Users.Update(ctx, fresh); err != nil {
+			return err
 		}
 		s, err := session.New(h.ids.NewID(), u.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
 		if err != nil {

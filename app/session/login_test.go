@@ -119,7 +119,7 @@ func loginUserWithHash(verified, active bool, hash string) *user.User {
 		vAt = &v
 	}
 	return user.Rehydrate(apptest.ID(100), user.RehydrateEmail("owner@example.com"), hash, active, verified,
-		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt)
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), vAt, nil)
 }
 
 // verifyOnce expects exactly one password check, after BeginLogin counted
@@ -320,6 +320,18 @@ func (f *loginFixture) expectLockedRow(u, fresh *user.User) *gomock.Call {
 	return f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(fresh, nil)
 }
 
+// expectLoginRecorded expects the locked row saved with the login's time
+// (and the stored hash unchanged: no rehash).
+func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomock.Call {
+	hash := fresh.PasswordHash()
+	return f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
+		if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) || uu.PasswordHash() != hash {
+			t.Errorf("Update with last login %v, hash %q", uu.LastLoginAt(), uu.PasswordHash())
+		}
+		return nil
+	})
+}
+
 // expectSessionStart expects, after the calls in before (in order), the
 // session, its refresh token, the access token and the audit event last.
 func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...any) (*started, *apptest.TxResults) {
@@ -405,7 +417,8 @@ func TestLoginSuccess(t *testing.T) {
 			verifyOnce(t, f, storedHash, true, false)
 			f.expectCounterReset(t)
 			// No rehash: strict mocks refuse Hash and Users.Update.
-			st, res := f.expectSessionStart(t, u, f.expectLockedRow(u, loginUser(c.verified, true)))
+			fresh := loginUser(c.verified, true)
+			st, res := f.expectSessionStart(t, u, f.expectLockedRow(u, fresh), f.expectLoginRecorded(t, fresh))
 			pair, err := f.h.Handle(context.Background(), in("Owner@Example.com", password))
 			if err != nil {
 				t.Fatal(err)
@@ -438,7 +451,7 @@ func TestLoginRehash(t *testing.T) {
 	st, res := f.expectSessionStart(t, u,
 		f.expectLockedRow(u, fresh),
 		f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
-			if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) {
+			if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) || uu.LastLoginAt() == nil {
 				t.Errorf("Update with hash %q", uu.PasswordHash())
 			}
 			return nil
@@ -545,8 +558,10 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		verifyOnce(t, f, storedHash, true, false)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		fresh := loginUser(true, true)
 		gomock.InOrder(
-			f.expectLockedRow(u, loginUser(true, true)),
+			f.expectLockedRow(u, fresh),
+			f.expectLoginRecorded(t, fresh),
 			f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
 		)
 		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))

@@ -23,7 +23,10 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"` // empty or sqlite:PATH = embedded store
 	DataDir     string `env:"DATA_DIR" envDefault:"./data"`
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
-	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// AdminAddr is the admin listener (admin API; empty = off). It
+	// defaults to loopback: put it on a network only behind a firewall.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
+	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
 
 	SMTPURL  string `env:"SMTP_URL"`
 	MailFrom string `env:"MAIL_FROM" envDefault:"Gatehouse <no-reply@localhost>"`
@@ -35,6 +38,7 @@ type Config struct {
 	SessionIdle       time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"168h"`
 	VerifyTokenTTL    time.Duration `env:"VERIFICATION_TOKEN_TTL" envDefault:"24h"`
 	ResetTokenTTL     time.Duration `env:"RESET_TOKEN_TTL" envDefault:"30m"`
+	InviteTokenTTL    time.Duration `env:"INVITE_TOKEN_TTL" envDefault:"72h"`
 
 	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"true"`
 	PasswordMinLength    int  `env:"PASSWORD_MIN_LENGTH" envDefault:"15"`
@@ -98,6 +102,11 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if err != nil {
 		return Config{}, namedEnvError(err)
 	}
+	// The env library fills an empty value with the default; an empty
+	// GATEHOUSE_ADMIN_ADDR means the admin listener is off.
+	if v, set := environ[envPrefix+"ADMIN_ADDR"]; set && strings.TrimSpace(v) == "" {
+		c.AdminAddr = ""
+	}
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
@@ -154,7 +163,7 @@ func (c *Config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle,
-		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait, "RETENTION": c.Retention,
+		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "INVITE_TOKEN_TTL": c.InviteTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait, "RETENTION": c.Retention,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration")
@@ -233,7 +242,7 @@ func (c *Config) validate() error {
 // are replaced.
 func (c Config) Redacted() map[string]any {
 	return map[string]any{
-		"database_url": redactURL(c.DatabaseURL), "data_dir": c.DataDir, "http_addr": c.HTTPAddr, "public_url": c.PublicURL,
+		"database_url": redactURL(c.DatabaseURL), "data_dir": c.DataDir, "http_addr": c.HTTPAddr, "admin_addr": c.AdminAddr, "public_url": c.PublicURL,
 		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
 		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
 		"session_idle_timeout": c.SessionIdle.String(), "require_verified_email": c.RequireVerifiedEmail,

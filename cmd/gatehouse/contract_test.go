@@ -21,12 +21,17 @@ import (
 // against the contract, api/openapi.yaml: status, the headers the matched
 // response documents, and the body against its schema.
 
-// openAPIPath is the contract, relative to this package's directory (the
-// working directory of its tests).
-var openAPIPath = filepath.Join("..", "..", "api", "openapi.yaml")
+// The contracts, relative to this package's directory (the working
+// directory of its tests): the public API, and the admin listener's.
+var (
+	publicContract = &contractDoc{path: filepath.Join("..", "..", "api", "openapi.yaml")}
+	adminContract  = &contractDoc{path: filepath.Join("..", "..", "api", "admin.openapi.yaml")}
+)
 
-// contract is the loaded document and its router, built once per test binary.
-var contract struct {
+// contractDoc is a loaded document and its router, built once per test
+// binary.
+type contractDoc struct {
+	path    string
 	once    sync.Once
 	doc     *openapi3.T
 	router  routers.Router
@@ -34,15 +39,15 @@ var contract struct {
 	err     error
 }
 
-func loadContract() error {
-	contract.once.Do(func() {
-		doc, err := openapi3.NewLoader().LoadFromFile(openAPIPath)
+func (c *contractDoc) load() error {
+	c.once.Do(func() {
+		doc, err := openapi3.NewLoader().LoadFromFile(c.path)
 		if err != nil {
-			contract.err = fmt.Errorf("load %s: %w", openAPIPath, err)
+			c.err = fmt.Errorf("load %s: %w", c.path, err)
 			return
 		}
 		if err := doc.Validate(context.Background()); err != nil {
-			contract.err = fmt.Errorf("validate %s: %w", openAPIPath, err)
+			c.err = fmt.Errorf("validate %s: %w", c.path, err)
 			return
 		}
 		// The document's one server is the development URL
@@ -51,17 +56,17 @@ func loadContract() error {
 		doc.Servers = nil
 		router, err := legacy.NewRouter(doc)
 		if err != nil {
-			contract.err = fmt.Errorf("router for %s: %w", openAPIPath, err)
+			c.err = fmt.Errorf("router for %s: %w", c.path, err)
 			return
 		}
 		p := doc.Components.Schemas["Problem"]
 		if p == nil || p.Value == nil {
-			contract.err = fmt.Errorf("%s has no components.schemas.Problem", openAPIPath)
+			c.err = fmt.Errorf("%s has no components.schemas.Problem", c.path)
 			return
 		}
-		contract.doc, contract.router, contract.problem = doc, router, p.Value
+		c.doc, c.router, c.problem = doc, router, p.Value
 	})
-	return contract.err
+	return c.err
 }
 
 // contractMethods are the methods an OpenAPI path item can hold, tried in
@@ -72,7 +77,8 @@ var contractMethods = []string{
 }
 
 // checkContract reports (c.t.Errorf) where the response r to method u
-// breaks the contract.
+// breaks the client's contract (the public one, or the admin one for a
+// client of the admin listener).
 //
 // What is checked against what:
 //   - A request the document routes (method and path of an operation): r
@@ -98,7 +104,11 @@ var contractMethods = []string{
 //     `type: string`, and kin-openapi has no text/html decoder).
 func (c *client) checkContract(method string, u *url.URL, r response) {
 	c.t.Helper()
-	if err := loadContract(); err != nil {
+	contract := c.contract
+	if contract == nil {
+		contract = publicContract
+	}
+	if err := contract.load(); err != nil {
 		c.t.Fatal(err)
 	}
 	fail := func(err error) {
@@ -107,7 +117,7 @@ func (c *client) checkContract(method string, u *url.URL, r response) {
 		if len(body) > 4096 {
 			body = append(body[:4096:4096], "…(truncated)"...)
 		}
-		c.t.Errorf("%s %s: %d does not match %s: %v\nbody: %s", method, u.RequestURI(), r.Status, openAPIPath, err, body)
+		c.t.Errorf("%s %s: %d does not match %s: %v\nbody: %s", method, u.RequestURI(), r.Status, contract.path, err, body)
 	}
 
 	routeMethod := method
@@ -127,7 +137,7 @@ func (c *client) checkContract(method string, u *url.URL, r response) {
 		}
 	default:
 		// Not routable (see above): only the error body's shape is checked.
-		if err := checkProblem(r); err != nil {
+		if err := checkProblem(contract.problem, r); err != nil {
 			fail(err)
 		}
 		return
@@ -178,7 +188,7 @@ func validateAgainst(route *routers.Route, method string, u *url.URL, r response
 
 // checkProblem checks that an error answer in problem+json is a valid
 // Problem; anything else passes.
-func checkProblem(r response) error {
+func checkProblem(problem *openapi3.Schema, r response) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Status < 400 || mt != "application/problem+json" {
 		return nil
 	}
@@ -186,7 +196,7 @@ func checkProblem(r response) error {
 	if err != nil {
 		return fmt.Errorf("problem body is not JSON: %w", err)
 	}
-	if err := contract.problem.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
+	if err := problem.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
 		return fmt.Errorf("problem body does not match components.schemas.Problem: %w", err)
 	}
 	return nil

@@ -44,9 +44,10 @@ func (b *syncBuffer) String() string {
 
 // instance is one `gatehouse serve` running in-process through run().
 type instance struct {
-	URL  string
-	Logs *syncBuffer
-	stop func() error
+	URL      string
+	AdminURL string // the admin listener
+	Logs     *syncBuffer
+	stop     func() error
 }
 
 // testPublicURL is the public URL of test instances: links in mail start
@@ -95,6 +96,7 @@ func baseEnv(t *testing.T, st testStore, smtp *smtptest.Server) map[string]strin
 	env := map[string]string{
 		"GATEHOUSE_DATA_DIR":          t.TempDir(),
 		"GATEHOUSE_HTTP_ADDR":         "127.0.0.1:0",
+		"GATEHOUSE_ADMIN_ADDR":        "127.0.0.1:0",
 		"GATEHOUSE_PUBLIC_URL":        testPublicURL,
 		"GATEHOUSE_ARGON2_MEMORY_KIB": "1024",
 		"GATEHOUSE_ARGON2_ITERATIONS": "1",
@@ -122,14 +124,15 @@ func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, env, io.Discard, logs, func(addr string) { ready <- addr })
+		p := procIO{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, onListening: func(l listening) { ready <- l }}
+		done <- runWith(ctx, []string{"serve"}, env, p)
 	}()
-	var addr string
+	var at listening
 	select {
-	case addr = <-ready:
+	case at = <-ready:
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve exited before listening: %v\n%s", err, logs)
@@ -139,7 +142,10 @@ func start(t *testing.T, env map[string]string) *instance {
 	}
 	var once sync.Once
 	var stopErr error
-	inst := &instance{URL: "http://" + addr, Logs: logs}
+	inst := &instance{URL: "http://" + at.HTTP, Logs: logs}
+	if at.Admin != "" {
+		inst.AdminURL = "http://" + at.Admin
+	}
 	inst.stop = func() error {
 		once.Do(func() {
 			cancel()
@@ -161,10 +167,11 @@ func start(t *testing.T, env map[string]string) *instance {
 
 // client speaks to an instance from one client IP.
 type client struct {
-	t    *testing.T
-	base string
-	ip   string
-	ua   string
+	t        *testing.T
+	base     string
+	ip       string
+	ua       string
+	contract *contractDoc // nil: the public API's
 }
 
 // clientSerial numbers test clients, so that each gets addresses of its own.

@@ -5,6 +5,8 @@
 //	gatehouse audit verify                check the audit trail's hash chain
 //	gatehouse backup PATH                 copy the embedded database, also while serve runs
 //	gatehouse keygen                      print a new Ed25519 signing key (PEM)
+//	gatehouse users ...                   manage accounts (the admin API's use cases)
+//	gatehouse admin-keys ...              make, list and revoke admin API keys
 //
 // Configuration comes from GATEHOUSE_* environment variables (see README).
 package main
@@ -32,6 +34,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -48,11 +51,15 @@ commands:
   audit verify             check the hash chain of the audit trail
   backup PATH              write a consistent copy of the embedded database to PATH
   keygen                   print a new Ed25519 private key (PEM) for GATEHOUSE_JWT_PRIVATE_KEY_FILE
+  users list|show|create|disable|enable|delete|verify|unlock|revoke-sessions
+                           manage accounts (run "gatehouse users" for details)
+  admin-keys create NAME|list|revoke NAME
+                           manage the keys of the admin API
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr, nil)
+	err := runWith(ctx, os.Args[1:], environ(), procIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gatehouse:", err)
@@ -70,9 +77,33 @@ func environ() map[string]string {
 	return m
 }
 
-// run is the whole program; tests call it with their own environment and
-// an onReady hook that receives the listening address.
+// listening is where serve listens.
+type listening struct {
+	HTTP  string
+	Admin string // "" when the admin listener is off
+}
+
+// procIO is the program's standard streams and, for tests, a hook that
+// receives the listening addresses once serve accepts requests.
+type procIO struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	onListening    func(listening)
+}
+
+// run is the whole program with an empty stdin; tests call it with their
+// own environment and an onReady hook that receives the public address.
 func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer, onReady func(addr string)) error {
+	p := procIO{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr}
+	if onReady != nil {
+		p.onListening = func(l listening) { onReady(l.HTTP) }
+	}
+	return runWith(ctx, args, env, p)
+}
+
+// runWith is the whole program.
+func runWith(ctx context.Context, args []string, env map[string]string, p procIO) error {
+	stdout, stderr := p.stdout, p.stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -90,7 +121,11 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, cfg, stderr, onReady)
+		return serve(ctx, cfg, stderr, p.onListening)
+	case "users":
+		return usersCommand(ctx, cfg, args[1:], p)
+	case "admin-keys":
+		return adminKeysCommand(ctx, cfg, args[1:], p)
 	case "migrate":
 		if len(args) != 2 {
 			return errors.New("usage: gatehouse migrate up|down|status")
@@ -174,6 +209,7 @@ func wireConfig(c Config) gwire.Config {
 		Limits:    c.limitPolicy,
 		Outbox:    ob,
 		Retention: maintenance.RetentionPeriod(c.Retention),
+		InviteTTL: admin.InviteTTL(c.InviteTokenTTL),
 	}
 }
 
@@ -209,7 +245,7 @@ func migrateWithRetry(ctx context.Context, s store, log *zap.Logger) error {
 	}
 }
 
-func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr string)) (err error) {
+func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(listening)) (err error) {
 	log, err := newLogger(cfg, logOut)
 	if err != nil {
 		return err
@@ -244,8 +280,20 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr 
 	if err != nil {
 		return fmt.Errorf("GATEHOUSE_HTTP_ADDR: %w", err)
 	}
-	serveErr := make(chan error, 1)
+	at := listening{HTTP: ln.Addr().String()}
+	var aln net.Listener
+	if cfg.AdminAddr != "" {
+		if aln, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("GATEHOUSE_ADMIN_ADDR: %w", err)
+		}
+		at.Admin = aln.Addr().String()
+	}
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- g.HTTP.Listener(ln) }()
+	if aln != nil {
+		go func() { serveErr <- g.Admin.Listener(aln) }()
+	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -253,9 +301,9 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr 
 	go func() { defer wg.Done(); g.Outbox.Run(bg) }()
 	go func() { defer wg.Done(); g.Janitor.Run(bg, 5*time.Minute) }()
 
-	log.Info("listening", zap.String("addr", ln.Addr().String()))
-	if onReady != nil {
-		onReady(ln.Addr().String())
+	log.Info("listening", zap.String("addr", at.HTTP), zap.String("admin_addr", at.Admin))
+	if onListening != nil {
+		onListening(at)
 	}
 
 	select {
@@ -268,6 +316,11 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onReady func(addr 
 	// (deferred) the pool and the log.
 	if shutErr := g.HTTP.ShutdownWithTimeout(cfg.ShutdownTimeout); shutErr != nil {
 		log.Warn("http shutdown", zap.Error(shutErr))
+	}
+	if aln != nil {
+		if shutErr := g.Admin.ShutdownWithTimeout(cfg.ShutdownTimeout); shutErr != nil {
+			log.Warn("admin http shutdown", zap.Error(shutErr))
+		}
 	}
 	stopBG()
 	wg.Wait()

@@ -27,7 +27,32 @@ const (
 	PasswordResetRequest Type = "password_reset_requested"
 	PasswordReset        Type = "password_reset"
 	PasswordChanged      Type = "password_changed"
+	AccountDeleted       Type = "account_deleted"
+	EmailChangeRequested Type = "email_change_requested"
+	EmailChanged         Type = "email_changed"
+
+	// Operators' changes; Detail["actor"] names the admin key (or "cli").
+	AdminUserCreated     Type = "admin_user_created"
+	AdminUserUpdated     Type = "admin_user_updated"
+	AdminUserDeleted     Type = "admin_user_deleted"
+	AdminSessionsRevoked Type = "admin_sessions_revoked"
+	AdminUserUnlocked    Type = "admin_user_unlocked"
+	AdminKeyCreated      Type = "admin_key_created"
+	AdminKeyRevoked      Type = "admin_key_revoked"
 )
+
+// types is every Type above.
+var types = map[Type]bool{
+	Registered: true, EmailVerified: true, LoginSucceeded: true, LoginFailed: true, LoginThrottled: true,
+	AccountLocked: true, RefreshReuseDetected: true, Logout: true, SessionRevoked: true,
+	PasswordResetRequest: true, PasswordReset: true, PasswordChanged: true, AccountDeleted: true,
+	EmailChangeRequested: true, EmailChanged: true, AdminUserCreated: true, AdminUserUpdated: true,
+	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminKeyCreated: true,
+	AdminKeyRevoked: true,
+}
+
+// Known reports whether t is a type Gatehouse records.
+func Known(t Type) bool { return types[t] }
 
 // Event is one row of the audit trail. UserID is uuid.Nil when no account
 // is known (a failed login for an unknown address).

@@ -69,6 +69,9 @@ type Purpose string
 const (
 	PurposeVerifyEmail   Purpose = "verify_email"
 	PurposeResetPassword Purpose = "reset_password"
+	// PurposeChangeEmail confirms a new address for an account: the link
+	// goes to the new address, and the token carries it.
+	PurposeChangeEmail Purpose = "change_email"
 )
 
 // OneTimeToken is a single-use, expiring token tied to one user and purpose.
@@ -82,6 +85,9 @@ type OneTimeToken struct {
 	// passwordHash is the password chosen at the registration that
 	// issued a verification token; empty for every other token.
 	passwordHash string
+	// newEmail is the normalized address a change-email token moves the
+	// account to; empty for every other token.
+	newEmail string
 }
 
 // Issue makes a token for userID that expires ttl after now.
@@ -89,7 +95,7 @@ func Issue(hash Hash, userID uuid.UUID, purpose Purpose, now time.Time, ttl time
 	if userID == uuid.Nil {
 		return nil, fmt.Errorf("token: nil user id")
 	}
-	if purpose != PurposeVerifyEmail && purpose != PurposeResetPassword {
+	if purpose != PurposeVerifyEmail && purpose != PurposeResetPassword && purpose != PurposeChangeEmail {
 		return nil, fmt.Errorf("token: unknown purpose %q", purpose)
 	}
 	if ttl <= 0 {
@@ -114,9 +120,23 @@ func IssueForRegistration(hash Hash, userID uuid.UUID, passwordHash string, now 
 	return t, nil
 }
 
+// IssueForEmailChange makes the token that confirms newEmail (normalized)
+// as the address of userID.
+func IssueForEmailChange(hash Hash, userID uuid.UUID, newEmail string, now time.Time, ttl time.Duration) (*OneTimeToken, error) {
+	if newEmail == "" {
+		return nil, fmt.Errorf("token: empty new email")
+	}
+	t, err := Issue(hash, userID, PurposeChangeEmail, now, ttl)
+	if err != nil {
+		return nil, err
+	}
+	t.newEmail = newEmail
+	return t, nil
+}
+
 // Rehydrate rebuilds a stored token. Storage adapters only.
-func Rehydrate(hash Hash, userID uuid.UUID, purpose Purpose, createdAt, expiresAt time.Time, usedAt *time.Time, passwordHash string) *OneTimeToken {
-	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: createdAt, expiresAt: expiresAt, usedAt: usedAt, passwordHash: passwordHash}
+func Rehydrate(hash Hash, userID uuid.UUID, purpose Purpose, createdAt, expiresAt time.Time, usedAt *time.Time, passwordHash, newEmail string) *OneTimeToken {
+	return &OneTimeToken{hash: hash, userID: userID, purpose: purpose, createdAt: createdAt, expiresAt: expiresAt, usedAt: usedAt, passwordHash: passwordHash, newEmail: newEmail}
 }
 
 func (t *OneTimeToken) Hash() Hash           { return t.hash }
@@ -129,6 +149,9 @@ func (t *OneTimeToken) UsedAt() *time.Time   { return t.usedAt }
 // PasswordHash is the hash of the password chosen at the registration
 // that issued this verification token, or "" when none was (a resend).
 func (t *OneTimeToken) PasswordHash() string { return t.passwordHash }
+
+// NewEmail is the address a change-email token confirms, or "".
+func (t *OneTimeToken) NewEmail() string { return t.newEmail }
 
 // Usable reports whether the token could be used for purpose at now,
 // without using it. A used, expired or wrong-purpose token gives

@@ -147,13 +147,13 @@ func TestUse(t *testing.T) {
 		now     time.Time
 		ok      bool
 	}{
-		{"fresh", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, ""), token.PurposeVerifyEmail, t0, true},
-		{"just before expiry", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, ""), token.PurposeVerifyEmail, exp.Add(-time.Nanosecond), true},
-		{"exactly at expiry", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, ""), token.PurposeVerifyEmail, exp, false},
-		{"after expiry", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, ""), token.PurposeVerifyEmail, exp.Add(time.Second), false},
-		{"already used", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, &used, ""), token.PurposeVerifyEmail, t0.Add(2 * time.Minute), false},
-		{"wrong purpose", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, ""), token.PurposeResetPassword, t0, false},
-		{"reset used as verify", token.Rehydrate(token.Hash{}, uid, token.PurposeResetPassword, t0, exp, nil, ""), token.PurposeVerifyEmail, t0, false},
+		{"fresh", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, "", ""), token.PurposeVerifyEmail, t0, true},
+		{"just before expiry", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, "", ""), token.PurposeVerifyEmail, exp.Add(-time.Nanosecond), true},
+		{"exactly at expiry", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, "", ""), token.PurposeVerifyEmail, exp, false},
+		{"after expiry", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, "", ""), token.PurposeVerifyEmail, exp.Add(time.Second), false},
+		{"already used", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, &used, "", ""), token.PurposeVerifyEmail, t0.Add(2 * time.Minute), false},
+		{"wrong purpose", token.Rehydrate(token.Hash{}, uid, token.PurposeVerifyEmail, t0, exp, nil, "", ""), token.PurposeResetPassword, t0, false},
+		{"reset used as verify", token.Rehydrate(token.Hash{}, uid, token.PurposeResetPassword, t0, exp, nil, "", ""), token.PurposeVerifyEmail, t0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := c.tok.UsedAt()

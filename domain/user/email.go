@@ -15,6 +15,12 @@ const MaxEmailBytes = 254
 // users is on this form.
 type Email struct{ v string }
 
+// NormalizeEmailPrefix brings the start of an address to the stored form
+// (trimmed, NFC, lower-cased), for prefix search.
+func NormalizeEmailPrefix(raw string) string {
+	return norm.NFC.String(strings.ToLower(norm.NFC.String(strings.TrimSpace(raw))))
+}
+
 // ParseEmail normalizes raw and checks that it is a plausible address. It
 // refuses control characters (CR/LF header injection), whitespace inside,
 // quoted or bracketed forms and display names.
@@ -24,7 +30,7 @@ func ParseEmail(raw string) (Email, error) {
 	}
 	// NFC again after lower-casing: case mapping can produce sequences that
 	// compose ("aH\u0331" lowers to h + U+0331, which NFC makes U+1E96).
-	s := norm.NFC.String(strings.ToLower(norm.NFC.String(strings.TrimSpace(raw))))
+	s := NormalizeEmailPrefix(raw)
 	if len(s) == 0 || len(s) > MaxEmailBytes {
 		return Email{}, ErrInvalidEmail
 	}
@@ -83,6 +89,11 @@ func (e Email) LocalPart() string {
 		return e.v[:i]
 	}
 	return e.v
+}
+
+// Domain is the part after the @.
+func (e Email) Domain() string {
+	return e.v[strings.LastIndexByte(e.v, '@')+1:]
 }
 
 // RehydrateEmail rebuilds a stored, already normalized address. Storage

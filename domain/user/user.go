@@ -30,6 +30,7 @@ type User struct {
 	createdAt    time.Time
 	updatedAt    time.Time
 	verifiedAt   *time.Time
+	lastLoginAt  *time.Time
 }
 
 // New makes an active, unverified user.
@@ -47,8 +48,8 @@ func New(id uuid.UUID, email Email, passwordHash string, now time.Time) (*User, 
 }
 
 // Rehydrate rebuilds a stored user. Storage adapters only.
-func Rehydrate(id uuid.UUID, email Email, passwordHash string, active, verified bool, createdAt, updatedAt time.Time, verifiedAt *time.Time) *User {
-	return &User{id: id, email: email, passwordHash: passwordHash, active: active, verified: verified, createdAt: createdAt, updatedAt: updatedAt, verifiedAt: verifiedAt}
+func Rehydrate(id uuid.UUID, email Email, passwordHash string, active, verified bool, createdAt, updatedAt time.Time, verifiedAt, lastLoginAt *time.Time) *User {
+	return &User{id: id, email: email, passwordHash: passwordHash, active: active, verified: verified, createdAt: createdAt, updatedAt: updatedAt, verifiedAt: verifiedAt, lastLoginAt: lastLoginAt}
 }
 
 func (u *User) ID() uuid.UUID          { return u.id }
@@ -59,6 +60,9 @@ func (u *User) Verified() bool         { return u.verified }
 func (u *User) CreatedAt() time.Time   { return u.createdAt }
 func (u *User) UpdatedAt() time.Time   { return u.updatedAt }
 func (u *User) VerifiedAt() *time.Time { return u.verifiedAt }
+
+// LastLoginAt is when a password login last started a session, or nil.
+func (u *User) LastLoginAt() *time.Time { return u.lastLoginAt }
 
 // VerifyEmail marks the address proven. Verifying twice keeps the first time.
 func (u *User) VerifyEmail(now time.Time) {
@@ -84,4 +88,40 @@ func (u *User) SetPasswordHash(hash string, now time.Time) error {
 func (u *User) Deactivate(now time.Time) {
 	u.active = false
 	u.updatedAt = now
+}
+
+// Activate enables a disabled account again.
+func (u *User) Activate(now time.Time) {
+	u.active = true
+	u.updatedAt = now
+}
+
+// UnverifyEmail withdraws the proof of the address (an operator's
+// decision); with verification required, the password stops logging in
+// until the address is verified again.
+func (u *User) UnverifyEmail(now time.Time) {
+	if !u.verified {
+		return
+	}
+	u.verified = false
+	u.verifiedAt = nil
+	u.updatedAt = now
+}
+
+// ChangeEmail moves the account to a new address that its owner has just
+// proven (the change link reached it), so the new address is verified.
+func (u *User) ChangeEmail(email Email, now time.Time) error {
+	if email.IsZero() {
+		return errors.New("user: empty email")
+	}
+	u.email = email
+	u.verified = true
+	u.verifiedAt = &now
+	u.updatedAt = now
+	return nil
+}
+
+// LoggedIn records a password login that started a session.
+func (u *User) LoggedIn(now time.Time) {
+	u.lastLoginAt = &now
 }

@@ -86,7 +86,7 @@ func TestSetPasswordHashAndDeactivate(t *testing.T) {
 func TestRehydrate(t *testing.T) {
 	id := uuid.New()
 	v := t0.Add(time.Minute)
-	u := user.Rehydrate(id, user.RehydrateEmail("b@y.io"), "h", false, true, t0, t0.Add(time.Hour), &v)
+	u := user.Rehydrate(id, user.RehydrateEmail("b@y.io"), "h", false, true, t0, t0.Add(time.Hour), &v, nil)
 	if u.ID() != id || u.Email().String() != "b@y.io" || u.PasswordHash() != "h" || u.Active() || !u.Verified() ||
 		!u.CreatedAt().Equal(t0) || !u.UpdatedAt().Equal(t0.Add(time.Hour)) || u.VerifiedAt() != &v {
 		t.Fatal("Rehydrate lost a field")

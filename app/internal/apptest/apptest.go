@@ -130,27 +130,29 @@ func Links() app.Links {
 
 // Repos are the mocks behind one app.Repos.
 type Repos struct {
-	Users    *mock.MockUserRepository
-	Tokens   *mock.MockOneTimeTokenRepository
-	Sessions *mock.MockSessionRepository
-	Outbox   *mock.MockOutbox
-	Audit    *mock.MockAuditLog
+	Users     *mock.MockUserRepository
+	Tokens    *mock.MockOneTimeTokenRepository
+	Sessions  *mock.MockSessionRepository
+	Outbox    *mock.MockOutbox
+	Audit     *mock.MockAuditLog
+	AdminKeys *mock.MockAdminKeyStore
 }
 
 // NewRepos makes strict mocks of every repository.
 func NewRepos(ctrl *gomock.Controller) *Repos {
 	return &Repos{
-		Users:    mock.NewMockUserRepository(ctrl),
-		Tokens:   mock.NewMockOneTimeTokenRepository(ctrl),
-		Sessions: mock.NewMockSessionRepository(ctrl),
-		Outbox:   mock.NewMockOutbox(ctrl),
-		Audit:    mock.NewMockAuditLog(ctrl),
+		Users:     mock.NewMockUserRepository(ctrl),
+		Tokens:    mock.NewMockOneTimeTokenRepository(ctrl),
+		Sessions:  mock.NewMockSessionRepository(ctrl),
+		Outbox:    mock.NewMockOutbox(ctrl),
+		Audit:     mock.NewMockAuditLog(ctrl),
+		AdminKeys: mock.NewMockAdminKeyStore(ctrl),
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys}
 }
 
 // Purposes matches the variadic purposes of

@@ -1,0 +1,281 @@
+package http
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+)
+
+// AdminUseCases are what the admin listener's routes call.
+type AdminUseCases struct {
+	Users *admin.Users
+	Audit *admin.Audit
+	Keys  *admin.Keys
+	// Ready reports whether the database answers.
+	Ready func(ctx context.Context) error
+}
+
+// NewAdminServer builds the admin listener's Fiber app: the same edge
+// (problem+json errors, request ids, security headers, access log, body
+// limit) as the public app, the probes, and /admin/v1 behind admin keys.
+// The public app has none of these routes. CORS is always closed here
+// (cfg.CORSOrigins is for the public API): the admin API is for operators
+// and their scripts, not for browsers. Every answer is Cache-Control:
+// no-store.
+func NewAdminServer(cfg Config, log *zap.Logger, uc AdminUseCases) *fiber.App {
+	cfg.CORSOrigins = nil
+	a := NewApp(cfg, log)
+	a.Use(func(c *fiber.Ctx) error {
+		NoStore(c)
+		return c.Next()
+	})
+	AdminRoutes(a, uc)
+	Finish(a)
+	return a
+}
+
+const actorKey = "gatehouse.admin_actor"
+
+// requireAdminKey authenticates an admin key; every refusal is the same
+// 401 unauthorized.
+func requireAdminKey(k *admin.Keys) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok, ok := bearerToken(c)
+		if !ok {
+			return domain.ErrUnauthorized
+		}
+		// The error handler adds WWW-Authenticate: Bearer to a 401.
+		name, err := k.Authenticate(c.UserContext(), tok)
+		if err != nil {
+			return err
+		}
+		c.Locals(actorKey, admin.Actor{Name: name, Meta: meta(c)})
+		return c.Next()
+	}
+}
+
+func actor(c *fiber.Ctx) admin.Actor {
+	a, _ := c.Locals(actorKey).(admin.Actor)
+	return a
+}
+
+// AdminRoutes registers the probes and the admin API.
+func AdminRoutes(a *fiber.App, uc AdminUseCases) {
+	probes(a, uc.Ready)
+	// GET /metrics (Prometheus, no key) is registered here, beside the
+	// probes and outside /admin/v1, by the change that adds metrics.
+
+	v1 := a.Group("/admin/v1", requireAdminKey(uc.Keys))
+	v1.Get("/users", func(c *fiber.Ctx) error {
+		limit, err := queryInt(c, "limit")
+		if err != nil {
+			return err
+		}
+		views, next, err := uc.Users.List(c.UserContext(), admin.ListInput{Email: strings.Clone(c.Query("email")), Cursor: strings.Clone(c.Query("cursor")), Limit: limit})
+		if err != nil {
+			return err
+		}
+		out := make([]adminUserResponse, 0, len(views))
+		for _, v := range views {
+			out = append(out, renderAdminUser(v))
+		}
+		return c.JSON(fiber.Map{"users": out, "next_cursor": nullable(next)})
+	})
+	v1.Post("/users", withJSON(func(c *fiber.Ctx, req *createUserRequest) error {
+		in, err := req.input()
+		if err != nil {
+			return err
+		}
+		v, err := uc.Users.Create(c.UserContext(), actor(c), in)
+		if err != nil {
+			return err
+		}
+		c.Location("/admin/v1/users/" + v.User.ID().String())
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": renderAdminUser(v)})
+	}))
+	v1.Get("/users/:id", func(c *fiber.Ctx) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		v, err := uc.Users.Get(c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"user": renderAdminUser(v)})
+	})
+	v1.Patch("/users/:id", withJSON(func(c *fiber.Ctx, req *patchUserRequest) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		v, err := uc.Users.Update(c.UserContext(), actor(c), id, admin.Patch{Disabled: req.Disabled, EmailVerified: req.EmailVerified, MFAEnabled: req.MFAEnabled})
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"user": renderAdminUser(v)})
+	}))
+	v1.Delete("/users/:id", func(c *fiber.Ctx) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		if err := uc.Users.Delete(c.UserContext(), actor(c), id); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	v1.Delete("/users/:id/sessions", func(c *fiber.Ctx) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		if _, err := uc.Users.RevokeSessions(c.UserContext(), actor(c), id); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	v1.Post("/users/:id/unlock", func(c *fiber.Ctx) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		if err := uc.Users.Unlock(c.UserContext(), actor(c), id); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	v1.Get("/audit", func(c *fiber.Ctx) error {
+		limit, err := queryInt(c, "limit")
+		if err != nil {
+			return err
+		}
+		in := admin.AuditInput{Type: strings.Clone(c.Query("type")), Cursor: strings.Clone(c.Query("cursor")), Limit: limit}
+		if raw := c.Query("user_id"); raw != "" {
+			if in.UserID, err = uuid.Parse(raw); err != nil {
+				return domain.InvalidRequest(domain.FieldError{Field: "user_id", Code: "invalid_id", Message: "user_id must be a user id (UUID)."})
+			}
+		}
+		recs, next, err := uc.Audit.Query(c.UserContext(), in)
+		if err != nil {
+			return err
+		}
+		out := make([]auditEventResponse, 0, len(recs))
+		for _, r := range recs {
+			out = append(out, renderAuditEvent(r))
+		}
+		return c.JSON(fiber.Map{"events": out, "next_cursor": nullable(next)})
+	})
+}
+
+// pathID is the :id of the path; what is not a UUID names no user (404).
+func pathID(c *fiber.Ctx) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return uuid.Nil, domain.ErrNotFound
+	}
+	return id, nil
+}
+
+// queryInt reads an optional integer query parameter (0 when absent).
+func queryInt(c *fiber.Ctx, name string) (int, error) {
+	raw := c.Query(name)
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || len(raw) > 6 {
+		return 0, domain.InvalidRequest(domain.FieldError{Field: name, Code: "not_an_integer", Message: name + " must be an integer."})
+	}
+	if n == 0 {
+		// 0 would mean "the default" to the use case; asked for, it is out of range.
+		n = -1
+	}
+	return n, nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// createUserRequest is an operator's new account. Without password it is
+// an invitation; a password sent empty is refused rather than taken for
+// one, so a script whose password variable is unset does not invite by
+// accident.
+type createUserRequest struct {
+	Email         string  `json:"email" validate:"required,max=320"`
+	Password      *string `json:"password" validate:"omitnil,max=1024"`
+	EmailVerified bool    `json:"email_verified"`
+}
+
+func (r *createUserRequest) input() (admin.CreateInput, error) {
+	in := admin.CreateInput{Email: r.Email, EmailVerified: r.EmailVerified}
+	if r.Password != nil {
+		if *r.Password == "" {
+			return in, domain.Validation(domain.FieldError{Field: "password", Code: "empty", Message: "Leave password out to send an invitation; it cannot be empty."})
+		}
+		in.Password = *r.Password
+	}
+	return in, nil
+}
+
+type patchUserRequest struct {
+	Disabled      *bool `json:"disabled"`
+	EmailVerified *bool `json:"email_verified"`
+	MFAEnabled    *bool `json:"mfa_enabled"`
+}
+
+type adminUserResponse struct {
+	userResponse
+	Disabled       bool       `json:"disabled"`
+	Locked         bool       `json:"locked"`
+	LastLoginAt    *time.Time `json:"last_login_at"`
+	MFAEnabled     bool       `json:"mfa_enabled"`
+	ActiveSessions int        `json:"active_sessions"`
+}
+
+func renderAdminUser(v admin.UserView) adminUserResponse {
+	var last *time.Time
+	if t := v.User.LastLoginAt(); t != nil {
+		u := t.UTC()
+		last = &u
+	}
+	return adminUserResponse{
+		userResponse: renderUser(v.User), Disabled: !v.User.Active(), Locked: v.Locked,
+		LastLoginAt: last, MFAEnabled: v.MFAEnabled, ActiveSessions: v.ActiveSessions,
+	}
+}
+
+type auditEventResponse struct {
+	Seq        int64             `json:"seq"`
+	Type       string            `json:"type"`
+	UserID     *string           `json:"user_id"`
+	IP         string            `json:"ip"`
+	UserAgent  string            `json:"user_agent"`
+	OccurredAt time.Time         `json:"occurred_at"`
+	Detail     map[string]string `json:"detail"`
+}
+
+func renderAuditEvent(r audit.Record) auditEventResponse {
+	e := r.Event
+	out := auditEventResponse{Seq: r.Seq, Type: string(e.Type), IP: e.IP, UserAgent: e.UserAgent, OccurredAt: e.At.UTC(), Detail: e.Detail}
+	if e.UserID != uuid.Nil {
+		id := e.UserID.String()
+		out.UserID = &id
+	}
+	if out.Detail == nil {
+		out.Detail = map[string]string{}
+	}
+	return out
+}

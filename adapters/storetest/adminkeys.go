@@ -1,0 +1,228 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/google/uuid"
+)
+
+func init() {
+	register("AdminKeys/CreateListByHashRevoke", testAdminKeys)
+	register("AdminKeys/NamesAreNeverReused", testAdminKeyNamesNeverReused)
+	register("AdminKeys/ConcurrentCreateOneName", testAdminKeyConcurrentCreate)
+}
+
+// keyPrefix starts the names of one case's keys, so that it can pick its
+// own out of List.
+func keyPrefix() string { return "k-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12] + "-" }
+
+func newAdminKey(t *testing.T, name string, at time.Time) app.AdminKey {
+	t.Helper()
+	return app.AdminKey{Name: name, Hash: randomHash(t), CreatedAt: at}
+}
+
+func diffAdminKey(got, want app.AdminKey) error {
+	if got.Name != want.Name || got.Hash != want.Hash || !got.CreatedAt.Equal(want.CreatedAt) || !equalTimePtr(got.RevokedAt, want.RevokedAt) {
+		return fmt.Errorf("admin key differs:\n got %s %x created=%v revoked=%s\nwant %s %x created=%v revoked=%s",
+			got.Name, got.Hash, got.CreatedAt, fmtTimePtr(got.RevokedAt), want.Name, want.Hash, want.CreatedAt, fmtTimePtr(want.RevokedAt))
+	}
+	return nil
+}
+
+// ownKeys lists the keys whose names start with prefix, in List's order.
+func ownKeys(t *testing.T, s Store, prefix string) []app.AdminKey {
+	t.Helper()
+	all, err := s.Repos.AdminKeys.List(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own []app.AdminKey
+	for _, k := range all {
+		if strings.HasPrefix(k.Name, prefix) {
+			own = append(own, k)
+		}
+	}
+	return own
+}
+
+func testAdminKeys(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	store := s.Repos.AdminKeys
+	p := keyPrefix()
+	t0 := now()
+	// Byte order: upper case before lower case, '-' before digits.
+	ops := newAdminKey(t, p+"ops", t0)
+	upper := newAdminKey(t, p+"Ops", t0.Add(time.Second))
+	ci := newAdminKey(t, p+"ci-1", t0.Add(2*time.Second))
+	if err := store.Create(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Create(ctx, upper) })
+	if err := store.Create(ctx, ci); err != nil {
+		t.Fatal(err)
+	}
+	// Rolled back: not stored.
+	rolledBack := newAdminKey(t, p+"rolled-back", t0)
+	boom := errors.New("boom")
+	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		if err := r.AdminKeys.Create(ctx, rolledBack); err != nil {
+			return err
+		}
+		if _, err := r.AdminKeys.ByHash(ctx, rolledBack.Hash); err != nil {
+			return fmt.Errorf("own create not visible in its transaction: %w", err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Within = %v, want fn's error", err)
+	}
+	if _, err := store.ByHash(ctx, rolledBack.Hash); !errors.Is(err, app.ErrAdminKeyNotFound) {
+		t.Fatalf("ByHash of a rolled-back key: %v, want ErrAdminKeyNotFound", err)
+	}
+
+	for _, k := range []app.AdminKey{ops, upper, ci} {
+		got, err := store.ByHash(ctx, k.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := diffAdminKey(got, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.ByHash(ctx, randomHash(t)); !errors.Is(err, app.ErrAdminKeyNotFound) {
+		t.Fatalf("ByHash(unknown): %v, want ErrAdminKeyNotFound", err)
+	}
+
+	want := []app.AdminKey{upper, ci, ops} // "Ops" < "ci-1" < "ops" in byte order
+	if !slices.IsSortedFunc(want, func(a, b app.AdminKey) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Fatal("test bug: want is not in byte order")
+	}
+	checkList := func(want []app.AdminKey) {
+		t.Helper()
+		got := ownKeys(t, s, p)
+		if len(got) != len(want) {
+			t.Fatalf("List: %d of this case's keys, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if err := diffAdminKey(got[i], want[i]); err != nil {
+				t.Fatalf("List[%d]: %v", i, err)
+			}
+		}
+	}
+	checkList(want)
+
+	// A duplicate hash is refused too.
+	dupHash := app.AdminKey{Name: p + "other", Hash: ops.Hash, CreatedAt: t0}
+	if err := store.Create(ctx, dupHash); !errors.Is(err, app.ErrAdminKeyExists) {
+		t.Fatalf("Create with a taken hash: %v, want ErrAdminKeyExists", err)
+	}
+
+	// Revoke: the key stays, listed and found by hash, with its time.
+	at := t0.Add(time.Minute)
+	if err := store.Revoke(ctx, ops.Name, at); err != nil {
+		t.Fatal(err)
+	}
+	ops.RevokedAt = &at
+	if got, err := store.ByHash(ctx, ops.Hash); err != nil {
+		t.Fatal(err)
+	} else if err := diffAdminKey(got, ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Revoke(ctx, ops.Name, at.Add(time.Minute)); !errors.Is(err, app.ErrAdminKeyNotFound) {
+		t.Fatalf("second Revoke: %v, want ErrAdminKeyNotFound", err)
+	}
+	if got, err := store.ByHash(ctx, ops.Hash); err != nil || !equalTimePtr(got.RevokedAt, &at) {
+		t.Fatalf("second Revoke moved the revoked time to %s (%v)", fmtTimePtr(got.RevokedAt), err)
+	}
+	if err := store.Revoke(ctx, p+"never-made", at); !errors.Is(err, app.ErrAdminKeyNotFound) {
+		t.Fatalf("Revoke(unknown): %v, want ErrAdminKeyNotFound", err)
+	}
+	// In a transaction.
+	atCI := at.Add(time.Second)
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Revoke(ctx, ci.Name, atCI) })
+	ci.RevokedAt = &atCI
+	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Revoke(ctx, ci.Name, atCI) })
+	if !errors.Is(err, app.ErrAdminKeyNotFound) {
+		t.Fatalf("second Revoke in a transaction: %v, want ErrAdminKeyNotFound", err)
+	}
+	checkList([]app.AdminKey{upper, ci, ops})
+}
+
+// A name, once used, is never used again: not while the key lives, not
+// after it was revoked (the audit trail names keys).
+func testAdminKeyNamesNeverReused(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	store := s.Repos.AdminKeys
+	name := keyPrefix() + "deploy"
+	first := newAdminKey(t, name, now())
+	if err := store.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Create(ctx, newAdminKey(t, name, now())); !errors.Is(err, app.ErrAdminKeyExists) {
+		t.Fatalf("Create of a live key's name: %v, want ErrAdminKeyExists", err)
+	}
+	if err := store.Revoke(ctx, name, now()); err != nil {
+		t.Fatal(err)
+	}
+	again := newAdminKey(t, name, now())
+	if err := store.Create(ctx, again); !errors.Is(err, app.ErrAdminKeyExists) {
+		t.Fatalf("Create of a revoked key's name: %v, want ErrAdminKeyExists", err)
+	}
+	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Create(ctx, again) })
+	if !errors.Is(err, app.ErrAdminKeyExists) {
+		t.Fatalf("Create of a revoked key's name in a transaction: %v, want ErrAdminKeyExists", err)
+	}
+	if _, err := store.ByHash(ctx, again.Hash); !errors.Is(err, app.ErrAdminKeyNotFound) {
+		t.Fatalf("the refused key was stored: %v", err)
+	}
+	if got := ownKeys(t, s, name); len(got) != 1 || got[0].Hash != first.Hash || got[0].RevokedAt == nil {
+		t.Fatalf("keys called %s: %+v, want only the first, revoked", name, got)
+	}
+}
+
+// Of concurrent creates of one name (pool-bound and in transactions),
+// exactly one succeeds and the others give ErrAdminKeyExists.
+func testAdminKeyConcurrentCreate(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	name := keyPrefix() + "race"
+	const n = 10
+	keys := make([]app.AdminKey, n)
+	for i := range keys {
+		keys[i] = newAdminKey(t, name, now())
+	}
+	var won, winnerIdx atomic.Int32
+	race(n, func(i int) {
+		var err error
+		if i%2 == 0 {
+			err = s.Repos.AdminKeys.Create(ctx, keys[i])
+		} else {
+			err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Create(ctx, keys[i]) })
+		}
+		switch {
+		case err == nil:
+			won.Add(1)
+			winnerIdx.Store(int32(i))
+		case !errors.Is(err, app.ErrAdminKeyExists):
+			t.Errorf("create %d: %v", i, err)
+		}
+	})
+	if won.Load() != 1 {
+		t.Fatalf("%d creates of one name succeeded, want 1", won.Load())
+	}
+	winner := int(winnerIdx.Load())
+	got, err := s.Repos.AdminKeys.ByHash(ctx, keys[winner].Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := diffAdminKey(got, keys[winner]); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,67 @@
+package account
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// DeleteAccount is a signed-in user deleting their own account, with
+// their password: the account and everything stored for it go (see
+// app.UserRepository.Delete), the audit trail stays whole, a notice goes
+// to the address, and the address can register again.
+type DeleteAccount struct {
+	users app.UserRepository
+	tx    app.TxManager
+	check *limits.PasswordCheck
+	clock app.Clock
+	ids   app.IDGenerator
+}
+
+// NewDeleteAccount builds the use case. users works outside any transaction.
+func NewDeleteAccount(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, clock app.Clock, ids app.IDGenerator) *DeleteAccount {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "Clock": clock, "IDGenerator": ids})
+	return &DeleteAccount{users: users, tx: tx, check: check, clock: clock, ids: ids}
+}
+
+// Handle deletes the account of userID if password is its password.
+func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, meta app.RequestMeta) error {
+	u, err := h.users.ByID(ctx, userID)
+	if errors.Is(err, user.ErrNotFound) {
+		return domain.ErrUnauthorized
+	} else if err != nil {
+		return err
+	}
+	if err := h.check.Check(ctx, u, password, "account_deletion", meta); err != nil {
+		return err
+	}
+	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+		if errors.Is(err, user.ErrNotFound) {
+			return domain.ErrUnauthorized
+		} else if err != nil {
+			return err
+		}
+		// The password was checked against a hash read before this
+		// transaction; a reset or change that committed since wins.
+		if fresh.PasswordHash() != u.PasswordHash() {
+			return domain.ErrWrongPassword
+		}
+		if err := r.Users.Delete(ctx, fresh.ID()); err != nil {
+			return err
+		}
+		// Queued after the deletion, which takes the user's mail with it.
+		err = r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailAccountDeleted, To: fresh.Email().String(), Data: map[string]string{}}, now)
+		if err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, audit.Event{Type: audit.AccountDeleted, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"email": fresh.Email().String()}})
+	})
+}

@@ -1,0 +1,211 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+// selfFixture is what the signed-in user's own account changes need.
+type selfFixture struct {
+	users  *mock.MockUserRepository
+	tx     *mock.MockTxManager
+	hasher *mock.MockPasswordHasher
+	rl     *mock.MockRateLimiter
+	audit  *mock.MockAuditLog
+	repos  *apptest.Repos
+	check  *limits.PasswordCheck
+	guard  *limits.Guard
+}
+
+func newSelf(t *testing.T) *selfFixture {
+	ctrl := gomock.NewController(t)
+	f := &selfFixture{
+		users: mock.NewMockUserRepository(ctrl), tx: mock.NewMockTxManager(ctrl), hasher: mock.NewMockPasswordHasher(ctrl),
+		rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl), repos: apptest.NewRepos(ctrl),
+	}
+	f.guard = limits.NewGuard(f.rl, limits.DefaultPolicy())
+	f.check = limits.NewPasswordCheck(f.guard, f.hasher, f.audit, apptest.NewClock(apptest.T0))
+	return f
+}
+
+// expectCheck expects the throttled password check with the given outcome.
+func (f *selfFixture) expectCheck(t *testing.T, ok bool) {
+	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
+	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Return(ok, false, nil)
+	if ok {
+		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+		return
+	}
+	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
+	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.LoginFailed {
+			t.Errorf("audit %+v, want login_failed", e)
+		}
+		return nil
+	})
+}
+
+func TestDeleteAccountNeedsThePassword(t *testing.T) {
+	f := newSelf(t)
+	h := account.NewDeleteAccount(f.users, f.tx, f.check, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	u := storedUser("owner@example.com", true, true)
+	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.expectCheck(t, false)
+	if err := h.Handle(context.Background(), u.ID(), "wrong", meta); !errors.Is(err, domain.ErrWrongPassword) {
+		t.Fatalf("Handle with a wrong password = %v", err) // and no transaction: the strict mock
+	}
+}
+
+func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
+	f := newSelf(t)
+	h := account.NewDeleteAccount(f.users, f.tx, f.check, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	u := storedUser("owner@example.com", true, true)
+	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.expectCheck(t, true)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	// Order is the behaviour: deleting takes the user's queued mail, so
+	// the notice must be queued after it.
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(storedUser("owner@example.com", true, true), nil),
+		f.repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+			if m.Kind != app.MailAccountDeleted || m.To != "owner@example.com" {
+				t.Errorf("mail %+v", m)
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.AccountDeleted || e.UserID != u.ID() {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+	)
+	if err := h.Handle(context.Background(), u.ID(), goodPassword, meta); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newChangeEmail(f *selfFixture) *account.ChangeEmail {
+	return account.NewChangeEmail(f.users, f.tx, f.check, f.guard, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("email"), apptest.Links(), account.VerificationTTL(verifyTTL))
+}
+
+func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
+	f := newSelf(t)
+	h := newChangeEmail(f)
+	u := storedUser("owner@example.com", true, true)
+	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.expectCheck(t, true)
+	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
+	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(1, nil)
+	var tok *token.OneTimeToken
+	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
+		tok = t
+		return nil
+	})
+	var mails []app.OutboundMail
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		mails = append(mails, m)
+		return nil
+	}).Times(2)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	if err := h.Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "New@example.com", Password: goodPassword, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	if tok == nil || tok.Purpose() != token.PurposeChangeEmail || tok.NewEmail() != "new@example.com" {
+		t.Fatalf("token %+v", tok)
+	}
+	if len(mails) != 2 || mails[0].Kind != app.MailConfirmEmailChange || mails[0].To != "new@example.com" ||
+		!strings.HasPrefix(mails[0].Data["link"], apptest.PublicURL+"/confirm-email?token=") ||
+		mails[1].Kind != app.MailEmailChangeRequested || mails[1].To != "owner@example.com" {
+		t.Fatalf("mails %+v", mails)
+	}
+}
+
+func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
+	f := newSelf(t)
+	h := newChangeEmail(f)
+	u := storedUser("owner@example.com", true, true)
+	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.expectCheck(t, true)
+	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("taken@example.com", true, true), nil)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
+	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		if m.Kind != app.MailEmailChangeRequested || m.To != "owner@example.com" {
+			t.Errorf("mail %+v", m)
+		}
+		return nil
+	})
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Detail["link_sent"] != "false" {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
+	// Same answer as for a free address; no token is stored (strict mock).
+	if err := h.Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "taken@example.com", Password: goodPassword, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
+	f := newSelf(t)
+	h := account.NewConfirmEmailChange(f.tx, apptest.NewClock(apptest.T0))
+	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
+	u := storedUser("owner@example.com", false, true)
+	keep := apptest.ID(7)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
+	f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
+		apptest.Purposes(token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.EmailChanged || e.Detail["old_email"] != "owner@example.com" || e.Detail["new_email"] != "new@example.com" {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
+	got, err := h.Handle(context.Background(), secret.Reveal(), keep, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Email().String() != "new@example.com" || !got.Verified() || tok.UsedAt() == nil {
+		t.Fatalf("user %s verified %t, token used %v", got.Email(), got.Verified(), tok.UsedAt())
+	}
+}
+
+func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
+	f := newSelf(t)
+	h := account.NewConfirmEmailChange(f.tx, apptest.NewClock(apptest.T0))
+	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+	reset, _ := token.Issue(hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0, time.Hour)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(reset, nil)
+	if _, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("a reset link = %v, want invalid_token", err)
+	}
+}

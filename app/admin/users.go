@@ -1,0 +1,322 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// InviteTTL is how long an invitation's set-password link works
+// (GATEHOUSE_INVITE_TOKEN_TTL).
+type InviteTTL time.Duration
+
+// UserView is a user as an operator sees it.
+type UserView struct {
+	User           *user.User
+	Locked         bool // password login locked by consecutive failures
+	MFAEnabled     bool // no second factor exists yet: always false
+	ActiveSessions int
+}
+
+// Users is the operators' account lifecycle.
+type Users struct {
+	users    app.UserRepository
+	sessions app.SessionRepository
+	tx       app.TxManager
+	hasher   app.PasswordHasher
+	policy   user.PasswordPolicy
+	guard    *limits.Guard
+	clock    app.Clock
+	ids      app.IDGenerator
+	rnd      io.Reader
+	links    app.Links
+	invite   time.Duration
+}
+
+// NewUsers builds the use cases. users and sessions work outside any
+// transaction.
+func NewUsers(users app.UserRepository, sessions app.SessionRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, invite InviteTTL) *Users {
+	app.Require(map[string]any{"UserRepository": users, "SessionRepository": sessions, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
+	return &Users{users: users, sessions: sessions, tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, invite: time.Duration(invite)}
+}
+
+// ListInput selects a page of users.
+type ListInput struct {
+	Email  string // a prefix of the address, normalized as addresses are
+	Cursor string // "" for the first page
+	Limit  int    // 0 for the default
+}
+
+// List returns a page of users, newest first, and the cursor of the next
+// page ("" after the last).
+func (h *Users) List(ctx context.Context, in ListInput) ([]UserView, string, error) {
+	limit, err := pageLimit(in.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	before, err := parseUserCursor(in.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	prefix := user.NormalizeEmailPrefix(in.Email)
+	if len(prefix) > user.MaxEmailBytes {
+		return nil, "", domain.InvalidRequest(domain.FieldError{Field: "email", Code: "too_long", Message: "The email prefix is longer than an address can be."})
+	}
+	// One more than asked tells whether a next page exists.
+	found, err := h.users.List(ctx, app.UserQuery{EmailPrefix: prefix, Before: before, Limit: limit + 1})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(found) > limit {
+		found = found[:limit]
+		last := found[limit-1]
+		next = userCursor(app.UserCursor{CreatedAt: last.CreatedAt(), ID: last.ID()})
+	}
+	views, err := h.views(ctx, found)
+	return views, next, err
+}
+
+// Get returns one user, or user.ErrNotFound.
+func (h *Users) Get(ctx context.Context, id uuid.UUID) (UserView, error) {
+	u, err := h.users.ByID(ctx, id)
+	if err != nil {
+		return UserView{}, err
+	}
+	return h.view(ctx, u)
+}
+
+// Find returns the user with id or, when ref is not an id, the address
+// ref (the command line takes either).
+func (h *Users) Find(ctx context.Context, ref string) (UserView, error) {
+	if id, err := uuid.Parse(ref); err == nil {
+		return h.Get(ctx, id)
+	}
+	email, err := user.ParseEmail(ref)
+	if err != nil {
+		return UserView{}, err
+	}
+	u, err := h.users.ByEmail(ctx, email)
+	if err != nil {
+		return UserView{}, err
+	}
+	return h.view(ctx, u)
+}
+
+func (h *Users) view(ctx context.Context, u *user.User) (UserView, error) {
+	v, err := h.views(ctx, []*user.User{u})
+	if err != nil {
+		return UserView{}, err
+	}
+	return v[0], nil
+}
+
+// views adds what an operator sees beyond the user row: one session count
+// for the whole page, and each account's lock.
+func (h *Users) views(ctx context.Context, us []*user.User) ([]UserView, error) {
+	out := make([]UserView, 0, len(us))
+	if len(us) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(us))
+	for i, u := range us {
+		ids[i] = u.ID()
+	}
+	counts, err := h.sessions.CountActive(ctx, ids, h.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		locked, err := h.guard.Locked(ctx, u.Email())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, UserView{User: u, Locked: locked, ActiveSessions: counts[u.ID()]})
+	}
+	return out, nil
+}
+
+// CreateInput is a new account made by an operator.
+type CreateInput struct {
+	Email string
+	// Password, when empty, makes an invitation: the account gets a
+	// random password nobody knows and a set-password link is mailed.
+	Password      string
+	EmailVerified bool
+}
+
+// Create makes an account. A taken address is user.ErrEmailTaken.
+func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, error) {
+	email, err := user.ParseEmail(in.Email)
+	if err != nil {
+		return UserView{}, err
+	}
+	invite := in.Password == ""
+	var pw user.Password
+	if invite {
+		secret, _, err := token.NewSecret(h.rnd)
+		if err != nil {
+			return UserView{}, err
+		}
+		pw = user.NormalizePassword(secret.Reveal())
+	} else if pw, err = h.policy.Check("password", in.Password, email); err != nil {
+		return UserView{}, err
+	}
+	encoded, err := h.hasher.Hash(ctx, pw)
+	if err != nil {
+		return UserView{}, err
+	}
+	var u *user.User
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		if u, err = user.New(h.ids.NewID(), email, encoded, now); err != nil {
+			return err
+		}
+		if in.EmailVerified {
+			u.VerifyEmail(now)
+		}
+		if err := r.Users.Create(ctx, u); err != nil {
+			return err
+		}
+		if invite {
+			secret, err := app.IssueResetToken(ctx, r, h.rnd, u.ID(), now, h.invite)
+			if err != nil {
+				return err
+			}
+			err = r.Outbox.Enqueue(ctx, app.OutboundMail{
+				ID: h.ids.NewID(), Kind: app.MailInvite, To: u.Email().String(), UserID: u.ID(),
+				Data: map[string]string{"link": h.links.ResetPassword(secret)},
+			}, now)
+			if err != nil {
+				return err
+			}
+		}
+		return r.Audit.Append(ctx, a.event(audit.AdminUserCreated, u.ID(), now, map[string]string{
+			"email": u.Email().String(), "invited": strconv.FormatBool(invite), "email_verified": strconv.FormatBool(in.EmailVerified),
+		}))
+	})
+	if err != nil {
+		return UserView{}, err
+	}
+	return UserView{User: u}, nil
+}
+
+// Patch is an operator's change to an account; nil fields stay as they are.
+type Patch struct {
+	Disabled      *bool
+	EmailVerified *bool
+	// MFAEnabled may only be set to false (turning a second factor off).
+	MFAEnabled *bool
+}
+
+var errMFAOnlyOff = domain.Validation(domain.FieldError{Field: "mfa_enabled", Code: "only_false", Message: "A second factor can only be turned off here; its owner turns it on."})
+
+// Update applies p. Disabling revokes every session of the account in the
+// same transaction, so its access tokens fail on the next request.
+func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (UserView, error) {
+	if p.MFAEnabled != nil && *p.MFAEnabled {
+		return UserView{}, errMFAOnlyOff
+	}
+	var u *user.User
+	err := h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		var err error
+		if u, err = r.Users.ByIDForChange(ctx, id); err != nil {
+			return err
+		}
+		detail := map[string]string{}
+		if p.Disabled != nil {
+			detail["disabled"] = strconv.FormatBool(*p.Disabled)
+			if *p.Disabled {
+				u.Deactivate(now)
+				n, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now)
+				if err != nil {
+					return err
+				}
+				detail["sessions_revoked"] = strconv.Itoa(n)
+			} else {
+				u.Activate(now)
+			}
+		}
+		if p.EmailVerified != nil {
+			detail["email_verified"] = strconv.FormatBool(*p.EmailVerified)
+			if *p.EmailVerified {
+				u.VerifyEmail(now)
+			} else {
+				u.UnverifyEmail(now)
+			}
+		}
+		if p.MFAEnabled != nil {
+			// Without a second factor there is nothing to turn off; the
+			// request is still recorded.
+			detail["mfa_enabled"] = "false"
+		}
+		if len(detail) == 0 {
+			return nil
+		}
+		if err := r.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, a.event(audit.AdminUserUpdated, u.ID(), now, detail))
+	})
+	if err != nil {
+		return UserView{}, err
+	}
+	return h.view(ctx, u)
+}
+
+// Delete removes an account and everything stored for it but its audit
+// trail (see app.UserRepository.Delete).
+func (h *Users) Delete(ctx context.Context, a Actor, id uuid.UUID) error {
+	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		u, err := r.Users.ByIDForChange(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := r.Users.Delete(ctx, u.ID()); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, a.event(audit.AdminUserDeleted, u.ID(), now, map[string]string{"email": u.Email().String()}))
+	})
+}
+
+// RevokeSessions ends every session of the account.
+func (h *Users) RevokeSessions(ctx context.Context, a Actor, id uuid.UUID) (int, error) {
+	var n int
+	err := h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		u, err := r.Users.ByIDForChange(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n, err = r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, a.event(audit.AdminSessionsRevoked, u.ID(), now, map[string]string{"sessions_revoked": strconv.Itoa(n)}))
+	})
+	return n, err
+}
+
+// Unlock lifts the account's lockout and clears its failed-login counts.
+func (h *Users) Unlock(ctx context.Context, a Actor, id uuid.UUID) error {
+	u, err := h.users.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := h.guard.Unlock(ctx, u.Email()); err != nil {
+		return err
+	}
+	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		return r.Audit.Append(ctx, a.event(audit.AdminUserUnlocked, u.ID(), h.clock.Now(), nil))
+	})
+}
