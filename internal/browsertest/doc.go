@@ -1,0 +1,13 @@
+// Package browsertest drives the hosted pages (verify email, forgot password,
+// reset password, confirm a new email address) in a real headless Chromium,
+// against the real gatehouse binary on the embedded store: each page renders,
+// its form posts without JavaScript, the Content-Security-Policy blocks
+// inline script, and a screenshot of each page is written to the test's
+// artifact directory (go test -artifacts keeps them).
+//
+// The tests need a Chromium binary (Debian's chromium package; .ci/run
+// installs it). Outside CI they skip when none is on PATH; with CI=true a
+// missing Chromium fails them.
+//
+// It has no code of its own; everything lives in _test.go files.
+package browsertest

@@ -1,0 +1,353 @@
+package browsertest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// TestHostedPages runs every hosted page in headless Chromium against the
+// real binary: each flow with JavaScript off (the forms must work as plain
+// HTML), and each page with JavaScript on to see its CSP block inline script.
+func TestHostedPages(t *testing.T) {
+	requireChromium(t)
+	srv := startServer(t)
+	browser := startBrowser(t)
+
+	t.Run("verify-email", func(t *testing.T) {
+		const email, password = "vera@example.com", "plum orchard quietly hums"
+		link := srv.register(t, email, password)
+		srv.prefetch(t, link) // a mail scanner opens the link first
+
+		if st, _ := srv.login(t, email, password); st != http.StatusUnauthorized {
+			t.Fatalf("login before verification = %d, want 401", st)
+		}
+
+		tb := newTab(t, browser, false)
+		res := tb.open(t, link)
+		checkFormPage(t, tb, res, formPage{
+			title:  "Verify your email",
+			token:  tokenOf(t, link),
+			fields: []string{"password"},
+		})
+		tb.screenshot(t, "verify-email")
+
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), password))
+		res = tb.submit(t, "/verify-email")
+		checkResultPage(t, tb, res, http.StatusOK, "Your email address is verified")
+		tb.screenshot(t, "verify-email-result")
+
+		if st, _ := srv.login(t, email, password); st != http.StatusOK {
+			t.Errorf("login after verifying on the page = %d, want 200", st)
+		}
+		tb.requireScripts(t, false) // JavaScript stayed off through every navigation
+	})
+
+	t.Run("forgot-and-reset-password", func(t *testing.T) {
+		const email, password, newPassword = "rosa@example.com", "amber kettle sings at dawn", "seven quiet lanterns drift"
+		srv.verifiedUser(t, email, password)
+
+		tb := newTab(t, browser, false)
+		res := tb.open(t, srv.URL+"/forgot-password")
+		checkFormPage(t, tb, res, formPage{title: "Reset your password", fields: []string{"email"}})
+		tb.screenshot(t, "forgot-password")
+
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#email`), email))
+		res = tb.submit(t, "/forgot-password")
+		checkResultPage(t, tb, res, http.StatusAccepted, "If an account exists for that address")
+		tb.screenshot(t, "forgot-password-result")
+
+		link := srv.awaitLink(t, email, "/reset-password")
+		srv.prefetch(t, link)
+		res = tb.open(t, link)
+		checkFormPage(t, tb, res, formPage{
+			title:  "Choose a new password",
+			token:  tokenOf(t, link),
+			fields: []string{"password"},
+		})
+		tb.screenshot(t, "reset-password")
+
+		// A password the policy refuses (long enough for any length limit,
+		// but it holds the address's local part): the form comes back with
+		// the reason, the same token and an empty field.
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "my name is rosa, truly"))
+		res = tb.submit(t, "/reset-password")
+		if res.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("reset with a refused password = %d, want 422", res.Status)
+		}
+		checkFormPage(t, tb, res, formPage{
+			title:     "Choose a new password",
+			token:     tokenOf(t, link),
+			fields:    []string{"password"},
+			status:    http.StatusUnprocessableEntity,
+			wantError: true,
+		})
+		if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
+			t.Error("the refused password is rendered back into the field")
+		}
+		tb.screenshot(t, "reset-password-refused")
+
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), newPassword))
+		res = tb.submit(t, "/reset-password")
+		checkResultPage(t, tb, res, http.StatusOK, "Your password was changed")
+		tb.screenshot(t, "reset-password-result")
+
+		if st, _ := srv.login(t, email, newPassword); st != http.StatusOK {
+			t.Errorf("login with the new password = %d, want 200", st)
+		}
+		if st, _ := srv.login(t, email, password); st != http.StatusUnauthorized {
+			t.Errorf("login with the old password = %d, want 401", st)
+		}
+		tb.requireScripts(t, false)
+	})
+
+	t.Run("confirm-email", func(t *testing.T) {
+		const oldEmail, newEmail, password = "otto@example.com", "otto.new@example.com", "copper meadow hears rain"
+		srv.verifiedUser(t, oldEmail, password)
+		st, access := srv.login(t, oldEmail, password)
+		if st != http.StatusOK {
+			t.Fatalf("login = %d, want 200", st)
+		}
+		srv.mustCall(t, http.StatusAccepted, http.MethodPost, "/v1/me/email", access,
+			map[string]string{"new_email": newEmail, "password": password})
+		link := srv.awaitLink(t, newEmail, "/confirm-email")
+		srv.prefetch(t, link)
+
+		tb := newTab(t, browser, false)
+		res := tb.open(t, link)
+		checkFormPage(t, tb, res, formPage{token: tokenOf(t, link)})
+		tb.screenshot(t, "confirm-email")
+
+		// The contract is POST /v1/me/email/confirm {token}; should the
+		// page ask for the password as well, give it.
+		if tb.count(t, `form input[type=password]`) > 0 {
+			tb.do(t, chromedp.SendKeys(chromedp.CSS(`form input[type=password]`), password))
+		}
+		res = tb.submit(t, "/confirm-email")
+		checkResultPage(t, tb, res, http.StatusOK, "")
+		tb.screenshot(t, "confirm-email-result")
+
+		if st, _ := srv.login(t, newEmail, password); st != http.StatusOK {
+			t.Errorf("login with the new address = %d, want 200", st)
+		}
+		if st, _ := srv.login(t, oldEmail, password); st != http.StatusUnauthorized {
+			t.Errorf("login with the old address = %d, want 401", st)
+		}
+		tb.requireScripts(t, false)
+	})
+
+	t.Run("csp-blocks-inline-script", func(t *testing.T) {
+		tb := newTab(t, browser, true)
+
+		// The probe itself, on a page without a CSP: the inline script runs
+		// and nothing is reported, so a blocked script below is the CSP's doing.
+		tb.requireScripts(t, true)
+		if got := injectInlineScript(t, tb); got.Inline != "number" || len(got.Violations) != 0 {
+			t.Fatalf("without a CSP: inline script ran = %v, violations %+v; want it to run unreported", got.Inline == "number", got.Violations)
+		}
+
+		for _, path := range []string{
+			"/verify-email?token=browsertest",
+			"/forgot-password",
+			"/reset-password?token=browsertest",
+			"/confirm-email?token=browsertest",
+		} {
+			t.Run(strings.TrimPrefix(pathOf(path), "/"), func(t *testing.T) {
+				res := tb.open(t, srv.URL+path)
+				if res.Status != http.StatusOK || !strings.HasPrefix(res.MimeType, "text/html") {
+					t.Fatalf("GET %s = %d %s, want 200 text/html", pathOf(path), res.Status, res.MimeType)
+				}
+				checkCSP(t, res.Headers)
+				got := injectInlineScript(t, tb)
+				if got.Inline != "undefined" {
+					t.Errorf("an inline <script> ran (window.__inline is a %s): the CSP does not block it", got.Inline)
+				}
+				if len(got.Violations) == 0 {
+					t.Fatal("no securitypolicyviolation event for the inline <script>")
+				}
+				v := got.Violations[0]
+				if !strings.HasPrefix(v.Directive, "script-src") || v.Disposition != "enforce" || v.Blocked != "inline" {
+					t.Errorf("violation = %+v, want an enforced script-src violation of an inline script", v)
+				}
+			})
+		}
+	})
+}
+
+// formPage is what a hosted page with a form must show.
+type formPage struct {
+	title     string   // the h1 (and <title> prefix); "" = any non-empty heading
+	token     string   // the hidden token field's value; "" = no token field
+	fields    []string // visible inputs by name, each with its label
+	status    int      // the HTTP status; 0 = 200
+	wantError bool     // the form comes back with an error message (.err)
+}
+
+// checkFormPage checks the response and the rendered form of a hosted page.
+func checkFormPage(t *testing.T, tb *tab, res *network.Response, want formPage) {
+	t.Helper()
+	status := want.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if res.Status != int64(status) || !strings.HasPrefix(res.MimeType, "text/html") {
+		t.Fatalf("%s = %d %s, want %d text/html", pathOf(res.URL), res.Status, res.MimeType, status)
+	}
+	checkHostedHeaders(t, res.Headers)
+	switch n := tb.count(t, `.err`); {
+	case want.wantError && n == 0:
+		t.Error("the form came back without an error message (.err)")
+	case want.wantError:
+		t.Logf("the page says: %q", tb.text(t, `.err`))
+	case n != 0:
+		t.Errorf("the form shows an error: %q", tb.text(t, `.err`))
+	}
+
+	h1 := tb.text(t, `h1`)
+	switch {
+	case want.title == "" && h1 == "":
+		t.Error("the page has no heading")
+	case want.title != "" && h1 != want.title:
+		t.Errorf("heading = %q, want %q", h1, want.title)
+	}
+	if title := run(t, tb, chromedp.Title()); title == "" || (want.title != "" && !strings.HasPrefix(title, want.title)) {
+		t.Errorf("<title> = %q, want it to start with %q", title, want.title)
+	}
+	if n := tb.count(t, `form[method=post i]`); n != 1 {
+		t.Fatalf("the page has %d POST forms, want 1", n)
+	}
+	if n := tb.count(t, `script`); n != 0 {
+		t.Errorf("the page has %d <script> elements; the hosted pages need none", n)
+	}
+	if want.token != "" {
+		got := run(t, tb, chromedp.Value(chromedp.CSS(`form input[type=hidden][name=token]`), chromedp.NodeReady))
+		if got != want.token {
+			t.Errorf("hidden token field = %q, want the token of the link", got)
+		}
+	}
+	for _, name := range want.fields {
+		sel := `form input[name=` + name + `]`
+		tb.do(t, chromedp.WaitVisible(chromedp.CSS(sel)))
+		id := run(t, tb, chromedp.AttributeValue(chromedp.CSS(sel), "id", chromedp.NodeReady))
+		if !id.Exists || tb.count(t, `label[for="`+id.Value+`"]`) != 1 {
+			t.Errorf("the field %q has no label", name)
+		}
+	}
+	tb.do(t, chromedp.WaitVisible(chromedp.CSS(`form button[type=submit]`)))
+}
+
+// checkResultPage checks the page a form post answered: its status, its
+// headers and, when wantMsg is not "", that its status message says it.
+func checkResultPage(t *testing.T, tb *tab, res *network.Response, wantStatus int, wantMsg string) {
+	t.Helper()
+	if res.Status != int64(wantStatus) || !strings.HasPrefix(res.MimeType, "text/html") {
+		msg := ""
+		if tb.count(t, `[role=status]`) > 0 {
+			msg = tb.text(t, `[role=status]`)
+		}
+		t.Fatalf("the form post answered %d %s (%q), want %d text/html", res.Status, res.MimeType, msg, wantStatus)
+	}
+	checkHostedHeaders(t, res.Headers)
+	if tb.count(t, `[role=status].ok`) != 1 {
+		t.Fatalf("the result page has no success message ([role=status].ok); body: %q", tb.text(t, `body`))
+	}
+	if msg := tb.text(t, `[role=status]`); !strings.Contains(msg, wantMsg) {
+		t.Errorf("result message = %q, want it to say %q", msg, wantMsg)
+	}
+	if n := tb.count(t, `.err`); n != 0 {
+		t.Errorf("the result page shows %d errors: %q", n, tb.text(t, `.err`))
+	}
+}
+
+// checkHostedHeaders checks the security headers every hosted page carries.
+func checkHostedHeaders(t *testing.T, h network.Headers) {
+	t.Helper()
+	checkCSP(t, h)
+	if got := header(h, "X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+	if got := header(h, "Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("Referrer-Policy = %q, want no-referrer (the URL holds a token)", got)
+	}
+}
+
+// checkCSP checks that the page's Content-Security-Policy allows no inline
+// script: the directive that governs <script> elements (script-src-elem,
+// else script-src, else default-src) must be there without 'unsafe-inline'.
+// It also wants frame-ancestors 'none'.
+func checkCSP(t *testing.T, h network.Headers) {
+	t.Helper()
+	raw := header(h, "Content-Security-Policy")
+	if raw == "" {
+		t.Error("no Content-Security-Policy header")
+		return
+	}
+	for _, policy := range strings.Split(raw, "\n") { // one per header line; each must hold
+		dirs := map[string][]string{}
+		for _, d := range strings.Split(policy, ";") {
+			f := strings.Fields(strings.ToLower(d))
+			if len(f) > 0 {
+				if _, dup := dirs[f[0]]; !dup { // the first one counts
+					dirs[f[0]] = f[1:]
+				}
+			}
+		}
+		var name string
+		for _, n := range []string{"script-src-elem", "script-src", "default-src"} {
+			if _, ok := dirs[n]; ok {
+				name = n
+				break
+			}
+		}
+		if name == "" {
+			t.Errorf("CSP %q restricts no script (no script-src or default-src)", policy)
+			continue
+		}
+		for _, src := range dirs[name] {
+			if src == "'unsafe-inline'" || src == "*" || src == "data:" {
+				t.Errorf("CSP %q allows inline script: %s has %s", policy, name, src)
+			}
+		}
+		if fa := dirs["frame-ancestors"]; len(fa) != 1 || fa[0] != "'none'" {
+			t.Errorf("CSP %q: frame-ancestors = %q, want 'none'", policy, fa)
+		}
+	}
+}
+
+// inlineScriptResult is what injectInlineScript saw.
+type inlineScriptResult struct {
+	Inline     string `json:"inline"` // typeof window.__inline after the insert
+	Violations []struct {
+		Directive   string `json:"directive"`
+		Disposition string `json:"disposition"`
+		Blocked     string `json:"blocked"`
+	} `json:"violations"`
+}
+
+// injectInlineScript inserts an inline <script> into the page, as an
+// injection would, and reports whether it ran and which CSP violations the
+// page saw, waiting up to 2 s for the (asynchronous) violation event.
+func injectInlineScript(t *testing.T, tb *tab) inlineScriptResult {
+	t.Helper()
+	const js = `new Promise((resolve) => {
+	const violations = [];
+	document.addEventListener('securitypolicyviolation', (e) => {
+		violations.push({directive: e.effectiveDirective, disposition: e.disposition, blocked: e.blockedURI});
+	});
+	const s = document.createElement('script');
+	s.textContent = 'window.__inline = 1';
+	document.body.appendChild(s);
+	const started = Date.now();
+	(function wait() {
+		if (violations.length > 0 || typeof window.__inline !== 'undefined' || Date.now() - started > 2000) {
+			resolve({inline: typeof window.__inline, violations});
+		} else {
+			setTimeout(wait, 10);
+		}
+	})();
+})`
+	return run(t, tb, chromedp.Evaluate[inlineScriptResult](js, chromedp.EvalAwaitPromise))
+}
