@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -117,6 +118,31 @@ func AddVerificationToken(ctx context.Context, r Repos, ids IDGenerator, rnd io.
 		ID: ids.NewID(), Kind: MailVerifyEmail, To: u.Email().String(), UserID: u.ID(),
 		Data: map[string]string{"link": links.VerifyEmail(secret)},
 	}, now)
+}
+
+// UseToken consumes the one-time token with hash for purpose in the
+// caller's transaction and reads its user for change. Unknown, used,
+// expired and wrong-purpose tokens, and the links of a disabled account,
+// are all domain.ErrInvalidToken.
+func UseToken(ctx context.Context, r Repos, hash token.Hash, purpose token.Purpose, now time.Time) (*token.OneTimeToken, *user.User, error) {
+	t, err := r.Tokens.ByHashForChange(ctx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.Use(purpose, now); err != nil {
+		return nil, nil, err
+	}
+	if err := r.Tokens.MarkUsed(ctx, t); err != nil {
+		return nil, nil, err
+	}
+	u, err := r.Users.ByIDForChange(ctx, t.UserID())
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.Active() {
+		return nil, nil, domain.ErrInvalidToken
+	}
+	return t, u, nil
 }
 
 // VerifyAuditChain reads the whole audit trail and checks every link of

@@ -151,21 +151,10 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 	var u *user.User
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		t, err := r.Tokens.ByHashForChange(ctx, hash)
+		var t *token.OneTimeToken
+		t, u, err = app.UseToken(ctx, r, hash, token.PurposeChangeEmail, now)
 		if err != nil {
 			return err
-		}
-		if err := t.Use(token.PurposeChangeEmail, now); err != nil {
-			return err
-		}
-		if err := r.Tokens.MarkUsed(ctx, t); err != nil {
-			return err
-		}
-		if u, err = r.Users.ByIDForChange(ctx, t.UserID()); err != nil {
-			return err
-		}
-		if !u.Active() {
-			return domain.ErrInvalidToken
 		}
 		old := u.Email()
 		newEmail, err := user.ParseEmail(t.NewEmail())

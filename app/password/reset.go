@@ -72,21 +72,8 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 	}
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		t, err := r.Tokens.ByHashForChange(ctx, hash)
-		if err != nil {
+		if _, u, err = app.UseToken(ctx, r, hash, token.PurposeResetPassword, now); err != nil {
 			return err
-		}
-		if err := t.Use(token.PurposeResetPassword, now); err != nil {
-			return err
-		}
-		if err := r.Tokens.MarkUsed(ctx, t); err != nil {
-			return err
-		}
-		if u, err = r.Users.ByIDForChange(ctx, t.UserID()); err != nil {
-			return err
-		}
-		if !u.Active() {
-			return domain.ErrInvalidToken
 		}
 		if err := u.SetPasswordHash(encoded, now); err != nil {
 			return err
