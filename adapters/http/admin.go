@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -44,18 +45,23 @@ func NewAdminServer(cfg Config, log *zap.Logger, uc AdminUseCases) *fiber.App {
 
 const actorKey = "gatehouse.admin_actor"
 
+// errAdminUnauthorized is every refusal of an admin key. Its code is
+// domain.ErrUnauthorized's, so the error handler adds WWW-Authenticate.
+var errAdminUnauthorized = &domain.Error{Kind: domain.KindUnauthorized, Code: domain.ErrUnauthorized.Code, Message: "A valid admin key is required."}
+
 // requireAdminKey authenticates an admin key; every refusal is the same
 // 401 unauthorized.
 func requireAdminKey(k *admin.Keys) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok, ok := bearerToken(c)
 		if !ok {
-			return domain.ErrUnauthorized
+			return errAdminUnauthorized
 		}
-		// The error handler adds WWW-Authenticate: Bearer to a 401.
 		name, err := k.Authenticate(c.UserContext(), tok)
-		if err != nil {
-			return err
+		if errors.Is(err, domain.ErrUnauthorized) {
+			return errAdminUnauthorized
+		} else if err != nil {
+			return err // the store is down: 503, not a refusal
 		}
 		c.Locals(actorKey, admin.Actor{Name: name, Meta: meta(c)})
 		return c.Next()
@@ -185,18 +191,21 @@ func pathID(c *fiber.Ctx) (uuid.UUID, error) {
 	return id, nil
 }
 
-// queryInt reads an optional integer query parameter (0 when absent).
+// queryInt reads an optional integer query parameter of a list: 0 when
+// absent, which the use cases take for the default. An explicit 0 is
+// passed on as out of range, so that only absence means the default.
 func queryInt(c *fiber.Ctx, name string) (int, error) {
 	raw := c.Query(name)
 	if raw == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || len(raw) > 6 {
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		n = -1 // far out of range: the use case says which range
+	case err != nil:
 		return 0, domain.InvalidRequest(domain.FieldError{Field: name, Code: "not_an_integer", Message: name + " must be an integer."})
-	}
-	if n == 0 {
-		// 0 would mean "the default" to the use case; asked for, it is out of range.
+	case n == 0:
 		n = -1
 	}
 	return n, nil

@@ -755,3 +755,19 @@ func TestAdminUnknownPaths(t *testing.T) {
 	res, body = do(t, f.admin, request("POST", "/v1/login", `{"email":"a@example.com","password":"x"}`))
 	decodeProblem(t, res, body, 404, "not_found")
 }
+
+func TestAdminKeyStoreDownIsNotARefusal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.keys.EXPECT().ByHash(gomock.Any(), gomock.Any()).Return(app.AdminKey{}, domain.Unavailable(context.DeadlineExceeded))
+	res, body := do(t, f.admin, adminReq("GET", "/admin/v1/users", ""))
+	decodeProblem(t, res, body, 503, "unavailable")
+	if res.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("WWW-Authenticate = %q on a 503", res.Header.Get("WWW-Authenticate"))
+	}
+
+	res, body = do(t, f.admin, request("GET", "/admin/v1/users", ""))
+	if p := decodeProblem(t, res, body, 401, "unauthorized"); p["detail"] != "A valid admin key is required." {
+		t.Errorf("detail = %v", p["detail"])
+	}
+}
