@@ -88,16 +88,24 @@ func (l *RateLimiter) ResetPrefix(ctx context.Context, prefix string) error {
 	if prefix == "" {
 		return errEmptyPrefix
 	}
-	if !storableText(prefix) {
+	sql, args, ok := resetPrefixSQL(prefix)
+	if !ok {
 		return nil // no stored key starts with it
 	}
-	var err error
-	if end, ok := prefixEnd(prefix); ok {
-		_, err = l.db.Exec(ctx, `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, prefix, end)
-	} else {
-		_, err = l.db.Exec(ctx, `DELETE FROM rate_limits WHERE key >= $1`, prefix)
-	}
+	_, err := l.db.Exec(ctx, sql, args...)
 	return translate(err, nil)
+}
+
+// resetPrefixSQL is ResetPrefix's statement for a non-empty prefix, or ok
+// false when no stored key can start with it.
+func resetPrefixSQL(prefix string) (sql string, args []any, ok bool) {
+	if !storableText(prefix) {
+		return "", nil, false
+	}
+	if end, ok := prefixEnd(prefix); ok {
+		return `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, []any{prefix, end}, true
+	}
+	return `DELETE FROM rate_limits WHERE key >= $1`, []any{prefix}, true
 }
 
 // errEmptyPrefix refuses ResetPrefix(""), a caller's bug.

@@ -81,6 +81,11 @@ func activeSessions(nowArg string) string {
 	return `revoked_at IS NULL AND expires_at > ` + nowArg
 }
 
+// countActiveSQL counts the active sessions of users $1 at $2.
+var countActiveSQL = `SELECT user_id, count(*) FROM sessions
+	WHERE user_id = ANY($1) AND ` + activeSessions("$2") + `
+	GROUP BY user_id`
+
 // CountActive counts, per user of userIDs, the sessions ListActive would
 // return, in one statement for the whole batch (index sessions_user_live).
 // Users without one are absent; no ids give an empty map and no query.
@@ -89,9 +94,7 @@ func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	rows, err := r.db.Query(ctx, `SELECT user_id, count(*) FROM sessions
-		WHERE user_id = ANY($1) AND `+activeSessions("$2")+`
-		GROUP BY user_id`, userIDs, now)
+	rows, err := r.db.Query(ctx, countActiveSQL, userIDs, now)
 	if err != nil {
 		return nil, translate(err, nil)
 	}

@@ -66,34 +66,10 @@ func (r *UserRepository) Update(ctx context.Context, u *user.User) error {
 // and indexed whatever the database's collation. A limit below 1 gives
 // nothing.
 func (r *UserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.User, error) {
-	if q.Limit < 1 {
+	sql, args, ok := listUsersSQL(q)
+	if !ok {
 		return nil, nil
 	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if q.EmailPrefix != "" {
-		if !storableText(q.EmailPrefix) {
-			return nil, nil // no stored address starts with it
-		}
-		where = append(where, `email COLLATE "C" >= `+arg(q.EmailPrefix))
-		if end, ok := prefixEnd(q.EmailPrefix); ok {
-			where = append(where, `email COLLATE "C" < `+arg(end))
-		}
-	}
-	if q.Before != nil {
-		where = append(where, `(created_at, id) < (`+arg(q.Before.CreatedAt)+`, `+arg(q.Before.ID)+`)`)
-	}
-	sql := `SELECT ` + userColumns + ` FROM users`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit)
 	rows, err := r.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err, nil)
@@ -113,6 +89,41 @@ func (r *UserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.Use
 	return out, nil
 }
 
+// listUsersSQL is List's statement for q, or ok false when nothing can
+// match (a limit below 1, a prefix no stored address can start with).
+func listUsersSQL(q app.UserQuery) (sql string, args []any, ok bool) {
+	if q.Limit < 1 {
+		return "", nil, false
+	}
+	var where []string
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.EmailPrefix != "" {
+		if !storableText(q.EmailPrefix) {
+			return "", nil, false // no stored address starts with it
+		}
+		where = append(where, `email COLLATE "C" >= `+arg(q.EmailPrefix))
+		if end, ok := prefixEnd(q.EmailPrefix); ok {
+			where = append(where, `email COLLATE "C" < `+arg(end))
+		}
+	}
+	if q.Before != nil {
+		where = append(where, `(created_at, id) < (`+arg(q.Before.CreatedAt)+`, `+arg(q.Before.ID)+`)`)
+	}
+	sql = `SELECT ` + userColumns + ` FROM users`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit)
+	return sql, args, true
+}
+
+// deleteUserMailSQL deletes the outbox messages of user $1 (index
+// mail_outbox_user).
+const deleteUserMailSQL = `DELETE FROM mail_outbox WHERE user_id = $1`
+
 // Delete removes the user, with (by cascade) their sessions, refresh
 // tokens and one-time tokens, and every outbox message to them, in one
 // transaction (the bound one, or one of its own); an unknown id gives
@@ -124,7 +135,7 @@ func (r *UserRepository) Delete(ctx context.Context, id uuid.UUID) error {
 		if err := affectedOne(tag, err, user.ErrNotFound); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM mail_outbox WHERE user_id = $1`, id) // index mail_outbox_user
+		_, err = tx.Exec(ctx, deleteUserMailSQL, id)
 		return translate(err, nil)
 	})
 }

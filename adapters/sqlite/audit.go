@@ -98,31 +98,10 @@ func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error 
 // audit_events_type_seq, otherwise backwards on the primary key, each from
 // q.BeforeSeq down. A limit below 1 gives nothing.
 func (a *AuditLog) Query(ctx context.Context, q app.AuditQuery) ([]audit.Record, error) {
-	if q.Limit < 1 {
+	query, args, ok := auditQuerySQL(q)
+	if !ok {
 		return nil, nil
 	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if q.UserID != uuid.Nil {
-		where = append(where, `user_id = `+arg(q.UserID.String()))
-	}
-	if q.Type != "" {
-		where = append(where, `event_type = `+arg(string(q.Type)))
-	}
-	if q.BeforeSeq > 0 {
-		where = append(where, `seq < `+arg(q.BeforeSeq))
-	}
-	query := `SELECT ` + recordColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	query += ` ORDER BY seq DESC LIMIT ` + arg(q.Limit)
 	rs, err := a.db.reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, nil)
@@ -140,6 +119,34 @@ func (a *AuditLog) Query(ctx context.Context, q app.AuditQuery) ([]audit.Record,
 		return nil, translate(err, nil)
 	}
 	return out, nil
+}
+
+// auditQuerySQL is Query's statement for q, or ok false for a limit below
+// 1.
+func auditQuerySQL(q app.AuditQuery) (query string, args []any, ok bool) {
+	if q.Limit < 1 {
+		return "", nil, false
+	}
+	var where []string
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.UserID != uuid.Nil {
+		where = append(where, `user_id = `+arg(q.UserID.String()))
+	}
+	if q.Type != "" {
+		where = append(where, `event_type = `+arg(string(q.Type)))
+	}
+	if q.BeforeSeq > 0 {
+		where = append(where, `seq < `+arg(q.BeforeSeq))
+	}
+	query = `SELECT ` + recordColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY seq DESC LIMIT ` + arg(q.Limit)
+	return query, args, true
 }
 
 // scanRecord decodes one row of recordColumns: what Walk and Query give.

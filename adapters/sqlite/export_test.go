@@ -21,3 +21,12 @@ func CountRaw(ctx context.Context, d *DB, query string, args ...any) (int, error
 
 // Pools exposes d's writer and reader pools to tests.
 func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
+
+// Statements of the repositories, for the query-plan tests.
+var (
+	ListUsersSQL      = listUsersSQL
+	AuditQuerySQL     = auditQuerySQL
+	ResetPrefixSQL    = resetPrefixSQL
+	CountActiveSQL    = countActiveSQL
+	DeleteUserMailSQL = deleteUserMailSQL
+)

@@ -91,13 +91,17 @@ func (l *RateLimiter) ResetPrefix(ctx context.Context, prefix string) error {
 	if prefix == "" {
 		return errEmptyPrefix
 	}
-	var err error
-	if end, ok := prefixEnd(prefix); ok {
-		_, err = exec(ctx, l.db, `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, prefix, end)
-	} else {
-		_, err = exec(ctx, l.db, `DELETE FROM rate_limits WHERE key >= $1`, prefix)
-	}
+	query, args := resetPrefixSQL(prefix)
+	_, err := exec(ctx, l.db, query, args...)
 	return err
+}
+
+// resetPrefixSQL is ResetPrefix's statement for a non-empty prefix.
+func resetPrefixSQL(prefix string) (query string, args []any) {
+	if end, ok := prefixEnd(prefix); ok {
+		return `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, []any{prefix, end}
+	}
+	return `DELETE FROM rate_limits WHERE key >= $1`, []any{prefix}
 }
 
 // errEmptyPrefix refuses ResetPrefix(""), a caller's bug.

@@ -93,8 +93,9 @@ func activeSessions(nowArg string) string {
 const countBatch = 500
 
 // CountActive counts, per user of userIDs, the sessions ListActive would
-// return: one statement (user_id IN (...), index sessions_user_live) per
-// countBatch distinct ids, all in one read transaction. Users without one
+// return: one statement on a reader (user_id IN (...), index
+// sessions_user_live) for up to countBatch distinct ids; a larger batch
+// runs one per countBatch ids in one read transaction. Users without one
 // are absent; no ids give an empty map and no query.
 func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
 	out := make(map[uuid.UUID]int)
@@ -104,17 +105,17 @@ func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID
 	ids := slices.Clone(userIDs)
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	ids = slices.Compact(ids)
+	if len(ids) <= countBatch { // one statement: no transaction needed
+		query, args := countActiveSQL(ids, now)
+		if err := countActive(ctx, r.db.reader(), query, args, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	err := r.db.readTx(ctx, func(q querier) error {
 		for chunk := range slices.Chunk(ids, countBatch) {
-			args := []any{micros(now)}
-			marks := make([]string, len(chunk))
-			for i, id := range chunk {
-				args = append(args, id.String())
-				marks[i] = "$" + strconv.Itoa(len(args))
-			}
-			if err := countActive(ctx, q, `SELECT user_id, count(*) FROM sessions
-				WHERE user_id IN (`+strings.Join(marks, ", ")+`) AND `+activeSessions("$1")+`
-				GROUP BY user_id`, args, out); err != nil {
+			query, args := countActiveSQL(chunk, now)
+			if err := countActive(ctx, q, query, args, out); err != nil {
 				return err
 			}
 		}
@@ -124,6 +125,19 @@ func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID
 		return nil, err
 	}
 	return out, nil
+}
+
+// countActiveSQL counts the active sessions at now of the users ids.
+func countActiveSQL(ids []uuid.UUID, now time.Time) (query string, args []any) {
+	args = []any{micros(now)}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id.String())
+		marks[i] = "$" + strconv.Itoa(len(args))
+	}
+	return `SELECT user_id, count(*) FROM sessions
+		WHERE user_id IN (` + strings.Join(marks, ", ") + `) AND ` + activeSessions("$1") + `
+		GROUP BY user_id`, args
 }
 
 func countActive(ctx context.Context, q querier, query string, args []any, out map[uuid.UUID]int) error {

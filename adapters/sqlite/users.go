@@ -68,33 +68,10 @@ func (r *UserRepository) Update(ctx context.Context, u *user.User) error {
 // (no LIKE, no wildcards); INDEXED BY makes SQLite use that index or fail,
 // never scan the table. A limit below 1 gives nothing.
 func (r *UserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.User, error) {
-	if q.Limit < 1 {
+	query, args, ok := listUsersSQL(q)
+	if !ok {
 		return nil, nil
 	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	from := `users`
-	if q.EmailPrefix != "" {
-		from = `users INDEXED BY users_email_key`
-		where = append(where, `email >= `+arg(q.EmailPrefix))
-		if end, ok := prefixEnd(q.EmailPrefix); ok {
-			where = append(where, `email < `+arg(end))
-		}
-	}
-	if q.Before != nil {
-		where = append(where, `(created_at, id) < (`+arg(micros(q.Before.CreatedAt))+`, `+arg(q.Before.ID.String())+`)`)
-	}
-	query := `SELECT ` + userColumns + ` FROM ` + from
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	query += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit)
 	rows, err := r.db.reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, nil)
@@ -114,6 +91,39 @@ func (r *UserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.Use
 	return out, nil
 }
 
+// listUsersSQL is List's statement for q, or ok false for a limit below 1.
+func listUsersSQL(q app.UserQuery) (query string, args []any, ok bool) {
+	if q.Limit < 1 {
+		return "", nil, false
+	}
+	var where []string
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	from := `users`
+	if q.EmailPrefix != "" {
+		from = `users INDEXED BY users_email_key`
+		where = append(where, `email >= `+arg(q.EmailPrefix))
+		if end, ok := prefixEnd(q.EmailPrefix); ok {
+			where = append(where, `email < `+arg(end))
+		}
+	}
+	if q.Before != nil {
+		where = append(where, `(created_at, id) < (`+arg(micros(q.Before.CreatedAt))+`, `+arg(q.Before.ID.String())+`)`)
+	}
+	query = `SELECT ` + userColumns + ` FROM ` + from
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit)
+	return query, args, true
+}
+
+// deleteUserMailSQL deletes the outbox messages of user $1 (index
+// mail_outbox_user).
+const deleteUserMailSQL = `DELETE FROM mail_outbox WHERE user_id = $1`
+
 // Delete removes the user, with (by cascade) their sessions, refresh
 // tokens and one-time tokens, and every outbox message to them, in one
 // write transaction (the bound one, or one of its own); an unknown id
@@ -125,7 +135,7 @@ func (r *UserRepository) Delete(ctx context.Context, id uuid.UUID) error {
 		if err := affectedOne(res, translate(err, nil), user.ErrNotFound); err != nil {
 			return err
 		}
-		_, err = q.ExecContext(ctx, `DELETE FROM mail_outbox WHERE user_id = $1`, id.String()) // index mail_outbox_user
+		_, err = q.ExecContext(ctx, deleteUserMailSQL, id.String())
 		return translate(err, nil)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -109,9 +110,12 @@ func pages(t *testing.T, s Store, q app.UserQuery, limit, max int) (all []*user.
 func testUserListPaged(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	prefix := listPrefix()
-	// Far in the future, so that without a prefix filter these users
-	// are the newest of the store below the cursor.
-	base := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(time.Now().UnixNano()%1e6) * time.Microsecond)
+	// Far in the future, on a random day of a century, so that without a
+	// prefix filter these users are the newest of the store below the
+	// cursor (even in a database a run of the suite used before).
+	base := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).
+		Add(time.Duration(rand.IntN(36500)) * 24 * time.Hour).
+		Add(time.Duration(rand.IntN(1e6)) * time.Microsecond)
 	var made []*user.User
 	for i, off := range []time.Duration{2, 1, 1, 1, 0, 0, -1} { // seconds
 		e := mustEmail(t, fmt.Sprintf("%s-%d@example.com", prefix, i))

@@ -1,0 +1,143 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
+	"github.com/gatehouse-auth/gatehouse/migrations"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Down from 6 gives exactly the schema of versions 1-5 applied on their
+// own (columns, collations, constraints, indexes), keeps every row version
+// 5 can hold and drops the change-email tokens; up again works.
+func TestMigration6RoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	refURL := pgtest.NewEmptyDatabase(t)
+	ref := openPool(t, refURL)
+	files, err := fs.Glob(migrations.Postgres, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		if f >= "00006" {
+			break
+		}
+		b, err := fs.ReadFile(migrations.Postgres, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _, ok := strings.Cut(string(b), "-- +goose Down")
+		if !ok {
+			t.Fatalf("%s: no Down section", f)
+		}
+		if _, err := ref.Exec(ctx, up); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+
+	url := pgtest.NewEmptyDatabase(t)
+	if err := postgres.MigrateUp(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.MigrateDown(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	db := openPool(t, url)
+	if got, want := pgSchema(t, db), pgSchema(t, ref); got != want {
+		t.Fatalf("schema after down from 6 differs from versions 1-5:\n--- got\n%s\n--- want\n%s", got, want)
+	}
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	userID := uuid.New()
+	exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm6@example.com', 'h')`, userID)
+	exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, password_hash)
+		VALUES (sha256('a'), $1, 'verify_email', now(), now(), '$argon2id$reg'), (sha256('b'), $1, 'reset_password', now(), now(), NULL)`, userID)
+	exec(`INSERT INTO rate_limits (key, count, reset_at) VALUES ('login:pair:m6@example.com:ip:1', 1, now())`)
+	if err := postgres.MigrateUp(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
+		VALUES (sha256('c'), $1, 'change_email', now(), now(), 'new@example.com')`, userID)
+	exec(`INSERT INTO admin_keys (name, key_hash, created_at) VALUES ('ops', sha256('k'), now())`)
+	if err := postgres.MigrateDown(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pgSchema(t, db), pgSchema(t, ref); got != want {
+		t.Fatalf("schema after the second down differs from versions 1-5:\n--- got\n%s\n--- want\n%s", got, want)
+	}
+	var tokens, withHash, limits int
+	if err := db.QueryRow(ctx, `SELECT count(*), count(password_hash) FROM one_time_tokens WHERE user_id = $1`, userID).Scan(&tokens, &withHash); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM rate_limits`).Scan(&limits); err != nil {
+		t.Fatal(err)
+	}
+	if tokens != 2 || withHash != 1 || limits != 1 {
+		t.Fatalf("after down: %d tokens (%d with a password hash), %d rate limits; want 2 (1), 1", tokens, withHash, limits)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('d'), $1, 'change_email', now(), now())`, userID); err == nil {
+		t.Fatal("version 5 accepted a change-email token")
+	}
+	if err := postgres.MigrateUp(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.NewPool(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// pgSchema describes the application tables of db: columns in order
+// (type, nullability, default, collation), constraints and indexes.
+func pgSchema(t *testing.T, db *pgxpool.Pool) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, ''), coalesce(collation_name, '')
+			FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE 'goose%'
+			ORDER BY table_name, ordinal_position`,
+		`SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+			FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text NOT LIKE 'goose%'
+			ORDER BY 1, 2`,
+		`SELECT tablename, indexname, indexdef FROM pg_indexes
+			WHERE schemaname = 'public' AND tablename NOT LIKE 'goose%' ORDER BY 1, 2`,
+	} {
+		rows, err := db.Query(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, vals...)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}

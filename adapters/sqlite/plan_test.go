@@ -1,0 +1,130 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/google/uuid"
+)
+
+// fullScan is a plan step that reads a whole table without an index.
+var fullScan = regexp.MustCompile(`^SCAN \w+$`)
+
+// The operators' queries and the deletes of a user's rows use their
+// indexes, never a full scan, on tables of a few thousand rows, before and
+// after ANALYZE (which PRAGMA optimize may run at Close).
+func TestQueryPlansUseIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openFresh(t)
+	writer, readers := sqlite.Pools(db)
+	for _, q := range []string{
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
+			INSERT INTO users (id, email, hashed_password, created_at, updated_at)
+			SELECT printf('%08x-0000-4000-8000-%012x', n, n), 'u' || n || '@example.com', 'h', 1700000000000000 - n * 1000000, 0 FROM g`,
+		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at)
+			SELECT id || '-' || k, id, 0, 0, 1, CASE WHEN k = 1 THEN 0 END FROM users, (SELECT 1 AS k UNION ALL SELECT 2)`,
+		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at)
+			SELECT randomblob(32), id, 'reset_password', 0, 1 FROM users`,
+		`INSERT INTO mail_outbox (id, kind, to_address, user_id, status, next_attempt_at, created_at)
+			SELECT id, 'verify_email', email, id, 'sent', 0, 0 FROM users`,
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
+			INSERT INTO audit_events (seq, event_type, user_id, occurred_at, prev_hash, hash)
+			SELECT n, CASE WHEN n % 100 = 0 THEN 'admin_user_unlocked' ELSE 'login_succeeded' END,
+				printf('%08x-0000-4000-8000-%012x', n % 300 + 1, n % 300 + 1), 0, x'00', x'00' FROM g`,
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
+			INSERT INTO rate_limits (key, count, reset_at)
+			SELECT 'login:pair:u' || n || '@example.com:ip:192.0.2.' || (n % 250), 1, 0 FROM g`,
+	} {
+		if _, err := writer.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	someUser := uuid.MustParse("00000001-0000-4000-8000-000000000001")
+	users := make([]uuid.UUID, 200)
+	for i := range users {
+		users[i] = uuid.New()
+	}
+	users[7] = someUser
+	cursor := &app.UserCursor{CreatedAt: time.UnixMicro(1700000000000000 - 1000*1000000), ID: uuid.New()}
+
+	type stmt struct {
+		name, index string
+		query       string
+		args        []any
+	}
+	built := func(name, index string) func(query string, args []any, ok bool) stmt {
+		return func(query string, args []any, ok bool) stmt {
+			if !ok {
+				t.Fatalf("%s: no statement built", name)
+			}
+			return stmt{name, index, query, args}
+		}
+	}
+	two := func(query string, args []any) (string, []any, bool) { return query, args, true }
+	stmts := []stmt{
+		built("users by prefix", "users_email_key")(sqlite.ListUsersSQL(app.UserQuery{EmailPrefix: "u123", Limit: 51})),
+		built("users by prefix after a cursor", "users_email_key")(sqlite.ListUsersSQL(app.UserQuery{EmailPrefix: "u1_%", Before: cursor, Limit: 51})),
+		built("users newest first", "users_created")(sqlite.ListUsersSQL(app.UserQuery{Limit: 51})),
+		built("users after a cursor", "users_created")(sqlite.ListUsersSQL(app.UserQuery{Before: cursor, Limit: 51})),
+		built("audit by user", "audit_events_user_seq")(sqlite.AuditQuerySQL(app.AuditQuery{UserID: someUser, BeforeSeq: 2500, Limit: 51})),
+		built("audit by type", "audit_events_type_seq")(sqlite.AuditQuerySQL(app.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51})),
+		built("audit page", "INTEGER PRIMARY KEY")(sqlite.AuditQuerySQL(app.AuditQuery{BeforeSeq: 2500, Limit: 51})),
+		built("rate limits by prefix", "sqlite_autoindex_rate_limits_1")(two(sqlite.ResetPrefixSQL("login:pair:u123@example.com:"))),
+		built("active sessions of a page of users", "sessions_user_live")(two(sqlite.CountActiveSQL(users, time.UnixMicro(0)))),
+		{"mail of a deleted user", "mail_outbox_user", sqlite.DeleteUserMailSQL, []any{someUser.String()}},
+		{"sessions of a deleted user (cascade)", "sessions_user", `DELETE FROM sessions WHERE user_id = $1`, []any{someUser.String()}},
+		{"tokens of a deleted user (cascade)", "one_time_tokens_user", `DELETE FROM one_time_tokens WHERE user_id = $1`, []any{someUser.String()}},
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, c := range stmts {
+			plan := explainPlan(t, readers, c.query, c.args...)
+			var full bool
+			for _, step := range plan {
+				full = full || fullScan.MatchString(step)
+			}
+			if joined := strings.Join(plan, "; "); !strings.Contains(joined, c.index) || full {
+				t.Errorf("%s, %s: plan does not use %s:\n%s\n%s", when, c.name, c.index, c.query, joined)
+			} else {
+				t.Logf("%s, %s: %s", when, c.name, joined)
+			}
+		}
+	}
+	check("before ANALYZE")
+	if _, err := writer.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	check("after ANALYZE")
+}
+
+func explainPlan(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN %s: %v", query, err)
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var (
+			id, parent, unused int
+			detail             string
+		)
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return steps
+}
