@@ -1,7 +1,8 @@
 # Gatehouse developer tasks. GNU make; every recipe runs under bash.
 #
 #   make run       build, then serve on the embedded store in ./data (no database server needed)
-#   make run-postgres  the same against a local PostgreSQL database "gatehouse" (created if missing)
+#   make run-postgres  the same on PostgreSQL: GATEHOUSE_DATABASE_URL if set, else a local database
+#                  "gatehouse" (the local cluster started and the database created if missing)
 #   make test      every test, with the race detector, including the PostgreSQL ones
 #   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift
 #   make generate  regenerate mocks (go generate) and wire_gen.go (wire gen)
@@ -29,12 +30,19 @@ help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # The binary replaces the recipe's shell (exec), so the server is the process
-# that make waits for, and stopping it by its PID stops the server.
+# that make waits for, and stopping it by its PID stops the server (make then
+# exits with the server's status). Neither target touches a local PostgreSQL
+# cluster when GATEHOUSE_DATABASE_URL is set: that database is used as it is.
 run: build ## build, then serve (embedded store in ./data unless GATEHOUSE_DATABASE_URL is set)
-	exec ./$(BIN) serve
+	exec '$(abspath $(BIN))' serve
 
-run-postgres: build db ## build, then serve against the local "gatehouse" PostgreSQL database
-	GATEHOUSE_DATABASE_URL='$(PG_RUN_URL)' exec ./$(BIN) serve
+ifeq ($(strip $(GATEHOUSE_DATABASE_URL)),)
+run-postgres: build db ## build, then serve on PostgreSQL: GATEHOUSE_DATABASE_URL if set, else the local "gatehouse" database
+	GATEHOUSE_DATABASE_URL='$(PG_RUN_URL)' exec '$(abspath $(BIN))' serve
+else
+run-postgres: build
+	exec '$(abspath $(BIN))' serve
+endif
 
 db: ## start the local PostgreSQL cluster if needed and create the "gatehouse" database
 	@if ! pg_isready -q -h $(PGHOST) -p $(PGPORT); then \

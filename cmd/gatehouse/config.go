@@ -72,6 +72,7 @@ type Config struct {
 	trustedPrefixes []netip.Prefix
 	limitPolicy     limits.Policy
 	store           store
+	unknownEnv      []unknownVar // GATEHOUSE_ variables nothing reads (envcheck.go); serve warns
 }
 
 // storeKind names a store adapter.
@@ -110,6 +111,7 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
+	c.unknownEnv = unknownEnv(environ)
 	return c, nil
 }
 
@@ -246,6 +248,9 @@ func (c Config) Redacted() map[string]any {
 		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
 		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
 		"session_idle_timeout": c.SessionIdle.String(), "require_verified_email": c.RequireVerifiedEmail,
+		// Durations as Go duration strings ("15s"): a bare number would have no unit.
+		"verification_token_ttl": c.VerifyTokenTTL.String(), "reset_token_ttl": c.ResetTokenTTL.String(), "invite_token_ttl": c.InviteTokenTTL.String(),
+		"hash_max_wait": c.HashMaxWait.String(), "shutdown_timeout": c.ShutdownTimeout.String(), "retention": c.Retention.String(),
 		"password_min_length": c.PasswordMinLength, "argon2_memory_kib": c.Argon2MemoryKiB, "argon2_iterations": c.Argon2Iterations,
 		"argon2_parallelism": c.Argon2Parallelism, "auto_migrate": c.AutoMigrate, "rate_limit_disabled": c.RateLimitDisabled,
 		"trusted_proxies": c.TrustedProxies, "cors_origins": c.CORSOrigins, "log_level": c.LogLevel, "log_format": c.LogFormat,

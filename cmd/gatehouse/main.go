@@ -5,6 +5,7 @@
 //	gatehouse audit verify                check the audit trail's hash chain
 //	gatehouse backup PATH                 copy the embedded database, also while serve runs
 //	gatehouse keygen                      print a new Ed25519 signing key (PEM)
+//	gatehouse healthcheck                 exit 0 when the local serve is ready (GET /readyz)
 //	gatehouse users ...                   manage accounts (the admin API's use cases)
 //	gatehouse admin-keys ...              make, list and revoke admin API keys
 //
@@ -51,6 +52,7 @@ commands:
   audit verify             check the hash chain of the audit trail
   backup PATH              write a consistent copy of the embedded database to PATH
   keygen                   print a new Ed25519 private key (PEM) for GATEHOUSE_JWT_PRIVATE_KEY_FILE
+  healthcheck              exit 0 if the local serve answers GET /readyz with 200 (for container healthchecks)
   users list|show|create|disable|enable|delete|verify|unlock|revoke-sessions
                            manage accounts (run "gatehouse users" for details)
   admin-keys create NAME|list|revoke NAME
@@ -111,6 +113,9 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 	if args[0] == "keygen" {
 		return keygen(stdout)
 	}
+	if args[0] == "healthcheck" { // reads GATEHOUSE_HTTP_ADDR only; never opens the store
+		return healthcheck(ctx, env, args[1:])
+	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -167,6 +172,7 @@ func newLogger(cfg Config, w io.Writer) (*zap.Logger, error) {
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.TimeKey = "ts"
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder // "15s", not 15
 	var enc zapcore.Encoder
 	if cfg.LogFormat == "console" {
 		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
@@ -225,7 +231,8 @@ func trimAll(in []string) []string {
 
 // migrateWithRetry applies migrations, waiting for a database that is
 // still starting (compose's healthcheck covers most of that) for up to a
-// minute. The advisory lock makes concurrent starts safe.
+// minute. The advisory lock makes concurrent starts safe. A refusal that
+// waiting cannot cure (dbRefusal) fails at once, with a hint.
 func migrateWithRetry(ctx context.Context, s store, log *zap.Logger) error {
 	if s.Kind == storeSQLite {
 		return sqlite.MigrateUp(ctx, s.Path) // a file: nothing to wait for
@@ -233,6 +240,9 @@ func migrateWithRetry(ctx context.Context, s store, log *zap.Logger) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		err := postgres.MigrateUp(ctx, s.URL)
+		if refusal := dbRefusal(s.URL, err); refusal != nil {
+			return refusal // no such database or role, a wrong password: waiting will not help
+		}
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}
@@ -252,6 +262,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()), cfg.store.logField())
+	warnUnknownEnv(log, cfg.unknownEnv)
 	if cfg.RateLimitDisabled {
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
 	}
@@ -272,7 +283,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	}
 	g, cleanup, err := build(ctx, wireConfig(cfg), log)
 	if err != nil {
-		return err
+		return orRefusal(cfg.store.URL, err)
 	}
 	defer cleanup()
 

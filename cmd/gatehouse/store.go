@@ -27,15 +27,15 @@ func migrate(ctx context.Context, s store, cmd string, stdout io.Writer) error {
 	case cmd == "up" && s.Kind == storeSQLite:
 		return sqlite.MigrateUp(ctx, s.Path)
 	case cmd == "up":
-		return postgres.MigrateUp(ctx, s.URL)
+		return orRefusal(s.URL, postgres.MigrateUp(ctx, s.URL))
 	case cmd == "down" && s.Kind == storeSQLite:
 		return sqlite.MigrateDown(ctx, s.Path)
 	case cmd == "down":
-		return postgres.MigrateDown(ctx, s.URL)
+		return orRefusal(s.URL, postgres.MigrateDown(ctx, s.URL))
 	case cmd == "status" && s.Kind == storeSQLite:
 		return sqlite.MigrateStatus(ctx, s.Path, stdout)
 	case cmd == "status":
-		return postgres.MigrateStatus(ctx, s.URL, stdout)
+		return orRefusal(s.URL, postgres.MigrateStatus(ctx, s.URL, stdout))
 	}
 	return errors.New("usage: gatehouse migrate up|down|status")
 }

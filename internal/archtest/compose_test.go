@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,6 +33,17 @@ type composeService struct {
 	Volumes     []any          `yaml:"volumes"`
 	Ports       []any          `yaml:"ports"`
 	DependsOn   any            `yaml:"depends_on"`
+	ReadOnly    bool           `yaml:"read_only"`
+	CapDrop     []string       `yaml:"cap_drop"`
+	SecurityOpt []string       `yaml:"security_opt"`
+	MemLimit    any            `yaml:"mem_limit"`
+	Deploy      struct {
+		Resources struct {
+			Limits struct {
+				Memory any `yaml:"memory"`
+			} `yaml:"limits"`
+		} `yaml:"resources"`
+	} `yaml:"deploy"`
 }
 
 func loadCompose(t *testing.T, root string) composeFile {
@@ -95,25 +108,40 @@ func environment(v any) map[string]string {
 	return out
 }
 
-type port struct{ published, target string }
+type port struct{ hostIP, published, target string }
 
-// ports reads short ("8080:8080", "127.0.0.1:8080:8080/tcp", 8080) and long
-// ({target: 8080, published: 8080}) port syntax.
+// ports reads short ("8080:8080", "127.0.0.1:8080:8080/tcp",
+// "[::1]:8080:8080", 8080) and long ({target: 8080, published: 8080,
+// host_ip: 127.0.0.1}) port syntax. hostIP is "" when the port is
+// published on every interface.
 func ports(list []any) []port {
 	var out []port
 	for _, p := range list {
 		switch p := p.(type) {
 		case map[string]any:
-			out = append(out, port{published: fmt.Sprint(p["published"]), target: fmt.Sprint(p["target"])})
+			hostIP := ""
+			if h, ok := p["host_ip"]; ok {
+				hostIP = fmt.Sprint(h)
+			}
+			out = append(out, port{hostIP: hostIP, published: fmt.Sprint(p["published"]), target: fmt.Sprint(p["target"])})
 		default:
 			s, _, _ := strings.Cut(fmt.Sprint(p), "/")
+			hostIP := ""
+			if strings.HasPrefix(s, "[") { // [IPv6]:published:target
+				if end := strings.Index(s, "]"); end > 0 {
+					hostIP, s = s[1:end], strings.TrimPrefix(s[end+1:], ":")
+				}
+			}
 			parts := strings.Split(s, ":")
 			target := parts[len(parts)-1]
 			published := ""
 			if len(parts) >= 2 {
 				published = parts[len(parts)-2]
 			}
-			out = append(out, port{published: published, target: target})
+			if len(parts) >= 3 {
+				hostIP = parts[0]
+			}
+			out = append(out, port{hostIP: hostIP, published: published, target: target})
 		}
 	}
 	return out
@@ -354,16 +382,7 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type instr struct{ op, args string }
-	var instrs []instr
-	for _, line := range strings.Split(string(src), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		op, args, _ := strings.Cut(line, " ")
-		instrs = append(instrs, instr{strings.ToUpper(op), strings.TrimSpace(args)})
-	}
+	instrs := dockerInstructions(string(src))
 
 	lastFrom, froms := -1, 0
 	for i, in := range instrs {
@@ -452,5 +471,248 @@ vols: [{type: volume, source: pgdata, target: /data}]
 	}
 	if v := volumeMounts(doc.Vols); v["pgdata"] != "/data" {
 		t.Errorf("volumeMounts = %v", v)
+	}
+
+	var hosts struct {
+		Ports []any `yaml:"ports"`
+	}
+	if err := yaml.Unmarshal([]byte(`ports: ["8080:8080", "127.0.0.1:1025:1025/tcp", "[::1]:8025:8025", {target: 9000, published: 9000, host_ip: 127.0.0.1}, {target: 9001, published: 9001}]`), &hosts); err != nil {
+		t.Fatal(err)
+	}
+	wantHosts := []port{{"", "8080", "8080"}, {"127.0.0.1", "1025", "1025"}, {"::1", "8025", "8025"}, {"127.0.0.1", "9000", "9000"}, {"", "9001", "9001"}}
+	if got := ports(hosts.Ports); !slices.Equal(got, wantHosts) {
+		t.Errorf("ports = %v, want %v", got, wantHosts)
+	}
+	for v, want := range map[any]int64{"256m": 256 << 20, "1g": 1 << 30, "512MB": 512 << 20, 268435456: 256 << 20, "300MiB": 300 << 20} {
+		if got, err := parseBytes(v); err != nil || got != want {
+			t.Errorf("parseBytes(%v) = %d, %v; want %d", v, got, err, want)
+		}
+	}
+	if _, err := parseBytes("lots"); err == nil {
+		t.Error("parseBytes accepted lots")
+	}
+	in := dockerInstructions("# c\nFROM a AS b\n\nRUN --mount=x \\\n    go build \\\n    ./cmd\nUSER 1\n")
+	if len(in) != 3 || in[1] != (instr{"RUN", "--mount=x go build ./cmd"}) || in[2].op != "USER" {
+		t.Errorf("dockerInstructions = %q", in)
+	}
+}
+
+// instr is one Dockerfile instruction, its continuation lines joined.
+type instr struct{ op, args string }
+
+// dockerInstructions parses a Dockerfile: comments and blank lines dropped,
+// lines ending in a backslash joined with the next.
+func dockerInstructions(src string) []instr {
+	var instrs []instr
+	pending := ""
+	for _, line := range strings.Split(src, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") || line == "" && pending == "" {
+			continue
+		}
+		if cont, ok := strings.CutSuffix(line, "\\"); ok {
+			pending += strings.TrimSpace(cont) + " "
+			continue
+		}
+		line = strings.TrimSpace(pending + line)
+		pending = ""
+		if line == "" {
+			continue
+		}
+		op, args, _ := strings.Cut(line, " ")
+		instrs = append(instrs, instr{strings.ToUpper(op), strings.TrimSpace(args)})
+	}
+	return instrs
+}
+
+// goVersion is the Go the module builds with: go.mod's toolchain line if
+// it has one, else its go line.
+func goVersion(t *testing.T, root string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^toolchain go(\S+)$`).FindSubmatch(src); m != nil {
+		return string(m[1])
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	return string(m[1])
+}
+
+// TestDockerfileBuild: the builder image is the Go go.mod asks for, exactly,
+// and the build keeps Go's module and build caches in BuildKit cache mounts.
+func TestDockerfileBuild(t *testing.T) {
+	root, _ := moduleRoot(t)
+	src, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(string(src), "\n"); !strings.HasPrefix(first, "# syntax=docker/dockerfile:1") {
+		t.Errorf("the Dockerfile's first line is %q, want the # syntax=docker/dockerfile:1 directive (RUN --mount needs it)", first)
+	}
+	want := "golang:" + goVersion(t, root)
+	var builder string
+	var build, download *instr
+	instrs := dockerInstructions(string(src))
+	for i, in := range instrs {
+		switch {
+		case in.op == "FROM" && strings.HasPrefix(in.args, "golang:"):
+			builder = strings.Fields(in.args)[0]
+		case in.op == "RUN" && strings.Contains(in.args, "go build"):
+			build = &instrs[i]
+		case in.op == "RUN" && strings.Contains(in.args, "go mod download"):
+			download = &instrs[i]
+		}
+	}
+	if builder != want {
+		t.Errorf("builder image %q, want %q (go.mod's Go version)", builder, want)
+	}
+	mounts := func(in *instr, target string) bool {
+		return in != nil && regexp.MustCompile(`--mount=type=cache,(\S+,)?target=`+regexp.QuoteMeta(target)+`(,|\s)`).MatchString(in.args+" ")
+	}
+	if !mounts(build, "/root/.cache/go-build") || !mounts(build, "/go/pkg/mod") {
+		t.Errorf("the go build step does not mount the build cache and the module cache: RUN %v", build)
+	}
+	if !mounts(download, "/go/pkg/mod") {
+		t.Errorf("the go mod download step does not mount the module cache: RUN %v", download)
+	}
+}
+
+// TestComposeImagesPinned: every image names a version, never latest.
+func TestComposeImagesPinned(t *testing.T) {
+	root, _ := moduleRoot(t)
+	pinned := regexp.MustCompile(`^[^:@\s]+(:v?[0-9]+\.[0-9]+[0-9A-Za-z.+_-]*)?(@sha256:[0-9a-f]{64})?$`)
+	for name, s := range loadCompose(t, root).Services {
+		if s.Image == "" {
+			continue
+		}
+		_, tag, hasTag := strings.Cut(s.Image, ":")
+		if !pinned.MatchString(s.Image) || !hasTag && !strings.Contains(s.Image, "@sha256:") || strings.HasPrefix(tag, "latest") {
+			t.Errorf("service %s: image %q is not pinned to a version (name:MAJOR.MINOR[.PATCH] or @sha256:)", name, s.Image)
+		}
+	}
+}
+
+// TestComposePortsOnLoopback: every published port is bound to loopback,
+// so `docker compose up` exposes nothing (the mail UI, with its live links,
+// above all) beyond this machine.
+func TestComposePortsOnLoopback(t *testing.T) {
+	root, _ := moduleRoot(t)
+	for name, s := range loadCompose(t, root).Services {
+		for _, p := range ports(s.Ports) {
+			if p.published == "" || p.published == "<nil>" {
+				continue
+			}
+			if p.hostIP != "127.0.0.1" && p.hostIP != "::1" {
+				t.Errorf("service %s publishes %s on %q, want 127.0.0.1 (\"127.0.0.1:%s:%s\")", name, p.published, p.hostIP, p.published, p.target)
+			}
+		}
+	}
+}
+
+// TestComposeGatehouseHealthcheck: compose probes the service with the
+// binary's own healthcheck subcommand (the image has no shell or curl).
+func TestComposeGatehouseHealthcheck(t *testing.T) {
+	root, _ := moduleRoot(t)
+	gh := service(t, loadCompose(t, root), "gatehouse")
+	if gh.Healthcheck == nil {
+		t.Fatal("gatehouse has no healthcheck")
+	}
+	test, _ := gh.Healthcheck["test"].([]any)
+	if got := fmt.Sprint(test); got != "[CMD /gatehouse healthcheck]" {
+		t.Errorf("gatehouse healthcheck test = %s, want [\"CMD\", \"/gatehouse\", \"healthcheck\"]", got)
+	}
+	for _, k := range []string{"interval", "timeout", "retries", "start_period"} {
+		if _, ok := gh.Healthcheck[k]; !ok {
+			t.Errorf("gatehouse healthcheck has no %s", k)
+		}
+	}
+}
+
+// parseBytes reads a compose byte value: 268435456, "256m", "1g", "512MB".
+func parseBytes(v any) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(fmt.Sprint(v)))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a byte size", fmt.Sprint(v))
+	}
+	return n * mult, nil
+}
+
+// idleMiB is the resident memory of a warmed-up server beside its password
+// hashes (measured: 44 MiB after start, 97 MiB after 200 registrations; see
+// the comment at mem_limit in docker-compose.yml).
+const idleMiB = 100
+
+// TestComposeGatehouseHardening: the service runs with a read-only root
+// filesystem, no capabilities, no privilege escalation, and a memory limit
+// sized from the argon2 bound: at least idle + 2 × HASH_CONCURRENCY ×
+// ARGON2_MEMORY_KIB (Go's collector lets the heap reach about twice what is
+// live), and not so far above it that it bounds nothing.
+func TestComposeGatehouseHardening(t *testing.T) {
+	root, _ := moduleRoot(t)
+	gh := service(t, loadCompose(t, root), "gatehouse")
+	if !gh.ReadOnly {
+		t.Error("gatehouse: read_only is not true")
+	}
+	if !slices.Contains(gh.CapDrop, "ALL") {
+		t.Errorf("gatehouse: cap_drop = %v, want [ALL]", gh.CapDrop)
+	}
+	if !slices.Contains(gh.SecurityOpt, "no-new-privileges:true") && !slices.Contains(gh.SecurityOpt, "no-new-privileges") {
+		t.Errorf("gatehouse: security_opt = %v, want [no-new-privileges:true]", gh.SecurityOpt)
+	}
+
+	env := environment(gh.Environment)
+	hc, err := strconv.Atoi(env["GATEHOUSE_HASH_CONCURRENCY"])
+	if err != nil || hc < 1 {
+		t.Fatalf("gatehouse: GATEHOUSE_HASH_CONCURRENCY = %q; set it (the default, the number of CPUs, is the host's in a container) so that the memory limit can be sized", env["GATEHOUSE_HASH_CONCURRENCY"])
+	}
+	argon2KiB := int64(0)
+	if v, ok := env["GATEHOUSE_ARGON2_MEMORY_KIB"]; ok {
+		argon2KiB, err = strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("GATEHOUSE_ARGON2_MEMORY_KIB = %q", v)
+		}
+	} else {
+		cfg, err := os.ReadFile(filepath.Join(root, "cmd", "gatehouse", "config.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`env:"ARGON2_MEMORY_KIB" envDefault:"([0-9]+)"`).FindSubmatch(cfg)
+		if m == nil {
+			t.Fatal("cmd/gatehouse/config.go: no envDefault for ARGON2_MEMORY_KIB")
+		}
+		argon2KiB, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
+
+	limit := gh.MemLimit
+	if limit == nil {
+		limit = gh.Deploy.Resources.Limits.Memory
+	}
+	if limit == nil {
+		t.Fatal("gatehouse has no memory limit (mem_limit or deploy.resources.limits.memory)")
+	}
+	got, err := parseBytes(limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := int64(idleMiB)<<20 + 2*int64(hc)*argon2KiB<<10
+	if got < need || got > 2*need {
+		t.Errorf("gatehouse memory limit %d MiB, want between %d and %d MiB (idle %d MiB + 2 × %d hashes × %d KiB, at most twice that)",
+			got>>20, need>>20, 2*need>>20, idleMiB, hc, argon2KiB)
 	}
 }
