@@ -3,16 +3,19 @@
 // the ports; nothing here knows HTTP, SQL, SMTP or Wire.
 package app
 
-//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,AuditTrail,AdminKeyStore,RateLimiter,Retention,AccessTokens,Mailer,SigningKeyStore,ErrorReporter,Observer
+//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,AuditTrail,AdminKeyStore,RateLimiter,Retention,AccessTokens,Mailer,SigningKeyRing,Settings,Sealer,StoreInfo,MFARepository,TOTP,ErrorReporter,Observer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -58,6 +61,11 @@ type Repos struct {
 	Outbox    Outbox
 	Audit     AuditLog
 	AdminKeys AdminKeyStore
+	// MFA is the second factor: TOTP, recovery codes, login tokens.
+	MFA MFARepository
+	// SigningKeys is the key ring; promotions and retirements change it
+	// together with their audit events.
+	SigningKeys SigningKeyRing
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -193,6 +201,14 @@ const (
 	// MailEmailChangeRequested: notice to the old address that a change
 	// was asked for; Data["reset_link"] points at the forgot page.
 	MailEmailChangeRequested MailKind = "email_change_requested"
+	// MailMFAEnabled: notice that two-factor authentication was turned on.
+	MailMFAEnabled MailKind = "mfa_enabled"
+	// MailMFADisabled: notice that two-factor authentication was turned
+	// off; Data["by"] is "owner" or "operator".
+	MailMFADisabled MailKind = "mfa_disabled"
+	// MailRecoveryCodeUsed: notice that a recovery code was used to log
+	// in; Data["remaining"] is how many unused codes are left (decimal).
+	MailRecoveryCodeUsed MailKind = "mfa_recovery_code_used"
 	// ResetRequest is not a mail: it records a password-forgot request for
 	// the typed address; the outbox worker resolves it and, when a user
 	// exists, enqueues a MailResetPassword to the stored address.
@@ -237,6 +253,25 @@ type Outbox interface {
 	// CountPending counts messages not yet sent nor given up (for tests and
 	// readiness diagnostics).
 	CountPending(ctx context.Context) (int, error)
+	// Stats summarizes the pending messages cheaply, for metrics and the
+	// operators' status: it reads the pending-mail index and looks at no
+	// more than OutboxStatsCap messages.
+	Stats(ctx context.Context) (OutboxStats, error)
+}
+
+// OutboxStatsCap bounds how many pending messages Outbox.Stats looks at.
+const OutboxStatsCap = 100000
+
+// OutboxStats summarizes the pending messages (neither sent nor given up,
+// claimed ones included).
+type OutboxStats struct {
+	// Pending counts them, up to OutboxStatsCap (a backlog of more reads
+	// as OutboxStatsCap).
+	Pending int
+	// OldestPending is the creation time of the oldest of them (of the
+	// OutboxStatsCap due first, when there are more); zero when none is
+	// pending.
+	OldestPending time.Time
 }
 
 // AuditLog appends security events to the hash-chained audit trail.
@@ -316,8 +351,9 @@ type Swept struct {
 // Retention deletes what ended long ago.
 type Retention interface {
 	// Sweep deletes sessions that expired or were revoked before cutoff
-	// (with their refresh tokens), one-time tokens that expired before
-	// cutoff, and mail sent or given up that was created before cutoff.
+	// (with their refresh tokens), one-time tokens and MFA login tokens
+	// that expired before cutoff (both counted in Swept.Tokens), and mail
+	// sent or given up that was created before cutoff.
 	// It deletes a bounded batch of each per call; the next call goes on.
 	// The audit trail is never swept.
 	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)
@@ -330,8 +366,11 @@ type AccessClaims struct {
 	SessionID     uuid.UUID
 	Email         string
 	EmailVerified bool
-	IssuedAt      time.Time
-	ExpiresAt     time.Time
+	// AMR are the authentication methods of the session's login (RFC
+	// 8176): ["pwd"], or ["pwd", "otp"] after a second factor.
+	AMR       []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
 }
 
 // AccessTokens signs and verifies access tokens (EdDSA JWT) and publishes
@@ -345,15 +384,152 @@ type AccessTokens interface {
 	Verify(ctx context.Context, signed string) (AccessClaims, error)
 	// JWKS is the JSON Web Key Set document of the public keys.
 	JWKS() []byte
+	// UseKeys replaces the keys that sign and verify, effective for the
+	// next Issue and Verify.
+	UseKeys(ks KeySet) error
+	// GenerateKey makes a new random signing key.
+	GenerateKey() (SigningKey, error)
+	// KeyOf is the signing key of an Ed25519 seed.
+	KeyOf(seed []byte) (SigningKey, error)
 }
 
-// SigningKeyStore keeps the generated signing key in the database so that
-// every instance and every restart signs with the same key.
-type SigningKeyStore interface {
-	// GetOrCreate returns the stored key; when none exists it stores the
-	// one made by generate. Of instances racing to create, one wins and all
-	// return the winner's key.
-	GetOrCreate(ctx context.Context, generate func() ([]byte, error)) ([]byte, error)
+// SigningKeyRing stores the signing keys and their lifecycle
+// (signingkey.Key); private halves arrive and leave sealed.
+type SigningKeyRing interface {
+	// Keys returns every stored key, oldest first.
+	Keys(ctx context.Context) (signingkey.Ring, error)
+	// Add stores a new key: signingkey.ErrRotationPending when k is next
+	// and a next key exists, ErrKeyRingChanged when k is current and a
+	// current key exists.
+	Add(ctx context.Context, k signingkey.Key) error
+	// Save writes k's state and times if the stored key is still in state
+	// from, and reports whether it was; of callers racing to move a key
+	// out of a state, exactly one sees true.
+	Save(ctx context.Context, k signingkey.Key, from signingkey.State) (bool, error)
+	// DeleteGone deletes the retired keys no longer published at now.
+	DeleteGone(ctx context.Context, now time.Time) (int, error)
+	// TakeUnsealed removes and returns the plain seed kept by versions
+	// before the ring, or nil when there is none.
+	TakeUnsealed(ctx context.Context) ([]byte, error)
+}
+
+// ErrKeyRingChanged: another instance changed the ring first (for
+// example, made the first key); reading it again shows what it did.
+var ErrKeyRingChanged = errors.New("the signing keys were changed by another instance")
+
+// Settings keeps small named values that every instance shares.
+type Settings interface {
+	// Get returns the value of name, or nil when none is stored.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// PutIfAbsent stores value under name unless a value is stored, and
+	// returns the stored one: of racing callers, all get the winner's.
+	PutIfAbsent(ctx context.Context, name string, value []byte, now time.Time) ([]byte, error)
+}
+
+// SigningKey is a private signing key as the token signer takes it: the
+// RFC 7638 thumbprint and the Ed25519 seed.
+type SigningKey struct {
+	KID  string
+	Seed []byte
+}
+
+// KeySet is what the token signer uses: Current signs until NextAt, then
+// Next (when set) signs; every key in Current, Next, Retired and Public
+// verifies tokens and is in the JWKS.
+type KeySet struct {
+	Current SigningKey
+	Next    *SigningKey
+	NextAt  time.Time
+	Retired []SigningKey
+	// Public are verify-only keys (GATEHOUSE_JWT_PREVIOUS_KEY_FILES).
+	Public []ed25519.PublicKey
+}
+
+// StoreInfo describes the store, for the operators' status.
+type StoreInfo interface {
+	// Kind is "postgres" or "sqlite".
+	Kind() string
+	// SchemaVersion is the highest applied migration.
+	SchemaVersion(ctx context.Context) (int64, error)
+}
+
+// Sealer encrypts secrets that must be recoverable (generated signing
+// keys, TOTP secrets) before they are stored, with an AEAD under the secret
+// key. label binds a sealed value to its place (for example
+// "signing-key:"+kid): a value sealed under one label does not open under
+// another, so rows cannot be swapped.
+type Sealer interface {
+	Seal(plain []byte, label string) ([]byte, error)
+	// Open returns ErrSealBroken when sealed was not made by Seal with this
+	// secret key and label (a wrong key, a swapped or altered value).
+	Open(sealed []byte, label string) ([]byte, error)
+}
+
+// ErrSealBroken: a sealed value does not open under the secret key.
+var ErrSealBroken = errors.New("a sealed secret does not open with this secret key (is GATEHOUSE_SECRET_KEY_FILE the key the secrets were sealed with?)")
+
+// MFARepository stores the second factor: each user's TOTP factor (its
+// secret sealed), their recovery codes (by hash) and the login tokens
+// between a correct password and the code (by hash). The rules are the
+// use cases' (see domain/mfa); the store does the conditional writes that
+// keep them under races, each one statement, so that of callers racing
+// on one step, code or token exactly one sees true.
+type MFARepository interface {
+	// PutPendingTOTP stores f (not confirmed) as the user's factor,
+	// replacing a pending one; a confirmed one gives mfa.ErrAlreadyEnabled
+	// and stays.
+	PutPendingTOTP(ctx context.Context, f *mfa.TOTP) error
+	// TOTP returns the user's factor, pending or confirmed, or
+	// mfa.ErrNotFound.
+	TOTP(ctx context.Context, userID uuid.UUID) (*mfa.TOTP, error)
+	// ConfirmTOTP confirms the user's pending factor at at, recording step
+	// as its highest used step, if it is still pending and its sealed
+	// secret is still sealed (the one the code was checked against); it
+	// reports whether it did.
+	ConfirmTOTP(ctx context.Context, userID uuid.UUID, sealed []byte, at time.Time, step int64) (bool, error)
+	// UseTOTPStep records step as the highest used step of the user's
+	// confirmed factor if no step at or above it was recorded, and reports
+	// whether it did: false is a replay, or a race lost.
+	UseTOTPStep(ctx context.Context, userID uuid.UUID, step int64) (bool, error)
+	// DeleteTOTP removes the user's factor and recovery codes, and reports
+	// whether a confirmed factor was removed.
+	DeleteTOTP(ctx context.Context, userID uuid.UUID) (bool, error)
+	// EnabledAmong returns which of the users have a confirmed factor;
+	// users without one are absent.
+	EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error)
+
+	// ReplaceRecoveryCodes deletes the user's recovery codes and stores
+	// hashes as a new unused set made at at.
+	ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error
+	// UseRecoveryCode marks the user's unused code with hash used at at,
+	// and reports whether it did: false for an unknown, used or another
+	// user's code.
+	UseRecoveryCode(ctx context.Context, userID uuid.UUID, hash token.Hash, at time.Time) (bool, error)
+	// UnusedRecoveryCodes counts the user's unused recovery codes.
+	UnusedRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, error)
+
+	// AddLoginToken stores t as it is.
+	AddLoginToken(ctx context.Context, t *mfa.LoginToken) error
+	// LoginToken finds a login token by hash, or gives
+	// mfa.ErrLoginTokenInvalid.
+	LoginToken(ctx context.Context, hash token.Hash) (*mfa.LoginToken, error)
+	// FailLoginToken counts one wrong code against the unused token with
+	// hash if it has fewer than limit, and reports whether it did.
+	FailLoginToken(ctx context.Context, hash token.Hash, limit int) (bool, error)
+	// UseLoginToken marks the token with hash used at at if it is unused,
+	// has fewer than limit wrong codes and expires after at, and reports
+	// whether it did.
+	UseLoginToken(ctx context.Context, hash token.Hash, at time.Time, limit int) (bool, error)
+}
+
+// TOTP computes RFC 6238 time-based one-time passwords with the
+// parameters of domain/mfa (HMAC-SHA-1, 6 digits, 30-second steps), and
+// the key URIs authenticator apps read.
+type TOTP interface {
+	// Code is the code of secret for the time step step.
+	Code(secret []byte, step int64) (string, error)
+	// KeyURI is the otpauth:// URI of secret for account at issuer.
+	KeyURI(issuer, account string, secret []byte) (string, error)
 }
 
 // ErrPermanent marks a delivery error that no retry can fix (a mail that
@@ -376,13 +552,55 @@ type RequestMeta struct {
 }
 
 // Observer hears of what operators watch but no caller is told, such as a
-// mail a per-address limit dropped. Implementations log it (never a link
-// or a whole address) and count it.
+// mail a per-address limit dropped, and of the outcomes they count (logins,
+// limit hits, deliveries). Implementations log what needs a line (never a
+// link or a whole address) and count everything. Every value passed is
+// from a small fixed set (the constants below, the limits' rule names,
+// the mail kinds), never a user's input, so it can label a metric.
 type Observer interface {
 	// MailSkipped: a mail of kind to an address at addressDomain was not
-	// sent because rule (a limit, as configured) was used up.
+	// sent because rule (a limit's fixed name, such as "mail_address") was
+	// used up.
 	MailSkipped(ctx context.Context, kind MailKind, addressDomain, rule string)
+	// LoginResult: a password login ended with result (a LoginOutcome
+	// constant).
+	LoginResult(ctx context.Context, result LoginOutcome)
+	// RateLimited: rule (a limit's fixed name, such as "login_ip") refused
+	// a request or dropped a mail.
+	RateLimited(ctx context.Context, rule string)
+	// MailResult: the outbox worker tried to deliver a message of kind
+	// (for the requests, ResetRequest and VerifyRequest: to resolve it).
+	MailResult(ctx context.Context, kind MailKind, result MailOutcome)
+	// RefreshReuseDetected: a rotated refresh token came back and its
+	// session was revoked (counted once per session).
+	RefreshReuseDetected(ctx context.Context)
 }
+
+// LoginOutcome is how a password login ended.
+type LoginOutcome string
+
+const (
+	LoginSuccess            LoginOutcome = "success"
+	LoginInvalidCredentials LoginOutcome = "invalid_credentials" // unknown address or wrong password
+	LoginUnverified         LoginOutcome = "unverified"          // the address is not verified yet (and must be), whatever the password
+	LoginDisabled           LoginOutcome = "disabled"            // the right password of a disabled account
+	LoginRateLimited        LoginOutcome = "rate_limited"        // refused before the password check: the (account, IP) pair used up its attempts
+	LoginLocked             LoginOutcome = "locked"              // refused before the password check: the account is locked
+	// The second factor: a right password of an account with MFA on
+	// (the login goes on at /v1/login/mfa, whose right code is a
+	// LoginSuccess), and a wrong code there.
+	LoginMFARequired LoginOutcome = "mfa_required"
+	LoginInvalidCode LoginOutcome = "invalid_code"
+)
+
+// MailOutcome is how one delivery attempt of an outbox message ended.
+type MailOutcome string
+
+const (
+	MailSent   MailOutcome = "sent"   // delivered (a request: resolved)
+	MailRetry  MailOutcome = "retry"  // failed, tried again later
+	MailFailed MailOutcome = "failed" // failed for good: given up
+)
 
 // ErrorReporter receives the failures of background work, which has no
 // caller to return them to. Implementations log them (never with secrets).

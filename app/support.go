@@ -153,3 +153,20 @@ func VerifyAuditChain(ctx context.Context, trail AuditTrail) (int, error) {
 	err := trail.Walk(ctx, v.Check)
 	return v.Checked(), err
 }
+
+// Every runs fn every interval until ctx ends (the first run one interval
+// after the start); failures, unless ctx ended, go to rep as what.
+func Every(ctx context.Context, interval time.Duration, rep ErrorReporter, what string, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				rep.ReportError(ctx, what, err)
+			}
+		}
+	}
+}

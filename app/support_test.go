@@ -262,3 +262,34 @@ func TestVerifyAuditChain(t *testing.T) {
 		})
 	}
 }
+
+// Every runs its job on each tick, reports the failures by name, and
+// returns once the context ends.
+func TestEvery(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	rep := mock.NewMockErrorReporter(ctrl)
+	ctx, cancel := context.WithCancel(context.Background())
+	boom := errors.New("boom")
+	runs := 0
+	rep.EXPECT().ReportError(gomock.Any(), "job", boom).Times(2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		app.Every(ctx, time.Millisecond, rep, "job", func(context.Context) error {
+			runs++
+			if runs == 3 {
+				cancel()
+				return nil
+			}
+			return boom
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Every did not return after the context ended")
+	}
+	if runs != 3 {
+		t.Fatalf("%d runs, want 3", runs)
+	}
+}

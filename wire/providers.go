@@ -7,8 +7,12 @@ package wire
 
 import (
 	"context"
-	"crypto/ed25519"
+	"database/sql"
+	"fmt"
 	"io"
+	nethttp "net/http"
+	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
@@ -16,14 +20,19 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
+	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
+	"github.com/gatehouse-auth/gatehouse/adapters/secretbox"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
+	"github.com/gatehouse-auth/gatehouse/adapters/totp"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -41,6 +50,8 @@ type Config struct {
 	SQLitePath        string // the embedded store's file (BuildSQLite)
 	MailDir           string // where mail is written without SMTP
 	PublicURL         string
+	AppName           string // names the product in the hosted pages and the mail; "" = Gatehouse
+	AppURL            string // linked from the pages after a successful verification or reset; "" = none
 	HTTP              httpadapter.Config
 	SMTPURL           string // empty: the development file mailer
 	MailFrom          string
@@ -56,6 +67,19 @@ type Config struct {
 	Outbox            outbox.Config
 	Retention         maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
 	InviteTTL         admin.InviteTTL             // how long an invitation's set-password link works
+	// JWTPreviousKeyFiles stay published beside JWTPrivateKeyFile's key.
+	JWTPreviousKeyFiles []string
+	// SecretKeyFile holds the key that seals secrets at rest; empty: a
+	// key generated once (embedded store: SecretKeyPath; PostgreSQL: kept
+	// in the database).
+	SecretKeyFile string
+	SecretKeyPath string // where the embedded store keeps a generated secret key
+	// KeyPublishDelay is how long a rotated key is published before it
+	// signs; KeyRefresh how often every instance reads the key ring.
+	KeyPublishDelay time.Duration
+	KeyRefresh      time.Duration
+	// Version is the binary's version, shown in the operators' status.
+	Version admin.Version
 }
 
 // Gatehouse is the assembled service.
@@ -64,6 +88,7 @@ type Gatehouse struct {
 	Admin   AdminHTTP
 	Outbox  *outbox.Worker
 	Janitor *maintenance.Janitor
+	Keys    *keys.Ring // run it to follow key changes
 }
 
 // AdminHTTP is the admin listener's Fiber app (a type of its own, so that
@@ -73,9 +98,10 @@ type AdminHTTP struct{ *fiber.App }
 // Operator is what the command line's operator commands drive: the same
 // use cases as the admin API.
 type Operator struct {
-	Users *admin.Users
-	Keys  *admin.Keys
-	Audit *admin.Audit
+	Users       *admin.Users
+	Keys        *admin.Keys
+	Audit       *admin.Audit
+	SigningKeys *keys.Ring
 }
 
 // ProvidePool opens the pool; the cleanup closes it.
@@ -104,17 +130,39 @@ var PostgresSet = wire.NewSet(
 	// Repositories bound to the pool: reads and single statements outside
 	// a use-case transaction.
 	postgres.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
 	ProvideAuditTrail,
 	ProvideRateLimiter,
-	ProvideSigningKeyStore,
+	ProvideSettings,
+	ProvideSecretKey,
+	ProvideStoreInfo,
 	ProvideRetention,
 	ProvideReady,
+	ProvidePoolMetrics,
 )
 
-// ProvideSigningKeyStore binds the key store to the pool.
-func ProvideSigningKeyStore(pool *pgxpool.Pool) app.SigningKeyStore {
-	return postgres.NewSigningKeyStore(pool)
+// ProvidePoolMetrics shows the pool's statistics in the metrics.
+func ProvidePoolMetrics(pool *pgxpool.Pool) metrics.Pools {
+	return metrics.Pools{metrics.PgxPool("postgres", pool)}
+}
+
+// ProvideStoreInfo describes the PostgreSQL store.
+func ProvideStoreInfo(pool *pgxpool.Pool) app.StoreInfo { return postgres.NewStoreInfo(pool) }
+
+// ProvideSettings binds the shared settings to the pool.
+func ProvideSettings(pool *pgxpool.Pool) app.Settings { return postgres.NewSettings(pool) }
+
+// SecretKey is the key that seals secrets at rest.
+type SecretKey []byte
+
+// ProvideSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it, the key
+// kept in the database (made once), with a warning.
+func ProvideSecretKey(ctx context.Context, cfg Config, settings app.Settings, clock app.Clock, log *zap.Logger) (SecretKey, error) {
+	if cfg.SecretKeyFile != "" {
+		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
+	}
+	log.Warn("GATEHOUSE_SECRET_KEY_FILE is not set: the key that seals signing keys and TOTP secrets is kept in the database, so a database dump holds everything needed to read them. Set GATEHOUSE_SECRET_KEY_FILE in production (see SECURITY.md).")
+	return keys.StoredSecretKey(ctx, settings, clock, secretbox.NewKey)
 }
 
 // ProvideReady is the readiness probe: the database answers.
@@ -140,9 +188,25 @@ func ProvideSQLiteAuditTrail(db *sqlite.DB) app.AuditTrail { return sqlite.NewAu
 // ProvideSQLiteRetention binds the retention sweep to the embedded store.
 func ProvideSQLiteRetention(db *sqlite.DB) app.Retention { return sqlite.NewRetention(db) }
 
-// ProvideSQLiteSigningKeyStore binds the key store to the embedded store.
-func ProvideSQLiteSigningKeyStore(db *sqlite.DB) app.SigningKeyStore {
-	return sqlite.NewSigningKeyStore(db)
+// ProvideSQLiteStoreInfo describes the embedded store.
+func ProvideSQLiteStoreInfo(db *sqlite.DB) app.StoreInfo { return sqlite.NewStoreInfo(db) }
+
+// ProvideSQLiteSettings binds the shared settings to the embedded store.
+func ProvideSQLiteSettings(db *sqlite.DB) app.Settings { return sqlite.NewSettings(db) }
+
+// ProvideSQLiteSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it,
+// the key file beside the database (made once, mode 0600), with a warning.
+func ProvideSQLiteSecretKey(cfg Config, log *zap.Logger) (SecretKey, error) {
+	if cfg.SecretKeyFile != "" {
+		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
+	}
+	key, created, err := secretbox.LoadOrCreateKeyFile(cfg.SecretKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("GATEHOUSE_SECRET_KEY_FILE is not set: the key that seals signing keys and TOTP secrets is kept in a file beside the database; back it up with the database, apart from it.",
+		zap.String("secret_key_path", cfg.SecretKeyPath), zap.Bool("created", created))
+	return key, nil
 }
 
 // ProvideSQLiteReady is the readiness probe: the file answers.
@@ -154,13 +218,25 @@ var SQLiteSet = wire.NewSet(
 	sqlite.NewTxManager,
 	wire.Bind(new(app.TxManager), new(*sqlite.TxManager)),
 	sqlite.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
 	ProvideSQLiteAuditTrail,
 	ProvideSQLiteRateLimiter,
-	ProvideSQLiteSigningKeyStore,
+	ProvideSQLiteSettings,
+	ProvideSQLiteSecretKey,
+	ProvideSQLiteStoreInfo,
 	ProvideSQLiteRetention,
 	ProvideSQLiteReady,
+	ProvideSQLitePoolMetrics,
 )
+
+// ProvideSQLitePoolMetrics shows the writer's and the readers' pool
+// statistics in the metrics.
+func ProvideSQLitePoolMetrics(db *sqlite.DB) metrics.Pools {
+	return metrics.Pools{
+		metrics.SQLPool("sqlite_writer", func() sql.DBStats { w, _ := db.PoolStats(); return w }),
+		metrics.SQLPool("sqlite_readers", func() sql.DBStats { _, r := db.PoolStats(); return r }),
+	}
+}
 
 // SystemSet is the clock, ids and randomness.
 var SystemSet = wire.NewSet(
@@ -171,9 +247,12 @@ var SystemSet = wire.NewSet(
 	system.Random,
 )
 
-// ProvideHasher builds the bounded argon2id hasher.
-func ProvideHasher(cfg Config) (app.PasswordHasher, error) {
-	return argon2id.New(cfg.Argon2)
+// ProvideHasher builds the bounded argon2id hasher; obs hears how its
+// slots are used.
+func ProvideHasher(cfg Config, obs argon2id.Observer) (app.PasswordHasher, error) {
+	opts := cfg.Argon2
+	opts.Observer = obs
+	return argon2id.New(opts)
 }
 
 // ProvidePolicy builds the password policy with the shipped common list.
@@ -189,39 +268,93 @@ var PasswordSet = wire.NewSet(
 	ProvidePolicy,
 )
 
-// ProvideSigningKey loads the key file, or the key kept in the database
-// (made by the first instance that needed one).
-func ProvideSigningKey(ctx context.Context, cfg Config, store app.SigningKeyStore) (ed25519.PrivateKey, error) {
-	if cfg.JWTPrivateKeyFile != "" {
-		return jwt.LoadPrivateKeyFile(cfg.JWTPrivateKeyFile)
-	}
-	seed, err := store.GetOrCreate(ctx, jwt.GenerateSeed)
+// ProvideSealer seals with the secret key, once it is known to be the key
+// the stored secrets were sealed with (a wrong one stops startup).
+func ProvideSealer(ctx context.Context, key SecretKey, settings app.Settings, clock app.Clock) (app.Sealer, error) {
+	box, err := secretbox.New(key)
 	if err != nil {
 		return nil, err
 	}
-	return jwt.KeyFromSeed(seed)
+	if err := keys.CheckSecretKey(ctx, settings, box, clock); err != nil {
+		return nil, err
+	}
+	return box, nil
 }
 
-// ProvideTokens builds the access-token signer and verifier.
-func ProvideTokens(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.IDGenerator) (app.AccessTokens, error) {
-	return jwt.New(key, cfg.JWT, clock, ids)
+// ProvideTokens builds the access-token signer and verifier; its keys come
+// from the ring.
+func ProvideTokens(cfg Config, clock app.Clock, ids app.IDGenerator) (app.AccessTokens, error) {
+	return jwt.NewWithoutKeys(cfg.JWT, clock, ids)
+}
+
+// ProvideRing builds the key ring and reads it once, so that the signer
+// has its keys before anything is served.
+func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.AccessTokens, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
+	leeway := cfg.JWT.Leeway
+	if leeway == 0 {
+		leeway = jwt.DefaultLeeway
+	}
+	kc := keys.Config{PublishDelay: cfg.KeyPublishDelay, TokenLife: cfg.JWT.TTL + leeway, Lag: cfg.KeyRefresh}
+	if cfg.JWTPrivateKeyFile != "" {
+		files, err := loadKeyFiles(tokens, cfg.JWTPrivateKeyFile, cfg.JWTPreviousKeyFiles)
+		if err != nil {
+			return nil, err
+		}
+		kc.Files = files
+	}
+	r := keys.NewRing(tx, store, sealer, tokens, clock, rep, kc)
+	if err := r.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return r, nil
+}
+
+func loadKeyFiles(tokens app.AccessTokens, current string, previous []string) (*keys.FileKeys, error) {
+	priv, err := jwt.LoadPrivateKeyFile(current)
+	if err != nil {
+		return nil, err
+	}
+	k, err := tokens.KeyOf(priv.Seed())
+	if err != nil {
+		return nil, err
+	}
+	files := &keys.FileKeys{Current: k}
+	for _, p := range previous {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pub, err := jwt.LoadPublicKeyFile(p)
+		if err != nil {
+			return nil, err
+		}
+		kid, err := jwt.Thumbprint(pub)
+		if err != nil {
+			return nil, err
+		}
+		files.Previous = append(files.Previous, keys.PublicKey{KID: kid, Key: pub})
+	}
+	return files, nil
 }
 
 // TokenSet is access-token signing.
-var TokenSet = wire.NewSet(ProvideSigningKey, ProvideTokens)
+var TokenSet = wire.NewSet(ProvideSealer, ProvideTokens, ProvideRing)
 
 // ProvideMailer picks SMTP when configured, else the development file
-// mailer (which warns at startup).
+// mailer (which warns at startup). Either names the product cfg.AppName.
 func ProvideMailer(cfg Config, log *zap.Logger) (app.Mailer, error) {
+	r, err := mailer.NewNamedRenderer(cfg.AppName)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.SMTPURL == "" {
 		log.Warn("GATEHOUSE_SMTP_URL is not set: mail is NOT delivered; each mail is written as an .eml file instead. For development only.", zap.String("mail_dir", cfg.MailDir))
-		return mailer.NewFile(cfg.MailDir, cfg.MailFrom, log)
+		return mailer.NewFile(cfg.MailDir, cfg.MailFrom, log, mailer.WithFileRenderer(r))
 	}
 	sc, err := mailer.ParseSMTPURL(cfg.SMTPURL)
 	if err != nil {
 		return nil, err
 	}
-	return mailer.NewSMTP(sc, cfg.MailFrom)
+	return mailer.NewSMTP(sc, cfg.MailFrom, mailer.WithRenderer(r))
 }
 
 // MailerSet is mail delivery.
@@ -230,22 +363,43 @@ var MailerSet = wire.NewSet(ProvideMailer)
 // ProvideLinks builds the mail links from the public URL.
 func ProvideLinks(cfg Config) (app.Links, error) { return app.NewLinks(cfg.PublicURL) }
 
-// ProvideGuard builds the abuse-protection policy; dropped mail is logged.
+// ProvideGuard builds the abuse-protection policy; what it refuses is
+// counted, and dropped mail logged.
 func ProvideGuard(rl app.RateLimiter, cfg Config, obs app.Observer) *limits.Guard {
 	return limits.NewObservedGuard(rl, cfg.Limits, obs)
 }
 
-// LoggingSet is what tells operators of background failures and dropped mail.
+// LoggingSet is what tells operators of background failures and dropped
+// mail (the logging observer is the metrics observer's next).
 var LoggingSet = wire.NewSet(
 	logging.NewReporter,
 	wire.Bind(new(app.ErrorReporter), new(*logging.Reporter)),
 	logging.NewObserver,
-	wire.Bind(new(app.Observer), new(*logging.Observer)),
+)
+
+// ProvideObserver counts what the app layer reports, then logs it.
+func ProvideObserver(m *metrics.Metrics, log *logging.Observer) *metrics.Observer {
+	return metrics.NewObserver(m, log)
+}
+
+// ProvideMetricsHandler serves the registry on the admin listener.
+func ProvideMetricsHandler(m *metrics.Metrics) nethttp.Handler { return m.Handler() }
+
+// MetricsSet is the Prometheus registry, fed by the app layer (Observer),
+// the hasher's slots and both HTTP apps, and served at the admin
+// listener's /metrics. The store's set provides the pools.
+var MetricsSet = wire.NewSet(
+	metrics.New,
+	ProvideObserver,
+	wire.Bind(new(app.Observer), new(*metrics.Observer)),
+	wire.Bind(new(argon2id.Observer), new(*metrics.Metrics)),
+	wire.Bind(new(httpadapter.RequestObserver), new(*metrics.Metrics)),
+	ProvideMetricsHandler,
 )
 
 // ProvideWorker builds the outbox worker.
-func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, cfg Config) *outbox.Worker {
-	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, cfg.Outbox)
+func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, obs app.Observer, cfg Config) *outbox.Worker {
+	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, obs, cfg.Outbox)
 }
 
 // OperatorSet is the operators' use cases, which the command line runs on
@@ -253,17 +407,20 @@ func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Cloc
 var OperatorSet = wire.NewSet(
 	wire.FieldsOf(new(Config), "InviteTTL"),
 	LoggingSet,
+	MetricsSet,
 	ProvideLinks,
 	ProvideGuard,
 	admin.NewUsers,
 	admin.NewAudit,
 	admin.NewKeys,
+	TokenSet,
 )
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified", "Retention"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified", "Retention", "Version"),
 	OperatorSet,
+	admin.NewStatus,
 	limits.NewPasswordCheck,
 	account.NewRegister,
 	account.NewDeleteAccount,
@@ -281,18 +438,43 @@ var AppSet = wire.NewSet(
 	password.NewForgot,
 	password.NewReset,
 	password.NewChange,
+	MFASet,
 	ProvideWorker,
 	maintenance.NewJanitor,
 )
 
-// ProvideHTTP builds the Fiber app with every route.
-func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases) *fiber.App {
-	return httpadapter.NewServer(cfg.HTTP, log, uc)
+// ProvideTOTP is the RFC 6238 code generator (github.com/pquerna/otp).
+func ProvideTOTP() app.TOTP { return totp.New() }
+
+// MFASet is the second factor: its code checks, the enrollment use cases
+// and the second login step. TOTP secrets are sealed by TokenSet's Sealer.
+var MFASet = wire.NewSet(
+	ProvideTOTP,
+	appmfa.IssuerOf,
+	appmfa.NewVerifier,
+	appmfa.NewAttempts,
+	appmfa.NewStart,
+	appmfa.NewConfirm,
+	appmfa.NewDisable,
+	appmfa.NewRegenerate,
+	appmfa.NewStatus,
+	session.NewLoginMFA,
+)
+
+// ProvideHTTP builds the Fiber app with every route; the hosted pages get
+// the product's name and URL and the password rule.
+func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases, reqs httpadapter.RequestObserver) *fiber.App {
+	hc := cfg.HTTP
+	hc.Requests = reqs
+	hc.Pages = httpadapter.PageConfig{AppName: cfg.AppName, AppURL: cfg.AppURL, PasswordMinLength: cfg.PasswordMinLength}
+	return httpadapter.NewServer(hc, log, uc)
 }
 
 // ProvideAdminHTTP builds the admin listener's Fiber app.
-func ProvideAdminHTTP(cfg Config, log *zap.Logger, uc httpadapter.AdminUseCases) AdminHTTP {
-	return AdminHTTP{httpadapter.NewAdminServer(cfg.HTTP, log, uc)}
+func ProvideAdminHTTP(cfg Config, log *zap.Logger, uc httpadapter.AdminUseCases, reqs httpadapter.RequestObserver) AdminHTTP {
+	hc := cfg.HTTP
+	hc.Requests = reqs
+	return AdminHTTP{httpadapter.NewAdminServer(hc, log, uc)}
 }
 
 // HTTPSet is the HTTP adapter: the public app and the admin app.

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	"github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
+	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
@@ -18,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	"github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"go.uber.org/zap"
@@ -33,7 +35,16 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		return nil, nil, err
 	}
 	txManager := postgres.NewTxManager(pool)
-	passwordHasher, err := ProvideHasher(cfg)
+	repos := postgres.NewPoolRepos(pool)
+	outbox := repos.Outbox
+	clock := _wireClockValue
+	pools := ProvidePoolMetrics(pool)
+	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -42,8 +53,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	passwordPolicy := ProvidePolicy(cfg, list)
 	rateLimiter := ProvideRateLimiter(pool)
 	observer := logging.NewObserver(log)
-	guard := ProvideGuard(rateLimiter, cfg, observer)
-	clock := _wireClockValue
+	metricsObserver := ProvideObserver(metricsMetrics, observer)
+	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
@@ -55,27 +66,35 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
-	repos := postgres.NewPoolRepos(pool)
-	outbox := repos.Outbox
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	getUser := account.NewGetUser(userRepository)
-	signingKeyStore := ProvideSigningKeyStore(pool)
-	privateKey, err := ProvideSigningKey(ctx, cfg, signingKeyStore)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	accessTokens, err := ProvideTokens(privateKey, cfg, clock, iDs)
+	mfaRepository := repos.MFA
+	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail)
+	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	totp := ProvideTOTP()
+	settings := ProvideSettings(pool)
+	secretKey, err := ProvideSecretKey(ctx, cfg, settings, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	verifier := mfa.NewVerifier(totp, sealer)
+	attempts := mfa.NewAttempts(guard, auditLog, clock)
+	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
-	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout)
+	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -88,6 +107,12 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, clock, iDs)
 	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, guard, clock, iDs, reader, links, verificationTTL)
 	confirmEmailChange := account.NewConfirmEmailChange(txManager, clock)
+	issuer := mfa.IssuerOf(links)
+	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
+	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
+	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, verifier, attempts, clock, iDs)
+	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, verifier, attempts, clock, reader)
+	status := mfa.NewStatus(mfaRepository)
 	v := ProvideReady(pool)
 	useCases := http.UseCases{
 		Register:      register,
@@ -95,6 +120,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		Resend:        resendVerification,
 		GetUser:       getUser,
 		Login:         login,
+		LoginMFA:      loginMFA,
 		Refresh:       refresh,
 		Logout:        logout,
 		Authenticate:  authenticate,
@@ -106,31 +132,48 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		DeleteAccount: deleteAccount,
 		ChangeEmail:   changeEmail,
 		ConfirmEmail:  confirmEmailChange,
+		MFAStart:      start,
+		MFAConfirm:    confirm,
+		MFADisable:    disable,
+		MFARegenerate: regenerate,
+		MFAStatus:     status,
 		Guard:         guard,
 		Tokens:        accessTokens,
 		Ready:         v,
 	}
-	app := ProvideHTTP(cfg, log, useCases)
+	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
 	auditTrail := ProvideAuditTrail(pool)
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	adminUseCases := http.AdminUseCases{
-		Users: users,
-		Audit: audit,
-		Keys:  keys,
-		Ready: v,
+	storeInfo := ProvideStoreInfo(pool)
+	signingKeyRing := repos.SigningKeys
+	reporter := logging.NewReporter(log)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
 	}
-	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases)
+	version := cfg.Version
+	adminStatus := admin.NewStatus(storeInfo, outbox, ring, clock, version)
+	handler := ProvideMetricsHandler(metricsMetrics)
+	adminUseCases := http.AdminUseCases{
+		Users:   users,
+		Audit:   audit,
+		Keys:    keys,
+		Status:  adminStatus,
+		Ready:   v,
+		Metrics: handler,
+	}
+	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
 	mailer, err := ProvideMailer(cfg, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	reporter := logging.NewReporter(log)
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, cfg)
+	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
 	retention := ProvideRetention(pool)
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
@@ -139,6 +182,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		Admin:   adminHTTP,
 		Outbox:  worker,
 		Janitor: janitor,
+		Keys:    ring,
 	}
 	return gatehouse, func() {
 		cleanup()
@@ -158,7 +202,16 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		return nil, nil, err
 	}
 	txManager := sqlite.NewTxManager(db)
-	passwordHasher, err := ProvideHasher(cfg)
+	repos := sqlite.NewPoolRepos(db)
+	outbox := repos.Outbox
+	clock := _wireClockValue
+	pools := ProvideSQLitePoolMetrics(db)
+	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -167,8 +220,8 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	passwordPolicy := ProvidePolicy(cfg, list)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
 	observer := logging.NewObserver(log)
-	guard := ProvideGuard(rateLimiter, cfg, observer)
-	clock := _wireClockValue
+	metricsObserver := ProvideObserver(metricsMetrics, observer)
+	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
@@ -180,27 +233,35 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
-	repos := sqlite.NewPoolRepos(db)
-	outbox := repos.Outbox
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	getUser := account.NewGetUser(userRepository)
-	signingKeyStore := ProvideSQLiteSigningKeyStore(db)
-	privateKey, err := ProvideSigningKey(ctx, cfg, signingKeyStore)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	accessTokens, err := ProvideTokens(privateKey, cfg, clock, iDs)
+	mfaRepository := repos.MFA
+	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail)
+	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	totp := ProvideTOTP()
+	secretKey, err := ProvideSQLiteSecretKey(cfg, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	settings := ProvideSQLiteSettings(db)
+	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	verifier := mfa.NewVerifier(totp, sealer)
+	attempts := mfa.NewAttempts(guard, auditLog, clock)
+	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
-	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout)
+	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -213,6 +274,12 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, clock, iDs)
 	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, guard, clock, iDs, reader, links, verificationTTL)
 	confirmEmailChange := account.NewConfirmEmailChange(txManager, clock)
+	issuer := mfa.IssuerOf(links)
+	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
+	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
+	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, verifier, attempts, clock, iDs)
+	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, verifier, attempts, clock, reader)
+	status := mfa.NewStatus(mfaRepository)
 	v := ProvideSQLiteReady(db)
 	useCases := http.UseCases{
 		Register:      register,
@@ -220,6 +287,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		Resend:        resendVerification,
 		GetUser:       getUser,
 		Login:         login,
+		LoginMFA:      loginMFA,
 		Refresh:       refresh,
 		Logout:        logout,
 		Authenticate:  authenticate,
@@ -231,31 +299,48 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		DeleteAccount: deleteAccount,
 		ChangeEmail:   changeEmail,
 		ConfirmEmail:  confirmEmailChange,
+		MFAStart:      start,
+		MFAConfirm:    confirm,
+		MFADisable:    disable,
+		MFARegenerate: regenerate,
+		MFAStatus:     status,
 		Guard:         guard,
 		Tokens:        accessTokens,
 		Ready:         v,
 	}
-	app := ProvideHTTP(cfg, log, useCases)
+	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
 	auditTrail := ProvideSQLiteAuditTrail(db)
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	adminUseCases := http.AdminUseCases{
-		Users: users,
-		Audit: audit,
-		Keys:  keys,
-		Ready: v,
+	storeInfo := ProvideSQLiteStoreInfo(db)
+	signingKeyRing := repos.SigningKeys
+	reporter := logging.NewReporter(log)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
 	}
-	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases)
+	version := cfg.Version
+	adminStatus := admin.NewStatus(storeInfo, outbox, ring, clock, version)
+	handler := ProvideMetricsHandler(metricsMetrics)
+	adminUseCases := http.AdminUseCases{
+		Users:   users,
+		Audit:   audit,
+		Keys:    keys,
+		Status:  adminStatus,
+		Ready:   v,
+		Metrics: handler,
+	}
+	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
 	mailer, err := ProvideMailer(cfg, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	reporter := logging.NewReporter(log)
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, cfg)
+	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
 	retention := ProvideSQLiteRetention(db)
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
@@ -264,6 +349,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		Admin:   adminHTTP,
 		Outbox:  worker,
 		Janitor: janitor,
+		Keys:    ring,
 	}
 	return gatehouse, func() {
 		cleanup()
@@ -280,8 +366,17 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 	repos := postgres.NewPoolRepos(pool)
 	userRepository := repos.Users
 	sessionRepository := repos.Sessions
+	mfaRepository := repos.MFA
 	txManager := postgres.NewTxManager(pool)
-	passwordHasher, err := ProvideHasher(cfg)
+	outbox := repos.Outbox
+	clock := _wireClockValue
+	pools := ProvidePoolMetrics(pool)
+	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -290,8 +385,8 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 	passwordPolicy := ProvidePolicy(cfg, list)
 	rateLimiter := ProvideRateLimiter(pool)
 	observer := logging.NewObserver(log)
-	guard := ProvideGuard(rateLimiter, cfg, observer)
-	clock := _wireClockValue
+	metricsObserver := ProvideObserver(metricsMetrics, observer)
+	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
@@ -300,15 +395,39 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		return nil, nil, err
 	}
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := ProvideAuditTrail(pool)
 	audit := admin.NewAudit(auditTrail)
+	signingKeyRing := repos.SigningKeys
+	settings := ProvideSettings(pool)
+	secretKey, err := ProvideSecretKey(ctx, cfg, settings, clock, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	reporter := logging.NewReporter(log)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	operator := &Operator{
-		Users: users,
-		Keys:  keys,
-		Audit: audit,
+		Users:       users,
+		Keys:        keys,
+		Audit:       audit,
+		SigningKeys: ring,
 	}
 	return operator, func() {
 		cleanup()
@@ -325,8 +444,17 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 	repos := sqlite.NewPoolRepos(db)
 	userRepository := repos.Users
 	sessionRepository := repos.Sessions
+	mfaRepository := repos.MFA
 	txManager := sqlite.NewTxManager(db)
-	passwordHasher, err := ProvideHasher(cfg)
+	outbox := repos.Outbox
+	clock := _wireClockValue
+	pools := ProvideSQLitePoolMetrics(db)
+	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -335,8 +463,8 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 	passwordPolicy := ProvidePolicy(cfg, list)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
 	observer := logging.NewObserver(log)
-	guard := ProvideGuard(rateLimiter, cfg, observer)
-	clock := _wireClockValue
+	metricsObserver := ProvideObserver(metricsMetrics, observer)
+	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
@@ -345,15 +473,39 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 		return nil, nil, err
 	}
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := ProvideSQLiteAuditTrail(db)
 	audit := admin.NewAudit(auditTrail)
+	signingKeyRing := repos.SigningKeys
+	secretKey, err := ProvideSQLiteSecretKey(cfg, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	settings := ProvideSQLiteSettings(db)
+	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	reporter := logging.NewReporter(log)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	operator := &Operator{
-		Users: users,
-		Keys:  keys,
-		Audit: audit,
+		Users:       users,
+		Keys:        keys,
+		Audit:       audit,
+		SigningKeys: ring,
 	}
 	return operator, func() {
 		cleanup()

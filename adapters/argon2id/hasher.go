@@ -82,7 +82,29 @@ type Options struct {
 	// MaxWait bounds how long a call waits for a free slot before it gives
 	// up with domain.ErrOverloaded; zero means DefaultMaxWait.
 	MaxWait time.Duration
+	// Observer, when set, hears how the slots are used (metrics).
+	Observer Observer
 }
+
+// Observer hears how the hasher's slots are used. Calls come from every
+// hashing goroutine at once and must be cheap.
+type Observer interface {
+	// SlotAcquired: a call got a slot after waiting wait (zero when one
+	// was free) and now hashes.
+	SlotAcquired(wait time.Duration)
+	// SlotRefused: a call gave up after waiting wait, because no slot
+	// freed up in time (domain.ErrOverloaded) or its context ended.
+	SlotRefused(wait time.Duration)
+	// SlotReleased: a call that acquired a slot is done with it.
+	SlotReleased()
+}
+
+// nopObserver is the Observer of a hasher nobody watches.
+type nopObserver struct{}
+
+func (nopObserver) SlotAcquired(time.Duration) {}
+func (nopObserver) SlotRefused(time.Duration)  {}
+func (nopObserver) SlotReleased()              {}
 
 // Hasher hashes and verifies passwords with argon2id. It is safe for
 // concurrent use.
@@ -90,6 +112,7 @@ type Hasher struct {
 	params  Params
 	sem     chan struct{}
 	maxWait time.Duration
+	obs     Observer
 	dummy   string
 }
 
@@ -110,10 +133,14 @@ func New(opts Options) (*Hasher, error) {
 	if opts.MaxWait == 0 {
 		opts.MaxWait = DefaultMaxWait
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	h := &Hasher{
 		params:  opts.Params,
 		sem:     make(chan struct{}, opts.MaxConcurrent),
 		maxWait: opts.MaxWait,
+		obs:     opts.Observer,
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -205,23 +232,32 @@ func decode(encoded string) (*argon2id.Params, []byte, []byte, error) {
 // ends first.
 func (h *Hasher) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
+		h.obs.SlotRefused(0)
 		return err
 	}
 	select {
 	case h.sem <- struct{}{}:
+		h.obs.SlotAcquired(0)
 		return nil
 	default:
 	}
+	start := time.Now()
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
 	case h.sem <- struct{}{}:
+		h.obs.SlotAcquired(time.Since(start))
 		return nil
 	case <-ctx.Done():
+		h.obs.SlotRefused(time.Since(start))
 		return ctx.Err()
 	case <-t.C:
+		h.obs.SlotRefused(time.Since(start))
 		return domain.ErrOverloaded
 	}
 }
 
-func (h *Hasher) release() { <-h.sem }
+func (h *Hasher) release() {
+	<-h.sem
+	h.obs.SlotReleased()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +207,81 @@ func TestContextCanceledWhileWaiting(t *testing.T) {
 	// An already ended context never takes a slot.
 	if _, err := h.Hash(ctx, pw("a long enough password")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Hash(canceled ctx): err = %v; want context.Canceled", err)
+	}
+}
+
+// slotLog records what an Observer hears.
+type slotLog struct {
+	mu                          sync.Mutex
+	acquired, refused, released int
+	inFlight, maxInFlight       int
+	longestWait                 time.Duration
+}
+
+func (l *slotLog) SlotAcquired(wait time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acquired++
+	l.inFlight++
+	l.maxInFlight = max(l.maxInFlight, l.inFlight)
+	l.longestWait = max(l.longestWait, wait)
+}
+
+func (l *slotLog) SlotRefused(wait time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refused++
+	l.longestWait = max(l.longestWait, wait)
+}
+
+func (l *slotLog) SlotReleased() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.released++
+	l.inFlight--
+}
+
+// The observer hears every acquired slot once released, every refusal,
+// and how long each call waited.
+func TestObserverHearsSlots(t *testing.T) {
+	t.Parallel()
+	log := &slotLog{}
+	h := newHasher(t, Options{Params: cheap, MaxConcurrent: 2, MaxWait: 30 * time.Millisecond, Observer: log})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			encoded, err := h.Hash(ctx, pw("a long enough password"))
+			if err == nil {
+				_, _, err = h.Verify(ctx, pw("a long enough password"), encoded)
+			}
+			if err != nil && !errors.Is(err, domain.ErrOverloaded) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := h.acquire(ctx); err != nil { // hold one slot: both are taken below
+		t.Fatal(err)
+	}
+	if err := h.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Hash(ctx, pw("a long enough password")); !errors.Is(err, domain.ErrOverloaded) {
+		t.Fatalf("Hash with no free slot: %v", err)
+	}
+	h.release()
+	h.release()
+
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if log.acquired != log.released || log.inFlight != 0 {
+		t.Fatalf("acquired %d, released %d, in flight %d", log.acquired, log.released, log.inFlight)
+	}
+	if log.acquired < 2 || log.refused < 1 || log.maxInFlight > 2 {
+		t.Fatalf("acquired %d, refused %d, at most %d in flight", log.acquired, log.refused, log.maxInFlight)
+	}
+	if log.longestWait < 25*time.Millisecond {
+		t.Fatalf("longest wait %v; the refused call waited about MaxWait", log.longestWait)
 	}
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	nethttp "net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 )
@@ -20,8 +22,13 @@ type AdminUseCases struct {
 	Users *admin.Users
 	Audit *admin.Audit
 	Keys  *admin.Keys
+	// Status is the operators' status of the instance and its store.
+	Status *admin.Status
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
+	// Metrics serves GET /metrics (the Prometheus text format); nil: no
+	// such route.
+	Metrics nethttp.Handler
 }
 
 // NewAdminServer builds the admin listener's Fiber app: the same edge
@@ -76,10 +83,20 @@ func actor(c *fiber.Ctx) admin.Actor {
 // AdminRoutes registers the probes and the admin API.
 func AdminRoutes(a *fiber.App, uc AdminUseCases) {
 	probes(a, uc.Ready)
-	// GET /metrics (Prometheus, no key) is registered here, beside the
-	// probes and outside /admin/v1, by the change that adds metrics.
+	// Beside the probes and outside /admin/v1: scrapers carry no admin
+	// key; the admin listener is for the operators' network only.
+	if uc.Metrics != nil {
+		a.Get("/metrics", serveHTTP(uc.Metrics))
+	}
 
 	v1 := a.Group("/admin/v1", requireAdminKey(uc.Keys))
+	v1.Get("/status", func(c *fiber.Ctx) error {
+		st, err := uc.Status.Get(c.UserContext())
+		if err != nil {
+			return err
+		}
+		return c.JSON(st)
+	})
 	v1.Get("/users", func(c *fiber.Ctx) error {
 		limit, err := queryInt(c, "limit")
 		if err != nil {
@@ -180,6 +197,19 @@ func AdminRoutes(a *fiber.App, uc AdminUseCases) {
 		}
 		return c.JSON(fiber.Map{"events": out, "next_cursor": nullable(next)})
 	})
+}
+
+// serveHTTP runs a net/http handler as a route. The handler's request
+// context is the request's user context (with its deadline), not the
+// fasthttp RequestCtx the adaptor would pass: a context derived from that
+// one races with the server's shutdown.
+func serveHTTP(h nethttp.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		return adaptor.HTTPHandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+			h.ServeHTTP(w, r.WithContext(ctx))
+		})(c)
+	}
 }
 
 // pathID is the :id of the path; what is not a UUID names no user (404).

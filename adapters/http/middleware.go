@@ -172,12 +172,20 @@ func (s *server) accessLogMiddleware(c *fiber.Ctx) error {
 	return nil
 }
 
-// logAccess writes the access log line. It never logs the query string, the
-// body or any header but the request id.
+// logAccess writes the access log line and tells the request observer.
+// It never logs the query string, the body or any header but the request
+// id.
 func (s *server) logAccess(c *fiber.Ctx, start time.Time) {
 	var latency time.Duration
 	if !start.IsZero() {
 		latency = time.Since(start)
+	}
+	if s.reqs != nil {
+		route := routePattern(c)
+		if route == "" {
+			route = RouteUnmatched
+		}
+		s.reqs.ObserveRequest(route, metricMethod(c.Method()), c.Response().StatusCode(), latency)
 	}
 	s.log.Info("request",
 		zap.String("method", truncate(c.Method(), 16)),
@@ -189,6 +197,24 @@ func (s *server) logAccess(c *fiber.Ctx, start time.Time) {
 		zap.String("client_ip", ClientIP(c)),
 		zap.Int("bytes_out", len(c.Response().Body())),
 	)
+}
+
+// metricMethods are the methods Fiber routes, as constants: c.Method()
+// points into a buffer fasthttp reuses, so it is never kept.
+var metricMethods = []string{
+	fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+	fiber.MethodDelete, fiber.MethodConnect, fiber.MethodOptions, fiber.MethodTrace,
+}
+
+// metricMethod is the standard method equal to method, else "OTHER": any
+// token is a method to fasthttp.
+func metricMethod(method string) string {
+	for _, m := range metricMethods {
+		if m == method {
+			return m
+		}
+	}
+	return "OTHER"
 }
 
 // truncate bounds an attacker-controlled string before it is logged; the

@@ -1,6 +1,7 @@
 package http
 
 import (
+	nethttp "net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,7 +23,7 @@ var (
 
 // openAPIContracts pairs each document with the app it describes. Routes
 // only capture the use cases in closures, so zero use cases are enough to
-// register them.
+// register them (but for /metrics, registered when a handler is given).
 func openAPIContracts() []struct {
 	path string
 	app  *fiber.App
@@ -32,7 +33,7 @@ func openAPIContracts() []struct {
 		app  *fiber.App
 	}{
 		{openAPIPath, NewServer(Config{}, nil, UseCases{})},
-		{adminOpenAPIPath, NewAdminServer(Config{}, nil, AdminUseCases{})},
+		{adminOpenAPIPath, NewAdminServer(Config{}, nil, AdminUseCases{Metrics: nethttp.NotFoundHandler()})},
 	}
 }
 

@@ -2,25 +2,66 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"strconv"
 
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 )
 
 // The hosted pages are the links in the mails. A GET only shows a form: mail
 // scanners prefetch links, so nothing is consumed until the user posts it.
-// No JavaScript, and a CSP that allows none.
+// No JavaScript, and a CSP that allows none. Every page that cannot do what
+// it is for (no token, a refused link) says what to do instead and links to
+// the page that does it.
 
 //go:embed pages/*.html
 var pageFS embed.FS
 
 var pageTmpl = template.Must(template.ParseFS(pageFS, "pages/*.html"))
+
+// DefaultAppName names the product on the pages when PageConfig.AppName is
+// empty.
+const DefaultAppName = "Gatehouse"
+
+// PageConfig is what the hosted pages say beyond the use cases' answers.
+type PageConfig struct {
+	// AppName names the product (GATEHOUSE_APP_NAME); "" is DefaultAppName.
+	AppName string
+	// AppURL (GATEHOUSE_APP_URL, an absolute http(s) URL checked at
+	// startup), when set, is linked from the pages of a successful
+	// verification, reset or email change: "Continue to <AppName>".
+	AppURL string
+	// PasswordMinLength is GATEHOUSE_PASSWORD_MIN_LENGTH, stated on the
+	// password forms; 0 is user.MinPasswordFloor.
+	PasswordMinLength int
+}
+
+// Paths of the pages, relative to the page that links to them: every page
+// is one segment below the root, so "./x" works at the root and under a
+// path prefix that a proxy strips (GATEHOUSE_PUBLIC_URL carries it).
+const (
+	linkForgot = "./forgot-password"
+	linkResend = "./resend-verification"
+)
+
+// pageLink is a link a page offers to go on.
+type pageLink struct {
+	Href string
+	Text string
+}
+
+var (
+	toForgot = pageLink{Href: linkForgot, Text: "Ask for a new password-reset link"}
+	toResend = pageLink{Href: linkResend, Text: "Ask for a new verification link"}
+)
 
 type pageData struct {
 	Title   string
@@ -28,9 +69,45 @@ type pageData struct {
 	Message string
 	Errors  []string
 	OK      bool
+	Info    bool       // Message is neither a success nor an error: what to do instead
+	Links   []pageLink // where to go on from here
+	// Continue shows the "Continue to <AppName>" link, when AppURL is set.
+	Continue bool
+
+	// Of the email forms (forgot password, resend verification).
+	Intro  string
+	Button string
+
+	// Filled in by render from the PageConfig.
+	AppName   string
+	AppURL    string
+	MinLength int
+	MaxLength int
 }
 
-func renderPage(c *fiber.Ctx, status int, name string, d pageData) error {
+// pageSite renders the hosted pages of one configuration.
+type pageSite struct {
+	appName   string
+	appURL    string
+	minLength int
+}
+
+func newPageSite(pc PageConfig) *pageSite {
+	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength}
+	if s.appName == "" {
+		s.appName = DefaultAppName
+	}
+	if s.minLength <= 0 {
+		s.minLength = user.MinPasswordFloor
+	}
+	return s
+}
+
+func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) error {
+	d.AppName, d.MinLength, d.MaxLength = s.appName, s.minLength, user.MaxPasswordLength
+	if d.Continue {
+		d.AppURL = s.appURL
+	}
 	var buf bytes.Buffer
 	if err := pageTmpl.ExecuteTemplate(&buf, name, d); err != nil {
 		return err
@@ -40,30 +117,76 @@ func renderPage(c *fiber.Ctx, status int, name string, d pageData) error {
 	return c.Status(status).Send(buf.Bytes())
 }
 
-// pageError renders a refusal the user can read. Errors that are not the
-// user's (a bug, the database down) go to the one error handler.
-func pageError(c *fiber.Ctx, err error, name string, d pageData) error {
+// pageError renders a refusal the user can read, in plain words. Errors
+// that are not the user's (a bug, the database down) go to the one error
+// handler.
+func (s *pageSite) pageError(c *fiber.Ctx, err error, name string, d pageData) error {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
 		return err
 	}
 	status, p := ProblemFor(err)
-	d.Message = de.Message
+	d.OK, d.Info = false, false
+	switch de.Kind {
+	case domain.KindValidation:
+		d.Message = "" // the field errors say it
+	case domain.KindRateLimited:
+		d.Message = "There were too many attempts from your network. " + waitHint(p.RetryAfter)
+	default:
+		d.Message = de.Message
+	}
 	for _, f := range de.Fields {
-		d.Errors = append(d.Errors, f.Message)
+		d.Errors = append(d.Errors, s.fieldMessage(f))
+	}
+	if d.Message == "" && len(d.Errors) == 0 {
+		d.Message = de.Message
 	}
 	if p.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.RetryAfter))
 	}
-	return renderPage(c, status, name, d)
+	return s.render(c, status, name, d)
+}
+
+// fieldMessage is a field error in the words of a page: the API's messages
+// are written for developers, these for the person at the form.
+func (s *pageSite) fieldMessage(f domain.FieldError) string {
+	switch f.Code {
+	case user.RulePasswordTooShort:
+		return fmt.Sprintf("This password is too short: use at least %d characters. A few words in a row make a long password that is easy to remember.", s.minLength)
+	case user.RulePasswordTooLong:
+		return fmt.Sprintf("This password is too long: use at most %d characters.", user.MaxPasswordLength)
+	case user.RulePasswordCommon:
+		return "This password is one of the most common ones, which attackers try first. Choose another one."
+	case user.RulePasswordContainsEmail:
+		return "This password contains the part of your email address before the @. Choose one without it."
+	case user.RulePasswordInvalid:
+		return "This password contains characters that cannot be used, such as control characters. Choose another one."
+	case "invalid_email":
+		return "This is not an email address we can send mail to. Check it for typos; it looks like name@example.com."
+	}
+	return f.Message
+}
+
+// waitHint says how long to wait before trying again.
+func waitHint(seconds int) string {
+	switch {
+	case seconds <= 0:
+		return "Wait a few minutes, then try again."
+	case seconds < 60:
+		return "Wait a minute, then try again."
+	case seconds < 2*60*60:
+		return fmt.Sprintf("Wait about %d minutes, then try again.", (seconds+59)/60)
+	default:
+		return fmt.Sprintf("Wait about %d hours, then try again.", (seconds+3599)/3600)
+	}
 }
 
 // pageLimit is limitIP for the hosted pages: a browser over the limit gets
 // a page it can read, with Retry-After.
-func pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
+func (s *pageSite) pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
-			return pageError(c, err, "result.html", pageData{Title: "Too many attempts"})
+			return s.pageError(c, err, "result.html", pageData{Title: "Too many attempts"})
 		}
 		return c.Next()
 	}
@@ -74,7 +197,17 @@ func pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
 // or an address verified already all look the same.
 const verifyRefused = "This link cannot verify the address with that password. " +
 	"Enter the password you chose when you registered, and use the link from the mail of that registration. " +
-	"If you registered more than once, use the newest mail; if the link has expired or you no longer know the password, register again or reset your password."
+	"If you registered more than once, use the newest mail; if the link has expired, ask for a new one below, or register again; if you no longer know the password, reset it."
+
+// Answers of the pages opened without the token of a mail's link.
+const (
+	verifyNoToken = "This page verifies an email address with the link from the verification mail. " +
+		"Open the link in that mail; if you cannot find it or it has expired, ask for a new one."
+	resetNoToken = "This page sets a new password with the link from a password-reset mail. " +
+		"Open the link in that mail; if you cannot find it or it has expired, ask for a new one."
+	resetRefused = "This link cannot reset a password: it is unknown, has expired or was already used, or a newer link replaced it. " +
+		"Ask for a new one; a reset link works once and for a short time."
+)
 
 // Answers of the email-change confirmation page.
 const (
@@ -85,64 +218,97 @@ const (
 	confirmTaken = "Another account uses this address now, so this account cannot move to it. Your current address stays in use."
 )
 
-func pages(a *fiber.App, uc UseCases) {
+// Titles of the pages.
+const (
+	titleVerify  = "Verify your email"
+	titleReset   = "Choose a new password"
+	titleConfirm = "Confirm your new email address"
+	titleForgot  = "Reset your password"
+	titleResend  = "Get a new verification link"
+)
+
+func pages(a *fiber.App, uc UseCases, pc PageConfig) {
+	s := newPageSite(pc)
+
 	a.Get("/verify-email", func(c *fiber.Ctx) error {
-		return renderPage(c, fiber.StatusOK, "verify.html", pageData{Title: "Verify your email", Token: c.Query("token")})
+		d := pageData{Title: titleVerify, Token: c.Query("token")}
+		if d.Token == "" {
+			// No form that could only fail: say where the link is.
+			d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
+			return s.render(c, fiber.StatusOK, "result.html", d)
+		}
+		return s.render(c, fiber.StatusOK, "verify.html", d)
 	})
-	a.Post("/verify-email", pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
+	a.Post("/verify-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token", "password")
 		if err != nil {
 			return err
 		}
-		d := pageData{Title: "Verify your email", Token: form["token"]}
+		d := pageData{Title: titleVerify, Token: form["token"]}
 		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
 			var de *domain.Error
 			if errors.As(err, &de) && de.Kind == domain.KindBadRequest {
-				// One answer for every refusal; say what the owner can do.
-				d.Token = ""
-				return renderPage(c, fiber.StatusBadRequest, "result.html", pageData{Title: d.Title, Message: verifyRefused})
+				// One answer for every refusal: the form again (the
+				// password may have been mistyped) with what else to do.
+				d.Message, d.Links = verifyRefused, []pageLink{toResend, toForgot}
+				return s.render(c, fiber.StatusBadRequest, "verify.html", d)
 			}
-			return pageError(c, err, "result.html", d)
+			d.Token = ""
+			return s.pageError(c, err, "result.html", d)
 		}
-		d.OK, d.Message = true, "Your email address is verified. You can close this page and sign in."
-		return renderPage(c, fiber.StatusOK, "result.html", d)
+		d.OK, d.Token, d.Continue = true, "", true
+		d.Message = "Your email address is verified. You can sign in now, or close this page."
+		return s.render(c, fiber.StatusOK, "result.html", d)
 	})
+
 	a.Get("/reset-password", func(c *fiber.Ctx) error {
-		return renderPage(c, fiber.StatusOK, "reset.html", pageData{Title: "Choose a new password", Token: c.Query("token")})
+		d := pageData{Title: titleReset, Token: c.Query("token")}
+		if d.Token == "" {
+			d.Info, d.Message, d.Links = true, resetNoToken, []pageLink{toForgot}
+			return s.render(c, fiber.StatusOK, "result.html", d)
+		}
+		return s.render(c, fiber.StatusOK, "reset.html", d)
 	})
-	a.Post("/reset-password", pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
+	a.Post("/reset-password", s.pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token", "password")
 		if err != nil {
 			return err
 		}
-		d := pageData{Title: "Choose a new password", Token: form["token"]}
+		d := pageData{Title: titleReset, Token: form["token"]}
 		if err := uc.Reset.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
 			var de *domain.Error
-			if errors.As(err, &de) && de.Kind == domain.KindValidation {
-				// Policy errors: show the form again with what to fix.
-				return pageError(c, err, "reset.html", d)
+			if errors.As(err, &de) {
+				switch de.Kind {
+				case domain.KindValidation:
+					// Policy errors: show the form again with what to fix.
+					return s.pageError(c, err, "reset.html", d)
+				case domain.KindBadRequest:
+					d.Token, d.Message, d.Links = "", resetRefused, []pageLink{toForgot, toResend}
+					return s.render(c, fiber.StatusBadRequest, "result.html", d)
+				}
 			}
 			d.Token = ""
-			return pageError(c, err, "result.html", d)
+			return s.pageError(c, err, "result.html", d)
 		}
-		d.OK, d.Token, d.Message = true, "", "Your password was changed and every session was signed out. You can sign in with the new password."
-		return renderPage(c, fiber.StatusOK, "result.html", d)
+		d.OK, d.Token, d.Continue = true, "", true
+		d.Message = "Your password was changed and every session was signed out. You can sign in with the new password."
+		return s.render(c, fiber.StatusOK, "result.html", d)
 	})
+
 	a.Get("/confirm-email", func(c *fiber.Ctx) error {
-		d := pageData{Title: "Confirm your new email address", Token: c.Query("token")}
+		d := pageData{Title: titleConfirm, Token: c.Query("token")}
 		if d.Token == "" {
-			// No form that could only fail: say where the link is.
-			d.Message = confirmNoToken
-			return renderPage(c, fiber.StatusOK, "result.html", d)
+			d.Info, d.Message = true, confirmNoToken
+			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return renderPage(c, fiber.StatusOK, "confirm.html", d)
+		return s.render(c, fiber.StatusOK, "confirm.html", d)
 	})
-	a.Post("/confirm-email", pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
+	a.Post("/confirm-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token")
 		if err != nil {
 			return err
 		}
-		d := pageData{Title: "Confirm your new email address"}
+		d := pageData{Title: titleConfirm}
 		// A hosted page has no session of its own to keep: every session of
 		// the account is signed out.
 		u, err := uc.ConfirmEmail.Handle(c.UserContext(), form["token"], uuid.Nil, meta(c))
@@ -152,30 +318,64 @@ func pages(a *fiber.App, uc UseCases) {
 				switch de.Kind {
 				case domain.KindBadRequest:
 					d.Message = confirmRefused
-					return renderPage(c, fiber.StatusBadRequest, "result.html", d)
+					return s.render(c, fiber.StatusBadRequest, "result.html", d)
 				case domain.KindConflict:
 					d.Message = confirmTaken
-					return renderPage(c, fiber.StatusConflict, "result.html", d)
+					return s.render(c, fiber.StatusConflict, "result.html", d)
 				}
 			}
-			return pageError(c, err, "result.html", d)
+			return s.pageError(c, err, "result.html", d)
 		}
-		d.OK, d.Message = true, "Your email address is now "+u.Email().String()+". Every session was signed out; sign in again with the new address."
-		return renderPage(c, fiber.StatusOK, "result.html", d)
+		d.OK, d.Continue = true, true
+		d.Message = "Your email address is now " + u.Email().String() + ". Every session was signed out; sign in again with the new address."
+		return s.render(c, fiber.StatusOK, "result.html", d)
 	})
-	a.Get("/forgot-password", func(c *fiber.Ctx) error {
-		return renderPage(c, fiber.StatusOK, "forgot.html", pageData{Title: "Reset your password"})
+
+	s.emailForm(a, emailForm{
+		path: "/forgot-password", guard: uc.Guard, endpoint: limits.Forgot, handle: uc.Forgot.Handle,
+		page: pageData{
+			Title:  titleForgot,
+			Intro:  "Enter the address of your account. We send a link to it that lets you choose a new password.",
+			Button: "Send reset link",
+		},
+		sent: "If an account exists for that address, we sent a link to reset its password. Open the newest mail; the link works once and for a short time.",
 	})
-	a.Post("/forgot-password", pageLimit(uc.Guard, limits.Forgot), func(c *fiber.Ctx) error {
+	s.emailForm(a, emailForm{
+		path: "/resend-verification", guard: uc.Guard, endpoint: limits.Resend, handle: uc.Resend.Handle,
+		page: pageData{
+			Title:  titleResend,
+			Intro:  "Enter the address you registered with. If it still waits for verification, we send a new link to it.",
+			Button: "Send verification link",
+		},
+		sent: "If an account for that address waits for verification, we sent a new link to verify it. Open the newest mail; the link asks for the password you chose when you registered.",
+	})
+}
+
+// emailForm is a page that asks for an email address and has a use case
+// mail it: the same answer whatever the address, so the page tells nobody
+// which addresses have accounts.
+type emailForm struct {
+	path     string
+	guard    *limits.Guard
+	endpoint limits.Endpoint // its per-IP limit
+	handle   func(ctx context.Context, email string) error
+	page     pageData // title, intro and button of the form
+	sent     string   // the one answer to every accepted address
+}
+
+func (s *pageSite) emailForm(a *fiber.App, f emailForm) {
+	a.Get(f.path, func(c *fiber.Ctx) error {
+		return s.render(c, fiber.StatusOK, "email.html", f.page)
+	})
+	a.Post(f.path, s.pageLimit(f.guard, f.endpoint), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "email")
 		if err != nil {
 			return err
 		}
-		d := pageData{Title: "Reset your password"}
-		if err := uc.Forgot.Handle(c.UserContext(), form["email"]); err != nil {
-			return pageError(c, err, "forgot.html", d)
+		if err := f.handle(c.UserContext(), form["email"]); err != nil {
+			return s.pageError(c, err, "email.html", f.page)
 		}
-		d.OK, d.Message = true, "If an account exists for that address, a link to reset its password is on its way."
-		return renderPage(c, fiber.StatusAccepted, "result.html", d)
+		d := pageData{Title: f.page.Title, OK: true, Message: f.sent}
+		return s.render(c, fiber.StatusAccepted, "result.html", d)
 	})
 }

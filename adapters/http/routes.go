@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
@@ -26,6 +27,7 @@ type UseCases struct {
 	Resend        *account.ResendVerification
 	GetUser       *account.GetUser
 	Login         *session.Login
+	LoginMFA      *session.LoginMFA
 	Refresh       *session.Refresh
 	Logout        *session.Logout
 	Authenticate  *session.Authenticate
@@ -37,6 +39,11 @@ type UseCases struct {
 	DeleteAccount *account.DeleteAccount
 	ChangeEmail   *account.ChangeEmail
 	ConfirmEmail  *account.ConfirmEmailChange
+	MFAStart      *mfa.Start
+	MFAConfirm    *mfa.Confirm
+	MFADisable    *mfa.Disable
+	MFARegenerate *mfa.Regenerate
+	MFAStatus     *mfa.Status
 	Guard         *limits.Guard
 	Tokens        app.AccessTokens
 	// Ready reports whether the database answers.
@@ -46,13 +53,14 @@ type UseCases struct {
 // NewServer builds the Fiber app with every route.
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	a := NewApp(cfg, log)
-	Routes(a, uc)
+	Routes(a, uc, cfg.Pages)
 	Finish(a)
 	return a
 }
 
-// Routes registers the API, the hosted pages and the probes.
-func Routes(a *fiber.App, uc UseCases) {
+// Routes registers the API, the hosted pages (as pc configures them) and
+// the probes.
+func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 	probes(a, uc.Ready)
 	a.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
@@ -82,11 +90,11 @@ func Routes(a *fiber.App, uc UseCases) {
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
 	}))
 	v1.Post("/login", limitIP(uc.Guard, limits.Login), withJSON(func(c *fiber.Ctx, req *credentialsRequest) error {
-		pair, err := uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)})
+		res, err := uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)})
 		if err != nil {
 			return err
 		}
-		return renderPair(c, pair)
+		return renderLogin(c, res)
 	}))
 	v1.Post("/token/refresh", limitIP(uc.Guard, limits.Refresh), withJSON(func(c *fiber.Ctx, req *refreshRequest) error {
 		pair, err := uc.Refresh.Handle(c.UserContext(), req.RefreshToken, meta(c))
@@ -120,8 +128,12 @@ func Routes(a *fiber.App, uc UseCases) {
 		if err != nil {
 			return err
 		}
+		on, err := uc.MFAStatus.Enabled(c.UserContext(), u.ID())
+		if err != nil {
+			return err
+		}
 		NoStore(c)
-		return c.JSON(fiber.Map{"user": renderUser(u)})
+		return c.JSON(fiber.Map{"user": meUserResponse{userResponse: renderUser(u), MFAEnabled: on}})
 	})
 	v1.Get("/me/sessions", auth, func(c *fiber.Ctx) error {
 		views, err := uc.ListSessions.Handle(c.UserContext(), principal(c))
@@ -145,6 +157,7 @@ func Routes(a *fiber.App, uc UseCases) {
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	})
+	mfaRoutes(v1, uc, auth)
 	v1.Post("/me/password", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changePasswordRequest) error {
 		p := principal(c)
 		err := uc.Change.Handle(c.UserContext(), password.ChangeInput{
@@ -181,7 +194,7 @@ func Routes(a *fiber.App, uc UseCases) {
 		return c.JSON(fiber.Map{"user": renderUser(u)})
 	}))
 
-	pages(a, uc)
+	pages(a, uc, pc)
 }
 
 // probes registers the liveness and readiness probes; ready reports

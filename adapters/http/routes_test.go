@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
@@ -67,6 +68,9 @@ type fixture struct {
 	trail    *mock.MockAuditTrail
 	keys     *mock.MockAdminKeyStore
 	rl       *mock.MockRateLimiter
+	mfa      *mock.MockMFARepository
+	sealer   *mock.MockSealer
+	totp     *mock.MockTOTP
 
 	rUsers    *mock.MockUserRepository
 	rTokens   *mock.MockOneTimeTokenRepository
@@ -74,6 +78,7 @@ type fixture struct {
 	rOutbox   *mock.MockOutbox
 	rAudit    *mock.MockAuditLog
 	rKeys     *mock.MockAdminKeyStore
+	rMFA      *mock.MockMFARepository
 
 	public, admin *fiber.App
 }
@@ -86,10 +91,11 @@ func newFixture(t *testing.T) *fixture {
 		access: mock.NewMockAccessTokens(ctrl), tx: mock.NewMockTxManager(ctrl),
 		hasher: mock.NewMockPasswordHasher(ctrl), auditLog: mock.NewMockAuditLog(ctrl),
 		trail: mock.NewMockAuditTrail(ctrl), keys: mock.NewMockAdminKeyStore(ctrl), rl: mock.NewMockRateLimiter(ctrl),
+		mfa: mock.NewMockMFARepository(ctrl), sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl),
 
 		rUsers: mock.NewMockUserRepository(ctrl), rTokens: mock.NewMockOneTimeTokenRepository(ctrl),
 		rSessions: mock.NewMockSessionRepository(ctrl), rOutbox: mock.NewMockOutbox(ctrl),
-		rAudit: mock.NewMockAuditLog(ctrl), rKeys: mock.NewMockAdminKeyStore(ctrl),
+		rAudit: mock.NewMockAuditLog(ctrl), rKeys: mock.NewMockAdminKeyStore(ctrl), rMFA: mock.NewMockMFARepository(ctrl),
 	}
 	clock := fixedClock{t0}
 	ids := &seqIDs{}
@@ -102,17 +108,28 @@ func newFixture(t *testing.T) *fixture {
 	guard := limits.NewGuard(f.rl, limits.Policy{Disabled: true})
 	check := limits.NewPasswordCheck(guard, f.hasher, f.auditLog, clock)
 	policy := user.PasswordPolicy{MinLength: 15}
+	obs := mock.NewMockObserver(ctrl)
+	obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes()
+	verifier := appmfa.NewVerifier(f.totp, f.sealer)
+	attempts := appmfa.NewAttempts(guard, f.auditLog, clock)
 
 	f.public = NewServer(Config{}, nil, UseCases{
 		Authenticate:  session.NewAuthenticate(f.access, f.sessions, clock, session.IdleTimeout(time.Hour)),
 		DeleteAccount: account.NewDeleteAccount(f.users, f.tx, check, clock, ids),
 		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
 		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, clock),
+		GetUser:       account.NewGetUser(f.users),
+		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
+		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf(links)),
+		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),
+		MFADisable:    appmfa.NewDisable(f.users, f.mfa, f.tx, check, verifier, attempts, clock, ids),
+		MFARegenerate: appmfa.NewRegenerate(f.users, f.mfa, f.tx, verifier, attempts, clock, rand.Reader),
+		MFAStatus:     appmfa.NewStatus(f.mfa),
 		Guard:         guard,
 		Ready:         func(context.Context) error { return nil },
 	})
 	f.admin = NewAdminServer(Config{CORSOrigins: []string{"https://app.example.com"}}, nil, AdminUseCases{
-		Users: admin.NewUsers(f.users, f.sessions, f.tx, f.hasher, policy, guard, clock, ids, rand.Reader, links, admin.InviteTTL(72*time.Hour)),
+		Users: admin.NewUsers(f.users, f.sessions, f.mfa, f.tx, f.hasher, policy, guard, clock, ids, rand.Reader, links, admin.InviteTTL(72*time.Hour)),
 		Audit: admin.NewAudit(f.trail),
 		Keys:  admin.NewKeys(f.keys, f.tx, clock, rand.Reader),
 		Ready: func(context.Context) error { return nil },
@@ -122,7 +139,7 @@ func newFixture(t *testing.T) *fixture {
 
 // expectTx lets n transactions run over the fixture's repositories.
 func (f *fixture) expectTx(n int) {
-	r := app.Repos{Users: f.rUsers, Tokens: f.rTokens, Sessions: f.rSessions, Outbox: f.rOutbox, Audit: f.rAudit, AdminKeys: f.rKeys}
+	r := app.Repos{Users: f.rUsers, Tokens: f.rTokens, Sessions: f.rSessions, Outbox: f.rOutbox, Audit: f.rAudit, AdminKeys: f.rKeys, MFA: f.rMFA}
 	f.tx.EXPECT().Within(gomock.Any(), gomock.Any()).Times(n).DoAndReturn(
 		func(ctx context.Context, fn func(context.Context, app.Repos) error) error { return fn(ctx, r) })
 }
@@ -495,6 +512,7 @@ func (f *fixture) expectViews() {
 	f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), t0).AnyTimes().DoAndReturn(func(_ context.Context, ids []uuid.UUID, _ time.Time) (map[uuid.UUID]int, error) {
 		return map[uuid.UUID]int{userID: 3}, nil
 	})
+	f.mfa.EXPECT().EnabledAmong(gomock.Any(), gomock.Any()).Return(map[uuid.UUID]bool{}, nil).AnyTimes()
 }
 
 func TestAdminListUsers(t *testing.T) {

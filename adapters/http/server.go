@@ -47,7 +47,23 @@ type Config struct {
 	BodyLimit int
 	// ReadTimeout, WriteTimeout and IdleTimeout default to 10s, 10s and 60s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Pages configures the hosted pages (the public app only).
+	Pages PageConfig
+	// Requests, when set, hears of every answered request (metrics).
+	Requests RequestObserver
 }
+
+// RequestObserver hears of every request an app answered: route is the
+// matched route template (RouteUnmatched when none matched: a 404 or 405,
+// or an answer given before routing), method a standard method or
+// "OTHER", status the status code sent. It must be cheap and safe for
+// concurrent use.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, elapsed time.Duration)
+}
+
+// RouteUnmatched is the route of a request that no route matched.
+const RouteUnmatched = "unmatched"
 
 // server holds what the middleware and the error handler share.
 type server struct {
@@ -55,6 +71,7 @@ type server struct {
 	trusted []netip.Prefix
 	hsts    bool
 	cors    corsPolicy
+	reqs    RequestObserver // nil: nobody listens
 }
 
 // NewApp builds the Fiber application with the error handler and the edge
@@ -89,6 +106,7 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 		trusted: normalizeTrusted(cfg.TrustedProxies),
 		hsts:    strings.HasPrefix(strings.ToLower(strings.TrimSpace(cfg.PublicURL)), "https://"),
 		cors:    newCORSPolicy(cfg.CORSOrigins, log),
+		reqs:    cfg.Requests,
 	}
 
 	app := fiber.New(fiber.Config{

@@ -46,6 +46,38 @@ func LoadPrivateKeyFile(path string) (ed25519.PrivateKey, error) {
 	return key, nil
 }
 
+// LoadPublicKeyFile reads the Ed25519 public key of a PEM file holding a
+// PKCS#8 private key (the old key file itself) or a PKIX "PUBLIC KEY".
+func LoadPublicKeyFile(path string) (ed25519.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: read key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("jwt: no PEM block found (in %s)", path)
+	}
+	switch block.Type {
+	case pemTypePrivateKey:
+		key, err := ParsePrivateKeyPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w (in %s)", err, path)
+		}
+		return key.Public().(ed25519.PublicKey), nil
+	case "PUBLIC KEY":
+		key, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: parse public key: %w (in %s)", err, path)
+		}
+		pub, ok := key.(ed25519.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("jwt: key is %T, want an Ed25519 key (in %s)", key, path)
+		}
+		return pub, nil
+	}
+	return nil, fmt.Errorf("jwt: PEM block is %q, want %q or \"PUBLIC KEY\" (in %s)", block.Type, pemTypePrivateKey, path)
+}
+
 // GenerateSeed returns a new random Ed25519 seed, the form in which the
 // generated key is stored.
 func GenerateSeed() ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -45,30 +46,61 @@ type Config struct {
 	Leeway   time.Duration // clock skew allowed on iat (exp is strict); zero means DefaultLeeway
 }
 
-// Tokens issues and verifies access tokens with one Ed25519 key. It is safe
-// for concurrent use.
+// Tokens issues and verifies access tokens with the Ed25519 keys of the
+// current key set. It is safe for concurrent use; UseKeys swaps the set
+// atomically.
 type Tokens struct {
-	cfg    Config
-	clock  app.Clock
-	ids    app.IDGenerator
-	pub    ed25519.PublicKey
-	kid    string
-	signer jose.Signer
-	jwks   []byte
+	cfg   Config
+	clock app.Clock
+	ids   app.IDGenerator
+	keys  atomic.Pointer[keySet]
+}
+
+// keySet is one app.KeySet made ready: signers, public keys by kid and the
+// JWKS document.
+type keySet struct {
+	current signer
+	next    *signer
+	nextAt  time.Time
+	pubs    map[string]ed25519.PublicKey
+	jwks    []byte
+}
+
+type signer struct {
+	kid string
+	jose.Signer
 }
 
 // privateClaims are the claims beyond the registered ones.
 type privateClaims struct {
-	SessionID     string `json:"sid"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
+	SessionID     string   `json:"sid"`
+	Email         string   `json:"email"`
+	EmailVerified bool     `json:"email_verified"`
+	AMR           []string `json:"amr,omitempty"` // RFC 8176 methods of the session's login
 }
 
-// New builds Tokens signing with key.
+// New builds Tokens signing with key (the only key until UseKeys).
 func New(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, errors.New("jwt: the signing key is not an Ed25519 private key")
 	}
+	t, err := NewWithoutKeys(cfg, clock, ids)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := Thumbprint(key.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, err
+	}
+	if err := t.UseKeys(app.KeySet{Current: app.SigningKey{KID: kid, Seed: key.Seed()}}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// NewWithoutKeys builds Tokens whose keys come from UseKeys: until then
+// Issue fails, Verify refuses every token and the JWKS is empty.
+func NewWithoutKeys(cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, error) {
 	if clock == nil || ids == nil {
 		return nil, errors.New("jwt: clock and id generator are required")
 	}
@@ -85,30 +117,108 @@ func New(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.IDGenerato
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	// Rebuild from the seed so that the public half is the seed's own.
-	key = ed25519.NewKeyFromSeed(key.Seed())
-	pub := key.Public().(ed25519.PublicKey)
-	kid, err := Thumbprint(pub)
-	if err != nil {
-		return nil, err
+	t := &Tokens{cfg: cfg, clock: clock, ids: ids}
+	t.keys.Store(&keySet{pubs: map[string]ed25519.PublicKey{}, jwks: []byte(`{"keys":[]}`)})
+	return t, nil
+}
+
+// UseKeys makes ks the key set of every later Issue and Verify. Each kid
+// must be its key's thumbprint: a mismatch is refused.
+func (t *Tokens) UseKeys(ks app.KeySet) error {
+	set := &keySet{pubs: map[string]ed25519.PublicKey{}, nextAt: ks.NextAt}
+	var jwks jose.JSONWebKeySet
+	publish := func(pub ed25519.PublicKey) (string, error) {
+		kid, err := Thumbprint(pub)
+		if err != nil {
+			return "", err
+		}
+		if _, dup := set.pubs[kid]; !dup {
+			set.pubs[kid] = pub
+			jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(jose.EdDSA), Use: "sig"})
+		}
+		return kid, nil
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
-		(&jose.SignerOptions{}).WithType(TokenType).WithHeader(jose.HeaderKey("kid"), kid),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("jwt: signer: %w", err)
+	signerOf := func(k app.SigningKey) (signer, error) {
+		if len(k.Seed) != ed25519.SeedSize {
+			return signer{}, fmt.Errorf("jwt: the seed of key %q is %d bytes, want %d", k.KID, len(k.Seed), ed25519.SeedSize)
+		}
+		// The public half is derived from the seed, so it is the seed's own.
+		priv := ed25519.NewKeyFromSeed(k.Seed)
+		kid, err := publish(priv.Public().(ed25519.PublicKey))
+		if err != nil {
+			return signer{}, err
+		}
+		if kid != k.KID {
+			return signer{}, fmt.Errorf("jwt: key %q has thumbprint %q", k.KID, kid)
+		}
+		s, err := jose.NewSigner(
+			jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
+			(&jose.SignerOptions{}).WithType(TokenType).WithHeader(jose.HeaderKey("kid"), kid),
+		)
+		if err != nil {
+			return signer{}, fmt.Errorf("jwt: signer: %w", err)
+		}
+		return signer{kid: kid, Signer: s}, nil
 	}
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-		Key:       pub,
-		KeyID:     kid,
-		Algorithm: string(jose.EdDSA),
-		Use:       "sig",
-	}}})
-	if err != nil {
-		return nil, fmt.Errorf("jwt: jwks: %w", err)
+	var err error
+	if set.current, err = signerOf(ks.Current); err != nil {
+		return err
 	}
-	return &Tokens{cfg: cfg, clock: clock, ids: ids, pub: pub, kid: kid, signer: signer, jwks: jwks}, nil
+	if ks.Next != nil {
+		n, err := signerOf(*ks.Next)
+		if err != nil {
+			return err
+		}
+		set.next = &n
+	}
+	for _, k := range ks.Retired {
+		if _, err := signerOf(k); err != nil {
+			return err
+		}
+	}
+	for _, pub := range ks.Public {
+		if len(pub) != ed25519.PublicKeySize {
+			return errors.New("jwt: a published key is not an Ed25519 public key")
+		}
+		if _, err := publish(pub); err != nil {
+			return err
+		}
+	}
+	if set.jwks, err = json.Marshal(jwks); err != nil {
+		return fmt.Errorf("jwt: jwks: %w", err)
+	}
+	t.keys.Store(set)
+	return nil
+}
+
+// GenerateKey makes a new random Ed25519 key.
+func (t *Tokens) GenerateKey() (app.SigningKey, error) {
+	seed, err := GenerateSeed()
+	if err != nil {
+		return app.SigningKey{}, err
+	}
+	return t.KeyOf(seed)
+}
+
+// KeyOf is the key of an Ed25519 seed, with its thumbprint.
+func (t *Tokens) KeyOf(seed []byte) (app.SigningKey, error) {
+	if len(seed) != ed25519.SeedSize {
+		return app.SigningKey{}, fmt.Errorf("jwt: seed is %d bytes, want %d", len(seed), ed25519.SeedSize)
+	}
+	kid, err := Thumbprint(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
+	if err != nil {
+		return app.SigningKey{}, err
+	}
+	return app.SigningKey{KID: kid, Seed: seed}, nil
+}
+
+// signing is the signer at now: next from its activation time on. Its
+// Signer is nil before the first UseKeys.
+func (s *keySet) signing(now time.Time) signer {
+	if s.next != nil && !now.Before(s.nextAt) {
+		return *s.next
+	}
+	return s.current
 }
 
 // Thumbprint is the RFC 7638 SHA-256 thumbprint of pub, base64url: the kid.
@@ -121,8 +231,8 @@ func Thumbprint(pub ed25519.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
-// KeyID returns the kid of the signing key.
-func (t *Tokens) KeyID() string { return t.kid }
+// KeyID returns the kid of the key that signs now.
+func (t *Tokens) KeyID() string { return t.keys.Load().signing(t.clock.Now()).kid }
 
 // Issue signs c after filling in its ID, IssuedAt and ExpiresAt (whole
 // seconds, UTC) and returns the token and the claims it carries.
@@ -130,7 +240,8 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 	if c.Subject == uuid.Nil || c.SessionID == uuid.Nil {
 		return "", app.AccessClaims{}, errors.New("jwt: subject and session id are required")
 	}
-	now := time.Unix(t.clock.Now().Unix(), 0).UTC()
+	at := t.clock.Now()
+	now := time.Unix(at.Unix(), 0).UTC()
 	c.ID = t.ids.NewID().String()
 	c.IssuedAt = now
 	c.ExpiresAt = time.Unix(now.Add(t.cfg.TTL).Unix(), 0).UTC()
@@ -142,16 +253,20 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 		IssuedAt: josejwt.NewNumericDate(c.IssuedAt),
 		ID:       c.ID,
 	}
-	priv := privateClaims{SessionID: c.SessionID.String(), Email: c.Email, EmailVerified: c.EmailVerified}
-	signed, err := josejwt.Signed(t.signer).Claims(std).Claims(priv).Serialize()
+	priv := privateClaims{SessionID: c.SessionID.String(), Email: c.Email, EmailVerified: c.EmailVerified, AMR: c.AMR}
+	sg := t.keys.Load().signing(at)
+	if sg.Signer == nil {
+		return "", app.AccessClaims{}, errors.New("jwt: no signing key yet")
+	}
+	signed, err := josejwt.Signed(sg).Claims(std).Claims(priv).Serialize()
 	if err != nil {
 		return "", app.AccessClaims{}, fmt.Errorf("jwt: sign: %w", err)
 	}
 	return signed, c, nil
 }
 
-// Verify accepts only a compact EdDSA JWS signed by this key with typ
-// at+jwt and this kid and no other header parameters, whose iss and aud are
+// Verify accepts only a compact EdDSA JWS signed by a published key with
+// typ at+jwt and that key's kid and no other header parameters, whose iss and aud are
 // the configured ones, that is not expired (strictly) nor issued in the
 // future (with the leeway), and that carries UUID sub and sid and a jti.
 // Anything else gives domain.ErrUnauthorized.
@@ -167,19 +282,21 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, bool) {
 	if len(signed) == 0 || len(signed) > MaxTokenLength || strings.Count(signed, ".") != 2 {
 		return app.AccessClaims{}, false
 	}
-	if !t.headerOK(signed[:strings.IndexByte(signed, '.')]) {
+	keys := t.keys.Load()
+	pub, ok := keys.pubs[headerKID(signed[:strings.IndexByte(signed, '.')])]
+	if !ok {
 		return app.AccessClaims{}, false
 	}
 	tok, err := josejwt.ParseSigned(signed, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil || len(tok.Headers) != 1 {
 		return app.AccessClaims{}, false
 	}
-	if h := tok.Headers[0]; h.Algorithm != string(jose.EdDSA) || h.KeyID != t.kid || h.JSONWebKey != nil {
+	if h := tok.Headers[0]; h.Algorithm != string(jose.EdDSA) || keys.pubs[h.KeyID] == nil || h.JSONWebKey != nil {
 		return app.AccessClaims{}, false
 	}
 	var std josejwt.Claims
 	var priv privateClaims
-	if err := tok.Claims(t.pub, &std, &priv); err != nil {
+	if err := tok.Claims(pub, &std, &priv); err != nil {
 		return app.AccessClaims{}, false
 	}
 	if std.Expiry == nil || std.IssuedAt == nil || std.ID == "" {
@@ -210,33 +327,36 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, bool) {
 		SessionID:     sid,
 		Email:         priv.Email,
 		EmailVerified: priv.EmailVerified,
+		AMR:           priv.AMR,
 		IssuedAt:      std.IssuedAt.Time().UTC(),
 		ExpiresAt:     std.Expiry.Time().UTC(),
 	}, true
 }
 
-// headerOK decodes the protected header and checks it has only alg, typ and
-// kid, with alg EdDSA, typ at+jwt and our kid.
-func (t *Tokens) headerOK(seg string) bool {
+// headerKID decodes the protected header and returns its kid when it has
+// only alg, typ and kid, with alg EdDSA and typ at+jwt; else "".
+func headerKID(seg string) string {
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {
-		return false
+		return ""
 	}
 	var h map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return false
+		return ""
 	}
 	for k := range h {
 		if !allowedHeaders[k] {
-			return false
+			return ""
 		}
 	}
 	var alg, typ, kid string
 	if json.Unmarshal(h["alg"], &alg) != nil || json.Unmarshal(h["typ"], &typ) != nil || json.Unmarshal(h["kid"], &kid) != nil {
-		return false
+		return ""
 	}
-	return alg == string(jose.EdDSA) && kid == t.kid &&
-		(strings.EqualFold(typ, TokenType) || strings.EqualFold(typ, "application/"+TokenType))
+	if alg != string(jose.EdDSA) || !(strings.EqualFold(typ, TokenType) || strings.EqualFold(typ, "application/"+TokenType)) {
+		return ""
+	}
+	return kid
 }
 
 // parseUUID accepts only the canonical 36-character form.
@@ -248,6 +368,6 @@ func parseUUID(s string) (uuid.UUID, bool) {
 	return id, err == nil && id != uuid.Nil
 }
 
-// JWKS returns the JSON Web Key Set with the public key (kty OKP, crv
+// JWKS returns the JSON Web Key Set with the published keys (kty OKP, crv
 // Ed25519, kid, alg EdDSA, use sig). Callers must not modify it.
-func (t *Tokens) JWKS() []byte { return t.jwks }
+func (t *Tokens) JWKS() []byte { return t.keys.Load().jwks }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,7 +199,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if got != out {
+	if !reflect.DeepEqual(got, out) {
 		t.Fatalf("Verify = %+v; want %+v", got, out)
 	}
 	// Expiry is strict: the leeway is for iat only.
@@ -316,7 +317,7 @@ func TestVerifyRefuses(t *testing.T) {
 		if !errors.Is(err, domain.ErrUnauthorized) {
 			t.Errorf("%s: Verify err = %v; want ErrUnauthorized", name, err)
 		}
-		if got != (app.AccessClaims{}) {
+		if !reflect.DeepEqual(got, app.AccessClaims{}) {
 			t.Errorf("%s: Verify returned claims %+v", name, got)
 		}
 	}
@@ -429,7 +430,7 @@ func TestConcurrentIssueVerify(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if got, err := f.tokens.Verify(context.Background(), s); err != nil || got != c {
+			if got, err := f.tokens.Verify(context.Background(), s); err != nil || !reflect.DeepEqual(got, c) {
 				t.Errorf("Verify = %+v, %v", got, err)
 			}
 		})

@@ -20,8 +20,13 @@ func (r *Reporter) ReportError(_ context.Context, what string, err error) {
 	r.log.Error("background work failed", zap.String("what", what), zap.Error(err))
 }
 
-// Observer logs what operators watch (app.Observer).
+// Observer logs what operators watch (app.Observer): the dropped mails.
+// Login results, limit hits and delivery results are counted by metrics,
+// not logged here: each has its audit event, access-log line or error
+// report already.
 type Observer struct{ log *zap.Logger }
+
+var _ app.Observer = (*Observer)(nil)
 
 // NewObserver builds the observer.
 func NewObserver(log *zap.Logger) *Observer { return &Observer{log: log} }
@@ -32,3 +37,15 @@ func (o *Observer) MailSkipped(_ context.Context, kind app.MailKind, addressDoma
 	o.log.Info("mail skipped: per-address limit reached",
 		zap.String("kind", string(kind)), zap.String("address_domain", addressDomain), zap.String("rule", rule))
 }
+
+// LoginResult logs nothing (see Observer).
+func (o *Observer) LoginResult(context.Context, app.LoginOutcome) {}
+
+// RateLimited logs nothing (see Observer).
+func (o *Observer) RateLimited(context.Context, string) {}
+
+// MailResult logs nothing (see Observer).
+func (o *Observer) MailResult(context.Context, app.MailKind, app.MailOutcome) {}
+
+// RefreshReuseDetected logs nothing: the audit trail has the session.
+func (o *Observer) RefreshReuseDetected(context.Context) {}

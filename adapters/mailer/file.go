@@ -63,6 +63,16 @@ func WithFileClock(now func() time.Time) FileOption {
 	}
 }
 
+// WithFileRenderer uses r instead of a Renderer of the embedded templates
+// (NewNamedRenderer, for another product name). A nil r is ignored.
+func WithFileRenderer(r *Renderer) FileOption {
+	return func(f *File) {
+		if r != nil {
+			f.renderer = r
+		}
+	}
+}
+
 // NewFile returns a File mailer writing to dir as from (an RFC 5322 address
 // such as "Gatehouse <no-reply@example.com>") and logging to logger (a
 // no-op logger when nil). It creates dir and its missing parents with mode
@@ -83,19 +93,20 @@ func NewFile(dir string, from string, logger *zap.Logger, opts ...FileOption) (*
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("mailer: create mail directory: %w", err)
 	}
-	r, err := NewRenderer()
-	if err != nil {
-		return nil, err
-	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	// 8bit bodies: the links in a mail file can be read and copied as
 	// they are (quoted-printable would break them at "=" and line ends).
 	c.encoding = mail.NoEncoding
-	f := &File{dir: abs, composer: c, renderer: r, logger: logger.Named("mailer"), now: time.Now}
+	f := &File{dir: abs, composer: c, logger: logger.Named("mailer"), now: time.Now}
 	for _, o := range opts {
 		o(f)
+	}
+	if f.renderer == nil {
+		if f.renderer, err = NewRenderer(); err != nil {
+			return nil, err
+		}
 	}
 	return f, nil
 }

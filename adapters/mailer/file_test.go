@@ -231,6 +231,32 @@ func TestFileMailerWritesWhatSMTPSends(t *testing.T) {
 	}
 }
 
+// TestFileMailerUsesTheGivenRenderer: WithFileRenderer's product name is
+// the one in the subject of the file.
+func TestFileMailerUsesTheGivenRenderer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r, err := mailer.NewNamedRenderer("Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newFile(t, dir, nil, mailer.WithFileRenderer(r))
+	if err := m.Send(context.Background(), verifyMail("alice@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	names := mailFiles(t, dir)
+	if len(names) != 1 {
+		t.Fatalf("files = %q", names)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseMailFile(t, raw).header.Get("Subject"); got != "Verify your email address for Acme" {
+		t.Errorf("Subject = %q", got)
+	}
+}
+
 func TestFileMailerNamesSortByTime(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -9,12 +9,18 @@ import (
 	"net/url"
 	"strings"
 	texttemplate "text/template"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 )
 
-// Product is the product name used in subjects and bodies.
-const Product = "Gatehouse"
+// DefaultProduct names the product in subjects and bodies unless
+// NewNamedRenderer is given another name (GATEHOUSE_APP_NAME).
+const DefaultProduct = "Gatehouse"
+
+// MaxProductLength bounds a product name, in characters.
+const MaxProductLength = 64
 
 //go:embed templates/*.txt templates/*.html
 var templateFS embed.FS
@@ -22,12 +28,17 @@ var templateFS embed.FS
 // ErrUnknownKind is returned (wrapped) when a mail kind has no templates.
 var ErrUnknownKind = errors.New("mailer: unknown mail kind")
 
+// ErrMissingData is returned (wrapped) when a value a kind requires is
+// missing or malformed (not a link).
+var ErrMissingData = errors.New("mailer: missing or invalid data")
+
 // ErrMissingLink is returned (wrapped) when a link a kind requires is
 // missing or is not an absolute http(s) URL.
 var ErrMissingLink = errors.New("mailer: missing or invalid link")
 
-// kindSpec describes one mail kind: its subject and which Data keys must hold
-// a link. Optional links (used when present) are listed separately.
+// kindSpec describes one mail kind: its subject ({product} stands for the
+// product name) and which Data keys must hold a link. Optional links
+// (used when present) are listed separately.
 type kindSpec struct {
 	subject  string
 	required []string
@@ -36,7 +47,7 @@ type kindSpec struct {
 
 var kinds = map[app.MailKind]kindSpec{
 	app.MailVerifyEmail: {
-		subject:  "Verify your email address for " + Product,
+		subject:  "Verify your email address for {product}",
 		required: []string{"link"},
 	},
 	app.MailAlreadyRegistered: {
@@ -44,27 +55,36 @@ var kinds = map[app.MailKind]kindSpec{
 		required: []string{"login_link", "reset_link"},
 	},
 	app.MailResetPassword: {
-		subject:  "Reset your " + Product + " password",
+		subject:  "Reset your {product} password",
 		required: []string{"link"},
 	},
 	app.MailPasswordChanged: {
-		subject:  "Your " + Product + " password was changed",
+		subject:  "Your {product} password was changed",
 		optional: []string{"reset_link"},
 	},
 	app.MailInvite: {
-		subject:  "Your " + Product + " account is ready: choose a password",
+		subject:  "Your {product} account is ready: choose a password",
 		required: []string{"link"},
 	},
 	app.MailAccountDeleted: {
-		subject: "Your " + Product + " account was deleted",
+		subject: "Your {product} account was deleted",
 	},
 	app.MailConfirmEmailChange: {
-		subject:  "Confirm your new email address for " + Product,
+		subject:  "Confirm your new email address for {product}",
 		required: []string{"link"},
 	},
 	app.MailEmailChangeRequested: {
-		subject:  "A change of your " + Product + " email address was requested",
+		subject:  "A change of your {product} email address was requested",
 		optional: []string{"reset_link"},
+	},
+	app.MailMFAEnabled: {
+		subject: "Two-factor authentication is on for your {product} account",
+	},
+	app.MailMFADisabled: {
+		subject: "Two-factor authentication was turned off for your {product} account",
+	},
+	app.MailRecoveryCodeUsed: {
+		subject: "A recovery code was used to sign in to your {product} account",
 	},
 }
 
@@ -74,21 +94,39 @@ type view struct {
 	Link      string
 	LoginLink string
 	ResetLink string
+	// Remaining is Data["remaining"] (recovery codes left), digits only.
+	Remaining string
+	// ByOperator: Data["by"] is "operator" (MFA turned off by an operator).
+	ByOperator bool
 }
 
 // Renderer renders the subject, the plain-text body and the HTML body of
 // each app.MailKind from the embedded templates. It is safe for concurrent
 // use.
 type Renderer struct {
-	text map[app.MailKind]*texttemplate.Template
-	html map[app.MailKind]*htmltemplate.Template
+	product string
+	text    map[app.MailKind]*texttemplate.Template
+	html    map[app.MailKind]*htmltemplate.Template
 }
 
-// NewRenderer parses the embedded templates of every mail kind.
-func NewRenderer() (*Renderer, error) {
+// NewRenderer parses the embedded templates of every mail kind; the mails
+// name the product DefaultProduct.
+func NewRenderer() (*Renderer, error) { return NewNamedRenderer(DefaultProduct) }
+
+// NewNamedRenderer is NewRenderer with the product named product ("" is
+// DefaultProduct). A name that is blank, longer than MaxProductLength or
+// holds a control character (it goes into the Subject header) is an error.
+func NewNamedRenderer(product string) (*Renderer, error) {
+	if product == "" {
+		product = DefaultProduct
+	}
+	if err := checkProduct(product); err != nil {
+		return nil, err
+	}
 	r := &Renderer{
-		text: make(map[app.MailKind]*texttemplate.Template, len(kinds)),
-		html: make(map[app.MailKind]*htmltemplate.Template, len(kinds)),
+		product: product,
+		text:    make(map[app.MailKind]*texttemplate.Template, len(kinds)),
+		html:    make(map[app.MailKind]*htmltemplate.Template, len(kinds)),
 	}
 	for kind := range kinds {
 		name := "templates/" + string(kind)
@@ -131,7 +169,14 @@ func (r *Renderer) Render(m app.OutboundMail) (subject, text, html string, err e
 			links[key] = v
 		}
 	}
-	v := view{Product: Product, Link: links["link"], LoginLink: links["login_link"], ResetLink: links["reset_link"]}
+	v := view{Product: r.product, Link: links["link"], LoginLink: links["login_link"], ResetLink: links["reset_link"], ByOperator: m.Data["by"] == "operator"}
+	if m.Kind == app.MailRecoveryCodeUsed {
+		n := m.Data["remaining"]
+		if n == "" || len(n) > 3 || strings.Trim(n, "0123456789") != "" {
+			return "", "", "", fmt.Errorf("%w: %s needs a count in Data[%q]", ErrMissingData, m.Kind, "remaining")
+		}
+		v.Remaining = n
+	}
 
 	var tb, hb bytes.Buffer
 	if err := r.text[m.Kind].Execute(&tb, v); err != nil {
@@ -140,7 +185,25 @@ func (r *Renderer) Render(m app.OutboundMail) (subject, text, html string, err e
 	if err := r.html[m.Kind].Execute(&hb, v); err != nil {
 		return "", "", "", fmt.Errorf("mailer: render html of %s: %w", m.Kind, err)
 	}
-	return spec.subject, tb.String(), hb.String(), nil
+	return strings.ReplaceAll(spec.subject, "{product}", r.product), tb.String(), hb.String(), nil
+}
+
+// Product is the name the mails give the product.
+func (r *Renderer) Product() string { return r.product }
+
+// checkProduct refuses a product name that cannot stand in a subject line.
+func checkProduct(p string) error {
+	switch {
+	case !utf8.ValidString(p):
+		return errors.New("mailer: the product name is not valid UTF-8")
+	case strings.TrimSpace(p) == "":
+		return errors.New("mailer: the product name is blank")
+	case utf8.RuneCountInString(p) > MaxProductLength:
+		return fmt.Errorf("mailer: the product name is longer than %d characters", MaxProductLength)
+	case strings.ContainsFunc(p, unicode.IsControl):
+		return errors.New("mailer: the product name contains a control character")
+	}
+	return nil
 }
 
 // validLink reports whether s is an absolute http or https URL with a host

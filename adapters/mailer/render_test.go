@@ -131,3 +131,52 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNamedRendererNamesTheProduct: GATEHOUSE_APP_NAME replaces
+// "Gatehouse" in the subject and both bodies of every kind that names the
+// product, and nowhere is the default name left.
+func TestNamedRendererNamesTheProduct(t *testing.T) {
+	t.Parallel()
+	const name = "Acme Ünicode & Co"
+	r, err := mailer.NewNamedRenderer(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Product() != name {
+		t.Errorf("Product() = %q", r.Product())
+	}
+	links := map[string]string{
+		"link": "https://auth.example.com/x?token=" + testToken, "login_link": "https://auth.example.com/login",
+		"reset_link": "https://auth.example.com/forgot-password",
+	}
+	for _, kind := range []app.MailKind{
+		app.MailVerifyEmail, app.MailAlreadyRegistered, app.MailResetPassword, app.MailPasswordChanged,
+		app.MailInvite, app.MailAccountDeleted, app.MailConfirmEmailChange, app.MailEmailChangeRequested,
+	} {
+		t.Run(string(kind), func(t *testing.T) {
+			subject, text, html, err := r.Render(app.OutboundMail{Kind: kind, To: "a@example.com", Data: links})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(subject+text+html, mailer.DefaultProduct) {
+				t.Errorf("the mail still says %q:\n%s\n%s\n%s", mailer.DefaultProduct, subject, text, html)
+			}
+			if !strings.Contains(text, name) || !strings.Contains(html, "Acme Ünicode &amp; Co") {
+				t.Errorf("the bodies do not name %q:\n%s\n%s", name, text, html)
+			}
+			if kind != app.MailAlreadyRegistered && !strings.Contains(subject, name) {
+				t.Errorf("subject %q does not name %q", subject, name)
+			}
+		})
+	}
+
+	def, err := mailer.NewNamedRenderer("")
+	if err != nil || def.Product() != mailer.DefaultProduct {
+		t.Errorf(`NewNamedRenderer("") = %v, %v; want the default name`, def, err)
+	}
+	for _, bad := range []string{" ", "Acme\r\nBcc: x@example.com", "Acme\x00", strings.Repeat("a", mailer.MaxProductLength+1), "\xff"} {
+		if _, err := mailer.NewNamedRenderer(bad); err == nil {
+			t.Errorf("NewNamedRenderer(%q) = nil error", bad)
+		}
+	}
+}

@@ -18,7 +18,7 @@ func TestContract(t *testing.T) {
 		Tx:          postgres.NewTxManager(pool),
 		Repos:       postgres.NewPoolRepos(pool),
 		RateLimiter: postgres.NewRateLimiter(pool),
-		SigningKeys: postgres.NewSigningKeyStore(pool),
+		Settings:    postgres.NewSettings(pool),
 		Retention:   postgres.NewRetention(pool),
 		AuditTrail:  postgres.NewAuditLog(pool),
 		Ready:       func(ctx context.Context) error { return postgres.Ping(ctx, pool) },

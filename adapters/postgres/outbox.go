@@ -119,6 +119,30 @@ func (o *Outbox) CountPending(ctx context.Context) (int, error) {
 	return n, translate(err, nil)
 }
 
+// outboxStatsSQL reads the pending messages through the pending-mail
+// index (mail_outbox_due), the OutboxStatsCap due first at most.
+var outboxStatsSQL = fmt.Sprintf(`SELECT count(*), min(created_at) FROM (
+		SELECT created_at FROM mail_outbox
+		WHERE status = 'pending'
+		ORDER BY next_attempt_at
+		LIMIT %d) p`, app.OutboxStatsCap)
+
+// Stats counts the pending messages (up to app.OutboxStatsCap) and finds
+// the oldest of them.
+func (o *Outbox) Stats(ctx context.Context) (app.OutboxStats, error) {
+	var (
+		st     app.OutboxStats
+		oldest *time.Time
+	)
+	if err := o.db.QueryRow(ctx, outboxStatsSQL).Scan(&st.Pending, &oldest); err != nil {
+		return app.OutboxStats{}, translate(err, nil)
+	}
+	if oldest != nil {
+		st.OldestPending = oldest.UTC()
+	}
+	return st, nil
+}
+
 // nullUUID maps uuid.Nil to SQL NULL.
 func nullUUID(id uuid.UUID) uuid.NullUUID {
 	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}

@@ -42,6 +42,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			SELECT sha256(id::text::bytea), id, 'reset_password', now(), now() + interval '1 hour' FROM users`,
 		`INSERT INTO mail_outbox (id, kind, to_address, user_id, status, next_attempt_at, created_at)
 			SELECT gen_random_uuid(), 'verify_email', email, id, 'sent', now(), now() FROM users`,
+		`INSERT INTO mail_outbox (id, kind, to_address, status, next_attempt_at, created_at)
+			SELECT gen_random_uuid(), 'reset_request', 'r' || g || '@example.com', 'pending', now() + g * interval '1 second', now()
+			FROM generate_series(1, 500) g`,
 		`INSERT INTO audit_events (seq, event_type, user_id, occurred_at, prev_hash, hash)
 			SELECT g, CASE WHEN g % 200 = 0 THEN 'admin_user_unlocked'
 				ELSE (ARRAY['login_succeeded','login_failed','logout','registered','email_verified'])[1 + g % 5] END,
@@ -50,6 +53,19 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		`INSERT INTO rate_limits (key, count, reset_at)
 			SELECT 'login:pair:u' || g || '@example.com:ip:192.0.2.' || (g % 250), 1, now() + interval '1 minute'
 			FROM generate_series(1, 20000) g`,
+		// A second factor for every user, and many more users (enrolled
+		// too) than the other tables hold rows for: a table of factors as
+		// large as a deployment's, so that the planner weighs a page of
+		// ids against it as it would there.
+		`INSERT INTO users (id, email, hashed_password, created_at, updated_at)
+			SELECT gen_random_uuid(), 'm' || g || '@example.com', 'h', now() - interval '1 year' - g * interval '1 second', now()
+			FROM generate_series(1, 60000) g`,
+		`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step)
+			SELECT id, sha256(id::text::bytea) || sha256(email::bytea), now(), now(), 1 FROM users`,
+		`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at)
+			SELECT id, sha256((id::text || k)::bytea), now() FROM users, generate_series(1, 10) k WHERE email LIKE 'u%'`,
+		`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at)
+			SELECT sha256(('t' || id::text)::bytea), id, sha256(id::text::bytea), now(), now() + interval '5 minutes' FROM users WHERE email LIKE 'u%'`,
 		`ANALYZE`,
 	} {
 		if _, err := pool.Exec(ctx, sql); err != nil {
@@ -95,8 +111,16 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{name: "rate limits by prefix", index: "rate_limits_pkey"},
 		{name: "active sessions of a page of users", index: "sessions_user_live", sql: postgres.CountActiveSQL, args: []any{users, time.Now()}},
 		{name: "mail of a deleted user", index: "mail_outbox_user", sql: postgres.DeleteUserMailSQL, args: []any{someUser}},
+		{name: "outbox stats", index: "mail_outbox_due", sql: postgres.OutboxStatsSQL},
 		{name: "sessions of a deleted user (cascade)", index: "sessions_user", sql: `DELETE FROM sessions WHERE user_id = $1`, args: []any{someUser}},
 		{name: "tokens of a deleted user (cascade)", index: "one_time_tokens_user", sql: `DELETE FROM one_time_tokens WHERE user_id = $1`, args: []any{someUser}},
+		{name: "a TOTP step used", index: "mfa_totp_pkey", sql: postgres.UseTOTPStepSQL, args: []any{someUser, int64(2)}},
+		{name: "MFA of a page of users", index: "mfa_totp_pkey", sql: postgres.EnabledAmongSQL, args: []any{users}},
+		{name: "a recovery code used", index: "mfa_recovery_codes_pkey", sql: postgres.UseRecoveryCodeSQL, args: []any{someUser, make([]byte, 32), time.Now()}},
+		{name: "unused recovery codes", index: "mfa_recovery_codes_pkey", sql: postgres.UnusedRecoveryCodesSQL, args: []any{someUser}},
+		{name: "recovery codes of a user (replace, cascade)", index: "mfa_recovery_codes_pkey", sql: `DELETE FROM mfa_recovery_codes WHERE user_id = $1`, args: []any{someUser}},
+		{name: "MFA login tokens of a user (cascade)", index: "mfa_login_tokens_user", sql: `DELETE FROM mfa_login_tokens WHERE user_id = $1`, args: []any{someUser}},
+		{name: "expired MFA login tokens (retention)", index: "mfa_login_tokens_expires", sql: `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, args: []any{time.Now().Add(-time.Hour), 5000}},
 	} {
 		switch c.name {
 		case "users by prefix":

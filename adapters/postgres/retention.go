@@ -9,8 +9,9 @@ import (
 
 // Retention deletes rows whose purpose has ended before a cutoff: sessions
 // past their absolute expiry or revoked (with their refresh tokens, by
-// cascade), one-time tokens past expiry, and outbox messages sent or given
-// up. The audit trail is never swept.
+// cascade), one-time tokens and MFA login tokens past expiry (counted
+// together as Tokens), and outbox messages sent or given up. The audit
+// trail is never swept.
 type Retention struct {
 	db DBTX
 }
@@ -28,6 +29,7 @@ const batch = 5000
 // and deletes at most batch rows.
 func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, error) {
 	var s app.Swept
+	var loginTokens int
 	for _, q := range []struct {
 		sql string
 		n   *int
@@ -37,6 +39,7 @@ func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, err
 			UNION SELECT id FROM sessions WHERE revoked_at < $1
 			LIMIT $2)`, &s.Sessions},
 		{`DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE expires_at < $1 LIMIT $2)`, &s.Tokens},
+		{`DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, &loginTokens},
 		{`DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox WHERE status <> 'pending' AND created_at < $1 LIMIT $2)`, &s.Mail},
 	} {
 		tag, err := r.db.Exec(ctx, q.sql, cutoff, batch)
@@ -45,5 +48,6 @@ func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, err
 		}
 		*q.n = int(tag.RowsAffected())
 	}
+	s.Tokens += loginTokens
 	return s, nil
 }

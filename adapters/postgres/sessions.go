@@ -21,13 +21,13 @@ var _ app.SessionRepository = (*SessionRepository)(nil)
 // NewSessionRepository returns a SessionRepository on db.
 func NewSessionRepository(db DBTX) *SessionRepository { return &SessionRepository{db: db} }
 
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, mfa`
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
 // at most 1024 bytes each.
 func (r *SessionRepository) Create(ctx context.Context, s *session.Session) error {
-	_, err := r.db.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText))
+	_, err := r.db.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText), s.SecondFactor())
 	return translate(err, nil)
 }
 
@@ -169,9 +169,14 @@ func scanSession(row scanner) (*session.Session, error) {
 		created, lastUsed, expires time.Time
 		revoked                    *time.Time
 		userAgent, ip              string
+		mfa                        bool
 	)
-	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip); err != nil {
+	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip, &mfa); err != nil {
 		return nil, translate(err, session.ErrNotFound)
 	}
-	return session.Rehydrate(id, userID, created.UTC(), lastUsed.UTC(), expires.UTC(), utcPtr(revoked), userAgent, ip), nil
+	s := session.Rehydrate(id, userID, created.UTC(), lastUsed.UTC(), expires.UTC(), utcPtr(revoked), userAgent, ip)
+	if mfa {
+		s.ProvedSecondFactor()
+	}
+	return s, nil
 }

@@ -28,12 +28,14 @@ var (
 // NewRepos returns the repositories bound to db (a pool or a transaction).
 func NewRepos(db DBTX) app.Repos {
 	return app.Repos{
-		Users:     NewUserRepository(db),
-		Tokens:    NewOneTimeTokenRepository(db),
-		Sessions:  NewSessionRepository(db),
-		Outbox:    NewOutbox(db),
-		Audit:     NewAuditLog(db),
-		AdminKeys: NewAdminKeyStore(db),
+		Users:       NewUserRepository(db),
+		Tokens:      NewOneTimeTokenRepository(db),
+		Sessions:    NewSessionRepository(db),
+		Outbox:      NewOutbox(db),
+		Audit:       NewAuditLog(db),
+		AdminKeys:   NewAdminKeyStore(db),
+		MFA:         NewMFARepository(db),
+		SigningKeys: NewSigningKeyRing(db),
 	}
 }
 

@@ -37,7 +37,8 @@ func TestUnavailableWhenDatabaseDown(t *testing.T) {
 	_, checks["VerifyAuditChain"] = app.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
 	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
 	_, checks["Retention.Sweep"] = postgres.NewRetention(pool).Sweep(ctx, time.Now())
-	_, checks["SigningKeys.GetOrCreate"] = postgres.NewSigningKeyStore(pool).GetOrCreate(ctx, func() ([]byte, error) { return []byte("k"), nil })
+	_, checks["SigningKeys.Keys"] = postgres.NewSigningKeyRing(pool).Keys(ctx)
+	_, checks["Settings.Get"] = postgres.NewSettings(pool).Get(ctx, "x")
 	for name, err := range checks {
 		if name == "MigrateUp" {
 			if err == nil {

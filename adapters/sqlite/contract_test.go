@@ -17,7 +17,7 @@ func TestContract(t *testing.T) {
 		Tx:          sqlite.NewTxManager(db),
 		Repos:       sqlite.NewPoolRepos(db),
 		RateLimiter: sqlite.NewRateLimiter(db),
-		SigningKeys: sqlite.NewSigningKeyStore(db),
+		Settings:    sqlite.NewSettings(db),
 		Retention:   sqlite.NewRetention(db),
 		AuditTrail:  sqlite.NewAuditLog(db),
 		Ready:       db.Ping,

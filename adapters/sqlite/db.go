@@ -163,6 +163,14 @@ func (d *DB) check(ctx context.Context) error {
 // Path is the absolute path of the database file.
 func (d *DB) Path() string { return d.path }
 
+// PoolStats returns the database/sql statistics of the writer pool and of
+// the readers pool, for metrics. Writes queue at the writer's gate before
+// they reach the writer pool, so the writer's own wait counts stay near
+// zero; a busy writer shows as in-use time instead.
+func (d *DB) PoolStats() (writer, readers sql.DBStats) {
+	return d.writer.Stats(), d.readers.Stats()
+}
+
 // Ping checks, within a short timeout, that the database file can be read.
 // Its error matches domain.ErrUnavailable. Used by /readyz.
 func (d *DB) Ping(ctx context.Context) error {

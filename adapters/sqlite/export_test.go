@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/pressly/goose/v3"
 )
 
 // ExecRaw runs one raw statement on d's writer (taking the gate), for
@@ -24,9 +26,27 @@ func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
 
 // Statements of the repositories, for the query-plan tests.
 var (
-	ListUsersSQL      = listUsersSQL
-	AuditQuerySQL     = auditQuerySQL
-	ResetPrefixSQL    = resetPrefixSQL
-	CountActiveSQL    = countActiveSQL
-	DeleteUserMailSQL = deleteUserMailSQL
+	ListUsersSQL           = listUsersSQL
+	AuditQuerySQL          = auditQuerySQL
+	ResetPrefixSQL         = resetPrefixSQL
+	CountActiveSQL         = countActiveSQL
+	DeleteUserMailSQL      = deleteUserMailSQL
+	OutboxStatsSQL         = outboxStatsSQL
+	UseTOTPStepSQL         = useTOTPStepSQL
+	EnabledAmongSQL        = enabledAmongSQL
+	UseRecoveryCodeSQL     = useRecoveryCodeSQL
+	UnusedRecoveryCodesSQL = unusedRecoveryCodesSQL
 )
+
+// MigrateUpTo applies the migrations up to and including version, for the
+// tests of one migration's round trip.
+func MigrateUpTo(ctx context.Context, path string, version int64) error {
+	abs, err := prepareFile(path)
+	if err != nil {
+		return err
+	}
+	return withProvider(ctx, abs, func(p *goose.Provider) error {
+		_, err := p.UpTo(ctx, version)
+		return err
+	})
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -128,6 +129,30 @@ func (o *Outbox) CountPending(ctx context.Context) (int, error) {
 	var n int
 	err := o.db.reader().QueryRowContext(ctx, `SELECT count(*) FROM mail_outbox WHERE status = 'pending'`).Scan(&n)
 	return n, translate(err, nil)
+}
+
+// outboxStatsSQL reads the pending messages through the pending-mail
+// index (mail_outbox_due), the OutboxStatsCap due first at most.
+var outboxStatsSQL = fmt.Sprintf(`SELECT count(*), min(created_at) FROM (
+		SELECT created_at FROM mail_outbox
+		WHERE status = 'pending'
+		ORDER BY next_attempt_at
+		LIMIT %d)`, app.OutboxStatsCap)
+
+// Stats counts the pending messages (up to app.OutboxStatsCap) and finds
+// the oldest of them.
+func (o *Outbox) Stats(ctx context.Context) (app.OutboxStats, error) {
+	var (
+		st     app.OutboxStats
+		oldest sql.NullInt64
+	)
+	if err := o.db.reader().QueryRowContext(ctx, outboxStatsSQL).Scan(&st.Pending, &oldest); err != nil {
+		return app.OutboxStats{}, translate(err, nil)
+	}
+	if oldest.Valid {
+		st.OldestPending = fromMicros(oldest.Int64)
+	}
+	return st, nil
 }
 
 // nullUUID maps uuid.Nil to SQL NULL, and other ids to their text.

@@ -35,10 +35,19 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			SELECT randomblob(32), id, 'reset_password', 0, 1 FROM users`,
 		`INSERT INTO mail_outbox (id, kind, to_address, user_id, status, next_attempt_at, created_at)
 			SELECT id, 'verify_email', email, id, 'sent', 0, 0 FROM users`,
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 100)
+			INSERT INTO mail_outbox (id, kind, to_address, status, next_attempt_at, created_at)
+			SELECT printf('%08x-0000-4000-9000-%012x', n, n), 'reset_request', 'r' || n || '@example.com', 'pending', n, 0 FROM g`,
 		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
 			INSERT INTO audit_events (seq, event_type, user_id, occurred_at, prev_hash, hash)
 			SELECT n, CASE WHEN n % 100 = 0 THEN 'admin_user_unlocked' ELSE 'login_succeeded' END,
 				printf('%08x-0000-4000-8000-%012x', n % 300 + 1, n % 300 + 1), 0, x'00', x'00' FROM g`,
+		`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step)
+			SELECT id, randomblob(64), 0, 0, 1 FROM users`,
+		`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at)
+			SELECT id, randomblob(32), 0 FROM users, (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5)`,
+		`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at)
+			SELECT randomblob(32), id, randomblob(32), 0, created_at FROM users`,
 		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
 			INSERT INTO rate_limits (key, count, reset_at)
 			SELECT 'login:pair:u' || n || '@example.com:ip:192.0.2.' || (n % 250), 1, 0 FROM g`,
@@ -80,8 +89,16 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		built("rate limits by prefix", "sqlite_autoindex_rate_limits_1")(two(sqlite.ResetPrefixSQL("login:pair:u123@example.com:"))),
 		built("active sessions of a page of users", "sessions_user_live")(two(sqlite.CountActiveSQL(users, time.UnixMicro(0)))),
 		{"mail of a deleted user", "mail_outbox_user", sqlite.DeleteUserMailSQL, []any{someUser.String()}},
+		{"outbox stats", "mail_outbox_due", sqlite.OutboxStatsSQL, nil},
 		{"sessions of a deleted user (cascade)", "sessions_user", `DELETE FROM sessions WHERE user_id = $1`, []any{someUser.String()}},
 		{"tokens of a deleted user (cascade)", "one_time_tokens_user", `DELETE FROM one_time_tokens WHERE user_id = $1`, []any{someUser.String()}},
+		{"a TOTP step used", "sqlite_autoindex_mfa_totp_1", sqlite.UseTOTPStepSQL, []any{someUser.String(), int64(2)}},
+		built("MFA of a page of users", "sqlite_autoindex_mfa_totp_1")(two(sqlite.EnabledAmongSQL(users))),
+		{"a recovery code used", "sqlite_autoindex_mfa_recovery_codes_1", sqlite.UseRecoveryCodeSQL, []any{someUser.String(), make([]byte, 32), int64(0)}},
+		{"unused recovery codes", "sqlite_autoindex_mfa_recovery_codes_1", sqlite.UnusedRecoveryCodesSQL, []any{someUser.String()}},
+		{"recovery codes of a user (replace, cascade)", "sqlite_autoindex_mfa_recovery_codes_1", `DELETE FROM mfa_recovery_codes WHERE user_id = $1`, []any{someUser.String()}},
+		{"MFA login tokens of a user (cascade)", "mfa_login_tokens_user", `DELETE FROM mfa_login_tokens WHERE user_id = $1`, []any{someUser.String()}},
+		{"expired MFA login tokens (retention)", "mfa_login_tokens_expires", `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, []any{int64(0), 5000}},
 	}
 	check := func(when string) {
 		t.Helper()

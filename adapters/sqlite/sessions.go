@@ -26,14 +26,14 @@ var _ app.SessionRepository = (*SessionRepository)(nil)
 // NewSessionRepository returns a SessionRepository on db.
 func NewSessionRepository(db DBTX) *SessionRepository { return &SessionRepository{db: db} }
 
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, mfa`
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
 // at most 1024 bytes each.
 func (r *SessionRepository) Create(ctx context.Context, s *session.Session) error {
-	_, err := exec(ctx, r.db, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := exec(ctx, r.db, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		s.ID().String(), s.UserID().String(), micros(s.CreatedAt()), micros(s.LastUsedAt()), micros(s.ExpiresAt()), microsPtr(s.RevokedAt()),
-		storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText))
+		storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText), s.SecondFactor())
 	return err
 }
 
@@ -210,9 +210,14 @@ func scanSession(row scanner) (*session.Session, error) {
 		created, lastUsed, expires int64
 		revoked                    sql.NullInt64
 		userAgent, ip              string
+		mfa                        bool
 	)
-	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip); err != nil {
+	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip, &mfa); err != nil {
 		return nil, translate(err, session.ErrNotFound)
 	}
-	return session.Rehydrate(id, userID, fromMicros(created), fromMicros(lastUsed), fromMicros(expires), fromNullMicros(revoked), userAgent, ip), nil
+	s := session.Rehydrate(id, userID, fromMicros(created), fromMicros(lastUsed), fromMicros(expires), fromNullMicros(revoked), userAgent, ip)
+	if mfa {
+		s.ProvedSecondFactor()
+	}
+	return s, nil
 }

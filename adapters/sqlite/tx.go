@@ -11,12 +11,14 @@ import (
 // Within hands out).
 func NewRepos(db DBTX) app.Repos {
 	return app.Repos{
-		Users:     NewUserRepository(db),
-		Tokens:    NewOneTimeTokenRepository(db),
-		Sessions:  NewSessionRepository(db),
-		Outbox:    NewOutbox(db),
-		Audit:     NewAuditLog(db),
-		AdminKeys: NewAdminKeyStore(db),
+		Users:       NewUserRepository(db),
+		Tokens:      NewOneTimeTokenRepository(db),
+		Sessions:    NewSessionRepository(db),
+		Outbox:      NewOutbox(db),
+		Audit:       NewAuditLog(db),
+		AdminKeys:   NewAdminKeyStore(db),
+		MFA:         NewMFARepository(db),
+		SigningKeys: NewSigningKeyRing(db),
 	}
 }
 

@@ -26,6 +26,7 @@ func init() {
 	registerSerial("Outbox/ConcurrentClaimsNeverShareAMessage", testOutboxConcurrentClaims)
 	registerSerial("Outbox/MarkSentClearsPayload", testOutboxMarkSent)
 	registerSerial("Outbox/MarkFailed", testOutboxMarkFailed)
+	registerSerial("Outbox/Stats", testOutboxStats)
 }
 
 // outboxYear is the start of the year an outbox case works in.
@@ -375,5 +376,64 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 
 	if err := outbox.MarkFailed(ctx, uuid.New(), "x", next, false); err == nil {
 		t.Fatal("MarkFailed of an unknown message succeeded")
+	}
+}
+
+func outboxStats(t *testing.T, s Store) app.OutboxStats {
+	t.Helper()
+	st, err := s.Repos.Outbox.Stats(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// Stats counts what CountPending counts (claimed and retrying messages
+// included) and finds the creation time of the oldest, whatever its due
+// time; this case's year is older than any other mail of the suite.
+func testOutboxStats(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	epoch := outboxYear(1980)
+	before := outboxStats(t, s)
+	if n := countPending(t, s); before.Pending != n {
+		t.Fatalf("Stats.Pending = %d, CountPending = %d", before.Pending, n)
+	}
+	if before.Pending == 0 && !before.OldestPending.IsZero() {
+		t.Fatalf("Stats = %+v: nothing pending but an oldest time", before)
+	}
+
+	younger, older := newMail(uuid.Nil), newMail(uuid.Nil)
+	enqueue(t, s, younger, epoch.Add(time.Minute))
+	enqueue(t, s, older, epoch)
+	// Claimed, then retrying later than younger is due: still pending,
+	// still the oldest.
+	if got := claim(t, s, epoch.Add(30*time.Second), 1000, time.Hour, byID(older)); len(got) != 1 {
+		t.Fatalf("claimed %d, want 1", len(got))
+	}
+	if err := s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 451 try later", epoch.AddDate(0, 1, 0), false); err != nil {
+		t.Fatal(err)
+	}
+	st := outboxStats(t, s)
+	if st.Pending != before.Pending+2 || !st.OldestPending.Equal(epoch) {
+		t.Fatalf("Stats = %+v, want %d pending, the oldest created at %v", st, before.Pending+2, epoch)
+	}
+	if st.OldestPending.Location() != time.UTC {
+		t.Fatalf("OldestPending %v is not in UTC", st.OldestPending)
+	}
+
+	if err := s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 550 no such user", epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	st = outboxStats(t, s)
+	if st.Pending != before.Pending+1 || !st.OldestPending.Equal(epoch.Add(time.Minute)) {
+		t.Fatalf("Stats after giving up the oldest = %+v, want %d pending, the oldest created at %v", st, before.Pending+1, epoch.Add(time.Minute))
+	}
+
+	if err := s.Repos.Outbox.MarkSent(ctx, younger.ID, epoch.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	st = outboxStats(t, s)
+	if st.Pending != before.Pending || !st.OldestPending.Equal(before.OldestPending) {
+		t.Fatalf("Stats after sending the rest = %+v, want %+v", st, before)
 	}
 }

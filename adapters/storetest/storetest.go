@@ -44,7 +44,7 @@ type Store struct {
 	// stands alone, as the use cases' pool-bound repositories do.
 	Repos       app.Repos
 	RateLimiter app.RateLimiter
-	SigningKeys app.SigningKeyStore
+	Settings    app.Settings
 	Retention   app.Retention
 	AuditTrail  app.AuditTrail
 	// Ready is the readiness probe.
@@ -85,20 +85,22 @@ func Run(t *testing.T, s Store) {
 func (s Store) check(t *testing.T) {
 	t.Helper()
 	missing := map[string]bool{
-		"Name":            s.Name == "",
-		"Tx":              s.Tx == nil,
-		"Repos.Users":     s.Repos.Users == nil,
-		"Repos.Tokens":    s.Repos.Tokens == nil,
-		"Repos.Sessions":  s.Repos.Sessions == nil,
-		"Repos.Outbox":    s.Repos.Outbox == nil,
-		"Repos.Audit":     s.Repos.Audit == nil,
-		"Repos.AdminKeys": s.Repos.AdminKeys == nil,
-		"RateLimiter":     s.RateLimiter == nil,
-		"SigningKeys":     s.SigningKeys == nil,
-		"Retention":       s.Retention == nil,
-		"AuditTrail":      s.AuditTrail == nil,
-		"Ready":           s.Ready == nil,
-		"Exec":            s.Exec == nil,
+		"Name":              s.Name == "",
+		"Tx":                s.Tx == nil,
+		"Repos.Users":       s.Repos.Users == nil,
+		"Repos.Tokens":      s.Repos.Tokens == nil,
+		"Repos.Sessions":    s.Repos.Sessions == nil,
+		"Repos.Outbox":      s.Repos.Outbox == nil,
+		"Repos.Audit":       s.Repos.Audit == nil,
+		"Repos.AdminKeys":   s.Repos.AdminKeys == nil,
+		"RateLimiter":       s.RateLimiter == nil,
+		"Repos.SigningKeys": s.Repos.SigningKeys == nil,
+		"Repos.MFA":         s.Repos.MFA == nil,
+		"Settings":          s.Settings == nil,
+		"Retention":         s.Retention == nil,
+		"AuditTrail":        s.AuditTrail == nil,
+		"Ready":             s.Ready == nil,
+		"Exec":              s.Exec == nil,
 	}
 	for field, m := range missing {
 		if m {
@@ -129,4 +131,12 @@ func register(name string, run func(t *testing.T, s Store)) {
 // that takes whatever is due in a shared queue.
 func registerSerial(name string, run func(t *testing.T, s Store)) {
 	cases = append(cases, testCase{name: name, serial: true, run: run})
+}
+
+// nowSQL is the current time as the store writes it in raw SQL.
+func (s Store) nowSQL() string {
+	if s.Name == "sqlite" {
+		return "CAST(unixepoch('subsec') * 1000000 AS INTEGER)"
+	}
+	return "now()"
 }

@@ -28,6 +28,7 @@ type fixture struct {
 	h        *admin.Users
 	users    *mock.MockUserRepository
 	sessions *mock.MockSessionRepository
+	mfa      *mock.MockMFARepository
 	tx       *mock.MockTxManager
 	hasher   *mock.MockPasswordHasher
 	rl       *mock.MockRateLimiter
@@ -37,12 +38,12 @@ type fixture struct {
 func newUsers(t *testing.T) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
-		users: mock.NewMockUserRepository(ctrl), sessions: mock.NewMockSessionRepository(ctrl),
+		users: mock.NewMockUserRepository(ctrl), sessions: mock.NewMockSessionRepository(ctrl), mfa: mock.NewMockMFARepository(ctrl),
 		tx: mock.NewMockTxManager(ctrl), hasher: mock.NewMockPasswordHasher(ctrl), rl: mock.NewMockRateLimiter(ctrl),
 		repos: apptest.NewRepos(ctrl),
 	}
 	policy := user.PasswordPolicy{MinLength: 15}
-	f.h = admin.NewUsers(f.users, f.sessions, f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()),
+	f.h = admin.NewUsers(f.users, f.sessions, f.mfa, f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()),
 		apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("admin"), apptest.Links(), admin.InviteTTL(inviteTTL))
 	return f
 }
@@ -52,9 +53,11 @@ func stored(n uint64, active bool) *user.User {
 		apptest.T0.Add(-time.Duration(n)*time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 }
 
-// expectViews lets the per-page session count and lock lookups through.
+// expectViews lets the per-page session count, MFA and lock lookups
+// through.
 func (f *fixture) expectViews() {
 	f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil).AnyTimes()
+	f.mfa.EXPECT().EnabledAmong(gomock.Any(), gomock.Any()).Return(map[uuid.UUID]bool{}, nil).AnyTimes()
 	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil).AnyTimes()
 }
 
@@ -198,6 +201,62 @@ func TestUpdateRefusesTurningMFAOn(t *testing.T) {
 	yes := true
 	if _, err := f.h.Update(context.Background(), actor, apptest.ID(1), admin.Patch{MFAEnabled: &yes}); !errors.Is(err, domain.Validation()) {
 		t.Fatalf("Update(mfa_enabled: true) = %v, want validation_failed", err)
+	}
+}
+
+// Turning MFA off deletes the factor in the change's transaction, audits
+// mfa_disabled with the actor beside the update, and mails the owner; the
+// view then shows it off. With MFA off already only the update is audited.
+func TestUpdateTurnsMFAOff(t *testing.T) {
+	for _, wasOn := range []bool{true, false} {
+		f := newUsers(t)
+		f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil)
+		f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
+		u := stored(8, true)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		calls := []any{
+			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
+			f.repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil),
+		}
+		if wasOn {
+			calls = append(calls,
+				f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+					if m.Kind != app.MailMFADisabled || m.To != u.Email().String() || m.UserID != u.ID() || m.Data["by"] != "operator" {
+						t.Errorf("mail %+v", m)
+					}
+					return nil
+				}),
+				f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.MFADisabled, u.ID(), nil)),
+			)
+		}
+		calls = append(calls,
+			f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
+			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUpdated, u.ID(), func(e audit.Event) {
+				if e.Detail["mfa_enabled"] != "false" || (e.Detail["mfa_disabled"] == "true") != wasOn {
+					t.Errorf("detail %v", e.Detail)
+				}
+			})),
+			f.mfa.EXPECT().EnabledAmong(gomock.Any(), []uuid.UUID{u.ID()}).Return(map[uuid.UUID]bool{}, nil),
+		)
+		gomock.InOrder(calls...)
+		no := false
+		v, err := f.h.Update(context.Background(), actor, u.ID(), admin.Patch{MFAEnabled: &no})
+		if err != nil || v.MFAEnabled {
+			t.Fatalf("Update(mfa_enabled: false) = %+v, %v", v, err)
+		}
+	}
+}
+
+func TestViewsShowMFA(t *testing.T) {
+	f := newUsers(t)
+	on, off := stored(1, true), stored(2, true)
+	f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil)
+	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil).Times(2)
+	f.mfa.EXPECT().EnabledAmong(gomock.Any(), []uuid.UUID{on.ID(), off.ID()}).Return(map[uuid.UUID]bool{on.ID(): true}, nil)
+	f.users.EXPECT().List(gomock.Any(), gomock.Any()).Return([]*user.User{on, off}, nil)
+	views, _, err := f.h.List(context.Background(), admin.ListInput{})
+	if err != nil || len(views) != 2 || !views[0].MFAEnabled || views[1].MFAEnabled {
+		t.Fatalf("List = %+v, %v", views, err)
 	}
 }
 

@@ -23,7 +23,7 @@ type InviteTTL time.Duration
 type UserView struct {
 	User           *user.User
 	Locked         bool // password login locked by consecutive failures
-	MFAEnabled     bool // no second factor exists yet: always false
+	MFAEnabled     bool // a confirmed TOTP factor: login needs a second step
 	ActiveSessions int
 }
 
@@ -31,6 +31,7 @@ type UserView struct {
 type Users struct {
 	users    app.UserRepository
 	sessions app.SessionRepository
+	mfa      app.MFARepository
 	tx       app.TxManager
 	hasher   app.PasswordHasher
 	policy   user.PasswordPolicy
@@ -42,11 +43,11 @@ type Users struct {
 	invite   time.Duration
 }
 
-// NewUsers builds the use cases. users and sessions work outside any
-// transaction.
-func NewUsers(users app.UserRepository, sessions app.SessionRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, invite InviteTTL) *Users {
-	app.Require(map[string]any{"UserRepository": users, "SessionRepository": sessions, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &Users{users: users, sessions: sessions, tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, invite: time.Duration(invite)}
+// NewUsers builds the use cases. users, sessions and factors work outside
+// any transaction.
+func NewUsers(users app.UserRepository, sessions app.SessionRepository, factors app.MFARepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, invite InviteTTL) *Users {
+	app.Require(map[string]any{"UserRepository": users, "SessionRepository": sessions, "MFARepository": factors, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
+	return &Users{users: users, sessions: sessions, mfa: factors, tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, invite: time.Duration(invite)}
 }
 
 // ListInput selects a page of users.
@@ -121,7 +122,7 @@ func (h *Users) view(ctx context.Context, u *user.User) (UserView, error) {
 }
 
 // views adds what an operator sees beyond the user row: one session count
-// for the whole page, and each account's lock.
+// and one MFA lookup for the whole page, and each account's lock.
 func (h *Users) views(ctx context.Context, us []*user.User) ([]UserView, error) {
 	out := make([]UserView, 0, len(us))
 	if len(us) == 0 {
@@ -135,12 +136,16 @@ func (h *Users) views(ctx context.Context, us []*user.User) ([]UserView, error) 
 	if err != nil {
 		return nil, err
 	}
+	mfaOn, err := h.mfa.EnabledAmong(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	for _, u := range us {
 		locked, err := h.guard.Locked(ctx, u.Email())
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, UserView{User: u, Locked: locked, ActiveSessions: counts[u.ID()]})
+		out = append(out, UserView{User: u, Locked: locked, MFAEnabled: mfaOn[u.ID()], ActiveSessions: counts[u.ID()]})
 	}
 	return out, nil
 }
@@ -221,7 +226,9 @@ type Patch struct {
 var errMFAOnlyOff = domain.Validation(domain.FieldError{Field: "mfa_enabled", Code: "only_false", Message: "A second factor can only be turned off here; its owner turns it on."})
 
 // Update applies p. Disabling revokes every session of the account in the
-// same transaction, so its access tokens fail on the next request.
+// same transaction, so its access tokens fail on the next request. Turning
+// MFA off deletes the factor and the recovery codes (audited as
+// mfa_disabled with the actor) and sends the owner a notice.
 func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (UserView, error) {
 	if p.MFAEnabled != nil && *p.MFAEnabled {
 		return UserView{}, errMFAOnlyOff
@@ -256,9 +263,22 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 			}
 		}
 		if p.MFAEnabled != nil {
-			// Without a second factor there is nothing to turn off; the
-			// request is still recorded.
+			// Recorded even when MFA was off already.
 			detail["mfa_enabled"] = "false"
+			on, err := r.MFA.DeleteTOTP(ctx, u.ID())
+			if err != nil {
+				return err
+			}
+			if on {
+				detail["mfa_disabled"] = "true"
+				err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFADisabled, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{"by": "operator"}}, now)
+				if err != nil {
+					return err
+				}
+				if err := r.Audit.Append(ctx, a.event(audit.MFADisabled, u.ID(), now, map[string]string{"by": "operator"})); err != nil {
+					return err
+				}
+			}
 		}
 		if len(detail) == 0 {
 			return nil

@@ -55,7 +55,25 @@ const (
 	Reset       Endpoint = "reset"
 	Refresh     Endpoint = "refresh"
 	Password    Endpoint = "password_change"
+	// LoginMFA is the second login step (a code after the password).
+	LoginMFA Endpoint = "login_mfa"
 )
+
+// Rule names, reported to app.Observer when a limit refuses: fixed names,
+// never a counter's key. The per-IP limits of the endpoints are named
+// after the endpoint (Rule).
+const (
+	RuleLoginAccountIP = "login_account_ip" // LoginFailures per (account, client IP)
+	RuleLoginAccount   = "login_account"    // LockoutThreshold: the account is locked
+	RuleMailAddress    = "mail_address"     // MailPerAddress per address and kind
+)
+
+// Rule is the name of the endpoint's per-IP limit, such as "login_ip".
+func (e Endpoint) Rule() string { return string(e) + "_ip" }
+
+// ErrLocked marks BeginLogin's refusal of a locked account; the error is a
+// rate_limited one as well.
+var ErrLocked = errors.New("limits: the account is locked")
 
 // Policy is the configured set of limits.
 type Policy struct {
@@ -103,13 +121,14 @@ type Guard struct {
 	obs app.Observer // nil: nobody listens
 }
 
-// NewGuard builds a Guard that tells nobody of the mails it drops.
+// NewGuard builds a Guard that tells nobody of what it refuses.
 func NewGuard(rl app.RateLimiter, p Policy) *Guard {
 	app.Require(map[string]any{"RateLimiter": rl})
 	return &Guard{rl: rl, p: p}
 }
 
-// NewObservedGuard builds a Guard that tells obs of every mail it drops.
+// NewObservedGuard builds a Guard that tells obs of every request and mail
+// it refuses.
 func NewObservedGuard(rl app.RateLimiter, p Policy, obs app.Observer) *Guard {
 	app.Require(map[string]any{"RateLimiter": rl, "Observer": obs})
 	return &Guard{rl: rl, p: p, obs: obs}
@@ -129,15 +148,24 @@ func key(kind string, parts ...string) string {
 	return kind + ":" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-func (g *Guard) hit(ctx context.Context, k string, l Limit) error {
+// hit counts an event under k; over l it tells the observer that rule
+// refused and returns a rate_limited error.
+func (g *Guard) hit(ctx context.Context, rule, k string, l Limit) error {
 	ok, retry, err := g.rl.Hit(ctx, k, l.Count, l.Window)
 	if err != nil {
 		return err
 	}
 	if !ok {
+		g.limited(ctx, rule)
 		return domain.RateLimited(retry)
 	}
 	return nil
+}
+
+func (g *Guard) limited(ctx context.Context, rule string) {
+	if g.obs != nil {
+		g.obs.RateLimited(ctx, rule)
+	}
 }
 
 // CheckIP counts a request from ip to endpoint; over the limit it returns
@@ -150,7 +178,7 @@ func (g *Guard) CheckIP(ctx context.Context, e Endpoint, ip string) error {
 	if e == Refresh {
 		l = g.p.Refresh
 	}
-	return g.hit(ctx, key("ip:"+string(e), ip), l)
+	return g.hit(ctx, e.Rule(), key("ip:"+string(e), ip), l)
 }
 
 // AllowMail counts a mail of kind to addr and reports whether it may be
@@ -163,13 +191,13 @@ func (g *Guard) AllowMail(ctx context.Context, kind app.MailKind, addr user.Emai
 	if kind == app.MailResetPassword && g.p.ResetLinkTTL > 0 && g.p.ResetLinkTTL < l.Window {
 		l.Window = g.p.ResetLinkTTL
 	}
-	err := g.hit(ctx, key("mail:"+string(kind), addr.String()), l)
+	err := g.hit(ctx, RuleMailAddress, key("mail:"+string(kind), addr.String()), l)
 	if err == nil {
 		return true, nil
 	}
 	if errors.Is(err, domain.ErrRateLimited) {
 		if g.obs != nil {
-			g.obs.MailSkipped(ctx, kind, addr.Domain(), "GATEHOUSE_RATE_LIMIT_MAIL "+l.String()+" per address and kind")
+			g.obs.MailSkipped(ctx, kind, addr.Domain(), RuleMailAddress)
 		}
 		return false, nil
 	}
@@ -177,8 +205,9 @@ func (g *Guard) AllowMail(ctx context.Context, kind app.MailKind, addr user.Emai
 }
 
 // BeginLogin counts a password check for email from ip before it runs, and
-// refuses it when the (account, IP) pair or the account has used up its
-// attempts: counting first means a parallel burst cannot get more checks
+// refuses it with a rate_limited error when the (account, IP) pair or the
+// account has used up its attempts (the account's refusal also wraps
+// ErrLocked). Counting first means a parallel burst cannot get more checks
 // than the limit allows. A successful login gives the attempts back
 // (LoginSucceeded), so the counters end up counting failures. Counters are
 // keyed by the normalized email whether or not an account exists.
@@ -186,7 +215,7 @@ func (g *Guard) BeginLogin(ctx context.Context, email user.Email, ip string) err
 	if g.p.Disabled {
 		return nil
 	}
-	if err := g.hit(ctx, pairKey(email, ip), g.p.LoginFailures); err != nil {
+	if err := g.hit(ctx, RuleLoginAccountIP, pairKey(email, ip), g.p.LoginFailures); err != nil {
 		return err
 	}
 	ok, _, err := g.rl.Hit(ctx, key("login:account", email.String()), g.p.LockoutThreshold, lockoutWindow)
@@ -194,8 +223,9 @@ func (g *Guard) BeginLogin(ctx context.Context, email user.Email, ip string) err
 		return err
 	}
 	if !ok {
+		g.limited(ctx, RuleLoginAccount)
 		// A lock lasts until a password reset; the hint only paces clients.
-		return domain.RateLimited(time.Hour)
+		return fmt.Errorf("%w (%w)", domain.RateLimited(time.Hour), ErrLocked)
 	}
 	return nil
 }

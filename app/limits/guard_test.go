@@ -267,7 +267,7 @@ func TestBeginLogin(t *testing.T) {
 		rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(false, 7*time.Minute, nil)
 		err := g.BeginLogin(ctx, e, "ip")
 		var de *domain.Error
-		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != 7*time.Minute {
+		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != 7*time.Minute || errors.Is(err, limits.ErrLocked) {
 			t.Fatalf("err = %#v", err)
 		}
 	})
@@ -279,7 +279,7 @@ func TestBeginLogin(t *testing.T) {
 		)
 		err := g.BeginLogin(ctx, e, "ip")
 		var de *domain.Error
-		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != time.Hour {
+		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != time.Hour || !errors.Is(err, limits.ErrLocked) {
 			t.Fatalf("err = %#v", err)
 		}
 	})
@@ -434,12 +434,53 @@ func TestDroppedMailIsObservedWithoutTheAddress(t *testing.T) {
 		t.Fatalf("first mail: %t, %v", ok, err) // and nothing observed (strict mock)
 	}
 	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Return(false, time.Minute, nil)
-	obs.EXPECT().MailSkipped(gomock.Any(), app.MailVerifyEmail, "example.org", gomock.Any()).Do(func(_ context.Context, _ app.MailKind, _, rule string) {
-		if !strings.Contains(rule, "RATE_LIMIT_MAIL 3/1h0m0s") || strings.Contains(rule, "someone") {
-			t.Errorf("rule %q", rule)
-		}
-	})
+	obs.EXPECT().RateLimited(gomock.Any(), limits.RuleMailAddress)
+	obs.EXPECT().MailSkipped(gomock.Any(), app.MailVerifyEmail, "example.org", limits.RuleMailAddress)
 	if ok, err := g.AllowMail(context.Background(), app.MailVerifyEmail, addr); ok || err != nil {
 		t.Fatalf("over the limit: %t, %v", ok, err)
+	}
+}
+
+// Every refusal tells the observer its rule, a fixed name; what is allowed
+// and what fails in the store tells it nothing (strict mock).
+func TestRefusalsAreObservedByRule(t *testing.T) {
+	ctx := context.Background()
+	e := apptest.Email("victim@example.com")
+	for _, c := range []struct {
+		name, rule string
+		hits       []bool // what the limiter answers, in order
+		call       func(g *limits.Guard) error
+	}{
+		{"login per IP", "login_ip", []bool{false}, func(g *limits.Guard) error { return g.CheckIP(ctx, limits.Login, "203.0.113.9") }},
+		{"register per IP", "register_ip", []bool{false}, func(g *limits.Guard) error { return g.CheckIP(ctx, limits.Register, "203.0.113.9") }},
+		{"refresh per IP", "refresh_ip", []bool{false}, func(g *limits.Guard) error { return g.CheckIP(ctx, limits.Refresh, "203.0.113.9") }},
+		{"account and IP", limits.RuleLoginAccountIP, []bool{false}, func(g *limits.Guard) error { return g.BeginLogin(ctx, e, "203.0.113.9") }},
+		{"account locked", limits.RuleLoginAccount, []bool{true, false}, func(g *limits.Guard) error { return g.BeginLogin(ctx, e, "203.0.113.9") }},
+		{"allowed", "", []bool{true, true}, func(g *limits.Guard) error { return g.BeginLogin(ctx, e, "203.0.113.9") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctrl := gomock.NewController(t)
+			rl := mock.NewMockRateLimiter(ctrl)
+			obs := mock.NewMockObserver(ctrl)
+			g := limits.NewObservedGuard(rl, limits.DefaultPolicy(), obs)
+			var calls []any
+			for _, ok := range c.hits {
+				calls = append(calls, rl.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Return(ok, time.Minute, nil))
+			}
+			gomock.InOrder(calls...)
+			if c.rule != "" {
+				obs.EXPECT().RateLimited(ctx, c.rule)
+			}
+			if err := c.call(g); (err != nil) != (c.rule != "") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	ctrl := gomock.NewController(t)
+	rl := mock.NewMockRateLimiter(ctrl)
+	g := limits.NewObservedGuard(rl, limits.DefaultPolicy(), mock.NewMockObserver(ctrl))
+	rl.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("db down")))
+	if err := g.CheckIP(ctx, limits.Login, "ip"); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -39,16 +39,8 @@ func (j *Janitor) RunOnce(ctx context.Context) (app.Swept, error) {
 
 // Run cleans every interval until ctx ends; failures go to the reporter.
 func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				j.rep.ReportError(ctx, "retention sweep", err)
-			}
-		}
-	}
+	app.Every(ctx, interval, j.rep, "retention sweep", func(ctx context.Context) error {
+		_, err := j.RunOnce(ctx)
+		return err
+	})
 }

@@ -51,19 +51,21 @@ type Worker struct {
 	rnd      io.Reader
 	links    app.Links
 	reporter app.ErrorReporter
+	obs      app.Observer
 	cfg      Config
 }
 
-// NewWorker builds a worker. outbox works outside any transaction.
-func NewWorker(outbox app.Outbox, tx app.TxManager, mailer app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, cfg Config) *Worker {
-	app.Require(map[string]any{"Outbox": outbox, "TxManager": tx, "Mailer": mailer, "Clock": clock, "IDGenerator": ids, "Random": rnd, "ErrorReporter": reporter})
+// NewWorker builds a worker. outbox works outside any transaction; obs
+// hears how each delivery attempt ended.
+func NewWorker(outbox app.Outbox, tx app.TxManager, mailer app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, obs app.Observer, cfg Config) *Worker {
+	app.Require(map[string]any{"Outbox": outbox, "TxManager": tx, "Mailer": mailer, "Clock": clock, "IDGenerator": ids, "Random": rnd, "ErrorReporter": reporter, "Observer": obs})
 	if cfg.Batch < 1 {
 		cfg.Batch = 1
 	}
 	if cfg.MaxAttempts < 1 {
 		cfg.MaxAttempts = 1
 	}
-	return &Worker{outbox: outbox, tx: tx, mailer: mailer, clock: clock, ids: ids, rnd: rnd, links: links, reporter: reporter, cfg: cfg}
+	return &Worker{outbox: outbox, tx: tx, mailer: mailer, clock: clock, ids: ids, rnd: rnd, links: links, reporter: reporter, obs: obs, cfg: cfg}
 }
 
 // Run delivers until ctx ends. A full batch is followed at once by the
@@ -115,11 +117,20 @@ func (w *Worker) process(ctx context.Context, m app.OutboxMessage) {
 			err = w.outbox.MarkSent(ctx, m.ID, w.clock.Now())
 		}
 	}
-	if err == nil || ctx.Err() != nil {
+	if err == nil {
+		w.obs.MailResult(ctx, m.Kind, app.MailSent)
+		return
+	}
+	if ctx.Err() != nil {
 		// On shutdown the lease runs out and another worker retries.
 		return
 	}
 	giveUp := m.Attempts >= w.cfg.MaxAttempts || errors.Is(err, app.ErrPermanent)
+	if giveUp {
+		w.obs.MailResult(ctx, m.Kind, app.MailFailed)
+	} else {
+		w.obs.MailResult(ctx, m.Kind, app.MailRetry)
+	}
 	next := w.clock.Now().Add(w.Backoff(m.Attempts))
 	w.reporter.ReportError(ctx, "outbox deliver "+string(m.Kind), err)
 	if ferr := w.outbox.MarkFailed(ctx, m.ID, err.Error(), next, giveUp); ferr != nil {

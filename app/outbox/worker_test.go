@@ -3,6 +3,8 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +26,19 @@ type fixture struct {
 	tx       *mock.MockTxManager
 	mailer   *mock.MockMailer
 	reporter *mock.MockErrorReporter
+	obs      *mock.MockObserver
 	repos    *apptest.Repos
 	cfg      outbox.Config
+
+	// results is what the observer heard; the test must have said so in
+	// want when it ends.
+	results, want []result
+}
+
+// result is one MailResult the observer heard.
+type result struct {
+	kind app.MailKind
+	res  app.MailOutcome
 }
 
 func newWorker(t *testing.T, cfg outbox.Config) *fixture {
@@ -35,10 +48,19 @@ func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 		tx:       mock.NewMockTxManager(ctrl),
 		mailer:   mock.NewMockMailer(ctrl),
 		reporter: mock.NewMockErrorReporter(ctrl),
+		obs:      mock.NewMockObserver(ctrl),
 		repos:    apptest.NewRepos(ctrl),
 		cfg:      cfg,
 	}
-	f.w = outbox.NewWorker(f.ob, f.tx, f.mailer, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(t.Name()), apptest.Links(), f.reporter, cfg)
+	f.w = outbox.NewWorker(f.ob, f.tx, f.mailer, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(t.Name()), apptest.Links(), f.reporter, f.obs, cfg)
+	f.obs.EXPECT().MailResult(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, k app.MailKind, r app.MailOutcome) {
+		f.results = append(f.results, result{k, r})
+	})
+	t.Cleanup(func() {
+		if !slices.Equal(f.results, f.want) {
+			t.Errorf("observed mail results %v, want %v", f.results, f.want)
+		}
+	})
 	return f
 }
 
@@ -59,6 +81,7 @@ func TestRunOnceSendsAndMarksSent(t *testing.T) {
 	m2 := mail(app.MailPasswordChanged, "b@x.io", 1)
 	m2.ID = apptest.ID(901)
 	f.claim(m1, m2)
+	f.want = []result{{app.MailVerifyEmail, app.MailSent}, {app.MailPasswordChanged, app.MailSent}}
 	gomock.InOrder(
 		f.mailer.EXPECT().Send(gomock.Any(), m1.OutboundMail).DoAndReturn(func(ctx context.Context, _ app.OutboundMail) error {
 			if dl, ok := ctx.Deadline(); !ok || dl.IsZero() {
@@ -101,6 +124,10 @@ func TestMailerFailureSchedulesRetry(t *testing.T) {
 		f := newWorker(t, cfg)
 		m := mail(app.MailResetPassword, "a@x.io", c.attempts)
 		f.claim(m)
+		f.want = []result{{app.MailResetPassword, app.MailRetry}}
+		if c.giveUp {
+			f.want = []result{{app.MailResetPassword, app.MailFailed}}
+		}
 		boom := errors.New("smtp: 451 try later")
 		f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
 		f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
@@ -111,10 +138,26 @@ func TestMailerFailureSchedulesRetry(t *testing.T) {
 	}
 }
 
+// A mail the server refuses for good is given up at its first attempt.
+func TestPermanentFailureGivesUp(t *testing.T) {
+	f := newWorker(t, outbox.DefaultConfig())
+	m := mail(app.MailInvite, "a@x.io", 1)
+	f.claim(m)
+	f.want = []result{{app.MailInvite, app.MailFailed}}
+	boom := fmt.Errorf("smtp: 550 no such user: %w", app.ErrPermanent)
+	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
+	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
+	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), gomock.Any(), true).Return(nil)
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMarkSentFailureCountsAsFailure(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
 	m := mail(app.MailVerifyEmail, "a@x.io", 1)
 	f.claim(m)
+	f.want = []result{{app.MailVerifyEmail, app.MailRetry}}
 	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(nil)
 	f.ob.EXPECT().MarkSent(gomock.Any(), m.ID, apptest.T0).Return(errors.New("db"))
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), gomock.Any())
@@ -133,7 +176,7 @@ func TestShutdownLeavesMessageToLease(t *testing.T) {
 		cancel()
 		return context.Canceled
 	})
-	// No MarkFailed, no report.
+	// No MarkFailed, no report, no result.
 	if _, err := f.w.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +211,7 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	u := knownUser(true, true)
 	req := request(app.ResetRequest, "a@x.io")
 	f.claim(req)
+	f.want = []result{{app.ResetRequest, app.MailSent}}
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	var issued *token.OneTimeToken
 	// The user is read for change before its reset tokens are touched, so
@@ -223,6 +267,7 @@ func TestResetRequestMailsStoredAddress(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
 	stored := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("stored@x.io"), "h", true, true, apptest.T0, apptest.T0, nil, nil)
 	f.claim(request(app.ResetRequest, "typed@x.io"))
+	f.want = []result{{app.ResetRequest, app.MailSent}}
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)
 	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), stored.ID()).Return(stored, nil)
@@ -259,6 +304,7 @@ func TestRequestsThatMailNothing(t *testing.T) {
 			f := newWorker(t, outbox.DefaultConfig())
 			req := request(c.kind, "a@x.io")
 			f.claim(req)
+			f.want = []result{{c.kind, app.MailSent}}
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			if c.u == nil {
 				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
@@ -285,6 +331,7 @@ func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	u := knownUser(false, true)
 	req := request(app.VerifyRequest, "a@x.io")
 	f.claim(req)
+	f.want = []result{{app.VerifyRequest, app.MailSent}}
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	var issued *token.OneTimeToken
 	var mailed app.OutboundMail
@@ -326,6 +373,7 @@ func TestResolveFailureRetries(t *testing.T) {
 	req := request(app.ResetRequest, "a@x.io")
 	req.Attempts = 2
 	f.claim(req)
+	f.want = []result{{app.ResetRequest, app.MailRetry}}
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	boom := errors.New("db down")
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, boom)
@@ -343,6 +391,7 @@ func TestUnparseableRequestIsDropped(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
 	req := request(app.ResetRequest, "not an address")
 	f.claim(req)
+	f.want = []result{{app.ResetRequest, app.MailSent}}
 	f.ob.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -383,6 +432,7 @@ func TestRequestsForAnAccountDisabledMeanwhileMailNothing(t *testing.T) {
 			u := knownUser(verified, true)
 			req := request(kind, "a@x.io")
 			f.claim(req)
+			f.want = []result{{kind, app.MailSent}}
 			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil)
 			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(verified, false), nil)

@@ -108,7 +108,9 @@ func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 		tx := mock.NewMockTxManager(ctrl)
 		repos := apptest.NewRepos(ctrl)
 		cfg := outbox.DefaultConfig()
-		wk := outbox.NewWorker(ob, tx, mock.NewMockMailer(ctrl), apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("w"), apptest.Links(), mock.NewMockErrorReporter(ctrl), cfg)
+		obs := mock.NewMockObserver(ctrl)
+		obs.EXPECT().MailResult(gomock.Any(), app.ResetRequest, app.MailSent) // resolved
+		wk := outbox.NewWorker(ob, tx, mock.NewMockMailer(ctrl), apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("w"), apptest.Links(), mock.NewMockErrorReporter(ctrl), obs, cfg)
 		ob.EXPECT().Claim(gomock.Any(), apptest.T0, cfg.Batch, cfg.Lease).Return([]app.OutboxMessage{{OutboundMail: w.enqueued[0], Attempts: 1}}, nil)
 		apptest.ExpectWithin(tx, repos.App(), 1)
 		if u == nil {

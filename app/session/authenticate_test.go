@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestAuthenticateSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UserID != claims.Subject || p.SessionID != claims.SessionID || p.Claims != claims {
+	if p.UserID != claims.Subject || p.SessionID != claims.SessionID || !reflect.DeepEqual(p.Claims, claims) {
 		t.Fatalf("principal %+v", p)
 	}
 }
@@ -57,7 +58,7 @@ func TestAuthenticateRefuses(t *testing.T) {
 			h, tokens, sessions := newAuthenticate(t)
 			tokens.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(claims, nil)
 			sessions.EXPECT().ByID(gomock.Any(), claims.SessionID).Return(c.s, c.err)
-			if p, err := h.Handle(context.Background(), "bearer.jwt"); err != domain.ErrUnauthorized || p != (appsession.Principal{}) {
+			if p, err := h.Handle(context.Background(), "bearer.jwt"); err != domain.ErrUnauthorized || !reflect.DeepEqual(p, appsession.Principal{}) {
 				t.Fatalf("Handle = %+v, %v", p, err)
 			}
 		})

@@ -24,6 +24,7 @@ type LoginInput struct {
 // Login checks a password and starts a session.
 type Login struct {
 	users           app.UserRepository
+	factors         app.MFARepository
 	tx              app.TxManager
 	hasher          app.PasswordHasher
 	tokens          app.AccessTokens
@@ -34,29 +35,39 @@ type Login struct {
 	rnd             io.Reader
 	ttl             time.Duration
 	requireVerified bool
+	obs             app.Observer
 }
 
-// NewLogin builds the use case. users and auditLog work outside any transaction.
-func NewLogin(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified app.RequireVerifiedEmail) *Login {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "AccessTokens": tokens, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &Login{users: users, tx: tx, hasher: hasher, tokens: tokens, guard: guard, audit: auditLog, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), requireVerified: bool(requireVerified)}
+// NewLogin builds the use case. users, factors and auditLog work outside
+// any transaction.
+func NewLogin(users app.UserRepository, factors app.MFARepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified app.RequireVerifiedEmail, obs app.Observer) *Login {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordHasher": hasher, "AccessTokens": tokens, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids, "Random": rnd, "Observer": obs})
+	return &Login{users: users, factors: factors, tx: tx, hasher: hasher, tokens: tokens, guard: guard, audit: auditLog, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), requireVerified: bool(requireVerified), obs: obs}
 }
 
 // Handle logs in. Unknown email, wrong password and (with verification
 // required) an address not verified yet give the same error after the same
 // work: one hash verification, against a dummy hash when no usable
 // password exists. An unverified address has no usable password, so login
-// tells nothing about who registered it. Whether the account is disabled
-// is told only to someone who knows the password.
-func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
+// tells nothing about who registered it. Whether the account is disabled,
+// and whether it has MFA on, is told only to someone who knows the
+// password: with MFA on, a right password starts no session and resets no
+// failure counter; it answers the token of the second step (LoginMFA).
+func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error) {
 	email, err := user.ParseEmail(in.Email)
 	if err != nil {
+		h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
 		return nil, domain.ErrInvalidCredentials
 	}
 	pw := user.NormalizePassword(in.Password)
 	if err := h.guard.BeginLogin(ctx, email, in.Meta.IP); err != nil {
 		if errors.Is(err, domain.ErrRateLimited) {
 			h.record(ctx, audit.LoginThrottled, nil, email, in.Meta)
+			if errors.Is(err, limits.ErrLocked) {
+				h.obs.LoginResult(ctx, app.LoginLocked)
+			} else {
+				h.obs.LoginResult(ctx, app.LoginRateLimited)
+			}
 		}
 		return nil, err
 	}
@@ -85,10 +96,21 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		if locked {
 			h.record(ctx, audit.AccountLocked, u, email, in.Meta)
 		}
+		if u != nil && !usable {
+			h.obs.LoginResult(ctx, app.LoginUnverified)
+		} else {
+			h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
+		}
 		return nil, domain.ErrInvalidCredentials
 	}
 	if !u.Active() {
+		h.obs.LoginResult(ctx, app.LoginDisabled)
 		return nil, domain.ErrAccountDisabled
+	}
+	if on, err := mfaOn(ctx, h.factors, u); err != nil {
+		return nil, err
+	} else if on {
+		return h.challenge(ctx, u, pw, rehash, in.Meta)
 	}
 	if err := h.guard.LoginSucceeded(ctx, email, in.Meta.IP); err != nil {
 		return nil, err
@@ -139,10 +161,18 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*TokenPair, error) {
 		}
 		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})
 	})
+	switch {
+	case errors.Is(err, domain.ErrInvalidCredentials): // the password changed meanwhile
+		h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
+	case errors.Is(err, domain.ErrAccountDisabled):
+		h.obs.LoginResult(ctx, app.LoginDisabled)
+	case err == nil:
+		h.obs.LoginResult(ctx, app.LoginSuccess)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return pair, nil
+	return &LoginResult{TokenPair: pair}, nil
 }
 
 // record appends a login event outside any transaction. A failure to audit

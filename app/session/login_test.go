@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	appsession "github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -33,15 +35,21 @@ const (
 var meta = app.RequestMeta{IP: "203.0.113.5", UserAgent: "test-agent"}
 
 type loginFixture struct {
-	h      *appsession.Login
-	users  *mock.MockUserRepository
-	tx     *mock.MockTxManager
-	hasher *mock.MockPasswordHasher
-	tokens *mock.MockAccessTokens
-	rl     *mock.MockRateLimiter
-	audit  *mock.MockAuditLog
-	repos  *apptest.Repos
-	ids    *apptest.IDs
+	h       *appsession.Login
+	users   *mock.MockUserRepository
+	factors *mock.MockMFARepository
+	tx      *mock.MockTxManager
+	hasher  *mock.MockPasswordHasher
+	tokens  *mock.MockAccessTokens
+	rl      *mock.MockRateLimiter
+	audit   *mock.MockAuditLog
+	obs     *mock.MockObserver
+	repos   *apptest.Repos
+	ids     *apptest.IDs
+
+	// results is what the observer heard; the test must have said so in
+	// wantResults when it ends.
+	results, wantResults []app.LoginOutcome
 
 	t          *testing.T
 	pairKey    string // key of BeginLogin's pair Hit
@@ -51,19 +59,29 @@ type loginFixture struct {
 func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 	ctrl := gomock.NewController(t)
 	f := &loginFixture{
-		users:  mock.NewMockUserRepository(ctrl),
-		tx:     mock.NewMockTxManager(ctrl),
-		hasher: mock.NewMockPasswordHasher(ctrl),
-		tokens: mock.NewMockAccessTokens(ctrl),
-		rl:     mock.NewMockRateLimiter(ctrl),
-		audit:  mock.NewMockAuditLog(ctrl),
-		repos:  apptest.NewRepos(ctrl),
-		ids:    &apptest.IDs{},
-		t:      t,
+		users:   mock.NewMockUserRepository(ctrl),
+		factors: mock.NewMockMFARepository(ctrl),
+		tx:      mock.NewMockTxManager(ctrl),
+		hasher:  mock.NewMockPasswordHasher(ctrl),
+		tokens:  mock.NewMockAccessTokens(ctrl),
+		rl:      mock.NewMockRateLimiter(ctrl),
+		audit:   mock.NewMockAuditLog(ctrl),
+		obs:     mock.NewMockObserver(ctrl),
+		repos:   apptest.NewRepos(ctrl),
+		ids:     &apptest.IDs{},
+		t:       t,
 	}
-	f.h = appsession.NewLogin(f.users, f.tx, f.hasher, f.tokens, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit,
-		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), app.RequireVerifiedEmail(requireVerified))
+	f.h = appsession.NewLogin(f.users, f.factors, f.tx, f.hasher, f.tokens, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit,
+		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), app.RequireVerifiedEmail(requireVerified), f.obs)
 	f.hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
+	f.obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) {
+		f.results = append(f.results, r)
+	})
+	t.Cleanup(func() {
+		if !slices.Equal(f.results, f.wantResults) {
+			t.Errorf("observed login results %q, want %q", f.results, f.wantResults)
+		}
+	})
 	return f
 }
 
@@ -142,6 +160,7 @@ func in(email, pw string) appsession.LoginInput {
 
 func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 	f := newLogin(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
 	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
@@ -162,6 +181,7 @@ func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 
 func TestLoginWrongPasswordSameAnswer(t *testing.T) {
 	f := newLogin(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	u := loginUser(true, true)
 	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
@@ -179,6 +199,7 @@ func TestLoginWrongPasswordSameAnswer(t *testing.T) {
 
 func TestLoginFailureThatLocks(t *testing.T) {
 	f := newLogin(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials} // this attempt was checked: the next ones are locked
 	u := loginUser(true, true)
 	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
@@ -227,6 +248,7 @@ func TestLoginRightPasswordButRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
+			f.wantResults = []app.LoginOutcome{app.LoginDisabled}
 			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, storedHash, true, false)
@@ -260,6 +282,7 @@ func TestLoginUnverifiedHasNoUsablePassword(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
+			f.wantResults = []app.LoginOutcome{app.LoginUnverified}
 			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, dummyHash, true, false) // never the stored hash
@@ -289,7 +312,9 @@ func TestLoginThrottledNeverHashes(t *testing.T) {
 	}{{"pair over the limit", false, 5 * time.Minute}, {"account locked", true, time.Hour}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
+			f.wantResults = []app.LoginOutcome{app.LoginRateLimited}
 			if c.accountLocked {
+				f.wantResults = []app.LoginOutcome{app.LoginLocked}
 				gomock.InOrder(
 					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
 					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
@@ -347,7 +372,7 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...
 			return nil
 		}),
 		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
-			if c.Subject != u.ID() || c.SessionID != st.s.ID() || c.Email != u.Email().String() || c.EmailVerified != u.Verified() {
+			if c.Subject != u.ID() || c.SessionID != st.s.ID() || c.Email != u.Email().String() || c.EmailVerified != u.Verified() || !slices.Equal(c.AMR, []string{"pwd"}) {
 				t.Errorf("claims %+v", c)
 			}
 			c.ID, c.IssuedAt, c.ExpiresAt = "jti-1", apptest.T0, apptest.T0.Add(accessTTL)
@@ -363,9 +388,11 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...
 	return st, res
 }
 
-// expectCounterReset expects LoginSucceeded to reset the pair key, then the
-// account key, both as BeginLogin counted them.
+// expectCounterReset expects the lookup of a second factor (none), then
+// LoginSucceeded to reset the pair key, then the account key, both as
+// BeginLogin counted them.
 func (f *loginFixture) expectCounterReset(t *testing.T) {
+	f.factors.EXPECT().TOTP(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrNotFound)
 	var reset []string
 	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
 		reset = append(reset, k)
@@ -411,6 +438,7 @@ func TestLoginSuccess(t *testing.T) {
 	}{{"verified", true, true}, {"unverified allowed when not required", false, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
+			f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 			u := loginUser(c.verified, true)
 			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("owner@example.com")).Return(u, nil)
@@ -423,7 +451,7 @@ func TestLoginSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkPair(t, pair, st, u)
+			checkPair(t, pair.TokenPair, st, u)
 			checkCommitted(t, res)
 			s := st.s
 			if s.UserID() != u.ID() || s.IP() != meta.IP || s.UserAgent() != meta.UserAgent ||
@@ -436,6 +464,7 @@ func TestLoginSuccess(t *testing.T) {
 
 func TestLoginRehash(t *testing.T) {
 	f := newLogin(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	u := loginUser(true, true)
 	f.expectBegin()
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
@@ -461,7 +490,7 @@ func TestLoginRehash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPair(t, pair, st, u)
+	checkPair(t, pair.TokenPair, st, u)
 	checkCommitted(t, res)
 }
 
@@ -473,13 +502,15 @@ func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 		fresh  *user.User
 		rehash bool
 		want   error
+		result app.LoginOutcome
 	}{
-		{"hash changed meanwhile", loginUserWithHash(true, true, "$argon2id$changed-meanwhile"), false, domain.ErrInvalidCredentials},
-		{"hash changed meanwhile, rehash pending", loginUserWithHash(true, true, "$argon2id$changed-meanwhile"), true, domain.ErrInvalidCredentials},
-		{"disabled meanwhile", loginUser(true, false), false, domain.ErrAccountDisabled},
+		{"hash changed meanwhile", loginUserWithHash(true, true, "$argon2id$changed-meanwhile"), false, domain.ErrInvalidCredentials, app.LoginInvalidCredentials},
+		{"hash changed meanwhile, rehash pending", loginUserWithHash(true, true, "$argon2id$changed-meanwhile"), true, domain.ErrInvalidCredentials, app.LoginInvalidCredentials},
+		{"disabled meanwhile", loginUser(true, false), false, domain.ErrAccountDisabled, app.LoginDisabled},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
+			f.wantResults = []app.LoginOutcome{c.result}
 			u := loginUser(true, true)
 			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
@@ -506,6 +537,8 @@ func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 	}
 }
 
+// An infrastructure failure is no login result: the observer hears
+// nothing (the fixture checks).
 func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("hasher overloaded", func(t *testing.T) {
 		f := newLogin(t, true)
@@ -577,5 +610,6 @@ func TestLoginInvalidEmailIsInvalidCredentials(t *testing.T) {
 		if _, err := f.h.Handle(context.Background(), in(e, password)); err != domain.ErrInvalidCredentials {
 			t.Fatalf("Handle(%q) = %v", e, err)
 		}
+		f.wantResults = append(f.wantResults, app.LoginInvalidCredentials)
 	}
 }

@@ -22,12 +22,13 @@ type Refresh struct {
 	clock  app.Clock
 	rnd    io.Reader
 	idle   time.Duration
+	obs    app.Observer
 }
 
 // NewRefresh builds the use case.
-func NewRefresh(tx app.TxManager, tokens app.AccessTokens, clock app.Clock, rnd io.Reader, idle IdleTimeout) *Refresh {
-	app.Require(map[string]any{"TxManager": tx, "AccessTokens": tokens, "Clock": clock, "Random": rnd})
-	return &Refresh{tx: tx, tokens: tokens, clock: clock, rnd: rnd, idle: time.Duration(idle)}
+func NewRefresh(tx app.TxManager, tokens app.AccessTokens, clock app.Clock, rnd io.Reader, idle IdleTimeout, obs app.Observer) *Refresh {
+	app.Require(map[string]any{"TxManager": tx, "AccessTokens": tokens, "Clock": clock, "Random": rnd, "Observer": obs})
+	return &Refresh{tx: tx, tokens: tokens, clock: clock, rnd: rnd, idle: time.Duration(idle), obs: obs}
 }
 
 // Handle returns a new pair for a valid refresh token.
@@ -37,7 +38,7 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		return nil, domain.ErrRefreshInvalid
 	}
 	var pair *TokenPair
-	reused := false
+	reused, revoked := false, false
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
 		rt, err := r.Sessions.RefreshTokenForChange(ctx, hash)
@@ -54,10 +55,11 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		}
 		if rt.UsedAt != nil {
 			// Reuse: commit the revocation, then refuse.
-			reused = true
+			reused, revoked = true, false
 			if s.RevokedAt() != nil {
 				return nil
 			}
+			revoked = true
 			s.Revoke(now)
 			if err := r.Sessions.Update(ctx, s); err != nil {
 				return err
@@ -88,6 +90,9 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		return nil, err
 	}
 	if reused {
+		if revoked {
+			h.obs.RefreshReuseDetected(ctx)
+		}
 		return nil, domain.ErrRefreshInvalid
 	}
 	return pair, nil

@@ -23,6 +23,7 @@ type refreshFixture struct {
 	h      *appsession.Refresh
 	tx     *mock.MockTxManager
 	tokens *mock.MockAccessTokens
+	obs    *mock.MockObserver
 	repos  *apptest.Repos
 	raw    string
 	hash   token.Hash
@@ -34,10 +35,11 @@ func newRefresh(t *testing.T) *refreshFixture {
 	f := &refreshFixture{
 		tx:     mock.NewMockTxManager(ctrl),
 		tokens: mock.NewMockAccessTokens(ctrl),
+		obs:    mock.NewMockObserver(ctrl),
 		repos:  apptest.NewRepos(ctrl),
 		u:      loginUser(true, true),
 	}
-	f.h = appsession.NewRefresh(f.tx, f.tokens, apptest.NewClock(apptest.T0), apptest.NewRand(t.Name()), appsession.IdleTimeout(idle))
+	f.h = appsession.NewRefresh(f.tx, f.tokens, apptest.NewClock(apptest.T0), apptest.NewRand(t.Name()), appsession.IdleTimeout(idle), f.obs)
 	s, h, err := token.NewSecret(apptest.NewRand("presented/" + t.Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +118,8 @@ func TestRefreshReuseRevokesAndCommits(t *testing.T) {
 			return nil
 		}),
 	)
+	// Operators see it (a metric), once the revocation is committed.
+	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
 	// No new token, no access token.
 	pair, err := f.h.Handle(context.Background(), f.raw, meta)
 	if err != domain.ErrRefreshInvalid || pair != nil {

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
@@ -27,18 +29,33 @@ type Config struct {
 	// defaults to loopback: put it on a network only behind a firewall.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
 	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// AppName names the product in the hosted pages and the mail; AppURL,
+	// when set, is linked from the pages after a successful verification
+	// or reset ("Continue to <AppName>").
+	AppName string `env:"APP_NAME" envDefault:"Gatehouse"`
+	AppURL  string `env:"APP_URL"`
 
 	SMTPURL  string `env:"SMTP_URL"`
 	MailFrom string `env:"MAIL_FROM" envDefault:"Gatehouse <no-reply@localhost>"`
 
-	JWTPrivateKeyFile string        `env:"JWT_PRIVATE_KEY_FILE"`
-	JWTAudience       string        `env:"JWT_AUDIENCE" envDefault:"gatehouse"`
-	AccessTokenTTL    time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m"`
-	RefreshTokenTTL   time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
-	SessionIdle       time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"168h"`
-	VerifyTokenTTL    time.Duration `env:"VERIFICATION_TOKEN_TTL" envDefault:"24h"`
-	ResetTokenTTL     time.Duration `env:"RESET_TOKEN_TTL" envDefault:"30m"`
-	InviteTokenTTL    time.Duration `env:"INVITE_TOKEN_TTL" envDefault:"72h"`
+	JWTPrivateKeyFile string `env:"JWT_PRIVATE_KEY_FILE"`
+	// JWTPreviousKeyFiles stay published (verify only) beside the key
+	// file's key: the operator's rotation.
+	JWTPreviousKeyFiles []string `env:"JWT_PREVIOUS_KEY_FILES" envSeparator:","`
+	// SecretKeyFile holds the 32-byte key (base64, as `keygen --secret`
+	// prints it) that seals generated signing keys and TOTP secrets.
+	SecretKeyFile string `env:"SECRET_KEY_FILE"`
+	// KeyPublishDelay is how long a rotated key is published before it
+	// signs; KeyRefreshInterval how often each instance reads the keys.
+	KeyPublishDelay    time.Duration `env:"KEY_PUBLISH_DELAY" envDefault:"10m"`
+	KeyRefreshInterval time.Duration `env:"KEY_REFRESH_INTERVAL" envDefault:"10s"`
+	JWTAudience        string        `env:"JWT_AUDIENCE" envDefault:"gatehouse"`
+	AccessTokenTTL     time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m"`
+	RefreshTokenTTL    time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	SessionIdle        time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"168h"`
+	VerifyTokenTTL     time.Duration `env:"VERIFICATION_TOKEN_TTL" envDefault:"24h"`
+	ResetTokenTTL      time.Duration `env:"RESET_TOKEN_TTL" envDefault:"30m"`
+	InviteTokenTTL     time.Duration `env:"INVITE_TOKEN_TTL" envDefault:"72h"`
 
 	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"true"`
 	PasswordMinLength    int  `env:"PASSWORD_MIN_LENGTH" envDefault:"15"`
@@ -92,8 +109,15 @@ type store struct {
 	Path string // SQLite file
 }
 
+// maxAppName bounds GATEHOUSE_APP_NAME, in characters (mailer.MaxProductLength).
+const maxAppName = 64
+
 // sqliteFile is the embedded database's file name in the data directory.
 const sqliteFile = "gatehouse.db"
+
+// secretKeyFile is where the embedded store keeps a generated secret key
+// (in the data directory) when GATEHOUSE_SECRET_KEY_FILE is not set.
+const secretKeyFile = "secret.key"
 
 // LoadConfig reads the environment (lookup is os.LookupEnv in production).
 // Every error names the variable it is about.
@@ -159,6 +183,30 @@ func (c *Config) validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		bad("PUBLIC_URL", "must be an absolute http(s) URL without query")
+	}
+	c.AppName = strings.TrimSpace(c.AppName)
+	switch {
+	case c.AppName == "":
+		bad("APP_NAME", "must not be blank")
+	case utf8.RuneCountInString(c.AppName) > maxAppName:
+		bad("APP_NAME", "must be at most %d characters", maxAppName)
+	case strings.ContainsFunc(c.AppName, unicode.IsControl) || !utf8.ValidString(c.AppName):
+		bad("APP_NAME", "must not contain control characters (it goes into mail subjects)")
+	}
+	if c.AppURL = strings.TrimSpace(c.AppURL); c.AppURL != "" {
+		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || strings.ContainsFunc(c.AppURL, unicode.IsSpace) {
+			bad("APP_URL", "must be an absolute http(s) URL such as https://app.example.com, or unset")
+		}
+	}
+	if c.KeyPublishDelay < 0 {
+		bad("KEY_PUBLISH_DELAY", "must not be negative")
+	}
+	// Every instance follows key changes within 30 s.
+	if c.KeyRefreshInterval < time.Second || c.KeyRefreshInterval > 30*time.Second {
+		bad("KEY_REFRESH_INTERVAL", "must be between 1s and 30s")
+	}
+	if len(c.JWTPreviousKeyFiles) > 0 && c.JWTPrivateKeyFile == "" {
+		bad("JWT_PREVIOUS_KEY_FILES", "is only used with GATEHOUSE_JWT_PRIVATE_KEY_FILE (generated keys rotate with `gatehouse keys rotate`)")
 	}
 	if c.PasswordMinLength < user.MinPasswordFloor || c.PasswordMinLength > user.MaxPasswordLength {
 		bad("PASSWORD_MIN_LENGTH", "must be between %d and %d", user.MinPasswordFloor, user.MaxPasswordLength)
@@ -245,7 +293,10 @@ func (c *Config) validate() error {
 func (c Config) Redacted() map[string]any {
 	return map[string]any{
 		"database_url": redactURL(c.DatabaseURL), "data_dir": c.DataDir, "http_addr": c.HTTPAddr, "admin_addr": c.AdminAddr, "public_url": c.PublicURL,
+		"app_name": c.AppName, "app_url": c.AppURL,
 		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
+		"jwt_previous_key_files": c.JWTPreviousKeyFiles, "secret_key_file": c.SecretKeyFile,
+		"key_publish_delay": c.KeyPublishDelay.String(), "key_refresh_interval": c.KeyRefreshInterval.String(),
 		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
 		"session_idle_timeout": c.SessionIdle.String(), "require_verified_email": c.RequireVerifiedEmail,
 		// Durations as Go duration strings ("15s"): a bare number would have no unit.

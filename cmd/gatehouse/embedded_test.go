@@ -385,9 +385,17 @@ func TestBackupWhileServing(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		// The copy is a store serve runs on: a restore is a copy back.
+		// The copy is a store serve runs on: a restore is a copy back,
+		// with the secret key it was sealed under (not in the copy).
+		if !strings.Contains(out.String(), "secret key") {
+			t.Errorf("backup output %q does not say the secret key is not in it", out.String())
+		}
 		restored := baseEnv(t, onSQLite, nil)
 		restored["GATEHOUSE_DATABASE_URL"] = "sqlite:" + dest
+		if _, err := cli(t, restored, "", "keys", "list"); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SECRET_KEY_FILE") {
+			t.Fatalf("a restore without the secret key: %v", err)
+		}
+		restored["GATEHOUSE_SECRET_KEY_FILE"] = filepath.Join(f.env["GATEHOUSE_DATA_DIR"], "secret.key")
 		login(t, newClient(t, start(t, restored)), addr, strongPassword)
 	})
 }

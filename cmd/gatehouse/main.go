@@ -52,6 +52,10 @@ commands:
   audit verify             check the hash chain of the audit trail
   backup PATH              write a consistent copy of the embedded database to PATH
   keygen                   print a new Ed25519 private key (PEM) for GATEHOUSE_JWT_PRIVATE_KEY_FILE
+  keygen --secret          print a new secret key (base64) for GATEHOUSE_SECRET_KEY_FILE
+  keys list|rotate|retire ID
+                           the signing keys and their rotation (run "gatehouse keys" for details)
+  version                  print the version of this binary
   healthcheck              exit 0 if the local serve answers GET /readyz with 200 (for container healthchecks)
   users list|show|create|disable|enable|delete|verify|unlock|revoke-sessions
                            manage accounts (run "gatehouse users" for details)
@@ -111,10 +115,20 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 		return errors.New("no command given")
 	}
 	if args[0] == "keygen" {
-		return keygen(stdout)
+		switch {
+		case len(args) == 1:
+			return keygen(stdout)
+		case len(args) == 2 && args[1] == "--secret":
+			return keygenSecret(stdout)
+		}
+		return errors.New("usage: gatehouse keygen [--secret]")
 	}
 	if args[0] == "healthcheck" { // reads GATEHOUSE_HTTP_ADDR only; never opens the store
 		return healthcheck(ctx, env, args[1:])
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		_, err := fmt.Fprintln(stdout, binaryVersion())
+		return err
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
@@ -131,6 +145,8 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 		return usersCommand(ctx, cfg, args[1:], p)
 	case "admin-keys":
 		return adminKeysCommand(ctx, cfg, args[1:], p)
+	case "keys":
+		return keysCommand(ctx, cfg, args[1:], p)
 	case "migrate":
 		if len(args) != 2 {
 			return errors.New("usage: gatehouse migrate up|down|status")
@@ -195,6 +211,8 @@ func wireConfig(c Config) gwire.Config {
 		SQLitePath:  c.store.Path,
 		MailDir:     filepath.Join(c.DataDir, "mail"),
 		PublicURL:   c.PublicURL,
+		AppName:     c.AppName,
+		AppURL:      c.AppURL,
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
 		},
@@ -216,6 +234,13 @@ func wireConfig(c Config) gwire.Config {
 		Outbox:    ob,
 		Retention: maintenance.RetentionPeriod(c.Retention),
 		InviteTTL: admin.InviteTTL(c.InviteTokenTTL),
+
+		JWTPreviousKeyFiles: c.JWTPreviousKeyFiles,
+		SecretKeyFile:       c.SecretKeyFile,
+		SecretKeyPath:       filepath.Join(c.DataDir, secretKeyFile),
+		KeyPublishDelay:     c.KeyPublishDelay,
+		KeyRefresh:          c.KeyRefreshInterval,
+		Version:             admin.Version(binaryVersion()),
 	}
 }
 
@@ -308,9 +333,10 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); g.Outbox.Run(bg) }()
 	go func() { defer wg.Done(); g.Janitor.Run(bg, 5*time.Minute) }()
+	go func() { defer wg.Done(); g.Keys.Run(bg, cfg.KeyRefreshInterval) }()
 
 	log.Info("listening", zap.String("addr", at.HTTP), zap.String("admin_addr", at.Admin))
 	if onListening != nil {

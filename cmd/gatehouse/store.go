@@ -76,5 +76,8 @@ func backup(ctx context.Context, s store, dest string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup of %s written to %s\n", s.Path, dest)
+	// The sealed secrets in the copy open only with the secret key, which
+	// the copy does not hold (on purpose: keep the two apart).
+	fmt.Fprintln(stdout, "the secret key that opens its signing keys and TOTP secrets is not in it: keep a copy of GATEHOUSE_SECRET_KEY_FILE (or DATA_DIR/secret.key) apart from the backup, and restore with it")
 	return nil
 }

@@ -39,6 +39,18 @@ const (
 	AdminUserUnlocked    Type = "admin_user_unlocked"
 	AdminKeyCreated      Type = "admin_key_created"
 	AdminKeyRevoked      Type = "admin_key_revoked"
+	// Signing keys; Detail["kid"] names the key, Detail["actor"] who acted
+	// (promotions are the service's own: actor "gatehouse").
+	KeyRotated  Type = "key_rotated"
+	KeyPromoted Type = "key_promoted"
+	KeyRetired  Type = "key_retired"
+
+	// The second factor (TOTP and its recovery codes).
+	MFAEnabled                  Type = "mfa_enabled"
+	MFADisabled                 Type = "mfa_disabled"
+	MFACodeFailed               Type = "mfa_code_failed"
+	MFARecoveryCodeUsed         Type = "mfa_recovery_code_used"
+	MFARecoveryCodesRegenerated Type = "mfa_recovery_codes_regenerated"
 )
 
 // types is every Type above.
@@ -48,7 +60,8 @@ var types = map[Type]bool{
 	PasswordResetRequest: true, PasswordReset: true, PasswordChanged: true, AccountDeleted: true,
 	EmailChangeRequested: true, EmailChanged: true, AdminUserCreated: true, AdminUserUpdated: true,
 	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminKeyCreated: true,
-	AdminKeyRevoked: true,
+	AdminKeyRevoked: true, KeyRotated: true, KeyPromoted: true, KeyRetired: true,
+	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,
 }
 
 // Known reports whether t is a type Gatehouse records.

@@ -23,7 +23,16 @@ type Session struct {
 	revokedAt  *time.Time
 	userAgent  string
 	ip         string
+	// secondFactor: the login that started the session proved a second
+	// factor after the password.
+	secondFactor bool
 }
+
+// Authentication methods (RFC 8176 amr values) a session's login used.
+const (
+	MethodPassword = "pwd"
+	MethodOTP      = "otp"
+)
 
 // New starts a session that dies at now+ttl at the latest.
 func New(id, userID uuid.UUID, now time.Time, ttl time.Duration, userAgent, ip string) (*Session, error) {
@@ -49,6 +58,23 @@ func (s *Session) ExpiresAt() time.Time  { return s.expiresAt }
 func (s *Session) RevokedAt() *time.Time { return s.revokedAt }
 func (s *Session) UserAgent() string     { return s.userAgent }
 func (s *Session) IP() string            { return s.ip }
+
+// ProvedSecondFactor records that the login starting the session proved
+// a second factor; storage adapters call it when rehydrating such a
+// session.
+func (s *Session) ProvedSecondFactor() { s.secondFactor = true }
+
+// SecondFactor reports whether the session's login proved a second factor.
+func (s *Session) SecondFactor() bool { return s.secondFactor }
+
+// AMR is how the session's login authenticated (the access token's amr
+// claim): ["pwd"], or ["pwd", "otp"] after a second factor.
+func (s *Session) AMR() []string {
+	if s.secondFactor {
+		return []string{MethodPassword, MethodOTP}
+	}
+	return []string{MethodPassword}
+}
 
 // Live reports whether the session may still be used at now: not revoked,
 // not past its absolute lifetime, and used within idle.

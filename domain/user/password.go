@@ -72,7 +72,7 @@ func (p PasswordPolicy) Check(field, raw string, email Email) (Password, error) 
 	// A local part shorter than minLocalPartRule is not checked: "a@x.io"
 	// would otherwise forbid every password with the letter a in it.
 	if lp := email.LocalPart(); utf8.RuneCountInString(lp) >= minLocalPartRule && strings.Contains(lower, strings.ToLower(norm.NFKC.String(lp))) {
-		return Password{}, domain.Validation(domain.FieldError{Field: field, Code: RulePasswordContainsEmail, Message: "The password must not contain the email address."})
+		return Password{}, domain.Validation(domain.FieldError{Field: field, Code: RulePasswordContainsEmail, Message: "The password must not contain the part of your email address before the @."})
 	}
 	return pw, nil
 }

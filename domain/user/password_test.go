@@ -87,6 +87,11 @@ func TestPasswordPolicyCheck(t *testing.T) {
 			if de.Fields[0].Message == "" {
 				t.Fatal("no message")
 			}
+			// The message names the rule that fired: the part before the
+			// @, not "the email address" (the domain is allowed).
+			if c.rule == user.RulePasswordContainsEmail && !strings.Contains(de.Fields[0].Message, "part of your email address before the @") {
+				t.Errorf("message %q does not say it is the email's local part", de.Fields[0].Message)
+			}
 			if pw.Reveal() != "" {
 				t.Fatal("a refused password was returned")
 			}

@@ -134,27 +134,7 @@ func (tb *tab) open(t *testing.T, url string) *network.Response {
 // a plain form POST (no script, no fetch) to wantPath.
 func (tb *tab) submit(t *testing.T, wantPath string) *network.Response {
 	t.Helper()
-	tb.mu.Lock()
-	before := len(tb.docs)
-	tb.mu.Unlock()
-	// A post the browser refuses to send (a CSP form-action, a constraint
-	// of a field) loads nothing: give up well before the tab's deadline.
-	ctx, cancel := context.WithTimeout(tb.ctx, submitTimeout)
-	defer cancel()
-	res, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form button[type=submit]`), chromedp.NodeVisible))
-	if err != nil {
-		t.Fatalf("click submit: no page loaded within %v: %v", submitTimeout, err)
-	}
-	if res == nil {
-		t.Fatal("click submit: no document loaded")
-	}
-	tb.mu.Lock()
-	docs := append([]*network.Request(nil), tb.docs[before:]...)
-	tb.mu.Unlock()
-	if len(docs) != 1 {
-		t.Fatalf("the submit made %d document requests, want 1 form POST", len(docs))
-	}
-	req := docs[0]
+	res, req := tb.click(t, `form button[type=submit]`)
 	if req.Method != "POST" {
 		t.Errorf("the submit is a %s, want a form POST", req.Method)
 	}
@@ -168,6 +148,60 @@ func (tb *tab) submit(t *testing.T, wantPath string) *network.Response {
 		t.Error("the form POST has no body")
 	}
 	return res
+}
+
+// follow clicks the link css selects like a user and returns the response
+// of the document it loads, after checking that the browser sent one GET
+// of wantURL (a path on the tab's server, or an absolute URL elsewhere).
+func (tb *tab) follow(t *testing.T, css, wantURL string) *network.Response {
+	t.Helper()
+	res, req := tb.click(t, css)
+	if req.Method != "GET" {
+		t.Errorf("the link made a %s, want a GET", req.Method)
+	}
+	got := pathOf(req.URL)
+	if strings.Contains(wantURL, "://") {
+		got = req.URL + req.URLFragment
+	}
+	if got != wantURL {
+		t.Errorf("the link leads to %s, want %s", got, wantURL)
+	}
+	return res
+}
+
+// click clicks the element css selects and returns the response and the
+// request of the one document that loads.
+func (tb *tab) click(t *testing.T, css string) (*network.Response, *network.Request) {
+	t.Helper()
+	tb.mu.Lock()
+	before := len(tb.docs)
+	tb.mu.Unlock()
+	// A post the browser refuses to send (a CSP form-action, a constraint
+	// of a field) loads nothing: give up well before the tab's deadline.
+	ctx, cancel := context.WithTimeout(tb.ctx, submitTimeout)
+	defer cancel()
+	res, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(css), chromedp.NodeVisible))
+	if err != nil {
+		t.Fatalf("click %s: no page loaded within %v: %v", css, submitTimeout, err)
+	}
+	if res == nil {
+		t.Fatalf("click %s: no document loaded", css)
+	}
+	tb.mu.Lock()
+	docs := append([]*network.Request(nil), tb.docs[before:]...)
+	tb.mu.Unlock()
+	if len(docs) != 1 {
+		t.Fatalf("the click on %s made %d document requests, want 1", css, len(docs))
+	}
+	return res, docs[0]
+}
+
+// attr is the value of attribute name of the first element css selects
+// ("" when it has none).
+func (tb *tab) attr(t *testing.T, css, name string) string {
+	t.Helper()
+	v := run(t, tb, chromedp.AttributeValue(chromedp.CSS(css), name, chromedp.NodeReady))
+	return v.Value
 }
 
 // pathOf is the path of a URL, without the query that holds the token.

@@ -1,12 +1,24 @@
 package browsertest
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+)
+
+// The product the pages are configured for: GATEHOUSE_APP_NAME, and a
+// GATEHOUSE_PASSWORD_MIN_LENGTH other than the default, to see that both
+// reach the pages.
+const (
+	appName   = "Acme Browsertest"
+	minLength = 18
+	maxLength = 128 // the domain's user.MaxPasswordLength
 )
 
 // TestHostedPages runs every hosted page in headless Chromium against the
@@ -14,13 +26,21 @@ import (
 // HTML), and each page with JavaScript on to see its CSP block inline script.
 func TestHostedPages(t *testing.T) {
 	requireChromium(t)
-	srv := startServer(t)
+	app := startApp(t)
+	srv := startServer(t,
+		"GATEHOUSE_APP_NAME="+appName,
+		"GATEHOUSE_APP_URL="+app.url,
+		fmt.Sprintf("GATEHOUSE_PASSWORD_MIN_LENGTH=%d", minLength),
+	)
 	browser := startBrowser(t)
 
 	t.Run("verify-email", func(t *testing.T) {
 		const email, password = "vera@example.com", "plum orchard quietly hums"
 		link := srv.register(t, email, password)
 		srv.prefetch(t, link) // a mail scanner opens the link first
+		if subj := srv.subjects(t, email); len(subj) != 1 || !strings.Contains(subj[0], appName) {
+			t.Errorf("verification mail subjects = %q, want one naming %q", subj, appName)
+		}
 
 		if st, _ := srv.login(t, email, password); st != http.StatusUnauthorized {
 			t.Fatalf("login before verification = %d, want 401", st)
@@ -28,12 +48,28 @@ func TestHostedPages(t *testing.T) {
 
 		tb := newTab(t, browser, false)
 		res := tb.open(t, link)
-		checkFormPage(t, tb, res, formPage{
+		want := formPage{
 			title:  "Verify your email",
 			token:  tokenOf(t, link),
 			fields: []string{"password"},
-		})
+		}
+		checkFormPage(t, tb, res, want)
+		checkAppName(t, tb)
+		checkPasswordRule(t, tb)
 		tb.screenshot(t, "verify-email")
+
+		// A refusal (here a mistyped password; every refusal looks the
+		// same) is the form again with the reason, the token of the link,
+		// and where to go when the link is the problem.
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "a mistyped passphrase"))
+		res = tb.submit(t, "/verify-email")
+		want.status, want.wantError = http.StatusBadRequest, true
+		checkFormPage(t, tb, res, want)
+		checkErrorLinks(t, tb)
+		if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
+			t.Error("the refused password is rendered back into the field")
+		}
+		tb.screenshot(t, "verify-email-refused")
 
 		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), password))
 		res = tb.submit(t, "/verify-email")
@@ -43,6 +79,7 @@ func TestHostedPages(t *testing.T) {
 		if st, _ := srv.login(t, email, password); st != http.StatusOK {
 			t.Errorf("login after verifying on the page = %d, want 200", st)
 		}
+		checkContinue(t, tb, app, "verified")
 		tb.requireScripts(t, false) // JavaScript stayed off through every navigation
 	})
 
@@ -68,11 +105,15 @@ func TestHostedPages(t *testing.T) {
 			token:  tokenOf(t, link),
 			fields: []string{"password"},
 		})
+		checkPasswordRule(t, tb)
+		if rule := tb.text(t, `#password-rule`); !strings.Contains(rule, "before the @") {
+			t.Errorf("the rule %q does not say that the email's local part is refused", rule)
+		}
 		tb.screenshot(t, "reset-password")
 
-		// A password the policy refuses (long enough for any length limit,
+		// A password the policy refuses (long enough for the length limit,
 		// but it holds the address's local part): the form comes back with
-		// the reason, the same token and an empty field.
+		// the reason in plain words, the same token and an empty field.
 		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "my name is rosa, truly"))
 		res = tb.submit(t, "/reset-password")
 		if res.Status != http.StatusUnprocessableEntity {
@@ -85,6 +126,9 @@ func TestHostedPages(t *testing.T) {
 			status:    http.StatusUnprocessableEntity,
 			wantError: true,
 		})
+		if msg := tb.text(t, `.err`); !strings.Contains(msg, "contains the part of your email address before the @") || strings.Contains(msg, "password_contains_email") {
+			t.Errorf("the refusal says %q, want the rule in plain words", msg)
+		}
 		if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
 			t.Error("the refused password is rendered back into the field")
 		}
@@ -101,7 +145,108 @@ func TestHostedPages(t *testing.T) {
 		if st, _ := srv.login(t, email, password); st != http.StatusUnauthorized {
 			t.Errorf("login with the old password = %d, want 401", st)
 		}
+		checkContinue(t, tb, app, "reset")
 		tb.requireScripts(t, false)
+	})
+
+	t.Run("invalid-link", func(t *testing.T) {
+		// A reset link that is unknown (or expired, or used: one answer):
+		// the page says so and links on, to a new reset link and to the
+		// resend-verification page, which open.
+		tb := newTab(t, browser, false)
+		res := tb.open(t, srv.URL+"/reset-password?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+		checkFormPage(t, tb, res, formPage{title: "Choose a new password", token: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", fields: []string{"password"}})
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "a perfectly fine passphrase"))
+		res = tb.submit(t, "/reset-password")
+		if res.Status != http.StatusBadRequest {
+			t.Fatalf("reset with an unknown link = %d, want 400", res.Status)
+		}
+		checkHostedHeaders(t, res.Headers)
+		if msg := tb.text(t, `[role=status].err`); !strings.Contains(msg, "This link cannot reset a password") {
+			t.Errorf("the page says %q", msg)
+		}
+		if n := tb.count(t, `form`); n != 0 {
+			t.Errorf("the page has %d forms; a dead link needs none", n)
+		}
+		checkErrorLinks(t, tb)
+		tb.screenshot(t, "reset-password-invalid-link")
+
+		res = tb.follow(t, `a[href="./resend-verification"]`, "/resend-verification")
+		checkFormPage(t, tb, res, formPage{title: "Get a new verification link", fields: []string{"email"}})
+		tb.requireScripts(t, false)
+	})
+
+	t.Run("resend-verification", func(t *testing.T) {
+		const email, password = "rene@example.com", "walnut harbor bells at noon"
+		first := srv.register(t, email, password)
+
+		tb := newTab(t, browser, false)
+		res := tb.open(t, srv.URL+"/resend-verification")
+		checkFormPage(t, tb, res, formPage{title: "Get a new verification link", fields: []string{"email"}})
+		checkAppName(t, tb)
+		tb.screenshot(t, "resend-verification")
+
+		// The answer is the same whether or not the address has an account
+		// waiting for verification.
+		var answers []string
+		for _, addr := range []string{"nobody.here@example.com", email} {
+			tb.open(t, srv.URL+"/resend-verification")
+			tb.do(t, chromedp.SendKeys(chromedp.CSS(`#email`), addr))
+			res = tb.submit(t, "/resend-verification")
+			checkResultPage(t, tb, res, http.StatusAccepted, "If an account for that address waits for verification, we sent a new link")
+			answers = append(answers, tb.text(t, `body`))
+		}
+		if answers[0] != answers[1] {
+			t.Errorf("the answers differ by address:\n%s\n---\n%s", answers[0], answers[1])
+		}
+		tb.screenshot(t, "resend-verification-result")
+
+		// The new link verifies the address with the registration's password.
+		link := srv.awaitNewLink(t, email, "/verify-email", first)
+		res = tb.open(t, link)
+		checkFormPage(t, tb, res, formPage{title: "Verify your email", token: tokenOf(t, link), fields: []string{"password"}})
+		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), password))
+		res = tb.submit(t, "/verify-email")
+		checkResultPage(t, tb, res, http.StatusOK, "Your email address is verified")
+		if st, _ := srv.login(t, email, password); st != http.StatusOK {
+			t.Errorf("login after verifying with the resent link = %d, want 200", st)
+		}
+		tb.requireScripts(t, false)
+	})
+
+	t.Run("pages-without-a-token", func(t *testing.T) {
+		// The page of a mail's link opened without its token shows no form
+		// that can only fail: it says where the link is and links to the
+		// page that mails a new one, which opens.
+		for _, tc := range []struct{ path, title, link, linkTitle string }{
+			{"/verify-email", "Verify your email", "./resend-verification", "Get a new verification link"},
+			{"/reset-password", "Choose a new password", "./forgot-password", "Reset your password"},
+		} {
+			t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
+				tb := newTab(t, browser, false)
+				res := tb.open(t, srv.URL+tc.path)
+				if res.Status != http.StatusOK || !strings.HasPrefix(res.MimeType, "text/html") {
+					t.Fatalf("GET %s = %d %s, want 200 text/html", tc.path, res.Status, res.MimeType)
+				}
+				checkHostedHeaders(t, res.Headers)
+				if h1 := tb.text(t, `h1`); h1 != tc.title {
+					t.Errorf("heading = %q, want %q", h1, tc.title)
+				}
+				if n := tb.count(t, `form`); n != 0 {
+					t.Errorf("the page has %d forms, want none", n)
+				}
+				if n := tb.count(t, `.err`); n != 0 {
+					t.Errorf("the page shows an error: %q", tb.text(t, `.err`))
+				}
+				if msg := tb.text(t, `[role=status].info`); !strings.Contains(msg, "Open the link in that mail") {
+					t.Errorf("the page says %q, want where the link is", msg)
+				}
+				tb.screenshot(t, "no-token"+strings.ReplaceAll(tc.path, "/", "-"))
+				res = tb.follow(t, `a[href="`+tc.link+`"]`, strings.TrimPrefix(tc.link, "."))
+				checkFormPage(t, tb, res, formPage{title: tc.linkTitle, fields: []string{"email"}})
+				tb.requireScripts(t, false)
+			})
+		}
 	})
 
 	t.Run("confirm-email", func(t *testing.T) {
@@ -151,11 +296,14 @@ func TestHostedPages(t *testing.T) {
 
 		for _, path := range []string{
 			"/verify-email?token=browsertest",
+			"/verify-email",
 			"/forgot-password",
+			"/resend-verification",
 			"/reset-password?token=browsertest",
+			"/reset-password",
 			"/confirm-email?token=browsertest",
 		} {
-			t.Run(strings.TrimPrefix(pathOf(path), "/"), func(t *testing.T) {
+			t.Run(strings.TrimPrefix(strings.Replace(path, "?token=", "-with-", 1), "/"), func(t *testing.T) {
 				res := tb.open(t, srv.URL+path)
 				if res.Status != http.StatusOK || !strings.HasPrefix(res.MimeType, "text/html") {
 					t.Fatalf("GET %s = %d %s, want 200 text/html", pathOf(path), res.Status, res.MimeType)
@@ -350,4 +498,123 @@ func injectInlineScript(t *testing.T, tb *tab) inlineScriptResult {
 	})();
 })`
 	return run(t, tb, chromedp.Evaluate[inlineScriptResult](js, chromedp.EvalAwaitPromise))
+}
+
+// appServer stands for the application of GATEHOUSE_APP_URL: it records
+// the visits the "Continue to" links make.
+type appServer struct {
+	url string // GATEHOUSE_APP_URL
+
+	mu     sync.Mutex
+	visits []appVisit
+}
+
+type appVisit struct {
+	uri     string
+	referer string
+}
+
+func startApp(t *testing.T) *appServer {
+	t.Helper()
+	a := &appServer{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.visits = append(a.visits, appVisit{uri: r.URL.RequestURI(), referer: r.Referer()})
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>The app</title><h1>Welcome to the app</h1>`)
+	}))
+	t.Cleanup(srv.Close)
+	a.url = srv.URL + "/welcome?from=gatehouse"
+	return a
+}
+
+// welcomes are the visits of the app URL's page so far.
+func (a *appServer) welcomes() []appVisit {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []appVisit
+	for _, v := range a.visits {
+		if strings.HasPrefix(v.uri, "/welcome") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkContinue checks the success page's "Continue to <app name>" link
+// and follows it: the app's page opens, and the app learns nothing of the
+// page it came from (no Referer).
+func checkContinue(t *testing.T, tb *tab, app *appServer, what string) {
+	t.Helper()
+	if n := tb.count(t, `a.continue`); n != 1 {
+		t.Fatalf("the %s page has %d continue links, want 1", what, n)
+	}
+	if text := tb.text(t, `a.continue`); text != "Continue to "+appName {
+		t.Errorf("the continue link says %q, want %q", text, "Continue to "+appName)
+	}
+	if href := tb.attr(t, `a.continue`, "href"); href != app.url {
+		t.Errorf("the continue link goes to %q, want GATEHOUSE_APP_URL %q", href, app.url)
+	}
+	before := len(app.welcomes())
+	res := tb.follow(t, `a.continue`, app.url)
+	if res.Status != http.StatusOK {
+		t.Fatalf("the app's page answered %d", res.Status)
+	}
+	if h1 := tb.text(t, `h1`); h1 != "Welcome to the app" {
+		t.Errorf("after the continue link the tab shows %q", h1)
+	}
+	visits := app.welcomes()
+	if len(visits) != before+1 {
+		t.Fatalf("the app saw %d visits, want %d", len(visits), before+1)
+	}
+	if ref := visits[len(visits)-1].referer; ref != "" {
+		t.Errorf("the app got Referer %q; the hosted pages send none", ref)
+	}
+	tb.screenshot(t, what+"-continue")
+}
+
+// checkAppName checks that the page names the product GATEHOUSE_APP_NAME,
+// in its title and above the heading, and never "Gatehouse".
+func checkAppName(t *testing.T, tb *tab) {
+	t.Helper()
+	if title := run(t, tb, chromedp.Title()); !strings.HasSuffix(title, " · "+appName) {
+		t.Errorf("<title> = %q, want it to end with %q", title, " · "+appName)
+	}
+	if name := tb.text(t, `.app`); name != appName {
+		t.Errorf("the page names the product %q, want %q", name, appName)
+	}
+	if body := tb.text(t, `html`); strings.Contains(body, "Gatehouse") {
+		t.Errorf("the page still says Gatehouse: %q", body)
+	}
+}
+
+// checkPasswordRule checks that the password field carries the configured
+// minimum and the domain's maximum, and that the page states them.
+func checkPasswordRule(t *testing.T, tb *tab) {
+	t.Helper()
+	if got := tb.attr(t, `#password`, "minlength"); got != fmt.Sprint(minLength) {
+		t.Errorf("minlength = %q, want %d (GATEHOUSE_PASSWORD_MIN_LENGTH)", got, minLength)
+	}
+	if got := tb.attr(t, `#password`, "maxlength"); got != fmt.Sprint(maxLength) {
+		t.Errorf("maxlength = %q, want %d", got, maxLength)
+	}
+	if got := tb.attr(t, `#password`, "aria-describedby"); got != "password-rule" {
+		t.Errorf("aria-describedby = %q, want the rule's id", got)
+	}
+	rule := tb.text(t, `#password-rule`)
+	if !strings.Contains(rule, fmt.Sprintf("at least %d and at most %d characters", minLength, maxLength)) {
+		t.Errorf("the rule says %q, want the minimum %d and the maximum %d", rule, minLength, maxLength)
+	}
+}
+
+// checkErrorLinks checks that a page about a link that did not work links
+// to the pages that mail a new one.
+func checkErrorLinks(t *testing.T, tb *tab) {
+	t.Helper()
+	for _, href := range []string{"./forgot-password", "./resend-verification"} {
+		if n := tb.count(t, `a[href="`+href+`"]`); n != 1 {
+			t.Errorf("the page has %d links to %s, want 1", n, href)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/mail"
@@ -69,8 +70,9 @@ func freeAddr(t *testing.T) string {
 
 // startServer starts the built binary with a fresh data directory and no
 // SMTP server, waits until GET /readyz answers 200, and stops it with
-// SIGTERM when the test ends, checking that it exits 0.
-func startServer(t *testing.T) *server {
+// SIGTERM when the test ends, checking that it exits 0. extra are more
+// NAME=value settings of the environment (GATEHOUSE_APP_NAME, ...).
+func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
 	dataDir := t.TempDir()
@@ -103,6 +105,7 @@ func startServer(t *testing.T) *server {
 		"GATEHOUSE_SHUTDOWN_TIMEOUT=5s",
 		"GATEHOUSE_LOG_LEVEL=debug",
 	)
+	env = append(env, extra...)
 	s.cmd = exec.Command(gatehouseBin, "serve")
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
@@ -269,6 +272,13 @@ func tokenOf(t *testing.T, link string) string {
 // mail. The link must start with GATEHOUSE_PUBLIC_URL.
 func (s *server) awaitLink(t *testing.T, rcpt, path string) string {
 	t.Helper()
+	return s.awaitNewLink(t, rcpt, path, "")
+}
+
+// awaitNewLink is awaitLink for a link other than old: the one of a mail
+// sent after the mail that held old.
+func (s *server) awaitNewLink(t *testing.T, rcpt, path, old string) string {
+	t.Helper()
 	re := regexp.MustCompile(regexp.QuoteMeta(s.URL+path) + `\?token=[A-Za-z0-9_-]+`)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -276,11 +286,11 @@ func (s *server) awaitLink(t *testing.T, rcpt, path string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if link != "" {
+		if link != "" && link != old {
 			return link
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no mail to %s with a link %s?token=… in %s within 20s; files: %v", rcpt, s.URL+path, s.MailDir, s.mailFiles())
+			t.Fatalf("no new mail to %s with a link %s?token=… in %s within 20s; files: %v", rcpt, s.URL+path, s.MailDir, s.mailFiles())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -325,6 +335,40 @@ func (s *server) findLink(rcpt string, re *regexp.Regexp) (string, error) {
 		}
 	}
 	return link, nil
+}
+
+// subjects are the decoded subjects of the mails to rcpt so far, in the
+// order they were written.
+func (s *server) subjects(t *testing.T, rcpt string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(s.MailDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".eml") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(s.MailDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("mail file %s: %v", e.Name(), err)
+		}
+		to, err := msg.Header.AddressList("To")
+		if err != nil || len(to) != 1 || !strings.EqualFold(to[0].Address, rcpt) {
+			continue
+		}
+		subj, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		if err != nil {
+			t.Fatalf("mail file %s: Subject: %v", e.Name(), err)
+		}
+		out = append(out, subj)
+	}
+	return out
 }
 
 func (s *server) mailFiles() []string {

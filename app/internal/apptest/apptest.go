@@ -136,6 +136,9 @@ type Repos struct {
 	Outbox    *mock.MockOutbox
 	Audit     *mock.MockAuditLog
 	AdminKeys *mock.MockAdminKeyStore
+	MFA       *mock.MockMFARepository
+	// SigningKeys is the key ring.
+	SigningKeys *mock.MockSigningKeyRing
 }
 
 // NewRepos makes strict mocks of every repository.
@@ -147,12 +150,15 @@ func NewRepos(ctrl *gomock.Controller) *Repos {
 		Outbox:    mock.NewMockOutbox(ctrl),
 		Audit:     mock.NewMockAuditLog(ctrl),
 		AdminKeys: mock.NewMockAdminKeyStore(ctrl),
+		MFA:       mock.NewMockMFARepository(ctrl),
+
+		SigningKeys: mock.NewMockSigningKeyRing(ctrl),
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys}
 }
 
 // Purposes matches the variadic purposes of
@@ -303,6 +309,11 @@ func (c CountingOutbox) MarkFailed(ctx context.Context, id uuid.UUID, lastErr st
 func (c CountingOutbox) CountPending(ctx context.Context) (int, error) {
 	c.C.Inc("Outbox.CountPending")
 	return c.Outbox.CountPending(ctx)
+}
+
+func (c CountingOutbox) Stats(ctx context.Context) (app.OutboxStats, error) {
+	c.C.Inc("Outbox.Stats")
+	return c.Outbox.Stats(ctx)
 }
 
 // CountingIDs counts the ids it forwards.

@@ -1,0 +1,351 @@
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	nethttp "net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/mock/gomock"
+)
+
+// The page tests drive the hosted pages through the Fiber app over the
+// real use cases and the fixture's strict mocks.
+
+// pagesApp is the public app with the use cases behind the hosted pages,
+// configured by pc. With limited, the per-IP limits are on (the fixture's
+// rate limiter decides); else they are off.
+func (f *fixture) pagesApp(t *testing.T, pc PageConfig, limited bool) *fiber.App {
+	t.Helper()
+	clock := fixedClock{t0}
+	ids := &seqIDs{}
+	p := limits.Policy{Disabled: true}
+	if limited {
+		p = limits.DefaultPolicy()
+	}
+	guard := limits.NewGuard(f.rl, p)
+	policy := user.PasswordPolicy{MinLength: max(pc.PasswordMinLength, user.MinPasswordFloor)}
+	return NewServer(Config{Pages: pc}, nil, UseCases{
+		VerifyEmail:  account.NewVerifyEmail(f.tx, f.hasher, clock),
+		Resend:       account.NewResendVerification(f.rOutbox, guard, ids, clock),
+		Forgot:       password.NewForgot(f.rOutbox, guard, ids, clock),
+		Reset:        password.NewReset(f.tx, f.hasher, policy, guard, clock, ids),
+		ConfirmEmail: account.NewConfirmEmailChange(f.tx, clock),
+		Guard:        guard,
+		Ready:        func(context.Context) error { return nil },
+	})
+}
+
+// postForm posts the form fields to path.
+func postForm(path string, fields url.Values) *nethttp.Request {
+	req := httptest.NewRequest("POST", path, strings.NewReader(fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+// checkPage checks that res is a hosted page with status and returns its
+// body.
+func checkPage(t *testing.T, res *nethttp.Response, body []byte, status int) string {
+	t.Helper()
+	if res.StatusCode != status || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("%d %s, want %d text/html:\n%s", res.StatusCode, res.Header.Get("Content-Type"), status, body)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); csp != hostedPageCSP {
+		t.Errorf("CSP = %q, want the hosted pages' policy", csp)
+	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", res.Header.Get("Cache-Control"))
+	}
+	page := string(body)
+	if strings.Contains(page, "<script") {
+		t.Errorf("the page has a <script>:\n%s", page)
+	}
+	return page
+}
+
+// wantIn fails the test unless page holds every string of want.
+func wantIn(t *testing.T, what, page string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(page, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, page)
+		}
+	}
+}
+
+// notIn fails the test when page holds a string of bad.
+func notIn(t *testing.T, what, page string, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if strings.Contains(page, b) {
+			t.Errorf("%s holds %q:\n%s", what, b, page)
+		}
+	}
+}
+
+// TestPagesWithoutATokenSayWhatToDo: a mail's page opened without its
+// token shows no form that can only fail, but says where the link comes
+// from and links to the page that mails a new one. Strict mocks: nothing
+// is called.
+func TestPagesWithoutATokenSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	for _, tc := range []struct{ path, link, says string }{
+		{"/verify-email", `href="./resend-verification"`, "link from the verification mail"},
+		{"/verify-email?token=", `href="./resend-verification"`, "link from the verification mail"},
+		{"/reset-password", `href="./forgot-password"`, "link from a password-reset mail"},
+		{"/reset-password?token=", `href="./forgot-password"`, "link from a password-reset mail"},
+	} {
+		res, body := do(t, a, request("GET", tc.path, ""))
+		page := checkPage(t, res, body, 200)
+		wantIn(t, tc.path, page, tc.link, tc.says, `class="info"`)
+		notIn(t, tc.path, page, "<form", `class="err"`)
+	}
+}
+
+// TestPasswordFormsStateTheRule: the reset and verify forms state the
+// configured minimum and the domain's maximum, and carry them as minlength
+// and maxlength, so a browser checks them before the post.
+func TestPasswordFormsStateTheRule(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t).pagesApp(t, PageConfig{PasswordMinLength: 21}, false)
+	for _, path := range []string{"/reset-password?token=abc", "/verify-email?token=abc"} {
+		res, body := do(t, a, request("GET", path, ""))
+		page := checkPage(t, res, body, 200)
+		wantIn(t, path, page, `<form method="post">`, `minlength="21"`, `maxlength="128"`, `aria-describedby="password-rule"`,
+			`id="password-rule"`, "at least 21 and at most 128 characters")
+	}
+	res, body := do(t, a, request("GET", "/reset-password?token=abc", ""))
+	wantIn(t, "reset form", checkPage(t, res, body, 200), "before the @")
+
+	// Without a configured minimum the pages state the floor, never 0.
+	res, body = do(t, newFixture(t).pagesApp(t, PageConfig{}, false), request("GET", "/reset-password?token=abc", ""))
+	wantIn(t, "default reset form", checkPage(t, res, body, 200), `minlength="8"`)
+}
+
+// TestPagesNameTheApp: GATEHOUSE_APP_NAME is in the title and on the page
+// instead of "Gatehouse"; unset, the pages say Gatehouse.
+func TestPagesNameTheApp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	named := f.pagesApp(t, PageConfig{AppName: `Acme <Mail> & Co`}, false)
+	for _, path := range []string{"/forgot-password", "/resend-verification", "/reset-password?token=abc", "/verify-email?token=abc", "/verify-email", "/confirm-email?token=abc"} {
+		res, body := do(t, named, request("GET", path, ""))
+		page := checkPage(t, res, body, 200)
+		wantIn(t, path, page, "· Acme &lt;Mail&gt; &amp; Co</title>", `<p class="app">Acme &lt;Mail&gt; &amp; Co</p>`)
+		notIn(t, path, page, "Gatehouse", "<Mail>")
+	}
+	res, body := do(t, f.pagesApp(t, PageConfig{}, false), request("GET", "/forgot-password", ""))
+	wantIn(t, "default page", checkPage(t, res, body, 200), "· Gatehouse</title>")
+}
+
+// TestResendVerificationPage: the page asks for an address; its post calls
+// the resend use case and answers 202 with one neutral page whatever the
+// address; a malformed address shows the form again in plain words.
+func TestResendVerificationPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{}, false)
+
+	res, body := do(t, a, request("GET", "/resend-verification", ""))
+	page := checkPage(t, res, body, 200)
+	wantIn(t, "resend form", page, `<form method="post">`, `type="email" name="email"`, `<label for="email">`, "Send verification link")
+	notIn(t, "resend form", page, "action=")
+
+	var queued []app.OutboundMail
+	f.rOutbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), t0).Times(2).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		queued = append(queued, m)
+		return nil
+	})
+	var pages []string
+	for _, addr := range []string{"Known@Example.com", "nobody@example.com"} {
+		res, body := do(t, a, postForm("/resend-verification", url.Values{"email": {addr}}))
+		page := checkPage(t, res, body, 202)
+		wantIn(t, "resend answer", page, `class="ok"`, "If an account for that address waits for verification, we sent a new link")
+		notIn(t, "resend answer", page, "<form", "xample.com")
+		pages = append(pages, page)
+	}
+	if pages[0] != pages[1] {
+		t.Errorf("the answers differ by address:\n%s\n---\n%s", pages[0], pages[1])
+	}
+	if len(queued) != 2 || queued[0].Kind != app.VerifyRequest || queued[0].To != "known@example.com" {
+		t.Errorf("queued %+v, want verification requests for each address", queued)
+	}
+
+	res, body = do(t, a, postForm("/resend-verification", url.Values{"email": {"not an address"}}))
+	page = checkPage(t, res, body, 422)
+	wantIn(t, "refused address", page, `<form method="post">`, `class="err"`, "This is not an email address we can send mail to")
+	notIn(t, "refused address", page, "The email address is not valid", "invalid fields")
+
+	// A body that is not a form is the one error handler's, like the
+	// forgot page's.
+	res, body = do(t, a, request("POST", "/resend-verification", `{"email":"a@example.com"}`))
+	decodeProblem(t, res, body, 415, "unsupported_media_type")
+	res, body = do(t, a, postForm("/resend-verification", url.Values{"email": {"a@example.com", "b@example.com"}}))
+	decodeProblem(t, res, body, 400, "invalid_request")
+}
+
+// TestEmailPagesAreRateLimitedPerIP: over its per-IP limit the resend page
+// answers, like the forgot page, 429 with a page a browser shows and
+// Retry-After; the use case is not called (strict mocks).
+func TestEmailPagesAreRateLimitedPerIP(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{}, true)
+	var keys []string
+	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(
+		func(_ context.Context, key string, _ int, _ time.Duration) (bool, time.Duration, error) {
+			keys = append(keys, key)
+			return false, 90 * time.Second, nil
+		})
+	for _, path := range []string{"/resend-verification", "/forgot-password"} {
+		res, body := do(t, a, postForm(path, url.Values{"email": {"a@example.com"}}))
+		page := checkPage(t, res, body, 429)
+		if res.Header.Get("Retry-After") != "90" {
+			t.Errorf("%s: Retry-After = %q, want 90", path, res.Header.Get("Retry-After"))
+		}
+		wantIn(t, path, page, "too many attempts", "Wait about 2 minutes")
+		notIn(t, path, page, "retry later")
+	}
+	if len(keys) != 2 || !strings.Contains(keys[0], string(limits.Resend)) || !strings.Contains(keys[1], string(limits.Forgot)) {
+		t.Errorf("counted under %q, want the resend and forgot per-IP counters", keys)
+	}
+}
+
+// TestVerifyRefusalShowsTheFormAgain: a refused verification (here an
+// unknown link; a wrong password looks the same) is the form again with
+// the same token, the reason, and links to a new link or a reset.
+func TestVerifyRefusalShowsTheFormAgain(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	res, body := do(t, a, postForm("/verify-email", url.Values{"token": {"abc"}, "password": {"some long password here"}}))
+	page := checkPage(t, res, body, 400)
+	wantIn(t, "refusal", page, `<form method="post">`, `name="token" value="abc"`, `type="password" name="password"`,
+		`class="err"`, "register again", `href="./resend-verification"`, `href="./forgot-password"`)
+	notIn(t, "refusal", page, "The token is invalid", "some long password here")
+}
+
+// TestResetPageRefusalsInPlainWords: a refused reset link is a page that
+// links to a new reset link and to a new verification link; a refused
+// password is the form again with the rule in plain words.
+func TestResetPageRefusalsInPlainWords(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{PasswordMinLength: 15}, false)
+
+	res, body := do(t, a, postForm("/reset-password", url.Values{"token": {"abc"}, "password": {"a brand new passphrase"}}))
+	page := checkPage(t, res, body, 400)
+	wantIn(t, "refused link", page, `class="err"`, "This link cannot reset a password", `href="./forgot-password"`, `href="./resend-verification"`)
+	notIn(t, "refused link", page, "<form", "The token is invalid")
+
+	secret, hash, _ := token.NewSecret(rand.Reader)
+	tok, err := token.Issue(hash, userID, token.PurposeResetPassword, t0.Add(-time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expectTx(3)
+	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil).Times(3)
+	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "walter.white@example.com", true), nil).Times(3)
+	for _, tc := range []struct{ pw, says string }{
+		{"tiny secret", "This password is too short: use at least 15 characters."},
+		{"I am walter.white, truly", "This password contains the part of your email address before the @."},
+		{strings.Repeat("long ", 26), "This password is too long: use at most 128 characters."},
+	} {
+		res, body := do(t, a, postForm("/reset-password", url.Values{"token": {secret.Reveal()}, "password": {tc.pw}}))
+		page := checkPage(t, res, body, 422)
+		wantIn(t, tc.pw, page, `<form method="post">`, `name="token" value="`+secret.Reveal()+`"`, `<ul class="err" role="alert"><li>`+tc.says)
+		notIn(t, tc.pw, page, "The password is too short.", "must not contain the email address", "invalid fields", tc.pw)
+	}
+}
+
+// TestSuccessPagesContinueToTheApp: with GATEHOUSE_APP_URL set, a
+// successful reset (and email change) links to it as "Continue to
+// <AppName>"; unset, there is no such link.
+func TestSuccessPagesContinueToTheApp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{AppName: "Acme", AppURL: "https://app.example.com/welcome?from=auth&x=1"}, false)
+
+	secret, hash, _ := token.NewSecret(rand.Reader)
+	tok, err := token.Issue(hash, userID, token.PurposeResetPassword, t0.Add(-time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expectTx(2)
+	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil).Times(2)
+	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
+	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+	f.rTokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+	f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
+	f.rUsers.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	f.rSessions.EXPECT().RevokeAll(gomock.Any(), userID, gomock.Any(), t0).Return(1, nil)
+	f.rTokens.EXPECT().InvalidateUnused(gomock.Any(), userID, t0, gomock.Any()).Return(0, nil)
+	f.rOutbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), t0).Return(nil)
+	f.rAudit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	res, body := do(t, a, postForm("/reset-password", url.Values{"token": {secret.Reveal()}, "password": {"a brand new passphrase"}}))
+	page := checkPage(t, res, body, 200)
+	wantIn(t, "reset done", page, `class="ok"`, "Your password was changed",
+		`<a class="continue" href="https://app.example.com/welcome?from=auth&amp;x=1">Continue to Acme</a>`)
+
+	secret, hash, _ = token.NewSecret(rand.Reader)
+	f.expectConfirm(t, hash)
+	res, body = do(t, a, postForm("/confirm-email", url.Values{"token": {secret.Reveal()}}))
+	wantIn(t, "email changed", checkPage(t, res, body, 200), "Continue to Acme")
+
+	// Refusals and forms never offer it: nothing was done yet.
+	res, body = do(t, a, postForm("/reset-password", url.Values{"token": {"abc"}, "password": {"x"}}))
+	notIn(t, "refused link", checkPage(t, res, body, 400), "Continue to")
+	res, body = do(t, a, request("GET", "/verify-email?token=abc", ""))
+	notIn(t, "verify form", checkPage(t, res, body, 200), "Continue to")
+
+	// Without an app URL the success page has no such link.
+	plain := newFixture(t)
+	secret, hash, _ = token.NewSecret(rand.Reader)
+	plain.expectConfirm(t, hash)
+	res, body = do(t, plain.pagesApp(t, PageConfig{}, false), postForm("/confirm-email", url.Values{"token": {secret.Reveal()}}))
+	notIn(t, "email changed without an app URL", checkPage(t, res, body, 200), "Continue to", `class="continue"`)
+}
+
+// TestFieldMessagesArePlainWords: every field error code the hosted forms
+// can meet has a sentence of its own, not the API's message.
+func TestFieldMessagesArePlainWords(t *testing.T) {
+	t.Parallel()
+	s := newPageSite(PageConfig{PasswordMinLength: 12})
+	policy := user.PasswordPolicy{MinLength: 12, IsCommon: func(s string) bool { return s == "password1234567" }}
+	email, err := user.ParseEmail("alice.smith@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"short", strings.Repeat("x", user.MaxPasswordLength+1), "password1234567", "hi alice.smith here", "bad\x00password here"} {
+		_, err := policy.Check("password", raw, email)
+		assertPlain(t, s, err)
+	}
+	_, err = user.ParseEmail("nope")
+	assertPlain(t, s, err)
+}
+
+func assertPlain(t *testing.T, s *pageSite, err error) {
+	t.Helper()
+	var de *domain.Error
+	if !errors.As(err, &de) || len(de.Fields) != 1 {
+		t.Fatalf("err = %v, want one field error", err)
+	}
+	fe := de.Fields[0]
+	got := s.fieldMessage(fe)
+	if got == fe.Message || !strings.HasPrefix(got, "This ") || !strings.HasSuffix(got, ".") {
+		t.Errorf("%s: page message %q is the API's or not a sentence", fe.Code, got)
+	}
+}

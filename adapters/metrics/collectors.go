@@ -1,0 +1,175 @@
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The outbox gauges read the store through app.Outbox.Stats: at most once
+// per OutboxCacheTTL whatever the number of scrapers (concurrent scrapes
+// share one read), and never for longer than OutboxStatsTimeout.
+const (
+	OutboxCacheTTL     = 5 * time.Second
+	OutboxStatsTimeout = 2 * time.Second
+)
+
+// outboxCollector serves gatehouse_outbox_pending and
+// gatehouse_outbox_oldest_pending_age_seconds from a cached Stats.
+type outboxCollector struct {
+	outbox       app.Outbox
+	clock        app.Clock
+	timeout, ttl time.Duration
+	pending, age *prometheus.Desc
+
+	mu   sync.Mutex // held while reading, so concurrent scrapes share a read
+	read time.Time  // when st and err were read; zero: never
+	st   app.OutboxStats
+	err  error
+}
+
+func newOutboxCollector(outbox app.Outbox, clock app.Clock, timeout, ttl time.Duration) *outboxCollector {
+	return &outboxCollector{
+		outbox: outbox, clock: clock, timeout: timeout, ttl: ttl,
+		pending: prometheus.NewDesc(namespace+"_outbox_pending",
+			"Outbox messages neither sent nor given up (claimed and retrying ones included); the count stops at "+itoa(app.OutboxStatsCap)+", so that reading it stays cheap.",
+			nil, nil),
+		age: prometheus.NewDesc(namespace+"_outbox_oldest_pending_age_seconds",
+			"Age of the oldest pending outbox message (of the "+itoa(app.OutboxStatsCap)+" due first, when more are pending); 0 when none is pending.",
+			nil, nil),
+	}
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.age
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	st, now, err := c.stats()
+	if err != nil {
+		// Left out of this scrape; promhttp counts the failure.
+		ch <- prometheus.NewInvalidMetric(c.pending, err)
+		return
+	}
+	age := 0.0
+	if !st.OldestPending.IsZero() {
+		age = max(now.Sub(st.OldestPending).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+}
+
+// stats returns the cached Stats, read anew once the cache is older than
+// ttl, and the time to measure the age at.
+func (c *outboxCollector) stats() (app.OutboxStats, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock.Now()
+	if c.read.IsZero() || now.Sub(c.read) >= c.ttl || now.Before(c.read) {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		c.st, c.err = c.outbox.Stats(ctx)
+		cancel()
+		c.read = now
+	}
+	return c.st, now, c.err
+}
+
+// PoolStats is one connection pool's statistics at a moment.
+type PoolStats struct {
+	Acquired, Idle, Total, Max int
+	// Acquires counts every acquire since the pool opened; negative when
+	// the pool does not count them (database/sql).
+	Acquires int64
+	// Waits counts the acquires that had to wait for a connection, and
+	// WaitTime is the time they waited in all.
+	Waits    int64
+	WaitTime time.Duration
+}
+
+// Pool names a connection pool and reads its statistics.
+type Pool struct {
+	Name  string
+	Stats func() PoolStats
+}
+
+// Pools are the store's connection pools.
+type Pools []Pool
+
+// PgxPool reads a PostgreSQL pool.
+func PgxPool(name string, p *pgxpool.Pool) Pool {
+	return Pool{Name: name, Stats: func() PoolStats {
+		s := p.Stat()
+		return PoolStats{
+			Acquired: int(s.AcquiredConns()), Idle: int(s.IdleConns()), Total: int(s.TotalConns()), Max: int(s.MaxConns()),
+			Acquires: s.AcquireCount(), Waits: s.EmptyAcquireCount(), WaitTime: s.EmptyAcquireWaitTime(),
+		}
+	}}
+}
+
+// SQLPool reads a database/sql pool through stats (such as (*sql.DB).Stats).
+func SQLPool(name string, stats func() sql.DBStats) Pool {
+	return Pool{Name: name, Stats: func() PoolStats {
+		s := stats()
+		return PoolStats{
+			Acquired: s.InUse, Idle: s.Idle, Total: s.OpenConnections, Max: s.MaxOpenConnections,
+			Acquires: -1, Waits: s.WaitCount, WaitTime: s.WaitDuration,
+		}
+	}}
+}
+
+// poolCollector serves gatehouse_db_pool_* for every pool, labelled with
+// its name. Reading pool statistics costs no query.
+type poolCollector struct {
+	pools                        Pools
+	acquired, idle, total, max   *prometheus.Desc
+	acquires, waits, waitSeconds *prometheus.Desc
+}
+
+func newPoolCollector(pools Pools) *poolCollector {
+	d := func(n, help string) *prometheus.Desc {
+		return prometheus.NewDesc(namespace+"_db_pool_"+n, help, []string{"pool"}, nil)
+	}
+	return &poolCollector{
+		pools:       pools,
+		acquired:    d("acquired_connections", "Connections of the pool in use now."),
+		idle:        d("idle_connections", "Idle connections of the pool."),
+		total:       d("total_connections", "Open connections of the pool (in use, idle and, for PostgreSQL, being opened)."),
+		max:         d("max_connections", "Most connections the pool opens (0: no bound)."),
+		acquires:    d("acquires_total", "Connections taken from the pool (PostgreSQL pools only)."),
+		waits:       d("waits_total", "Acquires that had to wait because no idle connection was there."),
+		waitSeconds: d("wait_seconds_total", "Time the acquires that had to wait spent waiting."),
+	}
+}
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.acquired, c.idle, c.total, c.max, c.acquires, c.waits, c.waitSeconds} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.pools {
+		s := p.Stats()
+		gauge := func(d *prometheus.Desc, v int) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), p.Name)
+		}
+		counter := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, p.Name)
+		}
+		gauge(c.acquired, s.Acquired)
+		gauge(c.idle, s.Idle)
+		gauge(c.total, s.Total)
+		gauge(c.max, s.Max)
+		if s.Acquires >= 0 {
+			counter(c.acquires, float64(s.Acquires))
+		}
+		counter(c.waits, float64(s.Waits))
+		counter(c.waitSeconds, s.WaitTime.Seconds())
+	}
+}

@@ -1,0 +1,53 @@
+package metrics
+
+import (
+	"context"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+)
+
+// Observer counts what the app layer reports (app.Observer) and passes
+// every call on to next (the logging observer, which logs the dropped
+// mails).
+type Observer struct {
+	m    *Metrics
+	next app.Observer
+}
+
+var _ app.Observer = (*Observer)(nil)
+
+// NewObserver builds the observer.
+func NewObserver(m *Metrics, next app.Observer) *Observer {
+	app.Require(map[string]any{"Metrics": m, "Observer": next})
+	return &Observer{m: m, next: next}
+}
+
+// MailSkipped counts gatehouse_mail_skipped_total{kind,rule}.
+func (o *Observer) MailSkipped(ctx context.Context, kind app.MailKind, addressDomain, rule string) {
+	o.m.mailSkipped.WithLabelValues(name(string(kind)), name(rule)).Inc()
+	o.next.MailSkipped(ctx, kind, addressDomain, rule)
+}
+
+// LoginResult counts gatehouse_logins_total{result}.
+func (o *Observer) LoginResult(ctx context.Context, result app.LoginOutcome) {
+	o.m.logins.WithLabelValues(name(string(result))).Inc()
+	o.next.LoginResult(ctx, result)
+}
+
+// RateLimited counts gatehouse_rate_limited_total{rule}.
+func (o *Observer) RateLimited(ctx context.Context, rule string) {
+	o.m.limited.WithLabelValues(name(rule)).Inc()
+	o.next.RateLimited(ctx, rule)
+}
+
+// MailResult counts gatehouse_mail_sent_total{kind,result}.
+func (o *Observer) MailResult(ctx context.Context, kind app.MailKind, result app.MailOutcome) {
+	o.m.mailSent.WithLabelValues(name(string(kind)), name(string(result))).Inc()
+	o.next.MailResult(ctx, kind, result)
+}
+
+// RefreshReuseDetected counts gatehouse_refresh_reuse_detected_total.
+func (o *Observer) RefreshReuseDetected(ctx context.Context) {
+	o.m.refreshReuse.Inc()
+	o.next.RefreshReuseDetected(ctx)
+}

@@ -1,0 +1,552 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/google/uuid"
+)
+
+func init() {
+	register("MFA/PendingFactorIsReplacedConfirmedStays", testMFAPendingAndConfirm)
+	register("MFA/StepsOnlyGoUp", testMFAStepsOnlyUp)
+	register("MFA/ConcurrentStepExactlyOneWins", testMFAConcurrentStep)
+	register("MFA/ConcurrentConfirmExactlyOneWins", testMFAConcurrentConfirm)
+	register("MFA/DeleteRemovesFactorCodesAndLoginTokens", testMFADelete)
+	register("MFA/EnabledAmong", testMFAEnabledAmong)
+	register("MFA/RecoveryCodesSingleUse", testMFARecoveryCodes)
+	register("MFA/ConcurrentRecoveryCodeExactlyOneWins", testMFAConcurrentRecoveryCode)
+	register("MFA/LoginTokenBurnsAndIsSingleUse", testMFALoginToken)
+	register("MFA/ConcurrentLoginTokenExactlyOneWins", testMFAConcurrentLoginToken)
+	register("MFA/DeletingTheUserTakesItAll", testMFAUserDelete)
+	register("MFA/SessionKeepsTheSecondFactor", testMFASession)
+}
+
+// sealedSecret is a stand-in for a sealed TOTP secret (the store never
+// opens it): random bytes longer than a plain secret.
+func sealedSecret(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 64)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func pendingTOTP(t *testing.T, userID uuid.UUID, at time.Time) *mfa.TOTP {
+	t.Helper()
+	f, err := mfa.NewPending(userID, sealedSecret(t), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// enrolled stores a confirmed factor for a new user, with step as its last
+// used step.
+func enrolled(t *testing.T, s Store, step int64) (uuid.UUID, *mfa.TOTP) {
+	t.Helper()
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	f := pendingTOTP(t, u.ID(), now())
+	if err := s.Repos.MFA.PutPendingTOTP(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), step)
+	if err != nil || !ok {
+		t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
+	}
+	return u.ID(), f
+}
+
+func readTOTP(t *testing.T, s Store, userID uuid.UUID) *mfa.TOTP {
+	t.Helper()
+	f, err := s.Repos.MFA.TOTP(testCtx(t), userID)
+	if err != nil {
+		t.Fatalf("TOTP: %v", err)
+	}
+	return f
+}
+
+func stepOf(f *mfa.TOTP) string {
+	if f.LastUsedStep() == nil {
+		return "<nil>"
+	}
+	return strconv.FormatInt(*f.LastUsedStep(), 10)
+}
+
+// A pending factor is replaced by the next PutPendingTOTP (starting again
+// before confirming); ConfirmTOTP confirms only the sealed secret it was
+// given, once; a confirmed factor is never replaced.
+func testMFAPendingAndConfirm(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	if _, err := s.Repos.MFA.TOTP(ctx, u.ID()); !errors.Is(err, mfa.ErrNotFound) {
+		t.Fatalf("TOTP of a user without one: %v, want mfa.ErrNotFound", err)
+	}
+	t0 := now()
+	first := pendingTOTP(t, u.ID(), t0)
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.MFA.PutPendingTOTP(ctx, first) })
+	got := readTOTP(t, s, u.ID())
+	if got.UserID() != u.ID() || !bytes.Equal(got.SealedSecret(), first.SealedSecret()) || !got.CreatedAt().Equal(t0) || got.Enabled() || got.LastUsedStep() != nil {
+		t.Fatalf("pending factor read back as user=%s created=%v enabled=%v step=%s", got.UserID(), got.CreatedAt(), got.Enabled(), stepOf(got))
+	}
+
+	second := pendingTOTP(t, u.ID(), t0.Add(time.Minute))
+	if err := s.Repos.MFA.PutPendingTOTP(ctx, second); err != nil {
+		t.Fatalf("replacing a pending factor: %v", err)
+	}
+	got = readTOTP(t, s, u.ID())
+	if !bytes.Equal(got.SealedSecret(), second.SealedSecret()) || !got.CreatedAt().Equal(t0.Add(time.Minute)) {
+		t.Fatal("the pending factor was not replaced")
+	}
+	// The first secret is gone: confirming it does nothing.
+	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), first.SealedSecret(), now(), 100); err != nil || ok {
+		t.Fatalf("ConfirmTOTP with the replaced secret = %v, %v; want false", ok, err)
+	}
+	confirmed := t0.Add(2 * time.Minute)
+	var ok bool
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		var err error
+		ok, err = r.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), confirmed, 100)
+		return err
+	})
+	if !ok {
+		t.Fatal("ConfirmTOTP of the pending secret did nothing")
+	}
+	got = readTOTP(t, s, u.ID())
+	if !got.Enabled() || !got.ConfirmedAt().Equal(confirmed) || got.LastUsedStep() == nil || *got.LastUsedStep() != 100 {
+		t.Fatalf("confirmed factor read back as enabled=%v at=%s step=%s", got.Enabled(), fmtTimePtr(got.ConfirmedAt()), stepOf(got))
+	}
+	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200); err != nil || ok {
+		t.Fatalf("confirming twice = %v, %v; want false", ok, err)
+	}
+	// Confirmed: starting again is refused, in a transaction too, and the
+	// factor stays as it was.
+	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())); !errors.Is(err, mfa.ErrAlreadyEnabled) {
+		t.Fatalf("PutPendingTOTP over a confirmed factor: %v, want mfa.ErrAlreadyEnabled", err)
+	}
+	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		return r.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now()))
+	})
+	if !errors.Is(err, mfa.ErrAlreadyEnabled) {
+		t.Fatalf("PutPendingTOTP over a confirmed factor in a transaction: %v", err)
+	}
+	got = readTOTP(t, s, u.ID())
+	if !got.Enabled() || !bytes.Equal(got.SealedSecret(), second.SealedSecret()) || *got.LastUsedStep() != 100 {
+		t.Fatal("the confirmed factor changed")
+	}
+}
+
+// UseTOTPStep accepts only a step above the highest used one, and only
+// for a confirmed factor.
+func testMFAStepsOnlyUp(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	pending := createUser(t, s)
+	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, pending.ID(), 1); err != nil || ok {
+		t.Fatalf("UseTOTPStep on a pending factor = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, uuid.New(), 1); err != nil || ok {
+		t.Fatalf("UseTOTPStep of nobody = %v, %v; want false", ok, err)
+	}
+
+	id, _ := enrolled(t, s, 100)
+	for _, c := range []struct {
+		step int64
+		want bool
+	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}, {104, true}} {
+		ok, err := s.Repos.MFA.UseTOTPStep(ctx, id, c.step)
+		if err != nil || ok != c.want {
+			t.Fatalf("UseTOTPStep(%d) = %v, %v; want %v", c.step, ok, err, c.want)
+		}
+	}
+	if got := readTOTP(t, s, id); *got.LastUsedStep() != 104 {
+		t.Fatalf("last used step %d, want 104", *got.LastUsedStep())
+	}
+}
+
+// Ten callers race to use one step (half on the store, half in
+// transactions, as the use cases do): exactly one wins.
+func testMFAConcurrentStep(t *testing.T, s Store) {
+	id, _ := enrolled(t, s, 100)
+	var wins, errs atomic.Int32
+	race(10, func(i int) {
+		var ok bool
+		var err error
+		if i%2 == 0 {
+			ok, err = s.Repos.MFA.UseTOTPStep(testCtx(t), id, 101)
+		} else {
+			err = s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
+				var err error
+				ok, err = r.MFA.UseTOTPStep(ctx, id, 101)
+				return err
+			})
+		}
+		if err != nil {
+			errs.Add(1)
+			t.Errorf("UseTOTPStep: %v", err)
+		}
+		if ok {
+			wins.Add(1)
+		}
+	})
+	if wins.Load() != 1 || errs.Load() != 0 {
+		t.Fatalf("%d of 10 racing uses of one step won (%d errors); want exactly 1", wins.Load(), errs.Load())
+	}
+}
+
+// Ten confirmations of one pending factor race: exactly one confirms.
+func testMFAConcurrentConfirm(t *testing.T, s Store) {
+	u := createUser(t, s)
+	f := pendingTOTP(t, u.ID(), now())
+	if err := s.Repos.MFA.PutPendingTOTP(testCtx(t), f); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	race(10, func(i int) {
+		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
+			ok, err := r.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), int64(100+i))
+			if ok {
+				wins.Add(1)
+			}
+			return err
+		})
+		if err != nil {
+			t.Errorf("ConfirmTOTP: %v", err)
+		}
+	})
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 10 racing confirmations won; want exactly 1", wins.Load())
+	}
+}
+
+func addLoginToken(t *testing.T, s Store, userID uuid.UUID, at time.Time) *mfa.LoginToken {
+	t.Helper()
+	var b mfa.Binding
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	lt, err := mfa.IssueLoginToken(randomHash(t), userID, b, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Repos.MFA.AddLoginToken(testCtx(t), lt); err != nil {
+		t.Fatal(err)
+	}
+	return lt
+}
+
+func recoveryHashes(t *testing.T) []token.Hash {
+	t.Helper()
+	_, hashes, err := mfa.NewRecoveryCodes(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hashes
+}
+
+// DeleteTOTP takes the factor, the recovery codes and the login tokens of
+// the user (and nobody else's), and tells whether MFA was on.
+func testMFADelete(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	id, _ := enrolled(t, s, 1)
+	other, _ := enrolled(t, s, 1)
+	for _, u := range []uuid.UUID{id, other} {
+		if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, u, recoveryHashes(t), now()); err != nil {
+			t.Fatal(err)
+		}
+		addLoginToken(t, s, u, now())
+	}
+	var was bool
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		var err error
+		was, err = r.MFA.DeleteTOTP(ctx, id)
+		return err
+	})
+	if !was {
+		t.Fatal("DeleteTOTP of a confirmed factor reported none")
+	}
+	if _, err := s.Repos.MFA.TOTP(ctx, id); !errors.Is(err, mfa.ErrNotFound) {
+		t.Fatalf("factor after DeleteTOTP: %v", err)
+	}
+	for _, c := range []struct {
+		table string
+		user  uuid.UUID
+		want  int
+	}{
+		{"mfa_recovery_codes", id, 0}, {"mfa_login_tokens", id, 0},
+		{"mfa_recovery_codes", other, mfa.RecoveryCodeCount}, {"mfa_login_tokens", other, 1}, {"mfa_totp", other, 1},
+	} {
+		if n := count(t, s, `SELECT count(*) FROM `+c.table+` WHERE CAST(user_id AS TEXT) = $1`, c.user.String()); n != c.want {
+			t.Errorf("%s of %s: %d rows, want %d", c.table, c.user, n, c.want)
+		}
+	}
+	if was, err := s.Repos.MFA.DeleteTOTP(ctx, id); err != nil || was {
+		t.Fatalf("DeleteTOTP again = %v, %v; want false", was, err)
+	}
+	pending := createUser(t, s)
+	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
+		t.Fatal(err)
+	}
+	if was, err := s.Repos.MFA.DeleteTOTP(ctx, pending.ID()); err != nil || was {
+		t.Fatalf("DeleteTOTP of a pending factor = %v, %v; want false (MFA was not on)", was, err)
+	}
+	if _, err := s.Repos.MFA.TOTP(ctx, pending.ID()); !errors.Is(err, mfa.ErrNotFound) {
+		t.Fatalf("pending factor after DeleteTOTP: %v", err)
+	}
+}
+
+// EnabledAmong names exactly the users with a confirmed factor.
+func testMFAEnabledAmong(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	on1, _ := enrolled(t, s, 1)
+	on2, _ := enrolled(t, s, 1)
+	pending, none := createUser(t, s), createUser(t, s)
+	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[on1] || !got[on2] {
+		t.Fatalf("EnabledAmong = %v, want exactly %s and %s", got, on1, on2)
+	}
+	if got, err := s.Repos.MFA.EnabledAmong(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("EnabledAmong(nil) = %v, %v", got, err)
+	}
+	// More ids than one statement takes.
+	many := make([]uuid.UUID, 1200)
+	for i := range many {
+		many[i] = uuid.New()
+	}
+	many[777] = on2
+	if got, err := s.Repos.MFA.EnabledAmong(ctx, many); err != nil || len(got) != 1 || !got[on2] {
+		t.Fatalf("EnabledAmong of 1200 ids = %v, %v", got, err)
+	}
+}
+
+// A recovery code works once, only for its user, and a new set replaces
+// the old one.
+func testMFARecoveryCodes(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	id, _ := enrolled(t, s, 1)
+	other, _ := enrolled(t, s, 1)
+	first := recoveryHashes(t)
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.MFA.ReplaceRecoveryCodes(ctx, id, first, now()) })
+	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, other, recoveryHashes(t), now()); err != nil {
+		t.Fatal(err)
+	}
+	unused := func(want int) {
+		t.Helper()
+		if n, err := s.Repos.MFA.UnusedRecoveryCodes(ctx, id); err != nil || n != want {
+			t.Fatalf("UnusedRecoveryCodes = %d, %v; want %d", n, err, want)
+		}
+	}
+	unused(mfa.RecoveryCodeCount)
+	use := func(user uuid.UUID, h token.Hash, want bool) {
+		t.Helper()
+		if ok, err := s.Repos.MFA.UseRecoveryCode(ctx, user, h, now()); err != nil || ok != want {
+			t.Fatalf("UseRecoveryCode = %v, %v; want %v", ok, err, want)
+		}
+	}
+	use(id, first[3], true)
+	unused(mfa.RecoveryCodeCount - 1)
+	use(id, first[3], false)    // used
+	use(other, first[4], false) // another user's
+	use(id, randomHash(t), false)
+	unused(mfa.RecoveryCodeCount - 1)
+
+	second := recoveryHashes(t)
+	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, second, now()); err != nil {
+		t.Fatal(err)
+	}
+	unused(mfa.RecoveryCodeCount)
+	use(id, first[5], false) // the old set is gone
+	use(id, second[5], true)
+	if n, err := s.Repos.MFA.UnusedRecoveryCodes(ctx, other); err != nil || n != mfa.RecoveryCodeCount {
+		t.Fatalf("the other user's codes: %d, %v", n, err)
+	}
+}
+
+// Ten callers race to use one recovery code, in transactions as the use
+// cases do: exactly one wins.
+func testMFAConcurrentRecoveryCode(t *testing.T, s Store) {
+	id, _ := enrolled(t, s, 1)
+	hashes := recoveryHashes(t)
+	if err := s.Repos.MFA.ReplaceRecoveryCodes(testCtx(t), id, hashes, now()); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	race(10, func(int) {
+		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
+			ok, err := r.MFA.UseRecoveryCode(ctx, id, hashes[0], now())
+			if ok {
+				wins.Add(1)
+			}
+			return err
+		})
+		if err != nil {
+			t.Errorf("UseRecoveryCode: %v", err)
+		}
+	})
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 10 racing uses of one recovery code won; want exactly 1", wins.Load())
+	}
+	if n, err := s.Repos.MFA.UnusedRecoveryCodes(testCtx(t), id); err != nil || n != mfa.RecoveryCodeCount-1 {
+		t.Fatalf("UnusedRecoveryCodes = %d, %v", n, err)
+	}
+}
+
+// A login token reads back as stored; wrong codes count up to the limit
+// and then it is burned; it is used once, never after its expiry.
+func testMFALoginToken(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	if _, err := s.Repos.MFA.LoginToken(ctx, randomHash(t)); !errors.Is(err, mfa.ErrLoginTokenInvalid) {
+		t.Fatalf("LoginToken of an unknown hash: %v", err)
+	}
+	t0 := now()
+	lt := addLoginToken(t, s, u.ID(), t0)
+	got, err := s.Repos.MFA.LoginToken(ctx, lt.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash() != lt.Hash() || got.UserID() != u.ID() || got.Binding() != lt.Binding() || !got.CreatedAt().Equal(t0) ||
+		!got.ExpiresAt().Equal(t0.Add(mfa.LoginTokenTTL)) || got.FailedAttempts() != 0 || got.UsedAt() != nil {
+		t.Fatalf("login token read back differs: user=%s created=%v expires=%v failed=%d used=%s",
+			got.UserID(), got.CreatedAt(), got.ExpiresAt(), got.FailedAttempts(), fmtTimePtr(got.UsedAt()))
+	}
+	for i := 1; i <= mfa.MaxCodeAttempts; i++ {
+		if ok, err := s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts); err != nil || !ok {
+			t.Fatalf("wrong code %d: FailLoginToken = %v, %v", i, ok, err)
+		}
+	}
+	if ok, err := s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts); err != nil || ok {
+		t.Fatalf("wrong code %d: FailLoginToken = %v, %v; want false (burned)", mfa.MaxCodeAttempts+1, ok, err)
+	}
+	if ok, err := s.Repos.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts); err != nil || ok {
+		t.Fatalf("UseLoginToken of a burned token = %v, %v", ok, err)
+	}
+	if got, _ := s.Repos.MFA.LoginToken(ctx, lt.Hash()); got.FailedAttempts() != mfa.MaxCodeAttempts || got.UsedAt() != nil {
+		t.Fatalf("burned token: %d failures, used %s", got.FailedAttempts(), fmtTimePtr(got.UsedAt()))
+	}
+
+	fresh := addLoginToken(t, s, u.ID(), t0)
+	if ok, err := s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	usedAt := t0.Add(time.Minute)
+	var ok bool
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		ok, err = r.MFA.UseLoginToken(ctx, fresh.Hash(), usedAt, mfa.MaxCodeAttempts)
+		return err
+	})
+	if !ok {
+		t.Fatal("UseLoginToken of a fresh token did nothing")
+	}
+	if ok, err := s.Repos.MFA.UseLoginToken(ctx, fresh.Hash(), usedAt, mfa.MaxCodeAttempts); err != nil || ok {
+		t.Fatalf("UseLoginToken twice = %v, %v", ok, err)
+	}
+	if ok, err := s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts); err != nil || ok {
+		t.Fatalf("FailLoginToken of a used token = %v, %v", ok, err)
+	}
+	if got, _ := s.Repos.MFA.LoginToken(ctx, fresh.Hash()); got.UsedAt() == nil || !got.UsedAt().Equal(usedAt) || got.FailedAttempts() != 1 {
+		t.Fatalf("used token: used %s, %d failures", fmtTimePtr(got.UsedAt()), got.FailedAttempts())
+	}
+
+	old := addLoginToken(t, s, u.ID(), t0)
+	if ok, err := s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt(), mfa.MaxCodeAttempts); err != nil || ok {
+		t.Fatalf("UseLoginToken at its expiry = %v, %v", ok, err)
+	}
+	if ok, err := s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt().Add(-time.Microsecond), mfa.MaxCodeAttempts); err != nil || !ok {
+		t.Fatalf("UseLoginToken just before its expiry = %v, %v", ok, err)
+	}
+}
+
+// Ten callers race to use one login token: exactly one wins.
+func testMFAConcurrentLoginToken(t *testing.T, s Store) {
+	lt := addLoginToken(t, s, createUser(t, s).ID(), now())
+	var wins atomic.Int32
+	race(10, func(int) {
+		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
+			ok, err := r.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts)
+			if ok {
+				wins.Add(1)
+			}
+			return err
+		})
+		if err != nil {
+			t.Errorf("UseLoginToken: %v", err)
+		}
+	})
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 10 racing uses of one login token won; want exactly 1", wins.Load())
+	}
+}
+
+// Deleting a user deletes their factor, codes and login tokens.
+func testMFAUserDelete(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	id, _ := enrolled(t, s, 1)
+	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, recoveryHashes(t), now()); err != nil {
+		t.Fatal(err)
+	}
+	addLoginToken(t, s, id, now())
+	if err := s.Repos.Users.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"mfa_totp", "mfa_recovery_codes", "mfa_login_tokens"} {
+		if n := count(t, s, `SELECT count(*) FROM `+table+` WHERE CAST(user_id AS TEXT) = $1`, id.String()); n != 0 {
+			t.Errorf("%s: %d rows of a deleted user", table, n)
+		}
+	}
+}
+
+// A session started with a second factor reads back as such (and its
+// access tokens keep amr ["pwd", "otp"] through refreshes); others do not.
+func testMFASession(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	plain := createSession(t, s, u.ID(), now())
+	second, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "agent", "192.0.2.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.ProvedSecondFactor()
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.Create(ctx, second) })
+	for _, c := range []struct {
+		id   uuid.UUID
+		want bool
+	}{{plain.ID(), false}, {second.ID(), true}} {
+		got, err := s.Repos.Sessions.ByID(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SecondFactor() != c.want {
+			t.Errorf("session %s: SecondFactor() = %v, want %v", c.id, got.SecondFactor(), c.want)
+		}
+	}
+	live, err := s.Repos.Sessions.ListActive(ctx, u.ID(), now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range live {
+		if l.SecondFactor() != (l.ID() == second.ID()) {
+			t.Errorf("ListActive: session %s SecondFactor() = %v", l.ID(), l.SecondFactor())
+		}
+	}
+}

@@ -1,0 +1,543 @@
+package mfa_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+	"go.uber.org/mock/gomock"
+)
+
+const storedHash = "$argon2id$stored"
+
+var meta = app.RequestMeta{IP: "203.0.113.9", UserAgent: "test-agent"}
+
+// fixture holds the mocks every MFA use case draws from.
+type fixture struct {
+	users    *mock.MockUserRepository
+	factors  *mock.MockMFARepository
+	tx       *mock.MockTxManager
+	hasher   *mock.MockPasswordHasher
+	rl       *mock.MockRateLimiter
+	audit    *mock.MockAuditLog
+	sealer   *mock.MockSealer
+	totp     *mock.MockTOTP
+	repos    *apptest.Repos
+	check    *limits.PasswordCheck
+	verifier *appmfa.Verifier
+	attempts *appmfa.Attempts
+	clock    *apptest.Clock
+	u        *user.User
+}
+
+func newFixture(t *testing.T) *fixture {
+	ctrl := gomock.NewController(t)
+	f := &fixture{
+		users: mock.NewMockUserRepository(ctrl), factors: mock.NewMockMFARepository(ctrl), tx: mock.NewMockTxManager(ctrl),
+		hasher: mock.NewMockPasswordHasher(ctrl), rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl),
+		sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl), repos: apptest.NewRepos(ctrl),
+		clock: apptest.NewClock(apptest.T0),
+	}
+	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
+	f.check = limits.NewPasswordCheck(guard, f.hasher, f.audit, f.clock)
+	f.verifier = appmfa.NewVerifier(f.totp, f.sealer)
+	f.attempts = appmfa.NewAttempts(guard, f.audit, f.clock)
+	f.u = user.Rehydrate(apptest.ID(100), apptest.Email("owner@example.com"), storedHash, true, true,
+		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil, nil)
+	// The fake authenticator: the code of a step is its last six digits,
+	// of any secret that opened (the sealer's stand-in is "plain").
+	f.totp.EXPECT().Code(gomock.Any(), gomock.Any()).DoAndReturn(func(secret []byte, step int64) (string, error) {
+		if !bytes.Equal(secret, plainSecret) {
+			t.Errorf("a code of secret %x, want the opened one", secret)
+		}
+		return fmt.Sprintf("%06d", step%1000000), nil
+	}).AnyTimes()
+	return f
+}
+
+var (
+	plainSecret  = bytes.Repeat([]byte{7}, mfa.SecretBytes)
+	sealedSecret = []byte("sealed:0123456789012345678901234567890123456789")
+)
+
+// codeAt is the fake authenticator's code for the step d steps from now.
+func codeAt(d int64) string {
+	return fmt.Sprintf("%06d", (mfa.Step(apptest.T0)+d)%1000000)
+}
+
+func (f *fixture) factor(confirmed bool) *mfa.TOTP {
+	var at *time.Time
+	var step *int64
+	if confirmed {
+		c, s := apptest.T0.Add(-time.Hour), mfa.Step(apptest.T0)-200
+		at, step = &c, &s
+	}
+	return mfa.RehydrateTOTP(f.u.ID(), sealedSecret, apptest.T0.Add(-2*time.Hour), at, step)
+}
+
+// expectOpen lets the sealed secret open under the user's label.
+func (f *fixture) expectOpen(t *testing.T) {
+	f.sealer.EXPECT().Open(sealedSecret, "totp:"+f.u.ID().String()).Return(plainSecret, nil)
+}
+
+// expectBegin expects one attempt counted (pair, then account) and let
+// through.
+func (f *fixture) expectBegin() *gomock.Call {
+	return f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
+}
+
+// expectSuccess expects the run of failures ended (pair and account).
+func (f *fixture) expectSuccess() *gomock.Call {
+	return f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+}
+
+// expectCodeFailed expects the failure read back and audited as
+// mfa_code_failed during the given operation.
+func (f *fixture) expectCodeFailed(t *testing.T, during string) {
+	gomock.InOrder(
+		f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil),
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.MFACodeFailed || e.UserID != f.u.ID() || e.IP != meta.IP || e.Detail["during"] != during {
+				t.Errorf("audit %+v, want mfa_code_failed during %s", e, during)
+			}
+			return errors.New("audit down: must not change the answer")
+		}),
+	)
+}
+
+// expectPassword expects the throttled password check.
+func (f *fixture) expectPassword(ok bool) {
+	f.expectBegin()
+	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), storedHash).Return(ok, false, nil)
+	if ok {
+		f.expectSuccess()
+		return
+	}
+	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
+	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+}
+
+func (f *fixture) newStart() *appmfa.Start {
+	return appmfa.NewStart(f.users, f.factors, f.tx, f.check, f.totp, f.sealer, f.clock, apptest.NewRand("start"), appmfa.IssuerOf(apptest.Links()))
+}
+
+func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
+	for _, pending := range []bool{false, true} {
+		f := newFixture(t)
+		h := f.newStart()
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		if pending {
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil) // started before: replaced
+		} else {
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		}
+		f.expectPassword(true)
+		var plain []byte
+		f.sealer.EXPECT().Seal(gomock.Any(), "totp:"+f.u.ID().String()).DoAndReturn(func(p []byte, _ string) ([]byte, error) {
+			plain = bytes.Clone(p)
+			return sealedSecret, nil
+		})
+		f.totp.EXPECT().KeyURI("auth.example.test", "owner@example.com", gomock.Any()).DoAndReturn(func(_, _ string, s []byte) (string, error) {
+			return "otpauth://totp/x?secret=" + mfa.EncodeSecret(s), nil
+		})
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		gomock.InOrder(
+			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+			f.repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got *mfa.TOTP) error {
+				if got.UserID() != f.u.ID() || !bytes.Equal(got.SealedSecret(), sealedSecret) || got.Enabled() || !got.CreatedAt().Equal(apptest.T0) {
+					t.Errorf("stored %+v: want the sealed secret, pending", got)
+				}
+				return nil
+			}),
+		)
+		e, err := h.Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(e.Secret)
+		if err != nil || len(raw) != mfa.SecretBytes || !bytes.Equal(raw, plain) {
+			t.Fatalf("shown secret %q is not the sealed 20 bytes", e.Secret)
+		}
+		if !strings.Contains(e.URI, e.Secret) || fmt.Sprint(e) != "[redacted]" {
+			t.Fatalf("enrollment %s / %q", e.URI, fmt.Sprint(e))
+		}
+	}
+}
+
+func TestStartRefusals(t *testing.T) {
+	t.Run("already enabled: before any password check", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
+		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("wrong password: nothing made", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		f.expectPassword(false)
+		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "wrong", Meta: meta})
+		if !errors.Is(err, domain.ErrWrongPassword) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("deleted account", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
+		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
+		if !errors.Is(err, domain.ErrUnauthorized) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("confirmed meanwhile", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		f.expectPassword(true)
+		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
+		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
+		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
+		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func (f *fixture) newConfirm() *appmfa.Confirm {
+	return appmfa.NewConfirm(f.users, f.factors, f.tx, f.verifier, f.attempts, f.clock, &apptest.IDs{}, apptest.NewRand("confirm"))
+}
+
+// A code of the step before now confirms: that step is recorded as used,
+// ten recovery codes are stored by hash (the ones shown), the owner is
+// mailed, the event audited, and the failure counters cleared.
+func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
+	f := newFixture(t)
+	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+	f.expectBegin()
+	f.expectOpen(t)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	var stored []token.Hash
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).Return(true, nil),
+		f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
+			stored = h
+			return nil
+		}),
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+			if m.Kind != app.MailMFAEnabled || m.To != "owner@example.com" || m.UserID != f.u.ID() {
+				t.Errorf("mail %+v", m)
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.MFAEnabled || e.UserID != f.u.ID() {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+		f.expectSuccess(),
+	)
+	codes, err := f.newConfirm().Handle(context.Background(), f.u.ID(), " "+codeAt(-1)+" ", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(codes) != mfa.RecoveryCodeCount || len(stored) != mfa.RecoveryCodeCount {
+		t.Fatalf("%d codes shown, %d stored", len(codes), len(stored))
+	}
+	for i, c := range codes {
+		if h, ok := mfa.ParseRecoveryCode(c.Reveal()); !ok || h != stored[i] {
+			t.Fatalf("code %d shown is not the one stored", i)
+		}
+	}
+}
+
+func TestConfirmRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		factor func(f *fixture) (*mfa.TOTP, error)
+		want   error
+	}{
+		{"not started", func(*fixture) (*mfa.TOTP, error) { return nil, mfa.ErrNotFound }, mfa.ErrNotStarted},
+		{"already enabled", func(f *fixture) (*mfa.TOTP, error) { return f.factor(true), nil }, mfa.ErrAlreadyEnabled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f))
+			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), codeAt(0), meta); !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+		})
+	}
+	// Two steps away, or not a code at all: a failure counted and
+	// audited, nothing stored (no transaction).
+	for _, code := range []string{codeAt(2), codeAt(-2), "abcdef", "12345"} {
+		t.Run("wrong code "+code, func(t *testing.T) {
+			f := newFixture(t)
+			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+			f.expectBegin()
+			f.expectOpen(t)
+			f.expectCodeFailed(t, "mfa_confirm")
+			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), code, meta); err != mfa.ErrWrongCode {
+				t.Fatalf("err = %v, want exactly mfa.ErrWrongCode", err)
+			}
+		})
+	}
+	t.Run("started again meanwhile", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.expectBegin()
+		f.expectOpen(t)
+		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).Return(false, nil)
+		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(mfa.RehydrateTOTP(f.u.ID(), []byte("another"), apptest.T0, nil, nil), nil)
+		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), codeAt(0), meta); !errors.Is(err, mfa.ErrNotStarted) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("throttled: no code checked", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.LoginThrottled || e.UserID != f.u.ID() {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		})
+		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), codeAt(0), meta); !errors.Is(err, domain.ErrRateLimited) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func (f *fixture) newDisable() *appmfa.Disable {
+	return appmfa.NewDisable(f.users, f.factors, f.tx, f.check, f.verifier, f.attempts, f.clock, &apptest.IDs{})
+}
+
+func TestDisableWithPasswordAndCode(t *testing.T) {
+	recovery, hashes, err := mfa.NewRecoveryCodes(apptest.NewRand("codes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, code string
+		method     mfa.Method
+	}{{"totp", codeAt(1), mfa.MethodTOTP}, {"recovery code", strings.ToLower(recovery[2].Reveal()), mfa.MethodRecoveryCode}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+			f.expectPassword(true)
+			f.expectBegin()
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			calls := []any{
+				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+				f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
+			}
+			if c.method == mfa.MethodTOTP {
+				f.expectOpen(t)
+				calls = append(calls, f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)+1).Return(true, nil))
+			} else {
+				calls = append(calls, f.repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[2], apptest.T0).Return(true, nil))
+			}
+			calls = append(calls,
+				f.repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
+				f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+					if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
+						t.Errorf("mail %+v", m)
+					}
+					return nil
+				}),
+				f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+					if e.Type != audit.MFADisabled || e.Detail["method"] != string(c.method) {
+						t.Errorf("audit %+v", e)
+					}
+					return nil
+				}),
+				f.expectSuccess(),
+			)
+			gomock.InOrder(calls...)
+			if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Code: c.code, Meta: meta}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestDisableRefusals(t *testing.T) {
+	t.Run("not enabled", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Code: codeAt(0), Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("wrong password: no code checked", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.expectPassword(false)
+		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Code: codeAt(0), Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("replayed code", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.expectPassword(true)
+		f.expectBegin()
+		f.expectOpen(t)
+		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
+		f.expectCodeFailed(t, "mfa_disable")
+		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Code: codeAt(0), Meta: meta}); err != mfa.ErrWrongCode {
+			t.Fatalf("err = %v", err)
+		}
+		if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+			t.Fatalf("transaction results %v", errs)
+		}
+	})
+}
+
+func (f *fixture) newRegenerate() *appmfa.Regenerate {
+	return appmfa.NewRegenerate(f.users, f.factors, f.tx, f.verifier, f.attempts, f.clock, apptest.NewRand("regenerate"))
+}
+
+func TestRegenerateNeedsATOTPCode(t *testing.T) {
+	f := newFixture(t)
+	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(2)
+	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+	f.expectBegin().Times(4)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(2)
+	f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+
+	// A recovery code does not mint new ones (and is not used up).
+	recovery, _, _ := mfa.NewRecoveryCodes(apptest.NewRand("codes"))
+	f.expectCodeFailed(t, "mfa_recovery_codes")
+	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), recovery[0].Reveal(), meta); err != mfa.ErrWrongCode {
+		t.Fatalf("with a recovery code: %v", err)
+	}
+
+	f.expectOpen(t)
+	var stored []token.Hash
+	gomock.InOrder(
+		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
+		f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
+			stored = h
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.MFARecoveryCodesRegenerated || e.Detail["count"] != "10" {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+		f.expectSuccess(),
+	)
+	codes, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), codeAt(0), meta)
+	if err != nil || len(codes) != 10 || len(stored) != 10 {
+		t.Fatalf("Handle = %d codes, %v", len(codes), err)
+	}
+	if h, _ := mfa.ParseRecoveryCode(codes[9].Reveal()); h != stored[9] {
+		t.Fatal("the codes shown are not the ones stored")
+	}
+}
+
+// MatchTOTP accepts the step itself and one either side, nothing further,
+// and only six digits.
+func TestMatchTOTPWindow(t *testing.T) {
+	f := newFixture(t)
+	s := mfa.Step(apptest.T0)
+	for d := int64(-3); d <= 3; d++ {
+		step, ok, err := f.verifier.MatchTOTP(plainSecret, codeAt(d), apptest.T0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := d >= -1 && d <= 1; ok != want || (ok && step != s+d) {
+			t.Errorf("step %+d: MatchTOTP = %d, %v; want %v", d, step, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "12345", "1234567", "12a456"} {
+		if _, ok, _ := f.verifier.MatchTOTP(plainSecret, bad, apptest.T0); ok {
+			t.Errorf("MatchTOTP(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestSecretThatDoesNotOpenIsAnError(t *testing.T) {
+	f := newFixture(t)
+	f.sealer.EXPECT().Open(gomock.Any(), gomock.Any()).Return(nil, app.ErrSealBroken)
+	_, err := f.verifier.Secret(f.factor(true))
+	if !errors.Is(err, app.ErrSealBroken) || strings.Contains(err.Error(), string(plainSecret)) {
+		t.Fatalf("err = %v", err)
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		t.Fatalf("a broken seal is %v: it must map to 500, not to an answer", de)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	f := newFixture(t)
+	h := appmfa.NewStatus(f.factors)
+	gomock.InOrder(
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound),
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil),
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, domain.Unavailable(errors.New("down"))),
+	)
+	for _, want := range []bool{false, false, true} {
+		if on, err := h.Enabled(context.Background(), f.u.ID()); err != nil || on != want {
+			t.Fatalf("Enabled = %v, %v; want %v", on, err, want)
+		}
+	}
+	if _, err := h.Enabled(context.Background(), f.u.ID()); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestIssuerIsThePublicHostWithoutPort(t *testing.T) {
+	for raw, want := range map[string]appmfa.Issuer{"https://auth.example.com": "auth.example.com", "http://localhost:8080/": "localhost", "https://[::1]:8443/base": "Gatehouse"} {
+		l, err := app.NewLinks(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appmfa.IssuerOf(l); got != want {
+			t.Errorf("IssuerOf(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}

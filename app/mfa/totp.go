@@ -1,0 +1,427 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// Issuer is the issuer named in otpauth:// URIs: the host of
+// GATEHOUSE_PUBLIC_URL without its port (a colon would break the URI's
+// label), so an authenticator app lists the code under the service's name.
+type Issuer string
+
+// IssuerOf is the issuer of the public URL the links are built from.
+func IssuerOf(links app.Links) Issuer {
+	u, err := url.Parse(links.Base())
+	if err != nil || u.Hostname() == "" || strings.Contains(u.Hostname(), ":") {
+		return "Gatehouse" // an IPv6 literal has colons too
+	}
+	return Issuer(u.Hostname())
+}
+
+// Enrollment is what starting an enrollment shows once: the secret, for
+// typing in, and the otpauth:// URI, for a QR code. It redacts itself when
+// printed.
+type Enrollment struct {
+	Secret string // base32, no padding
+	URI    string
+}
+
+func (Enrollment) String() string   { return "[redacted]" }
+func (Enrollment) GoString() string { return "[redacted]" }
+
+// StartInput is a signed-in user starting an enrollment.
+type StartInput struct {
+	UserID   uuid.UUID
+	Password string
+	Meta     app.RequestMeta
+}
+
+// Start begins a TOTP enrollment after the (throttled) password check: a
+// fresh 20-byte secret, sealed under the secret key, stored as the user's
+// pending factor (replacing a pending one). A confirmed factor is
+// mfa.ErrAlreadyEnabled: turn it off first.
+type Start struct {
+	users  app.UserRepository
+	mfa    app.MFARepository
+	tx     app.TxManager
+	check  *limits.PasswordCheck
+	totp   app.TOTP
+	sealer app.Sealer
+	clock  app.Clock
+	rnd    io.Reader
+	issuer string
+}
+
+// NewStart builds the use case. users and factors work outside any
+// transaction.
+func NewStart(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, totp app.TOTP, sealer app.Sealer, clock app.Clock, rnd io.Reader, issuer Issuer) *Start {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "TOTP": totp, "Sealer": sealer, "Clock": clock, "Random": rnd})
+	return &Start{users: users, mfa: factors, tx: tx, check: check, totp: totp, sealer: sealer, clock: clock, rnd: rnd, issuer: string(issuer)}
+}
+
+// Handle starts the enrollment and returns what to show.
+func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
+	u, err := signedIn(ctx, h.users, in.UserID)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	if f, err := h.mfa.TOTP(ctx, u.ID()); err == nil && f.Enabled() {
+		return Enrollment{}, mfa.ErrAlreadyEnabled
+	} else if err != nil && !errors.Is(err, mfa.ErrNotFound) {
+		return Enrollment{}, err
+	}
+	if err := h.check.Check(ctx, u, in.Password, "mfa_enrollment", in.Meta); err != nil {
+		return Enrollment{}, err
+	}
+	secret, err := mfa.NewSecret(h.rnd)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	sealed, err := h.sealer.Seal(secret, mfa.SealLabel(u.ID()))
+	if err != nil {
+		return Enrollment{}, err
+	}
+	uri, err := h.totp.KeyURI(h.issuer, u.Email().String(), secret)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		fresh, err := lockSame(ctx, r, u)
+		if err != nil {
+			return err
+		}
+		f, err := mfa.NewPending(fresh.ID(), sealed, h.clock.Now())
+		if err != nil {
+			return err
+		}
+		return r.MFA.PutPendingTOTP(ctx, f)
+	})
+	if err != nil {
+		return Enrollment{}, err
+	}
+	return Enrollment{Secret: mfa.EncodeSecret(secret), URI: uri}, nil
+}
+
+// Confirm enables the pending factor with a current code of it, and
+// returns the first set of recovery codes, shown once. The code's step
+// counts as used. A notice goes to the address.
+type Confirm struct {
+	users    app.UserRepository
+	mfa      app.MFARepository
+	tx       app.TxManager
+	verifier *Verifier
+	attempts *Attempts
+	clock    app.Clock
+	ids      app.IDGenerator
+	rnd      io.Reader
+}
+
+// NewConfirm builds the use case. users and factors work outside any
+// transaction.
+func NewConfirm(users app.UserRepository, factors app.MFARepository, tx app.TxManager, verifier *Verifier, attempts *Attempts, clock app.Clock, ids app.IDGenerator, rnd io.Reader) *Confirm {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids, "Random": rnd})
+	return &Confirm{users: users, mfa: factors, tx: tx, verifier: verifier, attempts: attempts, clock: clock, ids: ids, rnd: rnd}
+}
+
+// Handle confirms with code. Without a pending enrollment it is
+// mfa.ErrNotStarted; with MFA on already, mfa.ErrAlreadyEnabled; a wrong
+// code is mfa.ErrWrongCode (counted like a wrong password).
+func (h *Confirm) Handle(ctx context.Context, userID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
+	u, err := signedIn(ctx, h.users, userID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.mfa.TOTP(ctx, u.ID())
+	if errors.Is(err, mfa.ErrNotFound) {
+		return nil, mfa.ErrNotStarted
+	} else if err != nil {
+		return nil, err
+	}
+	if f.Enabled() {
+		return nil, mfa.ErrAlreadyEnabled
+	}
+	if err := h.attempts.Begin(ctx, u, "mfa_confirm", meta); err != nil {
+		return nil, err
+	}
+	secret, err := h.verifier.Secret(f)
+	if err != nil {
+		return nil, err
+	}
+	now := h.clock.Now()
+	step, ok, err := h.verifier.MatchTOTP(secret, code, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if err := h.attempts.Failed(ctx, u, "mfa_confirm", meta); err != nil {
+			return nil, err
+		}
+		return nil, mfa.ErrWrongCode
+	}
+	codes, hashes, err := mfa.NewRecoveryCodes(h.rnd)
+	if err != nil {
+		return nil, err
+	}
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+		if errors.Is(err, user.ErrNotFound) {
+			return domain.ErrUnauthorized
+		} else if err != nil {
+			return err
+		}
+		confirmed, err := r.MFA.ConfirmTOTP(ctx, fresh.ID(), f.SealedSecret(), now, step)
+		if err != nil {
+			return err
+		}
+		if !confirmed {
+			// Confirmed meanwhile, or started again with a new secret
+			// (which this code is not for).
+			if cur, err := r.MFA.TOTP(ctx, fresh.ID()); err == nil && cur.Enabled() {
+				return mfa.ErrAlreadyEnabled
+			}
+			return mfa.ErrNotStarted
+		}
+		if err := r.MFA.ReplaceRecoveryCodes(ctx, fresh.ID(), hashes, now); err != nil {
+			return err
+		}
+		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFAEnabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{}}, now); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, audit.Event{Type: audit.MFAEnabled, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"method": string(mfa.MethodTOTP)}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := h.attempts.Succeeded(ctx, u, meta); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// DisableInput is a signed-in user turning MFA off.
+type DisableInput struct {
+	UserID   uuid.UUID
+	Password string
+	// Code is a current TOTP code or an unused recovery code.
+	Code string
+	Meta app.RequestMeta
+}
+
+// Disable turns MFA off with the password and a code: the factor and the
+// recovery codes are deleted, a notice goes to the address.
+type Disable struct {
+	users    app.UserRepository
+	mfa      app.MFARepository
+	tx       app.TxManager
+	check    *limits.PasswordCheck
+	verifier *Verifier
+	attempts *Attempts
+	clock    app.Clock
+	ids      app.IDGenerator
+}
+
+// NewDisable builds the use case. users and factors work outside any
+// transaction.
+func NewDisable(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, verifier *Verifier, attempts *Attempts, clock app.Clock, ids app.IDGenerator) *Disable {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids})
+	return &Disable{users: users, mfa: factors, tx: tx, check: check, verifier: verifier, attempts: attempts, clock: clock, ids: ids}
+}
+
+// Handle turns MFA off. Without it on: mfa.ErrNotEnabled. A wrong
+// password is domain.ErrWrongPassword, a wrong code mfa.ErrWrongCode;
+// both count like a wrong password.
+func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
+	u, err := enabledFactor(ctx, h.users, h.mfa, in.UserID)
+	if err != nil {
+		return err
+	}
+	if err := h.check.Check(ctx, u, in.Password, "mfa_disable", in.Meta); err != nil {
+		return err
+	}
+	if err := h.attempts.Begin(ctx, u, "mfa_disable", in.Meta); err != nil {
+		return err
+	}
+	wrong := false
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		fresh, err := lockSame(ctx, r, u)
+		if err != nil {
+			return err
+		}
+		method, ok, err := h.verifier.Use(ctx, r, fresh.ID(), in.Code, now, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			wrong = true
+			return nil
+		}
+		if on, err := r.MFA.DeleteTOTP(ctx, fresh.ID()); err != nil {
+			return err
+		} else if !on {
+			return mfa.ErrNotEnabled
+		}
+		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFADisabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"by": "owner"}}, now); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, audit.Event{Type: audit.MFADisabled, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"by": "owner", "method": string(method)}})
+	})
+	if err != nil {
+		return err
+	}
+	if wrong {
+		if err := h.attempts.Failed(ctx, u, "mfa_disable", in.Meta); err != nil {
+			return err
+		}
+		return mfa.ErrWrongCode
+	}
+	return h.attempts.Succeeded(ctx, u, in.Meta)
+}
+
+// Regenerate replaces the recovery codes with a new set, shown once, after
+// a current TOTP code (not a recovery code: the new set is minted with
+// the authenticator itself).
+type Regenerate struct {
+	users    app.UserRepository
+	mfa      app.MFARepository
+	tx       app.TxManager
+	verifier *Verifier
+	attempts *Attempts
+	clock    app.Clock
+	rnd      io.Reader
+}
+
+// NewRegenerate builds the use case. users and factors work outside any
+// transaction.
+func NewRegenerate(users app.UserRepository, factors app.MFARepository, tx app.TxManager, verifier *Verifier, attempts *Attempts, clock app.Clock, rnd io.Reader) *Regenerate {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "Random": rnd})
+	return &Regenerate{users: users, mfa: factors, tx: tx, verifier: verifier, attempts: attempts, clock: clock, rnd: rnd}
+}
+
+// Handle replaces the set. Without MFA on: mfa.ErrNotEnabled; a wrong
+// code: mfa.ErrWrongCode (counted like a wrong password).
+func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
+	u, err := enabledFactor(ctx, h.users, h.mfa, userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.attempts.Begin(ctx, u, "mfa_recovery_codes", meta); err != nil {
+		return nil, err
+	}
+	codes, hashes, err := mfa.NewRecoveryCodes(h.rnd)
+	if err != nil {
+		return nil, err
+	}
+	wrong := false
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+		if errors.Is(err, user.ErrNotFound) {
+			return domain.ErrUnauthorized
+		} else if err != nil {
+			return err
+		}
+		if _, ok, err := h.verifier.Use(ctx, r, fresh.ID(), code, now, false); err != nil {
+			return err
+		} else if !ok {
+			wrong = true
+			return nil
+		}
+		if err := r.MFA.ReplaceRecoveryCodes(ctx, fresh.ID(), hashes, now); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, audit.Event{Type: audit.MFARecoveryCodesRegenerated, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
+			Detail: map[string]string{"count": strconv.Itoa(len(hashes))}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wrong {
+		if err := h.attempts.Failed(ctx, u, "mfa_recovery_codes", meta); err != nil {
+			return nil, err
+		}
+		return nil, mfa.ErrWrongCode
+	}
+	if err := h.attempts.Succeeded(ctx, u, meta); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// Status tells whether a user has MFA on (for /v1/me).
+type Status struct{ mfa app.MFARepository }
+
+// NewStatus builds the use case. factors works outside any transaction.
+func NewStatus(factors app.MFARepository) *Status {
+	app.Require(map[string]any{"MFARepository": factors})
+	return &Status{mfa: factors}
+}
+
+// Enabled reports whether userID has a confirmed factor.
+func (h *Status) Enabled(ctx context.Context, userID uuid.UUID) (bool, error) {
+	f, err := h.mfa.TOTP(ctx, userID)
+	if errors.Is(err, mfa.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return f.Enabled(), nil
+}
+
+// signedIn reads the caller of a bearer endpoint; an account deleted
+// since the token was issued is domain.ErrUnauthorized.
+func signedIn(ctx context.Context, users app.UserRepository, id uuid.UUID) (*user.User, error) {
+	u, err := users.ByID(ctx, id)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, domain.ErrUnauthorized
+	}
+	return u, err
+}
+
+// enabledFactor reads the caller, or gives mfa.ErrNotEnabled when they
+// have no confirmed factor (checked again in the caller's transaction).
+func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MFARepository, id uuid.UUID) (*user.User, error) {
+	u, err := signedIn(ctx, users, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := factors.TOTP(ctx, u.ID())
+	if errors.Is(err, mfa.ErrNotFound) {
+		return nil, mfa.ErrNotEnabled
+	} else if err != nil {
+		return nil, err
+	}
+	if !f.Enabled() {
+		return nil, mfa.ErrNotEnabled
+	}
+	return u, nil
+}
+
+// lockSame reads u for change in the transaction and checks that its
+// password is still the one just checked: a reset or change that committed
+// in between wins.
+func lockSame(ctx context.Context, r app.Repos, u *user.User) (*user.User, error) {
+	fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, domain.ErrUnauthorized
+	} else if err != nil {
+		return nil, err
+	}
+	if fresh.PasswordHash() != u.PasswordHash() {
+		return nil, domain.ErrWrongPassword
+	}
+	return fresh, nil
+}

@@ -1,0 +1,167 @@
+// Package mfa holds the use cases of the second factor: enrolling a TOTP
+// authenticator (start, confirm), turning it off, replacing the recovery
+// codes, and the code checks the second login step shares with them. The
+// rules are domain/mfa's; the store's conditional writes make them hold
+// under races.
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// Verifier checks codes against a user's factor: it opens the sealed
+// secret, finds the step a TOTP code is for, and consumes a step or a
+// recovery code through the store's conditional writes.
+type Verifier struct {
+	totp   app.TOTP
+	sealer app.Sealer
+}
+
+// NewVerifier builds the verifier.
+func NewVerifier(totp app.TOTP, sealer app.Sealer) *Verifier {
+	app.Require(map[string]any{"TOTP": totp, "Sealer": sealer})
+	return &Verifier{totp: totp, sealer: sealer}
+}
+
+// Secret opens the factor's sealed secret. A seal that does not open (a
+// wrong secret key, an altered or swapped row) is an error that maps to
+// 500 and names no secret.
+func (v *Verifier) Secret(f *mfa.TOTP) ([]byte, error) {
+	s, err := v.sealer.Open(f.SealedSecret(), mfa.SealLabel(f.UserID()))
+	if err != nil {
+		return nil, fmt.Errorf("mfa: open the TOTP secret of user %s: %w", f.UserID(), err)
+	}
+	return s, nil
+}
+
+// MatchTOTP returns the step, among the steps accepted at now, that code
+// is the TOTP code of; false when it is none of them (or not a TOTP code
+// at all). Every accepted step is computed and compared in constant time;
+// of steps whose codes collide, the highest is taken, so that a code
+// cannot be accepted again for a later step it also matches.
+func (v *Verifier) MatchTOTP(secret []byte, code string, now time.Time) (int64, bool, error) {
+	c, ok := mfa.NormalizeTOTPCode(code)
+	if !ok {
+		return 0, false, nil
+	}
+	var (
+		step  int64
+		found bool
+	)
+	for _, s := range mfa.AcceptedSteps(now) {
+		want, err := v.totp.Code(secret, s)
+		if err != nil {
+			return 0, false, err
+		}
+		if mfa.CodesEqual(c, want) && (!found || s > step) {
+			step, found = s, true
+		}
+	}
+	return step, found, nil
+}
+
+// Use consumes code for the user in the caller's transaction r, against
+// the user's factor as r reads it: a TOTP code for an accepted step above
+// the highest used one, or (when recovery is allowed) one of the user's
+// unused recovery codes. It returns which method the code proved, or
+// false when it proved none (wrong, replayed, used, or lost a race to a
+// request with the same code). Without a confirmed factor it is
+// mfa.ErrNotEnabled. Callers lock the user's row first, as every change
+// of a factor does, so the factor stays as read until they commit.
+func (v *Verifier) Use(ctx context.Context, r app.Repos, userID uuid.UUID, code string, now time.Time, allowRecovery bool) (mfa.Method, bool, error) {
+	f, err := r.MFA.TOTP(ctx, userID)
+	if errors.Is(err, mfa.ErrNotFound) {
+		return "", false, mfa.ErrNotEnabled
+	} else if err != nil {
+		return "", false, err
+	}
+	if !f.Enabled() {
+		return "", false, mfa.ErrNotEnabled
+	}
+	if _, isTOTP := mfa.NormalizeTOTPCode(code); isTOTP {
+		secret, err := v.Secret(f)
+		if err != nil {
+			return "", false, err
+		}
+		step, ok, err := v.MatchTOTP(secret, code, now)
+		if err != nil || !ok {
+			return "", false, err
+		}
+		ok, err = r.MFA.UseTOTPStep(ctx, userID, step)
+		if err != nil || !ok {
+			return "", false, err
+		}
+		return mfa.MethodTOTP, true, nil
+	}
+	if !allowRecovery {
+		return "", false, nil
+	}
+	h, ok := mfa.ParseRecoveryCode(code)
+	if !ok {
+		return "", false, nil
+	}
+	ok, err = r.MFA.UseRecoveryCode(ctx, userID, h, now)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	return mfa.MethodRecoveryCode, true, nil
+}
+
+// Attempts throttles code checks as password checks are throttled: each
+// counts against the failed-login limits (per account and client IP, and
+// the account's lockout) before it runs; a wrong code is audited as
+// mfa_code_failed and can lock the account; a right one, and for an
+// account with MFA only a right code, ends the run of failures.
+type Attempts struct {
+	guard *limits.Guard
+	audit app.AuditLog
+	clock app.Clock
+}
+
+// NewAttempts builds the throttle. auditLog works outside any transaction.
+func NewAttempts(guard *limits.Guard, auditLog app.AuditLog, clock app.Clock) *Attempts {
+	app.Require(map[string]any{"Guard": guard, "AuditLog": auditLog, "Clock": clock})
+	return &Attempts{guard: guard, audit: auditLog, clock: clock}
+}
+
+// Begin counts a code check of u from meta.IP before it runs; used-up
+// attempts give a rate_limited error (and a login_throttled event).
+func (a *Attempts) Begin(ctx context.Context, u *user.User, during string, meta app.RequestMeta) error {
+	err := a.guard.BeginLogin(ctx, u.Email(), meta.IP)
+	if errors.Is(err, domain.ErrRateLimited) {
+		_ = a.audit.Append(ctx, audit.Event{Type: audit.LoginThrottled, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: a.clock.Now(), Detail: map[string]string{"during": during}})
+	}
+	return err
+}
+
+// Failed records a wrong code of u: the audit event, and the lock when
+// this failure used up the account's attempts. A failure to audit does not
+// change the answer.
+func (a *Attempts) Failed(ctx context.Context, u *user.User, during string, meta app.RequestMeta) error {
+	locked, err := a.guard.LoginFailed(ctx, u.Email())
+	if err != nil {
+		return err
+	}
+	now := a.clock.Now()
+	_ = a.audit.Append(ctx, audit.Event{Type: audit.MFACodeFailed, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
+	if locked {
+		_ = a.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
+	}
+	return nil
+}
+
+// Succeeded ends u's run of failures (and clears the pair of meta.IP).
+func (a *Attempts) Succeeded(ctx context.Context, u *user.User, meta app.RequestMeta) error {
+	return a.guard.LoginSucceeded(ctx, u.Email(), meta.IP)
+}

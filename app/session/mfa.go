@@ -1,0 +1,250 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+)
+
+// LoginResult is what a right password gets: a started session (the
+// token pair), or, for an account with MFA on, only the token of the
+// second step, which LoginMFA takes with a code.
+type LoginResult struct {
+	*TokenPair              // nil when MFA is required
+	MFAToken   token.Secret // set when MFA is required
+}
+
+// MFARequired reports whether the login goes on with a code.
+func (r *LoginResult) MFARequired() bool { return r.MFAToken != "" }
+
+// mfaOn reports whether u has a confirmed second factor.
+func mfaOn(ctx context.Context, factors app.MFARepository, u *user.User) (bool, error) {
+	f, err := factors.TOTP(ctx, u.ID())
+	if errors.Is(err, mfa.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return f.Enabled(), nil
+}
+
+// challenge answers a right password of an account with MFA on: a login
+// token (random, stored by hash, living mfa.LoginTokenTTL) bound to the
+// user, the password hash just checked and the client. The failure
+// counters stay as BeginLogin left them (the attempt counted): only a
+// right code gives it back. A hash with old parameters is upgraded here,
+// as a plain login would, before the token is bound to it.
+func (h *Login) challenge(ctx context.Context, u *user.User, pw user.Password, rehash bool, meta app.RequestMeta) (*LoginResult, error) {
+	if rehash {
+		newHash, err := h.hasher.Hash(ctx, pw)
+		if err != nil {
+			return nil, err
+		}
+		err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+			if err != nil {
+				return err
+			}
+			if fresh.PasswordHash() != u.PasswordHash() {
+				return domain.ErrInvalidCredentials // changed meanwhile
+			}
+			if err := fresh.SetPasswordHash(newHash, h.clock.Now()); err != nil {
+				return err
+			}
+			if err := r.Users.Update(ctx, fresh); err != nil {
+				return err
+			}
+			u = fresh
+			return nil
+		})
+		if errors.Is(err, domain.ErrInvalidCredentials) {
+			h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	secret, hash, err := token.NewSecret(h.rnd)
+	if err != nil {
+		return nil, err
+	}
+	lt, err := mfa.IssueLoginToken(hash, u.ID(), mfa.BindingOf(u.ID(), u.PasswordHash(), meta.IP, meta.UserAgent), h.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.factors.AddLoginToken(ctx, lt); err != nil {
+		return nil, err
+	}
+	h.obs.LoginResult(ctx, app.LoginMFARequired)
+	return &LoginResult{MFAToken: secret}, nil
+}
+
+// LoginMFAInput is the second step of a login.
+type LoginMFAInput struct {
+	// Token is the mfa_token the password step answered.
+	Token string
+	// Code is a TOTP code or an unused recovery code.
+	Code string
+	Meta app.RequestMeta
+}
+
+// LoginMFA completes a login with a code and starts a session whose
+// access tokens carry amr ["pwd", "otp"]. The login token must be
+// unused, unexpired, not burned, and presented by the client it was
+// issued to for the password that is still the user's; anything else is
+// mfa.ErrLoginTokenInvalid. Each code check counts against the failed-login
+// limits first; a wrong code (or a replayed one, or one that lost a race)
+// is mfa.ErrInvalidCode and counts against the token too, which
+// mfa.MaxCodeAttempts of them burn. A right code resets the counters.
+type LoginMFA struct {
+	users    app.UserRepository
+	factors  app.MFARepository
+	tx       app.TxManager
+	tokens   app.AccessTokens
+	verifier *appmfa.Verifier
+	attempts *appmfa.Attempts
+	clock    app.Clock
+	ids      app.IDGenerator
+	rnd      io.Reader
+	ttl      time.Duration
+	obs      app.Observer
+}
+
+// NewLoginMFA builds the use case. users and factors work outside any
+// transaction.
+func NewLoginMFA(users app.UserRepository, factors app.MFARepository, tx app.TxManager, tokens app.AccessTokens, verifier *appmfa.Verifier, attempts *appmfa.Attempts, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, obs app.Observer) *LoginMFA {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "AccessTokens": tokens, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids, "Random": rnd, "Observer": obs})
+	return &LoginMFA{users: users, factors: factors, tx: tx, tokens: tokens, verifier: verifier, attempts: attempts, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), obs: obs}
+}
+
+// Handle checks the code and starts the session.
+func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, error) {
+	hash, err := token.Parse(in.Token)
+	if err != nil {
+		return nil, mfa.ErrLoginTokenInvalid
+	}
+	lt, err := h.factors.LoginToken(ctx, hash)
+	if err != nil {
+		return nil, err // mfa.ErrLoginTokenInvalid when unknown
+	}
+	u, err := h.users.ByID(ctx, lt.UserID())
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, mfa.ErrLoginTokenInvalid
+	} else if err != nil {
+		return nil, err
+	}
+	if err := lt.Usable(h.clock.Now(), mfa.BindingOf(u.ID(), u.PasswordHash(), in.Meta.IP, in.Meta.UserAgent)); err != nil {
+		return nil, err
+	}
+	if err := h.attempts.Begin(ctx, u, "login", in.Meta); err != nil {
+		if errors.Is(err, limits.ErrLocked) {
+			h.obs.LoginResult(ctx, app.LoginLocked)
+		} else if errors.Is(err, domain.ErrRateLimited) {
+			h.obs.LoginResult(ctx, app.LoginRateLimited)
+		}
+		return nil, err
+	}
+	var (
+		pair  *TokenPair
+		wrong bool
+	)
+	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.clock.Now()
+		// Under the user's row lock (which password resets and changes,
+		// and every change of a factor, take too): the password is still
+		// the one the token was issued for, the account still enabled.
+		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+		if errors.Is(err, user.ErrNotFound) {
+			return mfa.ErrLoginTokenInvalid
+		} else if err != nil {
+			return err
+		}
+		if fresh.PasswordHash() != u.PasswordHash() {
+			return mfa.ErrLoginTokenInvalid
+		}
+		if !fresh.Active() {
+			return domain.ErrAccountDisabled
+		}
+		method, ok, err := h.verifier.Use(ctx, r, fresh.ID(), in.Code, now, true)
+		if errors.Is(err, mfa.ErrNotEnabled) {
+			return mfa.ErrLoginTokenInvalid // turned off meanwhile: log in again
+		} else if err != nil {
+			return err
+		}
+		if !ok {
+			// Committed: the wrong code counts against the token.
+			wrong = true
+			_, err := r.MFA.FailLoginToken(ctx, hash, mfa.MaxCodeAttempts)
+			return err
+		}
+		used, err := r.MFA.UseLoginToken(ctx, hash, now, mfa.MaxCodeAttempts)
+		if err != nil {
+			return err
+		}
+		if !used {
+			// Used, burned or expired meanwhile: rolled back, the code
+			// stays unused.
+			return mfa.ErrLoginTokenInvalid
+		}
+		fresh.LoggedIn(now)
+		if err := r.Users.Update(ctx, fresh); err != nil {
+			return err
+		}
+		s, err := session.New(h.ids.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
+		if err != nil {
+			return err
+		}
+		s.ProvedSecondFactor()
+		if err := r.Sessions.Create(ctx, s); err != nil {
+			return err
+		}
+		if pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, fresh, now); err != nil {
+			return err
+		}
+		if method == mfa.MethodRecoveryCode {
+			left, err := r.MFA.UnusedRecoveryCodes(ctx, fresh.ID())
+			if err != nil {
+				return err
+			}
+			remaining := strconv.Itoa(left)
+			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailRecoveryCodeUsed, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"remaining": remaining}}, now); err != nil {
+				return err
+			}
+			if err := r.Audit.Append(ctx, audit.Event{Type: audit.MFARecoveryCodeUsed, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"remaining": remaining}}); err != nil {
+				return err
+			}
+		}
+		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now,
+			Detail: map[string]string{"session_id": s.ID().String(), "mfa": string(method)}})
+	})
+	if errors.Is(err, domain.ErrAccountDisabled) {
+		h.obs.LoginResult(ctx, app.LoginDisabled)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if wrong {
+		if err := h.attempts.Failed(ctx, u, "login", in.Meta); err != nil {
+			return nil, err
+		}
+		h.obs.LoginResult(ctx, app.LoginInvalidCode)
+		return nil, mfa.ErrInvalidCode
+	}
+	if err := h.attempts.Succeeded(ctx, u, in.Meta); err != nil {
+		return nil, err
+	}
+	h.obs.LoginResult(ctx, app.LoginSuccess)
+	return pair, nil
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestConfigAppNameAndURL: GATEHOUSE_APP_NAME defaults to Gatehouse and
+// reaches the injector with GATEHOUSE_APP_URL; a name that cannot stand in
+// a mail subject, or an app URL that is not an absolute http(s) URL, stops
+// startup with an error naming the variable.
+func TestConfigAppNameAndURL(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AppName != "Gatehouse" || cfg.AppURL != "" {
+		t.Errorf("defaults: APP_NAME %q, APP_URL %q; want Gatehouse and unset", cfg.AppName, cfg.AppURL)
+	}
+
+	cfg, err = LoadConfig(map[string]string{
+		"GATEHOUSE_APP_NAME": "  Acme Cloud  ",
+		"GATEHOUSE_APP_URL":  "https://app.example.com/welcome?from=auth",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wireConfig(cfg)
+	if w.AppName != "Acme Cloud" || w.AppURL != "https://app.example.com/welcome?from=auth" {
+		t.Errorf("injector gets APP_NAME %q, APP_URL %q", w.AppName, w.AppURL)
+	}
+	if r := cfg.Redacted(); r["app_name"] != "Acme Cloud" || r["app_url"] != "https://app.example.com/welcome?from=auth" {
+		t.Errorf("the logged config has app_name %v, app_url %v", r["app_name"], r["app_url"])
+	}
+
+	for name, values := range map[string][]string{
+		"GATEHOUSE_APP_NAME": {" ", "Acme\r\nBcc: victim@example.com", "Acme\x00", strings.Repeat("n", 65)},
+		"GATEHOUSE_APP_URL": {
+			"app.example.com", "/welcome", "javascript:alert(1)", "ftp://app.example.com", "https://",
+			"https://user:pw@app.example.com", "https://app.example.com/a b", "http://[::1",
+		},
+	} {
+		for _, v := range values {
+			_, err := LoadConfig(map[string]string{name: v})
+			if err == nil || !strings.Contains(err.Error(), name+":") {
+				t.Errorf("%s=%q: error %v, want one naming the variable", name, v, err)
+			}
+		}
+	}
+	for _, ok := range []string{"http://localhost:3000", "https://app.example.com", "https://example.com/app/#/home"} {
+		if _, err := LoadConfig(map[string]string{"GATEHOUSE_APP_URL": ok}); err != nil {
+			t.Errorf("GATEHOUSE_APP_URL=%q: %v", ok, err)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
+)
+
+// BenchmarkBearerPath is GET /v1/me on the wired server, on PostgreSQL,
+// through real HTTP: the path whose cost `make bench` reports. It is the
+// profile's source for docs/performance.md:
+//
+//	go test -run '^$' -bench BearerPath -cpuprofile /tmp/me.prof ./cmd/gatehouse
+//	go tool pprof -top -focus 'fasthttp|fiber' cmd/gatehouse.test /tmp/me.prof
+//
+// The client runs in the same process: focus the profile on the server's
+// frames (fasthttp, fiber, the adapters), as above.
+func BenchmarkBearerPath(b *testing.B) {
+	for _, st := range []testStore{onPostgres, onSQLite} {
+		b.Run(string(st), func(b *testing.B) { benchBearerPath(b, st) })
+	}
+}
+
+func benchBearerPath(b *testing.B, st testStore) {
+	env := map[string]string{
+		"GATEHOUSE_DATA_DIR":               b.TempDir(),
+		"GATEHOUSE_HTTP_ADDR":              "127.0.0.1:0",
+		"GATEHOUSE_ADMIN_ADDR":             "",
+		"GATEHOUSE_PUBLIC_URL":             testPublicURL,
+		"GATEHOUSE_ARGON2_MEMORY_KIB":      "1024",
+		"GATEHOUSE_ARGON2_ITERATIONS":      "1",
+		"GATEHOUSE_LOG_LEVEL":              "warn",
+		"GATEHOUSE_RATE_LIMIT_DISABLED":    "true",
+		"GATEHOUSE_REQUIRE_VERIFIED_EMAIL": "false",
+		"GATEHOUSE_SHUTDOWN_TIMEOUT":       "5s",
+	}
+	if st == onPostgres {
+		env["GATEHOUSE_DATABASE_URL"] = pgtest.NewEmptyDatabase(b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	go func() {
+		p := procIO{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, onListening: func(l listening) { ready <- l }}
+		done <- runWith(ctx, []string{"serve"}, env, p)
+	}()
+	var at listening
+	select {
+	case at = <-ready:
+	case err := <-done:
+		b.Fatalf("serve: %v", err)
+	case <-time.After(60 * time.Second):
+		b.Fatal("serve did not listen")
+	}
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + at.HTTP
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+	post := func(path, body string) []byte {
+		resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			b.Fatalf("%s: %d %s", path, resp.StatusCode, data)
+		}
+		return data
+	}
+	creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
+	post("/v1/register", creds)
+	var pair struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(post("/v1/login", creds), &pair); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(4) // with GOMAXPROCS 2: 8 clients, as make bench
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+		for pb.Next() {
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("GET /v1/me: %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/secretbox"
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
+)
+
+const keysUsage = `usage: gatehouse keys <command> [--json]
+
+  list          the signing keys: id (RFC 7638 thumbprint), state, times
+  rotate        publish a new key now; it signs from GATEHOUSE_KEY_PUBLISH_DELAY on
+                and the current key is then retired (published until its tokens expire)
+  retire ID     stop publishing the key ID at once (a compromised key): tokens it signed
+                are refused within GATEHOUSE_KEY_REFRESH_INTERVAL; retiring the current
+                key makes the next key (or a new one) current at once
+
+Running servers follow every change within GATEHOUSE_KEY_REFRESH_INTERVAL.
+With GATEHOUSE_JWT_PRIVATE_KEY_FILE set, rotation is the operator's (see docs/operations.md).
+`
+
+func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
+	asJSON := false
+	var rest []string
+	for _, a := range args {
+		if a == "--json" {
+			asJSON = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+		fmt.Fprint(p.stdout, keysUsage)
+		if len(rest) == 0 {
+			return errors.New("no keys command given")
+		}
+		return nil
+	}
+	cmd, rest := rest[0], rest[1:]
+	want := map[string]int{"list": 0, "rotate": 0, "retire": 1}
+	if n, ok := want[cmd]; !ok || len(rest) != n {
+		fmt.Fprint(p.stderr, keysUsage)
+		return fmt.Errorf("keys %s: wrong command or arguments", cmd)
+	}
+	op, cleanup, err := operator(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ring := op.SigningKeys
+	switch cmd {
+	case "rotate":
+		k, err := ring.Rotate(ctx, "cli", app.RequestMeta{})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return json.NewEncoder(p.stdout).Encode(k)
+		}
+		_, err = fmt.Fprintf(p.stdout, "published %s; it signs from %s\n", k.KID, k.ActivateAt.UTC().Format(time.RFC3339))
+		return err
+	case "retire":
+		if err := ring.Retire(ctx, "cli", app.RequestMeta{}, rest[0]); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(p.stdout, "retired %s: no longer published\n", rest[0])
+		return err
+	}
+	list, err := ring.List(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if list == nil {
+			list = []keys.KeyView{}
+		}
+		return json.NewEncoder(p.stdout).Encode(list)
+	}
+	return printKeys(p.stdout, list)
+}
+
+func printKeys(w io.Writer, list []keys.KeyView) error {
+	at := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tSOURCE\tPUBLISHED\tCREATED\tACTIVATES\tACTIVATED\tRETIRED\tPUBLISHED UNTIL")
+	for _, k := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.State, k.Source, k.Published,
+			at(k.CreatedAt), at(k.ActivateAt), at(k.ActivatedAt), at(k.RetiredAt), at(k.PublishUntil))
+	}
+	return tw.Flush()
+}
+
+// keygenSecret prints a new secret key for GATEHOUSE_SECRET_KEY_FILE.
+func keygenSecret(w io.Writer) error {
+	key, err := secretbox.NewKey()
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, secretbox.EncodeKey(key))
+	return err
+}

@@ -1,0 +1,37 @@
+-- +goose Up
+-- Signing keys with a lifecycle (next -> current -> retired -> gone), their
+-- private halves sealed under the secret key; and small shared settings.
+-- Times are Unix microseconds.
+
+CREATE TABLE signing_key_ring (
+    kid           TEXT PRIMARY KEY,  -- RFC 7638 thumbprint of the public key
+    sealed_seed   BLOB NOT NULL,     -- Ed25519 seed, sealed (AEAD) under the secret key
+    state         TEXT NOT NULL CHECK (state IN ('next', 'current', 'retired')),
+    created_at    INTEGER NOT NULL,
+    activate_at   INTEGER NOT NULL,  -- when it signs (next) or began to sign
+    activated_at  INTEGER,           -- when the promotion was recorded
+    retired_at    INTEGER,
+    publish_until INTEGER,           -- retired: in the JWKS until then, then gone
+    CHECK ((state = 'retired') = (retired_at IS NOT NULL AND publish_until IS NOT NULL))
+) STRICT;
+-- One key signs, and at most one waits to.
+CREATE UNIQUE INDEX signing_key_ring_one_current ON signing_key_ring (state) WHERE state = 'current';
+CREATE UNIQUE INDEX signing_key_ring_one_next ON signing_key_ring (state) WHERE state = 'next';
+
+-- Named values every instance shares: the check value of the secret key
+-- (sealed). The embedded store keeps a generated secret key in a 0600 file
+-- beside the database, not here.
+CREATE TABLE settings (
+    name       TEXT PRIMARY KEY,
+    value      BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+-- The single plain key of signing_keys moves into the ring, sealed, when
+-- serve first starts (sealing needs the secret key); the row is then deleted.
+
+-- +goose Down
+-- Generated keys are not moved back: after going down the next start makes
+-- a new key (live access tokens then fail verification and are refreshed).
+DROP TABLE settings;
+DROP TABLE signing_key_ring;
