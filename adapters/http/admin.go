@@ -224,21 +224,20 @@ func pathID(c *fiber.Ctx) (uuid.UUID, error) {
 // queryInt reads an optional integer query parameter of a list: 0 when
 // absent, which the use cases take for the default. An explicit 0 is
 // passed on as out of range, so that only absence means the default.
-func queryInt(c *fiber.Ctx, name string) (int, error) {
+// queryInt reads an optional integer query parameter: nil when absent.
+func queryInt(c *fiber.Ctx, name string) (*int, error) {
 	raw := c.Query(name)
 	if raw == "" {
-		return 0, nil
+		return nil, nil
 	}
 	n, err := strconv.Atoi(raw)
 	switch {
 	case errors.Is(err, strconv.ErrRange):
 		n = -1 // far out of range: the use case says which range
 	case err != nil:
-		return 0, domain.InvalidRequest(domain.FieldError{Field: name, Code: "not_an_integer", Message: name + " must be an integer."})
-	case n == 0:
-		n = -1
+		return nil, domain.InvalidRequest(domain.FieldError{Field: name, Code: "not_an_integer", Message: name + " must be an integer."})
 	}
-	return n, nil
+	return &n, nil
 }
 
 func nullable(s string) *string {

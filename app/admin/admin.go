@@ -42,15 +42,15 @@ const (
 	MaxLimit     = 200
 )
 
-// pageLimit checks a requested page size; 0 means the default.
-func pageLimit(n int) (int, error) {
-	if n == 0 {
+// pageLimit checks a requested page size; nil means the default.
+func pageLimit(limit *int) (int, error) {
+	if limit == nil {
 		return DefaultLimit, nil
 	}
-	if n < 1 || n > MaxLimit {
+	if n := *limit; n < 1 || n > MaxLimit {
 		return 0, domain.InvalidRequest(domain.FieldError{Field: "limit", Code: "out_of_range", Message: "limit must be between 1 and 200."})
 	}
-	return n, nil
+	return *limit, nil
 }
 
 var errBadCursor = domain.InvalidRequest(domain.FieldError{Field: "cursor", Code: "invalid_cursor", Message: "The cursor is not one this list returned."})

@@ -78,7 +78,7 @@ func TestListPagesWithAnOpaqueCursor(t *testing.T) {
 	f.expectViews()
 	page := []*user.User{stored(1, true), stored(2, true), stored(3, true)}
 	f.users.EXPECT().List(gomock.Any(), app.UserQuery{EmailPrefix: "ow", Limit: 3}).Return(page, nil)
-	views, next, err := f.h.List(context.Background(), admin.ListInput{Email: " OW", Limit: 2})
+	views, next, err := f.h.List(context.Background(), admin.ListInput{Email: " OW", Limit: ptr(2)})
 	if err != nil || len(views) != 2 || next == "" {
 		t.Fatalf("List = %d users, next %q, %v; want 2 and a cursor", len(views), next, err)
 	}
@@ -93,7 +93,7 @@ func TestListPagesWithAnOpaqueCursor(t *testing.T) {
 
 func TestListRefusesBadLimitsAndCursorsBeforeAnyLookup(t *testing.T) {
 	f := newUsers(t) // no List expected: a strict mock fails on any call
-	for _, in := range []admin.ListInput{{Limit: -1}, {Limit: 201}, {Cursor: "not-a-cursor"}, {Cursor: "YQ"}, {Email: strings.Repeat("a", 300)}} {
+	for _, in := range []admin.ListInput{{Limit: ptr(-1)}, {Limit: ptr(0)}, {Limit: ptr(201)}, {Cursor: "not-a-cursor"}, {Cursor: "YQ"}, {Email: strings.Repeat("a", 300)}} {
 		_, _, err := f.h.List(context.Background(), in)
 		if !errors.Is(err, domain.ErrInvalidRequest) {
 			t.Errorf("List(%+v) = %v, want invalid_request", in, err)
@@ -370,14 +370,14 @@ func TestAuditQueryValidatesAndPages(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	trail := mock.NewMockAuditTrail(ctrl)
 	h := admin.NewAudit(trail)
-	for _, in := range []admin.AuditInput{{Limit: 500}, {Type: "no_such_event"}, {Cursor: "%%%"}} {
+	for _, in := range []admin.AuditInput{{Limit: ptr(500)}, {Limit: ptr(0)}, {Type: "no_such_event"}, {Cursor: "%%%"}} {
 		if _, _, err := h.Query(context.Background(), in); !errors.Is(err, domain.ErrInvalidRequest) {
 			t.Errorf("Query(%+v) = %v", in, err)
 		}
 	}
 	recs := []audit.Record{{Seq: 9}, {Seq: 7}, {Seq: 4}}
 	trail.EXPECT().Query(gomock.Any(), app.AuditQuery{UserID: apptest.ID(1), Type: audit.LoginFailed, Limit: 3}).Return(recs, nil)
-	got, next, err := h.Query(context.Background(), admin.AuditInput{UserID: apptest.ID(1), Type: "login_failed", Limit: 2})
+	got, next, err := h.Query(context.Background(), admin.AuditInput{UserID: apptest.ID(1), Type: "login_failed", Limit: ptr(2)})
 	if err != nil || len(got) != 2 || next == "" {
 		t.Fatalf("Query = %d, %q, %v", len(got), next, err)
 	}
@@ -386,3 +386,5 @@ func TestAuditQueryValidatesAndPages(t *testing.T) {
 		t.Fatalf("second page: %q, %v", next, err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

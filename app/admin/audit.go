@@ -23,7 +23,7 @@ type AuditInput struct {
 	UserID uuid.UUID // uuid.Nil: every user
 	Type   string    // "": every type
 	Cursor string
-	Limit  int // 0 for the default
+	Limit  *int // nil for the default
 }
 
 // Query returns a page of events, newest first, and the cursor of the

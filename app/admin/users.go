@@ -54,7 +54,7 @@ func NewUsers(users app.UserRepository, sessions app.SessionRepository, factors 
 type ListInput struct {
 	Email  string // a prefix of the address, normalized as addresses are
 	Cursor string // "" for the first page
-	Limit  int    // 0 for the default
+	Limit  *int   // nil for the default
 }
 
 // List returns a page of users, newest first, and the cursor of the next

@@ -57,7 +57,7 @@ commands:
                            the signing keys and their rotation (run "gatehouse keys" for details)
   version                  print the version of this binary
   healthcheck              exit 0 if the local serve answers GET /readyz with 200 (for container healthchecks)
-  users list|show|create|disable|enable|delete|verify|unlock|revoke-sessions
+  users list|show|create|disable|enable|delete|verify|unlock|disable-mfa|revoke-sessions
                            manage accounts (run "gatehouse users" for details)
   admin-keys create NAME|list|revoke NAME
                            manage the keys of the admin API

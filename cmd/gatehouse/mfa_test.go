@@ -438,6 +438,25 @@ func TestMFAOperatorTurnsItOff(t *testing.T) {
 			t.Fatal("MFA still on")
 		}
 		assertAudit(t, f.env, id, "mfa_disabled", "admin_user_updated")
+
+		// The same from the shell.
+		u2 := enroll(t, f.fixture)
+		var shown struct {
+			Users []struct {
+				MFAEnabled *bool `json:"mfa_enabled"`
+			} `json:"users"`
+		}
+		out := mustCLI(t, f.env, "users", "disable-mfa", u2.addr, "--json")
+		if err := json.Unmarshal([]byte(out), &shown); err != nil {
+			t.Fatal(err)
+		}
+		if len(shown.Users) != 1 || shown.Users[0].MFAEnabled == nil || *shown.Users[0].MFAEnabled {
+			t.Fatalf("users disable-mfa printed %s", out)
+		}
+		access, _ = login(t, f.c, u2.addr, strongPassword)
+		if meMFA(t, f.c, access) {
+			t.Fatal("MFA still on after users disable-mfa")
+		}
 	})
 }
 

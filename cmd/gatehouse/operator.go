@@ -31,6 +31,8 @@ A user is named by its id or its email address. Add --json for JSON output.
   delete USER                                       the account and all it holds but its audit trail
   verify USER                                       mark the address verified
   unlock USER                                       lift a lockout, clear failed-login counts
+  disable-mfa USER                                  turn two-factor login off (a lost authenticator);
+                                                    the owner is mailed and can enroll again
   revoke-sessions USER
 
 Mail (invitations) is queued in the database and sent by the running server.
@@ -140,7 +142,7 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	fs.SetOutput(p.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	email := fs.String("email", "", "list: a prefix of the address")
-	limit := fs.Int("limit", 0, "list: page size (1..200, default 50)")
+	limit := fs.Int("limit", admin.DefaultLimit, "list: page size (1..200)")
 	cursor := fs.String("cursor", "", "list: the next_cursor of the previous page")
 	verified := fs.Bool("verified", false, "create: mark the address verified")
 	pwStdin := fs.Bool("password-stdin", false, "create: read the password from the first line of stdin")
@@ -166,7 +168,13 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 
 	switch cmd {
 	case "list":
-		views, next, err := op.Users.List(ctx, admin.ListInput{Email: *email, Cursor: *cursor, Limit: *limit})
+		in := admin.ListInput{Email: *email, Cursor: *cursor}
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "limit" {
+				in.Limit = limit
+			}
+		})
+		views, next, err := op.Users.List(ctx, in)
 		if err != nil {
 			return err
 		}
@@ -203,6 +211,8 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 		v, err = op.Users.Update(ctx, actor, id, admin.Patch{Disabled: &no})
 	case "verify":
 		v, err = op.Users.Update(ctx, actor, id, admin.Patch{EmailVerified: &yes})
+	case "disable-mfa":
+		v, err = op.Users.Update(ctx, actor, id, admin.Patch{MFAEnabled: &no})
 	case "delete":
 		if err := op.Users.Delete(ctx, actor, id); err != nil {
 			return err
