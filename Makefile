@@ -7,6 +7,8 @@
 #   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift
 #   make generate  regenerate mocks (go generate) and wire_gen.go (wire gen)
 #   make build     static binary in bin/gatehouse
+#   make bench     build, then benchmark register, login, refresh and /v1/me on both stores
+#                  (a private database each, servers on 127.0.0.1, stops and cleans up by itself)
 
 SHELL       := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +26,20 @@ PGDATABASE  ?= gatehouse
 # Passed to `make run-postgres` only, so it cannot leak into the tests' environment.
 PG_RUN_URL  ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=disable
 
-.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check generate build clean
+# `make bench`: what it runs, each overridable (make bench BENCH_FOR=30s BENCH_STORES=postgres).
+LOAD_BIN          ?= bin/gatehouse-load
+BENCH_STORES      ?= postgres,sqlite
+BENCH_ENDPOINTS   ?= register,login,refresh,me
+BENCH_FOR         ?= 10s
+BENCH_CONCURRENCY ?= 8
+BENCH_USERS       ?= 1000
+# More flags of `gatehouse-load bench` (e.g. -pg-waits, -sessions 2000; see tools/load/README.md).
+BENCH_FLAGS       ?=
+# The maintenance database of the PostgreSQL server the bench creates its
+# database on (gatehouse_bench_<random>, dropped at the end); loopback only.
+BENCH_PG_URL      ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/postgres?sslmode=disable
+
+.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check generate build bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -103,6 +118,16 @@ generate: ## regenerate mocks and wire_gen.go
 
 build: ## static binary in bin/gatehouse
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+
+# The load tool (tools/load) does the work: see tools/load/README.md. It
+# measures one argon2id hash, then for each store seeds BENCH_USERS accounts
+# into a fresh store, starts the built server on a free 127.0.0.1 port with
+# rate limits off and the default argon2id cost, loads each endpoint closed
+# loop for BENCH_FOR with BENCH_CONCURRENCY clients and prints the table.
+bench: build ## build, then benchmark register, login, refresh and /v1/me on both stores (BENCH_FOR=10s BENCH_CONCURRENCY=8 BENCH_STORES=postgres,sqlite)
+	$(GO) build -o $(LOAD_BIN) ./tools/load
+	'$(abspath $(LOAD_BIN))' bench -bin '$(abspath $(BIN))' -stores '$(BENCH_STORES)' -endpoints '$(BENCH_ENDPOINTS)' \
+		-for '$(BENCH_FOR)' -c '$(BENCH_CONCURRENCY)' -users '$(BENCH_USERS)' -pg-url '$(BENCH_PG_URL)' $(BENCH_FLAGS)
 
 clean: ## remove build output
 	rm -rf bin/ coverage.out coverage.html

@@ -147,11 +147,26 @@ type RefreshToken struct {
 	UsedAt    *time.Time
 }
 
+// BearerSession is what one bearer request checks and shows: a session,
+// its user, and whether that user has a confirmed second factor.
+type BearerSession struct {
+	Session *session.Session
+	User    *user.User
+	// MFAEnabled: the user has a confirmed TOTP factor (what
+	// MFARepository.TOTP's Enabled reports).
+	MFAEnabled bool
+}
+
 // SessionRepository stores sessions and their refresh tokens.
 type SessionRepository interface {
 	Create(ctx context.Context, s *session.Session) error
 	// ByID finds a session, or session.ErrNotFound. One primary-key lookup.
 	ByID(ctx context.Context, id uuid.UUID) (*session.Session, error)
+	// ForBearer finds a session with its user and the user's second-factor
+	// state, in one statement (three primary-key lookups): the check of
+	// every bearer request, so it reads the store as it is now, never a
+	// cache. Unknown session: session.ErrNotFound.
+	ForBearer(ctx context.Context, id uuid.UUID) (BearerSession, error)
 	// ByIDForChange is ByID inside a transaction that will change the
 	// session; such transactions on one session run one after another.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)

@@ -428,7 +428,6 @@ var AppSet = wire.NewSet(
 	account.NewConfirmEmailChange,
 	account.NewVerifyEmail,
 	account.NewResendVerification,
-	account.NewGetUser,
 	session.NewLogin,
 	session.NewRefresh,
 	session.NewLogout,
@@ -457,7 +456,6 @@ var MFASet = wire.NewSet(
 	appmfa.NewConfirm,
 	appmfa.NewDisable,
 	appmfa.NewRegenerate,
-	appmfa.NewStatus,
 	session.NewLoginMFA,
 )
 

@@ -68,7 +68,6 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
-	getUser := account.NewGetUser(userRepository)
 	mfaRepository := repos.MFA
 	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
@@ -112,13 +111,11 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
 	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, verifier, attempts, clock, iDs)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, verifier, attempts, clock, reader)
-	status := mfa.NewStatus(mfaRepository)
 	v := ProvideReady(pool)
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
 		Resend:        resendVerification,
-		GetUser:       getUser,
 		Login:         login,
 		LoginMFA:      loginMFA,
 		Refresh:       refresh,
@@ -136,7 +133,6 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		MFAConfirm:    confirm,
 		MFADisable:    disable,
 		MFARegenerate: regenerate,
-		MFAStatus:     status,
 		Guard:         guard,
 		Tokens:        accessTokens,
 		Ready:         v,
@@ -157,13 +153,13 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		return nil, nil, err
 	}
 	version := cfg.Version
-	adminStatus := admin.NewStatus(storeInfo, outbox, ring, clock, version)
+	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
 	handler := ProvideMetricsHandler(metricsMetrics)
 	adminUseCases := http.AdminUseCases{
 		Users:   users,
 		Audit:   audit,
 		Keys:    keys,
-		Status:  adminStatus,
+		Status:  status,
 		Ready:   v,
 		Metrics: handler,
 	}
@@ -235,7 +231,6 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
-	getUser := account.NewGetUser(userRepository)
 	mfaRepository := repos.MFA
 	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
@@ -279,13 +274,11 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
 	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, verifier, attempts, clock, iDs)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, verifier, attempts, clock, reader)
-	status := mfa.NewStatus(mfaRepository)
 	v := ProvideSQLiteReady(db)
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
 		Resend:        resendVerification,
-		GetUser:       getUser,
 		Login:         login,
 		LoginMFA:      loginMFA,
 		Refresh:       refresh,
@@ -303,7 +296,6 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		MFAConfirm:    confirm,
 		MFADisable:    disable,
 		MFARegenerate: regenerate,
-		MFAStatus:     status,
 		Guard:         guard,
 		Tokens:        accessTokens,
 		Ready:         v,
@@ -324,13 +316,13 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		return nil, nil, err
 	}
 	version := cfg.Version
-	adminStatus := admin.NewStatus(storeInfo, outbox, ring, clock, version)
+	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
 	handler := ProvideMetricsHandler(metricsMetrics)
 	adminUseCases := http.AdminUseCases{
 		Users:   users,
 		Audit:   audit,
 		Keys:    keys,
-		Status:  adminStatus,
+		Status:  status,
 		Ready:   v,
 		Metrics: handler,
 	}

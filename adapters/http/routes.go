@@ -25,7 +25,6 @@ type UseCases struct {
 	Register      *account.Register
 	VerifyEmail   *account.VerifyEmail
 	Resend        *account.ResendVerification
-	GetUser       *account.GetUser
 	Login         *session.Login
 	LoginMFA      *session.LoginMFA
 	Refresh       *session.Refresh
@@ -43,7 +42,6 @@ type UseCases struct {
 	MFAConfirm    *mfa.Confirm
 	MFADisable    *mfa.Disable
 	MFARegenerate *mfa.Regenerate
-	MFAStatus     *mfa.Status
 	Guard         *limits.Guard
 	Tokens        app.AccessTokens
 	// Ready reports whether the database answers.
@@ -123,17 +121,12 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	})
+	// The bearer check read the account and its second-factor state in
+	// its one query; /v1/me shows them without another.
 	v1.Get("/me", auth, func(c *fiber.Ctx) error {
-		u, err := uc.GetUser.Handle(c.UserContext(), principal(c).UserID)
-		if err != nil {
-			return err
-		}
-		on, err := uc.MFAStatus.Enabled(c.UserContext(), u.ID())
-		if err != nil {
-			return err
-		}
+		p := principal(c)
 		NoStore(c)
-		return c.JSON(fiber.Map{"user": meUserResponse{userResponse: renderUser(u), MFAEnabled: on}})
+		return c.JSON(fiber.Map{"user": meUserResponse{userResponse: renderUser(p.User), MFAEnabled: p.MFAEnabled}})
 	})
 	v1.Get("/me/sessions", auth, func(c *fiber.Ctx) error {
 		views, err := uc.ListSessions.Handle(c.UserContext(), principal(c))

@@ -118,13 +118,11 @@ func newFixture(t *testing.T) *fixture {
 		DeleteAccount: account.NewDeleteAccount(f.users, f.tx, check, clock, ids),
 		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
 		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, clock),
-		GetUser:       account.NewGetUser(f.users),
 		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
 		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf(links)),
 		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),
 		MFADisable:    appmfa.NewDisable(f.users, f.mfa, f.tx, check, verifier, attempts, clock, ids),
 		MFARegenerate: appmfa.NewRegenerate(f.users, f.mfa, f.tx, verifier, attempts, clock, rand.Reader),
-		MFAStatus:     appmfa.NewStatus(f.mfa),
 		Guard:         guard,
 		Ready:         func(context.Context) error { return nil },
 	})
@@ -144,9 +142,14 @@ func (f *fixture) expectTx(n int) {
 		func(ctx context.Context, fn func(context.Context, app.Repos) error) error { return fn(ctx, r) })
 }
 
-// expectBearer makes "good-jwt" the access token of sessionID of userID,
-// and anything else refused.
-func (f *fixture) expectBearer() {
+// expectBearer makes "good-jwt" the access token of sessionID of userID
+// (owner@example.com, active, no second factor), and anything else
+// refused.
+func (f *fixture) expectBearer() { f.expectBearerMFA(false) }
+
+// expectBearerMFA is expectBearer for a user whose second factor is on or
+// off.
+func (f *fixture) expectBearerMFA(mfa bool) {
 	f.access.EXPECT().Verify(gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, s string) (app.AccessClaims, error) {
 		if s != "good-jwt" {
 			return app.AccessClaims{}, domain.ErrUnauthorized
@@ -154,7 +157,9 @@ func (f *fixture) expectBearer() {
 		return app.AccessClaims{Subject: userID, SessionID: sessionID}, nil
 	})
 	live := dsession.Rehydrate(sessionID, userID, t0.Add(-time.Hour), t0.Add(-time.Minute), t0.Add(time.Hour), nil, "ua", "192.0.2.1")
-	f.sessions.EXPECT().ByID(gomock.Any(), sessionID).Return(live, nil).AnyTimes()
+	last := t0.Add(-2 * time.Hour)
+	u := user.Rehydrate(userID, user.RehydrateEmail("owner@example.com"), "$argon2id$stored", true, true, t0.Add(-48*time.Hour), t0.Add(-time.Hour), nil, &last)
+	f.sessions.EXPECT().ForBearer(gomock.Any(), sessionID).Return(app.BearerSession{Session: live, User: u, MFAEnabled: mfa}, nil).AnyTimes()
 }
 
 func owner(t *testing.T, email string, active bool) *user.User {
@@ -356,7 +361,7 @@ func TestConfirmEmailUnavailableBearerCheckFails(t *testing.T) {
 	// A token that cannot be checked (database down) is not taken for an
 	// anonymous call that would sign the caller out too.
 	f.access.EXPECT().Verify(gomock.Any(), "good-jwt").Return(app.AccessClaims{Subject: userID, SessionID: sessionID}, nil)
-	f.sessions.EXPECT().ByID(gomock.Any(), sessionID).Return(nil, domain.Unavailable(context.DeadlineExceeded))
+	f.sessions.EXPECT().ForBearer(gomock.Any(), sessionID).Return(app.BearerSession{}, domain.Unavailable(context.DeadlineExceeded))
 	secret, _, _ := token.NewSecret(rand.Reader)
 	res, body := do(t, f.public, request("POST", "/v1/me/email/confirm", `{"token":"`+secret.Reveal()+`"}`, "Authorization", "Bearer good-jwt"))
 	decodeProblem(t, res, body, 503, "unavailable")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -44,6 +45,9 @@ type Config struct {
 	Audience string        // aud
 	TTL      time.Duration // exp - iat
 	Leeway   time.Duration // clock skew allowed on iat (exp is strict); zero means DefaultLeeway
+	// CacheSize is how many verified tokens Verify remembers until their
+	// exp (see verifiedCache); zero means DefaultCacheSize, negative none.
+	CacheSize int
 }
 
 // Tokens issues and verifies access tokens with the Ed25519 keys of the
@@ -54,6 +58,8 @@ type Tokens struct {
 	clock app.Clock
 	ids   app.IDGenerator
 	keys  atomic.Pointer[keySet]
+	// verified remembers accepted tokens (nil: off).
+	verified *verifiedCache
 }
 
 // keySet is one app.KeySet made ready: signers, public keys by kid and the
@@ -117,7 +123,10 @@ func NewWithoutKeys(cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, 
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	t := &Tokens{cfg: cfg, clock: clock, ids: ids}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	t := &Tokens{cfg: cfg, clock: clock, ids: ids, verified: newVerifiedCache(cfg.CacheSize)}
 	t.keys.Store(&keySet{pubs: map[string]ed25519.PublicKey{}, jwks: []byte(`{"keys":[]}`)})
 	return t, nil
 }
@@ -270,37 +279,52 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 // the configured ones, that is not expired (strictly) nor issued in the
 // future (with the leeway), and that carries UUID sub and sid and a jti.
 // Anything else gives domain.ErrUnauthorized.
+//
+// A token it accepted before is found by its SHA-256 in a bounded cache
+// and accepted again without the signature check while it is not expired
+// (strictly, at every call) and its key is still published.
 func (t *Tokens) Verify(_ context.Context, signed string) (app.AccessClaims, error) {
-	c, ok := t.verify(signed)
+	if len(signed) == 0 || len(signed) > MaxTokenLength {
+		return app.AccessClaims{}, domain.ErrUnauthorized
+	}
+	sum := sha256.Sum256([]byte(signed))
+	if c, ok := t.verified.get(sum, t.keys.Load(), t.clock.Now()); ok {
+		return c, nil
+	}
+	c, kid, ok := t.verify(signed)
 	if !ok {
 		return app.AccessClaims{}, domain.ErrUnauthorized
 	}
+	t.verified.put(sum, kid, c, t.clock.Now())
 	return c, nil
 }
 
-func (t *Tokens) verify(signed string) (app.AccessClaims, bool) {
+// verify checks signed in full and returns its claims and the kid of the
+// key that signed it.
+func (t *Tokens) verify(signed string) (app.AccessClaims, string, bool) {
 	if len(signed) == 0 || len(signed) > MaxTokenLength || strings.Count(signed, ".") != 2 {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	keys := t.keys.Load()
-	pub, ok := keys.pubs[headerKID(signed[:strings.IndexByte(signed, '.')])]
+	kid := headerKID(signed[:strings.IndexByte(signed, '.')])
+	pub, ok := keys.pubs[kid]
 	if !ok {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	tok, err := josejwt.ParseSigned(signed, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil || len(tok.Headers) != 1 {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
-	if h := tok.Headers[0]; h.Algorithm != string(jose.EdDSA) || keys.pubs[h.KeyID] == nil || h.JSONWebKey != nil {
-		return app.AccessClaims{}, false
+	if h := tok.Headers[0]; h.Algorithm != string(jose.EdDSA) || h.KeyID != kid || h.JSONWebKey != nil {
+		return app.AccessClaims{}, "", false
 	}
 	var std josejwt.Claims
 	var priv privateClaims
 	if err := tok.Claims(pub, &std, &priv); err != nil {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	if std.Expiry == nil || std.IssuedAt == nil || std.ID == "" {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	err = std.ValidateWithLeeway(josejwt.Expected{
 		Issuer:      t.cfg.Issuer,
@@ -308,18 +332,18 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, bool) {
 		Time:        t.clock.Now(),
 	}, t.cfg.Leeway)
 	if err != nil {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	// Expiry is strict: the leeway covers clock skew for iat between
 	// instances, but a token this service signed is dead at its exp, so a
 	// short GATEHOUSE_ACCESS_TOKEN_TTL means what it says.
 	if !t.clock.Now().Before(std.Expiry.Time()) {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	sub, ok1 := parseUUID(std.Subject)
 	sid, ok2 := parseUUID(priv.SessionID)
 	if !ok1 || !ok2 {
-		return app.AccessClaims{}, false
+		return app.AccessClaims{}, "", false
 	}
 	return app.AccessClaims{
 		ID:            std.ID,
@@ -330,7 +354,7 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, bool) {
 		AMR:           priv.AMR,
 		IssuedAt:      std.IssuedAt.Time().UTC(),
 		ExpiresAt:     std.Expiry.Time().UTC(),
-	}, true
+	}, kid, true
 }
 
 // headerKID decodes the protected header and returns its kid when it has

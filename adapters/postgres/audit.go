@@ -75,24 +75,75 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 // recordColumns are the columns scanRecord reads, in its order.
 const recordColumns = `seq, event_type, user_id, ip, user_agent, occurred_at, detail, prev_hash, hash`
 
-// Walk calls fn with every stored record in seq order, read by one
-// statement (one consistent snapshot), until fn returns an error.
+// walkPage is how many records one statement of Walk reads.
+const walkPage = 10000
+
+// walkSQL reads the page of records after seq $1 (primary key).
+const walkSQL = `SELECT ` + recordColumns + ` FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`
+
+// Walk calls fn with every stored record in seq order, until fn returns an
+// error. It reads pages of walkPage records (one statement each, on the
+// primary key) in one read-only REPEATABLE READ transaction, so that every
+// page comes from one consistent snapshot and no statement runs long: one
+// statement over ten million records outlived the pool's statement
+// timeout and `gatehouse audit verify` could not finish. Bound to a
+// transaction, Walk reads inside it.
 func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
-	rs, err := a.db.Query(ctx, `SELECT `+recordColumns+` FROM audit_events ORDER BY seq`)
+	walk := func(q DBTX) error {
+		after := int64(0)
+		for {
+			n, err := a.walkPage(ctx, q, after, fn)
+			if err != nil || n.count < walkPage {
+				return err
+			}
+			after = n.last
+		}
+	}
+	if tx, ok := a.db.(pgx.Tx); ok {
+		return walk(tx)
+	}
+	b, ok := a.db.(interface {
+		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+	})
+	if !ok {
+		return errors.New("postgres: audit walk needs a pool or a transaction")
+	}
+	var fnErr error
+	err := pgx.BeginTxFunc(ctx, b, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		fnErr = walk(tx)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return translate(err, nil)
+}
+
+type walked struct {
+	count int
+	last  int64
+}
+
+// walkPage hands fn the records after seq after, up to walkPage of them.
+func (a *AuditLog) walkPage(ctx context.Context, q DBTX, after int64, fn func(audit.Record) error) (walked, error) {
+	rs, err := q.Query(ctx, walkSQL, after, walkPage)
 	if err != nil {
-		return translate(err, nil)
+		return walked{}, translate(err, nil)
 	}
 	defer rs.Close()
+	var w walked
 	for rs.Next() {
 		r, err := scanRecord(rs)
 		if err != nil {
-			return err
+			return w, err
 		}
+		w.count++
+		w.last = r.Seq
 		if err := fn(r); err != nil {
-			return err
+			return w, err
 		}
 	}
-	return translate(rs.Err(), nil)
+	return w, translate(rs.Err(), nil)
 }
 
 // Query returns up to q.Limit records matching q, newest first, in one

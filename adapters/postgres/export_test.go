@@ -18,7 +18,12 @@ var (
 	EnabledAmongSQL        = enabledAmongSQL
 	UseRecoveryCodeSQL     = useRecoveryCodeSQL
 	UnusedRecoveryCodesSQL = unusedRecoveryCodesSQL
+	BearerSQL              = bearerSQL
+	WalkSQL                = walkSQL
 )
+
+// WalkPage is how many audit records one statement of Walk reads.
+const WalkPage = walkPage
 
 // MigrateUpTo applies the migrations up to and including version, for the
 // tests of one migration's round trip.

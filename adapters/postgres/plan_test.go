@@ -112,6 +112,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{name: "active sessions of a page of users", index: "sessions_user_live", sql: postgres.CountActiveSQL, args: []any{users, time.Now()}},
 		{name: "mail of a deleted user", index: "mail_outbox_user", sql: postgres.DeleteUserMailSQL, args: []any{someUser}},
 		{name: "outbox stats", index: "mail_outbox_due", sql: postgres.OutboxStatsSQL},
+		// every bearer request: the session, its user and their second
+		// factor, each by primary key
+		{name: "bearer session with user and factor", index: "sessions_pkey", sql: postgres.BearerSQL, args: []any{uuid.New()}},
+		{name: "audit walk, a page", index: "audit_events_pkey", sql: postgres.WalkSQL, args: []any{int64(5000), postgres.WalkPage}},
 		{name: "sessions of a deleted user (cascade)", index: "sessions_user", sql: `DELETE FROM sessions WHERE user_id = $1`, args: []any{someUser}},
 		{name: "tokens of a deleted user (cascade)", index: "one_time_tokens_user", sql: `DELETE FROM one_time_tokens WHERE user_id = $1`, args: []any{someUser}},
 		{name: "a TOTP step used", index: "mfa_totp_pkey", sql: postgres.UseTOTPStepSQL, args: []any{someUser, int64(2)}},

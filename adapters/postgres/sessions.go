@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -34,6 +35,40 @@ func (r *SessionRepository) Create(ctx context.Context, s *session.Session) erro
 // ByID finds a session by primary key, or session.ErrNotFound.
 func (r *SessionRepository) ByID(ctx context.Context, id uuid.UUID) (*session.Session, error) {
 	return scanSession(r.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+}
+
+// bearerSQL reads session $1 with its user and whether the user has a
+// confirmed second factor: three primary-key lookups (sessions_pkey,
+// users_pkey, mfa_totp_pkey) in one statement, one round trip.
+var bearerSQL = `SELECT ` + prefixColumns("s.", sessionColumns) + `, ` + prefixColumns("u.", userColumns) + `,
+		t.confirmed_at IS NOT NULL
+	FROM sessions s
+	JOIN users u ON u.id = s.user_id
+	LEFT JOIN mfa_totp t ON t.user_id = s.user_id
+	WHERE s.id = $1`
+
+// ForBearer finds session id with its user and the user's second-factor
+// state in one statement, or gives session.ErrNotFound.
+func (r *SessionRepository) ForBearer(ctx context.Context, id uuid.UUID) (app.BearerSession, error) {
+	var (
+		s   sessionRow
+		u   userRow
+		mfa bool
+	)
+	if err := r.db.QueryRow(ctx, bearerSQL, id).Scan(append(append(s.dest(), u.dest()...), &mfa)...); err != nil {
+		return app.BearerSession{}, translate(err, session.ErrNotFound)
+	}
+	return app.BearerSession{Session: s.session(), User: u.user(), MFAEnabled: mfa}, nil
+}
+
+// prefixColumns qualifies each column of a comma-separated list with
+// prefix ("s." + "id, user_id" = "s.id, s.user_id").
+func prefixColumns(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // ByIDForChange is ByID with a row lock (FOR UPDATE) held until the
@@ -164,19 +199,31 @@ func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token
 }
 
 func scanSession(row scanner) (*session.Session, error) {
-	var (
-		id, userID                 uuid.UUID
-		created, lastUsed, expires time.Time
-		revoked                    *time.Time
-		userAgent, ip              string
-		mfa                        bool
-	)
-	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip, &mfa); err != nil {
+	var s sessionRow
+	if err := row.Scan(s.dest()...); err != nil {
 		return nil, translate(err, session.ErrNotFound)
 	}
-	s := session.Rehydrate(id, userID, created.UTC(), lastUsed.UTC(), expires.UTC(), utcPtr(revoked), userAgent, ip)
-	if mfa {
+	return s.session(), nil
+}
+
+// sessionRow is one row of sessionColumns.
+type sessionRow struct {
+	id, userID                 uuid.UUID
+	created, lastUsed, expires time.Time
+	revoked                    *time.Time
+	userAgent, ip              string
+	mfa                        bool
+}
+
+// dest are the scan destinations of sessionColumns, in order.
+func (r *sessionRow) dest() []any {
+	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.mfa}
+}
+
+func (r *sessionRow) session() *session.Session {
+	s := session.Rehydrate(r.id, r.userID, r.created.UTC(), r.lastUsed.UTC(), r.expires.UTC(), utcPtr(r.revoked), r.userAgent, r.ip)
+	if r.mfa {
 		s.ProvedSecondFactor()
 	}
-	return s, nil
+	return s
 }

@@ -107,8 +107,10 @@ type DB struct {
 	path    string
 	writer  *sql.DB // one connection, BEGIN IMMEDIATE
 	readers *sql.DB // Readers connections, query_only
-	gate    chan struct{}
-	done    chan struct{}
+	// reads is readers with each read prepared once.
+	reads *stmtCache
+	gate  chan struct{}
+	done  chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,7 +137,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	readers.SetMaxOpenConns(Readers)
 	readers.SetMaxIdleConns(Readers)
-	d := &DB{path: abs, writer: writer, readers: readers, gate: make(chan struct{}, 1), done: make(chan struct{})}
+	d := &DB{path: abs, writer: writer, readers: readers, reads: newStmtCache(readers), gate: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := d.check(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", abs, err), d.Close())
 	}
@@ -194,7 +196,7 @@ func (d *DB) Close() error {
 			_, _ = d.writer.ExecContext(ctx, `PRAGMA optimize`)
 		}
 		close(d.done)
-		d.closeErr = errors.Join(d.readers.Close(), d.writer.Close())
+		d.closeErr = errors.Join(d.reads.close(), d.readers.Close(), d.writer.Close())
 	})
 	return d.closeErr
 }
@@ -262,7 +264,7 @@ type DBTX interface {
 
 var _ DBTX = (*DB)(nil)
 
-func (d *DB) reader() querier { return d.readers }
+func (d *DB) reader() querier { return d.reads }
 
 func (d *DB) write(ctx context.Context, fn func(q querier) error) error {
 	unlock, err := d.lockWriter(ctx)

@@ -21,6 +21,9 @@ func CountRaw(ctx context.Context, d *DB, query string, args ...any) (int, error
 	return n, err
 }
 
+// PreparedReads is how many reads d keeps prepared.
+func PreparedReads(d *DB) int { return d.reads.len() }
+
 // Pools exposes d's writer and reader pools to tests.
 func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
 
@@ -28,6 +31,8 @@ func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
 var (
 	ListUsersSQL           = listUsersSQL
 	AuditQuerySQL          = auditQuerySQL
+	BearerSQL              = bearerSQL
+	DeleteExpiredSQL       = deleteExpiredSQL
 	ResetPrefixSQL         = resetPrefixSQL
 	CountActiveSQL         = countActiveSQL
 	DeleteUserMailSQL      = deleteUserMailSQL

@@ -90,6 +90,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		built("active sessions of a page of users", "sessions_user_live")(two(sqlite.CountActiveSQL(users, time.UnixMicro(0)))),
 		{"mail of a deleted user", "mail_outbox_user", sqlite.DeleteUserMailSQL, []any{someUser.String()}},
 		{"outbox stats", "mail_outbox_due", sqlite.OutboxStatsSQL, nil},
+		{"expired rate limits (janitor, a batch)", "rate_limits_reset", sqlite.DeleteExpiredSQL, []any{int64(1), 5000}},
+		// every bearer request: the session, its user and their second
+		// factor, each by primary key
+		{"bearer session with user and factor", "sqlite_autoindex_sessions_1", sqlite.BearerSQL, []any{someUser.String() + "-1"}},
 		{"sessions of a deleted user (cascade)", "sessions_user", `DELETE FROM sessions WHERE user_id = $1`, []any{someUser.String()}},
 		{"tokens of a deleted user (cascade)", "one_time_tokens_user", `DELETE FROM one_time_tokens WHERE user_id = $1`, []any{someUser.String()}},
 		{"a TOTP step used", "sqlite_autoindex_mfa_totp_1", sqlite.UseTOTPStepSQL, []any{someUser.String(), int64(2)}},

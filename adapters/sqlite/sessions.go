@@ -42,6 +42,39 @@ func (r *SessionRepository) ByID(ctx context.Context, id uuid.UUID) (*session.Se
 	return scanSession(r.db.reader().QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id.String()))
 }
 
+// bearerSQL reads session $1 with its user and whether the user has a
+// confirmed second factor: three primary-key lookups in one statement.
+var bearerSQL = `SELECT ` + prefixColumns("s.", sessionColumns) + `, ` + prefixColumns("u.", userColumns) + `,
+		t.confirmed_at IS NOT NULL
+	FROM sessions s
+	JOIN users u ON u.id = s.user_id
+	LEFT JOIN mfa_totp t ON t.user_id = s.user_id
+	WHERE s.id = $1`
+
+// ForBearer finds session id with its user and the user's second-factor
+// state in one statement, or gives session.ErrNotFound.
+func (r *SessionRepository) ForBearer(ctx context.Context, id uuid.UUID) (app.BearerSession, error) {
+	var (
+		s   sessionRow
+		u   userRow
+		mfa bool
+	)
+	if err := r.db.reader().QueryRowContext(ctx, bearerSQL, id.String()).Scan(append(append(s.dest(), u.dest()...), &mfa)...); err != nil {
+		return app.BearerSession{}, translate(err, session.ErrNotFound)
+	}
+	return app.BearerSession{Session: s.session(), User: u.user(), MFAEnabled: mfa}, nil
+}
+
+// prefixColumns qualifies each column of a comma-separated list with
+// prefix ("s." + "id, user_id" = "s.id, s.user_id").
+func prefixColumns(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // ByIDForChange is ByID. Bound to a transaction it reads inside it, and the
 // transaction holds the only writer until it ends, which serializes the
 // transactions that change the session.
@@ -205,19 +238,31 @@ func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token
 }
 
 func scanSession(row scanner) (*session.Session, error) {
-	var (
-		id, userID                 uuid.UUID
-		created, lastUsed, expires int64
-		revoked                    sql.NullInt64
-		userAgent, ip              string
-		mfa                        bool
-	)
-	if err := row.Scan(&id, &userID, &created, &lastUsed, &expires, &revoked, &userAgent, &ip, &mfa); err != nil {
+	var s sessionRow
+	if err := row.Scan(s.dest()...); err != nil {
 		return nil, translate(err, session.ErrNotFound)
 	}
-	s := session.Rehydrate(id, userID, fromMicros(created), fromMicros(lastUsed), fromMicros(expires), fromNullMicros(revoked), userAgent, ip)
-	if mfa {
+	return s.session(), nil
+}
+
+// sessionRow is one row of sessionColumns.
+type sessionRow struct {
+	id, userID                 uuid.UUID
+	created, lastUsed, expires int64
+	revoked                    sql.NullInt64
+	userAgent, ip              string
+	mfa                        bool
+}
+
+// dest are the scan destinations of sessionColumns, in order.
+func (r *sessionRow) dest() []any {
+	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.mfa}
+}
+
+func (r *sessionRow) session() *session.Session {
+	s := session.Rehydrate(r.id, r.userID, fromMicros(r.created), fromMicros(r.lastUsed), fromMicros(r.expires), fromNullMicros(r.revoked), r.userAgent, r.ip)
+	if r.mfa {
 		s.ProvedSecondFactor()
 	}
-	return s, nil
+	return s
 }

@@ -141,18 +141,30 @@ func (r *UserRepository) Delete(ctx context.Context, id uuid.UUID) error {
 }
 
 func scanUser(row scanner) (*user.User, error) {
-	var (
-		id                      uuid.UUID
-		email, hash             string
-		active, verified        bool
-		created, updated        int64
-		verifiedAt, lastLoginAt sql.NullInt64
-	)
-	if err := row.Scan(&id, &email, &hash, &active, &verified, &created, &updated, &verifiedAt, &lastLoginAt); err != nil {
+	var u userRow
+	if err := row.Scan(u.dest()...); err != nil {
 		return nil, translate(err, user.ErrNotFound)
 	}
-	return user.Rehydrate(id, user.RehydrateEmail(email), hash, active, verified, fromMicros(created), fromMicros(updated),
-		fromNullMicros(verifiedAt), fromNullMicros(lastLoginAt)), nil
+	return u.user(), nil
+}
+
+// userRow is one row of userColumns.
+type userRow struct {
+	id                      uuid.UUID
+	email, hash             string
+	active, verified        bool
+	created, updated        int64
+	verifiedAt, lastLoginAt sql.NullInt64
+}
+
+// dest are the scan destinations of userColumns, in order.
+func (r *userRow) dest() []any {
+	return []any{&r.id, &r.email, &r.hash, &r.active, &r.verified, &r.created, &r.updated, &r.verifiedAt, &r.lastLoginAt}
+}
+
+func (r *userRow) user() *user.User {
+	return user.Rehydrate(r.id, user.RehydrateEmail(r.email), r.hash, r.active, r.verified, fromMicros(r.created), fromMicros(r.updated),
+		fromNullMicros(r.verifiedAt), fromNullMicros(r.lastLoginAt))
 }
 
 // prefixEnd is the least string above every string that starts with p in

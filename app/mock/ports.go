@@ -556,6 +556,21 @@ func (mr *MockSessionRepositoryMockRecorder) Create(ctx, s any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Create", reflect.TypeOf((*MockSessionRepository)(nil).Create), ctx, s)
 }
 
+// ForBearer mocks base method.
+func (m *MockSessionRepository) ForBearer(ctx context.Context, id uuid.UUID) (app.BearerSession, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ForBearer", ctx, id)
+	ret0, _ := ret[0].(app.BearerSession)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ForBearer indicates an expected call of ForBearer.
+func (mr *MockSessionRepositoryMockRecorder) ForBearer(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ForBearer", reflect.TypeOf((*MockSessionRepository)(nil).ForBearer), ctx, id)
+}
+
 // ListActive mocks base method.
 func (m *MockSessionRepository) ListActive(ctx context.Context, userID uuid.UUID, now time.Time) ([]*session.Session, error) {
 	m.ctrl.T.Helper()

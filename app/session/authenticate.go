@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
 
@@ -16,11 +17,18 @@ type Principal struct {
 	UserID    uuid.UUID
 	SessionID uuid.UUID
 	Claims    app.AccessClaims
+	// User is the caller's account as the check read it (active), and
+	// MFAEnabled whether it has a confirmed second factor: what GET /v1/me
+	// shows, with no second read.
+	User       *user.User
+	MFAEnabled bool
 }
 
-// Authenticate checks a bearer token: the JWT first, then that its session
-// is still live (one primary-key lookup), so logout, revocation and
-// password changes take effect at once on Gatehouse's own endpoints.
+// Authenticate checks a bearer token: the JWT first, then, in one read of
+// the store on every request, that its session is still live and its user
+// still active (not disabled), so logout, revocation, disabling and
+// password changes take effect at once on Gatehouse's own endpoints, on
+// every instance.
 type Authenticate struct {
 	tokens   app.AccessTokens
 	sessions app.SessionRepository
@@ -43,14 +51,15 @@ func (h *Authenticate) Handle(ctx context.Context, bearer string) (Principal, er
 	if err != nil {
 		return Principal{}, err
 	}
-	s, err := h.sessions.ByID(ctx, claims.SessionID)
+	b, err := h.sessions.ForBearer(ctx, claims.SessionID)
 	if errors.Is(err, session.ErrNotFound) {
 		return Principal{}, domain.ErrUnauthorized
 	} else if err != nil {
 		return Principal{}, err
 	}
-	if s.UserID() != claims.Subject || !s.Live(h.clock.Now(), h.idle) {
+	s, u := b.Session, b.User
+	if s.UserID() != claims.Subject || !s.Live(h.clock.Now(), h.idle) || u.ID() != claims.Subject || !u.Active() {
 		return Principal{}, domain.ErrUnauthorized
 	}
-	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims}, nil
+	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims, User: u, MFAEnabled: b.MFAEnabled}, nil
 }

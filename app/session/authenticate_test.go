@@ -13,6 +13,7 @@ import (
 	appsession "github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"go.uber.org/mock/gomock"
 )
 
@@ -26,38 +27,51 @@ func newAuthenticate(t *testing.T) (*appsession.Authenticate, *mock.MockAccessTo
 var claims = app.AccessClaims{ID: "jti", Subject: apptest.ID(100), SessionID: apptest.ID(50), Email: "owner@example.com", EmailVerified: true,
 	IssuedAt: apptest.T0.Add(-time.Minute), ExpiresAt: apptest.T0.Add(14 * time.Minute)}
 
+// bearer is what the store answers for a live session of an active user.
+func bearer(s *session.Session, u *user.User, mfa bool) app.BearerSession {
+	return app.BearerSession{Session: s, User: u, MFAEnabled: mfa}
+}
+
 func TestAuthenticateSuccess(t *testing.T) {
-	h, tokens, sessions := newAuthenticate(t)
-	gomock.InOrder(
-		tokens.EXPECT().Verify(gomock.Any(), "bearer.jwt").Return(claims, nil),
-		sessions.EXPECT().ByID(gomock.Any(), claims.SessionID).Times(1).Return(liveSession(claims.Subject), nil),
-	)
-	p, err := h.Handle(context.Background(), "bearer.jwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.UserID != claims.Subject || p.SessionID != claims.SessionID || !reflect.DeepEqual(p.Claims, claims) {
-		t.Fatalf("principal %+v", p)
+	for _, mfa := range []bool{false, true} {
+		h, tokens, sessions := newAuthenticate(t)
+		u := loginUser(true, true)
+		gomock.InOrder(
+			tokens.EXPECT().Verify(gomock.Any(), "bearer.jwt").Return(claims, nil),
+			// one read of the store per request, whatever the token
+			sessions.EXPECT().ForBearer(gomock.Any(), claims.SessionID).Times(1).Return(bearer(liveSession(claims.Subject), u, mfa), nil),
+		)
+		p, err := h.Handle(context.Background(), "bearer.jwt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.UserID != claims.Subject || p.SessionID != claims.SessionID || !reflect.DeepEqual(p.Claims, claims) ||
+			p.User != u || p.MFAEnabled != mfa {
+			t.Fatalf("principal %+v", p)
+		}
 	}
 }
 
 func TestAuthenticateRefuses(t *testing.T) {
 	rev := apptest.T0.Add(-time.Minute)
+	active := loginUser(true, true)
 	for _, c := range []struct {
 		name string
-		s    *session.Session
+		b    app.BearerSession
 		err  error
 	}{
-		{"missing", nil, session.ErrNotFound},
-		{"revoked", session.Rehydrate(claims.SessionID, claims.Subject, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &rev, "", ""), nil},
-		{"idle", session.Rehydrate(claims.SessionID, claims.Subject, apptest.T0.Add(-200*time.Hour), apptest.T0.Add(-idle), apptest.T0.Add(time.Hour), nil, "", ""), nil},
-		{"expired", session.Rehydrate(claims.SessionID, claims.Subject, apptest.T0.Add(-refreshTTL), apptest.T0.Add(-time.Minute), apptest.T0, nil, "", ""), nil},
-		{"other user's session", liveSession(apptest.ID(101)), nil},
+		{"missing", app.BearerSession{}, session.ErrNotFound},
+		{"revoked", bearer(session.Rehydrate(claims.SessionID, claims.Subject, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &rev, "", ""), active, false), nil},
+		{"idle", bearer(session.Rehydrate(claims.SessionID, claims.Subject, apptest.T0.Add(-200*time.Hour), apptest.T0.Add(-idle), apptest.T0.Add(time.Hour), nil, "", ""), active, false), nil},
+		{"expired", bearer(session.Rehydrate(claims.SessionID, claims.Subject, apptest.T0.Add(-refreshTTL), apptest.T0.Add(-time.Minute), apptest.T0, nil, "", ""), active, false), nil},
+		{"other user's session", bearer(liveSession(apptest.ID(101)), active, false), nil},
+		{"disabled user", bearer(liveSession(claims.Subject), loginUser(true, false), false), nil},
+		{"disabled user with a factor", bearer(liveSession(claims.Subject), loginUser(true, false), true), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, tokens, sessions := newAuthenticate(t)
 			tokens.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(claims, nil)
-			sessions.EXPECT().ByID(gomock.Any(), claims.SessionID).Return(c.s, c.err)
+			sessions.EXPECT().ForBearer(gomock.Any(), claims.SessionID).Return(c.b, c.err)
 			if p, err := h.Handle(context.Background(), "bearer.jwt"); err != domain.ErrUnauthorized || !reflect.DeepEqual(p, appsession.Principal{}) {
 				t.Fatalf("Handle = %+v, %v", p, err)
 			}
@@ -79,7 +93,7 @@ func TestAuthenticateBadToken(t *testing.T) {
 func TestAuthenticateStoreFailurePropagates(t *testing.T) {
 	h, tokens, sessions := newAuthenticate(t)
 	tokens.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(claims, nil)
-	sessions.EXPECT().ByID(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("x")))
+	sessions.EXPECT().ForBearer(gomock.Any(), gomock.Any()).Return(app.BearerSession{}, domain.Unavailable(errors.New("x")))
 	if _, err := h.Handle(context.Background(), "bearer.jwt"); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrUnauthorized) {
 		t.Fatalf("err = %v; an outage must not become 401", err)
 	}

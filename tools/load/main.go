@@ -20,6 +20,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -38,10 +40,19 @@ import (
 )
 
 const (
-	endpointLogin   = "login"
-	endpointRefresh = "refresh"
-	endpointMe      = "me"
+	endpointLogin    = "login"
+	endpointRefresh  = "refresh"
+	endpointMe       = "me"
+	endpointRegister = "register"
+	endpointForgot   = "forgot"
 )
+
+// perRequest reports whether an endpoint's requests stand alone, each with
+// its own index (login, register, forgot), rather than following a token
+// chain per worker after a warm-up login (refresh, me).
+func perRequest(endpoint string) bool {
+	return endpoint == endpointLogin || endpoint == endpointRegister || endpoint == endpointForgot
+}
 
 type config struct {
 	baseURL          string
@@ -60,14 +71,56 @@ type config struct {
 	emailPrefix      string
 	emailDomain      string
 	resetHWM         bool
+	// sharedPassword, when set, is every account's password (accounts
+	// made by the seed command share one precomputed hash); otherwise
+	// account i has password(i).
+	sharedPassword string
+	// spoofIPs sends each forgot request with its own X-Forwarded-For
+	// address (10.x.y.z from the request index), so that a server trusting
+	// the loopback proxy keys its per-IP counters by distinct clients.
+	spoofIPs bool
+	// tag makes the addresses of -endpoint register and forgot unique to
+	// this run.
+	tag string
+	// sessions is how many sessions the warm-up of refresh and me opens
+	// (0: one per worker); the workers share them out and me uses each
+	// worker's in turn.
+	sessions int
+	// scatter spreads the accounts used over all -users (a hash of the
+	// request or worker index) instead of taking them in order, so that a
+	// large seeded table is read all over, not only at its start.
+	scatter bool
+	// parent, when set, ends the run early (a bench interrupted).
+	parent context.Context
+	// quiet leaves out the per-run report of fire's warm-up.
+	quiet bool
 	// set tells which flags were given on the command line.
 	set map[string]bool
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		var err error
+		switch os.Args[1] {
+		case "bench":
+			err = benchMain(os.Args[2:])
+		case "seed":
+			err = seedMain(os.Args[2:])
+		case "probe":
+			err = probeMain(os.Args[2:])
+		default:
+			goto flags
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		return
+	}
+flags:
 	var c config
 	flag.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "Gatehouse base URL (loopback only)")
-	flag.StringVar(&c.endpoint, "endpoint", endpointLogin, "what to load: login (POST /v1/login), refresh (POST /v1/token/refresh) or me (GET /v1/me)")
+	flag.StringVar(&c.endpoint, "endpoint", endpointLogin, "what to load: login (POST /v1/login), refresh (POST /v1/token/refresh), me (GET /v1/me), register (POST /v1/register, a new address each) or forgot (POST /v1/password/forgot, a new address each)")
 	flag.IntVar(&c.users, "users", 200, "accounts used (and registered with -setup)")
 	flag.IntVar(&c.concurrency, "concurrency", 200, "concurrent workers")
 	flag.IntVar(&c.requests, "requests", 1000, "total requests (0 = only -setup); not with -for")
@@ -82,6 +135,9 @@ func main() {
 	flag.StringVar(&c.emailPrefix, "email-prefix", "load", "accounts are <prefix><NNNN>@<domain>")
 	flag.StringVar(&c.emailDomain, "email-domain", "example.com", "domain of the accounts' email addresses")
 	flag.BoolVar(&c.resetHWM, "reset-hwm", true, "with -pid, reset the server's VmHWM (write 5 to /proc/PID/clear_refs) before the measured phase")
+	flag.StringVar(&c.sharedPassword, "password", "", "every account's password (accounts made by `load seed`: "+seedPassword+"); empty = account i has its own")
+	flag.IntVar(&c.sessions, "sessions", 0, "refresh, me: sessions the warm-up opens (each with a login of its own account), shared out among the workers; me cycles through them (0 = one per worker)")
+	flag.BoolVar(&c.spoofIPs, "spoof-ips", false, "-endpoint forgot: send each request with its own X-Forwarded-For address (the server must trust 127.0.0.1 as a proxy)")
 	flag.Parse()
 	c.set = map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
@@ -116,8 +172,9 @@ func (c *config) validate() error {
 	}
 	c.baseURL = strings.TrimRight(u.String(), "/")
 	switch {
-	case c.endpoint != endpointLogin && c.endpoint != endpointRefresh && c.endpoint != endpointMe:
-		return fmt.Errorf("-endpoint must be login, refresh or me, got %q", c.endpoint)
+	case c.endpoint != endpointLogin && c.endpoint != endpointRefresh && c.endpoint != endpointMe &&
+		c.endpoint != endpointRegister && c.endpoint != endpointForgot:
+		return fmt.Errorf("-endpoint must be login, refresh, me, register or forgot, got %q", c.endpoint)
 	case c.users < 1:
 		return errors.New("-users must be at least 1")
 	case c.concurrency < 1:
@@ -144,15 +201,28 @@ func (c *config) validate() error {
 		return errors.New("-pid must not be negative")
 	case c.dbPid < 0:
 		return errors.New("-db-pid must not be negative")
+	case c.sessions < 0:
+		return errors.New("-sessions must not be negative")
+	case c.spoofIPs && c.endpoint != endpointForgot:
+		return errors.New("-spoof-ips only applies to -endpoint forgot")
+	}
+	if c.tag == "" {
+		c.tag = randomTag()
 	}
 	return nil
 }
 
-func run(c config) error {
-	if err := c.validate(); err != nil {
-		return err
-	}
-	client := &http.Client{
+// randomTag is 6 random hex digits.
+func randomTag() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newClient is the tool's HTTP client: no proxy, keep-alive connections
+// for every worker.
+func newClient(c config) *http.Client {
+	return &http.Client{
 		Timeout: c.requestTimeout,
 		Transport: &http.Transport{
 			Proxy:               nil, // never route through a proxy
@@ -161,6 +231,13 @@ func run(c config) error {
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}
+}
+
+func run(c config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	client := newClient(c)
 	if err := checkReady(client, c.baseURL); err != nil {
 		return err
 	}
@@ -232,7 +309,7 @@ func run(c config) error {
 	res.print(os.Stdout, c)
 	if c.pid != 0 || c.dbPid != 0 {
 		incl := ""
-		if c.endpoint != endpointLogin {
+		if !perRequest(c.endpoint) {
 			incl = "re-logins included, "
 		}
 		fmt.Printf("CPU time of the measured phase (utime+stime from /proc/PID/stat at %d ticks/s; %sdivided by the %d measured requests):\n",
@@ -292,6 +369,26 @@ func (c config) email(i int) string {
 
 func password(i int) string { return fmt.Sprintf("load test password number %04d xyz", i) }
 
+// passwordOf is account i's password: the shared one when set.
+func (c config) passwordOf(i int) string {
+	if c.sharedPassword != "" {
+		return c.sharedPassword
+	}
+	return password(i)
+}
+
+// freshEmail is the address of request i of -endpoint register or forgot:
+// unique to this run (c.tag), never one of the -users accounts.
+func (c config) freshEmail(i int) string {
+	return fmt.Sprintf("%s-%s-%d@%s", c.emailPrefix, c.tag, i, c.emailDomain)
+}
+
+// spoofedIP is request i's X-Forwarded-For address with -spoof-ips:
+// 10.0.0.0/8 from i, distinct for 16 million requests.
+func spoofedIP(i int) string {
+	return fmt.Sprintf("10.%d.%d.%d", (i>>16)&0xff, (i>>8)&0xff, i&0xff)
+}
+
 // wrongPassword differs from password(i) but passes the same policy.
 func wrongPassword(i int) string { return fmt.Sprintf("load test password number %04d abc", i) }
 
@@ -307,6 +404,12 @@ type outcome struct {
 // unless bearer is empty), reads the whole response and returns it with
 // its body.
 func send(ctx context.Context, client *http.Client, method, u, bearer string, body any) (outcome, []byte) {
+	return sendFrom(ctx, client, method, u, bearer, "", body)
+}
+
+// sendFrom is send with an X-Forwarded-For header unless forwardedFor is
+// empty.
+func sendFrom(ctx context.Context, client *http.Client, method, u, bearer, forwardedFor string, body any) (outcome, []byte) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -324,6 +427,9 @@ func send(ctx context.Context, client *http.Client, method, u, bearer string, bo
 	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", forwardedFor)
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
@@ -374,7 +480,7 @@ func parsePair(data []byte) (tokenPair, error) {
 // its token pair.
 func login(ctx context.Context, client *http.Client, c config, u int) (outcome, tokenPair, bool) {
 	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "",
-		map[string]string{"email": c.email(u), "password": password(u)})
+		map[string]string{"email": c.email(u), "password": c.passwordOf(u)})
 	if o.status != http.StatusOK {
 		return o, tokenPair{}, false
 	}
@@ -459,17 +565,34 @@ func label(o outcome) string {
 	return strconv.Itoa(o.status)
 }
 
+// sessionCount is how many sessions the warm-up opens: one per worker, or
+// -sessions when that is more.
+func (c config) sessionCount() int { return max(c.concurrency, c.sessions) }
+
+// account is the account of request (or worker) i: i mod users, or with
+// scatter a hash of i mod users.
+func (c config) account(i int) int {
+	if !c.scatter {
+		return i % c.users
+	}
+	return int(splitmix(uint64(i)) % uint64(c.users))
+}
+
+// splitmix is the splitmix64 finalizer of i.
+func splitmix(i uint64) uint64 {
+	z := i + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
 // isWrong deterministically picks about wrongRatio of the request indexes,
 // spread independently of the account index (splitmix64 of i).
 func isWrong(i int, ratio float64) bool {
 	if ratio <= 0 {
 		return false
 	}
-	z := uint64(i) + 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	z ^= z >> 31
-	return float64(z>>11)/float64(1<<53) < ratio
+	return float64(splitmix(uint64(i))>>11)/float64(1<<53) < ratio
 }
 
 // stats accumulates outcomes; each worker has its own, merged at the end.
@@ -529,40 +652,76 @@ type results struct {
 	timedOut bool   // -requests run stopped by -duration
 }
 
+// oneRequest sends request i of a per-request endpoint: a login with
+// account i mod users (a wrong password for about -wrong-ratio of them), a
+// registration or a forgot-password request for a new address.
+func (c config) oneRequest(ctx context.Context, client *http.Client, i int) outcome {
+	switch c.endpoint {
+	case endpointRegister:
+		return post(ctx, client, c.baseURL+"/v1/register",
+			map[string]string{"email": c.freshEmail(i), "password": password(i)})
+	case endpointForgot:
+		xff := ""
+		if c.spoofIPs {
+			xff = spoofedIP(i)
+		}
+		o, _ := sendFrom(ctx, client, http.MethodPost, c.baseURL+"/v1/password/forgot", "", xff,
+			map[string]string{"email": c.freshEmail(i)})
+		return o
+	}
+	u := c.account(i)
+	pw := c.passwordOf(u)
+	if isWrong(i, c.wrongRatio) {
+		pw = wrongPassword(u)
+	}
+	return post(ctx, client, c.baseURL+"/v1/login", map[string]string{"email": c.email(u), "password": pw})
+}
+
 // warmUp logs every worker in once with account w mod users, retrying 429
 // and 503 after Retry-After (at most 20 times per worker).
 func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
 	defer cancel()
 	start := time.Now()
+	n := c.sessionCount()
 	var (
-		tokens = make([]tokenPair, c.concurrency)
-		errs   = make([]error, c.concurrency)
-		outs   = make([]outcome, c.concurrency)
+		tokens = make([]tokenPair, n)
+		errs   = make([]error, n)
+		outs   = make([]outcome, n)
+		next   atomic.Int64
 		wg     sync.WaitGroup
 	)
-	for w := range c.concurrency {
+	logIn := func(w int) {
+		u := c.account(w)
+		for attempt := 0; attempt < 20; attempt++ {
+			o, tp, ok := login(ctx, client, c, u)
+			outs[w] = o
+			if ok {
+				tokens[w] = tp
+				return
+			}
+			if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
+				break
+			}
+			sleepCtx(ctx, retryWait(o))
+		}
+		o := outs[w]
+		errs[w] = fmt.Errorf("warm-up login as %s: %s", c.email(u), label(o))
+		if o.err != nil {
+			errs[w] = fmt.Errorf("%w: %v", errs[w], o.err)
+		}
+		if o.status == http.StatusUnauthorized {
+			errs[w] = fmt.Errorf("%w (accounts registered with -setup? the server must run with GATEHOUSE_REQUIRE_VERIFIED_EMAIL=false)", errs[w])
+		}
+	}
+	for range c.concurrency {
 		wg.Go(func() {
-			u := w % c.users
-			for attempt := 0; attempt < 20; attempt++ {
-				o, tp, ok := login(ctx, client, c, u)
-				outs[w] = o
-				if ok {
-					tokens[w] = tp
+			for {
+				w := int(next.Add(1)) - 1
+				if w >= n {
 					return
 				}
-				if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
-					break
-				}
-				sleepCtx(ctx, retryWait(o))
-			}
-			o := outs[w]
-			errs[w] = fmt.Errorf("warm-up login as %s: %s", c.email(u), label(o))
-			if o.err != nil {
-				errs[w] = fmt.Errorf("%w: %v", errs[w], o.err)
-			}
-			if o.status == http.StatusUnauthorized {
-				errs[w] = fmt.Errorf("%w (accounts registered with -setup? the server must run with GATEHOUSE_REQUIRE_VERIFIED_EMAIL=false)", errs[w])
+				logIn(w)
 			}
 		})
 	}
@@ -571,8 +730,10 @@ func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 	for _, o := range outs {
 		counts[label(o)]++
 	}
-	fmt.Printf("warm-up: %d logins (one per worker, not measured) in %s: %s\n",
-		c.concurrency, time.Since(start).Round(time.Millisecond), formatCounts(counts))
+	if !c.quiet {
+		fmt.Printf("warm-up: %d logins (not measured) in %s: %s\n",
+			n, time.Since(start).Round(time.Millisecond), formatCounts(counts))
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -588,7 +749,7 @@ func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 // right before the release, onStop right after the last worker finished.
 func fire(client *http.Client, c config, onStart, onStop func()) (*results, error) {
 	var tokens []tokenPair
-	if c.endpoint != endpointLogin {
+	if !perRequest(c.endpoint) {
 		var err error
 		if tokens, err = warmUp(client, c); err != nil {
 			return nil, err
@@ -622,33 +783,38 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 		wg.Go(func() {
 			st, rl := mains[w], relogins[w]
 			<-gate
-			if c.endpoint == endpointLogin {
+			if perRequest(c.endpoint) {
 				for {
 					i, ok := more()
 					if !ok {
 						return
 					}
-					u := i % c.users
-					pw := password(u)
-					if isWrong(i, c.wrongRatio) {
-						pw = wrongPassword(u)
-					}
-					st.add(post(ctx, client, c.baseURL+"/v1/login",
-						map[string]string{"email": c.email(u), "password": pw}))
+					st.add(c.oneRequest(ctx, client, i))
 				}
 			}
-			u := w % c.users
-			tp, have := tokens[w], true
+			// the sessions of this worker: w, w+concurrency, ... (one
+			// unless -sessions); me uses them in turn
+			var slots []int
+			for k := w; k < len(tokens); k += c.concurrency {
+				slots = append(slots, k)
+			}
+			have := make([]bool, len(slots))
+			for k := range have {
+				have[k] = true
+			}
+			cur := 0
 			for {
+				slot := slots[cur]
+				u, tp := c.account(slot), tokens[slot]
 				// a broken chain or an expired access token: log in again
-				for !have {
+				for !have[cur] {
 					if ctx.Err() != nil || (c.forDur > 0 && !time.Now().Before(deadline)) {
 						return
 					}
 					o, ntp, ok := login(ctx, client, c, u)
 					rl.add(o)
 					if ok {
-						tp, have = ntp, true
+						tp, have[cur] = ntp, true
 						break
 					}
 					wait := retryWait(o)
@@ -669,32 +835,40 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 						if ntp, err := parsePair(data); err == nil {
 							tp = ntp
 						} else {
-							o.err, have = err, false
+							o.err, have[cur] = err, false
 						}
 					case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 						// not consumed: retry the same token
 					default:
 						// 401 (chain broken) or unknown state (transport
 						// error, 5xx): the token may be spent
-						have = false
+						have[cur] = false
 					}
 					st.add(o)
 				case endpointMe:
 					o, _ := send(ctx, client, http.MethodGet, c.baseURL+"/v1/me", tp.access, nil)
 					if o.status == http.StatusUnauthorized {
-						have = false
+						have[cur] = false
 					}
 					st.add(o)
+				}
+				tokens[slot] = tp
+				if c.endpoint == endpointMe {
+					cur = (cur + 1) % len(slots)
 				}
 			}
 		})
 	}
+	parent := c.parent
+	if parent == nil {
+		parent = context.Background()
+	}
 	if c.forDur > 0 {
 		// in-flight requests at the deadline finish (bounded by
 		// -request-timeout); only new ones are not started
-		ctx, cancel = context.WithCancel(context.Background())
+		ctx, cancel = context.WithCancel(parent)
 	} else {
-		ctx, cancel = context.WithTimeout(context.Background(), c.duration)
+		ctx, cancel = context.WithTimeout(parent, c.duration)
 	}
 	defer cancel()
 	onStart()
@@ -749,7 +923,7 @@ func (r *results) print(w io.Writer, c config) {
 			pct(s.latencies, 0.50), pct(s.latencies, 0.90), pct(s.latencies, 0.99),
 			roundDur(s.latencies[n-1]))
 	}
-	if c.endpoint != endpointLogin {
+	if !perRequest(c.endpoint) {
 		if rl := r.relogin; rl.sent == 0 {
 			fmt.Fprintf(w, "  re-logins: 0\n")
 		} else {
