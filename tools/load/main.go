@@ -13,8 +13,15 @@
 // /proc/PID/status and its CPU time per request from /proc/PID/stat; with
 // -db-pid also the database's CPU time per request.
 //
-// It only ever talks to a loopback address: any other host in -url is refused.
-// See README.md in this directory for usage and recorded measurements.
+// Three subcommands build on it: `load bench` (make bench: private stores,
+// servers of its own, every endpoint, one table per store; bench.go),
+// `load seed` (a million accounts or ten million audit events in seconds;
+// seed.go) and `load probe` (the audit append and the rate-limit counters
+// measured through the stores' adapters; probe.go).
+//
+// It only ever talks to a loopback address: any other host in -url, -db or
+// -pg-url is refused. See README.md in this directory for usage and
+// docs/performance.md for the recorded measurements.
 package main
 
 import (
