@@ -511,25 +511,6 @@ func TestSecretThatDoesNotOpenIsAnError(t *testing.T) {
 	}
 }
 
-func TestStatus(t *testing.T) {
-	f := newFixture(t)
-	h := appmfa.NewStatus(f.factors)
-	gomock.InOrder(
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound),
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil),
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, domain.Unavailable(errors.New("down"))),
-	)
-	for _, want := range []bool{false, false, true} {
-		if on, err := h.Enabled(context.Background(), f.u.ID()); err != nil || on != want {
-			t.Fatalf("Enabled = %v, %v; want %v", on, err, want)
-		}
-	}
-	if _, err := h.Enabled(context.Background(), f.u.ID()); !errors.Is(err, domain.ErrUnavailable) {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 func TestIssuerIsThePublicHostWithoutPort(t *testing.T) {
 	for raw, want := range map[string]appmfa.Issuer{"https://auth.example.com": "auth.example.com", "http://localhost:8080/": "localhost", "https://[::1]:8443/base": "Gatehouse"} {
 		l, err := app.NewLinks(raw)

@@ -361,26 +361,6 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, code string, 
 	return codes, nil
 }
 
-// Status tells whether a user has MFA on (for /v1/me).
-type Status struct{ mfa app.MFARepository }
-
-// NewStatus builds the use case. factors works outside any transaction.
-func NewStatus(factors app.MFARepository) *Status {
-	app.Require(map[string]any{"MFARepository": factors})
-	return &Status{mfa: factors}
-}
-
-// Enabled reports whether userID has a confirmed factor.
-func (h *Status) Enabled(ctx context.Context, userID uuid.UUID) (bool, error) {
-	f, err := h.mfa.TOTP(ctx, userID)
-	if errors.Is(err, mfa.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	return f.Enabled(), nil
-}
-
 // signedIn reads the caller of a bearer endpoint; an account deleted
 // since the token was issued is domain.ErrUnauthorized.
 func signedIn(ctx context.Context, users app.UserRepository, id uuid.UUID) (*user.User, error) {
