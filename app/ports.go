@@ -170,7 +170,8 @@ type SessionRepository interface {
 	// ByIDForChange is ByID inside a transaction that will change the
 	// session; such transactions on one session run one after another.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)
-	// Update saves last-used and revoked times.
+	// Update saves last-used and revoked times, and how the session
+	// authenticated (its amr and auth_time, which a code proved in it moves).
 	Update(ctx context.Context, s *session.Session) error
 	// ListActive returns the user's sessions that are neither revoked nor
 	// past their absolute expiry at now, newest first.
@@ -383,7 +384,10 @@ type AccessClaims struct {
 	EmailVerified bool
 	// AMR are the authentication methods of the session's login (RFC
 	// 8176): ["pwd"], or ["pwd", "otp"] after a second factor.
-	AMR       []string
+	AMR []string
+	// AuthTime is when the session's holder last authenticated (OpenID
+	// Connect auth_time); zero in tokens signed before it was carried.
+	AuthTime  time.Time
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }

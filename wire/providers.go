@@ -59,6 +59,7 @@ type Config struct {
 	JWT               jwt.Config
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
+	StepUpMaxAge      appmfa.StepUpMaxAge // how long after a code a session may make sensitive changes without one
 	VerificationTTL   account.VerificationTTL
 	RequireVerified   app.RequireVerifiedEmail
 	PasswordMinLength int
@@ -418,7 +419,7 @@ var OperatorSet = wire.NewSet(
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified", "Retention", "Version"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "VerificationTTL", "RequireVerified", "Retention", "Version"),
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,
@@ -452,6 +453,7 @@ var MFASet = wire.NewSet(
 	appmfa.IssuerOf,
 	appmfa.NewVerifier,
 	appmfa.NewAttempts,
+	appmfa.NewStepUp,
 	appmfa.NewStart,
 	appmfa.NewConfirm,
 	appmfa.NewDisable,

@@ -28,21 +28,22 @@ func mfaRoutes(v1 fiber.Router, uc UseCases, auth fiber.Handler) {
 		return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI})
 	}))
 	v1.Post("/me/mfa/totp/confirm", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *codeRequest) error {
-		codes, err := uc.MFAConfirm.Handle(c.UserContext(), principal(c).UserID, req.Code, meta(c))
+		p := principal(c)
+		codes, err := uc.MFAConfirm.Handle(c.UserContext(), p.UserID, p.SessionID, req.Code, meta(c))
 		if err != nil {
 			return err
 		}
 		return renderRecoveryCodes(c, codes)
 	}))
 	v1.Delete("/me/mfa/totp", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *disableMFARequest) error {
-		err := uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Code: req.Code, Meta: meta(c)})
+		err := uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
 		if err != nil {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}))
-	v1.Post("/me/mfa/recovery-codes", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *codeRequest) error {
-		codes, err := uc.MFARegenerate.Handle(c.UserContext(), principal(c).UserID, req.Code, meta(c))
+	v1.Post("/me/mfa/recovery-codes", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *stepUpRequest) error {
+		codes, err := uc.MFARegenerate.Handle(c.UserContext(), principal(c).UserID, proof(c, req.Code), meta(c))
 		if err != nil {
 			return err
 		}
@@ -62,9 +63,15 @@ type codeRequest struct {
 	Code string `json:"code" validate:"required,max=64"`
 }
 
+// stepUpRequest is the body of new recovery codes: a code, which a
+// session that proved a second factor recently may leave out (step-up).
+type stepUpRequest struct {
+	Code string `json:"code" validate:"omitempty,max=64"`
+}
+
 type disableMFARequest struct {
 	Password string `json:"password" validate:"required,max=1024"`
-	Code     string `json:"code" validate:"required,max=64"`
+	Code     string `json:"code" validate:"omitempty,max=64"`
 }
 
 // mfaRequiredResponse is the answer of a right password on an account with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
@@ -43,8 +44,13 @@ func TestMFARoutesRefuseBadBodies(t *testing.T) {
 		{"POST", "/v1/login/mfa", `{"mfa_token":"t","code":"1","code":"2"}`, 400, "invalid_request"},
 		{"POST", "/v1/me/mfa/totp", `{}`, 422, "validation_failed"},
 		{"POST", "/v1/me/mfa/totp/confirm", `{"code":["123456"]}`, 400, "invalid_request"},
-		{"DELETE", "/v1/me/mfa/totp", `{"password":"x"}`, 422, "validation_failed"},
+		{"DELETE", "/v1/me/mfa/totp", `{"code":"123456"}`, 422, "validation_failed"},
+		{"DELETE", "/v1/me/mfa/totp", `{"password":"x","code":"` + long + `"}`, 422, "validation_failed"},
 		{"POST", "/v1/me/mfa/recovery-codes", `null`, 400, "invalid_request"},
+		{"POST", "/v1/me/mfa/recovery-codes", `{"code":"` + long + `"}`, 422, "validation_failed"},
+		{"POST", "/v1/me/email", `{"new_email":"a@b.io","password":"x","code":"` + long + `"}`, 422, "validation_failed"},
+		{"POST", "/v1/me/password", `{"current_password":"x","new_password":"y","code":123456}`, 400, "invalid_request"},
+		{"DELETE", "/v1/me", `{"password":"x","code":"` + long + `"}`, 422, "validation_failed"},
 	} {
 		req := request(r.method, r.path, r.body, "Authorization", "Bearer good-jwt")
 		res, body := do(t, f.public, req)
@@ -128,5 +134,34 @@ func TestMeShowsMFA(t *testing.T) {
 	u, _ := m["user"].(map[string]any)
 	if u["mfa_enabled"] != true || u["id"] != userID.String() || len(u) != 5 {
 		t.Fatalf("body %s", body)
+	}
+}
+
+// On an account with MFA on, each sensitive change (password change: its
+// use case's tests and end to end) from a session that
+// has not proved a second factor (the bearer's session is password-only)
+// and without a code is 403 step_up_required, after the password check,
+// before anything changes (strict mocks).
+func TestSensitiveChangesAnswerStepUpRequired(t *testing.T) {
+	t.Parallel()
+	at, step := t0.Add(-time.Hour), int64(1)
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/v1/me/email", `{"new_email":"thief@example.com","password":"the right one"}`},
+		{"DELETE", "/v1/me", `{"password":"the right one"}`},
+		{"DELETE", "/v1/me/mfa/totp", `{"password":"the right one"}`},
+		{"POST", "/v1/me/mfa/recovery-codes", `{}`},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			f := newFixture(t)
+			f.expectBearerMFA(true)
+			f.users.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
+			f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(true, false, nil).MaxTimes(1)
+			f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(mfa.RehydrateTOTP(userID, []byte("sealed"), t0, &at, &step), nil).MinTimes(1)
+			res, body := do(t, f.public, request(r.method, r.path, r.body, "Authorization", "Bearer good-jwt"))
+			p := decodeProblem(t, res, body, 403, "step_up_required")
+			if d, _ := p["detail"].(string); !strings.Contains(d, "code") || !strings.Contains(d, "sign in again") {
+				t.Errorf("detail %q does not say what to do", d)
+			}
+		})
 	}
 }

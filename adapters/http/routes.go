@@ -154,7 +154,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 	v1.Post("/me/password", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changePasswordRequest) error {
 		p := principal(c)
 		err := uc.Change.Handle(c.UserContext(), password.ChangeInput{
-			UserID: p.UserID, SessionID: p.SessionID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Meta: meta(c),
+			UserID: p.UserID, SessionID: p.SessionID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Proof: proof(c, req.Code), Meta: meta(c),
 		})
 		if err != nil {
 			return err
@@ -162,14 +162,14 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}))
 
-	v1.Delete("/me", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *passwordRequest) error {
-		if err := uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, meta(c)); err != nil {
+	v1.Delete("/me", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *deleteAccountRequest) error {
+		if err := uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, proof(c, req.Code), meta(c)); err != nil {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}))
 	v1.Post("/me/email", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changeEmailRequest) error {
-		err := uc.ChangeEmail.Handle(c.UserContext(), account.ChangeEmailInput{UserID: principal(c).UserID, NewEmail: req.NewEmail, Password: req.Password, Meta: meta(c)})
+		err := uc.ChangeEmail.Handle(c.UserContext(), account.ChangeEmailInput{UserID: principal(c).UserID, NewEmail: req.NewEmail, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
 		if err != nil {
 			return err
 		}
@@ -247,19 +247,29 @@ type tokenRequest struct {
 	Token string `json:"token" validate:"required,max=128"`
 }
 
-// passwordRequest is the body of account deletion.
+// passwordRequest is the body of the start of an MFA enrollment.
 type passwordRequest struct {
 	Password string `json:"password" validate:"required,max=1024"`
+}
+
+// The sensitive changes take an optional code (see the second factor's
+// request bodies): on an account with MFA on, it steps the request up
+// when the session has not proved a second factor recently.
+type deleteAccountRequest struct {
+	Password string `json:"password" validate:"required,max=1024"`
+	Code     string `json:"code" validate:"omitempty,max=64"`
 }
 
 type changeEmailRequest struct {
 	NewEmail string `json:"new_email" validate:"required,max=320"`
 	Password string `json:"password" validate:"required,max=1024"`
+	Code     string `json:"code" validate:"omitempty,max=64"`
 }
 
 type changePasswordRequest struct {
 	CurrentPassword string `json:"current_password" validate:"required,max=1024"`
 	NewPassword     string `json:"new_password" validate:"required,max=1024"`
+	Code            string `json:"code" validate:"omitempty,max=64"`
 }
 
 type userResponse struct {
@@ -297,13 +307,16 @@ type sessionResponse struct {
 	UserAgent  string    `json:"user_agent"`
 	IP         string    `json:"ip"`
 	Current    bool      `json:"current"`
+	// AMR and AuthTime: how, and when, the session last authenticated.
+	AMR      []string  `json:"amr"`
+	AuthTime time.Time `json:"auth_time"`
 }
 
 func renderSession(v session.View) sessionResponse {
 	s := v.Session
 	return sessionResponse{
 		ID: s.ID().String(), CreatedAt: s.CreatedAt().UTC(), LastUsedAt: s.LastUsedAt().UTC(), ExpiresAt: s.ExpiresAt().UTC(),
-		UserAgent: s.UserAgent(), IP: s.IP(), Current: v.Current,
+		UserAgent: s.UserAgent(), IP: s.IP(), Current: v.Current, AMR: s.AMR(), AuthTime: s.AuthTime().UTC(),
 	}
 }
 
@@ -394,4 +407,10 @@ func optionalAuth(a *session.Authenticate) fiber.Handler {
 func principal(c *fiber.Ctx) session.Principal {
 	p, _ := c.Locals(principalKey).(session.Principal)
 	return p
+}
+
+// proof is what a request to a sensitive change brings for the step-up of
+// an account with MFA on: the caller's session and the code of the body.
+func proof(c *fiber.Ctx, code string) mfa.Proof {
+	return mfa.Proof{Session: principal(c).Session, Code: code}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	dsession "github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -112,17 +113,18 @@ func newFixture(t *testing.T) *fixture {
 	obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes()
 	verifier := appmfa.NewVerifier(f.totp, f.sealer)
 	attempts := appmfa.NewAttempts(guard, f.auditLog, clock)
+	stepUp := appmfa.NewStepUp(f.mfa, f.tx, verifier, attempts, clock, appmfa.StepUpMaxAge(15*time.Minute))
 
 	f.public = NewServer(Config{}, nil, UseCases{
 		Authenticate:  session.NewAuthenticate(f.access, f.sessions, clock, session.IdleTimeout(time.Hour)),
-		DeleteAccount: account.NewDeleteAccount(f.users, f.tx, check, clock, ids),
-		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
+		DeleteAccount: account.NewDeleteAccount(f.users, f.tx, check, stepUp, clock, ids),
+		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, stepUp, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
 		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, clock),
 		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
 		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf(links)),
 		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),
-		MFADisable:    appmfa.NewDisable(f.users, f.mfa, f.tx, check, verifier, attempts, clock, ids),
-		MFARegenerate: appmfa.NewRegenerate(f.users, f.mfa, f.tx, verifier, attempts, clock, rand.Reader),
+		MFADisable:    appmfa.NewDisable(f.users, f.mfa, f.tx, check, stepUp, clock, ids),
+		MFARegenerate: appmfa.NewRegenerate(f.users, f.mfa, f.tx, stepUp, clock, rand.Reader),
 		Guard:         guard,
 		Ready:         func(context.Context) error { return nil },
 	})
@@ -226,6 +228,7 @@ func TestDeleteMe(t *testing.T) {
 		u := owner(t, "owner@example.com", true)
 		f.users.EXPECT().ByID(gomock.Any(), userID).Return(u, nil)
 		f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(true, false, nil)
+		f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(nil, mfa.ErrNotFound) // no MFA: no step-up
 		f.expectTx(1)
 		f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(u, nil)
 		f.rUsers.EXPECT().Delete(gomock.Any(), userID).Return(nil)
@@ -251,6 +254,7 @@ func TestChangeEmailAnswers202(t *testing.T) {
 	// The current address asked again: nothing to change, same answer.
 	f.users.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
 	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(true, false, nil)
+	f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(nil, mfa.ErrNotFound)
 	res, body := do(t, f.public, request("POST", "/v1/me/email", `{"new_email":"Owner@Example.com","password":"the right one"}`, "Authorization", "Bearer good-jwt"))
 	m := decodeJSON(t, res, body, 202)
 	if m["status"] != "confirmation_sent" || len(m) != 1 {
@@ -708,7 +712,7 @@ func TestAdminDeleteRevokeUnlock(t *testing.T) {
 	f.rSessions.EXPECT().RevokeAll(gomock.Any(), userID, uuid.Nil, t0).Return(2, nil)
 	f.users.EXPECT().ByID(gomock.Any(), userID).Return(u, nil)
 	f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).Return(nil)
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil)
+	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(3) // the lock and the two second-factor counters
 	f.rAudit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(3).Return(nil)
 
 	for _, r := range []struct{ method, path string }{

@@ -83,6 +83,10 @@ type privateClaims struct {
 	Email         string   `json:"email"`
 	EmailVerified bool     `json:"email_verified"`
 	AMR           []string `json:"amr,omitempty"` // RFC 8176 methods of the session's login
+	// AuthTime is when the session's holder last authenticated (OpenID
+	// Connect auth_time, NumericDate); absent from tokens signed before it
+	// was carried.
+	AuthTime *josejwt.NumericDate `json:"auth_time,omitempty"`
 }
 
 // New builds Tokens signing with key (the only key until UseKeys).
@@ -263,6 +267,10 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 		ID:       c.ID,
 	}
 	priv := privateClaims{SessionID: c.SessionID.String(), Email: c.Email, EmailVerified: c.EmailVerified, AMR: c.AMR}
+	if !c.AuthTime.IsZero() {
+		c.AuthTime = time.Unix(c.AuthTime.Unix(), 0).UTC()
+		priv.AuthTime = josejwt.NewNumericDate(c.AuthTime)
+	}
 	sg := t.keys.Load().signing(at)
 	if sg.Signer == nil {
 		return "", app.AccessClaims{}, errors.New("jwt: no signing key yet")
@@ -345,7 +353,12 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, string, bool) {
 	if !ok1 || !ok2 {
 		return app.AccessClaims{}, "", false
 	}
+	var authTime time.Time
+	if priv.AuthTime != nil {
+		authTime = priv.AuthTime.Time().UTC()
+	}
 	return app.AccessClaims{
+		AuthTime:      authTime,
 		ID:            std.ID,
 		Subject:       sub,
 		SessionID:     sid,

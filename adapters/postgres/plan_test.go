@@ -35,8 +35,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		`INSERT INTO users (id, email, hashed_password, created_at, updated_at)
 			SELECT gen_random_uuid(), 'u' || g || '@example.com', 'h', now() - g * interval '1 second', now()
 			FROM generate_series(1, 20000) g`,
-		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at)
-			SELECT gen_random_uuid(), id, now(), now(), now() + interval '1 day', CASE WHEN random() < 0.5 THEN now() END
+		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, auth_time)
+			SELECT gen_random_uuid(), id, now(), now(), now() + interval '1 day', CASE WHEN random() < 0.5 THEN now() END, now()
 			FROM users, generate_series(1, 2)`,
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at)
 			SELECT sha256(id::text::bytea), id, 'reset_password', now(), now() + interval '1 hour' FROM users`,

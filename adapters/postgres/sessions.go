@@ -22,13 +22,14 @@ var _ app.SessionRepository = (*SessionRepository)(nil)
 // NewSessionRepository returns a SessionRepository on db.
 func NewSessionRepository(db DBTX) *SessionRepository { return &SessionRepository{db: db} }
 
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, mfa`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time`
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
 // at most 1024 bytes each.
 func (r *SessionRepository) Create(ctx context.Context, s *session.Session) error {
-	_, err := r.db.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText), s.SecondFactor())
+	_, err := r.db.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText),
+		storable.Methods(s.AMR()), s.AuthTime())
 	return translate(err, nil)
 }
 
@@ -77,11 +78,12 @@ func (r *SessionRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*s
 	return scanSession(r.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
 }
 
-// Update saves the last-used and revoked times of s, or gives
+// Update saves the last-used and revoked times of s and how it
+// authenticated (amr, auth_time), or gives
 // session.ErrNotFound.
 func (r *SessionRepository) Update(ctx context.Context, s *session.Session) error {
-	tag, err := r.db.Exec(ctx, `UPDATE sessions SET last_used_at = $2, revoked_at = $3 WHERE id = $1`,
-		s.ID(), s.LastUsedAt(), s.RevokedAt())
+	tag, err := r.db.Exec(ctx, `UPDATE sessions SET last_used_at = $2, revoked_at = $3, amr = $4, auth_time = $5 WHERE id = $1`,
+		s.ID(), s.LastUsedAt(), s.RevokedAt(), storable.Methods(s.AMR()), s.AuthTime())
 	return affectedOne(tag, err, session.ErrNotFound)
 }
 
@@ -212,18 +214,17 @@ type sessionRow struct {
 	created, lastUsed, expires time.Time
 	revoked                    *time.Time
 	userAgent, ip              string
-	mfa                        bool
+	amr                        string
+	authTime                   time.Time
 }
 
 // dest are the scan destinations of sessionColumns, in order.
 func (r *sessionRow) dest() []any {
-	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.mfa}
+	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.amr, &r.authTime}
 }
 
 func (r *sessionRow) session() *session.Session {
 	s := session.Rehydrate(r.id, r.userID, r.created.UTC(), r.lastUsed.UTC(), r.expires.UTC(), utcPtr(r.revoked), r.userAgent, r.ip)
-	if r.mfa {
-		s.ProvedSecondFactor()
-	}
+	s.RehydrateAuthentication(storable.ParseMethods(r.amr), r.authTime.UTC())
 	return s
 }

@@ -26,14 +26,15 @@ var _ app.SessionRepository = (*SessionRepository)(nil)
 // NewSessionRepository returns a SessionRepository on db.
 func NewSessionRepository(db DBTX) *SessionRepository { return &SessionRepository{db: db} }
 
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, mfa`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time`
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
 // at most 1024 bytes each.
 func (r *SessionRepository) Create(ctx context.Context, s *session.Session) error {
-	_, err := exec(ctx, r.db, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := exec(ctx, r.db, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		s.ID().String(), s.UserID().String(), micros(s.CreatedAt()), micros(s.LastUsedAt()), micros(s.ExpiresAt()), microsPtr(s.RevokedAt()),
-		storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText), s.SecondFactor())
+		storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText),
+		storable.Methods(s.AMR()), micros(s.AuthTime()))
 	return err
 }
 
@@ -82,11 +83,12 @@ func (r *SessionRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*s
 	return r.ByID(ctx, id)
 }
 
-// Update saves the last-used and revoked times of s, or gives
+// Update saves the last-used and revoked times of s and how it
+// authenticated (amr, auth_time), or gives
 // session.ErrNotFound.
 func (r *SessionRepository) Update(ctx context.Context, s *session.Session) error {
-	res, err := exec(ctx, r.db, `UPDATE sessions SET last_used_at = $2, revoked_at = $3 WHERE id = $1`,
-		s.ID().String(), micros(s.LastUsedAt()), microsPtr(s.RevokedAt()))
+	res, err := exec(ctx, r.db, `UPDATE sessions SET last_used_at = $2, revoked_at = $3, amr = $4, auth_time = $5 WHERE id = $1`,
+		s.ID().String(), micros(s.LastUsedAt()), microsPtr(s.RevokedAt()), storable.Methods(s.AMR()), micros(s.AuthTime()))
 	return affectedOne(res, err, session.ErrNotFound)
 }
 
@@ -251,18 +253,17 @@ type sessionRow struct {
 	created, lastUsed, expires int64
 	revoked                    sql.NullInt64
 	userAgent, ip              string
-	mfa                        bool
+	amr                        string
+	authTime                   int64
 }
 
 // dest are the scan destinations of sessionColumns, in order.
 func (r *sessionRow) dest() []any {
-	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.mfa}
+	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.amr, &r.authTime}
 }
 
 func (r *sessionRow) session() *session.Session {
 	s := session.Rehydrate(r.id, r.userID, fromMicros(r.created), fromMicros(r.lastUsed), fromMicros(r.expires), fromNullMicros(r.revoked), r.userAgent, r.ip)
-	if r.mfa {
-		s.ProvedSecondFactor()
-	}
+	s.RehydrateAuthentication(storable.ParseMethods(r.amr), fromMicros(r.authTime))
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,8 @@ func init() {
 	register("MFA/LoginTokenBurnsAndIsSingleUse", testMFALoginToken)
 	register("MFA/ConcurrentLoginTokenExactlyOneWins", testMFAConcurrentLoginToken)
 	register("MFA/DeletingTheUserTakesItAll", testMFAUserDelete)
-	register("MFA/SessionKeepsTheSecondFactor", testMFASession)
+	register("MFA/SessionKeepsItsAuthentication", testMFASession)
+	register("MFA/ConcurrentLoginTokenAttemptsCountedUpToTheLimit", testMFAConcurrentLoginTokenAttempts)
 }
 
 // sealedSecret is a stand-in for a sealed TOTP secret (the store never
@@ -516,37 +518,85 @@ func testMFAUserDelete(t *testing.T, s Store) {
 	}
 }
 
-// A session started with a second factor reads back as such (and its
-// access tokens keep amr ["pwd", "otp"] through refreshes); others do not.
+// A session reads back how, and when, it authenticated (amr, auth_time),
+// through ByID, ListActive and the bearer check; Update saves a code
+// proved in it (a confirmed enrollment upgrades the confirming session).
 func testMFASession(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
-	plain := createSession(t, s, u.ID(), now())
-	second, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "agent", "192.0.2.9")
+	created := now().Add(-time.Hour)
+	plain := createSession(t, s, u.ID(), created)
+	second, err := session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9")
 	if err != nil {
 		t.Fatal(err)
 	}
-	second.ProvedSecondFactor()
+	proved := created.Add(time.Minute)
+	second.Proved(session.MethodOTP, proved)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.Create(ctx, second) })
-	for _, c := range []struct {
-		id   uuid.UUID
-		want bool
-	}{{plain.ID(), false}, {second.ID(), true}} {
-		got, err := s.Repos.Sessions.ByID(ctx, c.id)
+	check := func(where string, got *session.Session, amr []string, authTime time.Time) {
+		t.Helper()
+		if !slices.Equal(got.AMR(), amr) || !got.AuthTime().Equal(authTime) {
+			t.Errorf("%s: session %s amr %v auth_time %v; want %v %v", where, got.ID(), got.AMR(), got.AuthTime(), amr, authTime)
+		}
+	}
+	want := map[uuid.UUID][]string{plain.ID(): {"pwd"}, second.ID(): {"pwd", "otp"}}
+	at := map[uuid.UUID]time.Time{plain.ID(): created, second.ID(): proved}
+	for id := range want {
+		got, err := s.Repos.Sessions.ByID(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.SecondFactor() != c.want {
-			t.Errorf("session %s: SecondFactor() = %v, want %v", c.id, got.SecondFactor(), c.want)
+		check("ByID", got, want[id], at[id])
+		b, err := s.Repos.Sessions.ForBearer(ctx, id)
+		if err != nil {
+			t.Fatal(err)
 		}
+		check("ForBearer", b.Session, want[id], at[id])
 	}
 	live, err := s.Repos.Sessions.ListActive(ctx, u.ID(), now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(live) != 2 {
+		t.Fatalf("ListActive: %d sessions", len(live))
+	}
 	for _, l := range live {
-		if l.SecondFactor() != (l.ID() == second.ID()) {
-			t.Errorf("ListActive: session %s SecondFactor() = %v", l.ID(), l.SecondFactor())
+		check("ListActive", l, want[l.ID()], at[l.ID()])
+	}
+
+	// A code proved in the plain session: Update saves it.
+	later := now()
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		cur, err := r.Sessions.ByIDForChange(ctx, plain.ID())
+		if err != nil {
+			return err
 		}
+		cur.Proved(session.MethodOTP, later)
+		return r.Sessions.Update(ctx, cur)
+	})
+	got, err := s.Repos.Sessions.ByID(ctx, plain.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after Update", got, []string{"pwd", "otp"}, later)
+}
+
+// Eight callers race to count a code attempt against one login token
+// (each before checking its code): exactly MaxCodeAttempts are counted,
+// so no more codes than that are ever checked with one token.
+func testMFAConcurrentLoginTokenAttempts(t *testing.T, s Store) {
+	lt := addLoginToken(t, s, createUser(t, s).ID(), now())
+	var counted atomic.Int32
+	race(8, func(int) {
+		ok, err := s.Repos.MFA.FailLoginToken(testCtx(t), lt.Hash(), mfa.MaxCodeAttempts)
+		if err != nil {
+			t.Errorf("FailLoginToken: %v", err)
+		}
+		if ok {
+			counted.Add(1)
+		}
+	})
+	if counted.Load() != mfa.MaxCodeAttempts {
+		t.Fatalf("%d of 8 racing attempts were counted; want exactly %d", counted.Load(), mfa.MaxCodeAttempts)
 	}
 }

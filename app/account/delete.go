@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -15,23 +16,26 @@ import (
 // DeleteAccount is a signed-in user deleting their own account, with
 // their password: the account and everything stored for it go (see
 // app.UserRepository.Delete), the audit trail stays whole, a notice goes
-// to the address, and the address can register again.
+// to the address, and the address can register again. On an account with
+// MFA on it also needs the step-up of mfa.StepUp.
 type DeleteAccount struct {
-	users app.UserRepository
-	tx    app.TxManager
-	check *limits.PasswordCheck
-	clock app.Clock
-	ids   app.IDGenerator
+	users  app.UserRepository
+	tx     app.TxManager
+	check  *limits.PasswordCheck
+	stepUp *appmfa.StepUp
+	clock  app.Clock
+	ids    app.IDGenerator
 }
 
 // NewDeleteAccount builds the use case. users works outside any transaction.
-func NewDeleteAccount(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, clock app.Clock, ids app.IDGenerator) *DeleteAccount {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "Clock": clock, "IDGenerator": ids})
-	return &DeleteAccount{users: users, tx: tx, check: check, clock: clock, ids: ids}
+func NewDeleteAccount(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, stepUp *appmfa.StepUp, clock app.Clock, ids app.IDGenerator) *DeleteAccount {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "StepUp": stepUp, "Clock": clock, "IDGenerator": ids})
+	return &DeleteAccount{users: users, tx: tx, check: check, stepUp: stepUp, clock: clock, ids: ids}
 }
 
-// Handle deletes the account of userID if password is its password.
-func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, meta app.RequestMeta) error {
+// Handle deletes the account of userID if password is its password (and,
+// with MFA on, p steps up).
+func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error {
 	u, err := h.users.ByID(ctx, userID)
 	if errors.Is(err, user.ErrNotFound) {
 		return domain.ErrUnauthorized
@@ -39,6 +43,9 @@ func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password s
 		return err
 	}
 	if err := h.check.Check(ctx, u, password, "account_deletion", meta); err != nil {
+		return err
+	}
+	if _, err := h.stepUp.Require(ctx, u, p, true, "account_deletion", meta); err != nil {
 		return err
 	}
 	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {

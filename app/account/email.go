@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -21,7 +22,10 @@ type ChangeEmailInput struct {
 	UserID   uuid.UUID
 	NewEmail string
 	Password string
-	Meta     app.RequestMeta
+	// Proof is the caller's session and the code of the request: on an
+	// account with MFA on, the change needs the step-up of mfa.StepUp.
+	Proof appmfa.Proof
+	Meta  app.RequestMeta
 }
 
 // ChangeEmail starts moving a signed-in user's account to a new address:
@@ -29,23 +33,27 @@ type ChangeEmailInput struct {
 // when no account holds it, and a notice to the current one either way.
 // The answer is the same whether the new address is free or not. Nothing
 // changes until the link is used (ConfirmEmailChange); a newer request
-// replaces an older one, and a password reset or change cancels it.
+// replaces an older one, and a password reset or change cancels it. On an
+// account with MFA on the password is not enough: the request needs the
+// step-up of mfa.StepUp (a code, or a session that proved one recently),
+// so a password-only session cannot move the account away from its owner.
 type ChangeEmail struct {
-	users app.UserRepository
-	tx    app.TxManager
-	check *limits.PasswordCheck
-	guard *limits.Guard
-	clock app.Clock
-	ids   app.IDGenerator
-	rnd   io.Reader
-	links app.Links
-	ttl   VerificationTTL
+	users  app.UserRepository
+	tx     app.TxManager
+	check  *limits.PasswordCheck
+	stepUp *appmfa.StepUp
+	guard  *limits.Guard
+	clock  app.Clock
+	ids    app.IDGenerator
+	rnd    io.Reader
+	links  app.Links
+	ttl    VerificationTTL
 }
 
 // NewChangeEmail builds the use case. users works outside any transaction.
-func NewChangeEmail(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, ttl VerificationTTL) *ChangeEmail {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &ChangeEmail{users: users, tx: tx, check: check, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: ttl}
+func NewChangeEmail(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, stepUp *appmfa.StepUp, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, ttl VerificationTTL) *ChangeEmail {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "StepUp": stepUp, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
+	return &ChangeEmail{users: users, tx: tx, check: check, stepUp: stepUp, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: ttl}
 }
 
 // Handle records the request.
@@ -61,6 +69,9 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 		return err
 	}
 	if err := h.check.Check(ctx, u, in.Password, "email_change", in.Meta); err != nil {
+		return err
+	}
+	if _, err := h.stepUp.Require(ctx, u, in.Proof, true, "email_change", in.Meta); err != nil {
 		return err
 	}
 	if newEmail == u.Email() {

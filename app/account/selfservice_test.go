@@ -11,9 +11,12 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -22,14 +25,16 @@ import (
 
 // selfFixture is what the signed-in user's own account changes need.
 type selfFixture struct {
-	users  *mock.MockUserRepository
-	tx     *mock.MockTxManager
-	hasher *mock.MockPasswordHasher
-	rl     *mock.MockRateLimiter
-	audit  *mock.MockAuditLog
-	repos  *apptest.Repos
-	check  *limits.PasswordCheck
-	guard  *limits.Guard
+	users   *mock.MockUserRepository
+	tx      *mock.MockTxManager
+	hasher  *mock.MockPasswordHasher
+	rl      *mock.MockRateLimiter
+	audit   *mock.MockAuditLog
+	repos   *apptest.Repos
+	check   *limits.PasswordCheck
+	guard   *limits.Guard
+	factors *mock.MockMFARepository
+	stepUp  *appmfa.StepUp
 }
 
 func newSelf(t *testing.T) *selfFixture {
@@ -40,7 +45,53 @@ func newSelf(t *testing.T) *selfFixture {
 	}
 	f.guard = limits.NewGuard(f.rl, limits.DefaultPolicy())
 	f.check = limits.NewPasswordCheck(f.guard, f.hasher, f.audit, apptest.NewClock(apptest.T0))
+	f.factors = mock.NewMockMFARepository(ctrl)
+	f.stepUp = appmfa.NewStepUp(f.factors, f.tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
+		appmfa.NewAttempts(f.guard, f.audit, apptest.NewClock(apptest.T0)), apptest.NewClock(apptest.T0), appmfa.StepUpMaxAge(15*time.Minute))
 	return f
+}
+
+// expectMFA expects the step-up's look at the account's second factor:
+// none, or one confirmed.
+func (f *selfFixture) expectMFA(u *user.User, on bool) {
+	if !on {
+		f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
+		return
+	}
+	at, step := apptest.T0.Add(-time.Hour), int64(1)
+	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil)
+}
+
+// passwordOnly is a session of u from before MFA was turned on.
+func passwordOnly(u *user.User) *session.Session {
+	return session.Rehydrate(apptest.ID(50), u.ID(), apptest.T0.Add(-time.Hour), apptest.T0, apptest.T0.Add(time.Hour), nil, "ua", "ip")
+}
+
+// On an account with MFA on, the right password from a password-only
+// session without a code is step_up_required: nothing is changed, no mail
+// queued (no transaction: the strict mock).
+func TestSensitiveChangesNeedAStepUpWithMFAOn(t *testing.T) {
+	u := storedUser("owner@example.com", true, true)
+	for name, call := range map[string]func(f *selfFixture) error{
+		"delete": func(f *selfFixture) error {
+			return account.NewDeleteAccount(f.users, f.tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{}).
+				Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{Session: passwordOnly(u)}, meta)
+		},
+		"email change": func(f *selfFixture) error {
+			return newChangeEmail(f).Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "thief@example.com", Password: goodPassword,
+				Proof: appmfa.Proof{Session: passwordOnly(u)}, Meta: meta})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newSelf(t)
+			f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			f.expectCheck(t, true)
+			f.expectMFA(u, true)
+			if err := call(f); err != mfa.ErrStepUpRequired {
+				t.Fatalf("err = %v, want exactly mfa.ErrStepUpRequired", err)
+			}
+		})
+	}
 }
 
 // expectCheck expects the throttled password check with the given outcome.
@@ -62,21 +113,22 @@ func (f *selfFixture) expectCheck(t *testing.T, ok bool) {
 
 func TestDeleteAccountNeedsThePassword(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewDeleteAccount(f.users, f.tx, f.check, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	h := account.NewDeleteAccount(f.users, f.tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	u := storedUser("owner@example.com", true, true)
 	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, false)
-	if err := h.Handle(context.Background(), u.ID(), "wrong", meta); !errors.Is(err, domain.ErrWrongPassword) {
+	if err := h.Handle(context.Background(), u.ID(), "wrong", appmfa.Proof{}, meta); !errors.Is(err, domain.ErrWrongPassword) {
 		t.Fatalf("Handle with a wrong password = %v", err) // and no transaction: the strict mock
 	}
 }
 
 func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewDeleteAccount(f.users, f.tx, f.check, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	h := account.NewDeleteAccount(f.users, f.tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	u := storedUser("owner@example.com", true, true)
 	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, true)
+	f.expectMFA(u, false)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	// Order is the behaviour: deleting takes the user's queued mail, so
 	// the notice must be queued after it.
@@ -96,13 +148,13 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 			return nil
 		}),
 	)
-	if err := h.Handle(context.Background(), u.ID(), goodPassword, meta); err != nil {
+	if err := h.Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{}, meta); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func newChangeEmail(f *selfFixture) *account.ChangeEmail {
-	return account.NewChangeEmail(f.users, f.tx, f.check, f.guard, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("email"), apptest.Links(), account.VerificationTTL(verifyTTL))
+	return account.NewChangeEmail(f.users, f.tx, f.check, f.stepUp, f.guard, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("email"), apptest.Links(), account.VerificationTTL(verifyTTL))
 }
 
 func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
@@ -111,6 +163,7 @@ func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
 	u := storedUser("owner@example.com", true, true)
 	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, true)
+	f.expectMFA(u, false)
 	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
 	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
@@ -146,6 +199,7 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 	u := storedUser("owner@example.com", true, true)
 	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, true)
+	f.expectMFA(u, false)
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("taken@example.com", true, true), nil)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)

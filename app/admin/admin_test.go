@@ -287,11 +287,28 @@ func TestUnlockClearsTheLockAndEveryPairCount(t *testing.T) {
 		prefix = p
 		return nil
 	})
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil)
+	var reset []string
+	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+		reset = append(reset, k)
+		return nil
+	}).Times(3)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUnlocked, u.ID(), nil))
 	if err := f.h.Unlock(context.Background(), actor, u.ID()); err != nil {
 		t.Fatal(err)
+	}
+	// The account's lock and both second-factor counters: the keys
+	// BeginCode counts under.
+	codeKeys := map[string]bool{}
+	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		codeKeys[k] = true
+		return true, 0, nil
+	}).Times(2)
+	if err := limits.NewGuard(f.rl, limits.DefaultPolicy()).BeginCode(context.Background(), u.ID(), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(reset) != 3 || !codeKeys[reset[1]] || !codeKeys[reset[2]] {
+		t.Fatalf("Unlock reset %v; want the account lock, then the code keys %v", reset, codeKeys)
 	}
 	// The prefix is the one BeginLogin's pair counters start with.
 	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())

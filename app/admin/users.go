@@ -327,13 +327,14 @@ func (h *Users) RevokeSessions(ctx context.Context, a Actor, id uuid.UUID) (int,
 	return n, err
 }
 
-// Unlock lifts the account's lockout and clears its failed-login counts.
+// Unlock lifts the account's lockout and clears its failed-login counts
+// and its second-factor counters.
 func (h *Users) Unlock(ctx context.Context, a Actor, id uuid.UUID) error {
 	u, err := h.users.ByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := h.guard.Unlock(ctx, u.Email()); err != nil {
+	if err := h.guard.Unlock(ctx, u.Email(), u.ID()); err != nil {
 		return err
 	}
 	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 )
 
 // Limit is at most Count events per Window.
@@ -66,13 +67,16 @@ const (
 	RuleLoginAccountIP = "login_account_ip" // LoginFailures per (account, client IP)
 	RuleLoginAccount   = "login_account"    // LockoutThreshold: the account is locked
 	RuleMailAddress    = "mail_address"     // MailPerAddress per address and kind
+	RuleCodeAccount    = "mfa_code_account" // CodeFailures per account
+	RuleCodeLocked     = "mfa_code_locked"  // CodeLockoutThreshold: the account's TOTP codes are locked
 )
 
 // Rule is the name of the endpoint's per-IP limit, such as "login_ip".
 func (e Endpoint) Rule() string { return string(e) + "_ip" }
 
-// ErrLocked marks BeginLogin's refusal of a locked account; the error is a
-// rate_limited one as well.
+// ErrLocked marks BeginLogin's refusal of a locked account, and
+// BeginCode's refusal of a TOTP code of an account whose codes are locked;
+// the error is a rate_limited one as well.
 var ErrLocked = errors.New("limits: the account is locked")
 
 // Policy is the configured set of limits.
@@ -96,6 +100,14 @@ type Policy struct {
 	// LockoutThreshold consecutive failures from anywhere lock password
 	// login for the account until a password reset.
 	LockoutThreshold int
+	// CodeFailures bounds second-factor codes (TOTP and recovery) per
+	// account, from anywhere: over it every code of the account, even the
+	// right one, is refused until the window ends.
+	CodeFailures Limit
+	// CodeLockoutThreshold consecutive wrong codes lock the account's TOTP
+	// codes until a right recovery code (once the CodeFailures window has
+	// ended) or an operator's unlock.
+	CodeLockoutThreshold int
 }
 
 // DefaultPolicy is what an unconfigured instance enforces.
@@ -107,6 +119,9 @@ func DefaultPolicy() Policy {
 		ResetLinkTTL:     30 * time.Minute,
 		LoginFailures:    Limit{10, 15 * time.Minute},
 		LockoutThreshold: 100,
+
+		CodeFailures:         Limit{10, 15 * time.Minute},
+		CodeLockoutThreshold: 100,
 	}
 }
 
@@ -265,12 +280,16 @@ func (g *Guard) Locked(ctx context.Context, email user.Email) (bool, error) {
 }
 
 // Unlock lifts an account lock and clears the failure counts of every
-// (account, IP) pair (an operator's decision).
-func (g *Guard) Unlock(ctx context.Context, email user.Email) error {
+// (account, IP) pair, and the second-factor counters of the account
+// userID (an operator's decision).
+func (g *Guard) Unlock(ctx context.Context, email user.Email, userID uuid.UUID) error {
 	if err := g.rl.ResetPrefix(ctx, pairPrefix(email)); err != nil {
 		return err
 	}
-	return g.rl.Reset(ctx, key("login:account", email.String()))
+	if err := g.rl.Reset(ctx, key("login:account", email.String())); err != nil {
+		return err
+	}
+	return g.resetCodes(ctx, userID)
 }
 
 // ClearLockout lifts an account lock (after a password reset).
@@ -279,4 +298,67 @@ func (g *Guard) ClearLockout(ctx context.Context, email user.Email) error {
 		return nil
 	}
 	return g.rl.Reset(ctx, key("login:account", email.String()))
+}
+
+// Second-factor counters. They are keyed by the user id, not the address:
+// a code is only ever checked for a known account, the id never changes
+// (an email change must not hand an attacker fresh counters), and no
+// password counter shares a key with them, so a password success (which
+// resets the password counters) never touches them. Only a right code
+// (CodeSucceeded) or an operator's unlock resets them.
+func codeWindowKey(userID uuid.UUID) string { return key("mfa:window", userID.String()) }
+func codeLockKey(userID uuid.UUID) string   { return key("mfa:lock", userID.String()) }
+
+// BeginCode counts a second-factor code of the account userID before it
+// is checked, so that a parallel burst cannot get more checks than the
+// limits allow, and refuses it with a rate_limited error when the
+// account's window is used up (every code, even the right one, until the
+// window ends). Once CodeLockoutThreshold consecutive codes failed, TOTP
+// codes are refused (wrapping ErrLocked) until a right recovery code or
+// an unlock: recovery says this code is a recovery code, which is still
+// checked, within the window's limit.
+func (g *Guard) BeginCode(ctx context.Context, userID uuid.UUID, recovery bool) error {
+	if g.p.Disabled {
+		return nil
+	}
+	if err := g.hit(ctx, RuleCodeAccount, codeWindowKey(userID), g.p.CodeFailures); err != nil {
+		return err
+	}
+	ok, _, err := g.rl.Hit(ctx, codeLockKey(userID), g.p.CodeLockoutThreshold, lockoutWindow)
+	if err != nil {
+		return err
+	}
+	if !ok && !recovery {
+		g.limited(ctx, RuleCodeLocked)
+		// The lock lasts until a right recovery code or an unlock; the
+		// hint only paces clients.
+		return fmt.Errorf("%w (%w)", domain.RateLimited(g.p.CodeFailures.Window), ErrLocked)
+	}
+	return nil
+}
+
+// CodeFailed reports whether the wrong code just counted (by BeginCode)
+// locked the account's TOTP codes.
+func (g *Guard) CodeFailed(ctx context.Context, userID uuid.UUID) (locked bool, err error) {
+	if g.p.Disabled {
+		return false, nil
+	}
+	locked, _, err = g.rl.Blocked(ctx, codeLockKey(userID), g.p.CodeLockoutThreshold)
+	return locked, err
+}
+
+// CodeSucceeded clears the account's second-factor counters after a
+// right code.
+func (g *Guard) CodeSucceeded(ctx context.Context, userID uuid.UUID) error {
+	if g.p.Disabled {
+		return nil
+	}
+	return g.resetCodes(ctx, userID)
+}
+
+func (g *Guard) resetCodes(ctx context.Context, userID uuid.UUID) error {
+	if err := g.rl.Reset(ctx, codeWindowKey(userID)); err != nil {
+		return err
+	}
+	return g.rl.Reset(ctx, codeLockKey(userID))
 }

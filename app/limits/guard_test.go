@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
 
@@ -483,4 +484,104 @@ func TestRefusalsAreObservedByRule(t *testing.T) {
 	if err := g.CheckIP(ctx, limits.Login, "ip"); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// Second-factor counters: window per account, then the consecutive lock;
+// keyed by the user id and sharing no key with the password counters, so
+// that a right password never resets them.
+func TestBeginCode(t *testing.T) {
+	ctx := context.Background()
+	id := uuid.MustParse("00000000-0000-4000-8000-000000000064")
+	t.Run("free: the window, then the lock, never a password key", func(t *testing.T) {
+		p := limits.DefaultPolicy()
+		p.CodeFailures = limits.Limit{Count: 7, Window: 11 * time.Minute}
+		p.CodeLockoutThreshold = 42
+		g, rl := newGuard(t, p)
+		keys, windows := map[int]string{}, map[int]time.Duration{}
+		gomock.InOrder(
+			rl.EXPECT().Hit(ctx, gomock.Any(), 7, 11*time.Minute).DoAndReturn(recordHit(keys, windows, true, 0)),
+			rl.EXPECT().Hit(ctx, gomock.Any(), 42, gomock.Any()).DoAndReturn(recordHit(keys, windows, true, 0)),
+		)
+		if err := g.BeginCode(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		if keys[7] == "" || keys[42] == "" || keys[7] == keys[42] || windows[42] < 10*365*24*time.Hour {
+			t.Fatalf("keys %v windows %v", keys, windows)
+		}
+		for _, k := range keys {
+			if strings.Contains(k, id.String()) {
+				t.Fatalf("key %q holds the user id", k)
+			}
+		}
+		// A right password resets only the password counters.
+		var reset []string
+		rl.EXPECT().Reset(ctx, gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+			reset = append(reset, k)
+			return nil
+		}).Times(2)
+		if err := g.LoginSucceeded(ctx, apptest.Email("owner@example.com"), "198.51.100.4"); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range reset {
+			if k == keys[7] || k == keys[42] {
+				t.Fatalf("a right password reset the code counter %q", k)
+			}
+		}
+		// A right code resets exactly the code counters.
+		reset = nil
+		rl.EXPECT().Reset(ctx, gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+			reset = append(reset, k)
+			return nil
+		}).Times(2)
+		if err := g.CodeSucceeded(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if len(reset) != 2 || reset[0] != keys[7] || reset[1] != keys[42] {
+			t.Fatalf("CodeSucceeded reset %v, want %v", reset, keys)
+		}
+	})
+	t.Run("window used up: every code refused with its retry, lock not counted", func(t *testing.T) {
+		for _, recovery := range []bool{false, true} {
+			g, rl := newGuard(t, limits.DefaultPolicy())
+			rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(false, 4*time.Minute, nil)
+			err := g.BeginCode(ctx, id, recovery)
+			var de *domain.Error
+			if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != 4*time.Minute || errors.Is(err, limits.ErrLocked) {
+				t.Fatalf("recovery=%v: err = %#v", recovery, err)
+			}
+		}
+	})
+	t.Run("locked: TOTP codes refused, a recovery code still checked", func(t *testing.T) {
+		g, rl := newGuard(t, limits.DefaultPolicy())
+		rl.EXPECT().Hit(ctx, gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil).Times(2)
+		rl.EXPECT().Hit(ctx, gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil).Times(2)
+		err := g.BeginCode(ctx, id, false)
+		if !errors.Is(err, domain.ErrRateLimited) || !errors.Is(err, limits.ErrLocked) {
+			t.Fatalf("TOTP code: err = %v", err)
+		}
+		if err := g.BeginCode(ctx, id, true); err != nil {
+			t.Fatalf("recovery code: err = %v", err)
+		}
+	})
+	t.Run("CodeFailed reads the lock", func(t *testing.T) {
+		g, rl := newGuard(t, limits.DefaultPolicy())
+		rl.EXPECT().Blocked(ctx, gomock.Any(), 100).Return(true, time.Duration(0), nil)
+		if locked, err := g.CodeFailed(ctx, id); !locked || err != nil {
+			t.Fatal(locked, err)
+		}
+	})
+	t.Run("disabled: no calls", func(t *testing.T) {
+		p := limits.DefaultPolicy()
+		p.Disabled = true
+		g, _ := newGuard(t, p)
+		if err := g.BeginCode(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		if locked, err := g.CodeFailed(ctx, id); locked || err != nil {
+			t.Fatal(locked, err)
+		}
+		if err := g.CodeSucceeded(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -229,9 +231,14 @@ func (f *fixture) newConfirm() *appmfa.Confirm {
 	return appmfa.NewConfirm(f.users, f.factors, f.tx, f.verifier, f.attempts, f.clock, &apptest.IDs{}, apptest.NewRand("confirm"))
 }
 
+// sessionID is the caller's session in the tests.
+var sessionID = apptest.ID(50)
+
 // A code of the step before now confirms: that step is recorded as used,
-// ten recovery codes are stored by hash (the ones shown), the owner is
-// mailed, the event audited, and the failure counters cleared.
+// ten recovery codes are stored by hash (the ones shown), the confirming
+// session is upgraded to amr ["pwd", "otp"] at now, every other session of
+// the user is revoked, the owner is mailed, the event audited, and the
+// second-factor counters cleared.
 func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	f := newFixture(t)
 	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
@@ -247,6 +254,15 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 			stored = h
 			return nil
 		}),
+		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
+			session.Rehydrate(sessionID, f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "ua", "ip"), nil),
+		f.repos.Sessions.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
+			if s.ID() != sessionID || !slices.Equal(s.AMR(), []string{"pwd", "otp"}) || !s.AuthTime().Equal(apptest.T0) {
+				t.Errorf("confirming session saved as amr %v auth_time %v", s.AMR(), s.AuthTime())
+			}
+			return nil
+		}),
+		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), f.u.ID(), sessionID, apptest.T0).Return(3, nil),
 		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailMFAEnabled || m.To != "owner@example.com" || m.UserID != f.u.ID() {
 				t.Errorf("mail %+v", m)
@@ -254,14 +270,14 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 			return nil
 		}),
 		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFAEnabled || e.UserID != f.u.ID() {
+			if e.Type != audit.MFAEnabled || e.UserID != f.u.ID() || e.Detail["sessions_revoked"] != "3" {
 				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),
 		f.expectSuccess(),
 	)
-	codes, err := f.newConfirm().Handle(context.Background(), f.u.ID(), " "+codeAt(-1)+" ", meta)
+	codes, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, " "+codeAt(-1)+" ", meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +304,7 @@ func TestConfirmRefusals(t *testing.T) {
 			f := newFixture(t)
 			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f))
-			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), codeAt(0), meta); !errors.Is(err, c.want) {
+			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
 		})
@@ -303,12 +319,14 @@ func TestConfirmRefusals(t *testing.T) {
 			f.expectBegin()
 			f.expectOpen(t)
 			f.expectCodeFailed(t, "mfa_confirm")
-			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), code, meta); err != mfa.ErrWrongCode {
+			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, code, meta); err != mfa.ErrWrongCode {
 				t.Fatalf("err = %v, want exactly mfa.ErrWrongCode", err)
 			}
 		})
 	}
-	t.Run("started again meanwhile", func(t *testing.T) {
+	// upToConfirm expects a right code of the pending factor up to its
+	// conditional confirmation, which answers confirmed.
+	upToConfirm := func(t *testing.T, confirmed bool) *fixture {
 		f := newFixture(t)
 		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
@@ -316,9 +334,23 @@ func TestConfirmRefusals(t *testing.T) {
 		f.expectOpen(t)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).Return(false, nil)
+		f.repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).Return(confirmed, nil)
+		return f
+	}
+	t.Run("started again meanwhile", func(t *testing.T) {
+		f := upToConfirm(t, false)
 		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(mfa.RehydrateTOTP(f.u.ID(), []byte("another"), apptest.T0, nil, nil), nil)
-		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), codeAt(0), meta); !errors.Is(err, mfa.ErrNotStarted) {
+		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, mfa.ErrNotStarted) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("confirming session revoked meanwhile: rolled back", func(t *testing.T) {
+		f := upToConfirm(t, true)
+		f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).Return(nil)
+		rev := apptest.T0.Add(-time.Second)
+		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
+			session.Rehydrate(sessionID, f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), &rev, "ua", "ip"), nil)
+		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, domain.ErrUnauthorized) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -333,14 +365,74 @@ func TestConfirmRefusals(t *testing.T) {
 			}
 			return nil
 		})
-		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), codeAt(0), meta); !errors.Is(err, domain.ErrRateLimited) {
+		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, domain.ErrRateLimited) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 }
 
+func (f *fixture) newStepUp() *appmfa.StepUp {
+	return appmfa.NewStepUp(f.factors, f.tx, f.verifier, f.attempts, f.clock, appmfa.StepUpMaxAge(15*time.Minute))
+}
+
 func (f *fixture) newDisable() *appmfa.Disable {
-	return appmfa.NewDisable(f.users, f.factors, f.tx, f.check, f.verifier, f.attempts, f.clock, &apptest.IDs{})
+	return appmfa.NewDisable(f.users, f.factors, f.tx, f.check, f.newStepUp(), f.clock, &apptest.IDs{})
+}
+
+// sessionOf is a session of the user that authenticated with amr at
+// authTime.
+func (f *fixture) sessionOf(amr []string, authTime time.Time) *session.Session {
+	s := session.Rehydrate(sessionID, f.u.ID(), apptest.T0.Add(-2*time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "ua", "ip")
+	s.RehydrateAuthentication(amr, authTime)
+	return s
+}
+
+// expectCodeUsed expects the step-up's transaction to consume code (a
+// TOTP code of step d from now, or the recovery code with hash h) and the
+// counters reset.
+func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
+	f.expectBegin()
+	calls := []any{
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
+	}
+	if h == nil {
+		f.expectOpen(t)
+		calls = append(calls, f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)+d).Return(true, nil))
+	} else {
+		calls = append(calls,
+			f.repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), *h, apptest.T0).Return(true, nil),
+			f.repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(9, nil),
+			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+				if e.Type != audit.MFARecoveryCodeUsed || e.Detail["remaining"] != "9" {
+					t.Errorf("audit %+v", e)
+				}
+				return nil
+			}))
+	}
+	calls = append(calls, f.expectSuccess())
+	gomock.InOrder(calls...)
+}
+
+// expectDisabled expects the factor deleted, the owner mailed and the
+// event audited with what stepped the request up.
+func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
+		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+			if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
+				t.Errorf("mail %+v", m)
+			}
+			return nil
+		}),
+		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			if e.Type != audit.MFADisabled || e.Detail["method"] != string(method) {
+				t.Errorf("audit %+v", e)
+			}
+			return nil
+		}),
+	)
 }
 
 func TestDisableWithPasswordAndCode(t *testing.T) {
@@ -355,41 +447,36 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
 			f.expectPassword(true)
-			f.expectBegin()
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			calls := []any{
-				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-				f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
-			}
+			apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 			if c.method == mfa.MethodTOTP {
-				f.expectOpen(t)
-				calls = append(calls, f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)+1).Return(true, nil))
+				f.expectCodeUsed(t, 1, nil)
 			} else {
-				calls = append(calls, f.repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[2], apptest.T0).Return(true, nil))
+				f.expectCodeUsed(t, 0, &hashes[2])
 			}
-			calls = append(calls,
-				f.repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
-				f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-					if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
-						t.Errorf("mail %+v", m)
-					}
-					return nil
-				}),
-				f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-					if e.Type != audit.MFADisabled || e.Detail["method"] != string(c.method) {
-						t.Errorf("audit %+v", e)
-					}
-					return nil
-				}),
-				f.expectSuccess(),
-			)
-			gomock.InOrder(calls...)
-			if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Code: c.code, Meta: meta}); err != nil {
+			f.expectDisabled(t, c.method)
+			// A password-only session: the code steps it up.
+			in := appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, apptest.T0), Code: c.code}, Meta: meta}
+			if err := f.newDisable().Handle(context.Background(), in); err != nil {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// A session that proved a code within the max age turns MFA off with the
+// password alone; no code is counted or checked.
+func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
+	f := newFixture(t)
+	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+	f.expectPassword(true)
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.expectDisabled(t, appmfa.ProvedBySession)
+	in := appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: f.sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-15*time.Minute))}, Meta: meta}
+	if err := f.newDisable().Handle(context.Background(), in); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -398,7 +485,7 @@ func TestDisableRefusals(t *testing.T) {
 		f := newFixture(t)
 		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Code: codeAt(0), Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
+		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -407,14 +494,14 @@ func TestDisableRefusals(t *testing.T) {
 		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 		f.expectPassword(false)
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Code: codeAt(0), Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
+		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("replayed code", func(t *testing.T) {
 		f := newFixture(t)
 		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
 		f.expectPassword(true)
 		f.expectBegin()
 		f.expectOpen(t)
@@ -423,58 +510,151 @@ func TestDisableRefusals(t *testing.T) {
 		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
 		f.expectCodeFailed(t, "mfa_disable")
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Code: codeAt(0), Meta: meta}); err != mfa.ErrWrongCode {
+		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); err != mfa.ErrWrongCode {
 			t.Fatalf("err = %v", err)
 		}
 		if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
 			t.Fatalf("transaction results %v", errs)
 		}
 	})
+	// Without a code, a session that has not proved a second factor
+	// within the max age is refused after the password check, before
+	// any code is counted or anything changes.
+	othersSession := session.Rehydrate(sessionID, apptest.ID(999), apptest.T0, apptest.T0, apptest.T0.Add(time.Hour), nil, "", "")
+	othersSession.Proved(session.MethodOTP, apptest.T0)
+	for name, s := range map[string]*session.Session{
+		"no session":             nil,
+		"password-only session":  newFixture(t).sessionOf([]string{"pwd"}, apptest.T0),
+		"otp session, too old":   newFixture(t).sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-15*time.Minute-time.Second)),
+		"another user's session": othersSession,
+	} {
+		t.Run("step-up required: "+name, func(t *testing.T) {
+			f := newFixture(t)
+			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+			f.expectPassword(true)
+			err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: s}, Meta: meta})
+			if err != mfa.ErrStepUpRequired {
+				t.Fatalf("err = %v, want exactly mfa.ErrStepUpRequired", err)
+			}
+		})
+	}
 }
 
 func (f *fixture) newRegenerate() *appmfa.Regenerate {
-	return appmfa.NewRegenerate(f.users, f.factors, f.tx, f.verifier, f.attempts, f.clock, apptest.NewRand("regenerate"))
+	return appmfa.NewRegenerate(f.users, f.factors, f.tx, f.newStepUp(), f.clock, apptest.NewRand("regenerate"))
 }
 
-func TestRegenerateNeedsATOTPCode(t *testing.T) {
+func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 	f := newFixture(t)
-	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(2)
-	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
-	f.expectBegin().Times(4)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(2)
-	f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(4)
+	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(8)
 
 	// A recovery code does not mint new ones (and is not used up).
+	f.expectBegin()
+	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 	recovery, _, _ := mfa.NewRecoveryCodes(apptest.NewRand("codes"))
 	f.expectCodeFailed(t, "mfa_recovery_codes")
-	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), recovery[0].Reveal(), meta); err != mfa.ErrWrongCode {
+	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Code: recovery[0].Reveal()}, meta); err != mfa.ErrWrongCode {
 		t.Fatalf("with a recovery code: %v", err)
 	}
+	// No code from a password-only session: step-up required.
+	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, apptest.T0)}, meta); err != mfa.ErrStepUpRequired {
+		t.Fatalf("password-only session: %v", err)
+	}
 
-	f.expectOpen(t)
-	var stored []token.Hash
-	gomock.InOrder(
-		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
-		f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
-			stored = h
-			return nil
-		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFARecoveryCodesRegenerated || e.Detail["count"] != "10" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
-		f.expectSuccess(),
-	)
-	codes, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), codeAt(0), meta)
-	if err != nil || len(codes) != 10 || len(stored) != 10 {
+	expectReplaced := func() *[]token.Hash {
+		var stored []token.Hash
+		gomock.InOrder(
+			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+			f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
+			f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
+				stored = h
+				return nil
+			}),
+			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+				if e.Type != audit.MFARecoveryCodesRegenerated || e.Detail["count"] != "10" {
+					t.Errorf("audit %+v", e)
+				}
+				return nil
+			}),
+		)
+		return &stored
+	}
+	// A TOTP code.
+	apptest.ExpectWithin(f.tx, f.repos.App(), 3)
+	f.expectCodeUsed(t, 0, nil)
+	stored := expectReplaced()
+	codes, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, apptest.T0), Code: codeAt(0)}, meta)
+	if err != nil || len(codes) != 10 || len(*stored) != 10 {
 		t.Fatalf("Handle = %d codes, %v", len(codes), err)
 	}
-	if h, _ := mfa.ParseRecoveryCode(codes[9].Reveal()); h != stored[9] {
+	if h, _ := mfa.ParseRecoveryCode(codes[9].Reveal()); h != (*stored)[9] {
 		t.Fatal("the codes shown are not the ones stored")
 	}
+	// No code from a session that proved one a minute ago.
+	stored = expectReplaced()
+	if codes, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Session: f.sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-time.Minute))}, meta); err != nil || len(codes) != 10 || len(*stored) != 10 {
+		t.Fatalf("stepped-up session: %d codes, %v", len(codes), err)
+	}
+}
+
+// The step-up rule itself: accounts without MFA pass whatever the request
+// holds; with MFA on, a session that proved a second factor (otp, or a
+// passkey's hwk) within the max age passes, anything else without a code
+// is step_up_required; a code is counted before it is checked and, when
+// the account's codes are used up, refused unchecked.
+func TestStepUpRule(t *testing.T) {
+	ctx := context.Background()
+	t.Run("no MFA: nothing asked", func(t *testing.T) {
+		for _, factor := range []func(*fixture) (*mfa.TOTP, error){
+			func(*fixture) (*mfa.TOTP, error) { return nil, mfa.ErrNotFound },
+			func(f *fixture) (*mfa.TOTP, error) { return f.factor(false), nil }, // pending only
+		} {
+			f := newFixture(t)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(factor(f))
+			if m, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Code: "000000"}, true, "x", meta); err != nil || m != "" {
+				t.Fatalf("Require = %q, %v", m, err)
+			}
+		}
+	})
+	for _, c := range []struct {
+		name string
+		amr  []string
+		age  time.Duration
+		ok   bool
+	}{
+		{"otp, just now", []string{"pwd", "otp"}, 0, true},
+		{"otp, at the max age", []string{"pwd", "otp"}, 15 * time.Minute, true},
+		{"otp, past the max age", []string{"pwd", "otp"}, 15*time.Minute + time.Second, false},
+		{"passkey", []string{"hwk", "user"}, time.Minute, true},
+		{"password only, just now", []string{"pwd"}, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+			m, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Session: f.sessionOf(c.amr, apptest.T0.Add(-c.age))}, true, "x", meta)
+			if c.ok && (err != nil || m != appmfa.ProvedBySession) {
+				t.Fatalf("Require = %q, %v; want the session to do", m, err)
+			}
+			if !c.ok && err != mfa.ErrStepUpRequired {
+				t.Fatalf("Require = %q, %v; want step_up_required", m, err)
+			}
+		})
+	}
+	t.Run("code over the account's limit: refused unchecked", func(t *testing.T) {
+		f := newFixture(t)
+		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 7*time.Minute, nil)
+		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+		_, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Code: codeAt(0)}, true, "email_change", meta)
+		var de *domain.Error
+		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != 7*time.Minute {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }
 
 // MatchTOTP accepts the step itself and one either side, nothing further,

@@ -7,12 +7,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
@@ -117,7 +119,12 @@ func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
 
 // Confirm enables the pending factor with a current code of it, and
 // returns the first set of recovery codes, shown once. The code's step
-// counts as used. A notice goes to the address.
+// counts as used. A notice goes to the address. Every other session of
+// the user is revoked: one started before MFA, with the password alone,
+// must not outlive the second factor. The confirming session has just
+// proved a code of the factor, so it is upgraded to amr ["pwd", "otp"]
+// with auth_time now (its access tokens show it from the next refresh; the
+// step-up rule reads the session itself at once).
 type Confirm struct {
 	users    app.UserRepository
 	mfa      app.MFARepository
@@ -136,10 +143,11 @@ func NewConfirm(users app.UserRepository, factors app.MFARepository, tx app.TxMa
 	return &Confirm{users: users, mfa: factors, tx: tx, verifier: verifier, attempts: attempts, clock: clock, ids: ids, rnd: rnd}
 }
 
-// Handle confirms with code. Without a pending enrollment it is
-// mfa.ErrNotStarted; with MFA on already, mfa.ErrAlreadyEnabled; a wrong
-// code is mfa.ErrWrongCode (counted like a wrong password).
-func (h *Confirm) Handle(ctx context.Context, userID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
+// Handle confirms with code from the caller's session sessionID. Without
+// a pending enrollment it is mfa.ErrNotStarted; with MFA on already,
+// mfa.ErrAlreadyEnabled; a wrong code is mfa.ErrWrongCode (counted against
+// the second-factor limits).
+func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
 	u, err := signedIn(ctx, h.users, userID)
 	if err != nil {
 		return nil, err
@@ -153,7 +161,7 @@ func (h *Confirm) Handle(ctx context.Context, userID uuid.UUID, code string, met
 	if f.Enabled() {
 		return nil, mfa.ErrAlreadyEnabled
 	}
-	if err := h.attempts.Begin(ctx, u, "mfa_confirm", meta); err != nil {
+	if err := h.attempts.Begin(ctx, u, code, "mfa_confirm", meta); err != nil {
 		return nil, err
 	}
 	secret, err := h.verifier.Secret(f)
@@ -197,52 +205,81 @@ func (h *Confirm) Handle(ctx context.Context, userID uuid.UUID, code string, met
 		if err := r.MFA.ReplaceRecoveryCodes(ctx, fresh.ID(), hashes, now); err != nil {
 			return err
 		}
+		if err := upgradeSession(ctx, r, fresh.ID(), sessionID, now); err != nil {
+			return err
+		}
+		revoked, err := r.Sessions.RevokeAll(ctx, fresh.ID(), sessionID, now)
+		if err != nil {
+			return err
+		}
 		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFAEnabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{}}, now); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.MFAEnabled, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"method": string(mfa.MethodTOTP)}})
+		return r.Audit.Append(ctx, audit.Event{Type: audit.MFAEnabled, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
+			Detail: map[string]string{"method": string(mfa.MethodTOTP), "sessions_revoked": strconv.Itoa(revoked)}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := h.attempts.Succeeded(ctx, u, meta); err != nil {
+	if err := h.attempts.Succeeded(ctx, u); err != nil {
 		return nil, err
 	}
 	return codes, nil
+}
+
+// upgradeSession records, in the caller's transaction, that the session
+// sessionID of the user proved a TOTP code at now. A session that is gone,
+// revoked or another user's is domain.ErrUnauthorized: the confirmation
+// rolls back.
+func upgradeSession(ctx context.Context, r app.Repos, userID, sessionID uuid.UUID, now time.Time) error {
+	s, err := r.Sessions.ByIDForChange(ctx, sessionID)
+	if errors.Is(err, session.ErrNotFound) {
+		return domain.ErrUnauthorized
+	} else if err != nil {
+		return err
+	}
+	if s.UserID() != userID || s.RevokedAt() != nil {
+		return domain.ErrUnauthorized
+	}
+	s.Proved(session.MethodOTP, now)
+	return r.Sessions.Update(ctx, s)
 }
 
 // DisableInput is a signed-in user turning MFA off.
 type DisableInput struct {
 	UserID   uuid.UUID
 	Password string
-	// Code is a current TOTP code or an unused recovery code.
-	Code string
-	Meta app.RequestMeta
+	// Proof is the caller's session and the code of the request (a
+	// current TOTP code or an unused recovery code; optional when the
+	// session stepped up recently).
+	Proof Proof
+	Meta  app.RequestMeta
 }
 
-// Disable turns MFA off with the password and a code: the factor and the
+// Disable turns MFA off with the password and the step-up of StepUp (a
+// code, or a session that proved one recently): the factor and the
 // recovery codes are deleted, a notice goes to the address.
 type Disable struct {
-	users    app.UserRepository
-	mfa      app.MFARepository
-	tx       app.TxManager
-	check    *limits.PasswordCheck
-	verifier *Verifier
-	attempts *Attempts
-	clock    app.Clock
-	ids      app.IDGenerator
+	users  app.UserRepository
+	mfa    app.MFARepository
+	tx     app.TxManager
+	check  *limits.PasswordCheck
+	stepUp *StepUp
+	clock  app.Clock
+	ids    app.IDGenerator
 }
 
 // NewDisable builds the use case. users and factors work outside any
 // transaction.
-func NewDisable(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, verifier *Verifier, attempts *Attempts, clock app.Clock, ids app.IDGenerator) *Disable {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids})
-	return &Disable{users: users, mfa: factors, tx: tx, check: check, verifier: verifier, attempts: attempts, clock: clock, ids: ids}
+func NewDisable(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, stepUp *StepUp, clock app.Clock, ids app.IDGenerator) *Disable {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "StepUp": stepUp, "Clock": clock, "IDGenerator": ids})
+	return &Disable{users: users, mfa: factors, tx: tx, check: check, stepUp: stepUp, clock: clock, ids: ids}
 }
 
 // Handle turns MFA off. Without it on: mfa.ErrNotEnabled. A wrong
-// password is domain.ErrWrongPassword, a wrong code mfa.ErrWrongCode;
-// both count like a wrong password.
+// password is domain.ErrWrongPassword (counted against the password
+// limits); a wrong code mfa.ErrWrongCode and no code from a session that
+// has not stepped up mfa.ErrStepUpRequired (see StepUp).
 func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 	u, err := enabledFactor(ctx, h.users, h.mfa, in.UserID)
 	if err != nil {
@@ -251,23 +288,15 @@ func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 	if err := h.check.Check(ctx, u, in.Password, "mfa_disable", in.Meta); err != nil {
 		return err
 	}
-	if err := h.attempts.Begin(ctx, u, "mfa_disable", in.Meta); err != nil {
+	method, err := h.stepUp.Require(ctx, u, in.Proof, true, "mfa_disable", in.Meta)
+	if err != nil {
 		return err
 	}
-	wrong := false
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
 		fresh, err := lockSame(ctx, r, u)
 		if err != nil {
 			return err
-		}
-		method, ok, err := h.verifier.Use(ctx, r, fresh.ID(), in.Code, now, true)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			wrong = true
-			return nil
 		}
 		if on, err := r.MFA.DeleteTOTP(ctx, fresh.ID()); err != nil {
 			return err
@@ -279,53 +308,43 @@ func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 		}
 		return r.Audit.Append(ctx, audit.Event{Type: audit.MFADisabled, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"by": "owner", "method": string(method)}})
 	})
-	if err != nil {
-		return err
-	}
-	if wrong {
-		if err := h.attempts.Failed(ctx, u, "mfa_disable", in.Meta); err != nil {
-			return err
-		}
-		return mfa.ErrWrongCode
-	}
-	return h.attempts.Succeeded(ctx, u, in.Meta)
 }
 
 // Regenerate replaces the recovery codes with a new set, shown once, after
-// a current TOTP code (not a recovery code: the new set is minted with
-// the authenticator itself).
+// the step-up of StepUp: a current TOTP code (not a recovery code: the new
+// set is minted with the authenticator itself), or a session that proved
+// a second factor recently.
 type Regenerate struct {
-	users    app.UserRepository
-	mfa      app.MFARepository
-	tx       app.TxManager
-	verifier *Verifier
-	attempts *Attempts
-	clock    app.Clock
-	rnd      io.Reader
+	users  app.UserRepository
+	mfa    app.MFARepository
+	tx     app.TxManager
+	stepUp *StepUp
+	clock  app.Clock
+	rnd    io.Reader
 }
 
 // NewRegenerate builds the use case. users and factors work outside any
 // transaction.
-func NewRegenerate(users app.UserRepository, factors app.MFARepository, tx app.TxManager, verifier *Verifier, attempts *Attempts, clock app.Clock, rnd io.Reader) *Regenerate {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "Random": rnd})
-	return &Regenerate{users: users, mfa: factors, tx: tx, verifier: verifier, attempts: attempts, clock: clock, rnd: rnd}
+func NewRegenerate(users app.UserRepository, factors app.MFARepository, tx app.TxManager, stepUp *StepUp, clock app.Clock, rnd io.Reader) *Regenerate {
+	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "StepUp": stepUp, "Clock": clock, "Random": rnd})
+	return &Regenerate{users: users, mfa: factors, tx: tx, stepUp: stepUp, clock: clock, rnd: rnd}
 }
 
 // Handle replaces the set. Without MFA on: mfa.ErrNotEnabled; a wrong
-// code: mfa.ErrWrongCode (counted like a wrong password).
-func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
+// code: mfa.ErrWrongCode; neither a code nor a session that stepped up:
+// mfa.ErrStepUpRequired.
+func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
 	u, err := enabledFactor(ctx, h.users, h.mfa, userID)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.attempts.Begin(ctx, u, "mfa_recovery_codes", meta); err != nil {
+	if _, err := h.stepUp.Require(ctx, u, p, false, "mfa_recovery_codes", meta); err != nil {
 		return nil, err
 	}
 	codes, hashes, err := mfa.NewRecoveryCodes(h.rnd)
 	if err != nil {
 		return nil, err
 	}
-	wrong := false
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
 		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
@@ -334,11 +353,10 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, code string, 
 		} else if err != nil {
 			return err
 		}
-		if _, ok, err := h.verifier.Use(ctx, r, fresh.ID(), code, now, false); err != nil {
+		if on, err := Enabled(ctx, r.MFA, fresh.ID()); err != nil {
 			return err
-		} else if !ok {
-			wrong = true
-			return nil
+		} else if !on {
+			return mfa.ErrNotEnabled
 		}
 		if err := r.MFA.ReplaceRecoveryCodes(ctx, fresh.ID(), hashes, now); err != nil {
 			return err
@@ -349,16 +367,19 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, code string, 
 	if err != nil {
 		return nil, err
 	}
-	if wrong {
-		if err := h.attempts.Failed(ctx, u, "mfa_recovery_codes", meta); err != nil {
-			return nil, err
-		}
-		return nil, mfa.ErrWrongCode
-	}
-	if err := h.attempts.Succeeded(ctx, u, meta); err != nil {
-		return nil, err
-	}
 	return codes, nil
+}
+
+// Enabled reports whether the user has a confirmed factor, as factors
+// reads it.
+func Enabled(ctx context.Context, factors app.MFARepository, userID uuid.UUID) (bool, error) {
+	f, err := factors.TOTP(ctx, userID)
+	if errors.Is(err, mfa.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return f.Enabled(), nil
 }
 
 // signedIn reads the caller of a bearer endpoint; an account deleted
@@ -378,13 +399,9 @@ func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MF
 	if err != nil {
 		return nil, err
 	}
-	f, err := factors.TOTP(ctx, u.ID())
-	if errors.Is(err, mfa.ErrNotFound) {
-		return nil, mfa.ErrNotEnabled
-	} else if err != nil {
+	if on, err := Enabled(ctx, factors, u.ID()); err != nil {
 		return nil, err
-	}
-	if !f.Enabled() {
+	} else if !on {
 		return nil, mfa.ErrNotEnabled
 	}
 	return u, nil

@@ -118,11 +118,12 @@ func (v *Verifier) Use(ctx context.Context, r app.Repos, userID uuid.UUID, code 
 	return mfa.MethodRecoveryCode, true, nil
 }
 
-// Attempts throttles code checks as password checks are throttled: each
-// counts against the failed-login limits (per account and client IP, and
-// the account's lockout) before it runs; a wrong code is audited as
-// mfa_code_failed and can lock the account; a right one, and for an
-// account with MFA only a right code, ends the run of failures.
+// Attempts throttles code checks with the second-factor limits of the
+// account (limits.Guard's BeginCode): each code counts before it is
+// checked, a wrong one is audited as mfa_code_failed (and mfa_locked when
+// it locked the account's TOTP codes), and only a right one resets the
+// counters. Password checks have counters of their own, which these never
+// share: a right password cannot give back a wrong code's attempt.
 type Attempts struct {
 	guard *limits.Guard
 	audit app.AuditLog
@@ -135,33 +136,37 @@ func NewAttempts(guard *limits.Guard, auditLog app.AuditLog, clock app.Clock) *A
 	return &Attempts{guard: guard, audit: auditLog, clock: clock}
 }
 
-// Begin counts a code check of u from meta.IP before it runs; used-up
-// attempts give a rate_limited error (and a login_throttled event).
-func (a *Attempts) Begin(ctx context.Context, u *user.User, during string, meta app.RequestMeta) error {
-	err := a.guard.BeginLogin(ctx, u.Email(), meta.IP)
+// Begin counts code, a code of u, before it is checked; used-up attempts
+// give a rate_limited error (and a login_throttled event). A TOTP-shaped
+// code of an account whose codes are locked is refused (wrapping
+// limits.ErrLocked); a recovery code still gets checked.
+func (a *Attempts) Begin(ctx context.Context, u *user.User, code, during string, meta app.RequestMeta) error {
+	_, isTOTP := mfa.NormalizeTOTPCode(code)
+	err := a.guard.BeginCode(ctx, u.ID(), !isTOTP)
 	if errors.Is(err, domain.ErrRateLimited) {
-		_ = a.audit.Append(ctx, audit.Event{Type: audit.LoginThrottled, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: a.clock.Now(), Detail: map[string]string{"during": during}})
+		_ = a.audit.Append(ctx, audit.Event{Type: audit.LoginThrottled, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: a.clock.Now(),
+			Detail: map[string]string{"during": during, "factor": "code"}})
 	}
 	return err
 }
 
 // Failed records a wrong code of u: the audit event, and the lock when
-// this failure used up the account's attempts. A failure to audit does not
-// change the answer.
+// this failure used up the account's consecutive attempts. A failure to
+// audit does not change the answer.
 func (a *Attempts) Failed(ctx context.Context, u *user.User, during string, meta app.RequestMeta) error {
-	locked, err := a.guard.LoginFailed(ctx, u.Email())
+	locked, err := a.guard.CodeFailed(ctx, u.ID())
 	if err != nil {
 		return err
 	}
 	now := a.clock.Now()
 	_ = a.audit.Append(ctx, audit.Event{Type: audit.MFACodeFailed, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
 	if locked {
-		_ = a.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
+		_ = a.audit.Append(ctx, audit.Event{Type: audit.MFALocked, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
 	}
 	return nil
 }
 
-// Succeeded ends u's run of failures (and clears the pair of meta.IP).
-func (a *Attempts) Succeeded(ctx context.Context, u *user.User, meta app.RequestMeta) error {
-	return a.guard.LoginSucceeded(ctx, u.Email(), meta.IP)
+// Succeeded resets u's second-factor counters after a right code.
+func (a *Attempts) Succeeded(ctx context.Context, u *user.User) error {
+	return a.guard.CodeSucceeded(ctx, u.ID())
 }

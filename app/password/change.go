@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
@@ -19,25 +20,30 @@ type ChangeInput struct {
 	SessionID       uuid.UUID // kept alive; every other session is revoked
 	CurrentPassword string
 	NewPassword     string
-	Meta            app.RequestMeta
+	// Proof is the caller's session and the code of the request: on an
+	// account with MFA on, the change needs the step-up of mfa.StepUp.
+	Proof appmfa.Proof
+	Meta  app.RequestMeta
 }
 
 // Change sets a new password for a signed-in user who knows the current
 // one. A wrong current password counts as a failed login for throttling.
+// On an account with MFA on it also needs the step-up of mfa.StepUp.
 type Change struct {
 	users  app.UserRepository
 	tx     app.TxManager
 	hasher app.PasswordHasher
 	policy user.PasswordPolicy
 	check  *limits.PasswordCheck
+	stepUp *appmfa.StepUp
 	clock  app.Clock
 	ids    app.IDGenerator
 }
 
 // NewChange builds the use case. users works outside any transaction.
-func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, check *limits.PasswordCheck, clock app.Clock, ids app.IDGenerator) *Change {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "PasswordCheck": check, "Clock": clock, "IDGenerator": ids})
-	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, check: check, clock: clock, ids: ids}
+func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, check *limits.PasswordCheck, stepUp *appmfa.StepUp, clock app.Clock, ids app.IDGenerator) *Change {
+	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "PasswordCheck": check, "StepUp": stepUp, "Clock": clock, "IDGenerator": ids})
+	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, check: check, stepUp: stepUp, clock: clock, ids: ids}
 }
 
 // Handle changes the password.
@@ -53,6 +59,11 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 	}
 	pw, err := h.policy.Check("new_password", in.NewPassword, u.Email())
 	if err != nil {
+		return err
+	}
+	// After the policy, so that a code is not spent on a password that
+	// would be refused.
+	if _, err := h.stepUp.Require(ctx, u, in.Proof, true, "password_change", in.Meta); err != nil {
 		return err
 	}
 	encoded, err := h.hasher.Hash(ctx, pw)

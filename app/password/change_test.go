@@ -9,10 +9,12 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"go.uber.org/mock/gomock"
@@ -21,30 +23,35 @@ import (
 const currentPassword = "the current passphrase"
 
 type changeFixture struct {
-	h      *password.Change
-	users  *mock.MockUserRepository
-	tx     *mock.MockTxManager
-	hasher *mock.MockPasswordHasher
-	rl     *mock.MockRateLimiter
-	audit  *mock.MockAuditLog
-	repos  *apptest.Repos
-	keys   map[int]string
+	h       *password.Change
+	users   *mock.MockUserRepository
+	tx      *mock.MockTxManager
+	hasher  *mock.MockPasswordHasher
+	rl      *mock.MockRateLimiter
+	audit   *mock.MockAuditLog
+	repos   *apptest.Repos
+	factors *mock.MockMFARepository
+	keys    map[int]string
 }
 
 func newChange(t *testing.T) *changeFixture {
 	ctrl := gomock.NewController(t)
 	f := &changeFixture{
-		users:  mock.NewMockUserRepository(ctrl),
-		tx:     mock.NewMockTxManager(ctrl),
-		hasher: mock.NewMockPasswordHasher(ctrl),
-		rl:     mock.NewMockRateLimiter(ctrl),
-		audit:  mock.NewMockAuditLog(ctrl),
-		repos:  apptest.NewRepos(ctrl),
-		keys:   map[int]string{},
+		users:   mock.NewMockUserRepository(ctrl),
+		tx:      mock.NewMockTxManager(ctrl),
+		hasher:  mock.NewMockPasswordHasher(ctrl),
+		rl:      mock.NewMockRateLimiter(ctrl),
+		audit:   mock.NewMockAuditLog(ctrl),
+		repos:   apptest.NewRepos(ctrl),
+		factors: mock.NewMockMFARepository(ctrl),
+		keys:    map[int]string{},
 	}
 	clock := apptest.NewClock(apptest.T0)
-	check := limits.NewPasswordCheck(limits.NewGuard(f.rl, limits.DefaultPolicy()), f.hasher, f.audit, clock)
-	f.h = password.NewChange(f.users, f.tx, f.hasher, policy, check, clock, &apptest.IDs{})
+	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
+	check := limits.NewPasswordCheck(guard, f.hasher, f.audit, clock)
+	stepUp := appmfa.NewStepUp(f.factors, f.tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
+		appmfa.NewAttempts(guard, f.audit, clock), clock, appmfa.StepUpMaxAge(15*time.Minute))
+	f.h = password.NewChange(f.users, f.tx, f.hasher, policy, check, stepUp, clock, &apptest.IDs{})
 	return f
 }
 
@@ -212,6 +219,7 @@ func (f *changeFixture) expectUpToTransaction(t *testing.T) *apptest.TxResults {
 	gomock.InOrder(
 		f.expectVerify(t, true),
 		f.expectCountersReset(t),
+		f.factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(nil, mfa.ErrNotFound), // no MFA: no step-up
 		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 			if pw.Reveal() != newPassword {
 				t.Errorf("hashed %q", pw.Reveal())
@@ -220,6 +228,25 @@ func (f *changeFixture) expectUpToTransaction(t *testing.T) *apptest.TxResults {
 		}),
 	)
 	return apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+}
+
+// On an account with MFA on, the right current password from a
+// password-only session without a code is step_up_required, before any
+// hash is made or anything changes (strict mocks).
+func TestChangeNeedsAStepUpWithMFAOn(t *testing.T) {
+	f := newChange(t)
+	f.expectUserAndBegin()
+	at, step := apptest.T0.Add(-time.Hour), int64(1)
+	gomock.InOrder(
+		f.expectVerify(t, true),
+		f.expectCountersReset(t),
+		f.factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(mfa.RehydrateTOTP(apptest.ID(100), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil),
+	)
+	in := changeIn(currentPassword, newPassword)
+	in.Proof = appmfa.Proof{Session: liveSession()}
+	if err := f.h.Handle(context.Background(), in); err != mfa.ErrStepUpRequired {
+		t.Fatalf("err = %v, want exactly mfa.ErrStepUpRequired", err)
+	}
 }
 
 func TestChangeSuccessKeepsCurrentSession(t *testing.T) {

@@ -22,6 +22,10 @@ type Principal struct {
 	// shows, with no second read.
 	User       *user.User
 	MFAEnabled bool
+	// Session is the caller's session as the check read it: how and when
+	// it authenticated (amr, auth_time), which the step-up of sensitive
+	// changes reads. Nil for a caller without a session.
+	Session *session.Session
 }
 
 // Authenticate checks a bearer token: the JWT first, then, in one read of
@@ -61,5 +65,5 @@ func (h *Authenticate) Handle(ctx context.Context, bearer string) (Principal, er
 	if s.UserID() != claims.Subject || !s.Live(h.clock.Now(), h.idle) || u.ID() != claims.Subject || !u.Active() {
 		return Principal{}, domain.ErrUnauthorized
 	}
-	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims, User: u, MFAEnabled: b.MFAEnabled}, nil
+	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims, User: u, MFAEnabled: b.MFAEnabled, Session: s}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
@@ -107,7 +108,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		h.obs.LoginResult(ctx, app.LoginDisabled)
 		return nil, domain.ErrAccountDisabled
 	}
-	if on, err := mfaOn(ctx, h.factors, u); err != nil {
+	if on, err := appmfa.Enabled(ctx, h.factors, u.ID()); err != nil {
 		return nil, err
 	} else if on {
 		return h.challenge(ctx, u, pw, rehash, in.Meta)

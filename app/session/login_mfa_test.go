@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,9 +30,10 @@ func enabledFactor(u *user.User) *mfa.TOTP {
 	return mfa.RehydrateTOTP(u.ID(), []byte("sealed-secret"), at, &at, &step)
 }
 
-// With MFA on, a right password starts no session and gives no counter
-// back: it stores a login token bound to the user, the checked hash and
-// the client, living five minutes, and answers its secret.
+// With MFA on, a right password starts no session: it gives its attempt
+// back on the password counters (never the second-factor ones), stores a
+// login token bound to the user, the checked hash and the client, living
+// five minutes, and answers its secret.
 func TestLoginWithMFAAnswersTheSecondStep(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
@@ -41,11 +43,19 @@ func TestLoginWithMFAAnswersTheSecondStep(t *testing.T) {
 	verifyOnce(t, f, storedHash, true, false)
 	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
 	var stored *mfa.LoginToken
-	f.factors.EXPECT().AddLoginToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, lt *mfa.LoginToken) error {
-		stored = lt
-		return nil
-	})
-	// Strict mocks: no Reset, no transaction, no session, no access token.
+	gomock.InOrder(
+		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+			if !strings.HasPrefix(k, "login:") {
+				t.Errorf("a right password reset %q, not a password counter", k)
+			}
+			return nil
+		}).Times(2),
+		f.factors.EXPECT().AddLoginToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, lt *mfa.LoginToken) error {
+			stored = lt
+			return nil
+		}),
+	)
+	// Strict mocks: no transaction, no session, no access token.
 	res, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +99,7 @@ func TestLoginWithMFARehashesFirst(t *testing.T) {
 	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, true, true)
 	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
+	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	fresh := loginUser(true, true)
@@ -172,11 +183,17 @@ func (f *loginMFAFixture) input(code string) appsession.LoginMFAInput {
 	return appsession.LoginMFAInput{Token: f.secret.Reveal(), Code: code, Meta: meta}
 }
 
-// expectToken expects the token and its user read, and one attempt counted.
+// expectToken expects the token and its user read, and one attempt
+// counted before any check: against the token, then the account's
+// second-factor counters (window, then lock).
 func (f *loginMFAFixture) expectToken() {
-	f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
-	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
+	gomock.InOrder(
+		f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(true, time.Duration(0), nil),
+	)
 }
 
 // expectSession expects the session (with the second factor), its tokens
@@ -184,7 +201,9 @@ func (f *loginMFAFixture) expectToken() {
 func (f *loginMFAFixture) expectSession(t *testing.T) (**session.Session, []any) {
 	var s *session.Session
 	return &s, []any{
-		f.repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 5).Return(true, nil),
+		// This code is among the counted ones: a token at its fifth
+		// attempt is still usable by a right code.
+		f.repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(true, nil),
 		f.repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, uu *user.User) error {
 			if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) {
 				t.Errorf("last login %v", uu.LastLoginAt())
@@ -193,14 +212,14 @@ func (f *loginMFAFixture) expectSession(t *testing.T) (**session.Session, []any)
 		}),
 		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			s = ss
-			if !ss.SecondFactor() || ss.UserID() != f.u.ID() || ss.IP() != meta.IP {
+			if !slices.Equal(ss.AMR(), []string{"pwd", "otp"}) || !ss.AuthTime().Equal(apptest.T0) || ss.UserID() != f.u.ID() || ss.IP() != meta.IP {
 				t.Errorf("session %+v", ss)
 			}
 			return nil
 		}),
 		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil),
 		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
-			if !slices.Equal(c.AMR, []string{"pwd", "otp"}) || c.Subject != f.u.ID() {
+			if !slices.Equal(c.AMR, []string{"pwd", "otp"}) || !c.AuthTime.Equal(apptest.T0) || c.Subject != f.u.ID() {
 				t.Errorf("claims %+v", c)
 			}
 			c.IssuedAt, c.ExpiresAt = apptest.T0, apptest.T0.Add(accessTTL)
@@ -277,8 +296,9 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 	}
 }
 
-// A wrong, replayed or raced code counts against the token (committed) and
-// against the failed-login limits, is audited, and answers invalid_code.
+// A wrong, replayed or raced code was counted against the token and the
+// account's second-factor limits before it was checked; it is audited
+// (and, the failure that locks, mfa_locked) and answers invalid_code.
 func TestLoginMFAWrongCode(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -299,7 +319,6 @@ func TestLoginMFAWrongCode(t *testing.T) {
 				calls = append(calls, f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil))
 			}
 			calls = append(calls,
-				f.repos.MFA.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
 				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(c.lockout, time.Duration(0), nil),
 				f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 					if e.Type != audit.MFACodeFailed || e.UserID != f.u.ID() || e.Detail["during"] != "login" {
@@ -310,7 +329,7 @@ func TestLoginMFAWrongCode(t *testing.T) {
 			)
 			if c.lockout {
 				calls = append(calls, f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-					if e.Type != audit.AccountLocked {
+					if e.Type != audit.MFALocked {
 						t.Errorf("audit %+v", e)
 					}
 					return nil
@@ -357,6 +376,17 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 			}
 		})
 	}
+	// Its attempts used up by concurrent codes since it was read: refused
+	// before the code is checked or counted against the account.
+	t.Run("attempts used up meanwhile", func(t *testing.T) {
+		f := newLoginMFA(t)
+		f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
+		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(false, nil)
+		if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("password changed since the token", func(t *testing.T) {
 		f := newLoginMFA(t)
 		f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
@@ -386,7 +416,7 @@ func TestLoginMFATokenRacedRollsBack(t *testing.T) {
 		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
 		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
 		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
-		f.repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 5).Return(false, nil),
+		f.repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(false, nil),
 	)
 	if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
 		t.Fatalf("err = %v", err)
@@ -427,23 +457,42 @@ func TestLoginMFARefusedUnderTheLock(t *testing.T) {
 	}
 }
 
-// Used-up attempts refuse the code step too, before any code is checked.
+// The account's used-up second-factor attempts refuse the code step
+// before any code is checked: the window (every code, even the right
+// one, until it ends), and the lock of TOTP codes.
 func TestLoginMFAThrottled(t *testing.T) {
-	f := newLoginMFA(t)
-	f.wantResults = []app.LoginOutcome{app.LoginLocked}
-	f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
-	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	gomock.InOrder(
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, gomock.Any()).Return(true, time.Duration(0), nil),
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
-	)
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.LoginThrottled || e.Detail["during"] != "login" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
-	})
-	if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); !errors.Is(err, domain.ErrRateLimited) || !errors.Is(err, limits.ErrLocked) {
-		t.Fatalf("err = %v", err)
+	for _, c := range []struct {
+		name           string
+		window, locked bool
+		result         app.LoginOutcome
+	}{
+		{"window used up", false, false, app.LoginRateLimited},
+		{"TOTP codes locked", true, true, app.LoginLocked},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newLoginMFA(t)
+			f.wantResults = []app.LoginOutcome{c.result}
+			calls := []any{
+				f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
+				f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+				f.factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
+				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(c.window, 9*time.Minute, nil),
+			}
+			if c.window {
+				calls = append(calls, f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil))
+			}
+			calls = append(calls, f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+				if e.Type != audit.LoginThrottled || e.Detail["during"] != "login" {
+					t.Errorf("audit %+v", e)
+				}
+				return nil
+			}))
+			gomock.InOrder(calls...)
+			_, err := f.h.Handle(context.Background(), f.input(mfaCode(0)))
+			var de *domain.Error
+			if !errors.Is(err, domain.ErrRateLimited) || errors.Is(err, limits.ErrLocked) != c.locked || !errors.As(err, &de) || de.RetryAfter <= 0 {
+				t.Fatalf("err = %v", err)
+			}
+		})
 	}
 }

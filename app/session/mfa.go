@@ -29,24 +29,17 @@ type LoginResult struct {
 // MFARequired reports whether the login goes on with a code.
 func (r *LoginResult) MFARequired() bool { return r.MFAToken != "" }
 
-// mfaOn reports whether u has a confirmed second factor.
-func mfaOn(ctx context.Context, factors app.MFARepository, u *user.User) (bool, error) {
-	f, err := factors.TOTP(ctx, u.ID())
-	if errors.Is(err, mfa.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	return f.Enabled(), nil
-}
-
 // challenge answers a right password of an account with MFA on: a login
 // token (random, stored by hash, living mfa.LoginTokenTTL) bound to the
-// user, the password hash just checked and the client. The failure
-// counters stay as BeginLogin left them (the attempt counted): only a
-// right code gives it back. A hash with old parameters is upgraded here,
-// as a plain login would, before the token is bound to it.
+// user, the password hash just checked and the client. The right password
+// gives back its attempt on the password counters, as any right password
+// does; the second-factor counters are others, which only a right code
+// resets. A hash with old parameters is upgraded here, as a plain login
+// would, before the token is bound to it.
 func (h *Login) challenge(ctx context.Context, u *user.User, pw user.Password, rehash bool, meta app.RequestMeta) (*LoginResult, error) {
+	if err := h.guard.LoginSucceeded(ctx, u.Email(), meta.IP); err != nil {
+		return nil, err
+	}
 	if rehash {
 		newHash, err := h.hasher.Hash(ctx, pw)
 		if err != nil {
@@ -101,13 +94,16 @@ type LoginMFAInput struct {
 }
 
 // LoginMFA completes a login with a code and starts a session whose
-// access tokens carry amr ["pwd", "otp"]. The login token must be
-// unused, unexpired, not burned, and presented by the client it was
-// issued to for the password that is still the user's; anything else is
-// mfa.ErrLoginTokenInvalid. Each code check counts against the failed-login
-// limits first; a wrong code (or a replayed one, or one that lost a race)
-// is mfa.ErrInvalidCode and counts against the token too, which
-// mfa.MaxCodeAttempts of them burn. A right code resets the counters.
+// access tokens carry amr ["pwd", "otp"] and auth_time now. The login
+// token must be unused, unexpired, not burned, and presented by the client
+// it was issued to for the password that is still the user's; anything
+// else is mfa.ErrLoginTokenInvalid. Each code is counted before it is
+// checked, each count its own committed statement: against the token
+// (mfa.MaxCodeAttempts codes per token, so a burst of any size gets at
+// most that many checks, and the token burns at its MaxCodeAttempts-th
+// wrong code) and against the account's second-factor limits. A wrong
+// code (or a replayed one, or one that lost a race) is mfa.ErrInvalidCode.
+// A right code resets the account's second-factor counters.
 type LoginMFA struct {
 	users    app.UserRepository
 	factors  app.MFARepository
@@ -148,7 +144,14 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 	if err := lt.Usable(h.clock.Now(), mfa.BindingOf(u.ID(), u.PasswordHash(), in.Meta.IP, in.Meta.UserAgent)); err != nil {
 		return nil, err
 	}
-	if err := h.attempts.Begin(ctx, u, "login", in.Meta); err != nil {
+	// Counted against the token before the check: of concurrent codes on
+	// one token, at most MaxCodeAttempts get here.
+	if counted, err := h.factors.FailLoginToken(ctx, hash, mfa.MaxCodeAttempts); err != nil {
+		return nil, err
+	} else if !counted {
+		return nil, mfa.ErrLoginTokenInvalid
+	}
+	if err := h.attempts.Begin(ctx, u, in.Code, "login", in.Meta); err != nil {
 		if errors.Is(err, limits.ErrLocked) {
 			h.obs.LoginResult(ctx, app.LoginLocked)
 		} else if errors.Is(err, domain.ErrRateLimited) {
@@ -184,12 +187,12 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 			return err
 		}
 		if !ok {
-			// Committed: the wrong code counts against the token.
-			wrong = true
-			_, err := r.MFA.FailLoginToken(ctx, hash, mfa.MaxCodeAttempts)
-			return err
+			wrong = true // already counted against the token
+			return nil
 		}
-		used, err := r.MFA.UseLoginToken(ctx, hash, now, mfa.MaxCodeAttempts)
+		// This code is among the attempts counted, so a token whose
+		// count is at MaxCodeAttempts (this one the last) is still usable.
+		used, err := r.MFA.UseLoginToken(ctx, hash, now, mfa.MaxCodeAttempts+1)
 		if err != nil {
 			return err
 		}
@@ -206,7 +209,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err != nil {
 			return err
 		}
-		s.ProvedSecondFactor()
+		s.Proved(session.MethodOTP, now)
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
@@ -242,7 +245,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		h.obs.LoginResult(ctx, app.LoginInvalidCode)
 		return nil, mfa.ErrInvalidCode
 	}
-	if err := h.attempts.Succeeded(ctx, u, in.Meta); err != nil {
+	if err := h.attempts.Succeeded(ctx, u); err != nil {
 		return nil, err
 	}
 	h.obs.LoginResult(ctx, app.LoginSuccess)

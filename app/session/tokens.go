@@ -31,7 +31,7 @@ type TokenPair struct {
 }
 
 // issuePair stores a new refresh token for s and signs an access token
-// whose amr is the session's (its login's methods, kept through refreshes).
+// whose amr and auth_time are the session's (kept through refreshes).
 func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
@@ -41,7 +41,7 @@ func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io
 		return nil, err
 	}
 	signed, claims, err := tokens.Issue(ctx, app.AccessClaims{
-		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(), AMR: s.AMR(),
+		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(), AMR: s.AMR(), AuthTime: s.AuthTime(),
 	})
 	if err != nil {
 		return nil, err

@@ -53,6 +53,7 @@ type Config struct {
 	AccessTokenTTL     time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m"`
 	RefreshTokenTTL    time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
 	SessionIdle        time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"168h"`
+	StepUpMaxAge       time.Duration `env:"STEP_UP_MAX_AGE" envDefault:"15m"`
 	VerifyTokenTTL     time.Duration `env:"VERIFICATION_TOKEN_TTL" envDefault:"24h"`
 	ResetTokenTTL      time.Duration `env:"RESET_TOKEN_TTL" envDefault:"30m"`
 	InviteTokenTTL     time.Duration `env:"INVITE_TOKEN_TTL" envDefault:"72h"`
@@ -74,6 +75,8 @@ type Config struct {
 	RateLimitMail          string `env:"RATE_LIMIT_MAIL" envDefault:"3/1h"`
 	RateLimitLoginFailures string `env:"RATE_LIMIT_LOGIN_FAILURES" envDefault:"10/15m"`
 	LoginLockoutThreshold  int    `env:"LOGIN_LOCKOUT_THRESHOLD" envDefault:"100"`
+	RateLimitMFAFailures   string `env:"RATE_LIMIT_MFA_FAILURES" envDefault:"10/15m"`
+	MFALockoutThreshold    int    `env:"MFA_LOCKOUT_THRESHOLD" envDefault:"100"`
 
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
 	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:","`
@@ -212,7 +215,7 @@ func (c *Config) validate() error {
 		bad("PASSWORD_MIN_LENGTH", "must be between %d and %d", user.MinPasswordFloor, user.MaxPasswordLength)
 	}
 	for name, d := range map[string]time.Duration{
-		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle,
+		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle, "STEP_UP_MAX_AGE": c.StepUpMaxAge,
 		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "INVITE_TOKEN_TTL": c.InviteTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait, "RETENTION": c.Retention,
 	} {
 		if d <= 0 {
@@ -236,6 +239,9 @@ func (c *Config) validate() error {
 	}
 	if c.LoginLockoutThreshold < 2 {
 		bad("LOGIN_LOCKOUT_THRESHOLD", "must be at least 2")
+	}
+	if c.MFALockoutThreshold < 2 {
+		bad("MFA_LOCKOUT_THRESHOLD", "must be at least 2")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -269,12 +275,14 @@ func (c *Config) validate() error {
 	p := limits.DefaultPolicy()
 	p.Disabled = c.RateLimitDisabled
 	p.LockoutThreshold = c.LoginLockoutThreshold
+	p.CodeLockoutThreshold = c.MFALockoutThreshold
 	for name, dst := range map[string]struct {
 		raw string
 		to  *limits.Limit
 	}{
 		"RATE_LIMIT_AUTH": {c.RateLimitAuth, &p.Auth}, "RATE_LIMIT_REFRESH": {c.RateLimitRefresh, &p.Refresh},
 		"RATE_LIMIT_MAIL": {c.RateLimitMail, &p.MailPerAddress}, "RATE_LIMIT_LOGIN_FAILURES": {c.RateLimitLoginFailures, &p.LoginFailures},
+		"RATE_LIMIT_MFA_FAILURES": {c.RateLimitMFAFailures, &p.CodeFailures},
 	} {
 		l, err := limits.ParseLimit(dst.raw)
 		if err != nil {
@@ -298,7 +306,7 @@ func (c Config) Redacted() map[string]any {
 		"jwt_previous_key_files": c.JWTPreviousKeyFiles, "secret_key_file": c.SecretKeyFile,
 		"key_publish_delay": c.KeyPublishDelay.String(), "key_refresh_interval": c.KeyRefreshInterval.String(),
 		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
-		"session_idle_timeout": c.SessionIdle.String(), "require_verified_email": c.RequireVerifiedEmail,
+		"session_idle_timeout": c.SessionIdle.String(), "step_up_max_age": c.StepUpMaxAge.String(), "require_verified_email": c.RequireVerifiedEmail,
 		// Durations as Go duration strings ("15s"): a bare number would have no unit.
 		"verification_token_ttl": c.VerifyTokenTTL.String(), "reset_token_ttl": c.ResetTokenTTL.String(), "invite_token_ttl": c.InviteTokenTTL.String(),
 		"hash_max_wait": c.HashMaxWait.String(), "shutdown_timeout": c.ShutdownTimeout.String(), "retention": c.Retention.String(),

@@ -37,6 +37,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	gwire "github.com/gatehouse-auth/gatehouse/wire"
@@ -222,6 +223,7 @@ func wireConfig(c Config) gwire.Config {
 		JWT:               jwt.Config{Issuer: c.PublicURL, Audience: c.JWTAudience, TTL: c.AccessTokenTTL},
 		RefreshTTL:        session.RefreshTTL(c.RefreshTokenTTL),
 		IdleTimeout:       session.IdleTimeout(c.SessionIdle),
+		StepUpMaxAge:      appmfa.StepUpMaxAge(c.StepUpMaxAge),
 		VerificationTTL:   account.VerificationTTL(c.VerifyTokenTTL),
 		RequireVerified:   app.RequireVerifiedEmail(c.RequireVerifiedEmail),
 		PasswordMinLength: c.PasswordMinLength,

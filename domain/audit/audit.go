@@ -51,6 +51,9 @@ const (
 	MFACodeFailed               Type = "mfa_code_failed"
 	MFARecoveryCodeUsed         Type = "mfa_recovery_code_used"
 	MFARecoveryCodesRegenerated Type = "mfa_recovery_codes_regenerated"
+	// MFALocked: consecutive wrong codes locked the account's TOTP codes
+	// (a right recovery code or an operator's unlock lifts it).
+	MFALocked Type = "mfa_locked"
 )
 
 // types is every Type above.
@@ -62,6 +65,7 @@ var types = map[Type]bool{
 	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminKeyCreated: true,
 	AdminKeyRevoked: true, KeyRotated: true, KeyPromoted: true, KeyRetired: true,
 	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,
+	MFALocked: true,
 }
 
 // Known reports whether t is a type Gatehouse records.

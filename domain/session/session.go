@@ -3,6 +3,7 @@ package session
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
@@ -23,15 +24,21 @@ type Session struct {
 	revokedAt  *time.Time
 	userAgent  string
 	ip         string
-	// secondFactor: the login that started the session proved a second
-	// factor after the password.
-	secondFactor bool
+	// amr are the authentication methods (RFC 8176) the session has
+	// proved, in the order proved; authTime is when the last of them was
+	// proved (OpenID Connect auth_time).
+	amr      []string
+	authTime time.Time
 }
 
 // Authentication methods (RFC 8176 amr values) a session's login used.
 const (
 	MethodPassword = "pwd"
 	MethodOTP      = "otp"
+	// MethodHardwareKey is a passkey (proof of possession of a key).
+	MethodHardwareKey = "hwk"
+	// MethodUser is user verification (PIN or biometrics) on a passkey.
+	MethodUser = "user"
 )
 
 // New starts a session that dies at now+ttl at the latest.
@@ -42,12 +49,26 @@ func New(id, userID uuid.UUID, now time.Time, ttl time.Duration, userAgent, ip s
 	if ttl <= 0 {
 		return nil, errors.New("session: ttl must be positive")
 	}
-	return &Session{id: id, userID: userID, createdAt: now, lastUsedAt: now, expiresAt: now.Add(ttl), userAgent: userAgent, ip: ip}, nil
+	return &Session{id: id, userID: userID, createdAt: now, lastUsedAt: now, expiresAt: now.Add(ttl), userAgent: userAgent, ip: ip,
+		amr: []string{MethodPassword}, authTime: now}, nil
 }
 
-// Rehydrate rebuilds a stored session. Storage adapters only.
+// Rehydrate rebuilds a stored session, authenticated by password at its
+// creation; RehydrateAuthentication sets what was stored. Storage
+// adapters only.
 func Rehydrate(id, userID uuid.UUID, createdAt, lastUsedAt, expiresAt time.Time, revokedAt *time.Time, userAgent, ip string) *Session {
-	return &Session{id: id, userID: userID, createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt, userAgent: userAgent, ip: ip}
+	return &Session{id: id, userID: userID, createdAt: createdAt, lastUsedAt: lastUsedAt, expiresAt: expiresAt, revokedAt: revokedAt, userAgent: userAgent, ip: ip,
+		amr: []string{MethodPassword}, authTime: createdAt}
+}
+
+// RehydrateAuthentication sets the stored methods and time of the
+// session's authentication. Storage adapters only; empty methods keep
+// ["pwd"].
+func (s *Session) RehydrateAuthentication(amr []string, authTime time.Time) {
+	if len(amr) > 0 {
+		s.amr = slices.Clone(amr)
+	}
+	s.authTime = authTime
 }
 
 func (s *Session) ID() uuid.UUID         { return s.id }
@@ -59,22 +80,36 @@ func (s *Session) RevokedAt() *time.Time { return s.revokedAt }
 func (s *Session) UserAgent() string     { return s.userAgent }
 func (s *Session) IP() string            { return s.ip }
 
-// ProvedSecondFactor records that the login starting the session proved
-// a second factor; storage adapters call it when rehydrating such a
-// session.
-func (s *Session) ProvedSecondFactor() { s.secondFactor = true }
-
-// SecondFactor reports whether the session's login proved a second factor.
-func (s *Session) SecondFactor() bool { return s.secondFactor }
-
-// AMR is how the session's login authenticated (the access token's amr
-// claim): ["pwd"], or ["pwd", "otp"] after a second factor.
-func (s *Session) AMR() []string {
-	if s.secondFactor {
-		return []string{MethodPassword, MethodOTP}
+// Proved records that the session's holder proved method at now (a
+// second factor after the password at login, or a code while signed in):
+// method joins the session's methods and now becomes its auth_time.
+func (s *Session) Proved(method string, now time.Time) {
+	if !slices.Contains(s.amr, method) {
+		s.amr = append(slices.Clone(s.amr), method)
 	}
-	return []string{MethodPassword}
+	s.authTime = now
 }
+
+// SecondFactor reports whether the session's methods hold a second
+// factor: a one-time code or a passkey.
+func (s *Session) SecondFactor() bool {
+	return slices.Contains(s.amr, MethodOTP) || slices.Contains(s.amr, MethodHardwareKey)
+}
+
+// SteppedUp reports whether the session may make a sensitive change of an
+// account with MFA on without a code in the request: its methods hold a
+// second factor and it authenticated no more than maxAge before now.
+func (s *Session) SteppedUp(now time.Time, maxAge time.Duration) bool {
+	return s.SecondFactor() && !now.After(s.authTime.Add(maxAge))
+}
+
+// AMR is how the session authenticated (the access token's amr claim):
+// ["pwd"], or ["pwd", "otp"] after a second factor.
+func (s *Session) AMR() []string { return slices.Clone(s.amr) }
+
+// AuthTime is when the session's holder last authenticated (the access
+// token's auth_time claim): the login, or the latest code proved in it.
+func (s *Session) AuthTime() time.Time { return s.authTime }
 
 // Live reports whether the session may still be used at now: not revoked,
 // not past its absolute lifetime, and used within idle.

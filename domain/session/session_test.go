@@ -92,3 +92,46 @@ func TestRevokeIdempotent(t *testing.T) {
 		t.Fatal("revoked session is live")
 	}
 }
+
+// A session starts authenticated by password at its creation; a proved
+// second factor joins its methods and moves auth_time; it steps up for
+// maxAge after that, and only with a second factor (otp, or a passkey's
+// hwk).
+func TestAuthenticationAndStepUp(t *testing.T) {
+	s, _ := session.New(uuid.New(), uuid.New(), t0, time.Hour, "", "")
+	if got := s.AMR(); len(got) != 1 || got[0] != "pwd" || !s.AuthTime().Equal(t0) || s.SecondFactor() {
+		t.Fatalf("new session: amr %v auth_time %v", got, s.AuthTime())
+	}
+	const maxAge = 15 * time.Minute
+	if s.SteppedUp(t0, maxAge) {
+		t.Fatal("a password-only session stepped up")
+	}
+	t1 := t0.Add(20 * time.Minute)
+	s.Proved(session.MethodOTP, t1)
+	s.Proved(session.MethodOTP, t1) // once in the list
+	if got := s.AMR(); len(got) != 2 || got[0] != "pwd" || got[1] != "otp" || !s.AuthTime().Equal(t1) || !s.SecondFactor() {
+		t.Fatalf("after a code: amr %v auth_time %v", got, s.AuthTime())
+	}
+	s.AMR()[0] = "changed"
+	if s.AMR()[0] != "pwd" {
+		t.Fatal("AMR hands out its own slice")
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{{t1, true}, {t1.Add(maxAge), true}, {t1.Add(maxAge + time.Nanosecond), false}} {
+		if got := s.SteppedUp(c.at, maxAge); got != c.want {
+			t.Errorf("SteppedUp at %v = %v, want %v", c.at.Sub(t1), got, c.want)
+		}
+	}
+	passkey := session.Rehydrate(uuid.New(), uuid.New(), t0, t0, t1, nil, "", "")
+	passkey.RehydrateAuthentication([]string{"hwk", "user"}, t0)
+	if !passkey.SteppedUp(t0.Add(time.Minute), maxAge) {
+		t.Fatal("a passkey session did not step up")
+	}
+	stored := session.Rehydrate(uuid.New(), uuid.New(), t0, t0, t1, nil, "", "")
+	stored.RehydrateAuthentication(nil, t0)
+	if got := stored.AMR(); len(got) != 1 || got[0] != "pwd" {
+		t.Fatalf("empty stored methods: amr %v", got)
+	}
+}

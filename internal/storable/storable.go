@@ -93,3 +93,10 @@ func RetryAfter(d time.Duration) time.Duration {
 	d = (d + time.Second - 1).Truncate(time.Second)
 	return max(d, time.Second)
 }
+
+// Methods is a session's authentication methods (amr) as stored: the RFC
+// 8176 names, which hold no space, joined by single spaces.
+func Methods(amr []string) string { return strings.Join(amr, " ") }
+
+// ParseMethods reads Methods back.
+func ParseMethods(s string) []string { return strings.Fields(s) }
