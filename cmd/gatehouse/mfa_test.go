@@ -90,8 +90,13 @@ type mfaUser struct {
 // checking the answers on the way.
 func enroll(t *testing.T, f fixture) mfaUser {
 	t.Helper()
+	return enrollAddr(t, f, f.verifiedUser(t))
+}
+
+// enrollAddr turns MFA on for the verified user addr from a new session.
+func enrollAddr(t *testing.T, f fixture, addr string) mfaUser {
+	t.Helper()
 	c := f.c
-	addr := f.verifiedUser(t)
 	access, _ := login(t, c, addr, strongPassword)
 
 	if r := c.bearer(http.MethodPost, "/v1/me/mfa/totp", access, map[string]string{"password": "not the password at all"}); r.Status != http.StatusForbidden || r.Code(t) != "invalid_credentials" {
