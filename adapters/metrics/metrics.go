@@ -96,7 +96,7 @@ func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
 		}, []string{"result"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",
-			Help: "Requests refused and mails dropped by a rate limit, by rule (login_ip, login_account_ip, login_account, mail_address, register_ip, ...).",
+			Help: "Requests refused and mails dropped by a rate limit, by rule (login_ip, login_account_ip, login_account, mfa_code_account, mfa_code_locked, mail_address, register_ip, ...).",
 		}, []string{"rule"}),
 		mailSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "mail_skipped_total",

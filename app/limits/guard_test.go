@@ -447,6 +447,7 @@ func TestDroppedMailIsObservedWithoutTheAddress(t *testing.T) {
 func TestRefusalsAreObservedByRule(t *testing.T) {
 	ctx := context.Background()
 	e := apptest.Email("victim@example.com")
+	uid := uuid.MustParse("00000000-0000-4000-8000-000000000064")
 	for _, c := range []struct {
 		name, rule string
 		hits       []bool // what the limiter answers, in order
@@ -458,6 +459,9 @@ func TestRefusalsAreObservedByRule(t *testing.T) {
 		{"account and IP", limits.RuleLoginAccountIP, []bool{false}, func(g *limits.Guard) error { return g.BeginLogin(ctx, e, "203.0.113.9") }},
 		{"account locked", limits.RuleLoginAccount, []bool{true, false}, func(g *limits.Guard) error { return g.BeginLogin(ctx, e, "203.0.113.9") }},
 		{"allowed", "", []bool{true, true}, func(g *limits.Guard) error { return g.BeginLogin(ctx, e, "203.0.113.9") }},
+		{"codes of the account", limits.RuleCodeAccount, []bool{false}, func(g *limits.Guard) error { return g.BeginCode(ctx, uid, false) }},
+		{"TOTP codes locked", limits.RuleCodeLocked, []bool{true, false}, func(g *limits.Guard) error { return g.BeginCode(ctx, uid, false) }},
+		{"recovery code while locked", "", []bool{true, false}, func(g *limits.Guard) error { return g.BeginCode(ctx, uid, true) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctrl := gomock.NewController(t)
