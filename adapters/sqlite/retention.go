@@ -54,16 +54,16 @@ func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, err
 	return s, nil
 }
 
-// sweepRegistrationsSQL deletes a batch of pending registrations that
-// have no link left that works at $1 and returns their ids (their tokens
-// and sessions go by cascade). The candidates are read from
-// users_registration_pending, each one's links from
-// one_time_tokens_user_purpose_unused.
+// sweepRegistrationsSQL deletes a batch of pending registrations whose
+// last unused link expired at $1 or before (or that have none), and
+// returns their ids (their tokens and sessions go by cascade). The
+// candidates are read from users_registration_pending, each one's unused
+// links from one_time_tokens_user.
 const sweepRegistrationsSQL = `DELETE FROM users WHERE id IN (
 	SELECT u.id FROM users u
 	WHERE u.registration_pending = 1
-	  AND NOT EXISTS (SELECT 1 FROM one_time_tokens t
-	                  WHERE t.user_id = u.id AND t.used_at IS NULL AND t.expires_at > $1)
+	  AND COALESCE((SELECT max(t.expires_at) FROM one_time_tokens t
+	                WHERE t.user_id = u.id AND t.used_at IS NULL), $1) <= $1
 	LIMIT $2)
 RETURNING id`
 
