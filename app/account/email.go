@@ -170,7 +170,7 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 			return domain.ErrInvalidToken
 		}
 		detail := map[string]string{"old_email": old.String(), "new_email": newEmail.String()}
-		pending, err := takeOverPending(ctx, r, u, newEmail)
+		pending, err := takeOverPending(ctx, r, u, newEmail, now)
 		if err != nil {
 			return err
 		}
@@ -204,18 +204,24 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 
 // takeOverPending deletes the pending registration that holds email, if
 // one does, so that u can move there, and returns its id (uuid.Nil when
-// none was deleted). The holder is read for change: a verification of it
-// committed meanwhile makes it an owner, which stays, and the move then
-// fails on the unique address (user.ErrEmailTaken).
-func takeOverPending(ctx context.Context, r app.Repos, u *user.User, email user.Email) (uuid.UUID, error) {
+// none was deleted). Its links die first, then the holder is read for
+// change: a verification of it takes its link, then the account, and
+// taking them in the same order lets the two run one after the other. A
+// verification committed meanwhile makes the holder an owner, which
+// stays; the move then fails on the unique address (user.ErrEmailTaken)
+// and rolls this back.
+func takeOverPending(ctx context.Context, r app.Repos, u *user.User, email user.Email, now time.Time) (uuid.UUID, error) {
 	holder, err := r.Users.ByEmail(ctx, email)
 	if errors.Is(err, user.ErrNotFound) {
 		return uuid.Nil, nil
 	} else if err != nil {
 		return uuid.Nil, err
 	}
-	if holder.ID() == u.ID() {
+	if holder.ID() == u.ID() || !holder.PendingRegistration() {
 		return uuid.Nil, nil
+	}
+	if _, err := r.Tokens.InvalidateUnused(ctx, holder.ID(), now, app.AccountLinks...); err != nil {
+		return uuid.Nil, err
 	}
 	if holder, err = r.Users.ByIDForChange(ctx, holder.ID()); errors.Is(err, user.ErrNotFound) {
 		return uuid.Nil, nil

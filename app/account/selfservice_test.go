@@ -284,6 +284,9 @@ func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
 	gomock.InOrder(
 		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(stranger, nil),
+		// Its links first, then the account: the order a verification of
+		// it takes them in.
+		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil),
 		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(stranger, nil),
 		f.repos.Users.EXPECT().Delete(gomock.Any(), apptest.ID(200)).Return(nil),
 		f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
@@ -332,9 +335,8 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), owner.ID()).Return(owner, nil)
 			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.seen, nil)
 			if c.locked != nil {
+				f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil)
 				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(c.locked, nil)
-			} else {
-				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), c.seen.ID()).Return(c.seen, nil)
 			}
 			// No Delete (strict mock); the unique index refuses the move.
 			f.repos.Users.EXPECT().Update(gomock.Any(), owner).Return(user.ErrEmailTaken)

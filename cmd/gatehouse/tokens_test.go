@@ -8,6 +8,7 @@ package main
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
@@ -90,6 +91,76 @@ func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
 			t.Fatalf("the stranger's password logs in: %d %s", r.Status, r.Body)
 		}
 		assertAudit(t, f.env, id, "email_changed")
+	})
+}
+
+// A stranger verifying a pending registration races a user confirming a
+// move to its address: exactly one wins, the other gets its plain refusal
+// (invalid_token, or email_taken), never a 5xx, and the address ends with
+// the winner.
+func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st testStore) {
+		smtp := smtptest.Start(t)
+		env := baseEnv(t, st, smtp)
+		env["GATEHOUSE_RATE_LIMIT_DISABLED"] = "true"
+		inst := start(t, env)
+		owner, stranger := newClient(t, inst), newClient(t, inst)
+		const strangersPassword = "a stranger's own long passphrase"
+		const rounds = 6
+		addrs := make([]string, rounds)
+		for i := range addrs {
+			addrs[i] = randomEmail()
+			if r := stranger.post("/v1/register", map[string]string{"email": addrs[i], "password": strangersPassword}); r.Status != http.StatusAccepted {
+				t.Fatalf("round %d: stranger's registration: %d %s", i, r.Status, r.Body)
+			}
+		}
+		current := randomEmail()
+		registerVerified(t, owner, smtp, current)
+		access, _ := login(t, owner, current, strongPassword)
+		id := userID(t, owner, access)
+		wins := map[string]int{}
+		for i, addr := range addrs {
+			strangersLink := tokenFrom(t, mailTo(t, smtp, addr, 1), "/verify-email")
+			if r := owner.bearer(http.MethodPost, "/v1/me/email", access, map[string]string{"new_email": addr, "password": strongPassword}); r.Status != http.StatusAccepted {
+				t.Fatalf("round %d: change: %d %s", i, r.Status, r.Body)
+			}
+			confirm := tokenFrom(t, mailTo(t, smtp, addr, 2), "/confirm-email")
+			var verified, confirmed response
+			var wg sync.WaitGroup
+			gate := make(chan struct{})
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				<-gate
+				verified = stranger.post("/v1/verify-email", map[string]string{"token": strangersLink, "password": strangersPassword})
+			}()
+			go func() {
+				defer wg.Done()
+				<-gate
+				confirmed = owner.bearer(http.MethodPost, "/v1/me/email/confirm", access, map[string]string{"token": confirm})
+			}()
+			close(gate)
+			wg.Wait()
+			switch {
+			case confirmed.Status == http.StatusOK && verified.Status == http.StatusBadRequest && verified.Code(t) == "invalid_token":
+				wins["change"]++
+				current = addr
+				if r := stranger.post("/v1/login", map[string]string{"email": addr, "password": strangersPassword}); r.Status != http.StatusUnauthorized {
+					t.Fatalf("round %d: the stranger's password logs in after the move: %d", i, r.Status)
+				}
+			case verified.Status == http.StatusOK && confirmed.Status == http.StatusConflict && confirmed.Code(t) == "email_taken":
+				wins["verification"]++
+				login(t, stranger, addr, strangersPassword)
+			default:
+				t.Fatalf("round %d: verify %d %s; confirm %d %s; want exactly one to win", i, verified.Status, verified.Body, confirmed.Status, confirmed.Body)
+			}
+			moved, _ := login(t, owner, current, strongPassword)
+			if got := userID(t, owner, moved); got != id {
+				t.Fatalf("round %d: %s belongs to %s, want %s", i, current, got, id)
+			}
+		}
+		t.Logf("wins: %v", wins)
 	})
 }
 
