@@ -182,7 +182,7 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
 	f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
 	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
-	f.expectCountersCleared(t)
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
 	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
 		apptest.Purposes(token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
 	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
@@ -198,24 +198,6 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	if got.Email().String() != "new@example.com" || !got.Verified() || tok.UsedAt() == nil {
 		t.Fatalf("user %s verified %t, token used %v", got.Email(), got.Verified(), tok.UsedAt())
 	}
-}
-
-// expectCountersCleared expects the login failures counted under an
-// address that was just verified to go: every (account, IP) pair, and the
-// account's consecutive count.
-func (f *selfFixture) expectCountersCleared(t *testing.T) {
-	pairs := f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, p string) error {
-		if !strings.HasPrefix(p, "login:pair:") {
-			t.Errorf("ResetPrefix %q", p)
-		}
-		return nil
-	})
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(1).After(pairs).DoAndReturn(func(_ context.Context, k string) error {
-		if !strings.HasPrefix(k, "login:account:") {
-			t.Errorf("Reset %q", k)
-		}
-		return nil
-	})
 }
 
 // pendingRegistration is a stranger's pending registration of email.
@@ -299,7 +281,7 @@ func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 		}
 		return nil
 	})
-	f.expectCountersCleared(t)
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
 	got, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta)
 	if err != nil {
 		t.Fatal(err)

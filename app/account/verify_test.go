@@ -120,18 +120,8 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 	})
 	// The verified address drops the login failures counted under it:
 	// every (account, IP) pair and the account's consecutive count.
-	pairs := f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).Times(1).After(appended).DoAndReturn(func(_ context.Context, p string) error {
-		if !strings.HasPrefix(p, "login:pair:") {
-			t.Errorf("ResetPrefix %q", p)
-		}
-		return nil
-	})
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(1).After(pairs).DoAndReturn(func(_ context.Context, k string) error {
-		if !strings.HasPrefix(k, "login:account:") {
-			t.Errorf("Reset %q", k)
-		}
-		return nil
-	})
+	pairs, _ := apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
+	pairs.After(appended)
 }
 
 // The right password of the registration that sent the link verifies the

@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,22 +10,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"go.uber.org/mock/gomock"
 )
-
-// expectFailuresCleared expects the login failures counted under an
-// address to go once (every (account, IP) pair, then the account's count),
-// after the transaction res reports committed.
-func (f *fixture) expectFailuresCleared(t *testing.T, res *apptest.TxResults) {
-	pairs := f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, p string) error {
-		if !strings.HasPrefix(p, "login:pair:") {
-			t.Errorf("ResetPrefix %q", p)
-		}
-		if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
-			t.Errorf("counters cleared before the commit (tx %v)", errs)
-		}
-		return nil
-	})
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(1).After(pairs).Return(nil)
-}
 
 // An operator verifying an address clears the login failures counted
 // under it, whether at creation or later; a patch that leaves an address
@@ -38,7 +21,7 @@ func TestOperatorVerificationClearsLoginFailures(t *testing.T) {
 		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
 		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
-		f.expectFailuresCleared(t, res)
+		apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 1))
 		if _, err := f.h.Create(context.Background(), actor, admin.CreateInput{Email: "new@example.com", Password: "a long enough password", EmailVerified: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +45,7 @@ func TestOperatorVerificationClearsLoginFailures(t *testing.T) {
 			f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
 			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			if c.wantCleared {
-				f.expectFailuresCleared(t, res)
+				apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 1))
 			}
 			v, err := f.h.Update(context.Background(), actor, u.ID(), admin.Patch{EmailVerified: &c.patch})
 			if err != nil || v.User.Verified() != c.patch {

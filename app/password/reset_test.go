@@ -3,7 +3,6 @@ package password_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +82,7 @@ func TestResetHappyPath(t *testing.T) {
 	f := newReset(t)
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 	locked := storedUser(false)
+	pairs, account := apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 2))
 	gomock.InOrder(
 		// Read-only look.
 		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
@@ -111,24 +111,7 @@ func TestResetHappyPath(t *testing.T) {
 		}),
 		// The address was verified just now: every failure counted under
 		// it goes, the (account, IP) pairs and the lockout, after the commit.
-		f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, p string) error {
-			if !strings.HasPrefix(p, "login:pair:") {
-				t.Errorf("ResetPrefix %q", p)
-			}
-			if errs := res.Errs(); len(errs) != 2 || errs[1] != nil {
-				t.Errorf("counters cleared before the commit (tx %v)", errs)
-			}
-			return nil
-		}),
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
-			if !strings.HasPrefix(k, "login:account:") {
-				t.Errorf("Reset key %q", k)
-			}
-			if errs := res.Errs(); len(errs) != 2 || errs[1] != nil {
-				t.Errorf("lockout cleared before the commit (tx %v)", errs)
-			}
-			return nil
-		}),
+		pairs, account,
 	)
 	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
 	expectLinksInvalidated(f.repos)
@@ -183,8 +166,7 @@ func TestResetAcceptsInvitation(t *testing.T) {
 		}
 		return nil
 	})
-	f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).Return(nil)
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil)
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 2))
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
 		t.Fatal(err)
 	}
