@@ -207,7 +207,7 @@ const (
 	// MailPasswordChanged: notice after a change or reset.
 	MailPasswordChanged MailKind = "password_changed"
 	// MailInvite: an operator made an account without a password;
-	// Data["link"] is the set-password (reset) page link.
+	// Data["link"] is the accept-invitation page link.
 	MailInvite MailKind = "invite"
 	// MailAccountDeleted: notice after the owner deleted the account.
 	MailAccountDeleted MailKind = "account_deleted"
@@ -362,6 +362,9 @@ type RateLimiter interface {
 // Swept counts what one retention sweep deleted.
 type Swept struct {
 	Sessions, Tokens, Mail int
+	// Registrations counts the pending registrations deleted
+	// (SweepRegistrations).
+	Registrations int
 }
 
 // Retention deletes what ended long ago.
@@ -373,6 +376,14 @@ type Retention interface {
 	// It deletes a bounded batch of each per call; the next call goes on.
 	// The audit trail is never swept.
 	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)
+	// SweepRegistrations deletes the accounts that are pending
+	// registrations (user.PendingRegistration) and have no one-time link
+	// left that works at now (every link used or expired, or none ever
+	// sent), with everything stored for them as UserRepository.Delete
+	// does, and returns how many it deleted. An account the check passes
+	// is deleted only as the check stands when the delete commits. It
+	// deletes a bounded batch per call; the next call goes on.
+	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
 }
 
 // AccessClaims are the claims of an access token.

@@ -59,6 +59,12 @@ func (l Links) ResetPassword(s token.Secret) string {
 	return l.base + "/reset-password?token=" + s.Reveal()
 }
 
+// AcceptInvite is the hosted page where an invited user sets a first
+// password with s.
+func (l Links) AcceptInvite(s token.Secret) string {
+	return l.base + "/accept-invite?token=" + s.Reveal()
+}
+
 // ConfirmEmail is the hosted page that confirms an email change with s.
 func (l Links) ConfirmEmail(s token.Secret) string {
 	return l.base + "/confirm-email?token=" + s.Reveal()
@@ -67,21 +73,26 @@ func (l Links) ConfirmEmail(s token.Secret) string {
 // ForgotPassword is the hosted page where a reset can be requested.
 func (l Links) ForgotPassword() string { return l.base + "/forgot-password" }
 
-// IssueResetToken makes a fresh password-reset token for userID and stores
-// its hash through r, after invalidating the user's unused reset tokens:
-// only the newest reset link works. The caller has read the user for
-// change in the same transaction, so two concurrent issues for one user
-// run one after the other and only the later token survives.
-func IssueResetToken(ctx context.Context, r Repos, rnd io.Reader, userID uuid.UUID, now time.Time, ttl time.Duration) (token.Secret, error) {
+// IssuePasswordLink makes a fresh token that sets a password (a reset, or
+// an invitation: purpose.SetsPassword) for userID and stores its hash
+// through r, after invalidating the user's unused tokens of the same
+// purpose: only the newest reset link works, and a reset never touches an
+// invitation. The caller has read the user for change in the same
+// transaction, so two concurrent issues for one user run one after the
+// other and only the later token survives.
+func IssuePasswordLink(ctx context.Context, r Repos, rnd io.Reader, userID uuid.UUID, purpose token.Purpose, now time.Time, ttl time.Duration) (token.Secret, error) {
+	if !purpose.SetsPassword() {
+		return "", fmt.Errorf("app: %q does not set a password", purpose)
+	}
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
 		return "", err
 	}
-	t, err := token.Issue(hash, userID, token.PurposeResetPassword, now, ttl)
+	t, err := token.Issue(hash, userID, purpose, now, ttl)
 	if err != nil {
 		return "", err
 	}
-	if _, err := r.Tokens.InvalidateUnused(ctx, userID, now, token.PurposeResetPassword); err != nil {
+	if _, err := r.Tokens.InvalidateUnused(ctx, userID, now, purpose); err != nil {
 		return "", err
 	}
 	if err := r.Tokens.Add(ctx, t); err != nil {
@@ -89,6 +100,11 @@ func IssueResetToken(ctx context.Context, r Repos, rnd io.Reader, userID uuid.UU
 	}
 	return secret, nil
 }
+
+// AccountLinks are the purposes of every link that acts on an account as
+// it is: set its password, verify its address, move it to another
+// address. Setting a password or moving the address kills them all.
+var AccountLinks = []token.Purpose{token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail}
 
 // AddVerificationToken stores a verification token for u with a fresh
 // secret and enqueues the mail with its link to u's stored address.

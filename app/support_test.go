@@ -68,7 +68,7 @@ func TestRequire(t *testing.T) {
 	app.Require(map[string]any{"Clock": apptest.NewClock(apptest.T0), "n": 0, "s": ""}) // no panic
 }
 
-func TestIssueResetToken(t *testing.T) {
+func TestIssuePasswordLink(t *testing.T) {
 	ctx := context.Background()
 	uid := apptest.ID(1)
 	t.Run("invalidates the unused reset tokens, then adds the new one", func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestIssueResetToken(t *testing.T) {
 				return nil
 			}),
 		)
-		s, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, 30*time.Minute)
+		s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeResetPassword, apptest.T0, 30*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,12 +93,30 @@ func TestIssueResetToken(t *testing.T) {
 			t.Fatalf("stored %+v", stored)
 		}
 	})
+	t.Run("an invitation replaces only invitations", func(t *testing.T) {
+		r := apptest.NewRepos(gomock.NewController(t))
+		var stored *token.OneTimeToken
+		gomock.InOrder(
+			r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), uid, apptest.T0, apptest.Purposes(token.PurposeInvite)).Return(0, nil),
+			r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+				stored = tk
+				return nil
+			}),
+		)
+		s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeInvite, apptest.T0, 72*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token.HashOf(s) != stored.Hash() || stored.Purpose() != token.PurposeInvite || !stored.ExpiresAt().Equal(apptest.T0.Add(72*time.Hour)) {
+			t.Fatalf("stored %+v", stored)
+		}
+	})
 	t.Run("invalidation fails: nothing added", func(t *testing.T) {
 		r := apptest.NewRepos(gomock.NewController(t))
 		boom := errors.New("db")
 		r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, boom)
 		// Strict mock: no Add.
-		if s, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
+		if s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeResetPassword, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
 			t.Fatalf("= %q, %v", s.Reveal(), err)
 		}
 	})
@@ -107,16 +125,19 @@ func TestIssueResetToken(t *testing.T) {
 		boom := errors.New("db")
 		r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
 		r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(boom)
-		if s, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
+		if s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeResetPassword, apptest.T0, time.Minute); !errors.Is(err, boom) || s != "" {
 			t.Fatalf("= %q, %v", s.Reveal(), err)
 		}
 	})
 	t.Run("bad input never reaches the store", func(t *testing.T) {
 		r := apptest.NewRepos(gomock.NewController(t)) // strict: no call at all
-		if _, err := app.IssueResetToken(ctx, r.App(), apptest.NewRand("x"), uid, apptest.T0, 0); err == nil {
+		if _, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeResetPassword, apptest.T0, 0); err == nil {
 			t.Fatal("zero ttl accepted")
 		}
-		if _, err := app.IssueResetToken(ctx, r.App(), strings.NewReader("short"), uid, apptest.T0, time.Minute); err == nil {
+		if _, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeVerifyEmail, apptest.T0, time.Minute); err == nil {
+			t.Fatal("a verification purpose accepted")
+		}
+		if _, err := app.IssuePasswordLink(ctx, r.App(), strings.NewReader("short"), uid, token.PurposeResetPassword, apptest.T0, time.Minute); err == nil {
 			t.Fatal("short random accepted")
 		}
 	})

@@ -65,7 +65,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	verificationTTL := cfg.VerificationTTL
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
-	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
+	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	mfaRepository := repos.MFA
@@ -107,7 +107,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, stepUp, clock, iDs)
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
 	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
-	confirmEmailChange := account.NewConfirmEmailChange(txManager, clock)
+	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
 	issuer := mfa.IssuerOf(links)
 	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
@@ -230,7 +230,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	verificationTTL := cfg.VerificationTTL
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
-	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
+	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	mfaRepository := repos.MFA
@@ -272,7 +272,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, stepUp, clock, iDs)
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
 	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
-	confirmEmailChange := account.NewConfirmEmailChange(txManager, clock)
+	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
 	issuer := mfa.IssuerOf(links)
 	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)

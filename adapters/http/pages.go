@@ -74,9 +74,12 @@ type pageData struct {
 	// Continue shows the "Continue to <AppName>" link, when AppURL is set.
 	Continue bool
 
-	// Of the email forms (forgot password, resend verification).
+	// Of the email forms (forgot password, resend verification) and the
+	// password-link pages (reset, invitation).
 	Intro  string
 	Button string
+	// Label names the password field of a password-link page.
+	Label string
 
 	// Filled in by render from the PageConfig.
 	AppName   string
@@ -209,6 +212,14 @@ const (
 		"Ask for a new one; a reset link works once and for a short time."
 )
 
+// Answers of the invitation page.
+const (
+	inviteNoToken = "This page sets the password of an account made for you, with the link from the invitation mail. " +
+		"Open the link in that mail; if it has expired, ask whoever invited you for a new invitation, or ask for a password-reset link."
+	inviteRefused = "This invitation link cannot set a password: it is unknown, has expired or was already used. " +
+		"If you set your password already, sign in with it; otherwise ask whoever invited you for a new invitation, or ask for a password-reset link."
+)
+
 // Answers of the email-change confirmation page.
 const (
 	confirmNoToken = "This page confirms a new email address with the link mailed to that address. " +
@@ -222,6 +233,7 @@ const (
 const (
 	titleVerify  = "Verify your email"
 	titleReset   = "Choose a new password"
+	titleInvite  = "Set your password"
 	titleConfirm = "Confirm your new email address"
 	titleForgot  = "Reset your password"
 	titleResend  = "Get a new verification link"
@@ -261,38 +273,16 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 		return s.render(c, fiber.StatusOK, "result.html", d)
 	})
 
-	a.Get("/reset-password", func(c *fiber.Ctx) error {
-		d := pageData{Title: titleReset, Token: c.Query("token")}
-		if d.Token == "" {
-			d.Info, d.Message, d.Links = true, resetNoToken, []pageLink{toForgot}
-			return s.render(c, fiber.StatusOK, "result.html", d)
-		}
-		return s.render(c, fiber.StatusOK, "reset.html", d)
+	s.passwordLink(a, uc, passwordLinkPage{
+		path: "/reset-password", title: titleReset, label: "New password", button: "Set new password",
+		noToken: resetNoToken, refused: resetRefused,
+		done: "Your password was changed and every session was signed out. You can sign in with the new password.",
 	})
-	a.Post("/reset-password", s.pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
-		form, err := DecodeForm(c, "token", "password")
-		if err != nil {
-			return err
-		}
-		d := pageData{Title: titleReset, Token: form["token"]}
-		if err := uc.Reset.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
-			var de *domain.Error
-			if errors.As(err, &de) {
-				switch de.Kind {
-				case domain.KindValidation:
-					// Policy errors: show the form again with what to fix.
-					return s.pageError(c, err, "reset.html", d)
-				case domain.KindBadRequest:
-					d.Token, d.Message, d.Links = "", resetRefused, []pageLink{toForgot, toResend}
-					return s.render(c, fiber.StatusBadRequest, "result.html", d)
-				}
-			}
-			d.Token = ""
-			return s.pageError(c, err, "result.html", d)
-		}
-		d.OK, d.Token, d.Continue = true, "", true
-		d.Message = "Your password was changed and every session was signed out. You can sign in with the new password."
-		return s.render(c, fiber.StatusOK, "result.html", d)
+	s.passwordLink(a, uc, passwordLinkPage{
+		path: "/accept-invite", title: titleInvite, intro: "Welcome to " + s.appName + ". An account was made for you: choose its password to start using it.",
+		label: "Password", button: "Set password",
+		noToken: inviteNoToken, refused: inviteRefused,
+		done: "Your password is set; you can sign in.",
 	})
 
 	a.Get("/confirm-email", func(c *fiber.Ctx) error {
@@ -348,6 +338,56 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 			Button: "Send verification link",
 		},
 		sent: "If an account for that address waits for verification, we sent a new link to verify it. Open the newest mail; the link asks for the password you chose when you registered.",
+	})
+}
+
+// passwordLinkPage is a page that sets a password with the link of a
+// mail: a reset or an invitation. Either link works on either page (see
+// password.Reset); the page only chooses the words.
+type passwordLinkPage struct {
+	path          string
+	title, intro  string // intro: "" for none
+	label, button string // of the password field and the submit button
+	noToken       string // the answer to a GET without a token
+	refused       string // the answer to a refused link
+	done          string // the answer to a password set
+}
+
+func (s *pageSite) passwordLink(a *fiber.App, uc UseCases, p passwordLinkPage) {
+	form := func(token string) pageData {
+		return pageData{Title: p.title, Intro: p.intro, Label: p.label, Button: p.button, Token: token}
+	}
+	a.Get(p.path, func(c *fiber.Ctx) error {
+		d := form(c.Query("token"))
+		if d.Token == "" {
+			d.Info, d.Message, d.Links = true, p.noToken, []pageLink{toForgot}
+			return s.render(c, fiber.StatusOK, "result.html", d)
+		}
+		return s.render(c, fiber.StatusOK, "reset.html", d)
+	})
+	a.Post(p.path, s.pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
+		in, err := DecodeForm(c, "token", "password")
+		if err != nil {
+			return err
+		}
+		d := form(in["token"])
+		if err := uc.Reset.Handle(c.UserContext(), in["token"], in["password"], meta(c)); err != nil {
+			var de *domain.Error
+			if errors.As(err, &de) {
+				switch de.Kind {
+				case domain.KindValidation:
+					// Policy errors: show the form again with what to fix.
+					return s.pageError(c, err, "reset.html", d)
+				case domain.KindBadRequest:
+					d.Token, d.Message, d.Links = "", p.refused, []pageLink{toForgot, toResend}
+					return s.render(c, fiber.StatusBadRequest, "result.html", d)
+				}
+			}
+			d.Token = ""
+			return s.pageError(c, err, "result.html", d)
+		}
+		d = pageData{Title: p.title, OK: true, Continue: true, Message: p.done}
+		return s.render(c, fiber.StatusOK, "result.html", d)
 	})
 }
 

@@ -39,11 +39,11 @@ func (f *fixture) pagesApp(t *testing.T, pc PageConfig, limited bool) *fiber.App
 	guard := limits.NewGuard(f.rl, p)
 	policy := user.PasswordPolicy{MinLength: max(pc.PasswordMinLength, user.MinPasswordFloor)}
 	return NewServer(Config{Pages: pc}, nil, UseCases{
-		VerifyEmail:  account.NewVerifyEmail(f.tx, f.hasher, clock),
+		VerifyEmail:  account.NewVerifyEmail(f.tx, f.hasher, guard, clock),
 		Resend:       account.NewResendVerification(f.rOutbox, guard, ids, clock),
 		Forgot:       password.NewForgot(f.rOutbox, guard, ids, clock),
 		Reset:        password.NewReset(f.tx, f.hasher, policy, guard, clock, ids),
-		ConfirmEmail: account.NewConfirmEmailChange(f.tx, clock),
+		ConfirmEmail: account.NewConfirmEmailChange(f.tx, guard, clock),
 		Guard:        guard,
 		Ready:        func(context.Context) error { return nil },
 	})

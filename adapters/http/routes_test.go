@@ -119,7 +119,7 @@ func newFixture(t *testing.T) *fixture {
 		Authenticate:  session.NewAuthenticate(f.access, f.sessions, clock, session.IdleTimeout(time.Hour)),
 		DeleteAccount: account.NewDeleteAccount(f.users, f.tx, check, stepUp, clock, ids),
 		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, stepUp, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
-		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, clock),
+		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, guard, clock),
 		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
 		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf(links)),
 		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),
@@ -287,6 +287,7 @@ func (f *fixture) expectConfirm(t *testing.T, hash token.Hash) *uuid.UUID {
 	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
 	f.rTokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
 	f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
+	f.rUsers.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
 	f.rUsers.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
 	f.rSessions.EXPECT().RevokeAll(gomock.Any(), userID, gomock.Any(), t0).DoAndReturn(func(_ context.Context, _, keep uuid.UUID, _ time.Time) (int, error) {
 		*kept = keep
@@ -354,6 +355,7 @@ func TestConfirmEmailErrors(t *testing.T) {
 	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash2).Return(tok, nil)
 	f.rTokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
 	f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
+	f.rUsers.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
 	f.rUsers.EXPECT().Update(gomock.Any(), gomock.Any()).Return(user.ErrEmailTaken)
 	res, body = do(t, f.public, request("POST", "/v1/me/email/confirm", `{"token":"`+secret.Reveal()+`"}`))
 	decodeProblem(t, res, body, 409, "email_taken")

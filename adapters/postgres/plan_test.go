@@ -32,8 +32,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}
 	defer pool.Close()
 	for _, sql := range []string{
-		`INSERT INTO users (id, email, hashed_password, created_at, updated_at)
-			SELECT gen_random_uuid(), 'u' || g || '@example.com', 'h', now() - g * interval '1 second', now()
+		// One account in a hundred is a pending registration.
+		`INSERT INTO users (id, email, hashed_password, created_at, updated_at, registration_pending)
+			SELECT gen_random_uuid(), 'u' || g || '@example.com', 'h', now() - g * interval '1 second', now(), g % 100 = 0
 			FROM generate_series(1, 20000) g`,
 		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, auth_time)
 			SELECT gen_random_uuid(), id, now(), now(), now() + interval '1 day', CASE WHEN random() < 0.5 THEN now() END, now()
@@ -125,6 +126,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{name: "recovery codes of a user (replace, cascade)", index: "mfa_recovery_codes_pkey", sql: `DELETE FROM mfa_recovery_codes WHERE user_id = $1`, args: []any{someUser}},
 		{name: "MFA login tokens of a user (cascade)", index: "mfa_login_tokens_user", sql: `DELETE FROM mfa_login_tokens WHERE user_id = $1`, args: []any{someUser}},
 		{name: "expired MFA login tokens (retention)", index: "mfa_login_tokens_expires", sql: `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, args: []any{time.Now().Add(-time.Hour), 5000}},
+		// the janitor: pending registrations, and each one's live links
+		{name: "pending registrations without a live link (janitor)", index: "users_registration_pending", sql: postgres.SweepRegistrationsSQL, args: []any{time.Now(), 5000}},
 	} {
 		switch c.name {
 		case "users by prefix":

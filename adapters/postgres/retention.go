@@ -51,3 +51,36 @@ func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, err
 	s.Tokens += loginTokens
 	return s, nil
 }
+
+// sweepRegistrationsSQL deletes a batch of pending registrations whose
+// last unused link expired at $1 or before (or that have none), and the
+// mail queued or sent to them (as UserRepository.Delete does; their
+// tokens and sessions go by cascade). The candidates are read from
+// users_registration_pending, each one's unused links from
+// one_time_tokens_user_purpose_unused, their mail from mail_outbox_user.
+// A candidate whose row another transaction holds is skipped (the next
+// sweep sees it again); one locked after a login or a verification
+// cleared its mark is not deleted, since the lock re-reads the mark.
+const sweepRegistrationsSQL = `WITH gone AS (
+	DELETE FROM users WHERE id IN (
+		SELECT u.id FROM users u
+		WHERE u.registration_pending
+		  AND COALESCE((SELECT max(t.expires_at) FROM one_time_tokens t
+		                WHERE t.user_id = u.id AND t.used_at IS NULL), $1) <= $1
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED)
+	RETURNING id
+), mail AS (
+	DELETE FROM mail_outbox WHERE user_id = ANY (ARRAY(SELECT id FROM gone))
+)
+SELECT count(*) FROM gone`
+
+// SweepRegistrations deletes the pending registrations whose links have
+// all expired or were used by now, a batch per call, in one statement.
+func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := r.db.QueryRow(ctx, sweepRegistrationsSQL, now, batch).Scan(&n); err != nil {
+		return 0, translate(err, nil)
+	}
+	return n, nil
+}

@@ -22,12 +22,12 @@ var _ app.UserRepository = (*UserRepository)(nil)
 // NewUserRepository returns a UserRepository on db.
 func NewUserRepository(db DBTX) *UserRepository { return &UserRepository{db: db} }
 
-const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at, last_login_at`
+const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at, last_login_at, registration_pending`
 
 // Create inserts u; a duplicate email gives user.ErrEmailTaken.
 func (r *UserRepository) Create(ctx context.Context, u *user.User) error {
-	_, err := r.db.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.CreatedAt(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt())
+	_, err := r.db.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.CreatedAt(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration())
 	return translate(err, nil)
 }
 
@@ -53,9 +53,9 @@ func (r *UserRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*user
 // transaction, that error aborts it, as any failed statement does.
 func (r *UserRepository) Update(ctx context.Context, u *user.User) error {
 	tag, err := r.db.Exec(ctx, `UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
-			updated_at = $6, verified_at = $7, last_login_at = $8
+			updated_at = $6, verified_at = $7, last_login_at = $8, registration_pending = $9
 		WHERE id = $1`,
-		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt())
+		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration())
 	return affectedOne(tag, err, user.ErrNotFound)
 }
 
@@ -153,17 +153,18 @@ type userRow struct {
 	id                      uuid.UUID
 	email, hash             string
 	active, verified        bool
+	pending                 bool
 	created, updated        time.Time
 	verifiedAt, lastLoginAt *time.Time
 }
 
 // dest are the scan destinations of userColumns, in order.
 func (r *userRow) dest() []any {
-	return []any{&r.id, &r.email, &r.hash, &r.active, &r.verified, &r.created, &r.updated, &r.verifiedAt, &r.lastLoginAt}
+	return []any{&r.id, &r.email, &r.hash, &r.active, &r.verified, &r.created, &r.updated, &r.verifiedAt, &r.lastLoginAt, &r.pending}
 }
 
 func (r *userRow) user() *user.User {
-	return user.Rehydrate(r.id, user.RehydrateEmail(r.email), r.hash, r.active, r.verified, r.created.UTC(), r.updated.UTC(), utcPtr(r.verifiedAt), utcPtr(r.lastLoginAt))
+	return user.Rehydrate(r.id, user.RehydrateEmail(r.email), r.hash, r.active, r.verified, r.created.UTC(), r.updated.UTC(), utcPtr(r.verifiedAt), utcPtr(r.lastLoginAt)).RestorePending(r.pending)
 }
 
 // utcPtr returns t in UTC, keeping nil.

@@ -42,6 +42,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			INSERT INTO audit_events (seq, event_type, user_id, occurred_at, prev_hash, hash)
 			SELECT n, CASE WHEN n % 100 = 0 THEN 'admin_user_unlocked' ELSE 'login_succeeded' END,
 				printf('%08x-0000-4000-8000-%012x', n % 300 + 1, n % 300 + 1), 0, x'00', x'00' FROM g`,
+		// One account in a hundred is a pending registration.
+		`UPDATE users SET registration_pending = 1 WHERE email LIKE 'u%00@example.com'`,
 		`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step)
 			SELECT id, randomblob(64), 0, 0, 1 FROM users`,
 		`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at)
@@ -103,6 +105,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"recovery codes of a user (replace, cascade)", "sqlite_autoindex_mfa_recovery_codes_1", `DELETE FROM mfa_recovery_codes WHERE user_id = $1`, []any{someUser.String()}},
 		{"MFA login tokens of a user (cascade)", "mfa_login_tokens_user", `DELETE FROM mfa_login_tokens WHERE user_id = $1`, []any{someUser.String()}},
 		{"expired MFA login tokens (retention)", "mfa_login_tokens_expires", `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, []any{int64(0), 5000}},
+		// the janitor: pending registrations, and each one's live links
+		{"pending registrations without a live link (janitor)", "users_registration_pending", sqlite.SweepRegistrationsSQL, []any{int64(0), 5000}},
 	}
 	check := func(when string) {
 		t.Helper()

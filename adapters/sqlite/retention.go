@@ -53,3 +53,55 @@ func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, err
 	s.Tokens += loginTokens
 	return s, nil
 }
+
+// sweepRegistrationsSQL deletes a batch of pending registrations whose
+// last unused link expired at $1 or before (or that have none), and
+// returns their ids (their tokens and sessions go by cascade). The
+// candidates are read from users_registration_pending, each one's unused
+// links from one_time_tokens_user.
+const sweepRegistrationsSQL = `DELETE FROM users WHERE id IN (
+	SELECT u.id FROM users u
+	WHERE u.registration_pending = 1
+	  AND COALESCE((SELECT max(t.expires_at) FROM one_time_tokens t
+	                WHERE t.user_id = u.id AND t.used_at IS NULL), $1) <= $1
+	LIMIT $2)
+RETURNING id`
+
+// SweepRegistrations deletes the pending registrations whose links have
+// all expired or were used by now, a batch per call, with the mail queued
+// or sent to them (as UserRepository.Delete does), in one write
+// transaction: nothing can give one of them a link or verify it between
+// the check and the delete.
+func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+	var ids []string
+	err := r.db.writeTx(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, sweepRegistrationsSQL, micros(now), batch)
+		if err != nil {
+			return translate(err, nil)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return translate(err, nil)
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return translate(err, nil)
+		}
+		if err := rows.Err(); err != nil {
+			return translate(err, nil)
+		}
+		for _, id := range ids {
+			if _, err := q.ExecContext(ctx, deleteUserMailSQL, id); err != nil {
+				return translate(err, nil)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}

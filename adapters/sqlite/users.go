@@ -21,13 +21,13 @@ var _ app.UserRepository = (*UserRepository)(nil)
 // NewUserRepository returns a UserRepository on db.
 func NewUserRepository(db DBTX) *UserRepository { return &UserRepository{db: db} }
 
-const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at, last_login_at`
+const userColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at, last_login_at, registration_pending`
 
 // Create inserts u; a duplicate email gives user.ErrEmailTaken.
 func (r *UserRepository) Create(ctx context.Context, u *user.User) error {
-	_, err := exec(ctx, r.db, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := exec(ctx, r.db, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		u.ID().String(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(),
-		micros(u.CreatedAt()), micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()), microsPtr(u.LastLoginAt()))
+		micros(u.CreatedAt()), micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()), microsPtr(u.LastLoginAt()), u.PendingRegistration())
 	return err
 }
 
@@ -53,10 +53,10 @@ func (r *UserRepository) ByIDForChange(ctx context.Context, id uuid.UUID) (*user
 // gives user.ErrEmailTaken (unique index users_email_key).
 func (r *UserRepository) Update(ctx context.Context, u *user.User) error {
 	res, err := exec(ctx, r.db, `UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
-			updated_at = $6, verified_at = $7, last_login_at = $8
+			updated_at = $6, verified_at = $7, last_login_at = $8, registration_pending = $9
 		WHERE id = $1`,
 		u.ID().String(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(),
-		micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()), microsPtr(u.LastLoginAt()))
+		micros(u.UpdatedAt()), microsPtr(u.VerifiedAt()), microsPtr(u.LastLoginAt()), u.PendingRegistration())
 	return affectedOne(res, err, user.ErrNotFound)
 }
 
@@ -153,18 +153,19 @@ type userRow struct {
 	id                      uuid.UUID
 	email, hash             string
 	active, verified        bool
+	pending                 bool
 	created, updated        int64
 	verifiedAt, lastLoginAt sql.NullInt64
 }
 
 // dest are the scan destinations of userColumns, in order.
 func (r *userRow) dest() []any {
-	return []any{&r.id, &r.email, &r.hash, &r.active, &r.verified, &r.created, &r.updated, &r.verifiedAt, &r.lastLoginAt}
+	return []any{&r.id, &r.email, &r.hash, &r.active, &r.verified, &r.created, &r.updated, &r.verifiedAt, &r.lastLoginAt, &r.pending}
 }
 
 func (r *userRow) user() *user.User {
 	return user.Rehydrate(r.id, user.RehydrateEmail(r.email), r.hash, r.active, r.verified, fromMicros(r.created), fromMicros(r.updated),
-		fromNullMicros(r.verifiedAt), fromNullMicros(r.lastLoginAt))
+		fromNullMicros(r.verifiedAt), fromNullMicros(r.lastLoginAt)).RestorePending(r.pending)
 }
 
 // prefixEnd is the least string above every string that starts with p in

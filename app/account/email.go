@@ -30,7 +30,9 @@ type ChangeEmailInput struct {
 
 // ChangeEmail starts moving a signed-in user's account to a new address:
 // with the right password, a confirmation link goes to the new address
-// when no account holds it, and a notice to the current one either way.
+// when no account holds it but a pending registration (which does not own
+// the address: see user.PendingRegistration), and a notice to the current
+// one either way.
 // The answer is the same whether the new address is free or not. Nothing
 // changes until the link is used (ConfirmEmailChange); a newer request
 // replaces an older one, and a password reset or change cancels it. On an
@@ -78,10 +80,12 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 		return nil // nothing to change
 	}
 	free := false
-	if _, err := h.users.ByEmail(ctx, newEmail); errors.Is(err, user.ErrNotFound) {
+	if holder, err := h.users.ByEmail(ctx, newEmail); errors.Is(err, user.ErrNotFound) {
 		free = true
 	} else if err != nil {
 		return err
+	} else {
+		free = holder.PendingRegistration()
 	}
 	// Links to an address the caller does not own are bounded per address
 	// like every other mail; over the limit the answer stays the same.
@@ -138,18 +142,22 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 // ConfirmEmailChange uses a change-email link: the account moves to the
 // address the link was sent to, which is verified by that, every session
 // but keep is revoked, and every other outstanding link of the account
-// (mailed to the old address) dies. An address taken since the request
-// gives user.ErrEmailTaken (the unique index decides a race); unknown,
-// used and expired links, and links of a disabled account, invalid_token.
+// (mailed to the old address) dies. A pending registration of the new
+// address is deleted in the same transaction (its links die with it), and
+// the login failures counted under the new address are forgotten. An
+// address that an account owns since the request gives user.ErrEmailTaken
+// (the unique index decides a race); unknown, used and expired links, and
+// links of a disabled account, invalid_token.
 type ConfirmEmailChange struct {
 	tx    app.TxManager
+	guard *limits.Guard
 	clock app.Clock
 }
 
 // NewConfirmEmailChange builds the use case.
-func NewConfirmEmailChange(tx app.TxManager, clock app.Clock) *ConfirmEmailChange {
-	app.Require(map[string]any{"TxManager": tx, "Clock": clock})
-	return &ConfirmEmailChange{tx: tx, clock: clock}
+func NewConfirmEmailChange(tx app.TxManager, guard *limits.Guard, clock app.Clock) *ConfirmEmailChange {
+	app.Require(map[string]any{"TxManager": tx, "Guard": guard, "Clock": clock})
+	return &ConfirmEmailChange{tx: tx, guard: guard, clock: clock}
 }
 
 // Handle switches the address. keep is the caller's session when the
@@ -172,6 +180,14 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 		if err != nil {
 			return domain.ErrInvalidToken
 		}
+		detail := map[string]string{"old_email": old.String(), "new_email": newEmail.String()}
+		pending, err := takeOverPending(ctx, r, u, newEmail, now)
+		if err != nil {
+			return err
+		}
+		if pending != uuid.Nil {
+			detail["pending_registration_deleted"] = pending.String()
+		}
 		if err := u.ChangeEmail(newEmail, now); err != nil {
 			return err
 		}
@@ -182,14 +198,52 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 		if err != nil {
 			return err
 		}
-		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail); err != nil {
+		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, app.AccountLinks...); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.EmailChanged, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
-			Detail: map[string]string{"old_email": old.String(), "new_email": newEmail.String(), "sessions_revoked": strconv.Itoa(n)}})
+		detail["sessions_revoked"] = strconv.Itoa(n)
+		return r.Audit.Append(ctx, audit.Event{Type: audit.EmailChanged, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: detail})
 	})
 	if err != nil {
 		return nil, err
 	}
+	// The move is committed; failing to clear the counters is not the
+	// client's to see.
+	_ = h.guard.AddressVerified(ctx, u.Email())
 	return u, nil
+}
+
+// takeOverPending deletes the pending registration that holds email, if
+// one does, so that u can move there, and returns its id (uuid.Nil when
+// none was deleted). Its links die first, then the holder is read for
+// change: a verification of it takes its link, then the account, and
+// taking them in the same order lets the two run one after the other. A
+// verification committed meanwhile makes the holder an owner, which
+// stays; the move then fails on the unique address (user.ErrEmailTaken)
+// and rolls this back.
+func takeOverPending(ctx context.Context, r app.Repos, u *user.User, email user.Email, now time.Time) (uuid.UUID, error) {
+	holder, err := r.Users.ByEmail(ctx, email)
+	if errors.Is(err, user.ErrNotFound) {
+		return uuid.Nil, nil
+	} else if err != nil {
+		return uuid.Nil, err
+	}
+	if holder.ID() == u.ID() || !holder.PendingRegistration() {
+		return uuid.Nil, nil
+	}
+	if _, err := r.Tokens.InvalidateUnused(ctx, holder.ID(), now, app.AccountLinks...); err != nil {
+		return uuid.Nil, err
+	}
+	if holder, err = r.Users.ByIDForChange(ctx, holder.ID()); errors.Is(err, user.ErrNotFound) {
+		return uuid.Nil, nil
+	} else if err != nil {
+		return uuid.Nil, err
+	}
+	if !holder.PendingRegistration() || holder.Email() != email {
+		return uuid.Nil, nil
+	}
+	if err := r.Users.Delete(ctx, holder.ID()); err != nil {
+		return uuid.Nil, err
+	}
+	return holder.ID(), nil
 }

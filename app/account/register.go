@@ -92,7 +92,7 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 	existing, err := r.Users.ByEmail(ctx, email)
 	switch {
 	case errors.Is(err, user.ErrNotFound):
-		u, err := user.New(h.ids.NewID(), email, hash, now)
+		u, err := user.NewRegistration(h.ids.NewID(), email, hash, now)
 		if err != nil {
 			return err
 		}

@@ -224,7 +224,7 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 
 func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.tx, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", false, true)
@@ -233,10 +233,12 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
 	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
 	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
+	f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
 	f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
 	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
 	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
-		apptest.Purposes(token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
+		apptest.Purposes(token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
 	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.EmailChanged || e.Detail["old_email"] != "owner@example.com" || e.Detail["new_email"] != "new@example.com" {
 			t.Errorf("audit %+v", e)
@@ -252,9 +254,142 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	}
 }
 
+// pendingRegistration is a stranger's pending registration of email.
+func pendingRegistration(email string) *user.User {
+	return user.Rehydrate(apptest.ID(200), user.RehydrateEmail(email), "$argon2id$stranger", true, false,
+		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil).RestorePending(true)
+}
+
+// A pending registration does not own its address: the change link goes
+// there as to a free address. An unverified account that is not a pending
+// registration (an operator's, say) still owns it.
+func TestChangeEmailToAPendingRegistration(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		holder *user.User
+		link   bool
+	}{
+		{"pending registration", pendingRegistration("held@example.com"), true},
+		{"operator's unverified account", user.Rehydrate(apptest.ID(200), user.RehydrateEmail("held@example.com"), "$argon2id$x", true, false,
+			apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newSelf(t)
+			h := newChangeEmail(f)
+			u := storedUser("owner@example.com", true, true)
+			f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			f.expectCheck(t, true)
+			f.expectMFA(u, false)
+			f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.holder, nil)
+			if c.link {
+				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
+				f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+			}
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+			f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
+			var mails []app.OutboundMail
+			f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+				mails = append(mails, m)
+				return nil
+			}).AnyTimes()
+			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+			if err := h.Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "held@example.com", Password: goodPassword, Meta: meta}); err != nil {
+				t.Fatal(err)
+			}
+			sent := len(mails) == 2 && mails[0].Kind == app.MailConfirmEmailChange && mails[0].To == "held@example.com"
+			if sent != c.link || mails[len(mails)-1].Kind != app.MailEmailChangeRequested {
+				t.Fatalf("link sent %v, want %v; mails %+v", sent, c.link, mails)
+			}
+		})
+	}
+}
+
+// Confirming a change to an address a pending registration holds deletes
+// that registration (its links die with it) in the same transaction,
+// before the move, and says so in the audit.
+func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
+	f := newSelf(t)
+	h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
+	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
+	u := storedUser("owner@example.com", true, true)
+	stranger := pendingRegistration("held@example.com")
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
+	gomock.InOrder(
+		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(stranger, nil),
+		// Its links first, then the account: the order a verification of
+		// it takes them in.
+		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil),
+		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(stranger, nil),
+		f.repos.Users.EXPECT().Delete(gomock.Any(), apptest.ID(200)).Return(nil),
+		f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
+	)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(0, nil)
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, gomock.Any()).Return(0, nil)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.EmailChanged || e.Detail["pending_registration_deleted"] != apptest.ID(200).String() || e.Detail["new_email"] != "held@example.com" {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
+	got, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := res.Errs(); errs[0] != nil || got.Email().String() != "held@example.com" {
+		t.Fatalf("tx %v, email %s", errs, got.Email())
+	}
+}
+
+// An address that an account owns (verified since the request, say) is
+// never deleted: the move fails on the unique address and nothing stays.
+func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// holder as ByEmail sees it, then as the read for change sees it
+		seen, locked *user.User
+	}{
+		{"verified owner", storedUser("held@example.com", true, true), nil},
+		{"verified while the change ran", pendingRegistration("held@example.com"),
+			user.Rehydrate(apptest.ID(200), user.RehydrateEmail("held@example.com"), "$argon2id$stranger", true, true,
+				apptest.T0.Add(-time.Hour), apptest.T0, nil, nil)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newSelf(t)
+			h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
+			secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+			owner := user.Rehydrate(apptest.ID(300), user.RehydrateEmail("owner@example.com"), "$argon2id$old", true, true,
+				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
+			tok, _ := token.IssueForEmailChange(hash, owner.ID(), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
+			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+			f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), owner.ID()).Return(owner, nil)
+			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.seen, nil)
+			if c.locked != nil {
+				f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil)
+				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(c.locked, nil)
+			}
+			// No Delete (strict mock); the unique index refuses the move.
+			f.repos.Users.EXPECT().Update(gomock.Any(), owner).Return(user.ErrEmailTaken)
+			if _, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta); !errors.Is(err, user.ErrEmailTaken) {
+				t.Fatalf("err = %v, want email_taken", err)
+			}
+			if errs := res.Errs(); errs[0] == nil {
+				t.Fatal("the transaction committed")
+			}
+		})
+	}
+}
+
 func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.tx, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	reset, _ := token.Issue(hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0, time.Hour)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -17,17 +18,19 @@ import (
 // password). The first registration to verify wins: its password becomes
 // the account's, and every other pending registration's token dies with
 // it. Unknown, expired, used tokens, a wrong password and an address
-// verified already all get one answer, invalid_token.
+// verified already all get one answer, invalid_token. A verified address
+// drops the login failures counted under it.
 type VerifyEmail struct {
 	tx     app.TxManager
 	hasher app.PasswordHasher
+	guard  *limits.Guard
 	clock  app.Clock
 }
 
 // NewVerifyEmail builds the use case.
-func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, clock app.Clock) *VerifyEmail {
-	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Clock": clock})
-	return &VerifyEmail{tx: tx, hasher: hasher, clock: clock}
+func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, guard *limits.Guard, clock app.Clock) *VerifyEmail {
+	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock})
+	return &VerifyEmail{tx: tx, hasher: hasher, guard: guard, clock: clock}
 }
 
 // Handle verifies and returns the verified user. The password is checked
@@ -101,6 +104,9 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app
 	if err != nil {
 		return nil, err
 	}
+	// The address is verified by now; failing to clear its counters is not
+	// the client's to see (they end with their windows, or a good login).
+	_ = h.guard.AddressVerified(ctx, u.Email())
 	return u, nil
 }
 

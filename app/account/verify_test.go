@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
@@ -30,6 +31,7 @@ type verifyFixture struct {
 	h      *account.VerifyEmail
 	tx     *mock.MockTxManager
 	hasher *mock.MockPasswordHasher
+	rl     *mock.MockRateLimiter
 	repos  *apptest.Repos
 	raw    string
 	hash   token.Hash
@@ -40,9 +42,10 @@ func newVerify(t *testing.T) *verifyFixture {
 	f := &verifyFixture{
 		tx:     mock.NewMockTxManager(ctrl),
 		hasher: mock.NewMockPasswordHasher(ctrl),
+		rl:     mock.NewMockRateLimiter(ctrl),
 		repos:  apptest.NewRepos(ctrl),
 	}
-	f.h = account.NewVerifyEmail(f.tx, f.hasher, apptest.NewClock(apptest.T0))
+	f.h = account.NewVerifyEmail(f.tx, f.hasher, limits.NewGuard(f.rl, limits.DefaultPolicy()), apptest.NewClock(apptest.T0))
 	f.raw, f.hash = newSecret(t)
 	return f
 }
@@ -109,12 +112,16 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 	// Other pending registrations die: only verification tokens, and
 	// after this one was marked used (MarkUsed refuses a used token).
 	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeVerifyEmail)).Times(1).After(markUsed).Return(2, nil)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	appended := f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.EmailVerified || e.UserID != u.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
 			t.Errorf("audit %+v", e)
 		}
 		return nil
 	})
+	// The verified address drops the login failures counted under it:
+	// every (account, IP) pair and the account's consecutive count.
+	pairs, _ := apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
+	pairs.After(appended)
 }
 
 // The right password of the registration that sent the link verifies the

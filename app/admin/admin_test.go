@@ -116,16 +116,18 @@ func TestCreateWithoutPasswordInvites(t *testing.T) {
 		created = u
 		return nil
 	})
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(0, nil)
+	// An invitation is its own purpose: issuing one replaces only earlier
+	// invitations, and a reset never replaces it.
+	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), apptest.T0, apptest.Purposes(token.PurposeInvite)).Return(0, nil)
 	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
 		tok = t
 		return nil
 	})
 	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-		if m.Kind != app.MailInvite || m.To != "new@example.com" || !strings.HasPrefix(m.Data["link"], apptest.PublicURL+"/reset-password?token=") {
+		if m.Kind != app.MailInvite || m.To != "new@example.com" || !strings.HasPrefix(m.Data["link"], apptest.PublicURL+"/accept-invite?token=") {
 			t.Errorf("mail %+v", m)
 		}
-		if h, _ := token.Parse(strings.TrimPrefix(m.Data["link"], apptest.PublicURL+"/reset-password?token=")); tok == nil || h != tok.Hash() {
+		if h, _ := token.Parse(strings.TrimPrefix(m.Data["link"], apptest.PublicURL+"/accept-invite?token=")); tok == nil || h != tok.Hash() {
 			t.Error("the mailed link is not the stored token")
 		}
 		return nil
@@ -142,8 +144,8 @@ func TestCreateWithoutPasswordInvites(t *testing.T) {
 	if v.User != created || created.Verified() || created.PasswordHash() != "$argon2id$random" {
 		t.Errorf("created %+v", created)
 	}
-	if tok.Purpose() != token.PurposeResetPassword || !tok.ExpiresAt().Equal(apptest.T0.Add(inviteTTL)) || tok.UserID() != created.ID() {
-		t.Errorf("invitation token %+v, want a reset token living %s", tok, inviteTTL)
+	if tok.Purpose() != token.PurposeInvite || !tok.ExpiresAt().Equal(apptest.T0.Add(inviteTTL)) || tok.UserID() != created.ID() {
+		t.Errorf("invitation token %+v, want an invitation living %s", tok, inviteTTL)
 	}
 }
 

@@ -193,13 +193,13 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 			return err
 		}
 		if invite {
-			secret, err := app.IssueResetToken(ctx, r, h.rnd, u.ID(), now, h.invite)
+			secret, err := app.IssuePasswordLink(ctx, r, h.rnd, u.ID(), token.PurposeInvite, now, h.invite)
 			if err != nil {
 				return err
 			}
 			err = r.Outbox.Enqueue(ctx, app.OutboundMail{
 				ID: h.ids.NewID(), Kind: app.MailInvite, To: u.Email().String(), UserID: u.ID(),
-				Data: map[string]string{"link": h.links.ResetPassword(secret)},
+				Data: map[string]string{"link": h.links.AcceptInvite(secret)},
 			}, now)
 			if err != nil {
 				return err
@@ -211,6 +211,12 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 	})
 	if err != nil {
 		return UserView{}, err
+	}
+	if u.Verified() {
+		// Failures counted under the address before it had an owner are
+		// not the owner's; failing to clear them is not the operator's
+		// to see.
+		_ = h.guard.AddressVerified(ctx, u.Email())
 	}
 	return UserView{User: u}, nil
 }
@@ -234,6 +240,7 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 		return UserView{}, errMFAOnlyOff
 	}
 	var u *user.User
+	verified := false // the address became verified
 	err := h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
 		var err error
@@ -257,6 +264,7 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 		if p.EmailVerified != nil {
 			detail["email_verified"] = strconv.FormatBool(*p.EmailVerified)
 			if *p.EmailVerified {
+				verified = !u.Verified()
 				u.VerifyEmail(now)
 			} else {
 				u.UnverifyEmail(now)
@@ -290,6 +298,9 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 	})
 	if err != nil {
 		return UserView{}, err
+	}
+	if verified {
+		_ = h.guard.AddressVerified(ctx, u.Email())
 	}
 	return h.view(ctx, u)
 }

@@ -362,3 +362,19 @@ func (g *Guard) resetCodes(ctx context.Context, userID uuid.UUID) error {
 	}
 	return g.rl.Reset(ctx, codeLockKey(userID))
 }
+
+// AddressVerified forgets the password-login failures counted under email
+// (every (account, IP) pair and the account's consecutive count) once its
+// owner has proven the address: failures counted before then, when the
+// address may have had no account or a stranger's pending registration,
+// are not the owner's. Second-factor counters are not login failures and
+// stay.
+func (g *Guard) AddressVerified(ctx context.Context, email user.Email) error {
+	if g.p.Disabled {
+		return nil
+	}
+	if err := g.rl.ResetPrefix(ctx, pairPrefix(email)); err != nil {
+		return err
+	}
+	return g.rl.Reset(ctx, key("login:account", email.String()))
+}

@@ -1,6 +1,7 @@
 // Package maintenance holds Gatehouse's background upkeep: deleting expired
-// rate-limit counters, and sessions, one-time tokens and sent mail that
-// ended longer ago than the retention period.
+// rate-limit counters, pending registrations whose links have all expired,
+// and sessions, one-time tokens and sent mail that ended longer ago than
+// the retention period.
 package maintenance
 
 import (
@@ -28,13 +29,22 @@ func NewJanitor(rl app.RateLimiter, retention app.Retention, keep RetentionPerio
 	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), clock: clock, rep: rep}
 }
 
-// RunOnce deletes expired counters and sweeps what ended before now minus
-// the retention period.
+// RunOnce deletes expired counters, deletes the pending registrations
+// whose last link has expired (at once: such a registration can never be
+// verified, and holds nothing of anyone's), and sweeps what ended before
+// now minus the retention period.
 func (j *Janitor) RunOnce(ctx context.Context) (app.Swept, error) {
 	if _, err := j.rl.DeleteExpired(ctx); err != nil {
 		return app.Swept{}, err
 	}
-	return j.retention.Sweep(ctx, j.clock.Now().Add(-j.keep))
+	now := j.clock.Now()
+	n, err := j.retention.SweepRegistrations(ctx, now)
+	if err != nil {
+		return app.Swept{}, err
+	}
+	s, err := j.retention.Sweep(ctx, now.Add(-j.keep))
+	s.Registrations = n
+	return s, err
 }
 
 // Run cleans every interval until ctx ends; failures go to the reporter.

@@ -35,13 +35,17 @@ func newJanitor(t *testing.T) *fixture {
 
 func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 	f := newJanitor(t)
-	want := app.Swept{Sessions: 3, Tokens: 5, Mail: 7}
+	swept := app.Swept{Sessions: 3, Tokens: 5, Mail: 7}
 	gomock.InOrder(
 		f.rl.EXPECT().DeleteExpired(gomock.Any()).Times(1).Return(4, nil),
+		// Pending registrations whose links have all expired by now: at
+		// once, not after the retention period.
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), apptest.T0).Times(1).Return(2, nil),
 		// What ended before now minus the retention period.
-		f.retention.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(want, nil),
+		f.retention.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(swept, nil),
 	)
 	got, err := f.j.RunOnce(context.Background())
+	want := app.Swept{Sessions: 3, Tokens: 5, Mail: 7, Registrations: 2}
 	if err != nil || got != want {
 		t.Fatalf("RunOnce = %+v, %v; want %+v", got, err, want)
 	}
@@ -57,9 +61,19 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 			t.Fatalf("RunOnce = %+v, %v", got, err)
 		}
 	})
+	t.Run("registrations", func(t *testing.T) {
+		f := newJanitor(t)
+		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, boom)
+		// Strict mock: no Sweep.
+		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("sweep", func(t *testing.T) {
 		f := newJanitor(t)
 		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(app.Swept{Sessions: 1}, boom)
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)

@@ -1066,6 +1066,21 @@ func (mr *MockRetentionMockRecorder) Sweep(ctx, cutoff any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Sweep", reflect.TypeOf((*MockRetention)(nil).Sweep), ctx, cutoff)
 }
 
+// SweepRegistrations mocks base method.
+func (m *MockRetention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SweepRegistrations", ctx, now)
+	ret0, _ := ret[0].(int)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SweepRegistrations indicates an expected call of SweepRegistrations.
+func (mr *MockRetentionMockRecorder) SweepRegistrations(ctx, now any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SweepRegistrations", reflect.TypeOf((*MockRetention)(nil).SweepRegistrations), ctx, now)
+}
+
 // MockAccessTokens is a mock of AccessTokens interface.
 type MockAccessTokens struct {
 	ctrl     *gomock.Controller

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 )
 
@@ -182,7 +183,7 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 			if !u.Active() {
 				return r.Outbox.MarkSent(ctx, m.ID, now)
 			}
-			secret, err := app.IssueResetToken(ctx, r, w.rnd, u.ID(), now, w.cfg.ResetTTL)
+			secret, err := app.IssuePasswordLink(ctx, r, w.rnd, u.ID(), token.PurposeResetPassword, now, w.cfg.ResetTTL)
 			if err != nil {
 				return err
 			}

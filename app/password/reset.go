@@ -14,7 +14,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Reset sets a new password with a reset token.
+// Reset sets a new password with a reset token, or the first password of
+// an invited account with its invitation token.
 type Reset struct {
 	tx     app.TxManager
 	hasher app.PasswordHasher
@@ -32,7 +33,10 @@ func NewReset(tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordP
 
 // Handle checks the token and the policy, then in one transaction sets the
 // hash, consumes the token, marks the email verified (the mail proved
-// ownership), revokes every session and enqueues a notice. The hash is
+// ownership), revokes every session, kills every other link of the
+// account and, after a reset, enqueues a notice (an invitation is the
+// first password: there is nothing to warn of). Either kind of link works
+// on either page: the page only chooses the words. The hash is
 // computed between a read-only look at the token and that transaction, so
 // no row stays locked while it runs; the transaction checks the token
 // again under lock.
@@ -42,12 +46,16 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 		return err
 	}
 	var u *user.User
+	var purpose token.Purpose
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		t, err := r.Tokens.ByHashForChange(ctx, hash)
 		if err != nil {
 			return err
 		}
-		if err := t.Usable(token.PurposeResetPassword, h.clock.Now()); err != nil {
+		if purpose = t.Purpose(); !purpose.SetsPassword() {
+			return domain.ErrInvalidToken
+		}
+		if err := t.Usable(purpose, h.clock.Now()); err != nil {
 			return err
 		}
 		if u, err = r.Users.ByID(ctx, t.UserID()); err != nil {
@@ -70,45 +78,76 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 	if err != nil {
 		return err
 	}
+	verified := false
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		if _, u, err = app.UseToken(ctx, r, hash, token.PurposeResetPassword, now); err != nil {
+		if _, u, err = app.UseToken(ctx, r, hash, purpose, now); err != nil {
 			return err
 		}
 		if err := u.SetPasswordHash(encoded, now); err != nil {
 			return err
 		}
+		verified = !u.Verified()
 		u.VerifyEmail(now)
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
 		}
-		return afterPasswordSet(ctx, r, h.ids, u, uuid.Nil, audit.PasswordReset, meta, now)
+		set := passwordSet{event: audit.PasswordReset, notify: purpose == token.PurposeResetPassword}
+		if purpose == token.PurposeInvite {
+			set.detail = map[string]string{"via": "invitation"}
+		}
+		return recordPasswordSet(ctx, r, h.ids, u, uuid.Nil, set, meta, now)
 	})
 	if err != nil {
 		return err
 	}
-	// The password is reset by now; a failure to lift the lock is not the
+	// The password is set by now; a failure to lift the lock is not the
 	// client's to see. The counter is also reset by the next good login.
-	_ = h.guard.ClearLockout(ctx, u.Email())
+	// An address verified just now also drops the failures counted under
+	// it before its owner proved it.
+	if verified {
+		_ = h.guard.AddressVerified(ctx, u.Email())
+	} else {
+		_ = h.guard.ClearLockout(ctx, u.Email())
+	}
 	return nil
 }
 
-// afterPasswordSet revokes the user's sessions but keep, invalidates every
-// outstanding reset, verification and email-change link of the user (a
-// link mailed before must not set or verify a password, or move the
-// account, after this one: a change asked for from a stolen session dies
-// with the owner's reset), audits the
-// event and enqueues the "password changed" notice to the stored address.
+// passwordSet says how recordPasswordSet records a new password: the audit
+// event and its extra detail, and whether the owner gets the notice.
+type passwordSet struct {
+	event  audit.Type
+	detail map[string]string
+	notify bool
+}
+
+// afterPasswordSet is recordPasswordSet of event with the notice.
 func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, event audit.Type, meta app.RequestMeta, now time.Time) error {
+	return recordPasswordSet(ctx, r, ids, u, keep, passwordSet{event: event, notify: true}, meta, now)
+}
+
+// recordPasswordSet revokes the user's sessions but keep, invalidates every
+// outstanding reset, invitation, verification and email-change link of the
+// user (a link mailed before must not set or verify a password, or move
+// the account, after this one: a change asked for from a stolen session
+// dies with the owner's reset), audits the event and, when set.notify,
+// enqueues the "password changed" notice to the stored address.
+func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, set passwordSet, meta app.RequestMeta, now time.Time) error {
 	n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
 	if err != nil {
 		return err
 	}
-	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail); err != nil {
+	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, app.AccountLinks...); err != nil {
 		return err
 	}
-	if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}}, now); err != nil {
-		return err
+	if set.notify {
+		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: ids.NewID(), Kind: app.MailPasswordChanged, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{}}, now); err != nil {
+			return err
+		}
 	}
-	return r.Audit.Append(ctx, audit.Event{Type: event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"sessions_revoked": strconv.Itoa(n)}})
+	detail := map[string]string{"sessions_revoked": strconv.Itoa(n)}
+	for k, v := range set.detail {
+		detail[k] = v
+	}
+	return r.Audit.Append(ctx, audit.Event{Type: set.event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: detail})
 }

@@ -3,7 +3,6 @@ package password_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +41,7 @@ func storedUser(verified bool) *user.User {
 // the address with a password after this one.
 func expectLinksInvalidated(repos *apptest.Repos) *gomock.Call {
 	return repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(100), apptest.T0,
-		apptest.Purposes(token.PurposeResetPassword, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Times(1).Return(2, nil)
+		apptest.Purposes(token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Times(1).Return(2, nil)
 }
 
 type resetFixture struct {
@@ -83,6 +82,7 @@ func TestResetHappyPath(t *testing.T) {
 	f := newReset(t)
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
 	locked := storedUser(false)
+	pairs, account := apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 2))
 	gomock.InOrder(
 		// Read-only look.
 		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
@@ -109,16 +109,9 @@ func TestResetHappyPath(t *testing.T) {
 			}
 			return nil
 		}),
-		// The lockout ends after the commit.
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
-			if !strings.HasPrefix(k, "login:account:") {
-				t.Errorf("Reset key %q", k)
-			}
-			if errs := res.Errs(); len(errs) != 2 || errs[1] != nil {
-				t.Errorf("lockout cleared before the commit (tx %v)", errs)
-			}
-			return nil
-		}),
+		// The address was verified just now: every failure counted under
+		// it goes, the (account, IP) pairs and the lockout, after the commit.
+		pairs, account,
 	)
 	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
 	expectLinksInvalidated(f.repos)
@@ -139,6 +132,46 @@ func TestResetHappyPath(t *testing.T) {
 	}
 	if errs := res.Errs(); errs[0] != nil || errs[1] != nil {
 		t.Fatalf("tx %v", errs)
+	}
+}
+
+// An invitation link sets the first password through the same use case:
+// it verifies the address, kills every other link (a reset requested
+// since included), clears the failures counted under the address, and
+// sends no "password changed" notice (strict mock: no Enqueue); the audit
+// says it was an invitation.
+func TestResetAcceptsInvitation(t *testing.T) {
+	f := newReset(t)
+	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	invite := func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeInvite, apptest.T0.Add(-time.Hour), apptest.T0.Add(71*time.Hour), nil, "", ""), nil
+	}
+	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(invite)
+	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil)
+	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+		if tk.Purpose() != token.PurposeInvite || tk.UsedAt() == nil {
+			t.Errorf("MarkUsed %v used %v", tk.Purpose(), tk.UsedAt())
+		}
+		return nil
+	})
+	locked := storedUser(false)
+	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
+	f.repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
+	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(0, nil)
+	expectLinksInvalidated(f.repos)
+	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if e.Type != audit.PasswordReset || e.Detail["via"] != "invitation" || e.Detail["sessions_revoked"] != "0" {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 2))
+	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
+		t.Fatal(err)
+	}
+	if errs := res.Errs(); errs[1] != nil || !locked.Verified() || locked.PasswordHash() != "$argon2id$new" {
+		t.Fatalf("tx %v, verified %v", errs, locked.Verified())
 	}
 }
 
@@ -207,6 +240,10 @@ func TestResetRefusedTokenNeverHashes(t *testing.T) {
 		}},
 		{"used", func(f *resetFixture) *gomock.Call {
 			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used))
+		}},
+		{"change-email token", func(f *resetFixture) *gomock.Call {
+			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
+				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeChangeEmail, apptest.T0, apptest.T0.Add(time.Hour), nil, "", "x@example.com"), nil)
 		}},
 		{"verification token", func(f *resetFixture) *gomock.Call {
 			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(

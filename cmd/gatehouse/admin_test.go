@@ -380,7 +380,7 @@ func TestAdminCreateListAndInvite(t *testing.T) {
 		if r := f.admin.call(http.MethodPost, "/admin/v1/users", map[string]any{"email": invited}); r.Status != http.StatusCreated {
 			t.Fatalf("invite: %d %s", r.Status, r.Body)
 		}
-		tok := tokenFrom(t, mailTo(t, f.smtp, invited, 1), "/reset-password")
+		tok := tokenFrom(t, mailTo(t, f.smtp, invited, 1), "/accept-invite")
 		if r := f.c.post("/v1/password/reset", map[string]string{"token": tok, "password": strongPassword}); r.Status != http.StatusNoContent {
 			t.Fatalf("set the invited password: %d %s", r.Status, r.Body)
 		}
@@ -485,7 +485,7 @@ func TestUsersCommandDrivesTheSameUseCases(t *testing.T) {
 		invited := randomEmail()
 		mustCLI(t, f.env, "users", "create", invited)
 		mustCLI(t, f.env, "users", "verify", invited)
-		tokenFrom(t, mailTo(t, f.smtp, invited, 1), "/reset-password")
+		tokenFrom(t, mailTo(t, f.smtp, invited, 1), "/accept-invite")
 
 		mustCLI(t, f.env, "users", "delete", addr)
 		if _, err := cli(t, f.env, "", "users", "show", addr); err == nil {

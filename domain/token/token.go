@@ -72,7 +72,15 @@ const (
 	// PurposeChangeEmail confirms a new address for an account: the link
 	// goes to the new address, and the token carries it.
 	PurposeChangeEmail Purpose = "change_email"
+	// PurposeInvite sets the first password of an account an operator
+	// made (and verifies its address). It is a link of its own: a reset
+	// requested for the address neither replaces nor kills it.
+	PurposeInvite Purpose = "invite"
 )
+
+// SetsPassword reports whether a token of purpose p sets a new password:
+// a reset or an invitation.
+func (p Purpose) SetsPassword() bool { return p == PurposeResetPassword || p == PurposeInvite }
 
 // OneTimeToken is a single-use, expiring token tied to one user and purpose.
 type OneTimeToken struct {
@@ -95,7 +103,7 @@ func Issue(hash Hash, userID uuid.UUID, purpose Purpose, now time.Time, ttl time
 	if userID == uuid.Nil {
 		return nil, fmt.Errorf("token: nil user id")
 	}
-	if purpose != PurposeVerifyEmail && purpose != PurposeResetPassword && purpose != PurposeChangeEmail {
+	if purpose != PurposeVerifyEmail && !purpose.SetsPassword() && purpose != PurposeChangeEmail {
 		return nil, fmt.Errorf("token: unknown purpose %q", purpose)
 	}
 	if ttl <= 0 {

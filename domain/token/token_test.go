@@ -192,3 +192,28 @@ func TestUseTwice(t *testing.T) {
 		t.Fatal("second Use moved UsedAt")
 	}
 }
+
+// An invitation is a purpose of its own that sets a password, as a reset
+// does; an invitation token is not usable as a reset, nor the reverse.
+func TestInvitePurpose(t *testing.T) {
+	var h token.Hash
+	h[0] = 2
+	tok, err := token.Issue(h, uuid.New(), token.PurposeInvite, t0, 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Usable(token.PurposeResetPassword, t0); err == nil {
+		t.Error("an invitation is usable as a reset")
+	}
+	if err := tok.Use(token.PurposeInvite, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[token.Purpose]bool{
+		token.PurposeInvite: true, token.PurposeResetPassword: true,
+		token.PurposeVerifyEmail: false, token.PurposeChangeEmail: false, token.Purpose("login"): false,
+	} {
+		if p.SetsPassword() != want {
+			t.Errorf("%q.SetsPassword() = %v", p, !want)
+		}
+	}
+}

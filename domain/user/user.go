@@ -31,6 +31,8 @@ type User struct {
 	updatedAt    time.Time
 	verifiedAt   *time.Time
 	lastLoginAt  *time.Time
+	// pending: see PendingRegistration.
+	pending bool
 }
 
 // New makes an active, unverified user.
@@ -45,6 +47,18 @@ func New(id uuid.UUID, email Email, passwordHash string, now time.Time) (*User, 
 		return nil, errors.New("user: empty password hash")
 	}
 	return &User{id: id, email: email, passwordHash: passwordHash, active: true, createdAt: now, updatedAt: now}, nil
+}
+
+// NewRegistration makes the user of a self-service registration: New, and
+// a pending registration until the address is verified or the password
+// logs in (see PendingRegistration).
+func NewRegistration(id uuid.UUID, email Email, passwordHash string, now time.Time) (*User, error) {
+	u, err := New(id, email, passwordHash, now)
+	if err != nil {
+		return nil, err
+	}
+	u.pending = true
+	return u, nil
 }
 
 // Rehydrate rebuilds a stored user. Storage adapters only.
@@ -64,6 +78,23 @@ func (u *User) VerifiedAt() *time.Time { return u.verifiedAt }
 // LastLoginAt is when a password login last started a session, or nil.
 func (u *User) LastLoginAt() *time.Time { return u.lastLoginAt }
 
+// PendingRegistration reports whether the account is a pending
+// registration: made by a self-service registration (NewRegistration),
+// and since then neither verified (by its link, a reset, an invitation or
+// an email change) nor logged in with its password. A pending
+// registration does not own its address: an email change to the address
+// may take it over, and it is deleted once it has no link left that
+// works. Accounts made by an operator, and accounts verified once and
+// unverified later, are never pending registrations.
+func (u *User) PendingRegistration() bool { return u.pending }
+
+// RestorePending sets the stored pending-registration mark of a
+// rehydrated user. Storage adapters only.
+func (u *User) RestorePending(pending bool) *User {
+	u.pending = pending
+	return u
+}
+
 // VerifyEmail marks the address proven. Verifying twice keeps the first time.
 func (u *User) VerifyEmail(now time.Time) {
 	if u.verified {
@@ -72,6 +103,7 @@ func (u *User) VerifyEmail(now time.Time) {
 	u.verified = true
 	u.verifiedAt = &now
 	u.updatedAt = now
+	u.pending = false
 }
 
 // SetPasswordHash replaces the stored hash (change, reset or rehash).
@@ -118,10 +150,12 @@ func (u *User) ChangeEmail(email Email, now time.Time) error {
 	u.verified = true
 	u.verifiedAt = &now
 	u.updatedAt = now
+	u.pending = false
 	return nil
 }
 
 // LoggedIn records a password login that started a session.
 func (u *User) LoggedIn(now time.Time) {
 	u.lastLoginAt = &now
+	u.pending = false
 }

@@ -28,6 +28,7 @@ type server struct {
 	DataDir string
 	MailDir string
 
+	env    []string // the environment of serve, for the commands run beside it
 	cmd    *exec.Cmd
 	log    *lockedBuffer
 	exited chan struct{} // closed once the process has exited
@@ -106,6 +107,7 @@ func startServer(t *testing.T, extra ...string) *server {
 		"GATEHOUSE_LOG_LEVEL=debug",
 	)
 	env = append(env, extra...)
+	s.env = env
 	s.cmd = exec.Command(gatehouseBin, "serve")
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

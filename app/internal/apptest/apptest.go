@@ -335,3 +335,42 @@ var (
 	_ app.Outbox      = CountingOutbox{}
 	_ app.IDGenerator = CountingIDs{}
 )
+
+// ExpectLoginFailuresCleared expects the login failures counted under one
+// address to be forgotten, once: every (account, IP) pair of it
+// (RateLimiter.ResetPrefix), then the account's consecutive count
+// (Reset). check, when not nil, runs at each of the two and reports what
+// is wrong then (say, a transaction not committed yet) with errorf. It
+// returns both calls, for ordering.
+func ExpectLoginFailuresCleared(errorf func(format string, args ...any), rl *mock.MockRateLimiter, check func() string) (pairs, account *gomock.Call) {
+	at := func(what, key, prefix string) {
+		if !strings.HasPrefix(key, prefix) {
+			errorf("%s %q, want a key under %q", what, key, prefix)
+		}
+		if check != nil {
+			if msg := check(); msg != "" {
+				errorf("%s: %s", what, msg)
+			}
+		}
+	}
+	pairs = rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, p string) error {
+		at("ResetPrefix", p, "login:pair:")
+		return nil
+	})
+	account = rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(1).After(pairs).DoAndReturn(func(_ context.Context, k string) error {
+		at("Reset", k, "login:account:")
+		return nil
+	})
+	return pairs, account
+}
+
+// Committed is a check for ExpectLoginFailuresCleared: res has recorded n
+// transactions and the last one committed.
+func Committed(res *TxResults, n int) func() string {
+	return func() string {
+		if errs := res.Errs(); len(errs) != n || errs[n-1] != nil {
+			return fmt.Sprintf("before the commit (transactions %v)", errs)
+		}
+		return ""
+	}
+}

@@ -1,0 +1,5 @@
+package sqlite
+
+// SweepRegistrationsSQL is the janitor's sweep of pending registrations,
+// for the query-plan tests.
+var SweepRegistrationsSQL = sweepRegistrationsSQL
