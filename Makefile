@@ -16,6 +16,12 @@ SHELL       := bash
 
 GO          ?= go
 BIN         ?= bin/gatehouse
+# Stamped into the binary (`gatehouse version`, /admin/v1/status). git describe
+# works without tags (it prints the short commit); outside a git checkout both are
+# empty and the binary falls back to the VCS information Go records, if any.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 8m
 
 # Local PostgreSQL used by `make run-postgres` (user postgres, trust auth on 127.0.0.1).
@@ -116,8 +122,8 @@ generate: ## regenerate mocks and wire_gen.go
 	$(GO) generate ./...
 	$(GO) tool wire gen ./wire/...
 
-build: ## static binary in bin/gatehouse
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+build: ## static binary in bin/gatehouse, stamped with VERSION and COMMIT (git describe / rev-parse)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
 
 # The load tool (tools/load) does the work: see tools/load/README.md. It
 # measures one argon2id hash, then for each store seeds BENCH_USERS accounts
