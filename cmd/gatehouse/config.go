@@ -24,7 +24,10 @@ const envPrefix = "GATEHOUSE_"
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"` // empty or sqlite:PATH = embedded store
 	DataDir     string `env:"DATA_DIR" envDefault:"./data"`
-	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
+	// HTTPAddr defaults to loopback, so a development serve is reachable
+	// from this machine only; ":8080" (the container image sets it) listens
+	// on every interface.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// AdminAddr is the admin listener (admin API; empty = off). It
 	// defaults to loopback: put it on a network only behind a firewall.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
