@@ -119,7 +119,7 @@ func newFixture(t *testing.T) *fixture {
 		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
 		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, clock),
 		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
-		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf(links)),
+		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf("", links)),
 		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),
 		MFADisable:    appmfa.NewDisable(f.users, f.mfa, f.tx, check, verifier, attempts, clock, ids),
 		MFARegenerate: appmfa.NewRegenerate(f.users, f.mfa, f.tx, verifier, attempts, clock, rand.Reader),

@@ -93,6 +93,7 @@ type Config struct {
 	limitPolicy     limits.Policy
 	store           store
 	unknownEnv      []unknownVar // GATEHOUSE_ variables nothing reads (envcheck.go); serve warns
+	appNameSet      bool         // GATEHOUSE_APP_NAME is set: it names the service in authenticator apps too
 }
 
 // storeKind names a store adapter.
@@ -139,6 +140,7 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		return Config{}, err
 	}
 	c.unknownEnv = unknownEnv(environ)
+	_, c.appNameSet = environ[envPrefix+"APP_NAME"]
 	return c, nil
 }
 

@@ -213,6 +213,7 @@ func wireConfig(c Config) gwire.Config {
 		PublicURL:   c.PublicURL,
 		AppName:     c.AppName,
 		AppURL:      c.AppURL,
+		IssuerName:  issuerName(c),
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
 		},
@@ -383,4 +384,13 @@ func listen(variable, addr string) (net.Listener, error) {
 			name + "=127.0.0.1:8090 " + envPrefix + "PUBLIC_URL=http://localhost:8090"
 	}
 	return nil, fmt.Errorf("%s: %s is already in use by another program; %s", name, addr, how)
+}
+
+// issuerName is the name authenticator apps list TOTP codes under:
+// GATEHOUSE_APP_NAME when it is set, else "" (the public URL's host).
+func issuerName(c Config) string {
+	if c.appNameSet {
+		return c.AppName
+	}
+	return ""
 }
