@@ -430,6 +430,7 @@ var AppSet = wire.NewSet(
 	account.NewChangeEmail,
 	account.NewConfirmEmailChange,
 	account.NewVerifyEmail,
+	account.NewLinkState,
 	account.NewResendVerification,
 	session.NewLogin,
 	session.NewRefresh,

@@ -66,6 +66,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
+	linkState := account.NewLinkState(txManager, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	mfaRepository := repos.MFA
@@ -115,6 +116,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
+		LinkState:     linkState,
 		Resend:        resendVerification,
 		Login:         login,
 		LoginMFA:      loginMFA,
@@ -229,6 +231,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, clock)
+	linkState := account.NewLinkState(txManager, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	mfaRepository := repos.MFA
@@ -278,6 +281,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
+		LinkState:     linkState,
 		Resend:        resendVerification,
 		Login:         login,
 		LoginMFA:      loginMFA,

@@ -9,8 +9,10 @@ import (
 	"html/template"
 	"strconv"
 
+	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -192,12 +194,17 @@ func (s *pageSite) pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
 	}
 }
 
-// verifyRefused is the verification page's answer to every refused link:
-// unknown, expired or used, another registration's link, a wrong password
-// or an address verified already all look the same.
-const verifyRefused = "This link cannot verify the address with that password. " +
-	"Enter the password you chose when you registered, and use the link from the mail of that registration. " +
-	"If you registered more than once, use the newest mail; if the link has expired, ask for a new one below, or register again; if you no longer know the password, reset it."
+// The verification page's answers to a refused form. Only the link's
+// holder sees them, and a live link's holder learns nothing from being told
+// the link works: a dead link (unknown, expired, used or replaced, or an
+// address verified already) and a wrong password get different words.
+const (
+	verifyDead = "This link has expired or was already used, so it cannot verify the address any more. " +
+		"If the address is verified already, sign in. Otherwise ask for a new link below; it asks for the password you chose when you registered."
+	verifyWrongPassword = "This password is not the one chosen at the registration that sent this link. " +
+		"Enter the password you chose when you registered; if you registered more than once, use the link from the newest mail. " +
+		"If you no longer know the password, reset it."
+)
 
 // Answers of the pages opened without the token of a mail's link.
 const (
@@ -208,6 +215,22 @@ const (
 	resetRefused = "This link cannot reset a password: it is unknown, has expired or was already used, or a newer link replaced it. " +
 		"Ask for a new one; a reset link works once and for a short time."
 )
+
+// liveLinkPage shows a link's form when the link can still be used, and at
+// once the page of a dead link (with the way on) when it cannot, instead of
+// asking for a password first. Looking consumes nothing: mail scanners
+// prefetch links.
+func (s *pageSite) liveLinkPage(c *fiber.Ctx, links *account.LinkState, purpose token.Purpose, form string, d pageData, dead string, on ...pageLink) error {
+	live, err := links.Live(c.UserContext(), d.Token, purpose)
+	if err != nil {
+		return err
+	}
+	if !live {
+		d.Token, d.Message, d.Links = "", dead, on
+		return s.render(c, fiber.StatusGone, "result.html", d)
+	}
+	return s.render(c, fiber.StatusOK, form, d)
+}
 
 // Answers of the email-change confirmation page.
 const (
@@ -237,7 +260,7 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 			d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
 			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return s.render(c, fiber.StatusOK, "verify.html", d)
+		return s.liveLinkPage(c, uc.LinkState, token.PurposeVerifyEmail, "verify.html", d, verifyDead, toResend, toForgot)
 	})
 	a.Post("/verify-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token", "password")
@@ -247,11 +270,16 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 		d := pageData{Title: titleVerify, Token: form["token"]}
 		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
 			var de *domain.Error
-			if errors.As(err, &de) && de.Kind == domain.KindBadRequest {
-				// One answer for every refusal: the form again (the
-				// password may have been mistyped) with what else to do.
-				d.Message, d.Links = verifyRefused, []pageLink{toResend, toForgot}
+			switch {
+			case errors.Is(err, account.ErrNotThisRegistration):
+				// The link works: the form again (the password may have
+				// been mistyped) with what else to do.
+				d.Message, d.Links = verifyWrongPassword, []pageLink{toForgot, toResend}
 				return s.render(c, fiber.StatusBadRequest, "verify.html", d)
+			case errors.As(err, &de) && de.Kind == domain.KindBadRequest:
+				// No password can help: no form, the way on.
+				d.Token, d.Message, d.Links = "", verifyDead, []pageLink{toResend, toForgot}
+				return s.render(c, fiber.StatusBadRequest, "result.html", d)
 			}
 			d.Token = ""
 			return s.pageError(c, err, "result.html", d)
@@ -267,7 +295,7 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 			d.Info, d.Message, d.Links = true, resetNoToken, []pageLink{toForgot}
 			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return s.render(c, fiber.StatusOK, "reset.html", d)
+		return s.liveLinkPage(c, uc.LinkState, token.PurposeResetPassword, "reset.html", d, resetRefused, toForgot, toResend)
 	})
 	a.Post("/reset-password", s.pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token", "password")
@@ -301,7 +329,7 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 			d.Info, d.Message = true, confirmNoToken
 			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return s.render(c, fiber.StatusOK, "confirm.html", d)
+		return s.liveLinkPage(c, uc.LinkState, token.PurposeChangeEmail, "confirm.html", d, confirmRefused)
 	})
 	a.Post("/confirm-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token")

@@ -24,6 +24,7 @@ import (
 type UseCases struct {
 	Register      *account.Register
 	VerifyEmail   *account.VerifyEmail
+	LinkState     *account.LinkState // what a mailed link's page shows on GET
 	Resend        *account.ResendVerification
 	Login         *session.Login
 	LoginMFA      *session.LoginMFA
