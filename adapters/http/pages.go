@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"strconv"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
@@ -215,6 +216,32 @@ const (
 	resetRefused = "This link cannot reset a password: it is unknown, has expired or was already used, or a newer link replaced it. " +
 		"Ask for a new one; a reset link works once and for a short time."
 )
+
+// notFoundMessage is the 404 page's answer.
+const notFoundMessage = "There is no page at this address. If you came from a link in a mail, open it again from the mail, or copy the whole link into the address bar; " +
+	"if the link no longer works, ask for a new one."
+
+// notFound answers an unknown path with an HTML page when the client
+// prefers HTML over JSON (a browser), and leaves everyone else the
+// problem+json 404 (fiber.ErrNotFound).
+func (s *pageSite) notFound(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead ||
+		c.Accepts(fiber.MIMEApplicationJSON, "application/problem+json", fiber.MIMETextHTML) != fiber.MIMETextHTML {
+		return fiber.ErrNotFound
+	}
+	// The links are relative, as on every page, but this page may be deeper
+	// than one segment below the root: climb back first.
+	up := strings.Repeat("../", strings.Count(strings.TrimPrefix(c.Path(), "/"), "/"))
+	var links []pageLink
+	for _, l := range []pageLink{toForgot, toResend} {
+		if up != "" {
+			l.Href = up + strings.TrimPrefix(l.Href, "./")
+		}
+		links = append(links, l)
+	}
+	d := pageData{Title: "Page not found", Message: notFoundMessage, Links: links}
+	return s.render(c, fiber.StatusNotFound, "result.html", d)
+}
 
 // liveLinkPage shows a link's form when the link can still be used, and at
 // once the page of a dead link (with the way on) when it cannot, instead of

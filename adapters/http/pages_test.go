@@ -432,3 +432,25 @@ func assertPlain(t *testing.T, s *pageSite, err error) {
 		t.Errorf("%s: page message %q is the API's or not a sentence", fe.Code, got)
 	}
 }
+
+// TestNotFoundIsAPageForBrowsers: an unknown path asked for by a browser
+// (Accept preferring text/html) is an HTML page saying so, with links back
+// to the pages that mail a new link, relative from wherever it is; an API
+// client (JSON, no Accept, */*) keeps the problem+json 404, and so does
+// every method but GET and HEAD.
+func TestNotFoundIsAPageForBrowsers(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	for path, up := range map[string]string{"/verify-emial": "./", "/a/b/c": "../../"} {
+		res, body := do(t, a, request("GET", path+"?token=x", "", "Accept", browser))
+		page := checkPage(t, res, body, 404)
+		wantIn(t, path, page, "There is no page at this address", `href="`+up+`forgot-password"`, `href="`+up+`resend-verification"`)
+	}
+	for _, accept := range []string{"", "application/json", "*/*", "application/problem+json, text/html;q=0.5"} {
+		res, body := do(t, a, request("GET", "/nothing-here", "", "Accept", accept))
+		decodeProblem(t, res, body, 404, "not_found")
+	}
+	res, body := do(t, a, request("POST", "/nothing-here", "", "Accept", browser))
+	decodeProblem(t, res, body, 404, "not_found")
+}

@@ -53,7 +53,7 @@ type UseCases struct {
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	a := NewApp(cfg, log)
 	Routes(a, uc, cfg.Pages)
-	Finish(a)
+	Finish(a, newPageSite(cfg.Pages).notFound)
 	return a
 }
 
