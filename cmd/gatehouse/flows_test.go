@@ -708,7 +708,11 @@ func TestConfiguredLifetimesAreEnforced(t *testing.T) {
 		addr, late := randomEmail(), randomEmail()
 		registerVerified(t, c, smtp, addr)
 		c.post("/v1/register", map[string]string{"email": late, "password": strongPassword})
-		lateTok := tokenFrom(t, mailTo(t, smtp, late, 1), "/verify-email")
+		lateMail := mailTo(t, smtp, late, 1)
+		if !strings.Contains(lateMail.Text, "expires in 2 seconds") {
+			t.Errorf("the verification mail does not state the configured lifetime (2s):\n%s", lateMail.Text)
+		}
+		lateTok := tokenFrom(t, lateMail, "/verify-email")
 		access, refresh := login(t, c, addr, strongPassword)
 		if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.JSON(t)["expires_in"].(float64) != 1 {
 			t.Fatalf("expires_in: %s", r.Body)
