@@ -31,7 +31,11 @@ type Config struct {
 	// AdminAddr is the admin listener (admin API; empty = off). It
 	// defaults to loopback: put it on a network only behind a firewall.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
-	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// AdminHosts are the host names (comma-separated) the admin listener
+	// answers besides its own address and localhost: the compose file
+	// publishes it on the host's loopback and names localhost,127.0.0.1.
+	AdminHosts []string `env:"ADMIN_HOSTS" envSeparator:","`
+	PublicURL  string   `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
 	// AppName names the product in the hosted pages and the mail; AppURL,
 	// when set, is linked from the pages after a successful verification
 	// or reset ("Continue to <AppName>").
