@@ -13,9 +13,17 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 
+# The build context has no .git (.dockerignore), so the version and commit come
+# in as build arguments: docker build --build-arg VERSION="$(git describe --tags
+# --always --dirty)" --build-arg COMMIT="$(git rev-parse HEAD)" . (docker compose
+# passes VERSION and COMMIT from the shell's environment). Unset, the binary
+# reports "(devel)".
+ARG VERSION=""
+ARG COMMIT=""
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/gatehouse ./cmd/gatehouse
+    CGO_ENABLED=0 GOOS=linux go build -trimpath \
+    -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/gatehouse ./cmd/gatehouse
 
 # ---- run: distroless static, non-root (uid/gid 65532) ------------------------------
 FROM gcr.io/distroless/static-debian12:nonroot

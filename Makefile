@@ -4,7 +4,7 @@
 #   make run-postgres  the same on PostgreSQL: GATEHOUSE_DATABASE_URL if set, else a local database
 #                  "gatehouse" (the local cluster started and the database created if missing)
 #   make test      every test, with the race detector, including the PostgreSQL ones
-#   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift
+#   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift, OpenAPI lint (Redocly; needs node)
 #   make generate  regenerate mocks (go generate) and wire_gen.go (wire gen)
 #   make build     static binary in bin/gatehouse
 #   make bench     build, then benchmark register, login, refresh and /v1/me on both stores
@@ -16,6 +16,12 @@ SHELL       := bash
 
 GO          ?= go
 BIN         ?= bin/gatehouse
+# Stamped into the binary (`gatehouse version`, /admin/v1/status). git describe
+# works without tags (it prints the short commit); outside a git checkout both are
+# empty and the binary falls back to the VCS information Go records, if any.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 TEST_TIMEOUT ?= 8m
 
 # Local PostgreSQL used by `make run-postgres` (user postgres, trust auth on 127.0.0.1).
@@ -39,7 +45,7 @@ BENCH_FLAGS       ?=
 # database on (gatehouse_bench_<random>, dropped at the end); loopback only.
 BENCH_PG_URL      ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/postgres?sslmode=disable
 
-.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check generate build bench clean
+.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check openapi-lint generate build bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,7 +77,7 @@ db: ## start the local PostgreSQL cluster if needed and create the "gatehouse" d
 test: ## go test -race ./... (needs PostgreSQL, see GATEHOUSE_TEST_DATABASE_URL)
 	$(GO) test -race -count=1 -parallel 4 -timeout $(TEST_TIMEOUT) ./...
 
-lint: fmt-check vet staticcheck wire-check mock-check ## every static check CI runs
+lint: fmt-check vet staticcheck wire-check mock-check openapi-lint ## every static check CI runs
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$out"; exit 1; fi
@@ -112,12 +118,26 @@ mock-check:
 		exit 1; \
 	fi
 
+# OpenAPI lint: Redocly's recommended ruleset (tools/lint/redocly.yaml) on both
+# documents, with the CLI pinned in tools/lint/package-lock.json (`npm ci` there on
+# first use). Without node it is skipped with a message, except under CI=true, where
+# it fails. Telemetry and the update check are off: CI has no network at test time.
+REDOCLY := tools/lint/node_modules/.bin/redocly
+openapi-lint:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		if [ "$${CI:-}" = true ]; then echo "openapi-lint: node and npm are required under CI=true"; exit 1; fi; \
+		echo "openapi-lint: skipped, node and npm are not installed (CI runs it)"; exit 0; \
+	fi; \
+	if [ ! -x $(REDOCLY) ]; then (cd tools/lint && npm ci --no-audit --no-fund --loglevel=error); fi; \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint --format=stylish \
+		--config tools/lint/redocly.yaml api/openapi.yaml api/admin.openapi.yaml
+
 generate: ## regenerate mocks and wire_gen.go
 	$(GO) generate ./...
 	$(GO) tool wire gen ./wire/...
 
-build: ## static binary in bin/gatehouse
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+build: ## static binary in bin/gatehouse, stamped with VERSION and COMMIT (git describe / rev-parse)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
 
 # The load tool (tools/load) does the work: see tools/load/README.md. It
 # measures one argon2id hash, then for each store seeds BENCH_USERS accounts

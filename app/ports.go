@@ -560,6 +560,8 @@ type TOTP interface {
 	Code(secret []byte, step int64) (string, error)
 	// KeyURI is the otpauth:// URI of secret for account at issuer.
 	KeyURI(issuer, account string, secret []byte) (string, error)
+	// KeyQR is a PNG image of a key URI's QR code.
+	KeyQR(uri string) ([]byte, error)
 }
 
 // ErrPermanent marks a delivery error that no retry can fix (a mail that

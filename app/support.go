@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func AddVerificationToken(ctx context.Context, r Repos, ids IDGenerator, rnd io.
 	}
 	return r.Outbox.Enqueue(ctx, OutboundMail{
 		ID: ids.NewID(), Kind: MailVerifyEmail, To: u.Email().String(), UserID: u.ID(),
-		Data: map[string]string{"link": links.VerifyEmail(secret)},
+		Data: LinkMailData(links.VerifyEmail(secret), ttl),
 	}, now)
 }
 
@@ -185,4 +186,11 @@ func Every(ctx context.Context, interval time.Duration, rep ErrorReporter, what 
 			}
 		}
 	}
+}
+
+// LinkMailData is the Data of a mail carrying a one-time link: the link,
+// and how long it works (whole seconds, Data["expires_in"]), which the
+// mail states in words.
+func LinkMailData(link string, ttl time.Duration) map[string]string {
+	return map[string]string{"link": link, "expires_in": strconv.FormatInt(int64(ttl/time.Second), 10)}
 }

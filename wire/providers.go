@@ -46,12 +46,15 @@ import (
 // Config is what the injector needs, already parsed and validated by cmd.
 // Same-typed values have their own named types (session.RefreshTTL, ...).
 type Config struct {
-	DatabaseURL       string // PostgreSQL (BuildPostgres)
-	SQLitePath        string // the embedded store's file (BuildSQLite)
-	MailDir           string // where mail is written without SMTP
-	PublicURL         string
-	AppName           string // names the product in the hosted pages and the mail; "" = Gatehouse
-	AppURL            string // linked from the pages after a successful verification or reset; "" = none
+	DatabaseURL string // PostgreSQL (BuildPostgres)
+	SQLitePath  string // the embedded store's file (BuildSQLite)
+	MailDir     string // where mail is written without SMTP
+	PublicURL   string
+	AppName     string // names the product in the hosted pages and the mail; "" = Gatehouse
+	AppURL      string // linked from the pages after a successful verification or reset; "" = none
+	// IssuerName is GATEHOUSE_APP_NAME when it is set: authenticator apps
+	// list TOTP codes under it; "" = the public URL's host.
+	IssuerName        string
 	HTTP              httpadapter.Config
 	SMTPURL           string // empty: the development file mailer
 	MailFrom          string
@@ -428,6 +431,7 @@ var AppSet = wire.NewSet(
 	account.NewChangeEmail,
 	account.NewConfirmEmailChange,
 	account.NewVerifyEmail,
+	account.NewLinkState,
 	account.NewResendVerification,
 	session.NewLogin,
 	session.NewRefresh,
@@ -446,11 +450,16 @@ var AppSet = wire.NewSet(
 // ProvideTOTP is the RFC 6238 code generator (github.com/pquerna/otp).
 func ProvideTOTP() app.TOTP { return totp.New() }
 
+// ProvideIssuer names the service in otpauth:// URIs.
+func ProvideIssuer(cfg Config, links app.Links) appmfa.Issuer {
+	return appmfa.IssuerOf(cfg.IssuerName, links)
+}
+
 // MFASet is the second factor: its code checks, the enrollment use cases
 // and the second login step. TOTP secrets are sealed by TokenSet's Sealer.
 var MFASet = wire.NewSet(
 	ProvideTOTP,
-	appmfa.IssuerOf,
+	ProvideIssuer,
 	appmfa.NewVerifier,
 	appmfa.NewAttempts,
 	appmfa.NewStepUp,

@@ -66,6 +66,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
+	linkState := account.NewLinkState(txManager, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	mfaRepository := repos.MFA
@@ -108,7 +109,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
 	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
 	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
-	issuer := mfa.IssuerOf(links)
+	issuer := ProvideIssuer(cfg, links)
 	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
 	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, stepUp, clock, iDs)
@@ -117,6 +118,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
+		LinkState:     linkState,
 		Resend:        resendVerification,
 		Login:         login,
 		LoginMFA:      loginMFA,
@@ -231,6 +233,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
+	linkState := account.NewLinkState(txManager, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	userRepository := repos.Users
 	mfaRepository := repos.MFA
@@ -273,7 +276,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
 	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
 	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
-	issuer := mfa.IssuerOf(links)
+	issuer := ProvideIssuer(cfg, links)
 	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
 	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, stepUp, clock, iDs)
@@ -282,6 +285,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
+		LinkState:     linkState,
 		Resend:        resendVerification,
 		Login:         login,
 		LoginMFA:      loginMFA,

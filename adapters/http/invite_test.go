@@ -38,12 +38,13 @@ func TestInvitationPageSpeaksOfAnInvitation(t *testing.T) {
 	f := newFixture(t)
 	a := f.pagesApp(t, PageConfig{AppName: "Acme", PasswordMinLength: 16}, false)
 
-	secret, hash, _ := token.NewSecret(rand.Reader)
-	res, body := do(t, a, request("GET", "/accept-invite?token="+secret.Reveal(), ""))
+	live := f.liveLink(t, token.PurposeInvite)
+	res, body := do(t, a, request("GET", "/accept-invite?token="+live, ""))
 	page := checkPage(t, res, body, 200)
 	wantIn(t, "invitation form", page, "<title>Set your password · Acme</title>", "<h1>Set your password</h1>", "Welcome to Acme.",
 		`<label for="password">Password</label>`, `<button type="submit">Set password</button>`, `minlength="16"`,
-		`name="token" value="`+secret.Reveal()+`"`)
+		`name="token" value="`+live+`"`)
+	secret, hash, _ := token.NewSecret(rand.Reader)
 	notIn(t, "invitation form", page, "new password", "New password", "Choose a new password")
 
 	tok, err := token.Issue(hash, userID, token.PurposeInvite, t0.Add(-time.Hour), 72*time.Hour)

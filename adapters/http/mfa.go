@@ -1,6 +1,8 @@
 package http
 
 import (
+	"encoding/base64"
+
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -25,7 +27,7 @@ func mfaRoutes(v1 fiber.Router, uc UseCases, auth fiber.Handler) {
 			return err
 		}
 		NoStore(c)
-		return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI})
+		return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI, "qr_png": base64.StdEncoding.EncodeToString(e.QRPNG)})
 	}))
 	v1.Post("/me/mfa/totp/confirm", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *codeRequest) error {
 		p := principal(c)

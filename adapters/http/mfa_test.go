@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -90,12 +91,13 @@ func TestMFAStartShowsTheSecretNoStore(t *testing.T) {
 	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(true, false, nil)
 	f.sealer.EXPECT().Seal(gomock.Any(), "totp:"+userID.String()).Return([]byte("sealed-bytes-longer-than-twenty"), nil)
 	f.totp.EXPECT().KeyURI("auth.example.test", "owner@example.com", gomock.Any()).Return("otpauth://totp/auth.example.test:owner@example.com?secret=X", nil)
+	f.totp.EXPECT().KeyQR(gomock.Any()).Return([]byte("\x89PNG image"), nil)
 	f.expectTx(1)
 	f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(u, nil)
 	f.rMFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(nil)
 	res, body := do(t, f.public, request("POST", "/v1/me/mfa/totp", `{"password":"pw"}`, "Authorization", "Bearer good-jwt"))
 	m := decodeJSON(t, res, body, 200)
-	if s, _ := m["secret"].(string); len(s) != 32 || !strings.HasPrefix(m["otpauth_uri"].(string), "otpauth://totp/") || len(m) != 2 {
+	if s, _ := m["secret"].(string); len(s) != 32 || !strings.HasPrefix(m["otpauth_uri"].(string), "otpauth://totp/") || m["qr_png"] != base64.StdEncoding.EncodeToString([]byte("\x89PNG image")) || len(m) != 3 {
 		t.Fatalf("body %s", body)
 	}
 	if res.Header.Get("Cache-Control") != "no-store" {

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"html/template"
 	"strconv"
+	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -195,12 +198,17 @@ func (s *pageSite) pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
 	}
 }
 
-// verifyRefused is the verification page's answer to every refused link:
-// unknown, expired or used, another registration's link, a wrong password
-// or an address verified already all look the same.
-const verifyRefused = "This link cannot verify the address with that password. " +
-	"Enter the password you chose when you registered, and use the link from the mail of that registration. " +
-	"If you registered more than once, use the newest mail; if the link has expired, ask for a new one below, or register again; if you no longer know the password, reset it."
+// The verification page's answers to a refused form. Only the link's
+// holder sees them, and a live link's holder learns nothing from being told
+// the link works: a dead link (unknown, expired, used or replaced, or an
+// address verified already) and a wrong password get different words.
+const (
+	verifyDead = "This link has expired or was already used, so it cannot verify the address any more. " +
+		"If the address is verified already, sign in. Otherwise ask for a new link below; it asks for the password you chose when you registered."
+	verifyWrongPassword = "This password is not the one chosen at the registration that sent this link. " +
+		"Enter the password you chose when you registered; if you registered more than once, use the link from the newest mail. " +
+		"If you no longer know the password, reset it."
+)
 
 // Answers of the pages opened without the token of a mail's link.
 const (
@@ -219,6 +227,48 @@ const (
 	inviteRefused = "This invitation link cannot set a password: it is unknown, has expired or was already used. " +
 		"If you set your password already, sign in with it; otherwise ask whoever invited you for a new invitation, or ask for a password-reset link."
 )
+
+// notFoundMessage is the 404 page's answer.
+const notFoundMessage = "There is no page at this address. If you came from a link in a mail, open it again from the mail, or copy the whole link into the address bar; " +
+	"if the link no longer works, ask for a new one."
+
+// notFound answers an unknown path with an HTML page when the client
+// prefers HTML over JSON (a browser), and leaves everyone else the
+// problem+json 404 (fiber.ErrNotFound).
+func (s *pageSite) notFound(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead ||
+		c.Accepts(fiber.MIMEApplicationJSON, "application/problem+json", fiber.MIMETextHTML) != fiber.MIMETextHTML {
+		return fiber.ErrNotFound
+	}
+	// The links are relative, as on every page, but this page may be deeper
+	// than one segment below the root: climb back first.
+	up := strings.Repeat("../", strings.Count(strings.TrimPrefix(c.Path(), "/"), "/"))
+	var links []pageLink
+	for _, l := range []pageLink{toForgot, toResend} {
+		if up != "" {
+			l.Href = up + strings.TrimPrefix(l.Href, "./")
+		}
+		links = append(links, l)
+	}
+	d := pageData{Title: "Page not found", Message: notFoundMessage, Links: links}
+	return s.render(c, fiber.StatusNotFound, "result.html", d)
+}
+
+// liveLinkPage shows a link's form when the link can still be used, and at
+// once the page of a dead link (with the way on) when it cannot, instead of
+// asking for a password first. Looking consumes nothing: mail scanners
+// prefetch links.
+func (s *pageSite) liveLinkPage(c *fiber.Ctx, links *account.LinkState, purpose token.Purpose, form string, d pageData, dead string, on ...pageLink) error {
+	live, err := links.Live(c.UserContext(), d.Token, purpose)
+	if err != nil {
+		return err
+	}
+	if !live {
+		d.Token, d.Message, d.Links = "", dead, on
+		return s.render(c, fiber.StatusGone, "result.html", d)
+	}
+	return s.render(c, fiber.StatusOK, form, d)
+}
 
 // Answers of the email-change confirmation page.
 const (
@@ -249,7 +299,7 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 			d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
 			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return s.render(c, fiber.StatusOK, "verify.html", d)
+		return s.liveLinkPage(c, uc.LinkState, token.PurposeVerifyEmail, "verify.html", d, verifyDead, toResend, toForgot)
 	})
 	a.Post("/verify-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token", "password")
@@ -259,11 +309,16 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 		d := pageData{Title: titleVerify, Token: form["token"]}
 		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
 			var de *domain.Error
-			if errors.As(err, &de) && de.Kind == domain.KindBadRequest {
-				// One answer for every refusal: the form again (the
-				// password may have been mistyped) with what else to do.
-				d.Message, d.Links = verifyRefused, []pageLink{toResend, toForgot}
+			switch {
+			case errors.Is(err, account.ErrNotThisRegistration):
+				// The link works: the form again (the password may have
+				// been mistyped) with what else to do.
+				d.Message, d.Links = verifyWrongPassword, []pageLink{toForgot, toResend}
 				return s.render(c, fiber.StatusBadRequest, "verify.html", d)
+			case errors.As(err, &de) && de.Kind == domain.KindBadRequest:
+				// No password can help: no form, the way on.
+				d.Token, d.Message, d.Links = "", verifyDead, []pageLink{toResend, toForgot}
+				return s.render(c, fiber.StatusBadRequest, "result.html", d)
 			}
 			d.Token = ""
 			return s.pageError(c, err, "result.html", d)
@@ -291,7 +346,7 @@ func pages(a *fiber.App, uc UseCases, pc PageConfig) {
 			d.Info, d.Message = true, confirmNoToken
 			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return s.render(c, fiber.StatusOK, "confirm.html", d)
+		return s.liveLinkPage(c, uc.LinkState, token.PurposeChangeEmail, "confirm.html", d, confirmRefused)
 	})
 	a.Post("/confirm-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
 		form, err := DecodeForm(c, "token")
@@ -363,7 +418,8 @@ func (s *pageSite) passwordLink(a *fiber.App, uc UseCases, p passwordLinkPage) {
 			d.Info, d.Message, d.Links = true, p.noToken, []pageLink{toForgot}
 			return s.render(c, fiber.StatusOK, "result.html", d)
 		}
-		return s.render(c, fiber.StatusOK, "reset.html", d)
+		// Either kind of password link works on either page (see Reset).
+		return s.liveLinkPage(c, uc.LinkState, token.PurposeResetPassword, "reset.html", d, p.refused, toForgot, toResend)
 	})
 	a.Post(p.path, s.pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
 		in, err := DecodeForm(c, "token", "password")

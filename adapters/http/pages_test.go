@@ -40,6 +40,7 @@ func (f *fixture) pagesApp(t *testing.T, pc PageConfig, limited bool) *fiber.App
 	policy := user.PasswordPolicy{MinLength: max(pc.PasswordMinLength, user.MinPasswordFloor)}
 	return NewServer(Config{Pages: pc}, nil, UseCases{
 		VerifyEmail:  account.NewVerifyEmail(f.tx, f.hasher, guard, clock),
+		LinkState:    account.NewLinkState(f.tx, clock),
 		Resend:       account.NewResendVerification(f.rOutbox, guard, ids, clock),
 		Forgot:       password.NewForgot(f.rOutbox, guard, ids, clock),
 		Reset:        password.NewReset(f.tx, f.hasher, policy, guard, clock, ids),
@@ -47,6 +48,29 @@ func (f *fixture) pagesApp(t *testing.T, pc PageConfig, limited bool) *fiber.App
 		Guard:        guard,
 		Ready:        func(context.Context) error { return nil },
 	})
+}
+
+// liveLink is a live link of purpose for a GET of its page: the token
+// (unused, unexpired) and its active, unverified user are read once, in one
+// transaction, and nothing is written (strict mocks).
+func (f *fixture) liveLink(t *testing.T, purpose token.Purpose) string {
+	t.Helper()
+	secret, hash, err := token.NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := token.Issue(hash, userID, purpose, t0.Add(-time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := user.ParseEmail("owner@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expectTx(1)
+	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(user.Rehydrate(userID, e, "$argon2id$stored", true, false, t0.Add(-48*time.Hour), t0.Add(-time.Hour), nil, nil), nil)
+	return secret.Reveal()
 }
 
 // postForm posts the form fields to path.
@@ -121,18 +145,20 @@ func TestPagesWithoutATokenSayWhatToDo(t *testing.T) {
 // and maxlength, so a browser checks them before the post.
 func TestPasswordFormsStateTheRule(t *testing.T) {
 	t.Parallel()
-	a := newFixture(t).pagesApp(t, PageConfig{PasswordMinLength: 21}, false)
-	for _, path := range []string{"/reset-password?token=abc", "/verify-email?token=abc"} {
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{PasswordMinLength: 21}, false)
+	for _, path := range []string{"/reset-password?token=" + f.liveLink(t, token.PurposeResetPassword), "/verify-email?token=" + f.liveLink(t, token.PurposeVerifyEmail)} {
 		res, body := do(t, a, request("GET", path, ""))
 		page := checkPage(t, res, body, 200)
 		wantIn(t, path, page, `<form method="post">`, `minlength="21"`, `maxlength="128"`, `aria-describedby="password-rule"`,
 			`id="password-rule"`, "at least 21 and at most 128 characters")
 	}
-	res, body := do(t, a, request("GET", "/reset-password?token=abc", ""))
+	res, body := do(t, a, request("GET", "/reset-password?token="+f.liveLink(t, token.PurposeResetPassword), ""))
 	wantIn(t, "reset form", checkPage(t, res, body, 200), "before the @")
 
 	// Without a configured minimum the pages state the floor, never 0.
-	res, body = do(t, newFixture(t).pagesApp(t, PageConfig{}, false), request("GET", "/reset-password?token=abc", ""))
+	g := newFixture(t)
+	res, body = do(t, g.pagesApp(t, PageConfig{}, false), request("GET", "/reset-password?token="+g.liveLink(t, token.PurposeResetPassword), ""))
 	wantIn(t, "default reset form", checkPage(t, res, body, 200), `minlength="8"`)
 }
 
@@ -142,7 +168,8 @@ func TestPagesNameTheApp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	named := f.pagesApp(t, PageConfig{AppName: `Acme <Mail> & Co`}, false)
-	for _, path := range []string{"/forgot-password", "/resend-verification", "/reset-password?token=abc", "/verify-email?token=abc", "/verify-email", "/confirm-email?token=abc"} {
+	for _, path := range []string{"/forgot-password", "/resend-verification", "/reset-password?token=" + f.liveLink(t, token.PurposeResetPassword),
+		"/verify-email?token=" + f.liveLink(t, token.PurposeVerifyEmail), "/verify-email", "/confirm-email?token=" + f.liveLink(t, token.PurposeChangeEmail)} {
 		res, body := do(t, named, request("GET", path, ""))
 		page := checkPage(t, res, body, 200)
 		wantIn(t, path, page, "· Acme &lt;Mail&gt; &amp; Co</title>", `<p class="app">Acme &lt;Mail&gt; &amp; Co</p>`)
@@ -225,17 +252,73 @@ func TestEmailPagesAreRateLimitedPerIP(t *testing.T) {
 	}
 }
 
-// TestVerifyRefusalShowsTheFormAgain: a refused verification (here an
-// unknown link; a wrong password looks the same) is the form again with
-// the same token, the reason, and links to a new link or a reset.
-func TestVerifyRefusalShowsTheFormAgain(t *testing.T) {
+// TestVerifyRefusalsTellDeadLinksFromWrongPasswords: a dead link (here an
+// unknown one) is a page without a form that says the link expired or was
+// used and links to a new link; a live link with another password is the
+// form again with the same token, saying the password is not that
+// registration's, and linking to a reset.
+func TestVerifyRefusalsTellDeadLinksFromWrongPasswords(t *testing.T) {
 	t.Parallel()
-	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{}, false)
 	res, body := do(t, a, postForm("/verify-email", url.Values{"token": {"abc"}, "password": {"some long password here"}}))
 	page := checkPage(t, res, body, 400)
-	wantIn(t, "refusal", page, `<form method="post">`, `name="token" value="abc"`, `type="password" name="password"`,
-		`class="err"`, "register again", `href="./resend-verification"`, `href="./forgot-password"`)
-	notIn(t, "refusal", page, "The token is invalid", "some long password here")
+	wantIn(t, "dead link", page, `class="err"`, "This link has expired or was already used", `href="./resend-verification"`)
+	notIn(t, "dead link", page, "<form", "The token is invalid", "some long password here", "not the one chosen")
+
+	secret, hash, _ := token.NewSecret(rand.Reader)
+	tok, err := token.Issue(hash, userID, token.PurposeVerifyEmail, t0.Add(-time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := user.ParseEmail("owner@example.com")
+	f.expectTx(1)
+	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(user.Rehydrate(userID, e, "$argon2id$stored", true, false, t0.Add(-48*time.Hour), t0.Add(-time.Hour), nil, nil), nil)
+	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(false, false, nil)
+	res, body = do(t, a, postForm("/verify-email", url.Values{"token": {secret.Reveal()}, "password": {"some long password here"}}))
+	page = checkPage(t, res, body, 400)
+	wantIn(t, "wrong password", page, `<form method="post">`, `name="token" value="`+secret.Reveal()+`"`, `type="password" name="password"`,
+		`class="err"`, "This password is not the one chosen at the registration that sent this link", `href="./forgot-password"`)
+	notIn(t, "wrong password", page, "expired", "some long password here")
+}
+
+// TestDeadLinksSayItOnOpening: a GET of an unknown, expired or used link
+// shows at once (410, no form, nothing consumed: strict mocks) that the
+// link no longer works, with the way on; a live link shows its form.
+func TestDeadLinksSayItOnOpening(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.pagesApp(t, PageConfig{}, false)
+	used := t0.Add(-time.Second)
+	for _, c := range []struct {
+		path    string
+		purpose token.Purpose
+		want    []string
+	}{
+		{"/verify-email", token.PurposeVerifyEmail, []string{"This link has expired or was already used", `href="./resend-verification"`}},
+		{"/reset-password", token.PurposeResetPassword, []string{"This link cannot reset a password", `href="./forgot-password"`}},
+		{"/confirm-email", token.PurposeChangeEmail, []string{"This link cannot change the address"}},
+	} {
+		// Unknown (malformed: no store read), expired, used.
+		res, body := do(t, a, request("GET", c.path+"?token=abc", ""))
+		wantIn(t, c.path+" unknown", checkPage(t, res, body, 410), c.want...)
+		for _, state := range []struct {
+			name    string
+			expires time.Time
+			usedAt  *time.Time
+		}{{"expired", t0, nil}, {"used", t0.Add(time.Hour), &used}} {
+			secret, hash, _ := token.NewSecret(rand.Reader)
+			f.expectTx(1)
+			f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(token.Rehydrate(hash, userID, c.purpose, t0.Add(-time.Hour), state.expires, state.usedAt, "", "new@example.com"), nil)
+			res, body := do(t, a, request("GET", c.path+"?token="+secret.Reveal(), ""))
+			page := checkPage(t, res, body, 410)
+			wantIn(t, c.path+" "+state.name, page, c.want...)
+			notIn(t, c.path+" "+state.name, page, "<form", secret.Reveal())
+		}
+		res, body = do(t, a, request("GET", c.path+"?token="+f.liveLink(t, c.purpose), ""))
+		wantIn(t, c.path+" live", checkPage(t, res, body, 200), `<form method="post">`)
+	}
 }
 
 // TestResetPageRefusalsInPlainWords: a refused reset link is a page that
@@ -308,7 +391,7 @@ func TestSuccessPagesContinueToTheApp(t *testing.T) {
 	// Refusals and forms never offer it: nothing was done yet.
 	res, body = do(t, a, postForm("/reset-password", url.Values{"token": {"abc"}, "password": {"x"}}))
 	notIn(t, "refused link", checkPage(t, res, body, 400), "Continue to")
-	res, body = do(t, a, request("GET", "/verify-email?token=abc", ""))
+	res, body = do(t, a, request("GET", "/verify-email?token="+f.liveLink(t, token.PurposeVerifyEmail), ""))
 	notIn(t, "verify form", checkPage(t, res, body, 200), "Continue to")
 
 	// Without an app URL the success page has no such link.
@@ -348,4 +431,26 @@ func assertPlain(t *testing.T, s *pageSite, err error) {
 	if got == fe.Message || !strings.HasPrefix(got, "This ") || !strings.HasSuffix(got, ".") {
 		t.Errorf("%s: page message %q is the API's or not a sentence", fe.Code, got)
 	}
+}
+
+// TestNotFoundIsAPageForBrowsers: an unknown path asked for by a browser
+// (Accept preferring text/html) is an HTML page saying so, with links back
+// to the pages that mail a new link, relative from wherever it is; an API
+// client (JSON, no Accept, */*) keeps the problem+json 404, and so does
+// every method but GET and HEAD.
+func TestNotFoundIsAPageForBrowsers(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	for path, up := range map[string]string{"/verify-emial": "./", "/a/b/c": "../../"} {
+		res, body := do(t, a, request("GET", path+"?token=x", "", "Accept", browser))
+		page := checkPage(t, res, body, 404)
+		wantIn(t, path, page, "There is no page at this address", `href="`+up+`forgot-password"`, `href="`+up+`resend-verification"`)
+	}
+	for _, accept := range []string{"", "application/json", "*/*", "application/problem+json, text/html;q=0.5"} {
+		res, body := do(t, a, request("GET", "/nothing-here", "", "Accept", accept))
+		decodeProblem(t, res, body, 404, "not_found")
+	}
+	res, body := do(t, a, request("POST", "/nothing-here", "", "Accept", browser))
+	decodeProblem(t, res, body, 404, "not_found")
 }

@@ -24,6 +24,7 @@ import (
 type UseCases struct {
 	Register      *account.Register
 	VerifyEmail   *account.VerifyEmail
+	LinkState     *account.LinkState // what a mailed link's page shows on GET
 	Resend        *account.ResendVerification
 	Login         *session.Login
 	LoginMFA      *session.LoginMFA
@@ -52,7 +53,7 @@ type UseCases struct {
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	a := NewApp(cfg, log)
 	Routes(a, uc, cfg.Pages)
-	Finish(a)
+	Finish(a, newPageSite(cfg.Pages).notFound)
 	return a
 }
 

@@ -11,6 +11,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -168,8 +169,11 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 // unknown path is a 404 not_found; a known path with another method is a
 // 405 method_not_allowed with an Allow header listing the registered
 // methods (HEAD included wherever GET is, as Fiber registers both). Call it
-// once, after all routes and mounts are registered.
-func Finish(app *fiber.App) {
+// once, after all routes and mounts are registered. A notFound handler, if
+// given, answers an unknown path first (the public app's HTML page for a
+// browser); it returns fiber.ErrNotFound to leave the answer to the
+// problem+json 404.
+func Finish(app *fiber.App, notFound ...fiber.Handler) {
 	cfg := app.Config()
 	var (
 		once   sync.Once
@@ -182,6 +186,11 @@ func Finish(app *fiber.App) {
 		c.Locals(keyUnmatched, true)
 		allowed := allowedMethods(routes, c.Path(), cfg)
 		if len(allowed) == 0 || slices.Contains(allowed, c.Method()) {
+			for _, h := range notFound {
+				if err := h(c); !errors.Is(err, fiber.ErrNotFound) {
+					return err
+				}
+			}
 			return fiber.ErrNotFound
 		}
 		c.Set(fiber.HeaderAllow, strings.Join(allowed, ", "))

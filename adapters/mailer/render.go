@@ -7,8 +7,10 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -98,6 +100,10 @@ type view struct {
 	Remaining string
 	// ByOperator: Data["by"] is "operator" (MFA turned off by an operator).
 	ByOperator bool
+	// Expires is how long the mail's link works, in words ("30 minutes",
+	// "24 hours", "3 days"), from Data["expires_in"] (whole seconds); ""
+	// when the mail does not say (the templates then say "soon").
+	Expires string
 }
 
 // Renderer renders the subject, the plain-text body and the HTML body of
@@ -170,6 +176,13 @@ func (r *Renderer) Render(m app.OutboundMail) (subject, text, html string, err e
 		}
 	}
 	v := view{Product: r.product, Link: links["link"], LoginLink: links["login_link"], ResetLink: links["reset_link"], ByOperator: m.Data["by"] == "operator"}
+	if n := m.Data["expires_in"]; n != "" {
+		secs, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || secs <= 0 {
+			return "", "", "", fmt.Errorf("%w: %s has an invalid Data[%q]", ErrMissingData, m.Kind, "expires_in")
+		}
+		v.Expires = Lifetime(time.Duration(secs) * time.Second)
+	}
 	if m.Kind == app.MailRecoveryCodeUsed {
 		n := m.Data["remaining"]
 		if n == "" || len(n) > 3 || strings.Trim(n, "0123456789") != "" {
@@ -217,4 +230,26 @@ func validLink(s string) bool {
 		return false
 	}
 	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// Lifetime says a link's lifetime in words: whole days from two days on
+// ("3 days"), else whole hours ("24 hours", "1 hour"), else minutes
+// ("30 minutes"), else seconds.
+func Lifetime(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatInt(n, 10) + " " + one + "s"
+	}
+	const day = 24 * time.Hour
+	switch {
+	case d >= 2*day && d%day == 0:
+		return unit(int64(d/day), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return unit(max(int64(d/time.Second), 1), "second")
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -177,6 +178,54 @@ func TestNamedRendererNamesTheProduct(t *testing.T) {
 	for _, bad := range []string{" ", "Acme\r\nBcc: x@example.com", "Acme\x00", strings.Repeat("a", mailer.MaxProductLength+1), "\xff"} {
 		if _, err := mailer.NewNamedRenderer(bad); err == nil {
 			t.Errorf("NewNamedRenderer(%q) = nil error", bad)
+		}
+	}
+}
+
+// TestLinkMailsStateTheRealLifetime: a link mail says how long its link
+// works, in words, from Data["expires_in"], in both bodies; a bad value is
+// an error, never a mail that says something else.
+func TestLinkMailsStateTheRealLifetime(t *testing.T) {
+	r, err := mailer.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "https://auth.example.com/x?token=" + testToken
+	for _, tc := range []struct {
+		kind    app.MailKind
+		seconds string
+		want    string
+	}{
+		{app.MailResetPassword, "1800", "expires in 30 minutes"},
+		{app.MailVerifyEmail, "86400", "expires in 24 hours"},
+		{app.MailConfirmEmailChange, "259200", "expires in 3 days"},
+		{app.MailVerifyEmail, "3600", "expires in 1 hour"},
+	} {
+		_, text, html, err := r.Render(app.OutboundMail{Kind: tc.kind, Data: map[string]string{"link": link, "expires_in": tc.seconds}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, body := range map[string]string{"text": text, "html": html} {
+			if !strings.Contains(body, tc.want) || strings.Contains(body, "soon") {
+				t.Errorf("%s %s body with expires_in=%s does not say %q:\n%s", tc.kind, what, tc.seconds, tc.want, body)
+			}
+		}
+	}
+	for _, bad := range []string{"0", "-5", "soon", "1e3"} {
+		if _, _, _, err := r.Render(app.OutboundMail{Kind: app.MailResetPassword, Data: map[string]string{"link": link, "expires_in": bad}}); !errors.Is(err, mailer.ErrMissingData) {
+			t.Errorf("expires_in=%q: err = %v, want ErrMissingData", bad, err)
+		}
+	}
+}
+
+func TestLifetime(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "30 minutes", time.Minute: "1 minute", 90 * time.Minute: "90 minutes",
+		time.Hour: "1 hour", 24 * time.Hour: "24 hours", 36 * time.Hour: "36 hours",
+		48 * time.Hour: "2 days", 72 * time.Hour: "3 days", 30 * time.Second: "30 seconds",
+	} {
+		if got := mailer.Lifetime(d); got != want {
+			t.Errorf("Lifetime(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -5,8 +5,10 @@
 package totp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"image/png"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -62,4 +64,26 @@ func (Generator) KeyURI(issuer, account string, secret []byte) (string, error) {
 		return "", fmt.Errorf("totp: key URI: %w", err)
 	}
 	return key.URL(), nil
+}
+
+// qrSize is the side of the QR code image, in pixels: large enough for a
+// phone's camera at arm's length, small enough for a JSON answer (a few KiB).
+const qrSize = 256
+
+// KeyQR is a PNG image of uri's QR code (github.com/boombuler/barcode
+// through pquerna/otp's Key.Image), for an authenticator app's camera.
+func (Generator) KeyQR(uri string) ([]byte, error) {
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil || key.Type() != "totp" {
+		return nil, errors.New("totp: not an otpauth://totp/ key URI")
+	}
+	img, err := key.Image(qrSize, qrSize)
+	if err != nil {
+		return nil, fmt.Errorf("totp: QR code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("totp: QR code: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -1,6 +1,8 @@
 package totp_test
 
 import (
+	"bytes"
+	"image/png"
 	"net/url"
 	"strings"
 	"testing"
@@ -96,6 +98,61 @@ func TestKeyURI(t *testing.T) {
 	for _, bad := range [][2]string{{"", "a@example.com"}, {"host", ""}, {"host:8080", "a@example.com"}, {"host", "a:b@example.com"}} {
 		if _, err := g.KeyURI(bad[0], bad[1], rfcSecret); err == nil || strings.Contains(err.Error(), string(rfcSecret)) {
 			t.Errorf("KeyURI(%q, %q) = %v", bad[0], bad[1], err)
+		}
+	}
+}
+
+// A product name with spaces is a valid issuer, in the label and in the
+// issuer parameter alike.
+func TestKeyURIWithAProductName(t *testing.T) {
+	raw, err := totp.New().KeyURI("Acme Cloud", "ann@example.com", rfcSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := otp.NewKeyFromURL(raw)
+	if err != nil || key.Issuer() != "Acme Cloud" || key.AccountName() != "ann@example.com" {
+		t.Fatalf("NewKeyFromURL(%s) = %v, %v", raw, key, err)
+	}
+	if u, _ := url.Parse(raw); u.Path != "/Acme Cloud:ann@example.com" || u.Query().Get("issuer") != "Acme Cloud" {
+		t.Fatalf("KeyURI = %s", raw)
+	}
+}
+
+// KeyQR draws a key URI's QR code as a square PNG; anything but a TOTP
+// key URI is refused.
+func TestKeyQR(t *testing.T) {
+	g := totp.New()
+	raw, err := g.KeyURI("auth.example.com", "ann@example.com", rfcSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.KeyQR(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if r := img.Bounds(); r.Dx() != 256 || r.Dy() != 256 {
+		t.Fatalf("QR code %v, want 256×256", r)
+	}
+	dark, light := 0, 0
+	for y := range 256 {
+		for x := range 256 {
+			if r, _, _, _ := img.At(x, y).RGBA(); r < 0x8000 {
+				dark++
+			} else {
+				light++
+			}
+		}
+	}
+	if dark < 256*256/5 || light < 256*256/5 {
+		t.Fatalf("QR code has %d dark and %d light pixels: not a code", dark, light)
+	}
+	for _, bad := range []string{"", "https://example.com", "otpauth://hotp/x:y?secret=" + mfa.EncodeSecret(rfcSecret)} {
+		if _, err := g.KeyQR(bad); err == nil {
+			t.Errorf("KeyQR(%q) accepted", bad)
 		}
 	}
 }

@@ -121,7 +121,7 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 			}
 			err = r.Outbox.Enqueue(ctx, app.OutboundMail{
 				ID: h.ids.NewID(), Kind: app.MailConfirmEmailChange, To: newEmail.String(), UserID: fresh.ID(),
-				Data: map[string]string{"link": h.links.ConfirmEmail(secret)},
+				Data: app.LinkMailData(h.links.ConfirmEmail(secret), time.Duration(h.ttl)),
 			}, now)
 			if err != nil {
 				return err

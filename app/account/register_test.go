@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,9 @@ func (v *verification) check(t *testing.T, uid uuid.UUID, to, passwordHash strin
 		t.Errorf("mail %+v, want verify_email to %s for %s", m, to, uid)
 	}
 	checkLink(t, m.Data["link"], "/verify-email?token=", tok)
+	if want := strconv.Itoa(int(verifyTTL.Seconds())); m.Data["expires_in"] != want {
+		t.Errorf("the mail says the link works %q seconds, want %s (the configured lifetime)", m.Data["expires_in"], want)
+	}
 	if tok.Purpose() != token.PurposeVerifyEmail || tok.UserID() != uid || tok.PasswordHash() != passwordHash ||
 		!tok.CreatedAt().Equal(apptest.T0) || !tok.ExpiresAt().Equal(apptest.T0.Add(verifyTTL)) || tok.UsedAt() != nil {
 		t.Errorf("token for %s with hash %q, expiry %v; want %s, %q, %v", tok.UserID(), tok.PasswordHash(), tok.ExpiresAt(), uid, passwordHash, apptest.T0.Add(verifyTTL))

@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,7 +188,7 @@ func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
 		t.Fatalf("token %+v", tok)
 	}
 	if len(mails) != 2 || mails[0].Kind != app.MailConfirmEmailChange || mails[0].To != "new@example.com" ||
-		!strings.HasPrefix(mails[0].Data["link"], apptest.PublicURL+"/confirm-email?token=") ||
+		!strings.HasPrefix(mails[0].Data["link"], apptest.PublicURL+"/confirm-email?token=") || mails[0].Data["expires_in"] != strconv.Itoa(int(verifyTTL.Seconds())) ||
 		mails[1].Kind != app.MailEmailChangeRequested || mails[1].To != "owner@example.com" {
 		t.Fatalf("mails %+v", mails)
 	}

@@ -2,6 +2,8 @@ package account
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
@@ -18,14 +20,25 @@ import (
 // password). The first registration to verify wins: its password becomes
 // the account's, and every other pending registration's token dies with
 // it. Unknown, expired, used tokens, a wrong password and an address
-// verified already all get one answer, invalid_token. A verified address
-// drops the login failures counted under it.
+// verified already all get one answer, invalid_token; a wrong password for
+// a live link is ErrNotThisRegistration, which is that answer too, so that
+// a hosted page (seen only by the link's holder) can say which it was. A
+// verified address drops the login failures counted under it.
 type VerifyEmail struct {
 	tx     app.TxManager
 	hasher app.PasswordHasher
 	guard  *limits.Guard
 	clock  app.Clock
 }
+
+// ErrNotThisRegistration is the answer to a live verification link with a
+// password other than the one chosen at the registration that sent it (for
+// a resent link, the account's). It is domain.ErrInvalidToken to
+// errors.As and errors.Is, so the API answers invalid_token as for a dead
+// link; the link's holder learns nothing from it but that the link works.
+var ErrNotThisRegistration = fmt.Errorf("%w (%w)", domain.ErrInvalidToken, errNotThisPassword)
+
+var errNotThisPassword = errors.New("not the password of the registration that sent the link")
 
 // NewVerifyEmail builds the use case.
 func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, guard *limits.Guard, clock app.Clock) *VerifyEmail {
@@ -59,7 +72,7 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app
 		return nil, err
 	}
 	if !ok {
-		return nil, domain.ErrInvalidToken
+		return nil, ErrNotThisRegistration
 	}
 	var u *user.User
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {

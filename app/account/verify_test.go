@@ -174,8 +174,9 @@ func TestVerifyEmailResentLinkUsesTheAccountsPassword(t *testing.T) {
 	}
 }
 
-// A wrong password answers like an unknown token and writes nothing:
-// one transaction that only read, no second one.
+// A wrong password answers like an unknown token (ErrNotThisRegistration is
+// ErrInvalidToken, the API's answer) and writes nothing: one transaction
+// that only read, no second one. Only a page can tell it apart.
 func TestVerifyEmailWrongPassword(t *testing.T) {
 	for _, c := range []struct {
 		name, tokenHash, checkedAgainst string
@@ -192,8 +193,9 @@ func TestVerifyEmailWrongPassword(t *testing.T) {
 			// Strict mocks: no MarkUsed, no Update, no RevokeAll, no
 			// InvalidateUnused, no audit.
 			got, err := f.h.Handle(context.Background(), f.raw, "not the password", meta)
-			if err != domain.ErrInvalidToken || got != nil {
-				t.Fatalf("Handle = %v, %v; want exactly ErrInvalidToken", got, err)
+			var de *domain.Error
+			if !errors.Is(err, account.ErrNotThisRegistration) || !errors.Is(err, domain.ErrInvalidToken) || !errors.As(err, &de) || de != domain.ErrInvalidToken || got != nil {
+				t.Fatalf("Handle = %v, %v; want ErrNotThisRegistration, which is ErrInvalidToken", got, err)
 			}
 			if u.Verified() || u.PasswordHash() != "$argon2id$old" {
 				t.Fatal("the user was changed in memory")

@@ -136,7 +136,7 @@ func (f *fixture) expectPassword(ok bool) {
 }
 
 func (f *fixture) newStart() *appmfa.Start {
-	return appmfa.NewStart(f.users, f.factors, f.tx, f.check, f.totp, f.sealer, f.clock, apptest.NewRand("start"), appmfa.IssuerOf(apptest.Links()))
+	return appmfa.NewStart(f.users, f.factors, f.tx, f.check, f.totp, f.sealer, f.clock, apptest.NewRand("start"), appmfa.IssuerOf("", apptest.Links()))
 }
 
 func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
@@ -158,6 +158,9 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 		f.totp.EXPECT().KeyURI("auth.example.test", "owner@example.com", gomock.Any()).DoAndReturn(func(_, _ string, s []byte) (string, error) {
 			return "otpauth://totp/x?secret=" + mfa.EncodeSecret(s), nil
 		})
+		f.totp.EXPECT().KeyQR(gomock.Any()).DoAndReturn(func(uri string) ([]byte, error) {
+			return []byte("png of " + uri), nil
+		})
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		gomock.InOrder(
 			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
@@ -178,6 +181,9 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 		}
 		if !strings.Contains(e.URI, e.Secret) || fmt.Sprint(e) != "[redacted]" {
 			t.Fatalf("enrollment %s / %q", e.URI, fmt.Sprint(e))
+		}
+		if string(e.QRPNG) != "png of "+e.URI {
+			t.Fatalf("the QR code %q is not the one of the URI %s", e.QRPNG, e.URI)
 		}
 	}
 }
@@ -217,6 +223,7 @@ func TestStartRefusals(t *testing.T) {
 		f.expectPassword(true)
 		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
 		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
+		f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
 		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		f.repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
@@ -697,8 +704,22 @@ func TestIssuerIsThePublicHostWithoutPort(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appmfa.IssuerOf(l); got != want {
+		if got := appmfa.IssuerOf("", l); got != want {
 			t.Errorf("IssuerOf(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// A configured product name is the issuer: authenticator apps list the
+// code under it, not under the host. Colons (the label's separator) go.
+func TestIssuerIsTheAppNameWhenSet(t *testing.T) {
+	l, err := app.NewLinks("https://auth.example.com:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]appmfa.Issuer{"Acme Cloud": "Acme Cloud", "Acme: Sign-in": "Acme Sign-in", " : ": "auth.example.com"} {
+		if got := appmfa.IssuerOf(name, l); got != want {
+			t.Errorf("IssuerOf(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

@@ -19,13 +19,20 @@ import (
 	"github.com/google/uuid"
 )
 
-// Issuer is the issuer named in otpauth:// URIs: the host of
-// GATEHOUSE_PUBLIC_URL without its port (a colon would break the URI's
-// label), so an authenticator app lists the code under the service's name.
+// Issuer is the issuer named in otpauth:// URIs (its issuer parameter and
+// its label), so an authenticator app lists the code under the service's
+// name: GATEHOUSE_APP_NAME when it is set, else the host of
+// GATEHOUSE_PUBLIC_URL without its port. It never holds a colon, the
+// label's separator.
 type Issuer string
 
-// IssuerOf is the issuer of the public URL the links are built from.
-func IssuerOf(links app.Links) Issuer {
+// IssuerOf is the issuer for appName (the configured product name; "" when
+// none is configured) and the public URL the links are built from. The
+// name's colons become spaces; a name with nothing else left is ignored.
+func IssuerOf(appName string, links app.Links) Issuer {
+	if name := strings.Join(strings.Fields(strings.ReplaceAll(appName, ":", " ")), " "); name != "" {
+		return Issuer(name)
+	}
 	u, err := url.Parse(links.Base())
 	if err != nil || u.Hostname() == "" || strings.Contains(u.Hostname(), ":") {
 		return "Gatehouse" // an IPv6 literal has colons too
@@ -34,11 +41,12 @@ func IssuerOf(links app.Links) Issuer {
 }
 
 // Enrollment is what starting an enrollment shows once: the secret, for
-// typing in, and the otpauth:// URI, for a QR code. It redacts itself when
-// printed.
+// typing in, the otpauth:// URI, and that URI as a QR code for an
+// authenticator app's camera. It redacts itself when printed.
 type Enrollment struct {
 	Secret string // base32, no padding
 	URI    string
+	QRPNG  []byte // a PNG image of the URI's QR code
 }
 
 func (Enrollment) String() string   { return "[redacted]" }
@@ -100,6 +108,10 @@ func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
 	if err != nil {
 		return Enrollment{}, err
 	}
+	qr, err := h.totp.KeyQR(uri)
+	if err != nil {
+		return Enrollment{}, err
+	}
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		fresh, err := lockSame(ctx, r, u)
 		if err != nil {
@@ -114,7 +126,7 @@ func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
 	if err != nil {
 		return Enrollment{}, err
 	}
-	return Enrollment{Secret: mfa.EncodeSecret(secret), URI: uri}, nil
+	return Enrollment{Secret: mfa.EncodeSecret(secret), URI: uri, QRPNG: qr}, nil
 }
 
 // Confirm enables the pending factor with a current code of it, and

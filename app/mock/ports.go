@@ -1746,6 +1746,21 @@ func (mr *MockTOTPMockRecorder) Code(secret, step any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Code", reflect.TypeOf((*MockTOTP)(nil).Code), secret, step)
 }
 
+// KeyQR mocks base method.
+func (m *MockTOTP) KeyQR(uri string) ([]byte, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "KeyQR", uri)
+	ret0, _ := ret[0].([]byte)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// KeyQR indicates an expected call of KeyQR.
+func (mr *MockTOTPMockRecorder) KeyQR(uri any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "KeyQR", reflect.TypeOf((*MockTOTP)(nil).KeyQR), uri)
+}
+
 // KeyURI mocks base method.
 func (m *MockTOTP) KeyURI(issuer, account string, secret []byte) (string, error) {
 	m.ctrl.T.Helper()

@@ -189,7 +189,7 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 			}
 			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{
 				ID: w.ids.NewID(), Kind: app.MailResetPassword, To: u.Email().String(), UserID: u.ID(),
-				Data: map[string]string{"link": w.links.ResetPassword(secret)},
+				Data: app.LinkMailData(w.links.ResetPassword(secret), w.cfg.ResetTTL),
 			}, now); err != nil {
 				return err
 			}

@@ -255,6 +255,9 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	if !strings.HasPrefix(mailed.Data["link"], prefix) {
 		t.Fatalf("link %q", mailed.Data["link"])
 	}
+	if mailed.Data["expires_in"] != "1800" { // DefaultConfig's ResetTTL, 30 minutes
+		t.Errorf("the mail says the link works %q seconds, want 1800", mailed.Data["expires_in"])
+	}
 	if h, err := token.Parse(strings.TrimPrefix(mailed.Data["link"], prefix)); err != nil || issued == nil || h != issued.Hash() {
 		t.Errorf("link secret does not hash to the stored token: %v", err)
 	}

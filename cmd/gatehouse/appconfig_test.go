@@ -18,6 +18,9 @@ func TestConfigAppNameAndURL(t *testing.T) {
 	if cfg.AppName != "Gatehouse" || cfg.AppURL != "" {
 		t.Errorf("defaults: APP_NAME %q, APP_URL %q; want Gatehouse and unset", cfg.AppName, cfg.AppURL)
 	}
+	if w := wireConfig(cfg); w.IssuerName != "" {
+		t.Errorf("APP_NAME unset: the TOTP issuer is %q, want the public URL's host (\"\")", w.IssuerName)
+	}
 
 	cfg, err = LoadConfig(map[string]string{
 		"GATEHOUSE_APP_NAME": "  Acme Cloud  ",
@@ -29,6 +32,9 @@ func TestConfigAppNameAndURL(t *testing.T) {
 	w := wireConfig(cfg)
 	if w.AppName != "Acme Cloud" || w.AppURL != "https://app.example.com/welcome?from=auth" {
 		t.Errorf("injector gets APP_NAME %q, APP_URL %q", w.AppName, w.AppURL)
+	}
+	if w.IssuerName != "Acme Cloud" {
+		t.Errorf("APP_NAME set: the TOTP issuer is %q, want Acme Cloud", w.IssuerName)
 	}
 	if r := cfg.Redacted(); r["app_name"] != "Acme Cloud" || r["app_url"] != "https://app.example.com/welcome?from=auth" {
 		t.Errorf("the logged config has app_name %v, app_url %v", r["app_name"], r["app_url"])

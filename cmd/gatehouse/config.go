@@ -24,11 +24,18 @@ const envPrefix = "GATEHOUSE_"
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"` // empty or sqlite:PATH = embedded store
 	DataDir     string `env:"DATA_DIR" envDefault:"./data"`
-	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
+	// HTTPAddr defaults to loopback, so a development serve is reachable
+	// from this machine only; ":8080" (the container image sets it) listens
+	// on every interface.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// AdminAddr is the admin listener (admin API; empty = off). It
 	// defaults to loopback: put it on a network only behind a firewall.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
-	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// AdminHosts are the host names (comma-separated) the admin listener
+	// answers besides its own address and localhost: the compose file
+	// publishes it on the host's loopback and names localhost,127.0.0.1.
+	AdminHosts []string `env:"ADMIN_HOSTS" envSeparator:","`
+	PublicURL  string   `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
 	// AppName names the product in the hosted pages and the mail; AppURL,
 	// when set, is linked from the pages after a successful verification
 	// or reset ("Continue to <AppName>").
@@ -93,6 +100,7 @@ type Config struct {
 	limitPolicy     limits.Policy
 	store           store
 	unknownEnv      []unknownVar // GATEHOUSE_ variables nothing reads (envcheck.go); serve warns
+	appNameSet      bool         // GATEHOUSE_APP_NAME is set: it names the service in authenticator apps too
 }
 
 // storeKind names a store adapter.
@@ -139,6 +147,7 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		return Config{}, err
 	}
 	c.unknownEnv = unknownEnv(environ)
+	_, c.appNameSet = environ[envPrefix+"APP_NAME"]
 	return c, nil
 }
 

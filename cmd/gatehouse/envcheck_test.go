@@ -47,7 +47,7 @@ func TestKnownEnvIsConfigsEnvTags(t *testing.T) {
 			t.Errorf("knownEnv lacks %s: %v", want, known)
 		}
 	}
-	if envDefault("HTTP_ADDR") != ":8080" || envDefault("SHUTDOWN_TIMEOUT") != "15s" {
+	if envDefault("HTTP_ADDR") != "127.0.0.1:8080" || envDefault("SHUTDOWN_TIMEOUT") != "15s" {
 		t.Errorf("envDefault: HTTP_ADDR=%q SHUTDOWN_TIMEOUT=%q", envDefault("HTTP_ADDR"), envDefault("SHUTDOWN_TIMEOUT"))
 	}
 }

@@ -53,12 +53,20 @@ func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 			}
 		}
 		// The form's POST needs the registration's password.
-		if res := c.form("/verify-email", map[string]string{"token": tok, "password": "not the password chosen"}); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "register again") {
+		if res := c.form("/verify-email", map[string]string{"token": tok, "password": "not the password chosen"}); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "This password is not the one chosen at the registration") {
 			t.Fatalf("verify form with a wrong password: %d %s", res.Status, res.Body)
 		}
 		res := c.form("/verify-email", map[string]string{"token": tok, "password": strongPassword})
 		if res.Status != http.StatusOK || !strings.Contains(string(res.Body), "verified") {
 			t.Fatalf("verify form: %d %s", res.Status, res.Body)
+		}
+		// The used link says so on opening, and the form's post says it too.
+		if page := c.do(http.MethodGet, "/verify-email?token="+tok, nil, nil); page.Status != http.StatusGone ||
+			!strings.Contains(string(page.Body), "This link has expired or was already used") || strings.Contains(string(page.Body), "<form") {
+			t.Fatalf("opening the used link: %d %s", page.Status, page.Body)
+		}
+		if res := c.form("/verify-email", map[string]string{"token": tok, "password": strongPassword}); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "This link has expired or was already used") {
+			t.Fatalf("posting the used link: %d %s", res.Status, res.Body)
 		}
 		// Single use.
 		if r := c.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword}); r.Status != http.StatusBadRequest || r.Code(t) != "invalid_token" {
@@ -668,18 +676,21 @@ func TestPreRegisteredAddressCannotBeHijacked(t *testing.T) {
 	})
 }
 
+// TestHostedPagesEscapeTheReflectedToken: a token that is no token is a
+// dead link, whose page never reflects it.
 func TestHostedPagesEscapeTheReflectedToken(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixture(t, st)
 		const evil = `"><script>alert(1)</script>`
 		for _, path := range []string{"/verify-email", "/reset-password"} {
+			// No token at all: a dead link, never reflected.
 			r := f.c.do(http.MethodGet, path+"?token="+urlQueryEscape(evil), nil, nil)
-			if r.Status != http.StatusOK {
+			if r.Status != http.StatusGone {
 				t.Fatalf("%s: %d", path, r.Status)
 			}
-			if strings.Contains(string(r.Body), "<script>") || !strings.Contains(string(r.Body), "&lt;script&gt;") {
-				t.Fatalf("%s reflects the token unescaped:\n%s", path, r.Body)
+			if strings.Contains(string(r.Body), "<script>") || strings.Contains(string(r.Body), "script&gt;") {
+				t.Fatalf("%s reflects the token:\n%s", path, r.Body)
 			}
 		}
 	})
@@ -697,7 +708,11 @@ func TestConfiguredLifetimesAreEnforced(t *testing.T) {
 		addr, late := randomEmail(), randomEmail()
 		registerVerified(t, c, smtp, addr)
 		c.post("/v1/register", map[string]string{"email": late, "password": strongPassword})
-		lateTok := tokenFrom(t, mailTo(t, smtp, late, 1), "/verify-email")
+		lateMail := mailTo(t, smtp, late, 1)
+		if !strings.Contains(lateMail.Text, "expires in 2 seconds") {
+			t.Errorf("the verification mail does not state the configured lifetime (2s):\n%s", lateMail.Text)
+		}
+		lateTok := tokenFrom(t, lateMail, "/verify-email")
 		access, refresh := login(t, c, addr, strongPassword)
 		if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.JSON(t)["expires_in"].(float64) != 1 {
 			t.Fatalf("expires_in: %s", r.Body)

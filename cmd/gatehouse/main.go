@@ -214,6 +214,7 @@ func wireConfig(c Config) gwire.Config {
 		PublicURL:   c.PublicURL,
 		AppName:     c.AppName,
 		AppURL:      c.AppURL,
+		IssuerName:  issuerName(c),
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
 		},
@@ -314,16 +315,16 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	}
 	defer cleanup()
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := listen("HTTP_ADDR", cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("GATEHOUSE_HTTP_ADDR: %w", err)
+		return err
 	}
 	at := listening{HTTP: ln.Addr().String()}
 	var aln net.Listener
 	if cfg.AdminAddr != "" {
-		if aln, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		if aln, err = listen("ADMIN_ADDR", cfg.AdminAddr); err != nil {
 			_ = ln.Close()
-			return fmt.Errorf("GATEHOUSE_ADMIN_ADDR: %w", err)
+			return err
 		}
 		at.Admin = aln.Addr().String()
 	}
@@ -365,4 +366,33 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	wg.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// listen opens the listener of one GATEHOUSE_ address variable. Its errors
+// name the variable; an address another program holds also says how to
+// move it (the public listener's links follow GATEHOUSE_PUBLIC_URL).
+func listen(variable, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	name := envPrefix + variable
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	how := "set " + name + " to a free address, e.g. " + name + "=127.0.0.1:8091, or to empty to turn the admin listener off"
+	if variable == "HTTP_ADDR" {
+		how = "set " + name + " to a free address and " + envPrefix + "PUBLIC_URL to match, e.g. " +
+			name + "=127.0.0.1:8090 " + envPrefix + "PUBLIC_URL=http://localhost:8090"
+	}
+	return nil, fmt.Errorf("%s: %s is already in use by another program; %s", name, addr, how)
+}
+
+// issuerName is the name authenticator apps list TOTP codes under:
+// GATEHOUSE_APP_NAME when it is set, else "" (the public URL's host).
+func issuerName(c Config) string {
+	if c.appNameSet {
+		return c.AppName
+	}
+	return ""
 }

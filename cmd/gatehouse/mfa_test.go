@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"net/http"
 	"slices"
 	"strings"
@@ -119,6 +120,13 @@ func enrollAddr(t *testing.T, f fixture, addr string) mfaUser {
 	key, err := otp.NewKeyFromURL(uri)
 	if err != nil || key.Secret() != b32 || key.Issuer() != "gatehouse.test" || key.AccountName() != addr || key.Period() != 30 || key.Digits() != otp.DigitsSix || key.Algorithm() != otp.AlgorithmSHA1 {
 		t.Fatalf("otpauth URI %q: %v", uri, err)
+	}
+	qr, err := base64.StdEncoding.DecodeString(m["qr_png"].(string))
+	if err != nil {
+		t.Fatalf("qr_png: %v", err)
+	}
+	if img, err := png.Decode(bytes.NewReader(qr)); err != nil || img.Bounds().Dx() != img.Bounds().Dy() {
+		t.Fatalf("qr_png is not a square PNG: %v", err)
 	}
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(b32)
 	if err != nil || len(secret) != 20 {

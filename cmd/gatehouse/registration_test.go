@@ -134,7 +134,7 @@ func TestOwnerClickingAStrangersLinkDoesNotGiveTheStrangerTheAccount(t *testing.
 		ownersLink := tokenFrom(t, mailTo(t, f.smtp, addr, 2), "/verify-email")
 
 		page := f.c.form("/verify-email", map[string]string{"token": strangersLink, "password": strongPassword})
-		if page.Status != http.StatusBadRequest || !strings.Contains(string(page.Body), "use the link from the mail of that registration") {
+		if page.Status != http.StatusBadRequest || !strings.Contains(string(page.Body), "This password is not the one chosen at the registration that sent this link") {
 			t.Fatalf("owner on the stranger's link: %d %s", page.Status, page.Body)
 		}
 		if page := f.c.form("/verify-email", map[string]string{"token": ownersLink, "password": strongPassword}); page.Status != http.StatusOK {

@@ -2,39 +2,51 @@ package main
 
 import "runtime/debug"
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// without it the module version and VCS revision the Go toolchain records
-// are used.
-var version string
+// version and commit are set at build time (`make build` and the
+// Dockerfile pass -ldflags "-X main.version=$(git describe --tags --always
+// --dirty) -X main.commit=$(git rev-parse HEAD)"); without them the module
+// version and VCS revision the Go toolchain records are used.
+var version, commit string
 
 // binaryVersion is the version shown by /admin/v1/status and `gatehouse
-// version`.
+// version`: the stamped version and commit when set, else what the build
+// information holds.
 func binaryVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	var rev, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
+	info, _ := debug.ReadBuildInfo()
+	return describeVersion(version, commit, info)
+}
+
+// describeVersion is "VERSION (commit REV)" from the stamp, falling back
+// per part to the build information (a module version, the vcs.revision
+// setting), and "(devel)" only when nothing at all is known.
+func describeVersion(stamped, stampedCommit string, info *debug.BuildInfo) string {
+	v, rev, dirty := stamped, stampedCommit, false
+	if info != nil {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if rev == "" {
+					rev = s.Value
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
 		}
 	}
-	if (v == "" || v == "(devel)") && rev != "" {
+	switch {
+	case v == "" && rev == "":
+		return "(devel)"
+	case v == "":
 		v = "devel-" + rev[:min(12, len(rev))]
-		if modified == "true" {
+		if dirty {
 			v += "-dirty"
 		}
+		return v
+	case rev == "":
+		return v
 	}
-	if v == "" {
-		v = "(devel)"
-	}
-	return v
+	return v + " (commit " + rev + ")"
 }

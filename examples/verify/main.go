@@ -7,6 +7,7 @@
 //	-issuer    http://localhost:8080                        GATEHOUSE_PUBLIC_URL
 //	-jwks      http://localhost:8080/.well-known/jwks.json  the JWKS of that issuer (unset: -issuer's)
 //	-audience  gatehouse                                    GATEHOUSE_JWT_AUDIENCE
+//	-require-amr otp                                        refuse a token whose amr lacks it
 //
 // It prints the token's claims as JSON and exits 0, or says why the token
 // is refused and exits 1. What it checks, in order:
@@ -22,7 +23,10 @@
 //     never followed: keys come from the configured JWKS URL only;
 //   - the signature verifies with that key;
 //   - iss, aud and exp (with 30 s of leeway for clock skew), and that sub
-//     and exp are present.
+//     and exp are present;
+//   - with -require-amr, that the amr claim (RFC 8176: how the session's
+//     login was proven, "pwd" and, with a second factor, "otp") holds that
+//     method: what a service checks before a sensitive action.
 package main
 
 import (
@@ -36,6 +40,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +71,21 @@ type Claims struct {
 	SessionID     string `json:"sid"`
 	Email         string `json:"email"`
 	EmailVerified bool   `json:"email_verified"`
+	// AMR is how the session's login was proven (RFC 8176): ["pwd"], or
+	// ["pwd","otp"] after a second factor. Kept through refreshes.
+	AMR []string `json:"amr"`
+}
+
+// ErrMissingAMR: the token's amr does not hold a method the caller needs.
+var ErrMissingAMR = errors.New("amr lacks a required method")
+
+// RequireAMR refuses claims whose amr does not hold method (e.g. "otp"
+// for an action that needs a second factor).
+func (c *Claims) RequireAMR(method string) error {
+	if !slices.Contains(c.AMR, method) {
+		return fmt.Errorf("%w: %q not in %q", ErrMissingAMR, method, c.AMR)
+	}
+	return nil
 }
 
 // Verifier verifies access tokens of one issuer. Its zero value is not
@@ -247,6 +267,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	issuer := fs.String("issuer", "http://localhost:8080", "expected iss: the issuer's GATEHOUSE_PUBLIC_URL")
 	jwksURL := fs.String("jwks", "http://localhost:8080/.well-known/jwks.json", "URL of the issuer's JWKS (default: the issuer's /.well-known/jwks.json)")
 	audience := fs.String("audience", "gatehouse", "expected aud: the issuer's GATEHOUSE_JWT_AUDIENCE")
+	requireAMR := fs.String("require-amr", "", "refuse a token whose amr claim lacks this method (e.g. otp: a second factor)")
 	minRefetch := fs.Duration("min-refetch", 30*time.Second, "least time between two JWKS fetches (an unknown kid refetches once)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -279,6 +300,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	v := NewVerifier(*issuer, *audience, *jwksURL)
 	v.MinRefetch = *minRefetch
 	c, err := v.Verify(ctx, raw)
+	if err == nil && *requireAMR != "" {
+		err = c.RequireAMR(*requireAMR)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "verify: token refused:", err)
 		return 1

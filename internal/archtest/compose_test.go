@@ -716,3 +716,36 @@ func TestComposeGatehouseHardening(t *testing.T) {
 			got>>20, need>>20, 2*need>>20, idleMiB, hc, argon2KiB)
 	}
 }
+
+// TestComposeOperatorSurface: both listeners take the container's
+// interfaces (the binary's defaults are its loopback, which the host cannot
+// reach), the admin listener is published on the host's loopback only, and
+// it accepts the Host names a client on the host sends. The image itself
+// listens on every interface too, since its healthcheck and a plain
+// `docker run -p` depend on it.
+func TestComposeOperatorSurface(t *testing.T) {
+	root, _ := moduleRoot(t)
+	gh := service(t, loadCompose(t, root), "gatehouse")
+	env := environment(gh.Environment)
+	for variable, port := range map[string]string{"GATEHOUSE_HTTP_ADDR": "8080", "GATEHOUSE_ADMIN_ADDR": "8081"} {
+		host, p, ok := strings.Cut(env[variable], ":")
+		if !ok || p != port || host != "" && host != "0.0.0.0" {
+			t.Errorf("gatehouse: %s = %q, want \":%s\" (every interface of the container)", variable, env[variable], port)
+		}
+		if !publishes(gh.Ports, port) {
+			t.Errorf("gatehouse does not publish %s's port %s (ports: %v)", variable, port, gh.Ports)
+		}
+	}
+	hosts := strings.Split(env["GATEHOUSE_ADMIN_HOSTS"], ",")
+	if !slices.Contains(hosts, "localhost") || !slices.Contains(hosts, "127.0.0.1") {
+		t.Errorf("gatehouse: GATEHOUSE_ADMIN_HOSTS = %q, want localhost,127.0.0.1 (the Host a client on the host sends)", env["GATEHOUSE_ADMIN_HOSTS"])
+	}
+
+	src, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^ENV GATEHOUSE_HTTP_ADDR=:8080$`).Match(src) {
+		t.Error("the Dockerfile does not set ENV GATEHOUSE_HTTP_ADDR=:8080 (the binary's default is loopback)")
+	}
+}

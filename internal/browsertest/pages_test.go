@@ -58,14 +58,17 @@ func TestHostedPages(t *testing.T) {
 		checkPasswordRule(t, tb)
 		tb.screenshot(t, "verify-email")
 
-		// A refusal (here a mistyped password; every refusal looks the
-		// same) is the form again with the reason, the token of the link,
-		// and where to go when the link is the problem.
+		// A mistyped password for a live link is the form again, with the
+		// token of the link, saying the password is not that registration's
+		// (only the link's holder sees it), and where else to go.
 		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "a mistyped passphrase"))
 		res = tb.submit(t, "/verify-email")
 		want.status, want.wantError = http.StatusBadRequest, true
 		checkFormPage(t, tb, res, want)
 		checkErrorLinks(t, tb)
+		if msg := tb.text(t, `.err`); !strings.Contains(msg, "This password is not the one chosen at the registration that sent this link") || strings.Contains(msg, "expired") {
+			t.Errorf("the refusal of a mistyped password says %q", msg)
+		}
 		if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
 			t.Error("the refused password is rendered back into the field")
 		}
@@ -81,6 +84,14 @@ func TestHostedPages(t *testing.T) {
 		}
 		checkContinue(t, tb, app, "verified")
 		tb.requireScripts(t, false) // JavaScript stayed off through every navigation
+
+		// The used link, opened again, says so at once: no form, the way on.
+		dead := newTab(t, browser, false)
+		res = dead.open(t, link)
+		checkDeadLinkPage(t, dead, res, "This link has expired or was already used")
+		dead.screenshot(t, "verify-email-used-link")
+		res = dead.follow(t, `a[href="./resend-verification"]`, "/resend-verification")
+		checkFormPage(t, dead, res, formPage{title: "Get a new verification link", fields: []string{"email"}})
 	})
 
 	t.Run("forgot-and-reset-password", func(t *testing.T) {
@@ -150,30 +161,37 @@ func TestHostedPages(t *testing.T) {
 	})
 
 	t.Run("invalid-link", func(t *testing.T) {
-		// A reset link that is unknown (or expired, or used: one answer):
-		// the page says so and links on, to a new reset link and to the
-		// resend-verification page, which open.
+		// A reset link that is unknown (or expired, or used: one answer)
+		// says so on opening, before any password is typed, and links on,
+		// to a new reset link and to the resend-verification page, which
+		// open.
 		tb := newTab(t, browser, false)
 		res := tb.open(t, srv.URL+"/reset-password?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-		checkFormPage(t, tb, res, formPage{title: "Choose a new password", token: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", fields: []string{"password"}})
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "a perfectly fine passphrase"))
-		res = tb.submit(t, "/reset-password")
-		if res.Status != http.StatusBadRequest {
-			t.Fatalf("reset with an unknown link = %d, want 400", res.Status)
-		}
-		checkHostedHeaders(t, res.Headers)
-		if msg := tb.text(t, `[role=status].err`); !strings.Contains(msg, "This link cannot reset a password") {
-			t.Errorf("the page says %q", msg)
-		}
-		if n := tb.count(t, `form`); n != 0 {
-			t.Errorf("the page has %d forms; a dead link needs none", n)
-		}
+		checkDeadLinkPage(t, tb, res, "This link cannot reset a password")
 		checkErrorLinks(t, tb)
 		tb.screenshot(t, "reset-password-invalid-link")
 
 		res = tb.follow(t, `a[href="./resend-verification"]`, "/resend-verification")
 		checkFormPage(t, tb, res, formPage{title: "Get a new verification link", fields: []string{"email"}})
 		tb.requireScripts(t, false)
+	})
+
+	t.Run("not-found", func(t *testing.T) {
+		// A mangled link is a page a browser shows (404 text/html), with
+		// the way on, not raw problem JSON.
+		tb := newTab(t, browser, false)
+		res := tb.open(t, srv.URL+"/verify-emai?token=AAAA")
+		if res.Status != http.StatusNotFound || !strings.HasPrefix(res.MimeType, "text/html") {
+			t.Fatalf("GET of an unknown path = %d %s, want 404 text/html", res.Status, res.MimeType)
+		}
+		checkHostedHeaders(t, res.Headers)
+		if msg := tb.text(t, `[role=status]`); !strings.Contains(msg, "There is no page at this address") {
+			t.Errorf("the 404 page says %q", msg)
+		}
+		checkErrorLinks(t, tb)
+		tb.screenshot(t, "not-found")
+		res = tb.follow(t, `a[href="./forgot-password"]`, "/forgot-password")
+		checkFormPage(t, tb, res, formPage{title: "Reset your password", fields: []string{"email"}})
 	})
 
 	t.Run("resend-verification", func(t *testing.T) {
@@ -305,8 +323,12 @@ func TestHostedPages(t *testing.T) {
 		} {
 			t.Run(strings.TrimPrefix(strings.Replace(path, "?token=", "-with-", 1), "/"), func(t *testing.T) {
 				res := tb.open(t, srv.URL+path)
-				if res.Status != http.StatusOK || !strings.HasPrefix(res.MimeType, "text/html") {
-					t.Fatalf("GET %s = %d %s, want 200 text/html", pathOf(path), res.Status, res.MimeType)
+				want := http.StatusOK
+				if strings.Contains(path, "?token=") {
+					want = http.StatusGone // a made-up link: the dead-link page
+				}
+				if res.Status != int64(want) || !strings.HasPrefix(res.MimeType, "text/html") {
+					t.Fatalf("GET %s = %d %s, want %d text/html", pathOf(path), res.Status, res.MimeType, want)
 				}
 				checkCSP(t, res.Headers)
 				got := injectInlineScript(t, tb)
@@ -407,6 +429,22 @@ func checkResultPage(t *testing.T, tb *tab, res *network.Response, wantStatus in
 	}
 	if n := tb.count(t, `.err`); n != 0 {
 		t.Errorf("the result page shows %d errors: %q", n, tb.text(t, `.err`))
+	}
+}
+
+// checkDeadLinkPage checks the page of a link that can no longer be used,
+// opened from the mail: 410 at once, the reason, and no form.
+func checkDeadLinkPage(t *testing.T, tb *tab, res *network.Response, wantMsg string) {
+	t.Helper()
+	if res.Status != http.StatusGone || !strings.HasPrefix(res.MimeType, "text/html") {
+		t.Fatalf("opening a dead link = %d %s, want 410 text/html", res.Status, res.MimeType)
+	}
+	checkHostedHeaders(t, res.Headers)
+	if msg := tb.text(t, `[role=status].err`); !strings.Contains(msg, wantMsg) {
+		t.Errorf("the dead link's page says %q, want %q", msg, wantMsg)
+	}
+	if n := tb.count(t, `form`); n != 0 {
+		t.Errorf("the page has %d forms; a dead link needs none", n)
 	}
 }
 
