@@ -199,6 +199,7 @@ func TestLinkMailsStateTheRealLifetime(t *testing.T) {
 		{app.MailResetPassword, "1800", "expires in 30 minutes"},
 		{app.MailVerifyEmail, "86400", "expires in 24 hours"},
 		{app.MailConfirmEmailChange, "259200", "expires in 3 days"},
+		{app.MailInvite, "259200", "expires in 3 days"},
 		{app.MailVerifyEmail, "3600", "expires in 1 hour"},
 	} {
 		_, text, html, err := r.Render(app.OutboundMail{Kind: tc.kind, Data: map[string]string{"link": link, "expires_in": tc.seconds}})

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,8 @@ func TestCreateWithoutPasswordInvites(t *testing.T) {
 		return nil
 	})
 	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-		if m.Kind != app.MailInvite || m.To != "new@example.com" || !strings.HasPrefix(m.Data["link"], apptest.PublicURL+"/accept-invite?token=") {
+		if m.Kind != app.MailInvite || m.To != "new@example.com" || !strings.HasPrefix(m.Data["link"], apptest.PublicURL+"/accept-invite?token=") ||
+			m.Data["expires_in"] != strconv.FormatInt(int64(tok.ExpiresAt().Sub(tok.CreatedAt())/time.Second), 10) {
 			t.Errorf("mail %+v", m)
 		}
 		if h, _ := token.Parse(strings.TrimPrefix(m.Data["link"], apptest.PublicURL+"/accept-invite?token=")); tok == nil || h != tok.Hash() {

@@ -199,7 +199,7 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 			}
 			err = r.Outbox.Enqueue(ctx, app.OutboundMail{
 				ID: h.ids.NewID(), Kind: app.MailInvite, To: u.Email().String(), UserID: u.ID(),
-				Data: map[string]string{"link": h.links.AcceptInvite(secret)},
+				Data: app.LinkMailData(h.links.AcceptInvite(secret), h.invite),
 			}, now)
 			if err != nil {
 				return err
