@@ -52,6 +52,14 @@ type CommonPasswords interface {
 	Contains(lower string) bool
 }
 
+// PasswordEstimator rates how guessable a password is, for the password
+// policy's MinPasswordGuesses rule.
+type PasswordEstimator interface {
+	// Estimate rates a normalized password against the account's own
+	// words (user.EstimateInputs).
+	Estimate(password string, userInputs []string) user.GuessEstimate
+}
+
 // Repos are the repositories bound to one transaction, or to the store
 // itself (each call then stands alone).
 type Repos struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/secretbox"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/adapters/totp"
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -255,9 +256,10 @@ func ProvideHasher(cfg Config, obs argon2id.Observer) (app.PasswordHasher, error
 	return argon2id.New(opts)
 }
 
-// ProvidePolicy builds the password policy with the shipped common list.
-func ProvidePolicy(cfg Config, list app.CommonPasswords) user.PasswordPolicy {
-	return user.PasswordPolicy{MinLength: cfg.PasswordMinLength, IsCommon: list.Contains}
+// ProvidePolicy builds the password policy with the shipped common list
+// and the guess estimator.
+func ProvidePolicy(cfg Config, list app.CommonPasswords, est app.PasswordEstimator) user.PasswordPolicy {
+	return user.PasswordPolicy{MinLength: cfg.PasswordMinLength, IsCommon: list.Contains, Estimate: est.Estimate}
 }
 
 // PasswordSet is hashing and policy.
@@ -265,6 +267,8 @@ var PasswordSet = wire.NewSet(
 	ProvideHasher,
 	commonpw.New,
 	wire.Bind(new(app.CommonPasswords), new(*commonpw.List)),
+	strength.New,
+	wire.Bind(new(app.PasswordEstimator), new(strength.Estimator)),
 	ProvidePolicy,
 )
 

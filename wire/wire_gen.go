@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -50,7 +51,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideRateLimiter(pool)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
@@ -213,7 +215,8 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
@@ -374,7 +377,8 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideRateLimiter(pool)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
@@ -452,7 +456,8 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
