@@ -60,6 +60,7 @@ type Config struct {
 	JWT               jwt.Config
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
+	RefreshReuseGrace app.RefreshReuseGrace // a rotated refresh token presented again this soon gets its successor
 	VerificationTTL   account.VerificationTTL
 	RequireVerified   app.RequireVerifiedEmail
 	PasswordMinLength int
@@ -422,7 +423,7 @@ var OperatorSet = wire.NewSet(
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "VerificationTTL", "RequireVerified", "Retention", "Version"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version"),
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,

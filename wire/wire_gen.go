@@ -95,7 +95,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
 	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
-	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout, metricsObserver)
+	refreshReuseGrace := cfg.RefreshReuseGrace
+	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -174,7 +175,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
 	retention := ProvideRetention(pool)
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Admin:   adminHTTP,
@@ -259,7 +260,8 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
 	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
-	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout, metricsObserver)
+	refreshReuseGrace := cfg.RefreshReuseGrace
+	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -338,7 +340,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
 	retention := ProvideSQLiteRetention(db)
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Admin:   adminHTTP,

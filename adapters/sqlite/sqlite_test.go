@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -389,6 +390,11 @@ func TestMigrateRoundTrip(t *testing.T) {
 		t.Fatalf("migrations: %v %v", files, err)
 	}
 	n, last := len(files), files[len(files)-1]
+	// The last version, from its file name: versions may have gaps.
+	lastVersion, err := strconv.Atoi(strings.SplitN(last, "_", 2)[0])
+	if err != nil {
+		t.Fatalf("migration %s: %v", last, err)
+	}
 
 	out := status()
 	if !strings.HasPrefix(out, "VERSION  STATE    APPLIED AT  MIGRATION\n") || count(out, "pending") != n {
@@ -414,7 +420,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = status()
-	if count(out, "applied") != n-1 || !strings.Contains(out, fmt.Sprintf("%-8d pending  -", n)) {
+	if count(out, "applied") != n-1 || !strings.Contains(out, fmt.Sprintf("%-8d pending  -", lastVersion)) {
 		t.Fatalf("after down:\n%s", out)
 	}
 	for range n - 1 {

@@ -222,6 +222,7 @@ func wireConfig(c Config) gwire.Config {
 		JWT:               jwt.Config{Issuer: c.PublicURL, Audience: c.JWTAudience, TTL: c.AccessTokenTTL},
 		RefreshTTL:        session.RefreshTTL(c.RefreshTokenTTL),
 		IdleTimeout:       session.IdleTimeout(c.SessionIdle),
+		RefreshReuseGrace: app.RefreshReuseGrace(c.RefreshReuseGrace),
 		VerificationTTL:   account.VerificationTTL(c.VerifyTokenTTL),
 		RequireVerified:   app.RequireVerifiedEmail(c.RequireVerifiedEmail),
 		PasswordMinLength: c.PasswordMinLength,
