@@ -52,6 +52,14 @@ type CommonPasswords interface {
 	Contains(lower string) bool
 }
 
+// PasswordEstimator rates how guessable a password is, for the password
+// policy's MinPasswordGuesses rule.
+type PasswordEstimator interface {
+	// Estimate rates a normalized password against the account's own
+	// words (user.EstimateInputs).
+	Estimate(password string, userInputs []string) user.GuessEstimate
+}
+
 // Repos are the repositories bound to one transaction, or to the store
 // itself (each call then stands alone).
 type Repos struct {
@@ -145,7 +153,16 @@ type RefreshToken struct {
 	SessionID uuid.UUID
 	CreatedAt time.Time
 	UsedAt    *time.Time
+	// SealedSuccessor is the secret of the token that replaced this one,
+	// sealed (Sealer) under a label bound to Hash; kept only for the reuse
+	// grace after UsedAt, nil otherwise.
+	SealedSuccessor []byte
 }
+
+// RefreshReuseGrace is how long after its rotation a refresh token
+// presented again still gets its successor (several tabs refreshing at
+// once); later it is reuse. 0 turns the grace off.
+type RefreshReuseGrace time.Duration
 
 // BearerSession is what one bearer request checks and shows: a session,
 // its user, and whether that user has a confirmed second factor.
@@ -189,8 +206,9 @@ type SessionRepository interface {
 	// presenting one token, exactly one sees it unused and the others see
 	// its used time. Unknown: session.ErrNotFound.
 	RefreshTokenForChange(ctx context.Context, hash token.Hash) (RefreshToken, error)
-	// MarkRefreshTokenUsed sets the used time of a refresh token.
-	MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time) error
+	// MarkRefreshTokenUsed sets the used time of a refresh token and its
+	// sealed successor (nil: none, which also erases one kept before).
+	MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error
 }
 
 // MailKind names an outbox message kind; the mailer has templates for each.
@@ -384,6 +402,10 @@ type Retention interface {
 	// is deleted only as the check stands when the delete commits. It
 	// deletes a bounded batch per call; the next call goes on.
 	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
+	// ForgetRefreshSuccessors erases the sealed successors of refresh
+	// tokens rotated before rotatedBefore (their reuse grace is over) and
+	// returns how many; a bounded batch per call, like Sweep.
+	ForgetRefreshSuccessors(ctx context.Context, rotatedBefore time.Time) (int, error)
 }
 
 // AccessClaims are the claims of an access token.

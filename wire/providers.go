@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/secretbox"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/adapters/totp"
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -63,6 +64,7 @@ type Config struct {
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
 	StepUpMaxAge      appmfa.StepUpMaxAge // how long after a code a session may make sensitive changes without one
+	RefreshReuseGrace app.RefreshReuseGrace // a rotated refresh token presented again this soon gets its successor
 	VerificationTTL   account.VerificationTTL
 	RequireVerified   app.RequireVerifiedEmail
 	PasswordMinLength int
@@ -259,9 +261,10 @@ func ProvideHasher(cfg Config, obs argon2id.Observer) (app.PasswordHasher, error
 	return argon2id.New(opts)
 }
 
-// ProvidePolicy builds the password policy with the shipped common list.
-func ProvidePolicy(cfg Config, list app.CommonPasswords) user.PasswordPolicy {
-	return user.PasswordPolicy{MinLength: cfg.PasswordMinLength, IsCommon: list.Contains}
+// ProvidePolicy builds the password policy with the shipped common list
+// and the guess estimator.
+func ProvidePolicy(cfg Config, list app.CommonPasswords, est app.PasswordEstimator) user.PasswordPolicy {
+	return user.PasswordPolicy{MinLength: cfg.PasswordMinLength, IsCommon: list.Contains, Estimate: est.Estimate}
 }
 
 // PasswordSet is hashing and policy.
@@ -269,6 +272,8 @@ var PasswordSet = wire.NewSet(
 	ProvideHasher,
 	commonpw.New,
 	wire.Bind(new(app.CommonPasswords), new(*commonpw.List)),
+	strength.New,
+	wire.Bind(new(app.PasswordEstimator), new(strength.Estimator)),
 	ProvidePolicy,
 )
 
@@ -422,7 +427,7 @@ var OperatorSet = wire.NewSet(
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "VerificationTTL", "RequireVerified", "Retention", "Version"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version"),
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,

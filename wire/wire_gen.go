@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -50,7 +51,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideRateLimiter(pool)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
@@ -94,7 +96,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
 	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
-	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout, metricsObserver)
+	refreshReuseGrace := cfg.RefreshReuseGrace
+	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -176,7 +179,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
 	retention := ProvideRetention(pool)
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Admin:   adminHTTP,
@@ -217,7 +220,8 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
@@ -261,7 +265,8 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
 	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
-	refresh := session.NewRefresh(txManager, accessTokens, clock, reader, idleTimeout, metricsObserver)
+	refreshReuseGrace := cfg.RefreshReuseGrace
+	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -343,7 +348,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
 	retention := ProvideSQLiteRetention(db)
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, clock, reporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Admin:   adminHTTP,
@@ -382,7 +387,8 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideRateLimiter(pool)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
@@ -460,7 +466,8 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 		return nil, nil, err
 	}
 	list := commonpw.New()
-	passwordPolicy := ProvidePolicy(cfg, list)
+	estimator := strength.New()
+	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := ProvideSQLiteRateLimiter(db)
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)

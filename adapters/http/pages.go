@@ -165,6 +165,12 @@ func (s *pageSite) fieldMessage(f domain.FieldError) string {
 		return "This password is one of the most common ones, which attackers try first. Choose another one."
 	case user.RulePasswordContainsEmail:
 		return "This password contains the part of your email address before the @. Choose one without it."
+	case user.RulePasswordTooGuessable:
+		// The policy's message says why in plain words already.
+		if why, ok := strings.CutPrefix(f.Message, "The password "); ok {
+			return "This password " + why
+		}
+		return "This password is too easy to guess. A few unrelated words make a strong password that is easy to remember."
 	case user.RulePasswordInvalid:
 		return "This password contains characters that cannot be used, such as control characters. Choose another one."
 	case "invalid_email":

@@ -154,7 +154,7 @@ func TestPasswordFormsStateTheRule(t *testing.T) {
 			`id="password-rule"`, "at least 21 and at most 128 characters")
 	}
 	res, body := do(t, a, request("GET", "/reset-password?token="+f.liveLink(t, token.PurposeResetPassword), ""))
-	wantIn(t, "reset form", checkPage(t, res, body, 200), "before the @")
+	wantIn(t, "reset form", checkPage(t, res, body, 200), "before the @", "must not be easy to guess", "sequences such as 1234", "keyboard patterns such as qwerty")
 
 	// Without a configured minimum the pages state the floor, never 0.
 	g := newFixture(t)
@@ -407,12 +407,18 @@ func TestSuccessPagesContinueToTheApp(t *testing.T) {
 func TestFieldMessagesArePlainWords(t *testing.T) {
 	t.Parallel()
 	s := newPageSite(PageConfig{PasswordMinLength: 12})
-	policy := user.PasswordPolicy{MinLength: 12, IsCommon: func(s string) bool { return s == "password1234567" }}
+	policy := user.PasswordPolicy{MinLength: 12, IsCommon: func(s string) bool { return s == "password1234567" },
+		Estimate: func(pw string, _ []string) user.GuessEstimate {
+			if pw == "aaaaaaaaaaaaaaaa" {
+				return user.GuessEstimate{Guesses: 193, Weaknesses: []user.Weakness{user.WeakRepeatedCharacter}}
+			}
+			return user.GuessEstimate{Guesses: 1e12}
+		}}
 	email, err := user.ParseEmail("alice.smith@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, raw := range []string{"short", strings.Repeat("x", user.MaxPasswordLength+1), "password1234567", "hi alice.smith here", "bad\x00password here"} {
+	for _, raw := range []string{"short", strings.Repeat("x", user.MaxPasswordLength+1), "password1234567", "hi alice.smith here", "bad\x00password here", "aaaaaaaaaaaaaaaa"} {
 		_, err := policy.Check("password", raw, email)
 		assertPlain(t, s, err)
 	}

@@ -84,3 +84,15 @@ func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int,
 	}
 	return n, nil
 }
+
+// ForgetRefreshSuccessors erases the sealed successors of refresh tokens
+// rotated before rotatedBefore, at most batch per call, through the
+// partial index on the rotation time of tokens that keep one.
+func (r *Retention) ForgetRefreshSuccessors(ctx context.Context, rotatedBefore time.Time) (int, error) {
+	tag, err := r.db.Exec(ctx, `UPDATE refresh_tokens SET successor_sealed = NULL WHERE token_hash IN (
+		SELECT token_hash FROM refresh_tokens WHERE successor_sealed IS NOT NULL AND used_at < $1 LIMIT $2)`, rotatedBefore, batch)
+	if err != nil {
+		return 0, translate(err, nil)
+	}
+	return int(tag.RowsAffected()), nil
+}

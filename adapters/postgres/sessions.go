@@ -166,8 +166,8 @@ func (r *SessionRepository) RevokeAll(ctx context.Context, userID, keep uuid.UUI
 
 // AddRefreshToken stores a refresh token of a session.
 func (r *SessionRepository) AddRefreshToken(ctx context.Context, rt app.RefreshToken) error {
-	_, err := r.db.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES ($1, $2, $3, $4)`,
-		rt.Hash[:], rt.SessionID, rt.CreatedAt, rt.UsedAt)
+	_, err := r.db.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES ($1, $2, $3, $4, $5)`,
+		rt.Hash[:], rt.SessionID, rt.CreatedAt, rt.UsedAt, rt.SealedSuccessor)
 	return translate(err, nil)
 }
 
@@ -182,8 +182,8 @@ func (r *SessionRepository) RefreshTokenForChange(ctx context.Context, hash toke
 		created time.Time
 		used    *time.Time
 	)
-	err := r.db.QueryRow(ctx, `SELECT token_hash, session_id, created_at, used_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash[:]).
-		Scan(&raw, &rt.SessionID, &created, &used)
+	err := r.db.QueryRow(ctx, `SELECT token_hash, session_id, created_at, used_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash[:]).
+		Scan(&raw, &rt.SessionID, &created, &used, &rt.SealedSuccessor)
 	if err != nil {
 		return app.RefreshToken{}, translate(err, session.ErrNotFound)
 	}
@@ -193,10 +193,10 @@ func (r *SessionRepository) RefreshTokenForChange(ctx context.Context, hash toke
 	return rt, nil
 }
 
-// MarkRefreshTokenUsed sets the used time of a refresh token, or gives
-// session.ErrNotFound.
-func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time) error {
-	tag, err := r.db.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash[:], at)
+// MarkRefreshTokenUsed sets the used time and the sealed successor (nil:
+// none) of a refresh token, or gives session.ErrNotFound.
+func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error {
+	tag, err := r.db.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2, successor_sealed = $3 WHERE token_hash = $1`, hash[:], at, sealedSuccessor)
 	return affectedOne(tag, err, session.ErrNotFound)
 }
 

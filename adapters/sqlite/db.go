@@ -380,6 +380,15 @@ func microsPtr(t *time.Time) any {
 	return t.UnixMicro()
 }
 
+// blobOrNull is b, or SQL NULL for an empty b (the driver would store an
+// empty blob).
+func blobOrNull(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // fromMicros is a stored time, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 

@@ -105,3 +105,11 @@ func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int,
 	}
 	return len(ids), nil
 }
+
+// ForgetRefreshSuccessors erases the sealed successors of refresh tokens
+// rotated before rotatedBefore, at most batch per call, through the
+// partial index on the rotation time of tokens that keep one.
+func (r *Retention) ForgetRefreshSuccessors(ctx context.Context, rotatedBefore time.Time) (int, error) {
+	return affected(exec(ctx, r.db, `UPDATE refresh_tokens SET successor_sealed = NULL WHERE token_hash IN (
+		SELECT token_hash FROM refresh_tokens WHERE successor_sealed IS NOT NULL AND used_at < $1 LIMIT $2)`, micros(rotatedBefore), batch))
+}

@@ -204,8 +204,8 @@ func (r *SessionRepository) RevokeAll(ctx context.Context, userID, keep uuid.UUI
 
 // AddRefreshToken stores a refresh token of a session.
 func (r *SessionRepository) AddRefreshToken(ctx context.Context, rt app.RefreshToken) error {
-	_, err := exec(ctx, r.db, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at) VALUES ($1, $2, $3, $4)`,
-		rt.Hash[:], rt.SessionID.String(), micros(rt.CreatedAt), microsPtr(rt.UsedAt))
+	_, err := exec(ctx, r.db, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES ($1, $2, $3, $4, $5)`,
+		rt.Hash[:], rt.SessionID.String(), micros(rt.CreatedAt), microsPtr(rt.UsedAt), blobOrNull(rt.SealedSuccessor))
 	return err
 }
 
@@ -221,8 +221,8 @@ func (r *SessionRepository) RefreshTokenForChange(ctx context.Context, hash toke
 		created int64
 		used    sql.NullInt64
 	)
-	err := r.db.reader().QueryRowContext(ctx, `SELECT token_hash, session_id, created_at, used_at FROM refresh_tokens WHERE token_hash = $1`, hash[:]).
-		Scan(&raw, &rt.SessionID, &created, &used)
+	err := r.db.reader().QueryRowContext(ctx, `SELECT token_hash, session_id, created_at, used_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1`, hash[:]).
+		Scan(&raw, &rt.SessionID, &created, &used, &rt.SealedSuccessor)
 	if err != nil {
 		return app.RefreshToken{}, translate(err, session.ErrNotFound)
 	}
@@ -232,10 +232,10 @@ func (r *SessionRepository) RefreshTokenForChange(ctx context.Context, hash toke
 	return rt, nil
 }
 
-// MarkRefreshTokenUsed sets the used time of a refresh token, or gives
-// session.ErrNotFound.
-func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time) error {
-	res, err := exec(ctx, r.db, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, hash[:], micros(at))
+// MarkRefreshTokenUsed sets the used time and the sealed successor (nil:
+// none) of a refresh token, or gives session.ErrNotFound.
+func (r *SessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error {
+	res, err := exec(ctx, r.db, `UPDATE refresh_tokens SET used_at = $2, successor_sealed = $3 WHERE token_hash = $1`, hash[:], micros(at), blobOrNull(sealedSuccessor))
 	return affectedOne(res, err, session.ErrNotFound)
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,15 +261,15 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 		t.Fatalf("got %+v, want %+v", got, rt)
 	}
 	at := now().Add(time.Second)
-	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at); err != nil {
+	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err = readRefreshToken(t, s, rt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.UsedAt == nil || !got.UsedAt.Equal(at) {
-		t.Fatalf("UsedAt = %s, want %v", fmtTimePtr(got.UsedAt), at)
+	if got.UsedAt == nil || !got.UsedAt.Equal(at) || got.SealedSuccessor != nil {
+		t.Fatalf("UsedAt = %s, successor %x; want %v and none", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at)
 	}
 
 	// Added in a transaction, already used: stored as it is.
@@ -289,13 +290,14 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	if _, err := repo.RefreshTokenForChange(ctx, randomHash(t)); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("unknown, on the store: %v", err)
 	}
-	if err := repo.MarkRefreshTokenUsed(ctx, randomHash(t), at); !errors.Is(err, session.ErrNotFound) {
+	if err := repo.MarkRefreshTokenUsed(ctx, randomHash(t), at, sealedLike(t)); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("mark unknown: %v", err)
 	}
 }
 
 // Of concurrent transactions presenting one refresh token, exactly one sees
-// it unused; the others see its used time.
+// it unused (and rotates it, keeping a successor); the others see its used
+// time and that successor.
 func testRefreshTokenConcurrentUse(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	sess := createSession(t, s, createUser(t, s).ID(), now())
@@ -304,7 +306,11 @@ func testRefreshTokenConcurrentUse(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	var unused, used atomic.Int32
-	race(12, func(int) {
+	successors := make([][]byte, 12)
+	for i := range successors {
+		successors[i] = sealedLike(t)
+	}
+	race(12, func(i int) {
 		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 			got, err := r.Sessions.RefreshTokenForChange(ctx, rt.Hash)
 			if err != nil {
@@ -312,11 +318,14 @@ func testRefreshTokenConcurrentUse(t *testing.T, s Store) {
 			}
 			if got.UsedAt != nil {
 				used.Add(1)
+				if !slices.ContainsFunc(successors, func(b []byte) bool { return bytes.Equal(b, got.SealedSuccessor) }) {
+					t.Errorf("a used token without the successor of its rotation: %x", got.SealedSuccessor)
+				}
 				return nil
 			}
 			unused.Add(1)
 			time.Sleep(time.Millisecond) // widen the window a double use needs
-			return r.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, now())
+			return r.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, now(), successors[i])
 		})
 		if err != nil {
 			t.Error(err)

@@ -19,14 +19,21 @@ type Janitor struct {
 	rl        app.RateLimiter
 	retention app.Retention
 	keep      time.Duration
+	grace     time.Duration
 	clock     app.Clock
 	rep       app.ErrorReporter
 }
 
-// NewJanitor builds the janitor.
-func NewJanitor(rl app.RateLimiter, retention app.Retention, keep RetentionPeriod, clock app.Clock, rep app.ErrorReporter) *Janitor {
+// NewJanitor builds the janitor. grace is the refresh reuse grace: the
+// sealed successors of refresh tokens rotated longer ago are erased.
+func NewJanitor(rl app.RateLimiter, retention app.Retention, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
 	app.Require(map[string]any{"RateLimiter": rl, "Retention": retention, "Clock": clock, "ErrorReporter": rep})
-	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), clock: clock, rep: rep}
+	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, rep: rep}
+}
+
+// ForgetSuccessors erases the sealed successors whose reuse grace is over.
+func (j *Janitor) ForgetSuccessors(ctx context.Context) (int, error) {
+	return j.retention.ForgetRefreshSuccessors(ctx, j.clock.Now().Add(-j.grace))
 }
 
 // RunOnce deletes expired counters, deletes the pending registrations
@@ -48,9 +55,25 @@ func (j *Janitor) RunOnce(ctx context.Context) (app.Swept, error) {
 }
 
 // Run cleans every interval until ctx ends; failures go to the reporter.
+// Sealed refresh successors are erased more often, every grace (when that
+// is shorter), so that none outlives its grace by much more than the grace
+// itself.
 func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
+	every := interval
+	if j.grace > 0 && j.grace < every {
+		every = j.grace
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		app.Every(ctx, every, j.rep, "refresh successor sweep", func(ctx context.Context) error {
+			_, err := j.ForgetSuccessors(ctx)
+			return err
+		})
+	}()
 	app.Every(ctx, interval, j.rep, "retention sweep", func(ctx context.Context) error {
 		_, err := j.RunOnce(ctx)
 		return err
 	})
+	<-done
 }

@@ -3,6 +3,7 @@ package maintenance_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 	"go.uber.org/mock/gomock"
 )
 
-const keep = 30 * 24 * time.Hour
+const (
+	keep  = 30 * 24 * time.Hour
+	grace = 10 * time.Second
+)
 
 type fixture struct {
 	j         *maintenance.Janitor
@@ -29,7 +33,7 @@ func newJanitor(t *testing.T) *fixture {
 		retention: mock.NewMockRetention(ctrl),
 		reporter:  mock.NewMockErrorReporter(ctrl),
 	}
-	f.j = maintenance.NewJanitor(f.rl, f.retention, maintenance.RetentionPeriod(keep), apptest.NewClock(apptest.T0), f.reporter)
+	f.j = maintenance.NewJanitor(f.rl, f.retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
 	return f
 }
 
@@ -88,10 +92,48 @@ func TestRunReportsFailuresAndStops(t *testing.T) {
 	defer cancel()
 	boom := errors.New("db down")
 	f.rl.EXPECT().DeleteExpired(gomock.Any()).MinTimes(1).Return(0, boom)
+	f.retention.EXPECT().ForgetRefreshSuccessors(gomock.Any(), gomock.Any()).AnyTimes().Return(0, nil)
 	// Reported once: rounds failing after the cancel are shutdown, not news.
 	f.reporter.EXPECT().ReportError(gomock.Any(), "retention sweep", boom).Times(1).Do(func(context.Context, string, error) { cancel() })
 	done := make(chan struct{})
 	go func() { f.j.Run(ctx, time.Millisecond); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+// The sealed successors of refresh tokens rotated longer ago than the
+// reuse grace are erased.
+func TestForgetSuccessorsPastTheGrace(t *testing.T) {
+	f := newJanitor(t)
+	f.retention.EXPECT().ForgetRefreshSuccessors(gomock.Any(), apptest.T0.Add(-grace)).Times(1).Return(2, nil)
+	if n, err := f.j.ForgetSuccessors(context.Background()); n != 2 || err != nil {
+		t.Fatalf("ForgetSuccessors = %d, %v", n, err)
+	}
+}
+
+// Run erases successors every grace, more often than the retention sweep,
+// and reports its failures under their own name.
+func TestRunForgetsSuccessorsEveryGrace(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	retention, reporter := mock.NewMockRetention(ctrl), mock.NewMockErrorReporter(ctrl)
+	j := maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(time.Millisecond), apptest.NewClock(apptest.T0), reporter)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	boom := errors.New("db down")
+	var calls atomic.Int32
+	retention.EXPECT().ForgetRefreshSuccessors(gomock.Any(), apptest.T0.Add(-time.Millisecond)).MinTimes(3).DoAndReturn(func(context.Context, time.Time) (int, error) {
+		if calls.Add(1) == 3 {
+			return 0, boom
+		}
+		return 1, nil
+	})
+	reporter.EXPECT().ReportError(gomock.Any(), "refresh successor sweep", boom).Times(1).Do(func(context.Context, string, error) { cancel() })
+	done := make(chan struct{})
+	// The retention sweep's interval is an hour: only successors are swept.
+	go func() { j.Run(ctx, time.Hour); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -106,5 +148,5 @@ func TestNewJanitorRequiresDependencies(t *testing.T) {
 		}
 	}()
 	ctrl := gomock.NewController(t)
-	maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), nil, maintenance.RetentionPeriod(keep), apptest.NewClock(apptest.T0), mock.NewMockErrorReporter(ctrl))
+	maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), nil, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), mock.NewMockErrorReporter(ctrl))
 }

@@ -587,17 +587,17 @@ func (mr *MockSessionRepositoryMockRecorder) ListActive(ctx, userID, now any) *g
 }
 
 // MarkRefreshTokenUsed mocks base method.
-func (m *MockSessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time) error {
+func (m *MockSessionRepository) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "MarkRefreshTokenUsed", ctx, hash, at)
+	ret := m.ctrl.Call(m, "MarkRefreshTokenUsed", ctx, hash, at, sealedSuccessor)
 	ret0, _ := ret[0].(error)
 	return ret0
 }
 
 // MarkRefreshTokenUsed indicates an expected call of MarkRefreshTokenUsed.
-func (mr *MockSessionRepositoryMockRecorder) MarkRefreshTokenUsed(ctx, hash, at any) *gomock.Call {
+func (mr *MockSessionRepositoryMockRecorder) MarkRefreshTokenUsed(ctx, hash, at, sealedSuccessor any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MarkRefreshTokenUsed", reflect.TypeOf((*MockSessionRepository)(nil).MarkRefreshTokenUsed), ctx, hash, at)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MarkRefreshTokenUsed", reflect.TypeOf((*MockSessionRepository)(nil).MarkRefreshTokenUsed), ctx, hash, at, sealedSuccessor)
 }
 
 // RefreshTokenForChange mocks base method.
@@ -1049,6 +1049,21 @@ func NewMockRetention(ctrl *gomock.Controller) *MockRetention {
 // EXPECT returns an object that allows the caller to indicate expected use.
 func (m *MockRetention) EXPECT() *MockRetentionMockRecorder {
 	return m.recorder
+}
+
+// ForgetRefreshSuccessors mocks base method.
+func (m *MockRetention) ForgetRefreshSuccessors(ctx context.Context, rotatedBefore time.Time) (int, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ForgetRefreshSuccessors", ctx, rotatedBefore)
+	ret0, _ := ret[0].(int)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ForgetRefreshSuccessors indicates an expected call of ForgetRefreshSuccessors.
+func (mr *MockRetentionMockRecorder) ForgetRefreshSuccessors(ctx, rotatedBefore any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ForgetRefreshSuccessors", reflect.TypeOf((*MockRetention)(nil).ForgetRefreshSuccessors), ctx, rotatedBefore)
 }
 
 // Sweep mocks base method.

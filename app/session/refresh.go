@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"time"
@@ -13,22 +14,47 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 )
 
+// MaxReuseGrace bounds the refresh reuse grace: a stolen rotated token
+// gets the live one for no longer than this.
+const MaxReuseGrace = time.Minute
+
+// maxGraceHops bounds how many rotations a repeat within the grace follows
+// to the live token. Tabs refreshing at once make one rotation; a chain
+// this long within a few seconds is not a browser, and is reuse.
+const maxGraceHops = 16
+
 // Refresh rotates a refresh token. The presented token is locked, so of
-// concurrent refreshes with one token exactly one finds it unused; a token
-// that was already rotated revokes its whole session (reuse detection).
+// concurrent refreshes with one token exactly one finds it unused and
+// rotates it. The others, and any repeat within the reuse grace, get that
+// same successor (kept sealed on the rotated token for the grace) with a
+// fresh access token, so several tabs refreshing at once all stay signed
+// in. A token presented again after the grace revokes its whole session
+// (reuse detection).
 type Refresh struct {
 	tx     app.TxManager
 	tokens app.AccessTokens
+	sealer app.Sealer
 	clock  app.Clock
 	rnd    io.Reader
 	idle   time.Duration
+	grace  time.Duration
 	obs    app.Observer
 }
 
-// NewRefresh builds the use case.
-func NewRefresh(tx app.TxManager, tokens app.AccessTokens, clock app.Clock, rnd io.Reader, idle IdleTimeout, obs app.Observer) *Refresh {
-	app.Require(map[string]any{"TxManager": tx, "AccessTokens": tokens, "Clock": clock, "Random": rnd, "Observer": obs})
-	return &Refresh{tx: tx, tokens: tokens, clock: clock, rnd: rnd, idle: time.Duration(idle), obs: obs}
+// NewRefresh builds the use case. A grace outside 0..MaxReuseGrace is a
+// wiring bug (configuration checks it first) and panics.
+func NewRefresh(tx app.TxManager, tokens app.AccessTokens, sealer app.Sealer, clock app.Clock, rnd io.Reader, idle IdleTimeout, grace app.RefreshReuseGrace, obs app.Observer) *Refresh {
+	app.Require(map[string]any{"TxManager": tx, "AccessTokens": tokens, "Sealer": sealer, "Clock": clock, "Random": rnd, "Observer": obs})
+	if grace < 0 || time.Duration(grace) > MaxReuseGrace {
+		panic("session: refresh reuse grace out of range")
+	}
+	return &Refresh{tx: tx, tokens: tokens, sealer: sealer, clock: clock, rnd: rnd, idle: time.Duration(idle), grace: time.Duration(grace), obs: obs}
+}
+
+// successorLabel binds a sealed successor to the token it replaced, so
+// that a sealed value moved to another row does not open.
+func successorLabel(rotated token.Hash) string {
+	return "refresh-successor:" + hex.EncodeToString(rotated[:])
 }
 
 // Handle returns a new pair for a valid refresh token.
@@ -47,15 +73,31 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		} else if err != nil {
 			return err
 		}
+		// A rotated token within its grace stands for the live token of
+		// its line. The tokens are locked before the session, oldest
+		// first, as a rotation locks them, so no two refreshes wait on
+		// each other.
+		var live token.Secret
+		if rt.UsedAt != nil {
+			if live, err = h.liveSuccessor(ctx, r, rt, now); err != nil {
+				return err
+			}
+		}
 		s, err := r.Sessions.ByIDForChange(ctx, rt.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return domain.ErrRefreshInvalid
 		} else if err != nil {
 			return err
 		}
-		if rt.UsedAt != nil {
-			// Reuse: commit the revocation, then refuse.
+		if rt.UsedAt != nil && live == "" {
+			// Reuse: commit the revocation, then refuse. The grace is
+			// over, so the successor is erased too.
 			reused, revoked = true, false
+			if rt.SealedSuccessor != nil {
+				if err := r.Sessions.MarkRefreshTokenUsed(ctx, hash, *rt.UsedAt, nil); err != nil {
+					return err
+				}
+			}
 			if s.RevokedAt() != nil {
 				return nil
 			}
@@ -76,15 +118,26 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		if !u.Active() {
 			return domain.ErrRefreshInvalid
 		}
-		if err := r.Sessions.MarkRefreshTokenUsed(ctx, hash, now); err != nil {
-			return err
-		}
 		s.Touch(now)
 		if err := r.Sessions.Update(ctx, s); err != nil {
 			return err
 		}
-		pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now)
-		return err
+		if live != "" {
+			// Within the grace: the same successor, a fresh access token,
+			// no second rotation.
+			pair, err = signPair(ctx, h.tokens, s, u, live)
+			return err
+		}
+		if pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now); err != nil {
+			return err
+		}
+		var sealed []byte
+		if h.grace > 0 {
+			if sealed, err = h.sealer.Seal([]byte(pair.RefreshToken.Reveal()), successorLabel(hash)); err != nil {
+				return err
+			}
+		}
+		return r.Sessions.MarkRefreshTokenUsed(ctx, hash, now, sealed)
 	})
 	if err != nil {
 		return nil, err
@@ -96,4 +149,37 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		return nil, domain.ErrRefreshInvalid
 	}
 	return pair, nil
+}
+
+// liveSuccessor is the secret of the live token that replaced rt, when rt
+// was rotated less than the grace ago: its sealed successor, and if that
+// was rotated too (within its own grace, which is no shorter), that one's,
+// up to maxGraceHops. "" means reuse: the grace is over or off, or the line
+// is too long.
+func (h *Refresh) liveSuccessor(ctx context.Context, r app.Repos, rt app.RefreshToken, now time.Time) (token.Secret, error) {
+	for range maxGraceHops {
+		if h.grace == 0 || rt.SealedSuccessor == nil || now.Sub(*rt.UsedAt) >= h.grace {
+			return "", nil
+		}
+		plain, err := h.sealer.Open(rt.SealedSuccessor, successorLabel(rt.Hash))
+		if err != nil {
+			return "", err
+		}
+		secret := token.Secret(plain)
+		next, err := r.Sessions.RefreshTokenForChange(ctx, token.HashOf(secret))
+		if errors.Is(err, session.ErrNotFound) {
+			// Its session was swept with its tokens.
+			return "", domain.ErrRefreshInvalid
+		} else if err != nil {
+			return "", err
+		}
+		if next.SessionID != rt.SessionID {
+			return "", domain.ErrRefreshInvalid
+		}
+		if next.UsedAt == nil {
+			return secret, nil
+		}
+		rt = next
+	}
+	return "", nil
 }

@@ -1,7 +1,9 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -30,7 +32,28 @@ type refreshFixture struct {
 	u      *user.User
 }
 
-func newRefresh(t *testing.T) *refreshFixture {
+// grace is the refresh reuse grace of the tests.
+const grace = 10 * time.Second
+
+// labelSealer seals reversibly and binds the label, as the real Sealer
+// does: a value opens only under the label it was sealed with.
+type labelSealer struct{}
+
+func (labelSealer) Seal(plain []byte, label string) ([]byte, error) {
+	return append([]byte("sealed|"+label+"|"), plain...), nil
+}
+
+func (labelSealer) Open(sealed []byte, label string) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(sealed, []byte("sealed|"+label+"|"))
+	if !ok {
+		return nil, app.ErrSealBroken
+	}
+	return rest, nil
+}
+
+func newRefresh(t *testing.T) *refreshFixture { return newRefreshWithGrace(t, grace) }
+
+func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 	ctrl := gomock.NewController(t)
 	f := &refreshFixture{
 		tx:     mock.NewMockTxManager(ctrl),
@@ -39,7 +62,7 @@ func newRefresh(t *testing.T) *refreshFixture {
 		repos:  apptest.NewRepos(ctrl),
 		u:      loginUser(true, true),
 	}
-	f.h = appsession.NewRefresh(f.tx, f.tokens, apptest.NewClock(apptest.T0), apptest.NewRand(t.Name()), appsession.IdleTimeout(idle), f.obs)
+	f.h = appsession.NewRefresh(f.tx, f.tokens, labelSealer{}, apptest.NewClock(apptest.T0), apptest.NewRand(t.Name()), appsession.IdleTimeout(idle), app.RefreshReuseGrace(g), f.obs)
 	s, h, err := token.NewSecret(apptest.NewRand("presented/" + t.Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -59,11 +82,11 @@ func TestRefreshRotates(t *testing.T) {
 	s := liveSession(f.u.ID())
 	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 	var added app.RefreshToken
+	var successor []byte
 	gomock.InOrder(
 		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), CreatedAt: apptest.T0.Add(-time.Hour)}, nil),
 		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
 		f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0).Return(nil),
 		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if !ss.LastUsedAt().Equal(apptest.T0) || ss.RevokedAt() != nil {
 				t.Errorf("session not touched: last used %v", ss.LastUsedAt())
@@ -81,10 +104,18 @@ func TestRefreshRotates(t *testing.T) {
 			c.IssuedAt, c.ExpiresAt = apptest.T0, apptest.T0.Add(accessTTL)
 			return "signed.jwt", c, nil
 		}),
+		// Marked used last, with its successor sealed under its own hash.
+		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0, gomock.Any()).DoAndReturn(func(_ context.Context, _ token.Hash, _ time.Time, sealed []byte) error {
+			successor = sealed
+			return nil
+		}),
 	)
 	pair, err := f.h.Handle(context.Background(), f.raw, meta)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := (labelSealer{}).Open(successor, "refresh-successor:"+hex.EncodeToString(f.hash[:])); err != nil || string(got) != pair.RefreshToken.Reveal() {
+		t.Fatalf("sealed successor %q opens to %q, %v; want the new token", successor, got, err)
 	}
 	if added.Hash == f.hash || added.SessionID != s.ID() || token.HashOf(pair.RefreshToken) != added.Hash {
 		t.Fatalf("rotation: presented %x, added %+v, returned hash %x", f.hash, added, token.HashOf(pair.RefreshToken))

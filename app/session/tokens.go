@@ -31,7 +31,8 @@ type TokenPair struct {
 }
 
 // issuePair stores a new refresh token for s and signs an access token
-// whose amr and auth_time are the session's (kept through refreshes).
+// whose amr and auth_time are the session's (kept through refreshes), with
+// signPair.
 func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
@@ -40,6 +41,12 @@ func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io
 	if err := r.Sessions.AddRefreshToken(ctx, app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: now}); err != nil {
 		return nil, err
 	}
+	return signPair(ctx, tokens, s, u, secret)
+}
+
+// signPair signs a fresh access token for s beside the refresh token
+// secret (new, or the successor a repeat within the reuse grace gets).
+func signPair(ctx context.Context, tokens app.AccessTokens, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
 	signed, claims, err := tokens.Issue(ctx, app.AccessClaims{
 		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(), AMR: s.AMR(), AuthTime: s.AuthTime(),
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestConfigAppNameAndURL: GATEHOUSE_APP_NAME defaults to Gatehouse and
@@ -57,6 +58,34 @@ func TestConfigAppNameAndURL(t *testing.T) {
 	for _, ok := range []string{"http://localhost:3000", "https://app.example.com", "https://example.com/app/#/home"} {
 		if _, err := LoadConfig(map[string]string{"GATEHOUSE_APP_URL": ok}); err != nil {
 			t.Errorf("GATEHOUSE_APP_URL=%q: %v", ok, err)
+		}
+	}
+}
+
+// TestConfigRefreshReuseGrace: GATEHOUSE_REFRESH_REUSE_GRACE defaults to
+// 10s, 0s turns the grace off, and a negative grace or one over a minute
+// stops startup with an error naming the variable.
+func TestConfigRefreshReuseGrace(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]time.Duration{"": 10 * time.Second, "0s": 0, "2500ms": 2500 * time.Millisecond, "1m": time.Minute} {
+		env := map[string]string{}
+		if raw != "" {
+			env["GATEHOUSE_REFRESH_REUSE_GRACE"] = raw
+		}
+		cfg, err := LoadConfig(env)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if got := time.Duration(wireConfig(cfg).RefreshReuseGrace); got != want {
+			t.Errorf("%q: the injector gets %v, want %v", raw, got, want)
+		}
+		if r := cfg.Redacted(); r["refresh_reuse_grace"] != want.String() {
+			t.Errorf("%q: the logged config has %v", raw, r["refresh_reuse_grace"])
+		}
+	}
+	for _, bad := range []string{"-1s", "61s", "1h", "ten seconds"} {
+		if _, err := LoadConfig(map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": bad}); err == nil || !strings.Contains(err.Error(), "REFRESH_REUSE_GRACE") {
+			t.Errorf("%q: error %v, want one naming the variable", bad, err)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 )
 
@@ -64,6 +65,10 @@ type Config struct {
 	VerifyTokenTTL     time.Duration `env:"VERIFICATION_TOKEN_TTL" envDefault:"24h"`
 	ResetTokenTTL      time.Duration `env:"RESET_TOKEN_TTL" envDefault:"30m"`
 	InviteTokenTTL     time.Duration `env:"INVITE_TOKEN_TTL" envDefault:"72h"`
+
+	// RefreshReuseGrace: a rotated refresh token presented again this soon
+	// gets the same successor (several tabs); 0s turns it off.
+	RefreshReuseGrace time.Duration `env:"REFRESH_REUSE_GRACE" envDefault:"10s"`
 
 	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"true"`
 	PasswordMinLength    int  `env:"PASSWORD_MIN_LENGTH" envDefault:"15"`
@@ -223,6 +228,9 @@ func (c *Config) validate() error {
 	if c.PasswordMinLength < user.MinPasswordFloor || c.PasswordMinLength > user.MaxPasswordLength {
 		bad("PASSWORD_MIN_LENGTH", "must be between %d and %d", user.MinPasswordFloor, user.MaxPasswordLength)
 	}
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > session.MaxReuseGrace {
+		bad("REFRESH_REUSE_GRACE", "must be between 0s (off) and %s", session.MaxReuseGrace)
+	}
 	for name, d := range map[string]time.Duration{
 		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle, "STEP_UP_MAX_AGE": c.StepUpMaxAge,
 		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "INVITE_TOKEN_TTL": c.InviteTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait, "RETENTION": c.Retention,
@@ -315,7 +323,7 @@ func (c Config) Redacted() map[string]any {
 		"jwt_previous_key_files": c.JWTPreviousKeyFiles, "secret_key_file": c.SecretKeyFile,
 		"key_publish_delay": c.KeyPublishDelay.String(), "key_refresh_interval": c.KeyRefreshInterval.String(),
 		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
-		"session_idle_timeout": c.SessionIdle.String(), "step_up_max_age": c.StepUpMaxAge.String(), "require_verified_email": c.RequireVerifiedEmail,
+		"session_idle_timeout": c.SessionIdle.String(), "step_up_max_age": c.StepUpMaxAge.String(), "refresh_reuse_grace": c.RefreshReuseGrace.String(), "require_verified_email": c.RequireVerifiedEmail,
 		// Durations as Go duration strings ("15s"): a bare number would have no unit.
 		"verification_token_ttl": c.VerifyTokenTTL.String(), "reset_token_ttl": c.ResetTokenTTL.String(), "invite_token_ttl": c.InviteTokenTTL.String(),
 		"hash_max_wait": c.HashMaxWait.String(), "shutdown_timeout": c.ShutdownTimeout.String(), "retention": c.Retention.String(),

@@ -19,7 +19,9 @@ import (
 func TestRegisterVerifyLoginRefreshLogoutFlow(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+		// With the reuse grace off, a repeat is reuse at once, as it was
+		// before the grace (refreshgrace_test.go tests the grace).
+		f := newFixtureWith(t, st, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "0s"})
 		smtp, env, c := f.smtp, f.env, f.c
 		addr := randomEmail()
 
@@ -490,6 +492,7 @@ func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
 	t.Parallel()
 	smtp := smtptest.Start(t)
 	env := baseEnv(t, onPostgres, smtp)
+	env["GATEHOUSE_REFRESH_REUSE_GRACE"] = "1s"
 	a, b := start(t, env), start(t, env)
 	ca, cb := newClient(t, a), newClient(t, b)
 	addr := randomEmail()
@@ -508,7 +511,12 @@ func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
 		t.Fatalf("refresh on B: %d %s", r.Status, r.Body)
 	}
 	refresh2 := r.JSON(t)["refresh_token"].(string)
-	// Reuse on A of the token B rotated revokes the session for both.
+	// Within the grace, A answers the token B rotated with B's successor.
+	if r := ca.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusOK || r.JSON(t)["refresh_token"] != refresh2 {
+		t.Fatalf("repeat on A within the grace: %d %s", r.Status, r.Body)
+	}
+	// After it, reuse on A of the token B rotated revokes the session for both.
+	time.Sleep(1100 * time.Millisecond)
 	if r := ca.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
 		t.Fatalf("reuse on A: %d", r.Status)
 	}
@@ -517,10 +525,13 @@ func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
 	}
 }
 
+// With the reuse grace off, of concurrent refreshes with one token exactly
+// one succeeds, as before the grace (TestConcurrentRefreshesShareOneSuccessor
+// has them all succeed with the grace on).
 func TestConcurrentRefreshesOneWins(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+		f := newFixtureWith(t, st, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "0s"})
 		c := f.c
 		addr := f.verifiedUser(t)
 		_, refresh := login(t, c, addr, strongPassword)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -372,10 +373,14 @@ type fixture struct {
 	c    *client
 }
 
-func newFixture(t *testing.T, st testStore) fixture {
+func newFixture(t *testing.T, st testStore) fixture { return newFixtureWith(t, st, nil) }
+
+// newFixtureWith is newFixture with extra (or changed) configuration.
+func newFixtureWith(t *testing.T, st testStore, extra map[string]string) fixture {
 	t.Helper()
 	smtp := smtptest.Start(t)
 	env := baseEnv(t, st, smtp)
+	maps.Copy(env, extra)
 	inst := start(t, env)
 	return fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
 }

@@ -225,6 +225,7 @@ func wireConfig(c Config) gwire.Config {
 		RefreshTTL:        session.RefreshTTL(c.RefreshTokenTTL),
 		IdleTimeout:       session.IdleTimeout(c.SessionIdle),
 		StepUpMaxAge:      appmfa.StepUpMaxAge(c.StepUpMaxAge),
+		RefreshReuseGrace: app.RefreshReuseGrace(c.RefreshReuseGrace),
 		VerificationTTL:   account.VerificationTTL(c.VerifyTokenTTL),
 		RequireVerified:   app.RequireVerifiedEmail(c.RequireVerifiedEmail),
 		PasswordMinLength: c.PasswordMinLength,

@@ -3,6 +3,7 @@ package user_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -159,5 +160,71 @@ func TestNormalizePasswordNFKCOnly(t *testing.T) {
 	}
 	if got := user.NormalizePassword("A\u030a").Reveal(); got != "\u00c5" {
 		t.Fatalf("NormalizePassword did not compose: %q", got)
+	}
+}
+
+// fieldOf is the one field error of a validation error.
+func fieldOf(t *testing.T, err error) domain.FieldError {
+	t.Helper()
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind != domain.KindValidation || len(de.Fields) != 1 {
+		t.Fatalf("err = %v, want one field error", err)
+	}
+	return de.Fields[0]
+}
+
+func TestPasswordPolicyTooGuessable(t *testing.T) {
+	var gotPassword string
+	var gotInputs []string
+	est := user.GuessEstimate{Guesses: user.MinPasswordGuesses - 1, Weaknesses: []user.Weakness{user.WeakRepeatedPattern, user.WeakSequence, user.WeakRepeatedPattern}}
+	p := user.PasswordPolicy{MinLength: 15, Estimate: func(pw string, inputs []string) user.GuessEstimate {
+		gotPassword, gotInputs = pw, inputs
+		return est
+	}}
+	_, err := p.Check("new_password", "\uff41bcabcabcabcabc123", mustEmail(t, "Alice.Smith-x@example.com"))
+	fe := fieldOf(t, err)
+	if fe.Field != "new_password" || fe.Code != user.RulePasswordTooGuessable {
+		t.Fatalf("field error %+v", fe)
+	}
+	if want := "The password is too easy to guess: it repeats a word or a pattern and has a sequence such as 1234 or abcd. Use a few unrelated words, or a longer phrase."; fe.Message != want {
+		t.Errorf("message %q, want %q", fe.Message, want)
+	}
+	if gotPassword != "abcabcabcabcabc123" {
+		t.Errorf("estimated %q, want the NFKC form", gotPassword)
+	}
+	if want := []string{"alice.smith-x@example.com", "alice.smith-x", "alice", "smith"}; !slices.Equal(gotInputs, want) {
+		t.Errorf("inputs %q, want %q", gotInputs, want)
+	}
+
+	// Without a named pattern the reason is generic.
+	est = user.GuessEstimate{Guesses: 10}
+	if fe := fieldOf(t, second(p.Check("password", "abcdefghijklmnop", mustEmail(t, "bo@x.io")))); fe.Message != "The password is too easy to guess. Use a few unrelated words, or a longer phrase." {
+		t.Errorf("generic message %q", fe.Message)
+	}
+
+	// At the bound the password passes.
+	est = user.GuessEstimate{Guesses: user.MinPasswordGuesses}
+	if _, err := p.Check("password", "abcdefghijklmnop", mustEmail(t, "bo@x.io")); err != nil {
+		t.Fatalf("at %g guesses: %v", user.MinPasswordGuesses, err)
+	}
+}
+
+func second[A, B any](_ A, b B) B { return b }
+
+// The estimate runs last: a password the list or the length rule refuses
+// never reaches it, and that rule's code is the answer.
+func TestPasswordPolicyEstimateAfterOtherRules(t *testing.T) {
+	called := false
+	p := user.PasswordPolicy{MinLength: 15, IsCommon: func(l string) bool { return l == "passwordpassword" }, Estimate: func(string, []string) user.GuessEstimate {
+		called = true
+		return user.GuessEstimate{}
+	}}
+	for raw, code := range map[string]string{"short": user.RulePasswordTooShort, "passwordpassword": user.RulePasswordCommon, "xx-bobby-xx-yyyyy": user.RulePasswordContainsEmail} {
+		if fe := fieldOf(t, second(p.Check("password", raw, mustEmail(t, "bobby@x.io")))); fe.Code != code {
+			t.Errorf("%q: code %q, want %q", raw, fe.Code, code)
+		}
+	}
+	if called {
+		t.Fatal("estimate consulted for a password another rule refused")
 	}
 }
