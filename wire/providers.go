@@ -63,7 +63,7 @@ type Config struct {
 	JWT               jwt.Config
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
-	StepUpMaxAge      appmfa.StepUpMaxAge // how long after a code a session may make sensitive changes without one
+	StepUpMaxAge      appmfa.StepUpMaxAge   // how long after a code a session may make sensitive changes without one
 	RefreshReuseGrace app.RefreshReuseGrace // a rotated refresh token presented again this soon gets its successor
 	VerificationTTL   account.VerificationTTL
 	RequireVerified   app.RequireVerifiedEmail
