@@ -25,6 +25,7 @@ func TestEstimateGuessablePasswords(t *testing.T) {
 		{"alice.smith@example.com1", user.WeakPersonal},
 		{"sunshineprincess", user.WeakCommonWord},
 		{strings.Repeat("gl1mmer-", 16), user.WeakRepeatedPattern}, // 128 code points: the longest allowed
+		{strings.Repeat("ab1", 42), user.WeakRepeatedPattern},      // weak pieces joined stay weak
 	} {
 		got := strength.New().Estimate(c.pw, inputs)
 		if got.Guesses >= user.MinPasswordGuesses {
@@ -46,6 +47,9 @@ func TestEstimateStrongPasswords(t *testing.T) {
 		"mauve-otter-silent-kayak",
 		"Tr0ub4dor&3xyzabc",
 		"zqjxkvbnmwrtypslfh",
+		// Longer than a piece: a weak pattern after a strong piece does
+		// not make it weak.
+		"mauve-otter-silent-kayak plus four more unrelated words: fjord, quill" + strings.Repeat("a", 58),
 	} {
 		if got := strength.New().Estimate(pw, []string{"alice@example.com", "alice"}); got.Guesses < user.MinPasswordGuesses {
 			t.Errorf("%q: %g guesses (%v), want at least %g", pw, got.Guesses, got.Weaknesses, user.MinPasswordGuesses)
