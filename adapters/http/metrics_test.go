@@ -71,7 +71,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 		{"public", "DELETE", "/v1/me/sessions/" + id, 401},
 		{"public", "GET", "/v1/users/" + id + "/tokens/eyJhbGciOiJFZERTQSJ9.e30.sig", 404},
 		{"public", "GET", "/verify-email?token=secret-token-value", 200},
-		{"public", "BREW", "/healthz", 501},
+		{"public", "BREW", "/healthz", 405},
 		{"admin", "GET", "/readyz", 200},
 		{"admin", "GET", "/admin/v1/users/" + id, 401},
 		{"admin", "PUT", "/metrics", 405},
@@ -92,7 +92,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 		"GET unmatched 404":              3, // /metrics on the public app, the unknown paths
 		"DELETE /v1/me/sessions/:id 401": 1,
 		"GET /verify-email 200":          1,
-		"OTHER unmatched 501":            1,
+		"OTHER unmatched 405":            1,
 		"GET /readyz 200":                1,
 		"GET /admin/v1 401":              1, // refused by the key check, before routing within /admin/v1
 		"PUT unmatched 405":              1,

@@ -11,6 +11,8 @@ package http
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -123,9 +125,12 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 
 	// Fiber answers a method it does not know (not in RequestMethods) with a
 	// plain-text 400 from inside its router, bypassing middleware and the
-	// error handler. Intercept such requests first and answer 501 through
-	// the error handler like every other error.
+	// error handler. Intercept such requests first and answer them like a
+	// known method that no route takes: 405 with Allow on a path that has
+	// routes, else 404, through the error handler (logged at info by the
+	// access log line, never as an error: any client can send any token).
 	known := app.Config().RequestMethods
+	table := &routeTable{app: app}
 	srv := app.Server()
 	inner := srv.Handler
 	srv.Handler = func(fctx *fasthttp.RequestCtx) {
@@ -144,12 +149,30 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 		if !slices.Contains(known, string(fctx.Method())) {
 			c := app.AcquireCtx(fctx)
 			defer app.ReleaseCtx(c)
-			if err := s.handleError(c, fiber.ErrNotImplemented); err != nil {
-				fctx.SetStatusCode(fiber.StatusInternalServerError)
+			if err := s.handleError(c, table.refusal(c)); err != nil {
+				fctx.SetStatusCode(fiber.StatusNotFound)
 			}
 			return
 		}
 		inner(fctx)
+	}
+	// fasthttp reports a connection that broke while the request was read
+	// (the client reset it, or went away mid-body) as a network error,
+	// which Fiber answers 502 Bad Gateway, an error-level log line. It is
+	// the client's doing, not a failure here: answer 400 (if anyone still
+	// listens), logged at info like any refused request.
+	readFailed := srv.ErrorHandler
+	srv.ErrorHandler = func(fctx *fasthttp.RequestCtx, err error) {
+		var ne net.Error
+		if !errors.As(err, &ne) || ne.Timeout() {
+			readFailed(fctx, err)
+			return
+		}
+		c := app.AcquireCtx(fctx)
+		defer app.ReleaseCtx(c)
+		if herr := s.handleError(c, fiber.ErrBadRequest); herr != nil {
+			fctx.SetStatusCode(fiber.StatusBadRequest)
+		}
 	}
 
 	app.Use(
@@ -170,23 +193,32 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 // methods (HEAD included wherever GET is, as Fiber registers both). Call it
 // once, after all routes and mounts are registered.
 func Finish(app *fiber.App) {
-	cfg := app.Config()
-	var (
-		once   sync.Once
-		routes []fiber.Route
-	)
+	table := &routeTable{app: app}
 	app.Use(func(c *fiber.Ctx) error {
-		// Mounted sub-apps are merged at startup, so read the routes on first
-		// use rather than when Finish is called.
-		once.Do(func() { routes = app.GetRoutes(true) })
 		c.Locals(keyUnmatched, true)
-		allowed := allowedMethods(routes, c.Path(), cfg)
-		if len(allowed) == 0 || slices.Contains(allowed, c.Method()) {
-			return fiber.ErrNotFound
-		}
-		c.Set(fiber.HeaderAllow, strings.Join(allowed, ", "))
-		return fiber.ErrMethodNotAllowed
+		return table.refusal(c)
 	})
+}
+
+// routeTable answers which methods a path takes, from the app's routes.
+type routeTable struct {
+	app    *fiber.App
+	once   sync.Once
+	routes []fiber.Route
+}
+
+// refusal is the answer to a request no route took: 405 with an Allow
+// header when routes exist for the path under other methods, else 404.
+func (t *routeTable) refusal(c *fiber.Ctx) error {
+	// Mounted sub-apps are merged at startup, so read the routes on first
+	// use rather than when the table is made.
+	t.once.Do(func() { t.routes = t.app.GetRoutes(true) })
+	allowed := allowedMethods(t.routes, c.Path(), t.app.Config())
+	if len(allowed) == 0 || slices.Contains(allowed, c.Method()) {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderAllow, strings.Join(allowed, ", "))
+	return fiber.ErrMethodNotAllowed
 }
 
 // allowedMethods lists, in canonical order, the methods of the routes whose
