@@ -372,10 +372,17 @@ type fixture struct {
 	c    *client
 }
 
-func newFixture(t *testing.T, st testStore) fixture {
+func newFixture(t *testing.T, st testStore) fixture { return newFixtureWith(t, st, nil) }
+
+// newFixtureWith is newFixture with the variables of set added to the
+// environment.
+func newFixtureWith(t *testing.T, st testStore, set map[string]string) fixture {
 	t.Helper()
 	smtp := smtptest.Start(t)
 	env := baseEnv(t, st, smtp)
+	for k, v := range set {
+		env[k] = v
+	}
 	inst := start(t, env)
 	return fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
 }
