@@ -57,7 +57,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 	}
 	ready := func(context.Context) error { return nil }
 	public := NewServer(Config{Requests: m}, nil, UseCases{Ready: ready})
-	admin := NewAdminServer(Config{Requests: m}, nil, AdminUseCases{Ready: ready, Metrics: m.Handler()})
+	admin := NewAdminServer(Config{Requests: m, Admin: testAdminConfig}, nil, AdminUseCases{Ready: ready, Metrics: m.Handler()})
 
 	const id = "0d6c1b9e-5c1f-4a43-9e7a-3f4f0e0c2b11"
 	for _, c := range []struct {
@@ -137,7 +137,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 // Without a handler the admin app has no /metrics either.
 func TestNoMetricsWithoutHandler(t *testing.T) {
 	t.Parallel()
-	a := NewAdminServer(Config{}, nil, AdminUseCases{Ready: func(context.Context) error { return nil }})
+	a := NewAdminServer(Config{Admin: testAdminConfig}, nil, AdminUseCases{Ready: func(context.Context) error { return nil }})
 	res, body := do(t, a, request("GET", "/metrics", ""))
 	decodeProblem(t, res, body, 404, "not_found")
 }

@@ -53,6 +53,8 @@ type Config struct {
 	Pages PageConfig
 	// Requests, when set, hears of every answered request (metrics).
 	Requests RequestObserver
+	// Admin configures the admin listener (NewAdminServer only).
+	Admin AdminConfig
 }
 
 // RequestObserver hears of every request an app answered: route is the
