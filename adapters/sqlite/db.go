@@ -105,6 +105,9 @@ const (
 	// one checkpoint). A checkpoint that cannot run (a long reader) is
 	// tried again after the same delay.
 	ScrubDelay = 2 * time.Second
+	// scrubBusyWait is how long a scrub's checkpoint waits for readers
+	// while it holds the writer.
+	scrubBusyWait = 250 * time.Millisecond
 )
 
 // ErrWriteInTransaction is returned by a pool-bound write, or a nested
@@ -200,7 +203,10 @@ func (d *DB) scrubber() {
 }
 
 // checkpoint copies every page of the WAL into the database file and
-// truncates the WAL to zero bytes; false when it could not finish.
+// truncates the WAL to zero bytes; false when it could not finish. It
+// holds the writer, so it waits for readers (a backup's long read, say)
+// only scrubBusyWait before it gives up, rather than stalling every
+// write for the whole busy timeout.
 func (d *DB) checkpoint() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), WriterWait)
 	defer cancel()
@@ -209,8 +215,19 @@ func (d *DB) checkpoint() bool {
 		return false
 	}
 	defer unlock()
+	conn, err := d.writer.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, scrubBusyWait.Milliseconds())); err != nil {
+		return false
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout))
+	}()
 	var busy, logPages, moved int
-	err = d.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &moved)
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &moved)
 	return err == nil && busy == 0
 }
 

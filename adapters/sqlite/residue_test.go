@@ -106,3 +106,53 @@ func TestClearedSecretsLeaveTheFiles(t *testing.T) {
 		waitUntilGone(t, dir, []byte(hash))
 	})
 }
+
+// A scrub that a long read holds up (a backup's) gives up quickly and
+// tries again: writes meanwhile are not held for the busy timeout, and
+// the link leaves the files once the read ends.
+func TestScrubBlockedByAReaderNeitherStallsWritesNorGivesUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, path := openFresh(t)
+	dir := filepath.Dir(path)
+	_, readers := sqlite.Pools(db)
+
+	// A read transaction that stays open, as VACUUM INTO's does.
+	conn, err := readers.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+
+	link := "https://auth.example.com/verify-email#token=" + uuid.NewString() + "-held"
+	ob := sqlite.NewPoolRepos(db).Outbox
+	id := uuid.New()
+	if err := ob.Enqueue(ctx, app.OutboundMail{ID: id, Kind: app.MailVerifyEmail, To: "held@example.com", Data: map[string]string{"link": link}}, now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.MarkSent(ctx, id, now()); err != nil {
+		t.Fatal(err)
+	}
+	// Through several scrub attempts, every write goes through at once.
+	for deadline := time.Now().Add(3 * sqlite.ScrubDelay); time.Now().Before(deadline); {
+		start := time.Now()
+		if err := sqlite.ExecRaw(ctx, db, `DELETE FROM rate_limits WHERE key = 'none'`); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("a write waited %v behind a blocked scrub", took)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	waitUntilGone(t, dir, []byte(link))
+}
