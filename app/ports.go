@@ -634,12 +634,14 @@ type Observer interface {
 type LoginOutcome string
 
 const (
-	LoginSuccess            LoginOutcome = "success"
-	LoginInvalidCredentials LoginOutcome = "invalid_credentials" // unknown address or wrong password
-	LoginUnverified         LoginOutcome = "unverified"          // the address is not verified yet (and must be), whatever the password
-	LoginDisabled           LoginOutcome = "disabled"            // the right password of a disabled account
-	LoginRateLimited        LoginOutcome = "rate_limited"        // refused before the password check: the (account, IP) pair used up its attempts
-	LoginLocked             LoginOutcome = "locked"              // refused before the password check: the account is locked
+	LoginSuccess LoginOutcome = "success"
+	// An unknown address, a wrong password, or an address not verified yet
+	// (when it must be) whatever the password: the API answers these
+	// alike, so the metrics never tell them apart either.
+	LoginInvalidCredentials LoginOutcome = "invalid_credentials"
+	LoginDisabled           LoginOutcome = "disabled"     // the right password of a disabled account
+	LoginRateLimited        LoginOutcome = "rate_limited" // refused before the password check: the (account, IP) pair used up its attempts
+	LoginLocked             LoginOutcome = "locked"       // refused before the password check: the account is locked
 	// The second factor: a right password of an account with MFA on
 	// (the login goes on at /v1/login/mfa, whose right code is a
 	// LoginSuccess), and a wrong code there.

@@ -163,12 +163,12 @@ type SecretKey []byte
 
 // ProvideSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it, the key
 // kept in the database (made once), with a warning.
-func ProvideSecretKey(ctx context.Context, cfg Config, settings app.Settings, clock app.Clock, log *zap.Logger) (SecretKey, error) {
+func ProvideSecretKey(ctx context.Context, cfg Config, settings app.Settings, ring app.SigningKeyRing, clock app.Clock, log *zap.Logger) (SecretKey, error) {
 	if cfg.SecretKeyFile != "" {
 		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
 	}
 	log.Warn("GATEHOUSE_SECRET_KEY_FILE is not set: the key that seals signing keys and TOTP secrets is kept in the database, so a database dump holds everything needed to read them. Set GATEHOUSE_SECRET_KEY_FILE in production (see SECURITY.md).")
-	return keys.StoredSecretKey(ctx, settings, clock, secretbox.NewKey)
+	return keys.StoredSecretKey(ctx, settings, ring, clock, secretbox.NewKey)
 }
 
 // ProvideReady is the readiness probe: the database answers.
@@ -201,17 +201,18 @@ func ProvideSQLiteStoreInfo(db *sqlite.DB) app.StoreInfo { return sqlite.NewStor
 func ProvideSQLiteSettings(db *sqlite.DB) app.Settings { return sqlite.NewSettings(db) }
 
 // ProvideSQLiteSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it,
-// the key file beside the database (made once, mode 0600), with a warning.
-func ProvideSQLiteSecretKey(cfg Config, log *zap.Logger) (SecretKey, error) {
+// the key file beside the database, with a warning. The file is made
+// (once, mode 0600) only for a database that holds no sealed secret yet.
+func ProvideSQLiteSecretKey(ctx context.Context, cfg Config, settings app.Settings, ring app.SigningKeyRing, log *zap.Logger) (SecretKey, error) {
 	if cfg.SecretKeyFile != "" {
 		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
 	}
-	key, created, err := secretbox.LoadOrCreateKeyFile(cfg.SecretKeyPath)
+	key, err := keys.KeptSecretKey(ctx, settings, ring, secretbox.KeyFile{Path: cfg.SecretKeyPath})
 	if err != nil {
 		return nil, err
 	}
 	log.Warn("GATEHOUSE_SECRET_KEY_FILE is not set: the key that seals signing keys and TOTP secrets is kept in a file beside the database; back it up with the database, apart from it.",
-		zap.String("secret_key_path", cfg.SecretKeyPath), zap.Bool("created", created))
+		zap.String("secret_key_path", cfg.SecretKeyPath))
 	return key, nil
 }
 

@@ -82,7 +82,8 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
 	totp := ProvideTOTP()
 	settings := ProvideSettings(pool)
-	secretKey, err := ProvideSecretKey(ctx, cfg, settings, clock, log)
+	signingKeyRing := repos.SigningKeys
+	secretKey, err := ProvideSecretKey(ctx, cfg, settings, signingKeyRing, clock, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -152,7 +153,6 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	storeInfo := ProvideStoreInfo(pool)
-	signingKeyRing := repos.SigningKeys
 	reporter := logging.NewReporter(log)
 	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
 	if err != nil {
@@ -250,12 +250,13 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	refreshTTL := cfg.RefreshTTL
 	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
 	totp := ProvideTOTP()
-	secretKey, err := ProvideSQLiteSecretKey(cfg, log)
+	settings := ProvideSQLiteSettings(db)
+	signingKeyRing := repos.SigningKeys
+	secretKey, err := ProvideSQLiteSecretKey(ctx, cfg, settings, signingKeyRing, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	settings := ProvideSQLiteSettings(db)
 	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
 	if err != nil {
 		cleanup()
@@ -321,7 +322,6 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	storeInfo := ProvideSQLiteStoreInfo(db)
-	signingKeyRing := repos.SigningKeys
 	reporter := logging.NewReporter(log)
 	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
 	if err != nil {
@@ -408,7 +408,7 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 	audit := admin.NewAudit(auditTrail)
 	signingKeyRing := repos.SigningKeys
 	settings := ProvideSettings(pool)
-	secretKey, err := ProvideSecretKey(ctx, cfg, settings, clock, log)
+	secretKey, err := ProvideSecretKey(ctx, cfg, settings, signingKeyRing, clock, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -486,12 +486,12 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 	auditTrail := ProvideSQLiteAuditTrail(db)
 	audit := admin.NewAudit(auditTrail)
 	signingKeyRing := repos.SigningKeys
-	secretKey, err := ProvideSQLiteSecretKey(cfg, log)
+	settings := ProvideSQLiteSettings(db)
+	secretKey, err := ProvideSQLiteSecretKey(ctx, cfg, settings, signingKeyRing, log)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	settings := ProvideSQLiteSettings(db)
 	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
 	if err != nil {
 		cleanup()

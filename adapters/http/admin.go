@@ -38,14 +38,21 @@ type AdminUseCases struct {
 // (cfg.CORSOrigins is for the public API): the admin API is for operators
 // and their scripts, not for browsers. Every answer is Cache-Control:
 // no-store.
+//
+// Every route, the probes and /metrics included, answers only requests
+// whose Host is the listener's own address, "localhost" or a name of
+// cfg.Admin.Hosts (else 421): a web page whose name an attacker points at
+// this address (DNS rebinding) gets nothing. /metrics needs a bearer
+// (cfg.Admin.MetricsToken or an admin key) unless the listener is on
+// loopback.
 func NewAdminServer(cfg Config, log *zap.Logger, uc AdminUseCases) *fiber.App {
 	cfg.CORSOrigins = nil
 	a := NewApp(cfg, log)
-	a.Use(func(c *fiber.Ctx) error {
+	a.Use(hostCheck(newHostRule(cfg.Admin)), func(c *fiber.Ctx) error {
 		NoStore(c)
 		return c.Next()
 	})
-	AdminRoutes(a, uc)
+	adminRoutes(a, uc, metricsAuth(cfg.Admin, uc.Keys))
 	Finish(a)
 	return a
 }
@@ -80,13 +87,14 @@ func actor(c *fiber.Ctx) admin.Actor {
 	return a
 }
 
-// AdminRoutes registers the probes and the admin API.
-func AdminRoutes(a *fiber.App, uc AdminUseCases) {
+// adminRoutes registers the probes and the admin API; scrapes of /metrics
+// pass metricsGuard first.
+func adminRoutes(a *fiber.App, uc AdminUseCases, metricsGuard fiber.Handler) {
 	probes(a, uc.Ready)
-	// Beside the probes and outside /admin/v1: scrapers carry no admin
-	// key; the admin listener is for the operators' network only.
+	// Beside the probes and outside /admin/v1: a scraper carries the
+	// metrics token (or an admin key) when the listener is off loopback.
 	if uc.Metrics != nil {
-		a.Get("/metrics", serveHTTP(uc.Metrics))
+		a.Get("/metrics", metricsGuard, serveHTTP(uc.Metrics))
 	}
 
 	v1 := a.Group("/admin/v1", requireAdminKey(uc.Keys))

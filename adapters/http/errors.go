@@ -189,6 +189,8 @@ func fiberDetail(status int) string {
 		return "The request headers are too large."
 	case fiber.StatusRequestTimeout:
 		return "The request took too long to arrive."
+	case fiber.StatusMisdirectedRequest:
+		return "This listener does not answer for this host name."
 	case fiber.StatusInternalServerError:
 		return detailInternal
 	case fiber.StatusServiceUnavailable:

@@ -57,7 +57,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 	}
 	ready := func(context.Context) error { return nil }
 	public := NewServer(Config{Requests: m}, nil, UseCases{Ready: ready})
-	admin := NewAdminServer(Config{Requests: m}, nil, AdminUseCases{Ready: ready, Metrics: m.Handler()})
+	admin := NewAdminServer(Config{Requests: m, Admin: testAdminConfig}, nil, AdminUseCases{Ready: ready, Metrics: m.Handler()})
 
 	const id = "0d6c1b9e-5c1f-4a43-9e7a-3f4f0e0c2b11"
 	for _, c := range []struct {
@@ -71,7 +71,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 		{"public", "DELETE", "/v1/me/sessions/" + id, 401},
 		{"public", "GET", "/v1/users/" + id + "/tokens/eyJhbGciOiJFZERTQSJ9.e30.sig", 404},
 		{"public", "GET", "/verify-email?token=secret-token-value", 410},
-		{"public", "BREW", "/healthz", 501},
+		{"public", "BREW", "/healthz", 405},
 		{"admin", "GET", "/readyz", 200},
 		{"admin", "GET", "/admin/v1/users/" + id, 401},
 		{"admin", "PUT", "/metrics", 405},
@@ -92,7 +92,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 		"GET unmatched 404":              3, // /metrics on the public app, the unknown paths
 		"DELETE /v1/me/sessions/:id 401": 1,
 		"GET /verify-email 410":          1,
-		"OTHER unmatched 501":            1,
+		"OTHER unmatched 405":            1,
 		"GET /readyz 200":                1,
 		"GET /admin/v1 401":              1, // refused by the key check, before routing within /admin/v1
 		"PUT unmatched 405":              1,
@@ -137,7 +137,7 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 // Without a handler the admin app has no /metrics either.
 func TestNoMetricsWithoutHandler(t *testing.T) {
 	t.Parallel()
-	a := NewAdminServer(Config{}, nil, AdminUseCases{Ready: func(context.Context) error { return nil }})
+	a := NewAdminServer(Config{Admin: testAdminConfig}, nil, AdminUseCases{Ready: func(context.Context) error { return nil }})
 	res, body := do(t, a, request("GET", "/metrics", ""))
 	decodeProblem(t, res, body, 404, "not_found")
 }

@@ -33,7 +33,7 @@ func openAPIContracts() []struct {
 		app  *fiber.App
 	}{
 		{openAPIPath, NewServer(Config{}, nil, UseCases{})},
-		{adminOpenAPIPath, NewAdminServer(Config{}, nil, AdminUseCases{Metrics: nethttp.NotFoundHandler()})},
+		{adminOpenAPIPath, NewAdminServer(Config{Admin: testAdminConfig}, nil, AdminUseCases{Metrics: nethttp.NotFoundHandler()})},
 	}
 }
 

@@ -129,7 +129,7 @@ func newFixture(t *testing.T) *fixture {
 		Guard:         guard,
 		Ready:         func(context.Context) error { return nil },
 	})
-	f.admin = NewAdminServer(Config{CORSOrigins: []string{"https://app.example.com"}}, nil, AdminUseCases{
+	f.admin = NewAdminServer(Config{CORSOrigins: []string{"https://app.example.com"}, Admin: testAdminConfig}, nil, AdminUseCases{
 		Users: admin.NewUsers(f.users, f.sessions, f.mfa, f.tx, f.hasher, policy, guard, clock, ids, rand.Reader, links, admin.InviteTTL(72*time.Hour)),
 		Audit: admin.NewAudit(f.trail),
 		Keys:  admin.NewKeys(f.keys, f.tx, clock, rand.Reader),

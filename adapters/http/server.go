@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -52,6 +53,8 @@ type Config struct {
 	Pages PageConfig
 	// Requests, when set, hears of every answered request (metrics).
 	Requests RequestObserver
+	// Admin configures the admin listener (NewAdminServer only).
+	Admin AdminConfig
 }
 
 // RequestObserver hears of every request an app answered: route is the
@@ -124,9 +127,12 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 
 	// Fiber answers a method it does not know (not in RequestMethods) with a
 	// plain-text 400 from inside its router, bypassing middleware and the
-	// error handler. Intercept such requests first and answer 501 through
-	// the error handler like every other error.
+	// error handler. Intercept such requests first and answer them like a
+	// known method that no route takes: 405 with Allow on a path that has
+	// routes, else 404, through the error handler (logged at info by the
+	// access log line, never as an error: any client can send any token).
 	known := app.Config().RequestMethods
+	table := &routeTable{app: app}
 	srv := app.Server()
 	inner := srv.Handler
 	srv.Handler = func(fctx *fasthttp.RequestCtx) {
@@ -145,12 +151,30 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 		if !slices.Contains(known, string(fctx.Method())) {
 			c := app.AcquireCtx(fctx)
 			defer app.ReleaseCtx(c)
-			if err := s.handleError(c, fiber.ErrNotImplemented); err != nil {
-				fctx.SetStatusCode(fiber.StatusInternalServerError)
+			if err := s.handleError(c, table.refusal(c)); err != nil {
+				fctx.SetStatusCode(fiber.StatusNotFound)
 			}
 			return
 		}
 		inner(fctx)
+	}
+	// fasthttp reports a connection that broke while the request was read
+	// (the client reset it, or went away mid-body) as a network error,
+	// which Fiber answers 502 Bad Gateway, an error-level log line. It is
+	// the client's doing, not a failure here: answer 400 (if anyone still
+	// listens), logged at info like any refused request.
+	readFailed := srv.ErrorHandler
+	srv.ErrorHandler = func(fctx *fasthttp.RequestCtx, err error) {
+		var ne net.Error
+		if !errors.As(err, &ne) || ne.Timeout() {
+			readFailed(fctx, err)
+			return
+		}
+		c := app.AcquireCtx(fctx)
+		defer app.ReleaseCtx(c)
+		if herr := s.handleError(c, fiber.ErrBadRequest); herr != nil {
+			fctx.SetStatusCode(fiber.StatusBadRequest)
+		}
 	}
 
 	app.Use(
@@ -174,28 +198,41 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 // browser); it returns fiber.ErrNotFound to leave the answer to the
 // problem+json 404.
 func Finish(app *fiber.App, notFound ...fiber.Handler) {
-	cfg := app.Config()
-	var (
-		once   sync.Once
-		routes []fiber.Route
-	)
+	table := &routeTable{app: app}
 	app.Use(func(c *fiber.Ctx) error {
-		// Mounted sub-apps are merged at startup, so read the routes on first
-		// use rather than when Finish is called.
-		once.Do(func() { routes = app.GetRoutes(true) })
 		c.Locals(keyUnmatched, true)
-		allowed := allowedMethods(routes, c.Path(), cfg)
-		if len(allowed) == 0 || slices.Contains(allowed, c.Method()) {
-			for _, h := range notFound {
-				if err := h(c); !errors.Is(err, fiber.ErrNotFound) {
-					return err
-				}
-			}
-			return fiber.ErrNotFound
+		err := table.refusal(c)
+		if !errors.Is(err, fiber.ErrNotFound) {
+			return err
 		}
-		c.Set(fiber.HeaderAllow, strings.Join(allowed, ", "))
-		return fiber.ErrMethodNotAllowed
+		for _, h := range notFound {
+			if err := h(c); !errors.Is(err, fiber.ErrNotFound) {
+				return err
+			}
+		}
+		return fiber.ErrNotFound
 	})
+}
+
+// routeTable answers which methods a path takes, from the app's routes.
+type routeTable struct {
+	app    *fiber.App
+	once   sync.Once
+	routes []fiber.Route
+}
+
+// refusal is the answer to a request no route took: 405 with an Allow
+// header when routes exist for the path under other methods, else 404.
+func (t *routeTable) refusal(c *fiber.Ctx) error {
+	// Mounted sub-apps are merged at startup, so read the routes on first
+	// use rather than when the table is made.
+	t.once.Do(func() { t.routes = t.app.GetRoutes(true) })
+	allowed := allowedMethods(t.routes, c.Path(), t.app.Config())
+	if len(allowed) == 0 || slices.Contains(allowed, c.Method()) {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderAllow, strings.Join(allowed, ", "))
+	return fiber.ErrMethodNotAllowed
 }
 
 // allowedMethods lists, in canonical order, the methods of the routes whose

@@ -166,7 +166,10 @@ func TestUnknownMethodIsProblem(t *testing.T) {
 		app.Get("/x", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	})
 	res, body := do(t, app, httptest.NewRequest("PROPFIND", "/x", nil))
-	decodeProblem(t, res, body, 501, "not_implemented")
+	decodeProblem(t, res, body, 405, "method_not_allowed")
+	if got := res.Header.Get("Allow"); got != "GET, HEAD" {
+		t.Errorf("Allow = %q", got)
+	}
 	assertSecurityHeaders(t, res, false)
 	if n := logs.FilterMessage("request").Len(); n != 1 {
 		t.Errorf("access log lines = %d, want 1", n)

@@ -45,7 +45,7 @@ type Metrics struct {
 // at zero, so that rates and ratios exist before the first event.
 var (
 	loginOutcomes = []app.LoginOutcome{
-		app.LoginSuccess, app.LoginInvalidCredentials, app.LoginUnverified,
+		app.LoginSuccess, app.LoginInvalidCredentials,
 		app.LoginDisabled, app.LoginRateLimited, app.LoginLocked,
 		app.LoginMFARequired, app.LoginInvalidCode,
 	}
@@ -92,7 +92,7 @@ func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
 		}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "logins_total",
-			Help: "Logins by result: success, invalid_credentials, unverified, disabled, rate_limited, locked, mfa_required (the password step of an MFA login), invalid_code (a wrong second factor).",
+			Help: "Logins by result: success, invalid_credentials (an unknown address, a wrong password, or an address not verified yet: the API tells them apart no more), disabled, rate_limited, locked, mfa_required (the password step of an MFA login), invalid_code (a wrong second factor).",
 		}, []string{"result"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",

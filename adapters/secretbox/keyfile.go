@@ -2,6 +2,7 @@ package secretbox
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -70,3 +71,26 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 	}
 	return fresh, true, nil
 }
+
+// KeyFile keeps a secret key in the file at Path (the embedded store's
+// secret.key beside the database when GATEHOUSE_SECRET_KEY_FILE is unset).
+// It is the keys.SecretKeyKeeper of that file.
+type KeyFile struct{ Path string }
+
+// Load reads the key, or nil when the file does not exist.
+func (f KeyFile) Load(context.Context) ([]byte, error) {
+	key, err := ReadKeyFile(f.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return key, err
+}
+
+// Create makes the file with a new key (see LoadOrCreateKeyFile).
+func (f KeyFile) Create(context.Context) ([]byte, error) {
+	key, _, err := LoadOrCreateKeyFile(f.Path)
+	return key, err
+}
+
+// Where is the file's path.
+func (f KeyFile) Where() string { return f.Path }

@@ -49,6 +49,18 @@
 // worst the last commits before a power loss are lost, never consistency.
 // The database file and its directory are created private (0600, 0700).
 //
+// # Residue
+//
+// Connections also run with secure_delete=ON: what a delete or an update
+// frees (a deleted account's hash and sealed TOTP secret, an outbox
+// payload) is overwritten with zeros in the database file rather than left
+// in free pages. The WAL still holds the pages as they were until a
+// checkpoint, so a write that clears a secret (a delivered mail's link, a
+// deleted account) asks for a scrub: within ScrubDelay a
+// wal_checkpoint(TRUNCATE) copies the cleared pages into the file and
+// empties the WAL, and the secret is gone from every file of the data
+// directory.
+//
 // Driver errors are translated at this boundary: sql.ErrNoRows becomes the
 // port's not-found error, a duplicate email becomes user.ErrEmailTaken,
 // errors the SQL or the data caused (constraint violations, SQL errors,
@@ -88,6 +100,14 @@ const (
 	busyTimeout = 5000 // ms
 	// pingTimeout bounds a readiness probe.
 	pingTimeout = 2 * time.Second
+	// ScrubDelay is how long after a write that cleared a secret the WAL
+	// is checkpointed and truncated (the writes of that moment batch into
+	// one checkpoint). A checkpoint that cannot run (a long reader) is
+	// tried again after the same delay.
+	ScrubDelay = 2 * time.Second
+	// scrubBusyWait is how long a scrub's checkpoint waits for readers
+	// while it holds the writer.
+	scrubBusyWait = 250 * time.Millisecond
 )
 
 // ErrWriteInTransaction is returned by a pool-bound write, or a nested
@@ -111,6 +131,9 @@ type DB struct {
 	reads *stmtCache
 	gate  chan struct{}
 	done  chan struct{}
+	// scrub wakes the scrubber (see Residue); scrubbed ends with it.
+	scrub    chan struct{}
+	scrubbed chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,11 +160,75 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	readers.SetMaxOpenConns(Readers)
 	readers.SetMaxIdleConns(Readers)
-	d := &DB{path: abs, writer: writer, readers: readers, reads: newStmtCache(readers), gate: make(chan struct{}, 1), done: make(chan struct{})}
+	d := &DB{
+		path: abs, writer: writer, readers: readers, reads: newStmtCache(readers), gate: make(chan struct{}, 1), done: make(chan struct{}),
+		scrub: make(chan struct{}, 1), scrubbed: make(chan struct{}),
+	}
+	go d.scrubber()
 	if err := d.check(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", abs, err), d.Close())
 	}
 	return d, nil
+}
+
+// scrubSoon asks for a checkpoint that empties the WAL within ScrubDelay:
+// a write cleared a secret whose old page the WAL still holds.
+func (d *DB) scrubSoon() {
+	select {
+	case d.scrub <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
+// scrubber runs the checkpoints scrubSoon asks for, until Close.
+func (d *DB) scrubber() {
+	defer close(d.scrubbed)
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-d.scrub:
+		}
+		t := time.NewTimer(ScrubDelay)
+		select {
+		case <-d.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if !d.checkpoint() {
+			d.scrubSoon() // a reader held an old snapshot: try again
+		}
+	}
+}
+
+// checkpoint copies every page of the WAL into the database file and
+// truncates the WAL to zero bytes; false when it could not finish. It
+// holds the writer, so it waits for readers (a backup's long read, say)
+// only scrubBusyWait before it gives up, rather than stalling every
+// write for the whole busy timeout.
+func (d *DB) checkpoint() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), WriterWait)
+	defer cancel()
+	unlock, err := d.lockWriter(ctx)
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	conn, err := d.writer.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, scrubBusyWait.Milliseconds())); err != nil {
+		return false
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout))
+	}()
+	var busy, logPages, moved int
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &moved)
+	return err == nil && busy == 0
 }
 
 // check opens the writer first (which turns the file to WAL) and then a
@@ -196,6 +283,7 @@ func (d *DB) Close() error {
 			_, _ = d.writer.ExecContext(ctx, `PRAGMA optimize`)
 		}
 		close(d.done)
+		<-d.scrubbed
 		d.closeErr = errors.Join(d.reads.close(), d.readers.Close(), d.writer.Close())
 	})
 	return d.closeErr
@@ -260,6 +348,9 @@ type DBTX interface {
 	// readTx runs fn in one read transaction (one snapshot): the bound
 	// transaction, or a read-only one on a reader.
 	readTx(ctx context.Context, fn func(q querier) error) error
+	// scrubSoon asks that the WAL be emptied soon: a write cleared a
+	// secret (see Residue in the package documentation).
+	scrubSoon()
 }
 
 var _ DBTX = (*DB)(nil)
@@ -310,12 +401,19 @@ func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.
 }
 
 // txDB is a DBTX bound to one transaction.
-type txDB struct{ tx *sql.Tx }
+type txDB struct {
+	tx *sql.Tx
+	db *DB
+}
 
 func (t txDB) reader() querier                                           { return t.tx }
 func (t txDB) write(_ context.Context, fn func(q querier) error) error   { return fn(t.tx) }
 func (t txDB) writeTx(_ context.Context, fn func(q querier) error) error { return fn(t.tx) }
 func (t txDB) readTx(_ context.Context, fn func(q querier) error) error  { return fn(t.tx) }
+
+// scrubSoon on a transaction: the scrub waits for the writer, so it runs
+// after the commit (or the rollback, harmlessly).
+func (t txDB) scrubSoon() { t.db.scrubSoon() }
 
 // exec runs one write statement on db.
 func exec(ctx context.Context, db DBTX, query string, args ...any) (sql.Result, error) {
@@ -447,6 +545,8 @@ func dsn(abs string, extra url.Values) string {
 		"_busy_timeout": {fmt.Sprint(busyTimeout)},
 		"_foreign_keys": {"1"},
 		"_synchronous":  {"NORMAL"},
+		// Freed content is zeroed, not left in free pages (see Residue).
+		"_pragma": {"secure_delete(ON)"},
 	}
 	for k, v := range extra {
 		q[k] = v

@@ -102,12 +102,15 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 	return out, nil
 }
 
-// MarkSent records delivery at at and clears the payload.
+// MarkSent records delivery at at and clears the payload (its link is
+// scrubbed from the WAL soon after, see Residue in the package
+// documentation).
 func (o *Outbox) MarkSent(ctx context.Context, id uuid.UUID, at time.Time) error {
 	res, err := exec(ctx, o.db, `UPDATE mail_outbox SET status = 'sent', sent_at = $2, payload = '{}', last_error = NULL WHERE id = $1`, id.String(), micros(at))
 	if err := affectedOne(res, err, nil); err != nil {
 		return fmt.Errorf("outbox message %s: %w", id, err)
 	}
+	o.db.scrubSoon()
 	return nil
 }
 
@@ -120,6 +123,9 @@ func (o *Outbox) MarkFailed(ctx context.Context, id uuid.UUID, lastErr string, n
 		WHERE id = $1`, id.String(), storable.Text(lastErr, storable.MaxLastError), micros(next), giveUp)
 	if err := affectedOne(res, err, nil); err != nil {
 		return fmt.Errorf("outbox message %s: %w", id, err)
+	}
+	if giveUp {
+		o.db.scrubSoon()
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 	ctx := context.Background()
 	check := func(name string, c *sql.Conn, queryOnly int) {
 		t.Helper()
-		want := map[string]any{"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": 1, "query_only": queryOnly}
+		want := map[string]any{"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": 1, "query_only": queryOnly, "secure_delete": 1}
 		for pragma, w := range want {
 			var got any
 			if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {

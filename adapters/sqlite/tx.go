@@ -60,6 +60,6 @@ func (m *TxManager) Within(ctx context.Context, fn func(ctx context.Context, r a
 	ctx, cancel := context.WithTimeout(ctx, MaxTxDuration)
 	defer cancel()
 	return inTx(ctx, m.db.writer, nil, func(tx *sql.Tx) error {
-		return fn(context.WithValue(ctx, writerKey{}, m.db), NewRepos(txDB{tx: tx}))
+		return fn(context.WithValue(ctx, writerKey{}, m.db), NewRepos(txDB{tx: tx, db: m.db}))
 	})
 }

@@ -128,9 +128,10 @@ const deleteUserMailSQL = `DELETE FROM mail_outbox WHERE user_id = $1`
 // tokens and one-time tokens, and every outbox message to them, in one
 // write transaction (the bound one, or one of its own); an unknown id
 // gives user.ErrNotFound. audit_events has no foreign key to users and is
-// not touched.
+// not touched. The WAL's copy of what went (the password hash, a sealed
+// TOTP secret) is scrubbed soon after.
 func (r *UserRepository) Delete(ctx context.Context, id uuid.UUID) error {
-	return r.db.writeTx(ctx, func(q querier) error {
+	err := r.db.writeTx(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id.String())
 		if err := affectedOne(res, translate(err, nil), user.ErrNotFound); err != nil {
 			return err
@@ -138,6 +139,10 @@ func (r *UserRepository) Delete(ctx context.Context, id uuid.UUID) error {
 		_, err = q.ExecContext(ctx, deleteUserMailSQL, id.String())
 		return translate(err, nil)
 	})
+	if err == nil {
+		r.db.scrubSoon()
+	}
+	return err
 }
 
 func scanUser(row scanner) (*user.User, error) {

@@ -97,11 +97,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		if locked {
 			h.record(ctx, audit.AccountLocked, u, email, in.Meta)
 		}
-		if u != nil && !usable {
-			h.obs.LoginResult(ctx, app.LoginUnverified)
-		} else {
-			h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
-		}
+		h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
 		return nil, domain.ErrInvalidCredentials
 	}
 	if !u.Active() {

@@ -282,7 +282,7 @@ func TestLoginUnverifiedHasNoUsablePassword(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
-			f.wantResults = []app.LoginOutcome{app.LoginUnverified}
+			f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials} // the metrics tell no more than the answer
 			f.expectBegin()
 			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, dummyHash, true, false) // never the stored hash

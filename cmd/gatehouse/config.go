@@ -32,11 +32,16 @@ type Config struct {
 	// AdminAddr is the admin listener (admin API; empty = off). It
 	// defaults to loopback: put it on a network only behind a firewall.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8081"`
-	// AdminHosts are the host names (comma-separated) the admin listener
-	// answers besides its own address and localhost: the compose file
-	// publishes it on the host's loopback and names localhost,127.0.0.1.
+	// AdminHosts are more names the admin listener answers for (its
+	// address and localhost always): a request with another Host is 421.
+	// The compose file publishes it on the host's loopback and names
+	// localhost,127.0.0.1.
 	AdminHosts []string `env:"ADMIN_HOSTS" envSeparator:","`
-	PublicURL  string   `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// MetricsTokenFile holds a bearer token that /metrics takes besides
+	// an admin key (needed when the admin listener is off loopback).
+	MetricsTokenFile string `env:"METRICS_TOKEN_FILE"`
+
+	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
 	// AppName names the product in the hosted pages and the mail; AppURL,
 	// when set, is linked from the pages after a successful verification
 	// or reset ("Continue to <AppName>").
@@ -222,6 +227,11 @@ func (c *Config) validate() error {
 	if c.KeyRefreshInterval < time.Second || c.KeyRefreshInterval > 30*time.Second {
 		bad("KEY_REFRESH_INTERVAL", "must be between 1s and 30s")
 	}
+	for _, h := range c.AdminHosts {
+		if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/@ \t") || strings.Contains(h, "://") {
+			bad("ADMIN_HOSTS", "%q is not a host name such as admin.internal (comma-separated, no scheme or path)", h)
+		}
+	}
 	if len(c.JWTPreviousKeyFiles) > 0 && c.JWTPrivateKeyFile == "" {
 		bad("JWT_PREVIOUS_KEY_FILES", "is only used with GATEHOUSE_JWT_PRIVATE_KEY_FILE (generated keys rotate with `gatehouse keys rotate`)")
 	}
@@ -318,6 +328,7 @@ func (c *Config) validate() error {
 func (c Config) Redacted() map[string]any {
 	return map[string]any{
 		"database_url": redactURL(c.DatabaseURL), "data_dir": c.DataDir, "http_addr": c.HTTPAddr, "admin_addr": c.AdminAddr, "public_url": c.PublicURL,
+		"admin_hosts": c.AdminHosts, "metrics_token_file": c.MetricsTokenFile,
 		"app_name": c.AppName, "app_url": c.AppURL,
 		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
 		"jwt_previous_key_files": c.JWTPreviousKeyFiles, "secret_key_file": c.SecretKeyFile,

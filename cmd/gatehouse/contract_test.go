@@ -97,7 +97,7 @@ var contractMethods = []string{
 //     path"): an unknown path (the 404 `not_found` the document lists is
 //     only the one of logout and session revocation), and on a documented
 //     path, an answer other than 405 to an unlisted method (a CORS
-//     preflight's 204, a 501 for a method the server does not know, a 413
+//     preflight's 204, a 405 for a method the server does not know, a 413
 //     or 431 raised while reading the request).
 //   - HTML (the hosted pages): the Content-Type must be one the matched
 //     response lists; the body is not schema-validated (its schema is

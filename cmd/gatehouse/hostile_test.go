@@ -602,6 +602,19 @@ func TestHostileRawHTTP(t *testing.T) {
 		if status, resp, err := rawExchange(host, dup); err != nil || status != http.StatusBadRequest {
 			t.Errorf("conflicting Content-Length: %d %v\n%s", status, err, resp)
 		}
+		// Any token is a method: one the server does not know is a 405 on
+		// a path that has routes and a 404 elsewhere, on both listeners.
+		admin := strings.TrimPrefix(inst.AdminURL, "http://")
+		for _, m := range []string{"X1", "PROPFIND", "get", strings.Repeat("M", 4000)} {
+			for _, l := range []struct{ host, path string }{{host, "/v1/login"}, {admin, "/healthz"}} {
+				for path, want := range map[string]int{l.path: http.StatusMethodNotAllowed, "/no/such/path": http.StatusNotFound} {
+					status, resp, err := rawExchange(l.host, m+" "+path+" HTTP/1.1\r\nHost: "+l.host+"\r\n\r\n")
+					if err != nil || status != want || !strings.Contains(strings.ToLower(resp), "content-type: application/problem+json") {
+						t.Errorf("%.20s %s on %s: %d %v\n%s", m, path, l.host, status, err, resp)
+					}
+				}
+			}
+		}
 		if r := c.do("GET", "/healthz", nil, nil); r.Status != http.StatusOK {
 			t.Fatalf("healthz after raw requests: %d", r.Status)
 		}

@@ -217,6 +217,7 @@ func wireConfig(c Config) gwire.Config {
 		IssuerName:  issuerName(c),
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
+			Admin: httpadapter.AdminConfig{Addr: c.AdminAddr, Hosts: trimAll(c.AdminHosts)},
 		},
 		SMTPURL:           c.SMTPURL,
 		MailFrom:          c.MailFrom,
@@ -292,6 +293,11 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	defer func() { _ = log.Sync() }()
 	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()), cfg.store.logField())
 	warnUnknownEnv(log, cfg.unknownEnv)
+	warnOperatorSurfaces(log, cfg)
+	wc := wireConfig(cfg)
+	if wc.HTTP.Admin.MetricsToken, err = readMetricsToken(cfg.MetricsTokenFile); err != nil {
+		return err
+	}
 	if cfg.RateLimitDisabled {
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
 	}
@@ -310,7 +316,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 			return fmt.Errorf("migrations: %w", err)
 		}
 	}
-	g, cleanup, err := build(ctx, wireConfig(cfg), log)
+	g, cleanup, err := build(ctx, wc, log)
 	if err != nil {
 		return orRefusal(cfg.store.URL, err)
 	}
