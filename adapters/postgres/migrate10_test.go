@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/google/uuid"
 )
 
@@ -20,17 +19,7 @@ func TestMigration10RoundTrip(t *testing.T) {
 
 	// The session is stored at version 2, where sessions began, so that
 	// later migrations fill in their own columns of it.
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, 2); err != nil {
-		t.Fatal(err)
-	}
-	db := openPool(t, url)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	url, db, exec := migratedTo(t, 2)
 	userID, sessionID := uuid.New(), uuid.New()
 	exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm10@example.com', 'h')`, userID)
 	exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, now(), now(), now() + interval '1 day')`, sessionID, userID)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/google/uuid"
 )
 
@@ -20,17 +19,7 @@ func TestMigration11RoundTrip(t *testing.T) {
 
 	ref := schemaBefore(t, "00011")
 
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, 10); err != nil {
-		t.Fatal(err)
-	}
-	db := openPool(t, url)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	url, db, exec := migratedTo(t, 10)
 	count := func(sql string, args ...any) int {
 		t.Helper()
 		var n int

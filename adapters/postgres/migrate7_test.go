@@ -13,6 +13,24 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// migratedTo is a fresh database migrated up to version, a pool on it,
+// and an exec that fails the test on an error.
+func migratedTo(t *testing.T, version int64) (string, *pgxpool.Pool, func(sql string, args ...any)) {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.NewEmptyDatabase(t)
+	if err := postgres.MigrateUpTo(ctx, url, version); err != nil {
+		t.Fatal(err)
+	}
+	db := openPool(t, url)
+	return url, db, func(sql string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
 // schemaBefore is a fresh database holding the Up sections of the
 // migrations whose files sort before prefix, run by hand: the schema a
 // Down section must give back.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/google/uuid"
 )
 
@@ -19,17 +18,7 @@ func TestMigration9RoundTrip(t *testing.T) {
 
 	ref := schemaBefore(t, "00009")
 
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, 8); err != nil {
-		t.Fatal(err)
-	}
-	db := openPool(t, url)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	url, db, exec := migratedTo(t, 8)
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	userID, strong, plain := uuid.New(), uuid.New(), uuid.New()
 	exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm9@example.com', 'h')`, userID)
