@@ -139,6 +139,10 @@ type OneTimeTokenRepository interface {
 	// later ones see what the first committed. An unknown hash gives
 	// domain.ErrInvalidToken.
 	ByHashForChange(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error)
+	// ByHash finds a token to look at, not to consume: it holds nothing
+	// until any transaction ends and works outside one. An unknown hash
+	// gives domain.ErrInvalidToken.
+	ByHash(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error)
 	// MarkUsed saves the used time of t, or gives domain.ErrInvalidToken.
 	MarkUsed(ctx context.Context, t *token.OneTimeToken) error
 	// InvalidateUnused marks every unused token of the user whose purpose

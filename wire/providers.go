@@ -136,7 +136,7 @@ var PostgresSet = wire.NewSet(
 	// Repositories bound to the pool: reads and single statements outside
 	// a use-case transaction.
 	postgres.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
 	ProvideAuditTrail,
 	ProvideRateLimiter,
 	ProvideSettings,
@@ -225,7 +225,7 @@ var SQLiteSet = wire.NewSet(
 	sqlite.NewTxManager,
 	wire.Bind(new(app.TxManager), new(*sqlite.TxManager)),
 	sqlite.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
 	ProvideSQLiteAuditTrail,
 	ProvideSQLiteRateLimiter,
 	ProvideSQLiteSettings,

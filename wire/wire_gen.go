@@ -68,9 +68,10 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
-	linkState := account.NewLinkState(txManager, clock)
-	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
+	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
+	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
+	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	mfaRepository := repos.MFA
 	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
@@ -237,9 +238,10 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	requireVerifiedEmail := cfg.RequireVerified
 	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
-	linkState := account.NewLinkState(txManager, clock)
-	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
+	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
+	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
+	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	mfaRepository := repos.MFA
 	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {

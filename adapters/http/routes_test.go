@@ -61,6 +61,7 @@ var (
 // repositories handed to transactions; the others work outside them.
 type fixture struct {
 	users    *mock.MockUserRepository
+	tokens   *mock.MockOneTimeTokenRepository // outside any transaction
 	sessions *mock.MockSessionRepository
 	access   *mock.MockAccessTokens
 	tx       *mock.MockTxManager
@@ -94,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 		trail: mock.NewMockAuditTrail(ctrl), keys: mock.NewMockAdminKeyStore(ctrl), rl: mock.NewMockRateLimiter(ctrl),
 		mfa: mock.NewMockMFARepository(ctrl), sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl),
 
-		rUsers: mock.NewMockUserRepository(ctrl), rTokens: mock.NewMockOneTimeTokenRepository(ctrl),
+		rUsers: mock.NewMockUserRepository(ctrl), rTokens: mock.NewMockOneTimeTokenRepository(ctrl), tokens: mock.NewMockOneTimeTokenRepository(ctrl),
 		rSessions: mock.NewMockSessionRepository(ctrl), rOutbox: mock.NewMockOutbox(ctrl),
 		rAudit: mock.NewMockAuditLog(ctrl), rKeys: mock.NewMockAdminKeyStore(ctrl), rMFA: mock.NewMockMFARepository(ctrl),
 	}
@@ -120,7 +121,7 @@ func newFixture(t *testing.T) *fixture {
 		DeleteAccount: account.NewDeleteAccount(f.users, f.tx, check, stepUp, clock, ids),
 		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, stepUp, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
 		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, guard, clock),
-		LinkState:     account.NewLinkState(f.tx, clock),
+		LinkState:     account.NewLinkState(f.tokens, f.users, clock),
 		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
 		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf("", links)),
 		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),

@@ -34,6 +34,16 @@ func (r *OneTimeTokenRepository) Add(ctx context.Context, t *token.OneTimeToken)
 // ByHashForChange finds a token and locks its row (FOR UPDATE) until the
 // transaction ends; an unknown hash gives domain.ErrInvalidToken.
 func (r *OneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
+	return r.byHash(ctx, hash, " FOR UPDATE")
+}
+
+// ByHash finds a token without locking it; an unknown hash gives
+// domain.ErrInvalidToken.
+func (r *OneTimeTokenRepository) ByHash(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
+	return r.byHash(ctx, hash, "")
+}
+
+func (r *OneTimeTokenRepository) byHash(ctx context.Context, hash token.Hash, lock string) (*token.OneTimeToken, error) {
 	var (
 		raw              []byte
 		userID           uuid.UUID
@@ -43,7 +53,7 @@ func (r *OneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token
 		pwHash, newEmail *string
 	)
 	err := r.db.QueryRow(ctx, `SELECT token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash, new_email
-		FROM one_time_tokens WHERE token_hash = $1 FOR UPDATE`, hash[:]).
+		FROM one_time_tokens WHERE token_hash = $1`+lock, hash[:]).
 		Scan(&raw, &userID, &purpose, &created, &expires, &used, &pwHash, &newEmail)
 	if err != nil {
 		return nil, translate(err, domain.ErrInvalidToken)

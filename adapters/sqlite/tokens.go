@@ -40,6 +40,12 @@ func (r *OneTimeTokenRepository) Add(ctx context.Context, t *token.OneTimeToken)
 // writer until it ends: of transactions consuming one token, the later
 // ones see what the first committed.
 func (r *OneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
+	return r.ByHash(ctx, hash)
+}
+
+// ByHash finds a token, or gives domain.ErrInvalidToken. Outside a
+// transaction it reads from the readers and takes no writer.
+func (r *OneTimeTokenRepository) ByHash(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
 	var (
 		raw              []byte
 		userID           uuid.UUID

@@ -21,6 +21,7 @@ func init() {
 	register("Tokens/UsedTokensForgetThePassword", testTokenUsedForgetsPassword)
 	register("Tokens/ChangeEmailCarriesTheNewAddress", testTokenChangeEmail)
 	register("Tokens/Unknown", testTokenUnknown)
+	register("Tokens/ByHashLooksWithoutWaiting", testTokenByHash)
 	register("Tokens/ConcurrentUseExactlyOneWins", testTokenConcurrentUse)
 	register("Tokens/ConcurrentReissueLeavesOneUsable", testTokenConcurrentReissue)
 }
@@ -454,5 +455,54 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 	}
 	if got := readToken(t, s, second.Hash()); got.NewEmail() != second.NewEmail() || !equalTimePtr(got.UsedAt(), &at) {
 		t.Fatalf("invalidated change-email token: new email %q, used %s", got.NewEmail(), fmtTimePtr(got.UsedAt()))
+	}
+}
+
+// ByHash reads a token as stored, gives domain.ErrInvalidToken for an
+// unknown hash, and answers while a transaction holds the token for
+// change (a page that only looks at a link never waits for one that uses
+// it, nor takes a writer).
+func testTokenByHash(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	tok := issueToken(t, u.ID(), token.PurposeResetPassword, now())
+	addToken(t, s, tok)
+	got, err := s.Repos.Tokens.ByHash(ctx, tok.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := diffToken(got, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Repos.Tokens.ByHash(ctx, randomHash(t)); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("ByHash of an unknown hash: %v", err)
+	}
+
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			if _, err := r.Tokens.ByHashForChange(ctx, tok.Hash()); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("transaction: %v", err)
+	}
+	look, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = s.Repos.Tokens.ByHash(look, tok.Hash())
+	cancel()
+	close(release)
+	if err != nil {
+		t.Fatalf("ByHash while a transaction holds the token: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

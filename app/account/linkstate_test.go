@@ -40,15 +40,14 @@ func TestLinkStateReadsWithoutConsuming(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctrl := gomock.NewController(t)
-			tx, repos := mock.NewMockTxManager(ctrl), apptest.NewRepos(ctrl)
+			tokens, users := mock.NewMockOneTimeTokenRepository(ctrl), mock.NewMockUserRepository(ctrl)
 			raw, hash := newSecret(t)
-			apptest.ExpectWithin(tx, repos.App(), 1)
-			repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(
+			tokens.EXPECT().ByHash(gomock.Any(), hash).Return(
 				token.Rehydrate(hash, apptest.ID(100), c.purpose, apptest.T0.Add(-time.Hour), c.expires, c.usedAt, "", ""), nil)
 			if c.u != nil {
-				repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(c.u, nil)
+				users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(c.u, nil)
 			}
-			live, err := account.NewLinkState(tx, apptest.NewClock(apptest.T0)).Live(context.Background(), raw, c.asked)
+			live, err := account.NewLinkState(tokens, users, apptest.NewClock(apptest.T0)).Live(context.Background(), raw, c.asked)
 			if err != nil || live != c.want {
 				t.Fatalf("Live = %v, %v; want %v", live, err, c.want)
 			}
@@ -60,19 +59,18 @@ func TestLinkStateReadsWithoutConsuming(t *testing.T) {
 // error, never taken for a dead link.
 func TestLinkStateUnknownAndFailures(t *testing.T) {
 	ctrl := gomock.NewController(t)
-	tx, repos := mock.NewMockTxManager(ctrl), apptest.NewRepos(ctrl)
-	h := account.NewLinkState(tx, apptest.NewClock(apptest.T0))
+	tokens, users := mock.NewMockOneTimeTokenRepository(ctrl), mock.NewMockUserRepository(ctrl)
+	h := account.NewLinkState(tokens, users, apptest.NewClock(apptest.T0))
 	if live, err := h.Live(context.Background(), "not-a-token", token.PurposeVerifyEmail); live || err != nil {
-		t.Fatalf("malformed: %v, %v", live, err) // no transaction: strict mock
+		t.Fatalf("malformed: %v, %v", live, err) // no read: strict mock
 	}
 	raw, hash := newSecret(t)
-	apptest.ExpectWithin(tx, repos.App(), 2)
-	repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(nil, domain.ErrInvalidToken)
+	tokens.EXPECT().ByHash(gomock.Any(), hash).Return(nil, domain.ErrInvalidToken)
 	if live, err := h.Live(context.Background(), raw, token.PurposeVerifyEmail); live || err != nil {
 		t.Fatalf("unknown: %v, %v", live, err)
 	}
 	down := errors.New("database down")
-	repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(nil, down)
+	tokens.EXPECT().ByHash(gomock.Any(), hash).Return(nil, down)
 	if live, err := h.Live(context.Background(), raw, token.PurposeVerifyEmail); live || !errors.Is(err, down) {
 		t.Fatalf("store failure: %v, %v", live, err)
 	}

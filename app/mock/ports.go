@@ -410,6 +410,21 @@ func (mr *MockOneTimeTokenRepositoryMockRecorder) Add(ctx, t any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Add", reflect.TypeOf((*MockOneTimeTokenRepository)(nil).Add), ctx, t)
 }
 
+// ByHash mocks base method.
+func (m *MockOneTimeTokenRepository) ByHash(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ByHash", ctx, hash)
+	ret0, _ := ret[0].(*token.OneTimeToken)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ByHash indicates an expected call of ByHash.
+func (mr *MockOneTimeTokenRepositoryMockRecorder) ByHash(ctx, hash any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ByHash", reflect.TypeOf((*MockOneTimeTokenRepository)(nil).ByHash), ctx, hash)
+}
+
 // ByHashForChange mocks base method.
 func (m *MockOneTimeTokenRepository) ByHashForChange(ctx context.Context, hash token.Hash) (*token.OneTimeToken, error) {
 	m.ctrl.T.Helper()
