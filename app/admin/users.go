@@ -302,6 +302,13 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 	if verified {
 		_ = h.guard.AddressVerified(ctx, u.Email())
 	}
+	if p.MFAEnabled != nil {
+		// Off now: the owner can enroll again, unrefused by a lock the
+		// old factor earned (an attacker's wrong codes, say).
+		if err := h.guard.FactorRemoved(ctx, u.ID()); err != nil {
+			return UserView{}, err
+		}
+	}
 	return h.view(ctx, u)
 }
 

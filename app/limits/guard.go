@@ -356,6 +356,16 @@ func (g *Guard) CodeSucceeded(ctx context.Context, userID uuid.UUID) error {
 	return g.resetCodes(ctx, userID)
 }
 
+// FactorRemoved clears the account's second-factor counters once an
+// operator has turned its factor off: a lock earned against the old
+// factor must not refuse the codes of the owner's next enrollment.
+func (g *Guard) FactorRemoved(ctx context.Context, userID uuid.UUID) error {
+	if g.p.Disabled {
+		return nil
+	}
+	return g.resetCodes(ctx, userID)
+}
+
 func (g *Guard) resetCodes(ctx context.Context, userID uuid.UUID) error {
 	if err := g.rl.Reset(ctx, codeWindowKey(userID)); err != nil {
 		return err
