@@ -103,6 +103,11 @@ func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int,
 	if err != nil {
 		return 0, err
 	}
+	if len(ids) > 0 {
+		// Their password hashes and undelivered mail leave the WAL too,
+		// as a deleted account's do.
+		r.db.scrubSoon()
+	}
 	return len(ids), nil
 }
 
