@@ -221,11 +221,12 @@ func requireMediaType(c *fiber.Ctx, want string) error {
 	return nil
 }
 
-// invalidRequest is domain.ErrInvalidRequest with a specific message.
+// invalidRequest is domain.ErrInvalidRequest with a specific message; it
+// matches the sentinel under errors.Is.
 func invalidRequest(msg string) *domain.Error {
-	e := *domain.ErrInvalidRequest
+	e := domain.InvalidRequest()
 	e.Message = msg
-	return &e
+	return e
 }
 
 // jsonFrame is an open object or array during checkJSON's walk.

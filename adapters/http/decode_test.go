@@ -2,12 +2,14 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -337,5 +339,15 @@ func TestDecodeJSONRefusesLoneSurrogates(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", body, resp.StatusCode, want)
 		}
+	}
+}
+
+// A refusal with its own message still is domain.ErrInvalidRequest to
+// errors.Is, as every copy of a sentinel is.
+func TestInvalidRequestMatchesItsSentinel(t *testing.T) {
+	t.Parallel()
+	err := invalidRequest("The request body is empty; a JSON object is required.")
+	if !errors.Is(err, domain.ErrInvalidRequest) || err.Message == domain.ErrInvalidRequest.Message {
+		t.Fatalf("invalidRequest = %+v: does not match domain.ErrInvalidRequest, or lost its message", err)
 	}
 }
