@@ -4,10 +4,12 @@
 //	gatehouse migrate up|down|status      manage the database schema
 //	gatehouse audit verify                check the audit trail's hash chain
 //	gatehouse backup PATH                 copy the embedded database, also while serve runs
-//	gatehouse keygen                      print a new Ed25519 signing key (PEM)
+//	gatehouse keygen [--secret]           print a new Ed25519 signing key (PEM), or a secret key
 //	gatehouse healthcheck                 exit 0 when the local serve is ready (GET /readyz)
 //	gatehouse users ...                   manage accounts (the admin API's use cases)
 //	gatehouse admin-keys ...              make, list and revoke admin API keys
+//	gatehouse keys list|rotate|retire     the signing keys' lifecycle
+//	gatehouse version                     the version and commit of this binary
 //
 // Configuration comes from GATEHOUSE_* environment variables (see README).
 package main

@@ -17,7 +17,7 @@ import (
 	"testing/fstest"
 )
 
-// The dependency rule (ARCHITECTURE.md, "The house"): arrows point inward only,
+// The dependency rule (README, "Architecture"): arrows point inward only,
 // adapters/* -> app -> domain, and no adapter imports another. cmd/ and wire/
 // see everything and are not checked.
 //
