@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
@@ -81,10 +80,8 @@ func (s *StepUp) Require(ctx context.Context, u *user.User, p Proof, recovery bo
 	)
 	err := s.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := s.clock.Now()
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-		if errors.Is(err, user.ErrNotFound) {
-			return domain.ErrUnauthorized
-		} else if err != nil {
+		fresh, err := lockSignedIn(ctx, r, u.ID())
+		if err != nil {
 			return err
 		}
 		method, ok, err = s.verifier.Use(ctx, r, fresh.ID(), p.Code, now, recovery)

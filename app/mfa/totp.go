@@ -196,10 +196,8 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 		return nil, err
 	}
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-		if errors.Is(err, user.ErrNotFound) {
-			return domain.ErrUnauthorized
-		} else if err != nil {
+		fresh, err := lockSignedIn(ctx, r, u.ID())
+		if err != nil {
 			return err
 		}
 		confirmed, err := r.MFA.ConfirmTOTP(ctx, fresh.ID(), f.SealedSecret(), now, step)
@@ -359,10 +357,8 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta
 	}
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-		if errors.Is(err, user.ErrNotFound) {
-			return domain.ErrUnauthorized
-		} else if err != nil {
+		fresh, err := lockSignedIn(ctx, r, u.ID())
+		if err != nil {
 			return err
 		}
 		if on, err := Enabled(ctx, r.MFA, fresh.ID()); err != nil {
@@ -419,14 +415,22 @@ func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MF
 	return u, nil
 }
 
+// lockSignedIn reads the signed-in user for change in the transaction; an
+// account deleted meanwhile is domain.ErrUnauthorized.
+func lockSignedIn(ctx context.Context, r app.Repos, id uuid.UUID) (*user.User, error) {
+	fresh, err := r.Users.ByIDForChange(ctx, id)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, domain.ErrUnauthorized
+	}
+	return fresh, err
+}
+
 // lockSame reads u for change in the transaction and checks that its
 // password is still the one just checked: a reset or change that committed
 // in between wins.
 func lockSame(ctx context.Context, r app.Repos, u *user.User) (*user.User, error) {
-	fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-	if errors.Is(err, user.ErrNotFound) {
-		return nil, domain.ErrUnauthorized
-	} else if err != nil {
+	fresh, err := lockSignedIn(ctx, r, u.ID())
+	if err != nil {
 		return nil, err
 	}
 	if fresh.PasswordHash() != u.PasswordHash() {
