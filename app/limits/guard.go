@@ -283,13 +283,19 @@ func (g *Guard) Locked(ctx context.Context, email user.Email) (bool, error) {
 // (account, IP) pair, and the second-factor counters of the account
 // userID (an operator's decision).
 func (g *Guard) Unlock(ctx context.Context, email user.Email, userID uuid.UUID) error {
-	if err := g.rl.ResetPrefix(ctx, pairPrefix(email)); err != nil {
-		return err
-	}
-	if err := g.rl.Reset(ctx, key("login:account", email.String())); err != nil {
+	if err := g.resetLogin(ctx, email); err != nil {
 		return err
 	}
 	return g.resetCodes(ctx, userID)
+}
+
+// resetLogin clears the password-login counters of email: every (account,
+// IP) pair and the account's consecutive failures.
+func (g *Guard) resetLogin(ctx context.Context, email user.Email) error {
+	if err := g.rl.ResetPrefix(ctx, pairPrefix(email)); err != nil {
+		return err
+	}
+	return g.rl.Reset(ctx, key("login:account", email.String()))
 }
 
 // ClearLockout lifts an account lock (after a password reset).
@@ -383,8 +389,5 @@ func (g *Guard) AddressVerified(ctx context.Context, email user.Email) error {
 	if g.p.Disabled {
 		return nil
 	}
-	if err := g.rl.ResetPrefix(ctx, pairPrefix(email)); err != nil {
-		return err
-	}
-	return g.rl.Reset(ctx, key("login:account", email.String()))
+	return g.resetLogin(ctx, email)
 }
