@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
-	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -160,15 +159,6 @@ func UseToken(ctx context.Context, r Repos, hash token.Hash, purpose token.Purpo
 		return nil, nil, domain.ErrInvalidToken
 	}
 	return t, u, nil
-}
-
-// VerifyAuditChain reads the whole audit trail and checks every link of
-// its hash chain (see audit.Verifier). It returns how many records it
-// checked and, at the first broken link, an error naming that record.
-func VerifyAuditChain(ctx context.Context, trail AuditTrail) (int, error) {
-	var v audit.Verifier
-	err := trail.Walk(ctx, v.Check)
-	return v.Checked(), err
 }
 
 // Every runs fn every interval until ctx ends (the first run one interval

@@ -123,10 +123,10 @@ func ProvidePool(ctx context.Context, cfg Config) (*pgxpool.Pool, func(), error)
 func ProvideRateLimiter(pool *pgxpool.Pool) app.RateLimiter { return postgres.NewRateLimiter(pool) }
 
 // ProvideAuditTrail binds the audit reader to the pool.
-func ProvideAuditTrail(pool *pgxpool.Pool) app.AuditTrail { return postgres.NewAuditLog(pool) }
+func ProvideAuditTrail(pool *pgxpool.Pool) admin.AuditTrail { return postgres.NewAuditLog(pool) }
 
 // ProvideRetention binds the retention sweep to the pool.
-func ProvideRetention(pool *pgxpool.Pool) app.Retention { return postgres.NewRetention(pool) }
+func ProvideRetention(pool *pgxpool.Pool) maintenance.Retention { return postgres.NewRetention(pool) }
 
 // PostgresSet is the PostgreSQL storage adapter.
 var PostgresSet = wire.NewSet(
@@ -153,17 +153,17 @@ func ProvidePoolMetrics(pool *pgxpool.Pool) metrics.Pools {
 }
 
 // ProvideStoreInfo describes the PostgreSQL store.
-func ProvideStoreInfo(pool *pgxpool.Pool) app.StoreInfo { return postgres.NewStoreInfo(pool) }
+func ProvideStoreInfo(pool *pgxpool.Pool) admin.StoreInfo { return postgres.NewStoreInfo(pool) }
 
 // ProvideSettings binds the shared settings to the pool.
-func ProvideSettings(pool *pgxpool.Pool) app.Settings { return postgres.NewSettings(pool) }
+func ProvideSettings(pool *pgxpool.Pool) keys.Settings { return postgres.NewSettings(pool) }
 
 // SecretKey is the key that seals secrets at rest.
 type SecretKey []byte
 
 // ProvideSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it, the key
 // kept in the database (made once), with a warning.
-func ProvideSecretKey(ctx context.Context, cfg Config, settings app.Settings, ring app.SigningKeyRing, clock app.Clock, log *zap.Logger) (SecretKey, error) {
+func ProvideSecretKey(ctx context.Context, cfg Config, settings keys.Settings, ring app.SigningKeyRing, clock app.Clock, log *zap.Logger) (SecretKey, error) {
 	if cfg.SecretKeyFile != "" {
 		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
 	}
@@ -189,21 +189,21 @@ func ProvideSQLite(ctx context.Context, cfg Config) (*sqlite.DB, func(), error) 
 func ProvideSQLiteRateLimiter(db *sqlite.DB) app.RateLimiter { return sqlite.NewRateLimiter(db) }
 
 // ProvideSQLiteAuditTrail binds the audit reader to the embedded store.
-func ProvideSQLiteAuditTrail(db *sqlite.DB) app.AuditTrail { return sqlite.NewAuditLog(db) }
+func ProvideSQLiteAuditTrail(db *sqlite.DB) admin.AuditTrail { return sqlite.NewAuditLog(db) }
 
 // ProvideSQLiteRetention binds the retention sweep to the embedded store.
-func ProvideSQLiteRetention(db *sqlite.DB) app.Retention { return sqlite.NewRetention(db) }
+func ProvideSQLiteRetention(db *sqlite.DB) maintenance.Retention { return sqlite.NewRetention(db) }
 
 // ProvideSQLiteStoreInfo describes the embedded store.
-func ProvideSQLiteStoreInfo(db *sqlite.DB) app.StoreInfo { return sqlite.NewStoreInfo(db) }
+func ProvideSQLiteStoreInfo(db *sqlite.DB) admin.StoreInfo { return sqlite.NewStoreInfo(db) }
 
 // ProvideSQLiteSettings binds the shared settings to the embedded store.
-func ProvideSQLiteSettings(db *sqlite.DB) app.Settings { return sqlite.NewSettings(db) }
+func ProvideSQLiteSettings(db *sqlite.DB) keys.Settings { return sqlite.NewSettings(db) }
 
 // ProvideSQLiteSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it,
 // the key file beside the database, with a warning. The file is made
 // (once, mode 0600) only for a database that holds no sealed secret yet.
-func ProvideSQLiteSecretKey(ctx context.Context, cfg Config, settings app.Settings, ring app.SigningKeyRing, log *zap.Logger) (SecretKey, error) {
+func ProvideSQLiteSecretKey(ctx context.Context, cfg Config, settings keys.Settings, ring app.SigningKeyRing, log *zap.Logger) (SecretKey, error) {
 	if cfg.SecretKeyFile != "" {
 		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
 	}
@@ -264,7 +264,7 @@ func ProvideHasher(cfg Config, obs argon2id.Observer) (app.PasswordHasher, error
 
 // ProvidePolicy builds the password policy with the shipped common list
 // and the guess estimator.
-func ProvidePolicy(cfg Config, list app.CommonPasswords, est app.PasswordEstimator) user.PasswordPolicy {
+func ProvidePolicy(cfg Config, list *commonpw.List, est strength.Estimator) user.PasswordPolicy {
 	return user.PasswordPolicy{MinLength: cfg.PasswordMinLength, IsCommon: list.Contains, Estimate: est.Estimate}
 }
 
@@ -272,15 +272,13 @@ func ProvidePolicy(cfg Config, list app.CommonPasswords, est app.PasswordEstimat
 var PasswordSet = wire.NewSet(
 	ProvideHasher,
 	commonpw.New,
-	wire.Bind(new(app.CommonPasswords), new(*commonpw.List)),
 	strength.New,
-	wire.Bind(new(app.PasswordEstimator), new(strength.Estimator)),
 	ProvidePolicy,
 )
 
 // ProvideSealer seals with the secret key, once it is known to be the key
 // the stored secrets were sealed with (a wrong one stops startup).
-func ProvideSealer(ctx context.Context, key SecretKey, settings app.Settings, clock app.Clock) (app.Sealer, error) {
+func ProvideSealer(ctx context.Context, key SecretKey, settings keys.Settings, clock app.Clock) (app.Sealer, error) {
 	box, err := secretbox.New(key)
 	if err != nil {
 		return nil, err
@@ -293,13 +291,13 @@ func ProvideSealer(ctx context.Context, key SecretKey, settings app.Settings, cl
 
 // ProvideTokens builds the access-token signer and verifier; its keys come
 // from the ring.
-func ProvideTokens(cfg Config, clock app.Clock, ids app.IDGenerator) (app.AccessTokens, error) {
+func ProvideTokens(cfg Config, clock app.Clock, ids app.IDGenerator) (*jwt.Tokens, error) {
 	return jwt.NewWithoutKeys(cfg.JWT, clock, ids)
 }
 
 // ProvideRing builds the key ring and reads it once, so that the signer
 // has its keys before anything is served.
-func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.AccessTokens, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
+func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.KeyInstaller, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
 	leeway := cfg.JWT.Leeway
 	if leeway == 0 {
 		leeway = jwt.DefaultLeeway
@@ -319,7 +317,7 @@ func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.Si
 	return r, nil
 }
 
-func loadKeyFiles(tokens app.AccessTokens, current string, previous []string) (*keys.FileKeys, error) {
+func loadKeyFiles(tokens app.KeyInstaller, current string, previous []string) (*keys.FileKeys, error) {
 	priv, err := jwt.LoadPrivateKeyFile(current)
 	if err != nil {
 		return nil, err
@@ -347,11 +345,17 @@ func loadKeyFiles(tokens app.AccessTokens, current string, previous []string) (*
 }
 
 // TokenSet is access-token signing.
-var TokenSet = wire.NewSet(ProvideSealer, ProvideTokens, ProvideRing)
+var TokenSet = wire.NewSet(
+	ProvideSealer, ProvideTokens, ProvideRing,
+	wire.Bind(new(app.TokenIssuer), new(*jwt.Tokens)),
+	wire.Bind(new(app.TokenVerifier), new(*jwt.Tokens)),
+	wire.Bind(new(app.KeyInstaller), new(*jwt.Tokens)),
+	wire.Bind(new(httpadapter.KeyPublisher), new(*jwt.Tokens)),
+)
 
 // ProvideMailer picks SMTP when configured, else the development file
 // mailer (which warns at startup). Either names the product cfg.AppName.
-func ProvideMailer(cfg Config, log *zap.Logger) (app.Mailer, error) {
+func ProvideMailer(cfg Config, log *zap.Logger) (outbox.Mailer, error) {
 	r, err := mailer.NewNamedRenderer(cfg.AppName)
 	if err != nil {
 		return nil, err
@@ -408,7 +412,7 @@ var MetricsSet = wire.NewSet(
 )
 
 // ProvideWorker builds the outbox worker.
-func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, obs app.Observer, cfg Config) *outbox.Worker {
+func ProvideWorker(ob app.Outbox, tx app.TxManager, m outbox.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, obs app.Observer, cfg Config) *outbox.Worker {
 	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, obs, cfg.Outbox)
 }
 
@@ -454,7 +458,7 @@ var AppSet = wire.NewSet(
 )
 
 // ProvideTOTP is the RFC 6238 code generator (github.com/pquerna/otp).
-func ProvideTOTP() app.TOTP { return totp.New() }
+func ProvideTOTP() appmfa.TOTP { return totp.New() }
 
 // ProvideIssuer names the service in otpauth:// URIs.
 func ProvideIssuer(cfg Config, links app.Links) appmfa.Issuer {

@@ -73,14 +73,14 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	mfaRepository := repos.MFA
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	tokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, tokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
 	totp := ProvideTOTP()
 	settings := ProvideSettings(pool)
 	signingKeyRing := repos.SigningKeys
@@ -96,14 +96,14 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
+	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, tokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
 	refreshReuseGrace := cfg.RefreshReuseGrace
-	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
+	refresh := session.NewRefresh(txManager, tokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
-	authenticate := session.NewAuthenticate(accessTokens, sessionRepository, clock, idleTimeout)
+	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
 	forgot := password.NewForgot(outbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
@@ -143,7 +143,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		MFADisable:    disable,
 		MFARegenerate: regenerate,
 		Guard:         guard,
-		Tokens:        accessTokens,
+		Tokens:        tokens,
 		Ready:         v,
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
@@ -155,7 +155,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	storeInfo := ProvideStoreInfo(pool)
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -243,14 +243,14 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
 	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
 	mfaRepository := repos.MFA
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	tokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, tokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
 	totp := ProvideTOTP()
 	settings := ProvideSQLiteSettings(db)
 	signingKeyRing := repos.SigningKeys
@@ -266,14 +266,14 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
+	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, tokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
 	refreshReuseGrace := cfg.RefreshReuseGrace
-	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
+	refresh := session.NewRefresh(txManager, tokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
-	authenticate := session.NewAuthenticate(accessTokens, sessionRepository, clock, idleTimeout)
+	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
 	forgot := password.NewForgot(outbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
@@ -313,7 +313,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 		MFADisable:    disable,
 		MFARegenerate: regenerate,
 		Guard:         guard,
-		Tokens:        accessTokens,
+		Tokens:        tokens,
 		Ready:         v,
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
@@ -325,7 +325,7 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	storeInfo := ProvideSQLiteStoreInfo(db)
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -420,13 +420,13 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		cleanup()
 		return nil, nil, err
 	}
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	tokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -499,13 +499,13 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 		cleanup()
 		return nil, nil, err
 	}
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	tokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -1,4 +1,4 @@
-// Package commonpw implements app.CommonPasswords with the password
+// Package commonpw is the blocklist of the password policy: the password
 // frequency list that ships with zxcvbn (about 30,000 of the most common
 // passwords from leaked corpora).
 package commonpw
@@ -7,11 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/trustelem/zxcvbn/frequency"
 )
-
-var _ app.CommonPasswords = (*List)(nil)
 
 // List is the blocklist of common passwords. The zero value is not usable;
 // call New. It is safe for concurrent use.

@@ -44,9 +44,15 @@ type UseCases struct {
 	MFADisable    *mfa.Disable
 	MFARegenerate *mfa.Regenerate
 	Guard         *limits.Guard
-	Tokens        app.AccessTokens
+	Tokens        KeyPublisher
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
+}
+
+// KeyPublisher publishes the public keys of the access tokens.
+type KeyPublisher interface {
+	// JWKS is the JSON Web Key Set document of the public keys.
+	JWKS() []byte
 }
 
 // NewServer builds the Fiber app with every route.

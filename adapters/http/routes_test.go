@@ -63,7 +63,7 @@ type fixture struct {
 	users    *mock.MockUserRepository
 	tokens   *mock.MockOneTimeTokenRepository // outside any transaction
 	sessions *mock.MockSessionRepository
-	access   *mock.MockAccessTokens
+	access   *mock.MockTokenVerifier
 	tx       *mock.MockTxManager
 	hasher   *mock.MockPasswordHasher
 	auditLog *mock.MockAuditLog
@@ -90,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
 		users: mock.NewMockUserRepository(ctrl), sessions: mock.NewMockSessionRepository(ctrl),
-		access: mock.NewMockAccessTokens(ctrl), tx: mock.NewMockTxManager(ctrl),
+		access: mock.NewMockTokenVerifier(ctrl), tx: mock.NewMockTxManager(ctrl),
 		hasher: mock.NewMockPasswordHasher(ctrl), auditLog: mock.NewMockAuditLog(ctrl),
 		trail: mock.NewMockAuditTrail(ctrl), keys: mock.NewMockAdminKeyStore(ctrl), rl: mock.NewMockRateLimiter(ctrl),
 		mfa: mock.NewMockMFARepository(ctrl), sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl),
@@ -122,7 +122,7 @@ func newFixture(t *testing.T) *fixture {
 		ChangeEmail:   account.NewChangeEmail(f.users, f.tx, check, stepUp, guard, clock, ids, rand.Reader, links, account.VerificationTTL(time.Hour)),
 		ConfirmEmail:  account.NewConfirmEmailChange(f.tx, guard, clock),
 		LinkState:     account.NewLinkState(f.tokens, f.users, clock),
-		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, f.access, verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
+		LoginMFA:      session.NewLoginMFA(f.users, f.mfa, f.tx, mock.NewMockTokenIssuer(ctrl), verifier, attempts, clock, ids, rand.Reader, session.RefreshTTL(time.Hour), obs),
 		MFAStart:      appmfa.NewStart(f.users, f.mfa, f.tx, check, f.totp, f.sealer, clock, rand.Reader, appmfa.IssuerOf("", links)),
 		MFAConfirm:    appmfa.NewConfirm(f.users, f.mfa, f.tx, verifier, attempts, clock, ids, rand.Reader),
 		MFADisable:    appmfa.NewDisable(f.users, f.mfa, f.tx, check, stepUp, clock, ids),
@@ -749,7 +749,7 @@ func TestAdminAudit(t *testing.T) {
 		}
 		recs = append(recs, audit.Record{Seq: seq, Event: e})
 	}
-	f.trail.EXPECT().Query(gomock.Any(), app.AuditQuery{Type: audit.LoginFailed, Limit: 3}).Return(recs, nil)
+	f.trail.EXPECT().Query(gomock.Any(), admin.AuditQuery{Type: audit.LoginFailed, Limit: 3}).Return(recs, nil)
 	res, body := do(t, f.admin, adminReq("GET", "/admin/v1/audit?type=login_failed&limit=2", ""))
 	m := decodeJSON(t, res, body, 200)
 	next, _ := m["next_cursor"].(string)
@@ -766,7 +766,7 @@ func TestAdminAudit(t *testing.T) {
 		t.Errorf("second event %v, want user_id null and detail {}", second)
 	}
 
-	f.trail.EXPECT().Query(gomock.Any(), app.AuditQuery{UserID: userID, BeforeSeq: 8, Limit: admin.DefaultLimit + 1}).Return(nil, nil)
+	f.trail.EXPECT().Query(gomock.Any(), admin.AuditQuery{UserID: userID, BeforeSeq: 8, Limit: admin.DefaultLimit + 1}).Return(nil, nil)
 	res, body = do(t, f.admin, adminReq("GET", "/admin/v1/audit?user_id="+userID.String()+"&cursor="+next, ""))
 	m = decodeJSON(t, res, body, 200)
 	if events, ok := m["events"].([]any); !ok || len(events) != 0 || m["next_cursor"] != nil {

@@ -1,4 +1,5 @@
-// Package jwt implements app.AccessTokens: EdDSA (Ed25519) access tokens in
+// Package jwt implements app.TokenIssuer, app.TokenVerifier and
+// app.KeyInstaller: EdDSA (Ed25519) access tokens in
 // the RFC 9068 shape (typ at+jwt), verification that accepts only what this
 // package issues, and the JWKS document of the public key.
 package jwt
@@ -23,7 +24,11 @@ import (
 	"github.com/google/uuid"
 )
 
-var _ app.AccessTokens = (*Tokens)(nil)
+var (
+	_ app.TokenIssuer   = (*Tokens)(nil)
+	_ app.TokenVerifier = (*Tokens)(nil)
+	_ app.KeyInstaller  = (*Tokens)(nil)
+)
 
 // TokenType is the typ header of access tokens (RFC 9068).
 const TokenType = "at+jwt"

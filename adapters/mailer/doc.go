@@ -1,4 +1,4 @@
-// Package mailer implements app.Mailer: SMTP delivers mail through an SMTP
+// Package mailer implements outbox.Mailer: SMTP delivers mail through an SMTP
 // server (go-mail); File, for development without one, writes each mail as
 // an RFC 5322 .eml file. Both build the same message from the embedded
 // templates (text/template for the plain-text part, html/template for the

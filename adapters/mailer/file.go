@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/google/uuid"
 	"github.com/wneessen/go-mail"
 	"go.uber.org/zap"
@@ -48,7 +49,7 @@ type File struct {
 	now      func() time.Time
 }
 
-var _ app.Mailer = (*File)(nil)
+var _ outbox.Mailer = (*File)(nil)
 
 // FileOption configures a File mailer.
 type FileOption func(*File)
@@ -116,12 +117,12 @@ func (f *File) Dir() string { return f.dir }
 
 // Send renders m and writes it to a new file in the directory. A mail the
 // SMTP mailer could not render (an unknown kind or a missing link) is an
-// error wrapping app.ErrPermanent, and no file is written. Errors never hold
+// error wrapping outbox.ErrPermanent, and no file is written. Errors never hold
 // the body or the links.
 func (f *File) Send(ctx context.Context, m app.OutboundMail) error {
 	subject, text, html, err := f.renderer.Render(m)
 	if err != nil {
-		return fmt.Errorf("%w: %w", app.ErrPermanent, err)
+		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
 	}
 	now := f.now()
 	// The bodies go out unencoded (8bit), so their lines end in CRLF here,

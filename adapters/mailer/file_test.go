@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -323,11 +324,11 @@ func TestFileMailerRejectsWhatSMTPRejects(t *testing.T) {
 	m := newFile(t, dir, zap.New(core))
 
 	err := m.Send(context.Background(), app.OutboundMail{ID: uuid.New(), Kind: "no_such_kind", To: "a@example.com"})
-	if !errors.Is(err, app.ErrPermanent) || !errors.Is(err, mailer.ErrUnknownKind) {
+	if !errors.Is(err, outbox.ErrPermanent) || !errors.Is(err, mailer.ErrUnknownKind) {
 		t.Errorf("unknown kind: err = %v, want ErrPermanent and ErrUnknownKind", err)
 	}
 	err = m.Send(context.Background(), app.OutboundMail{ID: uuid.New(), Kind: app.MailVerifyEmail, To: "a@example.com"})
-	if !errors.Is(err, app.ErrPermanent) || !errors.Is(err, mailer.ErrMissingLink) {
+	if !errors.Is(err, outbox.ErrPermanent) || !errors.Is(err, mailer.ErrMissingLink) {
 		t.Errorf("missing link: err = %v, want ErrPermanent and ErrMissingLink", err)
 	}
 	for _, to := range []string{"", "not an address", "a@example.com\r\nBcc: b@example.com"} {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/google/uuid"
 	"github.com/wneessen/go-mail"
 )
@@ -41,7 +42,7 @@ type SMTP struct {
 	timeout   time.Duration
 }
 
-var _ app.Mailer = (*SMTP)(nil)
+var _ outbox.Mailer = (*SMTP)(nil)
 
 // Option configures an SMTP mailer.
 type Option func(*SMTP)
@@ -113,7 +114,7 @@ func NewSMTP(cfg SMTPConfig, from string, opts ...Option) (*SMTP, error) {
 func (s *SMTP) Send(ctx context.Context, m app.OutboundMail) error {
 	subject, text, html, err := s.renderer.Render(m)
 	if err != nil {
-		return fmt.Errorf("%w: %w", app.ErrPermanent, err)
+		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
 	}
 	msg, err := s.composer.message(m, subject, text, html, time.Now())
 	if err != nil {

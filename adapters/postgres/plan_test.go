@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -144,11 +145,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		case "users after a cursor":
 			c.sql, c.args = built(postgres.ListUsersSQL(app.UserQuery{Before: cursor, Limit: 51}))
 		case "audit by user":
-			c.sql, c.args = built(postgres.AuditQuerySQL(app.AuditQuery{UserID: someUser, BeforeSeq: 15000, Limit: 51}))
+			c.sql, c.args = built(postgres.AuditQuerySQL(admin.AuditQuery{UserID: someUser, BeforeSeq: 15000, Limit: 51}))
 		case "audit by type":
-			c.sql, c.args = built(postgres.AuditQuerySQL(app.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51}))
+			c.sql, c.args = built(postgres.AuditQuerySQL(admin.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51}))
 		case "audit page":
-			c.sql, c.args = built(postgres.AuditQuerySQL(app.AuditQuery{BeforeSeq: 15000, Limit: 51}))
+			c.sql, c.args = built(postgres.AuditQuerySQL(admin.AuditQuery{BeforeSeq: 15000, Limit: 51}))
 		case "rate limits by prefix":
 			c.sql, c.args = built(postgres.ResetPrefixSQL("login:pair:u123@example.com:"))
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 )
 
 // Retention deletes rows whose purpose has ended before a cutoff: sessions
@@ -16,7 +16,7 @@ type Retention struct {
 	db DBTX
 }
 
-var _ app.Retention = (*Retention)(nil)
+var _ maintenance.Retention = (*Retention)(nil)
 
 // NewRetention returns a Retention on db (normally the pool).
 func NewRetention(db DBTX) *Retention { return &Retention{db: db} }
@@ -27,8 +27,8 @@ const batch = 5000
 
 // Sweep deletes what ended before cutoff. Each statement uses its index
 // and deletes at most batch rows.
-func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, error) {
-	var s app.Swept
+func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (maintenance.Swept, error) {
+	var s maintenance.Swept
 	var loginTokens int
 	for _, q := range []struct {
 		sql string

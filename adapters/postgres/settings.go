@@ -5,7 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -14,7 +15,7 @@ type Settings struct {
 	db DBTX
 }
 
-var _ app.Settings = (*Settings)(nil)
+var _ keys.Settings = (*Settings)(nil)
 
 // NewSettings returns Settings on db.
 func NewSettings(db DBTX) *Settings { return &Settings{db: db} }
@@ -51,7 +52,7 @@ type StoreInfo struct {
 	db DBTX
 }
 
-var _ app.StoreInfo = (*StoreInfo)(nil)
+var _ admin.StoreInfo = (*StoreInfo)(nil)
 
 // NewStoreInfo returns the StoreInfo of db.
 func NewStoreInfo(db DBTX) *StoreInfo { return &StoreInfo{db: db} }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/google/uuid"
@@ -34,7 +35,7 @@ func TestUnavailableWhenDatabaseDown(t *testing.T) {
 		"MigrateUp":       postgres.MigrateUp(ctx, "postgres://postgres@127.0.0.1:1/gatehouse?sslmode=disable&connect_timeout=2"),
 	}
 	_, checks["Users.ByID"] = postgres.NewUserRepository(pool).ByID(ctx, uuid.New())
-	_, checks["VerifyAuditChain"] = app.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
+	_, checks["VerifyAuditChain"] = admin.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
 	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
 	_, checks["Retention.Sweep"] = postgres.NewRetention(pool).Sweep(ctx, time.Now())
 	_, checks["SigningKeys.Keys"] = postgres.NewSigningKeyRing(pool).Keys(ctx)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
@@ -22,8 +23,8 @@ type AuditLog struct {
 }
 
 var (
-	_ app.AuditLog   = (*AuditLog)(nil)
-	_ app.AuditTrail = (*AuditLog)(nil)
+	_ app.AuditLog     = (*AuditLog)(nil)
+	_ admin.AuditTrail = (*AuditLog)(nil)
 )
 
 // NewAuditLog returns an AuditLog on db.
@@ -97,7 +98,7 @@ func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error 
 // statement on a reader: by user on index audit_events_user_seq, by type on
 // audit_events_type_seq, otherwise backwards on the primary key, each from
 // q.BeforeSeq down. A limit below 1 gives nothing.
-func (a *AuditLog) Query(ctx context.Context, q app.AuditQuery) ([]audit.Record, error) {
+func (a *AuditLog) Query(ctx context.Context, q admin.AuditQuery) ([]audit.Record, error) {
 	query, args, ok := auditQuerySQL(q)
 	if !ok {
 		return nil, nil
@@ -123,7 +124,7 @@ func (a *AuditLog) Query(ctx context.Context, q app.AuditQuery) ([]audit.Record,
 
 // auditQuerySQL is Query's statement for q, or ok false for a limit below
 // 1.
-func auditQuerySQL(q app.AuditQuery) (query string, args []any, ok bool) {
+func auditQuerySQL(q admin.AuditQuery) (query string, args []any, ok bool) {
 	if q.Limit < 1 {
 		return "", nil, false
 	}

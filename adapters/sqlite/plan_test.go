@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/google/uuid"
 )
@@ -85,9 +86,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		built("users by prefix after a cursor", "users_email_key")(sqlite.ListUsersSQL(app.UserQuery{EmailPrefix: "u1_%", Before: cursor, Limit: 51})),
 		built("users newest first", "users_created")(sqlite.ListUsersSQL(app.UserQuery{Limit: 51})),
 		built("users after a cursor", "users_created")(sqlite.ListUsersSQL(app.UserQuery{Before: cursor, Limit: 51})),
-		built("audit by user", "audit_events_user_seq")(sqlite.AuditQuerySQL(app.AuditQuery{UserID: someUser, BeforeSeq: 2500, Limit: 51})),
-		built("audit by type", "audit_events_type_seq")(sqlite.AuditQuerySQL(app.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51})),
-		built("audit page", "INTEGER PRIMARY KEY")(sqlite.AuditQuerySQL(app.AuditQuery{BeforeSeq: 2500, Limit: 51})),
+		built("audit by user", "audit_events_user_seq")(sqlite.AuditQuerySQL(admin.AuditQuery{UserID: someUser, BeforeSeq: 2500, Limit: 51})),
+		built("audit by type", "audit_events_type_seq")(sqlite.AuditQuerySQL(admin.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51})),
+		built("audit page", "INTEGER PRIMARY KEY")(sqlite.AuditQuerySQL(admin.AuditQuery{BeforeSeq: 2500, Limit: 51})),
 		built("rate limits by prefix", "sqlite_autoindex_rate_limits_1")(two(sqlite.ResetPrefixSQL("login:pair:u123@example.com:"))),
 		built("active sessions of a page of users", "sessions_user_live")(two(sqlite.CountActiveSQL(users, time.UnixMicro(0)))),
 		{"mail of a deleted user", "mail_outbox_user", sqlite.DeleteUserMailSQL, []any{someUser.String()}},

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 )
 
 // Retention deletes rows whose purpose has ended before a cutoff: sessions
@@ -16,7 +16,7 @@ type Retention struct {
 	db DBTX
 }
 
-var _ app.Retention = (*Retention)(nil)
+var _ maintenance.Retention = (*Retention)(nil)
 
 // NewRetention returns a Retention on db (normally the DB itself).
 func NewRetention(db DBTX) *Retention { return &Retention{db: db} }
@@ -28,8 +28,8 @@ const batch = 5000
 // Sweep deletes what ended before cutoff. Each statement uses its index,
 // deletes at most batch rows and takes the writer on its own, so that
 // requests get it between them.
-func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (app.Swept, error) {
-	var s app.Swept
+func (r *Retention) Sweep(ctx context.Context, cutoff time.Time) (maintenance.Swept, error) {
+	var s maintenance.Swept
 	var loginTokens int
 	for _, q := range []struct {
 		sql string

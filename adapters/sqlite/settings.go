@@ -6,7 +6,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
 )
 
 // Settings keeps named values in settings.
@@ -14,7 +15,7 @@ type Settings struct {
 	db DBTX
 }
 
-var _ app.Settings = (*Settings)(nil)
+var _ keys.Settings = (*Settings)(nil)
 
 // NewSettings returns Settings on db.
 func NewSettings(db DBTX) *Settings { return &Settings{db: db} }
@@ -50,7 +51,7 @@ type StoreInfo struct {
 	db DBTX
 }
 
-var _ app.StoreInfo = (*StoreInfo)(nil)
+var _ admin.StoreInfo = (*StoreInfo)(nil)
 
 // NewStoreInfo returns the StoreInfo of db.
 func NewStoreInfo(db DBTX) *StoreInfo { return &StoreInfo{db: db} }

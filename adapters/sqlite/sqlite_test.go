@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
@@ -156,7 +157,7 @@ func TestConcurrentWritersNeverBusy(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	checked, err := app.VerifyAuditChain(ctx, sqlite.NewAuditLog(db))
+	checked, err := admin.VerifyAuditChain(ctx, sqlite.NewAuditLog(db))
 	if err != nil || checked != 2*n {
 		t.Fatalf("audit chain: %d records, %v; want %d records", checked, err, 2*n)
 	}
@@ -365,7 +366,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err != nil || !bytes.Equal(key, key2) {
 		t.Errorf("setting after reopen: %q, %v; want %q", key2, err, key)
 	}
-	if n, err := app.VerifyAuditChain(ctx, sqlite.NewAuditLog(db)); err != nil || n != 1 {
+	if n, err := admin.VerifyAuditChain(ctx, sqlite.NewAuditLog(db)); err != nil || n != 1 {
 		t.Errorf("audit after reopen: %d, %v", n, err)
 	}
 }
@@ -531,7 +532,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if users < 120 || users-100 != events {
 		t.Errorf("backup holds %d users and %d events: want at least 120 users, one event per registration of the loop (a snapshot of one commit)", users, events)
 	}
-	if n, err := app.VerifyAuditChain(context.Background(), sqlite.NewAuditLog(copyDB)); err != nil || n != events {
+	if n, err := admin.VerifyAuditChain(context.Background(), sqlite.NewAuditLog(copyDB)); err != nil || n != events {
 		t.Errorf("audit chain of the backup: %d, %v", n, err)
 	}
 

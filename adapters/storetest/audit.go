@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
@@ -42,7 +43,7 @@ func event(userID uuid.UUID) audit.Event {
 // checked.
 func verifyChain(t *testing.T, s Store) int {
 	t.Helper()
-	n, err := app.VerifyAuditChain(testCtx(t), s.AuditTrail)
+	n, err := admin.VerifyAuditChain(testCtx(t), s.AuditTrail)
 	if err != nil {
 		t.Fatalf("audit chain: %v (after %d good records)", err, n)
 	}
@@ -222,7 +223,7 @@ func testAuditRolledBackAppend(t *testing.T, s Store) {
 }
 
 // testAuditTamperDetected edits, deletes and relinks stored records behind
-// the app's back and checks that app.VerifyAuditChain names the broken
+// the app's back and checks that admin.VerifyAuditChain names the broken
 // record. It appends three records of its own, A, B and C, where C is a
 // twin of A (same event), and restores A after each edit by copying C's
 // columns back, so that the shared trail verifies again afterwards. Time
@@ -308,7 +309,7 @@ func testAuditTamperDetected(t *testing.T, s Store) {
 					t.Fatalf("after restoring, %d records verify, want %d", n, total)
 				}
 			}()
-			rows, err := app.VerifyAuditChain(ctx, s.AuditTrail)
+			rows, err := admin.VerifyAuditChain(ctx, s.AuditTrail)
 			if err == nil {
 				t.Fatal("tampered chain verified")
 			}
@@ -328,7 +329,7 @@ func testAuditTamperDetected(t *testing.T, s Store) {
 	}
 }
 
-func query(t *testing.T, s Store, q app.AuditQuery) []audit.Record {
+func query(t *testing.T, s Store, q admin.AuditQuery) []audit.Record {
 	t.Helper()
 	recs, err := s.AuditTrail.Query(testCtx(t), q)
 	if err != nil {
@@ -397,7 +398,7 @@ func testAuditQuery(t *testing.T, s Store) {
 	slices.Reverse(walked)
 
 	// By user: all of them, as Walk gives them, newest first.
-	got := query(t, s, app.AuditQuery{UserID: u1, Limit: 10})
+	got := query(t, s, admin.AuditQuery{UserID: u1, Limit: 10})
 	if len(got) != len(walked) {
 		t.Fatalf("Query(u1) = %v, want %v", seqs(got), seqs(walked))
 	}
@@ -407,29 +408,29 @@ func testAuditQuery(t *testing.T, s Store) {
 		}
 	}
 	// Pages of 3 by BeforeSeq: 3, then 1, then none.
-	p1 := query(t, s, app.AuditQuery{UserID: u1, Limit: 3})
-	p2 := query(t, s, app.AuditQuery{UserID: u1, Limit: 3, BeforeSeq: p1[len(p1)-1].Seq})
+	p1 := query(t, s, admin.AuditQuery{UserID: u1, Limit: 3})
+	p2 := query(t, s, admin.AuditQuery{UserID: u1, Limit: 3, BeforeSeq: p1[len(p1)-1].Seq})
 	if !slices.Equal(seqs(append(p1, p2...)), seqs(walked)) || len(p1) != 3 {
 		t.Fatalf("pages %v + %v, want %v", seqs(p1), seqs(p2), seqs(walked))
 	}
-	if p3 := query(t, s, app.AuditQuery{UserID: u1, Limit: 3, BeforeSeq: p2[len(p2)-1].Seq}); len(p3) != 0 {
+	if p3 := query(t, s, admin.AuditQuery{UserID: u1, Limit: 3, BeforeSeq: p2[len(p2)-1].Seq}); len(p3) != 0 {
 		t.Fatalf("after the oldest: %v", seqs(p3))
 	}
 	// BeforeSeq is exclusive.
-	if got := query(t, s, app.AuditQuery{UserID: u1, Limit: 10, BeforeSeq: walked[1].Seq}); !slices.Equal(seqs(got), seqs(walked[2:])) {
+	if got := query(t, s, admin.AuditQuery{UserID: u1, Limit: 10, BeforeSeq: walked[1].Seq}); !slices.Equal(seqs(got), seqs(walked[2:])) {
 		t.Fatalf("before seq %d: %v, want %v", walked[1].Seq, seqs(got), seqs(walked[2:]))
 	}
 
 	// By user and type.
-	if got := query(t, s, app.AuditQuery{UserID: u1, Type: audit.LoginSucceeded, Limit: 10}); !slices.Equal(seqs(got), []int64{walked[0].Seq, walked[3].Seq}) {
+	if got := query(t, s, admin.AuditQuery{UserID: u1, Type: audit.LoginSucceeded, Limit: 10}); !slices.Equal(seqs(got), []int64{walked[0].Seq, walked[3].Seq}) {
 		t.Fatalf("u1 logins: %v, want %v", seqs(got), []int64{walked[0].Seq, walked[3].Seq})
 	}
-	if got := query(t, s, app.AuditQuery{UserID: u2, Type: audit.LoginFailed, Limit: 10}); len(got) != 0 {
+	if got := query(t, s, admin.AuditQuery{UserID: u2, Type: audit.LoginFailed, Limit: 10}); len(got) != 0 {
 		t.Fatalf("u2 failed logins: %v, want none", seqs(got))
 	}
 
 	// By type alone: every user's and the user-less one, newest first.
-	rares := query(t, s, app.AuditQuery{Type: rare, Limit: 100})
+	rares := query(t, s, admin.AuditQuery{Type: rare, Limit: 100})
 	var mine []audit.Record
 	for _, r := range rares {
 		if r.Event.Type != rare {
@@ -445,13 +446,13 @@ func testAuditQuery(t *testing.T, s Store) {
 
 	// Unfiltered: seqs have no gaps, so the record just below a seq is the
 	// one before it.
-	if got := query(t, s, app.AuditQuery{BeforeSeq: walked[0].Seq + 1, Limit: 1}); len(got) != 1 || diffRecord(got[0], walked[0]) != nil {
+	if got := query(t, s, admin.AuditQuery{BeforeSeq: walked[0].Seq + 1, Limit: 1}); len(got) != 1 || diffRecord(got[0], walked[0]) != nil {
 		t.Fatalf("unfiltered below %d: %v, want %d", walked[0].Seq+1, seqs(got), walked[0].Seq)
 	}
-	if got := query(t, s, app.AuditQuery{Limit: 5}); len(got) != 5 {
+	if got := query(t, s, admin.AuditQuery{Limit: 5}); len(got) != 5 {
 		t.Fatalf("unfiltered limit 5: %d records", len(got))
 	}
-	if got, err := s.AuditTrail.Query(ctx, app.AuditQuery{UserID: u1}); err != nil || len(got) != 0 {
+	if got, err := s.AuditTrail.Query(ctx, admin.AuditQuery{UserID: u1}); err != nil || len(got) != 0 {
 		t.Fatalf("limit 0: %d records, %v", len(got), err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/google/uuid"
 )
@@ -42,7 +43,7 @@ func testReadyCanceled(t *testing.T, s Store) {
 	if _, _, err := s.RateLimiter.Hit(ctx, rateKey(), 1, 1e9); !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("RateLimiter.Hit: err = %v, want ErrUnavailable", err)
 	}
-	if _, err := app.VerifyAuditChain(ctx, s.AuditTrail); !errors.Is(err, domain.ErrUnavailable) {
+	if _, err := admin.VerifyAuditChain(ctx, s.AuditTrail); !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("VerifyAuditChain: err = %v, want ErrUnavailable", err)
 	}
 }

@@ -31,6 +31,9 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
+	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 )
 
 // Store is one store adapter's implementation of every storage port, on a
@@ -44,9 +47,9 @@ type Store struct {
 	// stands alone, as the use cases' pool-bound repositories do.
 	Repos       app.Repos
 	RateLimiter app.RateLimiter
-	Settings    app.Settings
-	Retention   app.Retention
-	AuditTrail  app.AuditTrail
+	Settings    keys.Settings
+	Retention   maintenance.Retention
+	AuditTrail  admin.AuditTrail
 	// Ready is the readiness probe.
 	Ready func(ctx context.Context) error
 	// Exec runs one raw SQL statement with $1, $2, ... placeholders, for

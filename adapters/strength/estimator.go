@@ -1,4 +1,5 @@
-// Package strength implements app.PasswordEstimator with zxcvbn
+// Package strength rates how guessable a password is, for the password
+// policy, with zxcvbn
 // (github.com/trustelem/zxcvbn): the number of guesses an attacker who
 // knows repeats, sequences, keyboard walks, dates and common words needs,
 // and which of those patterns make a password easy.
@@ -8,14 +9,11 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/trustelem/zxcvbn/match"
 	"github.com/trustelem/zxcvbn/matching"
 	"github.com/trustelem/zxcvbn/scoring"
 )
-
-var _ app.PasswordEstimator = Estimator{}
 
 // Estimator rates passwords. The zero value is ready and safe for
 // concurrent use.

@@ -1,4 +1,4 @@
-// Package totp implements app.TOTP with github.com/pquerna/otp: RFC 6238
+// Package totp implements appmfa.TOTP with github.com/pquerna/otp: RFC 6238
 // codes (HMAC-SHA-1, 6 digits, 30-second steps, the parameters every
 // authenticator app understands) and otpauth:// key URIs (the Google
 // Authenticator key-URI format).
@@ -11,7 +11,7 @@ import (
 	"image/png"
 	"strings"
 
-	"github.com/gatehouse-auth/gatehouse/app"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
@@ -22,7 +22,7 @@ import (
 // concurrent use.
 type Generator struct{}
 
-var _ app.TOTP = Generator{}
+var _ appmfa.TOTP = Generator{}
 
 // New returns a Generator.
 func New() Generator { return Generator{} }

@@ -400,12 +400,12 @@ func TestAuditQueryValidatesAndPages(t *testing.T) {
 		}
 	}
 	recs := []audit.Record{{Seq: 9}, {Seq: 7}, {Seq: 4}}
-	trail.EXPECT().Query(gomock.Any(), app.AuditQuery{UserID: apptest.ID(1), Type: audit.LoginFailed, Limit: 3}).Return(recs, nil)
+	trail.EXPECT().Query(gomock.Any(), admin.AuditQuery{UserID: apptest.ID(1), Type: audit.LoginFailed, Limit: 3}).Return(recs, nil)
 	got, next, err := h.Query(context.Background(), admin.AuditInput{UserID: apptest.ID(1), Type: "login_failed", Limit: ptr(2)})
 	if err != nil || len(got) != 2 || next == "" {
 		t.Fatalf("Query = %d, %q, %v", len(got), next, err)
 	}
-	trail.EXPECT().Query(gomock.Any(), app.AuditQuery{BeforeSeq: 7, Limit: admin.DefaultLimit + 1}).Return(nil, nil)
+	trail.EXPECT().Query(gomock.Any(), admin.AuditQuery{BeforeSeq: 7, Limit: admin.DefaultLimit + 1}).Return(nil, nil)
 	if _, next, err := h.Query(context.Background(), admin.AuditInput{Cursor: next}); err != nil || next != "" {
 		t.Fatalf("second page: %q, %v", next, err)
 	}

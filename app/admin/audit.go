@@ -1,5 +1,7 @@
 package admin
 
+//go:generate go tool mockgen -destination=../mock/admin.go -package=mock github.com/gatehouse-auth/gatehouse/app/admin AuditTrail
+
 import (
 	"context"
 
@@ -10,10 +12,10 @@ import (
 )
 
 // Audit reads the audit trail for operators.
-type Audit struct{ trail app.AuditTrail }
+type Audit struct{ trail AuditTrail }
 
 // NewAudit builds the use case.
-func NewAudit(trail app.AuditTrail) *Audit {
+func NewAudit(trail AuditTrail) *Audit {
 	app.Require(map[string]any{"AuditTrail": trail})
 	return &Audit{trail: trail}
 }
@@ -40,7 +42,7 @@ func (h *Audit) Query(ctx context.Context, in AuditInput) ([]audit.Record, strin
 	if in.Type != "" && !audit.Known(audit.Type(in.Type)) {
 		return nil, "", domain.InvalidRequest(domain.FieldError{Field: "type", Code: "unknown_type", Message: "No audit event has this type."})
 	}
-	recs, err := h.trail.Query(ctx, app.AuditQuery{UserID: in.UserID, Type: audit.Type(in.Type), BeforeSeq: before, Limit: limit + 1})
+	recs, err := h.trail.Query(ctx, AuditQuery{UserID: in.UserID, Type: audit.Type(in.Type), BeforeSeq: before, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
@@ -50,4 +52,31 @@ func (h *Audit) Query(ctx context.Context, in AuditInput) ([]audit.Record, strin
 		next = auditCursor(recs[limit-1].Seq)
 	}
 	return recs, next, nil
+}
+
+// AuditTrail reads the stored audit trail back.
+type AuditTrail interface {
+	// Walk calls fn with every stored record in seq order, from one
+	// consistent view of the trail, until fn returns an error.
+	Walk(ctx context.Context, fn func(audit.Record) error) error
+	// Query returns up to q.Limit records matching q, newest first (by
+	// seq, descending).
+	Query(ctx context.Context, q AuditQuery) ([]audit.Record, error)
+}
+
+// AuditQuery selects audit records for an operator.
+type AuditQuery struct {
+	UserID    uuid.UUID  // uuid.Nil: any user (and none)
+	Type      audit.Type // "": any type
+	BeforeSeq int64      // > 0: only records with a smaller seq
+	Limit     int        // at least 1
+}
+
+// VerifyAuditChain reads the whole audit trail and checks every link of
+// its hash chain (see audit.Verifier). It returns how many records it
+// checked and, at the first broken link, an error naming that record.
+func VerifyAuditChain(ctx context.Context, trail AuditTrail) (int, error) {
+	var v audit.Verifier
+	err := trail.Walk(ctx, v.Check)
+	return v.Checked(), err
 }

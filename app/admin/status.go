@@ -37,7 +37,7 @@ type OutboxState struct {
 
 // Status reads the operators' status.
 type Status struct {
-	info    app.StoreInfo
+	info    StoreInfo
 	outbox  app.Outbox
 	ring    *keys.Ring
 	clock   app.Clock
@@ -45,7 +45,7 @@ type Status struct {
 }
 
 // NewStatus builds the use case.
-func NewStatus(info app.StoreInfo, outbox app.Outbox, ring *keys.Ring, clock app.Clock, version Version) *Status {
+func NewStatus(info StoreInfo, outbox app.Outbox, ring *keys.Ring, clock app.Clock, version Version) *Status {
 	app.Require(map[string]any{"StoreInfo": info, "Outbox": outbox, "Ring": ring, "Clock": clock})
 	return &Status{info: info, outbox: outbox, ring: ring, clock: clock, version: version}
 }
@@ -73,4 +73,12 @@ func (s *Status) Get(ctx context.Context) (StatusView, error) {
 		v.Outbox.OldestAgeSeconds = max(0, s.clock.Now().Sub(st.OldestPending).Seconds())
 	}
 	return v, nil
+}
+
+// StoreInfo describes the store, for the operators' status.
+type StoreInfo interface {
+	// Kind is "postgres" or "sqlite".
+	Kind() string
+	// SchemaVersion is the highest applied migration.
+	SchemaVersion(ctx context.Context) (int64, error)
 }

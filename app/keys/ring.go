@@ -65,7 +65,7 @@ type Ring struct {
 	tx     app.TxManager
 	store  app.SigningKeyRing // outside any transaction
 	sealer app.Sealer
-	tokens app.AccessTokens
+	tokens app.KeyInstaller
 	clock  app.Clock
 	rep    app.ErrorReporter
 	cfg    Config
@@ -75,7 +75,7 @@ type Ring struct {
 }
 
 // NewRing builds the ring.
-func NewRing(tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.AccessTokens, clock app.Clock, rep app.ErrorReporter, cfg Config) *Ring {
+func NewRing(tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.KeyInstaller, clock app.Clock, rep app.ErrorReporter, cfg Config) *Ring {
 	app.Require(map[string]any{"TxManager": tx, "SigningKeyRing": store, "Sealer": sealer, "AccessTokens": tokens, "Clock": clock, "ErrorReporter": rep})
 	return &Ring{tx: tx, store: store, sealer: sealer, tokens: tokens, clock: clock, rep: rep, cfg: cfg}
 }

@@ -27,7 +27,7 @@ type fixture struct {
 	ring   *keys.Ring
 	store  *mock.MockSigningKeyRing
 	tx     *mock.MockTxManager
-	tokens *mock.MockAccessTokens
+	tokens *mock.MockKeyInstaller
 	repos  *apptest.Repos
 	clock  *apptest.Clock
 }
@@ -52,7 +52,7 @@ func fakeSealer(ctrl *gomock.Controller) *mock.MockSealer {
 func newRing(t *testing.T, files *keys.FileKeys) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
-		store: mock.NewMockSigningKeyRing(ctrl), tx: mock.NewMockTxManager(ctrl), tokens: mock.NewMockAccessTokens(ctrl),
+		store: mock.NewMockSigningKeyRing(ctrl), tx: mock.NewMockTxManager(ctrl), tokens: mock.NewMockKeyInstaller(ctrl),
 		repos: apptest.NewRepos(ctrl), clock: apptest.NewClock(apptest.T0),
 	}
 	f.ring = keys.NewRing(f.tx, f.store, fakeSealer(ctrl), f.tokens, f.clock, mock.NewMockErrorReporter(ctrl),

@@ -1,9 +1,12 @@
 package keys
 
+//go:generate go tool mockgen -destination=../mock/keys.go -package=mock github.com/gatehouse-auth/gatehouse/app/keys Settings
+
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 )
@@ -24,7 +27,7 @@ var ErrWrongSecretKey = errors.New("the secret key is not the one this database'
 // CheckSecretKey makes sure that sealer's key is the one the stored secrets
 // were sealed with: the first instance stores a sealed check value, and
 // every later one must open it.
-func CheckSecretKey(ctx context.Context, settings app.Settings, sealer app.Sealer, clock app.Clock) error {
+func CheckSecretKey(ctx context.Context, settings Settings, sealer app.Sealer, clock app.Clock) error {
 	stored, err := settings.Get(ctx, checkSetting)
 	if err != nil {
 		return err
@@ -76,7 +79,7 @@ func (e *MissingSecretKeyError) Error() string {
 // one only for a store that holds no sealed secret yet; otherwise it
 // answers a *MissingSecretKeyError naming where the key was expected, and
 // makes nothing.
-func KeptSecretKey(ctx context.Context, settings app.Settings, ring app.SigningKeyRing, keeper SecretKeyKeeper) ([]byte, error) {
+func KeptSecretKey(ctx context.Context, settings Settings, ring app.SigningKeyRing, keeper SecretKeyKeeper) ([]byte, error) {
 	key, err := keeper.Load(ctx)
 	if err != nil || key != nil {
 		return key, err
@@ -94,7 +97,7 @@ func KeptSecretKey(ctx context.Context, settings app.Settings, ring app.SigningK
 // HoldsSealedSecrets reports whether the store may hold secrets sealed
 // under a secret key: the check value (stored by the first instance,
 // before it seals anything) or a generated signing key is there.
-func HoldsSealedSecrets(ctx context.Context, settings app.Settings, ring app.SigningKeyRing) (bool, error) {
+func HoldsSealedSecrets(ctx context.Context, settings Settings, ring app.SigningKeyRing) (bool, error) {
 	check, err := settings.Get(ctx, checkSetting)
 	if err != nil || check != nil {
 		return check != nil, err
@@ -114,13 +117,13 @@ func HoldsSealedSecrets(ctx context.Context, settings app.Settings, ring app.Sig
 // StoredSecretKey returns the secret key kept in the database, making it
 // with generate the first time (see KeptSecretKey): for PostgreSQL without
 // GATEHOUSE_SECRET_KEY_FILE (a database dump then holds the key too).
-func StoredSecretKey(ctx context.Context, settings app.Settings, ring app.SigningKeyRing, clock app.Clock, generate func() ([]byte, error)) ([]byte, error) {
+func StoredSecretKey(ctx context.Context, settings Settings, ring app.SigningKeyRing, clock app.Clock, generate func() ([]byte, error)) ([]byte, error) {
 	return KeptSecretKey(ctx, settings, ring, settingsKeeper{settings: settings, clock: clock, generate: generate})
 }
 
 // settingsKeeper keeps the secret key in the shared settings.
 type settingsKeeper struct {
-	settings app.Settings
+	settings Settings
 	clock    app.Clock
 	generate func() ([]byte, error)
 }
@@ -139,4 +142,13 @@ func (k settingsKeeper) Create(ctx context.Context) ([]byte, error) {
 
 func (settingsKeeper) Where() string {
 	return "the database's settings (row secret_key)"
+}
+
+// Settings keeps small named values that every instance shares.
+type Settings interface {
+	// Get returns the value of name, or nil when none is stored.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// PutIfAbsent stores value under name unless a value is stored, and
+	// returns the stored one: of racing callers, all get the winner's.
+	PutIfAbsent(ctx context.Context, name string, value []byte, now time.Time) ([]byte, error)
 }

@@ -4,6 +4,8 @@
 // the retention period.
 package maintenance
 
+//go:generate go tool mockgen -destination=../mock/maintenance.go -package=mock github.com/gatehouse-auth/gatehouse/app/maintenance Retention
+
 import (
 	"context"
 	"time"
@@ -17,7 +19,7 @@ type RetentionPeriod time.Duration
 // Janitor runs the upkeep.
 type Janitor struct {
 	rl        app.RateLimiter
-	retention app.Retention
+	retention Retention
 	keep      time.Duration
 	grace     time.Duration
 	clock     app.Clock
@@ -26,7 +28,7 @@ type Janitor struct {
 
 // NewJanitor builds the janitor. grace is the refresh reuse grace: the
 // sealed successors of refresh tokens rotated longer ago are erased.
-func NewJanitor(rl app.RateLimiter, retention app.Retention, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
+func NewJanitor(rl app.RateLimiter, retention Retention, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
 	app.Require(map[string]any{"RateLimiter": rl, "Retention": retention, "Clock": clock, "ErrorReporter": rep})
 	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, rep: rep}
 }
@@ -40,14 +42,14 @@ func (j *Janitor) ForgetSuccessors(ctx context.Context) (int, error) {
 // whose last link has expired (at once: such a registration can never be
 // verified, and holds nothing of anyone's), and sweeps what ended before
 // now minus the retention period.
-func (j *Janitor) RunOnce(ctx context.Context) (app.Swept, error) {
+func (j *Janitor) RunOnce(ctx context.Context) (Swept, error) {
 	if _, err := j.rl.DeleteExpired(ctx); err != nil {
-		return app.Swept{}, err
+		return Swept{}, err
 	}
 	now := j.clock.Now()
 	n, err := j.retention.SweepRegistrations(ctx, now)
 	if err != nil {
-		return app.Swept{}, err
+		return Swept{}, err
 	}
 	s, err := j.retention.Sweep(ctx, now.Add(-j.keep))
 	s.Registrations = n
@@ -76,4 +78,35 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 		return err
 	})
 	<-done
+}
+
+// Swept counts what one retention sweep deleted.
+type Swept struct {
+	Sessions, Tokens, Mail int
+	// Registrations counts the pending registrations deleted
+	// (SweepRegistrations).
+	Registrations int
+}
+
+// Retention deletes what ended long ago.
+type Retention interface {
+	// Sweep deletes sessions that expired or were revoked before cutoff
+	// (with their refresh tokens), one-time tokens and MFA login tokens
+	// that expired before cutoff (both counted in Swept.Tokens), and mail
+	// sent or given up that was created before cutoff.
+	// It deletes a bounded batch of each per call; the next call goes on.
+	// The audit trail is never swept.
+	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)
+	// SweepRegistrations deletes the accounts that are pending
+	// registrations (user.PendingRegistration) and have no one-time link
+	// left that works at now (every link used or expired, or none ever
+	// sent), with everything stored for them as UserRepository.Delete
+	// does, and returns how many it deleted. An account the check passes
+	// is deleted only as the check stands when the delete commits. It
+	// deletes a bounded batch per call; the next call goes on.
+	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
+	// ForgetRefreshSuccessors erases the sealed successors of refresh
+	// tokens rotated before rotatedBefore (their reuse grace is over) and
+	// returns how many; a bounded batch per call, like Sweep.
+	ForgetRefreshSuccessors(ctx context.Context, rotatedBefore time.Time) (int, error)
 }

@@ -39,7 +39,7 @@ func newJanitor(t *testing.T) *fixture {
 
 func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 	f := newJanitor(t)
-	swept := app.Swept{Sessions: 3, Tokens: 5, Mail: 7}
+	swept := maintenance.Swept{Sessions: 3, Tokens: 5, Mail: 7}
 	gomock.InOrder(
 		f.rl.EXPECT().DeleteExpired(gomock.Any()).Times(1).Return(4, nil),
 		// Pending registrations whose links have all expired by now: at
@@ -49,7 +49,7 @@ func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 		f.retention.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(swept, nil),
 	)
 	got, err := f.j.RunOnce(context.Background())
-	want := app.Swept{Sessions: 3, Tokens: 5, Mail: 7, Registrations: 2}
+	want := maintenance.Swept{Sessions: 3, Tokens: 5, Mail: 7, Registrations: 2}
 	if err != nil || got != want {
 		t.Fatalf("RunOnce = %+v, %v; want %+v", got, err, want)
 	}
@@ -61,7 +61,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 		f := newJanitor(t)
 		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, boom)
 		// Strict mock: no Sweep.
-		if got, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) || got != (app.Swept{}) {
+		if got, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) || got != (maintenance.Swept{}) {
 			t.Fatalf("RunOnce = %+v, %v", got, err)
 		}
 	})
@@ -78,7 +78,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 		f := newJanitor(t)
 		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, nil)
-		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(app.Swept{Sessions: 1}, boom)
+		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(maintenance.Swept{Sessions: 1}, boom)
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}

@@ -68,7 +68,7 @@ type Start struct {
 	mfa    app.MFARepository
 	tx     app.TxManager
 	check  *limits.PasswordCheck
-	totp   app.TOTP
+	totp   TOTP
 	sealer app.Sealer
 	clock  app.Clock
 	rnd    io.Reader
@@ -77,7 +77,7 @@ type Start struct {
 
 // NewStart builds the use case. users and factors work outside any
 // transaction.
-func NewStart(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, totp app.TOTP, sealer app.Sealer, clock app.Clock, rnd io.Reader, issuer Issuer) *Start {
+func NewStart(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, totp TOTP, sealer app.Sealer, clock app.Clock, rnd io.Reader, issuer Issuer) *Start {
 	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "TOTP": totp, "Sealer": sealer, "Clock": clock, "Random": rnd})
 	return &Start{users: users, mfa: factors, tx: tx, check: check, totp: totp, sealer: sealer, clock: clock, rnd: rnd, issuer: string(issuer)}
 }

@@ -5,6 +5,8 @@
 // under races.
 package mfa
 
+//go:generate go tool mockgen -destination=../mock/mfa.go -package=mock github.com/gatehouse-auth/gatehouse/app/mfa TOTP
+
 import (
 	"context"
 	"errors"
@@ -24,12 +26,12 @@ import (
 // secret, finds the step a TOTP code is for, and consumes a step or a
 // recovery code through the store's conditional writes.
 type Verifier struct {
-	totp   app.TOTP
+	totp   TOTP
 	sealer app.Sealer
 }
 
 // NewVerifier builds the verifier.
-func NewVerifier(totp app.TOTP, sealer app.Sealer) *Verifier {
+func NewVerifier(totp TOTP, sealer app.Sealer) *Verifier {
 	app.Require(map[string]any{"TOTP": totp, "Sealer": sealer})
 	return &Verifier{totp: totp, sealer: sealer}
 }
@@ -169,4 +171,16 @@ func (a *Attempts) Failed(ctx context.Context, u *user.User, during string, meta
 // Succeeded resets u's second-factor counters after a right code.
 func (a *Attempts) Succeeded(ctx context.Context, u *user.User) error {
 	return a.guard.CodeSucceeded(ctx, u.ID())
+}
+
+// TOTP computes RFC 6238 time-based one-time passwords with the
+// parameters of domain/mfa (HMAC-SHA-1, 6 digits, 30-second steps), and
+// the key URIs authenticator apps read.
+type TOTP interface {
+	// Code is the code of secret for the time step step.
+	Code(secret []byte, step int64) (string, error)
+	// KeyURI is the otpauth:// URI of secret for account at issuer.
+	KeyURI(issuer, account string, secret []byte) (string, error)
+	// KeyQR is a PNG image of a key URI's QR code.
+	KeyQR(uri string) ([]byte, error)
 }

@@ -4,6 +4,8 @@
 // request path records without looking anything up.
 package outbox
 
+//go:generate go tool mockgen -destination=../mock/outbox.go -package=mock github.com/gatehouse-auth/gatehouse/app/outbox Mailer
+
 import (
 	"context"
 	"errors"
@@ -46,7 +48,7 @@ func DefaultConfig() Config {
 type Worker struct {
 	outbox   app.Outbox
 	tx       app.TxManager
-	mailer   app.Mailer
+	mailer   Mailer
 	clock    app.Clock
 	ids      app.IDGenerator
 	rnd      io.Reader
@@ -58,7 +60,7 @@ type Worker struct {
 
 // NewWorker builds a worker. outbox works outside any transaction; obs
 // hears how each delivery attempt ended.
-func NewWorker(outbox app.Outbox, tx app.TxManager, mailer app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, obs app.Observer, cfg Config) *Worker {
+func NewWorker(outbox app.Outbox, tx app.TxManager, mailer Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, obs app.Observer, cfg Config) *Worker {
 	app.Require(map[string]any{"Outbox": outbox, "TxManager": tx, "Mailer": mailer, "Clock": clock, "IDGenerator": ids, "Random": rnd, "ErrorReporter": reporter, "Observer": obs})
 	if cfg.Batch < 1 {
 		cfg.Batch = 1
@@ -126,7 +128,7 @@ func (w *Worker) process(ctx context.Context, m app.OutboxMessage) {
 		// On shutdown the lease runs out and another worker retries.
 		return
 	}
-	giveUp := m.Attempts >= w.cfg.MaxAttempts || errors.Is(err, app.ErrPermanent)
+	giveUp := m.Attempts >= w.cfg.MaxAttempts || errors.Is(err, ErrPermanent)
 	if giveUp {
 		w.obs.MailResult(ctx, m.Kind, app.MailFailed)
 	} else {
@@ -200,4 +202,16 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 		}
 		return r.Outbox.MarkSent(ctx, m.ID, now)
 	})
+}
+
+// ErrPermanent marks a delivery error that no retry can fix (a mail that
+// cannot be rendered, an address the server refuses for good). The outbox
+// worker gives such a message up at once.
+var ErrPermanent = errors.New("permanent delivery failure")
+
+// Mailer delivers one rendered mail of a kind. Implementations render the
+// templates for m.Kind with m.Data, and wrap errors that retrying cannot
+// fix with ErrPermanent.
+type Mailer interface {
+	Send(ctx context.Context, m app.OutboundMail) error
 }

@@ -144,7 +144,7 @@ func TestPermanentFailureGivesUp(t *testing.T) {
 	m := mail(app.MailInvite, "a@x.io", 1)
 	f.claim(m)
 	f.want = []result{{app.MailInvite, app.MailFailed}}
-	boom := fmt.Errorf("smtp: 550 no such user: %w", app.ErrPermanent)
+	boom := fmt.Errorf("smtp: 550 no such user: %w", outbox.ErrPermanent)
 	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), gomock.Any(), true).Return(nil)

@@ -17,9 +17,9 @@ import (
 	"go.uber.org/mock/gomock"
 )
 
-func newAuthenticate(t *testing.T) (*appsession.Authenticate, *mock.MockAccessTokens, *mock.MockSessionRepository) {
+func newAuthenticate(t *testing.T) (*appsession.Authenticate, *mock.MockTokenVerifier, *mock.MockSessionRepository) {
 	ctrl := gomock.NewController(t)
-	tokens := mock.NewMockAccessTokens(ctrl)
+	tokens := mock.NewMockTokenVerifier(ctrl)
 	sessions := mock.NewMockSessionRepository(ctrl)
 	return appsession.NewAuthenticate(tokens, sessions, apptest.NewClock(apptest.T0), appsession.IdleTimeout(idle)), tokens, sessions
 }

@@ -28,7 +28,7 @@ type Login struct {
 	factors         app.MFARepository
 	tx              app.TxManager
 	hasher          app.PasswordHasher
-	tokens          app.AccessTokens
+	tokens          app.TokenIssuer
 	guard           *limits.Guard
 	audit           app.AuditLog
 	clock           app.Clock
@@ -41,7 +41,7 @@ type Login struct {
 
 // NewLogin builds the use case. users, factors and auditLog work outside
 // any transaction.
-func NewLogin(users app.UserRepository, factors app.MFARepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.AccessTokens, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified app.RequireVerifiedEmail, obs app.Observer) *Login {
+func NewLogin(users app.UserRepository, factors app.MFARepository, tx app.TxManager, hasher app.PasswordHasher, tokens app.TokenIssuer, guard *limits.Guard, auditLog app.AuditLog, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, requireVerified app.RequireVerifiedEmail, obs app.Observer) *Login {
 	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordHasher": hasher, "AccessTokens": tokens, "Guard": guard, "AuditLog": auditLog, "Clock": clock, "IDGenerator": ids, "Random": rnd, "Observer": obs})
 	return &Login{users: users, factors: factors, tx: tx, hasher: hasher, tokens: tokens, guard: guard, audit: auditLog, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), requireVerified: bool(requireVerified), obs: obs}
 }

@@ -129,7 +129,7 @@ type loginMFAFixture struct {
 	users   *mock.MockUserRepository
 	factors *mock.MockMFARepository
 	tx      *mock.MockTxManager
-	tokens  *mock.MockAccessTokens
+	tokens  *mock.MockTokenIssuer
 	rl      *mock.MockRateLimiter
 	audit   *mock.MockAuditLog
 	sealer  *mock.MockSealer
@@ -150,7 +150,7 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	ctrl := gomock.NewController(t)
 	f := &loginMFAFixture{
 		users: mock.NewMockUserRepository(ctrl), factors: mock.NewMockMFARepository(ctrl), tx: mock.NewMockTxManager(ctrl),
-		tokens: mock.NewMockAccessTokens(ctrl), rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl),
+		tokens: mock.NewMockTokenIssuer(ctrl), rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl),
 		sealer: mock.NewMockSealer(ctrl), repos: apptest.NewRepos(ctrl), ids: &apptest.IDs{}, u: loginUser(true, true),
 	}
 	totp := mock.NewMockTOTP(ctrl)

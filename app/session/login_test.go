@@ -40,7 +40,7 @@ type loginFixture struct {
 	factors *mock.MockMFARepository
 	tx      *mock.MockTxManager
 	hasher  *mock.MockPasswordHasher
-	tokens  *mock.MockAccessTokens
+	tokens  *mock.MockTokenIssuer
 	rl      *mock.MockRateLimiter
 	audit   *mock.MockAuditLog
 	obs     *mock.MockObserver
@@ -63,7 +63,7 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 		factors: mock.NewMockMFARepository(ctrl),
 		tx:      mock.NewMockTxManager(ctrl),
 		hasher:  mock.NewMockPasswordHasher(ctrl),
-		tokens:  mock.NewMockAccessTokens(ctrl),
+		tokens:  mock.NewMockTokenIssuer(ctrl),
 		rl:      mock.NewMockRateLimiter(ctrl),
 		audit:   mock.NewMockAuditLog(ctrl),
 		obs:     mock.NewMockObserver(ctrl),

@@ -108,7 +108,7 @@ type LoginMFA struct {
 	users    app.UserRepository
 	factors  app.MFARepository
 	tx       app.TxManager
-	tokens   app.AccessTokens
+	tokens   app.TokenIssuer
 	verifier *appmfa.Verifier
 	attempts *appmfa.Attempts
 	clock    app.Clock
@@ -120,7 +120,7 @@ type LoginMFA struct {
 
 // NewLoginMFA builds the use case. users and factors work outside any
 // transaction.
-func NewLoginMFA(users app.UserRepository, factors app.MFARepository, tx app.TxManager, tokens app.AccessTokens, verifier *appmfa.Verifier, attempts *appmfa.Attempts, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, obs app.Observer) *LoginMFA {
+func NewLoginMFA(users app.UserRepository, factors app.MFARepository, tx app.TxManager, tokens app.TokenIssuer, verifier *appmfa.Verifier, attempts *appmfa.Attempts, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, obs app.Observer) *LoginMFA {
 	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "AccessTokens": tokens, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids, "Random": rnd, "Observer": obs})
 	return &LoginMFA{users: users, factors: factors, tx: tx, tokens: tokens, verifier: verifier, attempts: attempts, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), obs: obs}
 }

@@ -32,7 +32,7 @@ const maxGraceHops = 16
 // (reuse detection).
 type Refresh struct {
 	tx     app.TxManager
-	tokens app.AccessTokens
+	tokens app.TokenIssuer
 	sealer app.Sealer
 	clock  app.Clock
 	rnd    io.Reader
@@ -43,7 +43,7 @@ type Refresh struct {
 
 // NewRefresh builds the use case. A grace outside 0..MaxReuseGrace is a
 // wiring bug (configuration checks it first) and panics.
-func NewRefresh(tx app.TxManager, tokens app.AccessTokens, sealer app.Sealer, clock app.Clock, rnd io.Reader, idle IdleTimeout, grace app.RefreshReuseGrace, obs app.Observer) *Refresh {
+func NewRefresh(tx app.TxManager, tokens app.TokenIssuer, sealer app.Sealer, clock app.Clock, rnd io.Reader, idle IdleTimeout, grace app.RefreshReuseGrace, obs app.Observer) *Refresh {
 	app.Require(map[string]any{"TxManager": tx, "AccessTokens": tokens, "Sealer": sealer, "Clock": clock, "Random": rnd, "Observer": obs})
 	if grace < 0 || time.Duration(grace) > MaxReuseGrace {
 		panic("session: refresh reuse grace out of range")

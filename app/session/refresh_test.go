@@ -24,7 +24,7 @@ import (
 type refreshFixture struct {
 	h      *appsession.Refresh
 	tx     *mock.MockTxManager
-	tokens *mock.MockAccessTokens
+	tokens *mock.MockTokenIssuer
 	obs    *mock.MockObserver
 	repos  *apptest.Repos
 	raw    string
@@ -57,7 +57,7 @@ func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 	ctrl := gomock.NewController(t)
 	f := &refreshFixture{
 		tx:     mock.NewMockTxManager(ctrl),
-		tokens: mock.NewMockAccessTokens(ctrl),
+		tokens: mock.NewMockTokenIssuer(ctrl),
 		obs:    mock.NewMockObserver(ctrl),
 		repos:  apptest.NewRepos(ctrl),
 		u:      loginUser(true, true),

@@ -33,7 +33,7 @@ type TokenPair struct {
 // issuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with
 // signPair.
-func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
+func issuePair(ctx context.Context, r app.Repos, tokens app.TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func issuePair(ctx context.Context, r app.Repos, tokens app.AccessTokens, rnd io
 
 // signPair signs a fresh access token for s beside the refresh token
 // secret (new, or the successor a repeat within the reuse grace gets).
-func signPair(ctx context.Context, tokens app.AccessTokens, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
+func signPair(ctx context.Context, tokens app.TokenIssuer, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
 	signed, claims, err := tokens.Issue(ctx, app.AccessClaims{
 		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(), AMR: s.AMR(), AuthTime: s.AuthTime(),
 	})

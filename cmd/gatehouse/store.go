@@ -8,7 +8,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
-	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"go.uber.org/zap"
 )
 
@@ -42,7 +42,7 @@ func migrate(ctx context.Context, s store, cmd string, stdout io.Writer) error {
 
 // auditVerify checks the hash chain of the store's audit trail.
 func auditVerify(ctx context.Context, s store, stdout io.Writer) error {
-	var trail app.AuditTrail
+	var trail admin.AuditTrail
 	if s.Kind == storeSQLite {
 		db, err := sqlite.Open(ctx, s.Path)
 		if err != nil {
@@ -58,7 +58,7 @@ func auditVerify(ctx context.Context, s store, stdout io.Writer) error {
 		defer pool.Close()
 		trail = postgres.NewAuditLog(pool)
 	}
-	n, err := app.VerifyAuditChain(ctx, trail)
+	n, err := admin.VerifyAuditChain(ctx, trail)
 	if err != nil {
 		return fmt.Errorf("audit chain broken: %w", err)
 	}

@@ -1,13 +1,7 @@
-// Package app holds Gatehouse's use cases, grouped by module in
-// sub-packages, and the ports (interfaces) they consume. Adapters implement
-// the ports; nothing here knows HTTP, SQL, SMTP or Wire.
 package app
-
-//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app Clock,IDGenerator,PasswordHasher,CommonPasswords,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,AuditTrail,AdminKeyStore,RateLimiter,Retention,AccessTokens,Mailer,SigningKeyRing,Settings,Sealer,StoreInfo,MFARepository,TOTP,ErrorReporter,Observer
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"time"
 
@@ -21,44 +15,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Clock tells the time. Use cases never call time.Now.
-type Clock interface {
-	Now() time.Time
-}
-
-// IDGenerator makes new UUIDs (v4 or v7).
-type IDGenerator interface {
-	NewID() uuid.UUID
-}
-
-// PasswordHasher hashes and checks passwords. Implementations bound how many
-// hashes run at once: when no slot frees up within a short wait they return
-// domain.ErrOverloaded (503 with Retry-After).
-type PasswordHasher interface {
-	// Hash returns an encoded hash (PHC string) with the configured cost.
-	Hash(ctx context.Context, pw user.Password) (string, error)
-	// Verify checks pw against encoded. needsRehash is true when encoded
-	// was made with other parameters than the configured ones.
-	Verify(ctx context.Context, pw user.Password, encoded string) (ok, needsRehash bool, err error)
-	// DummyHash is a valid hash of a random password with the configured
-	// parameters, verified against when no user exists so that an unknown
-	// email costs the same as a wrong password.
-	DummyHash() string
-}
-
-// CommonPasswords is the blocklist of the password policy.
-type CommonPasswords interface {
-	// Contains reports whether the lower-cased password is on the list.
-	Contains(lower string) bool
-}
-
-// PasswordEstimator rates how guessable a password is, for the password
-// policy's MinPasswordGuesses rule.
-type PasswordEstimator interface {
-	// Estimate rates a normalized password against the account's own
-	// words (user.EstimateInputs).
-	Estimate(password string, userInputs []string) user.GuessEstimate
-}
+// The store: what adapters/storetest runs against every store.
 
 // Repos are the repositories bound to one transaction, or to the store
 // itself (each call then stands alone).
@@ -215,57 +172,6 @@ type SessionRepository interface {
 	MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error
 }
 
-// MailKind names an outbox message kind; the mailer has templates for each.
-type MailKind string
-
-const (
-	// MailVerifyEmail: Data["link"] is the verification page link.
-	MailVerifyEmail MailKind = "verify_email"
-	// MailAlreadyRegistered: someone tried to register a verified address.
-	// Data["login_link"], Data["reset_link"] point at the public site.
-	MailAlreadyRegistered MailKind = "already_registered"
-	// MailResetPassword: Data["link"] is the reset page link.
-	MailResetPassword MailKind = "reset_password"
-	// MailPasswordChanged: notice after a change or reset.
-	MailPasswordChanged MailKind = "password_changed"
-	// MailInvite: an operator made an account without a password;
-	// Data["link"] is the accept-invitation page link.
-	MailInvite MailKind = "invite"
-	// MailAccountDeleted: notice after the owner deleted the account.
-	MailAccountDeleted MailKind = "account_deleted"
-	// MailConfirmEmailChange goes to a new address; Data["link"] is the
-	// confirm page link.
-	MailConfirmEmailChange MailKind = "confirm_email_change"
-	// MailEmailChangeRequested: notice to the old address that a change
-	// was asked for; Data["reset_link"] points at the forgot page.
-	MailEmailChangeRequested MailKind = "email_change_requested"
-	// MailMFAEnabled: notice that two-factor authentication was turned on.
-	MailMFAEnabled MailKind = "mfa_enabled"
-	// MailMFADisabled: notice that two-factor authentication was turned
-	// off; Data["by"] is "owner" or "operator".
-	MailMFADisabled MailKind = "mfa_disabled"
-	// MailRecoveryCodeUsed: notice that a recovery code was used to log
-	// in; Data["remaining"] is how many unused codes are left (decimal).
-	MailRecoveryCodeUsed MailKind = "mfa_recovery_code_used"
-	// ResetRequest is not a mail: it records a password-forgot request for
-	// the typed address; the outbox worker resolves it and, when a user
-	// exists, enqueues a MailResetPassword to the stored address.
-	ResetRequest MailKind = "reset_request"
-	// VerifyRequest is not a mail either: a resend-verification request for
-	// the typed address, resolved by the worker like ResetRequest.
-	VerifyRequest MailKind = "verify_request"
-)
-
-// OutboundMail is what a use case enqueues. To is always an address read
-// from the user row (for the requests: the normalized typed address).
-type OutboundMail struct {
-	ID     uuid.UUID
-	Kind   MailKind
-	To     string
-	UserID uuid.UUID // uuid.Nil for ResetRequest and VerifyRequest
-	Data   map[string]string
-}
-
 // OutboxMessage is a claimed outbox row.
 type OutboxMessage struct {
 	OutboundMail
@@ -320,24 +226,6 @@ type AuditLog interface {
 	Append(ctx context.Context, e audit.Event) error
 }
 
-// AuditTrail reads the stored audit trail back.
-type AuditTrail interface {
-	// Walk calls fn with every stored record in seq order, from one
-	// consistent view of the trail, until fn returns an error.
-	Walk(ctx context.Context, fn func(audit.Record) error) error
-	// Query returns up to q.Limit records matching q, newest first (by
-	// seq, descending).
-	Query(ctx context.Context, q AuditQuery) ([]audit.Record, error)
-}
-
-// AuditQuery selects audit records for an operator.
-type AuditQuery struct {
-	UserID    uuid.UUID  // uuid.Nil: any user (and none)
-	Type      audit.Type // "": any type
-	BeforeSeq int64      // > 0: only records with a smaller seq
-	Limit     int        // at least 1
-}
-
 // AdminKey is an operator's credential for the admin API. Only the SHA-256
 // of the key is stored.
 type AdminKey struct {
@@ -363,6 +251,13 @@ type AdminKeyStore interface {
 	Revoke(ctx context.Context, name string, at time.Time) error
 }
 
+var (
+	// ErrAdminKeyExists: an admin key with that name was made before.
+	ErrAdminKeyExists = &domain.Error{Kind: domain.KindConflict, Code: "admin_key_exists", Message: "An admin key with this name exists (names are never reused)."}
+	// ErrAdminKeyNotFound: no (unrevoked) admin key matches.
+	ErrAdminKeyNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "No such admin key."}
+)
+
 // RateLimiter is a fixed-window counter store shared by all instances.
 type RateLimiter interface {
 	// Hit counts one event under key in a window of length window and
@@ -379,74 +274,6 @@ type RateLimiter interface {
 	// DeleteExpired removes the counters whose window has ended and
 	// returns how many it removed.
 	DeleteExpired(ctx context.Context) (int, error)
-}
-
-// Swept counts what one retention sweep deleted.
-type Swept struct {
-	Sessions, Tokens, Mail int
-	// Registrations counts the pending registrations deleted
-	// (SweepRegistrations).
-	Registrations int
-}
-
-// Retention deletes what ended long ago.
-type Retention interface {
-	// Sweep deletes sessions that expired or were revoked before cutoff
-	// (with their refresh tokens), one-time tokens and MFA login tokens
-	// that expired before cutoff (both counted in Swept.Tokens), and mail
-	// sent or given up that was created before cutoff.
-	// It deletes a bounded batch of each per call; the next call goes on.
-	// The audit trail is never swept.
-	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)
-	// SweepRegistrations deletes the accounts that are pending
-	// registrations (user.PendingRegistration) and have no one-time link
-	// left that works at now (every link used or expired, or none ever
-	// sent), with everything stored for them as UserRepository.Delete
-	// does, and returns how many it deleted. An account the check passes
-	// is deleted only as the check stands when the delete commits. It
-	// deletes a bounded batch per call; the next call goes on.
-	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
-	// ForgetRefreshSuccessors erases the sealed successors of refresh
-	// tokens rotated before rotatedBefore (their reuse grace is over) and
-	// returns how many; a bounded batch per call, like Sweep.
-	ForgetRefreshSuccessors(ctx context.Context, rotatedBefore time.Time) (int, error)
-}
-
-// AccessClaims are the claims of an access token.
-type AccessClaims struct {
-	ID            string // jti
-	Subject       uuid.UUID
-	SessionID     uuid.UUID
-	Email         string
-	EmailVerified bool
-	// AMR are the authentication methods of the session's login (RFC
-	// 8176): ["pwd"], or ["pwd", "otp"] after a second factor.
-	AMR []string
-	// AuthTime is when the session's holder last authenticated (OpenID
-	// Connect auth_time); zero in tokens signed before it was carried.
-	AuthTime  time.Time
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-}
-
-// AccessTokens signs and verifies access tokens (EdDSA JWT) and publishes
-// the public keys.
-type AccessTokens interface {
-	// Issue signs claims; ID, IssuedAt and ExpiresAt are filled in by the
-	// implementation from its clock and TTL.
-	Issue(ctx context.Context, c AccessClaims) (signed string, claims AccessClaims, err error)
-	// Verify checks signature, algorithm, typ, kid, iss, aud and exp, and
-	// returns domain.ErrUnauthorized for any token it does not accept.
-	Verify(ctx context.Context, signed string) (AccessClaims, error)
-	// JWKS is the JSON Web Key Set document of the public keys.
-	JWKS() []byte
-	// UseKeys replaces the keys that sign and verify, effective for the
-	// next Issue and Verify.
-	UseKeys(ks KeySet) error
-	// GenerateKey makes a new random signing key.
-	GenerateKey() (SigningKey, error)
-	// KeyOf is the signing key of an Ed25519 seed.
-	KeyOf(seed []byte) (SigningKey, error)
 }
 
 // SigningKeyRing stores the signing keys and their lifecycle
@@ -472,57 +299,6 @@ type SigningKeyRing interface {
 // ErrKeyRingChanged: another instance changed the ring first (for
 // example, made the first key); reading it again shows what it did.
 var ErrKeyRingChanged = errors.New("the signing keys were changed by another instance")
-
-// Settings keeps small named values that every instance shares.
-type Settings interface {
-	// Get returns the value of name, or nil when none is stored.
-	Get(ctx context.Context, name string) ([]byte, error)
-	// PutIfAbsent stores value under name unless a value is stored, and
-	// returns the stored one: of racing callers, all get the winner's.
-	PutIfAbsent(ctx context.Context, name string, value []byte, now time.Time) ([]byte, error)
-}
-
-// SigningKey is a private signing key as the token signer takes it: the
-// RFC 7638 thumbprint and the Ed25519 seed.
-type SigningKey struct {
-	KID  string
-	Seed []byte
-}
-
-// KeySet is what the token signer uses: Current signs until NextAt, then
-// Next (when set) signs; every key in Current, Next, Retired and Public
-// verifies tokens and is in the JWKS.
-type KeySet struct {
-	Current SigningKey
-	Next    *SigningKey
-	NextAt  time.Time
-	Retired []SigningKey
-	// Public are verify-only keys (GATEHOUSE_JWT_PREVIOUS_KEY_FILES).
-	Public []ed25519.PublicKey
-}
-
-// StoreInfo describes the store, for the operators' status.
-type StoreInfo interface {
-	// Kind is "postgres" or "sqlite".
-	Kind() string
-	// SchemaVersion is the highest applied migration.
-	SchemaVersion(ctx context.Context) (int64, error)
-}
-
-// Sealer encrypts secrets that must be recoverable (generated signing
-// keys, TOTP secrets) before they are stored, with an AEAD under the secret
-// key. label binds a sealed value to its place (for example
-// "signing-key:"+kid): a value sealed under one label does not open under
-// another, so rows cannot be swapped.
-type Sealer interface {
-	Seal(plain []byte, label string) ([]byte, error)
-	// Open returns ErrSealBroken when sealed was not made by Seal with this
-	// secret key and label (a wrong key, a swapped or altered value).
-	Open(sealed []byte, label string) ([]byte, error)
-}
-
-// ErrSealBroken: a sealed value does not open under the secret key.
-var ErrSealBroken = errors.New("a sealed secret does not open with this secret key (is GATEHOUSE_SECRET_KEY_FILE the key the secrets were sealed with?)")
 
 // MFARepository stores the second factor: each user's TOTP factor (its
 // secret sealed), their recovery codes (by hash) and the login tokens
@@ -577,100 +353,3 @@ type MFARepository interface {
 	// whether it did.
 	UseLoginToken(ctx context.Context, hash token.Hash, at time.Time, limit int) (bool, error)
 }
-
-// TOTP computes RFC 6238 time-based one-time passwords with the
-// parameters of domain/mfa (HMAC-SHA-1, 6 digits, 30-second steps), and
-// the key URIs authenticator apps read.
-type TOTP interface {
-	// Code is the code of secret for the time step step.
-	Code(secret []byte, step int64) (string, error)
-	// KeyURI is the otpauth:// URI of secret for account at issuer.
-	KeyURI(issuer, account string, secret []byte) (string, error)
-	// KeyQR is a PNG image of a key URI's QR code.
-	KeyQR(uri string) ([]byte, error)
-}
-
-// ErrPermanent marks a delivery error that no retry can fix (a mail that
-// cannot be rendered, an address the server refuses for good). The outbox
-// worker gives such a message up at once.
-var ErrPermanent = errors.New("permanent delivery failure")
-
-// Mailer delivers one rendered mail of a kind. Implementations render the
-// templates for m.Kind with m.Data, and wrap errors that retrying cannot
-// fix with ErrPermanent.
-type Mailer interface {
-	Send(ctx context.Context, m OutboundMail) error
-}
-
-// RequestMeta is what use cases need of the request for sessions, audit and
-// rate limits. IP is the client address after trusted-proxy resolution.
-type RequestMeta struct {
-	IP        string
-	UserAgent string
-}
-
-// Observer hears of what operators watch but no caller is told, such as a
-// mail a per-address limit dropped, and of the outcomes they count (logins,
-// limit hits, deliveries). Implementations log what needs a line (never a
-// link or a whole address) and count everything. Every value passed is
-// from a small fixed set (the constants below, the limits' rule names,
-// the mail kinds), never a user's input, so it can label a metric.
-type Observer interface {
-	// MailSkipped: a mail of kind to an address at addressDomain was not
-	// sent because rule (a limit's fixed name, such as "mail_address") was
-	// used up.
-	MailSkipped(ctx context.Context, kind MailKind, addressDomain, rule string)
-	// LoginResult: a password login ended with result (a LoginOutcome
-	// constant).
-	LoginResult(ctx context.Context, result LoginOutcome)
-	// RateLimited: rule (a limit's fixed name, such as "login_ip") refused
-	// a request or dropped a mail.
-	RateLimited(ctx context.Context, rule string)
-	// MailResult: the outbox worker tried to deliver a message of kind
-	// (for the requests, ResetRequest and VerifyRequest: to resolve it).
-	MailResult(ctx context.Context, kind MailKind, result MailOutcome)
-	// RefreshReuseDetected: a rotated refresh token came back and its
-	// session was revoked (counted once per session).
-	RefreshReuseDetected(ctx context.Context)
-}
-
-// LoginOutcome is how a password login ended.
-type LoginOutcome string
-
-const (
-	LoginSuccess LoginOutcome = "success"
-	// An unknown address, a wrong password, or an address not verified yet
-	// (when it must be) whatever the password: the API answers these
-	// alike, so the metrics never tell them apart either.
-	LoginInvalidCredentials LoginOutcome = "invalid_credentials"
-	LoginDisabled           LoginOutcome = "disabled"     // the right password of a disabled account
-	LoginRateLimited        LoginOutcome = "rate_limited" // refused before the password check: the (account, IP) pair used up its attempts
-	LoginLocked             LoginOutcome = "locked"       // refused before the password check: the account is locked
-	// The second factor: a right password of an account with MFA on
-	// (the login goes on at /v1/login/mfa, whose right code is a
-	// LoginSuccess), and a wrong code there.
-	LoginMFARequired LoginOutcome = "mfa_required"
-	LoginInvalidCode LoginOutcome = "invalid_code"
-)
-
-// MailOutcome is how one delivery attempt of an outbox message ended.
-type MailOutcome string
-
-const (
-	MailSent   MailOutcome = "sent"   // delivered (a request: resolved)
-	MailRetry  MailOutcome = "retry"  // failed, tried again later
-	MailFailed MailOutcome = "failed" // failed for good: given up
-)
-
-// ErrorReporter receives the failures of background work, which has no
-// caller to return them to. Implementations log them (never with secrets).
-type ErrorReporter interface {
-	ReportError(ctx context.Context, what string, err error)
-}
-
-var (
-	// ErrAdminKeyExists: an admin key with that name was made before.
-	ErrAdminKeyExists = &domain.Error{Kind: domain.KindConflict, Code: "admin_key_exists", Message: "An admin key with this name exists (names are never reused)."}
-	// ErrAdminKeyNotFound: no (unrevoked) admin key matches.
-	ErrAdminKeyNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "No such admin key."}
-)
