@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -15,19 +14,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
-
-// Require panics when a use case is built with a missing dependency, so a
-// wiring mistake fails at startup rather than on the first request.
-func Require(deps map[string]any) {
-	for name, d := range deps {
-		if d == nil {
-			panic("app: missing dependency " + name)
-		}
-		if v := reflect.ValueOf(d); (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func || v.Kind() == reflect.Map || v.Kind() == reflect.Interface) && v.IsNil() {
-			panic("app: missing dependency " + name)
-		}
-	}
-}
 
 // RequireVerifiedEmail is true when an address must be verified before its
 // password logs in.

@@ -51,22 +51,6 @@ func TestNewLinks(t *testing.T) {
 	}
 }
 
-func TestRequire(t *testing.T) {
-	var nilPtr *apptest.Clock
-	var nilIface app.Clock
-	for name, v := range map[string]any{"nil": nil, "nil pointer": nilPtr, "nil interface": nilIface, "nil func": (func())(nil), "nil map": map[string]int(nil)} {
-		func() {
-			defer func() {
-				if r := recover(); r == nil || !strings.Contains(r.(string), "Dep") {
-					t.Errorf("%s: recover() = %v", name, r)
-				}
-			}()
-			app.Require(map[string]any{"Dep": v})
-		}()
-	}
-	app.Require(map[string]any{"Clock": apptest.NewClock(apptest.T0), "n": 0, "s": ""}) // no panic
-}
-
 func TestIssuePasswordLink(t *testing.T) {
 	ctx := context.Background()
 	uid := apptest.ID(1)

@@ -310,7 +310,15 @@ func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.Si
 		}
 		kc.Files = files
 	}
-	r := keys.NewRing(tx, store, sealer, tokens, clock, rep, kc)
+	r := keys.NewRing(keys.RingDeps{
+		Tx:       tx,
+		Store:    store,
+		Sealer:   sealer,
+		Tokens:   tokens,
+		Clock:    clock,
+		Reporter: rep,
+		Config:   kc,
+	})
 	if err := r.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -413,7 +421,18 @@ var MetricsSet = wire.NewSet(
 
 // ProvideWorker builds the outbox worker.
 func ProvideWorker(ob app.Outbox, tx app.TxManager, m outbox.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, obs app.Observer, cfg Config) *outbox.Worker {
-	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, obs, cfg.Outbox)
+	return outbox.NewWorker(outbox.WorkerDeps{
+		Outbox:   ob,
+		Tx:       tx,
+		Mailer:   m,
+		Clock:    clock,
+		IDs:      ids,
+		Random:   rnd,
+		Links:    links,
+		Reporter: rep,
+		Observer: obs,
+		Config:   cfg.Outbox,
+	})
 }
 
 // OperatorSet is the operators' use cases, which the command line runs on
@@ -424,7 +443,7 @@ var OperatorSet = wire.NewSet(
 	MetricsSet,
 	ProvideLinks,
 	ProvideGuard,
-	admin.NewUsers,
+	admin.NewUsers, wire.Struct(new(admin.UsersDeps), "*"),
 	admin.NewAudit,
 	admin.NewKeys,
 	TokenSet,
@@ -436,22 +455,22 @@ var AppSet = wire.NewSet(
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,
-	account.NewRegister,
+	account.NewRegister, wire.Struct(new(account.RegisterDeps), "*"),
 	account.NewDeleteAccount,
-	account.NewChangeEmail,
+	account.NewChangeEmail, wire.Struct(new(account.ChangeEmailDeps), "*"),
 	account.NewConfirmEmailChange,
 	account.NewVerifyEmail,
 	account.NewLinkState,
 	account.NewResendVerification,
-	session.NewLogin,
-	session.NewRefresh,
+	session.NewLogin, wire.Struct(new(session.LoginDeps), "*"),
+	session.NewRefresh, wire.Struct(new(session.RefreshDeps), "*"),
 	session.NewLogout,
 	session.NewRevoke,
 	session.NewList,
 	session.NewAuthenticate,
 	password.NewForgot,
 	password.NewReset,
-	password.NewChange,
+	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
 	MFASet,
 	ProvideWorker,
 	maintenance.NewJanitor,
@@ -473,11 +492,11 @@ var MFASet = wire.NewSet(
 	appmfa.NewVerifier,
 	appmfa.NewAttempts,
 	appmfa.NewStepUp,
-	appmfa.NewStart,
-	appmfa.NewConfirm,
-	appmfa.NewDisable,
+	appmfa.NewStart, wire.Struct(new(appmfa.StartDeps), "*"),
+	appmfa.NewConfirm, wire.Struct(new(appmfa.ConfirmDeps), "*"),
+	appmfa.NewDisable, wire.Struct(new(appmfa.DisableDeps), "*"),
 	appmfa.NewRegenerate,
-	session.NewLoginMFA,
+	session.NewLoginMFA, wire.Struct(new(session.LoginMFADeps), "*"),
 )
 
 // ProvideHTTP builds the Fiber app with every route; the hosted pages get

@@ -66,7 +66,19 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	verificationTTL := cfg.VerificationTTL
 	requireVerifiedEmail := cfg.RequireVerified
-	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
+	registerDeps := account.RegisterDeps{
+		Tx:              txManager,
+		Hasher:          passwordHasher,
+		Policy:          passwordPolicy,
+		Guard:           guard,
+		Clock:           clock,
+		IDs:             iDs,
+		Random:          reader,
+		Links:           links,
+		TTL:             verificationTTL,
+		RequireVerified: requireVerifiedEmail,
+	}
+	register := account.NewRegister(registerDeps)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
@@ -80,7 +92,22 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, tokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	loginDeps := session.LoginDeps{
+		Users:           userRepository,
+		Factors:         mfaRepository,
+		Tx:              txManager,
+		Hasher:          passwordHasher,
+		Tokens:          tokens,
+		Guard:           guard,
+		Audit:           auditLog,
+		Clock:           clock,
+		IDs:             iDs,
+		Random:          reader,
+		TTL:             refreshTTL,
+		RequireVerified: requireVerifiedEmail,
+		Observer:        metricsObserver,
+	}
+	login := session.NewLogin(loginDeps)
 	totp := ProvideTOTP()
 	settings := ProvideSettings(pool)
 	signingKeyRing := repos.SigningKeys
@@ -96,10 +123,33 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, tokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
+	loginMFADeps := session.LoginMFADeps{
+		Users:    userRepository,
+		Factors:  mfaRepository,
+		Tx:       txManager,
+		Tokens:   tokens,
+		Verifier: verifier,
+		Attempts: attempts,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   reader,
+		TTL:      refreshTTL,
+		Observer: metricsObserver,
+	}
+	loginMFA := session.NewLoginMFA(loginMFADeps)
 	idleTimeout := cfg.IdleTimeout
 	refreshReuseGrace := cfg.RefreshReuseGrace
-	refresh := session.NewRefresh(txManager, tokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
+	refreshDeps := session.RefreshDeps{
+		Tx:       txManager,
+		Tokens:   tokens,
+		Sealer:   sealer,
+		Clock:    clock,
+		Random:   reader,
+		Idle:     idleTimeout,
+		Grace:    refreshReuseGrace,
+		Observer: metricsObserver,
+	}
+	refresh := session.NewRefresh(refreshDeps)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -110,14 +160,66 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
 	stepUpMaxAge := cfg.StepUpMaxAge
 	stepUp := mfa.NewStepUp(mfaRepository, txManager, verifier, attempts, clock, stepUpMaxAge)
-	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, stepUp, clock, iDs)
+	changeDeps := password.ChangeDeps{
+		Users:  userRepository,
+		Tx:     txManager,
+		Hasher: passwordHasher,
+		Policy: passwordPolicy,
+		Check:  passwordCheck,
+		StepUp: stepUp,
+		Clock:  clock,
+		IDs:    iDs,
+	}
+	change := password.NewChange(changeDeps)
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
-	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
+	changeEmailDeps := account.ChangeEmailDeps{
+		Users:  userRepository,
+		Tx:     txManager,
+		Check:  passwordCheck,
+		StepUp: stepUp,
+		Guard:  guard,
+		Clock:  clock,
+		IDs:    iDs,
+		Random: reader,
+		Links:  links,
+		TTL:    verificationTTL,
+	}
+	changeEmail := account.NewChangeEmail(changeEmailDeps)
 	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
 	issuer := ProvideIssuer(cfg, links)
-	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
-	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
-	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, stepUp, clock, iDs)
+	startDeps := mfa.StartDeps{
+		Users:   userRepository,
+		Factors: mfaRepository,
+		Tx:      txManager,
+		Check:   passwordCheck,
+		TOTP:    totp,
+		Sealer:  sealer,
+		Clock:   clock,
+		Random:  reader,
+		Issuer:  issuer,
+	}
+	start := mfa.NewStart(startDeps)
+	confirmDeps := mfa.ConfirmDeps{
+		Users:    userRepository,
+		Factors:  mfaRepository,
+		Tx:       txManager,
+		Verifier: verifier,
+		Attempts: attempts,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   reader,
+	}
+	confirm := mfa.NewConfirm(confirmDeps)
+	disableDeps := mfa.DisableDeps{
+		Users:   userRepository,
+		Factors: mfaRepository,
+		Tx:      txManager,
+		Check:   passwordCheck,
+		StepUp:  stepUp,
+		Clock:   clock,
+		IDs:     iDs,
+	}
+	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
 	v := ProvideReady(pool)
 	useCases := http.UseCases{
@@ -148,7 +250,21 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	usersDeps := admin.UsersDeps{
+		Users:     userRepository,
+		Sessions:  sessionRepository,
+		Factors:   mfaRepository,
+		Tx:        txManager,
+		Hasher:    passwordHasher,
+		Policy:    passwordPolicy,
+		Guard:     guard,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    reader,
+		Links:     links,
+		InviteTTL: inviteTTL,
+	}
+	users := admin.NewUsers(usersDeps)
 	auditTrail := ProvideAuditTrail(pool)
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
@@ -236,7 +352,19 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	}
 	verificationTTL := cfg.VerificationTTL
 	requireVerifiedEmail := cfg.RequireVerified
-	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
+	registerDeps := account.RegisterDeps{
+		Tx:              txManager,
+		Hasher:          passwordHasher,
+		Policy:          passwordPolicy,
+		Guard:           guard,
+		Clock:           clock,
+		IDs:             iDs,
+		Random:          reader,
+		Links:           links,
+		TTL:             verificationTTL,
+		RequireVerified: requireVerifiedEmail,
+	}
+	register := account.NewRegister(registerDeps)
 	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
@@ -250,7 +378,22 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, tokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	loginDeps := session.LoginDeps{
+		Users:           userRepository,
+		Factors:         mfaRepository,
+		Tx:              txManager,
+		Hasher:          passwordHasher,
+		Tokens:          tokens,
+		Guard:           guard,
+		Audit:           auditLog,
+		Clock:           clock,
+		IDs:             iDs,
+		Random:          reader,
+		TTL:             refreshTTL,
+		RequireVerified: requireVerifiedEmail,
+		Observer:        metricsObserver,
+	}
+	login := session.NewLogin(loginDeps)
 	totp := ProvideTOTP()
 	settings := ProvideSQLiteSettings(db)
 	signingKeyRing := repos.SigningKeys
@@ -266,10 +409,33 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, tokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
+	loginMFADeps := session.LoginMFADeps{
+		Users:    userRepository,
+		Factors:  mfaRepository,
+		Tx:       txManager,
+		Tokens:   tokens,
+		Verifier: verifier,
+		Attempts: attempts,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   reader,
+		TTL:      refreshTTL,
+		Observer: metricsObserver,
+	}
+	loginMFA := session.NewLoginMFA(loginMFADeps)
 	idleTimeout := cfg.IdleTimeout
 	refreshReuseGrace := cfg.RefreshReuseGrace
-	refresh := session.NewRefresh(txManager, tokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
+	refreshDeps := session.RefreshDeps{
+		Tx:       txManager,
+		Tokens:   tokens,
+		Sealer:   sealer,
+		Clock:    clock,
+		Random:   reader,
+		Idle:     idleTimeout,
+		Grace:    refreshReuseGrace,
+		Observer: metricsObserver,
+	}
+	refresh := session.NewRefresh(refreshDeps)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
@@ -280,14 +446,66 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
 	stepUpMaxAge := cfg.StepUpMaxAge
 	stepUp := mfa.NewStepUp(mfaRepository, txManager, verifier, attempts, clock, stepUpMaxAge)
-	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, stepUp, clock, iDs)
+	changeDeps := password.ChangeDeps{
+		Users:  userRepository,
+		Tx:     txManager,
+		Hasher: passwordHasher,
+		Policy: passwordPolicy,
+		Check:  passwordCheck,
+		StepUp: stepUp,
+		Clock:  clock,
+		IDs:    iDs,
+	}
+	change := password.NewChange(changeDeps)
 	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
-	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
+	changeEmailDeps := account.ChangeEmailDeps{
+		Users:  userRepository,
+		Tx:     txManager,
+		Check:  passwordCheck,
+		StepUp: stepUp,
+		Guard:  guard,
+		Clock:  clock,
+		IDs:    iDs,
+		Random: reader,
+		Links:  links,
+		TTL:    verificationTTL,
+	}
+	changeEmail := account.NewChangeEmail(changeEmailDeps)
 	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
 	issuer := ProvideIssuer(cfg, links)
-	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
-	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
-	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, stepUp, clock, iDs)
+	startDeps := mfa.StartDeps{
+		Users:   userRepository,
+		Factors: mfaRepository,
+		Tx:      txManager,
+		Check:   passwordCheck,
+		TOTP:    totp,
+		Sealer:  sealer,
+		Clock:   clock,
+		Random:  reader,
+		Issuer:  issuer,
+	}
+	start := mfa.NewStart(startDeps)
+	confirmDeps := mfa.ConfirmDeps{
+		Users:    userRepository,
+		Factors:  mfaRepository,
+		Tx:       txManager,
+		Verifier: verifier,
+		Attempts: attempts,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   reader,
+	}
+	confirm := mfa.NewConfirm(confirmDeps)
+	disableDeps := mfa.DisableDeps{
+		Users:   userRepository,
+		Factors: mfaRepository,
+		Tx:      txManager,
+		Check:   passwordCheck,
+		StepUp:  stepUp,
+		Clock:   clock,
+		IDs:     iDs,
+	}
+	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
 	v := ProvideSQLiteReady(db)
 	useCases := http.UseCases{
@@ -318,7 +536,21 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	usersDeps := admin.UsersDeps{
+		Users:     userRepository,
+		Sessions:  sessionRepository,
+		Factors:   mfaRepository,
+		Tx:        txManager,
+		Hasher:    passwordHasher,
+		Policy:    passwordPolicy,
+		Guard:     guard,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    reader,
+		Links:     links,
+		InviteTTL: inviteTTL,
+	}
+	users := admin.NewUsers(usersDeps)
 	auditTrail := ProvideSQLiteAuditTrail(db)
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
@@ -403,7 +635,21 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		return nil, nil, err
 	}
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	usersDeps := admin.UsersDeps{
+		Users:     userRepository,
+		Sessions:  sessionRepository,
+		Factors:   mfaRepository,
+		Tx:        txManager,
+		Hasher:    passwordHasher,
+		Policy:    passwordPolicy,
+		Guard:     guard,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    reader,
+		Links:     links,
+		InviteTTL: inviteTTL,
+	}
+	users := admin.NewUsers(usersDeps)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := ProvideAuditTrail(pool)
@@ -482,7 +728,21 @@ func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Ope
 		return nil, nil, err
 	}
 	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
+	usersDeps := admin.UsersDeps{
+		Users:     userRepository,
+		Sessions:  sessionRepository,
+		Factors:   mfaRepository,
+		Tx:        txManager,
+		Hasher:    passwordHasher,
+		Policy:    passwordPolicy,
+		Guard:     guard,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    reader,
+		Links:     links,
+		InviteTTL: inviteTTL,
+	}
+	users := admin.NewUsers(usersDeps)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := ProvideSQLiteAuditTrail(db)

@@ -69,7 +69,6 @@ var HashWaitBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2, 5
 // through outbox.Stats at most once per OutboxCacheTTL, with a timeout) and
 // the gauges and counters of pools.
 func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
-	app.Require(map[string]any{"Outbox": outbox, "Clock": clock})
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -292,13 +292,3 @@ func TestPools(t *testing.T) {
 		t.Error("acquires of a database/sql pool")
 	}
 }
-
-func TestNewRequiresItsPorts(t *testing.T) {
-	t.Parallel()
-	defer func() {
-		if recover() == nil {
-			t.Fatal("nil Outbox accepted")
-		}
-	}()
-	_, _ = metrics.New(nil, &clock{}, nil)
-}

@@ -18,7 +18,6 @@ var _ app.Observer = (*Observer)(nil)
 
 // NewObserver builds the observer.
 func NewObserver(m *Metrics, next app.Observer) *Observer {
-	app.Require(map[string]any{"Metrics": m, "Observer": next})
 	return &Observer{m: m, next: next}
 }
 

@@ -29,7 +29,6 @@ type DeleteAccount struct {
 
 // NewDeleteAccount builds the use case. users works outside any transaction.
 func NewDeleteAccount(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, stepUp *appmfa.StepUp, clock app.Clock, ids app.IDGenerator) *DeleteAccount {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "StepUp": stepUp, "Clock": clock, "IDGenerator": ids})
 	return &DeleteAccount{users: users, tx: tx, check: check, stepUp: stepUp, clock: clock, ids: ids}
 }
 

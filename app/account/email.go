@@ -40,22 +40,27 @@ type ChangeEmailInput struct {
 // step-up of mfa.StepUp (a code, or a session that proved one recently),
 // so a password-only session cannot move the account away from its owner.
 type ChangeEmail struct {
-	users  app.UserRepository
-	tx     app.TxManager
-	check  *limits.PasswordCheck
-	stepUp *appmfa.StepUp
-	guard  *limits.Guard
-	clock  app.Clock
-	ids    app.IDGenerator
-	rnd    io.Reader
-	links  app.Links
-	ttl    VerificationTTL
+	d ChangeEmailDeps
 }
 
-// NewChangeEmail builds the use case. users works outside any transaction.
-func NewChangeEmail(users app.UserRepository, tx app.TxManager, check *limits.PasswordCheck, stepUp *appmfa.StepUp, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, ttl VerificationTTL) *ChangeEmail {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordCheck": check, "StepUp": stepUp, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &ChangeEmail{users: users, tx: tx, check: check, stepUp: stepUp, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: ttl}
+// ChangeEmailDeps are what ChangeEmail needs. Users works outside any
+// transaction.
+type ChangeEmailDeps struct {
+	Users  app.UserRepository
+	Tx     app.TxManager
+	Check  *limits.PasswordCheck
+	StepUp *appmfa.StepUp
+	Guard  *limits.Guard
+	Clock  app.Clock
+	IDs    app.IDGenerator
+	Random io.Reader
+	Links  app.Links
+	TTL    VerificationTTL
+}
+
+// NewChangeEmail builds the use case.
+func NewChangeEmail(d ChangeEmailDeps) *ChangeEmail {
+	return &ChangeEmail{d: d}
 }
 
 // Handle records the request.
@@ -64,23 +69,23 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 	if err != nil {
 		return domain.Validation(domain.FieldError{Field: "new_email", Code: "invalid_email", Message: "The email address is not valid."})
 	}
-	u, err := h.users.ByID(ctx, in.UserID)
+	u, err := h.d.Users.ByID(ctx, in.UserID)
 	if errors.Is(err, user.ErrNotFound) {
 		return domain.ErrUnauthorized
 	} else if err != nil {
 		return err
 	}
-	if err := h.check.Check(ctx, u, in.Password, "email_change", in.Meta); err != nil {
+	if err := h.d.Check.Check(ctx, u, in.Password, "email_change", in.Meta); err != nil {
 		return err
 	}
-	if _, err := h.stepUp.Require(ctx, u, in.Proof, true, "email_change", in.Meta); err != nil {
+	if _, err := h.d.StepUp.Require(ctx, u, in.Proof, true, "email_change", in.Meta); err != nil {
 		return err
 	}
 	if newEmail == u.Email() {
 		return nil // nothing to change
 	}
 	free := false
-	if holder, err := h.users.ByEmail(ctx, newEmail); errors.Is(err, user.ErrNotFound) {
+	if holder, err := h.d.Users.ByEmail(ctx, newEmail); errors.Is(err, user.ErrNotFound) {
 		free = true
 	} else if err != nil {
 		return err
@@ -91,12 +96,12 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 	// like every other mail; over the limit the answer stays the same.
 	send := false
 	if free {
-		if send, err = h.guard.AllowMail(ctx, app.MailConfirmEmailChange, newEmail); err != nil {
+		if send, err = h.d.Guard.AllowMail(ctx, app.MailConfirmEmailChange, newEmail); err != nil {
 			return err
 		}
 	}
-	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 		if err != nil {
 			return err
@@ -108,11 +113,11 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 			return err
 		}
 		if send {
-			secret, hash, err := token.NewSecret(h.rnd)
+			secret, hash, err := token.NewSecret(h.d.Random)
 			if err != nil {
 				return err
 			}
-			t, err := token.IssueForEmailChange(hash, fresh.ID(), newEmail.String(), now, time.Duration(h.ttl))
+			t, err := token.IssueForEmailChange(hash, fresh.ID(), newEmail.String(), now, time.Duration(h.d.TTL))
 			if err != nil {
 				return err
 			}
@@ -120,16 +125,16 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 				return err
 			}
 			err = r.Outbox.Enqueue(ctx, app.OutboundMail{
-				ID: h.ids.NewID(), Kind: app.MailConfirmEmailChange, To: newEmail.String(), UserID: fresh.ID(),
-				Data: app.LinkMailData(h.links.ConfirmEmail(secret), time.Duration(h.ttl)),
+				ID: h.d.IDs.NewID(), Kind: app.MailConfirmEmailChange, To: newEmail.String(), UserID: fresh.ID(),
+				Data: app.LinkMailData(h.d.Links.ConfirmEmail(secret), time.Duration(h.d.TTL)),
 			}, now)
 			if err != nil {
 				return err
 			}
 		}
 		err = r.Outbox.Enqueue(ctx, app.OutboundMail{
-			ID: h.ids.NewID(), Kind: app.MailEmailChangeRequested, To: fresh.Email().String(), UserID: fresh.ID(),
-			Data: map[string]string{"reset_link": h.links.ForgotPassword()},
+			ID: h.d.IDs.NewID(), Kind: app.MailEmailChangeRequested, To: fresh.Email().String(), UserID: fresh.ID(),
+			Data: map[string]string{"reset_link": h.d.Links.ForgotPassword()},
 		}, now)
 		if err != nil {
 			return err
@@ -156,7 +161,6 @@ type ConfirmEmailChange struct {
 
 // NewConfirmEmailChange builds the use case.
 func NewConfirmEmailChange(tx app.TxManager, guard *limits.Guard, clock app.Clock) *ConfirmEmailChange {
-	app.Require(map[string]any{"TxManager": tx, "Guard": guard, "Clock": clock})
 	return &ConfirmEmailChange{tx: tx, guard: guard, clock: clock}
 }
 

@@ -26,7 +26,6 @@ type LinkState struct {
 // NewLinkState builds the use case. tokens and users work outside any
 // transaction.
 func NewLinkState(tokens app.OneTimeTokenRepository, users app.UserRepository, clock app.Clock) *LinkState {
-	app.Require(map[string]any{"OneTimeTokenRepository": tokens, "UserRepository": users, "Clock": clock})
 	return &LinkState{tokens: tokens, users: users, clock: clock}
 }
 

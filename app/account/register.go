@@ -33,22 +33,28 @@ type RegisterInput struct {
 // password once, so neither the answer nor its time tells whether the
 // address is registered.
 type Register struct {
-	tx              app.TxManager
-	hasher          app.PasswordHasher
-	policy          user.PasswordPolicy
-	guard           *limits.Guard
-	clock           app.Clock
-	ids             app.IDGenerator
-	rnd             io.Reader
-	links           app.Links
+	d               RegisterDeps
 	ttl             time.Duration
 	requireVerified bool
 }
 
+// RegisterDeps are what Register needs.
+type RegisterDeps struct {
+	Tx              app.TxManager
+	Hasher          app.PasswordHasher
+	Policy          user.PasswordPolicy
+	Guard           *limits.Guard
+	Clock           app.Clock
+	IDs             app.IDGenerator
+	Random          io.Reader
+	Links           app.Links
+	TTL             VerificationTTL
+	RequireVerified app.RequireVerifiedEmail
+}
+
 // NewRegister builds the use case.
-func NewRegister(tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, ttl VerificationTTL, requireVerified app.RequireVerifiedEmail) *Register {
-	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &Register{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, ttl: time.Duration(ttl), requireVerified: bool(requireVerified)}
+func NewRegister(d RegisterDeps) *Register {
+	return &Register{d: d, ttl: time.Duration(d.TTL), requireVerified: bool(d.RequireVerified)}
 }
 
 // errRaced says a concurrent registration of the same address won the
@@ -61,11 +67,11 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 	if err != nil {
 		return err
 	}
-	pw, err := h.policy.Check("password", in.Password, email)
+	pw, err := h.d.Policy.Check("password", in.Password, email)
 	if err != nil {
 		return err
 	}
-	hash, err := h.hasher.Hash(ctx, pw)
+	hash, err := h.d.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
@@ -73,12 +79,12 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 	// registered"), it shares one per-address counter with the resend
 	// endpoint's verification mails. It is counted before the
 	// transaction, so the transaction does only the registration's work.
-	mayMail, err := h.guard.AllowMail(ctx, app.MailVerifyEmail, email)
+	mayMail, err := h.d.Guard.AllowMail(ctx, app.MailVerifyEmail, email)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 			return h.register(ctx, r, email, hash, mayMail, in.Meta)
 		})
 		if !errors.Is(err, errRaced) || attempt == 1 {
@@ -88,11 +94,11 @@ func (h *Register) Handle(ctx context.Context, in RegisterInput) error {
 }
 
 func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, hash string, mayMail bool, meta app.RequestMeta) error {
-	now := h.clock.Now()
+	now := h.d.Clock.Now()
 	existing, err := r.Users.ByEmail(ctx, email)
 	switch {
 	case errors.Is(err, user.ErrNotFound):
-		u, err := user.NewRegistration(h.ids.NewID(), email, hash, now)
+		u, err := user.NewRegistration(h.d.IDs.NewID(), email, hash, now)
 		if err != nil {
 			return err
 		}
@@ -102,7 +108,7 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 			return err
 		}
 		if mayMail {
-			if err := app.AddVerificationToken(ctx, r, h.ids, h.rnd, h.links, u, hash, now, h.ttl); err != nil {
+			if err := app.AddVerificationToken(ctx, r, h.d.IDs, h.d.Random, h.d.Links, u, hash, now, h.ttl); err != nil {
 				return err
 			}
 		}
@@ -128,14 +134,14 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 			// A pending registration of its own: the account, its
 			// password and its sessions stay as they are; this
 			// registration's password travels with its own token.
-			return app.AddVerificationToken(ctx, r, h.ids, h.rnd, h.links, u, hash, now, h.ttl)
+			return app.AddVerificationToken(ctx, r, h.d.IDs, h.d.Random, h.d.Links, u, hash, now, h.ttl)
 		}
 		existing = u
 	}
 	// A verified address (or, without required verification, any known
 	// one: its first registration's password is the account's).
 	return r.Outbox.Enqueue(ctx, app.OutboundMail{
-		ID: h.ids.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),
-		Data: map[string]string{"login_link": h.links.Base(), "reset_link": h.links.ForgotPassword()},
+		ID: h.d.IDs.NewID(), Kind: app.MailAlreadyRegistered, To: existing.Email().String(), UserID: existing.ID(),
+		Data: map[string]string{"login_link": h.d.Links.Base(), "reset_link": h.d.Links.ForgotPassword()},
 	}, now)
 }

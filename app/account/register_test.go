@@ -51,9 +51,18 @@ func newRegisterWith(t *testing.T, requireVerified bool) *registerFixture {
 		ids:    &apptest.IDs{},
 	}
 	policy := user.PasswordPolicy{MinLength: 15, IsCommon: func(s string) bool { return s == "passwordpassword" }}
-	f.h = account.NewRegister(f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()),
-		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand("register"), apptest.Links(), account.VerificationTTL(verifyTTL),
-		app.RequireVerifiedEmail(requireVerified))
+	f.h = account.NewRegister(account.RegisterDeps{
+		Tx:              f.tx,
+		Hasher:          f.hasher,
+		Policy:          policy,
+		Guard:           limits.NewGuard(f.rl, limits.DefaultPolicy()),
+		Clock:           apptest.NewClock(apptest.T0),
+		IDs:             f.ids,
+		Random:          apptest.NewRand("register"),
+		Links:           apptest.Links(),
+		TTL:             account.VerificationTTL(verifyTTL),
+		RequireVerified: app.RequireVerifiedEmail(requireVerified),
+	})
 	return f
 }
 
@@ -482,15 +491,4 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 			t.Fatalf("err = %v, tx %v", err, res.Errs())
 		}
 	})
-}
-
-func TestNewRegisterRequiresDependencies(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("nil TxManager accepted")
-		}
-	}()
-	ctrl := gomock.NewController(t)
-	account.NewRegister(nil, mock.NewMockPasswordHasher(ctrl), user.PasswordPolicy{}, limits.NewGuard(mock.NewMockRateLimiter(ctrl), limits.DefaultPolicy()),
-		apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(""), apptest.Links(), 0, true)
 }

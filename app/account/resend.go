@@ -21,7 +21,6 @@ type ResendVerification struct {
 
 // NewResendVerification builds the use case. outbox works outside any transaction.
 func NewResendVerification(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator, clock app.Clock) *ResendVerification {
-	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids, "Clock": clock})
 	return &ResendVerification{outbox: outbox, guard: guard, ids: ids, clock: clock}
 }
 

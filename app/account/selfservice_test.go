@@ -155,7 +155,18 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 }
 
 func newChangeEmail(f *selfFixture) *account.ChangeEmail {
-	return account.NewChangeEmail(f.users, f.tx, f.check, f.stepUp, f.guard, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("email"), apptest.Links(), account.VerificationTTL(verifyTTL))
+	return account.NewChangeEmail(account.ChangeEmailDeps{
+		Users:  f.users,
+		Tx:     f.tx,
+		Check:  f.check,
+		StepUp: f.stepUp,
+		Guard:  f.guard,
+		Clock:  apptest.NewClock(apptest.T0),
+		IDs:    &apptest.IDs{},
+		Random: apptest.NewRand("email"),
+		Links:  apptest.Links(),
+		TTL:    account.VerificationTTL(verifyTTL),
+	})
 }
 
 func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {

@@ -42,7 +42,6 @@ var errNotThisPassword = errors.New("not the password of the registration that s
 
 // NewVerifyEmail builds the use case.
 func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, guard *limits.Guard, clock app.Clock) *VerifyEmail {
-	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock})
 	return &VerifyEmail{tx: tx, hasher: hasher, guard: guard, clock: clock}
 }
 

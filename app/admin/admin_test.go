@@ -44,8 +44,20 @@ func newUsers(t *testing.T) *fixture {
 		repos: apptest.NewRepos(ctrl),
 	}
 	policy := user.PasswordPolicy{MinLength: 15}
-	f.h = admin.NewUsers(f.users, f.sessions, f.mfa, f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()),
-		apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("admin"), apptest.Links(), admin.InviteTTL(inviteTTL))
+	f.h = admin.NewUsers(admin.UsersDeps{
+		Users:     f.users,
+		Sessions:  f.sessions,
+		Factors:   f.mfa,
+		Tx:        f.tx,
+		Hasher:    f.hasher,
+		Policy:    policy,
+		Guard:     limits.NewGuard(f.rl, limits.DefaultPolicy()),
+		Clock:     apptest.NewClock(apptest.T0),
+		IDs:       &apptest.IDs{},
+		Random:    apptest.NewRand("admin"),
+		Links:     apptest.Links(),
+		InviteTTL: admin.InviteTTL(inviteTTL),
+	})
 	return f
 }
 

@@ -5,7 +5,6 @@ package admin
 import (
 	"context"
 
-	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/google/uuid"
@@ -16,7 +15,6 @@ type Audit struct{ trail AuditTrail }
 
 // NewAudit builds the use case.
 func NewAudit(trail AuditTrail) *Audit {
-	app.Require(map[string]any{"AuditTrail": trail})
 	return &Audit{trail: trail}
 }
 

@@ -32,7 +32,6 @@ type Keys struct {
 
 // NewKeys builds the use cases. store works outside any transaction.
 func NewKeys(store app.AdminKeyStore, tx app.TxManager, clock app.Clock, rnd io.Reader) *Keys {
-	app.Require(map[string]any{"AdminKeyStore": store, "TxManager": tx, "Clock": clock, "Random": rnd})
 	return &Keys{store: store, tx: tx, clock: clock, rnd: rnd}
 }
 

@@ -46,7 +46,6 @@ type Status struct {
 
 // NewStatus builds the use case.
 func NewStatus(info StoreInfo, outbox app.Outbox, ring *keys.Ring, clock app.Clock, version Version) *Status {
-	app.Require(map[string]any{"StoreInfo": info, "Outbox": outbox, "Ring": ring, "Clock": clock})
 	return &Status{info: info, outbox: outbox, ring: ring, clock: clock, version: version}
 }
 

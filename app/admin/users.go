@@ -29,25 +29,30 @@ type UserView struct {
 
 // Users is the operators' account lifecycle.
 type Users struct {
-	users    app.UserRepository
-	sessions app.SessionRepository
-	mfa      app.MFARepository
-	tx       app.TxManager
-	hasher   app.PasswordHasher
-	policy   user.PasswordPolicy
-	guard    *limits.Guard
-	clock    app.Clock
-	ids      app.IDGenerator
-	rnd      io.Reader
-	links    app.Links
-	invite   time.Duration
+	d      UsersDeps
+	invite time.Duration
 }
 
-// NewUsers builds the use cases. users, sessions and factors work outside
+// UsersDeps are what Users needs. Users, Sessions and Factors work outside
 // any transaction.
-func NewUsers(users app.UserRepository, sessions app.SessionRepository, factors app.MFARepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, invite InviteTTL) *Users {
-	app.Require(map[string]any{"UserRepository": users, "SessionRepository": sessions, "MFARepository": factors, "TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &Users{users: users, sessions: sessions, mfa: factors, tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids, rnd: rnd, links: links, invite: time.Duration(invite)}
+type UsersDeps struct {
+	Users     app.UserRepository
+	Sessions  app.SessionRepository
+	Factors   app.MFARepository
+	Tx        app.TxManager
+	Hasher    app.PasswordHasher
+	Policy    user.PasswordPolicy
+	Guard     *limits.Guard
+	Clock     app.Clock
+	IDs       app.IDGenerator
+	Random    io.Reader
+	Links     app.Links
+	InviteTTL InviteTTL
+}
+
+// NewUsers builds the use cases.
+func NewUsers(d UsersDeps) *Users {
+	return &Users{d: d, invite: time.Duration(d.InviteTTL)}
 }
 
 // ListInput selects a page of users.
@@ -73,7 +78,7 @@ func (h *Users) List(ctx context.Context, in ListInput) ([]UserView, string, err
 		return nil, "", domain.InvalidRequest(domain.FieldError{Field: "email", Code: "too_long", Message: "The email prefix is longer than an address can be."})
 	}
 	// One more than asked tells whether a next page exists.
-	found, err := h.users.List(ctx, app.UserQuery{EmailPrefix: prefix, Before: before, Limit: limit + 1})
+	found, err := h.d.Users.List(ctx, app.UserQuery{EmailPrefix: prefix, Before: before, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
@@ -89,7 +94,7 @@ func (h *Users) List(ctx context.Context, in ListInput) ([]UserView, string, err
 
 // Get returns one user, or user.ErrNotFound.
 func (h *Users) Get(ctx context.Context, id uuid.UUID) (UserView, error) {
-	u, err := h.users.ByID(ctx, id)
+	u, err := h.d.Users.ByID(ctx, id)
 	if err != nil {
 		return UserView{}, err
 	}
@@ -106,7 +111,7 @@ func (h *Users) Find(ctx context.Context, ref string) (UserView, error) {
 	if err != nil {
 		return UserView{}, err
 	}
-	u, err := h.users.ByEmail(ctx, email)
+	u, err := h.d.Users.ByEmail(ctx, email)
 	if err != nil {
 		return UserView{}, err
 	}
@@ -132,16 +137,16 @@ func (h *Users) views(ctx context.Context, us []*user.User) ([]UserView, error) 
 	for i, u := range us {
 		ids[i] = u.ID()
 	}
-	counts, err := h.sessions.CountActive(ctx, ids, h.clock.Now())
+	counts, err := h.d.Sessions.CountActive(ctx, ids, h.d.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	mfaOn, err := h.mfa.EnabledAmong(ctx, ids)
+	mfaOn, err := h.d.Factors.EnabledAmong(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	for _, u := range us {
-		locked, err := h.guard.Locked(ctx, u.Email())
+		locked, err := h.d.Guard.Locked(ctx, u.Email())
 		if err != nil {
 			return nil, err
 		}
@@ -168,22 +173,22 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 	invite := in.Password == ""
 	var pw user.Password
 	if invite {
-		secret, _, err := token.NewSecret(h.rnd)
+		secret, _, err := token.NewSecret(h.d.Random)
 		if err != nil {
 			return UserView{}, err
 		}
 		pw = user.NormalizePassword(secret.Reveal())
-	} else if pw, err = h.policy.Check("password", in.Password, email); err != nil {
+	} else if pw, err = h.d.Policy.Check("password", in.Password, email); err != nil {
 		return UserView{}, err
 	}
-	encoded, err := h.hasher.Hash(ctx, pw)
+	encoded, err := h.d.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return UserView{}, err
 	}
 	var u *user.User
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
-		if u, err = user.New(h.ids.NewID(), email, encoded, now); err != nil {
+	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
+		if u, err = user.New(h.d.IDs.NewID(), email, encoded, now); err != nil {
 			return err
 		}
 		if in.EmailVerified {
@@ -193,13 +198,13 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 			return err
 		}
 		if invite {
-			secret, err := app.IssuePasswordLink(ctx, r, h.rnd, u.ID(), token.PurposeInvite, now, h.invite)
+			secret, err := app.IssuePasswordLink(ctx, r, h.d.Random, u.ID(), token.PurposeInvite, now, h.invite)
 			if err != nil {
 				return err
 			}
 			err = r.Outbox.Enqueue(ctx, app.OutboundMail{
-				ID: h.ids.NewID(), Kind: app.MailInvite, To: u.Email().String(), UserID: u.ID(),
-				Data: app.LinkMailData(h.links.AcceptInvite(secret), h.invite),
+				ID: h.d.IDs.NewID(), Kind: app.MailInvite, To: u.Email().String(), UserID: u.ID(),
+				Data: app.LinkMailData(h.d.Links.AcceptInvite(secret), h.invite),
 			}, now)
 			if err != nil {
 				return err
@@ -216,7 +221,7 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 		// Failures counted under the address before it had an owner are
 		// not the owner's; failing to clear them is not the operator's
 		// to see.
-		_ = h.guard.AddressVerified(ctx, u.Email())
+		_ = h.d.Guard.AddressVerified(ctx, u.Email())
 	}
 	return UserView{User: u}, nil
 }
@@ -241,8 +246,8 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 	}
 	var u *user.User
 	verified := false // the address became verified
-	err := h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	err := h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		var err error
 		if u, err = r.Users.ByIDForChange(ctx, id); err != nil {
 			return err
@@ -279,7 +284,7 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 			}
 			if on {
 				detail["mfa_disabled"] = "true"
-				err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFADisabled, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{"by": "operator"}}, now)
+				err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFADisabled, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{"by": "operator"}}, now)
 				if err != nil {
 					return err
 				}
@@ -300,12 +305,12 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 		return UserView{}, err
 	}
 	if verified {
-		_ = h.guard.AddressVerified(ctx, u.Email())
+		_ = h.d.Guard.AddressVerified(ctx, u.Email())
 	}
 	if p.MFAEnabled != nil {
 		// Off now: the owner can enroll again, unrefused by a lock the
 		// old factor earned (an attacker's wrong codes, say).
-		if err := h.guard.FactorRemoved(ctx, u.ID()); err != nil {
+		if err := h.d.Guard.FactorRemoved(ctx, u.ID()); err != nil {
 			return UserView{}, err
 		}
 	}
@@ -315,8 +320,8 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 // Delete removes an account and everything stored for it but its audit
 // trail (see app.UserRepository.Delete).
 func (h *Users) Delete(ctx context.Context, a Actor, id uuid.UUID) error {
-	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		u, err := r.Users.ByIDForChange(ctx, id)
 		if err != nil {
 			return err
@@ -331,8 +336,8 @@ func (h *Users) Delete(ctx context.Context, a Actor, id uuid.UUID) error {
 // RevokeSessions ends every session of the account.
 func (h *Users) RevokeSessions(ctx context.Context, a Actor, id uuid.UUID) (int, error) {
 	var n int
-	err := h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	err := h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		u, err := r.Users.ByIDForChange(ctx, id)
 		if err != nil {
 			return err
@@ -348,14 +353,14 @@ func (h *Users) RevokeSessions(ctx context.Context, a Actor, id uuid.UUID) (int,
 // Unlock lifts the account's lockout and clears its failed-login counts
 // and its second-factor counters.
 func (h *Users) Unlock(ctx context.Context, a Actor, id uuid.UUID) error {
-	u, err := h.users.ByID(ctx, id)
+	u, err := h.d.Users.ByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := h.guard.Unlock(ctx, u.Email(), u.ID()); err != nil {
+	if err := h.d.Guard.Unlock(ctx, u.Email(), u.ID()); err != nil {
 		return err
 	}
-	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		return r.Audit.Append(ctx, a.event(audit.AdminUserUnlocked, u.ID(), h.clock.Now(), nil))
+	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		return r.Audit.Append(ctx, a.event(audit.AdminUserUnlocked, u.ID(), h.d.Clock.Now(), nil))
 	})
 }

@@ -31,18 +31,18 @@ type KeyView struct {
 // List returns the keys, oldest first. Keys from files have state
 // current or retired (GATEHOUSE_JWT_PREVIOUS_KEY_FILES) and no times.
 func (r *Ring) List(ctx context.Context) ([]KeyView, error) {
-	if r.cfg.Files != nil {
-		out := []KeyView{{KID: r.cfg.Files.Current.KID, State: signingkey.Current, Source: SourceFile, Published: true}}
-		for _, p := range r.cfg.Files.Previous {
+	if r.d.Config.Files != nil {
+		out := []KeyView{{KID: r.d.Config.Files.Current.KID, State: signingkey.Current, Source: SourceFile, Published: true}}
+		for _, p := range r.d.Config.Files.Previous {
 			out = append(out, KeyView{KID: p.KID, State: signingkey.Retired, Source: SourceFile, Published: true})
 		}
 		return out, nil
 	}
-	ring, err := r.store.Keys(ctx)
+	ring, err := r.d.Store.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := r.clock.Now()
+	now := r.d.Clock.Now()
 	out := make([]KeyView, 0, len(ring))
 	for _, k := range ring {
 		created, activate := k.CreatedAt, k.ActivateAt
@@ -56,20 +56,20 @@ func (r *Ring) List(ctx context.Context) ([]KeyView, error) {
 // next refresh of each instance after that time promotes it). A pending
 // rotation gives signingkey.ErrRotationPending.
 func (r *Ring) Rotate(ctx context.Context, actor string, meta app.RequestMeta) (KeyView, error) {
-	if r.cfg.Files != nil {
+	if r.d.Config.Files != nil {
 		return KeyView{}, ErrKeysFromFiles
 	}
-	k, err := r.tokens.GenerateKey()
+	k, err := r.d.Tokens.GenerateKey()
 	if err != nil {
 		return KeyView{}, err
 	}
-	sealed, err := r.sealer.Seal(k.Seed, label(k.KID))
+	sealed, err := r.d.Sealer.Seal(k.Seed, label(k.KID))
 	if err != nil {
 		return KeyView{}, err
 	}
-	now := r.clock.Now()
-	next := signingkey.NewNext(k.KID, sealed, now, r.cfg.PublishDelay)
-	err = r.tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
+	now := r.d.Clock.Now()
+	next := signingkey.NewNext(k.KID, sealed, now, r.d.Config.PublishDelay)
+	err = r.d.Tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
 		if err := repos.SigningKeys.Add(ctx, next); err != nil {
 			return err
 		}
@@ -87,15 +87,15 @@ func (r *Ring) Rotate(ctx context.Context, actor string, meta app.RequestMeta) (
 // is published, else a new key (whose tokens outside verifiers accept once
 // their JWKS cache expires).
 func (r *Ring) Retire(ctx context.Context, actor string, meta app.RequestMeta, kid string) error {
-	if r.cfg.Files != nil {
+	if r.d.Config.Files != nil {
 		return ErrKeysFromFiles
 	}
-	err := r.tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
+	err := r.d.Tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
 		ring, err := repos.SigningKeys.Keys(ctx)
 		if err != nil {
 			return err
 		}
-		now := r.clock.Now()
+		now := r.d.Clock.Now()
 		k, ok := ring.ByID(kid)
 		if !ok || !k.Published(now) {
 			return signingkey.ErrNotFound
@@ -129,11 +129,11 @@ func (r *Ring) replacement(ring signingkey.Ring, now time.Time) (signingkey.Key,
 	if next, ok := ring.Next(); ok {
 		return next, nil
 	}
-	k, err := r.tokens.GenerateKey()
+	k, err := r.d.Tokens.GenerateKey()
 	if err != nil {
 		return signingkey.Key{}, err
 	}
-	sealed, err := r.sealer.Seal(k.Seed, label(k.KID))
+	sealed, err := r.d.Sealer.Seal(k.Seed, label(k.KID))
 	if err != nil {
 		return signingkey.Key{}, err
 	}

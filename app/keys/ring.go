@@ -62,22 +62,26 @@ const system = "gatehouse"
 // Ring keeps the signer's keys in step with the stored ring. It is safe
 // for concurrent use.
 type Ring struct {
-	tx     app.TxManager
-	store  app.SigningKeyRing // outside any transaction
-	sealer app.Sealer
-	tokens app.KeyInstaller
-	clock  app.Clock
-	rep    app.ErrorReporter
-	cfg    Config
+	d RingDeps
 
 	mu   sync.Mutex // one refresh at a time
 	used string     // fingerprint of the key set last handed to the signer
 }
 
+// RingDeps are what Ring needs.
+type RingDeps struct {
+	Tx       app.TxManager
+	Store    app.SigningKeyRing
+	Sealer   app.Sealer
+	Tokens   app.KeyInstaller
+	Clock    app.Clock
+	Reporter app.ErrorReporter
+	Config   Config
+}
+
 // NewRing builds the ring.
-func NewRing(tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.KeyInstaller, clock app.Clock, rep app.ErrorReporter, cfg Config) *Ring {
-	app.Require(map[string]any{"TxManager": tx, "SigningKeyRing": store, "Sealer": sealer, "AccessTokens": tokens, "Clock": clock, "ErrorReporter": rep})
-	return &Ring{tx: tx, store: store, sealer: sealer, tokens: tokens, clock: clock, rep: rep, cfg: cfg}
+func NewRing(d RingDeps) *Ring {
+	return &Ring{d: d}
 }
 
 // label binds a sealed seed to its key.
@@ -90,14 +94,14 @@ func label(kid string) string { return "signing-key:" + kid }
 func (r *Ring) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cfg.Files != nil {
+	if r.d.Config.Files != nil {
 		return r.use(r.fileSet())
 	}
-	ring, err := r.store.Keys(ctx)
+	ring, err := r.d.Store.Keys(ctx)
 	if err != nil {
 		return err
 	}
-	now := r.clock.Now()
+	now := r.d.Clock.Now()
 	cur, hasCur := ring.Current()
 	next, hasNext := ring.Next()
 	changed := false
@@ -115,14 +119,14 @@ func (r *Ring) Refresh(ctx context.Context) error {
 	}
 	for _, k := range ring {
 		if k.Gone(now) {
-			if _, err := r.store.DeleteGone(ctx, now); err != nil {
+			if _, err := r.d.Store.DeleteGone(ctx, now); err != nil {
 				return err
 			}
 			break
 		}
 	}
 	if changed {
-		if ring, err = r.store.Keys(ctx); err != nil {
+		if ring, err = r.d.Store.Keys(ctx); err != nil {
 			return err
 		}
 	}
@@ -136,27 +140,27 @@ func (r *Ring) Refresh(ctx context.Context) error {
 // Run refreshes every interval until ctx ends; failures go to the
 // reporter and the signer keeps the keys it has.
 func (r *Ring) Run(ctx context.Context, interval time.Duration) {
-	app.Every(ctx, interval, r.rep, "signing-key refresh", r.Refresh)
+	app.Every(ctx, interval, r.d.Reporter, "signing-key refresh", r.Refresh)
 }
 
 // first makes the first current key: the plain key an older version kept,
 // now sealed, or a new one. Another instance may make it first; then this
 // one's is dropped.
 func (r *Ring) first(ctx context.Context, now time.Time) error {
-	err := r.tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
+	err := r.d.Tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
 		seed, err := repos.SigningKeys.TakeUnsealed(ctx)
 		if err != nil {
 			return err
 		}
 		var k app.SigningKey
 		if seed != nil {
-			if k, err = r.tokens.KeyOf(seed); err != nil {
+			if k, err = r.d.Tokens.KeyOf(seed); err != nil {
 				return fmt.Errorf("the signing key kept by an earlier version: %w", err)
 			}
-		} else if k, err = r.tokens.GenerateKey(); err != nil {
+		} else if k, err = r.d.Tokens.GenerateKey(); err != nil {
 			return err
 		}
-		sealed, err := r.sealer.Seal(k.Seed, label(k.KID))
+		sealed, err := r.d.Sealer.Seal(k.Seed, label(k.KID))
 		if err != nil {
 			return err
 		}
@@ -172,8 +176,8 @@ func (r *Ring) first(ctx context.Context, now time.Time) error {
 // transaction. Of instances racing to promote, one does; the others find
 // the states changed and leave it.
 func (r *Ring) promote(ctx context.Context, next, cur signingkey.Key, now time.Time) error {
-	promoted, retired := signingkey.Promote(next, cur, now, r.cfg.TokenLife, r.cfg.Lag)
-	err := r.tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
+	promoted, retired := signingkey.Promote(next, cur, now, r.d.Config.TokenLife, r.d.Config.Lag)
+	err := r.d.Tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
 		if err := save(ctx, repos, retired, signingkey.Current); err != nil {
 			return err
 		}
@@ -204,7 +208,7 @@ func save(ctx context.Context, repos app.Repos, k signingkey.Key, from signingke
 func (r *Ring) keySet(ring signingkey.Ring, now time.Time) (app.KeySet, error) {
 	var ks app.KeySet
 	for _, k := range ring.Published(now) {
-		seed, err := r.sealer.Open(k.Sealed, label(k.KID))
+		seed, err := r.d.Sealer.Open(k.Sealed, label(k.KID))
 		if err != nil {
 			return app.KeySet{}, fmt.Errorf("signing key %s: %w", k.KID, err)
 		}
@@ -225,8 +229,8 @@ func (r *Ring) keySet(ring signingkey.Ring, now time.Time) (app.KeySet, error) {
 }
 
 func (r *Ring) fileSet() app.KeySet {
-	ks := app.KeySet{Current: r.cfg.Files.Current}
-	for _, p := range r.cfg.Files.Previous {
+	ks := app.KeySet{Current: r.d.Config.Files.Current}
+	for _, p := range r.d.Config.Files.Previous {
 		ks.Public = append(ks.Public, p.Key)
 	}
 	return ks
@@ -238,7 +242,7 @@ func (r *Ring) use(ks app.KeySet) error {
 	if fp == r.used {
 		return nil
 	}
-	if err := r.tokens.UseKeys(ks); err != nil {
+	if err := r.d.Tokens.UseKeys(ks); err != nil {
 		return err
 	}
 	r.used = fp

@@ -55,8 +55,15 @@ func newRing(t *testing.T, files *keys.FileKeys) *fixture {
 		store: mock.NewMockSigningKeyRing(ctrl), tx: mock.NewMockTxManager(ctrl), tokens: mock.NewMockKeyInstaller(ctrl),
 		repos: apptest.NewRepos(ctrl), clock: apptest.NewClock(apptest.T0),
 	}
-	f.ring = keys.NewRing(f.tx, f.store, fakeSealer(ctrl), f.tokens, f.clock, mock.NewMockErrorReporter(ctrl),
-		keys.Config{PublishDelay: delay, TokenLife: tokenLife, Lag: lag, Files: files})
+	f.ring = keys.NewRing(keys.RingDeps{
+		Tx:       f.tx,
+		Store:    f.store,
+		Sealer:   fakeSealer(ctrl),
+		Tokens:   f.tokens,
+		Clock:    f.clock,
+		Reporter: mock.NewMockErrorReporter(ctrl),
+		Config:   keys.Config{PublishDelay: delay, TokenLife: tokenLife, Lag: lag, Files: files},
+	})
 	return f
 }
 

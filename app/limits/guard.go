@@ -138,14 +138,12 @@ type Guard struct {
 
 // NewGuard builds a Guard that tells nobody of what it refuses.
 func NewGuard(rl app.RateLimiter, p Policy) *Guard {
-	app.Require(map[string]any{"RateLimiter": rl})
 	return &Guard{rl: rl, p: p}
 }
 
 // NewObservedGuard builds a Guard that tells obs of every request and mail
 // it refuses.
 func NewObservedGuard(rl app.RateLimiter, p Policy, obs app.Observer) *Guard {
-	app.Require(map[string]any{"RateLimiter": rl, "Observer": obs})
 	return &Guard{rl: rl, p: p, obs: obs}
 }
 

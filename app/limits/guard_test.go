@@ -415,15 +415,6 @@ func TestLoginKeysAgree(t *testing.T) {
 	}
 }
 
-func TestNewGuardRequiresLimiter(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("nil RateLimiter accepted")
-		}
-	}()
-	limits.NewGuard(nil, limits.DefaultPolicy())
-}
-
 func TestDroppedMailIsObservedWithoutTheAddress(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	rl := mock.NewMockRateLimiter(ctrl)

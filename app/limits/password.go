@@ -23,7 +23,6 @@ type PasswordCheck struct {
 
 // NewPasswordCheck builds the check. auditLog works outside any transaction.
 func NewPasswordCheck(guard *Guard, hasher app.PasswordHasher, auditLog app.AuditLog, clock app.Clock) *PasswordCheck {
-	app.Require(map[string]any{"Guard": guard, "PasswordHasher": hasher, "AuditLog": auditLog, "Clock": clock})
 	return &PasswordCheck{guard: guard, hasher: hasher, audit: auditLog, clock: clock}
 }
 

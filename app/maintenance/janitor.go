@@ -29,7 +29,6 @@ type Janitor struct {
 // NewJanitor builds the janitor. grace is the refresh reuse grace: the
 // sealed successors of refresh tokens rotated longer ago are erased.
 func NewJanitor(rl app.RateLimiter, retention Retention, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
-	app.Require(map[string]any{"RateLimiter": rl, "Retention": retention, "Clock": clock, "ErrorReporter": rep})
 	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, rep: rep}
 }
 

@@ -140,13 +140,3 @@ func TestRunForgetsSuccessorsEveryGrace(t *testing.T) {
 		t.Fatal("Run did not stop")
 	}
 }
-
-func TestNewJanitorRequiresDependencies(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("nil Retention accepted")
-		}
-	}()
-	ctrl := gomock.NewController(t)
-	maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), nil, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), mock.NewMockErrorReporter(ctrl))
-}

@@ -136,7 +136,17 @@ func (f *fixture) expectPassword(ok bool) {
 }
 
 func (f *fixture) newStart() *appmfa.Start {
-	return appmfa.NewStart(f.users, f.factors, f.tx, f.check, f.totp, f.sealer, f.clock, apptest.NewRand("start"), appmfa.IssuerOf("", apptest.Links()))
+	return appmfa.NewStart(appmfa.StartDeps{
+		Users:   f.users,
+		Factors: f.factors,
+		Tx:      f.tx,
+		Check:   f.check,
+		TOTP:    f.totp,
+		Sealer:  f.sealer,
+		Clock:   f.clock,
+		Random:  apptest.NewRand("start"),
+		Issuer:  appmfa.IssuerOf("", apptest.Links()),
+	})
 }
 
 func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
@@ -235,7 +245,16 @@ func TestStartRefusals(t *testing.T) {
 }
 
 func (f *fixture) newConfirm() *appmfa.Confirm {
-	return appmfa.NewConfirm(f.users, f.factors, f.tx, f.verifier, f.attempts, f.clock, &apptest.IDs{}, apptest.NewRand("confirm"))
+	return appmfa.NewConfirm(appmfa.ConfirmDeps{
+		Users:    f.users,
+		Factors:  f.factors,
+		Tx:       f.tx,
+		Verifier: f.verifier,
+		Attempts: f.attempts,
+		Clock:    f.clock,
+		IDs:      &apptest.IDs{},
+		Random:   apptest.NewRand("confirm"),
+	})
 }
 
 // sessionID is the caller's session in the tests.
@@ -383,7 +402,15 @@ func (f *fixture) newStepUp() *appmfa.StepUp {
 }
 
 func (f *fixture) newDisable() *appmfa.Disable {
-	return appmfa.NewDisable(f.users, f.factors, f.tx, f.check, f.newStepUp(), f.clock, &apptest.IDs{})
+	return appmfa.NewDisable(appmfa.DisableDeps{
+		Users:   f.users,
+		Factors: f.factors,
+		Tx:      f.tx,
+		Check:   f.check,
+		StepUp:  f.newStepUp(),
+		Clock:   f.clock,
+		IDs:     &apptest.IDs{},
+	})
 }
 
 // sessionOf is a session of the user that authenticated with amr at

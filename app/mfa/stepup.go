@@ -51,7 +51,6 @@ type StepUp struct {
 
 // NewStepUp builds the rule. factors works outside any transaction.
 func NewStepUp(factors app.MFARepository, tx app.TxManager, verifier *Verifier, attempts *Attempts, clock app.Clock, maxAge StepUpMaxAge) *StepUp {
-	app.Require(map[string]any{"MFARepository": factors, "TxManager": tx, "Verifier": verifier, "Attempts": attempts, "Clock": clock})
 	return &StepUp{factors: factors, tx: tx, verifier: verifier, attempts: attempts, clock: clock, maxAge: time.Duration(maxAge)}
 }
 

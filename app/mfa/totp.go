@@ -64,60 +64,65 @@ type StartInput struct {
 // pending factor (replacing a pending one). A confirmed factor is
 // mfa.ErrAlreadyEnabled: turn it off first.
 type Start struct {
-	users  app.UserRepository
-	mfa    app.MFARepository
-	tx     app.TxManager
-	check  *limits.PasswordCheck
-	totp   TOTP
-	sealer app.Sealer
-	clock  app.Clock
-	rnd    io.Reader
+	d      StartDeps
 	issuer string
 }
 
-// NewStart builds the use case. users and factors work outside any
+// StartDeps are what Start needs. Users and Factors work outside any
 // transaction.
-func NewStart(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, totp TOTP, sealer app.Sealer, clock app.Clock, rnd io.Reader, issuer Issuer) *Start {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "TOTP": totp, "Sealer": sealer, "Clock": clock, "Random": rnd})
-	return &Start{users: users, mfa: factors, tx: tx, check: check, totp: totp, sealer: sealer, clock: clock, rnd: rnd, issuer: string(issuer)}
+type StartDeps struct {
+	Users   app.UserRepository
+	Factors app.MFARepository
+	Tx      app.TxManager
+	Check   *limits.PasswordCheck
+	TOTP    TOTP
+	Sealer  app.Sealer
+	Clock   app.Clock
+	Random  io.Reader
+	Issuer  Issuer
+}
+
+// NewStart builds the use case.
+func NewStart(d StartDeps) *Start {
+	return &Start{d: d, issuer: string(d.Issuer)}
 }
 
 // Handle starts the enrollment and returns what to show.
 func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
-	u, err := signedIn(ctx, h.users, in.UserID)
+	u, err := signedIn(ctx, h.d.Users, in.UserID)
 	if err != nil {
 		return Enrollment{}, err
 	}
-	if f, err := h.mfa.TOTP(ctx, u.ID()); err == nil && f.Enabled() {
+	if f, err := h.d.Factors.TOTP(ctx, u.ID()); err == nil && f.Enabled() {
 		return Enrollment{}, mfa.ErrAlreadyEnabled
 	} else if err != nil && !errors.Is(err, mfa.ErrNotFound) {
 		return Enrollment{}, err
 	}
-	if err := h.check.Check(ctx, u, in.Password, "mfa_enrollment", in.Meta); err != nil {
+	if err := h.d.Check.Check(ctx, u, in.Password, "mfa_enrollment", in.Meta); err != nil {
 		return Enrollment{}, err
 	}
-	secret, err := mfa.NewSecret(h.rnd)
+	secret, err := mfa.NewSecret(h.d.Random)
 	if err != nil {
 		return Enrollment{}, err
 	}
-	sealed, err := h.sealer.Seal(secret, mfa.SealLabel(u.ID()))
+	sealed, err := h.d.Sealer.Seal(secret, mfa.SealLabel(u.ID()))
 	if err != nil {
 		return Enrollment{}, err
 	}
-	uri, err := h.totp.KeyURI(h.issuer, u.Email().String(), secret)
+	uri, err := h.d.TOTP.KeyURI(h.issuer, u.Email().String(), secret)
 	if err != nil {
 		return Enrollment{}, err
 	}
-	qr, err := h.totp.KeyQR(uri)
+	qr, err := h.d.TOTP.KeyQR(uri)
 	if err != nil {
 		return Enrollment{}, err
 	}
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		fresh, err := lockSame(ctx, r, u)
 		if err != nil {
 			return err
 		}
-		f, err := mfa.NewPending(fresh.ID(), sealed, h.clock.Now())
+		f, err := mfa.NewPending(fresh.ID(), sealed, h.d.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -138,21 +143,25 @@ func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
 // with auth_time now (its access tokens show it from the next refresh; the
 // step-up rule reads the session itself at once).
 type Confirm struct {
-	users    app.UserRepository
-	mfa      app.MFARepository
-	tx       app.TxManager
-	verifier *Verifier
-	attempts *Attempts
-	clock    app.Clock
-	ids      app.IDGenerator
-	rnd      io.Reader
+	d ConfirmDeps
 }
 
-// NewConfirm builds the use case. users and factors work outside any
+// ConfirmDeps are what Confirm needs. Users and Factors work outside any
 // transaction.
-func NewConfirm(users app.UserRepository, factors app.MFARepository, tx app.TxManager, verifier *Verifier, attempts *Attempts, clock app.Clock, ids app.IDGenerator, rnd io.Reader) *Confirm {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids, "Random": rnd})
-	return &Confirm{users: users, mfa: factors, tx: tx, verifier: verifier, attempts: attempts, clock: clock, ids: ids, rnd: rnd}
+type ConfirmDeps struct {
+	Users    app.UserRepository
+	Factors  app.MFARepository
+	Tx       app.TxManager
+	Verifier *Verifier
+	Attempts *Attempts
+	Clock    app.Clock
+	IDs      app.IDGenerator
+	Random   io.Reader
+}
+
+// NewConfirm builds the use case.
+func NewConfirm(d ConfirmDeps) *Confirm {
+	return &Confirm{d: d}
 }
 
 // Handle confirms with code from the caller's session sessionID. Without
@@ -160,11 +169,11 @@ func NewConfirm(users app.UserRepository, factors app.MFARepository, tx app.TxMa
 // mfa.ErrAlreadyEnabled; a wrong code is mfa.ErrWrongCode (counted against
 // the second-factor limits).
 func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
-	u, err := signedIn(ctx, h.users, userID)
+	u, err := signedIn(ctx, h.d.Users, userID)
 	if err != nil {
 		return nil, err
 	}
-	f, err := h.mfa.TOTP(ctx, u.ID())
+	f, err := h.d.Factors.TOTP(ctx, u.ID())
 	if errors.Is(err, mfa.ErrNotFound) {
 		return nil, mfa.ErrNotStarted
 	} else if err != nil {
@@ -173,29 +182,29 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 	if f.Enabled() {
 		return nil, mfa.ErrAlreadyEnabled
 	}
-	if err := h.attempts.Begin(ctx, u, code, "mfa_confirm", meta); err != nil {
+	if err := h.d.Attempts.Begin(ctx, u, code, "mfa_confirm", meta); err != nil {
 		return nil, err
 	}
-	secret, err := h.verifier.Secret(f)
+	secret, err := h.d.Verifier.Secret(f)
 	if err != nil {
 		return nil, err
 	}
-	now := h.clock.Now()
-	step, ok, err := h.verifier.MatchTOTP(secret, code, now)
+	now := h.d.Clock.Now()
+	step, ok, err := h.d.Verifier.MatchTOTP(secret, code, now)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		if err := h.attempts.Failed(ctx, u, "mfa_confirm", meta); err != nil {
+		if err := h.d.Attempts.Failed(ctx, u, "mfa_confirm", meta); err != nil {
 			return nil, err
 		}
 		return nil, mfa.ErrWrongCode
 	}
-	codes, hashes, err := mfa.NewRecoveryCodes(h.rnd)
+	codes, hashes, err := mfa.NewRecoveryCodes(h.d.Random)
 	if err != nil {
 		return nil, err
 	}
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		fresh, err := lockSignedIn(ctx, r, u.ID())
 		if err != nil {
 			return err
@@ -222,7 +231,7 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 		if err != nil {
 			return err
 		}
-		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFAEnabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{}}, now); err != nil {
+		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFAEnabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{}}, now); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, audit.Event{Type: audit.MFAEnabled, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
@@ -231,7 +240,7 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 	if err != nil {
 		return nil, err
 	}
-	if err := h.attempts.Succeeded(ctx, u); err != nil {
+	if err := h.d.Attempts.Succeeded(ctx, u); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -270,20 +279,24 @@ type DisableInput struct {
 // code, or a session that proved one recently): the factor and the
 // recovery codes are deleted, a notice goes to the address.
 type Disable struct {
-	users  app.UserRepository
-	mfa    app.MFARepository
-	tx     app.TxManager
-	check  *limits.PasswordCheck
-	stepUp *StepUp
-	clock  app.Clock
-	ids    app.IDGenerator
+	d DisableDeps
 }
 
-// NewDisable builds the use case. users and factors work outside any
+// DisableDeps are what Disable needs. Users and Factors work outside any
 // transaction.
-func NewDisable(users app.UserRepository, factors app.MFARepository, tx app.TxManager, check *limits.PasswordCheck, stepUp *StepUp, clock app.Clock, ids app.IDGenerator) *Disable {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "PasswordCheck": check, "StepUp": stepUp, "Clock": clock, "IDGenerator": ids})
-	return &Disable{users: users, mfa: factors, tx: tx, check: check, stepUp: stepUp, clock: clock, ids: ids}
+type DisableDeps struct {
+	Users   app.UserRepository
+	Factors app.MFARepository
+	Tx      app.TxManager
+	Check   *limits.PasswordCheck
+	StepUp  *StepUp
+	Clock   app.Clock
+	IDs     app.IDGenerator
+}
+
+// NewDisable builds the use case.
+func NewDisable(d DisableDeps) *Disable {
+	return &Disable{d: d}
 }
 
 // Handle turns MFA off. Without it on: mfa.ErrNotEnabled. A wrong
@@ -291,19 +304,19 @@ func NewDisable(users app.UserRepository, factors app.MFARepository, tx app.TxMa
 // limits); a wrong code mfa.ErrWrongCode and no code from a session that
 // has not stepped up mfa.ErrStepUpRequired (see StepUp).
 func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
-	u, err := enabledFactor(ctx, h.users, h.mfa, in.UserID)
+	u, err := enabledFactor(ctx, h.d.Users, h.d.Factors, in.UserID)
 	if err != nil {
 		return err
 	}
-	if err := h.check.Check(ctx, u, in.Password, "mfa_disable", in.Meta); err != nil {
+	if err := h.d.Check.Check(ctx, u, in.Password, "mfa_disable", in.Meta); err != nil {
 		return err
 	}
-	method, err := h.stepUp.Require(ctx, u, in.Proof, true, "mfa_disable", in.Meta)
+	method, err := h.d.StepUp.Require(ctx, u, in.Proof, true, "mfa_disable", in.Meta)
 	if err != nil {
 		return err
 	}
-	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		fresh, err := lockSame(ctx, r, u)
 		if err != nil {
 			return err
@@ -313,7 +326,7 @@ func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 		} else if !on {
 			return mfa.ErrNotEnabled
 		}
-		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailMFADisabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"by": "owner"}}, now); err != nil {
+		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFADisabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"by": "owner"}}, now); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, audit.Event{Type: audit.MFADisabled, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"by": "owner", "method": string(method)}})
@@ -336,7 +349,6 @@ type Regenerate struct {
 // NewRegenerate builds the use case. users and factors work outside any
 // transaction.
 func NewRegenerate(users app.UserRepository, factors app.MFARepository, tx app.TxManager, stepUp *StepUp, clock app.Clock, rnd io.Reader) *Regenerate {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "StepUp": stepUp, "Clock": clock, "Random": rnd})
 	return &Regenerate{users: users, mfa: factors, tx: tx, stepUp: stepUp, clock: clock, rnd: rnd}
 }
 

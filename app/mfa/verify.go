@@ -32,7 +32,6 @@ type Verifier struct {
 
 // NewVerifier builds the verifier.
 func NewVerifier(totp TOTP, sealer app.Sealer) *Verifier {
-	app.Require(map[string]any{"TOTP": totp, "Sealer": sealer})
 	return &Verifier{totp: totp, sealer: sealer}
 }
 
@@ -134,7 +133,6 @@ type Attempts struct {
 
 // NewAttempts builds the throttle. auditLog works outside any transaction.
 func NewAttempts(guard *limits.Guard, auditLog app.AuditLog, clock app.Clock) *Attempts {
-	app.Require(map[string]any{"Guard": guard, "AuditLog": auditLog, "Clock": clock})
 	return &Attempts{guard: guard, audit: auditLog, clock: clock}
 }
 

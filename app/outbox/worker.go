@@ -46,29 +46,33 @@ func DefaultConfig() Config {
 // Worker is the delivery loop. Any number of workers may run, in one
 // process or many: claims skip locked rows and lease what they take.
 type Worker struct {
-	outbox   app.Outbox
-	tx       app.TxManager
-	mailer   Mailer
-	clock    app.Clock
-	ids      app.IDGenerator
-	rnd      io.Reader
-	links    app.Links
-	reporter app.ErrorReporter
-	obs      app.Observer
-	cfg      Config
+	d WorkerDeps
 }
 
-// NewWorker builds a worker. outbox works outside any transaction; obs
-// hears how each delivery attempt ended.
-func NewWorker(outbox app.Outbox, tx app.TxManager, mailer Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, reporter app.ErrorReporter, obs app.Observer, cfg Config) *Worker {
-	app.Require(map[string]any{"Outbox": outbox, "TxManager": tx, "Mailer": mailer, "Clock": clock, "IDGenerator": ids, "Random": rnd, "ErrorReporter": reporter, "Observer": obs})
-	if cfg.Batch < 1 {
-		cfg.Batch = 1
+// WorkerDeps are what Worker needs. Outbox works outside any transaction;
+// Observer hears how each delivery attempt ended.
+type WorkerDeps struct {
+	Outbox   app.Outbox
+	Tx       app.TxManager
+	Mailer   Mailer
+	Clock    app.Clock
+	IDs      app.IDGenerator
+	Random   io.Reader
+	Links    app.Links
+	Reporter app.ErrorReporter
+	Observer app.Observer
+	Config   Config
+}
+
+// NewWorker builds a worker.
+func NewWorker(d WorkerDeps) *Worker {
+	if d.Config.Batch < 1 {
+		d.Config.Batch = 1
 	}
-	if cfg.MaxAttempts < 1 {
-		cfg.MaxAttempts = 1
+	if d.Config.MaxAttempts < 1 {
+		d.Config.MaxAttempts = 1
 	}
-	return &Worker{outbox: outbox, tx: tx, mailer: mailer, clock: clock, ids: ids, rnd: rnd, links: links, reporter: reporter, obs: obs, cfg: cfg}
+	return &Worker{d: d}
 }
 
 // Run delivers until ctx ends. A full batch is followed at once by the
@@ -84,12 +88,12 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
-			w.reporter.ReportError(ctx, "outbox claim", err)
+			w.d.Reporter.ReportError(ctx, "outbox claim", err)
 		}
-		if n == w.cfg.Batch {
+		if n == w.d.Config.Batch {
 			t.Reset(0)
 		} else {
-			t.Reset(w.cfg.PollInterval)
+			t.Reset(w.d.Config.PollInterval)
 		}
 	}
 }
@@ -97,7 +101,7 @@ func (w *Worker) Run(ctx context.Context) {
 // RunOnce claims one batch and processes it; it returns how many messages
 // it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	msgs, err := w.outbox.Claim(ctx, w.clock.Now(), w.cfg.Batch, w.cfg.Lease)
+	msgs, err := w.d.Outbox.Claim(ctx, w.d.Clock.Now(), w.d.Config.Batch, w.d.Config.Lease)
 	if err != nil {
 		return 0, err
 	}
@@ -113,42 +117,42 @@ func (w *Worker) process(ctx context.Context, m app.OutboxMessage) {
 	case app.ResetRequest, app.VerifyRequest:
 		err = w.resolve(ctx, m)
 	default:
-		sendCtx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
-		err = w.mailer.Send(sendCtx, m.OutboundMail)
+		sendCtx, cancel := context.WithTimeout(ctx, w.d.Config.SendTimeout)
+		err = w.d.Mailer.Send(sendCtx, m.OutboundMail)
 		cancel()
 		if err == nil {
-			err = w.outbox.MarkSent(ctx, m.ID, w.clock.Now())
+			err = w.d.Outbox.MarkSent(ctx, m.ID, w.d.Clock.Now())
 		}
 	}
 	if err == nil {
-		w.obs.MailResult(ctx, m.Kind, app.MailSent)
+		w.d.Observer.MailResult(ctx, m.Kind, app.MailSent)
 		return
 	}
 	if ctx.Err() != nil {
 		// On shutdown the lease runs out and another worker retries.
 		return
 	}
-	giveUp := m.Attempts >= w.cfg.MaxAttempts || errors.Is(err, ErrPermanent)
+	giveUp := m.Attempts >= w.d.Config.MaxAttempts || errors.Is(err, ErrPermanent)
 	if giveUp {
-		w.obs.MailResult(ctx, m.Kind, app.MailFailed)
+		w.d.Observer.MailResult(ctx, m.Kind, app.MailFailed)
 	} else {
-		w.obs.MailResult(ctx, m.Kind, app.MailRetry)
+		w.d.Observer.MailResult(ctx, m.Kind, app.MailRetry)
 	}
-	next := w.clock.Now().Add(w.Backoff(m.Attempts))
-	w.reporter.ReportError(ctx, "outbox deliver "+string(m.Kind), err)
-	if ferr := w.outbox.MarkFailed(ctx, m.ID, err.Error(), next, giveUp); ferr != nil {
-		w.reporter.ReportError(ctx, "outbox mark failed", ferr)
+	next := w.d.Clock.Now().Add(w.Backoff(m.Attempts))
+	w.d.Reporter.ReportError(ctx, "outbox deliver "+string(m.Kind), err)
+	if ferr := w.d.Outbox.MarkFailed(ctx, m.ID, err.Error(), next, giveUp); ferr != nil {
+		w.d.Reporter.ReportError(ctx, "outbox mark failed", ferr)
 	}
 }
 
 // Backoff is the wait before retry number attempt (1-based): BaseBackoff
 // doubled per attempt, capped at MaxBackoff.
 func (w *Worker) Backoff(attempt int) time.Duration {
-	d := w.cfg.BaseBackoff
-	for i := 1; i < attempt && d < w.cfg.MaxBackoff; i++ {
+	d := w.d.Config.BaseBackoff
+	for i := 1; i < attempt && d < w.d.Config.MaxBackoff; i++ {
 		d *= 2
 	}
-	return min(d, w.cfg.MaxBackoff)
+	return min(d, w.d.Config.MaxBackoff)
 }
 
 // resolve turns an address-only request into a mail to the stored address
@@ -158,10 +162,10 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 	email, err := user.ParseEmail(m.To)
 	if err != nil {
 		// Validated when recorded; a row that does not parse is dropped.
-		return w.outbox.MarkSent(ctx, m.ID, w.clock.Now())
+		return w.d.Outbox.MarkSent(ctx, m.ID, w.d.Clock.Now())
 	}
-	return w.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := w.clock.Now()
+	return w.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := w.d.Clock.Now()
 		u, err := r.Users.ByEmail(ctx, email)
 		switch {
 		case errors.Is(err, user.ErrNotFound):
@@ -174,7 +178,7 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 				return err
 			}
 			if u.Active() && !u.Verified() {
-				if err := app.AddVerificationToken(ctx, r, w.ids, w.rnd, w.links, u, "", now, w.cfg.VerifyTTL); err != nil {
+				if err := app.AddVerificationToken(ctx, r, w.d.IDs, w.d.Random, w.d.Links, u, "", now, w.d.Config.VerifyTTL); err != nil {
 					return err
 				}
 			}
@@ -185,13 +189,13 @@ func (w *Worker) resolve(ctx context.Context, m app.OutboxMessage) error {
 			if !u.Active() {
 				return r.Outbox.MarkSent(ctx, m.ID, now)
 			}
-			secret, err := app.IssuePasswordLink(ctx, r, w.rnd, u.ID(), token.PurposeResetPassword, now, w.cfg.ResetTTL)
+			secret, err := app.IssuePasswordLink(ctx, r, w.d.Random, u.ID(), token.PurposeResetPassword, now, w.d.Config.ResetTTL)
 			if err != nil {
 				return err
 			}
 			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{
-				ID: w.ids.NewID(), Kind: app.MailResetPassword, To: u.Email().String(), UserID: u.ID(),
-				Data: app.LinkMailData(w.links.ResetPassword(secret), w.cfg.ResetTTL),
+				ID: w.d.IDs.NewID(), Kind: app.MailResetPassword, To: u.Email().String(), UserID: u.ID(),
+				Data: app.LinkMailData(w.d.Links.ResetPassword(secret), w.d.Config.ResetTTL),
 			}, now); err != nil {
 				return err
 			}

@@ -52,7 +52,18 @@ func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 		repos:    apptest.NewRepos(ctrl),
 		cfg:      cfg,
 	}
-	f.w = outbox.NewWorker(f.ob, f.tx, f.mailer, apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand(t.Name()), apptest.Links(), f.reporter, f.obs, cfg)
+	f.w = outbox.NewWorker(outbox.WorkerDeps{
+		Outbox:   f.ob,
+		Tx:       f.tx,
+		Mailer:   f.mailer,
+		Clock:    apptest.NewClock(apptest.T0),
+		IDs:      &apptest.IDs{},
+		Random:   apptest.NewRand(t.Name()),
+		Links:    apptest.Links(),
+		Reporter: f.reporter,
+		Observer: f.obs,
+		Config:   cfg,
+	})
 	f.obs.EXPECT().MailResult(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, k app.MailKind, r app.MailOutcome) {
 		f.results = append(f.results, result{k, r})
 	})

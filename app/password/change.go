@@ -30,48 +30,52 @@ type ChangeInput struct {
 // one. A wrong current password counts as a failed login for throttling.
 // On an account with MFA on it also needs the step-up of mfa.StepUp.
 type Change struct {
-	users  app.UserRepository
-	tx     app.TxManager
-	hasher app.PasswordHasher
-	policy user.PasswordPolicy
-	check  *limits.PasswordCheck
-	stepUp *appmfa.StepUp
-	clock  app.Clock
-	ids    app.IDGenerator
+	d ChangeDeps
 }
 
-// NewChange builds the use case. users works outside any transaction.
-func NewChange(users app.UserRepository, tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, check *limits.PasswordCheck, stepUp *appmfa.StepUp, clock app.Clock, ids app.IDGenerator) *Change {
-	app.Require(map[string]any{"UserRepository": users, "TxManager": tx, "PasswordHasher": hasher, "PasswordCheck": check, "StepUp": stepUp, "Clock": clock, "IDGenerator": ids})
-	return &Change{users: users, tx: tx, hasher: hasher, policy: policy, check: check, stepUp: stepUp, clock: clock, ids: ids}
+// ChangeDeps are what Change needs. Users works outside any transaction.
+type ChangeDeps struct {
+	Users  app.UserRepository
+	Tx     app.TxManager
+	Hasher app.PasswordHasher
+	Policy user.PasswordPolicy
+	Check  *limits.PasswordCheck
+	StepUp *appmfa.StepUp
+	Clock  app.Clock
+	IDs    app.IDGenerator
+}
+
+// NewChange builds the use case.
+func NewChange(d ChangeDeps) *Change {
+	return &Change{d: d}
 }
 
 // Handle changes the password.
 func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
-	u, err := h.users.ByID(ctx, in.UserID)
+	u, err := h.d.Users.ByID(ctx, in.UserID)
 	if errors.Is(err, user.ErrNotFound) {
 		return domain.ErrUnauthorized
 	} else if err != nil {
 		return err
 	}
-	if err := h.check.Check(ctx, u, in.CurrentPassword, "password_change", in.Meta); err != nil {
+	if err := h.d.Check.Check(ctx, u, in.CurrentPassword, "password_change", in.Meta); err != nil {
 		return err
 	}
-	pw, err := h.policy.Check("new_password", in.NewPassword, u.Email())
+	pw, err := h.d.Policy.Check("new_password", in.NewPassword, u.Email())
 	if err != nil {
 		return err
 	}
 	// After the policy, so that a code is not spent on a password that
 	// would be refused.
-	if _, err := h.stepUp.Require(ctx, u, in.Proof, true, "password_change", in.Meta); err != nil {
+	if _, err := h.d.StepUp.Require(ctx, u, in.Proof, true, "password_change", in.Meta); err != nil {
 		return err
 	}
-	encoded, err := h.hasher.Hash(ctx, pw)
+	encoded, err := h.d.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 		if err != nil {
 			return err
@@ -98,6 +102,6 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 		if err := r.Users.Update(ctx, fresh); err != nil {
 			return err
 		}
-		return afterPasswordSet(ctx, r, h.ids, fresh, in.SessionID, audit.PasswordChanged, in.Meta, now)
+		return afterPasswordSet(ctx, r, h.d.IDs, fresh, in.SessionID, audit.PasswordChanged, in.Meta, now)
 	})
 }

@@ -51,7 +51,16 @@ func newChange(t *testing.T) *changeFixture {
 	check := limits.NewPasswordCheck(guard, f.hasher, f.audit, clock)
 	stepUp := appmfa.NewStepUp(f.factors, f.tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
 		appmfa.NewAttempts(guard, f.audit, clock), clock, appmfa.StepUpMaxAge(15*time.Minute))
-	f.h = password.NewChange(f.users, f.tx, f.hasher, policy, check, stepUp, clock, &apptest.IDs{})
+	f.h = password.NewChange(password.ChangeDeps{
+		Users:  f.users,
+		Tx:     f.tx,
+		Hasher: f.hasher,
+		Policy: policy,
+		Check:  check,
+		StepUp: stepUp,
+		Clock:  clock,
+		IDs:    &apptest.IDs{},
+	})
 	return f
 }
 

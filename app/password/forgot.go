@@ -22,7 +22,6 @@ type Forgot struct {
 
 // NewForgot builds the use case. outbox works outside any transaction.
 func NewForgot(outbox app.Outbox, guard *limits.Guard, ids app.IDGenerator, clock app.Clock) *Forgot {
-	app.Require(map[string]any{"Outbox": outbox, "Guard": guard, "IDGenerator": ids, "Clock": clock})
 	return &Forgot{outbox: outbox, guard: guard, ids: ids, clock: clock}
 }
 

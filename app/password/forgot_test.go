@@ -110,7 +110,18 @@ func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 		cfg := outbox.DefaultConfig()
 		obs := mock.NewMockObserver(ctrl)
 		obs.EXPECT().MailResult(gomock.Any(), app.ResetRequest, app.MailSent) // resolved
-		wk := outbox.NewWorker(ob, tx, mock.NewMockMailer(ctrl), apptest.NewClock(apptest.T0), &apptest.IDs{}, apptest.NewRand("w"), apptest.Links(), mock.NewMockErrorReporter(ctrl), obs, cfg)
+		wk := outbox.NewWorker(outbox.WorkerDeps{
+			Outbox:   ob,
+			Tx:       tx,
+			Mailer:   mock.NewMockMailer(ctrl),
+			Clock:    apptest.NewClock(apptest.T0),
+			IDs:      &apptest.IDs{},
+			Random:   apptest.NewRand("w"),
+			Links:    apptest.Links(),
+			Reporter: mock.NewMockErrorReporter(ctrl),
+			Observer: obs,
+			Config:   cfg,
+		})
 		ob.EXPECT().Claim(gomock.Any(), apptest.T0, cfg.Batch, cfg.Lease).Return([]app.OutboxMessage{{OutboundMail: w.enqueued[0], Attempts: 1}}, nil)
 		apptest.ExpectWithin(tx, repos.App(), 1)
 		if u == nil {

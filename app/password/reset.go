@@ -27,7 +27,6 @@ type Reset struct {
 
 // NewReset builds the use case.
 func NewReset(tx app.TxManager, hasher app.PasswordHasher, policy user.PasswordPolicy, guard *limits.Guard, clock app.Clock, ids app.IDGenerator) *Reset {
-	app.Require(map[string]any{"TxManager": tx, "PasswordHasher": hasher, "Guard": guard, "Clock": clock, "IDGenerator": ids})
 	return &Reset{tx: tx, hasher: hasher, policy: policy, guard: guard, clock: clock, ids: ids}
 }
 

@@ -42,7 +42,6 @@ type Authenticate struct {
 
 // NewAuthenticate builds the use case. sessions works outside any transaction.
 func NewAuthenticate(tokens app.TokenVerifier, sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *Authenticate {
-	app.Require(map[string]any{"AccessTokens": tokens, "SessionRepository": sessions, "Clock": clock})
 	return &Authenticate{tokens: tokens, sessions: sessions, clock: clock, idle: time.Duration(idle)}
 }
 

@@ -162,8 +162,19 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
 	obs := mock.NewMockObserver(ctrl)
 	obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) { f.results = append(f.results, r) })
-	f.h = appsession.NewLoginMFA(f.users, f.factors, f.tx, f.tokens, appmfa.NewVerifier(totp, f.sealer), appmfa.NewAttempts(guard, f.audit, clock),
-		clock, f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), obs)
+	f.h = appsession.NewLoginMFA(appsession.LoginMFADeps{
+		Users:    f.users,
+		Factors:  f.factors,
+		Tx:       f.tx,
+		Tokens:   f.tokens,
+		Verifier: appmfa.NewVerifier(totp, f.sealer),
+		Attempts: appmfa.NewAttempts(guard, f.audit, clock),
+		Clock:    clock,
+		IDs:      f.ids,
+		Random:   apptest.NewRand(t.Name()),
+		TTL:      appsession.RefreshTTL(refreshTTL),
+		Observer: obs,
+	})
 	var hash token.Hash
 	var err error
 	f.secret, hash, err = token.NewSecret(apptest.NewRand("mfa-token"))

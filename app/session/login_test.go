@@ -71,8 +71,21 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 		ids:     &apptest.IDs{},
 		t:       t,
 	}
-	f.h = appsession.NewLogin(f.users, f.factors, f.tx, f.hasher, f.tokens, limits.NewGuard(f.rl, limits.DefaultPolicy()), f.audit,
-		apptest.NewClock(apptest.T0), f.ids, apptest.NewRand(t.Name()), appsession.RefreshTTL(refreshTTL), app.RequireVerifiedEmail(requireVerified), f.obs)
+	f.h = appsession.NewLogin(appsession.LoginDeps{
+		Users:           f.users,
+		Factors:         f.factors,
+		Tx:              f.tx,
+		Hasher:          f.hasher,
+		Tokens:          f.tokens,
+		Guard:           limits.NewGuard(f.rl, limits.DefaultPolicy()),
+		Audit:           f.audit,
+		Clock:           apptest.NewClock(apptest.T0),
+		IDs:             f.ids,
+		Random:          apptest.NewRand(t.Name()),
+		TTL:             appsession.RefreshTTL(refreshTTL),
+		RequireVerified: app.RequireVerifiedEmail(requireVerified),
+		Observer:        f.obs,
+	})
 	f.hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
 	f.obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) {
 		f.results = append(f.results, r)

@@ -19,7 +19,6 @@ type Logout struct {
 
 // NewLogout builds the use case.
 func NewLogout(revoke *Revoke) *Logout {
-	app.Require(map[string]any{"Revoke": revoke})
 	return &Logout{revoke: revoke}
 }
 
@@ -38,7 +37,6 @@ type Revoke struct {
 
 // NewRevoke builds the use case.
 func NewRevoke(tx app.TxManager, clock app.Clock, idle IdleTimeout) *Revoke {
-	app.Require(map[string]any{"TxManager": tx, "Clock": clock})
 	return &Revoke{tx: tx, clock: clock, idle: time.Duration(idle)}
 }
 
@@ -82,7 +80,6 @@ type List struct {
 
 // NewList builds the use case. sessions works outside any transaction.
 func NewList(sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *List {
-	app.Require(map[string]any{"SessionRepository": sessions, "Clock": clock})
 	return &List{sessions: sessions, clock: clock, idle: time.Duration(idle)}
 }
 

@@ -37,15 +37,15 @@ func (r *LoginResult) MFARequired() bool { return r.MFAToken != "" }
 // resets. A hash with old parameters is upgraded here, as a plain login
 // would, before the token is bound to it.
 func (h *Login) challenge(ctx context.Context, u *user.User, pw user.Password, rehash bool, meta app.RequestMeta) (*LoginResult, error) {
-	if err := h.guard.LoginSucceeded(ctx, u.Email(), meta.IP); err != nil {
+	if err := h.d.Guard.LoginSucceeded(ctx, u.Email(), meta.IP); err != nil {
 		return nil, err
 	}
 	if rehash {
-		newHash, err := h.hasher.Hash(ctx, pw)
+		newHash, err := h.d.Hasher.Hash(ctx, pw)
 		if err != nil {
 			return nil, err
 		}
-		err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 			fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 			if err != nil {
 				return err
@@ -53,7 +53,7 @@ func (h *Login) challenge(ctx context.Context, u *user.User, pw user.Password, r
 			if fresh.PasswordHash() != u.PasswordHash() {
 				return domain.ErrInvalidCredentials // changed meanwhile
 			}
-			if err := fresh.SetPasswordHash(newHash, h.clock.Now()); err != nil {
+			if err := fresh.SetPasswordHash(newHash, h.d.Clock.Now()); err != nil {
 				return err
 			}
 			if err := r.Users.Update(ctx, fresh); err != nil {
@@ -63,24 +63,24 @@ func (h *Login) challenge(ctx context.Context, u *user.User, pw user.Password, r
 			return nil
 		})
 		if errors.Is(err, domain.ErrInvalidCredentials) {
-			h.obs.LoginResult(ctx, app.LoginInvalidCredentials)
+			h.d.Observer.LoginResult(ctx, app.LoginInvalidCredentials)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	secret, hash, err := token.NewSecret(h.rnd)
+	secret, hash, err := token.NewSecret(h.d.Random)
 	if err != nil {
 		return nil, err
 	}
-	lt, err := mfa.IssueLoginToken(hash, u.ID(), mfa.BindingOf(u.ID(), u.PasswordHash(), meta.IP, meta.UserAgent), h.clock.Now())
+	lt, err := mfa.IssueLoginToken(hash, u.ID(), mfa.BindingOf(u.ID(), u.PasswordHash(), meta.IP, meta.UserAgent), h.d.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	if err := h.factors.AddLoginToken(ctx, lt); err != nil {
+	if err := h.d.Factors.AddLoginToken(ctx, lt); err != nil {
 		return nil, err
 	}
-	h.obs.LoginResult(ctx, app.LoginMFARequired)
+	h.d.Observer.LoginResult(ctx, app.LoginMFARequired)
 	return &LoginResult{MFAToken: secret}, nil
 }
 
@@ -105,24 +105,29 @@ type LoginMFAInput struct {
 // code (or a replayed one, or one that lost a race) is mfa.ErrInvalidCode.
 // A right code resets the account's second-factor counters.
 type LoginMFA struct {
-	users    app.UserRepository
-	factors  app.MFARepository
-	tx       app.TxManager
-	tokens   app.TokenIssuer
-	verifier *appmfa.Verifier
-	attempts *appmfa.Attempts
-	clock    app.Clock
-	ids      app.IDGenerator
-	rnd      io.Reader
-	ttl      time.Duration
-	obs      app.Observer
+	d   LoginMFADeps
+	ttl time.Duration
 }
 
-// NewLoginMFA builds the use case. users and factors work outside any
+// LoginMFADeps are what LoginMFA needs. Users and Factors work outside any
 // transaction.
-func NewLoginMFA(users app.UserRepository, factors app.MFARepository, tx app.TxManager, tokens app.TokenIssuer, verifier *appmfa.Verifier, attempts *appmfa.Attempts, clock app.Clock, ids app.IDGenerator, rnd io.Reader, ttl RefreshTTL, obs app.Observer) *LoginMFA {
-	app.Require(map[string]any{"UserRepository": users, "MFARepository": factors, "TxManager": tx, "AccessTokens": tokens, "Verifier": verifier, "Attempts": attempts, "Clock": clock, "IDGenerator": ids, "Random": rnd, "Observer": obs})
-	return &LoginMFA{users: users, factors: factors, tx: tx, tokens: tokens, verifier: verifier, attempts: attempts, clock: clock, ids: ids, rnd: rnd, ttl: time.Duration(ttl), obs: obs}
+type LoginMFADeps struct {
+	Users    app.UserRepository
+	Factors  app.MFARepository
+	Tx       app.TxManager
+	Tokens   app.TokenIssuer
+	Verifier *appmfa.Verifier
+	Attempts *appmfa.Attempts
+	Clock    app.Clock
+	IDs      app.IDGenerator
+	Random   io.Reader
+	TTL      RefreshTTL
+	Observer app.Observer
+}
+
+// NewLoginMFA builds the use case.
+func NewLoginMFA(d LoginMFADeps) *LoginMFA {
+	return &LoginMFA{d: d, ttl: time.Duration(d.TTL)}
 }
 
 // Handle checks the code and starts the session.
@@ -131,31 +136,31 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 	if err != nil {
 		return nil, mfa.ErrLoginTokenInvalid
 	}
-	lt, err := h.factors.LoginToken(ctx, hash)
+	lt, err := h.d.Factors.LoginToken(ctx, hash)
 	if err != nil {
 		return nil, err // mfa.ErrLoginTokenInvalid when unknown
 	}
-	u, err := h.users.ByID(ctx, lt.UserID())
+	u, err := h.d.Users.ByID(ctx, lt.UserID())
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, mfa.ErrLoginTokenInvalid
 	} else if err != nil {
 		return nil, err
 	}
-	if err := lt.Usable(h.clock.Now(), mfa.BindingOf(u.ID(), u.PasswordHash(), in.Meta.IP, in.Meta.UserAgent)); err != nil {
+	if err := lt.Usable(h.d.Clock.Now(), mfa.BindingOf(u.ID(), u.PasswordHash(), in.Meta.IP, in.Meta.UserAgent)); err != nil {
 		return nil, err
 	}
 	// Counted against the token before the check: of concurrent codes on
 	// one token, at most MaxCodeAttempts get here.
-	if counted, err := h.factors.FailLoginToken(ctx, hash, mfa.MaxCodeAttempts); err != nil {
+	if counted, err := h.d.Factors.FailLoginToken(ctx, hash, mfa.MaxCodeAttempts); err != nil {
 		return nil, err
 	} else if !counted {
 		return nil, mfa.ErrLoginTokenInvalid
 	}
-	if err := h.attempts.Begin(ctx, u, in.Code, "login", in.Meta); err != nil {
+	if err := h.d.Attempts.Begin(ctx, u, in.Code, "login", in.Meta); err != nil {
 		if errors.Is(err, limits.ErrLocked) {
-			h.obs.LoginResult(ctx, app.LoginLocked)
+			h.d.Observer.LoginResult(ctx, app.LoginLocked)
 		} else if errors.Is(err, domain.ErrRateLimited) {
-			h.obs.LoginResult(ctx, app.LoginRateLimited)
+			h.d.Observer.LoginResult(ctx, app.LoginRateLimited)
 		}
 		return nil, err
 	}
@@ -163,8 +168,8 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		pair  *TokenPair
 		wrong bool
 	)
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		// Under the user's row lock (which password resets and changes,
 		// and every change of a factor, take too): the password is still
 		// the one the token was issued for, the account still enabled.
@@ -180,7 +185,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if !fresh.Active() {
 			return domain.ErrAccountDisabled
 		}
-		method, ok, err := h.verifier.Use(ctx, r, fresh.ID(), in.Code, now, true)
+		method, ok, err := h.d.Verifier.Use(ctx, r, fresh.ID(), in.Code, now, true)
 		if errors.Is(err, mfa.ErrNotEnabled) {
 			return mfa.ErrLoginTokenInvalid // turned off meanwhile: log in again
 		} else if err != nil {
@@ -205,7 +210,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Users.Update(ctx, fresh); err != nil {
 			return err
 		}
-		s, err := session.New(h.ids.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
+		s, err := session.New(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
 		if err != nil {
 			return err
 		}
@@ -213,7 +218,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
-		if pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, fresh, now); err != nil {
+		if pair, err = issuePair(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now); err != nil {
 			return err
 		}
 		if method == mfa.MethodRecoveryCode {
@@ -222,7 +227,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 				return err
 			}
 			remaining := strconv.Itoa(left)
-			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.ids.NewID(), Kind: app.MailRecoveryCodeUsed, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"remaining": remaining}}, now); err != nil {
+			if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailRecoveryCodeUsed, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"remaining": remaining}}, now); err != nil {
 				return err
 			}
 			if err := r.Audit.Append(ctx, audit.Event{Type: audit.MFARecoveryCodeUsed, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"remaining": remaining}}); err != nil {
@@ -233,21 +238,21 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 			Detail: map[string]string{"session_id": s.ID().String(), "mfa": string(method)}})
 	})
 	if errors.Is(err, domain.ErrAccountDisabled) {
-		h.obs.LoginResult(ctx, app.LoginDisabled)
+		h.d.Observer.LoginResult(ctx, app.LoginDisabled)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if wrong {
-		if err := h.attempts.Failed(ctx, u, "login", in.Meta); err != nil {
+		if err := h.d.Attempts.Failed(ctx, u, "login", in.Meta); err != nil {
 			return nil, err
 		}
-		h.obs.LoginResult(ctx, app.LoginInvalidCode)
+		h.d.Observer.LoginResult(ctx, app.LoginInvalidCode)
 		return nil, mfa.ErrInvalidCode
 	}
-	if err := h.attempts.Succeeded(ctx, u); err != nil {
+	if err := h.d.Attempts.Succeeded(ctx, u); err != nil {
 		return nil, err
 	}
-	h.obs.LoginResult(ctx, app.LoginSuccess)
+	h.d.Observer.LoginResult(ctx, app.LoginSuccess)
 	return pair, nil
 }

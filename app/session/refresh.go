@@ -31,24 +31,30 @@ const maxGraceHops = 16
 // in. A token presented again after the grace revokes its whole session
 // (reuse detection).
 type Refresh struct {
-	tx     app.TxManager
-	tokens app.TokenIssuer
-	sealer app.Sealer
-	clock  app.Clock
-	rnd    io.Reader
-	idle   time.Duration
-	grace  time.Duration
-	obs    app.Observer
+	d     RefreshDeps
+	idle  time.Duration
+	grace time.Duration
+}
+
+// RefreshDeps are what Refresh needs.
+type RefreshDeps struct {
+	Tx       app.TxManager
+	Tokens   app.TokenIssuer
+	Sealer   app.Sealer
+	Clock    app.Clock
+	Random   io.Reader
+	Idle     IdleTimeout
+	Grace    app.RefreshReuseGrace
+	Observer app.Observer
 }
 
 // NewRefresh builds the use case. A grace outside 0..MaxReuseGrace is a
 // wiring bug (configuration checks it first) and panics.
-func NewRefresh(tx app.TxManager, tokens app.TokenIssuer, sealer app.Sealer, clock app.Clock, rnd io.Reader, idle IdleTimeout, grace app.RefreshReuseGrace, obs app.Observer) *Refresh {
-	app.Require(map[string]any{"TxManager": tx, "AccessTokens": tokens, "Sealer": sealer, "Clock": clock, "Random": rnd, "Observer": obs})
-	if grace < 0 || time.Duration(grace) > MaxReuseGrace {
+func NewRefresh(d RefreshDeps) *Refresh {
+	if d.Grace < 0 || time.Duration(d.Grace) > MaxReuseGrace {
 		panic("session: refresh reuse grace out of range")
 	}
-	return &Refresh{tx: tx, tokens: tokens, sealer: sealer, clock: clock, rnd: rnd, idle: time.Duration(idle), grace: time.Duration(grace), obs: obs}
+	return &Refresh{d: d, idle: time.Duration(d.Idle), grace: time.Duration(d.Grace)}
 }
 
 // successorLabel binds a sealed successor to the token it replaced, so
@@ -65,8 +71,8 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 	}
 	var pair *TokenPair
 	reused, revoked := false, false
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
+	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		now := h.d.Clock.Now()
 		rt, err := r.Sessions.RefreshTokenForChange(ctx, hash)
 		if errors.Is(err, session.ErrNotFound) {
 			return domain.ErrRefreshInvalid
@@ -125,15 +131,15 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		if live != "" {
 			// Within the grace: the same successor, a fresh access token,
 			// no second rotation.
-			pair, err = signPair(ctx, h.tokens, s, u, live)
+			pair, err = signPair(ctx, h.d.Tokens, s, u, live)
 			return err
 		}
-		if pair, err = issuePair(ctx, r, h.tokens, h.rnd, s, u, now); err != nil {
+		if pair, err = issuePair(ctx, r, h.d.Tokens, h.d.Random, s, u, now); err != nil {
 			return err
 		}
 		var sealed []byte
 		if h.grace > 0 {
-			if sealed, err = h.sealer.Seal([]byte(pair.RefreshToken.Reveal()), successorLabel(hash)); err != nil {
+			if sealed, err = h.d.Sealer.Seal([]byte(pair.RefreshToken.Reveal()), successorLabel(hash)); err != nil {
 				return err
 			}
 		}
@@ -144,7 +150,7 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 	}
 	if reused {
 		if revoked {
-			h.obs.RefreshReuseDetected(ctx)
+			h.d.Observer.RefreshReuseDetected(ctx)
 		}
 		return nil, domain.ErrRefreshInvalid
 	}
@@ -161,7 +167,7 @@ func (h *Refresh) liveSuccessor(ctx context.Context, r app.Repos, rt app.Refresh
 		if h.grace == 0 || rt.SealedSuccessor == nil || now.Sub(*rt.UsedAt) >= h.grace {
 			return "", nil
 		}
-		plain, err := h.sealer.Open(rt.SealedSuccessor, successorLabel(rt.Hash))
+		plain, err := h.d.Sealer.Open(rt.SealedSuccessor, successorLabel(rt.Hash))
 		if err != nil {
 			return "", err
 		}

@@ -62,7 +62,16 @@ func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 		repos:  apptest.NewRepos(ctrl),
 		u:      loginUser(true, true),
 	}
-	f.h = appsession.NewRefresh(f.tx, f.tokens, labelSealer{}, apptest.NewClock(apptest.T0), apptest.NewRand(t.Name()), appsession.IdleTimeout(idle), app.RefreshReuseGrace(g), f.obs)
+	f.h = appsession.NewRefresh(appsession.RefreshDeps{
+		Tx:       f.tx,
+		Tokens:   f.tokens,
+		Sealer:   labelSealer{},
+		Clock:    apptest.NewClock(apptest.T0),
+		Random:   apptest.NewRand(t.Name()),
+		Idle:     appsession.IdleTimeout(idle),
+		Grace:    app.RefreshReuseGrace(g),
+		Observer: f.obs,
+	})
 	s, h, err := token.NewSecret(apptest.NewRand("presented/" + t.Name()))
 	if err != nil {
 		t.Fatal(err)
