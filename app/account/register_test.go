@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
-	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -30,12 +29,9 @@ const (
 var meta = app.RequestMeta{IP: "203.0.113.5", UserAgent: "test-agent"}
 
 type registerFixture struct {
-	h      *account.Register
-	tx     *mock.MockTxManager
-	hasher *mock.MockPasswordHasher
-	rl     *mock.MockRateLimiter
-	repos  *apptest.Repos
-	ids    *apptest.IDs
+	h *account.Register
+	*apptest.Ports
+	ids *apptest.IDs
 }
 
 // newRegister builds the use case with verification required.
@@ -44,18 +40,16 @@ func newRegister(t *testing.T) *registerFixture { return newRegisterWith(t, true
 func newRegisterWith(t *testing.T, requireVerified bool) *registerFixture {
 	ctrl := gomock.NewController(t)
 	f := &registerFixture{
-		tx:     mock.NewMockTxManager(ctrl),
-		hasher: mock.NewMockPasswordHasher(ctrl),
-		rl:     mock.NewMockRateLimiter(ctrl),
-		repos:  apptest.NewRepos(ctrl),
-		ids:    &apptest.IDs{},
+		Ports: apptest.NewPorts(ctrl),
+
+		ids: &apptest.IDs{},
 	}
 	policy := user.PasswordPolicy{MinLength: 15, IsCommon: func(s string) bool { return s == "passwordpassword" }}
 	f.h = account.NewRegister(account.RegisterDeps{
-		Tx:              f.tx,
-		Hasher:          f.hasher,
+		Tx:              f.Tx,
+		Hasher:          f.Hasher,
 		Policy:          policy,
-		Guard:           limits.NewGuard(f.rl, limits.DefaultPolicy()),
+		Guard:           limits.NewGuard(f.RL, limits.DefaultPolicy()),
 		Clock:           apptest.NewClock(apptest.T0),
 		IDs:             f.ids,
 		Random:          apptest.NewRand("register"),
@@ -72,7 +66,7 @@ const newHash = "$argon2id$new"
 
 // expectHashOnce is the timing guarantee: one hash, whatever the branch.
 func (f *registerFixture) expectHashOnce(t *testing.T) {
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 		if pw.Reveal() != goodPassword {
 			t.Errorf("hashed %q", pw.Reveal())
 		}
@@ -84,7 +78,7 @@ func (f *registerFixture) expectHashOnce(t *testing.T) {
 // registration. Whichever mail it sends, it is counted on the
 // verification counter it shares with the resend endpoint.
 func (f *registerFixture) expectMailAllowed(allowed bool) {
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Times(1).DoAndReturn(func(_ context.Context, key string, _ int, _ time.Duration) (bool, time.Duration, error) {
+	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, time.Hour).Times(1).DoAndReturn(func(_ context.Context, key string, _ int, _ time.Duration) (bool, time.Duration, error) {
 		if !strings.HasPrefix(key, "mail:"+string(app.MailVerifyEmail)+":") {
 			return false, 0, errors.New("unexpected mail counter " + key)
 		}
@@ -103,11 +97,11 @@ type verification struct {
 // Handle, whether they are the right ones.
 func (f *registerFixture) expectVerification() *verification {
 	v := &verification{}
-	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tok *token.OneTimeToken) error {
+	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tok *token.OneTimeToken) error {
 		v.tok = tok
 		return nil
 	})
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		v.mail = m
 		return nil
 	})
@@ -167,7 +161,7 @@ func storedUser(email string, verified, active bool) *user.User {
 // expectNotice expects the "already registered" mail to the stored address
 // of u, enqueued at the clock's now, and nothing else.
 func (f *registerFixture) expectNotice(t *testing.T, u *user.User) {
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailAlreadyRegistered || m.To != u.Email().String() || m.UserID != u.ID() || m.ID == uuid.Nil {
 			t.Errorf("mail %+v", m)
 		}
@@ -189,17 +183,17 @@ func TestRegisterNewAddress(t *testing.T) {
 			f := newRegisterWith(t, requireVerified)
 			f.expectHashOnce(t)
 			f.expectMailAllowed(true)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			var created *user.User
 			// The address is looked up before the user is created, and the
 			// user exists before its token refers to it.
-			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new.user@example.com")).Return(nil, user.ErrNotFound)
-			create := f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
+			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new.user@example.com")).Return(nil, user.ErrNotFound)
+			create := f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
 				created = u
 				return nil
 			})
 			v := f.expectVerification()
-			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).After(create).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).After(create).DoAndReturn(func(_ context.Context, e audit.Event) error {
 				if e.Type != audit.Registered || e.UserID != created.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
 					t.Errorf("audit %+v", e)
 				}
@@ -230,13 +224,13 @@ func TestRegisterKnownUnverifiedAddsPendingRegistration(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
 	f.expectMailAllowed(true)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	existing := storedUser("stored-form@example.com", false, true)
 	locked := storedUser("stored-form@example.com", false, true)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("known@example.com")).Return(existing, nil),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("known@example.com")).Return(existing, nil),
 		// Re-read for change, so a verification committing meanwhile is seen.
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(locked, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(locked, nil),
 	)
 	// The stored address (not the typed one) receives the mail.
 	v := f.expectVerification()
@@ -264,9 +258,9 @@ func TestRegisterKnownUnverifiedWithoutRequiredVerificationGetsNotice(t *testing
 	f := newRegisterWith(t, false)
 	f.expectHashOnce(t)
 	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	existing := storedUser("known@example.com", false, true)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
 	f.expectNotice(t, existing)
 	// Strict mocks: no ByIDForChange, no token, no Update, no RevokeAll.
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -284,12 +278,12 @@ func TestRegisterVerifiedMeanwhileGetsNotice(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
 	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	seen := storedUser("known@example.com", false, true)
 	verified := storedUser("known@example.com", true, true)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), seen.ID()).Return(verified, nil),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), seen.ID()).Return(verified, nil),
 	)
 	f.expectNotice(t, verified)
 	// Strict mocks: no Tokens.Add.
@@ -303,11 +297,11 @@ func TestRegisterDisabledMeanwhileDoesNothing(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
 	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	seen := storedUser("known@example.com", false, true)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), seen.ID()).Return(storedUser("known@example.com", false, false), nil),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), seen.ID()).Return(storedUser("known@example.com", false, false), nil),
 	)
 	// Strict mocks: no Tokens.Add, no Outbox.Enqueue.
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -321,9 +315,9 @@ func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
 			f := newRegisterWith(t, requireVerified)
 			f.expectHashOnce(t)
 			f.expectMailAllowed(true)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			existing := storedUser("known@example.com", true, true)
-			f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
 			f.expectNotice(t, existing)
 			// No token, no Create, no Update, no audit: strict mocks fail on any.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -339,8 +333,8 @@ func TestRegisterKnownInactiveDoesNothing(t *testing.T) {
 			f := newRegister(t)
 			f.expectHashOnce(t)
 			f.expectMailAllowed(true)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", verified, false), nil)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", verified, false), nil)
 			// Strict mocks: nothing else.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -353,13 +347,13 @@ func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
 	f.expectMailAllowed(true)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	winner := storedUser("race@example.com", false, true)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound),
-		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(user.ErrEmailTaken),
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(winner, nil),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), winner.ID()).Return(winner, nil),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound),
+		f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(user.ErrEmailTaken),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(winner, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), winner.ID()).Return(winner, nil),
 	)
 	// The loser's registration is pending beside the winner's: its own
 	// token, the winner's account untouched.
@@ -382,9 +376,9 @@ func TestRegisterRaceTwiceGivesUp(t *testing.T) {
 	f := newRegister(t)
 	f.expectHashOnce(t)
 	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Times(2).Return(nil, user.ErrNotFound)
-	f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Times(2).Return(user.ErrEmailTaken)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Times(2).Return(nil, user.ErrNotFound)
+	f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Times(2).Return(user.ErrEmailTaken)
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "race@example.com", Password: goodPassword, Meta: meta}); err == nil {
 		t.Fatal("two lost races answered nil")
 	}
@@ -406,13 +400,13 @@ func TestRegisterMailLimitStillAnswersNil(t *testing.T) {
 			f := newRegister(t)
 			f.expectHashOnce(t)
 			f.expectMailAllowed(false)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if c.existing == nil {
-				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
-				f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
-				f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+				f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
+				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			} else {
-				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.existing, nil)
+				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.existing, nil)
 			}
 			// Strict mocks: no Tokens.Add, no Outbox.Enqueue, no Update.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "limited@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -446,7 +440,7 @@ func TestRegisterRefusesBeforeHashing(t *testing.T) {
 func TestRegisterPropagatesFailures(t *testing.T) {
 	t.Run("hasher overloaded", func(t *testing.T) {
 		f := newRegister(t)
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("", domain.ErrOverloaded)
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("", domain.ErrOverloaded)
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
 		if !errors.Is(err, domain.ErrOverloaded) {
 			t.Fatalf("err = %v", err)
@@ -456,8 +450,8 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 		f := newRegister(t)
 		f.expectHashOnce(t)
 		f.expectMailAllowed(true)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
 		if !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("err = %v", err)
@@ -466,12 +460,12 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 	t.Run("enqueue fails rolls back", func(t *testing.T) {
 		f := newRegister(t)
 		f.expectHashOnce(t)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
-		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+		f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
 		f.expectMailAllowed(true)
-		f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x")))
+		f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x")))
 		// No audit after the failure.
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
 		if !errors.Is(err, domain.ErrUnavailable) || res.Errs()[0] == nil {
@@ -482,10 +476,10 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 		f := newRegister(t)
 		f.expectHashOnce(t)
 		f.expectMailAllowed(true)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		existing := storedUser("someone@example.com", false, true)
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(nil, domain.Unavailable(errors.New("x")))
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(nil, domain.Unavailable(errors.New("x")))
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
 		if !errors.Is(err, domain.ErrUnavailable) || res.Errs()[0] == nil {
 			t.Fatalf("err = %v, tx %v", err, res.Errs())

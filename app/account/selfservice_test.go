@@ -26,29 +26,21 @@ import (
 
 // selfFixture is what the signed-in user's own account changes need.
 type selfFixture struct {
-	users   *mock.MockUserRepository
-	tx      *mock.MockTxManager
-	hasher  *mock.MockPasswordHasher
-	rl      *mock.MockRateLimiter
-	audit   *mock.MockAuditLog
-	repos   *apptest.Repos
-	check   *limits.PasswordCheck
-	guard   *limits.Guard
-	factors *mock.MockMFARepository
-	stepUp  *appmfa.StepUp
+	*apptest.Ports
+	check  *limits.PasswordCheck
+	guard  *limits.Guard
+	stepUp *appmfa.StepUp
 }
 
 func newSelf(t *testing.T) *selfFixture {
 	ctrl := gomock.NewController(t)
 	f := &selfFixture{
-		users: mock.NewMockUserRepository(ctrl), tx: mock.NewMockTxManager(ctrl), hasher: mock.NewMockPasswordHasher(ctrl),
-		rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl), repos: apptest.NewRepos(ctrl),
+		Ports: apptest.NewPorts(ctrl),
 	}
-	f.guard = limits.NewGuard(f.rl, limits.DefaultPolicy())
-	f.check = limits.NewPasswordCheck(f.guard, f.hasher, f.audit, apptest.NewClock(apptest.T0))
-	f.factors = mock.NewMockMFARepository(ctrl)
-	f.stepUp = appmfa.NewStepUp(f.factors, f.tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
-		appmfa.NewAttempts(f.guard, f.audit, apptest.NewClock(apptest.T0)), apptest.NewClock(apptest.T0), appmfa.StepUpMaxAge(15*time.Minute))
+	f.guard = limits.NewGuard(f.RL, limits.DefaultPolicy())
+	f.check = limits.NewPasswordCheck(f.guard, f.Hasher, f.Audit, apptest.NewClock(apptest.T0))
+	f.stepUp = appmfa.NewStepUp(f.Factors, f.Tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
+		appmfa.NewAttempts(f.guard, f.Audit, apptest.NewClock(apptest.T0)), apptest.NewClock(apptest.T0), appmfa.StepUpMaxAge(15*time.Minute))
 	return f
 }
 
@@ -56,11 +48,11 @@ func newSelf(t *testing.T) *selfFixture {
 // none, or one confirmed.
 func (f *selfFixture) expectMFA(u *user.User, on bool) {
 	if !on {
-		f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
+		f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
 		return
 	}
 	at, step := apptest.T0.Add(-time.Hour), int64(1)
-	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil)
+	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil)
 }
 
 // passwordOnly is a session of u from before MFA was turned on.
@@ -75,7 +67,7 @@ func TestSensitiveChangesNeedAStepUpWithMFAOn(t *testing.T) {
 	u := storedUser("owner@example.com", true, true)
 	for name, call := range map[string]func(f *selfFixture) error{
 		"delete": func(f *selfFixture) error {
-			return account.NewDeleteAccount(f.users, f.tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{}).
+			return account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{}).
 				Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{Session: passwordOnly(u)}, meta)
 		},
 		"email change": func(f *selfFixture) error {
@@ -85,7 +77,7 @@ func TestSensitiveChangesNeedAStepUpWithMFAOn(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newSelf(t)
-			f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 			f.expectCheck(t, true)
 			f.expectMFA(u, true)
 			if err := call(f); err != mfa.ErrStepUpRequired {
@@ -97,14 +89,14 @@ func TestSensitiveChangesNeedAStepUpWithMFAOn(t *testing.T) {
 
 // expectCheck expects the throttled password check with the given outcome.
 func (f *selfFixture) expectCheck(t *testing.T, ok bool) {
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Return(ok, false, nil)
+	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
+	f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Return(ok, false, nil)
 	if ok {
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 		return
 	}
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
+	f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.LoginFailed {
 			t.Errorf("audit %+v, want login_failed", e)
 		}
@@ -114,9 +106,9 @@ func (f *selfFixture) expectCheck(t *testing.T, ok bool) {
 
 func TestDeleteAccountNeedsThePassword(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewDeleteAccount(f.users, f.tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	h := account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	u := storedUser("owner@example.com", true, true)
-	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, false)
 	if err := h.Handle(context.Background(), u.ID(), "wrong", appmfa.Proof{}, meta); !errors.Is(err, domain.ErrWrongPassword) {
 		t.Fatalf("Handle with a wrong password = %v", err) // and no transaction: the strict mock
@@ -125,24 +117,24 @@ func TestDeleteAccountNeedsThePassword(t *testing.T) {
 
 func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewDeleteAccount(f.users, f.tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	h := account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	u := storedUser("owner@example.com", true, true)
-	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, true)
 	f.expectMFA(u, false)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	// Order is the behaviour: deleting takes the user's queued mail, so
 	// the notice must be queued after it.
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(storedUser("owner@example.com", true, true), nil),
-		f.repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(storedUser("owner@example.com", true, true), nil),
+		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
+		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailAccountDeleted || m.To != "owner@example.com" {
 				t.Errorf("mail %+v", m)
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.AccountDeleted || e.UserID != u.ID() {
 				t.Errorf("audit %+v", e)
 			}
@@ -156,8 +148,8 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 
 func newChangeEmail(f *selfFixture) *account.ChangeEmail {
 	return account.NewChangeEmail(account.ChangeEmailDeps{
-		Users:  f.users,
-		Tx:     f.tx,
+		Users:  f.Users,
+		Tx:     f.Tx,
 		Check:  f.check,
 		StepUp: f.stepUp,
 		Guard:  f.guard,
@@ -173,25 +165,25 @@ func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
 	f := newSelf(t)
 	h := newChangeEmail(f)
 	u := storedUser("owner@example.com", true, true)
-	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, true)
 	f.expectMFA(u, false)
-	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(1, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
+	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(1, nil)
 	var tok *token.OneTimeToken
-	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
+	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
 		tok = t
 		return nil
 	})
 	var mails []app.OutboundMail
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		mails = append(mails, m)
 		return nil
 	}).Times(2)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 	if err := h.Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "New@example.com", Password: goodPassword, Meta: meta}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,20 +201,20 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 	f := newSelf(t)
 	h := newChangeEmail(f)
 	u := storedUser("owner@example.com", true, true)
-	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	f.expectCheck(t, true)
 	f.expectMFA(u, false)
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("taken@example.com", true, true), nil)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("taken@example.com", true, true), nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailEmailChangeRequested || m.To != "owner@example.com" {
 			t.Errorf("mail %+v", m)
 		}
 		return nil
 	})
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Detail["link_sent"] != "false" {
 			t.Errorf("audit %+v", e)
 		}
@@ -236,22 +228,22 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 
 func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", false, true)
 	keep := apptest.ID(7)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
-	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
-	f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
-	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
+	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
+	f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
 		apptest.Purposes(token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.EmailChanged || e.Detail["old_email"] != "owner@example.com" || e.Detail["new_email"] != "new@example.com" {
 			t.Errorf("audit %+v", e)
 		}
@@ -289,23 +281,23 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 			f := newSelf(t)
 			h := newChangeEmail(f)
 			u := storedUser("owner@example.com", true, true)
-			f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 			f.expectCheck(t, true)
 			f.expectMFA(u, false)
-			f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.holder, nil)
+			f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.holder, nil)
 			if c.link {
-				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
-				f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
+				f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
 			}
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
-			f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+			f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
 			var mails []app.OutboundMail
-			f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+			f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 				mails = append(mails, m)
 				return nil
 			}).AnyTimes()
-			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			if err := h.Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "held@example.com", Password: goodPassword, Meta: meta}); err != nil {
 				t.Fatal(err)
 			}
@@ -322,33 +314,33 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 // before the move, and says so in the audit.
 func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", true, true)
 	stranger := pendingRegistration("held@example.com")
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
-	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(stranger, nil),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(stranger, nil),
 		// Its links first, then the account: the order a verification of
 		// it takes them in.
-		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(stranger, nil),
-		f.repos.Users.EXPECT().Delete(gomock.Any(), apptest.ID(200)).Return(nil),
-		f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
+		f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(stranger, nil),
+		f.Repos.Users.EXPECT().Delete(gomock.Any(), apptest.ID(200)).Return(nil),
+		f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
 	)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(0, nil)
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, gomock.Any()).Return(0, nil)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(0, nil)
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, gomock.Any()).Return(0, nil)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.EmailChanged || e.Detail["pending_registration_deleted"] != apptest.ID(200).String() || e.Detail["new_email"] != "held@example.com" {
 			t.Errorf("audit %+v", e)
 		}
 		return nil
 	})
-	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
 	got, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta)
 	if err != nil {
 		t.Fatal(err)
@@ -373,22 +365,22 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newSelf(t)
-			h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
+			h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
 			secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 			owner := user.Rehydrate(apptest.ID(300), user.RehydrateEmail("owner@example.com"), "$argon2id$old", true, true,
 				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 			tok, _ := token.IssueForEmailChange(hash, owner.ID(), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
-			f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), owner.ID()).Return(owner, nil)
-			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.seen, nil)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
+			f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), owner.ID()).Return(owner, nil)
+			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.seen, nil)
 			if c.locked != nil {
-				f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil)
-				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(c.locked, nil)
+				f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), apptest.ID(200), apptest.T0, gomock.Any()).Return(1, nil)
+				f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(200)).Return(c.locked, nil)
 			}
 			// No Delete (strict mock); the unique index refuses the move.
-			f.repos.Users.EXPECT().Update(gomock.Any(), owner).Return(user.ErrEmailTaken)
+			f.Repos.Users.EXPECT().Update(gomock.Any(), owner).Return(user.ErrEmailTaken)
 			if _, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta); !errors.Is(err, user.ErrEmailTaken) {
 				t.Fatalf("err = %v, want email_taken", err)
 			}
@@ -401,11 +393,11 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 
 func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	reset, _ := token.Issue(hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0, time.Hour)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(reset, nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(reset, nil)
 	if _, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("a reset link = %v, want invalid_token", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
-	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -28,24 +27,18 @@ const (
 )
 
 type verifyFixture struct {
-	h      *account.VerifyEmail
-	tx     *mock.MockTxManager
-	hasher *mock.MockPasswordHasher
-	rl     *mock.MockRateLimiter
-	repos  *apptest.Repos
-	raw    string
-	hash   token.Hash
+	h *account.VerifyEmail
+	*apptest.Ports
+	raw  string
+	hash token.Hash
 }
 
 func newVerify(t *testing.T) *verifyFixture {
 	ctrl := gomock.NewController(t)
 	f := &verifyFixture{
-		tx:     mock.NewMockTxManager(ctrl),
-		hasher: mock.NewMockPasswordHasher(ctrl),
-		rl:     mock.NewMockRateLimiter(ctrl),
-		repos:  apptest.NewRepos(ctrl),
+		Ports: apptest.NewPorts(ctrl),
 	}
-	f.h = account.NewVerifyEmail(f.tx, f.hasher, limits.NewGuard(f.rl, limits.DefaultPolicy()), apptest.NewClock(apptest.T0))
+	f.h = account.NewVerifyEmail(f.Tx, f.Hasher, limits.NewGuard(f.RL, limits.DefaultPolicy()), apptest.NewClock(apptest.T0))
 	f.raw, f.hash = newSecret(t)
 	return f
 }
@@ -72,8 +65,8 @@ func (f *verifyFixture) verifyToken(passwordHash string, usedAt *time.Time) func
 // its user (not for change).
 func (f *verifyFixture) expectFirstLook(passwordHash string, u *user.User) []any {
 	return []any{
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(passwordHash, nil)),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(u, nil),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(passwordHash, nil)),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(u, nil),
 	}
 }
 
@@ -81,7 +74,7 @@ func (f *verifyFixture) expectFirstLook(passwordHash string, u *user.User) []any
 // password against encoded, run between the two transactions (after the
 // first committed, before the second started).
 func (f *verifyFixture) expectPasswordCheck(t *testing.T, res *apptest.TxResults, encoded string, ok bool) *gomock.Call {
-	return f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
+	return f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
 		if pw.Reveal() != verifyPassword && pw.Reveal() != "not the password" {
 			t.Errorf("verified %q", pw.Reveal())
 		}
@@ -97,13 +90,13 @@ func (f *verifyFixture) expectPasswordCheck(t *testing.T, res *apptest.TxResults
 // every other verification token invalidated after this one was used, and
 // the audit event.
 func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash string) {
-	markUsed := f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+	markUsed := f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 		if tk.Hash() != f.hash || tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
 			t.Errorf("MarkUsed of %x with UsedAt %v", tk.Hash(), tk.UsedAt())
 		}
 		return nil
 	})
-	f.repos.Users.EXPECT().Update(gomock.Any(), u).Times(1).DoAndReturn(func(_ context.Context, uu *user.User) error {
+	f.Repos.Users.EXPECT().Update(gomock.Any(), u).Times(1).DoAndReturn(func(_ context.Context, uu *user.User) error {
 		if !uu.Verified() || !uu.VerifiedAt().Equal(apptest.T0) || uu.PasswordHash() != wantHash {
 			t.Errorf("Update: verified %v at %v, hash %q; want verified at T0 with %q", uu.Verified(), uu.VerifiedAt(), uu.PasswordHash(), wantHash)
 		}
@@ -111,8 +104,8 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 	})
 	// Other pending registrations die: only verification tokens, and
 	// after this one was marked used (MarkUsed refuses a used token).
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeVerifyEmail)).Times(1).After(markUsed).Return(2, nil)
-	appended := f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeVerifyEmail)).Times(1).After(markUsed).Return(2, nil)
+	appended := f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.EmailVerified || e.UserID != u.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
 			t.Errorf("audit %+v", e)
 		}
@@ -120,7 +113,7 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 	})
 	// The verified address drops the login failures counted under it:
 	// every (account, IP) pair and the account's consecutive count.
-	pairs, _ := apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, nil)
+	pairs, _ := apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
 	pairs.After(appended)
 }
 
@@ -129,17 +122,17 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 // sessions opened with the old one end.
 func TestVerifyEmailWithTheRegistrationsPassword(t *testing.T) {
 	f := newVerify(t)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	locked := storedUser("v@example.com", false, true)
 	first := f.expectFirstLook(registrationHash, storedUser("v@example.com", false, true))
 	gomock.InOrder(append(first,
 		f.expectPasswordCheck(t, res, registrationHash, true),
 		// Everything again, this time for change.
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(registrationHash, nil)),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(registrationHash, nil)),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
 	)...)
 	f.expectVerified(t, locked, registrationHash)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Times(1).Return(1, nil)
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Times(1).Return(1, nil)
 
 	got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
 	if err != nil {
@@ -157,13 +150,13 @@ func TestVerifyEmailWithTheRegistrationsPassword(t *testing.T) {
 // current one, which stays, and so do the sessions.
 func TestVerifyEmailResentLinkUsesTheAccountsPassword(t *testing.T) {
 	f := newVerify(t)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	locked := storedUser("v@example.com", false, true)
 	first := f.expectFirstLook("", storedUser("v@example.com", false, true))
 	gomock.InOrder(append(first,
 		f.expectPasswordCheck(t, res, "$argon2id$old", true),
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken("", nil)),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken("", nil)),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
 	)...)
 	f.expectVerified(t, locked, "$argon2id$old")
 	// Strict mocks: no RevokeAll.
@@ -186,7 +179,7 @@ func TestVerifyEmailWrongPassword(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newVerify(t)
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			u := storedUser("v@example.com", false, true)
 			gomock.InOrder(append(f.expectFirstLook(c.tokenHash, u),
 				f.expectPasswordCheck(t, res, c.checkedAgainst, false))...)
@@ -217,7 +210,7 @@ func TestVerifyEmailRefusesUsers(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newVerify(t)
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			f.expectFirstLook(registrationHash, c.u)
 			// Strict mocks: no Verify, no MarkUsed, no Update, no audit.
 			got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
@@ -254,18 +247,18 @@ func TestVerifyEmailStateChangedWhileHashing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newVerify(t)
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 			checked := registrationHash
 			if c.tokenHash == "" {
 				checked = "$argon2id$old"
 			}
 			calls := append(f.expectFirstLook(c.tokenHash, storedUser("v@example.com", false, true)),
 				f.expectPasswordCheck(t, res, checked, true),
-				f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(func(context.Context, token.Hash) (*token.OneTimeToken, error) {
+				f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(func(context.Context, token.Hash) (*token.OneTimeToken, error) {
 					return c.second(f)
 				}))
 			if c.locked != nil {
-				calls = append(calls, f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(c.locked, nil))
+				calls = append(calls, f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(c.locked, nil))
 			}
 			gomock.InOrder(calls...)
 			// Strict mocks: no MarkUsed, no Update, no RevokeAll, no
@@ -303,11 +296,11 @@ func TestVerifyEmailRefusesTokens(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newVerify(t)
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if c.tok == nil {
-				f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
+				f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
 			} else {
-				f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(c.tok(f.hash), nil)
+				f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(c.tok(f.hash), nil)
 			}
 			// Strict mocks: no user lookup, no Verify, no MarkUsed, no audit.
 			u, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
@@ -333,32 +326,32 @@ func TestVerifyEmailMalformedTouchesNothing(t *testing.T) {
 func TestVerifyEmailFailuresPropagate(t *testing.T) {
 	t.Run("token store", func(t *testing.T) {
 		f := newVerify(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.Unavailable(errors.New("down")))
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.Unavailable(errors.New("down")))
 		if _, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta); !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidToken) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("hasher overloaded", func(t *testing.T) {
 		f := newVerify(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		f.expectFirstLook(registrationHash, storedUser("v@example.com", false, true))
-		f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
+		f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
 		if _, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta); !errors.Is(err, domain.ErrOverloaded) || errors.Is(err, domain.ErrInvalidToken) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("invalidating the other links rolls back", func(t *testing.T) {
 		f := newVerify(t)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 		locked := storedUser("v@example.com", false, true)
 		f.expectFirstLook("", storedUser("v@example.com", false, true))
 		f.expectPasswordCheck(t, res, "$argon2id$old", true)
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken("", nil))
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
-		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
-		f.repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
-		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken("", nil))
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
+		f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+		f.Repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
+		f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
 		// No audit.
 		if _, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta); !errors.Is(err, domain.ErrUnavailable) {
 			t.Fatalf("err = %v", err)

@@ -26,32 +26,26 @@ const inviteTTL = 72 * time.Hour
 var actor = admin.Actor{Name: "ops-laptop", Meta: app.RequestMeta{IP: "192.0.2.7", UserAgent: "curl"}}
 
 type fixture struct {
-	h        *admin.Users
-	users    *mock.MockUserRepository
+	h *admin.Users
+	*apptest.Ports
 	sessions *mock.MockSessionRepository
-	mfa      *mock.MockMFARepository
-	tx       *mock.MockTxManager
-	hasher   *mock.MockPasswordHasher
-	rl       *mock.MockRateLimiter
-	repos    *apptest.Repos
 }
 
 func newUsers(t *testing.T) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
-		users: mock.NewMockUserRepository(ctrl), sessions: mock.NewMockSessionRepository(ctrl), mfa: mock.NewMockMFARepository(ctrl),
-		tx: mock.NewMockTxManager(ctrl), hasher: mock.NewMockPasswordHasher(ctrl), rl: mock.NewMockRateLimiter(ctrl),
-		repos: apptest.NewRepos(ctrl),
+		Ports:    apptest.NewPorts(ctrl),
+		sessions: mock.NewMockSessionRepository(ctrl),
 	}
 	policy := user.PasswordPolicy{MinLength: 15}
 	f.h = admin.NewUsers(admin.UsersDeps{
-		Users:     f.users,
+		Users:     f.Users,
 		Sessions:  f.sessions,
-		Factors:   f.mfa,
-		Tx:        f.tx,
-		Hasher:    f.hasher,
+		Factors:   f.Factors,
+		Tx:        f.Tx,
+		Hasher:    f.Hasher,
 		Policy:    policy,
-		Guard:     limits.NewGuard(f.rl, limits.DefaultPolicy()),
+		Guard:     limits.NewGuard(f.RL, limits.DefaultPolicy()),
 		Clock:     apptest.NewClock(apptest.T0),
 		IDs:       &apptest.IDs{},
 		Random:    apptest.NewRand("admin"),
@@ -70,8 +64,8 @@ func stored(n uint64, active bool) *user.User {
 // through.
 func (f *fixture) expectViews() {
 	f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil).AnyTimes()
-	f.mfa.EXPECT().EnabledAmong(gomock.Any(), gomock.Any()).Return(map[uuid.UUID]bool{}, nil).AnyTimes()
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil).AnyTimes()
+	f.Factors.EXPECT().EnabledAmong(gomock.Any(), gomock.Any()).Return(map[uuid.UUID]bool{}, nil).AnyTimes()
+	f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil).AnyTimes()
 }
 
 func actorEvent(t *testing.T, want audit.Type, userID uuid.UUID, check func(audit.Event)) func(context.Context, audit.Event) error {
@@ -90,14 +84,14 @@ func TestListPagesWithAnOpaqueCursor(t *testing.T) {
 	f := newUsers(t)
 	f.expectViews()
 	page := []*user.User{stored(1, true), stored(2, true), stored(3, true)}
-	f.users.EXPECT().List(gomock.Any(), app.UserQuery{EmailPrefix: "ow", Limit: 3}).Return(page, nil)
+	f.Users.EXPECT().List(gomock.Any(), app.UserQuery{EmailPrefix: "ow", Limit: 3}).Return(page, nil)
 	views, next, err := f.h.List(context.Background(), admin.ListInput{Email: " OW", Limit: ptr(2)})
 	if err != nil || len(views) != 2 || next == "" {
 		t.Fatalf("List = %d users, next %q, %v; want 2 and a cursor", len(views), next, err)
 	}
 	// The cursor stands for the last user shown, and leads past it.
 	want := &app.UserCursor{CreatedAt: page[1].CreatedAt(), ID: page[1].ID()}
-	f.users.EXPECT().List(gomock.Any(), app.UserQuery{Before: want, Limit: admin.DefaultLimit + 1}).Return(page[2:], nil)
+	f.Users.EXPECT().List(gomock.Any(), app.UserQuery{Before: want, Limit: admin.DefaultLimit + 1}).Return(page[2:], nil)
 	views, next, err = f.h.List(context.Background(), admin.ListInput{Cursor: next})
 	if err != nil || len(views) != 1 || next != "" {
 		t.Fatalf("second page = %d users, next %q, %v; want the last one and no cursor", len(views), next, err)
@@ -116,27 +110,27 @@ func TestListRefusesBadLimitsAndCursorsBeforeAnyLookup(t *testing.T) {
 
 func TestCreateWithoutPasswordInvites(t *testing.T) {
 	f := newUsers(t)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 		if len(pw.Reveal()) < 40 {
 			t.Errorf("an invited account's password is %d characters, want a random secret", len(pw.Reveal()))
 		}
 		return "$argon2id$random", nil
 	})
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	var created *user.User
 	var tok *token.OneTimeToken
-	f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
+	f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
 		created = u
 		return nil
 	})
 	// An invitation is its own purpose: issuing one replaces only earlier
 	// invitations, and a reset never replaces it.
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), apptest.T0, apptest.Purposes(token.PurposeInvite)).Return(0, nil)
-	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), apptest.T0, apptest.Purposes(token.PurposeInvite)).Return(0, nil)
+	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
 		tok = t
 		return nil
 	})
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailInvite || m.To != "new@example.com" || !strings.HasPrefix(m.Data["link"], apptest.PublicURL+"/accept-invite?token=") ||
 			m.Data["expires_in"] != strconv.FormatInt(int64(tok.ExpiresAt().Sub(tok.CreatedAt())/time.Second), 10) {
 			t.Errorf("mail %+v", m)
@@ -146,7 +140,7 @@ func TestCreateWithoutPasswordInvites(t *testing.T) {
 		}
 		return nil
 	})
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserCreated, apptest.ID(1), func(e audit.Event) {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserCreated, apptest.ID(1), func(e audit.Event) {
 		if e.Detail["invited"] != "true" {
 			t.Errorf("detail %v", e.Detail)
 		}
@@ -173,9 +167,9 @@ func TestCreateAppliesThePasswordPolicyBeforeHashing(t *testing.T) {
 
 func TestCreateVerifiedWithPassword(t *testing.T) {
 	f := newUsers(t)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$chosen", nil)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$chosen", nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
 		if !u.Verified() || u.PasswordHash() != "$argon2id$chosen" {
 			t.Errorf("created %+v", u)
 		}
@@ -191,16 +185,16 @@ func TestDisableRevokesEverySessionInTheSameTransaction(t *testing.T) {
 	f := newUsers(t)
 	f.expectViews()
 	u := stored(9, true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(3, nil)
-	f.repos.Users.EXPECT().Update(gomock.Any(), u).DoAndReturn(func(_ context.Context, uu *user.User) error {
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(3, nil)
+	f.Repos.Users.EXPECT().Update(gomock.Any(), u).DoAndReturn(func(_ context.Context, uu *user.User) error {
 		if uu.Active() {
 			t.Error("saved active")
 		}
 		return nil
 	})
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUpdated, u.ID(), func(e audit.Event) {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUpdated, u.ID(), func(e audit.Event) {
 		if e.Detail["disabled"] != "true" || e.Detail["sessions_revoked"] != "3" {
 			t.Errorf("detail %v", e.Detail)
 		}
@@ -227,37 +221,37 @@ func TestUpdateTurnsMFAOff(t *testing.T) {
 	for _, wasOn := range []bool{true, false} {
 		f := newUsers(t)
 		f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil)
-		f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
+		f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
 		u := stored(8, true)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		calls := []any{
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
-			f.repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil),
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
+			f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil),
 		}
 		if wasOn {
 			calls = append(calls,
-				f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+				f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 					if m.Kind != app.MailMFADisabled || m.To != u.Email().String() || m.UserID != u.ID() || m.Data["by"] != "operator" {
 						t.Errorf("mail %+v", m)
 					}
 					return nil
 				}),
-				f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.MFADisabled, u.ID(), nil)),
+				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.MFADisabled, u.ID(), nil)),
 			)
 		}
 		calls = append(calls,
-			f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
-			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUpdated, u.ID(), func(e audit.Event) {
+			f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUpdated, u.ID(), func(e audit.Event) {
 				if e.Detail["mfa_enabled"] != "false" || (e.Detail["mfa_disabled"] == "true") != wasOn {
 					t.Errorf("detail %v", e.Detail)
 				}
 			})),
-			f.mfa.EXPECT().EnabledAmong(gomock.Any(), []uuid.UUID{u.ID()}).Return(map[uuid.UUID]bool{}, nil),
+			f.Factors.EXPECT().EnabledAmong(gomock.Any(), []uuid.UUID{u.ID()}).Return(map[uuid.UUID]bool{}, nil),
 		)
 		gomock.InOrder(calls...)
 		// The second-factor counters (window and lock) are cleared, so a
 		// new enrollment is not refused by the old factor's lock.
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 		no := false
 		v, err := f.h.Update(context.Background(), actor, u.ID(), admin.Patch{MFAEnabled: &no})
 		if err != nil || v.MFAEnabled {
@@ -270,9 +264,9 @@ func TestViewsShowMFA(t *testing.T) {
 	f := newUsers(t)
 	on, off := stored(1, true), stored(2, true)
 	f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil)
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil).Times(2)
-	f.mfa.EXPECT().EnabledAmong(gomock.Any(), []uuid.UUID{on.ID(), off.ID()}).Return(map[uuid.UUID]bool{on.ID(): true}, nil)
-	f.users.EXPECT().List(gomock.Any(), gomock.Any()).Return([]*user.User{on, off}, nil)
+	f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil).Times(2)
+	f.Factors.EXPECT().EnabledAmong(gomock.Any(), []uuid.UUID{on.ID(), off.ID()}).Return(map[uuid.UUID]bool{on.ID(): true}, nil)
+	f.Users.EXPECT().List(gomock.Any(), gomock.Any()).Return([]*user.User{on, off}, nil)
 	views, _, err := f.h.List(context.Background(), admin.ListInput{})
 	if err != nil || len(views) != 2 || !views[0].MFAEnabled || views[1].MFAEnabled {
 		t.Fatalf("List = %+v, %v", views, err)
@@ -282,16 +276,16 @@ func TestViewsShowMFA(t *testing.T) {
 func TestDeleteKeepsTheAuditTrail(t *testing.T) {
 	f := newUsers(t)
 	u := stored(4, true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
-		f.repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserDeleted, u.ID(), nil)),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
+		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserDeleted, u.ID(), nil)),
 	)
 	if err := f.h.Delete(context.Background(), actor, u.ID()); err != nil {
 		t.Fatal(err)
 	}
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(5)).Return(nil, user.ErrNotFound)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(5)).Return(nil, user.ErrNotFound)
 	if err := f.h.Delete(context.Background(), actor, apptest.ID(5)); !errors.Is(err, user.ErrNotFound) {
 		t.Fatalf("Delete of an unknown user = %v", err)
 	}
@@ -300,38 +294,38 @@ func TestDeleteKeepsTheAuditTrail(t *testing.T) {
 func TestUnlockClearsTheLockAndEveryPairCount(t *testing.T) {
 	f := newUsers(t)
 	u := stored(6, true)
-	f.users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 	var prefix string
-	f.rl.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, p string) error {
+	f.RL.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, p string) error {
 		prefix = p
 		return nil
 	})
 	var reset []string
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
 		reset = append(reset, k)
 		return nil
 	}).Times(3)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUnlocked, u.ID(), nil))
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUnlocked, u.ID(), nil))
 	if err := f.h.Unlock(context.Background(), actor, u.ID()); err != nil {
 		t.Fatal(err)
 	}
 	// The account's lock and both second-factor counters: the keys
 	// BeginCode counts under.
 	codeKeys := map[string]bool{}
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 		codeKeys[k] = true
 		return true, 0, nil
 	}).Times(2)
-	if err := limits.NewGuard(f.rl, limits.DefaultPolicy()).BeginCode(context.Background(), u.ID(), false); err != nil {
+	if err := limits.NewGuard(f.RL, limits.DefaultPolicy()).BeginCode(context.Background(), u.ID(), false); err != nil {
 		t.Fatal(err)
 	}
 	if len(reset) != 3 || !codeKeys[reset[1]] || !codeKeys[reset[2]] {
 		t.Fatalf("Unlock reset %v; want the account lock, then the code keys %v", reset, codeKeys)
 	}
 	// The prefix is the one BeginLogin's pair counters start with.
-	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
+	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 		if strings.HasPrefix(k, "login:pair") && !strings.HasPrefix(k, prefix) {
 			t.Errorf("pair key %q does not start with the unlocked prefix %q", k, prefix)
 		}

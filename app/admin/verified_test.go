@@ -17,11 +17,11 @@ import (
 func TestOperatorVerificationClearsLoginFailures(t *testing.T) {
 	t.Run("created verified", func(t *testing.T) {
 		f := newUsers(t)
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$chosen", nil)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
-		apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 1))
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$chosen", nil)
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+		apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, apptest.Committed(res, 1))
 		if _, err := f.h.Create(context.Background(), actor, admin.CreateInput{Email: "new@example.com", Password: "a long enough password", EmailVerified: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -40,12 +40,12 @@ func TestOperatorVerificationClearsLoginFailures(t *testing.T) {
 			f.expectViews()
 			u := user.Rehydrate(apptest.ID(5), apptest.Email("owner@example.com"), "$argon2id$stored", true, c.was,
 				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
-			f.repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
-			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+			f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			if c.wantCleared {
-				apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 1))
+				apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, apptest.Committed(res, 1))
 			}
 			v, err := f.h.Update(context.Background(), actor, u.ID(), admin.Patch{EmailVerified: &c.patch})
 			if err != nil || v.User.Verified() != c.patch {

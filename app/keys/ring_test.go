@@ -24,41 +24,24 @@ const (
 )
 
 type fixture struct {
+	*apptest.Ports
 	ring   *keys.Ring
 	store  *mock.MockSigningKeyRing
-	tx     *mock.MockTxManager
 	tokens *mock.MockKeyInstaller
-	repos  *apptest.Repos
 	clock  *apptest.Clock
-}
-
-// The sealer of these tests "seals" by prefixing the label, so that a
-// sealed value shows what it holds and where it belongs.
-func fakeSealer(ctrl *gomock.Controller) *mock.MockSealer {
-	s := mock.NewMockSealer(ctrl)
-	s.EXPECT().Seal(gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(p []byte, label string) ([]byte, error) {
-		return append([]byte(label+"|"), p...), nil
-	})
-	s.EXPECT().Open(gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(sealed []byte, label string) ([]byte, error) {
-		rest, ok := bytes.CutPrefix(sealed, []byte(label+"|"))
-		if !ok {
-			return nil, app.ErrSealBroken
-		}
-		return rest, nil
-	})
-	return s
 }
 
 func newRing(t *testing.T, files *keys.FileKeys) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
-		store: mock.NewMockSigningKeyRing(ctrl), tx: mock.NewMockTxManager(ctrl), tokens: mock.NewMockKeyInstaller(ctrl),
-		repos: apptest.NewRepos(ctrl), clock: apptest.NewClock(apptest.T0),
+		Ports: apptest.NewPorts(ctrl),
+		store: mock.NewMockSigningKeyRing(ctrl), tokens: mock.NewMockKeyInstaller(ctrl),
+		clock: apptest.NewClock(apptest.T0),
 	}
 	f.ring = keys.NewRing(keys.RingDeps{
-		Tx:       f.tx,
+		Tx:       f.Tx,
 		Store:    f.store,
-		Sealer:   fakeSealer(ctrl),
+		Sealer:   apptest.Sealer{},
 		Tokens:   f.tokens,
 		Clock:    f.clock,
 		Reporter: mock.NewMockErrorReporter(ctrl),
@@ -84,13 +67,13 @@ func TestRefreshMakesTheFirstKey(t *testing.T) {
 	ctx := context.Background()
 	gomock.InOrder(
 		f.store.EXPECT().Keys(ctx).Return(nil, nil),
-		f.repos.SigningKeys.EXPECT().TakeUnsealed(gomock.Any()).Return(nil, nil),
+		f.Repos.SigningKeys.EXPECT().TakeUnsealed(gomock.Any()).Return(nil, nil),
 		f.tokens.EXPECT().GenerateKey().Return(key("k1"), nil),
-		f.repos.SigningKeys.EXPECT().Add(gomock.Any(), current("k1", apptest.T0)).Return(nil),
+		f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), current("k1", apptest.T0)).Return(nil),
 		f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{current("k1", apptest.T0)}, nil),
 		f.tokens.EXPECT().UseKeys(app.KeySet{Current: key("k1")}).Return(nil),
 	)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	if err := f.ring.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +85,12 @@ func TestRefreshSealsTheKeyOfAnEarlierVersion(t *testing.T) {
 	f := newRing(t, nil)
 	ctx := context.Background()
 	f.store.EXPECT().Keys(ctx).Return(nil, nil)
-	f.repos.SigningKeys.EXPECT().TakeUnsealed(gomock.Any()).Return(seed("old"), nil)
+	f.Repos.SigningKeys.EXPECT().TakeUnsealed(gomock.Any()).Return(seed("old"), nil)
 	f.tokens.EXPECT().KeyOf(seed("old")).Return(key("old"), nil)
-	f.repos.SigningKeys.EXPECT().Add(gomock.Any(), current("old", apptest.T0)).Return(nil)
+	f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), current("old", apptest.T0)).Return(nil)
 	f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{current("old", apptest.T0)}, nil)
 	f.tokens.EXPECT().UseKeys(app.KeySet{Current: key("old")}).Return(nil)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	if err := f.ring.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +101,12 @@ func TestRefreshLosingTheFirstKeyUsesTheWinners(t *testing.T) {
 	f := newRing(t, nil)
 	ctx := context.Background()
 	f.store.EXPECT().Keys(ctx).Return(nil, nil)
-	f.repos.SigningKeys.EXPECT().TakeUnsealed(gomock.Any()).Return(nil, nil)
+	f.Repos.SigningKeys.EXPECT().TakeUnsealed(gomock.Any()).Return(nil, nil)
 	f.tokens.EXPECT().GenerateKey().Return(key("mine"), nil)
-	f.repos.SigningKeys.EXPECT().Add(gomock.Any(), gomock.Any()).Return(app.ErrKeyRingChanged)
+	f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), gomock.Any()).Return(app.ErrKeyRingChanged)
 	f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{current("theirs", apptest.T0)}, nil)
 	f.tokens.EXPECT().UseKeys(app.KeySet{Current: key("theirs")}).Return(nil)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	if err := f.ring.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -160,16 +143,16 @@ func TestRefreshPromotesADueKey(t *testing.T) {
 	}
 	f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{old, next}, nil)
 	gomock.InOrder(
-		f.repos.SigningKeys.EXPECT().Save(gomock.Any(), retired, signingkey.Current).Return(true, nil),
-		f.repos.SigningKeys.EXPECT().Save(gomock.Any(), promoted, signingkey.Next).Return(true, nil),
+		f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), retired, signingkey.Current).Return(true, nil),
+		f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), promoted, signingkey.Next).Return(true, nil),
 	)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.KeyPromoted || e.Detail["kid"] != "k2" || e.Detail["retired_kid"] != "k1" || e.Detail["actor"] != "gatehouse" {
 			t.Errorf("audit event %+v", e)
 		}
 		return nil
 	})
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{retired, promoted}, nil)
 	f.tokens.EXPECT().UseKeys(app.KeySet{Current: key("k2"), Retired: []app.SigningKey{key("k1")}}).Return(nil)
 	if err := f.ring.Refresh(ctx); err != nil {
@@ -186,8 +169,8 @@ func TestRefreshLosingAPromotionChangesNothing(t *testing.T) {
 	next := signingkey.NewNext("k2", sealed("k2"), apptest.T0.Add(-delay), delay)
 	promoted, retired := signingkey.Promote(next, old, apptest.T0, tokenLife, lag)
 	f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{old, next}, nil)
-	f.repos.SigningKeys.EXPECT().Save(gomock.Any(), gomock.Any(), signingkey.Current).Return(false, nil)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), gomock.Any(), signingkey.Current).Return(false, nil)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{retired, promoted}, nil)
 	f.tokens.EXPECT().UseKeys(gomock.Any()).Return(nil)
 	if err := f.ring.Refresh(ctx); err != nil {
@@ -230,14 +213,14 @@ func TestRotatePublishesANextKey(t *testing.T) {
 	meta := app.RequestMeta{IP: "192.0.2.1"}
 	f.tokens.EXPECT().GenerateKey().Return(key("k2"), nil)
 	want := signingkey.NewNext("k2", sealed("k2"), apptest.T0, delay)
-	f.repos.SigningKeys.EXPECT().Add(gomock.Any(), want).Return(nil)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), want).Return(nil)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.KeyRotated || e.Detail["kid"] != "k2" || e.Detail["actor"] != "cli" || e.IP != meta.IP {
 			t.Errorf("audit event %+v", e)
 		}
 		return nil
 	})
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	v, err := f.ring.Rotate(ctx, "cli", meta)
 	if err != nil {
 		t.Fatal(err)
@@ -250,8 +233,8 @@ func TestRotatePublishesANextKey(t *testing.T) {
 func TestRotateWhileOneIsPendingIsRefused(t *testing.T) {
 	f := newRing(t, nil)
 	f.tokens.EXPECT().GenerateKey().Return(key("k3"), nil)
-	f.repos.SigningKeys.EXPECT().Add(gomock.Any(), gomock.Any()).Return(signingkey.ErrRotationPending)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), gomock.Any()).Return(signingkey.ErrRotationPending)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	if _, err := f.ring.Rotate(context.Background(), "cli", app.RequestMeta{}); !errors.Is(err, signingkey.ErrRotationPending) {
 		t.Fatalf("err = %v", err)
 	}
@@ -262,19 +245,19 @@ func TestRotateWhileOneIsPendingIsRefused(t *testing.T) {
 func TestRetireTheCurrentKeyReplacesItAtOnce(t *testing.T) {
 	f := newRing(t, nil)
 	cur := current("k1", apptest.T0.Add(-time.Hour))
-	f.repos.SigningKeys.EXPECT().Keys(gomock.Any()).Return(signingkey.Ring{cur}, nil)
+	f.Repos.SigningKeys.EXPECT().Keys(gomock.Any()).Return(signingkey.Ring{cur}, nil)
 	gomock.InOrder(
-		f.repos.SigningKeys.EXPECT().Save(gomock.Any(), cur.RetireNow(apptest.T0), signingkey.Current).Return(true, nil),
+		f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), cur.RetireNow(apptest.T0), signingkey.Current).Return(true, nil),
 		f.tokens.EXPECT().GenerateKey().Return(key("k2"), nil),
-		f.repos.SigningKeys.EXPECT().Add(gomock.Any(), current("k2", apptest.T0)).Return(nil),
+		f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), current("k2", apptest.T0)).Return(nil),
 	)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.KeyRetired || e.Detail["kid"] != "k1" || e.Detail["was"] != "current" || e.Detail["replaced_by"] != "k2" {
 			t.Errorf("audit event %+v", e)
 		}
 		return nil
 	})
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	if err := f.ring.Retire(context.Background(), "cli", app.RequestMeta{}, "k1"); err != nil {
 		t.Fatal(err)
 	}
@@ -285,13 +268,13 @@ func TestRetireTheCurrentKeyPromotesThePublishedNextOne(t *testing.T) {
 	f := newRing(t, nil)
 	cur := current("k1", apptest.T0.Add(-time.Hour))
 	next := signingkey.NewNext("k2", sealed("k2"), apptest.T0.Add(-time.Minute), delay)
-	f.repos.SigningKeys.EXPECT().Keys(gomock.Any()).Return(signingkey.Ring{cur, next}, nil)
+	f.Repos.SigningKeys.EXPECT().Keys(gomock.Any()).Return(signingkey.Ring{cur, next}, nil)
 	gomock.InOrder(
-		f.repos.SigningKeys.EXPECT().Save(gomock.Any(), cur.RetireNow(apptest.T0), signingkey.Current).Return(true, nil),
-		f.repos.SigningKeys.EXPECT().Save(gomock.Any(), next.ActivateNow(apptest.T0), signingkey.Next).Return(true, nil),
+		f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), cur.RetireNow(apptest.T0), signingkey.Current).Return(true, nil),
+		f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), next.ActivateNow(apptest.T0), signingkey.Next).Return(true, nil),
 	)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	if err := f.ring.Retire(context.Background(), "cli", app.RequestMeta{}, "k1"); err != nil {
 		t.Fatal(err)
 	}
@@ -300,8 +283,8 @@ func TestRetireTheCurrentKeyPromotesThePublishedNextOne(t *testing.T) {
 func TestRetireRefusesUnknownAndUnpublishedKeys(t *testing.T) {
 	f := newRing(t, nil)
 	gone := current("k0", apptest.T0.Add(-2*time.Hour)).RetireNow(apptest.T0.Add(-time.Hour))
-	f.repos.SigningKeys.EXPECT().Keys(gomock.Any()).Return(signingkey.Ring{gone, current("k1", apptest.T0)}, nil).Times(2)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	f.Repos.SigningKeys.EXPECT().Keys(gomock.Any()).Return(signingkey.Ring{gone, current("k1", apptest.T0)}, nil).Times(2)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	for _, kid := range []string{"nope", "k0"} {
 		if err := f.ring.Retire(context.Background(), "cli", app.RequestMeta{}, kid); !errors.Is(err, signingkey.ErrNotFound) {
 			t.Fatalf("retire %s: %v, want ErrNotFound", kid, err)

@@ -20,7 +20,7 @@ func TestCheckSecretKey(t *testing.T) {
 	ctx := context.Background()
 	ctrl := gomock.NewController(t)
 	settings := mock.NewMockSettings(ctrl)
-	sealer := fakeSealer(ctrl)
+	sealer := apptest.Sealer{}
 	clock := apptest.NewClock(apptest.T0)
 
 	var stored []byte

@@ -20,8 +20,8 @@ const (
 )
 
 type fixture struct {
+	*apptest.Ports
 	j         *maintenance.Janitor
-	rl        *mock.MockRateLimiter
 	retention *mock.MockRetention
 	reporter  *mock.MockErrorReporter
 }
@@ -29,11 +29,11 @@ type fixture struct {
 func newJanitor(t *testing.T) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
-		rl:        mock.NewMockRateLimiter(ctrl),
+		Ports:     apptest.NewPorts(ctrl),
 		retention: mock.NewMockRetention(ctrl),
 		reporter:  mock.NewMockErrorReporter(ctrl),
 	}
-	f.j = maintenance.NewJanitor(f.rl, f.retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
+	f.j = maintenance.NewJanitor(f.RL, f.retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
 	return f
 }
 
@@ -41,7 +41,7 @@ func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 	f := newJanitor(t)
 	swept := maintenance.Swept{Sessions: 3, Tokens: 5, Mail: 7}
 	gomock.InOrder(
-		f.rl.EXPECT().DeleteExpired(gomock.Any()).Times(1).Return(4, nil),
+		f.RL.EXPECT().DeleteExpired(gomock.Any()).Times(1).Return(4, nil),
 		// Pending registrations whose links have all expired by now: at
 		// once, not after the retention period.
 		f.retention.EXPECT().SweepRegistrations(gomock.Any(), apptest.T0).Times(1).Return(2, nil),
@@ -59,7 +59,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 	boom := errors.New("db down")
 	t.Run("counters", func(t *testing.T) {
 		f := newJanitor(t)
-		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, boom)
+		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, boom)
 		// Strict mock: no Sweep.
 		if got, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) || got != (maintenance.Swept{}) {
 			t.Fatalf("RunOnce = %+v, %v", got, err)
@@ -67,7 +67,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 	})
 	t.Run("registrations", func(t *testing.T) {
 		f := newJanitor(t)
-		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
+		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, boom)
 		// Strict mock: no Sweep.
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
@@ -76,7 +76,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 	})
 	t.Run("sweep", func(t *testing.T) {
 		f := newJanitor(t)
-		f.rl.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
+		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(maintenance.Swept{Sessions: 1}, boom)
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
@@ -91,7 +91,7 @@ func TestRunReportsFailuresAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	boom := errors.New("db down")
-	f.rl.EXPECT().DeleteExpired(gomock.Any()).MinTimes(1).Return(0, boom)
+	f.RL.EXPECT().DeleteExpired(gomock.Any()).MinTimes(1).Return(0, boom)
 	f.retention.EXPECT().ForgetRefreshSuccessors(gomock.Any(), gomock.Any()).AnyTimes().Return(0, nil)
 	// Reported once: rounds failing after the cancel are shutdown, not news.
 	f.reporter.EXPECT().ReportError(gomock.Any(), "retention sweep", boom).Times(1).Do(func(context.Context, string, error) { cancel() })

@@ -32,15 +32,9 @@ var meta = app.RequestMeta{IP: "203.0.113.9", UserAgent: "test-agent"}
 
 // fixture holds the mocks every MFA use case draws from.
 type fixture struct {
-	users    *mock.MockUserRepository
-	factors  *mock.MockMFARepository
-	tx       *mock.MockTxManager
-	hasher   *mock.MockPasswordHasher
-	rl       *mock.MockRateLimiter
-	audit    *mock.MockAuditLog
+	*apptest.Ports
 	sealer   *mock.MockSealer
 	totp     *mock.MockTOTP
-	repos    *apptest.Repos
 	check    *limits.PasswordCheck
 	verifier *appmfa.Verifier
 	attempts *appmfa.Attempts
@@ -51,15 +45,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
-		users: mock.NewMockUserRepository(ctrl), factors: mock.NewMockMFARepository(ctrl), tx: mock.NewMockTxManager(ctrl),
-		hasher: mock.NewMockPasswordHasher(ctrl), rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl),
-		sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl), repos: apptest.NewRepos(ctrl),
+		Ports: apptest.NewPorts(ctrl),
+
+		sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl),
 		clock: apptest.NewClock(apptest.T0),
 	}
-	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
-	f.check = limits.NewPasswordCheck(guard, f.hasher, f.audit, f.clock)
+	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
+	f.check = limits.NewPasswordCheck(guard, f.Hasher, f.Audit, f.clock)
 	f.verifier = appmfa.NewVerifier(f.totp, f.sealer)
-	f.attempts = appmfa.NewAttempts(guard, f.audit, f.clock)
+	f.attempts = appmfa.NewAttempts(guard, f.Audit, f.clock)
 	f.u = user.Rehydrate(apptest.ID(100), apptest.Email("owner@example.com"), storedHash, true, true,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil, nil)
 	// The fake authenticator: the code of a step is its last six digits,
@@ -101,20 +95,20 @@ func (f *fixture) expectOpen(t *testing.T) {
 // expectBegin expects one attempt counted (pair, then account) and let
 // through.
 func (f *fixture) expectBegin() *gomock.Call {
-	return f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
+	return f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil).Times(2)
 }
 
 // expectSuccess expects the run of failures ended (pair and account).
 func (f *fixture) expectSuccess() *gomock.Call {
-	return f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+	return f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 }
 
 // expectCodeFailed expects the failure read back and audited as
 // mfa_code_failed during the given operation.
 func (f *fixture) expectCodeFailed(t *testing.T, during string) {
 	gomock.InOrder(
-		f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil),
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.MFACodeFailed || e.UserID != f.u.ID() || e.IP != meta.IP || e.Detail["during"] != during {
 				t.Errorf("audit %+v, want mfa_code_failed during %s", e, during)
 			}
@@ -126,20 +120,20 @@ func (f *fixture) expectCodeFailed(t *testing.T, during string) {
 // expectPassword expects the throttled password check.
 func (f *fixture) expectPassword(ok bool) {
 	f.expectBegin()
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), storedHash).Return(ok, false, nil)
+	f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), storedHash).Return(ok, false, nil)
 	if ok {
 		f.expectSuccess()
 		return
 	}
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
-	f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
+	f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 }
 
 func (f *fixture) newStart() *appmfa.Start {
 	return appmfa.NewStart(appmfa.StartDeps{
-		Users:   f.users,
-		Factors: f.factors,
-		Tx:      f.tx,
+		Users:   f.Users,
+		Factors: f.Factors,
+		Tx:      f.Tx,
 		Check:   f.check,
 		TOTP:    f.totp,
 		Sealer:  f.sealer,
@@ -153,11 +147,11 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 	for _, pending := range []bool{false, true} {
 		f := newFixture(t)
 		h := f.newStart()
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		if pending {
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil) // started before: replaced
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil) // started before: replaced
 		} else {
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
 		}
 		f.expectPassword(true)
 		var plain []byte
@@ -171,10 +165,10 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 		f.totp.EXPECT().KeyQR(gomock.Any()).DoAndReturn(func(uri string) ([]byte, error) {
 			return []byte("png of " + uri), nil
 		})
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		gomock.InOrder(
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-			f.repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got *mfa.TOTP) error {
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+			f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got *mfa.TOTP) error {
 				if got.UserID() != f.u.ID() || !bytes.Equal(got.SealedSecret(), sealedSecret) || got.Enabled() || !got.CreatedAt().Equal(apptest.T0) {
 					t.Errorf("stored %+v: want the sealed secret, pending", got)
 				}
@@ -201,8 +195,8 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 func TestStartRefusals(t *testing.T) {
 	t.Run("already enabled: before any password check", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
 			t.Fatalf("err = %v", err)
@@ -210,8 +204,8 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("wrong password: nothing made", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
 		f.expectPassword(false)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "wrong", Meta: meta})
 		if !errors.Is(err, domain.ErrWrongPassword) {
@@ -220,7 +214,7 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("deleted account", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, domain.ErrUnauthorized) {
 			t.Fatalf("err = %v", err)
@@ -228,15 +222,15 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("confirmed meanwhile", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
 		f.expectPassword(true)
 		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
 		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
 		f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
 			t.Fatalf("err = %v", err)
@@ -246,9 +240,9 @@ func TestStartRefusals(t *testing.T) {
 
 func (f *fixture) newConfirm() *appmfa.Confirm {
 	return appmfa.NewConfirm(appmfa.ConfirmDeps{
-		Users:    f.users,
-		Factors:  f.factors,
-		Tx:       f.tx,
+		Users:    f.Users,
+		Factors:  f.Factors,
+		Tx:       f.Tx,
 		Verifier: f.verifier,
 		Attempts: f.attempts,
 		Clock:    f.clock,
@@ -267,35 +261,35 @@ var sessionID = apptest.ID(50)
 // second-factor counters cleared.
 func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	f := newFixture(t)
-	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
 	f.expectBegin()
 	f.expectOpen(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	var stored []token.Hash
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).Return(true, nil),
-		f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).Return(true, nil),
+		f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
 			stored = h
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
 			session.Rehydrate(sessionID, f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "ua", "ip"), nil),
-		f.repos.Sessions.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
+		f.Repos.Sessions.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
 			if s.ID() != sessionID || !slices.Equal(s.AMR(), []string{"pwd", "otp"}) || !s.AuthTime().Equal(apptest.T0) {
 				t.Errorf("confirming session saved as amr %v auth_time %v", s.AMR(), s.AuthTime())
 			}
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), f.u.ID(), sessionID, apptest.T0).Return(3, nil),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), f.u.ID(), sessionID, apptest.T0).Return(3, nil),
+		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailMFAEnabled || m.To != "owner@example.com" || m.UserID != f.u.ID() {
 				t.Errorf("mail %+v", m)
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.MFAEnabled || e.UserID != f.u.ID() || e.Detail["sessions_revoked"] != "3" {
 				t.Errorf("audit %+v", e)
 			}
@@ -328,8 +322,8 @@ func TestConfirmRefusals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f))
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f))
 			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -340,8 +334,8 @@ func TestConfirmRefusals(t *testing.T) {
 	for _, code := range []string{codeAt(2), codeAt(-2), "abcdef", "12345"} {
 		t.Run("wrong code "+code, func(t *testing.T) {
 			f := newFixture(t)
-			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
 			f.expectBegin()
 			f.expectOpen(t)
 			f.expectCodeFailed(t, "mfa_confirm")
@@ -354,27 +348,27 @@ func TestConfirmRefusals(t *testing.T) {
 	// conditional confirmation, which answers confirmed.
 	upToConfirm := func(t *testing.T, confirmed bool) *fixture {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
 		f.expectBegin()
 		f.expectOpen(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).Return(confirmed, nil)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).Return(confirmed, nil)
 		return f
 	}
 	t.Run("started again meanwhile", func(t *testing.T) {
 		f := upToConfirm(t, false)
-		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(mfa.RehydrateTOTP(f.u.ID(), []byte("another"), apptest.T0, nil, nil), nil)
+		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(mfa.RehydrateTOTP(f.u.ID(), []byte("another"), apptest.T0, nil, nil), nil)
 		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, mfa.ErrNotStarted) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("confirming session revoked meanwhile: rolled back", func(t *testing.T) {
 		f := upToConfirm(t, true)
-		f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).Return(nil)
+		f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).Return(nil)
 		rev := apptest.T0.Add(-time.Second)
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
 			session.Rehydrate(sessionID, f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), &rev, "ua", "ip"), nil)
 		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, domain.ErrUnauthorized) {
 			t.Fatalf("err = %v", err)
@@ -382,10 +376,10 @@ func TestConfirmRefusals(t *testing.T) {
 	})
 	t.Run("throttled: no code checked", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginThrottled || e.UserID != f.u.ID() {
 				t.Errorf("audit %+v", e)
 			}
@@ -398,14 +392,14 @@ func TestConfirmRefusals(t *testing.T) {
 }
 
 func (f *fixture) newStepUp() *appmfa.StepUp {
-	return appmfa.NewStepUp(f.factors, f.tx, f.verifier, f.attempts, f.clock, appmfa.StepUpMaxAge(15*time.Minute))
+	return appmfa.NewStepUp(f.Factors, f.Tx, f.verifier, f.attempts, f.clock, appmfa.StepUpMaxAge(15*time.Minute))
 }
 
 func (f *fixture) newDisable() *appmfa.Disable {
 	return appmfa.NewDisable(appmfa.DisableDeps{
-		Users:   f.users,
-		Factors: f.factors,
-		Tx:      f.tx,
+		Users:   f.Users,
+		Factors: f.Factors,
+		Tx:      f.Tx,
 		Check:   f.check,
 		StepUp:  f.newStepUp(),
 		Clock:   f.clock,
@@ -427,17 +421,17 @@ func (f *fixture) sessionOf(amr []string, authTime time.Time) *session.Session {
 func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 	f.expectBegin()
 	calls := []any{
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
 	}
 	if h == nil {
 		f.expectOpen(t)
-		calls = append(calls, f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)+d).Return(true, nil))
+		calls = append(calls, f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)+d).Return(true, nil))
 	} else {
 		calls = append(calls,
-			f.repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), *h, apptest.T0).Return(true, nil),
-			f.repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(9, nil),
-			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), *h, apptest.T0).Return(true, nil),
+			f.Repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(9, nil),
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 				if e.Type != audit.MFARecoveryCodeUsed || e.Detail["remaining"] != "9" {
 					t.Errorf("audit %+v", e)
 				}
@@ -452,15 +446,15 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 // event audited with what stepped the request up.
 func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
+		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
 				t.Errorf("mail %+v", m)
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.MFADisabled || e.Detail["method"] != string(method) {
 				t.Errorf("audit %+v", e)
 			}
@@ -480,10 +474,10 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 	}{{"totp", codeAt(1), mfa.MethodTOTP}, {"recovery code", strings.ToLower(recovery[2].Reveal()), mfa.MethodRecoveryCode}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
 			f.expectPassword(true)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 			if c.method == mfa.MethodTOTP {
 				f.expectCodeUsed(t, 1, nil)
 			} else {
@@ -503,10 +497,10 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 // password alone; no code is counted or checked.
 func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 	f := newFixture(t)
-	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
 	f.expectPassword(true)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.expectDisabled(t, appmfa.ProvedBySession)
 	in := appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: f.sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-15*time.Minute))}, Meta: meta}
 	if err := f.newDisable().Handle(context.Background(), in); err != nil {
@@ -517,16 +511,16 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 func TestDisableRefusals(t *testing.T) {
 	t.Run("not enabled", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("wrong password: no code checked", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 		f.expectPassword(false)
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
 			t.Fatalf("err = %v", err)
@@ -534,15 +528,15 @@ func TestDisableRefusals(t *testing.T) {
 	})
 	t.Run("replayed code", func(t *testing.T) {
 		f := newFixture(t)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
 		f.expectPassword(true)
 		f.expectBegin()
 		f.expectOpen(t)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
-		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
 		f.expectCodeFailed(t, "mfa_disable")
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); err != mfa.ErrWrongCode {
 			t.Fatalf("err = %v", err)
@@ -564,8 +558,8 @@ func TestDisableRefusals(t *testing.T) {
 	} {
 		t.Run("step-up required: "+name, func(t *testing.T) {
 			f := newFixture(t)
-			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
 			f.expectPassword(true)
 			err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: s}, Meta: meta})
 			if err != mfa.ErrStepUpRequired {
@@ -576,19 +570,19 @@ func TestDisableRefusals(t *testing.T) {
 }
 
 func (f *fixture) newRegenerate() *appmfa.Regenerate {
-	return appmfa.NewRegenerate(f.users, f.factors, f.tx, f.newStepUp(), f.clock, apptest.NewRand("regenerate"))
+	return appmfa.NewRegenerate(f.Users, f.Factors, f.Tx, f.newStepUp(), f.clock, apptest.NewRand("regenerate"))
 }
 
 func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 	f := newFixture(t)
-	f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(4)
-	f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(8)
+	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(4)
+	f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(8)
 
 	// A recovery code does not mint new ones (and is not used up).
 	f.expectBegin()
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 	recovery, _, _ := mfa.NewRecoveryCodes(apptest.NewRand("codes"))
 	f.expectCodeFailed(t, "mfa_recovery_codes")
 	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Code: recovery[0].Reveal()}, meta); err != mfa.ErrWrongCode {
@@ -602,13 +596,13 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 	expectReplaced := func() *[]token.Hash {
 		var stored []token.Hash
 		gomock.InOrder(
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-			f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
-			f.repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
+			f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
+			f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
 				stored = h
 				return nil
 			}),
-			f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 				if e.Type != audit.MFARecoveryCodesRegenerated || e.Detail["count"] != "10" {
 					t.Errorf("audit %+v", e)
 				}
@@ -618,7 +612,7 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 		return &stored
 	}
 	// A TOTP code.
-	apptest.ExpectWithin(f.tx, f.repos.App(), 3)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 3)
 	f.expectCodeUsed(t, 0, nil)
 	stored := expectReplaced()
 	codes, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, apptest.T0), Code: codeAt(0)}, meta)
@@ -648,7 +642,7 @@ func TestStepUpRule(t *testing.T) {
 			func(f *fixture) (*mfa.TOTP, error) { return f.factor(false), nil }, // pending only
 		} {
 			f := newFixture(t)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(factor(f))
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(factor(f))
 			if m, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Code: "000000"}, true, "x", meta); err != nil || m != "" {
 				t.Fatalf("Require = %q, %v", m, err)
 			}
@@ -668,7 +662,7 @@ func TestStepUpRule(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 			m, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Session: f.sessionOf(c.amr, apptest.T0.Add(-c.age))}, true, "x", meta)
 			if c.ok && (err != nil || m != appmfa.ProvedBySession) {
 				t.Fatalf("Require = %q, %v; want the session to do", m, err)
@@ -680,9 +674,9 @@ func TestStepUpRule(t *testing.T) {
 	}
 	t.Run("code over the account's limit: refused unchecked", func(t *testing.T) {
 		f := newFixture(t)
-		f.factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 7*time.Minute, nil)
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 7*time.Minute, nil)
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 		_, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Code: codeAt(0)}, true, "email_change", meta)
 		var de *domain.Error
 		if !errors.Is(err, domain.ErrRateLimited) || !errors.As(err, &de) || de.RetryAfter != 7*time.Minute {

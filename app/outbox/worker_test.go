@@ -21,13 +21,12 @@ import (
 )
 
 type fixture struct {
+	*apptest.Ports
 	w        *outbox.Worker
 	ob       *mock.MockOutbox
-	tx       *mock.MockTxManager
 	mailer   *mock.MockMailer
 	reporter *mock.MockErrorReporter
 	obs      *mock.MockObserver
-	repos    *apptest.Repos
 	cfg      outbox.Config
 
 	// results is what the observer heard; the test must have said so in
@@ -44,17 +43,16 @@ type result struct {
 func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 	ctrl := gomock.NewController(t)
 	f := &fixture{
+		Ports:    apptest.NewPorts(ctrl),
 		ob:       mock.NewMockOutbox(ctrl),
-		tx:       mock.NewMockTxManager(ctrl),
 		mailer:   mock.NewMockMailer(ctrl),
 		reporter: mock.NewMockErrorReporter(ctrl),
 		obs:      mock.NewMockObserver(ctrl),
-		repos:    apptest.NewRepos(ctrl),
 		cfg:      cfg,
 	}
 	f.w = outbox.NewWorker(outbox.WorkerDeps{
 		Outbox:   f.ob,
-		Tx:       f.tx,
+		Tx:       f.Tx,
 		Mailer:   f.mailer,
 		Clock:    apptest.NewClock(apptest.T0),
 		IDs:      &apptest.IDs{},
@@ -223,16 +221,16 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	req := request(app.ResetRequest, "a@x.io")
 	f.claim(req)
 	f.want = []result{{app.ResetRequest, app.MailSent}}
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	var issued *token.OneTimeToken
 	// The user is read for change before its reset tokens are touched, so
 	// concurrent requests for one user issue one after the other; the
 	// older links die before the new one is added, so only it works.
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(true, true), nil),
-		f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(1, nil),
-		f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(true, true), nil),
+		f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(1, nil),
+		f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 			issued = tk
 			if tk.Purpose() != token.PurposeResetPassword || tk.UserID() != u.ID() || !tk.ExpiresAt().Equal(apptest.T0.Add(cfg.ResetTTL)) {
 				t.Errorf("token %+v", tk)
@@ -241,13 +239,13 @@ func TestResetRequestForKnownUser(t *testing.T) {
 		}),
 	)
 	var mailed app.OutboundMail
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		mailed = m
 		return nil
 	})
 	// Marked done through the transaction's outbox, not the pool's.
-	f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() || !e.At.Equal(apptest.T0) {
 			t.Errorf("audit %+v", e)
 		}
@@ -282,19 +280,19 @@ func TestResetRequestMailsStoredAddress(t *testing.T) {
 	stored := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("stored@x.io"), "h", true, true, apptest.T0, apptest.T0, nil, nil)
 	f.claim(request(app.ResetRequest, "typed@x.io"))
 	f.want = []result{{app.ResetRequest, app.MailSent}}
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), stored.ID()).Return(stored, nil)
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
-	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), stored.ID()).Return(stored, nil)
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.To != "stored@x.io" {
 			t.Errorf("mailed %q, want the stored address", m.To)
 		}
 		return nil
 	})
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -319,17 +317,17 @@ func TestRequestsThatMailNothing(t *testing.T) {
 			req := request(c.kind, "a@x.io")
 			f.claim(req)
 			f.want = []result{{c.kind, app.MailSent}}
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if c.u == nil {
-				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
 			} else {
-				f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
+				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			}
 			if c.fresh != nil {
-				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), c.u.ID()).Return(c.fresh, nil)
+				f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), c.u.ID()).Return(c.fresh, nil)
 			}
 			// Only MarkSent; strict mocks refuse anything else.
-			f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+			f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 			if _, err := f.w.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -346,22 +344,22 @@ func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	req := request(app.VerifyRequest, "a@x.io")
 	f.claim(req)
 	f.want = []result{{app.VerifyRequest, app.MailSent}}
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	var issued *token.OneTimeToken
 	var mailed app.OutboundMail
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(false, true), nil),
+		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(false, true), nil),
 	)
-	f.repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 		issued = tk
 		return nil
 	})
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		mailed = m
 		return nil
 	})
-	f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 	// Strict mocks: no InvalidateUnused.
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -388,9 +386,9 @@ func TestResolveFailureRetries(t *testing.T) {
 	req.Attempts = 2
 	f.claim(req)
 	f.want = []result{{app.ResetRequest, app.MailRetry}}
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	boom := errors.New("db down")
-	f.repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, boom)
+	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, boom)
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 	f.ob.EXPECT().MarkFailed(gomock.Any(), req.ID, boom.Error(), apptest.T0.Add(20*time.Second), false).Return(nil)
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
@@ -447,10 +445,10 @@ func TestRequestsForAnAccountDisabledMeanwhileMailNothing(t *testing.T) {
 			req := request(kind, "a@x.io")
 			f.claim(req)
 			f.want = []result{{kind, app.MailSent}}
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil)
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(verified, false), nil)
-			f.repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil)
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(verified, false), nil)
+			f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 			if _, err := f.w.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -23,38 +23,27 @@ import (
 const currentPassword = "the current passphrase"
 
 type changeFixture struct {
-	h       *password.Change
-	users   *mock.MockUserRepository
-	tx      *mock.MockTxManager
-	hasher  *mock.MockPasswordHasher
-	rl      *mock.MockRateLimiter
-	audit   *mock.MockAuditLog
-	repos   *apptest.Repos
-	factors *mock.MockMFARepository
-	keys    map[int]string
+	h *password.Change
+	*apptest.Ports
+	keys map[int]string
 }
 
 func newChange(t *testing.T) *changeFixture {
 	ctrl := gomock.NewController(t)
 	f := &changeFixture{
-		users:   mock.NewMockUserRepository(ctrl),
-		tx:      mock.NewMockTxManager(ctrl),
-		hasher:  mock.NewMockPasswordHasher(ctrl),
-		rl:      mock.NewMockRateLimiter(ctrl),
-		audit:   mock.NewMockAuditLog(ctrl),
-		repos:   apptest.NewRepos(ctrl),
-		factors: mock.NewMockMFARepository(ctrl),
-		keys:    map[int]string{},
+		Ports: apptest.NewPorts(ctrl),
+
+		keys: map[int]string{},
 	}
 	clock := apptest.NewClock(apptest.T0)
-	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
-	check := limits.NewPasswordCheck(guard, f.hasher, f.audit, clock)
-	stepUp := appmfa.NewStepUp(f.factors, f.tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
-		appmfa.NewAttempts(guard, f.audit, clock), clock, appmfa.StepUpMaxAge(15*time.Minute))
+	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
+	check := limits.NewPasswordCheck(guard, f.Hasher, f.Audit, clock)
+	stepUp := appmfa.NewStepUp(f.Factors, f.Tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
+		appmfa.NewAttempts(guard, f.Audit, clock), clock, appmfa.StepUpMaxAge(15*time.Minute))
 	f.h = password.NewChange(password.ChangeDeps{
-		Users:  f.users,
-		Tx:     f.tx,
-		Hasher: f.hasher,
+		Users:  f.Users,
+		Tx:     f.Tx,
+		Hasher: f.Hasher,
 		Policy: policy,
 		Check:  check,
 		StepUp: stepUp,
@@ -71,13 +60,13 @@ func changeIn(cur, next string) password.ChangeInput {
 // expectUserAndBegin expects the user read and BeginLogin's two counters,
 // pair then account, letting them through and recording their keys.
 func (f *changeFixture) expectUserAndBegin() {
-	f.users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
 	gomock.InOrder(
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 			f.keys[10] = k
 			return true, 0, nil
 		}),
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 			f.keys[100] = k
 			return true, 0, nil
 		}),
@@ -87,7 +76,7 @@ func (f *changeFixture) expectUserAndBegin() {
 // expectVerify expects exactly one check of the current password, after
 // BeginLogin counted it.
 func (f *changeFixture) expectVerify(t *testing.T, ok bool) *gomock.Call {
-	return f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
+	return f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$old").Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
 		if pw.Reveal() != currentPassword && pw.Reveal() != "not the password" {
 			t.Errorf("verified %q", pw.Reveal())
 		}
@@ -100,7 +89,7 @@ func (f *changeFixture) expectVerify(t *testing.T, ok bool) *gomock.Call {
 
 // expectLocked expects LoginFailed's read of the account counter.
 func (f *changeFixture) expectLocked(t *testing.T, locked bool) *gomock.Call {
-	return f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
+	return f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
 		if k == "" || k != f.keys[100] {
 			t.Errorf("Blocked key %q, want the account key %q", k, f.keys[100])
 		}
@@ -112,7 +101,7 @@ func (f *changeFixture) expectLocked(t *testing.T, locked bool) *gomock.Call {
 // account key.
 func (f *changeFixture) expectCountersReset(t *testing.T) *gomock.Call {
 	var n int
-	return f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
+	return f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
 		n++
 		want := f.keys[10]
 		if n == 2 {
@@ -135,7 +124,7 @@ func TestChangeWrongCurrentPassword(t *testing.T) {
 	gomock.InOrder(
 		f.expectVerify(t, false),
 		f.expectLocked(t, false),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginFailed || e.UserID != apptest.ID(100) || e.Detail["during"] != "password_change" {
 				t.Errorf("audit %+v", e)
 			}
@@ -164,7 +153,7 @@ func TestChangeWrongPasswordLocks(t *testing.T) {
 	gomock.InOrder(
 		f.expectVerify(t, false),
 		f.expectLocked(t, true),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.UserID != apptest.ID(100) {
 				t.Errorf("audit %+v", e)
 			}
@@ -188,14 +177,14 @@ func TestChangeThrottledBeforeVerify(t *testing.T) {
 	}{{"pair over the limit", false, 4 * time.Minute}, {"account locked", true, time.Hour}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newChange(t)
-			f.users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+			f.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
 			if c.accountLocked {
 				gomock.InOrder(
-					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
-					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
+					f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+					f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
 				)
 			} else {
-				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 4*time.Minute, nil)
+				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 4*time.Minute, nil)
 			}
 			// Strict: no Verify, no Blocked, no Reset, no audit.
 			err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))
@@ -228,15 +217,15 @@ func (f *changeFixture) expectUpToTransaction(t *testing.T) *apptest.TxResults {
 	gomock.InOrder(
 		f.expectVerify(t, true),
 		f.expectCountersReset(t),
-		f.factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(nil, mfa.ErrNotFound), // no MFA: no step-up
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+		f.Factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(nil, mfa.ErrNotFound), // no MFA: no step-up
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 			if pw.Reveal() != newPassword {
 				t.Errorf("hashed %q", pw.Reveal())
 			}
 			return "$argon2id$new", nil
 		}),
 	)
-	return apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	return apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 }
 
 // On an account with MFA on, the right current password from a
@@ -249,7 +238,7 @@ func TestChangeNeedsAStepUpWithMFAOn(t *testing.T) {
 	gomock.InOrder(
 		f.expectVerify(t, true),
 		f.expectCountersReset(t),
-		f.factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(mfa.RehydrateTOTP(apptest.ID(100), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil),
+		f.Factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(mfa.RehydrateTOTP(apptest.ID(100), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil),
 	)
 	in := changeIn(currentPassword, newPassword)
 	in.Proof = appmfa.Proof{Session: liveSession()}
@@ -263,24 +252,24 @@ func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 	res := f.expectUpToTransaction(t)
 	locked := storedUser(true)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(liveSession(), nil),
-		f.repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(liveSession(), nil),
+		f.Repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
 			if u.PasswordHash() != "$argon2id$new" || !u.UpdatedAt().Equal(apptest.T0) {
 				t.Errorf("Update hash %q", u.PasswordHash())
 			}
 			return nil
 		}),
 	)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil)
-	expectLinksInvalidated(f.repos)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil)
+	expectLinksInvalidated(f.Repos)
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
 			t.Errorf("mail %+v", m)
 		}
 		return nil
 	})
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.PasswordChanged || e.Detail["sessions_revoked"] != "2" {
 			t.Errorf("audit %+v", e)
 		}
@@ -301,7 +290,7 @@ func TestChangeHashChangedUnderLock(t *testing.T) {
 	res := f.expectUpToTransaction(t)
 	changed := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$reset-meanwhile", true, true,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil, nil)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(changed, nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(changed, nil)
 	// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != domain.ErrWrongPassword {
 		t.Fatalf("err = %v", err)
@@ -334,8 +323,8 @@ func TestChangeCallerSessionNotLive(t *testing.T) {
 			res := f.expectUpToTransaction(t)
 			locked := storedUser(true)
 			gomock.InOrder(
-				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-				f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(c.s, c.err),
+				f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+				f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(c.s, c.err),
 			)
 			// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 			err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))
@@ -354,11 +343,11 @@ func TestChangeCallerSessionNotLive(t *testing.T) {
 
 func TestChangeUnknownUserIsUnauthorized(t *testing.T) {
 	f := newChange(t)
-	f.users.EXPECT().ByID(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+	f.Users.EXPECT().ByID(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != domain.ErrUnauthorized {
 		t.Fatalf("err = %v", err)
 	}
-	f.users.EXPECT().ByID(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("x")))
+	f.Users.EXPECT().ByID(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("x")))
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
@@ -367,7 +356,7 @@ func TestChangeUnknownUserIsUnauthorized(t *testing.T) {
 func TestChangeHasherOverloaded(t *testing.T) {
 	f := newChange(t)
 	f.expectUserAndBegin()
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
+	f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
 	// Not a failure: no lock check, no reset, no audit.
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); !errors.Is(err, domain.ErrOverloaded) {
 		t.Fatalf("err = %v", err)

@@ -9,7 +9,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
-	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
@@ -45,24 +44,18 @@ func expectLinksInvalidated(repos *apptest.Repos) *gomock.Call {
 }
 
 type resetFixture struct {
-	h      *password.Reset
-	tx     *mock.MockTxManager
-	hasher *mock.MockPasswordHasher
-	rl     *mock.MockRateLimiter
-	repos  *apptest.Repos
-	raw    string
-	hash   token.Hash
+	h *password.Reset
+	*apptest.Ports
+	raw  string
+	hash token.Hash
 }
 
 func newReset(t *testing.T) *resetFixture {
 	ctrl := gomock.NewController(t)
 	f := &resetFixture{
-		tx:     mock.NewMockTxManager(ctrl),
-		hasher: mock.NewMockPasswordHasher(ctrl),
-		rl:     mock.NewMockRateLimiter(ctrl),
-		repos:  apptest.NewRepos(ctrl),
+		Ports: apptest.NewPorts(ctrl),
 	}
-	f.h = password.NewReset(f.tx, f.hasher, policy, limits.NewGuard(f.rl, limits.DefaultPolicy()), apptest.NewClock(apptest.T0), &apptest.IDs{})
+	f.h = password.NewReset(f.Tx, f.Hasher, policy, limits.NewGuard(f.RL, limits.DefaultPolicy()), apptest.NewClock(apptest.T0), &apptest.IDs{})
 	s, h, err := token.NewSecret(apptest.NewRand(t.Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -80,30 +73,30 @@ func (f *resetFixture) resetToken(usedAt *time.Time) func(context.Context, token
 
 func TestResetHappyPath(t *testing.T) {
 	f := newReset(t)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	locked := storedUser(false)
-	pairs, account := apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 2))
+	pairs, account := apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, apptest.Committed(res, 2))
 	gomock.InOrder(
 		// Read-only look.
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil),
 		// Hash outside any transaction.
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 			if pw.Reveal() != newPassword {
 				t.Errorf("hashed %q", pw.Reveal())
 			}
 			return "$argon2id$new", nil
 		}),
 		// Checked again under lock.
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
-		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 			if tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
 				t.Errorf("MarkUsed with UsedAt %v", tk.UsedAt())
 			}
 			return nil
 		}),
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-		f.repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
+		f.Repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
 			if u.PasswordHash() != "$argon2id$new" || !u.Verified() {
 				t.Errorf("Update hash %q verified %v", u.PasswordHash(), u.Verified())
 			}
@@ -113,15 +106,15 @@ func TestResetHappyPath(t *testing.T) {
 		// it goes, the (account, IP) pairs and the lockout, after the commit.
 		pairs, account,
 	)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
-	expectLinksInvalidated(f.repos)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
+	expectLinksInvalidated(f.Repos)
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
 			t.Errorf("mail %+v", m)
 		}
 		return nil
 	})
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
 			t.Errorf("audit %+v", e)
 		}
@@ -142,31 +135,31 @@ func TestResetHappyPath(t *testing.T) {
 // says it was an invitation.
 func TestResetAcceptsInvitation(t *testing.T) {
 	f := newReset(t)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	invite := func(context.Context, token.Hash) (*token.OneTimeToken, error) {
 		return token.Rehydrate(f.hash, apptest.ID(100), token.PurposeInvite, apptest.T0.Add(-time.Hour), apptest.T0.Add(71*time.Hour), nil, "", ""), nil
 	}
-	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(invite)
-	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
-	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(invite)
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(false), nil)
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 		if tk.Purpose() != token.PurposeInvite || tk.UsedAt() == nil {
 			t.Errorf("MarkUsed %v used %v", tk.Purpose(), tk.UsedAt())
 		}
 		return nil
 	})
 	locked := storedUser(false)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
-	f.repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(0, nil)
-	expectLinksInvalidated(f.repos)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
+	f.Repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(0, nil)
+	expectLinksInvalidated(f.Repos)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != audit.PasswordReset || e.Detail["via"] != "invitation" || e.Detail["sessions_revoked"] != "0" {
 			t.Errorf("audit %+v", e)
 		}
 		return nil
 	})
-	apptest.ExpectLoginFailuresCleared(t.Errorf, f.rl, apptest.Committed(res, 2))
+	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, apptest.Committed(res, 2))
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
 		t.Fatal(err)
 	}
@@ -180,27 +173,27 @@ func TestResetAcceptsInvitation(t *testing.T) {
 // which it could not if the look had used it.
 func TestResetFirstLookDoesNotUseTheToken(t *testing.T) {
 	f := newReset(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	tok, _ := f.resetToken(nil)(context.Background(), f.hash)
 	gomock.InOrder(
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(tok, nil),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, user.Password) (string, error) {
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(tok, nil),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, user.Password) (string, error) {
 			if tok.UsedAt() != nil {
 				t.Errorf("the first look used the token (UsedAt %v)", tok.UsedAt())
 			}
 			return "$argon2id$new", nil
 		}),
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(tok, nil),
-		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(tok, nil),
+		f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil),
 	)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
-	expectLinksInvalidated(f.repos)
-	f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+	expectLinksInvalidated(f.Repos)
+	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil)
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
 		t.Fatal(err)
 	}
@@ -211,15 +204,15 @@ func TestResetFirstLookDoesNotUseTheToken(t *testing.T) {
 
 func TestResetInvalidationFailureRollsBack(t *testing.T) {
 	f := newReset(t)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
-	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
-	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
-	f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
-	f.repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
-	f.repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
+	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
 	// Strict mocks: no mail, no audit, no lockout reset.
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
@@ -236,23 +229,23 @@ func TestResetRefusedTokenNeverHashes(t *testing.T) {
 		lookup func(f *resetFixture) *gomock.Call
 	}{
 		{"unknown", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
+			return f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(nil, domain.ErrInvalidToken)
 		}},
 		{"used", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used))
+			return f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used))
 		}},
 		{"change-email token", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
+			return f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
 				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeChangeEmail, apptest.T0, apptest.T0.Add(time.Hour), nil, "", "x@example.com"), nil)
 		}},
 		{"verification token", func(f *resetFixture) *gomock.Call {
-			return f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
+			return f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Return(
 				token.Rehydrate(f.hash, apptest.ID(100), token.PurposeVerifyEmail, apptest.T0, apptest.T0.Add(time.Hour), nil, "", ""), nil)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newReset(t)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			c.lookup(f)
 			if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
 				t.Fatalf("err = %v", err)
@@ -275,9 +268,9 @@ func TestResetPolicyUsesTheUsersEmail(t *testing.T) {
 	} {
 		t.Run(c.rule, func(t *testing.T) {
 			f := newReset(t)
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1) // only the read
-			f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
-			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1) // only the read
+			f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+			f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
 			// No Hash, no MarkUsed.
 			err := f.h.Handle(context.Background(), f.raw, c.pw, meta)
 			var de *domain.Error
@@ -291,12 +284,12 @@ func TestResetPolicyUsesTheUsersEmail(t *testing.T) {
 func TestResetTokenUsedWhileHashing(t *testing.T) {
 	f := newReset(t)
 	used := apptest.T0
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	gomock.InOrder(
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil),
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used)),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil)),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil),
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil),
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(&used)),
 	)
 	// No MarkUsed, no Update, no RevokeAll, no lockout reset.
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
@@ -309,10 +302,10 @@ func TestResetTokenUsedWhileHashing(t *testing.T) {
 
 func TestResetHasherOverloaded(t *testing.T) {
 	f := newReset(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
-	f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("", domain.ErrOverloaded)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("", domain.ErrOverloaded)
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrOverloaded) {
 		t.Fatalf("err = %v", err)
 	}
@@ -326,9 +319,9 @@ func TestResetRefusesADisabledAccount(t *testing.T) {
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil, nil)
 	t.Run("before hashing", func(t *testing.T) {
 		f := newReset(t)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
-		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.resetToken(nil))
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
 		if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
 			t.Fatalf("err = %v, want invalid_token", err)
 		}
@@ -338,12 +331,12 @@ func TestResetRefusesADisabledAccount(t *testing.T) {
 	})
 	t.Run("while hashing", func(t *testing.T) {
 		f := newReset(t)
-		res := apptest.ExpectWithin(f.tx, f.repos.App(), 2)
-		f.repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
-		f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-		f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
-		f.repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
+		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+		f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
 		if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
 			t.Fatalf("err = %v, want invalid_token", err)
 		}

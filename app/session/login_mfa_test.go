@@ -39,18 +39,18 @@ func TestLoginWithMFAAnswersTheSecondStep(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	u := loginUser(true, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, true, false)
-	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
+	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
 	var stored *mfa.LoginToken
 	gomock.InOrder(
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
 			if !strings.HasPrefix(k, "login:") {
 				t.Errorf("a right password reset %q, not a password counter", k)
 			}
 			return nil
 		}).Times(2),
-		f.factors.EXPECT().AddLoginToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, lt *mfa.LoginToken) error {
+		f.Factors.EXPECT().AddLoginToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, lt *mfa.LoginToken) error {
 			stored = lt
 			return nil
 		}),
@@ -76,10 +76,10 @@ func TestLoginWithPendingEnrollmentIsAPlainLogin(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	u := loginUser(true, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, true, false)
-	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), apptest.T0, nil, nil), nil)
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), apptest.T0, nil, nil), nil)
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	fresh := loginUser(true, true)
 	st, _ := f.expectSessionStart(t, u, f.expectLockedRow(u, fresh), f.expectLoginRecorded(t, fresh))
 	res, err := f.h.Handle(context.Background(), in("owner@example.com", password))
@@ -96,22 +96,22 @@ func TestLoginWithMFARehashesFirst(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	u := loginUser(true, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, true, true)
-	f.factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	fresh := loginUser(true, true)
 	gomock.InOrder(
 		f.expectLockedRow(u, fresh),
-		f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
+		f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
 			if uu.PasswordHash() != "$argon2id$upgraded" || uu.LastLoginAt() != nil {
 				t.Errorf("Update with hash %q, last login %v", uu.PasswordHash(), uu.LastLoginAt())
 			}
 			return nil
 		}),
-		f.factors.EXPECT().AddLoginToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, lt *mfa.LoginToken) error {
+		f.Factors.EXPECT().AddLoginToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, lt *mfa.LoginToken) error {
 			if !lt.Binding().Equal(mfa.BindingOf(u.ID(), "$argon2id$upgraded", meta.IP, meta.UserAgent)) {
 				t.Error("the token is not bound to the upgraded hash")
 			}
@@ -125,19 +125,14 @@ func TestLoginWithMFARehashesFirst(t *testing.T) {
 
 // loginMFAFixture is the second step's use case on mocks.
 type loginMFAFixture struct {
-	h       *appsession.LoginMFA
-	users   *mock.MockUserRepository
-	factors *mock.MockMFARepository
-	tx      *mock.MockTxManager
-	tokens  *mock.MockTokenIssuer
-	rl      *mock.MockRateLimiter
-	audit   *mock.MockAuditLog
-	sealer  *mock.MockSealer
-	repos   *apptest.Repos
-	ids     *apptest.IDs
-	u       *user.User
-	secret  token.Secret
-	lt      *mfa.LoginToken
+	h *appsession.LoginMFA
+	*apptest.Ports
+	tokens *mock.MockTokenIssuer
+	sealer *mock.MockSealer
+	ids    *apptest.IDs
+	u      *user.User
+	secret token.Secret
+	lt     *mfa.LoginToken
 
 	results, wantResults []app.LoginOutcome
 }
@@ -149,9 +144,9 @@ func mfaCode(d int64) string { return fmt.Sprintf("%06d", (mfa.Step(apptest.T0)+
 func newLoginMFA(t *testing.T) *loginMFAFixture {
 	ctrl := gomock.NewController(t)
 	f := &loginMFAFixture{
-		users: mock.NewMockUserRepository(ctrl), factors: mock.NewMockMFARepository(ctrl), tx: mock.NewMockTxManager(ctrl),
-		tokens: mock.NewMockTokenIssuer(ctrl), rl: mock.NewMockRateLimiter(ctrl), audit: mock.NewMockAuditLog(ctrl),
-		sealer: mock.NewMockSealer(ctrl), repos: apptest.NewRepos(ctrl), ids: &apptest.IDs{}, u: loginUser(true, true),
+		Ports:  apptest.NewPorts(ctrl),
+		tokens: mock.NewMockTokenIssuer(ctrl),
+		sealer: mock.NewMockSealer(ctrl), ids: &apptest.IDs{}, u: loginUser(true, true),
 	}
 	totp := mock.NewMockTOTP(ctrl)
 	totp.EXPECT().Code(mfaPlain, gomock.Any()).DoAndReturn(func(_ []byte, step int64) (string, error) {
@@ -159,16 +154,16 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	}).AnyTimes()
 	f.sealer.EXPECT().Open([]byte("sealed-secret"), "totp:"+f.u.ID().String()).Return(mfaPlain, nil).AnyTimes()
 	clock := apptest.NewClock(apptest.T0)
-	guard := limits.NewGuard(f.rl, limits.DefaultPolicy())
+	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
 	obs := mock.NewMockObserver(ctrl)
 	obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) { f.results = append(f.results, r) })
 	f.h = appsession.NewLoginMFA(appsession.LoginMFADeps{
-		Users:    f.users,
-		Factors:  f.factors,
-		Tx:       f.tx,
+		Users:    f.Users,
+		Factors:  f.Factors,
+		Tx:       f.Tx,
 		Tokens:   f.tokens,
 		Verifier: appmfa.NewVerifier(totp, f.sealer),
-		Attempts: appmfa.NewAttempts(guard, f.audit, clock),
+		Attempts: appmfa.NewAttempts(guard, f.Audit, clock),
 		Clock:    clock,
 		IDs:      f.ids,
 		Random:   apptest.NewRand(t.Name()),
@@ -199,11 +194,11 @@ func (f *loginMFAFixture) input(code string) appsession.LoginMFAInput {
 // second-factor counters (window, then lock).
 func (f *loginMFAFixture) expectToken() {
 	gomock.InOrder(
-		f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(true, time.Duration(0), nil),
+		f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(true, time.Duration(0), nil),
 	)
 }
 
@@ -214,21 +209,21 @@ func (f *loginMFAFixture) expectSession(t *testing.T) (**session.Session, []any)
 	return &s, []any{
 		// This code is among the counted ones: a token at its fifth
 		// attempt is still usable by a right code.
-		f.repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(true, nil),
-		f.repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, uu *user.User) error {
+		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(true, nil),
+		f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, uu *user.User) error {
 			if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) {
 				t.Errorf("last login %v", uu.LastLoginAt())
 			}
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			s = ss
 			if !slices.Equal(ss.AMR(), []string{"pwd", "otp"}) || !ss.AuthTime().Equal(apptest.T0) || ss.UserID() != f.u.ID() || ss.IP() != meta.IP {
 				t.Errorf("session %+v", ss)
 			}
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil),
+		f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil),
 		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
 			if !slices.Equal(c.AMR, []string{"pwd", "otp"}) || !c.AuthTime.Equal(apptest.T0) || c.Subject != f.u.ID() {
 				t.Errorf("claims %+v", c)
@@ -243,21 +238,21 @@ func TestLoginMFAWithATOTPCode(t *testing.T) {
 	f := newLoginMFA(t)
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	f.expectToken()
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	s, sessionCalls := f.expectSession(t)
 	calls := append([]any{
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
-		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
+		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
+		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
 	}, sessionCalls...)
 	calls = append(calls,
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginSucceeded || e.Detail["mfa"] != "totp" || e.Detail["session_id"] != (*s).ID().String() {
 				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2), // the code, not the password, ends the failures
+		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2), // the code, not the password, ends the failures
 	)
 	gomock.InOrder(calls...)
 	pair, err := f.h.Handle(context.Background(), f.input(mfaCode(-1)))
@@ -272,34 +267,34 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 	f := newLoginMFA(t)
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	f.expectToken()
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	_, sessionCalls := f.expectSession(t)
 	calls := append([]any{
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
-		f.repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[4], apptest.T0).Return(true, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
+		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
+		f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[4], apptest.T0).Return(true, nil),
 	}, sessionCalls...)
 	calls = append(calls,
-		f.repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(3, nil),
-		f.repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		f.Repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(3, nil),
+		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailRecoveryCodeUsed || m.To != "owner@example.com" || m.Data["remaining"] != "3" {
 				t.Errorf("mail %+v", m)
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.MFARecoveryCodeUsed || e.Detail["remaining"] != "3" {
 				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginSucceeded || e.Detail["mfa"] != "recovery_code" {
 				t.Errorf("audit %+v", e)
 			}
 			return nil
 		}),
-		f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
+		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
 	)
 	gomock.InOrder(calls...)
 	if _, err := f.h.Handle(context.Background(), f.input(codes[4].Reveal())); err != nil {
@@ -321,17 +316,17 @@ func TestLoginMFAWrongCode(t *testing.T) {
 			f := newLoginMFA(t)
 			f.wantResults = []app.LoginOutcome{app.LoginInvalidCode}
 			f.expectToken()
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			calls := []any{
-				f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-				f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
+				f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
+				f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
 			}
 			if c.replay {
-				calls = append(calls, f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil))
+				calls = append(calls, f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil))
 			}
 			calls = append(calls,
-				f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(c.lockout, time.Duration(0), nil),
-				f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+				f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(c.lockout, time.Duration(0), nil),
+				f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 					if e.Type != audit.MFACodeFailed || e.UserID != f.u.ID() || e.Detail["during"] != "login" {
 						t.Errorf("audit %+v", e)
 					}
@@ -339,7 +334,7 @@ func TestLoginMFAWrongCode(t *testing.T) {
 				}),
 			)
 			if c.lockout {
-				calls = append(calls, f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+				calls = append(calls, f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 					if e.Type != audit.MFALocked {
 						t.Errorf("audit %+v", e)
 					}
@@ -379,8 +374,8 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLoginMFA(t)
-			f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(c.lt(f), nil)
-			f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+			f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(c.lt(f), nil)
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 			_, err := f.h.Handle(context.Background(), appsession.LoginMFAInput{Token: f.secret.Reveal(), Code: mfaCode(0), Meta: c.meta})
 			if err != mfa.ErrLoginTokenInvalid {
 				t.Fatalf("err = %v", err)
@@ -391,24 +386,24 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 	// before the code is checked or counted against the account.
 	t.Run("attempts used up meanwhile", func(t *testing.T) {
 		f := newLoginMFA(t)
-		f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(false, nil)
+		f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.Factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(false, nil)
 		if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("password changed since the token", func(t *testing.T) {
 		f := newLoginMFA(t)
-		f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
-		f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(loginUserWithHash(true, true, "$argon2id$reset"), nil)
+		f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
+		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(loginUserWithHash(true, true, "$argon2id$reset"), nil)
 		if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("unknown and malformed", func(t *testing.T) {
 		f := newLoginMFA(t)
-		f.factors.EXPECT().LoginToken(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrLoginTokenInvalid)
+		f.Factors.EXPECT().LoginToken(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrLoginTokenInvalid)
 		for _, tok := range []string{f.secret.Reveal(), "short", ""} {
 			if _, err := f.h.Handle(context.Background(), appsession.LoginMFAInput{Token: tok, Code: mfaCode(0), Meta: meta}); err != mfa.ErrLoginTokenInvalid {
 				t.Fatalf("Handle(%q) = %v", tok, err)
@@ -422,12 +417,12 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 func TestLoginMFATokenRacedRollsBack(t *testing.T) {
 	f := newLoginMFA(t)
 	f.expectToken()
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-		f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
-		f.repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
-		f.repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(false, nil),
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
+		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
+		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
+		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(false, nil),
 	)
 	if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
 		t.Fatalf("err = %v", err)
@@ -453,10 +448,10 @@ func TestLoginMFARefusedUnderTheLock(t *testing.T) {
 			f := newLoginMFA(t)
 			f.wantResults = c.result
 			f.expectToken()
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(c.fresh, nil)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(c.fresh, nil)
 			if c.factor != nil {
-				f.repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f.u))
+				f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f.u))
 			}
 			if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
@@ -484,15 +479,15 @@ func TestLoginMFAThrottled(t *testing.T) {
 			f := newLoginMFA(t)
 			f.wantResults = []app.LoginOutcome{c.result}
 			calls := []any{
-				f.factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
-				f.users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
-				f.factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
-				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(c.window, 9*time.Minute, nil),
+				f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
+				f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+				f.Factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
+				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(c.window, 9*time.Minute, nil),
 			}
 			if c.window {
-				calls = append(calls, f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil))
+				calls = append(calls, f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil))
 			}
-			calls = append(calls, f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+			calls = append(calls, f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 				if e.Type != audit.LoginThrottled || e.Detail["during"] != "login" {
 					t.Errorf("audit %+v", e)
 				}

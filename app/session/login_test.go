@@ -35,17 +35,11 @@ const (
 var meta = app.RequestMeta{IP: "203.0.113.5", UserAgent: "test-agent"}
 
 type loginFixture struct {
-	h       *appsession.Login
-	users   *mock.MockUserRepository
-	factors *mock.MockMFARepository
-	tx      *mock.MockTxManager
-	hasher  *mock.MockPasswordHasher
-	tokens  *mock.MockTokenIssuer
-	rl      *mock.MockRateLimiter
-	audit   *mock.MockAuditLog
-	obs     *mock.MockObserver
-	repos   *apptest.Repos
-	ids     *apptest.IDs
+	h *appsession.Login
+	*apptest.Ports
+	tokens *mock.MockTokenIssuer
+	obs    *mock.MockObserver
+	ids    *apptest.IDs
 
 	// results is what the observer heard; the test must have said so in
 	// wantResults when it ends.
@@ -59,26 +53,22 @@ type loginFixture struct {
 func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 	ctrl := gomock.NewController(t)
 	f := &loginFixture{
-		users:   mock.NewMockUserRepository(ctrl),
-		factors: mock.NewMockMFARepository(ctrl),
-		tx:      mock.NewMockTxManager(ctrl),
-		hasher:  mock.NewMockPasswordHasher(ctrl),
-		tokens:  mock.NewMockTokenIssuer(ctrl),
-		rl:      mock.NewMockRateLimiter(ctrl),
-		audit:   mock.NewMockAuditLog(ctrl),
-		obs:     mock.NewMockObserver(ctrl),
-		repos:   apptest.NewRepos(ctrl),
-		ids:     &apptest.IDs{},
-		t:       t,
+		Ports: apptest.NewPorts(ctrl),
+
+		tokens: mock.NewMockTokenIssuer(ctrl),
+
+		obs: mock.NewMockObserver(ctrl),
+		ids: &apptest.IDs{},
+		t:   t,
 	}
 	f.h = appsession.NewLogin(appsession.LoginDeps{
-		Users:           f.users,
-		Factors:         f.factors,
-		Tx:              f.tx,
-		Hasher:          f.hasher,
+		Users:           f.Users,
+		Factors:         f.Factors,
+		Tx:              f.Tx,
+		Hasher:          f.Hasher,
 		Tokens:          f.tokens,
-		Guard:           limits.NewGuard(f.rl, limits.DefaultPolicy()),
-		Audit:           f.audit,
+		Guard:           limits.NewGuard(f.RL, limits.DefaultPolicy()),
+		Audit:           f.Audit,
 		Clock:           apptest.NewClock(apptest.T0),
 		IDs:             f.ids,
 		Random:          apptest.NewRand(t.Name()),
@@ -86,7 +76,7 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 		RequireVerified: app.RequireVerifiedEmail(requireVerified),
 		Observer:        f.obs,
 	})
-	f.hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
+	f.Hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
 	f.obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) {
 		f.results = append(f.results, r)
 	})
@@ -102,11 +92,11 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 // lets them through; it records their keys.
 func (f *loginFixture) expectBegin() {
 	gomock.InOrder(
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 			f.pairKey = k
 			return true, 0, nil
 		}),
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, w time.Duration) (bool, time.Duration, error) {
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, w time.Duration) (bool, time.Duration, error) {
 			if w < 10*365*24*time.Hour {
 				f.t.Errorf("account window %v", w)
 			}
@@ -119,7 +109,7 @@ func (f *loginFixture) expectBegin() {
 // expectFailureCounted expects LoginFailed to read the account counter
 // BeginLogin hit, answering locked.
 func (f *loginFixture) expectFailureCounted(locked bool) *gomock.Call {
-	return f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
+	return f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).DoAndReturn(func(_ context.Context, k string, _ int) (bool, time.Duration, error) {
 		if k == "" || k != f.accountKey {
 			f.t.Errorf("Blocked key %q, want the account key %q", k, f.accountKey)
 		}
@@ -128,7 +118,7 @@ func (f *loginFixture) expectFailureCounted(locked bool) *gomock.Call {
 }
 
 func (f *loginFixture) expectAudit(t *testing.T, typ audit.Type, uid func() any) *gomock.Call {
-	return f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+	return f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 		if e.Type != typ || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
 			t.Errorf("audit %+v, want %s", e, typ)
 		}
@@ -156,7 +146,7 @@ func loginUserWithHash(verified, active bool, hash string) *user.User {
 // verifyOnce expects exactly one password check, after BeginLogin counted
 // it.
 func verifyOnce(t *testing.T, f *loginFixture, encoded string, ok, rehash bool) {
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
+	f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), encoded).Times(1).DoAndReturn(func(_ context.Context, pw user.Password, _ string) (bool, bool, error) {
 		if pw.Reveal() != password && pw.Reveal() != "wrong password here" {
 			t.Errorf("verified %q", pw.Reveal())
 		}
@@ -175,11 +165,11 @@ func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
+	f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
 	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
 	gomock.InOrder(
 		f.expectFailureCounted(false),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginFailed || e.UserID != uuid.Nil || e.Detail["email"] != "ghost@example.com" {
 				t.Errorf("audit %+v", e)
 			}
@@ -197,7 +187,7 @@ func TestLoginWrongPasswordSameAnswer(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	u := loginUser(true, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, false, false)
 	gomock.InOrder(
 		f.expectFailureCounted(false),
@@ -215,17 +205,17 @@ func TestLoginFailureThatLocks(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials} // this attempt was checked: the next ones are locked
 	u := loginUser(true, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, false, false)
 	gomock.InOrder(
 		f.expectFailureCounted(true),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginFailed {
 				t.Errorf("first audit %s", e.Type)
 			}
 			return nil
 		}),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.AccountLocked || e.UserID != u.ID() {
 				t.Errorf("second audit %+v", e)
 			}
@@ -240,9 +230,9 @@ func TestLoginFailureThatLocks(t *testing.T) {
 func TestLoginFailureCheckUnavailable(t *testing.T) {
 	f := newLogin(t, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
 	verifyOnce(t, f, storedHash, false, false)
-	f.rl.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+	f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
 	_, err := f.h.Handle(context.Background(), in("owner@example.com", "wrong password here"))
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
@@ -263,7 +253,7 @@ func TestLoginRightPasswordButRefused(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
 			f.wantResults = []app.LoginOutcome{app.LoginDisabled}
 			f.expectBegin()
-			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
+			f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, storedHash, true, false)
 			// No counter reset, no session, no tokens.
 			_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
@@ -297,7 +287,7 @@ func TestLoginUnverifiedHasNoUsablePassword(t *testing.T) {
 			f := newLogin(t, true)
 			f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials} // the metrics tell no more than the answer
 			f.expectBegin()
-			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
+			f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, dummyHash, true, false) // never the stored hash
 			calls := []any{
 				f.expectFailureCounted(c.locked),
@@ -329,11 +319,11 @@ func TestLoginThrottledNeverHashes(t *testing.T) {
 			if c.accountLocked {
 				f.wantResults = []app.LoginOutcome{app.LoginLocked}
 				gomock.InOrder(
-					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
-					f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
+					f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
+					f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil),
 				)
 			} else {
-				f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 5*time.Minute, nil)
+				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 5*time.Minute, nil)
 			}
 			f.expectAudit(t, audit.LoginThrottled, func() any { return uuid.Nil })
 			// Strict mocks: no ByEmail, no Verify, no Blocked, no Reset.
@@ -355,14 +345,14 @@ type started struct {
 // expectLockedRow expects the success transaction to lock the user's row
 // first and returns the call, to be passed to expectSessionStart.
 func (f *loginFixture) expectLockedRow(u, fresh *user.User) *gomock.Call {
-	return f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(fresh, nil)
+	return f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(fresh, nil)
 }
 
 // expectLoginRecorded expects the locked row saved with the login's time
 // (and the stored hash unchanged: no rehash).
 func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomock.Call {
 	hash := fresh.PasswordHash()
-	return f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
+	return f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
 		if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) || uu.PasswordHash() != hash {
 			t.Errorf("Update with last login %v, hash %q", uu.LastLoginAt(), uu.PasswordHash())
 		}
@@ -374,13 +364,13 @@ func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomo
 // session, its refresh token, the access token and the audit event last.
 func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...any) (*started, *apptest.TxResults) {
 	st := &started{}
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(append(before,
-		f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
+		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
 			st.s = s
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
+		f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
 			st.rt = rt
 			return nil
 		}),
@@ -391,7 +381,7 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...
 			c.ID, c.IssuedAt, c.ExpiresAt = "jti-1", apptest.T0, apptest.T0.Add(accessTTL)
 			return "signed.jwt", c, nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != st.s.ID().String() {
 				t.Errorf("audit %+v", e)
 			}
@@ -405,9 +395,9 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...
 // LoginSucceeded to reset the pair key, then the account key, both as
 // BeginLogin counted them.
 func (f *loginFixture) expectCounterReset(t *testing.T) {
-	f.factors.EXPECT().TOTP(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrNotFound)
+	f.Factors.EXPECT().TOTP(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrNotFound)
 	var reset []string
-	f.rl.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
 		reset = append(reset, k)
 		want := f.pairKey
 		if len(reset) == 2 {
@@ -454,7 +444,7 @@ func TestLoginSuccess(t *testing.T) {
 			f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 			u := loginUser(c.verified, true)
 			f.expectBegin()
-			f.users.EXPECT().ByEmail(gomock.Any(), apptest.Email("owner@example.com")).Return(u, nil)
+			f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("owner@example.com")).Return(u, nil)
 			verifyOnce(t, f, storedHash, true, false)
 			f.expectCounterReset(t)
 			// No rehash: strict mocks refuse Hash and Users.Update.
@@ -480,10 +470,10 @@ func TestLoginRehash(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	u := loginUser(true, true)
 	f.expectBegin()
-	f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, true, true)
 	f.expectCounterReset(t)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 		if pw.Reveal() != password {
 			t.Errorf("rehashed %q", pw.Reveal())
 		}
@@ -492,7 +482,7 @@ func TestLoginRehash(t *testing.T) {
 	fresh := loginUser(true, true)
 	st, res := f.expectSessionStart(t, u,
 		f.expectLockedRow(u, fresh),
-		f.repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
+		f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
 			if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) || uu.LastLoginAt() == nil {
 				t.Errorf("Update with hash %q", uu.PasswordHash())
 			}
@@ -526,13 +516,13 @@ func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 			f.wantResults = []app.LoginOutcome{c.result}
 			u := loginUser(true, true)
 			f.expectBegin()
-			f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+			f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 			verifyOnce(t, f, storedHash, true, c.rehash)
 			f.expectCounterReset(t)
 			if c.rehash {
-				f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
+				f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
 			}
-			res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			f.expectLockedRow(u, c.fresh)
 			// Strict mocks: no Users.Update, no session, no refresh token,
 			// no access token, no audit.
@@ -556,8 +546,8 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("hasher overloaded", func(t *testing.T) {
 		f := newLogin(t, true)
 		f.expectBegin()
-		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
-		f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
+		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
+		f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
 		// A busy hasher is not a failed login: no lock check, no audit.
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrOverloaded) {
@@ -567,7 +557,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("user repository unavailable", func(t *testing.T) {
 		f := newLogin(t, true)
 		f.expectBegin()
-		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
+		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidCredentials) {
 			t.Fatalf("err = %v; a database outage must not become invalid_credentials", err)
@@ -575,7 +565,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	})
 	t.Run("rate limiter unavailable", func(t *testing.T) {
 		f := newLogin(t, true)
-		f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
 		// Not throttled: no LoginThrottled audit, and no password check.
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrRateLimited) {
@@ -586,11 +576,11 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
 		f.expectBegin()
-		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 		verifyOnce(t, f, storedHash, true, false)
 		f.expectCounterReset(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
 		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {
 			t.Fatalf("Handle = %v, %v", pair, err)
@@ -600,15 +590,15 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
 		f.expectBegin()
-		f.users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 		verifyOnce(t, f, storedHash, true, false)
 		f.expectCounterReset(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		fresh := loginUser(true, true)
 		gomock.InOrder(
 			f.expectLockedRow(u, fresh),
 			f.expectLoginRecorded(t, fresh),
-			f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
+			f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
 		)
 		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {

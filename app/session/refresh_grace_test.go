@@ -25,7 +25,7 @@ func rotated(t *testing.T, hash token.Hash, s *session.Session, usedAt time.Time
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, _ := labelSealer{}.Seal([]byte(next.Reveal()), "refresh-successor:"+hex.EncodeToString(hash[:]))
+	sealed, _ := apptest.Sealer{}.Seal([]byte(next.Reveal()), "refresh-successor:"+hex.EncodeToString(hash[:]))
 	return app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: usedAt.Add(-time.Hour), UsedAt: &usedAt, SealedSuccessor: sealed}, next
 }
 
@@ -42,7 +42,7 @@ func (f *refreshFixture) signs(t *testing.T, s *session.Session) *gomock.Call {
 
 // touches expects the session saved with its last use at T0, unrevoked.
 func (f *refreshFixture) touches(t *testing.T, s *session.Session) *gomock.Call {
-	return f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+	return f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 		if !ss.LastUsedAt().Equal(apptest.T0) || ss.RevokedAt() != nil {
 			t.Errorf("session last used %v, revoked %v", ss.LastUsedAt(), ss.RevokedAt())
 		}
@@ -57,13 +57,13 @@ func TestRefreshRepeatWithinGraceGetsTheSameSuccessor(t *testing.T) {
 	f := newRefresh(t)
 	s := liveSession(f.u.ID())
 	rt, next := rotated(t, f.hash, s, apptest.T0.Add(-grace+time.Millisecond), "next")
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
 		// The successor is locked before the session, as its rotation would.
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(next)).Return(app.RefreshToken{Hash: token.HashOf(next), SessionID: s.ID(), CreatedAt: *rt.UsedAt}, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(next)).Return(app.RefreshToken{Hash: token.HashOf(next), SessionID: s.ID(), CreatedAt: *rt.UsedAt}, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
 		f.touches(t, s),
 		f.signs(t, s),
 	)
@@ -88,13 +88,13 @@ func TestRefreshRepeatFollowsRotationsToTheLiveToken(t *testing.T) {
 	first, second := apptest.T0.Add(-3*time.Second), apptest.T0.Add(-time.Second)
 	rt, next := rotated(t, f.hash, s, first, "next")
 	rtNext, live := rotated(t, token.HashOf(next), s, second, "live")
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(next)).Return(rtNext, nil),
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(live)).Return(app.RefreshToken{Hash: token.HashOf(live), SessionID: s.ID(), CreatedAt: second}, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(next)).Return(rtNext, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(live)).Return(app.RefreshToken{Hash: token.HashOf(live), SessionID: s.ID(), CreatedAt: second}, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
 		f.touches(t, s),
 		f.signs(t, s),
 	)
@@ -109,13 +109,13 @@ func TestRefreshRepeatFollowsRotationsToTheLiveToken(t *testing.T) {
 func (f *refreshFixture) expectReuse(t *testing.T, s *session.Session) []any {
 	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
 	return []any{
-		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+		f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
 				t.Errorf("session saved unrevoked")
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.RefreshReuseDetected || e.Detail["session_id"] != s.ID().String() {
 				t.Errorf("audit %+v", e)
 			}
@@ -130,11 +130,11 @@ func TestRefreshRepeatAfterGraceIsReuseAndErasesTheSuccessor(t *testing.T) {
 	f := newRefresh(t)
 	s := liveSession(f.u.ID())
 	rt, _ := rotated(t, f.hash, s, apptest.T0.Add(-grace), "next")
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	calls := []any{
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, *rt.UsedAt, nil).Return(nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, *rt.UsedAt, nil).Return(nil),
 	}
 	gomock.InOrder(append(calls, f.expectReuse(t, s)...)...)
 	if pair, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid || pair != nil {
@@ -152,15 +152,15 @@ func TestRefreshGraceOff(t *testing.T) {
 	t.Run("rotation keeps no successor", func(t *testing.T) {
 		f := newRefreshWithGrace(t, 0)
 		s := liveSession(f.u.ID())
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		gomock.InOrder(
-			f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil),
-			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-			f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+			f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil),
+			f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+			f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
 			f.touches(t, s),
-			f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil),
+			f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil),
 			f.signs(t, s),
-			f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0, nil).Return(nil),
+			f.Repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0, nil).Return(nil),
 		)
 		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != nil {
 			t.Fatal(err)
@@ -170,11 +170,11 @@ func TestRefreshGraceOff(t *testing.T) {
 		f := newRefreshWithGrace(t, 0)
 		s := liveSession(f.u.ID())
 		rt, _ := rotated(t, f.hash, s, apptest.T0.Add(-time.Millisecond), "next")
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		calls := []any{
-			f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
-			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-			f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, *rt.UsedAt, nil).Return(nil),
+			f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
+			f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+			f.Repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, *rt.UsedAt, nil).Return(nil),
 		}
 		gomock.InOrder(append(calls, f.expectReuse(t, s)...)...)
 		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
@@ -191,11 +191,11 @@ func TestRefreshRepeatWithinGraceOfADeadSession(t *testing.T) {
 	rev := apptest.T0.Add(-time.Second)
 	s := session.Rehydrate(apptest.ID(50), f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-2*time.Second), apptest.T0.Add(time.Hour), &rev, "", "")
 	rt, next := rotated(t, f.hash, s, apptest.T0.Add(-2*time.Second), "next")
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(next)).Return(app.RefreshToken{Hash: token.HashOf(next), SessionID: s.ID()}, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil),
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), token.HashOf(next)).Return(app.RefreshToken{Hash: token.HashOf(next), SessionID: s.ID()}, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
 	)
 	if pair, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid || pair != nil {
 		t.Fatalf("Handle = %v, %v; want ErrRefreshInvalid", pair, err)
@@ -212,8 +212,8 @@ func TestRefreshSwappedSuccessorDoesNotOpen(t *testing.T) {
 	s := liveSession(f.u.ID())
 	rt, _ := rotated(t, token.HashOf("another token"), s, apptest.T0.Add(-time.Second), "next")
 	rt.Hash = f.hash
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(rt, nil)
 	if pair, err := f.h.Handle(context.Background(), f.raw, meta); err != app.ErrSealBroken || pair != nil {
 		t.Fatalf("Handle = %v, %v; want ErrSealBroken", pair, err)
 	}
@@ -224,18 +224,18 @@ func TestRefreshSwappedSuccessorDoesNotOpen(t *testing.T) {
 func TestRefreshRepeatOverALongLineIsReuse(t *testing.T) {
 	f := newRefresh(t)
 	s := liveSession(f.u.ID())
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	// The presented token and 16 successors, each rotated within the grace.
 	hash, at := f.hash, apptest.T0.Add(-5*time.Second)
 	var calls []any
 	for i := range 17 {
 		rt, next := rotated(t, hash, s, at.Add(time.Duration(i)*time.Millisecond), fmt.Sprint("hop", i))
-		calls = append(calls, f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), hash).Return(rt, nil))
+		calls = append(calls, f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), hash).Return(rt, nil))
 		hash = token.HashOf(next)
 	}
 	calls = append(calls,
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, at, nil).Return(nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, at, nil).Return(nil),
 	)
 	gomock.InOrder(append(calls, f.expectReuse(t, s)...)...)
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {

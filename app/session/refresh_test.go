@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -22,11 +21,10 @@ import (
 )
 
 type refreshFixture struct {
-	h      *appsession.Refresh
-	tx     *mock.MockTxManager
+	h *appsession.Refresh
+	*apptest.Ports
 	tokens *mock.MockTokenIssuer
 	obs    *mock.MockObserver
-	repos  *apptest.Repos
 	raw    string
 	hash   token.Hash
 	u      *user.User
@@ -35,37 +33,20 @@ type refreshFixture struct {
 // grace is the refresh reuse grace of the tests.
 const grace = 10 * time.Second
 
-// labelSealer seals reversibly and binds the label, as the real Sealer
-// does: a value opens only under the label it was sealed with.
-type labelSealer struct{}
-
-func (labelSealer) Seal(plain []byte, label string) ([]byte, error) {
-	return append([]byte("sealed|"+label+"|"), plain...), nil
-}
-
-func (labelSealer) Open(sealed []byte, label string) ([]byte, error) {
-	rest, ok := bytes.CutPrefix(sealed, []byte("sealed|"+label+"|"))
-	if !ok {
-		return nil, app.ErrSealBroken
-	}
-	return rest, nil
-}
-
 func newRefresh(t *testing.T) *refreshFixture { return newRefreshWithGrace(t, grace) }
 
 func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 	ctrl := gomock.NewController(t)
 	f := &refreshFixture{
-		tx:     mock.NewMockTxManager(ctrl),
+		Ports:  apptest.NewPorts(ctrl),
 		tokens: mock.NewMockTokenIssuer(ctrl),
 		obs:    mock.NewMockObserver(ctrl),
-		repos:  apptest.NewRepos(ctrl),
 		u:      loginUser(true, true),
 	}
 	f.h = appsession.NewRefresh(appsession.RefreshDeps{
-		Tx:       f.tx,
+		Tx:       f.Tx,
 		Tokens:   f.tokens,
-		Sealer:   labelSealer{},
+		Sealer:   apptest.Sealer{},
 		Clock:    apptest.NewClock(apptest.T0),
 		Random:   apptest.NewRand(t.Name()),
 		Idle:     appsession.IdleTimeout(idle),
@@ -89,20 +70,20 @@ func liveSession(uid uuid.UUID) *session.Session {
 func TestRefreshRotates(t *testing.T) {
 	f := newRefresh(t)
 	s := liveSession(f.u.ID())
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	var added app.RefreshToken
 	var successor []byte
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), CreatedAt: apptest.T0.Add(-time.Hour)}, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), CreatedAt: apptest.T0.Add(-time.Hour)}, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
+		f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if !ss.LastUsedAt().Equal(apptest.T0) || ss.RevokedAt() != nil {
 				t.Errorf("session not touched: last used %v", ss.LastUsedAt())
 			}
 			return nil
 		}),
-		f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
+		f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
 			added = rt
 			return nil
 		}),
@@ -114,7 +95,7 @@ func TestRefreshRotates(t *testing.T) {
 			return "signed.jwt", c, nil
 		}),
 		// Marked used last, with its successor sealed under its own hash.
-		f.repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0, gomock.Any()).DoAndReturn(func(_ context.Context, _ token.Hash, _ time.Time, sealed []byte) error {
+		f.Repos.Sessions.EXPECT().MarkRefreshTokenUsed(gomock.Any(), f.hash, apptest.T0, gomock.Any()).DoAndReturn(func(_ context.Context, _ token.Hash, _ time.Time, sealed []byte) error {
 			successor = sealed
 			return nil
 		}),
@@ -123,7 +104,7 @@ func TestRefreshRotates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := (labelSealer{}).Open(successor, "refresh-successor:"+hex.EncodeToString(f.hash[:])); err != nil || string(got) != pair.RefreshToken.Reveal() {
+	if got, err := (apptest.Sealer{}).Open(successor, "refresh-successor:"+hex.EncodeToString(f.hash[:])); err != nil || string(got) != pair.RefreshToken.Reveal() {
 		t.Fatalf("sealed successor %q opens to %q, %v; want the new token", successor, got, err)
 	}
 	if added.Hash == f.hash || added.SessionID != s.ID() || token.HashOf(pair.RefreshToken) != added.Hash {
@@ -141,17 +122,17 @@ func TestRefreshReuseRevokesAndCommits(t *testing.T) {
 	f := newRefresh(t)
 	s := liveSession(f.u.ID())
 	usedAt := apptest.T0.Add(-30 * time.Minute)
-	res := apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil),
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil),
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
 				t.Errorf("session saved unrevoked")
 			}
 			return nil
 		}),
-		f.repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.RefreshReuseDetected || e.UserID != f.u.ID() || e.Detail["session_id"] != s.ID().String() || e.IP != meta.IP {
 				t.Errorf("audit %+v", e)
 			}
@@ -175,9 +156,9 @@ func TestRefreshReuseOnRevokedSession(t *testing.T) {
 	rev := apptest.T0.Add(-time.Minute)
 	s := session.Rehydrate(apptest.ID(50), f.u.ID(), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), apptest.T0.Add(time.Hour), &rev, "", "")
 	usedAt := apptest.T0.Add(-30 * time.Minute)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil)
-	f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil)
+	f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 		t.Fatalf("err = %v", err)
 	}
@@ -205,9 +186,9 @@ func TestRefreshDeadSessions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newRefresh(t)
 			s := c.s(f.u.ID())
-			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-			f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
-			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
+			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
+			f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
 			// No MarkRefreshTokenUsed, no Update, no new token.
 			if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 				t.Fatalf("err = %v", err)
@@ -220,10 +201,10 @@ func TestRefreshDisabledUser(t *testing.T) {
 	f := newRefresh(t)
 	s := liveSession(f.u.ID())
 	f.u.Deactivate(apptest.T0)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
-	f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
-	f.repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID()}, nil)
+	f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 		t.Fatalf("err = %v", err)
 	}
@@ -232,17 +213,17 @@ func TestRefreshDisabledUser(t *testing.T) {
 func TestRefreshUnknown(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		f := newRefresh(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{}, session.ErrNotFound)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{}, session.ErrNotFound)
 		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("session", func(t *testing.T) {
 		f := newRefresh(t)
-		apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-		f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: apptest.ID(9)}, nil)
-		f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(9)).Return(nil, session.ErrNotFound)
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: apptest.ID(9)}, nil)
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(9)).Return(nil, session.ErrNotFound)
 		if _, err := f.h.Handle(context.Background(), f.raw, meta); err != domain.ErrRefreshInvalid {
 			t.Fatalf("err = %v", err)
 		}
@@ -260,8 +241,8 @@ func TestRefreshMalformedTouchesNothing(t *testing.T) {
 
 func TestRefreshStoreFailurePropagates(t *testing.T) {
 	f := newRefresh(t)
-	apptest.ExpectWithin(f.tx, f.repos.App(), 1)
-	f.repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{}, domain.Unavailable(errors.New("x")))
+	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{}, domain.Unavailable(errors.New("x")))
 	if _, err := f.h.Handle(context.Background(), f.raw, meta); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}

@@ -4,6 +4,7 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -159,6 +160,52 @@ func NewRepos(ctrl *gomock.Controller) *Repos {
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
 	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys}
+}
+
+// Ports are the mocks of the ports most use cases draw on, all strict:
+// a test expects only the calls that are the behaviour it checks.
+type Ports struct {
+	// Users and Factors work outside any transaction.
+	Users   *mock.MockUserRepository
+	Factors *mock.MockMFARepository
+	Tx      *mock.MockTxManager
+	Hasher  *mock.MockPasswordHasher
+	RL      *mock.MockRateLimiter
+	Audit   *mock.MockAuditLog
+	// Repos are the repositories a transaction hands out.
+	Repos *Repos
+}
+
+// NewPorts makes the mocks on ctrl.
+func NewPorts(ctrl *gomock.Controller) *Ports {
+	return &Ports{
+		Users:   mock.NewMockUserRepository(ctrl),
+		Factors: mock.NewMockMFARepository(ctrl),
+		Tx:      mock.NewMockTxManager(ctrl),
+		Hasher:  mock.NewMockPasswordHasher(ctrl),
+		RL:      mock.NewMockRateLimiter(ctrl),
+		Audit:   mock.NewMockAuditLog(ctrl),
+		Repos:   NewRepos(ctrl),
+	}
+}
+
+// Sealer is a plain stand-in for the AEAD: a sealed value is the label
+// and the plain bytes in the clear, and it opens only under its label
+// (app.ErrSealBroken otherwise), as the real one does.
+type Sealer struct{}
+
+// Seal returns label|plain.
+func (Sealer) Seal(plain []byte, label string) ([]byte, error) {
+	return append([]byte(label+"|"), plain...), nil
+}
+
+// Open returns plain when sealed was sealed under label.
+func (Sealer) Open(sealed []byte, label string) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(sealed, []byte(label+"|"))
+	if !ok {
+		return nil, app.ErrSealBroken
+	}
+	return rest, nil
 }
 
 // Purposes matches the variadic purposes of
@@ -330,6 +377,7 @@ func (c CountingIDs) NewID() uuid.UUID {
 // Compile-time checks.
 var (
 	_ app.Clock       = (*Clock)(nil)
+	_ app.Sealer      = Sealer{}
 	_ app.IDGenerator = (*IDs)(nil)
 	_ app.RateLimiter = CountingRateLimiter{}
 	_ app.Outbox      = CountingOutbox{}
