@@ -86,6 +86,15 @@ func (f *registerFixture) expectMailAllowed(allowed bool) {
 	})
 }
 
+// expectRegistration expects what every registration of a well-formed
+// address does: one hash, the per-address mail limit let through, and txs
+// transactions, whose results it returns.
+func (f *registerFixture) expectRegistration(t *testing.T, txs int) *apptest.TxResults {
+	f.expectHashOnce(t)
+	f.expectMailAllowed(true)
+	return apptest.ExpectWithin(f.Tx, f.Repos.App(), txs)
+}
+
 // verification is what expectVerification saw stored and enqueued.
 type verification struct {
 	tok  *token.OneTimeToken
@@ -181,9 +190,7 @@ func TestRegisterNewAddress(t *testing.T) {
 	for _, requireVerified := range []bool{true, false} {
 		t.Run(fmt.Sprintf("requireVerified=%v", requireVerified), func(t *testing.T) {
 			f := newRegisterWith(t, requireVerified)
-			f.expectHashOnce(t)
-			f.expectMailAllowed(true)
-			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.expectRegistration(t, 1)
 			var created *user.User
 			// The address is looked up before the user is created, and the
 			// user exists before its token refers to it.
@@ -222,9 +229,7 @@ func TestRegisterNewAddress(t *testing.T) {
 // is mailed to the stored address.
 func TestRegisterKnownUnverifiedAddsPendingRegistration(t *testing.T) {
 	f := newRegister(t)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(true)
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	res := f.expectRegistration(t, 1)
 	existing := storedUser("stored-form@example.com", false, true)
 	locked := storedUser("stored-form@example.com", false, true)
 	gomock.InOrder(
@@ -256,9 +261,7 @@ func TestRegisterKnownUnverifiedAddsPendingRegistration(t *testing.T) {
 // registration gets the notice, no token.
 func TestRegisterKnownUnverifiedWithoutRequiredVerificationGetsNotice(t *testing.T) {
 	f := newRegisterWith(t, false)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.expectRegistration(t, 1)
 	existing := storedUser("known@example.com", false, true)
 	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
 	f.expectNotice(t, existing)
@@ -276,9 +279,7 @@ func TestRegisterKnownUnverifiedWithoutRequiredVerificationGetsNotice(t *testing
 // gets the notice and no pending registration is added.
 func TestRegisterVerifiedMeanwhileGetsNotice(t *testing.T) {
 	f := newRegister(t)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.expectRegistration(t, 1)
 	seen := storedUser("known@example.com", false, true)
 	verified := storedUser("known@example.com", true, true)
 	gomock.InOrder(
@@ -295,9 +296,7 @@ func TestRegisterVerifiedMeanwhileGetsNotice(t *testing.T) {
 // Disabled between the lookup and the read for change: nothing is sent.
 func TestRegisterDisabledMeanwhileDoesNothing(t *testing.T) {
 	f := newRegister(t)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.expectRegistration(t, 1)
 	seen := storedUser("known@example.com", false, true)
 	gomock.InOrder(
 		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(seen, nil),
@@ -313,9 +312,7 @@ func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
 	for _, requireVerified := range []bool{true, false} {
 		t.Run(fmt.Sprintf("requireVerified=%v", requireVerified), func(t *testing.T) {
 			f := newRegisterWith(t, requireVerified)
-			f.expectHashOnce(t)
-			f.expectMailAllowed(true)
-			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.expectRegistration(t, 1)
 			existing := storedUser("known@example.com", true, true)
 			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
 			f.expectNotice(t, existing)
@@ -331,9 +328,7 @@ func TestRegisterKnownInactiveDoesNothing(t *testing.T) {
 	for _, verified := range []bool{true, false} {
 		t.Run(fmt.Sprintf("verified=%v", verified), func(t *testing.T) {
 			f := newRegister(t)
-			f.expectHashOnce(t)
-			f.expectMailAllowed(true)
-			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			f.expectRegistration(t, 1)
 			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", verified, false), nil)
 			// Strict mocks: nothing else.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -345,9 +340,7 @@ func TestRegisterKnownInactiveDoesNothing(t *testing.T) {
 
 func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 	f := newRegister(t)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(true)
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+	res := f.expectRegistration(t, 2)
 	winner := storedUser("race@example.com", false, true)
 	gomock.InOrder(
 		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound),
@@ -374,9 +367,7 @@ func TestRegisterRaceRetriesIntoKnownBranch(t *testing.T) {
 
 func TestRegisterRaceTwiceGivesUp(t *testing.T) {
 	f := newRegister(t)
-	f.expectHashOnce(t)
-	f.expectMailAllowed(true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+	f.expectRegistration(t, 2)
 	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Times(2).Return(nil, user.ErrNotFound)
 	f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Times(2).Return(user.ErrEmailTaken)
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "race@example.com", Password: goodPassword, Meta: meta}); err == nil {
@@ -448,9 +439,7 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 	})
 	t.Run("repository unavailable", func(t *testing.T) {
 		f := newRegister(t)
-		f.expectHashOnce(t)
-		f.expectMailAllowed(true)
-		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		f.expectRegistration(t, 1)
 		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
 		err := f.h.Handle(context.Background(), account.RegisterInput{Email: "someone@example.com", Password: goodPassword})
 		if !errors.Is(err, domain.ErrUnavailable) {
@@ -474,9 +463,7 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 	})
 	t.Run("re-read for change fails", func(t *testing.T) {
 		f := newRegister(t)
-		f.expectHashOnce(t)
-		f.expectMailAllowed(true)
-		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		res := f.expectRegistration(t, 1)
 		existing := storedUser("someone@example.com", false, true)
 		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
 		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), existing.ID()).Return(nil, domain.Unavailable(errors.New("x")))

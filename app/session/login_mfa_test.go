@@ -38,9 +38,7 @@ func TestLoginWithMFAAnswersTheSecondStep(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	u := loginUser(true, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-	verifyOnce(t, f, storedHash, true, false)
+	f.expectPassword(t, u, true, false)
 	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
 	var stored *mfa.LoginToken
 	gomock.InOrder(
@@ -75,9 +73,7 @@ func TestLoginWithPendingEnrollmentIsAPlainLogin(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	u := loginUser(true, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-	verifyOnce(t, f, storedHash, true, false)
+	f.expectPassword(t, u, true, false)
 	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), apptest.T0, nil, nil), nil)
 	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	fresh := loginUser(true, true)
@@ -95,9 +91,7 @@ func TestLoginWithMFARehashesFirst(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	u := loginUser(true, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-	verifyOnce(t, f, storedHash, true, true)
+	f.expectPassword(t, u, true, true)
 	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
 	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)

@@ -157,6 +157,14 @@ func verifyOnce(t *testing.T, f *loginFixture, encoded string, ok, rehash bool) 
 	})
 }
 
+// expectPassword expects the attempt counted, u found by its address and
+// its stored hash checked once (ok, rehash), in that order.
+func (f *loginFixture) expectPassword(t *testing.T, u *user.User, ok, rehash bool) {
+	f.expectBegin()
+	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
+	verifyOnce(t, f, storedHash, ok, rehash)
+}
+
 func in(email, pw string) appsession.LoginInput {
 	return appsession.LoginInput{Email: email, Password: pw, Meta: meta}
 }
@@ -186,9 +194,7 @@ func TestLoginWrongPasswordSameAnswer(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	u := loginUser(true, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-	verifyOnce(t, f, storedHash, false, false)
+	f.expectPassword(t, u, false, false)
 	gomock.InOrder(
 		f.expectFailureCounted(false),
 		f.expectAudit(t, audit.LoginFailed, func() any { return u.ID() }),
@@ -204,9 +210,7 @@ func TestLoginFailureThatLocks(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials} // this attempt was checked: the next ones are locked
 	u := loginUser(true, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-	verifyOnce(t, f, storedHash, false, false)
+	f.expectPassword(t, u, false, false)
 	gomock.InOrder(
 		f.expectFailureCounted(true),
 		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
@@ -229,9 +233,7 @@ func TestLoginFailureThatLocks(t *testing.T) {
 
 func TestLoginFailureCheckUnavailable(t *testing.T) {
 	f := newLogin(t, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
-	verifyOnce(t, f, storedHash, false, false)
+	f.expectPassword(t, loginUser(true, true), false, false)
 	f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
 	_, err := f.h.Handle(context.Background(), in("owner@example.com", "wrong password here"))
 	if !errors.Is(err, domain.ErrUnavailable) {
@@ -252,9 +254,7 @@ func TestLoginRightPasswordButRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
 			f.wantResults = []app.LoginOutcome{app.LoginDisabled}
-			f.expectBegin()
-			f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
-			verifyOnce(t, f, storedHash, true, false)
+			f.expectPassword(t, c.u, true, false)
 			// No counter reset, no session, no tokens.
 			_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 			if !errors.Is(err, c.want) {
@@ -469,9 +469,7 @@ func TestLoginRehash(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	u := loginUser(true, true)
-	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-	verifyOnce(t, f, storedHash, true, true)
+	f.expectPassword(t, u, true, true)
 	f.expectCounterReset(t)
 	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 		if pw.Reveal() != password {
@@ -515,9 +513,7 @@ func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 			f := newLogin(t, true)
 			f.wantResults = []app.LoginOutcome{c.result}
 			u := loginUser(true, true)
-			f.expectBegin()
-			f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-			verifyOnce(t, f, storedHash, true, c.rehash)
+			f.expectPassword(t, u, true, c.rehash)
 			f.expectCounterReset(t)
 			if c.rehash {
 				f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
@@ -575,9 +571,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("locking the user row fails", func(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
-		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-		verifyOnce(t, f, storedHash, true, false)
+		f.expectPassword(t, u, true, false)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
@@ -589,9 +583,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("session store fails", func(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
-		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
-		verifyOnce(t, f, storedHash, true, false)
+		f.expectPassword(t, u, true, false)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		fresh := loginUser(true, true)
