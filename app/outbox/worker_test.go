@@ -26,12 +26,11 @@ type fixture struct {
 	ob       *mock.MockOutbox
 	mailer   *mock.MockMailer
 	reporter *mock.MockErrorReporter
-	obs      *mock.MockObserver
+	obs      *apptest.Observer
 	cfg      outbox.Config
 
-	// results is what the observer heard; the test must have said so in
-	// want when it ends.
-	results, want []result
+	// want is what the observer must have heard when the test ends.
+	want []result
 }
 
 // result is one MailResult the observer heard.
@@ -47,7 +46,7 @@ func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 		ob:       mock.NewMockOutbox(ctrl),
 		mailer:   mock.NewMockMailer(ctrl),
 		reporter: mock.NewMockErrorReporter(ctrl),
-		obs:      mock.NewMockObserver(ctrl),
+		obs:      &apptest.Observer{},
 		cfg:      cfg,
 	}
 	f.w = outbox.NewWorker(outbox.WorkerDeps{
@@ -62,12 +61,13 @@ func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 		Observer: f.obs,
 		Config:   cfg,
 	})
-	f.obs.EXPECT().MailResult(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, k app.MailKind, r app.MailOutcome) {
-		f.results = append(f.results, result{k, r})
-	})
 	t.Cleanup(func() {
-		if !slices.Equal(f.results, f.want) {
-			t.Errorf("observed mail results %v, want %v", f.results, f.want)
+		var want []string
+		for _, r := range f.want {
+			want = append(want, "MailResult "+string(r.kind)+" "+string(r.res))
+		}
+		if got := f.obs.Heard(); !slices.Equal(got, want) {
+			t.Errorf("observed %q, want %q", got, want)
 		}
 	})
 	return f

@@ -128,7 +128,7 @@ type loginMFAFixture struct {
 	secret token.Secret
 	lt     *mfa.LoginToken
 
-	results, wantResults []app.LoginOutcome
+	wantResults []app.LoginOutcome
 }
 
 var mfaPlain = bytes.Repeat([]byte{9}, mfa.SecretBytes)
@@ -149,8 +149,7 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	f.sealer.EXPECT().Open([]byte("sealed-secret"), "totp:"+f.u.ID().String()).Return(mfaPlain, nil).AnyTimes()
 	clock := apptest.NewClock(apptest.T0)
 	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
-	obs := mock.NewMockObserver(ctrl)
-	obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) { f.results = append(f.results, r) })
+	obs := &apptest.Observer{}
 	f.h = appsession.NewLoginMFA(appsession.LoginMFADeps{
 		Users:    f.Users,
 		Factors:  f.Factors,
@@ -172,8 +171,8 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	}
 	f.lt, _ = mfa.IssueLoginToken(hash, f.u.ID(), mfa.BindingOf(f.u.ID(), storedHash, meta.IP, meta.UserAgent), apptest.T0.Add(-time.Minute))
 	t.Cleanup(func() {
-		if !slices.Equal(f.results, f.wantResults) {
-			t.Errorf("observed login results %q, want %q", f.results, f.wantResults)
+		if got, want := obs.Heard(), apptest.LoginResults(f.wantResults...); !slices.Equal(got, want) {
+			t.Errorf("observed %q, want %q", got, want)
 		}
 	})
 	return f

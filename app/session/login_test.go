@@ -38,12 +38,12 @@ type loginFixture struct {
 	h *appsession.Login
 	*apptest.Ports
 	tokens *mock.MockTokenIssuer
-	obs    *mock.MockObserver
+	obs    *apptest.Observer
 	ids    *apptest.IDs
 
-	// results is what the observer heard; the test must have said so in
-	// wantResults when it ends.
-	results, wantResults []app.LoginOutcome
+	// wantResults is what the observer must have heard when the test
+	// ends.
+	wantResults []app.LoginOutcome
 
 	t          *testing.T
 	pairKey    string // key of BeginLogin's pair Hit
@@ -57,7 +57,7 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 
 		tokens: mock.NewMockTokenIssuer(ctrl),
 
-		obs: mock.NewMockObserver(ctrl),
+		obs: &apptest.Observer{},
 		ids: &apptest.IDs{},
 		t:   t,
 	}
@@ -77,12 +77,9 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 		Observer:        f.obs,
 	})
 	f.Hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
-	f.obs.EXPECT().LoginResult(gomock.Any(), gomock.Any()).AnyTimes().Do(func(_ context.Context, r app.LoginOutcome) {
-		f.results = append(f.results, r)
-	})
 	t.Cleanup(func() {
-		if !slices.Equal(f.results, f.wantResults) {
-			t.Errorf("observed login results %q, want %q", f.results, f.wantResults)
+		if got, want := f.obs.Heard(), apptest.LoginResults(f.wantResults...); !slices.Equal(got, want) {
+			t.Errorf("observed %q, want %q", got, want)
 		}
 	})
 	return f

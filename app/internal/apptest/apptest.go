@@ -208,6 +208,54 @@ func (Sealer) Open(sealed []byte, label string) ([]byte, error) {
 	return rest, nil
 }
 
+// Observer records what it hears, in order, one line a call:
+// "LoginResult success", "MailResult verify_email sent", "RateLimited
+// login_ip", "MailSkipped verify_email example.org mail_address",
+// "RefreshReuseDetected". A test compares Heard with all it expects, so
+// a call it did not expect fails it as a strict mock would.
+type Observer struct {
+	mu    sync.Mutex
+	heard []string
+}
+
+func (o *Observer) hear(words ...string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.heard = append(o.heard, strings.Join(words, " "))
+}
+
+// Heard returns the lines so far.
+func (o *Observer) Heard() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.heard...)
+}
+
+func (o *Observer) MailSkipped(_ context.Context, kind app.MailKind, addressDomain, rule string) {
+	o.hear("MailSkipped", string(kind), addressDomain, rule)
+}
+
+func (o *Observer) LoginResult(_ context.Context, result app.LoginOutcome) {
+	o.hear("LoginResult", string(result))
+}
+
+func (o *Observer) RateLimited(_ context.Context, rule string) { o.hear("RateLimited", rule) }
+
+func (o *Observer) MailResult(_ context.Context, kind app.MailKind, result app.MailOutcome) {
+	o.hear("MailResult", string(kind), string(result))
+}
+
+func (o *Observer) RefreshReuseDetected(context.Context) { o.hear("RefreshReuseDetected") }
+
+// LoginResults are the lines of the login results rs.
+func LoginResults(rs ...app.LoginOutcome) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, "LoginResult "+string(r))
+	}
+	return out
+}
+
 // Purposes matches the variadic purposes of
 // OneTimeTokenRepository.InvalidateUnused: exactly the purposes in want, in
 // any order, each once. Pass it as the last matcher, in place of the
@@ -378,6 +426,7 @@ func (c CountingIDs) NewID() uuid.UUID {
 var (
 	_ app.Clock       = (*Clock)(nil)
 	_ app.Sealer      = Sealer{}
+	_ app.Observer    = (*Observer)(nil)
 	_ app.IDGenerator = (*IDs)(nil)
 	_ app.RateLimiter = CountingRateLimiter{}
 	_ app.Outbox      = CountingOutbox{}
