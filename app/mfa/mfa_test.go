@@ -87,6 +87,14 @@ func (f *fixture) factor(confirmed bool) *mfa.TOTP {
 	return mfa.RehydrateTOTP(f.u.ID(), sealedSecret, apptest.T0.Add(-2*time.Hour), at, step)
 }
 
+// expectSignedIn expects the signed-in user read, then their factor,
+// which the store answers with (factor, err); it returns the read of the
+// factor.
+func (f *fixture) expectSignedIn(factor *mfa.TOTP, err error) *gomock.Call {
+	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	return f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(factor, err)
+}
+
 // expectOpen lets the sealed secret open under the user's label.
 func (f *fixture) expectOpen(t *testing.T) {
 	f.sealer.EXPECT().Open(sealedSecret, "totp:"+f.u.ID().String()).Return(plainSecret, nil)
@@ -195,8 +203,7 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 func TestStartRefusals(t *testing.T) {
 	t.Run("already enabled: before any password check", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.expectSignedIn(f.factor(true), nil)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
 			t.Fatalf("err = %v", err)
@@ -204,8 +211,7 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("wrong password: nothing made", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		f.expectSignedIn(nil, mfa.ErrNotFound)
 		f.expectPassword(false)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "wrong", Meta: meta})
 		if !errors.Is(err, domain.ErrWrongPassword) {
@@ -222,8 +228,7 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("confirmed meanwhile", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+		f.expectSignedIn(nil, mfa.ErrNotFound)
 		f.expectPassword(true)
 		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
 		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
@@ -261,8 +266,7 @@ var sessionID = apptest.ID(50)
 // second-factor counters cleared.
 func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	f := newFixture(t)
-	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+	f.expectSignedIn(f.factor(false), nil)
 	f.expectBegin()
 	f.expectOpen(t)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
@@ -322,8 +326,7 @@ func TestConfirmRefusals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f))
+			f.expectSignedIn(c.factor(f))
 			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -334,8 +337,7 @@ func TestConfirmRefusals(t *testing.T) {
 	for _, code := range []string{codeAt(2), codeAt(-2), "abcdef", "12345"} {
 		t.Run("wrong code "+code, func(t *testing.T) {
 			f := newFixture(t)
-			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+			f.expectSignedIn(f.factor(false), nil)
 			f.expectBegin()
 			f.expectOpen(t)
 			f.expectCodeFailed(t, "mfa_confirm")
@@ -348,8 +350,7 @@ func TestConfirmRefusals(t *testing.T) {
 	// conditional confirmation, which answers confirmed.
 	upToConfirm := func(t *testing.T, confirmed bool) *fixture {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.expectSignedIn(f.factor(false), nil)
 		f.expectBegin()
 		f.expectOpen(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
@@ -376,8 +377,7 @@ func TestConfirmRefusals(t *testing.T) {
 	})
 	t.Run("throttled: no code checked", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.expectSignedIn(f.factor(false), nil)
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
 		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginThrottled || e.UserID != f.u.ID() {
@@ -474,8 +474,7 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 	}{{"totp", codeAt(1), mfa.MethodTOTP}, {"recovery code", strings.ToLower(recovery[2].Reveal()), mfa.MethodRecoveryCode}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+			f.expectSignedIn(f.factor(true), nil).Times(2)
 			f.expectPassword(true)
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 			if c.method == mfa.MethodTOTP {
@@ -497,8 +496,7 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 // password alone; no code is counted or checked.
 func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 	f := newFixture(t)
-	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+	f.expectSignedIn(f.factor(true), nil).Times(2)
 	f.expectPassword(true)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.expectDisabled(t, appmfa.ProvedBySession)
@@ -511,16 +509,14 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 func TestDisableRefusals(t *testing.T) {
 	t.Run("not enabled", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil)
+		f.expectSignedIn(f.factor(false), nil)
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("wrong password: no code checked", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.expectSignedIn(f.factor(true), nil)
 		f.expectPassword(false)
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
 			t.Fatalf("err = %v", err)
@@ -528,8 +524,7 @@ func TestDisableRefusals(t *testing.T) {
 	})
 	t.Run("replayed code", func(t *testing.T) {
 		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+		f.expectSignedIn(f.factor(true), nil).Times(2)
 		f.expectPassword(true)
 		f.expectBegin()
 		f.expectOpen(t)
@@ -558,8 +553,7 @@ func TestDisableRefusals(t *testing.T) {
 	} {
 		t.Run("step-up required: "+name, func(t *testing.T) {
 			f := newFixture(t)
-			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(2)
+			f.expectSignedIn(f.factor(true), nil).Times(2)
 			f.expectPassword(true)
 			err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: s}, Meta: meta})
 			if err != mfa.ErrStepUpRequired {
