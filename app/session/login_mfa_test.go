@@ -27,7 +27,8 @@ import (
 
 func enabledFactor(u *user.User) *mfa.TOTP {
 	at, step := apptest.T0.Add(-24*time.Hour), mfa.Step(apptest.T0)-100
-	return mfa.RehydrateTOTP(u.ID(), []byte("sealed-secret"), at, &at, &step)
+	sealed, _ := apptest.Sealer{}.Seal(mfaPlain, "totp:"+u.ID().String())
+	return mfa.RehydrateTOTP(u.ID(), sealed, at, &at, &step)
 }
 
 // With MFA on, a right password starts no session: it gives its attempt
@@ -122,7 +123,6 @@ type loginMFAFixture struct {
 	h *appsession.LoginMFA
 	*apptest.Ports
 	tokens *mock.MockTokenIssuer
-	sealer *mock.MockSealer
 	ids    *apptest.IDs
 	u      *user.User
 	secret token.Secret
@@ -140,13 +140,8 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	f := &loginMFAFixture{
 		Ports:  apptest.NewPorts(ctrl),
 		tokens: mock.NewMockTokenIssuer(ctrl),
-		sealer: mock.NewMockSealer(ctrl), ids: &apptest.IDs{}, u: loginUser(true, true),
+		ids:    &apptest.IDs{}, u: loginUser(true, true),
 	}
-	totp := mock.NewMockTOTP(ctrl)
-	totp.EXPECT().Code(mfaPlain, gomock.Any()).DoAndReturn(func(_ []byte, step int64) (string, error) {
-		return fmt.Sprintf("%06d", step%1000000), nil
-	}).AnyTimes()
-	f.sealer.EXPECT().Open([]byte("sealed-secret"), "totp:"+f.u.ID().String()).Return(mfaPlain, nil).AnyTimes()
 	clock := apptest.NewClock(apptest.T0)
 	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
 	obs := &apptest.Observer{}
@@ -155,7 +150,7 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 		Factors:  f.Factors,
 		Tx:       f.Tx,
 		Tokens:   f.tokens,
-		Verifier: appmfa.NewVerifier(totp, f.sealer),
+		Verifier: appmfa.NewVerifier(apptest.TOTP{Secret: mfaPlain}, apptest.Sealer{}),
 		Attempts: appmfa.NewAttempts(guard, f.Audit, clock),
 		Clock:    clock,
 		IDs:      f.ids,

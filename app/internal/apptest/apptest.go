@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -207,6 +209,27 @@ func (Sealer) Open(sealed []byte, label string) ([]byte, error) {
 	}
 	return rest, nil
 }
+
+// TOTP is a stand-in authenticator for Secret: the code of a step is its
+// last six digits. A code of any other secret is an error, so a code
+// checked against a secret that did not open right fails the test.
+type TOTP struct{ Secret []byte }
+
+// Code is step's last six digits.
+func (a TOTP) Code(secret []byte, step int64) (string, error) {
+	if !bytes.Equal(secret, a.Secret) {
+		return "", fmt.Errorf("apptest: a code of secret %x, want %x", secret, a.Secret)
+	}
+	return fmt.Sprintf("%06d", step%1000000), nil
+}
+
+// KeyURI names issuer, account and the encoded secret.
+func (TOTP) KeyURI(issuer, account string, secret []byte) (string, error) {
+	return "otpauth://totp/" + issuer + ":" + account + "?secret=" + mfa.EncodeSecret(secret), nil
+}
+
+// KeyQR is "png of " and the URI.
+func (TOTP) KeyQR(uri string) ([]byte, error) { return []byte("png of " + uri), nil }
 
 // Observer records what it hears, in order, one line a call:
 // "LoginResult success", "MailResult verify_email sent", "RateLimited
@@ -427,6 +450,7 @@ var (
 	_ app.Clock       = (*Clock)(nil)
 	_ app.Sealer      = Sealer{}
 	_ app.Observer    = (*Observer)(nil)
+	_ appmfa.TOTP     = TOTP{}
 	_ app.IDGenerator = (*IDs)(nil)
 	_ app.RateLimiter = CountingRateLimiter{}
 	_ app.Outbox      = CountingOutbox{}
