@@ -52,32 +52,6 @@ type AccessClaims struct {
 	ExpiresAt time.Time
 }
 
-// TokenIssuer signs access tokens (EdDSA JWT).
-type TokenIssuer interface {
-	// Issue signs claims; ID, IssuedAt and ExpiresAt are filled in by the
-	// implementation from its clock and TTL.
-	Issue(ctx context.Context, c AccessClaims) (signed string, claims AccessClaims, err error)
-}
-
-// TokenVerifier checks the access tokens a TokenIssuer signed.
-type TokenVerifier interface {
-	// Verify checks signature, algorithm, typ, kid, iss, aud and exp, and
-	// returns domain.ErrUnauthorized for any token it does not accept.
-	Verify(ctx context.Context, signed string) (AccessClaims, error)
-}
-
-// KeyInstaller makes signing keys and installs the set that signs and
-// verifies access tokens.
-type KeyInstaller interface {
-	// UseKeys replaces the keys that sign and verify, effective for the
-	// next Issue and Verify.
-	UseKeys(ks KeySet) error
-	// GenerateKey makes a new random signing key.
-	GenerateKey() (SigningKey, error)
-	// KeyOf is the signing key of an Ed25519 seed.
-	KeyOf(seed []byte) (SigningKey, error)
-}
-
 // SigningKey is a private signing key as the token signer takes it: the
 // RFC 7638 thumbprint and the Ed25519 seed.
 type SigningKey struct {

@@ -297,7 +297,7 @@ func ProvideTokens(cfg Config, clock app.Clock, ids app.IDGenerator) (*jwt.Token
 
 // ProvideRing builds the key ring and reads it once, so that the signer
 // has its keys before anything is served.
-func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.KeyInstaller, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
+func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens keys.KeyInstaller, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
 	leeway := cfg.JWT.Leeway
 	if leeway == 0 {
 		leeway = jwt.DefaultLeeway
@@ -325,7 +325,7 @@ func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.Si
 	return r, nil
 }
 
-func loadKeyFiles(tokens app.KeyInstaller, current string, previous []string) (*keys.FileKeys, error) {
+func loadKeyFiles(tokens keys.KeyInstaller, current string, previous []string) (*keys.FileKeys, error) {
 	priv, err := jwt.LoadPrivateKeyFile(current)
 	if err != nil {
 		return nil, err
@@ -355,9 +355,9 @@ func loadKeyFiles(tokens app.KeyInstaller, current string, previous []string) (*
 // TokenSet is access-token signing.
 var TokenSet = wire.NewSet(
 	ProvideSealer, ProvideTokens, ProvideRing,
-	wire.Bind(new(app.TokenIssuer), new(*jwt.Tokens)),
-	wire.Bind(new(app.TokenVerifier), new(*jwt.Tokens)),
-	wire.Bind(new(app.KeyInstaller), new(*jwt.Tokens)),
+	wire.Bind(new(session.TokenIssuer), new(*jwt.Tokens)),
+	wire.Bind(new(session.TokenVerifier), new(*jwt.Tokens)),
+	wire.Bind(new(keys.KeyInstaller), new(*jwt.Tokens)),
 	wire.Bind(new(httpadapter.KeyPublisher), new(*jwt.Tokens)),
 )
 

@@ -1,5 +1,5 @@
-// Package jwt implements app.TokenIssuer, app.TokenVerifier and
-// app.KeyInstaller: EdDSA (Ed25519) access tokens in
+// Package jwt implements session.TokenIssuer, session.TokenVerifier and
+// keys.KeyInstaller: EdDSA (Ed25519) access tokens in
 // the RFC 9068 shape (typ at+jwt), verification that accepts only what this
 // package issues, and the JWKS document of the public key.
 package jwt
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
+	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
@@ -25,9 +27,9 @@ import (
 )
 
 var (
-	_ app.TokenIssuer   = (*Tokens)(nil)
-	_ app.TokenVerifier = (*Tokens)(nil)
-	_ app.KeyInstaller  = (*Tokens)(nil)
+	_ session.TokenIssuer   = (*Tokens)(nil)
+	_ session.TokenVerifier = (*Tokens)(nil)
+	_ keys.KeyInstaller     = (*Tokens)(nil)
 )
 
 // TokenType is the typ header of access tokens (RFC 9068).

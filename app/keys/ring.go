@@ -20,6 +20,18 @@ import (
 	"github.com/google/uuid"
 )
 
+// KeyInstaller makes signing keys and installs the set that signs and
+// verifies access tokens.
+type KeyInstaller interface {
+	// UseKeys replaces the keys that sign and verify, effective for the
+	// next Issue and Verify.
+	UseKeys(ks app.KeySet) error
+	// GenerateKey makes a new random signing key.
+	GenerateKey() (app.SigningKey, error)
+	// KeyOf is the signing key of an Ed25519 seed.
+	KeyOf(seed []byte) (app.SigningKey, error)
+}
+
 // Config is how the ring behaves.
 type Config struct {
 	// PublishDelay is how long a rotated key is published before it signs
@@ -73,7 +85,7 @@ type RingDeps struct {
 	Tx       app.TxManager
 	Store    app.SigningKeyRing
 	Sealer   app.Sealer
-	Tokens   app.KeyInstaller
+	Tokens   KeyInstaller
 	Clock    app.Clock
 	Reporter app.ErrorReporter
 	Config   Config

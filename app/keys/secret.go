@@ -1,6 +1,6 @@
 package keys
 
-//go:generate go tool mockgen -destination=../mock/keys.go -package=mock github.com/gatehouse-auth/gatehouse/app/keys Settings
+//go:generate go tool mockgen -destination=../mock/keys.go -package=mock github.com/gatehouse-auth/gatehouse/app/keys Settings,KeyInstaller
 
 import (
 	"context"

@@ -34,14 +34,14 @@ type Principal struct {
 // password changes take effect at once on Gatehouse's own endpoints, on
 // every instance.
 type Authenticate struct {
-	tokens   app.TokenVerifier
+	tokens   TokenVerifier
 	sessions app.SessionRepository
 	clock    app.Clock
 	idle     time.Duration
 }
 
 // NewAuthenticate builds the use case. sessions works outside any transaction.
-func NewAuthenticate(tokens app.TokenVerifier, sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *Authenticate {
+func NewAuthenticate(tokens TokenVerifier, sessions app.SessionRepository, clock app.Clock, idle IdleTimeout) *Authenticate {
 	return &Authenticate{tokens: tokens, sessions: sessions, clock: clock, idle: time.Duration(idle)}
 }
 

@@ -36,7 +36,7 @@ type LoginDeps struct {
 	Factors         app.MFARepository
 	Tx              app.TxManager
 	Hasher          app.PasswordHasher
-	Tokens          app.TokenIssuer
+	Tokens          TokenIssuer
 	Guard           *limits.Guard
 	Audit           app.AuditLog
 	Clock           app.Clock

@@ -115,7 +115,7 @@ type LoginMFADeps struct {
 	Users    app.UserRepository
 	Factors  app.MFARepository
 	Tx       app.TxManager
-	Tokens   app.TokenIssuer
+	Tokens   TokenIssuer
 	Verifier *appmfa.Verifier
 	Attempts *appmfa.Attempts
 	Clock    app.Clock

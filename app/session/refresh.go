@@ -39,7 +39,7 @@ type Refresh struct {
 // RefreshDeps are what Refresh needs.
 type RefreshDeps struct {
 	Tx       app.TxManager
-	Tokens   app.TokenIssuer
+	Tokens   TokenIssuer
 	Sealer   app.Sealer
 	Clock    app.Clock
 	Random   io.Reader

@@ -3,6 +3,8 @@
 // authentication and the listing and revocation of sessions.
 package session
 
+//go:generate go tool mockgen -destination=../mock/session.go -package=mock github.com/gatehouse-auth/gatehouse/app/session TokenIssuer,TokenVerifier
+
 import (
 	"context"
 	"io"
@@ -21,6 +23,20 @@ type RefreshTTL time.Duration
 // IdleTimeout ends a session not refreshed for this long.
 type IdleTimeout time.Duration
 
+// TokenIssuer signs access tokens (EdDSA JWT).
+type TokenIssuer interface {
+	// Issue signs claims; ID, IssuedAt and ExpiresAt are filled in by the
+	// implementation from its clock and TTL.
+	Issue(ctx context.Context, c app.AccessClaims) (signed string, claims app.AccessClaims, err error)
+}
+
+// TokenVerifier checks the access tokens a TokenIssuer signed.
+type TokenVerifier interface {
+	// Verify checks signature, algorithm, typ, kid, iss, aud and exp, and
+	// returns domain.ErrUnauthorized for any token it does not accept.
+	Verify(ctx context.Context, signed string) (app.AccessClaims, error)
+}
+
 // TokenPair is what login and refresh return.
 type TokenPair struct {
 	AccessToken  string
@@ -33,7 +49,7 @@ type TokenPair struct {
 // issuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with
 // signPair.
-func issuePair(ctx context.Context, r app.Repos, tokens app.TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
+func issuePair(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
 		return nil, err
@@ -46,7 +62,7 @@ func issuePair(ctx context.Context, r app.Repos, tokens app.TokenIssuer, rnd io.
 
 // signPair signs a fresh access token for s beside the refresh token
 // secret (new, or the successor a repeat within the reuse grace gets).
-func signPair(ctx context.Context, tokens app.TokenIssuer, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
+func signPair(ctx context.Context, tokens TokenIssuer, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
 	signed, claims, err := tokens.Issue(ctx, app.AccessClaims{
 		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(), AMR: s.AMR(), AuthTime: s.AuthTime(),
 	})
