@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -120,6 +121,16 @@ func AddVerificationToken(ctx context.Context, r Repos, ids IDGenerator, rnd io.
 		ID: ids.NewID(), Kind: MailVerifyEmail, To: u.Email().String(), UserID: u.ID(),
 		Data: LinkMailData(links.VerifyEmail(secret), ttl),
 	}, now)
+}
+
+// SignedIn reads the caller of a bearer endpoint; an account deleted
+// since the token was issued is domain.ErrUnauthorized.
+func SignedIn(ctx context.Context, users UserRepository, id uuid.UUID) (*user.User, error) {
+	u, err := users.ByID(ctx, id)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, domain.ErrUnauthorized
+	}
+	return u, err
 }
 
 // UseToken consumes the one-time token with hash for purpose in the

@@ -35,10 +35,8 @@ func NewDeleteAccount(users app.UserRepository, tx app.TxManager, check *limits.
 // Handle deletes the account of userID if password is its password (and,
 // with MFA on, p steps up).
 func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error {
-	u, err := h.users.ByID(ctx, userID)
-	if errors.Is(err, user.ErrNotFound) {
-		return domain.ErrUnauthorized
-	} else if err != nil {
+	u, err := app.SignedIn(ctx, h.users, userID)
+	if err != nil {
 		return err
 	}
 	if err := h.check.Check(ctx, u, password, "account_deletion", meta); err != nil {

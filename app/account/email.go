@@ -69,10 +69,8 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 	if err != nil {
 		return domain.Validation(domain.FieldError{Field: "new_email", Code: "invalid_email", Message: "The email address is not valid."})
 	}
-	u, err := h.d.Users.ByID(ctx, in.UserID)
-	if errors.Is(err, user.ErrNotFound) {
-		return domain.ErrUnauthorized
-	} else if err != nil {
+	u, err := app.SignedIn(ctx, h.d.Users, in.UserID)
+	if err != nil {
 		return err
 	}
 	if err := h.d.Check.Check(ctx, u, in.Password, "email_change", in.Meta); err != nil {

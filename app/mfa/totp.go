@@ -89,7 +89,7 @@ func NewStart(d StartDeps) *Start {
 
 // Handle starts the enrollment and returns what to show.
 func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
-	u, err := signedIn(ctx, h.d.Users, in.UserID)
+	u, err := app.SignedIn(ctx, h.d.Users, in.UserID)
 	if err != nil {
 		return Enrollment{}, err
 	}
@@ -169,7 +169,7 @@ func NewConfirm(d ConfirmDeps) *Confirm {
 // mfa.ErrAlreadyEnabled; a wrong code is mfa.ErrWrongCode (counted against
 // the second-factor limits).
 func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
-	u, err := signedIn(ctx, h.d.Users, userID)
+	u, err := app.SignedIn(ctx, h.d.Users, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -402,20 +402,10 @@ func Enabled(ctx context.Context, factors app.MFARepository, userID uuid.UUID) (
 	return f.Enabled(), nil
 }
 
-// signedIn reads the caller of a bearer endpoint; an account deleted
-// since the token was issued is domain.ErrUnauthorized.
-func signedIn(ctx context.Context, users app.UserRepository, id uuid.UUID) (*user.User, error) {
-	u, err := users.ByID(ctx, id)
-	if errors.Is(err, user.ErrNotFound) {
-		return nil, domain.ErrUnauthorized
-	}
-	return u, err
-}
-
 // enabledFactor reads the caller, or gives mfa.ErrNotEnabled when they
 // have no confirmed factor (checked again in the caller's transaction).
 func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MFARepository, id uuid.UUID) (*user.User, error) {
-	u, err := signedIn(ctx, users, id)
+	u, err := app.SignedIn(ctx, users, id)
 	if err != nil {
 		return nil, err
 	}

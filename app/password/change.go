@@ -52,10 +52,8 @@ func NewChange(d ChangeDeps) *Change {
 
 // Handle changes the password.
 func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
-	u, err := h.d.Users.ByID(ctx, in.UserID)
-	if errors.Is(err, user.ErrNotFound) {
-		return domain.ErrUnauthorized
-	} else if err != nil {
+	u, err := app.SignedIn(ctx, h.d.Users, in.UserID)
+	if err != nil {
 		return err
 	}
 	if err := h.d.Check.Check(ctx, u, in.CurrentPassword, "password_change", in.Meta); err != nil {
