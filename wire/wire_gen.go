@@ -12,10 +12,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
+	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
@@ -23,37 +22,32 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"go.uber.org/zap"
 )
 
 // Injectors from wire.go:
 
-// BuildPostgres assembles Gatehouse on PostgreSQL. The cleanup closes the
-// pool.
-func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
-	pool, cleanup, err := ProvidePool(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	txManager := postgres.NewTxManager(pool)
-	repos := postgres.NewPoolRepos(pool)
+// BuildServer assembles the service on an opened store. The caller keeps
+// the store and the mailer and closes the store after the service stops.
+func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, mail app.Mailer, log *zap.Logger) (*Gatehouse, error) {
+	txManager := st.Tx
+	repos := st.Repos
 	outbox := repos.Outbox
 	clock := _wireClockValue
-	pools := ProvidePoolMetrics(pool)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	v := st.Conns
+	metricsMetrics, err := metrics.New(outbox, clock, v)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	list := commonpw.New()
 	estimator := strength.New()
 	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideRateLimiter(pool)
+	rateLimiter := st.Limiter
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
 	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
@@ -61,8 +55,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	verificationTTL := cfg.VerificationTTL
 	requireVerifiedEmail := cfg.RequireVerified
@@ -75,24 +68,16 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	mfaRepository := repos.MFA
 	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
 	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
 	totp := ProvideTOTP()
-	settings := ProvideSettings(pool)
-	signingKeyRing := repos.SigningKeys
-	secretKey, err := ProvideSecretKey(ctx, cfg, settings, signingKeyRing, clock, log)
+	settings := st.Settings
+	sealer, err := ProvideSealer(ctx, key, settings, clock)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
@@ -119,7 +104,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
 	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, stepUp, clock, iDs)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
-	v := ProvideReady(pool)
+	v2 := st.Ready
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
@@ -144,21 +129,21 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		MFARegenerate: regenerate,
 		Guard:         guard,
 		Tokens:        accessTokens,
-		Ready:         v,
+		Ready:         v2,
 	}
-	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
+	fiberApp := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL
 	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
-	auditTrail := ProvideAuditTrail(pool)
+	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	storeInfo := ProvideStoreInfo(pool)
+	storeInfo := st.Info
+	signingKeyRing := repos.SigningKeys
 	reporter := logging.NewReporter(log)
 	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	version := cfg.Version
 	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
@@ -168,29 +153,22 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		Audit:   audit,
 		Keys:    keys,
 		Status:  status,
-		Ready:   v,
+		Ready:   v2,
 		Metrics: handler,
 	}
 	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
-	mailer, err := ProvideMailer(cfg, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
-	retention := ProvideRetention(pool)
+	worker := ProvideWorker(outbox, txManager, mail, clock, iDs, reader, links, reporter, metricsObserver, cfg)
+	retention := st.Retention
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
-		HTTP:    app,
+		HTTP:    fiberApp,
 		Admin:   adminHTTP,
 		Outbox:  worker,
 		Janitor: janitor,
 		Keys:    ring,
 	}
-	return gatehouse, func() {
-		cleanup()
-	}, nil
+	return gatehouse, nil
 }
 
 var (
@@ -198,32 +176,29 @@ var (
 	_wireIDsValue   = system.IDs{}
 )
 
-// BuildSQLite assembles Gatehouse on the embedded store. The cleanup closes
-// the database file.
-func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
-	db, cleanup, err := ProvideSQLite(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	txManager := sqlite.NewTxManager(db)
-	repos := sqlite.NewPoolRepos(db)
+// BuildOperator assembles the operators' use cases on an opened store, for
+// the command line.
+func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, log *zap.Logger) (*Operator, error) {
+	repos := st.Repos
+	userRepository := repos.Users
+	sessionRepository := repos.Sessions
+	mfaRepository := repos.MFA
+	txManager := st.Tx
 	outbox := repos.Outbox
 	clock := _wireClockValue
-	pools := ProvideSQLitePoolMetrics(db)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	v := st.Conns
+	metricsMetrics, err := metrics.New(outbox, clock, v)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	list := commonpw.New()
 	estimator := strength.New()
 	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideSQLiteRateLimiter(db)
+	rateLimiter := st.Limiter
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
 	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
@@ -231,205 +206,28 @@ func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, 
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	verificationTTL := cfg.VerificationTTL
-	requireVerifiedEmail := cfg.RequireVerified
-	register := account.NewRegister(txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, verificationTTL, requireVerifiedEmail)
-	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
-	oneTimeTokenRepository := repos.Tokens
-	userRepository := repos.Users
-	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
-	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
-	mfaRepository := repos.MFA
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	auditLog := repos.Audit
-	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
-	totp := ProvideTOTP()
-	settings := ProvideSQLiteSettings(db)
-	signingKeyRing := repos.SigningKeys
-	secretKey, err := ProvideSQLiteSecretKey(ctx, cfg, settings, signingKeyRing, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	verifier := mfa.NewVerifier(totp, sealer)
-	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
-	idleTimeout := cfg.IdleTimeout
-	refreshReuseGrace := cfg.RefreshReuseGrace
-	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
-	revoke := session.NewRevoke(txManager, clock, idleTimeout)
-	logout := session.NewLogout(revoke)
-	sessionRepository := repos.Sessions
-	authenticate := session.NewAuthenticate(accessTokens, sessionRepository, clock, idleTimeout)
-	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
-	forgot := password.NewForgot(outbox, guard, iDs, clock)
-	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
-	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
-	stepUpMaxAge := cfg.StepUpMaxAge
-	stepUp := mfa.NewStepUp(mfaRepository, txManager, verifier, attempts, clock, stepUpMaxAge)
-	change := password.NewChange(userRepository, txManager, passwordHasher, passwordPolicy, passwordCheck, stepUp, clock, iDs)
-	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
-	changeEmail := account.NewChangeEmail(userRepository, txManager, passwordCheck, stepUp, guard, clock, iDs, reader, links, verificationTTL)
-	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
-	issuer := ProvideIssuer(cfg, links)
-	start := mfa.NewStart(userRepository, mfaRepository, txManager, passwordCheck, totp, sealer, clock, reader, issuer)
-	confirm := mfa.NewConfirm(userRepository, mfaRepository, txManager, verifier, attempts, clock, iDs, reader)
-	disable := mfa.NewDisable(userRepository, mfaRepository, txManager, passwordCheck, stepUp, clock, iDs)
-	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
-	v := ProvideSQLiteReady(db)
-	useCases := http.UseCases{
-		Register:      register,
-		VerifyEmail:   verifyEmail,
-		LinkState:     linkState,
-		Resend:        resendVerification,
-		Login:         login,
-		LoginMFA:      loginMFA,
-		Refresh:       refresh,
-		Logout:        logout,
-		Authenticate:  authenticate,
-		ListSessions:  sessionList,
-		RevokeSession: revoke,
-		Forgot:        forgot,
-		Reset:         reset,
-		Change:        change,
-		DeleteAccount: deleteAccount,
-		ChangeEmail:   changeEmail,
-		ConfirmEmail:  confirmEmailChange,
-		MFAStart:      start,
-		MFAConfirm:    confirm,
-		MFADisable:    disable,
-		MFARegenerate: regenerate,
-		Guard:         guard,
-		Tokens:        accessTokens,
-		Ready:         v,
-	}
-	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
-	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
-	auditTrail := ProvideSQLiteAuditTrail(db)
-	audit := admin.NewAudit(auditTrail)
-	adminKeyStore := repos.AdminKeys
-	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	storeInfo := ProvideSQLiteStoreInfo(db)
-	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	version := cfg.Version
-	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
-	handler := ProvideMetricsHandler(metricsMetrics)
-	adminUseCases := http.AdminUseCases{
-		Users:   users,
-		Audit:   audit,
-		Keys:    keys,
-		Status:  status,
-		Ready:   v,
-		Metrics: handler,
-	}
-	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
-	mailer, err := ProvideMailer(cfg, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
-	retention := ProvideSQLiteRetention(db)
-	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
-	gatehouse := &Gatehouse{
-		HTTP:    app,
-		Admin:   adminHTTP,
-		Outbox:  worker,
-		Janitor: janitor,
-		Keys:    ring,
-	}
-	return gatehouse, func() {
-		cleanup()
-	}, nil
-}
-
-// BuildPostgresOperator assembles the operators' use cases on PostgreSQL,
-// for the command line. The cleanup closes the pool.
-func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
-	pool, cleanup, err := ProvidePool(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	repos := postgres.NewPoolRepos(pool)
-	userRepository := repos.Users
-	sessionRepository := repos.Sessions
-	mfaRepository := repos.MFA
-	txManager := postgres.NewTxManager(pool)
-	outbox := repos.Outbox
-	clock := _wireClockValue
-	pools := ProvidePoolMetrics(pool)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	list := commonpw.New()
-	estimator := strength.New()
-	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideRateLimiter(pool)
-	observer := logging.NewObserver(log)
-	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
-	iDs := _wireIDsValue
-	reader := system.Random()
-	links, err := ProvideLinks(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	inviteTTL := cfg.InviteTTL
 	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	auditTrail := ProvideAuditTrail(pool)
+	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
 	signingKeyRing := repos.SigningKeys
-	settings := ProvideSettings(pool)
-	secretKey, err := ProvideSecretKey(ctx, cfg, settings, signingKeyRing, clock, log)
+	settings := st.Settings
+	sealer, err := ProvideSealer(ctx, key, settings, clock)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	accessTokens, err := ProvideTokens(cfg, clock, iDs)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	reporter := logging.NewReporter(log)
 	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	operator := &Operator{
 		Users:       users,
@@ -437,86 +235,5 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		Audit:       audit,
 		SigningKeys: ring,
 	}
-	return operator, func() {
-		cleanup()
-	}, nil
-}
-
-// BuildSQLiteOperator assembles the operators' use cases on the embedded
-// store, for the command line. The cleanup closes the database file.
-func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
-	db, cleanup, err := ProvideSQLite(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	repos := sqlite.NewPoolRepos(db)
-	userRepository := repos.Users
-	sessionRepository := repos.Sessions
-	mfaRepository := repos.MFA
-	txManager := sqlite.NewTxManager(db)
-	outbox := repos.Outbox
-	clock := _wireClockValue
-	pools := ProvideSQLitePoolMetrics(db)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	list := commonpw.New()
-	estimator := strength.New()
-	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideSQLiteRateLimiter(db)
-	observer := logging.NewObserver(log)
-	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
-	iDs := _wireIDsValue
-	reader := system.Random()
-	links, err := ProvideLinks(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	inviteTTL := cfg.InviteTTL
-	users := admin.NewUsers(userRepository, sessionRepository, mfaRepository, txManager, passwordHasher, passwordPolicy, guard, clock, iDs, reader, links, inviteTTL)
-	adminKeyStore := repos.AdminKeys
-	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	auditTrail := ProvideSQLiteAuditTrail(db)
-	audit := admin.NewAudit(auditTrail)
-	signingKeyRing := repos.SigningKeys
-	settings := ProvideSQLiteSettings(db)
-	secretKey, err := ProvideSQLiteSecretKey(ctx, cfg, settings, signingKeyRing, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	operator := &Operator{
-		Users:       users,
-		Keys:        keys,
-		Audit:       audit,
-		SigningKeys: ring,
-	}
-	return operator, func() {
-		cleanup()
-	}, nil
+	return operator, nil
 }

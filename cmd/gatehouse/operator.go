@@ -45,13 +45,25 @@ const adminKeysUsage = `usage: gatehouse admin-keys <command>
   revoke NAME    the key stops working at once
 `
 
-// operator assembles the operators' use cases on the configured store.
+// operator assembles the operators' use cases on the configured store;
+// the cleanup closes the store.
 func operator(ctx context.Context, cfg Config) (*gwire.Operator, func(), error) {
-	build := gwire.BuildPostgresOperator
-	if cfg.store.Kind == storeSQLite {
-		build = gwire.BuildSQLiteOperator
+	wc, err := wireConfig(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return build(ctx, wireConfig(cfg), zap.NewNop())
+	log := zap.NewNop()
+	a := cfg.storage(0, log)
+	st, key, err := openStoreAndKey(ctx, cfg, a, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	op, err := gwire.BuildOperator(ctx, wc, st, key, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, a.Explain(err)
+	}
+	return op, st.Close, nil
 }
 
 // parseArgs parses flags wherever they stand among the positional
