@@ -101,3 +101,25 @@ func TestConfigRefreshReuseGrace(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigLogNamesEveryVariable: the startup log of the configuration
+// has an entry for every variable Config reads, durations with their unit.
+func TestConfigLogNamesEveryVariable(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Redacted()
+	for _, name := range knownEnv() {
+		if _, ok := r[strings.ToLower(strings.TrimPrefix(name, envPrefix))]; !ok {
+			t.Errorf("the logged config has no entry for %s", name)
+		}
+	}
+	if len(r) != len(knownEnv()) {
+		t.Errorf("the logged config has %d entries, Config reads %d variables", len(r), len(knownEnv()))
+	}
+	if r["hash_max_wait"] != "2s" || r["outbox_max_attempts"] != 150 {
+		t.Errorf("hash_max_wait %v, outbox_max_attempts %v", r["hash_max_wait"], r["outbox_max_attempts"])
+	}
+}
