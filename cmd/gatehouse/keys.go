@@ -28,21 +28,19 @@ With GATEHOUSE_JWT_PRIVATE_KEY_FILE set, rotation is the operator's (see docs/op
 `
 
 func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	asJSON := false
-	var rest []string
-	for _, a := range args {
-		if a == "--json" {
-			asJSON = true
-			continue
-		}
-		rest = append(rest, a)
-	}
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(p.stdout, keysUsage)
-		if len(rest) == 0 {
-			return errors.New("no keys command given")
-		}
 		return nil
+	}
+	fs := newFlagSet("keys", p.stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		fmt.Fprint(p.stdout, keysUsage)
+		return errors.New("no keys command given")
 	}
 	cmd, rest := rest[0], rest[1:]
 	want := map[string]int{"list": 0, "rotate": 0, "retire": 1}
@@ -62,7 +60,7 @@ func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error
 		if err != nil {
 			return err
 		}
-		if asJSON {
+		if *asJSON {
 			return json.NewEncoder(p.stdout).Encode(k)
 		}
 		_, err = fmt.Fprintf(p.stdout, "published %s; it signs from %s\n", k.KID, k.ActivateAt.UTC().Format(time.RFC3339))
@@ -78,7 +76,7 @@ func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if *asJSON {
 		if list == nil {
 			list = []keys.KeyView{}
 		}

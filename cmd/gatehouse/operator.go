@@ -66,6 +66,14 @@ func operator(ctx context.Context, cfg Config) (*gwire.Operator, func(), error) 
 	return op, st.Close, nil
 }
 
+// newFlagSet is the flag set of one subcommand: a flag it does not define
+// is a usage error, written to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // parseArgs parses flags wherever they stand among the positional
 // arguments and returns the positionals.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -142,6 +150,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// usersArgs is how many arguments each users command takes.
+var usersArgs = map[string]int{
+	"list": 0, "show": 1, "create": 1, "disable": 1, "enable": 1, "delete": 1,
+	"verify": 1, "unlock": 1, "disable-mfa": 1, "revoke-sessions": 1,
+}
+
 func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(p.stdout, usersUsage)
@@ -150,22 +164,32 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 		}
 		return nil
 	}
-	fs := flag.NewFlagSet("users "+args[0], flag.ContinueOnError)
-	fs.SetOutput(p.stderr)
+	cmd := args[0]
+	wantArgs, known := usersArgs[cmd]
+	if !known {
+		fmt.Fprint(p.stderr, usersUsage)
+		return fmt.Errorf("unknown users command %q", cmd)
+	}
+	// Each command has its own flags: one it does not take is refused.
+	fs := newFlagSet("users "+cmd, p.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	email := fs.String("email", "", "list: a prefix of the address")
-	limit := fs.Int("limit", admin.DefaultLimit, "list: page size (1..200)")
-	cursor := fs.String("cursor", "", "list: the next_cursor of the previous page")
-	verified := fs.Bool("verified", false, "create: mark the address verified")
-	pwStdin := fs.Bool("password-stdin", false, "create: read the password from the first line of stdin")
+	var (
+		email, cursor     *string
+		limit             *int
+		verified, pwStdin *bool
+	)
+	switch cmd {
+	case "list":
+		email = fs.String("email", "", "a prefix of the address")
+		limit = fs.Int("limit", admin.DefaultLimit, "page size (1..200)")
+		cursor = fs.String("cursor", "", "the next_cursor of the previous page")
+	case "create":
+		verified = fs.Bool("verified", false, "mark the address verified")
+		pwStdin = fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	}
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
-	}
-	cmd := args[0]
-	wantArgs := 1
-	if cmd == "list" {
-		wantArgs = 0
 	}
 	if len(pos) != wantArgs {
 		fmt.Fprint(p.stderr, usersUsage)
@@ -241,9 +265,6 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 			return err
 		}
 		return done(p.stdout, *asJSON, "sessions_revoked", strconv.Itoa(n))
-	default:
-		fmt.Fprint(p.stderr, usersUsage)
-		return fmt.Errorf("unknown users command %q", cmd)
 	}
 	if err != nil {
 		return err
