@@ -140,7 +140,8 @@ const sqliteFile = "gatehouse.db"
 // (in the data directory) when GATEHOUSE_SECRET_KEY_FILE is not set.
 const secretKeyFile = "secret.key"
 
-// LoadConfig reads the environment (lookup is os.LookupEnv in production).
+// LoadConfig reads the environment (the process environment, environ(), in
+// production; a map of its own in tests).
 // Every error names the variable it is about.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -28,25 +27,22 @@ With GATEHOUSE_JWT_PRIVATE_KEY_FILE set, rotation is the operator's (see docs/op
 `
 
 func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(p.stdout, keysUsage)
-		return nil
+	if done, err := helpAsked("keys", args, keysUsage, p.stdout); done {
+		return err
 	}
 	fs := newFlagSet("keys", p.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) == 0 {
-		fmt.Fprint(p.stdout, keysUsage)
-		return errors.New("no keys command given")
+	if done, err := helpAsked("keys", pos, keysUsage, p.stdout); done {
+		return err
 	}
-	cmd, rest := rest[0], rest[1:]
+	cmd, rest := pos[0], pos[1:]
 	want := map[string]int{"list": 0, "rotate": 0, "retire": 1}
-	if n, ok := want[cmd]; !ok || len(rest) != n {
-		fmt.Fprint(p.stderr, keysUsage)
-		return fmt.Errorf("keys %s: wrong command or arguments", cmd)
+	if err := checkCommand("keys", cmd, rest, want, keysUsage, p.stderr); err != nil {
+		return err
 	}
 	op, cleanup, err := operator(ctx, cfg)
 	if err != nil {

@@ -66,6 +66,34 @@ func operator(ctx context.Context, cfg Config) (*gwire.Operator, func(), error) 
 	return op, st.Close, nil
 }
 
+// helpAsked prints usage to stdout when args ask for help, or name no
+// command (an error).
+func helpAsked(group string, args []string, usage string, stdout io.Writer) (bool, error) {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return true, fmt.Errorf("no %s command given", group)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return true, nil
+	}
+	return false, nil
+}
+
+// checkCommand refuses, with usage on stderr, a command of group that want
+// does not list or that has another number of arguments than it says.
+func checkCommand(group, cmd string, args []string, want map[string]int, usage string, stderr io.Writer) error {
+	n, known := want[cmd]
+	if known && len(args) == n {
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	if !known {
+		return fmt.Errorf("unknown %s command %q", group, cmd)
+	}
+	return fmt.Errorf("%s %s: want %d argument(s), got %d", group, cmd, n, len(args))
+}
+
 // newFlagSet is the flag set of one subcommand: a flag it does not define
 // is a usage error, written to stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -157,16 +185,11 @@ var usersArgs = map[string]int{
 }
 
 func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(p.stdout, usersUsage)
-		if len(args) == 0 {
-			return errors.New("no users command given")
-		}
-		return nil
+	if done, err := helpAsked("users", args, usersUsage, p.stdout); done {
+		return err
 	}
 	cmd := args[0]
-	wantArgs, known := usersArgs[cmd]
-	if !known {
+	if _, known := usersArgs[cmd]; !known {
 		fmt.Fprint(p.stderr, usersUsage)
 		return fmt.Errorf("unknown users command %q", cmd)
 	}
@@ -191,9 +214,8 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	if err != nil {
 		return err
 	}
-	if len(pos) != wantArgs {
-		fmt.Fprint(p.stderr, usersUsage)
-		return fmt.Errorf("users %s: want %d argument(s), got %d", cmd, wantArgs, len(pos))
+	if err := checkCommand("users", cmd, pos, usersArgs, usersUsage, p.stderr); err != nil {
+		return err
 	}
 	op, cleanup, err := operator(ctx, cfg)
 	if err != nil {
@@ -282,19 +304,13 @@ func done(w io.Writer, asJSON bool, what, value string) error {
 }
 
 func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(p.stdout, adminKeysUsage)
-		if len(args) == 0 {
-			return errors.New("no admin-keys command given")
-		}
-		return nil
+	if done, err := helpAsked("admin-keys", args, adminKeysUsage, p.stdout); done {
+		return err
 	}
 	cmd, rest := args[0], args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
-	n, ok := want[cmd]
-	if !ok || len(rest) != n {
-		fmt.Fprint(p.stderr, adminKeysUsage)
-		return fmt.Errorf("admin-keys %s: wrong command or arguments", cmd)
+	if err := checkCommand("admin-keys", cmd, rest, want, adminKeysUsage, p.stderr); err != nil {
+		return err
 	}
 	op, cleanup, err := operator(ctx, cfg)
 	if err != nil {
