@@ -298,8 +298,7 @@ func TestDeletedAccountsLeaveAnIntactAuditTrailAndAFreeAddress(t *testing.T) {
 }
 
 func TestEmailChangeNeedsTheNewMailbox(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := f.verifiedUser(t)
 		access, _ := login(t, f.c, addr, strongPassword)
 		other, _ := login(t, f.c, addr, strongPassword)
@@ -449,8 +448,7 @@ func TestAdminUnlockLiftsALockout(t *testing.T) {
 }
 
 func TestUsersCommandDrivesTheSameUseCases(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := f.verifiedUser(t)
 		access, _ := login(t, f.c, addr, strongPassword)
 

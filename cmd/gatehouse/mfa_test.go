@@ -229,8 +229,7 @@ func meMFA(t *testing.T, c *client, access string) bool {
 // the old, a password reset leaves MFA on, and the owner turns it off.
 func TestMFAEnrollLoginReplayRecoveryResetDisable(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		plainAddr := f.verifiedUser(t)
 		plainAccess, _ := login(t, c, plainAddr, strongPassword)
@@ -340,8 +339,7 @@ func TestMFAEnrollLoginReplayRecoveryResetDisable(t *testing.T) {
 // client: exactly one gets a session.
 func TestMFARaceOfTenLoginsWithOneCode(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		clients := make([]*client, 10)
 		tokens := make([]string, 10)
@@ -380,8 +378,7 @@ func TestMFARaceOfTenLoginsWithOneCode(t *testing.T) {
 // byte for byte as on an account without MFA.
 func TestMFATokenBurnsAndAWrongPasswordTellsNothing(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		u := enroll(t, f)
 		plainAddr := f.verifiedUser(t)
@@ -477,8 +474,7 @@ func TestMFAOperatorTurnsItOff(t *testing.T) {
 // base32; nor does the recovery-code table hold a code.
 func TestMFASecretsAreNotStoredInClear(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		db := openStore(t, f.env)
 		for table, needles := range map[string][]string{

@@ -60,8 +60,7 @@ func TestForgotLeavesTheInvitationWorking(t *testing.T) {
 // account there and kills the pending registration, whose verification
 // link no longer works.
 func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		wanted := randomEmail()
 		const strangersPassword = "a stranger's own long passphrase"
 		stranger := newClient(t, f.inst)
