@@ -6,9 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,90 +53,37 @@ var sqlDrivers = []string{"database/sql", "github.com/jackc/pgx", "modernc.org/s
 // string or a database API) in cmd/.
 func scanComposition(fsys fs.FS, module string) ([]violation, map[string]int, error) {
 	var out []violation
-	counted := map[string]int{}
-	fset := token.NewFileSet()
-	for _, layer := range []string{"wire", "cmd"} {
-		err := fs.WalkDir(fsys, layer, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if p != layer && skipDir(p) {
-					return fs.SkipDir
+	counted, err := eachGoFile(fsys, []string{"wire", "cmd"}, parser.SkipObjectResolution, func(layer, p string, f *ast.File, fset *token.FileSet) error {
+		if layer == "wire" {
+			return eachImport(p, f, func(imp string) {
+				if reason := checkWireImport(module, imp); reason != "" {
+					out = append(out, violation{File: p, Import: imp, Reason: reason})
 				}
-				return nil
-			}
-			if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-				return nil
-			}
-			src, err := fs.ReadFile(fsys, p)
-			if err != nil {
-				return err
-			}
-			f, err := parser.ParseFile(fset, p, src, parser.SkipObjectResolution)
-			if err != nil {
-				return err
-			}
-			counted[layer]++
-			for _, spec := range f.Imports {
-				imp, err := strconv.Unquote(spec.Path.Value)
-				if err != nil {
-					return fmt.Errorf("%s: bad import %s", p, spec.Path.Value)
-				}
-				if layer == "wire" {
-					if reason := checkWireImport(module, imp); reason != "" {
-						out = append(out, violation{File: p, Import: imp, Reason: reason})
-					}
-					continue
-				}
-				for _, d := range sqlDrivers {
-					if within(imp, d) {
-						out = append(out, violation{File: p, Import: imp, Reason: "cmd/ must not run SQL: a store's adapter does"})
-					}
+			})
+		}
+		err := eachImport(p, f, func(imp string) {
+			for _, d := range sqlDrivers {
+				if within(imp, d) {
+					out = append(out, violation{File: p, Import: imp, Reason: "cmd/ must not run SQL: a store's adapter does"})
 				}
 			}
-			if layer == "cmd" {
-				ast.Inspect(f, func(n ast.Node) bool {
-					lit, ok := n.(*ast.BasicLit)
-					if !ok || lit.Kind != token.STRING {
-						return true
-					}
-					if s, err := strconv.Unquote(lit.Value); err == nil && sqlText.MatchString(s) {
-						out = append(out, violation{File: p, Import: fmt.Sprintf("line %d: %.40s", fset.Position(lit.Pos()).Line, s), Reason: "cmd/ must not hold SQL: a store's adapter does"})
-					}
-					return true
-				})
-			}
-			return nil
 		})
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
-		}
-		return out[i].Import < out[j].Import
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			if s, err := strconv.Unquote(lit.Value); err == nil && sqlText.MatchString(s) {
+				out = append(out, violation{File: p, Import: fmt.Sprintf("line %d: %.40s", fset.Position(lit.Pos()).Line, s), Reason: "cmd/ must not hold SQL: a store's adapter does"})
+			}
+			return true
+		})
+		return err
 	})
-	return out, counted, nil
+	return sorted(out), counted, err
 }
 
-func TestCompositionRootIsThin(t *testing.T) {
-	root, module := moduleRoot(t)
-	violations, counted, err := scanComposition(os.DirFS(root), module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, layer := range []string{"wire", "cmd"} {
-		if counted[layer] == 0 {
-			t.Errorf("no Go files found under %s/: nothing was checked", layer)
-		}
-	}
-	for _, v := range violations {
-		t.Error(v)
-	}
-}
+func TestCompositionRootIsThin(t *testing.T) { checkTree(t, scanComposition, "wire", "cmd") }
 
 // TestScanCompositionFindsViolations plants each breach in an in-memory
 // tree: this is the check failing on purpose.
