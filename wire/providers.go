@@ -12,7 +12,6 @@ package wire
 import (
 	"context"
 	"fmt"
-	"io"
 	nethttp "net/http"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
@@ -147,16 +146,10 @@ func ProvideSealer(ctx context.Context, key SecretKey, settings app.Settings, cl
 	return box, nil
 }
 
-// ProvideTokens builds the access-token signer and verifier; its keys come
-// from the ring.
-func ProvideTokens(cfg Config, clock app.Clock, ids app.IDGenerator) (app.AccessTokens, error) {
-	return jwt.NewWithoutKeys(cfg.JWT, clock, ids)
-}
-
 // ProvideRing builds the key ring and reads it once, so that the signer
 // has its keys before anything is served.
-func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.AccessTokens, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
-	r := keys.NewRing(tx, store, sealer, tokens, clock, rep, cfg.Keys)
+func ProvideRing(ctx context.Context, kc keys.Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens app.AccessTokens, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
+	r := keys.NewRing(tx, store, sealer, tokens, clock, rep, kc)
 	if err := r.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -164,16 +157,16 @@ func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.Si
 }
 
 // TokenSet is access-token signing.
-var TokenSet = wire.NewSet(ProvideSealer, ProvideTokens, ProvideRing)
+var TokenSet = wire.NewSet(
+	ProvideSealer,
+	wire.FieldsOf(new(Config), "JWT", "Keys"),
+	jwt.NewWithoutKeys,
+	wire.Bind(new(app.AccessTokens), new(*jwt.Tokens)),
+	ProvideRing,
+)
 
 // ProvideLinks builds the mail links from the public URL.
 func ProvideLinks(cfg Config) (app.Links, error) { return app.NewLinks(cfg.PublicURL) }
-
-// ProvideGuard builds the abuse-protection policy; what it refuses is
-// counted, and dropped mail logged.
-func ProvideGuard(rl app.RateLimiter, cfg Config, obs app.Observer) *limits.Guard {
-	return limits.NewObservedGuard(rl, cfg.Limits, obs)
-}
 
 // LoggingSet is what tells operators of background failures and dropped
 // mail (the logging observer is the metrics observer's next).
@@ -203,19 +196,14 @@ var MetricsSet = wire.NewSet(
 	ProvideMetricsHandler,
 )
 
-// ProvideWorker builds the outbox worker.
-func ProvideWorker(ob app.Outbox, tx app.TxManager, m app.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, obs app.Observer, cfg Config) *outbox.Worker {
-	return outbox.NewWorker(ob, tx, m, clock, ids, rnd, links, rep, obs, cfg.Outbox)
-}
-
 // OperatorSet is the operators' use cases, which the command line runs on
 // their own.
 var OperatorSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "InviteTTL"),
+	wire.FieldsOf(new(Config), "InviteTTL", "Limits"),
 	LoggingSet,
 	MetricsSet,
 	ProvideLinks,
-	ProvideGuard,
+	limits.NewObservedGuard,
 	admin.NewUsers,
 	admin.NewAudit,
 	admin.NewKeys,
@@ -224,7 +212,7 @@ var OperatorSet = wire.NewSet(
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version", "Outbox"),
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,
@@ -245,7 +233,7 @@ var AppSet = wire.NewSet(
 	password.NewReset,
 	password.NewChange,
 	MFASet,
-	ProvideWorker,
+	outbox.NewWorker,
 	maintenance.NewJanitor,
 )
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	"github.com/gatehouse-auth/gatehouse/adapters/http"
+	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
@@ -20,6 +21,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
@@ -33,10 +35,10 @@ import (
 func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, mail app.Mailer, log *zap.Logger) (*Gatehouse, error) {
 	txManager := st.Tx
 	repos := st.Repos
-	outbox := repos.Outbox
+	appOutbox := repos.Outbox
 	clock := _wireClockValue
 	v := st.Conns
-	metricsMetrics, err := metrics.New(outbox, clock, v)
+	metricsMetrics, err := metrics.New(appOutbox, clock, v)
 	if err != nil {
 		return nil, err
 	}
@@ -48,9 +50,10 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	estimator := strength.New()
 	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := st.Limiter
+	policy := cfg.Limits
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
+	guard := limits.NewObservedGuard(rateLimiter, policy, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
@@ -64,15 +67,16 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
-	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
+	resendVerification := account.NewResendVerification(appOutbox, guard, iDs, clock)
 	mfaRepository := repos.MFA
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	config := cfg.JWT
+	tokens, err := jwt.NewWithoutKeys(config, clock, iDs)
 	if err != nil {
 		return nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
-	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, accessTokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
+	login := session.NewLogin(userRepository, mfaRepository, txManager, passwordHasher, tokens, guard, auditLog, clock, iDs, reader, refreshTTL, requireVerifiedEmail, metricsObserver)
 	totp := ProvideTOTP()
 	settings := st.Settings
 	sealer, err := ProvideSealer(ctx, key, settings, clock)
@@ -81,16 +85,16 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, accessTokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
+	loginMFA := session.NewLoginMFA(userRepository, mfaRepository, txManager, tokens, verifier, attempts, clock, iDs, reader, refreshTTL, metricsObserver)
 	idleTimeout := cfg.IdleTimeout
 	refreshReuseGrace := cfg.RefreshReuseGrace
-	refresh := session.NewRefresh(txManager, accessTokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
+	refresh := session.NewRefresh(txManager, tokens, sealer, clock, reader, idleTimeout, refreshReuseGrace, metricsObserver)
 	revoke := session.NewRevoke(txManager, clock, idleTimeout)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
-	authenticate := session.NewAuthenticate(accessTokens, sessionRepository, clock, idleTimeout)
+	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
-	forgot := password.NewForgot(outbox, guard, iDs, clock)
+	forgot := password.NewForgot(appOutbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
 	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
 	stepUpMaxAge := cfg.StepUpMaxAge
@@ -128,7 +132,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		MFADisable:    disable,
 		MFARegenerate: regenerate,
 		Guard:         guard,
-		Tokens:        accessTokens,
+		Tokens:        tokens,
 		Ready:         v2,
 	}
 	fiberApp := ProvideHTTP(cfg, log, useCases, metricsMetrics)
@@ -139,14 +143,15 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	storeInfo := st.Info
+	keysConfig := cfg.Keys
 	signingKeyRing := repos.SigningKeys
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	ring, err := ProvideRing(ctx, keysConfig, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
 		return nil, err
 	}
 	version := cfg.Version
-	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
+	status := admin.NewStatus(storeInfo, appOutbox, ring, clock, version)
 	handler := ProvideMetricsHandler(metricsMetrics)
 	adminUseCases := http.AdminUseCases{
 		Users:   users,
@@ -157,7 +162,8 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Metrics: handler,
 	}
 	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
-	worker := ProvideWorker(outbox, txManager, mail, clock, iDs, reader, links, reporter, metricsObserver, cfg)
+	outboxConfig := cfg.Outbox
+	worker := outbox.NewWorker(appOutbox, txManager, mail, clock, iDs, reader, links, reporter, metricsObserver, outboxConfig)
 	retention := st.Retention
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
@@ -184,10 +190,10 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	sessionRepository := repos.Sessions
 	mfaRepository := repos.MFA
 	txManager := st.Tx
-	outbox := repos.Outbox
+	appOutbox := repos.Outbox
 	clock := _wireClockValue
 	v := st.Conns
-	metricsMetrics, err := metrics.New(outbox, clock, v)
+	metricsMetrics, err := metrics.New(appOutbox, clock, v)
 	if err != nil {
 		return nil, err
 	}
@@ -199,9 +205,10 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	estimator := strength.New()
 	passwordPolicy := ProvidePolicy(cfg, list, estimator)
 	rateLimiter := st.Limiter
+	policy := cfg.Limits
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
+	guard := limits.NewObservedGuard(rateLimiter, policy, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
@@ -214,18 +221,20 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
+	config := cfg.Keys
 	signingKeyRing := repos.SigningKeys
 	settings := st.Settings
 	sealer, err := ProvideSealer(ctx, key, settings, clock)
 	if err != nil {
 		return nil, err
 	}
-	accessTokens, err := ProvideTokens(cfg, clock, iDs)
+	jwtConfig := cfg.JWT
+	tokens, err := jwt.NewWithoutKeys(jwtConfig, clock, iDs)
 	if err != nil {
 		return nil, err
 	}
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, accessTokens, clock, reporter)
+	ring, err := ProvideRing(ctx, config, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
 		return nil, err
 	}
