@@ -481,39 +481,12 @@ func TestMFASecretsAreNotStoredInClear(t *testing.T) {
 			"mfa_totp":           {string(u.secret), u.auth.b32, strings.ToLower(u.auth.b32)},
 			"mfa_recovery_codes": append(slices.Clone(u.recovery), strings.ReplaceAll(u.recovery[0], "-", "")),
 		} {
-			rows, err := db.QueryContext(db.ctx(t), `SELECT * FROM `+table)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cols, _ := rows.Columns()
-			var dump bytes.Buffer
-			n := 0
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				for _, v := range vals {
-					switch v := v.(type) {
-					case []byte:
-						dump.Write(v)
-					default:
-						fmt.Fprint(&dump, v)
-					}
-					dump.WriteByte(0)
-				}
-				n++
-			}
-			rows.Close()
+			dump, n := db.dump(t, table)
 			if n == 0 {
 				t.Fatalf("%s is empty", table)
 			}
 			for _, needle := range needles {
-				if bytes.Contains(dump.Bytes(), []byte(needle)) {
+				if bytes.Contains(dump, []byte(needle)) {
 					t.Errorf("%s holds a secret in clear", table)
 				}
 			}

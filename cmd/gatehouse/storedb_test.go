@@ -8,8 +8,10 @@ package main
 // below, and nowhere else.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -146,4 +148,45 @@ func (d storeDB) exec(t *testing.T, query string, args ...any) {
 	if _, err := d.ExecContext(d.ctx(t), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+}
+
+// dump is every value of every row of table, each followed by a zero byte
+// (bytes as they are, anything else as fmt prints it), and the number of
+// rows: for searching a table for what it must not hold.
+func (d storeDB) dump(t *testing.T, table string) ([]byte, int) {
+	t.Helper()
+	rows, err := d.QueryContext(d.ctx(t), `SELECT * FROM `+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	n := 0
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if b, ok := v.([]byte); ok {
+				out.Write(b)
+			} else {
+				fmt.Fprint(&out, v)
+			}
+			out.WriteByte(0)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), n
 }
