@@ -204,15 +204,13 @@ func newLogger(cfg Config, w io.Writer) (*zap.Logger, error) {
 }
 
 // wireConfig turns the parsed environment into the injector's input: the
-// adapters' and use cases' own configurations, with the key files read.
+// adapters' and use cases' own configurations, with the signing-key files
+// read (serve adds the metrics token).
 func wireConfig(c Config) (gwire.Config, error) {
-	metricsToken, err := readMetricsToken(c.MetricsTokenFile)
-	if err != nil {
-		return gwire.Config{}, err
-	}
 	jc := jwt.Config{Issuer: c.PublicURL, Audience: c.JWTAudience, TTL: c.AccessTokenTTL}
 	kc := keys.Config{PublishDelay: c.KeyPublishDelay, TokenLife: c.AccessTokenTTL + jwt.DefaultLeeway, Lag: c.KeyRefreshInterval}
 	if c.JWTPrivateKeyFile != "" {
+		var err error
 		if kc.Files, err = loadKeyFiles(c.JWTPrivateKeyFile, c.JWTPreviousKeyFiles); err != nil {
 			return gwire.Config{}, err
 		}
@@ -227,7 +225,7 @@ func wireConfig(c Config) (gwire.Config, error) {
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
 			Pages: httpadapter.PageConfig{AppName: c.AppName, AppURL: c.AppURL, PasswordMinLength: c.PasswordMinLength},
-			Admin: httpadapter.AdminConfig{Addr: c.AdminAddr, Hosts: trimAll(c.AdminHosts), MetricsToken: metricsToken},
+			Admin: httpadapter.AdminConfig{Addr: c.AdminAddr, Hosts: trimAll(c.AdminHosts)},
 		},
 		JWT:               jc,
 		Keys:              kc,
@@ -320,6 +318,9 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	warnOperatorSurfaces(log, cfg)
 	wc, err := wireConfig(cfg)
 	if err != nil {
+		return err
+	}
+	if wc.HTTP.Admin.MetricsToken, err = readMetricsToken(cfg.MetricsTokenFile); err != nil {
 		return err
 	}
 	if cfg.RateLimitDisabled {
