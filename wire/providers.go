@@ -1,29 +1,26 @@
 // Package wire assembles Gatehouse at compile time with Google Wire: one
-// provider set per adapter, wire.Bind from concrete types to the app ports,
-// and the injector in wire.go. wire_gen.go is generated and committed.
+// provider set per concern, wire.Bind from concrete types to the app ports,
+// and one injector per mode in wire.go (serve, the operators' commands).
+// wire_gen.go is generated and committed.
 //
+// The store comes in opened, as one storage.Store whatever store it is;
+// what startup decides (which store and mailer, where the secret key comes
+// from, warnings, defaults) cmd decides before it calls an injector.
 // Providers are plain constructors, so that leaving Wire would cost little.
 package wire
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"io"
 	nethttp "net/http"
-	"strings"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
-	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/secretbox"
-	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/adapters/totp"
@@ -37,30 +34,24 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/wire"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 )
 
-// Config is what the injector needs, already parsed and validated by cmd.
-// Same-typed values have their own named types (session.RefreshTTL, ...).
+// Config is what the injector needs, already parsed, validated and shaped
+// by cmd into the adapters' own configurations. Same-typed values have
+// their own named types (session.RefreshTTL, ...).
 type Config struct {
-	DatabaseURL string // PostgreSQL (BuildPostgres)
-	SQLitePath  string // the embedded store's file (BuildSQLite)
-	MailDir     string // where mail is written without SMTP
-	PublicURL   string
-	AppName     string // names the product in the hosted pages and the mail; "" = Gatehouse
-	AppURL      string // linked from the pages after a successful verification or reset; "" = none
+	PublicURL string
 	// IssuerName is GATEHOUSE_APP_NAME when it is set: authenticator apps
 	// list TOTP codes under it; "" = the public URL's host.
 	IssuerName        string
-	HTTP              httpadapter.Config
-	SMTPURL           string // empty: the development file mailer
-	MailFrom          string
-	JWTPrivateKeyFile string // empty: generated once and kept in the store
+	HTTP              httpadapter.Config // Requests is the metrics' (set here)
 	JWT               jwt.Config
+	Keys              keys.Config
 	RefreshTTL        session.RefreshTTL
 	IdleTimeout       session.IdleTimeout
 	StepUpMaxAge      appmfa.StepUpMaxAge   // how long after a code a session may make sensitive changes without one
@@ -68,22 +59,11 @@ type Config struct {
 	VerificationTTL   account.VerificationTTL
 	RequireVerified   app.RequireVerifiedEmail
 	PasswordMinLength int
-	Argon2            argon2id.Options
+	Argon2            argon2id.Options // Observer is the metrics' (set here)
 	Limits            limits.Policy
 	Outbox            outbox.Config
 	Retention         maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
 	InviteTTL         admin.InviteTTL             // how long an invitation's set-password link works
-	// JWTPreviousKeyFiles stay published beside JWTPrivateKeyFile's key.
-	JWTPreviousKeyFiles []string
-	// SecretKeyFile holds the key that seals secrets at rest; empty: a
-	// key generated once (embedded store: SecretKeyPath; PostgreSQL: kept
-	// in the database).
-	SecretKeyFile string
-	SecretKeyPath string // where the embedded store keeps a generated secret key
-	// KeyPublishDelay is how long a rotated key is published before it
-	// signs; KeyRefresh how often every instance reads the key ring.
-	KeyPublishDelay time.Duration
-	KeyRefresh      time.Duration
 	// Version is the binary's version, shown in the operators' status.
 	Version admin.Version
 }
@@ -110,140 +90,15 @@ type Operator struct {
 	SigningKeys *keys.Ring
 }
 
-// ProvidePool opens the pool; the cleanup closes it.
-func ProvidePool(ctx context.Context, cfg Config) (*pgxpool.Pool, func(), error) {
-	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pool, pool.Close, nil
-}
-
-// ProvideRateLimiter binds the shared counters to the pool.
-func ProvideRateLimiter(pool *pgxpool.Pool) app.RateLimiter { return postgres.NewRateLimiter(pool) }
-
-// ProvideAuditTrail binds the audit reader to the pool.
-func ProvideAuditTrail(pool *pgxpool.Pool) admin.AuditTrail { return postgres.NewAuditLog(pool) }
-
-// ProvideRetention binds the retention sweep to the pool.
-func ProvideRetention(pool *pgxpool.Pool) maintenance.Retention { return postgres.NewRetention(pool) }
-
-// PostgresSet is the PostgreSQL storage adapter.
-var PostgresSet = wire.NewSet(
-	ProvidePool,
-	postgres.NewTxManager,
-	wire.Bind(new(app.TxManager), new(*postgres.TxManager)),
-	// Repositories bound to the pool: reads and single statements outside
-	// a use-case transaction.
-	postgres.NewPoolRepos,
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
-	ProvideAuditTrail,
-	ProvideRateLimiter,
-	ProvideSettings,
-	ProvideSecretKey,
-	ProvideStoreInfo,
-	ProvideRetention,
-	ProvideReady,
-	ProvidePoolMetrics,
-)
-
-// ProvidePoolMetrics shows the pool's statistics in the metrics.
-func ProvidePoolMetrics(pool *pgxpool.Pool) metrics.Pools {
-	return metrics.Pools{metrics.PgxPool("postgres", pool)}
-}
-
-// ProvideStoreInfo describes the PostgreSQL store.
-func ProvideStoreInfo(pool *pgxpool.Pool) admin.StoreInfo { return postgres.NewStoreInfo(pool) }
-
-// ProvideSettings binds the shared settings to the pool.
-func ProvideSettings(pool *pgxpool.Pool) keys.Settings { return postgres.NewSettings(pool) }
-
-// SecretKey is the key that seals secrets at rest.
+// SecretKey is the key that seals secrets at rest, as cmd found it.
 type SecretKey []byte
 
-// ProvideSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it, the key
-// kept in the database (made once), with a warning.
-func ProvideSecretKey(ctx context.Context, cfg Config, settings keys.Settings, ring app.SigningKeyRing, clock app.Clock, log *zap.Logger) (SecretKey, error) {
-	if cfg.SecretKeyFile != "" {
-		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
-	}
-	log.Warn("GATEHOUSE_SECRET_KEY_FILE is not set: the key that seals signing keys and TOTP secrets is kept in the database, so a database dump holds everything needed to read them. Set GATEHOUSE_SECRET_KEY_FILE in production (see SECURITY.md).")
-	return keys.StoredSecretKey(ctx, settings, ring, clock, secretbox.NewKey)
-}
-
-// ProvideReady is the readiness probe: the database answers.
-func ProvideReady(pool *pgxpool.Pool) func(context.Context) error {
-	return func(ctx context.Context) error { return postgres.Ping(ctx, pool) }
-}
-
-// ProvideSQLite opens the embedded store's file; the cleanup closes it.
-func ProvideSQLite(ctx context.Context, cfg Config) (*sqlite.DB, func(), error) {
-	db, err := sqlite.Open(ctx, cfg.SQLitePath)
-	if err != nil {
-		return nil, nil, err
-	}
-	return db, func() { _ = db.Close() }, nil
-}
-
-// ProvideSQLiteRateLimiter binds the counters to the embedded store.
-func ProvideSQLiteRateLimiter(db *sqlite.DB) app.RateLimiter { return sqlite.NewRateLimiter(db) }
-
-// ProvideSQLiteAuditTrail binds the audit reader to the embedded store.
-func ProvideSQLiteAuditTrail(db *sqlite.DB) admin.AuditTrail { return sqlite.NewAuditLog(db) }
-
-// ProvideSQLiteRetention binds the retention sweep to the embedded store.
-func ProvideSQLiteRetention(db *sqlite.DB) maintenance.Retention { return sqlite.NewRetention(db) }
-
-// ProvideSQLiteStoreInfo describes the embedded store.
-func ProvideSQLiteStoreInfo(db *sqlite.DB) admin.StoreInfo { return sqlite.NewStoreInfo(db) }
-
-// ProvideSQLiteSettings binds the shared settings to the embedded store.
-func ProvideSQLiteSettings(db *sqlite.DB) keys.Settings { return sqlite.NewSettings(db) }
-
-// ProvideSQLiteSecretKey reads GATEHOUSE_SECRET_KEY_FILE or, without it,
-// the key file beside the database, with a warning. The file is made
-// (once, mode 0600) only for a database that holds no sealed secret yet.
-func ProvideSQLiteSecretKey(ctx context.Context, cfg Config, settings keys.Settings, ring app.SigningKeyRing, log *zap.Logger) (SecretKey, error) {
-	if cfg.SecretKeyFile != "" {
-		return secretbox.ReadKeyFile(cfg.SecretKeyFile)
-	}
-	key, err := keys.KeptSecretKey(ctx, settings, ring, secretbox.KeyFile{Path: cfg.SecretKeyPath})
-	if err != nil {
-		return nil, err
-	}
-	log.Warn("GATEHOUSE_SECRET_KEY_FILE is not set: the key that seals signing keys and TOTP secrets is kept in a file beside the database; back it up with the database, apart from it.",
-		zap.String("secret_key_path", cfg.SecretKeyPath))
-	return key, nil
-}
-
-// ProvideSQLiteReady is the readiness probe: the file answers.
-func ProvideSQLiteReady(db *sqlite.DB) func(context.Context) error { return db.Ping }
-
-// SQLiteSet is the embedded storage adapter: the same ports on one file.
-var SQLiteSet = wire.NewSet(
-	ProvideSQLite,
-	sqlite.NewTxManager,
-	wire.Bind(new(app.TxManager), new(*sqlite.TxManager)),
-	sqlite.NewPoolRepos,
+// StoreSet is the opened store, whichever it is: its ports are the
+// fields of storage.Store.
+var StoreSet = wire.NewSet(
+	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns"),
 	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
-	ProvideSQLiteAuditTrail,
-	ProvideSQLiteRateLimiter,
-	ProvideSQLiteSettings,
-	ProvideSQLiteSecretKey,
-	ProvideSQLiteStoreInfo,
-	ProvideSQLiteRetention,
-	ProvideSQLiteReady,
-	ProvideSQLitePoolMetrics,
 )
-
-// ProvideSQLitePoolMetrics shows the writer's and the readers' pool
-// statistics in the metrics.
-func ProvideSQLitePoolMetrics(db *sqlite.DB) metrics.Pools {
-	return metrics.Pools{
-		metrics.SQLPool("sqlite_writer", func() sql.DBStats { w, _ := db.PoolStats(); return w }),
-		metrics.SQLPool("sqlite_readers", func() sql.DBStats { _, r := db.PoolStats(); return r }),
-	}
-}
 
 // SystemSet is the clock, ids and randomness.
 var SystemSet = wire.NewSet(
@@ -289,107 +144,30 @@ func ProvideSealer(ctx context.Context, key SecretKey, settings keys.Settings, c
 	return box, nil
 }
 
-// ProvideTokens builds the access-token signer and verifier; its keys come
-// from the ring.
-func ProvideTokens(cfg Config, clock app.Clock, ids app.IDGenerator) (*jwt.Tokens, error) {
-	return jwt.NewWithoutKeys(cfg.JWT, clock, ids)
-}
-
 // ProvideRing builds the key ring and reads it once, so that the signer
 // has its keys before anything is served.
-func ProvideRing(ctx context.Context, cfg Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens keys.KeyInstaller, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
-	leeway := cfg.JWT.Leeway
-	if leeway == 0 {
-		leeway = jwt.DefaultLeeway
-	}
-	kc := keys.Config{PublishDelay: cfg.KeyPublishDelay, TokenLife: cfg.JWT.TTL + leeway, Lag: cfg.KeyRefresh}
-	if cfg.JWTPrivateKeyFile != "" {
-		files, err := loadKeyFiles(tokens, cfg.JWTPrivateKeyFile, cfg.JWTPreviousKeyFiles)
-		if err != nil {
-			return nil, err
-		}
-		kc.Files = files
-	}
-	r := keys.NewRing(keys.RingDeps{
-		Tx:       tx,
-		Store:    store,
-		Sealer:   sealer,
-		Tokens:   tokens,
-		Clock:    clock,
-		Reporter: rep,
-		Config:   kc,
-	})
+func ProvideRing(ctx context.Context, kc keys.Config, tx app.TxManager, store app.SigningKeyRing, sealer app.Sealer, tokens keys.KeyInstaller, clock app.Clock, rep app.ErrorReporter) (*keys.Ring, error) {
+	r := keys.NewRing(keys.RingDeps{Tx: tx, Store: store, Sealer: sealer, Tokens: tokens, Clock: clock, Reporter: rep, Config: kc})
 	if err := r.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	return r, nil
 }
 
-func loadKeyFiles(tokens keys.KeyInstaller, current string, previous []string) (*keys.FileKeys, error) {
-	priv, err := jwt.LoadPrivateKeyFile(current)
-	if err != nil {
-		return nil, err
-	}
-	k, err := tokens.KeyOf(priv.Seed())
-	if err != nil {
-		return nil, err
-	}
-	files := &keys.FileKeys{Current: k}
-	for _, p := range previous {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		pub, err := jwt.LoadPublicKeyFile(p)
-		if err != nil {
-			return nil, err
-		}
-		kid, err := jwt.Thumbprint(pub)
-		if err != nil {
-			return nil, err
-		}
-		files.Previous = append(files.Previous, keys.PublicKey{KID: kid, Key: pub})
-	}
-	return files, nil
-}
-
 // TokenSet is access-token signing.
 var TokenSet = wire.NewSet(
-	ProvideSealer, ProvideTokens, ProvideRing,
+	ProvideSealer,
+	wire.FieldsOf(new(Config), "JWT", "Keys"),
+	jwt.NewWithoutKeys,
 	wire.Bind(new(session.TokenIssuer), new(*jwt.Tokens)),
 	wire.Bind(new(session.TokenVerifier), new(*jwt.Tokens)),
 	wire.Bind(new(keys.KeyInstaller), new(*jwt.Tokens)),
 	wire.Bind(new(httpadapter.KeyPublisher), new(*jwt.Tokens)),
+	ProvideRing,
 )
-
-// ProvideMailer picks SMTP when configured, else the development file
-// mailer (which warns at startup). Either names the product cfg.AppName.
-func ProvideMailer(cfg Config, log *zap.Logger) (outbox.Mailer, error) {
-	r, err := mailer.NewNamedRenderer(cfg.AppName)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.SMTPURL == "" {
-		log.Warn("GATEHOUSE_SMTP_URL is not set: mail is NOT delivered; each mail is written as an .eml file instead. For development only.", zap.String("mail_dir", cfg.MailDir))
-		return mailer.NewFile(cfg.MailDir, cfg.MailFrom, log, mailer.WithFileRenderer(r))
-	}
-	sc, err := mailer.ParseSMTPURL(cfg.SMTPURL)
-	if err != nil {
-		return nil, err
-	}
-	return mailer.NewSMTP(sc, cfg.MailFrom, mailer.WithRenderer(r))
-}
-
-// MailerSet is mail delivery.
-var MailerSet = wire.NewSet(ProvideMailer)
 
 // ProvideLinks builds the mail links from the public URL.
 func ProvideLinks(cfg Config) (app.Links, error) { return app.NewLinks(cfg.PublicURL) }
-
-// ProvideGuard builds the abuse-protection policy; what it refuses is
-// counted, and dropped mail logged.
-func ProvideGuard(rl app.RateLimiter, cfg Config, obs app.Observer) *limits.Guard {
-	return limits.NewObservedGuard(rl, cfg.Limits, obs)
-}
 
 // LoggingSet is what tells operators of background failures and dropped
 // mail (the logging observer is the metrics observer's next).
@@ -409,7 +187,7 @@ func ProvideMetricsHandler(m *metrics.Metrics) nethttp.Handler { return m.Handle
 
 // MetricsSet is the Prometheus registry, fed by the app layer (Observer),
 // the hasher's slots and both HTTP apps, and served at the admin
-// listener's /metrics. The store's set provides the pools.
+// listener's /metrics. The store provides the pools.
 var MetricsSet = wire.NewSet(
 	metrics.New,
 	ProvideObserver,
@@ -419,30 +197,14 @@ var MetricsSet = wire.NewSet(
 	ProvideMetricsHandler,
 )
 
-// ProvideWorker builds the outbox worker.
-func ProvideWorker(ob app.Outbox, tx app.TxManager, m outbox.Mailer, clock app.Clock, ids app.IDGenerator, rnd io.Reader, links app.Links, rep app.ErrorReporter, obs app.Observer, cfg Config) *outbox.Worker {
-	return outbox.NewWorker(outbox.WorkerDeps{
-		Outbox:   ob,
-		Tx:       tx,
-		Mailer:   m,
-		Clock:    clock,
-		IDs:      ids,
-		Random:   rnd,
-		Links:    links,
-		Reporter: rep,
-		Observer: obs,
-		Config:   cfg.Outbox,
-	})
-}
-
 // OperatorSet is the operators' use cases, which the command line runs on
 // their own.
 var OperatorSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "InviteTTL"),
+	wire.FieldsOf(new(Config), "InviteTTL", "Limits"),
 	LoggingSet,
 	MetricsSet,
 	ProvideLinks,
-	ProvideGuard,
+	limits.NewObservedGuard,
 	admin.NewUsers, wire.Struct(new(admin.UsersDeps), "*"),
 	admin.NewAudit,
 	admin.NewKeys,
@@ -451,7 +213,7 @@ var OperatorSet = wire.NewSet(
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version", "Outbox"),
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,
@@ -472,7 +234,7 @@ var AppSet = wire.NewSet(
 	password.NewReset,
 	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
 	MFASet,
-	ProvideWorker,
+	outbox.NewWorker, wire.Struct(new(outbox.WorkerDeps), "*"),
 	maintenance.NewJanitor,
 )
 
@@ -499,12 +261,10 @@ var MFASet = wire.NewSet(
 	session.NewLoginMFA, wire.Struct(new(session.LoginMFADeps), "*"),
 )
 
-// ProvideHTTP builds the Fiber app with every route; the hosted pages get
-// the product's name and URL and the password rule.
+// ProvideHTTP builds the Fiber app with every route.
 func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases, reqs httpadapter.RequestObserver) *fiber.App {
 	hc := cfg.HTTP
 	hc.Requests = reqs
-	hc.Pages = httpadapter.PageConfig{AppName: cfg.AppName, AppURL: cfg.AppURL, PasswordMinLength: cfg.PasswordMinLength}
 	return httpadapter.NewServer(hc, log, uc)
 }
 

@@ -5,46 +5,28 @@ package wire
 import (
 	"context"
 
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"github.com/google/wire"
 	"go.uber.org/zap"
 )
 
-// BuildPostgres assembles Gatehouse on PostgreSQL. The cleanup closes the
-// pool.
-func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
+// BuildServer assembles the service on an opened store. The caller keeps
+// the store and the mailer and closes the store after the service stops.
+func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, mail outbox.Mailer, log *zap.Logger) (*Gatehouse, error) {
 	wire.Build(
-		PostgresSet, SystemSet, PasswordSet, MailerSet, AppSet, HTTPSet,
+		StoreSet, SystemSet, PasswordSet, AppSet, HTTPSet,
 		wire.Struct(new(Gatehouse), "*"),
 	)
-	return nil, nil, nil
+	return nil, nil
 }
 
-// BuildSQLite assembles Gatehouse on the embedded store. The cleanup closes
-// the database file.
-func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
+// BuildOperator assembles the operators' use cases on an opened store, for
+// the command line.
+func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, log *zap.Logger) (*Operator, error) {
 	wire.Build(
-		SQLiteSet, SystemSet, PasswordSet, MailerSet, AppSet, HTTPSet,
-		wire.Struct(new(Gatehouse), "*"),
-	)
-	return nil, nil, nil
-}
-
-// BuildPostgresOperator assembles the operators' use cases on PostgreSQL,
-// for the command line. The cleanup closes the pool.
-func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
-	wire.Build(
-		PostgresSet, SystemSet, PasswordSet, OperatorSet,
+		StoreSet, SystemSet, PasswordSet, OperatorSet,
 		wire.Struct(new(Operator), "*"),
 	)
-	return nil, nil, nil
-}
-
-// BuildSQLiteOperator assembles the operators' use cases on the embedded
-// store, for the command line. The cleanup closes the database file.
-func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
-	wire.Build(
-		SQLiteSet, SystemSet, PasswordSet, OperatorSet,
-		wire.Struct(new(Operator), "*"),
-	)
-	return nil, nil, nil
+	return nil, nil
 }

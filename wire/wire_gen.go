@@ -10,10 +10,9 @@ import (
 	"context"
 	"github.com/gatehouse-auth/gatehouse/adapters/commonpw"
 	"github.com/gatehouse-auth/gatehouse/adapters/http"
+	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/app/account"
@@ -21,48 +20,44 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"go.uber.org/zap"
 )
 
 // Injectors from wire.go:
 
-// BuildPostgres assembles Gatehouse on PostgreSQL. The cleanup closes the
-// pool.
-func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
-	pool, cleanup, err := ProvidePool(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	txManager := postgres.NewTxManager(pool)
-	repos := postgres.NewPoolRepos(pool)
-	outbox := repos.Outbox
+// BuildServer assembles the service on an opened store. The caller keeps
+// the store and the mailer and closes the store after the service stops.
+func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, mail outbox.Mailer, log *zap.Logger) (*Gatehouse, error) {
+	txManager := st.Tx
+	repos := st.Repos
+	appOutbox := repos.Outbox
 	clock := _wireClockValue
-	pools := ProvidePoolMetrics(pool)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	v := st.Conns
+	metricsMetrics, err := metrics.New(appOutbox, clock, v)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	list := commonpw.New()
 	estimator := strength.New()
 	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideRateLimiter(pool)
+	rateLimiter := st.Limiter
+	policy := cfg.Limits
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
+	guard := limits.NewObservedGuard(rateLimiter, policy, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	verificationTTL := cfg.VerificationTTL
 	requireVerifiedEmail := cfg.RequireVerified
@@ -83,12 +78,12 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
-	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
+	resendVerification := account.NewResendVerification(appOutbox, guard, iDs, clock)
 	mfaRepository := repos.MFA
-	tokens, err := ProvideTokens(cfg, clock, iDs)
+	config := cfg.JWT
+	tokens, err := jwt.NewWithoutKeys(config, clock, iDs)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	auditLog := repos.Audit
 	refreshTTL := cfg.RefreshTTL
@@ -109,17 +104,10 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	login := session.NewLogin(loginDeps)
 	totp := ProvideTOTP()
-	settings := ProvideSettings(pool)
-	signingKeyRing := repos.SigningKeys
-	secretKey, err := ProvideSecretKey(ctx, cfg, settings, signingKeyRing, clock, log)
+	settings := st.Settings
+	sealer, err := ProvideSealer(ctx, key, settings, clock)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	verifier := mfa.NewVerifier(totp, sealer)
 	attempts := mfa.NewAttempts(guard, auditLog, clock)
@@ -155,7 +143,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	sessionRepository := repos.Sessions
 	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
-	forgot := password.NewForgot(outbox, guard, iDs, clock)
+	forgot := password.NewForgot(appOutbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
 	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
 	stepUpMaxAge := cfg.StepUpMaxAge
@@ -221,7 +209,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 	}
 	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
-	v := ProvideReady(pool)
+	v2 := st.Ready
 	useCases := http.UseCases{
 		Register:      register,
 		VerifyEmail:   verifyEmail,
@@ -246,7 +234,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		MFARegenerate: regenerate,
 		Guard:         guard,
 		Tokens:        tokens,
-		Ready:         v,
+		Ready:         v2,
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL
@@ -265,36 +253,45 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		InviteTTL: inviteTTL,
 	}
 	users := admin.NewUsers(usersDeps)
-	auditTrail := ProvideAuditTrail(pool)
+	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	storeInfo := ProvideStoreInfo(pool)
+	storeInfo := st.Info
+	keysConfig := cfg.Keys
+	signingKeyRing := repos.SigningKeys
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
+	ring, err := ProvideRing(ctx, keysConfig, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	version := cfg.Version
-	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
+	status := admin.NewStatus(storeInfo, appOutbox, ring, clock, version)
 	handler := ProvideMetricsHandler(metricsMetrics)
 	adminUseCases := http.AdminUseCases{
 		Users:   users,
 		Audit:   audit,
 		Keys:    keys,
 		Status:  status,
-		Ready:   v,
+		Ready:   v2,
 		Metrics: handler,
 	}
 	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
-	mailer, err := ProvideMailer(cfg, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+	outboxConfig := cfg.Outbox
+	workerDeps := outbox.WorkerDeps{
+		Outbox:   appOutbox,
+		Tx:       txManager,
+		Mailer:   mail,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   reader,
+		Links:    links,
+		Reporter: reporter,
+		Observer: metricsObserver,
+		Config:   outboxConfig,
 	}
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
-	retention := ProvideRetention(pool)
+	worker := outbox.NewWorker(workerDeps)
+	retention := st.Retention
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
@@ -304,9 +301,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 		Janitor: janitor,
 		Keys:    ring,
 	}
-	return gatehouse, func() {
-		cleanup()
-	}, nil
+	return gatehouse, nil
 }
 
 var (
@@ -314,325 +309,38 @@ var (
 	_wireIDsValue   = system.IDs{}
 )
 
-// BuildSQLite assembles Gatehouse on the embedded store. The cleanup closes
-// the database file.
-func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
-	db, cleanup, err := ProvideSQLite(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	txManager := sqlite.NewTxManager(db)
-	repos := sqlite.NewPoolRepos(db)
-	outbox := repos.Outbox
+// BuildOperator assembles the operators' use cases on an opened store, for
+// the command line.
+func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, log *zap.Logger) (*Operator, error) {
+	repos := st.Repos
+	userRepository := repos.Users
+	sessionRepository := repos.Sessions
+	mfaRepository := repos.MFA
+	txManager := st.Tx
+	appOutbox := repos.Outbox
 	clock := _wireClockValue
-	pools := ProvideSQLitePoolMetrics(db)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
+	v := st.Conns
+	metricsMetrics, err := metrics.New(appOutbox, clock, v)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	list := commonpw.New()
 	estimator := strength.New()
 	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideSQLiteRateLimiter(db)
+	rateLimiter := st.Limiter
+	policy := cfg.Limits
 	observer := logging.NewObserver(log)
 	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
+	guard := limits.NewObservedGuard(rateLimiter, policy, metricsObserver)
 	iDs := _wireIDsValue
 	reader := system.Random()
 	links, err := ProvideLinks(cfg)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	verificationTTL := cfg.VerificationTTL
-	requireVerifiedEmail := cfg.RequireVerified
-	registerDeps := account.RegisterDeps{
-		Tx:              txManager,
-		Hasher:          passwordHasher,
-		Policy:          passwordPolicy,
-		Guard:           guard,
-		Clock:           clock,
-		IDs:             iDs,
-		Random:          reader,
-		Links:           links,
-		TTL:             verificationTTL,
-		RequireVerified: requireVerifiedEmail,
-	}
-	register := account.NewRegister(registerDeps)
-	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
-	oneTimeTokenRepository := repos.Tokens
-	userRepository := repos.Users
-	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
-	resendVerification := account.NewResendVerification(outbox, guard, iDs, clock)
-	mfaRepository := repos.MFA
-	tokens, err := ProvideTokens(cfg, clock, iDs)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	auditLog := repos.Audit
-	refreshTTL := cfg.RefreshTTL
-	loginDeps := session.LoginDeps{
-		Users:           userRepository,
-		Factors:         mfaRepository,
-		Tx:              txManager,
-		Hasher:          passwordHasher,
-		Tokens:          tokens,
-		Guard:           guard,
-		Audit:           auditLog,
-		Clock:           clock,
-		IDs:             iDs,
-		Random:          reader,
-		TTL:             refreshTTL,
-		RequireVerified: requireVerifiedEmail,
-		Observer:        metricsObserver,
-	}
-	login := session.NewLogin(loginDeps)
-	totp := ProvideTOTP()
-	settings := ProvideSQLiteSettings(db)
-	signingKeyRing := repos.SigningKeys
-	secretKey, err := ProvideSQLiteSecretKey(ctx, cfg, settings, signingKeyRing, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	verifier := mfa.NewVerifier(totp, sealer)
-	attempts := mfa.NewAttempts(guard, auditLog, clock)
-	loginMFADeps := session.LoginMFADeps{
-		Users:    userRepository,
-		Factors:  mfaRepository,
-		Tx:       txManager,
-		Tokens:   tokens,
-		Verifier: verifier,
-		Attempts: attempts,
-		Clock:    clock,
-		IDs:      iDs,
-		Random:   reader,
-		TTL:      refreshTTL,
-		Observer: metricsObserver,
-	}
-	loginMFA := session.NewLoginMFA(loginMFADeps)
-	idleTimeout := cfg.IdleTimeout
-	refreshReuseGrace := cfg.RefreshReuseGrace
-	refreshDeps := session.RefreshDeps{
-		Tx:       txManager,
-		Tokens:   tokens,
-		Sealer:   sealer,
-		Clock:    clock,
-		Random:   reader,
-		Idle:     idleTimeout,
-		Grace:    refreshReuseGrace,
-		Observer: metricsObserver,
-	}
-	refresh := session.NewRefresh(refreshDeps)
-	revoke := session.NewRevoke(txManager, clock, idleTimeout)
-	logout := session.NewLogout(revoke)
-	sessionRepository := repos.Sessions
-	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
-	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
-	forgot := password.NewForgot(outbox, guard, iDs, clock)
-	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
-	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
-	stepUpMaxAge := cfg.StepUpMaxAge
-	stepUp := mfa.NewStepUp(mfaRepository, txManager, verifier, attempts, clock, stepUpMaxAge)
-	changeDeps := password.ChangeDeps{
-		Users:  userRepository,
-		Tx:     txManager,
-		Hasher: passwordHasher,
-		Policy: passwordPolicy,
-		Check:  passwordCheck,
-		StepUp: stepUp,
-		Clock:  clock,
-		IDs:    iDs,
-	}
-	change := password.NewChange(changeDeps)
-	deleteAccount := account.NewDeleteAccount(userRepository, txManager, passwordCheck, stepUp, clock, iDs)
-	changeEmailDeps := account.ChangeEmailDeps{
-		Users:  userRepository,
-		Tx:     txManager,
-		Check:  passwordCheck,
-		StepUp: stepUp,
-		Guard:  guard,
-		Clock:  clock,
-		IDs:    iDs,
-		Random: reader,
-		Links:  links,
-		TTL:    verificationTTL,
-	}
-	changeEmail := account.NewChangeEmail(changeEmailDeps)
-	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
-	issuer := ProvideIssuer(cfg, links)
-	startDeps := mfa.StartDeps{
-		Users:   userRepository,
-		Factors: mfaRepository,
-		Tx:      txManager,
-		Check:   passwordCheck,
-		TOTP:    totp,
-		Sealer:  sealer,
-		Clock:   clock,
-		Random:  reader,
-		Issuer:  issuer,
-	}
-	start := mfa.NewStart(startDeps)
-	confirmDeps := mfa.ConfirmDeps{
-		Users:    userRepository,
-		Factors:  mfaRepository,
-		Tx:       txManager,
-		Verifier: verifier,
-		Attempts: attempts,
-		Clock:    clock,
-		IDs:      iDs,
-		Random:   reader,
-	}
-	confirm := mfa.NewConfirm(confirmDeps)
-	disableDeps := mfa.DisableDeps{
-		Users:   userRepository,
-		Factors: mfaRepository,
-		Tx:      txManager,
-		Check:   passwordCheck,
-		StepUp:  stepUp,
-		Clock:   clock,
-		IDs:     iDs,
-	}
-	disable := mfa.NewDisable(disableDeps)
-	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
-	v := ProvideSQLiteReady(db)
-	useCases := http.UseCases{
-		Register:      register,
-		VerifyEmail:   verifyEmail,
-		LinkState:     linkState,
-		Resend:        resendVerification,
-		Login:         login,
-		LoginMFA:      loginMFA,
-		Refresh:       refresh,
-		Logout:        logout,
-		Authenticate:  authenticate,
-		ListSessions:  sessionList,
-		RevokeSession: revoke,
-		Forgot:        forgot,
-		Reset:         reset,
-		Change:        change,
-		DeleteAccount: deleteAccount,
-		ChangeEmail:   changeEmail,
-		ConfirmEmail:  confirmEmailChange,
-		MFAStart:      start,
-		MFAConfirm:    confirm,
-		MFADisable:    disable,
-		MFARegenerate: regenerate,
-		Guard:         guard,
-		Tokens:        tokens,
-		Ready:         v,
-	}
-	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
-	inviteTTL := cfg.InviteTTL
-	usersDeps := admin.UsersDeps{
-		Users:     userRepository,
-		Sessions:  sessionRepository,
-		Factors:   mfaRepository,
-		Tx:        txManager,
-		Hasher:    passwordHasher,
-		Policy:    passwordPolicy,
-		Guard:     guard,
-		Clock:     clock,
-		IDs:       iDs,
-		Random:    reader,
-		Links:     links,
-		InviteTTL: inviteTTL,
-	}
-	users := admin.NewUsers(usersDeps)
-	auditTrail := ProvideSQLiteAuditTrail(db)
-	audit := admin.NewAudit(auditTrail)
-	adminKeyStore := repos.AdminKeys
-	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	storeInfo := ProvideSQLiteStoreInfo(db)
-	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	version := cfg.Version
-	status := admin.NewStatus(storeInfo, outbox, ring, clock, version)
-	handler := ProvideMetricsHandler(metricsMetrics)
-	adminUseCases := http.AdminUseCases{
-		Users:   users,
-		Audit:   audit,
-		Keys:    keys,
-		Status:  status,
-		Ready:   v,
-		Metrics: handler,
-	}
-	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
-	mailer, err := ProvideMailer(cfg, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	worker := ProvideWorker(outbox, txManager, mailer, clock, iDs, reader, links, reporter, metricsObserver, cfg)
-	retention := ProvideSQLiteRetention(db)
-	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
-	gatehouse := &Gatehouse{
-		HTTP:    app,
-		Admin:   adminHTTP,
-		Outbox:  worker,
-		Janitor: janitor,
-		Keys:    ring,
-	}
-	return gatehouse, func() {
-		cleanup()
-	}, nil
-}
-
-// BuildPostgresOperator assembles the operators' use cases on PostgreSQL,
-// for the command line. The cleanup closes the pool.
-func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
-	pool, cleanup, err := ProvidePool(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	repos := postgres.NewPoolRepos(pool)
-	userRepository := repos.Users
-	sessionRepository := repos.Sessions
-	mfaRepository := repos.MFA
-	txManager := postgres.NewTxManager(pool)
-	outbox := repos.Outbox
-	clock := _wireClockValue
-	pools := ProvidePoolMetrics(pool)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	list := commonpw.New()
-	estimator := strength.New()
-	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideRateLimiter(pool)
-	observer := logging.NewObserver(log)
-	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
-	iDs := _wireIDsValue
-	reader := system.Random()
-	links, err := ProvideLinks(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	inviteTTL := cfg.InviteTTL
 	usersDeps := admin.UsersDeps{
@@ -652,30 +360,24 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 	users := admin.NewUsers(usersDeps)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	auditTrail := ProvideAuditTrail(pool)
+	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
+	config := cfg.Keys
 	signingKeyRing := repos.SigningKeys
-	settings := ProvideSettings(pool)
-	secretKey, err := ProvideSecretKey(ctx, cfg, settings, signingKeyRing, clock, log)
+	settings := st.Settings
+	sealer, err := ProvideSealer(ctx, key, settings, clock)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
+	jwtConfig := cfg.JWT
+	tokens, err := jwt.NewWithoutKeys(jwtConfig, clock, iDs)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	tokens, err := ProvideTokens(cfg, clock, iDs)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
+	ring, err := ProvideRing(ctx, config, txManager, signingKeyRing, sealer, tokens, clock, reporter)
 	if err != nil {
-		cleanup()
-		return nil, nil, err
+		return nil, err
 	}
 	operator := &Operator{
 		Users:       users,
@@ -683,100 +385,5 @@ func BuildPostgresOperator(ctx context.Context, cfg Config, log *zap.Logger) (*O
 		Audit:       audit,
 		SigningKeys: ring,
 	}
-	return operator, func() {
-		cleanup()
-	}, nil
-}
-
-// BuildSQLiteOperator assembles the operators' use cases on the embedded
-// store, for the command line. The cleanup closes the database file.
-func BuildSQLiteOperator(ctx context.Context, cfg Config, log *zap.Logger) (*Operator, func(), error) {
-	db, cleanup, err := ProvideSQLite(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	repos := sqlite.NewPoolRepos(db)
-	userRepository := repos.Users
-	sessionRepository := repos.Sessions
-	mfaRepository := repos.MFA
-	txManager := sqlite.NewTxManager(db)
-	outbox := repos.Outbox
-	clock := _wireClockValue
-	pools := ProvideSQLitePoolMetrics(db)
-	metricsMetrics, err := metrics.New(outbox, clock, pools)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	list := commonpw.New()
-	estimator := strength.New()
-	passwordPolicy := ProvidePolicy(cfg, list, estimator)
-	rateLimiter := ProvideSQLiteRateLimiter(db)
-	observer := logging.NewObserver(log)
-	metricsObserver := ProvideObserver(metricsMetrics, observer)
-	guard := ProvideGuard(rateLimiter, cfg, metricsObserver)
-	iDs := _wireIDsValue
-	reader := system.Random()
-	links, err := ProvideLinks(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	inviteTTL := cfg.InviteTTL
-	usersDeps := admin.UsersDeps{
-		Users:     userRepository,
-		Sessions:  sessionRepository,
-		Factors:   mfaRepository,
-		Tx:        txManager,
-		Hasher:    passwordHasher,
-		Policy:    passwordPolicy,
-		Guard:     guard,
-		Clock:     clock,
-		IDs:       iDs,
-		Random:    reader,
-		Links:     links,
-		InviteTTL: inviteTTL,
-	}
-	users := admin.NewUsers(usersDeps)
-	adminKeyStore := repos.AdminKeys
-	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	auditTrail := ProvideSQLiteAuditTrail(db)
-	audit := admin.NewAudit(auditTrail)
-	signingKeyRing := repos.SigningKeys
-	settings := ProvideSQLiteSettings(db)
-	secretKey, err := ProvideSQLiteSecretKey(ctx, cfg, settings, signingKeyRing, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sealer, err := ProvideSealer(ctx, secretKey, settings, clock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	tokens, err := ProvideTokens(cfg, clock, iDs)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	reporter := logging.NewReporter(log)
-	ring, err := ProvideRing(ctx, cfg, txManager, signingKeyRing, sealer, tokens, clock, reporter)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	operator := &Operator{
-		Users:       users,
-		Keys:        keys,
-		Audit:       audit,
-		SigningKeys: ring,
-	}
-	return operator, func() {
-		cleanup()
-	}, nil
+	return operator, nil
 }

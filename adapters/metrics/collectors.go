@@ -2,12 +2,11 @@ package metrics
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -81,47 +80,13 @@ func (c *outboxCollector) stats() (app.OutboxStats, time.Time, error) {
 }
 
 // PoolStats is one connection pool's statistics at a moment.
-type PoolStats struct {
-	Acquired, Idle, Total, Max int
-	// Acquires counts every acquire since the pool opened; negative when
-	// the pool does not count them (database/sql).
-	Acquires int64
-	// Waits counts the acquires that had to wait for a connection, and
-	// WaitTime is the time they waited in all.
-	Waits    int64
-	WaitTime time.Duration
-}
+type PoolStats = storage.ConnStats
 
 // Pool names a connection pool and reads its statistics.
-type Pool struct {
-	Name  string
-	Stats func() PoolStats
-}
+type Pool = storage.ConnGroup
 
-// Pools are the store's connection pools.
-type Pools []Pool
-
-// PgxPool reads a PostgreSQL pool.
-func PgxPool(name string, p *pgxpool.Pool) Pool {
-	return Pool{Name: name, Stats: func() PoolStats {
-		s := p.Stat()
-		return PoolStats{
-			Acquired: int(s.AcquiredConns()), Idle: int(s.IdleConns()), Total: int(s.TotalConns()), Max: int(s.MaxConns()),
-			Acquires: s.AcquireCount(), Waits: s.EmptyAcquireCount(), WaitTime: s.EmptyAcquireWaitTime(),
-		}
-	}}
-}
-
-// SQLPool reads a database/sql pool through stats (such as (*sql.DB).Stats).
-func SQLPool(name string, stats func() sql.DBStats) Pool {
-	return Pool{Name: name, Stats: func() PoolStats {
-		s := stats()
-		return PoolStats{
-			Acquired: s.InUse, Idle: s.Idle, Total: s.OpenConnections, Max: s.MaxOpenConnections,
-			Acquires: -1, Waits: s.WaitCount, WaitTime: s.WaitDuration,
-		}
-	}}
-}
+// Pools are the store's connection pools (storage.Store.Conns).
+type Pools = []Pool
 
 // poolCollector serves gatehouse_db_pool_* for every pool, labelled with
 // its name. Reading pool statistics costs no query.

@@ -2,7 +2,6 @@ package metrics_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"net/http"
@@ -82,7 +81,7 @@ func has(t *testing.T, text string, lines ...string) {
 func TestFamiliesFromTheStart(t *testing.T) {
 	t.Parallel()
 	ctrl := gomock.NewController(t)
-	m := newMetrics(t, emptyOutbox(ctrl), &clock{t: t0}, metrics.Pools{metrics.SQLPool("reader", func() sql.DBStats { return sql.DBStats{} })})
+	m := newMetrics(t, emptyOutbox(ctrl), &clock{t: t0}, metrics.Pools{{Name: "reader", Stats: func() metrics.PoolStats { return metrics.PoolStats{Acquires: -1} }}})
 	m.ObserveRequest("/healthz", "GET", 200, time.Millisecond)
 	m.SlotAcquired(0)
 	m.SlotReleased()
@@ -264,9 +263,9 @@ func TestPools(t *testing.T) {
 	t.Parallel()
 	ctrl := gomock.NewController(t)
 	m := newMetrics(t, emptyOutbox(ctrl), &clock{t: t0}, metrics.Pools{
-		metrics.SQLPool("writer", func() sql.DBStats {
-			return sql.DBStats{MaxOpenConnections: 1, OpenConnections: 1, InUse: 1, WaitCount: 4, WaitDuration: 1500 * time.Millisecond}
-		}),
+		{Name: "writer", Stats: func() metrics.PoolStats { // a pool that does not count acquires
+			return metrics.PoolStats{Acquired: 1, Total: 1, Max: 1, Acquires: -1, Waits: 4, WaitTime: 1500 * time.Millisecond}
+		}},
 		{Name: "main", Stats: func() metrics.PoolStats {
 			return metrics.PoolStats{Acquired: 3, Idle: 2, Total: 5, Max: 10, Acquires: 1234, Waits: 6, WaitTime: 250 * time.Millisecond}
 		}},

@@ -1,7 +1,8 @@
 // Package postgres implements Gatehouse's storage ports on PostgreSQL with
 // pgx v5: repositories, the transaction manager, the mail outbox, the
 // hash-chained audit log, the shared rate-limit store, the signing-key store
-// and the migrations runner.
+// and the migrations runner. Config (store.go) is the store's
+// storage.Adapter: it opens all of it as one storage.Store.
 //
 // Driver errors are translated at this boundary: pgx.ErrNoRows becomes the
 // port's not-found error, a duplicate email becomes user.ErrEmailTaken, and

@@ -2,7 +2,8 @@
 // database file, with the pure-Go driver modernc.org/sqlite (no cgo):
 // repositories, the transaction manager, the mail outbox, the hash-chained
 // audit log, the rate-limit store, the signing-key store, the retention
-// sweep, the migrations runner and online backups. It is the single-instance
+// sweep, the migrations runner and online backups; Config (store.go) opens
+// all of it as one storage.Store. It is the single-instance
 // alternative to package postgres, with the same semantics and the same error
 // translation, so that one process can run without a database server.
 //

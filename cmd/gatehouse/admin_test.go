@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -297,8 +298,7 @@ func TestDeletedAccountsLeaveAnIntactAuditTrailAndAFreeAddress(t *testing.T) {
 }
 
 func TestEmailChangeNeedsTheNewMailbox(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := f.verifiedUser(t)
 		access, _ := login(t, f.c, addr, strongPassword)
 		other, _ := login(t, f.c, addr, strongPassword)
@@ -448,8 +448,7 @@ func TestAdminUnlockLiftsALockout(t *testing.T) {
 }
 
 func TestUsersCommandDrivesTheSameUseCases(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := f.verifiedUser(t)
 		access, _ := login(t, f.c, addr, strongPassword)
 
@@ -496,4 +495,27 @@ func TestUsersCommandDrivesTheSameUseCases(t *testing.T) {
 			t.Error("an unknown users command succeeded")
 		}
 	})
+}
+
+// TestUsersCommandRefusesFlagsItDoesNotTake: each users command has its
+// own flags; one that belongs to another command is a usage error, before
+// any store is opened.
+func TestUsersCommandRefusesFlagsItDoesNotTake(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GATEHOUSE_DATA_DIR": t.TempDir()}
+	for _, args := range [][]string{
+		{"users", "show", "someone@example.com", "--password-stdin"},
+		{"users", "list", "--verified"},
+		{"users", "create", "someone@example.com", "--limit", "5"},
+		{"keys", "list", "--verified"},
+	} {
+		var stderr strings.Builder
+		err := run(context.Background(), args, env, io.Discard, &stderr, nil)
+		if err == nil || !strings.Contains(err.Error(), "flag provided but not defined") {
+			t.Errorf("%v: error %v, want a usage error", args, err)
+		}
+		if !strings.Contains(stderr.String(), "Usage of "+args[0]) {
+			t.Errorf("%v: no usage on stderr: %q", args, stderr.String())
+		}
+	}
 }

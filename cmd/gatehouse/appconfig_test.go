@@ -4,7 +4,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gwire "github.com/gatehouse-auth/gatehouse/wire"
 )
+
+// mustWireConfig is the injector's input for cfg.
+func mustWireConfig(t *testing.T, cfg Config) gwire.Config {
+	t.Helper()
+	w, err := wireConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
 
 // TestConfigAppNameAndURL: GATEHOUSE_APP_NAME defaults to Gatehouse and
 // reaches the injector with GATEHOUSE_APP_URL; a name that cannot stand in
@@ -19,7 +31,7 @@ func TestConfigAppNameAndURL(t *testing.T) {
 	if cfg.AppName != "Gatehouse" || cfg.AppURL != "" {
 		t.Errorf("defaults: APP_NAME %q, APP_URL %q; want Gatehouse and unset", cfg.AppName, cfg.AppURL)
 	}
-	if w := wireConfig(cfg); w.IssuerName != "" {
+	if w := mustWireConfig(t, cfg); w.IssuerName != "" {
 		t.Errorf("APP_NAME unset: the TOTP issuer is %q, want the public URL's host (\"\")", w.IssuerName)
 	}
 
@@ -30,9 +42,9 @@ func TestConfigAppNameAndURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := wireConfig(cfg)
-	if w.AppName != "Acme Cloud" || w.AppURL != "https://app.example.com/welcome?from=auth" {
-		t.Errorf("injector gets APP_NAME %q, APP_URL %q", w.AppName, w.AppURL)
+	w := mustWireConfig(t, cfg)
+	if p := w.HTTP.Pages; p.AppName != "Acme Cloud" || p.AppURL != "https://app.example.com/welcome?from=auth" {
+		t.Errorf("injector gets APP_NAME %q, APP_URL %q", p.AppName, p.AppURL)
 	}
 	if w.IssuerName != "Acme Cloud" {
 		t.Errorf("APP_NAME set: the TOTP issuer is %q, want Acme Cloud", w.IssuerName)
@@ -76,7 +88,7 @@ func TestConfigRefreshReuseGrace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", raw, err)
 		}
-		if got := time.Duration(wireConfig(cfg).RefreshReuseGrace); got != want {
+		if got := time.Duration(mustWireConfig(t, cfg).RefreshReuseGrace); got != want {
 			t.Errorf("%q: the injector gets %v, want %v", raw, got, want)
 		}
 		if r := cfg.Redacted(); r["refresh_reuse_grace"] != want.String() {
@@ -87,5 +99,27 @@ func TestConfigRefreshReuseGrace(t *testing.T) {
 		if _, err := LoadConfig(map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": bad}); err == nil || !strings.Contains(err.Error(), "REFRESH_REUSE_GRACE") {
 			t.Errorf("%q: error %v, want one naming the variable", bad, err)
 		}
+	}
+}
+
+// TestConfigLogNamesEveryVariable: the startup log of the configuration
+// has an entry for every variable Config reads, durations with their unit.
+func TestConfigLogNamesEveryVariable(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Redacted()
+	for _, name := range knownEnv() {
+		if _, ok := r[strings.ToLower(strings.TrimPrefix(name, envPrefix))]; !ok {
+			t.Errorf("the logged config has no entry for %s", name)
+		}
+	}
+	if len(r) != len(knownEnv()) {
+		t.Errorf("the logged config has %d entries, Config reads %d variables", len(r), len(knownEnv()))
+	}
+	if r["hash_max_wait"] != "2s" || r["outbox_max_attempts"] != 150 {
+		t.Errorf("hash_max_wait %v, outbox_max_attempts %v", r["hash_max_wait"], r["outbox_max_attempts"])
 	}
 }

@@ -140,7 +140,8 @@ const sqliteFile = "gatehouse.db"
 // (in the data directory) when GATEHOUSE_SECRET_KEY_FILE is not set.
 const secretKeyFile = "secret.key"
 
-// LoadConfig reads the environment (lookup is os.LookupEnv in production).
+// LoadConfig reads the environment (the process environment, environ(), in
+// production; a map of its own in tests).
 // Every error names the variable it is about.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config
@@ -323,25 +324,32 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Redacted is the configuration as it may be logged: passwords inside URLs
-// are replaced.
+// Redacted is the configuration as it may be logged, one entry per
+// variable (named as the variable, lower case, without the prefix), read
+// through Config's env tags so that none is left out: durations as Go
+// duration strings ("15s": a bare number would have no unit), and every
+// _URL variable with its password and secret-looking query values
+// replaced. Secrets themselves are only ever named by a file variable.
 func (c Config) Redacted() map[string]any {
-	return map[string]any{
-		"database_url": redactURL(c.DatabaseURL), "data_dir": c.DataDir, "http_addr": c.HTTPAddr, "admin_addr": c.AdminAddr, "public_url": c.PublicURL,
-		"admin_hosts": c.AdminHosts, "metrics_token_file": c.MetricsTokenFile,
-		"app_name": c.AppName, "app_url": c.AppURL,
-		"smtp_url": redactURL(c.SMTPURL), "mail_from": c.MailFrom, "jwt_private_key_file": c.JWTPrivateKeyFile,
-		"jwt_previous_key_files": c.JWTPreviousKeyFiles, "secret_key_file": c.SecretKeyFile,
-		"key_publish_delay": c.KeyPublishDelay.String(), "key_refresh_interval": c.KeyRefreshInterval.String(),
-		"jwt_audience": c.JWTAudience, "access_token_ttl": c.AccessTokenTTL.String(), "refresh_token_ttl": c.RefreshTokenTTL.String(),
-		"session_idle_timeout": c.SessionIdle.String(), "step_up_max_age": c.StepUpMaxAge.String(), "refresh_reuse_grace": c.RefreshReuseGrace.String(), "require_verified_email": c.RequireVerifiedEmail,
-		// Durations as Go duration strings ("15s"): a bare number would have no unit.
-		"verification_token_ttl": c.VerifyTokenTTL.String(), "reset_token_ttl": c.ResetTokenTTL.String(), "invite_token_ttl": c.InviteTokenTTL.String(),
-		"hash_max_wait": c.HashMaxWait.String(), "shutdown_timeout": c.ShutdownTimeout.String(), "retention": c.Retention.String(),
-		"password_min_length": c.PasswordMinLength, "argon2_memory_kib": c.Argon2MemoryKiB, "argon2_iterations": c.Argon2Iterations,
-		"argon2_parallelism": c.Argon2Parallelism, "auto_migrate": c.AutoMigrate, "rate_limit_disabled": c.RateLimitDisabled,
-		"trusted_proxies": c.TrustedProxies, "cors_origins": c.CORSOrigins, "log_level": c.LogLevel, "log_format": c.LogFormat,
+	out := map[string]any{}
+	v := reflect.ValueOf(c)
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("env"), ",")
+		if name == "" {
+			continue
+		}
+		val := v.Field(i).Interface()
+		switch x := val.(type) {
+		case time.Duration:
+			val = x.String()
+		case string:
+			if strings.HasSuffix(name, "_URL") {
+				val = redactURL(x)
+			}
+		}
+		out[strings.ToLower(name)] = val
 	}
+	return out
 }
 
 // redactURL hides the password of a URL; an unparsable value is hidden

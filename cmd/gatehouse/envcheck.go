@@ -9,18 +9,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// testOnlyEnv are GATEHOUSE_ variables that only tests read (the test
-// harness, helper processes, opt-in benchmarks). They are set in the
-// environment of test runs and of the processes tests start, so serve must
-// not warn about them. TestEveryGatehouseVariableInTheTreeIsKnown keeps
-// this list and the tree in step.
-var testOnlyEnv = map[string]bool{
-	"GATEHOUSE_TEST_DATABASE_URL":  true, // adapters/postgres/pgtest: the server tests make databases on
-	"GATEHOUSE_TEST_RUN_MAIN":      true, // cmd/gatehouse tests: re-enter main() in a child process
-	"GATEHOUSE_TEST_ARGS":          true, // ... with these arguments
-	"GATEHOUSE_SQLITE_LOCK_HELPER": true, // adapters/sqlite tests: the lock-holding helper process
-	"GATEHOUSE_BENCH_UNBOUNDED":    true, // adapters/argon2id: opt-in benchmark
-}
+// testEnvPrefix names the variables the test suite sets for itself (the
+// test harness, helper processes): serve does not warn about them.
+const testEnvPrefix = envPrefix + "TEST_"
 
 // knownEnv is every variable Config reads, from its env tags (with the
 // envPrefix of nested structs), so that the list cannot drift from the
@@ -77,8 +68,8 @@ func (u unknownVar) String() string {
 }
 
 // unknownEnv lists, sorted, the GATEHOUSE_ variables of environ that no
-// Config field and no test reads: most likely typos, whose value is then
-// silently not applied.
+// Config field reads and that are not the test suite's (testEnvPrefix):
+// most likely typos, whose value is then silently not applied.
 func unknownEnv(environ map[string]string) []unknownVar {
 	known := knownEnv()
 	isKnown := make(map[string]bool, len(known))
@@ -87,7 +78,7 @@ func unknownEnv(environ map[string]string) []unknownVar {
 	}
 	var out []unknownVar
 	for name := range environ {
-		if !strings.HasPrefix(name, envPrefix) || isKnown[name] || testOnlyEnv[name] {
+		if !strings.HasPrefix(name, envPrefix) || isKnown[name] || strings.HasPrefix(name, testEnvPrefix) {
 			continue
 		}
 		out = append(out, unknownVar{Name: name, Suggestion: closestName(name, known)})

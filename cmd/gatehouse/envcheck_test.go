@@ -82,6 +82,18 @@ func TestUnknownEnvSuggestsTheClosestKnownName(t *testing.T) {
 	}
 }
 
+// testOnlyEnv are the GATEHOUSE_ variables that only tests read. Those that
+// reach serve (set in the environment of test runs and of the processes
+// tests start) begin with testEnvPrefix, which serve does not warn about;
+// the others are read by test helper processes that never serve.
+var testOnlyEnv = map[string]bool{
+	"GATEHOUSE_TEST_DATABASE_URL":  true, // adapters/postgres/pgtest: the server tests make databases on
+	"GATEHOUSE_TEST_RUN_MAIN":      true, // cmd/gatehouse tests: re-enter main() in a child process
+	"GATEHOUSE_TEST_ARGS":          true, // ... with these arguments
+	"GATEHOUSE_SQLITE_LOCK_HELPER": true, // adapters/sqlite tests: the lock-holding helper process
+	"GATEHOUSE_BENCH_UNBOUNDED":    true, // adapters/argon2id: opt-in benchmark
+}
+
 // The misspelt names in these tests are written envPrefix+"..." so that
 // TestEveryGatehouseVariableInTheTreeIsKnown does not find them.
 

@@ -158,8 +158,7 @@ func assertAudit(t *testing.T, env map[string]string, userID string, types ...st
 
 func TestRegisterAnswersTheSameForNewUnverifiedAndVerified(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		fresh, unverified, verified := randomEmail(), randomEmail(), randomEmail()
 		registerVerified(t, c, smtp, verified)
@@ -243,8 +242,7 @@ func TestConcurrentRegistrationsCreateOneUser(t *testing.T) {
 
 func TestVerificationTokensAreStoredHashed(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, env, c := f.smtp, f.env, f.c
 		addr := randomEmail()
 		c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
@@ -275,8 +273,7 @@ func TestVerificationTokensAreStoredHashed(t *testing.T) {
 
 func TestOutboxDeliversAfterSMTPOutage(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 
@@ -312,8 +309,7 @@ func TestOutboxDeliversAfterSMTPOutage(t *testing.T) {
 
 func TestPasswordResetThroughHostedPage(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := f.verifiedUser(t)
 		access, refresh := login(t, c, addr, strongPassword)
@@ -365,8 +361,7 @@ func TestPasswordResetThroughHostedPage(t *testing.T) {
 
 func TestPasswordResetVerifiesTheEmail(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 		c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
@@ -383,8 +378,7 @@ func TestPasswordResetVerifiesTheEmail(t *testing.T) {
 
 func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := f.verifiedUser(t)
 		accessA, _ := login(t, c, addr, strongPassword)
@@ -422,8 +416,7 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 
 func TestSessionsListAndRevoke(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr, other := randomEmail(), randomEmail()
 		registerVerified(t, c, smtp, addr)
@@ -465,8 +458,7 @@ func TestSessionsListAndRevoke(t *testing.T) {
 
 func TestLoginFailuresLookAlike(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		addr := f.verifiedUser(t)
 		wrong := c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})
@@ -563,8 +555,7 @@ func TestConcurrentRefreshesOneWins(t *testing.T) {
 
 func TestJWKSVerifiesAccessTokens(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		addr := f.verifiedUser(t)
 		access, _ := login(t, c, addr, strongPassword)
@@ -609,8 +600,7 @@ func TestJWKSVerifiesAccessTokens(t *testing.T) {
 
 func TestMailGoesToTheStoredAddressWithPublicURLLinks(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := randomEmail()
 		// A request dressed up by an attacker: another spelling of the
 		// address and forged Host headers.
@@ -632,8 +622,7 @@ func TestMailGoesToTheStoredAddressWithPublicURLLinks(t *testing.T) {
 
 func TestLoginUpgradesHashesMadeWithOlderParameters(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := randomEmail()
 		registerVerified(t, f.c, f.smtp, addr)
 		db := openStore(t, f.env)
@@ -662,8 +651,7 @@ func TestLoginUpgradesHashesMadeWithOlderParameters(t *testing.T) {
 
 func TestPreRegisteredAddressCannotBeHijacked(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		victim := randomEmail()
 		attacker, owner := newClient(t, f.inst), f.c
 		const attackerPassword = "attacker chose this passphrase"
@@ -691,8 +679,7 @@ func TestPreRegisteredAddressCannotBeHijacked(t *testing.T) {
 // dead link, whose page never reflects it.
 func TestHostedPagesEscapeTheReflectedToken(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		const evil = `"><script>alert(1)</script>`
 		for _, path := range []string{"/verify-email", "/reset-password"} {
 			// No token at all: a dead link, never reflected.
@@ -808,8 +795,7 @@ func TestNoSessionSurvivesAResetThatRacesLogins(t *testing.T) {
 
 func TestUsedUpMailLimitCannotPreClaimAnAddress(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		victim := randomEmail()
 		attacker := newClient(t, f.inst)
 		const attackerPassword = "attacker chose this passphrase"

@@ -81,6 +81,12 @@ func eachStore(t *testing.T, body func(t *testing.T, st testStore)) {
 	}
 }
 
+// eachFixture runs body on a fresh fixture (newFixture) of each store.
+func eachFixture(t *testing.T, body func(t *testing.T, f fixture)) {
+	t.Helper()
+	eachStore(t, func(t *testing.T, st testStore) { body(t, newFixture(t, st)) })
+}
+
 // baseEnv is the configuration of a test instance on store st: a store of
 // the test's own (a fresh PostgreSQL database, or the embedded store in a
 // fresh data directory; either migrated by serve at start and removed when

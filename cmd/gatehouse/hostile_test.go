@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -359,13 +360,18 @@ func pick(ok bool, s string) string {
 // to interfere: the barrage is about input handling, not throttling.
 func hostileEnv(t *testing.T, st testStore, smtp *smtptest.Server) map[string]string {
 	env := baseEnv(t, st, smtp)
-	env["GATEHOUSE_RATE_LIMIT_AUTH"] = "1000000/5m"
-	env["GATEHOUSE_RATE_LIMIT_REFRESH"] = "1000000/5m"
-	env["GATEHOUSE_RATE_LIMIT_MAIL"] = "1000000/1h"
-	env["GATEHOUSE_RATE_LIMIT_LOGIN_FAILURES"] = "1000000/15m"
-	env["GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD"] = "1000000"
-	env["GATEHOUSE_LOG_LEVEL"] = "info"
+	maps.Copy(env, hostileLimits)
 	return env
+}
+
+// hostileLimits are hostileEnv's settings.
+var hostileLimits = map[string]string{
+	"GATEHOUSE_RATE_LIMIT_AUTH":           "1000000/5m",
+	"GATEHOUSE_RATE_LIMIT_REFRESH":        "1000000/5m",
+	"GATEHOUSE_RATE_LIMIT_MAIL":           "1000000/1h",
+	"GATEHOUSE_RATE_LIMIT_LOGIN_FAILURES": "1000000/15m",
+	"GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD":   "1000000",
+	"GATEHOUSE_LOG_LEVEL":                 "info",
 }
 
 // TestHostileRequestsNeverFail throws several hundred malformed or hostile
@@ -379,11 +385,8 @@ func hostileEnv(t *testing.T, st testStore, smtp *smtptest.Server) map[string]st
 func TestHostileRequestsNeverFail(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, hostileEnv(t, st, smtp))
-		c := newClient(t, inst)
-		addr := randomEmail()
-		registerVerified(t, c, smtp, addr)
+		f := newFixtureWith(t, st, hostileLimits)
+		inst, c, addr := f.inst, f.c, f.verifiedUser(t)
 		access, _ := login(t, c, addr, strongPassword)
 
 		reqs := hostileRequests("Bearer " + access)
@@ -455,11 +458,8 @@ func TestHostileRequestsNeverFail(t *testing.T) {
 func TestHostileSpecificAnswers(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, hostileEnv(t, st, smtp))
-		c := newClient(t, inst)
-		addr := randomEmail()
-		registerVerified(t, c, smtp, addr)
+		f := newFixtureWith(t, st, hostileLimits)
+		c, addr := f.c, f.verifiedUser(t)
 		access, _ := login(t, c, addr, strongPassword)
 
 		expect := func(t *testing.T, what string, r response, status int, code string) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -28,27 +27,22 @@ With GATEHOUSE_JWT_PRIVATE_KEY_FILE set, rotation is the operator's (see docs/op
 `
 
 func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	asJSON := false
-	var rest []string
-	for _, a := range args {
-		if a == "--json" {
-			asJSON = true
-			continue
-		}
-		rest = append(rest, a)
+	if done, err := helpAsked("keys", args, keysUsage, p.stdout); done {
+		return err
 	}
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-		fmt.Fprint(p.stdout, keysUsage)
-		if len(rest) == 0 {
-			return errors.New("no keys command given")
-		}
-		return nil
+	fs := newFlagSet("keys", p.stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	cmd, rest := rest[0], rest[1:]
+	if done, err := helpAsked("keys", pos, keysUsage, p.stdout); done {
+		return err
+	}
+	cmd, rest := pos[0], pos[1:]
 	want := map[string]int{"list": 0, "rotate": 0, "retire": 1}
-	if n, ok := want[cmd]; !ok || len(rest) != n {
-		fmt.Fprint(p.stderr, keysUsage)
-		return fmt.Errorf("keys %s: wrong command or arguments", cmd)
+	if err := checkCommand("keys", cmd, rest, want, keysUsage, p.stderr); err != nil {
+		return err
 	}
 	op, cleanup, err := operator(ctx, cfg)
 	if err != nil {
@@ -62,7 +56,7 @@ func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error
 		if err != nil {
 			return err
 		}
-		if asJSON {
+		if *asJSON {
 			return json.NewEncoder(p.stdout).Encode(k)
 		}
 		_, err = fmt.Fprintf(p.stdout, "published %s; it signs from %s\n", k.KID, k.ActivateAt.UTC().Format(time.RFC3339))
@@ -78,7 +72,7 @@ func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if *asJSON {
 		if list == nil {
 			list = []keys.KeyView{}
 		}

@@ -324,30 +324,8 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 		pubs = append(pubs, ed25519.NewKeyFromSeed(plainSeed).Public().(ed25519.PublicKey))
 		var dump []byte
 		for _, table := range []string{"signing_key_ring", "signing_keys", "settings"} {
-			rows, err := db.QueryContext(db.ctx(t), `SELECT * FROM `+table)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cols, _ := rows.Columns()
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				for _, v := range vals {
-					switch v := v.(type) {
-					case []byte:
-						dump = append(dump, v...)
-					case string:
-						dump = append(dump, v...)
-					}
-				}
-			}
-			rows.Close()
+			rows, _ := db.dump(t, table)
+			dump = append(dump, rows...)
 		}
 		if n := db.count(t, `SELECT count(*) FROM signing_key_ring`); n != 2 {
 			t.Fatalf("ring has %d keys, want 2", n)

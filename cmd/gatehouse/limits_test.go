@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -35,16 +36,24 @@ const (
 // mail, stay with the test) with the small test limits, then overrides.
 func limitEnv(t *testing.T, st testStore, smtp *smtptest.Server, overrides map[string]string) map[string]string {
 	env := baseEnv(t, st, smtp)
-	env["GATEHOUSE_RATE_LIMIT_AUTH"] = fmt.Sprintf("%d/5m", testAuthLimit)
-	env["GATEHOUSE_RATE_LIMIT_REFRESH"] = fmt.Sprintf("%d/5m", testRefreshLimit)
-	env["GATEHOUSE_RATE_LIMIT_MAIL"] = fmt.Sprintf("%d/1h", testMailLimit)
-	env["GATEHOUSE_RATE_LIMIT_LOGIN_FAILURES"] = fmt.Sprintf("%d/15m", testFailureLimit)
-	env["GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD"] = strconv.Itoa(testLockoutAtFails)
-	for k, v := range overrides {
-		env[k] = v
-	}
+	maps.Copy(env, testLimits())
+	maps.Copy(env, overrides)
 	return env
 }
+
+// testLimits are the small limits limitEnv sets.
+func testLimits() map[string]string {
+	return map[string]string{
+		"GATEHOUSE_RATE_LIMIT_AUTH":           fmt.Sprintf("%d/5m", testAuthLimit),
+		"GATEHOUSE_RATE_LIMIT_REFRESH":        fmt.Sprintf("%d/5m", testRefreshLimit),
+		"GATEHOUSE_RATE_LIMIT_MAIL":           fmt.Sprintf("%d/1h", testMailLimit),
+		"GATEHOUSE_RATE_LIMIT_LOGIN_FAILURES": fmt.Sprintf("%d/15m", testFailureLimit),
+		"GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD":   strconv.Itoa(testLockoutAtFails),
+	}
+}
+
+// limitFixture is a fixture on store st with limitEnv's limits.
+func limitFixture(t *testing.T, st testStore) fixture { return newFixtureWith(t, st, testLimits()) }
 
 // clientAt is a client of inst speaking for the client of c (same IP and
 // user agent); it lets one test reach two instances as one client.
@@ -305,9 +314,8 @@ func TestRateLimitMailPerAddress(t *testing.T) {
 func TestRateLimitVerificationMailsPerAddress(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		c := newClient(t, inst)
+		f := limitFixture(t, st)
+		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 		expectUniform202(t, "register", c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}), verifySentBody)
 		for i := 1; i <= testMailLimit+2; i++ {
@@ -326,11 +334,9 @@ func TestRateLimitVerificationMailsPerAddress(t *testing.T) {
 func TestRateLimitFailedLoginsPerAccountAndIP(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		owner := newClient(t, inst)
-		addr := randomEmail()
-		registerVerified(t, owner, smtp, addr)
+		f := limitFixture(t, st)
+		inst, owner := f.inst, f.c
+		addr := f.verifiedUser(t)
 
 		attacker := newClient(t, inst)
 		for i := 1; i <= testFailureLimit; i++ {
@@ -398,11 +404,9 @@ func TestRateLimitLoginThrottlingRevealsNothing(t *testing.T) {
 func TestRateLimitAccountLockoutLiftedByReset(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		owner := newClient(t, inst)
-		addr := randomEmail()
-		registerVerified(t, owner, smtp, addr)
+		f := limitFixture(t, st)
+		smtp, inst, owner := f.smtp, f.inst, f.c
+		addr := f.verifiedUser(t)
 
 		for i := 1; i <= testLockoutAtFails; i++ {
 			r := newClient(t, inst).post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"})

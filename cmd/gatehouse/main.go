@@ -33,11 +33,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
+	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/keys"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
@@ -154,17 +154,17 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 		if len(args) != 2 {
 			return errors.New("usage: gatehouse migrate up|down|status")
 		}
-		return migrate(ctx, cfg.store, args[1], stdout)
+		return migrate(ctx, cfg.storage(0, nil), args[1], stdout)
 	case "audit":
 		if len(args) != 2 || args[1] != "verify" {
 			return errors.New("usage: gatehouse audit verify")
 		}
-		return auditVerify(ctx, cfg.store, stdout)
+		return auditVerify(ctx, cfg.storage(0, nil), stdout)
 	case "backup":
 		if len(args) != 2 || args[1] == "" {
 			return errors.New("usage: gatehouse backup PATH")
 		}
-		return backup(ctx, cfg.store, args[1], stdout)
+		return backup(ctx, cfg.storage(0, nil), cfg.store.Path, args[1], stdout)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -203,28 +203,32 @@ func newLogger(cfg Config, w io.Writer) (*zap.Logger, error) {
 	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel)), nil
 }
 
-// wireConfig turns the parsed environment into the injector's input.
-func wireConfig(c Config) gwire.Config {
+// wireConfig turns the parsed environment into the injector's input: the
+// adapters' and use cases' own configurations, with the signing-key files
+// read (serve adds the metrics token).
+func wireConfig(c Config) (gwire.Config, error) {
+	jc := jwt.Config{Issuer: c.PublicURL, Audience: c.JWTAudience, TTL: c.AccessTokenTTL}
+	kc := keys.Config{PublishDelay: c.KeyPublishDelay, TokenLife: c.AccessTokenTTL + jwt.DefaultLeeway, Lag: c.KeyRefreshInterval}
+	if c.JWTPrivateKeyFile != "" {
+		var err error
+		if kc.Files, err = loadKeyFiles(c.JWTPrivateKeyFile, c.JWTPreviousKeyFiles); err != nil {
+			return gwire.Config{}, err
+		}
+	}
 	ob := outbox.DefaultConfig()
 	ob.MaxAttempts = c.OutboxMaxAttempts
 	ob.VerifyTTL = c.VerifyTokenTTL
 	ob.ResetTTL = c.ResetTokenTTL
 	return gwire.Config{
-		DatabaseURL: c.store.URL,
-		SQLitePath:  c.store.Path,
-		MailDir:     filepath.Join(c.DataDir, "mail"),
-		PublicURL:   c.PublicURL,
-		AppName:     c.AppName,
-		AppURL:      c.AppURL,
-		IssuerName:  issuerName(c),
+		PublicURL:  c.PublicURL,
+		IssuerName: issuerName(c),
 		HTTP: httpadapter.Config{
 			PublicURL: c.PublicURL, TrustedProxies: c.trustedPrefixes, CORSOrigins: trimAll(c.CORSOrigins),
+			Pages: httpadapter.PageConfig{AppName: c.AppName, AppURL: c.AppURL, PasswordMinLength: c.PasswordMinLength},
 			Admin: httpadapter.AdminConfig{Addr: c.AdminAddr, Hosts: trimAll(c.AdminHosts)},
 		},
-		SMTPURL:           c.SMTPURL,
-		MailFrom:          c.MailFrom,
-		JWTPrivateKeyFile: c.JWTPrivateKeyFile,
-		JWT:               jwt.Config{Issuer: c.PublicURL, Audience: c.JWTAudience, TTL: c.AccessTokenTTL},
+		JWT:               jc,
+		Keys:              kc,
 		RefreshTTL:        session.RefreshTTL(c.RefreshTokenTTL),
 		IdleTimeout:       session.IdleTimeout(c.SessionIdle),
 		StepUpMaxAge:      appmfa.StepUpMaxAge(c.StepUpMaxAge),
@@ -241,14 +245,56 @@ func wireConfig(c Config) gwire.Config {
 		Outbox:    ob,
 		Retention: maintenance.RetentionPeriod(c.Retention),
 		InviteTTL: admin.InviteTTL(c.InviteTokenTTL),
+		Version:   admin.Version(binaryVersion()),
+	}, nil
+}
 
-		JWTPreviousKeyFiles: c.JWTPreviousKeyFiles,
-		SecretKeyFile:       c.SecretKeyFile,
-		SecretKeyPath:       filepath.Join(c.DataDir, secretKeyFile),
-		KeyPublishDelay:     c.KeyPublishDelay,
-		KeyRefresh:          c.KeyRefreshInterval,
-		Version:             admin.Version(binaryVersion()),
+// loadKeyFiles reads GATEHOUSE_JWT_PRIVATE_KEY_FILE's key and the public
+// keys of GATEHOUSE_JWT_PREVIOUS_KEY_FILES, which stay published beside it.
+func loadKeyFiles(current string, previous []string) (*keys.FileKeys, error) {
+	priv, err := jwt.LoadPrivateKeyFile(current)
+	if err != nil {
+		return nil, err
 	}
+	files := &keys.FileKeys{}
+	if files.Current.KID, err = jwt.Thumbprint(priv.Public().(ed25519.PublicKey)); err != nil {
+		return nil, err
+	}
+	files.Current.Seed = priv.Seed()
+	for _, p := range previous {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pub, err := jwt.LoadPublicKeyFile(p)
+		if err != nil {
+			return nil, err
+		}
+		kid, err := jwt.Thumbprint(pub)
+		if err != nil {
+			return nil, err
+		}
+		files.Previous = append(files.Previous, keys.PublicKey{KID: kid, Key: pub})
+	}
+	return files, nil
+}
+
+// newMailer is SMTP when GATEHOUSE_SMTP_URL is set, else the development
+// file mailer, with a warning. Either names the product GATEHOUSE_APP_NAME.
+func newMailer(c Config, log *zap.Logger) (outbox.Mailer, error) {
+	r, err := mailer.NewNamedRenderer(c.AppName)
+	if err != nil {
+		return nil, err
+	}
+	if c.SMTPURL == "" {
+		dir := filepath.Join(c.DataDir, "mail")
+		log.Warn("GATEHOUSE_SMTP_URL is not set: mail is NOT delivered; each mail is written as an .eml file instead. For development only.", zap.String("mail_dir", dir))
+		return mailer.NewFile(dir, c.MailFrom, log, mailer.WithFileRenderer(r))
+	}
+	sc, err := mailer.ParseSMTPURL(c.SMTPURL)
+	if err != nil {
+		return nil, err
+	}
+	return mailer.NewSMTP(sc, c.MailFrom, mailer.WithRenderer(r))
 }
 
 func trimAll(in []string) []string {
@@ -261,32 +307,6 @@ func trimAll(in []string) []string {
 	return out
 }
 
-// migrateWithRetry applies migrations, waiting for a database that is
-// still starting (compose's healthcheck covers most of that) for up to a
-// minute. The advisory lock makes concurrent starts safe. A refusal that
-// waiting cannot cure (dbRefusal) fails at once, with a hint.
-func migrateWithRetry(ctx context.Context, s store, log *zap.Logger) error {
-	if s.Kind == storeSQLite {
-		return sqlite.MigrateUp(ctx, s.Path) // a file: nothing to wait for
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := postgres.MigrateUp(ctx, s.URL)
-		if refusal := dbRefusal(s.URL, err); refusal != nil {
-			return refusal // no such database or role, a wrong password: waiting will not help
-		}
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		log.Warn("database not ready for migrations, retrying", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
 func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(listening)) (err error) {
 	log, err := newLogger(cfg, logOut)
 	if err != nil {
@@ -296,33 +316,40 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()), cfg.store.logField())
 	warnUnknownEnv(log, cfg.unknownEnv)
 	warnOperatorSurfaces(log, cfg)
-	wc := wireConfig(cfg)
+	wc, err := wireConfig(cfg)
+	if err != nil {
+		return err
+	}
 	if wc.HTTP.Admin.MetricsToken, err = readMetricsToken(cfg.MetricsTokenFile); err != nil {
 		return err
 	}
 	if cfg.RateLimitDisabled {
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
 	}
-	build := gwire.BuildPostgres
-	if cfg.store.Kind == storeSQLite {
-		// One process owns the file; a second serve stops here.
-		lock, err := sqlite.LockForServe(cfg.store.Path)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = lock.Release() }()
-		build = gwire.BuildSQLite
+	a := cfg.storage(time.Minute, log)
+	release, err := a.Own()
+	if err != nil {
+		return err
 	}
+	defer release()
 	if cfg.AutoMigrate {
-		if err := migrateWithRetry(ctx, cfg.store, log); err != nil {
+		if err := a.MigrateUp(ctx); err != nil {
 			return fmt.Errorf("migrations: %w", err)
 		}
 	}
-	g, cleanup, err := build(ctx, wc, log)
+	st, key, err := openStoreAndKey(ctx, cfg, a, log)
 	if err != nil {
-		return orRefusal(cfg.store.URL, err)
+		return err
 	}
-	defer cleanup()
+	defer st.Close()
+	mail, err := newMailer(cfg, log)
+	if err != nil {
+		return err
+	}
+	g, err := gwire.BuildServer(ctx, wc, st, key, mail, log)
+	if err != nil {
+		return a.Explain(err)
+	}
 
 	ln, err := listen("HTTP_ADDR", cfg.HTTPAddr)
 	if err != nil {

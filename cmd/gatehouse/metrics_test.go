@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 	"github.com/google/uuid"
 )
 
@@ -97,11 +96,9 @@ func scrapeMetrics(t *testing.T, inst *instance) []sample {
 func TestMetricsAfterALoginFlood(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		owner := newClient(t, inst)
-		addr := randomEmail()
-		registerVerified(t, owner, smtp, addr)
+		f := limitFixture(t, st)
+		inst, owner := f.inst, f.c
+		addr := f.verifiedUser(t)
 		access, _ := login(t, owner, addr, strongPassword)
 		if r := owner.bearer(http.MethodDelete, "/v1/me/sessions/"+uuid.NewString(), access, nil); r.Status != http.StatusNotFound {
 			t.Fatalf("revoke an unknown session: %d %s", r.Status, r.Body)

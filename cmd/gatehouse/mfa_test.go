@@ -229,8 +229,7 @@ func meMFA(t *testing.T, c *client, access string) bool {
 // the old, a password reset leaves MFA on, and the owner turns it off.
 func TestMFAEnrollLoginReplayRecoveryResetDisable(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		plainAddr := f.verifiedUser(t)
 		plainAccess, _ := login(t, c, plainAddr, strongPassword)
@@ -340,8 +339,7 @@ func TestMFAEnrollLoginReplayRecoveryResetDisable(t *testing.T) {
 // client: exactly one gets a session.
 func TestMFARaceOfTenLoginsWithOneCode(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		clients := make([]*client, 10)
 		tokens := make([]string, 10)
@@ -380,8 +378,7 @@ func TestMFARaceOfTenLoginsWithOneCode(t *testing.T) {
 // byte for byte as on an account without MFA.
 func TestMFATokenBurnsAndAWrongPasswordTellsNothing(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		u := enroll(t, f)
 		plainAddr := f.verifiedUser(t)
@@ -477,47 +474,19 @@ func TestMFAOperatorTurnsItOff(t *testing.T) {
 // base32; nor does the recovery-code table hold a code.
 func TestMFASecretsAreNotStoredInClear(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		db := openStore(t, f.env)
 		for table, needles := range map[string][]string{
 			"mfa_totp":           {string(u.secret), u.auth.b32, strings.ToLower(u.auth.b32)},
 			"mfa_recovery_codes": append(slices.Clone(u.recovery), strings.ReplaceAll(u.recovery[0], "-", "")),
 		} {
-			rows, err := db.QueryContext(db.ctx(t), `SELECT * FROM `+table)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cols, _ := rows.Columns()
-			var dump bytes.Buffer
-			n := 0
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				for _, v := range vals {
-					switch v := v.(type) {
-					case []byte:
-						dump.Write(v)
-					default:
-						fmt.Fprint(&dump, v)
-					}
-					dump.WriteByte(0)
-				}
-				n++
-			}
-			rows.Close()
+			dump, n := db.dump(t, table)
 			if n == 0 {
 				t.Fatalf("%s is empty", table)
 			}
 			for _, needle := range needles {
-				if bytes.Contains(dump.Bytes(), []byte(needle)) {
+				if bytes.Contains(dump, []byte(needle)) {
 					t.Errorf("%s holds a secret in clear", table)
 				}
 			}

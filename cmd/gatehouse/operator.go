@@ -45,13 +45,61 @@ const adminKeysUsage = `usage: gatehouse admin-keys <command>
   revoke NAME    the key stops working at once
 `
 
-// operator assembles the operators' use cases on the configured store.
+// operator assembles the operators' use cases on the configured store;
+// the cleanup closes the store.
 func operator(ctx context.Context, cfg Config) (*gwire.Operator, func(), error) {
-	build := gwire.BuildPostgresOperator
-	if cfg.store.Kind == storeSQLite {
-		build = gwire.BuildSQLiteOperator
+	wc, err := wireConfig(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return build(ctx, wireConfig(cfg), zap.NewNop())
+	log := zap.NewNop()
+	a := cfg.storage(0, log)
+	st, key, err := openStoreAndKey(ctx, cfg, a, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	op, err := gwire.BuildOperator(ctx, wc, st, key, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, a.Explain(err)
+	}
+	return op, st.Close, nil
+}
+
+// helpAsked prints usage to stdout when args ask for help, or name no
+// command (an error).
+func helpAsked(group string, args []string, usage string, stdout io.Writer) (bool, error) {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return true, fmt.Errorf("no %s command given", group)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return true, nil
+	}
+	return false, nil
+}
+
+// checkCommand refuses, with usage on stderr, a command of group that want
+// does not list or that has another number of arguments than it says.
+func checkCommand(group, cmd string, args []string, want map[string]int, usage string, stderr io.Writer) error {
+	n, known := want[cmd]
+	if known && len(args) == n {
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	if !known {
+		return fmt.Errorf("unknown %s command %q", group, cmd)
+	}
+	return fmt.Errorf("%s %s: want %d argument(s), got %d", group, cmd, n, len(args))
+}
+
+// newFlagSet is the flag set of one subcommand: a flag it does not define
+// is a usage error, written to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
 }
 
 // parseArgs parses flags wherever they stand among the positional
@@ -130,34 +178,44 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// usersArgs is how many arguments each users command takes.
+var usersArgs = map[string]int{
+	"list": 0, "show": 1, "create": 1, "disable": 1, "enable": 1, "delete": 1,
+	"verify": 1, "unlock": 1, "disable-mfa": 1, "revoke-sessions": 1,
+}
+
 func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(p.stdout, usersUsage)
-		if len(args) == 0 {
-			return errors.New("no users command given")
-		}
-		return nil
+	if done, err := helpAsked("users", args, usersUsage, p.stdout); done {
+		return err
 	}
-	fs := flag.NewFlagSet("users "+args[0], flag.ContinueOnError)
-	fs.SetOutput(p.stderr)
+	cmd := args[0]
+	if _, known := usersArgs[cmd]; !known {
+		fmt.Fprint(p.stderr, usersUsage)
+		return fmt.Errorf("unknown users command %q", cmd)
+	}
+	// Each command has its own flags: one it does not take is refused.
+	fs := newFlagSet("users "+cmd, p.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	email := fs.String("email", "", "list: a prefix of the address")
-	limit := fs.Int("limit", admin.DefaultLimit, "list: page size (1..200)")
-	cursor := fs.String("cursor", "", "list: the next_cursor of the previous page")
-	verified := fs.Bool("verified", false, "create: mark the address verified")
-	pwStdin := fs.Bool("password-stdin", false, "create: read the password from the first line of stdin")
+	var (
+		email, cursor     *string
+		limit             *int
+		verified, pwStdin *bool
+	)
+	switch cmd {
+	case "list":
+		email = fs.String("email", "", "a prefix of the address")
+		limit = fs.Int("limit", admin.DefaultLimit, "page size (1..200)")
+		cursor = fs.String("cursor", "", "the next_cursor of the previous page")
+	case "create":
+		verified = fs.Bool("verified", false, "mark the address verified")
+		pwStdin = fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	}
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	cmd := args[0]
-	wantArgs := 1
-	if cmd == "list" {
-		wantArgs = 0
-	}
-	if len(pos) != wantArgs {
-		fmt.Fprint(p.stderr, usersUsage)
-		return fmt.Errorf("users %s: want %d argument(s), got %d", cmd, wantArgs, len(pos))
+	if err := checkCommand("users", cmd, pos, usersArgs, usersUsage, p.stderr); err != nil {
+		return err
 	}
 	op, cleanup, err := operator(ctx, cfg)
 	if err != nil {
@@ -229,9 +287,6 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 			return err
 		}
 		return done(p.stdout, *asJSON, "sessions_revoked", strconv.Itoa(n))
-	default:
-		fmt.Fprint(p.stderr, usersUsage)
-		return fmt.Errorf("unknown users command %q", cmd)
 	}
 	if err != nil {
 		return err
@@ -249,19 +304,13 @@ func done(w io.Writer, asJSON bool, what, value string) error {
 }
 
 func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(p.stdout, adminKeysUsage)
-		if len(args) == 0 {
-			return errors.New("no admin-keys command given")
-		}
-		return nil
+	if done, err := helpAsked("admin-keys", args, adminKeysUsage, p.stdout); done {
+		return err
 	}
 	cmd, rest := args[0], args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
-	n, ok := want[cmd]
-	if !ok || len(rest) != n {
-		fmt.Fprint(p.stderr, adminKeysUsage)
-		return fmt.Errorf("admin-keys %s: wrong command or arguments", cmd)
+	if err := checkCommand("admin-keys", cmd, rest, want, adminKeysUsage, p.stderr); err != nil {
+		return err
 	}
 	op, cleanup, err := operator(ctx, cfg)
 	if err != nil {

@@ -218,8 +218,7 @@ func freePort(t *testing.T) string {
 
 func TestAuditVerifyCommandDetectsTampering(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, env, c := f.smtp, f.env, f.c
 		addr := randomEmail()
 		registerVerified(t, c, smtp, addr)

@@ -75,8 +75,7 @@ func TestRegistrationNeverChangesAnAccountUnderARace(t *testing.T) {
 // body, request id aside).
 func TestRegisterThenLoginRevealsNothing(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		verified := f.verifiedUser(t)
 		unverified := randomEmail()
 		if r := f.c.post("/v1/register", map[string]string{"email": unverified, "password": strongPassword}); r.Status != http.StatusAccepted {
@@ -124,8 +123,7 @@ func TestRegisterThenLoginRevealsNothing(t *testing.T) {
 // stranger's link is dead afterwards.
 func TestOwnerClickingAStrangersLinkDoesNotGiveTheStrangerTheAccount(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := randomEmail()
 		stranger := newClient(t, f.inst)
 		stranger.post("/v1/register", map[string]string{"email": addr, "password": strangerPassword})
@@ -220,8 +218,7 @@ func TestOwnerCanAlwaysRecover(t *testing.T) {
 // a password change no longer sets a password after it.
 func TestPasswordChangeKillsOutstandingResetLinks(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		addr := f.verifiedUser(t)
 		if r := f.c.post("/v1/password/forgot", map[string]string{"email": addr}); r.Status != http.StatusAccepted {
 			t.Fatalf("forgot: %d", r.Status)

@@ -84,8 +84,7 @@ func TestMFACodesLimitedPerAccount(t *testing.T) {
 // burned token; the right code then finds the token burned.
 func TestMFATokenBurstChecksAtMostFive(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		tok := passwordStep(t, f.c, u.addr, strongPassword)
 		bad := u.auth.wrong(t)
@@ -148,8 +147,7 @@ func amrList(s map[string]any) []string {
 // that just proved a code makes them without one.
 func TestMFAStepUp(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
 		addr := f.verifiedUser(t)
 		before, _ := login(t, c, addr, strongPassword)
@@ -244,8 +242,7 @@ func TestMFAStepUp(t *testing.T) {
 // deletes it with a code in the request.
 func TestMFAStepUpDeleteWithACode(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		db := openStore(t, f.env)
 		if _, err := db.ExecContext(db.ctx(t), `UPDATE sessions SET amr = 'pwd'`); err != nil {

@@ -8,14 +8,18 @@ package main
 // below, and nowhere else.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"go.uber.org/zap"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // storeDB is the store of an environment opened with database/sql.
@@ -146,4 +150,98 @@ func (d storeDB) exec(t *testing.T, query string, args ...any) {
 	if _, err := d.ExecContext(d.ctx(t), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+}
+
+// dump is every value of every row of table, each followed by a zero byte
+// (bytes as they are, anything else as fmt prints it), and the number of
+// rows: for searching a table for what it must not hold.
+func (d storeDB) dump(t *testing.T, table string) ([]byte, int) {
+	t.Helper()
+	rows, err := d.QueryContext(d.ctx(t), `SELECT * FROM `+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	n := 0
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if b, ok := v.([]byte); ok {
+				out.Write(b)
+			} else {
+				fmt.Fprint(&out, v)
+			}
+			out.WriteByte(0)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), n
+}
+
+// TestEachStoreOpensWhole: the adapter the one switch picks for each store
+// fills every field of storage.Store (a field left nil would fail only
+// when the service first used it), and the store it opens is that store
+// and answers.
+func TestEachStoreOpensWhole(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st testStore) {
+		cfg, err := LoadConfig(baseEnv(t, st, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a := cfg.storage(0, zap.NewNop())
+		if err := a.MigrateUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s, err := a.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, v := range []reflect.Value{reflect.ValueOf(*s), reflect.ValueOf(s.Repos)} {
+			for i := range v.NumField() {
+				name := v.Type().Field(i).Name
+				if name == "SecretKeyFile" { // "": the store keeps the key in its settings
+					continue
+				}
+				if v.Field(i).IsZero() {
+					t.Errorf("%s: %s.%s is not set", st, v.Type().Name(), name)
+				}
+			}
+		}
+		if s.Info.Kind() != string(st) {
+			t.Errorf("the store opened for %s says it is %s", st, s.Info.Kind())
+		}
+		if (s.SecretKeyFile != "") != (st == onSQLite) {
+			t.Errorf("%s keeps a generated secret key in %q", st, s.SecretKeyFile)
+		}
+		if err := s.Ready(ctx); err != nil {
+			t.Errorf("%s: not ready: %v", st, err)
+		}
+		if v, err := s.Info.SchemaVersion(ctx); err != nil || v == 0 {
+			t.Errorf("%s: schema version %d, %v after MigrateUp", st, v, err)
+		}
+		for _, c := range s.Conns {
+			if c.Name == "" || c.Stats().Max == 0 {
+				t.Errorf("%s: connection group %+v", st, c)
+			}
+		}
+	})
 }

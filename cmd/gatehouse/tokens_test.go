@@ -60,8 +60,7 @@ func TestForgotLeavesTheInvitationWorking(t *testing.T) {
 // account there and kills the pending registration, whose verification
 // link no longer works.
 func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := newFixture(t, st)
+	eachFixture(t, func(t *testing.T, f fixture) {
 		wanted := randomEmail()
 		const strangersPassword = "a stranger's own long passphrase"
 		stranger := newClient(t, f.inst)
@@ -170,9 +169,8 @@ func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 func TestVerificationClearsEarlierLoginFailures(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		c := newClient(t, inst)
+		f := limitFixture(t, st)
+		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 		for i := 1; i <= testFailureLimit; i++ {
 			if r := c.post("/v1/login", map[string]string{"email": addr, "password": "not the password at all"}); r.Status != http.StatusUnauthorized {

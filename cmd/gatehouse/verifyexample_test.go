@@ -64,8 +64,7 @@ func TestVerifyExampleAgainstTheServer(t *testing.T) {
 		t.Run(ex.name, func(t *testing.T) {
 			t.Parallel()
 			cmdline := ex.cmd(t)
-			eachStore(t, func(t *testing.T, st testStore) {
-				f := newFixture(t, st)
+			eachFixture(t, func(t *testing.T, f fixture) {
 				addr := f.verifiedUser(t)
 				access, _ := login(t, f.c, addr, strongPassword)
 

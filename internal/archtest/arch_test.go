@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -19,7 +20,8 @@ import (
 
 // The dependency rule (README, "Architecture"): arrows point inward only,
 // adapters/* -> app -> domain, and no adapter imports another. cmd/ and wire/
-// see everything and are not checked.
+// see everything; what they may not hold (a store's internals in wire/, SQL
+// in cmd/) assembly_test.go checks.
 //
 // Only non-test .go files are checked: a test may pull in helpers (for example
 // internal/smtptest, or a contract suite) that production code must not.
@@ -128,9 +130,23 @@ func skipDir(dir string) bool {
 // how many files it looked at per layer.
 func scan(fsys fs.FS, module string) ([]violation, map[string]int, error) {
 	var out []violation
+	counted, err := eachGoFile(fsys, []string{"domain", "app", "adapters"}, parser.ImportsOnly, func(_, p string, f *ast.File, _ *token.FileSet) error {
+		return eachImport(p, f, func(imp string) {
+			if reason := checkImport(module, path.Dir(p), imp); reason != "" {
+				out = append(out, violation{File: p, Import: imp, Reason: reason})
+			}
+		})
+	})
+	return sorted(out), counted, err
+}
+
+// eachGoFile parses every non-test .go file under each layer of fsys (a
+// layer that does not exist yet is skipped, as are skipDir's directories)
+// with mode, hands it to fn, and counts the files per layer.
+func eachGoFile(fsys fs.FS, layers []string, mode parser.Mode, fn func(layer, p string, f *ast.File, fset *token.FileSet) error) (map[string]int, error) {
 	counted := map[string]int{}
 	fset := token.NewFileSet()
-	for _, layer := range []string{"domain", "app", "adapters"} {
+	for _, layer := range layers {
 		err := fs.WalkDir(fsys, layer, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) && p == layer {
@@ -151,33 +167,41 @@ func scan(fsys fs.FS, module string) ([]violation, map[string]int, error) {
 			if err != nil {
 				return err
 			}
-			f, err := parser.ParseFile(fset, p, src, parser.ImportsOnly)
+			f, err := parser.ParseFile(fset, p, src, mode)
 			if err != nil {
 				return err
 			}
 			counted[layer]++
-			for _, spec := range f.Imports {
-				imp, err := strconv.Unquote(spec.Path.Value)
-				if err != nil {
-					return fmt.Errorf("%s: bad import %s", p, spec.Path.Value)
-				}
-				if reason := checkImport(module, path.Dir(p), imp); reason != "" {
-					out = append(out, violation{File: p, Import: imp, Reason: reason})
-				}
-			}
-			return nil
+			return fn(layer, p, f, fset)
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
+	return counted, nil
+}
+
+// eachImport calls fn with every import path of f (a file at p).
+func eachImport(p string, f *ast.File, fn func(imp string)) error {
+	for _, spec := range f.Imports {
+		imp, err := strconv.Unquote(spec.Path.Value)
+		if err != nil {
+			return fmt.Errorf("%s: bad import %s", p, spec.Path.Value)
+		}
+		fn(imp)
+	}
+	return nil
+}
+
+// sorted sorts violations by file, then import.
+func sorted(out []violation) []violation {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].File != out[j].File {
 			return out[i].File < out[j].File
 		}
 		return out[i].Import < out[j].Import
 	})
-	return out, counted, nil
+	return out
 }
 
 // moduleRoot walks up from the working directory to the directory holding
@@ -210,21 +234,29 @@ func moduleRoot(t *testing.T) (dir, module string) {
 }
 
 func TestDependencyRule(t *testing.T) {
+	counted := checkTree(t, scan, "domain", "app")
+	t.Logf("checked %d domain, %d app, %d adapter files", counted["domain"], counted["app"], counted["adapters"])
+}
+
+// checkTree runs scan over the module and fails on each violation, and
+// when one of the layers that must have files has none (a vacuous pass: a
+// renamed directory, a broken walk).
+func checkTree(t *testing.T, scan func(fs.FS, string) ([]violation, map[string]int, error), mustHave ...string) map[string]int {
+	t.Helper()
 	root, module := moduleRoot(t)
 	violations, counted, err := scan(os.DirFS(root), module)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Guard against a vacuous pass (a renamed directory, a broken walk).
-	for _, layer := range []string{"domain", "app"} {
+	for _, layer := range mustHave {
 		if counted[layer] == 0 {
-			t.Errorf("no Go files found under %s/: the dependency rule checked nothing", layer)
+			t.Errorf("no Go files found under %s/: nothing was checked", layer)
 		}
 	}
-	t.Logf("checked %d domain, %d app, %d adapter files", counted["domain"], counted["app"], counted["adapters"])
 	for _, v := range violations {
 		t.Error(v)
 	}
+	return counted
 }
 
 // TestCheckImport shows the rule on single imports, so it is plain what would
@@ -262,6 +294,9 @@ func TestCheckImport(t *testing.T) {
 		{"app/account", m + "/wire", false},
 		{"app/account", m + "/cmd/gatehouse", false},
 		{"app/account", "go.uber.org/mock/gomock", false},
+		{"app/storage", m + "/app", true},
+		{"app/storage", "github.com/jackc/pgx/v5/pgxpool", false},
+		{"app/storage", m + "/adapters/metrics", false},
 		// adapters: anything but another adapter, wire/ or cmd/.
 		{"adapters/postgres", "github.com/jackc/pgx/v5", true},
 		{"adapters/postgres", m + "/app", true},

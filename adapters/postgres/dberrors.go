@@ -1,4 +1,4 @@
-package main
+package postgres
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -26,7 +25,7 @@ func (e *refusalError) Unwrap() error { return e.err }
 // pg_hba.conf entry (28000). Otherwise (nil, a server still starting, one
 // that is down) it returns nil and the caller may retry.
 func dbRefusal(dbURL string, err error) error {
-	code, serverMsg, ok := postgres.ConnectRefusal(err)
+	code, serverMsg, ok := ConnectRefusal(err)
 	if !ok {
 		return nil
 	}
