@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
@@ -33,7 +34,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time)
 	}
 	_, err = o.db.Exec(ctx, `INSERT INTO mail_outbox (id, kind, to_address, user_id, payload, status, attempts, next_attempt_at, created_at)
 		VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', 0, $6, $6)`,
-		m.ID, string(m.Kind), m.To, nullUUID(m.UserID), payload, now)
+		m.ID, string(m.Kind), m.To, sqlstore.NullUUID(m.UserID), payload, now)
 	return translate(err, nil)
 }
 
@@ -141,9 +142,4 @@ func (o *Outbox) Stats(ctx context.Context) (app.OutboxStats, error) {
 		st.OldestPending = oldest.UTC()
 	}
 	return st, nil
-}
-
-// nullUUID maps uuid.Nil to SQL NULL.
-func nullUUID(id uuid.UUID) uuid.NullUUID {
-	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}
 }

@@ -462,11 +462,6 @@ func affected(res sql.Result, err error) (int, error) {
 	return int(n), nil
 }
 
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
 // micros is t as stored: microseconds since the Unix epoch.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -478,26 +473,8 @@ func microsPtr(t *time.Time) any {
 	return t.UnixMicro()
 }
 
-// blobOrNull is b, or SQL NULL for an empty b (the driver would store an
-// empty blob).
-func blobOrNull(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
 // fromMicros is a stored time, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// fromNullMicros is a stored nullable time, in UTC.
-func fromNullMicros(us sql.NullInt64) *time.Time {
-	if !us.Valid {
-		return nil
-	}
-	t := fromMicros(us.Int64)
-	return &t
-}
 
 // prepareFile checks that path is a plain file path, creates its directory
 // (0700) and, when missing, the file (0600, which SQLite's WAL and

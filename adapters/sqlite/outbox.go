@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
@@ -34,7 +35,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time)
 	}
 	_, err = exec(ctx, o.db, `INSERT INTO mail_outbox (id, kind, to_address, user_id, payload, status, attempts, next_attempt_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)`,
-		m.ID.String(), string(m.Kind), m.To, nullUUID(m.UserID), payload, micros(now))
+		m.ID.String(), string(m.Kind), m.To, sqlstore.NullUUID(m.UserID), payload, micros(now))
 	return err
 }
 
@@ -159,12 +160,4 @@ func (o *Outbox) Stats(ctx context.Context) (app.OutboxStats, error) {
 		st.OldestPending = fromMicros(oldest.Int64)
 	}
 	return st, nil
-}
-
-// nullUUID maps uuid.Nil to SQL NULL, and other ids to their text.
-func nullUUID(id uuid.UUID) any {
-	if id == uuid.Nil {
-		return nil
-	}
-	return id.String()
 }

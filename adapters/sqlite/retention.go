@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 )
 
@@ -94,7 +95,7 @@ func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int,
 			return translate(err, nil)
 		}
 		for _, id := range ids {
-			if _, err := q.ExecContext(ctx, deleteUserMailSQL, id); err != nil {
+			if _, err := q.ExecContext(ctx, sqlstore.DeleteUserMailSQL, id); err != nil {
 				return translate(err, nil)
 			}
 		}

@@ -2,10 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 )
 
@@ -21,15 +20,7 @@ func NewSettings(db DBTX) *Settings { return &Settings{db: db} }
 
 // Get returns the value of name, or nil.
 func (s *Settings) Get(ctx context.Context, name string) ([]byte, error) {
-	var v []byte
-	err := s.db.reader().QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, translate(err, nil)
-	}
-	return v, nil
+	return sqlstore.GetSetting(ctx, conn{s.db}, name)
 }
 
 // PutIfAbsent inserts value unless name has one, then reads the stored
@@ -37,10 +28,10 @@ func (s *Settings) Get(ctx context.Context, name string) ([]byte, error) {
 func (s *Settings) PutIfAbsent(ctx context.Context, name string, value []byte, now time.Time) ([]byte, error) {
 	var v []byte
 	err := s.db.write(ctx, func(q querier) error {
-		if _, err := q.ExecContext(ctx, `INSERT INTO settings (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, name, value, micros(now)); err != nil {
+		if _, err := q.ExecContext(ctx, sqlstore.PutSettingSQL, name, value, micros(now)); err != nil {
 			return translate(err, nil)
 		}
-		return translate(q.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v), nil)
+		return translate(q.QueryRowContext(ctx, sqlstore.GetSettingSQL, name).Scan(&v), nil)
 	})
 	return v, err
 }
@@ -60,7 +51,5 @@ func (*StoreInfo) Kind() string { return "sqlite" }
 
 // SchemaVersion reads the migrations' bookkeeping table.
 func (s *StoreInfo) SchemaVersion(ctx context.Context) (int64, error) {
-	var v int64
-	err := s.db.reader().QueryRowContext(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
-	return v, translate(err, nil)
+	return sqlstore.SchemaVersion(ctx, conn{s.db})
 }
