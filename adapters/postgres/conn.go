@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
@@ -22,6 +24,23 @@ var dialect = sqlstore.Dialect{
 		end, ok := prefixEnd(p)
 		return end, ok, true
 	},
+	SubqueryName: " p",
+	JSON:         "::jsonb",
+	ClaimSQL: `
+		WITH due AS (
+			SELECT id FROM mail_outbox
+			WHERE status = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE mail_outbox m SET attempts = m.attempts + 1, next_attempt_at = $3
+		FROM due WHERE m.id = due.id
+		RETURNING ` + sqlstore.Qualify("m.", sqlstore.ClaimedColumns),
+	EndedSessionsSQL: `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at < $1
+			UNION SELECT id FROM sessions WHERE revoked_at < $1
+			LIMIT $2)`,
 }
 
 // conn is a pool or a transaction as the shared repositories see it:
@@ -51,6 +70,9 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 	return rows{rs}, nil
 }
 
+// Scrub does nothing: PostgreSQL keeps no copies this store could erase.
+func (conn) Scrub() {}
+
 func (c conn) Tx(ctx context.Context, fn func(tx sqlstore.DB) error) error {
 	return ensureTx(ctx, c.db, func(tx DBTX) error { return fn(conn{tx}) })
 }
@@ -79,4 +101,30 @@ func scanUTC(s scanner, dest []any) error {
 		}
 	}
 	return nil
+}
+
+// storableText reports whether PostgreSQL can hold s as text (valid UTF-8
+// without NUL). A prefix it cannot hold starts no stored text.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// prefixEnd is the least string above every string that starts with p, in
+// byte order (which for UTF-8 is code point order): p without its trailing
+// U+10FFFF runes, with its last rune incremented. So under COLLATE "C",
+// s >= p AND s < end holds exactly when s starts with p. ok is false when
+// there is no such string (p is empty or all U+10FFFF): then s >= p alone
+// is the prefix test. p must be valid UTF-8.
+func prefixEnd(p string) (end string, ok bool) {
+	rs := []rune(p)
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i] < utf8.MaxRune {
+			next := rs[i] + 1
+			if next >= 0xD800 && next <= 0xDFFF { // surrogates are not text
+				next = 0xE000
+			}
+			return string(rs[:i]) + string(next), true
+		}
+	}
+	return "", false
 }

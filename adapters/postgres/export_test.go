@@ -15,7 +15,7 @@ var (
 	ResetPrefixSQL         = resetPrefixSQL
 	CountActiveSQL         = countActiveSQL
 	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
-	OutboxStatsSQL         = outboxStatsSQL
+	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)
 	UseTOTPStepSQL         = sqlstore.UseTOTPStepSQL
 	EnabledAmongSQL        = enabledAmongSQL
 	UseRecoveryCodeSQL     = sqlstore.UseRecoveryCodeSQL

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/jackc/pgx/v5"
@@ -90,23 +89,4 @@ func ensureTx(ctx context.Context, db DBTX, fn func(tx DBTX) error) error {
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface {
 	Scan(dest ...any) error
-}
-
-// errNoRowsAffected reports an update that matched nothing; callers turn it
-// into their not-found error.
-var errNoRowsAffected = errors.New("postgres: no rows affected")
-
-// affectedOne translates an Exec result, mapping "no row matched" to
-// notFound.
-func affectedOne(tag pgconn.CommandTag, err error, notFound error) error {
-	if err != nil {
-		return translate(err, notFound)
-	}
-	if tag.RowsAffected() == 0 {
-		if notFound != nil {
-			return notFound
-		}
-		return errNoRowsAffected
-	}
-	return nil
 }

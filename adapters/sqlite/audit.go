@@ -71,7 +71,7 @@ var insertRecordSQL = sqlstore.InsertRecordSQL("")
 // seen), until fn returns an error, which Walk returns as is.
 func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
 	return a.db.readTx(ctx, func(q querier) error {
-		rs, err := txConn{q}.Query(ctx, `SELECT `+sqlstore.RecordColumns+` FROM audit_events ORDER BY seq`)
+		rs, err := txConn{q, a.db}.Query(ctx, `SELECT `+sqlstore.RecordColumns+` FROM audit_events ORDER BY seq`)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,8 @@ import (
 // (the single writer serializes the transactions that change a row), and
 // email prefixes compared in byte order on users_email_key, whose BINARY
 // collation is byte order; INDEXED BY makes SQLite use that index or fail,
-// never scan the table.
+// never scan the table. JSON is stored as text; an outbox claim is a plain
+// UPDATE, since one writer serializes claims.
 var dialect = sqlstore.Dialect{
 	UsersByEmail: `users INDEXED BY users_email_key`,
 	EmailBytes:   `email`,
@@ -26,6 +27,19 @@ var dialect = sqlstore.Dialect{
 		end, ok := prefixEnd(p)
 		return end, ok, true
 	},
+	ClaimSQL: `
+		UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $3
+		WHERE id IN (
+			SELECT id FROM mail_outbox
+			WHERE status = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at
+			LIMIT $2)
+		RETURNING ` + sqlstore.ClaimedColumns,
+	// OR, not UNION as in package postgres: SQLite answers it with both
+	// indexes (multi-index OR) where its UNION scans the whole table.
+	EndedSessionsSQL: `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1
+			LIMIT $2)`,
 }
 
 // conn is a DBTX as the shared repositories see it: reads on a reader (or
@@ -41,20 +55,27 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return txConn{c.db.reader()}.QueryRow(ctx, query, args...)
+	return txConn{c.db.reader(), c.db}.QueryRow(ctx, query, args...)
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	return txConn{c.db.reader()}.Query(ctx, query, args...)
+	return txConn{c.db.reader(), c.db}.Query(ctx, query, args...)
 }
 
 func (c conn) Tx(ctx context.Context, fn func(tx sqlstore.DB) error) error {
-	return c.db.writeTx(ctx, func(q querier) error { return fn(txConn{q}) })
+	return c.db.writeTx(ctx, func(q querier) error { return fn(txConn{q, c.db}) })
 }
 
-// txConn runs everything on q: a write transaction, or (for conn's reads)
-// a reader.
-type txConn struct{ q querier }
+// Scrub asks for the WAL to be emptied soon (see Residue in the package
+// documentation).
+func (c conn) Scrub() { c.db.scrubSoon() }
+
+// txConn runs everything on q, a write transaction of db or (for conn's
+// reads) a reader.
+type txConn struct {
+	q  querier
+	db DBTX
+}
 
 func (t txConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := t.q.ExecContext(ctx, query, encode(args)...)
@@ -75,6 +96,7 @@ func (t txConn) Query(ctx context.Context, query string, args ...any) (sqlstore.
 }
 
 func (t txConn) Tx(_ context.Context, fn func(tx sqlstore.DB) error) error { return fn(t) }
+func (t txConn) Scrub()                                                    { t.db.scrubSoon() }
 
 type row struct{ r *sql.Row }
 
@@ -163,4 +185,21 @@ func idBatches(ids []uuid.UUID) [][]uuid.UUID {
 	ids = slices.Clone(ids)
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	return slices.Collect(slices.Chunk(slices.Compact(ids), idBatch))
+}
+
+// prefixEnd is the least string above every string that starts with p in
+// byte order (BINARY collation, memcmp): p without its trailing 0xFF
+// bytes, with its last byte incremented. So s >= p AND s < end holds
+// exactly when s starts with p, whatever the bytes (the end need not be
+// valid UTF-8; BINARY compares bytes). ok is false when there is no such
+// string (p is empty or all 0xFF): then s >= p alone is the prefix test.
+func prefixEnd(p string) (end string, ok bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xFF {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }

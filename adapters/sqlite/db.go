@@ -426,29 +426,6 @@ func exec(ctx context.Context, db DBTX, query string, args ...any) (sql.Result, 
 	return res, err
 }
 
-// errNoRowsAffected reports an update that matched nothing; callers turn it
-// into their not-found error.
-var errNoRowsAffected = errors.New("sqlite: no rows affected")
-
-// affectedOne checks an exec result (err already translated), mapping "no
-// row matched" to notFound.
-func affectedOne(res sql.Result, err error, notFound error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return translate(err, nil)
-	}
-	if n == 0 {
-		if notFound != nil {
-			return notFound
-		}
-		return errNoRowsAffected
-	}
-	return nil
-}
-
 // affected returns how many rows an exec result (err already translated)
 // touched.
 func affected(res sql.Result, err error) (int, error) {

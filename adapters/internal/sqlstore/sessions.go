@@ -18,7 +18,7 @@ const SessionColumns = `id, user_id, created_at, last_used_at, expires_at, revok
 // BearerSQL reads session $1 with its user and whether the user has a
 // confirmed second factor: three primary-key lookups (sessions, users,
 // mfa_totp) in one statement, one round trip.
-var BearerSQL = `SELECT ` + prefixColumns("s.", SessionColumns) + `, ` + prefixColumns("u.", UserColumns) + `,
+var BearerSQL = `SELECT ` + Qualify("s.", SessionColumns) + `, ` + Qualify("u.", UserColumns) + `,
 		t.confirmed_at IS NOT NULL
 	FROM sessions s
 	JOIN users u ON u.id = s.user_id
@@ -156,9 +156,9 @@ func (r *sessionRow) session() *session.Session {
 	return s
 }
 
-// prefixColumns qualifies each column of a comma-separated list with
+// Qualify qualifies each column of a comma-separated list with
 // prefix ("s." + "id, user_id" = "s.id, s.user_id").
-func prefixColumns(prefix, columns string) string {
+func Qualify(prefix, columns string) string {
 	cols := strings.Split(columns, ",")
 	for i, c := range cols {
 		cols[i] = prefix + strings.TrimSpace(c)

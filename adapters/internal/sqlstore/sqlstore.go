@@ -38,6 +38,10 @@ type DB interface {
 	// is a transaction, or else a new one committed when fn returns nil.
 	// fn's error is returned as is.
 	Tx(ctx context.Context, fn func(tx DB) error) error
+	// Scrub asks the store to erase soon the old copies of what a write
+	// just cleared (a deleted account, a delivered mail's link); a no-op
+	// where the store keeps none.
+	Scrub()
 }
 
 // Row is one row of a result (Rows is one too, between Next calls).
@@ -77,6 +81,21 @@ type Dialect struct {
 	// alone is the prefix test), and matchable is false when no stored
 	// text can start with p.
 	PrefixEnd func(p string) (end string, bounded, matchable bool)
+	// SubqueryName names a subquery in FROM: PostgreSQL wants a name
+	// there; SQLite, which plans a named one as a scan of its own, does
+	// not.
+	SubqueryName string
+	// JSON follows a JSON text literal or argument: a cast ("::jsonb"), or
+	// "" where JSON is stored as text.
+	JSON string
+	// ClaimSQL takes the outbox messages due at $1, at most $2, bumps
+	// their attempts and moves them due at $3, returning ClaimedColumns:
+	// FOR UPDATE SKIP LOCKED, or a plain UPDATE where one writer
+	// serializes claims.
+	ClaimSQL string
+	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
+	// revoked before $1, through both indexes.
+	EndedSessionsSQL string
 }
 
 // notFound maps ErrNoRows to nf.
@@ -108,25 +127,47 @@ func changed(n int64, err error) (bool, error) { return n > 0, err }
 // count is an Exec's row count as an int.
 func count(n int64, err error) (int, error) { return int(n), err }
 
+// Each runs query and hands each row it returns to fn, until fn fails.
+func Each(ctx context.Context, db DB, fn func(Row) error, query string, args ...any) error {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // All runs query and maps each row it returns with scan.
 func All[T any](ctx context.Context, db DB, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := db.Query(ctx, query, args...)
+	var out []T
+	err := Each(ctx, db, func(row Row) error {
+		v, err := scan(row)
+		out = append(out, v)
+		return err
+	}, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	return out, nil
+}
+
+// ScanID reads a row that holds one id.
+func ScanID(row Row) (id uuid.UUID, err error) { return id, row.Scan(&id) }
+
+// MarkIDs is an Each callback that marks in set the id each row holds.
+func MarkIDs(set map[uuid.UUID]bool) func(Row) error {
+	return func(row Row) error {
+		id, err := ScanID(row)
+		if err == nil {
+			set[id] = true
+		}
+		return err
+	}
 }
 
 // NullUUID maps uuid.Nil to SQL NULL.

@@ -102,15 +102,19 @@ func ListUsersSQL(d Dialect, q app.UserQuery) (query string, args []any, ok bool
 // tokens and one-time tokens, and every outbox message to them, in one
 // transaction (the bound one, or one of its own); an unknown id gives
 // user.ErrNotFound. audit_events has no foreign key to users and is not
-// touched.
+// touched. The store is asked to scrub the old copies of what went.
 func (r Users) Delete(ctx context.Context, id uuid.UUID) error {
-	return r.DB.Tx(ctx, func(tx DB) error {
+	err := r.DB.Tx(ctx, func(tx DB) error {
 		if err := execOne(ctx, tx, user.ErrNotFound, `DELETE FROM users WHERE id = $1`, id); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, DeleteUserMailSQL, id)
 		return err
 	})
+	if err == nil {
+		r.DB.Scrub() // the password hash, a sealed TOTP secret
+	}
+	return err
 }
 
 // ScanUser decodes one row of UserColumns, or gives user.ErrNotFound.
