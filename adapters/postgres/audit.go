@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
-	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/jackc/pgx/v5"
@@ -15,20 +14,6 @@ import (
 // auditLockKey is the transaction-level advisory lock that serializes
 // appends to the audit chain ("gh-audit" in ASCII).
 const auditLockKey int64 = 0x67682d6175646974
-
-// AuditLog appends events to the hash-chained audit_events table.
-type AuditLog struct {
-	sqlstore.Audit
-	db DBTX
-}
-
-var (
-	_ app.AuditLog   = (*AuditLog)(nil)
-	_ app.AuditTrail = (*AuditLog)(nil)
-)
-
-// NewAuditLog returns an AuditLog on db.
-func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{Audit: sqlstore.Audit{DB: conn{db}}, db: db} }
 
 // Append adds e at the end of the chain: seq is the last seq plus one (1
 // for the first row, whose prev_hash is 32 zero bytes) and hash is

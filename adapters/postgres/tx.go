@@ -24,20 +24,6 @@ var (
 	_ DBTX = (pgx.Tx)(nil)
 )
 
-// NewRepos returns the repositories bound to db (a pool or a transaction).
-func NewRepos(db DBTX) app.Repos {
-	return app.Repos{
-		Users:       NewUserRepository(db),
-		Tokens:      NewOneTimeTokenRepository(db),
-		Sessions:    NewSessionRepository(db),
-		Outbox:      NewOutbox(db),
-		Audit:       NewAuditLog(db),
-		AdminKeys:   NewAdminKeyStore(db),
-		MFA:         NewMFARepository(db),
-		SigningKeys: NewSigningKeyRing(db),
-	}
-}
-
 // NewPoolRepos returns repositories bound to the pool: each call is its own
 // statement (or, for AuditLog.Append, its own short transaction).
 func NewPoolRepos(pool *pgxpool.Pool) app.Repos { return NewRepos(pool) }

@@ -7,25 +7,9 @@ import (
 	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
-	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 )
-
-// AuditLog appends events to the hash-chained audit_events table and reads
-// them back.
-type AuditLog struct {
-	sqlstore.Audit
-	db DBTX
-}
-
-var (
-	_ app.AuditLog   = (*AuditLog)(nil)
-	_ app.AuditTrail = (*AuditLog)(nil)
-)
-
-// NewAuditLog returns an AuditLog on db.
-func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{Audit: sqlstore.Audit{DB: conn{db}}, db: db} }
 
 // Append adds e at the end of the chain: seq is the last seq plus one (1
 // for the first row, whose prev_hash is 32 zero bytes) and hash is

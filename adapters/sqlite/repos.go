@@ -49,6 +49,12 @@ type (
 	StoreInfo struct{ sqlstore.StoreInfo }
 	// Retention deletes rows whose purpose has ended.
 	Retention struct{ sqlstore.Retention }
+	// AuditLog appends events to the hash-chained audit_events table and
+	// reads them back.
+	AuditLog struct {
+		sqlstore.Audit
+		db DBTX
+	}
 )
 
 var (
@@ -62,7 +68,24 @@ var (
 	_ app.Settings               = (*Settings)(nil)
 	_ app.StoreInfo              = (*StoreInfo)(nil)
 	_ app.Retention              = (*Retention)(nil)
+	_ app.AuditLog               = (*AuditLog)(nil)
+	_ app.AuditTrail             = (*AuditLog)(nil)
 )
+
+// NewRepos returns the repositories bound to db (a *DB or the transaction
+// Within hands out).
+func NewRepos(db DBTX) app.Repos {
+	return app.Repos{
+		Users:       NewUserRepository(db),
+		Tokens:      NewOneTimeTokenRepository(db),
+		Sessions:    NewSessionRepository(db),
+		Outbox:      NewOutbox(db),
+		Audit:       NewAuditLog(db),
+		AdminKeys:   NewAdminKeyStore(db),
+		MFA:         NewMFARepository(db),
+		SigningKeys: NewSigningKeyRing(db),
+	}
+}
 
 // NewUserRepository returns a UserRepository on db.
 func NewUserRepository(db DBTX) *UserRepository {
@@ -107,6 +130,9 @@ func NewStoreInfo(db DBTX) *StoreInfo {
 func NewRetention(db DBTX) *Retention {
 	return &Retention{sqlstore.Retention{DB: conn{db}, Dialect: dialect}}
 }
+
+// NewAuditLog returns an AuditLog on db.
+func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{Audit: sqlstore.Audit{DB: conn{db}}, db: db} }
 
 // CountActive counts, per user of userIDs, the sessions ListActive would
 // return: one statement on a reader (user_id IN (...), index
