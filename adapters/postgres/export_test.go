@@ -12,7 +12,7 @@ import (
 var (
 	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return sqlstore.ListUsersSQL(dialect, q) }
 	AuditQuerySQL          = sqlstore.AuditQuerySQL
-	ResetPrefixSQL         = resetPrefixSQL
+	ResetPrefixSQL         = func(p string) (string, []any, bool) { return sqlstore.ResetPrefixSQL(dialect, p) }
 	CountActiveSQL         = countActiveSQL
 	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
 	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)

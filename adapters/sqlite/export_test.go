@@ -35,7 +35,7 @@ var (
 	AuditQuerySQL          = func(q app.AuditQuery) (string, []any, bool) { return encoded(sqlstore.AuditQuerySQL(q)) }
 	BearerSQL              = sqlstore.BearerSQL
 	DeleteExpiredSQL       = deleteExpiredSQL
-	ResetPrefixSQL         = resetPrefixSQL
+	ResetPrefixSQL         = func(p string) (string, []any) { q, a, _ := sqlstore.ResetPrefixSQL(dialect, p); return q, a }
 	CountActiveSQL         = countActiveSQL
 	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
 	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)
