@@ -3,22 +3,24 @@ package postgres
 import (
 	"context"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
+	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/pressly/goose/v3"
 )
 
 // Statements of the repositories, for the query-plan tests.
 var (
-	ListUsersSQL           = listUsersSQL
-	AuditQuerySQL          = auditQuerySQL
-	ResetPrefixSQL         = resetPrefixSQL
+	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return sqlstore.ListUsersSQL(dialect, q) }
+	AuditQuerySQL          = sqlstore.AuditQuerySQL
+	ResetPrefixSQL         = func(p string) (string, []any, bool) { return sqlstore.ResetPrefixSQL(dialect, p) }
 	CountActiveSQL         = countActiveSQL
-	DeleteUserMailSQL      = deleteUserMailSQL
-	OutboxStatsSQL         = outboxStatsSQL
-	UseTOTPStepSQL         = useTOTPStepSQL
+	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
+	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)
+	UseTOTPStepSQL         = sqlstore.UseTOTPStepSQL
 	EnabledAmongSQL        = enabledAmongSQL
-	UseRecoveryCodeSQL     = useRecoveryCodeSQL
-	UnusedRecoveryCodesSQL = unusedRecoveryCodesSQL
-	BearerSQL              = bearerSQL
+	UseRecoveryCodeSQL     = sqlstore.UseRecoveryCodeSQL
+	UnusedRecoveryCodesSQL = sqlstore.UnusedRecoveryCodesSQL
+	BearerSQL              = sqlstore.BearerSQL
 	WalkSQL                = walkSQL
 )
 

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/migrations"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -45,16 +45,7 @@ func MigrateStatus(ctx context.Context, url string, w io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("postgres: migrate status: %w", err)
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tMIGRATION")
-		for _, s := range st {
-			applied := "-"
-			if s.State == goose.StateApplied && !s.AppliedAt.IsZero() {
-				applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
-		}
-		return tw.Flush()
+		return sqlstore.WriteMigrationStatus(w, st)
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -21,23 +20,8 @@ func TestMigration6RoundTrip(t *testing.T) {
 
 	ref := schemaBefore(t, "00006")
 
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, 6); err != nil {
-		t.Fatal(err)
-	}
-	if err := postgres.MigrateDown(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	db := openPool(t, url)
-	if got, want := pgSchema(t, db), pgSchema(t, ref); got != want {
-		t.Fatalf("schema after down from 6 differs from versions 1-5:\n--- got\n%s\n--- want\n%s", got, want)
-	}
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	url, db, exec := migratedTo(t, 6)
+	downMatches(t, url, db, ref)
 	userID := uuid.New()
 	exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm6@example.com', 'h')`, userID)
 	exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, password_hash)
@@ -49,12 +33,7 @@ func TestMigration6RoundTrip(t *testing.T) {
 	exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
 		VALUES (sha256('c'), $1, 'change_email', now(), now(), 'new@example.com')`, userID)
 	exec(`INSERT INTO admin_keys (name, key_hash, created_at) VALUES ('ops', sha256('k'), now())`)
-	if err := postgres.MigrateDown(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := pgSchema(t, db), pgSchema(t, ref); got != want {
-		t.Fatalf("schema after the second down differs from versions 1-5:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	downMatches(t, url, db, ref)
 	var tokens, withHash, limits int
 	if err := db.QueryRow(ctx, `SELECT count(*), count(password_hash) FROM one_time_tokens WHERE user_id = $1`, userID).Scan(&tokens, &withHash); err != nil {
 		t.Fatal(err)

@@ -68,17 +68,21 @@ func TestMigration7RoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ref := schemaBefore(t, "00007")
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, 7); err != nil {
-		t.Fatal(err)
-	}
-	if err := postgres.MigrateDown(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := pgSchema(t, openPool(t, url)), pgSchema(t, ref); got != want {
-		t.Fatalf("schema after down from 7 differs from versions 1-6:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	url, db, _ := migratedTo(t, 7)
+	downMatches(t, url, db, ref)
 	if err := postgres.MigrateUpTo(ctx, url, 7); err != nil {
 		t.Fatalf("up again: %v", err)
+	}
+}
+
+// downMatches migrates the database at url one version down and fails
+// unless db (a pool on it) then has exactly the schema of ref.
+func downMatches(t *testing.T, url string, db, ref *pgxpool.Pool) {
+	t.Helper()
+	if err := postgres.MigrateDown(context.Background(), url); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pgSchema(t, db), pgSchema(t, ref); got != want {
+		t.Fatalf("schema after down differs from the versions before:\n--- got\n%s\n--- want\n%s", got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/jackc/pgx/v5"
@@ -15,13 +16,16 @@ import (
 // every instance. Each call is one statement timed by the database's clock,
 // so instances with skewed clocks agree.
 type RateLimiter struct {
+	sqlstore.RateLimits
 	db DBTX
 }
 
 var _ app.RateLimiter = (*RateLimiter)(nil)
 
 // NewRateLimiter returns a RateLimiter on db (normally the pool).
-func NewRateLimiter(db DBTX) *RateLimiter { return &RateLimiter{db: db} }
+func NewRateLimiter(db DBTX) *RateLimiter {
+	return &RateLimiter{RateLimits: sqlstore.RateLimits{DB: conn{db}, Dialect: dialect}, db: db}
+}
 
 // Hit counts one event under key, atomically: a new key or one whose window
 // has ended starts a window of length window with count 1; otherwise the
@@ -73,43 +77,6 @@ func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (block
 	}
 	return true, storable.RetryAfter(resetAt.Sub(dbNow)), nil
 }
-
-// Reset forgets key.
-func (l *RateLimiter) Reset(ctx context.Context, key string) error {
-	_, err := l.db.Exec(ctx, `DELETE FROM rate_limits WHERE key = $1`, key)
-	return translate(err, nil)
-}
-
-// ResetPrefix forgets every key that starts with prefix, literally (no
-// wildcards): the keys from prefix up to its successor in byte order, a
-// range on the primary key, whose column is COLLATE "C" (migration 6). An
-// empty prefix is refused: it would forget every counter.
-func (l *RateLimiter) ResetPrefix(ctx context.Context, prefix string) error {
-	if prefix == "" {
-		return errEmptyPrefix
-	}
-	sql, args, ok := resetPrefixSQL(prefix)
-	if !ok {
-		return nil // no stored key starts with it
-	}
-	_, err := l.db.Exec(ctx, sql, args...)
-	return translate(err, nil)
-}
-
-// resetPrefixSQL is ResetPrefix's statement for a non-empty prefix, or ok
-// false when no stored key can start with it.
-func resetPrefixSQL(prefix string) (sql string, args []any, ok bool) {
-	if !storableText(prefix) {
-		return "", nil, false
-	}
-	if end, ok := prefixEnd(prefix); ok {
-		return `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, []any{prefix, end}, true
-	}
-	return `DELETE FROM rate_limits WHERE key >= $1`, []any{prefix}, true
-}
-
-// errEmptyPrefix refuses ResetPrefix(""), a caller's bug.
-var errEmptyPrefix = errors.New("postgres: rate limit reset with an empty prefix (every key)")
 
 // DeleteExpired removes the counters whose window has ended and returns how
 // many it removed. A worker calls it periodically to keep the table small.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/jackc/pgx/v5"
@@ -24,20 +23,6 @@ var (
 	_ DBTX = (*pgxpool.Pool)(nil)
 	_ DBTX = (pgx.Tx)(nil)
 )
-
-// NewRepos returns the repositories bound to db (a pool or a transaction).
-func NewRepos(db DBTX) app.Repos {
-	return app.Repos{
-		Users:       NewUserRepository(db),
-		Tokens:      NewOneTimeTokenRepository(db),
-		Sessions:    NewSessionRepository(db),
-		Outbox:      NewOutbox(db),
-		Audit:       NewAuditLog(db),
-		AdminKeys:   NewAdminKeyStore(db),
-		MFA:         NewMFARepository(db),
-		SigningKeys: NewSigningKeyRing(db),
-	}
-}
 
 // NewPoolRepos returns repositories bound to the pool: each call is its own
 // statement (or, for AuditLog.Append, its own short transaction).
@@ -90,23 +75,4 @@ func ensureTx(ctx context.Context, db DBTX, fn func(tx DBTX) error) error {
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface {
 	Scan(dest ...any) error
-}
-
-// errNoRowsAffected reports an update that matched nothing; callers turn it
-// into their not-found error.
-var errNoRowsAffected = errors.New("postgres: no rows affected")
-
-// affectedOne translates an Exec result, mapping "no row matched" to
-// notFound.
-func affectedOne(tag pgconn.CommandTag, err error, notFound error) error {
-	if err != nil {
-		return translate(err, notFound)
-	}
-	if tag.RowsAffected() == 0 {
-		if notFound != nil {
-			return notFound
-		}
-		return errNoRowsAffected
-	}
-	return nil
 }

@@ -427,29 +427,6 @@ func exec(ctx context.Context, db DBTX, query string, args ...any) (sql.Result, 
 	return res, err
 }
 
-// errNoRowsAffected reports an update that matched nothing; callers turn it
-// into their not-found error.
-var errNoRowsAffected = errors.New("sqlite: no rows affected")
-
-// affectedOne checks an exec result (err already translated), mapping "no
-// row matched" to notFound.
-func affectedOne(res sql.Result, err error, notFound error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return translate(err, nil)
-	}
-	if n == 0 {
-		if notFound != nil {
-			return notFound
-		}
-		return errNoRowsAffected
-	}
-	return nil
-}
-
 // affected returns how many rows an exec result (err already translated)
 // touched.
 func affected(res sql.Result, err error) (int, error) {
@@ -463,11 +440,6 @@ func affected(res sql.Result, err error) (int, error) {
 	return int(n), nil
 }
 
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
 // micros is t as stored: microseconds since the Unix epoch.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -479,26 +451,8 @@ func microsPtr(t *time.Time) any {
 	return t.UnixMicro()
 }
 
-// blobOrNull is b, or SQL NULL for an empty b (the driver would store an
-// empty blob).
-func blobOrNull(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
 // fromMicros is a stored time, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// fromNullMicros is a stored nullable time, in UTC.
-func fromNullMicros(us sql.NullInt64) *time.Time {
-	if !us.Valid {
-		return nil
-	}
-	t := fromMicros(us.Int64)
-	return &t
-}
 
 // prepareFile checks that path is a plain file path, creates its directory
 // (0700) and, when missing, the file (0600, which SQLite's WAL and

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/pressly/goose/v3"
 )
 
@@ -29,19 +32,22 @@ func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
 
 // Statements of the repositories, for the query-plan tests.
 var (
-	ListUsersSQL           = listUsersSQL
-	AuditQuerySQL          = auditQuerySQL
-	BearerSQL              = bearerSQL
+	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return encoded(sqlstore.ListUsersSQL(dialect, q)) }
+	AuditQuerySQL          = func(q admin.AuditQuery) (string, []any, bool) { return encoded(sqlstore.AuditQuerySQL(q)) }
+	BearerSQL              = sqlstore.BearerSQL
 	DeleteExpiredSQL       = deleteExpiredSQL
-	ResetPrefixSQL         = resetPrefixSQL
+	ResetPrefixSQL         = func(p string) (string, []any) { q, a, _ := sqlstore.ResetPrefixSQL(dialect, p); return q, a }
 	CountActiveSQL         = countActiveSQL
-	DeleteUserMailSQL      = deleteUserMailSQL
-	OutboxStatsSQL         = outboxStatsSQL
-	UseTOTPStepSQL         = useTOTPStepSQL
+	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
+	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)
+	UseTOTPStepSQL         = sqlstore.UseTOTPStepSQL
 	EnabledAmongSQL        = enabledAmongSQL
-	UseRecoveryCodeSQL     = useRecoveryCodeSQL
-	UnusedRecoveryCodesSQL = unusedRecoveryCodesSQL
+	UseRecoveryCodeSQL     = sqlstore.UseRecoveryCodeSQL
+	UnusedRecoveryCodesSQL = sqlstore.UnusedRecoveryCodesSQL
 )
+
+// encoded is a built statement with its arguments as stored.
+func encoded(query string, args []any, ok bool) (string, []any, bool) { return query, encode(args), ok }
 
 // MigrateUpTo applies the migrations up to and including version, for the
 // tests of one migration's round trip.

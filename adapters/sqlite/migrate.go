@@ -8,9 +8,9 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/migrations"
 	"github.com/pressly/goose/v3"
 )
@@ -72,28 +72,15 @@ func MigrateStatus(ctx context.Context, path string, w io.Writer) error {
 		for _, s := range p.ListSources() {
 			st = append(st, &goose.MigrationStatus{Source: s, State: goose.StatePending})
 		}
-		return writeStatus(w, st)
+		return sqlstore.WriteMigrationStatus(w, st)
 	}
 	return withProvider(ctx, abs, func(p *goose.Provider) error {
 		st, err := p.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("sqlite: migrate status: %w", err)
 		}
-		return writeStatus(w, st)
+		return sqlstore.WriteMigrationStatus(w, st)
 	})
-}
-
-func writeStatus(w io.Writer, st []*goose.MigrationStatus) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tMIGRATION")
-	for _, s := range st {
-		applied := "-"
-		if s.State == goose.StateApplied && !s.AppliedAt.IsZero() {
-			applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
-	}
-	return tw.Flush()
 }
 
 // existing is absPath for a file that must exist.

@@ -20,11 +20,7 @@ func TestMigration10RoundTrip(t *testing.T) {
 
 	// The session is stored at version 2, where sessions began, so that
 	// later migrations fill in their own columns of it.
-	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, 2); err != nil {
-		t.Fatal(err)
-	}
-	db := openRaw(t, path)
+	path, db := migratedTo(t, 2)
 	userID, sessionID := uuid.NewString(), uuid.NewString()
 	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm10@example.com', 'h', 1, 1)`, userID)
 	mustExec(t, db, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, 1, 1, 2)`, sessionID, userID)
@@ -36,12 +32,7 @@ func TestMigration10RoundTrip(t *testing.T) {
 		t.Fatal("a successor of the size of a plain token was accepted")
 	}
 
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schema(t, db), schema(t, ref); got != want {
-		t.Fatalf("schema after down from 10 differs from versions 1-9:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	downMatches(t, path, db, ref)
 	if n := countRows(t, db, `SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
 		t.Fatalf("after down: %d refresh tokens, want the 1 stored", n)
 	}

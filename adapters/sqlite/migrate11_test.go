@@ -20,11 +20,7 @@ func TestMigration11RoundTrip(t *testing.T) {
 
 	ref := schemaBefore(t, "00011")
 
-	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, 10); err != nil {
-		t.Fatal(err)
-	}
-	db := openRaw(t, path)
+	path, db := migratedTo(t, 10)
 	pending, invited, verified, usedLink, loggedIn, noLink := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
 	for _, id := range []string{pending, invited, verified, usedLink, loggedIn, noLink} {
 		var lastLogin any
@@ -72,12 +68,7 @@ func TestMigration11RoundTrip(t *testing.T) {
 		t.Fatal("a token of no user was accepted: the foreign key was lost")
 	}
 
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schema(t, db), schema(t, ref); got != want {
-		t.Fatalf("schema after down from 11 differs from the migrations before it:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	downMatches(t, path, db, ref)
 	if n := countRows(t, db, `SELECT count(*) FROM one_time_tokens`); n != 9 {
 		t.Fatalf("after down: %d tokens, want all 9", n)
 	}

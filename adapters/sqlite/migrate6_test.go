@@ -26,17 +26,8 @@ func TestMigration6RoundTrip(t *testing.T) {
 	ref := schemaBefore(t, "00006")
 
 	// The database under test: at version 5 with data, then up to 6.
-	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, 6); err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	db := openRaw(t, path)
-	if got, want := schema(t, db), schema(t, ref); got != want {
-		t.Fatalf("schema after down from 6 differs from versions 1-5:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	path, db := migratedTo(t, 6)
+	downMatches(t, path, db, ref)
 	userID := uuid.NewString()
 	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6@example.com', 'h', 1, 1)`, userID)
 	mustExec(t, db, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)

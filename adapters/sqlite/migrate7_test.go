@@ -39,17 +39,32 @@ func TestMigration7RoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ref := schemaBefore(t, "00007")
-	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, 7); err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schema(t, openRaw(t, path)), schema(t, ref); got != want {
-		t.Fatalf("schema after down from 7 differs from versions 1-6:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	path, db := migratedTo(t, 7)
+	downMatches(t, path, db, ref)
 	if err := sqlite.MigrateUpTo(ctx, path, 7); err != nil {
 		t.Fatalf("up again: %v", err)
+	}
+}
+
+// migratedTo is a database file of the test's own migrated up to version,
+// and a raw connection to it.
+func migratedTo(t *testing.T, version int64) (string, *sql.DB) {
+	t.Helper()
+	path := freshPath(t)
+	if err := sqlite.MigrateUpTo(context.Background(), path, version); err != nil {
+		t.Fatal(err)
+	}
+	return path, openRaw(t, path)
+}
+
+// downMatches migrates path one version down and fails unless db (a raw
+// connection to it) then has exactly the schema of ref.
+func downMatches(t *testing.T, path string, db, ref *sql.DB) {
+	t.Helper()
+	if err := sqlite.MigrateDown(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schema(t, db), schema(t, ref); got != want {
+		t.Fatalf("schema after down differs from the versions before:\n--- got\n%s\n--- want\n%s", got, want)
 	}
 }

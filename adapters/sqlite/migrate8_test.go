@@ -18,11 +18,7 @@ func TestMigration8RoundTrip(t *testing.T) {
 
 	ref := schemaBefore(t, "00008")
 
-	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, 8); err != nil {
-		t.Fatal(err)
-	}
-	db := openRaw(t, path)
+	path, db := migratedTo(t, 8)
 	userID, sessionID := uuid.NewString(), uuid.NewString()
 	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm8@example.com', 'h', 1, 1)`, userID)
 	mustExec(t, db, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $2, 1, 1, 2, 1)`, sessionID, userID)
@@ -36,12 +32,7 @@ func TestMigration8RoundTrip(t *testing.T) {
 		t.Fatal("a recovery code hash of 31 bytes was accepted")
 	}
 
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schema(t, db), schema(t, ref); got != want {
-		t.Fatalf("schema after down from 8 differs from versions 1-7:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	downMatches(t, path, db, ref)
 	if n := countRows(t, db, `SELECT count(*) FROM sessions WHERE id = $1`, sessionID); n != 1 {
 		t.Fatalf("after down: %d sessions, want the 1 stored", n)
 	}

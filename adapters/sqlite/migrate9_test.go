@@ -17,11 +17,7 @@ func TestMigration9RoundTrip(t *testing.T) {
 
 	ref := schemaBefore(t, "00009")
 
-	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, 8); err != nil {
-		t.Fatal(err)
-	}
-	db := openRaw(t, path)
+	path, db := migratedTo(t, 8)
 	userID, strong, plain := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm9@example.com', 'h', 1, 1)`, userID)
 	mustExec(t, db, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $3, 1234, 1234, 9999, 1), ($2, $3, 1234, 1234, 9999, 0)`, strong, plain, userID)
@@ -46,12 +42,7 @@ func TestMigration9RoundTrip(t *testing.T) {
 	}
 	mustExec(t, db, `UPDATE sessions SET amr = 'hwk user' WHERE id = $1`, plain)
 
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schema(t, db), schema(t, ref); got != want {
-		t.Fatalf("schema after down from 9 differs from versions 1-8:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	downMatches(t, path, db, ref)
 	for _, id := range []string{strong, plain} {
 		if n := countRows(t, db, `SELECT count(*) FROM sessions WHERE id = $1 AND mfa = 1`, id); n != 1 {
 			t.Fatalf("after down: session %s has lost its second factor", id)

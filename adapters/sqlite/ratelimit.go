@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 )
@@ -15,6 +16,7 @@ import (
 // is one process, so windows are timed by the process clock (passed to each
 // statement) rather than by the database's.
 type RateLimiter struct {
+	sqlstore.RateLimits
 	db  DBTX
 	now func() time.Time
 }
@@ -22,7 +24,9 @@ type RateLimiter struct {
 var _ app.RateLimiter = (*RateLimiter)(nil)
 
 // NewRateLimiter returns a RateLimiter on db (normally the DB itself).
-func NewRateLimiter(db DBTX) *RateLimiter { return &RateLimiter{db: db, now: time.Now} }
+func NewRateLimiter(db DBTX) *RateLimiter {
+	return &RateLimiter{RateLimits: sqlstore.RateLimits{DB: conn{db}, Dialect: dialect}, db: db, now: time.Now}
+}
 
 // Hit counts one event under key, atomically (one upsert on the single
 // writer): a new key or one whose window has ended starts a window of
@@ -76,36 +80,6 @@ func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (block
 	}
 	return true, storable.RetryAfter(time.Duration(resetAt-now) * time.Microsecond), nil
 }
-
-// Reset forgets key.
-func (l *RateLimiter) Reset(ctx context.Context, key string) error {
-	_, err := exec(ctx, l.db, `DELETE FROM rate_limits WHERE key = $1`, key)
-	return err
-}
-
-// ResetPrefix forgets every key that starts with prefix, literally (no
-// wildcards): the keys from prefix up to its successor in byte order, a
-// range on the primary key (BINARY collation, byte order). An empty
-// prefix is refused: it would forget every counter.
-func (l *RateLimiter) ResetPrefix(ctx context.Context, prefix string) error {
-	if prefix == "" {
-		return errEmptyPrefix
-	}
-	query, args := resetPrefixSQL(prefix)
-	_, err := exec(ctx, l.db, query, args...)
-	return err
-}
-
-// resetPrefixSQL is ResetPrefix's statement for a non-empty prefix.
-func resetPrefixSQL(prefix string) (query string, args []any) {
-	if end, ok := prefixEnd(prefix); ok {
-		return `DELETE FROM rate_limits WHERE key >= $1 AND key < $2`, []any{prefix, end}
-	}
-	return `DELETE FROM rate_limits WHERE key >= $1`, []any{prefix}
-}
-
-// errEmptyPrefix refuses ResetPrefix(""), a caller's bug.
-var errEmptyPrefix = errors.New("sqlite: rate limit reset with an empty prefix (every key)")
 
 // expiredBatch is how many expired counters one statement of
 // DeleteExpired deletes (about 15 ms of the writer on a small machine).

@@ -7,21 +7,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 )
 
-// NewRepos returns the repositories bound to db (a *DB or the transaction
-// Within hands out).
-func NewRepos(db DBTX) app.Repos {
-	return app.Repos{
-		Users:       NewUserRepository(db),
-		Tokens:      NewOneTimeTokenRepository(db),
-		Sessions:    NewSessionRepository(db),
-		Outbox:      NewOutbox(db),
-		Audit:       NewAuditLog(db),
-		AdminKeys:   NewAdminKeyStore(db),
-		MFA:         NewMFARepository(db),
-		SigningKeys: NewSigningKeyRing(db),
-	}
-}
-
 // NewPoolRepos returns repositories bound to the DB itself: each read is
 // one statement on a reader, each write one statement (or, for
 // AuditLog.Append and Outbox.Claim, one short transaction) on the writer.

@@ -33,11 +33,7 @@ func sealedLike(t *testing.T) []byte {
 func testRefreshSuccessorRoundTrip(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Sessions
-	sess := createSession(t, s, createUser(t, s).ID(), now())
-	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
-	if err := repo.AddRefreshToken(ctx, rt); err != nil {
-		t.Fatal(err)
-	}
+	rt := addRefreshToken(t, s)
 	at, sealed := now().Add(time.Second), sealedLike(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		return r.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, at, sealed)
@@ -56,7 +52,7 @@ func testRefreshSuccessorRoundTrip(t *testing.T, s Store) {
 		t.Fatalf("after erasing: %+v, %v; want used at %v and no successor", got, err, at)
 	}
 
-	added := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: at.Add(-time.Minute), UsedAt: &at, SealedSuccessor: sealedLike(t)}
+	added := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: at.Add(-time.Minute), UsedAt: &at, SealedSuccessor: sealedLike(t)}
 	if err := repo.AddRefreshToken(ctx, added); err != nil {
 		t.Fatal(err)
 	}

@@ -245,14 +245,22 @@ func readRefreshToken(t *testing.T, s Store, rt app.RefreshToken) (app.RefreshTo
 	return got, err
 }
 
+// addRefreshToken stores an unused refresh token of a new session of a
+// new user.
+func addRefreshToken(t *testing.T, s Store) app.RefreshToken {
+	t.Helper()
+	sess := createSession(t, s, createUser(t, s).ID(), now())
+	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
+	if err := s.Repos.Sessions.AddRefreshToken(testCtx(t), rt); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
 func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Sessions
-	sess := createSession(t, s, createUser(t, s).ID(), now())
-	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
-	if err := repo.AddRefreshToken(ctx, rt); err != nil {
-		t.Fatal(err)
-	}
+	rt := addRefreshToken(t, s)
 	got, err := readRefreshToken(t, s, rt)
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +282,7 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 
 	// Added in a transaction, already used: stored as it is.
 	usedAt := now()
-	used := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
+	used := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.AddRefreshToken(ctx, used) })
 	got, err = readRefreshToken(t, s, used)
 	if err != nil {
@@ -300,11 +308,7 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 // time and that successor.
 func testRefreshTokenConcurrentUse(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	sess := createSession(t, s, createUser(t, s).ID(), now())
-	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
-	if err := s.Repos.Sessions.AddRefreshToken(ctx, rt); err != nil {
-		t.Fatal(err)
-	}
+	rt := addRefreshToken(t, s)
 	var unused, used atomic.Int32
 	successors := make([][]byte, 12)
 	for i := range successors {

@@ -19,9 +19,10 @@ import (
 )
 
 // The dependency rule (README, "Architecture"): arrows point inward only,
-// adapters/* -> app -> domain, and no adapter imports another. cmd/ and wire/
-// see everything; what they may not hold (a store's internals in wire/, SQL
-// in cmd/) assembly_test.go checks.
+// adapters/* -> app -> domain, and no adapter imports another (adapters/internal,
+// the code the adapters share, is no adapter). cmd/ and wire/ see everything;
+// what they may not hold (a store's internals in wire/, SQL in cmd/)
+// assembly_test.go checks.
 //
 // Only non-test .go files are checked: a test may pull in helpers (for example
 // internal/smtptest, or a contract suite) that production code must not.
@@ -107,6 +108,8 @@ func checkImport(module, dir, imp string) string {
 			return "adapters must not import the composition root (wire/, cmd/)"
 		case within(imp, module+"/adapters/"+self):
 			return ""
+		case within(imp, module+"/adapters/internal"):
+			return "" // code the adapters share (the SQL of both stores); no adapter of its own
 		case within(imp, module+"/adapters"):
 			return fmt.Sprintf("adapter %q must not import another adapter; depend on an app/ port instead", self)
 		}
@@ -308,6 +311,8 @@ func TestCheckImport(t *testing.T) {
 		{"adapters/http", m + "/adapters/postgres", false},
 		{"adapters/http/middleware", m + "/adapters/mailer", false},
 		{"adapters/postgres", m + "/adapters/postgresx", false},
+		{"adapters/sqlite", m + "/adapters/internal/sqlstore", true},
+		{"adapters/internal/sqlstore", m + "/adapters/sqlite", false},
 		{"adapters/mailer", m + "/wire", false},
 		{"adapters/mailer", m + "/cmd/gatehouse", false},
 		// The composition root is not checked.

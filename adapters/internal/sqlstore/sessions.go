@@ -1,0 +1,167 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
+	"github.com/google/uuid"
+)
+
+// SessionColumns are the columns of a session, in SessionRow's order.
+const SessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time`
+
+// BearerSQL reads session $1 with its user and whether the user has a
+// confirmed second factor: three primary-key lookups (sessions, users,
+// mfa_totp) in one statement, one round trip.
+var BearerSQL = `SELECT ` + Qualify("s.", SessionColumns) + `, ` + Qualify("u.", UserColumns) + `,
+		t.confirmed_at IS NOT NULL
+	FROM sessions s
+	JOIN users u ON u.id = s.user_id
+	LEFT JOIN mfa_totp t ON t.user_id = s.user_id
+	WHERE s.id = $1`
+
+// ActiveSessions is the predicate of ListActive and CountActive: neither
+// revoked nor past the absolute expiry at now (the placeholder nowArg).
+// With user_id = ... it is answered by index sessions_user_live.
+func ActiveSessions(nowArg string) string {
+	return `revoked_at IS NULL AND expires_at > ` + nowArg
+}
+
+// Sessions stores sessions and their refresh tokens. CountActive, which
+// batches ids, is each store's own.
+type Sessions struct {
+	DB      DB
+	Dialect Dialect
+}
+
+// Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
+// at most 1024 bytes each.
+func (r Sessions) Create(ctx context.Context, s *session.Session) error {
+	_, err := r.DB.Exec(ctx, `INSERT INTO sessions (`+SessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText),
+		storable.Methods(s.AMR()), s.AuthTime())
+	return err
+}
+
+// ByID finds a session by primary key, or session.ErrNotFound.
+func (r Sessions) ByID(ctx context.Context, id uuid.UUID) (*session.Session, error) {
+	return scanSession(r.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions WHERE id = $1`, id))
+}
+
+// ByIDForChange is ByID for a change: bound to a transaction, no other
+// transaction changes the session until it ends.
+func (r Sessions) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error) {
+	return scanSession(r.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions WHERE id = $1`+r.Dialect.ForUpdate, id))
+}
+
+// ForBearer finds session id with its user and the user's second-factor
+// state in one statement, or gives session.ErrNotFound.
+func (r Sessions) ForBearer(ctx context.Context, id uuid.UUID) (app.BearerSession, error) {
+	var (
+		s   sessionRow
+		u   UserRow
+		mfa bool
+	)
+	if err := r.DB.QueryRow(ctx, BearerSQL, id).Scan(append(append(s.dest(), u.Dest()...), &mfa)...); err != nil {
+		return app.BearerSession{}, notFound(err, session.ErrNotFound)
+	}
+	return app.BearerSession{Session: s.session(), User: u.User(), MFAEnabled: mfa}, nil
+}
+
+// Update saves the last-used and revoked times of s and how it
+// authenticated (amr, auth_time), or gives session.ErrNotFound.
+func (r Sessions) Update(ctx context.Context, s *session.Session) error {
+	return execOne(ctx, r.DB, session.ErrNotFound, `UPDATE sessions SET last_used_at = $2, revoked_at = $3, amr = $4, auth_time = $5 WHERE id = $1`,
+		s.ID(), s.LastUsedAt(), s.RevokedAt(), storable.Methods(s.AMR()), s.AuthTime())
+}
+
+// ListActive returns the user's sessions neither revoked nor past their
+// absolute expiry at now, newest first (index sessions_user_live).
+func (r Sessions) ListActive(ctx context.Context, userID uuid.UUID, now time.Time) ([]*session.Session, error) {
+	return All(ctx, r.DB, scanSession, `SELECT `+SessionColumns+` FROM sessions
+		WHERE user_id = $1 AND `+ActiveSessions("$2")+`
+		ORDER BY created_at DESC, id`, userID, now)
+}
+
+// RevokeAll revokes, at now, every session of the user that is neither
+// revoked nor expired, except keep (uuid.Nil keeps none), and returns how
+// many it revoked.
+func (r Sessions) RevokeAll(ctx context.Context, userID, keep uuid.UUID, now time.Time) (int, error) {
+	return count(r.DB.Exec(ctx, `UPDATE sessions SET revoked_at = $3
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND id <> $2`, userID, keep, now))
+}
+
+// AddRefreshToken stores a refresh token of a session.
+func (r Sessions) AddRefreshToken(ctx context.Context, rt app.RefreshToken) error {
+	_, err := r.DB.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES ($1, $2, $3, $4, $5)`,
+		rt.Hash[:], rt.SessionID, rt.CreatedAt, rt.UsedAt, nullBlob(rt.SealedSuccessor))
+	return err
+}
+
+// RefreshTokenForChange finds a refresh token by hash for a change, or
+// gives session.ErrNotFound. Bound to a transaction, of transactions
+// presenting one token the later ones wait for the first (a row lock, or
+// the single writer) and then see its used time.
+func (r Sessions) RefreshTokenForChange(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
+	var (
+		raw []byte
+		rt  app.RefreshToken
+	)
+	err := r.DB.QueryRow(ctx, `SELECT token_hash, session_id, created_at, used_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1`+r.Dialect.ForUpdate, hash[:]).
+		Scan(&raw, &rt.SessionID, &rt.CreatedAt, &rt.UsedAt, &rt.SealedSuccessor)
+	if err != nil {
+		return app.RefreshToken{}, notFound(err, session.ErrNotFound)
+	}
+	copy(rt.Hash[:], raw)
+	return rt, nil
+}
+
+// MarkRefreshTokenUsed sets the used time and the sealed successor (nil:
+// none) of a refresh token, or gives session.ErrNotFound.
+func (r Sessions) MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error {
+	return execOne(ctx, r.DB, session.ErrNotFound, `UPDATE refresh_tokens SET used_at = $2, successor_sealed = $3 WHERE token_hash = $1`, hash[:], at, nullBlob(sealedSuccessor))
+}
+
+func scanSession(row Row) (*session.Session, error) {
+	var s sessionRow
+	if err := row.Scan(s.dest()...); err != nil {
+		return nil, notFound(err, session.ErrNotFound)
+	}
+	return s.session(), nil
+}
+
+// sessionRow is one row of SessionColumns.
+type sessionRow struct {
+	id, userID                 uuid.UUID
+	created, lastUsed, expires time.Time
+	revoked                    *time.Time
+	userAgent, ip              string
+	amr                        string
+	authTime                   time.Time
+}
+
+// dest are the scan destinations of SessionColumns, in order.
+func (r *sessionRow) dest() []any {
+	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.amr, &r.authTime}
+}
+
+func (r *sessionRow) session() *session.Session {
+	s := session.Rehydrate(r.id, r.userID, r.created, r.lastUsed, r.expires, r.revoked, r.userAgent, r.ip)
+	s.RehydrateAuthentication(storable.ParseMethods(r.amr), r.authTime)
+	return s
+}
+
+// Qualify qualifies each column of a comma-separated list with
+// prefix ("s." + "id, user_id" = "s.id, s.user_id").
+func Qualify(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}

@@ -1,0 +1,209 @@
+// Package sqlstore holds the SQL that the PostgreSQL and SQLite stores
+// share: column lists, statements, row mappers, the list and audit query
+// builders, and the repositories whose statements are the same in both
+// dialects. Both stores write placeholders as $N (the SQLite driver takes
+// them too), so a statement here is the statement each store runs.
+//
+// A store hands this package a DB: its pool or its transaction, with its
+// own error translation and time codec. What differs per store stays in
+// the store's package and reaches this one as a Dialect or as a method the
+// store's repository adds or overrides: transactions and locking, the
+// outbox claim, the audit append, batched id lists, index hints.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DB is where a repository's statements run: a store's pool or one of its
+// transactions. Every error it returns, from its own methods and from the
+// Row and Rows it hands out, is translated into the domain's error model
+// by the store; a read that finds no row gives ErrNoRows.
+//
+// Arguments and scan destinations are plain Go values: time.Time and
+// *time.Time (nil for NULL) are encoded and decoded by the store's time
+// codec, and times come back in UTC.
+type DB interface {
+	// Exec runs a statement and returns how many rows it touched.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// QueryRow runs a statement that returns at most one row.
+	QueryRow(ctx context.Context, query string, args ...any) Row
+	// Query runs a statement that returns rows.
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	// Tx runs fn with a DB inside one write transaction: this one when DB
+	// is a transaction, or else a new one committed when fn returns nil.
+	// fn's error is returned as is.
+	Tx(ctx context.Context, fn func(tx DB) error) error
+	// Scrub asks the store to erase soon the old copies of what a write
+	// just cleared (a deleted account, a delivered mail's link); a no-op
+	// where the store keeps none.
+	Scrub()
+}
+
+// Row is one row of a result (Rows is one too, between Next calls).
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Rows is a result being read.
+type Rows interface {
+	Row
+	Next() bool
+	Err() error
+	Close()
+}
+
+// ErrNoRows is what a DB gives for a read that found no row; the
+// repositories turn it into their port's not-found error.
+var ErrNoRows = errors.New("sqlstore: no rows in result set")
+
+// errNoRowsAffected reports an update that matched nothing where no
+// not-found error was given.
+var errNoRowsAffected = errors.New("sqlstore: no rows affected")
+
+// Dialect is what differs between the stores inside statements this
+// package builds.
+type Dialect struct {
+	// ForUpdate ends a read made for change: " FOR UPDATE" where row locks
+	// serialize the changes, "" where the single writer does.
+	ForUpdate string
+	// UsersByEmail is the FROM target of a users list by email prefix (an
+	// index hint where the planner needs one).
+	UsersByEmail string
+	// EmailBytes is the email column compared in byte order.
+	EmailBytes string
+	// PrefixEnd is the least string above every string that starts with p
+	// in that order; bounded is false when there is none (then s >= p
+	// alone is the prefix test), and matchable is false when no stored
+	// text can start with p.
+	PrefixEnd func(p string) (end string, bounded, matchable bool)
+	// SubqueryName names a subquery in FROM: PostgreSQL wants a name
+	// there; SQLite, which plans a named one as a scan of its own, does
+	// not.
+	SubqueryName string
+	// JSON follows a JSON text literal or argument: a cast ("::jsonb"), or
+	// "" where JSON is stored as text.
+	JSON string
+	// ClaimSQL takes the outbox messages due at $1, at most $2, bumps
+	// their attempts and moves them due at $3, returning ClaimedColumns:
+	// FOR UPDATE SKIP LOCKED, or a plain UPDATE where one writer
+	// serializes claims.
+	ClaimSQL string
+	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
+	// revoked before $1, through both indexes.
+	EndedSessionsSQL string
+}
+
+// notFound maps ErrNoRows to nf.
+func notFound(err, nf error) error {
+	if errors.Is(err, ErrNoRows) && nf != nil {
+		return nf
+	}
+	return err
+}
+
+// execOne runs a statement on db that must touch a row; one that touches
+// none gives nf.
+func execOne(ctx context.Context, db DB, nf error, query string, args ...any) error {
+	n, err := db.Exec(ctx, query, args...)
+	switch {
+	case err != nil:
+		return err
+	case n > 0:
+		return nil
+	case nf != nil:
+		return nf
+	}
+	return errNoRowsAffected
+}
+
+// changed reports whether a conditional statement touched a row.
+func changed(n int64, err error) (bool, error) { return n > 0, err }
+
+// count is an Exec's row count as an int.
+func count(n int64, err error) (int, error) { return int(n), err }
+
+// Each runs query and hands each row it returns to fn, until fn fails.
+func Each(ctx context.Context, db DB, fn func(Row) error, query string, args ...any) error {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// All runs query and maps each row it returns with scan.
+func All[T any](ctx context.Context, db DB, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := Each(ctx, db, func(row Row) error {
+		v, err := scan(row)
+		out = append(out, v)
+		return err
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ScanID reads a row that holds one id.
+func ScanID(row Row) (id uuid.UUID, err error) { return id, row.Scan(&id) }
+
+// MarkIDs is an Each callback that marks in set the id each row holds.
+func MarkIDs(set map[uuid.UUID]bool) func(Row) error {
+	return func(row Row) error {
+		id, err := ScanID(row)
+		if err == nil {
+			set[id] = true
+		}
+		return err
+	}
+}
+
+// NullUUID maps uuid.Nil to SQL NULL.
+func NullUUID(id uuid.UUID) uuid.NullUUID {
+	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}
+}
+
+// nullText maps "" to SQL NULL.
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// textOrEmpty maps SQL NULL to "".
+func textOrEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// nullBlob maps an empty b to SQL NULL.
+func nullBlob(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// UTC is *t in UTC, keeping nil.
+func UTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

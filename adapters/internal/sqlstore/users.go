@@ -1,0 +1,181 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// UserColumns are the columns of a user, in UserRow's order.
+const UserColumns = `id, email, hashed_password, is_active, is_verified, created_at, updated_at, verified_at, last_login_at, registration_pending`
+
+// DeleteUserMailSQL deletes the outbox messages of user $1 (index
+// mail_outbox_user).
+const DeleteUserMailSQL = `DELETE FROM mail_outbox WHERE user_id = $1`
+
+// Users stores users in the users table, email in normalized form.
+type Users struct {
+	DB      DB
+	Dialect Dialect
+}
+
+// Create inserts u; a duplicate email gives user.ErrEmailTaken.
+func (r Users) Create(ctx context.Context, u *user.User) error {
+	_, err := r.DB.Exec(ctx, `INSERT INTO users (`+UserColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.CreatedAt(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration())
+	return err
+}
+
+// ByEmail finds a user by normalized email, or user.ErrNotFound.
+func (r Users) ByEmail(ctx context.Context, email user.Email) (*user.User, error) {
+	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE email = $1`, email.String()))
+}
+
+// ByID finds a user by id, or user.ErrNotFound.
+func (r Users) ByID(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE id = $1`, id))
+}
+
+// ByIDForChange is ByID for a change: bound to a transaction, no other
+// transaction changes the user until it ends (a row lock, or the single
+// writer).
+func (r Users) ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE id = $1`+r.Dialect.ForUpdate, id))
+}
+
+// Update saves the email, password hash, flags and times of u, or gives
+// user.ErrNotFound when no such user exists. An email another user holds
+// gives user.ErrEmailTaken (unique index users_email_key); bound to a
+// transaction, that error aborts it, as any failed statement does.
+func (r Users) Update(ctx context.Context, u *user.User) error {
+	return execOne(ctx, r.DB, user.ErrNotFound, `UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
+			updated_at = $6, verified_at = $7, last_login_at = $8, registration_pending = $9
+		WHERE id = $1`,
+		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration())
+}
+
+// List returns up to q.Limit users, newest first by (created_at, id), after
+// q.Before, in one statement. Without a prefix the index users_created is
+// walked from the cursor on (row-value comparison); with one, the prefix
+// is the range [prefix, successor) in byte order on the email index, so it
+// is literal (no LIKE, no wildcards) and indexed whatever the collation. A
+// limit below 1 gives nothing.
+func (r Users) List(ctx context.Context, q app.UserQuery) ([]*user.User, error) {
+	query, args, ok := ListUsersSQL(r.Dialect, q)
+	if !ok {
+		return nil, nil
+	}
+	return All(ctx, r.DB, ScanUser, query, args...)
+}
+
+// ListUsersSQL is List's statement for q, or ok false when nothing can
+// match (a limit below 1, a prefix no stored address can start with).
+func ListUsersSQL(d Dialect, q app.UserQuery) (query string, args []any, ok bool) {
+	if q.Limit < 1 {
+		return "", nil, false
+	}
+	var b builder
+	from := `users`
+	if q.EmailPrefix != "" {
+		end, bounded, matchable := d.PrefixEnd(q.EmailPrefix)
+		if !matchable {
+			return "", nil, false
+		}
+		from = d.UsersByEmail
+		b.where(d.EmailBytes+` >= `, q.EmailPrefix)
+		if bounded {
+			b.where(d.EmailBytes+` < `, end)
+		}
+	}
+	if q.Before != nil {
+		b.where(`(created_at, id) < (`, q.Before.CreatedAt, `, `, q.Before.ID, `)`)
+	}
+	return b.sql(`SELECT `+UserColumns+` FROM `+from, ` ORDER BY created_at DESC, id DESC`, q.Limit), b.args, true
+}
+
+// Delete removes the user, with (by cascade) their sessions, refresh
+// tokens and one-time tokens, and every outbox message to them, in one
+// transaction (the bound one, or one of its own); an unknown id gives
+// user.ErrNotFound. audit_events has no foreign key to users and is not
+// touched. The store is asked to scrub the old copies of what went.
+func (r Users) Delete(ctx context.Context, id uuid.UUID) error {
+	err := r.DB.Tx(ctx, func(tx DB) error {
+		if err := execOne(ctx, tx, user.ErrNotFound, `DELETE FROM users WHERE id = $1`, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, DeleteUserMailSQL, id)
+		return err
+	})
+	if err == nil {
+		r.DB.Scrub() // the password hash, a sealed TOTP secret
+	}
+	return err
+}
+
+// ScanUser decodes one row of UserColumns, or gives user.ErrNotFound.
+func ScanUser(row Row) (*user.User, error) {
+	var u UserRow
+	if err := row.Scan(u.Dest()...); err != nil {
+		return nil, notFound(err, user.ErrNotFound)
+	}
+	return u.User(), nil
+}
+
+// UserRow is one row of UserColumns.
+type UserRow struct {
+	id                      uuid.UUID
+	email, hash             string
+	active, verified        bool
+	pending                 bool
+	created, updated        time.Time
+	verifiedAt, lastLoginAt *time.Time
+}
+
+// Dest are the scan destinations of UserColumns, in order.
+func (r *UserRow) Dest() []any {
+	return []any{&r.id, &r.email, &r.hash, &r.active, &r.verified, &r.created, &r.updated, &r.verifiedAt, &r.lastLoginAt, &r.pending}
+}
+
+// User is the user the row holds.
+func (r *UserRow) User() *user.User {
+	return user.Rehydrate(r.id, user.RehydrateEmail(r.email), r.hash, r.active, r.verified, r.created, r.updated, r.verifiedAt, r.lastLoginAt).RestorePending(r.pending)
+}
+
+// builder puts together a SELECT with optional conditions and a limit.
+type builder struct {
+	conds []string
+	args  []any
+}
+
+// arg adds v as the next argument and returns its placeholder.
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return "$" + strconv.Itoa(len(b.args))
+}
+
+// where adds a condition: text and arguments alternate, each argument
+// standing where its placeholder goes (a trailing text closes it).
+func (b *builder) where(parts ...any) {
+	var s strings.Builder
+	for i, p := range parts {
+		if i%2 == 0 {
+			s.WriteString(p.(string))
+		} else {
+			s.WriteString(b.arg(p))
+		}
+	}
+	b.conds = append(b.conds, s.String())
+}
+
+// sql is head, the conditions joined with AND, order and the limit.
+func (b *builder) sql(head, order string, limit int) string {
+	if len(b.conds) > 0 {
+		head += ` WHERE ` + strings.Join(b.conds, ` AND `)
+	}
+	return head + order + ` LIMIT ` + b.arg(limit)
+}
