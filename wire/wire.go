@@ -13,7 +13,7 @@ import (
 // pool.
 func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
 	wire.Build(
-		PostgresSet, SystemSet, PasswordSet, MailerSet, AppSet, HTTPSet,
+		PostgresSet, SystemSet, PasswordSet, MailerSet, HTTPSet,
 		wire.Struct(new(Gatehouse), "*"),
 	)
 	return nil, nil, nil
@@ -23,7 +23,7 @@ func BuildPostgres(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse
 // the database file.
 func BuildSQLite(ctx context.Context, cfg Config, log *zap.Logger) (*Gatehouse, func(), error) {
 	wire.Build(
-		SQLiteSet, SystemSet, PasswordSet, MailerSet, AppSet, HTTPSet,
+		SQLiteSet, SystemSet, PasswordSet, MailerSet, HTTPSet,
 		wire.Struct(new(Gatehouse), "*"),
 	)
 	return nil, nil, nil
