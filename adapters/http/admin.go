@@ -160,9 +160,9 @@ func (h adminHandlers) handleListUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]adminUserResponse, 0, len(views))
+	out := make([]AdminUser, 0, len(views))
 	for _, v := range views {
-		out = append(out, renderAdminUser(v))
+		out = append(out, RenderAdminUser(v))
 	}
 	return c.JSON(fiber.Map{"users": out, "next_cursor": nullable(next)})
 }
@@ -177,7 +177,7 @@ func (h adminHandlers) handleCreateUser(c *fiber.Ctx, req *createUserRequest) er
 		return err
 	}
 	c.Location("/admin/v1/users/" + v.User.ID().String())
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": renderAdminUser(v)})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": RenderAdminUser(v)})
 }
 
 func (h adminHandlers) handleGetUser(c *fiber.Ctx) error {
@@ -189,7 +189,7 @@ func (h adminHandlers) handleGetUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"user": renderAdminUser(v)})
+	return c.JSON(fiber.Map{"user": RenderAdminUser(v)})
 }
 
 func (h adminHandlers) handleUpdateUser(c *fiber.Ctx, req *patchUserRequest) error {
@@ -201,7 +201,7 @@ func (h adminHandlers) handleUpdateUser(c *fiber.Ctx, req *patchUserRequest) err
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"user": renderAdminUser(v)})
+	return c.JSON(fiber.Map{"user": RenderAdminUser(v)})
 }
 
 // userAction is a route that has the admin use case act on the user of the
@@ -315,7 +315,9 @@ type patchUserRequest struct {
 	MFAEnabled    *bool `json:"mfa_enabled"`
 }
 
-type adminUserResponse struct {
+// AdminUser is a user as operators see it: in the admin API's answers and
+// in the command line's (gatehouse users ... --json and its table).
+type AdminUser struct {
 	userResponse
 	Disabled       bool       `json:"disabled"`
 	Locked         bool       `json:"locked"`
@@ -324,13 +326,14 @@ type adminUserResponse struct {
 	ActiveSessions int        `json:"active_sessions"`
 }
 
-func renderAdminUser(v admin.UserView) adminUserResponse {
+// RenderAdminUser is the AdminUser of an admin use case's view.
+func RenderAdminUser(v admin.UserView) AdminUser {
 	var last *time.Time
 	if t := v.User.LastLoginAt(); t != nil {
 		u := t.UTC()
 		last = &u
 	}
-	return adminUserResponse{
+	return AdminUser{
 		userResponse: renderUser(v.User), Disabled: !v.User.Active(), Locked: v.Locked,
 		LastLoginAt: last, MFAEnabled: v.MFAEnabled, ActiveSessions: v.ActiveSessions,
 	}
