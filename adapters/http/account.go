@@ -89,7 +89,7 @@ func (h *handlers) handleMe(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user": meUserResponse{userResponse: renderUser(p.User), MFAEnabled: p.MFAEnabled}})
 }
 
-func (h *handlers) handleDeleteAccount(c *fiber.Ctx, req *deleteAccountRequest) error {
+func (h *handlers) handleDeleteAccount(c *fiber.Ctx, req *passwordStepUpRequest) error {
 	if err := h.uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, proof(c, req.Code), meta(c)); err != nil {
 		return err
 	}
@@ -129,10 +129,11 @@ type tokenRequest struct {
 	Token string `json:"token" validate:"required,max=128"`
 }
 
-// The sensitive changes take an optional code (see the second factor's
-// request bodies): on an account with MFA on, it steps the request up
-// when the session has not proved a second factor recently.
-type deleteAccountRequest struct {
+// passwordStepUpRequest is the body of deleting the account and of
+// turning MFA off. The sensitive changes take an optional code (see the
+// second factor's request bodies): on an account with MFA on, it steps the
+// request up when the session has not proved a second factor recently.
+type passwordStepUpRequest struct {
 	Password string `json:"password" validate:"required,max=1024"`
 	Code     string `json:"code" validate:"omitempty,max=64"`
 }

@@ -160,11 +160,7 @@ func (h adminHandlers) handleListUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AdminUser, 0, len(views))
-	for _, v := range views {
-		out = append(out, RenderAdminUser(v))
-	}
-	return c.JSON(fiber.Map{"users": out, "next_cursor": nullable(next)})
+	return c.JSON(fiber.Map{"users": renderAll(views, RenderAdminUser), "next_cursor": nullable(next)})
 }
 
 func (h adminHandlers) handleCreateUser(c *fiber.Ctx, req *createUserRequest) error {
@@ -234,11 +230,7 @@ func (h adminHandlers) handleAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]auditEventResponse, 0, len(recs))
-	for _, r := range recs {
-		out = append(out, renderAuditEvent(r))
-	}
-	return c.JSON(fiber.Map{"events": out, "next_cursor": nullable(next)})
+	return c.JSON(fiber.Map{"events": renderAll(recs, renderAuditEvent), "next_cursor": nullable(next)})
 }
 
 // serveHTTP runs a net/http handler as a route. The handler's request

@@ -76,7 +76,7 @@ func (h *handlers) handleMFAConfirm(c *fiber.Ctx, req *codeRequest) error {
 	return renderRecoveryCodes(c, codes)
 }
 
-func (h *handlers) handleMFADisable(c *fiber.Ctx, req *disableMFARequest) error {
+func (h *handlers) handleMFADisable(c *fiber.Ctx, req *passwordStepUpRequest) error {
 	err := h.uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
 	if err != nil {
 		return err
@@ -113,11 +113,6 @@ type codeRequest struct {
 // session that proved a second factor recently may leave out (step-up).
 type stepUpRequest struct {
 	Code string `json:"code" validate:"omitempty,max=64"`
-}
-
-type disableMFARequest struct {
-	Password string `json:"password" validate:"required,max=1024"`
-	Code     string `json:"code" validate:"omitempty,max=64"`
 }
 
 // mfaRequiredResponse is the answer of a right password on an account with

@@ -59,7 +59,7 @@ func (h *handlers) handleChangePassword(c *fiber.Ctx, req *changePasswordRequest
 }
 
 // changePasswordRequest takes the optional step-up code of the sensitive
-// changes (see deleteAccountRequest).
+// changes (see passwordStepUpRequest).
 type changePasswordRequest struct {
 	CurrentPassword string `json:"current_password" validate:"required,max=1024"`
 	NewPassword     string `json:"new_password" validate:"required,max=1024"`

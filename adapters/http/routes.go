@@ -159,6 +159,15 @@ func renderUser(u *user.User) userResponse {
 	return userResponse{ID: u.ID().String(), Email: u.Email().String(), EmailVerified: u.Verified(), CreatedAt: u.CreatedAt().UTC()}
 }
 
+// renderAll renders each item of a list; an empty list is [], never null.
+func renderAll[T, R any](items []T, render func(T) R) []R {
+	out := make([]R, 0, len(items))
+	for _, it := range items {
+		out = append(out, render(it))
+	}
+	return out
+}
+
 type tokenPairResponse struct {
 	AccessToken  string       `json:"access_token"`
 	TokenType    string       `json:"token_type"`

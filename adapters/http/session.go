@@ -76,12 +76,8 @@ func (h *handlers) handleListSessions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sessionResponse, 0, len(views))
-	for _, v := range views {
-		out = append(out, renderSession(v))
-	}
 	NoStore(c)
-	return c.JSON(fiber.Map{"sessions": out})
+	return c.JSON(fiber.Map{"sessions": renderAll(views, renderSession)})
 }
 
 func (h *handlers) handleRevokeSession(c *fiber.Ctx) error {
