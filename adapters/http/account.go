@@ -60,10 +60,8 @@ func (h *handlers) registerAccountRoutes(v1 fiber.Router) {
 }
 
 func (h *handlers) handleRegister(c *fiber.Ctx, req *credentialsRequest) error {
-	if err := h.uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: req.Email, Password: req.Password, Meta: meta(c)}); err != nil {
-		return err
-	}
-	return accepted(c, "verification_sent")
+	in := account.RegisterInput{Email: req.Email, Password: req.Password, Meta: meta(c)}
+	return accepted(c, h.uc.Register.Handle(c.UserContext(), in), "verification_sent")
 }
 
 func (h *handlers) handleVerifyEmail(c *fiber.Ctx, req *tokenPasswordRequest) error {
@@ -75,10 +73,7 @@ func (h *handlers) handleVerifyEmail(c *fiber.Ctx, req *tokenPasswordRequest) er
 }
 
 func (h *handlers) handleResendVerification(c *fiber.Ctx, req *emailRequest) error {
-	if err := h.uc.Resend.Handle(c.UserContext(), req.Email); err != nil {
-		return err
-	}
-	return accepted(c, "verification_sent")
+	return accepted(c, h.uc.Resend.Handle(c.UserContext(), req.Email), "verification_sent")
 }
 
 // handleMe shows the signed-in user: the bearer check read the account and
@@ -90,18 +85,12 @@ func (h *handlers) handleMe(c *fiber.Ctx) error {
 }
 
 func (h *handlers) handleDeleteAccount(c *fiber.Ctx, req *passwordStepUpRequest) error {
-	if err := h.uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, proof(c, req.Code), meta(c)); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return noContent(c, h.uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, proof(c, req.Code), meta(c)))
 }
 
 func (h *handlers) handleChangeEmail(c *fiber.Ctx, req *changeEmailRequest) error {
-	err := h.uc.ChangeEmail.Handle(c.UserContext(), account.ChangeEmailInput{UserID: principal(c).UserID, NewEmail: req.NewEmail, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
-	if err != nil {
-		return err
-	}
-	return accepted(c, "confirmation_sent")
+	in := account.ChangeEmailInput{UserID: principal(c).UserID, NewEmail: req.NewEmail, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)}
+	return accepted(c, h.uc.ChangeEmail.Handle(c.UserContext(), in), "confirmation_sent")
 }
 
 func (h *handlers) handleConfirmEmail(c *fiber.Ctx, req *tokenRequest) error {
@@ -112,10 +101,21 @@ func (h *handlers) handleConfirmEmail(c *fiber.Ctx, req *tokenRequest) error {
 	return renderUserBody(c, u)
 }
 
-// accepted is the 202 of a request whose work goes on by mail: status
-// says what was sent.
-func accepted(c *fiber.Ctx, status string) error {
+// accepted answers err, or when nil the 202 of a request whose work goes
+// on by mail: status says what was sent.
+func accepted(c *fiber.Ctx, err error, status string) error {
+	if err != nil {
+		return err
+	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": status})
+}
+
+// noContent answers err, or when nil 204.
+func noContent(c *fiber.Ctx, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // renderUserBody answers {"user": u}, not to be cached.

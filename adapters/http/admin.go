@@ -208,10 +208,7 @@ func (h adminHandlers) userAction(act func(u AdminUsers, ctx context.Context, a 
 		if err != nil {
 			return err
 		}
-		if err := act(h.uc.Users, c.UserContext(), actor(c), id); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
+		return noContent(c, act(h.uc.Users, c.UserContext(), actor(c), id))
 	}
 }
 
@@ -246,7 +243,8 @@ func serveHTTP(h nethttp.Handler) fiber.Handler {
 	}
 }
 
-// pathID is the :id of the path; what is not a UUID names no user (404).
+// pathID is the :id of the path (a user's, a session's); what is not a
+// UUID names nothing (404).
 func pathID(c *fiber.Ctx) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Params("id"))
 	if err != nil {

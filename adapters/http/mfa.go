@@ -77,11 +77,7 @@ func (h *handlers) handleMFAConfirm(c *fiber.Ctx, req *codeRequest) error {
 }
 
 func (h *handlers) handleMFADisable(c *fiber.Ctx, req *passwordStepUpRequest) error {
-	err := h.uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
-	if err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return noContent(c, h.uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)}))
 }
 
 func (h *handlers) handleMFARegenerate(c *fiber.Ctx, req *stepUpRequest) error {

@@ -34,28 +34,19 @@ func (h *handlers) registerPasswordRoutes(v1 fiber.Router) {
 }
 
 func (h *handlers) handleForgot(c *fiber.Ctx, req *emailRequest) error {
-	if err := h.uc.Forgot.Handle(c.UserContext(), req.Email); err != nil {
-		return err
-	}
-	return accepted(c, "reset_sent")
+	return accepted(c, h.uc.Forgot.Handle(c.UserContext(), req.Email), "reset_sent")
 }
 
 func (h *handlers) handleReset(c *fiber.Ctx, req *tokenPasswordRequest) error {
-	if err := h.uc.Reset.Handle(c.UserContext(), req.Token, req.Password, meta(c)); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return noContent(c, h.uc.Reset.Handle(c.UserContext(), req.Token, req.Password, meta(c)))
 }
 
 func (h *handlers) handleChangePassword(c *fiber.Ctx, req *changePasswordRequest) error {
 	p := principal(c)
-	err := h.uc.Change.Handle(c.UserContext(), password.ChangeInput{
+	in := password.ChangeInput{
 		UserID: p.UserID, SessionID: p.SessionID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Proof: proof(c, req.Code), Meta: meta(c),
-	})
-	if err != nil {
-		return err
 	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return noContent(c, h.uc.Change.Handle(c.UserContext(), in))
 }
 
 // changePasswordRequest takes the optional step-up code of the sensitive

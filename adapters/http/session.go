@@ -7,7 +7,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/session"
-	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 )
@@ -65,10 +64,7 @@ func (h *handlers) handleRefresh(c *fiber.Ctx, req *refreshRequest) error {
 }
 
 func (h *handlers) handleLogout(c *fiber.Ctx) error {
-	if err := h.uc.Logout.Handle(c.UserContext(), principal(c), meta(c)); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return noContent(c, h.uc.Logout.Handle(c.UserContext(), principal(c), meta(c)))
 }
 
 func (h *handlers) handleListSessions(c *fiber.Ctx) error {
@@ -81,14 +77,11 @@ func (h *handlers) handleListSessions(c *fiber.Ctx) error {
 }
 
 func (h *handlers) handleRevokeSession(c *fiber.Ctx) error {
-	id, err := uuid.Parse(c.Params("id"))
+	id, err := pathID(c)
 	if err != nil {
-		return domain.ErrNotFound
-	}
-	if err := h.uc.RevokeSession.Handle(c.UserContext(), principal(c), id, meta(c)); err != nil {
 		return err
 	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return noContent(c, h.uc.RevokeSession.Handle(c.UserContext(), principal(c), id, meta(c)))
 }
 
 type refreshRequest struct {
