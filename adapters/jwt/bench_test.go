@@ -12,15 +12,7 @@ import (
 // benchTokens are Tokens with a fresh key; cacheSize is the
 // Config.CacheSize (0 the default cache, -1 none).
 func benchTokens(b *testing.B, cacheSize int) *jwt.Tokens {
-	seed, err := jwt.GenerateSeed()
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := jwt.KeyFromSeed(seed)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tok, err := jwt.New(key, jwt.Config{Issuer: issuer, Audience: audience, TTL: ttl, CacheSize: cacheSize}, newClock(t0), seqIDs{})
+	tok, err := jwt.New(freshKey(b), jwt.Config{Issuer: issuer, Audience: audience, TTL: ttl, CacheSize: cacheSize}, newClock(t0), seqIDs{})
 	if err != nil {
 		b.Fatal(err)
 	}
