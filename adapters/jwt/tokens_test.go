@@ -107,6 +107,8 @@ func kidOf(pub ed25519.PublicKey) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// segment is the JSON of part i of a compact token (0 the header, 1 the
+// claims).
 func segment(t *testing.T, token string, i int) map[string]any {
 	t.Helper()
 	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[i])
