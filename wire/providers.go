@@ -162,7 +162,6 @@ var TokenSet = wire.NewSet(
 	wire.Bind(new(session.TokenIssuer), new(*jwt.Tokens)),
 	wire.Bind(new(session.TokenVerifier), new(*jwt.Tokens)),
 	wire.Bind(new(keys.KeyInstaller), new(*jwt.Tokens)),
-	wire.Bind(new(httpadapter.KeyPublisher), new(*jwt.Tokens)),
 	ProvideRing,
 )
 
@@ -275,10 +274,41 @@ func ProvideAdminHTTP(cfg Config, log *zap.Logger, uc httpadapter.AdminUseCases,
 	return AdminHTTP{httpadapter.NewAdminServer(hc, log, uc)}
 }
 
-// HTTPSet is the HTTP adapter: the public app and the admin app.
+// HTTPSet is the HTTP adapter over the use cases: the public app and the
+// admin app. The routes depend on one small interface per use case; each
+// is bound to the use case of AppSet that provides it (Wire wants a
+// binding in the set of its provider, so AppSet comes in here).
 var HTTPSet = wire.NewSet(
+	AppSet,
 	wire.Struct(new(httpadapter.UseCases), "*"),
+	wire.Bind(new(httpadapter.Register), new(*account.Register)),
+	wire.Bind(new(httpadapter.VerifyEmail), new(*account.VerifyEmail)),
+	wire.Bind(new(httpadapter.LinkState), new(*account.LinkState)),
+	wire.Bind(new(httpadapter.ResendVerification), new(*account.ResendVerification)),
+	wire.Bind(new(httpadapter.DeleteAccount), new(*account.DeleteAccount)),
+	wire.Bind(new(httpadapter.ChangeEmail), new(*account.ChangeEmail)),
+	wire.Bind(new(httpadapter.ConfirmEmail), new(*account.ConfirmEmailChange)),
+	wire.Bind(new(httpadapter.Login), new(*session.Login)),
+	wire.Bind(new(httpadapter.LoginMFA), new(*session.LoginMFA)),
+	wire.Bind(new(httpadapter.Refresh), new(*session.Refresh)),
+	wire.Bind(new(httpadapter.Logout), new(*session.Logout)),
+	wire.Bind(new(httpadapter.Authenticate), new(*session.Authenticate)),
+	wire.Bind(new(httpadapter.ListSessions), new(*session.List)),
+	wire.Bind(new(httpadapter.RevokeSession), new(*session.Revoke)),
+	wire.Bind(new(httpadapter.Forgot), new(*password.Forgot)),
+	wire.Bind(new(httpadapter.ResetPassword), new(*password.Reset)),
+	wire.Bind(new(httpadapter.ChangePassword), new(*password.Change)),
+	wire.Bind(new(httpadapter.MFAStart), new(*appmfa.Start)),
+	wire.Bind(new(httpadapter.MFAConfirm), new(*appmfa.Confirm)),
+	wire.Bind(new(httpadapter.MFADisable), new(*appmfa.Disable)),
+	wire.Bind(new(httpadapter.MFARegenerate), new(*appmfa.Regenerate)),
+	wire.Bind(new(httpadapter.IPLimiter), new(*limits.Guard)),
+	wire.Bind(new(httpadapter.JWKSource), new(*jwt.Tokens)),
 	ProvideHTTP,
 	wire.Struct(new(httpadapter.AdminUseCases), "*"),
+	wire.Bind(new(httpadapter.AdminUsers), new(*admin.Users)),
+	wire.Bind(new(httpadapter.AdminAudit), new(*admin.Audit)),
+	wire.Bind(new(httpadapter.AdminKeys), new(*admin.Keys)),
+	wire.Bind(new(httpadapter.AdminStatus), new(*admin.Status)),
 	ProvideAdminHTTP,
 )

@@ -15,7 +15,7 @@ import (
 // the store and the mailer and closes the store after the service stops.
 func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, mail outbox.Mailer, log *zap.Logger) (*Gatehouse, error) {
 	wire.Build(
-		StoreSet, SystemSet, PasswordSet, AppSet, HTTPSet,
+		StoreSet, SystemSet, PasswordSet, HTTPSet,
 		wire.Struct(new(Gatehouse), "*"),
 	)
 	return nil, nil
@@ -25,7 +25,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 // the command line.
 func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key SecretKey, log *zap.Logger) (*Operator, error) {
 	wire.Build(
-		StoreSet, SystemSet, PasswordSet, OperatorSet,
+		StoreSet, SystemSet, PasswordSet, HTTPSet,
 		wire.Struct(new(Operator), "*"),
 	)
 	return nil, nil

@@ -19,16 +19,43 @@ import (
 
 // AdminUseCases are what the admin listener's routes call.
 type AdminUseCases struct {
-	Users *admin.Users
-	Audit *admin.Audit
-	Keys  *admin.Keys
+	Users AdminUsers
+	Audit AdminAudit
+	Keys  AdminKeys
 	// Status is the operators' status of the instance and its store.
-	Status *admin.Status
+	Status AdminStatus
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
 	// Metrics serves GET /metrics (the Prometheus text format); nil: no
 	// such route.
 	Metrics nethttp.Handler
+}
+
+// AdminUsers are an operator's reads and changes of accounts.
+type AdminUsers interface {
+	List(ctx context.Context, in admin.ListInput) ([]admin.UserView, string, error)
+	Get(ctx context.Context, id uuid.UUID) (admin.UserView, error)
+	Create(ctx context.Context, a admin.Actor, in admin.CreateInput) (admin.UserView, error)
+	Update(ctx context.Context, a admin.Actor, id uuid.UUID, p admin.Patch) (admin.UserView, error)
+	Delete(ctx context.Context, a admin.Actor, id uuid.UUID) error
+	RevokeSessions(ctx context.Context, a admin.Actor, id uuid.UUID) (int, error)
+	Unlock(ctx context.Context, a admin.Actor, id uuid.UUID) error
+}
+
+// AdminAudit reads the audit trail, newest first.
+type AdminAudit interface {
+	Query(ctx context.Context, in admin.AuditInput) ([]audit.Record, string, error)
+}
+
+// AdminKeys authenticates an admin key: its name, or
+// domain.ErrUnauthorized.
+type AdminKeys interface {
+	Authenticate(ctx context.Context, presented string) (string, error)
+}
+
+// AdminStatus is the operators' status of the instance and its store.
+type AdminStatus interface {
+	Get(ctx context.Context) (admin.StatusView, error)
 }
 
 // NewAdminServer builds the admin listener's Fiber app: the same edge
@@ -65,7 +92,7 @@ var errAdminUnauthorized = &domain.Error{Kind: domain.KindUnauthorized, Code: do
 
 // requireAdminKey authenticates an admin key; every refusal is the same
 // 401 unauthorized.
-func requireAdminKey(k *admin.Keys) fiber.Handler {
+func requireAdminKey(k AdminKeys) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok, ok := bearerToken(c)
 		if !ok {
@@ -87,6 +114,9 @@ func actor(c *fiber.Ctx) admin.Actor {
 	return a
 }
 
+// adminHandlers are the admin API's routes, one method each.
+type adminHandlers struct{ uc AdminUseCases }
+
 // adminRoutes registers the probes and the admin API; scrapes of /metrics
 // pass metricsGuard first.
 func adminRoutes(a *fiber.App, uc AdminUseCases, metricsGuard fiber.Handler) {
@@ -97,114 +127,107 @@ func adminRoutes(a *fiber.App, uc AdminUseCases, metricsGuard fiber.Handler) {
 		a.Get("/metrics", metricsGuard, serveHTTP(uc.Metrics))
 	}
 
+	h := adminHandlers{uc}
 	v1 := a.Group("/admin/v1", requireAdminKey(uc.Keys))
-	v1.Get("/status", func(c *fiber.Ctx) error {
-		st, err := uc.Status.Get(c.UserContext())
-		if err != nil {
-			return err
-		}
-		return c.JSON(st)
-	})
-	v1.Get("/users", func(c *fiber.Ctx) error {
-		limit, err := queryInt(c, "limit")
-		if err != nil {
-			return err
-		}
-		views, next, err := uc.Users.List(c.UserContext(), admin.ListInput{Email: strings.Clone(c.Query("email")), Cursor: strings.Clone(c.Query("cursor")), Limit: limit})
-		if err != nil {
-			return err
-		}
-		out := make([]adminUserResponse, 0, len(views))
-		for _, v := range views {
-			out = append(out, renderAdminUser(v))
-		}
-		return c.JSON(fiber.Map{"users": out, "next_cursor": nullable(next)})
-	})
-	v1.Post("/users", withJSON(func(c *fiber.Ctx, req *createUserRequest) error {
-		in, err := req.input()
-		if err != nil {
-			return err
-		}
-		v, err := uc.Users.Create(c.UserContext(), actor(c), in)
-		if err != nil {
-			return err
-		}
-		c.Location("/admin/v1/users/" + v.User.ID().String())
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": renderAdminUser(v)})
+	v1.Get("/status", h.handleStatus)
+	v1.Get("/users", h.handleListUsers)
+	v1.Post("/users", withJSON(h.handleCreateUser))
+	v1.Get("/users/:id", h.handleGetUser)
+	v1.Patch("/users/:id", withJSON(h.handleUpdateUser))
+	v1.Delete("/users/:id", h.userAction(AdminUsers.Delete))
+	v1.Delete("/users/:id/sessions", h.userAction(func(u AdminUsers, ctx context.Context, a admin.Actor, id uuid.UUID) error {
+		_, err := u.RevokeSessions(ctx, a, id)
+		return err
 	}))
-	v1.Get("/users/:id", func(c *fiber.Ctx) error {
+	v1.Post("/users/:id/unlock", h.userAction(AdminUsers.Unlock))
+	v1.Get("/audit", h.handleAudit)
+}
+
+func (h adminHandlers) handleStatus(c *fiber.Ctx) error {
+	st, err := h.uc.Status.Get(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+func (h adminHandlers) handleListUsers(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	views, next, err := h.uc.Users.List(c.UserContext(), admin.ListInput{Email: strings.Clone(c.Query("email")), Cursor: strings.Clone(c.Query("cursor")), Limit: limit})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"users": renderAll(views, RenderAdminUser), "next_cursor": nullable(next)})
+}
+
+func (h adminHandlers) handleCreateUser(c *fiber.Ctx, req *createUserRequest) error {
+	in, err := req.input()
+	if err != nil {
+		return err
+	}
+	v, err := h.uc.Users.Create(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	c.Location("/admin/v1/users/" + v.User.ID().String())
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": RenderAdminUser(v)})
+}
+
+func (h adminHandlers) handleGetUser(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.uc.Users.Get(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"user": RenderAdminUser(v)})
+}
+
+func (h adminHandlers) handleUpdateUser(c *fiber.Ctx, req *patchUserRequest) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.uc.Users.Update(c.UserContext(), actor(c), id, admin.Patch{Disabled: req.Disabled, EmailVerified: req.EmailVerified, MFAEnabled: req.MFAEnabled})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"user": RenderAdminUser(v)})
+}
+
+// userAction is a route that has the admin use case act on the user of the
+// path, and answers 204.
+func (h adminHandlers) userAction(act func(u AdminUsers, ctx context.Context, a admin.Actor, id uuid.UUID) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
 		id, err := pathID(c)
 		if err != nil {
 			return err
 		}
-		v, err := uc.Users.Get(c.UserContext(), id)
-		if err != nil {
-			return err
+		return noContent(c, act(h.uc.Users, c.UserContext(), actor(c), id))
+	}
+}
+
+func (h adminHandlers) handleAudit(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	in := admin.AuditInput{Type: strings.Clone(c.Query("type")), Cursor: strings.Clone(c.Query("cursor")), Limit: limit}
+	if raw := c.Query("user_id"); raw != "" {
+		if in.UserID, err = uuid.Parse(raw); err != nil {
+			return domain.InvalidRequest(domain.FieldError{Field: "user_id", Code: "invalid_id", Message: "user_id must be a user id (UUID)."})
 		}
-		return c.JSON(fiber.Map{"user": renderAdminUser(v)})
-	})
-	v1.Patch("/users/:id", withJSON(func(c *fiber.Ctx, req *patchUserRequest) error {
-		id, err := pathID(c)
-		if err != nil {
-			return err
-		}
-		v, err := uc.Users.Update(c.UserContext(), actor(c), id, admin.Patch{Disabled: req.Disabled, EmailVerified: req.EmailVerified, MFAEnabled: req.MFAEnabled})
-		if err != nil {
-			return err
-		}
-		return c.JSON(fiber.Map{"user": renderAdminUser(v)})
-	}))
-	v1.Delete("/users/:id", func(c *fiber.Ctx) error {
-		id, err := pathID(c)
-		if err != nil {
-			return err
-		}
-		if err := uc.Users.Delete(c.UserContext(), actor(c), id); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	})
-	v1.Delete("/users/:id/sessions", func(c *fiber.Ctx) error {
-		id, err := pathID(c)
-		if err != nil {
-			return err
-		}
-		if _, err := uc.Users.RevokeSessions(c.UserContext(), actor(c), id); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	})
-	v1.Post("/users/:id/unlock", func(c *fiber.Ctx) error {
-		id, err := pathID(c)
-		if err != nil {
-			return err
-		}
-		if err := uc.Users.Unlock(c.UserContext(), actor(c), id); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	})
-	v1.Get("/audit", func(c *fiber.Ctx) error {
-		limit, err := queryInt(c, "limit")
-		if err != nil {
-			return err
-		}
-		in := admin.AuditInput{Type: strings.Clone(c.Query("type")), Cursor: strings.Clone(c.Query("cursor")), Limit: limit}
-		if raw := c.Query("user_id"); raw != "" {
-			if in.UserID, err = uuid.Parse(raw); err != nil {
-				return domain.InvalidRequest(domain.FieldError{Field: "user_id", Code: "invalid_id", Message: "user_id must be a user id (UUID)."})
-			}
-		}
-		recs, next, err := uc.Audit.Query(c.UserContext(), in)
-		if err != nil {
-			return err
-		}
-		out := make([]auditEventResponse, 0, len(recs))
-		for _, r := range recs {
-			out = append(out, renderAuditEvent(r))
-		}
-		return c.JSON(fiber.Map{"events": out, "next_cursor": nullable(next)})
-	})
+	}
+	recs, next, err := h.uc.Audit.Query(c.UserContext(), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"events": renderAll(recs, renderAuditEvent), "next_cursor": nullable(next)})
 }
 
 // serveHTTP runs a net/http handler as a route. The handler's request
@@ -220,7 +243,8 @@ func serveHTTP(h nethttp.Handler) fiber.Handler {
 	}
 }
 
-// pathID is the :id of the path; what is not a UUID names no user (404).
+// pathID is the :id of the path (a user's, a session's); what is not a
+// UUID names nothing (404).
 func pathID(c *fiber.Ctx) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Params("id"))
 	if err != nil {
@@ -229,10 +253,9 @@ func pathID(c *fiber.Ctx) (uuid.UUID, error) {
 	return id, nil
 }
 
-// queryInt reads an optional integer query parameter of a list: 0 when
-// absent, which the use cases take for the default. An explicit 0 is
-// passed on as out of range, so that only absence means the default.
-// queryInt reads an optional integer query parameter: nil when absent.
+// queryInt reads an optional integer query parameter: nil when absent,
+// which the use cases take for the default; an explicit 0 is passed on,
+// so that only absence means the default.
 func queryInt(c *fiber.Ctx, name string) (*int, error) {
 	raw := c.Query(name)
 	if raw == "" {
@@ -282,7 +305,9 @@ type patchUserRequest struct {
 	MFAEnabled    *bool `json:"mfa_enabled"`
 }
 
-type adminUserResponse struct {
+// AdminUser is a user as operators see it: in the admin API's answers and
+// in the command line's (gatehouse users ... --json and its table).
+type AdminUser struct {
 	userResponse
 	Disabled       bool       `json:"disabled"`
 	Locked         bool       `json:"locked"`
@@ -291,13 +316,14 @@ type adminUserResponse struct {
 	ActiveSessions int        `json:"active_sessions"`
 }
 
-func renderAdminUser(v admin.UserView) adminUserResponse {
+// RenderAdminUser is the AdminUser of an admin use case's view.
+func RenderAdminUser(v admin.UserView) AdminUser {
 	var last *time.Time
 	if t := v.User.LastLoginAt(); t != nil {
 		u := t.UTC()
 		last = &u
 	}
-	return adminUserResponse{
+	return AdminUser{
 		userResponse: renderUser(v.User), Disabled: !v.User.Active(), Locked: v.Locked,
 		LastLoginAt: last, MFAEnabled: v.MFAEnabled, ActiveSessions: v.ActiveSessions,
 	}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gofiber/fiber/v2"
 )
@@ -166,7 +165,7 @@ func hostCheck(r *hostRule) fiber.Handler {
 // metricsAuth lets a scrape through with the metrics token or an admin
 // key, when the admin listener is reachable from other machines; on
 // loopback it lets every scrape through.
-func metricsAuth(cfg AdminConfig, k *admin.Keys) fiber.Handler {
+func metricsAuth(cfg AdminConfig, k AdminKeys) fiber.Handler {
 	if OnLoopback(cfg.Addr) {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}

@@ -335,3 +335,12 @@ func (e *panicError) Unwrap() error {
 	}
 	return nil
 }
+
+// kindOf is the kind of a domain error; any other error is internal.
+func kindOf(err error) domain.Kind {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return de.Kind
+	}
+	return domain.KindInternal
+}

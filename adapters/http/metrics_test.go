@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/mock/gomock"
 )
@@ -56,7 +57,8 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready := func(context.Context) error { return nil }
-	public := NewServer(Config{Requests: m}, nil, UseCases{Ready: ready})
+	deadLinks := &stubLinkState{LiveFn: func(context.Context, string, token.Purpose) (bool, error) { return false, nil }}
+	public := NewServer(Config{Requests: m}, nil, UseCases{Ready: ready, LinkState: deadLinks})
 	admin := NewAdminServer(Config{Requests: m, Admin: testAdminConfig}, nil, AdminUseCases{Ready: ready, Metrics: m.Handler()})
 
 	const id = "0d6c1b9e-5c1f-4a43-9e7a-3f4f0e0c2b11"

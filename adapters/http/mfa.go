@@ -1,56 +1,96 @@
 package http
 
 import (
+	"context"
 	"encoding/base64"
+
+	"github.com/gatehouse-auth/gatehouse/app"
 
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 )
 
-// mfaRoutes registers the second login step and the signed-in user's
-// management of the second factor. Every answer that shows a secret (the
-// TOTP secret, recovery codes, tokens) is Cache-Control: no-store.
-func mfaRoutes(v1 fiber.Router, uc UseCases, auth fiber.Handler) {
-	v1.Post("/login/mfa", limitIP(uc.Guard, limits.LoginMFA), withJSON(func(c *fiber.Ctx, req *loginMFARequest) error {
-		pair, err := uc.LoginMFA.Handle(c.UserContext(), session.LoginMFAInput{Token: req.MFAToken, Code: req.Code, Meta: meta(c)})
-		if err != nil {
-			return err
-		}
-		return renderPair(c, pair)
-	}))
-	v1.Post("/me/mfa/totp", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *passwordRequest) error {
-		e, err := uc.MFAStart.Handle(c.UserContext(), appmfa.StartInput{UserID: principal(c).UserID, Password: req.Password, Meta: meta(c)})
-		if err != nil {
-			return err
-		}
-		NoStore(c)
-		return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI, "qr_png": base64.StdEncoding.EncodeToString(e.QRPNG)})
-	}))
-	v1.Post("/me/mfa/totp/confirm", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *codeRequest) error {
-		p := principal(c)
-		codes, err := uc.MFAConfirm.Handle(c.UserContext(), p.UserID, p.SessionID, req.Code, meta(c))
-		if err != nil {
-			return err
-		}
-		return renderRecoveryCodes(c, codes)
-	}))
-	v1.Delete("/me/mfa/totp", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *disableMFARequest) error {
-		err := uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
-		if err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	}))
-	v1.Post("/me/mfa/recovery-codes", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *stepUpRequest) error {
-		codes, err := uc.MFARegenerate.Handle(c.UserContext(), principal(c).UserID, proof(c, req.Code), meta(c))
-		if err != nil {
-			return err
-		}
-		return renderRecoveryCodes(c, codes)
-	}))
+// LoginMFA is the second login step: the token of the first and a code.
+type LoginMFA interface {
+	Handle(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error)
+}
+
+// MFAStart begins a TOTP enrollment.
+type MFAStart interface {
+	Handle(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error)
+}
+
+// MFAConfirm turns TOTP on with a first code and hands out recovery codes.
+type MFAConfirm interface {
+	Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
+}
+
+// MFADisable turns the second factor off.
+type MFADisable interface {
+	Handle(ctx context.Context, in appmfa.DisableInput) error
+}
+
+// MFARegenerate replaces the recovery codes.
+type MFARegenerate interface {
+	Handle(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
+}
+
+// registerMFARoutes registers the second login step and the signed-in
+// user's management of the second factor. Every answer that shows a secret
+// (the TOTP secret, recovery codes, tokens) is Cache-Control: no-store.
+func (h *handlers) registerMFARoutes(v1 fiber.Router) {
+	v1.Post("/login/mfa", h.limit(limits.LoginMFA), withJSON(h.handleLoginMFA))
+	v1.Post("/me/mfa/totp", h.auth, h.limit(limits.Password), withJSON(h.handleMFAStart))
+	v1.Post("/me/mfa/totp/confirm", h.auth, h.limit(limits.Password), withJSON(h.handleMFAConfirm))
+	v1.Delete("/me/mfa/totp", h.auth, h.limit(limits.Password), withJSON(h.handleMFADisable))
+	v1.Post("/me/mfa/recovery-codes", h.auth, h.limit(limits.Password), withJSON(h.handleMFARegenerate))
+}
+
+func (h *handlers) handleLoginMFA(c *fiber.Ctx, req *loginMFARequest) error {
+	pair, err := h.uc.LoginMFA.Handle(c.UserContext(), session.LoginMFAInput{Token: req.MFAToken, Code: req.Code, Meta: meta(c)})
+	if err != nil {
+		return err
+	}
+	return renderPair(c, pair)
+}
+
+func (h *handlers) handleMFAStart(c *fiber.Ctx, req *passwordRequest) error {
+	e, err := h.uc.MFAStart.Handle(c.UserContext(), appmfa.StartInput{UserID: principal(c).UserID, Password: req.Password, Meta: meta(c)})
+	if err != nil {
+		return err
+	}
+	NoStore(c)
+	return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI, "qr_png": base64.StdEncoding.EncodeToString(e.QRPNG)})
+}
+
+func (h *handlers) handleMFAConfirm(c *fiber.Ctx, req *codeRequest) error {
+	p := principal(c)
+	codes, err := h.uc.MFAConfirm.Handle(c.UserContext(), p.UserID, p.SessionID, req.Code, meta(c))
+	if err != nil {
+		return err
+	}
+	return renderRecoveryCodes(c, codes)
+}
+
+func (h *handlers) handleMFADisable(c *fiber.Ctx, req *passwordStepUpRequest) error {
+	return noContent(c, h.uc.MFADisable.Handle(c.UserContext(), appmfa.DisableInput{UserID: principal(c).UserID, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)}))
+}
+
+func (h *handlers) handleMFARegenerate(c *fiber.Ctx, req *stepUpRequest) error {
+	codes, err := h.uc.MFARegenerate.Handle(c.UserContext(), principal(c).UserID, proof(c, req.Code), meta(c))
+	if err != nil {
+		return err
+	}
+	return renderRecoveryCodes(c, codes)
+}
+
+// passwordRequest is the body of the start of an MFA enrollment.
+type passwordRequest struct {
+	Password string `json:"password" validate:"required,max=1024"`
 }
 
 // Request bodies of the second factor. A code is a TOTP code (six digits,
@@ -69,11 +109,6 @@ type codeRequest struct {
 // session that proved a second factor recently may leave out (step-up).
 type stepUpRequest struct {
 	Code string `json:"code" validate:"omitempty,max=64"`
-}
-
-type disableMFARequest struct {
-	Password string `json:"password" validate:"required,max=1024"`
-	Code     string `json:"code" validate:"omitempty,max=64"`
 }
 
 // mfaRequiredResponse is the answer of a right password on an account with
@@ -98,11 +133,4 @@ func renderRecoveryCodes(c *fiber.Ctx, codes []mfa.RecoveryCode) error {
 	}
 	NoStore(c)
 	return c.JSON(fiber.Map{"recovery_codes": out})
-}
-
-// meUserResponse is the signed-in user as /v1/me shows them: the public
-// user and whether a second factor is on.
-type meUserResponse struct {
-	userResponse
-	MFAEnabled bool `json:"mfa_enabled"`
 }

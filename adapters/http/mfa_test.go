@@ -5,16 +5,19 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
-	"go.uber.org/mock/gomock"
+	"github.com/google/uuid"
 )
 
 func TestMFARoutesNeedABearer(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t) // strict: nothing may be called
+	f := newFixture(t) // the use cases unset: none may run
 	for _, r := range []struct{ method, path, body string }{
 		{"POST", "/v1/me/mfa/totp", `{"password":"x"}`},
 		{"POST", "/v1/me/mfa/totp/confirm", `{"code":"123456"}`},
@@ -26,12 +29,11 @@ func TestMFARoutesNeedABearer(t *testing.T) {
 	}
 }
 
-// Bad bodies are refused before any use case runs (strict mocks), as 400
-// or 422 problems, never 500.
+// Bad bodies are refused before any use case runs (their stubs are
+// unset), as 400 or 422 problems, never 500.
 func TestMFARoutesRefuseBadBodies(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.expectBearer()
 	long := strings.Repeat("1", 65)
 	for _, r := range []struct {
 		method, path, body string
@@ -59,24 +61,35 @@ func TestMFARoutesRefuseBadBodies(t *testing.T) {
 	}
 }
 
-// A malformed or unknown mfa_token is one 401 invalid_token.
+// A malformed or unknown mfa_token is the use case's one 401
+// invalid_token.
 func TestLoginMFARefusesUnknownTokens(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.mfa.EXPECT().LoginToken(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrLoginTokenInvalid)
-	for _, tok := range []string{"short", strings.Repeat("A", 43)} {
+	var asked []string
+	f.loginMFA.HandleFn = func(_ context.Context, in session.LoginMFAInput) (*session.TokenPair, error) {
+		if in.Code != "123456" || in.Meta.IP == "" {
+			t.Errorf("input %+v", in)
+		}
+		asked = append(asked, in.Token)
+		return nil, mfa.ErrLoginTokenInvalid
+	}
+	long := strings.Repeat("A", 43)
+	for _, tok := range []string{"short", long} {
 		res, body := do(t, f.public, request("POST", "/v1/login/mfa", `{"mfa_token":"`+tok+`","code":"123456"}`))
 		decodeProblem(t, res, body, 401, "invalid_token")
+	}
+	if len(asked) != 2 || asked[0] != "short" || asked[1] != long {
+		t.Errorf("asked with %q", asked)
 	}
 }
 
 func TestMFAStartWhenEnabledIsAConflict(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.expectBearer()
-	f.users.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
-	at, step := t0, int64(1)
-	f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(mfa.RehydrateTOTP(userID, []byte("sealed"), t0, &at, &step), nil)
+	f.mfaStart.HandleFn = func(context.Context, appmfa.StartInput) (appmfa.Enrollment, error) {
+		return appmfa.Enrollment{}, mfa.ErrAlreadyEnabled
+	}
 	res, body := do(t, f.public, request("POST", "/v1/me/mfa/totp", `{"password":"pw"}`, "Authorization", "Bearer good-jwt"))
 	decodeProblem(t, res, body, 409, "mfa_already_enabled")
 }
@@ -84,20 +97,16 @@ func TestMFAStartWhenEnabledIsAConflict(t *testing.T) {
 func TestMFAStartShowsTheSecretNoStore(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.expectBearer()
-	u := owner(t, "owner@example.com", true)
-	f.users.EXPECT().ByID(gomock.Any(), userID).Return(u, nil)
-	f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(nil, mfa.ErrNotFound)
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(true, false, nil)
-	f.sealer.EXPECT().Seal(gomock.Any(), "totp:"+userID.String()).Return([]byte("sealed-bytes-longer-than-twenty"), nil)
-	f.totp.EXPECT().KeyURI("auth.example.test", "owner@example.com", gomock.Any()).Return("otpauth://totp/auth.example.test:owner@example.com?secret=X", nil)
-	f.totp.EXPECT().KeyQR(gomock.Any()).Return([]byte("\x89PNG image"), nil)
-	f.expectTx(1)
-	f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(u, nil)
-	f.rMFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(nil)
+	secret := strings.Repeat("ABCDEFGH", 4)
+	f.mfaStart.HandleFn = func(_ context.Context, in appmfa.StartInput) (appmfa.Enrollment, error) {
+		if in.UserID != userID || in.Password != "pw" || in.Meta.IP == "" {
+			t.Errorf("input %+v", in)
+		}
+		return appmfa.Enrollment{Secret: secret, URI: "otpauth://totp/auth.example.test:owner@example.com?secret=" + secret, QRPNG: []byte("\x89PNG image")}, nil
+	}
 	res, body := do(t, f.public, request("POST", "/v1/me/mfa/totp", `{"password":"pw"}`, "Authorization", "Bearer good-jwt"))
 	m := decodeJSON(t, res, body, 200)
-	if s, _ := m["secret"].(string); len(s) != 32 || !strings.HasPrefix(m["otpauth_uri"].(string), "otpauth://totp/") || m["qr_png"] != base64.StdEncoding.EncodeToString([]byte("\x89PNG image")) || len(m) != 3 {
+	if m["secret"] != secret || !strings.HasPrefix(m["otpauth_uri"].(string), "otpauth://totp/") || m["qr_png"] != base64.StdEncoding.EncodeToString([]byte("\x89PNG image")) || len(m) != 3 {
 		t.Fatalf("body %s", body)
 	}
 	if res.Header.Get("Cache-Control") != "no-store" {
@@ -106,23 +115,47 @@ func TestMFAStartShowsTheSecretNoStore(t *testing.T) {
 }
 
 // A wrong code on a bearer endpoint is 403 invalid_code (the token itself
-// is fine), counted and audited.
+// is fine); the use case counts and audits it.
 func TestMFAConfirmWrongCode(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.expectBearer()
-	f.users.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
-	f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(mfa.RehydrateTOTP(userID, []byte("sealed"), t0, nil, nil), nil)
-	f.sealer.EXPECT().Open([]byte("sealed"), "totp:"+userID.String()).Return(make([]byte, 20), nil)
-	f.totp.EXPECT().Code(gomock.Any(), gomock.Any()).Return("999999", nil).Times(3)
-	f.auditLog.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.MFACodeFailed {
-			t.Errorf("audit %+v", e)
+	f.mfaConfirm.HandleFn = func(_ context.Context, uid, sid uuid.UUID, code string, m app.RequestMeta) ([]mfa.RecoveryCode, error) {
+		if uid != userID || sid != sessionID || code != "123456" || m.IP == "" {
+			t.Errorf("asked for %s, %s, %q, %+v", uid, sid, code, m)
 		}
-		return nil
-	})
+		return nil, mfa.ErrWrongCode
+	}
 	res, body := do(t, f.public, request("POST", "/v1/me/mfa/totp/confirm", `{"code":"123456"}`, "Authorization", "Bearer good-jwt"))
 	decodeProblem(t, res, body, 403, "invalid_code")
+}
+
+// The recovery codes, on confirmation and on renewal, are shown once, not
+// to be cached.
+func TestMFARecoveryCodesNoStore(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	codes := []mfa.RecoveryCode{"AAAA-BBBB-CCCC-DDDD", "EEEE-FFFF-GGGG-HHHH"}
+	f.mfaConfirm.HandleFn = func(context.Context, uuid.UUID, uuid.UUID, string, app.RequestMeta) ([]mfa.RecoveryCode, error) {
+		return codes, nil
+	}
+	f.mfaRegenerate.HandleFn = func(_ context.Context, uid uuid.UUID, p appmfa.Proof, m app.RequestMeta) ([]mfa.RecoveryCode, error) {
+		checkCaller(t, uid, p, "654321", m)
+		return codes, nil
+	}
+	for _, r := range []struct{ path, body string }{
+		{"/v1/me/mfa/totp/confirm", `{"code":"123456"}`},
+		{"/v1/me/mfa/recovery-codes", `{"code":"654321"}`},
+	} {
+		res, body := do(t, f.public, request("POST", r.path, r.body, "Authorization", "Bearer good-jwt"))
+		m := decodeJSON(t, res, body, 200)
+		got, _ := m["recovery_codes"].([]any)
+		if len(got) != 2 || got[0] != "AAAA-BBBB-CCCC-DDDD" || got[1] != "EEEE-FFFF-GGGG-HHHH" || len(m) != 1 {
+			t.Errorf("%s: body %s", r.path, body)
+		}
+		if res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control = %q", r.path, res.Header.Get("Cache-Control"))
+		}
+	}
 }
 
 func TestMeShowsMFA(t *testing.T) {
@@ -130,7 +163,7 @@ func TestMeShowsMFA(t *testing.T) {
 	f := newFixture(t)
 	// the bearer check's one read says whether the factor is on; /v1/me
 	// reads nothing more
-	f.expectBearerMFA(true)
+	f.bearer(true)
 	res, body := do(t, f.public, request("GET", "/v1/me", "", "Authorization", "Bearer good-jwt"))
 	m := decodeJSON(t, res, body, 200)
 	u, _ := m["user"].(map[string]any)
@@ -139,30 +172,51 @@ func TestMeShowsMFA(t *testing.T) {
 	}
 }
 
-// On an account with MFA on, each sensitive change (password change: its
-// use case's tests and end to end) from a session that
-// has not proved a second factor (the bearer's session is password-only)
-// and without a code is 403 step_up_required, after the password check,
-// before anything changes (strict mocks).
+// On an account with MFA on, each sensitive change from a session that
+// has not proved a second factor, without a code, is refused by its use
+// case (see appmfa.StepUp): the route hands it the bearer's session and
+// the body's code, and answers 403 step_up_required, saying what to do.
 func TestSensitiveChangesAnswerStepUpRequired(t *testing.T) {
 	t.Parallel()
-	at, step := t0.Add(-time.Hour), int64(1)
 	for _, r := range []struct{ method, path, body string }{
 		{"POST", "/v1/me/email", `{"new_email":"thief@example.com","password":"the right one"}`},
+		{"POST", "/v1/me/password", `{"current_password":"the right one","new_password":"a brand new passphrase"}`},
 		{"DELETE", "/v1/me", `{"password":"the right one"}`},
 		{"DELETE", "/v1/me/mfa/totp", `{"password":"the right one"}`},
 		{"POST", "/v1/me/mfa/recovery-codes", `{}`},
 	} {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			f := newFixture(t)
-			f.expectBearerMFA(true)
-			f.users.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
-			f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(true, false, nil).MaxTimes(1)
-			f.mfa.EXPECT().TOTP(gomock.Any(), userID).Return(mfa.RehydrateTOTP(userID, []byte("sealed"), t0, &at, &step), nil).MinTimes(1)
+			f.bearer(true)
+			called := 0
+			refuse := func(id uuid.UUID, p appmfa.Proof, m app.RequestMeta) error {
+				called++
+				checkCaller(t, id, p, "", m)
+				return mfa.ErrStepUpRequired
+			}
+			f.changeEmail.HandleFn = func(_ context.Context, in account.ChangeEmailInput) error {
+				return refuse(in.UserID, in.Proof, in.Meta)
+			}
+			f.changePassword.HandleFn = func(_ context.Context, in password.ChangeInput) error {
+				if in.SessionID != sessionID {
+					t.Errorf("session %s", in.SessionID)
+				}
+				return refuse(in.UserID, in.Proof, in.Meta)
+			}
+			f.deleteAccount.HandleFn = func(_ context.Context, id uuid.UUID, _ string, p appmfa.Proof, m app.RequestMeta) error {
+				return refuse(id, p, m)
+			}
+			f.mfaDisable.HandleFn = func(_ context.Context, in appmfa.DisableInput) error { return refuse(in.UserID, in.Proof, in.Meta) }
+			f.mfaRegenerate.HandleFn = func(_ context.Context, id uuid.UUID, p appmfa.Proof, m app.RequestMeta) ([]mfa.RecoveryCode, error) {
+				return nil, refuse(id, p, m)
+			}
 			res, body := do(t, f.public, request(r.method, r.path, r.body, "Authorization", "Bearer good-jwt"))
 			p := decodeProblem(t, res, body, 403, "step_up_required")
 			if d, _ := p["detail"].(string); !strings.Contains(d, "code") || !strings.Contains(d, "sign in again") {
 				t.Errorf("detail %q does not say what to do", d)
+			}
+			if called != 1 {
+				t.Errorf("the use case ran %d times", called)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package http
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -10,13 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
-	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 )
 
 // The hosted pages are the links in the mails. A GET only shows a form: mail
@@ -195,7 +191,7 @@ func waitHint(seconds int) string {
 
 // pageLimit is limitIP for the hosted pages: a browser over the limit gets
 // a page it can read, with Retry-After.
-func (s *pageSite) pageLimit(g *limits.Guard, e limits.Endpoint) fiber.Handler {
+func (s *pageSite) pageLimit(g IPLimiter, e limits.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
 			return s.pageError(c, err, "result.html", pageData{Title: "Too many attempts"})
@@ -260,22 +256,6 @@ func (s *pageSite) notFound(c *fiber.Ctx) error {
 	return s.render(c, fiber.StatusNotFound, "result.html", d)
 }
 
-// liveLinkPage shows a link's form when the link can still be used, and at
-// once the page of a dead link (with the way on) when it cannot, instead of
-// asking for a password first. Looking consumes nothing: mail scanners
-// prefetch links.
-func (s *pageSite) liveLinkPage(c *fiber.Ctx, links *account.LinkState, purpose token.Purpose, form string, d pageData, dead string, on ...pageLink) error {
-	live, err := links.Live(c.UserContext(), d.Token, purpose)
-	if err != nil {
-		return err
-	}
-	if !live {
-		d.Token, d.Message, d.Links = "", dead, on
-		return s.render(c, fiber.StatusGone, "result.html", d)
-	}
-	return s.render(c, fiber.StatusOK, form, d)
-}
-
 // Answers of the email-change confirmation page.
 const (
 	confirmNoToken = "This page confirms a new email address with the link mailed to that address. " +
@@ -294,190 +274,3 @@ const (
 	titleForgot  = "Reset your password"
 	titleResend  = "Get a new verification link"
 )
-
-func pages(a *fiber.App, uc UseCases, pc PageConfig) {
-	s := newPageSite(pc)
-
-	a.Get("/verify-email", func(c *fiber.Ctx) error {
-		d := pageData{Title: titleVerify, Token: c.Query("token")}
-		if d.Token == "" {
-			// No form that could only fail: say where the link is.
-			d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
-			return s.render(c, fiber.StatusOK, "result.html", d)
-		}
-		return s.liveLinkPage(c, uc.LinkState, token.PurposeVerifyEmail, "verify.html", d, verifyDead, toResend, toForgot)
-	})
-	a.Post("/verify-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
-		form, err := DecodeForm(c, "token", "password")
-		if err != nil {
-			return err
-		}
-		d := pageData{Title: titleVerify, Token: form["token"]}
-		if _, err := uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
-			var de *domain.Error
-			switch {
-			case errors.Is(err, account.ErrNotThisRegistration):
-				// The link works: the form again (the password may have
-				// been mistyped) with what else to do.
-				d.Message, d.Links = verifyWrongPassword, []pageLink{toForgot, toResend}
-				return s.render(c, fiber.StatusBadRequest, "verify.html", d)
-			case errors.As(err, &de) && de.Kind == domain.KindBadRequest:
-				// No password can help: no form, the way on.
-				d.Token, d.Message, d.Links = "", verifyDead, []pageLink{toResend, toForgot}
-				return s.render(c, fiber.StatusBadRequest, "result.html", d)
-			}
-			d.Token = ""
-			return s.pageError(c, err, "result.html", d)
-		}
-		d.OK, d.Token, d.Continue = true, "", true
-		d.Message = "Your email address is verified. You can sign in now, or close this page."
-		return s.render(c, fiber.StatusOK, "result.html", d)
-	})
-
-	s.passwordLink(a, uc, passwordLinkPage{
-		path: "/reset-password", title: titleReset, label: "New password", button: "Set new password",
-		noToken: resetNoToken, refused: resetRefused,
-		done: "Your password was changed and every session was signed out. You can sign in with the new password.",
-	})
-	s.passwordLink(a, uc, passwordLinkPage{
-		path: "/accept-invite", title: titleInvite, intro: "Welcome to " + s.appName + ". An account was made for you: choose its password to start using it.",
-		label: "Password", button: "Set password",
-		noToken: inviteNoToken, refused: inviteRefused,
-		done: "Your password is set; you can sign in.",
-	})
-
-	a.Get("/confirm-email", func(c *fiber.Ctx) error {
-		d := pageData{Title: titleConfirm, Token: c.Query("token")}
-		if d.Token == "" {
-			d.Info, d.Message = true, confirmNoToken
-			return s.render(c, fiber.StatusOK, "result.html", d)
-		}
-		return s.liveLinkPage(c, uc.LinkState, token.PurposeChangeEmail, "confirm.html", d, confirmRefused)
-	})
-	a.Post("/confirm-email", s.pageLimit(uc.Guard, limits.VerifyEmail), func(c *fiber.Ctx) error {
-		form, err := DecodeForm(c, "token")
-		if err != nil {
-			return err
-		}
-		d := pageData{Title: titleConfirm}
-		// A hosted page has no session of its own to keep: every session of
-		// the account is signed out.
-		u, err := uc.ConfirmEmail.Handle(c.UserContext(), form["token"], uuid.Nil, meta(c))
-		if err != nil {
-			var de *domain.Error
-			if errors.As(err, &de) {
-				switch de.Kind {
-				case domain.KindBadRequest:
-					d.Message = confirmRefused
-					return s.render(c, fiber.StatusBadRequest, "result.html", d)
-				case domain.KindConflict:
-					d.Message = confirmTaken
-					return s.render(c, fiber.StatusConflict, "result.html", d)
-				}
-			}
-			return s.pageError(c, err, "result.html", d)
-		}
-		d.OK, d.Continue = true, true
-		d.Message = "Your email address is now " + u.Email().String() + ". Every session was signed out; sign in again with the new address."
-		return s.render(c, fiber.StatusOK, "result.html", d)
-	})
-
-	s.emailForm(a, emailForm{
-		path: "/forgot-password", guard: uc.Guard, endpoint: limits.Forgot, handle: uc.Forgot.Handle,
-		page: pageData{
-			Title:  titleForgot,
-			Intro:  "Enter the address of your account. We send a link to it that lets you choose a new password.",
-			Button: "Send reset link",
-		},
-		sent: "If an account exists for that address, we sent a link to reset its password. Open the newest mail; the link works once and for a short time.",
-	})
-	s.emailForm(a, emailForm{
-		path: "/resend-verification", guard: uc.Guard, endpoint: limits.Resend, handle: uc.Resend.Handle,
-		page: pageData{
-			Title:  titleResend,
-			Intro:  "Enter the address you registered with. If it still waits for verification, we send a new link to it.",
-			Button: "Send verification link",
-		},
-		sent: "If an account for that address waits for verification, we sent a new link to verify it. Open the newest mail; the link asks for the password you chose when you registered.",
-	})
-}
-
-// passwordLinkPage is a page that sets a password with the link of a
-// mail: a reset or an invitation. Either link works on either page (see
-// password.Reset); the page only chooses the words.
-type passwordLinkPage struct {
-	path          string
-	title, intro  string // intro: "" for none
-	label, button string // of the password field and the submit button
-	noToken       string // the answer to a GET without a token
-	refused       string // the answer to a refused link
-	done          string // the answer to a password set
-}
-
-func (s *pageSite) passwordLink(a *fiber.App, uc UseCases, p passwordLinkPage) {
-	form := func(token string) pageData {
-		return pageData{Title: p.title, Intro: p.intro, Label: p.label, Button: p.button, Token: token}
-	}
-	a.Get(p.path, func(c *fiber.Ctx) error {
-		d := form(c.Query("token"))
-		if d.Token == "" {
-			d.Info, d.Message, d.Links = true, p.noToken, []pageLink{toForgot}
-			return s.render(c, fiber.StatusOK, "result.html", d)
-		}
-		// Either kind of password link works on either page (see Reset).
-		return s.liveLinkPage(c, uc.LinkState, token.PurposeResetPassword, "reset.html", d, p.refused, toForgot, toResend)
-	})
-	a.Post(p.path, s.pageLimit(uc.Guard, limits.Reset), func(c *fiber.Ctx) error {
-		in, err := DecodeForm(c, "token", "password")
-		if err != nil {
-			return err
-		}
-		d := form(in["token"])
-		if err := uc.Reset.Handle(c.UserContext(), in["token"], in["password"], meta(c)); err != nil {
-			var de *domain.Error
-			if errors.As(err, &de) {
-				switch de.Kind {
-				case domain.KindValidation:
-					// Policy errors: show the form again with what to fix.
-					return s.pageError(c, err, "reset.html", d)
-				case domain.KindBadRequest:
-					d.Token, d.Message, d.Links = "", p.refused, []pageLink{toForgot, toResend}
-					return s.render(c, fiber.StatusBadRequest, "result.html", d)
-				}
-			}
-			d.Token = ""
-			return s.pageError(c, err, "result.html", d)
-		}
-		d = pageData{Title: p.title, OK: true, Continue: true, Message: p.done}
-		return s.render(c, fiber.StatusOK, "result.html", d)
-	})
-}
-
-// emailForm is a page that asks for an email address and has a use case
-// mail it: the same answer whatever the address, so the page tells nobody
-// which addresses have accounts.
-type emailForm struct {
-	path     string
-	guard    *limits.Guard
-	endpoint limits.Endpoint // its per-IP limit
-	handle   func(ctx context.Context, email string) error
-	page     pageData // title, intro and button of the form
-	sent     string   // the one answer to every accepted address
-}
-
-func (s *pageSite) emailForm(a *fiber.App, f emailForm) {
-	a.Get(f.path, func(c *fiber.Ctx) error {
-		return s.render(c, fiber.StatusOK, "email.html", f.page)
-	})
-	a.Post(f.path, s.pageLimit(f.guard, f.endpoint), func(c *fiber.Ctx) error {
-		form, err := DecodeForm(c, "email")
-		if err != nil {
-			return err
-		}
-		if err := f.handle(c.UserContext(), form["email"]); err != nil {
-			return s.pageError(c, err, "email.html", f.page)
-		}
-		d := pageData{Title: f.page.Title, OK: true, Message: f.sent}
-		return s.render(c, fiber.StatusAccepted, "result.html", d)
-	})
-}

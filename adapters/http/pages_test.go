@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -14,63 +13,14 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
-	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
-	"github.com/gofiber/fiber/v2"
-	"go.uber.org/mock/gomock"
 )
 
 // The page tests drive the hosted pages through the Fiber app over the
-// real use cases and the fixture's strict mocks.
-
-// pagesApp is the public app with the use cases behind the hosted pages,
-// configured by pc. With limited, the per-IP limits are on (the fixture's
-// rate limiter decides); else they are off.
-func (f *fixture) pagesApp(t *testing.T, pc PageConfig, limited bool) *fiber.App {
-	t.Helper()
-	clock := fixedClock{t0}
-	ids := &seqIDs{}
-	p := limits.Policy{Disabled: true}
-	if limited {
-		p = limits.DefaultPolicy()
-	}
-	guard := limits.NewGuard(f.rl, p)
-	policy := user.PasswordPolicy{MinLength: max(pc.PasswordMinLength, user.MinPasswordFloor)}
-	return NewServer(Config{Pages: pc}, nil, UseCases{
-		VerifyEmail:  account.NewVerifyEmail(f.tx, f.hasher, guard, clock),
-		LinkState:    account.NewLinkState(f.tokens, f.users, clock),
-		Resend:       account.NewResendVerification(f.rOutbox, guard, ids, clock),
-		Forgot:       password.NewForgot(f.rOutbox, guard, ids, clock),
-		Reset:        password.NewReset(f.tx, f.hasher, policy, guard, clock, ids),
-		ConfirmEmail: account.NewConfirmEmailChange(f.tx, guard, clock),
-		Guard:        guard,
-		Ready:        func(context.Context) error { return nil },
-	})
-}
-
-// liveLink is a live link of purpose for a GET of its page: the token
-// (unused, unexpired) and its active, unverified user are read once, in one
-// transaction, and nothing is written (strict mocks).
-func (f *fixture) liveLink(t *testing.T, purpose token.Purpose) string {
-	t.Helper()
-	secret, hash, err := token.NewSecret(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := token.Issue(hash, userID, purpose, t0.Add(-time.Minute), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := user.ParseEmail("owner@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.tokens.EXPECT().ByHash(gomock.Any(), hash).Return(tok, nil)
-	f.users.EXPECT().ByID(gomock.Any(), userID).Return(user.Rehydrate(userID, e, "$argon2id$stored", true, false, t0.Add(-48*time.Hour), t0.Add(-time.Hour), nil, nil), nil)
-	return secret.Reveal()
-}
+// fixture's stubs: what a page asks its use case, and what it shows of
+// the answer.
 
 // postForm posts the form fields to path.
 func postForm(path string, fields url.Values) *nethttp.Request {
@@ -121,18 +71,19 @@ func notIn(t *testing.T, what, page string, bad ...string) {
 
 // TestPagesWithoutATokenSayWhatToDo: a mail's page opened without its
 // token shows no form that can only fail, but says where the link comes
-// from and links to the page that mails a new one. Strict mocks: nothing
-// is called.
+// from and links to the page that mails a new one. Nothing is called (the
+// stubs are unset).
 func TestPagesWithoutATokenSayWhatToDo(t *testing.T) {
 	t.Parallel()
-	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	f := newFixture(t)
+	f.linkState.LiveFn = nil
 	for _, tc := range []struct{ path, link, says string }{
 		{"/verify-email", `href="./resend-verification"`, "link from the verification mail"},
 		{"/verify-email?token=", `href="./resend-verification"`, "link from the verification mail"},
 		{"/reset-password", `href="./forgot-password"`, "link from a password-reset mail"},
 		{"/reset-password?token=", `href="./forgot-password"`, "link from a password-reset mail"},
 	} {
-		res, body := do(t, a, request("GET", tc.path, ""))
+		res, body := do(t, f.public, request("GET", tc.path, ""))
 		page := checkPage(t, res, body, 200)
 		wantIn(t, tc.path, page, tc.link, tc.says, `class="info"`)
 		notIn(t, tc.path, page, "<form", `class="err"`)
@@ -145,19 +96,18 @@ func TestPagesWithoutATokenSayWhatToDo(t *testing.T) {
 func TestPasswordFormsStateTheRule(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{PasswordMinLength: 21}, false)
-	for _, path := range []string{"/reset-password?token=" + f.liveLink(t, token.PurposeResetPassword), "/verify-email?token=" + f.liveLink(t, token.PurposeVerifyEmail)} {
+	a := f.pagesApp(PageConfig{PasswordMinLength: 21})
+	for _, path := range []string{"/reset-password?token=" + liveLink(token.PurposeResetPassword), "/verify-email?token=" + liveLink(token.PurposeVerifyEmail)} {
 		res, body := do(t, a, request("GET", path, ""))
 		page := checkPage(t, res, body, 200)
 		wantIn(t, path, page, `<form method="post">`, `minlength="21"`, `maxlength="128"`, `aria-describedby="password-rule"`,
 			`id="password-rule"`, "at least 21 and at most 128 characters")
 	}
-	res, body := do(t, a, request("GET", "/reset-password?token="+f.liveLink(t, token.PurposeResetPassword), ""))
+	res, body := do(t, a, request("GET", "/reset-password?token="+liveLink(token.PurposeResetPassword), ""))
 	wantIn(t, "reset form", checkPage(t, res, body, 200), "before the @", "must not be easy to guess", "sequences such as 1234", "keyboard patterns such as qwerty")
 
 	// Without a configured minimum the pages state the floor, never 0.
-	g := newFixture(t)
-	res, body = do(t, g.pagesApp(t, PageConfig{}, false), request("GET", "/reset-password?token="+g.liveLink(t, token.PurposeResetPassword), ""))
+	res, body = do(t, f.public, request("GET", "/reset-password?token="+liveLink(token.PurposeResetPassword), ""))
 	wantIn(t, "default reset form", checkPage(t, res, body, 200), `minlength="8"`)
 }
 
@@ -166,16 +116,28 @@ func TestPasswordFormsStateTheRule(t *testing.T) {
 func TestPagesNameTheApp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	named := f.pagesApp(t, PageConfig{AppName: `Acme <Mail> & Co`}, false)
-	for _, path := range []string{"/forgot-password", "/resend-verification", "/reset-password?token=" + f.liveLink(t, token.PurposeResetPassword),
-		"/verify-email?token=" + f.liveLink(t, token.PurposeVerifyEmail), "/verify-email", "/confirm-email?token=" + f.liveLink(t, token.PurposeChangeEmail)} {
+	named := f.pagesApp(PageConfig{AppName: `Acme <Mail> & Co`})
+	for _, path := range []string{"/forgot-password", "/resend-verification", "/reset-password?token=" + liveLink(token.PurposeResetPassword),
+		"/verify-email?token=" + liveLink(token.PurposeVerifyEmail), "/verify-email", "/confirm-email?token=" + liveLink(token.PurposeChangeEmail)} {
 		res, body := do(t, named, request("GET", path, ""))
 		page := checkPage(t, res, body, 200)
 		wantIn(t, path, page, "· Acme &lt;Mail&gt; &amp; Co</title>", `<p class="app">Acme &lt;Mail&gt; &amp; Co</p>`)
 		notIn(t, path, page, "Gatehouse", "<Mail>")
 	}
-	res, body := do(t, f.pagesApp(t, PageConfig{}, false), request("GET", "/forgot-password", ""))
+	res, body := do(t, f.public, request("GET", "/forgot-password", ""))
 	wantIn(t, "default page", checkPage(t, res, body, 200), "· Gatehouse</title>")
+}
+
+// refuseBadAddress is a mailing use case that refuses what is not an
+// address, as the use cases do, and records the rest.
+func refuseBadAddress(got *[]string) func(context.Context, string) error {
+	return func(_ context.Context, raw string) error {
+		if _, err := user.ParseEmail(raw); err != nil {
+			return err
+		}
+		*got = append(*got, raw)
+		return nil
+	}
 }
 
 // TestResendVerificationPage: the page asks for an address; its post calls
@@ -184,18 +146,15 @@ func TestPagesNameTheApp(t *testing.T) {
 func TestResendVerificationPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{}, false)
+	a := f.public
 
 	res, body := do(t, a, request("GET", "/resend-verification", ""))
 	page := checkPage(t, res, body, 200)
 	wantIn(t, "resend form", page, `<form method="post">`, `type="email" name="email"`, `<label for="email">`, "Send verification link")
 	notIn(t, "resend form", page, "action=")
 
-	var queued []app.OutboundMail
-	f.rOutbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), t0).Times(2).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-		queued = append(queued, m)
-		return nil
-	})
+	var asked []string
+	f.resend.HandleFn = refuseBadAddress(&asked)
 	var pages []string
 	for _, addr := range []string{"Known@Example.com", "nobody@example.com"} {
 		res, body := do(t, a, postForm("/resend-verification", url.Values{"email": {addr}}))
@@ -207,8 +166,8 @@ func TestResendVerificationPage(t *testing.T) {
 	if pages[0] != pages[1] {
 		t.Errorf("the answers differ by address:\n%s\n---\n%s", pages[0], pages[1])
 	}
-	if len(queued) != 2 || queued[0].Kind != app.VerifyRequest || queued[0].To != "known@example.com" {
-		t.Errorf("queued %+v, want verification requests for each address", queued)
+	if strings.Join(asked, " ") != "Known@Example.com nobody@example.com" {
+		t.Errorf("asked to mail %q, want each address as typed", asked)
 	}
 
 	res, body = do(t, a, postForm("/resend-verification", url.Values{"email": {"not an address"}}))
@@ -222,23 +181,46 @@ func TestResendVerificationPage(t *testing.T) {
 	decodeProblem(t, res, body, 415, "unsupported_media_type")
 	res, body = do(t, a, postForm("/resend-verification", url.Values{"email": {"a@example.com", "b@example.com"}}))
 	decodeProblem(t, res, body, 400, "invalid_request")
+	if len(asked) != 2 {
+		t.Errorf("asked to mail %q after refused bodies", asked)
+	}
+}
+
+// TestForgotPasswordPage: the forgot page is the resend page's twin: one
+// neutral 202 page whatever the address, and the form again for what is
+// not an address.
+func TestForgotPasswordPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var asked []string
+	f.forgot.HandleFn = refuseBadAddress(&asked)
+	res, body := do(t, f.public, request("GET", "/forgot-password", ""))
+	wantIn(t, "forgot form", checkPage(t, res, body, 200), `<form method="post">`, `type="email" name="email"`, "Send reset link")
+	res, body = do(t, f.public, postForm("/forgot-password", url.Values{"email": {"someone@example.com"}}))
+	wantIn(t, "forgot answer", checkPage(t, res, body, 202), `class="ok"`, "If an account exists for that address, we sent a link to reset its password")
+	res, body = do(t, f.public, postForm("/forgot-password", url.Values{"email": {"nope"}}))
+	wantIn(t, "refused address", checkPage(t, res, body, 422), `<form method="post">`, "This is not an email address we can send mail to")
+	if strings.Join(asked, " ") != "someone@example.com" {
+		t.Errorf("asked to mail %q", asked)
+	}
 }
 
 // TestEmailPagesAreRateLimitedPerIP: over its per-IP limit the resend page
 // answers, like the forgot page, 429 with a page a browser shows and
-// Retry-After; the use case is not called (strict mocks).
+// Retry-After; the use case is not called (its stub is unset).
 func TestEmailPagesAreRateLimitedPerIP(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{}, true)
-	var keys []string
-	f.rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(
-		func(_ context.Context, key string, _ int, _ time.Duration) (bool, time.Duration, error) {
-			keys = append(keys, key)
-			return false, 90 * time.Second, nil
-		})
+	var counted []limits.Endpoint
+	f.guard.CheckIPFn = func(_ context.Context, e limits.Endpoint, ip string) error {
+		if ip == "" {
+			t.Error("no client IP")
+		}
+		counted = append(counted, e)
+		return domain.RateLimited(90 * time.Second)
+	}
 	for _, path := range []string{"/resend-verification", "/forgot-password"} {
-		res, body := do(t, a, postForm(path, url.Values{"email": {"a@example.com"}}))
+		res, body := do(t, f.public, postForm(path, url.Values{"email": {"a@example.com"}}))
 		page := checkPage(t, res, body, 429)
 		if res.Header.Get("Retry-After") != "90" {
 			t.Errorf("%s: Retry-After = %q, want 90", path, res.Header.Get("Retry-After"))
@@ -246,8 +228,8 @@ func TestEmailPagesAreRateLimitedPerIP(t *testing.T) {
 		wantIn(t, path, page, "too many attempts", "Wait about 2 minutes")
 		notIn(t, path, page, "retry later")
 	}
-	if len(keys) != 2 || !strings.Contains(keys[0], string(limits.Resend)) || !strings.Contains(keys[1], string(limits.Forgot)) {
-		t.Errorf("counted under %q, want the resend and forgot per-IP counters", keys)
+	if len(counted) != 2 || counted[0] != limits.Resend || counted[1] != limits.Forgot {
+		t.Errorf("counted under %q, want the resend and forgot per-IP limits", counted)
 	}
 }
 
@@ -259,37 +241,39 @@ func TestEmailPagesAreRateLimitedPerIP(t *testing.T) {
 func TestVerifyRefusalsTellDeadLinksFromWrongPasswords(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{}, false)
-	res, body := do(t, a, postForm("/verify-email", url.Values{"token": {"abc"}, "password": {"some long password here"}}))
+	f.verifyEmail.HandleFn = func(_ context.Context, raw, pw string, m app.RequestMeta) (*user.User, error) {
+		if pw != "some long password here" || m.IP == "" {
+			t.Errorf("asked with %q, meta %+v", pw, m)
+		}
+		if raw == "the-token" {
+			return nil, account.ErrNotThisRegistration
+		}
+		return nil, domain.ErrInvalidToken
+	}
+	res, body := do(t, f.public, postForm("/verify-email", url.Values{"token": {"abc"}, "password": {"some long password here"}}))
 	page := checkPage(t, res, body, 400)
 	wantIn(t, "dead link", page, `class="err"`, "This link has expired or was already used", `href="./resend-verification"`)
 	notIn(t, "dead link", page, "<form", "The token is invalid", "some long password here", "not the one chosen")
 
-	secret, hash, _ := token.NewSecret(rand.Reader)
-	tok, err := token.Issue(hash, userID, token.PurposeVerifyEmail, t0.Add(-time.Minute), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _ := user.ParseEmail("owner@example.com")
-	f.expectTx(1)
-	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
-	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(user.Rehydrate(userID, e, "$argon2id$stored", true, false, t0.Add(-48*time.Hour), t0.Add(-time.Hour), nil, nil), nil)
-	f.hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), "$argon2id$stored").Return(false, false, nil)
-	res, body = do(t, a, postForm("/verify-email", url.Values{"token": {secret.Reveal()}, "password": {"some long password here"}}))
+	res, body = do(t, f.public, postForm("/verify-email", url.Values{"token": {"the-token"}, "password": {"some long password here"}}))
 	page = checkPage(t, res, body, 400)
-	wantIn(t, "wrong password", page, `<form method="post">`, `name="token" value="`+secret.Reveal()+`"`, `type="password" name="password"`,
+	wantIn(t, "wrong password", page, `<form method="post">`, `name="token" value="the-token"`, `type="password" name="password"`,
 		`class="err"`, "This password is not the one chosen at the registration that sent this link", `href="./forgot-password"`)
 	notIn(t, "wrong password", page, "expired", "some long password here")
+
+	f.verifyEmail.HandleFn = func(context.Context, string, string, app.RequestMeta) (*user.User, error) {
+		return owner(t, "owner@example.com", true), nil
+	}
+	res, body = do(t, f.public, postForm("/verify-email", url.Values{"token": {"the-token"}, "password": {"some long password here"}}))
+	wantIn(t, "verified", checkPage(t, res, body, 200), `class="ok"`, "Your email address is verified.")
 }
 
-// TestDeadLinksSayItOnOpening: a GET of an unknown, expired or used link
-// shows at once (410, no form, nothing consumed: strict mocks) that the
-// link no longer works, with the way on; a live link shows its form.
+// TestDeadLinksSayItOnOpening: a GET of a link its use case says is dead
+// (unknown, expired or used) shows at once (410, no form, nothing
+// consumed) that the link no longer works, with the way on; a live link
+// shows its form. Each page asks about its own kind of link.
 func TestDeadLinksSayItOnOpening(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{}, false)
-	used := t0.Add(-time.Second)
 	for _, c := range []struct {
 		path    string
 		purpose token.Purpose
@@ -297,26 +281,29 @@ func TestDeadLinksSayItOnOpening(t *testing.T) {
 	}{
 		{"/verify-email", token.PurposeVerifyEmail, []string{"This link has expired or was already used", `href="./resend-verification"`}},
 		{"/reset-password", token.PurposeResetPassword, []string{"This link cannot reset a password", `href="./forgot-password"`}},
+		{"/accept-invite", token.PurposeResetPassword, []string{"This invitation link cannot set a password", `href="./forgot-password"`}},
 		{"/confirm-email", token.PurposeChangeEmail, []string{"This link cannot change the address"}},
 	} {
-		// Unknown (malformed: no store read), expired, used.
-		res, body := do(t, a, request("GET", c.path+"?token=abc", ""))
-		wantIn(t, c.path+" unknown", checkPage(t, res, body, 410), c.want...)
-		for _, state := range []struct {
-			name    string
-			expires time.Time
-			usedAt  *time.Time
-		}{{"expired", t0, nil}, {"used", t0.Add(time.Hour), &used}} {
-			secret, hash, _ := token.NewSecret(rand.Reader)
-			f.tokens.EXPECT().ByHash(gomock.Any(), hash).Return(token.Rehydrate(hash, userID, c.purpose, t0.Add(-time.Hour), state.expires, state.usedAt, "", "new@example.com"), nil)
-			res, body := do(t, a, request("GET", c.path+"?token="+secret.Reveal(), ""))
-			page := checkPage(t, res, body, 410)
-			wantIn(t, c.path+" "+state.name, page, c.want...)
-			notIn(t, c.path+" "+state.name, page, "<form", secret.Reveal())
-		}
-		res, body = do(t, a, request("GET", c.path+"?token="+f.liveLink(t, c.purpose), ""))
+		f := newFixture(t)
+		res, body := do(t, f.public, request("GET", c.path+"?token=dead-token", ""))
+		page := checkPage(t, res, body, 410)
+		wantIn(t, c.path+" dead", page, c.want...)
+		notIn(t, c.path+" dead", page, "<form", "dead-token")
+		res, body = do(t, f.public, request("GET", c.path+"?token="+liveLink(c.purpose), ""))
 		wantIn(t, c.path+" live", checkPage(t, res, body, 200), `<form method="post">`)
+		if len(f.asked) != 2 || f.asked[0] != c.purpose || f.asked[1] != c.purpose {
+			t.Errorf("%s asked about %v, want %s links", c.path, f.asked, c.purpose)
+		}
 	}
+
+	// A link that cannot be checked (the store down) is the error
+	// handler's 503, not a dead link.
+	f := newFixture(t)
+	f.linkState.LiveFn = func(context.Context, string, token.Purpose) (bool, error) {
+		return false, domain.Unavailable(context.DeadlineExceeded)
+	}
+	res, body := do(t, f.public, request("GET", "/verify-email?token=some-token", ""))
+	decodeProblem(t, res, body, 503, "unavailable")
 }
 
 // TestResetPageRefusalsInPlainWords: a refused reset link is a page that
@@ -325,29 +312,30 @@ func TestDeadLinksSayItOnOpening(t *testing.T) {
 func TestResetPageRefusalsInPlainWords(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{PasswordMinLength: 15}, false)
+	a := f.pagesApp(PageConfig{PasswordMinLength: 15})
+	policy := user.PasswordPolicy{MinLength: 15}
+	email, _ := user.ParseEmail("walter.white@example.com")
+	f.reset.HandleFn = func(_ context.Context, raw, pw string, _ app.RequestMeta) error {
+		if raw != "the-token" {
+			return domain.ErrInvalidToken
+		}
+		_, err := policy.Check("password", pw, email)
+		return err
+	}
 
 	res, body := do(t, a, postForm("/reset-password", url.Values{"token": {"abc"}, "password": {"a brand new passphrase"}}))
 	page := checkPage(t, res, body, 400)
 	wantIn(t, "refused link", page, `class="err"`, "This link cannot reset a password", `href="./forgot-password"`, `href="./resend-verification"`)
 	notIn(t, "refused link", page, "<form", "The token is invalid")
 
-	secret, hash, _ := token.NewSecret(rand.Reader)
-	tok, err := token.Issue(hash, userID, token.PurposeResetPassword, t0.Add(-time.Minute), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.expectTx(3)
-	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil).Times(3)
-	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "walter.white@example.com", true), nil).Times(3)
 	for _, tc := range []struct{ pw, says string }{
 		{"tiny secret", "This password is too short: use at least 15 characters."},
 		{"I am walter.white, truly", "This password contains the part of your email address before the @."},
 		{strings.Repeat("long ", 26), "This password is too long: use at most 128 characters."},
 	} {
-		res, body := do(t, a, postForm("/reset-password", url.Values{"token": {secret.Reveal()}, "password": {tc.pw}}))
+		res, body := do(t, a, postForm("/reset-password", url.Values{"token": {"the-token"}, "password": {tc.pw}}))
 		page := checkPage(t, res, body, 422)
-		wantIn(t, tc.pw, page, `<form method="post">`, `name="token" value="`+secret.Reveal()+`"`, `<ul class="err" role="alert"><li>`+tc.says)
+		wantIn(t, tc.pw, page, `<form method="post">`, `name="token" value="the-token"`, `<ul class="err" role="alert"><li>`+tc.says)
 		notIn(t, tc.pw, page, "The password is too short.", "must not contain the email address", "invalid fields", tc.pw)
 	}
 }
@@ -358,46 +346,104 @@ func TestResetPageRefusalsInPlainWords(t *testing.T) {
 func TestSuccessPagesContinueToTheApp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	a := f.pagesApp(t, PageConfig{AppName: "Acme", AppURL: "https://app.example.com/welcome?from=auth&x=1"}, false)
-
-	secret, hash, _ := token.NewSecret(rand.Reader)
-	tok, err := token.Issue(hash, userID, token.PurposeResetPassword, t0.Add(-time.Minute), time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	a := f.pagesApp(PageConfig{AppName: "Acme", AppURL: "https://app.example.com/welcome?from=auth&x=1"})
+	f.reset.HandleFn = func(_ context.Context, raw, _ string, _ app.RequestMeta) error {
+		if raw != "the-token" {
+			return domain.ErrInvalidToken
+		}
+		return nil
 	}
-	f.expectTx(2)
-	f.rTokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil).Times(2)
-	f.rUsers.EXPECT().ByID(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
-	f.hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
-	f.rTokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
-	f.rUsers.EXPECT().ByIDForChange(gomock.Any(), userID).Return(owner(t, "owner@example.com", true), nil)
-	f.rUsers.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
-	f.rSessions.EXPECT().RevokeAll(gomock.Any(), userID, gomock.Any(), t0).Return(1, nil)
-	f.rTokens.EXPECT().InvalidateUnused(gomock.Any(), userID, t0, gomock.Any()).Return(0, nil)
-	f.rOutbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), t0).Return(nil)
-	f.rAudit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
-	res, body := do(t, a, postForm("/reset-password", url.Values{"token": {secret.Reveal()}, "password": {"a brand new passphrase"}}))
+	res, body := do(t, a, postForm("/reset-password", url.Values{"token": {"the-token"}, "password": {"a brand new passphrase"}}))
 	page := checkPage(t, res, body, 200)
 	wantIn(t, "reset done", page, `class="ok"`, "Your password was changed",
 		`<a class="continue" href="https://app.example.com/welcome?from=auth&amp;x=1">Continue to Acme</a>`)
 
-	secret, hash, _ = token.NewSecret(rand.Reader)
-	f.expectConfirm(t, hash)
-	res, body = do(t, a, postForm("/confirm-email", url.Values{"token": {secret.Reveal()}}))
+	f.confirmTo(t, "the-token")
+	res, body = do(t, a, postForm("/confirm-email", url.Values{"token": {"the-token"}}))
 	wantIn(t, "email changed", checkPage(t, res, body, 200), "Continue to Acme")
 
 	// Refusals and forms never offer it: nothing was done yet.
 	res, body = do(t, a, postForm("/reset-password", url.Values{"token": {"abc"}, "password": {"x"}}))
 	notIn(t, "refused link", checkPage(t, res, body, 400), "Continue to")
-	res, body = do(t, a, request("GET", "/verify-email?token="+f.liveLink(t, token.PurposeVerifyEmail), ""))
+	res, body = do(t, a, request("GET", "/verify-email?token="+liveLink(token.PurposeVerifyEmail), ""))
 	notIn(t, "verify form", checkPage(t, res, body, 200), "Continue to")
 
 	// Without an app URL the success page has no such link.
-	plain := newFixture(t)
-	secret, hash, _ = token.NewSecret(rand.Reader)
-	plain.expectConfirm(t, hash)
-	res, body = do(t, plain.pagesApp(t, PageConfig{}, false), postForm("/confirm-email", url.Values{"token": {secret.Reveal()}}))
+	res, body = do(t, f.public, postForm("/confirm-email", url.Values{"token": {"the-token"}}))
 	notIn(t, "email changed without an app URL", checkPage(t, res, body, 200), "Continue to", `class="continue"`)
+}
+
+// TestInvitationPageSpeaksOfAnInvitation: the invitation link's page says
+// "Set your password" and welcomes the user to the app, never "new
+// password"; its GET consumes nothing (the reset stub is unset then);
+// after the post it says the password is set, never that it was changed or
+// that sessions were signed out. Refusals and the page without a token say
+// what to do.
+func TestInvitationPageSpeaksOfAnInvitation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.pagesApp(PageConfig{AppName: "Acme", PasswordMinLength: 16})
+
+	live := liveLink(token.PurposeInvite)
+	res, body := do(t, a, request("GET", "/accept-invite?token="+live, ""))
+	page := checkPage(t, res, body, 200)
+	wantIn(t, "invitation form", page, "<title>Set your password · Acme</title>", "<h1>Set your password</h1>", "Welcome to Acme.",
+		`<label for="password">Password</label>`, `<button type="submit">Set password</button>`, `minlength="16"`,
+		`name="token" value="`+live+`"`)
+	notIn(t, "invitation form", page, "new password", "New password", "Choose a new password")
+
+	f.reset.HandleFn = func(_ context.Context, raw, pw string, m app.RequestMeta) error {
+		if raw != "the-token" {
+			return domain.ErrInvalidToken
+		}
+		if pw != "a brand new passphrase" || m.IP == "" {
+			t.Errorf("asked with %q, meta %+v", pw, m)
+		}
+		return nil
+	}
+	res, body = do(t, a, postForm("/accept-invite", url.Values{"token": {"the-token"}, "password": {"a brand new passphrase"}}))
+	page = checkPage(t, res, body, 200)
+	wantIn(t, "invitation accepted", page, `class="ok"`, "Your password is set; you can sign in.", "<h1>Set your password</h1>")
+	notIn(t, "invitation accepted", page, "changed", "signed out", "<form")
+
+	res, body = do(t, a, postForm("/accept-invite", url.Values{"token": {"abc"}, "password": {"a brand new passphrase"}}))
+	page = checkPage(t, res, body, 400)
+	wantIn(t, "refused invitation", page, "This invitation link cannot set a password", "new invitation", `href="./forgot-password"`)
+	notIn(t, "refused invitation", page, "<form")
+
+	for _, path := range []string{"/accept-invite", "/accept-invite?token="} {
+		res, body = do(t, a, request("GET", path, ""))
+		page = checkPage(t, res, body, 200)
+		wantIn(t, path, page, "link from the invitation mail", `href="./forgot-password"`, `class="info"`)
+		notIn(t, path, page, "<form")
+	}
+}
+
+// TestPasswordLinkPagesTakeEitherLink: an invitation mailed before this
+// version pointed at /reset-password and a reset link may be opened on the
+// invitation page: both pages hand their link to the one reset use case
+// (which takes either kind and refuses every other, see password.Reset),
+// and both show its refusal.
+func TestPasswordLinkPagesTakeEitherLink(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"/reset-password", "/accept-invite"} {
+		f := newFixture(t)
+		var asked []string
+		f.reset.HandleFn = func(_ context.Context, raw, _ string, _ app.RequestMeta) error {
+			asked = append(asked, raw)
+			if raw == "other-kind" {
+				return domain.ErrInvalidToken
+			}
+			return nil
+		}
+		res, body := do(t, f.public, postForm(path, url.Values{"token": {"either-kind"}, "password": {"a brand new passphrase"}}))
+		checkPage(t, res, body, 200)
+		res, body = do(t, f.public, postForm(path, url.Values{"token": {"other-kind"}, "password": {"a brand new passphrase"}}))
+		checkPage(t, res, body, 400)
+		if len(asked) != 2 || asked[0] != "either-kind" || asked[1] != "other-kind" {
+			t.Errorf("%s asked the reset with %q", path, asked)
+		}
+	}
 }
 
 // TestFieldMessagesArePlainWords: every field error code the hosted forms
@@ -444,7 +490,7 @@ func assertPlain(t *testing.T, s *pageSite, err error) {
 // every method but GET and HEAD.
 func TestNotFoundIsAPageForBrowsers(t *testing.T) {
 	t.Parallel()
-	a := newFixture(t).pagesApp(t, PageConfig{}, false)
+	a := newFixture(t).public
 	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 	for path, up := range map[string]string{"/verify-emial": "./", "/a/b/c": "../../"} {
 		res, body := do(t, a, request("GET", path+"?token=x", "", "Accept", browser))

@@ -2,56 +2,64 @@ package http
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/mfa"
-	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 )
 
 // UseCases are what the routes call; the HTTP layer holds no logic of its
-// own beyond decoding, rendering and per-IP throttling.
+// own beyond decoding, rendering and per-IP throttling. Each field is the
+// one need of a route, declared beside the routes that call it; the use
+// cases of app/ satisfy them as they are.
 type UseCases struct {
-	Register      *account.Register
-	VerifyEmail   *account.VerifyEmail
-	LinkState     *account.LinkState // what a mailed link's page shows on GET
-	Resend        *account.ResendVerification
-	Login         *session.Login
-	LoginMFA      *session.LoginMFA
-	Refresh       *session.Refresh
-	Logout        *session.Logout
-	Authenticate  *session.Authenticate
-	ListSessions  *session.List
-	RevokeSession *session.Revoke
-	Forgot        *password.Forgot
-	Reset         *password.Reset
-	Change        *password.Change
-	DeleteAccount *account.DeleteAccount
-	ChangeEmail   *account.ChangeEmail
-	ConfirmEmail  *account.ConfirmEmailChange
-	MFAStart      *mfa.Start
-	MFAConfirm    *mfa.Confirm
-	MFADisable    *mfa.Disable
-	MFARegenerate *mfa.Regenerate
-	Guard         *limits.Guard
-	Tokens        KeyPublisher
+	Register      Register
+	VerifyEmail   VerifyEmail
+	LinkState     LinkState // what a mailed link's page shows on GET
+	Resend        ResendVerification
+	Login         Login
+	LoginMFA      LoginMFA
+	Refresh       Refresh
+	Logout        Logout
+	Authenticate  Authenticate
+	ListSessions  ListSessions
+	RevokeSession RevokeSession
+	Forgot        Forgot
+	Reset         ResetPassword
+	Change        ChangePassword
+	DeleteAccount DeleteAccount
+	ChangeEmail   ChangeEmail
+	ConfirmEmail  ConfirmEmail
+	MFAStart      MFAStart
+	MFAConfirm    MFAConfirm
+	MFADisable    MFADisable
+	MFARegenerate MFARegenerate
+	Guard         IPLimiter
+	Tokens        JWKSource
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
 }
 
-// KeyPublisher publishes the public keys of the access tokens.
-type KeyPublisher interface {
-	// JWKS is the JSON Web Key Set document of the public keys.
+// Authenticate reads the principal of a bearer access token, or refuses
+// it.
+type Authenticate interface {
+	Handle(ctx context.Context, bearer string) (session.Principal, error)
+}
+
+// IPLimiter counts a request against the per-IP limit of its endpoint.
+type IPLimiter interface {
+	CheckIP(ctx context.Context, e limits.Endpoint, ip string) error
+}
+
+// JWKSource is the JSON Web Key Set of the keys that verify access tokens.
+type JWKSource interface {
 	JWKS() []byte
 }
 
@@ -61,6 +69,13 @@ func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	Routes(a, uc, cfg.Pages)
 	Finish(a, newPageSite(cfg.Pages).notFound)
 	return a
+}
+
+// handlers are the routes of the v1 API, one method each, grouped by
+// resource (account.go, session.go, password.go, mfa.go).
+type handlers struct {
+	uc   UseCases
+	auth fiber.Handler // requires a valid bearer
 }
 
 // Routes registers the API, the hosted pages (as pc configures them) and
@@ -73,129 +88,17 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 		return c.Send(uc.Tokens.JWKS())
 	})
 
+	h := &handlers{uc: uc, auth: requireAuth(uc.Authenticate)}
 	v1 := a.Group("/v1")
-	v1.Post("/register", limitIP(uc.Guard, limits.Register), withJSON(func(c *fiber.Ctx, req *credentialsRequest) error {
-		if err := uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: req.Email, Password: req.Password, Meta: meta(c)}); err != nil {
-			return err
-		}
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
-	}))
-	v1.Post("/verify-email", limitIP(uc.Guard, limits.VerifyEmail), withJSON(func(c *fiber.Ctx, req *tokenPasswordRequest) error {
-		u, err := uc.VerifyEmail.Handle(c.UserContext(), req.Token, req.Password, meta(c))
-		if err != nil {
-			return err
-		}
-		NoStore(c)
-		return c.JSON(fiber.Map{"user": renderUser(u)})
-	}))
-	v1.Post("/verify-email/resend", limitIP(uc.Guard, limits.Resend), withJSON(func(c *fiber.Ctx, req *emailRequest) error {
-		if err := uc.Resend.Handle(c.UserContext(), req.Email); err != nil {
-			return err
-		}
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "verification_sent"})
-	}))
-	v1.Post("/login", limitIP(uc.Guard, limits.Login), withJSON(func(c *fiber.Ctx, req *credentialsRequest) error {
-		res, err := uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)})
-		if err != nil {
-			return err
-		}
-		return renderLogin(c, res)
-	}))
-	v1.Post("/token/refresh", limitIP(uc.Guard, limits.Refresh), withJSON(func(c *fiber.Ctx, req *refreshRequest) error {
-		pair, err := uc.Refresh.Handle(c.UserContext(), req.RefreshToken, meta(c))
-		if err != nil {
-			return err
-		}
-		return renderPair(c, pair)
-	}))
-	v1.Post("/password/forgot", limitIP(uc.Guard, limits.Forgot), withJSON(func(c *fiber.Ctx, req *emailRequest) error {
-		if err := uc.Forgot.Handle(c.UserContext(), req.Email); err != nil {
-			return err
-		}
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "reset_sent"})
-	}))
-	v1.Post("/password/reset", limitIP(uc.Guard, limits.Reset), withJSON(func(c *fiber.Ctx, req *tokenPasswordRequest) error {
-		if err := uc.Reset.Handle(c.UserContext(), req.Token, req.Password, meta(c)); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	}))
-
-	auth := requireAuth(uc.Authenticate)
-	v1.Post("/logout", auth, func(c *fiber.Ctx) error {
-		if err := uc.Logout.Handle(c.UserContext(), principal(c), meta(c)); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	})
-	// The bearer check read the account and its second-factor state in
-	// its one query; /v1/me shows them without another.
-	v1.Get("/me", auth, func(c *fiber.Ctx) error {
-		p := principal(c)
-		NoStore(c)
-		return c.JSON(fiber.Map{"user": meUserResponse{userResponse: renderUser(p.User), MFAEnabled: p.MFAEnabled}})
-	})
-	v1.Get("/me/sessions", auth, func(c *fiber.Ctx) error {
-		views, err := uc.ListSessions.Handle(c.UserContext(), principal(c))
-		if err != nil {
-			return err
-		}
-		out := make([]sessionResponse, 0, len(views))
-		for _, v := range views {
-			out = append(out, renderSession(v))
-		}
-		NoStore(c)
-		return c.JSON(fiber.Map{"sessions": out})
-	})
-	v1.Delete("/me/sessions/:id", auth, func(c *fiber.Ctx) error {
-		id, err := uuid.Parse(c.Params("id"))
-		if err != nil {
-			return domain.ErrNotFound
-		}
-		if err := uc.RevokeSession.Handle(c.UserContext(), principal(c), id, meta(c)); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	})
-	mfaRoutes(v1, uc, auth)
-	v1.Post("/me/password", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changePasswordRequest) error {
-		p := principal(c)
-		err := uc.Change.Handle(c.UserContext(), password.ChangeInput{
-			UserID: p.UserID, SessionID: p.SessionID, CurrentPassword: req.CurrentPassword, NewPassword: req.NewPassword, Proof: proof(c, req.Code), Meta: meta(c),
-		})
-		if err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	}))
-
-	v1.Delete("/me", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *deleteAccountRequest) error {
-		if err := uc.DeleteAccount.Handle(c.UserContext(), principal(c).UserID, req.Password, proof(c, req.Code), meta(c)); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	}))
-	v1.Post("/me/email", auth, limitIP(uc.Guard, limits.Password), withJSON(func(c *fiber.Ctx, req *changeEmailRequest) error {
-		err := uc.ChangeEmail.Handle(c.UserContext(), account.ChangeEmailInput{UserID: principal(c).UserID, NewEmail: req.NewEmail, Password: req.Password, Proof: proof(c, req.Code), Meta: meta(c)})
-		if err != nil {
-			return err
-		}
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "confirmation_sent"})
-	}))
-	// The link's token is the proof; a bearer is optional. When a valid one
-	// comes with it, that session survives the change (every other one is
-	// revoked); a missing or refused bearer is ignored, never a 401.
-	v1.Post("/me/email/confirm", limitIP(uc.Guard, limits.VerifyEmail), optionalAuth(uc.Authenticate), withJSON(func(c *fiber.Ctx, req *tokenRequest) error {
-		u, err := uc.ConfirmEmail.Handle(c.UserContext(), req.Token, principal(c).SessionID, meta(c))
-		if err != nil {
-			return err
-		}
-		NoStore(c)
-		return c.JSON(fiber.Map{"user": renderUser(u)})
-	}))
-
-	pages(a, uc, pc)
+	h.registerAccountRoutes(v1)
+	h.registerSessionRoutes(v1)
+	h.registerPasswordRoutes(v1)
+	h.registerMFARoutes(v1)
+	registerPageRoutes(a, uc, pc)
 }
+
+// limit counts the request against the per-IP limit of endpoint.
+func (h *handlers) limit(e limits.Endpoint) fiber.Handler { return limitIP(h.uc.Guard, e) }
 
 // probes registers the liveness and readiness probes; ready reports
 // whether the database answers.
@@ -237,46 +140,12 @@ type emailRequest struct {
 	Email string `json:"email" validate:"required,max=320"`
 }
 
-type refreshRequest struct {
-	RefreshToken string `json:"refresh_token" validate:"required,max=128"`
-}
-
 // tokenPasswordRequest is the body of verify-email (the password chosen at
 // the registration that sent the link) and of password reset (the new
 // password).
 type tokenPasswordRequest struct {
 	Token    string `json:"token" validate:"required,max=128"`
 	Password string `json:"password" validate:"required,max=1024"`
-}
-
-// tokenRequest is the body of the email-change confirmation.
-type tokenRequest struct {
-	Token string `json:"token" validate:"required,max=128"`
-}
-
-// passwordRequest is the body of the start of an MFA enrollment.
-type passwordRequest struct {
-	Password string `json:"password" validate:"required,max=1024"`
-}
-
-// The sensitive changes take an optional code (see the second factor's
-// request bodies): on an account with MFA on, it steps the request up
-// when the session has not proved a second factor recently.
-type deleteAccountRequest struct {
-	Password string `json:"password" validate:"required,max=1024"`
-	Code     string `json:"code" validate:"omitempty,max=64"`
-}
-
-type changeEmailRequest struct {
-	NewEmail string `json:"new_email" validate:"required,max=320"`
-	Password string `json:"password" validate:"required,max=1024"`
-	Code     string `json:"code" validate:"omitempty,max=64"`
-}
-
-type changePasswordRequest struct {
-	CurrentPassword string `json:"current_password" validate:"required,max=1024"`
-	NewPassword     string `json:"new_password" validate:"required,max=1024"`
-	Code            string `json:"code" validate:"omitempty,max=64"`
 }
 
 type userResponse struct {
@@ -288,6 +157,15 @@ type userResponse struct {
 
 func renderUser(u *user.User) userResponse {
 	return userResponse{ID: u.ID().String(), Email: u.Email().String(), EmailVerified: u.Verified(), CreatedAt: u.CreatedAt().UTC()}
+}
+
+// renderAll renders each item of a list; an empty list is [], never null.
+func renderAll[T, R any](items []T, render func(T) R) []R {
+	out := make([]R, 0, len(items))
+	for _, it := range items {
+		out = append(out, render(it))
+	}
+	return out
 }
 
 type tokenPairResponse struct {
@@ -304,27 +182,6 @@ func renderPair(c *fiber.Ctx, p *session.TokenPair) error {
 		AccessToken: p.AccessToken, TokenType: "Bearer", ExpiresIn: int64(p.ExpiresIn / time.Second),
 		RefreshToken: p.RefreshToken.Reveal(), User: renderUser(p.User),
 	})
-}
-
-type sessionResponse struct {
-	ID         string    `json:"id"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastUsedAt time.Time `json:"last_used_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	UserAgent  string    `json:"user_agent"`
-	IP         string    `json:"ip"`
-	Current    bool      `json:"current"`
-	// AMR and AuthTime: how, and when, the session last authenticated.
-	AMR      []string  `json:"amr"`
-	AuthTime time.Time `json:"auth_time"`
-}
-
-func renderSession(v session.View) sessionResponse {
-	s := v.Session
-	return sessionResponse{
-		ID: s.ID().String(), CreatedAt: s.CreatedAt().UTC(), LastUsedAt: s.LastUsedAt().UTC(), ExpiresAt: s.ExpiresAt().UTC(),
-		UserAgent: s.UserAgent(), IP: s.IP(), Current: v.Current, AMR: s.AMR(), AuthTime: s.AuthTime().UTC(),
-	}
 }
 
 // maxUserAgent bounds what is stored of a User-Agent header.
@@ -347,7 +204,7 @@ func meta(c *fiber.Ctx) app.RequestMeta {
 }
 
 // limitIP counts the request against the per-IP limit of endpoint.
-func limitIP(g *limits.Guard, e limits.Endpoint) fiber.Handler {
+func limitIP(g IPLimiter, e limits.Endpoint) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
 			return err
@@ -370,7 +227,7 @@ func bearerToken(c *fiber.Ctx) (string, bool) {
 }
 
 // requireAuth verifies the bearer token and the liveness of its session.
-func requireAuth(a *session.Authenticate) fiber.Handler {
+func requireAuth(a Authenticate) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok, ok := bearerToken(c)
 		if !ok {
@@ -391,18 +248,17 @@ func requireAuth(a *session.Authenticate) fiber.Handler {
 // goes on. Only a failure to check a presented token (the database down)
 // fails the request, so a caller whose token is good is never treated as
 // anonymous by accident.
-func optionalAuth(a *session.Authenticate) fiber.Handler {
+func optionalAuth(a Authenticate) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok, ok := bearerToken(c)
 		if !ok {
 			return c.Next()
 		}
 		p, err := a.Handle(c.UserContext(), tok)
-		var de *domain.Error
 		switch {
 		case err == nil:
 			c.Locals(principalKey, p)
-		case errors.As(err, &de) && de.Kind == domain.KindUnauthorized:
+		case kindOf(err) == domain.KindUnauthorized:
 			// Refused: go on as an anonymous caller.
 		default:
 			return err

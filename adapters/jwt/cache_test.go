@@ -146,30 +146,3 @@ func TestRememberedClaimsAreCopies(t *testing.T) {
 		c.AMR[0] = "changed"
 	}
 }
-
-// BenchmarkVerifyUncached is a token's first verification (signature,
-// header and claims decoding); BenchmarkVerify, a token seen before.
-func BenchmarkVerifyUncached(b *testing.B) {
-	seed, err := jwt.GenerateSeed()
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := jwt.KeyFromSeed(seed)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tok, err := jwt.New(key, jwt.Config{Issuer: issuer, Audience: audience, TTL: ttl, CacheSize: -1}, newClock(t0), seqIDs{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	signed, _, err := tok.Issue(context.Background(), sampleClaims())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tok.Verify(context.Background(), signed); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -58,17 +58,23 @@ type fixture struct {
 	tokens *jwt.Tokens
 }
 
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
+// freshKey is a new random signing key.
+func freshKey(tb testing.TB) ed25519.PrivateKey {
+	tb.Helper()
 	seed, err := jwt.GenerateSeed()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	key, err := jwt.KeyFromSeed(seed)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	f := &fixture{key: key, clock: newClock(t0)}
+	return key
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{key: freshKey(t), clock: newClock(t0)}
 	f.tokens = f.newTokens(t, jwt.Config{Issuer: issuer, Audience: audience, TTL: ttl})
 	return f
 }
@@ -101,6 +107,8 @@ func kidOf(pub ed25519.PublicKey) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// segment is the JSON of part i of a compact token (0 the header, 1 the
+// claims).
 func segment(t *testing.T, token string, i int) map[string]any {
 	t.Helper()
 	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[i])
@@ -507,10 +515,8 @@ func TestKeys(t *testing.T) {
 }
 
 func FuzzVerify(f *testing.F) {
-	seed, _ := jwt.GenerateSeed()
-	key, _ := jwt.KeyFromSeed(seed)
 	clock := newClock(t0)
-	tokens, err := jwt.New(key, jwt.Config{Issuer: issuer, Audience: audience, TTL: ttl}, clock, seqIDs{})
+	tokens, err := jwt.New(freshKey(f), jwt.Config{Issuer: issuer, Audience: audience, TTL: ttl}, clock, seqIDs{})
 	if err != nil {
 		f.Fatal(err)
 	}

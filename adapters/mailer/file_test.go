@@ -68,6 +68,21 @@ func mailFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// onlyMailFile is the content of the one mail file in dir; any other
+// number of files fails the test.
+func onlyMailFile(t *testing.T, dir string) []byte {
+	t.Helper()
+	names := mailFiles(t, dir)
+	if len(names) != 1 {
+		t.Fatalf("files = %q", names)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // parsedMail is a mail file read with net/mail, its parts transfer-decoded.
 type parsedMail struct {
 	header mail.Header
@@ -210,15 +225,7 @@ func TestFileMailerWritesWhatSMTPSends(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := srv.WaitForMessages(t, 1, 5*time.Second)[0]
-	names := mailFiles(t, dir)
-	if len(names) != 1 {
-		t.Fatalf("files = %q", names)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, names[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := parseMailFile(t, raw)
+	p := parseMailFile(t, onlyMailFile(t, dir))
 	if text := strings.ReplaceAll(p.parts["text/plain"], "\r\n", "\n"); text != sent.Text {
 		t.Errorf("text part differs from the one sent:\nfile:\n%s\nsent:\n%s", text, sent.Text)
 	}
@@ -245,15 +252,7 @@ func TestFileMailerUsesTheGivenRenderer(t *testing.T) {
 	if err := m.Send(context.Background(), verifyMail("alice@example.com")); err != nil {
 		t.Fatal(err)
 	}
-	names := mailFiles(t, dir)
-	if len(names) != 1 {
-		t.Fatalf("files = %q", names)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, names[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := parseMailFile(t, raw).header.Get("Subject"); got != "Verify your email address for Acme" {
+	if got := parseMailFile(t, onlyMailFile(t, dir)).header.Get("Subject"); got != "Verify your email address for Acme" {
 		t.Errorf("Subject = %q", got)
 	}
 }

@@ -402,3 +402,37 @@ func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
 		t.Fatalf("a reset link = %v, want invalid_token", err)
 	}
 }
+
+// An invalid new address is refused, naming new_email, before any lookup
+// (the strict mocks expect nothing).
+func TestChangeEmailRefusesAnInvalidAddressFirst(t *testing.T) {
+	f := newSelf(t)
+	err := newChangeEmail(f).Handle(context.Background(), account.ChangeEmailInput{UserID: apptest.ID(1), NewEmail: "not an address", Password: "x", Meta: meta})
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind != domain.KindValidation || len(de.Fields) != 1 || de.Fields[0].Field != "new_email" {
+		t.Fatalf("invalid address: %v", err)
+	}
+}
+
+// The current address asked again, in another case: after the password
+// check, nothing to change, nothing mailed and no transaction, the same
+// answer as a change.
+func TestChangeEmailToTheCurrentAddressChangesNothing(t *testing.T) {
+	f := newSelf(t)
+	u := storedUser("owner@example.com", true, true)
+	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.expectCheck(t, true)
+	f.expectMFA(u, false)
+	if err := newChangeEmail(f).Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "Owner@Example.com", Password: goodPassword, Meta: meta}); err != nil {
+		t.Fatalf("the current address: %v", err)
+	}
+}
+
+// A malformed confirmation token is refused before any transaction.
+func TestConfirmEmailChangeRefusesAMalformedTokenFirst(t *testing.T) {
+	f := newSelf(t)
+	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
+	if _, err := h.Handle(context.Background(), "nope", uuid.Nil, app.RequestMeta{}); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("malformed token: %v", err)
+	}
+}

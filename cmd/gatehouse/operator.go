@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	gwire "github.com/gatehouse-auth/gatehouse/wire"
 	"go.uber.org/zap"
@@ -118,33 +119,17 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// userJSON is a user as the command line prints it with --json (the admin
-// API's shape).
-type userJSON struct {
-	ID             string     `json:"id"`
-	Email          string     `json:"email"`
-	EmailVerified  bool       `json:"email_verified"`
-	CreatedAt      time.Time  `json:"created_at"`
-	Disabled       bool       `json:"disabled"`
-	Locked         bool       `json:"locked"`
-	LastLoginAt    *time.Time `json:"last_login_at"`
-	MFAEnabled     bool       `json:"mfa_enabled"`
-	ActiveSessions int        `json:"active_sessions"`
-}
+// userJSON is a user as the command line prints it: the admin API's
+// shape.
+type userJSON = httpadapter.AdminUser
 
-func toUserJSON(v admin.UserView) userJSON {
-	u := v.User
-	return userJSON{
-		ID: u.ID().String(), Email: u.Email().String(), EmailVerified: u.Verified(), CreatedAt: u.CreatedAt().UTC(),
-		Disabled: !u.Active(), Locked: v.Locked, LastLoginAt: u.LastLoginAt(), MFAEnabled: v.MFAEnabled, ActiveSessions: v.ActiveSessions,
-	}
-}
-
+// printUsers prints users as the admin API shows them: as its JSON with
+// asJSON, else as a table.
 func printUsers(w io.Writer, asJSON bool, views []admin.UserView, next string) error {
 	if asJSON {
 		out := make([]userJSON, 0, len(views))
 		for _, v := range views {
-			out = append(out, toUserJSON(v))
+			out = append(out, httpadapter.RenderAdminUser(v))
 		}
 		var cursor *string
 		if next != "" {
@@ -155,7 +140,7 @@ func printUsers(w io.Writer, asJSON bool, views []admin.UserView, next string) e
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEMAIL\tVERIFIED\tDISABLED\tLOCKED\tSESSIONS\tLAST LOGIN\tCREATED")
 	for _, v := range views {
-		j := toUserJSON(v)
+		j := httpadapter.RenderAdminUser(v)
 		last := "-"
 		if j.LastLoginAt != nil {
 			last = j.LastLoginAt.UTC().Format(time.RFC3339)

@@ -1,0 +1,246 @@
+package http
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// LinkState says whether a mailed link can still be used; it consumes
+// nothing.
+type LinkState interface {
+	Live(ctx context.Context, raw string, purpose token.Purpose) (bool, error)
+}
+
+// pageHandlers are the hosted pages' routes: the site that renders them
+// and the use cases their forms call.
+type pageHandlers struct {
+	*pageSite
+	uc UseCases
+}
+
+// registerPageRoutes registers the hosted pages, as pc configures them.
+func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
+	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
+
+	a.Get("/verify-email", p.handleVerifyPage)
+	a.Post("/verify-email", p.limit(limits.VerifyEmail), p.handleVerifyPost)
+
+	p.registerPasswordLink(a, passwordLinkPage{
+		path: "/reset-password", title: titleReset, label: "New password", button: "Set new password",
+		noToken: resetNoToken, refused: resetRefused,
+		done: "Your password was changed and every session was signed out. You can sign in with the new password.",
+	})
+	p.registerPasswordLink(a, passwordLinkPage{
+		path: "/accept-invite", title: titleInvite, intro: "Welcome to " + p.appName + ". An account was made for you: choose its password to start using it.",
+		label: "Password", button: "Set password",
+		noToken: inviteNoToken, refused: inviteRefused,
+		done: "Your password is set; you can sign in.",
+	})
+
+	a.Get("/confirm-email", p.handleConfirmPage)
+	a.Post("/confirm-email", p.limit(limits.VerifyEmail), p.handleConfirmPost)
+
+	p.registerEmailForm(a, emailForm{
+		path: "/forgot-password", endpoint: limits.Forgot, mail: uc.Forgot,
+		page: pageData{
+			Title:  titleForgot,
+			Intro:  "Enter the address of your account. We send a link to it that lets you choose a new password.",
+			Button: "Send reset link",
+		},
+		sent: "If an account exists for that address, we sent a link to reset its password. Open the newest mail; the link works once and for a short time.",
+	})
+	p.registerEmailForm(a, emailForm{
+		path: "/resend-verification", endpoint: limits.Resend, mail: uc.Resend,
+		page: pageData{
+			Title:  titleResend,
+			Intro:  "Enter the address you registered with. If it still waits for verification, we send a new link to it.",
+			Button: "Send verification link",
+		},
+		sent: "If an account for that address waits for verification, we sent a new link to verify it. Open the newest mail; the link asks for the password you chose when you registered.",
+	})
+}
+
+// limit is limitIP for the hosted pages (see pageLimit).
+func (p *pageHandlers) limit(e limits.Endpoint) fiber.Handler { return p.pageLimit(p.uc.Guard, e) }
+
+// liveLinkPage shows a link's form when the link can still be used, and at
+// once the page of a dead link (with the way on) when it cannot, instead of
+// asking for a password first. Looking consumes nothing: mail scanners
+// prefetch links.
+func (p *pageHandlers) liveLinkPage(c *fiber.Ctx, purpose token.Purpose, form string, d pageData, dead string, on ...pageLink) error {
+	live, err := p.uc.LinkState.Live(c.UserContext(), d.Token, purpose)
+	if err != nil {
+		return err
+	}
+	if !live {
+		d.Token, d.Message, d.Links = "", dead, on
+		return p.render(c, fiber.StatusGone, "result.html", d)
+	}
+	return p.render(c, fiber.StatusOK, form, d)
+}
+
+func (p *pageHandlers) handleVerifyPage(c *fiber.Ctx) error {
+	d := pageData{Title: titleVerify, Token: c.Query("token")}
+	if d.Token == "" {
+		// No form that could only fail: say where the link is.
+		d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
+		return p.render(c, fiber.StatusOK, "result.html", d)
+	}
+	return p.liveLinkPage(c, token.PurposeVerifyEmail, "verify.html", d, verifyDead, toResend, toForgot)
+}
+
+func (p *pageHandlers) handleVerifyPost(c *fiber.Ctx) error {
+	form, err := DecodeForm(c, "token", "password")
+	if err != nil {
+		return err
+	}
+	d := pageData{Title: titleVerify, Token: form["token"]}
+	if _, err := p.uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
+		switch {
+		case errors.Is(err, account.ErrNotThisRegistration):
+			// The link works: the form again (the password may have
+			// been mistyped) with what else to do.
+			d.Message, d.Links = verifyWrongPassword, []pageLink{toForgot, toResend}
+			return p.render(c, fiber.StatusBadRequest, "verify.html", d)
+		case kindOf(err) == domain.KindBadRequest:
+			// No password can help: no form, the way on.
+			d.Token, d.Message, d.Links = "", verifyDead, []pageLink{toResend, toForgot}
+			return p.render(c, fiber.StatusBadRequest, "result.html", d)
+		}
+		d.Token = ""
+		return p.pageError(c, err, "result.html", d)
+	}
+	d.OK, d.Token, d.Continue = true, "", true
+	d.Message = "Your email address is verified. You can sign in now, or close this page."
+	return p.render(c, fiber.StatusOK, "result.html", d)
+}
+
+func (p *pageHandlers) handleConfirmPage(c *fiber.Ctx) error {
+	d := pageData{Title: titleConfirm, Token: c.Query("token")}
+	if d.Token == "" {
+		d.Info, d.Message = true, confirmNoToken
+		return p.render(c, fiber.StatusOK, "result.html", d)
+	}
+	return p.liveLinkPage(c, token.PurposeChangeEmail, "confirm.html", d, confirmRefused)
+}
+
+func (p *pageHandlers) handleConfirmPost(c *fiber.Ctx) error {
+	form, err := DecodeForm(c, "token")
+	if err != nil {
+		return err
+	}
+	d := pageData{Title: titleConfirm}
+	// A hosted page has no session of its own to keep: every session of
+	// the account is signed out.
+	u, err := p.uc.ConfirmEmail.Handle(c.UserContext(), form["token"], uuid.Nil, meta(c))
+	if err != nil {
+		switch kindOf(err) {
+		case domain.KindBadRequest:
+			d.Message = confirmRefused
+			return p.render(c, fiber.StatusBadRequest, "result.html", d)
+		case domain.KindConflict:
+			d.Message = confirmTaken
+			return p.render(c, fiber.StatusConflict, "result.html", d)
+		}
+		return p.pageError(c, err, "result.html", d)
+	}
+	d.OK, d.Continue = true, true
+	d.Message = "Your email address is now " + u.Email().String() + ". Every session was signed out; sign in again with the new address."
+	return p.render(c, fiber.StatusOK, "result.html", d)
+}
+
+// passwordLinkPage is a page that sets a password with the link of a
+// mail: a reset or an invitation. Either link works on either page (see
+// password.Reset); the page only chooses the words.
+type passwordLinkPage struct {
+	path          string
+	title, intro  string // intro: "" for none
+	label, button string // of the password field and the submit button
+	noToken       string // the answer to a GET without a token
+	refused       string // the answer to a refused link
+	done          string // the answer to a password set
+}
+
+func (pl passwordLinkPage) form(token string) pageData {
+	return pageData{Title: pl.title, Intro: pl.intro, Label: pl.label, Button: pl.button, Token: token}
+}
+
+func (p *pageHandlers) registerPasswordLink(a *fiber.App, pl passwordLinkPage) {
+	a.Get(pl.path, func(c *fiber.Ctx) error { return p.handlePasswordLinkPage(c, pl) })
+	a.Post(pl.path, p.limit(limits.Reset), func(c *fiber.Ctx) error { return p.handlePasswordLinkPost(c, pl) })
+}
+
+func (p *pageHandlers) handlePasswordLinkPage(c *fiber.Ctx, pl passwordLinkPage) error {
+	d := pl.form(c.Query("token"))
+	if d.Token == "" {
+		d.Info, d.Message, d.Links = true, pl.noToken, []pageLink{toForgot}
+		return p.render(c, fiber.StatusOK, "result.html", d)
+	}
+	// Either kind of password link works on either page (see Reset).
+	return p.liveLinkPage(c, token.PurposeResetPassword, "reset.html", d, pl.refused, toForgot, toResend)
+}
+
+func (p *pageHandlers) handlePasswordLinkPost(c *fiber.Ctx, pl passwordLinkPage) error {
+	in, err := DecodeForm(c, "token", "password")
+	if err != nil {
+		return err
+	}
+	d := pl.form(in["token"])
+	if err := p.uc.Reset.Handle(c.UserContext(), in["token"], in["password"], meta(c)); err != nil {
+		switch kindOf(err) {
+		case domain.KindValidation:
+			// Policy errors: show the form again with what to fix.
+			return p.pageError(c, err, "reset.html", d)
+		case domain.KindBadRequest:
+			d.Token, d.Message, d.Links = "", pl.refused, []pageLink{toForgot, toResend}
+			return p.render(c, fiber.StatusBadRequest, "result.html", d)
+		}
+		d.Token = ""
+		return p.pageError(c, err, "result.html", d)
+	}
+	d = pageData{Title: pl.title, OK: true, Continue: true, Message: pl.done}
+	return p.render(c, fiber.StatusOK, "result.html", d)
+}
+
+// emailForm is a page that asks for an email address and has a use case
+// mail it: the same answer whatever the address, so the page tells nobody
+// which addresses have accounts.
+type emailForm struct {
+	path     string
+	endpoint limits.Endpoint // its per-IP limit
+	mail     mailByAddress
+	page     pageData // title, intro and button of the form
+	sent     string   // the one answer to every accepted address
+}
+
+// mailByAddress is a use case that mails a link to an address, if it
+// should (Forgot, ResendVerification).
+type mailByAddress interface {
+	Handle(ctx context.Context, rawEmail string) error
+}
+
+func (p *pageHandlers) registerEmailForm(a *fiber.App, f emailForm) {
+	a.Get(f.path, func(c *fiber.Ctx) error {
+		return p.render(c, fiber.StatusOK, "email.html", f.page)
+	})
+	a.Post(f.path, p.limit(f.endpoint), func(c *fiber.Ctx) error { return p.handleEmailForm(c, f) })
+}
+
+func (p *pageHandlers) handleEmailForm(c *fiber.Ctx, f emailForm) error {
+	form, err := DecodeForm(c, "email")
+	if err != nil {
+		return err
+	}
+	if err := f.mail.Handle(c.UserContext(), form["email"]); err != nil {
+		return p.pageError(c, err, "email.html", f.page)
+	}
+	d := pageData{Title: f.page.Title, OK: true, Message: f.sent}
+	return p.render(c, fiber.StatusAccepted, "result.html", d)
+}

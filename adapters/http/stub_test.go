@@ -1,0 +1,202 @@
+package http
+
+import (
+	"context"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/admin"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/password"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// Stubs of the use cases the routes call: each method runs its func field,
+// so a test says what the use case answers and sees what it was asked. A
+// stub whose field is nil panics when called, which the app answers 500:
+// a route that must not reach its use case leaves the field nil.
+
+type stubVerifyEmail struct {
+	HandleFn func(ctx context.Context, raw, password string, meta app.RequestMeta) (*user.User, error)
+}
+
+func (s *stubVerifyEmail) Handle(ctx context.Context, raw, password string, meta app.RequestMeta) (*user.User, error) {
+	return s.HandleFn(ctx, raw, password, meta)
+}
+
+type stubLinkState struct {
+	LiveFn func(ctx context.Context, raw string, purpose token.Purpose) (bool, error)
+}
+
+func (s *stubLinkState) Live(ctx context.Context, raw string, purpose token.Purpose) (bool, error) {
+	return s.LiveFn(ctx, raw, purpose)
+}
+
+// stubMailByAddress stands for Forgot and ResendVerification.
+type stubMailByAddress struct {
+	HandleFn func(ctx context.Context, rawEmail string) error
+}
+
+func (s *stubMailByAddress) Handle(ctx context.Context, rawEmail string) error {
+	return s.HandleFn(ctx, rawEmail)
+}
+
+type stubDeleteAccount struct {
+	HandleFn func(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error
+}
+
+func (s *stubDeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, userID, password, p, meta)
+}
+
+type stubChangeEmail struct {
+	HandleFn func(ctx context.Context, in account.ChangeEmailInput) error
+}
+
+func (s *stubChangeEmail) Handle(ctx context.Context, in account.ChangeEmailInput) error {
+	return s.HandleFn(ctx, in)
+}
+
+type stubConfirmEmail struct {
+	HandleFn func(ctx context.Context, raw string, keep uuid.UUID, meta app.RequestMeta) (*user.User, error)
+}
+
+func (s *stubConfirmEmail) Handle(ctx context.Context, raw string, keep uuid.UUID, meta app.RequestMeta) (*user.User, error) {
+	return s.HandleFn(ctx, raw, keep, meta)
+}
+
+type stubAuthenticate struct {
+	HandleFn func(ctx context.Context, bearer string) (session.Principal, error)
+}
+
+func (s *stubAuthenticate) Handle(ctx context.Context, bearer string) (session.Principal, error) {
+	return s.HandleFn(ctx, bearer)
+}
+
+type stubLoginMFA struct {
+	HandleFn func(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error)
+}
+
+func (s *stubLoginMFA) Handle(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error) {
+	return s.HandleFn(ctx, in)
+}
+
+type stubResetPassword struct {
+	HandleFn func(ctx context.Context, raw, newPassword string, meta app.RequestMeta) error
+}
+
+func (s *stubResetPassword) Handle(ctx context.Context, raw, newPassword string, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, raw, newPassword, meta)
+}
+
+type stubChangePassword struct {
+	HandleFn func(ctx context.Context, in password.ChangeInput) error
+}
+
+func (s *stubChangePassword) Handle(ctx context.Context, in password.ChangeInput) error {
+	return s.HandleFn(ctx, in)
+}
+
+type stubMFAStart struct {
+	HandleFn func(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error)
+}
+
+func (s *stubMFAStart) Handle(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error) {
+	return s.HandleFn(ctx, in)
+}
+
+type stubMFAConfirm struct {
+	HandleFn func(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
+}
+
+func (s *stubMFAConfirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
+	return s.HandleFn(ctx, userID, sessionID, code, meta)
+}
+
+type stubMFADisable struct {
+	HandleFn func(ctx context.Context, in appmfa.DisableInput) error
+}
+
+func (s *stubMFADisable) Handle(ctx context.Context, in appmfa.DisableInput) error {
+	return s.HandleFn(ctx, in)
+}
+
+type stubMFARegenerate struct {
+	HandleFn func(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
+}
+
+func (s *stubMFARegenerate) Handle(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
+	return s.HandleFn(ctx, userID, p, meta)
+}
+
+// stubIPLimiter lets every request through while CheckIPFn is nil.
+type stubIPLimiter struct {
+	CheckIPFn func(ctx context.Context, e limits.Endpoint, ip string) error
+}
+
+func (s *stubIPLimiter) CheckIP(ctx context.Context, e limits.Endpoint, ip string) error {
+	if s.CheckIPFn == nil {
+		return nil
+	}
+	return s.CheckIPFn(ctx, e, ip)
+}
+
+type stubAdminUsers struct {
+	ListFn           func(ctx context.Context, in admin.ListInput) ([]admin.UserView, string, error)
+	GetFn            func(ctx context.Context, id uuid.UUID) (admin.UserView, error)
+	CreateFn         func(ctx context.Context, a admin.Actor, in admin.CreateInput) (admin.UserView, error)
+	UpdateFn         func(ctx context.Context, a admin.Actor, id uuid.UUID, p admin.Patch) (admin.UserView, error)
+	DeleteFn         func(ctx context.Context, a admin.Actor, id uuid.UUID) error
+	RevokeSessionsFn func(ctx context.Context, a admin.Actor, id uuid.UUID) (int, error)
+	UnlockFn         func(ctx context.Context, a admin.Actor, id uuid.UUID) error
+}
+
+func (s *stubAdminUsers) List(ctx context.Context, in admin.ListInput) ([]admin.UserView, string, error) {
+	return s.ListFn(ctx, in)
+}
+
+func (s *stubAdminUsers) Get(ctx context.Context, id uuid.UUID) (admin.UserView, error) {
+	return s.GetFn(ctx, id)
+}
+
+func (s *stubAdminUsers) Create(ctx context.Context, a admin.Actor, in admin.CreateInput) (admin.UserView, error) {
+	return s.CreateFn(ctx, a, in)
+}
+
+func (s *stubAdminUsers) Update(ctx context.Context, a admin.Actor, id uuid.UUID, p admin.Patch) (admin.UserView, error) {
+	return s.UpdateFn(ctx, a, id, p)
+}
+
+func (s *stubAdminUsers) Delete(ctx context.Context, a admin.Actor, id uuid.UUID) error {
+	return s.DeleteFn(ctx, a, id)
+}
+
+func (s *stubAdminUsers) RevokeSessions(ctx context.Context, a admin.Actor, id uuid.UUID) (int, error) {
+	return s.RevokeSessionsFn(ctx, a, id)
+}
+
+func (s *stubAdminUsers) Unlock(ctx context.Context, a admin.Actor, id uuid.UUID) error {
+	return s.UnlockFn(ctx, a, id)
+}
+
+type stubAdminAudit struct {
+	QueryFn func(ctx context.Context, in admin.AuditInput) ([]audit.Record, string, error)
+}
+
+func (s *stubAdminAudit) Query(ctx context.Context, in admin.AuditInput) ([]audit.Record, string, error) {
+	return s.QueryFn(ctx, in)
+}
+
+type stubAdminKeys struct {
+	AuthenticateFn func(ctx context.Context, presented string) (string, error)
+}
+
+func (s *stubAdminKeys) Authenticate(ctx context.Context, presented string) (string, error) {
+	return s.AuthenticateFn(ctx, presented)
+}
