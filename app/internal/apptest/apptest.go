@@ -133,29 +133,35 @@ func Links() app.Links {
 
 // Repos are the mocks behind one app.Repos.
 type Repos struct {
-	Users     *mock.MockUserRepository
+	Users     *Users
 	Tokens    *mock.MockOneTimeTokenRepository
 	Sessions  *mock.MockSessionRepository
 	Outbox    *mock.MockOutbox
 	Audit     *mock.MockAuditLog
 	AdminKeys *mock.MockAdminKeyStore
-	MFA       *mock.MockMFARepository
+	MFA       *Factors
 	// SigningKeys is the key ring.
 	SigningKeys *mock.MockSigningKeyRing
+	// Store serves the user and factor lookups once a test seeds it.
+	Store *Store
 }
 
-// NewRepos makes strict mocks of every repository.
-func NewRepos(ctrl *gomock.Controller) *Repos {
+// NewRepos makes strict mocks of every repository, the lookups of users
+// and factors served by a Store of their own.
+func NewRepos(ctrl *gomock.Controller) *Repos { return newRepos(ctrl, NewStore()) }
+
+func newRepos(ctrl *gomock.Controller, s *Store) *Repos {
 	return &Repos{
-		Users:     mock.NewMockUserRepository(ctrl),
+		Users:     &Users{MockUserRepository: mock.NewMockUserRepository(ctrl), store: s, inTx: true},
 		Tokens:    mock.NewMockOneTimeTokenRepository(ctrl),
 		Sessions:  mock.NewMockSessionRepository(ctrl),
 		Outbox:    mock.NewMockOutbox(ctrl),
 		Audit:     mock.NewMockAuditLog(ctrl),
 		AdminKeys: mock.NewMockAdminKeyStore(ctrl),
-		MFA:       mock.NewMockMFARepository(ctrl),
+		MFA:       &Factors{MockMFARepository: mock.NewMockMFARepository(ctrl), store: s},
 
 		SigningKeys: mock.NewMockSigningKeyRing(ctrl),
+		Store:       s,
 	}
 }
 
@@ -165,11 +171,13 @@ func (r *Repos) App() app.Repos {
 }
 
 // Ports are the mocks of the ports most use cases draw on, all strict:
-// a test expects only the calls that are the behaviour it checks.
+// a test expects only the calls that are the behaviour it checks. The
+// lookups of users and factors, in and out of a transaction, are served
+// by one Store once the test seeds it (Seed, SeedTOTP).
 type Ports struct {
 	// Users and Factors work outside any transaction.
-	Users   *mock.MockUserRepository
-	Factors *mock.MockMFARepository
+	Users   *Users
+	Factors *Factors
 	Tx      *mock.MockTxManager
 	Hasher  *mock.MockPasswordHasher
 	RL      *mock.MockRateLimiter
@@ -180,16 +188,23 @@ type Ports struct {
 
 // NewPorts makes the mocks on ctrl.
 func NewPorts(ctrl *gomock.Controller) *Ports {
+	s := NewStore()
 	return &Ports{
-		Users:   mock.NewMockUserRepository(ctrl),
-		Factors: mock.NewMockMFARepository(ctrl),
+		Users:   &Users{MockUserRepository: mock.NewMockUserRepository(ctrl), store: s},
+		Factors: &Factors{MockMFARepository: mock.NewMockMFARepository(ctrl), store: s},
 		Tx:      mock.NewMockTxManager(ctrl),
 		Hasher:  mock.NewMockPasswordHasher(ctrl),
 		RL:      mock.NewMockRateLimiter(ctrl),
 		Audit:   mock.NewMockAuditLog(ctrl),
-		Repos:   NewRepos(ctrl),
+		Repos:   newRepos(ctrl, s),
 	}
 }
+
+// Seed stores the users the lookups then find.
+func (p *Ports) Seed(us ...*user.User) { p.Repos.Store.Seed(us...) }
+
+// SeedTOTP stores the factors the lookups then find.
+func (p *Ports) SeedTOTP(fs ...*mfa.TOTP) { p.Repos.Store.SeedTOTP(fs...) }
 
 // Sealer is a plain stand-in for the AEAD: a sealed value is the label
 // and the plain bytes in the clear, and it opens only under its label

@@ -1,0 +1,136 @@
+package apptest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
+)
+
+// Store holds the users and second factors a test seeds, so that looking
+// them up needs no expectation. Until a test seeds something, every lookup
+// goes to the strict mock; after, the lookups are served from the seed
+// (an unknown user gives user.ErrNotFound, a missing factor
+// mfa.ErrNotFound) and only the calls that are the behaviour (Create,
+// Update, the factor's changes, ...) stay expectations. A lookup returns
+// a copy, as a store does.
+type Store struct {
+	mu      sync.Mutex
+	seeded  bool
+	users   map[uuid.UUID]*user.User
+	factors map[uuid.UUID]*mfa.TOTP
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{users: map[uuid.UUID]*user.User{}, factors: map[uuid.UUID]*mfa.TOTP{}}
+}
+
+// Seed stores the users, replacing any with the same id.
+func (s *Store) Seed(us ...*user.User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seeded = true
+	for _, u := range us {
+		s.users[u.ID()] = u
+	}
+}
+
+// SeedTOTP stores the factors, one a user.
+func (s *Store) SeedTOTP(fs ...*mfa.TOTP) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seeded = true
+	for _, f := range fs {
+		s.factors[f.UserID()] = f
+	}
+}
+
+func (s *Store) serving() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seeded
+}
+
+func (s *Store) byID(id uuid.UUID) (*user.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil, user.ErrNotFound
+	}
+	c := *u
+	return &c, nil
+}
+
+func (s *Store) byEmail(email user.Email) (*user.User, error) {
+	s.mu.Lock()
+	var id uuid.UUID
+	for _, u := range s.users {
+		if u.Email() == email {
+			id = u.ID()
+		}
+	}
+	s.mu.Unlock()
+	return s.byID(id)
+}
+
+func (s *Store) totp(userID uuid.UUID) (*mfa.TOTP, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.factors[userID]
+	if !ok {
+		return nil, mfa.ErrNotFound
+	}
+	c := *f
+	return &c, nil
+}
+
+// Users is a strict UserRepository mock whose lookups a seeded Store
+// serves. Outside a transaction it serves ByID and ByEmail; bound to one
+// (Repos) it serves ByIDForChange and ByEmail. The other lookup still
+// goes to the mock, so reading a user to change it without the lock, or
+// locking outside a transaction, fails a test that did not expect it.
+type Users struct {
+	*mock.MockUserRepository
+	store *Store
+	inTx  bool
+}
+
+func (u *Users) ByID(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	if u.inTx || !u.store.serving() {
+		return u.MockUserRepository.ByID(ctx, id)
+	}
+	return u.store.byID(id)
+}
+
+func (u *Users) ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	if !u.inTx || !u.store.serving() {
+		return u.MockUserRepository.ByIDForChange(ctx, id)
+	}
+	return u.store.byID(id)
+}
+
+func (u *Users) ByEmail(ctx context.Context, email user.Email) (*user.User, error) {
+	if !u.store.serving() {
+		return u.MockUserRepository.ByEmail(ctx, email)
+	}
+	return u.store.byEmail(email)
+}
+
+// Factors is a strict MFARepository mock whose TOTP lookup a seeded Store
+// serves.
+type Factors struct {
+	*mock.MockMFARepository
+	store *Store
+}
+
+func (f *Factors) TOTP(ctx context.Context, userID uuid.UUID) (*mfa.TOTP, error) {
+	if !f.store.serving() {
+		return f.MockMFARepository.TOTP(ctx, userID)
+	}
+	return f.store.totp(userID)
+}
