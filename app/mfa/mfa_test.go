@@ -81,12 +81,12 @@ func (f *fixture) factor(confirmed bool) *mfa.TOTP {
 	return mfa.RehydrateTOTP(f.u.ID(), sealedSecret, apptest.T0.Add(-2*time.Hour), at, step)
 }
 
-// expectSignedIn expects the signed-in user read, then their factor,
-// which the store answers with (factor, err); it returns the read of the
-// factor.
-func (f *fixture) expectSignedIn(factor *mfa.TOTP, err error) *gomock.Call {
-	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	return f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(factor, err)
+// signedIn seeds the signed-in user and, when not nil, their factor.
+func (f *fixture) signedIn(factor *mfa.TOTP) {
+	f.Seed(f.u)
+	if factor != nil {
+		f.SeedTOTP(factor)
+	}
 }
 
 // expectOpen lets the sealed secret open under the user's label.
@@ -149,11 +149,9 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 	for _, pending := range []bool{false, true} {
 		f := newFixture(t)
 		h := f.newStart()
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+		f.signedIn(nil)
 		if pending {
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(false), nil) // started before: replaced
-		} else {
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(nil, mfa.ErrNotFound)
+			f.SeedTOTP(f.factor(false)) // started before: replaced
 		}
 		f.expectPassword(true)
 		var plain []byte
@@ -169,7 +167,6 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 		})
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		gomock.InOrder(
-			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
 			f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got *mfa.TOTP) error {
 				if got.UserID() != f.u.ID() || !bytes.Equal(got.SealedSecret(), sealedSecret) || got.Enabled() || !got.CreatedAt().Equal(apptest.T0) {
 					t.Errorf("stored %+v: want the sealed secret, pending", got)
@@ -197,7 +194,7 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 func TestStartRefusals(t *testing.T) {
 	t.Run("already enabled: before any password check", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(f.factor(true), nil)
+		f.signedIn(f.factor(true))
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
 			t.Fatalf("err = %v", err)
@@ -205,7 +202,7 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("wrong password: nothing made", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(nil, mfa.ErrNotFound)
+		f.signedIn(nil)
 		f.expectPassword(false)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "wrong", Meta: meta})
 		if !errors.Is(err, domain.ErrWrongPassword) {
@@ -222,13 +219,12 @@ func TestStartRefusals(t *testing.T) {
 	})
 	t.Run("confirmed meanwhile", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(nil, mfa.ErrNotFound)
+		f.signedIn(nil)
 		f.expectPassword(true)
 		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
 		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
 		f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
@@ -260,13 +256,12 @@ var sessionID = apptest.ID(50)
 // second-factor counters cleared.
 func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	f := newFixture(t)
-	f.expectSignedIn(f.factor(false), nil)
+	f.signedIn(f.factor(false))
 	f.expectBegin()
 	f.expectOpen(t)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	var stored []token.Hash
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
 		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).Return(true, nil),
 		f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
 			stored = h
@@ -312,15 +307,15 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 func TestConfirmRefusals(t *testing.T) {
 	for _, c := range []struct {
 		name   string
-		factor func(f *fixture) (*mfa.TOTP, error)
+		factor func(f *fixture) *mfa.TOTP
 		want   error
 	}{
-		{"not started", func(*fixture) (*mfa.TOTP, error) { return nil, mfa.ErrNotFound }, mfa.ErrNotStarted},
-		{"already enabled", func(f *fixture) (*mfa.TOTP, error) { return f.factor(true), nil }, mfa.ErrAlreadyEnabled},
+		{"not started", func(*fixture) *mfa.TOTP { return nil }, mfa.ErrNotStarted},
+		{"already enabled", func(f *fixture) *mfa.TOTP { return f.factor(true) }, mfa.ErrAlreadyEnabled},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.expectSignedIn(c.factor(f))
+			f.signedIn(c.factor(f))
 			if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -331,7 +326,7 @@ func TestConfirmRefusals(t *testing.T) {
 	for _, code := range []string{codeAt(2), codeAt(-2), "abcdef", "12345"} {
 		t.Run("wrong code "+code, func(t *testing.T) {
 			f := newFixture(t)
-			f.expectSignedIn(f.factor(false), nil)
+			f.signedIn(f.factor(false))
 			f.expectBegin()
 			f.expectOpen(t)
 			f.expectCodeFailed(t, "mfa_confirm")
@@ -341,26 +336,31 @@ func TestConfirmRefusals(t *testing.T) {
 		})
 	}
 	// upToConfirm expects a right code of the pending factor up to its
-	// conditional confirmation, which answers confirmed.
-	upToConfirm := func(t *testing.T, confirmed bool) *fixture {
+	// conditional confirmation, which answers confirmed; then, when
+	// another is given, that factor is the user's.
+	upToConfirm := func(t *testing.T, confirmed bool, another *mfa.TOTP) *fixture {
 		f := newFixture(t)
-		f.expectSignedIn(f.factor(false), nil)
+		f.signedIn(f.factor(false))
 		f.expectBegin()
 		f.expectOpen(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).Return(confirmed, nil)
+		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).DoAndReturn(
+			func(context.Context, uuid.UUID, []byte, time.Time, int64) (bool, error) {
+				if another != nil {
+					f.SeedTOTP(another)
+				}
+				return confirmed, nil
+			})
 		return f
 	}
 	t.Run("started again meanwhile", func(t *testing.T) {
-		f := upToConfirm(t, false)
-		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(mfa.RehydrateTOTP(f.u.ID(), []byte("another"), apptest.T0, nil, nil), nil)
+		f := upToConfirm(t, false, mfa.RehydrateTOTP(apptest.ID(100), []byte("another"), apptest.T0, nil, nil))
 		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, mfa.ErrNotStarted) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("confirming session revoked meanwhile: rolled back", func(t *testing.T) {
-		f := upToConfirm(t, true)
+		f := upToConfirm(t, true, nil)
 		f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).Return(nil)
 		rev := apptest.T0.Add(-time.Second)
 		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), sessionID).Return(
@@ -371,7 +371,7 @@ func TestConfirmRefusals(t *testing.T) {
 	})
 	t.Run("throttled: no code checked", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(f.factor(false), nil)
+		f.signedIn(f.factor(false))
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
 		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
 			if e.Type != audit.LoginThrottled || e.UserID != f.u.ID() {
@@ -414,10 +414,7 @@ func (f *fixture) sessionOf(amr []string, authTime time.Time) *session.Session {
 // counters reset.
 func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 	f.expectBegin()
-	calls := []any{
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
-	}
+	var calls []any
 	if h == nil {
 		f.expectOpen(t)
 		calls = append(calls, f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)+d).Return(true, nil))
@@ -440,7 +437,6 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 // event audited with what stepped the request up.
 func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
 		f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
 		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
@@ -468,7 +464,7 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 	}{{"totp", codeAt(1), mfa.MethodTOTP}, {"recovery code", strings.ToLower(recovery[2].Reveal()), mfa.MethodRecoveryCode}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.expectSignedIn(f.factor(true), nil).Times(2)
+			f.signedIn(f.factor(true))
 			f.expectPassword(true)
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 			if c.method == mfa.MethodTOTP {
@@ -490,7 +486,7 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 // password alone; no code is counted or checked.
 func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 	f := newFixture(t)
-	f.expectSignedIn(f.factor(true), nil).Times(2)
+	f.signedIn(f.factor(true))
 	f.expectPassword(true)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.expectDisabled(t, appmfa.ProvedBySession)
@@ -503,14 +499,14 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 func TestDisableRefusals(t *testing.T) {
 	t.Run("not enabled", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(f.factor(false), nil)
+		f.signedIn(f.factor(false))
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("wrong password: no code checked", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(f.factor(true), nil)
+		f.signedIn(f.factor(true))
 		f.expectPassword(false)
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
 			t.Fatalf("err = %v", err)
@@ -518,13 +514,11 @@ func TestDisableRefusals(t *testing.T) {
 	})
 	t.Run("replayed code", func(t *testing.T) {
 		f := newFixture(t)
-		f.expectSignedIn(f.factor(true), nil).Times(2)
+		f.signedIn(f.factor(true))
 		f.expectPassword(true)
 		f.expectBegin()
 		f.expectOpen(t)
 		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
 		f.expectCodeFailed(t, "mfa_disable")
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); err != mfa.ErrWrongCode {
@@ -547,7 +541,7 @@ func TestDisableRefusals(t *testing.T) {
 	} {
 		t.Run("step-up required: "+name, func(t *testing.T) {
 			f := newFixture(t)
-			f.expectSignedIn(f.factor(true), nil).Times(2)
+			f.signedIn(f.factor(true))
 			f.expectPassword(true)
 			err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: s}, Meta: meta})
 			if err != mfa.ErrStepUpRequired {
@@ -563,14 +557,11 @@ func (f *fixture) newRegenerate() *appmfa.Regenerate {
 
 func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 	f := newFixture(t)
-	f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil).Times(4)
-	f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil).Times(8)
+	f.signedIn(f.factor(true))
 
 	// A recovery code does not mint new ones (and is not used up).
 	f.expectBegin()
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil)
-	f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
 	recovery, _, _ := mfa.NewRecoveryCodes(apptest.NewRand("codes"))
 	f.expectCodeFailed(t, "mfa_recovery_codes")
 	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Code: recovery[0].Reveal()}, meta); err != mfa.ErrWrongCode {
@@ -584,8 +575,6 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 	expectReplaced := func() *[]token.Hash {
 		var stored []token.Hash
 		gomock.InOrder(
-			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(f.u, nil),
-			f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil),
 			f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
 				stored = h
 				return nil
@@ -625,12 +614,12 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 func TestStepUpRule(t *testing.T) {
 	ctx := context.Background()
 	t.Run("no MFA: nothing asked", func(t *testing.T) {
-		for _, factor := range []func(*fixture) (*mfa.TOTP, error){
-			func(*fixture) (*mfa.TOTP, error) { return nil, mfa.ErrNotFound },
-			func(f *fixture) (*mfa.TOTP, error) { return f.factor(false), nil }, // pending only
+		for _, factor := range []func(*fixture) *mfa.TOTP{
+			func(*fixture) *mfa.TOTP { return nil },
+			func(f *fixture) *mfa.TOTP { return f.factor(false) }, // pending only
 		} {
 			f := newFixture(t)
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(factor(f))
+			f.signedIn(factor(f))
 			if m, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Code: "000000"}, true, "x", meta); err != nil || m != "" {
 				t.Fatalf("Require = %q, %v", m, err)
 			}
@@ -650,7 +639,7 @@ func TestStepUpRule(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+			f.signedIn(f.factor(true))
 			m, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Session: f.sessionOf(c.amr, apptest.T0.Add(-c.age))}, true, "x", meta)
 			if c.ok && (err != nil || m != appmfa.ProvedBySession) {
 				t.Fatalf("Require = %q, %v; want the session to do", m, err)
@@ -662,7 +651,7 @@ func TestStepUpRule(t *testing.T) {
 	}
 	t.Run("code over the account's limit: refused unchecked", func(t *testing.T) {
 		f := newFixture(t)
-		f.Factors.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(f.factor(true), nil)
+		f.signedIn(f.factor(true))
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(false, 7*time.Minute, nil)
 		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 		_, err := f.newStepUp().Require(ctx, f.u, appmfa.Proof{Code: codeAt(0)}, true, "email_change", meta)
