@@ -44,15 +44,14 @@ func newSelf(t *testing.T) *selfFixture {
 	return f
 }
 
-// expectMFA expects the step-up's look at the account's second factor:
-// none, or one confirmed.
-func (f *selfFixture) expectMFA(u *user.User, on bool) {
-	if !on {
-		f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
-		return
+// signedIn seeds the signed-in user u and, when mfaOn, a confirmed
+// second factor of theirs (the step-up looks at it).
+func (f *selfFixture) signedIn(u *user.User, mfaOn bool) {
+	f.Seed(u)
+	if mfaOn {
+		at, step := apptest.T0.Add(-time.Hour), int64(1)
+		f.SeedTOTP(mfa.RehydrateTOTP(u.ID(), []byte("sealed secret, 21+ bytes"), at, &at, &step))
 	}
-	at, step := apptest.T0.Add(-time.Hour), int64(1)
-	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil)
 }
 
 // passwordOnly is a session of u from before MFA was turned on.
@@ -77,9 +76,8 @@ func TestSensitiveChangesNeedAStepUpWithMFAOn(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newSelf(t)
-			f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			f.signedIn(u, true)
 			f.expectCheck(t, true)
-			f.expectMFA(u, true)
 			if err := call(f); err != mfa.ErrStepUpRequired {
 				t.Fatalf("err = %v, want exactly mfa.ErrStepUpRequired", err)
 			}
@@ -108,7 +106,7 @@ func TestDeleteAccountNeedsThePassword(t *testing.T) {
 	f := newSelf(t)
 	h := account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	u := storedUser("owner@example.com", true, true)
-	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.signedIn(u, false)
 	f.expectCheck(t, false)
 	if err := h.Handle(context.Background(), u.ID(), "wrong", appmfa.Proof{}, meta); !errors.Is(err, domain.ErrWrongPassword) {
 		t.Fatalf("Handle with a wrong password = %v", err) // and no transaction: the strict mock
@@ -119,14 +117,12 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 	f := newSelf(t)
 	h := account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	u := storedUser("owner@example.com", true, true)
-	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.signedIn(u, false)
 	f.expectCheck(t, true)
-	f.expectMFA(u, false)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	// Order is the behaviour: deleting takes the user's queued mail, so
 	// the notice must be queued after it.
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(storedUser("owner@example.com", true, true), nil),
 		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
 		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 			if m.Kind != app.MailAccountDeleted || m.To != "owner@example.com" {
@@ -165,13 +161,10 @@ func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
 	f := newSelf(t)
 	h := newChangeEmail(f)
 	u := storedUser("owner@example.com", true, true)
-	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.signedIn(u, false)
 	f.expectCheck(t, true)
-	f.expectMFA(u, false)
-	f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
 	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(1, nil)
 	var tok *token.OneTimeToken
 	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
@@ -201,12 +194,11 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 	f := newSelf(t)
 	h := newChangeEmail(f)
 	u := storedUser("owner@example.com", true, true)
-	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.signedIn(u, false)
 	f.expectCheck(t, true)
-	f.expectMFA(u, false)
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("taken@example.com", true, true), nil)
+	f.Seed(user.Rehydrate(apptest.ID(200), user.RehydrateEmail("taken@example.com"), "$argon2id$x", true, true,
+		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil))
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
 	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailEmailChangeRequested || m.To != "owner@example.com" {
@@ -236,8 +228,7 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
 	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(u, nil)
-	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new@example.com")).Return(nil, user.ErrNotFound)
+	f.Seed(u)
 	f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
 	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
@@ -281,16 +272,14 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 			f := newSelf(t)
 			h := newChangeEmail(f)
 			u := storedUser("owner@example.com", true, true)
-			f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			f.signedIn(u, false)
 			f.expectCheck(t, true)
-			f.expectMFA(u, false)
-			f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("held@example.com")).Return(c.holder, nil)
+			f.Seed(c.holder)
 			if c.link {
 				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
 				f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
 			}
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
 			f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
 			var mails []app.OutboundMail
 			f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
@@ -420,9 +409,8 @@ func TestChangeEmailRefusesAnInvalidAddressFirst(t *testing.T) {
 func TestChangeEmailToTheCurrentAddressChangesNothing(t *testing.T) {
 	f := newSelf(t)
 	u := storedUser("owner@example.com", true, true)
-	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.signedIn(u, false)
 	f.expectCheck(t, true)
-	f.expectMFA(u, false)
 	if err := newChangeEmail(f).Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "Owner@Example.com", Password: goodPassword, Meta: meta}); err != nil {
 		t.Fatalf("the current address: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 // (an unknown user gives user.ErrNotFound, a missing factor
 // mfa.ErrNotFound) and only the calls that are the behaviour (Create,
 // Update, the factor's changes, ...) stay expectations. A lookup returns
-// a copy, as a store does.
+// the seeded value itself, so the test sees what the use case did to it.
 type Store struct {
 	mu      sync.Mutex
 	seeded  bool
@@ -62,8 +62,7 @@ func (s *Store) byID(id uuid.UUID) (*user.User, error) {
 	if !ok {
 		return nil, user.ErrNotFound
 	}
-	c := *u
-	return &c, nil
+	return u, nil
 }
 
 func (s *Store) byEmail(email user.Email) (*user.User, error) {
@@ -85,8 +84,7 @@ func (s *Store) totp(userID uuid.UUID) (*mfa.TOTP, error) {
 	if !ok {
 		return nil, mfa.ErrNotFound
 	}
-	c := *f
-	return &c, nil
+	return f, nil
 }
 
 // Users is a strict UserRepository mock whose lookups a seeded Store
