@@ -142,6 +142,8 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 		tokens: mock.NewMockTokenIssuer(ctrl),
 		ids:    &apptest.IDs{}, u: loginUser(true, true),
 	}
+	f.Seed(f.u)
+	f.SeedTOTP(enabledFactor(f.u))
 	clock := apptest.NewClock(apptest.T0)
 	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
 	obs := &apptest.Observer{}
@@ -183,7 +185,6 @@ func (f *loginMFAFixture) input(code string) appsession.LoginMFAInput {
 func (f *loginMFAFixture) expectToken() {
 	gomock.InOrder(
 		f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
 		f.Factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(true, time.Duration(0), nil),
@@ -229,8 +230,6 @@ func TestLoginMFAWithATOTPCode(t *testing.T) {
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	s, sessionCalls := f.expectSession(t)
 	calls := append([]any{
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
 	}, sessionCalls...)
 	calls = append(calls,
@@ -258,8 +257,6 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	_, sessionCalls := f.expectSession(t)
 	calls := append([]any{
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
 		f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[4], apptest.T0).Return(true, nil),
 	}, sessionCalls...)
 	calls = append(calls,
@@ -305,10 +302,7 @@ func TestLoginMFAWrongCode(t *testing.T) {
 			f.wantResults = []app.LoginOutcome{app.LoginInvalidCode}
 			f.expectToken()
 			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-			calls := []any{
-				f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-				f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
-			}
+			var calls []any
 			if c.replay {
 				calls = append(calls, f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil))
 			}
@@ -363,7 +357,6 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLoginMFA(t)
 			f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(c.lt(f), nil)
-			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 			_, err := f.h.Handle(context.Background(), appsession.LoginMFAInput{Token: f.secret.Reveal(), Code: mfaCode(0), Meta: c.meta})
 			if err != mfa.ErrLoginTokenInvalid {
 				t.Fatalf("err = %v", err)
@@ -375,7 +368,6 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 	t.Run("attempts used up meanwhile", func(t *testing.T) {
 		f := newLoginMFA(t)
 		f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 		f.Factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(false, nil)
 		if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
 			t.Fatalf("err = %v", err)
@@ -384,7 +376,7 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 	t.Run("password changed since the token", func(t *testing.T) {
 		f := newLoginMFA(t)
 		f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(loginUserWithHash(true, true, "$argon2id$reset"), nil)
+		f.Seed(loginUserWithHash(true, true, "$argon2id$reset"))
 		if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); err != mfa.ErrLoginTokenInvalid {
 			t.Fatalf("err = %v", err)
 		}
@@ -407,8 +399,6 @@ func TestLoginMFATokenRacedRollsBack(t *testing.T) {
 	f.expectToken()
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(loginUser(true, true), nil),
-		f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(enabledFactor(f.u), nil),
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
 		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(false, nil),
 	)
@@ -424,23 +414,24 @@ func TestLoginMFARefusedUnderTheLock(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		fresh  *user.User
-		factor func(u *user.User) (*mfa.TOTP, error)
+		mfaOff bool
 		want   error
 		result []app.LoginOutcome
 	}{
-		{"password reset meanwhile", loginUserWithHash(true, true, "$argon2id$reset"), nil, mfa.ErrLoginTokenInvalid, nil},
-		{"disabled meanwhile", loginUser(true, false), nil, domain.ErrAccountDisabled, []app.LoginOutcome{app.LoginDisabled}},
-		{"MFA turned off meanwhile", loginUser(true, true), func(*user.User) (*mfa.TOTP, error) { return nil, mfa.ErrNotFound }, mfa.ErrLoginTokenInvalid, nil},
+		{"password reset meanwhile", loginUserWithHash(true, true, "$argon2id$reset"), false, mfa.ErrLoginTokenInvalid, nil},
+		{"disabled meanwhile", loginUser(true, false), false, domain.ErrAccountDisabled, []app.LoginOutcome{app.LoginDisabled}},
+		{"MFA turned off meanwhile", loginUser(true, true), true, mfa.ErrLoginTokenInvalid, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLoginMFA(t)
 			f.wantResults = c.result
 			f.expectToken()
-			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), f.u.ID()).Return(c.fresh, nil)
-			if c.factor != nil {
-				f.Repos.MFA.EXPECT().TOTP(gomock.Any(), f.u.ID()).Return(c.factor(f.u))
-			}
+			res := apptest.ExpectWithinAfter(f.Tx, f.Repos.App(), 1, func() {
+				f.Seed(c.fresh)
+				if c.mfaOff {
+					f.Repos.Store.ForgetTOTP(f.u.ID())
+				}
+			})
 			if _, err := f.h.Handle(context.Background(), f.input(mfaCode(0))); !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -468,7 +459,6 @@ func TestLoginMFAThrottled(t *testing.T) {
 			f.wantResults = []app.LoginOutcome{c.result}
 			calls := []any{
 				f.Factors.EXPECT().LoginToken(gomock.Any(), f.lt.Hash()).Return(f.lt, nil),
-				f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil),
 				f.Factors.EXPECT().FailLoginToken(gomock.Any(), f.lt.Hash(), 5).Return(true, nil),
 				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(c.window, 9*time.Minute, nil),
 			}

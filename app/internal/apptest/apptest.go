@@ -338,9 +338,17 @@ func (t *TxResults) Errs() []error {
 // ExpectWithin makes tx run fn with r exactly times times and returns fn's
 // error as Within's, like a real TxManager (commit on nil).
 func ExpectWithin(tx *mock.MockTxManager, r app.Repos, times int) *TxResults {
+	return ExpectWithinAfter(tx, r, times, func() {})
+}
+
+// ExpectWithinAfter is ExpectWithin with meanwhile run as each transaction
+// begins: what another request changed between the reads before the
+// transaction and the ones in it.
+func ExpectWithinAfter(tx *mock.MockTxManager, r app.Repos, times int, meanwhile func()) *TxResults {
 	res := &TxResults{}
 	tx.EXPECT().Within(gomock.Any(), gomock.Any()).Times(times).DoAndReturn(
 		func(ctx context.Context, fn func(context.Context, app.Repos) error) error {
+			meanwhile()
 			err := fn(ctx, r)
 			res.mu.Lock()
 			res.errs = append(res.errs, err)

@@ -49,6 +49,13 @@ func (s *Store) SeedTOTP(fs ...*mfa.TOTP) {
 	}
 }
 
+// ForgetTOTP removes the user's factor.
+func (s *Store) ForgetTOTP(userID uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.factors, userID)
+}
+
 func (s *Store) serving() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
