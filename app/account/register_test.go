@@ -192,9 +192,9 @@ func TestRegisterNewAddress(t *testing.T) {
 			f := newRegisterWith(t, requireVerified)
 			f.expectRegistration(t, 1)
 			var created *user.User
-			// The address is looked up before the user is created, and the
-			// user exists before its token refers to it.
-			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("new.user@example.com")).Return(nil, user.ErrNotFound)
+			// The address is free; the user exists before its token refers
+			// to it.
+			f.Seed()
 			create := f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u *user.User) error {
 				created = u
 				return nil
@@ -263,9 +263,9 @@ func TestRegisterKnownUnverifiedWithoutRequiredVerificationGetsNotice(t *testing
 	f := newRegisterWith(t, false)
 	f.expectRegistration(t, 1)
 	existing := storedUser("known@example.com", false, true)
-	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+	f.Seed(existing)
 	f.expectNotice(t, existing)
-	// Strict mocks: no ByIDForChange, no token, no Update, no RevokeAll.
+	// Strict mocks: no token, no Update, no RevokeAll.
 	if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -314,7 +314,7 @@ func TestRegisterKnownVerifiedGetsNoticeOnly(t *testing.T) {
 			f := newRegisterWith(t, requireVerified)
 			f.expectRegistration(t, 1)
 			existing := storedUser("known@example.com", true, true)
-			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(existing, nil)
+			f.Seed(existing)
 			f.expectNotice(t, existing)
 			// No token, no Create, no Update, no audit: strict mocks fail on any.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -329,7 +329,7 @@ func TestRegisterKnownInactiveDoesNothing(t *testing.T) {
 		t.Run(fmt.Sprintf("verified=%v", verified), func(t *testing.T) {
 			f := newRegister(t)
 			f.expectRegistration(t, 1)
-			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(storedUser("known@example.com", verified, false), nil)
+			f.Seed(storedUser("known@example.com", verified, false))
 			// Strict mocks: nothing else.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "known@example.com", Password: goodPassword, Meta: meta}); err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -393,11 +393,11 @@ func TestRegisterMailLimitStillAnswersNil(t *testing.T) {
 			f.expectMailAllowed(false)
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if c.existing == nil {
-				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+				f.Seed()
 				f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
 				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			} else {
-				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.existing, nil)
+				f.Seed(c.existing)
 			}
 			// Strict mocks: no Tokens.Add, no Outbox.Enqueue, no Update.
 			if err := f.h.Handle(context.Background(), account.RegisterInput{Email: "limited@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -450,7 +450,7 @@ func TestRegisterPropagatesFailures(t *testing.T) {
 		f := newRegister(t)
 		f.expectHashOnce(t)
 		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+		f.Seed()
 		f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
 		f.expectMailAllowed(true)
 		f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)

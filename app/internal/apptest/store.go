@@ -29,7 +29,8 @@ func NewStore() *Store {
 	return &Store{users: map[uuid.UUID]*user.User{}, factors: map[uuid.UUID]*mfa.TOTP{}}
 }
 
-// Seed stores the users, replacing any with the same id.
+// Seed stores the users, replacing any with the same id. With none, it
+// turns the lookups over to the store as it is (empty, say: nobody found).
 func (s *Store) Seed(us ...*user.User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
