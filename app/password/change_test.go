@@ -3,6 +3,7 @@ package password_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
 
@@ -26,6 +28,9 @@ type changeFixture struct {
 	h *password.Change
 	*apptest.Ports
 	keys map[int]string
+	// u is the signed-in user; meanwhile, when set, is what the
+	// transaction reads for change instead.
+	u, meanwhile *user.User
 }
 
 func newChange(t *testing.T) *changeFixture {
@@ -57,10 +62,12 @@ func changeIn(cur, next string) password.ChangeInput {
 	return password.ChangeInput{UserID: apptest.ID(100), SessionID: apptest.ID(50), CurrentPassword: cur, NewPassword: next, Meta: meta}
 }
 
-// expectUserAndBegin expects the user read and BeginLogin's two counters,
-// pair then account, letting them through and recording their keys.
+// expectUserAndBegin seeds the user and expects BeginLogin's two
+// counters, pair then account, letting them through and recording their
+// keys.
 func (f *changeFixture) expectUserAndBegin() {
-	f.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.u = storedUser(true)
+	f.Seed(f.u)
 	gomock.InOrder(
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 			f.keys[10] = k
@@ -177,7 +184,7 @@ func TestChangeThrottledBeforeVerify(t *testing.T) {
 	}{{"pair over the limit", false, 4 * time.Minute}, {"account locked", true, time.Hour}} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newChange(t)
-			f.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+			f.Seed(storedUser(true))
 			if c.accountLocked {
 				gomock.InOrder(
 					f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 10, 15*time.Minute).Return(true, time.Duration(0), nil),
@@ -217,7 +224,6 @@ func (f *changeFixture) expectUpToTransaction(t *testing.T) *apptest.TxResults {
 	gomock.InOrder(
 		f.expectVerify(t, true),
 		f.expectCountersReset(t),
-		f.Factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(nil, mfa.ErrNotFound), // no MFA: no step-up
 		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, pw user.Password) (string, error) {
 			if pw.Reveal() != newPassword {
 				t.Errorf("hashed %q", pw.Reveal())
@@ -225,7 +231,23 @@ func (f *changeFixture) expectUpToTransaction(t *testing.T) *apptest.TxResults {
 			return "$argon2id$new", nil
 		}),
 	)
-	return apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	// No MFA: no step-up.
+	return apptest.ExpectWithinAfter(f.Tx, f.Repos.App(), 1, func() {
+		if f.meanwhile != nil {
+			f.Seed(f.meanwhile)
+		}
+	})
+}
+
+// afterUserLocked answers the read of the caller's session for change
+// with (s, err), failing t unless the user was read for change first.
+func (f *changeFixture) afterUserLocked(t *testing.T, s *session.Session, err error) func(context.Context, uuid.UUID) (*session.Session, error) {
+	return func(context.Context, uuid.UUID) (*session.Session, error) {
+		if !slices.Equal(f.Repos.Store.Locked(), []uuid.UUID{apptest.ID(100)}) {
+			t.Errorf("session read for change before the user (users locked %v)", f.Repos.Store.Locked())
+		}
+		return s, err
+	}
 }
 
 // On an account with MFA on, the right current password from a
@@ -235,11 +257,8 @@ func TestChangeNeedsAStepUpWithMFAOn(t *testing.T) {
 	f := newChange(t)
 	f.expectUserAndBegin()
 	at, step := apptest.T0.Add(-time.Hour), int64(1)
-	gomock.InOrder(
-		f.expectVerify(t, true),
-		f.expectCountersReset(t),
-		f.Factors.EXPECT().TOTP(gomock.Any(), apptest.ID(100)).Return(mfa.RehydrateTOTP(apptest.ID(100), []byte("sealed secret, 21+ bytes"), at, &at, &step), nil),
-	)
+	f.SeedTOTP(mfa.RehydrateTOTP(apptest.ID(100), []byte("sealed secret, 21+ bytes"), at, &at, &step))
+	gomock.InOrder(f.expectVerify(t, true), f.expectCountersReset(t))
 	in := changeIn(currentPassword, newPassword)
 	in.Proof = appmfa.Proof{Session: liveSession()}
 	if err := f.h.Handle(context.Background(), in); err != mfa.ErrStepUpRequired {
@@ -250,11 +269,9 @@ func TestChangeNeedsAStepUpWithMFAOn(t *testing.T) {
 func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 	f := newChange(t)
 	res := f.expectUpToTransaction(t)
-	locked := storedUser(true)
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(liveSession(), nil),
-		f.Repos.Users.EXPECT().Update(gomock.Any(), locked).DoAndReturn(func(_ context.Context, u *user.User) error {
+		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).DoAndReturn(f.afterUserLocked(t, liveSession(), nil)),
+		f.Repos.Users.EXPECT().Update(gomock.Any(), f.u).DoAndReturn(func(_ context.Context, u *user.User) error {
 			if u.PasswordHash() != "$argon2id$new" || !u.UpdatedAt().Equal(apptest.T0) {
 				t.Errorf("Update hash %q", u.PasswordHash())
 			}
@@ -290,7 +307,7 @@ func TestChangeHashChangedUnderLock(t *testing.T) {
 	res := f.expectUpToTransaction(t)
 	changed := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("walter.white@example.com"), "$argon2id$reset-meanwhile", true, true,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-time.Minute), nil, nil)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(changed, nil)
+	f.meanwhile = changed
 	// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != domain.ErrWrongPassword {
 		t.Fatalf("err = %v", err)
@@ -321,11 +338,8 @@ func TestChangeCallerSessionNotLive(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newChange(t)
 			res := f.expectUpToTransaction(t)
-			locked := storedUser(true)
-			gomock.InOrder(
-				f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
-				f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(c.s, c.err),
-			)
+			locked := f.u
+			f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).DoAndReturn(f.afterUserLocked(t, c.s, c.err))
 			// Strict mocks: no Update, no RevokeAll, no mail, no audit.
 			err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword))
 			if err != c.want {

@@ -22,6 +22,7 @@ type Store struct {
 	seeded  bool
 	users   map[uuid.UUID]*user.User
 	factors map[uuid.UUID]*mfa.TOTP
+	locked  []uuid.UUID
 }
 
 // NewStore returns an empty store.
@@ -55,6 +56,13 @@ func (s *Store) ForgetTOTP(userID uuid.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.factors, userID)
+}
+
+// Locked lists the users read for change so far, in order.
+func (s *Store) Locked() []uuid.UUID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]uuid.UUID(nil), s.locked...)
 }
 
 func (s *Store) serving() bool {
@@ -117,6 +125,9 @@ func (u *Users) ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, er
 	if !u.inTx || !u.store.serving() {
 		return u.MockUserRepository.ByIDForChange(ctx, id)
 	}
+	u.store.mu.Lock()
+	u.store.locked = append(u.store.locked, id)
+	u.store.mu.Unlock()
 	return u.store.byID(id)
 }
 
