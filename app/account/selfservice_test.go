@@ -54,6 +54,10 @@ func (f *selfFixture) signedIn(u *user.User, mfaOn bool) {
 	}
 }
 
+func newDeleteAccount(f *selfFixture) *account.DeleteAccount {
+	return account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
+}
+
 // passwordOnly is a session of u from before MFA was turned on.
 func passwordOnly(u *user.User) *session.Session {
 	return session.Rehydrate(apptest.ID(50), u.ID(), apptest.T0.Add(-time.Hour), apptest.T0, apptest.T0.Add(time.Hour), nil, "ua", "ip")
@@ -66,8 +70,7 @@ func TestSensitiveChangesNeedAStepUpWithMFAOn(t *testing.T) {
 	u := storedUser("owner@example.com", true, true)
 	for name, call := range map[string]func(f *selfFixture) error{
 		"delete": func(f *selfFixture) error {
-			return account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{}).
-				Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{Session: passwordOnly(u)}, meta)
+			return newDeleteAccount(f).Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{Session: passwordOnly(u)}, meta)
 		},
 		"email change": func(f *selfFixture) error {
 			return newChangeEmail(f).Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "thief@example.com", Password: goodPassword,
@@ -104,7 +107,7 @@ func (f *selfFixture) expectCheck(t *testing.T, ok bool) {
 
 func TestDeleteAccountNeedsThePassword(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	h := newDeleteAccount(f)
 	u := storedUser("owner@example.com", true, true)
 	f.signedIn(u, false)
 	f.expectCheck(t, false)
@@ -115,7 +118,7 @@ func TestDeleteAccountNeedsThePassword(t *testing.T) {
 
 func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	h := newDeleteAccount(f)
 	u := storedUser("owner@example.com", true, true)
 	f.signedIn(u, false)
 	f.expectCheck(t, true)

@@ -72,13 +72,7 @@ func (s *Store) serving() bool {
 }
 
 func (s *Store) byID(id uuid.UUID) (*user.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	if !ok {
-		return nil, user.ErrNotFound
-	}
-	return u, nil
+	return find(s, s.users, id, user.ErrNotFound)
 }
 
 func (s *Store) byEmail(email user.Email) (*user.User, error) {
@@ -94,13 +88,16 @@ func (s *Store) byEmail(email user.Email) (*user.User, error) {
 }
 
 func (s *Store) totp(userID uuid.UUID) (*mfa.TOTP, error) {
+	return find(s, s.factors, userID, mfa.ErrNotFound)
+}
+
+func find[V any](s *Store, m map[uuid.UUID]*V, id uuid.UUID, notFound error) (*V, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.factors[userID]
-	if !ok {
-		return nil, mfa.ErrNotFound
+	if v, ok := m[id]; ok {
+		return v, nil
 	}
-	return f, nil
+	return nil, notFound
 }
 
 // Users is a strict UserRepository mock whose lookups a seeded Store
