@@ -122,7 +122,7 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 	u := storedUser("owner@example.com", true, true)
 	f.signedIn(u, false)
 	f.expectCheck(t, true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	// Order is the behaviour: deleting takes the user's queued mail, so
 	// the notice must be queued after it.
 	gomock.InOrder(
@@ -167,7 +167,7 @@ func TestChangeEmailToAFreeAddressMailsALinkThere(t *testing.T) {
 	f.signedIn(u, false)
 	f.expectCheck(t, true)
 	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(1, nil)
 	var tok *token.OneTimeToken
 	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, t *token.OneTimeToken) error {
@@ -201,7 +201,7 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 	f.expectCheck(t, true)
 	f.Seed(user.Rehydrate(apptest.ID(200), user.RehydrateEmail("taken@example.com"), "$argon2id$x", true, true,
 		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil))
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
 	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
 		if m.Kind != app.MailEmailChangeRequested || m.To != "owner@example.com" {
@@ -228,7 +228,7 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", false, true)
 	keep := apptest.ID(7)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(tok, nil)
 	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
 	f.Seed(u)
@@ -282,7 +282,7 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 				f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil) // the mail limit
 				f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
 			}
-			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 			f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
 			var mails []app.OutboundMail
 			f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {

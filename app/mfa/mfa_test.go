@@ -165,7 +165,7 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 		f.totp.EXPECT().KeyQR(gomock.Any()).DoAndReturn(func(uri string) ([]byte, error) {
 			return []byte("png of " + uri), nil
 		})
-		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 		gomock.InOrder(
 			f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got *mfa.TOTP) error {
 				if got.UserID() != f.u.ID() || !bytes.Equal(got.SealedSecret(), sealedSecret) || got.Enabled() || !got.CreatedAt().Equal(apptest.T0) {
@@ -224,7 +224,7 @@ func TestStartRefusals(t *testing.T) {
 		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
 		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
 		f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
-		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 		f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
 		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
 		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
@@ -259,7 +259,7 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	f.signedIn(f.factor(false))
 	f.expectBegin()
 	f.expectOpen(t)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	var stored []token.Hash
 	gomock.InOrder(
 		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).Return(true, nil),
@@ -343,7 +343,7 @@ func TestConfirmRefusals(t *testing.T) {
 		f.signedIn(f.factor(false))
 		f.expectBegin()
 		f.expectOpen(t)
-		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)).DoAndReturn(
 			func(context.Context, uuid.UUID, []byte, time.Time, int64) (bool, error) {
 				if another != nil {
@@ -466,7 +466,7 @@ func TestDisableWithPasswordAndCode(t *testing.T) {
 			f := newFixture(t)
 			f.signedIn(f.factor(true))
 			f.expectPassword(true)
-			apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+			apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 2, f.u.ID())
 			if c.method == mfa.MethodTOTP {
 				f.expectCodeUsed(t, 1, nil)
 			} else {
@@ -488,7 +488,7 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 	f := newFixture(t)
 	f.signedIn(f.factor(true))
 	f.expectPassword(true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	f.expectDisabled(t, appmfa.ProvedBySession)
 	in := appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Session: f.sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-15*time.Minute))}, Meta: meta}
 	if err := f.newDisable().Handle(context.Background(), in); err != nil {
@@ -518,7 +518,7 @@ func TestDisableRefusals(t *testing.T) {
 		f.expectPassword(true)
 		f.expectBegin()
 		f.expectOpen(t)
-		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
 		f.expectCodeFailed(t, "mfa_disable")
 		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); err != mfa.ErrWrongCode {
@@ -561,7 +561,7 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 
 	// A recovery code does not mint new ones (and is not used up).
 	f.expectBegin()
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	recovery, _, _ := mfa.NewRecoveryCodes(apptest.NewRand("codes"))
 	f.expectCodeFailed(t, "mfa_recovery_codes")
 	if _, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Code: recovery[0].Reveal()}, meta); err != mfa.ErrWrongCode {
@@ -589,7 +589,7 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 		return &stored
 	}
 	// A TOTP code.
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 3)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 3, f.u.ID())
 	f.expectCodeUsed(t, 0, nil)
 	stored := expectReplaced()
 	codes, err := f.newRegenerate().Handle(context.Background(), f.u.ID(), appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, apptest.T0), Code: codeAt(0)}, meta)

@@ -125,10 +125,9 @@ func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 		ob.EXPECT().Claim(gomock.Any(), apptest.T0, cfg.Batch, cfg.Lease).Return([]app.OutboxMessage{{OutboundMail: w.enqueued[0], Attempts: 1}}, nil)
 		apptest.ExpectWithin(tx, repos.App(), 1)
 		if u == nil {
-			repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
+			repos.Store.Seed()
 		} else {
-			repos.Users.EXPECT().ByEmail(gomock.Any(), u.Email()).Return(u, nil)
-			repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+			repos.Store.Seed(u)
 			repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), gomock.Any(), gomock.Any()).Return(0, nil)
 			repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Return(nil)
 			repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {

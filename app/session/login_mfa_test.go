@@ -227,7 +227,7 @@ func TestLoginMFAWithATOTPCode(t *testing.T) {
 	f := newLoginMFA(t)
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	f.expectToken()
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	s, sessionCalls := f.expectSession(t)
 	calls := append([]any{
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
@@ -254,7 +254,7 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 	f := newLoginMFA(t)
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	f.expectToken()
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	_, sessionCalls := f.expectSession(t)
 	calls := append([]any{
 		f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[4], apptest.T0).Return(true, nil),
@@ -301,7 +301,7 @@ func TestLoginMFAWrongCode(t *testing.T) {
 			f := newLoginMFA(t)
 			f.wantResults = []app.LoginOutcome{app.LoginInvalidCode}
 			f.expectToken()
-			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+			res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 			var calls []any
 			if c.replay {
 				calls = append(calls, f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil))
@@ -397,7 +397,7 @@ func TestLoginMFATokenRefusals(t *testing.T) {
 func TestLoginMFATokenRacedRollsBack(t *testing.T) {
 	f := newLoginMFA(t)
 	f.expectToken()
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	gomock.InOrder(
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(true, nil),
 		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(false, nil),

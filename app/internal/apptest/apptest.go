@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -338,18 +340,35 @@ func (t *TxResults) Errs() []error {
 // ExpectWithin makes tx run fn with r exactly times times and returns fn's
 // error as Within's, like a real TxManager (commit on nil).
 func ExpectWithin(tx *mock.MockTxManager, r app.Repos, times int) *TxResults {
-	return ExpectWithinAfter(tx, r, times, func() {})
+	return expectWithin(tx, r, times, func() {}, func() {})
 }
 
 // ExpectWithinAfter is ExpectWithin with meanwhile run as each transaction
 // begins: what another request changed between the reads before the
 // transaction and the ones in it.
 func ExpectWithinAfter(tx *mock.MockTxManager, r app.Repos, times int, meanwhile func()) *TxResults {
+	return expectWithin(tx, r, times, meanwhile, func() {})
+}
+
+// ExpectLockingWithin is ExpectWithin over r where each transaction must
+// read the user id for change (from the seeded Store): the lock that runs
+// the changes of one user one after another.
+func ExpectLockingWithin(t testing.TB, tx *mock.MockTxManager, r *Repos, times int, id uuid.UUID) *TxResults {
+	var before int
+	return expectWithin(tx, r.App(), times, func() { before = len(r.Store.Locked()) }, func() {
+		if !slices.Contains(r.Store.Locked()[before:], id) {
+			t.Errorf("a transaction did not read user %s for change", id)
+		}
+	})
+}
+
+func expectWithin(tx *mock.MockTxManager, r app.Repos, times int, begin, end func()) *TxResults {
 	res := &TxResults{}
 	tx.EXPECT().Within(gomock.Any(), gomock.Any()).Times(times).DoAndReturn(
 		func(ctx context.Context, fn func(context.Context, app.Repos) error) error {
-			meanwhile()
+			begin()
 			err := fn(ctx, r)
+			end()
 			res.mu.Lock()
 			res.errs = append(res.errs, err)
 			res.mu.Unlock()
