@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,8 +186,8 @@ func TestDisableRevokesEverySessionInTheSameTransaction(t *testing.T) {
 	f := newUsers(t)
 	f.expectViews()
 	u := stored(9, true)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+	f.Seed(u)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(3, nil)
 	f.Repos.Users.EXPECT().Update(gomock.Any(), u).DoAndReturn(func(_ context.Context, uu *user.User) error {
 		if uu.Active() {
@@ -223,11 +224,9 @@ func TestUpdateTurnsMFAOff(t *testing.T) {
 		f.sessions.EXPECT().CountActive(gomock.Any(), gomock.Any(), apptest.T0).Return(map[uuid.UUID]int{}, nil)
 		f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), nil)
 		u := stored(8, true)
-		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-		calls := []any{
-			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
-			f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil),
-		}
+		f.Seed(u)
+		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
+		calls := []any{f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil)}
 		if wasOn {
 			calls = append(calls,
 				f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
@@ -276,16 +275,18 @@ func TestViewsShowMFA(t *testing.T) {
 func TestDeleteKeepsTheAuditTrail(t *testing.T) {
 	f := newUsers(t)
 	u := stored(4, true)
+	f.Seed(u)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil),
 		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
 		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserDeleted, u.ID(), nil)),
 	)
 	if err := f.h.Delete(context.Background(), actor, u.ID()); err != nil {
 		t.Fatal(err)
 	}
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(5)).Return(nil, user.ErrNotFound)
+	if !slices.Equal(f.Repos.Store.Locked(), []uuid.UUID{u.ID()}) {
+		t.Fatalf("users read for change %v, want the deleted one", f.Repos.Store.Locked())
+	}
 	if err := f.h.Delete(context.Background(), actor, apptest.ID(5)); !errors.Is(err, user.ErrNotFound) {
 		t.Fatalf("Delete of an unknown user = %v", err)
 	}
@@ -294,7 +295,7 @@ func TestDeleteKeepsTheAuditTrail(t *testing.T) {
 func TestUnlockClearsTheLockAndEveryPairCount(t *testing.T) {
 	f := newUsers(t)
 	u := stored(6, true)
-	f.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+	f.Seed(u)
 	var prefix string
 	f.RL.EXPECT().ResetPrefix(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, p string) error {
 		prefix = p

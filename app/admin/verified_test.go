@@ -40,8 +40,8 @@ func TestOperatorVerificationClearsLoginFailures(t *testing.T) {
 			f.expectViews()
 			u := user.Rehydrate(apptest.ID(5), apptest.Email("owner@example.com"), "$argon2id$stored", true, c.was,
 				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
-			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(u, nil)
+			f.Seed(u)
+			res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 			f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
 			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			if c.wantCleared {
