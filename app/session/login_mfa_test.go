@@ -40,7 +40,7 @@ func TestLoginWithMFAAnswersTheSecondStep(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	u := loginUser(true, true)
 	f.expectPassword(t, u, true, false)
-	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
+	f.SeedTOTP(enabledFactor(u))
 	var stored *mfa.LoginToken
 	gomock.InOrder(
 		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
@@ -75,10 +75,10 @@ func TestLoginWithPendingEnrollmentIsAPlainLogin(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	u := loginUser(true, true)
 	f.expectPassword(t, u, true, false)
-	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), apptest.T0, nil, nil), nil)
+	f.SeedTOTP(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), apptest.T0, nil, nil))
 	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	fresh := loginUser(true, true)
-	st, _ := f.expectSessionStart(t, u, f.expectLockedRow(u, fresh), f.expectLoginRecorded(t, fresh))
+	st, _ := f.expectSessionStart(t, u, fresh, f.expectLoginRecorded(t, fresh))
 	res, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 	if err != nil || res.MFARequired() {
 		t.Fatalf("Handle = %+v, %v", res, err)
@@ -93,13 +93,12 @@ func TestLoginWithMFARehashesFirst(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	u := loginUser(true, true)
 	f.expectPassword(t, u, true, true)
-	f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(enabledFactor(u), nil)
+	f.SeedTOTP(enabledFactor(u))
 	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
-	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	fresh := loginUser(true, true)
+	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
 	gomock.InOrder(
-		f.expectLockedRow(u, fresh),
 		f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
 			if uu.PasswordHash() != "$argon2id$upgraded" || uu.LastLoginAt() != nil {
 				t.Errorf("Update with hash %q, last login %v", uu.PasswordHash(), uu.LastLoginAt())

@@ -154,11 +154,11 @@ func verifyOnce(t *testing.T, f *loginFixture, encoded string, ok, rehash bool) 
 	})
 }
 
-// expectPassword expects the attempt counted, u found by its address and
-// its stored hash checked once (ok, rehash), in that order.
+// expectPassword seeds u, expects the attempt counted and u's stored hash
+// checked once (ok, rehash), in that order.
 func (f *loginFixture) expectPassword(t *testing.T, u *user.User, ok, rehash bool) {
+	f.Seed(u)
 	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil)
 	verifyOnce(t, f, storedHash, ok, rehash)
 }
 
@@ -283,8 +283,8 @@ func TestLoginUnverifiedHasNoUsablePassword(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newLogin(t, true)
 			f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials} // the metrics tell no more than the answer
+			f.Seed(c.u)
 			f.expectBegin()
-			f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(c.u, nil)
 			verifyOnce(t, f, dummyHash, true, false) // never the stored hash
 			calls := []any{
 				f.expectFailureCounted(c.locked),
@@ -339,12 +339,6 @@ type started struct {
 	rt app.RefreshToken
 }
 
-// expectLockedRow expects the success transaction to lock the user's row
-// first and returns the call, to be passed to expectSessionStart.
-func (f *loginFixture) expectLockedRow(u, fresh *user.User) *gomock.Call {
-	return f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(fresh, nil)
-}
-
 // expectLoginRecorded expects the locked row saved with the login's time
 // (and the stored hash unchanged: no rehash).
 func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomock.Call {
@@ -357,11 +351,13 @@ func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomo
 	})
 }
 
-// expectSessionStart expects, after the calls in before (in order), the
-// session, its refresh token, the access token and the audit event last.
-func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...any) (*started, *apptest.TxResults) {
+// expectSessionStart expects the success transaction to lock u's row,
+// where it finds fresh, and then, after the calls in before (in order),
+// the session, its refresh token, the access token and the audit event
+// last.
+func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, before ...any) (*started, *apptest.TxResults) {
 	st := &started{}
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
 	gomock.InOrder(append(before,
 		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
 			st.s = s
@@ -388,11 +384,10 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u *user.User, before ...
 	return st, res
 }
 
-// expectCounterReset expects the lookup of a second factor (none), then
-// LoginSucceeded to reset the pair key, then the account key, both as
-// BeginLogin counted them.
+// expectCounterReset expects LoginSucceeded to reset the pair key, then
+// the account key, both as BeginLogin counted them (the account has no
+// second factor).
 func (f *loginFixture) expectCounterReset(t *testing.T) {
-	f.Factors.EXPECT().TOTP(gomock.Any(), gomock.Any()).Return(nil, mfa.ErrNotFound)
 	var reset []string
 	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
 		reset = append(reset, k)
@@ -440,13 +435,11 @@ func TestLoginSuccess(t *testing.T) {
 			f := newLogin(t, c.requireVerified)
 			f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 			u := loginUser(c.verified, true)
-			f.expectBegin()
-			f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("owner@example.com")).Return(u, nil)
-			verifyOnce(t, f, storedHash, true, false)
+			f.expectPassword(t, u, true, false)
 			f.expectCounterReset(t)
 			// No rehash: strict mocks refuse Hash and Users.Update.
 			fresh := loginUser(c.verified, true)
-			st, res := f.expectSessionStart(t, u, f.expectLockedRow(u, fresh), f.expectLoginRecorded(t, fresh))
+			st, res := f.expectSessionStart(t, u, fresh, f.expectLoginRecorded(t, fresh))
 			pair, err := f.h.Handle(context.Background(), in("Owner@Example.com", password))
 			if err != nil {
 				t.Fatal(err)
@@ -475,8 +468,7 @@ func TestLoginRehash(t *testing.T) {
 		return "$argon2id$upgraded", nil
 	})
 	fresh := loginUser(true, true)
-	st, res := f.expectSessionStart(t, u,
-		f.expectLockedRow(u, fresh),
+	st, res := f.expectSessionStart(t, u, fresh,
 		f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
 			if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) || uu.LastLoginAt() == nil {
 				t.Errorf("Update with hash %q", uu.PasswordHash())
@@ -515,8 +507,7 @@ func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 			if c.rehash {
 				f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$upgraded", nil)
 			}
-			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-			f.expectLockedRow(u, c.fresh)
+			res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), c.fresh)
 			// Strict mocks: no Users.Update, no session, no refresh token,
 			// no access token, no audit.
 			pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
@@ -538,8 +529,8 @@ func TestLoginRefusedWhenLockedRowChanged(t *testing.T) {
 func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("hasher overloaded", func(t *testing.T) {
 		f := newLogin(t, true)
+		f.Seed(loginUser(true, true))
 		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(loginUser(true, true), nil)
 		f.Hasher.EXPECT().Verify(gomock.Any(), gomock.Any(), gomock.Any()).Return(false, false, domain.ErrOverloaded)
 		// A busy hasher is not a failed login: no lock check, no audit.
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
@@ -568,7 +559,10 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("locking the user row fails", func(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
-		f.expectPassword(t, u, true, false)
+		f.expectBegin()
+		f.Users.EXPECT().ByEmail(gomock.Any(), u.Email()).Return(u, nil) // not seeded: the locked read fails
+		verifyOnce(t, f, storedHash, true, false)
+		f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
@@ -582,10 +576,9 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		u := loginUser(true, true)
 		f.expectPassword(t, u, true, false)
 		f.expectCounterReset(t)
-		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		fresh := loginUser(true, true)
+		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
 		gomock.InOrder(
-			f.expectLockedRow(u, fresh),
 			f.expectLoginRecorded(t, fresh),
 			f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
 		)

@@ -352,10 +352,16 @@ func ExpectWithinAfter(tx *mock.MockTxManager, r app.Repos, times int, meanwhile
 
 // ExpectLockingWithin is ExpectWithin over r where each transaction must
 // read the user id for change (from the seeded Store): the lock that runs
-// the changes of one user one after another.
-func ExpectLockingWithin(t testing.TB, tx *mock.MockTxManager, r *Repos, times int, id uuid.UUID) *TxResults {
+// the changes of one user one after another. meanwhile, when given, are
+// users as another request left them, seeded as each transaction begins.
+func ExpectLockingWithin(t testing.TB, tx *mock.MockTxManager, r *Repos, times int, id uuid.UUID, meanwhile ...*user.User) *TxResults {
 	var before int
-	return expectWithin(tx, r.App(), times, func() { before = len(r.Store.Locked()) }, func() {
+	return expectWithin(tx, r.App(), times, func() {
+		if len(meanwhile) > 0 {
+			r.Store.Seed(meanwhile...)
+		}
+		before = len(r.Store.Locked())
+	}, func() {
 		if !slices.Contains(r.Store.Locked()[before:], id) {
 			t.Errorf("a transaction did not read user %s for change", id)
 		}
