@@ -2,7 +2,6 @@ package password_test
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"testing"
 	"time"
@@ -13,41 +12,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
-	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
-
-func TestForgotRecordsRequest(t *testing.T) {
-	ctrl := gomock.NewController(t)
-	ob := mock.NewMockOutbox(ctrl)
-	rl := mock.NewMockRateLimiter(ctrl)
-	h := password.NewForgot(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
-	gomock.InOrder(
-		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, 30*time.Minute).Return(true, time.Duration(0), nil),
-		// Created and due at the app clock's now.
-		ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: app.ResetRequest, To: "who@example.com"}, apptest.T0).Return(nil),
-	)
-	if err := h.Handle(context.Background(), "\tWHO@example.com "); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestForgotOverLimitAndInvalid(t *testing.T) {
-	ctrl := gomock.NewController(t)
-	rl := mock.NewMockRateLimiter(ctrl)
-	h := password.NewForgot(mock.NewMockOutbox(ctrl), limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0))
-	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
-	if err := h.Handle(context.Background(), "who@example.com"); err != nil {
-		t.Fatalf("over the limit: %v", err)
-	}
-	err := h.Handle(context.Background(), "who@example.com\r\nBcc: evil@x.io")
-	var de *domain.Error
-	if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation || len(de.Fields) != 1 || de.Fields[0].Code != "invalid_email" {
-		t.Fatalf("invalid: %v", err)
-	}
-}
 
 // Issue 5: the request path issues the same hashing and database work for
 // known and unknown addresses. Every port Forgot holds is a strict mock
