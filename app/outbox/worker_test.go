@@ -221,15 +221,20 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	req := request(app.ResetRequest, "a@x.io")
 	f.claim(req)
 	f.want = []result{{app.ResetRequest, app.MailSent}}
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Seed(u)
+	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	var issued *token.OneTimeToken
 	// The user is read for change before its reset tokens are touched, so
 	// concurrent requests for one user issue one after the other; the
 	// older links die before the new one is added, so only it works.
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil),
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(true, true), nil),
-		f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(1, nil),
+		f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeResetPassword)).DoAndReturn(
+			func(context.Context, uuid.UUID, time.Time, ...token.Purpose) (int, error) {
+				if !slices.Contains(f.Repos.Store.Locked(), u.ID()) {
+					t.Error("reset links invalidated before the user was read for change")
+				}
+				return 1, nil
+			}),
 		f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 			issued = tk
 			if tk.Purpose() != token.PurposeResetPassword || tk.UserID() != u.ID() || !tk.ExpiresAt().Equal(apptest.T0.Add(cfg.ResetTTL)) {
@@ -344,13 +349,10 @@ func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	req := request(app.VerifyRequest, "a@x.io")
 	f.claim(req)
 	f.want = []result{{app.VerifyRequest, app.MailSent}}
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Seed(u)
+	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	var issued *token.OneTimeToken
 	var mailed app.OutboundMail
-	gomock.InOrder(
-		f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(u, nil),
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(false, true), nil),
-	)
 	f.Repos.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 		issued = tk
 		return nil
