@@ -181,3 +181,21 @@ func Every(ctx context.Context, interval time.Duration, rep ErrorReporter, what 
 func LinkMailData(link string, ttl time.Duration) map[string]string {
 	return map[string]string{"link": link, "expires_in": strconv.FormatInt(int64(ttl/time.Second), 10)}
 }
+
+// LockUnchanged reads u for change in r and checks that its password is
+// still the one checked before the transaction: a reset or change that
+// committed in between wins, and gives changed. A user deleted meanwhile
+// gives gone, or user.ErrNotFound when gone is nil.
+func LockUnchanged(ctx context.Context, r Repos, u *user.User, gone, changed error) (*user.User, error) {
+	fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+	if gone != nil && errors.Is(err, user.ErrNotFound) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fresh.PasswordHash() != u.PasswordHash() {
+		return nil, changed
+	}
+	return fresh, nil
+}

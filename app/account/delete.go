@@ -2,14 +2,12 @@ package account
 
 import (
 	"context"
-	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
-	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
 
@@ -47,16 +45,9 @@ func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password s
 	}
 	return h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.clock.Now()
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-		if errors.Is(err, user.ErrNotFound) {
-			return domain.ErrUnauthorized
-		} else if err != nil {
+		fresh, err := app.LockUnchanged(ctx, r, u, domain.ErrUnauthorized, domain.ErrWrongPassword)
+		if err != nil {
 			return err
-		}
-		// The password was checked against a hash read before this
-		// transaction; a reset or change that committed since wins.
-		if fresh.PasswordHash() != u.PasswordHash() {
-			return domain.ErrWrongPassword
 		}
 		if err := r.Users.Delete(ctx, fresh.ID()); err != nil {
 			return err

@@ -118,7 +118,7 @@ func (h *Start) Handle(ctx context.Context, in StartInput) (Enrollment, error) {
 		return Enrollment{}, err
 	}
 	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		fresh, err := lockSame(ctx, r, u)
+		fresh, err := app.LockUnchanged(ctx, r, u, domain.ErrUnauthorized, domain.ErrWrongPassword)
 		if err != nil {
 			return err
 		}
@@ -317,7 +317,7 @@ func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 	}
 	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.d.Clock.Now()
-		fresh, err := lockSame(ctx, r, u)
+		fresh, err := app.LockUnchanged(ctx, r, u, domain.ErrUnauthorized, domain.ErrWrongPassword)
 		if err != nil {
 			return err
 		}
@@ -425,18 +425,4 @@ func lockSignedIn(ctx context.Context, r app.Repos, id uuid.UUID) (*user.User, e
 		return nil, domain.ErrUnauthorized
 	}
 	return fresh, err
-}
-
-// lockSame reads u for change in the transaction and checks that its
-// password is still the one just checked: a reset or change that committed
-// in between wins.
-func lockSame(ctx context.Context, r app.Repos, u *user.User) (*user.User, error) {
-	fresh, err := lockSignedIn(ctx, r, u.ID())
-	if err != nil {
-		return nil, err
-	}
-	if fresh.PasswordHash() != u.PasswordHash() {
-		return nil, domain.ErrWrongPassword
-	}
-	return fresh, nil
 }

@@ -74,14 +74,11 @@ func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
 	}
 	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		now := h.d.Clock.Now()
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-		if err != nil {
-			return err
-		}
 		// The current password was checked against a hash read before
 		// this transaction; a reset or change that committed since wins.
-		if fresh.PasswordHash() != u.PasswordHash() {
-			return domain.ErrWrongPassword
+		fresh, err := app.LockUnchanged(ctx, r, u, nil, domain.ErrWrongPassword)
+		if err != nil {
+			return err
 		}
 		// The caller's session must still be live: a reset in between
 		// revoked it, and its holder must not set the password after it.

@@ -133,12 +133,9 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		// revoked every session, and a session made now with the old
 		// password would survive it. Password resets and changes take the
 		// same lock, so they and logins are serialized.
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+		fresh, err := app.LockUnchanged(ctx, r, u, nil, domain.ErrInvalidCredentials)
 		if err != nil {
 			return err
-		}
-		if fresh.PasswordHash() != u.PasswordHash() {
-			return domain.ErrInvalidCredentials
 		}
 		if !fresh.Active() {
 			return domain.ErrAccountDisabled

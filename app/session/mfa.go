@@ -46,12 +46,9 @@ func (h *Login) challenge(ctx context.Context, u *user.User, pw user.Password, r
 			return nil, err
 		}
 		err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-			fresh, err := r.Users.ByIDForChange(ctx, u.ID())
+			fresh, err := app.LockUnchanged(ctx, r, u, nil, domain.ErrInvalidCredentials)
 			if err != nil {
 				return err
-			}
-			if fresh.PasswordHash() != u.PasswordHash() {
-				return domain.ErrInvalidCredentials // changed meanwhile
 			}
 			if err := fresh.SetPasswordHash(newHash, h.d.Clock.Now()); err != nil {
 				return err
@@ -173,14 +170,9 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		// Under the user's row lock (which password resets and changes,
 		// and every change of a factor, take too): the password is still
 		// the one the token was issued for, the account still enabled.
-		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
-		if errors.Is(err, user.ErrNotFound) {
-			return mfa.ErrLoginTokenInvalid
-		} else if err != nil {
+		fresh, err := app.LockUnchanged(ctx, r, u, mfa.ErrLoginTokenInvalid, mfa.ErrLoginTokenInvalid)
+		if err != nil {
 			return err
-		}
-		if fresh.PasswordHash() != u.PasswordHash() {
-			return mfa.ErrLoginTokenInvalid
 		}
 		if !fresh.Active() {
 			return domain.ErrAccountDisabled
