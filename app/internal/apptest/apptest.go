@@ -9,8 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -403,29 +403,11 @@ func (c *Counter) Inc(name string) {
 func (c *Counter) Map() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.m))
-	for k, v := range c.m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.m)
 }
 
-// String lists the counts in a stable order.
-func (c *Counter) String() string {
-	m := c.Map()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%d ", k, m[k])
-	}
-	return strings.TrimSpace(b.String())
-}
-
-// CountingRateLimiter counts the calls it forwards to RateLimiter.
+// CountingRateLimiter counts the hits it forwards to RateLimiter; the
+// strict mock it wraps refuses any other call.
 type CountingRateLimiter struct {
 	app.RateLimiter
 	C *Counter
@@ -436,17 +418,8 @@ func (c CountingRateLimiter) Hit(ctx context.Context, key string, limit int, win
 	return c.RateLimiter.Hit(ctx, key, limit, window)
 }
 
-func (c CountingRateLimiter) Blocked(ctx context.Context, key string, limit int) (bool, time.Duration, error) {
-	c.C.Inc("RateLimiter.Blocked")
-	return c.RateLimiter.Blocked(ctx, key, limit)
-}
-
-func (c CountingRateLimiter) Reset(ctx context.Context, key string) error {
-	c.C.Inc("RateLimiter.Reset")
-	return c.RateLimiter.Reset(ctx, key)
-}
-
-// CountingOutbox counts the calls it forwards to Outbox.
+// CountingOutbox counts the mail it forwards to Outbox; the strict mock it
+// wraps refuses any other call.
 type CountingOutbox struct {
 	app.Outbox
 	C *Counter
@@ -455,31 +428,6 @@ type CountingOutbox struct {
 func (c CountingOutbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
 	c.C.Inc("Outbox.Enqueue")
 	return c.Outbox.Enqueue(ctx, m, now)
-}
-
-func (c CountingOutbox) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]app.OutboxMessage, error) {
-	c.C.Inc("Outbox.Claim")
-	return c.Outbox.Claim(ctx, now, limit, lease)
-}
-
-func (c CountingOutbox) MarkSent(ctx context.Context, id uuid.UUID, at time.Time) error {
-	c.C.Inc("Outbox.MarkSent")
-	return c.Outbox.MarkSent(ctx, id, at)
-}
-
-func (c CountingOutbox) MarkFailed(ctx context.Context, id uuid.UUID, lastErr string, next time.Time, giveUp bool) error {
-	c.C.Inc("Outbox.MarkFailed")
-	return c.Outbox.MarkFailed(ctx, id, lastErr, next, giveUp)
-}
-
-func (c CountingOutbox) CountPending(ctx context.Context) (int, error) {
-	c.C.Inc("Outbox.CountPending")
-	return c.Outbox.CountPending(ctx)
-}
-
-func (c CountingOutbox) Stats(ctx context.Context) (app.OutboxStats, error) {
-	c.C.Inc("Outbox.Stats")
-	return c.Outbox.Stats(ctx)
 }
 
 // CountingIDs counts the ids it forwards.
