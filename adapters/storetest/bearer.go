@@ -54,9 +54,7 @@ func testSessionForBearer(t *testing.T, s Store) {
 
 	// A pending factor is not on; a confirmed one is.
 	f := pendingTOTP(t, u.ID(), now())
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, f))
 	check("pending factor", true, false, false)
 	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), 1); !ok || err != nil {
 		t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
@@ -66,14 +64,10 @@ func testSessionForBearer(t *testing.T, s Store) {
 	// Disabled, then the session revoked: each shows at once, also read in
 	// a transaction.
 	u.Deactivate(now())
-	if err := s.Repos.Users.Update(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Update(ctx, u))
 	check("disabled", false, true, false)
 	sess.Revoke(now())
-	if err := repo.Update(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, sess))
 	check("revoked", false, true, true)
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		b, err := r.Sessions.ForBearer(ctx, sess.ID())
@@ -92,9 +86,7 @@ func testSessionForBearer(t *testing.T, s Store) {
 	if _, err := repo.ForBearer(ctx, gone.ID()); err != nil {
 		t.Fatalf("ForBearer before the user's deletion: %v", err)
 	}
-	if err := s.Repos.Users.Delete(ctx, other.ID()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Delete(ctx, other.ID()))
 	if _, err := repo.ForBearer(ctx, gone.ID()); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("ForBearer after the user's deletion: %v", err)
 	}

@@ -48,9 +48,7 @@ func sealedSecret(t *testing.T) []byte {
 func pendingTOTP(t *testing.T, userID uuid.UUID, at time.Time) *mfa.TOTP {
 	t.Helper()
 	f, err := mfa.NewPending(userID, sealedSecret(t), at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return f
 }
 
@@ -61,9 +59,7 @@ func enrolled(t *testing.T, s Store, step int64) (uuid.UUID, *mfa.TOTP) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
 	f := pendingTOTP(t, u.ID(), now())
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, f))
 	ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), step)
 	if err != nil || !ok {
 		t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
@@ -155,9 +151,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 func testMFAStepsOnlyUp(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	pending := createUser(t, s)
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
 	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, pending.ID(), 1); err != nil || ok {
 		t.Fatalf("UseTOTPStep on a pending factor = %v, %v; want false", ok, err)
 	}
@@ -214,24 +208,31 @@ func testMFAConcurrentStep(t *testing.T, s Store) {
 func testMFAConcurrentConfirm(t *testing.T, s Store) {
 	u := createUser(t, s)
 	f := pendingTOTP(t, u.ID(), now())
-	if err := s.Repos.MFA.PutPendingTOTP(testCtx(t), f); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(testCtx(t), f))
+	oneWins(t, s, "confirmations", func(ctx context.Context, r app.Repos, i int) (bool, error) {
+		return r.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), int64(100+i))
+	})
+}
+
+// oneWins runs fn in ten transactions released together and fails the
+// test unless exactly one of them reports a win, and none an error.
+func oneWins(t *testing.T, s Store, what string, fn func(ctx context.Context, r app.Repos, i int) (bool, error)) {
+	t.Helper()
 	var wins atomic.Int32
 	race(10, func(i int) {
 		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
-			ok, err := r.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), int64(100+i))
+			ok, err := fn(ctx, r, i)
 			if ok {
 				wins.Add(1)
 			}
 			return err
 		})
 		if err != nil {
-			t.Errorf("ConfirmTOTP: %v", err)
+			t.Errorf("racing %s: %v", what, err)
 		}
 	})
 	if wins.Load() != 1 {
-		t.Fatalf("%d of 10 racing confirmations won; want exactly 1", wins.Load())
+		t.Fatalf("%d of 10 racing %s won; want exactly 1", wins.Load(), what)
 	}
 }
 
@@ -242,21 +243,15 @@ func addLoginToken(t *testing.T, s Store, userID uuid.UUID, at time.Time) *mfa.L
 		t.Fatal(err)
 	}
 	lt, err := mfa.IssueLoginToken(randomHash(t), userID, b, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.MFA.AddLoginToken(testCtx(t), lt); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.MFA.AddLoginToken(testCtx(t), lt))
 	return lt
 }
 
 func recoveryHashes(t *testing.T) []token.Hash {
 	t.Helper()
 	_, hashes, err := mfa.NewRecoveryCodes(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return hashes
 }
 
@@ -267,9 +262,7 @@ func testMFADelete(t *testing.T, s Store) {
 	id, _ := enrolled(t, s, 1)
 	other, _ := enrolled(t, s, 1)
 	for _, u := range []uuid.UUID{id, other} {
-		if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, u, recoveryHashes(t), now()); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, u, recoveryHashes(t), now()))
 		addLoginToken(t, s, u, now())
 	}
 	var was bool
@@ -300,9 +293,7 @@ func testMFADelete(t *testing.T, s Store) {
 		t.Fatalf("DeleteTOTP again = %v, %v; want false", was, err)
 	}
 	pending := createUser(t, s)
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
 	if was, err := s.Repos.MFA.DeleteTOTP(ctx, pending.ID()); err != nil || was {
 		t.Fatalf("DeleteTOTP of a pending factor = %v, %v; want false (MFA was not on)", was, err)
 	}
@@ -317,13 +308,9 @@ func testMFAEnabledAmong(t *testing.T, s Store) {
 	on1, _ := enrolled(t, s, 1)
 	on2, _ := enrolled(t, s, 1)
 	pending, none := createUser(t, s), createUser(t, s)
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
 	got, err := s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if len(got) != 2 || !got[on1] || !got[on2] {
 		t.Fatalf("EnabledAmong = %v, want exactly %s and %s", got, on1, on2)
 	}
@@ -349,9 +336,7 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 	other, _ := enrolled(t, s, 1)
 	first := recoveryHashes(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.MFA.ReplaceRecoveryCodes(ctx, id, first, now()) })
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, other, recoveryHashes(t), now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, other, recoveryHashes(t), now()))
 	unused := func(want int) {
 		t.Helper()
 		if n, err := s.Repos.MFA.UnusedRecoveryCodes(ctx, id); err != nil || n != want {
@@ -373,9 +358,7 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 	unused(mfa.RecoveryCodeCount - 1)
 
 	second := recoveryHashes(t)
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, second, now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, second, now()))
 	unused(mfa.RecoveryCodeCount)
 	use(id, first[5], false) // the old set is gone
 	use(id, second[5], true)
@@ -389,25 +372,10 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 func testMFAConcurrentRecoveryCode(t *testing.T, s Store) {
 	id, _ := enrolled(t, s, 1)
 	hashes := recoveryHashes(t)
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(testCtx(t), id, hashes, now()); err != nil {
-		t.Fatal(err)
-	}
-	var wins atomic.Int32
-	race(10, func(int) {
-		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
-			ok, err := r.MFA.UseRecoveryCode(ctx, id, hashes[0], now())
-			if ok {
-				wins.Add(1)
-			}
-			return err
-		})
-		if err != nil {
-			t.Errorf("UseRecoveryCode: %v", err)
-		}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(testCtx(t), id, hashes, now()))
+	oneWins(t, s, "uses of one recovery code", func(ctx context.Context, r app.Repos, _ int) (bool, error) {
+		return r.MFA.UseRecoveryCode(ctx, id, hashes[0], now())
 	})
-	if wins.Load() != 1 {
-		t.Fatalf("%d of 10 racing uses of one recovery code won; want exactly 1", wins.Load())
-	}
 	if n, err := s.Repos.MFA.UnusedRecoveryCodes(testCtx(t), id); err != nil || n != mfa.RecoveryCodeCount-1 {
 		t.Fatalf("UnusedRecoveryCodes = %d, %v", n, err)
 	}
@@ -424,9 +392,7 @@ func testMFALoginToken(t *testing.T, s Store) {
 	t0 := now()
 	lt := addLoginToken(t, s, u.ID(), t0)
 	got, err := s.Repos.MFA.LoginToken(ctx, lt.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.Hash() != lt.Hash() || got.UserID() != u.ID() || got.Binding() != lt.Binding() || !got.CreatedAt().Equal(t0) ||
 		!got.ExpiresAt().Equal(t0.Add(mfa.LoginTokenTTL)) || got.FailedAttempts() != 0 || got.UsedAt() != nil {
 		t.Fatalf("login token read back differs: user=%s created=%v expires=%v failed=%d used=%s",
@@ -482,35 +448,18 @@ func testMFALoginToken(t *testing.T, s Store) {
 // Ten callers race to use one login token: exactly one wins.
 func testMFAConcurrentLoginToken(t *testing.T, s Store) {
 	lt := addLoginToken(t, s, createUser(t, s).ID(), now())
-	var wins atomic.Int32
-	race(10, func(int) {
-		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
-			ok, err := r.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts)
-			if ok {
-				wins.Add(1)
-			}
-			return err
-		})
-		if err != nil {
-			t.Errorf("UseLoginToken: %v", err)
-		}
+	oneWins(t, s, "uses of one login token", func(ctx context.Context, r app.Repos, _ int) (bool, error) {
+		return r.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts)
 	})
-	if wins.Load() != 1 {
-		t.Fatalf("%d of 10 racing uses of one login token won; want exactly 1", wins.Load())
-	}
 }
 
 // Deleting a user deletes their factor, codes and login tokens.
 func testMFAUserDelete(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	id, _ := enrolled(t, s, 1)
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, recoveryHashes(t), now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, recoveryHashes(t), now()))
 	addLoginToken(t, s, id, now())
-	if err := s.Repos.Users.Delete(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Delete(ctx, id))
 	for _, table := range []string{"mfa_totp", "mfa_recovery_codes", "mfa_login_tokens"} {
 		if n := count(t, s, `SELECT count(*) FROM `+table+` WHERE CAST(user_id AS TEXT) = $1`, id.String()); n != 0 {
 			t.Errorf("%s: %d rows of a deleted user", table, n)
@@ -527,9 +476,7 @@ func testMFASession(t *testing.T, s Store) {
 	created := now().Add(-time.Hour)
 	plain := createSession(t, s, u.ID(), created)
 	second, err := session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	proved := created.Add(time.Minute)
 	second.Proved(session.MethodOTP, proved)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.Create(ctx, second) })
@@ -543,20 +490,14 @@ func testMFASession(t *testing.T, s Store) {
 	at := map[uuid.UUID]time.Time{plain.ID(): created, second.ID(): proved}
 	for id := range want {
 		got, err := s.Repos.Sessions.ByID(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		check("ByID", got, want[id], at[id])
 		b, err := s.Repos.Sessions.ForBearer(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		check("ForBearer", b.Session, want[id], at[id])
 	}
 	live, err := s.Repos.Sessions.ListActive(ctx, u.ID(), now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if len(live) != 2 {
 		t.Fatalf("ListActive: %d sessions", len(live))
 	}
@@ -575,9 +516,7 @@ func testMFASession(t *testing.T, s Store) {
 		return r.Sessions.Update(ctx, cur)
 	})
 	got, err := s.Repos.Sessions.ByID(ctx, plain.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	check("after Update", got, []string{"pwd", "otp"}, later)
 }
 

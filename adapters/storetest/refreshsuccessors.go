@@ -39,23 +39,17 @@ func testRefreshSuccessorRoundTrip(t *testing.T, s Store) {
 		return r.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, at, sealed)
 	})
 	got, err := readRefreshToken(t, s, rt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.UsedAt == nil || !got.UsedAt.Equal(at) || !bytes.Equal(got.SealedSuccessor, sealed) {
 		t.Fatalf("after rotation: used %s, successor %x; want %v, %x", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at, sealed)
 	}
-	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil))
 	if got, err = readRefreshToken(t, s, rt); err != nil || got.SealedSuccessor != nil || !equalTimePtr(got.UsedAt, &at) {
 		t.Fatalf("after erasing: %+v, %v; want used at %v and no successor", got, err, at)
 	}
 
 	added := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: at.Add(-time.Minute), UsedAt: &at, SealedSuccessor: sealedLike(t)}
-	if err := repo.AddRefreshToken(ctx, added); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.AddRefreshToken(ctx, added))
 	if got, err = readRefreshToken(t, s, added); err != nil || !bytes.Equal(got.SealedSuccessor, added.SealedSuccessor) {
 		t.Fatalf("added with a successor: %+v, %v", got, err)
 	}
@@ -77,9 +71,7 @@ func testForgetRefreshSuccessors(t *testing.T, s Store) {
 	inGrace := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: before, UsedAt: &after, SealedSuccessor: sealedLike(t)}
 	unused := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: before}
 	for _, rt := range []app.RefreshToken{past, inGrace, unused} {
-		if err := s.Repos.Sessions.AddRefreshToken(ctx, rt); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Sessions.AddRefreshToken(ctx, rt))
 	}
 	n, err := s.Retention.ForgetRefreshSuccessors(ctx, cutoff)
 	if err != nil || n != 1 {
@@ -90,9 +82,7 @@ func testForgetRefreshSuccessors(t *testing.T, s Store) {
 		want []byte
 	}{{past, nil}, {inGrace, inGrace.SealedSuccessor}, {unused, nil}} {
 		got, err := readRefreshToken(t, s, c.rt)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if !bytes.Equal(got.SealedSuccessor, c.want) || !equalTimePtr(got.UsedAt, c.rt.UsedAt) {
 			t.Errorf("token used %s: successor %x, used %s; want %x", fmtTimePtr(c.rt.UsedAt), got.SealedSuccessor, fmtTimePtr(got.UsedAt), c.want)
 		}

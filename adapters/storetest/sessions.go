@@ -47,18 +47,12 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 	sess := createSession(t, s, u.ID(), now())
 
 	got, err := repo.ByID(ctx, sess.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := diffSession(got, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, diffSession(got, sess))
 
 	sess.Touch(sess.CreatedAt().Add(time.Minute))
 	sess.Revoke(sess.CreatedAt().Add(2 * time.Minute))
-	if err := repo.Update(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, sess))
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		got, err := r.Sessions.ByIDForChange(ctx, sess.ID())
 		if err != nil {
@@ -83,9 +77,7 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 		t.Fatalf("ByIDForChange unknown: %v", err)
 	}
 	other, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if err := repo.Update(ctx, other); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Update unknown: %v", err)
 	}
@@ -99,16 +91,10 @@ func testSessionClientText(t *testing.T, s Store) {
 	ua := "Mozilla/5.0 (\xff invalid UTF-8 \x00 NUL) " + strings.Repeat("é", storable.MaxText)
 	ip := "203.0.113.9\x00"
 	sess, err := session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Sessions.Create(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.Sessions.Create(ctx, sess))
 	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := storable.Text(ua, storable.MaxText); got.UserAgent() != want {
 		t.Fatalf("user agent stored as %q (%d bytes), want %q (%d bytes)", got.UserAgent(), len(got.UserAgent()), want, len(want))
 	}
@@ -128,48 +114,34 @@ func testSessionListActiveAndRevokeAll(t *testing.T, s Store) {
 	s3 := createSession(t, s, u.ID(), t0.Add(2*time.Second))
 	revoked := createSession(t, s, u.ID(), t0.Add(3*time.Second))
 	revoked.Revoke(t0.Add(4 * time.Second))
-	if err := repo.Update(ctx, revoked); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, revoked))
 	createSessionTTL(t, s, u.ID(), t0.Add(-48*time.Hour), time.Hour) // expired
 	otherSession := createSession(t, s, other.ID(), t0)
 
 	list, err := repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s3.ID(), s2.ID(), s1.ID()}) {
 		t.Fatalf("ListActive = %v, want s3, s2, s1 (newest first)", ids)
 	}
-	if err := diffSession(list[1], s2); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffSession(list[1], s2))
 
 	n, err := repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if n != 2 {
 		t.Fatalf("RevokeAll revoked %d, want 2", n)
 	}
 	list, err = repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s2.ID()}) {
 		t.Fatalf("after RevokeAll: %v, want only s2", ids)
 	}
 	got, err := repo.ByID(ctx, revoked.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if !equalTimePtr(got.RevokedAt(), revoked.RevokedAt()) {
 		t.Fatal("RevokeAll changed the time of an already revoked session")
 	}
 	got, err = repo.ByID(ctx, s1.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := t0.Add(6 * time.Second); got.RevokedAt() == nil || !got.RevokedAt().Equal(want) {
 		t.Fatalf("RevokeAll revoked at %s, want %v", fmtTimePtr(got.RevokedAt()), want)
 	}
@@ -224,9 +196,7 @@ func testSessionConcurrentChanges(t *testing.T, s Store) {
 		}
 	})
 	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := t0.Add(n * time.Second); !got.LastUsedAt().Equal(want) {
 		t.Fatalf("last used %v after %d concurrent touches, want %v (an update was lost)", got.LastUsedAt(), n, want)
 	}
@@ -251,9 +221,7 @@ func addRefreshToken(t *testing.T, s Store) app.RefreshToken {
 	t.Helper()
 	sess := createSession(t, s, createUser(t, s).ID(), now())
 	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
-	if err := s.Repos.Sessions.AddRefreshToken(testCtx(t), rt); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Sessions.AddRefreshToken(testCtx(t), rt))
 	return rt
 }
 
@@ -262,20 +230,14 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	repo := s.Repos.Sessions
 	rt := addRefreshToken(t, s)
 	got, err := readRefreshToken(t, s, rt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.Hash != rt.Hash || got.SessionID != rt.SessionID || !got.CreatedAt.Equal(rt.CreatedAt) || got.UsedAt != nil {
 		t.Fatalf("got %+v, want %+v", got, rt)
 	}
 	at := now().Add(time.Second)
-	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil))
 	got, err = readRefreshToken(t, s, rt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.UsedAt == nil || !got.UsedAt.Equal(at) || got.SealedSuccessor != nil {
 		t.Fatalf("UsedAt = %s, successor %x; want %v and none", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at)
 	}
@@ -285,9 +247,7 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	used := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.AddRefreshToken(ctx, used) })
 	got, err = readRefreshToken(t, s, used)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.Hash != used.Hash || got.SessionID != used.SessionID || !got.CreatedAt.Equal(used.CreatedAt) || !equalTimePtr(got.UsedAt, used.UsedAt) {
 		t.Fatalf("got %+v, want %+v", got, used)
 	}
@@ -357,26 +317,20 @@ func testSessionCountActive(t *testing.T, s Store) {
 	for _, u := range []uuid.UUID{a.ID(), onlyEnded.ID()} {
 		revoked := createSession(t, s, u, t0)
 		revoked.Revoke(t0.Add(time.Second))
-		if err := repo.Update(ctx, revoked); err != nil {
-			t.Fatal(err)
-		}
+		must(t, repo.Update(ctx, revoked))
 		createSessionTTL(t, s, u, t0.Add(-48*time.Hour), time.Hour) // expired
 	}
 	at := t0.Add(2 * time.Second)
 	ids := []uuid.UUID{a.ID(), b.ID(), onlyEnded.ID(), none.ID(), uuid.New(), a.ID()} // a twice
 	want := map[uuid.UUID]int{a.ID(): 2, b.ID(): 1}
 	got, err := repo.CountActive(ctx, ids, at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if !maps.Equal(got, want) {
 		t.Fatalf("CountActive = %v, want %v", got, want)
 	}
 	for _, id := range ids {
 		list, err := repo.ListActive(ctx, id, at)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if len(list) != got[id] {
 			t.Fatalf("user %s: ListActive lists %d, CountActive counts %d", id, len(list), got[id])
 		}
