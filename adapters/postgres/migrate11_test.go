@@ -1,10 +1,8 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/google/uuid"
 )
 
@@ -15,25 +13,13 @@ import (
 // tokens they were and keeps every row; up again works.
 func TestMigration11RoundTrip(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-
-	ref := schemaBefore(t, "00011")
-
-	url, db, exec := migratedTo(t, 10)
-	count := func(sql string, args ...any) int {
-		t.Helper()
-		var n int
-		if err := db.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return n
-	}
+	m := migratedTo(t, 11, 10)
 	pending, invited, verified, usedLink, loggedIn := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	for _, id := range []uuid.UUID{pending, invited, verified, usedLink, loggedIn} {
-		exec(`INSERT INTO users (id, email, hashed_password, is_verified, last_login_at)
+		m.exec(`INSERT INTO users (id, email, hashed_password, is_verified, last_login_at)
 			VALUES ($1, $2, 'h', $3, CASE WHEN $4 THEN now() END)`, id, uuid.NewString()+"@example.com", id == verified, id == loggedIn)
 	}
-	exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash) VALUES
+	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash) VALUES
 		(sha256(gen_random_uuid()::text::bytea), $1, 'verify_email', now(), now(), NULL, '$argon2id$reg'),
 		(sha256(gen_random_uuid()::text::bytea), $1, 'verify_email', now(), now(), NULL, NULL),
 		(sha256(gen_random_uuid()::text::bytea), $2, 'reset_password', now(), now(), NULL, NULL),
@@ -42,28 +28,23 @@ func TestMigration11RoundTrip(t *testing.T) {
 		(sha256(gen_random_uuid()::text::bytea), $4, 'verify_email', now(), now(), now(), '$argon2id$reg'),
 		(sha256(gen_random_uuid()::text::bytea), $5, 'verify_email', now(), now(), NULL, '$argon2id$reg')`, pending, invited, verified, usedLink, loggedIn)
 
-	if err := postgres.MigrateUpTo(ctx, url, 11); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(`SELECT count(*) FROM users WHERE registration_pending`); n != 1 {
+	m.up()
+	if n := m.count(`SELECT count(*) FROM users WHERE registration_pending`); n != 1 {
 		t.Fatalf("after up: %d pending registrations, want 1", n)
 	}
-	if n := count(`SELECT count(*) FROM users WHERE registration_pending AND id = $1`, pending); n != 1 {
+	if n := m.count(`SELECT count(*) FROM users WHERE registration_pending AND id = $1`, pending); n != 1 {
 		t.Fatal("after up: the registration nobody verified is not pending")
 	}
-	exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('invite'), $1, 'invite', now(), now())`, invited)
-	if _, err := db.Exec(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('other'), $1, 'other', now(), now())`, invited); err == nil {
-		t.Fatal("version 11 accepted an unknown purpose")
-	}
+	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('invite'), $1, 'invite', now(), now())`, invited)
+	m.refused("version 11 accepted an unknown purpose",
+		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('other'), $1, 'other', now(), now())`, invited)
 
-	downMatches(t, url, db, ref)
-	if n := count(`SELECT count(*) FROM one_time_tokens`); n != 8 {
+	m.down()
+	if n := m.count(`SELECT count(*) FROM one_time_tokens`); n != 8 {
 		t.Fatalf("after down: %d tokens, want all 8", n)
 	}
-	if n := count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND purpose = 'reset_password'`, invited); n != 2 {
+	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND purpose = 'reset_password'`, invited); n != 2 {
 		t.Fatalf("after down: the invitation is not a reset token (%d resets)", n)
 	}
-	if err := postgres.MigrateUpTo(ctx, url, 11); err != nil {
-		t.Fatal(err)
-	}
+	m.up()
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -13,21 +14,71 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// migratedTo is a fresh database migrated up to version, a pool on it,
-// and an exec that fails the test on an error.
-func migratedTo(t *testing.T, version int64) (string, *pgxpool.Pool, func(sql string, args ...any)) {
+// migration is one migration's round trip: a fresh database of the
+// test's own, a pool on it, and the schema before the migration.
+type migration struct {
+	t       *testing.T
+	version int64
+	url     string
+	db, ref *pgxpool.Pool
+}
+
+// migratedTo is a fresh database migrated up to from, for the round trip
+// of migration version; its ref holds the Up sections of the migrations
+// before version, run by hand.
+func migratedTo(t *testing.T, version, from int64) *migration {
 	t.Helper()
-	ctx := context.Background()
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, version); err != nil {
+	m := &migration{t: t, version: version, url: pgtest.NewEmptyDatabase(t), ref: schemaBefore(t, fmt.Sprintf("%05d", version))}
+	if err := postgres.MigrateUpTo(context.Background(), m.url, from); err != nil {
 		t.Fatal(err)
 	}
-	db := openPool(t, url)
-	return url, db, func(sql string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
+	m.db = openPool(t, m.url)
+	return m
+}
+
+// exec runs one statement and fails the test on an error.
+func (m *migration) exec(sql string, args ...any) {
+	m.t.Helper()
+	if _, err := m.db.Exec(context.Background(), sql, args...); err != nil {
+		m.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// refused fails the test with why when the schema accepts the statement.
+func (m *migration) refused(why, sql string, args ...any) {
+	m.t.Helper()
+	if _, err := m.db.Exec(context.Background(), sql, args...); err == nil {
+		m.t.Fatal(why)
+	}
+}
+
+// count runs one SELECT count(*) ... query.
+func (m *migration) count(sql string, args ...any) int {
+	m.t.Helper()
+	var n int
+	if err := m.db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		m.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// up migrates up to the version under test.
+func (m *migration) up() {
+	m.t.Helper()
+	if err := postgres.MigrateUpTo(context.Background(), m.url, m.version); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// down migrates one version down and fails unless the database then has
+// exactly the schema of ref.
+func (m *migration) down() {
+	m.t.Helper()
+	if err := postgres.MigrateDown(context.Background(), m.url); err != nil {
+		m.t.Fatal(err)
+	}
+	if got, want := pgSchema(m.t, m.db), pgSchema(m.t, m.ref); got != want {
+		m.t.Fatalf("schema after down differs from the versions before:\n--- got\n%s\n--- want\n%s", got, want)
 	}
 }
 
@@ -66,23 +117,7 @@ func schemaBefore(t *testing.T, prefix string) *pgxpool.Pool {
 // again.
 func TestMigration7RoundTrip(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ref := schemaBefore(t, "00007")
-	url, db, _ := migratedTo(t, 7)
-	downMatches(t, url, db, ref)
-	if err := postgres.MigrateUpTo(ctx, url, 7); err != nil {
-		t.Fatalf("up again: %v", err)
-	}
-}
-
-// downMatches migrates the database at url one version down and fails
-// unless db (a pool on it) then has exactly the schema of ref.
-func downMatches(t *testing.T, url string, db, ref *pgxpool.Pool) {
-	t.Helper()
-	if err := postgres.MigrateDown(context.Background(), url); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := pgSchema(t, db), pgSchema(t, ref); got != want {
-		t.Fatalf("schema after down differs from the versions before:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	m := migratedTo(t, 7, 7)
+	m.down()
+	m.up()
 }

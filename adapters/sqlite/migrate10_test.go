@@ -1,10 +1,8 @@
 package sqlite_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -14,32 +12,23 @@ import (
 // kept.
 func TestMigration10RoundTrip(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-
-	ref := schemaBefore(t, "00010")
-
 	// The session is stored at version 2, where sessions began, so that
 	// later migrations fill in their own columns of it.
-	path, db := migratedTo(t, 2)
+	m := migratedTo(t, 10, 2)
 	userID, sessionID := uuid.NewString(), uuid.NewString()
-	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm10@example.com', 'h', 1, 1)`, userID)
-	mustExec(t, db, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, 1, 1, 2)`, sessionID, userID)
-	if err := sqlite.MigrateUpTo(ctx, path, 10); err != nil {
-		t.Fatal(err)
-	}
-	mustExec(t, db, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(84))`, sessionID)
-	if _, err := db.ExecContext(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(43))`, sessionID); err == nil {
-		t.Fatal("a successor of the size of a plain token was accepted")
-	}
+	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm10@example.com', 'h', 1, 1)`, userID)
+	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, 1, 1, 2)`, sessionID, userID)
+	m.up()
+	m.exec(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(84))`, sessionID)
+	m.refused("a successor of the size of a plain token was accepted",
+		`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(43))`, sessionID)
 
-	downMatches(t, path, db, ref)
-	if n := countRows(t, db, `SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
+	m.down()
+	if n := m.count(`SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
 		t.Fatalf("after down: %d refresh tokens, want the 1 stored", n)
 	}
-	if err := sqlite.MigrateUpTo(ctx, path, 10); err != nil {
-		t.Fatal(err)
-	}
-	if n := countRows(t, db, `SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT NULL`); n != 0 {
+	m.up()
+	if n := m.count(`SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT NULL`); n != 0 {
 		t.Fatalf("after up again: %d successors, want none", n)
 	}
 }

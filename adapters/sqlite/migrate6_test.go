@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/migrations"
 	"github.com/google/uuid"
 )
@@ -21,77 +20,49 @@ import (
 // works.
 func TestMigration6RoundTrip(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-
-	ref := schemaBefore(t, "00006")
-
 	// The database under test: at version 5 with data, then up to 6.
-	path, db := migratedTo(t, 6)
-	downMatches(t, path, db, ref)
+	m := migratedTo(t, 6, 6)
+	m.down()
 	userID := uuid.NewString()
-	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6@example.com', 'h', 1, 1)`, userID)
-	mustExec(t, db, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
+	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6@example.com', 'h', 1, 1)`, userID)
+	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
 		VALUES (randomblob(32), $1, 'verify_email', 1, 2, NULL, '$argon2id$reg'), (randomblob(32), $1, 'reset_password', 1, 2, 3, NULL)`, userID)
-	if err := sqlite.MigrateUpTo(ctx, path, 6); err != nil {
-		t.Fatal(err)
-	}
-	if n := countRows(t, db, `SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND new_email IS NULL`, userID); n != 2 {
+	m.up()
+	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND new_email IS NULL`, userID); n != 2 {
 		t.Fatalf("after up: %d of the 2 tokens", n)
 	}
-	mustExec(t, db, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
+	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
 		VALUES (randomblob(32), $1, 'change_email', 1, 2, 'new@example.com')`, userID)
-	if _, err := db.ExecContext(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'other', 1, 2)`, userID); err == nil {
-		t.Fatal("version 6 accepted an unknown purpose")
-	}
+	m.refused("version 6 accepted an unknown purpose",
+		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'other', 1, 2)`, userID)
 	// The foreign key survived the rebuild: deleting the user takes its
 	// tokens.
 	other := uuid.NewString()
-	mustExec(t, db, `INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6-other@example.com', 'h', 1, 1)`, other)
-	mustExec(t, db, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, other)
-	mustExec(t, db, `DELETE FROM users WHERE id = $1`, other)
-	if n := countRows(t, db, `SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, other); n != 0 {
+	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6-other@example.com', 'h', 1, 1)`, other)
+	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, other)
+	m.exec(`DELETE FROM users WHERE id = $1`, other)
+	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, other); n != 0 {
 		t.Fatalf("%d tokens of a deleted user left: the foreign key was lost", n)
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'verify_email', 1, 2)`, uuid.NewString()); err == nil {
-		t.Fatal("a token of no user was accepted: the foreign key was lost")
-	}
+	m.refused("a token of no user was accepted: the foreign key was lost",
+		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'verify_email', 1, 2)`, uuid.NewString())
 
-	if err := sqlite.MigrateDown(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schema(t, db), schema(t, ref); got != want {
-		t.Fatalf("schema after the second down differs from versions 1-5:\n--- got\n%s\n--- want\n%s", got, want)
-	}
-	if n := countRows(t, db, `SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, userID); n != 2 {
+	m.down()
+	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, userID); n != 2 {
 		t.Fatalf("after down: %d tokens, want the 2 version 5 holds", n)
 	}
-	if n := countRows(t, db, `SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND password_hash = '$argon2id$reg' AND used_at IS NULL`, userID); n != 1 {
+	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND password_hash = '$argon2id$reg' AND used_at IS NULL`, userID); n != 1 {
 		t.Fatal("after down: the registration token lost its password hash")
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, userID); err == nil {
-		t.Fatal("version 5 accepted a change-email token")
+	m.refused("version 5 accepted a change-email token",
+		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, userID)
+	if n := m.count(`SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'`); n != 1 || m.count(`SELECT count(*) FROM pragma_integrity_check`) != 1 {
+		t.Fatal("integrity_check: not ok")
 	}
-	for _, check := range []string{`PRAGMA integrity_check`, `PRAGMA foreign_key_check`} {
-		rows, err := db.QueryContext(ctx, check)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for rows.Next() {
-			var s sql.NullString
-			if err := rows.Scan(&s); err != nil {
-				t.Fatalf("%s: %v", check, err)
-			}
-			out = append(out, s.String)
-		}
-		rows.Close()
-		if check == `PRAGMA integrity_check` && !slices.Equal(out, []string{"ok"}) || check == `PRAGMA foreign_key_check` && len(out) != 0 {
-			t.Fatalf("%s: %v", check, out)
-		}
+	if n := m.count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
+		t.Fatalf("foreign_key_check: %d rows", n)
 	}
-	if err := sqlite.MigrateUpTo(ctx, path, 6); err != nil {
-		t.Fatal(err)
-	}
+	m.up()
 }
 
 // openRaw opens the file at path with foreign keys on, one connection.
@@ -104,22 +75,6 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
-func countRows(t *testing.T, db *sql.DB, q string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := db.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
 }
 
 // upSection is the Up part of an embedded migration file.
