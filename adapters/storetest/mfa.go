@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -109,9 +110,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 		t.Fatal("the pending factor was not replaced")
 	}
 	// The first secret is gone: confirming it does nothing.
-	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), first.SealedSecret(), now(), 100); err != nil || ok {
-		t.Fatalf("ConfirmTOTP with the replaced secret = %v, %v; want false", ok, err)
-	}
+	wantBool(t, false, "ConfirmTOTP with the replaced secret")(s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), first.SealedSecret(), now(), 100))
 	confirmed := t0.Add(2 * time.Minute)
 	var ok bool
 	within(t, s, func(ctx context.Context, r app.Repos) error {
@@ -126,9 +125,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	if !got.Enabled() || !got.ConfirmedAt().Equal(confirmed) || got.LastUsedStep() == nil || *got.LastUsedStep() != 100 {
 		t.Fatalf("confirmed factor read back as enabled=%v at=%s step=%s", got.Enabled(), fmtTimePtr(got.ConfirmedAt()), stepOf(got))
 	}
-	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200); err != nil || ok {
-		t.Fatalf("confirming twice = %v, %v; want false", ok, err)
-	}
+	wantBool(t, false, "confirming twice")(s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200))
 	// Confirmed: starting again is refused, in a transaction too, and the
 	// factor stays as it was.
 	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())); !errors.Is(err, mfa.ErrAlreadyEnabled) {
@@ -152,22 +149,15 @@ func testMFAStepsOnlyUp(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	pending := createUser(t, s)
 	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
-	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, pending.ID(), 1); err != nil || ok {
-		t.Fatalf("UseTOTPStep on a pending factor = %v, %v; want false", ok, err)
-	}
-	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, uuid.New(), 1); err != nil || ok {
-		t.Fatalf("UseTOTPStep of nobody = %v, %v; want false", ok, err)
-	}
+	wantBool(t, false, "UseTOTPStep on a pending factor")(s.Repos.MFA.UseTOTPStep(ctx, pending.ID(), 1))
+	wantBool(t, false, "UseTOTPStep of nobody")(s.Repos.MFA.UseTOTPStep(ctx, uuid.New(), 1))
 
 	id, _ := enrolled(t, s, 100)
 	for _, c := range []struct {
 		step int64
 		want bool
 	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}, {104, true}} {
-		ok, err := s.Repos.MFA.UseTOTPStep(ctx, id, c.step)
-		if err != nil || ok != c.want {
-			t.Fatalf("UseTOTPStep(%d) = %v, %v; want %v", c.step, ok, err, c.want)
-		}
+		wantBool(t, c.want, "UseTOTPStep(%d)", c.step)(s.Repos.MFA.UseTOTPStep(ctx, id, c.step))
 	}
 	if got := readTOTP(t, s, id); *got.LastUsedStep() != 104 {
 		t.Fatalf("last used step %d, want 104", *got.LastUsedStep())
@@ -236,6 +226,17 @@ func oneWins(t *testing.T, s Store, what string, fn func(ctx context.Context, r 
 	}
 }
 
+// wantBool returns a check that a port's answer is want, with no error;
+// what (a format, with args) names the call.
+func wantBool(t *testing.T, want bool, what string, args ...any) func(got bool, err error) {
+	return func(got bool, err error) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Fatalf("%s = %v, %v; want %v", fmt.Sprintf(what, args...), got, err, want)
+		}
+	}
+}
+
 func addLoginToken(t *testing.T, s Store, userID uuid.UUID, at time.Time) *mfa.LoginToken {
 	t.Helper()
 	var b mfa.Binding
@@ -289,14 +290,10 @@ func testMFADelete(t *testing.T, s Store) {
 			t.Errorf("%s of %s: %d rows, want %d", c.table, c.user, n, c.want)
 		}
 	}
-	if was, err := s.Repos.MFA.DeleteTOTP(ctx, id); err != nil || was {
-		t.Fatalf("DeleteTOTP again = %v, %v; want false", was, err)
-	}
+	wantBool(t, false, "DeleteTOTP again")(s.Repos.MFA.DeleteTOTP(ctx, id))
 	pending := createUser(t, s)
 	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
-	if was, err := s.Repos.MFA.DeleteTOTP(ctx, pending.ID()); err != nil || was {
-		t.Fatalf("DeleteTOTP of a pending factor = %v, %v; want false (MFA was not on)", was, err)
-	}
+	wantBool(t, false, "DeleteTOTP of a pending factor (MFA was not on)")(s.Repos.MFA.DeleteTOTP(ctx, pending.ID()))
 	if _, err := s.Repos.MFA.TOTP(ctx, pending.ID()); !errors.Is(err, mfa.ErrNotFound) {
 		t.Fatalf("pending factor after DeleteTOTP: %v", err)
 	}
@@ -346,9 +343,7 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 	unused(mfa.RecoveryCodeCount)
 	use := func(user uuid.UUID, h token.Hash, want bool) {
 		t.Helper()
-		if ok, err := s.Repos.MFA.UseRecoveryCode(ctx, user, h, now()); err != nil || ok != want {
-			t.Fatalf("UseRecoveryCode = %v, %v; want %v", ok, err, want)
-		}
+		wantBool(t, want, "UseRecoveryCode")(s.Repos.MFA.UseRecoveryCode(ctx, user, h, now()))
 	}
 	use(id, first[3], true)
 	unused(mfa.RecoveryCodeCount - 1)
@@ -399,24 +394,16 @@ func testMFALoginToken(t *testing.T, s Store) {
 			got.UserID(), got.CreatedAt(), got.ExpiresAt(), got.FailedAttempts(), fmtTimePtr(got.UsedAt()))
 	}
 	for i := 1; i <= mfa.MaxCodeAttempts; i++ {
-		if ok, err := s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts); err != nil || !ok {
-			t.Fatalf("wrong code %d: FailLoginToken = %v, %v", i, ok, err)
-		}
+		wantBool(t, true, "wrong code %d: FailLoginToken", i)(s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts))
 	}
-	if ok, err := s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("wrong code %d: FailLoginToken = %v, %v; want false (burned)", mfa.MaxCodeAttempts+1, ok, err)
-	}
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("UseLoginToken of a burned token = %v, %v", ok, err)
-	}
+	wantBool(t, false, "wrong code %d: FailLoginToken (burned)", mfa.MaxCodeAttempts+1)(s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts))
+	wantBool(t, false, "UseLoginToken of a burned token")(s.Repos.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts))
 	if got, _ := s.Repos.MFA.LoginToken(ctx, lt.Hash()); got.FailedAttempts() != mfa.MaxCodeAttempts || got.UsedAt() != nil {
 		t.Fatalf("burned token: %d failures, used %s", got.FailedAttempts(), fmtTimePtr(got.UsedAt()))
 	}
 
 	fresh := addLoginToken(t, s, u.ID(), t0)
-	if ok, err := s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
+	wantBool(t, true, "FailLoginToken of a fresh token")(s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts))
 	usedAt := t0.Add(time.Minute)
 	var ok bool
 	within(t, s, func(ctx context.Context, r app.Repos) error {
@@ -426,23 +413,15 @@ func testMFALoginToken(t *testing.T, s Store) {
 	if !ok {
 		t.Fatal("UseLoginToken of a fresh token did nothing")
 	}
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, fresh.Hash(), usedAt, mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("UseLoginToken twice = %v, %v", ok, err)
-	}
-	if ok, err := s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("FailLoginToken of a used token = %v, %v", ok, err)
-	}
+	wantBool(t, false, "UseLoginToken twice")(s.Repos.MFA.UseLoginToken(ctx, fresh.Hash(), usedAt, mfa.MaxCodeAttempts))
+	wantBool(t, false, "FailLoginToken of a used token")(s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts))
 	if got, _ := s.Repos.MFA.LoginToken(ctx, fresh.Hash()); got.UsedAt() == nil || !got.UsedAt().Equal(usedAt) || got.FailedAttempts() != 1 {
 		t.Fatalf("used token: used %s, %d failures", fmtTimePtr(got.UsedAt()), got.FailedAttempts())
 	}
 
 	old := addLoginToken(t, s, u.ID(), t0)
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("UseLoginToken at its expiry = %v, %v", ok, err)
-	}
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt().Add(-time.Microsecond), mfa.MaxCodeAttempts); err != nil || !ok {
-		t.Fatalf("UseLoginToken just before its expiry = %v, %v", ok, err)
-	}
+	wantBool(t, false, "UseLoginToken at its expiry")(s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt(), mfa.MaxCodeAttempts))
+	wantBool(t, true, "UseLoginToken just before its expiry")(s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt().Add(-time.Microsecond), mfa.MaxCodeAttempts))
 }
 
 // Ten callers race to use one login token: exactly one wins.
