@@ -41,9 +41,7 @@ func diffAdminKey(got, want app.AdminKey) error {
 func ownKeys(t *testing.T, s Store, prefix string) []app.AdminKey {
 	t.Helper()
 	all, err := s.Repos.AdminKeys.List(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	var own []app.AdminKey
 	for _, k := range all {
 		if strings.HasPrefix(k.Name, prefix) {
@@ -62,13 +60,9 @@ func testAdminKeys(t *testing.T, s Store) {
 	ops := newAdminKey(t, p+"ops", t0)
 	upper := newAdminKey(t, p+"Ops", t0.Add(time.Second))
 	ci := newAdminKey(t, p+"ci-1", t0.Add(2*time.Second))
-	if err := store.Create(ctx, ops); err != nil {
-		t.Fatal(err)
-	}
+	must(t, store.Create(ctx, ops))
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Create(ctx, upper) })
-	if err := store.Create(ctx, ci); err != nil {
-		t.Fatal(err)
-	}
+	must(t, store.Create(ctx, ci))
 	// Rolled back: not stored.
 	rolledBack := newAdminKey(t, p+"rolled-back", t0)
 	boom := errors.New("boom")
@@ -90,12 +84,8 @@ func testAdminKeys(t *testing.T, s Store) {
 
 	for _, k := range []app.AdminKey{ops, upper, ci} {
 		got, err := store.ByHash(ctx, k.Hash)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := diffAdminKey(got, k); err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
+		must(t, diffAdminKey(got, k))
 	}
 	if _, err := store.ByHash(ctx, randomHash(t)); !errors.Is(err, app.ErrAdminKeyNotFound) {
 		t.Fatalf("ByHash(unknown): %v, want ErrAdminKeyNotFound", err)
@@ -127,9 +117,7 @@ func testAdminKeys(t *testing.T, s Store) {
 
 	// Revoke: the key stays, listed and found by hash, with its time.
 	at := t0.Add(time.Minute)
-	if err := store.Revoke(ctx, ops.Name, at); err != nil {
-		t.Fatal(err)
-	}
+	must(t, store.Revoke(ctx, ops.Name, at))
 	ops.RevokedAt = &at
 	if got, err := store.ByHash(ctx, ops.Hash); err != nil {
 		t.Fatal(err)
@@ -163,15 +151,11 @@ func testAdminKeyNamesNeverReused(t *testing.T, s Store) {
 	store := s.Repos.AdminKeys
 	name := keyPrefix() + "deploy"
 	first := newAdminKey(t, name, now())
-	if err := store.Create(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	must(t, store.Create(ctx, first))
 	if err := store.Create(ctx, newAdminKey(t, name, now())); !errors.Is(err, app.ErrAdminKeyExists) {
 		t.Fatalf("Create of a live key's name: %v, want ErrAdminKeyExists", err)
 	}
-	if err := store.Revoke(ctx, name, now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, store.Revoke(ctx, name, now()))
 	again := newAdminKey(t, name, now())
 	if err := store.Create(ctx, again); !errors.Is(err, app.ErrAdminKeyExists) {
 		t.Fatalf("Create of a revoked key's name: %v, want ErrAdminKeyExists", err)
@@ -219,10 +203,6 @@ func testAdminKeyConcurrentCreate(t *testing.T, s Store) {
 	}
 	winner := int(winnerIdx.Load())
 	got, err := s.Repos.AdminKeys.ByHash(ctx, keys[winner].Hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := diffAdminKey(got, keys[winner]); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, diffAdminKey(got, keys[winner]))
 }

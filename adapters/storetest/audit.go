@@ -82,14 +82,10 @@ func testAuditStoresEventAsHashed(t *testing.T, s Store) {
 	e := event(uuid.New())
 	e.Detail["note"] = "NUL \x00 and \xfe" + strings.Repeat("x", 2*storable.MaxText)
 	e.UserAgent += strings.Repeat("é", storable.MaxText)
-	if err := s.Repos.Audit.Append(ctx, e); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Audit.Append(ctx, e))
 	bare := audit.Event{Type: audit.LoginFailed, IP: "198.51.100.1", At: time.Now()} // no user, no detail
 	bare.UserAgent = "bare-" + uuid.NewString()
-	if err := s.Repos.Audit.Append(ctx, bare); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Audit.Append(ctx, bare))
 
 	recs := recordsOf(t, s, e.UserID)
 	if len(recs) != 1 {
@@ -97,9 +93,7 @@ func testAuditStoresEventAsHashed(t *testing.T, s Store) {
 	}
 	r := recs[0]
 	want := storable.Event(e)
-	if err := diffEvent(r.Event, want); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffEvent(r.Event, want))
 	if len(r.Event.UserAgent) > storable.MaxText || len(r.Event.Detail["note"]) > storable.MaxText {
 		t.Fatalf("stored text longer than %d bytes", storable.MaxText)
 	}
@@ -114,15 +108,11 @@ func testAuditStoresEventAsHashed(t *testing.T, s Store) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if len(found) != 1 {
 		t.Fatalf("%d records of the bare event, want 1", len(found))
 	}
-	if err := diffEvent(found[0].Event, storable.Event(bare)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffEvent(found[0].Event, storable.Event(bare)))
 	if found[0].Event.UserID != uuid.Nil || len(found[0].Event.Detail) != 0 {
 		t.Fatalf("bare event read back with user %s, detail %v", found[0].Event.UserID, found[0].Event.Detail)
 	}
@@ -139,9 +129,7 @@ func testAuditConcurrentAppends(t *testing.T, s Store) {
 	for range 5 {
 		u := uuid.New()
 		users = append(users, u)
-		if err := s.Repos.Audit.Append(ctx, event(u)); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Audit.Append(ctx, event(u)))
 	}
 	const n = 30
 	racers := make([]uuid.UUID, n)
@@ -177,9 +165,7 @@ func testAuditConcurrentAppends(t *testing.T, s Store) {
 		seen[r.Event.UserID]++
 		return v.Check(r)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	for _, u := range users {
 		if seen[u] != 1 {
 			t.Fatalf("event of %s stored %d times, want once", u, seen[u])
@@ -210,9 +196,7 @@ func testAuditRolledBackAppend(t *testing.T, s Store) {
 	}
 	committed := event(uuid.New())
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Audit.Append(ctx, committed) })
-	if err := s.Repos.Audit.Append(ctx, event(uuid.New())); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Audit.Append(ctx, event(uuid.New())))
 	verifyChain(t, s)
 	if recs := recordsOf(t, s, rolledBack.UserID); len(recs) != 0 {
 		t.Fatalf("rolled-back event stored as seq %d", recs[0].Seq)
@@ -241,9 +225,7 @@ func testAuditTamperDetected(t *testing.T, s Store) {
 		Detail: map[string]string{"reason": "forged"},
 	}
 	for _, e := range []audit.Event{evA, evB, evA} {
-		if err := s.Repos.Audit.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Audit.Append(ctx, e))
 	}
 	recsA, recsB := recordsOf(t, s, evA.UserID), recordsOf(t, s, evB.UserID)
 	if len(recsA) != 2 || len(recsB) != 1 {
@@ -375,9 +357,7 @@ func testAuditQuery(t *testing.T, s Store) {
 		t.Helper()
 		e := event(userID)
 		e.Type = typ
-		if err := s.Repos.Audit.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Audit.Append(ctx, e))
 	}
 	appendEv(u1, audit.LoginSucceeded)
 	appendEv(u2, audit.LoginSucceeded)
@@ -403,9 +383,7 @@ func testAuditQuery(t *testing.T, s Store) {
 		t.Fatalf("Query(u1) = %v, want %v", seqs(got), seqs(walked))
 	}
 	for i := range got {
-		if err := diffRecord(got[i], walked[i]); err != nil {
-			t.Fatal(err)
-		}
+		must(t, diffRecord(got[i], walked[i]))
 	}
 	// Pages of 3 by BeforeSeq: 3, then 1, then none.
 	p1 := query(t, s, admin.AuditQuery{UserID: u1, Limit: 3})

@@ -35,18 +35,14 @@ const passwordHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"
 func randomEmail(t *testing.T) user.Email {
 	t.Helper()
 	e, err := user.ParseEmail("u-" + uuid.NewString() + "@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return e
 }
 
 func newUser(t *testing.T) *user.User {
 	t.Helper()
 	u, err := user.New(uuid.New(), randomEmail(t), passwordHash, now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return u
 }
 
@@ -54,9 +50,7 @@ func newUser(t *testing.T) *user.User {
 func createUser(t *testing.T, s Store) *user.User {
 	t.Helper()
 	u := newUser(t)
-	if err := s.Repos.Users.Create(testCtx(t), u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Create(testCtx(t), u))
 	return u
 }
 
@@ -70,22 +64,24 @@ func createSession(t *testing.T, s Store, userID uuid.UUID, created time.Time) *
 func createSessionTTL(t *testing.T, s Store, userID uuid.UUID, created time.Time, ttl time.Duration) *session.Session {
 	t.Helper()
 	sess, err := session.New(uuid.New(), userID, created, ttl, "test-agent", "192.0.2.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Sessions.Create(testCtx(t), sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.Sessions.Create(testCtx(t), sess))
 	return sess
 }
 
 func randomHash(t *testing.T) token.Hash {
 	t.Helper()
 	_, h, err := token.NewSecret(rand.Reader)
+	must(t, err)
+	return h
+}
+
+// must fails the test at once on a setup or read error.
+func must(t *testing.T, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
 }
 
 // within runs fn in a transaction and fails the test on error.

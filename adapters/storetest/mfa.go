@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -48,9 +49,7 @@ func sealedSecret(t *testing.T) []byte {
 func pendingTOTP(t *testing.T, userID uuid.UUID, at time.Time) *mfa.TOTP {
 	t.Helper()
 	f, err := mfa.NewPending(userID, sealedSecret(t), at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return f
 }
 
@@ -61,9 +60,7 @@ func enrolled(t *testing.T, s Store, step int64) (uuid.UUID, *mfa.TOTP) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
 	f := pendingTOTP(t, u.ID(), now())
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, f))
 	ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), step)
 	if err != nil || !ok {
 		t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
@@ -113,9 +110,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 		t.Fatal("the pending factor was not replaced")
 	}
 	// The first secret is gone: confirming it does nothing.
-	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), first.SealedSecret(), now(), 100); err != nil || ok {
-		t.Fatalf("ConfirmTOTP with the replaced secret = %v, %v; want false", ok, err)
-	}
+	wantBool(t, false, "ConfirmTOTP with the replaced secret")(s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), first.SealedSecret(), now(), 100))
 	confirmed := t0.Add(2 * time.Minute)
 	var ok bool
 	within(t, s, func(ctx context.Context, r app.Repos) error {
@@ -130,9 +125,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	if !got.Enabled() || !got.ConfirmedAt().Equal(confirmed) || got.LastUsedStep() == nil || *got.LastUsedStep() != 100 {
 		t.Fatalf("confirmed factor read back as enabled=%v at=%s step=%s", got.Enabled(), fmtTimePtr(got.ConfirmedAt()), stepOf(got))
 	}
-	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200); err != nil || ok {
-		t.Fatalf("confirming twice = %v, %v; want false", ok, err)
-	}
+	wantBool(t, false, "confirming twice")(s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200))
 	// Confirmed: starting again is refused, in a transaction too, and the
 	// factor stays as it was.
 	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())); !errors.Is(err, mfa.ErrAlreadyEnabled) {
@@ -155,25 +148,16 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 func testMFAStepsOnlyUp(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	pending := createUser(t, s)
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, pending.ID(), 1); err != nil || ok {
-		t.Fatalf("UseTOTPStep on a pending factor = %v, %v; want false", ok, err)
-	}
-	if ok, err := s.Repos.MFA.UseTOTPStep(ctx, uuid.New(), 1); err != nil || ok {
-		t.Fatalf("UseTOTPStep of nobody = %v, %v; want false", ok, err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
+	wantBool(t, false, "UseTOTPStep on a pending factor")(s.Repos.MFA.UseTOTPStep(ctx, pending.ID(), 1))
+	wantBool(t, false, "UseTOTPStep of nobody")(s.Repos.MFA.UseTOTPStep(ctx, uuid.New(), 1))
 
 	id, _ := enrolled(t, s, 100)
 	for _, c := range []struct {
 		step int64
 		want bool
 	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}, {104, true}} {
-		ok, err := s.Repos.MFA.UseTOTPStep(ctx, id, c.step)
-		if err != nil || ok != c.want {
-			t.Fatalf("UseTOTPStep(%d) = %v, %v; want %v", c.step, ok, err, c.want)
-		}
+		wantBool(t, c.want, "UseTOTPStep(%d)", c.step)(s.Repos.MFA.UseTOTPStep(ctx, id, c.step))
 	}
 	if got := readTOTP(t, s, id); *got.LastUsedStep() != 104 {
 		t.Fatalf("last used step %d, want 104", *got.LastUsedStep())
@@ -214,24 +198,42 @@ func testMFAConcurrentStep(t *testing.T, s Store) {
 func testMFAConcurrentConfirm(t *testing.T, s Store) {
 	u := createUser(t, s)
 	f := pendingTOTP(t, u.ID(), now())
-	if err := s.Repos.MFA.PutPendingTOTP(testCtx(t), f); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(testCtx(t), f))
+	oneWins(t, s, "confirmations", func(ctx context.Context, r app.Repos, i int) (bool, error) {
+		return r.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), int64(100+i))
+	})
+}
+
+// oneWins runs fn in ten transactions released together and fails the
+// test unless exactly one of them reports a win, and none an error.
+func oneWins(t *testing.T, s Store, what string, fn func(ctx context.Context, r app.Repos, i int) (bool, error)) {
+	t.Helper()
 	var wins atomic.Int32
 	race(10, func(i int) {
 		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
-			ok, err := r.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), int64(100+i))
+			ok, err := fn(ctx, r, i)
 			if ok {
 				wins.Add(1)
 			}
 			return err
 		})
 		if err != nil {
-			t.Errorf("ConfirmTOTP: %v", err)
+			t.Errorf("racing %s: %v", what, err)
 		}
 	})
 	if wins.Load() != 1 {
-		t.Fatalf("%d of 10 racing confirmations won; want exactly 1", wins.Load())
+		t.Fatalf("%d of 10 racing %s won; want exactly 1", wins.Load(), what)
+	}
+}
+
+// wantBool returns a check that a port's answer is want, with no error;
+// what (a format, with args) names the call.
+func wantBool(t *testing.T, want bool, what string, args ...any) func(got bool, err error) {
+	return func(got bool, err error) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Fatalf("%s = %v, %v; want %v", fmt.Sprintf(what, args...), got, err, want)
+		}
 	}
 }
 
@@ -242,21 +244,15 @@ func addLoginToken(t *testing.T, s Store, userID uuid.UUID, at time.Time) *mfa.L
 		t.Fatal(err)
 	}
 	lt, err := mfa.IssueLoginToken(randomHash(t), userID, b, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.MFA.AddLoginToken(testCtx(t), lt); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.MFA.AddLoginToken(testCtx(t), lt))
 	return lt
 }
 
 func recoveryHashes(t *testing.T) []token.Hash {
 	t.Helper()
 	_, hashes, err := mfa.NewRecoveryCodes(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return hashes
 }
 
@@ -267,9 +263,7 @@ func testMFADelete(t *testing.T, s Store) {
 	id, _ := enrolled(t, s, 1)
 	other, _ := enrolled(t, s, 1)
 	for _, u := range []uuid.UUID{id, other} {
-		if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, u, recoveryHashes(t), now()); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, u, recoveryHashes(t), now()))
 		addLoginToken(t, s, u, now())
 	}
 	var was bool
@@ -296,16 +290,10 @@ func testMFADelete(t *testing.T, s Store) {
 			t.Errorf("%s of %s: %d rows, want %d", c.table, c.user, n, c.want)
 		}
 	}
-	if was, err := s.Repos.MFA.DeleteTOTP(ctx, id); err != nil || was {
-		t.Fatalf("DeleteTOTP again = %v, %v; want false", was, err)
-	}
+	wantBool(t, false, "DeleteTOTP again")(s.Repos.MFA.DeleteTOTP(ctx, id))
 	pending := createUser(t, s)
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
-		t.Fatal(err)
-	}
-	if was, err := s.Repos.MFA.DeleteTOTP(ctx, pending.ID()); err != nil || was {
-		t.Fatalf("DeleteTOTP of a pending factor = %v, %v; want false (MFA was not on)", was, err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
+	wantBool(t, false, "DeleteTOTP of a pending factor (MFA was not on)")(s.Repos.MFA.DeleteTOTP(ctx, pending.ID()))
 	if _, err := s.Repos.MFA.TOTP(ctx, pending.ID()); !errors.Is(err, mfa.ErrNotFound) {
 		t.Fatalf("pending factor after DeleteTOTP: %v", err)
 	}
@@ -317,13 +305,9 @@ func testMFAEnabledAmong(t *testing.T, s Store) {
 	on1, _ := enrolled(t, s, 1)
 	on2, _ := enrolled(t, s, 1)
 	pending, none := createUser(t, s), createUser(t, s)
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
 	got, err := s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if len(got) != 2 || !got[on1] || !got[on2] {
 		t.Fatalf("EnabledAmong = %v, want exactly %s and %s", got, on1, on2)
 	}
@@ -349,9 +333,7 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 	other, _ := enrolled(t, s, 1)
 	first := recoveryHashes(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.MFA.ReplaceRecoveryCodes(ctx, id, first, now()) })
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, other, recoveryHashes(t), now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, other, recoveryHashes(t), now()))
 	unused := func(want int) {
 		t.Helper()
 		if n, err := s.Repos.MFA.UnusedRecoveryCodes(ctx, id); err != nil || n != want {
@@ -361,9 +343,7 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 	unused(mfa.RecoveryCodeCount)
 	use := func(user uuid.UUID, h token.Hash, want bool) {
 		t.Helper()
-		if ok, err := s.Repos.MFA.UseRecoveryCode(ctx, user, h, now()); err != nil || ok != want {
-			t.Fatalf("UseRecoveryCode = %v, %v; want %v", ok, err, want)
-		}
+		wantBool(t, want, "UseRecoveryCode")(s.Repos.MFA.UseRecoveryCode(ctx, user, h, now()))
 	}
 	use(id, first[3], true)
 	unused(mfa.RecoveryCodeCount - 1)
@@ -373,9 +353,7 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 	unused(mfa.RecoveryCodeCount - 1)
 
 	second := recoveryHashes(t)
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, second, now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, second, now()))
 	unused(mfa.RecoveryCodeCount)
 	use(id, first[5], false) // the old set is gone
 	use(id, second[5], true)
@@ -389,25 +367,10 @@ func testMFARecoveryCodes(t *testing.T, s Store) {
 func testMFAConcurrentRecoveryCode(t *testing.T, s Store) {
 	id, _ := enrolled(t, s, 1)
 	hashes := recoveryHashes(t)
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(testCtx(t), id, hashes, now()); err != nil {
-		t.Fatal(err)
-	}
-	var wins atomic.Int32
-	race(10, func(int) {
-		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
-			ok, err := r.MFA.UseRecoveryCode(ctx, id, hashes[0], now())
-			if ok {
-				wins.Add(1)
-			}
-			return err
-		})
-		if err != nil {
-			t.Errorf("UseRecoveryCode: %v", err)
-		}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(testCtx(t), id, hashes, now()))
+	oneWins(t, s, "uses of one recovery code", func(ctx context.Context, r app.Repos, _ int) (bool, error) {
+		return r.MFA.UseRecoveryCode(ctx, id, hashes[0], now())
 	})
-	if wins.Load() != 1 {
-		t.Fatalf("%d of 10 racing uses of one recovery code won; want exactly 1", wins.Load())
-	}
 	if n, err := s.Repos.MFA.UnusedRecoveryCodes(testCtx(t), id); err != nil || n != mfa.RecoveryCodeCount-1 {
 		t.Fatalf("UnusedRecoveryCodes = %d, %v", n, err)
 	}
@@ -424,33 +387,23 @@ func testMFALoginToken(t *testing.T, s Store) {
 	t0 := now()
 	lt := addLoginToken(t, s, u.ID(), t0)
 	got, err := s.Repos.MFA.LoginToken(ctx, lt.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.Hash() != lt.Hash() || got.UserID() != u.ID() || got.Binding() != lt.Binding() || !got.CreatedAt().Equal(t0) ||
 		!got.ExpiresAt().Equal(t0.Add(mfa.LoginTokenTTL)) || got.FailedAttempts() != 0 || got.UsedAt() != nil {
 		t.Fatalf("login token read back differs: user=%s created=%v expires=%v failed=%d used=%s",
 			got.UserID(), got.CreatedAt(), got.ExpiresAt(), got.FailedAttempts(), fmtTimePtr(got.UsedAt()))
 	}
 	for i := 1; i <= mfa.MaxCodeAttempts; i++ {
-		if ok, err := s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts); err != nil || !ok {
-			t.Fatalf("wrong code %d: FailLoginToken = %v, %v", i, ok, err)
-		}
+		wantBool(t, true, "wrong code %d: FailLoginToken", i)(s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts))
 	}
-	if ok, err := s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("wrong code %d: FailLoginToken = %v, %v; want false (burned)", mfa.MaxCodeAttempts+1, ok, err)
-	}
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("UseLoginToken of a burned token = %v, %v", ok, err)
-	}
+	wantBool(t, false, "wrong code %d: FailLoginToken (burned)", mfa.MaxCodeAttempts+1)(s.Repos.MFA.FailLoginToken(ctx, lt.Hash(), mfa.MaxCodeAttempts))
+	wantBool(t, false, "UseLoginToken of a burned token")(s.Repos.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts))
 	if got, _ := s.Repos.MFA.LoginToken(ctx, lt.Hash()); got.FailedAttempts() != mfa.MaxCodeAttempts || got.UsedAt() != nil {
 		t.Fatalf("burned token: %d failures, used %s", got.FailedAttempts(), fmtTimePtr(got.UsedAt()))
 	}
 
 	fresh := addLoginToken(t, s, u.ID(), t0)
-	if ok, err := s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
+	wantBool(t, true, "FailLoginToken of a fresh token")(s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts))
 	usedAt := t0.Add(time.Minute)
 	var ok bool
 	within(t, s, func(ctx context.Context, r app.Repos) error {
@@ -460,57 +413,32 @@ func testMFALoginToken(t *testing.T, s Store) {
 	if !ok {
 		t.Fatal("UseLoginToken of a fresh token did nothing")
 	}
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, fresh.Hash(), usedAt, mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("UseLoginToken twice = %v, %v", ok, err)
-	}
-	if ok, err := s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("FailLoginToken of a used token = %v, %v", ok, err)
-	}
+	wantBool(t, false, "UseLoginToken twice")(s.Repos.MFA.UseLoginToken(ctx, fresh.Hash(), usedAt, mfa.MaxCodeAttempts))
+	wantBool(t, false, "FailLoginToken of a used token")(s.Repos.MFA.FailLoginToken(ctx, fresh.Hash(), mfa.MaxCodeAttempts))
 	if got, _ := s.Repos.MFA.LoginToken(ctx, fresh.Hash()); got.UsedAt() == nil || !got.UsedAt().Equal(usedAt) || got.FailedAttempts() != 1 {
 		t.Fatalf("used token: used %s, %d failures", fmtTimePtr(got.UsedAt()), got.FailedAttempts())
 	}
 
 	old := addLoginToken(t, s, u.ID(), t0)
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt(), mfa.MaxCodeAttempts); err != nil || ok {
-		t.Fatalf("UseLoginToken at its expiry = %v, %v", ok, err)
-	}
-	if ok, err := s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt().Add(-time.Microsecond), mfa.MaxCodeAttempts); err != nil || !ok {
-		t.Fatalf("UseLoginToken just before its expiry = %v, %v", ok, err)
-	}
+	wantBool(t, false, "UseLoginToken at its expiry")(s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt(), mfa.MaxCodeAttempts))
+	wantBool(t, true, "UseLoginToken just before its expiry")(s.Repos.MFA.UseLoginToken(ctx, old.Hash(), old.ExpiresAt().Add(-time.Microsecond), mfa.MaxCodeAttempts))
 }
 
 // Ten callers race to use one login token: exactly one wins.
 func testMFAConcurrentLoginToken(t *testing.T, s Store) {
 	lt := addLoginToken(t, s, createUser(t, s).ID(), now())
-	var wins atomic.Int32
-	race(10, func(int) {
-		err := s.Tx.Within(testCtx(t), func(ctx context.Context, r app.Repos) error {
-			ok, err := r.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts)
-			if ok {
-				wins.Add(1)
-			}
-			return err
-		})
-		if err != nil {
-			t.Errorf("UseLoginToken: %v", err)
-		}
+	oneWins(t, s, "uses of one login token", func(ctx context.Context, r app.Repos, _ int) (bool, error) {
+		return r.MFA.UseLoginToken(ctx, lt.Hash(), now(), mfa.MaxCodeAttempts)
 	})
-	if wins.Load() != 1 {
-		t.Fatalf("%d of 10 racing uses of one login token won; want exactly 1", wins.Load())
-	}
 }
 
 // Deleting a user deletes their factor, codes and login tokens.
 func testMFAUserDelete(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	id, _ := enrolled(t, s, 1)
-	if err := s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, recoveryHashes(t), now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.MFA.ReplaceRecoveryCodes(ctx, id, recoveryHashes(t), now()))
 	addLoginToken(t, s, id, now())
-	if err := s.Repos.Users.Delete(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Delete(ctx, id))
 	for _, table := range []string{"mfa_totp", "mfa_recovery_codes", "mfa_login_tokens"} {
 		if n := count(t, s, `SELECT count(*) FROM `+table+` WHERE CAST(user_id AS TEXT) = $1`, id.String()); n != 0 {
 			t.Errorf("%s: %d rows of a deleted user", table, n)
@@ -527,9 +455,7 @@ func testMFASession(t *testing.T, s Store) {
 	created := now().Add(-time.Hour)
 	plain := createSession(t, s, u.ID(), created)
 	second, err := session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	proved := created.Add(time.Minute)
 	second.Proved(session.MethodOTP, proved)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.Create(ctx, second) })
@@ -543,20 +469,14 @@ func testMFASession(t *testing.T, s Store) {
 	at := map[uuid.UUID]time.Time{plain.ID(): created, second.ID(): proved}
 	for id := range want {
 		got, err := s.Repos.Sessions.ByID(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		check("ByID", got, want[id], at[id])
 		b, err := s.Repos.Sessions.ForBearer(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		check("ForBearer", b.Session, want[id], at[id])
 	}
 	live, err := s.Repos.Sessions.ListActive(ctx, u.ID(), now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if len(live) != 2 {
 		t.Fatalf("ListActive: %d sessions", len(live))
 	}
@@ -575,9 +495,7 @@ func testMFASession(t *testing.T, s Store) {
 		return r.Sessions.Update(ctx, cur)
 	})
 	got, err := s.Repos.Sessions.ByID(ctx, plain.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	check("after Update", got, []string{"pwd", "otp"}, later)
 }
 

@@ -59,9 +59,7 @@ func enqueue(t *testing.T, s Store, m app.OutboundMail, at time.Time) {
 func claim(t *testing.T, s Store, at time.Time, limit int, lease time.Duration, want map[uuid.UUID]app.OutboundMail) []app.OutboxMessage {
 	t.Helper()
 	batch, err := s.Repos.Outbox.Claim(testCtx(t), at, limit, lease)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	var own []app.OutboxMessage
 	for _, m := range batch {
 		if _, ok := want[m.ID]; ok {
@@ -93,9 +91,7 @@ func diffMessage(got app.OutboxMessage, want app.OutboundMail, created time.Time
 func countPending(t *testing.T, s Store) int {
 	t.Helper()
 	n, err := s.Repos.Outbox.CountPending(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return n
 }
 
@@ -134,12 +130,8 @@ func testOutboxEnqueue(t *testing.T, s Store) {
 	if len(got) != 2 {
 		t.Fatalf("claimed %d of our messages, want 2 (the rolled-back one must not exist)", len(got))
 	}
-	if err := diffMessage(got[0], m, epoch, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffMessage(got[1], anon, epoch.Add(time.Second), 1); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffMessage(got[0], m, epoch, 1))
+	must(t, diffMessage(got[1], anon, epoch.Add(time.Second), 1))
 	if n := countPending(t, s); n != before+2 {
 		t.Fatalf("CountPending after claiming = %d, want %d + 2 (claimed is still pending)", n, before)
 	}
@@ -166,9 +158,7 @@ func testOutboxClaimOldestFirst(t *testing.T, s Store) {
 			if got[j].ID != mails[i].ID {
 				t.Fatalf("round %d: message %d is the one enqueued %d-th, want %d-th", round, j, indexOf(mails, got[j].ID), i)
 			}
-			if err := diffMessage(got[j], mails[i], epoch.Add(time.Duration(i)*time.Second), 1); err != nil {
-				t.Fatal(err)
-			}
+			must(t, diffMessage(got[j], mails[i], epoch.Add(time.Duration(i)*time.Second), 1))
 		}
 	}
 	if got := claim(t, s, at, 3, time.Hour, want); len(got) != 0 {
@@ -278,9 +268,7 @@ func testOutboxMarkSent(t *testing.T, s Store) {
 	enqueue(t, s, m, epoch)
 	pending := countPending(t, s)
 	at := epoch.Add(time.Second)
-	if err := s.Repos.Outbox.MarkSent(ctx, m.ID, at); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Outbox.MarkSent(ctx, m.ID, at))
 	if n := countPending(t, s); n != pending-1 {
 		t.Fatalf("CountPending = %d after MarkSent, want %d", n, pending-1)
 	}
@@ -288,9 +276,7 @@ func testOutboxMarkSent(t *testing.T, s Store) {
 		t.Fatal("sent message claimed")
 	}
 
-	if err := s.Exec(ctx, `UPDATE mail_outbox SET status = 'pending', created_at = sent_at WHERE to_address = $1`, m.To); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Exec(ctx, `UPDATE mail_outbox SET status = 'pending', created_at = sent_at WHERE to_address = $1`, m.To))
 	got := claim(t, s, epoch.Add(time.Hour), 1000, time.Hour, byID(m))
 	if len(got) != 1 {
 		t.Fatalf("claimed %d after putting the sent row back, want 1", len(got))
@@ -324,18 +310,14 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 	enqueue(t, s, retry, epoch)
 	pending := countPending(t, s)
 	next := epoch.Add(time.Minute)
-	if err := outbox.MarkFailed(ctx, retry.ID, "smtp: 451 try later", next, false); err != nil {
-		t.Fatal(err)
-	}
+	must(t, outbox.MarkFailed(ctx, retry.ID, "smtp: 451 try later", next, false))
 	if n := countPending(t, s); n != pending {
 		t.Fatalf("CountPending = %d after MarkFailed(retry), want %d", n, pending)
 	}
 	if got := claim(t, s, next.Add(-time.Microsecond), 1000, time.Hour, byID(retry)); len(got) != 0 {
 		t.Fatal("message claimed before its next attempt is due")
 	}
-	if err := s.Exec(ctx, `UPDATE mail_outbox SET to_address = last_error WHERE to_address = $1`, retry.To); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Exec(ctx, `UPDATE mail_outbox SET to_address = last_error WHERE to_address = $1`, retry.To))
 	got := claim(t, s, next, 1000, time.Hour, byID(retry))
 	if len(got) != 1 {
 		t.Fatalf("claimed %d when the next attempt is due, want 1", len(got))
@@ -351,18 +333,14 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 	enqueue(t, s, dead, epoch)
 	pending = countPending(t, s)
 	long := strings.Repeat("é", 800) + "\x00" // 1600 bytes, with a NUL no text column takes
-	if err := outbox.MarkFailed(ctx, dead.ID, long, next, true); err != nil {
-		t.Fatal(err)
-	}
+	must(t, outbox.MarkFailed(ctx, dead.ID, long, next, true))
 	if n := countPending(t, s); n != pending-1 {
 		t.Fatalf("CountPending = %d after giving up, want %d", n, pending-1)
 	}
 	if got := claim(t, s, epoch.AddDate(0, 6, 0), 1000, time.Hour, byID(dead)); len(got) != 0 {
 		t.Fatal("message given up claimed")
 	}
-	if err := s.Exec(ctx, `UPDATE mail_outbox SET status = 'pending', to_address = last_error WHERE to_address = $1`, dead.To); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Exec(ctx, `UPDATE mail_outbox SET status = 'pending', to_address = last_error WHERE to_address = $1`, dead.To))
 	got = claim(t, s, next, 1000, time.Hour, byID(dead))
 	if len(got) != 1 {
 		t.Fatalf("claimed %d after putting the given-up row back, want 1", len(got))
@@ -382,9 +360,7 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 func outboxStats(t *testing.T, s Store) app.OutboxStats {
 	t.Helper()
 	st, err := s.Repos.Outbox.Stats(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return st
 }
 
@@ -410,9 +386,7 @@ func testOutboxStats(t *testing.T, s Store) {
 	if got := claim(t, s, epoch.Add(30*time.Second), 1000, time.Hour, byID(older)); len(got) != 1 {
 		t.Fatalf("claimed %d, want 1", len(got))
 	}
-	if err := s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 451 try later", epoch.AddDate(0, 1, 0), false); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 451 try later", epoch.AddDate(0, 1, 0), false))
 	st := outboxStats(t, s)
 	if st.Pending != before.Pending+2 || !st.OldestPending.Equal(epoch) {
 		t.Fatalf("Stats = %+v, want %d pending, the oldest created at %v", st, before.Pending+2, epoch)
@@ -421,17 +395,13 @@ func testOutboxStats(t *testing.T, s Store) {
 		t.Fatalf("OldestPending %v is not in UTC", st.OldestPending)
 	}
 
-	if err := s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 550 no such user", epoch, true); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 550 no such user", epoch, true))
 	st = outboxStats(t, s)
 	if st.Pending != before.Pending+1 || !st.OldestPending.Equal(epoch.Add(time.Minute)) {
 		t.Fatalf("Stats after giving up the oldest = %+v, want %d pending, the oldest created at %v", st, before.Pending+1, epoch.Add(time.Minute))
 	}
 
-	if err := s.Repos.Outbox.MarkSent(ctx, younger.ID, epoch.Add(2*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Outbox.MarkSent(ctx, younger.ID, epoch.Add(2*time.Minute)))
 	st = outboxStats(t, s)
 	if st.Pending != before.Pending || !st.OldestPending.Equal(before.OldestPending) {
 		t.Fatalf("Stats after sending the rest = %+v, want %+v", st, before)

@@ -96,9 +96,7 @@ func testRateLimiterBlockedAndReset(t *testing.T, s Store) {
 	if allowed, _, err := rl.Hit(ctx, key, 4, time.Minute); err != nil || !allowed {
 		t.Fatalf("Blocked counted a hit: allowed=%v err=%v", allowed, err)
 	}
-	if err := rl.Reset(ctx, key); err != nil {
-		t.Fatal(err)
-	}
+	must(t, rl.Reset(ctx, key))
 	if blocked, _, err := rl.Blocked(ctx, key, 1); err != nil || blocked {
 		t.Fatalf("after Reset: blocked=%v err=%v", blocked, err)
 	}
@@ -177,9 +175,7 @@ func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 	}
 	time.Sleep(windowEnded)
 	n, err := rl.DeleteExpired(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if n < len(expired) {
 		t.Fatalf("DeleteExpired = %d, want at least %d", n, len(expired))
 	}

@@ -23,9 +23,7 @@ func init() {
 func createRegistration(t *testing.T, s Store, created time.Time, links ...*token.OneTimeToken) *user.User {
 	t.Helper()
 	u, err := user.NewRegistration(uuid.New(), randomEmail(t), passwordHash, created)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		if err := r.Users.Create(ctx, u); err != nil {
 			return err
@@ -67,9 +65,7 @@ func testPendingRegistrationStored(t *testing.T, s Store) {
 		t.Fatalf("ForBearer lost the mark: %v", err)
 	}
 	got.VerifyEmail(at)
-	if err := s.Repos.Users.Update(ctx, got); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Update(ctx, got))
 	if again, err := s.Repos.Users.ByID(ctx, u.ID()); err != nil || again.PendingRegistration() || !again.Verified() {
 		t.Fatalf("after verification: pending %v verified %v, %v", again.PendingRegistration(), again.Verified(), err)
 	}
@@ -111,14 +107,10 @@ func testSweepRegistrations(t *testing.T, s Store) {
 	onceVerified := createRegistration(t, s, hourAgo)
 	onceVerified.VerifyEmail(hourAgo)
 	onceVerified.UnverifyEmail(at)
-	if err := s.Repos.Users.Update(ctx, onceVerified); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Update(ctx, onceVerified))
 
 	n, err := s.Retention.SweepRegistrations(ctx, at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if n < 3 {
 		t.Fatalf("swept %d, want at least the 3 dead registrations", n)
 	}
@@ -169,9 +161,7 @@ func testInvitationPurpose(t *testing.T, s Store) {
 	u := createUser(t, s)
 	at := now()
 	invite, err := token.Issue(randomHash(t), u.ID(), token.PurposeInvite, at, 72*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	addToken(t, s, invite)
 	addToken(t, s, issueToken(t, u.ID(), token.PurposeResetPassword, at))
 	if n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at.Add(time.Second), token.PurposeResetPassword); err != nil || n != 1 {

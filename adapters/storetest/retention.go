@@ -36,17 +36,13 @@ func testRetentionSweep(t *testing.T, s Store) {
 	revokedRecently := createSessionTTL(t, s, u.ID(), past, 60*day)
 	revokedRecently.Revoke(cutoff.Add(day))
 	for _, sess := range []*session.Session{revokedLongAgo, revokedRecently} {
-		if err := s.Repos.Sessions.Update(ctx, sess); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Sessions.Update(ctx, sess))
 	}
 	live := createSessionTTL(t, s, u.ID(), past.Add(39*day), 2*day) // expires after the cutoff
 	oldRefresh := app.RefreshToken{Hash: randomHash(t), SessionID: expired.ID(), CreatedAt: past}
 	liveRefresh := app.RefreshToken{Hash: randomHash(t), SessionID: live.ID(), CreatedAt: past.Add(39 * day)}
 	for _, rt := range []app.RefreshToken{oldRefresh, liveRefresh} {
-		if err := s.Repos.Sessions.AddRefreshToken(ctx, rt); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Sessions.AddRefreshToken(ctx, rt))
 	}
 
 	// One-time tokens: expired before the cutoff, or not (used or not).
@@ -54,9 +50,7 @@ func testRetentionSweep(t *testing.T, s Store) {
 	usedAt := past.Add(time.Minute)
 	oldUsedTok := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, past, past.Add(time.Hour), &usedAt, "", "")
 	liveTok, err := token.Issue(randomHash(t), u.ID(), token.PurposeVerifyEmail, cutoff.Add(-time.Hour), 2*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	for _, tok := range []*token.OneTimeToken{oldTok, oldUsedTok, liveTok} {
 		addToken(t, s, tok)
 	}
@@ -70,26 +64,16 @@ func testRetentionSweep(t *testing.T, s Store) {
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		return r.Outbox.Enqueue(ctx, sentLater, cutoff.Add(time.Hour))
 	})
-	if err := s.Repos.Outbox.MarkSent(ctx, sent.ID, past); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Outbox.MarkFailed(ctx, failed.ID, "550 no such user", past, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Outbox.MarkSent(ctx, sentLater.ID, cutoff.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Outbox.MarkSent(ctx, sent.ID, past))
+	must(t, s.Repos.Outbox.MarkFailed(ctx, failed.ID, "550 no such user", past, true))
+	must(t, s.Repos.Outbox.MarkSent(ctx, sentLater.ID, cutoff.Add(time.Hour)))
 
 	// The audit trail is never swept.
 	oldEvent := audit.Event{Type: audit.Logout, UserID: uuid.New(), At: past}
-	if err := s.Repos.Audit.Append(ctx, oldEvent); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Audit.Append(ctx, oldEvent))
 
 	swept, err := s.Retention.Sweep(ctx, cutoff)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if swept.Sessions < 2 || swept.Tokens < 2 || swept.Mail < 2 {
 		t.Fatalf("swept %+v, want at least 2 of each", swept)
 	}

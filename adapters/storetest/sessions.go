@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -26,6 +27,9 @@ func init() {
 	register("Sessions/CountActive", testSessionCountActive)
 	register("RefreshTokens/RoundTrip", testRefreshTokenRoundTrip)
 	register("RefreshTokens/ConcurrentUseExactlyOneWins", testRefreshTokenConcurrentUse)
+	register("Sessions/ForBearerReadsSessionUserAndFactorAsTheyAre", testSessionForBearer)
+	register("RefreshTokens/SealedSuccessorRoundTrip", testRefreshSuccessorRoundTrip)
+	register("Retention/ForgetsRefreshSuccessorsPastTheirGrace", testForgetRefreshSuccessors)
 }
 
 // diffSession describes how got differs from want, or returns nil.
@@ -47,18 +51,12 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 	sess := createSession(t, s, u.ID(), now())
 
 	got, err := repo.ByID(ctx, sess.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := diffSession(got, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, diffSession(got, sess))
 
 	sess.Touch(sess.CreatedAt().Add(time.Minute))
 	sess.Revoke(sess.CreatedAt().Add(2 * time.Minute))
-	if err := repo.Update(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, sess))
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		got, err := r.Sessions.ByIDForChange(ctx, sess.ID())
 		if err != nil {
@@ -83,9 +81,7 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 		t.Fatalf("ByIDForChange unknown: %v", err)
 	}
 	other, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if err := repo.Update(ctx, other); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Update unknown: %v", err)
 	}
@@ -99,16 +95,10 @@ func testSessionClientText(t *testing.T, s Store) {
 	ua := "Mozilla/5.0 (\xff invalid UTF-8 \x00 NUL) " + strings.Repeat("é", storable.MaxText)
 	ip := "203.0.113.9\x00"
 	sess, err := session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Sessions.Create(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.Sessions.Create(ctx, sess))
 	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := storable.Text(ua, storable.MaxText); got.UserAgent() != want {
 		t.Fatalf("user agent stored as %q (%d bytes), want %q (%d bytes)", got.UserAgent(), len(got.UserAgent()), want, len(want))
 	}
@@ -128,48 +118,34 @@ func testSessionListActiveAndRevokeAll(t *testing.T, s Store) {
 	s3 := createSession(t, s, u.ID(), t0.Add(2*time.Second))
 	revoked := createSession(t, s, u.ID(), t0.Add(3*time.Second))
 	revoked.Revoke(t0.Add(4 * time.Second))
-	if err := repo.Update(ctx, revoked); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, revoked))
 	createSessionTTL(t, s, u.ID(), t0.Add(-48*time.Hour), time.Hour) // expired
 	otherSession := createSession(t, s, other.ID(), t0)
 
 	list, err := repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s3.ID(), s2.ID(), s1.ID()}) {
 		t.Fatalf("ListActive = %v, want s3, s2, s1 (newest first)", ids)
 	}
-	if err := diffSession(list[1], s2); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffSession(list[1], s2))
 
 	n, err := repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if n != 2 {
 		t.Fatalf("RevokeAll revoked %d, want 2", n)
 	}
 	list, err = repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s2.ID()}) {
 		t.Fatalf("after RevokeAll: %v, want only s2", ids)
 	}
 	got, err := repo.ByID(ctx, revoked.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if !equalTimePtr(got.RevokedAt(), revoked.RevokedAt()) {
 		t.Fatal("RevokeAll changed the time of an already revoked session")
 	}
 	got, err = repo.ByID(ctx, s1.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := t0.Add(6 * time.Second); got.RevokedAt() == nil || !got.RevokedAt().Equal(want) {
 		t.Fatalf("RevokeAll revoked at %s, want %v", fmtTimePtr(got.RevokedAt()), want)
 	}
@@ -224,9 +200,7 @@ func testSessionConcurrentChanges(t *testing.T, s Store) {
 		}
 	})
 	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := t0.Add(n * time.Second); !got.LastUsedAt().Equal(want) {
 		t.Fatalf("last used %v after %d concurrent touches, want %v (an update was lost)", got.LastUsedAt(), n, want)
 	}
@@ -251,9 +225,7 @@ func addRefreshToken(t *testing.T, s Store) app.RefreshToken {
 	t.Helper()
 	sess := createSession(t, s, createUser(t, s).ID(), now())
 	rt := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: now()}
-	if err := s.Repos.Sessions.AddRefreshToken(testCtx(t), rt); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Sessions.AddRefreshToken(testCtx(t), rt))
 	return rt
 }
 
@@ -262,20 +234,14 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	repo := s.Repos.Sessions
 	rt := addRefreshToken(t, s)
 	got, err := readRefreshToken(t, s, rt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.Hash != rt.Hash || got.SessionID != rt.SessionID || !got.CreatedAt.Equal(rt.CreatedAt) || got.UsedAt != nil {
 		t.Fatalf("got %+v, want %+v", got, rt)
 	}
 	at := now().Add(time.Second)
-	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil))
 	got, err = readRefreshToken(t, s, rt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.UsedAt == nil || !got.UsedAt.Equal(at) || got.SealedSuccessor != nil {
 		t.Fatalf("UsedAt = %s, successor %x; want %v and none", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at)
 	}
@@ -285,9 +251,7 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	used := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.AddRefreshToken(ctx, used) })
 	got, err = readRefreshToken(t, s, used)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.Hash != used.Hash || got.SessionID != used.SessionID || !got.CreatedAt.Equal(used.CreatedAt) || !equalTimePtr(got.UsedAt, used.UsedAt) {
 		t.Fatalf("got %+v, want %+v", got, used)
 	}
@@ -357,26 +321,20 @@ func testSessionCountActive(t *testing.T, s Store) {
 	for _, u := range []uuid.UUID{a.ID(), onlyEnded.ID()} {
 		revoked := createSession(t, s, u, t0)
 		revoked.Revoke(t0.Add(time.Second))
-		if err := repo.Update(ctx, revoked); err != nil {
-			t.Fatal(err)
-		}
+		must(t, repo.Update(ctx, revoked))
 		createSessionTTL(t, s, u, t0.Add(-48*time.Hour), time.Hour) // expired
 	}
 	at := t0.Add(2 * time.Second)
 	ids := []uuid.UUID{a.ID(), b.ID(), onlyEnded.ID(), none.ID(), uuid.New(), a.ID()} // a twice
 	want := map[uuid.UUID]int{a.ID(): 2, b.ID(): 1}
 	got, err := repo.CountActive(ctx, ids, at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if !maps.Equal(got, want) {
 		t.Fatalf("CountActive = %v, want %v", got, want)
 	}
 	for _, id := range ids {
 		list, err := repo.ListActive(ctx, id, at)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if len(list) != got[id] {
 			t.Fatalf("user %s: ListActive lists %d, CountActive counts %d", id, len(list), got[id])
 		}
@@ -409,5 +367,158 @@ func testSessionCountActive(t *testing.T, s Store) {
 	many[700] = b.ID()
 	if got, err := repo.CountActive(ctx, many, at); err != nil || !maps.Equal(got, map[uuid.UUID]int{b.ID(): 1}) {
 		t.Fatalf("CountActive of 1200 ids = %v, %v; want b: 1", got, err)
+	}
+}
+
+// ForBearer is the one read of every bearer request: the session, its user
+// and whether the user has a confirmed factor, each as stored at that
+// moment, so that a revocation, a disabled account or a factor turned on
+// shows on the very next call, whichever instance made the change.
+func testSessionForBearer(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	u := createUser(t, s)
+	sess := createSession(t, s, u.ID(), now())
+	check := func(what string, wantActive, wantMFA bool, wantRevoked bool) {
+		t.Helper()
+		b, err := repo.ForBearer(ctx, sess.ID())
+		if err != nil {
+			t.Fatalf("%s: ForBearer: %v", what, err)
+		}
+		if b.Session == nil || b.User == nil {
+			t.Fatalf("%s: ForBearer = %+v", what, b)
+		}
+		if b.Session.ID() != sess.ID() || b.Session.UserID() != u.ID() || !b.Session.CreatedAt().Equal(sess.CreatedAt()) ||
+			!b.Session.ExpiresAt().Equal(sess.ExpiresAt()) || !b.Session.LastUsedAt().Equal(sess.LastUsedAt()) ||
+			(b.Session.RevokedAt() != nil) != wantRevoked {
+			t.Fatalf("%s: session %s user=%s created=%v expires=%v last=%v revoked=%s, want %s of %s, revoked %v", what,
+				b.Session.ID(), b.Session.UserID(), b.Session.CreatedAt(), b.Session.ExpiresAt(), b.Session.LastUsedAt(),
+				fmtTimePtr(b.Session.RevokedAt()), sess.ID(), u.ID(), wantRevoked)
+		}
+		if b.User.ID() != u.ID() || b.User.Email() != u.Email() || b.User.PasswordHash() != u.PasswordHash() ||
+			b.User.Verified() != u.Verified() || !b.User.CreatedAt().Equal(u.CreatedAt()) || b.User.Active() != wantActive {
+			t.Fatalf("%s: user %s %s active=%v verified=%v, want %s %s active=%v verified=%v", what,
+				b.User.ID(), b.User.Email(), b.User.Active(), b.User.Verified(), u.ID(), u.Email(), wantActive, u.Verified())
+		}
+		if b.MFAEnabled != wantMFA {
+			t.Fatalf("%s: MFAEnabled = %v, want %v", what, b.MFAEnabled, wantMFA)
+		}
+	}
+	check("new", true, false, false)
+
+	// A pending factor is not on; a confirmed one is.
+	f := pendingTOTP(t, u.ID(), now())
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, f))
+	check("pending factor", true, false, false)
+	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), 1); !ok || err != nil {
+		t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
+	}
+	check("confirmed factor", true, true, false)
+
+	// Disabled, then the session revoked: each shows at once, also read in
+	// a transaction.
+	u.Deactivate(now())
+	must(t, s.Repos.Users.Update(ctx, u))
+	check("disabled", false, true, false)
+	sess.Revoke(now())
+	must(t, repo.Update(ctx, sess))
+	check("revoked", false, true, true)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		b, err := r.Sessions.ForBearer(ctx, sess.ID())
+		if err == nil && (b.Session.RevokedAt() == nil || b.User.Active() || !b.MFAEnabled) {
+			err = fmt.Errorf("in a transaction: revoked=%s active=%v mfa=%v", fmtTimePtr(b.Session.RevokedAt()), b.User.Active(), b.MFAEnabled)
+		}
+		return err
+	})
+
+	// Unknown, and gone with its user.
+	if _, err := repo.ForBearer(ctx, uuid.New()); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ForBearer unknown: %v", err)
+	}
+	other := createUser(t, s)
+	gone := createSessionTTL(t, s, other.ID(), now(), time.Hour)
+	if _, err := repo.ForBearer(ctx, gone.ID()); err != nil {
+		t.Fatalf("ForBearer before the user's deletion: %v", err)
+	}
+	must(t, s.Repos.Users.Delete(ctx, other.ID()))
+	if _, err := repo.ForBearer(ctx, gone.ID()); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ForBearer after the user's deletion: %v", err)
+	}
+}
+
+// sealedLike is random bytes of the size of a sealed refresh token (a
+// version byte, a 24-byte nonce, 43 bytes of ciphertext and a 16-byte
+// tag): the store keeps them as they are.
+func sealedLike(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 1+24+43+16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A rotation keeps the sealed successor beside the used time; marking the
+// token again without one erases it and keeps the time. A token added with
+// one keeps it.
+func testRefreshSuccessorRoundTrip(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	rt := addRefreshToken(t, s)
+	at, sealed := now().Add(time.Second), sealedLike(t)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		return r.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, at, sealed)
+	})
+	got, err := readRefreshToken(t, s, rt)
+	must(t, err)
+	if got.UsedAt == nil || !got.UsedAt.Equal(at) || !bytes.Equal(got.SealedSuccessor, sealed) {
+		t.Fatalf("after rotation: used %s, successor %x; want %v, %x", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at, sealed)
+	}
+	must(t, repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil))
+	if got, err = readRefreshToken(t, s, rt); err != nil || got.SealedSuccessor != nil || !equalTimePtr(got.UsedAt, &at) {
+		t.Fatalf("after erasing: %+v, %v; want used at %v and no successor", got, err, at)
+	}
+
+	added := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: at.Add(-time.Minute), UsedAt: &at, SealedSuccessor: sealedLike(t)}
+	must(t, repo.AddRefreshToken(ctx, added))
+	if got, err = readRefreshToken(t, s, added); err != nil || !bytes.Equal(got.SealedSuccessor, added.SealedSuccessor) {
+		t.Fatalf("added with a successor: %+v, %v", got, err)
+	}
+	// A value as short as a plain token is not a sealed one.
+	if err := repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, make([]byte, 43)); err == nil {
+		t.Fatal("a 43-byte successor (the size of a plain token) was stored")
+	}
+}
+
+// ForgetRefreshSuccessors erases the successors of tokens rotated before
+// the cutoff, and only those. The cutoff is in 2003, where only this case
+// dates rotations, so parallel cases are out of its reach.
+func testForgetRefreshSuccessors(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	cutoff := time.Date(2003, 6, 1, 0, 0, 0, 0, time.UTC)
+	sess := createSession(t, s, createUser(t, s).ID(), now())
+	before, after := cutoff.Add(-time.Second), cutoff.Add(time.Second)
+	past := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: before.Add(-time.Hour), UsedAt: &before, SealedSuccessor: sealedLike(t)}
+	inGrace := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: before, UsedAt: &after, SealedSuccessor: sealedLike(t)}
+	unused := app.RefreshToken{Hash: randomHash(t), SessionID: sess.ID(), CreatedAt: before}
+	for _, rt := range []app.RefreshToken{past, inGrace, unused} {
+		must(t, s.Repos.Sessions.AddRefreshToken(ctx, rt))
+	}
+	n, err := s.Retention.ForgetRefreshSuccessors(ctx, cutoff)
+	if err != nil || n != 1 {
+		t.Fatalf("ForgetRefreshSuccessors = %d, %v; want 1", n, err)
+	}
+	for _, c := range []struct {
+		rt   app.RefreshToken
+		want []byte
+	}{{past, nil}, {inGrace, inGrace.SealedSuccessor}, {unused, nil}} {
+		got, err := readRefreshToken(t, s, c.rt)
+		must(t, err)
+		if !bytes.Equal(got.SealedSuccessor, c.want) || !equalTimePtr(got.UsedAt, c.rt.UsedAt) {
+			t.Errorf("token used %s: successor %x, used %s; want %x", fmtTimePtr(c.rt.UsedAt), got.SealedSuccessor, fmtTimePtr(got.UsedAt), c.want)
+		}
+	}
+	if n, err := s.Retention.ForgetRefreshSuccessors(ctx, cutoff); err != nil || n != 0 {
+		t.Fatalf("again: %d, %v; want 0", n, err)
 	}
 }

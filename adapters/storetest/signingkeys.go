@@ -25,9 +25,7 @@ func init() {
 // emptyRing deletes every key, so that a case starts from a known ring.
 func emptyRing(t *testing.T, s Store) {
 	t.Helper()
-	if err := s.Exec(testCtx(t), `DELETE FROM signing_key_ring`); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Exec(testCtx(t), `DELETE FROM signing_key_ring`))
 }
 
 func testKey(kid string) []byte { return []byte("sealed:" + kid) }
@@ -37,16 +35,12 @@ func testKeyRingAdd(t *testing.T, s Store) {
 	emptyRing(t, s)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	cur := signingkey.NewCurrent("kid-a", testKey("kid-a"), now)
-	if err := s.Repos.SigningKeys.Add(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.SigningKeys.Add(ctx, cur))
 	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewCurrent("kid-b", testKey("kid-b"), now)); !errors.Is(err, app.ErrKeyRingChanged) {
 		t.Fatalf("second current: %v, want ErrKeyRingChanged", err)
 	}
 	next := signingkey.NewNext("kid-c", testKey("kid-c"), now.Add(time.Second), 10*time.Minute)
-	if err := s.Repos.SigningKeys.Add(ctx, next); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.SigningKeys.Add(ctx, next))
 	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewNext("kid-d", testKey("kid-d"), now, time.Minute)); !errors.Is(err, signingkey.ErrRotationPending) {
 		t.Fatalf("second next: %v, want ErrRotationPending", err)
 	}
@@ -54,9 +48,7 @@ func testKeyRingAdd(t *testing.T, s Store) {
 		t.Fatal("a kid stored twice")
 	}
 	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if len(ring) != 2 {
 		t.Fatalf("ring has %d keys, want 2: %+v", len(ring), ring)
 	}
@@ -81,9 +73,7 @@ func testKeyRingRacingPromotion(t *testing.T, s Store) {
 	cur := signingkey.NewCurrent("old", testKey("old"), now.Add(-time.Hour))
 	next := signingkey.NewNext("new", testKey("new"), now.Add(-2*time.Minute), time.Minute) // due since a minute
 	for _, k := range []signingkey.Key{cur, next} {
-		if err := s.Repos.SigningKeys.Add(ctx, k); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.SigningKeys.Add(ctx, k))
 	}
 	errLost := errors.New("lost")
 	const n = 10
@@ -126,9 +116,7 @@ func testKeyRingRacingPromotion(t *testing.T, s Store) {
 		t.Fatalf("%d promotions won, want exactly 1", won)
 	}
 	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	c, ok := ring.Current()
 	if !ok || c.KID != "new" {
 		t.Fatalf("current is %+v", c)
@@ -150,21 +138,15 @@ func testKeyRingDeleteGone(t *testing.T, s Store) {
 		k := signingkey.NewCurrent(kid, testKey(kid), now.Add(-time.Hour)).RetireNow(now.Add(-time.Hour))
 		u := now.Add(until)
 		k.PublishUntil = &u
-		if err := s.Repos.SigningKeys.Add(ctx, k); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.SigningKeys.Add(ctx, k))
 	}
-	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewCurrent("live", testKey("live"), now.Add(-time.Hour))); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.SigningKeys.Add(ctx, signingkey.NewCurrent("live", testKey("live"), now.Add(-time.Hour))))
 	n, err := s.Repos.SigningKeys.DeleteGone(ctx, now)
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteGone = %d, %v; want 2 (publication ended before or at now)", n, err)
 	}
 	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	var kids []string
 	for _, k := range ring {
 		kids = append(kids, k.KID)
@@ -179,9 +161,7 @@ func testKeyRingDeleteGone(t *testing.T, s Store) {
 func testKeyRingTakeUnsealed(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	seed := bytes.Repeat([]byte{7}, 32)
-	if err := s.Exec(ctx, `INSERT INTO signing_keys (id, private_key, created_at) VALUES ('current', $1, `+s.nowSQL()+`)`, seed); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Exec(ctx, `INSERT INTO signing_keys (id, private_key, created_at) VALUES ('current', $1, `+s.nowSQL()+`)`, seed))
 	got, err := s.Repos.SigningKeys.TakeUnsealed(ctx)
 	if err != nil || !bytes.Equal(got, seed) {
 		t.Fatalf("TakeUnsealed = %x, %v", got, err)

@@ -53,17 +53,13 @@ func readToken(t *testing.T, s Store, h token.Hash) *token.OneTimeToken {
 func issueToken(t *testing.T, userID uuid.UUID, p token.Purpose, at time.Time) *token.OneTimeToken {
 	t.Helper()
 	tok, err := token.Issue(randomHash(t), userID, p, at, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return tok
 }
 
 func addToken(t *testing.T, s Store, tok *token.OneTimeToken) {
 	t.Helper()
-	if err := s.Repos.Tokens.Add(testCtx(t), tok); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Tokens.Add(testCtx(t), tok))
 }
 
 // Add stores a token as it is, including the password hash a registration
@@ -73,14 +69,10 @@ func testTokenAddAndRead(t *testing.T, s Store) {
 	t0 := now()
 
 	reg, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$chosen-at-registration", t0, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, reg) })
 	got := readToken(t, s, reg.Hash())
-	if err := diffToken(got, reg); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffToken(got, reg))
 	if got.PasswordHash() != "$argon2id$chosen-at-registration" || got.Purpose() != token.PurposeVerifyEmail {
 		t.Fatalf("registration token read back with purpose %s, password hash %q", got.Purpose(), got.PasswordHash())
 	}
@@ -96,9 +88,7 @@ func testTokenAddAndRead(t *testing.T, s Store) {
 	usedAt := t0.Add(time.Minute)
 	used := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, t0, t0.Add(time.Hour), &usedAt, "", "")
 	addToken(t, s, used)
-	if err := diffToken(readToken(t, s, used.Hash()), used); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffToken(readToken(t, s, used.Hash()), used))
 }
 
 func testTokenUseRoundTrip(t *testing.T, s Store) {
@@ -125,9 +115,7 @@ func testTokenUseRoundTrip(t *testing.T, s Store) {
 			return r.Tokens.MarkUsed(ctx, got)
 		})
 	}
-	if err := use(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, use())
 	if err := use(); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("second use: %v, want ErrInvalidToken", err)
 	}
@@ -145,9 +133,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 
 	verify1 := issueToken(t, u.ID(), token.PurposeVerifyEmail, t0)
 	verify2, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$reg", t0.Add(time.Second), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	reset := issueToken(t, u.ID(), token.PurposeResetPassword, t0)
 	earlier := t0.Add(-time.Minute)
 	usedReset := token.Rehydrate(randomHash(t), u.ID(), token.PurposeResetPassword, t0.Add(-time.Hour), t0, &earlier, "", "")
@@ -163,9 +149,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	invalidate := func(at time.Time, purposes ...token.Purpose) int {
 		t.Helper()
 		n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		return n
 	}
 
@@ -281,9 +265,7 @@ func testTokenUnknown(t *testing.T, s Store) {
 	}
 	u := createUser(t, s)
 	tok := issueToken(t, u.ID(), token.PurposeVerifyEmail, now())
-	if err := tok.Use(token.PurposeVerifyEmail, now()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, tok.Use(token.PurposeVerifyEmail, now()))
 	if err := s.Repos.Tokens.MarkUsed(ctx, tok); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("MarkUsed of a token never added: %v", err)
 	}
@@ -372,9 +354,7 @@ func testTokenUsedForgetsPassword(t *testing.T, s Store) {
 	t0 := now()
 	issue := func() *token.OneTimeToken {
 		tok, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$pending", t0, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		addToken(t, s, tok)
 		return tok
 	}
@@ -409,14 +389,10 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 	t0 := now()
 	newEmail := randomEmail(t).String()
 	change, err := token.IssueForEmailChange(randomHash(t), u.ID(), newEmail, t0, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, change) })
 	got := readToken(t, s, change.Hash())
-	if err := diffToken(got, change); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffToken(got, change))
 	if got.NewEmail() != newEmail || got.Purpose() != token.PurposeChangeEmail || got.PasswordHash() != "" {
 		t.Fatalf("change-email token read back with purpose %s, new email %q, password hash %q", got.Purpose(), got.NewEmail(), got.PasswordHash())
 	}
@@ -445,9 +421,7 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 	// Invalidated: the address stays too; only change-email tokens of the
 	// user are counted when that purpose alone is named.
 	second, err := token.IssueForEmailChange(randomHash(t), u.ID(), randomEmail(t).String(), t0, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	addToken(t, s, second)
 	at := t0.Add(2 * time.Minute)
 	if n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, token.PurposeChangeEmail); err != nil || n != 1 {
@@ -468,12 +442,8 @@ func testTokenByHash(t *testing.T, s Store) {
 	tok := issueToken(t, u.ID(), token.PurposeResetPassword, now())
 	addToken(t, s, tok)
 	got, err := s.Repos.Tokens.ByHash(ctx, tok.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := diffToken(got, tok); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, diffToken(got, tok))
 	if _, err := s.Repos.Tokens.ByHash(ctx, randomHash(t)); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("ByHash of an unknown hash: %v", err)
 	}
@@ -502,7 +472,5 @@ func testTokenByHash(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatalf("ByHash while a transaction holds the token: %v", err)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	must(t, <-done)
 }

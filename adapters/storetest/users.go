@@ -27,9 +27,7 @@ func init() {
 
 func assertUser(t *testing.T, got, want *user.User) {
 	t.Helper()
-	if err := diffUser(got, want); err != nil {
-		t.Fatal(err)
-	}
+	must(t, diffUser(got, want))
 }
 
 // diffUser describes how got differs from want, or returns nil.
@@ -49,19 +47,13 @@ func testUserRoundTrip(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Users
 	u := newUser(t)
-	if err := repo.Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Create(ctx, u))
 
 	byEmail, err := repo.ByEmail(ctx, u.Email())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	assertUser(t, byEmail, u)
 	byID, err := repo.ByID(ctx, u.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	assertUser(t, byID, u)
 	if byID.VerifiedAt() != nil || !byID.Active() || byID.Verified() {
 		t.Fatalf("new user stored as active=%v verified=%v verifiedAt=%s", byID.Active(), byID.Verified(), fmtTimePtr(byID.VerifiedAt()))
@@ -69,17 +61,11 @@ func testUserRoundTrip(t *testing.T, s Store) {
 
 	later := u.CreatedAt().Add(time.Minute)
 	u.VerifyEmail(later)
-	if err := u.SetPasswordHash("$argon2id$new", later.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, u.SetPasswordHash("$argon2id$new", later.Add(time.Second)))
 	u.Deactivate(later.Add(2 * time.Second))
-	if err := repo.Update(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, u))
 	got, err := repo.ByID(ctx, u.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	assertUser(t, got, u)
 	if !got.Verified() || got.Active() || got.PasswordHash() != "$argon2id$new" || !got.VerifiedAt().Equal(later) {
 		t.Fatal("update not saved")
@@ -118,9 +104,7 @@ func testUserForChangeInTx(t *testing.T, s Store) {
 		return nil
 	})
 	got, err := s.Repos.Users.ByID(ctx, u.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if !got.Verified() || !got.VerifiedAt().Equal(at) {
 		t.Fatal("not verified after committed update")
 	}
@@ -130,9 +114,7 @@ func testUserDuplicateEmail(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
 	dup, err := user.New(uuid.New(), u.Email(), "hash", now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if err := s.Repos.Users.Create(ctx, dup); !errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("pool-bound Create of a taken address: err = %v, want ErrEmailTaken", err)
 	}
@@ -182,9 +164,7 @@ func testUserConcurrentCreateSameEmail(t *testing.T, s Store) {
 		t.Fatal("no create succeeded")
 	}
 	got, err := s.Repos.Users.ByEmail(ctx, email)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if got.ID() != ids[won] {
 		t.Fatalf("stored user %s, the winner was %s", got.ID(), ids[won])
 	}
@@ -216,9 +196,7 @@ func testUserNotFound(t *testing.T, s Store) {
 func testUserConstraintViolation(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u, err := user.New(uuid.New(), user.RehydrateEmail(" Not-Normalized-"+uuid.NewString()+"@Example.com"), "hash", now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	err = s.Repos.Users.Create(ctx, u)
 	if err == nil || errors.Is(err, domain.ErrUnavailable) || errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("err = %v, want an internal error", err)
@@ -234,12 +212,8 @@ func testUserConstraintViolation(t *testing.T, s Store) {
 func testUserConcurrentChanges(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u, err := user.New(uuid.New(), randomEmail(t), "counter:0", now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Users.Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.Users.Create(ctx, u))
 	const n = 10
 	race(n, func(int) {
 		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
@@ -262,9 +236,7 @@ func testUserConcurrentChanges(t *testing.T, s Store) {
 		}
 	})
 	got, err := s.Repos.Users.ByID(ctx, u.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if want := fmt.Sprintf("counter:%d", n); got.PasswordHash() != want {
 		t.Fatalf("after %d concurrent increments the hash is %q, want %q (an update was lost)", n, got.PasswordHash(), want)
 	}

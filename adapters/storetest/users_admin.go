@@ -37,12 +37,8 @@ func listPrefix() string { return "l" + strings.ReplaceAll(uuid.NewString(), "-"
 func createUserAt(t *testing.T, s Store, email user.Email, created time.Time) *user.User {
 	t.Helper()
 	u, err := user.New(uuid.New(), email, passwordHash, created)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Users.Create(testCtx(t), u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.Users.Create(testCtx(t), u))
 	return u
 }
 
@@ -133,9 +129,7 @@ func testUserListPaged(t *testing.T, s Store) {
 		t.Fatalf("page sizes %v, want [3 3 1]", sizes)
 	}
 	for i := range got {
-		if err := diffUser(got[i], want[i]); err != nil {
-			t.Fatal(err)
-		}
+		must(t, diffUser(got[i], want[i]))
 	}
 	// Every limit gives the same order.
 	for _, limit := range []int{1, 2, 7, 8} {
@@ -203,12 +197,8 @@ func testUserListPrefixLiteral(t *testing.T, s Store) {
 	// No address ParseEmail accepts has a backslash; the store holds one
 	// all the same (the column's check is on the normalized form only).
 	back, err := user.New(uuid.New(), user.RehydrateEmail(p+`\x1@example.com`), passwordHash, t0.Add(6*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Repos.Users.Create(testCtx(t), back); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, s.Repos.Users.Create(testCtx(t), back))
 	backOther := mk(7, mustEmail(t, p+"zx1@example.com")) // `\z` read as an escaped "z" would match
 
 	for _, c := range []struct {
@@ -260,17 +250,11 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 	}
 	old := u.Email()
 	at := now().Add(time.Minute)
-	if err := u.ChangeEmail(randomEmail(t), at); err != nil {
-		t.Fatal(err)
-	}
+	must(t, u.ChangeEmail(randomEmail(t), at))
 	u.LoggedIn(at.Add(time.Second))
-	if err := repo.Update(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, u))
 	got, err := repo.ByEmail(ctx, u.Email())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	assertUser(t, got, u)
 	if got.LastLoginAt() == nil || !got.LastLoginAt().Equal(at.Add(time.Second)) || !got.Verified() {
 		t.Fatalf("last login %s, verified %v", fmtTimePtr(got.LastLoginAt()), got.Verified())
@@ -281,9 +265,7 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 
 	// Another user's address: refused, pool-bound and in a transaction.
 	taken := *u
-	if err := taken.ChangeEmail(other.Email(), at.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, taken.ChangeEmail(other.Email(), at.Add(time.Minute)))
 	if err := repo.Update(ctx, &taken); !errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("Update to a taken address: %v, want ErrEmailTaken", err)
 	}
@@ -302,18 +284,14 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 	}
 	for _, want := range []*user.User{u, other} {
 		got, err := repo.ByID(ctx, want.ID())
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		assertUser(t, got, want)
 	}
 
 	// The old address is free; the next login moves the last login time.
 	createUserAt(t, s, old, now())
 	u.LoggedIn(at.Add(time.Hour))
-	if err := repo.Update(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	must(t, repo.Update(ctx, u))
 	if got, err := repo.ByID(ctx, u.ID()); err != nil {
 		t.Fatal(err)
 	} else {
@@ -345,27 +323,19 @@ func storeUserData(t *testing.T, s Store) userData {
 				used := t0.Add(time.Second)
 				rt.UsedAt = &used
 			}
-			if err := s.Repos.Sessions.AddRefreshToken(ctx, rt); err != nil {
-				t.Fatal(err)
-			}
+			must(t, s.Repos.Sessions.AddRefreshToken(ctx, rt))
 			d.refresh = append(d.refresh, rt.Hash)
 		}
 	}
 	revoked := createSession(t, s, d.u.ID(), t0)
 	revoked.Revoke(t0.Add(time.Second))
-	if err := s.Repos.Sessions.Update(ctx, revoked); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Sessions.Update(ctx, revoked))
 	d.sessions = append(d.sessions, revoked)
 
 	change, err := token.IssueForEmailChange(randomHash(t), d.u.ID(), randomEmail(t).String(), t0, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	reg, err := token.IssueForRegistration(randomHash(t), d.u.ID(), "$argon2id$reg", t0, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	d.tokens = []*token.OneTimeToken{issueToken(t, d.u.ID(), token.PurposeResetPassword, t0), reg, change}
 	for _, tok := range d.tokens {
 		addToken(t, s, tok)
@@ -375,16 +345,12 @@ func storeUserData(t *testing.T, s Store) userData {
 	pending.To, sent.To = d.u.Email().String(), d.u.Email().String()
 	enqueue(t, s, pending, t0)
 	enqueue(t, s, sent, t0)
-	if err := s.Repos.Outbox.MarkSent(ctx, sent.ID, t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Outbox.MarkSent(ctx, sent.ID, t0.Add(time.Second)))
 	d.mail = []uuid.UUID{pending.ID, sent.ID}
 
 	for _, typ := range []audit.Type{audit.Registered, audit.LoginSucceeded} {
 		e := audit.Event{Type: typ, UserID: d.u.ID(), IP: "192.0.2.1", At: t0}
-		if err := s.Repos.Audit.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		must(t, s.Repos.Audit.Append(ctx, e))
 	}
 	d.audit = 2
 	return d
@@ -463,9 +429,7 @@ func testUserDelete(t *testing.T, s Store) {
 	enqueue(t, s, request, now())
 	checkUserData(t, s, gone, true)
 
-	if err := s.Repos.Users.Delete(ctx, gone.u.ID()); err != nil {
-		t.Fatal(err)
-	}
+	must(t, s.Repos.Users.Delete(ctx, gone.u.ID()))
 	checkUserData(t, s, gone, false)
 	checkUserData(t, s, kept, true)
 	checkUserData(t, s, goneInTx, true)
@@ -517,9 +481,7 @@ func testUserDeleteAndCreateInTx(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	old := storeUserData(t, s)
 	fresh, err := user.New(uuid.New(), old.u.Email(), passwordHash, now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		if _, err := r.Users.ByIDForChange(ctx, old.u.ID()); err != nil {
 			return err
@@ -538,9 +500,7 @@ func testUserDeleteAndCreateInTx(t *testing.T, s Store) {
 	})
 	checkUserData(t, s, old, false)
 	got, err := s.Repos.Users.ByEmail(ctx, fresh.Email())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	assertUser(t, got, fresh)
 	if list, err := s.Repos.Sessions.ListActive(ctx, fresh.ID(), now()); err != nil || len(list) != 0 {
 		t.Fatalf("sessions of the new user: %d, %v", len(list), err)
