@@ -84,7 +84,13 @@ func eachStore(t *testing.T, body func(t *testing.T, st testStore)) {
 // eachFixture runs body on a fresh fixture (newFixture) of each store.
 func eachFixture(t *testing.T, body func(t *testing.T, f fixture)) {
 	t.Helper()
-	eachStore(t, func(t *testing.T, st testStore) { body(t, newFixture(t, st)) })
+	eachFixtureWith(t, nil, body)
+}
+
+// eachFixtureWith is eachFixture with extra (or changed) configuration.
+func eachFixtureWith(t *testing.T, extra map[string]string, body func(t *testing.T, f fixture)) {
+	t.Helper()
+	eachStore(t, func(t *testing.T, st testStore) { body(t, newFixtureWith(t, st, extra)) })
 }
 
 // baseEnv is the configuration of a test instance on store st: a store of
@@ -370,6 +376,18 @@ func login(t *testing.T, c *client, addr, pw string) (access, refresh string) {
 	return m["access_token"].(string), m["refresh_token"].(string)
 }
 
+// assertSessionEnded checks that a session's tokens are refused (401): the
+// access token on /v1/me and the refresh token on refresh.
+func assertSessionEnded(t *testing.T, c *client, access, refresh, when string) {
+	t.Helper()
+	if r := c.bearer(http.MethodGet, "/v1/me", access, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("/v1/me %s: %d %s", when, r.Status, r.Body)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
+		t.Errorf("refresh %s: %d %s", when, r.Status, r.Body)
+	}
+}
+
 // fixture is the usual start of an end-to-end test: an SMTP server, an
 // instance on a store of its own, and a client with its own IP.
 type fixture struct {
@@ -398,4 +416,13 @@ func (f fixture) verifiedUser(t *testing.T) string {
 	addr := randomEmail()
 	registerVerified(t, f.c, f.smtp, addr)
 	return addr
+}
+
+// signedIn is a verifiedUser logged in through the fixture's client, with
+// the session's tokens.
+func (f fixture) signedIn(t *testing.T) (addr, access, refresh string) {
+	t.Helper()
+	addr = f.verifiedUser(t)
+	access, refresh = login(t, f.c, addr, strongPassword)
+	return addr, access, refresh
 }

@@ -231,8 +231,7 @@ func TestMFAEnrollLoginReplayRecoveryResetDisable(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
-		plainAddr := f.verifiedUser(t)
-		plainAccess, _ := login(t, c, plainAddr, strongPassword)
+		_, plainAccess, _ := f.signedIn(t)
 		if meMFA(t, c, plainAccess) || !slices.Equal(amrOf(t, plainAccess), []string{"pwd"}) {
 			t.Fatalf("plain account: mfa on or amr %v", amrOf(t, plainAccess))
 		}

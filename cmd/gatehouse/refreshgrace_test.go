@@ -25,8 +25,7 @@ func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixture(t, st) // the default grace, 10s
-		addr := f.verifiedUser(t)
-		_, refresh := login(t, f.c, addr, strongPassword)
+		_, _, refresh := f.signedIn(t)
 
 		const tabs = 12
 		answers := make([]response, tabs)
@@ -130,8 +129,7 @@ func TestRefreshRepeatAfterTheGraceRevokes(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixtureWith(t, st, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "1s"})
-		addr := f.verifiedUser(t)
-		_, refresh := login(t, f.c, addr, strongPassword)
+		_, _, refresh := f.signedIn(t)
 		r := refreshOnce(f.c, refresh)
 		if r.Status != http.StatusOK {
 			t.Fatalf("refresh: %d %s", r.Status, r.Body)

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // The second factor's own limits and the step-up of sensitive changes,
@@ -26,13 +24,10 @@ const codeWindow = 20 * time.Second
 // back. After the window a right code works.
 func TestMFACodesLimitedPerAccount(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RATE_LIMIT_AUTH"] = "1000/5m" // per IP: not what this test is about
-		env["GATEHOUSE_RATE_LIMIT_MFA_FAILURES"] = "10/" + codeWindow.String()
-		inst := start(t, env)
-		f := fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
+	eachFixtureWith(t, map[string]string{
+		"GATEHOUSE_RATE_LIMIT_AUTH":         "1000/5m", // per IP: not what this test is about
+		"GATEHOUSE_RATE_LIMIT_MFA_FAILURES": "10/" + codeWindow.String(),
+	}, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		ips := []*client{newClient(t, f.inst), newClient(t, f.inst)}
 
@@ -149,8 +144,7 @@ func TestMFAStepUp(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
-		addr := f.verifiedUser(t)
-		before, _ := login(t, c, addr, strongPassword)
+		addr, before, _ := f.signedIn(t)
 		u := enrollAddr(t, f, addr)
 		if r := c.bearer(http.MethodGet, "/v1/me", before, nil); r.Status != http.StatusUnauthorized {
 			t.Fatalf("a session from before MFA after turning it on: %d %s", r.Status, r.Body)

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // An anonymous forgot for an invited address sends a reset link and leaves
@@ -69,8 +67,7 @@ func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
 		}
 		strangersLink := tokenFrom(t, mailTo(t, f.smtp, wanted, 1), "/verify-email")
 
-		addr := f.verifiedUser(t)
-		access, _ := login(t, f.c, addr, strongPassword)
+		_, access, _ := f.signedIn(t)
 		id := userID(t, f.c, access)
 		if r := f.c.bearer(http.MethodPost, "/v1/me/email", access, map[string]string{"new_email": wanted, "password": strongPassword}); r.Status != http.StatusAccepted {
 			t.Fatalf("change: %d %s", r.Status, r.Body)
@@ -99,12 +96,8 @@ func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
 // the winner.
 func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RATE_LIMIT_DISABLED"] = "true"
-		inst := start(t, env)
-		owner, stranger := newClient(t, inst), newClient(t, inst)
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_RATE_LIMIT_DISABLED": "true"}, func(t *testing.T, f fixture) {
+		smtp, owner, stranger := f.smtp, f.c, newClient(t, f.inst)
 		const strangersPassword = "a stranger's own long passphrase"
 		const rounds = 6
 		addrs := make([]string, rounds)
@@ -168,8 +161,7 @@ func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 // once from the very IP the failures came from.
 func TestVerificationClearsEarlierLoginFailures(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := limitFixture(t, st)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 		for i := 1; i <= testFailureLimit; i++ {
