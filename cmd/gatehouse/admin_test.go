@@ -83,11 +83,7 @@ func newAdminFixture(t *testing.T, st testStore) adminFixture {
 // userID is the id /v1/me reports for a signed-in user.
 func userID(t *testing.T, c *client, access string) string {
 	t.Helper()
-	r := c.bearer(http.MethodGet, "/v1/me", access, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("/v1/me: %d %s", r.Status, r.Body)
-	}
-	return r.JSON(t)["user"].(map[string]any)["id"].(string)
+	return c.getOK(t, "/v1/me", access)["user"].(map[string]any)["id"].(string)
 }
 
 func adminUser(t *testing.T, r response) map[string]any {

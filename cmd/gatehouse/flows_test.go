@@ -508,16 +508,12 @@ func TestConcurrentRefreshesOneWins(t *testing.T) {
 		f := newFixtureWith(t, st, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "0s"})
 		c := f.c
 		_, _, refresh := f.signedIn(t)
-		var wg sync.WaitGroup
-		statuses := make([]int, 20)
-		for i := range statuses {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				statuses[i] = c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}).Status
-			}()
+		var statuses []int
+		for _, r := range atOnce(20, func(int) response {
+			return c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh})
+		}) {
+			statuses = append(statuses, r.Status)
 		}
-		wg.Wait()
 		ok := 0
 		for _, s := range statuses {
 			switch s {

@@ -282,6 +282,43 @@ func (c *client) bearer(method, path, token string, body any) response {
 	return c.do(method, path, body, map[string]string{"Authorization": "Bearer " + token})
 }
 
+// getOK GETs path with a bearer token, fails the test unless the answer
+// is 200, and returns its JSON object.
+func (c *client) getOK(t *testing.T, path, token string) map[string]any {
+	t.Helper()
+	r := c.bearer(http.MethodGet, path, token, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+	}
+	return r.JSON(t)
+}
+
+// atOnce sends n requests from goroutines released together, so that they
+// race, and returns the answers: answer i is send(i)'s.
+func atOnce(n int, send func(i int) response) []response {
+	out := make([]response, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			out[i] = send(i)
+		})
+	}
+	close(gate)
+	wg.Wait()
+	return out
+}
+
+// elems is a decoded JSON array with its elements as T.
+func elems[T any](array any) []T {
+	var out []T
+	for _, e := range array.([]any) {
+		out = append(out, e.(T))
+	}
+	return out
+}
+
 // form posts an HTML form, as a browser does from a hosted page.
 func (c *client) form(path string, values map[string]string) response {
 	c.t.Helper()

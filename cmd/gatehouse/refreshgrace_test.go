@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -28,19 +27,7 @@ func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
 		_, _, refresh := f.signedIn(t)
 
 		const tabs = 12
-		answers := make([]response, tabs)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range tabs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				answers[i] = refreshOnce(f.c, refresh)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		answers := atOnce(tabs, func(int) response { return refreshOnce(f.c, refresh) })
 		var successor string
 		accessTokens := map[string]bool{}
 		for i, r := range answers {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -34,24 +33,13 @@ func TestRegistrationNeverChangesAnAccountUnderARace(t *testing.T) {
 		}
 		for round, addr := range addrs {
 			tok := tokenFrom(t, mailTo(t, smtp, addr, 1), "/verify-email")
-			var wg sync.WaitGroup
-			gate := make(chan struct{})
-			var verified response
-			wg.Add(1 + strangers)
-			go func() {
-				defer wg.Done()
-				<-gate
-				verified = owner.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword})
-			}()
-			for range strangers {
-				go func() {
-					defer wg.Done()
-					<-gate
-					stranger.post("/v1/register", map[string]string{"email": addr, "password": strangerPassword})
-				}()
-			}
-			close(gate)
-			wg.Wait()
+			// the owner's verification (answer 0) among the stranger's registrations
+			verified := atOnce(1+strangers, func(i int) response {
+				if i == 0 {
+					return owner.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword})
+				}
+				return stranger.post("/v1/register", map[string]string{"email": addr, "password": strangerPassword})
+			})[0]
 			if verified.Status != http.StatusOK {
 				t.Fatalf("round %d: owner verify: %d %s", round, verified.Status, verified.Body)
 			}

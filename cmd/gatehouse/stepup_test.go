@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -83,27 +81,19 @@ func TestMFATokenBurstChecksAtMostFive(t *testing.T) {
 		u := enroll(t, f)
 		tok := passwordStep(t, f.c, u.addr, strongPassword)
 		bad := u.auth.wrong(t)
-		var checked, burned atomic.Int32
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range 8 {
-			wg.Go(func() {
-				<-start
-				r := codeStep(f.c, tok, bad)
-				switch {
-				case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_code"`):
-					checked.Add(1)
-				case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_token"`):
-					burned.Add(1)
-				default:
-					t.Errorf("code %d: %d %s", i, r.Status, r.Body)
-				}
-			})
+		var checked, burned int
+		for i, r := range atOnce(8, func(int) response { return codeStep(f.c, tok, bad) }) {
+			switch {
+			case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_code"`):
+				checked++
+			case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_token"`):
+				burned++
+			default:
+				t.Errorf("code %d: %d %s", i, r.Status, r.Body)
+			}
 		}
-		close(start)
-		wg.Wait()
-		if checked.Load() != 5 || burned.Load() != 3 {
-			t.Fatalf("8 concurrent wrong codes on one token: %d checked, %d refused; want 5 and 3", checked.Load(), burned.Load())
+		if checked != 5 || burned != 3 {
+			t.Fatalf("8 concurrent wrong codes on one token: %d checked, %d refused; want 5 and 3", checked, burned)
 		}
 		if r := codeStep(f.c, tok, u.recovery[0]); r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_token" {
 			t.Fatalf("the right code on the burned token: %d %s", r.Status, r.Body)
@@ -114,25 +104,11 @@ func TestMFATokenBurstChecksAtMostFive(t *testing.T) {
 // sessionsOf lists the sessions access sees.
 func sessionsOf(t *testing.T, c *client, access string) []map[string]any {
 	t.Helper()
-	r := c.bearer(http.MethodGet, "/v1/me/sessions", access, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("sessions: %d %s", r.Status, r.Body)
-	}
-	var out []map[string]any
-	for _, s := range r.JSON(t)["sessions"].([]any) {
-		out = append(out, s.(map[string]any))
-	}
-	return out
+	return elems[map[string]any](c.getOK(t, "/v1/me/sessions", access)["sessions"])
 }
 
 // amrList is a session's amr as strings.
-func amrList(s map[string]any) []string {
-	var out []string
-	for _, m := range s["amr"].([]any) {
-		out = append(out, m.(string))
-	}
-	return out
-}
+func amrList(s map[string]any) []string { return elems[string](s["amr"]) }
 
 // TestMFAStepUp: turning MFA on revokes every other session and upgrades
 // the confirming one (amr, auth_time, shown in the session list); a

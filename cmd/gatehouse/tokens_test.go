@@ -8,7 +8,6 @@ package main
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -118,22 +117,13 @@ func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 				t.Fatalf("round %d: change: %d %s", i, r.Status, r.Body)
 			}
 			confirm := tokenFrom(t, mailTo(t, smtp, addr, 2), "/confirm-email")
-			var verified, confirmed response
-			var wg sync.WaitGroup
-			gate := make(chan struct{})
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				<-gate
-				verified = stranger.post("/v1/verify-email", map[string]string{"token": strangersLink, "password": strangersPassword})
-			}()
-			go func() {
-				defer wg.Done()
-				<-gate
-				confirmed = owner.bearer(http.MethodPost, "/v1/me/email/confirm", access, map[string]string{"token": confirm})
-			}()
-			close(gate)
-			wg.Wait()
+			both := atOnce(2, func(i int) response {
+				if i == 0 {
+					return stranger.post("/v1/verify-email", map[string]string{"token": strangersLink, "password": strangersPassword})
+				}
+				return owner.bearer(http.MethodPost, "/v1/me/email/confirm", access, map[string]string{"token": confirm})
+			})
+			verified, confirmed := both[0], both[1]
 			switch {
 			case confirmed.Status == http.StatusOK && verified.Status == http.StatusBadRequest && verified.Code(t) == "invalid_token":
 				wins["change"]++
