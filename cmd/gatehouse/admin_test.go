@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // cli runs one gatehouse command against env and returns its stdout.
@@ -85,11 +83,7 @@ func newAdminFixture(t *testing.T, st testStore) adminFixture {
 // userID is the id /v1/me reports for a signed-in user.
 func userID(t *testing.T, c *client, access string) string {
 	t.Helper()
-	r := c.bearer(http.MethodGet, "/v1/me", access, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("/v1/me: %d %s", r.Status, r.Body)
-	}
-	return r.JSON(t)["user"].(map[string]any)["id"].(string)
+	return c.getOK(t, "/v1/me", access)["user"].(map[string]any)["id"].(string)
 }
 
 func adminUser(t *testing.T, r response) map[string]any {
@@ -177,20 +171,14 @@ func TestAdminListenerRefusals(t *testing.T) {
 func TestDisablingEndsLiveTokensAtOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newAdminFixture(t, st)
-		addr := f.verifiedUser(t)
-		access, refresh := login(t, f.c, addr, strongPassword)
+		addr, access, refresh := f.signedIn(t)
 		id := userID(t, f.c, access)
 
 		r := f.admin.call(http.MethodPatch, "/admin/v1/users/"+id, map[string]bool{"disabled": true})
 		if r.Status != http.StatusOK || adminUser(t, r)["disabled"] != true || adminUser(t, r)["active_sessions"].(float64) != 0 {
 			t.Fatalf("disable: %d %s", r.Status, r.Body)
 		}
-		if r := f.c.bearer(http.MethodGet, "/v1/me", access, nil); r.Status != http.StatusUnauthorized {
-			t.Errorf("/v1/me with a live token after disabling: %d", r.Status)
-		}
-		if r := f.c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
-			t.Errorf("refresh after disabling: %d %s", r.Status, r.Body)
-		}
+		assertSessionEnded(t, f.c, access, refresh, "after disabling")
 		// The flag is told only to someone with the password.
 		if r := f.c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusForbidden || r.Code(t) != "account_disabled" {
 			t.Errorf("login with the right password: %d %s", r.Status, r.Body)
@@ -233,8 +221,7 @@ func TestDisablingEndsLiveTokensAtOnce(t *testing.T) {
 func TestDeletedAccountsLeaveAnIntactAuditTrailAndAFreeAddress(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newAdminFixture(t, st)
-		addr := f.verifiedUser(t)
-		access, refresh := login(t, f.c, addr, strongPassword)
+		addr, access, refresh := f.signedIn(t)
 		id := userID(t, f.c, access)
 
 		if r := f.c.bearer(http.MethodDelete, "/v1/me", access, map[string]string{"password": "not my password at all"}); r.Status != http.StatusForbidden {
@@ -246,12 +233,7 @@ func TestDeletedAccountsLeaveAnIntactAuditTrailAndAFreeAddress(t *testing.T) {
 		if m := mailTo(t, f.smtp, addr, 2); !strings.Contains(m.Subject, "deleted") {
 			t.Errorf("second mail %q, want the deletion notice", m.Subject)
 		}
-		if r := f.c.bearer(http.MethodGet, "/v1/me", access, nil); r.Status != http.StatusUnauthorized {
-			t.Errorf("/v1/me after deletion: %d", r.Status)
-		}
-		if r := f.c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
-			t.Errorf("refresh after deletion: %d", r.Status)
-		}
+		assertSessionEnded(t, f.c, access, refresh, "after deletion")
 		if r := f.admin.call(http.MethodGet, "/admin/v1/users/"+id, nil); r.Status != http.StatusNotFound {
 			t.Errorf("admin show after deletion: %d", r.Status)
 		}
@@ -283,8 +265,7 @@ func TestDeletedAccountsLeaveAnIntactAuditTrailAndAFreeAddress(t *testing.T) {
 		login(t, f.c, addr, strongPassword)
 
 		// An operator's deletion works the same, and is audited by key.
-		other := f.verifiedUser(t)
-		otherAccess, _ := login(t, f.c, other, strongPassword)
+		_, otherAccess, _ := f.signedIn(t)
 		otherID := userID(t, f.c, otherAccess)
 		if r := f.admin.call(http.MethodDelete, "/admin/v1/users/"+otherID, nil); r.Status != http.StatusNoContent {
 			t.Fatalf("admin delete: %d %s", r.Status, r.Body)
@@ -299,8 +280,7 @@ func TestDeletedAccountsLeaveAnIntactAuditTrailAndAFreeAddress(t *testing.T) {
 
 func TestEmailChangeNeedsTheNewMailbox(t *testing.T) {
 	eachFixture(t, func(t *testing.T, f fixture) {
-		addr := f.verifiedUser(t)
-		access, _ := login(t, f.c, addr, strongPassword)
+		addr, access, _ := f.signedIn(t)
 		other, _ := login(t, f.c, addr, strongPassword)
 		taken := f.verifiedUser(t)
 		newAddr := randomEmail()
@@ -419,16 +399,10 @@ func TestAdminCreateListAndInvite(t *testing.T) {
 }
 
 func TestAdminUnlockLiftsALockout(t *testing.T) {
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD"] = "3"
-		inst := start(t, env)
-		c := newClient(t, inst)
-		a := newAdminClient(t, inst, adminKey(t, env, "unlocker"))
-		addr := randomEmail()
-		registerVerified(t, c, smtp, addr)
-		access, _ := login(t, c, addr, strongPassword)
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_LOGIN_LOCKOUT_THRESHOLD": "3"}, func(t *testing.T, f fixture) {
+		c := f.c
+		a := newAdminClient(t, f.inst, adminKey(t, f.env, "unlocker"))
+		addr, access, _ := f.signedIn(t)
 		id := userID(t, c, access)
 		for i := 0; i < 3; i++ {
 			c.post("/v1/login", map[string]string{"email": addr, "password": "wrong wrong wrong"})
@@ -443,14 +417,13 @@ func TestAdminUnlockLiftsALockout(t *testing.T) {
 			t.Fatalf("unlock: %d %s", r.Status, r.Body)
 		}
 		login(t, c, addr, strongPassword)
-		assertAudit(t, env, id, "admin_user_unlocked")
+		assertAudit(t, f.env, id, "admin_user_unlocked")
 	})
 }
 
 func TestUsersCommandDrivesTheSameUseCases(t *testing.T) {
 	eachFixture(t, func(t *testing.T, f fixture) {
-		addr := f.verifiedUser(t)
-		access, _ := login(t, f.c, addr, strongPassword)
+		addr, access, _ := f.signedIn(t)
 
 		var shown struct {
 			Users []userJSON `json:"users"`

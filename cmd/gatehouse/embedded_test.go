@@ -300,13 +300,9 @@ func TestSecondServeOnTheSameFileIsRefused(t *testing.T) {
 func TestRestartKeepsUsersSessionsAndSigningKey(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		first := start(t, env)
-		c := newClient(t, first)
-		addr := randomEmail()
-		registerVerified(t, c, smtp, addr)
-		access, refresh := login(t, c, addr, strongPassword)
+		f := newFixture(t, st)
+		env, first, c := f.env, f.inst, f.c
+		addr, access, refresh := f.signedIn(t)
 		jwks := c.do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
 		if err := first.stop(); err != nil {
 			t.Fatalf("stop: %v", err)

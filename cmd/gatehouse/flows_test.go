@@ -210,10 +210,8 @@ func TestRegisterAnswersTheSameForNewUnverifiedAndVerified(t *testing.T) {
 
 func TestConcurrentRegistrationsCreateOneUser(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		env := baseEnv(t, st, smtptest.Start(t))
-		inst := start(t, env)
-		c := newClient(t, inst)
+	eachFixture(t, func(t *testing.T, f fixture) {
+		c := f.c
 		addr := randomEmail()
 		var wg sync.WaitGroup
 		statuses := make([]int, 20)
@@ -234,7 +232,7 @@ func TestConcurrentRegistrationsCreateOneUser(t *testing.T) {
 				t.Errorf("request %d: %d", i, s)
 			}
 		}
-		if n := openStore(t, env).count(t, `SELECT count(*) FROM users WHERE email = $1`, addr); n != 1 {
+		if n := openStore(t, f.env).count(t, `SELECT count(*) FROM users WHERE email = $1`, addr); n != 1 {
 			t.Fatalf("%d users for one address", n)
 		}
 	})
@@ -311,8 +309,7 @@ func TestPasswordResetThroughHostedPage(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
-		addr := f.verifiedUser(t)
-		access, refresh := login(t, c, addr, strongPassword)
+		addr, access, refresh := f.signedIn(t)
 
 		// Unknown and known addresses get the same answer.
 		unknown := c.post("/v1/password/forgot", map[string]string{"email": randomEmail()})
@@ -339,12 +336,7 @@ func TestPasswordResetThroughHostedPage(t *testing.T) {
 			t.Fatalf("reset form: %d %s", ok.Status, ok.Body)
 		}
 		// Every old session is dead at once.
-		if me := c.bearer(http.MethodGet, "/v1/me", access, nil); me.Status != http.StatusUnauthorized {
-			t.Fatalf("old access token after reset: %d", me.Status)
-		}
-		if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
-			t.Fatalf("old refresh token after reset: %d", r.Status)
-		}
+		assertSessionEnded(t, c, access, refresh, "of the old session after reset")
 		// Old password out, new password in; the token is single-use.
 		if r := c.post("/v1/login", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusUnauthorized {
 			t.Fatalf("old password: %d", r.Status)
@@ -380,8 +372,7 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
-		addr := f.verifiedUser(t)
-		accessA, _ := login(t, c, addr, strongPassword)
+		addr, accessA, _ := f.signedIn(t)
 		accessB, refreshB := login(t, c, addr, strongPassword)
 
 		if r := c.bearer(http.MethodPost, "/v1/me/password", accessA, map[string]string{"current_password": "wrong password here", "new_password": "new passphrase that is long"}); r.Status != http.StatusForbidden || r.Code(t) != "invalid_credentials" {
@@ -401,12 +392,7 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 		if me := c.bearer(http.MethodGet, "/v1/me", accessA, nil); me.Status != http.StatusOK {
 			t.Fatalf("current session after change: %d", me.Status)
 		}
-		if me := c.bearer(http.MethodGet, "/v1/me", accessB, nil); me.Status != http.StatusUnauthorized {
-			t.Fatalf("other session after change: %d", me.Status)
-		}
-		if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refreshB}); r.Status != http.StatusUnauthorized {
-			t.Fatalf("other refresh after change: %d", r.Status)
-		}
+		assertSessionEnded(t, c, accessB, refreshB, "of the other session after change")
 		login(t, c, addr, newPassword)
 		if notice := mailTo(t, smtp, addr, 2); !strings.Contains(notice.Subject, "password was changed") {
 			t.Fatalf("notice subject %q", notice.Subject)
@@ -482,13 +468,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 // refuses a second serve (TestSecondServeOnTheSameFileIsRefused).
 func TestTwoInstancesShareTokensAndReuseDetection(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, onPostgres, smtp)
-	env["GATEHOUSE_REFRESH_REUSE_GRACE"] = "1s"
-	a, b := start(t, env), start(t, env)
-	ca, cb := newClient(t, a), newClient(t, b)
-	addr := randomEmail()
-	registerVerified(t, ca, smtp, addr)
+	f := newFixtureWith(t, onPostgres, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "1s"})
+	ca, cb := f.c, newClient(t, start(t, f.env))
+	addr := f.verifiedUser(t)
 	access, refresh := login(t, ca, addr, strongPassword)
 
 	// Both instances publish the same key and accept each other's tokens.
@@ -525,18 +507,13 @@ func TestConcurrentRefreshesOneWins(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixtureWith(t, st, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "0s"})
 		c := f.c
-		addr := f.verifiedUser(t)
-		_, refresh := login(t, c, addr, strongPassword)
-		var wg sync.WaitGroup
-		statuses := make([]int, 20)
-		for i := range statuses {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				statuses[i] = c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}).Status
-			}()
+		_, _, refresh := f.signedIn(t)
+		var statuses []int
+		for _, r := range atOnce(20, func(int) response {
+			return c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh})
+		}) {
+			statuses = append(statuses, r.Status)
 		}
-		wg.Wait()
 		ok := 0
 		for _, s := range statuses {
 			switch s {
@@ -557,8 +534,7 @@ func TestJWKSVerifiesAccessTokens(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
-		addr := f.verifiedUser(t)
-		access, _ := login(t, c, addr, strongPassword)
+		addr, access, _ := f.signedIn(t)
 
 		r := c.do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
 		if r.Status != http.StatusOK || !strings.Contains(r.Header.Get("Cache-Control"), "max-age") {
@@ -696,17 +672,15 @@ func TestHostedPagesEscapeTheReflectedToken(t *testing.T) {
 
 func TestConfiguredLifetimesAreEnforced(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_ACCESS_TOKEN_TTL"] = "1s"
-		env["GATEHOUSE_SESSION_IDLE_TIMEOUT"] = "2s"
+	eachFixtureWith(t, map[string]string{
+		"GATEHOUSE_ACCESS_TOKEN_TTL":     "1s",
+		"GATEHOUSE_SESSION_IDLE_TIMEOUT": "2s",
 		// Long enough for registerVerified's mail round trip on a busy
 		// machine; the late link is checked once it is surely past.
-		env["GATEHOUSE_VERIFICATION_TOKEN_TTL"] = "4s"
-		c := newClient(t, start(t, env))
-		addr, late := randomEmail(), randomEmail()
-		registerVerified(t, c, smtp, addr)
+		"GATEHOUSE_VERIFICATION_TOKEN_TTL": "4s",
+	}, func(t *testing.T, f fixture) {
+		smtp, c := f.smtp, f.c
+		addr, late := f.verifiedUser(t), randomEmail()
 		c.post("/v1/register", map[string]string{"email": late, "password": strongPassword})
 		lateIssued := time.Now() // the link was made before the answer
 		lateMail := mailTo(t, smtp, late, 1)
@@ -735,13 +709,9 @@ func TestConfiguredLifetimesAreEnforced(t *testing.T) {
 
 func TestNoSessionSurvivesAResetThatRacesLogins(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RATE_LIMIT_DISABLED"] = "true"
-		c := newClient(t, start(t, env))
-		addr := randomEmail()
-		registerVerified(t, c, smtp, addr)
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_RATE_LIMIT_DISABLED": "true"}, func(t *testing.T, f fixture) {
+		smtp, c := f.smtp, f.c
+		addr := f.verifiedUser(t)
 		c.post("/v1/password/forgot", map[string]string{"email": addr})
 		tok := tokenFrom(t, mailTo(t, smtp, addr, 2), "/reset-password")
 

@@ -36,8 +36,7 @@ func TestGuessablePasswordsAreRefusedEverywhere(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newAdminFixture(t, st)
-		addr := f.verifiedUser(t)
-		access, _ := login(t, f.c, addr, strongPassword)
+		addr, access, _ := f.signedIn(t)
 		if r := f.c.post("/v1/password/forgot", map[string]string{"email": addr}); r.Status != http.StatusAccepted {
 			t.Fatalf("forgot: %d %s", r.Status, r.Body)
 		}

@@ -84,7 +84,13 @@ func eachStore(t *testing.T, body func(t *testing.T, st testStore)) {
 // eachFixture runs body on a fresh fixture (newFixture) of each store.
 func eachFixture(t *testing.T, body func(t *testing.T, f fixture)) {
 	t.Helper()
-	eachStore(t, func(t *testing.T, st testStore) { body(t, newFixture(t, st)) })
+	eachFixtureWith(t, nil, body)
+}
+
+// eachFixtureWith is eachFixture with extra (or changed) configuration.
+func eachFixtureWith(t *testing.T, extra map[string]string, body func(t *testing.T, f fixture)) {
+	t.Helper()
+	eachStore(t, func(t *testing.T, st testStore) { body(t, newFixtureWith(t, st, extra)) })
 }
 
 // baseEnv is the configuration of a test instance on store st: a store of
@@ -276,6 +282,43 @@ func (c *client) bearer(method, path, token string, body any) response {
 	return c.do(method, path, body, map[string]string{"Authorization": "Bearer " + token})
 }
 
+// getOK GETs path with a bearer token, fails the test unless the answer
+// is 200, and returns its JSON object.
+func (c *client) getOK(t *testing.T, path, token string) map[string]any {
+	t.Helper()
+	r := c.bearer(http.MethodGet, path, token, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+	}
+	return r.JSON(t)
+}
+
+// atOnce sends n requests from goroutines released together, so that they
+// race, and returns the answers: answer i is send(i)'s.
+func atOnce(n int, send func(i int) response) []response {
+	out := make([]response, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			out[i] = send(i)
+		})
+	}
+	close(gate)
+	wg.Wait()
+	return out
+}
+
+// elems is a decoded JSON array with its elements as T.
+func elems[T any](array any) []T {
+	var out []T
+	for _, e := range array.([]any) {
+		out = append(out, e.(T))
+	}
+	return out
+}
+
 // form posts an HTML form, as a browser does from a hosted page.
 func (c *client) form(path string, values map[string]string) response {
 	c.t.Helper()
@@ -370,6 +413,18 @@ func login(t *testing.T, c *client, addr, pw string) (access, refresh string) {
 	return m["access_token"].(string), m["refresh_token"].(string)
 }
 
+// assertSessionEnded checks that a session's tokens are refused (401): the
+// access token on /v1/me and the refresh token on refresh.
+func assertSessionEnded(t *testing.T, c *client, access, refresh, when string) {
+	t.Helper()
+	if r := c.bearer(http.MethodGet, "/v1/me", access, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("/v1/me %s: %d %s", when, r.Status, r.Body)
+	}
+	if r := c.post("/v1/token/refresh", map[string]string{"refresh_token": refresh}); r.Status != http.StatusUnauthorized {
+		t.Errorf("refresh %s: %d %s", when, r.Status, r.Body)
+	}
+}
+
 // fixture is the usual start of an end-to-end test: an SMTP server, an
 // instance on a store of its own, and a client with its own IP.
 type fixture struct {
@@ -398,4 +453,13 @@ func (f fixture) verifiedUser(t *testing.T) string {
 	addr := randomEmail()
 	registerVerified(t, f.c, f.smtp, addr)
 	return addr
+}
+
+// signedIn is a verifiedUser logged in through the fixture's client, with
+// the session's tokens.
+func (f fixture) signedIn(t *testing.T) (addr, access, refresh string) {
+	t.Helper()
+	addr = f.verifiedUser(t)
+	access, refresh = login(t, f.c, addr, strongPassword)
+	return addr, access, refresh
 }

@@ -273,10 +273,9 @@ func expectUniform202(t *testing.T, what string, r response, body string) {
 // the same answers and no mail.
 func TestRateLimitMailPerAddress(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		c, c2, c3 := newClient(t, inst), newClient(t, inst), newClient(t, inst)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
+		smtp, inst := f.smtp, f.inst
+		c, c2, c3 := f.c, newClient(t, inst), newClient(t, inst)
 		addr, verified, unknown := randomEmail(), randomEmail(), randomEmail()
 		registerVerified(t, c3, smtp, verified)
 
@@ -313,8 +312,7 @@ func TestRateLimitMailPerAddress(t *testing.T) {
 // per address per hour"), while every request answers the uniform 202.
 func TestRateLimitVerificationMailsPerAddress(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := limitFixture(t, st)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 		expectUniform202(t, "register", c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}), verifySentBody)
@@ -333,8 +331,7 @@ func TestRateLimitVerificationMailsPerAddress(t *testing.T) {
 // from IP B the owner logs in.
 func TestRateLimitFailedLoginsPerAccountAndIP(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := limitFixture(t, st)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
 		inst, owner := f.inst, f.c
 		addr := f.verifiedUser(t)
 
@@ -357,11 +354,9 @@ func TestRateLimitFailedLoginsPerAccountAndIP(t *testing.T) {
 // so does every failure before it.
 func TestRateLimitLoginThrottlingRevealsNothing(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		inst := start(t, limitEnv(t, st, smtp, nil))
-		known := randomEmail()
-		registerVerified(t, newClient(t, inst), smtp, known)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
+		inst := f.inst
+		known := f.verifiedUser(t)
 		unknown := randomEmail()
 
 		answers := func(addr string) []response {
@@ -403,8 +398,7 @@ func TestRateLimitLoginThrottlingRevealsNothing(t *testing.T) {
 // 429); a password reset through the mailed link lifts the lock.
 func TestRateLimitAccountLockoutLiftedByReset(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := limitFixture(t, st)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
 		smtp, inst, owner := f.smtp, f.inst, f.c
 		addr := f.verifiedUser(t)
 

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,10 +139,7 @@ func enrollAddr(t *testing.T, f fixture, addr string) mfaUser {
 	if r.Status != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("confirm: %d %s", r.Status, r.Body)
 	}
-	var codes []string
-	for _, v := range r.JSON(t)["recovery_codes"].([]any) {
-		codes = append(codes, v.(string))
-	}
+	codes := elems[string](r.JSON(t)["recovery_codes"])
 	if len(codes) != 10 {
 		t.Fatalf("%d recovery codes", len(codes))
 	}
@@ -212,13 +207,10 @@ func mailAbout(t *testing.T, s *smtptest.Server, addr, about string) smtptest.Me
 
 func meMFA(t *testing.T, c *client, access string) bool {
 	t.Helper()
-	r := c.bearer(http.MethodGet, "/v1/me", access, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("/v1/me: %d %s", r.Status, r.Body)
-	}
-	on, ok := r.JSON(t)["user"].(map[string]any)["mfa_enabled"].(bool)
+	u := c.getOK(t, "/v1/me", access)["user"].(map[string]any)
+	on, ok := u["mfa_enabled"].(bool)
 	if !ok {
-		t.Fatalf("/v1/me has no mfa_enabled: %s", r.Body)
+		t.Fatalf("/v1/me has no mfa_enabled: %v", u)
 	}
 	return on
 }
@@ -231,8 +223,7 @@ func TestMFAEnrollLoginReplayRecoveryResetDisable(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
-		plainAddr := f.verifiedUser(t)
-		plainAccess, _ := login(t, c, plainAddr, strongPassword)
+		_, plainAccess, _ := f.signedIn(t)
 		if meMFA(t, c, plainAccess) || !slices.Equal(amrOf(t, plainAccess), []string{"pwd"}) {
 			t.Fatalf("plain account: mfa on or amr %v", amrOf(t, plainAccess))
 		}
@@ -348,27 +339,19 @@ func TestMFARaceOfTenLoginsWithOneCode(t *testing.T) {
 			tokens[i] = passwordStep(t, clients[i], u.addr, strongPassword)
 		}
 		code := u.auth.next(t)
-		var ok, refused atomic.Int32
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range clients {
-			wg.Go(func() {
-				<-start
-				r := codeStep(clients[i], tokens[i], code)
-				switch {
-				case r.Status == http.StatusOK:
-					ok.Add(1)
-				case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_code"`):
-					refused.Add(1)
-				default:
-					t.Errorf("login %d: %d %s", i, r.Status, r.Body)
-				}
-			})
+		var ok, refused int
+		for i, r := range atOnce(len(clients), func(i int) response { return codeStep(clients[i], tokens[i], code) }) {
+			switch {
+			case r.Status == http.StatusOK:
+				ok++
+			case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_code"`):
+				refused++
+			default:
+				t.Errorf("login %d: %d %s", i, r.Status, r.Body)
+			}
 		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 1 || refused.Load() != 9 {
-			t.Fatalf("%d of 10 logins with one code succeeded (%d refused); want exactly 1", ok.Load(), refused.Load())
+		if ok != 1 || refused != 9 {
+			t.Fatalf("%d of 10 logins with one code succeeded (%d refused); want exactly 1", ok, refused)
 		}
 	})
 }

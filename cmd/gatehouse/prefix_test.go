@@ -24,11 +24,9 @@ import (
 // routing does not depend on the store.
 func TestServedUnderAPathPrefix(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, onSQLite, smtp)
 	const publicURL = testPublicURL + "/auth"
-	env["GATEHOUSE_PUBLIC_URL"] = publicURL
-	inst := start(t, env)
+	f := newFixtureWith(t, onSQLite, map[string]string{"GATEHOUSE_PUBLIC_URL": publicURL})
+	smtp, inst := f.smtp, f.inst
 	backend, err := url.Parse(inst.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +44,7 @@ func TestServedUnderAPathPrefix(t *testing.T) {
 		return proxy.URL + strings.TrimPrefix(link, testPublicURL)
 	}
 
-	c := newClient(t, inst)
+	c := f.c
 	addr := randomEmail()
 	if r := c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword}); r.Status != http.StatusAccepted {
 		t.Fatalf("register: %d %s", r.Status, r.Body)

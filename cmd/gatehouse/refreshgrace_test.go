@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -25,23 +24,10 @@ func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixture(t, st) // the default grace, 10s
-		addr := f.verifiedUser(t)
-		_, refresh := login(t, f.c, addr, strongPassword)
+		_, _, refresh := f.signedIn(t)
 
 		const tabs = 12
-		answers := make([]response, tabs)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range tabs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				answers[i] = refreshOnce(f.c, refresh)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		answers := atOnce(tabs, func(int) response { return refreshOnce(f.c, refresh) })
 		var successor string
 		accessTokens := map[string]bool{}
 		for i, r := range answers {
@@ -130,8 +116,7 @@ func TestRefreshRepeatAfterTheGraceRevokes(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixtureWith(t, st, map[string]string{"GATEHOUSE_REFRESH_REUSE_GRACE": "1s"})
-		addr := f.verifiedUser(t)
-		_, refresh := login(t, f.c, addr, strongPassword)
+		_, _, refresh := f.signedIn(t)
 		r := refreshOnce(f.c, refresh)
 		if r.Status != http.StatusOK {
 			t.Fatalf("refresh: %d %s", r.Status, r.Body)

@@ -4,11 +4,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // strangerPassword is what a stranger types when registering someone
@@ -22,12 +19,8 @@ const strangerPassword = "a stranger picked this passphrase"
 // registration of the stranger does its full work.
 func TestRegistrationNeverChangesAnAccountUnderARace(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RATE_LIMIT_DISABLED"] = "true"
-		inst := start(t, env)
-		owner, stranger := newClient(t, inst), newClient(t, inst)
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_RATE_LIMIT_DISABLED": "true"}, func(t *testing.T, f fixture) {
+		smtp, owner, stranger := f.smtp, f.c, newClient(t, f.inst)
 		const rounds, strangers = 50, 12
 		// The owner registers the addresses of all rounds first, so that
 		// the rounds wait for the outbox once, not once each.
@@ -40,24 +33,13 @@ func TestRegistrationNeverChangesAnAccountUnderARace(t *testing.T) {
 		}
 		for round, addr := range addrs {
 			tok := tokenFrom(t, mailTo(t, smtp, addr, 1), "/verify-email")
-			var wg sync.WaitGroup
-			gate := make(chan struct{})
-			var verified response
-			wg.Add(1 + strangers)
-			go func() {
-				defer wg.Done()
-				<-gate
-				verified = owner.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword})
-			}()
-			for range strangers {
-				go func() {
-					defer wg.Done()
-					<-gate
-					stranger.post("/v1/register", map[string]string{"email": addr, "password": strangerPassword})
-				}()
-			}
-			close(gate)
-			wg.Wait()
+			// the owner's verification (answer 0) among the stranger's registrations
+			verified := atOnce(1+strangers, func(i int) response {
+				if i == 0 {
+					return owner.post("/v1/verify-email", map[string]string{"token": tok, "password": strongPassword})
+				}
+				return stranger.post("/v1/register", map[string]string{"email": addr, "password": strangerPassword})
+			})[0]
 			if verified.Status != http.StatusOK {
 				t.Fatalf("round %d: owner verify: %d %s", round, verified.Status, verified.Body)
 			}
@@ -155,13 +137,9 @@ func TestOwnerClickingAStrangersLinkDoesNotGiveTheStrangerTheAccount(t *testing.
 // owner's own request sends a fresh one.
 func TestOwnerCanAlwaysRecover(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		const ttl = 6 * time.Second
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RESET_TOKEN_TTL"] = ttl.String()
-		inst := start(t, env)
-		owner, attacker := newClient(t, inst), newClient(t, inst)
+	const ttl = 6 * time.Second
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_RESET_TOKEN_TTL": ttl.String()}, func(t *testing.T, f fixture) {
+		smtp, owner, attacker := f.smtp, f.c, newClient(t, f.inst)
 		addr := randomEmail()
 		registerVerified(t, owner, smtp, addr)
 
@@ -241,12 +219,8 @@ func TestPasswordChangeKillsOutstandingResetLinks(t *testing.T) {
 // logs in at once, and a later registration only gets the owner a notice.
 func TestWithoutRequiredVerificationTheFirstRegistrationHoldsThePassword(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_REQUIRE_VERIFIED_EMAIL"] = "false"
-		inst := start(t, env)
-		c, other := newClient(t, inst), newClient(t, inst)
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_REQUIRE_VERIFIED_EMAIL": "false"}, func(t *testing.T, f fixture) {
+		smtp, c, other := f.smtp, f.c, newClient(t, f.inst)
 		addr := randomEmail()
 		c.post("/v1/register", map[string]string{"email": addr, "password": strongPassword})
 		mailTo(t, smtp, addr, 1)

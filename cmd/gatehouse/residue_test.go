@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // TestDeliveredLinkLeavesTheDataDirectory: on the embedded store with SMTP,
@@ -18,19 +16,16 @@ import (
 // while serve runs on.
 func TestDeliveredLinkLeavesTheDataDirectory(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, onSQLite, smtp)
-	inst := start(t, env)
-	c := newClient(t, inst)
-	addr := randomEmail()
-	registerVerified(t, c, smtp, addr)
+	f := newFixture(t, onSQLite)
+	smtp, c := f.smtp, f.c
+	addr := f.verifiedUser(t)
 	if r := c.post("/v1/password/forgot", map[string]string{"email": addr}); r.Status != http.StatusAccepted {
 		t.Fatalf("forgot: %d %s", r.Status, r.Body)
 	}
 	token := []byte(tokenFrom(t, mailTo(t, smtp, addr, 2), "/reset-password"))
 	delivered := time.Now()
 
-	dir := env["GATEHOUSE_DATA_DIR"]
+	dir := f.env["GATEHOUSE_DATA_DIR"]
 	for {
 		var holding []string
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {

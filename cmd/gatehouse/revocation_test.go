@@ -3,8 +3,6 @@ package main
 import (
 	"net/http"
 	"testing"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // TestRevocationReachesEveryInstanceOnTheNextRequest: two instances on one
@@ -17,12 +15,9 @@ import (
 // remembered.
 func TestRevocationReachesEveryInstanceOnTheNextRequest(t *testing.T) {
 	t.Parallel()
-	smtp := smtptest.Start(t)
-	env := baseEnv(t, onPostgres, smtp)
-	a, b := start(t, env), start(t, env)
-	ca, cb := newClient(t, a), newClient(t, b)
-	addr := randomEmail()
-	registerVerified(t, ca, smtp, addr)
+	f := newFixture(t, onPostgres)
+	a, ca, cb := f.inst, f.c, newClient(t, start(t, f.env))
+	addr := f.verifiedUser(t)
 	var access [3]string
 	for i := range access {
 		access[i], _ = login(t, ca, addr, strongPassword)
@@ -74,7 +69,7 @@ func TestRevocationReachesEveryInstanceOnTheNextRequest(t *testing.T) {
 	// The account disabled through A's admin API: B refuses its last
 	// token next, and so does A.
 	id := userID(t, ca, access[2])
-	admin := newAdminClient(t, a, adminKey(t, env, "revocation"))
+	admin := newAdminClient(t, a, adminKey(t, f.env, "revocation"))
 	if r := admin.call(http.MethodPatch, "/admin/v1/users/"+id, map[string]bool{"disabled": true}); r.Status != http.StatusOK {
 		t.Fatalf("disable on A: %d %s", r.Status, r.Body)
 	}

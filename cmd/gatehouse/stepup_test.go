@@ -4,12 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // The second factor's own limits and the step-up of sensitive changes,
@@ -26,13 +22,10 @@ const codeWindow = 20 * time.Second
 // back. After the window a right code works.
 func TestMFACodesLimitedPerAccount(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RATE_LIMIT_AUTH"] = "1000/5m" // per IP: not what this test is about
-		env["GATEHOUSE_RATE_LIMIT_MFA_FAILURES"] = "10/" + codeWindow.String()
-		inst := start(t, env)
-		f := fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
+	eachFixtureWith(t, map[string]string{
+		"GATEHOUSE_RATE_LIMIT_AUTH":         "1000/5m", // per IP: not what this test is about
+		"GATEHOUSE_RATE_LIMIT_MFA_FAILURES": "10/" + codeWindow.String(),
+	}, func(t *testing.T, f fixture) {
 		u := enroll(t, f)
 		ips := []*client{newClient(t, f.inst), newClient(t, f.inst)}
 
@@ -88,27 +81,19 @@ func TestMFATokenBurstChecksAtMostFive(t *testing.T) {
 		u := enroll(t, f)
 		tok := passwordStep(t, f.c, u.addr, strongPassword)
 		bad := u.auth.wrong(t)
-		var checked, burned atomic.Int32
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range 8 {
-			wg.Go(func() {
-				<-start
-				r := codeStep(f.c, tok, bad)
-				switch {
-				case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_code"`):
-					checked.Add(1)
-				case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_token"`):
-					burned.Add(1)
-				default:
-					t.Errorf("code %d: %d %s", i, r.Status, r.Body)
-				}
-			})
+		var checked, burned int
+		for i, r := range atOnce(8, func(int) response { return codeStep(f.c, tok, bad) }) {
+			switch {
+			case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_code"`):
+				checked++
+			case r.Status == http.StatusUnauthorized && strings.Contains(string(r.Body), `"invalid_token"`):
+				burned++
+			default:
+				t.Errorf("code %d: %d %s", i, r.Status, r.Body)
+			}
 		}
-		close(start)
-		wg.Wait()
-		if checked.Load() != 5 || burned.Load() != 3 {
-			t.Fatalf("8 concurrent wrong codes on one token: %d checked, %d refused; want 5 and 3", checked.Load(), burned.Load())
+		if checked != 5 || burned != 3 {
+			t.Fatalf("8 concurrent wrong codes on one token: %d checked, %d refused; want 5 and 3", checked, burned)
 		}
 		if r := codeStep(f.c, tok, u.recovery[0]); r.Status != http.StatusUnauthorized || r.Code(t) != "invalid_token" {
 			t.Fatalf("the right code on the burned token: %d %s", r.Status, r.Body)
@@ -119,25 +104,11 @@ func TestMFATokenBurstChecksAtMostFive(t *testing.T) {
 // sessionsOf lists the sessions access sees.
 func sessionsOf(t *testing.T, c *client, access string) []map[string]any {
 	t.Helper()
-	r := c.bearer(http.MethodGet, "/v1/me/sessions", access, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("sessions: %d %s", r.Status, r.Body)
-	}
-	var out []map[string]any
-	for _, s := range r.JSON(t)["sessions"].([]any) {
-		out = append(out, s.(map[string]any))
-	}
-	return out
+	return elems[map[string]any](c.getOK(t, "/v1/me/sessions", access)["sessions"])
 }
 
 // amrList is a session's amr as strings.
-func amrList(s map[string]any) []string {
-	var out []string
-	for _, m := range s["amr"].([]any) {
-		out = append(out, m.(string))
-	}
-	return out
-}
+func amrList(s map[string]any) []string { return elems[string](s["amr"]) }
 
 // TestMFAStepUp: turning MFA on revokes every other session and upgrades
 // the confirming one (amr, auth_time, shown in the session list); a
@@ -149,8 +120,7 @@ func TestMFAStepUp(t *testing.T) {
 	t.Parallel()
 	eachFixture(t, func(t *testing.T, f fixture) {
 		c := f.c
-		addr := f.verifiedUser(t)
-		before, _ := login(t, c, addr, strongPassword)
+		addr, before, _ := f.signedIn(t)
 		u := enrollAddr(t, f, addr)
 		if r := c.bearer(http.MethodGet, "/v1/me", before, nil); r.Status != http.StatusUnauthorized {
 			t.Fatalf("a session from before MFA after turning it on: %d %s", r.Status, r.Body)

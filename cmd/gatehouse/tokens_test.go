@@ -8,10 +8,7 @@ package main
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
 // An anonymous forgot for an invited address sends a reset link and leaves
@@ -69,8 +66,7 @@ func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
 		}
 		strangersLink := tokenFrom(t, mailTo(t, f.smtp, wanted, 1), "/verify-email")
 
-		addr := f.verifiedUser(t)
-		access, _ := login(t, f.c, addr, strongPassword)
+		_, access, _ := f.signedIn(t)
 		id := userID(t, f.c, access)
 		if r := f.c.bearer(http.MethodPost, "/v1/me/email", access, map[string]string{"new_email": wanted, "password": strongPassword}); r.Status != http.StatusAccepted {
 			t.Fatalf("change: %d %s", r.Status, r.Body)
@@ -99,12 +95,8 @@ func TestPendingRegistrationDoesNotBlockAnEmailChange(t *testing.T) {
 // the winner.
 func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		smtp := smtptest.Start(t)
-		env := baseEnv(t, st, smtp)
-		env["GATEHOUSE_RATE_LIMIT_DISABLED"] = "true"
-		inst := start(t, env)
-		owner, stranger := newClient(t, inst), newClient(t, inst)
+	eachFixtureWith(t, map[string]string{"GATEHOUSE_RATE_LIMIT_DISABLED": "true"}, func(t *testing.T, f fixture) {
+		smtp, owner, stranger := f.smtp, f.c, newClient(t, f.inst)
 		const strangersPassword = "a stranger's own long passphrase"
 		const rounds = 6
 		addrs := make([]string, rounds)
@@ -125,22 +117,13 @@ func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 				t.Fatalf("round %d: change: %d %s", i, r.Status, r.Body)
 			}
 			confirm := tokenFrom(t, mailTo(t, smtp, addr, 2), "/confirm-email")
-			var verified, confirmed response
-			var wg sync.WaitGroup
-			gate := make(chan struct{})
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				<-gate
-				verified = stranger.post("/v1/verify-email", map[string]string{"token": strangersLink, "password": strangersPassword})
-			}()
-			go func() {
-				defer wg.Done()
-				<-gate
-				confirmed = owner.bearer(http.MethodPost, "/v1/me/email/confirm", access, map[string]string{"token": confirm})
-			}()
-			close(gate)
-			wg.Wait()
+			both := atOnce(2, func(i int) response {
+				if i == 0 {
+					return stranger.post("/v1/verify-email", map[string]string{"token": strangersLink, "password": strangersPassword})
+				}
+				return owner.bearer(http.MethodPost, "/v1/me/email/confirm", access, map[string]string{"token": confirm})
+			})
+			verified, confirmed := both[0], both[1]
 			switch {
 			case confirmed.Status == http.StatusOK && verified.Status == http.StatusBadRequest && verified.Code(t) == "invalid_token":
 				wins["change"]++
@@ -168,8 +151,7 @@ func TestPendingRegistrationRacesAnEmailChange(t *testing.T) {
 // once from the very IP the failures came from.
 func TestVerificationClearsEarlierLoginFailures(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st testStore) {
-		f := limitFixture(t, st)
+	eachFixtureWith(t, testLimits(), func(t *testing.T, f fixture) {
 		smtp, c := f.smtp, f.c
 		addr := randomEmail()
 		for i := 1; i <= testFailureLimit; i++ {

@@ -65,8 +65,7 @@ func TestVerifyExampleAgainstTheServer(t *testing.T) {
 			t.Parallel()
 			cmdline := ex.cmd(t)
 			eachFixture(t, func(t *testing.T, f fixture) {
-				addr := f.verifiedUser(t)
-				access, _ := login(t, f.c, addr, strongPassword)
+				addr, access, _ := f.signedIn(t)
 
 				verify := func(token string, flags ...string) (int, string, string) {
 					t.Helper()

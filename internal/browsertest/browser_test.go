@@ -150,6 +150,23 @@ func (tb *tab) submit(t *testing.T, wantPath string) *network.Response {
 	return res
 }
 
+// fill types value into the form's field with the id field and submits
+// the form (submit) to wantPath.
+func (tb *tab) fill(t *testing.T, field, value, wantPath string) *network.Response {
+	t.Helper()
+	tb.do(t, chromedp.SendKeys(chromedp.CSS("#"+field), value))
+	return tb.submit(t, wantPath)
+}
+
+// checkPasswordCleared fails unless a refused password is gone from the
+// form that comes back: it is never rendered back into the field.
+func checkPasswordCleared(t *testing.T, tb *tab) {
+	t.Helper()
+	if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
+		t.Error("the refused password is rendered back into the field")
+	}
+}
+
 // follow clicks the link css selects like a user and returns the response
 // of the document it loads, after checking that the browser sent one GET
 // of wantURL (a path on the tab's server, or an absolute URL elsewhere).

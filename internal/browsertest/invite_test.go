@@ -5,8 +5,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 )
 
 // invite makes an account for email without a password, as an operator
@@ -51,8 +49,7 @@ func TestInvitationPage(t *testing.T) {
 	}
 	tb.screenshot(t, "accept-invite")
 
-	tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), password))
-	res = tb.submit(t, "/accept-invite")
+	res = tb.fill(t, "password", password, "/accept-invite")
 	checkResultPage(t, tb, res, http.StatusOK, "Your password is set; you can sign in.")
 	if msg := tb.text(t, `[role=status]`); strings.Contains(msg, "changed") || strings.Contains(msg, "signed out") {
 		t.Errorf("the invitation result says %q", msg)

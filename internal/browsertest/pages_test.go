@@ -61,21 +61,17 @@ func TestHostedPages(t *testing.T) {
 		// A mistyped password for a live link is the form again, with the
 		// token of the link, saying the password is not that registration's
 		// (only the link's holder sees it), and where else to go.
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "a mistyped passphrase"))
-		res = tb.submit(t, "/verify-email")
+		res = tb.fill(t, "password", "a mistyped passphrase", "/verify-email")
 		want.status, want.wantError = http.StatusBadRequest, true
 		checkFormPage(t, tb, res, want)
 		checkErrorLinks(t, tb)
 		if msg := tb.text(t, `.err`); !strings.Contains(msg, "This password is not the one chosen at the registration that sent this link") || strings.Contains(msg, "expired") {
 			t.Errorf("the refusal of a mistyped password says %q", msg)
 		}
-		if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
-			t.Error("the refused password is rendered back into the field")
-		}
+		checkPasswordCleared(t, tb)
 		tb.screenshot(t, "verify-email-refused")
 
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), password))
-		res = tb.submit(t, "/verify-email")
+		res = tb.fill(t, "password", password, "/verify-email")
 		checkResultPage(t, tb, res, http.StatusOK, "Your email address is verified")
 		tb.screenshot(t, "verify-email-result")
 
@@ -103,8 +99,7 @@ func TestHostedPages(t *testing.T) {
 		checkFormPage(t, tb, res, formPage{title: "Reset your password", fields: []string{"email"}})
 		tb.screenshot(t, "forgot-password")
 
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#email`), email))
-		res = tb.submit(t, "/forgot-password")
+		res = tb.fill(t, "email", email, "/forgot-password")
 		checkResultPage(t, tb, res, http.StatusAccepted, "If an account exists for that address")
 		tb.screenshot(t, "forgot-password-result")
 
@@ -125,8 +120,7 @@ func TestHostedPages(t *testing.T) {
 		// A password the policy refuses (long enough for the length limit,
 		// but it holds the address's local part): the form comes back with
 		// the reason in plain words, the same token and an empty field.
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), "my name is rosa, truly"))
-		res = tb.submit(t, "/reset-password")
+		res = tb.fill(t, "password", "my name is rosa, truly", "/reset-password")
 		if res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("reset with a refused password = %d, want 422", res.Status)
 		}
@@ -140,13 +134,10 @@ func TestHostedPages(t *testing.T) {
 		if msg := tb.text(t, `.err`); !strings.Contains(msg, "contains the part of your email address before the @") || strings.Contains(msg, "password_contains_email") {
 			t.Errorf("the refusal says %q, want the rule in plain words", msg)
 		}
-		if v := run(t, tb, chromedp.Value(chromedp.CSS(`#password`))); v != "" {
-			t.Error("the refused password is rendered back into the field")
-		}
+		checkPasswordCleared(t, tb)
 		tb.screenshot(t, "reset-password-refused")
 
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), newPassword))
-		res = tb.submit(t, "/reset-password")
+		res = tb.fill(t, "password", newPassword, "/reset-password")
 		checkResultPage(t, tb, res, http.StatusOK, "Your password was changed")
 		tb.screenshot(t, "reset-password-result")
 
@@ -209,8 +200,7 @@ func TestHostedPages(t *testing.T) {
 		var answers []string
 		for _, addr := range []string{"nobody.here@example.com", email} {
 			tb.open(t, srv.URL+"/resend-verification")
-			tb.do(t, chromedp.SendKeys(chromedp.CSS(`#email`), addr))
-			res = tb.submit(t, "/resend-verification")
+			res = tb.fill(t, "email", addr, "/resend-verification")
 			checkResultPage(t, tb, res, http.StatusAccepted, "If an account for that address waits for verification, we sent a new link")
 			answers = append(answers, tb.text(t, `body`))
 		}
@@ -223,8 +213,7 @@ func TestHostedPages(t *testing.T) {
 		link := srv.awaitNewLink(t, email, "/verify-email", first)
 		res = tb.open(t, link)
 		checkFormPage(t, tb, res, formPage{title: "Verify your email", token: tokenOf(t, link), fields: []string{"password"}})
-		tb.do(t, chromedp.SendKeys(chromedp.CSS(`#password`), password))
-		res = tb.submit(t, "/verify-email")
+		res = tb.fill(t, "password", password, "/verify-email")
 		checkResultPage(t, tb, res, http.StatusOK, "Your email address is verified")
 		if st, _ := srv.login(t, email, password); st != http.StatusOK {
 			t.Errorf("login after verifying with the resent link = %d, want 200", st)

@@ -151,13 +151,6 @@ func (s *Server) Messages() []Message {
 	return out
 }
 
-// ClearMessages forgets the mail accepted so far.
-func (s *Server) ClearMessages() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.msgs = nil
-}
-
 // WaitForMessages polls until at least n mails were accepted and returns
 // them all; it fails tb when timeout passes first.
 func (s *Server) WaitForMessages(tb testing.TB, n int, timeout time.Duration) []Message {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -67,26 +68,32 @@ func benchMain(args []string) error {
 	fs.IntVar(&o.users, "users", 1000, "accounts seeded before the server starts (one shared argon2id hash); logins spread over them")
 	fs.StringVar(&o.pgURL, "pg-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"a maintenance database of the PostgreSQL server (loopback only); its role must be allowed to create databases")
-	mem := fs.Uint("argon2-memory-kib", uint(argon2id.DefaultParams.MemoryKiB), "GATEHOUSE_ARGON2_MEMORY_KIB of the servers (and of the measured hash)")
-	it := fs.Uint("argon2-iterations", uint(argon2id.DefaultParams.Iterations), "GATEHOUSE_ARGON2_ITERATIONS")
-	par := fs.Uint("argon2-parallelism", uint(argon2id.DefaultParams.Parallelism), "GATEHOUSE_ARGON2_PARALLELISM")
+	params := argon2Flags(fs, "of the servers (and of the measured hash)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "GATEHOUSE_LOG_LEVEL of the servers (their log goes to a file in the temporary directory)")
 	fs.DurationVar(&o.hashFor, "hash-for", 2*time.Second, "how long to hash, one at a time, to measure the CPU time of one argon2id hash")
 	fs.DurationVar(&o.settle, "settle", 15*time.Second, "longest wait, between endpoints, for the server's CPU to go idle (mail of the registrations)")
 	fs.IntVar(&o.sessions, "sessions", 0, "me (and refresh): sessions opened by the warm-up, each a login of another seeded account; me's clients cycle through them (0 = one per client)")
 	fs.BoolVar(&o.pgWaits, "pg-waits", false, "PostgreSQL: sample pg_stat_activity every 10 ms during each endpoint and print what the server's backends were doing (CPU, or the wait event: locks, WAL, client)")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	o.stores = splitList(*stores)
+	o.endpoints = splitList(*endpoints)
+	o.params = params()
+	ctx, cancel := signalContext()
+	defer cancel()
+	return runBench(ctx, o, os.Stdout)
+}
+
+// parseArgs parses a subcommand's flags; it takes no other arguments.
+func parseArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
-	o.stores = splitList(*stores)
-	o.endpoints = splitList(*endpoints)
-	o.params = argon2id.Params{MemoryKiB: uint32(*mem), Iterations: uint32(*it), Parallelism: uint8(*par)}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return runBench(ctx, o, os.Stdout)
+	return nil
 }
 
 // signalContext ends at SIGINT or SIGTERM, so that a run cut short still
@@ -397,12 +404,7 @@ func benchEnv(extra map[string]string) []string {
 			env = append(env, kv)
 		}
 	}
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		env = append(env, k+"="+extra[k])
 	}
 	return env
@@ -483,7 +485,7 @@ func runStore(ctx context.Context, o benchOpts, store, hash string, w io.Writer)
 		defer pg.close()
 	}
 
-	tag := randomTag()
+	tag := randomHex(3)
 	for _, ep := range o.endpoints {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -697,7 +699,7 @@ func (p *pgBench) drop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if p.admin.IsClosed() {
-		c, err := pgx.Connect(ctx, strings.Replace(p.url, "/"+p.name, "/postgres", 1))
+		c, err := pgx.Connect(ctx, p.maintenanceURL())
 		if err != nil {
 			return fmt.Errorf("drop database %s: %w", p.name, err)
 		}
@@ -711,6 +713,12 @@ func (p *pgBench) drop() error {
 }
 
 func (p *pgBench) close() { _ = p.admin.Close(context.Background()) }
+
+// maintenanceURL is the URL of the server's postgres database, for a
+// connection of the bench's own beside the bench database.
+func (p *pgBench) maintenanceURL() string {
+	return strings.Replace(p.url, "/"+p.name, "/postgres", 1)
+}
 
 // pgCPU is a CPU reading of the PostgreSQL server: each backend of the
 // bench database, and the whole cluster.
@@ -775,59 +783,48 @@ func (a pgCPU) backendsMsSince(before pgCPU) float64 {
 // what (pg_stat_activity.wait_event_type and wait_event).
 type waitSampler struct {
 	conn    *pgx.Conn
-	done    chan struct{}
-	stopped chan struct{}
+	end     func()
 	counts  map[string]int
 	samples int
 }
 
 func startWaitSampler(ctx context.Context, pg *pgBench, every time.Duration) (*waitSampler, error) {
-	conn, err := pgx.Connect(ctx, strings.Replace(pg.url, "/"+pg.name, "/postgres", 1))
+	conn, err := pgx.Connect(ctx, pg.maintenanceURL())
 	if err != nil {
 		return nil, err
 	}
-	w := &waitSampler{conn: conn, done: make(chan struct{}), stopped: make(chan struct{}), counts: map[string]int{}}
-	go func() {
-		defer close(w.stopped)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			rows, err := conn.Query(ctx, `SELECT state, coalesce(wait_event_type, ''), coalesce(wait_event, '')
-				FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'`, pg.name)
-			if err == nil {
-				w.samples++
-				for rows.Next() {
-					var state, typ, ev string
-					if rows.Scan(&state, &typ, &ev) != nil {
-						continue
-					}
-					switch {
-					case state == "idle":
-						w.counts["idle"]++
-					case strings.HasPrefix(state, "idle in transaction"):
-						w.counts["in a transaction, waiting for the server's next statement"]++
-					case typ == "":
-						w.counts["CPU"]++
-					default:
-						w.counts[typ+":"+ev]++
-					}
-				}
-				rows.Close()
+	w := &waitSampler{conn: conn, counts: map[string]int{}}
+	w.end = sampleEvery(every, func() {
+		rows, err := conn.Query(ctx, `SELECT state, coalesce(wait_event_type, ''), coalesce(wait_event, '')
+			FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'`, pg.name)
+		if err != nil {
+			return
+		}
+		defer rows.Close()
+		w.samples++
+		for rows.Next() {
+			var state, typ, ev string
+			if rows.Scan(&state, &typ, &ev) != nil {
+				continue
 			}
-			select {
-			case <-w.done:
-				return
-			case <-t.C:
+			switch {
+			case state == "idle":
+				w.counts["idle"]++
+			case strings.HasPrefix(state, "idle in transaction"):
+				w.counts["in a transaction, waiting for the server's next statement"]++
+			case typ == "":
+				w.counts["CPU"]++
+			default:
+				w.counts[typ+":"+ev]++
 			}
 		}
-	}()
+	})
 	return w, nil
 }
 
 // stop ends sampling and describes the busy samples, largest share first.
 func (w *waitSampler) stop() string {
-	close(w.done)
-	<-w.stopped
+	w.end()
 	_ = w.conn.Close(context.Background())
 	busy := 0
 	keys := make([]string, 0, len(w.counts))

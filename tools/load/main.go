@@ -27,8 +27,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -214,16 +212,9 @@ func (c *config) validate() error {
 		return errors.New("-spoof-ips only applies to -endpoint forgot")
 	}
 	if c.tag == "" {
-		c.tag = randomTag()
+		c.tag = randomHex(3)
 	}
 	return nil
-}
-
-// randomTag is 6 random hex digits.
-func randomTag() string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // newClient is the tool's HTTP client: no proxy, keep-alive connections
@@ -370,8 +361,12 @@ func checkReady(client *http.Client, base string) error {
 	return nil
 }
 
-func (c config) email(i int) string {
-	return fmt.Sprintf("%s%04d@%s", c.emailPrefix, i, c.emailDomain)
+func (c config) email(i int) string { return accountEmail(c.emailPrefix, c.emailDomain, i) }
+
+// accountEmail is account i's address: <prefix><NNNN>@<domain>, as both
+// the seed command and the load make and use them.
+func accountEmail(prefix, domain string, i int) string {
+	return fmt.Sprintf("%s%04d@%s", prefix, i, domain)
 }
 
 func password(i int) string { return fmt.Sprintf("load test password number %04d xyz", i) }
@@ -511,6 +506,39 @@ func retryWait(o outcome) time.Duration {
 	return time.Second
 }
 
+// retried calls send until it is answered with neither 429 nor 503, at
+// most 20 times, waiting retryWait after each of those answers.
+func retried(ctx context.Context, send func() outcome) outcome {
+	var o outcome
+	for range 20 {
+		o = send()
+		if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
+			break
+		}
+		sleepCtx(ctx, retryWait(o))
+	}
+	return o
+}
+
+// parallel calls fn(i) for i = 0..n-1 from c goroutines, each taking the
+// next index in turn; a goroutine stops early when fn returns false.
+func parallel(n, c int, fn func(i int) bool) {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range c {
+		wg.Go(func() {
+			for {
+				if i := int(next.Add(1)) - 1; i >= n || !fn(i) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // sleepCtx sleeps d, or less if ctx ends first.
 func sleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
@@ -526,38 +554,23 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 func setup(client *http.Client, c config) error {
 	start := time.Now()
 	var (
-		next   atomic.Int64
 		mu     sync.Mutex
 		counts = map[string]int{}
 		failed error
-		wg     sync.WaitGroup
 	)
-	for range c.setupConcurrency {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= c.users {
-					return
-				}
-				var o outcome
-				for attempt := 0; attempt < 20; attempt++ {
-					o = post(context.Background(), client, c.baseURL+"/v1/register",
-						map[string]string{"email": c.email(i), "password": password(i)})
-					if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
-						break
-					}
-					time.Sleep(retryWait(o))
-				}
-				mu.Lock()
-				counts[label(o)]++
-				if o.status != http.StatusAccepted && failed == nil {
-					failed = fmt.Errorf("register %s: %s", c.email(i), label(o))
-				}
-				mu.Unlock()
-			}
+	parallel(c.users, c.setupConcurrency, func(i int) bool {
+		o := retried(context.Background(), func() outcome {
+			return post(context.Background(), client, c.baseURL+"/v1/register",
+				map[string]string{"email": c.email(i), "password": password(i)})
 		})
-	}
-	wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		counts[label(o)]++
+		if o.status != http.StatusAccepted && failed == nil {
+			failed = fmt.Errorf("register %s: %s", c.email(i), label(o))
+		}
+		return true
+	})
 	fmt.Printf("setup: registered %d accounts in %s: %s\n", c.users, time.Since(start).Round(time.Millisecond), formatCounts(counts))
 	return failed
 }
@@ -695,24 +708,19 @@ func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 		tokens = make([]tokenPair, n)
 		errs   = make([]error, n)
 		outs   = make([]outcome, n)
-		next   atomic.Int64
-		wg     sync.WaitGroup
 	)
-	logIn := func(w int) {
+	parallel(n, c.concurrency, func(w int) bool {
 		u := c.account(w)
-		for attempt := 0; attempt < 20; attempt++ {
-			o, tp, ok := login(ctx, client, c, u)
-			outs[w] = o
-			if ok {
-				tokens[w] = tp
-				return
-			}
-			if o.status != http.StatusServiceUnavailable && o.status != http.StatusTooManyRequests {
-				break
-			}
-			sleepCtx(ctx, retryWait(o))
+		ok := false
+		o := retried(ctx, func() outcome {
+			o, tp, k := login(ctx, client, c, u)
+			tokens[w], ok = tp, k
+			return o
+		})
+		outs[w] = o
+		if ok {
+			return true
 		}
-		o := outs[w]
 		errs[w] = fmt.Errorf("warm-up login as %s: %s", c.email(u), label(o))
 		if o.err != nil {
 			errs[w] = fmt.Errorf("%w: %v", errs[w], o.err)
@@ -720,19 +728,8 @@ func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 		if o.status == http.StatusUnauthorized {
 			errs[w] = fmt.Errorf("%w (accounts registered with -setup? the server must run with GATEHOUSE_REQUIRE_VERIFIED_EMAIL=false)", errs[w])
 		}
-	}
-	for range c.concurrency {
-		wg.Go(func() {
-			for {
-				w := int(next.Add(1)) - 1
-				if w >= n {
-					return
-				}
-				logIn(w)
-			}
-		})
-	}
-	wg.Wait()
+		return true
+	})
 	counts := map[string]int{}
 	for _, o := range outs {
 		counts[label(o)]++
@@ -1010,40 +1007,48 @@ func readMem(pid int) (mem, error) {
 	return m, nil
 }
 
+// sampleEvery calls sample at once and then every d on a goroutine of its
+// own; the returned stop ends it and returns once the last call has.
+func sampleEvery(d time.Duration, sample func()) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
 type memSampler struct {
-	done    chan struct{}
-	stopped chan struct{}
+	end     func()
 	peak    mem
 	samples int
 	pid     int
 }
 
 func startSampler(pid int, every time.Duration) *memSampler {
-	s := &memSampler{done: make(chan struct{}), stopped: make(chan struct{}), pid: pid}
-	go func() {
-		defer close(s.stopped)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			if m, err := readMem(pid); err == nil {
-				s.samples++
-				s.peak.rssKiB = max(s.peak.rssKiB, m.rssKiB)
-				s.peak.hwmKiB = max(s.peak.hwmKiB, m.hwmKiB)
-			}
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-			}
+	s := &memSampler{pid: pid}
+	s.end = sampleEvery(every, func() {
+		if m, err := readMem(pid); err == nil {
+			s.samples++
+			s.peak.rssKiB = max(s.peak.rssKiB, m.rssKiB)
+			s.peak.hwmKiB = max(s.peak.hwmKiB, m.hwmKiB)
 		}
-	}()
+	})
 	return s
 }
 
 // stop ends sampling and returns the sampled peak and a final reading.
 func (s *memSampler) stop() (peak, end mem) {
-	close(s.done)
-	<-s.stopped
+	s.end()
 	end, _ = readMem(s.pid)
 	return s.peak, end
 }

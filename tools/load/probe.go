@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
@@ -43,11 +42,8 @@ func probeMain(args []string) error {
 	fs.IntVar(&o.rlKeys, "ratelimit-keys", 0, "distinct rate-limit keys to hit once each (RateLimiter.Hit) while a janitor deletes expired counters")
 	fs.DurationVar(&o.rlWindow, "window", 5*time.Second, "the window of the sprayed counters (they expire after it)")
 	fs.DurationVar(&o.janitorEvery, "janitor", 2*time.Second, "how often the janitor of the spray runs DeleteExpired, as the server's does every 5 minutes")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("probe: unexpected argument %q", fs.Arg(0))
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -158,32 +154,24 @@ func latencies(lat []time.Duration) string {
 func spray(ctx context.Context, n, c int, fn func(ctx context.Context, i int) error) ([]time.Duration, time.Duration, error) {
 	lat := make([]time.Duration, n)
 	var (
-		next   atomic.Int64
-		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed error
 	)
 	start := time.Now()
-	for range c {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				t := time.Now()
-				err := fn(ctx, i)
-				lat[i] = time.Since(t)
-				if err != nil {
-					mu.Lock()
-					failed = errors.Join(failed, err)
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	parallel(n, c, func(i int) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		t := time.Now()
+		err := fn(ctx, i)
+		lat[i] = time.Since(t)
+		if err != nil {
+			mu.Lock()
+			failed = errors.Join(failed, err)
+			mu.Unlock()
+		}
+		return err == nil
+	})
 	if failed == nil {
 		failed = ctx.Err()
 	}
@@ -203,7 +191,7 @@ type janitorRun struct {
 // the end one DeleteExpired of a backlog as large as the spray (a janitor
 // that ran late).
 func probeRateLimits(ctx context.Context, s *probeStore, o probeOpts, w io.Writer) error {
-	tag := randomTag()
+	tag := randomHex(3)
 	start := time.Now()
 	var (
 		runs []janitorRun

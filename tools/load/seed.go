@@ -51,16 +51,11 @@ func seedMain(args []string) error {
 	fs.IntVar(&o.audit, "audit", 0, "audit events to append, continuing the hash chain from its last record")
 	fs.StringVar(&o.emailPrefix, "email-prefix", "load", "accounts are <prefix><NNNN>@<domain>")
 	fs.StringVar(&o.emailDomain, "email-domain", "example.com", "domain of the accounts' email addresses")
-	mem := fs.Uint("argon2-memory-kib", uint(argon2id.DefaultParams.MemoryKiB), "argon2id memory of the one precomputed hash (the server's GATEHOUSE_ARGON2_MEMORY_KIB, so that logins need no rehash)")
-	it := fs.Uint("argon2-iterations", uint(argon2id.DefaultParams.Iterations), "argon2id iterations (GATEHOUSE_ARGON2_ITERATIONS)")
-	par := fs.Uint("argon2-parallelism", uint(argon2id.DefaultParams.Parallelism), "argon2id parallelism (GATEHOUSE_ARGON2_PARALLELISM)")
-	if err := fs.Parse(args); err != nil {
+	params := argon2Flags(fs, "of the one precomputed hash (the server's, so that logins need no rehash)")
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("seed: unexpected argument %q", fs.Arg(0))
-	}
-	o.params = argon2id.Params{MemoryKiB: uint32(*mem), Iterations: uint32(*it), Parallelism: uint8(*par)}
+	o.params = params()
 	ctx, cancel := signalContext()
 	defer cancel()
 	return seed(ctx, o, os.Stdout)
@@ -128,6 +123,18 @@ func seed(ctx context.Context, o seedOpts, w interface{ Write([]byte) (int, erro
 	return nil
 }
 
+// argon2Flags defines -argon2-memory-kib, -argon2-iterations and
+// -argon2-parallelism on fs, the server's argon2id cost and defaults; of
+// says whose cost they set. The returned func reads them once parsed.
+func argon2Flags(fs *flag.FlagSet, of string) func() argon2id.Params {
+	mem := fs.Uint("argon2-memory-kib", uint(argon2id.DefaultParams.MemoryKiB), "GATEHOUSE_ARGON2_MEMORY_KIB "+of)
+	it := fs.Uint("argon2-iterations", uint(argon2id.DefaultParams.Iterations), "GATEHOUSE_ARGON2_ITERATIONS "+of)
+	par := fs.Uint("argon2-parallelism", uint(argon2id.DefaultParams.Parallelism), "GATEHOUSE_ARGON2_PARALLELISM "+of)
+	return func() argon2id.Params {
+		return argon2id.Params{MemoryKiB: uint32(*mem), Iterations: uint32(*it), Parallelism: uint8(*par)}
+	}
+}
+
 // seedHash is the one argon2id hash (PHC string) of seedPassword, made by
 // the server's own hasher so that its format is the server's.
 func seedHash(p argon2id.Params) (string, error) {
@@ -138,9 +145,7 @@ func seedHash(p argon2id.Params) (string, error) {
 	return h.Hash(context.Background(), user.NormalizePassword(seedPassword))
 }
 
-func seedEmail(o seedOpts, i int) string {
-	return fmt.Sprintf("%s%04d@%s", o.emailPrefix, i, o.emailDomain)
-}
+func seedEmail(o seedOpts, i int) string { return accountEmail(o.emailPrefix, o.emailDomain, i) }
 
 // seedUser is one account: a random id, an address that is already
 // normalized (lower case ASCII), created a microsecond after the previous
