@@ -47,21 +47,19 @@ type UseCases struct {
 	Ready func(ctx context.Context) error
 }
 
-// Authenticate reads the principal of a bearer access token, or refuses
-// it.
-type Authenticate interface {
-	Handle(ctx context.Context, bearer string) (session.Principal, error)
-}
-
-// IPLimiter counts a request against the per-IP limit of its endpoint.
-type IPLimiter interface {
-	CheckIP(ctx context.Context, e limits.Endpoint, ip string) error
-}
-
-// JWKSource is the JSON Web Key Set of the keys that verify access tokens.
-type JWKSource interface {
-	JWKS() []byte
-}
+// What every route may need: Authenticate reads the principal of a bearer
+// access token (or refuses it), IPLimiter counts a request against the
+// per-IP limit of its endpoint, JWKSource is the key set that verifies
+// access tokens.
+type (
+	Authenticate interface {
+		Handle(ctx context.Context, bearer string) (session.Principal, error)
+	}
+	IPLimiter interface {
+		CheckIP(ctx context.Context, e limits.Endpoint, ip string) error
+	}
+	JWKSource interface{ JWKS() []byte }
+)
 
 // NewServer builds the Fiber app with every route.
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
