@@ -63,24 +63,16 @@ func NoStore(c *fiber.Ctx) {
 	c.Set(fiber.HeaderPragma, "no-cache")
 }
 
-// recoverMiddleware turns a panic anywhere below it into a 500; the error
-// handler logs it once with its stack.
-func (s *server) recoverMiddleware(c *fiber.Ctx) (err error) {
-	defer catchPanic(&err)
-	return c.Next()
-}
-
-// catchPanic, deferred, turns a panic into a *panicError in *err.
-func catchPanic(err *error) {
-	if r := recover(); r != nil {
-		*err = &panicError{value: r, stack: debug.Stack()}
-	}
-}
-
-// nextCatchingPanics runs the rest of the chain, turning a panic into an
-// error so that the access log still sees the final status.
+// nextCatchingPanics runs the rest of the chain, turning a panic into a
+// *panicError, which the error handler answers with a 500 and logs once
+// with its stack. As the first middleware it catches panics anywhere
+// below; the access log calls it so that it still sees the final status.
 func nextCatchingPanics(c *fiber.Ctx) (err error) {
-	defer catchPanic(&err)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r, stack: debug.Stack()}
+		}
+	}()
 	return c.Next()
 }
 

@@ -178,7 +178,7 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 	}
 
 	app.Use(
-		s.recoverMiddleware,
+		nextCatchingPanics,
 		s.requestIDMiddleware,
 		deadlineMiddleware(cfg.WriteTimeout),
 		s.clientIPMiddleware,
