@@ -73,10 +73,7 @@ type (
 func NewAdminServer(cfg Config, log *zap.Logger, uc AdminUseCases) *fiber.App {
 	cfg.CORSOrigins = nil
 	a := NewApp(cfg, log)
-	a.Use(hostCheck(newHostRule(cfg.Admin)), func(c *fiber.Ctx) error {
-		NoStore(c)
-		return c.Next()
-	})
+	a.Use(hostCheck(newHostRule(cfg.Admin)), before(NoStore))
 	adminRoutes(a, uc, metricsAuth(cfg.Admin, uc.Keys))
 	Finish(a)
 	return a

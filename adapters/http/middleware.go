@@ -76,9 +76,12 @@ func nextCatchingPanics(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
-func (s *server) requestIDMiddleware(c *fiber.Ctx) error {
-	assignRequestID(c)
-	return c.Next()
+// before is the middleware that runs set, then the rest of the chain.
+func before(set func(c *fiber.Ctx)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		set(c)
+		return c.Next()
+	}
 }
 
 // assignRequestID keeps a well-formed incoming X-Request-ID, else generates
@@ -116,11 +119,6 @@ func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b[:])
-}
-
-func (s *server) securityHeadersMiddleware(c *fiber.Ctx) error {
-	s.setSecurityHeaders(c)
-	return c.Next()
 }
 
 func (s *server) setSecurityHeaders(c *fiber.Ctx) {

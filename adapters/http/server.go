@@ -177,10 +177,10 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 
 	app.Use(
 		nextCatchingPanics,
-		s.requestIDMiddleware,
+		before(assignRequestID),
 		deadlineMiddleware(cfg.WriteTimeout),
-		s.clientIPMiddleware,
-		s.securityHeadersMiddleware,
+		before(s.assignClientIP),
+		before(s.setSecurityHeaders),
 		s.corsMiddleware,
 		s.accessLogMiddleware,
 	)
