@@ -225,20 +225,7 @@ func bearerToken(c *fiber.Ctx) (string, bool) {
 }
 
 // requireAuth verifies the bearer token and the liveness of its session.
-func requireAuth(a Authenticate) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		tok, ok := bearerToken(c)
-		if !ok {
-			return domain.ErrUnauthorized
-		}
-		p, err := a.Handle(c.UserContext(), tok)
-		if err != nil {
-			return err
-		}
-		c.Locals(principalKey, p)
-		return c.Next()
-	}
-}
+func requireAuth(a Authenticate) fiber.Handler { return authenticate(a, false) }
 
 // optionalAuth is requireAuth for a route that also serves anonymous
 // callers: a valid bearer sets the principal; a missing, malformed or
@@ -246,17 +233,19 @@ func requireAuth(a Authenticate) fiber.Handler {
 // goes on. Only a failure to check a presented token (the database down)
 // fails the request, so a caller whose token is good is never treated as
 // anonymous by accident.
-func optionalAuth(a Authenticate) fiber.Handler {
+func optionalAuth(a Authenticate) fiber.Handler { return authenticate(a, true) }
+
+func authenticate(a Authenticate, optional bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		tok, ok := bearerToken(c)
-		if !ok {
-			return c.Next()
+		var p session.Principal
+		err := error(domain.ErrUnauthorized)
+		if tok, ok := bearerToken(c); ok {
+			p, err = a.Handle(c.UserContext(), tok)
 		}
-		p, err := a.Handle(c.UserContext(), tok)
 		switch {
 		case err == nil:
 			c.Locals(principalKey, p)
-		case kindOf(err) == domain.KindUnauthorized:
+		case optional && kindOf(err) == domain.KindUnauthorized:
 			// Refused: go on as an anonymous caller.
 		default:
 			return err
