@@ -96,7 +96,9 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 }
 
 // limit counts the request against the per-IP limit of endpoint.
-func (h *handlers) limit(e limits.Endpoint) fiber.Handler { return limitIP(h.uc.Guard, e) }
+func (h *handlers) limit(e limits.Endpoint) fiber.Handler {
+	return limitIP(h.uc.Guard, e, func(_ *fiber.Ctx, err error) error { return err })
+}
 
 // probes registers the liveness and readiness probes; ready reports
 // whether the database answers.
@@ -201,11 +203,12 @@ func meta(c *fiber.Ctx) app.RequestMeta {
 	return app.RequestMeta{IP: strings.Clone(ClientIP(c)), UserAgent: strings.Clone(ua)}
 }
 
-// limitIP counts the request against the per-IP limit of endpoint.
-func limitIP(g IPLimiter, e limits.Endpoint) fiber.Handler {
+// limitIP counts the request against the per-IP limit of endpoint;
+// refuse answers a request over it.
+func limitIP(g IPLimiter, e limits.Endpoint, refuse func(c *fiber.Ctx, err error) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
-			return err
+			return refuse(c, err)
 		}
 		return c.Next()
 	}
