@@ -254,6 +254,12 @@ func checkJSON(body []byte) error {
 			top.expectKey = true
 		}
 	}
+	// pop closes the innermost container, itself a value of the next one.
+	pop := func() {
+		if stack = stack[:len(stack)-1]; len(stack) > 0 {
+			valueDone()
+		}
+	}
 	for len(stack) > 0 {
 		tok, err := dec.Token()
 		if err != nil {
@@ -262,10 +268,7 @@ func checkJSON(body []byte) error {
 		top := &stack[len(stack)-1]
 		if top.object && top.expectKey {
 			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 {
-					valueDone()
-				}
+				pop()
 				continue
 			}
 			key, ok := tok.(string)
@@ -291,10 +294,7 @@ func checkJSON(body []byte) error {
 			case '[':
 				stack = append(stack, jsonFrame{})
 			default: // ']'; '}' is handled in key position
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 {
-					valueDone()
-				}
+				pop()
 			}
 			if len(stack) > maxJSONDepth {
 				return invalidRequest("The request body is nested too deeply.")
