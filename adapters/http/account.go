@@ -12,37 +12,29 @@ import (
 	"github.com/google/uuid"
 )
 
-// Register signs up an account and mails its verification link.
-type Register interface {
-	Handle(ctx context.Context, in account.RegisterInput) error
-}
-
-// VerifyEmail verifies an address with the link's token and the password
-// chosen at the registration that sent it.
-type VerifyEmail interface {
-	Handle(ctx context.Context, raw, password string, meta app.RequestMeta) (*user.User, error)
-}
-
-// ResendVerification mails a new verification link.
-type ResendVerification interface {
-	Handle(ctx context.Context, rawEmail string) error
-}
-
-// DeleteAccount deletes the signed-in user's account.
-type DeleteAccount interface {
-	Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error
-}
-
-// ChangeEmail mails a confirmation link to a new address.
-type ChangeEmail interface {
-	Handle(ctx context.Context, in account.ChangeEmailInput) error
-}
-
-// ConfirmEmail moves the account to the address of the link's token,
-// signing out every session but keep.
-type ConfirmEmail interface {
-	Handle(ctx context.Context, raw string, keep uuid.UUID, meta app.RequestMeta) (*user.User, error)
-}
+// The use cases of sign-up and of the signed-in user's account.
+// VerifyEmail takes the password chosen at the registration that sent the
+// link; ConfirmEmail signs out every session but keep.
+type (
+	Register interface {
+		Handle(ctx context.Context, in account.RegisterInput) error
+	}
+	ResendVerification interface {
+		Handle(ctx context.Context, rawEmail string) error
+	}
+	ChangeEmail interface {
+		Handle(ctx context.Context, in account.ChangeEmailInput) error
+	}
+	VerifyEmail interface {
+		Handle(ctx context.Context, raw, password string, meta app.RequestMeta) (*user.User, error)
+	}
+	DeleteAccount interface {
+		Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error
+	}
+	ConfirmEmail interface {
+		Handle(ctx context.Context, raw string, keep uuid.UUID, meta app.RequestMeta) (*user.User, error)
+	}
+)
 
 // registerAccountRoutes registers sign-up, verification and the signed-in
 // user's account.
@@ -65,11 +57,7 @@ func (h *handlers) handleRegister(c *fiber.Ctx, req *credentialsRequest) error {
 }
 
 func (h *handlers) handleVerifyEmail(c *fiber.Ctx, req *tokenPasswordRequest) error {
-	u, err := h.uc.VerifyEmail.Handle(c.UserContext(), req.Token, req.Password, meta(c))
-	if err != nil {
-		return err
-	}
-	return renderUserBody(c, u)
+	return reply(c, renderUserBody)(h.uc.VerifyEmail.Handle(c.UserContext(), req.Token, req.Password, meta(c)))
 }
 
 func (h *handlers) handleResendVerification(c *fiber.Ctx, req *emailRequest) error {
@@ -94,11 +82,7 @@ func (h *handlers) handleChangeEmail(c *fiber.Ctx, req *changeEmailRequest) erro
 }
 
 func (h *handlers) handleConfirmEmail(c *fiber.Ctx, req *tokenRequest) error {
-	u, err := h.uc.ConfirmEmail.Handle(c.UserContext(), req.Token, principal(c).SessionID, meta(c))
-	if err != nil {
-		return err
-	}
-	return renderUserBody(c, u)
+	return reply(c, renderUserBody)(h.uc.ConfirmEmail.Handle(c.UserContext(), req.Token, principal(c).SessionID, meta(c)))
 }
 
 // accepted answers err, or when nil the 202 of a request whose work goes
@@ -108,6 +92,17 @@ func accepted(c *fiber.Ctx, err error, status string) error {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": status})
+}
+
+// reply answers the error of a use case, or when it is nil the result as
+// render writes it: reply(c, render)(uc.Handle(...)).
+func reply[T any](c *fiber.Ctx, render func(*fiber.Ctx, T) error) func(T, error) error {
+	return func(v T, err error) error {
+		if err != nil {
+			return err
+		}
+		return render(c, v)
+	}
 }
 
 // noContent answers err, or when nil 204.

@@ -42,21 +42,19 @@ type AdminUsers interface {
 	Unlock(ctx context.Context, a admin.Actor, id uuid.UUID) error
 }
 
-// AdminAudit reads the audit trail, newest first.
-type AdminAudit interface {
-	Query(ctx context.Context, in admin.AuditInput) ([]audit.Record, string, error)
-}
-
-// AdminKeys authenticates an admin key: its name, or
-// domain.ErrUnauthorized.
-type AdminKeys interface {
-	Authenticate(ctx context.Context, presented string) (string, error)
-}
-
-// AdminStatus is the operators' status of the instance and its store.
-type AdminStatus interface {
-	Get(ctx context.Context) (admin.StatusView, error)
-}
+// AdminAudit reads the audit trail, newest first; AdminKeys answers the
+// name of an admin key, or domain.ErrUnauthorized.
+type (
+	AdminAudit interface {
+		Query(ctx context.Context, in admin.AuditInput) ([]audit.Record, string, error)
+	}
+	AdminKeys interface {
+		Authenticate(ctx context.Context, presented string) (string, error)
+	}
+	AdminStatus interface {
+		Get(ctx context.Context) (admin.StatusView, error)
+	}
+)
 
 // NewAdminServer builds the admin listener's Fiber app: the same edge
 // (problem+json errors, request ids, security headers, access log, body
@@ -75,10 +73,7 @@ type AdminStatus interface {
 func NewAdminServer(cfg Config, log *zap.Logger, uc AdminUseCases) *fiber.App {
 	cfg.CORSOrigins = nil
 	a := NewApp(cfg, log)
-	a.Use(hostCheck(newHostRule(cfg.Admin)), func(c *fiber.Ctx) error {
-		NoStore(c)
-		return c.Next()
-	})
+	a.Use(hostCheck(newHostRule(cfg.Admin)), before(NoStore))
 	adminRoutes(a, uc, metricsAuth(cfg.Admin, uc.Keys))
 	Finish(a)
 	return a
@@ -144,11 +139,7 @@ func adminRoutes(a *fiber.App, uc AdminUseCases, metricsGuard fiber.Handler) {
 }
 
 func (h adminHandlers) handleStatus(c *fiber.Ctx) error {
-	st, err := h.uc.Status.Get(c.UserContext())
-	if err != nil {
-		return err
-	}
-	return c.JSON(st)
+	return reply(c, func(c *fiber.Ctx, st admin.StatusView) error { return c.JSON(st) })(h.uc.Status.Get(c.UserContext()))
 }
 
 func (h adminHandlers) handleListUsers(c *fiber.Ctx) error {
@@ -181,11 +172,7 @@ func (h adminHandlers) handleGetUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.uc.Users.Get(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"user": RenderAdminUser(v)})
+	return reply(c, renderAdminUserBody)(h.uc.Users.Get(c.UserContext(), id))
 }
 
 func (h adminHandlers) handleUpdateUser(c *fiber.Ctx, req *patchUserRequest) error {
@@ -193,10 +180,10 @@ func (h adminHandlers) handleUpdateUser(c *fiber.Ctx, req *patchUserRequest) err
 	if err != nil {
 		return err
 	}
-	v, err := h.uc.Users.Update(c.UserContext(), actor(c), id, admin.Patch{Disabled: req.Disabled, EmailVerified: req.EmailVerified, MFAEnabled: req.MFAEnabled})
-	if err != nil {
-		return err
-	}
+	return reply(c, renderAdminUserBody)(h.uc.Users.Update(c.UserContext(), actor(c), id, admin.Patch{Disabled: req.Disabled, EmailVerified: req.EmailVerified, MFAEnabled: req.MFAEnabled}))
+}
+
+func renderAdminUserBody(c *fiber.Ctx, v admin.UserView) error {
 	return c.JSON(fiber.Map{"user": RenderAdminUser(v)})
 }
 

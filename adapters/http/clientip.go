@@ -22,11 +22,6 @@ func ClientIP(c *fiber.Ctx) string {
 	return peerAddr(c).String()
 }
 
-func (s *server) clientIPMiddleware(c *fiber.Ctx) error {
-	s.assignClientIP(c)
-	return c.Next()
-}
-
 func (s *server) assignClientIP(c *fiber.Ctx) {
 	peer := peerAddr(c)
 	var xff []string

@@ -180,24 +180,22 @@ func DecodeForm(c *fiber.Ctx, keys ...string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
-		vs := vals[k]
-		switch {
-		case len(vs) == 0:
-			out[k] = ""
-			continue
-		case len(vs) > 1:
-			return nil, invalidRequest("The form field " + strconv.Quote(k) + " appears more than once.")
-		}
-		v := vs[0]
-		switch {
+		vs := append(vals[k], "") // a missing field reads as ""
+		var refused string
+		switch v := vs[0]; {
+		case len(vs) > 2:
+			refused = "appears more than once"
 		case len(v) > MaxFormValue:
-			return nil, invalidRequest("The form field " + strconv.Quote(k) + " is too long.")
+			refused = "is too long"
 		case !utf8.ValidString(v):
-			return nil, invalidRequest("The form field " + strconv.Quote(k) + " is not valid UTF-8.")
+			refused = "is not valid UTF-8"
 		case hasControl(v):
-			return nil, invalidRequest("The form field " + strconv.Quote(k) + " contains a control character.")
+			refused = "contains a control character"
 		}
-		out[k] = v
+		if refused != "" {
+			return nil, invalidRequest("The form field " + strconv.Quote(k) + " " + refused + ".")
+		}
+		out[k] = vs[0]
 	}
 	return out, nil
 }
@@ -256,6 +254,12 @@ func checkJSON(body []byte) error {
 			top.expectKey = true
 		}
 	}
+	// pop closes the innermost container, itself a value of the next one.
+	pop := func() {
+		if stack = stack[:len(stack)-1]; len(stack) > 0 {
+			valueDone()
+		}
+	}
 	for len(stack) > 0 {
 		tok, err := dec.Token()
 		if err != nil {
@@ -264,10 +268,7 @@ func checkJSON(body []byte) error {
 		top := &stack[len(stack)-1]
 		if top.object && top.expectKey {
 			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 {
-					valueDone()
-				}
+				pop()
 				continue
 			}
 			key, ok := tok.(string)
@@ -293,10 +294,7 @@ func checkJSON(body []byte) error {
 			case '[':
 				stack = append(stack, jsonFrame{})
 			default: // ']'; '}' is handled in key position
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 {
-					valueDone()
-				}
+				pop()
 			}
 			if len(stack) > maxJSONDepth {
 				return invalidRequest("The request body is nested too deeply.")

@@ -93,30 +93,27 @@ func classify(err error) (int, Problem, logLevel) {
 	}
 }
 
+// kindStatus is the status of each kind of domain error the client may
+// see; KindInternal and anything unknown are a bug and leak nothing.
+var kindStatus = map[domain.Kind]int{
+	domain.KindBadRequest:   fiber.StatusBadRequest,
+	domain.KindValidation:   fiber.StatusUnprocessableEntity,
+	domain.KindUnauthorized: fiber.StatusUnauthorized,
+	domain.KindForbidden:    fiber.StatusForbidden,
+	domain.KindNotFound:     fiber.StatusNotFound,
+	domain.KindConflict:     fiber.StatusConflict,
+	domain.KindRateLimited:  fiber.StatusTooManyRequests,
+	domain.KindUnavailable:  fiber.StatusServiceUnavailable,
+}
+
 func classifyDomain(de *domain.Error) (int, Problem, logLevel) {
-	var (
-		status int
-		level  = logNone
-	)
-	switch de.Kind {
-	case domain.KindBadRequest:
-		status = fiber.StatusBadRequest
-	case domain.KindValidation:
-		status = fiber.StatusUnprocessableEntity
-	case domain.KindUnauthorized:
-		status = fiber.StatusUnauthorized
-	case domain.KindForbidden:
-		status = fiber.StatusForbidden
-	case domain.KindNotFound:
-		status = fiber.StatusNotFound
-	case domain.KindConflict:
-		status = fiber.StatusConflict
-	case domain.KindRateLimited:
-		status = fiber.StatusTooManyRequests
-	case domain.KindUnavailable:
-		status, level = fiber.StatusServiceUnavailable, logWarn
-	default: // KindInternal and anything unknown: a bug, leak nothing.
+	status, ok := kindStatus[de.Kind]
+	if !ok {
 		return internalError()
+	}
+	level := logNone
+	if de.Kind == domain.KindUnavailable {
+		level = logWarn
 	}
 	p := problem(status, de.Code, de.Message)
 	if p.Code == "" {
@@ -147,54 +144,34 @@ func classifyFiber(fe *fiber.Error) (int, Problem, logLevel) {
 	return status, problem(status, codeForStatus(status), fiberDetail(status)), level
 }
 
+// statusProblems are the stable code and the human detail of the statuses
+// that have no domain error; any other status takes its snake_cased text
+// and that text as detail.
+var statusProblems = map[int]struct{ code, detail string }{
+	fiber.StatusBadRequest:                  {"invalid_request", domain.ErrInvalidRequest.Message},
+	fiber.StatusNotFound:                    {"not_found", "No resource exists at this path."},
+	fiber.StatusMethodNotAllowed:            {"method_not_allowed", "The method is not allowed on this path; see the Allow header."},
+	fiber.StatusRequestEntityTooLarge:       {"payload_too_large", "The request body is too large."},
+	fiber.StatusUnsupportedMediaType:        {"unsupported_media_type", "The request body has an unsupported media type."},
+	fiber.StatusRequestHeaderFieldsTooLarge: {"headers_too_large", "The request headers are too large."},
+	fiber.StatusRequestTimeout:              {"request_timeout", "The request took too long to arrive."},
+	fiber.StatusMisdirectedRequest:          {"misdirected_request", "This listener does not answer for this host name."},
+	fiber.StatusInternalServerError:         {"internal_error", detailInternal},
+	fiber.StatusServiceUnavailable:          {"unavailable", detailUnavailable},
+}
+
 // codeForStatus is the stable code for a status that has no domain error.
 func codeForStatus(status int) string {
-	switch status {
-	case fiber.StatusBadRequest:
-		return "invalid_request"
-	case fiber.StatusNotFound:
-		return "not_found"
-	case fiber.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case fiber.StatusRequestEntityTooLarge:
-		return "payload_too_large"
-	case fiber.StatusUnsupportedMediaType:
-		return "unsupported_media_type"
-	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return "headers_too_large"
-	case fiber.StatusRequestTimeout:
-		return "request_timeout"
-	case fiber.StatusInternalServerError:
-		return "internal_error"
-	case fiber.StatusServiceUnavailable:
-		return "unavailable"
+	if sp, ok := statusProblems[status]; ok {
+		return sp.code
 	}
 	return snakeCase(nethttp.StatusText(status))
 }
 
 // fiberDetail is the human detail for a framework-level error.
 func fiberDetail(status int) string {
-	switch status {
-	case fiber.StatusBadRequest:
-		return domain.ErrInvalidRequest.Message
-	case fiber.StatusNotFound:
-		return "No resource exists at this path."
-	case fiber.StatusMethodNotAllowed:
-		return "The method is not allowed on this path; see the Allow header."
-	case fiber.StatusRequestEntityTooLarge:
-		return "The request body is too large."
-	case fiber.StatusUnsupportedMediaType:
-		return "The request body has an unsupported media type."
-	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return "The request headers are too large."
-	case fiber.StatusRequestTimeout:
-		return "The request took too long to arrive."
-	case fiber.StatusMisdirectedRequest:
-		return "This listener does not answer for this host name."
-	case fiber.StatusInternalServerError:
-		return detailInternal
-	case fiber.StatusServiceUnavailable:
-		return detailUnavailable
+	if sp, ok := statusProblems[status]; ok {
+		return sp.detail
 	}
 	return nethttp.StatusText(status) + "."
 }
@@ -261,8 +238,7 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 	status, p, level := classify(err)
 	p.RequestID = RequestID(c)
 
-	switch level {
-	case logError:
+	if level != logNone {
 		fields := []zap.Field{
 			zap.String("request_id", p.RequestID),
 			zap.String("method", truncate(c.Method(), 16)),
@@ -270,19 +246,14 @@ func (s *server) handleError(c *fiber.Ctx, err error) error {
 			zap.Error(err),
 		}
 		var pe *panicError
-		if errors.As(err, &pe) {
-			fields = append(fields, zap.String("stack", string(pe.stack)))
-			s.log.Error("panic while serving request", fields...)
-		} else {
+		switch {
+		case level == logWarn:
+			s.log.Warn("request failed: service unavailable", fields...)
+		case errors.As(err, &pe):
+			s.log.Error("panic while serving request", append(fields, zap.String("stack", string(pe.stack)))...)
+		default:
 			s.log.Error("request failed", fields...)
 		}
-	case logWarn:
-		s.log.Warn("request failed: service unavailable",
-			zap.String("request_id", p.RequestID),
-			zap.String("method", truncate(c.Method(), 16)),
-			zap.String("route", routePattern(c)),
-			zap.Error(err),
-		)
 	}
 
 	body, merr := json.Marshal(p)

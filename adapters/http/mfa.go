@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 
 	"github.com/gatehouse-auth/gatehouse/app"
-
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -14,30 +13,26 @@ import (
 	"github.com/google/uuid"
 )
 
-// LoginMFA is the second login step: the token of the first and a code.
-type LoginMFA interface {
-	Handle(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error)
-}
-
-// MFAStart begins a TOTP enrollment.
-type MFAStart interface {
-	Handle(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error)
-}
-
-// MFAConfirm turns TOTP on with a first code and hands out recovery codes.
-type MFAConfirm interface {
-	Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
-}
-
-// MFADisable turns the second factor off.
-type MFADisable interface {
-	Handle(ctx context.Context, in appmfa.DisableInput) error
-}
-
-// MFARegenerate replaces the recovery codes.
-type MFARegenerate interface {
-	Handle(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
-}
+// The use cases of the second factor. LoginMFA is the second login step
+// (the token of the first and a code); MFAConfirm turns TOTP on with a
+// first code and hands out recovery codes.
+type (
+	LoginMFA interface {
+		Handle(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error)
+	}
+	MFAStart interface {
+		Handle(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error)
+	}
+	MFAConfirm interface {
+		Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
+	}
+	MFADisable interface {
+		Handle(ctx context.Context, in appmfa.DisableInput) error
+	}
+	MFARegenerate interface {
+		Handle(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
+	}
+)
 
 // registerMFARoutes registers the second login step and the signed-in
 // user's management of the second factor. Every answer that shows a secret
@@ -51,29 +46,19 @@ func (h *handlers) registerMFARoutes(v1 fiber.Router) {
 }
 
 func (h *handlers) handleLoginMFA(c *fiber.Ctx, req *loginMFARequest) error {
-	pair, err := h.uc.LoginMFA.Handle(c.UserContext(), session.LoginMFAInput{Token: req.MFAToken, Code: req.Code, Meta: meta(c)})
-	if err != nil {
-		return err
-	}
-	return renderPair(c, pair)
+	return reply(c, renderPair)(h.uc.LoginMFA.Handle(c.UserContext(), session.LoginMFAInput{Token: req.MFAToken, Code: req.Code, Meta: meta(c)}))
 }
 
 func (h *handlers) handleMFAStart(c *fiber.Ctx, req *passwordRequest) error {
-	e, err := h.uc.MFAStart.Handle(c.UserContext(), appmfa.StartInput{UserID: principal(c).UserID, Password: req.Password, Meta: meta(c)})
-	if err != nil {
-		return err
-	}
-	NoStore(c)
-	return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI, "qr_png": base64.StdEncoding.EncodeToString(e.QRPNG)})
+	return reply(c, func(c *fiber.Ctx, e appmfa.Enrollment) error {
+		NoStore(c)
+		return c.JSON(fiber.Map{"secret": e.Secret, "otpauth_uri": e.URI, "qr_png": base64.StdEncoding.EncodeToString(e.QRPNG)})
+	})(h.uc.MFAStart.Handle(c.UserContext(), appmfa.StartInput{UserID: principal(c).UserID, Password: req.Password, Meta: meta(c)}))
 }
 
 func (h *handlers) handleMFAConfirm(c *fiber.Ctx, req *codeRequest) error {
 	p := principal(c)
-	codes, err := h.uc.MFAConfirm.Handle(c.UserContext(), p.UserID, p.SessionID, req.Code, meta(c))
-	if err != nil {
-		return err
-	}
-	return renderRecoveryCodes(c, codes)
+	return reply(c, renderRecoveryCodes)(h.uc.MFAConfirm.Handle(c.UserContext(), p.UserID, p.SessionID, req.Code, meta(c)))
 }
 
 func (h *handlers) handleMFADisable(c *fiber.Ctx, req *passwordStepUpRequest) error {
@@ -81,11 +66,7 @@ func (h *handlers) handleMFADisable(c *fiber.Ctx, req *passwordStepUpRequest) er
 }
 
 func (h *handlers) handleMFARegenerate(c *fiber.Ctx, req *stepUpRequest) error {
-	codes, err := h.uc.MFARegenerate.Handle(c.UserContext(), principal(c).UserID, proof(c, req.Code), meta(c))
-	if err != nil {
-		return err
-	}
-	return renderRecoveryCodes(c, codes)
+	return reply(c, renderRecoveryCodes)(h.uc.MFARegenerate.Handle(c.UserContext(), principal(c).UserID, proof(c, req.Code), meta(c)))
 }
 
 // passwordRequest is the body of the start of an MFA enrollment.

@@ -63,30 +63,25 @@ func NoStore(c *fiber.Ctx) {
 	c.Set(fiber.HeaderPragma, "no-cache")
 }
 
-// recoverMiddleware turns a panic anywhere below it into a 500; the error
-// handler logs it once with its stack.
-func (s *server) recoverMiddleware(c *fiber.Ctx) (err error) {
-	defer catchPanic(&err)
-	return c.Next()
-}
-
-// catchPanic, deferred, turns a panic into a *panicError in *err.
-func catchPanic(err *error) {
-	if r := recover(); r != nil {
-		*err = &panicError{value: r, stack: debug.Stack()}
-	}
-}
-
-// nextCatchingPanics runs the rest of the chain, turning a panic into an
-// error so that the access log still sees the final status.
+// nextCatchingPanics runs the rest of the chain, turning a panic into a
+// *panicError, which the error handler answers with a 500 and logs once
+// with its stack. As the first middleware it catches panics anywhere
+// below; the access log calls it so that it still sees the final status.
 func nextCatchingPanics(c *fiber.Ctx) (err error) {
-	defer catchPanic(&err)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r, stack: debug.Stack()}
+		}
+	}()
 	return c.Next()
 }
 
-func (s *server) requestIDMiddleware(c *fiber.Ctx) error {
-	assignRequestID(c)
-	return c.Next()
+// before is the middleware that runs set, then the rest of the chain.
+func before(set func(c *fiber.Ctx)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		set(c)
+		return c.Next()
+	}
 }
 
 // assignRequestID keeps a well-formed incoming X-Request-ID, else generates
@@ -124,11 +119,6 @@ func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b[:])
-}
-
-func (s *server) securityHeadersMiddleware(c *fiber.Ctx) error {
-	s.setSecurityHeaders(c)
-	return c.Next()
 }
 
 func (s *server) setSecurityHeaders(c *fiber.Ctx) {

@@ -67,8 +67,13 @@ func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	})
 }
 
-// limit is limitIP for the hosted pages (see pageLimit).
-func (p *pageHandlers) limit(e limits.Endpoint) fiber.Handler { return p.pageLimit(p.uc.Guard, e) }
+// limit is limitIP for the hosted pages: a browser over the limit gets a
+// page it can read, with Retry-After.
+func (p *pageHandlers) limit(e limits.Endpoint) fiber.Handler {
+	return limitIP(p.uc.Guard, e, func(c *fiber.Ctx, err error) error {
+		return p.pageError(c, err, "result.html", pageData{Title: "Too many attempts"})
+	})
+}
 
 // liveLinkPage shows a link's form when the link can still be used, and at
 // once the page of a dead link (with the way on) when it cannot, instead of

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
@@ -186,17 +185,6 @@ func waitHint(seconds int) string {
 		return fmt.Sprintf("Wait about %d minutes, then try again.", (seconds+59)/60)
 	default:
 		return fmt.Sprintf("Wait about %d hours, then try again.", (seconds+3599)/3600)
-	}
-}
-
-// pageLimit is limitIP for the hosted pages: a browser over the limit gets
-// a page it can read, with Retry-After.
-func (s *pageSite) pageLimit(g IPLimiter, e limits.Endpoint) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
-			return s.pageError(c, err, "result.html", pageData{Title: "Too many attempts"})
-		}
-		return c.Next()
 	}
 }
 

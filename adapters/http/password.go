@@ -9,21 +9,19 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// Forgot mails a password-reset link.
-type Forgot interface {
-	Handle(ctx context.Context, rawEmail string) error
-}
-
-// ResetPassword sets a new password with the token of a reset or an
-// invitation link.
-type ResetPassword interface {
-	Handle(ctx context.Context, raw, newPassword string, meta app.RequestMeta) error
-}
-
-// ChangePassword changes the signed-in user's password.
-type ChangePassword interface {
-	Handle(ctx context.Context, in password.ChangeInput) error
-}
+// The use cases of the password. ResetPassword takes the token of a reset
+// or of an invitation link.
+type (
+	Forgot interface {
+		Handle(ctx context.Context, rawEmail string) error
+	}
+	ResetPassword interface {
+		Handle(ctx context.Context, raw, newPassword string, meta app.RequestMeta) error
+	}
+	ChangePassword interface {
+		Handle(ctx context.Context, in password.ChangeInput) error
+	}
+)
 
 // registerPasswordRoutes registers the reset by mail and the signed-in
 // user's change of password.

@@ -47,21 +47,19 @@ type UseCases struct {
 	Ready func(ctx context.Context) error
 }
 
-// Authenticate reads the principal of a bearer access token, or refuses
-// it.
-type Authenticate interface {
-	Handle(ctx context.Context, bearer string) (session.Principal, error)
-}
-
-// IPLimiter counts a request against the per-IP limit of its endpoint.
-type IPLimiter interface {
-	CheckIP(ctx context.Context, e limits.Endpoint, ip string) error
-}
-
-// JWKSource is the JSON Web Key Set of the keys that verify access tokens.
-type JWKSource interface {
-	JWKS() []byte
-}
+// What every route may need: Authenticate reads the principal of a bearer
+// access token (or refuses it), IPLimiter counts a request against the
+// per-IP limit of its endpoint, JWKSource is the key set that verifies
+// access tokens.
+type (
+	Authenticate interface {
+		Handle(ctx context.Context, bearer string) (session.Principal, error)
+	}
+	IPLimiter interface {
+		CheckIP(ctx context.Context, e limits.Endpoint, ip string) error
+	}
+	JWKSource interface{ JWKS() []byte }
+)
 
 // NewServer builds the Fiber app with every route.
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
@@ -98,7 +96,9 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 }
 
 // limit counts the request against the per-IP limit of endpoint.
-func (h *handlers) limit(e limits.Endpoint) fiber.Handler { return limitIP(h.uc.Guard, e) }
+func (h *handlers) limit(e limits.Endpoint) fiber.Handler {
+	return limitIP(h.uc.Guard, e, func(_ *fiber.Ctx, err error) error { return err })
+}
 
 // probes registers the liveness and readiness probes; ready reports
 // whether the database answers.
@@ -203,11 +203,12 @@ func meta(c *fiber.Ctx) app.RequestMeta {
 	return app.RequestMeta{IP: strings.Clone(ClientIP(c)), UserAgent: strings.Clone(ua)}
 }
 
-// limitIP counts the request against the per-IP limit of endpoint.
-func limitIP(g IPLimiter, e limits.Endpoint) fiber.Handler {
+// limitIP counts the request against the per-IP limit of endpoint;
+// refuse answers a request over it.
+func limitIP(g IPLimiter, e limits.Endpoint, refuse func(c *fiber.Ctx, err error) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.CheckIP(c.UserContext(), e, ClientIP(c)); err != nil {
-			return err
+			return refuse(c, err)
 		}
 		return c.Next()
 	}
@@ -227,20 +228,7 @@ func bearerToken(c *fiber.Ctx) (string, bool) {
 }
 
 // requireAuth verifies the bearer token and the liveness of its session.
-func requireAuth(a Authenticate) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		tok, ok := bearerToken(c)
-		if !ok {
-			return domain.ErrUnauthorized
-		}
-		p, err := a.Handle(c.UserContext(), tok)
-		if err != nil {
-			return err
-		}
-		c.Locals(principalKey, p)
-		return c.Next()
-	}
-}
+func requireAuth(a Authenticate) fiber.Handler { return authenticate(a, false) }
 
 // optionalAuth is requireAuth for a route that also serves anonymous
 // callers: a valid bearer sets the principal; a missing, malformed or
@@ -248,17 +236,19 @@ func requireAuth(a Authenticate) fiber.Handler {
 // goes on. Only a failure to check a presented token (the database down)
 // fails the request, so a caller whose token is good is never treated as
 // anonymous by accident.
-func optionalAuth(a Authenticate) fiber.Handler {
+func optionalAuth(a Authenticate) fiber.Handler { return authenticate(a, true) }
+
+func authenticate(a Authenticate, optional bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		tok, ok := bearerToken(c)
-		if !ok {
-			return c.Next()
+		var p session.Principal
+		err := error(domain.ErrUnauthorized)
+		if tok, ok := bearerToken(c); ok {
+			p, err = a.Handle(c.UserContext(), tok)
 		}
-		p, err := a.Handle(c.UserContext(), tok)
 		switch {
 		case err == nil:
 			c.Locals(principalKey, p)
-		case kindOf(err) == domain.KindUnauthorized:
+		case optional && kindOf(err) == domain.KindUnauthorized:
 			// Refused: go on as an anonymous caller.
 		default:
 			return err

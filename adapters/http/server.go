@@ -133,30 +133,32 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 	// access log line, never as an error: any client can send any token).
 	known := app.Config().RequestMethods
 	table := &routeTable{app: app}
+	// answer sends, through the error handler, the error refuse finds for
+	// a request that never reaches the router; fallback is the status
+	// should the handler fail.
+	answer := func(fctx *fasthttp.RequestCtx, refuse func(c *fiber.Ctx) error, fallback int) {
+		c := app.AcquireCtx(fctx)
+		defer app.ReleaseCtx(c)
+		if err := s.handleError(c, refuse(c)); err != nil {
+			fctx.SetStatusCode(fallback)
+		}
+	}
+	badRequest := func(*fiber.Ctx) error { return fiber.ErrBadRequest }
 	srv := app.Server()
 	inner := srv.Handler
 	srv.Handler = func(fctx *fasthttp.RequestCtx) {
-		if conflictingContentLength(fctx.Request.Header.RawHeaders()) {
+		switch {
+		case conflictingContentLength(fctx.Request.Header.RawHeaders()):
 			// RFC 9112 §6.3: differing Content-Length values are a framing
 			// error (and a request-smuggling vector behind a proxy that
 			// reads the first one). fasthttp keeps the last; refuse, close.
 			fctx.SetConnectionClose()
-			c := app.AcquireCtx(fctx)
-			defer app.ReleaseCtx(c)
-			if err := s.handleError(c, fiber.ErrBadRequest); err != nil {
-				fctx.SetStatusCode(fiber.StatusBadRequest)
-			}
-			return
+			answer(fctx, badRequest, fiber.StatusBadRequest)
+		case !slices.Contains(known, string(fctx.Method())):
+			answer(fctx, table.refusal, fiber.StatusNotFound)
+		default:
+			inner(fctx)
 		}
-		if !slices.Contains(known, string(fctx.Method())) {
-			c := app.AcquireCtx(fctx)
-			defer app.ReleaseCtx(c)
-			if err := s.handleError(c, table.refusal(c)); err != nil {
-				fctx.SetStatusCode(fiber.StatusNotFound)
-			}
-			return
-		}
-		inner(fctx)
 	}
 	// fasthttp reports a connection that broke while the request was read
 	// (the client reset it, or went away mid-body) as a network error,
@@ -170,19 +172,15 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 			readFailed(fctx, err)
 			return
 		}
-		c := app.AcquireCtx(fctx)
-		defer app.ReleaseCtx(c)
-		if herr := s.handleError(c, fiber.ErrBadRequest); herr != nil {
-			fctx.SetStatusCode(fiber.StatusBadRequest)
-		}
+		answer(fctx, badRequest, fiber.StatusBadRequest)
 	}
 
 	app.Use(
-		s.recoverMiddleware,
-		s.requestIDMiddleware,
+		nextCatchingPanics,
+		before(assignRequestID),
 		deadlineMiddleware(cfg.WriteTimeout),
-		s.clientIPMiddleware,
-		s.securityHeadersMiddleware,
+		before(s.assignClientIP),
+		before(s.setSecurityHeaders),
 		s.corsMiddleware,
 		s.accessLogMiddleware,
 	)

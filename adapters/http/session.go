@@ -11,31 +11,25 @@ import (
 	"github.com/google/uuid"
 )
 
-// Login checks an email and password: a token pair, or the token of the
-// second step when MFA is on.
-type Login interface {
-	Handle(ctx context.Context, in session.LoginInput) (*session.LoginResult, error)
-}
-
-// Refresh rotates a refresh token into a new token pair.
-type Refresh interface {
-	Handle(ctx context.Context, raw string, meta app.RequestMeta) (*session.TokenPair, error)
-}
-
-// Logout ends the caller's session.
-type Logout interface {
-	Handle(ctx context.Context, p session.Principal, meta app.RequestMeta) error
-}
-
-// ListSessions lists the caller's live sessions.
-type ListSessions interface {
-	Handle(ctx context.Context, p session.Principal) ([]session.View, error)
-}
-
-// RevokeSession ends one of the caller's sessions.
-type RevokeSession interface {
-	Handle(ctx context.Context, p session.Principal, id uuid.UUID, meta app.RequestMeta) error
-}
+// The use cases of sign-in and of the signed-in user's sessions. Login
+// answers a token pair, or the token of the second step when MFA is on.
+type (
+	Login interface {
+		Handle(ctx context.Context, in session.LoginInput) (*session.LoginResult, error)
+	}
+	Refresh interface {
+		Handle(ctx context.Context, raw string, meta app.RequestMeta) (*session.TokenPair, error)
+	}
+	Logout interface {
+		Handle(ctx context.Context, p session.Principal, meta app.RequestMeta) error
+	}
+	ListSessions interface {
+		Handle(ctx context.Context, p session.Principal) ([]session.View, error)
+	}
+	RevokeSession interface {
+		Handle(ctx context.Context, p session.Principal, id uuid.UUID, meta app.RequestMeta) error
+	}
+)
 
 // registerSessionRoutes registers sign-in, refresh, sign-out and the
 // signed-in user's sessions.
@@ -48,19 +42,11 @@ func (h *handlers) registerSessionRoutes(v1 fiber.Router) {
 }
 
 func (h *handlers) handleLogin(c *fiber.Ctx, req *credentialsRequest) error {
-	res, err := h.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)})
-	if err != nil {
-		return err
-	}
-	return renderLogin(c, res)
+	return reply(c, renderLogin)(h.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: req.Email, Password: req.Password, Meta: meta(c)}))
 }
 
 func (h *handlers) handleRefresh(c *fiber.Ctx, req *refreshRequest) error {
-	pair, err := h.uc.Refresh.Handle(c.UserContext(), req.RefreshToken, meta(c))
-	if err != nil {
-		return err
-	}
-	return renderPair(c, pair)
+	return reply(c, renderPair)(h.uc.Refresh.Handle(c.UserContext(), req.RefreshToken, meta(c)))
 }
 
 func (h *handlers) handleLogout(c *fiber.Ctx) error {
@@ -68,12 +54,10 @@ func (h *handlers) handleLogout(c *fiber.Ctx) error {
 }
 
 func (h *handlers) handleListSessions(c *fiber.Ctx) error {
-	views, err := h.uc.ListSessions.Handle(c.UserContext(), principal(c))
-	if err != nil {
-		return err
-	}
-	NoStore(c)
-	return c.JSON(fiber.Map{"sessions": renderAll(views, renderSession)})
+	return reply(c, func(c *fiber.Ctx, views []session.View) error {
+		NoStore(c)
+		return c.JSON(fiber.Map{"sessions": renderAll(views, renderSession)})
+	})(h.uc.ListSessions.Handle(c.UserContext(), principal(c)))
 }
 
 func (h *handlers) handleRevokeSession(c *fiber.Ctx) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,10 +105,8 @@ func NewFile(dir string, from string, logger *zap.Logger, opts ...FileOption) (*
 	for _, o := range opts {
 		o(f)
 	}
-	if f.renderer == nil {
-		if f.renderer, err = NewRenderer(); err != nil {
-			return nil, err
-		}
+	if f.renderer, err = rendererOrDefault(f.renderer); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -120,51 +119,18 @@ func (f *File) Dir() string { return f.dir }
 // error wrapping outbox.ErrPermanent, and no file is written. Errors never hold
 // the body or the links.
 func (f *File) Send(ctx context.Context, m app.OutboundMail) error {
-	subject, text, html, err := f.renderer.Render(m)
-	if err != nil {
-		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
-	}
 	now := f.now()
-	// The bodies go out unencoded (8bit), so their lines end in CRLF here,
-	// as RFC 5322 wants.
-	msg, err := f.composer.message(m, subject, crlf(text), crlf(html), now)
+	msg, err := f.composer.compose(f.renderer, m, now)
 	if err != nil {
 		return err
 	}
+	path := filepath.Join(f.dir, fileName(now, m))
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
 	}
-
-	path := filepath.Join(f.dir, fileName(now, m))
-	tmp, err := os.CreateTemp(f.dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := writeFile(path, msg); err != nil {
 		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
 	}
-	written := false
-	defer func() {
-		if !written {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod states it whatever the platform.
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
-	}
-	if _, err := msg.WriteTo(tmp); err != nil {
-		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("mailer: write %s to file: %w", m.Kind, err)
-	}
-	written = true
-
 	f.logger.Info("mail written to file (not delivered; development only)",
 		zap.Stringer("mail_id", m.ID),
 		zap.String("kind", string(m.Kind)),
@@ -172,6 +138,35 @@ func (f *File) Send(ctx context.Context, m app.OutboundMail) error {
 		zap.String("path", path),
 	)
 	return nil
+}
+
+// writeFile writes msg to a temporary file (mode 0600) beside path, and
+// renames it into place; on failure nothing is left behind.
+func writeFile(path string, msg io.WriterTo) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	// CreateTemp already uses 0600; Chmod states it whatever the platform.
+	if err := tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := msg.WriteTo(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // fileName is <UTC time>-<kind>-<mail id>.eml. The kind is one Render

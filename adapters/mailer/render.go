@@ -48,46 +48,17 @@ type kindSpec struct {
 }
 
 var kinds = map[app.MailKind]kindSpec{
-	app.MailVerifyEmail: {
-		subject:  "Verify your email address for {product}",
-		required: []string{"link"},
-	},
-	app.MailAlreadyRegistered: {
-		subject:  "Someone tried to register with your email address",
-		required: []string{"login_link", "reset_link"},
-	},
-	app.MailResetPassword: {
-		subject:  "Reset your {product} password",
-		required: []string{"link"},
-	},
-	app.MailPasswordChanged: {
-		subject:  "Your {product} password was changed",
-		optional: []string{"reset_link"},
-	},
-	app.MailInvite: {
-		subject:  "Your {product} account is ready: choose a password",
-		required: []string{"link"},
-	},
-	app.MailAccountDeleted: {
-		subject: "Your {product} account was deleted",
-	},
-	app.MailConfirmEmailChange: {
-		subject:  "Confirm your new email address for {product}",
-		required: []string{"link"},
-	},
-	app.MailEmailChangeRequested: {
-		subject:  "A change of your {product} email address was requested",
-		optional: []string{"reset_link"},
-	},
-	app.MailMFAEnabled: {
-		subject: "Two-factor authentication is on for your {product} account",
-	},
-	app.MailMFADisabled: {
-		subject: "Two-factor authentication was turned off for your {product} account",
-	},
-	app.MailRecoveryCodeUsed: {
-		subject: "A recovery code was used to sign in to your {product} account",
-	},
+	app.MailVerifyEmail:          {subject: "Verify your email address for {product}", required: []string{"link"}},
+	app.MailAlreadyRegistered:    {subject: "Someone tried to register with your email address", required: []string{"login_link", "reset_link"}},
+	app.MailResetPassword:        {subject: "Reset your {product} password", required: []string{"link"}},
+	app.MailPasswordChanged:      {subject: "Your {product} password was changed", optional: []string{"reset_link"}},
+	app.MailInvite:               {subject: "Your {product} account is ready: choose a password", required: []string{"link"}},
+	app.MailAccountDeleted:       {subject: "Your {product} account was deleted"},
+	app.MailConfirmEmailChange:   {subject: "Confirm your new email address for {product}", required: []string{"link"}},
+	app.MailEmailChangeRequested: {subject: "A change of your {product} email address was requested", optional: []string{"reset_link"}},
+	app.MailMFAEnabled:           {subject: "Two-factor authentication is on for your {product} account"},
+	app.MailMFADisabled:          {subject: "Two-factor authentication was turned off for your {product} account"},
+	app.MailRecoveryCodeUsed:     {subject: "A recovery code was used to sign in to your {product} account"},
 }
 
 // view is what the templates see.

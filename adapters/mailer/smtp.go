@@ -91,10 +91,8 @@ func NewSMTP(cfg SMTPConfig, from string, opts ...Option) (*SMTP, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.renderer == nil {
-		if s.renderer, err = NewRenderer(); err != nil {
-			return nil, err
-		}
+	if s.renderer, err = rendererOrDefault(s.renderer); err != nil {
+		return nil, err
 	}
 	if s.tlsConfig == nil {
 		s.tlsConfig = &tls.Config{}
@@ -112,11 +110,7 @@ func NewSMTP(cfg SMTPConfig, from string, opts ...Option) (*SMTP, error) {
 // timeout, whichever comes first. Errors name the kind and the server but
 // never the password, the body or the links.
 func (s *SMTP) Send(ctx context.Context, m app.OutboundMail) error {
-	subject, text, html, err := s.renderer.Render(m)
-	if err != nil {
-		return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
-	}
-	msg, err := s.composer.message(m, subject, text, html, time.Now())
+	msg, err := s.composer.compose(s.renderer, m, time.Now())
 	if err != nil {
 		return err
 	}
@@ -242,13 +236,33 @@ func newComposer(from string) (composer, error) {
 	return c, nil
 }
 
-// message builds the mail m with the rendered subject and bodies: From, To,
-// Subject, Message-ID, Date (from date), Auto-Submitted, and a
-// multipart/alternative body of the text and the HTML part. A missing or
-// invalid recipient is an error.
-func (c composer) message(m app.OutboundMail, subject, text, html string, date time.Time) (*mail.Msg, error) {
+// rendererOrDefault is r, or when r is nil a Renderer of the embedded
+// templates.
+func rendererOrDefault(r *Renderer) (*Renderer, error) {
+	if r != nil {
+		return r, nil
+	}
+	return NewRenderer()
+}
+
+// compose renders m with r and builds the mail: From, To, Subject,
+// Message-ID, Date (from date), Auto-Submitted, and a
+// multipart/alternative body of the text and the HTML part. A mail r cannot
+// render (an unknown kind or a missing link) is an error wrapping
+// outbox.ErrPermanent; a missing or invalid recipient is an error. Errors
+// never hold the body or the links.
+func (c composer) compose(r *Renderer, m app.OutboundMail, date time.Time) (*mail.Msg, error) {
+	subject, text, html, err := r.Render(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
+	}
 	if m.To == "" || strings.ContainsAny(m.To, "\r\n") {
 		return nil, fmt.Errorf("mailer: %s has an invalid recipient", m.Kind)
+	}
+	if c.encoding == mail.NoEncoding {
+		// Unencoded (8bit) bodies go out as they are, so their lines end
+		// in CRLF here, as RFC 5322 wants.
+		text, html = crlf(text), crlf(html)
 	}
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if c.encoding != "" {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/google/uuid"
 )
 
@@ -89,29 +90,19 @@ type Event struct {
 // through storage.
 func Chain(prev []byte, seq int64, e Event) []byte {
 	h := sha256.New()
-	field := func(b []byte) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	field(prev)
+	domain.HashFields(h, prev)
 	var s [8]byte
 	binary.BigEndian.PutUint64(s[:], uint64(seq))
 	h.Write(s[:])
-	field([]byte(e.Type))
-	field(e.UserID[:])
-	field([]byte(e.IP))
-	field([]byte(e.UserAgent))
-	field([]byte(e.At.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)))
+	domain.HashFields(h, []byte(e.Type), e.UserID[:], []byte(e.IP), []byte(e.UserAgent),
+		[]byte(e.At.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)))
 	keys := make([]string, 0, len(e.Detail))
 	for k := range e.Detail {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		field([]byte(k))
-		field([]byte(e.Detail[k]))
+		domain.HashFields(h, []byte(k), []byte(e.Detail[k]))
 	}
 	return h.Sum(nil)
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -269,16 +268,7 @@ type Binding [sha256.Size]byte
 // BindingOf computes the binding of a login.
 func BindingOf(userID uuid.UUID, passwordHash, ip, userAgent string) Binding {
 	h := sha256.New()
-	field := func(b []byte) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	field(userID[:])
-	field([]byte(passwordHash))
-	field([]byte(ip))
-	field([]byte(userAgent))
+	domain.HashFields(h, userID[:], []byte(passwordHash), []byte(ip), []byte(userAgent))
 	var b Binding
 	copy(b[:], h.Sum(nil))
 	return b
