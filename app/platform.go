@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
@@ -53,22 +54,29 @@ type AccessClaims struct {
 }
 
 // SigningKey is a private signing key as the token signer takes it: the
-// RFC 7638 thumbprint and the Ed25519 seed.
+// RFC 7638 thumbprint, the algorithm, and the private key in the form it
+// is sealed in (an Ed25519 seed; for RS256 the PKCS #8 DER).
 type SigningKey struct {
-	KID  string
-	Seed []byte
+	KID     string
+	Alg     signingkey.Algorithm
+	Private []byte
 }
 
-// KeySet is what the token signer uses: Current signs until NextAt, then
-// Next (when set) signs; every key in Current, Next, Retired and Public
-// verifies tokens and is in the JWKS.
+// KeySet is what the token signer uses: the keys of each algorithm, and
+// verify-only Ed25519 keys (GATEHOUSE_JWT_PREVIOUS_KEY_FILES). Every key
+// is in the JWKS.
 type KeySet struct {
+	Keys   map[signingkey.Algorithm]AlgKeys
+	Public []ed25519.PublicKey
+}
+
+// AlgKeys are the keys of one algorithm: Current signs until NextAt,
+// then Next (when set) signs; Retired keys only verify.
+type AlgKeys struct {
 	Current SigningKey
 	Next    *SigningKey
 	NextAt  time.Time
 	Retired []SigningKey
-	// Public are verify-only keys (GATEHOUSE_JWT_PREVIOUS_KEY_FILES).
-	Public []ed25519.PublicKey
 }
 
 // Sealer encrypts secrets that must be recoverable (generated signing

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/google/uuid"
 )
 
@@ -76,8 +77,8 @@ func TestRememberedTokenExpiresStrictly(t *testing.T) {
 func TestRememberedTokenOfARetiredKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	k1, k2 := newKey(t, f.tokens), newKey(t, f.tokens)
-	if err := f.tokens.UseKeys(app.KeySet{Current: k1}); err != nil {
+	k1, k2 := newKey(t, f.tokens, signingkey.EdDSA), newKey(t, f.tokens, signingkey.EdDSA)
+	if err := f.tokens.UseKeys(edKeys(app.AlgKeys{Current: k1})); err != nil {
 		t.Fatal(err)
 	}
 	signed, _ := f.issue(t)
@@ -85,14 +86,14 @@ func TestRememberedTokenOfARetiredKeyIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// k1 retired but still published: still good
-	if err := f.tokens.UseKeys(app.KeySet{Current: k2, Retired: []app.SigningKey{k1}}); err != nil {
+	if err := f.tokens.UseKeys(edKeys(app.AlgKeys{Current: k2, Retired: []app.SigningKey{k1}})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.tokens.Verify(context.Background(), signed); err != nil {
 		t.Fatalf("retired key still published: %v", err)
 	}
 	// k1 gone (retire ID: stop publishing a compromised key)
-	if err := f.tokens.UseKeys(app.KeySet{Current: k2}); err != nil {
+	if err := f.tokens.UseKeys(edKeys(app.AlgKeys{Current: k2})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.tokens.Verify(context.Background(), signed); !errors.Is(err, domain.ErrUnauthorized) {

@@ -1,14 +1,18 @@
 // Package jwt implements session.TokenIssuer, session.TokenVerifier and
-// keys.KeyInstaller: EdDSA (Ed25519) access tokens in
-// the RFC 9068 shape (typ at+jwt), verification that accepts only what this
-// package issues, and the JWKS document of the public key.
+// keys.KeyInstaller: EdDSA (Ed25519) access tokens in the RFC 9068 shape
+// (typ at+jwt), verification that accepts only what this package issues,
+// the RS256 (RSA 2048) keys that sign other tokens (CurrentSigner), and
+// the JWKS document of every published key.
 package jwt
 
 import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +25,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/keys"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
@@ -38,6 +43,10 @@ const TokenType = "at+jwt"
 // MaxTokenLength bounds the tokens Verify looks at; longer ones are refused
 // before any parsing.
 const MaxTokenLength = 4096
+
+// RSABits is the size of the RSA keys GenerateKey makes, and the least
+// UseKeys accepts.
+const RSABits = 2048
 
 // DefaultLeeway is the clock skew allowed when Config.Leeway is zero.
 const DefaultLeeway = 30 * time.Second
@@ -58,7 +67,8 @@ type Config struct {
 }
 
 // Tokens issues and verifies access tokens with the Ed25519 keys of the
-// current key set. It is safe for concurrent use; UseKeys swaps the set
+// current key set, and hands out the signing key of other algorithms
+// (CurrentSigner). It is safe for concurrent use; UseKeys swaps the set
 // atomically.
 type Tokens struct {
 	cfg   Config
@@ -69,19 +79,38 @@ type Tokens struct {
 	verified *verifiedCache
 }
 
-// keySet is one app.KeySet made ready: signers, public keys by kid and the
-// JWKS document.
+// keySet is one app.KeySet made ready: the signers of each algorithm, the
+// public keys that verify access tokens by kid, and the JWKS document.
 type keySet struct {
+	algs map[signingkey.Algorithm]algSigners
+	pubs map[string]ed25519.PublicKey // EdDSA only: access tokens are EdDSA
+	jwks []byte
+}
+
+// algSigners are the signers of one algorithm: current until nextAt, then
+// next when set.
+type algSigners struct {
 	current signer
 	next    *signer
 	nextAt  time.Time
-	pubs    map[string]ed25519.PublicKey
-	jwks    []byte
 }
 
+// Signer is a key that signs now: its kid, its algorithm and its private
+// half, for tokens other than access tokens (OpenID Connect id_tokens).
+type Signer struct {
+	KID string
+	Alg signingkey.Algorithm
+	// Key is an ed25519.PrivateKey (sign the message itself, opts
+	// crypto.Hash(0)), or for RS256 an *rsa.PrivateKey (sign the SHA-256
+	// digest, opts crypto.SHA256) that was validated and precomputed once
+	// when its key set was installed. It is shared: never modify it.
+	Key crypto.Signer
+}
+
+// signer is a Signer ready to sign access tokens when it is EdDSA.
 type signer struct {
-	kid string
-	jose.Signer
+	Signer
+	jws jose.Signer // EdDSA: typ at+jwt and kid; nil for other algorithms
 }
 
 // privateClaims are the claims beyond the registered ones.
@@ -96,7 +125,8 @@ type privateClaims struct {
 	AuthTime *josejwt.NumericDate `json:"auth_time,omitempty"`
 }
 
-// New builds Tokens signing with key (the only key until UseKeys).
+// New builds Tokens signing access tokens with key (the only key until
+// UseKeys).
 func New(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, errors.New("jwt: the signing key is not an Ed25519 private key")
@@ -109,7 +139,10 @@ func New(key ed25519.PrivateKey, cfg Config, clock app.Clock, ids app.IDGenerato
 	if err != nil {
 		return nil, err
 	}
-	if err := t.UseKeys(app.KeySet{Current: app.SigningKey{KID: kid, Seed: key.Seed()}}); err != nil {
+	ks := app.KeySet{Keys: map[signingkey.Algorithm]app.AlgKeys{
+		signingkey.EdDSA: {Current: app.SigningKey{KID: kid, Alg: signingkey.EdDSA, Private: key.Seed()}},
+	}}
+	if err := t.UseKeys(ks); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -142,68 +175,97 @@ func NewWithoutKeys(cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, 
 	return t, nil
 }
 
-// UseKeys makes ks the key set of every later Issue and Verify. Each kid
-// must be its key's thumbprint: a mismatch is refused.
+// UseKeys makes ks the key set of every later Issue, Verify and
+// CurrentSigner. It must hold a current EdDSA key (access tokens); each
+// kid must be its key's thumbprint and each key of its algorithm (an RSA
+// key of at least RSABits bits, which is validated and precomputed here,
+// once): anything else is refused.
 func (t *Tokens) UseKeys(ks app.KeySet) error {
-	set := &keySet{pubs: map[string]ed25519.PublicKey{}, nextAt: ks.NextAt}
+	set := &keySet{algs: map[signingkey.Algorithm]algSigners{}, pubs: map[string]ed25519.PublicKey{}}
 	var jwks jose.JSONWebKeySet
-	publish := func(pub ed25519.PublicKey) (string, error) {
+	published := map[string]bool{}
+	publish := func(pub crypto.PublicKey, alg signingkey.Algorithm) (string, error) {
 		kid, err := Thumbprint(pub)
 		if err != nil {
 			return "", err
 		}
-		if _, dup := set.pubs[kid]; !dup {
-			set.pubs[kid] = pub
-			jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(jose.EdDSA), Use: "sig"})
+		if !published[kid] {
+			published[kid] = true
+			jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(alg), Use: "sig"})
+			if ed, ok := pub.(ed25519.PublicKey); ok {
+				set.pubs[kid] = ed
+			}
 		}
 		return kid, nil
 	}
-	signerOf := func(k app.SigningKey) (signer, error) {
-		if len(k.Seed) != ed25519.SeedSize {
-			return signer{}, fmt.Errorf("jwt: the seed of key %q is %d bytes, want %d", k.KID, len(k.Seed), ed25519.SeedSize)
+	signerOf := func(k app.SigningKey, alg signingkey.Algorithm) (signer, error) {
+		if k.Alg != alg {
+			return signer{}, fmt.Errorf("jwt: key %q is %q, in the %s keys", k.KID, k.Alg, alg)
 		}
-		// The public half is derived from the seed, so it is the seed's own.
-		priv := ed25519.NewKeyFromSeed(k.Seed)
-		kid, err := publish(priv.Public().(ed25519.PublicKey))
+		priv, err := privateKey(k)
+		if err != nil {
+			return signer{}, err
+		}
+		// The public half is derived from the private one, so it is its own.
+		kid, err := publish(priv.Public(), alg)
 		if err != nil {
 			return signer{}, err
 		}
 		if kid != k.KID {
 			return signer{}, fmt.Errorf("jwt: key %q has thumbprint %q", k.KID, kid)
 		}
-		s, err := jose.NewSigner(
-			jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
-			(&jose.SignerOptions{}).WithType(TokenType).WithHeader(jose.HeaderKey("kid"), kid),
-		)
-		if err != nil {
-			return signer{}, fmt.Errorf("jwt: signer: %w", err)
+		s := signer{Signer: Signer{KID: kid, Alg: alg, Key: priv}}
+		if alg == signingkey.EdDSA {
+			if s.jws, err = jose.NewSigner(
+				jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
+				(&jose.SignerOptions{}).WithType(TokenType).WithHeader(jose.HeaderKey("kid"), kid),
+			); err != nil {
+				return signer{}, fmt.Errorf("jwt: signer: %w", err)
+			}
 		}
-		return signer{kid: kid, Signer: s}, nil
+		return s, nil
 	}
-	var err error
-	if set.current, err = signerOf(ks.Current); err != nil {
-		return err
+	for alg := range ks.Keys {
+		if !alg.Valid() {
+			return fmt.Errorf("jwt: keys of the unknown algorithm %q", alg)
+		}
 	}
-	if ks.Next != nil {
-		n, err := signerOf(*ks.Next)
+	if _, ok := ks.Keys[signingkey.EdDSA]; !ok {
+		return errors.New("jwt: the key set has no EdDSA key to sign access tokens")
+	}
+	for _, alg := range signingkey.Algorithms() {
+		ak, ok := ks.Keys[alg]
+		if !ok {
+			continue
+		}
+		cur, err := signerOf(ak.Current, alg)
 		if err != nil {
 			return err
 		}
-		set.next = &n
-	}
-	for _, k := range ks.Retired {
-		if _, err := signerOf(k); err != nil {
-			return err
+		as := algSigners{current: cur, nextAt: ak.NextAt}
+		if ak.Next != nil {
+			n, err := signerOf(*ak.Next, alg)
+			if err != nil {
+				return err
+			}
+			as.next = &n
 		}
+		for _, k := range ak.Retired {
+			if _, err := signerOf(k, alg); err != nil {
+				return err
+			}
+		}
+		set.algs[alg] = as
 	}
 	for _, pub := range ks.Public {
 		if len(pub) != ed25519.PublicKeySize {
 			return errors.New("jwt: a published key is not an Ed25519 public key")
 		}
-		if _, err := publish(pub); err != nil {
+		if _, err := publish(pub, signingkey.EdDSA); err != nil {
 			return err
 		}
 	}
+	var err error
 	if set.jwks, err = json.Marshal(jwks); err != nil {
 		return fmt.Errorf("jwt: jwks: %w", err)
 	}
@@ -211,38 +273,104 @@ func (t *Tokens) UseKeys(ks app.KeySet) error {
 	return nil
 }
 
-// GenerateKey makes a new random Ed25519 key.
-func (t *Tokens) GenerateKey() (app.SigningKey, error) {
-	seed, err := GenerateSeed()
-	if err != nil {
-		return app.SigningKey{}, err
+// privateKey is the private key of k, checked: the key of an Ed25519
+// seed, or an RSA key of at least RSABits bits from its PKCS #8 DER,
+// validated and precomputed.
+func privateKey(k app.SigningKey) (crypto.Signer, error) {
+	switch k.Alg {
+	case signingkey.EdDSA:
+		if len(k.Private) != ed25519.SeedSize {
+			return nil, fmt.Errorf("jwt: the seed of key %q is %d bytes, want %d", k.KID, len(k.Private), ed25519.SeedSize)
+		}
+		return ed25519.NewKeyFromSeed(k.Private), nil
+	case signingkey.RS256:
+		parsed, err := x509.ParsePKCS8PrivateKey(k.Private)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: key %q: %w", k.KID, err)
+		}
+		priv, ok := parsed.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("jwt: key %q is %T, want an RSA key", k.KID, parsed)
+		}
+		if priv.N.BitLen() < RSABits {
+			return nil, fmt.Errorf("jwt: key %q has %d bits, want at least %d", k.KID, priv.N.BitLen(), RSABits)
+		}
+		if err := priv.Validate(); err != nil {
+			return nil, fmt.Errorf("jwt: key %q: %w", k.KID, err)
+		}
+		priv.Precompute()
+		return priv, nil
 	}
-	return t.KeyOf(seed)
+	return nil, fmt.Errorf("jwt: key %q has the unknown algorithm %q", k.KID, k.Alg)
 }
 
-// KeyOf is the key of an Ed25519 seed, with its thumbprint.
+// GenerateKey makes a new random key of alg: an Ed25519 seed, or an RSA
+// key of RSABits bits as PKCS #8 DER.
+func (t *Tokens) GenerateKey(alg signingkey.Algorithm) (app.SigningKey, error) {
+	switch alg {
+	case signingkey.EdDSA:
+		seed, err := GenerateSeed()
+		if err != nil {
+			return app.SigningKey{}, err
+		}
+		return t.KeyOf(seed)
+	case signingkey.RS256:
+		priv, err := rsa.GenerateKey(rand.Reader, RSABits)
+		if err != nil {
+			return app.SigningKey{}, fmt.Errorf("jwt: generate an RSA key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return app.SigningKey{}, fmt.Errorf("jwt: marshal PKCS#8: %w", err)
+		}
+		kid, err := Thumbprint(&priv.PublicKey)
+		if err != nil {
+			return app.SigningKey{}, err
+		}
+		return app.SigningKey{KID: kid, Alg: alg, Private: der}, nil
+	}
+	return app.SigningKey{}, fmt.Errorf("jwt: no keys of the algorithm %q", alg)
+}
+
+// KeyOf is the EdDSA key of an Ed25519 seed, with its thumbprint.
 func (t *Tokens) KeyOf(seed []byte) (app.SigningKey, error) {
 	if len(seed) != ed25519.SeedSize {
 		return app.SigningKey{}, fmt.Errorf("jwt: seed is %d bytes, want %d", len(seed), ed25519.SeedSize)
 	}
-	kid, err := Thumbprint(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
+	kid, err := Thumbprint(ed25519.NewKeyFromSeed(seed).Public())
 	if err != nil {
 		return app.SigningKey{}, err
 	}
-	return app.SigningKey{KID: kid, Seed: seed}, nil
+	return app.SigningKey{KID: kid, Alg: signingkey.EdDSA, Private: seed}, nil
 }
 
-// signing is the signer at now: next from its activation time on. Its
-// Signer is nil before the first UseKeys.
-func (s *keySet) signing(now time.Time) signer {
-	if s.next != nil && !now.Before(s.nextAt) {
-		return *s.next
+// signing is the signer of alg at now: next from its activation time on.
+// ok is false when the set has no key of alg (before the first UseKeys).
+func (s *keySet) signing(alg signingkey.Algorithm, now time.Time) (signer, bool) {
+	as, ok := s.algs[alg]
+	if !ok {
+		return signer{}, false
 	}
-	return s.current
+	if as.next != nil && !now.Before(as.nextAt) {
+		return *as.next, true
+	}
+	return as.current, true
 }
 
-// Thumbprint is the RFC 7638 SHA-256 thumbprint of pub, base64url: the kid.
-func Thumbprint(pub ed25519.PublicKey) (string, error) {
+// CurrentSigner is the key of alg that signs now: the current key, or the
+// next one from its activation time on, exactly as access tokens switch.
+// It is an error when no key of alg is installed.
+func (t *Tokens) CurrentSigner(alg signingkey.Algorithm) (Signer, error) {
+	s, ok := t.keys.Load().signing(alg, t.clock.Now())
+	if !ok {
+		return Signer{}, fmt.Errorf("jwt: no %s signing key", alg)
+	}
+	return s.Signer, nil
+}
+
+// Thumbprint is the RFC 7638 SHA-256 thumbprint of pub (an
+// ed25519.PublicKey or an *rsa.PublicKey), base64url: the kid.
+func Thumbprint(pub crypto.PublicKey) (string, error) {
 	jwk := jose.JSONWebKey{Key: pub}
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
@@ -251,8 +379,11 @@ func Thumbprint(pub ed25519.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
-// KeyID returns the kid of the key that signs now.
-func (t *Tokens) KeyID() string { return t.keys.Load().signing(t.clock.Now()).kid }
+// KeyID returns the kid of the key that signs access tokens now.
+func (t *Tokens) KeyID() string {
+	s, _ := t.keys.Load().signing(signingkey.EdDSA, t.clock.Now())
+	return s.KID
+}
 
 // Issue signs c after filling in its ID, IssuedAt and ExpiresAt (whole
 // seconds, UTC) and returns the token and the claims it carries.
@@ -278,11 +409,11 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 		c.AuthTime = time.Unix(c.AuthTime.Unix(), 0).UTC()
 		priv.AuthTime = josejwt.NewNumericDate(c.AuthTime)
 	}
-	sg := t.keys.Load().signing(at)
-	if sg.Signer == nil {
+	sg, ok := t.keys.Load().signing(signingkey.EdDSA, at)
+	if !ok {
 		return "", app.AccessClaims{}, errors.New("jwt: no signing key yet")
 	}
-	signed, err := josejwt.Signed(sg).Claims(std).Claims(priv).Serialize()
+	signed, err := josejwt.Signed(sg.jws).Claims(std).Claims(priv).Serialize()
 	if err != nil {
 		return "", app.AccessClaims{}, fmt.Errorf("jwt: sign: %w", err)
 	}
@@ -412,6 +543,8 @@ func parseUUID(s string) (uuid.UUID, bool) {
 	return id, err == nil && id != uuid.Nil
 }
 
-// JWKS returns the JSON Web Key Set with the published keys (kty OKP, crv
-// Ed25519, kid, alg EdDSA, use sig). Callers must not modify it.
+// JWKS returns the JSON Web Key Set with every published key, each with
+// its kid, alg and use sig: EdDSA keys (kty OKP, crv Ed25519) first, then
+// RS256 keys (kty RSA), then the verify-only keys. Callers must not
+// modify it.
 func (t *Tokens) JWKS() []byte { return t.keys.Load().jwks }

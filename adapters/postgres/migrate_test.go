@@ -407,3 +407,37 @@ func TestMigration11RoundTrip(t *testing.T) {
 	}
 	m.up()
 }
+
+// Migration 12 keeps keys of two algorithms: the stored keys become
+// EdDSA, and one current and one next key of each algorithm are allowed
+// (a second of one algorithm is refused, as is a key of no or an unknown
+// algorithm); down from 12 gives exactly the schema before it, keeps the
+// EdDSA keys and drops the RS256 ones; up again works.
+func TestMigration12RoundTrip(t *testing.T) {
+	t.Parallel()
+	m := migratedTo(t, 12, 11)
+	m.exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at, activated_at) VALUES ('e1', 'sealed-e1', 'current', now(), now(), now())`)
+	m.exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at) VALUES ('e2', 'sealed-e2', 'next', now(), now())`)
+
+	m.up()
+	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE alg = 'EdDSA' AND sealed_key IN ('sealed-e1', 'sealed-e2')`); n != 2 {
+		t.Fatalf("after up: %d EdDSA keys, want the 2 stored", n)
+	}
+	insert := `INSERT INTO signing_key_ring (kid, alg, sealed_key, state, created_at, activate_at) VALUES ($1, $2, 'sealed', $3, now(), now())`
+	m.exec(insert, "r1", "RS256", "current")
+	m.exec(insert, "r2", "RS256", "next")
+	m.refused("a second current RS256 key was accepted", insert, "r3", "RS256", "current")
+	m.refused("a second next EdDSA key was accepted", insert, "e3", "EdDSA", "next")
+	m.refused("an unknown algorithm was accepted", insert, "h1", "HS256", "next")
+	m.refused("a key of no algorithm was accepted",
+		`INSERT INTO signing_key_ring (kid, sealed_key, state, created_at, activate_at) VALUES ('x', 'sealed', 'next', now(), now())`)
+
+	m.down()
+	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE kid IN ('e1', 'e2')`); n != 2 {
+		t.Fatalf("after down: %d keys, want the 2 EdDSA keys", n)
+	}
+	if n := m.count(`SELECT count(*) FROM signing_key_ring`); n != 2 {
+		t.Fatalf("after down: %d keys, want the RS256 keys gone", n)
+	}
+	m.up()
+}

@@ -20,12 +20,13 @@ type StatusView struct {
 	Outbox        OutboxState `json:"outbox"`
 }
 
-// KeyState is a signing key by id and state only.
+// KeyState is a signing key by id, algorithm and state only.
 type KeyState struct {
-	ID        string           `json:"id"`
-	State     signingkey.State `json:"state"`
-	Source    string           `json:"source"`
-	Published bool             `json:"published"`
+	ID        string               `json:"id"`
+	Alg       signingkey.Algorithm `json:"alg"`
+	State     signingkey.State     `json:"state"`
+	Source    string               `json:"source"`
+	Published bool                 `json:"published"`
 }
 
 // OutboxState is the mail queue's depth and the age of its oldest mail.
@@ -61,7 +62,7 @@ func (s *Status) Get(ctx context.Context) (StatusView, error) {
 		return StatusView{}, err
 	}
 	for _, k := range list {
-		v.Keys = append(v.Keys, KeyState{ID: k.KID, State: k.State, Source: k.Source, Published: k.Published})
+		v.Keys = append(v.Keys, KeyState{ID: k.KID, Alg: k.Alg, State: k.State, Source: k.Source, Published: k.Published})
 	}
 	st, err := s.outbox.Stats(ctx)
 	if err != nil {

@@ -1,8 +1,9 @@
-// Package keys keeps the signing keys of access tokens: the ring every
-// instance follows (promoting a due next key, dropping keys no longer
-// published, handing the published ones to the signer), the operators'
-// list, rotate and retire, and the secret key that seals private keys at
-// rest.
+// Package keys keeps the signing keys of every algorithm (EdDSA for access
+// tokens, RS256 for id_tokens): the ring every instance follows (making
+// the first key of each algorithm, promoting a due next key, dropping keys
+// no longer published, handing the published ones to the signer), the
+// operators' list, rotate and retire, and the secret key that seals
+// private keys at rest.
 package keys
 
 import (
@@ -10,6 +11,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,14 +23,14 @@ import (
 )
 
 // KeyInstaller makes signing keys and installs the set that signs and
-// verifies access tokens.
+// verifies tokens.
 type KeyInstaller interface {
 	// UseKeys replaces the keys that sign and verify, effective for the
-	// next Issue and Verify.
+	// next signature and verification.
 	UseKeys(ks app.KeySet) error
-	// GenerateKey makes a new random signing key.
-	GenerateKey() (app.SigningKey, error)
-	// KeyOf is the signing key of an Ed25519 seed.
+	// GenerateKey makes a new random signing key of alg.
+	GenerateKey(alg signingkey.Algorithm) (app.SigningKey, error)
+	// KeyOf is the EdDSA signing key of an Ed25519 seed.
 	KeyOf(seed []byte) (app.SigningKey, error)
 }
 
@@ -43,13 +45,14 @@ type Config struct {
 	// Lag is how late an instance may hear of a change: the interval at
 	// which every instance refreshes the ring.
 	Lag time.Duration
-	// Files, when set, are the keys of GATEHOUSE_JWT_PRIVATE_KEY_FILE and
-	// GATEHOUSE_JWT_PREVIOUS_KEY_FILES: they are used as they are, and
-	// rotation is the operator's.
+	// Files, when set, are the EdDSA keys of GATEHOUSE_JWT_PRIVATE_KEY_FILE
+	// and GATEHOUSE_JWT_PREVIOUS_KEY_FILES: they are used as they are and
+	// their rotation is the operator's; the keys of the other algorithms
+	// stay in the stored ring, which rotates them.
 	Files *FileKeys
 }
 
-// FileKeys are keys an operator keeps in files.
+// FileKeys are the EdDSA keys an operator keeps in files.
 type FileKeys struct {
 	Current  app.SigningKey
 	Previous []PublicKey
@@ -61,9 +64,10 @@ type PublicKey struct {
 	Key ed25519.PublicKey
 }
 
-// ErrKeysFromFiles: the keys come from files, so the ring is not used.
+// ErrKeysFromFiles: the EdDSA keys come from files, so the ring does not
+// change them.
 var ErrKeysFromFiles = &domain.Error{Kind: domain.KindConflict, Code: "keys_from_files",
-	Message: "Signing keys come from GATEHOUSE_JWT_PRIVATE_KEY_FILE, so rotation is the operator's: put the new key in a new file, list the old file in GATEHOUSE_JWT_PREVIOUS_KEY_FILES (it stays published), point GATEHOUSE_JWT_PRIVATE_KEY_FILE at the new one and restart."}
+	Message: "The EdDSA signing keys come from GATEHOUSE_JWT_PRIVATE_KEY_FILE, so their rotation is the operator's: put the new key in a new file, list the old file in GATEHOUSE_JWT_PREVIOUS_KEY_FILES (it stays published), point GATEHOUSE_JWT_PRIVATE_KEY_FILE at the new one and restart."}
 
 // errChanged: another instance or operator changed the ring meanwhile.
 var errChanged = &domain.Error{Kind: domain.KindConflict, Code: "keys_changed", Message: "The signing keys were changed meanwhile; list them and try again."}
@@ -96,38 +100,54 @@ func NewRing(d RingDeps) *Ring {
 	return &Ring{d: d}
 }
 
-// label binds a sealed seed to its key.
+// label binds a sealed private key to its key.
 func label(kid string) string { return "signing-key:" + kid }
 
-// Refresh brings the signer up to date: it makes the first key when there
-// is none (sealing the plain key of an older version, if one is kept),
-// promotes a due next key, deletes keys no longer published, and hands
-// the published keys to the signer.
+// fromFiles reports whether the keys of alg come from files rather than
+// from the stored ring.
+func (r *Ring) fromFiles(alg signingkey.Algorithm) bool {
+	return r.d.Config.Files != nil && alg == signingkey.EdDSA
+}
+
+// algorithms are the algorithms whose keys the stored ring keeps.
+func (r *Ring) algorithms() []signingkey.Algorithm {
+	var out []signingkey.Algorithm
+	for _, alg := range signingkey.Algorithms() {
+		if !r.fromFiles(alg) {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// Refresh brings the signer up to date: for each algorithm it makes the
+// first key when there is none (for EdDSA, sealing the plain key of an
+// older version, if one is kept) or promotes a due next key; it deletes
+// keys no longer published, and hands the published keys to the signer.
 func (r *Ring) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.d.Config.Files != nil {
-		return r.use(r.fileSet())
-	}
 	ring, err := r.d.Store.Keys(ctx)
 	if err != nil {
 		return err
 	}
 	now := r.d.Clock.Now()
-	cur, hasCur := ring.Current()
-	next, hasNext := ring.Next()
 	changed := false
-	switch {
-	case !hasCur:
-		if err := r.first(ctx, now); err != nil {
-			return err
+	for _, alg := range r.algorithms() {
+		cur, hasCur := ring.Current(alg)
+		next, hasNext := ring.Next(alg)
+		switch {
+		case !hasCur:
+			if err := r.first(ctx, alg, now); err != nil {
+				return err
+			}
+			changed = true
+		case hasNext && next.Due(now):
+			if err := r.promote(ctx, next, cur, now); err != nil {
+				return err
+			}
+			changed = true
 		}
-		changed = true
-	case hasNext && next.Due(now):
-		if err := r.promote(ctx, next, cur, now); err != nil {
-			return err
-		}
-		changed = true
 	}
 	for _, k := range ring {
 		if k.Gone(now) {
@@ -155,33 +175,53 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 	app.Every(ctx, interval, r.d.Reporter, "signing-key refresh", r.Refresh)
 }
 
-// first makes the first current key: the plain key an older version kept,
-// now sealed, or a new one. Another instance may make it first; then this
-// one's is dropped.
-func (r *Ring) first(ctx context.Context, now time.Time) error {
+// first makes the first current key of alg: for EdDSA the plain key an
+// older version kept, now sealed, else a new one. Another instance may
+// make it first; then this one's is dropped.
+func (r *Ring) first(ctx context.Context, alg signingkey.Algorithm, now time.Time) error {
 	err := r.d.Tx.Within(ctx, func(ctx context.Context, repos app.Repos) error {
-		seed, err := repos.SigningKeys.TakeUnsealed(ctx)
-		if err != nil {
-			return err
+		var seed []byte
+		if alg == signingkey.EdDSA {
+			var err error
+			if seed, err = repos.SigningKeys.TakeUnsealed(ctx); err != nil {
+				return err
+			}
 		}
 		var k app.SigningKey
+		var err error
 		if seed != nil {
 			if k, err = r.d.Tokens.KeyOf(seed); err != nil {
 				return fmt.Errorf("the signing key kept by an earlier version: %w", err)
 			}
-		} else if k, err = r.d.Tokens.GenerateKey(); err != nil {
+		} else if k, err = r.d.Tokens.GenerateKey(alg); err != nil {
 			return err
 		}
-		sealed, err := r.d.Sealer.Seal(k.Seed, label(k.KID))
+		sealed, err := r.seal(k)
 		if err != nil {
 			return err
 		}
-		return repos.SigningKeys.Add(ctx, signingkey.NewCurrent(k.KID, sealed, now))
+		return repos.SigningKeys.Add(ctx, signingkey.NewCurrent(alg, k.KID, sealed, now))
 	})
 	if errors.Is(err, app.ErrKeyRingChanged) {
 		return nil
 	}
 	return err
+}
+
+// generate makes a new key of alg and returns its kid and its sealed
+// private half.
+func (r *Ring) generate(alg signingkey.Algorithm) (string, []byte, error) {
+	k, err := r.d.Tokens.GenerateKey(alg)
+	if err != nil {
+		return "", nil, err
+	}
+	sealed, err := r.seal(k)
+	return k.KID, sealed, err
+}
+
+// seal seals the private half of k, bound to its kid.
+func (r *Ring) seal(k app.SigningKey) ([]byte, error) {
+	return r.d.Sealer.Seal(k.Private, label(k.KID))
 }
 
 // promote makes next current and retires cur, with its audit event, in one
@@ -196,7 +236,7 @@ func (r *Ring) promote(ctx context.Context, next, cur signingkey.Key, now time.T
 		if err := save(ctx, repos, promoted, signingkey.Next); err != nil {
 			return err
 		}
-		return repos.Audit.Append(ctx, event(audit.KeyPromoted, system, app.RequestMeta{}, now, map[string]string{"kid": promoted.KID, "retired_kid": retired.KID}))
+		return repos.Audit.Append(ctx, event(audit.KeyPromoted, system, app.RequestMeta{}, now, map[string]string{"kid": promoted.KID, "alg": string(promoted.Alg), "retired_kid": retired.KID}))
 	})
 	if errors.Is(err, errChanged) {
 		return nil
@@ -216,36 +256,42 @@ func save(ctx context.Context, repos app.Repos, k signingkey.Key, from signingke
 	return nil
 }
 
-// keySet opens the published keys of ring for the signer.
+// keySet opens the published keys of ring for the signer; with key files
+// their EdDSA keys stand in for the ring's.
 func (r *Ring) keySet(ring signingkey.Ring, now time.Time) (app.KeySet, error) {
-	var ks app.KeySet
+	ks := app.KeySet{Keys: map[signingkey.Algorithm]app.AlgKeys{}}
+	if f := r.d.Config.Files; f != nil {
+		ks.Keys[signingkey.EdDSA] = app.AlgKeys{Current: f.Current}
+		for _, p := range f.Previous {
+			ks.Public = append(ks.Public, p.Key)
+		}
+	}
 	for _, k := range ring.Published(now) {
-		seed, err := r.d.Sealer.Open(k.Sealed, label(k.KID))
+		if r.fromFiles(k.Alg) {
+			continue
+		}
+		priv, err := r.d.Sealer.Open(k.Sealed, label(k.KID))
 		if err != nil {
 			return app.KeySet{}, fmt.Errorf("signing key %s: %w", k.KID, err)
 		}
-		sk := app.SigningKey{KID: k.KID, Seed: seed}
+		sk := app.SigningKey{KID: k.KID, Alg: k.Alg, Private: priv}
+		ak := ks.Keys[k.Alg]
 		switch k.State {
 		case signingkey.Current:
-			ks.Current = sk
+			ak.Current = sk
 		case signingkey.Next:
-			ks.Next, ks.NextAt = &sk, k.ActivateAt
+			ak.Next, ak.NextAt = &sk, k.ActivateAt
 		default:
-			ks.Retired = append(ks.Retired, sk)
+			ak.Retired = append(ak.Retired, sk)
+		}
+		ks.Keys[k.Alg] = ak
+	}
+	for _, alg := range signingkey.Algorithms() {
+		if ks.Keys[alg].Current.KID == "" {
+			return app.KeySet{}, fmt.Errorf("the signing-key ring has no current %s key", alg)
 		}
 	}
-	if ks.Current.KID == "" {
-		return app.KeySet{}, errors.New("the signing-key ring has no current key")
-	}
 	return ks, nil
-}
-
-func (r *Ring) fileSet() app.KeySet {
-	ks := app.KeySet{Current: r.d.Config.Files.Current}
-	for _, p := range r.d.Config.Files.Previous {
-		ks.Public = append(ks.Public, p.Key)
-	}
-	return ks
 }
 
 // use hands ks to the signer unless it is the set the signer has.
@@ -262,17 +308,22 @@ func (r *Ring) use(ks app.KeySet) error {
 }
 
 func fingerprint(ks app.KeySet) string {
-	s := ks.Current.KID + "|"
-	if ks.Next != nil {
-		s += ks.Next.KID + "@" + ks.NextAt.UTC().Format(time.RFC3339Nano)
-	}
-	for _, k := range ks.Retired {
-		s += "|" + k.KID
+	var b strings.Builder
+	for _, alg := range signingkey.Algorithms() {
+		k := ks.Keys[alg]
+		b.WriteString(string(alg) + ":" + k.Current.KID)
+		if k.Next != nil {
+			b.WriteString("|" + k.Next.KID + "@" + k.NextAt.UTC().Format(time.RFC3339Nano))
+		}
+		for _, rk := range k.Retired {
+			b.WriteString("|" + rk.KID)
+		}
+		b.WriteString(";")
 	}
 	for _, p := range ks.Public {
-		s += "|" + string(p)
+		b.WriteString("|" + string(p))
 	}
-	return s
+	return b.String()
 }
 
 // event is the audit event of a key change.

@@ -90,7 +90,7 @@ func (k *keeper) Where() string { return "/data/secret.key" }
 // nothing sealed gets a new key; a kept key is used as it is.
 func TestKeptSecretKeyIsNeverMadeBesideSealedSecrets(t *testing.T) {
 	ctx := context.Background()
-	sealedKey := signingkey.NewCurrent("k1", []byte("sealed seed"), apptest.T0)
+	sealedKey := signingkey.NewCurrent(signingkey.RS256, "k1", []byte("sealed key"), apptest.T0)
 	for _, c := range []struct {
 		name   string
 		kept   []byte

@@ -15,6 +15,7 @@ import (
 	time "time"
 
 	app "github.com/gatehouse-auth/gatehouse/app"
+	signingkey "github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -97,18 +98,18 @@ func (m *MockKeyInstaller) EXPECT() *MockKeyInstallerMockRecorder {
 }
 
 // GenerateKey mocks base method.
-func (m *MockKeyInstaller) GenerateKey() (app.SigningKey, error) {
+func (m *MockKeyInstaller) GenerateKey(alg signingkey.Algorithm) (app.SigningKey, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "GenerateKey")
+	ret := m.ctrl.Call(m, "GenerateKey", alg)
 	ret0, _ := ret[0].(app.SigningKey)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // GenerateKey indicates an expected call of GenerateKey.
-func (mr *MockKeyInstallerMockRecorder) GenerateKey() *gomock.Call {
+func (mr *MockKeyInstallerMockRecorder) GenerateKey(alg any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GenerateKey", reflect.TypeOf((*MockKeyInstaller)(nil).GenerateKey))
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GenerateKey", reflect.TypeOf((*MockKeyInstaller)(nil).GenerateKey), alg)
 }
 
 // KeyOf mocks base method.

@@ -15,15 +15,19 @@ import (
 
 const keysUsage = `usage: gatehouse keys <command> [--json]
 
-  list          the signing keys: id (RFC 7638 thumbprint), state, times
-  rotate        publish a new key now; it signs from GATEHOUSE_KEY_PUBLISH_DELAY on
-                and the current key is then retired (published until its tokens expire)
+  list          the signing keys: id (RFC 7638 thumbprint), algorithm, state, times
+  rotate        publish a new key of each algorithm (EdDSA, RS256) now; each signs from
+                GATEHOUSE_KEY_PUBLISH_DELAY on and the current key of its algorithm is
+                then retired (published until its tokens expire)
   retire ID     stop publishing the key ID at once (a compromised key): tokens it signed
                 are refused within GATEHOUSE_KEY_REFRESH_INTERVAL; retiring the current
-                key makes the next key (or a new one) current at once
+                key of an algorithm makes its next key (or a new one) current at once
 
-Running servers follow every change within GATEHOUSE_KEY_REFRESH_INTERVAL.
-With GATEHOUSE_JWT_PRIVATE_KEY_FILE set, rotation is the operator's (see docs/operations.md).
+EdDSA keys sign access tokens, RS256 keys OpenID Connect id_tokens; each algorithm
+has its own current key. Running servers follow every change within
+GATEHOUSE_KEY_REFRESH_INTERVAL. With GATEHOUSE_JWT_PRIVATE_KEY_FILE set, the EdDSA
+keys are that file's and their rotation is the operator's (see docs/operations.md);
+rotate and retire then change the RS256 keys only.
 `
 
 func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
@@ -52,15 +56,23 @@ func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error
 	ring := op.SigningKeys
 	switch cmd {
 	case "rotate":
-		k, err := ring.Rotate(ctx, "cli", app.RequestMeta{})
+		published, err := ring.Rotate(ctx, "cli", app.RequestMeta{})
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			return json.NewEncoder(p.stdout).Encode(k)
+			return json.NewEncoder(p.stdout).Encode(published)
 		}
-		_, err = fmt.Fprintf(p.stdout, "published %s; it signs from %s\n", k.KID, k.ActivateAt.UTC().Format(time.RFC3339))
-		return err
+		for _, k := range published {
+			if _, err := fmt.Fprintf(p.stdout, "published %s key %s; it signs from %s\n", k.Alg, k.KID, k.ActivateAt.UTC().Format(time.RFC3339)); err != nil {
+				return err
+			}
+		}
+		if cfg.JWTPrivateKeyFile != "" {
+			_, err := fmt.Fprintln(p.stdout, "the EdDSA key is GATEHOUSE_JWT_PRIVATE_KEY_FILE's: its rotation is yours (see docs/operations.md)")
+			return err
+		}
+		return nil
 	case "retire":
 		if err := ring.Retire(ctx, "cli", app.RequestMeta{}, rest[0]); err != nil {
 			return err
@@ -89,9 +101,9 @@ func printKeys(w io.Writer, list []keys.KeyView) error {
 		return t.UTC().Format(time.RFC3339)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSOURCE\tPUBLISHED\tCREATED\tACTIVATES\tACTIVATED\tRETIRED\tPUBLISHED UNTIL")
+	fmt.Fprintln(tw, "ID\tALG\tSTATE\tSOURCE\tPUBLISHED\tCREATED\tACTIVATES\tACTIVATED\tRETIRED\tPUBLISHED UNTIL")
 	for _, k := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.State, k.Source, k.Published,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, k.Source, k.Published,
 			at(k.CreatedAt), at(k.ActivateAt), at(k.ActivatedAt), at(k.RetiredAt), at(k.PublishUntil))
 	}
 	return tw.Flush()

@@ -33,25 +33,40 @@ func keyEnv(f *fixture) map[string]string {
 	return env
 }
 
-// jwksKIDs lists the kids of an instance's JWKS.
-func jwksKIDs(t *testing.T, c *client) []string {
+// jwksKey is a key of the JWKS, either kind.
+type jwksKey struct {
+	KID string `json:"kid"`
+	Alg string `json:"alg"`
+	Kty string `json:"kty"`
+	Use string `json:"use"`
+	X   string `json:"x"` // OKP
+	N   string `json:"n"` // RSA
+}
+
+// jwksKeys are the keys of an instance's JWKS.
+func jwksKeys(t *testing.T, c *client) []jwksKey {
 	t.Helper()
 	r := c.do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("jwks: %d %s", r.Status, r.Body)
 	}
 	var doc struct {
-		Keys []struct {
-			KID string `json:"kid"`
-			X   string `json:"x"`
-		} `json:"keys"`
+		Keys []jwksKey `json:"keys"`
 	}
 	if err := json.Unmarshal(r.Body, &doc); err != nil {
 		t.Fatal(err)
 	}
+	return doc.Keys
+}
+
+// jwksKIDs lists the kids of the keys of alg in an instance's JWKS.
+func jwksKIDs(t *testing.T, c *client, alg string) []string {
+	t.Helper()
 	var kids []string
-	for _, k := range doc.Keys {
-		kids = append(kids, k.KID)
+	for _, k := range jwksKeys(t, c) {
+		if k.Alg == alg {
+			kids = append(kids, k.KID)
+		}
 	}
 	slices.Sort(kids)
 	return kids
@@ -88,6 +103,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 type keyListEntry struct {
 	ID        string `json:"id"`
+	Alg       string `json:"alg"`
 	State     string `json:"state"`
 	Source    string `json:"source"`
 	Published bool   `json:"published"`
@@ -106,11 +122,24 @@ func keysList(t *testing.T, env map[string]string) map[string]keyListEntry {
 	return out
 }
 
+// currentOf is the kid of the current key of alg in a keys list.
+func currentOf(t *testing.T, list map[string]keyListEntry, alg string) string {
+	t.Helper()
+	for _, k := range list {
+		if k.Alg == alg && k.State == "current" {
+			return k.ID
+		}
+	}
+	t.Fatalf("no current %s key in %+v", alg, list)
+	return ""
+}
+
 // The rotation an operator runs, end to end: a token signed before it
-// keeps working, the new key is published at once and signs after the
-// delay, and retiring the old key refuses its tokens and drops it from the
-// JWKS. On PostgreSQL two instances follow the rotation and exactly one
-// promotion is recorded; the embedded store has one serving process.
+// keeps working, the new keys (one per algorithm) are published at once
+// and sign after the delay, and retiring an old key refuses its tokens
+// and drops it from the JWKS. On PostgreSQL two instances follow the
+// rotation and exactly one promotion per algorithm is recorded; the
+// embedded store has one serving process.
 func TestKeyRotationEndToEnd(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixture(t, st)
@@ -126,39 +155,51 @@ func TestKeyRotationEndToEnd(t *testing.T) {
 		registerVerified(t, ca, f.smtp, addr)
 		oldAccess, _ := login(t, ca, addr, strongPassword)
 		k1 := kidOf(t, oldAccess)
+		r1 := currentOf(t, keysList(t, env), "RS256")
 		for _, c := range instances {
-			if got := jwksKIDs(t, c); !slices.Equal(got, []string{k1}) {
-				t.Fatalf("JWKS before rotation %v, want [%s]", got, k1)
+			if got := jwksKIDs(t, c, "EdDSA"); !slices.Equal(got, []string{k1}) {
+				t.Fatalf("EdDSA keys of the JWKS before rotation %v, want [%s]", got, k1)
+			}
+			if got := jwksKIDs(t, c, "RS256"); !slices.Equal(got, []string{r1}) {
+				t.Fatalf("RS256 keys of the JWKS before rotation %v, want [%s]", got, r1)
 			}
 		}
 
-		var rotated struct {
+		var rotated []struct {
 			ID         string    `json:"id"`
+			Alg        string    `json:"alg"`
 			State      string    `json:"state"`
 			ActivateAt time.Time `json:"activate_at"`
 		}
 		if err := json.Unmarshal([]byte(mustCLI(t, env, "keys", "rotate", "--json")), &rotated); err != nil {
 			t.Fatal(err)
 		}
-		k2 := rotated.ID
-		if k2 == "" || k2 == k1 || rotated.State != "next" {
-			t.Fatalf("rotate printed %+v", rotated)
+		if len(rotated) != 2 || rotated[0].Alg != "EdDSA" || rotated[1].Alg != "RS256" {
+			t.Fatalf("rotate printed %+v, want a key of each algorithm", rotated)
+		}
+		k2, r2 := rotated[0].ID, rotated[1].ID
+		for _, k := range rotated {
+			if k.ID == "" || k.ID == k1 || k.ID == r1 || k.State != "next" {
+				t.Fatalf("rotate printed %+v", rotated)
+			}
 		}
 		if _, err := cli(t, env, "", "keys", "rotate"); err == nil {
 			t.Fatal("a second rotation while one is pending was accepted")
 		}
-		both := []string{k1, k2}
-		slices.Sort(both)
+		both, bothRS := sorted(k1, k2), sorted(r1, r2)
 		for _, c := range instances {
-			eventually(t, 5*time.Second, "the next key is published", func() bool { return slices.Equal(jwksKIDs(t, c), both) })
+			eventually(t, 5*time.Second, "the next keys are published", func() bool {
+				return slices.Equal(jwksKIDs(t, c, "EdDSA"), both) && slices.Equal(jwksKIDs(t, c, "RS256"), bothRS)
+			})
 		}
-		if got := keysList(t, env); got[k1].State != "current" || got[k2].State != "next" || !got[k2].Published {
+		if got := keysList(t, env); got[k1].State != "current" || got[k2].State != "next" || !got[k2].Published ||
+			got[r1].State != "current" || got[r2].State != "next" || got[r2].Alg != "RS256" {
 			t.Fatalf("keys list during the delay: %+v", got)
 		}
 
 		// Every instance has the next key (its JWKS shows it), so from its
 		// activation time every instance signs with it, promoted or not.
-		time.Sleep(time.Until(rotated.ActivateAt) + 50*time.Millisecond)
+		time.Sleep(time.Until(rotated[0].ActivateAt) + 50*time.Millisecond)
 		for _, c := range instances {
 			if access, _ := login(t, c, addr, strongPassword); kidOf(t, access) != k2 {
 				t.Fatalf("after the delay tokens carry %s, want %s", kidOf(t, access), k2)
@@ -168,34 +209,44 @@ func TestKeyRotationEndToEnd(t *testing.T) {
 			if r := c.bearer(http.MethodGet, "/v1/me", oldAccess, nil); r.Status != http.StatusOK {
 				t.Fatalf("a token of the retired, still published key: %d %s", r.Status, r.Body)
 			}
-			if got := jwksKIDs(t, c); !slices.Equal(got, both) {
+			if got := jwksKIDs(t, c, "EdDSA"); !slices.Equal(got, both) {
 				t.Fatalf("JWKS after the promotion %v, want both until the old tokens expire", got)
 			}
 		}
-		eventually(t, 5*time.Second, "the promotion is recorded", func() bool { return keysList(t, env)[k2].State == "current" })
-		if got := keysList(t, env); got[k1].State != "retired" || !got[k1].Published {
+		eventually(t, 5*time.Second, "the promotions are recorded", func() bool {
+			l := keysList(t, env)
+			return l[k2].State == "current" && l[r2].State == "current"
+		})
+		if got := keysList(t, env); got[k1].State != "retired" || !got[k1].Published || got[r1].State != "retired" || !got[r1].Published {
 			t.Fatalf("keys list after the promotion: %+v", got)
 		}
 		db := openStore(t, env)
-		if n := db.count(t, `SELECT count(*) FROM audit_events WHERE event_type = 'key_promoted'`); n != 1 {
-			t.Fatalf("%d promotions recorded, want exactly 1", n)
+		if n := db.count(t, `SELECT count(*) FROM audit_events WHERE event_type = 'key_promoted'`); n != 2 {
+			t.Fatalf("%d promotions recorded, want exactly 1 per algorithm", n)
 		}
-		if n := db.count(t, `SELECT count(*) FROM audit_events WHERE event_type = 'key_rotated'`); n != 1 {
-			t.Fatalf("%d rotations recorded, want 1", n)
+		if n := db.count(t, `SELECT count(*) FROM audit_events WHERE event_type = 'key_rotated'`); n != 2 {
+			t.Fatalf("%d rotations recorded, want 1 per algorithm", n)
 		}
 
-		// Retired by hand (compromised): refused and unpublished at once.
+		// Retired by hand (compromised): refused and unpublished at once;
+		// a key of either algorithm.
 		mustCLI(t, env, "keys", "retire", k1)
 		for _, c := range instances {
 			eventually(t, 5*time.Second, "the retired key's tokens are refused", func() bool {
 				return c.bearer(http.MethodGet, "/v1/me", oldAccess, nil).Status == http.StatusUnauthorized
 			})
-			if got := jwksKIDs(t, c); !slices.Equal(got, []string{k2}) {
+			if got := jwksKIDs(t, c, "EdDSA"); !slices.Equal(got, []string{k2}) {
 				t.Fatalf("JWKS after retire %v, want [%s]", got, k2)
 			}
 		}
-		if n := db.count(t, `SELECT count(*) FROM audit_events WHERE event_type = 'key_retired'`); n != 1 {
-			t.Fatalf("%d retirements recorded, want 1", n)
+		mustCLI(t, env, "keys", "retire", r1)
+		for _, c := range instances {
+			eventually(t, 5*time.Second, "the retired RS256 key leaves the JWKS", func() bool {
+				return slices.Equal(jwksKIDs(t, c, "RS256"), []string{r2})
+			})
+		}
+		if n := db.count(t, `SELECT count(*) FROM audit_events WHERE event_type = 'key_retired'`); n != 2 {
+			t.Fatalf("%d retirements recorded, want 2", n)
 		}
 		if _, err := cli(t, env, "", "keys", "retire", k1); err == nil {
 			t.Fatal("retiring an unpublished key again succeeded")
@@ -203,8 +254,11 @@ func TestKeyRotationEndToEnd(t *testing.T) {
 		if out, err := cli(t, env, "", "audit", "verify"); err != nil {
 			t.Fatalf("audit verify: %v %s", err, out)
 		}
+		if out := mustCLI(t, env, "keys", "list"); !strings.Contains(out, "ALG") || !strings.Contains(out, r2) || !strings.Contains(out, "RS256") {
+			t.Fatalf("keys list shows no algorithm column:\n%s", out)
+		}
 
-		// The operators' status names the keys by id and state.
+		// The operators' status names the keys by id, algorithm and state.
 		admin := newAdminClient(t, a, adminKey(t, env, "status"))
 		r := admin.call(http.MethodGet, "/admin/v1/status", nil)
 		if r.Status != http.StatusOK {
@@ -219,8 +273,13 @@ func TestKeyRotationEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(r.Body, &status); err != nil {
 			t.Fatal(err)
 		}
-		if status.Store != string(st) || status.SchemaVersion < 7 || status.Version == "" || len(status.SigningKeys) == 0 {
+		if status.Store != string(st) || status.SchemaVersion < 12 || status.Version == "" || len(status.SigningKeys) == 0 {
 			t.Fatalf("status %s", r.Body)
+		}
+		for _, k := range status.SigningKeys {
+			if k.ID == r2 && (k.Alg != "RS256" || k.State != "current") || k.ID == k2 && (k.Alg != "EdDSA" || k.State != "current") {
+				t.Fatalf("status shows %+v", k)
+			}
 		}
 		if bytes.Contains(r.Body, []byte("sealed")) || bytes.Contains(r.Body, []byte("seed")) {
 			t.Fatalf("status shows key material: %s", r.Body)
@@ -228,25 +287,44 @@ func TestKeyRotationEndToEnd(t *testing.T) {
 	})
 }
 
-// publicKeysOf are the public keys an instance publishes.
+// sorted is kids in order.
+func sorted(kids ...string) []string {
+	slices.Sort(kids)
+	return kids
+}
+
+// publicKeysOf are the Ed25519 public keys an instance publishes.
 func publicKeysOf(t *testing.T, c *client) []ed25519.PublicKey {
 	t.Helper()
-	r := c.do(http.MethodGet, "/.well-known/jwks.json", nil, nil)
-	var doc struct {
-		Keys []struct {
-			X string `json:"x"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(r.Body, &doc); err != nil {
-		t.Fatal(err)
-	}
 	var out []ed25519.PublicKey
-	for _, k := range doc.Keys {
+	for _, k := range jwksKeys(t, c) {
+		if k.Kty != "OKP" {
+			continue
+		}
 		x, err := base64.RawURLEncoding.DecodeString(k.X)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, x)
+	}
+	return out
+}
+
+// rsaModuliOf are the moduli of the RSA keys an instance publishes: the
+// private key's DER holds its modulus, so a dump that holds none of them
+// holds no RSA private key in the clear.
+func rsaModuliOf(t *testing.T, c *client) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, k := range jwksKeys(t, c) {
+		if k.Kty != "RSA" {
+			continue
+		}
+		n, err := base64.RawURLEncoding.DecodeString(k.N)
+		if err != nil || len(n) != 256 {
+			t.Fatalf("the RSA modulus of %s is %d bytes (%v), want 256", k.KID, len(n), err)
+		}
+		out = append(out, n)
 	}
 	return out
 }
@@ -266,9 +344,11 @@ func holdsSeedOf(blob []byte, pubs []ed25519.PublicKey) bool {
 }
 
 // Signing keys are sealed at rest: a dump of the key tables holds no seed
-// of a published key (found by deriving the public key of every 32-byte
-// window). The plain key an earlier version kept is sealed at start and
-// keeps signing. A wrong secret key stops startup with a clear error.
+// of a published Ed25519 key (found by deriving the public key of every
+// 32-byte window) and no modulus of a published RSA key (which its private
+// key's DER holds). The plain key an earlier version kept is sealed at
+// start and keeps signing. A wrong secret key stops startup with a clear
+// error.
 func TestSigningKeysAreSealedAtRest(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newFixture(t, st)
@@ -292,9 +372,10 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 		// earlier version's plain key.
 		env = baseEnv(t, st, f.smtp)
 		env["GATEHOUSE_SECRET_KEY_FILE"] = secret
+		env["GATEHOUSE_KEY_REFRESH_INTERVAL"] = "1s" // publishes the rotated keys below at once
 		inst := start(t, env)
 		c := newClient(t, inst)
-		before := publicKeysOf(t, c)
+		before, beforeRSA := publicKeysOf(t, c), rsaModuliOf(t, c)
 		inst.stop()
 		db := openStore(t, env)
 		plainSeed := bytes.Repeat([]byte{0x42}, ed25519.SeedSize)
@@ -320,6 +401,9 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 			t.Fatalf("the plain key is still stored (%d rows)", n)
 		}
 		mustCLI(t, env, "keys", "rotate")
+		eventually(t, 5*time.Second, "the rotated keys are published", func() bool {
+			return len(publicKeysOf(t, c)) == 2 && len(rsaModuliOf(t, c)) == 2
+		})
 		pubs := append(publicKeysOf(t, c), before...)
 		pubs = append(pubs, ed25519.NewKeyFromSeed(plainSeed).Public().(ed25519.PublicKey))
 		var dump []byte
@@ -327,11 +411,20 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 			rows, _ := db.dump(t, table)
 			dump = append(dump, rows...)
 		}
-		if n := db.count(t, `SELECT count(*) FROM signing_key_ring`); n != 2 {
-			t.Fatalf("ring has %d keys, want 2", n)
+		if n := db.count(t, `SELECT count(*) FROM signing_key_ring`); n != 4 {
+			t.Fatalf("ring has %d keys, want 4 (a current and a next key of each algorithm)", n)
 		}
 		if holdsSeedOf(dump, pubs) {
 			t.Fatal("the key tables hold a signing key in the clear")
+		}
+		moduli := append(rsaModuliOf(t, c), beforeRSA...)
+		if len(moduli) != 3 {
+			t.Fatalf("%d RSA keys published, want 3 (before, current, next)", len(moduli))
+		}
+		for _, n := range moduli {
+			if bytes.Contains(dump, n) {
+				t.Fatal("the key tables hold an RSA signing key in the clear")
+			}
 		}
 		if bytes.Contains(dump, plainSeed) {
 			t.Fatal("the earlier version's plain seed is still stored")
@@ -360,8 +453,10 @@ func TestEmbeddedStoreMakesItsSecretKeyFile(t *testing.T) {
 	}
 }
 
-// With a key file, rotation is the operator's: keys rotate says how, and
-// GATEHOUSE_JWT_PREVIOUS_KEY_FILES keeps old keys published.
+// With a key file, the rotation of the EdDSA keys is the operator's: keys
+// retire of a file's key says how, and GATEHOUSE_JWT_PREVIOUS_KEY_FILES
+// keeps old keys published. The RS256 keys rotate in the store as without
+// the file.
 func TestKeyFilesLeaveRotationToTheOperator(t *testing.T) {
 	f := newFixture(t, onSQLite)
 	f.inst.stop()
@@ -387,19 +482,33 @@ func TestKeyFilesLeaveRotationToTheOperator(t *testing.T) {
 	if r := c.bearer(http.MethodGet, "/v1/me", oldAccess, nil); r.Status != http.StatusOK {
 		t.Fatalf("a token of the previous key file: %d %s", r.Status, r.Body)
 	}
-	if got := jwksKIDs(t, c); len(got) != 2 {
+	if got := jwksKIDs(t, c, "EdDSA"); len(got) != 2 {
 		t.Fatalf("JWKS %v, want the new and the previous key", got)
 	}
 	access, _ := login(t, c, addr, strongPassword)
 	if kidOf(t, access) == kidOf(t, oldAccess) {
 		t.Fatal("still signing with the previous key")
 	}
-	_, err := cli(t, env, "", "keys", "rotate")
+	_, err := cli(t, env, "", "keys", "retire", kidOf(t, access))
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_JWT_PREVIOUS_KEY_FILES") {
-		t.Fatalf("keys rotate with key files: %v", err)
+		t.Fatalf("keys retire of the file's key: %v", err)
+	}
+
+	// The RS256 keys stay in the store: keys rotate rotates them alone,
+	// and says that the EdDSA key is the file's.
+	out := mustCLI(t, env, "keys", "rotate")
+	if !strings.Contains(out, "published RS256 key") || strings.Contains(out, "published EdDSA") || !strings.Contains(out, "GATEHOUSE_JWT_PRIVATE_KEY_FILE") {
+		t.Fatalf("keys rotate with key files printed:\n%s", out)
 	}
 	list := keysList(t, env)
-	if len(list) != 2 || list[kidOf(t, access)].Source != "file" || list[kidOf(t, oldAccess)].State != "retired" {
+	if len(list) != 4 || list[kidOf(t, access)].Source != "file" || list[kidOf(t, access)].Alg != "EdDSA" || list[kidOf(t, oldAccess)].State != "retired" {
 		t.Fatalf("keys list with files: %+v", list)
+	}
+	rsCurrent := currentOf(t, list, "RS256")
+	if k := list[rsCurrent]; k.Source != "database" {
+		t.Fatalf("the RS256 key with key files: %+v", k)
+	}
+	if got := jwksKIDs(t, c, "RS256"); !slices.Contains(got, rsCurrent) {
+		t.Fatalf("RS256 keys of the JWKS %v, want %s among them", got, rsCurrent)
 	}
 }

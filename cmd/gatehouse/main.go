@@ -42,6 +42,7 @@ import (
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	gwire "github.com/gatehouse-auth/gatehouse/wire"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -250,17 +251,17 @@ func wireConfig(c Config) (gwire.Config, error) {
 }
 
 // loadKeyFiles reads GATEHOUSE_JWT_PRIVATE_KEY_FILE's key and the public
-// keys of GATEHOUSE_JWT_PREVIOUS_KEY_FILES, which stay published beside it.
+// keys of GATEHOUSE_JWT_PREVIOUS_KEY_FILES, which stay published beside it:
+// the EdDSA keys (the RS256 keys stay in the store's ring).
 func loadKeyFiles(current string, previous []string) (*keys.FileKeys, error) {
 	priv, err := jwt.LoadPrivateKeyFile(current)
 	if err != nil {
 		return nil, err
 	}
-	files := &keys.FileKeys{}
-	if files.Current.KID, err = jwt.Thumbprint(priv.Public().(ed25519.PublicKey)); err != nil {
+	files := &keys.FileKeys{Current: app.SigningKey{Alg: signingkey.EdDSA, Private: priv.Seed()}}
+	if files.Current.KID, err = jwt.Thumbprint(priv.Public()); err != nil {
 		return nil, err
 	}
-	files.Current.Seed = priv.Seed()
 	for _, p := range previous {
 		if p = strings.TrimSpace(p); p == "" {
 			continue

@@ -1,8 +1,9 @@
-// Package signingkey holds the lifecycle of the keys that sign access
-// tokens: a key is published as next, signs as current from its activation
-// time, stays published as retired until every token it signed has
-// expired, and is then gone. Retiring a key by hand (a compromised key)
-// stops publishing it at once.
+// Package signingkey holds the lifecycle of the keys that sign tokens: a
+// key is published as next, signs as current from its activation time,
+// stays published as retired until every token it signed has expired, and
+// is then gone. Retiring a key by hand (a compromised key) stops
+// publishing it at once. Each algorithm has its own keys and lifecycle:
+// one current key, at most one next key, per algorithm.
 package signingkey
 
 import (
@@ -11,13 +12,30 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 )
 
+// Algorithm is the JWS algorithm a key signs with (its "alg"). The values
+// are stored.
+type Algorithm string
+
+// The algorithms.
+const (
+	EdDSA Algorithm = "EdDSA" // Ed25519: access tokens
+	RS256 Algorithm = "RS256" // RSA 2048, PKCS #1 v1.5 with SHA-256: OpenID Connect id_tokens
+)
+
+// Algorithms are every algorithm the ring keeps keys of, in the order
+// they are listed and published.
+func Algorithms() []Algorithm { return []Algorithm{EdDSA, RS256} }
+
+// Valid reports whether a is one of Algorithms.
+func (a Algorithm) Valid() bool { return a == EdDSA || a == RS256 }
+
 // State is where a key is in its lifecycle. The values are stored.
 type State string
 
 // The states.
 const (
 	Next    State = "next"    // published, signs from ActivateAt on
-	Current State = "current" // signs; exactly one at a time
+	Current State = "current" // signs; exactly one per algorithm
 	Retired State = "retired" // published until PublishUntil, then gone
 )
 
@@ -25,6 +43,7 @@ const (
 // secret key; the ring opens it only to hand it to the signer.
 type Key struct {
 	KID          string // RFC 7638 thumbprint of the public key
+	Alg          Algorithm
 	Sealed       []byte
 	State        State
 	CreatedAt    time.Time
@@ -40,15 +59,15 @@ var (
 	ErrNotFound        = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "No published signing key has this id."}
 )
 
-// NewNext is a key published now that signs from now+delay on.
-func NewNext(kid string, sealed []byte, now time.Time, delay time.Duration) Key {
-	return Key{KID: kid, Sealed: sealed, State: Next, CreatedAt: now, ActivateAt: now.Add(delay)}
+// NewNext is a key of alg published now that signs from now+delay on.
+func NewNext(alg Algorithm, kid string, sealed []byte, now time.Time, delay time.Duration) Key {
+	return Key{KID: kid, Alg: alg, Sealed: sealed, State: Next, CreatedAt: now, ActivateAt: now.Add(delay)}
 }
 
-// NewCurrent is a key that signs from now on (the first key, or the
-// replacement of a current key retired by hand).
-func NewCurrent(kid string, sealed []byte, now time.Time) Key {
-	return Key{KID: kid, Sealed: sealed, State: Current, CreatedAt: now, ActivateAt: now, ActivatedAt: &now}
+// NewCurrent is a key of alg that signs from now on (the first key of
+// alg, or the replacement of a current key retired by hand).
+func NewCurrent(alg Algorithm, kid string, sealed []byte, now time.Time) Key {
+	return Key{KID: kid, Alg: alg, Sealed: sealed, State: Current, CreatedAt: now, ActivateAt: now, ActivatedAt: &now}
 }
 
 // Published reports whether k is in the JWKS (and verifies tokens) at now.
@@ -62,8 +81,8 @@ func (k Key) Due(now time.Time) bool { return k.State == Next && !now.Before(k.A
 // Gone reports whether k may be deleted: retired and no longer published.
 func (k Key) Gone(now time.Time) bool { return k.State == Retired && !k.Published(now) }
 
-// Promote makes next current as of now and retires cur (the key it
-// replaces). Instances may have signed with cur until next's activation
+// Promote makes next current as of now and retires cur, the current key
+// of next's algorithm (the key it replaces). Instances may have signed with cur until next's activation
 // time, or up to lag later if they had not yet heard of next, so cur stays
 // published until then plus tokenLife (the longest a token it signed can
 // live, leeway included).
@@ -104,11 +123,15 @@ func (k Key) RetireNow(now time.Time) Key {
 // Ring is the set of stored keys, as the signer sees it at one moment.
 type Ring []Key
 
-// Current is the key in state Current, if any.
-func (r Ring) Current() (Key, bool) { return r.find(func(k Key) bool { return k.State == Current }) }
+// Current is the key of alg in state Current, if any.
+func (r Ring) Current(alg Algorithm) (Key, bool) {
+	return r.find(func(k Key) bool { return k.Alg == alg && k.State == Current })
+}
 
-// Next is the key in state Next, if any.
-func (r Ring) Next() (Key, bool) { return r.find(func(k Key) bool { return k.State == Next }) }
+// Next is the key of alg in state Next, if any.
+func (r Ring) Next(alg Algorithm) (Key, bool) {
+	return r.find(func(k Key) bool { return k.Alg == alg && k.State == Next })
+}
 
 // ByID is the key with kid, if any.
 func (r Ring) ByID(kid string) (Key, bool) { return r.find(func(k Key) bool { return k.KID == kid }) }

@@ -9,10 +9,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 )
 
-const keyColumns = `kid, sealed_seed, state, created_at, activate_at, activated_at, retired_at, publish_until`
+const keyColumns = `kid, alg, sealed_key, state, created_at, activate_at, activated_at, retired_at, publish_until`
 
 // SigningKeys keeps the signing keys in signing_key_ring, by kid. Its
-// partial unique indexes hold at most one current and one next key.
+// partial unique indexes hold at most one current and one next key of
+// each algorithm.
 type SigningKeys struct {
 	DB DB
 }
@@ -21,22 +22,23 @@ type SigningKeys struct {
 func (s SigningKeys) Keys(ctx context.Context) (signingkey.Ring, error) {
 	return All(ctx, s.DB, func(row Row) (signingkey.Key, error) {
 		var k signingkey.Key
-		var state string
-		err := row.Scan(&k.KID, &k.Sealed, &state, &k.CreatedAt, &k.ActivateAt, &k.ActivatedAt, &k.RetiredAt, &k.PublishUntil)
-		k.State = signingkey.State(state)
+		var alg, state string
+		err := row.Scan(&k.KID, &alg, &k.Sealed, &state, &k.CreatedAt, &k.ActivateAt, &k.ActivatedAt, &k.RetiredAt, &k.PublishUntil)
+		k.Alg, k.State = signingkey.Algorithm(alg), signingkey.State(state)
 		return k, err
 	}, `SELECT `+keyColumns+` FROM signing_key_ring ORDER BY created_at, kid`)
 }
 
 // Add inserts k. ON CONFLICT DO NOTHING lets the unique indexes refuse a
-// second next or current key without aborting the caller's transaction.
+// second next or current key of k's algorithm without aborting the
+// caller's transaction.
 func (s SigningKeys) Add(ctx context.Context, k signingkey.Key) error {
 	var taken error = app.ErrKeyRingChanged
 	if k.State == signingkey.Next {
 		taken = signingkey.ErrRotationPending
 	}
-	return execOne(ctx, s.DB, taken, `INSERT INTO signing_key_ring (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		k.KID, k.Sealed, string(k.State), k.CreatedAt, k.ActivateAt, k.ActivatedAt, k.RetiredAt, k.PublishUntil)
+	return execOne(ctx, s.DB, taken, `INSERT INTO signing_key_ring (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		k.KID, string(k.Alg), k.Sealed, string(k.State), k.CreatedAt, k.ActivateAt, k.ActivatedAt, k.RetiredAt, k.PublishUntil)
 }
 
 // Save writes k's state and times where the key is still in state from.
