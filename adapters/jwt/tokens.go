@@ -67,7 +67,7 @@ type Config struct {
 }
 
 // Tokens issues and verifies access tokens with the Ed25519 keys of the
-// current key set, and hands out the signing key of other algorithms
+// current key set, and hands out the key of each algorithm that signs now
 // (CurrentSigner). It is safe for concurrent use; UseKeys swaps the set
 // atomically.
 type Tokens struct {
