@@ -257,6 +257,15 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
+	clientRepository := repos.Clients
+	clientsDeps := admin.ClientsDeps{
+		Clients: clientRepository,
+		Tx:      txManager,
+		Clock:   clock,
+		IDs:     iDs,
+		Random:  reader,
+	}
+	clients := admin.NewClients(clientsDeps)
 	storeInfo := st.Info
 	keysConfig := cfg.Keys
 	signingKeyRing := repos.SigningKeys
@@ -272,6 +281,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Users:   users,
 		Audit:   audit,
 		Keys:    keys,
+		Clients: clients,
 		Status:  status,
 		Ready:   v2,
 		Metrics: handler,
@@ -362,6 +372,15 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
+	clientRepository := repos.Clients
+	clientsDeps := admin.ClientsDeps{
+		Clients: clientRepository,
+		Tx:      txManager,
+		Clock:   clock,
+		IDs:     iDs,
+		Random:  reader,
+	}
+	clients := admin.NewClients(clientsDeps)
 	config := cfg.Keys
 	signingKeyRing := repos.SigningKeys
 	settings := st.Settings
@@ -383,6 +402,7 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 		Users:       users,
 		Keys:        keys,
 		Audit:       audit,
+		Clients:     clients,
 		SigningKeys: ring,
 	}
 	return operator, nil
