@@ -52,7 +52,6 @@ func (f clientsFixture) wantAudited(t *testing.T, typ audit.Type, id string) {
 	}
 }
 
-
 func webApp(typ client.Type) client.Settings {
 	return client.Settings{Name: ptr("Wiki"), Type: ptr(typ), RedirectURIs: &[]string{"https://wiki.example.com/cb"}}
 }
