@@ -148,6 +148,13 @@ type SessionRepository interface {
 	// every bearer request, so it reads the store as it is now, never a
 	// cache. Unknown session: session.ErrNotFound.
 	ForBearer(ctx context.Context, id uuid.UUID) (BearerSession, error)
+	// ForBrowser is ForBearer for the session whose browser secret hashes
+	// to hash (one lookup by a unique index). Unknown: session.ErrNotFound.
+	ForBrowser(ctx context.Context, hash token.Hash) (BearerSession, error)
+	// SetBrowserSecret records the hash of the secret of the browser that
+	// holds session id (a sign-in on the hosted pages), or gives
+	// session.ErrNotFound.
+	SetBrowserSecret(ctx context.Context, id uuid.UUID, hash token.Hash) error
 	// ByIDForChange is ByID inside a transaction that will change the
 	// session; such transactions on one session run one after another.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)

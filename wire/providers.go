@@ -295,6 +295,7 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.Refresh), new(*session.Refresh)),
 	wire.Bind(new(httpadapter.Logout), new(*session.Logout)),
 	wire.Bind(new(httpadapter.Authenticate), new(*session.Authenticate)),
+	wire.Bind(new(httpadapter.BrowserSessions), new(*session.Authenticate)),
 	wire.Bind(new(httpadapter.ListSessions), new(*session.List)),
 	wire.Bind(new(httpadapter.RevokeSession), new(*session.Revoke)),
 	wire.Bind(new(httpadapter.Forgot), new(*password.Forgot)),

@@ -220,6 +220,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Refresh:       refresh,
 		Logout:        logout,
 		Authenticate:  authenticate,
+		Browser:       authenticate,
 		ListSessions:  sessionList,
 		RevokeSession: revoke,
 		Forgot:        forgot,

@@ -473,6 +473,21 @@ func (mr *MockSessionRepositoryMockRecorder) ForBearer(ctx, id any) *gomock.Call
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ForBearer", reflect.TypeOf((*MockSessionRepository)(nil).ForBearer), ctx, id)
 }
 
+// ForBrowser mocks base method.
+func (m *MockSessionRepository) ForBrowser(ctx context.Context, hash token.Hash) (app.BearerSession, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ForBrowser", ctx, hash)
+	ret0, _ := ret[0].(app.BearerSession)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ForBrowser indicates an expected call of ForBrowser.
+func (mr *MockSessionRepositoryMockRecorder) ForBrowser(ctx, hash any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ForBrowser", reflect.TypeOf((*MockSessionRepository)(nil).ForBrowser), ctx, hash)
+}
+
 // ListActive mocks base method.
 func (m *MockSessionRepository) ListActive(ctx context.Context, userID uuid.UUID, now time.Time) ([]*session.Session, error) {
 	m.ctrl.T.Helper()
@@ -530,6 +545,20 @@ func (m *MockSessionRepository) RevokeAll(ctx context.Context, userID, keep uuid
 func (mr *MockSessionRepositoryMockRecorder) RevokeAll(ctx, userID, keep, now any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RevokeAll", reflect.TypeOf((*MockSessionRepository)(nil).RevokeAll), ctx, userID, keep, now)
+}
+
+// SetBrowserSecret mocks base method.
+func (m *MockSessionRepository) SetBrowserSecret(ctx context.Context, id uuid.UUID, hash token.Hash) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SetBrowserSecret", ctx, id, hash)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// SetBrowserSecret indicates an expected call of SetBrowserSecret.
+func (mr *MockSessionRepositoryMockRecorder) SetBrowserSecret(ctx, id, hash any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SetBrowserSecret", reflect.TypeOf((*MockSessionRepository)(nil).SetBrowserSecret), ctx, id, hash)
 }
 
 // Update mocks base method.
