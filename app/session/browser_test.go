@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/google/uuid"
@@ -109,4 +110,42 @@ func TestAuthenticateBrowser(t *testing.T) {
 			t.Errorf("Browser(%q) = %v", bad, err)
 		}
 	}
+}
+
+// The code step of a browser sign-in ends as the password step does: the
+// session (with the second factor) goes to the browser by its secret.
+func TestBrowserLoginMFAGetsASessionSecret(t *testing.T) {
+	f := newLoginMFA(t)
+	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
+	f.expectToken()
+	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
+	var (
+		s    *session.Session
+		hash token.Hash
+	)
+	gomock.InOrder(
+		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
+		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(true, nil),
+		f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()),
+		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, cs *session.Session) error {
+			s = cs
+			return nil
+		}),
+		f.Repos.Sessions.EXPECT().SetBrowserSecret(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id uuid.UUID, h token.Hash) error {
+			if id != s.ID() || !s.SecondFactor() {
+				t.Errorf("secret set on session %s (second factor %v)", id, s.SecondFactor())
+			}
+			hash = h
+			return nil
+		}),
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()),
+		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
+	)
+	input := f.input(mfaCode(-1))
+	input.Browser = true
+	pair, err := f.h.Handle(context.Background(), input)
+	if err != nil || pair.BrowserSecret == "" || token.HashOf(pair.BrowserSecret) != hash || pair.AccessToken != "" || pair.RefreshToken != "" {
+		t.Fatalf("Handle = %+v, %v", pair, err)
+	}
+	checkCommitted(t, res)
 }
