@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/client"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
@@ -31,6 +32,8 @@ type Repos struct {
 	// SigningKeys is the key ring; promotions and retirements change it
 	// together with their audit events.
 	SigningKeys SigningKeyRing
+	// Clients are the applications registered to sign users in.
+	Clients ClientRepository
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -145,6 +148,13 @@ type SessionRepository interface {
 	// every bearer request, so it reads the store as it is now, never a
 	// cache. Unknown session: session.ErrNotFound.
 	ForBearer(ctx context.Context, id uuid.UUID) (BearerSession, error)
+	// ForBrowser is ForBearer for the session whose browser secret hashes
+	// to hash (one lookup by a unique index). Unknown: session.ErrNotFound.
+	ForBrowser(ctx context.Context, hash token.Hash) (BearerSession, error)
+	// SetBrowserSecret records the hash of the secret of the browser that
+	// holds session id (a sign-in on the hosted pages), or gives
+	// session.ErrNotFound.
+	SetBrowserSecret(ctx context.Context, id uuid.UUID, hash token.Hash) error
 	// ByIDForChange is ByID inside a transaction that will change the
 	// session; such transactions on one session run one after another.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)
@@ -257,6 +267,27 @@ var (
 	// ErrAdminKeyNotFound: no (unrevoked) admin key matches.
 	ErrAdminKeyNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Message: "No such admin key."}
 )
+
+// ClientRepository stores the registered clients. Every read goes to the
+// store: a deleted client or a rotated secret takes effect on the next
+// request of every instance.
+type ClientRepository interface {
+	// Create stores c; an id another client has gives client.ErrExists.
+	Create(ctx context.Context, c *client.Client) error
+	// ByID finds a client, or gives client.ErrNotFound.
+	ByID(ctx context.Context, id string) (*client.Client, error)
+	// List returns every client, oldest first (creation time, then id).
+	List(ctx context.Context) ([]*client.Client, error)
+	// Update saves c's settings and UpdatedAt (not its secret: SetSecret
+	// does, so that a change racing a rotation cannot bring an old secret
+	// back), or gives client.ErrNotFound.
+	Update(ctx context.Context, c *client.Client) error
+	// SetSecret saves the hash of the client's new secret, or gives
+	// client.ErrNotFound.
+	SetSecret(ctx context.Context, id string, hash token.Hash, at time.Time) error
+	// Delete removes the client, or gives client.ErrNotFound.
+	Delete(ctx context.Context, id string) error
+}
 
 // RateLimiter is a fixed-window counter store shared by all instances.
 type RateLimiter interface {

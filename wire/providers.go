@@ -87,6 +87,7 @@ type Operator struct {
 	Users       *admin.Users
 	Keys        *admin.Keys
 	Audit       *admin.Audit
+	Clients     *admin.Clients
 	SigningKeys *keys.Ring
 }
 
@@ -97,7 +98,7 @@ type SecretKey []byte
 // fields of storage.Store.
 var StoreSet = wire.NewSet(
 	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns"),
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients"),
 )
 
 // SystemSet is the clock, ids and randomness.
@@ -207,6 +208,7 @@ var OperatorSet = wire.NewSet(
 	admin.NewUsers, wire.Struct(new(admin.UsersDeps), "*"),
 	admin.NewAudit,
 	admin.NewKeys,
+	admin.NewClients, wire.Struct(new(admin.ClientsDeps), "*"),
 	TokenSet,
 )
 
@@ -293,6 +295,7 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.Refresh), new(*session.Refresh)),
 	wire.Bind(new(httpadapter.Logout), new(*session.Logout)),
 	wire.Bind(new(httpadapter.Authenticate), new(*session.Authenticate)),
+	wire.Bind(new(httpadapter.BrowserSessions), new(*session.Authenticate)),
 	wire.Bind(new(httpadapter.ListSessions), new(*session.List)),
 	wire.Bind(new(httpadapter.RevokeSession), new(*session.Revoke)),
 	wire.Bind(new(httpadapter.Forgot), new(*password.Forgot)),
@@ -310,5 +313,6 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.AdminAudit), new(*admin.Audit)),
 	wire.Bind(new(httpadapter.AdminKeys), new(*admin.Keys)),
 	wire.Bind(new(httpadapter.AdminStatus), new(*admin.Status)),
+	wire.Bind(new(httpadapter.AdminClients), new(*admin.Clients)),
 	ProvideAdminHTTP,
 )

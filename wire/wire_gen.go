@@ -220,6 +220,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Refresh:       refresh,
 		Logout:        logout,
 		Authenticate:  authenticate,
+		Browser:       authenticate,
 		ListSessions:  sessionList,
 		RevokeSession: revoke,
 		Forgot:        forgot,
@@ -257,6 +258,15 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
+	clientRepository := repos.Clients
+	clientsDeps := admin.ClientsDeps{
+		Clients: clientRepository,
+		Tx:      txManager,
+		Clock:   clock,
+		IDs:     iDs,
+		Random:  reader,
+	}
+	clients := admin.NewClients(clientsDeps)
 	storeInfo := st.Info
 	keysConfig := cfg.Keys
 	signingKeyRing := repos.SigningKeys
@@ -272,6 +282,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Users:   users,
 		Audit:   audit,
 		Keys:    keys,
+		Clients: clients,
 		Status:  status,
 		Ready:   v2,
 		Metrics: handler,
@@ -362,6 +373,15 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
 	auditTrail := st.AuditTrail
 	audit := admin.NewAudit(auditTrail)
+	clientRepository := repos.Clients
+	clientsDeps := admin.ClientsDeps{
+		Clients: clientRepository,
+		Tx:      txManager,
+		Clock:   clock,
+		IDs:     iDs,
+		Random:  reader,
+	}
+	clients := admin.NewClients(clientsDeps)
 	config := cfg.Keys
 	signingKeyRing := repos.SigningKeys
 	settings := st.Settings
@@ -383,6 +403,7 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 		Users:       users,
 		Keys:        keys,
 		Audit:       audit,
+		Clients:     clients,
 		SigningKeys: ring,
 	}
 	return operator, nil

@@ -22,6 +22,8 @@ type AdminUseCases struct {
 	Users AdminUsers
 	Audit AdminAudit
 	Keys  AdminKeys
+	// Clients registers the applications that sign users in.
+	Clients AdminClients
 	// Status is the operators' status of the instance and its store.
 	Status AdminStatus
 	// Ready reports whether the database answers.
@@ -136,6 +138,7 @@ func adminRoutes(a *fiber.App, uc AdminUseCases, metricsGuard fiber.Handler) {
 	}))
 	v1.Post("/users/:id/unlock", h.userAction(AdminUsers.Unlock))
 	v1.Get("/audit", h.handleAudit)
+	registerClientRoutes(v1, h)
 }
 
 func (h adminHandlers) handleStatus(c *fiber.Ctx) error {

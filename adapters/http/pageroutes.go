@@ -28,6 +28,7 @@ type pageHandlers struct {
 // registerPageRoutes registers the hosted pages, as pc configures them.
 func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
+	p.registerSignInRoutes(a)
 
 	a.Get("/verify-email", p.handleVerifyPage)
 	a.Post("/verify-email", p.limit(limits.VerifyEmail), p.handleVerifyPost)

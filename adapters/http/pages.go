@@ -40,6 +40,9 @@ type PageConfig struct {
 	// PasswordMinLength is GATEHOUSE_PASSWORD_MIN_LENGTH, stated on the
 	// password forms; 0 is user.MinPasswordFloor.
 	PasswordMinLength int
+	// SecureCookies marks the cookies Secure, with the __Host- prefix;
+	// NewServer sets it when PUBLIC_URL is https.
+	SecureCookies bool
 }
 
 // Paths of the pages, relative to the page that links to them: every page
@@ -79,6 +82,11 @@ type pageData struct {
 	// Label names the password field of a password-link page.
 	Label string
 
+	// Of the sign-in and sign-up forms: the browser's CSRF token, and the
+	// address to show (typed before, or of the signed-in user).
+	CSRF  string
+	Email string
+
 	// Filled in by render from the PageConfig.
 	AppName   string
 	AppURL    string
@@ -91,10 +99,11 @@ type pageSite struct {
 	appName   string
 	appURL    string
 	minLength int
+	secure    bool
 }
 
 func newPageSite(pc PageConfig) *pageSite {
-	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength}
+	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength, secure: pc.SecureCookies}
 	if s.appName == "" {
 		s.appName = DefaultAppName
 	}

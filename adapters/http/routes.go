@@ -29,6 +29,7 @@ type UseCases struct {
 	Refresh       Refresh
 	Logout        Logout
 	Authenticate  Authenticate
+	Browser       BrowserSessions
 	ListSessions  ListSessions
 	RevokeSession RevokeSession
 	Forgot        Forgot
@@ -64,6 +65,7 @@ type (
 // NewServer builds the Fiber app with every route.
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	a := NewApp(cfg, log)
+	cfg.Pages.SecureCookies = cfg.Pages.SecureCookies || cfg.https()
 	Routes(a, uc, cfg.Pages)
 	Finish(a, newPageSite(cfg.Pages).notFound)
 	return a

@@ -60,9 +60,10 @@ type fixture struct {
 	mfaRegenerate  *stubMFARegenerate
 	guard          *stubIPLimiter
 
-	users *stubAdminUsers
-	trail *stubAdminAudit
-	keys  *stubAdminKeys
+	users   *stubAdminUsers
+	trail   *stubAdminAudit
+	keys    *stubAdminKeys
+	clients *stubAdminClients
 
 	// asked are the purposes linkState was asked about, in order.
 	asked []token.Purpose
@@ -78,7 +79,7 @@ func newFixture(t *testing.T) *fixture {
 		deleteAccount: &stubDeleteAccount{}, changeEmail: &stubChangeEmail{}, confirmEmail: &stubConfirmEmail{},
 		loginMFA: &stubLoginMFA{}, mfaStart: &stubMFAStart{}, mfaConfirm: &stubMFAConfirm{}, mfaDisable: &stubMFADisable{},
 		mfaRegenerate: &stubMFARegenerate{}, guard: &stubIPLimiter{},
-		users: &stubAdminUsers{}, trail: &stubAdminAudit{}, keys: &stubAdminKeys{},
+		users: &stubAdminUsers{}, trail: &stubAdminAudit{}, keys: &stubAdminKeys{}, clients: &stubAdminClients{},
 	}
 	f.bearer(false)
 	// A mailed link is live when its token is one of liveLink's.
@@ -94,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.public = f.pagesApp(PageConfig{})
 	f.admin = NewAdminServer(Config{CORSOrigins: []string{"https://app.example.com"}, Admin: testAdminConfig}, nil, AdminUseCases{
-		Users: f.users, Audit: f.trail, Keys: f.keys,
+		Users: f.users, Audit: f.trail, Keys: f.keys, Clients: f.clients,
 		Ready: func(context.Context) error { return nil },
 	})
 	return f

@@ -57,6 +57,11 @@ type Config struct {
 	Admin AdminConfig
 }
 
+// https reports whether the service is reached over https (PUBLIC_URL).
+func (cfg Config) https() bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(cfg.PublicURL)), "https://")
+}
+
 // RequestObserver hears of every request an app answered: route is the
 // matched route template (RouteUnmatched when none matched: a 404 or 405,
 // or an answer given before routing), method a standard method or
@@ -108,7 +113,7 @@ func NewApp(cfg Config, log *zap.Logger) *fiber.App {
 	s := &server{
 		log:     log,
 		trusted: normalizeTrusted(cfg.TrustedProxies),
-		hsts:    strings.HasPrefix(strings.ToLower(strings.TrimSpace(cfg.PublicURL)), "https://"),
+		hsts:    cfg.https(),
 		cors:    newCORSPolicy(cfg.CORSOrigins, log),
 		reqs:    cfg.Requests,
 	}

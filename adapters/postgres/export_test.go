@@ -21,6 +21,7 @@ var (
 	UseRecoveryCodeSQL     = sqlstore.UseRecoveryCodeSQL
 	UnusedRecoveryCodesSQL = sqlstore.UnusedRecoveryCodesSQL
 	BearerSQL              = sqlstore.BearerSQL
+	BrowserSQL             = sqlstore.BrowserSQL
 	WalkSQL                = walkSQL
 )
 

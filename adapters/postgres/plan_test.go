@@ -122,6 +122,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		// every bearer request: the session, its user and their second
 		// factor, each by primary key
 		{name: "bearer session with user and factor", index: "sessions_pkey", sql: postgres.BearerSQL, args: []any{uuid.New()}},
+		{name: "browser session with user and factor", index: "sessions_browser_secret", sql: postgres.BrowserSQL, args: []any{make([]byte, 32)}},
 		{name: "audit walk, a page", index: "audit_events_pkey", sql: postgres.WalkSQL, args: []any{int64(5000), postgres.WalkPage}},
 		{name: "sessions of a deleted user (cascade)", index: "sessions_user", sql: `DELETE FROM sessions WHERE user_id = $1`, args: []any{someUser}},
 		{name: "tokens of a deleted user (cascade)", index: "one_time_tokens_user", sql: `DELETE FROM one_time_tokens WHERE user_id = $1`, args: []any{someUser}},

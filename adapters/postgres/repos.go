@@ -80,6 +80,7 @@ func NewRepos(db DBTX) app.Repos {
 		AdminKeys:   NewAdminKeyStore(db),
 		MFA:         NewMFARepository(db),
 		SigningKeys: NewSigningKeyRing(db),
+		Clients:     sqlstore.Clients{DB: conn{db}},
 	}
 }
 

@@ -35,6 +35,7 @@ var (
 	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return encoded(sqlstore.ListUsersSQL(dialect, q)) }
 	AuditQuerySQL          = func(q admin.AuditQuery) (string, []any, bool) { return encoded(sqlstore.AuditQuerySQL(q)) }
 	BearerSQL              = sqlstore.BearerSQL
+	BrowserSQL             = sqlstore.BrowserSQL
 	DeleteExpiredSQL       = deleteExpiredSQL
 	ResetPrefixSQL         = func(p string) (string, []any) { q, a, _ := sqlstore.ResetPrefixSQL(dialect, p); return q, a }
 	CountActiveSQL         = countActiveSQL

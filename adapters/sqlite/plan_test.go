@@ -97,6 +97,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		// every bearer request: the session, its user and their second
 		// factor, each by primary key
 		{"bearer session with user and factor", "sqlite_autoindex_sessions_1", sqlite.BearerSQL, []any{someUser.String() + "-1"}},
+		{"browser session with user and factor", "sessions_browser_secret", sqlite.BrowserSQL, []any{make([]byte, 32)}},
 		{"sessions of a deleted user (cascade)", "sessions_user", `DELETE FROM sessions WHERE user_id = $1`, []any{someUser.String()}},
 		{"tokens of a deleted user (cascade)", "one_time_tokens_user", `DELETE FROM one_time_tokens WHERE user_id = $1`, []any{someUser.String()}},
 		{"a TOTP step used", "sqlite_autoindex_mfa_totp_1", sqlite.UseTOTPStepSQL, []any{someUser.String(), int64(2)}},

@@ -28,6 +28,7 @@ func init() {
 	register("RefreshTokens/RoundTrip", testRefreshTokenRoundTrip)
 	register("RefreshTokens/ConcurrentUseExactlyOneWins", testRefreshTokenConcurrentUse)
 	register("Sessions/ForBearerReadsSessionUserAndFactorAsTheyAre", testSessionForBearer)
+	register("Sessions/ForBrowserFindsTheSessionBySecret", testSessionForBrowser)
 	register("RefreshTokens/SealedSuccessorRoundTrip", testRefreshSuccessorRoundTrip)
 	register("Retention/ForgetsRefreshSuccessorsPastTheirGrace", testForgetRefreshSuccessors)
 }
@@ -520,5 +521,39 @@ func testForgetRefreshSuccessors(t *testing.T, s Store) {
 	}
 	if n, err := s.Retention.ForgetRefreshSuccessors(ctx, cutoff); err != nil || n != 0 {
 		t.Fatalf("again: %d, %v; want 0", n, err)
+	}
+}
+
+// A browser holds a session by a secret whose hash finds it: the same read
+// as ForBearer's, so a revocation (one, or all of the user's) shows at the
+// next page the browser opens.
+func testSessionForBrowser(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	u := createUser(t, s)
+	sess := createSession(t, s, u.ID(), now())
+	other := createSession(t, s, u.ID(), now())
+	h := randomHash(t)
+	if _, err := repo.ForBrowser(ctx, h); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ForBrowser before the secret is set = %v, want session.ErrNotFound", err)
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.SetBrowserSecret(ctx, sess.ID(), h) })
+	b, err := repo.ForBrowser(ctx, h)
+	must(t, err)
+	if b.Session.ID() != sess.ID() || b.User.ID() != u.ID() || b.MFAEnabled || b.Session.RevokedAt() != nil {
+		t.Fatalf("ForBrowser = session %s user %s mfa %v revoked %s", b.Session.ID(), b.User.ID(), b.MFAEnabled, fmtTimePtr(b.Session.RevokedAt()))
+	}
+	if _, err := repo.ForBrowser(ctx, randomHash(t)); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ForBrowser(unknown) = %v, want session.ErrNotFound", err)
+	}
+	if err := repo.SetBrowserSecret(ctx, uuid.New(), randomHash(t)); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("SetBrowserSecret(unknown session) = %v, want session.ErrNotFound", err)
+	}
+	// Revoking every session but another one revokes the browser's.
+	if n, err := repo.RevokeAll(ctx, u.ID(), other.ID(), now()); err != nil || n != 1 {
+		t.Fatalf("RevokeAll = %d, %v", n, err)
+	}
+	if b, err := repo.ForBrowser(ctx, h); err != nil || b.Session.RevokedAt() == nil {
+		t.Fatalf("ForBrowser after RevokeAll: revoked %v (%v)", b.Session, err)
 	}
 }

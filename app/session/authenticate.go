@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
@@ -65,4 +66,26 @@ func (h *Authenticate) Handle(ctx context.Context, bearer string) (Principal, er
 		return Principal{}, domain.ErrUnauthorized
 	}
 	return Principal{UserID: claims.Subject, SessionID: claims.SessionID, Claims: claims, User: u, MFAEnabled: b.MFAEnabled, Session: s}, nil
+}
+
+// Browser returns the principal of the browser whose session cookie holds
+// secret (a sign-in on the hosted pages), or domain.ErrUnauthorized, by
+// the rules of Handle: one read of the store, the session live and its
+// user active. The principal has no claims.
+func (h *Authenticate) Browser(ctx context.Context, secret string) (Principal, error) {
+	hash, err := token.Parse(secret)
+	if err != nil {
+		return Principal{}, domain.ErrUnauthorized
+	}
+	b, err := h.sessions.ForBrowser(ctx, hash)
+	if errors.Is(err, session.ErrNotFound) {
+		return Principal{}, domain.ErrUnauthorized
+	} else if err != nil {
+		return Principal{}, err
+	}
+	s, u := b.Session, b.User
+	if s.UserID() != u.ID() || !s.Live(h.clock.Now(), h.idle) || !u.Active() {
+		return Principal{}, domain.ErrUnauthorized
+	}
+	return Principal{UserID: u.ID(), SessionID: s.ID(), User: u, MFAEnabled: b.MFAEnabled, Session: s}, nil
 }

@@ -20,6 +20,9 @@ type LoginInput struct {
 	Email    string
 	Password string
 	Meta     app.RequestMeta
+	// Browser: the hosted sign-in page, which gets a browser session
+	// instead of tokens (the limits and checks are the same).
+	Browser bool
 }
 
 // Login checks a password and starts a session.
@@ -156,7 +159,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
-		if pair, err = issuePair(ctx, r, h.d.Tokens, h.d.Random, s, u, now); err != nil {
+		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, u, now, in.Browser); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})

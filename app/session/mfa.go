@@ -88,6 +88,8 @@ type LoginMFAInput struct {
 	// Code is a TOTP code or an unused recovery code.
 	Code string
 	Meta app.RequestMeta
+	// Browser: the hosted sign-in page (see LoginInput).
+	Browser bool
 }
 
 // LoginMFA completes a login with a code and starts a session whose
@@ -210,7 +212,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
-		if pair, err = issuePair(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now); err != nil {
+		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now, in.Browser); err != nil {
 			return err
 		}
 		if method == mfa.MethodRecoveryCode {

@@ -37,13 +37,33 @@ type TokenVerifier interface {
 	Verify(ctx context.Context, signed string) (app.AccessClaims, error)
 }
 
-// TokenPair is what login and refresh return.
+// TokenPair is what login and refresh return: to an API client the
+// tokens; to a browser signing in on the hosted pages only BrowserSecret,
+// the secret its session cookie holds.
 type TokenPair struct {
-	AccessToken  string
-	ExpiresIn    time.Duration
-	RefreshToken token.Secret
-	SessionID    uuid.UUID
-	User         *user.User
+	AccessToken   string
+	ExpiresIn     time.Duration
+	RefreshToken  token.Secret
+	BrowserSecret token.Secret
+	SessionID     uuid.UUID
+	User          *user.User
+}
+
+// finishLogin hands the new session s to whoever logged in: a browser gets
+// the secret that finds the session (its hash stored), an API client a
+// token pair (issuePair).
+func finishLogin(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
+	if !browser {
+		return issuePair(ctx, r, tokens, rnd, s, u, now)
+	}
+	secret, hash, err := token.NewSecret(rnd)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Sessions.SetBrowserSecret(ctx, s.ID(), hash); err != nil {
+		return nil, err
+	}
+	return &TokenPair{BrowserSecret: secret, SessionID: s.ID(), User: u}, nil
 }
 
 // issuePair stores a new refresh token for s and signs an access token

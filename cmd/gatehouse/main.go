@@ -8,6 +8,7 @@
 //	gatehouse healthcheck                 exit 0 when the local serve is ready (GET /readyz)
 //	gatehouse users ...                   manage accounts (the admin API's use cases)
 //	gatehouse admin-keys ...              make, list and revoke admin API keys
+//	gatehouse clients ...                 register the applications that sign users in
 //	gatehouse keys list|rotate|retire     the signing keys' lifecycle
 //	gatehouse version                     the version and commit of this binary
 //
@@ -42,6 +43,7 @@ import (
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	gwire "github.com/gatehouse-auth/gatehouse/wire"
 	"go.uber.org/zap"
@@ -65,6 +67,8 @@ commands:
                            manage accounts (run "gatehouse users" for details)
   admin-keys create NAME|list|revoke NAME
                            manage the keys of the admin API
+  clients list|show|create|update|delete|rotate-secret
+                           register the applications that sign users in (run "gatehouse clients" for details)
 `
 
 func main() {
@@ -72,9 +76,24 @@ func main() {
 	err := runWith(ctx, os.Args[1:], environ(), procIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		fmt.Fprintln(os.Stderr, "gatehouse:", describe(err))
 		os.Exit(1)
 	}
+}
+
+// describe is err as the command line prints it: a refusal names each
+// field it refused and why.
+func describe(err error) string {
+	var de *domain.Error
+	if !errors.As(err, &de) || len(de.Fields) == 0 {
+		return err.Error()
+	}
+	var b strings.Builder
+	b.WriteString(err.Error())
+	for _, f := range de.Fields {
+		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+	}
+	return b.String()
 }
 
 func environ() map[string]string {
@@ -149,6 +168,8 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 		return usersCommand(ctx, cfg, args[1:], p)
 	case "admin-keys":
 		return adminKeysCommand(ctx, cfg, args[1:], p)
+	case "clients":
+		return clientsCommand(ctx, cfg, args[1:], p)
 	case "keys":
 		return keysCommand(ctx, cfg, args[1:], p)
 	case "migrate":

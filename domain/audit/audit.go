@@ -40,6 +40,12 @@ const (
 	AdminUserUnlocked    Type = "admin_user_unlocked"
 	AdminKeyCreated      Type = "admin_key_created"
 	AdminKeyRevoked      Type = "admin_key_revoked"
+	// Clients (applications that sign users in); Detail["client_id"]
+	// names the client, Detail["actor"] who acted.
+	ClientCreated       Type = "client_created"
+	ClientChanged       Type = "client_changed"
+	ClientDeleted       Type = "client_deleted"
+	ClientSecretRotated Type = "client_secret_rotated"
 	// Signing keys; Detail["kid"] names the key, Detail["actor"] who acted
 	// (promotions are the service's own: actor "gatehouse").
 	KeyRotated  Type = "key_rotated"
@@ -64,7 +70,7 @@ var types = map[Type]bool{
 	PasswordResetRequest: true, PasswordReset: true, PasswordChanged: true, AccountDeleted: true,
 	EmailChangeRequested: true, EmailChanged: true, AdminUserCreated: true, AdminUserUpdated: true,
 	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminKeyCreated: true,
-	AdminKeyRevoked: true, KeyRotated: true, KeyPromoted: true, KeyRetired: true,
+	AdminKeyRevoked: true, ClientCreated: true, ClientChanged: true, ClientDeleted: true, ClientSecretRotated: true, KeyRotated: true, KeyPromoted: true, KeyRetired: true,
 	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,
 	MFALocked: true,
 }

@@ -190,6 +190,18 @@ func (tb *tab) follow(t *testing.T, css, wantURL string) *network.Response {
 // request of the one document that loads.
 func (tb *tab) click(t *testing.T, css string) (*network.Response, *network.Request) {
 	t.Helper()
+	res, docs := tb.clickThrough(t, css)
+	if len(docs) != 1 {
+		t.Fatalf("the click on %s made %d document requests, want 1", css, len(docs))
+	}
+	return res, docs[0]
+}
+
+// clickThrough clicks the element css selects and returns the response of
+// the document that loads in the end and the document requests on the way
+// there (a form POST answered 303, then the GET it leads to).
+func (tb *tab) clickThrough(t *testing.T, css string) (*network.Response, []*network.Request) {
+	t.Helper()
 	tb.mu.Lock()
 	before := len(tb.docs)
 	tb.mu.Unlock()
@@ -207,10 +219,7 @@ func (tb *tab) click(t *testing.T, css string) (*network.Response, *network.Requ
 	tb.mu.Lock()
 	docs := append([]*network.Request(nil), tb.docs[before:]...)
 	tb.mu.Unlock()
-	if len(docs) != 1 {
-		t.Fatalf("the click on %s made %d document requests, want 1", css, len(docs))
-	}
-	return res, docs[0]
+	return res, docs
 }
 
 // attr is the value of attribute name of the first element css selects

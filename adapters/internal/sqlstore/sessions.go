@@ -15,15 +15,22 @@ import (
 // SessionColumns are the columns of a session, in SessionRow's order.
 const SessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time`
 
-// BearerSQL reads session $1 with its user and whether the user has a
+// bearerFrom reads a session with its user and whether the user has a
 // confirmed second factor: three primary-key lookups (sessions, users,
-// mfa_totp) in one statement, one round trip.
-var BearerSQL = `SELECT ` + Qualify("s.", SessionColumns) + `, ` + Qualify("u.", UserColumns) + `,
+// mfa_totp) in one statement, one round trip, once WHERE names the session.
+var bearerFrom = `SELECT ` + Qualify("s.", SessionColumns) + `, ` + Qualify("u.", UserColumns) + `,
 		t.confirmed_at IS NOT NULL
 	FROM sessions s
 	JOIN users u ON u.id = s.user_id
 	LEFT JOIN mfa_totp t ON t.user_id = s.user_id
-	WHERE s.id = $1`
+	`
+
+// BearerSQL reads session $1 (bearerFrom by primary key).
+var BearerSQL = bearerFrom + `WHERE s.id = $1`
+
+// BrowserSQL reads the session whose browser secret hashes to $1 (bearerFrom
+// through the unique index sessions_browser_secret).
+var BrowserSQL = bearerFrom + `WHERE s.browser_secret_hash = $1`
 
 // ActiveSessions is the predicate of ListActive and CountActive: neither
 // revoked nor past the absolute expiry at now (the placeholder nowArg).
@@ -62,15 +69,31 @@ func (r Sessions) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Ses
 // ForBearer finds session id with its user and the user's second-factor
 // state in one statement, or gives session.ErrNotFound.
 func (r Sessions) ForBearer(ctx context.Context, id uuid.UUID) (app.BearerSession, error) {
+	return r.bearer(ctx, BearerSQL, id)
+}
+
+// ForBrowser is ForBearer for the session whose browser secret hashes to
+// hash: the check of every hosted page a signed-in browser opens.
+func (r Sessions) ForBrowser(ctx context.Context, hash token.Hash) (app.BearerSession, error) {
+	return r.bearer(ctx, BrowserSQL, hash[:])
+}
+
+func (r Sessions) bearer(ctx context.Context, query string, arg any) (app.BearerSession, error) {
 	var (
 		s   sessionRow
 		u   UserRow
 		mfa bool
 	)
-	if err := r.DB.QueryRow(ctx, BearerSQL, id).Scan(append(append(s.dest(), u.Dest()...), &mfa)...); err != nil {
+	if err := r.DB.QueryRow(ctx, query, arg).Scan(append(append(s.dest(), u.Dest()...), &mfa)...); err != nil {
 		return app.BearerSession{}, notFound(err, session.ErrNotFound)
 	}
 	return app.BearerSession{Session: s.session(), User: u.User(), MFAEnabled: mfa}, nil
+}
+
+// SetBrowserSecret makes hash the hash of the secret of the browser that
+// holds session id, or gives session.ErrNotFound.
+func (r Sessions) SetBrowserSecret(ctx context.Context, id uuid.UUID, hash token.Hash) error {
+	return execOne(ctx, r.DB, session.ErrNotFound, `UPDATE sessions SET browser_secret_hash = $2 WHERE id = $1`, id, hash[:])
 }
 
 // Update saves the last-used and revoked times of s and how it

@@ -144,6 +144,7 @@ type Repos struct {
 	MFA       *Factors
 	// SigningKeys is the key ring.
 	SigningKeys *mock.MockSigningKeyRing
+	Clients     *mock.MockClientRepository
 	// Store serves the user and factor lookups once a test seeds it.
 	Store *Store
 }
@@ -163,13 +164,14 @@ func newRepos(ctrl *gomock.Controller, s *Store) *Repos {
 		MFA:       &Factors{MockMFARepository: mock.NewMockMFARepository(ctrl), store: s},
 
 		SigningKeys: mock.NewMockSigningKeyRing(ctrl),
+		Clients:     mock.NewMockClientRepository(ctrl),
 		Store:       s,
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients}
 }
 
 // Ports are the mocks of the ports most use cases draw on, all strict:

@@ -1,0 +1,255 @@
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app/account"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gofiber/fiber/v2"
+)
+
+// BrowserSessions finds the signed-in user of a browser by the secret its
+// session cookie holds, or refuses it (domain.ErrUnauthorized).
+type BrowserSessions interface {
+	Browser(ctx context.Context, secret string) (session.Principal, error)
+}
+
+// The hosted sign-in: a browser signs in with the same use cases, limits
+// and answers as /v1/login and /v1/login/mfa, and holds its session by a
+// cookie. The cookie carries only the random secret that finds the
+// server-side session (listed with the user's sessions, ended by sign-out,
+// revocation, a password change or reset, or disabling); it is HttpOnly,
+// SameSite=Lax, and Secure with the __Host- prefix when PUBLIC_URL is
+// https. It is a session cookie: closing the browser forgets it.
+//
+// Every form carries a CSRF token: a random value the browser holds in a
+// cookie of its own (HttpOnly, SameSite=Strict) and that the form repeats
+// in its field "csrf"; a POST whose field is missing or differs is refused
+// with 403 before anything else runs. Another site can neither read the
+// cookie nor set it (the __Host- prefix on https), so it cannot forge the
+// pair.
+const (
+	sessionCookie = "gatehouse_session"
+	csrfCookie    = "gatehouse_csrf"
+	csrfField     = "csrf"
+	csrfBytes     = 32
+)
+
+// Titles of the sign-in pages.
+const (
+	titleSignIn   = "Sign in"
+	titleCode     = "Enter your code"
+	titleSignedIn = "Signed in"
+	titleSignOut  = "Signed out"
+	titleSignUp   = "Create an account"
+)
+
+// What the sign-in pages say when a step is refused.
+const (
+	signInRefused = "The email or password is incorrect. If you registered recently, open the link in the verification mail first; if you forgot the password, reset it."
+	codeRefused   = "This code is not right. Enter the code your authenticator app shows now, or an unused recovery code."
+	signInExpired = "Your sign-in expired or was interrupted. Sign in again."
+	csrfRefused   = "This form expired or was sent from another site, so nothing was done. Go back, reload the page and try again."
+)
+
+func (p *pageHandlers) registerSignInRoutes(a *fiber.App) {
+	a.Get("/sign-in", p.handleSignInPage)
+	a.Post("/sign-in", p.handleSignInPost)
+	a.Post("/sign-out", p.handleSignOut)
+	a.Get("/sign-up", p.handleSignUpPage)
+	a.Post("/sign-up", p.limit(limits.Register), p.handleSignUpPost)
+}
+
+// cookieName is name as this site sets it: with the __Host- prefix on
+// https (the cookie is then bound to this host, Secure, path /).
+func (p *pageHandlers) cookieName(name string) string {
+	if p.secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (p *pageHandlers) setCookie(c *fiber.Ctx, name, value, sameSite string, clear bool) {
+	ck := &fiber.Cookie{Name: p.cookieName(name), Value: value, Path: "/", HTTPOnly: true, Secure: p.secure, SameSite: sameSite}
+	if clear {
+		ck.Expires = time.Unix(1, 0) // in the past: the browser drops it
+	}
+	c.Cookie(ck)
+}
+
+// csrfToken is the browser's CSRF token, made (and its cookie set) when
+// it has none.
+func (p *pageHandlers) csrfToken(c *fiber.Ctx) (string, error) {
+	if v := c.Cookies(p.cookieName(csrfCookie)); len(v) == base64.RawURLEncoding.EncodedLen(csrfBytes) {
+		return v, nil
+	}
+	b := make([]byte, csrfBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	v := base64.RawURLEncoding.EncodeToString(b)
+	p.setCookie(c, csrfCookie, v, fiber.CookieSameSiteStrictMode, false)
+	return v, nil
+}
+
+// form decodes a hosted form's fields and checks its CSRF token: a
+// missing or wrong one is a 403 page, and nothing of the form is used.
+func (p *pageHandlers) form(c *fiber.Ctx, keys ...string) (map[string]string, bool, error) {
+	f, err := DecodeForm(c, append(keys, csrfField)...)
+	if err != nil {
+		return nil, false, err
+	}
+	want := c.Cookies(p.cookieName(csrfCookie))
+	if want == "" || subtle.ConstantTimeCompare([]byte(f[csrfField]), []byte(want)) != 1 {
+		return nil, false, p.render(c, fiber.StatusForbidden, "result.html", pageData{Title: "Form expired", Message: csrfRefused,
+			Links: []pageLink{{Href: "./sign-in", Text: "Go to the sign-in page"}}})
+	}
+	return f, true, nil
+}
+
+// page renders a sign-in page with the browser's CSRF token.
+func (p *pageHandlers) page(c *fiber.Ctx, status int, name string, d pageData) error {
+	tok, err := p.csrfToken(c)
+	if err != nil {
+		return err
+	}
+	d.CSRF = tok
+	return p.render(c, status, name, d)
+}
+
+// signedIn is the principal of the browser's session, or false.
+func (p *pageHandlers) signedIn(c *fiber.Ctx) (session.Principal, bool, error) {
+	secret := c.Cookies(p.cookieName(sessionCookie))
+	if secret == "" {
+		return session.Principal{}, false, nil
+	}
+	pr, err := p.uc.Browser.Browser(c.UserContext(), secret)
+	if errors.Is(err, domain.ErrUnauthorized) {
+		return session.Principal{}, false, nil
+	}
+	return pr, err == nil, err
+}
+
+func (p *pageHandlers) handleSignInPage(c *fiber.Ctx) error {
+	pr, ok, err := p.signedIn(c)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return p.page(c, fiber.StatusOK, "signedin.html", pageData{Title: titleSignedIn, Email: pr.User.Email().String(), Continue: true})
+	}
+	return p.page(c, fiber.StatusOK, "signin.html", pageData{Title: titleSignIn})
+}
+
+// handleSignInPost is both steps of a sign-in: the password, then, for an
+// account with a second factor, the code (the form of the second step
+// carries the token the first step answered).
+func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
+	f, ok, err := p.form(c, "email", "password", "mfa_token", "code")
+	if !ok {
+		return err
+	}
+	// The per-IP limit of the step's API endpoint: /v1/login or
+	// /v1/login/mfa.
+	if f["mfa_token"] != "" {
+		if err := p.uc.Guard.CheckIP(c.UserContext(), limits.LoginMFA, ClientIP(c)); err != nil {
+			return p.pageFailure(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"]})
+		}
+		return p.signInCode(c, f["mfa_token"], f["code"])
+	}
+	d := pageData{Title: titleSignIn, Email: f["email"]}
+	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+		return p.pageFailure(c, err, "signin.html", d)
+	}
+	res, err := p.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: f["email"], Password: f["password"], Meta: meta(c), Browser: true})
+	if err != nil {
+		if errors.Is(err, domain.ErrInvalidCredentials) {
+			d.Message = signInRefused
+			return p.page(c, fiber.StatusUnauthorized, "signin.html", d)
+		}
+		return p.pageFailure(c, err, "signin.html", d)
+	}
+	if res.MFARequired() {
+		return p.page(c, fiber.StatusOK, "signin-code.html", pageData{Title: titleCode, Token: res.MFAToken.Reveal()})
+	}
+	return p.startBrowserSession(c, res.TokenPair)
+}
+
+func (p *pageHandlers) signInCode(c *fiber.Ctx, tok, code string) error {
+	pair, err := p.uc.LoginMFA.Handle(c.UserContext(), session.LoginMFAInput{Token: tok, Code: code, Meta: meta(c), Browser: true})
+	switch {
+	case err == nil:
+		return p.startBrowserSession(c, pair)
+	case errors.Is(err, mfa.ErrInvalidCode):
+		return p.page(c, fiber.StatusUnauthorized, "signin-code.html", pageData{Title: titleCode, Token: tok, Message: codeRefused})
+	case errors.Is(err, mfa.ErrLoginTokenInvalid):
+		return p.page(c, fiber.StatusUnauthorized, "signin.html", pageData{Title: titleSignIn, Message: signInExpired})
+	}
+	return p.pageFailure(c, err, "signin-code.html", pageData{Title: titleCode, Token: tok})
+}
+
+// pageFailure is pageError with the browser's CSRF token on the page.
+func (p *pageHandlers) pageFailure(c *fiber.Ctx, err error, name string, d pageData) error {
+	tok, terr := p.csrfToken(c)
+	if terr != nil {
+		return terr
+	}
+	d.CSRF = tok
+	return p.pageError(c, err, name, d)
+}
+
+// startBrowserSession gives the browser its session cookie and sends it
+// on (303: the next request is a GET).
+func (p *pageHandlers) startBrowserSession(c *fiber.Ctx, pair *session.TokenPair) error {
+	p.setCookie(c, sessionCookie, pair.BrowserSecret.Reveal(), fiber.CookieSameSiteLaxMode, false)
+	HostedPageHeaders(c)
+	return c.Redirect("./sign-in", fiber.StatusSeeOther)
+}
+
+// handleSignOut ends the browser's session (if it has a live one) and
+// forgets its cookie.
+func (p *pageHandlers) handleSignOut(c *fiber.Ctx) error {
+	if _, ok, err := p.form(c); !ok {
+		return err
+	}
+	pr, ok, err := p.signedIn(c)
+	if err != nil {
+		return err
+	}
+	if ok {
+		// Revoked meanwhile (another tab, an operator): signed out already.
+		if err := p.uc.Logout.Handle(c.UserContext(), pr, meta(c)); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return err
+		}
+	}
+	p.setCookie(c, sessionCookie, "", fiber.CookieSameSiteLaxMode, true)
+	return p.render(c, fiber.StatusOK, "result.html", pageData{Title: titleSignOut, OK: true, Message: "You are signed out of " + p.appName + ".",
+		Links: []pageLink{{Href: "./sign-in", Text: "Sign in again"}}})
+}
+
+func (p *pageHandlers) handleSignUpPage(c *fiber.Ctx) error {
+	return p.page(c, fiber.StatusOK, "signup.html", pageData{Title: titleSignUp})
+}
+
+// handleSignUpPost registers as /v1/register does: the same answer whether
+// or not the address has an account (its owner is mailed instead).
+func (p *pageHandlers) handleSignUpPost(c *fiber.Ctx) error {
+	f, ok, err := p.form(c, "email", "password")
+	if !ok {
+		return err
+	}
+	if err := p.uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: f["email"], Password: f["password"], Meta: meta(c)}); err != nil {
+		return p.pageFailure(c, err, "signup.html", pageData{Title: titleSignUp, Email: f["email"]})
+	}
+	return p.render(c, fiber.StatusAccepted, "result.html", pageData{Title: "Check your mail", OK: true,
+		Message: "We sent a mail to " + f["email"] + ". Open the link in it to verify the address; it asks for the password you just chose. Then sign in.",
+		Links:   []pageLink{{Href: "./sign-in", Text: "Go to the sign-in page"}, toResend}})
+}
