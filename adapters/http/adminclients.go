@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gofiber/fiber/v2"
 )
@@ -78,14 +79,14 @@ func renderClientBody(c *fiber.Ctx, cl *client.Client) error {
 // out, or null, stays as it is). The domain checks every value; the
 // validate tags only bound the work before it does.
 type clientRequest struct {
-	Name                   *string         `json:"name" validate:"omitnil,max=400"`
-	Type                   *client.Type    `json:"type" validate:"omitnil,max=20"`
-	RedirectURIs           *[]string       `json:"redirect_uris"`
-	PostLogoutRedirectURIs *[]string       `json:"post_logout_redirect_uris"`
-	GrantTypes             *[]client.Grant `json:"grant_types"`
-	Scopes                 *[]string       `json:"scopes"`
-	Consent                *bool           `json:"consent"`
-	IDTokenAlg             *string         `json:"id_token_signed_response_alg" validate:"omitnil,max=20"`
+	Name                   *string               `json:"name" validate:"omitnil,max=400"`
+	Type                   *client.Type          `json:"type" validate:"omitnil,max=20"`
+	RedirectURIs           *[]string             `json:"redirect_uris"`
+	PostLogoutRedirectURIs *[]string             `json:"post_logout_redirect_uris"`
+	GrantTypes             *[]client.Grant       `json:"grant_types"`
+	Scopes                 *[]string             `json:"scopes"`
+	Consent                *bool                 `json:"consent"`
+	IDTokenAlg             *signingkey.Algorithm `json:"id_token_signed_response_alg" validate:"omitnil,max=20"`
 }
 
 func (r *clientRequest) settings() client.Settings {
@@ -99,18 +100,18 @@ func (r *clientRequest) settings() client.Settings {
 // answers and in the command line's (gatehouse clients ... --json). Its
 // secret is never part of it.
 type Client struct {
-	ClientID                string         `json:"client_id"`
-	Name                    string         `json:"name"`
-	Type                    client.Type    `json:"type"`
-	RedirectURIs            []string       `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string       `json:"post_logout_redirect_uris"`
-	GrantTypes              []client.Grant `json:"grant_types"`
-	Scopes                  []string       `json:"scopes"`
-	Consent                 bool           `json:"consent"`
-	IDTokenAlg              string         `json:"id_token_signed_response_alg"`
-	TokenEndpointAuthMethod string         `json:"token_endpoint_auth_method"`
-	CreatedAt               time.Time      `json:"created_at"`
-	UpdatedAt               time.Time      `json:"updated_at"`
+	ClientID                string               `json:"client_id"`
+	Name                    string               `json:"name"`
+	Type                    client.Type          `json:"type"`
+	RedirectURIs            []string             `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string             `json:"post_logout_redirect_uris"`
+	GrantTypes              []client.Grant       `json:"grant_types"`
+	Scopes                  []string             `json:"scopes"`
+	Consent                 bool                 `json:"consent"`
+	IDTokenAlg              signingkey.Algorithm `json:"id_token_signed_response_alg"`
+	TokenEndpointAuthMethod string               `json:"token_endpoint_auth_method"`
+	CreatedAt               time.Time            `json:"created_at"`
+	UpdatedAt               time.Time            `json:"updated_at"`
 }
 
 // RenderClient is the Client of a registration. token_endpoint_auth_method

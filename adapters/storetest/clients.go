@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/google/uuid"
 )
 
@@ -91,7 +92,7 @@ func testClients(t *testing.T, s Store) {
 	// Update saves every setting; a rolled-back one nothing.
 	t1 := t0.Add(time.Minute)
 	spa.Name, spa.RedirectURIs, spa.PostLogoutRedirectURIs = "Renamed", []string{"com.example.app:/cb"}, []string{}
-	spa.Scopes, spa.Consent, spa.IDTokenAlg, spa.UpdatedAt = []string{client.ScopeOpenID}, true, client.AlgEdDSA, t1
+	spa.Scopes, spa.Consent, spa.IDTokenAlg, spa.UpdatedAt = []string{client.ScopeOpenID}, true, signingkey.EdDSA, t1
 	must(t, store.Update(ctx, spa))
 	wantClient(t, store, spa)
 	boom := errors.New("boom")

@@ -12,6 +12,7 @@ import (
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	oidcclient "github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 )
 
 const clientsUsage = `usage: gatehouse clients <command> [flags]
@@ -99,7 +100,8 @@ func clientFlags(fs *flag.FlagSet) func() oidcclient.Settings {
 			case "consent":
 				s.Consent = consent
 			case "id-token-alg":
-				s.IDTokenAlg = alg
+				a := signingkey.Algorithm(*alg)
+				s.IDTokenAlg = &a
 			}
 		})
 		return s
@@ -202,7 +204,7 @@ func printClient(w io.Writer, c *oidcclient.Client) error {
 		{"redirect_uris", strings.Join(j.RedirectURIs, " ")},
 		{"post_logout_redirect_uris", strings.Join(j.PostLogoutRedirectURIs, " ")},
 		{"grant_types", joinGrants(j.GrantTypes)}, {"scopes", strings.Join(j.Scopes, " ")},
-		{"consent", fmt.Sprint(j.Consent)}, {"id_token_signed_response_alg", j.IDTokenAlg},
+		{"consent", fmt.Sprint(j.Consent)}, {"id_token_signed_response_alg", string(j.IDTokenAlg)},
 		{"token_endpoint_auth_method", j.TokenEndpointAuthMethod},
 		{"created_at", j.CreatedAt.Format(time.RFC3339)}, {"updated_at", j.UpdatedAt.Format(time.RFC3339)},
 	} {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 )
 
@@ -48,12 +49,6 @@ const (
 // discovery lists them.
 var KnownScopes = []string{ScopeOpenID, ScopeEmail, ScopeProfile, ScopeOfflineAccess}
 
-// The algorithms an id_token may be signed with.
-const (
-	AlgRS256 = "RS256" // the default: every OpenID Connect client supports it
-	AlgEdDSA = "EdDSA"
-)
-
 // Limits of a registration, so that a client stays a small record.
 const (
 	MaxNameLen      = 100  // characters
@@ -78,7 +73,7 @@ type Client struct {
 	GrantTypes             []Grant
 	Scopes                 []string
 	Consent                bool
-	IDTokenAlg             string
+	IDTokenAlg             signingkey.Algorithm // RS256 unless the client asks for EdDSA
 	SecretHash             *token.Hash
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
@@ -101,7 +96,7 @@ type Settings struct {
 	GrantTypes             *[]Grant
 	Scopes                 *[]string
 	Consent                *bool
-	IDTokenAlg             *string
+	IDTokenAlg             *signingkey.Algorithm
 }
 
 // New registers a client from s as of now. Defaults: grants
@@ -113,7 +108,7 @@ func New(id string, s Settings, now time.Time) (*Client, error) {
 		ID:         id,
 		GrantTypes: []Grant{AuthorizationCode, RefreshToken},
 		Scopes:     slices.Clone(KnownScopes),
-		IDTokenAlg: AlgRS256,
+		IDTokenAlg: signingkey.RS256, // every OpenID Connect client supports it
 		CreatedAt:  now,
 		UpdatedAt:  now,
 	}
@@ -198,7 +193,7 @@ func (c *Client) apply(s Settings, fields []domain.FieldError) error {
 		next.Consent = *s.Consent
 	}
 	if s.IDTokenAlg != nil {
-		if *s.IDTokenAlg != AlgRS256 && *s.IDTokenAlg != AlgEdDSA {
+		if !s.IDTokenAlg.Valid() {
 			fields = append(fields, domain.FieldError{Field: "id_token_signed_response_alg", Code: "invalid_alg", Message: "id_token_signed_response_alg is RS256 or EdDSA."})
 		}
 		next.IDTokenAlg = *s.IDTokenAlg

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 )
 
@@ -73,7 +74,7 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if c.Name != "Grafana" || c.Type != client.Public || !slices.Equal(c.RedirectURIs, []string{"https://g.example.com/cb"}) ||
 		!slices.Equal(c.GrantTypes, []client.Grant{client.AuthorizationCode, client.RefreshToken}) ||
-		!slices.Equal(c.Scopes, client.KnownScopes) || c.Consent || c.IDTokenAlg != client.AlgRS256 ||
+		!slices.Equal(c.Scopes, client.KnownScopes) || c.Consent || c.IDTokenAlg != signingkey.RS256 ||
 		c.SecretHash != nil || !c.CreatedAt.Equal(t0) || !c.UpdatedAt.Equal(t0) {
 		t.Fatalf("client = %+v", c)
 	}
@@ -102,7 +103,7 @@ func TestNewRefusals(t *testing.T) {
 		"refresh alone":  {client.Settings{Name: ptr("a"), Type: ptr(client.Confidential), GrantTypes: &[]client.Grant{client.RefreshToken}}, []string{"grant_types:refresh_without_code"}},
 		"public service": {client.Settings{Name: ptr("a"), Type: ptr(client.Public), GrantTypes: &[]client.Grant{client.ClientCredentials}}, []string{"grant_types:public_client_credentials"}},
 		"bad scope":      {client.Settings{Name: ptr("a"), Type: ptr(client.Public), RedirectURIs: cb, Scopes: &[]string{"openid", "admin"}}, []string{"scopes:invalid_scope"}},
-		"bad alg":        {client.Settings{Name: ptr("a"), Type: ptr(client.Public), RedirectURIs: cb, IDTokenAlg: ptr("HS256")}, []string{"id_token_signed_response_alg:invalid_alg"}},
+		"bad alg":        {client.Settings{Name: ptr("a"), Type: ptr(client.Public), RedirectURIs: cb, IDTokenAlg: ptr(signingkey.Algorithm("HS256"))}, []string{"id_token_signed_response_alg:invalid_alg"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := client.New("c1", tc.s, t0)
@@ -153,10 +154,10 @@ func TestChange(t *testing.T) {
 		t.Fatalf("type change fields = %v", got)
 	}
 	// Naming the type it has is no change.
-	if err := c.Change(client.Settings{Type: ptr(client.Confidential), Consent: ptr(true), IDTokenAlg: ptr(client.AlgEdDSA), Scopes: &[]string{"openid"}}, t1); err != nil {
+	if err := c.Change(client.Settings{Type: ptr(client.Confidential), Consent: ptr(true), IDTokenAlg: ptr(signingkey.EdDSA), Scopes: &[]string{"openid"}}, t1); err != nil {
 		t.Fatal(err)
 	}
-	if !c.Consent || c.IDTokenAlg != client.AlgEdDSA || !slices.Equal(c.Scopes, []string{"openid"}) || !c.Allows("openid") || c.Allows("email") ||
+	if !c.Consent || c.IDTokenAlg != signingkey.EdDSA || !slices.Equal(c.Scopes, []string{"openid"}) || !c.Allows("openid") || c.Allows("email") ||
 		c.Name != "app" || !c.UpdatedAt.Equal(t1) || !c.CreatedAt.Equal(t0) {
 		t.Fatalf("changed client = %+v", c)
 	}
