@@ -103,8 +103,8 @@ func (p *pageHandlers) handleVerifyPage(c *fiber.Ctx) error {
 }
 
 func (p *pageHandlers) handleVerifyPost(c *fiber.Ctx) error {
-	form, err := DecodeForm(c, "token", "password")
-	if err != nil {
+	form, ok, err := p.form(c, "token", "password")
+	if !ok {
 		return err
 	}
 	d := pageData{Title: titleVerify, Token: form["token"]}
@@ -138,8 +138,8 @@ func (p *pageHandlers) handleConfirmPage(c *fiber.Ctx) error {
 }
 
 func (p *pageHandlers) handleConfirmPost(c *fiber.Ctx) error {
-	form, err := DecodeForm(c, "token")
-	if err != nil {
+	form, ok, err := p.form(c, "token")
+	if !ok {
 		return err
 	}
 	d := pageData{Title: titleConfirm}
@@ -194,8 +194,8 @@ func (p *pageHandlers) handlePasswordLinkPage(c *fiber.Ctx, pl passwordLinkPage)
 }
 
 func (p *pageHandlers) handlePasswordLinkPost(c *fiber.Ctx, pl passwordLinkPage) error {
-	in, err := DecodeForm(c, "token", "password")
-	if err != nil {
+	in, ok, err := p.form(c, "token", "password")
+	if !ok {
 		return err
 	}
 	d := pl.form(in["token"])
@@ -240,8 +240,8 @@ func (p *pageHandlers) registerEmailForm(a *fiber.App, f emailForm) {
 }
 
 func (p *pageHandlers) handleEmailForm(c *fiber.Ctx, f emailForm) error {
-	form, err := DecodeForm(c, "email")
-	if err != nil {
+	form, ok, err := p.form(c, "email")
+	if !ok {
 		return err
 	}
 	if err := f.mail.Handle(c.UserContext(), form["email"]); err != nil {

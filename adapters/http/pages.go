@@ -114,7 +114,11 @@ func newPageSite(pc PageConfig) *pageSite {
 }
 
 func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) error {
-	d.AppName, d.MinLength, d.MaxLength = s.appName, s.minLength, user.MaxPasswordLength
+	tok, err := s.csrfToken(c)
+	if err != nil {
+		return err
+	}
+	d.CSRF, d.AppName, d.MinLength, d.MaxLength = tok, s.appName, s.minLength, user.MaxPasswordLength
 	if d.Continue {
 		d.AppURL = s.appURL
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	nethttp "net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,11 +21,10 @@ import (
 // fixture's stubs: what a page asks its use case, and what it shows of
 // the answer.
 
-// postForm posts the form fields to path.
+// postForm posts the form fields to path, as a browser does from the
+// page: with its CSRF cookie and field.
 func postForm(path string, fields url.Values) *nethttp.Request {
-	req := httptest.NewRequest("POST", path, strings.NewReader(fields.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return req
+	return formPost(path, testCSRF, fields)
 }
 
 // checkPage checks that res is a hosted page with status and returns its

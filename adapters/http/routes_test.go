@@ -376,8 +376,7 @@ func TestConfirmEmailPage(t *testing.T) {
 	// The POST consumes the link, and a hosted page keeps no session even
 	// when the browser sends a bearer.
 	kept := f.confirmTo(t, "the-token")
-	req := httptest.NewRequest("POST", "/confirm-email", strings.NewReader(url.Values{"token": {"the-token"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := postForm("/confirm-email", url.Values{"token": {"the-token"}})
 	req.Header.Set("Authorization", "Bearer good-jwt")
 	res, body = do(t, f.public, req)
 	if res.StatusCode != 200 || !strings.Contains(string(body), "new@example.com") || !strings.Contains(string(body), "signed out") {
@@ -399,9 +398,7 @@ func TestConfirmEmailPage(t *testing.T) {
 		status int
 		says   string
 	}{{"nope", 400, "Ask for the change again"}, {"taken", 409, "Another account uses this address now"}} {
-		req = httptest.NewRequest("POST", "/confirm-email", strings.NewReader("token="+c.token))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res, body = do(t, f.public, req)
+		res, body = do(t, f.public, postForm("/confirm-email", url.Values{"token": {c.token}}))
 		if res.StatusCode != c.status || !strings.Contains(string(body), c.says) {
 			t.Errorf("refused POST = %d:\n%s", res.StatusCode, body)
 		}

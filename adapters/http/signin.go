@@ -30,10 +30,11 @@ type BrowserSessions interface {
 // SameSite=Lax, and Secure with the __Host- prefix when PUBLIC_URL is
 // https. It is a session cookie: closing the browser forgets it.
 //
-// Every form carries a CSRF token: a random value the browser holds in a
-// cookie of its own (HttpOnly, SameSite=Strict) and that the form repeats
-// in its field "csrf"; a POST whose field is missing or differs is refused
-// with 403 before anything else runs. Another site can neither read the
+// Every hosted form (these and the pages of the mailed links) carries a
+// CSRF token: a random value the browser holds in a cookie of its own
+// (HttpOnly, SameSite=Strict), set by any page that lacks it, and that the
+// form repeats in its field "csrf"; a POST whose field is missing or
+// differs is refused with 403 before its use case runs. Another site can neither read the
 // cookie nor set it (the __Host- prefix on https), so it cannot forge the
 // pair.
 const (
@@ -70,14 +71,14 @@ func (p *pageHandlers) registerSignInRoutes(a *fiber.App) {
 
 // cookieName is name as this site sets it: with the __Host- prefix on
 // https (the cookie is then bound to this host, Secure, path /).
-func (p *pageHandlers) cookieName(name string) string {
+func (p *pageSite) cookieName(name string) string {
 	if p.secure {
 		return "__Host-" + name
 	}
 	return name
 }
 
-func (p *pageHandlers) setCookie(c *fiber.Ctx, name, value, sameSite string, clear bool) {
+func (p *pageSite) setCookie(c *fiber.Ctx, name, value, sameSite string, clear bool) {
 	ck := &fiber.Cookie{Name: p.cookieName(name), Value: value, Path: "/", HTTPOnly: true, Secure: p.secure, SameSite: sameSite}
 	if clear {
 		ck.Expires = time.Unix(1, 0) // in the past: the browser drops it
@@ -87,7 +88,7 @@ func (p *pageHandlers) setCookie(c *fiber.Ctx, name, value, sameSite string, cle
 
 // csrfToken is the browser's CSRF token, made (and its cookie set) when
 // it has none.
-func (p *pageHandlers) csrfToken(c *fiber.Ctx) (string, error) {
+func (p *pageSite) csrfToken(c *fiber.Ctx) (string, error) {
 	if v := c.Cookies(p.cookieName(csrfCookie)); len(v) == base64.RawURLEncoding.EncodedLen(csrfBytes) {
 		return v, nil
 	}
@@ -115,16 +116,6 @@ func (p *pageHandlers) form(c *fiber.Ctx, keys ...string) (map[string]string, bo
 	return f, true, nil
 }
 
-// page renders a sign-in page with the browser's CSRF token.
-func (p *pageHandlers) page(c *fiber.Ctx, status int, name string, d pageData) error {
-	tok, err := p.csrfToken(c)
-	if err != nil {
-		return err
-	}
-	d.CSRF = tok
-	return p.render(c, status, name, d)
-}
-
 // signedIn is the principal of the browser's session, or false.
 func (p *pageHandlers) signedIn(c *fiber.Ctx) (session.Principal, bool, error) {
 	secret := c.Cookies(p.cookieName(sessionCookie))
@@ -144,9 +135,9 @@ func (p *pageHandlers) handleSignInPage(c *fiber.Ctx) error {
 		return err
 	}
 	if ok {
-		return p.page(c, fiber.StatusOK, "signedin.html", pageData{Title: titleSignedIn, Email: pr.User.Email().String(), Continue: true})
+		return p.render(c, fiber.StatusOK, "signedin.html", pageData{Title: titleSignedIn, Email: pr.User.Email().String(), Continue: true})
 	}
-	return p.page(c, fiber.StatusOK, "signin.html", pageData{Title: titleSignIn})
+	return p.render(c, fiber.StatusOK, "signin.html", pageData{Title: titleSignIn})
 }
 
 // handleSignInPost is both steps of a sign-in: the password, then, for an
@@ -161,24 +152,24 @@ func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
 	// /v1/login/mfa.
 	if f["mfa_token"] != "" {
 		if err := p.uc.Guard.CheckIP(c.UserContext(), limits.LoginMFA, ClientIP(c)); err != nil {
-			return p.pageFailure(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"]})
+			return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"]})
 		}
 		return p.signInCode(c, f["mfa_token"], f["code"])
 	}
 	d := pageData{Title: titleSignIn, Email: f["email"]}
 	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
-		return p.pageFailure(c, err, "signin.html", d)
+		return p.pageError(c, err, "signin.html", d)
 	}
 	res, err := p.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: f["email"], Password: f["password"], Meta: meta(c), Browser: true})
 	if err != nil {
 		if errors.Is(err, domain.ErrInvalidCredentials) {
 			d.Message = signInRefused
-			return p.page(c, fiber.StatusUnauthorized, "signin.html", d)
+			return p.render(c, fiber.StatusUnauthorized, "signin.html", d)
 		}
-		return p.pageFailure(c, err, "signin.html", d)
+		return p.pageError(c, err, "signin.html", d)
 	}
 	if res.MFARequired() {
-		return p.page(c, fiber.StatusOK, "signin-code.html", pageData{Title: titleCode, Token: res.MFAToken.Reveal()})
+		return p.render(c, fiber.StatusOK, "signin-code.html", pageData{Title: titleCode, Token: res.MFAToken.Reveal()})
 	}
 	return p.startBrowserSession(c, res.TokenPair)
 }
@@ -189,21 +180,11 @@ func (p *pageHandlers) signInCode(c *fiber.Ctx, tok, code string) error {
 	case err == nil:
 		return p.startBrowserSession(c, pair)
 	case errors.Is(err, mfa.ErrInvalidCode):
-		return p.page(c, fiber.StatusUnauthorized, "signin-code.html", pageData{Title: titleCode, Token: tok, Message: codeRefused})
+		return p.render(c, fiber.StatusUnauthorized, "signin-code.html", pageData{Title: titleCode, Token: tok, Message: codeRefused})
 	case errors.Is(err, mfa.ErrLoginTokenInvalid):
-		return p.page(c, fiber.StatusUnauthorized, "signin.html", pageData{Title: titleSignIn, Message: signInExpired})
+		return p.render(c, fiber.StatusUnauthorized, "signin.html", pageData{Title: titleSignIn, Message: signInExpired})
 	}
-	return p.pageFailure(c, err, "signin-code.html", pageData{Title: titleCode, Token: tok})
-}
-
-// pageFailure is pageError with the browser's CSRF token on the page.
-func (p *pageHandlers) pageFailure(c *fiber.Ctx, err error, name string, d pageData) error {
-	tok, terr := p.csrfToken(c)
-	if terr != nil {
-		return terr
-	}
-	d.CSRF = tok
-	return p.pageError(c, err, name, d)
+	return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: tok})
 }
 
 // startBrowserSession gives the browser its session cookie and sends it
@@ -236,7 +217,7 @@ func (p *pageHandlers) handleSignOut(c *fiber.Ctx) error {
 }
 
 func (p *pageHandlers) handleSignUpPage(c *fiber.Ctx) error {
-	return p.page(c, fiber.StatusOK, "signup.html", pageData{Title: titleSignUp})
+	return p.render(c, fiber.StatusOK, "signup.html", pageData{Title: titleSignUp})
 }
 
 // handleSignUpPost registers as /v1/register does: the same answer whether
@@ -247,7 +228,7 @@ func (p *pageHandlers) handleSignUpPost(c *fiber.Ctx) error {
 		return err
 	}
 	if err := p.uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: f["email"], Password: f["password"], Meta: meta(c)}); err != nil {
-		return p.pageFailure(c, err, "signup.html", pageData{Title: titleSignUp, Email: f["email"]})
+		return p.pageError(c, err, "signup.html", pageData{Title: titleSignUp, Email: f["email"]})
 	}
 	return p.render(c, fiber.StatusAccepted, "result.html", pageData{Title: "Check your mail", OK: true,
 		Message: "We sent a mail to " + f["email"] + ". Open the link in it to verify the address; it asks for the password you just chose. Then sign in.",

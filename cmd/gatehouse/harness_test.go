@@ -319,14 +319,19 @@ func elems[T any](array any) []T {
 	return out
 }
 
-// form posts an HTML form, as a browser does from a hosted page.
+// pageCSRF is the CSRF token the test client holds for the hosted forms
+// (any value works: the form must repeat the browser's cookie).
+const pageCSRF = "browser-csrf-token-of-the-end-to-end-client"
+
+// form posts an HTML form, as a browser does from a hosted page: with its
+// CSRF cookie and field.
 func (c *client) form(path string, values map[string]string) response {
 	c.t.Helper()
-	var parts []string
+	parts := []string{"csrf=" + pageCSRF}
 	for k, v := range values {
 		parts = append(parts, k+"="+urlQueryEscape(v))
 	}
-	return c.do(http.MethodPost, path, strings.Join(parts, "&"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	return c.do(http.MethodPost, path, strings.Join(parts, "&"), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": "gatehouse_csrf=" + pageCSRF})
 }
 
 func urlQueryEscape(s string) string {

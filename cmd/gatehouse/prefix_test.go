@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -65,18 +66,25 @@ func TestServedUnderAPathPrefix(t *testing.T) {
 	}
 
 	// Through the stripping proxy: the page, then its form's post to the
-	// page's own URL (the form has no action).
-	resp, err = http.Get(viaProxy(link))
+	// page's own URL (the form has no action), with the CSRF cookie the
+	// page set and the token its form carries.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	resp, err = browser.Get(viaProxy(link))
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `<form method="post">`) || strings.Contains(string(page), "action=") {
+	csrf := csrfField.FindStringSubmatch(string(page))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `<form method="post">`) || strings.Contains(string(page), "action=") || csrf == nil {
 		t.Fatalf("the hosted page through the proxy: %d\n%s", resp.StatusCode, page)
 	}
 	token := strings.TrimPrefix(link, publicURL+"/verify-email?token=")
-	resp, err = http.PostForm(viaProxy(link), url.Values{"token": {token}, "password": {strongPassword}})
+	resp, err = browser.PostForm(viaProxy(link), url.Values{"token": {token}, "password": {strongPassword}, "csrf": {csrf[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,8 +82,11 @@ func TestHostedSignInSession(t *testing.T) {
 		b := newBrowser(t, f.inst.URL)
 		credentials := url.Values{"email": {addr}, "password": {strongPassword}}
 
-		if status, body := b.post("/sign-in", credentials, false); status != http.StatusForbidden || !strings.Contains(body, "reload the page") {
-			t.Fatalf("a sign-in without the CSRF token: %d %s", status, body)
+		// No hosted form does anything without the browser's CSRF token.
+		for _, path := range []string{"/sign-in", "/sign-up", "/sign-out", "/forgot-password", "/resend-verification", "/verify-email", "/reset-password", "/accept-invite", "/confirm-email"} {
+			if status, body := b.post(path, url.Values{"email": {addr}, "password": {strongPassword}, "token": {"x"}}, false); status != http.StatusForbidden || !strings.Contains(body, "reload the page") {
+				t.Errorf("POST %s without the CSRF token: %d %s", path, status, body)
+			}
 		}
 		if status, body := b.post("/sign-in", url.Values{"email": {addr}, "password": {"not the password at all"}}, true); status != http.StatusUnauthorized {
 			t.Fatalf("a wrong password: %d %s", status, body)
