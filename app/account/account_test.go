@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
-	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
@@ -42,18 +41,13 @@ type registerFixture struct {
 func newRegister(t *testing.T) *registerFixture { return newRegisterWith(t, true) }
 
 func newRegisterWith(t *testing.T, requireVerified bool) *registerFixture {
-	ctrl := gomock.NewController(t)
-	f := &registerFixture{
-		Ports: apptest.NewPorts(ctrl),
-
-		ids: &apptest.IDs{},
-	}
+	f := &registerFixture{Ports: apptest.NewPorts(t), ids: &apptest.IDs{}}
 	policy := user.PasswordPolicy{MinLength: 15, IsCommon: func(s string) bool { return s == "passwordpassword" }}
 	f.h = account.NewRegister(account.RegisterDeps{
 		Tx:              f.Tx,
 		Hasher:          f.Hasher,
 		Policy:          policy,
-		Guard:           limits.NewGuard(f.RL, limits.DefaultPolicy()),
+		Guard:           f.Guard,
 		Clock:           apptest.NewClock(apptest.T0),
 		IDs:             f.ids,
 		Random:          apptest.NewRand("register"),
@@ -494,11 +488,8 @@ type verifyFixture struct {
 }
 
 func newVerify(t *testing.T) *verifyFixture {
-	ctrl := gomock.NewController(t)
-	f := &verifyFixture{
-		Ports: apptest.NewPorts(ctrl),
-	}
-	f.h = account.NewVerifyEmail(f.Tx, f.Hasher, limits.NewGuard(f.RL, limits.DefaultPolicy()), apptest.NewClock(apptest.T0))
+	f := &verifyFixture{Ports: apptest.NewPorts(t)}
+	f.h = account.NewVerifyEmail(f.Tx, f.Hasher, f.Guard, apptest.NewClock(apptest.T0))
 	f.raw, f.hash = newSecret(t)
 	return f
 }
@@ -826,19 +817,12 @@ func TestVerifyEmailFailuresPropagate(t *testing.T) {
 type selfFixture struct {
 	*apptest.Ports
 	check  *limits.PasswordCheck
-	guard  *limits.Guard
 	stepUp *appmfa.StepUp
 }
 
 func newSelf(t *testing.T) *selfFixture {
-	ctrl := gomock.NewController(t)
-	f := &selfFixture{
-		Ports: apptest.NewPorts(ctrl),
-	}
-	f.guard = limits.NewGuard(f.RL, limits.DefaultPolicy())
-	f.check = limits.NewPasswordCheck(f.guard, f.Hasher, f.Audit, apptest.NewClock(apptest.T0))
-	f.stepUp = appmfa.NewStepUp(f.Factors, f.Tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
-		appmfa.NewAttempts(f.guard, f.Audit, apptest.NewClock(apptest.T0)), apptest.NewClock(apptest.T0), appmfa.StepUpMaxAge(15*time.Minute))
+	f := &selfFixture{Ports: apptest.NewPorts(t)}
+	f.check, f.stepUp = f.PasswordCheck(), f.StepUp()
 	return f
 }
 
@@ -949,7 +933,7 @@ func newChangeEmail(f *selfFixture) *account.ChangeEmail {
 		Tx:     f.Tx,
 		Check:  f.check,
 		StepUp: f.stepUp,
-		Guard:  f.guard,
+		Guard:  f.Guard,
 		Clock:  apptest.NewClock(apptest.T0),
 		IDs:    &apptest.IDs{},
 		Random: apptest.NewRand("email"),
@@ -1021,7 +1005,7 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 
 func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", false, true)
@@ -1104,7 +1088,7 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 // before the move, and says so in the audit.
 func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", true, true)
@@ -1155,7 +1139,7 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newSelf(t)
-			h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
+			h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
 			secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 			owner := user.Rehydrate(apptest.ID(300), user.RehydrateEmail("owner@example.com"), "$argon2id$old", true, true,
 				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
@@ -1183,7 +1167,7 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 
 func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
 	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
 	reset, _ := token.Issue(hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0, time.Hour)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
@@ -1220,7 +1204,7 @@ func TestChangeEmailToTheCurrentAddressChangesNothing(t *testing.T) {
 // A malformed confirmation token is refused before any transaction.
 func TestConfirmEmailChangeRefusesAMalformedTokenFirst(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
 	if _, err := h.Handle(context.Background(), "nope", uuid.Nil, app.RequestMeta{}); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("malformed token: %v", err)
 	}

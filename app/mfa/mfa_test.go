@@ -38,24 +38,17 @@ type fixture struct {
 	check    *limits.PasswordCheck
 	verifier *appmfa.Verifier
 	attempts *appmfa.Attempts
-	clock    *apptest.Clock
 	u        *user.User
 }
 
 func newFixture(t *testing.T) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports: apptest.NewPorts(ctrl),
-
-		sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl),
-		clock: apptest.NewClock(apptest.T0),
-	}
-	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
-	f.check = limits.NewPasswordCheck(guard, f.Hasher, f.Audit, f.clock)
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, sealer: mock.NewMockSealer(p.Ctrl), totp: mock.NewMockTOTP(p.Ctrl)}
+	f.check = f.PasswordCheck()
 	// The authenticator's code of a step is its last six digits, of the
 	// secret the sealer opened.
 	f.verifier = appmfa.NewVerifier(apptest.TOTP{Secret: plainSecret}, f.sealer)
-	f.attempts = appmfa.NewAttempts(guard, f.Audit, f.clock)
+	f.attempts = appmfa.NewAttempts(f.Guard, f.Audit, f.Clock)
 	f.u = user.Rehydrate(apptest.ID(100), apptest.Email("owner@example.com"), storedHash, true, true,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil, nil)
 	return f
@@ -139,7 +132,7 @@ func (f *fixture) newStart() *appmfa.Start {
 		Check:   f.check,
 		TOTP:    f.totp,
 		Sealer:  f.sealer,
-		Clock:   f.clock,
+		Clock:   f.Clock,
 		Random:  apptest.NewRand("start"),
 		Issuer:  appmfa.IssuerOf("", apptest.Links()),
 	})
@@ -240,7 +233,7 @@ func (f *fixture) newConfirm() *appmfa.Confirm {
 		Tx:       f.Tx,
 		Verifier: f.verifier,
 		Attempts: f.attempts,
-		Clock:    f.clock,
+		Clock:    f.Clock,
 		IDs:      &apptest.IDs{},
 		Random:   apptest.NewRand("confirm"),
 	})
@@ -386,7 +379,7 @@ func TestConfirmRefusals(t *testing.T) {
 }
 
 func (f *fixture) newStepUp() *appmfa.StepUp {
-	return appmfa.NewStepUp(f.Factors, f.Tx, f.verifier, f.attempts, f.clock, appmfa.StepUpMaxAge(15*time.Minute))
+	return appmfa.NewStepUp(f.Factors, f.Tx, f.verifier, f.attempts, f.Clock, appmfa.StepUpMaxAge(15*time.Minute))
 }
 
 func (f *fixture) newDisable() *appmfa.Disable {
@@ -396,7 +389,7 @@ func (f *fixture) newDisable() *appmfa.Disable {
 		Tx:      f.Tx,
 		Check:   f.check,
 		StepUp:  f.newStepUp(),
-		Clock:   f.clock,
+		Clock:   f.Clock,
 		IDs:     &apptest.IDs{},
 	})
 }
@@ -552,7 +545,7 @@ func TestDisableRefusals(t *testing.T) {
 }
 
 func (f *fixture) newRegenerate() *appmfa.Regenerate {
-	return appmfa.NewRegenerate(f.Users, f.Factors, f.Tx, f.newStepUp(), f.clock, apptest.NewRand("regenerate"))
+	return appmfa.NewRegenerate(f.Users, f.Factors, f.Tx, f.newStepUp(), f.Clock, apptest.NewRand("regenerate"))
 }
 
 func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {

@@ -40,15 +40,9 @@ type result struct {
 }
 
 func newWorker(t *testing.T, cfg outbox.Config) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports:    apptest.NewPorts(ctrl),
-		ob:       mock.NewMockOutbox(ctrl),
-		mailer:   mock.NewMockMailer(ctrl),
-		reporter: mock.NewMockErrorReporter(ctrl),
-		obs:      &apptest.Observer{},
-		cfg:      cfg,
-	}
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, ob: mock.NewMockOutbox(p.Ctrl), mailer: mock.NewMockMailer(p.Ctrl),
+		reporter: mock.NewMockErrorReporter(p.Ctrl), obs: &apptest.Observer{}, cfg: cfg}
 	f.w = outbox.NewWorker(outbox.WorkerDeps{
 		Outbox:   f.ob,
 		Tx:       f.Tx,

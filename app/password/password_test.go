@@ -9,9 +9,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
-	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
-	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
@@ -56,11 +54,8 @@ type resetFixture struct {
 }
 
 func newReset(t *testing.T) *resetFixture {
-	ctrl := gomock.NewController(t)
-	f := &resetFixture{
-		Ports: apptest.NewPorts(ctrl),
-	}
-	f.h = password.NewReset(f.Tx, f.Hasher, policy, limits.NewGuard(f.RL, limits.DefaultPolicy()), apptest.NewClock(apptest.T0), &apptest.IDs{})
+	f := &resetFixture{Ports: apptest.NewPorts(t)}
+	f.h = password.NewReset(f.Tx, f.Hasher, policy, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	s, h, err := token.NewSecret(apptest.NewRand(t.Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -363,25 +358,15 @@ type changeFixture struct {
 }
 
 func newChange(t *testing.T) *changeFixture {
-	ctrl := gomock.NewController(t)
-	f := &changeFixture{
-		Ports: apptest.NewPorts(ctrl),
-
-		keys: map[int]string{},
-	}
-	clock := apptest.NewClock(apptest.T0)
-	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
-	check := limits.NewPasswordCheck(guard, f.Hasher, f.Audit, clock)
-	stepUp := appmfa.NewStepUp(f.Factors, f.Tx, appmfa.NewVerifier(mock.NewMockTOTP(ctrl), mock.NewMockSealer(ctrl)),
-		appmfa.NewAttempts(guard, f.Audit, clock), clock, appmfa.StepUpMaxAge(15*time.Minute))
+	f := &changeFixture{Ports: apptest.NewPorts(t), keys: map[int]string{}}
 	f.h = password.NewChange(password.ChangeDeps{
 		Users:  f.Users,
 		Tx:     f.Tx,
 		Hasher: f.Hasher,
 		Policy: policy,
-		Check:  check,
-		StepUp: stepUp,
-		Clock:  clock,
+		Check:  f.PasswordCheck(),
+		StepUp: f.StepUp(),
+		Clock:  f.Clock,
 		IDs:    &apptest.IDs{},
 	})
 	return f

@@ -54,23 +54,15 @@ type loginFixture struct {
 }
 
 func newLogin(t *testing.T, requireVerified bool) *loginFixture {
-	ctrl := gomock.NewController(t)
-	f := &loginFixture{
-		Ports: apptest.NewPorts(ctrl),
-
-		tokens: mock.NewMockTokenIssuer(ctrl),
-
-		obs: &apptest.Observer{},
-		ids: &apptest.IDs{},
-		t:   t,
-	}
+	p := apptest.NewPorts(t)
+	f := &loginFixture{Ports: p, tokens: mock.NewMockTokenIssuer(p.Ctrl), obs: &apptest.Observer{}, ids: &apptest.IDs{}, t: t}
 	f.h = appsession.NewLogin(appsession.LoginDeps{
 		Users:           f.Users,
 		Factors:         f.Factors,
 		Tx:              f.Tx,
 		Hasher:          f.Hasher,
 		Tokens:          f.tokens,
-		Guard:           limits.NewGuard(f.RL, limits.DefaultPolicy()),
+		Guard:           f.Guard,
 		Audit:           f.Audit,
 		Clock:           apptest.NewClock(apptest.T0),
 		IDs:             f.ids,
@@ -712,16 +704,10 @@ var mfaPlain = bytes.Repeat([]byte{9}, mfa.SecretBytes)
 func mfaCode(d int64) string { return fmt.Sprintf("%06d", (mfa.Step(apptest.T0)+d)%1000000) }
 
 func newLoginMFA(t *testing.T) *loginMFAFixture {
-	ctrl := gomock.NewController(t)
-	f := &loginMFAFixture{
-		Ports:  apptest.NewPorts(ctrl),
-		tokens: mock.NewMockTokenIssuer(ctrl),
-		ids:    &apptest.IDs{}, u: loginUser(true, true),
-	}
+	p := apptest.NewPorts(t)
+	f := &loginMFAFixture{Ports: p, tokens: mock.NewMockTokenIssuer(p.Ctrl), ids: &apptest.IDs{}, u: loginUser(true, true)}
 	f.Seed(f.u)
 	f.SeedTOTP(enabledFactor(f.u))
-	clock := apptest.NewClock(apptest.T0)
-	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
 	obs := &apptest.Observer{}
 	f.h = appsession.NewLoginMFA(appsession.LoginMFADeps{
 		Users:    f.Users,
@@ -729,8 +715,8 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 		Tx:       f.Tx,
 		Tokens:   f.tokens,
 		Verifier: appmfa.NewVerifier(apptest.TOTP{Secret: mfaPlain}, apptest.Sealer{}),
-		Attempts: appmfa.NewAttempts(guard, f.Audit, clock),
-		Clock:    clock,
+		Attempts: appmfa.NewAttempts(f.Guard, f.Audit, f.Clock),
+		Clock:    f.Clock,
 		IDs:      f.ids,
 		Random:   apptest.NewRand(t.Name()),
 		TTL:      appsession.RefreshTTL(refreshTTL),

@@ -36,13 +36,8 @@ const grace = 10 * time.Second
 func newRefresh(t *testing.T) *refreshFixture { return newRefreshWithGrace(t, grace) }
 
 func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
-	ctrl := gomock.NewController(t)
-	f := &refreshFixture{
-		Ports:  apptest.NewPorts(ctrl),
-		tokens: mock.NewMockTokenIssuer(ctrl),
-		obs:    mock.NewMockObserver(ctrl),
-		u:      loginUser(true, true),
-	}
+	p := apptest.NewPorts(t)
+	f := &refreshFixture{Ports: p, tokens: mock.NewMockTokenIssuer(p.Ctrl), obs: mock.NewMockObserver(p.Ctrl), u: loginUser(true, true)}
 	f.h = appsession.NewRefresh(appsession.RefreshDeps{
 		Tx:       f.Tx,
 		Tokens:   f.tokens,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
@@ -177,6 +178,8 @@ func (r *Repos) App() app.Repos {
 // lookups of users and factors, in and out of a transaction, are served
 // by one Store once the test seeds it (Seed, SeedTOTP).
 type Ports struct {
+	// Ctrl is the controller of the mocks; a test makes its others on it.
+	Ctrl *gomock.Controller
 	// Users and Factors work outside any transaction.
 	Users   *Users
 	Factors *Factors
@@ -186,20 +189,42 @@ type Ports struct {
 	Audit   *mock.MockAuditLog
 	// Repos are the repositories a transaction hands out.
 	Repos *Repos
+	// Clock stands at T0.
+	Clock *Clock
+	// Guard counts on RL under the default policy.
+	Guard *limits.Guard
 }
 
-// NewPorts makes the mocks on ctrl.
-func NewPorts(ctrl *gomock.Controller) *Ports {
+// NewPorts makes the mocks on a controller of t.
+func NewPorts(t testing.TB) *Ports {
+	ctrl := gomock.NewController(t)
 	s := NewStore()
+	rl := mock.NewMockRateLimiter(ctrl)
 	return &Ports{
+		Ctrl:    ctrl,
 		Users:   &Users{MockUserRepository: mock.NewMockUserRepository(ctrl), store: s},
 		Factors: &Factors{MockMFARepository: mock.NewMockMFARepository(ctrl), store: s},
 		Tx:      mock.NewMockTxManager(ctrl),
 		Hasher:  mock.NewMockPasswordHasher(ctrl),
-		RL:      mock.NewMockRateLimiter(ctrl),
+		RL:      rl,
 		Audit:   mock.NewMockAuditLog(ctrl),
 		Repos:   newRepos(ctrl, s),
+		Clock:   NewClock(T0),
+		Guard:   limits.NewGuard(rl, limits.DefaultPolicy()),
 	}
+}
+
+// PasswordCheck checks a signed-in user's password with Hasher, counting
+// on Guard and auditing to Audit.
+func (p *Ports) PasswordCheck() *limits.PasswordCheck {
+	return limits.NewPasswordCheck(p.Guard, p.Hasher, p.Audit, p.Clock)
+}
+
+// StepUp is the step-up of fifteen minutes over Factors; its authenticator
+// and sealer are strict mocks, so a test that reaches a code check fails.
+func (p *Ports) StepUp() *appmfa.StepUp {
+	return appmfa.NewStepUp(p.Factors, p.Tx, appmfa.NewVerifier(mock.NewMockTOTP(p.Ctrl), mock.NewMockSealer(p.Ctrl)),
+		appmfa.NewAttempts(p.Guard, p.Audit, p.Clock), p.Clock, appmfa.StepUpMaxAge(15*time.Minute))
 }
 
 // Seed stores the users the lookups then find.
