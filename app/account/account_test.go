@@ -490,17 +490,9 @@ type verifyFixture struct {
 func newVerify(t *testing.T) *verifyFixture {
 	f := &verifyFixture{Ports: apptest.NewPorts(t)}
 	f.h = account.NewVerifyEmail(f.Tx, f.Hasher, f.Guard, apptest.NewClock(apptest.T0))
-	f.raw, f.hash = newSecret(t)
+	s, h := apptest.Secret(t, t.Name())
+	f.raw, f.hash = s.Reveal(), h
 	return f
-}
-
-func newSecret(t *testing.T) (string, token.Hash) {
-	t.Helper()
-	s, h, err := token.NewSecret(apptest.NewRand(t.Name()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Reveal(), h
 }
 
 // verifyToken returns a fresh copy on each read, as a database would: a
@@ -1006,7 +998,7 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f := newSelf(t)
 	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
-	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+	secret, hash := apptest.Secret(t, "confirm")
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", false, true)
 	keep := apptest.ID(7)
@@ -1089,7 +1081,7 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 	f := newSelf(t)
 	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
-	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+	secret, hash := apptest.Secret(t, "confirm")
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", true, true)
 	stranger := pendingRegistration("held@example.com")
@@ -1140,7 +1132,7 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newSelf(t)
 			h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
-			secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+			secret, hash := apptest.Secret(t, "confirm")
 			owner := user.Rehydrate(apptest.ID(300), user.RehydrateEmail("owner@example.com"), "$argon2id$old", true, true,
 				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 			tok, _ := token.IssueForEmailChange(hash, owner.ID(), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
@@ -1168,7 +1160,7 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
 	f := newSelf(t)
 	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
-	secret, hash, _ := token.NewSecret(apptest.NewRand("confirm"))
+	secret, hash := apptest.Secret(t, "confirm")
 	reset, _ := token.Issue(hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0, time.Hour)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), hash).Return(reset, nil)

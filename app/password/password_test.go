@@ -56,10 +56,7 @@ type resetFixture struct {
 func newReset(t *testing.T) *resetFixture {
 	f := &resetFixture{Ports: apptest.NewPorts(t)}
 	f.h = password.NewReset(f.Tx, f.Hasher, policy, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
-	s, h, err := token.NewSecret(apptest.NewRand(t.Name()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, h := apptest.Secret(t, t.Name())
 	f.raw, f.hash = s.Reveal(), h
 	return f
 }

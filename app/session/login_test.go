@@ -723,11 +723,7 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 		Observer: obs,
 	})
 	var hash token.Hash
-	var err error
-	f.secret, hash, err = token.NewSecret(apptest.NewRand("mfa-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.secret, hash = apptest.Secret(t, "mfa-token")
 	f.lt, _ = mfa.IssueLoginToken(hash, f.u.ID(), mfa.BindingOf(f.u.ID(), storedHash, meta.IP, meta.UserAgent), apptest.T0.Add(-time.Minute))
 	t.Cleanup(func() {
 		if got, want := obs.Heard(), apptest.LoginResults(f.wantResults...); !slices.Equal(got, want) {

@@ -21,10 +21,7 @@ import (
 // successor (whose secret is returned) sealed as Refresh seals it.
 func rotated(t *testing.T, hash token.Hash, s *session.Session, usedAt time.Time, seed string) (app.RefreshToken, token.Secret) {
 	t.Helper()
-	next, _, err := token.NewSecret(apptest.NewRand(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
+	next, _ := apptest.Secret(t, seed)
 	sealed, _ := apptest.Sealer{}.Seal([]byte(next.Reveal()), "refresh-successor:"+hex.EncodeToString(hash[:]))
 	return app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: usedAt.Add(-time.Hour), UsedAt: &usedAt, SealedSuccessor: sealed}, next
 }

@@ -48,10 +48,7 @@ func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 		Grace:    app.RefreshReuseGrace(g),
 		Observer: f.obs,
 	})
-	s, h, err := token.NewSecret(apptest.NewRand("presented/" + t.Name()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, h := apptest.Secret(t, "presented/"+t.Name())
 	f.raw, f.hash = s.Reveal(), h
 	return f
 }

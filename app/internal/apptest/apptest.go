@@ -125,6 +125,17 @@ func Email(s string) user.Email {
 	return e
 }
 
+// Secret draws a one-time secret from NewRand(seed) and returns it with
+// its hash.
+func Secret(t testing.TB, seed string) (token.Secret, token.Hash) {
+	t.Helper()
+	s, h, err := token.NewSecret(NewRand(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, h
+}
+
 // Links returns the links of PublicURL.
 func Links() app.Links {
 	l, err := app.NewLinks(PublicURL)
