@@ -55,14 +55,12 @@ func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 		Observer: f.obs,
 		Config:   cfg,
 	})
-	t.Cleanup(func() {
+	f.obs.HeardAtEnd(t, func() []string {
 		var want []string
 		for _, r := range f.want {
 			want = append(want, "MailResult "+string(r.kind)+" "+string(r.res))
 		}
-		if got := f.obs.Heard(); !slices.Equal(got, want) {
-			t.Errorf("observed %q, want %q", got, want)
-		}
+		return want
 	})
 	return f
 }

@@ -72,11 +72,7 @@ func newLogin(t *testing.T, requireVerified bool) *loginFixture {
 		Observer:        f.obs,
 	})
 	f.Hasher.EXPECT().DummyHash().Return(dummyHash).AnyTimes()
-	t.Cleanup(func() {
-		if got, want := f.obs.Heard(), apptest.LoginResults(f.wantResults...); !slices.Equal(got, want) {
-			t.Errorf("observed %q, want %q", got, want)
-		}
-	})
+	f.obs.HeardAtEnd(t, func() []string { return apptest.LoginResults(f.wantResults...) })
 	return f
 }
 
@@ -725,11 +721,7 @@ func newLoginMFA(t *testing.T) *loginMFAFixture {
 	var hash token.Hash
 	f.secret, hash = apptest.Secret(t, "mfa-token")
 	f.lt, _ = mfa.IssueLoginToken(hash, f.u.ID(), mfa.BindingOf(f.u.ID(), storedHash, meta.IP, meta.UserAgent), apptest.T0.Add(-time.Minute))
-	t.Cleanup(func() {
-		if got, want := obs.Heard(), apptest.LoginResults(f.wantResults...); !slices.Equal(got, want) {
-			t.Errorf("observed %q, want %q", got, want)
-		}
-	})
+	obs.HeardAtEnd(t, func() []string { return apptest.LoginResults(f.wantResults...) })
 	return f
 }
 

@@ -287,7 +287,7 @@ func (TOTP) KeyQR(uri string) ([]byte, error) { return []byte("png of " + uri), 
 // Observer records what it hears, in order, one line a call:
 // "LoginResult success", "MailResult verify_email sent", "RateLimited
 // login_ip", "MailSkipped verify_email example.org mail_address",
-// "RefreshReuseDetected". A test compares Heard with all it expects, so
+// "RefreshReuseDetected". A test compares them with all it expects, so
 // a call it did not expect fails it as a strict mock would.
 type Observer struct {
 	mu    sync.Mutex
@@ -300,11 +300,16 @@ func (o *Observer) hear(words ...string) {
 	o.heard = append(o.heard, strings.Join(words, " "))
 }
 
-// Heard returns the lines so far.
-func (o *Observer) Heard() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]string(nil), o.heard...)
+// HeardAtEnd fails t, as it ends, unless the observer heard exactly the
+// lines want returns then.
+func (o *Observer) HeardAtEnd(t testing.TB, want func() []string) {
+	t.Cleanup(func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if w := want(); !slices.Equal(o.heard, w) {
+			t.Errorf("observed %q, want %q", o.heard, w)
+		}
+	})
 }
 
 func (o *Observer) MailSkipped(_ context.Context, kind app.MailKind, addressDomain, rule string) {
