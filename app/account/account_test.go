@@ -198,12 +198,9 @@ func TestRegisterNewAddress(t *testing.T) {
 				return nil
 			})
 			v := f.expectVerification()
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).After(create).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.Registered || e.UserID != created.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
-					t.Errorf("audit %+v", e)
-				}
-				return nil
-			})
+			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+				return e.Type == audit.Registered && e.UserID == created.ID() && e.IP == meta.IP && e.UserAgent == meta.UserAgent && e.At.Equal(apptest.T0)
+			}).After(create)
 
 			err := f.h.Handle(context.Background(), account.RegisterInput{Email: "  New.User@Example.COM ", Password: goodPassword, Meta: meta})
 			if err != nil {
@@ -548,11 +545,8 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 	// Other pending registrations die: only verification tokens, and
 	// after this one was marked used (MarkUsed refuses a used token).
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeVerifyEmail)).Times(1).After(markUsed).Return(2, nil)
-	appended := f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.EmailVerified || e.UserID != u.ID() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	appended := apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.EmailVerified && e.UserID == u.ID() && e.IP == meta.IP && e.UserAgent == meta.UserAgent && e.At.Equal(apptest.T0)
 	})
 	// The verified address drops the login failures counted under it:
 	// every (account, IP) pair and the account's consecutive count.
@@ -901,17 +895,11 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 	// the notice must be queued after it.
 	gomock.InOrder(
 		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
-		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			if m.Kind != app.MailAccountDeleted || m.To != "owner@example.com" {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
+		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+			return m.Kind == app.MailAccountDeleted && m.To == "owner@example.com"
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.AccountDeleted || e.UserID != u.ID() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.AccountDeleted && e.UserID == u.ID()
 		}),
 	)
 	if err := h.Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{}, meta); err != nil {
@@ -977,17 +965,11 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 		apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil))
 	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeChangeEmail)).Return(0, nil)
-	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-		if m.Kind != app.MailEmailChangeRequested || m.To != "owner@example.com" {
-			t.Errorf("mail %+v", m)
-		}
-		return nil
+	apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+		return m.Kind == app.MailEmailChangeRequested && m.To == "owner@example.com"
 	})
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Detail["link_sent"] != "false" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Detail["link_sent"] == "false"
 	})
 	// Same answer as for a free address; no token is stored (strict mock).
 	if err := h.Handle(context.Background(), account.ChangeEmailInput{UserID: u.ID(), NewEmail: "taken@example.com", Password: goodPassword, Meta: meta}); err != nil {
@@ -1011,11 +993,8 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
 		apptest.Purposes(token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.EmailChanged || e.Detail["old_email"] != "owner@example.com" || e.Detail["new_email"] != "new@example.com" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.EmailChanged && e.Detail["old_email"] == "owner@example.com" && e.Detail["new_email"] == "new@example.com"
 	})
 	got, err := h.Handle(context.Background(), secret.Reveal(), keep, meta)
 	if err != nil {
@@ -1100,11 +1079,8 @@ func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 	)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(0, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, gomock.Any()).Return(0, nil)
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.EmailChanged || e.Detail["pending_registration_deleted"] != apptest.ID(200).String() || e.Detail["new_email"] != "held@example.com" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.EmailChanged && e.Detail["pending_registration_deleted"] == apptest.ID(200).String() && e.Detail["new_email"] == "held@example.com"
 	})
 	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
 	got, err := h.Handle(context.Background(), secret.Reveal(), uuid.Nil, meta)

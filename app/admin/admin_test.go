@@ -225,11 +225,8 @@ func TestUpdateTurnsMFAOff(t *testing.T) {
 		calls := []any{f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil)}
 		if wasOn {
 			calls = append(calls,
-				f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-					if m.Kind != app.MailMFADisabled || m.To != u.Email().String() || m.UserID != u.ID() || m.Data["by"] != "operator" {
-						t.Errorf("mail %+v", m)
-					}
-					return nil
+				apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+					return m.Kind == app.MailMFADisabled && m.To == u.Email().String() && m.UserID == u.ID() && m.Data["by"] == "operator"
 				}),
 				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.MFADisabled, u.ID(), nil)),
 			)
@@ -346,11 +343,8 @@ func TestKeysStoreOnlyTheHash(t *testing.T) {
 		saved = k
 		return nil
 	})
-	repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.AdminKeyCreated || e.Detail["key"] != "ci" || e.Detail["actor"] != "cli" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.AdminKeyCreated && e.Detail["key"] == "ci" && e.Detail["actor"] == "cli"
 	})
 	key, err := h.Create(context.Background(), admin.CLI(), "ci")
 	if err != nil {

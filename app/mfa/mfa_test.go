@@ -269,17 +269,11 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 			return nil
 		}),
 		f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), f.u.ID(), sessionID, apptest.T0).Return(3, nil),
-		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			if m.Kind != app.MailMFAEnabled || m.To != "owner@example.com" || m.UserID != f.u.ID() {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
+		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+			return m.Kind == app.MailMFAEnabled && m.To == "owner@example.com" && m.UserID == f.u.ID()
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFAEnabled || e.UserID != f.u.ID() || e.Detail["sessions_revoked"] != "3" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.MFAEnabled && e.UserID == f.u.ID() && e.Detail["sessions_revoked"] == "3"
 		}),
 		f.expectSuccess(),
 	)
@@ -366,11 +360,8 @@ func TestConfirmRefusals(t *testing.T) {
 		f := newFixture(t)
 		f.signedIn(f.factor(false))
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
-		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginThrottled || e.UserID != f.u.ID() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginThrottled && e.UserID == f.u.ID()
 		})
 		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, domain.ErrRateLimited) {
 			t.Fatalf("err = %v", err)
@@ -415,11 +406,8 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 		calls = append(calls,
 			f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), *h, apptest.T0).Return(true, nil),
 			f.Repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(9, nil),
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.MFARecoveryCodeUsed || e.Detail["remaining"] != "9" {
-					t.Errorf("audit %+v", e)
-				}
-				return nil
+			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+				return e.Type == audit.MFARecoveryCodeUsed && e.Detail["remaining"] == "9"
 			}))
 	}
 	calls = append(calls, f.expectSuccess())
@@ -431,17 +419,11 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
 	gomock.InOrder(
 		f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
-		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
+		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+			return m.Kind == app.MailMFADisabled && m.To == "owner@example.com" && m.Data["by"] == "owner"
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFADisabled || e.Detail["method"] != string(method) {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.MFADisabled && e.Detail["method"] == string(method)
 		}),
 	)
 }
@@ -572,11 +554,8 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 				stored = h
 				return nil
 			}),
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.MFARecoveryCodesRegenerated || e.Detail["count"] != "10" {
-					t.Errorf("audit %+v", e)
-				}
-				return nil
+			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+				return e.Type == audit.MFARecoveryCodesRegenerated && e.Detail["count"] == "10"
 			}),
 		)
 		return &stored

@@ -242,11 +242,8 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	})
 	// Marked done through the transaction's outbox, not the pool's.
 	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() || !e.At.Equal(apptest.T0) {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.PasswordResetRequest && e.UserID == u.ID() && e.At.Equal(apptest.T0)
 	})
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)

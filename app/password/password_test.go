@@ -105,17 +105,11 @@ func TestResetHappyPath(t *testing.T) {
 	)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
 	expectLinksInvalidated(f.Repos)
-	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-		if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
-			t.Errorf("mail %+v", m)
-		}
-		return nil
+	apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+		return m.Kind == app.MailPasswordChanged && m.To == "walter.white@example.com" && m.UserID == apptest.ID(100)
 	})
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.PasswordReset || e.UserID != apptest.ID(100) || e.Detail["sessions_revoked"] != "3" || e.IP != meta.IP {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.PasswordReset && e.UserID == apptest.ID(100) && e.Detail["sessions_revoked"] == "3" && e.IP == meta.IP
 	})
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
 		t.Fatal(err)
@@ -150,11 +144,8 @@ func TestResetAcceptsInvitation(t *testing.T) {
 	f.Repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(0, nil)
 	expectLinksInvalidated(f.Repos)
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.PasswordReset || e.Detail["via"] != "invitation" || e.Detail["sessions_revoked"] != "0" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.PasswordReset && e.Detail["via"] == "invitation" && e.Detail["sessions_revoked"] == "0"
 	})
 	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, apptest.Committed(res, 2))
 	if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); err != nil {
@@ -442,11 +433,8 @@ func TestChangeWrongCurrentPassword(t *testing.T) {
 	gomock.InOrder(
 		f.expectVerify(t, false),
 		f.expectLocked(t, false),
-		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginFailed || e.UserID != apptest.ID(100) || e.Detail["during"] != "password_change" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginFailed && e.UserID == apptest.ID(100) && e.Detail["during"] == "password_change"
 		}),
 	)
 	// Strict mocks: no Reset (the failure stays counted), no Hash, no
@@ -591,17 +579,11 @@ func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 	)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil)
 	expectLinksInvalidated(f.Repos)
-	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).Times(1).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-		if m.Kind != app.MailPasswordChanged || m.To != "walter.white@example.com" || m.UserID != apptest.ID(100) {
-			t.Errorf("mail %+v", m)
-		}
-		return nil
+	apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+		return m.Kind == app.MailPasswordChanged && m.To == "walter.white@example.com" && m.UserID == apptest.ID(100)
 	})
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.PasswordChanged || e.Detail["sessions_revoked"] != "2" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.PasswordChanged && e.Detail["sessions_revoked"] == "2"
 	})
 	if err := f.h.Handle(context.Background(), changeIn(currentPassword, newPassword)); err != nil {
 		t.Fatal(err)

@@ -165,11 +165,8 @@ func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
 	gomock.InOrder(
 		f.expectFailureCounted(false),
-		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginFailed || e.UserID != uuid.Nil || e.Detail["email"] != "ghost@example.com" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginFailed && e.UserID == uuid.Nil && e.Detail["email"] == "ghost@example.com"
 		}),
 	)
 	pair, err := f.h.Handle(context.Background(), in(" Ghost@Example.com", password))
@@ -365,11 +362,8 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, bef
 			c.ID, c.IssuedAt, c.ExpiresAt = "jti-1", apptest.T0, apptest.T0.Add(accessTTL)
 			return "signed.jwt", c, nil
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != st.s.ID().String() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginSucceeded && e.UserID == u.ID() && e.Detail["session_id"] == st.s.ID().String()
 		}),
 	)...)
 	return st, res
@@ -783,11 +777,8 @@ func TestLoginMFAWithATOTPCode(t *testing.T) {
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
 	}, sessionCalls...)
 	calls = append(calls,
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginSucceeded || e.Detail["mfa"] != "totp" || e.Detail["session_id"] != (*s).ID().String() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginSucceeded && e.Detail["mfa"] == "totp" && e.Detail["session_id"] == (*s).ID().String()
 		}),
 		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2), // the code, not the password, ends the failures
 	)
@@ -811,23 +802,14 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 	}, sessionCalls...)
 	calls = append(calls,
 		f.Repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(3, nil),
-		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			if m.Kind != app.MailRecoveryCodeUsed || m.To != "owner@example.com" || m.Data["remaining"] != "3" {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
+		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+			return m.Kind == app.MailRecoveryCodeUsed && m.To == "owner@example.com" && m.Data["remaining"] == "3"
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFARecoveryCodeUsed || e.Detail["remaining"] != "3" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.MFARecoveryCodeUsed && e.Detail["remaining"] == "3"
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginSucceeded || e.Detail["mfa"] != "recovery_code" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginSucceeded && e.Detail["mfa"] == "recovery_code"
 		}),
 		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
 	)
@@ -858,19 +840,13 @@ func TestLoginMFAWrongCode(t *testing.T) {
 			}
 			calls = append(calls,
 				f.RL.EXPECT().Blocked(gomock.Any(), gomock.Any(), 100).Return(c.lockout, time.Duration(0), nil),
-				f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-					if e.Type != audit.MFACodeFailed || e.UserID != f.u.ID() || e.Detail["during"] != "login" {
-						t.Errorf("audit %+v", e)
-					}
-					return nil
+				apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+					return e.Type == audit.MFACodeFailed && e.UserID == f.u.ID() && e.Detail["during"] == "login"
 				}),
 			)
 			if c.lockout {
-				calls = append(calls, f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-					if e.Type != audit.MFALocked {
-						t.Errorf("audit %+v", e)
-					}
-					return nil
+				calls = append(calls, apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+					return e.Type == audit.MFALocked
 				}))
 			}
 			gomock.InOrder(calls...)
@@ -1015,11 +991,8 @@ func TestLoginMFAThrottled(t *testing.T) {
 			if c.window {
 				calls = append(calls, f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), 100, gomock.Any()).Return(false, time.Duration(0), nil))
 			}
-			calls = append(calls, f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.LoginThrottled || e.Detail["during"] != "login" {
-					t.Errorf("audit %+v", e)
-				}
-				return nil
+			calls = append(calls, apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+				return e.Type == audit.LoginThrottled && e.Detail["during"] == "login"
 			}))
 			gomock.InOrder(calls...)
 			_, err := f.h.Handle(context.Background(), f.input(mfaCode(0)))

@@ -40,11 +40,8 @@ func expectRevoked(t *testing.T, repos *apptest.Repos, s *session.Session, typ a
 			}
 			return nil
 		}),
-		repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != typ || e.UserID != principal.UserID || e.Detail["session_id"] != s.ID().String() || e.IP != meta.IP {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool {
+			return e.Type == typ && e.UserID == principal.UserID && e.Detail["session_id"] == s.ID().String() && e.IP == meta.IP
 		}),
 	)
 }

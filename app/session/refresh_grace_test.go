@@ -112,11 +112,8 @@ func (f *refreshFixture) expectReuse(t *testing.T, s *session.Session) []any {
 			}
 			return nil
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.RefreshReuseDetected || e.Detail["session_id"] != s.ID().String() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.RefreshReuseDetected && e.Detail["session_id"] == s.ID().String()
 		}),
 	}
 }

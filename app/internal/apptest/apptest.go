@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -422,6 +423,28 @@ func expectWithin(tx *mock.MockTxManager, r app.Repos, times int, begin, end fun
 			return err
 		})
 	return res
+}
+
+// ExpectMail expects one mail queued at T0, and fails t unless ok
+// accepts it.
+func ExpectMail(t testing.TB, ob *mock.MockOutbox, ok func(app.OutboundMail) bool) *gomock.Call {
+	return ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		if !ok(m) {
+			t.Errorf("mail %+v", m)
+		}
+		return nil
+	})
+}
+
+// ExpectAudit expects one event appended, and fails t unless ok accepts
+// it.
+func ExpectAudit(t testing.TB, log *mock.MockAuditLog, ok func(audit.Event) bool) *gomock.Call {
+	return log.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if !ok(e) {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
 }
 
 // Counter counts calls by "Port.Method".
