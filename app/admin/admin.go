@@ -53,6 +53,28 @@ func pageLimit(limit *int) (int, error) {
 	return *limit, nil
 }
 
+// pageRequest checks a requested page: its size (nil: the default) and
+// its cursor, read by parse.
+func pageRequest[C any](limit *int, cursor string, parse func(string) (C, error)) (int, C, error) {
+	n, err := pageLimit(limit)
+	if err != nil {
+		var none C
+		return 0, none, err
+	}
+	c, err := parse(cursor)
+	return n, c, err
+}
+
+// pageOf cuts items, read one over limit to learn whether a next page
+// exists, to limit, and returns the cursor of that next page ("" when
+// there is none).
+func pageOf[T any](items []T, limit int, cursor func(last T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], cursor(items[limit-1])
+}
+
 var errBadCursor = domain.InvalidRequest(domain.FieldError{Field: "cursor", Code: "invalid_cursor", Message: "The cursor is not one this list returned."})
 
 // Cursors are opaque to clients: base64url of a short text. They carry
