@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
@@ -91,6 +92,11 @@ var ErrSealBroken = errors.New("a sealed secret does not open with this secret k
 type RequestMeta struct {
 	IP        string
 	UserAgent string
+}
+
+// Event is the audit event of type t about userID, at now, of this request.
+func (m RequestMeta) Event(t audit.Type, userID uuid.UUID, now time.Time, detail map[string]string) audit.Event {
+	return audit.Event{Type: t, UserID: userID, IP: m.IP, UserAgent: m.UserAgent, At: now, Detail: detail}
 }
 
 // Observer hears of what operators watch but no caller is told, such as a

@@ -57,6 +57,6 @@ func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password s
 		if err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.AccountDeleted, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"email": fresh.Email().String()}})
+		return r.Audit.Append(ctx, meta.Event(audit.AccountDeleted, fresh.ID(), now, map[string]string{"email": fresh.Email().String()}))
 	})
 }

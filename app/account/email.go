@@ -204,7 +204,7 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 			return err
 		}
 		detail["sessions_revoked"] = strconv.Itoa(n)
-		return r.Audit.Append(ctx, audit.Event{Type: audit.EmailChanged, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: detail})
+		return r.Audit.Append(ctx, meta.Event(audit.EmailChanged, u.ID(), now, detail))
 	})
 	if err != nil {
 		return nil, err

@@ -281,5 +281,5 @@ func event(t audit.Type, actor string, meta app.RequestMeta, now time.Time, deta
 	for k, v := range detail {
 		d[k] = v
 	}
-	return audit.Event{Type: t, UserID: uuid.Nil, IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: d}
+	return meta.Event(t, uuid.Nil, now, d)
 }

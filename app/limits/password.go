@@ -44,9 +44,9 @@ func (p *PasswordCheck) Check(ctx context.Context, u *user.User, password, durin
 		}
 		now := p.clock.Now()
 		// A failure to audit a refused check does not change the answer.
-		_ = p.audit.Append(ctx, audit.Event{Type: audit.LoginFailed, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
+		_ = p.audit.Append(ctx, meta.Event(audit.LoginFailed, u.ID(), now, map[string]string{"during": during}))
 		if locked {
-			_ = p.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
+			_ = p.audit.Append(ctx, meta.Event(audit.AccountLocked, u.ID(), now, nil))
 		}
 		return domain.ErrWrongPassword
 	}

@@ -148,5 +148,5 @@ func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u 
 	for k, v := range set.detail {
 		detail[k] = v
 	}
-	return r.Audit.Append(ctx, audit.Event{Type: set.event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: detail})
+	return r.Audit.Append(ctx, meta.Event(set.event, u.ID(), now, detail))
 }
