@@ -196,11 +196,8 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
 		}
-		n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
+		n, err := app.RevokeAccess(ctx, r, u.ID(), keep, now)
 		if err != nil {
-			return err
-		}
-		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, app.AccountLinks...); err != nil {
 			return err
 		}
 		detail["sessions_revoked"] = strconv.Itoa(n)

@@ -132,11 +132,8 @@ func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *
 // dies with the owner's reset), audits the event and, when set.notify,
 // enqueues the "password changed" notice to the stored address.
 func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, set passwordSet, meta app.RequestMeta, now time.Time) error {
-	n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
+	n, err := app.RevokeAccess(ctx, r, u.ID(), keep, now)
 	if err != nil {
-		return err
-	}
-	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, app.AccountLinks...); err != nil {
 		return err
 	}
 	if set.notify {

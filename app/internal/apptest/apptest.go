@@ -34,28 +34,14 @@ var T0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 // PublicURL is the public base URL the tests build links from.
 const PublicURL = "https://auth.example.test"
 
-// Clock is a settable fixed clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is a stopped clock.
+type Clock struct{ t time.Time }
 
 // NewClock returns a clock stopped at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
-// Now returns the current fixed time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// Now returns the time the clock stopped at.
+func (c *Clock) Now() time.Time { return c.t }
 
 // IDs hands out 00000000-0000-4000-8000-000000000001, ...2, ... in order.
 type IDs struct {
