@@ -68,6 +68,18 @@ func (f *resetFixture) resetToken(usedAt *time.Time) func(context.Context, token
 	}
 }
 
+// expectUsedUnderLock expects a reset of a live token up to its use in
+// the second transaction, where the user read for change is locked.
+func (f *resetFixture) expectUsedUnderLock(locked *user.User) *apptest.TxResults {
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
+	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
+	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
+	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
+	return res
+}
+
 func TestResetHappyPath(t *testing.T) {
 	f := newReset(t)
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
@@ -192,12 +204,7 @@ func TestResetFirstLookDoesNotUseTheToken(t *testing.T) {
 
 func TestResetInvalidationFailureRollsBack(t *testing.T) {
 	f := newReset(t)
-	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
-	f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
-	f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-	f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
-	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
-	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
+	res := f.expectUsedUnderLock(storedUser(true))
 	f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
@@ -319,12 +326,7 @@ func TestResetRefusesADisabledAccount(t *testing.T) {
 	})
 	t.Run("while hashing", func(t *testing.T) {
 		f := newReset(t)
-		res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
-		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).Times(2).DoAndReturn(f.resetToken(nil))
-		f.Repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
-		f.Hasher.EXPECT().Hash(gomock.Any(), gomock.Any()).Return("$argon2id$new", nil)
-		f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Return(nil)
-		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(disabled, nil)
+		res := f.expectUsedUnderLock(disabled)
 		if err := f.h.Handle(context.Background(), f.raw, newPassword, meta); !errors.Is(err, domain.ErrInvalidToken) {
 			t.Fatalf("err = %v, want invalid_token", err)
 		}
