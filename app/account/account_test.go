@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
-	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
@@ -799,18 +798,11 @@ func TestVerifyEmailFailuresPropagate(t *testing.T) {
 	})
 }
 
-// selfFixture is what the signed-in user's own account changes need.
-type selfFixture struct {
-	*apptest.Ports
-	check  *limits.PasswordCheck
-	stepUp *appmfa.StepUp
-}
+// selfFixture is what the signed-in user's own account changes need: the
+// ports, their password check and step-up.
+type selfFixture struct{ *apptest.Ports }
 
-func newSelf(t *testing.T) *selfFixture {
-	f := &selfFixture{Ports: apptest.NewPorts(t)}
-	f.check, f.stepUp = f.PasswordCheck(), f.StepUp()
-	return f
-}
+func newSelf(t *testing.T) *selfFixture { return &selfFixture{apptest.NewPorts(t)} }
 
 // signedIn seeds the signed-in user u and, when mfaOn, a confirmed
 // second factor of theirs (the step-up looks at it).
@@ -823,7 +815,7 @@ func (f *selfFixture) signedIn(u *user.User, mfaOn bool) {
 }
 
 func newDeleteAccount(f *selfFixture) *account.DeleteAccount {
-	return account.NewDeleteAccount(f.Users, f.Tx, f.check, f.stepUp, apptest.NewClock(apptest.T0), &apptest.IDs{})
+	return account.NewDeleteAccount(f.Users, f.Tx, f.PasswordCheck(), f.StepUp(), apptest.NewClock(apptest.T0), &apptest.IDs{})
 }
 
 // passwordOnly is a session of u from before MFA was turned on.
@@ -911,8 +903,8 @@ func newChangeEmail(f *selfFixture) *account.ChangeEmail {
 	return account.NewChangeEmail(account.ChangeEmailDeps{
 		Users:  f.Users,
 		Tx:     f.Tx,
-		Check:  f.check,
-		StepUp: f.stepUp,
+		Check:  f.PasswordCheck(),
+		StepUp: f.StepUp(),
 		Guard:  f.Guard,
 		Clock:  apptest.NewClock(apptest.T0),
 		IDs:    &apptest.IDs{},
