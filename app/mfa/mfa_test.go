@@ -185,45 +185,39 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 }
 
 func TestStartRefusals(t *testing.T) {
-	t.Run("already enabled: before any password check", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(true))
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
-		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("wrong password: nothing made", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(nil)
-		f.expectPassword(false)
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "wrong", Meta: meta})
-		if !errors.Is(err, domain.ErrWrongPassword) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("deleted account", func(t *testing.T) {
-		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
-		if !errors.Is(err, domain.ErrUnauthorized) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("confirmed meanwhile", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(nil)
-		f.expectPassword(true)
-		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
-		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
-		f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
-		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
-		f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
-		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
+	for _, c := range []struct {
+		name     string
+		password string
+		expect   func(t *testing.T, f *fixture) // strict mocks: nothing else
+		want     error
+	}{
+		{"already enabled: before any password check", "pw", func(_ *testing.T, f *fixture) { f.signedIn(f.factor(true)) }, mfa.ErrAlreadyEnabled},
+		{"wrong password: nothing made", "wrong", func(_ *testing.T, f *fixture) {
+			f.signedIn(nil)
+			f.expectPassword(false)
+		}, domain.ErrWrongPassword},
+		{"deleted account", "pw", func(_ *testing.T, f *fixture) {
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
+		}, domain.ErrUnauthorized},
+		{"confirmed meanwhile", "pw", func(t *testing.T, f *fixture) {
+			f.signedIn(nil)
+			f.expectPassword(true)
+			f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
+			f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
+			f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
+			apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
+			f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
+		}, mfa.ErrAlreadyEnabled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			c.expect(t, f)
+			_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: c.password, Meta: meta})
+			if err != c.want {
+				t.Fatalf("err = %v, want exactly %v", err, c.want)
+			}
+		})
+	}
 }
 
 func (f *fixture) newConfirm() *appmfa.Confirm {
@@ -472,37 +466,41 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 }
 
 func TestDisableRefusals(t *testing.T) {
-	t.Run("not enabled", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(false))
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("wrong password: no code checked", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(true))
-		f.expectPassword(false)
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("replayed code", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(true))
-		f.expectPassword(true)
-		f.expectBegin()
-		f.expectOpen(t)
-		res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
-		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
-		f.expectCodeFailed(t, "mfa_disable")
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); err != mfa.ErrWrongCode {
-			t.Fatalf("err = %v", err)
-		}
-		if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
-			t.Fatalf("transaction results %v", errs)
-		}
-	})
+	for _, c := range []struct {
+		name     string
+		password string
+		expect   func(t *testing.T, f *fixture) // strict mocks: nothing else
+		want     error
+	}{
+		{"not enabled", "pw", func(_ *testing.T, f *fixture) { f.signedIn(f.factor(false)) }, mfa.ErrNotEnabled},
+		{"wrong password: no code checked", "x", func(_ *testing.T, f *fixture) {
+			f.signedIn(f.factor(true))
+			f.expectPassword(false)
+		}, domain.ErrWrongPassword},
+		{"replayed code", "pw", func(t *testing.T, f *fixture) {
+			f.signedIn(f.factor(true))
+			f.expectPassword(true)
+			f.expectBegin()
+			f.expectOpen(t)
+			res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
+			f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
+			f.expectCodeFailed(t, "mfa_disable")
+			t.Cleanup(func() {
+				if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+					t.Errorf("transaction results %v", errs)
+				}
+			})
+		}, mfa.ErrWrongCode},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			c.expect(t, f)
+			err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: c.password, Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta})
+			if err != c.want {
+				t.Fatalf("err = %v, want exactly %v", err, c.want)
+			}
+		})
+	}
 	// Without a code, a session that has not proved a second factor
 	// within the max age is refused after the password check, before
 	// any code is counted or anything changes.
