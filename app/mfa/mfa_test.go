@@ -184,13 +184,28 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 	}
 }
 
+// refusal is a case of a use case refusing the password given: what it
+// expects before the call (strict mocks: nothing else), and exactly the
+// error it wants.
+type refusal struct {
+	name     string
+	password string
+	expect   func(t *testing.T, f *fixture)
+	want     error
+}
+
+func (c refusal) run(t *testing.T, call func(f *fixture, password string) error) {
+	t.Run(c.name, func(t *testing.T) {
+		f := newFixture(t)
+		c.expect(t, f)
+		if err := call(f, c.password); err != c.want {
+			t.Fatalf("err = %v, want exactly %v", err, c.want)
+		}
+	})
+}
+
 func TestStartRefusals(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		password string
-		expect   func(t *testing.T, f *fixture) // strict mocks: nothing else
-		want     error
-	}{
+	for _, c := range []refusal{
 		{"already enabled: before any password check", "pw", func(_ *testing.T, f *fixture) { f.signedIn(f.factor(true)) }, mfa.ErrAlreadyEnabled},
 		{"wrong password: nothing made", "wrong", func(_ *testing.T, f *fixture) {
 			f.signedIn(nil)
@@ -209,13 +224,9 @@ func TestStartRefusals(t *testing.T) {
 			f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
 		}, mfa.ErrAlreadyEnabled},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			c.expect(t, f)
-			_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: c.password, Meta: meta})
-			if err != c.want {
-				t.Fatalf("err = %v, want exactly %v", err, c.want)
-			}
+		c.run(t, func(f *fixture, password string) error {
+			_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: password, Meta: meta})
+			return err
 		})
 	}
 }
@@ -466,12 +477,7 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 }
 
 func TestDisableRefusals(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		password string
-		expect   func(t *testing.T, f *fixture) // strict mocks: nothing else
-		want     error
-	}{
+	for _, c := range []refusal{
 		{"not enabled", "pw", func(_ *testing.T, f *fixture) { f.signedIn(f.factor(false)) }, mfa.ErrNotEnabled},
 		{"wrong password: no code checked", "x", func(_ *testing.T, f *fixture) {
 			f.signedIn(f.factor(true))
@@ -492,13 +498,8 @@ func TestDisableRefusals(t *testing.T) {
 			})
 		}, mfa.ErrWrongCode},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			c.expect(t, f)
-			err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: c.password, Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta})
-			if err != c.want {
-				t.Fatalf("err = %v, want exactly %v", err, c.want)
-			}
+		c.run(t, func(f *fixture, password string) error {
+			return f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: password, Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta})
 		})
 	}
 	// Without a code, a session that has not proved a second factor
