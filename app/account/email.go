@@ -69,11 +69,8 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 	if err != nil {
 		return domain.Validation(domain.FieldError{Field: "new_email", Code: "invalid_email", Message: "The email address is not valid."})
 	}
-	u, err := app.SignedIn(ctx, h.d.Users, in.UserID)
+	u, err := h.d.Check.SignedIn(ctx, h.d.Users, in.UserID, in.Password, "email_change", in.Meta)
 	if err != nil {
-		return err
-	}
-	if err := h.d.Check.Check(ctx, u, in.Password, "email_change", in.Meta); err != nil {
 		return err
 	}
 	if _, err := h.d.StepUp.Require(ctx, u, in.Proof, true, "email_change", in.Meta); err != nil {

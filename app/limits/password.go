@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 )
 
 // PasswordCheck is the throttled check of a signed-in user's password
@@ -51,4 +52,14 @@ func (p *PasswordCheck) Check(ctx context.Context, u *user.User, password, durin
 		return domain.ErrWrongPassword
 	}
 	return p.guard.LoginSucceeded(ctx, u.Email(), meta.IP)
+}
+
+// SignedIn reads the caller of a bearer endpoint (app.SignedIn) and checks
+// their password (Check).
+func (p *PasswordCheck) SignedIn(ctx context.Context, users app.UserRepository, id uuid.UUID, password, during string, meta app.RequestMeta) (*user.User, error) {
+	u, err := app.SignedIn(ctx, users, id)
+	if err != nil {
+		return nil, err
+	}
+	return u, p.Check(ctx, u, password, during, meta)
 }

@@ -334,19 +334,7 @@ type purposes []token.Purpose
 
 func (p purposes) Matches(x any) bool {
 	got, ok := x.([]token.Purpose)
-	if !ok || len(got) != len(p) {
-		return false
-	}
-	seen := map[token.Purpose]bool{}
-	for _, g := range got {
-		seen[g] = true
-	}
-	for _, w := range p {
-		if !seen[w] {
-			return false
-		}
-	}
-	return len(seen) == len(p)
+	return ok && slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(p)))
 }
 
 func (p purposes) String() string { return fmt.Sprintf("exactly the purposes %v", []token.Purpose(p)) }
