@@ -639,29 +639,25 @@ func TestAddressVerifiedDisabledMakesNoCalls(t *testing.T) {
 	}
 }
 
-type mailRequester interface {
-	Handle(ctx context.Context, rawEmail string) error
-}
-
 // The two mail requests, as their use cases build them: the kind recorded
 // and the per-address limit's window (a reset link's is its lifetime).
 var mailRequests = []struct {
 	name    string
-	build   func(app.Outbox, *limits.Guard, app.IDGenerator, app.Clock) mailRequester
+	build   func(app.Outbox, *limits.Guard, app.IDGenerator, app.Clock) apptest.MailRequester
 	request app.MailKind
 	window  time.Duration
 }{
-	{"resend verification", func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) mailRequester {
+	{"resend verification", func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) apptest.MailRequester {
 		return account.NewResendVerification(o, g, ids, c)
 	}, app.VerifyRequest, time.Hour},
-	{"forgot password", func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) mailRequester {
+	{"forgot password", func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) apptest.MailRequester {
 		return password.NewForgot(o, g, ids, c)
 	}, app.ResetRequest, 30 * time.Minute},
 }
 
 func TestMailRequests(t *testing.T) {
 	for _, c := range mailRequests {
-		build := func(t *testing.T) (mailRequester, *mock.MockOutbox, *mock.MockRateLimiter) {
+		build := func(t *testing.T) (apptest.MailRequester, *mock.MockOutbox, *mock.MockRateLimiter) {
 			ctrl := gomock.NewController(t)
 			ob, rl := mock.NewMockOutbox(ctrl), mock.NewMockRateLimiter(ctrl)
 			return c.build(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0)), ob, rl
@@ -707,24 +703,13 @@ func TestMailRequests(t *testing.T) {
 		// request carries the address only.
 		t.Run(c.name+": same work for any address", func(t *testing.T) {
 			run := func(addr string) map[string]int {
-				ctrl := gomock.NewController(t)
-				n := apptest.NewCounter()
-				ob, rl := mock.NewMockOutbox(ctrl), mock.NewMockRateLimiter(ctrl)
-				rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(true, time.Duration(0), nil)
-				ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+				n, queued := apptest.MailRequestWork(t, addr, c.build)
+				for _, m := range queued {
 					if m.Kind != c.request || m.UserID != uuid.Nil || m.Data != nil {
 						t.Errorf("request message %+v carries more than the address", m)
 					}
-					return nil
-				})
-				h := c.build(apptest.CountingOutbox{Outbox: ob, C: n},
-					limits.NewGuard(apptest.CountingRateLimiter{RateLimiter: rl, C: n}, limits.DefaultPolicy()),
-					apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: n}, apptest.NewClock(apptest.T0))
-				if err := h.Handle(context.Background(), addr); err != nil {
-					t.Fatal(err)
 				}
-				ctrl.Finish()
-				return n.Map()
+				return n
 			}
 			known, unknown := run("registered@example.com"), run("nobody@example.com")
 			want := map[string]int{"RateLimiter.Hit": 1, "Outbox.Enqueue": 1, "IDGenerator.NewID": 1}

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -421,62 +420,31 @@ func ExpectAudit(t testing.TB, log *mock.MockAuditLog, ok func(audit.Event) bool
 	})
 }
 
-// Counter counts calls by "Port.Method".
-type Counter struct {
-	mu sync.Mutex
-	m  map[string]int
+// MailRequester is a use case taking a mail request for an address.
+type MailRequester interface {
+	Handle(ctx context.Context, rawEmail string) error
 }
 
-// NewCounter returns an empty counter.
-func NewCounter() *Counter { return &Counter{m: map[string]int{}} }
-
-// Inc counts one call.
-func (c *Counter) Inc(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[name]++
-}
-
-// Map returns a copy of the counts.
-func (c *Counter) Map() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.m)
-}
-
-// CountingRateLimiter counts the hits it forwards to RateLimiter; the
-// strict mock it wraps refuses any other call.
-type CountingRateLimiter struct {
-	app.RateLimiter
-	C *Counter
-}
-
-func (c CountingRateLimiter) Hit(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	c.C.Inc("RateLimiter.Hit")
-	return c.RateLimiter.Hit(ctx, key, limit, window)
-}
-
-// CountingOutbox counts the mail it forwards to Outbox; the strict mock it
-// wraps refuses any other call.
-type CountingOutbox struct {
-	app.Outbox
-	C *Counter
-}
-
-func (c CountingOutbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
-	c.C.Inc("Outbox.Enqueue")
-	return c.Outbox.Enqueue(ctx, m, now)
-}
-
-// CountingIDs counts the ids it forwards.
-type CountingIDs struct {
-	app.IDGenerator
-	C *Counter
-}
-
-func (c CountingIDs) NewID() uuid.UUID {
-	c.C.Inc("IDGenerator.NewID")
-	return c.IDGenerator.NewID()
+// MailRequestWork makes the request for addr of the use case build makes
+// of ports that let it through, and returns the calls it made of them, by
+// "Port.Method", and the mail it queued.
+func MailRequestWork(t testing.TB, addr string, build func(app.Outbox, *limits.Guard, app.IDGenerator, app.Clock) MailRequester) (map[string]int, []app.OutboundMail) {
+	ctrl := gomock.NewController(t)
+	ob, rl, ids := mock.NewMockOutbox(ctrl), mock.NewMockRateLimiter(ctrl), &IDs{}
+	hits := 0
+	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(context.Context, string, int, time.Duration) (bool, time.Duration, error) {
+		hits++
+		return true, 0, nil
+	})
+	var queued []app.OutboundMail
+	ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		queued = append(queued, m)
+		return nil
+	})
+	if err := build(ob, limits.NewGuard(rl, limits.DefaultPolicy()), ids, NewClock(T0)).Handle(context.Background(), addr); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]int{"RateLimiter.Hit": hits, "Outbox.Enqueue": len(queued), "IDGenerator.NewID": ids.Count()}, queued
 }
 
 // Compile-time checks.
@@ -486,9 +454,6 @@ var (
 	_ app.Observer    = (*Observer)(nil)
 	_ appmfa.TOTP     = TOTP{}
 	_ app.IDGenerator = (*IDs)(nil)
-	_ app.RateLimiter = CountingRateLimiter{}
-	_ app.Outbox      = CountingOutbox{}
-	_ app.IDGenerator = CountingIDs{}
 )
 
 // ExpectLoginFailuresCleared expects the login failures counted under one
