@@ -1,6 +1,7 @@
 // Package apptest holds small fakes and mock helpers shared by the use-case
-// tests: a fixed clock, deterministic ids and randomness, the repositories of
-// one transaction as gomock mocks, and call counters. Test code only.
+// tests: a fixed clock, deterministic ids and randomness, the ports and the
+// repositories of one transaction as gomock mocks, and expectations of the
+// calls many use cases make. Test code only.
 package apptest
 
 import (
