@@ -29,11 +29,7 @@ func CLI() Actor { return Actor{Name: "cli"} }
 // event is the audit event of an operator's change to userID, with the
 // actor named in the detail.
 func (a Actor) event(t audit.Type, userID uuid.UUID, now time.Time, detail map[string]string) audit.Event {
-	d := map[string]string{"actor": a.Name}
-	for k, v := range detail {
-		d[k] = v
-	}
-	return audit.Event{Type: t, UserID: userID, IP: a.Meta.IP, UserAgent: a.Meta.UserAgent, At: now, Detail: d}
+	return a.Meta.ActorEvent(t, a.Name, userID, now, detail)
 }
 
 // Page sizes of the lists.

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
+	"github.com/google/uuid"
 )
 
 // Source says where a key is kept.
@@ -73,7 +74,7 @@ func (r *Ring) Rotate(ctx context.Context, actor string, meta app.RequestMeta) (
 		if err := repos.SigningKeys.Add(ctx, next); err != nil {
 			return err
 		}
-		return repos.Audit.Append(ctx, event(audit.KeyRotated, actor, meta, now, map[string]string{"kid": next.KID, "activate_at": next.ActivateAt.UTC().Format(time.RFC3339)}))
+		return repos.Audit.Append(ctx, meta.ActorEvent(audit.KeyRotated, actor, uuid.Nil, now, map[string]string{"kid": next.KID, "activate_at": next.ActivateAt.UTC().Format(time.RFC3339)}))
 	})
 	if err != nil {
 		return KeyView{}, err
@@ -118,7 +119,7 @@ func (r *Ring) Retire(ctx context.Context, actor string, meta app.RequestMeta, k
 				return err
 			}
 		}
-		return repos.Audit.Append(ctx, event(audit.KeyRetired, actor, meta, now, detail))
+		return repos.Audit.Append(ctx, meta.ActorEvent(audit.KeyRetired, actor, uuid.Nil, now, detail))
 	})
 	return err
 }

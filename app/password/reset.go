@@ -2,6 +2,7 @@ package password
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"time"
 
@@ -142,8 +143,6 @@ func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u 
 		}
 	}
 	detail := map[string]string{"sessions_revoked": strconv.Itoa(n)}
-	for k, v := range set.detail {
-		detail[k] = v
-	}
+	maps.Copy(detail, set.detail)
 	return r.Audit.Append(ctx, meta.Event(set.event, u.ID(), now, detail))
 }
