@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"maps"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -99,6 +101,19 @@ var ErrSealBroken = errors.New("a sealed secret does not open with this secret k
 type RequestMeta struct {
 	IP        string
 	UserAgent string
+}
+
+// Event is the audit event of type t about userID, at now, of this request.
+func (m RequestMeta) Event(t audit.Type, userID uuid.UUID, now time.Time, detail map[string]string) audit.Event {
+	return audit.Event{Type: t, UserID: userID, IP: m.IP, UserAgent: m.UserAgent, At: now, Detail: detail}
+}
+
+// ActorEvent is the Event of an operator's change, actor named in the
+// detail.
+func (m RequestMeta) ActorEvent(t audit.Type, actor string, userID uuid.UUID, now time.Time, detail map[string]string) audit.Event {
+	d := map[string]string{"actor": actor}
+	maps.Copy(d, detail)
+	return m.Event(t, userID, now, d)
 }
 
 // Observer hears of what operators watch but no caller is told, such as a

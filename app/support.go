@@ -93,6 +93,18 @@ func IssuePasswordLink(ctx context.Context, r Repos, rnd io.Reader, userID uuid.
 // address. Setting a password or moving the address kills them all.
 var AccountLinks = []token.Purpose{token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail}
 
+// RevokeAccess revokes every session of userID but keep, then kills every
+// account link of theirs: what setting a password or moving the address
+// does. It returns how many sessions it revoked.
+func RevokeAccess(ctx context.Context, r Repos, userID, keep uuid.UUID, now time.Time) (int, error) {
+	n, err := r.Sessions.RevokeAll(ctx, userID, keep, now)
+	if err != nil {
+		return 0, err
+	}
+	_, err = r.Tokens.InvalidateUnused(ctx, userID, now, AccountLinks...)
+	return n, err
+}
+
 // AddVerificationToken stores a verification token for u with a fresh
 // secret and enqueues the mail with its link to u's stored address.
 // passwordHash is the password chosen at the registration this token

@@ -54,46 +54,38 @@ func TestNewLinks(t *testing.T) {
 func TestIssuePasswordLink(t *testing.T) {
 	ctx := context.Background()
 	uid := apptest.ID(1)
-	t.Run("invalidates the unused reset tokens, then adds the new one", func(t *testing.T) {
-		r := apptest.NewRepos(gomock.NewController(t))
-		var stored *token.OneTimeToken
-		// The order is the behaviour: invalidating after the add would kill
-		// the new link too. Only reset tokens die, never a verification.
-		gomock.InOrder(
-			r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), uid, apptest.T0, apptest.Purposes(token.PurposeResetPassword)).Return(2, nil),
-			r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
-				stored = tk
-				return nil
-			}),
-		)
-		s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeResetPassword, apptest.T0, 30*time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token.HashOf(s) != stored.Hash() || stored.UserID() != uid || stored.Purpose() != token.PurposeResetPassword ||
-			!stored.CreatedAt().Equal(apptest.T0) || !stored.ExpiresAt().Equal(apptest.T0.Add(30*time.Minute)) ||
-			stored.UsedAt() != nil || stored.PasswordHash() != "" {
-			t.Fatalf("stored %+v", stored)
-		}
-	})
-	t.Run("an invitation replaces only invitations", func(t *testing.T) {
-		r := apptest.NewRepos(gomock.NewController(t))
-		var stored *token.OneTimeToken
-		gomock.InOrder(
-			r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), uid, apptest.T0, apptest.Purposes(token.PurposeInvite)).Return(0, nil),
-			r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
-				stored = tk
-				return nil
-			}),
-		)
-		s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, token.PurposeInvite, apptest.T0, 72*time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token.HashOf(s) != stored.Hash() || stored.Purpose() != token.PurposeInvite || !stored.ExpiresAt().Equal(apptest.T0.Add(72*time.Hour)) {
-			t.Fatalf("stored %+v", stored)
-		}
-	})
+	// The order is the behaviour: invalidating after the add would kill
+	// the new link too. Only the links of the new one's purpose die: a
+	// reset never kills a verification, an invitation only invitations.
+	for _, c := range []struct {
+		name    string
+		purpose token.Purpose
+		ttl     time.Duration
+	}{
+		{"invalidates the unused reset tokens, then adds the new one", token.PurposeResetPassword, 30 * time.Minute},
+		{"an invitation replaces only invitations", token.PurposeInvite, 72 * time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := apptest.NewRepos(gomock.NewController(t))
+			var stored *token.OneTimeToken
+			gomock.InOrder(
+				r.Tokens.EXPECT().InvalidateUnused(gomock.Any(), uid, apptest.T0, apptest.Purposes(c.purpose)).Return(2, nil),
+				r.Tokens.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
+					stored = tk
+					return nil
+				}),
+			)
+			s, err := app.IssuePasswordLink(ctx, r.App(), apptest.NewRand("x"), uid, c.purpose, apptest.T0, c.ttl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if token.HashOf(s) != stored.Hash() || stored.UserID() != uid || stored.Purpose() != c.purpose ||
+				!stored.CreatedAt().Equal(apptest.T0) || !stored.ExpiresAt().Equal(apptest.T0.Add(c.ttl)) ||
+				stored.UsedAt() != nil || stored.PasswordHash() != "" {
+				t.Fatalf("stored %+v", stored)
+			}
+		})
+	}
 	t.Run("invalidation fails: nothing added", func(t *testing.T) {
 		r := apptest.NewRepos(gomock.NewController(t))
 		boom := errors.New("db")

@@ -33,11 +33,8 @@ func NewDeleteAccount(users app.UserRepository, tx app.TxManager, check *limits.
 // Handle deletes the account of userID if password is its password (and,
 // with MFA on, p steps up).
 func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error {
-	u, err := app.SignedIn(ctx, h.users, userID)
+	u, err := h.check.SignedIn(ctx, h.users, userID, password, "account_deletion", meta)
 	if err != nil {
-		return err
-	}
-	if err := h.check.Check(ctx, u, password, "account_deletion", meta); err != nil {
 		return err
 	}
 	if _, err := h.stepUp.Require(ctx, u, p, true, "account_deletion", meta); err != nil {
@@ -57,6 +54,6 @@ func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password s
 		if err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.AccountDeleted, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"email": fresh.Email().String()}})
+		return r.Audit.Append(ctx, meta.Event(audit.AccountDeleted, fresh.ID(), now, map[string]string{"email": fresh.Email().String()}))
 	})
 }

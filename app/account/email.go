@@ -69,11 +69,8 @@ func (h *ChangeEmail) Handle(ctx context.Context, in ChangeEmailInput) error {
 	if err != nil {
 		return domain.Validation(domain.FieldError{Field: "new_email", Code: "invalid_email", Message: "The email address is not valid."})
 	}
-	u, err := app.SignedIn(ctx, h.d.Users, in.UserID)
+	u, err := h.d.Check.SignedIn(ctx, h.d.Users, in.UserID, in.Password, "email_change", in.Meta)
 	if err != nil {
-		return err
-	}
-	if err := h.d.Check.Check(ctx, u, in.Password, "email_change", in.Meta); err != nil {
 		return err
 	}
 	if _, err := h.d.StepUp.Require(ctx, u, in.Proof, true, "email_change", in.Meta); err != nil {
@@ -196,15 +193,12 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
 		}
-		n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
+		n, err := app.RevokeAccess(ctx, r, u.ID(), keep, now)
 		if err != nil {
 			return err
 		}
-		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, app.AccountLinks...); err != nil {
-			return err
-		}
 		detail["sessions_revoked"] = strconv.Itoa(n)
-		return r.Audit.Append(ctx, audit.Event{Type: audit.EmailChanged, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: detail})
+		return r.Audit.Append(ctx, meta.Event(audit.EmailChanged, u.ID(), now, detail))
 	})
 	if err != nil {
 		return nil, err

@@ -41,13 +41,13 @@ func TestLinkStateReadsWithoutConsuming(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctrl := gomock.NewController(t)
 			tokens, users := mock.NewMockOneTimeTokenRepository(ctrl), mock.NewMockUserRepository(ctrl)
-			raw, hash := newSecret(t)
+			secret, hash := apptest.Secret(t, t.Name())
 			tokens.EXPECT().ByHash(gomock.Any(), hash).Return(
 				token.Rehydrate(hash, apptest.ID(100), c.purpose, apptest.T0.Add(-time.Hour), c.expires, c.usedAt, "", ""), nil)
 			if c.u != nil {
 				users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(c.u, nil)
 			}
-			live, err := account.NewLinkState(tokens, users, apptest.NewClock(apptest.T0)).Live(context.Background(), raw, c.asked)
+			live, err := account.NewLinkState(tokens, users, apptest.NewClock(apptest.T0)).Live(context.Background(), secret.Reveal(), c.asked)
 			if err != nil || live != c.want {
 				t.Fatalf("Live = %v, %v; want %v", live, err, c.want)
 			}
@@ -64,14 +64,14 @@ func TestLinkStateUnknownAndFailures(t *testing.T) {
 	if live, err := h.Live(context.Background(), "not-a-token", token.PurposeVerifyEmail); live || err != nil {
 		t.Fatalf("malformed: %v, %v", live, err) // no read: strict mock
 	}
-	raw, hash := newSecret(t)
+	secret, hash := apptest.Secret(t, t.Name())
 	tokens.EXPECT().ByHash(gomock.Any(), hash).Return(nil, domain.ErrInvalidToken)
-	if live, err := h.Live(context.Background(), raw, token.PurposeVerifyEmail); live || err != nil {
+	if live, err := h.Live(context.Background(), secret.Reveal(), token.PurposeVerifyEmail); live || err != nil {
 		t.Fatalf("unknown: %v, %v", live, err)
 	}
 	down := errors.New("database down")
 	tokens.EXPECT().ByHash(gomock.Any(), hash).Return(nil, down)
-	if live, err := h.Live(context.Background(), raw, token.PurposeVerifyEmail); live || !errors.Is(err, down) {
+	if live, err := h.Live(context.Background(), secret.Reveal(), token.PurposeVerifyEmail); live || !errors.Is(err, down) {
 		t.Fatalf("store failure: %v, %v", live, err)
 	}
 }

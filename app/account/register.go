@@ -112,7 +112,7 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 				return err
 			}
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
+		return r.Audit.Append(ctx, meta.Event(audit.Registered, u.ID(), now, nil))
 	case err != nil:
 		return err
 	case !existing.Active() || !mayMail:

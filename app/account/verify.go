@@ -111,7 +111,7 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app
 		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeVerifyEmail); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.EmailVerified, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
+		return r.Audit.Append(ctx, meta.Event(audit.EmailVerified, u.ID(), now, nil))
 	})
 	if err != nil {
 		return nil, err

@@ -29,11 +29,7 @@ func CLI() Actor { return Actor{Name: "cli"} }
 // event is the audit event of an operator's change to userID, with the
 // actor named in the detail.
 func (a Actor) event(t audit.Type, userID uuid.UUID, now time.Time, detail map[string]string) audit.Event {
-	d := map[string]string{"actor": a.Name}
-	for k, v := range detail {
-		d[k] = v
-	}
-	return audit.Event{Type: t, UserID: userID, IP: a.Meta.IP, UserAgent: a.Meta.UserAgent, At: now, Detail: d}
+	return a.Meta.ActorEvent(t, a.Name, userID, now, detail)
 }
 
 // Page sizes of the lists.
@@ -51,6 +47,28 @@ func pageLimit(limit *int) (int, error) {
 		return 0, domain.InvalidRequest(domain.FieldError{Field: "limit", Code: "out_of_range", Message: "limit must be between 1 and 200."})
 	}
 	return *limit, nil
+}
+
+// pageRequest checks a requested page: its size (nil: the default) and
+// its cursor, read by parse.
+func pageRequest[C any](limit *int, cursor string, parse func(string) (C, error)) (int, C, error) {
+	n, err := pageLimit(limit)
+	if err != nil {
+		var none C
+		return 0, none, err
+	}
+	c, err := parse(cursor)
+	return n, c, err
+}
+
+// pageOf cuts items, read one over limit to learn whether a next page
+// exists, to limit, and returns the cursor of that next page ("" when
+// there is none).
+func pageOf[T any](items []T, limit int, cursor func(last T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], cursor(items[limit-1])
 }
 
 var errBadCursor = domain.InvalidRequest(domain.FieldError{Field: "cursor", Code: "invalid_cursor", Message: "The cursor is not one this list returned."})

@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
-	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
@@ -33,11 +32,8 @@ type fixture struct {
 }
 
 func newUsers(t *testing.T) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports:    apptest.NewPorts(ctrl),
-		sessions: mock.NewMockSessionRepository(ctrl),
-	}
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, sessions: mock.NewMockSessionRepository(p.Ctrl)}
 	policy := user.PasswordPolicy{MinLength: 15}
 	f.h = admin.NewUsers(admin.UsersDeps{
 		Users:     f.Users,
@@ -46,7 +42,7 @@ func newUsers(t *testing.T) *fixture {
 		Tx:        f.Tx,
 		Hasher:    f.Hasher,
 		Policy:    policy,
-		Guard:     limits.NewGuard(f.RL, limits.DefaultPolicy()),
+		Guard:     f.Guard,
 		Clock:     apptest.NewClock(apptest.T0),
 		IDs:       &apptest.IDs{},
 		Random:    apptest.NewRand("admin"),
@@ -229,11 +225,8 @@ func TestUpdateTurnsMFAOff(t *testing.T) {
 		calls := []any{f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), u.ID()).Return(wasOn, nil)}
 		if wasOn {
 			calls = append(calls,
-				f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-					if m.Kind != app.MailMFADisabled || m.To != u.Email().String() || m.UserID != u.ID() || m.Data["by"] != "operator" {
-						t.Errorf("mail %+v", m)
-					}
-					return nil
+				apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+					return m.Kind == app.MailMFADisabled && m.To == u.Email().String() && m.UserID == u.ID() && m.Data["by"] == "operator"
 				}),
 				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.MFADisabled, u.ID(), nil)),
 			)
@@ -318,21 +311,20 @@ func TestUnlockClearsTheLockAndEveryPairCount(t *testing.T) {
 		codeKeys[k] = true
 		return true, 0, nil
 	}).Times(2)
-	if err := limits.NewGuard(f.RL, limits.DefaultPolicy()).BeginCode(context.Background(), u.ID(), false); err != nil {
+	if err := f.Guard.BeginCode(context.Background(), u.ID(), false); err != nil {
 		t.Fatal(err)
 	}
 	if len(reset) != 3 || !codeKeys[reset[1]] || !codeKeys[reset[2]] {
 		t.Fatalf("Unlock reset %v; want the account lock, then the code keys %v", reset, codeKeys)
 	}
 	// The prefix is the one BeginLogin's pair counters start with.
-	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
 	f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string, _ int, _ time.Duration) (bool, time.Duration, error) {
 		if strings.HasPrefix(k, "login:pair") && !strings.HasPrefix(k, prefix) {
 			t.Errorf("pair key %q does not start with the unlocked prefix %q", k, prefix)
 		}
 		return true, 0, nil
 	}).Times(2)
-	if err := guard.BeginLogin(context.Background(), u.Email(), "198.51.100.1"); err != nil {
+	if err := f.Guard.BeginLogin(context.Background(), u.Email(), "198.51.100.1"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -351,11 +343,8 @@ func TestKeysStoreOnlyTheHash(t *testing.T) {
 		saved = k
 		return nil
 	})
-	repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.AdminKeyCreated || e.Detail["key"] != "ci" || e.Detail["actor"] != "cli" {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.AdminKeyCreated && e.Detail["key"] == "ci" && e.Detail["actor"] == "cli"
 	})
 	key, err := h.Create(context.Background(), admin.CLI(), "ci")
 	if err != nil {

@@ -29,11 +29,7 @@ type AuditInput struct {
 // Query returns a page of events, newest first, and the cursor of the
 // next page ("" after the last).
 func (h *Audit) Query(ctx context.Context, in AuditInput) ([]audit.Record, string, error) {
-	limit, err := pageLimit(in.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	before, err := parseAuditCursor(in.Cursor)
+	limit, before, err := pageRequest(in.Limit, in.Cursor, parseAuditCursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -44,11 +40,7 @@ func (h *Audit) Query(ctx context.Context, in AuditInput) ([]audit.Record, strin
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(recs) > limit {
-		recs = recs[:limit]
-		next = auditCursor(recs[limit-1].Seq)
-	}
+	recs, next := pageOf(recs, limit, func(r audit.Record) string { return auditCursor(r.Seq) })
 	return recs, next, nil
 }
 

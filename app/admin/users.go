@@ -65,11 +65,7 @@ type ListInput struct {
 // List returns a page of users, newest first, and the cursor of the next
 // page ("" after the last).
 func (h *Users) List(ctx context.Context, in ListInput) ([]UserView, string, error) {
-	limit, err := pageLimit(in.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	before, err := parseUserCursor(in.Cursor)
+	limit, before, err := pageRequest(in.Limit, in.Cursor, parseUserCursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -82,12 +78,9 @@ func (h *Users) List(ctx context.Context, in ListInput) ([]UserView, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(found) > limit {
-		found = found[:limit]
-		last := found[limit-1]
-		next = userCursor(app.UserCursor{CreatedAt: last.CreatedAt(), ID: last.ID()})
-	}
+	found, next := pageOf(found, limit, func(last *user.User) string {
+		return userCursor(app.UserCursor{CreatedAt: last.CreatedAt(), ID: last.ID()})
+	})
 	views, err := h.views(ctx, found)
 	return views, next, err
 }

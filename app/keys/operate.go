@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
+	"github.com/google/uuid"
 )
 
 // Source says where a key is kept.
@@ -81,7 +82,7 @@ func (r *Ring) Rotate(ctx context.Context, actor string, meta app.RequestMeta) (
 			if err := repos.SigningKeys.Add(ctx, k); err != nil {
 				return err
 			}
-			if err := repos.Audit.Append(ctx, event(audit.KeyRotated, actor, meta, now, map[string]string{
+			if err := repos.Audit.Append(ctx, meta.ActorEvent(audit.KeyRotated, actor, uuid.Nil, now, map[string]string{
 				"kid": k.KID, "alg": string(k.Alg), "activate_at": k.ActivateAt.UTC().Format(time.RFC3339)})); err != nil {
 				return err
 			}
@@ -141,7 +142,7 @@ func (r *Ring) Retire(ctx context.Context, actor string, meta app.RequestMeta, k
 				return err
 			}
 		}
-		return repos.Audit.Append(ctx, event(audit.KeyRetired, actor, meta, now, detail))
+		return repos.Audit.Append(ctx, meta.ActorEvent(audit.KeyRetired, actor, uuid.Nil, now, detail))
 	})
 	return err
 }

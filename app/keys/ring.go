@@ -236,7 +236,7 @@ func (r *Ring) promote(ctx context.Context, next, cur signingkey.Key, now time.T
 		if err := save(ctx, repos, promoted, signingkey.Next); err != nil {
 			return err
 		}
-		return repos.Audit.Append(ctx, event(audit.KeyPromoted, system, app.RequestMeta{}, now, map[string]string{"kid": promoted.KID, "alg": string(promoted.Alg), "retired_kid": retired.KID}))
+		return repos.Audit.Append(ctx, app.RequestMeta{}.ActorEvent(audit.KeyPromoted, system, uuid.Nil, now, map[string]string{"kid": promoted.KID, "alg": string(promoted.Alg), "retired_kid": retired.KID}))
 	})
 	if errors.Is(err, errChanged) {
 		return nil
@@ -324,13 +324,4 @@ func fingerprint(ks app.KeySet) string {
 		b.WriteString("|" + string(p))
 	}
 	return b.String()
-}
-
-// event is the audit event of a key change.
-func event(t audit.Type, actor string, meta app.RequestMeta, now time.Time, detail map[string]string) audit.Event {
-	d := map[string]string{"actor": actor}
-	for k, v := range detail {
-		d[k] = v
-	}
-	return audit.Event{Type: t, UserID: uuid.Nil, IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: d}
 }

@@ -35,19 +35,15 @@ type fixture struct {
 }
 
 func newRing(t *testing.T, files *keys.FileKeys) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports: apptest.NewPorts(ctrl),
-		store: mock.NewMockSigningKeyRing(ctrl), tokens: mock.NewMockKeyInstaller(ctrl),
-		clock: apptest.NewClock(apptest.T0),
-	}
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, store: mock.NewMockSigningKeyRing(p.Ctrl), tokens: mock.NewMockKeyInstaller(p.Ctrl), clock: apptest.NewClock(apptest.T0)}
 	f.ring = keys.NewRing(keys.RingDeps{
 		Tx:       f.Tx,
 		Store:    f.store,
 		Sealer:   apptest.Sealer{},
 		Tokens:   f.tokens,
 		Clock:    f.clock,
-		Reporter: mock.NewMockErrorReporter(ctrl),
+		Reporter: mock.NewMockErrorReporter(p.Ctrl),
 		Config:   keys.Config{PublishDelay: delay, TokenLife: tokenLife, Lag: lag, Files: files},
 	})
 	return f

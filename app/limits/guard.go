@@ -360,14 +360,12 @@ func (g *Guard) CodeSucceeded(ctx context.Context, userID uuid.UUID) error {
 	return g.resetCodes(ctx, userID)
 }
 
-// FactorRemoved clears the account's second-factor counters once an
-// operator has turned its factor off: a lock earned against the old
-// factor must not refuse the codes of the owner's next enrollment.
+// FactorRemoved clears the account's second-factor counters, as a right
+// code does, once an operator has turned its factor off: a lock earned
+// against the old factor must not refuse the codes of the owner's next
+// enrollment.
 func (g *Guard) FactorRemoved(ctx context.Context, userID uuid.UUID) error {
-	if g.p.Disabled {
-		return nil
-	}
-	return g.resetCodes(ctx, userID)
+	return g.CodeSucceeded(ctx, userID)
 }
 
 func (g *Guard) resetCodes(ctx context.Context, userID uuid.UUID) error {

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 )
 
 // PasswordCheck is the throttled check of a signed-in user's password
@@ -44,11 +45,21 @@ func (p *PasswordCheck) Check(ctx context.Context, u *user.User, password, durin
 		}
 		now := p.clock.Now()
 		// A failure to audit a refused check does not change the answer.
-		_ = p.audit.Append(ctx, audit.Event{Type: audit.LoginFailed, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
+		_ = p.audit.Append(ctx, meta.Event(audit.LoginFailed, u.ID(), now, map[string]string{"during": during}))
 		if locked {
-			_ = p.audit.Append(ctx, audit.Event{Type: audit.AccountLocked, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now})
+			_ = p.audit.Append(ctx, meta.Event(audit.AccountLocked, u.ID(), now, nil))
 		}
 		return domain.ErrWrongPassword
 	}
 	return p.guard.LoginSucceeded(ctx, u.Email(), meta.IP)
+}
+
+// SignedIn reads the caller of a bearer endpoint (app.SignedIn) and checks
+// their password (Check).
+func (p *PasswordCheck) SignedIn(ctx context.Context, users app.UserRepository, id uuid.UUID, password, during string, meta app.RequestMeta) (*user.User, error) {
+	u, err := app.SignedIn(ctx, users, id)
+	if err != nil {
+		return nil, err
+	}
+	return u, p.Check(ctx, u, password, during, meta)
 }

@@ -27,12 +27,8 @@ type fixture struct {
 }
 
 func newJanitor(t *testing.T) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports:     apptest.NewPorts(ctrl),
-		retention: mock.NewMockRetention(ctrl),
-		reporter:  mock.NewMockErrorReporter(ctrl),
-	}
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, retention: mock.NewMockRetention(p.Ctrl), reporter: mock.NewMockErrorReporter(p.Ctrl)}
 	f.j = maintenance.NewJanitor(f.RL, f.retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
 	return f
 }

@@ -38,24 +38,17 @@ type fixture struct {
 	check    *limits.PasswordCheck
 	verifier *appmfa.Verifier
 	attempts *appmfa.Attempts
-	clock    *apptest.Clock
 	u        *user.User
 }
 
 func newFixture(t *testing.T) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports: apptest.NewPorts(ctrl),
-
-		sealer: mock.NewMockSealer(ctrl), totp: mock.NewMockTOTP(ctrl),
-		clock: apptest.NewClock(apptest.T0),
-	}
-	guard := limits.NewGuard(f.RL, limits.DefaultPolicy())
-	f.check = limits.NewPasswordCheck(guard, f.Hasher, f.Audit, f.clock)
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, sealer: mock.NewMockSealer(p.Ctrl), totp: mock.NewMockTOTP(p.Ctrl)}
+	f.check = f.PasswordCheck()
 	// The authenticator's code of a step is its last six digits, of the
 	// secret the sealer opened.
 	f.verifier = appmfa.NewVerifier(apptest.TOTP{Secret: plainSecret}, f.sealer)
-	f.attempts = appmfa.NewAttempts(guard, f.Audit, f.clock)
+	f.attempts = appmfa.NewAttempts(f.Guard, f.Audit, f.Clock)
 	f.u = user.Rehydrate(apptest.ID(100), apptest.Email("owner@example.com"), storedHash, true, true,
 		apptest.T0.Add(-48*time.Hour), apptest.T0.Add(-48*time.Hour), nil, nil)
 	return f
@@ -139,7 +132,7 @@ func (f *fixture) newStart() *appmfa.Start {
 		Check:   f.check,
 		TOTP:    f.totp,
 		Sealer:  f.sealer,
-		Clock:   f.clock,
+		Clock:   f.Clock,
 		Random:  apptest.NewRand("start"),
 		Issuer:  appmfa.IssuerOf("", apptest.Links()),
 	})
@@ -191,46 +184,51 @@ func TestStartSealsAFreshSecretAndShowsIt(t *testing.T) {
 	}
 }
 
+// refusal is a case of a use case refusing the password given: what it
+// expects before the call (strict mocks: nothing else), and exactly the
+// error it wants.
+type refusal struct {
+	name     string
+	password string
+	expect   func(t *testing.T, f *fixture)
+	want     error
+}
+
+func (c refusal) run(t *testing.T, call func(f *fixture, password string) error) {
+	t.Run(c.name, func(t *testing.T) {
+		f := newFixture(t)
+		c.expect(t, f)
+		if err := call(f, c.password); err != c.want {
+			t.Fatalf("err = %v, want exactly %v", err, c.want)
+		}
+	})
+}
+
 func TestStartRefusals(t *testing.T) {
-	t.Run("already enabled: before any password check", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(true))
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
-		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("wrong password: nothing made", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(nil)
-		f.expectPassword(false)
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "wrong", Meta: meta})
-		if !errors.Is(err, domain.ErrWrongPassword) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("deleted account", func(t *testing.T) {
-		f := newFixture(t)
-		f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
-		if !errors.Is(err, domain.ErrUnauthorized) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("confirmed meanwhile", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(nil)
-		f.expectPassword(true)
-		f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
-		f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
-		f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
-		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
-		f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
-		_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: "pw", Meta: meta})
-		if !errors.Is(err, mfa.ErrAlreadyEnabled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
+	for _, c := range []refusal{
+		{"already enabled: before any password check", "pw", func(_ *testing.T, f *fixture) { f.signedIn(f.factor(true)) }, mfa.ErrAlreadyEnabled},
+		{"wrong password: nothing made", "wrong", func(_ *testing.T, f *fixture) {
+			f.signedIn(nil)
+			f.expectPassword(false)
+		}, domain.ErrWrongPassword},
+		{"deleted account", "pw", func(_ *testing.T, f *fixture) {
+			f.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(nil, user.ErrNotFound)
+		}, domain.ErrUnauthorized},
+		{"confirmed meanwhile", "pw", func(t *testing.T, f *fixture) {
+			f.signedIn(nil)
+			f.expectPassword(true)
+			f.sealer.EXPECT().Seal(gomock.Any(), gomock.Any()).Return(sealedSecret, nil)
+			f.totp.EXPECT().KeyURI(gomock.Any(), gomock.Any(), gomock.Any()).Return("otpauth://totp/x", nil)
+			f.totp.EXPECT().KeyQR("otpauth://totp/x").Return([]byte("png"), nil)
+			apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
+			f.Repos.MFA.EXPECT().PutPendingTOTP(gomock.Any(), gomock.Any()).Return(mfa.ErrAlreadyEnabled)
+		}, mfa.ErrAlreadyEnabled},
+	} {
+		c.run(t, func(f *fixture, password string) error {
+			_, err := f.newStart().Handle(context.Background(), appmfa.StartInput{UserID: f.u.ID(), Password: password, Meta: meta})
+			return err
+		})
+	}
 }
 
 func (f *fixture) newConfirm() *appmfa.Confirm {
@@ -240,7 +238,7 @@ func (f *fixture) newConfirm() *appmfa.Confirm {
 		Tx:       f.Tx,
 		Verifier: f.verifier,
 		Attempts: f.attempts,
-		Clock:    f.clock,
+		Clock:    f.Clock,
 		IDs:      &apptest.IDs{},
 		Random:   apptest.NewRand("confirm"),
 	})
@@ -276,17 +274,11 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 			return nil
 		}),
 		f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), f.u.ID(), sessionID, apptest.T0).Return(3, nil),
-		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			if m.Kind != app.MailMFAEnabled || m.To != "owner@example.com" || m.UserID != f.u.ID() {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
+		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+			return m.Kind == app.MailMFAEnabled && m.To == "owner@example.com" && m.UserID == f.u.ID()
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFAEnabled || e.UserID != f.u.ID() || e.Detail["sessions_revoked"] != "3" {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.MFAEnabled && e.UserID == f.u.ID() && e.Detail["sessions_revoked"] == "3"
 		}),
 		f.expectSuccess(),
 	)
@@ -373,11 +365,8 @@ func TestConfirmRefusals(t *testing.T) {
 		f := newFixture(t)
 		f.signedIn(f.factor(false))
 		f.RL.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
-		f.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginThrottled || e.UserID != f.u.ID() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Audit, func(e audit.Event) bool {
+			return e.Type == audit.LoginThrottled && e.UserID == f.u.ID()
 		})
 		if _, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, codeAt(0), meta); !errors.Is(err, domain.ErrRateLimited) {
 			t.Fatalf("err = %v", err)
@@ -386,7 +375,7 @@ func TestConfirmRefusals(t *testing.T) {
 }
 
 func (f *fixture) newStepUp() *appmfa.StepUp {
-	return appmfa.NewStepUp(f.Factors, f.Tx, f.verifier, f.attempts, f.clock, appmfa.StepUpMaxAge(15*time.Minute))
+	return appmfa.NewStepUp(f.Factors, f.Tx, f.verifier, f.attempts, f.Clock, appmfa.StepUpMaxAge(15*time.Minute))
 }
 
 func (f *fixture) newDisable() *appmfa.Disable {
@@ -396,7 +385,7 @@ func (f *fixture) newDisable() *appmfa.Disable {
 		Tx:      f.Tx,
 		Check:   f.check,
 		StepUp:  f.newStepUp(),
-		Clock:   f.clock,
+		Clock:   f.Clock,
 		IDs:     &apptest.IDs{},
 	})
 }
@@ -422,11 +411,8 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 		calls = append(calls,
 			f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), *h, apptest.T0).Return(true, nil),
 			f.Repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(9, nil),
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.MFARecoveryCodeUsed || e.Detail["remaining"] != "9" {
-					t.Errorf("audit %+v", e)
-				}
-				return nil
+			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+				return e.Type == audit.MFARecoveryCodeUsed && e.Detail["remaining"] == "9"
 			}))
 	}
 	calls = append(calls, f.expectSuccess())
@@ -438,17 +424,11 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
 	gomock.InOrder(
 		f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
-		f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			if m.Kind != app.MailMFADisabled || m.To != "owner@example.com" || m.Data["by"] != "owner" {
-				t.Errorf("mail %+v", m)
-			}
-			return nil
+		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
+			return m.Kind == app.MailMFADisabled && m.To == "owner@example.com" && m.Data["by"] == "owner"
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.MFADisabled || e.Detail["method"] != string(method) {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.MFADisabled && e.Detail["method"] == string(method)
 		}),
 	)
 }
@@ -497,37 +477,31 @@ func TestDisableFromASteppedUpSessionWithoutCode(t *testing.T) {
 }
 
 func TestDisableRefusals(t *testing.T) {
-	t.Run("not enabled", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(false))
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, mfa.ErrNotEnabled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("wrong password: no code checked", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(true))
-		f.expectPassword(false)
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "x", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); !errors.Is(err, domain.ErrWrongPassword) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("replayed code", func(t *testing.T) {
-		f := newFixture(t)
-		f.signedIn(f.factor(true))
-		f.expectPassword(true)
-		f.expectBegin()
-		f.expectOpen(t)
-		res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
-		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
-		f.expectCodeFailed(t, "mfa_disable")
-		if err := f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: "pw", Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta}); err != mfa.ErrWrongCode {
-			t.Fatalf("err = %v", err)
-		}
-		if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
-			t.Fatalf("transaction results %v", errs)
-		}
-	})
+	for _, c := range []refusal{
+		{"not enabled", "pw", func(_ *testing.T, f *fixture) { f.signedIn(f.factor(false)) }, mfa.ErrNotEnabled},
+		{"wrong password: no code checked", "x", func(_ *testing.T, f *fixture) {
+			f.signedIn(f.factor(true))
+			f.expectPassword(false)
+		}, domain.ErrWrongPassword},
+		{"replayed code", "pw", func(t *testing.T, f *fixture) {
+			f.signedIn(f.factor(true))
+			f.expectPassword(true)
+			f.expectBegin()
+			f.expectOpen(t)
+			res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
+			f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)).Return(false, nil) // used already
+			f.expectCodeFailed(t, "mfa_disable")
+			t.Cleanup(func() {
+				if errs := res.Errs(); len(errs) != 1 || errs[0] != nil {
+					t.Errorf("transaction results %v", errs)
+				}
+			})
+		}, mfa.ErrWrongCode},
+	} {
+		c.run(t, func(f *fixture, password string) error {
+			return f.newDisable().Handle(context.Background(), appmfa.DisableInput{UserID: f.u.ID(), Password: password, Proof: appmfa.Proof{Code: codeAt(0)}, Meta: meta})
+		})
+	}
 	// Without a code, a session that has not proved a second factor
 	// within the max age is refused after the password check, before
 	// any code is counted or anything changes.
@@ -552,7 +526,7 @@ func TestDisableRefusals(t *testing.T) {
 }
 
 func (f *fixture) newRegenerate() *appmfa.Regenerate {
-	return appmfa.NewRegenerate(f.Users, f.Factors, f.Tx, f.newStepUp(), f.clock, apptest.NewRand("regenerate"))
+	return appmfa.NewRegenerate(f.Users, f.Factors, f.Tx, f.newStepUp(), f.Clock, apptest.NewRand("regenerate"))
 }
 
 func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
@@ -579,11 +553,8 @@ func TestRegenerateNeedsATOTPCodeOrASteppedUpSession(t *testing.T) {
 				stored = h
 				return nil
 			}),
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.MFARecoveryCodesRegenerated || e.Detail["count"] != "10" {
-					t.Errorf("audit %+v", e)
-				}
-				return nil
+			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+				return e.Type == audit.MFARecoveryCodesRegenerated && e.Detail["count"] == "10"
 			}),
 		)
 		return &stored

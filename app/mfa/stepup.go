@@ -96,8 +96,7 @@ func (s *StepUp) Require(ctx context.Context, u *user.User, p Proof, recovery bo
 		if err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.MFARecoveryCodeUsed, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
-			Detail: map[string]string{"remaining": strconv.Itoa(left), "during": during}})
+		return r.Audit.Append(ctx, meta.Event(audit.MFARecoveryCodeUsed, fresh.ID(), now, map[string]string{"remaining": strconv.Itoa(left), "during": during}))
 	})
 	if err != nil {
 		return "", err

@@ -234,8 +234,7 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFAEnabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{}}, now); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.MFAEnabled, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
-			Detail: map[string]string{"method": string(mfa.MethodTOTP), "sessions_revoked": strconv.Itoa(revoked)}})
+		return r.Audit.Append(ctx, meta.Event(audit.MFAEnabled, fresh.ID(), now, map[string]string{"method": string(mfa.MethodTOTP), "sessions_revoked": strconv.Itoa(revoked)}))
 	})
 	if err != nil {
 		return nil, err
@@ -381,8 +380,7 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta
 		if err := r.MFA.ReplaceRecoveryCodes(ctx, fresh.ID(), hashes, now); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.MFARecoveryCodesRegenerated, UserID: fresh.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now,
-			Detail: map[string]string{"count": strconv.Itoa(len(hashes))}})
+		return r.Audit.Append(ctx, meta.Event(audit.MFARecoveryCodesRegenerated, fresh.ID(), now, map[string]string{"count": strconv.Itoa(len(hashes))}))
 	})
 	if err != nil {
 		return nil, err

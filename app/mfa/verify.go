@@ -144,8 +144,7 @@ func (a *Attempts) Begin(ctx context.Context, u *user.User, code, during string,
 	_, isTOTP := mfa.NormalizeTOTPCode(code)
 	err := a.guard.BeginCode(ctx, u.ID(), !isTOTP)
 	if errors.Is(err, domain.ErrRateLimited) {
-		_ = a.audit.Append(ctx, audit.Event{Type: audit.LoginThrottled, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: a.clock.Now(),
-			Detail: map[string]string{"during": during, "factor": "code"}})
+		_ = a.audit.Append(ctx, meta.Event(audit.LoginThrottled, u.ID(), a.clock.Now(), map[string]string{"during": during, "factor": "code"}))
 	}
 	return err
 }
@@ -159,9 +158,9 @@ func (a *Attempts) Failed(ctx context.Context, u *user.User, during string, meta
 		return err
 	}
 	now := a.clock.Now()
-	_ = a.audit.Append(ctx, audit.Event{Type: audit.MFACodeFailed, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
+	_ = a.audit.Append(ctx, meta.Event(audit.MFACodeFailed, u.ID(), now, map[string]string{"during": during}))
 	if locked {
-		_ = a.audit.Append(ctx, audit.Event{Type: audit.MFALocked, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"during": during}})
+		_ = a.audit.Append(ctx, meta.Event(audit.MFALocked, u.ID(), now, map[string]string{"during": during}))
 	}
 	return nil
 }

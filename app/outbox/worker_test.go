@@ -40,15 +40,9 @@ type result struct {
 }
 
 func newWorker(t *testing.T, cfg outbox.Config) *fixture {
-	ctrl := gomock.NewController(t)
-	f := &fixture{
-		Ports:    apptest.NewPorts(ctrl),
-		ob:       mock.NewMockOutbox(ctrl),
-		mailer:   mock.NewMockMailer(ctrl),
-		reporter: mock.NewMockErrorReporter(ctrl),
-		obs:      &apptest.Observer{},
-		cfg:      cfg,
-	}
+	p := apptest.NewPorts(t)
+	f := &fixture{Ports: p, ob: mock.NewMockOutbox(p.Ctrl), mailer: mock.NewMockMailer(p.Ctrl),
+		reporter: mock.NewMockErrorReporter(p.Ctrl), obs: &apptest.Observer{}, cfg: cfg}
 	f.w = outbox.NewWorker(outbox.WorkerDeps{
 		Outbox:   f.ob,
 		Tx:       f.Tx,
@@ -61,14 +55,12 @@ func newWorker(t *testing.T, cfg outbox.Config) *fixture {
 		Observer: f.obs,
 		Config:   cfg,
 	})
-	t.Cleanup(func() {
+	f.obs.HeardAtEnd(t, func() []string {
 		var want []string
 		for _, r := range f.want {
 			want = append(want, "MailResult "+string(r.kind)+" "+string(r.res))
 		}
-		if got := f.obs.Heard(); !slices.Equal(got, want) {
-			t.Errorf("observed %q, want %q", got, want)
-		}
+		return want
 	})
 	return f
 }
@@ -250,11 +242,8 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	})
 	// Marked done through the transaction's outbox, not the pool's.
 	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-		if e.Type != audit.PasswordResetRequest || e.UserID != u.ID() || !e.At.Equal(apptest.T0) {
-			t.Errorf("audit %+v", e)
-		}
-		return nil
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+		return e.Type == audit.PasswordResetRequest && e.UserID == u.ID() && e.At.Equal(apptest.T0)
 	})
 	if _, err := f.w.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)

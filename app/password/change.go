@@ -52,11 +52,8 @@ func NewChange(d ChangeDeps) *Change {
 
 // Handle changes the password.
 func (h *Change) Handle(ctx context.Context, in ChangeInput) error {
-	u, err := app.SignedIn(ctx, h.d.Users, in.UserID)
+	u, err := h.d.Check.SignedIn(ctx, h.d.Users, in.UserID, in.CurrentPassword, "password_change", in.Meta)
 	if err != nil {
-		return err
-	}
-	if err := h.d.Check.Check(ctx, u, in.CurrentPassword, "password_change", in.Meta); err != nil {
 		return err
 	}
 	pw, err := h.d.Policy.Check("new_password", in.NewPassword, u.Email())

@@ -33,22 +33,9 @@ func TestForgotSameWorkForKnownAndUnknown(t *testing.T) {
 	}
 	request := func(addr string) *world {
 		w := &world{}
-		ctrl := gomock.NewController(t)
-		c := apptest.NewCounter()
-		ob := mock.NewMockOutbox(ctrl)
-		rl := mock.NewMockRateLimiter(ctrl)
-		rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().Return(true, time.Duration(0), nil)
-		ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
-			w.enqueued = append(w.enqueued, m)
-			return nil
+		w.counts, w.enqueued = apptest.MailRequestWork(t, addr, func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) apptest.MailRequester {
+			return password.NewForgot(o, g, ids, c)
 		})
-		h := password.NewForgot(apptest.CountingOutbox{Outbox: ob, C: c},
-			limits.NewGuard(apptest.CountingRateLimiter{RateLimiter: rl, C: c}, limits.DefaultPolicy()),
-			apptest.CountingIDs{IDGenerator: &apptest.IDs{}, C: c}, apptest.NewClock(apptest.T0))
-		if err := h.Handle(context.Background(), addr); err != nil {
-			t.Fatal(err)
-		}
-		w.counts = c.Map()
 		return w
 	}
 	known := request("Registered@Example.com")

@@ -2,6 +2,7 @@ package password
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"time"
 
@@ -132,11 +133,8 @@ func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *
 // dies with the owner's reset), audits the event and, when set.notify,
 // enqueues the "password changed" notice to the stored address.
 func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, set passwordSet, meta app.RequestMeta, now time.Time) error {
-	n, err := r.Sessions.RevokeAll(ctx, u.ID(), keep, now)
+	n, err := app.RevokeAccess(ctx, r, u.ID(), keep, now)
 	if err != nil {
-		return err
-	}
-	if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, app.AccountLinks...); err != nil {
 		return err
 	}
 	if set.notify {
@@ -145,8 +143,6 @@ func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u 
 		}
 	}
 	detail := map[string]string{"sessions_revoked": strconv.Itoa(n)}
-	for k, v := range set.detail {
-		detail[k] = v
-	}
-	return r.Audit.Append(ctx, audit.Event{Type: set.event, UserID: u.ID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: detail})
+	maps.Copy(detail, set.detail)
+	return r.Audit.Append(ctx, meta.Event(set.event, u.ID(), now, detail))
 }

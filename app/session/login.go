@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/google/uuid"
 )
 
 // LoginInput is what a client sends.
@@ -181,7 +182,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 // record appends a login event outside any transaction. A failure to audit
 // a refused login does not change the answer; the login is refused anyway.
 func (h *Login) record(ctx context.Context, t audit.Type, u *user.User, email user.Email, meta app.RequestMeta) {
-	e := audit.Event{Type: t, IP: meta.IP, UserAgent: meta.UserAgent, At: h.d.Clock.Now(), Detail: map[string]string{"email": email.String()}}
+	e := meta.Event(t, uuid.Nil, h.d.Clock.Now(), map[string]string{"email": email.String()})
 	if u != nil {
 		e.UserID = u.ID()
 	}

@@ -61,7 +61,7 @@ func (h *Revoke) revoke(ctx context.Context, p Principal, id uuid.UUID, event au
 		if err := r.Sessions.Update(ctx, s); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: event, UserID: p.UserID, IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"session_id": id.String()}})
+		return r.Audit.Append(ctx, meta.Event(event, p.UserID, now, map[string]string{"session_id": id.String()}))
 	})
 }
 

@@ -112,7 +112,7 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 			if err := r.Sessions.Update(ctx, s); err != nil {
 				return err
 			}
-			return r.Audit.Append(ctx, audit.Event{Type: audit.RefreshReuseDetected, UserID: s.UserID(), IP: meta.IP, UserAgent: meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})
+			return r.Audit.Append(ctx, meta.Event(audit.RefreshReuseDetected, s.UserID(), now, map[string]string{"session_id": s.ID().String()}))
 		}
 		if !s.Live(now, h.idle) {
 			return domain.ErrRefreshInvalid

@@ -21,10 +21,7 @@ import (
 // successor (whose secret is returned) sealed as Refresh seals it.
 func rotated(t *testing.T, hash token.Hash, s *session.Session, usedAt time.Time, seed string) (app.RefreshToken, token.Secret) {
 	t.Helper()
-	next, _, err := token.NewSecret(apptest.NewRand(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
+	next, _ := apptest.Secret(t, seed)
 	sealed, _ := apptest.Sealer{}.Seal([]byte(next.Reveal()), "refresh-successor:"+hex.EncodeToString(hash[:]))
 	return app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: usedAt.Add(-time.Hour), UsedAt: &usedAt, SealedSuccessor: sealed}, next
 }
@@ -115,11 +112,8 @@ func (f *refreshFixture) expectReuse(t *testing.T, s *session.Session) []any {
 			}
 			return nil
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.RefreshReuseDetected || e.Detail["session_id"] != s.ID().String() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
+		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
+			return e.Type == audit.RefreshReuseDetected && e.Detail["session_id"] == s.ID().String()
 		}),
 	}
 }

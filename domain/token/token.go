@@ -117,28 +117,26 @@ func Issue(hash Hash, userID uuid.UUID, purpose Purpose, now time.Time, ttl time
 // verifier must know, so that a link mailed for a stranger's registration
 // does not give the stranger the account.
 func IssueForRegistration(hash Hash, userID uuid.UUID, passwordHash string, now time.Time, ttl time.Duration) (*OneTimeToken, error) {
-	if passwordHash == "" {
-		return nil, fmt.Errorf("token: empty password hash")
-	}
-	t, err := Issue(hash, userID, PurposeVerifyEmail, now, ttl)
-	if err != nil {
-		return nil, err
-	}
-	t.passwordHash = passwordHash
-	return t, nil
+	return issueCarrying(hash, userID, PurposeVerifyEmail, now, ttl, "password hash", passwordHash, func(t *OneTimeToken) { t.passwordHash = passwordHash })
 }
 
 // IssueForEmailChange makes the token that confirms newEmail (normalized)
 // as the address of userID.
 func IssueForEmailChange(hash Hash, userID uuid.UUID, newEmail string, now time.Time, ttl time.Duration) (*OneTimeToken, error) {
-	if newEmail == "" {
-		return nil, fmt.Errorf("token: empty new email")
+	return issueCarrying(hash, userID, PurposeChangeEmail, now, ttl, "new email", newEmail, func(t *OneTimeToken) { t.newEmail = newEmail })
+}
+
+// issueCarrying is Issue of a token that must carry a value (what names
+// it); set stores it in the token.
+func issueCarrying(hash Hash, userID uuid.UUID, purpose Purpose, now time.Time, ttl time.Duration, what, value string, set func(*OneTimeToken)) (*OneTimeToken, error) {
+	if value == "" {
+		return nil, fmt.Errorf("token: empty %s", what)
 	}
-	t, err := Issue(hash, userID, PurposeChangeEmail, now, ttl)
+	t, err := Issue(hash, userID, purpose, now, ttl)
 	if err != nil {
 		return nil, err
 	}
-	t.newEmail = newEmail
+	set(t)
 	return t, nil
 }
 

@@ -1,6 +1,7 @@
 // Package apptest holds small fakes and mock helpers shared by the use-case
-// tests: a fixed clock, deterministic ids and randomness, the repositories of
-// one transaction as gomock mocks, and call counters. Test code only.
+// tests: a fixed clock, deterministic ids and randomness, the ports and the
+// repositories of one transaction as gomock mocks, and expectations of the
+// calls many use cases make. Test code only.
 package apptest
 
 import (
@@ -9,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -32,28 +34,14 @@ var T0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 // PublicURL is the public base URL the tests build links from.
 const PublicURL = "https://auth.example.test"
 
-// Clock is a settable fixed clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is a stopped clock.
+type Clock struct{ t time.Time }
 
 // NewClock returns a clock stopped at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
-// Now returns the current fixed time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// Now returns the time the clock stopped at.
+func (c *Clock) Now() time.Time { return c.t }
 
 // IDs hands out 00000000-0000-4000-8000-000000000001, ...2, ... in order.
 type IDs struct {
@@ -124,6 +112,17 @@ func Email(s string) user.Email {
 	return e
 }
 
+// Secret draws a one-time secret from NewRand(seed) and returns it with
+// its hash.
+func Secret(t testing.TB, seed string) (token.Secret, token.Hash) {
+	t.Helper()
+	s, h, err := token.NewSecret(NewRand(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, h
+}
+
 // Links returns the links of PublicURL.
 func Links() app.Links {
 	l, err := app.NewLinks(PublicURL)
@@ -179,6 +178,8 @@ func (r *Repos) App() app.Repos {
 // lookups of users and factors, in and out of a transaction, are served
 // by one Store once the test seeds it (Seed, SeedTOTP).
 type Ports struct {
+	// Ctrl is the controller of the mocks; a test makes its others on it.
+	Ctrl *gomock.Controller
 	// Users and Factors work outside any transaction.
 	Users   *Users
 	Factors *Factors
@@ -188,20 +189,42 @@ type Ports struct {
 	Audit   *mock.MockAuditLog
 	// Repos are the repositories a transaction hands out.
 	Repos *Repos
+	// Clock stands at T0.
+	Clock *Clock
+	// Guard counts on RL under the default policy.
+	Guard *limits.Guard
 }
 
-// NewPorts makes the mocks on ctrl.
-func NewPorts(ctrl *gomock.Controller) *Ports {
+// NewPorts makes the mocks on a controller of t.
+func NewPorts(t testing.TB) *Ports {
+	ctrl := gomock.NewController(t)
 	s := NewStore()
+	rl := mock.NewMockRateLimiter(ctrl)
 	return &Ports{
+		Ctrl:    ctrl,
 		Users:   &Users{MockUserRepository: mock.NewMockUserRepository(ctrl), store: s},
 		Factors: &Factors{MockMFARepository: mock.NewMockMFARepository(ctrl), store: s},
 		Tx:      mock.NewMockTxManager(ctrl),
 		Hasher:  mock.NewMockPasswordHasher(ctrl),
-		RL:      mock.NewMockRateLimiter(ctrl),
+		RL:      rl,
 		Audit:   mock.NewMockAuditLog(ctrl),
 		Repos:   newRepos(ctrl, s),
+		Clock:   NewClock(T0),
+		Guard:   limits.NewGuard(rl, limits.DefaultPolicy()),
 	}
+}
+
+// PasswordCheck checks a signed-in user's password with Hasher, counting
+// on Guard and auditing to Audit.
+func (p *Ports) PasswordCheck() *limits.PasswordCheck {
+	return limits.NewPasswordCheck(p.Guard, p.Hasher, p.Audit, p.Clock)
+}
+
+// StepUp is the step-up of fifteen minutes over Factors; its authenticator
+// and sealer are strict mocks, so a test that reaches a code check fails.
+func (p *Ports) StepUp() *appmfa.StepUp {
+	return appmfa.NewStepUp(p.Factors, p.Tx, appmfa.NewVerifier(mock.NewMockTOTP(p.Ctrl), mock.NewMockSealer(p.Ctrl)),
+		appmfa.NewAttempts(p.Guard, p.Audit, p.Clock), p.Clock, appmfa.StepUpMaxAge(15*time.Minute))
 }
 
 // Seed stores the users the lookups then find.
@@ -253,7 +276,7 @@ func (TOTP) KeyQR(uri string) ([]byte, error) { return []byte("png of " + uri), 
 // Observer records what it hears, in order, one line a call:
 // "LoginResult success", "MailResult verify_email sent", "RateLimited
 // login_ip", "MailSkipped verify_email example.org mail_address",
-// "RefreshReuseDetected". A test compares Heard with all it expects, so
+// "RefreshReuseDetected". A test compares them with all it expects, so
 // a call it did not expect fails it as a strict mock would.
 type Observer struct {
 	mu    sync.Mutex
@@ -266,11 +289,16 @@ func (o *Observer) hear(words ...string) {
 	o.heard = append(o.heard, strings.Join(words, " "))
 }
 
-// Heard returns the lines so far.
-func (o *Observer) Heard() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]string(nil), o.heard...)
+// HeardAtEnd fails t, as it ends, unless the observer heard exactly the
+// lines want returns then.
+func (o *Observer) HeardAtEnd(t testing.TB, want func() []string) {
+	t.Cleanup(func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if w := want(); !slices.Equal(o.heard, w) {
+			t.Errorf("observed %q, want %q", o.heard, w)
+		}
+	})
 }
 
 func (o *Observer) MailSkipped(_ context.Context, kind app.MailKind, addressDomain, rule string) {
@@ -308,19 +336,7 @@ type purposes []token.Purpose
 
 func (p purposes) Matches(x any) bool {
 	got, ok := x.([]token.Purpose)
-	if !ok || len(got) != len(p) {
-		return false
-	}
-	seen := map[token.Purpose]bool{}
-	for _, g := range got {
-		seen[g] = true
-	}
-	for _, w := range p {
-		if !seen[w] {
-			return false
-		}
-	}
-	return len(seen) == len(p)
+	return ok && slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(p)))
 }
 
 func (p purposes) String() string { return fmt.Sprintf("exactly the purposes %v", []token.Purpose(p)) }
@@ -385,62 +401,53 @@ func expectWithin(tx *mock.MockTxManager, r app.Repos, times int, begin, end fun
 	return res
 }
 
-// Counter counts calls by "Port.Method".
-type Counter struct {
-	mu sync.Mutex
-	m  map[string]int
+// ExpectMail expects one mail queued at T0, and fails t unless ok
+// accepts it.
+func ExpectMail(t testing.TB, ob *mock.MockOutbox, ok func(app.OutboundMail) bool) *gomock.Call {
+	return ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), T0).DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		if !ok(m) {
+			t.Errorf("mail %+v", m)
+		}
+		return nil
+	})
 }
 
-// NewCounter returns an empty counter.
-func NewCounter() *Counter { return &Counter{m: map[string]int{}} }
-
-// Inc counts one call.
-func (c *Counter) Inc(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[name]++
+// ExpectAudit expects one event appended, and fails t unless ok accepts
+// it.
+func ExpectAudit(t testing.TB, log *mock.MockAuditLog, ok func(audit.Event) bool) *gomock.Call {
+	return log.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if !ok(e) {
+			t.Errorf("audit %+v", e)
+		}
+		return nil
+	})
 }
 
-// Map returns a copy of the counts.
-func (c *Counter) Map() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.m)
+// MailRequester is a use case taking a mail request for an address.
+type MailRequester interface {
+	Handle(ctx context.Context, rawEmail string) error
 }
 
-// CountingRateLimiter counts the hits it forwards to RateLimiter; the
-// strict mock it wraps refuses any other call.
-type CountingRateLimiter struct {
-	app.RateLimiter
-	C *Counter
-}
-
-func (c CountingRateLimiter) Hit(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	c.C.Inc("RateLimiter.Hit")
-	return c.RateLimiter.Hit(ctx, key, limit, window)
-}
-
-// CountingOutbox counts the mail it forwards to Outbox; the strict mock it
-// wraps refuses any other call.
-type CountingOutbox struct {
-	app.Outbox
-	C *Counter
-}
-
-func (c CountingOutbox) Enqueue(ctx context.Context, m app.OutboundMail, now time.Time) error {
-	c.C.Inc("Outbox.Enqueue")
-	return c.Outbox.Enqueue(ctx, m, now)
-}
-
-// CountingIDs counts the ids it forwards.
-type CountingIDs struct {
-	app.IDGenerator
-	C *Counter
-}
-
-func (c CountingIDs) NewID() uuid.UUID {
-	c.C.Inc("IDGenerator.NewID")
-	return c.IDGenerator.NewID()
+// MailRequestWork makes the request for addr of the use case build makes
+// of ports that let it through, and returns the calls it made of them, by
+// "Port.Method", and the mail it queued.
+func MailRequestWork(t testing.TB, addr string, build func(app.Outbox, *limits.Guard, app.IDGenerator, app.Clock) MailRequester) (map[string]int, []app.OutboundMail) {
+	ctrl := gomock.NewController(t)
+	ob, rl, ids := mock.NewMockOutbox(ctrl), mock.NewMockRateLimiter(ctrl), &IDs{}
+	hits := 0
+	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(context.Context, string, int, time.Duration) (bool, time.Duration, error) {
+		hits++
+		return true, 0, nil
+	})
+	var queued []app.OutboundMail
+	ob.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes().DoAndReturn(func(_ context.Context, m app.OutboundMail, _ time.Time) error {
+		queued = append(queued, m)
+		return nil
+	})
+	if err := build(ob, limits.NewGuard(rl, limits.DefaultPolicy()), ids, NewClock(T0)).Handle(context.Background(), addr); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]int{"RateLimiter.Hit": hits, "Outbox.Enqueue": len(queued), "IDGenerator.NewID": ids.Count()}, queued
 }
 
 // Compile-time checks.
@@ -450,9 +457,6 @@ var (
 	_ app.Observer    = (*Observer)(nil)
 	_ appmfa.TOTP     = TOTP{}
 	_ app.IDGenerator = (*IDs)(nil)
-	_ app.RateLimiter = CountingRateLimiter{}
-	_ app.Outbox      = CountingOutbox{}
-	_ app.IDGenerator = CountingIDs{}
 )
 
 // ExpectLoginFailuresCleared expects the login failures counted under one

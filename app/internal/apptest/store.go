@@ -32,22 +32,17 @@ func NewStore() *Store {
 
 // Seed stores the users, replacing any with the same id. With none, it
 // turns the lookups over to the store as it is (empty, say: nobody found).
-func (s *Store) Seed(us ...*user.User) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seeded = true
-	for _, u := range us {
-		s.users[u.ID()] = u
-	}
-}
+func (s *Store) Seed(us ...*user.User) { seed(s, s.users, us, (*user.User).ID) }
 
 // SeedTOTP stores the factors, one a user.
-func (s *Store) SeedTOTP(fs ...*mfa.TOTP) {
+func (s *Store) SeedTOTP(fs ...*mfa.TOTP) { seed(s, s.factors, fs, (*mfa.TOTP).UserID) }
+
+func seed[V any](s *Store, m map[uuid.UUID]*V, vs []*V, key func(*V) uuid.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seeded = true
-	for _, f := range fs {
-		s.factors[f.UserID()] = f
+	for _, v := range vs {
+		m[key(v)] = v
 	}
 }
 

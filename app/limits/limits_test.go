@@ -3,15 +3,19 @@ package limits_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -579,4 +583,139 @@ func TestBeginCode(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A verified address forgets the login failures counted under it: the
+// prefix cleared covers the pair key BeginLogin counts from any IP, and
+// the account key is reset; nothing else (the per-IP endpoint counters,
+// another address's keys) is touched.
+func TestAddressVerifiedForgetsEveryLoginFailure(t *testing.T) {
+	ctx := context.Background()
+	e := apptest.Email("owner@example.com")
+	g, rl := newGuard(t, limits.DefaultPolicy())
+	hit, windows := map[int]string{}, map[int]time.Duration{}
+	rl.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(recordHit(hit, windows, true, 0))
+	if err := g.BeginLogin(ctx, e, "198.51.100.4"); err != nil {
+		t.Fatal(err)
+	}
+	var prefix, reset string
+	gomock.InOrder(
+		rl.EXPECT().ResetPrefix(ctx, gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, p string) error {
+			prefix = p
+			return nil
+		}),
+		rl.EXPECT().Reset(ctx, gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, k string) error {
+			reset = k
+			return nil
+		}),
+	)
+	if err := g.AddressVerified(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hit[10], prefix) || reset != hit[100] {
+		t.Fatalf("cleared prefix %q and key %q; counted pair %q and account %q", prefix, reset, hit[10], hit[100])
+	}
+	if prefix == "" || prefix == hit[10] {
+		t.Fatalf("prefix %q: every counter, or only one IP's", prefix)
+	}
+	assertNoEmail(t, []string{prefix, reset}, e.String())
+
+	// Another address's pair keys are outside the prefix.
+	g2, rl2 := newGuard(t, limits.DefaultPolicy())
+	third, thirdW := map[int]string{}, map[int]time.Duration{}
+	rl2.EXPECT().Hit(ctx, gomock.Any(), gomock.Any(), gomock.Any()).Times(2).DoAndReturn(recordHit(third, thirdW, true, 0))
+	if err := g2.BeginLogin(ctx, apptest.Email("someone.else@example.com"), "198.51.100.4"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(third[10], prefix) {
+		t.Fatalf("prefix %q also clears another address's pair %q", prefix, third[10])
+	}
+}
+
+func TestAddressVerifiedDisabledMakesNoCalls(t *testing.T) {
+	g, _ := newGuard(t, limits.Policy{Disabled: true}) // strict mock: no call
+	if err := g.AddressVerified(context.Background(), apptest.Email("owner@example.com")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The two mail requests, as their use cases build them: the kind recorded
+// and the per-address limit's window (a reset link's is its lifetime).
+var mailRequests = []struct {
+	name    string
+	build   func(app.Outbox, *limits.Guard, app.IDGenerator, app.Clock) apptest.MailRequester
+	request app.MailKind
+	window  time.Duration
+}{
+	{"resend verification", func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) apptest.MailRequester {
+		return account.NewResendVerification(o, g, ids, c)
+	}, app.VerifyRequest, time.Hour},
+	{"forgot password", func(o app.Outbox, g *limits.Guard, ids app.IDGenerator, c app.Clock) apptest.MailRequester {
+		return password.NewForgot(o, g, ids, c)
+	}, app.ResetRequest, 30 * time.Minute},
+}
+
+func TestMailRequests(t *testing.T) {
+	for _, c := range mailRequests {
+		build := func(t *testing.T) (apptest.MailRequester, *mock.MockOutbox, *mock.MockRateLimiter) {
+			ctrl := gomock.NewController(t)
+			ob, rl := mock.NewMockOutbox(ctrl), mock.NewMockRateLimiter(ctrl)
+			return c.build(ob, limits.NewGuard(rl, limits.DefaultPolicy()), &apptest.IDs{}, apptest.NewClock(apptest.T0)), ob, rl
+		}
+		t.Run(c.name+": recorded", func(t *testing.T) {
+			h, ob, rl := build(t)
+			// Counted before it is recorded: over the limit nothing is.
+			gomock.InOrder(
+				rl.EXPECT().Hit(gomock.Any(), gomock.Any(), 3, c.window).Return(true, time.Duration(0), nil),
+				// Created and due at the app clock's now.
+				ob.EXPECT().Enqueue(gomock.Any(), app.OutboundMail{ID: apptest.ID(1), Kind: c.request, To: "who@example.com"}, apptest.T0).Return(nil),
+			)
+			if err := h.Handle(context.Background(), "\t Who@Example.com "); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run(c.name+": over the limit, answered as usual", func(t *testing.T) {
+			h, _, rl := build(t)
+			rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Minute, nil)
+			if err := h.Handle(context.Background(), "who@example.com"); err != nil {
+				t.Fatalf("over the limit: %v", err)
+			}
+		})
+		t.Run(c.name+": invalid address", func(t *testing.T) {
+			h, _, _ := build(t)
+			for _, addr := range []string{"who@@example.com", "who@example.com\r\nBcc: evil@x.io"} {
+				err := h.Handle(context.Background(), addr)
+				var de *domain.Error
+				if !errors.Is(err, user.ErrInvalidEmail) || !errors.As(err, &de) || de.Kind != domain.KindValidation || len(de.Fields) != 1 || de.Fields[0].Code != "invalid_email" {
+					t.Fatalf("%q: err = %v", addr, err)
+				}
+			}
+		})
+		t.Run(c.name+": limiter failure", func(t *testing.T) {
+			h, _, rl := build(t)
+			rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(false, time.Duration(0), domain.Unavailable(errors.New("x")))
+			if err := h.Handle(context.Background(), "who@example.com"); !errors.Is(err, domain.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+		// The request path does the same port work for a registered and an
+		// unknown address: it has no way to look the address up, and the
+		// request carries the address only.
+		t.Run(c.name+": same work for any address", func(t *testing.T) {
+			run := func(addr string) map[string]int {
+				n, queued := apptest.MailRequestWork(t, addr, c.build)
+				for _, m := range queued {
+					if m.Kind != c.request || m.UserID != uuid.Nil || m.Data != nil {
+						t.Errorf("request message %+v carries more than the address", m)
+					}
+				}
+				return n
+			}
+			known, unknown := run("registered@example.com"), run("nobody@example.com")
+			want := map[string]int{"RateLimiter.Hit": 1, "Outbox.Enqueue": 1, "IDGenerator.NewID": 1}
+			if !maps.Equal(known, want) || !maps.Equal(unknown, want) {
+				t.Fatalf("known %v, unknown %v, want both %v (no hashing, no lookup)", known, unknown, want)
+			}
+		})
+	}
 }
