@@ -86,13 +86,20 @@ func userID(t *testing.T, c *client, access string) string {
 	return c.getOK(t, "/v1/me", access)["user"].(map[string]any)["id"].(string)
 }
 
+// object is the JSON object under key of an admin answer ({"user": ...},
+// {"client": ...}).
+func object(t *testing.T, r response, key string) map[string]any {
+	t.Helper()
+	o, ok := r.JSON(t)[key].(map[string]any)
+	if !ok {
+		t.Fatalf("no %s in %s", key, r.Body)
+	}
+	return o
+}
+
 func adminUser(t *testing.T, r response) map[string]any {
 	t.Helper()
-	u, ok := r.JSON(t)["user"].(map[string]any)
-	if !ok {
-		t.Fatalf("no user in %s", r.Body)
-	}
-	return u
+	return object(t, r, "user")
 }
 
 func TestAdminListenerRefusals(t *testing.T) {

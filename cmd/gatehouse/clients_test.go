@@ -11,16 +11,6 @@ import (
 
 var clientSecretPattern = regexp.MustCompile(`^ghc_[A-Za-z0-9_-]{43}$`)
 
-// registeredClient is the client of an admin answer.
-func registeredClient(t *testing.T, r response) map[string]any {
-	t.Helper()
-	c, ok := r.JSON(t)["client"].(map[string]any)
-	if !ok {
-		t.Fatalf("no client in %s", r.Body)
-	}
-	return c
-}
-
 // The client registrations through the admin API and the command line,
 // on each store: what is registered, changed, rotated and deleted, and
 // what is refused.
@@ -36,7 +26,7 @@ func TestClientRegistration(t *testing.T) {
 			t.Fatalf("create: %d %s", r.Status, r.Body)
 		}
 		secret, _ := r.JSON(t)["client_secret"].(string)
-		web := registeredClient(t, r)
+		web := object(t, r, "client")
 		id := web["client_id"].(string)
 		if !clientSecretPattern.MatchString(secret) || r.Header.Get("Location") != "/admin/v1/clients/"+id ||
 			web["token_endpoint_auth_method"] != "client_secret_basic" || web["id_token_signed_response_alg"] != "RS256" {
@@ -62,7 +52,7 @@ func TestClientRegistration(t *testing.T) {
 			t.Fatalf("clients create --json printed %s (%v)", out, err)
 		}
 		spa := created.Client["client_id"].(string)
-		if r := a.call(http.MethodGet, "/admin/v1/clients/"+spa, nil); r.Status != http.StatusOK || registeredClient(t, r)["name"] != "Dashboard" {
+		if r := a.call(http.MethodGet, "/admin/v1/clients/"+spa, nil); r.Status != http.StatusOK || object(t, r, "client")["name"] != "Dashboard" {
 			t.Fatalf("get the client the command line made: %d %s", r.Status, r.Body)
 		}
 		if r := a.call(http.MethodGet, "/admin/v1/clients", nil); r.Status != http.StatusOK || len(r.JSON(t)["clients"].([]any)) != 2 {
@@ -71,7 +61,7 @@ func TestClientRegistration(t *testing.T) {
 
 		// Changes: what is named changes, the rules hold for the result.
 		r = a.call(http.MethodPatch, "/admin/v1/clients/"+id, map[string]any{"consent": true, "scopes": []string{"openid", "email"}, "name": nil})
-		if c := registeredClient(t, r); r.Status != http.StatusOK || c["consent"] != true || c["name"] != "Wiki" || len(c["scopes"].([]any)) != 2 {
+		if c := object(t, r, "client"); r.Status != http.StatusOK || c["consent"] != true || c["name"] != "Wiki" || len(c["scopes"].([]any)) != 2 {
 			t.Fatalf("patch: %d %s", r.Status, r.Body)
 		}
 		for name, body := range map[string]map[string]any{

@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -55,17 +56,24 @@ func (s *server) otherSessions(t *testing.T, access string) []string {
 	return ids
 }
 
+// withUser starts a server named appName with a verified user, and a
+// browser.
+func withUser(t *testing.T, email, password string) (*server, context.Context) {
+	t.Helper()
+	requireChromium(t)
+	srv := startServer(t, "GATEHOUSE_APP_NAME="+appName)
+	srv.verifiedUser(t, email, password)
+	return srv, startBrowser(t)
+}
+
 // TestHostedSignIn: a user signs in on /sign-in in a browser without
 // JavaScript, is shown as signed in, has the browser's session in the
 // session list, is signed out when that session is revoked, signs in
 // again and signs out with the button. A wrong password says so and signs
 // nothing in.
 func TestHostedSignIn(t *testing.T) {
-	requireChromium(t)
-	srv := startServer(t, "GATEHOUSE_APP_NAME="+appName)
-	browser := startBrowser(t)
 	const email, password = "sofia@example.com", "tangerine harbor lights at dusk"
-	srv.verifiedUser(t, email, password)
+	srv, browser := withUser(t, email, password)
 
 	tb := newTab(t, browser, false)
 	res := tb.open(t, srv.URL+"/sign-in")
@@ -116,11 +124,8 @@ func TestHostedSignIn(t *testing.T) {
 // TestHostedSignInWithCode: an account with TOTP is asked for the code on
 // a second page; a wrong code says so, the right one signs in.
 func TestHostedSignInWithCode(t *testing.T) {
-	requireChromium(t)
-	srv := startServer(t, "GATEHOUSE_APP_NAME="+appName)
-	browser := startBrowser(t)
 	const email, password = "tomas@example.com", "copper kettle sings at seven"
-	srv.verifiedUser(t, email, password)
+	srv, browser := withUser(t, email, password)
 	_, access := srv.login(t, email, password)
 	var enrolled struct {
 		Secret string `json:"secret"`
