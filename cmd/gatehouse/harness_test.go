@@ -376,6 +376,33 @@ func mailTo(t *testing.T, s *smtptest.Server, addr string, n int) smtptest.Messa
 	return smtptest.Message{}
 }
 
+// mailNth is mailTo that also fails unless the mail's subject holds about.
+func mailNth(t *testing.T, s *smtptest.Server, addr string, n int, about string) smtptest.Message {
+	t.Helper()
+	m := mailTo(t, s, addr, n)
+	if !strings.Contains(m.Subject, about) {
+		t.Fatalf("mail #%d to %s: subject %q, want %q in it", n, addr, m.Subject, about)
+	}
+	return m
+}
+
+// wantOutcomes fails unless the responses, counted by status and problem
+// code ("200", "401 invalid_code"), are exactly want.
+func wantOutcomes(t *testing.T, what string, rs []response, want map[string]int) {
+	t.Helper()
+	got := map[string]int{}
+	for _, r := range rs {
+		var p struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(r.Body, &p)
+		got[strings.TrimSpace(fmt.Sprintf("%d %s", r.Status, p.Code))]++
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("%s: answered %v, want %v", what, got, want)
+	}
+}
+
 // tokenFrom extracts the token of the link to path in a mail.
 func tokenFrom(t *testing.T, m smtptest.Message, path string) string {
 	t.Helper()

@@ -257,21 +257,12 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	case "disable-mfa":
 		v, err = op.Users.Update(ctx, actor, id, admin.Patch{MFAEnabled: &no})
 	case "delete":
-		if err := op.Users.Delete(ctx, actor, id); err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "deleted", id.String())
+		return done(p.stdout, *asJSON, op.Users.Delete(ctx, actor, id), "deleted", id.String())
 	case "unlock":
-		if err := op.Users.Unlock(ctx, actor, id); err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "unlocked", id.String())
+		return done(p.stdout, *asJSON, op.Users.Unlock(ctx, actor, id), "unlocked", id.String())
 	case "revoke-sessions":
 		n, err := op.Users.RevokeSessions(ctx, actor, id)
-		if err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "sessions_revoked", strconv.Itoa(n))
+		return done(p.stdout, *asJSON, err, "sessions_revoked", strconv.Itoa(n))
 	}
 	if err != nil {
 		return err
@@ -279,12 +270,15 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	return printUsers(p.stdout, *asJSON, []admin.UserView{v}, "")
 }
 
-// done reports a change that returns no user.
-func done(w io.Writer, asJSON bool, what, value string) error {
+// done reports a change that returns no user, or err when it failed.
+func done(w io.Writer, asJSON bool, err error, what, value string) error {
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return writeJSON(w, map[string]string{what: value})
 	}
-	_, err := fmt.Fprintf(w, "%s: %s\n", what, value)
+	_, err = fmt.Fprintf(w, "%s: %s\n", what, value)
 	return err
 }
 
@@ -314,11 +308,7 @@ func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) 
 		_, err = fmt.Fprintln(p.stdout, key.Reveal())
 		return err
 	case "revoke":
-		if err := op.Keys.Revoke(ctx, admin.CLI(), rest[0]); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(p.stdout, "revoked: %s\n", rest[0])
-		return err
+		return done(p.stdout, false, op.Keys.Revoke(ctx, admin.CLI(), rest[0]), "revoked", rest[0])
 	}
 	keys, err := op.Keys.List(ctx)
 	if err != nil {
