@@ -299,6 +299,16 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// envFields yields each Config field that a variable sets, with the
+// variable's name without envPrefix.
+func envFields(yield func(name string, f reflect.StructField) bool) {
+	for f := range reflect.TypeFor[Config]().Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" && !yield(name, f) {
+			return
+		}
+	}
+}
+
 // Redacted is the configuration as it may be logged, one entry per
 // variable (named as the variable, lower case, without the prefix), read
 // through Config's env tags so that none is left out: durations as Go
@@ -308,12 +318,8 @@ func (c *Config) validate() error {
 func (c Config) Redacted() map[string]any {
 	out := map[string]any{}
 	v := reflect.ValueOf(c)
-	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("env"), ",")
-		if name == "" {
-			continue
-		}
-		val := v.Field(i).Interface()
+	for name, f := range envFields {
+		val := v.FieldByIndex(f.Index).Interface()
 		switch x := val.(type) {
 		case time.Duration:
 			val = x.String()
