@@ -188,15 +188,10 @@ type postgresSeeder struct{ conn *pgx.Conn }
 // users copies the accounts in with COPY, in one transaction.
 func (s postgresSeeder) users(ctx context.Context, o seedOpts) error {
 	base := time.Now().UTC().Truncate(time.Microsecond)
-	i := 0
 	_, err := s.conn.CopyFrom(ctx, pgx.Identifier{"users"},
 		[]string{"id", "email", "hashed_password", "is_active", "is_verified", "created_at", "updated_at", "verified_at"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == o.users {
-				return nil, nil
-			}
+		pgx.CopyFromSlice(o.users, func(i int) ([]any, error) {
 			u := seedUsers(o, base, i)
-			i++
 			return []any{u.id, u.email, o.hash, true, true, u.at, u.at, u.at}, nil
 		}))
 	if err != nil {
@@ -227,16 +222,11 @@ func (s postgresSeeder) audit(ctx context.Context, n int) (int64, error) {
 			return err
 		}
 		base := time.Now().UTC().Add(-time.Duration(n) * time.Millisecond)
-		i := int64(0)
 		empty := json.RawMessage(`{}`)
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_events"},
 			[]string{"seq", "event_type", "user_id", "ip", "user_agent", "occurred_at", "detail", "prev_hash", "hash"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == int64(n) {
-					return nil, nil
-				}
-				e := seedEvent(base, i)
-				i++
+			pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+				e := seedEvent(base, int64(i))
 				seq++
 				hash := audit.Chain(prev, seq, e)
 				row := []any{seq, string(e.Type), e.UserID, e.IP, e.UserAgent, e.At, empty, prev, hash}
