@@ -95,6 +95,15 @@ func checkCommand(group, cmd string, args []string, want map[string]int, usage s
 	return fmt.Errorf("%s %s: want %d argument(s), got %d", group, cmd, n, len(args))
 }
 
+// commandOperator checks a command of group as checkCommand does, then
+// assembles the operators' use cases for it; the cleanup closes the store.
+func commandOperator(ctx context.Context, cfg Config, group, cmd string, args []string, want map[string]int, usage string, stderr io.Writer) (*gwire.Operator, func(), error) {
+	if err := checkCommand(group, cmd, args, want, usage, stderr); err != nil {
+		return nil, nil, err
+	}
+	return operator(ctx, cfg)
+}
+
 // newFlagSet is the flag set of one subcommand: a flag it does not define
 // is a usage error, written to stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -199,10 +208,7 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	if err != nil {
 		return err
 	}
-	if err := checkCommand("users", cmd, pos, usersArgs, usersUsage, p.stderr); err != nil {
-		return err
-	}
-	op, cleanup, err := operator(ctx, cfg)
+	op, cleanup, err := commandOperator(ctx, cfg, "users", cmd, pos, usersArgs, usersUsage, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -288,10 +294,7 @@ func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) 
 	}
 	cmd, rest := args[0], args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
-	if err := checkCommand("admin-keys", cmd, rest, want, adminKeysUsage, p.stderr); err != nil {
-		return err
-	}
-	op, cleanup, err := operator(ctx, cfg)
+	op, cleanup, err := commandOperator(ctx, cfg, "admin-keys", cmd, rest, want, adminKeysUsage, p.stderr)
 	if err != nil {
 		return err
 	}
