@@ -422,15 +422,9 @@ type outcome struct {
 }
 
 // send sends one request (a JSON body unless body is nil, a bearer token
-// unless bearer is empty), reads the whole response and returns it with
-// its body.
-func send(ctx context.Context, client *http.Client, method, u, bearer string, body any) (outcome, []byte) {
-	return sendFrom(ctx, client, method, u, bearer, "", body)
-}
-
-// sendFrom is send with an X-Forwarded-For header unless forwardedFor is
-// empty.
-func sendFrom(ctx context.Context, client *http.Client, method, u, bearer, forwardedFor string, body any) (outcome, []byte) {
+// unless bearer is empty, an X-Forwarded-For header unless forwardedFor is
+// empty), reads the whole response and returns it with its body.
+func send(ctx context.Context, client *http.Client, method, u, bearer, forwardedFor string, body any) (outcome, []byte) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -473,7 +467,7 @@ func sendFrom(ctx context.Context, client *http.Client, method, u, bearer, forwa
 
 // post sends one JSON request and reads the whole response.
 func post(ctx context.Context, client *http.Client, u string, body any) outcome {
-	o, _ := send(ctx, client, http.MethodPost, u, "", body)
+	o, _ := send(ctx, client, http.MethodPost, u, "", "", body)
 	return o
 }
 
@@ -500,7 +494,7 @@ func parsePair(data []byte) (tokenPair, error) {
 // login logs account u in with its right password and, on 200, returns
 // its token pair.
 func login(ctx context.Context, client *http.Client, c config, u int) (outcome, tokenPair, bool) {
-	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "",
+	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "", "",
 		map[string]string{"email": c.email(u), "password": c.passwordOf(u)})
 	if o.status != http.StatusOK {
 		return o, tokenPair{}, false
@@ -704,7 +698,7 @@ func (c config) oneRequest(ctx context.Context, client *http.Client, i int) outc
 		if c.spoofIPs {
 			xff = spoofedIP(i)
 		}
-		o, _ := sendFrom(ctx, client, http.MethodPost, c.baseURL+"/v1/password/forgot", "", xff,
+		o, _ := send(ctx, client, http.MethodPost, c.baseURL+"/v1/password/forgot", "", xff,
 			map[string]string{"email": c.freshEmail(i)})
 		return o
 	}
@@ -821,23 +815,20 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 			for k := w; k < len(tokens); k += c.concurrency {
 				slots = append(slots, k)
 			}
-			have := make([]bool, len(slots))
-			for k := range have {
-				have[k] = true
-			}
+			lost := make([]bool, len(slots))
 			cur := 0
 			for {
 				slot := slots[cur]
 				u, tp := c.account(slot), tokens[slot]
 				// a broken chain or an expired access token: log in again
-				for !have[cur] {
+				for lost[cur] {
 					if ctx.Err() != nil || (c.forDur > 0 && !time.Now().Before(deadline)) {
 						return
 					}
 					o, ntp, ok := login(ctx, client, c, u)
 					rl.add(o)
 					if ok {
-						tp, have[cur] = ntp, true
+						tp, lost[cur] = ntp, false
 						break
 					}
 					wait := retryWait(o)
@@ -851,27 +842,27 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 				}
 				switch c.endpoint {
 				case endpointRefresh:
-					o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/token/refresh", "",
+					o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/token/refresh", "", "",
 						map[string]string{"refresh_token": tp.refresh})
 					switch o.status {
 					case http.StatusOK:
 						if ntp, err := parsePair(data); err == nil {
 							tp = ntp
 						} else {
-							o.err, have[cur] = err, false
+							o.err, lost[cur] = err, true
 						}
 					case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 						// not consumed: retry the same token
 					default:
 						// 401 (chain broken) or unknown state (transport
 						// error, 5xx): the token may be spent
-						have[cur] = false
+						lost[cur] = true
 					}
 					st.add(o)
 				case endpointMe:
-					o, _ := send(ctx, client, http.MethodGet, c.baseURL+"/v1/me", tp.access, nil)
+					o, _ := send(ctx, client, http.MethodGet, c.baseURL+"/v1/me", tp.access, "", nil)
 					if o.status == http.StatusUnauthorized {
-						have[cur] = false
+						lost[cur] = true
 					}
 					st.add(o)
 				}
@@ -921,13 +912,12 @@ func (r *results) print(w io.Writer, c config) {
 	if c.forDur > 0 {
 		mode = fmt.Sprintf(" (closed loop, -for %s)", c.forDur)
 	}
+	wrong := ""
 	if c.endpoint == endpointLogin {
-		fmt.Fprintf(w, "login: %d requests, %d workers, %d accounts, wrong-ratio %.2f, %s%s\n",
-			s.sent, c.concurrency, c.users, c.wrongRatio, r.elapsed.Round(time.Millisecond), mode)
-	} else {
-		fmt.Fprintf(w, "%s: %d requests, %d workers, %d accounts, %s%s\n",
-			c.endpoint, s.sent, c.concurrency, c.users, r.elapsed.Round(time.Millisecond), mode)
+		wrong = fmt.Sprintf(" wrong-ratio %.2f,", c.wrongRatio)
 	}
+	fmt.Fprintf(w, "%s: %d requests, %d workers, %d accounts,%s %s%s\n",
+		c.endpoint, s.sent, c.concurrency, c.users, wrong, r.elapsed.Round(time.Millisecond), mode)
 	fmt.Fprintf(w, "  status 200: %d  401: %d  429: %d  503: %d  other: %d  transport errors: %d\n",
 		s.statuses[200], s.statuses[401], s.statuses[429], s.statuses[503],
 		s.sent-s.statuses[200]-s.statuses[401]-s.statuses[429]-s.statuses[503]-s.statuses[0], s.statuses[0])
