@@ -22,6 +22,16 @@ import (
 
 func TestMain(m *testing.M) { pgtest.RunMain(m) }
 
+// run is the whole program with an empty stdin; tests call it with their
+// own environment and an onReady hook that receives the public address.
+func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer, onReady func(addr string)) error {
+	p := procIO{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr}
+	if onReady != nil {
+		p.onListening = func(l listening) { onReady(l.HTTP) }
+	}
+	return runWith(ctx, args, env, p)
+}
+
 // dbOf returns the database URL an environment points at.
 func dbOf(env map[string]string) string { return env["GATEHOUSE_DATABASE_URL"] }
 
