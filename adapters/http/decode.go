@@ -123,32 +123,28 @@ func fieldError(fe validator.FieldError) domain.FieldError {
 	if _, rest, ok := strings.Cut(field, "."); ok {
 		field = rest // drop the struct's own name
 	}
-	sized := "characters"
-	numeric := false
+	// A bound is a length in characters or items, or a value for a number.
+	sized, measure := "characters", "length"
 	switch fe.Kind() {
 	case reflect.Slice, reflect.Array, reflect.Map:
 		sized = "items"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 		reflect.Float32, reflect.Float64:
-		numeric = true
+		measure = "value"
+	}
+	bound := fe.Param() + " " + sized
+	if measure == "value" {
+		bound = fe.Param()
 	}
 	f := domain.FieldError{Field: field}
 	switch fe.Tag() {
 	case "required", "required_if", "required_unless", "required_with", "required_without":
 		f.Code, f.Message = "required", "This field is required."
 	case "max", "lte":
-		if numeric {
-			f.Code, f.Message = "max_value", "Must be at most "+fe.Param()+"."
-		} else {
-			f.Code, f.Message = "max_length", "Must be at most "+fe.Param()+" "+sized+"."
-		}
+		f.Code, f.Message = "max_"+measure, "Must be at most "+bound+"."
 	case "min", "gte":
-		if numeric {
-			f.Code, f.Message = "min_value", "Must be at least "+fe.Param()+"."
-		} else {
-			f.Code, f.Message = "min_length", "Must be at least "+fe.Param()+" "+sized+"."
-		}
+		f.Code, f.Message = "min_"+measure, "Must be at least "+bound+"."
 	case "len":
 		f.Code, f.Message = "invalid_length", "Must be exactly "+fe.Param()+" "+sized+"."
 	case "email":

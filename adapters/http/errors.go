@@ -78,9 +78,7 @@ func classify(err error) (int, Problem, logLevel) {
 		pe *panicError
 	)
 	switch {
-	case err == nil:
-		return internalError()
-	case errors.As(err, &pe):
+	case err == nil, errors.As(err, &pe): // a bug, or a recovered panic
 		return internalError()
 	case errors.As(err, &de):
 		return classifyDomain(de)

@@ -50,20 +50,14 @@ func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 
 	p.registerEmailForm(a, emailForm{
 		path: "/forgot-password", endpoint: limits.Forgot, mail: uc.Forgot,
-		page: pageData{
-			Title:  titleForgot,
-			Intro:  "Enter the address of your account. We send a link to it that lets you choose a new password.",
-			Button: "Send reset link",
-		},
+		page: pageData{Title: titleForgot, Button: "Send reset link",
+			Intro: "Enter the address of your account. We send a link to it that lets you choose a new password."},
 		sent: "If an account exists for that address, we sent a link to reset its password. Open the newest mail; the link works once and for a short time.",
 	})
 	p.registerEmailForm(a, emailForm{
 		path: "/resend-verification", endpoint: limits.Resend, mail: uc.Resend,
-		page: pageData{
-			Title:  titleResend,
-			Intro:  "Enter the address you registered with. If it still waits for verification, we send a new link to it.",
-			Button: "Send verification link",
-		},
+		page: pageData{Title: titleResend, Button: "Send verification link",
+			Intro: "Enter the address you registered with. If it still waits for verification, we send a new link to it."},
 		sent: "If an account for that address waits for verification, we sent a new link to verify it. Open the newest mail; the link asks for the password you chose when you registered.",
 	})
 }

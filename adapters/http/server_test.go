@@ -1,6 +1,8 @@
 package http
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,6 +62,19 @@ func listen(t *testing.T, app *fiber.App) string {
 }
 
 // decodeProblem checks the problem+json shape and returns the body as a map.
+// doHeaders sends a bodiless request with the headers of kv (name, value,
+// ...; an empty value is left out).
+func doHeaders(t *testing.T, app *fiber.App, method, target string, kv ...string) (*nethttp.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			req.Header.Set(kv[i], kv[i+1])
+		}
+	}
+	return do(t, app, req)
+}
+
 func decodeProblem(t *testing.T, res *nethttp.Response, body []byte, status int, code string) map[string]any {
 	t.Helper()
 	if res.StatusCode != status {
@@ -185,9 +200,7 @@ func TestPanicIs500LoggedOnce(t *testing.T) {
 			panic("secret-panic-value")
 		})
 	})
-	req := httptest.NewRequest("GET", "/boom", nil)
-	req.Header.Set(HeaderRequestID, "panic-req-1")
-	res, body := do(t, app, req)
+	res, body := doHeaders(t, app, "GET", "/boom", HeaderRequestID, "panic-req-1")
 	m := decodeProblem(t, res, body, 500, "internal_error")
 	if m["detail"] != detailInternal {
 		t.Errorf("detail = %v", m["detail"])
@@ -411,11 +424,7 @@ func TestRequestID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest("GET", "/id", nil)
-			if tt.in != "" {
-				req.Header.Set(HeaderRequestID, tt.in)
-			}
-			res, _ := do(t, app, req)
+			res, _ := doHeaders(t, app, "GET", "/id", HeaderRequestID, tt.in)
 			got := res.Header.Get(HeaderRequestID)
 			if got != seen.Load().(string) {
 				t.Errorf("header %q, handler saw %q", got, seen.Load())
@@ -442,13 +451,8 @@ func TestAccessLog(t *testing.T) {
 		app.Get("/verify-email", func(c *fiber.Ctx) error { return c.SendString("page") })
 		app.Get("/v1/me/sessions/:id", func(c *fiber.Ctx) error { return fmt.Errorf("db down: %w", errSentinel) })
 	})
-	req := httptest.NewRequest("GET", "/verify-email?token=SECRET-TOKEN-123", nil)
-	req.Header.Set("Authorization", "Bearer SECRET-BEARER-456")
-	req.Header.Set(HeaderRequestID, "log-req-1")
-	do(t, app, req)
-	req = httptest.NewRequest("GET", "/v1/me/sessions/abc?x=SECRET-Q", nil)
-	req.Header.Set("Authorization", "Bearer SECRET-BEARER-789")
-	do(t, app, req)
+	doHeaders(t, app, "GET", "/verify-email?token=SECRET-TOKEN-123", "Authorization", "Bearer SECRET-BEARER-456", HeaderRequestID, "log-req-1")
+	doHeaders(t, app, "GET", "/v1/me/sessions/abc?x=SECRET-Q", "Authorization", "Bearer SECRET-BEARER-789")
 	do(t, app, httptest.NewRequest("GET", "/nowhere?token=SECRET-404", nil))
 
 	lines := logs.FilterMessage("request").All()
@@ -494,19 +498,14 @@ func TestCORSClosedByDefault(t *testing.T) {
 	app, _ := newTestApp(t, Config{}, func(app *fiber.App) {
 		app.Post("/v1/login", func(c *fiber.Ctx) error { return c.SendStatus(204) })
 	})
-	req := httptest.NewRequest("POST", "/v1/login", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	res, _ := do(t, app, req)
+	res, _ := doHeaders(t, app, "POST", "/v1/login", "Origin", "https://evil.example")
 	for k := range res.Header {
 		if strings.HasPrefix(k, "Access-Control-") {
 			t.Errorf("CORS header %s sent while CORS is closed", k)
 		}
 	}
 	// A preflight is not answered: it reaches routing (405, no CORS headers).
-	req = httptest.NewRequest("OPTIONS", "/v1/login", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	res, _ = do(t, app, req)
+	res, _ = doHeaders(t, app, "OPTIONS", "/v1/login", "Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
 	if res.StatusCode != 405 || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("preflight with CORS closed: %d %v", res.StatusCode, res.Header)
 	}
@@ -522,11 +521,8 @@ func TestCORSAllowlist(t *testing.T) {
 		})
 	})
 	preflight := func(origin string) *nethttp.Response {
-		req := httptest.NewRequest("OPTIONS", "/v1/login", nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "content-type")
-		res, _ := do(t, app, req)
+		res, _ := doHeaders(t, app, "OPTIONS", "/v1/login", "Origin", origin,
+			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
 		return res
 	}
 
@@ -565,11 +561,7 @@ func TestCORSAllowlist(t *testing.T) {
 	for origin, allowed := range map[string]bool{
 		"https://app.example.com": true, "http://localhost:3000": true, "https://evil.example": false, "": false,
 	} {
-		req := httptest.NewRequest("POST", "/v1/login", nil)
-		if origin != "" {
-			req.Header.Set("Origin", origin)
-		}
-		res, _ := do(t, app, req)
+		res, _ := doHeaders(t, app, "POST", "/v1/login", "Origin", origin)
 		got := res.Header.Get("Access-Control-Allow-Origin")
 		if allowed && got != origin || !allowed && got != "" {
 			t.Errorf("origin %q: Access-Control-Allow-Origin = %q", origin, got)
@@ -579,9 +571,7 @@ func TestCORSAllowlist(t *testing.T) {
 		}
 	}
 	// Errors carry CORS headers too, so that browsers can read them.
-	req := httptest.NewRequest("POST", "/missing", nil)
-	req.Header.Set("Origin", "https://app.example.com")
-	res, _ = do(t, app, req)
+	res, _ = doHeaders(t, app, "POST", "/missing", "Origin", "https://app.example.com")
 	if res.StatusCode != 404 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 		t.Errorf("404 CORS: %d %v", res.StatusCode, res.Header)
 	}
@@ -621,5 +611,131 @@ func TestRequestsGetADeadline(t *testing.T) {
 	res, body := do(t, app, httptest.NewRequest(fiber.MethodGet, "/slow", nil))
 	if res.StatusCode != fiber.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"unavailable"`) {
 		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+}
+
+// rawRequest sends one request written by hand (methods no client library
+// sends) to addr and reads the response.
+func rawRequest(t *testing.T, addr, method, target, host string) (*nethttp.Response, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, target, host); err != nil {
+		t.Fatal(err)
+	}
+	res, err := nethttp.ReadResponse(bufio.NewReader(conn), &nethttp.Request{Method: "GET"})
+	if err != nil {
+		t.Fatalf("%.20s %s: %v", method, target, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, string(body)
+}
+
+// serveOn runs app on a loopback port and returns host:port.
+func serveOn(t *testing.T, app *fiber.App) string {
+	t.Helper()
+	return strings.TrimPrefix(listen(t, app), "http://")
+}
+
+// assertNoErrorLogs fails on any log entry at warn or above.
+func assertNoErrorLogs(t *testing.T, logs *observer.ObservedLogs) {
+	t.Helper()
+	for _, e := range logs.All() {
+		if e.Level >= zapcore.WarnLevel {
+			t.Errorf("%s log %q %v", e.Level, e.Message, e.ContextMap())
+		}
+		if e.Stack != "" {
+			t.Errorf("log %q carries a stack", e.Message)
+		}
+	}
+}
+
+// Any token is a method to HTTP: a method the server does not know is a
+// 405 (with Allow) on a path that has routes and a 404 elsewhere, as
+// problem+json, logged once at info: no request a client can send makes
+// an error-level line or a 5xx. On both apps, through a real listener.
+func TestUnknownMethodsAre405Or404(t *testing.T) {
+	t.Parallel()
+	ok := func(context.Context) error { return nil }
+	for _, a := range []struct {
+		name    string
+		build   func(log *zap.Logger) *fiber.App
+		known   string // a path with a GET route
+		allow   string
+		unknown string
+	}{
+		{"public", func(log *zap.Logger) *fiber.App {
+			return NewServer(Config{}, log, UseCases{Ready: ok})
+		}, "/healthz", "GET, HEAD", "/no/such/path"},
+		{"admin", func(log *zap.Logger) *fiber.App {
+			return NewAdminServer(Config{}, log, AdminUseCases{Ready: ok})
+		}, "/readyz", "GET, HEAD", "/no/such/path"},
+	} {
+		t.Run(a.name, func(t *testing.T) {
+			t.Parallel()
+			core, logs := observer.New(zapcore.DebugLevel)
+			addr := serveOn(t, a.build(zap.New(core)))
+			methods := []string{"X1", "PROPFIND", "get", "BREW", strings.Repeat("M", 4000)}
+			for _, m := range methods {
+				res, body := rawRequest(t, addr, m, a.known, "localhost")
+				if res.StatusCode != 405 || res.Header.Get("Allow") != a.allow || res.Header.Get("Content-Type") != ContentTypeProblem || !strings.Contains(body, `"method_not_allowed"`) {
+					t.Errorf("%.20s %s: %d Allow %q %s", m, a.known, res.StatusCode, res.Header.Get("Allow"), body)
+				}
+				res, body = rawRequest(t, addr, m, a.unknown, "localhost")
+				if res.StatusCode != 404 || res.Header.Get("Content-Type") != ContentTypeProblem || !strings.Contains(body, `"not_found"`) {
+					t.Errorf("%.20s %s: %d %s", m, a.unknown, res.StatusCode, body)
+				}
+			}
+			assertNoErrorLogs(t, logs)
+			access := logs.FilterMessage("request").All()
+			if len(access) != 2*len(methods) {
+				t.Errorf("%d access log lines, want %d", len(access), 2*len(methods))
+			}
+			for _, e := range access {
+				if e.Level != zapcore.InfoLevel {
+					t.Errorf("access line at %s", e.Level)
+				}
+				if m, _ := e.ContextMap()["method"].(string); len(m) > 16 {
+					t.Errorf("logged method %d bytes long", len(m))
+				}
+			}
+		})
+	}
+}
+
+// A client that sends half a body and resets the connection makes
+// fasthttp fail while reading the request: that is the client's doing,
+// not a 5xx, and it is logged at info.
+func TestBrokenConnectionIsNoError(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.DebugLevel)
+	app := NewApp(Config{}, zap.New(core))
+	app.Post("/v1/login", func(c *fiber.Ctx) error { return c.SendStatus(204) })
+	Finish(app)
+	addr := serveOn(t, app)
+	for range 3 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"email\":")
+		time.Sleep(50 * time.Millisecond)
+		_ = conn.(*net.TCPConn).SetLinger(0) // close with a reset
+		_ = conn.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for logs.FilterMessage("request").Len() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assertNoErrorLogs(t, logs)
+	for _, e := range logs.FilterMessage("request").All() {
+		if s, _ := e.ContextMap()["status"].(int64); s >= 500 {
+			t.Errorf("a broken connection was answered %d", s)
+		}
 	}
 }

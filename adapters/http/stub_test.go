@@ -38,14 +38,36 @@ func (s *stubLinkState) Live(ctx context.Context, raw string, purpose token.Purp
 	return s.LiveFn(ctx, raw, purpose)
 }
 
-// stubMailByAddress stands for Forgot and ResendVerification.
-type stubMailByAddress struct {
-	HandleFn func(ctx context.Context, rawEmail string) error
+// stubDo stands for a use case of one input and no result, stubCall for
+// one of one input and a result.
+type (
+	stubDo[In any] struct {
+		HandleFn func(ctx context.Context, in In) error
+	}
+	stubCall[In, Out any] struct {
+		HandleFn func(ctx context.Context, in In) (Out, error)
+	}
+)
+
+func (s *stubDo[In]) Handle(ctx context.Context, in In) error {
+	return s.HandleFn(ctx, in)
 }
 
-func (s *stubMailByAddress) Handle(ctx context.Context, rawEmail string) error {
-	return s.HandleFn(ctx, rawEmail)
+func (s *stubCall[In, Out]) Handle(ctx context.Context, in In) (Out, error) {
+	return s.HandleFn(ctx, in)
 }
+
+// The use cases of that shape; stubMailByAddress stands for Forgot and
+// ResendVerification.
+type (
+	stubMailByAddress  = stubDo[string]
+	stubChangeEmail    = stubDo[account.ChangeEmailInput]
+	stubChangePassword = stubDo[password.ChangeInput]
+	stubMFADisable     = stubDo[appmfa.DisableInput]
+	stubAuthenticate   = stubCall[string, session.Principal]
+	stubLoginMFA       = stubCall[session.LoginMFAInput, *session.TokenPair]
+	stubMFAStart       = stubCall[appmfa.StartInput, appmfa.Enrollment]
+)
 
 type stubDeleteAccount struct {
 	HandleFn func(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error
@@ -53,14 +75,6 @@ type stubDeleteAccount struct {
 
 func (s *stubDeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error {
 	return s.HandleFn(ctx, userID, password, p, meta)
-}
-
-type stubChangeEmail struct {
-	HandleFn func(ctx context.Context, in account.ChangeEmailInput) error
-}
-
-func (s *stubChangeEmail) Handle(ctx context.Context, in account.ChangeEmailInput) error {
-	return s.HandleFn(ctx, in)
 }
 
 type stubConfirmEmail struct {
@@ -71,22 +85,6 @@ func (s *stubConfirmEmail) Handle(ctx context.Context, raw string, keep uuid.UUI
 	return s.HandleFn(ctx, raw, keep, meta)
 }
 
-type stubAuthenticate struct {
-	HandleFn func(ctx context.Context, bearer string) (session.Principal, error)
-}
-
-func (s *stubAuthenticate) Handle(ctx context.Context, bearer string) (session.Principal, error) {
-	return s.HandleFn(ctx, bearer)
-}
-
-type stubLoginMFA struct {
-	HandleFn func(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error)
-}
-
-func (s *stubLoginMFA) Handle(ctx context.Context, in session.LoginMFAInput) (*session.TokenPair, error) {
-	return s.HandleFn(ctx, in)
-}
-
 type stubResetPassword struct {
 	HandleFn func(ctx context.Context, raw, newPassword string, meta app.RequestMeta) error
 }
@@ -95,36 +93,12 @@ func (s *stubResetPassword) Handle(ctx context.Context, raw, newPassword string,
 	return s.HandleFn(ctx, raw, newPassword, meta)
 }
 
-type stubChangePassword struct {
-	HandleFn func(ctx context.Context, in password.ChangeInput) error
-}
-
-func (s *stubChangePassword) Handle(ctx context.Context, in password.ChangeInput) error {
-	return s.HandleFn(ctx, in)
-}
-
-type stubMFAStart struct {
-	HandleFn func(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error)
-}
-
-func (s *stubMFAStart) Handle(ctx context.Context, in appmfa.StartInput) (appmfa.Enrollment, error) {
-	return s.HandleFn(ctx, in)
-}
-
 type stubMFAConfirm struct {
 	HandleFn func(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error)
 }
 
 func (s *stubMFAConfirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code string, meta app.RequestMeta) ([]mfa.RecoveryCode, error) {
 	return s.HandleFn(ctx, userID, sessionID, code, meta)
-}
-
-type stubMFADisable struct {
-	HandleFn func(ctx context.Context, in appmfa.DisableInput) error
-}
-
-func (s *stubMFADisable) Handle(ctx context.Context, in appmfa.DisableInput) error {
-	return s.HandleFn(ctx, in)
 }
 
 type stubMFARegenerate struct {

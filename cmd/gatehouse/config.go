@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -190,9 +191,13 @@ func (c *Config) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(envPrefix+name+": "+format, args...))
 	}
-	if strings.TrimSpace(c.DataDir) == "" {
-		bad("DATA_DIR", "must not be empty")
+	// badIf is bad when failed.
+	badIf := func(failed bool, name, format string, args ...any) {
+		if failed {
+			bad(name, format, args...)
+		}
 	}
+	badIf(strings.TrimSpace(c.DataDir) == "", "DATA_DIR", "must not be empty")
 	switch path, isSQLite := strings.CutPrefix(c.DatabaseURL, "sqlite:"); {
 	case c.DatabaseURL == "" || isSQLite && path == "":
 		c.store = store{Kind: storeSQLite, Path: filepath.Join(c.DataDir, sqliteFile)}
@@ -221,64 +226,34 @@ func (c *Config) validate() error {
 			bad("APP_URL", "must be an absolute http(s) URL such as https://app.example.com, or unset")
 		}
 	}
-	if c.KeyPublishDelay < 0 {
-		bad("KEY_PUBLISH_DELAY", "must not be negative")
-	}
+	badIf(c.KeyPublishDelay < 0, "KEY_PUBLISH_DELAY", "must not be negative")
 	// Every instance follows key changes within 30 s.
-	if c.KeyRefreshInterval < time.Second || c.KeyRefreshInterval > 30*time.Second {
-		bad("KEY_REFRESH_INTERVAL", "must be between 1s and 30s")
-	}
+	badIf(c.KeyRefreshInterval < time.Second || c.KeyRefreshInterval > 30*time.Second, "KEY_REFRESH_INTERVAL", "must be between 1s and 30s")
 	for _, h := range c.AdminHosts {
 		if h = strings.TrimSpace(h); h == "" || strings.ContainsAny(h, "/@ \t") || strings.Contains(h, "://") {
 			bad("ADMIN_HOSTS", "%q is not a host name such as admin.internal (comma-separated, no scheme or path)", h)
 		}
 	}
-	if len(c.JWTPreviousKeyFiles) > 0 && c.JWTPrivateKeyFile == "" {
-		bad("JWT_PREVIOUS_KEY_FILES", "is only used with GATEHOUSE_JWT_PRIVATE_KEY_FILE (generated keys rotate with `gatehouse keys rotate`)")
-	}
-	if c.PasswordMinLength < user.MinPasswordFloor || c.PasswordMinLength > user.MaxPasswordLength {
-		bad("PASSWORD_MIN_LENGTH", "must be between %d and %d", user.MinPasswordFloor, user.MaxPasswordLength)
-	}
-	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > session.MaxReuseGrace {
-		bad("REFRESH_REUSE_GRACE", "must be between 0s (off) and %s", session.MaxReuseGrace)
-	}
+	badIf(len(c.JWTPreviousKeyFiles) > 0 && c.JWTPrivateKeyFile == "",
+		"JWT_PREVIOUS_KEY_FILES", "is only used with GATEHOUSE_JWT_PRIVATE_KEY_FILE (generated keys rotate with `gatehouse keys rotate`)")
+	badIf(c.PasswordMinLength < user.MinPasswordFloor || c.PasswordMinLength > user.MaxPasswordLength,
+		"PASSWORD_MIN_LENGTH", "must be between %d and %d", user.MinPasswordFloor, user.MaxPasswordLength)
+	badIf(c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > session.MaxReuseGrace, "REFRESH_REUSE_GRACE", "must be between 0s (off) and %s", session.MaxReuseGrace)
 	for name, d := range map[string]time.Duration{
 		"ACCESS_TOKEN_TTL": c.AccessTokenTTL, "REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "SESSION_IDLE_TIMEOUT": c.SessionIdle, "STEP_UP_MAX_AGE": c.StepUpMaxAge,
 		"VERIFICATION_TOKEN_TTL": c.VerifyTokenTTL, "RESET_TOKEN_TTL": c.ResetTokenTTL, "INVITE_TOKEN_TTL": c.InviteTokenTTL, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "HASH_MAX_WAIT": c.HashMaxWait, "RETENTION": c.Retention,
 	} {
-		if d <= 0 {
-			bad(name, "must be a positive duration")
-		}
+		badIf(d <= 0, name, "must be a positive duration")
 	}
-	if c.Argon2MemoryKiB < 8*uint32(max(c.Argon2Parallelism, 1)) || c.Argon2MemoryKiB > 4*1024*1024 {
-		bad("ARGON2_MEMORY_KIB", "must be between 8×parallelism and 4194304")
-	}
-	if c.Argon2Iterations < 1 || c.Argon2Iterations > 100 {
-		bad("ARGON2_ITERATIONS", "must be between 1 and 100")
-	}
-	if c.Argon2Parallelism < 1 {
-		bad("ARGON2_PARALLELISM", "must be at least 1")
-	}
-	if c.HashConcurrency < 0 {
-		bad("HASH_CONCURRENCY", "must not be negative")
-	}
-	if c.OutboxMaxAttempts < 1 {
-		bad("OUTBOX_MAX_ATTEMPTS", "must be at least 1")
-	}
-	if c.LoginLockoutThreshold < 2 {
-		bad("LOGIN_LOCKOUT_THRESHOLD", "must be at least 2")
-	}
-	if c.MFALockoutThreshold < 2 {
-		bad("MFA_LOCKOUT_THRESHOLD", "must be at least 2")
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("LOG_LEVEL", "must be debug, info, warn or error")
-	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
-		bad("LOG_FORMAT", "must be json or console")
-	}
+	badIf(c.Argon2MemoryKiB < 8*uint32(max(c.Argon2Parallelism, 1)) || c.Argon2MemoryKiB > 4*1024*1024, "ARGON2_MEMORY_KIB", "must be between 8×parallelism and 4194304")
+	badIf(c.Argon2Iterations < 1 || c.Argon2Iterations > 100, "ARGON2_ITERATIONS", "must be between 1 and 100")
+	badIf(c.Argon2Parallelism < 1, "ARGON2_PARALLELISM", "must be at least 1")
+	badIf(c.HashConcurrency < 0, "HASH_CONCURRENCY", "must not be negative")
+	badIf(c.OutboxMaxAttempts < 1, "OUTBOX_MAX_ATTEMPTS", "must be at least 1")
+	badIf(c.LoginLockoutThreshold < 2, "LOGIN_LOCKOUT_THRESHOLD", "must be at least 2")
+	badIf(c.MFALockoutThreshold < 2, "MFA_LOCKOUT_THRESHOLD", "must be at least 2")
+	badIf(!slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel), "LOG_LEVEL", "must be debug, info, warn or error")
+	badIf(c.LogFormat != "json" && c.LogFormat != "console", "LOG_FORMAT", "must be json or console")
 	for _, p := range c.TrustedProxies {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -324,6 +299,16 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// envFields yields each Config field that a variable sets, with the
+// variable's name without envPrefix.
+func envFields(yield func(name string, f reflect.StructField) bool) {
+	for f := range reflect.TypeFor[Config]().Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" && !yield(name, f) {
+			return
+		}
+	}
+}
+
 // Redacted is the configuration as it may be logged, one entry per
 // variable (named as the variable, lower case, without the prefix), read
 // through Config's env tags so that none is left out: durations as Go
@@ -333,12 +318,8 @@ func (c *Config) validate() error {
 func (c Config) Redacted() map[string]any {
 	out := map[string]any{}
 	v := reflect.ValueOf(c)
-	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("env"), ",")
-		if name == "" {
-			continue
-		}
-		val := v.Field(i).Interface()
+	for name, f := range envFields {
+		val := v.FieldByIndex(f.Index).Interface()
 		switch x := val.(type) {
 		case time.Duration:
 			val = x.String()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"reflect"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -13,29 +12,13 @@ import (
 // test harness, helper processes): serve does not warn about them.
 const testEnvPrefix = envPrefix + "TEST_"
 
-// knownEnv is every variable Config reads, from its env tags (with the
-// envPrefix of nested structs), so that the list cannot drift from the
-// struct.
+// knownEnv is every variable Config reads, from its env tags, so that the
+// list cannot drift from the struct.
 func knownEnv() []string {
 	var names []string
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
-				names = append(names, prefix+name)
-				continue
-			}
-			if ft.Kind() == reflect.Struct && f.IsExported() {
-				walk(ft, prefix+f.Tag.Get("envPrefix"))
-			}
-		}
+	for name := range envFields {
+		names = append(names, envPrefix+name)
 	}
-	walk(reflect.TypeOf(Config{}), envPrefix)
 	sort.Strings(names)
 	return names
 }
@@ -44,10 +27,8 @@ func knownEnv() []string {
 // GATEHOUSE_<name>, for commands that read one variable without the whole
 // configuration.
 func envDefault(name string) string {
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if n, _, _ := strings.Cut(f.Tag.Get("env"), ","); n == name {
+	for n, f := range envFields {
+		if n == name {
 			return f.Tag.Get("envDefault")
 		}
 	}

@@ -22,6 +22,16 @@ import (
 
 func TestMain(m *testing.M) { pgtest.RunMain(m) }
 
+// run is the whole program with an empty stdin; tests call it with their
+// own environment and an onReady hook that receives the public address.
+func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer, onReady func(addr string)) error {
+	p := procIO{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr}
+	if onReady != nil {
+		p.onListening = func(l listening) { onReady(l.HTTP) }
+	}
+	return runWith(ctx, args, env, p)
+}
+
 // dbOf returns the database URL an environment points at.
 func dbOf(env map[string]string) string { return env["GATEHOUSE_DATABASE_URL"] }
 
@@ -379,6 +389,33 @@ func mailTo(t *testing.T, s *smtptest.Server, addr string, n int) smtptest.Messa
 	}
 	t.Fatalf("no mail #%d to %s within 25s", n, addr)
 	return smtptest.Message{}
+}
+
+// mailNth is mailTo that also fails unless the mail's subject holds about.
+func mailNth(t *testing.T, s *smtptest.Server, addr string, n int, about string) smtptest.Message {
+	t.Helper()
+	m := mailTo(t, s, addr, n)
+	if !strings.Contains(m.Subject, about) {
+		t.Fatalf("mail #%d to %s: subject %q, want %q in it", n, addr, m.Subject, about)
+	}
+	return m
+}
+
+// wantOutcomes fails unless the responses, counted by status and problem
+// code ("200", "401 invalid_code"), are exactly want.
+func wantOutcomes(t *testing.T, what string, rs []response, want map[string]int) {
+	t.Helper()
+	got := map[string]int{}
+	for _, r := range rs {
+		var p struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(r.Body, &p)
+		got[strings.TrimSpace(fmt.Sprintf("%d %s", r.Status, p.Code))]++
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("%s: answered %v, want %v", what, got, want)
+	}
 }
 
 // tokenFrom extracts the token of the link to path in a mail.

@@ -120,16 +120,6 @@ type procIO struct {
 	onListening    func(listening)
 }
 
-// run is the whole program with an empty stdin; tests call it with their
-// own environment and an onReady hook that receives the public address.
-func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer, onReady func(addr string)) error {
-	p := procIO{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr}
-	if onReady != nil {
-		p.onListening = func(l listening) { onReady(l.HTTP) }
-	}
-	return runWith(ctx, args, env, p)
-}
-
 // runWith is the whole program.
 func runWith(ctx context.Context, args []string, env map[string]string, p procIO) error {
 	stdout, stderr := p.stdout, p.stderr

@@ -95,6 +95,15 @@ func checkCommand(group, cmd string, args []string, want map[string]int, usage s
 	return fmt.Errorf("%s %s: want %d argument(s), got %d", group, cmd, n, len(args))
 }
 
+// commandOperator checks a command of group as checkCommand does, then
+// assembles the operators' use cases for it; the cleanup closes the store.
+func commandOperator(ctx context.Context, cfg Config, group, cmd string, args []string, want map[string]int, usage string, stderr io.Writer) (*gwire.Operator, func(), error) {
+	if err := checkCommand(group, cmd, args, want, usage, stderr); err != nil {
+		return nil, nil, err
+	}
+	return operator(ctx, cfg)
+}
+
 // newFlagSet is the flag set of one subcommand: a flag it does not define
 // is a usage error, written to stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -199,10 +208,7 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	if err != nil {
 		return err
 	}
-	if err := checkCommand("users", cmd, pos, usersArgs, usersUsage, p.stderr); err != nil {
-		return err
-	}
-	op, cleanup, err := operator(ctx, cfg)
+	op, cleanup, err := commandOperator(ctx, cfg, "users", cmd, pos, usersArgs, usersUsage, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -257,21 +263,12 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	case "disable-mfa":
 		v, err = op.Users.Update(ctx, actor, id, admin.Patch{MFAEnabled: &no})
 	case "delete":
-		if err := op.Users.Delete(ctx, actor, id); err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "deleted", id.String())
+		return done(p.stdout, *asJSON, op.Users.Delete(ctx, actor, id), "deleted", id.String())
 	case "unlock":
-		if err := op.Users.Unlock(ctx, actor, id); err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "unlocked", id.String())
+		return done(p.stdout, *asJSON, op.Users.Unlock(ctx, actor, id), "unlocked", id.String())
 	case "revoke-sessions":
 		n, err := op.Users.RevokeSessions(ctx, actor, id)
-		if err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "sessions_revoked", strconv.Itoa(n))
+		return done(p.stdout, *asJSON, err, "sessions_revoked", strconv.Itoa(n))
 	}
 	if err != nil {
 		return err
@@ -279,12 +276,15 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	return printUsers(p.stdout, *asJSON, []admin.UserView{v}, "")
 }
 
-// done reports a change that returns no user.
-func done(w io.Writer, asJSON bool, what, value string) error {
+// done reports a change that returns no user, or err when it failed.
+func done(w io.Writer, asJSON bool, err error, what, value string) error {
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return writeJSON(w, map[string]string{what: value})
 	}
-	_, err := fmt.Fprintf(w, "%s: %s\n", what, value)
+	_, err = fmt.Fprintf(w, "%s: %s\n", what, value)
 	return err
 }
 
@@ -294,10 +294,7 @@ func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) 
 	}
 	cmd, rest := args[0], args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
-	if err := checkCommand("admin-keys", cmd, rest, want, adminKeysUsage, p.stderr); err != nil {
-		return err
-	}
-	op, cleanup, err := operator(ctx, cfg)
+	op, cleanup, err := commandOperator(ctx, cfg, "admin-keys", cmd, rest, want, adminKeysUsage, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -314,11 +311,7 @@ func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) 
 		_, err = fmt.Fprintln(p.stdout, key.Reveal())
 		return err
 	case "revoke":
-		if err := op.Keys.Revoke(ctx, admin.CLI(), rest[0]); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(p.stdout, "revoked: %s\n", rest[0])
-		return err
+		return done(p.stdout, false, op.Keys.Revoke(ctx, admin.CLI(), rest[0]), "revoked", rest[0])
 	}
 	keys, err := op.Keys.List(ctx)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -57,8 +56,8 @@ type benchOpts struct {
 // benchEndpoints are the endpoints make bench runs, in order.
 var benchEndpoints = []string{endpointRegister, endpointLogin, endpointRefresh, endpointMe}
 
-func benchMain(args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+// benchFlags defines the bench subcommand's flags.
+func benchFlags(fs *flag.FlagSet) func(ctx context.Context) error {
 	var o benchOpts
 	stores := fs.String("stores", storePostgres+","+storeSQLite, "stores to run on, in order: postgres, sqlite")
 	endpoints := fs.String("endpoints", strings.Join(benchEndpoints, ","), "endpoints to load, in order: register, login, refresh, me, forgot")
@@ -74,32 +73,10 @@ func benchMain(args []string) error {
 	fs.DurationVar(&o.settle, "settle", 15*time.Second, "longest wait, between endpoints, for the server's CPU to go idle (mail of the registrations)")
 	fs.IntVar(&o.sessions, "sessions", 0, "me (and refresh): sessions opened by the warm-up, each a login of another seeded account; me's clients cycle through them (0 = one per client)")
 	fs.BoolVar(&o.pgWaits, "pg-waits", false, "PostgreSQL: sample pg_stat_activity every 10 ms during each endpoint and print what the server's backends were doing (CPU, or the wait event: locks, WAL, client)")
-	if err := parseArgs(fs, args); err != nil {
-		return err
+	return func(ctx context.Context) error {
+		o.stores, o.endpoints, o.params = splitList(*stores), splitList(*endpoints), params()
+		return runBench(ctx, o, os.Stdout)
 	}
-	o.stores = splitList(*stores)
-	o.endpoints = splitList(*endpoints)
-	o.params = params()
-	ctx, cancel := signalContext()
-	defer cancel()
-	return runBench(ctx, o, os.Stdout)
-}
-
-// parseArgs parses a subcommand's flags; it takes no other arguments.
-func parseArgs(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return nil
-}
-
-// signalContext ends at SIGINT or SIGTERM, so that a run cut short still
-// stops its servers and drops its databases.
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 func splitList(s string) []string {
@@ -129,17 +106,14 @@ func (o *benchOpts) validate() error {
 			return fmt.Errorf("bench: unknown endpoint %q (register, login, refresh, me, forgot)", e)
 		}
 	}
-	switch {
-	case o.forDur <= 0:
-		return errors.New("bench: -for must be positive")
-	case o.concurrency < 1:
-		return errors.New("bench: -c must be at least 1")
-	case o.users < 1:
-		return errors.New("bench: -users must be at least 1")
-	case o.sessions < 0:
-		return errors.New("bench: -sessions must not be negative")
-	case o.hashFor <= 0:
-		return errors.New("bench: -hash-for must be positive")
+	if err := firstFailed(
+		check{o.forDur <= 0, "bench: -for must be positive"},
+		check{o.concurrency < 1, "bench: -c must be at least 1"},
+		check{o.users < 1, "bench: -users must be at least 1"},
+		check{o.sessions < 0, "bench: -sessions must not be negative"},
+		check{o.hashFor <= 0, "bench: -hash-for must be positive"},
+	); err != nil {
+		return err
 	}
 	if err := o.params.Validate(); err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -533,15 +507,21 @@ func runEndpoint(ctx context.Context, o benchOpts, srv *server, pg *pgBench, ep,
 		return benchRow{}, err
 	}
 	var (
-		srvBefore, srvAfter cpuSample
-		dbBefore, dbAfter   pgCPU
-		srvErr, dbErr       error
+		srvBefore, srvAfter    cpuSample
+		dbBefore, dbAfter      pgCPU
+		srvErr, dbErr, waitErr error
+		waits                  *waitSampler
+		waitReport             string
 	)
 	onStart := func() {
 		_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", srv.pid()), []byte("5"), 0)
 		srvBefore, srvErr = processCPU(srv.pid())
 		if pg != nil {
 			dbBefore, dbErr = pg.cpu(ctx)
+		}
+		if pg != nil && o.pgWaits {
+			// the measured phase only: not the warm-up logins
+			waits, waitErr = startWaitSampler(ctx, pg, 10*time.Millisecond)
 		}
 	}
 	onStop := func() {
@@ -551,24 +531,11 @@ func runEndpoint(ctx context.Context, o benchOpts, srv *server, pg *pgBench, ep,
 		if pg != nil && dbErr == nil {
 			dbAfter, dbErr = pg.cpu(ctx)
 		}
-	}
-	sampler := startSampler(srv.pid(), 20*time.Millisecond)
-	var (
-		waits                *waitSampler
-		waitErr              error
-		waitReport           string
-		measuredStart, after = onStart, onStop
-	)
-	if pg != nil && o.pgWaits {
-		// the measured phase only: not the warm-up logins
-		onStart = func() { measuredStart(); waits, waitErr = startWaitSampler(ctx, pg, 10*time.Millisecond) }
-		onStop = func() {
-			after()
-			if waits != nil {
-				waitReport = waits.stop()
-			}
+		if waits != nil {
+			waitReport = waits.stop()
 		}
 	}
+	sampler := startSampler(srv.pid(), 20*time.Millisecond)
 	r, err := fire(newClient(c), c, onStart, onStop)
 	peak, end := sampler.stop()
 	if err == nil && waitErr != nil {

@@ -36,11 +36,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -103,26 +106,19 @@ type config struct {
 	set map[string]bool
 }
 
+// subcommands define each subcommand's flags on a flag set of its own and
+// return what runs once they are parsed.
+var subcommands = map[string]func(fs *flag.FlagSet) func(ctx context.Context) error{
+	"bench": benchFlags, "seed": seedFlags, "probe": probeFlags,
+}
+
 func main() {
 	if len(os.Args) > 1 {
-		var err error
-		switch os.Args[1] {
-		case "bench":
-			err = benchMain(os.Args[2:])
-		case "seed":
-			err = seedMain(os.Args[2:])
-		case "probe":
-			err = probeMain(os.Args[2:])
-		default:
-			goto flags
+		if define, ok := subcommands[os.Args[1]]; ok {
+			exitOn(runSubcommand(flag.NewFlagSet(os.Args[1], flag.ContinueOnError), os.Args[2:], define))
+			return
 		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "load:", err)
-			os.Exit(1)
-		}
-		return
 	}
-flags:
 	var c config
 	flag.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "Gatehouse base URL (loopback only)")
 	flag.StringVar(&c.endpoint, "endpoint", endpointLogin, "what to load: login (POST /v1/login), refresh (POST /v1/token/refresh), me (GET /v1/me), register (POST /v1/register, a new address each) or forgot (POST /v1/password/forgot, a new address each)")
@@ -146,11 +142,31 @@ flags:
 	flag.Parse()
 	c.set = map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	exitOn(run(c))
+}
 
-	if err := run(c); err != nil {
+// exitOn ends the program with status 1 when err is not nil.
+func exitOn(err error) {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+}
+
+// runSubcommand parses a subcommand's flags, defined on fs (it takes no
+// other arguments), and runs it until it ends or SIGINT or SIGTERM: a run
+// cut short still stops its servers and drops its databases.
+func runSubcommand(fs *flag.FlagSet, args []string, define func(fs *flag.FlagSet) func(ctx context.Context) error) error {
+	run := define(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	return run(ctx)
 }
 
 // checkLoopback refuses every host but localhost and loopback IP literals.
@@ -176,43 +192,46 @@ func (c *config) validate() error {
 		return fmt.Errorf("-url: %w", err)
 	}
 	c.baseURL = strings.TrimRight(u.String(), "/")
-	switch {
-	case c.endpoint != endpointLogin && c.endpoint != endpointRefresh && c.endpoint != endpointMe &&
-		c.endpoint != endpointRegister && c.endpoint != endpointForgot:
-		return fmt.Errorf("-endpoint must be login, refresh, me, register or forgot, got %q", c.endpoint)
-	case c.users < 1:
-		return errors.New("-users must be at least 1")
-	case c.concurrency < 1:
-		return errors.New("-concurrency must be at least 1")
-	case c.requests < 0:
-		return errors.New("-requests must not be negative")
-	case c.forDur < 0:
-		return errors.New("-for must not be negative")
-	case c.forDur > 0 && c.set["requests"]:
-		return errors.New("-for and -requests exclude each other: -for runs for a fixed time, -requests sends a fixed count")
-	case c.forDur > 0 && c.set["duration"]:
-		return errors.New("-duration is the hard stop of a -requests run; with -for the run stops at -for (plus the in-flight requests)")
-	case c.duration <= 0:
-		return errors.New("-duration must be positive")
-	case c.requestTimeout <= 0:
-		return errors.New("-request-timeout must be positive")
-	case c.setupConcurrency < 1:
-		return errors.New("-setup-concurrency must be at least 1")
-	case c.wrongRatio < 0 || c.wrongRatio > 1:
-		return errors.New("-wrong-ratio must be between 0 and 1")
-	case c.wrongRatio > 0 && c.endpoint != endpointLogin:
-		return errors.New("-wrong-ratio only applies to -endpoint login")
-	case c.pid < 0:
-		return errors.New("-pid must not be negative")
-	case c.dbPid < 0:
-		return errors.New("-db-pid must not be negative")
-	case c.sessions < 0:
-		return errors.New("-sessions must not be negative")
-	case c.spoofIPs && c.endpoint != endpointForgot:
-		return errors.New("-spoof-ips only applies to -endpoint forgot")
+	if err := firstFailed(
+		check{!slices.Contains([]string{endpointLogin, endpointRefresh, endpointMe, endpointRegister, endpointForgot}, c.endpoint),
+			fmt.Sprintf("-endpoint must be login, refresh, me, register or forgot, got %q", c.endpoint)},
+		check{c.users < 1, "-users must be at least 1"},
+		check{c.concurrency < 1, "-concurrency must be at least 1"},
+		check{c.requests < 0, "-requests must not be negative"},
+		check{c.forDur < 0, "-for must not be negative"},
+		check{c.forDur > 0 && c.set["requests"], "-for and -requests exclude each other: -for runs for a fixed time, -requests sends a fixed count"},
+		check{c.forDur > 0 && c.set["duration"], "-duration is the hard stop of a -requests run; with -for the run stops at -for (plus the in-flight requests)"},
+		check{c.duration <= 0, "-duration must be positive"},
+		check{c.requestTimeout <= 0, "-request-timeout must be positive"},
+		check{c.setupConcurrency < 1, "-setup-concurrency must be at least 1"},
+		check{c.wrongRatio < 0 || c.wrongRatio > 1, "-wrong-ratio must be between 0 and 1"},
+		check{c.wrongRatio > 0 && c.endpoint != endpointLogin, "-wrong-ratio only applies to -endpoint login"},
+		check{c.pid < 0, "-pid must not be negative"},
+		check{c.dbPid < 0, "-db-pid must not be negative"},
+		check{c.sessions < 0, "-sessions must not be negative"},
+		check{c.spoofIPs && c.endpoint != endpointForgot, "-spoof-ips only applies to -endpoint forgot"},
+	); err != nil {
+		return err
 	}
 	if c.tag == "" {
 		c.tag = randomHex(3)
+	}
+	return nil
+}
+
+// check is one rule of a command's settings: failed, and the message that
+// says so.
+type check struct {
+	failed bool
+	msg    string
+}
+
+// firstFailed is the message of the first failed check as an error, or nil.
+func firstFailed(checks ...check) error {
+	for _, c := range checks {
+		if c.failed {
+			return errors.New(c.msg)
+		}
 	}
 	return nil
 }
@@ -403,15 +422,9 @@ type outcome struct {
 }
 
 // send sends one request (a JSON body unless body is nil, a bearer token
-// unless bearer is empty), reads the whole response and returns it with
-// its body.
-func send(ctx context.Context, client *http.Client, method, u, bearer string, body any) (outcome, []byte) {
-	return sendFrom(ctx, client, method, u, bearer, "", body)
-}
-
-// sendFrom is send with an X-Forwarded-For header unless forwardedFor is
-// empty.
-func sendFrom(ctx context.Context, client *http.Client, method, u, bearer, forwardedFor string, body any) (outcome, []byte) {
+// unless bearer is empty, an X-Forwarded-For header unless forwardedFor is
+// empty), reads the whole response and returns it with its body.
+func send(ctx context.Context, client *http.Client, method, u, bearer, forwardedFor string, body any) (outcome, []byte) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -454,7 +467,7 @@ func sendFrom(ctx context.Context, client *http.Client, method, u, bearer, forwa
 
 // post sends one JSON request and reads the whole response.
 func post(ctx context.Context, client *http.Client, u string, body any) outcome {
-	o, _ := send(ctx, client, http.MethodPost, u, "", body)
+	o, _ := send(ctx, client, http.MethodPost, u, "", "", body)
 	return o
 }
 
@@ -481,7 +494,7 @@ func parsePair(data []byte) (tokenPair, error) {
 // login logs account u in with its right password and, on 200, returns
 // its token pair.
 func login(ctx context.Context, client *http.Client, c config, u int) (outcome, tokenPair, bool) {
-	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "",
+	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "", "",
 		map[string]string{"email": c.email(u), "password": c.passwordOf(u)})
 	if o.status != http.StatusOK {
 		return o, tokenPair{}, false
@@ -685,7 +698,7 @@ func (c config) oneRequest(ctx context.Context, client *http.Client, i int) outc
 		if c.spoofIPs {
 			xff = spoofedIP(i)
 		}
-		o, _ := sendFrom(ctx, client, http.MethodPost, c.baseURL+"/v1/password/forgot", "", xff,
+		o, _ := send(ctx, client, http.MethodPost, c.baseURL+"/v1/password/forgot", "", xff,
 			map[string]string{"email": c.freshEmail(i)})
 		return o
 	}
@@ -802,23 +815,20 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 			for k := w; k < len(tokens); k += c.concurrency {
 				slots = append(slots, k)
 			}
-			have := make([]bool, len(slots))
-			for k := range have {
-				have[k] = true
-			}
+			lost := make([]bool, len(slots))
 			cur := 0
 			for {
 				slot := slots[cur]
 				u, tp := c.account(slot), tokens[slot]
 				// a broken chain or an expired access token: log in again
-				for !have[cur] {
+				for lost[cur] {
 					if ctx.Err() != nil || (c.forDur > 0 && !time.Now().Before(deadline)) {
 						return
 					}
 					o, ntp, ok := login(ctx, client, c, u)
 					rl.add(o)
 					if ok {
-						tp, have[cur] = ntp, true
+						tp, lost[cur] = ntp, false
 						break
 					}
 					wait := retryWait(o)
@@ -832,27 +842,27 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 				}
 				switch c.endpoint {
 				case endpointRefresh:
-					o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/token/refresh", "",
+					o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/token/refresh", "", "",
 						map[string]string{"refresh_token": tp.refresh})
 					switch o.status {
 					case http.StatusOK:
 						if ntp, err := parsePair(data); err == nil {
 							tp = ntp
 						} else {
-							o.err, have[cur] = err, false
+							o.err, lost[cur] = err, true
 						}
 					case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 						// not consumed: retry the same token
 					default:
 						// 401 (chain broken) or unknown state (transport
 						// error, 5xx): the token may be spent
-						have[cur] = false
+						lost[cur] = true
 					}
 					st.add(o)
 				case endpointMe:
-					o, _ := send(ctx, client, http.MethodGet, c.baseURL+"/v1/me", tp.access, nil)
+					o, _ := send(ctx, client, http.MethodGet, c.baseURL+"/v1/me", tp.access, "", nil)
 					if o.status == http.StatusUnauthorized {
-						have[cur] = false
+						lost[cur] = true
 					}
 					st.add(o)
 				}
@@ -902,13 +912,12 @@ func (r *results) print(w io.Writer, c config) {
 	if c.forDur > 0 {
 		mode = fmt.Sprintf(" (closed loop, -for %s)", c.forDur)
 	}
+	wrong := ""
 	if c.endpoint == endpointLogin {
-		fmt.Fprintf(w, "login: %d requests, %d workers, %d accounts, wrong-ratio %.2f, %s%s\n",
-			s.sent, c.concurrency, c.users, c.wrongRatio, r.elapsed.Round(time.Millisecond), mode)
-	} else {
-		fmt.Fprintf(w, "%s: %d requests, %d workers, %d accounts, %s%s\n",
-			c.endpoint, s.sent, c.concurrency, c.users, r.elapsed.Round(time.Millisecond), mode)
+		wrong = fmt.Sprintf(" wrong-ratio %.2f,", c.wrongRatio)
 	}
+	fmt.Fprintf(w, "%s: %d requests, %d workers, %d accounts,%s %s%s\n",
+		c.endpoint, s.sent, c.concurrency, c.users, wrong, r.elapsed.Round(time.Millisecond), mode)
 	fmt.Fprintf(w, "  status 200: %d  401: %d  429: %d  503: %d  other: %d  transport errors: %d\n",
 		s.statuses[200], s.statuses[401], s.statuses[429], s.statuses[503],
 		s.sent-s.statuses[200]-s.statuses[401]-s.statuses[429]-s.statuses[503]-s.statuses[0], s.statuses[0])

@@ -33,8 +33,8 @@ type probeOpts struct {
 	janitorEvery time.Duration
 }
 
-func probeMain(args []string) error {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+// probeFlags defines the probe subcommand's flags.
+func probeFlags(fs *flag.FlagSet) func(ctx context.Context) error {
 	var o probeOpts
 	fs.StringVar(&o.target, "db", "", "the store: a postgres:// URL (loopback host only) or sqlite:PATH; migrated already")
 	fs.IntVar(&o.auditAppends, "audit-appends", 0, "audit events to append through the store's AuditLog (they stay: the chain is intact)")
@@ -42,12 +42,7 @@ func probeMain(args []string) error {
 	fs.IntVar(&o.rlKeys, "ratelimit-keys", 0, "distinct rate-limit keys to hit once each (RateLimiter.Hit) while a janitor deletes expired counters")
 	fs.DurationVar(&o.rlWindow, "window", 5*time.Second, "the window of the sprayed counters (they expire after it)")
 	fs.DurationVar(&o.janitorEvery, "janitor", 2*time.Second, "how often the janitor of the spray runs DeleteExpired, as the server's does every 5 minutes")
-	if err := parseArgs(fs, args); err != nil {
-		return err
-	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return probe(ctx, o, os.Stdout)
+	return func(ctx context.Context) error { return probe(ctx, o, os.Stdout) }
 }
 
 // probeStore is a store opened through its adapter.
@@ -71,10 +66,7 @@ func openProbeStore(ctx context.Context, target string) (*probeStore, error) {
 		}
 		return &probeStore{
 			repos: sqlite.NewPoolRepos(db), rl: sqlite.NewRateLimiter(db),
-			count: func(ctx context.Context, table string) (n int, err error) {
-				err = cnt.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n)
-				return n, err
-			},
+			count: countWith(cnt.QueryRowContext),
 			close: func() { _ = cnt.Close(); _ = db.Close() },
 		}, nil
 	}
@@ -87,22 +79,26 @@ func openProbeStore(ctx context.Context, target string) (*probeStore, error) {
 	}
 	return &probeStore{
 		repos: postgres.NewPoolRepos(pool), rl: postgres.NewRateLimiter(pool),
-		count: func(ctx context.Context, table string) (n int, err error) {
-			err = pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n)
-			return n, err
-		},
+		count: countWith(pool.QueryRow),
 		close: pool.Close,
 	}, nil
 }
 
+// countWith counts the rows of a table with a store's one-row query.
+func countWith[R interface{ Scan(dest ...any) error }](queryRow func(ctx context.Context, sql string, args ...any) R) func(ctx context.Context, table string) (int, error) {
+	return func(ctx context.Context, table string) (n int, err error) {
+		err = queryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n)
+		return n, err
+	}
+}
+
 func probe(ctx context.Context, o probeOpts, w io.Writer) error {
-	switch {
-	case o.target == "":
-		return errors.New("probe: -db is required")
-	case o.auditAppends <= 0 && o.rlKeys <= 0:
-		return errors.New("probe: nothing to do (-audit-appends, -ratelimit-keys)")
-	case o.concurrency < 1:
-		return errors.New("probe: -c must be at least 1")
+	if err := firstFailed(
+		check{o.target == "", "probe: -db is required"},
+		check{o.auditAppends <= 0 && o.rlKeys <= 0, "probe: nothing to do (-audit-appends, -ratelimit-keys)"},
+		check{o.concurrency < 1, "probe: -c must be at least 1"},
+	); err != nil {
+		return err
 	}
 	s, err := openProbeStore(ctx, o.target)
 	if err != nil {

@@ -48,16 +48,13 @@ func parseProcStat(line string) (procStat, error) {
 		}
 		return v, nil
 	}
-	ppid, err := field(4)
-	if err != nil {
-		return procStat{}, err
-	}
-	s.ppid = int(ppid)
-	for n, dst := range map[int]*int64{14: &s.utime, 15: &s.stime, 16: &s.cutime, 17: &s.cstime} {
+	var ppid int64
+	for n, dst := range map[int]*int64{4: &ppid, 14: &s.utime, 15: &s.stime, 16: &s.cutime, 17: &s.cstime} {
 		if *dst, err = field(n); err != nil {
 			return procStat{}, err
 		}
 	}
+	s.ppid = int(ppid)
 	return s, nil
 }
 

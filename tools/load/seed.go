@@ -42,8 +42,8 @@ type seedOpts struct {
 	hash        string // precomputed; empty = computed from params
 }
 
-func seedMain(args []string) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+// seedFlags defines the seed subcommand's flags.
+func seedFlags(fs *flag.FlagSet) func(ctx context.Context) error {
 	var o seedOpts
 	fs.StringVar(&o.target, "db", "", "the store: a postgres:// URL (loopback host only) or sqlite:PATH of an embedded store's file; migrated already (gatehouse migrate up)")
 	fs.IntVar(&o.users, "users", 0, "accounts to add: <prefix><NNNN>@<domain>, verified, password "+fmt.Sprintf("%q", seedPassword))
@@ -52,24 +52,20 @@ func seedMain(args []string) error {
 	fs.StringVar(&o.emailPrefix, "email-prefix", "load", "accounts are <prefix><NNNN>@<domain>")
 	fs.StringVar(&o.emailDomain, "email-domain", "example.com", "domain of the accounts' email addresses")
 	params := argon2Flags(fs, "of the one precomputed hash (the server's, so that logins need no rehash)")
-	if err := parseArgs(fs, args); err != nil {
-		return err
+	return func(ctx context.Context) error {
+		o.params = params()
+		return seed(ctx, o, os.Stdout)
 	}
-	o.params = params()
-	ctx, cancel := signalContext()
-	defer cancel()
-	return seed(ctx, o, os.Stdout)
 }
 
 // seed adds o.users accounts and o.audit audit events to the store o.target.
 func seed(ctx context.Context, o seedOpts, w interface{ Write([]byte) (int, error) }) error {
-	switch {
-	case o.target == "":
-		return errors.New("seed: -db is required")
-	case o.users < 0 || o.audit < 0 || o.first < 0:
-		return errors.New("seed: -users, -audit and -first must not be negative")
-	case o.users == 0 && o.audit == 0:
-		return errors.New("seed: nothing to do (-users and -audit are 0)")
+	if err := firstFailed(
+		check{o.target == "", "seed: -db is required"},
+		check{o.users < 0 || o.audit < 0 || o.first < 0, "seed: -users, -audit and -first must not be negative"},
+		check{o.users == 0 && o.audit == 0, "seed: nothing to do (-users and -audit are 0)"},
+	); err != nil {
+		return err
 	}
 	if o.users > 0 && o.hash == "" {
 		h, err := seedHash(o.params)
@@ -192,15 +188,10 @@ type postgresSeeder struct{ conn *pgx.Conn }
 // users copies the accounts in with COPY, in one transaction.
 func (s postgresSeeder) users(ctx context.Context, o seedOpts) error {
 	base := time.Now().UTC().Truncate(time.Microsecond)
-	i := 0
 	_, err := s.conn.CopyFrom(ctx, pgx.Identifier{"users"},
 		[]string{"id", "email", "hashed_password", "is_active", "is_verified", "created_at", "updated_at", "verified_at"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == o.users {
-				return nil, nil
-			}
+		pgx.CopyFromSlice(o.users, func(i int) ([]any, error) {
 			u := seedUsers(o, base, i)
-			i++
 			return []any{u.id, u.email, o.hash, true, true, u.at, u.at, u.at}, nil
 		}))
 	if err != nil {
@@ -231,16 +222,11 @@ func (s postgresSeeder) audit(ctx context.Context, n int) (int64, error) {
 			return err
 		}
 		base := time.Now().UTC().Add(-time.Duration(n) * time.Millisecond)
-		i := int64(0)
 		empty := json.RawMessage(`{}`)
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_events"},
 			[]string{"seq", "event_type", "user_id", "ip", "user_agent", "occurred_at", "detail", "prev_hash", "hash"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == int64(n) {
-					return nil, nil
-				}
-				e := seedEvent(base, i)
-				i++
+			pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+				e := seedEvent(base, int64(i))
 				seq++
 				hash := audit.Chain(prev, seq, e)
 				row := []any{seq, string(e.Type), e.UserID, e.IP, e.UserAgent, e.At, empty, prev, hash}
