@@ -109,16 +109,10 @@ func clientFlags(fs *flag.FlagSet) func() oidcclient.Settings {
 }
 
 func clientsCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if done, err := helpAsked("clients", args, clientsUsage, p.stdout); done {
+	cmd, fs, asJSON, err := commandFlags("clients", clientsUsage, args, clientsArgs, p)
+	if fs == nil {
 		return err
 	}
-	cmd := args[0]
-	if _, known := clientsArgs[cmd]; !known {
-		fmt.Fprint(p.stderr, clientsUsage)
-		return fmt.Errorf("unknown clients command %q", cmd)
-	}
-	fs := newFlagSet("clients "+cmd, p.stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
 	var settings func() oidcclient.Settings
 	if cmd == "create" || cmd == "update" {
 		settings = clientFlags(fs)
@@ -127,10 +121,7 @@ func clientsCommand(ctx context.Context, cfg Config, args []string, p procIO) er
 	if err != nil {
 		return err
 	}
-	if err := checkCommand("clients", cmd, pos, clientsArgs, clientsUsage, p.stderr); err != nil {
-		return err
-	}
-	op, cleanup, err := operator(ctx, cfg)
+	op, cleanup, err := commandOperator(ctx, cfg, "clients", cmd, pos, clientsArgs, clientsUsage, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -175,10 +166,7 @@ func clientsCommand(ctx context.Context, cfg Config, args []string, p procIO) er
 		_, err = fmt.Fprintln(p.stdout, secret.Reveal())
 		return err
 	case "delete":
-		if err := op.Clients.Delete(ctx, actor, pos[0]); err != nil {
-			return err
-		}
-		return done(p.stdout, *asJSON, "deleted", pos[0])
+		return done(p.stdout, *asJSON, op.Clients.Delete(ctx, actor, pos[0]), "deleted", pos[0])
 	}
 	var c *oidcclient.Client
 	if cmd == "show" {

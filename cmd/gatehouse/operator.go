@@ -104,6 +104,23 @@ func commandOperator(ctx context.Context, cfg Config, group, cmd string, args []
 	return operator(ctx, cfg)
 }
 
+// commandFlags starts a command of group that takes flags: usage on
+// stdout for help or no command (fs nil, err for no command), an unknown
+// command refused; else the command and its own flag set, with --json.
+func commandFlags(group, usage string, args []string, known map[string]int, p procIO) (cmd string, fs *flag.FlagSet, asJSON *bool, err error) {
+	if done, err := helpAsked(group, args, usage, p.stdout); done {
+		return "", nil, nil, err
+	}
+	cmd = args[0]
+	if _, ok := known[cmd]; !ok {
+		fmt.Fprint(p.stderr, usage)
+		return "", nil, nil, fmt.Errorf("unknown %s command %q", group, cmd)
+	}
+	// Each command has its own flags: one it does not take is refused.
+	fs = newFlagSet(group+" "+cmd, p.stderr)
+	return cmd, fs, fs.Bool("json", false, "print JSON"), nil
+}
+
 // newFlagSet is the flag set of one subcommand: a flag it does not define
 // is a usage error, written to stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -179,17 +196,10 @@ var usersArgs = map[string]int{
 }
 
 func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
-	if done, err := helpAsked("users", args, usersUsage, p.stdout); done {
+	cmd, fs, asJSON, err := commandFlags("users", usersUsage, args, usersArgs, p)
+	if fs == nil {
 		return err
 	}
-	cmd := args[0]
-	if _, known := usersArgs[cmd]; !known {
-		fmt.Fprint(p.stderr, usersUsage)
-		return fmt.Errorf("unknown users command %q", cmd)
-	}
-	// Each command has its own flags: one it does not take is refused.
-	fs := newFlagSet("users "+cmd, p.stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
 	var (
 		email, cursor     *string
 		limit             *int
