@@ -117,11 +117,7 @@ func clientsCommand(ctx context.Context, cfg Config, args []string, p procIO) er
 	if cmd == "create" || cmd == "update" {
 		settings = clientFlags(fs)
 	}
-	pos, err := parseArgs(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	op, cleanup, err := commandOperator(ctx, cfg, "clients", cmd, pos, clientsArgs, clientsUsage, p.stderr)
+	pos, op, cleanup, err := commandOperator(ctx, cfg, "clients", cmd, fs, args[1:], clientsArgs, clientsUsage, p.stderr)
 	if err != nil {
 		return err
 	}

@@ -95,13 +95,23 @@ func checkCommand(group, cmd string, args []string, want map[string]int, usage s
 	return fmt.Errorf("%s %s: want %d argument(s), got %d", group, cmd, n, len(args))
 }
 
-// commandOperator checks a command of group as checkCommand does, then
-// assembles the operators' use cases for it; the cleanup closes the store.
-func commandOperator(ctx context.Context, cfg Config, group, cmd string, args []string, want map[string]int, usage string, stderr io.Writer) (*gwire.Operator, func(), error) {
-	if err := checkCommand(group, cmd, args, want, usage, stderr); err != nil {
-		return nil, nil, err
+// commandOperator parses the flags of fs (nil: the command takes none)
+// among args, checks the command of group as checkCommand does, then
+// assembles the operators' use cases for it. It returns the positional
+// arguments; the cleanup closes the store.
+func commandOperator(ctx context.Context, cfg Config, group, cmd string, fs *flag.FlagSet, args []string, want map[string]int, usage string, stderr io.Writer) ([]string, *gwire.Operator, func(), error) {
+	pos := args
+	if fs != nil {
+		var err error
+		if pos, err = parseArgs(fs, args); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	return operator(ctx, cfg)
+	if err := checkCommand(group, cmd, pos, want, usage, stderr); err != nil {
+		return nil, nil, nil, err
+	}
+	op, cleanup, err := operator(ctx, cfg)
+	return pos, op, cleanup, err
 }
 
 // commandFlags starts a command of group that takes flags: usage on
@@ -214,11 +224,7 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 		verified = fs.Bool("verified", false, "mark the address verified")
 		pwStdin = fs.Bool("password-stdin", false, "read the password from the first line of stdin")
 	}
-	pos, err := parseArgs(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	op, cleanup, err := commandOperator(ctx, cfg, "users", cmd, pos, usersArgs, usersUsage, p.stderr)
+	pos, op, cleanup, err := commandOperator(ctx, cfg, "users", cmd, fs, args[1:], usersArgs, usersUsage, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -304,7 +310,7 @@ func adminKeysCommand(ctx context.Context, cfg Config, args []string, p procIO) 
 	}
 	cmd, rest := args[0], args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
-	op, cleanup, err := commandOperator(ctx, cfg, "admin-keys", cmd, rest, want, adminKeysUsage, p.stderr)
+	_, op, cleanup, err := commandOperator(ctx, cfg, "admin-keys", cmd, nil, rest, want, adminKeysUsage, p.stderr)
 	if err != nil {
 		return err
 	}
