@@ -25,13 +25,13 @@ const auditLockKey int64 = 0x67682d6175646974
 // Before hashing, e's time is cut to microseconds in UTC and its text is
 // made storable (valid UTF-8, no NUL, user agent and detail values at most
 // 1024 bytes), so that what is stored is exactly what was hashed.
-func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
+func (o own) Append(ctx context.Context, e audit.Event) error {
 	e = storable.Event(e)
 	detail, err := storable.MapJSON(e.Detail)
 	if err != nil {
 		return err
 	}
-	return ensureTx(ctx, a.db, func(tx DBTX) error {
+	return ensureTx(ctx, o.db, func(tx DBTX) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLockKey); err != nil {
 			return translate(err, nil)
 		}
@@ -69,21 +69,21 @@ const walkSQL = `SELECT ` + sqlstore.RecordColumns + ` FROM audit_events WHERE s
 // statement over ten million records outlived the pool's statement
 // timeout and `gatehouse audit verify` could not finish. Bound to a
 // transaction, Walk reads inside it.
-func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
+func (o own) Walk(ctx context.Context, fn func(audit.Record) error) error {
 	walk := func(q DBTX) error {
 		after := int64(0)
 		for {
-			n, err := a.walkPage(ctx, q, after, fn)
+			n, err := o.walkPage(ctx, q, after, fn)
 			if err != nil || n.count < walkPage {
 				return err
 			}
 			after = n.last
 		}
 	}
-	if tx, ok := a.db.(pgx.Tx); ok {
+	if tx, ok := o.db.(pgx.Tx); ok {
 		return walk(tx)
 	}
-	b, ok := a.db.(interface {
+	b, ok := o.db.(interface {
 		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 	})
 	if !ok {
@@ -106,7 +106,7 @@ type walked struct {
 }
 
 // walkPage hands fn the records after seq after, up to walkPage of them.
-func (a *AuditLog) walkPage(ctx context.Context, q DBTX, after int64, fn func(audit.Record) error) (walked, error) {
+func (o own) walkPage(ctx context.Context, q DBTX, after int64, fn func(audit.Record) error) (walked, error) {
 	rs, err := conn{q}.Query(ctx, walkSQL, after, walkPage)
 	if err != nil {
 		return walked{}, err

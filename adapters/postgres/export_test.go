@@ -8,6 +8,10 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// OpenStore is the store on an open database, for the contract suite and
+// the tests of single ports.
+var OpenStore = open
+
 // Statements of the repositories, for the query-plan tests.
 var (
 	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return sqlstore.ListUsersSQL(dialect, q) }

@@ -34,12 +34,12 @@ func TestUnavailableWhenDatabaseDown(t *testing.T) {
 		"RateLimiter.Hit": func() error { _, _, err := postgres.NewRateLimiter(pool).Hit(ctx, "k", 1, 1e9); return err }(),
 		"MigrateUp":       postgres.MigrateUp(ctx, "postgres://postgres@127.0.0.1:1/gatehouse?sslmode=disable&connect_timeout=2"),
 	}
-	_, checks["Users.ByID"] = postgres.NewUserRepository(pool).ByID(ctx, uuid.New())
-	_, checks["VerifyAuditChain"] = admin.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
-	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
-	_, checks["Retention.Sweep"] = postgres.NewRetention(pool).Sweep(ctx, time.Now())
-	_, checks["SigningKeys.Keys"] = postgres.NewSigningKeyRing(pool).Keys(ctx)
-	_, checks["Settings.Get"] = postgres.NewSettings(pool).Get(ctx, "x")
+	_, checks["Users.ByID"] = postgres.NewRepos(pool).Users.ByID(ctx, uuid.New())
+	_, checks["VerifyAuditChain"] = admin.VerifyAuditChain(ctx, postgres.OpenStore(pool).AuditTrail)
+	checks["Audit.Append"] = postgres.NewRepos(pool).Audit.Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
+	_, checks["Retention.Sweep"] = postgres.OpenStore(pool).Retention.Sweep(ctx, time.Now())
+	_, checks["SigningKeys.Keys"] = postgres.NewRepos(pool).SigningKeys.Keys(ctx)
+	_, checks["Settings.Get"] = postgres.OpenStore(pool).Settings.Get(ctx, "x")
 	for name, err := range checks {
 		if name == "MigrateUp" {
 			if err == nil {
@@ -57,7 +57,7 @@ func TestUnavailableWhenContextCanceled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := postgres.NewUserRepository(pgtest.New(t)).ByID(ctx, uuid.New())
+	_, err := postgres.NewRepos(pgtest.New(t)).Users.ByID(ctx, uuid.New())
 	if !errors.Is(err, domain.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
 	}

@@ -30,7 +30,7 @@ func TestAuditWalkCrossesPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	var count, last int64
-	err = postgres.NewAuditLog(pool).Walk(ctx, func(r audit.Record) error {
+	err = postgres.OpenStore(pool).AuditTrail.Walk(ctx, func(r audit.Record) error {
 		if r.Seq != last+1 {
 			t.Fatalf("record %d after %d", r.Seq, last)
 		}

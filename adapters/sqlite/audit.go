@@ -22,13 +22,13 @@ import (
 // (storable.Event: time cut to microseconds in UTC, text valid UTF-8
 // without NUL, bounded), so that what is stored is exactly what was hashed
 // and a trail verifies the same on either store.
-func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
+func (o own) Append(ctx context.Context, e audit.Event) error {
 	e = storable.Event(e)
 	detail, err := storable.MapJSON(e.Detail)
 	if err != nil {
 		return err
 	}
-	return a.db.writeTx(ctx, func(q querier) error {
+	return o.db.writeTx(ctx, func(q querier) error {
 		var (
 			seq  int64
 			prev []byte
@@ -53,9 +53,9 @@ var insertRecordSQL = sqlstore.InsertRecordSQL("")
 // Walk calls fn with every stored record in seq order, read in one read
 // transaction (one consistent snapshot: appends committed meanwhile are not
 // seen), until fn returns an error, which Walk returns as is.
-func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
-	return a.db.readTx(ctx, func(q querier) error {
-		rs, err := txConn{q, a.db}.Query(ctx, `SELECT `+sqlstore.RecordColumns+` FROM audit_events ORDER BY seq`)
+func (o own) Walk(ctx context.Context, fn func(audit.Record) error) error {
+	return o.db.readTx(ctx, func(q querier) error {
+		rs, err := txConn{q, o.db}.Query(ctx, `SELECT `+sqlstore.RecordColumns+` FROM audit_events ORDER BY seq`)
 		if err != nil {
 			return err
 		}

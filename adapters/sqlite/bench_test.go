@@ -72,7 +72,7 @@ func BenchmarkRateLimitHit(b *testing.B) {
 // BenchmarkPoolReadParallel is reads on the reader pool.
 func BenchmarkPoolReadParallel(b *testing.B) {
 	db, _ := openFresh(b)
-	users := sqlite.NewUserRepository(db)
+	users := sqlite.NewRepos(db).Users
 	u := newUser(b)
 	if err := users.Create(context.Background(), u); err != nil {
 		b.Fatal(err)

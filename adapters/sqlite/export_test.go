@@ -30,6 +30,10 @@ func PreparedReads(d *DB) int { return d.reads.len() }
 // Pools exposes d's writer and reader pools to tests.
 func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
 
+// OpenStore is the store on an open database, for the contract suite and
+// the tests of single ports.
+var OpenStore = open
+
 // Statements of the repositories, for the query-plan tests.
 var (
 	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return encoded(sqlstore.ListUsersSQL(dialect, q)) }

@@ -34,18 +34,18 @@ func assertCount(t *testing.T, s Store, key string, want int) {
 	t.Helper()
 	ctx := testCtx(t)
 	if want > 0 {
-		if blocked, _, err := s.RateLimiter.Blocked(ctx, key, want); err != nil || !blocked {
+		if blocked, _, err := s.Limiter.Blocked(ctx, key, want); err != nil || !blocked {
 			t.Fatalf("Blocked(%d) = %v, %v: count below %d", want, blocked, err, want)
 		}
 	}
-	if blocked, _, err := s.RateLimiter.Blocked(ctx, key, want+1); err != nil || blocked {
+	if blocked, _, err := s.Limiter.Blocked(ctx, key, want+1); err != nil || blocked {
 		t.Fatalf("Blocked(%d) = %v, %v: count above %d", want+1, blocked, err, want)
 	}
 }
 
 func testRateLimiterHitLimit(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	key := rateKey()
 	for i := 1; i <= 3; i++ {
 		allowed, retry, err := rl.Hit(ctx, key, 3, time.Minute)
@@ -69,7 +69,7 @@ func testRateLimiterHitLimit(t *testing.T, s Store) {
 
 func testRateLimiterBlockedAndReset(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	key := rateKey()
 	if blocked, retry, err := rl.Blocked(ctx, key, 3); err != nil || blocked || retry != 0 {
 		t.Fatalf("unknown key blocked=%v retry=%v err=%v", blocked, retry, err)
@@ -116,7 +116,7 @@ func testRateLimiterConcurrentHits(t *testing.T, s Store) {
 	const hits, limit = 20, 5
 	var allowed atomic.Int32
 	race(hits, func(int) {
-		ok, _, err := s.RateLimiter.Hit(ctx, key, limit, time.Minute)
+		ok, _, err := s.Limiter.Hit(ctx, key, limit, time.Minute)
 		if err != nil {
 			t.Error(err)
 		}
@@ -134,7 +134,7 @@ func testRateLimiterConcurrentHits(t *testing.T, s Store) {
 // starts a new window, of the length that hit asks for, counting from 1.
 func testRateLimiterWindowExpiry(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	key := rateKey()
 	if allowed, _, err := rl.Hit(ctx, key, 1, shortWindow); err != nil || !allowed {
 		t.Fatalf("first hit: allowed=%v err=%v", allowed, err)
@@ -160,7 +160,7 @@ func testRateLimiterWindowExpiry(t *testing.T, s Store) {
 // and keeps the others as they are.
 func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	expired := []string{rateKey(), rateKey(), rateKey()}
 	for _, k := range expired {
 		if _, _, err := rl.Hit(ctx, k, 3, shortWindow); err != nil {
@@ -186,7 +186,7 @@ func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 }
 
 func testRateLimiterRejectsBadWindow(t *testing.T, s Store) {
-	if _, _, err := s.RateLimiter.Hit(testCtx(t), rateKey(), 1, 0); err == nil {
+	if _, _, err := s.Limiter.Hit(testCtx(t), rateKey(), 1, 0); err == nil {
 		t.Fatal("zero window accepted")
 	}
 }
@@ -196,7 +196,7 @@ func testRateLimiterRejectsBadWindow(t *testing.T, s Store) {
 // the prefix later survives, and so do keys that follow it in byte order.
 func testRateLimiterResetPrefix(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	base := rateKey() + ":"
 	keys := map[string]bool{} // key: whether it survives the resets below
 	for k, survives := range map[string]bool{

@@ -40,7 +40,7 @@ func testReadyCanceled(t *testing.T, s Store) {
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("Within: err = %v, want ErrUnavailable", err)
 	}
-	if _, _, err := s.RateLimiter.Hit(ctx, rateKey(), 1, 1e9); !errors.Is(err, domain.ErrUnavailable) {
+	if _, _, err := s.Limiter.Hit(ctx, rateKey(), 1, 1e9); !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("RateLimiter.Hit: err = %v, want ErrUnavailable", err)
 	}
 	if _, err := admin.VerifyAuditChain(ctx, s.AuditTrail); !errors.Is(err, domain.ErrUnavailable) {

@@ -30,10 +30,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/gatehouse-auth/gatehouse/app/admin"
-	"github.com/gatehouse-auth/gatehouse/app/keys"
-	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 )
 
 // Store is one store adapter's implementation of every storage port, on a
@@ -41,17 +38,11 @@ import (
 type Store struct {
 	// Name is "postgres" or "sqlite", for messages.
 	Name string
-	// Tx runs use-case transactions.
-	Tx app.TxManager
+	// Store is the opened store: its Tx runs use-case transactions, its
 	// Repos are bound to the store itself (no transaction): each call
-	// stands alone, as the use cases' pool-bound repositories do.
-	Repos       app.Repos
-	RateLimiter app.RateLimiter
-	Settings    keys.Settings
-	Retention   maintenance.Retention
-	AuditTrail  admin.AuditTrail
+	// stands alone, as the use cases' pool-bound repositories do, and its
 	// Ready is the readiness probe.
-	Ready func(ctx context.Context) error
+	*storage.Store
 	// Exec runs one raw SQL statement with $1, $2, ... placeholders, for
 	// tests that tamper with stored rows or set up states no port makes
 	// (an audit row edited behind the app's back). Arguments are strings,
@@ -87,6 +78,9 @@ func Run(t *testing.T, s Store) {
 // check fails the test at once when a field of s is missing.
 func (s Store) check(t *testing.T) {
 	t.Helper()
+	if s.Store == nil {
+		t.Fatal("storetest: Store.Store is not set")
+	}
 	missing := map[string]bool{
 		"Name":              s.Name == "",
 		"Tx":                s.Tx == nil,
@@ -96,7 +90,7 @@ func (s Store) check(t *testing.T) {
 		"Repos.Outbox":      s.Repos.Outbox == nil,
 		"Repos.Audit":       s.Repos.Audit == nil,
 		"Repos.AdminKeys":   s.Repos.AdminKeys == nil,
-		"RateLimiter":       s.RateLimiter == nil,
+		"Limiter":           s.Limiter == nil,
 		"Repos.SigningKeys": s.Repos.SigningKeys == nil,
 		"Repos.MFA":         s.Repos.MFA == nil,
 		"Settings":          s.Settings == nil,

@@ -23,10 +23,21 @@ func InsertRecordSQL(detailType string) string {
 // LastRecordSQL reads the seq and hash the next record chains to.
 const LastRecordSQL = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
 
-// Audit reads the hash-chained audit_events table. Append and Walk, which
-// hold the chain's lock or a snapshot, are each store's own.
+// Audit appends events to the hash-chained audit_events table and reads
+// them back. Append and Walk, which hold the chain's lock or a snapshot,
+// are each store's own.
 type Audit struct {
-	DB DB
+	DB  DB
+	Own Own
+}
+
+// Append adds e at the end of the chain, under the store's lock on it.
+func (a Audit) Append(ctx context.Context, e audit.Event) error { return a.Own.Append(ctx, e) }
+
+// Walk calls fn with every stored record in seq order, from one snapshot,
+// until fn returns an error.
+func (a Audit) Walk(ctx context.Context, fn func(audit.Record) error) error {
+	return a.Own.Walk(ctx, fn)
 }
 
 // Query returns up to q.Limit records matching q, newest first, in one

@@ -5,10 +5,11 @@
 // them too), so a statement here is the statement each store runs.
 //
 // A store hands this package a DB: its pool or its transaction, with its
-// own error translation and time codec. What differs per store stays in
-// the store's package and reaches this one as a Dialect or as a method the
-// store's repository adds or overrides: transactions and locking, the
-// outbox claim, the audit append, batched id lists, index hints.
+// own error translation and time codec, and Store builds its repositories
+// and ports on it once for both stores. What differs per store stays in
+// the store's package and reaches this one as a Dialect (locking, the
+// outbox claim, index hints) or as its Own statements (lists of ids, the
+// audit append and walk, the sweep of pending registrations).
 package sqlstore
 
 import (
