@@ -2,59 +2,17 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
-	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/jackc/pgx/v5"
 )
 
 // auditLockKey is the transaction-level advisory lock that serializes
-// appends to the audit chain ("gh-audit" in ASCII).
+// appends to the audit chain ("gh-audit" in ASCII); an append bound to a
+// transaction holds it until the caller's transaction ends.
 const auditLockKey int64 = 0x67682d6175646974
-
-// Append adds e at the end of the chain: seq is the last seq plus one (1
-// for the first row, whose prev_hash is 32 zero bytes) and hash is
-// audit.Chain(prev_hash, seq, e). Appends are serialized by a
-// transaction-level advisory lock: bound to a transaction, Append holds
-// that lock until the caller's transaction ends, so use cases should append
-// last; bound to the pool, Append runs in a short transaction of its own.
-//
-// Before hashing, e's time is cut to microseconds in UTC and its text is
-// made storable (valid UTF-8, no NUL, user agent and detail values at most
-// 1024 bytes), so that what is stored is exactly what was hashed.
-func (o own) Append(ctx context.Context, e audit.Event) error {
-	e = storable.Event(e)
-	detail, err := storable.MapJSON(e.Detail)
-	if err != nil {
-		return err
-	}
-	return ensureTx(ctx, o.db, func(tx DBTX) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLockKey); err != nil {
-			return translate(err, nil)
-		}
-		var (
-			seq  int64
-			prev []byte
-		)
-		err := tx.QueryRow(ctx, sqlstore.LastRecordSQL).Scan(&seq, &prev)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			seq, prev = 0, make([]byte, sha256.Size)
-		case err != nil:
-			return translate(err, nil)
-		}
-		seq++
-		hash := audit.Chain(prev, seq, e)
-		_, err = tx.Exec(ctx, insertRecordSQL, seq, string(e.Type), sqlstore.NullUUID(e.UserID), e.IP, e.UserAgent, e.At, detail, prev, hash)
-		return translate(err, nil)
-	})
-}
-
-// insertRecordSQL appends one record, its detail cast to jsonb.
-var insertRecordSQL = sqlstore.InsertRecordSQL("::jsonb")
 
 // walkPage is how many records one statement of Walk reads.
 const walkPage = 10000

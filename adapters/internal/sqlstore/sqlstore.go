@@ -8,8 +8,9 @@
 // own error translation and time codec, and Store builds its repositories
 // and ports on it once for both stores. What differs per store stays in
 // the store's package and reaches this one as a Dialect (locking, the
-// outbox claim, index hints) or as its Own statements (lists of ids, the
-// audit append and walk, the sweep of pending registrations).
+// outbox claim, the audit chain's lock, index hints) or as its Own
+// statements (lists of ids, the audit walk, the sweep of pending
+// registrations).
 package sqlstore
 
 import (
@@ -94,6 +95,10 @@ type Dialect struct {
 	// FOR UPDATE SKIP LOCKED, or a plain UPDATE where one writer
 	// serializes claims.
 	ClaimSQL string
+	// AuditLockSQL takes the lock that serializes appends to the audit
+	// chain until the transaction ends, or is "" where the single writer
+	// serializes them.
+	AuditLockSQL string
 	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
 	// revoked before $1, through both indexes.
 	EndedSessionsSQL string

@@ -14,7 +14,7 @@ import (
 // Own is what a store runs its own way, on the DB its repositories are
 // bound to: the statements on lists of ids or purposes, the insert of a
 // set of recovery codes, the sweep of pending registrations, and the audit
-// chain's append (under the chain's lock) and walk (in one snapshot).
+// chain's walk (in one snapshot).
 // Their contracts are the app ports' of the same names.
 type Own interface {
 	CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error)
@@ -22,7 +22,6 @@ type Own interface {
 	EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error)
 	ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error
 	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
-	Append(ctx context.Context, e audit.Event) error
 	Walk(ctx context.Context, fn func(audit.Record) error) error
 }
 
@@ -52,7 +51,7 @@ func (s Store) Repos() app.Repos {
 }
 
 // Audit returns the audit log.
-func (s Store) Audit() Audit { return Audit{DB: s.DB, Own: s.Own} }
+func (s Store) Audit() Audit { return Audit{DB: s.DB, Dialect: s.Dialect, Own: s.Own} }
 
 // Storage is st with the ports built here set: the repositories, the
 // settings, the retention, the audit trail and the store's info. The store
