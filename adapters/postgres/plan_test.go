@@ -23,15 +23,7 @@ import (
 func TestQueryPlansUseIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUp(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := postgres.NewPool(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgtest.NewPrivate(t)
 	for _, sql := range []string{
 		// One account in a hundred is a pending registration.
 		`INSERT INTO users (id, email, hashed_password, created_at, updated_at, registration_pending)

@@ -86,12 +86,24 @@ func TestPingAndPoolDefaults(t *testing.T) {
 	if pool.Config().ConnConfig.Tracer != nil {
 		t.Fatal("a query tracer is installed")
 	}
-	custom, err := postgres.NewPool(context.Background(), pgtest.URL(t)+"&pool_max_conns=3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer custom.Close()
+	custom := pgtest.Pool(t, pgtest.URL(t)+"&pool_max_conns=3")
 	if got := custom.Config().MaxConns; got != 3 {
 		t.Fatalf("pool_max_conns ignored: MaxConns = %d", got)
+	}
+}
+
+// A statement stuck behind a lock gives up instead of holding one of the
+// pool's few connections for as long as the lock is held.
+func TestPoolBoundsLockWaits(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	for param, want := range map[string]string{"lock_timeout": "5s", "statement_timeout": "15s", "idle_in_transaction_session_timeout": "30s"} {
+		var got string
+		if err := pool.QueryRow(context.Background(), "SHOW "+param).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s = %s, want %s", param, got, want)
+		}
 	}
 }

@@ -15,22 +15,14 @@ import (
 func TestAuditWalkCrossesPages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUp(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := postgres.NewPool(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgtest.NewPrivate(t)
 	const n = 2*postgres.WalkPage + 7
 	if _, err := pool.Exec(ctx, `INSERT INTO audit_events (seq, event_type, occurred_at, prev_hash, hash)
 		SELECT g, 'login_succeeded', now(), '\x00', '\x00' FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
 	var count, last int64
-	err = postgres.OpenStore(pool).AuditTrail.Walk(ctx, func(r audit.Record) error {
+	err := postgres.OpenStore(pool).AuditTrail.Walk(ctx, func(r audit.Record) error {
 		if r.Seq != last+1 {
 			t.Fatalf("record %d after %d", r.Seq, last)
 		}
