@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
 
@@ -16,22 +17,26 @@ import (
 // audit record.
 func registration(b *testing.B, tx *sqlite.TxManager) {
 	u := newUser(b)
-	err := tx.Within(context.Background(), func(ctx context.Context, r app.Repos) error {
-		if err := r.Users.Create(ctx, u); err != nil {
-			return err
-		}
-		s, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "ua", "192.0.2.1")
-		if err != nil {
-			return err
-		}
-		if err := r.Sessions.Create(ctx, s); err != nil {
-			return err
-		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), At: now()})
-	})
+	err := tx.Within(context.Background(), func(ctx context.Context, r app.Repos) error { return register(ctx, r, u) })
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// register stores u, a session of u and the audit record of its
+// registration.
+func register(ctx context.Context, r app.Repos, u *user.User) error {
+	if err := r.Users.Create(ctx, u); err != nil {
+		return err
+	}
+	s, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "ua", "192.0.2.1")
+	if err != nil {
+		return err
+	}
+	if err := r.Sessions.Create(ctx, s); err != nil {
+		return err
+	}
+	return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), At: now()})
 }
 
 // BenchmarkWithin is one transaction after another.

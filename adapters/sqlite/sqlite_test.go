@@ -121,19 +121,7 @@ func TestConcurrentWritersNeverBusy(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			u := newUser(t)
-			err := tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-				if err := r.Users.Create(ctx, u); err != nil {
-					return err
-				}
-				s, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "ua", "192.0.2.1")
-				if err != nil {
-					return err
-				}
-				if err := r.Sessions.Create(ctx, s); err != nil {
-					return err
-				}
-				return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), At: now()})
-			})
+			err := tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return register(ctx, r, u) })
 			if err != nil {
 				errs <- fmt.Errorf("Within %d: %w", i, err)
 			}
@@ -322,11 +310,8 @@ func TestErrorTranslation(t *testing.T) {
 // What is committed survives Close and Open.
 func TestDataSurvivesReopen(t *testing.T) {
 	t.Parallel()
-	path := freshPath(t)
+	path := migratedPath(t)
 	ctx := context.Background()
-	if err := sqlite.MigrateUp(ctx, path); err != nil {
-		t.Fatal(err)
-	}
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
