@@ -84,6 +84,15 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// value is what fn returns on the test's context, failing the test on an
+// error.
+func value[T any](t *testing.T, fn func(context.Context) (T, error)) T {
+	t.Helper()
+	v, err := fn(testCtx(t))
+	must(t, err)
+	return v
+}
+
 // within runs fn in a transaction and fails the test on error.
 func within(t *testing.T, s Store, fn func(ctx context.Context, r app.Repos) error) {
 	t.Helper()

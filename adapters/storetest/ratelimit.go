@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/google/uuid"
 )
 
@@ -53,13 +54,7 @@ func testRateLimiterHitLimit(t *testing.T, s Store) {
 			t.Fatalf("hit %d: allowed=%v retry=%v err=%v", i, allowed, retry, err)
 		}
 	}
-	allowed, retry, err := rl.Hit(ctx, key, 3, time.Minute)
-	if err != nil || allowed {
-		t.Fatalf("hit 4: allowed=%v err=%v", allowed, err)
-	}
-	if retry <= 0 || retry > time.Minute {
-		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
-	}
+	hitRefused(t, rl, key, 3, "hit 4")
 	assertCount(t, s, key, 4)
 	// Other keys are independent.
 	if allowed, _, err := rl.Hit(ctx, rateKey(), 3, time.Minute); err != nil || !allowed {
@@ -146,13 +141,7 @@ func testRateLimiterWindowExpiry(t *testing.T, s Store) {
 	if allowed, _, err := rl.Hit(ctx, key, 1, time.Minute); err != nil || !allowed {
 		t.Fatalf("first hit of the new window: allowed=%v err=%v", allowed, err)
 	}
-	allowed, retry, err := rl.Hit(ctx, key, 1, time.Minute)
-	if err != nil || allowed {
-		t.Fatalf("second hit of the new (one-minute) window: allowed=%v err=%v", allowed, err)
-	}
-	if retry <= 0 || retry > time.Minute {
-		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
-	}
+	hitRefused(t, rl, key, 1, "second hit of the new (one-minute) window")
 	assertCount(t, s, key, 2)
 }
 
@@ -240,4 +229,18 @@ func testRateLimiterResetPrefix(t *testing.T, s Store) {
 		t.Fatal("ResetPrefix(\"\") accepted")
 	}
 	assertCount(t, s, base+"q", 1)
+}
+
+// hitRefused hits key in a one-minute window of limit hits and fails the
+// test, saying which hit it is, unless the hit is refused with a retry
+// within the window.
+func hitRefused(t *testing.T, rl app.RateLimiter, key string, limit int, which string) {
+	t.Helper()
+	allowed, retry, err := rl.Hit(testCtx(t), key, limit, time.Minute)
+	if err != nil || allowed {
+		t.Fatalf("%s: allowed=%v err=%v", which, allowed, err)
+	}
+	if retry <= 0 || retry > time.Minute {
+		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
+	}
 }
