@@ -164,9 +164,7 @@ func testAdminKeyNamesNeverReused(t *testing.T, s Store) {
 	if !errors.Is(err, app.ErrAdminKeyExists) {
 		t.Fatalf("Create of a revoked key's name in a transaction: %v, want ErrAdminKeyExists", err)
 	}
-	if _, err := store.ByHash(ctx, again.Hash); !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("the refused key was stored: %v", err)
-	}
+	wantErr(t, errOf(store.ByHash(ctx, again.Hash)), app.ErrAdminKeyNotFound, "the refused key was stored")
 	if got := ownKeys(t, s, name); len(got) != 1 || got[0].Hash != first.Hash || got[0].RevokedAt == nil {
 		t.Fatalf("keys called %s: %+v, want only the first, revoked", name, got)
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -130,3 +131,14 @@ func fmtTimePtr(p *time.Time) string {
 	}
 	return p.Format(time.RFC3339Nano)
 }
+
+// wantErr fails the test, saying what was tried, unless err is target.
+func wantErr(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// errOf is the error of a call that returns a value too.
+func errOf[T any](_ T, err error) error { return err }

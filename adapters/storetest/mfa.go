@@ -275,9 +275,7 @@ func testMFADelete(t *testing.T, s Store) {
 	if !was {
 		t.Fatal("DeleteTOTP of a confirmed factor reported none")
 	}
-	if _, err := s.Repos.MFA.TOTP(ctx, id); !errors.Is(err, mfa.ErrNotFound) {
-		t.Fatalf("factor after DeleteTOTP: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.TOTP(ctx, id)), mfa.ErrNotFound, "factor after DeleteTOTP")
 	for _, c := range []struct {
 		table string
 		user  uuid.UUID
@@ -294,9 +292,7 @@ func testMFADelete(t *testing.T, s Store) {
 	pending := createUser(t, s)
 	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
 	wantBool(t, false, "DeleteTOTP of a pending factor (MFA was not on)")(s.Repos.MFA.DeleteTOTP(ctx, pending.ID()))
-	if _, err := s.Repos.MFA.TOTP(ctx, pending.ID()); !errors.Is(err, mfa.ErrNotFound) {
-		t.Fatalf("pending factor after DeleteTOTP: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.TOTP(ctx, pending.ID())), mfa.ErrNotFound, "pending factor after DeleteTOTP")
 }
 
 // EnabledAmong names exactly the users with a confirmed factor.
@@ -381,9 +377,7 @@ func testMFAConcurrentRecoveryCode(t *testing.T, s Store) {
 func testMFALoginToken(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
-	if _, err := s.Repos.MFA.LoginToken(ctx, randomHash(t)); !errors.Is(err, mfa.ErrLoginTokenInvalid) {
-		t.Fatalf("LoginToken of an unknown hash: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.LoginToken(ctx, randomHash(t))), mfa.ErrLoginTokenInvalid, "LoginToken of an unknown hash")
 	t0 := now()
 	lt := addLoginToken(t, s, u.ID(), t0)
 	got, err := s.Repos.MFA.LoginToken(ctx, lt.Hash())

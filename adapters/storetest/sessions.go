@@ -70,9 +70,7 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 
-	if _, err := repo.ByID(ctx, uuid.New()); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ByID unknown: %v", err)
-	}
+	wantErr(t, errOf(repo.ByID(ctx, uuid.New())), session.ErrNotFound, "ByID unknown")
 	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		_, err := r.Sessions.ByIDForChange(ctx, uuid.New())
 		return err
@@ -82,9 +80,7 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 	}
 	other, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "", "")
 	must(t, err)
-	if err := repo.Update(ctx, other); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("Update unknown: %v", err)
-	}
+	wantErr(t, repo.Update(ctx, other), session.ErrNotFound, "Update unknown")
 }
 
 // User agent and IP come from the client: they are stored as valid UTF-8
@@ -256,15 +252,9 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 		t.Fatalf("got %+v, want %+v", got, used)
 	}
 
-	if _, err := readRefreshToken(t, s, app.RefreshToken{Hash: randomHash(t)}); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
-	if _, err := repo.RefreshTokenForChange(ctx, randomHash(t)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("unknown, on the store: %v", err)
-	}
-	if err := repo.MarkRefreshTokenUsed(ctx, randomHash(t), at, sealedLike(t)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("mark unknown: %v", err)
-	}
+	wantErr(t, errOf(readRefreshToken(t, s, app.RefreshToken{Hash: randomHash(t)})), session.ErrNotFound, "unknown")
+	wantErr(t, errOf(repo.RefreshTokenForChange(ctx, randomHash(t))), session.ErrNotFound, "unknown, on the store")
+	wantErr(t, repo.MarkRefreshTokenUsed(ctx, randomHash(t), at, sealedLike(t)), session.ErrNotFound, "mark unknown")
 }
 
 // Of concurrent transactions presenting one refresh token, exactly one sees
@@ -432,18 +422,14 @@ func testSessionForBearer(t *testing.T, s Store) {
 	})
 
 	// Unknown, and gone with its user.
-	if _, err := repo.ForBearer(ctx, uuid.New()); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ForBearer unknown: %v", err)
-	}
+	wantErr(t, errOf(repo.ForBearer(ctx, uuid.New())), session.ErrNotFound, "ForBearer unknown")
 	other := createUser(t, s)
 	gone := createSessionTTL(t, s, other.ID(), now(), time.Hour)
 	if _, err := repo.ForBearer(ctx, gone.ID()); err != nil {
 		t.Fatalf("ForBearer before the user's deletion: %v", err)
 	}
 	must(t, s.Repos.Users.Delete(ctx, other.ID()))
-	if _, err := repo.ForBearer(ctx, gone.ID()); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ForBearer after the user's deletion: %v", err)
-	}
+	wantErr(t, errOf(repo.ForBearer(ctx, gone.ID())), session.ErrNotFound, "ForBearer after the user's deletion")
 }
 
 // sealedLike is random bytes of the size of a sealed refresh token (a

@@ -237,9 +237,7 @@ func testTokenInvalidateThenAdd(t *testing.T, s Store) {
 	if got.UsedAt() == nil || !got.UsedAt().Equal(newReset.CreatedAt()) {
 		t.Fatalf("old token used_at = %s, want %v", fmtTimePtr(got.UsedAt()), newReset.CreatedAt())
 	}
-	if err := got.Use(token.PurposeResetPassword, t0.Add(3*time.Second)); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("old token still usable: %v", err)
-	}
+	wantErr(t, got.Use(token.PurposeResetPassword, t0.Add(3*time.Second)), domain.ErrInvalidToken, "old token still usable")
 	for _, tok := range []*token.OneTimeToken{verify, newReset} {
 		got := readToken(t, s, tok.Hash())
 		if got.UsedAt() != nil {
@@ -260,15 +258,11 @@ func testTokenUnknown(t *testing.T, s Store) {
 	if !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("ByHashForChange in a transaction: %v", err)
 	}
-	if _, err := s.Repos.Tokens.ByHashForChange(ctx, randomHash(t)); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("ByHashForChange on the store: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Tokens.ByHashForChange(ctx, randomHash(t))), domain.ErrInvalidToken, "ByHashForChange on the store")
 	u := createUser(t, s)
 	tok := issueToken(t, u.ID(), token.PurposeVerifyEmail, now())
 	must(t, tok.Use(token.PurposeVerifyEmail, now()))
-	if err := s.Repos.Tokens.MarkUsed(ctx, tok); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("MarkUsed of a token never added: %v", err)
-	}
+	wantErr(t, s.Repos.Tokens.MarkUsed(ctx, tok), domain.ErrInvalidToken, "MarkUsed of a token never added")
 }
 
 // Of concurrent transactions consuming one token, exactly one succeeds; the
@@ -444,9 +438,7 @@ func testTokenByHash(t *testing.T, s Store) {
 	got, err := s.Repos.Tokens.ByHash(ctx, tok.Hash())
 	must(t, err)
 	must(t, diffToken(got, tok))
-	if _, err := s.Repos.Tokens.ByHash(ctx, randomHash(t)); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("ByHash of an unknown hash: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Tokens.ByHash(ctx, randomHash(t))), domain.ErrInvalidToken, "ByHash of an unknown hash")
 
 	held, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)

@@ -122,9 +122,7 @@ func testUserDuplicateEmail(t *testing.T, s Store) {
 	if !errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("Create in a transaction of a taken address: err = %v, want ErrEmailTaken", err)
 	}
-	if _, err := s.Repos.Users.ByID(ctx, dup.ID()); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("the duplicate was stored: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Users.ByID(ctx, dup.ID())), user.ErrNotFound, "the duplicate was stored")
 }
 
 // Half the creates are pool-bound, half run in transactions; the unique
@@ -173,15 +171,9 @@ func testUserConcurrentCreateSameEmail(t *testing.T, s Store) {
 func testUserNotFound(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Users
-	if _, err := repo.ByID(ctx, uuid.New()); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByID: %v", err)
-	}
-	if _, err := repo.ByEmail(ctx, randomEmail(t)); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByEmail: %v", err)
-	}
-	if err := repo.Update(ctx, newUser(t)); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("Update: %v", err)
-	}
+	wantErr(t, errOf(repo.ByID(ctx, uuid.New())), user.ErrNotFound, "ByID")
+	wantErr(t, errOf(repo.ByEmail(ctx, randomEmail(t))), user.ErrNotFound, "ByEmail")
+	wantErr(t, repo.Update(ctx, newUser(t)), user.ErrNotFound, "Update")
 	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		_, err := r.Users.ByIDForChange(ctx, uuid.New())
 		return err
@@ -201,9 +193,7 @@ func testUserConstraintViolation(t *testing.T, s Store) {
 	if err == nil || errors.Is(err, domain.ErrUnavailable) || errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("err = %v, want an internal error", err)
 	}
-	if _, err := s.Repos.Users.ByID(ctx, u.ID()); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("the invalid user was stored: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Users.ByID(ctx, u.ID())), user.ErrNotFound, "the invalid user was stored")
 }
 
 // Transactions that read one user for change run one after another: each
