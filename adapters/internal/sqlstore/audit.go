@@ -30,7 +30,7 @@ const lastRecordSQL = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMI
 type Audit struct {
 	DB      DB
 	Dialect Dialect
-	Own     Own
+	Own
 }
 
 // Append adds e at the end of the chain: seq is the last seq plus one (1
@@ -74,12 +74,6 @@ func (a Audit) Append(ctx context.Context, e audit.Event) error {
 		_, err = tx.Exec(ctx, insertRecordSQL(a.Dialect.JSON), seq, string(e.Type), NullUUID(e.UserID), e.IP, e.UserAgent, e.At, detail, prev, hash)
 		return err
 	})
-}
-
-// Walk calls fn with every stored record in seq order, from one snapshot,
-// until fn returns an error.
-func (a Audit) Walk(ctx context.Context, fn func(audit.Record) error) error {
-	return a.Own.Walk(ctx, fn)
 }
 
 // Query returns up to q.Limit records matching q, newest first, in one

@@ -18,21 +18,8 @@ import (
 // the other. EnabledAmong and ReplaceRecoveryCodes, which take lists, are
 // each store's own.
 type MFA struct {
-	DB  DB
-	Own Own
-}
-
-// EnabledAmong returns which of userIDs have a confirmed factor (primary
-// key), by the store's own statement.
-func (r MFA) EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error) {
-	return r.Own.EnabledAmong(ctx, userIDs)
-}
-
-// ReplaceRecoveryCodes deletes the user's codes and inserts the new set,
-// in one transaction (the bound one, or one of its own), by the store's
-// own statements.
-func (r MFA) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error {
-	return r.Own.ReplaceRecoveryCodes(ctx, userID, hashes, at)
+	DB DB
+	Own
 }
 
 // PutPendingTOTP inserts f, or replaces the user's pending factor with it;

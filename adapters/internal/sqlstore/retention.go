@@ -20,14 +20,7 @@ const RetentionBatch = 5000
 type Retention struct {
 	DB      DB
 	Dialect Dialect
-	Own     Own
-}
-
-// SweepRegistrations deletes the pending registrations whose links have
-// all expired or were used by now, with the mail queued or sent to them, a
-// batch per call, by the store's own statements.
-func (r Retention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
-	return r.Own.SweepRegistrations(ctx, now)
+	Own
 }
 
 // Sweep deletes what ended before cutoff. Each statement uses its index,

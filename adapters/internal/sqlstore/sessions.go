@@ -37,14 +37,7 @@ func ActiveSessions(nowArg string) string {
 type Sessions struct {
 	DB      DB
 	Dialect Dialect
-	Own     Own
-}
-
-// CountActive counts, per user of userIDs, the sessions ListActive would
-// return (index sessions_user_live), by the store's own statement. Users
-// without one are absent; no ids give an empty map and no query.
-func (r Sessions) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
-	return r.Own.CountActive(ctx, userIDs, now)
+	Own
 }
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,

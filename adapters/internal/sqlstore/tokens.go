@@ -14,15 +14,7 @@ import (
 type OneTimeTokens struct {
 	DB      DB
 	Dialect Dialect
-	Own     Own
-}
-
-// InvalidateUnused marks the user's unused tokens of the given purposes
-// used at at, dropping their password hashes and keeping new addresses
-// (index one_time_tokens_user_purpose_unused), by the store's own
-// statement.
-func (r OneTimeTokens) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
-	return r.Own.InvalidateUnused(ctx, userID, at, purposes...)
+	Own
 }
 
 // Add inserts t; an empty password hash or new email is stored as NULL.
