@@ -31,11 +31,15 @@ func (o own) Walk(ctx context.Context, fn func(audit.Record) error) error {
 	walk := func(q DBTX) error {
 		after := int64(0)
 		for {
-			n, err := o.walkPage(ctx, q, after, fn)
-			if err != nil || n.count < walkPage {
+			n := 0
+			err := sqlstore.Each(ctx, conn{q}, sqlstore.EachRecord(func(r audit.Record) error {
+				n++
+				after = r.Seq
+				return fn(r)
+			}), walkSQL, after, walkPage)
+			if err != nil || n < walkPage {
 				return err
 			}
-			after = n.last
 		}
 	}
 	if tx, ok := o.db.(pgx.Tx); ok {
@@ -56,31 +60,4 @@ func (o own) Walk(ctx context.Context, fn func(audit.Record) error) error {
 		return fnErr
 	}
 	return translate(err, nil)
-}
-
-type walked struct {
-	count int
-	last  int64
-}
-
-// walkPage hands fn the records after seq after, up to walkPage of them.
-func (o own) walkPage(ctx context.Context, q DBTX, after int64, fn func(audit.Record) error) (walked, error) {
-	rs, err := conn{q}.Query(ctx, walkSQL, after, walkPage)
-	if err != nil {
-		return walked{}, err
-	}
-	defer rs.Close()
-	var w walked
-	for rs.Next() {
-		r, err := sqlstore.ScanRecord(rs)
-		if err != nil {
-			return w, err
-		}
-		w.count++
-		w.last = r.Seq
-		if err := fn(r); err != nil {
-			return w, err
-		}
-	}
-	return w, rs.Err()
 }

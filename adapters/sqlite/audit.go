@@ -12,20 +12,6 @@ import (
 // seen), until fn returns an error, which Walk returns as is.
 func (o own) Walk(ctx context.Context, fn func(audit.Record) error) error {
 	return o.db.readTx(ctx, func(q querier) error {
-		rs, err := txConn{q, o.db}.Query(ctx, `SELECT `+sqlstore.RecordColumns+` FROM audit_events ORDER BY seq`)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
-		for rs.Next() {
-			r, err := sqlstore.ScanRecord(rs)
-			if err != nil {
-				return err
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		return rs.Err()
+		return sqlstore.Each(ctx, txConn{q, o.db}, sqlstore.EachRecord(fn), `SELECT `+sqlstore.RecordColumns+` FROM audit_events ORDER BY seq`)
 	})
 }

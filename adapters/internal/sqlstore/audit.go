@@ -107,6 +107,18 @@ func AuditQuerySQL(q admin.AuditQuery) (query string, args []any, ok bool) {
 	return b.sql(`SELECT `+RecordColumns+` FROM audit_events`, ` ORDER BY seq DESC`, q.Limit), b.args, true
 }
 
+// EachRecord is an Each callback that hands fn the record each row of
+// RecordColumns holds.
+func EachRecord(fn func(audit.Record) error) func(Row) error {
+	return func(row Row) error {
+		r, err := ScanRecord(row)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	}
+}
+
 // ScanRecord decodes one row of RecordColumns.
 func ScanRecord(row Row) (audit.Record, error) {
 	var (
