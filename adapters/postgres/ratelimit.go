@@ -2,14 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
-	"github.com/jackc/pgx/v5"
 )
 
 // RateLimiter is a fixed-window counter store in rate_limits, shared by
@@ -54,28 +52,6 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 		return true, 0, nil
 	}
 	return false, storable.RetryAfter(resetAt.Sub(dbNow)), nil
-}
-
-// Blocked reports, without counting, whether key's count in its current
-// window has reached limit, and if so how long until the window ends
-// (rounded up to whole seconds, at least one).
-func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error) {
-	var (
-		count          int
-		resetAt, dbNow time.Time
-	)
-	err = l.db.QueryRow(ctx, `SELECT count, reset_at, now() FROM rate_limits WHERE key = $1 AND reset_at > now()`, key).
-		Scan(&count, &resetAt, &dbNow)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, 0, nil
-	}
-	if err != nil {
-		return false, 0, translate(err, nil)
-	}
-	if count < limit {
-		return false, 0, nil
-	}
-	return true, storable.RetryAfter(resetAt.Sub(dbNow)), nil
 }
 
 // DeleteExpired removes the counters whose window has ended and returns how
