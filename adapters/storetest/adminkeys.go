@@ -40,8 +40,7 @@ func diffAdminKey(got, want app.AdminKey) error {
 // ownKeys lists the keys whose names start with prefix, in List's order.
 func ownKeys(t *testing.T, s Store, prefix string) []app.AdminKey {
 	t.Helper()
-	all, err := s.Repos.AdminKeys.List(testCtx(t))
-	must(t, err)
+	all := mustGet(s.Repos.AdminKeys.List(testCtx(t)))(t)
 	var own []app.AdminKey
 	for _, k := range all {
 		if strings.HasPrefix(k.Name, prefix) {
@@ -83,8 +82,7 @@ func testAdminKeys(t *testing.T, s Store) {
 	}
 
 	for _, k := range []app.AdminKey{ops, upper, ci} {
-		got, err := store.ByHash(ctx, k.Hash)
-		must(t, err)
+		got := mustGet(store.ByHash(ctx, k.Hash))(t)
 		must(t, diffAdminKey(got, k))
 	}
 	if _, err := store.ByHash(ctx, randomHash(t)); !errors.Is(err, app.ErrAdminKeyNotFound) {
@@ -200,7 +198,6 @@ func testAdminKeyConcurrentCreate(t *testing.T, s Store) {
 		t.Fatalf("%d creates of one name succeeded, want 1", won.Load())
 	}
 	winner := int(winnerIdx.Load())
-	got, err := s.Repos.AdminKeys.ByHash(ctx, keys[winner].Hash)
-	must(t, err)
+	got := mustGet(s.Repos.AdminKeys.ByHash(ctx, keys[winner].Hash))(t)
 	must(t, diffAdminKey(got, keys[winner]))
 }

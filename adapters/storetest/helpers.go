@@ -35,15 +35,13 @@ const passwordHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"
 
 func randomEmail(t *testing.T) user.Email {
 	t.Helper()
-	e, err := user.ParseEmail("u-" + uuid.NewString() + "@example.com")
-	must(t, err)
+	e := mustGet(user.ParseEmail("u-" + uuid.NewString() + "@example.com"))(t)
 	return e
 }
 
 func newUser(t *testing.T) *user.User {
 	t.Helper()
-	u, err := user.New(uuid.New(), randomEmail(t), passwordHash, now())
-	must(t, err)
+	u := mustGet(user.New(uuid.New(), randomEmail(t), passwordHash, now()))(t)
 	return u
 }
 
@@ -64,8 +62,7 @@ func createSession(t *testing.T, s Store, userID uuid.UUID, created time.Time) *
 
 func createSessionTTL(t *testing.T, s Store, userID uuid.UUID, created time.Time, ttl time.Duration) *session.Session {
 	t.Helper()
-	sess, err := session.New(uuid.New(), userID, created, ttl, "test-agent", "192.0.2.1")
-	must(t, err)
+	sess := mustGet(session.New(uuid.New(), userID, created, ttl, "test-agent", "192.0.2.1"))(t)
 	must(t, s.Repos.Sessions.Create(testCtx(t), sess))
 	return sess
 }
@@ -89,8 +86,7 @@ func must(t *testing.T, err error) {
 // error.
 func value[T any](t *testing.T, fn func(context.Context) (T, error)) T {
 	t.Helper()
-	v, err := fn(testCtx(t))
-	must(t, err)
+	v := mustGet(fn(testCtx(t)))(t)
 	return v
 }
 
@@ -142,3 +138,13 @@ func wantErr(t *testing.T, err, target error, what string) {
 
 // errOf is the error of a call that returns a value too.
 func errOf[T any](_ T, err error) error { return err }
+
+// mustGet is a call's value, failing the test on its error:
+// mustGet(f(...))(t).
+func mustGet[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		must(t, err)
+		return v
+	}
+}

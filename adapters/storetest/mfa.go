@@ -48,8 +48,7 @@ func sealedSecret(t *testing.T) []byte {
 
 func pendingTOTP(t *testing.T, userID uuid.UUID, at time.Time) *mfa.TOTP {
 	t.Helper()
-	f, err := mfa.NewPending(userID, sealedSecret(t), at)
-	must(t, err)
+	f := mustGet(mfa.NewPending(userID, sealedSecret(t), at))(t)
 	return f
 }
 
@@ -243,8 +242,7 @@ func addLoginToken(t *testing.T, s Store, userID uuid.UUID, at time.Time) *mfa.L
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	lt, err := mfa.IssueLoginToken(randomHash(t), userID, b, at)
-	must(t, err)
+	lt := mustGet(mfa.IssueLoginToken(randomHash(t), userID, b, at))(t)
 	must(t, s.Repos.MFA.AddLoginToken(testCtx(t), lt))
 	return lt
 }
@@ -302,8 +300,7 @@ func testMFAEnabledAmong(t *testing.T, s Store) {
 	on2, _ := enrolled(t, s, 1)
 	pending, none := createUser(t, s), createUser(t, s)
 	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
-	got, err := s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()})
-	must(t, err)
+	got := mustGet(s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()}))(t)
 	if len(got) != 2 || !got[on1] || !got[on2] {
 		t.Fatalf("EnabledAmong = %v, want exactly %s and %s", got, on1, on2)
 	}
@@ -448,8 +445,7 @@ func testMFASession(t *testing.T, s Store) {
 	u := createUser(t, s)
 	created := now().Add(-time.Hour)
 	plain := createSession(t, s, u.ID(), created)
-	second, err := session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9")
-	must(t, err)
+	second := mustGet(session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9"))(t)
 	proved := created.Add(time.Minute)
 	second.Proved(session.MethodOTP, proved)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.Create(ctx, second) })
@@ -462,15 +458,12 @@ func testMFASession(t *testing.T, s Store) {
 	want := map[uuid.UUID][]string{plain.ID(): {"pwd"}, second.ID(): {"pwd", "otp"}}
 	at := map[uuid.UUID]time.Time{plain.ID(): created, second.ID(): proved}
 	for id := range want {
-		got, err := s.Repos.Sessions.ByID(ctx, id)
-		must(t, err)
+		got := mustGet(s.Repos.Sessions.ByID(ctx, id))(t)
 		check("ByID", got, want[id], at[id])
-		b, err := s.Repos.Sessions.ForBearer(ctx, id)
-		must(t, err)
+		b := mustGet(s.Repos.Sessions.ForBearer(ctx, id))(t)
 		check("ForBearer", b.Session, want[id], at[id])
 	}
-	live, err := s.Repos.Sessions.ListActive(ctx, u.ID(), now())
-	must(t, err)
+	live := mustGet(s.Repos.Sessions.ListActive(ctx, u.ID(), now()))(t)
 	if len(live) != 2 {
 		t.Fatalf("ListActive: %d sessions", len(live))
 	}
@@ -488,8 +481,7 @@ func testMFASession(t *testing.T, s Store) {
 		cur.Proved(session.MethodOTP, later)
 		return r.Sessions.Update(ctx, cur)
 	})
-	got, err := s.Repos.Sessions.ByID(ctx, plain.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Sessions.ByID(ctx, plain.ID()))(t)
 	check("after Update", got, []string{"pwd", "otp"}, later)
 }
 

@@ -58,8 +58,7 @@ func enqueue(t *testing.T, s Store, m app.OutboundMail, at time.Time) {
 // in the order Claim gave them.
 func claim(t *testing.T, s Store, at time.Time, limit int, lease time.Duration, want map[uuid.UUID]app.OutboundMail) []app.OutboxMessage {
 	t.Helper()
-	batch, err := s.Repos.Outbox.Claim(testCtx(t), at, limit, lease)
-	must(t, err)
+	batch := mustGet(s.Repos.Outbox.Claim(testCtx(t), at, limit, lease))(t)
 	var own []app.OutboxMessage
 	for _, m := range batch {
 		if _, ok := want[m.ID]; ok {

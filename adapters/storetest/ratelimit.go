@@ -163,8 +163,7 @@ func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 		}
 	}
 	time.Sleep(windowEnded)
-	n, err := rl.DeleteExpired(ctx)
-	must(t, err)
+	n := mustGet(rl.DeleteExpired(ctx))(t)
 	if n < len(expired) {
 		t.Fatalf("DeleteExpired = %d, want at least %d", n, len(expired))
 	}

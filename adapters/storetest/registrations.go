@@ -22,8 +22,7 @@ func init() {
 // with the given links.
 func createRegistration(t *testing.T, s Store, created time.Time, links ...*token.OneTimeToken) *user.User {
 	t.Helper()
-	u, err := user.NewRegistration(uuid.New(), randomEmail(t), passwordHash, created)
-	must(t, err)
+	u := mustGet(user.NewRegistration(uuid.New(), randomEmail(t), passwordHash, created))(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		if err := r.Users.Create(ctx, u); err != nil {
 			return err
@@ -109,8 +108,7 @@ func testSweepRegistrations(t *testing.T, s Store) {
 	onceVerified.UnverifyEmail(at)
 	must(t, s.Repos.Users.Update(ctx, onceVerified))
 
-	n, err := s.Retention.SweepRegistrations(ctx, at)
-	must(t, err)
+	n := mustGet(s.Retention.SweepRegistrations(ctx, at))(t)
 	if n < 3 {
 		t.Fatalf("swept %d, want at least the 3 dead registrations", n)
 	}

@@ -49,8 +49,7 @@ func testRetentionSweep(t *testing.T, s Store) {
 	oldTok := issueToken(t, u.ID(), token.PurposeResetPassword, past)
 	usedAt := past.Add(time.Minute)
 	oldUsedTok := token.Rehydrate(randomHash(t), u.ID(), token.PurposeVerifyEmail, past, past.Add(time.Hour), &usedAt, "", "")
-	liveTok, err := token.Issue(randomHash(t), u.ID(), token.PurposeVerifyEmail, cutoff.Add(-time.Hour), 2*time.Hour)
-	must(t, err)
+	liveTok := mustGet(token.Issue(randomHash(t), u.ID(), token.PurposeVerifyEmail, cutoff.Add(-time.Hour), 2*time.Hour))(t)
 	for _, tok := range []*token.OneTimeToken{oldTok, oldUsedTok, liveTok} {
 		addToken(t, s, tok)
 	}
@@ -72,8 +71,7 @@ func testRetentionSweep(t *testing.T, s Store) {
 	oldEvent := audit.Event{Type: audit.Logout, UserID: uuid.New(), At: past}
 	must(t, s.Repos.Audit.Append(ctx, oldEvent))
 
-	swept, err := s.Retention.Sweep(ctx, cutoff)
-	must(t, err)
+	swept := mustGet(s.Retention.Sweep(ctx, cutoff))(t)
 	if swept.Sessions < 2 || swept.Tokens < 2 || swept.Mail < 2 {
 		t.Fatalf("swept %+v, want at least 2 of each", swept)
 	}

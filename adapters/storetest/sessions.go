@@ -78,8 +78,7 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 	if !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("ByIDForChange unknown: %v", err)
 	}
-	other, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "", "")
-	must(t, err)
+	other := mustGet(session.New(uuid.New(), u.ID(), now(), time.Hour, "", ""))(t)
 	wantErr(t, repo.Update(ctx, other), session.ErrNotFound, "Update unknown")
 }
 
@@ -90,11 +89,9 @@ func testSessionClientText(t *testing.T, s Store) {
 	u := createUser(t, s)
 	ua := "Mozilla/5.0 (\xff invalid UTF-8 \x00 NUL) " + strings.Repeat("é", storable.MaxText)
 	ip := "203.0.113.9\x00"
-	sess, err := session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip)
-	must(t, err)
+	sess := mustGet(session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip))(t)
 	must(t, s.Repos.Sessions.Create(ctx, sess))
-	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Sessions.ByID(ctx, sess.ID()))(t)
 	if want := storable.Text(ua, storable.MaxText); got.UserAgent() != want {
 		t.Fatalf("user agent stored as %q (%d bytes), want %q (%d bytes)", got.UserAgent(), len(got.UserAgent()), want, len(want))
 	}
@@ -118,30 +115,25 @@ func testSessionListActiveAndRevokeAll(t *testing.T, s Store) {
 	createSessionTTL(t, s, u.ID(), t0.Add(-48*time.Hour), time.Hour) // expired
 	otherSession := createSession(t, s, other.ID(), t0)
 
-	list, err := repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second))
-	must(t, err)
+	list := mustGet(repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second)))(t)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s3.ID(), s2.ID(), s1.ID()}) {
 		t.Fatalf("ListActive = %v, want s3, s2, s1 (newest first)", ids)
 	}
 	must(t, diffSession(list[1], s2))
 
-	n, err := repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second))
-	must(t, err)
+	n := mustGet(repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second)))(t)
 	if n != 2 {
 		t.Fatalf("RevokeAll revoked %d, want 2", n)
 	}
-	list, err = repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second))
-	must(t, err)
+	list = mustGet(repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second)))(t)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s2.ID()}) {
 		t.Fatalf("after RevokeAll: %v, want only s2", ids)
 	}
-	got, err := repo.ByID(ctx, revoked.ID())
-	must(t, err)
+	got := mustGet(repo.ByID(ctx, revoked.ID()))(t)
 	if !equalTimePtr(got.RevokedAt(), revoked.RevokedAt()) {
 		t.Fatal("RevokeAll changed the time of an already revoked session")
 	}
-	got, err = repo.ByID(ctx, s1.ID())
-	must(t, err)
+	got = mustGet(repo.ByID(ctx, s1.ID()))(t)
 	if want := t0.Add(6 * time.Second); got.RevokedAt() == nil || !got.RevokedAt().Equal(want) {
 		t.Fatalf("RevokeAll revoked at %s, want %v", fmtTimePtr(got.RevokedAt()), want)
 	}
@@ -195,8 +187,7 @@ func testSessionConcurrentChanges(t *testing.T, s Store) {
 			t.Error(err)
 		}
 	})
-	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Sessions.ByID(ctx, sess.ID()))(t)
 	if want := t0.Add(n * time.Second); !got.LastUsedAt().Equal(want) {
 		t.Fatalf("last used %v after %d concurrent touches, want %v (an update was lost)", got.LastUsedAt(), n, want)
 	}
@@ -229,15 +220,13 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Sessions
 	rt := addRefreshToken(t, s)
-	got, err := readRefreshToken(t, s, rt)
-	must(t, err)
+	got := mustGet(readRefreshToken(t, s, rt))(t)
 	if got.Hash != rt.Hash || got.SessionID != rt.SessionID || !got.CreatedAt.Equal(rt.CreatedAt) || got.UsedAt != nil {
 		t.Fatalf("got %+v, want %+v", got, rt)
 	}
 	at := now().Add(time.Second)
 	must(t, repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil))
-	got, err = readRefreshToken(t, s, rt)
-	must(t, err)
+	got = mustGet(readRefreshToken(t, s, rt))(t)
 	if got.UsedAt == nil || !got.UsedAt.Equal(at) || got.SealedSuccessor != nil {
 		t.Fatalf("UsedAt = %s, successor %x; want %v and none", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at)
 	}
@@ -246,8 +235,7 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	usedAt := now()
 	used := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.AddRefreshToken(ctx, used) })
-	got, err = readRefreshToken(t, s, used)
-	must(t, err)
+	got = mustGet(readRefreshToken(t, s, used))(t)
 	if got.Hash != used.Hash || got.SessionID != used.SessionID || !got.CreatedAt.Equal(used.CreatedAt) || !equalTimePtr(got.UsedAt, used.UsedAt) {
 		t.Fatalf("got %+v, want %+v", got, used)
 	}
@@ -317,14 +305,12 @@ func testSessionCountActive(t *testing.T, s Store) {
 	at := t0.Add(2 * time.Second)
 	ids := []uuid.UUID{a.ID(), b.ID(), onlyEnded.ID(), none.ID(), uuid.New(), a.ID()} // a twice
 	want := map[uuid.UUID]int{a.ID(): 2, b.ID(): 1}
-	got, err := repo.CountActive(ctx, ids, at)
-	must(t, err)
+	got := mustGet(repo.CountActive(ctx, ids, at))(t)
 	if !maps.Equal(got, want) {
 		t.Fatalf("CountActive = %v, want %v", got, want)
 	}
 	for _, id := range ids {
-		list, err := repo.ListActive(ctx, id, at)
-		must(t, err)
+		list := mustGet(repo.ListActive(ctx, id, at))(t)
 		if len(list) != got[id] {
 			t.Fatalf("user %s: ListActive lists %d, CountActive counts %d", id, len(list), got[id])
 		}
@@ -498,8 +484,7 @@ func testForgetRefreshSuccessors(t *testing.T, s Store) {
 		rt   app.RefreshToken
 		want []byte
 	}{{past, nil}, {inGrace, inGrace.SealedSuccessor}, {unused, nil}} {
-		got, err := readRefreshToken(t, s, c.rt)
-		must(t, err)
+		got := mustGet(readRefreshToken(t, s, c.rt))(t)
 		if !bytes.Equal(got.SealedSuccessor, c.want) || !equalTimePtr(got.UsedAt, c.rt.UsedAt) {
 			t.Errorf("token used %s: successor %x, used %s; want %x", fmtTimePtr(c.rt.UsedAt), got.SealedSuccessor, fmtTimePtr(got.UsedAt), c.want)
 		}

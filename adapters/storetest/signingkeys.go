@@ -47,8 +47,7 @@ func testKeyRingAdd(t *testing.T, s Store) {
 	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewNext("kid-a", testKey("x"), now, time.Minute)); err == nil {
 		t.Fatal("a kid stored twice")
 	}
-	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	must(t, err)
+	ring := mustGet(s.Repos.SigningKeys.Keys(ctx))(t)
 	if len(ring) != 2 {
 		t.Fatalf("ring has %d keys, want 2: %+v", len(ring), ring)
 	}
@@ -115,8 +114,7 @@ func testKeyRingRacingPromotion(t *testing.T, s Store) {
 	if won != 1 {
 		t.Fatalf("%d promotions won, want exactly 1", won)
 	}
-	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	must(t, err)
+	ring := mustGet(s.Repos.SigningKeys.Keys(ctx))(t)
 	c, ok := ring.Current()
 	if !ok || c.KID != "new" {
 		t.Fatalf("current is %+v", c)
@@ -145,8 +143,7 @@ func testKeyRingDeleteGone(t *testing.T, s Store) {
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteGone = %d, %v; want 2 (publication ended before or at now)", n, err)
 	}
-	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	must(t, err)
+	ring := mustGet(s.Repos.SigningKeys.Keys(ctx))(t)
 	var kids []string
 	for _, k := range ring {
 		kids = append(kids, k.KID)

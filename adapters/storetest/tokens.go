@@ -52,8 +52,7 @@ func readToken(t *testing.T, s Store, h token.Hash) *token.OneTimeToken {
 
 func issueToken(t *testing.T, userID uuid.UUID, p token.Purpose, at time.Time) *token.OneTimeToken {
 	t.Helper()
-	tok, err := token.Issue(randomHash(t), userID, p, at, time.Hour)
-	must(t, err)
+	tok := mustGet(token.Issue(randomHash(t), userID, p, at, time.Hour))(t)
 	return tok
 }
 
@@ -68,8 +67,7 @@ func testTokenAddAndRead(t *testing.T, s Store) {
 	u := createUser(t, s)
 	t0 := now()
 
-	reg, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$chosen-at-registration", t0, time.Hour)
-	must(t, err)
+	reg := mustGet(token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$chosen-at-registration", t0, time.Hour))(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, reg) })
 	got := readToken(t, s, reg.Hash())
 	must(t, diffToken(got, reg))
@@ -132,8 +130,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	t0 := now()
 
 	verify1 := issueToken(t, u.ID(), token.PurposeVerifyEmail, t0)
-	verify2, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$reg", t0.Add(time.Second), time.Hour)
-	must(t, err)
+	verify2 := mustGet(token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$reg", t0.Add(time.Second), time.Hour))(t)
 	reset := issueToken(t, u.ID(), token.PurposeResetPassword, t0)
 	earlier := t0.Add(-time.Minute)
 	usedReset := token.Rehydrate(randomHash(t), u.ID(), token.PurposeResetPassword, t0.Add(-time.Hour), t0, &earlier, "", "")
@@ -148,8 +145,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	}
 	invalidate := func(at time.Time, purposes ...token.Purpose) int {
 		t.Helper()
-		n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...)
-		must(t, err)
+		n := mustGet(s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...))(t)
 		return n
 	}
 
@@ -347,8 +343,7 @@ func testTokenUsedForgetsPassword(t *testing.T, s Store) {
 	u := createUser(t, s)
 	t0 := now()
 	issue := func() *token.OneTimeToken {
-		tok, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$pending", t0, time.Hour)
-		must(t, err)
+		tok := mustGet(token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$pending", t0, time.Hour))(t)
 		addToken(t, s, tok)
 		return tok
 	}
@@ -382,8 +377,7 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 	u := createUser(t, s)
 	t0 := now()
 	newEmail := randomEmail(t).String()
-	change, err := token.IssueForEmailChange(randomHash(t), u.ID(), newEmail, t0, time.Hour)
-	must(t, err)
+	change := mustGet(token.IssueForEmailChange(randomHash(t), u.ID(), newEmail, t0, time.Hour))(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, change) })
 	got := readToken(t, s, change.Hash())
 	must(t, diffToken(got, change))
@@ -414,8 +408,7 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 
 	// Invalidated: the address stays too; only change-email tokens of the
 	// user are counted when that purpose alone is named.
-	second, err := token.IssueForEmailChange(randomHash(t), u.ID(), randomEmail(t).String(), t0, time.Hour)
-	must(t, err)
+	second := mustGet(token.IssueForEmailChange(randomHash(t), u.ID(), randomEmail(t).String(), t0, time.Hour))(t)
 	addToken(t, s, second)
 	at := t0.Add(2 * time.Minute)
 	if n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, token.PurposeChangeEmail); err != nil || n != 1 {

@@ -49,11 +49,9 @@ func testUserRoundTrip(t *testing.T, s Store) {
 	u := newUser(t)
 	must(t, repo.Create(ctx, u))
 
-	byEmail, err := repo.ByEmail(ctx, u.Email())
-	must(t, err)
+	byEmail := mustGet(repo.ByEmail(ctx, u.Email()))(t)
 	assertUser(t, byEmail, u)
-	byID, err := repo.ByID(ctx, u.ID())
-	must(t, err)
+	byID := mustGet(repo.ByID(ctx, u.ID()))(t)
 	assertUser(t, byID, u)
 	if byID.VerifiedAt() != nil || !byID.Active() || byID.Verified() {
 		t.Fatalf("new user stored as active=%v verified=%v verifiedAt=%s", byID.Active(), byID.Verified(), fmtTimePtr(byID.VerifiedAt()))
@@ -64,8 +62,7 @@ func testUserRoundTrip(t *testing.T, s Store) {
 	must(t, u.SetPasswordHash("$argon2id$new", later.Add(time.Second)))
 	u.Deactivate(later.Add(2 * time.Second))
 	must(t, repo.Update(ctx, u))
-	got, err := repo.ByID(ctx, u.ID())
-	must(t, err)
+	got := mustGet(repo.ByID(ctx, u.ID()))(t)
 	assertUser(t, got, u)
 	if !got.Verified() || got.Active() || got.PasswordHash() != "$argon2id$new" || !got.VerifiedAt().Equal(later) {
 		t.Fatal("update not saved")
@@ -103,8 +100,7 @@ func testUserForChangeInTx(t *testing.T, s Store) {
 		}
 		return nil
 	})
-	got, err := s.Repos.Users.ByID(ctx, u.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByID(ctx, u.ID()))(t)
 	if !got.Verified() || !got.VerifiedAt().Equal(at) {
 		t.Fatal("not verified after committed update")
 	}
@@ -161,8 +157,7 @@ func testUserConcurrentCreateSameEmail(t *testing.T, s Store) {
 	if won < 0 {
 		t.Fatal("no create succeeded")
 	}
-	got, err := s.Repos.Users.ByEmail(ctx, email)
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByEmail(ctx, email))(t)
 	if got.ID() != ids[won] {
 		t.Fatalf("stored user %s, the winner was %s", got.ID(), ids[won])
 	}
@@ -201,8 +196,7 @@ func testUserConstraintViolation(t *testing.T, s Store) {
 // transaction, and no increment is lost.
 func testUserConcurrentChanges(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	u, err := user.New(uuid.New(), randomEmail(t), "counter:0", now())
-	must(t, err)
+	u := mustGet(user.New(uuid.New(), randomEmail(t), "counter:0", now()))(t)
 	must(t, s.Repos.Users.Create(ctx, u))
 	const n = 10
 	race(n, func(int) {
@@ -225,8 +219,7 @@ func testUserConcurrentChanges(t *testing.T, s Store) {
 			t.Error(err)
 		}
 	})
-	got, err := s.Repos.Users.ByID(ctx, u.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByID(ctx, u.ID()))(t)
 	if want := fmt.Sprintf("counter:%d", n); got.PasswordHash() != want {
 		t.Fatalf("after %d concurrent increments the hash is %q, want %q (an update was lost)", n, got.PasswordHash(), want)
 	}
