@@ -132,7 +132,7 @@ func fmtTimePtr(p *time.Time) string {
 func wantErr(t *testing.T, err, target error, what string) {
 	t.Helper()
 	if !errors.Is(err, target) {
-		t.Fatalf("%s: %v", what, err)
+		t.Fatalf("%s: %v, want %v", what, err, target)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -89,9 +88,7 @@ func stepOf(f *mfa.TOTP) string {
 func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
-	if _, err := s.Repos.MFA.TOTP(ctx, u.ID()); !errors.Is(err, mfa.ErrNotFound) {
-		t.Fatalf("TOTP of a user without one: %v, want mfa.ErrNotFound", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.TOTP(ctx, u.ID())), mfa.ErrNotFound, "TOTP of a user without one")
 	t0 := now()
 	first := pendingTOTP(t, u.ID(), t0)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.MFA.PutPendingTOTP(ctx, first) })
@@ -127,15 +124,11 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	wantBool(t, false, "confirming twice")(s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200))
 	// Confirmed: starting again is refused, in a transaction too, and the
 	// factor stays as it was.
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())); !errors.Is(err, mfa.ErrAlreadyEnabled) {
-		t.Fatalf("PutPendingTOTP over a confirmed factor: %v, want mfa.ErrAlreadyEnabled", err)
-	}
+	wantErr(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())), mfa.ErrAlreadyEnabled, "PutPendingTOTP over a confirmed factor")
 	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		return r.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now()))
 	})
-	if !errors.Is(err, mfa.ErrAlreadyEnabled) {
-		t.Fatalf("PutPendingTOTP over a confirmed factor in a transaction: %v", err)
-	}
+	wantErr(t, err, mfa.ErrAlreadyEnabled, "PutPendingTOTP over a confirmed factor in a transaction")
 	got = readTOTP(t, s, u.ID())
 	if !got.Enabled() || !bytes.Equal(got.SealedSecret(), second.SealedSecret()) || *got.LastUsedStep() != 100 {
 		t.Fatal("the confirmed factor changed")

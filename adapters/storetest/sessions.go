@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -75,9 +74,7 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 		_, err := r.Sessions.ByIDForChange(ctx, uuid.New())
 		return err
 	})
-	if !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ByIDForChange unknown: %v", err)
-	}
+	wantErr(t, err, session.ErrNotFound, "ByIDForChange unknown")
 	other := mustGet(session.New(uuid.New(), u.ID(), now(), time.Hour, "", ""))(t)
 	wantErr(t, repo.Update(ctx, other), session.ErrNotFound, "Update unknown")
 }

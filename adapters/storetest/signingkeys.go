@@ -36,14 +36,10 @@ func testKeyRingAdd(t *testing.T, s Store) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	cur := signingkey.NewCurrent("kid-a", testKey("kid-a"), now)
 	must(t, s.Repos.SigningKeys.Add(ctx, cur))
-	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewCurrent("kid-b", testKey("kid-b"), now)); !errors.Is(err, app.ErrKeyRingChanged) {
-		t.Fatalf("second current: %v, want ErrKeyRingChanged", err)
-	}
+	wantErr(t, s.Repos.SigningKeys.Add(ctx, signingkey.NewCurrent("kid-b", testKey("kid-b"), now)), app.ErrKeyRingChanged, "second current")
 	next := signingkey.NewNext("kid-c", testKey("kid-c"), now.Add(time.Second), 10*time.Minute)
 	must(t, s.Repos.SigningKeys.Add(ctx, next))
-	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewNext("kid-d", testKey("kid-d"), now, time.Minute)); !errors.Is(err, signingkey.ErrRotationPending) {
-		t.Fatalf("second next: %v, want ErrRotationPending", err)
-	}
+	wantErr(t, s.Repos.SigningKeys.Add(ctx, signingkey.NewNext("kid-d", testKey("kid-d"), now, time.Minute)), signingkey.ErrRotationPending, "second next")
 	if err := s.Repos.SigningKeys.Add(ctx, signingkey.NewNext("kid-a", testKey("x"), now, time.Minute)); err == nil {
 		t.Fatal("a kid stored twice")
 	}

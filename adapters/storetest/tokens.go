@@ -114,9 +114,7 @@ func testTokenUseRoundTrip(t *testing.T, s Store) {
 		})
 	}
 	must(t, use())
-	if err := use(); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("second use: %v, want ErrInvalidToken", err)
-	}
+	wantErr(t, use(), domain.ErrInvalidToken, "second use")
 	if got := readToken(t, s, tok.Hash()); got.UsedAt() == nil || !got.UsedAt().Equal(usedAt) {
 		t.Fatalf("used_at = %s, want %v", fmtTimePtr(got.UsedAt()), usedAt)
 	}
@@ -251,9 +249,7 @@ func testTokenUnknown(t *testing.T, s Store) {
 		_, err := r.Tokens.ByHashForChange(ctx, randomHash(t))
 		return err
 	})
-	if !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("ByHashForChange in a transaction: %v", err)
-	}
+	wantErr(t, err, domain.ErrInvalidToken, "ByHashForChange in a transaction")
 	wantErr(t, errOf(s.Repos.Tokens.ByHashForChange(ctx, randomHash(t))), domain.ErrInvalidToken, "ByHashForChange on the store")
 	u := createUser(t, s)
 	tok := issueToken(t, u.ID(), token.PurposeVerifyEmail, now())

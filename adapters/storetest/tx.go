@@ -50,9 +50,7 @@ func testTxCommitAndRollback(t *testing.T, s Store) {
 		t.Fatalf("Within = %v, want fn's error", err)
 	}
 	for _, u := range []*user.User{rolledBack, second} {
-		if _, err := s.Repos.Users.ByID(ctx, u.ID()); !errors.Is(err, user.ErrNotFound) {
-			t.Fatalf("user of a rolled-back transaction: %v, want ErrNotFound", err)
-		}
+		wantErr(t, errOf(s.Repos.Users.ByID(ctx, u.ID())), user.ErrNotFound, "user of a rolled-back transaction")
 	}
 	if err := s.Repos.Users.Create(ctx, rolledBack); err != nil {
 		t.Fatalf("the address of a rolled-back create is still taken: %v", err)

@@ -173,9 +173,7 @@ func testUserNotFound(t *testing.T, s Store) {
 		_, err := r.Users.ByIDForChange(ctx, uuid.New())
 		return err
 	})
-	if !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByIDForChange: %v", err)
-	}
+	wantErr(t, err, user.ErrNotFound, "ByIDForChange")
 }
 
 // A constraint violation (here: an address that is not in normalized

@@ -257,16 +257,12 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 	if got.LastLoginAt() == nil || !got.LastLoginAt().Equal(at.Add(time.Second)) || !got.Verified() {
 		t.Fatalf("last login %s, verified %v", fmtTimePtr(got.LastLoginAt()), got.Verified())
 	}
-	if _, err := repo.ByEmail(ctx, old); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByEmail(old address): %v, want ErrNotFound", err)
-	}
+	wantErr(t, errOf(repo.ByEmail(ctx, old)), user.ErrNotFound, "ByEmail(old address)")
 
 	// Another user's address: refused, pool-bound and in a transaction.
 	taken := *u
 	must(t, taken.ChangeEmail(other.Email(), at.Add(time.Minute)))
-	if err := repo.Update(ctx, &taken); !errors.Is(err, user.ErrEmailTaken) {
-		t.Fatalf("Update to a taken address: %v, want ErrEmailTaken", err)
-	}
+	wantErr(t, repo.Update(ctx, &taken), user.ErrEmailTaken, "Update to a taken address")
 	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 		if err != nil {
@@ -277,9 +273,7 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 		}
 		return r.Users.Update(ctx, fresh)
 	})
-	if !errors.Is(err, user.ErrEmailTaken) {
-		t.Fatalf("Update to a taken address in a transaction: %v, want ErrEmailTaken", err)
-	}
+	wantErr(t, err, user.ErrEmailTaken, "Update to a taken address in a transaction")
 	for _, want := range []*user.User{u, other} {
 		got := mustGet(repo.ByID(ctx, want.ID()))(t)
 		assertUser(t, got, want)
