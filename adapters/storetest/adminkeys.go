@@ -96,9 +96,7 @@ func testAdminKeys(t *testing.T, s Store) {
 			t.Fatalf("List: %d of this case's keys, want %d", len(got), len(want))
 		}
 		for i := range got {
-			if err := diffAdminKey(got[i], want[i]); err != nil {
-				t.Fatalf("List[%d]: %v", i, err)
-			}
+			mustf(t, diffAdminKey(got[i], want[i]), "List[%d]", i)
 		}
 	}
 	checkList(want)

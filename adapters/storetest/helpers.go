@@ -90,12 +90,19 @@ func value[T any](t *testing.T, fn func(context.Context) (T, error)) T {
 	return v
 }
 
+// mustf fails the test on err, saying what was tried (a format and its
+// arguments).
+func mustf(t *testing.T, err error, format string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf(format+": %v", append(args, err)...)
+	}
+}
+
 // within runs fn in a transaction and fails the test on error.
 func within(t *testing.T, s Store, fn func(ctx context.Context, r app.Repos) error) {
 	t.Helper()
-	if err := s.Tx.Within(testCtx(t), fn); err != nil {
-		t.Fatalf("Within: %v", err)
-	}
+	mustf(t, s.Tx.Within(testCtx(t), fn), "Within")
 }
 
 // race runs fn(i) for i in [0, n) in n goroutines released together, and

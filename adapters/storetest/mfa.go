@@ -69,9 +69,7 @@ func enrolled(t *testing.T, s Store, step int64) (uuid.UUID, *mfa.TOTP) {
 func readTOTP(t *testing.T, s Store, userID uuid.UUID) *mfa.TOTP {
 	t.Helper()
 	f, err := s.Repos.MFA.TOTP(testCtx(t), userID)
-	if err != nil {
-		t.Fatalf("TOTP: %v", err)
-	}
+	mustf(t, err, "TOTP")
 	return f
 }
 
@@ -98,9 +96,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	}
 
 	second := pendingTOTP(t, u.ID(), t0.Add(time.Minute))
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, second); err != nil {
-		t.Fatalf("replacing a pending factor: %v", err)
-	}
+	mustf(t, s.Repos.MFA.PutPendingTOTP(ctx, second), "replacing a pending factor")
 	got = readTOTP(t, s, u.ID())
 	if !bytes.Equal(got.SealedSecret(), second.SealedSecret()) || !got.CreatedAt().Equal(t0.Add(time.Minute)) {
 		t.Fatal("the pending factor was not replaced")

@@ -98,9 +98,7 @@ func testRateLimiterBlockedAndReset(t *testing.T, s Store) {
 	if allowed, _, err := rl.Hit(ctx, key, 1, time.Minute); err != nil || !allowed {
 		t.Fatalf("after Reset: allowed=%v err=%v", allowed, err)
 	}
-	if err := rl.Reset(ctx, rateKey()); err != nil {
-		t.Fatalf("Reset of an unknown key: %v", err)
-	}
+	mustf(t, rl.Reset(ctx, rateKey()), "Reset of an unknown key")
 }
 
 // Concurrent hits on one key are each counted once: with limit L exactly L
@@ -212,9 +210,7 @@ func testRateLimiterResetPrefix(t *testing.T, s Store) {
 		}
 	}
 	for _, p := range []string{"p%", "p_", "p\\", "é", "\U0010FFFF", "nothing-starts-so"} {
-		if err := rl.ResetPrefix(ctx, base+p); err != nil {
-			t.Fatalf("ResetPrefix(%q): %v", base+p, err)
-		}
+		mustf(t, rl.ResetPrefix(ctx, base+p), "ResetPrefix(%q)", base+p)
 	}
 	for k, survives := range keys {
 		want := 0

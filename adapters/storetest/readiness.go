@@ -17,9 +17,7 @@ func init() {
 }
 
 func testReadyAnswers(t *testing.T, s Store) {
-	if err := s.Ready(testCtx(t)); err != nil {
-		t.Fatalf("Ready: %v", err)
-	}
+	mustf(t, s.Ready(testCtx(t)), "Ready")
 }
 
 // A storage call that cannot run (here: its context is canceled) is an

@@ -355,9 +355,7 @@ func testSessionForBearer(t *testing.T, s Store) {
 	check := func(what string, wantActive, wantMFA bool, wantRevoked bool) {
 		t.Helper()
 		b, err := repo.ForBearer(ctx, sess.ID())
-		if err != nil {
-			t.Fatalf("%s: ForBearer: %v", what, err)
-		}
+		mustf(t, err, "%s: ForBearer", what)
 		if b.Session == nil || b.User == nil {
 			t.Fatalf("%s: ForBearer = %+v", what, b)
 		}

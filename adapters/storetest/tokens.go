@@ -450,8 +450,6 @@ func testTokenByHash(t *testing.T, s Store) {
 	_, err = s.Repos.Tokens.ByHash(look, tok.Hash())
 	cancel()
 	close(release)
-	if err != nil {
-		t.Fatalf("ByHash while a transaction holds the token: %v", err)
-	}
+	mustf(t, err, "ByHash while a transaction holds the token")
 	must(t, <-done)
 }

@@ -52,7 +52,5 @@ func testTxCommitAndRollback(t *testing.T, s Store) {
 	for _, u := range []*user.User{rolledBack, second} {
 		wantErr(t, errOf(s.Repos.Users.ByID(ctx, u.ID())), user.ErrNotFound, "user of a rolled-back transaction")
 	}
-	if err := s.Repos.Users.Create(ctx, rolledBack); err != nil {
-		t.Fatalf("the address of a rolled-back create is still taken: %v", err)
-	}
+	mustf(t, s.Repos.Users.Create(ctx, rolledBack), "the address of a rolled-back create is still taken")
 }

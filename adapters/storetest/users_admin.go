@@ -44,9 +44,7 @@ func createUserAt(t *testing.T, s Store, email user.Email, created time.Time) *u
 func mustEmail(t *testing.T, raw string) user.Email {
 	t.Helper()
 	e, err := user.ParseEmail(raw)
-	if err != nil {
-		t.Fatalf("ParseEmail(%q): %v", raw, err)
-	}
+	mustf(t, err, "ParseEmail(%q)", raw)
 	return e
 }
 
@@ -349,9 +347,7 @@ func storeUserData(t *testing.T, s Store) userData {
 func count(t *testing.T, s Store, sql string, args ...any) int {
 	t.Helper()
 	n, err := s.Count(testCtx(t), sql, args...)
-	if err != nil {
-		t.Fatalf("Count(%s): %v", sql, err)
-	}
+	mustf(t, err, "Count(%s)", sql)
 	return n
 }
 
