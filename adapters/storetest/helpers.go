@@ -82,14 +82,6 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// value is what fn returns on the test's context, failing the test on an
-// error.
-func value[T any](t *testing.T, fn func(context.Context) (T, error)) T {
-	t.Helper()
-	v := mustGet(fn(testCtx(t)))(t)
-	return v
-}
-
 // mustf fails the test on err, saying what was tried (a format and its
 // arguments).
 func mustf(t *testing.T, err error, format string, args ...any) {

@@ -91,7 +91,7 @@ func testOutboxEnqueue(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	epoch := outboxYear(1991)
 	u := createUser(t, s)
-	before := value(t, s.Repos.Outbox.CountPending)
+	before := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 
 	m := newMail(u.ID())
 	enqueue(t, s, m, epoch)
@@ -110,7 +110,7 @@ func testOutboxEnqueue(t *testing.T, s Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Within = %v, want fn's error", err)
 	}
-	if n := value(t, s.Repos.Outbox.CountPending); n != before+2 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != before+2 {
 		t.Fatalf("CountPending = %d, want %d + 2", n, before)
 	}
 
@@ -124,7 +124,7 @@ func testOutboxEnqueue(t *testing.T, s Store) {
 	}
 	must(t, diffMessage(got[0], m, epoch, 1))
 	must(t, diffMessage(got[1], anon, epoch.Add(time.Second), 1))
-	if n := value(t, s.Repos.Outbox.CountPending); n != before+2 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != before+2 {
 		t.Fatalf("CountPending after claiming = %d, want %d + 2 (claimed is still pending)", n, before)
 	}
 }
@@ -181,7 +181,7 @@ func testOutboxConcurrentClaims(t *testing.T, s Store) {
 		enqueue(t, s, m, epoch.Add(time.Duration(i)*time.Microsecond))
 	}
 	want := byID(all...)
-	pending := value(t, s.Repos.Outbox.CountPending)
+	pending := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	at, lease := epoch.Add(time.Minute), time.Hour
 
 	const workers = 4
@@ -229,7 +229,7 @@ func testOutboxConcurrentClaims(t *testing.T, s Store) {
 			t.Fatalf("message %s never claimed", id)
 		}
 	}
-	if n := value(t, s.Repos.Outbox.CountPending); n != pending {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending {
 		t.Fatalf("CountPending = %d after claiming, want %d (claimed is still pending)", n, pending)
 	}
 
@@ -258,10 +258,10 @@ func testOutboxMarkSent(t *testing.T, s Store) {
 	epoch := outboxYear(1994)
 	m := newMail(createUser(t, s).ID())
 	enqueue(t, s, m, epoch)
-	pending := value(t, s.Repos.Outbox.CountPending)
+	pending := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	at := epoch.Add(time.Second)
 	must(t, s.Repos.Outbox.MarkSent(ctx, m.ID, at))
-	if n := value(t, s.Repos.Outbox.CountPending); n != pending-1 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending-1 {
 		t.Fatalf("CountPending = %d after MarkSent, want %d", n, pending-1)
 	}
 	if got := claim(t, s, epoch.Add(time.Hour), 1000, time.Hour, byID(m)); len(got) != 0 {
@@ -300,10 +300,10 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 
 	retry := newMail(uuid.Nil)
 	enqueue(t, s, retry, epoch)
-	pending := value(t, s.Repos.Outbox.CountPending)
+	pending := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	next := epoch.Add(time.Minute)
 	must(t, outbox.MarkFailed(ctx, retry.ID, "smtp: 451 try later", next, false))
-	if n := value(t, s.Repos.Outbox.CountPending); n != pending {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending {
 		t.Fatalf("CountPending = %d after MarkFailed(retry), want %d", n, pending)
 	}
 	if got := claim(t, s, next.Add(-time.Microsecond), 1000, time.Hour, byID(retry)); len(got) != 0 {
@@ -323,10 +323,10 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 
 	dead := newMail(uuid.Nil)
 	enqueue(t, s, dead, epoch)
-	pending = value(t, s.Repos.Outbox.CountPending)
+	pending = mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	long := strings.Repeat("é", 800) + "\x00" // 1600 bytes, with a NUL no text column takes
 	must(t, outbox.MarkFailed(ctx, dead.ID, long, next, true))
-	if n := value(t, s.Repos.Outbox.CountPending); n != pending-1 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending-1 {
 		t.Fatalf("CountPending = %d after giving up, want %d", n, pending-1)
 	}
 	if got := claim(t, s, epoch.AddDate(0, 6, 0), 1000, time.Hour, byID(dead)); len(got) != 0 {
@@ -355,8 +355,8 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 func testOutboxStats(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	epoch := outboxYear(1980)
-	before := value(t, s.Repos.Outbox.Stats)
-	if n := value(t, s.Repos.Outbox.CountPending); before.Pending != n {
+	before := mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); before.Pending != n {
 		t.Fatalf("Stats.Pending = %d, CountPending = %d", before.Pending, n)
 	}
 	if before.Pending == 0 && !before.OldestPending.IsZero() {
@@ -372,7 +372,7 @@ func testOutboxStats(t *testing.T, s Store) {
 		t.Fatalf("claimed %d, want 1", len(got))
 	}
 	must(t, s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 451 try later", epoch.AddDate(0, 1, 0), false))
-	st := value(t, s.Repos.Outbox.Stats)
+	st := mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
 	if st.Pending != before.Pending+2 || !st.OldestPending.Equal(epoch) {
 		t.Fatalf("Stats = %+v, want %d pending, the oldest created at %v", st, before.Pending+2, epoch)
 	}
@@ -381,13 +381,13 @@ func testOutboxStats(t *testing.T, s Store) {
 	}
 
 	must(t, s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 550 no such user", epoch, true))
-	st = value(t, s.Repos.Outbox.Stats)
+	st = mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
 	if st.Pending != before.Pending+1 || !st.OldestPending.Equal(epoch.Add(time.Minute)) {
 		t.Fatalf("Stats after giving up the oldest = %+v, want %d pending, the oldest created at %v", st, before.Pending+1, epoch.Add(time.Minute))
 	}
 
 	must(t, s.Repos.Outbox.MarkSent(ctx, younger.ID, epoch.Add(2*time.Minute)))
-	st = value(t, s.Repos.Outbox.Stats)
+	st = mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
 	if st.Pending != before.Pending || !st.OldestPending.Equal(before.OldestPending) {
 		t.Fatalf("Stats after sending the rest = %+v, want %+v", st, before)
 	}
