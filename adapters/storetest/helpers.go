@@ -35,14 +35,12 @@ const passwordHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"
 
 func randomEmail(t *testing.T) user.Email {
 	t.Helper()
-	e := mustGet(user.ParseEmail("u-" + uuid.NewString() + "@example.com"))(t)
-	return e
+	return mustGet(user.ParseEmail("u-" + uuid.NewString() + "@example.com"))(t)
 }
 
 func newUser(t *testing.T) *user.User {
 	t.Helper()
-	u := mustGet(user.New(uuid.New(), randomEmail(t), passwordHash, now()))(t)
-	return u
+	return mustGet(user.New(uuid.New(), randomEmail(t), passwordHash, now()))(t)
 }
 
 // createUser stores a new user through the store-bound repository.

@@ -47,8 +47,7 @@ func sealedSecret(t *testing.T) []byte {
 
 func pendingTOTP(t *testing.T, userID uuid.UUID, at time.Time) *mfa.TOTP {
 	t.Helper()
-	f := mustGet(mfa.NewPending(userID, sealedSecret(t), at))(t)
-	return f
+	return mustGet(mfa.NewPending(userID, sealedSecret(t), at))(t)
 }
 
 // enrolled stores a confirmed factor for a new user, with step as its last

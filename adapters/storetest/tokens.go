@@ -52,8 +52,7 @@ func readToken(t *testing.T, s Store, h token.Hash) *token.OneTimeToken {
 
 func issueToken(t *testing.T, userID uuid.UUID, p token.Purpose, at time.Time) *token.OneTimeToken {
 	t.Helper()
-	tok := mustGet(token.Issue(randomHash(t), userID, p, at, time.Hour))(t)
-	return tok
+	return mustGet(token.Issue(randomHash(t), userID, p, at, time.Hour))(t)
 }
 
 func addToken(t *testing.T, s Store, tok *token.OneTimeToken) {
@@ -143,8 +142,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	}
 	invalidate := func(at time.Time, purposes ...token.Purpose) int {
 		t.Helper()
-		n := mustGet(s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...))(t)
-		return n
+		return mustGet(s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...))(t)
 	}
 
 	if n := invalidate(t0.Add(time.Minute)); n != 0 {
