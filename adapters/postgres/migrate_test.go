@@ -167,18 +167,15 @@ type migration struct {
 
 // migratedTo is a fresh database migrated up to from, for the round trip
 // of migration version, whose reference holds the Up sections of the
-// migrations before version, run by hand.
+// migrations before version, run by hand (pgSchema describes both).
 func migratedTo(t *testing.T, version, from int64) migration {
 	t.Helper()
 	ctx := context.Background()
 	ref := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
 	migratetest.ApplyBefore(t, migrations.Postgres, version, migratetest.On(ref.Exec, ref.QueryRow))
 	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUpTo(ctx, url, from); err != nil {
-		t.Fatal(err)
-	}
 	db := pgtest.Pool(t, url)
-	return migration{migratetest.New(t, version, migratetest.Store{
+	return migration{migratetest.New(t, version, from, migratetest.Store{
 		DB:     migratetest.On(db.Exec, db.QueryRow),
 		Schema: func() string { return pgSchema(t, db) },
 		Ref:    func() string { return pgSchema(t, ref) },

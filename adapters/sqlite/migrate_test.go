@@ -178,11 +178,8 @@ func migratedTo(t *testing.T, version, from int64) migration {
 	ref := openRaw(t, freshPath(t))
 	migratetest.ApplyBefore(t, migrations.SQLite, version, migratetest.On(ref.ExecContext, ref.QueryRowContext))
 	path := freshPath(t)
-	if err := sqlite.MigrateUpTo(ctx, path, from); err != nil {
-		t.Fatal(err)
-	}
 	db := openRaw(t, path)
-	return migration{migratetest.New(t, version, migratetest.Store{
+	return migration{migratetest.New(t, version, from, migratetest.Store{
 		DB:     migratetest.On(db.ExecContext, db.QueryRowContext),
 		Schema: func() string { return schema(t, db) },
 		Ref:    func() string { return schema(t, ref) },

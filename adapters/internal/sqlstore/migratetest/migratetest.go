@@ -58,8 +58,13 @@ type Migration struct {
 	s       Store
 }
 
-// New is the round trip of migration version on s.
-func New(t *testing.T, version int64, s Store) *Migration {
+// New is the round trip of migration version on s, whose database it
+// migrates up to from.
+func New(t *testing.T, version, from int64, s Store) *Migration {
+	t.Helper()
+	if err := s.UpTo(from); err != nil {
+		t.Fatal(err)
+	}
 	return &Migration{t: t, version: version, s: s}
 }
 
