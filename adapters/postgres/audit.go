@@ -2,59 +2,17 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
-	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/jackc/pgx/v5"
 )
 
 // auditLockKey is the transaction-level advisory lock that serializes
-// appends to the audit chain ("gh-audit" in ASCII).
+// appends to the audit chain ("gh-audit" in ASCII); an append bound to a
+// transaction holds it until the caller's transaction ends.
 const auditLockKey int64 = 0x67682d6175646974
-
-// Append adds e at the end of the chain: seq is the last seq plus one (1
-// for the first row, whose prev_hash is 32 zero bytes) and hash is
-// audit.Chain(prev_hash, seq, e). Appends are serialized by a
-// transaction-level advisory lock: bound to a transaction, Append holds
-// that lock until the caller's transaction ends, so use cases should append
-// last; bound to the pool, Append runs in a short transaction of its own.
-//
-// Before hashing, e's time is cut to microseconds in UTC and its text is
-// made storable (valid UTF-8, no NUL, user agent and detail values at most
-// 1024 bytes), so that what is stored is exactly what was hashed.
-func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
-	e = storable.Event(e)
-	detail, err := storable.MapJSON(e.Detail)
-	if err != nil {
-		return err
-	}
-	return ensureTx(ctx, a.db, func(tx DBTX) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLockKey); err != nil {
-			return translate(err, nil)
-		}
-		var (
-			seq  int64
-			prev []byte
-		)
-		err := tx.QueryRow(ctx, sqlstore.LastRecordSQL).Scan(&seq, &prev)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			seq, prev = 0, make([]byte, sha256.Size)
-		case err != nil:
-			return translate(err, nil)
-		}
-		seq++
-		hash := audit.Chain(prev, seq, e)
-		_, err = tx.Exec(ctx, insertRecordSQL, seq, string(e.Type), sqlstore.NullUUID(e.UserID), e.IP, e.UserAgent, e.At, detail, prev, hash)
-		return translate(err, nil)
-	})
-}
-
-// insertRecordSQL appends one record, its detail cast to jsonb.
-var insertRecordSQL = sqlstore.InsertRecordSQL("::jsonb")
 
 // walkPage is how many records one statement of Walk reads.
 const walkPage = 10000
@@ -69,21 +27,25 @@ const walkSQL = `SELECT ` + sqlstore.RecordColumns + ` FROM audit_events WHERE s
 // statement over ten million records outlived the pool's statement
 // timeout and `gatehouse audit verify` could not finish. Bound to a
 // transaction, Walk reads inside it.
-func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error {
+func (o own) Walk(ctx context.Context, fn func(audit.Record) error) error {
 	walk := func(q DBTX) error {
 		after := int64(0)
 		for {
-			n, err := a.walkPage(ctx, q, after, fn)
-			if err != nil || n.count < walkPage {
+			n := 0
+			err := sqlstore.Each(ctx, conn{q}, sqlstore.EachRecord(func(r audit.Record) error {
+				n++
+				after = r.Seq
+				return fn(r)
+			}), walkSQL, after, walkPage)
+			if err != nil || n < walkPage {
 				return err
 			}
-			after = n.last
 		}
 	}
-	if tx, ok := a.db.(pgx.Tx); ok {
+	if tx, ok := o.db.(pgx.Tx); ok {
 		return walk(tx)
 	}
-	b, ok := a.db.(interface {
+	b, ok := o.db.(interface {
 		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 	})
 	if !ok {
@@ -98,31 +60,4 @@ func (a *AuditLog) Walk(ctx context.Context, fn func(audit.Record) error) error 
 		return fnErr
 	}
 	return translate(err, nil)
-}
-
-type walked struct {
-	count int
-	last  int64
-}
-
-// walkPage hands fn the records after seq after, up to walkPage of them.
-func (a *AuditLog) walkPage(ctx context.Context, q DBTX, after int64, fn func(audit.Record) error) (walked, error) {
-	rs, err := conn{q}.Query(ctx, walkSQL, after, walkPage)
-	if err != nil {
-		return walked{}, err
-	}
-	defer rs.Close()
-	var w walked
-	for rs.Next() {
-		r, err := sqlstore.ScanRecord(rs)
-		if err != nil {
-			return w, err
-		}
-		w.count++
-		w.last = r.Seq
-		if err := fn(r); err != nil {
-			return w, err
-		}
-	}
-	return w, rs.Err()
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,6 +27,7 @@ var dialect = sqlstore.Dialect{
 	},
 	SubqueryName: " p",
 	JSON:         "::jsonb",
+	AuditLockSQL: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditLockKey, 10) + ")",
 	ClaimSQL: `
 		WITH due AS (
 			SELECT id FROM mail_outbox

@@ -14,14 +14,8 @@ import (
 func TestContract(t *testing.T) {
 	pool := pgtest.New(t)
 	storetest.Run(t, storetest.Store{
-		Name:        "postgres",
-		Tx:          postgres.NewTxManager(pool),
-		Repos:       postgres.NewPoolRepos(pool),
-		RateLimiter: postgres.NewRateLimiter(pool),
-		Settings:    postgres.NewSettings(pool),
-		Retention:   postgres.NewRetention(pool),
-		AuditTrail:  postgres.NewAuditLog(pool),
-		Ready:       func(ctx context.Context) error { return postgres.Ping(ctx, pool) },
+		Name:  "postgres",
+		Store: postgres.OpenStore(pool),
 		Exec: func(ctx context.Context, sql string, args ...any) error {
 			_, err := pool.Exec(ctx, sql, args...)
 			return err

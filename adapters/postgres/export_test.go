@@ -8,21 +8,21 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// OpenStore is the store on an open database, for the contract suite and
+// the tests of single ports.
+var OpenStore = open
+
 // Statements of the repositories, for the query-plan tests.
 var (
-	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return sqlstore.ListUsersSQL(dialect, q) }
-	AuditQuerySQL          = sqlstore.AuditQuerySQL
-	ResetPrefixSQL         = func(p string) (string, []any, bool) { return sqlstore.ResetPrefixSQL(dialect, p) }
-	CountActiveSQL         = countActiveSQL
-	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
-	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)
-	UseTOTPStepSQL         = sqlstore.UseTOTPStepSQL
-	EnabledAmongSQL        = enabledAmongSQL
-	UseRecoveryCodeSQL     = sqlstore.UseRecoveryCodeSQL
-	UnusedRecoveryCodesSQL = sqlstore.UnusedRecoveryCodesSQL
-	BearerSQL              = sqlstore.BearerSQL
-	BrowserSQL             = sqlstore.BrowserSQL
-	WalkSQL                = walkSQL
+	ListUsersSQL    = func(q app.UserQuery) (string, []any, bool) { return sqlstore.ListUsersSQL(dialect, q) }
+	ResetPrefixSQL  = func(p string) (string, []any, bool) { return sqlstore.ResetPrefixSQL(dialect, p) }
+	CountActiveSQL  = countActiveSQL
+	OutboxStatsSQL  = sqlstore.OutboxStatsSQL(dialect)
+	EnabledAmongSQL = enabledAmongSQL
+	// SweepRegistrationsSQL is the janitor's sweep of pending
+	// registrations.
+	SweepRegistrationsSQL = sweepRegistrationsSQL
+	WalkSQL               = walkSQL
 )
 
 // WalkPage is how many audit records one statement of Walk reads.

@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore/migratetest"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/migrations"
@@ -103,35 +103,25 @@ func migrationCount(t *testing.T) int {
 func TestMigration6RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 6, 6)
-	m.down()
+	m.Down()
 	userID := uuid.New()
-	m.exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm6@example.com', 'h')`, userID)
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, password_hash)
+	m.Exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm6@example.com', 'h')`, userID)
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, password_hash)
 		VALUES (sha256('a'), $1, 'verify_email', now(), now(), '$argon2id$reg'), (sha256('b'), $1, 'reset_password', now(), now(), NULL)`, userID)
-	m.exec(`INSERT INTO rate_limits (key, count, reset_at) VALUES ('login:pair:m6@example.com:ip:1', 1, now())`)
-	m.up()
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
+	m.Exec(`INSERT INTO rate_limits (key, count, reset_at) VALUES ('login:pair:m6@example.com:ip:1', 1, now())`)
+	m.Up()
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
 		VALUES (sha256('c'), $1, 'change_email', now(), now(), 'new@example.com')`, userID)
-	m.exec(`INSERT INTO admin_keys (name, key_hash, created_at) VALUES ('ops', sha256('k'), now())`)
-	m.down()
-	tokens := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, userID)
-	withHash := m.count(`SELECT count(password_hash) FROM one_time_tokens WHERE user_id = $1`, userID)
-	if limits := m.count(`SELECT count(*) FROM rate_limits`); tokens != 2 || withHash != 1 || limits != 1 {
+	m.Exec(`INSERT INTO admin_keys (name, key_hash, created_at) VALUES ('ops', sha256('k'), now())`)
+	m.Down()
+	tokens := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, userID)
+	withHash := m.Count(`SELECT count(password_hash) FROM one_time_tokens WHERE user_id = $1`, userID)
+	if limits := m.Count(`SELECT count(*) FROM rate_limits`); tokens != 2 || withHash != 1 || limits != 1 {
 		t.Fatalf("after down: %d tokens (%d with a password hash), %d rate limits; want 2 (1), 1", tokens, withHash, limits)
 	}
-	m.refused("version 5 accepted a change-email token",
+	m.Refused("version 5 accepted a change-email token",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('d'), $1, 'change_email', now(), now())`, userID)
-	m.up()
-}
-
-func openPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := postgres.NewPool(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	m.Up()
 }
 
 // pgSchema describes the application tables of db: columns in order
@@ -168,103 +158,30 @@ func pgSchema(t *testing.T, db *pgxpool.Pool) string {
 	return b.String()
 }
 
-// migration is one migration's round trip: a fresh database of the
-// test's own, a pool on it, and the schema before the migration.
+// migration is one migration's round trip on a fresh database of the
+// test's own, with a pool on it.
 type migration struct {
-	t       *testing.T
-	version int64
-	url     string
-	db, ref *pgxpool.Pool
+	*migratetest.Migration
+	db *pgxpool.Pool
 }
 
 // migratedTo is a fresh database migrated up to from, for the round trip
-// of migration version; its ref holds the Up sections of the migrations
-// before version, run by hand.
-func migratedTo(t *testing.T, version, from int64) *migration {
-	t.Helper()
-	m := &migration{t: t, version: version, url: pgtest.NewEmptyDatabase(t), ref: schemaBefore(t, fmt.Sprintf("%05d", version))}
-	if err := postgres.MigrateUpTo(context.Background(), m.url, from); err != nil {
-		t.Fatal(err)
-	}
-	m.db = openPool(t, m.url)
-	return m
-}
-
-// exec runs one statement and fails the test on an error.
-func (m *migration) exec(sql string, args ...any) {
-	m.t.Helper()
-	if _, err := m.db.Exec(context.Background(), sql, args...); err != nil {
-		m.t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// refused fails the test with why when the schema accepts the statement.
-func (m *migration) refused(why, sql string, args ...any) {
-	m.t.Helper()
-	if _, err := m.db.Exec(context.Background(), sql, args...); err == nil {
-		m.t.Fatal(why)
-	}
-}
-
-// count runs one SELECT count(*) ... query.
-func (m *migration) count(sql string, args ...any) int {
-	m.t.Helper()
-	var n int
-	if err := m.db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		m.t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
-// up migrates up to the version under test.
-func (m *migration) up() {
-	m.t.Helper()
-	if err := postgres.MigrateUpTo(context.Background(), m.url, m.version); err != nil {
-		m.t.Fatal(err)
-	}
-}
-
-// down migrates one version down and fails unless the database then has
-// exactly the schema of ref.
-func (m *migration) down() {
-	m.t.Helper()
-	if err := postgres.MigrateDown(context.Background(), m.url); err != nil {
-		m.t.Fatal(err)
-	}
-	if got, want := pgSchema(m.t, m.db), pgSchema(m.t, m.ref); got != want {
-		m.t.Fatalf("schema after down differs from the versions before:\n--- got\n%s\n--- want\n%s", got, want)
-	}
-}
-
-// schemaBefore is a fresh database holding the Up sections of the
-// migrations whose files sort before prefix, run by hand: the schema a
-// Down section must give back.
-func schemaBefore(t *testing.T, prefix string) *pgxpool.Pool {
+// of migration version, whose reference holds the Up sections of the
+// migrations before version, run by hand (pgSchema describes both).
+func migratedTo(t *testing.T, version, from int64) migration {
 	t.Helper()
 	ctx := context.Background()
-	ref := openPool(t, pgtest.NewEmptyDatabase(t))
-	files, err := fs.Glob(migrations.Postgres, "*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(files)
-	for _, f := range files {
-		if f >= prefix {
-			break
-		}
-		b, err := fs.ReadFile(migrations.Postgres, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		up, _, ok := strings.Cut(string(b), "-- +goose Down")
-		if !ok {
-			t.Fatalf("%s: no Down section", f)
-		}
-		if _, err := ref.Exec(ctx, up); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
-	return ref
+	ref := pgtest.Pool(t, pgtest.NewEmptyDatabase(t))
+	migratetest.ApplyBefore(t, migrations.Postgres, version, migratetest.On(ref.Exec, ref.QueryRow))
+	url := pgtest.NewEmptyDatabase(t)
+	db := pgtest.Pool(t, url)
+	return migration{migratetest.New(t, version, from, migratetest.Store{
+		DB:     migratetest.On(db.Exec, db.QueryRow),
+		Schema: func() string { return pgSchema(t, db) },
+		Ref:    func() string { return pgSchema(t, ref) },
+		UpTo:   func(version int64) error { return postgres.MigrateUpTo(ctx, url, version) },
+		Down:   func() error { return postgres.MigrateDown(ctx, url) },
+	}), db}
 }
 
 // Migration 7 (the key ring and settings) rolls back exactly, and goes up
@@ -272,8 +189,8 @@ func schemaBefore(t *testing.T, prefix string) *pgxpool.Pool {
 func TestMigration7RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 7, 7)
-	m.down()
-	m.up()
+	m.Down()
+	m.Up()
 }
 
 // Down from 8 gives exactly the schema of versions 1-7 applied on their
@@ -283,20 +200,20 @@ func TestMigration8RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 8, 8)
 	userID, sessionID := uuid.New(), uuid.New()
-	m.exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm8@example.com', 'h')`, userID)
-	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $2, now(), now(), now() + interval '1 day', true)`, sessionID, userID)
-	m.exec(`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step) VALUES ($1, decode(repeat('ab', 64), 'hex'), now(), now(), 42)`, userID)
-	m.exec(`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, sha256('r'), now())`, userID)
-	m.exec(`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at) VALUES (sha256('t'), $1, sha256('b'), now(), now())`, userID)
-	m.refused("a factor of no user (and a secret too short to be sealed) was accepted",
+	m.Exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm8@example.com', 'h')`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $2, now(), now(), now() + interval '1 day', true)`, sessionID, userID)
+	m.Exec(`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step) VALUES ($1, decode(repeat('ab', 64), 'hex'), now(), now(), 42)`, userID)
+	m.Exec(`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, sha256('r'), now())`, userID)
+	m.Exec(`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at) VALUES (sha256('t'), $1, sha256('b'), now(), now())`, userID)
+	m.Refused("a factor of no user (and a secret too short to be sealed) was accepted",
 		`INSERT INTO mfa_totp (user_id, sealed_secret, created_at) VALUES ($1, 'short', now())`, uuid.New())
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM sessions WHERE id = $1`, sessionID); n != 1 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1`, sessionID); n != 1 {
 		t.Fatalf("after down: %d sessions, want the 1 stored", n)
 	}
-	m.up()
-	if n := m.count(`SELECT count(*) FROM sessions WHERE id = $1 AND NOT mfa`, sessionID); n != 1 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1 AND NOT mfa`, sessionID); n != 1 {
 		t.Fatal("after up again: mfa is not false")
 	}
 }
@@ -310,11 +227,11 @@ func TestMigration9RoundTrip(t *testing.T) {
 	m := migratedTo(t, 9, 8)
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	userID, strong, plain := uuid.New(), uuid.New(), uuid.New()
-	m.exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm9@example.com', 'h')`, userID)
-	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $3, $4, now(), now() + interval '1 day', true),
+	m.Exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm9@example.com', 'h')`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $3, $4, now(), now() + interval '1 day', true),
 		($2, $3, $4, now(), now() + interval '1 day', false)`, strong, plain, userID, created)
 
-	m.up()
+	m.Up()
 	for id, want := range map[uuid.UUID]string{strong: "pwd otp", plain: "pwd"} {
 		var (
 			amr      string
@@ -327,16 +244,16 @@ func TestMigration9RoundTrip(t *testing.T) {
 			t.Fatalf("after up: amr %q auth_time %v; want %q %v", amr, authTime, want, created)
 		}
 	}
-	m.refused("an empty amr was accepted", `UPDATE sessions SET amr = '' WHERE id = $1`, plain)
-	m.exec(`UPDATE sessions SET amr = 'hwk user' WHERE id = $1`, plain)
+	m.Refused("an empty amr was accepted", `UPDATE sessions SET amr = '' WHERE id = $1`, plain)
+	m.Exec(`UPDATE sessions SET amr = 'hwk user' WHERE id = $1`, plain)
 
-	m.down()
+	m.Down()
 	for _, id := range []uuid.UUID{strong, plain} {
-		if n := m.count(`SELECT count(*) FROM sessions WHERE id = $1 AND mfa`, id); n != 1 {
+		if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1 AND mfa`, id); n != 1 {
 			t.Fatalf("after down: session %s has lost its second factor", id)
 		}
 	}
-	m.up()
+	m.Up()
 }
 
 // Down from 10 gives exactly the schema before it, keeps the refresh
@@ -348,19 +265,19 @@ func TestMigration10RoundTrip(t *testing.T) {
 	// later migrations fill in their own columns of it.
 	m := migratedTo(t, 10, 2)
 	userID, sessionID := uuid.New(), uuid.New()
-	m.exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm10@example.com', 'h')`, userID)
-	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, now(), now(), now() + interval '1 day')`, sessionID, userID)
-	m.up()
-	m.exec(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (sha256('r'), $1, now(), now(), decode(repeat('ab', 84), 'hex'))`, sessionID)
-	m.refused("a successor of the size of a plain token was accepted",
+	m.Exec(`INSERT INTO users (id, email, hashed_password) VALUES ($1, 'm10@example.com', 'h')`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, now(), now(), now() + interval '1 day')`, sessionID, userID)
+	m.Up()
+	m.Exec(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (sha256('r'), $1, now(), now(), decode(repeat('ab', 84), 'hex'))`, sessionID)
+	m.Refused("a successor of the size of a plain token was accepted",
 		`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (sha256('p'), $1, now(), now(), decode(repeat('ab', 43), 'hex'))`, sessionID)
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
 		t.Fatalf("after down: %d refresh tokens; want the 1 stored", n)
 	}
-	m.up()
-	if n := m.count(`SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT NULL`); n != 0 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT NULL`); n != 0 {
 		t.Fatalf("after up again: %d successors; want none", n)
 	}
 }
@@ -375,10 +292,10 @@ func TestMigration11RoundTrip(t *testing.T) {
 	m := migratedTo(t, 11, 10)
 	pending, invited, verified, usedLink, loggedIn := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	for _, id := range []uuid.UUID{pending, invited, verified, usedLink, loggedIn} {
-		m.exec(`INSERT INTO users (id, email, hashed_password, is_verified, last_login_at)
+		m.Exec(`INSERT INTO users (id, email, hashed_password, is_verified, last_login_at)
 			VALUES ($1, $2, 'h', $3, CASE WHEN $4 THEN now() END)`, id, uuid.NewString()+"@example.com", id == verified, id == loggedIn)
 	}
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash) VALUES
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash) VALUES
 		(sha256(gen_random_uuid()::text::bytea), $1, 'verify_email', now(), now(), NULL, '$argon2id$reg'),
 		(sha256(gen_random_uuid()::text::bytea), $1, 'verify_email', now(), now(), NULL, NULL),
 		(sha256(gen_random_uuid()::text::bytea), $2, 'reset_password', now(), now(), NULL, NULL),
@@ -387,25 +304,25 @@ func TestMigration11RoundTrip(t *testing.T) {
 		(sha256(gen_random_uuid()::text::bytea), $4, 'verify_email', now(), now(), now(), '$argon2id$reg'),
 		(sha256(gen_random_uuid()::text::bytea), $5, 'verify_email', now(), now(), NULL, '$argon2id$reg')`, pending, invited, verified, usedLink, loggedIn)
 
-	m.up()
-	if n := m.count(`SELECT count(*) FROM users WHERE registration_pending`); n != 1 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM users WHERE registration_pending`); n != 1 {
 		t.Fatalf("after up: %d pending registrations, want 1", n)
 	}
-	if n := m.count(`SELECT count(*) FROM users WHERE registration_pending AND id = $1`, pending); n != 1 {
+	if n := m.Count(`SELECT count(*) FROM users WHERE registration_pending AND id = $1`, pending); n != 1 {
 		t.Fatal("after up: the registration nobody verified is not pending")
 	}
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('invite'), $1, 'invite', now(), now())`, invited)
-	m.refused("version 11 accepted an unknown purpose",
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('invite'), $1, 'invite', now(), now())`, invited)
+	m.Refused("version 11 accepted an unknown purpose",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (sha256('other'), $1, 'other', now(), now())`, invited)
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM one_time_tokens`); n != 8 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens`); n != 8 {
 		t.Fatalf("after down: %d tokens, want all 8", n)
 	}
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND purpose = 'reset_password'`, invited); n != 2 {
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND purpose = 'reset_password'`, invited); n != 2 {
 		t.Fatalf("after down: the invitation is not a reset token (%d resets)", n)
 	}
-	m.up()
+	m.Up()
 }
 
 // Migration 12 keeps keys of two algorithms: the stored keys become
@@ -416,28 +333,28 @@ func TestMigration11RoundTrip(t *testing.T) {
 func TestMigration12RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 12, 11)
-	m.exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at, activated_at) VALUES ('e1', 'sealed-e1', 'current', now(), now(), now())`)
-	m.exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at) VALUES ('e2', 'sealed-e2', 'next', now(), now())`)
+	m.Exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at, activated_at) VALUES ('e1', 'sealed-e1', 'current', now(), now(), now())`)
+	m.Exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at) VALUES ('e2', 'sealed-e2', 'next', now(), now())`)
 
-	m.up()
-	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE alg = 'EdDSA' AND sealed_key IN ('sealed-e1', 'sealed-e2')`); n != 2 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring WHERE alg = 'EdDSA' AND sealed_key IN ('sealed-e1', 'sealed-e2')`); n != 2 {
 		t.Fatalf("after up: %d EdDSA keys, want the 2 stored", n)
 	}
 	insert := `INSERT INTO signing_key_ring (kid, alg, sealed_key, state, created_at, activate_at) VALUES ($1, $2, 'sealed', $3, now(), now())`
-	m.exec(insert, "r1", "RS256", "current")
-	m.exec(insert, "r2", "RS256", "next")
-	m.refused("a second current RS256 key was accepted", insert, "r3", "RS256", "current")
-	m.refused("a second next EdDSA key was accepted", insert, "e3", "EdDSA", "next")
-	m.refused("an unknown algorithm was accepted", insert, "h1", "HS256", "next")
-	m.refused("a key of no algorithm was accepted",
+	m.Exec(insert, "r1", "RS256", "current")
+	m.Exec(insert, "r2", "RS256", "next")
+	m.Refused("a second current RS256 key was accepted", insert, "r3", "RS256", "current")
+	m.Refused("a second next EdDSA key was accepted", insert, "e3", "EdDSA", "next")
+	m.Refused("an unknown algorithm was accepted", insert, "h1", "HS256", "next")
+	m.Refused("a key of no algorithm was accepted",
 		`INSERT INTO signing_key_ring (kid, sealed_key, state, created_at, activate_at) VALUES ('x', 'sealed', 'next', now(), now())`)
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE kid IN ('e1', 'e2')`); n != 2 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring WHERE kid IN ('e1', 'e2')`); n != 2 {
 		t.Fatalf("after down: %d keys, want the 2 EdDSA keys", n)
 	}
-	if n := m.count(`SELECT count(*) FROM signing_key_ring`); n != 2 {
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring`); n != 2 {
 		t.Fatalf("after down: %d keys, want the RS256 keys gone", n)
 	}
-	m.up()
+	m.Up()
 }

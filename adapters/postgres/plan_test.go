@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -23,15 +24,7 @@ import (
 func TestQueryPlansUseIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.NewEmptyDatabase(t)
-	if err := postgres.MigrateUp(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := postgres.NewPool(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgtest.NewPrivate(t)
 	for _, sql := range []string{
 		// One account in a hundred is a pending registration.
 		`INSERT INTO users (id, email, hashed_password, created_at, updated_at, registration_pending)
@@ -117,19 +110,19 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{name: "audit page", index: "audit_events_pkey"},
 		{name: "rate limits by prefix", index: "rate_limits_pkey"},
 		{name: "active sessions of a page of users", index: "sessions_user_live", sql: postgres.CountActiveSQL, args: []any{users, time.Now()}},
-		{name: "mail of a deleted user", index: "mail_outbox_user", sql: postgres.DeleteUserMailSQL, args: []any{someUser}},
+		{name: "mail of a deleted user", index: "mail_outbox_user", sql: sqlstore.DeleteUserMailSQL, args: []any{someUser}},
 		{name: "outbox stats", index: "mail_outbox_due", sql: postgres.OutboxStatsSQL},
 		// every bearer request: the session, its user and their second
 		// factor, each by primary key
-		{name: "bearer session with user and factor", index: "sessions_pkey", sql: postgres.BearerSQL, args: []any{uuid.New()}},
-		{name: "browser session with user and factor", index: "sessions_browser_secret", sql: postgres.BrowserSQL, args: []any{make([]byte, 32)}},
+		{name: "bearer session with user and factor", index: "sessions_pkey", sql: sqlstore.BearerSQL, args: []any{uuid.New()}},
+		{name: "browser session with user and factor", index: "sessions_browser_secret", sql: sqlstore.BrowserSQL, args: []any{make([]byte, 32)}},
 		{name: "audit walk, a page", index: "audit_events_pkey", sql: postgres.WalkSQL, args: []any{int64(5000), postgres.WalkPage}},
 		{name: "sessions of a deleted user (cascade)", index: "sessions_user", sql: `DELETE FROM sessions WHERE user_id = $1`, args: []any{someUser}},
 		{name: "tokens of a deleted user (cascade)", index: "one_time_tokens_user", sql: `DELETE FROM one_time_tokens WHERE user_id = $1`, args: []any{someUser}},
-		{name: "a TOTP step used", index: "mfa_totp_pkey", sql: postgres.UseTOTPStepSQL, args: []any{someUser, int64(2)}},
+		{name: "a TOTP step used", index: "mfa_totp_pkey", sql: sqlstore.UseTOTPStepSQL, args: []any{someUser, int64(2)}},
 		{name: "MFA of a page of users", index: "mfa_totp_pkey", sql: postgres.EnabledAmongSQL, args: []any{users}},
-		{name: "a recovery code used", index: "mfa_recovery_codes_pkey", sql: postgres.UseRecoveryCodeSQL, args: []any{someUser, make([]byte, 32), time.Now()}},
-		{name: "unused recovery codes", index: "mfa_recovery_codes_pkey", sql: postgres.UnusedRecoveryCodesSQL, args: []any{someUser}},
+		{name: "a recovery code used", index: "mfa_recovery_codes_pkey", sql: sqlstore.UseRecoveryCodeSQL, args: []any{someUser, make([]byte, 32), time.Now()}},
+		{name: "unused recovery codes", index: "mfa_recovery_codes_pkey", sql: sqlstore.UnusedRecoveryCodesSQL, args: []any{someUser}},
 		{name: "recovery codes of a user (replace, cascade)", index: "mfa_recovery_codes_pkey", sql: `DELETE FROM mfa_recovery_codes WHERE user_id = $1`, args: []any{someUser}},
 		{name: "MFA login tokens of a user (cascade)", index: "mfa_login_tokens_user", sql: `DELETE FROM mfa_login_tokens WHERE user_id = $1`, args: []any{someUser}},
 		{name: "expired MFA login tokens (retention)", index: "mfa_login_tokens_expires", sql: `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, args: []any{time.Now().Add(-time.Hour), 5000}},
@@ -146,11 +139,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		case "users after a cursor":
 			c.sql, c.args = built(postgres.ListUsersSQL(app.UserQuery{Before: cursor, Limit: 51}))
 		case "audit by user":
-			c.sql, c.args = built(postgres.AuditQuerySQL(admin.AuditQuery{UserID: someUser, BeforeSeq: 15000, Limit: 51}))
+			c.sql, c.args = built(sqlstore.AuditQuerySQL(admin.AuditQuery{UserID: someUser, BeforeSeq: 15000, Limit: 51}))
 		case "audit by type":
-			c.sql, c.args = built(postgres.AuditQuerySQL(admin.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51}))
+			c.sql, c.args = built(sqlstore.AuditQuerySQL(admin.AuditQuery{Type: audit.AdminUserUnlocked, Limit: 51}))
 		case "audit page":
-			c.sql, c.args = built(postgres.AuditQuerySQL(admin.AuditQuery{BeforeSeq: 15000, Limit: 51}))
+			c.sql, c.args = built(sqlstore.AuditQuerySQL(admin.AuditQuery{BeforeSeq: 15000, Limit: 51}))
 		case "rate limits by prefix":
 			c.sql, c.args = built(postgres.ResetPrefixSQL("login:pair:u123@example.com:"))
 		}
@@ -186,4 +179,30 @@ func explain(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// Walk reads the trail in pages (one short statement each, so that ten
+// million records do not outlive the statement timeout) and still hands
+// over every record once, in seq order, across page boundaries.
+func TestAuditWalkCrossesPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPrivate(t)
+	const n = 2*postgres.WalkPage + 7
+	if _, err := pool.Exec(ctx, `INSERT INTO audit_events (seq, event_type, occurred_at, prev_hash, hash)
+		SELECT g, 'login_succeeded', now(), '\x00', '\x00' FROM generate_series(1, $1) g`, n); err != nil {
+		t.Fatal(err)
+	}
+	var count, last int64
+	err := postgres.OpenStore(pool).AuditTrail.Walk(ctx, func(r audit.Record) error {
+		if r.Seq != last+1 {
+			t.Fatalf("record %d after %d", r.Seq, last)
+		}
+		last = r.Seq
+		count++
+		return nil
+	})
+	if err != nil || count != n {
+		t.Fatalf("Walk handed over %d of %d records (%v)", count, n, err)
+	}
 }

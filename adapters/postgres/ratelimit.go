@@ -2,29 +2,24 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
-	"github.com/jackc/pgx/v5"
 )
 
 // RateLimiter is a fixed-window counter store in rate_limits, shared by
 // every instance. Each call is one statement timed by the database's clock,
 // so instances with skewed clocks agree.
-type RateLimiter struct {
-	sqlstore.RateLimits
-	db DBTX
-}
+type RateLimiter struct{ sqlstore.RateLimits }
 
 var _ app.RateLimiter = (*RateLimiter)(nil)
 
 // NewRateLimiter returns a RateLimiter on db (normally the pool).
 func NewRateLimiter(db DBTX) *RateLimiter {
-	return &RateLimiter{RateLimits: sqlstore.RateLimits{DB: conn{db}, Dialect: dialect}, db: db}
+	return &RateLimiter{sqlstore.RateLimits{DB: conn{db}, Dialect: dialect}}
 }
 
 // Hit counts one event under key, atomically: a new key or one whose window
@@ -40,7 +35,7 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 		count          int
 		resetAt, dbNow time.Time
 	)
-	err = l.db.QueryRow(ctx, `
+	err = l.DB.QueryRow(ctx, `
 		INSERT INTO rate_limits AS r (key, count, reset_at)
 		VALUES ($1, 1, now() + $2::bigint * interval '1 microsecond')
 		ON CONFLICT (key) DO UPDATE SET
@@ -48,7 +43,7 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 			reset_at = CASE WHEN r.reset_at <= now() THEN now() + $2::bigint * interval '1 microsecond' ELSE r.reset_at END
 		RETURNING count, reset_at, now()`, key, window.Microseconds()).Scan(&count, &resetAt, &dbNow)
 	if err != nil {
-		return false, 0, translate(err, nil)
+		return false, 0, err
 	}
 	if count <= limit {
 		return true, 0, nil
@@ -56,34 +51,9 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 	return false, storable.RetryAfter(resetAt.Sub(dbNow)), nil
 }
 
-// Blocked reports, without counting, whether key's count in its current
-// window has reached limit, and if so how long until the window ends
-// (rounded up to whole seconds, at least one).
-func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error) {
-	var (
-		count          int
-		resetAt, dbNow time.Time
-	)
-	err = l.db.QueryRow(ctx, `SELECT count, reset_at, now() FROM rate_limits WHERE key = $1 AND reset_at > now()`, key).
-		Scan(&count, &resetAt, &dbNow)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, 0, nil
-	}
-	if err != nil {
-		return false, 0, translate(err, nil)
-	}
-	if count < limit {
-		return false, 0, nil
-	}
-	return true, storable.RetryAfter(resetAt.Sub(dbNow)), nil
-}
-
 // DeleteExpired removes the counters whose window has ended and returns how
 // many it removed. A worker calls it periodically to keep the table small.
 func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {
-	tag, err := l.db.Exec(ctx, `DELETE FROM rate_limits WHERE reset_at < now()`)
-	if err != nil {
-		return 0, translate(err, nil)
-	}
-	return int(tag.RowsAffected()), nil
+	n, err := l.DB.Exec(ctx, `DELETE FROM rate_limits WHERE reset_at < now()`)
+	return int(n), err
 }

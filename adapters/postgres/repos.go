@@ -6,9 +6,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/gatehouse-auth/gatehouse/app/admin"
-	"github.com/gatehouse-auth/gatehouse/app/keys"
-	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/google/uuid"
 )
@@ -17,119 +14,26 @@ import (
 // dialect: reads for change lock their row (FOR UPDATE) until the
 // transaction ends, and under READ COMMITTED a second conditional UPDATE
 // on a row waits for the first to commit and re-evaluates its WHERE
-// clause, so of racing ones exactly one matches. What PostgreSQL does its
-// own way is below: id lists as one array argument (= ANY($1)), recovery
-// codes inserted from an array, pending registrations swept with SKIP
-// LOCKED.
-type (
-	// UserRepository stores users; a list by email prefix is a range in
-	// byte order on users_email_prefix (email COLLATE "C"), literal and
-	// indexed whatever the database's collation.
-	UserRepository struct{ sqlstore.Users }
-	// SessionRepository stores sessions and their refresh tokens.
-	SessionRepository struct{ sqlstore.Sessions }
-	// OneTimeTokenRepository stores verification and reset tokens by hash.
-	OneTimeTokenRepository struct{ sqlstore.OneTimeTokens }
-	// MFARepository stores TOTP factors, recovery codes and login tokens.
-	MFARepository struct{ sqlstore.MFA }
-	// AdminKeyStore keeps admin keys; names sort in byte order (the
-	// primary key, COLLATE "C").
-	AdminKeyStore struct{ sqlstore.AdminKeys }
-	// SigningKeyRing keeps the signing keys; racing saves queue on the row
-	// lock.
-	SigningKeyRing struct{ sqlstore.SigningKeys }
-	// Outbox is the mail queue; claims skip what another worker holds.
-	Outbox struct{ sqlstore.Outbox }
-	// Settings keeps named values.
-	Settings struct{ sqlstore.Settings }
-	// StoreInfo describes the PostgreSQL store.
-	StoreInfo struct{ sqlstore.StoreInfo }
-	// Retention deletes rows whose purpose has ended.
-	Retention struct{ sqlstore.Retention }
-	// AuditLog appends events to the hash-chained audit_events table and
-	// reads them back.
-	AuditLog struct {
-		sqlstore.Audit
-		db DBTX
-	}
-)
-
-var (
-	_ app.UserRepository         = (*UserRepository)(nil)
-	_ app.SessionRepository      = (*SessionRepository)(nil)
-	_ app.OneTimeTokenRepository = (*OneTimeTokenRepository)(nil)
-	_ app.MFARepository          = (*MFARepository)(nil)
-	_ app.AdminKeyStore          = (*AdminKeyStore)(nil)
-	_ app.SigningKeyRing         = (*SigningKeyRing)(nil)
-	_ app.Outbox                 = (*Outbox)(nil)
-	_ keys.Settings              = (*Settings)(nil)
-	_ admin.StoreInfo            = (*StoreInfo)(nil)
-	_ maintenance.Retention      = (*Retention)(nil)
-	_ app.AuditLog               = (*AuditLog)(nil)
-	_ admin.AuditTrail           = (*AuditLog)(nil)
-)
+// clause, so of racing ones exactly one matches. A list of users by email
+// prefix is a range in byte order on users_email_prefix (email COLLATE
+// "C"), literal and indexed whatever the database's collation; admin key
+// names sort in byte order (the primary key, COLLATE "C"); racing saves
+// of a signing key queue on the row lock; outbox claims skip what another
+// worker holds. What PostgreSQL does its own way is own's: id lists as
+// one array argument (= ANY($1)), recovery codes inserted from an array,
+// pending registrations swept with SKIP LOCKED, the audit chain's append
+// under an advisory lock and its walk in pages.
+func store(db DBTX) sqlstore.Store {
+	return sqlstore.Store{DB: conn{db}, Dialect: dialect, Own: own{conn{db}}, Name: "postgres"}
+}
 
 // NewRepos returns the repositories bound to db (a pool or a transaction).
-func NewRepos(db DBTX) app.Repos {
-	return app.Repos{
-		Users:       NewUserRepository(db),
-		Tokens:      NewOneTimeTokenRepository(db),
-		Sessions:    NewSessionRepository(db),
-		Outbox:      NewOutbox(db),
-		Audit:       NewAuditLog(db),
-		AdminKeys:   NewAdminKeyStore(db),
-		MFA:         NewMFARepository(db),
-		SigningKeys: NewSigningKeyRing(db),
-		Clients:     sqlstore.Clients{DB: conn{db}},
-	}
-}
+func NewRepos(db DBTX) app.Repos { return store(db).Repos() }
 
-// NewUserRepository returns a UserRepository on db.
-func NewUserRepository(db DBTX) *UserRepository {
-	return &UserRepository{sqlstore.Users{DB: conn{db}, Dialect: dialect}}
-}
+// own runs what PostgreSQL does its own way on db.
+type own struct{ conn }
 
-// NewSessionRepository returns a SessionRepository on db.
-func NewSessionRepository(db DBTX) *SessionRepository {
-	return &SessionRepository{sqlstore.Sessions{DB: conn{db}, Dialect: dialect}}
-}
-
-// NewOneTimeTokenRepository returns a OneTimeTokenRepository on db.
-func NewOneTimeTokenRepository(db DBTX) *OneTimeTokenRepository {
-	return &OneTimeTokenRepository{sqlstore.OneTimeTokens{DB: conn{db}, Dialect: dialect}}
-}
-
-// NewMFARepository returns an MFARepository on db.
-func NewMFARepository(db DBTX) *MFARepository { return &MFARepository{sqlstore.MFA{DB: conn{db}}} }
-
-// NewAdminKeyStore returns an AdminKeyStore on db.
-func NewAdminKeyStore(db DBTX) *AdminKeyStore {
-	return &AdminKeyStore{sqlstore.AdminKeys{DB: conn{db}}}
-}
-
-// NewSigningKeyRing returns a SigningKeyRing on db.
-func NewSigningKeyRing(db DBTX) *SigningKeyRing {
-	return &SigningKeyRing{sqlstore.SigningKeys{DB: conn{db}}}
-}
-
-// NewOutbox returns an Outbox on db.
-func NewOutbox(db DBTX) *Outbox { return &Outbox{sqlstore.Outbox{DB: conn{db}, Dialect: dialect}} }
-
-// NewSettings returns Settings on db.
-func NewSettings(db DBTX) *Settings { return &Settings{sqlstore.Settings{DB: conn{db}}} }
-
-// NewStoreInfo returns the StoreInfo of db.
-func NewStoreInfo(db DBTX) *StoreInfo {
-	return &StoreInfo{sqlstore.StoreInfo{DB: conn{db}, Name: "postgres"}}
-}
-
-// NewRetention returns a Retention on db (normally the pool).
-func NewRetention(db DBTX) *Retention {
-	return &Retention{sqlstore.Retention{DB: conn{db}, Dialect: dialect}}
-}
-
-// NewAuditLog returns an AuditLog on db.
-func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{Audit: sqlstore.Audit{DB: conn{db}}, db: db} }
+var _ sqlstore.Own = own{}
 
 // countActiveSQL counts the active sessions of users $1 at $2.
 var countActiveSQL = `SELECT user_id, count(*) FROM sessions
@@ -139,12 +43,12 @@ var countActiveSQL = `SELECT user_id, count(*) FROM sessions
 // CountActive counts, per user of userIDs, the sessions ListActive would
 // return, in one statement for the whole batch (index sessions_user_live).
 // Users without one are absent; no ids give an empty map and no query.
-func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
+func (o own) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
 	out := make(map[uuid.UUID]int)
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	err := sqlstore.Each(ctx, r.DB, func(row sqlstore.Row) error {
+	err := sqlstore.Each(ctx, o.conn, func(row sqlstore.Row) error {
 		var (
 			id uuid.UUID
 			n  int
@@ -164,7 +68,7 @@ func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID
 // InvalidateUnused marks the user's unused tokens of the given purposes used
 // at at, dropping their password hashes and keeping new addresses (index
 // one_time_tokens_user_purpose_unused).
-func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
+func (o own) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
 	if len(purposes) == 0 {
 		return 0, nil
 	}
@@ -172,7 +76,7 @@ func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uu
 	for i, p := range purposes {
 		names[i] = string(p)
 	}
-	n, err := r.DB.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2, password_hash = NULL
+	n, err := o.conn.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2, password_hash = NULL
 		WHERE user_id = $1 AND purpose = ANY($3) AND used_at IS NULL`, userID, at, names)
 	return int(n), err
 }
@@ -182,12 +86,12 @@ func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uu
 const enabledAmongSQL = `SELECT user_id FROM mfa_totp WHERE user_id = ANY($1) AND confirmed_at IS NOT NULL`
 
 // EnabledAmong returns which of userIDs have a confirmed factor.
-func (r *MFARepository) EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error) {
+func (o own) EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error) {
 	out := make(map[uuid.UUID]bool)
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	if err := sqlstore.Each(ctx, r.DB, sqlstore.MarkIDs(out), enabledAmongSQL, userIDs); err != nil {
+	if err := sqlstore.Each(ctx, o.conn, sqlstore.MarkIDs(out), enabledAmongSQL, userIDs); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -196,12 +100,12 @@ func (r *MFARepository) EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (
 // ReplaceRecoveryCodes deletes the user's codes and inserts the new set
 // (one statement, unnest of an array), in one transaction (the bound one,
 // or one of its own).
-func (r *MFARepository) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error {
+func (o own) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error {
 	raw := make([][]byte, len(hashes))
 	for i := range hashes {
 		raw[i] = hashes[i][:]
 	}
-	return r.DB.Tx(ctx, func(tx sqlstore.DB) error {
+	return o.conn.Tx(ctx, func(tx sqlstore.DB) error {
 		if _, err := tx.Exec(ctx, sqlstore.DeleteRecoveryCodesSQL, userID); err != nil || len(raw) == 0 {
 			return err
 		}
@@ -236,8 +140,8 @@ SELECT count(*) FROM gone`
 
 // SweepRegistrations deletes the pending registrations whose links have
 // all expired or were used by now, a batch per call, in one statement.
-func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+func (o own) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := r.DB.QueryRow(ctx, sweepRegistrationsSQL, now, sqlstore.RetentionBatch).Scan(&n)
+	err := o.conn.QueryRow(ctx, sweepRegistrationsSQL, now, sqlstore.RetentionBatch).Scan(&n)
 	return n, err
 }

@@ -31,18 +31,18 @@ func (c Config) Open(ctx context.Context) (*storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &storage.Store{
-		Tx:         NewTxManager(pool),
-		Repos:      NewPoolRepos(pool),
-		Limiter:    NewRateLimiter(pool),
-		Settings:   NewSettings(pool),
-		Retention:  NewRetention(pool),
-		AuditTrail: NewAuditLog(pool),
-		Info:       NewStoreInfo(pool),
-		Ready:      func(ctx context.Context) error { return Ping(ctx, pool) },
-		Conns:      []storage.ConnGroup{{Name: "postgres", Stats: func() storage.ConnStats { return connStats(pool) }}},
-		Close:      pool.Close,
-	}, nil
+	return open(pool), nil
+}
+
+// open is the store on pool.
+func open(pool *pgxpool.Pool) *storage.Store {
+	return store(pool).Storage(storage.Store{
+		Tx:      NewTxManager(pool),
+		Limiter: NewRateLimiter(pool),
+		Ready:   func(ctx context.Context) error { return Ping(ctx, pool) },
+		Conns:   []storage.ConnGroup{{Name: "postgres", Stats: func() storage.ConnStats { return connStats(pool) }}},
+		Close:   pool.Close,
+	})
 }
 
 func connStats(pool *pgxpool.Pool) storage.ConnStats {

@@ -34,12 +34,12 @@ func TestUnavailableWhenDatabaseDown(t *testing.T) {
 		"RateLimiter.Hit": func() error { _, _, err := postgres.NewRateLimiter(pool).Hit(ctx, "k", 1, 1e9); return err }(),
 		"MigrateUp":       postgres.MigrateUp(ctx, "postgres://postgres@127.0.0.1:1/gatehouse?sslmode=disable&connect_timeout=2"),
 	}
-	_, checks["Users.ByID"] = postgres.NewUserRepository(pool).ByID(ctx, uuid.New())
-	_, checks["VerifyAuditChain"] = admin.VerifyAuditChain(ctx, postgres.NewAuditLog(pool))
-	checks["Audit.Append"] = postgres.NewAuditLog(pool).Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
-	_, checks["Retention.Sweep"] = postgres.NewRetention(pool).Sweep(ctx, time.Now())
-	_, checks["SigningKeys.Keys"] = postgres.NewSigningKeyRing(pool).Keys(ctx)
-	_, checks["Settings.Get"] = postgres.NewSettings(pool).Get(ctx, "x")
+	_, checks["Users.ByID"] = postgres.NewRepos(pool).Users.ByID(ctx, uuid.New())
+	_, checks["VerifyAuditChain"] = admin.VerifyAuditChain(ctx, postgres.OpenStore(pool).AuditTrail)
+	checks["Audit.Append"] = postgres.NewRepos(pool).Audit.Append(ctx, audit.Event{Type: audit.LoginFailed, At: time.Now()})
+	_, checks["Retention.Sweep"] = postgres.OpenStore(pool).Retention.Sweep(ctx, time.Now())
+	_, checks["SigningKeys.Keys"] = postgres.NewRepos(pool).SigningKeys.Keys(ctx)
+	_, checks["Settings.Get"] = postgres.OpenStore(pool).Settings.Get(ctx, "x")
 	for name, err := range checks {
 		if name == "MigrateUp" {
 			if err == nil {
@@ -57,7 +57,7 @@ func TestUnavailableWhenContextCanceled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := postgres.NewUserRepository(pgtest.New(t)).ByID(ctx, uuid.New())
+	_, err := postgres.NewRepos(pgtest.New(t)).Users.ByID(ctx, uuid.New())
 	if !errors.Is(err, domain.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
 	}
@@ -86,12 +86,24 @@ func TestPingAndPoolDefaults(t *testing.T) {
 	if pool.Config().ConnConfig.Tracer != nil {
 		t.Fatal("a query tracer is installed")
 	}
-	custom, err := postgres.NewPool(context.Background(), pgtest.URL(t)+"&pool_max_conns=3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer custom.Close()
+	custom := pgtest.Pool(t, pgtest.URL(t)+"&pool_max_conns=3")
 	if got := custom.Config().MaxConns; got != 3 {
 		t.Fatalf("pool_max_conns ignored: MaxConns = %d", got)
+	}
+}
+
+// A statement stuck behind a lock gives up instead of holding one of the
+// pool's few connections for as long as the lock is held.
+func TestPoolBoundsLockWaits(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	for param, want := range map[string]string{"lock_timeout": "5s", "statement_timeout": "15s", "idle_in_transaction_session_timeout": "30s"} {
+		var got string
+		if err := pool.QueryRow(context.Background(), "SHOW "+param).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s = %s, want %s", param, got, want)
+		}
 	}
 }

@@ -13,14 +13,8 @@ import (
 func TestContract(t *testing.T) {
 	db := sharedDB(t)
 	storetest.Run(t, storetest.Store{
-		Name:        "sqlite",
-		Tx:          sqlite.NewTxManager(db),
-		Repos:       sqlite.NewPoolRepos(db),
-		RateLimiter: sqlite.NewRateLimiter(db),
-		Settings:    sqlite.NewSettings(db),
-		Retention:   sqlite.NewRetention(db),
-		AuditTrail:  sqlite.NewAuditLog(db),
-		Ready:       db.Ping,
+		Name:  "sqlite",
+		Store: sqlite.OpenStore(db),
 		Exec: func(ctx context.Context, sql string, args ...any) error {
 			return sqlite.ExecRaw(ctx, db, sql, args...)
 		},

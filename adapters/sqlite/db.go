@@ -368,12 +368,7 @@ func (d *DB) write(ctx context.Context, fn func(q querier) error) error {
 }
 
 func (d *DB) writeTx(ctx context.Context, fn func(q querier) error) error {
-	unlock, err := d.lockWriter(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return inTx(ctx, d.writer, nil, func(tx *sql.Tx) error { return fn(tx) })
+	return d.write(ctx, func(querier) error { return inTx(ctx, d.writer, nil, func(tx *sql.Tx) error { return fn(tx) }) })
 }
 
 func (d *DB) readTx(ctx context.Context, fn func(q querier) error) error {

@@ -30,21 +30,22 @@ func PreparedReads(d *DB) int { return d.reads.len() }
 // Pools exposes d's writer and reader pools to tests.
 func Pools(d *DB) (writer, readers *sql.DB) { return d.writer, d.readers }
 
+// OpenStore is the store on an open database, for the contract suite and
+// the tests of single ports.
+var OpenStore = open
+
 // Statements of the repositories, for the query-plan tests.
 var (
-	ListUsersSQL           = func(q app.UserQuery) (string, []any, bool) { return encoded(sqlstore.ListUsersSQL(dialect, q)) }
-	AuditQuerySQL          = func(q admin.AuditQuery) (string, []any, bool) { return encoded(sqlstore.AuditQuerySQL(q)) }
-	BearerSQL              = sqlstore.BearerSQL
-	BrowserSQL             = sqlstore.BrowserSQL
-	DeleteExpiredSQL       = deleteExpiredSQL
-	ResetPrefixSQL         = func(p string) (string, []any) { q, a, _ := sqlstore.ResetPrefixSQL(dialect, p); return q, a }
-	CountActiveSQL         = countActiveSQL
-	DeleteUserMailSQL      = sqlstore.DeleteUserMailSQL
-	OutboxStatsSQL         = sqlstore.OutboxStatsSQL(dialect)
-	UseTOTPStepSQL         = sqlstore.UseTOTPStepSQL
-	EnabledAmongSQL        = enabledAmongSQL
-	UseRecoveryCodeSQL     = sqlstore.UseRecoveryCodeSQL
-	UnusedRecoveryCodesSQL = sqlstore.UnusedRecoveryCodesSQL
+	ListUsersSQL     = func(q app.UserQuery) (string, []any, bool) { return encoded(sqlstore.ListUsersSQL(dialect, q)) }
+	AuditQuerySQL    = func(q admin.AuditQuery) (string, []any, bool) { return encoded(sqlstore.AuditQuerySQL(q)) }
+	DeleteExpiredSQL = deleteExpiredSQL
+	ResetPrefixSQL   = func(p string) (string, []any) { q, a, _ := sqlstore.ResetPrefixSQL(dialect, p); return q, a }
+	CountActiveSQL   = countActiveSQL
+	OutboxStatsSQL   = sqlstore.OutboxStatsSQL(dialect)
+	EnabledAmongSQL  = enabledAmongSQL
+	// SweepRegistrationsSQL is the janitor's sweep of pending
+	// registrations.
+	SweepRegistrationsSQL = sweepRegistrationsSQL
 )
 
 // encoded is a built statement with its arguments as stored.

@@ -63,16 +63,22 @@ func freshPath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "gatehouse.db")
 }
 
+// migratedPath is the path of a migrated database file of the test's own.
+func migratedPath(t testing.TB) string {
+	t.Helper()
+	path := freshPath(t)
+	if err := sqlite.MigrateUp(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // openFresh migrates and opens a database of the test's own, closed when
 // the test ends.
 func openFresh(t testing.TB) (*sqlite.DB, string) {
 	t.Helper()
-	path := freshPath(t)
-	ctx := context.Background()
-	if err := sqlite.MigrateUp(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, path)
+	path := migratedPath(t)
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

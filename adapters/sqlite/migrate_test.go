@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore/migratetest"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/migrations"
 	"github.com/google/uuid"
@@ -23,47 +23,47 @@ func TestMigration6RoundTrip(t *testing.T) {
 	t.Parallel()
 	// The database under test: at version 5 with data, then up to 6.
 	m := migratedTo(t, 6, 6)
-	m.down()
+	m.Down()
 	userID := uuid.NewString()
-	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6@example.com', 'h', 1, 1)`, userID)
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
+	m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6@example.com', 'h', 1, 1)`, userID)
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash)
 		VALUES (randomblob(32), $1, 'verify_email', 1, 2, NULL, '$argon2id$reg'), (randomblob(32), $1, 'reset_password', 1, 2, 3, NULL)`, userID)
-	m.up()
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND new_email IS NULL`, userID); n != 2 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND new_email IS NULL`, userID); n != 2 {
 		t.Fatalf("after up: %d of the 2 tokens", n)
 	}
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email)
 		VALUES (randomblob(32), $1, 'change_email', 1, 2, 'new@example.com')`, userID)
-	m.refused("version 6 accepted an unknown purpose",
+	m.Refused("version 6 accepted an unknown purpose",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'other', 1, 2)`, userID)
 	// The foreign key survived the rebuild: deleting the user takes its
 	// tokens.
 	other := uuid.NewString()
-	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6-other@example.com', 'h', 1, 1)`, other)
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, other)
-	m.exec(`DELETE FROM users WHERE id = $1`, other)
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, other); n != 0 {
+	m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm6-other@example.com', 'h', 1, 1)`, other)
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, other)
+	m.Exec(`DELETE FROM users WHERE id = $1`, other)
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, other); n != 0 {
 		t.Fatalf("%d tokens of a deleted user left: the foreign key was lost", n)
 	}
-	m.refused("a token of no user was accepted: the foreign key was lost",
+	m.Refused("a token of no user was accepted: the foreign key was lost",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'verify_email', 1, 2)`, uuid.NewString())
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, userID); n != 2 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1`, userID); n != 2 {
 		t.Fatalf("after down: %d tokens, want the 2 version 5 holds", n)
 	}
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND password_hash = '$argon2id$reg' AND used_at IS NULL`, userID); n != 1 {
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND password_hash = '$argon2id$reg' AND used_at IS NULL`, userID); n != 1 {
 		t.Fatal("after down: the registration token lost its password hash")
 	}
-	m.refused("version 5 accepted a change-email token",
+	m.Refused("version 5 accepted a change-email token",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'change_email', 1, 2)`, userID)
-	if n := m.count(`SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'`); n != 1 || m.count(`SELECT count(*) FROM pragma_integrity_check`) != 1 {
+	if n := m.Count(`SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'`); n != 1 || m.Count(`SELECT count(*) FROM pragma_integrity_check`) != 1 {
 		t.Fatal("integrity_check: not ok")
 	}
-	if n := m.count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
+	if n := m.Count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
 		t.Fatalf("foreign_key_check: %d rows", n)
 	}
-	m.up()
+	m.Up()
 }
 
 // openRaw opens the file at path with foreign keys on, one connection.
@@ -76,20 +76,6 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-// upSection is the Up part of an embedded migration file.
-func upSection(t *testing.T, name string) string {
-	t.Helper()
-	b, err := fs.ReadFile(migrations.SQLite, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, _, ok := strings.Cut(string(b), "-- +goose Down")
-	if !ok || !strings.Contains(up, "-- +goose Up") {
-		t.Fatalf("%s: no Up and Down sections", name)
-	}
-	return up
 }
 
 // schema describes every application table of db: columns (type, not
@@ -176,94 +162,30 @@ func checks(ddl string) []string {
 	return out
 }
 
-// schemaBefore is a fresh file holding the Up sections of the migrations
-// whose files sort before prefix, run by hand: the schema a Down section
-// must give back.
-func schemaBefore(t *testing.T, prefix string) *sql.DB {
-	t.Helper()
-	ref := openRaw(t, freshPath(t))
-	files, err := fs.Glob(migrations.SQLite, "*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(files)
-	for _, f := range files {
-		if f >= prefix {
-			break
-		}
-		if _, err := ref.ExecContext(context.Background(), upSection(t, f)); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
-	return ref
-}
-
-// migration is one migration's round trip: a database file of the
-// test's own, a raw connection to it, and the schema before the migration.
+// migration is one migration's round trip on a database file of the
+// test's own, with a raw connection to it.
 type migration struct {
-	t       *testing.T
-	version int64
-	path    string
-	db, ref *sql.DB
+	*migratetest.Migration
+	db *sql.DB
 }
 
 // migratedTo is a fresh file migrated up to from, for the round trip of
-// migration version; its ref holds the Up sections of the migrations
-// before version, run by hand.
-func migratedTo(t *testing.T, version, from int64) *migration {
+// migration version, whose reference holds the Up sections of the
+// migrations before version, run by hand.
+func migratedTo(t *testing.T, version, from int64) migration {
 	t.Helper()
-	m := &migration{t: t, version: version, path: freshPath(t), ref: schemaBefore(t, fmt.Sprintf("%05d", version))}
-	if err := sqlite.MigrateUpTo(context.Background(), m.path, from); err != nil {
-		t.Fatal(err)
-	}
-	m.db = openRaw(t, m.path)
-	return m
-}
-
-// exec runs one statement and fails the test on an error.
-func (m *migration) exec(q string, args ...any) {
-	m.t.Helper()
-	if _, err := m.db.ExecContext(context.Background(), q, args...); err != nil {
-		m.t.Fatalf("%s: %v", q, err)
-	}
-}
-
-// refused fails the test with why when the schema accepts the statement.
-func (m *migration) refused(why, q string, args ...any) {
-	m.t.Helper()
-	if _, err := m.db.ExecContext(context.Background(), q, args...); err == nil {
-		m.t.Fatal(why)
-	}
-}
-
-// count runs one SELECT count(*) ... query.
-func (m *migration) count(q string, args ...any) int {
-	m.t.Helper()
-	var n int
-	if err := m.db.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
-		m.t.Fatalf("%s: %v", q, err)
-	}
-	return n
-}
-
-// up migrates up to the version under test.
-func (m *migration) up() {
-	m.t.Helper()
-	if err := sqlite.MigrateUpTo(context.Background(), m.path, m.version); err != nil {
-		m.t.Fatal(err)
-	}
-}
-
-// down migrates one version down and fails unless the file then has
-// exactly the schema of ref.
-func (m *migration) down() {
-	m.t.Helper()
-	if err := sqlite.MigrateDown(context.Background(), m.path); err != nil {
-		m.t.Fatal(err)
-	}
-	if got, want := schema(m.t, m.db), schema(m.t, m.ref); got != want {
-		m.t.Fatalf("schema after down differs from the versions before:\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	ctx := context.Background()
+	ref := openRaw(t, freshPath(t))
+	migratetest.ApplyBefore(t, migrations.SQLite, version, migratetest.On(ref.ExecContext, ref.QueryRowContext))
+	path := freshPath(t)
+	db := openRaw(t, path)
+	return migration{migratetest.New(t, version, from, migratetest.Store{
+		DB:     migratetest.On(db.ExecContext, db.QueryRowContext),
+		Schema: func() string { return schema(t, db) },
+		Ref:    func() string { return schema(t, ref) },
+		UpTo:   func(version int64) error { return sqlite.MigrateUpTo(ctx, path, version) },
+		Down:   func() error { return sqlite.MigrateDown(ctx, path) },
+	}), db}
 }
 
 // Migration 7 (the key ring and settings) rolls back exactly, and goes up
@@ -271,8 +193,8 @@ func (m *migration) down() {
 func TestMigration7RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 7, 7)
-	m.down()
-	m.up()
+	m.Down()
+	m.Up()
 }
 
 // Down from 8 gives exactly the schema of versions 1-7 applied on their
@@ -282,25 +204,25 @@ func TestMigration8RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 8, 8)
 	userID, sessionID := uuid.NewString(), uuid.NewString()
-	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm8@example.com', 'h', 1, 1)`, userID)
-	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $2, 1, 1, 2, 1)`, sessionID, userID)
-	m.exec(`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step) VALUES ($1, randomblob(64), 1, 2, 42)`, userID)
-	m.exec(`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, randomblob(32), 1)`, userID)
-	m.exec(`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at) VALUES (randomblob(32), $1, randomblob(32), 1, 2)`, userID)
-	m.refused("a factor of no user was accepted: the foreign key is missing",
+	m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm8@example.com', 'h', 1, 1)`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $2, 1, 1, 2, 1)`, sessionID, userID)
+	m.Exec(`INSERT INTO mfa_totp (user_id, sealed_secret, created_at, confirmed_at, last_used_step) VALUES ($1, randomblob(64), 1, 2, 42)`, userID)
+	m.Exec(`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, randomblob(32), 1)`, userID)
+	m.Exec(`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at) VALUES (randomblob(32), $1, randomblob(32), 1, 2)`, userID)
+	m.Refused("a factor of no user was accepted: the foreign key is missing",
 		`INSERT INTO mfa_totp (user_id, sealed_secret, created_at) VALUES ($1, randomblob(64), 1)`, uuid.NewString())
-	m.refused("a recovery code hash of 31 bytes was accepted",
+	m.Refused("a recovery code hash of 31 bytes was accepted",
 		`INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at) VALUES ($1, randomblob(31), 1)`, userID)
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM sessions WHERE id = $1`, sessionID); n != 1 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1`, sessionID); n != 1 {
 		t.Fatalf("after down: %d sessions, want the 1 stored", n)
 	}
-	if n := m.count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
+	if n := m.Count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
 		t.Fatalf("foreign_key_check: %d rows", n)
 	}
-	m.up()
-	if n := m.count(`SELECT count(*) FROM sessions WHERE id = $1 AND mfa = 0`, sessionID); n != 1 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1 AND mfa = 0`, sessionID); n != 1 {
 		t.Fatal("after up again: mfa is not 0")
 	}
 }
@@ -313,10 +235,10 @@ func TestMigration9RoundTrip(t *testing.T) {
 	ctx := context.Background()
 	m := migratedTo(t, 9, 8)
 	userID, strong, plain := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm9@example.com', 'h', 1, 1)`, userID)
-	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $3, 1234, 1234, 9999, 1), ($2, $3, 1234, 1234, 9999, 0)`, strong, plain, userID)
+	m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm9@example.com', 'h', 1, 1)`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, mfa) VALUES ($1, $3, 1234, 1234, 9999, 1), ($2, $3, 1234, 1234, 9999, 0)`, strong, plain, userID)
 
-	m.up()
+	m.Up()
 	for id, want := range map[string]string{strong: "pwd otp", plain: "pwd"} {
 		var (
 			amr      string
@@ -329,17 +251,17 @@ func TestMigration9RoundTrip(t *testing.T) {
 			t.Fatalf("after up: amr %q auth_time %d; want %q 1234", amr, authTime, want)
 		}
 	}
-	m.refused("an empty amr was accepted",
+	m.Refused("an empty amr was accepted",
 		`UPDATE sessions SET amr = '' WHERE id = $1`, plain)
-	m.exec(`UPDATE sessions SET amr = 'hwk user' WHERE id = $1`, plain)
+	m.Exec(`UPDATE sessions SET amr = 'hwk user' WHERE id = $1`, plain)
 
-	m.down()
+	m.Down()
 	for _, id := range []string{strong, plain} {
-		if n := m.count(`SELECT count(*) FROM sessions WHERE id = $1 AND mfa = 1`, id); n != 1 {
+		if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1 AND mfa = 1`, id); n != 1 {
 			t.Fatalf("after down: session %s has lost its second factor", id)
 		}
 	}
-	m.up()
+	m.Up()
 }
 
 // Down from 10 gives exactly the schema before it (columns, checks,
@@ -352,19 +274,19 @@ func TestMigration10RoundTrip(t *testing.T) {
 	// later migrations fill in their own columns of it.
 	m := migratedTo(t, 10, 2)
 	userID, sessionID := uuid.NewString(), uuid.NewString()
-	m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm10@example.com', 'h', 1, 1)`, userID)
-	m.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, 1, 1, 2)`, sessionID, userID)
-	m.up()
-	m.exec(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(84))`, sessionID)
-	m.refused("a successor of the size of a plain token was accepted",
+	m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm10@example.com', 'h', 1, 1)`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, 1, 1, 2)`, sessionID, userID)
+	m.Up()
+	m.Exec(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(84))`, sessionID)
+	m.Refused("a successor of the size of a plain token was accepted",
 		`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES (randomblob(32), $1, 1, 2, randomblob(43))`, sessionID)
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND used_at IS NOT NULL`, sessionID); n != 1 {
 		t.Fatalf("after down: %d refresh tokens, want the 1 stored", n)
 	}
-	m.up()
-	if n := m.count(`SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT NULL`); n != 0 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT NULL`); n != 0 {
 		t.Fatalf("after up again: %d successors, want none", n)
 	}
 }
@@ -384,10 +306,10 @@ func TestMigration11RoundTrip(t *testing.T) {
 		if id == loggedIn {
 			lastLogin = 5
 		}
-		m.exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at, is_verified, last_login_at)
+		m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at, is_verified, last_login_at)
 			VALUES ($1, $2, 'h', 1, 1, $3, $4)`, id, uuid.NewString()+"@example.com", id == verified, lastLogin)
 	}
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash) VALUES
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, used_at, password_hash) VALUES
 		(randomblob(32), $1, 'verify_email', 1, 2, NULL, '$argon2id$reg'),
 		(randomblob(32), $1, 'verify_email', 1, 2, NULL, NULL),
 		(randomblob(32), $2, 'reset_password', 1, 2, NULL, NULL),
@@ -395,42 +317,42 @@ func TestMigration11RoundTrip(t *testing.T) {
 		(randomblob(32), $3, 'verify_email', 1, 2, 2, '$argon2id$reg'),
 		(randomblob(32), $4, 'verify_email', 1, 2, 2, '$argon2id$reg'),
 		(randomblob(32), $5, 'verify_email', 1, 2, NULL, '$argon2id$reg')`, pending, invited, verified, usedLink, loggedIn)
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email) VALUES (randomblob(32), $1, 'change_email', 1, 2, 'n@example.com')`, verified)
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email) VALUES (randomblob(32), $1, 'change_email', 1, 2, 'n@example.com')`, verified)
 
-	m.up()
-	if n := m.count(`SELECT count(*) FROM one_time_tokens`); n != 8 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens`); n != 8 {
 		t.Fatalf("after up: %d tokens, want the 8 stored", n)
 	}
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE new_email = 'n@example.com'`); n != 1 {
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE new_email = 'n@example.com'`); n != 1 {
 		t.Fatal("after up: the change-email token lost its address")
 	}
-	if n := m.count(`SELECT count(*) FROM users WHERE registration_pending = 1`); n != 1 {
+	if n := m.Count(`SELECT count(*) FROM users WHERE registration_pending = 1`); n != 1 {
 		t.Fatalf("after up: %d pending registrations, want 1", n)
 	}
-	if n := m.count(`SELECT count(*) FROM users WHERE registration_pending = 1 AND id = $1`, pending); n != 1 {
+	if n := m.Count(`SELECT count(*) FROM users WHERE registration_pending = 1 AND id = $1`, pending); n != 1 {
 		t.Fatal("after up: the registration nobody verified is not pending")
 	}
-	m.exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'invite', 1, 2)`, invited)
-	m.refused("version 11 accepted an unknown purpose",
+	m.Exec(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'invite', 1, 2)`, invited)
+	m.Refused("version 11 accepted an unknown purpose",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'other', 1, 2)`, invited)
-	m.refused("version 11 accepted a pending mark of 2",
+	m.Refused("version 11 accepted a pending mark of 2",
 		`UPDATE users SET registration_pending = 2 WHERE id = $1`, invited)
 	// The foreign key survived the rebuild.
-	m.exec(`DELETE FROM users WHERE id = $1`, noLink)
-	m.refused("a token of no user was accepted: the foreign key was lost",
+	m.Exec(`DELETE FROM users WHERE id = $1`, noLink)
+	m.Refused("a token of no user was accepted: the foreign key was lost",
 		`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (randomblob(32), $1, 'invite', 1, 2)`, uuid.NewString())
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM one_time_tokens`); n != 9 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens`); n != 9 {
 		t.Fatalf("after down: %d tokens, want all 9", n)
 	}
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND purpose = 'reset_password'`, invited); n != 2 {
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE user_id = $1 AND purpose = 'reset_password'`, invited); n != 2 {
 		t.Fatalf("after down: the invitation is not a reset token (%d resets)", n)
 	}
-	if n := m.count(`SELECT count(*) FROM one_time_tokens WHERE password_hash = '$argon2id$reg'`); n != 5 {
+	if n := m.Count(`SELECT count(*) FROM one_time_tokens WHERE password_hash = '$argon2id$reg'`); n != 5 {
 		t.Fatalf("after down: %d registration tokens kept their password, want 5", n)
 	}
-	m.up()
+	m.Up()
 }
 
 // Migration 12 keeps keys of two algorithms: the stored keys become
@@ -441,31 +363,31 @@ func TestMigration11RoundTrip(t *testing.T) {
 func TestMigration12RoundTrip(t *testing.T) {
 	t.Parallel()
 	m := migratedTo(t, 12, 11)
-	m.exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at, activated_at) VALUES ('e1', X'e1', 'current', 1, 1, 1)`)
-	m.exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at) VALUES ('e2', X'e2', 'next', 1, 2)`)
+	m.Exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at, activated_at) VALUES ('e1', X'e1', 'current', 1, 1, 1)`)
+	m.Exec(`INSERT INTO signing_key_ring (kid, sealed_seed, state, created_at, activate_at) VALUES ('e2', X'e2', 'next', 1, 2)`)
 
-	m.up()
-	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE alg = 'EdDSA' AND sealed_key IN (X'e1', X'e2')`); n != 2 {
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring WHERE alg = 'EdDSA' AND sealed_key IN (X'e1', X'e2')`); n != 2 {
 		t.Fatalf("after up: %d EdDSA keys, want the 2 stored", n)
 	}
-	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE kid = 'e1' AND state = 'current' AND activated_at = 1`); n != 1 {
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring WHERE kid = 'e1' AND state = 'current' AND activated_at = 1`); n != 1 {
 		t.Fatal("after up: the current key lost its state or times")
 	}
 	insert := `INSERT INTO signing_key_ring (kid, alg, sealed_key, state, created_at, activate_at) VALUES ($1, $2, X'00', $3, 1, 1)`
-	m.exec(insert, "r1", "RS256", "current")
-	m.exec(insert, "r2", "RS256", "next")
-	m.refused("a second current RS256 key was accepted", insert, "r3", "RS256", "current")
-	m.refused("a second next EdDSA key was accepted", insert, "e3", "EdDSA", "next")
-	m.refused("an unknown algorithm was accepted", insert, "h1", "HS256", "next")
-	m.refused("a key of no algorithm was accepted",
+	m.Exec(insert, "r1", "RS256", "current")
+	m.Exec(insert, "r2", "RS256", "next")
+	m.Refused("a second current RS256 key was accepted", insert, "r3", "RS256", "current")
+	m.Refused("a second next EdDSA key was accepted", insert, "e3", "EdDSA", "next")
+	m.Refused("an unknown algorithm was accepted", insert, "h1", "HS256", "next")
+	m.Refused("a key of no algorithm was accepted",
 		`INSERT INTO signing_key_ring (kid, sealed_key, state, created_at, activate_at) VALUES ('x', X'00', 'next', 1, 1)`)
 
-	m.down()
-	if n := m.count(`SELECT count(*) FROM signing_key_ring WHERE kid IN ('e1', 'e2')`); n != 2 {
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring WHERE kid IN ('e1', 'e2')`); n != 2 {
 		t.Fatalf("after down: %d keys, want the 2 EdDSA keys", n)
 	}
-	if n := m.count(`SELECT count(*) FROM signing_key_ring`); n != 2 {
+	if n := m.Count(`SELECT count(*) FROM signing_key_ring`); n != 2 {
 		t.Fatalf("after down: %d keys, want the RS256 keys gone", n)
 	}
-	m.up()
+	m.Up()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/adapters/sqlite"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -91,19 +92,19 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		built("audit page", "INTEGER PRIMARY KEY")(sqlite.AuditQuerySQL(admin.AuditQuery{BeforeSeq: 2500, Limit: 51})),
 		built("rate limits by prefix", "sqlite_autoindex_rate_limits_1")(two(sqlite.ResetPrefixSQL("login:pair:u123@example.com:"))),
 		built("active sessions of a page of users", "sessions_user_live")(two(sqlite.CountActiveSQL(users, time.UnixMicro(0)))),
-		{"mail of a deleted user", "mail_outbox_user", sqlite.DeleteUserMailSQL, []any{someUser.String()}},
+		{"mail of a deleted user", "mail_outbox_user", sqlstore.DeleteUserMailSQL, []any{someUser.String()}},
 		{"outbox stats", "mail_outbox_due", sqlite.OutboxStatsSQL, nil},
 		{"expired rate limits (janitor, a batch)", "rate_limits_reset", sqlite.DeleteExpiredSQL, []any{int64(1), 5000}},
 		// every bearer request: the session, its user and their second
 		// factor, each by primary key
-		{"bearer session with user and factor", "sqlite_autoindex_sessions_1", sqlite.BearerSQL, []any{someUser.String() + "-1"}},
-		{"browser session with user and factor", "sessions_browser_secret", sqlite.BrowserSQL, []any{make([]byte, 32)}},
+		{"bearer session with user and factor", "sqlite_autoindex_sessions_1", sqlstore.BearerSQL, []any{someUser.String() + "-1"}},
+		{"browser session with user and factor", "sessions_browser_secret", sqlstore.BrowserSQL, []any{make([]byte, 32)}},
 		{"sessions of a deleted user (cascade)", "sessions_user", `DELETE FROM sessions WHERE user_id = $1`, []any{someUser.String()}},
 		{"tokens of a deleted user (cascade)", "one_time_tokens_user", `DELETE FROM one_time_tokens WHERE user_id = $1`, []any{someUser.String()}},
-		{"a TOTP step used", "sqlite_autoindex_mfa_totp_1", sqlite.UseTOTPStepSQL, []any{someUser.String(), int64(2)}},
+		{"a TOTP step used", "sqlite_autoindex_mfa_totp_1", sqlstore.UseTOTPStepSQL, []any{someUser.String(), int64(2)}},
 		built("MFA of a page of users", "sqlite_autoindex_mfa_totp_1")(two(sqlite.EnabledAmongSQL(users))),
-		{"a recovery code used", "sqlite_autoindex_mfa_recovery_codes_1", sqlite.UseRecoveryCodeSQL, []any{someUser.String(), make([]byte, 32), int64(0)}},
-		{"unused recovery codes", "sqlite_autoindex_mfa_recovery_codes_1", sqlite.UnusedRecoveryCodesSQL, []any{someUser.String()}},
+		{"a recovery code used", "sqlite_autoindex_mfa_recovery_codes_1", sqlstore.UseRecoveryCodeSQL, []any{someUser.String(), make([]byte, 32), int64(0)}},
+		{"unused recovery codes", "sqlite_autoindex_mfa_recovery_codes_1", sqlstore.UnusedRecoveryCodesSQL, []any{someUser.String()}},
 		{"recovery codes of a user (replace, cascade)", "sqlite_autoindex_mfa_recovery_codes_1", `DELETE FROM mfa_recovery_codes WHERE user_id = $1`, []any{someUser.String()}},
 		{"MFA login tokens of a user (cascade)", "mfa_login_tokens_user", `DELETE FROM mfa_login_tokens WHERE user_id = $1`, []any{someUser.String()}},
 		{"expired MFA login tokens (retention)", "mfa_login_tokens_expires", `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, []any{int64(0), 5000}},

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,15 +16,14 @@ import (
 // statement) rather than by the database's.
 type RateLimiter struct {
 	sqlstore.RateLimits
-	db  DBTX
-	now func() time.Time
+	db DBTX
 }
 
 var _ app.RateLimiter = (*RateLimiter)(nil)
 
 // NewRateLimiter returns a RateLimiter on db (normally the DB itself).
 func NewRateLimiter(db DBTX) *RateLimiter {
-	return &RateLimiter{RateLimits: sqlstore.RateLimits{DB: conn{db}, Dialect: dialect}, db: db, now: time.Now}
+	return &RateLimiter{RateLimits: sqlstore.RateLimits{DB: conn{db}, Dialect: dialect, Now: time.Now}, db: db}
 }
 
 // Hit counts one event under key, atomically (one upsert on the single
@@ -42,7 +40,7 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 	err = l.db.write(ctx, func(q querier) error {
 		// Read the clock once the writer is ours, so that a wait for it
 		// does not count against the window.
-		now = micros(l.now())
+		now = micros(l.Now())
 		return scanToEnd(ctx, q, []any{&count, &resetAt}, `
 			INSERT INTO rate_limits AS r (key, count, reset_at)
 			VALUES ($1, 1, $2 + $3)
@@ -60,27 +58,6 @@ func (l *RateLimiter) Hit(ctx context.Context, key string, limit int, window tim
 	return false, storable.RetryAfter(time.Duration(resetAt-now) * time.Microsecond), nil
 }
 
-// Blocked reports, without counting, whether key's count in its current
-// window has reached limit, and if so how long until the window ends
-// (rounded up to whole seconds, at least one).
-func (l *RateLimiter) Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error) {
-	var count int
-	var resetAt int64
-	now := micros(l.now())
-	err = l.db.reader().QueryRowContext(ctx, `SELECT count, reset_at FROM rate_limits WHERE key = $1 AND reset_at > $2`, key, now).
-		Scan(&count, &resetAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, 0, nil
-	}
-	if err != nil {
-		return false, 0, translate(err, nil)
-	}
-	if count < limit {
-		return false, 0, nil
-	}
-	return true, storable.RetryAfter(time.Duration(resetAt-now) * time.Microsecond), nil
-}
-
 // expiredBatch is how many expired counters one statement of
 // DeleteExpired deletes (about 15 ms of the writer on a small machine).
 const expiredBatch = 5000
@@ -92,7 +69,7 @@ const expiredBatch = 5000
 // never holds the only writer for longer than one batch: other writes get
 // their turn between batches.
 func (l *RateLimiter) DeleteExpired(ctx context.Context) (int, error) {
-	now := micros(l.now())
+	now := micros(l.Now())
 	total := 0
 	for {
 		n, err := affected(exec(ctx, l.db, deleteExpiredSQL, now, expiredBatch))

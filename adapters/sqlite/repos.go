@@ -6,9 +6,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
-	"github.com/gatehouse-auth/gatehouse/app/admin"
-	"github.com/gatehouse-auth/gatehouse/app/keys"
-	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/google/uuid"
 )
@@ -19,137 +16,42 @@ import (
 // to a transaction, everything runs inside it. A read "for change" is a
 // plain read: the transaction holds the only writer until it ends, which
 // serializes the transactions that change a row as a row lock would, and
-// of racing conditional statements exactly one matches. What SQLite does
-// its own way is below: id lists as IN (...) in batches (SQLite limits
-// the parameters of a statement), recovery codes inserted one by one,
-// pending registrations swept in one write transaction.
-type (
-	// UserRepository stores users; a list by email prefix is a range in
-	// byte order on users_email_key (BINARY collation), read through
-	// INDEXED BY.
-	UserRepository struct{ sqlstore.Users }
-	// SessionRepository stores sessions and their refresh tokens.
-	SessionRepository struct {
-		sqlstore.Sessions
-		db DBTX
-	}
-	// OneTimeTokenRepository stores verification and reset tokens by hash.
-	OneTimeTokenRepository struct{ sqlstore.OneTimeTokens }
-	// MFARepository stores TOTP factors, recovery codes and login tokens.
-	MFARepository struct{ sqlstore.MFA }
-	// AdminKeyStore keeps admin keys; names sort in byte order (the
-	// primary key, BINARY collation).
-	AdminKeyStore struct{ sqlstore.AdminKeys }
-	// SigningKeyRing keeps the signing keys; the single writer orders
-	// racing saves.
-	SigningKeyRing struct{ sqlstore.SigningKeys }
-	// Outbox is the mail queue; a claim runs in one write transaction, so
-	// the later of two claims no longer sees what the earlier one took.
-	Outbox struct{ sqlstore.Outbox }
-	// Settings keeps named values.
-	Settings struct{ sqlstore.Settings }
-	// StoreInfo describes the embedded store.
-	StoreInfo struct{ sqlstore.StoreInfo }
-	// Retention deletes rows whose purpose has ended.
-	Retention struct{ sqlstore.Retention }
-	// AuditLog appends events to the hash-chained audit_events table and
-	// reads them back.
-	AuditLog struct {
-		sqlstore.Audit
-		db DBTX
-	}
-)
-
-var (
-	_ app.UserRepository         = (*UserRepository)(nil)
-	_ app.SessionRepository      = (*SessionRepository)(nil)
-	_ app.OneTimeTokenRepository = (*OneTimeTokenRepository)(nil)
-	_ app.MFARepository          = (*MFARepository)(nil)
-	_ app.AdminKeyStore          = (*AdminKeyStore)(nil)
-	_ app.SigningKeyRing         = (*SigningKeyRing)(nil)
-	_ app.Outbox                 = (*Outbox)(nil)
-	_ keys.Settings              = (*Settings)(nil)
-	_ admin.StoreInfo            = (*StoreInfo)(nil)
-	_ maintenance.Retention      = (*Retention)(nil)
-	_ app.AuditLog               = (*AuditLog)(nil)
-	_ admin.AuditTrail           = (*AuditLog)(nil)
-)
+// of racing conditional statements exactly one matches; it orders racing
+// saves of a signing key too, and an outbox claim runs in one write
+// transaction, so the later of two claims no longer sees what the earlier
+// one took. A list of users by email prefix is a range in byte order on
+// users_email_key (BINARY collation), read through INDEXED BY; admin key
+// names sort in byte order (the primary key, BINARY collation). What
+// SQLite does its own way is own's: id lists as IN (...) in batches
+// (SQLite limits the parameters of a statement), recovery codes inserted
+// one by one, pending registrations swept in one write transaction, the
+// audit chain's append in one write transaction and its walk in one read
+// transaction.
+func store(db DBTX) sqlstore.Store {
+	return sqlstore.Store{DB: conn{db}, Dialect: dialect, Own: own{conn{db}}, Name: "sqlite"}
+}
 
 // NewRepos returns the repositories bound to db (a *DB or the transaction
 // Within hands out).
-func NewRepos(db DBTX) app.Repos {
-	return app.Repos{
-		Users:       NewUserRepository(db),
-		Tokens:      NewOneTimeTokenRepository(db),
-		Sessions:    NewSessionRepository(db),
-		Outbox:      NewOutbox(db),
-		Audit:       NewAuditLog(db),
-		AdminKeys:   NewAdminKeyStore(db),
-		MFA:         NewMFARepository(db),
-		SigningKeys: NewSigningKeyRing(db),
-		Clients:     sqlstore.Clients{DB: conn{db}},
-	}
-}
+func NewRepos(db DBTX) app.Repos { return store(db).Repos() }
 
-// NewUserRepository returns a UserRepository on db.
-func NewUserRepository(db DBTX) *UserRepository {
-	return &UserRepository{sqlstore.Users{DB: conn{db}, Dialect: dialect}}
-}
+// own runs what SQLite does its own way on db.
+type own struct{ conn }
 
-// NewSessionRepository returns a SessionRepository on db.
-func NewSessionRepository(db DBTX) *SessionRepository {
-	return &SessionRepository{sqlstore.Sessions{DB: conn{db}, Dialect: dialect}, db}
-}
-
-// NewOneTimeTokenRepository returns a OneTimeTokenRepository on db.
-func NewOneTimeTokenRepository(db DBTX) *OneTimeTokenRepository {
-	return &OneTimeTokenRepository{sqlstore.OneTimeTokens{DB: conn{db}, Dialect: dialect}}
-}
-
-// NewMFARepository returns an MFARepository on db.
-func NewMFARepository(db DBTX) *MFARepository { return &MFARepository{sqlstore.MFA{DB: conn{db}}} }
-
-// NewAdminKeyStore returns an AdminKeyStore on db.
-func NewAdminKeyStore(db DBTX) *AdminKeyStore {
-	return &AdminKeyStore{sqlstore.AdminKeys{DB: conn{db}}}
-}
-
-// NewSigningKeyRing returns a SigningKeyRing on db.
-func NewSigningKeyRing(db DBTX) *SigningKeyRing {
-	return &SigningKeyRing{sqlstore.SigningKeys{DB: conn{db}}}
-}
-
-// NewOutbox returns an Outbox on db.
-func NewOutbox(db DBTX) *Outbox { return &Outbox{sqlstore.Outbox{DB: conn{db}, Dialect: dialect}} }
-
-// NewSettings returns Settings on db.
-func NewSettings(db DBTX) *Settings { return &Settings{sqlstore.Settings{DB: conn{db}}} }
-
-// NewStoreInfo returns the StoreInfo of db.
-func NewStoreInfo(db DBTX) *StoreInfo {
-	return &StoreInfo{sqlstore.StoreInfo{DB: conn{db}, Name: "sqlite"}}
-}
-
-// NewRetention returns a Retention on db (normally the DB itself).
-func NewRetention(db DBTX) *Retention {
-	return &Retention{sqlstore.Retention{DB: conn{db}, Dialect: dialect}}
-}
-
-// NewAuditLog returns an AuditLog on db.
-func NewAuditLog(db DBTX) *AuditLog { return &AuditLog{Audit: sqlstore.Audit{DB: conn{db}}, db: db} }
+var _ sqlstore.Own = own{}
 
 // CountActive counts, per user of userIDs, the sessions ListActive would
 // return: one statement on a reader (user_id IN (...), index
 // sessions_user_live) for up to idBatch distinct ids; a larger batch runs
 // one per idBatch ids in one read transaction. Users without one are
 // absent; no ids give an empty map and no query.
-func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
+func (o own) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
 	out := make(map[uuid.UUID]int)
 	batches := idBatches(userIDs)
 	count := func(q querier) error {
 		for _, batch := range batches {
 			query, args := countActiveSQL(batch, now)
-			err := sqlstore.Each(ctx, txConn{q, r.db}, func(row sqlstore.Row) error {
+			err := sqlstore.Each(ctx, txConn{q, o.db}, func(row sqlstore.Row) error {
 				var (
 					id uuid.UUID
 					n  int
@@ -168,9 +70,9 @@ func (r *SessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID
 	}
 	var err error
 	if len(batches) <= 1 { // one statement at most: no transaction needed
-		err = count(r.db.reader())
+		err = count(o.db.reader())
 	} else {
-		err = r.db.readTx(ctx, count)
+		err = o.db.readTx(ctx, count)
 	}
 	if err != nil {
 		return nil, err
@@ -191,23 +93,23 @@ func countActiveSQL(ids []uuid.UUID, now time.Time) (query string, args []any) {
 // InvalidateUnused marks the user's unused tokens of the given purposes used
 // at at, dropping their password hashes and keeping new addresses (index
 // one_time_tokens_user_purpose_unused).
-func (r *OneTimeTokenRepository) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
+func (o own) InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error) {
 	if len(purposes) == 0 {
 		return 0, nil
 	}
 	args := []any{userID, at}
-	n, err := r.DB.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2, password_hash = NULL
+	n, err := o.conn.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2, password_hash = NULL
 		WHERE user_id = $1 AND purpose IN (`+inList(&args, purposes)+`) AND used_at IS NULL`, args...)
 	return int(n), err
 }
 
 // EnabledAmong returns which of userIDs have a confirmed factor: one
 // statement (user_id IN (...), primary key) per idBatch ids.
-func (r *MFARepository) EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error) {
+func (o own) EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error) {
 	out := make(map[uuid.UUID]bool)
 	for _, batch := range idBatches(userIDs) {
 		query, args := enabledAmongSQL(batch)
-		if err := sqlstore.Each(ctx, r.DB, sqlstore.MarkIDs(out), query, args...); err != nil {
+		if err := sqlstore.Each(ctx, o.conn, sqlstore.MarkIDs(out), query, args...); err != nil {
 			return nil, err
 		}
 	}
@@ -222,8 +124,8 @@ func enabledAmongSQL(ids []uuid.UUID) (query string, args []any) {
 // ReplaceRecoveryCodes deletes the user's codes and inserts the new set
 // (a statement each), in one write transaction (the bound one, or one of
 // its own).
-func (r *MFARepository) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error {
-	return r.DB.Tx(ctx, func(tx sqlstore.DB) error {
+func (o own) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error {
+	return o.conn.Tx(ctx, func(tx sqlstore.DB) error {
 		if _, err := tx.Exec(ctx, sqlstore.DeleteRecoveryCodesSQL, userID); err != nil {
 			return err
 		}
@@ -255,9 +157,9 @@ RETURNING id`
 // transaction: nothing can give one of them a link or verify it between
 // the check and the delete. Their password hashes and undelivered mail
 // leave the WAL too, as a deleted account's do.
-func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+func (o own) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
 	var ids []uuid.UUID
-	err := r.DB.Tx(ctx, func(tx sqlstore.DB) error {
+	err := o.conn.Tx(ctx, func(tx sqlstore.DB) error {
 		var err error
 		if ids, err = sqlstore.All(ctx, tx, sqlstore.ScanID, sweepRegistrationsSQL, now, sqlstore.RetentionBatch); err != nil {
 			return err
@@ -273,7 +175,7 @@ func (r *Retention) SweepRegistrations(ctx context.Context, now time.Time) (int,
 		return 0, err
 	}
 	if len(ids) > 0 {
-		r.DB.Scrub()
+		o.conn.Scrub()
 	}
 	return len(ids), nil
 }

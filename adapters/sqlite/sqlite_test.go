@@ -121,19 +121,7 @@ func TestConcurrentWritersNeverBusy(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			u := newUser(t)
-			err := tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-				if err := r.Users.Create(ctx, u); err != nil {
-					return err
-				}
-				s, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "ua", "192.0.2.1")
-				if err != nil {
-					return err
-				}
-				if err := r.Sessions.Create(ctx, s); err != nil {
-					return err
-				}
-				return r.Audit.Append(ctx, audit.Event{Type: audit.Registered, UserID: u.ID(), At: now()})
-			})
+			err := tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return register(ctx, r, u) })
 			if err != nil {
 				errs <- fmt.Errorf("Within %d: %w", i, err)
 			}
@@ -157,7 +145,7 @@ func TestConcurrentWritersNeverBusy(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	checked, err := admin.VerifyAuditChain(ctx, sqlite.NewAuditLog(db))
+	checked, err := admin.VerifyAuditChain(ctx, sqlite.OpenStore(db).AuditTrail)
 	if err != nil || checked != 2*n {
 		t.Fatalf("audit chain: %d records, %v; want %d records", checked, err, 2*n)
 	}
@@ -290,7 +278,7 @@ func TestErrorTranslation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer empty.Close()
-	if _, err := sqlite.NewUserRepository(empty).ByID(ctx, uuid.New()); err == nil || errors.Is(err, domain.ErrUnavailable) || errors.Is(err, user.ErrNotFound) {
+	if _, err := sqlite.NewRepos(empty).Users.ByID(ctx, uuid.New()); err == nil || errors.Is(err, domain.ErrUnavailable) || errors.Is(err, user.ErrNotFound) {
 		t.Errorf("missing table: err = %v", err)
 	}
 
@@ -304,11 +292,11 @@ func TestErrorTranslation(t *testing.T) {
 	}
 	checks := map[string]error{
 		"Ping":   closed.Ping(ctx),
-		"Create": sqlite.NewUserRepository(closed).Create(ctx, newUser(t)),
+		"Create": sqlite.NewRepos(closed).Users.Create(ctx, newUser(t)),
 		"Within": sqlite.NewTxManager(closed).Within(ctx, func(context.Context, app.Repos) error { return nil }),
-		"Append": sqlite.NewAuditLog(closed).Append(ctx, audit.Event{Type: audit.Logout, At: now()}),
+		"Append": sqlite.NewRepos(closed).Audit.Append(ctx, audit.Event{Type: audit.Logout, At: now()}),
 	}
-	_, checks["ByID"] = sqlite.NewUserRepository(closed).ByID(ctx, u.ID())
+	_, checks["ByID"] = sqlite.NewRepos(closed).Users.ByID(ctx, u.ID())
 	for name, err := range checks {
 		if !errors.Is(err, domain.ErrUnavailable) {
 			t.Errorf("closed %s: err = %v, want ErrUnavailable", name, err)
@@ -322,11 +310,8 @@ func TestErrorTranslation(t *testing.T) {
 // What is committed survives Close and Open.
 func TestDataSurvivesReopen(t *testing.T) {
 	t.Parallel()
-	path := freshPath(t)
+	path := migratedPath(t)
 	ctx := context.Background()
-	if err := sqlite.MigrateUp(ctx, path); err != nil {
-		t.Fatal(err)
-	}
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +325,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	key, err := sqlite.NewSettings(db).PutIfAbsent(ctx, "reopen", []byte("value-1"), now())
+	key, err := sqlite.OpenStore(db).Settings.PutIfAbsent(ctx, "reopen", []byte("value-1"), now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,18 +340,18 @@ func TestDataSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got, err := sqlite.NewUserRepository(db).ByEmail(ctx, u.Email())
+	got, err := sqlite.NewRepos(db).Users.ByEmail(ctx, u.Email())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.ID() != u.ID() || !got.CreatedAt().Equal(u.CreatedAt()) || got.CreatedAt().Location() != time.UTC {
 		t.Errorf("read back %v %v, want %v %v", got.ID(), got.CreatedAt(), u.ID(), u.CreatedAt())
 	}
-	key2, err := sqlite.NewSettings(db).PutIfAbsent(ctx, "reopen", []byte("value-2"), now())
+	key2, err := sqlite.OpenStore(db).Settings.PutIfAbsent(ctx, "reopen", []byte("value-2"), now())
 	if err != nil || !bytes.Equal(key, key2) {
 		t.Errorf("setting after reopen: %q, %v; want %q", key2, err, key)
 	}
-	if n, err := admin.VerifyAuditChain(ctx, sqlite.NewAuditLog(db)); err != nil || n != 1 {
+	if n, err := admin.VerifyAuditChain(ctx, sqlite.OpenStore(db).AuditTrail); err != nil || n != 1 {
 		t.Errorf("audit after reopen: %d, %v", n, err)
 	}
 }
@@ -532,7 +517,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if users < 120 || users-100 != events {
 		t.Errorf("backup holds %d users and %d events: want at least 120 users, one event per registration of the loop (a snapshot of one commit)", users, events)
 	}
-	if n, err := admin.VerifyAuditChain(context.Background(), sqlite.NewAuditLog(copyDB)); err != nil || n != events {
+	if n, err := admin.VerifyAuditChain(context.Background(), sqlite.OpenStore(copyDB).AuditTrail); err != nil || n != events {
 		t.Errorf("audit chain of the backup: %d, %v", n, err)
 	}
 
@@ -626,7 +611,7 @@ func TestServeLock(t *testing.T) {
 	if err := sqlite.Backup(ctx, path, filepath.Join(t.TempDir(), "b.db")); err != nil {
 		t.Errorf("backup beside serve: %v", err)
 	}
-	if err := sqlite.NewUserRepository(db).Create(ctx, newUser(t)); err != nil {
+	if err := sqlite.NewRepos(db).Users.Create(ctx, newUser(t)); err != nil {
 		t.Errorf("write beside serve: %v", err)
 	}
 
@@ -671,7 +656,7 @@ func TestSweepIsBatched(t *testing.T) {
 	db, _ := openFresh(t)
 	ctx := context.Background()
 	u := newUser(t)
-	if err := sqlite.NewUserRepository(db).Create(ctx, u); err != nil {
+	if err := sqlite.NewRepos(db).Users.Create(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	// 6000 sessions that ended long ago, every other one revoked too, each
@@ -686,7 +671,7 @@ func TestSweepIsBatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	keep := createLiveSession(t, db, u.ID())
-	r := sqlite.NewRetention(db)
+	r := sqlite.OpenStore(db).Retention
 	for i, want := range []int{5000, 1000, 0} {
 		s, err := r.Sweep(ctx, time.Now())
 		if err != nil {
@@ -704,7 +689,7 @@ func TestSweepIsBatched(t *testing.T) {
 	if sessions != 1 || tokens != 0 {
 		t.Errorf("left %d sessions and %d refresh tokens, want the live session only (refresh tokens go by cascade)", sessions, tokens)
 	}
-	if _, err := sqlite.NewSessionRepository(db).ByID(ctx, keep); err != nil {
+	if _, err := sqlite.NewRepos(db).Sessions.ByID(ctx, keep); err != nil {
 		t.Errorf("live session swept: %v", err)
 	}
 }
@@ -715,7 +700,7 @@ func createLiveSession(t *testing.T, db *sqlite.DB, userID uuid.UUID) uuid.UUID 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sqlite.NewSessionRepository(db).Create(context.Background(), s); err != nil {
+	if err := sqlite.NewRepos(db).Sessions.Create(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	return s.ID()

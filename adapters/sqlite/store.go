@@ -27,22 +27,23 @@ func (c Config) Open(ctx context.Context) (*storage.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &storage.Store{
-		Tx:         NewTxManager(db),
-		Repos:      NewPoolRepos(db),
-		Limiter:    NewRateLimiter(db),
-		Settings:   NewSettings(db),
-		Retention:  NewRetention(db),
-		AuditTrail: NewAuditLog(db),
-		Info:       NewStoreInfo(db),
-		Ready:      db.Ping,
+	st := open(db)
+	st.SecretKeyFile = c.SecretKeyFile
+	return st, nil
+}
+
+// open is the store on db.
+func open(db *DB) *storage.Store {
+	return store(db).Storage(storage.Store{
+		Tx:      NewTxManager(db),
+		Limiter: NewRateLimiter(db),
+		Ready:   db.Ping,
 		Conns: []storage.ConnGroup{
 			{Name: "sqlite_writer", Stats: func() storage.ConnStats { w, _ := db.PoolStats(); return connStats(w) }},
 			{Name: "sqlite_readers", Stats: func() storage.ConnStats { _, r := db.PoolStats(); return connStats(r) }},
 		},
-		SecretKeyFile: c.SecretKeyFile,
-		Close:         func() { _ = db.Close() },
-	}, nil
+		Close: func() { _ = db.Close() },
+	})
 }
 
 func connStats(s sql.DBStats) storage.ConnStats {

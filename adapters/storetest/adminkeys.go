@@ -40,8 +40,7 @@ func diffAdminKey(got, want app.AdminKey) error {
 // ownKeys lists the keys whose names start with prefix, in List's order.
 func ownKeys(t *testing.T, s Store, prefix string) []app.AdminKey {
 	t.Helper()
-	all, err := s.Repos.AdminKeys.List(testCtx(t))
-	must(t, err)
+	all := mustGet(s.Repos.AdminKeys.List(testCtx(t)))(t)
 	var own []app.AdminKey
 	for _, k := range all {
 		if strings.HasPrefix(k.Name, prefix) {
@@ -78,18 +77,13 @@ func testAdminKeys(t *testing.T, s Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Within = %v, want fn's error", err)
 	}
-	if _, err := store.ByHash(ctx, rolledBack.Hash); !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("ByHash of a rolled-back key: %v, want ErrAdminKeyNotFound", err)
-	}
+	wantErr(t, errOf(store.ByHash(ctx, rolledBack.Hash)), app.ErrAdminKeyNotFound, "ByHash of a rolled-back key")
 
 	for _, k := range []app.AdminKey{ops, upper, ci} {
-		got, err := store.ByHash(ctx, k.Hash)
-		must(t, err)
+		got := mustGet(store.ByHash(ctx, k.Hash))(t)
 		must(t, diffAdminKey(got, k))
 	}
-	if _, err := store.ByHash(ctx, randomHash(t)); !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("ByHash(unknown): %v, want ErrAdminKeyNotFound", err)
-	}
+	wantErr(t, errOf(store.ByHash(ctx, randomHash(t))), app.ErrAdminKeyNotFound, "ByHash(unknown)")
 
 	want := []app.AdminKey{upper, ci, ops} // "Ops" < "ci-1" < "ops" in byte order
 	if !slices.IsSortedFunc(want, func(a, b app.AdminKey) int { return strings.Compare(a.Name, b.Name) }) {
@@ -102,18 +96,14 @@ func testAdminKeys(t *testing.T, s Store) {
 			t.Fatalf("List: %d of this case's keys, want %d", len(got), len(want))
 		}
 		for i := range got {
-			if err := diffAdminKey(got[i], want[i]); err != nil {
-				t.Fatalf("List[%d]: %v", i, err)
-			}
+			mustf(t, diffAdminKey(got[i], want[i]), "List[%d]", i)
 		}
 	}
 	checkList(want)
 
 	// A duplicate hash is refused too.
 	dupHash := app.AdminKey{Name: p + "other", Hash: ops.Hash, CreatedAt: t0}
-	if err := store.Create(ctx, dupHash); !errors.Is(err, app.ErrAdminKeyExists) {
-		t.Fatalf("Create with a taken hash: %v, want ErrAdminKeyExists", err)
-	}
+	wantErr(t, store.Create(ctx, dupHash), app.ErrAdminKeyExists, "Create with a taken hash")
 
 	// Revoke: the key stays, listed and found by hash, with its time.
 	at := t0.Add(time.Minute)
@@ -124,23 +114,17 @@ func testAdminKeys(t *testing.T, s Store) {
 	} else if err := diffAdminKey(got, ops); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Revoke(ctx, ops.Name, at.Add(time.Minute)); !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("second Revoke: %v, want ErrAdminKeyNotFound", err)
-	}
+	wantErr(t, store.Revoke(ctx, ops.Name, at.Add(time.Minute)), app.ErrAdminKeyNotFound, "second Revoke")
 	if got, err := store.ByHash(ctx, ops.Hash); err != nil || !equalTimePtr(got.RevokedAt, &at) {
 		t.Fatalf("second Revoke moved the revoked time to %s (%v)", fmtTimePtr(got.RevokedAt), err)
 	}
-	if err := store.Revoke(ctx, p+"never-made", at); !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("Revoke(unknown): %v, want ErrAdminKeyNotFound", err)
-	}
+	wantErr(t, store.Revoke(ctx, p+"never-made", at), app.ErrAdminKeyNotFound, "Revoke(unknown)")
 	// In a transaction.
 	atCI := at.Add(time.Second)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Revoke(ctx, ci.Name, atCI) })
 	ci.RevokedAt = &atCI
 	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Revoke(ctx, ci.Name, atCI) })
-	if !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("second Revoke in a transaction: %v, want ErrAdminKeyNotFound", err)
-	}
+	wantErr(t, err, app.ErrAdminKeyNotFound, "second Revoke in a transaction")
 	checkList([]app.AdminKey{upper, ci, ops})
 }
 
@@ -152,21 +136,13 @@ func testAdminKeyNamesNeverReused(t *testing.T, s Store) {
 	name := keyPrefix() + "deploy"
 	first := newAdminKey(t, name, now())
 	must(t, store.Create(ctx, first))
-	if err := store.Create(ctx, newAdminKey(t, name, now())); !errors.Is(err, app.ErrAdminKeyExists) {
-		t.Fatalf("Create of a live key's name: %v, want ErrAdminKeyExists", err)
-	}
+	wantErr(t, store.Create(ctx, newAdminKey(t, name, now())), app.ErrAdminKeyExists, "Create of a live key's name")
 	must(t, store.Revoke(ctx, name, now()))
 	again := newAdminKey(t, name, now())
-	if err := store.Create(ctx, again); !errors.Is(err, app.ErrAdminKeyExists) {
-		t.Fatalf("Create of a revoked key's name: %v, want ErrAdminKeyExists", err)
-	}
+	wantErr(t, store.Create(ctx, again), app.ErrAdminKeyExists, "Create of a revoked key's name")
 	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.AdminKeys.Create(ctx, again) })
-	if !errors.Is(err, app.ErrAdminKeyExists) {
-		t.Fatalf("Create of a revoked key's name in a transaction: %v, want ErrAdminKeyExists", err)
-	}
-	if _, err := store.ByHash(ctx, again.Hash); !errors.Is(err, app.ErrAdminKeyNotFound) {
-		t.Fatalf("the refused key was stored: %v", err)
-	}
+	wantErr(t, err, app.ErrAdminKeyExists, "Create of a revoked key's name in a transaction")
+	wantErr(t, errOf(store.ByHash(ctx, again.Hash)), app.ErrAdminKeyNotFound, "the refused key was stored")
 	if got := ownKeys(t, s, name); len(got) != 1 || got[0].Hash != first.Hash || got[0].RevokedAt == nil {
 		t.Fatalf("keys called %s: %+v, want only the first, revoked", name, got)
 	}
@@ -202,7 +178,6 @@ func testAdminKeyConcurrentCreate(t *testing.T, s Store) {
 		t.Fatalf("%d creates of one name succeeded, want 1", won.Load())
 	}
 	winner := int(winnerIdx.Load())
-	got, err := s.Repos.AdminKeys.ByHash(ctx, keys[winner].Hash)
-	must(t, err)
+	got := mustGet(s.Repos.AdminKeys.ByHash(ctx, keys[winner].Hash))(t)
 	must(t, diffAdminKey(got, keys[winner]))
 }

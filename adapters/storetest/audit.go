@@ -60,9 +60,7 @@ func recordsOf(t *testing.T, s Store, userID uuid.UUID) []audit.Record {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("Walk: %v", err)
-	}
+	mustf(t, err, "Walk")
 	return out
 }
 
@@ -239,9 +237,7 @@ func testAuditTamperDetected(t *testing.T, s Store) {
 
 	exec := func(t *testing.T, sql string, args ...any) {
 		t.Helper()
-		if err := s.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
+		mustf(t, s.Exec(ctx, sql, args...), "%s", sql)
 	}
 	// restore puts A back as it was appended: C's event, A's links.
 	restore := func(t *testing.T) {

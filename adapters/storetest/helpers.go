@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -34,16 +35,12 @@ const passwordHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"
 
 func randomEmail(t *testing.T) user.Email {
 	t.Helper()
-	e, err := user.ParseEmail("u-" + uuid.NewString() + "@example.com")
-	must(t, err)
-	return e
+	return mustGet(user.ParseEmail("u-" + uuid.NewString() + "@example.com"))(t)
 }
 
 func newUser(t *testing.T) *user.User {
 	t.Helper()
-	u, err := user.New(uuid.New(), randomEmail(t), passwordHash, now())
-	must(t, err)
-	return u
+	return mustGet(user.New(uuid.New(), randomEmail(t), passwordHash, now()))(t)
 }
 
 // createUser stores a new user through the store-bound repository.
@@ -63,8 +60,7 @@ func createSession(t *testing.T, s Store, userID uuid.UUID, created time.Time) *
 
 func createSessionTTL(t *testing.T, s Store, userID uuid.UUID, created time.Time, ttl time.Duration) *session.Session {
 	t.Helper()
-	sess, err := session.New(uuid.New(), userID, created, ttl, "test-agent", "192.0.2.1")
-	must(t, err)
+	sess := mustGet(session.New(uuid.New(), userID, created, ttl, "test-agent", "192.0.2.1"))(t)
 	must(t, s.Repos.Sessions.Create(testCtx(t), sess))
 	return sess
 }
@@ -84,12 +80,19 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// mustf fails the test on err, saying what was tried (a format and its
+// arguments).
+func mustf(t *testing.T, err error, format string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf(format+": %v", append(args, err)...)
+	}
+}
+
 // within runs fn in a transaction and fails the test on error.
 func within(t *testing.T, s Store, fn func(ctx context.Context, r app.Repos) error) {
 	t.Helper()
-	if err := s.Tx.Within(testCtx(t), fn); err != nil {
-		t.Fatalf("Within: %v", err)
-	}
+	mustf(t, s.Tx.Within(testCtx(t), fn), "Within")
 }
 
 // race runs fn(i) for i in [0, n) in n goroutines released together, and
@@ -120,4 +123,25 @@ func fmtTimePtr(p *time.Time) string {
 		return "<nil>"
 	}
 	return p.Format(time.RFC3339Nano)
+}
+
+// wantErr fails the test, saying what was tried, unless err is target.
+func wantErr(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: %v, want %v", what, err, target)
+	}
+}
+
+// errOf is the error of a call that returns a value too.
+func errOf[T any](_ T, err error) error { return err }
+
+// mustGet is a call's value, failing the test on its error:
+// mustGet(f(...))(t).
+func mustGet[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		must(t, err)
+		return v
+	}
 }

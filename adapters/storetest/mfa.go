@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -48,9 +47,7 @@ func sealedSecret(t *testing.T) []byte {
 
 func pendingTOTP(t *testing.T, userID uuid.UUID, at time.Time) *mfa.TOTP {
 	t.Helper()
-	f, err := mfa.NewPending(userID, sealedSecret(t), at)
-	must(t, err)
-	return f
+	return mustGet(mfa.NewPending(userID, sealedSecret(t), at))(t)
 }
 
 // enrolled stores a confirmed factor for a new user, with step as its last
@@ -71,9 +68,7 @@ func enrolled(t *testing.T, s Store, step int64) (uuid.UUID, *mfa.TOTP) {
 func readTOTP(t *testing.T, s Store, userID uuid.UUID) *mfa.TOTP {
 	t.Helper()
 	f, err := s.Repos.MFA.TOTP(testCtx(t), userID)
-	if err != nil {
-		t.Fatalf("TOTP: %v", err)
-	}
+	mustf(t, err, "TOTP")
 	return f
 }
 
@@ -90,9 +85,7 @@ func stepOf(f *mfa.TOTP) string {
 func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
-	if _, err := s.Repos.MFA.TOTP(ctx, u.ID()); !errors.Is(err, mfa.ErrNotFound) {
-		t.Fatalf("TOTP of a user without one: %v, want mfa.ErrNotFound", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.TOTP(ctx, u.ID())), mfa.ErrNotFound, "TOTP of a user without one")
 	t0 := now()
 	first := pendingTOTP(t, u.ID(), t0)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.MFA.PutPendingTOTP(ctx, first) })
@@ -102,9 +95,7 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	}
 
 	second := pendingTOTP(t, u.ID(), t0.Add(time.Minute))
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, second); err != nil {
-		t.Fatalf("replacing a pending factor: %v", err)
-	}
+	mustf(t, s.Repos.MFA.PutPendingTOTP(ctx, second), "replacing a pending factor")
 	got = readTOTP(t, s, u.ID())
 	if !bytes.Equal(got.SealedSecret(), second.SealedSecret()) || !got.CreatedAt().Equal(t0.Add(time.Minute)) {
 		t.Fatal("the pending factor was not replaced")
@@ -128,15 +119,11 @@ func testMFAPendingAndConfirm(t *testing.T, s Store) {
 	wantBool(t, false, "confirming twice")(s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), second.SealedSecret(), now(), 200))
 	// Confirmed: starting again is refused, in a transaction too, and the
 	// factor stays as it was.
-	if err := s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())); !errors.Is(err, mfa.ErrAlreadyEnabled) {
-		t.Fatalf("PutPendingTOTP over a confirmed factor: %v, want mfa.ErrAlreadyEnabled", err)
-	}
+	wantErr(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now())), mfa.ErrAlreadyEnabled, "PutPendingTOTP over a confirmed factor")
 	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		return r.MFA.PutPendingTOTP(ctx, pendingTOTP(t, u.ID(), now()))
 	})
-	if !errors.Is(err, mfa.ErrAlreadyEnabled) {
-		t.Fatalf("PutPendingTOTP over a confirmed factor in a transaction: %v", err)
-	}
+	wantErr(t, err, mfa.ErrAlreadyEnabled, "PutPendingTOTP over a confirmed factor in a transaction")
 	got = readTOTP(t, s, u.ID())
 	if !got.Enabled() || !bytes.Equal(got.SealedSecret(), second.SealedSecret()) || *got.LastUsedStep() != 100 {
 		t.Fatal("the confirmed factor changed")
@@ -243,8 +230,7 @@ func addLoginToken(t *testing.T, s Store, userID uuid.UUID, at time.Time) *mfa.L
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	lt, err := mfa.IssueLoginToken(randomHash(t), userID, b, at)
-	must(t, err)
+	lt := mustGet(mfa.IssueLoginToken(randomHash(t), userID, b, at))(t)
 	must(t, s.Repos.MFA.AddLoginToken(testCtx(t), lt))
 	return lt
 }
@@ -275,9 +261,7 @@ func testMFADelete(t *testing.T, s Store) {
 	if !was {
 		t.Fatal("DeleteTOTP of a confirmed factor reported none")
 	}
-	if _, err := s.Repos.MFA.TOTP(ctx, id); !errors.Is(err, mfa.ErrNotFound) {
-		t.Fatalf("factor after DeleteTOTP: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.TOTP(ctx, id)), mfa.ErrNotFound, "factor after DeleteTOTP")
 	for _, c := range []struct {
 		table string
 		user  uuid.UUID
@@ -294,9 +278,7 @@ func testMFADelete(t *testing.T, s Store) {
 	pending := createUser(t, s)
 	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
 	wantBool(t, false, "DeleteTOTP of a pending factor (MFA was not on)")(s.Repos.MFA.DeleteTOTP(ctx, pending.ID()))
-	if _, err := s.Repos.MFA.TOTP(ctx, pending.ID()); !errors.Is(err, mfa.ErrNotFound) {
-		t.Fatalf("pending factor after DeleteTOTP: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.TOTP(ctx, pending.ID())), mfa.ErrNotFound, "pending factor after DeleteTOTP")
 }
 
 // EnabledAmong names exactly the users with a confirmed factor.
@@ -306,8 +288,7 @@ func testMFAEnabledAmong(t *testing.T, s Store) {
 	on2, _ := enrolled(t, s, 1)
 	pending, none := createUser(t, s), createUser(t, s)
 	must(t, s.Repos.MFA.PutPendingTOTP(ctx, pendingTOTP(t, pending.ID(), now())))
-	got, err := s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()})
-	must(t, err)
+	got := mustGet(s.Repos.MFA.EnabledAmong(ctx, []uuid.UUID{on1, pending.ID(), none.ID(), on2, on1, uuid.New()}))(t)
 	if len(got) != 2 || !got[on1] || !got[on2] {
 		t.Fatalf("EnabledAmong = %v, want exactly %s and %s", got, on1, on2)
 	}
@@ -381,9 +362,7 @@ func testMFAConcurrentRecoveryCode(t *testing.T, s Store) {
 func testMFALoginToken(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	u := createUser(t, s)
-	if _, err := s.Repos.MFA.LoginToken(ctx, randomHash(t)); !errors.Is(err, mfa.ErrLoginTokenInvalid) {
-		t.Fatalf("LoginToken of an unknown hash: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.MFA.LoginToken(ctx, randomHash(t))), mfa.ErrLoginTokenInvalid, "LoginToken of an unknown hash")
 	t0 := now()
 	lt := addLoginToken(t, s, u.ID(), t0)
 	got, err := s.Repos.MFA.LoginToken(ctx, lt.Hash())
@@ -454,8 +433,7 @@ func testMFASession(t *testing.T, s Store) {
 	u := createUser(t, s)
 	created := now().Add(-time.Hour)
 	plain := createSession(t, s, u.ID(), created)
-	second, err := session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9")
-	must(t, err)
+	second := mustGet(session.New(uuid.New(), u.ID(), created, 2*time.Hour, "agent", "192.0.2.9"))(t)
 	proved := created.Add(time.Minute)
 	second.Proved(session.MethodOTP, proved)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.Create(ctx, second) })
@@ -468,15 +446,12 @@ func testMFASession(t *testing.T, s Store) {
 	want := map[uuid.UUID][]string{plain.ID(): {"pwd"}, second.ID(): {"pwd", "otp"}}
 	at := map[uuid.UUID]time.Time{plain.ID(): created, second.ID(): proved}
 	for id := range want {
-		got, err := s.Repos.Sessions.ByID(ctx, id)
-		must(t, err)
+		got := mustGet(s.Repos.Sessions.ByID(ctx, id))(t)
 		check("ByID", got, want[id], at[id])
-		b, err := s.Repos.Sessions.ForBearer(ctx, id)
-		must(t, err)
+		b := mustGet(s.Repos.Sessions.ForBearer(ctx, id))(t)
 		check("ForBearer", b.Session, want[id], at[id])
 	}
-	live, err := s.Repos.Sessions.ListActive(ctx, u.ID(), now())
-	must(t, err)
+	live := mustGet(s.Repos.Sessions.ListActive(ctx, u.ID(), now()))(t)
 	if len(live) != 2 {
 		t.Fatalf("ListActive: %d sessions", len(live))
 	}
@@ -494,8 +469,7 @@ func testMFASession(t *testing.T, s Store) {
 		cur.Proved(session.MethodOTP, later)
 		return r.Sessions.Update(ctx, cur)
 	})
-	got, err := s.Repos.Sessions.ByID(ctx, plain.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Sessions.ByID(ctx, plain.ID()))(t)
 	check("after Update", got, []string{"pwd", "otp"}, later)
 }
 

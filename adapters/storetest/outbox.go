@@ -58,8 +58,7 @@ func enqueue(t *testing.T, s Store, m app.OutboundMail, at time.Time) {
 // in the order Claim gave them.
 func claim(t *testing.T, s Store, at time.Time, limit int, lease time.Duration, want map[uuid.UUID]app.OutboundMail) []app.OutboxMessage {
 	t.Helper()
-	batch, err := s.Repos.Outbox.Claim(testCtx(t), at, limit, lease)
-	must(t, err)
+	batch := mustGet(s.Repos.Outbox.Claim(testCtx(t), at, limit, lease))(t)
 	var own []app.OutboxMessage
 	for _, m := range batch {
 		if _, ok := want[m.ID]; ok {
@@ -88,18 +87,11 @@ func diffMessage(got app.OutboxMessage, want app.OutboundMail, created time.Time
 	return nil
 }
 
-func countPending(t *testing.T, s Store) int {
-	t.Helper()
-	n, err := s.Repos.Outbox.CountPending(testCtx(t))
-	must(t, err)
-	return n
-}
-
 func testOutboxEnqueue(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	epoch := outboxYear(1991)
 	u := createUser(t, s)
-	before := countPending(t, s)
+	before := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 
 	m := newMail(u.ID())
 	enqueue(t, s, m, epoch)
@@ -118,7 +110,7 @@ func testOutboxEnqueue(t *testing.T, s Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Within = %v, want fn's error", err)
 	}
-	if n := countPending(t, s); n != before+2 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != before+2 {
 		t.Fatalf("CountPending = %d, want %d + 2", n, before)
 	}
 
@@ -132,7 +124,7 @@ func testOutboxEnqueue(t *testing.T, s Store) {
 	}
 	must(t, diffMessage(got[0], m, epoch, 1))
 	must(t, diffMessage(got[1], anon, epoch.Add(time.Second), 1))
-	if n := countPending(t, s); n != before+2 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != before+2 {
 		t.Fatalf("CountPending after claiming = %d, want %d + 2 (claimed is still pending)", n, before)
 	}
 }
@@ -189,7 +181,7 @@ func testOutboxConcurrentClaims(t *testing.T, s Store) {
 		enqueue(t, s, m, epoch.Add(time.Duration(i)*time.Microsecond))
 	}
 	want := byID(all...)
-	pending := countPending(t, s)
+	pending := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	at, lease := epoch.Add(time.Minute), time.Hour
 
 	const workers = 4
@@ -237,7 +229,7 @@ func testOutboxConcurrentClaims(t *testing.T, s Store) {
 			t.Fatalf("message %s never claimed", id)
 		}
 	}
-	if n := countPending(t, s); n != pending {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending {
 		t.Fatalf("CountPending = %d after claiming, want %d (claimed is still pending)", n, pending)
 	}
 
@@ -266,10 +258,10 @@ func testOutboxMarkSent(t *testing.T, s Store) {
 	epoch := outboxYear(1994)
 	m := newMail(createUser(t, s).ID())
 	enqueue(t, s, m, epoch)
-	pending := countPending(t, s)
+	pending := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	at := epoch.Add(time.Second)
 	must(t, s.Repos.Outbox.MarkSent(ctx, m.ID, at))
-	if n := countPending(t, s); n != pending-1 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending-1 {
 		t.Fatalf("CountPending = %d after MarkSent, want %d", n, pending-1)
 	}
 	if got := claim(t, s, epoch.Add(time.Hour), 1000, time.Hour, byID(m)); len(got) != 0 {
@@ -308,10 +300,10 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 
 	retry := newMail(uuid.Nil)
 	enqueue(t, s, retry, epoch)
-	pending := countPending(t, s)
+	pending := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	next := epoch.Add(time.Minute)
 	must(t, outbox.MarkFailed(ctx, retry.ID, "smtp: 451 try later", next, false))
-	if n := countPending(t, s); n != pending {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending {
 		t.Fatalf("CountPending = %d after MarkFailed(retry), want %d", n, pending)
 	}
 	if got := claim(t, s, next.Add(-time.Microsecond), 1000, time.Hour, byID(retry)); len(got) != 0 {
@@ -331,10 +323,10 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 
 	dead := newMail(uuid.Nil)
 	enqueue(t, s, dead, epoch)
-	pending = countPending(t, s)
+	pending = mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t)
 	long := strings.Repeat("é", 800) + "\x00" // 1600 bytes, with a NUL no text column takes
 	must(t, outbox.MarkFailed(ctx, dead.ID, long, next, true))
-	if n := countPending(t, s); n != pending-1 {
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); n != pending-1 {
 		t.Fatalf("CountPending = %d after giving up, want %d", n, pending-1)
 	}
 	if got := claim(t, s, epoch.AddDate(0, 6, 0), 1000, time.Hour, byID(dead)); len(got) != 0 {
@@ -357,21 +349,14 @@ func testOutboxMarkFailed(t *testing.T, s Store) {
 	}
 }
 
-func outboxStats(t *testing.T, s Store) app.OutboxStats {
-	t.Helper()
-	st, err := s.Repos.Outbox.Stats(testCtx(t))
-	must(t, err)
-	return st
-}
-
 // Stats counts what CountPending counts (claimed and retrying messages
 // included) and finds the creation time of the oldest, whatever its due
 // time; this case's year is older than any other mail of the suite.
 func testOutboxStats(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	epoch := outboxYear(1980)
-	before := outboxStats(t, s)
-	if n := countPending(t, s); before.Pending != n {
+	before := mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
+	if n := mustGet(s.Repos.Outbox.CountPending(testCtx(t)))(t); before.Pending != n {
 		t.Fatalf("Stats.Pending = %d, CountPending = %d", before.Pending, n)
 	}
 	if before.Pending == 0 && !before.OldestPending.IsZero() {
@@ -387,7 +372,7 @@ func testOutboxStats(t *testing.T, s Store) {
 		t.Fatalf("claimed %d, want 1", len(got))
 	}
 	must(t, s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 451 try later", epoch.AddDate(0, 1, 0), false))
-	st := outboxStats(t, s)
+	st := mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
 	if st.Pending != before.Pending+2 || !st.OldestPending.Equal(epoch) {
 		t.Fatalf("Stats = %+v, want %d pending, the oldest created at %v", st, before.Pending+2, epoch)
 	}
@@ -396,13 +381,13 @@ func testOutboxStats(t *testing.T, s Store) {
 	}
 
 	must(t, s.Repos.Outbox.MarkFailed(ctx, older.ID, "smtp: 550 no such user", epoch, true))
-	st = outboxStats(t, s)
+	st = mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
 	if st.Pending != before.Pending+1 || !st.OldestPending.Equal(epoch.Add(time.Minute)) {
 		t.Fatalf("Stats after giving up the oldest = %+v, want %d pending, the oldest created at %v", st, before.Pending+1, epoch.Add(time.Minute))
 	}
 
 	must(t, s.Repos.Outbox.MarkSent(ctx, younger.ID, epoch.Add(2*time.Minute)))
-	st = outboxStats(t, s)
+	st = mustGet(s.Repos.Outbox.Stats(testCtx(t)))(t)
 	if st.Pending != before.Pending || !st.OldestPending.Equal(before.OldestPending) {
 		t.Fatalf("Stats after sending the rest = %+v, want %+v", st, before)
 	}

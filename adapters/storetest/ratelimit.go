@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/google/uuid"
 )
 
@@ -34,18 +35,18 @@ func assertCount(t *testing.T, s Store, key string, want int) {
 	t.Helper()
 	ctx := testCtx(t)
 	if want > 0 {
-		if blocked, _, err := s.RateLimiter.Blocked(ctx, key, want); err != nil || !blocked {
+		if blocked, _, err := s.Limiter.Blocked(ctx, key, want); err != nil || !blocked {
 			t.Fatalf("Blocked(%d) = %v, %v: count below %d", want, blocked, err, want)
 		}
 	}
-	if blocked, _, err := s.RateLimiter.Blocked(ctx, key, want+1); err != nil || blocked {
+	if blocked, _, err := s.Limiter.Blocked(ctx, key, want+1); err != nil || blocked {
 		t.Fatalf("Blocked(%d) = %v, %v: count above %d", want+1, blocked, err, want)
 	}
 }
 
 func testRateLimiterHitLimit(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	key := rateKey()
 	for i := 1; i <= 3; i++ {
 		allowed, retry, err := rl.Hit(ctx, key, 3, time.Minute)
@@ -53,13 +54,7 @@ func testRateLimiterHitLimit(t *testing.T, s Store) {
 			t.Fatalf("hit %d: allowed=%v retry=%v err=%v", i, allowed, retry, err)
 		}
 	}
-	allowed, retry, err := rl.Hit(ctx, key, 3, time.Minute)
-	if err != nil || allowed {
-		t.Fatalf("hit 4: allowed=%v err=%v", allowed, err)
-	}
-	if retry <= 0 || retry > time.Minute {
-		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
-	}
+	hitRefused(t, rl, key, 3, "hit 4")
 	assertCount(t, s, key, 4)
 	// Other keys are independent.
 	if allowed, _, err := rl.Hit(ctx, rateKey(), 3, time.Minute); err != nil || !allowed {
@@ -69,7 +64,7 @@ func testRateLimiterHitLimit(t *testing.T, s Store) {
 
 func testRateLimiterBlockedAndReset(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	key := rateKey()
 	if blocked, retry, err := rl.Blocked(ctx, key, 3); err != nil || blocked || retry != 0 {
 		t.Fatalf("unknown key blocked=%v retry=%v err=%v", blocked, retry, err)
@@ -103,9 +98,7 @@ func testRateLimiterBlockedAndReset(t *testing.T, s Store) {
 	if allowed, _, err := rl.Hit(ctx, key, 1, time.Minute); err != nil || !allowed {
 		t.Fatalf("after Reset: allowed=%v err=%v", allowed, err)
 	}
-	if err := rl.Reset(ctx, rateKey()); err != nil {
-		t.Fatalf("Reset of an unknown key: %v", err)
-	}
+	mustf(t, rl.Reset(ctx, rateKey()), "Reset of an unknown key")
 }
 
 // Concurrent hits on one key are each counted once: with limit L exactly L
@@ -116,7 +109,7 @@ func testRateLimiterConcurrentHits(t *testing.T, s Store) {
 	const hits, limit = 20, 5
 	var allowed atomic.Int32
 	race(hits, func(int) {
-		ok, _, err := s.RateLimiter.Hit(ctx, key, limit, time.Minute)
+		ok, _, err := s.Limiter.Hit(ctx, key, limit, time.Minute)
 		if err != nil {
 			t.Error(err)
 		}
@@ -134,7 +127,7 @@ func testRateLimiterConcurrentHits(t *testing.T, s Store) {
 // starts a new window, of the length that hit asks for, counting from 1.
 func testRateLimiterWindowExpiry(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	key := rateKey()
 	if allowed, _, err := rl.Hit(ctx, key, 1, shortWindow); err != nil || !allowed {
 		t.Fatalf("first hit: allowed=%v err=%v", allowed, err)
@@ -146,13 +139,7 @@ func testRateLimiterWindowExpiry(t *testing.T, s Store) {
 	if allowed, _, err := rl.Hit(ctx, key, 1, time.Minute); err != nil || !allowed {
 		t.Fatalf("first hit of the new window: allowed=%v err=%v", allowed, err)
 	}
-	allowed, retry, err := rl.Hit(ctx, key, 1, time.Minute)
-	if err != nil || allowed {
-		t.Fatalf("second hit of the new (one-minute) window: allowed=%v err=%v", allowed, err)
-	}
-	if retry <= 0 || retry > time.Minute {
-		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
-	}
+	hitRefused(t, rl, key, 1, "second hit of the new (one-minute) window")
 	assertCount(t, s, key, 2)
 }
 
@@ -160,7 +147,7 @@ func testRateLimiterWindowExpiry(t *testing.T, s Store) {
 // and keeps the others as they are.
 func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	expired := []string{rateKey(), rateKey(), rateKey()}
 	for _, k := range expired {
 		if _, _, err := rl.Hit(ctx, k, 3, shortWindow); err != nil {
@@ -174,8 +161,7 @@ func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 		}
 	}
 	time.Sleep(windowEnded)
-	n, err := rl.DeleteExpired(ctx)
-	must(t, err)
+	n := mustGet(rl.DeleteExpired(ctx))(t)
 	if n < len(expired) {
 		t.Fatalf("DeleteExpired = %d, want at least %d", n, len(expired))
 	}
@@ -186,7 +172,7 @@ func testRateLimiterDeleteExpired(t *testing.T, s Store) {
 }
 
 func testRateLimiterRejectsBadWindow(t *testing.T, s Store) {
-	if _, _, err := s.RateLimiter.Hit(testCtx(t), rateKey(), 1, 0); err == nil {
+	if _, _, err := s.Limiter.Hit(testCtx(t), rateKey(), 1, 0); err == nil {
 		t.Fatal("zero window accepted")
 	}
 }
@@ -196,7 +182,7 @@ func testRateLimiterRejectsBadWindow(t *testing.T, s Store) {
 // the prefix later survives, and so do keys that follow it in byte order.
 func testRateLimiterResetPrefix(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	rl := s.RateLimiter
+	rl := s.Limiter
 	base := rateKey() + ":"
 	keys := map[string]bool{} // key: whether it survives the resets below
 	for k, survives := range map[string]bool{
@@ -224,9 +210,7 @@ func testRateLimiterResetPrefix(t *testing.T, s Store) {
 		}
 	}
 	for _, p := range []string{"p%", "p_", "p\\", "é", "\U0010FFFF", "nothing-starts-so"} {
-		if err := rl.ResetPrefix(ctx, base+p); err != nil {
-			t.Fatalf("ResetPrefix(%q): %v", base+p, err)
-		}
+		mustf(t, rl.ResetPrefix(ctx, base+p), "ResetPrefix(%q)", base+p)
 	}
 	for k, survives := range keys {
 		want := 0
@@ -240,4 +224,18 @@ func testRateLimiterResetPrefix(t *testing.T, s Store) {
 		t.Fatal("ResetPrefix(\"\") accepted")
 	}
 	assertCount(t, s, base+"q", 1)
+}
+
+// hitRefused hits key in a one-minute window of limit hits and fails the
+// test, saying which hit it is, unless the hit is refused with a retry
+// within the window.
+func hitRefused(t *testing.T, rl app.RateLimiter, key string, limit int, which string) {
+	t.Helper()
+	allowed, retry, err := rl.Hit(testCtx(t), key, limit, time.Minute)
+	if err != nil || allowed {
+		t.Fatalf("%s: allowed=%v err=%v", which, allowed, err)
+	}
+	if retry <= 0 || retry > time.Minute {
+		t.Fatalf("retryAfter = %v, want within (0, 1m]", retry)
+	}
 }

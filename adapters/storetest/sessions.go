@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -71,21 +70,14 @@ func testSessionRoundTrip(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 
-	if _, err := repo.ByID(ctx, uuid.New()); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ByID unknown: %v", err)
-	}
+	wantErr(t, errOf(repo.ByID(ctx, uuid.New())), session.ErrNotFound, "ByID unknown")
 	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		_, err := r.Sessions.ByIDForChange(ctx, uuid.New())
 		return err
 	})
-	if !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ByIDForChange unknown: %v", err)
-	}
-	other, err := session.New(uuid.New(), u.ID(), now(), time.Hour, "", "")
-	must(t, err)
-	if err := repo.Update(ctx, other); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("Update unknown: %v", err)
-	}
+	wantErr(t, err, session.ErrNotFound, "ByIDForChange unknown")
+	other := mustGet(session.New(uuid.New(), u.ID(), now(), time.Hour, "", ""))(t)
+	wantErr(t, repo.Update(ctx, other), session.ErrNotFound, "Update unknown")
 }
 
 // User agent and IP come from the client: they are stored as valid UTF-8
@@ -95,11 +87,9 @@ func testSessionClientText(t *testing.T, s Store) {
 	u := createUser(t, s)
 	ua := "Mozilla/5.0 (\xff invalid UTF-8 \x00 NUL) " + strings.Repeat("é", storable.MaxText)
 	ip := "203.0.113.9\x00"
-	sess, err := session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip)
-	must(t, err)
+	sess := mustGet(session.New(uuid.New(), u.ID(), now(), time.Hour, ua, ip))(t)
 	must(t, s.Repos.Sessions.Create(ctx, sess))
-	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Sessions.ByID(ctx, sess.ID()))(t)
 	if want := storable.Text(ua, storable.MaxText); got.UserAgent() != want {
 		t.Fatalf("user agent stored as %q (%d bytes), want %q (%d bytes)", got.UserAgent(), len(got.UserAgent()), want, len(want))
 	}
@@ -123,30 +113,25 @@ func testSessionListActiveAndRevokeAll(t *testing.T, s Store) {
 	createSessionTTL(t, s, u.ID(), t0.Add(-48*time.Hour), time.Hour) // expired
 	otherSession := createSession(t, s, other.ID(), t0)
 
-	list, err := repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second))
-	must(t, err)
+	list := mustGet(repo.ListActive(ctx, u.ID(), t0.Add(5*time.Second)))(t)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s3.ID(), s2.ID(), s1.ID()}) {
 		t.Fatalf("ListActive = %v, want s3, s2, s1 (newest first)", ids)
 	}
 	must(t, diffSession(list[1], s2))
 
-	n, err := repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second))
-	must(t, err)
+	n := mustGet(repo.RevokeAll(ctx, u.ID(), s2.ID(), t0.Add(6*time.Second)))(t)
 	if n != 2 {
 		t.Fatalf("RevokeAll revoked %d, want 2", n)
 	}
-	list, err = repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second))
-	must(t, err)
+	list = mustGet(repo.ListActive(ctx, u.ID(), t0.Add(7*time.Second)))(t)
 	if ids := sessionIDs(list); !slices.Equal(ids, []uuid.UUID{s2.ID()}) {
 		t.Fatalf("after RevokeAll: %v, want only s2", ids)
 	}
-	got, err := repo.ByID(ctx, revoked.ID())
-	must(t, err)
+	got := mustGet(repo.ByID(ctx, revoked.ID()))(t)
 	if !equalTimePtr(got.RevokedAt(), revoked.RevokedAt()) {
 		t.Fatal("RevokeAll changed the time of an already revoked session")
 	}
-	got, err = repo.ByID(ctx, s1.ID())
-	must(t, err)
+	got = mustGet(repo.ByID(ctx, s1.ID()))(t)
 	if want := t0.Add(6 * time.Second); got.RevokedAt() == nil || !got.RevokedAt().Equal(want) {
 		t.Fatalf("RevokeAll revoked at %s, want %v", fmtTimePtr(got.RevokedAt()), want)
 	}
@@ -200,8 +185,7 @@ func testSessionConcurrentChanges(t *testing.T, s Store) {
 			t.Error(err)
 		}
 	})
-	got, err := s.Repos.Sessions.ByID(ctx, sess.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Sessions.ByID(ctx, sess.ID()))(t)
 	if want := t0.Add(n * time.Second); !got.LastUsedAt().Equal(want) {
 		t.Fatalf("last used %v after %d concurrent touches, want %v (an update was lost)", got.LastUsedAt(), n, want)
 	}
@@ -234,15 +218,13 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Sessions
 	rt := addRefreshToken(t, s)
-	got, err := readRefreshToken(t, s, rt)
-	must(t, err)
+	got := mustGet(readRefreshToken(t, s, rt))(t)
 	if got.Hash != rt.Hash || got.SessionID != rt.SessionID || !got.CreatedAt.Equal(rt.CreatedAt) || got.UsedAt != nil {
 		t.Fatalf("got %+v, want %+v", got, rt)
 	}
 	at := now().Add(time.Second)
 	must(t, repo.MarkRefreshTokenUsed(ctx, rt.Hash, at, nil))
-	got, err = readRefreshToken(t, s, rt)
-	must(t, err)
+	got = mustGet(readRefreshToken(t, s, rt))(t)
 	if got.UsedAt == nil || !got.UsedAt.Equal(at) || got.SealedSuccessor != nil {
 		t.Fatalf("UsedAt = %s, successor %x; want %v and none", fmtTimePtr(got.UsedAt), got.SealedSuccessor, at)
 	}
@@ -251,21 +233,14 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	usedAt := now()
 	used := app.RefreshToken{Hash: randomHash(t), SessionID: rt.SessionID, CreatedAt: usedAt.Add(-time.Minute), UsedAt: &usedAt}
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.AddRefreshToken(ctx, used) })
-	got, err = readRefreshToken(t, s, used)
-	must(t, err)
+	got = mustGet(readRefreshToken(t, s, used))(t)
 	if got.Hash != used.Hash || got.SessionID != used.SessionID || !got.CreatedAt.Equal(used.CreatedAt) || !equalTimePtr(got.UsedAt, used.UsedAt) {
 		t.Fatalf("got %+v, want %+v", got, used)
 	}
 
-	if _, err := readRefreshToken(t, s, app.RefreshToken{Hash: randomHash(t)}); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
-	if _, err := repo.RefreshTokenForChange(ctx, randomHash(t)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("unknown, on the store: %v", err)
-	}
-	if err := repo.MarkRefreshTokenUsed(ctx, randomHash(t), at, sealedLike(t)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("mark unknown: %v", err)
-	}
+	wantErr(t, errOf(readRefreshToken(t, s, app.RefreshToken{Hash: randomHash(t)})), session.ErrNotFound, "unknown")
+	wantErr(t, errOf(repo.RefreshTokenForChange(ctx, randomHash(t))), session.ErrNotFound, "unknown, on the store")
+	wantErr(t, repo.MarkRefreshTokenUsed(ctx, randomHash(t), at, sealedLike(t)), session.ErrNotFound, "mark unknown")
 }
 
 // Of concurrent transactions presenting one refresh token, exactly one sees
@@ -328,14 +303,12 @@ func testSessionCountActive(t *testing.T, s Store) {
 	at := t0.Add(2 * time.Second)
 	ids := []uuid.UUID{a.ID(), b.ID(), onlyEnded.ID(), none.ID(), uuid.New(), a.ID()} // a twice
 	want := map[uuid.UUID]int{a.ID(): 2, b.ID(): 1}
-	got, err := repo.CountActive(ctx, ids, at)
-	must(t, err)
+	got := mustGet(repo.CountActive(ctx, ids, at))(t)
 	if !maps.Equal(got, want) {
 		t.Fatalf("CountActive = %v, want %v", got, want)
 	}
 	for _, id := range ids {
-		list, err := repo.ListActive(ctx, id, at)
-		must(t, err)
+		list := mustGet(repo.ListActive(ctx, id, at))(t)
 		if len(list) != got[id] {
 			t.Fatalf("user %s: ListActive lists %d, CountActive counts %d", id, len(list), got[id])
 		}
@@ -383,9 +356,7 @@ func testSessionForBearer(t *testing.T, s Store) {
 	check := func(what string, wantActive, wantMFA bool, wantRevoked bool) {
 		t.Helper()
 		b, err := repo.ForBearer(ctx, sess.ID())
-		if err != nil {
-			t.Fatalf("%s: ForBearer: %v", what, err)
-		}
+		mustf(t, err, "%s: ForBearer", what)
 		if b.Session == nil || b.User == nil {
 			t.Fatalf("%s: ForBearer = %+v", what, b)
 		}
@@ -433,18 +404,14 @@ func testSessionForBearer(t *testing.T, s Store) {
 	})
 
 	// Unknown, and gone with its user.
-	if _, err := repo.ForBearer(ctx, uuid.New()); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ForBearer unknown: %v", err)
-	}
+	wantErr(t, errOf(repo.ForBearer(ctx, uuid.New())), session.ErrNotFound, "ForBearer unknown")
 	other := createUser(t, s)
 	gone := createSessionTTL(t, s, other.ID(), now(), time.Hour)
 	if _, err := repo.ForBearer(ctx, gone.ID()); err != nil {
 		t.Fatalf("ForBearer before the user's deletion: %v", err)
 	}
 	must(t, s.Repos.Users.Delete(ctx, other.ID()))
-	if _, err := repo.ForBearer(ctx, gone.ID()); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ForBearer after the user's deletion: %v", err)
-	}
+	wantErr(t, errOf(repo.ForBearer(ctx, gone.ID())), session.ErrNotFound, "ForBearer after the user's deletion")
 }
 
 // sealedLike is random bytes of the size of a sealed refresh token (a
@@ -513,8 +480,7 @@ func testForgetRefreshSuccessors(t *testing.T, s Store) {
 		rt   app.RefreshToken
 		want []byte
 	}{{past, nil}, {inGrace, inGrace.SealedSuccessor}, {unused, nil}} {
-		got, err := readRefreshToken(t, s, c.rt)
-		must(t, err)
+		got := mustGet(readRefreshToken(t, s, c.rt))(t)
 		if !bytes.Equal(got.SealedSuccessor, c.want) || !equalTimePtr(got.UsedAt, c.rt.UsedAt) {
 			t.Errorf("token used %s: successor %x, used %s; want %x", fmtTimePtr(c.rt.UsedAt), got.SealedSuccessor, fmtTimePtr(got.UsedAt), c.want)
 		}
@@ -534,21 +500,14 @@ func testSessionForBrowser(t *testing.T, s Store) {
 	sess := createSession(t, s, u.ID(), now())
 	other := createSession(t, s, u.ID(), now())
 	h := randomHash(t)
-	if _, err := repo.ForBrowser(ctx, h); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ForBrowser before the secret is set = %v, want session.ErrNotFound", err)
-	}
+	wantErr(t, errOf(repo.ForBrowser(ctx, h)), session.ErrNotFound, "ForBrowser before the secret is set")
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Sessions.SetBrowserSecret(ctx, sess.ID(), h) })
-	b, err := repo.ForBrowser(ctx, h)
-	must(t, err)
+	b := mustGet(repo.ForBrowser(ctx, h))(t)
 	if b.Session.ID() != sess.ID() || b.User.ID() != u.ID() || b.MFAEnabled || b.Session.RevokedAt() != nil {
 		t.Fatalf("ForBrowser = session %s user %s mfa %v revoked %s", b.Session.ID(), b.User.ID(), b.MFAEnabled, fmtTimePtr(b.Session.RevokedAt()))
 	}
-	if _, err := repo.ForBrowser(ctx, randomHash(t)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("ForBrowser(unknown) = %v, want session.ErrNotFound", err)
-	}
-	if err := repo.SetBrowserSecret(ctx, uuid.New(), randomHash(t)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("SetBrowserSecret(unknown session) = %v, want session.ErrNotFound", err)
-	}
+	wantErr(t, errOf(repo.ForBrowser(ctx, randomHash(t))), session.ErrNotFound, "ForBrowser(unknown)")
+	wantErr(t, repo.SetBrowserSecret(ctx, uuid.New(), randomHash(t)), session.ErrNotFound, "SetBrowserSecret(unknown session)")
 	// Revoking every session but another one revokes the browser's.
 	if n, err := repo.RevokeAll(ctx, u.ID(), other.ID(), now()); err != nil || n != 1 {
 		t.Fatalf("RevokeAll = %d, %v", n, err)

@@ -28,12 +28,14 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
-	"github.com/gatehouse-auth/gatehouse/app/keys"
-	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/google/uuid"
 )
 
 // Store is one store adapter's implementation of every storage port, on a
@@ -41,17 +43,11 @@ import (
 type Store struct {
 	// Name is "postgres" or "sqlite", for messages.
 	Name string
-	// Tx runs use-case transactions.
-	Tx app.TxManager
+	// Store is the opened store: its Tx runs use-case transactions, its
 	// Repos are bound to the store itself (no transaction): each call
-	// stands alone, as the use cases' pool-bound repositories do.
-	Repos       app.Repos
-	RateLimiter app.RateLimiter
-	Settings    keys.Settings
-	Retention   maintenance.Retention
-	AuditTrail  admin.AuditTrail
+	// stands alone, as the use cases' pool-bound repositories do, and its
 	// Ready is the readiness probe.
-	Ready func(ctx context.Context) error
+	*storage.Store
 	// Exec runs one raw SQL statement with $1, $2, ... placeholders, for
 	// tests that tamper with stored rows or set up states no port makes
 	// (an audit row edited behind the app's back). Arguments are strings,
@@ -87,6 +83,9 @@ func Run(t *testing.T, s Store) {
 // check fails the test at once when a field of s is missing.
 func (s Store) check(t *testing.T) {
 	t.Helper()
+	if s.Store == nil {
+		t.Fatal("storetest: Store.Store is not set")
+	}
 	missing := map[string]bool{
 		"Name":              s.Name == "",
 		"Tx":                s.Tx == nil,
@@ -96,7 +95,7 @@ func (s Store) check(t *testing.T) {
 		"Repos.Outbox":      s.Repos.Outbox == nil,
 		"Repos.Audit":       s.Repos.Audit == nil,
 		"Repos.AdminKeys":   s.Repos.AdminKeys == nil,
-		"RateLimiter":       s.RateLimiter == nil,
+		"Limiter":           s.Limiter == nil,
 		"Repos.SigningKeys": s.Repos.SigningKeys == nil,
 		"Repos.MFA":         s.Repos.MFA == nil,
 		"Settings":          s.Settings == nil,
@@ -142,4 +141,39 @@ func (s Store) nowSQL() string {
 		return "CAST(unixepoch('subsec') * 1000000 AS INTEGER)"
 	}
 	return "now()"
+}
+
+func init() {
+	register("Ready/Answers", testReadyAnswers)
+	register("Ready/CanceledContextIsUnavailable", testReadyCanceled)
+}
+
+func testReadyAnswers(t *testing.T, s Store) {
+	mustf(t, s.Ready(testCtx(t)), "Ready")
+}
+
+// A storage call that cannot run (here: its context is canceled) is an
+// outage, not a bug: its error matches domain.ErrUnavailable (503).
+func testReadyCanceled(t *testing.T, s Store) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	if err := s.Ready(ctx); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Ready: err = %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Repos.Users.ByID(ctx, uuid.New()); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Users.ByID: err = %v, want ErrUnavailable", err)
+	}
+	err := s.Tx.Within(ctx, func(context.Context, app.Repos) error {
+		t.Error("fn called in a transaction that cannot begin")
+		return nil
+	})
+	if !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Within: err = %v, want ErrUnavailable", err)
+	}
+	if _, _, err := s.Limiter.Hit(ctx, rateKey(), 1, 1e9); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("RateLimiter.Hit: err = %v, want ErrUnavailable", err)
+	}
+	if _, err := admin.VerifyAuditChain(ctx, s.AuditTrail); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("VerifyAuditChain: err = %v, want ErrUnavailable", err)
+	}
 }

@@ -52,9 +52,7 @@ func readToken(t *testing.T, s Store, h token.Hash) *token.OneTimeToken {
 
 func issueToken(t *testing.T, userID uuid.UUID, p token.Purpose, at time.Time) *token.OneTimeToken {
 	t.Helper()
-	tok, err := token.Issue(randomHash(t), userID, p, at, time.Hour)
-	must(t, err)
-	return tok
+	return mustGet(token.Issue(randomHash(t), userID, p, at, time.Hour))(t)
 }
 
 func addToken(t *testing.T, s Store, tok *token.OneTimeToken) {
@@ -68,8 +66,7 @@ func testTokenAddAndRead(t *testing.T, s Store) {
 	u := createUser(t, s)
 	t0 := now()
 
-	reg, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$chosen-at-registration", t0, time.Hour)
-	must(t, err)
+	reg := mustGet(token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$chosen-at-registration", t0, time.Hour))(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, reg) })
 	got := readToken(t, s, reg.Hash())
 	must(t, diffToken(got, reg))
@@ -116,9 +113,7 @@ func testTokenUseRoundTrip(t *testing.T, s Store) {
 		})
 	}
 	must(t, use())
-	if err := use(); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("second use: %v, want ErrInvalidToken", err)
-	}
+	wantErr(t, use(), domain.ErrInvalidToken, "second use")
 	if got := readToken(t, s, tok.Hash()); got.UsedAt() == nil || !got.UsedAt().Equal(usedAt) {
 		t.Fatalf("used_at = %s, want %v", fmtTimePtr(got.UsedAt()), usedAt)
 	}
@@ -132,8 +127,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	t0 := now()
 
 	verify1 := issueToken(t, u.ID(), token.PurposeVerifyEmail, t0)
-	verify2, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$reg", t0.Add(time.Second), time.Hour)
-	must(t, err)
+	verify2 := mustGet(token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$reg", t0.Add(time.Second), time.Hour))(t)
 	reset := issueToken(t, u.ID(), token.PurposeResetPassword, t0)
 	earlier := t0.Add(-time.Minute)
 	usedReset := token.Rehydrate(randomHash(t), u.ID(), token.PurposeResetPassword, t0.Add(-time.Hour), t0, &earlier, "", "")
@@ -148,9 +142,7 @@ func testTokenInvalidateUnused(t *testing.T, s Store) {
 	}
 	invalidate := func(at time.Time, purposes ...token.Purpose) int {
 		t.Helper()
-		n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...)
-		must(t, err)
-		return n
+		return mustGet(s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, purposes...))(t)
 	}
 
 	if n := invalidate(t0.Add(time.Minute)); n != 0 {
@@ -237,9 +229,7 @@ func testTokenInvalidateThenAdd(t *testing.T, s Store) {
 	if got.UsedAt() == nil || !got.UsedAt().Equal(newReset.CreatedAt()) {
 		t.Fatalf("old token used_at = %s, want %v", fmtTimePtr(got.UsedAt()), newReset.CreatedAt())
 	}
-	if err := got.Use(token.PurposeResetPassword, t0.Add(3*time.Second)); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("old token still usable: %v", err)
-	}
+	wantErr(t, got.Use(token.PurposeResetPassword, t0.Add(3*time.Second)), domain.ErrInvalidToken, "old token still usable")
 	for _, tok := range []*token.OneTimeToken{verify, newReset} {
 		got := readToken(t, s, tok.Hash())
 		if got.UsedAt() != nil {
@@ -257,18 +247,12 @@ func testTokenUnknown(t *testing.T, s Store) {
 		_, err := r.Tokens.ByHashForChange(ctx, randomHash(t))
 		return err
 	})
-	if !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("ByHashForChange in a transaction: %v", err)
-	}
-	if _, err := s.Repos.Tokens.ByHashForChange(ctx, randomHash(t)); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("ByHashForChange on the store: %v", err)
-	}
+	wantErr(t, err, domain.ErrInvalidToken, "ByHashForChange in a transaction")
+	wantErr(t, errOf(s.Repos.Tokens.ByHashForChange(ctx, randomHash(t))), domain.ErrInvalidToken, "ByHashForChange on the store")
 	u := createUser(t, s)
 	tok := issueToken(t, u.ID(), token.PurposeVerifyEmail, now())
 	must(t, tok.Use(token.PurposeVerifyEmail, now()))
-	if err := s.Repos.Tokens.MarkUsed(ctx, tok); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("MarkUsed of a token never added: %v", err)
-	}
+	wantErr(t, s.Repos.Tokens.MarkUsed(ctx, tok), domain.ErrInvalidToken, "MarkUsed of a token never added")
 }
 
 // Of concurrent transactions consuming one token, exactly one succeeds; the
@@ -353,8 +337,7 @@ func testTokenUsedForgetsPassword(t *testing.T, s Store) {
 	u := createUser(t, s)
 	t0 := now()
 	issue := func() *token.OneTimeToken {
-		tok, err := token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$pending", t0, time.Hour)
-		must(t, err)
+		tok := mustGet(token.IssueForRegistration(randomHash(t), u.ID(), "$argon2id$pending", t0, time.Hour))(t)
 		addToken(t, s, tok)
 		return tok
 	}
@@ -388,8 +371,7 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 	u := createUser(t, s)
 	t0 := now()
 	newEmail := randomEmail(t).String()
-	change, err := token.IssueForEmailChange(randomHash(t), u.ID(), newEmail, t0, time.Hour)
-	must(t, err)
+	change := mustGet(token.IssueForEmailChange(randomHash(t), u.ID(), newEmail, t0, time.Hour))(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Tokens.Add(ctx, change) })
 	got := readToken(t, s, change.Hash())
 	must(t, diffToken(got, change))
@@ -420,8 +402,7 @@ func testTokenChangeEmail(t *testing.T, s Store) {
 
 	// Invalidated: the address stays too; only change-email tokens of the
 	// user are counted when that purpose alone is named.
-	second, err := token.IssueForEmailChange(randomHash(t), u.ID(), randomEmail(t).String(), t0, time.Hour)
-	must(t, err)
+	second := mustGet(token.IssueForEmailChange(randomHash(t), u.ID(), randomEmail(t).String(), t0, time.Hour))(t)
 	addToken(t, s, second)
 	at := t0.Add(2 * time.Minute)
 	if n, err := s.Repos.Tokens.InvalidateUnused(ctx, u.ID(), at, token.PurposeChangeEmail); err != nil || n != 1 {
@@ -444,9 +425,7 @@ func testTokenByHash(t *testing.T, s Store) {
 	got, err := s.Repos.Tokens.ByHash(ctx, tok.Hash())
 	must(t, err)
 	must(t, diffToken(got, tok))
-	if _, err := s.Repos.Tokens.ByHash(ctx, randomHash(t)); !errors.Is(err, domain.ErrInvalidToken) {
-		t.Fatalf("ByHash of an unknown hash: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Tokens.ByHash(ctx, randomHash(t))), domain.ErrInvalidToken, "ByHash of an unknown hash")
 
 	held, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
@@ -469,8 +448,6 @@ func testTokenByHash(t *testing.T, s Store) {
 	_, err = s.Repos.Tokens.ByHash(look, tok.Hash())
 	cancel()
 	close(release)
-	if err != nil {
-		t.Fatalf("ByHash while a transaction holds the token: %v", err)
-	}
+	mustf(t, err, "ByHash while a transaction holds the token")
 	must(t, <-done)
 }

@@ -23,6 +23,7 @@ func init() {
 	register("Users/NotFound", testUserNotFound)
 	register("Users/ConstraintViolationIsNotUnavailable", testUserConstraintViolation)
 	register("Users/ConcurrentChangesAreSerialized", testUserConcurrentChanges)
+	register("Tx/CommitAndRollback", testTxCommitAndRollback)
 }
 
 func assertUser(t *testing.T, got, want *user.User) {
@@ -49,11 +50,9 @@ func testUserRoundTrip(t *testing.T, s Store) {
 	u := newUser(t)
 	must(t, repo.Create(ctx, u))
 
-	byEmail, err := repo.ByEmail(ctx, u.Email())
-	must(t, err)
+	byEmail := mustGet(repo.ByEmail(ctx, u.Email()))(t)
 	assertUser(t, byEmail, u)
-	byID, err := repo.ByID(ctx, u.ID())
-	must(t, err)
+	byID := mustGet(repo.ByID(ctx, u.ID()))(t)
 	assertUser(t, byID, u)
 	if byID.VerifiedAt() != nil || !byID.Active() || byID.Verified() {
 		t.Fatalf("new user stored as active=%v verified=%v verifiedAt=%s", byID.Active(), byID.Verified(), fmtTimePtr(byID.VerifiedAt()))
@@ -64,8 +63,7 @@ func testUserRoundTrip(t *testing.T, s Store) {
 	must(t, u.SetPasswordHash("$argon2id$new", later.Add(time.Second)))
 	u.Deactivate(later.Add(2 * time.Second))
 	must(t, repo.Update(ctx, u))
-	got, err := repo.ByID(ctx, u.ID())
-	must(t, err)
+	got := mustGet(repo.ByID(ctx, u.ID()))(t)
 	assertUser(t, got, u)
 	if !got.Verified() || got.Active() || got.PasswordHash() != "$argon2id$new" || !got.VerifiedAt().Equal(later) {
 		t.Fatal("update not saved")
@@ -103,8 +101,7 @@ func testUserForChangeInTx(t *testing.T, s Store) {
 		}
 		return nil
 	})
-	got, err := s.Repos.Users.ByID(ctx, u.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByID(ctx, u.ID()))(t)
 	if !got.Verified() || !got.VerifiedAt().Equal(at) {
 		t.Fatal("not verified after committed update")
 	}
@@ -122,9 +119,7 @@ func testUserDuplicateEmail(t *testing.T, s Store) {
 	if !errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("Create in a transaction of a taken address: err = %v, want ErrEmailTaken", err)
 	}
-	if _, err := s.Repos.Users.ByID(ctx, dup.ID()); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("the duplicate was stored: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Users.ByID(ctx, dup.ID())), user.ErrNotFound, "the duplicate was stored")
 }
 
 // Half the creates are pool-bound, half run in transactions; the unique
@@ -163,8 +158,7 @@ func testUserConcurrentCreateSameEmail(t *testing.T, s Store) {
 	if won < 0 {
 		t.Fatal("no create succeeded")
 	}
-	got, err := s.Repos.Users.ByEmail(ctx, email)
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByEmail(ctx, email))(t)
 	if got.ID() != ids[won] {
 		t.Fatalf("stored user %s, the winner was %s", got.ID(), ids[won])
 	}
@@ -173,22 +167,14 @@ func testUserConcurrentCreateSameEmail(t *testing.T, s Store) {
 func testUserNotFound(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	repo := s.Repos.Users
-	if _, err := repo.ByID(ctx, uuid.New()); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByID: %v", err)
-	}
-	if _, err := repo.ByEmail(ctx, randomEmail(t)); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByEmail: %v", err)
-	}
-	if err := repo.Update(ctx, newUser(t)); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("Update: %v", err)
-	}
+	wantErr(t, errOf(repo.ByID(ctx, uuid.New())), user.ErrNotFound, "ByID")
+	wantErr(t, errOf(repo.ByEmail(ctx, randomEmail(t))), user.ErrNotFound, "ByEmail")
+	wantErr(t, repo.Update(ctx, newUser(t)), user.ErrNotFound, "Update")
 	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		_, err := r.Users.ByIDForChange(ctx, uuid.New())
 		return err
 	})
-	if !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByIDForChange: %v", err)
-	}
+	wantErr(t, err, user.ErrNotFound, "ByIDForChange")
 }
 
 // A constraint violation (here: an address that is not in normalized
@@ -201,9 +187,7 @@ func testUserConstraintViolation(t *testing.T, s Store) {
 	if err == nil || errors.Is(err, domain.ErrUnavailable) || errors.Is(err, user.ErrEmailTaken) {
 		t.Fatalf("err = %v, want an internal error", err)
 	}
-	if _, err := s.Repos.Users.ByID(ctx, u.ID()); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("the invalid user was stored: %v", err)
-	}
+	wantErr(t, errOf(s.Repos.Users.ByID(ctx, u.ID())), user.ErrNotFound, "the invalid user was stored")
 }
 
 // Transactions that read one user for change run one after another: each
@@ -211,8 +195,7 @@ func testUserConstraintViolation(t *testing.T, s Store) {
 // transaction, and no increment is lost.
 func testUserConcurrentChanges(t *testing.T, s Store) {
 	ctx := testCtx(t)
-	u, err := user.New(uuid.New(), randomEmail(t), "counter:0", now())
-	must(t, err)
+	u := mustGet(user.New(uuid.New(), randomEmail(t), "counter:0", now()))(t)
 	must(t, s.Repos.Users.Create(ctx, u))
 	const n = 10
 	race(n, func(int) {
@@ -235,9 +218,49 @@ func testUserConcurrentChanges(t *testing.T, s Store) {
 			t.Error(err)
 		}
 	})
-	got, err := s.Repos.Users.ByID(ctx, u.ID())
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByID(ctx, u.ID()))(t)
 	if want := fmt.Sprintf("counter:%d", n); got.PasswordHash() != want {
 		t.Fatalf("after %d concurrent increments the hash is %q, want %q (an update was lost)", n, got.PasswordHash(), want)
 	}
+}
+
+// Within commits when fn returns nil and rolls everything back otherwise,
+// returning fn's error; inside, the repositories see the transaction's own
+// writes.
+func testTxCommitAndRollback(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	committed := newUser(t)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		if err := r.Users.Create(ctx, committed); err != nil {
+			return err
+		}
+		got, err := r.Users.ByEmail(ctx, committed.Email())
+		if err != nil {
+			return fmt.Errorf("own write not visible inside the transaction: %w", err)
+		}
+		return diffUser(got, committed)
+	})
+	if _, err := s.Repos.Users.ByID(ctx, committed.ID()); err != nil {
+		t.Fatalf("committed user: %v", err)
+	}
+
+	rolledBack := newUser(t)
+	second := newUser(t) // a second write in the same transaction
+	boom := errors.New("boom")
+	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		if err := r.Users.Create(ctx, rolledBack); err != nil {
+			return err
+		}
+		if err := r.Users.Create(ctx, second); err != nil {
+			return err
+		}
+		return fmt.Errorf("use case failed: %w", boom)
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Within = %v, want fn's error", err)
+	}
+	for _, u := range []*user.User{rolledBack, second} {
+		wantErr(t, errOf(s.Repos.Users.ByID(ctx, u.ID())), user.ErrNotFound, "user of a rolled-back transaction")
+	}
+	mustf(t, s.Repos.Users.Create(ctx, rolledBack), "the address of a rolled-back create is still taken")
 }

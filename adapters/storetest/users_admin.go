@@ -36,8 +36,7 @@ func listPrefix() string { return "l" + strings.ReplaceAll(uuid.NewString(), "-"
 // created.
 func createUserAt(t *testing.T, s Store, email user.Email, created time.Time) *user.User {
 	t.Helper()
-	u, err := user.New(uuid.New(), email, passwordHash, created)
-	must(t, err)
+	u := mustGet(user.New(uuid.New(), email, passwordHash, created))(t)
 	must(t, s.Repos.Users.Create(testCtx(t), u))
 	return u
 }
@@ -45,9 +44,7 @@ func createUserAt(t *testing.T, s Store, email user.Email, created time.Time) *u
 func mustEmail(t *testing.T, raw string) user.Email {
 	t.Helper()
 	e, err := user.ParseEmail(raw)
-	if err != nil {
-		t.Fatalf("ParseEmail(%q): %v", raw, err)
-	}
+	mustf(t, err, "ParseEmail(%q)", raw)
 	return e
 }
 
@@ -196,8 +193,7 @@ func testUserListPrefixLiteral(t *testing.T, s Store) {
 	circ := mk(5, mustEmail(t, p+"ê1@example.com"))
 	// No address ParseEmail accepts has a backslash; the store holds one
 	// all the same (the column's check is on the normalized form only).
-	back, err := user.New(uuid.New(), user.RehydrateEmail(p+`\x1@example.com`), passwordHash, t0.Add(6*time.Second))
-	must(t, err)
+	back := mustGet(user.New(uuid.New(), user.RehydrateEmail(p+`\x1@example.com`), passwordHash, t0.Add(6*time.Second)))(t)
 	must(t, s.Repos.Users.Create(testCtx(t), back))
 	backOther := mk(7, mustEmail(t, p+"zx1@example.com")) // `\z` read as an escaped "z" would match
 
@@ -259,16 +255,12 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 	if got.LastLoginAt() == nil || !got.LastLoginAt().Equal(at.Add(time.Second)) || !got.Verified() {
 		t.Fatalf("last login %s, verified %v", fmtTimePtr(got.LastLoginAt()), got.Verified())
 	}
-	if _, err := repo.ByEmail(ctx, old); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("ByEmail(old address): %v, want ErrNotFound", err)
-	}
+	wantErr(t, errOf(repo.ByEmail(ctx, old)), user.ErrNotFound, "ByEmail(old address)")
 
 	// Another user's address: refused, pool-bound and in a transaction.
 	taken := *u
 	must(t, taken.ChangeEmail(other.Email(), at.Add(time.Minute)))
-	if err := repo.Update(ctx, &taken); !errors.Is(err, user.ErrEmailTaken) {
-		t.Fatalf("Update to a taken address: %v, want ErrEmailTaken", err)
-	}
+	wantErr(t, repo.Update(ctx, &taken), user.ErrEmailTaken, "Update to a taken address")
 	err = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		fresh, err := r.Users.ByIDForChange(ctx, u.ID())
 		if err != nil {
@@ -279,12 +271,9 @@ func testUserUpdateEmailAndLastLogin(t *testing.T, s Store) {
 		}
 		return r.Users.Update(ctx, fresh)
 	})
-	if !errors.Is(err, user.ErrEmailTaken) {
-		t.Fatalf("Update to a taken address in a transaction: %v, want ErrEmailTaken", err)
-	}
+	wantErr(t, err, user.ErrEmailTaken, "Update to a taken address in a transaction")
 	for _, want := range []*user.User{u, other} {
-		got, err := repo.ByID(ctx, want.ID())
-		must(t, err)
+		got := mustGet(repo.ByID(ctx, want.ID()))(t)
 		assertUser(t, got, want)
 	}
 
@@ -332,10 +321,8 @@ func storeUserData(t *testing.T, s Store) userData {
 	must(t, s.Repos.Sessions.Update(ctx, revoked))
 	d.sessions = append(d.sessions, revoked)
 
-	change, err := token.IssueForEmailChange(randomHash(t), d.u.ID(), randomEmail(t).String(), t0, time.Hour)
-	must(t, err)
-	reg, err := token.IssueForRegistration(randomHash(t), d.u.ID(), "$argon2id$reg", t0, time.Hour)
-	must(t, err)
+	change := mustGet(token.IssueForEmailChange(randomHash(t), d.u.ID(), randomEmail(t).String(), t0, time.Hour))(t)
+	reg := mustGet(token.IssueForRegistration(randomHash(t), d.u.ID(), "$argon2id$reg", t0, time.Hour))(t)
 	d.tokens = []*token.OneTimeToken{issueToken(t, d.u.ID(), token.PurposeResetPassword, t0), reg, change}
 	for _, tok := range d.tokens {
 		addToken(t, s, tok)
@@ -360,9 +347,7 @@ func storeUserData(t *testing.T, s Store) userData {
 func count(t *testing.T, s Store, sql string, args ...any) int {
 	t.Helper()
 	n, err := s.Count(testCtx(t), sql, args...)
-	if err != nil {
-		t.Fatalf("Count(%s): %v", sql, err)
-	}
+	mustf(t, err, "Count(%s)", sql)
 	return n
 }
 
@@ -480,8 +465,7 @@ func testUserDelete(t *testing.T, s Store) {
 func testUserDeleteAndCreateInTx(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	old := storeUserData(t, s)
-	fresh, err := user.New(uuid.New(), old.u.Email(), passwordHash, now())
-	must(t, err)
+	fresh := mustGet(user.New(uuid.New(), old.u.Email(), passwordHash, now()))(t)
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		if _, err := r.Users.ByIDForChange(ctx, old.u.ID()); err != nil {
 			return err
@@ -499,8 +483,7 @@ func testUserDeleteAndCreateInTx(t *testing.T, s Store) {
 		return diffUser(got, fresh)
 	})
 	checkUserData(t, s, old, false)
-	got, err := s.Repos.Users.ByEmail(ctx, fresh.Email())
-	must(t, err)
+	got := mustGet(s.Repos.Users.ByEmail(ctx, fresh.Email()))(t)
 	assertUser(t, got, fresh)
 	if list, err := s.Repos.Sessions.ListActive(ctx, fresh.ID(), now()); err != nil || len(list) != 0 {
 		t.Fatalf("sessions of the new user: %d, %v", len(list), err)

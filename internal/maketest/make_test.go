@@ -290,3 +290,57 @@ func TestReadmeNamesTheToolchain(t *testing.T) {
 		t.Error("README does not say that -race needs a C compiler (gcc)")
 	}
 }
+
+// TestBenchTargetBuildsThenRunsTheLoadTool reads what `make bench` would
+// do: build the server and the load tool, then run the tool's bench
+// against that very binary, with the settings passed through (the bench
+// itself is tested in tools/load). It never touches the local cluster's
+// own databases: the tool creates and drops its own.
+func TestBenchTargetBuildsThenRunsTheLoadTool(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	bin := filepath.Join(t.TempDir(), "gatehouse")
+	out := dryRun(t, root, makeEnv(), "bench", "BIN="+bin, "BENCH_FOR=3s", "BENCH_STORES=sqlite", "BENCH_FLAGS=-pg-waits")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 || !strings.Contains(lines[0], "go build") || !strings.Contains(lines[0], "-o "+bin+" ./cmd/gatehouse") {
+		t.Fatalf("make bench does not build %s first:\n%s", bin, out)
+	}
+	if !strings.Contains(out, "go build -o bin/gatehouse-load ./tools/load") {
+		t.Errorf("make bench does not build the load tool:\n%s", out)
+	}
+	run := strings.Join(lines[2:], " ")
+	for _, want := range []string{" bench ", "-bin '" + bin + "'", "-stores 'sqlite'", "-for '3s'", "-c '8'", "-endpoints 'register,login,refresh,me'", "-pg-url 'postgres://", "-pg-waits"} {
+		if !strings.Contains(run, want) {
+			t.Errorf("make bench runs %q, which lacks %q", run, want)
+		}
+	}
+	if clusterSteps.MatchString(out) {
+		t.Errorf("make bench starts or creates a database itself:\n%s", out)
+	}
+}
+
+// TestMakeBuildStampsTheVersion: a `make build` binary says which commit it
+// was built from (git describe and the full revision), never "(devel)".
+func TestMakeBuildStampsTheVersion(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): nothing to stamp", err)
+	}
+	bin := filepath.Join(t.TempDir(), "gatehouse")
+	build := exec.Command("make", "--no-print-directory", "build", "BIN="+bin)
+	build.Dir, build.Env = root, makeEnv()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatalf("gatehouse version: %v", err)
+	}
+	got := strings.TrimSpace(string(out))
+	rev := strings.TrimSpace(string(head))
+	if strings.Contains(got, "(devel)") || !strings.Contains(got, "(commit "+rev+")") {
+		t.Errorf("gatehouse version = %q, want git describe's version and (commit %s)", got, rev)
+	}
+}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -13,20 +15,65 @@ import (
 // RecordColumns are the columns ScanRecord reads, in its order.
 const RecordColumns = `seq, event_type, user_id, ip, user_agent, occurred_at, detail, prev_hash, hash`
 
-// InsertRecordSQL appends one record; $7 is the detail as JSON text and
+// insertRecordSQL appends one record; $7 is the detail as JSON text and
 // detailType what the store casts it to ("::jsonb", or "" for text).
-func InsertRecordSQL(detailType string) string {
+func insertRecordSQL(detailType string) string {
 	return `INSERT INTO audit_events (` + RecordColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7` + detailType + `, $8, $9)`
 }
 
-// LastRecordSQL reads the seq and hash the next record chains to.
-const LastRecordSQL = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+// lastRecordSQL reads the seq and hash the next record chains to.
+const lastRecordSQL = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
 
-// Audit reads the hash-chained audit_events table. Append and Walk, which
-// hold the chain's lock or a snapshot, are each store's own.
+// Audit appends events to the hash-chained audit_events table and reads
+// them back. Walk, which holds a snapshot, is each store's own.
 type Audit struct {
-	DB DB
+	DB      DB
+	Dialect Dialect
+	Own
+}
+
+// Append adds e at the end of the chain: seq is the last seq plus one (1
+// for the first row, whose prev_hash is 32 zero bytes) and hash is
+// audit.Chain(prev_hash, seq, e). Reading the last row and inserting the
+// next happen in one write transaction that holds the chain's lock
+// (Dialect.AuditLockSQL, or the single writer), so the chain never forks:
+// bound to a transaction, Append runs in it and holds the lock until the
+// caller's transaction ends, so use cases should append last; bound to
+// the store, it runs in a short transaction of its own.
+//
+// Before hashing, e's time is cut to microseconds in UTC and its text is
+// made storable (storable.Event: valid UTF-8, no NUL, user agent and
+// detail values at most 1024 bytes), so that what is stored is exactly
+// what was hashed and a trail verifies the same on either store.
+func (a Audit) Append(ctx context.Context, e audit.Event) error {
+	e = storable.Event(e)
+	detail, err := storable.MapJSON(e.Detail)
+	if err != nil {
+		return err
+	}
+	return a.DB.Tx(ctx, func(tx DB) error {
+		if a.Dialect.AuditLockSQL != "" {
+			if _, err := tx.Exec(ctx, a.Dialect.AuditLockSQL); err != nil {
+				return err
+			}
+		}
+		var (
+			seq  int64
+			prev []byte
+		)
+		err := tx.QueryRow(ctx, lastRecordSQL).Scan(&seq, &prev)
+		switch {
+		case errors.Is(err, ErrNoRows):
+			seq, prev = 0, make([]byte, sha256.Size)
+		case err != nil:
+			return err
+		}
+		seq++
+		hash := audit.Chain(prev, seq, e)
+		_, err = tx.Exec(ctx, insertRecordSQL(a.Dialect.JSON), seq, string(e.Type), NullUUID(e.UserID), e.IP, e.UserAgent, e.At, detail, prev, hash)
+		return err
+	})
 }
 
 // Query returns up to q.Limit records matching q, newest first, in one
@@ -58,6 +105,18 @@ func AuditQuerySQL(q admin.AuditQuery) (query string, args []any, ok bool) {
 		b.where(`seq < `, q.BeforeSeq)
 	}
 	return b.sql(`SELECT `+RecordColumns+` FROM audit_events`, ` ORDER BY seq DESC`, q.Limit), b.args, true
+}
+
+// EachRecord is an Each callback that hands fn the record each row of
+// RecordColumns holds.
+func EachRecord(fn func(audit.Record) error) func(Row) error {
+	return func(row Row) error {
+		r, err := ScanRecord(row)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	}
 }
 
 // ScanRecord decodes one row of RecordColumns.

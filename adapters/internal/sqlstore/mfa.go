@@ -19,6 +19,7 @@ import (
 // each store's own.
 type MFA struct {
 	DB DB
+	Own
 }
 
 // PutPendingTOTP inserts f, or replaces the user's pending factor with it;

@@ -3,14 +3,42 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 )
 
-// RateLimits is what both stores' rate limiters do alike: forgetting
-// counters. Counting, which needs a clock (the database's, or the one
-// process's), is each store's own.
+// RateLimits is what both stores' rate limiters do alike: reading and
+// forgetting counters. Counting is each store's own.
 type RateLimits struct {
 	DB      DB
 	Dialect Dialect
+	// Now times the windows: the one process's clock, or nil for the
+	// database's (now()), which instances with skewed clocks agree on.
+	Now func() time.Time
+}
+
+// Blocked reports, without counting, whether key's count in its current
+// window has reached limit, and if so how long until the window ends
+// (rounded up to whole seconds, at least one).
+func (l RateLimits) Blocked(ctx context.Context, key string, limit int) (blocked bool, retryAfter time.Duration, err error) {
+	clock, args := "now()", []any{key}
+	if l.Now != nil {
+		clock, args = "$2", append(args, l.Now())
+	}
+	var (
+		count        int
+		resetAt, now time.Time
+	)
+	err = l.DB.QueryRow(ctx, `SELECT count, reset_at, `+clock+` FROM rate_limits WHERE key = $1 AND reset_at > `+clock, args...).
+		Scan(&count, &resetAt, &now)
+	if errors.Is(err, ErrNoRows) {
+		return false, 0, nil
+	}
+	if err != nil || count < limit {
+		return false, 0, err
+	}
+	return true, storable.RetryAfter(resetAt.Sub(now)), nil
 }
 
 // Reset forgets key.

@@ -20,6 +20,7 @@ const RetentionBatch = 5000
 type Retention struct {
 	DB      DB
 	Dialect Dialect
+	Own
 }
 
 // Sweep deletes what ended before cutoff. Each statement uses its index,

@@ -40,10 +40,11 @@ func ActiveSessions(nowArg string) string {
 }
 
 // Sessions stores sessions and their refresh tokens. CountActive, which
-// batches ids, is each store's own.
+// takes a list of ids, is each store's own.
 type Sessions struct {
 	DB      DB
 	Dialect Dialect
+	Own
 }
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,

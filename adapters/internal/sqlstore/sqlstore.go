@@ -5,10 +5,12 @@
 // them too), so a statement here is the statement each store runs.
 //
 // A store hands this package a DB: its pool or its transaction, with its
-// own error translation and time codec. What differs per store stays in
-// the store's package and reaches this one as a Dialect or as a method the
-// store's repository adds or overrides: transactions and locking, the
-// outbox claim, the audit append, batched id lists, index hints.
+// own error translation and time codec, and Store builds its repositories
+// and ports on it once for both stores. What differs per store stays in
+// the store's package and reaches this one as a Dialect (locking, the
+// outbox claim, the audit chain's lock, index hints) or as its Own
+// statements (lists of ids, the audit walk, the sweep of pending
+// registrations).
 package sqlstore
 
 import (
@@ -93,6 +95,10 @@ type Dialect struct {
 	// FOR UPDATE SKIP LOCKED, or a plain UPDATE where one writer
 	// serializes claims.
 	ClaimSQL string
+	// AuditLockSQL takes the lock that serializes appends to the audit
+	// chain until the transaction ends, or is "" where the single writer
+	// serializes them.
+	AuditLockSQL string
 	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
 	// revoked before $1, through both indexes.
 	EndedSessionsSQL string

@@ -14,6 +14,7 @@ import (
 type OneTimeTokens struct {
 	DB      DB
 	Dialect Dialect
+	Own
 }
 
 // Add inserts t; an empty password hash or new email is stored as NULL.

@@ -87,6 +87,30 @@ func NewEmptyDatabase(tb testing.TB) string {
 	return dbURL
 }
 
+// NewPrivate creates another fresh database, migrated, for a test that
+// needs one to itself (tables of a size of its own, say), and returns a
+// pool on it; the pool is closed and the database dropped when tb's test
+// ends.
+func NewPrivate(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	dbURL := NewEmptyDatabase(tb)
+	if err := postgres.MigrateUp(context.Background(), dbURL); err != nil {
+		tb.Fatal(err)
+	}
+	return Pool(tb, dbURL)
+}
+
+// Pool opens a pool on dbURL, closed when tb's test ends.
+func Pool(tb testing.TB, dbURL string) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := postgres.NewPool(context.Background(), dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
 // RunMain runs the package's tests, then closes the shared pool, drops the
 // package's database (if one was made) and exits with the tests' code.
 // Call it from TestMain.
