@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -30,13 +31,27 @@ keys are that file's and their rotation is the operator's (see docs/operations.m
 rotate and retire then change the RS256 keys only.
 `
 
+// keysArgs parses the flags of a keys command among args and returns the
+// positionals. retire takes no flags: its key id, a base64url thumbprint,
+// may start with "-", so it is taken as it stands ("--" before it is
+// allowed too).
+func keysArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	if len(args) > 0 && args[0] == "retire" {
+		if len(args) > 1 && args[1] == "--" {
+			return append([]string{"retire"}, args[2:]...), nil
+		}
+		return args, nil
+	}
+	return parseArgs(fs, args)
+}
+
 func keysCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
 	if done, err := helpAsked("keys", args, keysUsage, p.stdout); done {
 		return err
 	}
 	fs := newFlagSet("keys", p.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
+	pos, err := keysArgs(fs, args)
 	if err != nil {
 		return err
 	}

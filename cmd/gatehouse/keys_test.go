@@ -493,6 +493,13 @@ func TestKeyFilesLeaveRotationToTheOperator(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_JWT_PREVIOUS_KEY_FILES") {
 		t.Fatalf("keys retire of the file's key: %v", err)
 	}
+	// A key id may start with "-" (base64url): retire takes it as an id,
+	// not as a flag, with or without "--" before it.
+	for _, args := range [][]string{{"keys", "retire", "-not-a-key"}, {"keys", "retire", "--", "-not-a-key"}} {
+		if _, err := cli(t, env, "", args...); err == nil || !strings.Contains(err.Error(), "No published signing key has this id") {
+			t.Fatalf("gatehouse %v: %v", args, err)
+		}
+	}
 
 	// The RS256 keys stay in the store: keys rotate rotates them alone,
 	// and says that the EdDSA key is the file's.
