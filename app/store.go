@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
@@ -34,6 +35,9 @@ type Repos struct {
 	SigningKeys SigningKeyRing
 	// Clients are the applications registered to sign users in.
 	Clients ClientRepository
+	// Grants are the authorization endpoint's pending requests, codes and
+	// consents.
+	Grants GrantRepository
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -180,6 +184,12 @@ type SessionRepository interface {
 	// MarkRefreshTokenUsed sets the used time of a refresh token and its
 	// sealed successor (nil: none, which also erases one kept before).
 	MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error
+	// RevokeGrants revokes every live grant whose parent is the browser
+	// session parent and returns how many it revoked.
+	RevokeGrants(ctx context.Context, parent uuid.UUID, now time.Time) (int, error)
+	// RevokeClientGrants revokes every live grant of client clientID and
+	// returns how many it revoked.
+	RevokeClientGrants(ctx context.Context, clientID string, now time.Time) (int, error)
 }
 
 // OutboxMessage is a claimed outbox row.
@@ -287,6 +297,37 @@ type ClientRepository interface {
 	SetSecret(ctx context.Context, id string, hash token.Hash, at time.Time) error
 	// Delete removes the client, or gives client.ErrNotFound.
 	Delete(ctx context.Context, id string) error
+}
+
+// GrantRepository stores what the authorization endpoint hands out:
+// pending requests, codes (by the hash of their secret) and consents.
+type GrantRepository interface {
+	// CreateRequest stores a pending request.
+	CreateRequest(ctx context.Context, r *grant.Request) error
+	// Request finds a pending request, or gives grant.ErrNotFound.
+	Request(ctx context.Context, id uuid.UUID) (*grant.Request, error)
+	// DeleteRequest removes a pending request; an unknown one is no error.
+	DeleteRequest(ctx context.Context, id uuid.UUID) error
+	// CreateCode stores a new, unused code.
+	CreateCode(ctx context.Context, c *grant.Code) error
+	// CodeForChange finds a code by hash inside a transaction that may
+	// mark it used: of concurrent transactions presenting one code,
+	// exactly one sees it unused and the others see its used time and
+	// grant. Unknown: grant.ErrNotFound.
+	CodeForChange(ctx context.Context, hash token.Hash) (*grant.Code, error)
+	// MarkCodeUsed records the redemption of a code: when, and the grant
+	// (session) it made, uuid.Nil when it made none.
+	MarkCodeUsed(ctx context.Context, hash token.Hash, at time.Time, grantID uuid.UUID) error
+	// Consent finds what userID allowed clientID, or gives grant.ErrNotFound.
+	Consent(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error)
+	// SaveConsent stores c, replacing the user's consent to that client.
+	SaveConsent(ctx context.Context, c *grant.Consent) error
+	// DeleteConsent removes the user's consent to a client and reports
+	// whether there was one.
+	DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) (bool, error)
+	// Sweep deletes requests and codes that expired before before, and
+	// returns how many it deleted.
+	Sweep(ctx context.Context, before time.Time) (int, error)
 }
 
 // RateLimiter is a fixed-window counter store shared by all instances.

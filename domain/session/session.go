@@ -29,6 +29,14 @@ type Session struct {
 	// proved (OpenID Connect auth_time).
 	amr      []string
 	authTime time.Time
+	// A grant (a client's tokens from the authorization endpoint) is a
+	// session of its own: clientID is the client, scopes what it was
+	// granted, parentID the browser session whose sign-in it came from
+	// (the id_token's sid), which it does not outlive. All empty for a
+	// session of the JSON API or of a browser.
+	clientID string
+	scopes   []string
+	parentID uuid.UUID
 }
 
 // Authentication methods (RFC 8176 amr values) a session's login used.
@@ -70,6 +78,29 @@ func (s *Session) RehydrateAuthentication(amr []string, authTime time.Time) {
 	}
 	s.authTime = authTime
 }
+
+// GrantedTo makes s the grant of client clientID for scopes, from the
+// sign-in of the browser session parent, authenticated as that sign-in
+// was (its amr and auth_time).
+func (s *Session) GrantedTo(clientID string, scopes []string, parent uuid.UUID, amr []string, authTime time.Time) {
+	s.clientID, s.scopes, s.parentID = clientID, slices.Clone(scopes), parent
+	s.RehydrateAuthentication(amr, authTime)
+}
+
+// RehydrateGrant sets what a stored grant was given (GrantedTo). Storage
+// adapters only.
+func (s *Session) RehydrateGrant(clientID string, scopes []string, parent uuid.UUID) {
+	s.clientID, s.scopes, s.parentID = clientID, slices.Clone(scopes), parent
+}
+
+// ClientID is the client a grant belongs to; "" for any other session.
+func (s *Session) ClientID() string { return s.clientID }
+
+// Scopes are the scopes of a grant.
+func (s *Session) Scopes() []string { return slices.Clone(s.scopes) }
+
+// ParentID is the browser session a grant came from, or uuid.Nil.
+func (s *Session) ParentID() uuid.UUID { return s.parentID }
 
 func (s *Session) ID() uuid.UUID         { return s.id }
 func (s *Session) UserID() uuid.UUID     { return s.userID }
