@@ -50,7 +50,11 @@ type AccessClaims struct {
 	AMR []string
 	// AuthTime is when the session's holder last authenticated (OpenID
 	// Connect auth_time); zero in tokens signed before it was carried.
-	AuthTime  time.Time
+	AuthTime time.Time
+	// ClientID and Scope: the client a grant's token was issued to and
+	// what it was granted (RFC 9068); empty for a token of the JSON API.
+	ClientID  string
+	Scope     []string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }

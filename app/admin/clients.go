@@ -109,7 +109,13 @@ func (h *Clients) Delete(ctx context.Context, a Actor, id string) error {
 		if err := r.Clients.Delete(ctx, id); err != nil {
 			return err
 		}
-		return r.Audit.Append(ctx, clientEvent(a, audit.ClientDeleted, id, h.d.Clock.Now()))
+		// The client's grants end with it: their refresh tokens stop
+		// working, and their access tokens at Gatehouse's own endpoints.
+		now := h.d.Clock.Now()
+		if _, err := r.Sessions.RevokeClientGrants(ctx, id, now); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, clientEvent(a, audit.ClientDeleted, id, now))
 	})
 }
 

@@ -164,6 +164,8 @@ func TestRotateSecretOfPublicClient(t *testing.T) {
 func TestDeleteClient(t *testing.T) {
 	f := newClients(t)
 	f.repos.Clients.EXPECT().Delete(gomock.Any(), "c-1")
+	// Its grants end with it.
+	f.repos.Sessions.EXPECT().RevokeClientGrants(gomock.Any(), "c-1", gomock.Any()).Return(3, nil)
 	f.committing()
 	if err := f.h.Delete(context.Background(), actor, "c-1"); err != nil {
 		t.Fatal(err)

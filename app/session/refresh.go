@@ -63,8 +63,20 @@ func successorLabel(rotated token.Hash) string {
 	return "refresh-successor:" + hex.EncodeToString(rotated[:])
 }
 
-// Handle returns a new pair for a valid refresh token.
+// Handle returns a new pair for a valid refresh token of the JSON API.
 func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) (*TokenPair, error) {
+	return h.rotate(ctx, "", raw, meta)
+}
+
+// Grant returns a new pair for a valid refresh token of a grant to client
+// clientID (the token endpoint's refresh_token grant). A token of another
+// client, or of the JSON API, is invalid here and changes nothing, as a
+// grant's token is at /v1/refresh.
+func (h *Refresh) Grant(ctx context.Context, clientID, raw string, meta app.RequestMeta) (*TokenPair, error) {
+	return h.rotate(ctx, clientID, raw, meta)
+}
+
+func (h *Refresh) rotate(ctx context.Context, clientID, raw string, meta app.RequestMeta) (*TokenPair, error) {
 	hash, err := token.Parse(raw)
 	if err != nil {
 		return nil, domain.ErrRefreshInvalid
@@ -94,6 +106,9 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 			return domain.ErrRefreshInvalid
 		} else if err != nil {
 			return err
+		}
+		if s.ClientID() != clientID {
+			return domain.ErrRefreshInvalid
 		}
 		if rt.UsedAt != nil && live == "" {
 			// Reuse: commit the revocation, then refuse. The grace is
@@ -131,10 +146,10 @@ func (h *Refresh) Handle(ctx context.Context, raw string, meta app.RequestMeta) 
 		if live != "" {
 			// Within the grace: the same successor, a fresh access token,
 			// no second rotation.
-			pair, err = signPair(ctx, h.d.Tokens, s, u, live)
+			pair, err = SignPair(ctx, h.d.Tokens, s, u, live)
 			return err
 		}
-		if pair, err = issuePair(ctx, r, h.d.Tokens, h.d.Random, s, u, now); err != nil {
+		if pair, err = IssuePair(ctx, r, h.d.Tokens, h.d.Random, s, u, now); err != nil {
 			return err
 		}
 		var sealed []byte

@@ -259,6 +259,10 @@ func expectRevoked(t *testing.T, repos *apptest.Repos, s *session.Session, typ a
 			}
 			return nil
 		}),
+	)
+	// Its grants (the clients it signed in to) end with it.
+	repos.Sessions.EXPECT().RevokeGrants(gomock.Any(), s.ID(), apptest.T0).Return(2, nil)
+	gomock.InOrder(
 		apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool {
 			return e.Type == typ && e.UserID == principal.UserID && e.Detail["session_id"] == s.ID().String() && e.IP == meta.IP
 		}),

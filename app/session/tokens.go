@@ -47,14 +47,17 @@ type TokenPair struct {
 	BrowserSecret token.Secret
 	SessionID     uuid.UUID
 	User          *user.User
+	// Session is the session the tokens are of (with SignPair): a grant
+	// names its client, scopes and browser session.
+	Session *session.Session
 }
 
 // finishLogin hands the new session s to whoever logged in: a browser gets
 // the secret that finds the session (its hash stored), an API client a
-// token pair (issuePair).
+// token pair (IssuePair).
 func finishLogin(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
 	if !browser {
-		return issuePair(ctx, r, tokens, rnd, s, u, now)
+		return IssuePair(ctx, r, tokens, rnd, s, u, now)
 	}
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
@@ -66,10 +69,10 @@ func finishLogin(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Re
 	return &TokenPair{BrowserSecret: secret, SessionID: s.ID(), User: u}, nil
 }
 
-// issuePair stores a new refresh token for s and signs an access token
+// IssuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with
-// signPair.
-func issuePair(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
+// SignPair.
+func IssuePair(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
 		return nil, err
@@ -77,20 +80,22 @@ func issuePair(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Read
 	if err := r.Sessions.AddRefreshToken(ctx, app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: now}); err != nil {
 		return nil, err
 	}
-	return signPair(ctx, tokens, s, u, secret)
+	return SignPair(ctx, tokens, s, u, secret)
 }
 
-// signPair signs a fresh access token for s beside the refresh token
-// secret (new, or the successor a repeat within the reuse grace gets).
-func signPair(ctx context.Context, tokens TokenIssuer, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
+// SignPair signs a fresh access token for s beside the refresh token
+// secret (new, the successor a repeat within the reuse grace gets, or ""
+// for a grant without refresh tokens).
+func SignPair(ctx context.Context, tokens TokenIssuer, s *session.Session, u *user.User, secret token.Secret) (*TokenPair, error) {
 	signed, claims, err := tokens.Issue(ctx, app.AccessClaims{
 		Subject: u.ID(), SessionID: s.ID(), Email: u.Email().String(), EmailVerified: u.Verified(), AMR: s.AMR(), AuthTime: s.AuthTime(),
+		ClientID: s.ClientID(), Scope: s.Scopes(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &TokenPair{
 		AccessToken: signed, ExpiresIn: claims.ExpiresAt.Sub(claims.IssuedAt),
-		RefreshToken: secret, SessionID: s.ID(), User: u,
+		RefreshToken: secret, SessionID: s.ID(), User: u, Session: s,
 	}, nil
 }

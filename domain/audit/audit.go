@@ -46,6 +46,14 @@ const (
 	ClientChanged       Type = "client_changed"
 	ClientDeleted       Type = "client_deleted"
 	ClientSecretRotated Type = "client_secret_rotated"
+	// Grants (the authorization endpoint); Detail["client_id"] names the
+	// client.
+	AuthorizationGranted Type = "authorization_granted"
+	ConsentGiven         Type = "consent_given"
+	ConsentRevoked       Type = "consent_revoked"
+	CodeReplayDetected   Type = "code_replay_detected"
+	EndSession           Type = "end_session"
+	ClientAuthFailed     Type = "client_auth_failed"
 	// Signing keys; Detail["kid"] names the key, Detail["actor"] who acted
 	// (promotions are the service's own: actor "gatehouse").
 	KeyRotated  Type = "key_rotated"
@@ -70,7 +78,9 @@ var types = map[Type]bool{
 	PasswordResetRequest: true, PasswordReset: true, PasswordChanged: true, AccountDeleted: true,
 	EmailChangeRequested: true, EmailChanged: true, AdminUserCreated: true, AdminUserUpdated: true,
 	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminKeyCreated: true,
-	AdminKeyRevoked: true, ClientCreated: true, ClientChanged: true, ClientDeleted: true, ClientSecretRotated: true, KeyRotated: true, KeyPromoted: true, KeyRetired: true,
+	AdminKeyRevoked: true, ClientCreated: true, ClientChanged: true, ClientDeleted: true, ClientSecretRotated: true,
+	AuthorizationGranted: true, ConsentGiven: true, ConsentRevoked: true, CodeReplayDetected: true, EndSession: true, ClientAuthFailed: true,
+	KeyRotated: true, KeyPromoted: true, KeyRetired: true,
 	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,
 	MFALocked: true,
 }

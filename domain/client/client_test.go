@@ -162,3 +162,37 @@ func TestChange(t *testing.T) {
 		t.Fatalf("changed client = %+v", c)
 	}
 }
+
+func TestRedirectAllowedMatchesExactlyButALoopbackPort(t *testing.T) {
+	registered := []string{"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb?x=1", "com.example.app:/cb", "http://localhost:3000/cb"}
+	for raw, want := range map[string]bool{
+		"https://app.example.com/cb":      true,
+		"https://APP.example.com/cb":      false,
+		"HTTPS://app.example.com/cb":      false,
+		"https://app.example.com/cb/":     false,
+		"https://app.example.com/cb?a=1":  false,
+		"https://app.example.com/cb#f":    false,
+		"https://app.example.com/%63b":    false,
+		"https://app.example.com/x/../cb": false,
+		"https://u@app.example.com/cb":    false,
+		"https://app.example.com:443/cb":  false,
+		"http://127.0.0.1/cb":             true,
+		"http://127.0.0.1:51234/cb":       true,
+		"http://127.0.0.1:51234/cb/":      false,
+		"http://127.0.0.1:51234/cb?a=1":   false,
+		"http://127.0.0.1:5@evil.test/cb": false,
+		"http://127.0.0.2:5/cb":           false,
+		"http://[::1]/cb?x=1":             true,
+		"http://[::1]:9/cb?x=1":           true,
+		"http://[::1]:9/cb":               false,
+		"http://localhost:3000/cb":        true,
+		"http://localhost:3001/cb":        false,
+		"com.example.app:/cb":             true,
+		"com.example.app:/cb2":            false,
+		"":                                false,
+	} {
+		if got := client.RedirectAllowed(registered, raw); got != want {
+			t.Errorf("RedirectAllowed(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}

@@ -76,3 +76,52 @@ func hasDotSegment(path string) bool {
 	}
 	return false
 }
+
+// RedirectAllowed reports whether an authorization request may send its
+// answer to raw: raw is one of registered, byte for byte, or it differs
+// from a registered http://127.0.0.1 or http://[::1] URI only in its port
+// (RFC 8252 §7.3: a native app listens on whatever port it got). Case,
+// trailing slashes, added queries, encodings and user information all make
+// a different URI.
+func RedirectAllowed(registered []string, raw string) bool {
+	for _, r := range registered {
+		if r == raw {
+			return true
+		}
+	}
+	want, ok := withoutLoopbackPort(raw)
+	if !ok {
+		return false
+	}
+	for _, r := range registered {
+		if got, ok := withoutLoopbackPort(r); ok && got == want {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutLoopbackPort returns raw with its port removed when raw is an
+// http URI on a loopback IP literal with nothing a registration refuses,
+// and reports whether it was.
+func withoutLoopbackPort(raw string) (string, bool) {
+	if RedirectURIFault(raw) != "" || !strings.HasPrefix(raw, "http://") {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", false
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil || !ip.IsLoopback() {
+		return "", false
+	}
+	port := u.Port()
+	host := u.Host
+	if port != "" {
+		host = strings.TrimSuffix(u.Host, ":"+port)
+	}
+	// The host as written, without its port: the rest of raw is kept
+	// byte for byte.
+	return "http://" + host + raw[len("http://")+len(u.Host):], true
+}

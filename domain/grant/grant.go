@@ -56,16 +56,14 @@ type Request struct {
 func (r *Request) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
 
 // SignInFresh reports whether a sign-in made at authTime answers the
-// request at now: after the request when it forced a login, and within
-// max_age when it set one.
+// request at now: one made for the request (after it was made) always
+// does; an earlier one only when the request did not force a login and is
+// within max_age when it set one.
 func (r *Request) SignInFresh(authTime, now time.Time) bool {
-	if r.ForceLogin && authTime.Before(r.CreatedAt.Truncate(time.Second)) {
-		return false
+	if !authTime.Before(r.CreatedAt.Truncate(time.Second)) {
+		return true
 	}
-	if r.HasMaxAge && now.Sub(authTime) > r.MaxAge {
-		return false
-	}
-	return true
+	return !r.ForceLogin && (!r.HasMaxAge || now.Sub(authTime) <= r.MaxAge)
 }
 
 // Code is an authorization code: the hash of the secret handed to the
@@ -163,3 +161,21 @@ func (c *Consent) Covers(scopes []string) bool {
 	}
 	return true
 }
+
+// Errors of the authorization and token endpoints. Codes are the OAuth 2.0
+// and OpenID Connect error codes the client receives. The first three are
+// shown to the user on a page and never sent to a redirect URI: the
+// request names no client or place that may receive them.
+var (
+	ErrUnknownClient = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_client", Message: "The application that sent you here is not registered."}
+	ErrRedirectURI   = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_redirect_uri", Message: "The application asked to send you back to an address it has not registered."}
+	ErrRequestGone   = &domain.Error{Kind: domain.KindNotFound, Code: "request_gone", Message: "This sign-in request has expired or was already completed."}
+
+	ErrPKCERequired       = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_request", Message: "PKCE is required: send code_challenge with code_challenge_method S256."}
+	ErrUnauthorizedClient = &domain.Error{Kind: domain.KindBadRequest, Code: "unauthorized_client", Message: "The client is not registered for this grant."}
+	ErrLoginRequired      = &domain.Error{Kind: domain.KindBadRequest, Code: "login_required", Message: "The user is not signed in."}
+	ErrConsentRequired    = &domain.Error{Kind: domain.KindBadRequest, Code: "consent_required", Message: "The user has not allowed this application."}
+	ErrAccessDenied       = &domain.Error{Kind: domain.KindBadRequest, Code: "access_denied", Message: "The user did not allow this application."}
+	ErrInvalidGrant       = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_grant", Message: "The code is invalid, expired, already used, or was issued to another client or redirect URI."}
+	ErrInvalidScope       = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_scope", Message: "None of the requested scopes is allowed for this client."}
+)
