@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -98,7 +99,7 @@ type SecretKey []byte
 // fields of storage.Store.
 var StoreSet = wire.NewSet(
 	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns"),
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants"),
 )
 
 // SystemSet is the clock, ids and randomness.
@@ -231,6 +232,10 @@ var AppSet = wire.NewSet(
 	session.NewRevoke,
 	session.NewList,
 	session.NewAuthenticate,
+	wire.Bind(new(oauth.BrowserAuth), new(*session.Authenticate)),
+	oauth.NewAuthorize, wire.Struct(new(oauth.AuthorizeDeps), "*"),
+	oauth.NewExchange, wire.Struct(new(oauth.ExchangeDeps), "*"),
+	oauth.NewClientAuth,
 	password.NewForgot,
 	password.NewReset,
 	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
@@ -307,6 +312,11 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.MFARegenerate), new(*appmfa.Regenerate)),
 	wire.Bind(new(httpadapter.IPLimiter), new(*limits.Guard)),
 	wire.Bind(new(httpadapter.JWKSource), new(*jwt.Tokens)),
+	wire.Bind(new(httpadapter.Authorizer), new(*oauth.Authorize)),
+	wire.Bind(new(httpadapter.CodeExchanger), new(*oauth.Exchange)),
+	wire.Bind(new(httpadapter.GrantRefresher), new(*session.Refresh)),
+	wire.Bind(new(httpadapter.ClientAuthenticator), new(*oauth.ClientAuth)),
+	wire.Bind(new(httpadapter.IDTokenSigner), new(*jwt.Tokens)),
 	ProvideHTTP,
 	wire.Struct(new(httpadapter.AdminUseCases), "*"),
 	wire.Bind(new(httpadapter.AdminUsers), new(*admin.Users)),

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
@@ -209,6 +210,29 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
+	clientRepository := repos.Clients
+	grantRepository := repos.Grants
+	authorizeDeps := oauth.AuthorizeDeps{
+		Clients: clientRepository,
+		Grants:  grantRepository,
+		Browser: authenticate,
+		Tx:      txManager,
+		Clock:   clock,
+		IDs:     iDs,
+		Random:  reader,
+	}
+	authorize := oauth.NewAuthorize(authorizeDeps)
+	exchangeDeps := oauth.ExchangeDeps{
+		Tx:     txManager,
+		Tokens: tokens,
+		Clock:  clock,
+		IDs:    iDs,
+		Random: reader,
+		TTL:    refreshTTL,
+		Idle:   idleTimeout,
+	}
+	exchange := oauth.NewExchange(exchangeDeps)
+	clientAuth := oauth.NewClientAuth(clientRepository, auditLog, clock)
 	v2 := st.Ready
 	useCases := http.UseCases{
 		Register:      register,
@@ -235,6 +259,11 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		MFARegenerate: regenerate,
 		Guard:         guard,
 		Tokens:        tokens,
+		Authorize:     authorize,
+		Exchange:      exchange,
+		RefreshGrant:  refresh,
+		ClientAuth:    clientAuth,
+		IDTokens:      tokens,
 		Ready:         v2,
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
@@ -258,7 +287,6 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	audit := admin.NewAudit(auditTrail)
 	adminKeyStore := repos.AdminKeys
 	keys := admin.NewKeys(adminKeyStore, txManager, clock, reader)
-	clientRepository := repos.Clients
 	clientsDeps := admin.ClientsDeps{
 		Clients: clientRepository,
 		Tx:      txManager,

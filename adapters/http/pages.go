@@ -43,6 +43,9 @@ type PageConfig struct {
 	// SecureCookies marks the cookies Secure, with the __Host- prefix;
 	// NewServer sets it when PUBLIC_URL is https.
 	SecureCookies bool
+	// Issuer is the OpenID Connect issuer (PUBLIC_URL without a trailing
+	// slash); NewServer sets it.
+	Issuer string
 }
 
 // Paths of the pages, relative to the page that links to them: every page
@@ -86,6 +89,11 @@ type pageData struct {
 	// address to show (typed before, or of the signed-in user).
 	CSRF  string
 	Email string
+	// Pending is the authorization request a sign-in (or consent) answers.
+	Pending string
+	// Of the consent page: the client's name and what it asks for.
+	Client string
+	Scopes []string
 
 	// Filled in by render from the PageConfig.
 	AppName   string
@@ -100,10 +108,11 @@ type pageSite struct {
 	appURL    string
 	minLength int
 	secure    bool
+	issuer    string
 }
 
 func newPageSite(pc PageConfig) *pageSite {
-	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength, secure: pc.SecureCookies}
+	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength, secure: pc.SecureCookies, issuer: pc.Issuer}
 	if s.appName == "" {
 		s.appName = DefaultAppName
 	}

@@ -44,6 +44,12 @@ type UseCases struct {
 	MFARegenerate MFARegenerate
 	Guard         IPLimiter
 	Tokens        JWKSource
+	// The OpenID Connect provider.
+	Authorize    Authorizer
+	Exchange     CodeExchanger
+	RefreshGrant GrantRefresher
+	ClientAuth   ClientAuthenticator
+	IDTokens     IDTokenSigner
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
 }
@@ -66,6 +72,7 @@ type (
 func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	a := NewApp(cfg, log)
 	cfg.Pages.SecureCookies = cfg.Pages.SecureCookies || cfg.https()
+	cfg.Pages.Issuer = strings.TrimRight(strings.TrimSpace(cfg.PublicURL), "/")
 	Routes(a, uc, cfg.Pages)
 	Finish(a, newPageSite(cfg.Pages).notFound)
 	return a
@@ -95,6 +102,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 	h.registerPasswordRoutes(v1)
 	h.registerMFARoutes(v1)
 	registerPageRoutes(a, uc, pc)
+	registerOIDCRoutes(a, uc, pc.Issuer)
 }
 
 // limit counts the request against the per-IP limit of endpoint.

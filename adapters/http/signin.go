@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 )
 
 // BrowserSessions finds the signed-in user of a browser by the secret its
@@ -134,29 +135,33 @@ func (p *pageHandlers) handleSignInPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if ok {
+	pending := pendingID(c.Query(pendingParam))
+	// A pending authorization request comes here when it needs a sign-in
+	// (none, or one older than it allows): the form, even when signed in.
+	if ok && pending == "" {
 		return p.render(c, fiber.StatusOK, "signedin.html", pageData{Title: titleSignedIn, Email: pr.User.Email().String(), Continue: true})
 	}
-	return p.render(c, fiber.StatusOK, "signin.html", pageData{Title: titleSignIn})
+	return p.render(c, fiber.StatusOK, "signin.html", pageData{Title: titleSignIn, Pending: pending})
 }
 
 // handleSignInPost is both steps of a sign-in: the password, then, for an
 // account with a second factor, the code (the form of the second step
 // carries the token the first step answered).
 func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
-	f, ok, err := p.form(c, "email", "password", "mfa_token", "code")
+	f, ok, err := p.form(c, "email", "password", "mfa_token", "code", pendingParam)
 	if !ok {
 		return err
 	}
+	pending := pendingID(f[pendingParam])
 	// The per-IP limit of the step's API endpoint: /v1/login or
 	// /v1/login/mfa.
 	if f["mfa_token"] != "" {
 		if err := p.uc.Guard.CheckIP(c.UserContext(), limits.LoginMFA, ClientIP(c)); err != nil {
-			return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"]})
+			return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"], Pending: pending})
 		}
-		return p.signInCode(c, f["mfa_token"], f["code"])
+		return p.signInCode(c, f["mfa_token"], f["code"], pending)
 	}
-	d := pageData{Title: titleSignIn, Email: f["email"]}
+	d := pageData{Title: titleSignIn, Email: f["email"], Pending: pending}
 	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
 		return p.pageError(c, err, "signin.html", d)
 	}
@@ -169,30 +174,44 @@ func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
 		return p.pageError(c, err, "signin.html", d)
 	}
 	if res.MFARequired() {
-		return p.render(c, fiber.StatusOK, "signin-code.html", pageData{Title: titleCode, Token: res.MFAToken.Reveal()})
+		return p.render(c, fiber.StatusOK, "signin-code.html", pageData{Title: titleCode, Token: res.MFAToken.Reveal(), Pending: pending})
 	}
-	return p.startBrowserSession(c, res.TokenPair)
+	return p.startBrowserSession(c, res.TokenPair, pending)
 }
 
-func (p *pageHandlers) signInCode(c *fiber.Ctx, tok, code string) error {
+func (p *pageHandlers) signInCode(c *fiber.Ctx, tok, code, pending string) error {
 	pair, err := p.uc.LoginMFA.Handle(c.UserContext(), session.LoginMFAInput{Token: tok, Code: code, Meta: meta(c), Browser: true})
 	switch {
 	case err == nil:
-		return p.startBrowserSession(c, pair)
+		return p.startBrowserSession(c, pair, pending)
 	case errors.Is(err, mfa.ErrInvalidCode):
-		return p.render(c, fiber.StatusUnauthorized, "signin-code.html", pageData{Title: titleCode, Token: tok, Message: codeRefused})
+		return p.render(c, fiber.StatusUnauthorized, "signin-code.html", pageData{Title: titleCode, Token: tok, Message: codeRefused, Pending: pending})
 	case errors.Is(err, mfa.ErrLoginTokenInvalid):
-		return p.render(c, fiber.StatusUnauthorized, "signin.html", pageData{Title: titleSignIn, Message: signInExpired})
+		return p.render(c, fiber.StatusUnauthorized, "signin.html", pageData{Title: titleSignIn, Message: signInExpired, Pending: pending})
 	}
-	return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: tok})
+	return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: tok, Pending: pending})
 }
 
 // startBrowserSession gives the browser its session cookie and sends it
-// on (303: the next request is a GET).
-func (p *pageHandlers) startBrowserSession(c *fiber.Ctx, pair *session.TokenPair) error {
+// on (303: the next request is a GET): back into the pending
+// authorization request it signed in for, or to the signed-in page.
+func (p *pageHandlers) startBrowserSession(c *fiber.Ctx, pair *session.TokenPair, pending string) error {
 	p.setCookie(c, sessionCookie, pair.BrowserSecret.Reveal(), fiber.CookieSameSiteLaxMode, false)
 	HostedPageHeaders(c)
+	if pending != "" {
+		return c.Redirect("./authorize?"+pendingParam+"="+pending, fiber.StatusSeeOther)
+	}
 	return c.Redirect("./sign-in", fiber.StatusSeeOther)
+}
+
+// pendingID is raw when it names a pending authorization request (a
+// UUID), else "": nothing else reaches a page or a redirect.
+func pendingID(raw string) string {
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return id.String()
 }
 
 // handleSignOut ends the browser's session (if it has a live one) and

@@ -123,6 +123,10 @@ type privateClaims struct {
 	// Connect auth_time, NumericDate); absent from tokens signed before it
 	// was carried.
 	AuthTime *josejwt.NumericDate `json:"auth_time,omitempty"`
+	// ClientID and Scope (space-separated, RFC 9068) name the client a
+	// grant's token was issued to and what it was granted.
+	ClientID string `json:"client_id,omitempty"`
+	Scope    string `json:"scope,omitempty"`
 }
 
 // New builds Tokens signing access tokens with key (the only key until
@@ -404,7 +408,8 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 		IssuedAt: josejwt.NewNumericDate(c.IssuedAt),
 		ID:       c.ID,
 	}
-	priv := privateClaims{SessionID: c.SessionID.String(), Email: c.Email, EmailVerified: c.EmailVerified, AMR: c.AMR}
+	priv := privateClaims{SessionID: c.SessionID.String(), Email: c.Email, EmailVerified: c.EmailVerified, AMR: c.AMR,
+		ClientID: c.ClientID, Scope: strings.Join(c.Scope, " ")}
 	if !c.AuthTime.IsZero() {
 		c.AuthTime = time.Unix(c.AuthTime.Unix(), 0).UTC()
 		priv.AuthTime = josejwt.NewNumericDate(c.AuthTime)
@@ -503,9 +508,19 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, string, bool) {
 		Email:         priv.Email,
 		EmailVerified: priv.EmailVerified,
 		AMR:           priv.AMR,
+		ClientID:      priv.ClientID,
+		Scope:         scopes(priv.Scope),
 		IssuedAt:      std.IssuedAt.Time().UTC(),
 		ExpiresAt:     std.Expiry.Time().UTC(),
 	}, kid, true
+}
+
+// scopes splits a scope claim; none is nil.
+func scopes(claim string) []string {
+	if claim == "" {
+		return nil
+	}
+	return strings.Fields(claim)
 }
 
 // headerKID decodes the protected header and returns its kid when it has
@@ -548,3 +563,23 @@ func parseUUID(s string) (uuid.UUID, bool) {
 // RS256 keys (kty RSA), then the verify-only keys. Callers must not
 // modify it.
 func (t *Tokens) JWKS() []byte { return t.keys.Load().jwks }
+
+// SignJWT signs claims (a value that marshals to a JSON object) as a
+// compact JWS of typ JWT with the key of alg that signs now
+// (CurrentSigner), its kid in the header: the OpenID Connect id_tokens.
+func (t *Tokens) SignJWT(alg signingkey.Algorithm, claims any) (string, error) {
+	s, err := t.CurrentSigner(alg)
+	if err != nil {
+		return "", err
+	}
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: s.Key, KeyID: s.KID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", fmt.Errorf("jwt: signer: %w", err)
+	}
+	signed, err := josejwt.Signed(sg).Claims(claims).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("jwt: sign: %w", err)
+	}
+	return signed, nil
+}

@@ -179,3 +179,7 @@ var (
 	ErrInvalidGrant       = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_grant", Message: "The code is invalid, expired, already used, or was issued to another client or redirect URI."}
 	ErrInvalidScope       = &domain.Error{Kind: domain.KindBadRequest, Code: "invalid_scope", Message: "None of the requested scopes is allowed for this client."}
 )
+
+// ErrInvalidClient: the token endpoints could not authenticate the client
+// (unknown, wrong or missing secret, or a secret from a public client).
+var ErrInvalidClient = &domain.Error{Kind: domain.KindUnauthorized, Code: "invalid_client", Message: "Client authentication failed."}

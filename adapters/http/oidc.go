@@ -1,0 +1,293 @@
+package http
+
+import (
+	"context"
+	"errors"
+	nethttp "net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/oauth"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/gofiber/fiber/v2"
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// The OpenID Connect provider's JSON endpoints run on
+// github.com/zitadel/oidc's op.Server: the library parses and checks each
+// request (client credentials from Basic or the form, required fields,
+// the grant type allowed for the client) and writes the answers and
+// errors the standards define; oidcServer only calls the use cases. The
+// paths are one segment below the root, like the pages.
+const (
+	pathToken      = "/token"
+	pathUserinfo   = "/userinfo"
+	pathRevoke     = "/revoke"
+	pathIntrospect = "/introspect"
+	pathEndSession = "/end-session"
+	pathJWKS       = "/.well-known/jwks.json"
+)
+
+// The use cases of the token endpoints.
+type (
+	CodeExchanger interface {
+		Handle(ctx context.Context, in oauth.ExchangeInput) (*oauth.Grant, error)
+	}
+	GrantRefresher interface {
+		Grant(ctx context.Context, clientID, raw string, meta app.RequestMeta) (*session.TokenPair, error)
+	}
+	ClientAuthenticator interface {
+		Handle(ctx context.Context, clientID, secret string, meta app.RequestMeta) (*client.Client, error)
+	}
+	// IDTokenSigner signs claims with the current key of alg.
+	IDTokenSigner interface {
+		SignJWT(alg signingkey.Algorithm, claims any) (string, error)
+	}
+)
+
+// discovery is the provider's metadata (OpenID Connect Discovery 1.0,
+// RFC 8414), with RFC 9207's flag that the library's type lacks.
+type discovery struct {
+	oidc.DiscoveryConfiguration
+	IssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+}
+
+func newDiscovery(issuer string) discovery {
+	at := func(path string) string { return issuer + path }
+	return discovery{DiscoveryConfiguration: oidc.DiscoveryConfiguration{
+		Issuer:                            issuer,
+		AuthorizationEndpoint:             at("/authorize"),
+		TokenEndpoint:                     at(pathToken),
+		UserinfoEndpoint:                  at(pathUserinfo),
+		RevocationEndpoint:                at(pathRevoke),
+		IntrospectionEndpoint:             at(pathIntrospect),
+		EndSessionEndpoint:                at(pathEndSession),
+		JwksURI:                           at(pathJWKS),
+		ScopesSupported:                   client.KnownScopes,
+		ResponseTypesSupported:            []string{string(oidc.ResponseTypeCode)},
+		ResponseModesSupported:            []string{string(oidc.ResponseModeQuery)},
+		GrantTypesSupported:               []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{string(signingkey.RS256), string(signingkey.EdDSA)},
+		TokenEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
+		CodeChallengeMethodsSupported:     []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp", "at_hash", "email", "email_verified"},
+		RequestParameterSupported:         false,
+		RequestURIParameterSupported:      false,
+	}, IssParameterSupported: true}
+}
+
+// registerOIDCRoutes serves discovery (both documents) and the token
+// endpoints.
+func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string) {
+	doc := newDiscovery(issuer)
+	metadata := func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		return c.JSON(doc)
+	}
+	a.Get("/.well-known/openid-configuration", metadata)
+	a.Get("/.well-known/oauth-authorization-server", metadata)
+
+	cors := op.WithServerCORSOptions(&cors.Options{
+		AllowOriginFunc: func(string) bool { return true },
+		AllowedHeaders:  []string{"Authorization", "Content-Type"},
+		AllowedMethods:  []string{nethttp.MethodGet, nethttp.MethodPost},
+	})
+	h := op.RegisterServer(&oidcServer{uc: uc, issuer: issuer}, op.Endpoints{
+		Token:         op.NewEndpoint(pathToken),
+		Userinfo:      op.NewEndpoint(pathUserinfo),
+		Revocation:    op.NewEndpoint(pathRevoke),
+		Introspection: op.NewEndpoint(pathIntrospect),
+		EndSession:    op.NewEndpoint(pathEndSession),
+	}, cors)
+	serve := func(c *fiber.Ctx) error {
+		c.SetUserContext(context.WithValue(c.UserContext(), metaKey{}, meta(c)))
+		return serveHTTP(h)(c)
+	}
+	for _, p := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathEndSession} {
+		a.All(p, serve)
+	}
+}
+
+// metaKey carries the request's app.RequestMeta (the client IP as the
+// trusted proxies tell it) into the library's handlers.
+type metaKey struct{}
+
+func requestMeta(ctx context.Context) app.RequestMeta {
+	m, _ := ctx.Value(metaKey{}).(app.RequestMeta)
+	return m
+}
+
+// oidcServer answers the token endpoints with the use cases.
+type oidcServer struct {
+	op.UnimplementedServer
+	uc     UseCases
+	issuer string
+}
+
+// VerifyClient authenticates the client of a token, revocation or
+// introspection request (client_secret_basic, client_secret_post, or none
+// for a public client). Assertions are not accepted.
+func (s *oidcServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	if r.Data.ClientAssertion != "" {
+		return nil, oidc.ErrInvalidClient().WithDescription("Client assertions are not supported.")
+	}
+	c, err := s.uc.ClientAuth.Handle(ctx, r.Data.ClientID, r.Data.ClientSecret, requestMeta(ctx))
+	if err != nil {
+		return nil, oidcError(err)
+	}
+	return opClient{c}, nil
+}
+
+// CodeExchange redeems an authorization code.
+func (s *oidcServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	c := r.Client.(opClient).Client
+	g, err := s.uc.Exchange.Handle(ctx, oauth.ExchangeInput{
+		Client: c, Code: r.Data.Code, RedirectURI: r.Data.RedirectURI, Verifier: r.Data.CodeVerifier, Meta: requestMeta(ctx),
+	})
+	if err != nil {
+		return nil, oidcError(err)
+	}
+	return s.tokenResponse(c, g.TokenPair, g.Nonce)
+}
+
+// RefreshToken rotates a grant's refresh token.
+func (s *oidcServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	c := r.Client.(opClient).Client
+	pair, err := s.uc.RefreshGrant.Grant(ctx, c.ID, r.Data.RefreshToken, requestMeta(ctx))
+	if err != nil {
+		if errors.Is(err, domain.ErrRefreshInvalid) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("The refresh token is invalid, expired or revoked.")
+		}
+		return nil, oidcError(err)
+	}
+	return s.tokenResponse(c, pair, "")
+}
+
+// tokenResponse is the token endpoint's answer for a grant's pair: the
+// access and refresh tokens, and with the openid scope an id_token signed
+// with the client's algorithm.
+func (s *oidcServer) tokenResponse(c *client.Client, pair *session.TokenPair, nonce string) (*op.Response, error) {
+	g := pair.Session
+	resp := &oidc.AccessTokenResponse{
+		AccessToken: pair.AccessToken, TokenType: oidc.BearerToken, RefreshToken: pair.RefreshToken.Reveal(),
+		ExpiresIn: uint64(pair.ExpiresIn / time.Second), Scope: g.Scopes(),
+	}
+	if slices.Contains(g.Scopes(), client.ScopeOpenID) {
+		now := time.Now()
+		claims := &oidc.IDTokenClaims{
+			TokenClaims: oidc.TokenClaims{
+				Issuer: s.issuer, Subject: pair.User.ID().String(), Audience: oidc.Audience{c.ID},
+				Expiration: oidc.FromTime(now.Add(pair.ExpiresIn)), IssuedAt: oidc.FromTime(now), AuthTime: oidc.FromTime(g.AuthTime()),
+				Nonce: nonce, AuthenticationMethodsReferences: g.AMR(), AuthorizedParty: c.ID,
+			},
+			SessionID: g.ParentID().String(),
+		}
+		if hash, err := oidc.ClaimHash(pair.AccessToken, jose.EdDSA); err == nil {
+			claims.AccessTokenHash = hash
+		}
+		if slices.Contains(g.Scopes(), client.ScopeEmail) {
+			claims.Email = pair.User.Email().String()
+			claims.Claims = map[string]any{"email_verified": pair.User.Verified()}
+		}
+		signed, err := s.uc.IDTokens.SignJWT(c.IDTokenAlg, claims)
+		if err != nil {
+			return nil, err
+		}
+		resp.IDToken = signed
+	}
+	return op.NewResponse(resp), nil
+}
+
+// UserInfo answers the bearer's subject and the claims its scopes allow.
+func (s *oidcServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	p, err := s.uc.Authenticate.Handle(ctx, r.Data.AccessToken)
+	if err != nil {
+		if errors.Is(err, domain.ErrUnauthorized) {
+			return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "The access token is invalid, expired or revoked."}, nethttp.StatusUnauthorized)
+		}
+		return nil, err
+	}
+	info := oauth.Claims(p)
+	out := &oidc.UserInfo{Subject: info.Subject.String()}
+	if info.HasEmail {
+		out.Email = info.Email
+		out.AppendClaims("email_verified", info.EmailVerified)
+	}
+	return op.NewResponse(out), nil
+}
+
+// oidcError is the protocol error of a use case's refusal: its code (the
+// use cases speak OAuth's codes) and message; anything else stays an
+// error the library answers as server_error.
+func oidcError(err error) error {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+		return err
+	}
+	e := &oidc.Error{Description: de.Message}
+	switch de.Code {
+	case string(oidc.InvalidClient):
+		e.ErrorType = oidc.InvalidClient
+		return op.NewStatusError(e, nethttp.StatusUnauthorized)
+	case string(oidc.InvalidGrant):
+		e.ErrorType = oidc.InvalidGrant
+	case string(oidc.UnauthorizedClient):
+		e.ErrorType = oidc.UnauthorizedClient
+	case string(oidc.InvalidScope):
+		e.ErrorType = oidc.InvalidScope
+	default:
+		e.ErrorType = oidc.InvalidRequest
+	}
+	return e
+}
+
+// opClient is a registered client as the library sees it.
+type opClient struct{ *client.Client }
+
+func (c opClient) GetID() string                    { return c.ID }
+func (c opClient) RedirectURIs() []string           { return c.Client.RedirectURIs }
+func (c opClient) PostLogoutRedirectURIs() []string { return c.Client.PostLogoutRedirectURIs }
+func (c opClient) ApplicationType() op.ApplicationType {
+	if c.Type == client.Public {
+		return op.ApplicationTypeUserAgent
+	}
+	return op.ApplicationTypeWeb
+}
+func (c opClient) AuthMethod() oidc.AuthMethod {
+	if c.Type == client.Public {
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic
+}
+func (c opClient) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c opClient) GrantTypes() []oidc.GrantType {
+	out := make([]oidc.GrantType, 0, len(c.Client.GrantTypes))
+	for _, g := range c.Client.GrantTypes {
+		out = append(out, oidc.GrantType(g))
+	}
+	return out
+}
+func (c opClient) LoginURL(id string) string            { return "./sign-in?" + pendingParam + "=" + id }
+func (c opClient) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (c opClient) IDTokenLifetime() time.Duration       { return 0 }
+func (c opClient) DevMode() bool                        { return false }
+func (c opClient) IsScopeAllowed(scope string) bool     { return slices.Contains(c.Scopes, scope) }
+func (c opClient) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c opClient) ClockSkew() time.Duration             { return 0 }
+func (c opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
