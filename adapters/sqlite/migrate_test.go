@@ -391,3 +391,62 @@ func TestMigration12RoundTrip(t *testing.T) {
 	}
 	m.Up()
 }
+
+// Migration 15 (grants): up leaves the sessions stored before it without
+// client, scopes or parent, and keeps grants, requests, codes and consents
+// under their checks and foreign keys; down from 15 gives exactly the
+// schema before it, deletes the grants (their refresh tokens with them)
+// and keeps every other session; up again works.
+func TestMigration15RoundTrip(t *testing.T) {
+	t.Parallel()
+	m := migratedTo(t, 15, 14)
+	userID, browser, grantID := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	m.Exec(`INSERT INTO users (id, email, hashed_password, created_at, updated_at) VALUES ($1, 'm15@example.com', 'h', 1, 1)`, userID)
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, auth_time) VALUES ($1, $2, 1, 1, 2, 1)`, browser, userID)
+
+	m.Up()
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1 AND client_id IS NULL AND scopes IS NULL AND parent_id IS NULL`, browser); n != 1 {
+		t.Fatal("after up: the stored session is not a plain one")
+	}
+	m.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, auth_time, client_id, scopes, parent_id)
+		VALUES ($1, $2, 1, 1, 2, 1, 'app', '["openid"]', $3)`, grantID, userID, browser)
+	m.Exec(`INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (randomblob(32), $1, 1)`, grantID)
+	m.Refused("a grant without scopes was accepted", `UPDATE sessions SET scopes = NULL WHERE id = $1`, grantID)
+	m.Refused("scopes of no client were accepted", `UPDATE sessions SET scopes = '[]' WHERE id = $1`, browser)
+	m.Refused("a parent of no client was accepted", `UPDATE sessions SET parent_id = $1 WHERE id = $1`, browser)
+
+	request := `INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at)
+		VALUES ($1, 'app', 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', 0, $2, $3, 1, 2)`
+	m.Exec(request, uuid.NewString(), 1, 0)
+	m.Exec(request, uuid.NewString(), 0, 0)
+	m.Refused("a max_age without has_max_age was accepted", request, uuid.NewString(), 0, 60)
+	m.Refused("a negative max_age was accepted", request, uuid.NewString(), 1, -1)
+	m.Refused("a has_max_age of 2 was accepted", request, uuid.NewString(), 2, 0)
+
+	code := `INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, scopes, nonce, code_challenge, session_id, user_id, auth_time, amr, created_at, expires_at, used_at, grant_id)
+		VALUES (randomblob(32), 'app', 'https://app.example.com/cb', '["openid"]', '', 'c', $1, $2, 1, 'pwd', 1, 2, $3, $4)`
+	m.Exec(code, browser, userID, 2, grantID)
+	m.Exec(code, browser, userID, nil, nil)
+	m.Refused("a grant of an unused code was accepted", code, browser, userID, nil, grantID)
+	m.Refused("a code of no user was accepted: the foreign key is missing", code, browser, uuid.NewString(), nil, nil)
+
+	consent := `INSERT INTO consents (user_id, client_id, scopes, given_at) VALUES ($1, 'app', '["openid"]', 1)`
+	m.Exec(consent, userID)
+	m.Refused("a second consent of one user to one client was accepted", consent, userID)
+	m.Refused("a consent of no user was accepted: the foreign key is missing", consent, uuid.NewString())
+
+	m.Down()
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1`, browser); n != 1 {
+		t.Fatalf("after down: %d browser sessions, want the 1 stored", n)
+	}
+	if n := m.Count(`SELECT count(*) FROM sessions WHERE id = $1`, grantID); n != 0 {
+		t.Fatal("after down: the grant lives on as a session of the user")
+	}
+	if n := m.Count(`SELECT count(*) FROM refresh_tokens WHERE session_id = $1`, grantID); n != 0 {
+		t.Fatalf("after down: %d refresh tokens of the grant, want none", n)
+	}
+	if n := m.Count(`SELECT count(*) FROM pragma_foreign_key_check`); n != 0 {
+		t.Fatalf("foreign_key_check: %d rows", n)
+	}
+	m.Up()
+}

@@ -13,7 +13,7 @@ import (
 )
 
 // SessionColumns are the columns of a session, in SessionRow's order.
-const SessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time`
+const SessionColumns = `id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time, client_id, scopes, parent_id`
 
 // bearerFrom reads a session with its user and whether the user has a
 // confirmed second factor: three primary-key lookups (sessions, users,
@@ -48,11 +48,17 @@ type Sessions struct {
 }
 
 // Create inserts s. User agent and IP are stored as valid UTF-8 without NUL,
-// at most 1024 bytes each.
+// at most 1024 bytes each. A grant keeps its client, scopes and parent;
+// any other session NULL in their stead.
 func (r Sessions) Create(ctx context.Context, s *session.Session) error {
-	_, err := r.DB.Exec(ctx, `INSERT INTO sessions (`+SessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	var scopes *string
+	if s.ClientID() != "" {
+		l := jsonList(s.Scopes())
+		scopes = &l
+	}
+	_, err := r.DB.Exec(ctx, `INSERT INTO sessions (`+SessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText),
-		storable.Methods(s.AMR()), s.AuthTime())
+		storable.Methods(s.AMR()), s.AuthTime(), nullText(s.ClientID()), scopes, NullUUID(s.ParentID()))
 	return err
 }
 
@@ -88,7 +94,11 @@ func (r Sessions) bearer(ctx context.Context, query string, arg any) (app.Bearer
 	if err := r.DB.QueryRow(ctx, query, arg).Scan(append(append(s.dest(), u.Dest()...), &mfa)...); err != nil {
 		return app.BearerSession{}, notFound(err, session.ErrNotFound)
 	}
-	return app.BearerSession{Session: s.session(), User: u.User(), MFAEnabled: mfa}, nil
+	sess, err := s.session()
+	if err != nil {
+		return app.BearerSession{}, err
+	}
+	return app.BearerSession{Session: sess, User: u.User(), MFAEnabled: mfa}, nil
 }
 
 // SetBrowserSecret makes hash the hash of the secret of the browser that
@@ -118,6 +128,26 @@ func (r Sessions) ListActive(ctx context.Context, userID uuid.UUID, now time.Tim
 func (r Sessions) RevokeAll(ctx context.Context, userID, keep uuid.UUID, now time.Time) (int, error) {
 	return count(r.DB.Exec(ctx, `UPDATE sessions SET revoked_at = $3
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND id <> $2`, userID, keep, now))
+}
+
+// RevokeGrantsSQL revokes at $2 the live grants whose parent is session
+// $1 (index sessions_parent_live).
+const RevokeGrantsSQL = `UPDATE sessions SET revoked_at = $2 WHERE parent_id = $1 AND revoked_at IS NULL`
+
+// RevokeClientGrantsSQL revokes at $2 the live grants of client $1 (index
+// sessions_client_live).
+const RevokeClientGrantsSQL = `UPDATE sessions SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`
+
+// RevokeGrants revokes, at now, every grant of the browser session parent
+// not yet revoked, and returns how many it revoked.
+func (r Sessions) RevokeGrants(ctx context.Context, parent uuid.UUID, now time.Time) (int, error) {
+	return count(r.DB.Exec(ctx, RevokeGrantsSQL, parent, now))
+}
+
+// RevokeClientGrants revokes, at now, every grant of client clientID not
+// yet revoked, and returns how many it revoked.
+func (r Sessions) RevokeClientGrants(ctx context.Context, clientID string, now time.Time) (int, error) {
+	return count(r.DB.Exec(ctx, RevokeClientGrantsSQL, clientID, now))
 }
 
 // AddRefreshToken stores a refresh token of a session.
@@ -156,7 +186,7 @@ func scanSession(row Row) (*session.Session, error) {
 	if err := row.Scan(s.dest()...); err != nil {
 		return nil, notFound(err, session.ErrNotFound)
 	}
-	return s.session(), nil
+	return s.session()
 }
 
 // sessionRow is one row of SessionColumns.
@@ -167,17 +197,28 @@ type sessionRow struct {
 	userAgent, ip              string
 	amr                        string
 	authTime                   time.Time
+	clientID, scopes           *string
+	parentID                   uuid.NullUUID
 }
 
 // dest are the scan destinations of SessionColumns, in order.
 func (r *sessionRow) dest() []any {
-	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.amr, &r.authTime}
+	return []any{&r.id, &r.userID, &r.created, &r.lastUsed, &r.expires, &r.revoked, &r.userAgent, &r.ip, &r.amr, &r.authTime, &r.clientID, &r.scopes, &r.parentID}
 }
 
-func (r *sessionRow) session() *session.Session {
+// session is the session the row holds; a grant's scopes that do not
+// decode are an error.
+func (r *sessionRow) session() (*session.Session, error) {
 	s := session.Rehydrate(r.id, r.userID, r.created, r.lastUsed, r.expires, r.revoked, r.userAgent, r.ip)
 	s.RehydrateAuthentication(storable.ParseMethods(r.amr), r.authTime)
-	return s
+	if r.clientID != nil { // a grant: the table's check keeps scopes beside it
+		scopes, err := parseList(textOrEmpty(r.scopes))
+		if err != nil {
+			return nil, err
+		}
+		s.RehydrateGrant(*r.clientID, scopes, r.parentID.UUID)
+	}
+	return s, nil
 }
 
 // Qualify qualifies each column of a comma-separated list with

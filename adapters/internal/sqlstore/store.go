@@ -48,6 +48,7 @@ func (s Store) Repos() app.Repos {
 		MFA:         MFA{DB: s.DB, Own: s.Own},
 		SigningKeys: SigningKeys{DB: s.DB},
 		Clients:     Clients{DB: s.DB},
+		Grants:      Grants{DB: s.DB, Dialect: s.Dialect},
 	}
 }
 
