@@ -109,21 +109,35 @@ func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string) {
 		EndSession:    op.NewEndpoint(pathEndSession),
 	}, cors)
 	serve := func(c *fiber.Ctx) error {
-		c.SetUserContext(context.WithValue(c.UserContext(), metaKey{}, meta(c)))
-		return serveHTTP(h)(c)
+		r := &oidcRequest{meta: meta(c)}
+		c.SetUserContext(context.WithValue(c.UserContext(), oidcRequestKey{}, r))
+		if err := serveHTTP(h)(c); err != nil {
+			return err
+		}
+		// A fault (not a refusal) goes to the one error handler, which
+		// logs it and answers 500 without its details.
+		return r.fault
 	}
 	for _, p := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathEndSession} {
 		a.All(p, serve)
 	}
 }
 
-// metaKey carries the request's app.RequestMeta (the client IP as the
-// trusted proxies tell it) into the library's handlers.
-type metaKey struct{}
+// oidcRequest carries into the library's handlers the request's
+// app.RequestMeta (the client IP as the trusted proxies tell it), and back
+// out the fault that made a handler answer server_error.
+type oidcRequest struct {
+	meta  app.RequestMeta
+	fault error
+}
+
+type oidcRequestKey struct{}
 
 func requestMeta(ctx context.Context) app.RequestMeta {
-	m, _ := ctx.Value(metaKey{}).(app.RequestMeta)
-	return m
+	if r, ok := ctx.Value(oidcRequestKey{}).(*oidcRequest); ok {
+		return r.meta
+	}
+	return app.RequestMeta{}
 }
 
 // oidcServer answers the token endpoints with the use cases.
@@ -142,7 +156,7 @@ func (s *oidcServer) VerifyClient(ctx context.Context, r *op.Request[op.ClientCr
 	}
 	c, err := s.uc.ClientAuth.Handle(ctx, r.Data.ClientID, r.Data.ClientSecret, requestMeta(ctx))
 	if err != nil {
-		return nil, oidcError(err)
+		return nil, oidcError(ctx, err)
 	}
 	return opClient{c}, nil
 }
@@ -154,9 +168,9 @@ func (s *oidcServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.
 		Client: c, Code: r.Data.Code, RedirectURI: r.Data.RedirectURI, Verifier: r.Data.CodeVerifier, Meta: requestMeta(ctx),
 	})
 	if err != nil {
-		return nil, oidcError(err)
+		return nil, oidcError(ctx, err)
 	}
-	return s.tokenResponse(c, g.TokenPair, g.Nonce)
+	return s.tokenResponse(ctx, c, g.TokenPair, g.Nonce)
 }
 
 // RefreshToken rotates a grant's refresh token.
@@ -167,15 +181,15 @@ func (s *oidcServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.
 		if errors.Is(err, domain.ErrRefreshInvalid) {
 			return nil, oidc.ErrInvalidGrant().WithDescription("The refresh token is invalid, expired or revoked.")
 		}
-		return nil, oidcError(err)
+		return nil, oidcError(ctx, err)
 	}
-	return s.tokenResponse(c, pair, "")
+	return s.tokenResponse(ctx, c, pair, "")
 }
 
 // tokenResponse is the token endpoint's answer for a grant's pair: the
 // access and refresh tokens, and with the openid scope an id_token signed
 // with the client's algorithm.
-func (s *oidcServer) tokenResponse(c *client.Client, pair *session.TokenPair, nonce string) (*op.Response, error) {
+func (s *oidcServer) tokenResponse(ctx context.Context, c *client.Client, pair *session.TokenPair, nonce string) (*op.Response, error) {
 	g := pair.Session
 	resp := &oidc.AccessTokenResponse{
 		AccessToken: pair.AccessToken, TokenType: oidc.BearerToken, RefreshToken: pair.RefreshToken.Reveal(),
@@ -191,16 +205,19 @@ func (s *oidcServer) tokenResponse(c *client.Client, pair *session.TokenPair, no
 			},
 			SessionID: g.ParentID().String(),
 		}
-		if hash, err := oidc.ClaimHash(pair.AccessToken, jose.EdDSA); err == nil {
-			claims.AccessTokenHash = hash
+		// at_hash is of the id_token's own algorithm's hash.
+		hash, err := oidc.ClaimHash(pair.AccessToken, jose.SignatureAlgorithm(c.IDTokenAlg))
+		if err != nil {
+			return nil, oidcError(ctx, err)
 		}
+		claims.AccessTokenHash = hash
 		if slices.Contains(g.Scopes(), client.ScopeEmail) {
 			claims.Email = pair.User.Email().String()
 			claims.Claims = map[string]any{"email_verified": pair.User.Verified()}
 		}
 		signed, err := s.uc.IDTokens.SignJWT(c.IDTokenAlg, claims)
 		if err != nil {
-			return nil, err
+			return nil, oidcError(ctx, err)
 		}
 		resp.IDToken = signed
 	}
@@ -214,7 +231,7 @@ func (s *oidcServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRe
 		if errors.Is(err, domain.ErrUnauthorized) {
 			return nil, op.NewStatusError(&oidc.Error{ErrorType: "invalid_token", Description: "The access token is invalid, expired or revoked."}, nethttp.StatusUnauthorized)
 		}
-		return nil, err
+		return nil, oidcError(ctx, err)
 	}
 	info := oauth.Claims(p)
 	out := &oidc.UserInfo{Subject: info.Subject.String()}
@@ -226,12 +243,16 @@ func (s *oidcServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRe
 }
 
 // oidcError is the protocol error of a use case's refusal: its code (the
-// use cases speak OAuth's codes) and message; anything else stays an
-// error the library answers as server_error.
-func oidcError(err error) error {
+// use cases speak OAuth's codes) and message. Anything else is a fault:
+// kept for the error handler (see registerOIDCRoutes), and a bare
+// server_error for the library, so that no detail of it is answered.
+func oidcError(ctx context.Context, err error) error {
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
-		return err
+		if r, ok := ctx.Value(oidcRequestKey{}).(*oidcRequest); ok {
+			r.fault = err
+		}
+		return oidc.ErrServerError()
 	}
 	e := &oidc.Error{Description: de.Message}
 	switch de.Code {

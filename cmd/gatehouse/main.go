@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -325,6 +326,11 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// The OpenID Connect library logs through the process's slog default
+	// (request details at info, refusals at warn). Gatehouse logs its own
+	// requests and errors through log, so the library's lines would only
+	// repeat them, possibly with request parameters: they are dropped.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	log.Info("starting gatehouse", zap.Any("config", cfg.Redacted()), cfg.store.logField())
 	warnUnknownEnv(log, cfg.unknownEnv)
 	warnOperatorSurfaces(log, cfg)
