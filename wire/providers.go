@@ -39,6 +39,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/wire"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"go.uber.org/zap"
 )
 
@@ -236,6 +237,12 @@ var AppSet = wire.NewSet(
 	oauth.NewAuthorize, wire.Struct(new(oauth.AuthorizeDeps), "*"),
 	oauth.NewExchange, wire.Struct(new(oauth.ExchangeDeps), "*"),
 	oauth.NewClientAuth,
+	oauth.NewClientToken,
+	oauth.NewRevokeToken,
+	oauth.NewIntrospect,
+	oauth.NewEndSession,
+	wire.Bind(new(oauth.BearerAuth), new(*session.Authenticate)),
+	wire.Bind(new(oauth.SessionEnder), new(*session.Logout)),
 	password.NewForgot,
 	password.NewReset,
 	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
@@ -317,6 +324,11 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.GrantRefresher), new(*session.Refresh)),
 	wire.Bind(new(httpadapter.ClientAuthenticator), new(*oauth.ClientAuth)),
 	wire.Bind(new(httpadapter.IDTokenSigner), new(*jwt.Tokens)),
+	wire.Bind(new(httpadapter.ClientTokens), new(*oauth.ClientToken)),
+	wire.Bind(new(httpadapter.TokenRevoker), new(*oauth.RevokeToken)),
+	wire.Bind(new(httpadapter.Introspector), new(*oauth.Introspect)),
+	wire.Bind(new(httpadapter.SessionEnder), new(*oauth.EndSession)),
+	wire.Bind(new(oidc.KeySet), new(*jwt.Tokens)),
 	ProvideHTTP,
 	wire.Struct(new(httpadapter.AdminUseCases), "*"),
 	wire.Bind(new(httpadapter.AdminUsers), new(*admin.Users)),

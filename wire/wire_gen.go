@@ -233,6 +233,10 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	exchange := oauth.NewExchange(exchangeDeps)
 	clientAuth := oauth.NewClientAuth(clientRepository, auditLog, clock)
+	clientToken := oauth.NewClientToken(tokens)
+	revokeToken := oauth.NewRevokeToken(txManager, tokens, clock)
+	introspect := oauth.NewIntrospect(txManager, tokens, authenticate, clientRepository, clock, idleTimeout)
+	endSession := oauth.NewEndSession(clientRepository, authenticate, logout)
 	v2 := st.Ready
 	useCases := http.UseCases{
 		Register:      register,
@@ -264,6 +268,11 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		RefreshGrant:  refresh,
 		ClientAuth:    clientAuth,
 		IDTokens:      tokens,
+		ClientTokens:  clientToken,
+		RevokeToken:   revokeToken,
+		Introspect:    introspect,
+		EndSession:    endSession,
+		IDTokenKeys:   tokens,
 		Ready:         v2,
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)

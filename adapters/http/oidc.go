@@ -50,6 +50,15 @@ type (
 	IDTokenSigner interface {
 		SignJWT(alg signingkey.Algorithm, claims any) (string, error)
 	}
+	ClientTokens interface {
+		Handle(ctx context.Context, c *client.Client, scopes []string) (string, app.AccessClaims, error)
+	}
+	TokenRevoker interface {
+		Handle(ctx context.Context, c *client.Client, raw string, meta app.RequestMeta) error
+	}
+	Introspector interface {
+		Handle(ctx context.Context, c *client.Client, raw string) (oauth.Introspection, error)
+	}
 )
 
 // discovery is the provider's metadata (OpenID Connect Discovery 1.0,
@@ -106,7 +115,6 @@ func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string) {
 		Userinfo:      op.NewEndpoint(pathUserinfo),
 		Revocation:    op.NewEndpoint(pathRevoke),
 		Introspection: op.NewEndpoint(pathIntrospect),
-		EndSession:    op.NewEndpoint(pathEndSession),
 	}, cors)
 	serve := func(c *fiber.Ctx) error {
 		r := &oidcRequest{meta: meta(c)}
@@ -118,7 +126,7 @@ func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string) {
 		// logs it and answers 500 without its details.
 		return r.fault
 	}
-	for _, p := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect, pathEndSession} {
+	for _, p := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect} {
 		a.All(p, serve)
 	}
 }
@@ -184,6 +192,54 @@ func (s *oidcServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.
 		return nil, oidcError(ctx, err)
 	}
 	return s.tokenResponse(ctx, c, pair, "")
+}
+
+// ClientCredentialsExchange issues a confidential client's own access
+// token (the library refuses public clients and clients without the
+// grant before this runs).
+func (s *oidcServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
+	c := r.Client.(opClient).Client
+	signed, claims, err := s.uc.ClientTokens.Handle(ctx, c, r.Data.Scope)
+	if err != nil {
+		return nil, oidcError(ctx, err)
+	}
+	return op.NewResponse(&oidc.AccessTokenResponse{
+		AccessToken: signed, TokenType: oidc.BearerToken, ExpiresIn: uint64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second), Scope: claims.Scope,
+	}), nil
+}
+
+// Revocation ends the grant of a token the client presents (RFC 7009):
+// 200 whether or not there was anything to end.
+func (s *oidcServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	if err := s.uc.RevokeToken.Handle(ctx, r.Client.(opClient).Client, r.Data.Token, requestMeta(ctx)); err != nil {
+		return nil, oidcError(ctx, err)
+	}
+	return op.NewResponse(struct{}{}), nil
+}
+
+// Introspect tells an authenticated confidential client about a token
+// (RFC 7662); an inactive token is {"active": false} and nothing else.
+func (s *oidcServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
+	cc := r.Data.ClientCredentials
+	c, err := s.uc.ClientAuth.Handle(ctx, cc.ClientID, cc.ClientSecret, requestMeta(ctx))
+	if err != nil {
+		return nil, oidcError(ctx, err)
+	}
+	in, err := s.uc.Introspect.Handle(ctx, c, r.Data.Token)
+	if err != nil {
+		return nil, oidcError(ctx, err)
+	}
+	out := &oidc.IntrospectionResponse{Active: in.Active}
+	if in.Active {
+		out.Scope, out.ClientID, out.Subject, out.Issuer = in.Scope, in.ClientID, in.Subject, s.issuer
+		out.Expiration, out.IssuedAt = oidc.FromTime(in.ExpiresAt), oidc.FromTime(in.IssuedAt)
+		// RFC 7662's token_type is RFC 6749's: an access token is a
+		// bearer token; a refresh token has none.
+		if !in.Refresh {
+			out.TokenType = oidc.BearerToken
+		}
+	}
+	return op.NewResponse(out), nil
 }
 
 // tokenResponse is the token endpoint's answer for a grant's pair: the

@@ -30,6 +30,7 @@ func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
 	p.registerSignInRoutes(a)
 	p.registerAuthorizeRoutes(a)
+	p.registerEndSessionRoutes(a)
 
 	a.Get("/verify-email", p.handleVerifyPage)
 	a.Post("/verify-email", p.limit(limits.VerifyEmail), p.handleVerifyPost)

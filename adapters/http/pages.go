@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // The hosted pages are the links in the mails. A GET only shows a form: mail
@@ -94,6 +95,8 @@ type pageData struct {
 	// Of the consent page: the client's name and what it asks for.
 	Client string
 	Scopes []string
+	// Of the end-session page: the logout request to post back.
+	EndSession *oidc.EndSessionRequest
 
 	// Filled in by render from the PageConfig.
 	AppName   string

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"go.uber.org/zap"
 )
 
@@ -50,6 +51,11 @@ type UseCases struct {
 	RefreshGrant GrantRefresher
 	ClientAuth   ClientAuthenticator
 	IDTokens     IDTokenSigner
+	ClientTokens ClientTokens
+	RevokeToken  TokenRevoker
+	Introspect   Introspector
+	EndSession   SessionEnder
+	IDTokenKeys  oidc.KeySet
 	// Ready reports whether the database answers.
 	Ready func(ctx context.Context) error
 }

@@ -84,6 +84,9 @@ type Tokens struct {
 type keySet struct {
 	algs map[signingkey.Algorithm]algSigners
 	pubs map[string]ed25519.PublicKey // EdDSA only: access tokens are EdDSA
+	// all are the published keys of every algorithm by kid, for the
+	// signatures of id_tokens presented back (VerifySignature).
+	all  map[string]jose.JSONWebKey
 	jwks []byte
 }
 
@@ -115,7 +118,7 @@ type signer struct {
 
 // privateClaims are the claims beyond the registered ones.
 type privateClaims struct {
-	SessionID     string   `json:"sid"`
+	SessionID     string   `json:"sid,omitempty"` // absent from a client's own token
 	Email         string   `json:"email"`
 	EmailVerified bool     `json:"email_verified"`
 	AMR           []string `json:"amr,omitempty"` // RFC 8176 methods of the session's login
@@ -175,7 +178,7 @@ func NewWithoutKeys(cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, 
 		cfg.CacheSize = DefaultCacheSize
 	}
 	t := &Tokens{cfg: cfg, clock: clock, ids: ids, verified: newVerifiedCache(cfg.CacheSize)}
-	t.keys.Store(&keySet{pubs: map[string]ed25519.PublicKey{}, jwks: []byte(`{"keys":[]}`)})
+	t.keys.Store(&keySet{pubs: map[string]ed25519.PublicKey{}, all: map[string]jose.JSONWebKey{}, jwks: []byte(`{"keys":[]}`)})
 	return t, nil
 }
 
@@ -185,7 +188,7 @@ func NewWithoutKeys(cfg Config, clock app.Clock, ids app.IDGenerator) (*Tokens, 
 // key of at least RSABits bits, which is validated and precomputed here,
 // once): anything else is refused.
 func (t *Tokens) UseKeys(ks app.KeySet) error {
-	set := &keySet{algs: map[signingkey.Algorithm]algSigners{}, pubs: map[string]ed25519.PublicKey{}}
+	set := &keySet{algs: map[signingkey.Algorithm]algSigners{}, pubs: map[string]ed25519.PublicKey{}, all: map[string]jose.JSONWebKey{}}
 	var jwks jose.JSONWebKeySet
 	published := map[string]bool{}
 	publish := func(pub crypto.PublicKey, alg signingkey.Algorithm) (string, error) {
@@ -195,7 +198,9 @@ func (t *Tokens) UseKeys(ks app.KeySet) error {
 		}
 		if !published[kid] {
 			published[kid] = true
-			jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(alg), Use: "sig"})
+			jwk := jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(alg), Use: "sig"}
+			jwks.Keys = append(jwks.Keys, jwk)
+			set.all[kid] = jwk
 			if ed, ok := pub.(ed25519.PublicKey); ok {
 				set.pubs[kid] = ed
 			}
@@ -392,7 +397,10 @@ func (t *Tokens) KeyID() string {
 // Issue signs c after filling in its ID, IssuedAt and ExpiresAt (whole
 // seconds, UTC) and returns the token and the claims it carries.
 func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
-	if c.Subject == uuid.Nil || c.SessionID == uuid.Nil {
+	// A user's token names the user and the session; a client's own
+	// (client_credentials) names the client as its subject and has neither.
+	client := c.Subject == uuid.Nil && c.SessionID == uuid.Nil && c.ClientID != ""
+	if !client && (c.Subject == uuid.Nil || c.SessionID == uuid.Nil) {
 		return "", app.AccessClaims{}, errors.New("jwt: subject and session id are required")
 	}
 	at := t.clock.Now()
@@ -402,13 +410,13 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 	c.ExpiresAt = time.Unix(now.Add(t.cfg.TTL).Unix(), 0).UTC()
 	std := josejwt.Claims{
 		Issuer:   t.cfg.Issuer,
-		Subject:  c.Subject.String(),
+		Subject:  subject(c),
 		Audience: josejwt.Audience{t.cfg.Audience},
 		Expiry:   josejwt.NewNumericDate(c.ExpiresAt),
 		IssuedAt: josejwt.NewNumericDate(c.IssuedAt),
 		ID:       c.ID,
 	}
-	priv := privateClaims{SessionID: c.SessionID.String(), Email: c.Email, EmailVerified: c.EmailVerified, AMR: c.AMR,
+	priv := privateClaims{SessionID: sessionID(c), Email: c.Email, EmailVerified: c.EmailVerified, AMR: c.AMR,
 		ClientID: c.ClientID, Scope: strings.Join(c.Scope, " ")}
 	if !c.AuthTime.IsZero() {
 		c.AuthTime = time.Unix(c.AuthTime.Unix(), 0).UTC()
@@ -491,9 +499,15 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, string, bool) {
 	if !t.clock.Now().Before(std.Expiry.Time()) {
 		return app.AccessClaims{}, "", false
 	}
-	sub, ok1 := parseUUID(std.Subject)
-	sid, ok2 := parseUUID(priv.SessionID)
-	if !ok1 || !ok2 {
+	var sub, sid uuid.UUID
+	if priv.SessionID != "" || std.Subject != priv.ClientID {
+		var ok1, ok2 bool
+		sub, ok1 = parseUUID(std.Subject)
+		sid, ok2 = parseUUID(priv.SessionID)
+		if !ok1 || !ok2 {
+			return app.AccessClaims{}, "", false
+		}
+	} else if priv.ClientID == "" {
 		return app.AccessClaims{}, "", false
 	}
 	var authTime time.Time
@@ -513,6 +527,23 @@ func (t *Tokens) verify(signed string) (app.AccessClaims, string, bool) {
 		IssuedAt:      std.IssuedAt.Time().UTC(),
 		ExpiresAt:     std.Expiry.Time().UTC(),
 	}, kid, true
+}
+
+// subject is the sub claim of c: the user, or the client of a client's
+// own token.
+func subject(c app.AccessClaims) string {
+	if c.Subject == uuid.Nil {
+		return c.ClientID
+	}
+	return c.Subject.String()
+}
+
+// sessionID is the sid claim of c; "" (absent) for a client's own token.
+func sessionID(c app.AccessClaims) string {
+	if c.SessionID == uuid.Nil {
+		return ""
+	}
+	return c.SessionID.String()
 }
 
 // scopes splits a scope claim; none is nil.
@@ -582,4 +613,20 @@ func (t *Tokens) SignJWT(alg signingkey.Algorithm, claims any) (string, error) {
 		return "", fmt.Errorf("jwt: sign: %w", err)
 	}
 	return signed, nil
+}
+
+// VerifySignature checks the one signature of jws against the published
+// key its kid names, of the algorithm that key has, and returns the
+// payload: how an id_token Gatehouse signed is recognized when a client
+// presents it back (an id_token_hint). It checks no claims.
+func (t *Tokens) VerifySignature(_ context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("jwt: one signature expected")
+	}
+	h := jws.Signatures[0].Header
+	k, ok := t.keys.Load().all[h.KeyID]
+	if !ok || h.Algorithm != k.Algorithm {
+		return nil, errors.New("jwt: not signed by a published key")
+	}
+	return jws.Verify(k.Key)
 }

@@ -55,6 +55,11 @@ func (h *Authenticate) Handle(ctx context.Context, bearer string) (Principal, er
 	if err != nil {
 		return Principal{}, err
 	}
+	// A client's own token (client_credentials) has no user: nothing of a
+	// user's is its to see.
+	if claims.SessionID == uuid.Nil {
+		return Principal{}, domain.ErrUnauthorized
+	}
 	b, err := h.sessions.ForBearer(ctx, claims.SessionID)
 	if errors.Is(err, session.ErrNotFound) {
 		return Principal{}, domain.ErrUnauthorized

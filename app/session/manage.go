@@ -27,6 +27,13 @@ func (h *Logout) Handle(ctx context.Context, p Principal, meta app.RequestMeta) 
 	return h.revoke.revoke(ctx, p, p.SessionID, audit.Logout, meta)
 }
 
+// End ends p's browser session at a client's request (OpenID Connect
+// RP-Initiated Logout), with its grants: as Handle, audited as an end
+// session.
+func (h *Logout) End(ctx context.Context, p Principal, meta app.RequestMeta) error {
+	return h.revoke.revoke(ctx, p, p.SessionID, audit.EndSession, meta)
+}
+
 // Revoke ends one of the caller's sessions. Another user's session and an
 // unknown or already ended one are all not_found.
 type Revoke struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -174,6 +175,126 @@ func TestOIDCCodeFlow(t *testing.T) {
 		}
 		if r := f.c.bearer(http.MethodGet, "/v1/me", fresh.AccessToken, nil); r.Status != http.StatusUnauthorized {
 			t.Fatalf("an access token of a replayed code at /v1/me: %d", r.Status)
+		}
+	})
+}
+
+// codeFlow signs addr in through browser b for app and exchanges the code.
+func (app rp) codeFlow(t *testing.T, b *browser, addr string) (*oauth2.Token, *oidc.IDToken, string) {
+	t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	got := b.authorize(app.config.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), url.Values{"email": {addr}, "password": {strongPassword}})
+	tok, err := app.config.Exchange(app.ctx, got.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := app.verifier.Verify(app.ctx, raw)
+	if err != nil {
+		t.Fatalf("id_token: %v", err)
+	}
+	return tok, idt, raw
+}
+
+// form posts values to path of the instance, with Basic client
+// authentication when id is set, and returns the status and JSON body.
+func (f adminFixture) form(t *testing.T, path, id, secret string, values url.Values) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.inst.URL+path, strings.NewReader(values.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode, body
+}
+
+// Client credentials, revocation, introspection and end session, on each
+// store.
+func TestOIDCTokensAndLogout(t *testing.T) {
+	eachStore(t, func(t *testing.T, st testStore) {
+		f := newAdminFixture(t, st)
+		addr, _, _ := f.signedIn(t)
+		app := newRP(t, f, map[string]any{"name": "Wiki", "type": "confidential", "redirect_uris": []string{"https://wiki.example.com/cb"},
+			"post_logout_redirect_uris": []string{"https://wiki.example.com/bye"}, "grant_types": []string{"authorization_code", "refresh_token", "client_credentials"}})
+		id, secret := app.config.ClientID, app.config.ClientSecret
+
+		// A client's own token: its subject is the client; user endpoints
+		// refuse it; introspection tells it.
+		status, cc := f.form(t, "/token", id, secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"email"}})
+		if status != http.StatusOK || cc["access_token"] == nil || cc["refresh_token"] != nil {
+			t.Fatalf("client_credentials: %d %v", status, cc)
+		}
+		clientToken := cc["access_token"].(string)
+		for _, path := range []string{"/v1/me", "/userinfo"} {
+			if r := f.c.bearer(http.MethodGet, path, clientToken, nil); r.Status != http.StatusUnauthorized {
+				t.Fatalf("GET %s with a client's token: %d %s", path, r.Status, r.Body)
+			}
+		}
+		if status, in := f.form(t, "/introspect", id, secret, url.Values{"token": {clientToken}}); status != http.StatusOK || in["active"] != true || in["sub"] != id || in["client_id"] != id {
+			t.Fatalf("introspect a client's token: %d %v", status, in)
+		}
+		if status, body := f.form(t, "/token", id, "ghc_wrong", url.Values{"grant_type": {"client_credentials"}}); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+			t.Fatalf("a wrong secret: %d %v", status, body)
+		}
+
+		// Revoking a refresh token ends its grant.
+		b := newBrowser(t, f.inst.URL)
+		tok, _, _ := app.codeFlow(t, b, addr)
+		if status, in := f.form(t, "/introspect", id, secret, url.Values{"token": {tok.AccessToken}}); status != http.StatusOK || in["active"] != true || in["sub"] == nil {
+			t.Fatalf("introspect an access token: %d %v", status, in)
+		}
+		if status, _ := f.form(t, "/revoke", id, secret, url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
+			t.Fatalf("revoke: %d", status)
+		}
+		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Fatal("a revoked refresh token still works")
+		}
+		if status, in := f.form(t, "/introspect", id, secret, url.Values{"token": {tok.AccessToken}}); status != http.StatusOK || in["active"] != false || len(in) != 1 {
+			t.Fatalf("introspect a revoked grant's access token: %d %v", status, in)
+		}
+		if status, _ := f.form(t, "/revoke", id, secret, url.Values{"token": {"not a token"}}); status != http.StatusOK {
+			t.Fatalf("revoke an unknown token: %d", status)
+		}
+
+		// End session without a hint asks first; with the session's own
+		// id_token it ends the browser session and its grants, and goes
+		// back to the client with its state.
+		tok, _, rawID := app.codeFlow(t, b, addr)
+		status, page := b.get("/end-session?client_id=" + url.QueryEscape(id))
+		if status != http.StatusOK || !strings.Contains(page, `name="confirm"`) {
+			t.Fatalf("end session without a hint: %d %s", status, page)
+		}
+		if status, _ := b.post("/end-session", url.Values{"confirm": {"yes"}}, false); status != http.StatusForbidden {
+			t.Fatalf("a confirmation without the CSRF token: %d", status)
+		}
+		if status, _ := b.get("/end-session?client_id=" + url.QueryEscape(id) + "&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/")); status != http.StatusBadRequest {
+			t.Fatalf("an unregistered post_logout_redirect_uri: %d", status)
+		}
+		q := url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {"https://wiki.example.com/bye"}, "state": {"bye-1"}}
+		req, _ := http.NewRequest(http.MethodGet, f.inst.URL+"/end-session?"+q.Encode(), nil)
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "https://wiki.example.com/bye?state=bye-1" {
+			t.Fatalf("end session: %d %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Fatal("a grant's refresh token works after its browser session ended")
+		}
+		if status, body := b.get("/sign-in"); status != http.StatusOK || strings.Contains(body, "You are signed in") {
+			t.Fatalf("after end session the browser is still signed in: %d", status)
 		}
 	})
 }
