@@ -232,7 +232,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Idle:   idleTimeout,
 	}
 	exchange := oauth.NewExchange(exchangeDeps)
-	clientAuth := oauth.NewClientAuth(clientRepository, auditLog, clock)
+	clientAuth := oauth.NewClientAuth(clientRepository, auditLog, clock, guard)
 	clientToken := oauth.NewClientToken(tokens)
 	revokeToken := oauth.NewRevokeToken(txManager, tokens, clock)
 	introspect := oauth.NewIntrospect(txManager, tokens, authenticate, clientRepository, clock, idleTimeout)

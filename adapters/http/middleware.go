@@ -31,7 +31,14 @@ const (
 	// allowed. HostedPageHeaders replaces it for HTML pages.
 	apiCSP        = "default-src 'none'; frame-ancestors 'none'"
 	hostedPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	hstsValue     = "max-age=31536000; includeSubDomains"
+	// authorizationPageCSP is that of a page whose form answers a
+	// client's request (the sign-in and code pages of a pending
+	// authorization, consent, sign-out at a client's request): browsers
+	// hold the redirects that follow a form's POST to its form-action, and
+	// these end at the client's registered redirect URI, any origin or
+	// scheme. The forms themselves still post to this origin.
+	authorizationPageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+	hstsValue            = "max-age=31536000; includeSubDomains"
 
 	corsAllowMethods  = "GET, POST, DELETE"
 	corsAllowHeaders  = "Content-Type, Authorization, X-Request-ID"

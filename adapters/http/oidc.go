@@ -2,12 +2,14 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	nethttp "net/http"
 	"slices"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
@@ -15,7 +17,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/gofiber/fiber/v2"
-	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -95,39 +96,84 @@ func newDiscovery(issuer string) discovery {
 
 // registerOIDCRoutes serves discovery (both documents) and the token
 // endpoints.
-func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string) {
+func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string, obs RequestObserver) {
 	doc := newDiscovery(issuer)
 	metadata := func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
-		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
 		return c.JSON(doc)
 	}
 	a.Get("/.well-known/openid-configuration", metadata)
 	a.Get("/.well-known/oauth-authorization-server", metadata)
 
-	cors := op.WithServerCORSOptions(&cors.Options{
-		AllowOriginFunc: func(string) bool { return true },
-		AllowedHeaders:  []string{"Authorization", "Content-Type"},
-		AllowedMethods:  []string{nethttp.MethodGet, nethttp.MethodPost},
-	})
+	// CORS is the service's own (GATEHOUSE_CORS_ORIGINS, answered by its
+	// middleware): a browser app's origin is listed there.
+	noCORS := op.WithServerCORSOptions(nil)
 	h := op.RegisterServer(&oidcServer{uc: uc, issuer: issuer}, op.Endpoints{
 		Token:         op.NewEndpoint(pathToken),
 		Userinfo:      op.NewEndpoint(pathUserinfo),
 		Revocation:    op.NewEndpoint(pathRevoke),
 		Introspection: op.NewEndpoint(pathIntrospect),
-	}, cors)
+	}, noCORS)
 	serve := func(c *fiber.Ctx) error {
 		r := &oidcRequest{meta: meta(c)}
 		c.SetUserContext(context.WithValue(c.UserContext(), oidcRequestKey{}, r))
 		if err := serveHTTP(h)(c); err != nil {
 			return err
 		}
-		// A fault (not a refusal) goes to the one error handler, which
-		// logs it and answers 500 without its details.
+		// A fault or a limit (not a refusal) goes to the one error
+		// handler, which logs a fault and answers 500 without its
+		// details, or 429 with Retry-After.
 		return r.fault
 	}
-	for _, p := range []string{pathToken, pathUserinfo, pathRevoke, pathIntrospect} {
-		a.All(p, serve)
+	// The endpoints a client authenticates at count against the per-IP
+	// limit of token refresh first.
+	limited := limitIP(uc.Guard, limits.Token, func(_ *fiber.Ctx, err error) error { return err })
+	a.Post(pathToken, counted(obs), limited, serve)
+	a.Post(pathRevoke, limited, serve)
+	a.Post(pathIntrospect, limited, serve)
+	a.Get(pathUserinfo, serve)
+	a.Post(pathUserinfo, serve)
+}
+
+// tokenGrants and tokenResults are the label values of the token
+// requests' metric: anything else is "other".
+var (
+	tokenGrants  = []string{string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken), string(oidc.GrantTypeClientCredentials)}
+	tokenResults = []string{string(oidc.InvalidRequest), string(oidc.InvalidClient), string(oidc.InvalidGrant), string(oidc.UnauthorizedClient),
+		string(oidc.UnsupportedGrantType), string(oidc.InvalidScope), string(oidc.ServerError)}
+)
+
+// counted tells obs of each answered token request: its grant type and
+// result (success, the OAuth error code of the answer, or rate_limited).
+func counted(obs RequestObserver) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := c.Next()
+		if obs == nil {
+			return err
+		}
+		grantType := c.FormValue("grant_type")
+		if !slices.Contains(tokenGrants, grantType) {
+			grantType = "other"
+		}
+		result := "success"
+		var de *domain.Error
+		switch {
+		case errors.As(err, &de) && de.Kind == domain.KindRateLimited:
+			result = "rate_limited"
+		case err != nil:
+			result = string(oidc.ServerError)
+		case c.Response().StatusCode() != fiber.StatusOK:
+			var body struct {
+				Error string `json:"error"`
+			}
+			_ = json.Unmarshal(c.Response().Body(), &body)
+			result = "other"
+			if slices.Contains(tokenResults, body.Error) {
+				result = body.Error
+			}
+		}
+		obs.TokenRequest(grantType, result)
+		return err
 	}
 }
 
@@ -299,12 +345,13 @@ func (s *oidcServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRe
 }
 
 // oidcError is the protocol error of a use case's refusal: its code (the
-// use cases speak OAuth's codes) and message. Anything else is a fault:
-// kept for the error handler (see registerOIDCRoutes), and a bare
-// server_error for the library, so that no detail of it is answered.
+// use cases speak OAuth's codes) and message. Anything else, a fault or a
+// rate limit, is kept for the error handler (see registerOIDCRoutes), and
+// a bare server_error for the library, so that no detail of it is
+// answered.
 func oidcError(ctx context.Context, err error) error {
 	var de *domain.Error
-	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable || de.Kind == domain.KindRateLimited {
 		if r, ok := ctx.Value(oidcRequestKey{}).(*oidcRequest); ok {
 			r.fault = err
 		}

@@ -139,6 +139,9 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 		return err
 	}
 	HostedPageHeaders(c)
+	if d.Pending != "" || d.EndSession != nil {
+		c.Set(fiber.HeaderContentSecurityPolicy, authorizationPageCSP)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(buf.Bytes())
 }

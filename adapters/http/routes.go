@@ -79,7 +79,7 @@ func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 	a := NewApp(cfg, log)
 	cfg.Pages.SecureCookies = cfg.Pages.SecureCookies || cfg.https()
 	cfg.Pages.Issuer = strings.TrimRight(strings.TrimSpace(cfg.PublicURL), "/")
-	Routes(a, uc, cfg.Pages)
+	Routes(a, uc, cfg.Pages, cfg.Requests)
 	Finish(a, newPageSite(cfg.Pages).notFound)
 	return a
 }
@@ -93,7 +93,7 @@ type handlers struct {
 
 // Routes registers the API, the hosted pages (as pc configures them) and
 // the probes.
-func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
+func Routes(a *fiber.App, uc UseCases, pc PageConfig, obs RequestObserver) {
 	probes(a, uc.Ready)
 	a.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
@@ -108,7 +108,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig) {
 	h.registerPasswordRoutes(v1)
 	h.registerMFARoutes(v1)
 	registerPageRoutes(a, uc, pc)
-	registerOIDCRoutes(a, uc, pc.Issuer)
+	registerOIDCRoutes(a, uc, pc.Issuer, obs)
 }
 
 // limit counts the request against the per-IP limit of endpoint.

@@ -69,6 +69,10 @@ func (cfg Config) https() bool {
 // concurrent use.
 type RequestObserver interface {
 	ObserveRequest(route, method string, status int, elapsed time.Duration)
+	// TokenRequest: the token endpoint answered a request of grantType
+	// ("other" for one Gatehouse does not offer) with result ("success",
+	// or the OAuth error code it answered, or "rate_limited").
+	TokenRequest(grantType, result string)
 }
 
 // RouteUnmatched is the route of a request that no route matched.

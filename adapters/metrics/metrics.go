@@ -39,6 +39,7 @@ type Metrics struct {
 	mailSkipped    *prometheus.CounterVec
 	mailSent       *prometheus.CounterVec
 	refreshReuse   prometheus.Counter
+	tokens         *prometheus.CounterVec
 }
 
 // loginOutcomes and mailOutcomes are known in advance: their series start
@@ -110,6 +111,10 @@ func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
 			Help: "Rotated refresh tokens presented again: each revoked its session (a copied token, or a client that lost a response).",
 		}),
 	}
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "oauth_token_requests_total",
+		Help: "Token endpoint requests by grant type (authorization_code, refresh_token, client_credentials, other) and result (success, or the OAuth error code answered: invalid_client, invalid_grant, ...; rate_limited).",
+	}, []string{"grant_type", "result"})
 	for _, r := range loginOutcomes {
 		m.logins.WithLabelValues(string(r))
 	}
@@ -122,7 +127,7 @@ func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.hashesInFlight, m.hashWait,
-		m.logins, m.limited, m.mailSkipped, m.mailSent, m.refreshReuse,
+		m.logins, m.limited, m.mailSkipped, m.mailSent, m.refreshReuse, m.tokens,
 		newOutboxCollector(outbox, clock, OutboxStatsTimeout, OutboxCacheTTL),
 		newPoolCollector(pools),
 	} {
@@ -157,6 +162,12 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) ObserveRequest(route, method string, status int, elapsed time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+}
+
+// TokenRequest counts a token endpoint request; the HTTP adapter bounds
+// both labels to fixed names.
+func (m *Metrics) TokenRequest(grantType, result string) {
+	m.tokens.WithLabelValues(grantType, result).Inc()
 }
 
 // SlotAcquired, SlotRefused and SlotReleased implement argon2id.Observer.

@@ -58,6 +58,9 @@ const (
 	Password    Endpoint = "password_change"
 	// LoginMFA is the second login step (a code after the password).
 	LoginMFA Endpoint = "login_mfa"
+	// Token is the OAuth token, revocation and introspection endpoints,
+	// counted together under the Refresh limit.
+	Token Endpoint = "token"
 )
 
 // Rule names, reported to app.Observer when a limit refuses: fixed names,
@@ -69,6 +72,7 @@ const (
 	RuleMailAddress    = "mail_address"     // MailPerAddress per address and kind
 	RuleCodeAccount    = "mfa_code_account" // CodeFailures per account
 	RuleCodeLocked     = "mfa_code_locked"  // CodeLockoutThreshold: the account's TOTP codes are locked
+	RuleTokenClient    = "token_client"     // TokenPerClient per client id
 )
 
 // Rule is the name of the endpoint's per-IP limit, such as "login_ip".
@@ -85,8 +89,12 @@ type Policy struct {
 	// Auth is the per-IP limit of register, login, verify, resend, forgot,
 	// reset and password change, each counted on its own.
 	Auth Limit
-	// Refresh is the per-IP limit of token refresh.
+	// Refresh is the per-IP limit of token refresh, and of the OAuth
+	// token endpoints (Token).
 	Refresh Limit
+	// TokenPerClient bounds the OAuth token endpoints' requests naming one
+	// client id, from anywhere (a guessed secret, a runaway client).
+	TokenPerClient Limit
 	// MailPerAddress bounds the mails of one kind to one address.
 	MailPerAddress Limit
 	// ResetLinkTTL is how long a reset link works. The per-address window
@@ -115,6 +123,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		Auth:             Limit{30, 5 * time.Minute},
 		Refresh:          Limit{150, 5 * time.Minute},
+		TokenPerClient:   Limit{3000, 5 * time.Minute},
 		MailPerAddress:   Limit{3, time.Hour},
 		ResetLinkTTL:     30 * time.Minute,
 		LoginFailures:    Limit{10, 15 * time.Minute},
@@ -188,10 +197,19 @@ func (g *Guard) CheckIP(ctx context.Context, e Endpoint, ip string) error {
 		return nil
 	}
 	l := g.p.Auth
-	if e == Refresh {
+	if e == Refresh || e == Token {
 		l = g.p.Refresh
 	}
 	return g.hit(ctx, e.Rule(), key("ip:"+string(e), ip), l)
+}
+
+// CheckClient counts a token endpoint request naming clientID; over the
+// limit it returns a rate_limited error.
+func (g *Guard) CheckClient(ctx context.Context, clientID string) error {
+	if g.p.Disabled {
+		return nil
+	}
+	return g.hit(ctx, RuleTokenClient, key("client", clientID), g.p.TokenPerClient)
 }
 
 // AllowMail counts a mail of kind to addr and reports whether it may be

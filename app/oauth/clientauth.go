@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
 	"github.com/gatehouse-auth/gatehouse/domain/grant"
@@ -25,18 +26,24 @@ type ClientAuth struct {
 	clients app.ClientRepository
 	audit   app.AuditLog
 	clock   app.Clock
+	guard   *limits.Guard
 }
 
 // NewClientAuth builds the use case. clients and audit work outside any
 // transaction.
-func NewClientAuth(clients app.ClientRepository, audit app.AuditLog, clock app.Clock) *ClientAuth {
-	return &ClientAuth{clients: clients, audit: audit, clock: clock}
+func NewClientAuth(clients app.ClientRepository, audit app.AuditLog, clock app.Clock, guard *limits.Guard) *ClientAuth {
+	return &ClientAuth{clients: clients, audit: audit, clock: clock, guard: guard}
 }
 
-// Handle returns the client clientID when secret authenticates it.
+// Handle returns the client clientID when secret authenticates it. Every
+// request naming a client counts against its limit first (a guessed
+// secret, a runaway client): over it, rate_limited.
 func (h *ClientAuth) Handle(ctx context.Context, clientID, secret string, meta app.RequestMeta) (*client.Client, error) {
 	if clientID == "" || len(clientID) > maxClientID {
 		return nil, grant.ErrInvalidClient
+	}
+	if err := h.guard.CheckClient(ctx, clientID); err != nil {
+		return nil, err
 	}
 	c, err := h.clients.ByID(ctx, clientID)
 	if errors.Is(err, client.ErrNotFound) {

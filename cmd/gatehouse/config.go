@@ -90,6 +90,7 @@ type Config struct {
 	RateLimitDisabled      bool   `env:"RATE_LIMIT_DISABLED" envDefault:"false"`
 	RateLimitAuth          string `env:"RATE_LIMIT_AUTH" envDefault:"30/5m"`
 	RateLimitRefresh       string `env:"RATE_LIMIT_REFRESH" envDefault:"150/5m"`
+	RateLimitTokenClient   string `env:"RATE_LIMIT_TOKEN_CLIENT" envDefault:"3000/5m"`
 	RateLimitMail          string `env:"RATE_LIMIT_MAIL" envDefault:"3/1h"`
 	RateLimitLoginFailures string `env:"RATE_LIMIT_LOGIN_FAILURES" envDefault:"10/15m"`
 	LoginLockoutThreshold  int    `env:"LOGIN_LOCKOUT_THRESHOLD" envDefault:"100"`
@@ -285,7 +286,7 @@ func (c *Config) validate() error {
 	}{
 		"RATE_LIMIT_AUTH": {c.RateLimitAuth, &p.Auth}, "RATE_LIMIT_REFRESH": {c.RateLimitRefresh, &p.Refresh},
 		"RATE_LIMIT_MAIL": {c.RateLimitMail, &p.MailPerAddress}, "RATE_LIMIT_LOGIN_FAILURES": {c.RateLimitLoginFailures, &p.LoginFailures},
-		"RATE_LIMIT_MFA_FAILURES": {c.RateLimitMFAFailures, &p.CodeFailures},
+		"RATE_LIMIT_MFA_FAILURES": {c.RateLimitMFAFailures, &p.CodeFailures}, "RATE_LIMIT_TOKEN_CLIENT": {c.RateLimitTokenClient, &p.TokenPerClient},
 	} {
 		l, err := limits.ParseLimit(dst.raw)
 		if err != nil {
