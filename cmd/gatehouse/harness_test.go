@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -504,4 +505,27 @@ func (f fixture) signedIn(t *testing.T) (addr, access, refresh string) {
 	addr = f.verifiedUser(t)
 	access, refresh = login(t, f.c, addr, strongPassword)
 	return addr, access, refresh
+}
+
+// newPublicFixture is newAdminFixture with an instance whose PUBLIC_URL is
+// its own address (http://127.0.0.1:PORT, a port free a moment before),
+// for clients that must reach Gatehouse where it says it is: OpenID
+// Connect relying parties and browsers.
+func newPublicFixture(t *testing.T, st testStore) adminFixture {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	smtp := smtptest.Start(t)
+	env := baseEnv(t, st, smtp)
+	env["GATEHOUSE_HTTP_ADDR"] = addr
+	env["GATEHOUSE_PUBLIC_URL"] = "http://" + addr
+	inst := start(t, env)
+	f := fixture{smtp: smtp, env: env, inst: inst, c: newClient(t, inst)}
+	return adminFixture{fixture: f, admin: newAdminClient(t, f.inst, adminKey(t, f.env, "e2e"))}
 }
