@@ -98,7 +98,7 @@ type SecretKey []byte
 // fields of storage.Store.
 var StoreSet = wire.NewSet(
 	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns"),
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants"),
 )
 
 // SystemSet is the clock, ids and randomness.
