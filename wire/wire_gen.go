@@ -340,8 +340,9 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	worker := outbox.NewWorker(workerDeps)
 	retention := st.Retention
+	grantRepository := repos.Grants
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, retentionPeriod, refreshReuseGrace, clock, reporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, grantRepository, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:    app,
 		Admin:   adminHTTP,

@@ -61,6 +61,19 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			SELECT id, sha256((id::text || k)::bytea), now() FROM users, generate_series(1, 10) k WHERE email LIKE 'u%'`,
 		`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at)
 			SELECT sha256(('t' || id::text)::bytea), id, sha256(id::text::bytea), now(), now() + interval '5 minutes' FROM users WHERE email LIKE 'u%'`,
+		// A grant of one of 50 clients for every other live session, and
+		// as many pending requests, codes and consents.
+		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, auth_time, client_id, scopes, parent_id)
+			SELECT gen_random_uuid(), user_id, now(), now(), now() + interval '1 day', now(), 'client-' || (random() * 50)::int, '["openid"]', id
+			FROM sessions WHERE revoked_at IS NULL`,
+		`INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at)
+			SELECT gen_random_uuid(), 'client-' || (g % 50), 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', false, false, 0, now(), now() + g * interval '1 second'
+			FROM generate_series(1, 20000) g`,
+		`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, scopes, nonce, code_challenge, session_id, user_id, auth_time, amr, created_at, expires_at)
+			SELECT sha256(('c' || id::text)::bytea), 'client-1', 'https://app.example.com/cb', '["openid"]', 'n', 'c', id, user_id, now(), 'pwd', now(), now() + interval '1 minute'
+			FROM sessions WHERE client_id IS NULL`,
+		`INSERT INTO consents (user_id, client_id, scopes, given_at)
+			SELECT id, 'client-1', '["openid"]', now() FROM users WHERE email LIKE 'u%'`,
 		// The whole column sampled: with the default sample, ANALYZE's
 		// random pick of 30,000 rows now and then estimated a prefix's 111
 		// accounts at 800, and the planner rightly preferred walking
@@ -128,6 +141,13 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{name: "expired MFA login tokens (retention)", index: "mfa_login_tokens_expires", sql: `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, args: []any{time.Now().Add(-time.Hour), 5000}},
 		// the janitor: pending registrations, and each one's live links
 		{name: "pending registrations without a live link (janitor)", index: "users_registration_pending", sql: postgres.SweepRegistrationsSQL, args: []any{time.Now(), 5000}},
+		// grants: revoked with their browser session, or their client
+		{name: "live grants of a browser session", index: "sessions_parent_live", sql: sqlstore.RevokeGrantsSQL, args: []any{uuid.New(), time.Now()}},
+		{name: "live grants of a client", index: "sessions_client_live", sql: sqlstore.RevokeClientGrantsSQL, args: []any{"client-7", time.Now()}},
+		{name: "expired authorization requests (janitor)", index: "authorization_requests_expires", sql: sqlstore.SweepRequestsSQL, args: []any{time.Now().Add(-time.Hour), 5000}},
+		{name: "expired authorization codes (janitor)", index: "authorization_codes_expires", sql: sqlstore.SweepCodesSQL, args: []any{time.Now().Add(-time.Hour), 5000}},
+		{name: "authorization codes of a deleted user (cascade)", index: "authorization_codes_user", sql: `DELETE FROM authorization_codes WHERE user_id = $1`, args: []any{someUser}},
+		{name: "consents of a deleted user (cascade)", index: "consents_pkey", sql: `DELETE FROM consents WHERE user_id = $1`, args: []any{someUser}},
 	} {
 		switch c.name {
 		case "users by prefix":

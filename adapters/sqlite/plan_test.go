@@ -52,6 +52,15 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			SELECT id, randomblob(32), 0 FROM users, (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5)`,
 		`INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at)
 			SELECT randomblob(32), id, randomblob(32), 0, created_at FROM users`,
+		// A grant of one of 50 clients for every live session, and as many
+		// pending requests, codes and consents.
+		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, client_id, scopes, parent_id)
+			SELECT id || '-g', user_id, 0, 0, 1, 'client-' || (abs(random()) % 50), '["openid"]', id FROM sessions WHERE revoked_at IS NULL`,
+		`INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at)
+			SELECT id, 'client-1', 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', 0, 0, 0, 0, created_at FROM users`,
+		`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, scopes, nonce, code_challenge, session_id, user_id, auth_time, amr, created_at, expires_at)
+			SELECT randomblob(32), 'client-1', 'https://app.example.com/cb', '["openid"]', 'n', 'c', id, user_id, 0, 'pwd', 0, 1 FROM sessions WHERE client_id IS NULL`,
+		`INSERT INTO consents (user_id, client_id, scopes, given_at) SELECT id, 'client-1', '["openid"]', 0 FROM users`,
 		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000)
 			INSERT INTO rate_limits (key, count, reset_at)
 			SELECT 'login:pair:u' || n || '@example.com:ip:192.0.2.' || (n % 250), 1, 0 FROM g`,
@@ -110,6 +119,13 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"expired MFA login tokens (retention)", "mfa_login_tokens_expires", `DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, []any{int64(0), 5000}},
 		// the janitor: pending registrations, and each one's live links
 		{"pending registrations without a live link (janitor)", "users_registration_pending", sqlite.SweepRegistrationsSQL, []any{int64(0), 5000}},
+		// grants: revoked with their browser session, or their client
+		{"live grants of a browser session", "sessions_parent_live", sqlstore.RevokeGrantsSQL, []any{someUser.String() + "-2", int64(0)}},
+		{"live grants of a client", "sessions_client_live", sqlstore.RevokeClientGrantsSQL, []any{"client-7", int64(0)}},
+		{"expired authorization requests (janitor)", "authorization_requests_expires", sqlstore.SweepRequestsSQL, []any{int64(0), 5000}},
+		{"expired authorization codes (janitor)", "authorization_codes_expires", sqlstore.SweepCodesSQL, []any{int64(0), 5000}},
+		{"authorization codes of a deleted user (cascade)", "authorization_codes_user", `DELETE FROM authorization_codes WHERE user_id = $1`, []any{someUser.String()}},
+		{"consents of a deleted user (cascade)", "sqlite_autoindex_consents_1", `DELETE FROM consents WHERE user_id = $1`, []any{someUser.String()}},
 	}
 	check := func(when string) {
 		t.Helper()

@@ -98,6 +98,7 @@ func (s Store) check(t *testing.T) {
 		"Limiter":           s.Limiter == nil,
 		"Repos.SigningKeys": s.Repos.SigningKeys == nil,
 		"Repos.MFA":         s.Repos.MFA == nil,
+		"Repos.Grants":      s.Repos.Grants == nil,
 		"Settings":          s.Settings == nil,
 		"Retention":         s.Retention == nil,
 		"AuditTrail":        s.AuditTrail == nil,

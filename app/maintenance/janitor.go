@@ -1,7 +1,7 @@
 // Package maintenance holds Gatehouse's background upkeep: deleting expired
 // rate-limit counters, pending registrations whose links have all expired,
-// and sessions, one-time tokens and sent mail that ended longer ago than
-// the retention period.
+// and sessions, one-time tokens, sent mail, authorization requests and
+// authorization codes that ended longer ago than the retention period.
 package maintenance
 
 //go:generate go tool mockgen -destination=../mock/maintenance.go -package=mock github.com/gatehouse-auth/gatehouse/app/maintenance Retention
@@ -13,13 +13,15 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 )
 
-// RetentionPeriod is how long ended sessions, tokens and sent mail are kept.
+// RetentionPeriod is how long ended sessions, tokens, sent mail,
+// authorization requests and codes are kept.
 type RetentionPeriod time.Duration
 
 // Janitor runs the upkeep.
 type Janitor struct {
 	rl        app.RateLimiter
 	retention Retention
+	grants    app.GrantRepository
 	keep      time.Duration
 	grace     time.Duration
 	clock     app.Clock
@@ -28,8 +30,8 @@ type Janitor struct {
 
 // NewJanitor builds the janitor. grace is the refresh reuse grace: the
 // sealed successors of refresh tokens rotated longer ago are erased.
-func NewJanitor(rl app.RateLimiter, retention Retention, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
-	return &Janitor{rl: rl, retention: retention, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, rep: rep}
+func NewJanitor(rl app.RateLimiter, retention Retention, grants app.GrantRepository, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
+	return &Janitor{rl: rl, retention: retention, grants: grants, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, rep: rep}
 }
 
 // ForgetSuccessors erases the sealed successors whose reuse grace is over.
@@ -40,7 +42,9 @@ func (j *Janitor) ForgetSuccessors(ctx context.Context) (int, error) {
 // RunOnce deletes expired counters, deletes the pending registrations
 // whose last link has expired (at once: such a registration can never be
 // verified, and holds nothing of anyone's), and sweeps what ended before
-// now minus the retention period.
+// now minus the retention period, authorization requests and codes last.
+// A used code is kept that long too, so that a replay of it within the
+// period still finds, and revokes, the grant its redemption made.
 func (j *Janitor) RunOnce(ctx context.Context) (Swept, error) {
 	if _, err := j.rl.DeleteExpired(ctx); err != nil {
 		return Swept{}, err
@@ -50,8 +54,13 @@ func (j *Janitor) RunOnce(ctx context.Context) (Swept, error) {
 	if err != nil {
 		return Swept{}, err
 	}
-	s, err := j.retention.Sweep(ctx, now.Add(-j.keep))
+	cutoff := now.Add(-j.keep)
+	s, err := j.retention.Sweep(ctx, cutoff)
 	s.Registrations = n
+	if err != nil {
+		return s, err
+	}
+	s.Grants, err = j.grants.Sweep(ctx, cutoff)
 	return s, err
 }
 
@@ -85,6 +94,9 @@ type Swept struct {
 	// Registrations counts the pending registrations deleted
 	// (SweepRegistrations).
 	Registrations int
+	// Grants counts the authorization requests and codes deleted
+	// (GrantRepository.Sweep).
+	Grants int
 }
 
 // Retention deletes what ended long ago.

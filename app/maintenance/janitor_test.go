@@ -23,13 +23,14 @@ type fixture struct {
 	*apptest.Ports
 	j         *maintenance.Janitor
 	retention *mock.MockRetention
+	grants    *mock.MockGrantRepository
 	reporter  *mock.MockErrorReporter
 }
 
 func newJanitor(t *testing.T) *fixture {
 	p := apptest.NewPorts(t)
-	f := &fixture{Ports: p, retention: mock.NewMockRetention(p.Ctrl), reporter: mock.NewMockErrorReporter(p.Ctrl)}
-	f.j = maintenance.NewJanitor(f.RL, f.retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
+	f := &fixture{Ports: p, retention: mock.NewMockRetention(p.Ctrl), grants: mock.NewMockGrantRepository(p.Ctrl), reporter: mock.NewMockErrorReporter(p.Ctrl)}
+	f.j = maintenance.NewJanitor(f.RL, f.retention, f.grants, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
 	return f
 }
 
@@ -41,11 +42,13 @@ func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 		// Pending registrations whose links have all expired by now: at
 		// once, not after the retention period.
 		f.retention.EXPECT().SweepRegistrations(gomock.Any(), apptest.T0).Times(1).Return(2, nil),
-		// What ended before now minus the retention period.
+		// What ended before now minus the retention period, the
+		// authorization requests and codes too.
 		f.retention.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(swept, nil),
+		f.grants.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(6, nil),
 	)
 	got, err := f.j.RunOnce(context.Background())
-	want := maintenance.Swept{Sessions: 3, Tokens: 5, Mail: 7, Registrations: 2}
+	want := maintenance.Swept{Sessions: 3, Tokens: 5, Mail: 7, Registrations: 2, Grants: 6}
 	if err != nil || got != want {
 		t.Fatalf("RunOnce = %+v, %v; want %+v", got, err, want)
 	}
@@ -75,8 +78,21 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(maintenance.Swept{Sessions: 1}, boom)
+		// Strict mock: no sweep of grants.
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("grants", func(t *testing.T) {
+		f := newJanitor(t)
+		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(1, nil)
+		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(maintenance.Swept{Sessions: 1}, nil)
+		f.grants.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(2, boom)
+		// What was swept before the failure is counted.
+		want := maintenance.Swept{Sessions: 1, Registrations: 1, Grants: 2}
+		if got, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) || got != want {
+			t.Fatalf("RunOnce = %+v, %v; want %+v, boom", got, err, want)
 		}
 	})
 }
@@ -115,7 +131,7 @@ func TestForgetSuccessorsPastTheGrace(t *testing.T) {
 func TestRunForgetsSuccessorsEveryGrace(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	retention, reporter := mock.NewMockRetention(ctrl), mock.NewMockErrorReporter(ctrl)
-	j := maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), retention, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(time.Millisecond), apptest.NewClock(apptest.T0), reporter)
+	j := maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), retention, mock.NewMockGrantRepository(ctrl), maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(time.Millisecond), apptest.NewClock(apptest.T0), reporter)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	boom := errors.New("db down")
