@@ -340,7 +340,6 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	worker := outbox.NewWorker(workerDeps)
 	retention := st.Retention
-	grantRepository := repos.Grants
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, grantRepository, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
