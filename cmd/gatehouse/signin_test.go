@@ -18,6 +18,8 @@ type browser struct {
 	t    *testing.T
 	base string
 	c    *http.Client
+	// lastLocation is the Location of the last answer send read.
+	lastLocation string
 }
 
 func newBrowser(t *testing.T, base string) *browser {
@@ -36,6 +38,7 @@ func (b *browser) send(req *http.Request) (int, string) {
 		b.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	b.lastLocation = res.Header.Get("Location")
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		b.t.Fatal(err)
