@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -113,6 +115,20 @@ func TestIntegrateExamples(t *testing.T) {
 			}
 		})
 
+		t.Run("client credentials", func(t *testing.T) {
+			r := f.admin.call(http.MethodPost, "/admin/v1/clients", map[string]any{"name": "Service", "type": "confidential",
+				"redirect_uris": []string{"https://svc.example.com/cb"}, "grant_types": []string{"client_credentials"}})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("register: %d %s", r.Status, r.Body)
+			}
+			id, secret := object(t, r, "client")["client_id"].(string), r.JSON(t)["client_secret"].(string)
+			out := runGuideSnippet(t, "curl -s -u", issuer, "CLIENT_ID="+id, "CLIENT_SECRET="+secret)
+			var tok map[string]any
+			if err := json.Unmarshal(out, &tok); err != nil || tok["access_token"] == nil || tok["token_type"] != "Bearer" {
+				t.Fatalf("the guide's curl printed %s (%v)", out, err)
+			}
+		})
+
 		t.Run("cli", func(t *testing.T) {
 			r := f.admin.call(http.MethodPost, "/admin/v1/clients", map[string]any{"name": "CLI", "type": "public", "redirect_uris": []string{"http://127.0.0.1/callback"}})
 			if r.Status != http.StatusCreated {
@@ -153,4 +169,64 @@ func waitListening(t *testing.T, addr string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("nothing listens at %s", addr)
+}
+
+// The guide's Go snippets are lines of its examples, verbatim: a snippet
+// that no longer matches the code that runs in CI fails here.
+func TestIntegrateGuideQuotesTheExamples(t *testing.T) {
+	guide, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrate.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for _, name := range []string{"oidc-webapp", "oidc-cli"} {
+		src, err := os.ReadFile(filepath.Join("..", "..", "examples", name, "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, string(src))
+	}
+	blocks := strings.Split(string(guide), "```go\n")
+	if len(blocks) < 3 {
+		t.Fatal("the guide shows no Go snippets")
+	}
+	for _, b := range blocks[1:] {
+		snippet, _, ok := strings.Cut(b, "```")
+		if !ok {
+			t.Fatalf("an unclosed Go snippet: %s", b)
+		}
+		found := false
+		for _, src := range sources {
+			found = found || strings.Contains(src, snippet)
+		}
+		if !found {
+			t.Errorf("the guide's snippet is in no example:\n%s", snippet)
+		}
+	}
+}
+
+// runGuideSnippet runs the guide's sh snippet that starts with prefix,
+// with the guide's example issuer replaced by issuer and env set, and
+// returns its standard output.
+func runGuideSnippet(t *testing.T, prefix, issuer string, env ...string) []byte {
+	t.Helper()
+	guide, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrate.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range strings.Split(string(guide), "```sh\n")[1:] {
+		snippet, _, _ := strings.Cut(b, "```")
+		if !strings.HasPrefix(snippet, prefix) {
+			continue
+		}
+		cmd := exec.Command("sh", "-c", strings.ReplaceAll(snippet, "https://auth.example.com", issuer))
+		cmd.Env = append(cmd.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("the guide's snippet %q: %v", snippet, err)
+		}
+		return out
+	}
+	t.Fatalf("the guide has no sh snippet starting %q", prefix)
+	return nil
 }
