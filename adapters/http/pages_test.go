@@ -537,7 +537,7 @@ func (s *stubRegister) Handle(ctx context.Context, in account.RegisterInput) err
 }
 
 const (
-	testCSRF   = "cccccccccccccccccccccccccccccccccccccccccccc" // 43 characters, as a token is
+	testCSRF   = "ccccccccccccccccccccccccccccccccccccccccccc" // 43 characters, as a token is
 	liveSecret = "browser-secret"
 )
 

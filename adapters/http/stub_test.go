@@ -8,10 +8,13 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/client"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -173,4 +176,55 @@ type stubAdminKeys struct {
 
 func (s *stubAdminKeys) Authenticate(ctx context.Context, presented string) (string, error) {
 	return s.AuthenticateFn(ctx, presented)
+}
+
+// The OpenID Connect provider's use cases.
+
+type stubAuthorizer struct {
+	ClientFn   func(ctx context.Context, clientID, redirectURI string) (*client.Client, error)
+	BeginFn    func(ctx context.Context, c *client.Client, in oauth.AuthorizeInput) (*oauth.Outcome, error)
+	ContinueFn func(ctx context.Context, requestID uuid.UUID, browser string, meta app.RequestMeta) (*oauth.Outcome, error)
+	ConsentFn  func(ctx context.Context, requestID uuid.UUID, browser string, allow bool, meta app.RequestMeta) (*oauth.Outcome, error)
+}
+
+func (s *stubAuthorizer) Client(ctx context.Context, clientID, redirectURI string) (*client.Client, error) {
+	return s.ClientFn(ctx, clientID, redirectURI)
+}
+
+func (s *stubAuthorizer) Begin(ctx context.Context, c *client.Client, in oauth.AuthorizeInput) (*oauth.Outcome, error) {
+	return s.BeginFn(ctx, c, in)
+}
+
+func (s *stubAuthorizer) Continue(ctx context.Context, requestID uuid.UUID, browser string, meta app.RequestMeta) (*oauth.Outcome, error) {
+	return s.ContinueFn(ctx, requestID, browser, meta)
+}
+
+func (s *stubAuthorizer) Consent(ctx context.Context, requestID uuid.UUID, browser string, allow bool, meta app.RequestMeta) (*oauth.Outcome, error) {
+	return s.ConsentFn(ctx, requestID, browser, allow, meta)
+}
+
+type stubExchange = stubCall[oauth.ExchangeInput, *oauth.Grant]
+
+type stubGrantRefresher struct {
+	GrantFn func(ctx context.Context, clientID, raw string, meta app.RequestMeta) (*session.TokenPair, error)
+}
+
+func (s *stubGrantRefresher) Grant(ctx context.Context, clientID, raw string, meta app.RequestMeta) (*session.TokenPair, error) {
+	return s.GrantFn(ctx, clientID, raw, meta)
+}
+
+type stubClientAuth struct {
+	HandleFn func(ctx context.Context, clientID, secret string, meta app.RequestMeta) (*client.Client, error)
+}
+
+func (s *stubClientAuth) Handle(ctx context.Context, clientID, secret string, meta app.RequestMeta) (*client.Client, error) {
+	return s.HandleFn(ctx, clientID, secret, meta)
+}
+
+type stubIDTokens struct {
+	SignJWTFn func(alg signingkey.Algorithm, claims any) (string, error)
+}
+
+func (s *stubIDTokens) SignJWT(alg signingkey.Algorithm, claims any) (string, error) {
+	return s.SignJWTFn(alg, claims)
 }
