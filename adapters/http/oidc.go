@@ -117,8 +117,14 @@ func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string, obs RequestObs
 	serve := func(c *fiber.Ctx) error {
 		r := &oidcRequest{meta: meta(c)}
 		c.SetUserContext(context.WithValue(c.UserContext(), oidcRequestKey{}, r))
+		// Token answers are never cached (RFC 6749 5.1); userinfo and
+		// introspection answers are a user's data.
+		NoStore(c)
 		if err := serveHTTP(h)(c); err != nil {
 			return err
+		}
+		if c.Response().StatusCode() == fiber.StatusUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, challenge(c))
 		}
 		// A fault or a limit (not a refusal) goes to the one error
 		// handler, which logs a fault and answers 500 without its
@@ -133,6 +139,16 @@ func registerOIDCRoutes(a *fiber.App, uc UseCases, issuer string, obs RequestObs
 	a.Post(pathIntrospect, limited, serve)
 	a.Get(pathUserinfo, serve)
 	a.Post(pathUserinfo, serve)
+}
+
+// challenge is the WWW-Authenticate of a 401: for userinfo the bearer
+// token's (RFC 6750 3), for the client-authenticated endpoints Basic's
+// (RFC 6749 5.2).
+func challenge(c *fiber.Ctx) string {
+	if c.Path() == pathUserinfo {
+		return `Bearer error="invalid_token"`
+	}
+	return `Basic realm="gatehouse"`
 }
 
 // tokenGrants and tokenResults are the label values of the token

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	nethttp "net/http"
 	"net/url"
 	"slices"
@@ -43,6 +44,10 @@ func codeExchange(fields ...string) *nethttp.Request {
 
 // oauthError checks that res is a JSON OAuth error with status and code,
 // and returns the body as a map.
+// The OpenID Connect library logs its routes through slog's default, as
+// serve drops them.
+func init() { slog.SetDefault(slog.New(slog.DiscardHandler)) }
+
 func oauthError(t *testing.T, res *nethttp.Response, body []byte, status int, code string) map[string]any {
 	t.Helper()
 	if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
@@ -51,6 +56,14 @@ func oauthError(t *testing.T, res *nethttp.Response, body []byte, status int, co
 	m := decodeJSON(t, res, body, status)
 	if m["error"] != code {
 		t.Fatalf("error %v, want %s: %s", m["error"], code, body)
+	}
+	// Never cached (RFC 6749 5.1); a 401 says how to authenticate
+	// (RFC 6749 5.2, RFC 6750 3).
+	if res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("Cache-Control %q, Pragma %q", res.Header.Get("Cache-Control"), res.Header.Get("Pragma"))
+	}
+	if status == 401 && res.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("a 401 without WWW-Authenticate")
 	}
 	return m
 }

@@ -35,7 +35,7 @@ func newRequest(at time.Time) *grant.Request {
 		ID: uuid.New(), ClientID: uuid.NewString(), RedirectURI: "https://app.example.com/cb?x=1",
 		Scopes: []string{"openid", "email"}, State: "st-" + uuid.NewString(), Nonce: "n-" + uuid.NewString(),
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		ForceLogin:    true, HasMaxAge: true, MaxAge: 300 * time.Second,
+		ForceLogin:    true, ForceConsent: true, HasMaxAge: true, MaxAge: 300 * time.Second,
 		CreatedAt: at, ExpiresAt: at.Add(grant.RequestTTL),
 	}
 }
@@ -87,7 +87,7 @@ func testGrantRequests(t *testing.T, s Store) {
 
 	// No max_age, no forced login, no nonce; made in a transaction.
 	plain := newRequest(t0)
-	plain.ForceLogin, plain.HasMaxAge, plain.MaxAge, plain.Nonce, plain.Scopes = false, false, 0, "", []string{"openid"}
+	plain.ForceLogin, plain.ForceConsent, plain.HasMaxAge, plain.MaxAge, plain.Nonce, plain.Scopes = false, false, false, 0, "", []string{"openid"}
 	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Grants.CreateRequest(ctx, plain) })
 	must(t, diffGrant(mustGet(repo.Request(ctx, plain.ID))(t), plain))
 	// max_age=0 is a max_age: a sign-in of this very moment.

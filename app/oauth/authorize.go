@@ -107,7 +107,7 @@ func (h *Authorize) Begin(ctx context.Context, c *client.Client, in AuthorizeInp
 	now := h.d.Clock.Now()
 	r := &grant.Request{
 		ID: h.d.IDs.NewID(), ClientID: c.ID, RedirectURI: in.RedirectURI, State: in.State, Nonce: in.Nonce,
-		CodeChallenge: in.CodeChallenge, ForceLogin: in.ForceLogin, CreatedAt: now, ExpiresAt: now.Add(grant.RequestTTL),
+		CodeChallenge: in.CodeChallenge, ForceLogin: in.ForceLogin, ForceConsent: in.ForceConsent, CreatedAt: now, ExpiresAt: now.Add(grant.RequestTTL),
 	}
 	if in.MaxAge != nil {
 		r.HasMaxAge, r.MaxAge = true, *in.MaxAge
@@ -130,7 +130,7 @@ func (h *Authorize) Begin(ctx context.Context, c *client.Client, in AuthorizeInp
 		out.Refused = grant.ErrInvalidScope
 		return out, nil
 	}
-	return h.decide(ctx, out, in.Browser, in.PromptNone, in.ForceConsent, false, in.Meta)
+	return h.decide(ctx, out, in.Browser, in.PromptNone, false, in.Meta)
 }
 
 // Continue takes up a kept request once the browser has signed in.
@@ -139,7 +139,7 @@ func (h *Authorize) Continue(ctx context.Context, requestID uuid.UUID, browser s
 	if err != nil {
 		return nil, err
 	}
-	return h.decide(ctx, out, browser, false, false, true, meta)
+	return h.decide(ctx, out, browser, false, true, meta)
 }
 
 // Consent records the signed-in user's answer on the consent page of a
@@ -176,7 +176,7 @@ func (h *Authorize) Consent(ctx context.Context, requestID uuid.UUID, browser st
 	if err != nil {
 		return nil, err
 	}
-	return h.decide(ctx, out, browser, false, false, true, meta)
+	return h.decide(ctx, out, browser, false, true, meta)
 }
 
 // kept finds a kept request that has not expired, and its client.
@@ -217,7 +217,7 @@ func (h *Authorize) signedIn(ctx context.Context, browser string) (*appsession.P
 // freshly enough and the client needs no (new) consent; else the sign-in
 // or consent page, or with prompt=none the error that says which was
 // needed. kept says the request is stored already.
-func (h *Authorize) decide(ctx context.Context, out *Outcome, browser string, promptNone, forceConsent, kept bool, meta app.RequestMeta) (*Outcome, error) {
+func (h *Authorize) decide(ctx context.Context, out *Outcome, browser string, promptNone, kept bool, meta app.RequestMeta) (*Outcome, error) {
 	now := h.d.Clock.Now()
 	r := out.Request
 	p, err := h.signedIn(ctx, browser)
@@ -237,7 +237,7 @@ func (h *Authorize) decide(ctx context.Context, out *Outcome, browser string, pr
 		if err != nil && !errors.Is(err, grant.ErrNotFound) {
 			return nil, err
 		}
-		if c == nil || !c.Covers(r.Scopes) || forceConsent && !c.GivenAt.After(r.CreatedAt) {
+		if c == nil || !c.Covers(r.Scopes) || r.ForceConsent && c.GivenAt.Before(r.CreatedAt) {
 			if promptNone {
 				out.Refused = grant.ErrConsentRequired
 				return out, nil

@@ -673,3 +673,23 @@ func TestConsentGone(t *testing.T) {
 		}
 	}
 }
+
+// TestContinueKeepsPromptConsent: a kept request with prompt=consent still
+// shows the consent page, after the sign-in and on the consent page's own
+// GET, while the only consent is older than the request.
+func TestContinueKeepsPromptConsent(t *testing.T) {
+	f := newAuthorize(t) // strict: no code
+	f.signIn(apptest.T0)
+	r := keptRequest()
+	r.ForceConsent = true
+	f.expectKeptRequest(r, consentClient())
+	f.grants.EXPECT().Consent(gomock.Any(), gomock.Any(), "app").Return(&grant.Consent{ClientID: "app",
+		Scopes: []string{client.ScopeOpenID, client.ScopeEmail}, GivenAt: r.CreatedAt.Add(-time.Hour)}, nil)
+	out, err := f.h.Continue(context.Background(), r.ID, browserSecret, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Consent || out.Code != "" {
+		t.Fatalf("outcome %+v, want the consent page again", out)
+	}
+}

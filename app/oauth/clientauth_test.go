@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/domain"
@@ -44,7 +46,7 @@ func TestClientAuth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctrl := gomock.NewController(t)
 			repo, log := mock.NewMockClientRepository(ctrl), mock.NewMockAuditLog(ctrl)
-			h := oauth.NewClientAuth(repo, log, apptest.NewClock(apptest.T0))
+			h := newClientAuth(ctrl, repo, log, true)
 			repo.EXPECT().ByID(gomock.Any(), tc.id).DoAndReturn(func(_ context.Context, id string) (*client.Client, error) {
 				if c, ok := clients[id]; ok {
 					return c, nil
@@ -82,7 +84,7 @@ func TestClientAuth(t *testing.T) {
 // client and is not looked up.
 func TestClientAuthLooksUpNoOddID(t *testing.T) {
 	ctrl := gomock.NewController(t)
-	h := oauth.NewClientAuth(mock.NewMockClientRepository(ctrl), mock.NewMockAuditLog(ctrl), apptest.NewClock(apptest.T0))
+	h := newClientAuth(ctrl, mock.NewMockClientRepository(ctrl), mock.NewMockAuditLog(ctrl), true)
 	for _, id := range []string{"", strings.Repeat("a", 65)} {
 		if c, err := h.Handle(context.Background(), id, "", meta); err != grant.ErrInvalidClient || c != nil {
 			t.Fatalf("Handle(%q) = %v, %v", id, c, err)
@@ -94,8 +96,26 @@ func TestClientAuthStoreFailurePropagates(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	repo := mock.NewMockClientRepository(ctrl)
 	repo.EXPECT().ByID(gomock.Any(), "svc").Return(nil, domain.Unavailable(errors.New("down")))
-	h := oauth.NewClientAuth(repo, mock.NewMockAuditLog(ctrl), apptest.NewClock(apptest.T0))
+	h := newClientAuth(ctrl, repo, mock.NewMockAuditLog(ctrl), true)
 	if _, err := h.Handle(context.Background(), "svc", "x", meta); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// newClientAuth builds the use case over the mocks, its per-client limit
+// allowing every request, or refusing every one.
+func newClientAuth(ctrl *gomock.Controller, repo *mock.MockClientRepository, log *mock.MockAuditLog, allow bool) *oauth.ClientAuth {
+	rl := mock.NewMockRateLimiter(ctrl)
+	rl.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(allow, time.Minute, nil).AnyTimes()
+	return oauth.NewClientAuth(repo, log, apptest.NewClock(apptest.T0), limits.NewGuard(rl, limits.DefaultPolicy()))
+}
+
+// A client id over its limit is refused before any lookup: a guessed
+// secret costs the guesser, not the store.
+func TestClientAuthCountsPerClient(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	h := newClientAuth(ctrl, mock.NewMockClientRepository(ctrl), mock.NewMockAuditLog(ctrl), false)
+	if _, err := h.Handle(context.Background(), "svc", "x", meta); !errors.Is(err, domain.ErrRateLimited) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -170,4 +170,3 @@ func Claims(p appsession.Principal) UserInfo {
 	}
 	return info
 }
-

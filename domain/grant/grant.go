@@ -46,10 +46,13 @@ type Request struct {
 	// ForceLogin (prompt=login) asks for a sign-in made after the
 	// request; MaxAge (max_age, when HasMaxAge) for one at most that old.
 	ForceLogin bool
-	HasMaxAge  bool
-	MaxAge     time.Duration
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	// ForceConsent (prompt=consent) asks for a consent given after the
+	// request, even when one was given before.
+	ForceConsent bool
+	HasMaxAge    bool
+	MaxAge       time.Duration
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 }
 
 // Expired reports whether the request may no longer be continued at now.

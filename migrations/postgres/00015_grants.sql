@@ -26,6 +26,7 @@ CREATE TABLE authorization_requests (
     nonce          text NOT NULL,
     code_challenge text NOT NULL,
     force_login    boolean NOT NULL,
+    force_consent  boolean NOT NULL,
     has_max_age    boolean NOT NULL,
     max_age        bigint NOT NULL CHECK (max_age >= 0 AND (has_max_age OR max_age = 0)),
     created_at     timestamptz NOT NULL,

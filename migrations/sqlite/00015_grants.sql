@@ -26,6 +26,7 @@ CREATE TABLE authorization_requests (
     nonce          TEXT NOT NULL,
     code_challenge TEXT NOT NULL,
     force_login    INTEGER NOT NULL CHECK (force_login IN (0, 1)),
+    force_consent  INTEGER NOT NULL CHECK (force_consent IN (0, 1)),
     has_max_age    INTEGER NOT NULL CHECK (has_max_age IN (0, 1)),
     max_age        INTEGER NOT NULL CHECK (max_age >= 0 AND (has_max_age = 1 OR max_age = 0)),
     created_at     INTEGER NOT NULL,

@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	requestColumns = `id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at`
+	requestColumns = `id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, force_consent, has_max_age, max_age, created_at, expires_at`
 	codeColumns    = `code_hash, client_id, redirect_uri, scopes, nonce, code_challenge, session_id, user_id, auth_time, amr, created_at, expires_at, used_at, grant_id`
 	consentColumns = `user_id, client_id, scopes, given_at`
 )
@@ -37,9 +37,9 @@ type Grants struct {
 
 // CreateRequest stores a pending request.
 func (g Grants) CreateRequest(ctx context.Context, r *grant.Request) error {
-	_, err := g.DB.Exec(ctx, `INSERT INTO authorization_requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := g.DB.Exec(ctx, `INSERT INTO authorization_requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		r.ID, r.ClientID, r.RedirectURI, jsonList(r.Scopes), r.State, r.Nonce, r.CodeChallenge,
-		r.ForceLogin, r.HasMaxAge, int64(r.MaxAge/time.Second), r.CreatedAt, r.ExpiresAt)
+		r.ForceLogin, r.ForceConsent, r.HasMaxAge, int64(r.MaxAge/time.Second), r.CreatedAt, r.ExpiresAt)
 	return err
 }
 
@@ -51,7 +51,7 @@ func (g Grants) Request(ctx context.Context, id uuid.UUID) (*grant.Request, erro
 		maxAge int64
 	)
 	err := g.DB.QueryRow(ctx, `SELECT `+requestColumns+` FROM authorization_requests WHERE id = $1`, id).
-		Scan(&r.ID, &r.ClientID, &r.RedirectURI, &scopes, &r.State, &r.Nonce, &r.CodeChallenge, &r.ForceLogin, &r.HasMaxAge, &maxAge, &r.CreatedAt, &r.ExpiresAt)
+		Scan(&r.ID, &r.ClientID, &r.RedirectURI, &scopes, &r.State, &r.Nonce, &r.CodeChallenge, &r.ForceLogin, &r.ForceConsent, &r.HasMaxAge, &maxAge, &r.CreatedAt, &r.ExpiresAt)
 	if err != nil {
 		return nil, notFound(err, grant.ErrNotFound)
 	}
