@@ -86,6 +86,23 @@ type Options struct {
 	Observer Observer
 }
 
+// Slots is how many hashes may run at once: MaxConcurrent, or
+// runtime.NumCPU() when it is zero.
+func (o Options) Slots() int {
+	if o.MaxConcurrent == 0 {
+		return runtime.NumCPU()
+	}
+	return o.MaxConcurrent
+}
+
+// MemoryBound is the most argon2 memory, in bytes, that hashes at the
+// configured cost hold at once: Slots × MemoryKiB. Each hash allocates its
+// memory afresh, so the garbage of finished hashes comes on top until the
+// garbage collector frees it.
+func (o Options) MemoryBound() int64 {
+	return int64(o.Slots()) * int64(o.MemoryKiB) * 1024
+}
+
 // Observer hears how the hasher's slots are used. Calls come from every
 // hashing goroutine at once and must be cheap.
 type Observer interface {
@@ -124,9 +141,7 @@ func New(opts Options) (*Hasher, error) {
 	if opts.MaxConcurrent < 0 {
 		return nil, errors.New("argon2id: MaxConcurrent must not be negative")
 	}
-	if opts.MaxConcurrent == 0 {
-		opts.MaxConcurrent = runtime.NumCPU()
-	}
+	opts.MaxConcurrent = opts.Slots()
 	if opts.MaxWait < 0 {
 		return nil, errors.New("argon2id: MaxWait must not be negative")
 	}

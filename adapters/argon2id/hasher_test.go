@@ -3,6 +3,7 @@ package argon2id
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -283,5 +284,21 @@ func TestObserverHearsSlots(t *testing.T) {
 	}
 	if log.longestWait < 25*time.Millisecond {
 		t.Fatalf("longest wait %v; the refused call waited about MaxWait", log.longestWait)
+	}
+}
+
+func TestMemoryBound(t *testing.T) {
+	t.Parallel()
+	o := Options{Params: DefaultParams, MaxConcurrent: 3}
+	if got, want := o.MemoryBound(), int64(3*19456*1024); got != want {
+		t.Fatalf("MemoryBound = %d; want %d", got, want)
+	}
+	o.MaxConcurrent = 0
+	if got, want := o.Slots(), runtime.NumCPU(); got != want {
+		t.Fatalf("Slots with MaxConcurrent 0 = %d; want NumCPU %d", got, want)
+	}
+	h := newHasher(t, Options{Params: cheap})
+	if cap(h.sem) != runtime.NumCPU() {
+		t.Fatalf("hasher has %d slots; want NumCPU %d", cap(h.sem), runtime.NumCPU())
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,56 +31,11 @@ func BenchmarkBearerPath(b *testing.B) {
 }
 
 func benchBearerPath(b *testing.B, st testStore) {
-	env := map[string]string{
-		"GATEHOUSE_DATA_DIR":               b.TempDir(),
-		"GATEHOUSE_HTTP_ADDR":              "127.0.0.1:0",
-		"GATEHOUSE_ADMIN_ADDR":             "",
-		"GATEHOUSE_PUBLIC_URL":             testPublicURL,
-		"GATEHOUSE_ARGON2_MEMORY_KIB":      "1024",
-		"GATEHOUSE_ARGON2_ITERATIONS":      "1",
-		"GATEHOUSE_LOG_LEVEL":              "warn",
-		"GATEHOUSE_RATE_LIMIT_DISABLED":    "true",
-		"GATEHOUSE_REQUIRE_VERIFIED_EMAIL": "false",
-		"GATEHOUSE_SHUTDOWN_TIMEOUT":       "5s",
-	}
-	if st == onPostgres {
-		env["GATEHOUSE_DATABASE_URL"] = pgtest.NewEmptyDatabase(b)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan listening, 1)
-	done := make(chan error, 1)
-	go func() {
-		p := procIO{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, onListening: func(l listening) { ready <- l }}
-		done <- runWith(ctx, []string{"serve"}, env, p)
-	}()
-	var at listening
-	select {
-	case at = <-ready:
-	case err := <-done:
-		b.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		b.Fatal("serve did not listen")
-	}
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + at.HTTP
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
-	post := func(path, body string) []byte {
-		resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode >= 300 {
-			b.Fatalf("%s: %d %s", path, resp.StatusCode, data)
-		}
-		return data
-	}
+	base, client := benchServer(b, st, map[string]string{
+		"GATEHOUSE_ARGON2_MEMORY_KIB": "1024",
+		"GATEHOUSE_ARGON2_ITERATIONS": "1",
+	}, nil)
+	post := benchPost(b, client, base)
 	creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
 	post("/v1/register", creds)
 	var pair struct {
@@ -106,4 +63,105 @@ func benchBearerPath(b *testing.B, st testStore) {
 			}
 		}
 	})
+}
+
+// BenchmarkLoginPath is POST /v1/login on the wired server at the default
+// argon2id cost, through real HTTP from 32 clients (as make bench at c=32):
+// the source of the login profile in docs/performance.md.
+//
+//	go test -run '^$' -bench LoginPath/sqlite -benchtime 300x -cpuprofile /tmp/login.prof ./cmd/gatehouse
+//	go tool pprof -top cmd/gatehouse.test /tmp/login.prof
+//
+// serve's derived memory settings apply to the whole test process, as to
+// the binary (the client's share of the heap is small beside the hashes).
+func BenchmarkLoginPath(b *testing.B) {
+	for _, st := range []testStore{onPostgres, onSQLite} {
+		b.Run(string(st), func(b *testing.B) { benchLoginPath(b, st) })
+	}
+}
+
+func benchLoginPath(b *testing.B, st testStore) {
+	// serve's memory settings, as the binary applies them (restored after)
+	b.Cleanup(func() { applyMemory(memorySettings{Limit: math.MaxInt64, GCPercent: 100}) })
+	base, client := benchServer(b, st, map[string]string{"GATEHOUSE_HASH_MAX_WAIT": "1m"}, applyMemory)
+	post := benchPost(b, client, base)
+	creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
+	post("/v1/register", creds)
+	b.SetParallelism(16) // with GOMAXPROCS 2: 32 clients
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("POST /v1/login: %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+// benchServer runs serve in this process on a fresh store with the
+// benchmarks' settings plus extra, and returns its base URL and a client;
+// setMemory is procIO's.
+func benchServer(b *testing.B, st testStore, extra map[string]string, setMemory func(memorySettings)) (string, *http.Client) {
+	b.Helper()
+	env := map[string]string{
+		"GATEHOUSE_DATA_DIR":               b.TempDir(),
+		"GATEHOUSE_HTTP_ADDR":              "127.0.0.1:0",
+		"GATEHOUSE_ADMIN_ADDR":             "",
+		"GATEHOUSE_PUBLIC_URL":             testPublicURL,
+		"GATEHOUSE_LOG_LEVEL":              "warn",
+		"GATEHOUSE_RATE_LIMIT_DISABLED":    "true",
+		"GATEHOUSE_REQUIRE_VERIFIED_EMAIL": "false",
+		"GATEHOUSE_SHUTDOWN_TIMEOUT":       "5s",
+	}
+	maps.Copy(env, extra)
+	if st == onPostgres {
+		env["GATEHOUSE_DATABASE_URL"] = pgtest.NewEmptyDatabase(b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	go func() {
+		p := procIO{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, onListening: func(l listening) { ready <- l }, setMemory: setMemory}
+		done <- runWith(ctx, []string{"serve"}, env, p)
+	}()
+	var at listening
+	select {
+	case at = <-ready:
+	case err := <-done:
+		b.Fatalf("serve: %v", err)
+	case <-time.After(60 * time.Second):
+		b.Fatal("serve did not listen")
+	}
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + at.HTTP, &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+}
+
+// benchPost posts a JSON body and returns the answer's body; anything but
+// a 2xx fails the benchmark.
+func benchPost(b *testing.B, client *http.Client, base string) func(path, body string) []byte {
+	return func(path, body string) []byte {
+		resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			b.Fatalf("%s: %d %s", path, resp.StatusCode, data)
+		}
+		return data
+	}
 }

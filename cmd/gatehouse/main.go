@@ -74,7 +74,7 @@ commands:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err := runWith(ctx, os.Args[1:], environ(), procIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
+	err := runWith(ctx, os.Args[1:], environ(), procIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, setMemory: applyMemory})
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gatehouse:", describe(err))
@@ -119,6 +119,9 @@ type procIO struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	onListening    func(listening)
+	// setMemory applies serve's derived memory settings to the runtime
+	// (applyMemory); nil leaves the process's settings as they are.
+	setMemory func(memorySettings)
 }
 
 // runWith is the whole program.
@@ -154,7 +157,7 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, cfg, stderr, p.onListening)
+		return serve(ctx, cfg, env, p)
 	case "users":
 		return usersCommand(ctx, cfg, args[1:], p)
 	case "admin-keys":
@@ -320,8 +323,8 @@ func trimAll(in []string) []string {
 	return out
 }
 
-func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(listening)) (err error) {
-	log, err := newLogger(cfg, logOut)
+func serve(ctx context.Context, cfg Config, env map[string]string, p procIO) (err error) {
+	log, err := newLogger(cfg, p.stderr)
 	if err != nil {
 		return err
 	}
@@ -341,6 +344,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	if wc.HTTP.Admin.MetricsToken, err = readMetricsToken(cfg.MetricsTokenFile); err != nil {
 		return err
 	}
+	setMemory(log, deriveMemory(env, wc.Argon2.MemoryBound()), wc.Argon2.MemoryBound(), p.setMemory)
 	if cfg.RateLimitDisabled {
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
 	}
@@ -396,8 +400,8 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer, onListening func(l
 	go func() { defer wg.Done(); g.Keys.Run(bg, cfg.KeyRefreshInterval) }()
 
 	log.Info("listening", zap.String("addr", at.HTTP), zap.String("admin_addr", at.Admin))
-	if onListening != nil {
-		onListening(at)
+	if p.onListening != nil {
+		p.onListening(at)
 	}
 
 	select {

@@ -143,6 +143,7 @@ type benchRow struct {
 	errors                   int
 	errorsBy                 string
 	serverMs                 float64 // CPU ms per request
+	faults                   float64 // the server's minor page faults per request
 	dbMs, clusterMs          float64 // -1: not applicable (embedded store)
 	backends                 int
 	peakRSSKiB               int64
@@ -574,6 +575,7 @@ func runEndpoint(ctx context.Context, o benchOpts, srv *server, pg *pgBench, ep,
 	if s.sent > 0 {
 		srvMs := srvAfter.msSince(srvBefore)
 		row.serverMs = srvMs / float64(s.sent)
+		row.faults = float64(srvAfter.minflt-srvBefore.minflt) / float64(s.sent)
 		row.serverCores = srvMs / 1000 / r.elapsed.Seconds()
 		if pg != nil {
 			row.dbMs = dbAfter.backendsMsSince(dbBefore) / float64(s.sent)
@@ -591,18 +593,18 @@ func printStore(w io.Writer, o benchOpts, res *storeResult, limit float64) {
 	if len(res.rows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s\n",
-		"endpoint", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "server", "db", "cluster", "peak RSS")
-	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s\n",
-		"", "", "", "", "", "", "", "ms/req", "ms/req", "ms/req", "MiB")
+	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s %9s\n",
+		"endpoint", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "server", "db", "cluster", "faults", "peak RSS")
+	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s %9s\n",
+		"", "", "", "", "", "", "", "ms/req", "ms/req", "ms/req", "/req", "MiB")
 	var peak int64
 	for _, r := range res.rows {
 		db, cl := "-", "-"
 		if r.dbMs >= 0 {
 			db, cl = fmt.Sprintf("%.3f", r.dbMs), fmt.Sprintf("%.3f", r.clusterMs)
 		}
-		fmt.Fprintf(w, "%-9s %9d %9.1f %9.2f %9.2f %9.2f %7d %10.3f %10s %10s %9.1f\n",
-			r.endpoint, r.requests, r.rate(), ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.serverMs, db, cl, float64(r.peakRSSKiB)/1024)
+		fmt.Fprintf(w, "%-9s %9d %9.1f %9.2f %9.2f %9.2f %7d %10.3f %10s %10s %9.1f %9.1f\n",
+			r.endpoint, r.requests, r.rate(), ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.serverMs, db, cl, r.faults, float64(r.peakRSSKiB)/1024)
 		peak = max(peak, r.peakRSSKiB)
 	}
 	for _, r := range res.rows {
@@ -625,11 +627,11 @@ func printStore(w io.Writer, o benchOpts, res *storeResult, limit float64) {
 	}
 	fmt.Fprintf(w, "peak RSS of the server: %.1f MiB\n", float64(peak)/1024)
 	if res.store == storePostgres {
-		fmt.Fprintln(w, "server = the gatehouse process (/proc/PID/stat utime+stime); db = the PostgreSQL backends of the server's connections"+
+		fmt.Fprintln(w, "server = the gatehouse process (/proc/PID/stat utime+stime; faults = its minor page faults); db = the PostgreSQL backends of the server's connections"+
 			" (pg_stat_activity of the bench database); cluster = every process of the PostgreSQL server (postmaster and children,"+
 			" WAL writer and checkpointer included, and anything else using that server meanwhile)")
 	} else {
-		fmt.Fprintln(w, "server = the gatehouse process, which runs the embedded database too (/proc/PID/stat utime+stime)")
+		fmt.Fprintln(w, "server = the gatehouse process, which runs the embedded database too (/proc/PID/stat utime+stime; faults = its minor page faults)")
 	}
 }
 

@@ -38,7 +38,7 @@ func benchURL() string {
 }
 
 var (
-	rowLine   = regexp.MustCompile(`^(register|login|refresh|me)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+(-|[\d.]+)\s+(-|[\d.]+)\s+([\d.]+)$`)
+	rowLine   = regexp.MustCompile(`^(register|login|refresh|me)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+(-|[\d.]+)\s+(-|[\d.]+)\s+([\d.]+)\s+([\d.]+)$`)
 	storeLine = regexp.MustCompile(`^store (postgres|sqlite): (?:database (\S+) \(created|embedded store in (\S+) \(removed).*, server pid (\d+)$`)
 )
 
@@ -111,7 +111,7 @@ func TestBenchPrintsTheTableAndCleansUp(t *testing.T) {
 		if s == nil {
 			t.Fatalf("no table for %s:\n%s", st, text)
 		}
-		if s.hdr != "endpoint requests req/s p50 ms p99 ms max ms errors server db cluster peak RSS" {
+		if s.hdr != "endpoint requests req/s p50 ms p99 ms max ms errors server db cluster faults peak RSS" {
 			t.Errorf("%s: header %q", st, s.hdr)
 		}
 		if strings.Join(s.rows, ",") != "register,login,refresh,me" || !s.ratio || !s.rss {

@@ -15,13 +15,13 @@ import (
 )
 
 func TestParseProcStat(t *testing.T) {
-	// a real line (bash), fields 14-17 = 7 3 120 45
+	// a real line (bash), field 10 = 101, fields 14-17 = 7 3 120 45
 	line := "12049 (bash) S 12047 12047 9867 0 -1 4194304 101 0 0 0 7 3 120 45 20 0 1 0 442128 3133440 417 18446744073709551615 0 0 0 0\n"
 	s, err := parseProcStat(line)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procStat{pid: 12049, ppid: 12047, utime: 7, stime: 3, cutime: 120, cstime: 45}
+	want := procStat{pid: 12049, ppid: 12047, minflt: 101, utime: 7, stime: 3, cutime: 120, cstime: 45}
 	if s != want {
 		t.Fatalf("got %+v, want %+v", s, want)
 	}

@@ -17,6 +17,7 @@ const clockTicks = 100
 // procStat is what the tool uses of one /proc/PID/stat line.
 type procStat struct {
 	pid, ppid      int
+	minflt         int64 // minor page faults of the process itself
 	utime, stime   int64 // clock ticks spent by the process itself
 	cutime, cstime int64 // clock ticks of its reaped (waited-for) children
 }
@@ -49,7 +50,7 @@ func parseProcStat(line string) (procStat, error) {
 		return v, nil
 	}
 	var ppid int64
-	for n, dst := range map[int]*int64{4: &ppid, 14: &s.utime, 15: &s.stime, 16: &s.cutime, 17: &s.cstime} {
+	for n, dst := range map[int]*int64{4: &ppid, 10: &s.minflt, 14: &s.utime, 15: &s.stime, 16: &s.cutime, 17: &s.cstime} {
 		if *dst, err = field(n); err != nil {
 			return procStat{}, err
 		}
@@ -73,20 +74,23 @@ func readProcStat(pid int) (procStat, error) {
 // cpuSample is a CPU-time reading of a process (and possibly its children).
 type cpuSample struct {
 	ticks    int64
-	children int // live direct children that were summed
+	children int   // live direct children that were summed
+	minflt   int64 // minor page faults (processCPU only)
 }
 
 func (a cpuSample) msSince(b cpuSample) float64 {
 	return float64(a.ticks-b.ticks) * 1000 / clockTicks
 }
 
-// processCPU is utime+stime of pid (all its threads).
+// processCPU is utime+stime of pid (all its threads) and its minor page
+// faults: the first touch of memory the kernel must zero, such as heap the
+// Go runtime returned to the kernel and allocates again.
 func processCPU(pid int) (cpuSample, error) {
 	s, err := readProcStat(pid)
 	if err != nil {
 		return cpuSample{}, err
 	}
-	return cpuSample{ticks: s.utime + s.stime}, nil
+	return cpuSample{ticks: s.utime + s.stime, minflt: s.minflt}, nil
 }
 
 // treeCPU is utime+stime of root, plus utime+stime of every live process
