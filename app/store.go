@@ -326,7 +326,8 @@ type GrantRepository interface {
 	// whether there was one.
 	DeleteConsent(ctx context.Context, userID uuid.UUID, clientID string) (bool, error)
 	// Sweep deletes requests and codes that expired before before, and
-	// returns how many it deleted.
+	// returns how many it deleted. It deletes a bounded batch of each per
+	// call; the next call goes on.
 	Sweep(ctx context.Context, before time.Time) (int, error)
 }
 

@@ -267,7 +267,7 @@ func testGrantSweep(t *testing.T, s Store) {
 	within(t, s, func(ctx context.Context, r app.Repos) error {
 		n, err := r.Grants.Sweep(ctx, cutoff)
 		if err == nil && n != 0 {
-			err = fmt.Errorf("Sweep again = %d, want 0", n)
+			err = fmt.Errorf("a second Sweep = %d, want 0", n)
 		}
 		return err
 	})
