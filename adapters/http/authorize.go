@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/oauth"
@@ -43,6 +44,10 @@ const (
 	authorizeRepeated   = "The application that sent you here repeated a parameter of its request. Go back to the application and try again; if this keeps happening, tell its developers."
 	authorizeGone       = "This sign-in took too long or was already completed. Go back to the application and start again."
 )
+
+// maxAuthorizeParam bounds each parameter of an authorization request in
+// bytes (a redirect URI is at most 2000 at registration).
+const maxAuthorizeParam = 2048
 
 // Parameters of an authorization request that may appear once each
 // (RFC 6749 3.1); the rest are ignored.
@@ -97,6 +102,11 @@ func (p *pageHandlers) handleAuthorize(c *fiber.Ctx) error {
 	for _, k := range authorizeParams {
 		if len(r.Form[k]) > 1 {
 			return p.authorizeRefused(c, fiber.StatusBadRequest, authorizeRepeated)
+		}
+		// What is kept and sent back (state, nonce, the redirect URI)
+		// must be text the store keeps byte for byte.
+		if v := r.Form.Get(k); len(v) > maxAuthorizeParam || !utf8.ValidString(v) || hasControl(v) {
+			return p.authorizeRefused(c, fiber.StatusBadRequest, authorizeUnreadable)
 		}
 	}
 	cl, err := p.uc.Authorize.Client(c.UserContext(), req.ClientID, req.RedirectURI)

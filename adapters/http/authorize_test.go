@@ -509,3 +509,24 @@ func TestSignInForAPendingRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeUnkeepableParameters: a parameter that is not text (a NUL
+// or another control character, invalid UTF-8) or is overlong is refused
+// on a page before anything is kept or looked up.
+func TestAuthorizeUnkeepableParameters(t *testing.T) {
+	t.Parallel()
+	f := newOIDC(t) // Authorize unset: reaching it is a 500
+	for name, q := range map[string]string{
+		"NUL in state":         "state=a%00b",
+		"newline in nonce":     "nonce=a%0Ab",
+		"invalid UTF-8":        "state=%FF%FE",
+		"overlong state":       "state=" + strings.Repeat("s", 2049),
+		"control in client_id": "client_id=a%01",
+	} {
+		res, body := do(t, f.app, request("GET", "/authorize?response_type=code&"+q, ""))
+		page := checkPage(t, res, body, 400)
+		if res.Header.Get("Location") != "" || !strings.Contains(page, "cannot be read") {
+			t.Errorf("%s: %d %q %s", name, res.StatusCode, res.Header.Get("Location"), page)
+		}
+	}
+}
