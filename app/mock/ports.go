@@ -254,6 +254,21 @@ func (mr *MockUserRepositoryMockRecorder) Create(ctx, u any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Create", reflect.TypeOf((*MockUserRepository)(nil).Create), ctx, u)
 }
 
+// CreateMissing mocks base method.
+func (m *MockUserRepository) CreateMissing(ctx context.Context, us []*user.User) ([]uuid.UUID, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateMissing", ctx, us)
+	ret0, _ := ret[0].([]uuid.UUID)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateMissing indicates an expected call of CreateMissing.
+func (mr *MockUserRepositoryMockRecorder) CreateMissing(ctx, us any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateMissing", reflect.TypeOf((*MockUserRepository)(nil).CreateMissing), ctx, us)
+}
+
 // Delete mocks base method.
 func (m *MockUserRepository) Delete(ctx context.Context, id uuid.UUID) error {
 	m.ctrl.T.Helper()
