@@ -155,10 +155,10 @@ func TestConfigFirebase(t *testing.T) {
 		t.Errorf("the logged config names %v, want the file", r["firebase_signer_key_file"])
 	}
 	for name, env := range map[string]map[string]string{
-		"FIREBASE_ROUNDS":          {"GATEHOUSE_FIREBASE_ROUNDS": "33"},
-		"FIREBASE_MEM_COST":        {"GATEHOUSE_FIREBASE_MEM_COST": "21"},
-		"FIREBASE_SALT_SEPARATOR":  {"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile, "GATEHOUSE_FIREBASE_SALT_SEPARATOR": "not base64!"},
-		"FIREBASE_SALT_SEPARATOR ": {"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile},
+		"FIREBASE_ROUNDS":           {"GATEHOUSE_FIREBASE_ROUNDS": "33"},
+		"FIREBASE_MEM_COST":         {"GATEHOUSE_FIREBASE_MEM_COST": "21"},
+		"FIREBASE_SALT_SEPARATOR":   {"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile, "GATEHOUSE_FIREBASE_SALT_SEPARATOR": "not base64!"},
+		"FIREBASE_SALT_SEPARATOR ":  {"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile},
 		"FIREBASE_SALT_SEPARATOR  ": {"GATEHOUSE_FIREBASE_SALT_SEPARATOR": "Bw=="},
 	} {
 		if _, err := LoadConfig(env); err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
