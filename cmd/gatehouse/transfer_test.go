@@ -207,7 +207,7 @@ func TestAdminCreateWithPasswordHash(t *testing.T) {
 		for hash, code := range map[string]string{
 			"{SSHA}abcdef": "unsupported_hash_format",
 			"$2b$31$abcdefghijklmnopqrstuuNqGj3WcXjq8ZbXtwlfmXyBnZfPRIj6W": "invalid_password_hash",
-			"$scrypt$ln=24,r=8,p=1$c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5": "invalid_password_hash",
+			"$scrypt$ln=24,r=8,p=1$c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5":        "invalid_password_hash",
 		} {
 			r := f.admin.call("POST", "/admin/v1/users", map[string]any{"email": randomEmail(), "password_hash": hash})
 			m := r.JSON(t)
