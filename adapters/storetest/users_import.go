@@ -13,9 +13,8 @@ import (
 )
 
 func init() {
-	// Alone: its statements of 500 rows hold the embedded store's single
-	// writer longer than another case waits for it under the race
-	// detector.
+	// Alone: its 520 users hold the embedded store's single writer
+	// longer than another case waits for it under the race detector.
 	registerSerial("Users/CreateMissing", testUserCreateMissing)
 	register("Users/CreateMissingRollsBack", testUserCreateMissingRollsBack)
 	register("Users/CreateMissingRacesCreate", testUserCreateMissingRacesCreate)
@@ -40,7 +39,7 @@ func sortedIDs(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
-// More users than one statement takes (createManyRows is 500), with some addresses taken: before
+// More users than one statement takes (createManyRows is 100), with some addresses taken: before
 // the call, and twice within it. Every other one is stored as it was
 // given; the ids returned are exactly the inserted ones.
 func testUserCreateMissing(t *testing.T, s Store) {

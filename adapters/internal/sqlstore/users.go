@@ -36,9 +36,11 @@ func userArgs(u *user.User) []any {
 }
 
 // createManyRows is how many users one statement of CreateMissing
-// inserts: ten arguments each, well under either store's limit on the
-// arguments of one statement.
-const createManyRows = 500
+// inserts (ten arguments each, far under either store's limit on the
+// arguments of one statement): SQLite's parse of one statement grows
+// faster than its rows, and 500 rows a statement imported at a third of
+// the rate of 100 (docs/performance.md).
+const createManyRows = 100
 
 // CreateMissing inserts us createManyRows at a time, each statement one
 // INSERT ... ON CONFLICT (email) DO NOTHING RETURNING id on the unique
