@@ -16,9 +16,15 @@ func (h *Hasher) Bounded(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// Check reports whether encoded is an argon2id PHC string that Verify
-// takes: well formed, its cost and lengths within bounds.
-func Check(encoded string) error {
+// CheckStored reports whether encoded is an argon2id PHC string that
+// Verify takes: well formed, its cost and lengths within bounds.
+func (h *Hasher) CheckStored(encoded string) error {
 	_, _, _, err := decode(encoded)
 	return err
+}
+
+// CheckCost reports whether an argon2 cost is within the bounds of the
+// stored hashes Verify takes (Params.Validate).
+func (h *Hasher) CheckCost(memoryKiB, iterations uint32, parallelism uint8) error {
+	return Params{MemoryKiB: memoryKiB, Iterations: iterations, Parallelism: parallelism}.Validate()
 }

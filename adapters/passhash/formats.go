@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/pbkdf2"
@@ -18,7 +17,8 @@ import (
 
 // Bounds on the cost of an imported hash, checked when it is imported and
 // again before it is verified, so that a login cannot be made to burn CPU
-// or memory by a hash with absurd parameters. argon2i takes argon2id's.
+// or memory by a hash with absurd parameters. argon2i takes the native
+// argon2id hasher's (Native.CheckCost).
 const (
 	MaxBcryptCost       = 16
 	MaxScryptN          = 1 << 20
@@ -126,7 +126,7 @@ func saltAndKey(id, salt, hash string) ([]byte, []byte, error) {
 	return s, k, nil
 }
 
-func parseArgon2i(encoded string) (verifier, error) {
+func parseArgon2i(encoded string, checkCost func(memoryKiB, iterations uint32, parallelism uint8) error) (verifier, error) {
 	version, params, salt, hash, err := phc(encoded, "argon2i")
 	if err != nil {
 		return nil, err
@@ -138,8 +138,8 @@ func parseArgon2i(encoded string) (verifier, error) {
 	if err != nil || len(p) != 3 || p["p"] > 255 {
 		return nil, fmt.Errorf("malformed argon2i parameters %q", params)
 	}
-	cost := argon2id.Params{MemoryKiB: uint32(p["m"]), Iterations: uint32(p["t"]), Parallelism: uint8(p["p"])}
-	if err := cost.Validate(); err != nil {
+	m, t, par := uint32(p["m"]), uint32(p["t"]), uint8(p["p"])
+	if err := checkCost(m, t, par); err != nil {
 		return nil, fmt.Errorf("argon2i cost out of bounds (%v)", strings.TrimPrefix(err.Error(), "argon2id: "))
 	}
 	s, k, err := saltAndKey("argon2i", salt, hash)
@@ -147,7 +147,7 @@ func parseArgon2i(encoded string) (verifier, error) {
 		return nil, err
 	}
 	return derived{key: k, derive: func(pw []byte) []byte {
-		return argon2.Key(pw, s, cost.Iterations, cost.MemoryKiB, cost.Parallelism, uint32(len(k)))
+		return argon2.Key(pw, s, t, m, par, uint32(len(k)))
 	}}, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/gatehouse-auth/gatehouse/adapters/argon2id"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -25,16 +24,30 @@ var (
 // MaxEncodedLength bounds a hash string of any format, in bytes.
 const MaxEncodedLength = 4096
 
-// Hasher hashes with argon2id and verifies argon2id and the imported
-// formats. It is safe for concurrent use.
+// Native is the hasher of every new hash (the argon2id hasher): it hashes
+// and verifies its own hashes, bounds how many run at once, and says which
+// of its hashes and costs it takes.
+type Native interface {
+	app.PasswordHasher
+	// Bounded runs fn in one of the slots Hash and Verify run in, or
+	// gives the error of a wait that found none (domain.ErrOverloaded).
+	Bounded(ctx context.Context, fn func()) error
+	// CheckStored reports whether Verify takes encoded, before any work.
+	CheckStored(encoded string) error
+	// CheckCost reports whether an argon2 cost is within its bounds.
+	CheckCost(memoryKiB, iterations uint32, parallelism uint8) error
+}
+
+// Hasher hashes with the native hasher and verifies its hashes and the
+// imported formats. It is safe for concurrent use.
 type Hasher struct {
-	native   *argon2id.Hasher
+	native   Native
 	firebase *Firebase
 }
 
 // New wraps native; firebase, when not nil, makes Firebase's scrypt hashes
 // verifiable with its project's parameters (Firebase.Validate first).
-func New(native *argon2id.Hasher, firebase *Firebase) (*Hasher, error) {
+func New(native Native, firebase *Firebase) (*Hasher, error) {
 	if native == nil {
 		return nil, errors.New("passhash: nil argon2id hasher")
 	}
@@ -54,7 +67,7 @@ func (h *Hasher) Hash(ctx context.Context, pw user.Password) (string, error) {
 // DummyHash is the argon2id hasher's dummy hash.
 func (h *Hasher) DummyHash() string { return h.native.DummyHash() }
 
-// Verify checks pw against encoded. An argon2id hash is the argon2id
+// Verify checks pw against encoded. An argon2id hash is the native
 // hasher's; a hash of another format runs in one of its slots (the same
 // bound, the same wait) and always needs a rehash. A malformed hash, or one
 // whose cost is out of bounds, is an error, as it is for argon2id.
@@ -78,7 +91,7 @@ func (h *Hasher) Verify(ctx context.Context, pw user.Password, encoded string) (
 func (h *Hasher) CheckImported(encoded string) error {
 	var err error
 	if isArgon2id(encoded) {
-		err = argon2id.Check(encoded)
+		err = h.native.CheckStored(encoded)
 	} else {
 		_, err = h.parse(encoded)
 	}
@@ -122,7 +135,7 @@ func (h *Hasher) parse(encoded string) (verifier, error) {
 	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
 		return parseBcrypt(encoded)
 	case strings.HasPrefix(encoded, "$argon2i$"):
-		return parseArgon2i(encoded)
+		return parseArgon2i(encoded, h.native.CheckCost)
 	case strings.HasPrefix(encoded, "$scrypt$"):
 		return parseScrypt(encoded)
 	case strings.HasPrefix(encoded, "$pbkdf2-sha256$"):

@@ -16,6 +16,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
+// The argon2id hasher is the native hasher the service wraps.
+var _ Native = (*argon2id.Hasher)(nil)
+
 func pw(s string) user.Password { return user.NormalizePassword(s) }
 
 func b64std(t *testing.T, s string) []byte {
