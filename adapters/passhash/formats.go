@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,7 +87,7 @@ func paramList(s, id string, want ...string) (map[string]uint64, error) {
 	for kv := range strings.SplitSeq(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.ParseUint(v, 10, 32)
-		if !ok || err != nil || !contains(want, k) {
+		if !ok || err != nil || !slices.Contains(want, k) {
 			return nil, fmt.Errorf("malformed %s parameters %q", id, s)
 		}
 		if _, dup := out[k]; dup {
@@ -95,15 +96,6 @@ func paramList(s, id string, want ...string) (map[string]uint64, error) {
 		out[k] = n
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // b64 decodes unpadded base64 in the standard alphabet or passlib's
@@ -225,5 +217,3 @@ func pbkdf2SHA256(iter uint64, salt, key []byte) (verifier, error) {
 		return pbkdf2.Key(pw, salt, int(iter), len(key), sha256.New)
 	}}, nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

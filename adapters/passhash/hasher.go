@@ -9,6 +9,7 @@ package passhash
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -129,7 +130,7 @@ var errUnknownFormat = errors.New("unknown password hash format")
 // parse reads a hash of a format other than argon2id, checking its cost.
 func (h *Hasher) parse(encoded string) (verifier, error) {
 	if len(encoded) > MaxEncodedLength {
-		return nil, errors.New("the hash is longer than " + itoa(MaxEncodedLength) + " bytes")
+		return nil, errors.New("the hash is longer than " + strconv.Itoa(MaxEncodedLength) + " bytes")
 	}
 	switch {
 	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
