@@ -7,7 +7,8 @@
 #   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift, OpenAPI lint (Redocly; needs node)
 #   make generate  regenerate mocks (go generate) and wire_gen.go (wire gen)
 #   make build     static binary in bin/gatehouse
-#   make bench     build, then benchmark register, login, refresh and /v1/me on both stores
+#   make bench     build, then benchmark register, login, refresh and /v1/me on both stores,
+#                  then `gatehouse users import` (bench-import)
 #                  (a private database each, servers on 127.0.0.1, stops and cleans up by itself)
 
 SHELL       := bash
@@ -45,7 +46,7 @@ BENCH_FLAGS       ?=
 # database on (gatehouse_bench_<random>, dropped at the end); loopback only.
 BENCH_PG_URL      ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/postgres?sslmode=disable
 
-.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check openapi-lint generate build bench clean
+.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check openapi-lint generate build bench bench-import clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -148,6 +149,10 @@ bench: build ## build, then benchmark register, login, refresh and /v1/me on bot
 	$(GO) build -o $(LOAD_BIN) ./tools/load
 	'$(abspath $(LOAD_BIN))' bench -bin '$(abspath $(BIN))' -stores '$(BENCH_STORES)' -endpoints '$(BENCH_ENDPOINTS)' \
 		-for '$(BENCH_FOR)' -c '$(BENCH_CONCURRENCY)' -users '$(BENCH_USERS)' -pg-url '$(BENCH_PG_URL)' $(BENCH_FLAGS)
+	$(MAKE) --no-print-directory bench-import
+
+bench-import: ## `gatehouse users import` of 50,000 users into a fresh store of each kind (users/s)
+	GATEHOUSE_TEST_DATABASE_URL='$(BENCH_PG_URL)' $(GO) test -run '^$$' -bench UsersImport -benchtime 1x ./cmd/gatehouse
 
 clean: ## remove build output
 	rm -rf bin/ coverage.out coverage.html

@@ -178,3 +178,13 @@ const (
 type ErrorReporter interface {
 	ReportError(ctx context.Context, what string, err error)
 }
+
+// ImportedHashChecker checks a password hash made by another system before
+// it is stored as it is (an import), so that only hashes the
+// PasswordHasher verifies, at a bounded cost, are ever stored.
+type ImportedHashChecker interface {
+	// CheckImported gives nil when PasswordHasher.Verify takes encoded,
+	// else a validation error on the field password_hash that says why
+	// (naming the accepted formats when encoded is of none of them).
+	CheckImported(encoded string) error
+}

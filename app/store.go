@@ -52,6 +52,14 @@ type UserRepository interface {
 	// Create inserts u. The unique index on the normalized email decides
 	// races: a duplicate gives user.ErrEmailTaken.
 	Create(ctx context.Context, u *user.User) error
+	// CreateMissing inserts each of us whose normalized email no stored
+	// user holds (nor an earlier one of us), as Create would, in a few
+	// statements of many rows each, and returns the ids of those it
+	// inserted, in no particular order. An address already taken, or
+	// taken meanwhile by a racing Create, is left out, never an error:
+	// the unique index decides. Bound to a transaction, all of it commits
+	// or none.
+	CreateMissing(ctx context.Context, us []*user.User) ([]uuid.UUID, error)
 	// ByEmail finds by normalized email, or user.ErrNotFound.
 	ByEmail(ctx context.Context, email user.Email) (*user.User, error)
 	// ByID finds by id, or user.ErrNotFound.

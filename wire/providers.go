@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/logging"
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
+	"github.com/gatehouse-auth/gatehouse/adapters/passhash"
 	"github.com/gatehouse-auth/gatehouse/adapters/secretbox"
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
@@ -62,10 +63,13 @@ type Config struct {
 	RequireVerified   app.RequireVerifiedEmail
 	PasswordMinLength int
 	Argon2            argon2id.Options // Observer is the metrics' (set here)
-	Limits            limits.Policy
-	Outbox            outbox.Config
-	Retention         maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
-	InviteTTL         admin.InviteTTL             // how long an invitation's set-password link works
+	// Firebase, when set, is the Firebase project whose scrypt hashes
+	// users may be imported with.
+	Firebase  *passhash.Firebase
+	Limits    limits.Policy
+	Outbox    outbox.Config
+	Retention maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
+	InviteTTL admin.InviteTTL             // how long an invitation's set-password link works
 	// Version is the binary's version, shown in the operators' status.
 	Version admin.Version
 }
@@ -112,12 +116,16 @@ var SystemSet = wire.NewSet(
 	system.Random,
 )
 
-// ProvideHasher builds the bounded argon2id hasher; obs hears how its
-// slots are used.
-func ProvideHasher(cfg Config, obs argon2id.Observer) (app.PasswordHasher, error) {
+// ProvideHasher builds the bounded argon2id hasher (obs hears how its
+// slots are used) and the verifiers of imported hashes around it.
+func ProvideHasher(cfg Config, obs argon2id.Observer) (*passhash.Hasher, error) {
 	opts := cfg.Argon2
 	opts.Observer = obs
-	return argon2id.New(opts)
+	native, err := argon2id.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return passhash.New(native, cfg.Firebase)
 }
 
 // ProvidePolicy builds the password policy with the shipped common list
@@ -129,6 +137,8 @@ func ProvidePolicy(cfg Config, list *commonpw.List, est strength.Estimator) user
 // PasswordSet is hashing and policy.
 var PasswordSet = wire.NewSet(
 	ProvideHasher,
+	wire.Bind(new(app.PasswordHasher), new(*passhash.Hasher)),
+	wire.Bind(new(app.ImportedHashChecker), new(*passhash.Hasher)),
 	commonpw.New,
 	strength.New,
 	ProvidePolicy,

@@ -42,7 +42,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	if err != nil {
 		return nil, err
 	}
-	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
+	hasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	requireVerifiedEmail := cfg.RequireVerified
 	registerDeps := account.RegisterDeps{
 		Tx:              txManager,
-		Hasher:          passwordHasher,
+		Hasher:          hasher,
 		Policy:          passwordPolicy,
 		Guard:           guard,
 		Clock:           clock,
@@ -75,7 +75,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		RequireVerified: requireVerifiedEmail,
 	}
 	register := account.NewRegister(registerDeps)
-	verifyEmail := account.NewVerifyEmail(txManager, passwordHasher, guard, clock)
+	verifyEmail := account.NewVerifyEmail(txManager, hasher, guard, clock)
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
@@ -92,7 +92,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Users:           userRepository,
 		Factors:         mfaRepository,
 		Tx:              txManager,
-		Hasher:          passwordHasher,
+		Hasher:          hasher,
 		Tokens:          tokens,
 		Guard:           guard,
 		Audit:           auditLog,
@@ -145,14 +145,14 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
 	forgot := password.NewForgot(appOutbox, guard, iDs, clock)
-	reset := password.NewReset(txManager, passwordHasher, passwordPolicy, guard, clock, iDs)
-	passwordCheck := limits.NewPasswordCheck(guard, passwordHasher, auditLog, clock)
+	reset := password.NewReset(txManager, hasher, passwordPolicy, guard, clock, iDs)
+	passwordCheck := limits.NewPasswordCheck(guard, hasher, auditLog, clock)
 	stepUpMaxAge := cfg.StepUpMaxAge
 	stepUp := mfa.NewStepUp(mfaRepository, txManager, verifier, attempts, clock, stepUpMaxAge)
 	changeDeps := password.ChangeDeps{
 		Users:  userRepository,
 		Tx:     txManager,
-		Hasher: passwordHasher,
+		Hasher: hasher,
 		Policy: passwordPolicy,
 		Check:  passwordCheck,
 		StepUp: stepUp,
@@ -282,7 +282,8 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Sessions:  sessionRepository,
 		Factors:   mfaRepository,
 		Tx:        txManager,
-		Hasher:    passwordHasher,
+		Hasher:    hasher,
+		Hashes:    hasher,
 		Policy:    passwordPolicy,
 		Guard:     guard,
 		Clock:     clock,
@@ -372,7 +373,7 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	if err != nil {
 		return nil, err
 	}
-	passwordHasher, err := ProvideHasher(cfg, metricsMetrics)
+	hasher, err := ProvideHasher(cfg, metricsMetrics)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +397,8 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 		Sessions:  sessionRepository,
 		Factors:   mfaRepository,
 		Tx:        txManager,
-		Hasher:    passwordHasher,
+		Hasher:    hasher,
+		Hashes:    hasher,
 		Policy:    passwordPolicy,
 		Guard:     guard,
 		Clock:     clock,

@@ -268,23 +268,31 @@ func nullable(s string) *string {
 	return &s
 }
 
-// createUserRequest is an operator's new account. Without password it is
-// an invitation; a password sent empty is refused rather than taken for
-// one, so a script whose password variable is unset does not invite by
-// accident.
+// createUserRequest is an operator's new account. Without password (or
+// password_hash, a hash from another system) it is an invitation; either
+// sent empty is refused rather than taken for one, so a script whose
+// variable is unset does not invite by accident.
 type createUserRequest struct {
 	Email         string  `json:"email" validate:"required,max=320"`
 	Password      *string `json:"password" validate:"omitnil,max=1024"`
+	PasswordHash  *string `json:"password_hash" validate:"omitnil,max=4096"`
 	EmailVerified bool    `json:"email_verified"`
 }
 
 func (r *createUserRequest) input() (admin.CreateInput, error) {
 	in := admin.CreateInput{Email: r.Email, EmailVerified: r.EmailVerified}
-	if r.Password != nil {
-		if *r.Password == "" {
-			return in, domain.Validation(domain.FieldError{Field: "password", Code: "empty", Message: "Leave password out to send an invitation; it cannot be empty."})
+	for _, f := range []struct {
+		name  string
+		given *string
+		to    *string
+	}{{"password", r.Password, &in.Password}, {"password_hash", r.PasswordHash, &in.PasswordHash}} {
+		if f.given == nil {
+			continue
 		}
-		in.Password = *r.Password
+		if *f.given == "" {
+			return in, domain.Validation(domain.FieldError{Field: f.name, Code: "empty", Message: "Leave " + f.name + " out to send an invitation; it cannot be empty."})
+		}
+		*f.to = *f.given
 	}
 	return in, nil
 }

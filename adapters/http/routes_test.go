@@ -680,6 +680,11 @@ func TestAdminCreateUser(t *testing.T) {
 	if errs, _ := p["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "password" {
 		t.Errorf("errors %v", p["errors"])
 	}
+	res, body = do(t, f.admin, adminReq("POST", "/admin/v1/users", `{"email":"new@example.com","password_hash":""}`))
+	p = decodeProblem(t, res, body, 422, "validation_failed")
+	if errs, _ := p["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "password_hash" {
+		t.Errorf("errors %v", p["errors"])
+	}
 	res, body = do(t, f.admin, adminReq("POST", "/admin/v1/users", `{"password":"a long enough password"}`))
 	decodeProblem(t, res, body, 422, "validation_failed")
 
@@ -710,10 +715,14 @@ func TestAdminCreateUser(t *testing.T) {
 	// Without a password the account is an invitation.
 	res, body = do(t, f.admin, adminReq("POST", "/admin/v1/users", `{"email":"invited@example.com"}`))
 	decodeJSON(t, res, body, 201)
+	// A password hash goes to the use case as it is.
+	res, body = do(t, f.admin, adminReq("POST", "/admin/v1/users", `{"email":"moved@example.com","password_hash":"$2b$10$hash"}`))
+	decodeJSON(t, res, body, 201)
 	want := []admin.CreateInput{
 		{Email: "New@Example.com", Password: "a long enough password", EmailVerified: true},
 		{Email: "taken@example.com", Password: "a long enough password"},
 		{Email: "invited@example.com"},
+		{Email: "moved@example.com", PasswordHash: "$2b$10$hash"},
 	}
 	if len(inputs) != len(want) {
 		t.Fatalf("inputs %+v", inputs)

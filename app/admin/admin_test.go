@@ -29,11 +29,12 @@ type fixture struct {
 	h *admin.Users
 	*apptest.Ports
 	sessions *mock.MockSessionRepository
+	hashes   *mock.MockImportedHashChecker
 }
 
 func newUsers(t *testing.T) *fixture {
 	p := apptest.NewPorts(t)
-	f := &fixture{Ports: p, sessions: mock.NewMockSessionRepository(p.Ctrl)}
+	f := &fixture{Ports: p, sessions: mock.NewMockSessionRepository(p.Ctrl), hashes: mock.NewMockImportedHashChecker(p.Ctrl)}
 	policy := user.PasswordPolicy{MinLength: 15}
 	f.h = admin.NewUsers(admin.UsersDeps{
 		Users:     f.Users,
@@ -41,6 +42,7 @@ func newUsers(t *testing.T) *fixture {
 		Factors:   f.Factors,
 		Tx:        f.Tx,
 		Hasher:    f.Hasher,
+		Hashes:    f.hashes,
 		Policy:    policy,
 		Guard:     f.Guard,
 		Clock:     apptest.NewClock(apptest.T0),

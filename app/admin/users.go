@@ -41,6 +41,7 @@ type UsersDeps struct {
 	Factors   app.MFARepository
 	Tx        app.TxManager
 	Hasher    app.PasswordHasher
+	Hashes    app.ImportedHashChecker
 	Policy    user.PasswordPolicy
 	Guard     *limits.Guard
 	Clock     app.Clock
@@ -151,11 +152,18 @@ func (h *Users) views(ctx context.Context, us []*user.User) ([]UserView, error) 
 // CreateInput is a new account made by an operator.
 type CreateInput struct {
 	Email string
-	// Password, when empty, makes an invitation: the account gets a
-	// random password nobody knows and a set-password link is mailed.
-	Password      string
+	// Password, when empty and PasswordHash is too, makes an invitation:
+	// the account gets a random password nobody knows and a set-password
+	// link is mailed.
+	Password string
+	// PasswordHash, instead of Password, is the user's hash from another
+	// system (see app.ImportedHashChecker), stored as it is until the
+	// first login rehashes it.
+	PasswordHash  string
 	EmailVerified bool
 }
+
+var errPasswordAndHash = domain.Validation(domain.FieldError{Field: "password_hash", Code: "password_and_hash", Message: "Give either a password or a password hash, not both."})
 
 // Create makes an account. A taken address is user.ErrEmailTaken.
 func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, error) {
@@ -163,20 +171,21 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 	if err != nil {
 		return UserView{}, err
 	}
-	invite := in.Password == ""
-	var pw user.Password
-	if invite {
-		secret, _, err := token.NewSecret(h.d.Random)
-		if err != nil {
+	imported := in.PasswordHash != ""
+	invite := in.Password == "" && !imported
+	var encoded string
+	switch {
+	case imported && in.Password != "":
+		return UserView{}, errPasswordAndHash
+	case imported:
+		if err := h.d.Hashes.CheckImported(in.PasswordHash); err != nil {
 			return UserView{}, err
 		}
-		pw = user.NormalizePassword(secret.Reveal())
-	} else if pw, err = h.d.Policy.Check("password", in.Password, email); err != nil {
-		return UserView{}, err
-	}
-	encoded, err := h.d.Hasher.Hash(ctx, pw)
-	if err != nil {
-		return UserView{}, err
+		encoded = in.PasswordHash
+	default:
+		if encoded, err = h.hashFor(ctx, invite, in.Password, email); err != nil {
+			return UserView{}, err
+		}
 	}
 	var u *user.User
 	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
@@ -205,6 +214,7 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 		}
 		return r.Audit.Append(ctx, a.event(audit.AdminUserCreated, u.ID(), now, map[string]string{
 			"email": u.Email().String(), "invited": strconv.FormatBool(invite), "email_verified": strconv.FormatBool(in.EmailVerified),
+			"password_hash_imported": strconv.FormatBool(imported),
 		}))
 	})
 	if err != nil {
@@ -217,6 +227,25 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 		_ = h.d.Guard.AddressVerified(ctx, u.Email())
 	}
 	return UserView{User: u}, nil
+}
+
+// hashFor hashes the password of a new account: password, checked by the
+// policy, or for an invitation a random one nobody knows.
+func (h *Users) hashFor(ctx context.Context, invite bool, password string, email user.Email) (string, error) {
+	var pw user.Password
+	if invite {
+		secret, _, err := token.NewSecret(h.d.Random)
+		if err != nil {
+			return "", err
+		}
+		pw = user.NormalizePassword(secret.Reveal())
+	} else {
+		var err error
+		if pw, err = h.d.Policy.Check("password", password, email); err != nil {
+			return "", err
+		}
+	}
+	return h.d.Hasher.Hash(ctx, pw)
 }
 
 // Patch is an operator's change to an account; nil fields stay as they are.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +123,59 @@ func TestConfigLogNamesEveryVariable(t *testing.T) {
 	}
 	if r["hash_max_wait"] != "2s" || r["outbox_max_attempts"] != 150 {
 		t.Errorf("hash_max_wait %v, outbox_max_attempts %v", r["hash_max_wait"], r["outbox_max_attempts"])
+	}
+}
+
+// The Firebase project's parameters are checked at startup, each error
+// naming its variable, and reach the hasher decoded.
+func TestConfigFirebase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "firebase.key")
+	const signerKey = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="
+	if err := os.WriteFile(keyFile, []byte(signerKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mustWireConfig(t, cfg).Firebase != nil {
+		t.Fatal("Firebase parameters without the variables")
+	}
+	cfg, err = LoadConfig(map[string]string{"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile, "GATEHOUSE_FIREBASE_SALT_SEPARATOR": "Bw==", "GATEHOUSE_FIREBASE_ROUNDS": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := mustWireConfig(t, cfg).Firebase
+	if fb == nil || len(fb.SignerKey) != 64 || string(fb.SaltSeparator) != "\x07" || fb.Rounds != 7 || fb.MemCost != 14 {
+		t.Fatalf("Firebase parameters %+v", fb)
+	}
+	if r := cfg.Redacted(); r["firebase_signer_key_file"] != keyFile {
+		t.Errorf("the logged config names %v, want the file", r["firebase_signer_key_file"])
+	}
+	for name, env := range map[string]map[string]string{
+		"FIREBASE_ROUNDS":           {"GATEHOUSE_FIREBASE_ROUNDS": "33"},
+		"FIREBASE_MEM_COST":         {"GATEHOUSE_FIREBASE_MEM_COST": "21"},
+		"FIREBASE_SALT_SEPARATOR":   {"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile, "GATEHOUSE_FIREBASE_SALT_SEPARATOR": "not base64!"},
+		"FIREBASE_SALT_SEPARATOR ":  {"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": keyFile},
+		"FIREBASE_SALT_SEPARATOR  ": {"GATEHOUSE_FIREBASE_SALT_SEPARATOR": "Bw=="},
+	} {
+		if _, err := LoadConfig(env); err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
+			t.Errorf("%v: error %v, want one naming %s", env, err, name)
+		}
+	}
+	badKey := filepath.Join(dir, "bad.key")
+	if err := os.WriteFile(badKey, []byte("not base64!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{badKey, filepath.Join(dir, "missing.key")} {
+		cfg, err := LoadConfig(map[string]string{"GATEHOUSE_FIREBASE_SIGNER_KEY_FILE": path, "GATEHOUSE_FIREBASE_SALT_SEPARATOR": "Bw=="})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wireConfig(cfg); err == nil || !strings.Contains(err.Error(), "FIREBASE_SIGNER_KEY_FILE") {
+			t.Errorf("%s: error %v, want one naming GATEHOUSE_FIREBASE_SIGNER_KEY_FILE", path, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/gatehouse-auth/gatehouse/adapters/passhash"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -84,6 +86,14 @@ type Config struct {
 	Argon2Parallelism uint8         `env:"ARGON2_PARALLELISM" envDefault:"1"`
 	HashConcurrency   int           `env:"HASH_CONCURRENCY"` // 0 = number of CPUs
 	HashMaxWait       time.Duration `env:"HASH_MAX_WAIT" envDefault:"2s"`
+
+	// The Firebase project whose scrypt password hashes users may be
+	// imported with (its Password Hash Parameters); off without the
+	// signer key's file.
+	FirebaseSignerKeyFile string `env:"FIREBASE_SIGNER_KEY_FILE"`
+	FirebaseSaltSeparator string `env:"FIREBASE_SALT_SEPARATOR"`
+	FirebaseRounds        int    `env:"FIREBASE_ROUNDS" envDefault:"8"`
+	FirebaseMemCost       int    `env:"FIREBASE_MEM_COST" envDefault:"14"`
 
 	AutoMigrate bool `env:"AUTO_MIGRATE" envDefault:"true"`
 
@@ -250,6 +260,13 @@ func (c *Config) validate() error {
 	badIf(c.Argon2Iterations < 1 || c.Argon2Iterations > 100, "ARGON2_ITERATIONS", "must be between 1 and 100")
 	badIf(c.Argon2Parallelism < 1, "ARGON2_PARALLELISM", "must be at least 1")
 	badIf(c.HashConcurrency < 0, "HASH_CONCURRENCY", "must not be negative")
+	badIf(c.FirebaseRounds < 1 || c.FirebaseRounds > passhash.MaxFirebaseRounds, "FIREBASE_ROUNDS", "must be between 1 and %d", passhash.MaxFirebaseRounds)
+	badIf(c.FirebaseMemCost < 1 || c.FirebaseMemCost > passhash.MaxFirebaseMemCost, "FIREBASE_MEM_COST", "must be between 1 and %d", passhash.MaxFirebaseMemCost)
+	if _, err := base64.StdEncoding.DecodeString(c.FirebaseSaltSeparator); err != nil {
+		bad("FIREBASE_SALT_SEPARATOR", "must be base64, as the Firebase console shows it (base64_salt_separator)")
+	}
+	badIf(c.FirebaseSignerKeyFile == "" && c.FirebaseSaltSeparator != "", "FIREBASE_SALT_SEPARATOR", "is only used with GATEHOUSE_FIREBASE_SIGNER_KEY_FILE")
+	badIf(c.FirebaseSignerKeyFile != "" && c.FirebaseSaltSeparator == "", "FIREBASE_SALT_SEPARATOR", "must be set with GATEHOUSE_FIREBASE_SIGNER_KEY_FILE (base64_salt_separator of the project's Password Hash Parameters)")
 	badIf(c.OutboxMaxAttempts < 1, "OUTBOX_MAX_ATTEMPTS", "must be at least 1")
 	badIf(c.LoginLockoutThreshold < 2, "LOGIN_LOCKOUT_THRESHOLD", "must be at least 2")
 	badIf(c.MFALockoutThreshold < 2, "MFA_LOCKOUT_THRESHOLD", "must be at least 2")

@@ -231,6 +231,10 @@ func wireConfig(c Config) (gwire.Config, error) {
 			return gwire.Config{}, err
 		}
 	}
+	firebase, err := readFirebase(c)
+	if err != nil {
+		return gwire.Config{}, err
+	}
 	ob := outbox.DefaultConfig()
 	ob.MaxAttempts = c.OutboxMaxAttempts
 	ob.VerifyTTL = c.VerifyTokenTTL
@@ -257,6 +261,7 @@ func wireConfig(c Config) (gwire.Config, error) {
 			MaxConcurrent: c.HashConcurrency,
 			MaxWait:       c.HashMaxWait,
 		},
+		Firebase:  firebase,
 		Limits:    c.limitPolicy,
 		Outbox:    ob,
 		Retention: maintenance.RetentionPeriod(c.Retention),

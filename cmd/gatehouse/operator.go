@@ -35,6 +35,12 @@ A user is named by its id or its email address. Add --json for JSON output.
   disable-mfa USER                                  turn two-factor login off (a lost authenticator);
                                                     the owner is mailed and can enroll again
   revoke-sessions USER
+  import FILE                                       users with their password hashes, from JSON lines:
+                                                    {"email", "email_verified", "password_hash", "created_at"};
+                                                    addresses already taken are skipped, so a rerun resumes;
+                                                    failures are listed by line
+  export FILE                                       every user with the stored hash, in the same format
+                                                    (a new file, mode 0600)
 
 Mail (invitations) is queued in the database and sent by the running server.
 `
@@ -203,6 +209,7 @@ func writeJSON(w io.Writer, v any) error {
 var usersArgs = map[string]int{
 	"list": 0, "show": 1, "create": 1, "disable": 1, "enable": 1, "delete": 1,
 	"verify": 1, "unlock": 1, "disable-mfa": 1, "revoke-sessions": 1,
+	"import": 1, "export": 1,
 }
 
 func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) error {
@@ -232,6 +239,10 @@ func usersCommand(ctx context.Context, cfg Config, args []string, p procIO) erro
 	actor := admin.CLI()
 
 	switch cmd {
+	case "import":
+		return importUsers(ctx, op, pos[0], *asJSON, p)
+	case "export":
+		return exportUsers(ctx, op, pos[0], p)
 	case "list":
 		in := admin.ListInput{Email: *email, Cursor: *cursor}
 		fs.Visit(func(f *flag.Flag) {

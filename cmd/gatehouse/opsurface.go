@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
+	"github.com/gatehouse-auth/gatehouse/adapters/passhash"
 	"go.uber.org/zap"
 )
 
@@ -29,6 +31,30 @@ func readMetricsToken(path string) ([]byte, error) {
 		return nil, fmt.Errorf("GATEHOUSE_METRICS_TOKEN_FILE: the token in %s is shorter than %d characters", path, minMetricsToken)
 	}
 	return tok, nil
+}
+
+// readFirebase reads the Firebase project's parameters, the signer key
+// from GATEHOUSE_FIREBASE_SIGNER_KEY_FILE (base64, surrounding space
+// trimmed): nil when the variable is unset.
+func readFirebase(cfg Config) (*passhash.Firebase, error) {
+	if cfg.FirebaseSignerKeyFile == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(cfg.FirebaseSignerKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_FIREBASE_SIGNER_KEY_FILE: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_FIREBASE_SIGNER_KEY_FILE: %s does not hold base64 (the project's base64_signer_key)", cfg.FirebaseSignerKeyFile)
+	}
+	// The salt separator was checked with the configuration.
+	sep, _ := base64.StdEncoding.DecodeString(cfg.FirebaseSaltSeparator)
+	f := &passhash.Firebase{SignerKey: key, SaltSeparator: sep, Rounds: cfg.FirebaseRounds, MemCost: cfg.FirebaseMemCost}
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("GATEHOUSE_FIREBASE_SIGNER_KEY_FILE: %w", err)
+	}
+	return f, nil
 }
 
 // warnOperatorSurfaces warns of an admin listener that other machines
@@ -71,5 +97,6 @@ func keyFiles(cfg Config) []keyFile {
 		add("JWT_PREVIOUS_KEY_FILES", p)
 	}
 	add("METRICS_TOKEN_FILE", cfg.MetricsTokenFile)
+	add("FIREBASE_SIGNER_KEY_FILE", cfg.FirebaseSignerKeyFile)
 	return out
 }

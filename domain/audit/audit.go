@@ -38,8 +38,15 @@ const (
 	AdminUserDeleted     Type = "admin_user_deleted"
 	AdminSessionsRevoked Type = "admin_sessions_revoked"
 	AdminUserUnlocked    Type = "admin_user_unlocked"
-	AdminKeyCreated      Type = "admin_key_created"
-	AdminKeyRevoked      Type = "admin_key_revoked"
+	// AdminUsersImported is one batch of an import (users with their
+	// password hashes): Detail counts the users created, skipped (the
+	// address was taken) and failed, and names the batch's lines.
+	AdminUsersImported Type = "admin_users_imported"
+	// AdminUsersExported: the users and their password hashes were read
+	// out; Detail["users"] counts them.
+	AdminUsersExported Type = "admin_users_exported"
+	AdminKeyCreated    Type = "admin_key_created"
+	AdminKeyRevoked    Type = "admin_key_revoked"
 	// Clients (applications that sign users in); Detail["client_id"]
 	// names the client, Detail["actor"] who acted.
 	ClientCreated       Type = "client_created"
@@ -77,7 +84,7 @@ var types = map[Type]bool{
 	AccountLocked: true, RefreshReuseDetected: true, Logout: true, SessionRevoked: true,
 	PasswordResetRequest: true, PasswordReset: true, PasswordChanged: true, AccountDeleted: true,
 	EmailChangeRequested: true, EmailChanged: true, AdminUserCreated: true, AdminUserUpdated: true,
-	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminKeyCreated: true,
+	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminUsersImported: true, AdminUsersExported: true, AdminKeyCreated: true,
 	AdminKeyRevoked: true, ClientCreated: true, ClientChanged: true, ClientDeleted: true, ClientSecretRotated: true,
 	AuthorizationGranted: true, ConsentGiven: true, ConsentRevoked: true, CodeReplayDetected: true, EndSession: true, ClientAuthFailed: true,
 	KeyRotated: true, KeyPromoted: true, KeyRetired: true,
