@@ -256,4 +256,3 @@ func scopeWords(scopes []string) []string {
 	}
 	return words
 }
-

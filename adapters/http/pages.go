@@ -144,10 +144,11 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 // that are not the user's (a bug, the database down) go to the one error
 // handler.
 func (s *pageSite) pageError(c *fiber.Ctx, err error, name string, d pageData) error {
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+	if unlessRefusal(err) != nil {
 		return err
 	}
+	var de *domain.Error
+	errors.As(err, &de)
 	status, p := ProblemFor(err)
 	d.OK, d.Info = false, false
 	switch de.Kind {
@@ -168,6 +169,17 @@ func (s *pageSite) pageError(c *fiber.Ctx, err error, name string, d pageData) e
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.RetryAfter))
 	}
 	return s.render(c, status, name, d)
+}
+
+// unlessRefusal is err unless it refuses what the user asked for (a
+// domain error that is neither internal nor an outage), nil then: a page
+// can answer a refusal; anything else goes to the one error handler.
+func unlessRefusal(err error) error {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+		return err
+	}
+	return nil
 }
 
 // fieldMessage is a field error in the words of a page: the API's messages

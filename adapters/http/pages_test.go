@@ -548,6 +548,8 @@ type signInFixture struct {
 	browser  *stubBrowser
 	register *stubRegister
 	guard    *stubIPLimiter
+	verify   *stubVerifyEmail
+	authz    *stubAuthorizer
 	app      *fiber.App
 }
 
@@ -555,7 +557,8 @@ type signInFixture struct {
 // browser session whose cookie holds liveSecret is the owner's.
 func newSignIn(t *testing.T, publicURL string) *signInFixture {
 	t.Helper()
-	f := &signInFixture{login: &stubLogin{}, loginMFA: &stubLoginMFA{}, logout: &stubLogout{}, browser: &stubBrowser{}, register: &stubRegister{}, guard: &stubIPLimiter{}}
+	f := &signInFixture{login: &stubLogin{}, loginMFA: &stubLoginMFA{}, logout: &stubLogout{}, browser: &stubBrowser{}, register: &stubRegister{}, guard: &stubIPLimiter{},
+		verify: &stubVerifyEmail{}, authz: &stubAuthorizer{}}
 	f.browser.BrowserFn = func(_ context.Context, secret string) (session.Principal, error) {
 		if secret != liveSecret {
 			return session.Principal{}, domain.ErrUnauthorized
@@ -564,7 +567,7 @@ func newSignIn(t *testing.T, publicURL string) *signInFixture {
 	}
 	f.app = NewServer(Config{PublicURL: publicURL, Pages: PageConfig{AppName: "Acme"}}, nil, UseCases{
 		Login: f.login, LoginMFA: f.loginMFA, Logout: f.logout, Browser: f.browser, Register: f.register,
-		Guard: f.guard, Ready: func(context.Context) error { return nil },
+		VerifyEmail: f.verify, Authorize: f.authz, Guard: f.guard, Ready: func(context.Context) error { return nil },
 	})
 	return f
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
+	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/client"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -119,6 +121,29 @@ func (s *stubIPLimiter) CheckIP(ctx context.Context, e limits.Endpoint, ip strin
 		return nil
 	}
 	return s.CheckIPFn(ctx, e, ip)
+}
+
+type stubAuthorizer struct {
+	ClientFn   func(ctx context.Context, clientID, redirectURI string) (*client.Client, error)
+	BeginFn    func(ctx context.Context, c *client.Client, in oauth.AuthorizeInput) (*oauth.Outcome, error)
+	ContinueFn func(ctx context.Context, requestID uuid.UUID, browser string, meta app.RequestMeta) (*oauth.Outcome, error)
+	ConsentFn  func(ctx context.Context, requestID uuid.UUID, browser string, allow bool, meta app.RequestMeta) (*oauth.Outcome, error)
+}
+
+func (s *stubAuthorizer) Client(ctx context.Context, clientID, redirectURI string) (*client.Client, error) {
+	return s.ClientFn(ctx, clientID, redirectURI)
+}
+
+func (s *stubAuthorizer) Begin(ctx context.Context, c *client.Client, in oauth.AuthorizeInput) (*oauth.Outcome, error) {
+	return s.BeginFn(ctx, c, in)
+}
+
+func (s *stubAuthorizer) Continue(ctx context.Context, requestID uuid.UUID, browser string, meta app.RequestMeta) (*oauth.Outcome, error) {
+	return s.ContinueFn(ctx, requestID, browser, meta)
+}
+
+func (s *stubAuthorizer) Consent(ctx context.Context, requestID uuid.UUID, browser string, allow bool, meta app.RequestMeta) (*oauth.Outcome, error) {
+	return s.ConsentFn(ctx, requestID, browser, allow, meta)
 }
 
 type stubAdminUsers struct {
