@@ -31,6 +31,7 @@ type pageHandlers struct {
 // registerPageRoutes registers the hosted pages, as pc configures them.
 func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
+	p.formTarget = p.pendingFormTarget
 	p.registerSignInRoutes(a)
 	p.registerAuthorizeRoutes(a)
 
@@ -90,8 +91,15 @@ func (p *pageHandlers) liveLinkPage(c *fiber.Ctx, purpose token.Purpose, form st
 	return p.render(c, fiber.StatusOK, form, d)
 }
 
+// pendingCookieID is the pending authorization request this browser
+// signed up for (see pendingCookie), or "".
+func (p *pageHandlers) pendingCookieID(c *fiber.Ctx) string {
+	return pendingID(c.Cookies(p.cookieName(pendingCookie)))
+}
+
 func (p *pageHandlers) handleVerifyPage(c *fiber.Ctx) error {
-	d := pageData{Title: titleVerify, Token: c.Query("token")}
+	// Pending: the form may lead back into the request (handleVerifyPost).
+	d := pageData{Title: titleVerify, Token: c.Query("token"), Pending: p.pendingCookieID(c)}
 	if d.Token == "" {
 		// No form that could only fail: say where the link is.
 		d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
@@ -105,7 +113,7 @@ func (p *pageHandlers) handleVerifyPost(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	d := pageData{Title: titleVerify, Token: form["token"]}
+	d := pageData{Title: titleVerify, Token: form["token"], Pending: p.pendingCookieID(c)}
 	u, err := p.uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c))
 	if err != nil {
 		switch {
@@ -124,9 +132,9 @@ func (p *pageHandlers) handleVerifyPost(c *fiber.Ctx) error {
 	}
 	d.OK, d.Token, d.Continue = true, "", true
 	d.Message = "Your email address is verified. You can sign in now, or close this page."
-	if pending := pendingID(c.Cookies(p.cookieName(pendingCookie))); pending != "" {
+	if d.Pending != "" {
 		p.setCookie(c, pendingCookie, "", fiber.CookieSameSiteLaxMode, -1) // it leads back once
-		return p.verifiedInto(c, u, form["password"], uuid.MustParse(pending), d)
+		return p.verifiedInto(c, u, form["password"], uuid.MustParse(d.Pending), d)
 	}
 	return p.render(c, fiber.StatusOK, "result.html", d)
 }

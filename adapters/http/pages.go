@@ -91,6 +91,9 @@ type pageData struct {
 	Email string
 	// Pending is the authorization request a sign-in (or consent) answers.
 	Pending string
+	// FormTo is the form-action source of Pending's redirect URI (see
+	// hostedPageHeadersTo); render finds it when it is "".
+	FormTo string
 	// Of the consent page: the client's name and what it asks for.
 	Client string
 	Scopes []string
@@ -102,6 +105,11 @@ type pageData struct {
 	MaxLength int
 }
 
+// formLeadsOn are the pages whose form, for a pending authorization
+// request, is answered by redirects back into the request and on to the
+// client's redirect URI (see hostedPageHeadersTo).
+var formLeadsOn = map[string]bool{"signin.html": true, "signin-code.html": true, "consent.html": true, "verify.html": true}
+
 // pageSite renders the hosted pages of one configuration.
 type pageSite struct {
 	appName   string
@@ -109,6 +117,9 @@ type pageSite struct {
 	minLength int
 	secure    bool
 	issuer    string
+	// formTarget is the form-action source of the redirect URI of a
+	// pending authorization request, "" when there is none (nil: never).
+	formTarget func(c *fiber.Ctx, pending string) string
 }
 
 func newPageSite(pc PageConfig) *pageSite {
@@ -131,11 +142,14 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 	if d.Continue {
 		d.AppURL = s.appURL
 	}
+	if d.Pending != "" && d.FormTo == "" && formLeadsOn[name] && s.formTarget != nil {
+		d.FormTo = s.formTarget(c, d.Pending)
+	}
 	var buf bytes.Buffer
 	if err := pageTmpl.ExecuteTemplate(&buf, name, d); err != nil {
 		return err
 	}
-	HostedPageHeaders(c)
+	hostedPageHeadersTo(c, d.FormTo)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(buf.Bytes())
 }

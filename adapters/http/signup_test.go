@@ -33,6 +33,68 @@ func TestSignUpPageCarriesThePendingRequest(t *testing.T) {
 	notIn(t, "not a UUID", checkPage(t, res, body, 200), `name="pending"`, "script", "?pending=")
 }
 
+// wikiRequest is Authorize.Continue for the pending request pendingReq of
+// the client Wiki, asked without a browser session: it asks for the
+// sign-in.
+func wikiRequest(t *testing.T) func(context.Context, uuid.UUID, string, app.RequestMeta) (*oauth.Outcome, error) {
+	return func(_ context.Context, id uuid.UUID, browser string, _ app.RequestMeta) (*oauth.Outcome, error) {
+		if id.String() != pendingReq || browser != "" {
+			t.Errorf("continue %s with browser %q", id, browser)
+		}
+		return &oauth.Outcome{Request: &grant.Request{ID: id, RedirectURI: "https://wiki.example.com:8443/cb"}, Client: &client.Client{Name: "Wiki"}, SignIn: true}, nil
+	}
+}
+
+// Browsers check form-action along the redirects that answer a form, so
+// a page whose form leads into a pending request allows the origin of
+// its redirect URI as well; a request that is gone allows nothing more.
+func TestPagesOfAPendingRequestMayPostOnToItsRedirectURI(t *testing.T) {
+	t.Parallel()
+	f := newSignIn(t, "http://localhost:8080")
+	f.authz.ContinueFn = wikiRequest(t)
+	const want = "form-action 'self' https://wiki.example.com:8443;"
+	res, _ := do(t, f.app, request("GET", "/sign-in?pending="+pendingReq, ""))
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+		t.Errorf("sign-in page of the request: CSP %q, want %q", csp, want)
+	}
+	f.verify.HandleFn = func(context.Context, string, string, app.RequestMeta) (*user.User, error) {
+		return nil, account.ErrNotThisRegistration
+	}
+	res, _ = verifyWithPending(t, f, pendingReq)
+	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != 400 || !strings.Contains(csp, want) {
+		t.Errorf("verification form of the request's sign-up: %d, CSP %q, want %q", res.StatusCode, csp, want)
+	}
+	res, _ = do(t, f.app, request("GET", "/sign-in", ""))
+	if csp := res.Header.Get("Content-Security-Policy"); csp != hostedPageCSP {
+		t.Errorf("sign-in page: CSP %q, want %q", csp, hostedPageCSP)
+	}
+	f.authz.ContinueFn = func(context.Context, uuid.UUID, string, app.RequestMeta) (*oauth.Outcome, error) {
+		return nil, grant.ErrRequestGone
+	}
+	res, _ = do(t, f.app, request("GET", "/sign-in?pending="+pendingReq, ""))
+	if csp := res.Header.Get("Content-Security-Policy"); csp != hostedPageCSP {
+		t.Errorf("sign-in page of a request gone: CSP %q, want %q", csp, hostedPageCSP)
+	}
+}
+
+func TestFormSource(t *testing.T) {
+	t.Parallel()
+	for uri, want := range map[string]string{
+		"https://wiki.example.com/cb":                 "https://wiki.example.com",
+		"http://127.0.0.1:49152/cb?x=1":               "http://127.0.0.1:49152",
+		"http://[::1]:8080/cb":                        "http://[::1]:8080",
+		"com.example.app:/oauth2redirect":             "com.example.app:",
+		"https://a.example.com;script-src":            "",
+		"http:///cb":                                  "",
+		"/relative":                                   "",
+		"https://wiki.example.com 'unsafe-inline'/cb": "",
+	} {
+		if got := formSource(uri); got != want {
+			t.Errorf("formSource(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}
+
 // The sign-up POST of a pending request keeps the request's id in the
 // pending cookie, whatever the address (the use case answers the same
 // either way); a sign-up without one forgets a cookie kept before.
@@ -80,12 +142,7 @@ func TestVerificationLeadsBackIntoThePendingRequest(t *testing.T) {
 	f.verify.HandleFn = func(context.Context, string, string, app.RequestMeta) (*user.User, error) {
 		return owner(t, "new@example.com", true), nil
 	}
-	f.authz.ContinueFn = func(_ context.Context, id uuid.UUID, browser string, _ app.RequestMeta) (*oauth.Outcome, error) {
-		if id.String() != pendingReq || browser != "" {
-			t.Errorf("continue %s with browser %q", id, browser)
-		}
-		return &oauth.Outcome{Request: &grant.Request{ID: id}, Client: &client.Client{Name: "Wiki"}, SignIn: true}, nil
-	}
+	f.authz.ContinueFn = wikiRequest(t)
 	var counted []limits.Endpoint
 	f.guard.CheckIPFn = func(_ context.Context, e limits.Endpoint, _ string) error {
 		counted = append(counted, e)
