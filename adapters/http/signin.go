@@ -45,8 +45,8 @@ type BrowserSessions interface {
 // for this browser in a cookie of its own (pendingCookie: HttpOnly,
 // SameSite=Lax, __Host- on https, living as long as a pending request,
 // holding the UUID and nothing else), set whatever the address, so the
-// answer still tells nobody whether it has an account. See
-// handleVerifyPost for where it leads.
+// answer still tells nobody whether it has an account. The verification
+// posted in this browser spends it (see verifiedInto).
 const (
 	sessionCookie = "gatehouse_session"
 	csrfCookie    = "gatehouse_csrf"
