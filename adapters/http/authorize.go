@@ -227,7 +227,8 @@ func (p *pageHandlers) handleConsentPage(c *fiber.Ctx) error {
 	if !out.Consent {
 		return p.answerAuthorize(c, out)
 	}
-	d := pageData{Title: titleConsent, Pending: id.String(), Client: out.Client.Name, Scopes: scopeWords(out.Request.Scopes)}
+	d := pageData{Title: titleConsent, Pending: id.String(), FormTo: formSource(out.Request.RedirectURI),
+		Client: out.Client.Name, Scopes: scopeWords(out.Request.Scopes)}
 	if pr, ok, err := p.signedIn(c); err != nil {
 		return err
 	} else if ok {
@@ -247,6 +248,25 @@ func (p *pageHandlers) handleConsentPost(c *fiber.Ctx) error {
 	return p.resume(c, f[pendingParam], func(ctx context.Context, id uuid.UUID, browser string) (*oauth.Outcome, error) {
 		return p.uc.Authorize.Consent(ctx, id, browser, allow, meta(c))
 	})
+}
+
+// pendingFormTarget is the form-action source of the redirect URI of the
+// pending request pending (see hostedPageHeadersTo): a page that answers
+// it has a form whose redirects end there. "" when the request is gone or
+// cannot be read now: the page's forms then post back here only, and the
+// post says what became of the request.
+func (p *pageHandlers) pendingFormTarget(c *fiber.Ctx, pending string) string {
+	id, err := uuid.Parse(pending)
+	if err != nil {
+		return ""
+	}
+	// Without the browser's session Continue only finds the request (it
+	// asks for the sign-in) and changes nothing.
+	out, err := p.uc.Authorize.Continue(c.UserContext(), id, "", meta(c))
+	if err != nil {
+		return ""
+	}
+	return formSource(out.Request.RedirectURI)
 }
 
 // scopeWords says what each scope lets a client have, in plain words.

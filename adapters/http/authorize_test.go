@@ -474,6 +474,14 @@ func TestSignInForAPendingRequest(t *testing.T) {
 	t.Parallel()
 	f := newOIDC(t)
 	cookie := &nethttp.Cookie{Name: "gatehouse_session", Value: liveSecret}
+	// The page looks the request up for its form-action (the client's
+	// origin), as a browser without a session.
+	f.authorize.ContinueFn = func(_ context.Context, id uuid.UUID, browser string, _ app.RequestMeta) (*oauth.Outcome, error) {
+		if id != pendingRequest || browser != "" {
+			t.Errorf("Continue(%v, %q)", id, browser)
+		}
+		return &oauth.Outcome{Request: &grant.Request{ID: id, RedirectURI: rpRedirect}, SignIn: true}, nil
+	}
 	for _, signedIn := range []bool{false, true} {
 		req := request("GET", "/sign-in?pending="+pendingRequest.String(), "")
 		if signedIn {

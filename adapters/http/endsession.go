@@ -90,10 +90,12 @@ func (p *pageHandlers) handleEndSession(c *fiber.Ctx) error {
 		d := pageData{Title: titleEndSession, EndSession: &req.EndSessionRequest}
 		if cl != nil {
 			d.Client = cl.Name
+			// The confirmation's POST leads on to the client.
+			d.FormTo = formSource(req.PostLogoutRedirectURI)
 		}
 		return p.render(c, fiber.StatusOK, "endsession.html", d)
 	}
-	p.setCookie(c, sessionCookie, "", fiber.CookieSameSiteLaxMode, true)
+	p.setCookie(c, sessionCookie, "", fiber.CookieSameSiteLaxMode, -1)
 	if cl != nil && req.PostLogoutRedirectURI != "" {
 		to, err := op.AuthResponseURL(req.PostLogoutRedirectURI, oidc.ResponseTypeCode, oidc.ResponseModeQuery, &struct {
 			State string `schema:"state,omitempty"`

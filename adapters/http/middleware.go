@@ -31,13 +31,6 @@ const (
 	// allowed. HostedPageHeaders replaces it for HTML pages.
 	apiCSP        = "default-src 'none'; frame-ancestors 'none'"
 	hostedPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	// authorizationPageCSP is that of a page whose form answers a
-	// client's request (the sign-in and code pages of a pending
-	// authorization, consent, sign-out at a client's request): browsers
-	// hold the redirects that follow a form's POST to its form-action, and
-	// these end at the client's registered redirect URI, any origin or
-	// scheme. The forms themselves still post to this origin.
-	authorizationPageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 	hstsValue            = "max-age=31536000; includeSubDomains"
 
 	corsAllowMethods  = "GET, POST, DELETE"
@@ -59,8 +52,46 @@ func RequestID(c *fiber.Ctx) string {
 // Content-Security-Policy (no scripts, inline styles only, forms post back to
 // this origin, never framed) and Cache-Control: no-store.
 func HostedPageHeaders(c *fiber.Ctx) {
-	c.Set(fiber.HeaderContentSecurityPolicy, hostedPageCSP)
+	hostedPageHeadersTo(c, "")
+}
+
+// hostedPageHeadersTo is HostedPageHeaders for a page whose form is
+// answered by redirects that end at a client's redirect URI (the sign-in,
+// code, consent and verification pages of a pending authorization
+// request): browsers check form-action along the whole redirect chain of
+// a form post, so it also allows target, the redirect URI's origin (see
+// formSource), besides this origin.
+func hostedPageHeadersTo(c *fiber.Ctx, target string) {
+	csp := hostedPageCSP
+	if target != "" {
+		csp = strings.Replace(csp, "form-action 'self'", "form-action 'self' "+target, 1)
+	}
+	c.Set(fiber.HeaderContentSecurityPolicy, csp)
 	c.Set(fiber.HeaderCacheControl, "no-store")
+}
+
+// formSource is the CSP source expression of a redirect URI: its origin
+// (scheme, host and port) for http and https, its scheme for a private-use
+// scheme (RFC 8252 7.1). "" when the URI is not one a source expression
+// can name.
+func formSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if u.Host == "" {
+			return ""
+		}
+		src = u.Scheme + "://" + u.Host
+	}
+	if strings.ContainsFunc(src, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-+:/[]", r))
+	}) {
+		return ""
+	}
+	return src
 }
 
 // NoStore marks a response as never to be cached; use it on every response

@@ -6,8 +6,11 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 )
@@ -28,6 +31,7 @@ type pageHandlers struct {
 // registerPageRoutes registers the hosted pages, as pc configures them.
 func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
+	p.formTarget = p.pendingFormTarget
 	p.registerSignInRoutes(a)
 	p.registerAuthorizeRoutes(a)
 	p.registerEndSessionRoutes(a)
@@ -88,8 +92,15 @@ func (p *pageHandlers) liveLinkPage(c *fiber.Ctx, purpose token.Purpose, form st
 	return p.render(c, fiber.StatusOK, form, d)
 }
 
+// pendingCookieID is the pending authorization request this browser
+// signed up for (see pendingCookie), or "".
+func (p *pageHandlers) pendingCookieID(c *fiber.Ctx) string {
+	return pendingID(c.Cookies(p.cookieName(pendingCookie)))
+}
+
 func (p *pageHandlers) handleVerifyPage(c *fiber.Ctx) error {
-	d := pageData{Title: titleVerify, Token: c.Query("token")}
+	// Pending: the form may lead back into the request (handleVerifyPost).
+	d := pageData{Title: titleVerify, Token: c.Query("token"), Pending: p.pendingCookieID(c)}
 	if d.Token == "" {
 		// No form that could only fail: say where the link is.
 		d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
@@ -103,8 +114,9 @@ func (p *pageHandlers) handleVerifyPost(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	d := pageData{Title: titleVerify, Token: form["token"]}
-	if _, err := p.uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c)); err != nil {
+	d := pageData{Title: titleVerify, Token: form["token"], Pending: p.pendingCookieID(c)}
+	u, err := p.uc.VerifyEmail.Handle(c.UserContext(), form["token"], form["password"], meta(c))
+	if err != nil {
 		switch {
 		case errors.Is(err, account.ErrNotThisRegistration):
 			// The link works: the form again (the password may have
@@ -121,7 +133,62 @@ func (p *pageHandlers) handleVerifyPost(c *fiber.Ctx) error {
 	}
 	d.OK, d.Token, d.Continue = true, "", true
 	d.Message = "Your email address is verified. You can sign in now, or close this page."
+	if d.Pending != "" {
+		p.setCookie(c, pendingCookie, "", fiber.CookieSameSiteLaxMode, -1) // it leads back once
+		return p.verifiedInto(c, u, form["password"], uuid.MustParse(d.Pending), d)
+	}
 	return p.render(c, fiber.StatusOK, "result.html", d)
+}
+
+// verifiedInto leads a verification back into the pending authorization
+// request whose sign-up this browser posted (see pendingCookie). The
+// verification itself starts the browser session, and the browser goes on
+// to /authorize as from the sign-in page: the form was just posted, with
+// its CSRF token, by the browser that holds the pending cookie, with the
+// registration's password, and the link proves the address; that is what
+// a sign-in proves, and more. The sign-in runs the login use case with
+// that password, so it counts against the same limits, is audited the
+// same way, and the session carries the same amr and auth_time. When it
+// cannot sign in (over a limit, a second factor to ask for), the page
+// links to the sign-in page of the request instead ("Continue to
+// <client>"); a request that is gone by now leaves the plain verified
+// page.
+func (p *pageHandlers) verifiedInto(c *fiber.Ctx, u *user.User, password string, pending uuid.UUID, d pageData) error {
+	out, err := p.uc.Authorize.Continue(c.UserContext(), pending, "", meta(c))
+	if errors.Is(err, grant.ErrRequestGone) || errors.Is(err, grant.ErrUnknownClient) {
+		return p.render(c, fiber.StatusOK, "result.html", d)
+	} else if err != nil {
+		return err
+	}
+	pair, err := p.signInVerified(c, u, password)
+	if err != nil {
+		return err
+	}
+	if pair != nil {
+		return p.startBrowserSession(c, pair, pending.String())
+	}
+	d.Continue = false
+	d.Message = "Your email address is verified. Sign in to continue to " + out.Client.Name + "."
+	d.Links = []pageLink{{Href: signInHref(pending.String()), Text: "Continue to " + out.Client.Name}}
+	return p.render(c, fiber.StatusOK, "result.html", d)
+}
+
+// signInVerified signs the verified user in with password as the sign-in
+// form would: the per-IP limit of /v1/login, then the login use case. Its
+// pair is nil when that refuses (a limit, a second factor to ask for):
+// the user then signs in on the page.
+func (p *pageHandlers) signInVerified(c *fiber.Ctx, u *user.User, password string) (*session.TokenPair, error) {
+	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+		return nil, unlessRefusal(err)
+	}
+	res, err := p.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: u.Email().String(), Password: password, Meta: meta(c), Browser: true})
+	if err != nil {
+		return nil, unlessRefusal(err)
+	}
+	if res.MFARequired() {
+		return nil, nil
+	}
+	return res.TokenPair, nil
 }
 
 func (p *pageHandlers) handleConfirmPage(c *fiber.Ctx) error {

@@ -92,6 +92,9 @@ type pageData struct {
 	Email string
 	// Pending is the authorization request a sign-in (or consent) answers.
 	Pending string
+	// FormTo is the form-action source of Pending's redirect URI (see
+	// hostedPageHeadersTo); render finds it when it is "".
+	FormTo string
 	// Of the consent page: the client's name and what it asks for.
 	Client string
 	Scopes []string
@@ -105,6 +108,11 @@ type pageData struct {
 	MaxLength int
 }
 
+// formLeadsOn are the pages whose form, for a pending authorization
+// request, is answered by redirects back into the request and on to the
+// client's redirect URI (see hostedPageHeadersTo).
+var formLeadsOn = map[string]bool{"signin.html": true, "signin-code.html": true, "consent.html": true, "verify.html": true}
+
 // pageSite renders the hosted pages of one configuration.
 type pageSite struct {
 	appName   string
@@ -112,6 +120,9 @@ type pageSite struct {
 	minLength int
 	secure    bool
 	issuer    string
+	// formTarget is the form-action source of the redirect URI of a
+	// pending authorization request, "" when there is none (nil: never).
+	formTarget func(c *fiber.Ctx, pending string) string
 }
 
 func newPageSite(pc PageConfig) *pageSite {
@@ -134,14 +145,14 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 	if d.Continue {
 		d.AppURL = s.appURL
 	}
+	if d.Pending != "" && d.FormTo == "" && formLeadsOn[name] && s.formTarget != nil {
+		d.FormTo = s.formTarget(c, d.Pending)
+	}
 	var buf bytes.Buffer
 	if err := pageTmpl.ExecuteTemplate(&buf, name, d); err != nil {
 		return err
 	}
-	HostedPageHeaders(c)
-	if d.Pending != "" || d.EndSession != nil {
-		c.Set(fiber.HeaderContentSecurityPolicy, authorizationPageCSP)
-	}
+	hostedPageHeadersTo(c, d.FormTo)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(buf.Bytes())
 }
@@ -150,10 +161,11 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 // that are not the user's (a bug, the database down) go to the one error
 // handler.
 func (s *pageSite) pageError(c *fiber.Ctx, err error, name string, d pageData) error {
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+	if unlessRefusal(err) != nil {
 		return err
 	}
+	var de *domain.Error
+	errors.As(err, &de)
 	status, p := ProblemFor(err)
 	d.OK, d.Info = false, false
 	switch de.Kind {
@@ -174,6 +186,17 @@ func (s *pageSite) pageError(c *fiber.Ctx, err error, name string, d pageData) e
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.RetryAfter))
 	}
 	return s.render(c, status, name, d)
+}
+
+// unlessRefusal is err unless it refuses what the user asked for (a
+// domain error that is neither internal nor an outage), nil then: a page
+// can answer a refusal; anything else goes to the one error handler.
+func unlessRefusal(err error) error {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind == domain.KindInternal || de.Kind == domain.KindUnavailable {
+		return err
+	}
+	return nil
 }
 
 // fieldMessage is a field error in the words of a page: the API's messages

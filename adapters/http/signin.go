@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/limits"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -38,9 +39,18 @@ type BrowserSessions interface {
 // differs is refused with 403 before its use case runs. Another site can neither read the
 // cookie nor set it (the __Host- prefix on https), so it cannot forge the
 // pair.
+//
+// A sign-up begun from a pending authorization request leads back into
+// it: the sign-up form carries the request's id, and its POST keeps the id
+// for this browser in a cookie of its own (pendingCookie: HttpOnly,
+// SameSite=Lax, __Host- on https, living as long as a pending request,
+// holding the UUID and nothing else), set whatever the address, so the
+// answer still tells nobody whether it has an account. The verification
+// posted in this browser spends it (see verifiedInto).
 const (
 	sessionCookie = "gatehouse_session"
 	csrfCookie    = "gatehouse_csrf"
+	pendingCookie = "gatehouse_pending"
 	csrfField     = "csrf"
 	csrfBytes     = 32
 )
@@ -79,10 +89,16 @@ func (p *pageSite) cookieName(name string) string {
 	return name
 }
 
-func (p *pageSite) setCookie(c *fiber.Ctx, name, value, sameSite string, clear bool) {
+// setCookie sets one of the site's cookies. life 0 makes a session cookie
+// (closing the browser forgets it); below 0 the browser drops the cookie
+// at once; above 0 it keeps it that long.
+func (p *pageSite) setCookie(c *fiber.Ctx, name, value, sameSite string, life time.Duration) {
 	ck := &fiber.Cookie{Name: p.cookieName(name), Value: value, Path: "/", HTTPOnly: true, Secure: p.secure, SameSite: sameSite}
-	if clear {
+	switch {
+	case life < 0:
 		ck.Expires = time.Unix(1, 0) // in the past: the browser drops it
+	case life > 0:
+		ck.MaxAge = int(life / time.Second)
 	}
 	c.Cookie(ck)
 }
@@ -98,7 +114,7 @@ func (p *pageSite) csrfToken(c *fiber.Ctx) (string, error) {
 		return "", err
 	}
 	v := base64.RawURLEncoding.EncodeToString(b)
-	p.setCookie(c, csrfCookie, v, fiber.CookieSameSiteStrictMode, false)
+	p.setCookie(c, csrfCookie, v, fiber.CookieSameSiteStrictMode, 0)
 	return v, nil
 }
 
@@ -196,7 +212,7 @@ func (p *pageHandlers) signInCode(c *fiber.Ctx, tok, code, pending string) error
 // on (303: the next request is a GET): back into the pending
 // authorization request it signed in for, or to the signed-in page.
 func (p *pageHandlers) startBrowserSession(c *fiber.Ctx, pair *session.TokenPair, pending string) error {
-	p.setCookie(c, sessionCookie, pair.BrowserSecret.Reveal(), fiber.CookieSameSiteLaxMode, false)
+	p.setCookie(c, sessionCookie, pair.BrowserSecret.Reveal(), fiber.CookieSameSiteLaxMode, 0)
 	HostedPageHeaders(c)
 	if pending != "" {
 		return c.Redirect("./authorize?"+pendingParam+"="+pending, fiber.StatusSeeOther)
@@ -230,26 +246,48 @@ func (p *pageHandlers) handleSignOut(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	p.setCookie(c, sessionCookie, "", fiber.CookieSameSiteLaxMode, true)
+	p.setCookie(c, sessionCookie, "", fiber.CookieSameSiteLaxMode, -1)
 	return p.render(c, fiber.StatusOK, "result.html", pageData{Title: titleSignOut, OK: true, Message: "You are signed out of " + p.appName + ".",
 		Links: []pageLink{{Href: "./sign-in", Text: "Sign in again"}}})
 }
 
 func (p *pageHandlers) handleSignUpPage(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "signup.html", pageData{Title: titleSignUp})
+	return p.render(c, fiber.StatusOK, "signup.html", pageData{Title: titleSignUp, Pending: pendingID(c.Query(pendingParam))})
 }
 
 // handleSignUpPost registers as /v1/register does: the same answer whether
-// or not the address has an account (its owner is mailed instead).
+// or not the address has an account (its owner is mailed instead). A
+// sign-up for a pending authorization request keeps the request's id in
+// the browser's pending cookie for the verification page; any other
+// sign-up forgets one kept before.
 func (p *pageHandlers) handleSignUpPost(c *fiber.Ctx) error {
-	f, ok, err := p.form(c, "email", "password")
+	f, ok, err := p.form(c, "email", "password", pendingParam)
 	if !ok {
 		return err
 	}
+	pending := pendingID(f[pendingParam])
 	if err := p.uc.Register.Handle(c.UserContext(), account.RegisterInput{Email: f["email"], Password: f["password"], Meta: meta(c)}); err != nil {
-		return p.pageError(c, err, "signup.html", pageData{Title: titleSignUp, Email: f["email"]})
+		return p.pageError(c, err, "signup.html", pageData{Title: titleSignUp, Email: f["email"], Pending: pending})
 	}
-	return p.render(c, fiber.StatusAccepted, "result.html", pageData{Title: "Check your mail", OK: true,
-		Message: "We sent a mail to " + f["email"] + ". Open the link in it to verify the address; it asks for the password you just chose. Then sign in.",
-		Links:   []pageLink{{Href: "./sign-in", Text: "Go to the sign-in page"}, toResend}})
+	switch {
+	case pending != "":
+		p.setCookie(c, pendingCookie, pending, fiber.CookieSameSiteLaxMode, grant.RequestTTL)
+	case c.Cookies(p.cookieName(pendingCookie)) != "":
+		p.setCookie(c, pendingCookie, "", fiber.CookieSameSiteLaxMode, -1)
+	}
+	msg := "We sent a mail to " + f["email"] + ". Open the link in it to verify the address; it asks for the password you just chose. Then sign in."
+	if pending != "" {
+		msg = "We sent a mail to " + f["email"] + ". Open the link in it in this browser to verify the address; it asks for the password you just chose, then signs you in and goes on where you came from."
+	}
+	return p.render(c, fiber.StatusAccepted, "result.html", pageData{Title: "Check your mail", OK: true, Message: msg,
+		Links: []pageLink{{Href: signInHref(pending), Text: "Go to the sign-in page"}, toResend}})
+}
+
+// signInHref is the link to the sign-in page, for the pending
+// authorization request pending when it is not "".
+func signInHref(pending string) string {
+	if pending == "" {
+		return "./sign-in"
+	}
+	return "./sign-in?" + pendingParam + "=" + pending
 }

@@ -63,7 +63,7 @@ func (r *Request) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) 
 // does; an earlier one only when the request did not force a login and is
 // within max_age when it set one.
 func (r *Request) SignInFresh(authTime, now time.Time) bool {
-	if !authTime.Before(r.CreatedAt.Truncate(time.Second)) {
+	if !authTime.Before(r.CreatedAt) {
 		return true
 	}
 	return !r.ForceLogin && (!r.HasMaxAge || now.Sub(authTime) <= r.MaxAge)

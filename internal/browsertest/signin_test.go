@@ -56,6 +56,29 @@ func (s *server) otherSessions(t *testing.T, access string) []string {
 	return ids
 }
 
+// enrollTOTP turns TOTP on for the verified user email through the API
+// and returns what makes the code of a time. The code of now is spent on
+// the confirmation: a sign-in uses the next time step's.
+func (s *server) enrollTOTP(t *testing.T, email, password string) func(at time.Time) string {
+	t.Helper()
+	_, access := s.login(t, email, password)
+	var enrolled struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(s.mustCall(t, http.StatusOK, http.MethodPost, "/v1/me/mfa/totp", access, map[string]string{"password": password}).Body, &enrolled); err != nil {
+		t.Fatal(err)
+	}
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCode(enrolled.Secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	s.mustCall(t, http.StatusOK, http.MethodPost, "/v1/me/mfa/totp/confirm", access, map[string]string{"code": code(time.Now())})
+	return code
+}
+
 // withUser starts a server named appName with a verified user, and a
 // browser.
 func withUser(t *testing.T, email, password string) (*server, context.Context) {
@@ -126,21 +149,7 @@ func TestHostedSignIn(t *testing.T) {
 func TestHostedSignInWithCode(t *testing.T) {
 	const email, password = "tomas@example.com", "copper kettle sings at seven"
 	srv, browser := withUser(t, email, password)
-	_, access := srv.login(t, email, password)
-	var enrolled struct {
-		Secret string `json:"secret"`
-	}
-	if err := json.Unmarshal(srv.mustCall(t, http.StatusOK, http.MethodPost, "/v1/me/mfa/totp", access, map[string]string{"password": password}).Body, &enrolled); err != nil {
-		t.Fatal(err)
-	}
-	code := func(at time.Time) string {
-		c, err := totp.GenerateCode(enrolled.Secret, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	srv.mustCall(t, http.StatusOK, http.MethodPost, "/v1/me/mfa/totp/confirm", access, map[string]string{"code": code(time.Now())})
+	code := srv.enrollTOTP(t, email, password)
 
 	tb := newTab(t, browser, false)
 	tb.open(t, srv.URL+"/sign-in")
@@ -153,7 +162,6 @@ func TestHostedSignInWithCode(t *testing.T) {
 	if msg := tb.text(t, `[role=status]`); !strings.Contains(msg, "This code is not right") {
 		t.Fatalf("a wrong code says %q", msg)
 	}
-	// The next time step's code: the one just used to confirm is spent.
 	tb.do(t, chromedp.Clear(chromedp.CSS("#code")))
 	sendForm(t, tb, "code", code(time.Now().Add(30*time.Second)))
 	if body := tb.text(t, "body"); !strings.Contains(body, "You are signed in to "+appName+" as "+email) {
