@@ -31,7 +31,7 @@ const (
 	// allowed. HostedPageHeaders replaces it for HTML pages.
 	apiCSP        = "default-src 'none'; frame-ancestors 'none'"
 	hostedPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	hstsValue            = "max-age=31536000; includeSubDomains"
+	hstsValue     = "max-age=31536000; includeSubDomains"
 
 	corsAllowMethods  = "GET, POST, DELETE"
 	corsAllowHeaders  = "Content-Type, Authorization, X-Request-ID"
