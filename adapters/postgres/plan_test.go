@@ -66,8 +66,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, auth_time, client_id, scopes, parent_id)
 			SELECT gen_random_uuid(), user_id, now(), now(), now() + interval '1 day', now(), 'client-' || (random() * 50)::int, '["openid"]', id
 			FROM sessions WHERE revoked_at IS NULL`,
-		`INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at)
-			SELECT gen_random_uuid(), 'client-' || (g % 50), 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', false, false, 0, now(), now() + g * interval '1 second'
+		`INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, force_consent, has_max_age, max_age, created_at, expires_at)
+			SELECT gen_random_uuid(), 'client-' || (g % 50), 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', false, false, false, 0, now(), now() + g * interval '1 second'
 			FROM generate_series(1, 20000) g`,
 		`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, scopes, nonce, code_challenge, session_id, user_id, auth_time, amr, created_at, expires_at)
 			SELECT sha256(('c' || id::text)::bytea), 'client-1', 'https://app.example.com/cb', '["openid"]', 'n', 'c', id, user_id, now(), 'pwd', now(), now() + interval '1 minute'

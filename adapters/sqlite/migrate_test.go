@@ -415,8 +415,8 @@ func TestMigration15RoundTrip(t *testing.T) {
 	m.Refused("scopes of no client were accepted", `UPDATE sessions SET scopes = '[]' WHERE id = $1`, browser)
 	m.Refused("a parent of no client was accepted", `UPDATE sessions SET parent_id = $1 WHERE id = $1`, browser)
 
-	request := `INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at)
-		VALUES ($1, 'app', 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', 0, $2, $3, 1, 2)`
+	request := `INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, force_consent, has_max_age, max_age, created_at, expires_at)
+		VALUES ($1, 'app', 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', 0, 0, $2, $3, 1, 2)`
 	m.Exec(request, uuid.NewString(), 1, 0)
 	m.Exec(request, uuid.NewString(), 0, 0)
 	m.Refused("a max_age without has_max_age was accepted", request, uuid.NewString(), 0, 60)

@@ -56,8 +56,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		// pending requests, codes and consents.
 		`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, client_id, scopes, parent_id)
 			SELECT id || '-g', user_id, 0, 0, 1, 'client-' || (abs(random()) % 50), '["openid"]', id FROM sessions WHERE revoked_at IS NULL`,
-		`INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, has_max_age, max_age, created_at, expires_at)
-			SELECT id, 'client-1', 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', 0, 0, 0, 0, created_at FROM users`,
+		`INSERT INTO authorization_requests (id, client_id, redirect_uri, scopes, state, nonce, code_challenge, force_login, force_consent, has_max_age, max_age, created_at, expires_at)
+			SELECT id, 'client-1', 'https://app.example.com/cb', '["openid"]', 's', 'n', 'c', 0, 0, 0, 0, 0, created_at FROM users`,
 		`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, scopes, nonce, code_challenge, session_id, user_id, auth_time, amr, created_at, expires_at)
 			SELECT randomblob(32), 'client-1', 'https://app.example.com/cb', '["openid"]', 'n', 'c', id, user_id, 0, 'pwd', 0, 1 FROM sessions WHERE client_id IS NULL`,
 		`INSERT INTO consents (user_id, client_id, scopes, given_at) SELECT id, 'client-1', '["openid"]', 0 FROM users`,
