@@ -3,7 +3,9 @@
 // against the real gatehouse binary on the embedded store: each page renders,
 // its form posts without JavaScript, the Content-Security-Policy blocks
 // inline script, and a screenshot of each page is written to the test's
-// artifact directory (go test -artifacts keeps them).
+// artifact directory (go test -artifacts keeps them). The single-page app
+// example (examples/oidc-spa, whose module `npm ci` installs) signs in
+// through them as a public client, its code exchange a CORS request.
 //
 // The tests need a Chromium binary (Debian's chromium package; .ci/run
 // installs it). Outside CI they skip when none is on PATH; with CI=true a
