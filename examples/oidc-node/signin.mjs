@@ -66,8 +66,10 @@ if (done) {
 }
 
 // The callback's state and iss (RFC 9207) are checked, the code redeemed
-// with the verifier, and the id_token validated: signature (the issuer's
-// JWKS), iss, aud, exp and the nonce.
+// with the verifier, and the id_token's claims checked: iss, aud, exp, iat
+// and the nonce. Its signature is checked only after
+// client.enableNonRepudiationChecks(config): the token came straight from
+// Gatehouse's token endpoint over TLS, which is what vouches for it.
 const tokens = await client.authorizationCodeGrant(config, new URL(callback.trim()), {
   pkceCodeVerifier: verifier,
   expectedState: state,
