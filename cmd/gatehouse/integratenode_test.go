@@ -119,7 +119,7 @@ func TestIntegrateNodeExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		if end.Scheme+"://"+end.Host+end.Path != f.inst.URL+"/end-session" || end.Query().Get("id_token_hint") == "" {
-			t.Fatalf("the end-session URL %s", end.Redacted())
+			t.Fatalf("the end-session URL %s://%s%s has an id_token_hint: %t", end.Scheme, end.Host, end.Path, end.Query().Has("id_token_hint"))
 		}
 		if at, page := b.walk(end.String(), nil); !strings.HasPrefix(at, app.URL+"/?state="+end.Query().Get("state")) || page != "back at the app" {
 			t.Fatalf("after the end-session URL: %s %s", at, page)
