@@ -23,26 +23,27 @@ func buildVerifyExample(t *testing.T) string {
 	return bin
 }
 
-// nodeVerifyExample is the command of examples/verify-node, whose packages
-// `npm ci` installs there (.ci/run does). Without node or the packages the
-// test is skipped, except under CI=true, where it fails.
-func nodeVerifyExample(t *testing.T) []string {
+// nodeExample is the command that runs script of examples/dir in Node;
+// its packages (pkg among them) are those `npm ci` installs there (.ci/run
+// does). Without node or the packages the test is skipped, except under
+// CI=true, where it fails.
+func nodeExample(t *testing.T, dir, script, pkg string) []string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "verify-node"))
+	abs, err := filepath.Abs(filepath.Join("..", "..", "examples", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	node, err := exec.LookPath("node")
 	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "jose", "package.json"))
+		_, err = os.Stat(filepath.Join(abs, "node_modules", pkg, "package.json"))
 	}
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("examples/verify-node cannot run (%v): install node and run npm ci there", err)
+			t.Fatalf("examples/%s cannot run (%v): install node and run npm ci there", dir, err)
 		}
-		t.Skipf("examples/verify-node cannot run (%v): install node and run `npm ci` in %s", err, dir)
+		t.Skipf("examples/%s cannot run (%v): install node and run `npm ci` in %s", dir, err, abs)
 	}
-	return []string{node, filepath.Join(dir, "verify.mjs")}
+	return []string{node, filepath.Join(abs, script)}
 }
 
 // TestVerifyExampleAgainstTheServer runs the README's verifier examples
@@ -59,7 +60,7 @@ func TestVerifyExampleAgainstTheServer(t *testing.T) {
 		badSig string
 	}{
 		{"go", func(t *testing.T) []string { return []string{buildVerifyExample(t)} }, "bad signature"},
-		{"node", nodeVerifyExample, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"},
+		{"node", func(t *testing.T) []string { return nodeExample(t, "verify-node", "verify.mjs", "jose") }, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"},
 	} {
 		t.Run(ex.name, func(t *testing.T) {
 			t.Parallel()

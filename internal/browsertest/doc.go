@@ -6,7 +6,11 @@
 // page is written to the test's artifact directory (go test -artifacts
 // keeps them). Authorization requests of registered clients go from the
 // address bar through sign-in, consent or sign-up to the client's redirect
-// URI, where the code is redeemed with x/oauth2.
+// URI, where the code is redeemed with x/oauth2. The single-page app
+// example (examples/oidc-spa, whose module `npm ci` installs) signs in
+// through them as a public client, its code exchange a CORS request; and
+// oauth2-proxy (built by `make oauth2-proxy`) protects an application,
+// on both stores.
 //
 // The tests need a Chromium binary (Debian's chromium package; .ci/run
 // installs it). Outside CI they skip when none is on PATH; with CI=true a
