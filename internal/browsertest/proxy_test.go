@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 )
 
 // oauth2ProxyBin is the oauth2-proxy binary that `make oauth2-proxy`
@@ -157,17 +159,39 @@ func startOAuth2Proxy(t *testing.T, bin, addr string, args ...string) {
 }
 
 // TestOAuth2Proxy: oauth2-proxy, with Gatehouse as its OpenID Connect
-// provider (a confidential client, PKCE S256), protects an application.
-// In a browser, the application's address leads to Gatehouse's sign-in
-// page; after signing in there the browser lands on the application, which
-// is sent the user's address in X-Forwarded-Email. Signing out through the
-// proxy on to Gatehouse's end-session ends both sessions: the application's
-// address leads to the sign-in page again.
+// provider (a confidential client, PKCE S256), protects an application,
+// with Gatehouse on each store. In a browser, the application's address
+// leads to Gatehouse's sign-in page; after signing in there the browser
+// lands on the application, which is sent the user's address in
+// X-Forwarded-Email. Signing out through the proxy on to Gatehouse's
+// end-session ends both sessions: the application's address leads to the
+// sign-in page again.
 func TestOAuth2Proxy(t *testing.T) {
 	requireChromium(t)
 	bin := oauth2ProxyBin(t)
+	for _, st := range []struct {
+		name string
+		env  func(t *testing.T) []string
+	}{
+		{"sqlite", func(*testing.T) []string { return nil }},
+		{"postgres", func(t *testing.T) []string {
+			return []string{"GATEHOUSE_DATABASE_URL=" + pgtest.NewEmptyDatabase(t)}
+		}},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			// The database first: it is dropped after the server stops.
+			srv := startServer(t, append(st.env(t), "GATEHOUSE_APP_NAME="+appName)...)
+			signInThroughProxy(t, srv, bin)
+		})
+	}
+}
+
+// signInThroughProxy runs oauth2-proxy in front of an application with srv
+// as its provider, and signs in and out through it in a browser of its own.
+func signInThroughProxy(t *testing.T, srv *server, bin string) {
 	const email, password = "olga@example.com", "copper kettles sing at dawn"
-	srv, browser := withUser(t, email, password)
+	srv.verifiedUser(t, email, password)
+	browser := startBrowser(t)
 	app := startUpstream(t)
 
 	proxyAddr := freeAddr(t)
