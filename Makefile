@@ -53,7 +53,7 @@ BENCH_PG_URL      ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/postgres?sslmode=d
 .PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check openapi-lint generate build oauth2-proxy bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # The binary replaces the recipe's shell (exec), so the server is the process
 # that make waits for, and stopping it by its PID stops the server (make then
