@@ -7,6 +7,8 @@
 #   make lint      gofmt, go vet, staticcheck, Wire drift, mock drift, OpenAPI lint (Redocly; needs node)
 #   make generate  regenerate mocks (go generate) and wire_gen.go (wire gen)
 #   make build     static binary in bin/gatehouse
+#   make oauth2-proxy  bin/oauth2-proxy at the version tools/oauth2-proxy pins, for the browser
+#                  test of Gatehouse as its provider (skipped without it, except under CI=true)
 #   make bench     build, then benchmark register, login, refresh and /v1/me on both stores,
 #                  then `gatehouse users import` (bench-import)
 #                  (a private database each, servers on 127.0.0.1, stops and cleans up by itself)
@@ -35,6 +37,9 @@ PG_RUN_URL  ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=di
 
 # `make bench`: what it runs, each overridable (make bench BENCH_FOR=30s BENCH_STORES=postgres).
 LOAD_BIN          ?= bin/gatehouse-load
+# oauth2-proxy, built from its own module (tools/oauth2-proxy) so that its dependencies stay
+# out of Gatehouse's go.mod; internal/browsertest runs it from this path.
+OAUTH2_PROXY_BIN  := bin/oauth2-proxy
 BENCH_STORES      ?= postgres,sqlite
 BENCH_ENDPOINTS   ?= register,login,refresh,me
 BENCH_FOR         ?= 10s
@@ -46,10 +51,10 @@ BENCH_FLAGS       ?=
 # database on (gatehouse_bench_<random>, dropped at the end); loopback only.
 BENCH_PG_URL      ?= postgres://$(PGUSER)@$(PGHOST):$(PGPORT)/postgres?sslmode=disable
 
-.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check openapi-lint generate build bench bench-import clean
+.PHONY: help run run-postgres db test lint fmt-check vet staticcheck wire-check mock-check openapi-lint generate build oauth2-proxy bench bench-import clean
 
 help: ## list the targets
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # The binary replaces the recipe's shell (exec), so the server is the process
 # that make waits for, and stopping it by its PID stops the server (make then
@@ -139,6 +144,12 @@ generate: ## regenerate mocks and wire_gen.go
 
 build: ## static binary in bin/gatehouse, stamped with VERSION and COMMIT (git describe / rev-parse)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
+
+oauth2-proxy: $(OAUTH2_PROXY_BIN) ## bin/oauth2-proxy at the version tools/oauth2-proxy/go.mod pins (for internal/browsertest)
+
+# Rebuilt when the pin changes. A cold build compiles a few hundred packages: minutes on two cores.
+$(OAUTH2_PROXY_BIN): tools/oauth2-proxy/go.mod tools/oauth2-proxy/go.sum
+	cd tools/oauth2-proxy && $(GO) build -o '$(abspath $(OAUTH2_PROXY_BIN))' github.com/oauth2-proxy/oauth2-proxy/v7
 
 # The load tool (tools/load) does the work: see tools/load/README.md. It
 # measures one argon2id hash, then for each store seeds BENCH_USERS accounts
