@@ -236,7 +236,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	clientToken := oauth.NewClientToken(tokens)
 	revokeToken := oauth.NewRevokeToken(txManager, tokens, clock)
 	introspect := oauth.NewIntrospect(txManager, tokens, authenticate, clientRepository, clock, idleTimeout)
-	endSession := oauth.NewEndSession(clientRepository, authenticate, logout)
+	endSession := oauth.NewEndSession(clientRepository, sessionRepository, authenticate, logout)
 	v2 := st.Ready
 	useCases := http.UseCases{
 		Register:      register,

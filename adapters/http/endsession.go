@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
+	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/google/uuid"
@@ -16,7 +17,7 @@ import (
 // SessionEnder is OpenID Connect RP-Initiated Logout (oauth.EndSession).
 type SessionEnder interface {
 	Client(ctx context.Context, clientID, postLogoutURI string) (*client.Client, error)
-	Handle(ctx context.Context, browser string, hintSession uuid.UUID, confirmed bool, meta app.RequestMeta) (ask bool, err error)
+	Handle(ctx context.Context, in oauth.EndSessionInput) (ask bool, err error)
 }
 
 // endSessionRequest is the logout request's parameters, as the library
@@ -65,13 +66,16 @@ func (p *pageHandlers) handleEndSession(c *fiber.Ctx) error {
 		}
 		confirmed = true
 	}
-	hintSession, clientID := uuid.Nil, req.ClientID
+	in := oauth.EndSessionInput{Browser: c.Cookies(p.cookieName(sessionCookie)), Confirmed: confirmed, Meta: meta(c)}
+	clientID := req.ClientID
 	if req.IdTokenHint != "" {
-		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](c.UserContext(), req.IdTokenHint, op.NewIDTokenHintVerifier(p.issuer, p.uc.IDTokenKeys))
-		// An expired id_token is still a proof of the session it names.
+		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](c.UserContext(), req.IdTokenHint, op.NewIDTokenHintVerifier(p.issuer, p.uc.IDTokenKeys,
+			op.WithSupportedIDTokenHintSigningAlgorithms(string(signingkey.RS256), string(signingkey.EdDSA))))
+		// An expired id_token is still a proof of the session it names
+		// to the browser that holds that session.
 		if err == nil || errors.As(err, &op.IDTokenHintExpiredError{}) {
 			if id, perr := uuid.Parse(claims.SessionID); perr == nil {
-				hintSession = id
+				in.HintSession, in.HintLive = id, err == nil
 			}
 			if clientID == "" && len(claims.Audience) > 0 {
 				clientID = claims.Audience[0]
@@ -82,7 +86,7 @@ func (p *pageHandlers) handleEndSession(c *fiber.Ctx) error {
 	if err != nil {
 		return p.pageError(c, err, "result.html", pageData{Title: titleSignOut})
 	}
-	ask, err := p.uc.EndSession.Handle(c.UserContext(), c.Cookies(p.cookieName(sessionCookie)), hintSession, confirmed, meta(c))
+	ask, err := p.uc.EndSession.Handle(c.UserContext(), in)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/client"
 	"github.com/gatehouse-auth/gatehouse/domain/grant"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/google/uuid"
 )
 
@@ -22,16 +23,33 @@ type SessionEnder interface {
 // the request carries a valid id_token_hint of that very session; anything
 // else (no hint, an old one, another session's) could be a page of another
 // site signing the user out, so the user is asked first and the answer is
-// a CSRF-checked form.
+// a CSRF-checked form. A request with no browser session but an unexpired
+// id_token_hint (a relying party's server signing its user out, as
+// oauth2-proxy's backend logout does) ends the session the hint names.
 type EndSession struct {
-	clients app.ClientRepository
-	browser BrowserAuth
-	ender   SessionEnder
+	clients  app.ClientRepository
+	sessions app.SessionRepository
+	browser  BrowserAuth
+	ender    SessionEnder
 }
 
-// NewEndSession builds the use case. clients works outside any transaction.
-func NewEndSession(clients app.ClientRepository, browser BrowserAuth, ender SessionEnder) *EndSession {
-	return &EndSession{clients: clients, browser: browser, ender: ender}
+// EndSessionInput is a logout request the adapter parsed.
+type EndSessionInput struct {
+	// Browser is the secret of the browser's session cookie, "" without.
+	Browser string
+	// HintSession is the sid of a valid id_token_hint (uuid.Nil without
+	// one); HintLive says the hint has not expired.
+	HintSession uuid.UUID
+	HintLive    bool
+	// Confirmed: the user answered the question with the CSRF-checked form.
+	Confirmed bool
+	Meta      app.RequestMeta
+}
+
+// NewEndSession builds the use case. clients and sessions work outside any
+// transaction.
+func NewEndSession(clients app.ClientRepository, sessions app.SessionRepository, browser BrowserAuth, ender SessionEnder) *EndSession {
+	return &EndSession{clients: clients, sessions: sessions, browser: browser, ender: ender}
 }
 
 // Client finds the client a logout names (client_id, or the hint's
@@ -60,24 +78,34 @@ func (h *EndSession) Client(ctx context.Context, clientID, postLogoutURI string)
 	return c, nil
 }
 
-// Handle ends the browser's session when hintSession (the sid of a valid
-// id_token_hint, uuid.Nil without one) is that session or the user
-// confirmed; ask reports that the user must be asked first. A browser not
-// signed in has nothing to end.
-func (h *EndSession) Handle(ctx context.Context, browser string, hintSession uuid.UUID, confirmed bool, meta app.RequestMeta) (ask bool, err error) {
-	if browser == "" {
-		return false, nil
+// Handle ends a session (see EndSession) and reports whether the user
+// must be asked first.
+func (h *EndSession) Handle(ctx context.Context, in EndSessionInput) (ask bool, err error) {
+	var p *appsession.Principal
+	if in.Browser != "" {
+		got, err := h.browser.Browser(ctx, in.Browser)
+		if err != nil && !errors.Is(err, domain.ErrUnauthorized) {
+			return false, err
+		}
+		if err == nil {
+			p = &got
+		}
 	}
-	p, err := h.browser.Browser(ctx, browser)
-	if errors.Is(err, domain.ErrUnauthorized) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	if !confirmed && (hintSession == uuid.Nil || hintSession != p.SessionID) {
+	switch {
+	case p != nil && !in.Confirmed && in.HintSession != p.SessionID:
 		return true, nil
+	case p == nil && in.HintSession != uuid.Nil && in.HintLive:
+		b, err := h.sessions.ForBearer(ctx, in.HintSession)
+		if errors.Is(err, session.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		p = &appsession.Principal{UserID: b.Session.UserID(), SessionID: b.Session.ID(), User: b.User, Session: b.Session}
+	case p == nil:
+		return false, nil // a browser not signed in has nothing to end
 	}
-	if err := h.ender.End(ctx, p, meta); err != nil && !errors.Is(err, domain.ErrNotFound) {
+	if err := h.ender.End(ctx, *p, in.Meta); err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return false, err
 	}
 	return false, nil

@@ -296,5 +296,23 @@ func TestOIDCTokensAndLogout(t *testing.T) {
 		if status, body := b.get("/sign-in"); status != http.StatusOK || strings.Contains(body, "You are signed in") {
 			t.Fatalf("after end session the browser is still signed in: %d", status)
 		}
+
+		// A relying party's server (no browser cookie) ends the session its
+		// unexpired id_token names.
+		tok, _, rawID = app.codeFlow(t, b, addr)
+		res, err = http.Get(f.inst.URL + "/end-session?id_token_hint=" + url.QueryEscape(rawID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("back-channel end session: %d", res.StatusCode)
+		}
+		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Fatal("a grant's refresh token works after a back-channel end session")
+		}
+		if _, body := b.get("/sign-in"); strings.Contains(body, "You are signed in") {
+			t.Fatal("after a back-channel end session the browser is still signed in")
+		}
 	})
 }
