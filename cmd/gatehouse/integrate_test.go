@@ -171,38 +171,55 @@ func waitListening(t *testing.T, addr string) {
 	t.Fatalf("nothing listens at %s", addr)
 }
 
-// The guide's Go snippets are lines of its examples, verbatim: a snippet
-// that no longer matches the code that runs in CI fails here.
+// The guide's Go and JavaScript snippets are lines of its examples,
+// verbatim, and its oauth2-proxy command line uses only flags the browser
+// test runs it with: a snippet that no longer matches the code that runs
+// in CI fails here.
 func TestIntegrateGuideQuotesTheExamples(t *testing.T) {
-	guide, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrate.md"))
+	guide := readRepoFile(t, "docs", "integrate.md")
+	for lang, files := range map[string][]string{
+		"go": {"examples/oidc-webapp/main.go", "examples/oidc-cli/main.go"},
+		"js": {"examples/oidc-spa/app.js", "examples/oidc-node/signin.mjs"},
+	} {
+		blocks := strings.Split(guide, "```"+lang+"\n")[1:]
+		if len(blocks) < 2 {
+			t.Fatalf("the guide shows no %s snippets", lang)
+		}
+		for _, b := range blocks {
+			snippet, _, ok := strings.Cut(b, "```")
+			if !ok {
+				t.Fatalf("an unclosed %s snippet: %s", lang, b)
+			}
+			found := false
+			for _, f := range files {
+				found = found || strings.Contains(readRepoFile(t, strings.Split(f, "/")...), snippet)
+			}
+			if !found {
+				t.Errorf("the guide's %s snippet is in no example:\n%s", lang, snippet)
+			}
+		}
+	}
+	proxyTest := readRepoFile(t, "internal", "browsertest", "proxy_test.go")
+	_, cmdline, ok := strings.Cut(guide, "oauth2-proxy --http-address")
+	if !ok {
+		t.Fatal("the guide has no oauth2-proxy command line")
+	}
+	cmdline, _, _ = strings.Cut(cmdline, "```")
+	for _, f := range strings.Fields(cmdline) {
+		if name, _, _ := strings.Cut(f, "="); strings.HasPrefix(name, "--") && !strings.Contains(proxyTest, `"`+name) {
+			t.Errorf("the guide's oauth2-proxy flag %s is not one the test runs", name)
+		}
+	}
+}
+
+// readRepoFile reads a file of the repository by its path elements.
+func readRepoFile(t *testing.T, elem ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{"..", ".."}, elem...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sources []string
-	for _, name := range []string{"oidc-webapp", "oidc-cli"} {
-		src, err := os.ReadFile(filepath.Join("..", "..", "examples", name, "main.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sources = append(sources, string(src))
-	}
-	blocks := strings.Split(string(guide), "```go\n")
-	if len(blocks) < 3 {
-		t.Fatal("the guide shows no Go snippets")
-	}
-	for _, b := range blocks[1:] {
-		snippet, _, ok := strings.Cut(b, "```")
-		if !ok {
-			t.Fatalf("an unclosed Go snippet: %s", b)
-		}
-		found := false
-		for _, src := range sources {
-			found = found || strings.Contains(src, snippet)
-		}
-		if !found {
-			t.Errorf("the guide's snippet is in no example:\n%s", snippet)
-		}
-	}
+	return string(b)
 }
 
 // runGuideSnippet runs the guide's sh snippet that starts with prefix,
@@ -210,11 +227,8 @@ func TestIntegrateGuideQuotesTheExamples(t *testing.T) {
 // returns its standard output.
 func runGuideSnippet(t *testing.T, prefix, issuer string, env ...string) []byte {
 	t.Helper()
-	guide, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrate.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range strings.Split(string(guide), "```sh\n")[1:] {
+	guide := readRepoFile(t, "docs", "integrate.md")
+	for _, b := range strings.Split(guide, "```sh\n")[1:] {
 		snippet, _, _ := strings.Cut(b, "```")
 		if !strings.HasPrefix(snippet, prefix) {
 			continue
