@@ -24,11 +24,12 @@ func (f fixture) verifiedUserOn(t *testing.T, c *client) string {
 	return addr
 }
 
-// keyEnv is an instance configuration that rotates fast: a key signs two
-// seconds after it is published, and instances read the ring every second.
+// keyEnv is an instance configuration that rotates fast: a key signs four
+// seconds after it is published (room for the checks made meanwhile on a
+// busy machine), and instances read the ring every second.
 func keyEnv(f *fixture) map[string]string {
 	env := f.env
-	env["GATEHOUSE_KEY_PUBLISH_DELAY"] = "2s"
+	env["GATEHOUSE_KEY_PUBLISH_DELAY"] = "4s"
 	env["GATEHOUSE_KEY_REFRESH_INTERVAL"] = "1s"
 	return env
 }
