@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -516,14 +515,7 @@ func (f fixture) signedIn(t *testing.T) (addr, access, refresh string) {
 // Connect relying parties and browsers.
 func newPublicFixture(t *testing.T, st testStore) adminFixture {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	addr := freeAddr(t)
 	smtp := smtptest.Start(t)
 	env := baseEnv(t, st, smtp)
 	env["GATEHOUSE_HTTP_ADDR"] = addr

@@ -118,15 +118,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 			t.Fatalf("the redirect to the client: %v", got)
 		}
 		code := got.Get("code")
-		tok, err := app.config.Exchange(app.ctx, code, oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatalf("exchange: %v", err)
-		}
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := app.verifier.Verify(app.ctx, raw)
-		if err != nil {
-			t.Fatalf("id_token: %v", err)
-		}
+		tok, idt, _ := app.exchange(t, code, verifier)
 		var claims struct {
 			Email         string   `json:"email"`
 			EmailVerified bool     `json:"email_verified"`
@@ -170,7 +162,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 		if _, err := app.config.Exchange(app.ctx, code, oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 			t.Fatalf("a replayed code: %v", err)
 		}
-		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); err == nil {
+		if app.refreshes(fresh.RefreshToken) {
 			t.Fatal("the refresh token of a replayed code still works")
 		}
 		if r := f.c.bearer(http.MethodGet, "/v1/me", fresh.AccessToken, nil); r.Status != http.StatusUnauthorized {
@@ -184,7 +176,14 @@ func (app rp) codeFlow(t *testing.T, b *browser, addr string) (*oauth2.Token, *o
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	got := b.authorize(app.config.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), url.Values{"email": {addr}, "password": {strongPassword}})
-	tok, err := app.config.Exchange(app.ctx, got.Get("code"), oauth2.VerifierOption(verifier))
+	return app.exchange(t, got.Get("code"), verifier)
+}
+
+// exchange redeems code with verifier and checks the id_token; it returns
+// the tokens, the id_token and its compact form.
+func (app rp) exchange(t *testing.T, code, verifier string) (*oauth2.Token, *oidc.IDToken, string) {
+	t.Helper()
+	tok, err := app.config.Exchange(app.ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
@@ -194,6 +193,12 @@ func (app rp) codeFlow(t *testing.T, b *browser, addr string) (*oauth2.Token, *o
 		t.Fatalf("id_token: %v", err)
 	}
 	return tok, idt, raw
+}
+
+// refreshes reports whether the refresh grant accepts refreshToken.
+func (app rp) refreshes(refreshToken string) bool {
+	_, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return err == nil
 }
 
 // form posts values to path of the instance, with Basic client
@@ -256,7 +261,7 @@ func TestOIDCTokensAndLogout(t *testing.T) {
 		if status, _ := f.form(t, "/revoke", id, secret, url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}); status != http.StatusOK {
 			t.Fatalf("revoke: %d", status)
 		}
-		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		if app.refreshes(tok.RefreshToken) {
 			t.Fatal("a revoked refresh token still works")
 		}
 		if status, in := f.form(t, "/introspect", id, secret, url.Values{"token": {tok.AccessToken}}); status != http.StatusOK || in["active"] != false || len(in) != 1 {
@@ -290,7 +295,7 @@ func TestOIDCTokensAndLogout(t *testing.T) {
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "https://wiki.example.com/bye?state=bye-1" {
 			t.Fatalf("end session: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
-		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		if app.refreshes(tok.RefreshToken) {
 			t.Fatal("a grant's refresh token works after its browser session ended")
 		}
 		if status, body := b.get("/sign-in"); status != http.StatusOK || strings.Contains(body, "You are signed in") {
@@ -308,7 +313,7 @@ func TestOIDCTokensAndLogout(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("back-channel end session: %d", res.StatusCode)
 		}
-		if _, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		if app.refreshes(tok.RefreshToken) {
 			t.Fatal("a grant's refresh token works after a back-channel end session")
 		}
 		if _, body := b.get("/sign-in"); strings.Contains(body, "You are signed in") {

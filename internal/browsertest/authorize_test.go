@@ -3,11 +3,9 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -78,30 +76,13 @@ type relyingParty struct {
 // it as a relying party asking for openid and email.
 func (s *server) registerClient(t *testing.T, cb *callback, name string, consent bool) *relyingParty {
 	t.Helper()
-	args := []string{"clients", "create", "--name", name, "--type", "public", "--redirect-uri", cb.URL + "/cb", "--json"}
+	args := []string{"--name", name, "--type", "public", "--redirect-uri", cb.URL + "/cb"}
 	if consent {
 		args = append(args, "--consent")
 	}
-	cmd := exec.Command(gatehouseBin, args...)
-	cmd.Env = s.env
-	out, err := cmd.Output()
-	if err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			t.Fatalf("gatehouse clients create --name %s: %v\n%s", name, err, exit.Stderr)
-		}
-		t.Fatalf("gatehouse clients create --name %s: %v", name, err)
-	}
-	var created struct {
-		Client struct {
-			ClientID string `json:"client_id"`
-		} `json:"client"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.Client.ClientID == "" {
-		t.Fatalf("gatehouse clients create printed %s (%v)", out, err)
-	}
+	id, _ := s.createClient(t, args...)
 	return &relyingParty{srv: s, cb: cb, cfg: oauth2.Config{
-		ClientID:    created.Client.ClientID,
+		ClientID:    id,
 		Endpoint:    oauth2.Endpoint{AuthURL: s.URL + "/authorize", TokenURL: s.URL + "/token", AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: cb.URL + "/cb", Scopes: []string{"openid", "email"},
 	}}

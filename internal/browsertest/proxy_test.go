@@ -1,7 +1,6 @@
 package browsertest
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -40,30 +39,6 @@ func oauth2ProxyBin(t *testing.T) string {
 		t.Skipf("oauth2-proxy is not built (%v): run `make oauth2-proxy`", err)
 	}
 	return bin
-}
-
-// confidentialClient registers a confidential client from the shell beside
-// the server and returns its id and secret.
-func (s *server) confidentialClient(t *testing.T, name string, settings ...string) (id, secret string) {
-	t.Helper()
-	cmd := exec.Command(gatehouseBin, append([]string{"clients", "create", "--json", "--name", name, "--type", "confidential"}, settings...)...)
-	cmd.Env = s.env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("gatehouse clients create: %v\n%s", err, stderr.String())
-	}
-	var created struct {
-		Client struct {
-			ClientID string `json:"client_id"`
-		} `json:"client"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.Client.ClientID == "" || created.ClientSecret == "" {
-		t.Fatalf("gatehouse clients create --json: no client_id and client_secret (%v)", err)
-	}
-	return created.Client.ClientID, created.ClientSecret
 }
 
 // upstream is the application behind the proxy: its page (/) shows the
@@ -196,7 +171,7 @@ func signInThroughProxy(t *testing.T, srv *server, bin string) {
 
 	proxyAddr := freeAddr(t)
 	proxyURL := "http://" + proxyAddr
-	id, secret := srv.confidentialClient(t, "Intranet",
+	id, secret := srv.createClient(t, "--name", "Intranet", "--type", "confidential",
 		"--redirect-uri", proxyURL+"/oauth2/callback",
 		"--post-logout-redirect-uri", proxyURL+"/")
 	srvHost := strings.TrimPrefix(srv.URL, "http://")

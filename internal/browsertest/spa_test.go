@@ -14,25 +14,29 @@ import (
 )
 
 // createClient registers an OpenID Connect client as an operator does from
-// the shell beside the running server and returns its client_id; args are
-// the settings of `gatehouse clients create`.
-func (s *server) createClient(t *testing.T, args ...string) string {
+// the shell beside the running server (gatehouse clients create, the use
+// case of the admin API) and returns its client_id and, for a confidential
+// client, its secret; args are the settings of `gatehouse clients create`.
+func (s *server) createClient(t *testing.T, args ...string) (id, secret string) {
 	t.Helper()
 	cmd := exec.Command(gatehouseBin, append([]string{"clients", "create", "--json"}, args...)...)
 	cmd.Env = s.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("gatehouse clients create: %v", err)
+		t.Fatalf("gatehouse clients create %v: %v\n%s", args, err, stderr.String())
 	}
 	var created struct {
 		Client struct {
 			ClientID string `json:"client_id"`
 		} `json:"client"`
+		ClientSecret string `json:"client_secret"`
 	}
 	if err := json.Unmarshal(out, &created); err != nil || created.Client.ClientID == "" {
 		t.Fatalf("gatehouse clients create printed %s (%v)", out, err)
 	}
-	return created.Client.ClientID
+	return created.Client.ClientID, created.ClientSecret
 }
 
 // spaDir is examples/oidc-spa, with the packages `npm ci` installs there
@@ -78,7 +82,7 @@ func TestSinglePageApp(t *testing.T) {
 	app := httptest.NewUnstartedServer(nil)
 	origin := "http://" + app.Listener.Addr().String()
 	srv := startServer(t, "GATEHOUSE_CORS_ORIGINS="+origin)
-	clientID := srv.createClient(t, "--name", "Single-page app", "--type", "public",
+	clientID, _ := srv.createClient(t, "--name", "Single-page app", "--type", "public",
 		"--redirect-uri", origin+"/", "--post-logout-redirect-uri", origin+"/")
 	config, err := json.Marshal(map[string]string{"issuer": srv.URL, "client_id": clientID})
 	if err != nil {
