@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -38,6 +39,8 @@ type Repos struct {
 	// Grants are the authorization endpoint's pending requests, codes and
 	// consents.
 	Grants GrantRepository
+	// Events are what webhook endpoints hear about users and sessions.
+	Events EventLog
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -244,6 +247,14 @@ type OutboxStats struct {
 	// OutboxStatsCap due first, when there are more); zero when none is
 	// pending.
 	OldestPending time.Time
+}
+
+// EventLog records the events that webhook endpoints hear of.
+type EventLog interface {
+	// Publish records each event for delivery to every webhook endpoint
+	// subscribed to its type at the time. Bound to a transaction, the
+	// events commit with the change that caused them, or not at all.
+	Publish(ctx context.Context, events ...webhook.Event) error
 }
 
 // AuditLog appends security events to the hash-chained audit trail.
