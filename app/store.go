@@ -41,6 +41,8 @@ type Repos struct {
 	Grants GrantRepository
 	// Events are what webhook endpoints hear about users and sessions.
 	Events EventLog
+	// Webhooks are the endpoints that hear of them.
+	Webhooks WebhookRepository
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -255,6 +257,29 @@ type EventLog interface {
 	// subscribed to its type at the time. Bound to a transaction, the
 	// events commit with the change that caused them, or not at all.
 	Publish(ctx context.Context, events ...webhook.Event) error
+}
+
+// WebhookRepository stores the webhook endpoints, their subscriptions
+// and their sealed signing secrets.
+type WebhookRepository interface {
+	// Create stores e, subscribed to e.Events, with secrets s.
+	Create(ctx context.Context, e webhook.Endpoint, s webhook.Secrets) error
+	// List returns every endpoint, oldest first.
+	List(ctx context.Context) ([]webhook.Endpoint, error)
+	// SecretsForChange reads the secrets of endpoint id, or
+	// webhook.ErrNotFound, in a transaction that will change them:
+	// transactions that read one endpoint's secrets for change run one
+	// after another.
+	SecretsForChange(ctx context.Context, id uuid.UUID) (webhook.Secrets, error)
+	// SetSecrets replaces the secrets of endpoint id, or gives
+	// webhook.ErrNotFound.
+	SetSecrets(ctx context.Context, id uuid.UUID, s webhook.Secrets) error
+	// Delete removes endpoint id with its pending and past deliveries, or
+	// gives webhook.ErrNotFound.
+	Delete(ctx context.Context, id uuid.UUID) error
+	// RecentFailures returns up to limit deliveries to endpoint id whose
+	// last attempt failed (still retried, or given up), latest first.
+	RecentFailures(ctx context.Context, id uuid.UUID, limit int) ([]webhook.Failure, error)
 }
 
 // AuditLog appends security events to the hash-chained audit trail.

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -27,6 +28,11 @@ var dialect = sqlstore.Dialect{
 	},
 	SubqueryName: " p",
 	JSON:         "::jsonb",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	NotAmong: func(column string, ids []uuid.UUID, args *[]any) string {
+		*args = append(*args, ids)
+		return "NOT (" + column + " = ANY($" + strconv.Itoa(len(*args)) + "))"
+	},
 	AuditLockSQL: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditLockKey, 10) + ")",
 	ClaimSQL: `
 		WITH due AS (

@@ -35,6 +35,9 @@ var dialect = sqlstore.Dialect{
 			ORDER BY next_attempt_at
 			LIMIT $2)
 		RETURNING ` + sqlstore.ClaimedColumns,
+	NotAmong: func(column string, ids []uuid.UUID, args *[]any) string {
+		return column + " NOT IN (" + inList(args, ids) + ")"
+	},
 	// OR, not UNION as in package postgres: SQLite answers it with both
 	// indexes (multi-index OR) where its UNION scans the whole table.
 	EndedSessionsSQL: `DELETE FROM sessions WHERE id IN (

@@ -91,6 +91,9 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 // Swept counts what one retention sweep deleted.
 type Swept struct {
 	Sessions, Tokens, Mail int
+	// Webhooks counts the webhook deliveries deleted, delivered or given
+	// up.
+	Webhooks int
 	// Registrations counts the pending registrations deleted
 	// (SweepRegistrations).
 	Registrations int
@@ -104,7 +107,8 @@ type Retention interface {
 	// Sweep deletes sessions that expired or were revoked before cutoff
 	// (with their refresh tokens), one-time tokens and MFA login tokens
 	// that expired before cutoff (both counted in Swept.Tokens), and mail
-	// sent or given up that was created before cutoff.
+	// and webhook deliveries sent or given up that were created before
+	// cutoff.
 	// It deletes a bounded batch of each per call; the next call goes on.
 	// The audit trail is never swept.
 	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/keys"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
+	"github.com/gatehouse-auth/gatehouse/app/webhook"
 )
 
 // Store is one opened store: its transactions, its repositories, and what
@@ -28,6 +29,9 @@ type Store struct {
 	Retention  maintenance.Retention
 	AuditTrail admin.AuditTrail
 	Info       admin.StoreInfo
+	// Deliveries are the webhook deliveries, for the worker that sends
+	// them.
+	Deliveries webhook.Deliveries
 
 	// Ready is the readiness probe: the store answers, within a short
 	// timeout.

@@ -53,6 +53,11 @@ const (
 	ClientChanged       Type = "client_changed"
 	ClientDeleted       Type = "client_deleted"
 	ClientSecretRotated Type = "client_secret_rotated"
+	// Webhook endpoints; Detail["webhook_id"] names the endpoint,
+	// Detail["actor"] who acted.
+	WebhookCreated       Type = "webhook_created"
+	WebhookDeleted       Type = "webhook_deleted"
+	WebhookSecretRotated Type = "webhook_secret_rotated"
 	// Grants (the authorization endpoint); Detail["client_id"] names the
 	// client.
 	AuthorizationGranted Type = "authorization_granted"
@@ -86,6 +91,7 @@ var types = map[Type]bool{
 	EmailChangeRequested: true, EmailChanged: true, AdminUserCreated: true, AdminUserUpdated: true,
 	AdminUserDeleted: true, AdminSessionsRevoked: true, AdminUserUnlocked: true, AdminUsersImported: true, AdminUsersExported: true, AdminKeyCreated: true,
 	AdminKeyRevoked: true, ClientCreated: true, ClientChanged: true, ClientDeleted: true, ClientSecretRotated: true,
+	WebhookCreated: true, WebhookDeleted: true, WebhookSecretRotated: true,
 	AuthorizationGranted: true, ConsentGiven: true, ConsentRevoked: true, CodeReplayDetected: true, EndSession: true, ClientAuthFailed: true,
 	KeyRotated: true, KeyPromoted: true, KeyRetired: true,
 	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,

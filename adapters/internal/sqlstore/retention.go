@@ -15,7 +15,8 @@ const RetentionBatch = 5000
 // Retention deletes rows whose purpose has ended before a cutoff: sessions
 // past their absolute expiry or revoked (with their refresh tokens, by
 // cascade), one-time tokens and MFA login tokens past expiry (counted
-// together as Tokens), and outbox messages sent or given up. The audit
+// together as Tokens), and outbox messages and webhook deliveries sent or
+// given up. The audit
 // trail is never swept. SweepRegistrations is each store's own.
 type Retention struct {
 	DB      DB
@@ -37,6 +38,7 @@ func (r Retention) Sweep(ctx context.Context, cutoff time.Time) (maintenance.Swe
 		{`DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE expires_at < $1 LIMIT $2)`, &s.Tokens},
 		{`DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, &loginTokens},
 		{`DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox WHERE status <> 'pending' AND created_at < $1 LIMIT $2)`, &s.Mail},
+		{`DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1 LIMIT $2)`, &s.Webhooks},
 	} {
 		n, err := r.DB.Exec(ctx, q.sql, cutoff, RetentionBatch)
 		if err != nil {

@@ -95,6 +95,13 @@ type Dialect struct {
 	// FOR UPDATE SKIP LOCKED, or a plain UPDATE where one writer
 	// serializes claims.
 	ClaimSQL string
+	// SkipLocked ends the read of a claim: " FOR UPDATE SKIP LOCKED"
+	// where concurrent claims pass over each other's rows, "" where one
+	// writer serializes claims.
+	SkipLocked string
+	// NotAmong is the condition that column holds none of ids (at least
+	// one), their arguments appended to args.
+	NotAmong func(column string, ids []uuid.UUID, args *[]any) string
 	// AuditLockSQL takes the lock that serializes appends to the audit
 	// chain until the transaction ends, or is "" where the single writer
 	// serializes them.

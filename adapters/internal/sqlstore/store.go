@@ -49,6 +49,8 @@ func (s Store) Repos() app.Repos {
 		SigningKeys: SigningKeys{DB: s.DB},
 		Clients:     Clients{DB: s.DB},
 		Grants:      Grants{DB: s.DB, Dialect: s.Dialect},
+		Events:      EventLog{DB: s.DB},
+		Webhooks:    Webhooks{DB: s.DB, Dialect: s.Dialect},
 	}
 }
 
@@ -56,7 +58,8 @@ func (s Store) Repos() app.Repos {
 func (s Store) Audit() Audit { return Audit{DB: s.DB, Dialect: s.Dialect, Own: s.Own} }
 
 // Storage is st with the ports built here set: the repositories, the
-// settings, the retention, the audit trail and the store's info. The store
+// settings, the retention, the audit trail, the webhook deliveries and
+// the store's info. The store
 // gives the rest (transactions, rate limiter, probes, Close).
 func (s Store) Storage(st storage.Store) *storage.Store {
 	st.Repos = s.Repos()
@@ -64,5 +67,6 @@ func (s Store) Storage(st storage.Store) *storage.Store {
 	st.Retention = Retention{DB: s.DB, Dialect: s.Dialect, Own: s.Own}
 	st.AuditTrail = s.Audit()
 	st.Info = StoreInfo{DB: s.DB, Name: s.Name}
+	st.Deliveries = Deliveries{DB: s.DB, Dialect: s.Dialect}
 	return &st
 }

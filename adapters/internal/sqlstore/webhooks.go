@@ -1,0 +1,268 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
+	"github.com/google/uuid"
+)
+
+// Webhooks keeps the endpoints in webhooks, their subscriptions in
+// webhook_events (one row per event type).
+type Webhooks struct {
+	DB      DB
+	Dialect Dialect
+}
+
+// Create stores e and its subscriptions, in one transaction (the bound
+// one, or one of its own).
+func (s Webhooks) Create(ctx context.Context, e webhook.Endpoint, sec webhook.Secrets) error {
+	return s.DB.Tx(ctx, func(tx DB) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO webhooks (id, url, secret, previous_secret, previous_until, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			e.ID, e.URL, sec.Current, nullBlob(sec.Previous), previousUntil(sec), e.CreatedAt); err != nil {
+			return err
+		}
+		for _, t := range e.Events {
+			if _, err := tx.Exec(ctx, `INSERT INTO webhook_events (event_type, webhook_id) VALUES ($1, $2)`, string(t), e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func previousUntil(s webhook.Secrets) *time.Time {
+	if s.Previous == nil {
+		return nil
+	}
+	return &s.PreviousUntil
+}
+
+// List returns every endpoint, oldest first (index webhooks_created),
+// each with its event types in the order webhook.Types lists them.
+func (s Webhooks) List(ctx context.Context) ([]webhook.Endpoint, error) {
+	es, err := All(ctx, s.DB, func(row Row) (webhook.Endpoint, error) {
+		var e webhook.Endpoint
+		return e, row.Scan(&e.ID, &e.URL, &e.CreatedAt)
+	}, `SELECT id, url, created_at FROM webhooks ORDER BY created_at, id`)
+	if err != nil || len(es) == 0 {
+		return es, err
+	}
+	index := make(map[uuid.UUID]int, len(es))
+	for i, e := range es {
+		index[e.ID] = i
+	}
+	err = Each(ctx, s.DB, func(row Row) error {
+		var (
+			id uuid.UUID
+			t  string
+		)
+		if err := row.Scan(&id, &t); err != nil {
+			return err
+		}
+		if i, ok := index[id]; ok {
+			es[i].Events = append(es[i].Events, webhook.Type(t))
+		}
+		return nil
+	}, `SELECT webhook_id, event_type FROM webhook_events`)
+	if err != nil {
+		return nil, err
+	}
+	for i := range es {
+		slices.SortFunc(es[i].Events, func(a, b webhook.Type) int {
+			return cmp.Compare(slices.Index(webhook.Types, a), slices.Index(webhook.Types, b))
+		})
+	}
+	return es, nil
+}
+
+// SecretsForChange reads the secrets of endpoint id, locking its row
+// until the transaction ends (Dialect.ForUpdate).
+func (s Webhooks) SecretsForChange(ctx context.Context, id uuid.UUID) (webhook.Secrets, error) {
+	var (
+		sec   webhook.Secrets
+		until *time.Time
+	)
+	err := s.DB.QueryRow(ctx, `SELECT secret, previous_secret, previous_until FROM webhooks WHERE id = $1`+s.Dialect.ForUpdate, id).
+		Scan(&sec.Current, &sec.Previous, &until)
+	if err != nil {
+		return webhook.Secrets{}, notFound(err, webhook.ErrNotFound)
+	}
+	if until != nil {
+		sec.PreviousUntil = *until
+	}
+	return sec, nil
+}
+
+// SetSecrets replaces the secrets of endpoint id.
+func (s Webhooks) SetSecrets(ctx context.Context, id uuid.UUID, sec webhook.Secrets) error {
+	return execOne(ctx, s.DB, webhook.ErrNotFound, `UPDATE webhooks SET secret = $2, previous_secret = $3, previous_until = $4 WHERE id = $1`,
+		id, sec.Current, nullBlob(sec.Previous), previousUntil(sec))
+}
+
+// Delete removes endpoint id; its subscriptions and deliveries go by
+// cascade.
+func (s Webhooks) Delete(ctx context.Context, id uuid.UUID) error {
+	return execOne(ctx, s.DB, webhook.ErrNotFound, `DELETE FROM webhooks WHERE id = $1`, id)
+}
+
+// RecentFailures reads the latest failed deliveries of endpoint id (index
+// webhook_deliveries_failures).
+func (s Webhooks) RecentFailures(ctx context.Context, id uuid.UUID, limit int) ([]webhook.Failure, error) {
+	return All(ctx, s.DB, func(row Row) (webhook.Failure, error) {
+		var (
+			f  webhook.Failure
+			t  string
+			at *time.Time
+		)
+		err := row.Scan(&f.MessageID, &t, &at, &f.Error)
+		f.Event = webhook.Type(t)
+		if at != nil {
+			f.At = *at
+		}
+		return f, err
+	}, `SELECT message_id, event_type, last_attempt_at, last_error FROM webhook_deliveries
+		WHERE webhook_id = $1 AND last_error IS NOT NULL
+		ORDER BY last_attempt_at DESC, seq DESC LIMIT $2`, id, limit)
+}
+
+// EventLog records events for delivery in webhook_deliveries.
+type EventLog struct {
+	DB DB
+}
+
+// publishSQL fans an event out to the endpoints subscribed to its type
+// ($2) at the time: one row each, none when no endpoint is (primary key
+// of webhook_events).
+const publishSQL = `INSERT INTO webhook_deliveries (webhook_id, message_id, event_type, user_id, body, created_at, attempts, next_attempt_at)
+	SELECT webhook_id, $1, $2, $3, $4, $5, 0, $5 FROM webhook_events WHERE event_type = $2`
+
+// Publish records each event, due at once, one statement each.
+func (l EventLog) Publish(ctx context.Context, events ...webhook.Event) error {
+	for _, e := range events {
+		body, err := e.Body()
+		if err != nil {
+			return fmt.Errorf("webhook event %s: %w", e.ID, err)
+		}
+		if _, err := l.DB.Exec(ctx, publishSQL, e.ID, string(e.Type), e.UserID, body, e.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Deliveries claims and settles the deliveries, for the webhook worker.
+type Deliveries struct {
+	DB      DB
+	Dialect Dialect
+}
+
+var _ appwebhook.Deliveries = Deliveries{}
+
+// pendingDelivery is the condition of a delivery neither delivered nor
+// given up, on the table named by alias.
+func pendingDelivery(alias string) string {
+	return alias + `.delivered_at IS NULL AND ` + alias + `.failed_at IS NULL`
+}
+
+// Claim takes the due deliveries whose user has no earlier pending one at
+// the same endpoint (index webhook_deliveries_user_pending), oldest due
+// first (index webhook_deliveries_due), with Dialect.SkipLocked, in one
+// write transaction (the bound one, or one of its own); then reads their
+// endpoints in it.
+func (s Deliveries) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration, busy []uuid.UUID) ([]appwebhook.Delivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	args := []any{now, limit, now.Add(lease)}
+	skip := ""
+	if len(busy) > 0 {
+		skip = " AND " + s.Dialect.NotAmong("d.webhook_id", busy, &args)
+	}
+	query := `WITH due AS (
+		SELECT d.seq FROM webhook_deliveries d
+		WHERE ` + pendingDelivery("d") + ` AND d.next_attempt_at <= $1` + skip + `
+		  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+		                  WHERE e.webhook_id = d.webhook_id AND e.user_id = d.user_id AND e.seq < d.seq AND ` + pendingDelivery("e") + `)
+		ORDER BY d.next_attempt_at, d.seq
+		LIMIT $2` + s.Dialect.SkipLocked + `
+	)
+	UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3
+	WHERE seq IN (SELECT seq FROM due)
+	RETURNING seq, webhook_id, message_id, event_type, user_id, body, created_at, attempts`
+	var out []appwebhook.Delivery
+	err := s.DB.Tx(ctx, func(tx DB) error {
+		var err error
+		if out, err = All(ctx, tx, scanDelivery, query, args...); err != nil {
+			return err
+		}
+		endpoints := make(map[uuid.UUID]*appwebhook.Delivery)
+		for i := range out {
+			d := &out[i]
+			if e, ok := endpoints[d.Endpoint]; ok {
+				d.URL, d.Secrets = e.URL, e.Secrets
+				continue
+			}
+			var until *time.Time
+			if err := tx.QueryRow(ctx, `SELECT url, secret, previous_secret, previous_until FROM webhooks WHERE id = $1`, d.Endpoint).
+				Scan(&d.URL, &d.Secrets.Current, &d.Secrets.Previous, &until); err != nil {
+				return err
+			}
+			if until != nil {
+				d.Secrets.PreviousUntil = *until
+			}
+			endpoints[d.Endpoint] = d
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b appwebhook.Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
+}
+
+func scanDelivery(row Row) (appwebhook.Delivery, error) {
+	var (
+		d appwebhook.Delivery
+		t string
+	)
+	err := row.Scan(&d.Seq, &d.Endpoint, &d.MessageID, &t, &d.UserID, &d.Body, &d.CreatedAt, &d.Attempts)
+	d.Event = webhook.Type(t)
+	return d, err
+}
+
+// MarkDelivered records delivery seq delivered at at.
+func (s Deliveries) MarkDelivered(ctx context.Context, seq int64, at time.Time) error {
+	return execOne(ctx, s.DB, nil, `UPDATE webhook_deliveries SET delivered_at = $2, last_attempt_at = $2, last_error = NULL WHERE seq = $1`, seq, at)
+}
+
+// MarkFailed records a failed attempt (lastErr cut to 1000 bytes), due
+// again at next or given up.
+func (s Deliveries) MarkFailed(ctx context.Context, seq int64, at time.Time, lastErr string, next time.Time, giveUp bool) error {
+	var failedAt *time.Time
+	if giveUp {
+		failedAt = &at
+	}
+	return execOne(ctx, s.DB, nil, `UPDATE webhook_deliveries SET last_attempt_at = $2, last_error = $3, next_attempt_at = $4, failed_at = $5 WHERE seq = $1`,
+		seq, at, storable.Text(lastErr, storable.MaxLastError), next, failedAt)
+}
+
+// OldestPending reads the creation time of the oldest pending delivery
+// (the pending rows only, through a partial index that holds them).
+func (s Deliveries) OldestPending(ctx context.Context) (time.Time, error) {
+	var oldest *time.Time
+	if err := s.DB.QueryRow(ctx, `SELECT min(created_at) FROM webhook_deliveries WHERE `+pendingDelivery("webhook_deliveries")).Scan(&oldest); err != nil {
+		return time.Time{}, err
+	}
+	if oldest == nil {
+		return time.Time{}, nil
+	}
+	return *oldest, nil
+}
