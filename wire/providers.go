@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/adapters/totp"
+	webhookadapter "github.com/gatehouse-auth/gatehouse/adapters/webhook"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -37,6 +38,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/wire"
@@ -65,22 +67,27 @@ type Config struct {
 	Argon2            argon2id.Options // Observer is the metrics' (set here)
 	// Firebase, when set, is the Firebase project whose scrypt hashes
 	// users may be imported with.
-	Firebase  *passhash.Firebase
-	Limits    limits.Policy
-	Outbox    outbox.Config
-	Retention maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
-	InviteTTL admin.InviteTTL             // how long an invitation's set-password link works
+	Firebase *passhash.Firebase
+	Limits   limits.Policy
+	Outbox   outbox.Config
+	Webhooks appwebhook.Config
+	// WebhookAllowPrivate lets webhook endpoints reach addresses that are
+	// not public.
+	WebhookAllowPrivate appwebhook.AllowPrivate
+	Retention           maintenance.RetentionPeriod // ended sessions, tokens and sent mail are kept this long
+	InviteTTL           admin.InviteTTL             // how long an invitation's set-password link works
 	// Version is the binary's version, shown in the operators' status.
 	Version admin.Version
 }
 
 // Gatehouse is the assembled service.
 type Gatehouse struct {
-	HTTP    *fiber.App
-	Admin   AdminHTTP
-	Outbox  *outbox.Worker
-	Janitor *maintenance.Janitor
-	Keys    *keys.Ring // run it to follow key changes
+	HTTP     *fiber.App
+	Admin    AdminHTTP
+	Outbox   *outbox.Worker
+	Webhooks *appwebhook.Worker
+	Janitor  *maintenance.Janitor
+	Keys     *keys.Ring // run it to follow key changes
 }
 
 // AdminHTTP is the admin listener's Fiber app (a type of its own, so that
@@ -94,6 +101,7 @@ type Operator struct {
 	Keys        *admin.Keys
 	Audit       *admin.Audit
 	Clients     *admin.Clients
+	Webhooks    *appwebhook.Endpoints
 	SigningKeys *keys.Ring
 }
 
@@ -103,8 +111,8 @@ type SecretKey []byte
 // StoreSet is the opened store, whichever it is: its ports are the
 // fields of storage.Store.
 var StoreSet = wire.NewSet(
-	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns"),
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants"),
+	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns", "Deliveries"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants", "Webhooks"),
 )
 
 // SystemSet is the clock, ids and randomness.
@@ -221,12 +229,27 @@ var OperatorSet = wire.NewSet(
 	admin.NewAudit,
 	admin.NewKeys,
 	admin.NewClients, wire.Struct(new(admin.ClientsDeps), "*"),
+	WebhookSet,
 	TokenSet,
+)
+
+// ProvideWebhookSender is the HTTP sender, refusing connections to
+// addresses that are not public unless allowed.
+func ProvideWebhookSender(cfg Config) *webhookadapter.Sender {
+	return webhookadapter.NewSender(cfg.WebhookAllowPrivate)
+}
+
+// WebhookSet is the webhook endpoints' use cases and their adapters.
+var WebhookSet = wire.NewSet(
+	wire.FieldsOf(new(Config), "WebhookAllowPrivate"),
+	wire.Value(webhookadapter.Resolver{}),
+	wire.Bind(new(appwebhook.Resolver), new(webhookadapter.Resolver)),
+	appwebhook.NewEndpoints, wire.Struct(new(appwebhook.EndpointsDeps), "*"),
 )
 
 // AppSet is the use cases.
 var AppSet = wire.NewSet(
-	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version", "Outbox"),
+	wire.FieldsOf(new(Config), "RefreshTTL", "IdleTimeout", "StepUpMaxAge", "RefreshReuseGrace", "VerificationTTL", "RequireVerified", "Retention", "Version", "Outbox", "Webhooks"),
 	OperatorSet,
 	admin.NewStatus,
 	limits.NewPasswordCheck,
@@ -258,6 +281,10 @@ var AppSet = wire.NewSet(
 	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
 	MFASet,
 	outbox.NewWorker, wire.Struct(new(outbox.WorkerDeps), "*"),
+	ProvideWebhookSender,
+	wire.Bind(new(appwebhook.Sender), new(*webhookadapter.Sender)),
+	wire.Bind(new(appwebhook.Observer), new(*metrics.Observer)),
+	appwebhook.NewWorker, wire.Struct(new(appwebhook.WorkerDeps), "*"),
 	maintenance.NewJanitor,
 )
 
@@ -346,5 +373,6 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.AdminKeys), new(*admin.Keys)),
 	wire.Bind(new(httpadapter.AdminStatus), new(*admin.Status)),
 	wire.Bind(new(httpadapter.AdminClients), new(*admin.Clients)),
+	wire.Bind(new(httpadapter.AdminWebhooks), new(*appwebhook.Endpoints)),
 	ProvideAdminHTTP,
 )

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
+	webhook2 "github.com/gatehouse-auth/gatehouse/adapters/webhook"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
@@ -25,6 +26,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
+	"github.com/gatehouse-auth/gatehouse/app/webhook"
 	"go.uber.org/zap"
 )
 
@@ -36,9 +38,10 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	txManager := st.Tx
 	repos := st.Repos
 	appOutbox := repos.Outbox
+	deliveries := st.Deliveries
 	clock := _wireClockValue
 	v := st.Conns
-	metricsMetrics, err := metrics.New(appOutbox, clock, v)
+	metricsMetrics, err := metrics.New(appOutbox, deliveries, clock, v)
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +308,20 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Random:  reader,
 	}
 	clients := admin.NewClients(clientsDeps)
+	webhookRepository := repos.Webhooks
+	resolver := _wireResolverValue
+	allowPrivate := cfg.WebhookAllowPrivate
+	endpointsDeps := webhook.EndpointsDeps{
+		Webhooks:     webhookRepository,
+		Tx:           txManager,
+		Clock:        clock,
+		IDs:          iDs,
+		Random:       reader,
+		Sealer:       sealer,
+		Resolver:     resolver,
+		AllowPrivate: allowPrivate,
+	}
+	endpoints := webhook.NewEndpoints(endpointsDeps)
 	storeInfo := st.Info
 	keysConfig := cfg.Keys
 	signingKeyRing := repos.SigningKeys
@@ -317,13 +334,14 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	status := admin.NewStatus(storeInfo, appOutbox, ring, clock, version)
 	handler := ProvideMetricsHandler(metricsMetrics)
 	adminUseCases := http.AdminUseCases{
-		Users:   users,
-		Audit:   audit,
-		Keys:    keys,
-		Clients: clients,
-		Status:  status,
-		Ready:   v2,
-		Metrics: handler,
+		Users:    users,
+		Audit:    audit,
+		Keys:     keys,
+		Clients:  clients,
+		Webhooks: endpoints,
+		Status:   status,
+		Ready:    v2,
+		Metrics:  handler,
 	}
 	adminHTTP := ProvideAdminHTTP(cfg, log, adminUseCases, metricsMetrics)
 	outboxConfig := cfg.Outbox
@@ -340,22 +358,36 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Config:   outboxConfig,
 	}
 	worker := outbox.NewWorker(workerDeps)
+	sender := ProvideWebhookSender(cfg)
+	webhookConfig := cfg.Webhooks
+	webhookWorkerDeps := webhook.WorkerDeps{
+		Deliveries: deliveries,
+		Sender:     sender,
+		Sealer:     sealer,
+		Clock:      clock,
+		Reporter:   reporter,
+		Observer:   metricsObserver,
+		Config:     webhookConfig,
+	}
+	webhookWorker := webhook.NewWorker(webhookWorkerDeps)
 	retention := st.Retention
 	retentionPeriod := cfg.Retention
 	janitor := maintenance.NewJanitor(rateLimiter, retention, grantRepository, retentionPeriod, refreshReuseGrace, clock, reporter)
 	gatehouse := &Gatehouse{
-		HTTP:    app,
-		Admin:   adminHTTP,
-		Outbox:  worker,
-		Janitor: janitor,
-		Keys:    ring,
+		HTTP:     app,
+		Admin:    adminHTTP,
+		Outbox:   worker,
+		Webhooks: webhookWorker,
+		Janitor:  janitor,
+		Keys:     ring,
 	}
 	return gatehouse, nil
 }
 
 var (
-	_wireClockValue = system.Clock{}
-	_wireIDsValue   = system.IDs{}
+	_wireClockValue    = system.Clock{}
+	_wireIDsValue      = system.IDs{}
+	_wireResolverValue = webhook2.Resolver{}
 )
 
 // BuildOperator assembles the operators' use cases on an opened store, for
@@ -367,9 +399,10 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 	mfaRepository := repos.MFA
 	txManager := st.Tx
 	appOutbox := repos.Outbox
+	deliveries := st.Deliveries
 	clock := _wireClockValue
 	v := st.Conns
-	metricsMetrics, err := metrics.New(appOutbox, clock, v)
+	metricsMetrics, err := metrics.New(appOutbox, deliveries, clock, v)
 	if err != nil {
 		return nil, err
 	}
@@ -421,13 +454,27 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 		Random:  reader,
 	}
 	clients := admin.NewClients(clientsDeps)
-	config := cfg.Keys
-	signingKeyRing := repos.SigningKeys
+	webhookRepository := repos.Webhooks
 	settings := st.Settings
 	sealer, err := ProvideSealer(ctx, key, settings, clock)
 	if err != nil {
 		return nil, err
 	}
+	resolver := _wireResolverValue
+	allowPrivate := cfg.WebhookAllowPrivate
+	endpointsDeps := webhook.EndpointsDeps{
+		Webhooks:     webhookRepository,
+		Tx:           txManager,
+		Clock:        clock,
+		IDs:          iDs,
+		Random:       reader,
+		Sealer:       sealer,
+		Resolver:     resolver,
+		AllowPrivate: allowPrivate,
+	}
+	endpoints := webhook.NewEndpoints(endpointsDeps)
+	config := cfg.Keys
+	signingKeyRing := repos.SigningKeys
 	jwtConfig := cfg.JWT
 	tokens, err := jwt.NewWithoutKeys(jwtConfig, clock, iDs)
 	if err != nil {
@@ -443,6 +490,7 @@ func BuildOperator(ctx context.Context, cfg Config, st *storage.Store, key Secre
 		Keys:        keys,
 		Audit:       audit,
 		Clients:     clients,
+		Webhooks:    endpoints,
 		SigningKeys: ring,
 	}
 	return operator, nil

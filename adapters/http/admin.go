@@ -24,6 +24,8 @@ type AdminUseCases struct {
 	Keys  AdminKeys
 	// Clients registers the applications that sign users in.
 	Clients AdminClients
+	// Webhooks are the endpoints that hear of users and sessions.
+	Webhooks AdminWebhooks
 	// Status is the operators' status of the instance and its store.
 	Status AdminStatus
 	// Ready reports whether the database answers.
@@ -139,6 +141,7 @@ func adminRoutes(a *fiber.App, uc AdminUseCases, metricsGuard fiber.Handler) {
 	v1.Post("/users/:id/unlock", h.userAction(AdminUsers.Unlock))
 	v1.Get("/audit", h.handleAudit)
 	registerClientRoutes(v1, h)
+	registerWebhookRoutes(v1, h)
 }
 
 func (h adminHandlers) handleStatus(c *fiber.Ctx) error {

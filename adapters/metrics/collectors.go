@@ -7,34 +7,65 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The outbox gauges read the store through app.Outbox.Stats: at most once
-// per OutboxCacheTTL whatever the number of scrapers (concurrent scrapes
-// share one read), and never for longer than OutboxStatsTimeout.
+// The outbox and webhook gauges read the store (app.Outbox.Stats,
+// appwebhook.Deliveries.OldestPending): at most once per OutboxCacheTTL
+// whatever the number of scrapers (concurrent scrapes share one read),
+// and never for longer than OutboxStatsTimeout.
 const (
 	OutboxCacheTTL     = 5 * time.Second
 	OutboxStatsTimeout = 2 * time.Second
 )
 
+// cached is a value read from the store, kept for ttl.
+type cached[T any] struct {
+	read         func(context.Context) (T, error)
+	clock        app.Clock
+	timeout, ttl time.Duration
+
+	mu  sync.Mutex // held while reading, so concurrent scrapes share a read
+	at  time.Time  // when v and err were read; zero: never
+	v   T
+	err error
+}
+
+// get returns the cached value, read anew once the cache is older than
+// ttl, and the time to measure ages at.
+func (c *cached[T]) get() (T, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock.Now()
+	if c.at.IsZero() || now.Sub(c.at) >= c.ttl || now.Before(c.at) {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		c.v, c.err = c.read(ctx)
+		cancel()
+		c.at = now
+	}
+	return c.v, now, c.err
+}
+
+// ageAt is the age of oldest at now in seconds; 0 for the zero time
+// (nothing pending).
+func ageAt(oldest, now time.Time) float64 {
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(now.Sub(oldest).Seconds(), 0)
+}
+
 // outboxCollector serves gatehouse_outbox_pending and
 // gatehouse_outbox_oldest_pending_age_seconds from a cached Stats.
 type outboxCollector struct {
-	outbox       app.Outbox
-	clock        app.Clock
-	timeout, ttl time.Duration
+	stats        *cached[app.OutboxStats]
 	pending, age *prometheus.Desc
-
-	mu   sync.Mutex // held while reading, so concurrent scrapes share a read
-	read time.Time  // when st and err were read; zero: never
-	st   app.OutboxStats
-	err  error
 }
 
 func newOutboxCollector(outbox app.Outbox, clock app.Clock, timeout, ttl time.Duration) *outboxCollector {
 	return &outboxCollector{
-		outbox: outbox, clock: clock, timeout: timeout, ttl: ttl,
+		stats: &cached[app.OutboxStats]{read: outbox.Stats, clock: clock, timeout: timeout, ttl: ttl},
 		pending: prometheus.NewDesc(namespace+"_outbox_pending",
 			"Outbox messages neither sent nor given up (claimed and retrying ones included); the count stops at "+itoa(app.OutboxStatsCap)+", so that reading it stays cheap.",
 			nil, nil),
@@ -50,33 +81,41 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	st, now, err := c.stats()
+	st, now, err := c.stats.get()
 	if err != nil {
 		// Left out of this scrape; promhttp counts the failure.
 		ch <- prometheus.NewInvalidMetric(c.pending, err)
 		return
 	}
-	age := 0.0
-	if !st.OldestPending.IsZero() {
-		age = max(now.Sub(st.OldestPending).Seconds(), 0)
-	}
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
-	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, ageAt(st.OldestPending, now))
 }
 
-// stats returns the cached Stats, read anew once the cache is older than
-// ttl, and the time to measure the age at.
-func (c *outboxCollector) stats() (app.OutboxStats, time.Time, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.clock.Now()
-	if c.read.IsZero() || now.Sub(c.read) >= c.ttl || now.Before(c.read) {
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		c.st, c.err = c.outbox.Stats(ctx)
-		cancel()
-		c.read = now
+// webhookCollector serves gatehouse_webhook_oldest_undelivered_seconds
+// from a cached OldestPending.
+type webhookCollector struct {
+	oldest *cached[time.Time]
+	age    *prometheus.Desc
+}
+
+func newWebhookCollector(deliveries appwebhook.Deliveries, clock app.Clock, timeout, ttl time.Duration) *webhookCollector {
+	return &webhookCollector{
+		oldest: &cached[time.Time]{read: deliveries.OldestPending, clock: clock, timeout: timeout, ttl: ttl},
+		age: prometheus.NewDesc(namespace+"_webhook_oldest_undelivered_seconds",
+			"Age of the oldest webhook delivery neither delivered nor given up; 0 when none is pending.",
+			nil, nil),
 	}
-	return c.st, now, c.err
+}
+
+func (c *webhookCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age }
+
+func (c *webhookCollector) Collect(ch chan<- prometheus.Metric) {
+	oldest, now, err := c.oldest.get()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.age, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, ageAt(oldest, now))
 }
 
 // PoolStats is one connection pool's statistics at a moment.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -40,6 +42,7 @@ type Metrics struct {
 	mailSent       *prometheus.CounterVec
 	refreshReuse   prometheus.Counter
 	tokens         *prometheus.CounterVec
+	webhooks       *prometheus.CounterVec
 }
 
 // loginOutcomes and mailOutcomes are known in advance: their series start
@@ -67,9 +70,10 @@ var HashWaitBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2, 5
 
 // New builds the registry: the Go and process collectors, the families fed
 // through the methods of Metrics and Observer, the outbox gauges (read
-// through outbox.Stats at most once per OutboxCacheTTL, with a timeout) and
-// the gauges and counters of pools.
-func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
+// through outbox.Stats at most once per OutboxCacheTTL, with a timeout), the
+// webhook gauge (read through deliveries the same way) and the gauges and
+// counters of pools.
+func New(outbox app.Outbox, deliveries appwebhook.Deliveries, clock app.Clock, pools Pools) (*Metrics, error) {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -111,6 +115,15 @@ func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
 			Help: "Rotated refresh tokens presented again: each revoked its session (a copied token, or a client that lost a response).",
 		}),
 	}
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "webhook_deliveries_total",
+		Help: "Webhook delivery attempts by event type and result: delivered (a 2xx), retry (failed, tried again later), failed (given up a day after the event).",
+	}, []string{"event", "result"})
+	for _, t := range webhook.Types {
+		for _, r := range []appwebhook.Result{appwebhook.Delivered, appwebhook.Retry, appwebhook.Failed} {
+			m.webhooks.WithLabelValues(string(t), string(r))
+		}
+	}
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "oauth_token_requests_total",
 		Help: "Token endpoint requests by grant type (authorization_code, refresh_token, client_credentials, other) and result (success, or the OAuth error code answered: invalid_client, invalid_grant, ...; rate_limited).",
@@ -127,8 +140,9 @@ func New(outbox app.Outbox, clock app.Clock, pools Pools) (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.hashesInFlight, m.hashWait,
-		m.logins, m.limited, m.mailSkipped, m.mailSent, m.refreshReuse, m.tokens,
+		m.logins, m.limited, m.mailSkipped, m.mailSent, m.refreshReuse, m.tokens, m.webhooks,
 		newOutboxCollector(outbox, clock, OutboxStatsTimeout, OutboxCacheTTL),
+		newWebhookCollector(deliveries, clock, OutboxStatsTimeout, OutboxCacheTTL),
 		newPoolCollector(pools),
 	} {
 		if err := m.reg.Register(c); err != nil {

@@ -47,7 +47,9 @@ func emptyOutbox(ctrl *gomock.Controller) *mock.MockOutbox {
 
 func newMetrics(t *testing.T, ob app.Outbox, c app.Clock, pools metrics.Pools) *metrics.Metrics {
 	t.Helper()
-	m, err := metrics.New(ob, c, pools)
+	deliveries := mock.NewMockWebhookDeliveries(gomock.NewController(t))
+	deliveries.EXPECT().OldestPending(gomock.Any()).Return(time.Time{}, nil).AnyTimes()
+	m, err := metrics.New(ob, deliveries, c, pools)
 	if err != nil {
 		t.Fatal(err)
 	}

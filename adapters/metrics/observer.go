@@ -4,17 +4,22 @@ import (
 	"context"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 )
 
-// Observer counts what the app layer reports (app.Observer) and passes
-// every call on to next (the logging observer, which logs the dropped
-// mails).
+// Observer counts what the app layer reports (app.Observer, and the
+// webhook deliveries' results) and passes every call of app.Observer on
+// to next (the logging observer, which logs the dropped mails).
 type Observer struct {
 	m    *Metrics
 	next app.Observer
 }
 
-var _ app.Observer = (*Observer)(nil)
+var (
+	_ app.Observer        = (*Observer)(nil)
+	_ appwebhook.Observer = (*Observer)(nil)
+)
 
 // NewObserver builds the observer.
 func NewObserver(m *Metrics, next app.Observer) *Observer {
@@ -49,4 +54,9 @@ func (o *Observer) MailResult(ctx context.Context, kind app.MailKind, result app
 func (o *Observer) RefreshReuseDetected(ctx context.Context) {
 	o.m.refreshReuse.Inc()
 	o.next.RefreshReuseDetected(ctx)
+}
+
+// DeliveryResult counts gatehouse_webhook_deliveries_total{event,result}.
+func (o *Observer) DeliveryResult(_ context.Context, t webhook.Type, r appwebhook.Result) {
+	o.m.webhooks.WithLabelValues(name(string(t)), name(string(r))).Inc()
 }

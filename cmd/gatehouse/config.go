@@ -117,6 +117,10 @@ type Config struct {
 	OutboxMaxAttempts int           `env:"OUTBOX_MAX_ATTEMPTS" envDefault:"150"`
 	Retention         time.Duration `env:"RETENTION" envDefault:"720h"`
 
+	// WebhookAllowPrivate lets webhook endpoints reach loopback, private
+	// and link-local addresses.
+	WebhookAllowPrivate bool `env:"WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+
 	// Derived, checked values.
 	trustedPrefixes []netip.Prefix
 	limitPolicy     limits.Policy

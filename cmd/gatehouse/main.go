@@ -9,6 +9,7 @@
 //	gatehouse users ...                   manage accounts (the admin API's use cases)
 //	gatehouse admin-keys ...              make, list and revoke admin API keys
 //	gatehouse clients ...                 register the applications that sign users in
+//	gatehouse webhooks ...                the endpoints that hear of users and sessions
 //	gatehouse keys list|rotate|retire     the signing keys' lifecycle
 //	gatehouse version                     the version and commit of this binary
 //
@@ -44,6 +45,7 @@ import (
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	gwire "github.com/gatehouse-auth/gatehouse/wire"
@@ -70,6 +72,8 @@ commands:
                            manage the keys of the admin API
   clients list|show|create|update|delete|rotate-secret
                            register the applications that sign users in (run "gatehouse clients" for details)
+  webhooks list|create|delete|rotate-secret
+                           the endpoints that hear of users and sessions (run "gatehouse webhooks" for details)
 `
 
 func main() {
@@ -164,6 +168,8 @@ func runWith(ctx context.Context, args []string, env map[string]string, p procIO
 		return adminKeysCommand(ctx, cfg, args[1:], p)
 	case "clients":
 		return clientsCommand(ctx, cfg, args[1:], p)
+	case "webhooks":
+		return webhooksCommand(ctx, cfg, args[1:], p)
 	case "keys":
 		return keysCommand(ctx, cfg, args[1:], p)
 	case "migrate":
@@ -264,9 +270,12 @@ func wireConfig(c Config) (gwire.Config, error) {
 		Firebase:  firebase,
 		Limits:    c.limitPolicy,
 		Outbox:    ob,
+		Webhooks:  appwebhook.DefaultConfig(),
 		Retention: maintenance.RetentionPeriod(c.Retention),
 		InviteTTL: admin.InviteTTL(c.InviteTokenTTL),
 		Version:   admin.Version(binaryVersion()),
+		// Private addresses: refused at creation and when connecting.
+		WebhookAllowPrivate: appwebhook.AllowPrivate(c.WebhookAllowPrivate),
 	}, nil
 }
 
@@ -399,8 +408,9 @@ func serve(ctx context.Context, cfg Config, env map[string]string, p procIO) (er
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); g.Outbox.Run(bg) }()
+	go func() { defer wg.Done(); g.Webhooks.Run(bg) }()
 	go func() { defer wg.Done(); g.Janitor.Run(bg, 5*time.Minute) }()
 	go func() { defer wg.Done(); g.Keys.Run(bg, cfg.KeyRefreshInterval) }()
 
