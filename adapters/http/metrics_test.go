@@ -52,7 +52,9 @@ func TestMetricsByRouteTemplate(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	outbox := mock.NewMockOutbox(ctrl)
 	outbox.EXPECT().Stats(gomock.Any()).Return(app.OutboxStats{Pending: 3, OldestPending: t0.Add(-90 * time.Second)}, nil).AnyTimes()
-	m, err := metrics.New(outbox, fixedClock{t0}, nil)
+	deliveries := mock.NewMockWebhookDeliveries(ctrl)
+	deliveries.EXPECT().OldestPending(gomock.Any()).Return(t0.Add(-30*time.Second), nil).AnyTimes()
+	m, err := metrics.New(outbox, deliveries, fixedClock{t0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

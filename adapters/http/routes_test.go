@@ -64,6 +64,7 @@ type fixture struct {
 	trail   *stubAdminAudit
 	keys    *stubAdminKeys
 	clients *stubAdminClients
+	hooks   *stubAdminWebhooks
 
 	// asked are the purposes linkState was asked about, in order.
 	asked []token.Purpose
@@ -79,7 +80,7 @@ func newFixture(t *testing.T) *fixture {
 		deleteAccount: &stubDeleteAccount{}, changeEmail: &stubChangeEmail{}, confirmEmail: &stubConfirmEmail{},
 		loginMFA: &stubLoginMFA{}, mfaStart: &stubMFAStart{}, mfaConfirm: &stubMFAConfirm{}, mfaDisable: &stubMFADisable{},
 		mfaRegenerate: &stubMFARegenerate{}, guard: &stubIPLimiter{},
-		users: &stubAdminUsers{}, trail: &stubAdminAudit{}, keys: &stubAdminKeys{}, clients: &stubAdminClients{},
+		users: &stubAdminUsers{}, trail: &stubAdminAudit{}, keys: &stubAdminKeys{}, clients: &stubAdminClients{}, hooks: &stubAdminWebhooks{},
 	}
 	f.bearer(false)
 	// A mailed link is live when its token is one of liveLink's.
@@ -95,7 +96,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.public = f.pagesApp(PageConfig{})
 	f.admin = NewAdminServer(Config{CORSOrigins: []string{"https://app.example.com"}, Admin: testAdminConfig}, nil, AdminUseCases{
-		Users: f.users, Audit: f.trail, Keys: f.keys, Clients: f.clients,
+		Users: f.users, Audit: f.trail, Keys: f.keys, Clients: f.clients, Webhooks: f.hooks,
 		Ready: func(context.Context) error { return nil },
 	})
 	return f

@@ -28,7 +28,7 @@ var dialect = sqlstore.Dialect{
 	},
 	SubqueryName: " p",
 	JSON:         "::jsonb",
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	SkipLocked:   " FOR UPDATE SKIP LOCKED",
 	NotAmong: func(column string, ids []uuid.UUID, args *[]any) string {
 		*args = append(*args, ids)
 		return "NOT (" + column + " = ANY($" + strconv.Itoa(len(*args)) + "))"
