@@ -23,7 +23,9 @@ type stubAdminWebhooks struct {
 func (s *stubAdminWebhooks) Create(ctx context.Context, a admin.Actor, url string, events []webhook.Type) (webhook.Endpoint, token.Secret, error) {
 	return s.CreateFn(ctx, a, url, events)
 }
-func (s *stubAdminWebhooks) List(ctx context.Context) ([]appwebhook.View, error) { return s.ListFn(ctx) }
+func (s *stubAdminWebhooks) List(ctx context.Context) ([]appwebhook.View, error) {
+	return s.ListFn(ctx)
+}
 func (s *stubAdminWebhooks) Delete(ctx context.Context, a admin.Actor, id uuid.UUID) error {
 	return s.DeleteFn(ctx, a, id)
 }
