@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -323,6 +325,72 @@ func TestWebhooksCommand(t *testing.T) {
 		}
 		if out := mustCLI(t, env, "webhooks", "list", "--json"); !strings.Contains(out, `"webhooks": []`) {
 			t.Errorf("list after delete: %s", out)
+		}
+	})
+}
+
+// The README's receiver (examples/webhook-receiver, the standardwebhooks
+// package) verifies a real delivery. It holds the secret from before a
+// rotation: for a day both secrets sign, so it still verifies.
+func TestWebhookReceiverExample(t *testing.T) {
+	cmdline := nodeExample(t, "webhook-receiver", "receive.mjs", "standardwebhooks")
+	eachStore(t, func(t *testing.T, st testStore) {
+		env := baseEnv(t, st, nil)
+		env["GATEHOUSE_WEBHOOK_ALLOW_PRIVATE"] = "true"
+		inst := start(t, env)
+		a := newAdminClient(t, inst, adminKey(t, env, "e2e"))
+		host, port, err := net.SplitHostPort(freeAddr(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := a.call(http.MethodPost, "/admin/v1/webhooks", map[string]any{"url": "http://" + net.JoinHostPort(host, port) + "/", "events": []string{"user.created"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create webhook: %d %s", r.Status, r.Body)
+		}
+		before := r.JSON(t)["secret"].(string)
+		id := object(t, r, "webhook")["id"].(string)
+		if r := a.call(http.MethodPost, "/admin/v1/webhooks/"+id+"/secret", nil); r.Status != http.StatusOK {
+			t.Fatalf("rotate: %d %s", r.Status, r.Body)
+		}
+
+		cmd := exec.Command(cmdline[0], cmdline[1:]...)
+		cmd.Env = append(cmd.Environ(), "WEBHOOK_SECRET="+before, "HOST="+host, "PORT="+port)
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		lines := bufio.NewScanner(stdout)
+		line := func(what string) map[string]string {
+			t.Helper()
+			if !lines.Scan() {
+				t.Fatalf("the receiver printed no %s: %v\n%s", what, lines.Err(), stderr.String())
+			}
+			var m map[string]string
+			if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+				t.Fatalf("the receiver printed %q", lines.Text())
+			}
+			return m
+		}
+		line("listening address")
+
+		r = a.call(http.MethodPost, "/admin/v1/users", map[string]any{"email": randomEmail(), "password": strongPassword})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create user: %d %s", r.Status, r.Body)
+		}
+		userID := object(t, r, "user")["id"].(string)
+		// The script prints a delivery once it verified it (it answers 400
+		// to one that does not, and Gatehouse retries in vain).
+		if got := line("event"); got["type"] != "user.created" || got["user_id"] != userID || !strings.HasPrefix(got["id"], "msg_") {
+			t.Fatalf("the receiver heard %v", got)
+		}
+		if s := stderr.String(); s != "" {
+			t.Errorf("the receiver complained: %s", s)
 		}
 	})
 }
