@@ -14,6 +14,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/metrics"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/mock/gomock"
 )
@@ -179,6 +181,30 @@ func TestObserverCountsAndForwards(t *testing.T) {
 	if strings.Contains(text, "example.com") || strings.Contains(text, "someone") {
 		t.Error("an address reached a label")
 	}
+}
+
+func TestWebhookMetrics(t *testing.T) {
+	t.Parallel()
+	ctrl := gomock.NewController(t)
+	deliveries := mock.NewMockWebhookDeliveries(ctrl)
+	deliveries.EXPECT().OldestPending(gomock.Any()).Return(t0.Add(-90*time.Second), nil)
+	m, err := metrics.New(emptyOutbox(ctrl), deliveries, &clock{t: t0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := metrics.NewObserver(m, mock.NewMockObserver(ctrl))
+	ctx := context.Background()
+	o.DeliveryResult(ctx, webhook.UserCreated, appwebhook.Delivered)
+	o.DeliveryResult(ctx, webhook.UserCreated, appwebhook.Retry)
+	o.DeliveryResult(ctx, webhook.UserCreated, appwebhook.Retry)
+	o.DeliveryResult(ctx, webhook.SessionRevoked, appwebhook.Failed)
+	has(t, scrape(t, m),
+		`gatehouse_webhook_deliveries_total{event="user.created",result="delivered"} 1`,
+		`gatehouse_webhook_deliveries_total{event="user.created",result="retry"} 2`,
+		`gatehouse_webhook_deliveries_total{event="session.revoked",result="failed"} 1`,
+		`gatehouse_webhook_deliveries_total{event="user.deleted",result="delivered"} 0`,
+		`gatehouse_webhook_oldest_undelivered_seconds 90`,
+	)
 }
 
 func TestHashSlots(t *testing.T) {

@@ -56,7 +56,12 @@ func (o *Observer) RefreshReuseDetected(ctx context.Context) {
 	o.next.RefreshReuseDetected(ctx)
 }
 
-// DeliveryResult counts gatehouse_webhook_deliveries_total{event,result}.
+// DeliveryResult counts gatehouse_webhook_deliveries_total{event,result};
+// an event type not among webhook.Types counts as "other".
 func (o *Observer) DeliveryResult(_ context.Context, t webhook.Type, r appwebhook.Result) {
-	o.m.webhooks.WithLabelValues(name(string(t)), name(string(r))).Inc()
+	event := "other"
+	if t.Known() {
+		event = string(t)
+	}
+	o.m.webhooks.WithLabelValues(event, name(string(r))).Inc()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -168,7 +167,7 @@ func (h *Endpoints) checkHost(ctx context.Context, host string) error {
 	if h.d.AllowPrivate {
 		return nil
 	}
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+	if a, err := netip.ParseAddr(host); err == nil {
 		if !webhook.Public(a) {
 			return errPrivate
 		}
