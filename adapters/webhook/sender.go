@@ -6,6 +6,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -78,7 +79,7 @@ func NewSender(allowPrivate appwebhook.AllowPrivate) *Sender {
 // signature per key, separated by spaces. The error of a failed attempt
 // is a short line: the status, or what stopped the request.
 func (s *Sender) Send(ctx context.Context, m appwebhook.Message) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, strings.NewReader(string(m.Body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(m.Body))
 	if err != nil {
 		return fmt.Errorf("request: %w", err)
 	}

@@ -53,6 +53,9 @@ CREATE INDEX webhook_deliveries_failures ON webhook_deliveries (webhook_id, last
     WHERE last_error IS NOT NULL;
 -- Deleting an endpoint deletes its deliveries.
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id);
+-- The oldest pending delivery (the metrics' gauge).
+CREATE INDEX webhook_deliveries_pending_created ON webhook_deliveries (created_at)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;
 -- The retention sweep: delivered or given up.
 CREATE INDEX webhook_deliveries_done ON webhook_deliveries (created_at)
     WHERE delivered_at IS NOT NULL OR failed_at IS NOT NULL;

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -254,15 +255,13 @@ func (s Deliveries) MarkFailed(ctx context.Context, seq int64, at time.Time, las
 		seq, at, storable.Text(lastErr, storable.MaxLastError), next, failedAt)
 }
 
-// OldestPending reads the creation time of the oldest pending delivery
-// (the pending rows only, through a partial index that holds them).
+// OldestPending reads the creation time of the oldest pending delivery:
+// the first entry of index webhook_deliveries_pending_created.
 func (s Deliveries) OldestPending(ctx context.Context) (time.Time, error) {
-	var oldest *time.Time
-	if err := s.DB.QueryRow(ctx, `SELECT min(created_at) FROM webhook_deliveries WHERE `+pendingDelivery("webhook_deliveries")).Scan(&oldest); err != nil {
-		return time.Time{}, err
-	}
-	if oldest == nil {
+	var oldest time.Time
+	err := s.DB.QueryRow(ctx, `SELECT created_at FROM webhook_deliveries WHERE `+pendingDelivery("webhook_deliveries")+` ORDER BY created_at LIMIT 1`).Scan(&oldest)
+	if errors.Is(err, ErrNoRows) {
 		return time.Time{}, nil
 	}
-	return *oldest, nil
+	return oldest, err
 }
