@@ -339,6 +339,11 @@ func testWebhookFailures(t *testing.T, s Store) {
 		t.Errorf("OldestPending = %v, want the one still retried, %v", got, third.At)
 	}
 
+	// A delivery done with keeps no body: it holds the user's address.
+	if n := mustGet(s.Count(ctx, `SELECT count(*) FROM webhook_deliveries WHERE CAST(webhook_id AS TEXT) = $1 AND length(body) > 0`, e.ID.String()))(t); n != 1 {
+		t.Errorf("%d deliveries keep their body, want the pending one", n)
+	}
+
 	failures := mustGet(s.Repos.Webhooks.RecentFailures(ctx, e.ID, 5))(t)
 	want := []webhook.Failure{
 		{MessageID: third.ID, Event: webhook.UserCreated, At: at.Add(time.Second), Error: "connection refused"},

@@ -239,20 +239,36 @@ func scanDelivery(row Row) (appwebhook.Delivery, error) {
 	return d, err
 }
 
-// MarkDelivered records delivery seq delivered at at.
+// clearBody empties the body of a delivery done with: it holds the
+// user's address, which a deleted account must not leave behind longer
+// than its delivery takes (substr keeps the column's type in both
+// stores).
+const clearBody = `body = substr(body, 1, 0)`
+
+// MarkDelivered records delivery seq delivered at at and clears its body
+// (and asks the store to scrub its old copies).
 func (s Deliveries) MarkDelivered(ctx context.Context, seq int64, at time.Time) error {
-	return execOne(ctx, s.DB, nil, `UPDATE webhook_deliveries SET delivered_at = $2, last_attempt_at = $2, last_error = NULL WHERE seq = $1`, seq, at)
+	if err := execOne(ctx, s.DB, nil, `UPDATE webhook_deliveries SET delivered_at = $2, last_attempt_at = $2, last_error = NULL, `+clearBody+` WHERE seq = $1`, seq, at); err != nil {
+		return err
+	}
+	s.DB.Scrub()
+	return nil
 }
 
 // MarkFailed records a failed attempt (lastErr cut to 1000 bytes), due
-// again at next or given up.
+// again at next, or given up, its body cleared.
 func (s Deliveries) MarkFailed(ctx context.Context, seq int64, at time.Time, lastErr string, next time.Time, giveUp bool) error {
-	var failedAt *time.Time
+	query := `UPDATE webhook_deliveries SET last_attempt_at = $2, last_error = $3, next_attempt_at = $4 WHERE seq = $1`
 	if giveUp {
-		failedAt = &at
+		query = `UPDATE webhook_deliveries SET last_attempt_at = $2, last_error = $3, next_attempt_at = $4, failed_at = $2, ` + clearBody + ` WHERE seq = $1`
 	}
-	return execOne(ctx, s.DB, nil, `UPDATE webhook_deliveries SET last_attempt_at = $2, last_error = $3, next_attempt_at = $4, failed_at = $5 WHERE seq = $1`,
-		seq, at, storable.Text(lastErr, storable.MaxLastError), next, failedAt)
+	if err := execOne(ctx, s.DB, nil, query, seq, at, storable.Text(lastErr, storable.MaxLastError), next); err != nil {
+		return err
+	}
+	if giveUp {
+		s.DB.Scrub()
+	}
+	return nil
 }
 
 // OldestPending reads the creation time of the oldest pending delivery:
