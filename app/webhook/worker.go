@@ -86,9 +86,7 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-w.wake:
-			if !t.Stop() {
-				<-t.C
-			}
+			t.Stop() // no stale tick follows Stop (Go 1.23 timers)
 		}
 		n, limit, err := w.claim(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -198,3 +198,29 @@ func TestSlowEndpointHoldsUpNoOther(t *testing.T) {
 		t.Errorf("claims left out %v, want nothing, then the slow endpoint", busy)
 	}
 }
+
+// Run claims until it is stopped, then waits for the attempts in hand.
+func TestRunDeliversUntilStopped(t *testing.T) {
+	cfg := appwebhook.DefaultConfig()
+	cfg.PollInterval = time.Millisecond
+	f := newWorker(t, apptest.T0, cfg)
+	d := delivery(uuid.New(), 1, apptest.T0, 1)
+	first := f.deliveries.EXPECT().Claim(gomock.Any(), apptest.T0, cfg.Batch, cfg.Lease, gomock.Any()).Return([]appwebhook.Delivery{d}, nil)
+	f.deliveries.EXPECT().Claim(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).After(first).Return(nil, nil).AnyTimes()
+	f.sender.EXPECT().Send(gomock.Any(), gomock.Any())
+	marked := make(chan struct{})
+	f.deliveries.EXPECT().MarkDelivered(gomock.Any(), d.Seq, apptest.T0).DoAndReturn(func(context.Context, int64, time.Time) error {
+		close(marked)
+		return nil
+	})
+	f.observer.EXPECT().DeliveryResult(gomock.Any(), webhook.UserCreated, appwebhook.Delivered)
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		f.w.Run(ctx)
+		close(stopped)
+	}()
+	<-marked
+	cancel()
+	<-stopped
+}
