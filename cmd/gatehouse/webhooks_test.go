@@ -294,7 +294,7 @@ func TestWebhooksCommand(t *testing.T) {
 			Secret string `json:"secret"`
 		}
 		out := mustCLI(t, env, "webhooks", "create", "--json", "--url", "http://127.0.0.1:9/hooks", "--event", "user.deleted", "--event", "user.created")
-		if err := json.Unmarshal([]byte(out), &made); err != nil || !slices.Equal(made.Webhook.Events, []string{"user.deleted", "user.created"}) || len(made.Secret) != len("whsec_")+44 {
+		if err := json.Unmarshal([]byte(out), &made); err != nil || !slices.Equal(made.Webhook.Events, []string{"user.created", "user.deleted"}) || len(made.Secret) != len("whsec_")+44 {
 			t.Fatalf("create printed %s (%v)", out, err)
 		}
 

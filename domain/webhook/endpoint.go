@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -47,7 +48,7 @@ var ErrNotFound = &domain.Error{Kind: domain.KindNotFound, Code: "not_found", Me
 // NewEndpoint checks rawURL and events and returns the endpoint, or a
 // validation error naming each field at fault. The URL is absolute http
 // or https, without user information or fragment; events are known
-// types, at least one, each once.
+// types, at least one, each once, kept in the order Types lists them.
 func NewEndpoint(id uuid.UUID, rawURL string, events []Type, now time.Time) (Endpoint, error) {
 	var fields []domain.FieldError
 	u, fault := parseURL(rawURL)
@@ -58,7 +59,14 @@ func NewEndpoint(id uuid.UUID, rawURL string, events []Type, now time.Time) (End
 	if len(fields) > 0 {
 		return Endpoint{}, domain.Validation(fields...)
 	}
-	return Endpoint{ID: id, URL: u.String(), Events: slices.Clone(events), CreatedAt: now}, nil
+	return Endpoint{ID: id, URL: u.String(), Events: SortTypes(slices.Clone(events)), CreatedAt: now}, nil
+}
+
+// SortTypes sorts ts in the order Types lists them, in place, and returns
+// it.
+func SortTypes(ts []Type) []Type {
+	slices.SortFunc(ts, func(a, b Type) int { return cmp.Compare(slices.Index(Types, a), slices.Index(Types, b)) })
+	return ts
 }
 
 func parseURL(raw string) (*url.URL, string) {

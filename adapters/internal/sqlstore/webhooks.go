@@ -76,9 +76,7 @@ func (s Webhooks) List(ctx context.Context) ([]webhook.Endpoint, error) {
 		return nil, err
 	}
 	for i := range es {
-		slices.SortFunc(es[i].Events, func(a, b webhook.Type) int {
-			return cmp.Compare(slices.Index(webhook.Types, a), slices.Index(webhook.Types, b))
-		})
+		webhook.SortTypes(es[i].Events)
 	}
 	return es, nil
 }
