@@ -365,6 +365,10 @@ func TestWebhookReceiverExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		// A delivery that never comes must not hang the test: the script
+		// is stopped, and the line it did not print fails it.
+		stop := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
+		defer stop.Stop()
 		lines := bufio.NewScanner(stdout)
 		line := func(what string) map[string]string {
 			t.Helper()
