@@ -372,7 +372,7 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta
 		if err != nil {
 			return err
 		}
-		if on, err := Enabled(ctx, r.MFA, fresh.ID()); err != nil {
+		if on, err := app.MFAEnabled(ctx, r.MFA, fresh.ID()); err != nil {
 			return err
 		} else if !on {
 			return mfa.ErrNotEnabled
@@ -388,18 +388,6 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta
 	return codes, nil
 }
 
-// Enabled reports whether the user has a confirmed factor, as factors
-// reads it.
-func Enabled(ctx context.Context, factors app.MFARepository, userID uuid.UUID) (bool, error) {
-	f, err := factors.TOTP(ctx, userID)
-	if errors.Is(err, mfa.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	return f.Enabled(), nil
-}
-
 // enabledFactor reads the caller, or gives mfa.ErrNotEnabled when they
 // have no confirmed factor (checked again in the caller's transaction).
 func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MFARepository, id uuid.UUID) (*user.User, error) {
@@ -407,7 +395,7 @@ func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MF
 	if err != nil {
 		return nil, err
 	}
-	if on, err := Enabled(ctx, factors, u.ID()); err != nil {
+	if on, err := app.MFAEnabled(ctx, factors, u.ID()); err != nil {
 		return nil, err
 	} else if !on {
 		return nil, mfa.ErrNotEnabled
