@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -227,7 +228,10 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 		if err := upgradeSession(ctx, r, fresh.ID(), sessionID, now); err != nil {
 			return err
 		}
-		revoked, err := r.Sessions.RevokeAll(ctx, fresh.ID(), sessionID, now)
+		if err := app.Publish(ctx, r, h.d.IDs, now, fresh, webhook.UserMFAEnabled); err != nil {
+			return err
+		}
+		revoked, err := app.RevokeSessions(ctx, r, h.d.IDs, fresh, sessionID, now)
 		if err != nil {
 			return err
 		}
@@ -324,6 +328,9 @@ func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 			return err
 		} else if !on {
 			return mfa.ErrNotEnabled
+		}
+		if err := app.Publish(ctx, r, h.d.IDs, now, fresh, webhook.UserMFADisabled); err != nil {
+			return err
 		}
 		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFADisabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"by": "owner"}}, now); err != nil {
 			return err
