@@ -133,13 +133,14 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Tokens:   tokens,
 		Sealer:   sealer,
 		Clock:    clock,
+		IDs:      iDs,
 		Random:   reader,
 		Idle:     idleTimeout,
 		Grace:    refreshReuseGrace,
 		Observer: metricsObserver,
 	}
 	refresh := session.NewRefresh(refreshDeps)
-	revoke := session.NewRevoke(txManager, clock, idleTimeout)
+	revoke := session.NewRevoke(txManager, clock, idleTimeout, iDs)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
 	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
