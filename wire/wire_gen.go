@@ -75,7 +75,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		RequireVerified: requireVerifiedEmail,
 	}
 	register := account.NewRegister(registerDeps)
-	verifyEmail := account.NewVerifyEmail(txManager, hasher, guard, clock)
+	verifyEmail := account.NewVerifyEmail(txManager, hasher, guard, clock, iDs)
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
@@ -175,7 +175,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		TTL:    verificationTTL,
 	}
 	changeEmail := account.NewChangeEmail(changeEmailDeps)
-	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
+	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock, iDs)
 	issuer := ProvideIssuer(cfg, links)
 	startDeps := mfa.StartDeps{
 		Users:   userRepository,
