@@ -225,10 +225,9 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 // heard of the registration's user.created. Its links die first, then the
 // holder is read for change: a verification of it takes its link, then
 // the account, and taking them in the same order lets the two run one
-// after the other. A
-// verification committed meanwhile makes the holder an owner, which
-// stays; the move then fails on the unique address (user.ErrEmailTaken)
-// and rolls this back.
+// after the other. A verification committed meanwhile makes the holder an
+// owner, which stays; the move then fails on the unique address
+// (user.ErrEmailTaken) and rolls this back.
 func takeOverPending(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, email user.Email, now time.Time) (uuid.UUID, error) {
 	holder, err := r.Users.ByEmail(ctx, email)
 	if errors.Is(err, user.ErrNotFound) {

@@ -61,8 +61,9 @@ var errImportBatch = domain.InvalidRequest(domain.FieldError{Field: "users", Cod
 // One event per batch, not per user: every event appends to the audit
 // chain under its one lock, and an event per user would make that chain
 // the import's bottleneck and hold back every other audited write for
-// the whole import. The batch's event names its lines and counts. The
-// webhook events are one a created user, published in one call.
+// the whole import. The batch's event names its lines and counts. Its
+// webhook events, a user.created for each user it created, go out in one
+// call.
 func (h *Users) Import(ctx context.Context, a Actor, recs []ImportRecord) (ImportResult, error) {
 	if len(recs) > MaxImportBatch {
 		return ImportResult{}, errImportBatch
