@@ -68,22 +68,20 @@ func PublishCreated(ctx context.Context, r Repos, ids IDGenerator, now time.Time
 	return r.Events.Publish(ctx, events...)
 }
 
-// PublishSession records, in r's transaction, the event of type t
-// (webhook.SessionCreated or webhook.SessionRevoked) about session s of u;
-// about a grant, nothing (see told).
-func PublishSession(ctx context.Context, r Repos, ids IDGenerator, now time.Time, u *user.User, s *session.Session, t webhook.Type) error {
+// PublishCreatedSession records, in r's transaction, session.created
+// about session s of u, whose second factor the caller has just read
+// (a sign-in knows it: no read here on the login path); about a grant,
+// nothing (see told).
+func PublishCreatedSession(ctx context.Context, r Repos, ids IDGenerator, now time.Time, u *user.User, mfaEnabled bool, s *session.Session) error {
 	if !told(s) {
 		return nil
 	}
-	events, err := userEvents(ctx, r, ids, now, u, t)
-	if err != nil {
-		return err
-	}
-	return r.Events.Publish(ctx, events[0].WithSession(s.ID(), ""))
+	e := webhook.New(ids.NewID(), webhook.SessionCreated, u, mfaEnabled, now)
+	return r.Events.Publish(ctx, e.WithSession(s.ID(), ""))
 }
 
-// PublishRevoked is PublishSession of session.revoked about s, its user
-// read in r; a grant's is not read.
+// PublishRevoked records, in r's transaction, session.revoked about s,
+// its user and second factor read in r; a grant's is not read.
 func PublishRevoked(ctx context.Context, r Repos, ids IDGenerator, now time.Time, s *session.Session) error {
 	if !told(s) {
 		return nil
@@ -92,7 +90,11 @@ func PublishRevoked(ctx context.Context, r Repos, ids IDGenerator, now time.Time
 	if err != nil {
 		return err
 	}
-	return PublishSession(ctx, r, ids, now, u, s, webhook.SessionRevoked)
+	events, err := userEvents(ctx, r, ids, now, u, webhook.SessionRevoked)
+	if err != nil {
+		return err
+	}
+	return r.Events.Publish(ctx, events[0].WithSession(s.ID(), ""))
 }
 
 // told reports whether the session events tell of s. A grant (a client's

@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
-	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -160,7 +159,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
-		if err := app.PublishSession(ctx, r, h.d.IDs, now, fresh, s, webhook.SessionCreated); err != nil {
+		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, false, s); err != nil {
 			return err
 		}
 		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, u, now, in.Browser); err != nil {

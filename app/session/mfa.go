@@ -16,7 +16,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
-	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 )
 
 // LoginResult is what a right password gets: a started session (the
@@ -213,7 +212,7 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
-		if err := app.PublishSession(ctx, r, h.d.IDs, now, fresh, s, webhook.SessionCreated); err != nil {
+		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, true, s); err != nil {
 			return err
 		}
 		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now, in.Browser); err != nil {
