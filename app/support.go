@@ -93,15 +93,15 @@ func IssuePasswordLink(ctx context.Context, r Repos, rnd io.Reader, userID uuid.
 // address. Setting a password or moving the address kills them all.
 var AccountLinks = []token.Purpose{token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail}
 
-// RevokeAccess revokes every session of userID but keep, then kills every
-// account link of theirs: what setting a password or moving the address
-// does. It returns how many sessions it revoked.
-func RevokeAccess(ctx context.Context, r Repos, userID, keep uuid.UUID, now time.Time) (int, error) {
-	n, err := r.Sessions.RevokeAll(ctx, userID, keep, now)
+// RevokeAccess revokes every session of u but keep (RevokeSessions), then
+// kills every account link of theirs: what setting a password or moving
+// the address does. It returns how many sessions it revoked.
+func RevokeAccess(ctx context.Context, r Repos, ids IDGenerator, u *user.User, keep uuid.UUID, now time.Time) (int, error) {
+	n, err := RevokeSessions(ctx, r, ids, u, keep, now)
 	if err != nil {
 		return 0, err
 	}
-	_, err = r.Tokens.InvalidateUnused(ctx, userID, now, AccountLinks...)
+	_, err = r.Tokens.InvalidateUnused(ctx, u.ID(), now, AccountLinks...)
 	return n, err
 }
 

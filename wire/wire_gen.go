@@ -78,7 +78,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		RequireVerified: requireVerifiedEmail,
 	}
 	register := account.NewRegister(registerDeps)
-	verifyEmail := account.NewVerifyEmail(txManager, hasher, guard, clock)
+	verifyEmail := account.NewVerifyEmail(txManager, hasher, guard, clock, iDs)
 	oneTimeTokenRepository := repos.Tokens
 	userRepository := repos.Users
 	linkState := account.NewLinkState(oneTimeTokenRepository, userRepository, clock)
@@ -136,13 +136,14 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Tokens:   tokens,
 		Sealer:   sealer,
 		Clock:    clock,
+		IDs:      iDs,
 		Random:   reader,
 		Idle:     idleTimeout,
 		Grace:    refreshReuseGrace,
 		Observer: metricsObserver,
 	}
 	refresh := session.NewRefresh(refreshDeps)
-	revoke := session.NewRevoke(txManager, clock, idleTimeout)
+	revoke := session.NewRevoke(txManager, clock, idleTimeout, iDs)
 	logout := session.NewLogout(revoke)
 	sessionRepository := repos.Sessions
 	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
@@ -177,7 +178,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		TTL:    verificationTTL,
 	}
 	changeEmail := account.NewChangeEmail(changeEmailDeps)
-	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock)
+	confirmEmailChange := account.NewConfirmEmailChange(txManager, guard, clock, iDs)
 	issuer := ProvideIssuer(cfg, links)
 	startDeps := mfa.StartDeps{
 		Users:   userRepository,

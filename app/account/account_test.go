@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -197,6 +198,7 @@ func TestRegisterNewAddress(t *testing.T) {
 				return nil
 			})
 			v := f.expectVerification()
+			f.Repos.Published(apptest.Events(apptest.ID(1), webhook.UserCreated)).After(create)
 			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 				return e.Type == audit.Registered && e.UserID == created.ID() && e.IP == meta.IP && e.UserAgent == meta.UserAgent && e.At.Equal(apptest.T0)
 			}).After(create)
@@ -389,6 +391,7 @@ func TestRegisterMailLimitStillAnswersNil(t *testing.T) {
 			if c.existing == nil {
 				f.Seed()
 				f.Repos.Users.EXPECT().Create(gomock.Any(), gomock.Any()).Return(nil)
+				f.Repos.Published(apptest.Events(apptest.ID(1), webhook.UserCreated))
 				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 			} else {
 				f.Seed(c.existing)
@@ -485,7 +488,7 @@ type verifyFixture struct {
 
 func newVerify(t *testing.T) *verifyFixture {
 	f := &verifyFixture{Ports: apptest.NewPorts(t)}
-	f.h = account.NewVerifyEmail(f.Tx, f.Hasher, f.Guard, apptest.NewClock(apptest.T0))
+	f.h = account.NewVerifyEmail(f.Tx, f.Hasher, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	s, h := apptest.Secret(t, t.Name())
 	f.raw, f.hash = s.Reveal(), h
 	return f
@@ -526,9 +529,9 @@ func (f *verifyFixture) expectPasswordCheck(t *testing.T, res *apptest.TxResults
 
 // expectVerified expects the second transaction's writes for u: the token
 // marked used at the clock's now, the user saved verified with wantHash,
-// every other verification token invalidated after this one was used, and
-// the audit event.
-func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash string) {
+// every other verification token invalidated after this one was used, the
+// events (user.verified, and the others of events) and the audit event.
+func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash string, events ...webhook.Type) {
 	markUsed := f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, tk *token.OneTimeToken) error {
 		if tk.Hash() != f.hash || tk.UsedAt() == nil || !tk.UsedAt().Equal(apptest.T0) {
 			t.Errorf("MarkUsed of %x with UsedAt %v", tk.Hash(), tk.UsedAt())
@@ -544,6 +547,8 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 	// Other pending registrations die: only verification tokens, and
 	// after this one was marked used (MarkUsed refuses a used token).
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, apptest.Purposes(token.PurposeVerifyEmail)).Times(1).After(markUsed).Return(2, nil)
+	f.Repos.NoFactor(u.ID())
+	f.Repos.Published(apptest.Events(u.ID(), append(events, webhook.UserVerified)...))
 	appended := apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 		return e.Type == audit.EmailVerified && e.UserID == u.ID() && e.IP == meta.IP && e.UserAgent == meta.UserAgent && e.At.Equal(apptest.T0)
 	})
@@ -555,7 +560,7 @@ func (f *verifyFixture) expectVerified(t *testing.T, u *user.User, wantHash stri
 
 // The right password of the registration that sent the link verifies the
 // address, and that registration's password becomes the account's: the
-// sessions opened with the old one end.
+// sessions opened with the old one end. Applications hear of all three.
 func TestVerifyEmailWithTheRegistrationsPassword(t *testing.T) {
 	f := newVerify(t)
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
@@ -567,8 +572,9 @@ func TestVerifyEmailWithTheRegistrationsPassword(t *testing.T) {
 		f.Repos.Tokens.EXPECT().ByHashForChange(gomock.Any(), f.hash).DoAndReturn(f.verifyToken(registrationHash, nil)),
 		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil),
 	)...)
-	f.expectVerified(t, locked, registrationHash)
+	f.expectVerified(t, locked, registrationHash, webhook.UserPasswordChanged)
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Times(1).Return(1, nil)
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.SessionRevoked))
 
 	got, err := f.h.Handle(context.Background(), f.raw, verifyPassword, meta)
 	if err != nil {
@@ -894,6 +900,7 @@ func TestDeleteAccountNoticeIsQueuedAfterTheDeletion(t *testing.T) {
 			return e.Type == audit.AccountDeleted && e.UserID == u.ID()
 		}),
 	)
+	f.Repos.Published(apptest.Events(u.ID(), webhook.UserDeleted))
 	if err := h.Handle(context.Background(), u.ID(), goodPassword, appmfa.Proof{}, meta); err != nil {
 		t.Fatal(err)
 	}
@@ -971,7 +978,7 @@ func TestChangeEmailToATakenAddressOnlyNotifiesTheOwner(t *testing.T) {
 
 func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	secret, hash := apptest.Secret(t, "confirm")
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "new@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", false, true)
@@ -981,7 +988,11 @@ func TestConfirmEmailChangeSwitchesAndRevokesOtherSessions(t *testing.T) {
 	f.Repos.Tokens.EXPECT().MarkUsed(gomock.Any(), tok).Return(nil)
 	f.Seed(u)
 	f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
+	// The new address is proven: an account unverified before is
+	// verified now.
+	f.Repos.Published(apptest.Events(u.ID(), webhook.UserEmailChanged, webhook.UserVerified))
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), keep, apptest.T0).Return(2, nil)
+	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionRevoked))
 	apptest.ExpectLoginFailuresCleared(t.Errorf, f.RL, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0,
 		apptest.Purposes(token.PurposeResetPassword, token.PurposeInvite, token.PurposeVerifyEmail, token.PurposeChangeEmail)).Return(0, nil)
@@ -1051,7 +1062,7 @@ func TestChangeEmailToAPendingRegistration(t *testing.T) {
 // before the move, and says so in the audit.
 func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	secret, hash := apptest.Secret(t, "confirm")
 	tok, _ := token.IssueForEmailChange(hash, apptest.ID(100), "held@example.com", apptest.T0.Add(-time.Hour), verifyTTL)
 	u := storedUser("owner@example.com", true, true)
@@ -1069,6 +1080,13 @@ func TestConfirmEmailChangeDeletesAPendingRegistration(t *testing.T) {
 		f.Repos.Users.EXPECT().Delete(gomock.Any(), apptest.ID(200)).Return(nil),
 		f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
 	)
+	// Applications heard of the registration's user.created: they hear of
+	// its deletion. The mover was verified before: no user.verified; no
+	// session ended: no session.revoked.
+	f.Repos.Published(apptest.Events(apptest.ID(200), webhook.UserDeleted))
+	f.Repos.Published(apptest.Events(u.ID(), webhook.UserEmailChanged))
+	f.Repos.NoFactor(apptest.ID(200))
+	f.Repos.NoFactor(u.ID())
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(0, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), u.ID(), apptest.T0, gomock.Any()).Return(0, nil)
 	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
@@ -1099,7 +1117,7 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newSelf(t)
-			h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
+			h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 			secret, hash := apptest.Secret(t, "confirm")
 			owner := user.Rehydrate(apptest.ID(300), user.RehydrateEmail("owner@example.com"), "$argon2id$old", true, true,
 				apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
@@ -1127,7 +1145,7 @@ func TestConfirmEmailChangeKeepsAnOwner(t *testing.T) {
 
 func TestConfirmEmailChangeRefusesOtherLinks(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	secret, hash := apptest.Secret(t, "confirm")
 	reset, _ := token.Issue(hash, apptest.ID(100), token.PurposeResetPassword, apptest.T0, time.Hour)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
@@ -1164,7 +1182,7 @@ func TestChangeEmailToTheCurrentAddressChangesNothing(t *testing.T) {
 // A malformed confirmation token is refused before any transaction.
 func TestConfirmEmailChangeRefusesAMalformedTokenFirst(t *testing.T) {
 	f := newSelf(t)
-	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0))
+	h := account.NewConfirmEmailChange(f.Tx, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	if _, err := h.Handle(context.Background(), "nope", uuid.Nil, app.RequestMeta{}); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("malformed token: %v", err)
 	}

@@ -46,7 +46,7 @@ func (h *DeleteAccount) Handle(ctx context.Context, userID uuid.UUID, password s
 		if err != nil {
 			return err
 		}
-		if err := r.Users.Delete(ctx, fresh.ID()); err != nil {
+		if err := app.DeleteUser(ctx, r, h.ids, fresh, now); err != nil {
 			return err
 		}
 		// Queued after the deletion, which takes the user's mail with it.

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -152,11 +153,12 @@ type ConfirmEmailChange struct {
 	tx    app.TxManager
 	guard *limits.Guard
 	clock app.Clock
+	ids   app.IDGenerator
 }
 
 // NewConfirmEmailChange builds the use case.
-func NewConfirmEmailChange(tx app.TxManager, guard *limits.Guard, clock app.Clock) *ConfirmEmailChange {
-	return &ConfirmEmailChange{tx: tx, guard: guard, clock: clock}
+func NewConfirmEmailChange(tx app.TxManager, guard *limits.Guard, clock app.Clock, ids app.IDGenerator) *ConfirmEmailChange {
+	return &ConfirmEmailChange{tx: tx, guard: guard, clock: clock, ids: ids}
 }
 
 // Handle switches the address. keep is the caller's session when the
@@ -180,12 +182,17 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 			return domain.ErrInvalidToken
 		}
 		detail := map[string]string{"old_email": old.String(), "new_email": newEmail.String()}
-		pending, err := takeOverPending(ctx, r, u, newEmail, now)
+		pending, err := takeOverPending(ctx, r, h.ids, u, newEmail, now)
 		if err != nil {
 			return err
 		}
 		if pending != uuid.Nil {
 			detail["pending_registration_deleted"] = pending.String()
+		}
+		events := []webhook.Type{webhook.UserEmailChanged}
+		if !u.Verified() {
+			// The link reached the new address: it is verified by that.
+			events = append(events, webhook.UserVerified)
 		}
 		if err := u.ChangeEmail(newEmail, now); err != nil {
 			return err
@@ -193,7 +200,10 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
 		}
-		n, err := app.RevokeAccess(ctx, r, u.ID(), keep, now)
+		if err := app.Publish(ctx, r, h.ids, now, u, events...); err != nil {
+			return err
+		}
+		n, err := app.RevokeAccess(ctx, r, h.ids, u, keep, now)
 		if err != nil {
 			return err
 		}
@@ -211,13 +221,14 @@ func (h *ConfirmEmailChange) Handle(ctx context.Context, raw string, keep uuid.U
 
 // takeOverPending deletes the pending registration that holds email, if
 // one does, so that u can move there, and returns its id (uuid.Nil when
-// none was deleted). Its links die first, then the holder is read for
-// change: a verification of it takes its link, then the account, and
-// taking them in the same order lets the two run one after the other. A
-// verification committed meanwhile makes the holder an owner, which
-// stays; the move then fails on the unique address (user.ErrEmailTaken)
-// and rolls this back.
-func takeOverPending(ctx context.Context, r app.Repos, u *user.User, email user.Email, now time.Time) (uuid.UUID, error) {
+// none was deleted). The deletion publishes user.deleted: applications
+// heard of the registration's user.created. Its links die first, then the
+// holder is read for change: a verification of it takes its link, then
+// the account, and taking them in the same order lets the two run one
+// after the other. A verification committed meanwhile makes the holder an
+// owner, which stays; the move then fails on the unique address
+// (user.ErrEmailTaken) and rolls this back.
+func takeOverPending(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, email user.Email, now time.Time) (uuid.UUID, error) {
 	holder, err := r.Users.ByEmail(ctx, email)
 	if errors.Is(err, user.ErrNotFound) {
 		return uuid.Nil, nil
@@ -238,7 +249,7 @@ func takeOverPending(ctx context.Context, r app.Repos, u *user.User, email user.
 	if !holder.PendingRegistration() || holder.Email() != email {
 		return uuid.Nil, nil
 	}
-	if err := r.Users.Delete(ctx, holder.ID()); err != nil {
+	if err := app.DeleteUser(ctx, r, ids, holder, now); err != nil {
 		return uuid.Nil, err
 	}
 	return holder.ID(), nil

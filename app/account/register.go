@@ -112,6 +112,9 @@ func (h *Register) register(ctx context.Context, r app.Repos, email user.Email, 
 				return err
 			}
 		}
+		if err := app.PublishCreated(ctx, r, h.d.IDs, now, u); err != nil {
+			return err
+		}
 		return r.Audit.Append(ctx, meta.Event(audit.Registered, u.ID(), now, nil))
 	case err != nil:
 		return err

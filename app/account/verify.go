@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -29,6 +30,7 @@ type VerifyEmail struct {
 	hasher app.PasswordHasher
 	guard  *limits.Guard
 	clock  app.Clock
+	ids    app.IDGenerator
 }
 
 // ErrNotThisRegistration is the answer to a live verification link with a
@@ -41,8 +43,8 @@ var ErrNotThisRegistration = fmt.Errorf("%w (%w)", domain.ErrInvalidToken, errNo
 var errNotThisPassword = errors.New("not the password of the registration that sent the link")
 
 // NewVerifyEmail builds the use case.
-func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, guard *limits.Guard, clock app.Clock) *VerifyEmail {
-	return &VerifyEmail{tx: tx, hasher: hasher, guard: guard, clock: clock}
+func NewVerifyEmail(tx app.TxManager, hasher app.PasswordHasher, guard *limits.Guard, clock app.Clock, ids app.IDGenerator) *VerifyEmail {
+	return &VerifyEmail{tx: tx, hasher: hasher, guard: guard, clock: clock, ids: ids}
 }
 
 // Handle verifies and returns the verified user. The password is checked
@@ -92,16 +94,14 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app
 		if err := r.Tokens.MarkUsed(ctx, t); err != nil {
 			return err
 		}
-		if expected != u.PasswordHash() {
-			// This registration's password becomes the account's; an
-			// unverified account has no sessions to keep, but any it
-			// has belong to the old password.
+		events := []webhook.Type{webhook.UserVerified}
+		replaced := expected != u.PasswordHash()
+		if replaced {
+			// This registration's password becomes the account's.
 			if err := u.SetPasswordHash(expected, now); err != nil {
 				return err
 			}
-			if _, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
-				return err
-			}
+			events = append(events, webhook.UserPasswordChanged)
 		}
 		u.VerifyEmail(now)
 		if err := r.Users.Update(ctx, u); err != nil {
@@ -110,6 +110,16 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app
 		// Every other pending registration dies.
 		if _, err := r.Tokens.InvalidateUnused(ctx, u.ID(), now, token.PurposeVerifyEmail); err != nil {
 			return err
+		}
+		if err := app.Publish(ctx, r, h.ids, now, u, events...); err != nil {
+			return err
+		}
+		if replaced {
+			// An unverified account has no sessions to keep, but any it
+			// has belong to the old password.
+			if _, err := app.RevokeSessions(ctx, r, h.ids, u, uuid.Nil, now); err != nil {
+				return err
+			}
 		}
 		return r.Audit.Append(ctx, meta.Event(audit.EmailVerified, u.ID(), now, nil))
 	})

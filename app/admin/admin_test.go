@@ -15,8 +15,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -122,6 +124,7 @@ func TestCreateWithoutPasswordInvites(t *testing.T) {
 		created = u
 		return nil
 	})
+	f.Repos.Published(apptest.Events(apptest.ID(1), webhook.UserCreated))
 	// An invitation is its own purpose: issuing one replaces only earlier
 	// invitations, and a reset never replaces it.
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), apptest.T0, apptest.Purposes(token.PurposeInvite)).Return(0, nil)
@@ -193,6 +196,9 @@ func TestDisableRevokesEverySessionInTheSameTransaction(t *testing.T) {
 		}
 		return nil
 	})
+	// The sessions the store revoked at once: one event naming the user.
+	f.Repos.Published(apptest.Events(u.ID(), webhook.UserDisabled))
+	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionRevoked))
 	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserUpdated, u.ID(), func(e audit.Event) {
 		if e.Detail["disabled"] != "true" || e.Detail["sessions_revoked"] != "3" {
 			t.Errorf("detail %v", e.Detail)
@@ -202,6 +208,61 @@ func TestDisableRevokesEverySessionInTheSameTransaction(t *testing.T) {
 	v, err := f.h.Update(context.Background(), actor, u.ID(), admin.Patch{Disabled: &yes})
 	if err != nil || v.User.Active() {
 		t.Fatalf("Update = %+v, %v", v, err)
+	}
+}
+
+// Disabling and enabling publish user.disabled and user.enabled only when
+// the account changes; disabling publishes session.revoked only when it
+// ended sessions.
+func TestDisableAndEnablePublishWhatChanged(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		active, patch bool // patch: disabled
+		revoked       int
+		want          []webhook.Type
+	}{
+		{"disable an active account", true, true, 0, []webhook.Type{webhook.UserDisabled}},
+		{"disable a disabled account", false, true, 0, nil},
+		{"enable a disabled account", false, false, 0, []webhook.Type{webhook.UserEnabled}},
+		{"enable an active account", true, false, 0, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newUsers(t)
+			f.expectViews()
+			u := stored(9, c.active)
+			f.Seed(u)
+			apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
+			if c.patch {
+				f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(c.revoked, nil)
+			}
+			f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil)
+			if c.want != nil {
+				f.Repos.Published(apptest.Events(u.ID(), c.want...))
+			}
+			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+			if _, err := f.h.Update(context.Background(), actor, u.ID(), admin.Patch{Disabled: &c.patch}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Revoking an account's sessions publishes one session.revoked naming the
+// user when it ended any, and nothing when there were none.
+func TestRevokeSessionsPublishesWhenAnyEnded(t *testing.T) {
+	for _, n := range []int{2, 0} {
+		f := newUsers(t)
+		u := stored(3, true)
+		f.Seed(u)
+		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
+		f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), u.ID(), uuid.Nil, apptest.T0).Return(n, nil)
+		if n > 0 {
+			f.Repos.Published(apptest.Events(u.ID(), webhook.SessionRevoked))
+		}
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminSessionsRevoked, u.ID(), nil))
+		if got, err := f.h.RevokeSessions(context.Background(), actor, u.ID()); err != nil || got != n {
+			t.Fatalf("RevokeSessions = %d, %v; want %d", got, err, n)
+		}
 	}
 }
 
@@ -232,6 +293,9 @@ func TestUpdateTurnsMFAOff(t *testing.T) {
 				}),
 				f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.MFADisabled, u.ID(), nil)),
 			)
+		}
+		if wasOn {
+			f.Repos.Published(apptest.Events(u.ID(), webhook.UserMFADisabled))
 		}
 		calls = append(calls,
 			f.Repos.Users.EXPECT().Update(gomock.Any(), u).Return(nil),
@@ -271,11 +335,18 @@ func TestDeleteKeepsTheAuditTrail(t *testing.T) {
 	f := newUsers(t)
 	u := stored(4, true)
 	f.Seed(u)
+	at := apptest.T0.Add(-time.Hour)
+	f.SeedTOTP(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), at, &at, nil))
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
 	gomock.InOrder(
-		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).Return(nil),
+		f.Repos.Users.EXPECT().Delete(gomock.Any(), u.ID()).DoAndReturn(func(context.Context, uuid.UUID) error {
+			f.Repos.Store.ForgetTOTP(u.ID()) // it goes with the user
+			return nil
+		}),
 		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserDeleted, u.ID(), nil)),
 	)
+	// The user as it was before: with its second factor.
+	f.Repos.Published(apptest.Events(u.ID(), webhook.UserDeleted).MFA())
 	if err := f.h.Delete(context.Background(), actor, u.ID()); err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,9 @@ var errImportBatch = domain.InvalidRequest(domain.FieldError{Field: "users", Cod
 // One event per batch, not per user: every event appends to the audit
 // chain under its one lock, and an event per user would make that chain
 // the import's bottleneck and hold back every other audited write for
-// the whole import. The batch's event names its lines and counts.
+// the whole import. The batch's event names its lines and counts. Its
+// webhook events, a user.created for each user it created, go out in one
+// call.
 func (h *Users) Import(ctx context.Context, a Actor, recs []ImportRecord) (ImportResult, error) {
 	if len(recs) > MaxImportBatch {
 		return ImportResult{}, errImportBatch
@@ -86,7 +88,11 @@ func (h *Users) Import(ctx context.Context, a Actor, recs []ImportRecord) (Impor
 			return err
 		}
 		res.Created, res.Skipped = len(ids), len(us)-len(ids)
-		return r.Audit.Append(ctx, a.event(audit.AdminUsersImported, uuid.Nil, h.d.Clock.Now(), map[string]string{
+		at := h.d.Clock.Now()
+		if err := h.publishCreated(ctx, r, us, ids, at); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, a.event(audit.AdminUsersImported, uuid.Nil, at, map[string]string{
 			"created": strconv.Itoa(res.Created), "skipped": strconv.Itoa(res.Skipped), "failed": strconv.Itoa(len(res.Failures)),
 			"first_line": strconv.Itoa(recs[0].Line), "last_line": strconv.Itoa(recs[len(recs)-1].Line),
 		}))
@@ -95,6 +101,25 @@ func (h *Users) Import(ctx context.Context, a Actor, recs []ImportRecord) (Impor
 		return ImportResult{}, err
 	}
 	return res, nil
+}
+
+// publishCreated publishes user.created for each of us whose id is in
+// created, in one call for the batch (none when it created none).
+func (h *Users) publishCreated(ctx context.Context, r app.Repos, us []*user.User, created []uuid.UUID, now time.Time) error {
+	if len(created) == 0 {
+		return nil
+	}
+	made := make(map[uuid.UUID]bool, len(created))
+	for _, id := range created {
+		made[id] = true
+	}
+	news := make([]*user.User, 0, len(created))
+	for _, u := range us {
+		if made[u.ID()] {
+			news = append(news, u)
+		}
+	}
+	return app.PublishCreated(ctx, r, h.d.IDs, now, news...)
 }
 
 var errCreatedInFuture = domain.Validation(domain.FieldError{Field: "created_at", Code: "in_future", Message: "The creation time is in the future."})

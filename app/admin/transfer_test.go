@@ -3,6 +3,8 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -31,6 +34,7 @@ func TestCreateWithAPasswordHashStoresItAsItIs(t *testing.T) {
 		created = u
 		return nil
 	})
+	f.Repos.Published(apptest.Events(apptest.ID(1), webhook.UserCreated))
 	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUserCreated, apptest.ID(1), func(e audit.Event) {
 		if e.Detail["password_hash_imported"] != "true" || e.Detail["invited"] != "false" {
 			t.Errorf("audit detail %v, want an imported hash and no invitation", e.Detail)
@@ -79,6 +83,20 @@ func TestImportBatch(t *testing.T) {
 		}
 		return []uuid.UUID{us[0].ID(), us[2].ID()}, nil // the second one's address was taken
 	})
+	// One call for the batch: a user.created for each user it created.
+	f.Repos.Events.EXPECT().Publish(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, es ...webhook.Event) error {
+		var got []string
+		for _, e := range es {
+			if e.Type != webhook.UserCreated || e.UserID.String() != e.Data.User.ID || !e.At.Equal(apptest.T0) || e.Data.User.MFAEnabled || e.Data.Session != nil {
+				t.Errorf("event %+v, want a user.created at T0", e)
+			}
+			got = append(got, e.Data.User.Email)
+		}
+		if !slices.Equal(got, []string{"a@example.com", "f@example.com"}) || es[0].ID == es[1].ID {
+			t.Errorf("published user.created of %v (ids %s, %s), want the created a@ and f@ with ids of their own", got, es[0].ID, es[1].ID)
+		}
+		return nil
+	})
 	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(actorEvent(t, audit.AdminUsersImported, uuid.Nil, func(e audit.Event) {
 		want := map[string]string{"created": "2", "skipped": "1", "failed": "4", "first_line": "1", "last_line": "7"}
 		for k, v := range want {
@@ -105,6 +123,50 @@ func TestImportBatch(t *testing.T) {
 	for i, line := range []int{3, 4, 5, 6} {
 		if res.Failures[i].Line != line || res.Failures[i].Err == nil {
 			t.Errorf("failure %d = %+v, want line %d with its reason", i, res.Failures[i], line)
+		}
+	}
+}
+
+// A full batch publishes its user.created events in one call, one event a
+// created user; a batch that creates nobody publishes nothing (strict
+// mock).
+func TestImportPublishesOneCallForTheBatch(t *testing.T) {
+	for _, created := range []bool{true, false} {
+		f := newUsers(t)
+		recs := make([]admin.ImportRecord, admin.MaxImportBatch)
+		for i := range recs {
+			recs[i] = admin.ImportRecord{Line: i + 1, Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: bcryptHash}
+		}
+		f.hashes.EXPECT().CheckImported(bcryptHash).Return(nil).Times(len(recs))
+		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+		var want []uuid.UUID
+		f.Repos.Users.EXPECT().CreateMissing(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, us []*user.User) ([]uuid.UUID, error) {
+			for _, u := range us {
+				if created {
+					want = append(want, u.ID())
+				}
+			}
+			return want, nil
+		})
+		if created {
+			f.Repos.Events.EXPECT().Publish(gomock.Any(), gomock.Any()).Times(1).DoAndReturn(func(_ context.Context, es ...webhook.Event) error {
+				got := make([]uuid.UUID, len(es))
+				for i, e := range es {
+					if e.Type != webhook.UserCreated {
+						t.Errorf("event %d is %s, want user.created", i, e.Type)
+					}
+					got[i] = e.UserID
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("published %d events, want one for each of the %d created users", len(got), len(want))
+				}
+				return nil
+			})
+		}
+		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
+		res, err := f.h.Import(context.Background(), actor, recs)
+		if err != nil || res.Created != len(want) {
+			t.Fatalf("Import = %+v, %v", res.Created, err)
 		}
 	}
 }

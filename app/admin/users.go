@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -199,6 +200,11 @@ func (h *Users) Create(ctx context.Context, a Actor, in CreateInput) (UserView, 
 		if err := r.Users.Create(ctx, u); err != nil {
 			return err
 		}
+		// Created verified or not, as user.created shows: no
+		// user.verified besides.
+		if err := app.PublishCreated(ctx, r, h.d.IDs, now, u); err != nil {
+			return err
+		}
 		if invite {
 			secret, err := app.IssuePasswordLink(ctx, r, h.d.Random, u.ID(), token.PurposeInvite, now, h.invite)
 			if err != nil {
@@ -275,23 +281,29 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 			return err
 		}
 		detail := map[string]string{}
+		// The events of what changed: a field set to what it was already
+		// publishes nothing.
+		var events []webhook.Type
 		if p.Disabled != nil {
 			detail["disabled"] = strconv.FormatBool(*p.Disabled)
 			if *p.Disabled {
-				u.Deactivate(now)
-				n, err := r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now)
-				if err != nil {
-					return err
+				if u.Active() {
+					events = append(events, webhook.UserDisabled)
 				}
-				detail["sessions_revoked"] = strconv.Itoa(n)
+				u.Deactivate(now)
 			} else {
+				if !u.Active() {
+					events = append(events, webhook.UserEnabled)
+				}
 				u.Activate(now)
 			}
 		}
 		if p.EmailVerified != nil {
 			detail["email_verified"] = strconv.FormatBool(*p.EmailVerified)
 			if *p.EmailVerified {
-				verified = !u.Verified()
+				if verified = !u.Verified(); verified {
+					events = append(events, webhook.UserVerified)
+				}
 				u.VerifyEmail(now)
 			} else {
 				u.UnverifyEmail(now)
@@ -305,6 +317,7 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 				return err
 			}
 			if on {
+				events = append(events, webhook.UserMFADisabled)
 				detail["mfa_disabled"] = "true"
 				err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFADisabled, To: u.Email().String(), UserID: u.ID(), Data: map[string]string{"by": "operator"}}, now)
 				if err != nil {
@@ -320,6 +333,16 @@ func (h *Users) Update(ctx context.Context, a Actor, id uuid.UUID, p Patch) (Use
 		}
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
+		}
+		if err := app.Publish(ctx, r, h.d.IDs, now, u, events...); err != nil {
+			return err
+		}
+		if p.Disabled != nil && *p.Disabled {
+			n, err := app.RevokeSessions(ctx, r, h.d.IDs, u, uuid.Nil, now)
+			if err != nil {
+				return err
+			}
+			detail["sessions_revoked"] = strconv.Itoa(n)
 		}
 		return r.Audit.Append(ctx, a.event(audit.AdminUserUpdated, u.ID(), now, detail))
 	})
@@ -348,7 +371,7 @@ func (h *Users) Delete(ctx context.Context, a Actor, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
-		if err := r.Users.Delete(ctx, u.ID()); err != nil {
+		if err := app.DeleteUser(ctx, r, h.d.IDs, u, now); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, a.event(audit.AdminUserDeleted, u.ID(), now, map[string]string{"email": u.Email().String()}))
@@ -364,7 +387,7 @@ func (h *Users) RevokeSessions(ctx context.Context, a Actor, id uuid.UUID) (int,
 		if err != nil {
 			return err
 		}
-		if n, err = r.Sessions.RevokeAll(ctx, u.ID(), uuid.Nil, now); err != nil {
+		if n, err = app.RevokeSessions(ctx, r, h.d.IDs, u, uuid.Nil, now); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, a.event(audit.AdminSessionsRevoked, u.ID(), now, map[string]string{"sessions_revoked": strconv.Itoa(n)}))

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -250,8 +251,9 @@ var sessionID = apptest.ID(50)
 // A code of the step before now confirms: that step is recorded as used,
 // ten recovery codes are stored by hash (the ones shown), the confirming
 // session is upgraded to amr ["pwd", "otp"] at now, every other session of
-// the user is revoked, the owner is mailed, the event audited, and the
-// second-factor counters cleared.
+// the user is revoked, user.mfa_enabled (showing it on) and one
+// session.revoked for the others are published, the owner is mailed, the
+// event audited, and the second-factor counters cleared.
 func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	f := newFixture(t)
 	f.signedIn(f.factor(false))
@@ -260,7 +262,11 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	var stored []token.Hash
 	gomock.InOrder(
-		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).Return(true, nil),
+		f.Repos.MFA.EXPECT().ConfirmTOTP(gomock.Any(), f.u.ID(), sealedSecret, apptest.T0, mfa.Step(apptest.T0)-1).DoAndReturn(
+			func(context.Context, uuid.UUID, []byte, time.Time, int64) (bool, error) {
+				f.SeedTOTP(f.factor(true))
+				return true, nil
+			}),
 		f.Repos.MFA.EXPECT().ReplaceRecoveryCodes(gomock.Any(), f.u.ID(), gomock.Any(), apptest.T0).DoAndReturn(func(_ context.Context, _ uuid.UUID, h []token.Hash, _ time.Time) error {
 			stored = h
 			return nil
@@ -282,6 +288,9 @@ func TestConfirmEnablesAndShowsTheRecoveryCodesOnce(t *testing.T) {
 		}),
 		f.expectSuccess(),
 	)
+	// Both show MFA on: published after the confirmation.
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.UserMFAEnabled).MFA())
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionRevoked).MFA())
 	codes, err := f.newConfirm().Handle(context.Background(), f.u.ID(), sessionID, " "+codeAt(-1)+" ", meta)
 	if err != nil {
 		t.Fatal(err)
@@ -419,11 +428,15 @@ func (f *fixture) expectCodeUsed(t *testing.T, d int64, h *token.Hash) {
 	gomock.InOrder(calls...)
 }
 
-// expectDisabled expects the factor deleted, the owner mailed and the
-// event audited with what stepped the request up.
+// expectDisabled expects the factor deleted, user.mfa_disabled (showing
+// it off) published, the owner mailed and the event audited with what
+// stepped the request up.
 func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
 	gomock.InOrder(
-		f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).Return(true, nil),
+		f.Repos.MFA.EXPECT().DeleteTOTP(gomock.Any(), f.u.ID()).DoAndReturn(func(context.Context, uuid.UUID) (bool, error) {
+			f.Repos.Store.ForgetTOTP(f.u.ID())
+			return true, nil
+		}),
 		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
 			return m.Kind == app.MailMFADisabled && m.To == "owner@example.com" && m.Data["by"] == "owner"
 		}),
@@ -431,6 +444,8 @@ func (f *fixture) expectDisabled(t *testing.T, method mfa.Method) {
 			return e.Type == audit.MFADisabled && e.Detail["method"] == string(method)
 		}),
 	)
+	// Shows MFA off: published after the deletion.
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.UserMFADisabled))
 }
 
 func TestDisableWithPasswordAndCode(t *testing.T) {

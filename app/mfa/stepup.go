@@ -61,7 +61,7 @@ func NewStepUp(factors app.MFARepository, tx app.TxManager, verifier *Verifier, 
 // ProvedBySession, the method of the code, or "" for an account without
 // MFA.
 func (s *StepUp) Require(ctx context.Context, u *user.User, p Proof, recovery bool, during string, meta app.RequestMeta) (mfa.Method, error) {
-	if on, err := Enabled(ctx, s.factors, u.ID()); err != nil || !on {
+	if on, err := app.MFAEnabled(ctx, s.factors, u.ID()); err != nil || !on {
 		return "", err
 	}
 	if p.Code == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -227,7 +228,10 @@ func (h *Confirm) Handle(ctx context.Context, userID, sessionID uuid.UUID, code 
 		if err := upgradeSession(ctx, r, fresh.ID(), sessionID, now); err != nil {
 			return err
 		}
-		revoked, err := r.Sessions.RevokeAll(ctx, fresh.ID(), sessionID, now)
+		if err := app.Publish(ctx, r, h.d.IDs, now, fresh, webhook.UserMFAEnabled); err != nil {
+			return err
+		}
+		revoked, err := app.RevokeSessions(ctx, r, h.d.IDs, fresh, sessionID, now)
 		if err != nil {
 			return err
 		}
@@ -325,6 +329,9 @@ func (h *Disable) Handle(ctx context.Context, in DisableInput) error {
 		} else if !on {
 			return mfa.ErrNotEnabled
 		}
+		if err := app.Publish(ctx, r, h.d.IDs, now, fresh, webhook.UserMFADisabled); err != nil {
+			return err
+		}
 		if err := r.Outbox.Enqueue(ctx, app.OutboundMail{ID: h.d.IDs.NewID(), Kind: app.MailMFADisabled, To: fresh.Email().String(), UserID: fresh.ID(), Data: map[string]string{"by": "owner"}}, now); err != nil {
 			return err
 		}
@@ -372,7 +379,7 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta
 		if err != nil {
 			return err
 		}
-		if on, err := Enabled(ctx, r.MFA, fresh.ID()); err != nil {
+		if on, err := app.MFAEnabled(ctx, r.MFA, fresh.ID()); err != nil {
 			return err
 		} else if !on {
 			return mfa.ErrNotEnabled
@@ -388,18 +395,6 @@ func (h *Regenerate) Handle(ctx context.Context, userID uuid.UUID, p Proof, meta
 	return codes, nil
 }
 
-// Enabled reports whether the user has a confirmed factor, as factors
-// reads it.
-func Enabled(ctx context.Context, factors app.MFARepository, userID uuid.UUID) (bool, error) {
-	f, err := factors.TOTP(ctx, userID)
-	if errors.Is(err, mfa.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	return f.Enabled(), nil
-}
-
 // enabledFactor reads the caller, or gives mfa.ErrNotEnabled when they
 // have no confirmed factor (checked again in the caller's transaction).
 func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MFARepository, id uuid.UUID) (*user.User, error) {
@@ -407,7 +402,7 @@ func enabledFactor(ctx context.Context, users app.UserRepository, factors app.MF
 	if err != nil {
 		return nil, err
 	}
-	if on, err := Enabled(ctx, factors, u.ID()); err != nil {
+	if on, err := app.MFAEnabled(ctx, factors, u.ID()); err != nil {
 		return nil, err
 	} else if !on {
 		return nil, mfa.ErrNotEnabled

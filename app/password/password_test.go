@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -58,6 +59,7 @@ func newReset(t *testing.T) *resetFixture {
 	f.h = password.NewReset(f.Tx, f.Hasher, policy, f.Guard, apptest.NewClock(apptest.T0), &apptest.IDs{})
 	s, h := apptest.Secret(t, t.Name())
 	f.raw, f.hash = s.Reveal(), h
+	f.Repos.NoFactor(apptest.ID(100))
 	return f
 }
 
@@ -115,7 +117,9 @@ func TestResetHappyPath(t *testing.T) {
 		// it goes, the (account, IP) pairs and the lockout, after the commit.
 		pairs, account,
 	)
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.UserPasswordChanged, webhook.UserVerified))
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(3, nil)
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.SessionRevoked))
 	expectLinksInvalidated(f.Repos)
 	apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
 		return m.Kind == app.MailPasswordChanged && m.To == "walter.white@example.com" && m.UserID == apptest.ID(100)
@@ -135,7 +139,8 @@ func TestResetHappyPath(t *testing.T) {
 // it verifies the address, kills every other link (a reset requested
 // since included), clears the failures counted under the address, and
 // sends no "password changed" notice (strict mock: no Enqueue); the audit
-// says it was an invitation.
+// says it was an invitation. Applications hear user.password_changed and
+// user.verified; with no session to end, no session.revoked.
 func TestResetAcceptsInvitation(t *testing.T) {
 	f := newReset(t)
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 2)
@@ -154,6 +159,7 @@ func TestResetAcceptsInvitation(t *testing.T) {
 	locked := storedUser(false)
 	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(locked, nil)
 	f.Repos.Users.EXPECT().Update(gomock.Any(), locked).Return(nil)
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.UserPasswordChanged, webhook.UserVerified))
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), uuid.Nil, apptest.T0).Return(0, nil)
 	expectLinksInvalidated(f.Repos)
 	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
@@ -189,6 +195,8 @@ func TestResetFirstLookDoesNotUseTheToken(t *testing.T) {
 	)
 	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(100)).Return(storedUser(true), nil)
 	f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	// Verified before: no user.verified.
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.UserPasswordChanged))
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
 	expectLinksInvalidated(f.Repos)
 	f.Repos.Outbox.EXPECT().Enqueue(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
@@ -206,6 +214,8 @@ func TestResetInvalidationFailureRollsBack(t *testing.T) {
 	f := newReset(t)
 	res := f.expectUsedUnderLock(storedUser(true))
 	f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).Return(nil)
+	// Published in the transaction that rolls back: it goes with it.
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.UserPasswordChanged))
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
 	f.Repos.Tokens.EXPECT().InvalidateUnused(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(0, domain.Unavailable(errors.New("x")))
 	// Strict mocks: no mail, no audit, no lockout reset.
@@ -579,7 +589,10 @@ func TestChangeSuccessKeepsCurrentSession(t *testing.T) {
 			return nil
 		}),
 	)
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.UserPasswordChanged))
 	f.Repos.Sessions.EXPECT().RevokeAll(gomock.Any(), apptest.ID(100), apptest.ID(50), apptest.T0).Return(2, nil)
+	// The other sessions, revoked at once: one event naming the user.
+	f.Repos.Published(apptest.Events(apptest.ID(100), webhook.SessionRevoked))
 	expectLinksInvalidated(f.Repos)
 	apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
 		return m.Kind == app.MailPasswordChanged && m.To == "walter.white@example.com" && m.UserID == apptest.ID(100)

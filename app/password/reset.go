@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -92,7 +93,11 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
 		}
-		set := passwordSet{event: audit.PasswordReset, notify: purpose == token.PurposeResetPassword}
+		// An invitation's first password publishes user.password_changed
+		// as a reset does: the account's password is set, and the event
+		// tells applications the invitation was accepted. Only the notice
+		// is left out, there being nothing to warn of.
+		set := passwordSet{event: audit.PasswordReset, notify: purpose == token.PurposeResetPassword, verified: verified}
 		if purpose == token.PurposeInvite {
 			set.detail = map[string]string{"via": "invitation"}
 		}
@@ -114,11 +119,13 @@ func (h *Reset) Handle(ctx context.Context, raw, newPassword string, meta app.Re
 }
 
 // passwordSet says how recordPasswordSet records a new password: the audit
-// event and its extra detail, and whether the owner gets the notice.
+// event and its extra detail, whether the owner gets the notice, and
+// whether setting it verified the address too.
 type passwordSet struct {
-	event  audit.Type
-	detail map[string]string
-	notify bool
+	event    audit.Type
+	detail   map[string]string
+	notify   bool
+	verified bool
 }
 
 // afterPasswordSet is recordPasswordSet of event with the notice.
@@ -126,14 +133,23 @@ func afterPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *
 	return recordPasswordSet(ctx, r, ids, u, keep, passwordSet{event: event, notify: true}, meta, now)
 }
 
-// recordPasswordSet revokes the user's sessions but keep, invalidates every
-// outstanding reset, invitation, verification and email-change link of the
-// user (a link mailed before must not set or verify a password, or move
-// the account, after this one: a change asked for from a stolen session
-// dies with the owner's reset), audits the event and, when set.notify,
-// enqueues the "password changed" notice to the stored address.
+// recordPasswordSet publishes user.password_changed (and user.verified
+// when set.verified), revokes the user's sessions but keep, invalidates
+// every outstanding reset, invitation, verification and email-change link
+// of the user (a link mailed before must not set or verify a password, or
+// move the account, after this one: a change asked for from a stolen
+// session dies with the owner's reset), audits the event and, when
+// set.notify, enqueues the "password changed" notice to the stored
+// address.
 func recordPasswordSet(ctx context.Context, r app.Repos, ids app.IDGenerator, u *user.User, keep uuid.UUID, set passwordSet, meta app.RequestMeta, now time.Time) error {
-	n, err := app.RevokeAccess(ctx, r, u.ID(), keep, now)
+	events := []webhook.Type{webhook.UserPasswordChanged}
+	if set.verified {
+		events = append(events, webhook.UserVerified)
+	}
+	if err := app.Publish(ctx, r, ids, now, u, events...); err != nil {
+		return err
+	}
+	n, err := app.RevokeAccess(ctx, r, ids, u, keep, now)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -53,6 +54,8 @@ func TestBrowserLoginGetsASessionSecretNotTokens(t *testing.T) {
 			return nil
 		}),
 	)
+	// A browser session is a session the events tell of.
+	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() }))
 	input := in("owner@example.com", password)
 	input.Browser = true
 	got, err := f.h.Handle(context.Background(), input)
@@ -141,6 +144,7 @@ func TestBrowserLoginMFAGetsASessionSecret(t *testing.T) {
 		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()),
 		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
 	)
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() }).MFA())
 	input := f.input(mfaCode(-1))
 	input.Browser = true
 	pair, err := f.h.Handle(context.Background(), input)

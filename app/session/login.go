@@ -8,7 +8,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
-	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
@@ -114,7 +113,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		h.d.Observer.LoginResult(ctx, app.LoginDisabled)
 		return nil, domain.ErrAccountDisabled
 	}
-	if on, err := appmfa.Enabled(ctx, h.d.Factors, u.ID()); err != nil {
+	if on, err := app.MFAEnabled(ctx, h.d.Factors, u.ID()); err != nil {
 		return nil, err
 	} else if on {
 		return h.challenge(ctx, u, pw, rehash, in.Meta)
@@ -158,6 +157,9 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 			return err
 		}
 		if err := r.Sessions.Create(ctx, s); err != nil {
+			return err
+		}
+		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, false, s); err != nil {
 			return err
 		}
 		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, u, now, in.Browser); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -341,8 +342,8 @@ func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomo
 
 // expectSessionStart expects the success transaction to lock u's row,
 // where it finds fresh, and then, after the calls in before (in order),
-// the session, its refresh token, the access token and the audit event
-// last.
+// the session, its session.created, its refresh token, the access token
+// and the audit event last.
 func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, before ...any) (*started, *apptest.TxResults) {
 	st := &started{}
 	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
@@ -366,6 +367,7 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, bef
 			return e.Type == audit.LoginSucceeded && e.UserID == u.ID() && e.Detail["session_id"] == st.s.ID().String()
 		}),
 	)...)
+	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return st.s.ID() }))
 	return st, res
 }
 
@@ -735,10 +737,12 @@ func (f *loginMFAFixture) expectToken() {
 	)
 }
 
-// expectSession expects the session (with the second factor), its tokens
-// (amr pwd+otp) and returns where the session lands.
+// expectSession expects the session (with the second factor), its
+// session.created (MFA on), its tokens (amr pwd+otp) and returns where
+// the session lands.
 func (f *loginMFAFixture) expectSession(t *testing.T) (**session.Session, []any) {
 	var s *session.Session
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() }).MFA())
 	return &s, []any{
 		// This code is among the counted ones: a token at its fifth
 		// attempt is still usable by a right code.

@@ -40,11 +40,12 @@ type Revoke struct {
 	tx    app.TxManager
 	clock app.Clock
 	idle  time.Duration
+	ids   app.IDGenerator
 }
 
 // NewRevoke builds the use case.
-func NewRevoke(tx app.TxManager, clock app.Clock, idle IdleTimeout) *Revoke {
-	return &Revoke{tx: tx, clock: clock, idle: time.Duration(idle)}
+func NewRevoke(tx app.TxManager, clock app.Clock, idle IdleTimeout, ids app.IDGenerator) *Revoke {
+	return &Revoke{tx: tx, clock: clock, idle: time.Duration(idle), ids: ids}
 }
 
 // Handle revokes session id of p's user.
@@ -71,6 +72,9 @@ func (h *Revoke) revoke(ctx context.Context, p Principal, id uuid.UUID, event au
 		// A browser session's grants (the tokens of the clients it signed
 		// in to) end with it.
 		if _, err := r.Sessions.RevokeGrants(ctx, id, now); err != nil {
+			return err
+		}
+		if err := app.PublishRevoked(ctx, r, h.ids, now, s); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, meta.Event(event, p.UserID, now, map[string]string{"session_id": id.String()}))

@@ -212,6 +212,9 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Sessions.Create(ctx, s); err != nil {
 			return err
 		}
+		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, true, s); err != nil {
+			return err
+		}
 		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now, in.Browser); err != nil {
 			return err
 		}

@@ -42,6 +42,7 @@ type RefreshDeps struct {
 	Tokens   TokenIssuer
 	Sealer   app.Sealer
 	Clock    app.Clock
+	IDs      app.IDGenerator
 	Random   io.Reader
 	Idle     IdleTimeout
 	Grace    app.RefreshReuseGrace
@@ -125,6 +126,9 @@ func (h *Refresh) rotate(ctx context.Context, clientID, raw string, meta app.Req
 			revoked = true
 			s.Revoke(now)
 			if err := r.Sessions.Update(ctx, s); err != nil {
+				return err
+			}
+			if err := app.PublishRevoked(ctx, r, h.d.IDs, now, s); err != nil {
 				return err
 			}
 			return r.Audit.Append(ctx, meta.Event(audit.RefreshReuseDetected, s.UserID(), now, map[string]string{"session_id": s.ID().String()}))

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"go.uber.org/mock/gomock"
 )
 
@@ -101,10 +102,12 @@ func TestRefreshRepeatFollowsRotationsToTheLiveToken(t *testing.T) {
 	}
 }
 
-// expectReuse expects the revocation of s and its audit event, committed,
-// and the metric.
+// expectReuse expects the revocation of s, its session.revoked and its
+// audit event, committed, and the metric.
 func (f *refreshFixture) expectReuse(t *testing.T, s *session.Session) []any {
 	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionRevoked).Session(s.ID()))
 	return []any{
 		f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
 			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"go.uber.org/mock/gomock"
 )
 
@@ -92,5 +93,26 @@ func TestRefreshGrantRotates(t *testing.T) {
 	pair, err := f.h.Grant(context.Background(), "app", f.raw, meta)
 	if err != nil || pair.Session != s || pair.RefreshToken.Reveal() == f.raw {
 		t.Fatalf("Grant = %+v, %v", pair, err)
+	}
+}
+
+// A grant's rotated token presented again is reuse as at /v1/refresh: the
+// grant is revoked and audited, with no event (grants are none).
+func TestRefreshGrantReusePublishesNothing(t *testing.T) {
+	f := newRefresh(t)
+	s := liveSession(f.u.ID())
+	s.RehydrateGrant("app", []string{"openid"}, apptest.ID(49))
+	used := apptest.T0.Add(-time.Hour)
+	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
+	f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &used}, nil)
+	f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
+	f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).Return(nil)
+	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool { return e.Type == audit.RefreshReuseDetected })
+	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
+	if _, err := f.h.Grant(context.Background(), "app", f.raw, meta); err != domain.ErrRefreshInvalid {
+		t.Fatalf("Grant = %v, want ErrRefreshInvalid", err)
+	}
+	if errs := res.Errs(); errs[0] != nil || s.RevokedAt() == nil {
+		t.Fatalf("tx %v, revoked %v; want the grant revoked, committed", errs, s.RevokedAt())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
@@ -44,6 +45,7 @@ func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 		Tokens:   f.tokens,
 		Sealer:   apptest.Sealer{},
 		Clock:    apptest.NewClock(apptest.T0),
+		IDs:      &apptest.IDs{},
 		Random:   apptest.NewRand(t.Name()),
 		Idle:     appsession.IdleTimeout(idle),
 		Grace:    app.RefreshReuseGrace(g),
@@ -51,6 +53,8 @@ func newRefreshWithGrace(t *testing.T, g time.Duration) *refreshFixture {
 	})
 	s, h := apptest.Secret(t, "presented/"+t.Name())
 	f.raw, f.hash = s.Reveal(), h
+	// The user's second factor (none), which a revocation's event reads.
+	f.Seed(f.u)
 	return f
 }
 
@@ -129,6 +133,8 @@ func TestRefreshReuseRevokesAndCommits(t *testing.T) {
 			return e.Type == audit.RefreshReuseDetected && e.UserID == f.u.ID() && e.Detail["session_id"] == s.ID().String() && e.IP == meta.IP
 		}),
 	)
+	f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
+	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionRevoked).Session(s.ID()))
 	// Operators see it (a metric), once the revocation is committed.
 	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
 	// No new token, no access token.
@@ -243,7 +249,7 @@ var principal = appsession.Principal{UserID: apptest.ID(100), SessionID: apptest
 func newRevoke(t *testing.T) (*appsession.Revoke, *mock.MockTxManager, *apptest.Repos) {
 	ctrl := gomock.NewController(t)
 	tx := mock.NewMockTxManager(ctrl)
-	return appsession.NewRevoke(tx, apptest.NewClock(apptest.T0), appsession.IdleTimeout(idle)), tx, apptest.NewRepos(ctrl)
+	return appsession.NewRevoke(tx, apptest.NewClock(apptest.T0), appsession.IdleTimeout(idle), &apptest.IDs{}), tx, apptest.NewRepos(ctrl)
 }
 
 func otherSession(uid uuid.UUID) *session.Session {
@@ -262,6 +268,12 @@ func expectRevoked(t *testing.T, repos *apptest.Repos, s *session.Session, typ a
 	)
 	// Its grants (the clients it signed in to) end with it.
 	repos.Sessions.EXPECT().RevokeGrants(gomock.Any(), s.ID(), apptest.T0).Return(2, nil)
+	// session.revoked names it and its user as the store has them (no
+	// second factor); the grants are no events.
+	owner := loginUser(true, true)
+	repos.Store.Seed(owner)
+	repos.Users.EXPECT().ByID(gomock.Any(), principal.UserID).Return(owner, nil)
+	repos.Published(apptest.Events(principal.UserID, webhook.SessionRevoked).Session(s.ID()))
 	gomock.InOrder(
 		apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool {
 			return e.Type == typ && e.UserID == principal.UserID && e.Detail["session_id"] == s.ID().String() && e.IP == meta.IP
@@ -287,6 +299,26 @@ func TestLogoutRevokesCurrentSession(t *testing.T) {
 	expectRevoked(t, repos, s, audit.Logout)
 	if err := logout.Handle(context.Background(), principal, meta); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A grant revoked on its own (the owner's sessions list shows it) ends as
+// any session does, with no event: the events tell of the sessions a user
+// signs in to.
+func TestRevokeGrantPublishesNothing(t *testing.T) {
+	h, tx, repos := newRevoke(t)
+	s := otherSession(principal.UserID)
+	s.RehydrateGrant("app", []string{"openid"}, principal.SessionID)
+	apptest.ExpectWithin(tx, repos.App(), 1)
+	repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
+	repos.Sessions.EXPECT().Update(gomock.Any(), s).Return(nil)
+	repos.Sessions.EXPECT().RevokeGrants(gomock.Any(), s.ID(), apptest.T0).Return(0, nil)
+	apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool { return e.Type == audit.SessionRevoked })
+	if err := h.Handle(context.Background(), principal, s.ID(), meta); err != nil {
+		t.Fatal(err)
+	}
+	if s.RevokedAt() == nil {
+		t.Fatal("grant not revoked")
 	}
 }
 

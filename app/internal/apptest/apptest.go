@@ -146,6 +146,8 @@ type Repos struct {
 	Clients     *mock.MockClientRepository
 	Grants      *mock.MockGrantRepository
 	Webhooks    *mock.MockWebhookRepository
+	// Events are the webhook events (Published matches a call).
+	Events *mock.MockEventLog
 	// Store serves the user and factor lookups once a test seeds it.
 	Store *Store
 }
@@ -168,13 +170,14 @@ func newRepos(ctrl *gomock.Controller, s *Store) *Repos {
 		Clients:     mock.NewMockClientRepository(ctrl),
 		Grants:      mock.NewMockGrantRepository(ctrl),
 		Webhooks:    mock.NewMockWebhookRepository(ctrl),
+		Events:      mock.NewMockEventLog(ctrl),
 		Store:       s,
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Webhooks: r.Webhooks}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Webhooks: r.Webhooks, Events: r.Events}
 }
 
 // Ports are the mocks of the ports most use cases draw on, all strict:
