@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -103,6 +104,25 @@ func RevokeAccess(ctx context.Context, r Repos, userID, keep uuid.UUID, now time
 	}
 	_, err = r.Tokens.InvalidateUnused(ctx, userID, now, AccountLinks...)
 	return n, err
+}
+
+// RevokeSession ends s at now, with its grants (the tokens of the clients
+// a browser session signed in to), in the caller's transaction, which read
+// s for change. Every path that ends one session goes through it, so that
+// no grant outlives the session it came from. It reports whether it ended
+// s: one revoked before is left as it is.
+func RevokeSession(ctx context.Context, r Repos, s *session.Session, now time.Time) (bool, error) {
+	if s.RevokedAt() != nil {
+		return false, nil
+	}
+	s.Revoke(now)
+	if err := r.Sessions.Update(ctx, s); err != nil {
+		return false, err
+	}
+	if _, err := r.Sessions.RevokeGrants(ctx, s.ID(), now); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // AddVerificationToken stores a verification token for u with a fresh

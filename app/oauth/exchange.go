@@ -141,9 +141,8 @@ func (h *Exchange) revokeReplayed(ctx context.Context, r app.Repos, code *grant.
 		if err != nil && !errors.Is(err, session.ErrNotFound) {
 			return err
 		}
-		if err == nil && s.RevokedAt() == nil {
-			s.Revoke(now)
-			if err := r.Sessions.Update(ctx, s); err != nil {
+		if err == nil {
+			if _, err := app.RevokeSession(ctx, r, s, now); err != nil {
 				return err
 			}
 		}

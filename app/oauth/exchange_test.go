@@ -259,12 +259,7 @@ func TestExchangeReplay(t *testing.T) {
 				f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), g.ID()).Return(g, nil),
 			}
 			if tc.revoked == nil {
-				calls = append(calls, f.repos.Sessions.EXPECT().Update(gomock.Any(), g).DoAndReturn(func(_ context.Context, s *session.Session) error {
-					if s.RevokedAt() == nil || !s.RevokedAt().Equal(apptest.T0) {
-						t.Errorf("grant saved unrevoked")
-					}
-					return nil
-				}))
+				calls = append(calls, apptest.ExpectSessionRevoked(t, f.repos.Sessions, g, 0)...)
 			}
 			calls = append(calls, apptest.ExpectAudit(t, f.repos.Audit, func(e audit.Event) bool {
 				return e.Type == audit.CodeReplayDetected && e.UserID == apptest.ID(100) && e.Detail["client_id"] == "app" &&

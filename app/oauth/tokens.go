@@ -104,12 +104,11 @@ func (h *RevokeToken) Handle(ctx context.Context, c *client.Client, raw string, 
 		} else if err != nil {
 			return err
 		}
-		if s.ClientID() != c.ID || s.RevokedAt() != nil {
+		if s.ClientID() != c.ID {
 			return nil
 		}
 		now := h.clock.Now()
-		s.Revoke(now)
-		if err := r.Sessions.Update(ctx, s); err != nil {
+		if ended, err := app.RevokeSession(ctx, r, s, now); err != nil || !ended {
 			return err
 		}
 		return r.Audit.Append(ctx, meta.Event(audit.SessionRevoked, s.UserID(), now, map[string]string{"session_id": s.ID().String(), "client_id": c.ID}))

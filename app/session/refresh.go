@@ -119,12 +119,7 @@ func (h *Refresh) rotate(ctx context.Context, clientID, raw string, meta app.Req
 					return err
 				}
 			}
-			if s.RevokedAt() != nil {
-				return nil
-			}
-			revoked = true
-			s.Revoke(now)
-			if err := r.Sessions.Update(ctx, s); err != nil {
+			if revoked, err = app.RevokeSession(ctx, r, s, now); err != nil || !revoked {
 				return err
 			}
 			return r.Audit.Append(ctx, meta.Event(audit.RefreshReuseDetected, s.UserID(), now, map[string]string{"session_id": s.ID().String()}))
