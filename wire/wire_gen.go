@@ -235,7 +235,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	clientAuth := oauth.NewClientAuth(clientRepository, auditLog, clock, guard)
 	clientToken := oauth.NewClientToken(tokens)
 	revokeToken := oauth.NewRevokeToken(txManager, tokens, clock)
-	introspect := oauth.NewIntrospect(txManager, tokens, authenticate, clientRepository, clock, idleTimeout)
+	introspect := oauth.NewIntrospect(sessionRepository, userRepository, tokens, authenticate, clientRepository, clock, idleTimeout)
 	endSession := oauth.NewEndSession(clientRepository, sessionRepository, authenticate, logout)
 	v2 := st.Ready
 	useCases := http.UseCases{
