@@ -144,6 +144,10 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	sessionRepository := repos.Sessions
 	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
+	grantRepository := repos.Grants
+	clientRepository := repos.Clients
+	listConsents := oauth.NewListConsents(grantRepository, clientRepository)
+	revokeConsent := oauth.NewRevokeConsent(txManager, clock)
 	forgot := password.NewForgot(appOutbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, hasher, passwordPolicy, guard, clock, iDs)
 	passwordCheck := limits.NewPasswordCheck(guard, hasher, auditLog, clock)
@@ -210,8 +214,6 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
-	clientRepository := repos.Clients
-	grantRepository := repos.Grants
 	authorizeDeps := oauth.AuthorizeDeps{
 		Clients: clientRepository,
 		Grants:  grantRepository,
@@ -251,6 +253,8 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Browser:       authenticate,
 		ListSessions:  sessionList,
 		RevokeSession: revoke,
+		ListConsents:  listConsents,
+		RevokeConsent: revokeConsent,
 		Forgot:        forgot,
 		Reset:         reset,
 		Change:        change,

@@ -120,4 +120,3 @@ func TestRevokeTokenOfAnotherClientOrRevokedChangesNothing(t *testing.T) {
 		})
 	}
 }
-
