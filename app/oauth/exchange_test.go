@@ -316,6 +316,37 @@ func TestExchangeDeadSignIn(t *testing.T) {
 	}
 }
 
+// TestExchangeConsentRevoked: a code of a client that asks for consent
+// is invalid_grant once the user revoked the consent (or narrowed it
+// below the code's scopes) after the code was issued: nothing is made.
+func TestExchangeConsentRevoked(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		consent *grant.Consent
+	}{
+		{"revoked", nil},
+		{"narrowed", &grant.Consent{UserID: apptest.ID(100), ClientID: "app", Scopes: []string{client.ScopeOpenID}, GivenAt: apptest.T0.Add(-time.Second)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newExchange(t)
+			cl := rp()
+			cl.Consent = true
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(f.issuedCode(), nil)
+			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), nil)
+			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(owner(), nil)
+			if tc.consent == nil {
+				f.repos.Grants.EXPECT().Consent(gomock.Any(), apptest.ID(100), "app").Return(nil, grant.ErrNotFound)
+			} else {
+				f.repos.Grants.EXPECT().Consent(gomock.Any(), apptest.ID(100), "app").Return(tc.consent, nil)
+			}
+			if g, err := f.h.Handle(context.Background(), f.exchange(cl)); err != grant.ErrInvalidGrant || g != nil {
+				t.Fatalf("Handle = %+v, %v; want invalid_grant", g, err)
+			}
+		})
+	}
+}
+
 func TestExchangeStoreFailurePropagates(t *testing.T) {
 	f := newExchange(t)
 	apptest.ExpectWithin(f.tx, f.repos.App(), 1)

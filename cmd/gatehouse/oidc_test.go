@@ -340,8 +340,9 @@ func TestOIDCTokensAndLogout(t *testing.T) {
 // Consents on each store: given on the consent page, listed, remembered;
 // revoked, the grant made under it stops (its refresh token is
 // invalid_grant), the session list no longer shows it, the audit trail
-// records it, and the next authorization request asks again. A grant
-// revoked from the session list ends too.
+// records it, a code issued before it is refused, and the next
+// authorization request asks again. A grant revoked from the session list
+// ends too.
 func TestOIDCConsentRevocation(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newAdminFixture(t, st)
@@ -375,10 +376,12 @@ func TestOIDCConsentRevocation(t *testing.T) {
 		if !grantListed() {
 			t.Fatal("the grant is not in the session list")
 		}
-		// Remembered: a second request answers at once.
+		// Remembered: a second request answers at once. Its code is kept
+		// for after the revocation.
 		verifier := oauth2.GenerateVerifier()
-		if got := b.authorize(app.config.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)), nil); got.Get("code") == "" || b.consents != 1 {
-			t.Fatalf("a second request: %v after %d consent pages", got, b.consents)
+		early := b.authorize(app.config.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)), nil).Get("code")
+		if early == "" || b.consents != 1 {
+			t.Fatalf("a second request: code %q after %d consent pages", early, b.consents)
 		}
 
 		// A client's own token is no user's: refused, as at /v1/me.
@@ -414,6 +417,10 @@ func TestOIDCConsentRevocation(t *testing.T) {
 		}
 		if grantListed() {
 			t.Fatal("the grant of a revoked consent is still in the session list")
+		}
+		// A code issued before the revocation makes no grant after it.
+		if _, err := app.config.Exchange(app.ctx, early, oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("a code issued before the revocation: %v", err)
 		}
 		r := f.admin.call(http.MethodGet, "/admin/v1/audit?type=consent_revoked&user_id="+idt.Subject, nil)
 		events, _ := r.JSON(t)["events"].([]any)
