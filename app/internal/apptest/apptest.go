@@ -415,9 +415,9 @@ func ExpectMail(t testing.TB, ob *mock.MockOutbox, ok func(app.OutboundMail) boo
 	})
 }
 
-// ExpectSessionRevoked expects what app.RevokeSession does to the live
-// session s at T0: s saved revoked at T0, then its grants revoked (grants
-// of them, ended); in order. t fails if s is saved unrevoked.
+// ExpectSessionRevoked expects, in order, what app.RevokeSession does to
+// the live session s at T0: s saved revoked at T0 (t fails otherwise),
+// then its grants revoked, the store reporting grants of them ended.
 func ExpectSessionRevoked(t testing.TB, sessions *mock.MockSessionRepository, s *session.Session, grants int) []any {
 	return []any{
 		sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
