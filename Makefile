@@ -9,7 +9,8 @@
 #   make build     static binary in bin/gatehouse
 #   make oauth2-proxy  bin/oauth2-proxy at the version tools/oauth2-proxy pins, for the browser
 #                  test of Gatehouse as its provider (skipped without it, except under CI=true)
-#   make bench     build, then benchmark register, login, refresh and /v1/me on both stores,
+#   make bench     build, then benchmark register, login, refresh and /v1/me, and the OpenID
+#                  Connect code round, userinfo and refresh grant, on both stores,
 #                  then `gatehouse users import` (bench-import)
 #                  (a private database each, servers on 127.0.0.1, stops and cleans up by itself)
 
@@ -41,7 +42,7 @@ LOAD_BIN          ?= bin/gatehouse-load
 # out of Gatehouse's go.mod; internal/browsertest runs it from this path.
 OAUTH2_PROXY_BIN  := bin/oauth2-proxy
 BENCH_STORES      ?= postgres,sqlite
-BENCH_ENDPOINTS   ?= register,login,refresh,me
+BENCH_ENDPOINTS   ?= register,login,refresh,me,code,userinfo,oidc-refresh
 BENCH_FOR         ?= 10s
 BENCH_CONCURRENCY ?= 8
 BENCH_USERS       ?= 1000
@@ -156,7 +157,7 @@ $(OAUTH2_PROXY_BIN): tools/oauth2-proxy/go.mod tools/oauth2-proxy/go.sum
 # into a fresh store, starts the built server on a free 127.0.0.1 port with
 # rate limits off and the default argon2id cost, loads each endpoint closed
 # loop for BENCH_FOR with BENCH_CONCURRENCY clients and prints the table.
-bench: build ## build, then benchmark register, login, refresh and /v1/me on both stores (BENCH_FOR=10s BENCH_CONCURRENCY=8 BENCH_STORES=postgres,sqlite)
+bench: build ## build, then benchmark register, login, refresh, /v1/me and the OpenID Connect endpoints on both stores (BENCH_FOR=10s BENCH_CONCURRENCY=8 BENCH_STORES=postgres,sqlite)
 	$(GO) build -o $(LOAD_BIN) ./tools/load
 	'$(abspath $(LOAD_BIN))' bench -bin '$(abspath $(BIN))' -stores '$(BENCH_STORES)' -endpoints '$(BENCH_ENDPOINTS)' \
 		-for '$(BENCH_FOR)' -c '$(BENCH_CONCURRENCY)' -users '$(BENCH_USERS)' -pg-url '$(BENCH_PG_URL)' $(BENCH_FLAGS)

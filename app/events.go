@@ -80,9 +80,9 @@ func PublishCreatedSession(ctx context.Context, r Repos, ids IDGenerator, now ti
 	return r.Events.Publish(ctx, e.WithSession(s.ID(), ""))
 }
 
-// PublishRevoked records, in r's transaction, session.revoked about s,
+// publishRevoked records, in r's transaction, session.revoked about s,
 // its user and second factor read in r; a grant's is not read.
-func PublishRevoked(ctx context.Context, r Repos, ids IDGenerator, now time.Time, s *session.Session) error {
+func publishRevoked(ctx context.Context, r Repos, ids IDGenerator, now time.Time, s *session.Session) error {
 	if !told(s) {
 		return nil
 	}

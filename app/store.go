@@ -194,6 +194,10 @@ type SessionRepository interface {
 	// presenting one token, exactly one sees it unused and the others see
 	// its used time. Unknown: session.ErrNotFound.
 	RefreshTokenForChange(ctx context.Context, hash token.Hash) (RefreshToken, error)
+	// RefreshToken finds a refresh token by hash to look at, not to mark
+	// used: it holds nothing until any transaction ends and works outside
+	// one. Unknown: session.ErrNotFound.
+	RefreshToken(ctx context.Context, hash token.Hash) (RefreshToken, error)
 	// MarkRefreshTokenUsed sets the used time of a refresh token and its
 	// sealed successor (nil: none, which also erases one kept before).
 	MarkRefreshTokenUsed(ctx context.Context, hash token.Hash, at time.Time, sealedSuccessor []byte) error
@@ -203,6 +207,9 @@ type SessionRepository interface {
 	// RevokeClientGrants revokes every live grant of client clientID and
 	// returns how many it revoked.
 	RevokeClientGrants(ctx context.Context, clientID string, now time.Time) (int, error)
+	// RevokeUserClientGrants revokes every live grant of client clientID
+	// held by user userID and returns how many it revoked.
+	RevokeUserClientGrants(ctx context.Context, userID uuid.UUID, clientID string, now time.Time) (int, error)
 }
 
 // OutboxMessage is a claimed outbox row.
@@ -364,6 +371,9 @@ type GrantRepository interface {
 	MarkCodeUsed(ctx context.Context, hash token.Hash, at time.Time, grantID uuid.UUID) error
 	// Consent finds what userID allowed clientID, or gives grant.ErrNotFound.
 	Consent(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error)
+	// Consents returns every consent userID gave, newest first (by the
+	// time given, then client id).
+	Consents(ctx context.Context, userID uuid.UUID) ([]*grant.Consent, error)
 	// SaveConsent stores c, replacing the user's consent to that client.
 	SaveConsent(ctx context.Context, c *grant.Consent) error
 	// DeleteConsent removes the user's consent to a client and reports

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -103,6 +104,27 @@ func RevokeAccess(ctx context.Context, r Repos, ids IDGenerator, u *user.User, k
 	}
 	_, err = r.Tokens.InvalidateUnused(ctx, u.ID(), now, AccountLinks...)
 	return n, err
+}
+
+// RevokeSession ends s at now, with its grants (the tokens of the clients
+// a browser session signed in to), and publishes its session.revoked (a
+// grant's publishes nothing, see told), in the caller's transaction, which
+// read s for change. Every path that ends one session goes through it, so
+// that no grant outlives the session it came from and no revocation goes
+// untold. It reports whether it ended s: one revoked before is left as it
+// is.
+func RevokeSession(ctx context.Context, r Repos, ids IDGenerator, s *session.Session, now time.Time) (bool, error) {
+	if s.RevokedAt() != nil {
+		return false, nil
+	}
+	s.Revoke(now)
+	if err := r.Sessions.Update(ctx, s); err != nil {
+		return false, err
+	}
+	if _, err := r.Sessions.RevokeGrants(ctx, s.ID(), now); err != nil {
+		return false, err
+	}
+	return true, publishRevoked(ctx, r, ids, now, s)
 }
 
 // AddVerificationToken stores a verification token for u with a fresh

@@ -148,6 +148,10 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	sessionRepository := repos.Sessions
 	authenticate := session.NewAuthenticate(tokens, sessionRepository, clock, idleTimeout)
 	sessionList := session.NewList(sessionRepository, clock, idleTimeout)
+	grantRepository := repos.Grants
+	clientRepository := repos.Clients
+	listConsents := oauth.NewListConsents(grantRepository, clientRepository)
+	revokeConsent := oauth.NewRevokeConsent(txManager, clock)
 	forgot := password.NewForgot(appOutbox, guard, iDs, clock)
 	reset := password.NewReset(txManager, hasher, passwordPolicy, guard, clock, iDs)
 	passwordCheck := limits.NewPasswordCheck(guard, hasher, auditLog, clock)
@@ -214,8 +218,6 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
-	clientRepository := repos.Clients
-	grantRepository := repos.Grants
 	authorizeDeps := oauth.AuthorizeDeps{
 		Clients: clientRepository,
 		Grants:  grantRepository,
@@ -238,8 +240,8 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	exchange := oauth.NewExchange(exchangeDeps)
 	clientAuth := oauth.NewClientAuth(clientRepository, auditLog, clock, guard)
 	clientToken := oauth.NewClientToken(tokens)
-	revokeToken := oauth.NewRevokeToken(txManager, tokens, clock)
-	introspect := oauth.NewIntrospect(txManager, tokens, authenticate, clientRepository, clock, idleTimeout)
+	revokeToken := oauth.NewRevokeToken(txManager, tokens, clock, iDs)
+	introspect := oauth.NewIntrospect(sessionRepository, userRepository, tokens, authenticate, clientRepository, clock, idleTimeout)
 	endSession := oauth.NewEndSession(clientRepository, sessionRepository, authenticate, logout)
 	v2 := st.Ready
 	useCases := http.UseCases{
@@ -255,6 +257,8 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Browser:       authenticate,
 		ListSessions:  sessionList,
 		RevokeSession: revoke,
+		ListConsents:  listConsents,
+		RevokeConsent: revokeConsent,
 		Forgot:        forgot,
 		Reset:         reset,
 		Change:        change,

@@ -33,6 +33,8 @@ type UseCases struct {
 	Browser       BrowserSessions
 	ListSessions  ListSessions
 	RevokeSession RevokeSession
+	ListConsents  ListConsents
+	RevokeConsent RevokeConsent
 	Forgot        Forgot
 	Reset         ResetPassword
 	Change        ChangePassword
@@ -105,6 +107,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig, obs RequestObserver) {
 	v1 := a.Group("/v1")
 	h.registerAccountRoutes(v1)
 	h.registerSessionRoutes(v1)
+	h.registerConsentRoutes(v1)
 	h.registerPasswordRoutes(v1)
 	h.registerMFARoutes(v1)
 	registerPageRoutes(a, uc, pc)

@@ -59,6 +59,9 @@ type fixture struct {
 	mfaDisable     *stubMFADisable
 	mfaRegenerate  *stubMFARegenerate
 	guard          *stubIPLimiter
+	listSessions   *stubListSessions
+	listConsents   *stubListConsents
+	revokeConsent  *stubRevokeConsent
 
 	users   *stubAdminUsers
 	trail   *stubAdminAudit
@@ -80,6 +83,7 @@ func newFixture(t *testing.T) *fixture {
 		deleteAccount: &stubDeleteAccount{}, changeEmail: &stubChangeEmail{}, confirmEmail: &stubConfirmEmail{},
 		loginMFA: &stubLoginMFA{}, mfaStart: &stubMFAStart{}, mfaConfirm: &stubMFAConfirm{}, mfaDisable: &stubMFADisable{},
 		mfaRegenerate: &stubMFARegenerate{}, guard: &stubIPLimiter{},
+		listSessions: &stubListSessions{}, listConsents: &stubListConsents{}, revokeConsent: &stubRevokeConsent{},
 		users: &stubAdminUsers{}, trail: &stubAdminAudit{}, keys: &stubAdminKeys{}, clients: &stubAdminClients{}, hooks: &stubAdminWebhooks{},
 	}
 	f.bearer(false)
@@ -109,7 +113,7 @@ func (f *fixture) pagesApp(pc PageConfig) *fiber.App {
 		Authenticate: f.auth, VerifyEmail: f.verifyEmail, LinkState: f.linkState, Resend: f.resend, Forgot: f.forgot,
 		Reset: f.reset, Change: f.changePassword, DeleteAccount: f.deleteAccount, ChangeEmail: f.changeEmail, ConfirmEmail: f.confirmEmail,
 		LoginMFA: f.loginMFA, MFAStart: f.mfaStart, MFAConfirm: f.mfaConfirm, MFADisable: f.mfaDisable, MFARegenerate: f.mfaRegenerate,
-		Guard: f.guard,
+		Guard: f.guard, ListSessions: f.listSessions, ListConsents: f.listConsents, RevokeConsent: f.revokeConsent,
 		Ready: func(context.Context) error { return nil },
 	})
 }

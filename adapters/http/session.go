@@ -83,6 +83,9 @@ type sessionResponse struct {
 	// AMR and AuthTime: how, and when, the session last authenticated.
 	AMR      []string  `json:"amr"`
 	AuthTime time.Time `json:"auth_time"`
+	// ClientID is the application a grant (a session of an OpenID Connect
+	// client) belongs to; absent on any other session.
+	ClientID string `json:"client_id,omitempty"`
 }
 
 func renderSession(v session.View) sessionResponse {
@@ -90,5 +93,6 @@ func renderSession(v session.View) sessionResponse {
 	return sessionResponse{
 		ID: s.ID().String(), CreatedAt: s.CreatedAt().UTC(), LastUsedAt: s.LastUsedAt().UTC(), ExpiresAt: s.ExpiresAt().UTC(),
 		UserAgent: s.UserAgent(), IP: s.IP(), Current: v.Current, AMR: s.AMR(), AuthTime: s.AuthTime().UTC(),
+		ClientID: s.ClientID(),
 	}
 }

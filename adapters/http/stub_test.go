@@ -70,7 +70,17 @@ type (
 	stubAuthenticate   = stubCall[string, session.Principal]
 	stubLoginMFA       = stubCall[session.LoginMFAInput, *session.TokenPair]
 	stubMFAStart       = stubCall[appmfa.StartInput, appmfa.Enrollment]
+	stubListSessions   = stubCall[session.Principal, []session.View]
+	stubListConsents   = stubCall[session.Principal, []oauth.ConsentView]
 )
+
+type stubRevokeConsent struct {
+	HandleFn func(ctx context.Context, p session.Principal, clientID string, meta app.RequestMeta) error
+}
+
+func (s *stubRevokeConsent) Handle(ctx context.Context, p session.Principal, clientID string, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, p, clientID, meta)
+}
 
 type stubDeleteAccount struct {
 	HandleFn func(ctx context.Context, userID uuid.UUID, password string, p appmfa.Proof, meta app.RequestMeta) error

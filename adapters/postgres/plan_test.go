@@ -144,6 +144,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		// grants: revoked with their browser session, or their client
 		{name: "live grants of a browser session", index: "sessions_parent_live", sql: sqlstore.RevokeGrantsSQL, args: []any{uuid.New(), time.Now()}},
 		{name: "live grants of a client", index: "sessions_client_live", sql: sqlstore.RevokeClientGrantsSQL, args: []any{"client-7", time.Now()}},
+		{name: "live grants of a user for a client", index: "sessions_user_live", sql: sqlstore.RevokeUserClientGrantsSQL, args: []any{someUser, "client-7", time.Now()}},
+		{name: "consents of a user", index: "consents_pkey", sql: sqlstore.ConsentsSQL, args: []any{someUser}},
 		{name: "expired authorization requests (janitor)", index: "authorization_requests_expires", sql: sqlstore.SweepRequestsSQL, args: []any{time.Now().Add(-time.Hour), 5000}},
 		{name: "expired authorization codes (janitor)", index: "authorization_codes_expires", sql: sqlstore.SweepCodesSQL, args: []any{time.Now().Add(-time.Hour), 5000}},
 		{name: "authorization codes of a deleted user (cascade)", index: "authorization_codes_user", sql: `DELETE FROM authorization_codes WHERE user_id = $1`, args: []any{someUser}},

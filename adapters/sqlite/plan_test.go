@@ -122,6 +122,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		// grants: revoked with their browser session, or their client
 		{"live grants of a browser session", "sessions_parent_live", sqlstore.RevokeGrantsSQL, []any{someUser.String() + "-2", int64(0)}},
 		{"live grants of a client", "sessions_client_live", sqlstore.RevokeClientGrantsSQL, []any{"client-7", int64(0)}},
+		{"live grants of a user for a client", "sessions_client_live", sqlstore.RevokeUserClientGrantsSQL, []any{someUser.String(), "client-7", int64(0)}},
+		{"consents of a user", "sqlite_autoindex_consents_1", sqlstore.ConsentsSQL, []any{someUser.String()}},
 		{"expired authorization requests (janitor)", "authorization_requests_expires", sqlstore.SweepRequestsSQL, []any{int64(0), 5000}},
 		{"expired authorization codes (janitor)", "authorization_codes_expires", sqlstore.SweepCodesSQL, []any{int64(0), 5000}},
 		{"authorization codes of a deleted user (cascade)", "authorization_codes_user", `DELETE FROM authorization_codes WHERE user_id = $1`, []any{someUser.String()}},

@@ -26,6 +26,8 @@ func init() {
 	register("Sessions/GrantRoundTrip", testSessionGrantRoundTrip)
 	register("Sessions/RevokeGrantsOfAParent", testSessionRevokeGrants)
 	register("Sessions/RevokeClientGrants", testSessionRevokeClientGrants)
+	register("Grants/ConsentsOfAUserNewestFirst", testGrantConsentList)
+	register("Sessions/RevokeUserClientGrants", testSessionRevokeUserClientGrants)
 }
 
 // newRequest is a pending request of a fresh client created at, every
@@ -427,4 +429,75 @@ func testSessionRevokeClientGrants(t *testing.T, s Store) {
 		t.Fatalf(`RevokeClientGrants("") = %d, %v; want 0: a session of no client is no grant`, n, err)
 	}
 	wantRevoked(t, s, map[*session.Session]*time.Time{pa: nil, pb: nil, other: nil})
+}
+
+// Consents lists one user's consents, newest first (then by client id),
+// each as stored; none is an empty list.
+func testGrantConsentList(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Grants
+	u, other := createUser(t, s), createUser(t, s)
+	if got, err := repo.Consents(ctx, u.ID()); err != nil || len(got) != 0 {
+		t.Fatalf("Consents before any = %v, %v; want none", got, err)
+	}
+	t0 := now()
+	// b and c are given at one time: the client id orders them.
+	ids := []string{"a-" + uuid.NewString(), "b-" + uuid.NewString(), "c-" + uuid.NewString()}
+	oldest := &grant.Consent{UserID: u.ID(), ClientID: ids[0], Scopes: []string{"openid"}, GivenAt: t0}
+	b := &grant.Consent{UserID: u.ID(), ClientID: ids[1], Scopes: []string{"openid", "email"}, GivenAt: t0.Add(time.Minute)}
+	c := &grant.Consent{UserID: u.ID(), ClientID: ids[2], Scopes: []string{"openid", "profile"}, GivenAt: t0.Add(time.Minute)}
+	for _, x := range []*grant.Consent{c, oldest, b} {
+		must(t, repo.SaveConsent(ctx, x))
+	}
+	must(t, repo.SaveConsent(ctx, &grant.Consent{UserID: other.ID(), ClientID: ids[0], Scopes: []string{"openid"}, GivenAt: t0.Add(time.Hour)}))
+	var got []*grant.Consent
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		var err error
+		got, err = r.Grants.Consents(ctx, u.ID())
+		return err
+	})
+	must(t, diffGrant(&got, &[]*grant.Consent{b, c, oldest}))
+	if ok, err := repo.DeleteConsent(ctx, u.ID(), ids[1]); err != nil || !ok {
+		t.Fatalf("DeleteConsent = %v, %v; want true", ok, err)
+	}
+	left := mustGet(repo.Consents(ctx, u.ID()))(t)
+	must(t, diffGrant(&left, &[]*grant.Consent{c, oldest}))
+}
+
+// RevokeUserClientGrants revokes the live grants one user holds of one
+// client: not the user's grants of another client, nor another user's of
+// that client, nor any session that is no grant; a grant revoked before
+// keeps its time.
+func testSessionRevokeUserClientGrants(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	repo := s.Repos.Sessions
+	a, b := createUser(t, s), createUser(t, s)
+	t0 := now()
+	pa, pa2, pb := createSession(t, s, a.ID(), t0), createSession(t, s, a.ID(), t0), createSession(t, s, b.ID(), t0)
+	app1, app2 := uuid.NewString(), uuid.NewString()
+	g1 := createGrant(t, s, a.ID(), pa.ID(), app1, t0)
+	g2 := createGrant(t, s, a.ID(), pa2.ID(), app1, t0)
+	otherApp := createGrant(t, s, a.ID(), pa.ID(), app2, t0)
+	ofB := createGrant(t, s, b.ID(), pb.ID(), app1, t0)
+	earlier := createGrant(t, s, a.ID(), pa.ID(), app1, t0)
+	revokedAt := t0.Add(time.Second)
+	earlier.Revoke(revokedAt)
+	must(t, repo.Update(ctx, earlier))
+
+	at := t0.Add(time.Minute)
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		n, err := r.Sessions.RevokeUserClientGrants(ctx, a.ID(), app1, at)
+		if err == nil && n != 2 {
+			err = fmt.Errorf("RevokeUserClientGrants = %d, want 2", n)
+		}
+		return err
+	})
+	wantRevoked(t, s, map[*session.Session]*time.Time{g1: &at, g2: &at, earlier: &revokedAt, otherApp: nil, ofB: nil, pa: nil, pa2: nil, pb: nil})
+	if n, err := repo.RevokeUserClientGrants(ctx, a.ID(), app1, at.Add(time.Second)); err != nil || n != 0 {
+		t.Fatalf("RevokeUserClientGrants again = %d, %v; want 0", n, err)
+	}
+	if n, err := repo.RevokeUserClientGrants(ctx, a.ID(), "", at); err != nil || n != 0 {
+		t.Fatalf(`RevokeUserClientGrants("") = %d, %v; want 0: a session of no client is no grant`, n, err)
+	}
+	wantRevoked(t, s, map[*session.Session]*time.Time{pa: nil, pa2: nil})
 }

@@ -26,6 +26,7 @@ func init() {
 	register("Sessions/CountActive", testSessionCountActive)
 	register("RefreshTokens/RoundTrip", testRefreshTokenRoundTrip)
 	register("RefreshTokens/ConcurrentUseExactlyOneWins", testRefreshTokenConcurrentUse)
+	register("RefreshTokens/LookWithoutWaiting", testRefreshTokenLook)
 	register("Sessions/ForBearerReadsSessionUserAndFactorAsTheyAre", testSessionForBearer)
 	register("Sessions/ForBrowserFindsTheSessionBySecret", testSessionForBrowser)
 	register("RefreshTokens/SealedSuccessorRoundTrip", testRefreshSuccessorRoundTrip)
@@ -241,6 +242,47 @@ func testRefreshTokenRoundTrip(t *testing.T, s Store) {
 	wantErr(t, errOf(readRefreshToken(t, s, app.RefreshToken{Hash: randomHash(t)})), session.ErrNotFound, "unknown")
 	wantErr(t, errOf(repo.RefreshTokenForChange(ctx, randomHash(t))), session.ErrNotFound, "unknown, on the store")
 	wantErr(t, repo.MarkRefreshTokenUsed(ctx, randomHash(t), at, sealedLike(t)), session.ErrNotFound, "mark unknown")
+}
+
+// RefreshToken reads a refresh token as stored, gives session.ErrNotFound
+// for an unknown hash, and answers while a transaction holds the token for
+// change (an introspection never waits for a rotation, nor takes a
+// writer).
+func testRefreshTokenLook(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	rt := addRefreshToken(t, s)
+	usedAt := now()
+	sealed := sealedLike(t)
+	must(t, s.Repos.Sessions.MarkRefreshTokenUsed(ctx, rt.Hash, usedAt, sealed))
+	got := mustGet(s.Repos.Sessions.RefreshToken(ctx, rt.Hash))(t)
+	if got.Hash != rt.Hash || got.SessionID != rt.SessionID || !got.CreatedAt.Equal(rt.CreatedAt) || !equalTimePtr(got.UsedAt, &usedAt) || !bytes.Equal(got.SealedSuccessor, sealed) {
+		t.Fatalf("RefreshToken = %+v, want %+v used at %v with its successor", got, rt, usedAt)
+	}
+	wantErr(t, errOf(s.Repos.Sessions.RefreshToken(ctx, randomHash(t))), session.ErrNotFound, "RefreshToken of an unknown hash")
+
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			if _, err := r.Sessions.RefreshTokenForChange(ctx, rt.Hash); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("transaction: %v", err)
+	}
+	look, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err := s.Repos.Sessions.RefreshToken(look, rt.Hash)
+	cancel()
+	close(release)
+	mustf(t, err, "RefreshToken while a transaction holds the token")
+	must(t, <-done)
 }
 
 // Of concurrent transactions presenting one refresh token, exactly one sees

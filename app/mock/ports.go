@@ -572,6 +572,21 @@ func (mr *MockSessionRepositoryMockRecorder) MarkRefreshTokenUsed(ctx, hash, at,
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MarkRefreshTokenUsed", reflect.TypeOf((*MockSessionRepository)(nil).MarkRefreshTokenUsed), ctx, hash, at, sealedSuccessor)
 }
 
+// RefreshToken mocks base method.
+func (m *MockSessionRepository) RefreshToken(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "RefreshToken", ctx, hash)
+	ret0, _ := ret[0].(app.RefreshToken)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// RefreshToken indicates an expected call of RefreshToken.
+func (mr *MockSessionRepositoryMockRecorder) RefreshToken(ctx, hash any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RefreshToken", reflect.TypeOf((*MockSessionRepository)(nil).RefreshToken), ctx, hash)
+}
+
 // RefreshTokenForChange mocks base method.
 func (m *MockSessionRepository) RefreshTokenForChange(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
 	m.ctrl.T.Helper()
@@ -630,6 +645,21 @@ func (m *MockSessionRepository) RevokeGrants(ctx context.Context, parent uuid.UU
 func (mr *MockSessionRepositoryMockRecorder) RevokeGrants(ctx, parent, now any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RevokeGrants", reflect.TypeOf((*MockSessionRepository)(nil).RevokeGrants), ctx, parent, now)
+}
+
+// RevokeUserClientGrants mocks base method.
+func (m *MockSessionRepository) RevokeUserClientGrants(ctx context.Context, userID uuid.UUID, clientID string, now time.Time) (int, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "RevokeUserClientGrants", ctx, userID, clientID, now)
+	ret0, _ := ret[0].(int)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// RevokeUserClientGrants indicates an expected call of RevokeUserClientGrants.
+func (mr *MockSessionRepositoryMockRecorder) RevokeUserClientGrants(ctx, userID, clientID, now any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RevokeUserClientGrants", reflect.TypeOf((*MockSessionRepository)(nil).RevokeUserClientGrants), ctx, userID, clientID, now)
 }
 
 // SetBrowserSecret mocks base method.
@@ -1096,6 +1126,21 @@ func (m *MockGrantRepository) Consent(ctx context.Context, userID uuid.UUID, cli
 func (mr *MockGrantRepositoryMockRecorder) Consent(ctx, userID, clientID any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Consent", reflect.TypeOf((*MockGrantRepository)(nil).Consent), ctx, userID, clientID)
+}
+
+// Consents mocks base method.
+func (m *MockGrantRepository) Consents(ctx context.Context, userID uuid.UUID) ([]*grant.Consent, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Consents", ctx, userID)
+	ret0, _ := ret[0].([]*grant.Consent)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Consents indicates an expected call of Consents.
+func (mr *MockGrantRepositoryMockRecorder) Consents(ctx, userID any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Consents", reflect.TypeOf((*MockGrantRepository)(nil).Consents), ctx, userID)
 }
 
 // CreateCode mocks base method.

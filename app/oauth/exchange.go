@@ -99,6 +99,19 @@ func (h *Exchange) Handle(ctx context.Context, in ExchangeInput) (*Grant, error)
 		if !u.Active() {
 			return grant.ErrInvalidGrant
 		}
+		if in.Client.Consent {
+			// A consent revoked since the code was issued takes the code
+			// with it.
+			c, err := r.Grants.Consent(ctx, code.UserID, in.Client.ID)
+			if errors.Is(err, grant.ErrNotFound) {
+				return grant.ErrInvalidGrant
+			} else if err != nil {
+				return err
+			}
+			if !c.Covers(code.Scopes) {
+				return grant.ErrInvalidGrant
+			}
+		}
 		ttl := min(time.Duration(h.d.TTL), parent.ExpiresAt().Sub(now))
 		s, err := session.New(h.d.IDs.NewID(), u.ID(), now, ttl, in.Meta.UserAgent, in.Meta.IP)
 		if err != nil {
@@ -141,9 +154,8 @@ func (h *Exchange) revokeReplayed(ctx context.Context, r app.Repos, code *grant.
 		if err != nil && !errors.Is(err, session.ErrNotFound) {
 			return err
 		}
-		if err == nil && s.RevokedAt() == nil {
-			s.Revoke(now)
-			if err := r.Sessions.Update(ctx, s); err != nil {
+		if err == nil {
+			if _, err := app.RevokeSession(ctx, r, h.d.IDs, s, now); err != nil {
 				return err
 			}
 		}

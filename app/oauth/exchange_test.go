@@ -259,12 +259,7 @@ func TestExchangeReplay(t *testing.T) {
 				f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), g.ID()).Return(g, nil),
 			}
 			if tc.revoked == nil {
-				calls = append(calls, f.repos.Sessions.EXPECT().Update(gomock.Any(), g).DoAndReturn(func(_ context.Context, s *session.Session) error {
-					if s.RevokedAt() == nil || !s.RevokedAt().Equal(apptest.T0) {
-						t.Errorf("grant saved unrevoked")
-					}
-					return nil
-				}))
+				calls = append(calls, apptest.ExpectSessionRevoked(t, f.repos.Sessions, g, 0)...)
 			}
 			calls = append(calls, apptest.ExpectAudit(t, f.repos.Audit, func(e audit.Event) bool {
 				return e.Type == audit.CodeReplayDetected && e.UserID == apptest.ID(100) && e.Detail["client_id"] == "app" &&
@@ -315,6 +310,37 @@ func TestExchangeDeadSignIn(t *testing.T) {
 				f.repos.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
 			}
 			if g, err := f.h.Handle(context.Background(), f.exchange(rp())); err != grant.ErrInvalidGrant || g != nil {
+				t.Fatalf("Handle = %+v, %v; want invalid_grant", g, err)
+			}
+		})
+	}
+}
+
+// TestExchangeConsentRevoked: a code of a client that asks for consent
+// is invalid_grant once the user revoked the consent (or narrowed it
+// below the code's scopes) after the code was issued: nothing is made.
+func TestExchangeConsentRevoked(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		consent *grant.Consent
+	}{
+		{"revoked", nil},
+		{"narrowed", &grant.Consent{UserID: apptest.ID(100), ClientID: "app", Scopes: []string{client.ScopeOpenID}, GivenAt: apptest.T0.Add(-time.Second)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newExchange(t)
+			cl := rp()
+			cl.Consent = true
+			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
+			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(f.issuedCode(), nil)
+			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), nil)
+			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(owner(), nil)
+			if tc.consent == nil {
+				f.repos.Grants.EXPECT().Consent(gomock.Any(), apptest.ID(100), "app").Return(nil, grant.ErrNotFound)
+			} else {
+				f.repos.Grants.EXPECT().Consent(gomock.Any(), apptest.ID(100), "app").Return(tc.consent, nil)
+			}
+			if g, err := f.h.Handle(context.Background(), f.exchange(cl)); err != grant.ErrInvalidGrant || g != nil {
 				t.Fatalf("Handle = %+v, %v; want invalid_grant", g, err)
 			}
 		})

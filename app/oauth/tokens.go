@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
 )
 
@@ -63,11 +64,12 @@ type RevokeToken struct {
 	tx     app.TxManager
 	tokens appsession.TokenVerifier
 	clock  app.Clock
+	ids    app.IDGenerator
 }
 
 // NewRevokeToken builds the use case.
-func NewRevokeToken(tx app.TxManager, tokens appsession.TokenVerifier, clock app.Clock) *RevokeToken {
-	return &RevokeToken{tx: tx, tokens: tokens, clock: clock}
+func NewRevokeToken(tx app.TxManager, tokens appsession.TokenVerifier, clock app.Clock, ids app.IDGenerator) *RevokeToken {
+	return &RevokeToken{tx: tx, tokens: tokens, clock: clock, ids: ids}
 }
 
 // Handle revokes the grant of raw when it is c's.
@@ -104,12 +106,11 @@ func (h *RevokeToken) Handle(ctx context.Context, c *client.Client, raw string, 
 		} else if err != nil {
 			return err
 		}
-		if s.ClientID() != c.ID || s.RevokedAt() != nil {
+		if s.ClientID() != c.ID {
 			return nil
 		}
 		now := h.clock.Now()
-		s.Revoke(now)
-		if err := r.Sessions.Update(ctx, s); err != nil {
+		if ended, err := app.RevokeSession(ctx, r, h.ids, s, now); err != nil || !ended {
 			return err
 		}
 		return r.Audit.Append(ctx, meta.Event(audit.SessionRevoked, s.UserID(), now, map[string]string{"session_id": s.ID().String(), "client_id": c.ID}))
@@ -137,17 +138,19 @@ type Introspection struct {
 // active, as at every bearer endpoint; a client's own token while the
 // client exists.
 type Introspect struct {
-	tx      app.TxManager
-	tokens  appsession.TokenVerifier
-	bearer  BearerAuth
-	clients app.ClientRepository
-	clock   app.Clock
-	idle    time.Duration
+	sessions app.SessionRepository
+	users    app.UserRepository
+	tokens   appsession.TokenVerifier
+	bearer   BearerAuth
+	clients  app.ClientRepository
+	clock    app.Clock
+	idle     time.Duration
 }
 
-// NewIntrospect builds the use case. clients works outside any transaction.
-func NewIntrospect(tx app.TxManager, tokens appsession.TokenVerifier, bearer BearerAuth, clients app.ClientRepository, clock app.Clock, idle appsession.IdleTimeout) *Introspect {
-	return &Introspect{tx: tx, tokens: tokens, bearer: bearer, clients: clients, clock: clock, idle: time.Duration(idle)}
+// NewIntrospect builds the use case. sessions, users and clients work
+// outside any transaction: introspection only reads.
+func NewIntrospect(sessions app.SessionRepository, users app.UserRepository, tokens appsession.TokenVerifier, bearer BearerAuth, clients app.ClientRepository, clock app.Clock, idle appsession.IdleTimeout) *Introspect {
+	return &Introspect{sessions: sessions, users: users, tokens: tokens, bearer: bearer, clients: clients, clock: clock, idle: time.Duration(idle)}
 }
 
 // Handle tells c about raw.
@@ -184,33 +187,36 @@ func (h *Introspect) Handle(ctx context.Context, c *client.Client, raw string) (
 	if err != nil {
 		return Introspection{}, nil
 	}
-	var out Introspection
-	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		now := h.clock.Now()
-		rt, err := r.Sessions.RefreshTokenForChange(ctx, hash)
-		if errors.Is(err, session.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		s, err := r.Sessions.ByID(ctx, rt.SessionID)
-		if errors.Is(err, session.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if rt.UsedAt != nil || s.ClientID() != c.ID || !s.Live(now, h.idle) {
-			return nil
-		}
-		u, err := r.Users.ByID(ctx, s.UserID())
-		if err != nil || !u.Active() {
-			return err
-		}
-		out = Introspection{Active: true, Refresh: true, Subject: s.UserID().String(), ClientID: c.ID, Scope: s.Scopes(),
-			SessionID: s.ID(), IssuedAt: rt.CreatedAt, ExpiresAt: s.ExpiresAt()}
-		return nil
-	})
-	return out, err
+	return h.refresh(ctx, c, hash)
+}
+
+// refresh tells c about the refresh token with hash: active while it is
+// unused, c's, and its grant live and its user active.
+func (h *Introspect) refresh(ctx context.Context, c *client.Client, hash token.Hash) (Introspection, error) {
+	now := h.clock.Now()
+	rt, err := h.sessions.RefreshToken(ctx, hash)
+	if errors.Is(err, session.ErrNotFound) {
+		return Introspection{}, nil
+	} else if err != nil {
+		return Introspection{}, err
+	}
+	s, err := h.sessions.ByID(ctx, rt.SessionID)
+	if errors.Is(err, session.ErrNotFound) {
+		return Introspection{}, nil
+	} else if err != nil {
+		return Introspection{}, err
+	}
+	if rt.UsedAt != nil || s.ClientID() != c.ID || !s.Live(now, h.idle) {
+		return Introspection{}, nil
+	}
+	u, err := h.users.ByID(ctx, s.UserID())
+	if errors.Is(err, user.ErrNotFound) {
+		return Introspection{}, nil
+	} else if err != nil || !u.Active() {
+		return Introspection{}, err
+	}
+	return Introspection{Active: true, Refresh: true, Subject: s.UserID().String(), ClientID: c.ID, Scope: s.Scopes(),
+		SessionID: s.ID(), IssuedAt: rt.CreatedAt, ExpiresAt: s.ExpiresAt()}, nil
 }
 
 // looksLikeJWT tells an access token (a compact JWS) from a refresh

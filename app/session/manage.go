@@ -65,16 +65,7 @@ func (h *Revoke) revoke(ctx context.Context, p Principal, id uuid.UUID, event au
 		if s.UserID() != p.UserID || !s.Live(now, h.idle) {
 			return domain.ErrNotFound
 		}
-		s.Revoke(now)
-		if err := r.Sessions.Update(ctx, s); err != nil {
-			return err
-		}
-		// A browser session's grants (the tokens of the clients it signed
-		// in to) end with it.
-		if _, err := r.Sessions.RevokeGrants(ctx, id, now); err != nil {
-			return err
-		}
-		if err := app.PublishRevoked(ctx, r, h.ids, now, s); err != nil {
+		if _, err := app.RevokeSession(ctx, r, h.ids, s, now); err != nil {
 			return err
 		}
 		return r.Audit.Append(ctx, meta.Event(event, p.UserID, now, map[string]string{"session_id": id.String()}))

@@ -120,15 +120,7 @@ func (h *Refresh) rotate(ctx context.Context, clientID, raw string, meta app.Req
 					return err
 				}
 			}
-			if s.RevokedAt() != nil {
-				return nil
-			}
-			revoked = true
-			s.Revoke(now)
-			if err := r.Sessions.Update(ctx, s); err != nil {
-				return err
-			}
-			if err := app.PublishRevoked(ctx, r, h.d.IDs, now, s); err != nil {
+			if revoked, err = app.RevokeSession(ctx, r, h.d.IDs, s, now); err != nil || !revoked {
 				return err
 			}
 			return r.Audit.Append(ctx, meta.Event(audit.RefreshReuseDetected, s.UserID(), now, map[string]string{"session_id": s.ID().String()}))

@@ -108,17 +108,10 @@ func (f *refreshFixture) expectReuse(t *testing.T, s *session.Session) []any {
 	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
 	f.Repos.Users.EXPECT().ByID(gomock.Any(), f.u.ID()).Return(f.u, nil)
 	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionRevoked).Session(s.ID()))
-	return []any{
-		f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
-			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
-				t.Errorf("session saved unrevoked")
-			}
-			return nil
-		}),
+	return append(apptest.ExpectSessionRevoked(t, f.Repos.Sessions, s, 0),
 		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 			return e.Type == audit.RefreshReuseDetected && e.Detail["session_id"] == s.ID().String()
-		}),
-	}
+		}))
 }
 
 // After the grace a repeat is reuse: the session is revoked as before, and

@@ -106,7 +106,7 @@ func TestRefreshGrantReusePublishesNothing(t *testing.T) {
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &used}, nil)
 	f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil)
-	f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).Return(nil)
+	apptest.ExpectSessionRevoked(t, f.Repos.Sessions, s, 0)
 	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool { return e.Type == audit.RefreshReuseDetected })
 	f.obs.EXPECT().RefreshReuseDetected(gomock.Any())
 	if _, err := f.h.Grant(context.Background(), "app", f.raw, meta); err != domain.ErrRefreshInvalid {

@@ -120,15 +120,10 @@ func TestRefreshReuseRevokesAndCommits(t *testing.T) {
 	s := liveSession(f.u.ID())
 	usedAt := apptest.T0.Add(-30 * time.Minute)
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
-	gomock.InOrder(
+	apptest.InOrder(
 		f.Repos.Sessions.EXPECT().RefreshTokenForChange(gomock.Any(), f.hash).Return(app.RefreshToken{Hash: f.hash, SessionID: s.ID(), UsedAt: &usedAt}, nil),
 		f.Repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		f.Repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
-			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
-				t.Errorf("session saved unrevoked")
-			}
-			return nil
-		}),
+		apptest.ExpectSessionRevoked(t, f.Repos.Sessions, s, 0),
 		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 			return e.Type == audit.RefreshReuseDetected && e.UserID == f.u.ID() && e.Detail["session_id"] == s.ID().String() && e.IP == meta.IP
 		}),
@@ -257,24 +252,16 @@ func otherSession(uid uuid.UUID) *session.Session {
 }
 
 func expectRevoked(t *testing.T, repos *apptest.Repos, s *session.Session, typ audit.Type) {
-	gomock.InOrder(
-		repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
-		repos.Sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
-			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(apptest.T0) {
-				t.Errorf("saved unrevoked")
-			}
-			return nil
-		}),
-	)
-	// Its grants (the clients it signed in to) end with it.
-	repos.Sessions.EXPECT().RevokeGrants(gomock.Any(), s.ID(), apptest.T0).Return(2, nil)
 	// session.revoked names it and its user as the store has them (no
 	// second factor); the grants are no events.
 	owner := loginUser(true, true)
 	repos.Store.Seed(owner)
 	repos.Users.EXPECT().ByID(gomock.Any(), principal.UserID).Return(owner, nil)
 	repos.Published(apptest.Events(principal.UserID, webhook.SessionRevoked).Session(s.ID()))
-	gomock.InOrder(
+	apptest.InOrder(
+		repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), s.ID()).Return(s, nil),
+		// Its grants (the clients it signed in to) end with it.
+		apptest.ExpectSessionRevoked(t, repos.Sessions, s, 2),
 		apptest.ExpectAudit(t, repos.Audit, func(e audit.Event) bool {
 			return e.Type == typ && e.UserID == principal.UserID && e.Detail["session_id"] == s.ID().String() && e.IP == meta.IP
 		}),

@@ -26,11 +26,25 @@ import (
 // frames (fasthttp, fiber, the adapters), as above.
 func BenchmarkBearerPath(b *testing.B) {
 	for _, st := range []testStore{onPostgres, onSQLite} {
-		b.Run(string(st), func(b *testing.B) { benchBearerPath(b, st) })
+		b.Run(string(st), func(b *testing.B) { benchBearerPath(b, st, "/v1/me") })
 	}
 }
 
-func benchBearerPath(b *testing.B, st testStore) {
+// BenchmarkUserinfoPath is GET /userinfo of the OpenID Connect provider on
+// the wired server, through real HTTP, as BenchmarkBearerPath: the bearer
+// check every access token gets (here one of /v1/login, which userinfo
+// accepts like a client's), then the claims. `make bench` measures it with
+// a client's token (endpoint userinfo).
+//
+//	go test -run '^$' -bench UserinfoPath ./cmd/gatehouse
+func BenchmarkUserinfoPath(b *testing.B) {
+	for _, st := range []testStore{onPostgres, onSQLite} {
+		b.Run(string(st), func(b *testing.B) { benchBearerPath(b, st, "/userinfo") })
+	}
+}
+
+// benchBearerPath GETs path with one user's access token from 8 clients.
+func benchBearerPath(b *testing.B, st testStore, path string) {
 	base, client := benchServer(b, st, map[string]string{
 		"GATEHOUSE_ARGON2_MEMORY_KIB": "1024",
 		"GATEHOUSE_ARGON2_ITERATIONS": "1",
@@ -47,7 +61,7 @@ func benchBearerPath(b *testing.B, st testStore) {
 	b.SetParallelism(4) // with GOMAXPROCS 2: 8 clients, as make bench
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		req, _ := http.NewRequest(http.MethodGet, base+"/v1/me", nil)
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
 		for pb.Next() {
 			resp, err := client.Do(req)
@@ -58,7 +72,7 @@ func benchBearerPath(b *testing.B, st testStore) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				b.Errorf("GET /v1/me: %d", resp.StatusCode)
+				b.Errorf("GET %s: %d", path, resp.StatusCode)
 				return
 			}
 		}

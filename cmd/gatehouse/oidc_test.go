@@ -58,7 +58,8 @@ func newRP(t *testing.T, f adminFixture, reg map[string]any) rp {
 
 // authorize follows an authorization request in browser b to the
 // client's redirect URI and returns its query; signIn answers the sign-in
-// page when it comes.
+// page when it comes, and a consent page is allowed (b.consents counts
+// them).
 func (b *browser) authorize(authURL string, signIn url.Values) url.Values {
 	b.t.Helper()
 	next := strings.TrimPrefix(authURL, testPublicURL)
@@ -90,6 +91,20 @@ func (b *browser) authorize(authURL string, signIn url.Values) url.Values {
 				b.t.Fatalf("sign-in: %d %s", status, body)
 			}
 			next = "/authorize?pending=" + loc.Query().Get("pending")
+		case loc.Path == "/consent":
+			b.consents++
+			status, body := b.post("/consent", url.Values{"pending": {loc.Query().Get("pending")}, "decision": {"allow"}}, true)
+			if status != http.StatusSeeOther {
+				b.t.Fatalf("consent: %d %s", status, body)
+			}
+			to, err := loc.Parse(b.lastLocation)
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			if !strings.HasPrefix(to.String(), b.base) {
+				return to.Query()
+			}
+			next = strings.TrimPrefix(to.String(), b.base)
 		case strings.HasPrefix(loc.String(), b.base):
 			next = strings.TrimPrefix(loc.String(), b.base)
 		default:
@@ -318,6 +333,126 @@ func TestOIDCTokensAndLogout(t *testing.T) {
 		}
 		if _, body := b.get("/sign-in"); strings.Contains(body, "You are signed in") {
 			t.Fatal("after a back-channel end session the browser is still signed in")
+		}
+	})
+}
+
+// Consents on each store: given on the consent page, listed, remembered;
+// revoked, the grant made under it stops (its refresh token is
+// invalid_grant), the session list no longer shows it, the audit trail
+// records it, a code issued before it is refused, and the next
+// authorization request asks again. A grant revoked from the session list
+// ends too.
+func TestOIDCConsentRevocation(t *testing.T) {
+	eachStore(t, func(t *testing.T, st testStore) {
+		f := newAdminFixture(t, st)
+		addr, access, _ := f.signedIn(t)
+		app := newRP(t, f, map[string]any{"name": "Notes", "type": "confidential", "redirect_uris": []string{"https://notes.example.com/cb"}, "consent": true,
+			"grant_types": []string{"authorization_code", "refresh_token", "client_credentials"}})
+		id := app.config.ClientID
+		b := newBrowser(t, f.inst.URL)
+
+		tok, idt, _ := app.codeFlow(t, b, addr)
+		if b.consents != 1 {
+			t.Fatalf("%d consent pages before the first code, want 1", b.consents)
+		}
+		list := f.c.getOK(t, "/v1/me/consents", access)["consents"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("consents: %v", list)
+		}
+		c := list[0].(map[string]any)
+		if c["client_id"] != id || c["client_name"] != "Notes" || len(c["scopes"].([]any)) != 2 || c["granted_at"] == "" {
+			t.Fatalf("consent: %v", c)
+		}
+		// The grant is in the session list, named by its client.
+		grantListed := func() bool {
+			for _, s := range f.c.getOK(t, "/v1/me/sessions", access)["sessions"].([]any) {
+				if s.(map[string]any)["client_id"] == id {
+					return true
+				}
+			}
+			return false
+		}
+		if !grantListed() {
+			t.Fatal("the grant is not in the session list")
+		}
+		// Remembered: a second request answers at once. Its code is kept
+		// for after the revocation.
+		verifier := oauth2.GenerateVerifier()
+		early := b.authorize(app.config.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)), nil).Get("code")
+		if early == "" || b.consents != 1 {
+			t.Fatalf("a second request: code %q after %d consent pages", early, b.consents)
+		}
+
+		// A client's own token is no user's: refused, as at /v1/me.
+		status, cc := f.form(t, "/token", id, app.config.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		if status != http.StatusOK || cc["access_token"] == nil {
+			t.Fatalf("client_credentials: %d %v", status, cc)
+		}
+		for _, m := range []string{http.MethodGet, http.MethodDelete} {
+			path := "/v1/me/consents"
+			if m == http.MethodDelete {
+				path += "/" + url.PathEscape(id)
+			}
+			if r := f.c.bearer(m, path, cc["access_token"].(string), nil); r.Status != http.StatusUnauthorized {
+				t.Fatalf("%s %s with a client's token: %d %s", m, path, r.Status, r.Body)
+			}
+		}
+		if r := f.c.bearer(http.MethodDelete, "/v1/me/consents/"+url.PathEscape(id), "not-a-token", nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("revoke without a valid bearer: %d", r.Status)
+		}
+
+		if r := f.c.bearer(http.MethodDelete, "/v1/me/consents/"+url.PathEscape(id), access, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("revoke the consent: %d %s", r.Status, r.Body)
+		}
+		if r := f.c.bearer(http.MethodDelete, "/v1/me/consents/"+url.PathEscape(id), access, nil); r.Status != http.StatusNotFound || r.Code(t) != "not_found" {
+			t.Fatalf("revoke it again: %d %s", r.Status, r.Body)
+		}
+		if list := f.c.getOK(t, "/v1/me/consents", access)["consents"].([]any); len(list) != 0 {
+			t.Fatalf("consents after the revocation: %v", list)
+		}
+		_, err := app.config.TokenSource(app.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("the refresh token of a revoked consent: %v", err)
+		}
+		if grantListed() {
+			t.Fatal("the grant of a revoked consent is still in the session list")
+		}
+		// A code issued before the revocation makes no grant after it.
+		if _, err := app.config.Exchange(app.ctx, early, oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("a code issued before the revocation: %v", err)
+		}
+		r := f.admin.call(http.MethodGet, "/admin/v1/audit?type=consent_revoked&user_id="+idt.Subject, nil)
+		events, _ := r.JSON(t)["events"].([]any)
+		if r.Status != http.StatusOK || len(events) != 1 {
+			t.Fatalf("audit of the revocation: %d %s", r.Status, r.Body)
+		}
+		if d := events[0].(map[string]any)["detail"].(map[string]any); d["client_id"] != id || d["sessions_revoked"] != "1" {
+			t.Fatalf("audit detail: %v", d)
+		}
+
+		// The next request asks for consent again.
+		got := b.authorize(app.config.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier)), nil)
+		if got.Get("code") == "" || b.consents != 2 {
+			t.Fatalf("after the revocation: %v after %d consent pages, want a second one", got, b.consents)
+		}
+
+		// Revoking the grant from the session list ends it.
+		tok, _, _ = app.exchange(t, got.Get("code"), verifier)
+		var grantID string
+		for _, s := range f.c.getOK(t, "/v1/me/sessions", access)["sessions"].([]any) {
+			if s := s.(map[string]any); s["client_id"] == id {
+				grantID = s["id"].(string)
+			}
+		}
+		if grantID == "" {
+			t.Fatal("the new grant is not in the session list")
+		}
+		if r := f.c.bearer(http.MethodDelete, "/v1/me/sessions/"+grantID, access, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("revoke the grant's session: %d %s", r.Status, r.Body)
+		}
+		if app.refreshes(tok.RefreshToken) {
+			t.Fatal("a grant's refresh token works after its session was revoked")
 		}
 	})
 }

@@ -20,6 +20,8 @@ type browser struct {
 	c    *http.Client
 	// lastLocation is the Location of the last answer send read.
 	lastLocation string
+	// consents counts the consent pages authorize answered (allowing).
+	consents int
 }
 
 func newBrowser(t *testing.T, base string) *browser {

@@ -309,7 +309,7 @@ func TestBenchTargetBuildsThenRunsTheLoadTool(t *testing.T) {
 		t.Errorf("make bench does not build the load tool:\n%s", out)
 	}
 	run := strings.Join(lines[2:], " ")
-	for _, want := range []string{" bench ", "-bin '" + bin + "'", "-stores 'sqlite'", "-for '3s'", "-c '8'", "-endpoints 'register,login,refresh,me'", "-pg-url 'postgres://", "-pg-waits"} {
+	for _, want := range []string{" bench ", "-bin '" + bin + "'", "-stores 'sqlite'", "-for '3s'", "-c '8'", "-endpoints 'register,login,refresh,me,code,userinfo,oidc-refresh'", "-pg-url 'postgres://", "-pg-waits"} {
 		if !strings.Contains(run, want) {
 			t.Errorf("make bench runs %q, which lacks %q", run, want)
 		}

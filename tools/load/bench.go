@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,13 +56,13 @@ type benchOpts struct {
 }
 
 // benchEndpoints are the endpoints make bench runs, in order.
-var benchEndpoints = []string{endpointRegister, endpointLogin, endpointRefresh, endpointMe}
+var benchEndpoints = []string{endpointRegister, endpointLogin, endpointRefresh, endpointMe, endpointCode, endpointUserinfo, endpointOIDCRefresh}
 
 // benchFlags defines the bench subcommand's flags.
 func benchFlags(fs *flag.FlagSet) func(ctx context.Context) error {
 	var o benchOpts
 	stores := fs.String("stores", storePostgres+","+storeSQLite, "stores to run on, in order: postgres, sqlite")
-	endpoints := fs.String("endpoints", strings.Join(benchEndpoints, ","), "endpoints to load, in order: register, login, refresh, me, forgot")
+	endpoints := fs.String("endpoints", strings.Join(benchEndpoints, ","), "endpoints to load, in order: "+strings.Join(endpoints, ", "))
 	fs.StringVar(&o.bin, "bin", "bin/gatehouse", "the gatehouse binary to run")
 	fs.DurationVar(&o.forDur, "for", 10*time.Second, "closed loop time per endpoint")
 	fs.IntVar(&o.concurrency, "c", 8, "concurrent clients (closed loop, no think time)")
@@ -102,8 +104,8 @@ func (o *benchOpts) validate() error {
 		return errors.New("bench: -endpoints is empty")
 	}
 	for _, e := range o.endpoints {
-		if !slices.Contains(append(benchEndpoints, endpointForgot), e) {
-			return fmt.Errorf("bench: unknown endpoint %q (register, login, refresh, me, forgot)", e)
+		if !slices.Contains(endpoints, e) {
+			return fmt.Errorf("bench: unknown endpoint %q (%s)", e, strings.Join(endpoints, ", "))
 		}
 	}
 	if err := firstFailed(
@@ -435,6 +437,12 @@ func runStore(ctx context.Context, o benchOpts, store, hash string, w io.Writer)
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("gatehouse migrate up: %v\n%s", err, out)
 	}
+	clientID := ""
+	if slices.ContainsFunc(o.endpoints, oidcEndpoint) {
+		if clientID, err = createBenchClient(ctx, o.bin, environ); err != nil {
+			return nil, err
+		}
+	}
 	seedStart := time.Now()
 	if err := seed(ctx, seedOpts{target: seedTarget, users: o.users, emailPrefix: "load", emailDomain: "example.com", hash: hash}, io.Discard); err != nil {
 		return nil, err
@@ -471,7 +479,7 @@ func runStore(ctx context.Context, o benchOpts, store, hash string, w io.Writer)
 				return res, err
 			}
 		}
-		row, err := runEndpoint(ctx, o, srv, pg, ep, tag)
+		row, err := runEndpoint(ctx, o, srv, pg, ep, tag, clientID)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w\nserver log:\n%s", ep, err, tail(srv.logs, 10))
 		}
@@ -496,13 +504,38 @@ func waitIdle(ctx context.Context, pid int, max time.Duration) {
 	}
 }
 
-// runEndpoint loads one endpoint for o.forDur and measures it.
-func runEndpoint(ctx context.Context, o benchOpts, srv *server, pg *pgBench, ep, tag string) (row benchRow, _ error) {
+// createBenchClient registers, through the CLI, the client of the OpenID
+// Connect endpoints: public, first-party (no consent page), its redirect
+// URI the tool's; it returns the client's id.
+func createBenchClient(ctx context.Context, bin string, environ []string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, "clients", "create", "--json", "--name", "Bench", "--type", "public", "--redirect-uri", defaultRedirectURI)
+	cmd.Env = environ
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("gatehouse clients create: %v\n%s", err, stderr.Bytes())
+	}
+	var created struct {
+		Client struct {
+			ClientID string `json:"client_id"`
+		} `json:"client"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Client.ClientID == "" {
+		return "", fmt.Errorf("gatehouse clients create: unexpected output %q (%v)", out, err)
+	}
+	return created.Client.ClientID, nil
+}
+
+// runEndpoint loads one endpoint for o.forDur and measures it; clientID is
+// the OpenID Connect endpoints' client.
+func runEndpoint(ctx context.Context, o benchOpts, srv *server, pg *pgBench, ep, tag, clientID string) (row benchRow, _ error) {
 	c := config{
 		baseURL: srv.url, endpoint: ep, users: o.users, concurrency: o.concurrency, forDur: o.forDur,
 		duration: time.Hour, requestTimeout: 30 * time.Second, setupConcurrency: 1,
 		emailPrefix: "load", emailDomain: "example.com", sharedPassword: seedPassword,
 		scatter: true, tag: tag, parent: ctx, quiet: true, sessions: o.sessions, set: map[string]bool{},
+		clientID: clientID, redirectURI: defaultRedirectURI,
 	}
 	if err := c.validate(); err != nil {
 		return benchRow{}, err
@@ -593,9 +626,9 @@ func printStore(w io.Writer, o benchOpts, res *storeResult, limit float64) {
 	if len(res.rows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s %9s\n",
+	fmt.Fprintf(w, "%-12s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s %9s\n",
 		"endpoint", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "server", "db", "cluster", "faults", "peak RSS")
-	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s %9s\n",
+	fmt.Fprintf(w, "%-12s %9s %9s %9s %9s %9s %7s %10s %10s %10s %9s %9s\n",
 		"", "", "", "", "", "", "", "ms/req", "ms/req", "ms/req", "/req", "MiB")
 	var peak int64
 	for _, r := range res.rows {
@@ -603,7 +636,7 @@ func printStore(w io.Writer, o benchOpts, res *storeResult, limit float64) {
 		if r.dbMs >= 0 {
 			db, cl = fmt.Sprintf("%.3f", r.dbMs), fmt.Sprintf("%.3f", r.clusterMs)
 		}
-		fmt.Fprintf(w, "%-9s %9d %9.1f %9.2f %9.2f %9.2f %7d %10.3f %10s %10s %9.1f %9.1f\n",
+		fmt.Fprintf(w, "%-12s %9d %9.1f %9.2f %9.2f %9.2f %7d %10.3f %10s %10s %9.1f %9.1f\n",
 			r.endpoint, r.requests, r.rate(), ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.serverMs, db, cl, r.faults, float64(r.peakRSSKiB)/1024)
 		peak = max(peak, r.peakRSSKiB)
 	}

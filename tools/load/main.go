@@ -55,6 +55,9 @@ const (
 	endpointForgot   = "forgot"
 )
 
+// endpoints are the endpoints the tool loads.
+var endpoints = []string{endpointLogin, endpointRefresh, endpointMe, endpointRegister, endpointForgot, endpointCode, endpointUserinfo, endpointOIDCRefresh}
+
 // perRequest reports whether an endpoint's requests stand alone, each with
 // its own index (login, register, forgot), rather than following a token
 // chain per worker after a warm-up login (refresh, me).
@@ -102,6 +105,9 @@ type config struct {
 	parent context.Context
 	// quiet leaves out the per-run report of fire's warm-up.
 	quiet bool
+	// clientID and redirectURI are the OpenID Connect endpoints' client:
+	// public, first-party (no consent page), registered for redirectURI.
+	clientID, redirectURI string
 	// set tells which flags were given on the command line.
 	set map[string]bool
 }
@@ -121,7 +127,10 @@ func main() {
 	}
 	var c config
 	flag.StringVar(&c.baseURL, "url", "http://127.0.0.1:8080", "Gatehouse base URL (loopback only)")
-	flag.StringVar(&c.endpoint, "endpoint", endpointLogin, "what to load: login (POST /v1/login), refresh (POST /v1/token/refresh), me (GET /v1/me), register (POST /v1/register, a new address each) or forgot (POST /v1/password/forgot, a new address each)")
+	flag.StringVar(&c.endpoint, "endpoint", endpointLogin, "what to load: login (POST /v1/login), refresh (POST /v1/token/refresh), me (GET /v1/me), register (POST /v1/register, a new address each), forgot (POST /v1/password/forgot, a new address each), "+
+		"code (GET /authorize then POST /token, a new code each), userinfo (GET /userinfo) or oidc-refresh (POST /token, refresh_token grant)")
+	flag.StringVar(&c.clientID, "client-id", "", "code, userinfo, oidc-refresh: a public client without consent (gatehouse clients create --type public --redirect-uri URI)")
+	flag.StringVar(&c.redirectURI, "redirect-uri", defaultRedirectURI, "code, userinfo, oidc-refresh: a redirect URI the client registered")
 	flag.IntVar(&c.users, "users", 200, "accounts used (and registered with -setup)")
 	flag.IntVar(&c.concurrency, "concurrency", 200, "concurrent workers")
 	flag.IntVar(&c.requests, "requests", 1000, "total requests (0 = only -setup); not with -for")
@@ -193,8 +202,9 @@ func (c *config) validate() error {
 	}
 	c.baseURL = strings.TrimRight(u.String(), "/")
 	if err := firstFailed(
-		check{!slices.Contains([]string{endpointLogin, endpointRefresh, endpointMe, endpointRegister, endpointForgot}, c.endpoint),
-			fmt.Sprintf("-endpoint must be login, refresh, me, register or forgot, got %q", c.endpoint)},
+		check{!slices.Contains(endpoints, c.endpoint),
+			fmt.Sprintf("-endpoint must be one of %s, got %q", strings.Join(endpoints, ", "), c.endpoint)},
+		check{oidcEndpoint(c.endpoint) && c.clientID == "", "-endpoint " + c.endpoint + " needs -client-id (a public client without consent, registered for -redirect-uri)"},
 		check{c.users < 1, "-users must be at least 1"},
 		check{c.concurrency < 1, "-concurrency must be at least 1"},
 		check{c.requests < 0, "-requests must not be negative"},
@@ -471,9 +481,12 @@ func post(ctx context.Context, client *http.Client, u string, body any) outcome 
 	return o
 }
 
-// tokenPair is what the tool keeps of a login or refresh response.
+// tokenPair is what the tool keeps of a login or refresh response; for the
+// OpenID Connect endpoints also the signed-in browser the tokens came
+// through.
 type tokenPair struct {
 	access, refresh string
+	browser         *http.Client
 }
 
 // parsePair reads the token pair of a 200 login or refresh response.
@@ -726,7 +739,7 @@ func warmUp(client *http.Client, c config) ([]tokenPair, error) {
 		u := c.account(w)
 		ok := false
 		o := retried(ctx, func() outcome {
-			o, tp, k := login(ctx, client, c, u)
+			o, tp, k := chainStart(ctx, client, c, u)
 			tokens[w], ok = tp, k
 			return o
 		})
@@ -825,7 +838,7 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 					if ctx.Err() != nil || (c.forDur > 0 && !time.Now().Before(deadline)) {
 						return
 					}
-					o, ntp, ok := login(ctx, client, c, u)
+					o, ntp, ok := chainStart(ctx, client, c, u)
 					rl.add(o)
 					if ok {
 						tp, lost[cur] = ntp, false
@@ -864,6 +877,10 @@ func fire(client *http.Client, c config, onStart, onStop func()) (*results, erro
 					if o.status == http.StatusUnauthorized {
 						lost[cur] = true
 					}
+					st.add(o)
+				default:
+					var o outcome
+					o, tp, lost[cur] = oidcStep(ctx, client, c, tp)
 					st.add(o)
 				}
 				tokens[slot] = tp

@@ -144,6 +144,8 @@ func TestValidate(t *testing.T) {
 		func(c *config) { c.endpoint = endpointRefresh },
 		func(c *config) { c.endpoint = endpointMe; c.forDur = time.Second },
 		func(c *config) { c.forDur = time.Second; c.wrongRatio = 0.5 },
+		func(c *config) { c.endpoint = endpointCode; c.clientID = "bench" },
+		func(c *config) { c.endpoint = endpointOIDCRefresh; c.clientID = "bench" },
 	}
 	for i, f := range ok {
 		c := validConfig()
@@ -161,6 +163,7 @@ func TestValidate(t *testing.T) {
 		func(c *config) { c.forDur = time.Second; c.set["duration"] = true },
 		func(c *config) { c.endpoint = endpointMe; c.wrongRatio = 0.1 },
 		func(c *config) { c.dbPid = -1 },
+		func(c *config) { c.endpoint = endpointUserinfo }, // no client
 	}
 	for i, f := range bad {
 		c := validConfig()

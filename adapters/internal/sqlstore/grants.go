@@ -17,6 +17,10 @@ const (
 	consentColumns = `user_id, client_id, scopes, given_at`
 )
 
+// ConsentsSQL reads the consents of user $1, newest first (the primary
+// key's prefix finds them).
+const ConsentsSQL = `SELECT ` + consentColumns + ` FROM consents WHERE user_id = $1 ORDER BY given_at DESC, client_id`
+
 // Sweep statements: at most $2 requests, and codes, that expired before
 // $1 (indexes authorization_requests_expires, authorization_codes_expires).
 const (
@@ -111,15 +115,24 @@ func (g Grants) MarkCodeUsed(ctx context.Context, hash token.Hash, at time.Time,
 // Consent finds what userID allowed clientID (primary key), or gives
 // grant.ErrNotFound.
 func (g Grants) Consent(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error) {
+	c, err := scanConsent(g.DB.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID))
+	return c, notFound(err, grant.ErrNotFound)
+}
+
+// Consents returns every consent userID gave, newest first.
+func (g Grants) Consents(ctx context.Context, userID uuid.UUID) ([]*grant.Consent, error) {
+	return All(ctx, g.DB, scanConsent, ConsentsSQL, userID)
+}
+
+func scanConsent(row Row) (*grant.Consent, error) {
 	var (
 		c      grant.Consent
 		scopes string
 	)
-	err := g.DB.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID).
-		Scan(&c.UserID, &c.ClientID, &scopes, &c.GivenAt)
-	if err != nil {
-		return nil, notFound(err, grant.ErrNotFound)
+	if err := row.Scan(&c.UserID, &c.ClientID, &scopes, &c.GivenAt); err != nil {
+		return nil, err
 	}
+	var err error
 	if c.Scopes, err = parseList(scopes); err != nil {
 		return nil, err
 	}

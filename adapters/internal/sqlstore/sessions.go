@@ -138,6 +138,11 @@ const RevokeGrantsSQL = `UPDATE sessions SET revoked_at = $2 WHERE parent_id = $
 // sessions_client_live).
 const RevokeClientGrantsSQL = `UPDATE sessions SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`
 
+// RevokeUserClientGrantsSQL revokes at $3 the live grants of user $1 for
+// client $2 (index sessions_user_live or sessions_client_live, whichever
+// the planner finds narrower).
+const RevokeUserClientGrantsSQL = `UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`
+
 // RevokeGrants revokes, at now, every grant of the browser session parent
 // not yet revoked, and returns how many it revoked.
 func (r Sessions) RevokeGrants(ctx context.Context, parent uuid.UUID, now time.Time) (int, error) {
@@ -150,6 +155,12 @@ func (r Sessions) RevokeClientGrants(ctx context.Context, clientID string, now t
 	return count(r.DB.Exec(ctx, RevokeClientGrantsSQL, clientID, now))
 }
 
+// RevokeUserClientGrants revokes, at now, every grant of client clientID
+// held by user userID not yet revoked, and returns how many it revoked.
+func (r Sessions) RevokeUserClientGrants(ctx context.Context, userID uuid.UUID, clientID string, now time.Time) (int, error) {
+	return count(r.DB.Exec(ctx, RevokeUserClientGrantsSQL, userID, clientID, now))
+}
+
 // AddRefreshToken stores a refresh token of a session.
 func (r Sessions) AddRefreshToken(ctx context.Context, rt app.RefreshToken) error {
 	_, err := r.DB.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES ($1, $2, $3, $4, $5)`,
@@ -157,18 +168,29 @@ func (r Sessions) AddRefreshToken(ctx context.Context, rt app.RefreshToken) erro
 	return err
 }
 
+// refreshTokenSQL reads a refresh token by primary key.
+const refreshTokenSQL = `SELECT token_hash, session_id, created_at, used_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1`
+
 // RefreshTokenForChange finds a refresh token by hash for a change, or
 // gives session.ErrNotFound. Bound to a transaction, of transactions
 // presenting one token the later ones wait for the first (a row lock, or
 // the single writer) and then see its used time.
 func (r Sessions) RefreshTokenForChange(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
+	return scanRefreshToken(r.DB.QueryRow(ctx, refreshTokenSQL+r.Dialect.ForUpdate, hash[:]))
+}
+
+// RefreshToken finds a refresh token by hash without locking it, or gives
+// session.ErrNotFound.
+func (r Sessions) RefreshToken(ctx context.Context, hash token.Hash) (app.RefreshToken, error) {
+	return scanRefreshToken(r.DB.QueryRow(ctx, refreshTokenSQL, hash[:]))
+}
+
+func scanRefreshToken(row Row) (app.RefreshToken, error) {
 	var (
 		raw []byte
 		rt  app.RefreshToken
 	)
-	err := r.DB.QueryRow(ctx, `SELECT token_hash, session_id, created_at, used_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1`+r.Dialect.ForUpdate, hash[:]).
-		Scan(&raw, &rt.SessionID, &rt.CreatedAt, &rt.UsedAt, &rt.SealedSuccessor)
-	if err != nil {
+	if err := row.Scan(&raw, &rt.SessionID, &rt.CreatedAt, &rt.UsedAt, &rt.SealedSuccessor); err != nil {
 		return app.RefreshToken{}, notFound(err, session.ErrNotFound)
 	}
 	copy(rt.Hash[:], raw)

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/google/uuid"
@@ -417,6 +418,35 @@ func ExpectMail(t testing.TB, ob *mock.MockOutbox, ok func(app.OutboundMail) boo
 		}
 		return nil
 	})
+}
+
+// ExpectSessionRevoked expects, in order, what app.RevokeSession does to
+// the live session s at T0: s saved revoked at T0 (t fails otherwise),
+// then its grants revoked, the store reporting grants of them ended.
+func ExpectSessionRevoked(t testing.TB, sessions *mock.MockSessionRepository, s *session.Session, grants int) []any {
+	return []any{
+		sessions.EXPECT().Update(gomock.Any(), s).DoAndReturn(func(_ context.Context, ss *session.Session) error {
+			if ss.RevokedAt() == nil || !ss.RevokedAt().Equal(T0) {
+				t.Errorf("session %s saved unrevoked", ss.ID())
+			}
+			return nil
+		}),
+		sessions.EXPECT().RevokeGrants(gomock.Any(), s.ID(), T0).Return(grants, nil),
+	}
+}
+
+// InOrder is gomock.InOrder of calls, where an element may also be a
+// []any of calls (ExpectSessionRevoked's), taken in its place.
+func InOrder(calls ...any) {
+	var flat []any
+	for _, c := range calls {
+		if cs, ok := c.([]any); ok {
+			flat = append(flat, cs...)
+		} else {
+			flat = append(flat, c)
+		}
+	}
+	gomock.InOrder(flat...)
 }
 
 // ExpectAudit expects one event appended, and fails t unless ok accepts
