@@ -645,6 +645,20 @@ func (mr *MockSessionRepositoryMockRecorder) SetBrowserSecret(ctx, id, hash any)
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SetBrowserSecret", reflect.TypeOf((*MockSessionRepository)(nil).SetBrowserSecret), ctx, id, hash)
 }
 
+// Start mocks base method.
+func (m *MockSessionRepository) Start(ctx context.Context, st app.SessionStart) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Start", ctx, st)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Start indicates an expected call of Start.
+func (mr *MockSessionRepositoryMockRecorder) Start(ctx, st any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Start", reflect.TypeOf((*MockSessionRepository)(nil).Start), ctx, st)
+}
+
 // Update mocks base method.
 func (m *MockSessionRepository) Update(ctx context.Context, s *session.Session) error {
 	m.ctrl.T.Helper()

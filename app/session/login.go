@@ -150,20 +150,14 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 			}
 		}
 		fresh.LoggedIn(now)
-		if err := r.Users.Update(ctx, fresh); err != nil {
-			return err
-		}
 		s, err := session.New(h.d.IDs.NewID(), u.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
 		if err != nil {
 			return err
 		}
-		if err := r.Sessions.Create(ctx, s); err != nil {
-			return err
-		}
-		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, u, now, in.Browser); err != nil {
-			return err
-		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})
+		pair, err = startSession(ctx, r, h.d.Tokens, h.d.Random, app.SessionStart{User: fresh, Session: s,
+			Event: audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}},
+		}, u, now, in.Browser)
+		return err
 	})
 	switch {
 	case errors.Is(err, domain.ErrInvalidCredentials): // the password changed meanwhile

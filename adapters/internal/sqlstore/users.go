@@ -110,10 +110,16 @@ func (r Users) ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, err
 // gives user.ErrEmailTaken (unique index users_email_key); bound to a
 // transaction, that error aborts it, as any failed statement does.
 func (r Users) Update(ctx context.Context, u *user.User) error {
-	return execOne(ctx, r.DB, user.ErrNotFound, `UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
+	s := updateUser(u)
+	return execOne(ctx, r.DB, user.ErrNotFound, s.SQL, s.Args...)
+}
+
+// updateUser is Update's statement for u.
+func updateUser(u *user.User) Stmt {
+	return Stmt{`UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
 			updated_at = $6, verified_at = $7, last_login_at = $8, registration_pending = $9
 		WHERE id = $1`,
-		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration())
+		[]any{u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration()}}
 }
 
 // List returns up to q.Limit users, newest first by (created_at, id), after
