@@ -62,6 +62,10 @@ type UserRepository interface {
 	CreateMissing(ctx context.Context, us []*user.User) ([]uuid.UUID, error)
 	// ByEmail finds by normalized email, or user.ErrNotFound.
 	ByEmail(ctx context.Context, email user.Email) (*user.User, error)
+	// ForLogin is ByEmail with whether the user has a confirmed second
+	// factor (what MFARepository.TOTP's Enabled reports), in one
+	// statement: what a password login reads.
+	ForLogin(ctx context.Context, email user.Email) (u *user.User, mfaEnabled bool, err error)
 	// ByID finds by id, or user.ErrNotFound.
 	ByID(ctx context.Context, id uuid.UUID) (*user.User, error)
 	// ByIDForChange is ByID inside a transaction that will change the

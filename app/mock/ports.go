@@ -284,6 +284,22 @@ func (mr *MockUserRepositoryMockRecorder) Delete(ctx, id any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Delete", reflect.TypeOf((*MockUserRepository)(nil).Delete), ctx, id)
 }
 
+// ForLogin mocks base method.
+func (m *MockUserRepository) ForLogin(ctx context.Context, email user.Email) (*user.User, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ForLogin", ctx, email)
+	ret0, _ := ret[0].(*user.User)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// ForLogin indicates an expected call of ForLogin.
+func (mr *MockUserRepositoryMockRecorder) ForLogin(ctx, email any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ForLogin", reflect.TypeOf((*MockUserRepository)(nil).ForLogin), ctx, email)
+}
+
 // List mocks base method.
 func (m *MockUserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.User, error) {
 	m.ctrl.T.Helper()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
-	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
@@ -82,7 +81,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		}
 		return nil, err
 	}
-	u, err := h.d.Users.ByEmail(ctx, email)
+	u, mfaOn, err := h.d.Users.ForLogin(ctx, email)
 	if err != nil && !errors.Is(err, user.ErrNotFound) {
 		return nil, err
 	}
@@ -114,9 +113,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		h.d.Observer.LoginResult(ctx, app.LoginDisabled)
 		return nil, domain.ErrAccountDisabled
 	}
-	if on, err := appmfa.Enabled(ctx, h.d.Factors, u.ID()); err != nil {
-		return nil, err
-	} else if on {
+	if mfaOn {
 		return h.challenge(ctx, u, pw, rehash, in.Meta)
 	}
 	if err := h.d.Guard.LoginSucceeded(ctx, email, in.Meta.IP); err != nil {

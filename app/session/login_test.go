@@ -161,7 +161,7 @@ func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
+	f.Users.EXPECT().ForLogin(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, false, user.ErrNotFound)
 	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
 	gomock.InOrder(
 		f.expectFailureCounted(false),
@@ -546,7 +546,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("user repository unavailable", func(t *testing.T) {
 		f := newLogin(t, true)
 		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
+		f.Users.EXPECT().ForLogin(gomock.Any(), gomock.Any()).Return(nil, false, domain.Unavailable(errors.New("conn refused")))
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidCredentials) {
 			t.Fatalf("err = %v; a database outage must not become invalid_credentials", err)
@@ -565,9 +565,8 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
 		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), u.Email()).Return(u, nil) // not seeded: the locked read fails
+		f.Users.EXPECT().ForLogin(gomock.Any(), u.Email()).Return(u, false, nil) // not seeded: the locked read fails
 		verifyOnce(t, f, storedHash, true, false)
-		f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))

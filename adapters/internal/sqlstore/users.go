@@ -93,6 +93,25 @@ func (r Users) ByEmail(ctx context.Context, email user.Email) (*user.User, error
 	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE email = $1`, email.String()))
 }
 
+// forLoginSQL reads user $1 by email (index users_email_key) with whether
+// it has a confirmed factor (primary key of mfa_totp).
+var forLoginSQL = `SELECT ` + Qualify("u.", UserColumns) + `, t.confirmed_at IS NOT NULL
+	FROM users u LEFT JOIN mfa_totp t ON t.user_id = u.id
+	WHERE u.email = $1`
+
+// ForLogin finds a user by normalized email with whether it has a
+// confirmed second factor, in one statement, or gives user.ErrNotFound.
+func (r Users) ForLogin(ctx context.Context, email user.Email) (*user.User, bool, error) {
+	var (
+		u   UserRow
+		mfa bool
+	)
+	if err := r.DB.QueryRow(ctx, forLoginSQL, email.String()).Scan(append(u.Dest(), &mfa)...); err != nil {
+		return nil, false, notFound(err, user.ErrNotFound)
+	}
+	return u.User(), mfa, nil
+}
+
 // ByID finds a user by id, or user.ErrNotFound.
 func (r Users) ByID(ctx context.Context, id uuid.UUID) (*user.User, error) {
 	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE id = $1`, id))
