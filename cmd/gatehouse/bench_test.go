@@ -114,7 +114,7 @@ func benchLogins(b *testing.B, st testStore, extra map[string]string, setMemory 
 	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	cpuStart := processCPU(b)
-	defer func() { b.ReportMetric(float64((processCPU(b) - cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	defer func() { b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds))
