@@ -82,7 +82,7 @@ func (r Sessions) Start(ctx context.Context, st app.SessionStart) error {
 	} else {
 		writes = append(writes, write{setBrowserSecret(st.Session.ID(), st.BrowserSecret), session.ErrNotFound})
 	}
-	return Audit{DB: r.DB, Dialect: r.Dialect, Own: r.Own}.appendAfter(ctx, writes, st.Event)
+	return Audit(r).appendAfter(ctx, writes, st.Event)
 }
 
 // ByID finds a session by primary key, or session.ErrNotFound.
