@@ -67,6 +67,10 @@ type UserRepository interface {
 	CreateMissing(ctx context.Context, us []*user.User) ([]uuid.UUID, error)
 	// ByEmail finds by normalized email, or user.ErrNotFound.
 	ByEmail(ctx context.Context, email user.Email) (*user.User, error)
+	// ForLogin is ByEmail with whether the user has a confirmed second
+	// factor (what MFARepository.TOTP's Enabled reports), in one
+	// statement: what a password login reads.
+	ForLogin(ctx context.Context, email user.Email) (u *user.User, mfaEnabled bool, err error)
 	// ByID finds by id, or user.ErrNotFound.
 	ByID(ctx context.Context, id uuid.UUID) (*user.User, error)
 	// ByIDForChange is ByID inside a transaction that will change the
@@ -155,6 +159,21 @@ type BearerSession struct {
 	MFAEnabled bool
 }
 
+// SessionStart is what a sign-in stores (SessionRepository.Start).
+type SessionStart struct {
+	// User is the signed-in user, changed by the sign-in (its login time,
+	// a new password hash).
+	User    *user.User
+	Session *session.Session
+	// RefreshToken is the session's first refresh token (a client that
+	// gets tokens); when nil, BrowserSecret is the hash of the secret of
+	// the browser that holds the session (SetBrowserSecret).
+	RefreshToken  *RefreshToken
+	BrowserSecret token.Hash
+	// Event is the sign-in's audit event.
+	Event audit.Event
+}
+
 // SessionRepository stores sessions and their refresh tokens.
 type SessionRepository interface {
 	Create(ctx context.Context, s *session.Session) error
@@ -189,6 +208,13 @@ type SessionRepository interface {
 	CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error)
 	// AddRefreshToken stores a new refresh token for a session.
 	AddRefreshToken(ctx context.Context, rt RefreshToken) error
+	// Start stores what a sign-in makes, together: the user as Update
+	// saves it (a missing user gives user.ErrNotFound), the new session
+	// as Create stores it with its first credential, and then the event,
+	// appended as AuditLog.Append appends it (so, bound to a transaction,
+	// Start comes last and holds the audit chain until the transaction
+	// ends). Bound to the store it stands alone, all of it or none.
+	Start(ctx context.Context, st SessionStart) error
 	// RefreshTokenForChange finds a refresh token by hash inside a
 	// transaction that may mark it used: of concurrent transactions
 	// presenting one token, exactly one sees it unused and the others see

@@ -85,6 +85,36 @@ func (c conn) Tx(ctx context.Context, fn func(tx sqlstore.DB) error) error {
 	return ensureTx(ctx, c.db, func(tx DBTX) error { return fn(conn{tx}) })
 }
 
+// Pipeline sends writes and query as one batch, in one round trip
+// (pgx's pipeline): PostgreSQL still runs them one after another, each
+// with a snapshot of its own under READ COMMITTED, so a read after a
+// lock sees what was committed before the lock was granted.
+func (c conn) Pipeline(ctx context.Context, writes []sqlstore.Stmt, query sqlstore.Stmt, dest ...any) ([]int64, error) {
+	touched := make([]int64, 0, len(writes))
+	err := ensureTx(ctx, c.db, func(tx DBTX) error {
+		b := &pgx.Batch{}
+		for _, w := range writes {
+			b.Queue(w.SQL, w.Args...)
+		}
+		b.Queue(query.SQL, query.Args...)
+		br := tx.SendBatch(ctx, b)
+		for range writes {
+			tag, err := br.Exec()
+			if err != nil {
+				_ = br.Close()
+				return translate(err, nil)
+			}
+			touched = append(touched, tag.RowsAffected())
+		}
+		scanErr := scanUTC(br.QueryRow(), dest)
+		if err := br.Close(); err != nil && scanErr == nil {
+			return translate(err, nil)
+		}
+		return scanErr
+	})
+	return touched, err
+}
+
 type row struct{ pgx.Row }
 
 func (r row) Scan(dest ...any) error { return scanUTC(r.Row, dest) }

@@ -69,6 +69,16 @@ func (c conn) Tx(ctx context.Context, fn func(tx sqlstore.DB) error) error {
 	return c.db.writeTx(ctx, func(q querier) error { return fn(txConn{q, c.db}) })
 }
 
+func (c conn) Pipeline(ctx context.Context, writes []sqlstore.Stmt, query sqlstore.Stmt, dest ...any) ([]int64, error) {
+	var touched []int64
+	err := c.Tx(ctx, func(tx sqlstore.DB) error {
+		var err error
+		touched, err = tx.Pipeline(ctx, writes, query, dest...)
+		return err
+	})
+	return touched, err
+}
+
 // Scrub asks for the WAL to be emptied soon (see Residue in the package
 // documentation).
 func (c conn) Scrub() { c.db.scrubSoon() }
@@ -99,7 +109,21 @@ func (t txConn) Query(ctx context.Context, query string, args ...any) (sqlstore.
 }
 
 func (t txConn) Tx(_ context.Context, fn func(tx sqlstore.DB) error) error { return fn(t) }
-func (t txConn) Scrub()                                                    { t.db.scrubSoon() }
+
+// Pipeline runs the statements one after another: calls into the
+// library, no round trips to save.
+func (t txConn) Pipeline(ctx context.Context, writes []sqlstore.Stmt, query sqlstore.Stmt, dest ...any) ([]int64, error) {
+	touched := make([]int64, 0, len(writes))
+	for _, w := range writes {
+		n, err := t.Exec(ctx, w.SQL, w.Args...)
+		if err != nil {
+			return touched, err
+		}
+		touched = append(touched, n)
+	}
+	return touched, t.QueryRow(ctx, query.SQL, query.Args...).Scan(dest...)
+}
+func (t txConn) Scrub() { t.db.scrubSoon() }
 
 type row struct{ r *sql.Row }
 

@@ -21,6 +21,7 @@ func init() {
 	register("Users/DuplicateEmail", testUserDuplicateEmail)
 	register("Users/ConcurrentCreateSameEmail", testUserConcurrentCreateSameEmail)
 	register("Users/NotFound", testUserNotFound)
+	register("Users/ForLoginReadsTheUserAndWhetherMFAIsOn", testUserForLogin)
 	register("Users/ConstraintViolationIsNotUnavailable", testUserConstraintViolation)
 	register("Users/ConcurrentChangesAreSerialized", testUserConcurrentChanges)
 	register("Tx/CommitAndRollback", testTxCommitAndRollback)
@@ -263,4 +264,30 @@ func testTxCommitAndRollback(t *testing.T, s Store) {
 		wantErr(t, errOf(s.Repos.Users.ByID(ctx, u.ID())), user.ErrNotFound, "user of a rolled-back transaction")
 	}
 	mustf(t, s.Repos.Users.Create(ctx, rolledBack), "the address of a rolled-back create is still taken")
+}
+
+// ForLogin reads the user by email as ByEmail does, and says MFA is on
+// only once a factor is confirmed.
+func testUserForLogin(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	mfaOn := func(want bool) {
+		t.Helper()
+		got, on, err := s.Repos.Users.ForLogin(ctx, u.Email())
+		must(t, err)
+		assertUser(t, got, u)
+		if on != want {
+			t.Fatalf("ForLogin says MFA on %v, want %v", on, want)
+		}
+	}
+	mfaOn(false)
+	f := pendingTOTP(t, u.ID(), now())
+	must(t, s.Repos.MFA.PutPendingTOTP(ctx, f))
+	mfaOn(false)
+	if ok, err := s.Repos.MFA.ConfirmTOTP(ctx, u.ID(), f.SealedSecret(), now(), 1); !ok || err != nil {
+		t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
+	}
+	mfaOn(true)
+	_, _, err := s.Repos.Users.ForLogin(ctx, randomEmail(t))
+	wantErr(t, err, user.ErrNotFound, "ForLogin of an unknown address")
 }

@@ -285,6 +285,22 @@ func (mr *MockUserRepositoryMockRecorder) Delete(ctx, id any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Delete", reflect.TypeOf((*MockUserRepository)(nil).Delete), ctx, id)
 }
 
+// ForLogin mocks base method.
+func (m *MockUserRepository) ForLogin(ctx context.Context, email user.Email) (*user.User, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ForLogin", ctx, email)
+	ret0, _ := ret[0].(*user.User)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// ForLogin indicates an expected call of ForLogin.
+func (mr *MockUserRepositoryMockRecorder) ForLogin(ctx, email any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ForLogin", reflect.TypeOf((*MockUserRepository)(nil).ForLogin), ctx, email)
+}
+
 // List mocks base method.
 func (m *MockUserRepository) List(ctx context.Context, q app.UserQuery) ([]*user.User, error) {
 	m.ctrl.T.Helper()
@@ -674,6 +690,20 @@ func (m *MockSessionRepository) SetBrowserSecret(ctx context.Context, id uuid.UU
 func (mr *MockSessionRepositoryMockRecorder) SetBrowserSecret(ctx, id, hash any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SetBrowserSecret", reflect.TypeOf((*MockSessionRepository)(nil).SetBrowserSecret), ctx, id, hash)
+}
+
+// Start mocks base method.
+func (m *MockSessionRepository) Start(ctx context.Context, st app.SessionStart) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Start", ctx, st)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Start indicates an expected call of Start.
+func (mr *MockSessionRepositoryMockRecorder) Start(ctx, st any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Start", reflect.TypeOf((*MockSessionRepository)(nil).Start), ctx, st)
 }
 
 // Update mocks base method.

@@ -9,7 +9,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/domain"
-	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -29,33 +28,10 @@ func TestBrowserLoginGetsASessionSecretNotTokens(t *testing.T) {
 	f.expectPassword(t, u, true, false)
 	f.expectCounterReset(t)
 	fresh := loginUser(true, true)
-	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
-	var (
-		s    *session.Session
-		hash token.Hash
-	)
-	gomock.InOrder(
-		f.expectLoginRecorded(t, fresh),
-		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, cs *session.Session) error {
-			s = cs
-			return nil
-		}),
-		f.Repos.Sessions.EXPECT().SetBrowserSecret(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id uuid.UUID, h token.Hash) error {
-			if id != s.ID() {
-				t.Errorf("secret set on session %s, want %s", id, s.ID())
-			}
-			hash = h
-			return nil
-		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-			if e.Type != audit.LoginSucceeded || e.Detail["session_id"] != s.ID().String() {
-				t.Errorf("audit %+v", e)
-			}
-			return nil
-		}),
-	)
+	var stored app.SessionStart
+	res := f.expectStart(t, u, fresh, loginRecorded(t), &stored)
 	// A browser session is a session the events tell of.
-	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() }))
+	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return stored.Session.ID() }))
 	input := in("owner@example.com", password)
 	input.Browser = true
 	got, err := f.h.Handle(context.Background(), input)
@@ -63,8 +39,11 @@ func TestBrowserLoginGetsASessionSecretNotTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCommitted(t, res)
-	p := got.TokenPair
-	if p.BrowserSecret == "" || token.HashOf(p.BrowserSecret) != hash || p.AccessToken != "" || p.RefreshToken != "" || p.SessionID != s.ID() {
+	p, s := got.TokenPair, stored.Session
+	if stored.RefreshToken != nil {
+		t.Fatalf("a refresh token stored for a browser: %+v", stored.RefreshToken)
+	}
+	if p.BrowserSecret == "" || token.HashOf(p.BrowserSecret) != stored.BrowserSecret || p.AccessToken != "" || p.RefreshToken != "" || p.SessionID != s.ID() {
 		t.Fatalf("browser login answered %+v", p)
 	}
 	if s.UserID() != u.ID() || s.IP() != meta.IP || !s.ExpiresAt().Equal(apptest.T0.Add(refreshTTL)) {

@@ -81,7 +81,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		}
 		return nil, err
 	}
-	u, err := h.d.Users.ByEmail(ctx, email)
+	u, mfaOn, err := h.d.Users.ForLogin(ctx, email)
 	if err != nil && !errors.Is(err, user.ErrNotFound) {
 		return nil, err
 	}
@@ -113,9 +113,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		h.d.Observer.LoginResult(ctx, app.LoginDisabled)
 		return nil, domain.ErrAccountDisabled
 	}
-	if on, err := app.MFAEnabled(ctx, h.d.Factors, u.ID()); err != nil {
-		return nil, err
-	} else if on {
+	if mfaOn {
 		return h.challenge(ctx, u, pw, rehash, in.Meta)
 	}
 	if err := h.d.Guard.LoginSucceeded(ctx, email, in.Meta.IP); err != nil {
@@ -149,23 +147,17 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 			}
 		}
 		fresh.LoggedIn(now)
-		if err := r.Users.Update(ctx, fresh); err != nil {
-			return err
-		}
 		s, err := session.New(h.d.IDs.NewID(), u.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
 		if err != nil {
 			return err
 		}
-		if err := r.Sessions.Create(ctx, s); err != nil {
+		pair, err = startSession(ctx, r, h.d.Tokens, h.d.Random, app.SessionStart{User: fresh, Session: s,
+			Event: audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}},
+		}, u, now, in.Browser)
+		if err != nil {
 			return err
 		}
-		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, false, s); err != nil {
-			return err
-		}
-		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, u, now, in.Browser); err != nil {
-			return err
-		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}})
+		return app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, false, s)
 	})
 	switch {
 	case errors.Is(err, domain.ErrInvalidCredentials): // the password changed meanwhile

@@ -162,7 +162,7 @@ func TestLoginUnknownEmailCostsOneDummyVerify(t *testing.T) {
 	f := newLogin(t, true)
 	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	f.expectBegin()
-	f.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, user.ErrNotFound)
+	f.Users.EXPECT().ForLogin(gomock.Any(), apptest.Email("ghost@example.com")).Return(nil, false, user.ErrNotFound)
 	verifyOnce(t, f, dummyHash, true, false) // even a dummy "match" must not log in
 	gomock.InOrder(
 		f.expectFailureCounted(false),
@@ -328,46 +328,69 @@ type started struct {
 	rt app.RefreshToken
 }
 
-// expectLoginRecorded expects the locked row saved with the login's time
-// (and the stored hash unchanged: no rehash).
-func (f *loginFixture) expectLoginRecorded(t *testing.T, fresh *user.User) *gomock.Call {
-	hash := fresh.PasswordHash()
-	return f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
-		if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) || uu.PasswordHash() != hash {
-			t.Errorf("Update with last login %v, hash %q", uu.LastLoginAt(), uu.PasswordHash())
+// loginRecorded checks that the locked row is saved with the login's
+// time (and the stored hash unchanged: no rehash).
+func loginRecorded(t *testing.T) func(*user.User) {
+	return func(uu *user.User) {
+		if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) || uu.PasswordHash() != storedHash {
+			t.Errorf("saved with last login %v, hash %q", uu.LastLoginAt(), uu.PasswordHash())
 		}
-		return nil
-	})
+	}
 }
 
-// expectSessionStart expects the success transaction to lock u's row,
-// where it finds fresh, and then, after the calls in before (in order),
-// the session, its session.created, its refresh token, the access token
-// and the audit event last.
-func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, before ...any) (*started, *apptest.TxResults) {
-	st := &started{}
+// expectStart expects the success transaction to lock u's row, where it
+// finds fresh, and then, after the calls in before (in order), to store
+// at once (Sessions.Start) fresh, checked by saved, the session, its
+// first credential and the audit event; st, when not nil, gets what it
+// stored before saved runs.
+func (f *loginFixture) expectStart(t *testing.T, u, fresh *user.User, saved func(*user.User), st *app.SessionStart, before ...any) *apptest.TxResults {
 	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
 	gomock.InOrder(append(before,
-		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
-			st.s = s
+		f.Repos.Sessions.EXPECT().Start(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got app.SessionStart) error {
+			if got.User != fresh {
+				t.Errorf("Start saves %+v, not the row read under the lock", got.User)
+			}
+			if st != nil {
+				*st = got
+			}
+			saved(got.User)
+			e, s := got.Event, got.Session
+			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != s.ID().String() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
+				t.Errorf("audit %+v", e)
+			}
 			return nil
 		}),
-		f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
-			st.rt = rt
-			return nil
-		}),
+	)...)
+	return res
+}
+
+// expectSessionStart is expectStart for an API client: the access token
+// signed first, then the session with its refresh token stored.
+func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, saved func(*user.User)) (*started, *apptest.TxResults) {
+	st := &started{}
+	var claimed uuid.UUID
+	var stored app.SessionStart
+	res := f.expectStart(t, u, fresh, func(uu *user.User) {
+		saved(uu)
+		if stored.RefreshToken == nil || stored.BrowserSecret != (token.Hash{}) {
+			t.Errorf("stored refresh token %v, browser secret %x", stored.RefreshToken, stored.BrowserSecret)
+			return
+		}
+		st.s, st.rt = stored.Session, *stored.RefreshToken
+		if claimed != st.s.ID() {
+			t.Errorf("access token of session %s, stored %s", claimed, st.s.ID())
+		}
+	}, &stored,
 		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
-			if c.Subject != u.ID() || c.SessionID != st.s.ID() || c.Email != u.Email().String() || c.EmailVerified != u.Verified() || !slices.Equal(c.AMR, []string{"pwd"}) {
+			if c.Subject != u.ID() || c.Email != u.Email().String() || c.EmailVerified != u.Verified() || !slices.Equal(c.AMR, []string{"pwd"}) {
 				t.Errorf("claims %+v", c)
 			}
+			claimed = c.SessionID
 			c.ID, c.IssuedAt, c.ExpiresAt = "jti-1", apptest.T0, apptest.T0.Add(accessTTL)
 			return "signed.jwt", c, nil
 		}),
-		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
-			return e.Type == audit.LoginSucceeded && e.UserID == u.ID() && e.Detail["session_id"] == st.s.ID().String()
-		}),
-	)...)
-	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return st.s.ID() }))
+	)
+	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return stored.Session.ID() }))
 	return st, res
 }
 
@@ -426,7 +449,7 @@ func TestLoginSuccess(t *testing.T) {
 			f.expectCounterReset(t)
 			// No rehash: strict mocks refuse Hash and Users.Update.
 			fresh := loginUser(c.verified, true)
-			st, res := f.expectSessionStart(t, u, fresh, f.expectLoginRecorded(t, fresh))
+			st, res := f.expectSessionStart(t, u, fresh, loginRecorded(t))
 			pair, err := f.h.Handle(context.Background(), in("Owner@Example.com", password))
 			if err != nil {
 				t.Fatal(err)
@@ -455,14 +478,11 @@ func TestLoginRehash(t *testing.T) {
 		return "$argon2id$upgraded", nil
 	})
 	fresh := loginUser(true, true)
-	st, res := f.expectSessionStart(t, u, fresh,
-		f.Repos.Users.EXPECT().Update(gomock.Any(), fresh).DoAndReturn(func(_ context.Context, uu *user.User) error {
-			if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) || uu.LastLoginAt() == nil {
-				t.Errorf("Update with hash %q", uu.PasswordHash())
-			}
-			return nil
-		}),
-	)
+	st, res := f.expectSessionStart(t, u, fresh, func(uu *user.User) {
+		if uu.PasswordHash() != "$argon2id$upgraded" || !uu.UpdatedAt().Equal(apptest.T0) || uu.LastLoginAt() == nil {
+			t.Errorf("saved with hash %q", uu.PasswordHash())
+		}
+	})
 	pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 	if err != nil {
 		t.Fatal(err)
@@ -528,7 +548,7 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 	t.Run("user repository unavailable", func(t *testing.T) {
 		f := newLogin(t, true)
 		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, domain.Unavailable(errors.New("conn refused")))
+		f.Users.EXPECT().ForLogin(gomock.Any(), gomock.Any()).Return(nil, false, domain.Unavailable(errors.New("conn refused")))
 		_, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || errors.Is(err, domain.ErrInvalidCredentials) {
 			t.Fatalf("err = %v; a database outage must not become invalid_credentials", err)
@@ -547,9 +567,8 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		f := newLogin(t, true)
 		u := loginUser(true, true)
 		f.expectBegin()
-		f.Users.EXPECT().ByEmail(gomock.Any(), u.Email()).Return(u, nil) // not seeded: the locked read fails
+		f.Users.EXPECT().ForLogin(gomock.Any(), u.Email()).Return(u, false, nil) // not seeded: the locked read fails
 		verifyOnce(t, f, storedHash, true, false)
-		f.Factors.EXPECT().TOTP(gomock.Any(), u.ID()).Return(nil, mfa.ErrNotFound)
 		f.expectCounterReset(t)
 		apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 		f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(nil, domain.Unavailable(errors.New("x")))
@@ -566,8 +585,8 @@ func TestLoginPropagatesInfrastructureFailures(t *testing.T) {
 		fresh := loginUser(true, true)
 		apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID(), fresh)
 		gomock.InOrder(
-			f.expectLoginRecorded(t, fresh),
-			f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
+			f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).Return("signed.jwt", app.AccessClaims{}, nil),
+			f.Repos.Sessions.EXPECT().Start(gomock.Any(), gomock.Any()).Return(domain.Unavailable(errors.New("x"))),
 		)
 		pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 		if !errors.Is(err, domain.ErrUnavailable) || pair != nil {
@@ -639,7 +658,7 @@ func TestLoginWithPendingEnrollmentIsAPlainLogin(t *testing.T) {
 	f.SeedTOTP(mfa.RehydrateTOTP(u.ID(), []byte("sealed"), apptest.T0, nil, nil))
 	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	fresh := loginUser(true, true)
-	st, _ := f.expectSessionStart(t, u, fresh, f.expectLoginRecorded(t, fresh))
+	st, _ := f.expectSessionStart(t, u, fresh, loginRecorded(t))
 	res, err := f.h.Handle(context.Background(), in("owner@example.com", password))
 	if err != nil || res.MFARequired() {
 		t.Fatalf("Handle = %+v, %v", res, err)

@@ -69,6 +69,31 @@ func finishLogin(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Re
 	return &TokenPair{BrowserSecret: secret, SessionID: s.ID(), User: u}, nil
 }
 
+// startSession hands the session st.Session to u, who signed in, as
+// finishLogin does, and stores it with everything else in st at once
+// (SessionRepository.Start); the access token is signed before anything
+// is stored.
+func startSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, st app.SessionStart, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
+	secret, hash, err := token.NewSecret(rnd)
+	if err != nil {
+		return nil, err
+	}
+	var pair *TokenPair
+	if browser {
+		st.BrowserSecret = hash
+		pair = &TokenPair{BrowserSecret: secret, SessionID: st.Session.ID(), User: u}
+	} else {
+		st.RefreshToken = &app.RefreshToken{Hash: hash, SessionID: st.Session.ID(), CreatedAt: now}
+		if pair, err = SignPair(ctx, tokens, st.Session, u, secret); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.Sessions.Start(ctx, st); err != nil {
+		return nil, err
+	}
+	return pair, nil
+}
+
 // IssuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with
 // SignPair.

@@ -97,12 +97,38 @@ func BenchmarkLoginPath(b *testing.B) {
 func benchLoginPath(b *testing.B, st testStore) {
 	// serve's memory settings, as the binary applies them (restored after)
 	b.Cleanup(func() { applyMemory(memorySettings{Limit: math.MaxInt64, GCPercent: 100}) })
-	base, client := benchServer(b, st, map[string]string{"GATEHOUSE_HASH_MAX_WAIT": "1m"}, applyMemory)
+	benchLogins(b, st, map[string]string{"GATEHOUSE_HASH_MAX_WAIT": "1m"}, applyMemory, 16) // with GOMAXPROCS 2: 32 clients
+}
+
+// BenchmarkLoginRequest is POST /v1/login as BenchmarkLoginPath, but at
+// the cheapest argon2id cost (1 MiB, one pass) from 8 clients: what a
+// login costs beside its hash (HTTP, JSON, the store's round trips, the
+// access token), which the default cost's hash would drown.
+//
+//	go test -run '^$' -bench LoginRequest -count 5 ./cmd/gatehouse
+func BenchmarkLoginRequest(b *testing.B) {
+	for _, st := range []testStore{onPostgres, onSQLite} {
+		b.Run(string(st), func(b *testing.B) {
+			benchLogins(b, st, map[string]string{"GATEHOUSE_ARGON2_MEMORY_KIB": "1024", "GATEHOUSE_ARGON2_ITERATIONS": "1"}, nil, 4) // 8 clients
+		})
+	}
+}
+
+// benchLogins logs one account in over and over from parallelism ×
+// GOMAXPROCS clients, on a server with the benchmarks' settings plus
+// extra. Beside the wall time it reports the process's CPU time per login
+// (cpu-ns/op: server and clients, the embedded store included, a
+// PostgreSQL server's own CPU not), which a busy machine's wall clock
+// hides.
+func benchLogins(b *testing.B, st testStore, extra map[string]string, setMemory func(memorySettings), parallelism int) {
+	base, client := benchServer(b, st, extra, setMemory)
 	post := benchPost(b, client, base)
 	creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
 	post("/v1/register", creds)
-	b.SetParallelism(16) // with GOMAXPROCS 2: 32 clients
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
+	cpuStart := processCPU(b)
+	defer func() { b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds))

@@ -47,22 +47,48 @@ type Audit struct {
 // detail values at most 1024 bytes), so that what is stored is exactly
 // what was hashed and a trail verifies the same on either store.
 func (a Audit) Append(ctx context.Context, e audit.Event) error {
+	return a.appendAfter(ctx, nil, e)
+}
+
+// write is a statement of a change; when missing is set the statement
+// must touch a row, and touching none gives missing.
+type write struct {
+	Stmt
+	missing error
+}
+
+// appendAfter runs writes and then appends e as Append does, in one
+// transaction (the bound one, or one of its own). The writes, the chain's
+// lock and the read of its last record go to the store as one Pipeline;
+// the lock is taken after the writes, so the chain is held no sooner than
+// an Append after them would hold it, and the read, a statement after the
+// lock, sees every append committed before it.
+func (a Audit) appendAfter(ctx context.Context, writes []write, e audit.Event) error {
 	e = storable.Event(e)
 	detail, err := storable.MapJSON(e.Detail)
 	if err != nil {
 		return err
 	}
+	stmts := make([]Stmt, 0, len(writes)+1)
+	for _, w := range writes {
+		stmts = append(stmts, w.Stmt)
+	}
+	if a.Dialect.AuditLockSQL != "" {
+		stmts = append(stmts, Stmt{SQL: a.Dialect.AuditLockSQL})
+	}
 	return a.DB.Tx(ctx, func(tx DB) error {
-		if a.Dialect.AuditLockSQL != "" {
-			if _, err := tx.Exec(ctx, a.Dialect.AuditLockSQL); err != nil {
-				return err
-			}
-		}
 		var (
 			seq  int64
 			prev []byte
 		)
-		err := tx.QueryRow(ctx, lastRecordSQL).Scan(&seq, &prev)
+		touched, err := tx.Pipeline(ctx, stmts, Stmt{SQL: lastRecordSQL}, &seq, &prev)
+		// A row found missing explains what failed after it (an insert
+		// that refers to it).
+		for i, n := range touched[:min(len(touched), len(writes))] {
+			if n == 0 && writes[i].missing != nil {
+				return writes[i].missing
+			}
+		}
 		switch {
 		case errors.Is(err, ErrNoRows):
 			seq, prev = 0, make([]byte, sha256.Size)

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
 )
@@ -51,15 +52,37 @@ type Sessions struct {
 // at most 1024 bytes each. A grant keeps its client, scopes and parent;
 // any other session NULL in their stead.
 func (r Sessions) Create(ctx context.Context, s *session.Session) error {
+	st := insertSession(s)
+	_, err := r.DB.Exec(ctx, st.SQL, st.Args...)
+	return err
+}
+
+// insertSession is Create's statement for s.
+func insertSession(s *session.Session) Stmt {
 	var scopes *string
 	if s.ClientID() != "" {
 		l := jsonList(s.Scopes())
 		scopes = &l
 	}
-	_, err := r.DB.Exec(ctx, `INSERT INTO sessions (`+SessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText),
-		storable.Methods(s.AMR()), s.AuthTime(), nullText(s.ClientID()), scopes, NullUUID(s.ParentID()))
-	return err
+	return Stmt{`INSERT INTO sessions (` + SessionColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		[]any{s.ID(), s.UserID(), s.CreatedAt(), s.LastUsedAt(), s.ExpiresAt(), s.RevokedAt(), storable.Text(s.UserAgent(), storable.MaxText), storable.Text(s.IP(), storable.MaxText),
+			storable.Methods(s.AMR()), s.AuthTime(), nullText(s.ClientID()), scopes, NullUUID(s.ParentID())}}
+}
+
+// Start stores st in one transaction (the bound one, or one of its
+// own): the user as Users.Update saves it, the session as Create stores
+// it, its refresh token or browser secret, and then the event, appended
+// as Audit.Append appends it. The writes go to the store at once with
+// the audit chain's lock and the read of its last record
+// (Audit.appendAfter).
+func (r Sessions) Start(ctx context.Context, st app.SessionStart) error {
+	writes := []write{{updateUser(st.User), user.ErrNotFound}, {insertSession(st.Session), nil}}
+	if st.RefreshToken != nil {
+		writes = append(writes, write{addRefreshToken(*st.RefreshToken), nil})
+	} else {
+		writes = append(writes, write{setBrowserSecret(st.Session.ID(), st.BrowserSecret), session.ErrNotFound})
+	}
+	return Audit(r).appendAfter(ctx, writes, st.Event)
 }
 
 // ByID finds a session by primary key, or session.ErrNotFound.
@@ -104,7 +127,13 @@ func (r Sessions) bearer(ctx context.Context, query string, arg any) (app.Bearer
 // SetBrowserSecret makes hash the hash of the secret of the browser that
 // holds session id, or gives session.ErrNotFound.
 func (r Sessions) SetBrowserSecret(ctx context.Context, id uuid.UUID, hash token.Hash) error {
-	return execOne(ctx, r.DB, session.ErrNotFound, `UPDATE sessions SET browser_secret_hash = $2 WHERE id = $1`, id, hash[:])
+	s := setBrowserSecret(id, hash)
+	return execOne(ctx, r.DB, session.ErrNotFound, s.SQL, s.Args...)
+}
+
+// setBrowserSecret is SetBrowserSecret's statement.
+func setBrowserSecret(id uuid.UUID, hash token.Hash) Stmt {
+	return Stmt{`UPDATE sessions SET browser_secret_hash = $2 WHERE id = $1`, []any{id, hash[:]}}
 }
 
 // Update saves the last-used and revoked times of s and how it
@@ -163,13 +192,19 @@ func (r Sessions) RevokeUserClientGrants(ctx context.Context, userID uuid.UUID, 
 
 // AddRefreshToken stores a refresh token of a session.
 func (r Sessions) AddRefreshToken(ctx context.Context, rt app.RefreshToken) error {
-	_, err := r.DB.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES ($1, $2, $3, $4, $5)`,
-		rt.Hash[:], rt.SessionID, rt.CreatedAt, rt.UsedAt, nullBlob(rt.SealedSuccessor))
+	s := addRefreshToken(rt)
+	_, err := r.DB.Exec(ctx, s.SQL, s.Args...)
 	return err
 }
 
 // refreshTokenSQL reads a refresh token by primary key.
 const refreshTokenSQL = `SELECT token_hash, session_id, created_at, used_at, successor_sealed FROM refresh_tokens WHERE token_hash = $1`
+
+// addRefreshToken is AddRefreshToken's statement.
+func addRefreshToken(rt app.RefreshToken) Stmt {
+	return Stmt{`INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at, successor_sealed) VALUES ($1, $2, $3, $4, $5)`,
+		[]any{rt.Hash[:], rt.SessionID, rt.CreatedAt, rt.UsedAt, nullBlob(rt.SealedSuccessor)}}
+}
 
 // RefreshTokenForChange finds a refresh token by hash for a change, or
 // gives session.ErrNotFound. Bound to a transaction, of transactions

@@ -40,10 +40,24 @@ type DB interface {
 	// is a transaction, or else a new one committed when fn returns nil.
 	// fn's error is returned as is.
 	Tx(ctx context.Context, fn func(tx DB) error) error
+	// Pipeline runs writes one after another and then query, whose row
+	// it scans into dest (ErrNoRows when there is none), in one write
+	// transaction (this one, or a new one as Tx makes), and returns how
+	// many rows each write touched. The first failure stops it: then the
+	// counts are those of the writes that ran before it. The store sends
+	// the statements together where it can, in one round trip, so no
+	// statement's arguments may depend on an earlier one's result.
+	Pipeline(ctx context.Context, writes []Stmt, query Stmt, dest ...any) ([]int64, error)
 	// Scrub asks the store to erase soon the old copies of what a write
 	// just cleared (a deleted account, a delivered mail's link); a no-op
 	// where the store keeps none.
 	Scrub()
+}
+
+// Stmt is a statement and its arguments.
+type Stmt struct {
+	SQL  string
+	Args []any
 }
 
 // Row is one row of a result (Rows is one too, between Next calls).

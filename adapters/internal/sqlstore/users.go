@@ -93,6 +93,25 @@ func (r Users) ByEmail(ctx context.Context, email user.Email) (*user.User, error
 	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE email = $1`, email.String()))
 }
 
+// forLoginSQL reads user $1 by email (index users_email_key) with whether
+// it has a confirmed factor (primary key of mfa_totp).
+var forLoginSQL = `SELECT ` + Qualify("u.", UserColumns) + `, t.confirmed_at IS NOT NULL
+	FROM users u LEFT JOIN mfa_totp t ON t.user_id = u.id
+	WHERE u.email = $1`
+
+// ForLogin finds a user by normalized email with whether it has a
+// confirmed second factor, in one statement, or gives user.ErrNotFound.
+func (r Users) ForLogin(ctx context.Context, email user.Email) (*user.User, bool, error) {
+	var (
+		u   UserRow
+		mfa bool
+	)
+	if err := r.DB.QueryRow(ctx, forLoginSQL, email.String()).Scan(append(u.Dest(), &mfa)...); err != nil {
+		return nil, false, notFound(err, user.ErrNotFound)
+	}
+	return u.User(), mfa, nil
+}
+
 // ByID finds a user by id, or user.ErrNotFound.
 func (r Users) ByID(ctx context.Context, id uuid.UUID) (*user.User, error) {
 	return ScanUser(r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE id = $1`, id))
@@ -110,10 +129,16 @@ func (r Users) ByIDForChange(ctx context.Context, id uuid.UUID) (*user.User, err
 // gives user.ErrEmailTaken (unique index users_email_key); bound to a
 // transaction, that error aborts it, as any failed statement does.
 func (r Users) Update(ctx context.Context, u *user.User) error {
-	return execOne(ctx, r.DB, user.ErrNotFound, `UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
+	s := updateUser(u)
+	return execOne(ctx, r.DB, user.ErrNotFound, s.SQL, s.Args...)
+}
+
+// updateUser is Update's statement for u.
+func updateUser(u *user.User) Stmt {
+	return Stmt{`UPDATE users SET email = $2, hashed_password = $3, is_active = $4, is_verified = $5,
 			updated_at = $6, verified_at = $7, last_login_at = $8, registration_pending = $9
 		WHERE id = $1`,
-		u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration())
+		[]any{u.ID(), u.Email().String(), u.PasswordHash(), u.Active(), u.Verified(), u.UpdatedAt(), u.VerifiedAt(), u.LastLoginAt(), u.PendingRegistration()}}
 }
 
 // List returns up to q.Limit users, newest first by (created_at, id), after

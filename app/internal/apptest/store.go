@@ -96,8 +96,9 @@ func find[V any](s *Store, m map[uuid.UUID]*V, id uuid.UUID, notFound error) (*V
 }
 
 // Users is a strict UserRepository mock whose lookups a seeded Store
-// serves. Outside a transaction it serves ByID and ByEmail; bound to one
-// (Repos) it serves ByIDForChange and ByEmail. The other lookup still
+// serves. Outside a transaction it serves ByID, ByEmail and ForLogin (the
+// seeded factors say whether MFA is on); bound to one (Repos) it serves
+// ByIDForChange, ByEmail and ForLogin. The other lookup still
 // goes to the mock, so reading a user to change it without the lock, or
 // locking outside a transaction, fails a test that did not expect it.
 type Users struct {
@@ -128,6 +129,18 @@ func (u *Users) ByEmail(ctx context.Context, email user.Email) (*user.User, erro
 		return u.MockUserRepository.ByEmail(ctx, email)
 	}
 	return u.store.byEmail(email)
+}
+
+func (u *Users) ForLogin(ctx context.Context, email user.Email) (*user.User, bool, error) {
+	if !u.store.serving() {
+		return u.MockUserRepository.ForLogin(ctx, email)
+	}
+	found, err := u.store.byEmail(email)
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := u.store.totp(found.ID())
+	return found, err == nil && f.Enabled(), nil
 }
 
 // Factors is a strict MFARepository mock whose TOTP lookup a seeded Store
