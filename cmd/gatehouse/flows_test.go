@@ -736,7 +736,16 @@ func TestNoSessionSurvivesAResetThatRacesLogins(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(300 * time.Millisecond)
+		// The reset starts once a login has succeeded, however busy the
+		// machine, so that logins run on both sides of it.
+		loggedIn := func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(tokens) > 0
+		}
+		for deadline := time.Now().Add(time.Minute); !loggedIn() && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if r := c.post("/v1/password/reset", map[string]string{"token": tok, "password": "the owner's new passphrase"}); r.Status != http.StatusNoContent {
 			close(stop)
 			wg.Wait()
