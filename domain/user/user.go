@@ -75,6 +75,11 @@ func (u *User) CreatedAt() time.Time   { return u.createdAt }
 func (u *User) UpdatedAt() time.Time   { return u.updatedAt }
 func (u *User) VerifiedAt() *time.Time { return u.verifiedAt }
 
+// HasPassword reports whether the account has a password to sign in
+// with. Every account made here has one (an invitation's is random until
+// its link sets one); a stored account without a hash has none.
+func (u *User) HasPassword() bool { return u.passwordHash != "" }
+
 // LastLoginAt is when a password login last started a session, or nil.
 func (u *User) LastLoginAt() *time.Time { return u.lastLoginAt }
 
