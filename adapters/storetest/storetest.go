@@ -99,6 +99,7 @@ func (s Store) check(t *testing.T) {
 		"Repos.SigningKeys": s.Repos.SigningKeys == nil,
 		"Repos.MFA":         s.Repos.MFA == nil,
 		"Repos.Grants":      s.Repos.Grants == nil,
+		"Repos.Passkeys":    s.Repos.Passkeys == nil,
 		"Settings":          s.Settings == nil,
 		"Retention":         s.Retention == nil,
 		"AuditTrail":        s.AuditTrail == nil,

@@ -204,7 +204,9 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Users.Update(ctx, fresh); err != nil {
 			return err
 		}
-		s, err := session.New(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
+		// The methods of the first step (a password, or a passkey
+		// without user verification), then the code.
+		s, err := session.NewSignedInBy(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP, lt.FirstFactor())
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,7 @@ func (s Store) Repos() app.Repos {
 		SigningKeys: SigningKeys{DB: s.DB},
 		Clients:     Clients{DB: s.DB},
 		Grants:      Grants{DB: s.DB, Dialect: s.Dialect},
+		Passkeys:    Passkeys{DB: s.DB},
 	}
 }
 
