@@ -267,6 +267,8 @@ func wireConfig(c Config) (gwire.Config, error) {
 		Retention: maintenance.RetentionPeriod(c.Retention),
 		InviteTTL: admin.InviteTTL(c.InviteTokenTTL),
 		Version:   admin.Version(binaryVersion()),
+
+		WebAuthnRPID: c.WebAuthnRPID,
 	}, nil
 }
 
