@@ -145,6 +145,7 @@ type Repos struct {
 	SigningKeys *mock.MockSigningKeyRing
 	Clients     *mock.MockClientRepository
 	Grants      *mock.MockGrantRepository
+	Passkeys    *mock.MockPasskeyRepository
 	// Store serves the user and factor lookups once a test seeds it.
 	Store *Store
 }
@@ -166,13 +167,14 @@ func newRepos(ctrl *gomock.Controller, s *Store) *Repos {
 		SigningKeys: mock.NewMockSigningKeyRing(ctrl),
 		Clients:     mock.NewMockClientRepository(ctrl),
 		Grants:      mock.NewMockGrantRepository(ctrl),
+		Passkeys:    mock.NewMockPasskeyRepository(ctrl),
 		Store:       s,
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Passkeys: r.Passkeys}
 }
 
 // Ports are the mocks of the ports most use cases draw on, all strict:
