@@ -49,7 +49,9 @@ func (s *stubPasskeyRegister) Finish(ctx context.Context, in apppasskey.FinishIn
 	return s.FinishFn(ctx, in)
 }
 
-func (s *stubPasskeyLogin) Begin(ctx context.Context) (apppasskey.Begun, error) { return s.BeginFn(ctx) }
+func (s *stubPasskeyLogin) Begin(ctx context.Context) (apppasskey.Begun, error) {
+	return s.BeginFn(ctx)
+}
 
 func (s *stubPasskeyLogin) Finish(ctx context.Context, in apppasskey.LoginInput) (*session.LoginResult, error) {
 	return s.FinishFn(ctx, in)

@@ -178,7 +178,7 @@ func TestDeleteKeepsTheLastWayToSignIn(t *testing.T) {
 	}{
 		"no password, no other passkey": {false, 0, passkey.ErrLastWayToSignIn},
 		"no password, another passkey":  {false, 1, nil},
-		"a password":                     {true, 0, nil},
+		"a password":                    {true, 0, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, tc.password)
