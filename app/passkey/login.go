@@ -35,7 +35,8 @@ type Login struct {
 	requireVerified bool
 }
 
-// LoginDeps are what Login needs.
+// LoginDeps are what Login needs; Factors and Audit work outside any
+// transaction too.
 type LoginDeps struct {
 	Deps
 	Factors         app.MFARepository

@@ -18,8 +18,8 @@ type Register struct {
 	d Deps
 }
 
-// Deps are what the passkey use cases need. Users, Passkeys, Factors and
-// Audit work outside any transaction.
+// Deps are what the passkey use cases need. Users and Passkeys work
+// outside any transaction.
 type Deps struct {
 	Users      app.UserRepository
 	Passkeys   app.PasskeyRepository
