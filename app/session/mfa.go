@@ -93,7 +93,8 @@ type LoginMFAInput struct {
 }
 
 // LoginMFA completes a login with a code and starts a session whose
-// access tokens carry amr ["pwd", "otp"] and auth_time now. The login
+// access tokens carry amr ["pwd", "otp"] (["hwk", "otp"] after a passkey
+// without user verification) and auth_time now. The login
 // token must be unused, unexpired, not burned, and presented by the client
 // it was issued to for the password that is still the user's; anything
 // else is mfa.ErrLoginTokenInvalid. Each code is counted before it is

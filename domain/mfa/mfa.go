@@ -1,6 +1,7 @@
 // Package mfa holds the second factor: a TOTP authenticator (RFC 6238),
 // its single-use recovery codes, and the short-lived login token that
-// carries a login from a correct password to the code. The rules (which
+// carries a login from its first step (a correct password, or a passkey
+// without user verification) to the code. The rules (which
 // steps a code may be for, how many codes, how long a login token lives,
 // how many wrong codes burn it) are here; storage only does the
 // conditional writes that make them hold under races.

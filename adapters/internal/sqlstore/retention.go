@@ -15,8 +15,9 @@ const RetentionBatch = 5000
 // Retention deletes rows whose purpose has ended before a cutoff: sessions
 // past their absolute expiry or revoked (with their refresh tokens, by
 // cascade), one-time tokens, MFA login tokens and passkey challenges past
-// expiry (counted together as Tokens), and outbox messages sent or given up. The audit
-// trail is never swept. SweepRegistrations is each store's own.
+// expiry (counted together as Tokens), and outbox messages sent or given
+// up. The audit trail is never swept. SweepRegistrations is each store's
+// own.
 type Retention struct {
 	DB      DB
 	Dialect Dialect
