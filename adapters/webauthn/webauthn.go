@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
@@ -28,9 +29,12 @@ var _ apppasskey.Ceremonies = (*RelyingParty)(nil)
 // life of a challenge.
 const timeout = passkey.ChallengeTTL
 
-// RelyingParty is Gatehouse as a WebAuthn relying party.
+// RelyingParty is Gatehouse as a WebAuthn relying party. Without a
+// domain name (a public URL whose host is an IP address, which WebAuthn
+// cannot bind credentials to) it has none: every ceremony is
+// passkey.ErrUnavailable.
 type RelyingParty struct {
-	w *lib.WebAuthn
+	w *lib.WebAuthn // nil: no relying party
 }
 
 // Config names the relying party.
@@ -53,6 +57,9 @@ func New(c Config) (*RelyingParty, error) {
 	rpID := c.RPID
 	if rpID == "" {
 		rpID = u.Hostname()
+	}
+	if net.ParseIP(rpID) != nil {
+		return &RelyingParty{}, nil
 	}
 	name := c.Name
 	if name == "" {
@@ -81,11 +88,19 @@ func New(c Config) (*RelyingParty, error) {
 	return &RelyingParty{w: w}, nil
 }
 
-// RPID is the relying party id in use.
-func (rp *RelyingParty) RPID() string { return rp.w.Config.RPID }
+// RPID is the relying party id in use, "" when there is none.
+func (rp *RelyingParty) RPID() string {
+	if rp.w == nil {
+		return ""
+	}
+	return rp.w.Config.RPID
+}
 
 // BeginRegistration makes the creation options for a.
 func (rp *RelyingParty) BeginRegistration(a apppasskey.Account, existing []*passkey.Credential) (json.RawMessage, []byte, error) {
+	if rp.w == nil {
+		return nil, nil, passkey.ErrUnavailable
+	}
 	u := account{id: a.ID, name: a.Name}
 	exclude := make([]protocol.CredentialDescriptor, 0, len(existing))
 	for _, c := range existing {
@@ -101,6 +116,9 @@ func (rp *RelyingParty) BeginRegistration(a apppasskey.Account, existing []*pass
 
 // FinishRegistration verifies a registration's answer.
 func (rp *RelyingParty) FinishRegistration(a apppasskey.Account, state, answer []byte) (passkey.Registration, error) {
+	if rp.w == nil {
+		return passkey.Registration{}, passkey.ErrUnavailable
+	}
 	session, err := unmarshalState(state)
 	if err != nil {
 		return passkey.Registration{}, err
@@ -126,6 +144,9 @@ func (rp *RelyingParty) FinishRegistration(a apppasskey.Account, state, answer [
 
 // BeginLogin makes the request options of a discoverable sign-in.
 func (rp *RelyingParty) BeginLogin() (json.RawMessage, []byte, error) {
+	if rp.w == nil {
+		return nil, nil, passkey.ErrUnavailable
+	}
 	assertion, session, err := rp.w.BeginDiscoverableLogin()
 	if err != nil {
 		return nil, nil, err
@@ -137,6 +158,9 @@ func (rp *RelyingParty) BeginLogin() (json.RawMessage, []byte, error) {
 // from the answer's authenticator data as sent: the counter rule is the
 // use case's.
 func (rp *RelyingParty) FinishLogin(state, answer []byte, find func(credentialID, userHandle []byte) (*passkey.Credential, error)) (*passkey.Credential, passkey.Assertion, error) {
+	if rp.w == nil {
+		return nil, passkey.Assertion{}, passkey.ErrUnavailable
+	}
 	session, err := unmarshalState(state)
 	if err != nil {
 		return nil, passkey.Assertion{}, err

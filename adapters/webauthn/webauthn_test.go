@@ -120,3 +120,26 @@ func TestGarbageAnswers(t *testing.T) {
 		}
 	}
 }
+
+// A public URL with an IP address has no relying party: WebAuthn binds
+// credentials to a domain. Every ceremony says passkeys are unavailable.
+func TestNoRelyingPartyOnAnIPAddress(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8080", "https://[::1]:8443"} {
+		rp, err := webauthn.New(webauthn.Config{PublicURL: u})
+		if err != nil || rp.RPID() != "" {
+			t.Fatalf("%s: %v, %q", u, err, rp.RPID())
+		}
+		if _, _, err := rp.BeginLogin(); !errors.Is(err, passkey.ErrUnavailable) {
+			t.Errorf("%s: BeginLogin: %v", u, err)
+		}
+		if _, _, err := rp.BeginRegistration(apppasskey.Account{ID: uuid.New()}, nil); !errors.Is(err, passkey.ErrUnavailable) {
+			t.Errorf("%s: BeginRegistration: %v", u, err)
+		}
+		if _, err := rp.FinishRegistration(apppasskey.Account{ID: uuid.New()}, []byte(`{}`), []byte(`{}`)); !errors.Is(err, passkey.ErrUnavailable) {
+			t.Errorf("%s: FinishRegistration: %v", u, err)
+		}
+		if _, _, err := rp.FinishLogin([]byte(`{}`), []byte(`{}`), nil); !errors.Is(err, passkey.ErrUnavailable) {
+			t.Errorf("%s: FinishLogin: %v", u, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -228,7 +229,10 @@ func (c *Config) validate() error {
 		bad("PUBLIC_URL", "must be an absolute http(s) URL without query")
 	} else if c.WebAuthnRPID = strings.ToLower(strings.TrimSpace(c.WebAuthnRPID)); c.WebAuthnRPID != "" {
 		host := strings.ToLower(u.Hostname())
-		if host != c.WebAuthnRPID && !strings.HasSuffix(host, "."+c.WebAuthnRPID) {
+		switch {
+		case net.ParseIP(c.WebAuthnRPID) != nil:
+			bad("WEBAUTHN_RP_ID", "must be a domain name, not an IP address")
+		case host != c.WebAuthnRPID && !strings.HasSuffix(host, "."+c.WebAuthnRPID):
 			bad("WEBAUTHN_RP_ID", "must be the host of GATEHOUSE_PUBLIC_URL (%s) or a domain it is under", host)
 		}
 	}

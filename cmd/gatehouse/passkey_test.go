@@ -322,3 +322,34 @@ func TestPasskeyHostileAnswers(t *testing.T) {
 		}
 	})
 }
+
+// GATEHOUSE_WEBAUTHN_RP_ID names the public URL's host or a domain it is
+// under, never an IP address or another site.
+func TestConfigWebAuthnRPID(t *testing.T) {
+	t.Parallel()
+	for rpID, ok := range map[string]bool{
+		"auth.example.com": true, "example.com": true, " Example.COM ": true,
+		"other.example": false, "xample.com": false, "sub.auth.example.com": false, "127.0.0.1": false,
+	} {
+		_, err := LoadConfig(map[string]string{"GATEHOUSE_PUBLIC_URL": "https://auth.example.com", "GATEHOUSE_WEBAUTHN_RP_ID": rpID})
+		if ok && err != nil {
+			t.Errorf("%q: %v", rpID, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "GATEHOUSE_WEBAUTHN_RP_ID")) {
+			t.Errorf("%q: %v, want an error naming the variable", rpID, err)
+		}
+	}
+}
+
+// A public URL with an IP address serves everything but passkeys, which
+// need a domain name: serve says so at start, and their ceremonies say so.
+func TestPasskeysNeedADomainName(t *testing.T) {
+	t.Parallel()
+	f := newPublicFixture(t, onSQLite)
+	if !strings.Contains(f.inst.Logs.String(), "passkeys are off") {
+		t.Errorf("serve did not warn that passkeys are off:\n%s", f.inst.Logs)
+	}
+	if r := f.c.post("/v1/login/passkey/begin", nil); r.Status != http.StatusServiceUnavailable || r.Code(t) != "passkeys_unavailable" {
+		t.Fatalf("passkey sign-in on an IP address: %d %s", r.Status, r.Body)
+	}
+}

@@ -39,6 +39,10 @@ var (
 	// (malformed, wrong signature, origin or relying party, unknown
 	// credential).
 	ErrInvalidCredential = &domain.Error{Kind: domain.KindUnauthorized, Code: "invalid_credential", Message: "The passkey could not be verified."}
+	// ErrUnavailable: the service has no domain name for passkeys to be
+	// bound to (its public URL's host is an IP address).
+	ErrUnavailable = &domain.Error{Kind: domain.KindUnavailable, Code: "passkeys_unavailable",
+		Message: "Passkeys need a domain name: this service's public URL has an IP address."}
 	// ErrCloned: the signature counter went backwards, the sign of a
 	// cloned authenticator; the sign-in is refused.
 	ErrCloned = &domain.Error{Kind: domain.KindUnauthorized, Code: "invalid_credential", Message: "The passkey could not be verified."}
