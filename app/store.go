@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/client"
 	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
+	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
@@ -43,6 +44,9 @@ type Repos struct {
 	Events EventLog
 	// Webhooks are the endpoints that hear of them.
 	Webhooks WebhookRepository
+	// Passkeys are the users' WebAuthn credentials and the challenges of
+	// their ceremonies.
+	Passkeys PasskeyRepository
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -505,4 +509,35 @@ type MFARepository interface {
 	// has fewer than limit wrong codes and expires after at, and reports
 	// whether it did.
 	UseLoginToken(ctx context.Context, hash token.Hash, at time.Time, limit int) (bool, error)
+}
+
+// PasskeyRepository stores the users' passkeys (WebAuthn credentials) and
+// the challenges of the ceremonies between their begin and finish.
+type PasskeyRepository interface {
+	// Add stores c; a credential id stored already (for any user) gives
+	// passkey.ErrExists: the unique index decides races.
+	Add(ctx context.Context, c *passkey.Credential) error
+	// ByID finds the user's passkey id, or gives passkey.ErrNotFound
+	// (another user's passkey too).
+	ByID(ctx context.Context, userID, id uuid.UUID) (*passkey.Credential, error)
+	// ByCredentialID finds a passkey by the authenticator's credential id,
+	// or gives passkey.ErrNotFound.
+	ByCredentialID(ctx context.Context, credentialID []byte) (*passkey.Credential, error)
+	// List returns the user's passkeys, oldest first (creation time, then
+	// id).
+	List(ctx context.Context, userID uuid.UUID) ([]*passkey.Credential, error)
+	// Update saves c's name, signature counter, backup state and last use,
+	// or gives passkey.ErrNotFound.
+	Update(ctx context.Context, c *passkey.Credential) error
+	// Delete removes the user's passkey id, or gives passkey.ErrNotFound.
+	Delete(ctx context.Context, userID, id uuid.UUID) error
+
+	// AddChallenge stores c as it is.
+	AddChallenge(ctx context.Context, c *passkey.Challenge) error
+	// TakeChallenge removes the challenge id and returns it: of callers
+	// racing to take one challenge exactly one gets it, and the others
+	// (and any later caller) passkey.ErrChallengeInvalid. Expired ones are
+	// taken too; whether one may still be answered is the caller's
+	// decision (passkey.Challenge.Answerable).
+	TakeChallenge(ctx context.Context, id uuid.UUID) (*passkey.Challenge, error)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/adapters/totp"
 	webhookadapter "github.com/gatehouse-auth/gatehouse/adapters/webhook"
+	"github.com/gatehouse-auth/gatehouse/adapters/webauthn"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -35,6 +36,7 @@ import (
 	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
@@ -78,6 +80,9 @@ type Config struct {
 	InviteTTL           admin.InviteTTL             // how long an invitation's set-password link works
 	// Version is the binary's version, shown in the operators' status.
 	Version admin.Version
+	// WebAuthnRPID is GATEHOUSE_WEBAUTHN_RP_ID: the relying party id of
+	// passkeys; "" = the public URL's host.
+	WebAuthnRPID string
 }
 
 // Gatehouse is the assembled service.
@@ -112,7 +117,7 @@ type SecretKey []byte
 // fields of storage.Store.
 var StoreSet = wire.NewSet(
 	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns", "Deliveries"),
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants", "Webhooks"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants", "Webhooks", "Passkeys"),
 )
 
 // SystemSet is the clock, ids and randomness.
@@ -282,6 +287,7 @@ var AppSet = wire.NewSet(
 	password.NewReset,
 	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
 	MFASet,
+	PasskeySet,
 	outbox.NewWorker, wire.Struct(new(outbox.WorkerDeps), "*"),
 	ProvideWebhookSender,
 	wire.Bind(new(appwebhook.Sender), new(*webhookadapter.Sender)),
@@ -311,6 +317,26 @@ var MFASet = wire.NewSet(
 	appmfa.NewDisable, wire.Struct(new(appmfa.DisableDeps), "*"),
 	appmfa.NewRegenerate,
 	session.NewLoginMFA, wire.Struct(new(session.LoginMFADeps), "*"),
+)
+
+// ProvideRelyingParty is Gatehouse as a WebAuthn relying party: the id is
+// GATEHOUSE_WEBAUTHN_RP_ID or the public URL's host, the one origin the
+// public URL's, the name the one authenticator apps show for TOTP.
+func ProvideRelyingParty(cfg Config, issuer appmfa.Issuer) (*webauthn.RelyingParty, error) {
+	return webauthn.New(webauthn.Config{PublicURL: cfg.PublicURL, RPID: cfg.WebAuthnRPID, Name: string(issuer)})
+}
+
+// PasskeySet is passkeys: the WebAuthn relying party and the use cases of
+// their ceremonies and management.
+var PasskeySet = wire.NewSet(
+	ProvideRelyingParty,
+	wire.Bind(new(apppasskey.Ceremonies), new(*webauthn.RelyingParty)),
+	wire.Struct(new(apppasskey.Deps), "*"),
+	apppasskey.NewRegister,
+	apppasskey.NewList,
+	apppasskey.NewRename,
+	apppasskey.NewDelete,
+	apppasskey.NewLogin, wire.Struct(new(apppasskey.LoginDeps), "*"),
 )
 
 // ProvideHTTP builds the Fiber app with every route.
@@ -358,6 +384,11 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.MFAConfirm), new(*appmfa.Confirm)),
 	wire.Bind(new(httpadapter.MFADisable), new(*appmfa.Disable)),
 	wire.Bind(new(httpadapter.MFARegenerate), new(*appmfa.Regenerate)),
+	wire.Bind(new(httpadapter.PasskeyRegister), new(*apppasskey.Register)),
+	wire.Bind(new(httpadapter.PasskeyList), new(*apppasskey.List)),
+	wire.Bind(new(httpadapter.PasskeyRename), new(*apppasskey.Rename)),
+	wire.Bind(new(httpadapter.PasskeyDelete), new(*apppasskey.Delete)),
+	wire.Bind(new(httpadapter.PasskeyLogin), new(*apppasskey.Login)),
 	wire.Bind(new(httpadapter.IPLimiter), new(*limits.Guard)),
 	wire.Bind(new(httpadapter.JWKSource), new(*jwt.Tokens)),
 	wire.Bind(new(httpadapter.Authorizer), new(*oauth.Authorize)),

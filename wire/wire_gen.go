@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/oauth"
 	"github.com/gatehouse-auth/gatehouse/app/outbox"
+	"github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
@@ -218,6 +219,33 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	}
 	disable := mfa.NewDisable(disableDeps)
 	regenerate := mfa.NewRegenerate(userRepository, mfaRepository, txManager, stepUp, clock, reader)
+	passkeyRepository := repos.Passkeys
+	relyingParty, err := ProvideRelyingParty(cfg, issuer)
+	if err != nil {
+		return nil, err
+	}
+	deps := passkey.Deps{
+		Users:      userRepository,
+		Passkeys:   passkeyRepository,
+		Tx:         txManager,
+		Ceremonies: relyingParty,
+		Clock:      clock,
+		IDs:        iDs,
+	}
+	passkeyRegister := passkey.NewRegister(deps)
+	passkeyList := passkey.NewList(deps)
+	rename := passkey.NewRename(deps)
+	passkeyDelete := passkey.NewDelete(deps)
+	passkeyLoginDeps := passkey.LoginDeps{
+		Deps:            deps,
+		Factors:         mfaRepository,
+		Tokens:          tokens,
+		Audit:           auditLog,
+		Random:          reader,
+		TTL:             refreshTTL,
+		RequireVerified: requireVerifiedEmail,
+	}
+	passkeyLogin := passkey.NewLogin(passkeyLoginDeps)
 	authorizeDeps := oauth.AuthorizeDeps{
 		Clients: clientRepository,
 		Grants:  grantRepository,
@@ -245,43 +273,48 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	endSession := oauth.NewEndSession(clientRepository, sessionRepository, authenticate, logout)
 	v2 := st.Ready
 	useCases := http.UseCases{
-		Register:      register,
-		VerifyEmail:   verifyEmail,
-		LinkState:     linkState,
-		Resend:        resendVerification,
-		Login:         login,
-		LoginMFA:      loginMFA,
-		Refresh:       refresh,
-		Logout:        logout,
-		Authenticate:  authenticate,
-		Browser:       authenticate,
-		ListSessions:  sessionList,
-		RevokeSession: revoke,
-		ListConsents:  listConsents,
-		RevokeConsent: revokeConsent,
-		Forgot:        forgot,
-		Reset:         reset,
-		Change:        change,
-		DeleteAccount: deleteAccount,
-		ChangeEmail:   changeEmail,
-		ConfirmEmail:  confirmEmailChange,
-		MFAStart:      start,
-		MFAConfirm:    confirm,
-		MFADisable:    disable,
-		MFARegenerate: regenerate,
-		Guard:         guard,
-		Tokens:        tokens,
-		Authorize:     authorize,
-		Exchange:      exchange,
-		RefreshGrant:  refresh,
-		ClientAuth:    clientAuth,
-		IDTokens:      tokens,
-		ClientTokens:  clientToken,
-		RevokeToken:   revokeToken,
-		Introspect:    introspect,
-		EndSession:    endSession,
-		IDTokenKeys:   tokens,
-		Ready:         v2,
+		Register:        register,
+		VerifyEmail:     verifyEmail,
+		LinkState:       linkState,
+		Resend:          resendVerification,
+		Login:           login,
+		LoginMFA:        loginMFA,
+		Refresh:         refresh,
+		Logout:          logout,
+		Authenticate:    authenticate,
+		Browser:         authenticate,
+		ListSessions:    sessionList,
+		RevokeSession:   revoke,
+		ListConsents:    listConsents,
+		RevokeConsent:   revokeConsent,
+		Forgot:          forgot,
+		Reset:           reset,
+		Change:          change,
+		DeleteAccount:   deleteAccount,
+		ChangeEmail:     changeEmail,
+		ConfirmEmail:    confirmEmailChange,
+		MFAStart:        start,
+		MFAConfirm:      confirm,
+		MFADisable:      disable,
+		MFARegenerate:   regenerate,
+		PasskeyRegister: passkeyRegister,
+		PasskeyList:     passkeyList,
+		PasskeyRename:   rename,
+		PasskeyDelete:   passkeyDelete,
+		PasskeyLogin:    passkeyLogin,
+		Guard:           guard,
+		Tokens:          tokens,
+		Authorize:       authorize,
+		Exchange:        exchange,
+		RefreshGrant:    refresh,
+		ClientAuth:      clientAuth,
+		IDTokens:        tokens,
+		ClientTokens:    clientToken,
+		RevokeToken:     revokeToken,
+		Introspect:      introspect,
+		EndSession:      endSession,
+		IDTokenKeys:     tokens,
+		Ready:           v2,
 	}
 	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
 	inviteTTL := cfg.InviteTTL

@@ -45,8 +45,14 @@ type UseCases struct {
 	MFAConfirm    MFAConfirm
 	MFADisable    MFADisable
 	MFARegenerate MFARegenerate
-	Guard         IPLimiter
-	Tokens        JWKSource
+	// Passkeys.
+	PasskeyRegister PasskeyRegister
+	PasskeyList     PasskeyList
+	PasskeyRename   PasskeyRename
+	PasskeyDelete   PasskeyDelete
+	PasskeyLogin    PasskeyLogin
+	Guard           IPLimiter
+	Tokens          JWKSource
 	// The OpenID Connect provider.
 	Authorize    Authorizer
 	Exchange     CodeExchanger
@@ -87,7 +93,7 @@ func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 }
 
 // handlers are the routes of the v1 API, one method each, grouped by
-// resource (account.go, session.go, password.go, mfa.go).
+// resource (account.go, session.go, password.go, mfa.go, passkey.go).
 type handlers struct {
 	uc   UseCases
 	auth fiber.Handler // requires a valid bearer
@@ -110,6 +116,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig, obs RequestObserver) {
 	h.registerConsentRoutes(v1)
 	h.registerPasswordRoutes(v1)
 	h.registerMFARoutes(v1)
+	h.registerPasskeyRoutes(v1)
 	registerPageRoutes(a, uc, pc)
 	registerOIDCRoutes(a, uc, pc.Issuer, obs)
 }

@@ -102,6 +102,7 @@ func (s Store) check(t *testing.T) {
 		"Repos.Events":      s.Repos.Events == nil,
 		"Repos.Webhooks":    s.Repos.Webhooks == nil,
 		"Deliveries":        s.Deliveries == nil,
+		"Repos.Passkeys":    s.Repos.Passkeys == nil,
 		"Settings":          s.Settings == nil,
 		"Retention":         s.Retention == nil,
 		"AuditTrail":        s.AuditTrail == nil,

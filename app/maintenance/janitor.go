@@ -105,10 +105,10 @@ type Swept struct {
 // Retention deletes what ended long ago.
 type Retention interface {
 	// Sweep deletes sessions that expired or were revoked before cutoff
-	// (with their refresh tokens), one-time tokens and MFA login tokens
-	// that expired before cutoff (both counted in Swept.Tokens), and mail
-	// and webhook deliveries sent or given up that were created before
-	// cutoff.
+	// (with their refresh tokens), one-time tokens, MFA login tokens and
+	// passkey challenges that expired before cutoff (all counted in
+	// Swept.Tokens), and mail and webhook deliveries sent or given up that
+	// were created before cutoff.
 	// It deletes a bounded batch of each per call; the next call goes on.
 	// The audit trail is never swept.
 	Sweep(ctx context.Context, cutoff time.Time) (Swept, error)

@@ -93,7 +93,8 @@ type LoginMFAInput struct {
 }
 
 // LoginMFA completes a login with a code and starts a session whose
-// access tokens carry amr ["pwd", "otp"] and auth_time now. The login
+// access tokens carry amr ["pwd", "otp"] (["hwk", "otp"] after a passkey
+// without user verification) and auth_time now. The login
 // token must be unused, unexpired, not burned, and presented by the client
 // it was issued to for the password that is still the user's; anything
 // else is mfa.ErrLoginTokenInvalid. Each code is counted before it is
@@ -204,7 +205,9 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 		if err := r.Users.Update(ctx, fresh); err != nil {
 			return err
 		}
-		s, err := session.New(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP)
+		// The methods of the first step (a password, or a passkey
+		// without user verification), then the code.
+		s, err := session.NewSignedInBy(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP, lt.FirstFactor())
 		if err != nil {
 			return err
 		}

@@ -94,6 +94,13 @@ func startSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.R
 	return pair, nil
 }
 
+// StartSession hands the session s, just created through r, to whoever
+// signed in another way than a password (a passkey), as a password login
+// does: a browser gets its secret, an API client a token pair.
+func StartSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
+	return finishLogin(ctx, r, tokens, rnd, s, u, now, browser)
+}
+
 // IssuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with
 // SignPair.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -45,6 +46,10 @@ type Config struct {
 	MetricsTokenFile string `env:"METRICS_TOKEN_FILE"`
 
 	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080"`
+	// WebAuthnRPID is the relying party id of passkeys: the public URL's
+	// host, or a domain it is under (passkeys then work on its other
+	// subdomains too). Unset: the public URL's host.
+	WebAuthnRPID string `env:"WEBAUTHN_RP_ID"`
 	// AppName names the product in the hosted pages and the mail; AppURL,
 	// when set, is linked from the pages after a successful verification
 	// or reset ("Continue to <AppName>").
@@ -226,6 +231,14 @@ func (c *Config) validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		bad("PUBLIC_URL", "must be an absolute http(s) URL without query")
+	} else if c.WebAuthnRPID = strings.ToLower(strings.TrimSpace(c.WebAuthnRPID)); c.WebAuthnRPID != "" {
+		host := strings.ToLower(u.Hostname())
+		switch {
+		case net.ParseIP(c.WebAuthnRPID) != nil:
+			bad("WEBAUTHN_RP_ID", "must be a domain name, not an IP address")
+		case host != c.WebAuthnRPID && !strings.HasSuffix(host, "."+c.WebAuthnRPID):
+			bad("WEBAUTHN_RP_ID", "must be the host of GATEHOUSE_PUBLIC_URL (%s) or a domain it is under", host)
+		}
 	}
 	c.AppName = strings.TrimSpace(c.AppName)
 	switch {

@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -276,6 +277,8 @@ func wireConfig(c Config) (gwire.Config, error) {
 		Version:   admin.Version(binaryVersion()),
 		// Private addresses: refused at creation and when connecting.
 		WebhookAllowPrivate: appwebhook.AllowPrivate(c.WebhookAllowPrivate),
+
+		WebAuthnRPID: c.WebAuthnRPID,
 	}, nil
 }
 
@@ -361,6 +364,9 @@ func serve(ctx context.Context, cfg Config, env map[string]string, p procIO) (er
 	setMemory(log, deriveMemory(env, wc.Argon2.MemoryBound()), wc.Argon2.MemoryBound(), p.setMemory)
 	if cfg.RateLimitDisabled {
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
+	}
+	if u, err := url.Parse(cfg.PublicURL); err == nil && net.ParseIP(u.Hostname()) != nil {
+		log.Warn("GATEHOUSE_PUBLIC_URL has an IP address: passkeys are off (they need a domain name); the passkey endpoints answer 503 passkeys_unavailable.")
 	}
 	a := cfg.storage(time.Minute, log)
 	release, err := a.Own()

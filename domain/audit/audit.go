@@ -81,6 +81,13 @@ const (
 	// MFALocked: consecutive wrong codes locked the account's TOTP codes
 	// (a right recovery code or an operator's unlock lifts it).
 	MFALocked Type = "mfa_locked"
+
+	// Passkeys; Detail["passkey_id"] names the passkey.
+	PasskeyAdded   Type = "passkey_added"
+	PasskeyDeleted Type = "passkey_deleted"
+	// PasskeyCloneDetected: a passkey's signature counter went backwards;
+	// the sign-in was refused.
+	PasskeyCloneDetected Type = "passkey_clone_detected"
 )
 
 // types is every Type above.
@@ -95,7 +102,7 @@ var types = map[Type]bool{
 	AuthorizationGranted: true, ConsentGiven: true, ConsentRevoked: true, CodeReplayDetected: true, EndSession: true, ClientAuthFailed: true,
 	KeyRotated: true, KeyPromoted: true, KeyRetired: true,
 	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,
-	MFALocked: true,
+	MFALocked: true, PasskeyAdded: true, PasskeyDeleted: true, PasskeyCloneDetected: true,
 }
 
 // Known reports whether t is a type Gatehouse records.

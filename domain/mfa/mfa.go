@@ -1,6 +1,7 @@
 // Package mfa holds the second factor: a TOTP authenticator (RFC 6238),
 // its single-use recovery codes, and the short-lived login token that
-// carries a login from a correct password to the code. The rules (which
+// carries a login from its first step (a correct password, or a passkey
+// without user verification) to the code. The rules (which
 // steps a code may be for, how many codes, how long a login token lives,
 // how many wrong codes burn it) are here; storage only does the
 // conditional writes that make them hold under races.
@@ -13,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/google/uuid"
 )
@@ -288,6 +291,9 @@ type LoginToken struct {
 	expiresAt      time.Time
 	failedAttempts int
 	usedAt         *time.Time
+	// firstFactor is what the login's first step proved (RFC 8176
+	// methods); nil for a password.
+	firstFactor []string
 }
 
 // IssueLoginToken makes the login token with hash for userID.
@@ -296,6 +302,21 @@ func IssueLoginToken(hash token.Hash, userID uuid.UUID, binding Binding, now tim
 		return nil, errors.New("mfa: nil user id")
 	}
 	return &LoginToken{hash: hash, userID: userID, binding: binding, createdAt: now, expiresAt: now.Add(LoginTokenTTL)}, nil
+}
+
+// IssueLoginTokenAfter is IssueLoginToken for a first step that proved
+// firstFactor instead of a password (a passkey without user
+// verification: ["hwk"]); the session the code starts carries it.
+func IssueLoginTokenAfter(hash token.Hash, userID uuid.UUID, binding Binding, firstFactor []string, now time.Time) (*LoginToken, error) {
+	if len(firstFactor) == 0 {
+		return nil, errors.New("mfa: no first factor")
+	}
+	t, err := IssueLoginToken(hash, userID, binding, now)
+	if err != nil {
+		return nil, err
+	}
+	t.firstFactor = slices.Clone(firstFactor)
+	return t, nil
 }
 
 // RehydrateLoginToken rebuilds a stored login token. Storage adapters only.
@@ -310,6 +331,19 @@ func (t *LoginToken) CreatedAt() time.Time { return t.createdAt }
 func (t *LoginToken) ExpiresAt() time.Time { return t.expiresAt }
 func (t *LoginToken) FailedAttempts() int  { return t.failedAttempts }
 func (t *LoginToken) UsedAt() *time.Time   { return t.usedAt }
+
+// FirstFactor is what the login's first step proved: ["pwd"] for a
+// password, the methods IssueLoginTokenAfter was given otherwise.
+func (t *LoginToken) FirstFactor() []string {
+	if len(t.firstFactor) == 0 {
+		return []string{session.MethodPassword}
+	}
+	return slices.Clone(t.firstFactor)
+}
+
+// RehydrateFirstFactor sets the stored first factor of a login token.
+// Storage adapters only; empty keeps a password.
+func (t *LoginToken) RehydrateFirstFactor(amr []string) { t.firstFactor = slices.Clone(amr) }
 
 // Usable reports whether a code may still be tried with the token at now
 // from a login with binding b: not used, not expired, not burned, same

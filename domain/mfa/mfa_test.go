@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,27 @@ func TestFactor(t *testing.T) {
 	}
 	if mfa.SealLabel(f.UserID()) != "totp:"+f.UserID().String() {
 		t.Fatal("seal label")
+	}
+}
+
+func TestLoginTokenFirstFactor(t *testing.T) {
+	user := uuid.New()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pwd, err := mfa.IssueLoginToken(token.Hash{1}, user, mfa.Binding{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pwd.FirstFactor(); !slices.Equal(got, []string{"pwd"}) {
+		t.Errorf("after a password: %v", got)
+	}
+	hwk, err := mfa.IssueLoginTokenAfter(token.Hash{2}, user, mfa.Binding{}, []string{"hwk"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hwk.FirstFactor(); !slices.Equal(got, []string{"hwk"}) {
+		t.Errorf("after a passkey: %v", got)
+	}
+	if _, err := mfa.IssueLoginTokenAfter(token.Hash{3}, user, mfa.Binding{}, nil, now); err == nil {
+		t.Error("a login token after nothing")
 	}
 }

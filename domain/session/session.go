@@ -61,6 +61,21 @@ func New(id, userID uuid.UUID, now time.Time, ttl time.Duration, userAgent, ip s
 		amr: []string{MethodPassword}, authTime: now}, nil
 }
 
+// NewSignedInBy is New for a sign-in that proved amr instead of a
+// password (a passkey: ["hwk"], or ["hwk", "user"] when the authenticator
+// verified its user).
+func NewSignedInBy(id, userID uuid.UUID, now time.Time, ttl time.Duration, userAgent, ip string, amr []string) (*Session, error) {
+	if len(amr) == 0 {
+		return nil, errors.New("session: no authentication method")
+	}
+	s, err := New(id, userID, now, ttl, userAgent, ip)
+	if err != nil {
+		return nil, err
+	}
+	s.amr = slices.Clone(amr)
+	return s, nil
+}
+
 // Rehydrate rebuilds a stored session, authenticated by password at its
 // creation; RehydrateAuthentication sets what was stored. Storage
 // adapters only.

@@ -75,7 +75,12 @@ func (u *User) CreatedAt() time.Time   { return u.createdAt }
 func (u *User) UpdatedAt() time.Time   { return u.updatedAt }
 func (u *User) VerifiedAt() *time.Time { return u.verifiedAt }
 
-// LastLoginAt is when a password login last started a session, or nil.
+// HasPassword reports whether the account has a password to sign in
+// with. Every account made here has one (an invitation's is random until
+// its link sets one); a stored account without a hash has none.
+func (u *User) HasPassword() bool { return u.passwordHash != "" }
+
+// LastLoginAt is when a login last started a session, or nil.
 func (u *User) LastLoginAt() *time.Time { return u.lastLoginAt }
 
 // PendingRegistration reports whether the account is a pending
@@ -154,7 +159,8 @@ func (u *User) ChangeEmail(email Email, now time.Time) error {
 	return nil
 }
 
-// LoggedIn records a password login that started a session.
+// LoggedIn records a login (a password, or a passkey) that started a
+// session.
 func (u *User) LoggedIn(now time.Time) {
 	u.lastLoginAt = &now
 	u.pending = false

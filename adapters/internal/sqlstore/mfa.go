@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
 )
 
@@ -103,8 +104,8 @@ func (r MFA) UnusedRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, er
 // AddLoginToken inserts t.
 func (r MFA) AddLoginToken(ctx context.Context, t *mfa.LoginToken) error {
 	h, b := t.Hash(), t.Binding()
-	_, err := r.DB.Exec(ctx, `INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at, failed_attempts, used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, h[:], t.UserID(), b[:], t.CreatedAt(), t.ExpiresAt(), t.FailedAttempts(), t.UsedAt())
+	_, err := r.DB.Exec(ctx, `INSERT INTO mfa_login_tokens (token_hash, user_id, binding, created_at, expires_at, failed_attempts, used_at, first_factor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, h[:], t.UserID(), b[:], t.CreatedAt(), t.ExpiresAt(), t.FailedAttempts(), t.UsedAt(), storable.Methods(t.FirstFactor()))
 	return err
 }
 
@@ -116,15 +117,18 @@ func (r MFA) LoginToken(ctx context.Context, hash token.Hash) (*mfa.LoginToken, 
 		created, expires time.Time
 		failed           int
 		used             *time.Time
+		firstFactor      string
 	)
-	err := r.DB.QueryRow(ctx, `SELECT user_id, binding, created_at, expires_at, failed_attempts, used_at FROM mfa_login_tokens WHERE token_hash = $1`, hash[:]).
-		Scan(&userID, &binding, &created, &expires, &failed, &used)
+	err := r.DB.QueryRow(ctx, `SELECT user_id, binding, created_at, expires_at, failed_attempts, used_at, first_factor FROM mfa_login_tokens WHERE token_hash = $1`, hash[:]).
+		Scan(&userID, &binding, &created, &expires, &failed, &used, &firstFactor)
 	if err != nil {
 		return nil, notFound(err, mfa.ErrLoginTokenInvalid)
 	}
 	var b mfa.Binding
 	copy(b[:], binding)
-	return mfa.RehydrateLoginToken(hash, userID, b, created, expires, failed, used), nil
+	t := mfa.RehydrateLoginToken(hash, userID, b, created, expires, failed, used)
+	t.RehydrateFirstFactor(storable.ParseMethods(firstFactor))
+	return t, nil
 }
 
 // FailLoginToken counts a wrong code against an unused, unburned token.

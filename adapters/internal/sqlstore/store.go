@@ -51,6 +51,7 @@ func (s Store) Repos() app.Repos {
 		Grants:      Grants{DB: s.DB, Dialect: s.Dialect},
 		Events:      EventLog{DB: s.DB},
 		Webhooks:    Webhooks{DB: s.DB, Dialect: s.Dialect},
+		Passkeys:    Passkeys{DB: s.DB},
 	}
 }
 

@@ -149,6 +149,7 @@ type Repos struct {
 	Webhooks    *mock.MockWebhookRepository
 	// Events are the webhook events (Published matches a call).
 	Events *mock.MockEventLog
+	Passkeys    *mock.MockPasskeyRepository
 	// Store serves the user and factor lookups once a test seeds it.
 	Store *Store
 }
@@ -172,13 +173,14 @@ func newRepos(ctrl *gomock.Controller, s *Store) *Repos {
 		Grants:      mock.NewMockGrantRepository(ctrl),
 		Webhooks:    mock.NewMockWebhookRepository(ctrl),
 		Events:      mock.NewMockEventLog(ctrl),
+		Passkeys:    mock.NewMockPasskeyRepository(ctrl),
 		Store:       s,
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Webhooks: r.Webhooks, Events: r.Events}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Webhooks: r.Webhooks, Events: r.Events, Passkeys: r.Passkeys}
 }
 
 // Ports are the mocks of the ports most use cases draw on, all strict:

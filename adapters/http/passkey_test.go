@@ -1,0 +1,273 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/app/limits"
+	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
+	"github.com/gatehouse-auth/gatehouse/app/session"
+	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/passkey"
+	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// Stubs of the passkey use cases (see stub_test.go).
+type (
+	stubPasskeyRegister struct {
+		BeginFn  func(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error)
+		FinishFn func(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error)
+	}
+	stubPasskeyLogin struct {
+		BeginFn  func(ctx context.Context) (apppasskey.Begun, error)
+		FinishFn func(ctx context.Context, in apppasskey.LoginInput) (*session.LoginResult, error)
+	}
+	stubPasskeyList struct {
+		HandleFn func(ctx context.Context, userID uuid.UUID) ([]*passkey.Credential, error)
+	}
+	stubPasskeyRename struct {
+		HandleFn func(ctx context.Context, userID, id uuid.UUID, name string) (*passkey.Credential, error)
+	}
+	stubPasskeyDelete struct {
+		HandleFn func(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error
+	}
+)
+
+func (s *stubPasskeyRegister) Begin(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error) {
+	return s.BeginFn(ctx, userID)
+}
+
+func (s *stubPasskeyRegister) Finish(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error) {
+	return s.FinishFn(ctx, in)
+}
+
+func (s *stubPasskeyLogin) Begin(ctx context.Context) (apppasskey.Begun, error) {
+	return s.BeginFn(ctx)
+}
+
+func (s *stubPasskeyLogin) Finish(ctx context.Context, in apppasskey.LoginInput) (*session.LoginResult, error) {
+	return s.FinishFn(ctx, in)
+}
+
+func (s *stubPasskeyList) Handle(ctx context.Context, userID uuid.UUID) ([]*passkey.Credential, error) {
+	return s.HandleFn(ctx, userID)
+}
+
+func (s *stubPasskeyRename) Handle(ctx context.Context, userID, id uuid.UUID, name string) (*passkey.Credential, error) {
+	return s.HandleFn(ctx, userID, id, name)
+}
+
+func (s *stubPasskeyDelete) Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, userID, id, meta)
+}
+
+// passkeyFixture is the public app with the passkey use cases stubbed
+// (unset ones must not run), the bearer and per-IP limit of fixture.
+type passkeyFixture struct {
+	*fixture
+	register *stubPasskeyRegister
+	login    *stubPasskeyLogin
+	list     *stubPasskeyList
+	rename   *stubPasskeyRename
+	del      *stubPasskeyDelete
+	app      *fiber.App
+}
+
+func newPasskeyFixture(t *testing.T) *passkeyFixture {
+	t.Helper()
+	f := &passkeyFixture{fixture: newFixture(t), register: &stubPasskeyRegister{}, login: &stubPasskeyLogin{}, list: &stubPasskeyList{},
+		rename: &stubPasskeyRename{}, del: &stubPasskeyDelete{}}
+	f.app = NewServer(Config{}, nil, UseCases{
+		Authenticate: f.auth, Guard: f.guard, Ready: func(context.Context) error { return nil },
+		PasskeyRegister: f.register, PasskeyLogin: f.login, PasskeyList: f.list, PasskeyRename: f.rename, PasskeyDelete: f.del,
+	})
+	return f
+}
+
+var passkeyID = uuid.MustParse("3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c")
+
+func testPasskey(lastUsed *time.Time) *passkey.Credential {
+	return passkey.Rehydrate(passkeyID, userID, "Laptop", passkey.Registration{CredentialID: []byte{1}, PublicKey: []byte{2}}, t0.Add(-time.Hour), lastUsed)
+}
+
+func TestPasskeyManagementNeedsABearer(t *testing.T) {
+	t.Parallel()
+	f := newPasskeyFixture(t)
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/v1/me/passkeys/register/begin", ""},
+		{"POST", "/v1/me/passkeys/register/finish", `{"challenge_id":"x","credential":{}}`},
+		{"GET", "/v1/me/passkeys", ""},
+		{"PATCH", "/v1/me/passkeys/" + passkeyID.String(), `{"name":"x"}`},
+		{"DELETE", "/v1/me/passkeys/" + passkeyID.String(), ""},
+	} {
+		res, body := do(t, f.app, request(r.method, r.path, r.body))
+		decodeProblem(t, res, body, 401, "unauthorized")
+	}
+}
+
+// Bad bodies and ids are refused before any use case runs.
+func TestPasskeyRoutesRefuseBadInput(t *testing.T) {
+	t.Parallel()
+	f := newPasskeyFixture(t)
+	long := strings.Repeat("a", 257)
+	for _, r := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", "/v1/login/passkey/finish", `{"challenge_id":"x"}`, 422, "validation_failed"},
+		{"POST", "/v1/login/passkey/finish", `{"credential":{}}`, 422, "validation_failed"},
+		{"POST", "/v1/login/passkey/finish", `{"challenge_id":"x","credential":{},"extra":1}`, 400, "invalid_request"},
+		{"POST", "/v1/login/passkey/finish", `{"challenge_id":"x","credential":{"id":"a","id":"b"}}`, 400, "invalid_request"},
+		{"POST", "/v1/login/passkey/finish", `[]`, 400, "invalid_request"},
+		{"POST", "/v1/me/passkeys/register/finish", `{"challenge_id":"x","credential":{},"name":"` + long + `"}`, 422, "validation_failed"},
+		{"POST", "/v1/me/passkeys/register/finish", `{"challenge_id":"x","credential":{},"name":7}`, 400, "invalid_request"},
+		{"PATCH", "/v1/me/passkeys/" + passkeyID.String(), `{}`, 422, "validation_failed"},
+		{"PATCH", "/v1/me/passkeys/not-a-uuid", `{"name":"x"}`, 404, "not_found"},
+		{"DELETE", "/v1/me/passkeys/not-a-uuid", ``, 404, "not_found"},
+	} {
+		res, body := do(t, f.app, request(r.method, r.path, r.body, "Authorization", "Bearer good-jwt"))
+		decodeProblem(t, res, body, r.status, r.code)
+	}
+}
+
+func TestPasskeyLoginRoutes(t *testing.T) {
+	t.Parallel()
+	f := newPasskeyFixture(t)
+	var counted []limits.Endpoint
+	f.guard.CheckIPFn = func(_ context.Context, e limits.Endpoint, _ string) error {
+		counted = append(counted, e)
+		return nil
+	}
+	challenge := uuid.MustParse("6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+	f.login.BeginFn = func(context.Context) (apppasskey.Begun, error) {
+		return apppasskey.Begun{ChallengeID: challenge, Options: json.RawMessage(`{"publicKey":{"challenge":"abc","rpId":"example.com"}}`)}, nil
+	}
+	res, body := do(t, f.app, request("POST", "/v1/login/passkey/begin", ""))
+	got := decodeJSON(t, res, body, 200)
+	if got["challenge_id"] != challenge.String() || got["options"].(map[string]any)["publicKey"].(map[string]any)["rpId"] != "example.com" ||
+		res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("begin answered %v (%s)", got, res.Header.Get("Cache-Control"))
+	}
+
+	u := user.Rehydrate(userID, user.RehydrateEmail("owner@example.com"), "h", true, true, t0, t0, nil, nil)
+	f.login.FinishFn = func(_ context.Context, in apppasskey.LoginInput) (*session.LoginResult, error) {
+		if in.ChallengeID != challenge.String() || string(in.Credential) != `{"id":"abc","type":"public-key"}` || in.Meta.IP == "" || in.Browser {
+			t.Errorf("finish asked with %+v", in)
+		}
+		return &session.LoginResult{TokenPair: &session.TokenPair{AccessToken: "jwt", ExpiresIn: 15 * time.Minute, RefreshToken: token.Secret("refresh"), User: u}}, nil
+	}
+	res, body = do(t, f.app, request("POST", "/v1/login/passkey/finish", `{"challenge_id":"`+challenge.String()+`","credential":{"id":"abc","type":"public-key"}}`))
+	if got := decodeJSON(t, res, body, 200); got["access_token"] != "jwt" || got["refresh_token"] != "refresh" || got["token_type"] != "Bearer" {
+		t.Fatalf("finish answered %v", got)
+	}
+	f.login.FinishFn = func(context.Context, apppasskey.LoginInput) (*session.LoginResult, error) {
+		return &session.LoginResult{MFAToken: token.Secret("second-step")}, nil
+	}
+	res, body = do(t, f.app, request("POST", "/v1/login/passkey/finish", `{"challenge_id":"c","credential":{}}`))
+	if got := decodeJSON(t, res, body, 200); got["mfa_required"] != true || got["mfa_token"] != "second-step" {
+		t.Fatalf("finish with MFA answered %v", got)
+	}
+	for err, want := range map[error]struct {
+		status int
+		code   string
+	}{
+		passkey.ErrChallengeInvalid:  {400, "invalid_challenge"},
+		passkey.ErrInvalidCredential: {401, "invalid_credential"},
+		passkey.ErrCloned:            {401, "invalid_credential"},
+		domain.ErrAccountDisabled:    {403, "account_disabled"},
+	} {
+		f.login.FinishFn = func(context.Context, apppasskey.LoginInput) (*session.LoginResult, error) {
+			return nil, wrapped(err)
+		}
+		res, body := do(t, f.app, request("POST", "/v1/login/passkey/finish", `{"challenge_id":"c","credential":{}}`))
+		decodeProblem(t, res, body, want.status, want.code)
+	}
+	for _, e := range counted {
+		if e != limits.Login {
+			t.Errorf("a passkey sign-in counted against %q, want the login limit", e)
+		}
+	}
+	if len(counted) != 7 {
+		t.Errorf("%d requests counted against the login limit, want 7", len(counted))
+	}
+	f.guard.CheckIPFn = func(context.Context, limits.Endpoint, string) error { return domain.RateLimited(time.Minute) }
+	res, body = do(t, f.app, request("POST", "/v1/login/passkey/begin", ""))
+	decodeProblem(t, res, body, 429, "rate_limited")
+}
+
+// wrapped wraps err as an adapter does, keeping it matchable.
+func wrapped(err error) error { return errors.Join(err, errors.New("library detail")) }
+
+func TestPasskeyManagementRoutes(t *testing.T) {
+	t.Parallel()
+	f := newPasskeyFixture(t)
+	challenge := uuid.MustParse("6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+	f.register.BeginFn = func(_ context.Context, id uuid.UUID) (apppasskey.Begun, error) {
+		if id != userID {
+			t.Errorf("begin for %s", id)
+		}
+		return apppasskey.Begun{ChallengeID: challenge, Options: json.RawMessage(`{"publicKey":{}}`)}, nil
+	}
+	res, body := do(t, f.app, request("POST", "/v1/me/passkeys/register/begin", "", "Authorization", "Bearer good-jwt"))
+	if got := decodeJSON(t, res, body, 200); got["challenge_id"] != challenge.String() {
+		t.Fatalf("register begin answered %v", got)
+	}
+	f.register.FinishFn = func(_ context.Context, in apppasskey.FinishInput) (*passkey.Credential, error) {
+		if in.UserID != userID || in.ChallengeID != challenge.String() || in.Name == nil || *in.Name != "Laptop" || string(in.Credential) != `{"id":"abc"}` {
+			t.Errorf("register finish asked with %+v", in)
+		}
+		return testPasskey(nil), nil
+	}
+	res, body = do(t, f.app, request("POST", "/v1/me/passkeys/register/finish", `{"challenge_id":"`+challenge.String()+`","name":"Laptop","credential":{"id":"abc"}}`, "Authorization", "Bearer good-jwt"))
+	pk := decodeJSON(t, res, body, 201)["passkey"].(map[string]any)
+	if pk["id"] != passkeyID.String() || pk["name"] != "Laptop" || pk["last_used_at"] != nil || pk["created_at"] != t0.Add(-time.Hour).Format(time.RFC3339) {
+		t.Fatalf("registered %v", pk)
+	}
+
+	used := t0.Add(-time.Minute)
+	f.list.HandleFn = func(_ context.Context, id uuid.UUID) ([]*passkey.Credential, error) {
+		return []*passkey.Credential{testPasskey(&used)}, nil
+	}
+	res, body = do(t, f.app, request("GET", "/v1/me/passkeys", "", "Authorization", "Bearer good-jwt"))
+	list := decodeJSON(t, res, body, 200)["passkeys"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["last_used_at"] != used.Format(time.RFC3339) {
+		t.Fatalf("listed %v", list)
+	}
+	f.list.HandleFn = func(context.Context, uuid.UUID) ([]*passkey.Credential, error) { return nil, nil }
+	res, body = do(t, f.app, request("GET", "/v1/me/passkeys", "", "Authorization", "Bearer good-jwt"))
+	if got := string(body); res.StatusCode != 200 || got != `{"passkeys":[]}` {
+		t.Fatalf("an empty list: %d %s", res.StatusCode, got)
+	}
+
+	f.rename.HandleFn = func(_ context.Context, uid, id uuid.UUID, name string) (*passkey.Credential, error) {
+		if uid != userID || id != passkeyID || name != "Desk" {
+			t.Errorf("rename asked with %s %s %q", uid, id, name)
+		}
+		return testPasskey(nil), nil
+	}
+	res, body = do(t, f.app, request("PATCH", "/v1/me/passkeys/"+passkeyID.String(), `{"name":"Desk"}`, "Authorization", "Bearer good-jwt"))
+	decodeJSON(t, res, body, 200)
+
+	f.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, m app.RequestMeta) error {
+		if uid != userID || id != passkeyID || m.IP == "" {
+			t.Errorf("delete asked with %s %s %+v", uid, id, m)
+		}
+		return passkey.ErrLastWayToSignIn
+	}
+	res, body = do(t, f.app, request("DELETE", "/v1/me/passkeys/"+passkeyID.String(), "", "Authorization", "Bearer good-jwt"))
+	decodeProblem(t, res, body, 409, "last_sign_in_method")
+	f.del.HandleFn = func(context.Context, uuid.UUID, uuid.UUID, app.RequestMeta) error { return nil }
+	res, _ = do(t, f.app, request("DELETE", "/v1/me/passkeys/"+passkeyID.String(), "", "Authorization", "Bearer good-jwt"))
+	if res.StatusCode != 204 {
+		t.Fatalf("delete: %d", res.StatusCode)
+	}
+}

@@ -1,0 +1,99 @@
+package passkey
+
+import (
+	"context"
+
+	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/audit"
+	"github.com/gatehouse-auth/gatehouse/domain/passkey"
+	"github.com/google/uuid"
+)
+
+// List shows the signed-in user's passkeys, oldest first.
+type List struct {
+	d Deps
+}
+
+// NewList builds the use case.
+func NewList(d Deps) *List { return &List{d: d} }
+
+// Handle lists userID's passkeys.
+func (h *List) Handle(ctx context.Context, userID uuid.UUID) ([]*passkey.Credential, error) {
+	u, err := app.SignedIn(ctx, h.d.Users, userID)
+	if err != nil {
+		return nil, err
+	}
+	return h.d.Passkeys.List(ctx, u.ID())
+}
+
+// Rename names one of the signed-in user's passkeys; another user's is
+// passkey.ErrNotFound.
+type Rename struct {
+	d Deps
+}
+
+// NewRename builds the use case.
+func NewRename(d Deps) *Rename { return &Rename{d: d} }
+
+// Handle renames userID's passkey id to name (passkey.ParseName).
+func (h *Rename) Handle(ctx context.Context, userID, id uuid.UUID, name string) (*passkey.Credential, error) {
+	n, err := passkey.ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	var c *passkey.Credential
+	err = h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		if _, err := lockUser(ctx, r, userID); err != nil {
+			return err
+		}
+		if c, err = r.Passkeys.ByID(ctx, userID, id); err != nil {
+			return err
+		}
+		c.Rename(n)
+		return r.Passkeys.Update(ctx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Delete removes one of the signed-in user's passkeys, audited as
+// passkey_deleted, unless it is their last way to sign in (no password
+// and no other passkey: passkey.ErrLastWayToSignIn). The user's row is
+// read for change first, so that two deletions of a user's last two
+// passkeys run one after the other and the second is refused.
+type Delete struct {
+	d Deps
+}
+
+// NewDelete builds the use case.
+func NewDelete(d Deps) *Delete { return &Delete{d: d} }
+
+// Handle deletes userID's passkey id.
+func (h *Delete) Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error {
+	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		u, err := lockUser(ctx, r, userID)
+		if err != nil {
+			return err
+		}
+		all, err := r.Passkeys.List(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, c := range all {
+			found = found || c.ID() == id
+		}
+		if !found {
+			return passkey.ErrNotFound
+		}
+		if err := passkey.Removable(u.HasPassword(), len(all)-1); err != nil {
+			return err
+		}
+		if err := r.Passkeys.Delete(ctx, u.ID(), id); err != nil {
+			return err
+		}
+		return r.Audit.Append(ctx, meta.Event(audit.PasskeyDeleted, u.ID(), h.d.Clock.Now(), map[string]string{"passkey_id": id.String()}))
+	})
+}
