@@ -148,8 +148,8 @@ type Repos struct {
 	Grants      *mock.MockGrantRepository
 	Webhooks    *mock.MockWebhookRepository
 	// Events are the webhook events (Published matches a call).
-	Events *mock.MockEventLog
-	Passkeys    *mock.MockPasskeyRepository
+	Events   *mock.MockEventLog
+	Passkeys *mock.MockPasskeyRepository
 	// Store serves the user and factor lookups once a test seeds it.
 	Store *Store
 }
