@@ -521,6 +521,12 @@ func parsePair(data []byte) (tokenPair, error) {
 func login(ctx context.Context, client *http.Client, c config, u int) (outcome, tokenPair, bool) {
 	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "", "",
 		map[string]string{"email": c.email(u), "password": c.passwordOf(u)})
+	return pairAnswer(o, data)
+}
+
+// pairAnswer is the token pair of a 200 answer o with body data, and
+// whether there is one; a body that holds none is o's error.
+func pairAnswer(o outcome, data []byte) (outcome, tokenPair, bool) {
 	if o.status != http.StatusOK {
 		return o, tokenPair{}, false
 	}

@@ -131,15 +131,7 @@ func codeRound(ctx context.Context, browser *http.Client, c config) (outcome, to
 		"client_id": {c.clientID}, "code_verifier": {verifier},
 	})
 	o.latency += auth.latency
-	if o.status != http.StatusOK {
-		return o, tokenPair{}, false
-	}
-	tp, err := parsePair(data)
-	if err != nil {
-		o.err = err
-		return o, tokenPair{}, false
-	}
-	return o, tp, true
+	return pairAnswer(o, data)
 }
 
 // authorize sends the authorization request u and returns its answer and
