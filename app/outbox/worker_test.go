@@ -69,6 +69,14 @@ func (f *fixture) claim(msgs ...app.OutboxMessage) {
 	f.ob.EXPECT().Claim(gomock.Any(), apptest.T0, f.cfg.Batch, f.cfg.Lease).Return(msgs, nil)
 }
 
+// run claims and processes one batch, failing the test on an error.
+func (f *fixture) run(t *testing.T) {
+	t.Helper()
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mail(kind app.MailKind, to string, attempts int) app.OutboxMessage {
 	return app.OutboxMessage{
 		OutboundMail: app.OutboundMail{ID: apptest.ID(900), Kind: kind, To: to, UserID: apptest.ID(100), Data: map[string]string{"link": "x"}},
@@ -133,9 +141,7 @@ func TestMailerFailureSchedulesRetry(t *testing.T) {
 		f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
 		f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 		f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), apptest.T0.Add(c.next), c.giveUp).Return(nil)
-		if _, err := f.w.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		f.run(t)
 	}
 }
 
@@ -149,9 +155,7 @@ func TestPermanentFailureGivesUp(t *testing.T) {
 	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), gomock.Any(), true).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestMarkSentFailureCountsAsFailure(t *testing.T) {
@@ -164,9 +168,7 @@ func TestMarkSentFailureCountsAsFailure(t *testing.T) {
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), gomock.Any())
 	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, gomock.Any(), apptest.T0.Add(10*time.Second), false).Return(errors.New("db"))
 	f.reporter.EXPECT().ReportError(gomock.Any(), "outbox mark failed", gomock.Any())
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestShutdownLeavesMessageToLease(t *testing.T) {
@@ -245,9 +247,7 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 		return e.Type == audit.PasswordResetRequest && e.UserID == u.ID() && e.At.Equal(apptest.T0)
 	})
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 	if res.Errs()[0] != nil {
 		t.Fatalf("tx %v", res.Errs())
 	}
@@ -287,9 +287,7 @@ func TestResetRequestMailsStoredAddress(t *testing.T) {
 	})
 	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestRequestsThatMailNothing(t *testing.T) {
@@ -322,9 +320,7 @@ func TestRequestsThatMailNothing(t *testing.T) {
 			}
 			// Only MarkSent; strict mocks refuse anything else.
 			f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-			if _, err := f.w.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			f.run(t)
 		})
 	}
 }
@@ -352,9 +348,7 @@ func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	})
 	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 	// Strict mocks: no InvalidateUnused.
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 	if res.Errs()[0] != nil {
 		t.Fatalf("tx %v", res.Errs())
 	}
@@ -382,9 +376,7 @@ func TestResolveFailureRetries(t *testing.T) {
 	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, boom)
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 	f.ob.EXPECT().MarkFailed(gomock.Any(), req.ID, boom.Error(), apptest.T0.Add(20*time.Second), false).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 	if res.Errs()[0] == nil {
 		t.Fatal("committed")
 	}
@@ -396,9 +388,7 @@ func TestUnparseableRequestIsDropped(t *testing.T) {
 	f.claim(req)
 	f.want = []result{{app.ResetRequest, app.MailSent}}
 	f.ob.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
@@ -440,9 +430,7 @@ func TestRequestsForAnAccountDisabledMeanwhileMailNothing(t *testing.T) {
 			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil)
 			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(verified, false), nil)
 			f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-			if _, err := f.w.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			f.run(t)
 			if res.Errs()[0] != nil {
 				t.Fatalf("tx %v", res.Errs())
 			}
