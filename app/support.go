@@ -192,6 +192,33 @@ func UseToken(ctx context.Context, r Repos, hash token.Hash, purpose token.Purpo
 	return t, u, nil
 }
 
+// Drain runs claim until ctx ends: at once, again at once after a claim
+// that took all it could (full), otherwise after interval or as soon as
+// wake signals (a nil wake never does); failures, unless ctx ended, go to
+// rep as what.
+func Drain(ctx context.Context, interval time.Duration, wake <-chan struct{}, rep ErrorReporter, what string, claim func(context.Context) (full bool, err error)) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+			t.Stop() // no stale tick follows Stop (Go 1.23 timers)
+		}
+		full, err := claim(ctx)
+		if err != nil && ctx.Err() == nil {
+			rep.ReportError(ctx, what, err)
+		}
+		if full {
+			t.Reset(0)
+		} else {
+			t.Reset(interval)
+		}
+	}
+}
+
 // Every runs fn every interval until ctx ends (the first run one interval
 // after the start); failures, unless ctx ended, go to rep as what.
 func Every(ctx context.Context, interval time.Duration, rep ErrorReporter, what string, fn func(context.Context) error) {

@@ -28,10 +28,7 @@ func (h *handlers) registerConsentRoutes(v1 fiber.Router) {
 }
 
 func (h *handlers) handleListConsents(c *fiber.Ctx) error {
-	return reply(c, func(c *fiber.Ctx, views []oauth.ConsentView) error {
-		NoStore(c)
-		return c.JSON(fiber.Map{"consents": renderAll(views, renderConsent)})
-	})(h.uc.ListConsents.Handle(c.UserContext(), principal(c)))
+	return reply(c, renderOwnList("consents", renderConsent))(h.uc.ListConsents.Handle(c.UserContext(), principal(c)))
 }
 
 func (h *handlers) handleRevokeConsent(c *fiber.Ctx) error {

@@ -194,6 +194,15 @@ func renderAll[T, R any](items []T, render func(T) R) []R {
 	return out
 }
 
+// renderOwnList answers with what the signed-in user lists of their own,
+// {key: [each item rendered]}, not to be cached.
+func renderOwnList[T, R any](key string, render func(T) R) func(*fiber.Ctx, []T) error {
+	return func(c *fiber.Ctx, items []T) error {
+		NoStore(c)
+		return c.JSON(fiber.Map{key: renderAll(items, render)})
+	}
+}
+
 type tokenPairResponse struct {
 	AccessToken  string       `json:"access_token"`
 	TokenType    string       `json:"token_type"`

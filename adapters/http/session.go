@@ -54,10 +54,7 @@ func (h *handlers) handleLogout(c *fiber.Ctx) error {
 }
 
 func (h *handlers) handleListSessions(c *fiber.Ctx) error {
-	return reply(c, func(c *fiber.Ctx, views []session.View) error {
-		NoStore(c)
-		return c.JSON(fiber.Map{"sessions": renderAll(views, renderSession)})
-	})(h.uc.ListSessions.Handle(c.UserContext(), principal(c)))
+	return reply(c, renderOwnList("sessions", renderSession))(h.uc.ListSessions.Handle(c.UserContext(), principal(c)))
 }
 
 func (h *handlers) handleRevokeSession(c *fiber.Ctx) error {

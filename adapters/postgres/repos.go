@@ -48,17 +48,7 @@ func (o own) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	err := sqlstore.Each(ctx, o.conn, func(row sqlstore.Row) error {
-		var (
-			id uuid.UUID
-			n  int
-		)
-		if err := row.Scan(&id, &n); err != nil {
-			return err
-		}
-		out[id] = n
-		return nil
-	}, countActiveSQL, userIDs, now)
+	err := sqlstore.Each(ctx, o.conn, sqlstore.CountIDs(out), countActiveSQL, userIDs, now)
 	if err != nil {
 		return nil, err
 	}

@@ -51,17 +51,7 @@ func (o own) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time
 	count := func(q querier) error {
 		for _, batch := range batches {
 			query, args := countActiveSQL(batch, now)
-			err := sqlstore.Each(ctx, txConn{q, o.db}, func(row sqlstore.Row) error {
-				var (
-					id uuid.UUID
-					n  int
-				)
-				if err := row.Scan(&id, &n); err != nil {
-					return err
-				}
-				out[id] = n
-				return nil
-			}, query, args...)
+			err := sqlstore.Each(ctx, txConn{q, o.db}, sqlstore.CountIDs(out), query, args...)
 			if err != nil {
 				return err
 			}

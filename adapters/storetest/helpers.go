@@ -27,6 +27,36 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// readWhileHeld reads with read while another transaction holds what
+// hold takes for change, then lets that transaction end: the read must
+// not wait for the holder (it has two seconds), and neither may fail.
+func readWhileHeld(t *testing.T, ctx context.Context, s Store, what string, hold func(context.Context, app.Repos) error, read func(context.Context) error) {
+	t.Helper()
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			if err := hold(ctx, r); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("transaction: %v", err)
+	}
+	look, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := read(look)
+	cancel()
+	close(release)
+	mustf(t, err, what)
+	must(t, <-done)
+}
+
 // now is the current time at the precision every store keeps.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 

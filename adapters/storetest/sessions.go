@@ -260,29 +260,11 @@ func testRefreshTokenLook(t *testing.T, s Store) {
 	}
 	wantErr(t, errOf(s.Repos.Sessions.RefreshToken(ctx, randomHash(t))), session.ErrNotFound, "RefreshToken of an unknown hash")
 
-	held, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-			if _, err := r.Sessions.RefreshTokenForChange(ctx, rt.Hash); err != nil {
-				return err
-			}
-			close(held)
-			<-release
-			return nil
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("transaction: %v", err)
-	}
-	look, cancel := context.WithTimeout(ctx, 2*time.Second)
-	_, err := s.Repos.Sessions.RefreshToken(look, rt.Hash)
-	cancel()
-	close(release)
-	mustf(t, err, "RefreshToken while a transaction holds the token")
-	must(t, <-done)
+	readWhileHeld(t, ctx, s, "RefreshToken while a transaction holds the token",
+		func(ctx context.Context, r app.Repos) error {
+			return errOf(r.Sessions.RefreshTokenForChange(ctx, rt.Hash))
+		},
+		func(ctx context.Context) error { return errOf(s.Repos.Sessions.RefreshToken(ctx, rt.Hash)) })
 }
 
 // Of concurrent transactions presenting one refresh token, exactly one sees

@@ -119,40 +119,14 @@ func testKeyRingAlgorithmsSideBySide(t *testing.T, s Store) {
 // algorithms at once: one current key of each algorithm is stored, and
 // every other instance is told the ring changed.
 func testKeyRingRacingFirstKeys(t *testing.T, s Store) {
-	ctx := testCtx(t)
 	emptyRing(t, s)
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	const n = 10
+	ring := racePerAlgorithm(t, s, "first key", app.ErrKeyRingChanged, func(ctx context.Context, r app.Repos, i int, alg signingkey.Algorithm) error {
+		kid := fmt.Sprint("first-", i)
+		return r.SigningKeys.Add(ctx, signingkey.NewCurrent(alg, kid, testKey(kid), now))
+	})
 	algs := signingkey.Algorithms()
-	results := make([]error, n*len(algs))
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kid := fmt.Sprint("first-", i)
-			results[i] = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-				return r.SigningKeys.Add(ctx, signingkey.NewCurrent(algs[i%len(algs)], kid, testKey(kid), now))
-			})
-		}()
-	}
-	wg.Wait()
-	won := map[signingkey.Algorithm]int{}
-	for i, err := range results {
-		switch {
-		case err == nil:
-			won[algs[i%len(algs)]]++
-		case errors.Is(err, app.ErrKeyRingChanged):
-		default:
-			t.Errorf("first key: %v", err)
-		}
-	}
-	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	must(t, err)
 	for _, alg := range algs {
-		if won[alg] != 1 {
-			t.Fatalf("%d first %s keys stored, want exactly 1", won[alg], alg)
-		}
 		if _, ok := ring.Current(alg); !ok {
 			t.Fatalf("no current %s key", alg)
 		}
@@ -183,50 +157,24 @@ func testKeyRingRacingPromotion(t *testing.T, s Store) {
 		}
 	}
 	errLost := errors.New("lost")
-	const n = 10
-	algs := signingkey.Algorithms()
-	var wg sync.WaitGroup
-	results := make([]error, n*len(algs))
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := pairs[algs[i%len(algs)]]
-			results[i] = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-				promoted, retired := signingkey.Promote(p.next, p.cur, now, 15*time.Minute, 30*time.Second)
-				for _, step := range []struct {
-					k    signingkey.Key
-					from signingkey.State
-				}{{retired, signingkey.Current}, {promoted, signingkey.Next}} {
-					ok, err := r.SigningKeys.Save(ctx, step.k, step.from)
-					if err != nil {
-						return err
-					}
-					if !ok {
-						return errLost
-					}
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	won := map[signingkey.Algorithm]int{}
-	for i, err := range results {
-		switch {
-		case err == nil:
-			won[algs[i%len(algs)]]++
-		case errors.Is(err, errLost):
-		default:
-			t.Errorf("promotion failed: %v", err)
+	ring := racePerAlgorithm(t, s, "promotion", errLost, func(ctx context.Context, r app.Repos, _ int, alg signingkey.Algorithm) error {
+		p := pairs[alg]
+		promoted, retired := signingkey.Promote(p.next, p.cur, now, 15*time.Minute, 30*time.Second)
+		for _, step := range []struct {
+			k    signingkey.Key
+			from signingkey.State
+		}{{retired, signingkey.Current}, {promoted, signingkey.Next}} {
+			ok, err := r.SigningKeys.Save(ctx, step.k, step.from)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errLost
+			}
 		}
-	}
-	ring, err := s.Repos.SigningKeys.Keys(ctx)
-	must(t, err)
-	for _, alg := range algs {
-		if won[alg] != 1 {
-			t.Fatalf("%d %s promotions won, want exactly 1", won[alg], alg)
-		}
+		return nil
+	})
+	for _, alg := range signingkey.Algorithms() {
 		c, ok := ring.Current(alg)
 		if !ok || c.KID != "new-"+string(alg) {
 			t.Fatalf("current %s key is %+v", alg, c)
@@ -239,6 +187,39 @@ func testKeyRingRacingPromotion(t *testing.T, s Store) {
 			t.Fatalf("a next %s key is left", alg)
 		}
 	}
+}
+
+// racePerAlgorithm runs attempt ten times for each signing-key algorithm,
+// all at once, each in a transaction of its own (i numbers the attempts),
+// and fails the test unless, for each algorithm, exactly one attempt
+// succeeds and every other fails with lost. It returns the ring after.
+func racePerAlgorithm(t *testing.T, s Store, what string, lost error, attempt func(ctx context.Context, r app.Repos, i int, alg signingkey.Algorithm) error) signingkey.Ring {
+	t.Helper()
+	ctx := testCtx(t)
+	const n = 10
+	algs := signingkey.Algorithms()
+	results := make([]error, n*len(algs))
+	race(len(results), func(i int) {
+		results[i] = s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			return attempt(ctx, r, i, algs[i%len(algs)])
+		})
+	})
+	won := map[signingkey.Algorithm]int{}
+	for i, err := range results {
+		switch {
+		case err == nil:
+			won[algs[i%len(algs)]]++
+		case errors.Is(err, lost):
+		default:
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	for _, alg := range algs {
+		if won[alg] != 1 {
+			t.Fatalf("%s of a %s key: %d succeeded, want exactly 1", what, alg, won[alg])
+		}
+	}
+	return mustGet(s.Repos.SigningKeys.Keys(ctx))(t)
 }
 
 // Promoting the next key of one algorithm leaves the keys of the other

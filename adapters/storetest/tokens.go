@@ -427,27 +427,7 @@ func testTokenByHash(t *testing.T, s Store) {
 	must(t, diffToken(got, tok))
 	wantErr(t, errOf(s.Repos.Tokens.ByHash(ctx, randomHash(t))), domain.ErrInvalidToken, "ByHash of an unknown hash")
 
-	held, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-			if _, err := r.Tokens.ByHashForChange(ctx, tok.Hash()); err != nil {
-				return err
-			}
-			close(held)
-			<-release
-			return nil
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-done:
-		t.Fatalf("transaction: %v", err)
-	}
-	look, cancel := context.WithTimeout(ctx, 2*time.Second)
-	_, err = s.Repos.Tokens.ByHash(look, tok.Hash())
-	cancel()
-	close(release)
-	mustf(t, err, "ByHash while a transaction holds the token")
-	must(t, <-done)
+	readWhileHeld(t, ctx, s, "ByHash while a transaction holds the token",
+		func(ctx context.Context, r app.Repos) error { return errOf(r.Tokens.ByHashForChange(ctx, tok.Hash())) },
+		func(ctx context.Context) error { return errOf(s.Repos.Tokens.ByHash(ctx, tok.Hash())) })
 }

@@ -49,6 +49,17 @@ func newRing(t *testing.T, files *keys.FileKeys) *fixture {
 	return f
 }
 
+// expectAudit expects one audit event, and fails the test unless want
+// holds for it.
+func (f *fixture) expectAudit(t *testing.T, want func(audit.Event) bool) {
+	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
+		if !want(e) {
+			t.Errorf("audit event %+v", e)
+		}
+		return nil
+	})
+}
+
 func seed(kid string) []byte { return []byte("private-of-" + kid) }
 
 func sealed(kid string) []byte { return append([]byte("signing-key:"+kid+"|"), seed(kid)...) }
@@ -200,11 +211,8 @@ func TestRefreshPromotesADueKeyOfItsAlgorithmOnly(t *testing.T) {
 				f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), retired, signingkey.Current).Return(true, nil),
 				f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), promoted, signingkey.Next).Return(true, nil),
 			)
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.KeyPromoted || e.Detail["kid"] != "k2" || e.Detail["alg"] != string(alg) || e.Detail["retired_kid"] != "k1" || e.Detail["actor"] != "gatehouse" {
-					t.Errorf("audit event %+v", e)
-				}
-				return nil
+			f.expectAudit(t, func(e audit.Event) bool {
+				return e.Type == audit.KeyPromoted && e.Detail["kid"] == "k2" && e.Detail["alg"] == string(alg) && e.Detail["retired_kid"] == "k1" && e.Detail["actor"] == "gatehouse"
 			})
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			f.store.EXPECT().Keys(ctx).Return(signingkey.Ring{retired, mate, promoted, pending}, nil)
@@ -372,11 +380,8 @@ func TestRetireTheCurrentKeyReplacesItAtOnce(t *testing.T) {
 				f.tokens.EXPECT().GenerateKey(alg).Return(key(alg, "k2"), nil),
 				f.Repos.SigningKeys.EXPECT().Add(gomock.Any(), current(alg, "k2", apptest.T0)).Return(nil),
 			)
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Type != audit.KeyRetired || e.Detail["kid"] != "k1" || e.Detail["alg"] != string(alg) || e.Detail["was"] != "current" || e.Detail["replaced_by"] != "k2" {
-					t.Errorf("audit event %+v", e)
-				}
-				return nil
+			f.expectAudit(t, func(e audit.Event) bool {
+				return e.Type == audit.KeyRetired && e.Detail["kid"] == "k1" && e.Detail["alg"] == string(alg) && e.Detail["was"] == "current" && e.Detail["replaced_by"] == "k2"
 			})
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if err := f.ring.Retire(context.Background(), "cli", app.RequestMeta{}, "k1"); err != nil {
@@ -400,11 +405,8 @@ func TestRetireTheCurrentKeyPromotesThePublishedNextOneOfItsAlgorithm(t *testing
 				f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), cur.RetireNow(apptest.T0), signingkey.Current).Return(true, nil),
 				f.Repos.SigningKeys.EXPECT().Save(gomock.Any(), nk.ActivateNow(apptest.T0), signingkey.Next).Return(true, nil),
 			)
-			f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e audit.Event) error {
-				if e.Detail["replaced_by"] != "k2" || e.Detail["alg"] != string(alg) {
-					t.Errorf("audit event %+v", e)
-				}
-				return nil
+			f.expectAudit(t, func(e audit.Event) bool {
+				return e.Detail["replaced_by"] == "k2" && e.Detail["alg"] == string(alg)
 			})
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if err := f.ring.Retire(context.Background(), "cli", app.RequestMeta{}, "k1"); err != nil {

@@ -236,30 +236,53 @@ func recordHit(keys map[int]string, windows map[int]time.Duration, allowed bool,
 	}
 }
 
+// recordReset returns a Reset stub that appends the key it was given to
+// reset.
+func recordReset(reset *[]string) func(context.Context, string) error {
+	return func(_ context.Context, k string) error {
+		*reset = append(*reset, k)
+		return nil
+	}
+}
+
+// testWindow and testLockAt are a policy's failure window and lockout
+// threshold in the tests of a counter pair, apart from the defaults.
+var (
+	testWindow = limits.Limit{Count: 7, Window: 11 * time.Minute}
+	testLockAt = 42
+)
+
+// expectWindowThenLock expects a Hit of the window counter (testWindow),
+// then one of the lock counter (testLockAt), both allowed, and records
+// their keys and windows by limit.
+func expectWindowThenLock(ctx context.Context, rl *mock.MockRateLimiter) (map[int]string, map[int]time.Duration) {
+	keys, windows := map[int]string{}, map[int]time.Duration{}
+	gomock.InOrder(
+		rl.EXPECT().Hit(ctx, gomock.Any(), testWindow.Count, testWindow.Window).DoAndReturn(recordHit(keys, windows, true, 0)),
+		rl.EXPECT().Hit(ctx, gomock.Any(), testLockAt, gomock.Any()).DoAndReturn(recordHit(keys, windows, true, 0)),
+	)
+	return keys, windows
+}
+
 func TestBeginLogin(t *testing.T) {
 	ctx := context.Background()
 	e := apptest.Email("victim@example.com")
 	t.Run("free: counts the pair, then the account", func(t *testing.T) {
 		p := limits.DefaultPolicy()
-		p.LoginFailures = limits.Limit{Count: 7, Window: 11 * time.Minute}
-		p.LockoutThreshold = 42
+		p.LoginFailures, p.LockoutThreshold = testWindow, testLockAt
 		g, rl := newGuard(t, p)
-		keys, windows := map[int]string{}, map[int]time.Duration{}
-		gomock.InOrder(
-			rl.EXPECT().Hit(ctx, gomock.Any(), 7, 11*time.Minute).DoAndReturn(recordHit(keys, windows, true, 0)),
-			rl.EXPECT().Hit(ctx, gomock.Any(), 42, gomock.Any()).DoAndReturn(recordHit(keys, windows, true, 0)),
-		)
+		keys, windows := expectWindowThenLock(ctx, rl)
 		if err := g.BeginLogin(ctx, e, "198.51.100.4"); err != nil {
 			t.Fatal(err)
 		}
-		if keys[7] == "" || keys[42] == "" || keys[7] == keys[42] {
+		if keys[testWindow.Count] == "" || keys[testLockAt] == "" || keys[testWindow.Count] == keys[testLockAt] {
 			t.Fatalf("pair and account keys %v", keys)
 		}
 		// The account counter lasts until reset, not for a short window.
-		if windows[42] < 10*365*24*time.Hour {
-			t.Fatalf("account window %v", windows[42])
+		if windows[testLockAt] < 10*365*24*time.Hour {
+			t.Fatalf("account window %v", windows[testLockAt])
 		}
-		assertNoEmail(t, []string{keys[7], keys[42]}, e.String())
+		assertNoEmail(t, []string{keys[testWindow.Count], keys[testLockAt]}, e.String())
 		for _, k := range keys {
 			if strings.Contains(k, "198.51.100.4") {
 				t.Fatalf("key %q holds the IP", k)
@@ -334,10 +357,7 @@ func TestLoginSucceededResetsPairThenAccount(t *testing.T) {
 	e := apptest.Email("victim@example.com")
 	g, rl := newGuard(t, limits.DefaultPolicy())
 	var reset []string
-	rl.EXPECT().Reset(ctx, gomock.Any()).Times(2).DoAndReturn(func(_ context.Context, k string) error {
-		reset = append(reset, k)
-		return nil
-	})
+	rl.EXPECT().Reset(ctx, gomock.Any()).Times(2).DoAndReturn(recordReset(&reset))
 	if err := g.LoginSucceeded(ctx, e, "ip"); err != nil {
 		t.Fatal(err)
 	}
@@ -368,10 +388,7 @@ func TestLoginKeysAgree(t *testing.T) {
 		return false, 0, nil
 	})
 	var reset []string
-	rl.EXPECT().Reset(ctx, gomock.Any()).Times(3).DoAndReturn(func(_ context.Context, k string) error {
-		reset = append(reset, k)
-		return nil
-	})
+	rl.EXPECT().Reset(ctx, gomock.Any()).Times(3).DoAndReturn(recordReset(&reset))
 	if err := g.BeginLogin(ctx, e, "198.51.100.4"); err != nil {
 		t.Fatal(err)
 	}
@@ -493,18 +510,13 @@ func TestBeginCode(t *testing.T) {
 	id := uuid.MustParse("00000000-0000-4000-8000-000000000064")
 	t.Run("free: the window, then the lock, never a password key", func(t *testing.T) {
 		p := limits.DefaultPolicy()
-		p.CodeFailures = limits.Limit{Count: 7, Window: 11 * time.Minute}
-		p.CodeLockoutThreshold = 42
+		p.CodeFailures, p.CodeLockoutThreshold = testWindow, testLockAt
 		g, rl := newGuard(t, p)
-		keys, windows := map[int]string{}, map[int]time.Duration{}
-		gomock.InOrder(
-			rl.EXPECT().Hit(ctx, gomock.Any(), 7, 11*time.Minute).DoAndReturn(recordHit(keys, windows, true, 0)),
-			rl.EXPECT().Hit(ctx, gomock.Any(), 42, gomock.Any()).DoAndReturn(recordHit(keys, windows, true, 0)),
-		)
+		keys, windows := expectWindowThenLock(ctx, rl)
 		if err := g.BeginCode(ctx, id, false); err != nil {
 			t.Fatal(err)
 		}
-		if keys[7] == "" || keys[42] == "" || keys[7] == keys[42] || windows[42] < 10*365*24*time.Hour {
+		if keys[testWindow.Count] == "" || keys[testLockAt] == "" || keys[testWindow.Count] == keys[testLockAt] || windows[testLockAt] < 10*365*24*time.Hour {
 			t.Fatalf("keys %v windows %v", keys, windows)
 		}
 		for _, k := range keys {
@@ -514,28 +526,22 @@ func TestBeginCode(t *testing.T) {
 		}
 		// A right password resets only the password counters.
 		var reset []string
-		rl.EXPECT().Reset(ctx, gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
-			reset = append(reset, k)
-			return nil
-		}).Times(2)
+		rl.EXPECT().Reset(ctx, gomock.Any()).DoAndReturn(recordReset(&reset)).Times(2)
 		if err := g.LoginSucceeded(ctx, apptest.Email("owner@example.com"), "198.51.100.4"); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range reset {
-			if k == keys[7] || k == keys[42] {
+			if k == keys[testWindow.Count] || k == keys[testLockAt] {
 				t.Fatalf("a right password reset the code counter %q", k)
 			}
 		}
 		// A right code resets exactly the code counters.
 		reset = nil
-		rl.EXPECT().Reset(ctx, gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
-			reset = append(reset, k)
-			return nil
-		}).Times(2)
+		rl.EXPECT().Reset(ctx, gomock.Any()).DoAndReturn(recordReset(&reset)).Times(2)
 		if err := g.CodeSucceeded(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if len(reset) != 2 || reset[0] != keys[7] || reset[1] != keys[42] {
+		if len(reset) != 2 || reset[0] != keys[testWindow.Count] || reset[1] != keys[testLockAt] {
 			t.Fatalf("CodeSucceeded reset %v, want %v", reset, keys)
 		}
 	})

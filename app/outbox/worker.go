@@ -78,24 +78,10 @@ func NewWorker(d WorkerDeps) *Worker {
 // Run delivers until ctx ends. A full batch is followed at once by the
 // next; otherwise the worker waits PollInterval.
 func (w *Worker) Run(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	app.Drain(ctx, w.d.Config.PollInterval, nil, w.d.Reporter, "outbox claim", func(ctx context.Context) (bool, error) {
 		n, err := w.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.d.Reporter.ReportError(ctx, "outbox claim", err)
-		}
-		if n == w.d.Config.Batch {
-			t.Reset(0)
-		} else {
-			t.Reset(w.d.Config.PollInterval)
-		}
-	}
+		return n == w.d.Config.Batch, err
+	})
 }
 
 // RunOnce claims one batch and processes it; it returns how many messages

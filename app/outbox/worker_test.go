@@ -69,6 +69,22 @@ func (f *fixture) claim(msgs ...app.OutboxMessage) {
 	f.ob.EXPECT().Claim(gomock.Any(), apptest.T0, f.cfg.Batch, f.cfg.Lease).Return(msgs, nil)
 }
 
+// claimOnly has the next claim return m alone, and wants the observer to
+// hear its outcome.
+func (f *fixture) claimOnly(m app.OutboxMessage, outcome app.MailOutcome) app.OutboxMessage {
+	f.claim(m)
+	f.want = []result{{m.Kind, outcome}}
+	return m
+}
+
+// run claims and processes one batch, failing the test on an error.
+func (f *fixture) run(t *testing.T) {
+	t.Helper()
+	if _, err := f.w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mail(kind app.MailKind, to string, attempts int) app.OutboxMessage {
 	return app.OutboxMessage{
 		OutboundMail: app.OutboundMail{ID: apptest.ID(900), Kind: kind, To: to, UserID: apptest.ID(100), Data: map[string]string{"link": "x"}},
@@ -123,50 +139,39 @@ func TestMailerFailureSchedulesRetry(t *testing.T) {
 		{6, 320 * time.Second, true},
 	} {
 		f := newWorker(t, cfg)
-		m := mail(app.MailResetPassword, "a@x.io", c.attempts)
-		f.claim(m)
-		f.want = []result{{app.MailResetPassword, app.MailRetry}}
+		outcome := app.MailRetry
 		if c.giveUp {
-			f.want = []result{{app.MailResetPassword, app.MailFailed}}
+			outcome = app.MailFailed
 		}
+		m := f.claimOnly(mail(app.MailResetPassword, "a@x.io", c.attempts), outcome)
 		boom := errors.New("smtp: 451 try later")
 		f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
 		f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 		f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), apptest.T0.Add(c.next), c.giveUp).Return(nil)
-		if _, err := f.w.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		f.run(t)
 	}
 }
 
 // A mail the server refuses for good is given up at its first attempt.
 func TestPermanentFailureGivesUp(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
-	m := mail(app.MailInvite, "a@x.io", 1)
-	f.claim(m)
-	f.want = []result{{app.MailInvite, app.MailFailed}}
+	m := f.claimOnly(mail(app.MailInvite, "a@x.io", 1), app.MailFailed)
 	boom := fmt.Errorf("smtp: 550 no such user: %w", outbox.ErrPermanent)
 	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(boom)
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, boom.Error(), gomock.Any(), true).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestMarkSentFailureCountsAsFailure(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
-	m := mail(app.MailVerifyEmail, "a@x.io", 1)
-	f.claim(m)
-	f.want = []result{{app.MailVerifyEmail, app.MailRetry}}
+	m := f.claimOnly(mail(app.MailVerifyEmail, "a@x.io", 1), app.MailRetry)
 	f.mailer.EXPECT().Send(gomock.Any(), gomock.Any()).Return(nil)
 	f.ob.EXPECT().MarkSent(gomock.Any(), m.ID, apptest.T0).Return(errors.New("db"))
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), gomock.Any())
 	f.ob.EXPECT().MarkFailed(gomock.Any(), m.ID, gomock.Any(), apptest.T0.Add(10*time.Second), false).Return(errors.New("db"))
 	f.reporter.EXPECT().ReportError(gomock.Any(), "outbox mark failed", gomock.Any())
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestShutdownLeavesMessageToLease(t *testing.T) {
@@ -210,9 +215,7 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	cfg := outbox.DefaultConfig()
 	f := newWorker(t, cfg)
 	u := knownUser(true, true)
-	req := request(app.ResetRequest, "a@x.io")
-	f.claim(req)
-	f.want = []result{{app.ResetRequest, app.MailSent}}
+	req := f.claimOnly(request(app.ResetRequest, "a@x.io"), app.MailSent)
 	f.Seed(u)
 	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	var issued *token.OneTimeToken
@@ -245,9 +248,7 @@ func TestResetRequestForKnownUser(t *testing.T) {
 	apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 		return e.Type == audit.PasswordResetRequest && e.UserID == u.ID() && e.At.Equal(apptest.T0)
 	})
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 	if res.Errs()[0] != nil {
 		t.Fatalf("tx %v", res.Errs())
 	}
@@ -272,8 +273,7 @@ func TestResetRequestForKnownUser(t *testing.T) {
 func TestResetRequestMailsStoredAddress(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
 	stored := user.Rehydrate(apptest.ID(100), user.RehydrateEmail("stored@x.io"), "h", true, true, apptest.T0, apptest.T0, nil, nil)
-	f.claim(request(app.ResetRequest, "typed@x.io"))
-	f.want = []result{{app.ResetRequest, app.MailSent}}
+	f.claimOnly(request(app.ResetRequest, "typed@x.io"), app.MailSent)
 	apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(stored, nil)
 	f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), stored.ID()).Return(stored, nil)
@@ -287,9 +287,7 @@ func TestResetRequestMailsStoredAddress(t *testing.T) {
 	})
 	f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()).Return(nil)
 	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestRequestsThatMailNothing(t *testing.T) {
@@ -308,9 +306,7 @@ func TestRequestsThatMailNothing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newWorker(t, outbox.DefaultConfig())
-			req := request(c.kind, "a@x.io")
-			f.claim(req)
-			f.want = []result{{c.kind, app.MailSent}}
+			req := f.claimOnly(request(c.kind, "a@x.io"), app.MailSent)
 			apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			if c.u == nil {
 				f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, user.ErrNotFound)
@@ -322,9 +318,7 @@ func TestRequestsThatMailNothing(t *testing.T) {
 			}
 			// Only MarkSent; strict mocks refuse anything else.
 			f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-			if _, err := f.w.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			f.run(t)
 		})
 	}
 }
@@ -335,9 +329,7 @@ func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	cfg := outbox.DefaultConfig()
 	f := newWorker(t, cfg)
 	u := knownUser(false, true)
-	req := request(app.VerifyRequest, "a@x.io")
-	f.claim(req)
-	f.want = []result{{app.VerifyRequest, app.MailSent}}
+	req := f.claimOnly(request(app.VerifyRequest, "a@x.io"), app.MailSent)
 	f.Seed(u)
 	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, u.ID())
 	var issued *token.OneTimeToken
@@ -352,9 +344,7 @@ func TestVerifyRequestForUnverifiedUser(t *testing.T) {
 	})
 	f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
 	// Strict mocks: no InvalidateUnused.
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 	if res.Errs()[0] != nil {
 		t.Fatalf("tx %v", res.Errs())
 	}
@@ -375,16 +365,13 @@ func TestResolveFailureRetries(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
 	req := request(app.ResetRequest, "a@x.io")
 	req.Attempts = 2
-	f.claim(req)
-	f.want = []result{{app.ResetRequest, app.MailRetry}}
+	f.claimOnly(req, app.MailRetry)
 	res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 	boom := errors.New("db down")
 	f.Repos.Users.EXPECT().ByEmail(gomock.Any(), gomock.Any()).Return(nil, boom)
 	f.reporter.EXPECT().ReportError(gomock.Any(), gomock.Any(), boom)
 	f.ob.EXPECT().MarkFailed(gomock.Any(), req.ID, boom.Error(), apptest.T0.Add(20*time.Second), false).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 	if res.Errs()[0] == nil {
 		t.Fatal("committed")
 	}
@@ -392,13 +379,9 @@ func TestResolveFailureRetries(t *testing.T) {
 
 func TestUnparseableRequestIsDropped(t *testing.T) {
 	f := newWorker(t, outbox.DefaultConfig())
-	req := request(app.ResetRequest, "not an address")
-	f.claim(req)
-	f.want = []result{{app.ResetRequest, app.MailSent}}
+	req := f.claimOnly(request(app.ResetRequest, "not an address"), app.MailSent)
 	f.ob.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-	if _, err := f.w.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f.run(t)
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
@@ -433,16 +416,12 @@ func TestRequestsForAnAccountDisabledMeanwhileMailNothing(t *testing.T) {
 			f := newWorker(t, outbox.DefaultConfig())
 			verified := kind == app.ResetRequest
 			u := knownUser(verified, true)
-			req := request(kind, "a@x.io")
-			f.claim(req)
-			f.want = []result{{kind, app.MailSent}}
+			req := f.claimOnly(request(kind, "a@x.io"), app.MailSent)
 			res := apptest.ExpectWithin(f.Tx, f.Repos.App(), 1)
 			f.Repos.Users.EXPECT().ByEmail(gomock.Any(), apptest.Email("a@x.io")).Return(u, nil)
 			f.Repos.Users.EXPECT().ByIDForChange(gomock.Any(), u.ID()).Return(knownUser(verified, false), nil)
 			f.Repos.Outbox.EXPECT().MarkSent(gomock.Any(), req.ID, apptest.T0).Return(nil)
-			if _, err := f.w.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			f.run(t)
 			if res.Errs()[0] != nil {
 				t.Fatalf("tx %v", res.Errs())
 			}

@@ -78,26 +78,10 @@ func NewWorker(d WorkerDeps) *Worker {
 // held back the claims.
 func (w *Worker) Run(ctx context.Context) {
 	defer w.Wait()
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.wake:
-			t.Stop() // no stale tick follows Stop (Go 1.23 timers)
-		}
+	app.Drain(ctx, w.d.Config.PollInterval, w.wake, w.d.Reporter, "webhook claim", func(ctx context.Context) (bool, error) {
 		n, limit, err := w.claim(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.d.Reporter.ReportError(ctx, "webhook claim", err)
-		}
-		if n > 0 && n == limit {
-			t.Reset(0)
-		} else {
-			t.Reset(w.d.Config.PollInterval)
-		}
-	}
+		return n > 0 && n == limit, err
+	})
 }
 
 // RunOnce claims what is due and starts delivering it; Wait waits for

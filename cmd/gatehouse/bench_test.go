@@ -58,21 +58,14 @@ func benchBearerPath(b *testing.B, st testStore, path string) {
 	if err := json.Unmarshal(post("/v1/login", creds), &pair); err != nil {
 		b.Fatal(err)
 	}
+	what := "GET " + path
 	b.SetParallelism(4) // with GOMAXPROCS 2: 8 clients, as make bench
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
 		for pb.Next() {
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("GET %s: %d", path, resp.StatusCode)
+			if resp, err := client.Do(req); !answeredOK(b, what, resp, err) {
 				return
 			}
 		}
@@ -131,19 +124,28 @@ func benchLogins(b *testing.B, st testStore, extra map[string]string, setMemory 
 	defer func() { b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("POST /v1/login: %d", resp.StatusCode)
+			if resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds)); !answeredOK(b, "POST /v1/login", resp, err) {
 				return
 			}
 		}
 	})
+}
+
+// answeredOK reads the answer of one request of a benchmark to its end
+// and closes it; a failed request, or one that did not answer 200, fails
+// the benchmark (what names the request).
+func answeredOK(b *testing.B, what string, resp *http.Response, err error) bool {
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Errorf("%s: %d", what, resp.StatusCode)
+		return false
+	}
+	return true
 }
 
 // benchServer runs serve in this process on a fresh store with the

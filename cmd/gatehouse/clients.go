@@ -187,7 +187,7 @@ func printClient(w io.Writer, c *oidcclient.Client) error {
 		{"client_id", j.ClientID}, {"name", j.Name}, {"type", string(j.Type)},
 		{"redirect_uris", strings.Join(j.RedirectURIs, " ")},
 		{"post_logout_redirect_uris", strings.Join(j.PostLogoutRedirectURIs, " ")},
-		{"grant_types", joinGrants(j.GrantTypes)}, {"scopes", strings.Join(j.Scopes, " ")},
+		{"grant_types", joinWords(j.GrantTypes)}, {"scopes", strings.Join(j.Scopes, " ")},
 		{"consent", fmt.Sprint(j.Consent)}, {"id_token_signed_response_alg", string(j.IDTokenAlg)},
 		{"token_endpoint_auth_method", j.TokenEndpointAuthMethod},
 		{"created_at", j.CreatedAt.Format(time.RFC3339)}, {"updated_at", j.UpdatedAt.Format(time.RFC3339)},
@@ -208,15 +208,7 @@ func printClientList(w io.Writer, asJSON bool, cs []*oidcclient.Client) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT ID\tNAME\tTYPE\tGRANTS\tREDIRECT URIS\tCREATED")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Type, joinGrants(c.GrantTypes), strings.Join(c.RedirectURIs, " "), c.CreatedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Type, joinWords(c.GrantTypes), strings.Join(c.RedirectURIs, " "), c.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
-}
-
-func joinGrants(gs []oidcclient.Grant) string {
-	s := make([]string, len(gs))
-	for i, g := range gs {
-		s[i] = string(g)
-	}
-	return strings.Join(s, " ")
 }

@@ -25,6 +25,21 @@ func buildExample(t *testing.T, name string) string {
 	return bin
 }
 
+// startLines starts cmd and reads its standard output line by line; the
+// process is killed when the test ends.
+func startLines(t *testing.T, cmd *exec.Cmd) *bufio.Scanner {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return bufio.NewScanner(out)
+}
+
 // freeAddr is a loopback address whose port was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -136,15 +151,7 @@ func TestIntegrateExamples(t *testing.T) {
 			}
 			cmd := exec.Command(cli)
 			cmd.Env = append(cmd.Environ(), "ISSUER="+issuer, "CLIENT_ID="+object(t, r, "client")["client_id"].(string))
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-			lines := bufio.NewScanner(out)
+			lines := startLines(t, cmd)
 			if !lines.Scan() {
 				t.Fatal("the CLI printed no URL")
 			}

@@ -205,6 +205,16 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// joinWords is a list of words (grant types, event types) as the commands
+// print it: separated by spaces.
+func joinWords[W ~string](ws []W) string {
+	s := make([]string, len(ws))
+	for i, w := range ws {
+		s[i] = string(w)
+	}
+	return strings.Join(s, " ")
+}
+
 // usersArgs is how many arguments each users command takes.
 var usersArgs = map[string]int{
 	"list": 0, "show": 1, "create": 1, "disable": 1, "enable": 1, "delete": 1,

@@ -12,17 +12,6 @@ import (
 	"testing"
 )
 
-// buildVerifyExample builds examples/verify into a directory of t's.
-func buildVerifyExample(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "verify")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-auth/gatehouse/examples/verify").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./examples/verify: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // nodeExample is the command that runs script of examples/dir in Node;
 // its packages (pkg among them) are those `npm ci` installs there (.ci/run
 // does). Without node or the packages the test is skipped, except under
@@ -59,7 +48,7 @@ func TestVerifyExampleAgainstTheServer(t *testing.T) {
 		cmd    func(t *testing.T) []string
 		badSig string
 	}{
-		{"go", func(t *testing.T) []string { return []string{buildVerifyExample(t)} }, "bad signature"},
+		{"go", func(t *testing.T) []string { return []string{buildExample(t, "verify")} }, "bad signature"},
 		{"node", func(t *testing.T) []string { return nodeExample(t, "verify-node", "verify.mjs", "jose") }, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"},
 	} {
 		t.Run(ex.name, func(t *testing.T) {

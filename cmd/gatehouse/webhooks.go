@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,7 +101,7 @@ func webhooksCommand(ctx context.Context, cfg Config, args []string, p procIO) e
 }
 
 func printWebhook(w io.Writer, j httpadapter.Webhook) {
-	fmt.Fprintf(w, "id:          %s\nurl:         %s\nevents:      %s\ncreated_at:  %s\n", j.ID, j.URL, joinTypes(j.Events), j.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "id:          %s\nurl:         %s\nevents:      %s\ncreated_at:  %s\n", j.ID, j.URL, joinWords(j.Events), j.CreatedAt.Format(time.RFC3339))
 }
 
 func printWebhookList(w io.Writer, asJSON bool, vs []appwebhook.View) error {
@@ -116,18 +115,10 @@ func printWebhookList(w io.Writer, asJSON bool, vs []appwebhook.View) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tCREATED\tRECENT FAILURES")
 	for _, v := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", v.ID, v.URL, joinTypes(v.Events), v.CreatedAt.Format(time.RFC3339), len(v.RecentFailures))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", v.ID, v.URL, joinWords(v.Events), v.CreatedAt.Format(time.RFC3339), len(v.RecentFailures))
 		for _, f := range v.RecentFailures {
 			fmt.Fprintf(tw, "\t  %s %s %s: %s\t\t\t\n", f.At.Format(time.RFC3339), f.Event, f.MessageID, f.Error)
 		}
 	}
 	return tw.Flush()
-}
-
-func joinTypes(ts []webhook.Type) string {
-	s := make([]string, len(ts))
-	for i, t := range ts {
-		s[i] = string(t)
-	}
-	return strings.Join(s, " ")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -357,19 +356,11 @@ func TestWebhookReceiverExample(t *testing.T) {
 		cmd.Env = append(cmd.Environ(), "WEBHOOK_SECRET="+before, "HOST="+host, "PORT="+port)
 		var stderr syncBuffer
 		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		lines := startLines(t, cmd)
 		// A delivery that never comes must not hang the test: the script
 		// is stopped, and the line it did not print fails it.
 		stop := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 		defer stop.Stop()
-		lines := bufio.NewScanner(stdout)
 		line := func(what string) map[string]string {
 			t.Helper()
 			if !lines.Scan() {

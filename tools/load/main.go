@@ -456,6 +456,12 @@ func send(ctx context.Context, client *http.Client, method, u, bearer, forwarded
 	if forwardedFor != "" {
 		req.Header.Set("X-Forwarded-For", forwardedFor)
 	}
+	return roundTrip(client, req, problemCode)
+}
+
+// roundTrip sends req, reads the whole response and returns it with its
+// body; the code of an error answer is what errorCode reads in its body.
+func roundTrip(client *http.Client, req *http.Request, errorCode func(body []byte) string) (outcome, []byte) {
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -465,14 +471,20 @@ func send(ctx context.Context, client *http.Client, method, u, bearer, forwarded
 	resp.Body.Close()
 	o := outcome{status: resp.StatusCode, latency: time.Since(start), retryAfter: resp.Header.Get("Retry-After"), err: err}
 	if resp.StatusCode >= 400 {
-		var p struct {
-			Code string `json:"code"`
-		}
-		if json.Unmarshal(data, &p) == nil {
-			o.code = p.Code
-		}
+		o.code = errorCode(data)
 	}
 	return o, data
+}
+
+// problemCode is the "code" of a problem+json body ("" when it has none).
+func problemCode(body []byte) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return ""
+	}
+	return p.Code
 }
 
 // post sends one JSON request and reads the whole response.
@@ -509,6 +521,12 @@ func parsePair(data []byte) (tokenPair, error) {
 func login(ctx context.Context, client *http.Client, c config, u int) (outcome, tokenPair, bool) {
 	o, data := send(ctx, client, http.MethodPost, c.baseURL+"/v1/login", "", "",
 		map[string]string{"email": c.email(u), "password": c.passwordOf(u)})
+	return pairAnswer(o, data)
+}
+
+// pairAnswer is the token pair of a 200 answer o with body data, and
+// whether there is one; a body that holds none is o's error.
+func pairAnswer(o outcome, data []byte) (outcome, tokenPair, bool) {
 	if o.status != http.StatusOK {
 		return o, tokenPair{}, false
 	}

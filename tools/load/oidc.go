@@ -131,15 +131,7 @@ func codeRound(ctx context.Context, browser *http.Client, c config) (outcome, to
 		"client_id": {c.clientID}, "code_verifier": {verifier},
 	})
 	o.latency += auth.latency
-	if o.status != http.StatusOK {
-		return o, tokenPair{}, false
-	}
-	tp, err := parsePair(data)
-	if err != nil {
-		o.err = err
-		return o, tokenPair{}, false
-	}
-	return o, tp, true
+	return pairAnswer(o, data)
 }
 
 // authorize sends the authorization request u and returns its answer and
@@ -191,24 +183,20 @@ func sendForm(ctx context.Context, client *http.Client, u string, form url.Value
 		return outcome{err: err}, nil
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return outcome{err: err, latency: time.Since(start)}, nil
+	return roundTrip(client, req, oauthErrorCode)
+}
+
+// oauthErrorCode is the "error" of an OAuth error body followed by the
+// "code" of a problem+json one ("" when it has neither).
+func oauthErrorCode(body []byte) string {
+	var p struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	o := outcome{status: resp.StatusCode, latency: time.Since(start), retryAfter: resp.Header.Get("Retry-After"), err: err}
-	if resp.StatusCode >= 400 {
-		var p struct {
-			Error string `json:"error"`
-			Code  string `json:"code"`
-		}
-		if json.Unmarshal(data, &p) == nil {
-			o.code = p.Error + p.Code
-		}
+	if json.Unmarshal(body, &p) != nil {
+		return ""
 	}
-	return o, data
+	return p.Error + p.Code
 }
 
 // oidcStep sends one request of an OpenID Connect endpoint along the

@@ -197,6 +197,22 @@ func MarkIDs(set map[uuid.UUID]bool) func(Row) error {
 	}
 }
 
+// CountIDs is an Each callback that records in counts the count each row
+// holds after its id.
+func CountIDs(counts map[uuid.UUID]int) func(Row) error {
+	return func(row Row) error {
+		var (
+			id uuid.UUID
+			n  int
+		)
+		if err := row.Scan(&id, &n); err != nil {
+			return err
+		}
+		counts[id] = n
+		return nil
+	}
+}
+
 // NullUUID maps uuid.Nil to SQL NULL.
 func NullUUID(id uuid.UUID) uuid.NullUUID {
 	return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil}
