@@ -21,6 +21,7 @@ import (
 func init() {
 	register("Webhooks/CreateListRotateDelete", testWebhookEndpoints)
 	register("Webhooks/PublishFansOutToSubscribedEndpoints", testWebhookFanOut)
+	register("Webhooks/PublishManyAtOnceFansOutInOrder", testWebhookPublishMany)
 	register("Webhooks/DeleteDropsDeliveries", testWebhookDeleteDropsDeliveries)
 	registerSerial("Webhooks/ClaimKeepsOrderPerUser", testWebhookClaimOrder)
 	registerSerial("Webhooks/ConcurrentClaimsNeverShareAndKeepOrder", testWebhookConcurrentClaims)
@@ -146,6 +147,53 @@ func testWebhookFanOut(t *testing.T, s Store) {
 	if na, nb := deliveriesOf(t, s, a.ID, u), deliveriesOf(t, s, b.ID, u); na != 2 || nb != 1 {
 		t.Errorf("after a rollback: %d and %d deliveries, want 2 and 1", na, nb)
 	}
+}
+
+// Many events in one call fan out as they would one call each, and
+// their deliveries take their seq in the order of the events: each
+// endpoint's deliveries, by seq, are the events it subscribes to, in the
+// order given (a user's events go out in that order).
+func testWebhookPublishMany(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	at := now()
+	a := newEndpoint(t, s, at, webhook.UserCreated, webhook.UserDeleted)
+	b := newEndpoint(t, s, at, webhook.UserDeleted)
+	users := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	types := []webhook.Type{webhook.UserDeleted, webhook.SessionCreated, webhook.UserCreated}
+	var events []webhook.Event
+	for i := range 30 {
+		u := users[i%len(users)]
+		events = append(events, webhook.Event{ID: webhook.NewID(uuid.New()), Type: types[i%len(types)], UserID: u, At: at.Add(time.Duration(-i) * time.Microsecond),
+			Data: webhook.Data{User: webhook.PublicUser{ID: u.String(), Email: "u@example.com", CreatedAt: at}}})
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Events.Publish(ctx, events...) })
+
+	for _, ep := range []webhook.Endpoint{a, b} {
+		var want []webhook.Event
+		for _, e := range events {
+			if slices.Contains(ep.Events, e.Type) {
+				want = append(want, e)
+			}
+		}
+		for _, u := range users {
+			var n int
+			for _, e := range want {
+				if e.UserID == u {
+					n++
+				}
+			}
+			if got := deliveriesOf(t, s, ep.ID, u); got != n {
+				t.Errorf("endpoint %v, user %v: %d deliveries, want %d", ep.Events, u, got, n)
+			}
+		}
+		for i := 1; i < len(want); i++ {
+			if n := mustGet(s.Count(ctx, `SELECT count(*) FROM webhook_deliveries p JOIN webhook_deliveries q ON q.webhook_id = p.webhook_id AND q.seq > p.seq
+				WHERE CAST(p.webhook_id AS TEXT) = $1 AND p.message_id = $2 AND q.message_id = $3`, ep.ID.String(), want[i-1].ID, want[i].ID))(t); n != 1 {
+				t.Errorf("endpoint %v: event %d (%s) is not after event %d (%s) in seq", ep.Events, i, want[i].Type, i-1, want[i-1].Type)
+			}
+		}
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Events.Publish(ctx) })
 }
 
 type errorString string

@@ -123,6 +123,10 @@ type Dialect struct {
 	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
 	// revoked before $1, through both indexes.
 	EndedSessionsSQL string
+	// Typed is parameter $n where nothing around it tells its type (a
+	// VALUES list in FROM), as of type t, named as PostgreSQL names it:
+	// "$n::t", or "$n" where every value carries its own type.
+	Typed func(n int, t string) string
 }
 
 // notFound maps ErrNoRows to nf.

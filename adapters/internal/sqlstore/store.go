@@ -49,7 +49,7 @@ func (s Store) Repos() app.Repos {
 		SigningKeys: SigningKeys{DB: s.DB},
 		Clients:     Clients{DB: s.DB},
 		Grants:      Grants{DB: s.DB, Dialect: s.Dialect},
-		Events:      EventLog{DB: s.DB},
+		Events:      EventLog{DB: s.DB, Dialect: s.Dialect},
 		Webhooks:    Webhooks{DB: s.DB, Dialect: s.Dialect},
 	}
 }
