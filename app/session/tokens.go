@@ -52,25 +52,9 @@ type TokenPair struct {
 	Session *session.Session
 }
 
-// finishLogin hands the new session s to whoever logged in: a browser gets
-// the secret that finds the session (its hash stored), an API client a
-// token pair (IssuePair).
-func finishLogin(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
-	if !browser {
-		return IssuePair(ctx, r, tokens, rnd, s, u, now)
-	}
-	secret, hash, err := token.NewSecret(rnd)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Sessions.SetBrowserSecret(ctx, s.ID(), hash); err != nil {
-		return nil, err
-	}
-	return &TokenPair{BrowserSecret: secret, SessionID: s.ID(), User: u}, nil
-}
-
-// startSession hands the session st.Session to u, who signed in, as
-// finishLogin does, and stores it with everything else in st at once
+// startSession hands the session st.Session to u, who signed in (a
+// browser gets the secret that finds the session, its hash stored; an API
+// client a token pair), and stores it with everything else in st at once
 // (SessionRepository.Start); the access token is signed before anything
 // is stored.
 func startSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, st app.SessionStart, u *user.User, now time.Time, browser bool) (*TokenPair, error) {

@@ -127,6 +127,12 @@ type Dialect struct {
 	// VALUES list in FROM), as of type t, named as PostgreSQL names it:
 	// "$n::t", or "$n" where every value carries its own type.
 	Typed func(n int, t string) string
+	// KeepEndpoints ends a read of endpoints (alias w) that a write
+	// refers to: " FOR KEY SHARE OF w" where a concurrent delete of one
+	// could commit between the read and the write (the write waits for
+	// it and passes the endpoint over, rather than failing its foreign
+	// key), "" where the single writer serializes them.
+	KeepEndpoints string
 }
 
 // notFound maps ErrNoRows to nf.

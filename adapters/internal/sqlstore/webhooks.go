@@ -162,7 +162,8 @@ func (l EventLog) Publish(ctx context.Context, events ...webhook.Event) error {
 // events out to the endpoints subscribed to their types at the time (a
 // join with the primary key of webhook_events), one row each, none for an
 // event no endpoint subscribes to; the rows take their seq in the order
-// of the events, which the order of a user's deliveries follows.
+// of the events, which the order of a user's deliveries follows. An
+// endpoint deleted meanwhile is passed over (Dialect.KeepEndpoints).
 func publishStmts(d Dialect, events []webhook.Event) ([]Stmt, error) {
 	var stmts []Stmt
 	for start := 0; start < len(events); start += publishRows {
@@ -186,8 +187,8 @@ func publishStmts(d Dialect, events []webhook.Event) ([]Stmt, error) {
 		q.WriteString(`)
 	INSERT INTO webhook_deliveries (webhook_id, message_id, event_type, user_id, body, created_at, attempts, next_attempt_at)
 	SELECT s.webhook_id, e.id, e.event_type, e.user_id, e.body, e.at, 0, e.at
-	FROM e JOIN webhook_events s ON s.event_type = e.event_type
-	ORDER BY e.ord, s.webhook_id`)
+	FROM e JOIN webhook_events s ON s.event_type = e.event_type JOIN webhooks w ON w.id = s.webhook_id
+	ORDER BY e.ord, s.webhook_id` + d.KeepEndpoints)
 		stmts = append(stmts, Stmt{q.String(), args})
 	}
 	return stmts, nil
