@@ -123,10 +123,15 @@ type Dialect struct {
 	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
 	// revoked before $1, through both indexes.
 	EndedSessionsSQL string
-	// Typed is parameter $n where nothing around it tells its type (a
-	// VALUES list in FROM), as of type t, named as PostgreSQL names it:
-	// "$n::t", or "$n" where every value carries its own type.
-	Typed func(n int, t string) string
+	// Param is parameter n of a statement that names each of its
+	// parameters once, in order (a VALUES list of many rows), of type t
+	// as PostgreSQL names it, or "" where the column it goes to tells
+	// its type: "$n::t" or "$n" on PostgreSQL (a VALUES list in FROM
+	// tells no types); "?" on SQLite, the next parameter, where "$n" is
+	// a name that SQLite looks up in a list of the statement's names at
+	// the parse and again at the bind, a cost that grows with the square
+	// of the parameters.
+	Param func(n int, t string) string
 	// KeepEndpoints ends a read of endpoints (alias w) that a write
 	// refers to: " FOR KEY SHARE OF w" where a concurrent delete of one
 	// could commit between the read and the write (the write waits for

@@ -182,7 +182,7 @@ func publishStmts(d Dialect, events []webhook.Event) ([]Stmt, error) {
 			n := len(args)
 			args = append(args, e.ID, string(e.Type), e.UserID, body, e.At)
 			fmt.Fprintf(&q, `(%d, %s, %s, %s, %s, %s)`, i,
-				d.Typed(n+1, "text"), d.Typed(n+2, "text"), d.Typed(n+3, "uuid"), d.Typed(n+4, "bytea"), d.Typed(n+5, "timestamptz"))
+				d.Param(n+1, "text"), d.Param(n+2, "text"), d.Param(n+3, "uuid"), d.Param(n+4, "bytea"), d.Param(n+5, "timestamptz"))
 		}
 		q.WriteString(`)
 	INSERT INTO webhook_deliveries (webhook_id, message_id, event_type, user_id, body, created_at, attempts, next_attempt_at)
