@@ -68,16 +68,16 @@ func PublishCreated(ctx context.Context, r Repos, ids IDGenerator, now time.Time
 	return r.Events.Publish(ctx, events...)
 }
 
-// PublishCreatedSession records, in r's transaction, session.created
-// about session s of u, whose second factor the caller has just read
-// (a sign-in knows it: no read here on the login path); about a grant,
-// nothing (see told).
-func PublishCreatedSession(ctx context.Context, r Repos, ids IDGenerator, now time.Time, u *user.User, mfaEnabled bool, s *session.Session) error {
+// CreatedSessionEvents are the events of a sign-in that made session s
+// of u, whose second factor the caller has just read (a sign-in knows it:
+// no read here on the login path), at now: session.created, stored with
+// the sign-in (SessionStart.Events); about a grant, none (see told).
+func CreatedSessionEvents(ids IDGenerator, now time.Time, u *user.User, mfaEnabled bool, s *session.Session) []webhook.Event {
 	if !told(s) {
 		return nil
 	}
 	e := webhook.New(ids.NewID(), webhook.SessionCreated, u, mfaEnabled, now)
-	return r.Events.Publish(ctx, e.WithSession(s.ID(), ""))
+	return []webhook.Event{e.WithSession(s.ID(), "")}
 }
 
 // publishRevoked records, in r's transaction, session.revoked about s,

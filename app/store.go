@@ -174,6 +174,9 @@ type SessionStart struct {
 	// the browser that holds the session (SetBrowserSecret).
 	RefreshToken  *RefreshToken
 	BrowserSecret token.Hash
+	// Events are the sign-in's webhook events (CreatedSessionEvents),
+	// recorded as EventLog.Publish records them.
+	Events []webhook.Event
 	// Event is the sign-in's audit event.
 	Event audit.Event
 }
@@ -214,7 +217,8 @@ type SessionRepository interface {
 	AddRefreshToken(ctx context.Context, rt RefreshToken) error
 	// Start stores what a sign-in makes, together: the user as Update
 	// saves it (a missing user gives user.ErrNotFound), the new session
-	// as Create stores it with its first credential, and then the event,
+	// as Create stores it with its first credential, its webhook events as
+	// EventLog.Publish records them, and then the audit event,
 	// appended as AuditLog.Append appends it (so, bound to a transaction,
 	// Start comes last and holds the audit chain until the transaction
 	// ends). Bound to the store it stands alone, all of it or none.

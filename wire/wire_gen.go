@@ -410,7 +410,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 	webhookWorker := webhook.NewWorker(webhookWorkerDeps)
 	retention := st.Retention
 	retentionPeriod := cfg.Retention
-	janitor := maintenance.NewJanitor(rateLimiter, retention, grantRepository, retentionPeriod, refreshReuseGrace, clock, reporter)
+	janitor := maintenance.NewJanitor(rateLimiter, retention, grantRepository, retentionPeriod, refreshReuseGrace, clock, iDs, reporter)
 	gatehouse := &Gatehouse{
 		HTTP:     app,
 		Admin:    adminHTTP,

@@ -33,7 +33,14 @@ var dialect = sqlstore.Dialect{
 		*args = append(*args, ids)
 		return "NOT (" + column + " = ANY($" + strconv.Itoa(len(*args)) + "))"
 	},
-	AuditLockSQL: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditLockKey, 10) + ")",
+	Param: func(n int, t string) string {
+		if t == "" {
+			return "$" + strconv.Itoa(n)
+		}
+		return "$" + strconv.Itoa(n) + "::" + t
+	},
+	KeepEndpoints: " FOR KEY SHARE OF w",
+	AuditLockSQL:  "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditLockKey, 10) + ")",
 	ClaimSQL: `
 		WITH due AS (
 			SELECT id FROM mail_outbox

@@ -36,7 +36,7 @@ func TestLoginTrips(t *testing.T) {
 	t.Cleanup(pool.Close)
 	got := storetest.CountLoginTrips(t, postgres.OpenStore(pool), func() int { return int(tracer.n.Load()) })
 	t.Logf("round trips: success %d, wrong password %d", got.Success, got.Failure)
-	if want := (storetest.LoginTrips{Success: 11, Failure: 8}); got != want {
+	if want := (storetest.LoginTrips{Success: 10, Failure: 8}); got != want {
 		t.Errorf("round trips %+v, want %+v", got, want)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -122,16 +124,24 @@ const sweepRegistrationsSQL = `WITH gone AS (
 		                WHERE t.user_id = u.id AND t.used_at IS NULL), $1) <= $1
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED)
-	RETURNING id
+	RETURNING ` + sqlstore.UserColumns + `
 ), mail AS (
 	DELETE FROM mail_outbox WHERE user_id = ANY (ARRAY(SELECT id FROM gone))
 )
-SELECT count(*) FROM gone`
+SELECT ` + sqlstore.UserColumns + ` FROM gone`
 
 // SweepRegistrations deletes the pending registrations whose links have
-// all expired or were used by now, a batch per call, in one statement.
-func (o own) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+// all expired or were used by now, a batch per call, in one statement,
+// and then records the events told makes of them, in one transaction.
+func (o own) SweepRegistrations(ctx context.Context, now time.Time, told func(deleted []*user.User) []webhook.Event) (int, error) {
 	var n int
-	err := o.conn.QueryRow(ctx, sweepRegistrationsSQL, now, sqlstore.RetentionBatch).Scan(&n)
+	err := o.conn.Tx(ctx, func(tx sqlstore.DB) error {
+		deleted, err := sqlstore.All(ctx, tx, sqlstore.ScanUser, sweepRegistrationsSQL, now, sqlstore.RetentionBatch)
+		if err != nil || len(deleted) == 0 {
+			return err
+		}
+		n = len(deleted)
+		return sqlstore.EventLog{DB: tx, Dialect: dialect}.Publish(ctx, told(deleted)...)
+	})
 	return n, err
 }

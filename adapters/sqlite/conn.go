@@ -38,6 +38,7 @@ var dialect = sqlstore.Dialect{
 	NotAmong: func(column string, ids []uuid.UUID, args *[]any) string {
 		return column + " NOT IN (" + inList(args, ids) + ")"
 	},
+	Param: func(int, string) string { return "?" },
 	// OR, not UNION as in package postgres: SQLite answers it with both
 	// indexes (multi-index OR) where its UNION scans the whole table.
 	EndedSessionsSQL: `DELETE FROM sessions WHERE id IN (

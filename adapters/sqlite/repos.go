@@ -7,6 +7,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/internal/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -130,7 +132,7 @@ func (o own) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes 
 
 // sweepRegistrationsSQL deletes a batch of pending registrations whose
 // last unused link expired at $1 or before (or that have none), and
-// returns their ids (their tokens and sessions go by cascade). The
+// returns them (their tokens and sessions go by cascade). The
 // candidates are read from users_registration_pending, each one's unused
 // links from one_time_tokens_user.
 const sweepRegistrationsSQL = `DELETE FROM users WHERE id IN (
@@ -139,33 +141,33 @@ const sweepRegistrationsSQL = `DELETE FROM users WHERE id IN (
 	  AND COALESCE((SELECT max(t.expires_at) FROM one_time_tokens t
 	                WHERE t.user_id = u.id AND t.used_at IS NULL), $1) <= $1
 	LIMIT $2)
-RETURNING id`
+RETURNING ` + sqlstore.UserColumns
 
 // SweepRegistrations deletes the pending registrations whose links have
 // all expired or were used by now, a batch per call, with the mail queued
-// or sent to them (as UserRepository.Delete does), in one write
-// transaction: nothing can give one of them a link or verify it between
-// the check and the delete. Their password hashes and undelivered mail
+// or sent to them (as UserRepository.Delete does), and records the events
+// told makes of them, in one write transaction: nothing can give one of
+// them a link or verify it between the check and the delete. Their password hashes and undelivered mail
 // leave the WAL too, as a deleted account's do.
-func (o own) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
-	var ids []uuid.UUID
+func (o own) SweepRegistrations(ctx context.Context, now time.Time, told func(deleted []*user.User) []webhook.Event) (int, error) {
+	var deleted []*user.User
 	err := o.conn.Tx(ctx, func(tx sqlstore.DB) error {
 		var err error
-		if ids, err = sqlstore.All(ctx, tx, sqlstore.ScanID, sweepRegistrationsSQL, now, sqlstore.RetentionBatch); err != nil {
+		if deleted, err = sqlstore.All(ctx, tx, sqlstore.ScanUser, sweepRegistrationsSQL, now, sqlstore.RetentionBatch); err != nil || len(deleted) == 0 {
 			return err
 		}
-		for _, id := range ids {
-			if _, err := tx.Exec(ctx, sqlstore.DeleteUserMailSQL, id); err != nil {
+		for _, u := range deleted {
+			if _, err := tx.Exec(ctx, sqlstore.DeleteUserMailSQL, u.ID()); err != nil {
 				return err
 			}
 		}
-		return nil
+		return sqlstore.EventLog{DB: tx, Dialect: dialect}.Publish(ctx, told(deleted)...)
 	})
 	if err != nil {
 		return 0, err
 	}
-	if len(ids) > 0 {
+	if len(deleted) > 0 {
 		o.conn.Scrub()
 	}
-	return len(ids), nil
+	return len(deleted), nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -83,10 +84,22 @@ func testPendingRegistrationStored(t *testing.T, s Store) {
 // working at now (all expired or used, or none), with their links and
 // mail, and keeps every other account: a pending registration with any
 // live link, an operator's unverified account (with or without an
-// expired invitation), an account verified once and unverified since.
+// expired invitation), an account verified once and unverified since. The
+// events told makes of the accounts deleted, as they were, are recorded
+// with the delete.
 func testSweepRegistrations(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	at := now()
+	hook := newEndpoint(t, s, at, webhook.UserDeleted)
+	swept := map[uuid.UUID]*user.User{}
+	told := func(deleted []*user.User) []webhook.Event {
+		events := make([]webhook.Event, len(deleted))
+		for i, u := range deleted {
+			swept[u.ID()] = u
+			events[i] = webhook.New(uuid.New(), webhook.UserDeleted, u, false, at)
+		}
+		return events
+	}
 	hourAgo, inAnHour := at.Add(-time.Hour), at.Add(time.Hour)
 	used := at.Add(-30 * time.Minute)
 
@@ -112,7 +125,7 @@ func testSweepRegistrations(t *testing.T, s Store) {
 	onceVerified.UnverifyEmail(at)
 	must(t, s.Repos.Users.Update(ctx, onceVerified))
 
-	n := mustGet(s.Retention.SweepRegistrations(ctx, at))(t)
+	n := mustGet(s.Retention.SweepRegistrations(ctx, at, told))(t)
 	if n < 3 {
 		t.Fatalf("swept %d, want at least the 3 dead registrations", n)
 	}
@@ -122,6 +135,12 @@ func testSweepRegistrations(t *testing.T, s Store) {
 		}
 		if c, err := s.Count(ctx, `SELECT count(*) FROM one_time_tokens WHERE CAST(user_id AS TEXT) = $1`, u.ID().String()); err != nil || c != 0 {
 			t.Errorf("%s: %d links left, %v", name, c, err)
+		}
+		if got := swept[u.ID()]; got == nil || got.Email() != u.Email() || !got.PendingRegistration() {
+			t.Errorf("%s: told of %+v", name, got)
+		}
+		if n := deliveriesOf(t, s, hook.ID, u.ID()); n != 1 {
+			t.Errorf("%s: %d deliveries of user.deleted, want 1", name, n)
 		}
 	}
 	if c, err := s.Count(ctx, `SELECT count(*) FROM mail_outbox WHERE CAST(user_id AS TEXT) = $1`, expired.ID().String()); err != nil || c != 0 {
@@ -134,21 +153,27 @@ func testSweepRegistrations(t *testing.T, s Store) {
 		if _, err := s.Repos.Users.ByID(ctx, u.ID()); err != nil {
 			t.Errorf("%s was swept: %v", name, err)
 		}
+		if swept[u.ID()] != nil || deliveriesOf(t, s, hook.ID, u.ID()) != 0 {
+			t.Errorf("%s, kept, was told of", name)
+		}
 	}
 	// Nothing left to sweep among them: a second sweep keeps them all.
-	if _, err := s.Retention.SweepRegistrations(ctx, at); err != nil {
+	if _, err := s.Retention.SweepRegistrations(ctx, at, told); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Repos.Users.ByID(ctx, live.ID()); err != nil {
 		t.Fatalf("a second sweep took a live registration: %v", err)
 	}
 	// Once its last link has expired, the live one goes too.
-	if _, err := s.Retention.SweepRegistrations(ctx, inAnHour); err != nil {
+	if _, err := s.Retention.SweepRegistrations(ctx, inAnHour, told); err != nil {
 		t.Fatal(err)
 	}
 	for name, u := range map[string]*user.User{"pending with a live link": live, "pending with a live reset": liveReset} {
 		if _, err := s.Repos.Users.ByID(ctx, u.ID()); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("%s outlived its last link: %v", name, err)
+		}
+		if swept[u.ID()] == nil || deliveriesOf(t, s, hook.ID, u.ID()) != 1 {
+			t.Errorf("%s: swept but not told of", name)
 		}
 	}
 	if _, err := s.Repos.Users.ByID(ctx, operator.ID()); err != nil {

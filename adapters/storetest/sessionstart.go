@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
 	"github.com/google/uuid"
 )
@@ -20,14 +21,15 @@ func init() {
 
 // sessionStart is a sign-in of u, not stored yet: u logged in with a new
 // hash, and its session with a refresh token (or, for a browser, a
-// secret's hash).
+// secret's hash) and its session.created.
 func sessionStart(t *testing.T, u *user.User, browser bool) app.SessionStart {
 	t.Helper()
 	at := now()
 	u.LoggedIn(at)
 	must(t, u.SetPasswordHash("$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3", at))
 	sess := mustGet(session.New(uuid.New(), u.ID(), at, time.Hour, "start-agent", "192.0.2.8"))(t)
-	st := app.SessionStart{User: u, Session: sess, Event: event(u.ID())}
+	created := webhook.New(uuid.New(), webhook.SessionCreated, u, false, at).WithSession(sess.ID(), "")
+	st := app.SessionStart{User: u, Session: sess, Events: []webhook.Event{created}, Event: event(u.ID())}
 	if browser {
 		st.BrowserSecret = randomHash(t)
 	} else {
@@ -38,8 +40,10 @@ func sessionStart(t *testing.T, u *user.User, browser bool) app.SessionStart {
 
 // Start, in a transaction and bound to the store, saves the user, stores
 // the session with its refresh token or its browser secret, and appends
-// the event, on the one chain.
+// the event, on the one chain; its webhook events reach the endpoints
+// subscribed to them.
 func testSessionStart(t *testing.T, s Store) {
+	hook := newEndpoint(t, s, now(), webhook.SessionCreated)
 	for _, bound := range []string{"transaction", "store"} {
 		for _, browser := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/browser=%v", bound, browser), func(t *testing.T) {
@@ -70,6 +74,9 @@ func testSessionStart(t *testing.T, s Store) {
 					t.Fatalf("%d records of the sign-in, want 1", len(recs))
 				}
 				must(t, diffEvent(recs[0].Event, storable.Event(st.Event)))
+				if n := deliveriesOf(t, s, hook.ID, u.ID()); n != 1 {
+					t.Fatalf("%d deliveries of the sign-in's session.created, want 1", n)
+				}
 			})
 		}
 	}
@@ -80,6 +87,7 @@ func testSessionStart(t *testing.T, s Store) {
 // nothing of the sign-in is kept.
 func testSessionStartMissingUser(t *testing.T, s Store) {
 	ctx := testCtx(t)
+	hook := newEndpoint(t, s, now(), webhook.SessionCreated)
 	for _, browser := range []bool{false, true} {
 		st := sessionStart(t, newUser(t), browser)
 		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error { return r.Sessions.Start(ctx, st) })
@@ -88,6 +96,9 @@ func testSessionStartMissingUser(t *testing.T, s Store) {
 		wantErr(t, errOf(s.Repos.Sessions.ByID(ctx, st.Session.ID())), session.ErrNotFound, "the session")
 		if recs := recordsOf(t, s, st.User.ID()); len(recs) != 0 {
 			t.Fatalf("%d records of a sign-in that failed", len(recs))
+		}
+		if n := deliveriesOf(t, s, hook.ID, st.User.ID()); n != 0 {
+			t.Fatalf("%d deliveries of a sign-in that failed", n)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 func init() {
 	register("Webhooks/CreateListRotateDelete", testWebhookEndpoints)
 	register("Webhooks/PublishFansOutToSubscribedEndpoints", testWebhookFanOut)
+	register("Webhooks/PublishManyAtOnceFansOutInOrder", testWebhookPublishMany)
 	register("Webhooks/DeleteDropsDeliveries", testWebhookDeleteDropsDeliveries)
 	registerSerial("Webhooks/ClaimKeepsOrderPerUser", testWebhookClaimOrder)
 	registerSerial("Webhooks/ConcurrentClaimsNeverShareAndKeepOrder", testWebhookConcurrentClaims)
@@ -146,6 +147,50 @@ func testWebhookFanOut(t *testing.T, s Store) {
 	if na, nb := deliveriesOf(t, s, a.ID, u), deliveriesOf(t, s, b.ID, u); na != 2 || nb != 1 {
 		t.Errorf("after a rollback: %d and %d deliveries, want 2 and 1", na, nb)
 	}
+}
+
+// Many events in one call (more than one statement of them) fan out as
+// they would one call each, and their deliveries take their seq in the
+// order of the events (a user's events go out in that order): here each
+// event is older than the one before it, so no endpoint's deliveries may
+// have a later seq with a later created_at.
+func testWebhookPublishMany(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	at := now()
+	a := newEndpoint(t, s, at, webhook.UserCreated, webhook.UserDeleted)
+	b := newEndpoint(t, s, at, webhook.UserDeleted)
+	users := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	types := []webhook.Type{webhook.UserDeleted, webhook.SessionCreated, webhook.UserCreated, webhook.UserDeleted}
+	var events []webhook.Event
+	for i := range 1100 {
+		u := users[i%len(users)]
+		events = append(events, webhook.Event{ID: webhook.NewID(uuid.New()), Type: types[i%len(types)], UserID: u, At: at.Add(time.Duration(-i) * time.Microsecond),
+			Data: webhook.Data{User: webhook.PublicUser{ID: u.String(), Email: "u@example.com", CreatedAt: at}}})
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Events.Publish(ctx, events...) })
+
+	for _, ep := range []webhook.Endpoint{a, b} {
+		for _, u := range users {
+			var want int
+			for _, e := range events {
+				if e.UserID == u && slices.Contains(ep.Events, e.Type) {
+					want++
+				}
+			}
+			if got := deliveriesOf(t, s, ep.ID, u); got != want {
+				t.Errorf("endpoint %v, user %v: %d deliveries, want %d", ep.Events, u, got, want)
+			}
+		}
+		// Other cases publish to every endpoint subscribed to a type:
+		// only this case's users are compared.
+		if n := mustGet(s.Count(ctx, `SELECT count(*) FROM webhook_deliveries p JOIN webhook_deliveries q ON q.webhook_id = p.webhook_id AND q.seq > p.seq
+			WHERE CAST(p.webhook_id AS TEXT) = $1 AND q.created_at > p.created_at
+			  AND CAST(p.user_id AS TEXT) IN ($2, $3, $4) AND CAST(q.user_id AS TEXT) IN ($2, $3, $4)`,
+			ep.ID.String(), users[0].String(), users[1].String(), users[2].String()))(t); n != 0 {
+			t.Errorf("endpoint %v: %d pairs of deliveries out of the order of their events", ep.Events, n)
+		}
+	}
+	within(t, s, func(ctx context.Context, r app.Repos) error { return r.Events.Publish(ctx) })
 }
 
 type errorString string

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 )
 
 // RetentionPeriod is how long ended sessions, tokens, sent mail,
@@ -25,13 +27,14 @@ type Janitor struct {
 	keep      time.Duration
 	grace     time.Duration
 	clock     app.Clock
+	ids       app.IDGenerator
 	rep       app.ErrorReporter
 }
 
 // NewJanitor builds the janitor. grace is the refresh reuse grace: the
 // sealed successors of refresh tokens rotated longer ago are erased.
-func NewJanitor(rl app.RateLimiter, retention Retention, grants app.GrantRepository, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, rep app.ErrorReporter) *Janitor {
-	return &Janitor{rl: rl, retention: retention, grants: grants, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, rep: rep}
+func NewJanitor(rl app.RateLimiter, retention Retention, grants app.GrantRepository, keep RetentionPeriod, grace app.RefreshReuseGrace, clock app.Clock, ids app.IDGenerator, rep app.ErrorReporter) *Janitor {
+	return &Janitor{rl: rl, retention: retention, grants: grants, keep: time.Duration(keep), grace: time.Duration(grace), clock: clock, ids: ids, rep: rep}
 }
 
 // ForgetSuccessors erases the sealed successors whose reuse grace is over.
@@ -41,7 +44,8 @@ func (j *Janitor) ForgetSuccessors(ctx context.Context) (int, error) {
 
 // RunOnce deletes expired counters, deletes the pending registrations
 // whose last link has expired (at once: such a registration can never be
-// verified, and holds nothing of anyone's), and sweeps what ended before
+// verified, and holds nothing of anyone's), telling of each with
+// user.deleted as it told of it with user.created, and sweeps what ended before
 // now minus the retention period, authorization requests and codes last.
 // A used code is kept that long too, so that a replay of it within the
 // period still finds, and revokes, the grant its redemption made.
@@ -50,7 +54,9 @@ func (j *Janitor) RunOnce(ctx context.Context) (Swept, error) {
 		return Swept{}, err
 	}
 	now := j.clock.Now()
-	n, err := j.retention.SweepRegistrations(ctx, now)
+	n, err := j.retention.SweepRegistrations(ctx, now, func(deleted []*user.User) []webhook.Event {
+		return sweptEvents(j.ids, now, deleted)
+	})
 	if err != nil {
 		return Swept{}, err
 	}
@@ -62,6 +68,18 @@ func (j *Janitor) RunOnce(ctx context.Context) (Swept, error) {
 	}
 	s.Grants, err = j.grants.Sweep(ctx, cutoff)
 	return s, err
+}
+
+// sweptEvents are user.deleted about each of the pending registrations
+// deleted, as they were, at now. None has a second factor: a sign-in
+// ends a registration's pending state, so no swept account ever signed in
+// to confirm one.
+func sweptEvents(ids app.IDGenerator, now time.Time, deleted []*user.User) []webhook.Event {
+	events := make([]webhook.Event, len(deleted))
+	for i, u := range deleted {
+		events[i] = webhook.New(ids.NewID(), webhook.UserDeleted, u, false, now)
+	}
+	return events
 }
 
 // Run cleans every interval until ctx ends; failures go to the reporter.
@@ -116,10 +134,12 @@ type Retention interface {
 	// registrations (user.PendingRegistration) and have no one-time link
 	// left that works at now (every link used or expired, or none ever
 	// sent), with everything stored for them as UserRepository.Delete
-	// does, and returns how many it deleted. An account the check passes
-	// is deleted only as the check stands when the delete commits. It
-	// deletes a bounded batch per call; the next call goes on.
-	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
+	// does, and returns how many it deleted. In the same transaction it
+	// records the webhook events told makes of the accounts deleted (as
+	// they were), as app.EventLog.Publish records them. An account the
+	// check passes is deleted only as the check stands when the delete
+	// commits. It deletes a bounded batch per call; the next call goes on.
+	SweepRegistrations(ctx context.Context, now time.Time, told func(deleted []*user.User) []webhook.Event) (int, error)
 	// ForgetRefreshSuccessors erases the sealed successors of refresh
 	// tokens rotated before rotatedBefore (their reuse grace is over) and
 	// returns how many; a bounded batch per call, like Sweep.

@@ -11,6 +11,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
 	"github.com/gatehouse-auth/gatehouse/app/maintenance"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
+	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
 
@@ -30,7 +33,7 @@ type fixture struct {
 func newJanitor(t *testing.T) *fixture {
 	p := apptest.NewPorts(t)
 	f := &fixture{Ports: p, retention: mock.NewMockRetention(p.Ctrl), grants: mock.NewMockGrantRepository(p.Ctrl), reporter: mock.NewMockErrorReporter(p.Ctrl)}
-	f.j = maintenance.NewJanitor(f.RL, f.retention, f.grants, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), f.reporter)
+	f.j = maintenance.NewJanitor(f.RL, f.retention, f.grants, maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(grace), apptest.NewClock(apptest.T0), &apptest.IDs{}, f.reporter)
 	return f
 }
 
@@ -40,8 +43,22 @@ func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 	gomock.InOrder(
 		f.RL.EXPECT().DeleteExpired(gomock.Any()).Times(1).Return(4, nil),
 		// Pending registrations whose links have all expired by now: at
-		// once, not after the retention period.
-		f.retention.EXPECT().SweepRegistrations(gomock.Any(), apptest.T0).Times(1).Return(2, nil),
+		// once, not after the retention period, each told of with
+		// user.deleted.
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), apptest.T0, gomock.Any()).Times(1).DoAndReturn(
+			func(_ context.Context, _ time.Time, told func([]*user.User) []webhook.Event) (int, error) {
+				us := []*user.User{pending(t, "a@example.com"), pending(t, "b@example.com")}
+				events := told(us)
+				if len(events) != len(us) || events[0].ID == events[1].ID {
+					t.Fatalf("told %+v of %d users", events, len(us))
+				}
+				for i, u := range us {
+					if m := apptest.Events(u.ID(), webhook.UserDeleted); !m.Matches(events[i:i+1]) || events[i].Data.User.Email != u.Email().String() {
+						t.Errorf("event %d: %+v, want %v", i, events[i], m)
+					}
+				}
+				return len(us), nil
+			}),
 		// What ended before now minus the retention period, the
 		// authorization requests and codes too.
 		f.retention.EXPECT().Sweep(gomock.Any(), apptest.T0.Add(-keep)).Times(1).Return(swept, nil),
@@ -52,6 +69,21 @@ func TestRunOnceDeletesExpiredCountersThenSweeps(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("RunOnce = %+v, %v; want %+v", got, err, want)
 	}
+}
+
+// pending is a pending registration of email, registered an hour before
+// T0.
+func pending(t *testing.T, email string) *user.User {
+	t.Helper()
+	e, err := user.ParseEmail(email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.New(uuid.New(), e, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", apptest.T0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.RestorePending(true)
 }
 
 func TestRunOnceReturnsErrors(t *testing.T) {
@@ -67,7 +99,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 	t.Run("registrations", func(t *testing.T) {
 		f := newJanitor(t)
 		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
-		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, boom)
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any(), gomock.Any()).Return(0, boom)
 		// Strict mock: no Sweep.
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
@@ -76,7 +108,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 	t.Run("sweep", func(t *testing.T) {
 		f := newJanitor(t)
 		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
-		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(0, nil)
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any(), gomock.Any()).Return(0, nil)
 		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(maintenance.Swept{Sessions: 1}, boom)
 		// Strict mock: no sweep of grants.
 		if _, err := f.j.RunOnce(context.Background()); !errors.Is(err, boom) {
@@ -86,7 +118,7 @@ func TestRunOnceReturnsErrors(t *testing.T) {
 	t.Run("grants", func(t *testing.T) {
 		f := newJanitor(t)
 		f.RL.EXPECT().DeleteExpired(gomock.Any()).Return(0, nil)
-		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any()).Return(1, nil)
+		f.retention.EXPECT().SweepRegistrations(gomock.Any(), gomock.Any(), gomock.Any()).Return(1, nil)
 		f.retention.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(maintenance.Swept{Sessions: 1}, nil)
 		f.grants.EXPECT().Sweep(gomock.Any(), gomock.Any()).Return(2, boom)
 		// What was swept before the failure is counted.
@@ -131,7 +163,7 @@ func TestForgetSuccessorsPastTheGrace(t *testing.T) {
 func TestRunForgetsSuccessorsEveryGrace(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	retention, reporter := mock.NewMockRetention(ctrl), mock.NewMockErrorReporter(ctrl)
-	j := maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), retention, mock.NewMockGrantRepository(ctrl), maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(time.Millisecond), apptest.NewClock(apptest.T0), reporter)
+	j := maintenance.NewJanitor(mock.NewMockRateLimiter(ctrl), retention, mock.NewMockGrantRepository(ctrl), maintenance.RetentionPeriod(keep), app.RefreshReuseGrace(time.Millisecond), apptest.NewClock(apptest.T0), &apptest.IDs{}, reporter)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	boom := errors.New("db down")

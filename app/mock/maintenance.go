@@ -15,6 +15,8 @@ import (
 	time "time"
 
 	maintenance "github.com/gatehouse-auth/gatehouse/app/maintenance"
+	user "github.com/gatehouse-auth/gatehouse/domain/user"
+	webhook "github.com/gatehouse-auth/gatehouse/domain/webhook"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -73,16 +75,16 @@ func (mr *MockRetentionMockRecorder) Sweep(ctx, cutoff any) *gomock.Call {
 }
 
 // SweepRegistrations mocks base method.
-func (m *MockRetention) SweepRegistrations(ctx context.Context, now time.Time) (int, error) {
+func (m *MockRetention) SweepRegistrations(ctx context.Context, now time.Time, told func([]*user.User) []webhook.Event) (int, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "SweepRegistrations", ctx, now)
+	ret := m.ctrl.Call(m, "SweepRegistrations", ctx, now, told)
 	ret0, _ := ret[0].(int)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // SweepRegistrations indicates an expected call of SweepRegistrations.
-func (mr *MockRetentionMockRecorder) SweepRegistrations(ctx, now any) *gomock.Call {
+func (mr *MockRetentionMockRecorder) SweepRegistrations(ctx, now, told any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SweepRegistrations", reflect.TypeOf((*MockRetention)(nil).SweepRegistrations), ctx, now)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SweepRegistrations", reflect.TypeOf((*MockRetention)(nil).SweepRegistrations), ctx, now, told)
 }

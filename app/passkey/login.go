@@ -168,26 +168,20 @@ func (h *Login) Finish(ctx context.Context, in LoginInput) (*appsession.LoginRes
 			return nil
 		}
 		fresh.LoggedIn(now)
-		if err := r.Users.Update(ctx, fresh); err != nil {
-			return err
-		}
 		s, err := session.NewSignedInBy(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP, amr)
 		if err != nil {
 			return err
 		}
-		if err := r.Sessions.Create(ctx, s); err != nil {
-			return err
-		}
-		pair, err := appsession.StartSession(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now, in.Browser)
+		pair, err := appsession.StartSession(ctx, r, h.d.Tokens, h.d.Random, app.SessionStart{User: fresh, Session: s,
+			Events: app.CreatedSessionEvents(h.d.IDs, now, fresh, mfaOn, s),
+			Event: in.Meta.Event(audit.LoginSucceeded, fresh.ID(), now, map[string]string{
+				"session_id": s.ID().String(), "passkey_id": stored.ID().String()}),
+		}, fresh, now, in.Browser)
 		if err != nil {
 			return err
 		}
-		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, mfaOn, s); err != nil {
-			return err
-		}
 		res = &appsession.LoginResult{TokenPair: pair}
-		return r.Audit.Append(ctx, in.Meta.Event(audit.LoginSucceeded, fresh.ID(), now, map[string]string{
-			"session_id": s.ID().String(), "passkey_id": stored.ID().String()}))
+		return nil
 	})
 	if err != nil {
 		return nil, err

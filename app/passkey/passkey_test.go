@@ -273,13 +273,7 @@ func TestLoginStartsASessionOfThePasskey(t *testing.T) {
 				}
 				return nil
 			})
-			f.Repos.Users.EXPECT().Update(gomock.Any(), f.u).Return(nil)
 			var s *session.Session
-			f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, got *session.Session) error {
-				s = got
-				return nil
-			})
-			f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil)
 			f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
 				if !slices.Equal(c.AMR, tc.amr) || !c.AuthTime.Equal(apptest.T0) {
 					t.Errorf("access token amr %v, auth_time %v", c.AMR, c.AuthTime)
@@ -287,14 +281,25 @@ func TestLoginStartsASessionOfThePasskey(t *testing.T) {
 				c.IssuedAt, c.ExpiresAt = apptest.T0, apptest.T0.Add(15*time.Minute)
 				return "signed", c, nil
 			})
-			apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
-				return e.Type == audit.LoginSucceeded && e.UserID == f.u.ID() && e.Detail["passkey_id"] == fresh.ID().String()
+			// The user's last login, the session with its refresh token,
+			// its session.created and the audit event, stored at once.
+			f.Repos.Sessions.EXPECT().Start(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, st app.SessionStart) error {
+				s = st.Session
+				if st.User != f.u || st.RefreshToken == nil || st.RefreshToken.SessionID != s.ID() {
+					t.Errorf("Start stores user %v, refresh token %+v", st.User, st.RefreshToken)
+				}
+				if e := st.Event; e.Type != audit.LoginSucceeded || e.UserID != f.u.ID() || e.Detail["passkey_id"] != fresh.ID().String() || e.Detail["session_id"] != s.ID().String() {
+					t.Errorf("audit %+v", e)
+				}
+				created := apptest.Events(f.u.ID(), webhook.SessionCreated).Session(s.ID())
+				if tc.totp {
+					created = created.MFA()
+				}
+				if !created.Matches(st.Events) {
+					t.Errorf("events %+v, want %s", st.Events, created)
+				}
+				return nil
 			})
-			created := apptest.Events(f.u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() })
-			if tc.totp {
-				created = created.MFA()
-			}
-			f.Repos.Published(created)
 			r, err := f.finish(ch)
 			if err != nil || r.MFARequired() || r.AccessToken != "signed" || !slices.Equal(res.Errs(), []error{nil}) {
 				t.Fatalf("Finish = %+v, %v", r, err)

@@ -12,8 +12,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
-	"github.com/gatehouse-auth/gatehouse/domain/webhook"
-	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
 
@@ -29,9 +27,8 @@ func TestBrowserLoginGetsASessionSecretNotTokens(t *testing.T) {
 	f.expectCounterReset(t)
 	fresh := loginUser(true, true)
 	var stored app.SessionStart
+	// A browser session is a session the events tell of (expectStart).
 	res := f.expectStart(t, u, fresh, loginRecorded(t), &stored)
-	// A browser session is a session the events tell of.
-	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return stored.Session.ID() }))
 	input := in("owner@example.com", password)
 	input.Browser = true
 	got, err := f.h.Handle(context.Background(), input)
@@ -108,22 +105,14 @@ func TestBrowserLoginMFAGetsASessionSecret(t *testing.T) {
 	gomock.InOrder(
 		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
 		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(true, nil),
-		f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()),
-		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, cs *session.Session) error {
-			s = cs
-			return nil
-		}),
-		f.Repos.Sessions.EXPECT().SetBrowserSecret(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id uuid.UUID, h token.Hash) error {
-			if id != s.ID() || !s.SecondFactor() {
-				t.Errorf("secret set on session %s (second factor %v)", id, s.SecondFactor())
+		f.expectStarted(t, "totp", &s, func(st app.SessionStart) {
+			if st.RefreshToken != nil || st.BrowserSecret == (token.Hash{}) {
+				t.Errorf("stored refresh token %v, browser secret %x", st.RefreshToken, st.BrowserSecret)
 			}
-			hash = h
-			return nil
+			hash = st.BrowserSecret
 		}),
-		f.Repos.Audit.EXPECT().Append(gomock.Any(), gomock.Any()),
 		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
 	)
-	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() }).MFA())
 	input := f.input(mfaCode(-1))
 	input.Browser = true
 	pair, err := f.h.Handle(context.Background(), input)

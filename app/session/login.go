@@ -151,13 +151,11 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 		if err != nil {
 			return err
 		}
-		pair, err = startSession(ctx, r, h.d.Tokens, h.d.Random, app.SessionStart{User: fresh, Session: s,
-			Event: audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}},
+		pair, err = StartSession(ctx, r, h.d.Tokens, h.d.Random, app.SessionStart{User: fresh, Session: s,
+			Events: app.CreatedSessionEvents(h.d.IDs, now, fresh, false, s),
+			Event:  audit.Event{Type: audit.LoginSucceeded, UserID: u.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now, Detail: map[string]string{"session_id": s.ID().String()}},
 		}, u, now, in.Browser)
-		if err != nil {
-			return err
-		}
-		return app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, false, s)
+		return err
 	})
 	switch {
 	case errors.Is(err, domain.ErrInvalidCredentials): // the password changed meanwhile

@@ -355,6 +355,9 @@ func (f *loginFixture) expectStart(t *testing.T, u, fresh *user.User, saved func
 			}
 			saved(got.User)
 			e, s := got.Event, got.Session
+			if m := apptest.Events(u.ID(), webhook.SessionCreated).Session(s.ID()); !m.Matches(got.Events) {
+				t.Errorf("events %+v, want %v", got.Events, m)
+			}
 			if e.Type != audit.LoginSucceeded || e.UserID != u.ID() || e.Detail["session_id"] != s.ID().String() || e.IP != meta.IP || e.UserAgent != meta.UserAgent || !e.At.Equal(apptest.T0) {
 				t.Errorf("audit %+v", e)
 			}
@@ -390,7 +393,6 @@ func (f *loginFixture) expectSessionStart(t *testing.T, u, fresh *user.User, sav
 			return "signed.jwt", c, nil
 		}),
 	)
-	f.Repos.Published(apptest.Events(u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return stored.Session.ID() }))
 	return st, res
 }
 
@@ -756,30 +758,20 @@ func (f *loginMFAFixture) expectToken() {
 	)
 }
 
-// expectSession expects the session (with the second factor), its
-// session.created (MFA on), its tokens (amr pwd+otp) and returns where
-// the session lands.
-func (f *loginMFAFixture) expectSession(t *testing.T) (**session.Session, []any) {
+// expectSession expects the token used and then, after the calls in
+// before (in order), the access token (amr pwd+otp) signed and the sign-in
+// stored at once (Sessions.Start): the user with its login time, the
+// session with the second factor, its refresh token, its session.created
+// (MFA on) and the audit event naming method. It returns where the
+// session lands.
+func (f *loginMFAFixture) expectSession(t *testing.T, method string, before ...any) **session.Session {
 	var s *session.Session
-	f.Repos.Published(apptest.Events(f.u.ID(), webhook.SessionCreated).SessionOf(func() uuid.UUID { return s.ID() }).MFA())
-	return &s, []any{
+	calls := append([]any{
 		// This code is among the counted ones: a token at its fifth
 		// attempt is still usable by a right code.
 		f.Repos.MFA.EXPECT().UseLoginToken(gomock.Any(), f.lt.Hash(), apptest.T0, 6).Return(true, nil),
-		f.Repos.Users.EXPECT().Update(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, uu *user.User) error {
-			if uu.LastLoginAt() == nil || !uu.LastLoginAt().Equal(apptest.T0) {
-				t.Errorf("last login %v", uu.LastLoginAt())
-			}
-			return nil
-		}),
-		f.Repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, ss *session.Session) error {
-			s = ss
-			if !slices.Equal(ss.AMR(), []string{"pwd", "otp"}) || !ss.AuthTime().Equal(apptest.T0) || ss.UserID() != f.u.ID() || ss.IP() != meta.IP {
-				t.Errorf("session %+v", ss)
-			}
-			return nil
-		}),
-		f.Repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).Return(nil),
+	}, before...)
+	gomock.InOrder(append(calls,
 		f.tokens.EXPECT().Issue(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, c app.AccessClaims) (string, app.AccessClaims, error) {
 			if !slices.Equal(c.AMR, []string{"pwd", "otp"}) || !c.AuthTime.Equal(apptest.T0) || c.Subject != f.u.ID() {
 				t.Errorf("claims %+v", c)
@@ -787,7 +779,37 @@ func (f *loginMFAFixture) expectSession(t *testing.T) (**session.Session, []any)
 			c.IssuedAt, c.ExpiresAt = apptest.T0, apptest.T0.Add(accessTTL)
 			return "signed.jwt", c, nil
 		}),
-	}
+		f.expectStarted(t, method, &s, func(st app.SessionStart) {
+			if st.RefreshToken == nil || st.RefreshToken.SessionID != st.Session.ID() {
+				t.Errorf("refresh token %+v", st.RefreshToken)
+			}
+		}),
+	)...)
+	return &s
+}
+
+// expectStarted expects the sign-in of the code step stored at once
+// (Sessions.Start), as expectSession describes, checked further by check;
+// the session lands in s.
+func (f *loginMFAFixture) expectStarted(t *testing.T, method string, s **session.Session, check func(app.SessionStart)) *gomock.Call {
+	return f.Repos.Sessions.EXPECT().Start(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, st app.SessionStart) error {
+		*s = st.Session
+		if u := st.User; u.ID() != f.u.ID() || u.LastLoginAt() == nil || !u.LastLoginAt().Equal(apptest.T0) {
+			t.Errorf("user %v, last login %v", u.ID(), u.LastLoginAt())
+		}
+		ss := st.Session
+		if !slices.Equal(ss.AMR(), []string{"pwd", "otp"}) || !ss.AuthTime().Equal(apptest.T0) || ss.UserID() != f.u.ID() || ss.IP() != meta.IP {
+			t.Errorf("session %+v", ss)
+		}
+		if m := apptest.Events(f.u.ID(), webhook.SessionCreated).Session(ss.ID()).MFA(); !m.Matches(st.Events) {
+			t.Errorf("events %+v, want %v", st.Events, m)
+		}
+		if e := st.Event; e.Type != audit.LoginSucceeded || e.UserID != f.u.ID() || e.Detail["mfa"] != method || e.Detail["session_id"] != ss.ID().String() || !e.At.Equal(apptest.T0) {
+			t.Errorf("audit %+v", e)
+		}
+		check(st)
+		return nil
+	})
 }
 
 func TestLoginMFAWithATOTPCode(t *testing.T) {
@@ -795,17 +817,10 @@ func TestLoginMFAWithATOTPCode(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	f.expectToken()
 	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
-	s, sessionCalls := f.expectSession(t)
-	calls := append([]any{
-		f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil),
-	}, sessionCalls...)
-	calls = append(calls,
-		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
-			return e.Type == audit.LoginSucceeded && e.Detail["mfa"] == "totp" && e.Detail["session_id"] == (*s).ID().String()
-		}),
-		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2), // the code, not the password, ends the failures
-	)
-	gomock.InOrder(calls...)
+	f.Repos.MFA.EXPECT().UseTOTPStep(gomock.Any(), f.u.ID(), mfa.Step(apptest.T0)-1).Return(true, nil)
+	s := f.expectSession(t, "totp")
+	// The code, not the password, ends the failures.
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	pair, err := f.h.Handle(context.Background(), f.input(mfaCode(-1)))
 	if err != nil || pair.AccessToken != "signed.jwt" || pair.SessionID != (*s).ID() {
 		t.Fatalf("Handle = %+v, %v", pair, err)
@@ -819,11 +834,8 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 	f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 	f.expectToken()
 	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
-	_, sessionCalls := f.expectSession(t)
-	calls := append([]any{
-		f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[4], apptest.T0).Return(true, nil),
-	}, sessionCalls...)
-	calls = append(calls,
+	f.Repos.MFA.EXPECT().UseRecoveryCode(gomock.Any(), f.u.ID(), hashes[4], apptest.T0).Return(true, nil)
+	f.expectSession(t, "recovery_code",
 		f.Repos.MFA.EXPECT().UnusedRecoveryCodes(gomock.Any(), f.u.ID()).Return(3, nil),
 		apptest.ExpectMail(t, f.Repos.Outbox, func(m app.OutboundMail) bool {
 			return m.Kind == app.MailRecoveryCodeUsed && m.To == "owner@example.com" && m.Data["remaining"] == "3"
@@ -831,12 +843,8 @@ func TestLoginMFAWithARecoveryCodeTellsHowManyRemain(t *testing.T) {
 		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
 			return e.Type == audit.MFARecoveryCodeUsed && e.Detail["remaining"] == "3"
 		}),
-		apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {
-			return e.Type == audit.LoginSucceeded && e.Detail["mfa"] == "recovery_code"
-		}),
-		f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2),
 	)
-	gomock.InOrder(calls...)
+	f.RL.EXPECT().Reset(gomock.Any(), gomock.Any()).Return(nil).Times(2)
 	if _, err := f.h.Handle(context.Background(), f.input(codes[4].Reveal())); err != nil {
 		t.Fatal(err)
 	}

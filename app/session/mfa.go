@@ -201,26 +201,6 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 			// stays unused.
 			return mfa.ErrLoginTokenInvalid
 		}
-		fresh.LoggedIn(now)
-		if err := r.Users.Update(ctx, fresh); err != nil {
-			return err
-		}
-		// The methods of the first step (a password, or a passkey
-		// without user verification), then the code.
-		s, err := session.NewSignedInBy(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP, lt.FirstFactor())
-		if err != nil {
-			return err
-		}
-		s.Proved(session.MethodOTP, now)
-		if err := r.Sessions.Create(ctx, s); err != nil {
-			return err
-		}
-		if err := app.PublishCreatedSession(ctx, r, h.d.IDs, now, fresh, true, s); err != nil {
-			return err
-		}
-		if pair, err = finishLogin(ctx, r, h.d.Tokens, h.d.Random, s, fresh, now, in.Browser); err != nil {
-			return err
-		}
 		if method == mfa.MethodRecoveryCode {
 			left, err := r.MFA.UnusedRecoveryCodes(ctx, fresh.ID())
 			if err != nil {
@@ -234,8 +214,20 @@ func (h *LoginMFA) Handle(ctx context.Context, in LoginMFAInput) (*TokenPair, er
 				return err
 			}
 		}
-		return r.Audit.Append(ctx, audit.Event{Type: audit.LoginSucceeded, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now,
-			Detail: map[string]string{"session_id": s.ID().String(), "mfa": string(method)}})
+		fresh.LoggedIn(now)
+		// The methods of the first step (a password, or a passkey
+		// without user verification), then the code.
+		s, err := session.NewSignedInBy(h.d.IDs.NewID(), fresh.ID(), now, h.ttl, in.Meta.UserAgent, in.Meta.IP, lt.FirstFactor())
+		if err != nil {
+			return err
+		}
+		s.Proved(session.MethodOTP, now)
+		pair, err = StartSession(ctx, r, h.d.Tokens, h.d.Random, app.SessionStart{User: fresh, Session: s,
+			Events: app.CreatedSessionEvents(h.d.IDs, now, fresh, true, s),
+			Event: audit.Event{Type: audit.LoginSucceeded, UserID: fresh.ID(), IP: in.Meta.IP, UserAgent: in.Meta.UserAgent, At: now,
+				Detail: map[string]string{"session_id": s.ID().String(), "mfa": string(method)}},
+		}, fresh, now, in.Browser)
+		return err
 	})
 	if errors.Is(err, domain.ErrAccountDisabled) {
 		h.d.Observer.LoginResult(ctx, app.LoginDisabled)

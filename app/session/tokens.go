@@ -52,28 +52,12 @@ type TokenPair struct {
 	Session *session.Session
 }
 
-// finishLogin hands the new session s to whoever logged in: a browser gets
-// the secret that finds the session (its hash stored), an API client a
-// token pair (IssuePair).
-func finishLogin(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
-	if !browser {
-		return IssuePair(ctx, r, tokens, rnd, s, u, now)
-	}
-	secret, hash, err := token.NewSecret(rnd)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Sessions.SetBrowserSecret(ctx, s.ID(), hash); err != nil {
-		return nil, err
-	}
-	return &TokenPair{BrowserSecret: secret, SessionID: s.ID(), User: u}, nil
-}
-
-// startSession hands the session st.Session to u, who signed in, as
-// finishLogin does, and stores it with everything else in st at once
+// StartSession hands the session st.Session to u, who signed in (a
+// browser gets the secret that finds the session, its hash stored; an API
+// client a token pair), and stores it with everything else in st at once
 // (SessionRepository.Start); the access token is signed before anything
 // is stored.
-func startSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, st app.SessionStart, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
+func StartSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, st app.SessionStart, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
 	secret, hash, err := token.NewSecret(rnd)
 	if err != nil {
 		return nil, err
@@ -94,12 +78,6 @@ func startSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.R
 	return pair, nil
 }
 
-// StartSession hands the session s, just created through r, to whoever
-// signed in another way than a password (a passkey), as a password login
-// does: a browser gets its secret, an API client a token pair.
-func StartSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time, browser bool) (*TokenPair, error) {
-	return finishLogin(ctx, r, tokens, rnd, s, u, now, browser)
-}
 
 // IssuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with

@@ -71,16 +71,23 @@ func insertSession(s *session.Session) Stmt {
 
 // Start stores st in one transaction (the bound one, or one of its
 // own): the user as Users.Update saves it, the session as Create stores
-// it, its refresh token or browser secret, and then the event, appended
-// as Audit.Append appends it. The writes go to the store at once with
-// the audit chain's lock and the read of its last record
-// (Audit.appendAfter).
+// it, its refresh token or browser secret, its webhook events as
+// EventLog.Publish records them, and then the audit event, appended as
+// Audit.Append appends it. The writes go to the store at once with the
+// audit chain's lock and the read of its last record (Audit.appendAfter).
 func (r Sessions) Start(ctx context.Context, st app.SessionStart) error {
 	writes := []write{{updateUser(st.User), user.ErrNotFound}, {insertSession(st.Session), nil}}
 	if st.RefreshToken != nil {
 		writes = append(writes, write{addRefreshToken(*st.RefreshToken), nil})
 	} else {
 		writes = append(writes, write{setBrowserSecret(st.Session.ID(), st.BrowserSecret), session.ErrNotFound})
+	}
+	publish, err := publishStmts(r.Dialect, st.Events)
+	if err != nil {
+		return err
+	}
+	for _, p := range publish {
+		writes = append(writes, write{p, nil})
 	}
 	return Audit(r).appendAfter(ctx, writes, st.Event)
 }

@@ -123,6 +123,21 @@ type Dialect struct {
 	// EndedSessionsSQL deletes at most $2 sessions past their expiry or
 	// revoked before $1, through both indexes.
 	EndedSessionsSQL string
+	// Param is parameter n of a statement that names each of its
+	// parameters once, in order (a VALUES list of many rows), of type t
+	// as PostgreSQL names it, or "" where the column it goes to tells
+	// its type: "$n::t" or "$n" on PostgreSQL (a VALUES list in FROM
+	// tells no types); "?" on SQLite, the next parameter, where "$n" is
+	// a name that SQLite looks up in a list of the statement's names at
+	// the parse and again at the bind, a cost that grows with the square
+	// of the parameters.
+	Param func(n int, t string) string
+	// KeepEndpoints ends a read of endpoints (alias w) that a write
+	// refers to: " FOR KEY SHARE OF w" where a concurrent delete of one
+	// could commit between the read and the write (the write waits for
+	// it and passes the endpoint over, rather than failing its foreign
+	// key), "" where the single writer serializes them.
+	KeepEndpoints string
 }
 
 // notFound maps ErrNoRows to nf.

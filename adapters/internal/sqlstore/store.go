@@ -8,6 +8,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
+	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
 )
 
@@ -21,7 +23,7 @@ type Own interface {
 	InvalidateUnused(ctx context.Context, userID uuid.UUID, at time.Time, purposes ...token.Purpose) (int, error)
 	EnabledAmong(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID]bool, error)
 	ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes []token.Hash, at time.Time) error
-	SweepRegistrations(ctx context.Context, now time.Time) (int, error)
+	SweepRegistrations(ctx context.Context, now time.Time, told func(deleted []*user.User) []webhook.Event) (int, error)
 	Walk(ctx context.Context, fn func(audit.Record) error) error
 }
 
@@ -49,7 +51,7 @@ func (s Store) Repos() app.Repos {
 		SigningKeys: SigningKeys{DB: s.DB},
 		Clients:     Clients{DB: s.DB},
 		Grants:      Grants{DB: s.DB, Dialect: s.Dialect},
-		Events:      EventLog{DB: s.DB},
+		Events:      EventLog{DB: s.DB, Dialect: s.Dialect},
 		Webhooks:    Webhooks{DB: s.DB, Dialect: s.Dialect},
 		Passkeys:    Passkeys{DB: s.DB},
 	}

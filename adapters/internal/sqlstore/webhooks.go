@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
@@ -133,27 +134,64 @@ func (s Webhooks) RecentFailures(ctx context.Context, id uuid.UUID, limit int) (
 
 // EventLog records events for delivery in webhook_deliveries.
 type EventLog struct {
-	DB DB
+	DB      DB
+	Dialect Dialect
 }
 
-// publishSQL fans an event out to the endpoints subscribed to its type
-// ($2) at the time: one row each, none when no endpoint is (primary key
-// of webhook_events).
-const publishSQL = `INSERT INTO webhook_deliveries (webhook_id, message_id, event_type, user_id, body, created_at, attempts, next_attempt_at)
-	SELECT webhook_id, $1, $2, $3, $4, $5, 0, $5 FROM webhook_events WHERE event_type = $2`
+// publishRows is how many events one statement of Publish carries: five
+// arguments each, far under either store's limit on the arguments of one
+// statement (SQLite 32766, PostgreSQL 65535).
+const publishRows = 1000
 
-// Publish records each event, due at once, one statement each.
+// Publish records the events, due at once, in one statement (one per
+// publishRows events): see publishStmts.
 func (l EventLog) Publish(ctx context.Context, events ...webhook.Event) error {
-	for _, e := range events {
-		body, err := e.Body()
-		if err != nil {
-			return fmt.Errorf("webhook event %s: %w", e.ID, err)
-		}
-		if _, err := l.DB.Exec(ctx, publishSQL, e.ID, string(e.Type), e.UserID, body, e.At); err != nil {
+	stmts, err := publishStmts(l.Dialect, events)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := l.DB.Exec(ctx, st.SQL, st.Args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// publishStmts are the statements that record events: each fans its
+// events out to the endpoints subscribed to their types at the time (a
+// join with the primary key of webhook_events), one row each, none for an
+// event no endpoint subscribes to; the rows take their seq in the order
+// of the events, which the order of a user's deliveries follows. An
+// endpoint deleted meanwhile is passed over (Dialect.KeepEndpoints).
+func publishStmts(d Dialect, events []webhook.Event) ([]Stmt, error) {
+	var stmts []Stmt
+	for start := 0; start < len(events); start += publishRows {
+		chunk := events[start:min(start+publishRows, len(events))]
+		var q strings.Builder
+		q.WriteString(`WITH e (ord, id, event_type, user_id, body, at) AS (VALUES `)
+		args := make([]any, 0, 5*len(chunk))
+		for i, e := range chunk {
+			body, err := e.Body()
+			if err != nil {
+				return nil, fmt.Errorf("webhook event %s: %w", e.ID, err)
+			}
+			if i > 0 {
+				q.WriteString(`, `)
+			}
+			n := len(args)
+			args = append(args, e.ID, string(e.Type), e.UserID, body, e.At)
+			fmt.Fprintf(&q, `(%d, %s, %s, %s, %s, %s)`, i,
+				d.Param(n+1, "text"), d.Param(n+2, "text"), d.Param(n+3, "uuid"), d.Param(n+4, "bytea"), d.Param(n+5, "timestamptz"))
+		}
+		q.WriteString(`)
+	INSERT INTO webhook_deliveries (webhook_id, message_id, event_type, user_id, body, created_at, attempts, next_attempt_at)
+	SELECT s.webhook_id, e.id, e.event_type, e.user_id, e.body, e.at, 0, e.at
+	FROM e JOIN webhook_events s ON s.event_type = e.event_type JOIN webhooks w ON w.id = s.webhook_id
+	ORDER BY e.ord, s.webhook_id` + d.KeepEndpoints)
+		stmts = append(stmts, Stmt{q.String(), args})
+	}
+	return stmts, nil
 }
 
 // Deliveries claims and settles the deliveries, for the webhook worker.
