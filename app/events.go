@@ -77,7 +77,7 @@ func CreatedSessionEvents(ids IDGenerator, now time.Time, u *user.User, mfaEnabl
 		return nil
 	}
 	e := webhook.New(ids.NewID(), webhook.SessionCreated, u, mfaEnabled, now)
-	return []webhook.Event{e.WithSession(s.ID(), "")}
+	return []webhook.Event{e.WithSession(s.ID())}
 }
 
 // publishRevoked records, in r's transaction, session.revoked about s,
@@ -94,7 +94,7 @@ func publishRevoked(ctx context.Context, r Repos, ids IDGenerator, now time.Time
 	if err != nil {
 		return err
 	}
-	return r.Events.Publish(ctx, events[0].WithSession(s.ID(), ""))
+	return r.Events.Publish(ctx, events[0].WithSession(s.ID()))
 }
 
 // told reports whether the session events tell of s. A grant (a client's

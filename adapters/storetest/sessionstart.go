@@ -28,7 +28,7 @@ func sessionStart(t *testing.T, u *user.User, browser bool) app.SessionStart {
 	u.LoggedIn(at)
 	must(t, u.SetPasswordHash("$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3", at))
 	sess := mustGet(session.New(uuid.New(), u.ID(), at, time.Hour, "start-agent", "192.0.2.8"))(t)
-	created := webhook.New(uuid.New(), webhook.SessionCreated, u, false, at).WithSession(sess.ID(), "")
+	created := webhook.New(uuid.New(), webhook.SessionCreated, u, false, at).WithSession(sess.ID())
 	st := app.SessionStart{User: u, Session: sess, Events: []webhook.Event{created}, Event: event(u.ID())}
 	if browser {
 		st.BrowserSecret = randomHash(t)

@@ -78,7 +78,6 @@ func StartSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.R
 	return pair, nil
 }
 
-
 // IssuePair stores a new refresh token for s and signs an access token
 // whose amr and auth_time are the session's (kept through refreshes), with
 // SignPair.

@@ -71,12 +71,11 @@ type PublicUser struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
-// SessionData names the session of a session event.
+// SessionData names the session of a session event: one of the JSON API
+// or a browser session. A client's grant is part of its browser session
+// and is no event.
 type SessionData struct {
 	ID string `json:"id"`
-	// ClientID is the client of a grant; empty for a session of the JSON
-	// API or a browser session.
-	ClientID string `json:"client_id,omitempty"`
 }
 
 // NewID makes a message id: "msg_" and a random UUID.
@@ -94,9 +93,9 @@ func New(id uuid.UUID, t Type, u *user.User, mfaEnabled bool, now time.Time) Eve
 	}
 }
 
-// WithSession is e about session sessionID (of client clientID, if a grant).
-func (e Event) WithSession(sessionID uuid.UUID, clientID string) Event {
-	e.Data.Session = &SessionData{ID: sessionID.String(), ClientID: clientID}
+// WithSession is e about session sessionID.
+func (e Event) WithSession(sessionID uuid.UUID) Event {
+	e.Data.Session = &SessionData{ID: sessionID.String()}
 	return e
 }
 

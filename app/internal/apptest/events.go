@@ -69,7 +69,7 @@ func (m EventsMatcher) sessionMatches(s *webhook.SessionData) bool {
 	if m.session == nil {
 		return s == nil
 	}
-	return s != nil && s.ID == m.session().String() && s.ClientID == ""
+	return s != nil && s.ID == m.session().String()
 }
 
 func (m EventsMatcher) String() string {
