@@ -366,7 +366,7 @@ func serve(ctx context.Context, cfg Config, env map[string]string, p procIO) (er
 		log.Warn("GATEHOUSE_RATE_LIMIT_DISABLED is true: no rate limits are enforced. For benchmarks only.")
 	}
 	if u, err := url.Parse(cfg.PublicURL); err == nil && net.ParseIP(u.Hostname()) != nil {
-		log.Warn("GATEHOUSE_PUBLIC_URL has an IP address: passkeys are off (they need a domain name); the passkey endpoints answer 503 passkeys_unavailable.")
+		log.Warn("GATEHOUSE_PUBLIC_URL has an IP address: passkeys are off (they need a domain name); the passkey endpoints answer 404 passkeys_unavailable.")
 	}
 	a := cfg.storage(time.Minute, log)
 	release, err := a.Own()

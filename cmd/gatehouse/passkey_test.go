@@ -349,7 +349,7 @@ func TestPasskeysNeedADomainName(t *testing.T) {
 	if !strings.Contains(f.inst.Logs.String(), "passkeys are off") {
 		t.Errorf("serve did not warn that passkeys are off:\n%s", f.inst.Logs)
 	}
-	if r := f.c.post("/v1/login/passkey/begin", nil); r.Status != http.StatusServiceUnavailable || r.Code(t) != "passkeys_unavailable" {
+	if r := f.c.post("/v1/login/passkey/begin", nil); r.Status != http.StatusNotFound || r.Code(t) != "passkeys_unavailable" {
 		t.Fatalf("passkey sign-in on an IP address: %d %s", r.Status, r.Body)
 	}
 }

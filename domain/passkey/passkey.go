@@ -40,8 +40,10 @@ var (
 	// credential).
 	ErrInvalidCredential = &domain.Error{Kind: domain.KindUnauthorized, Code: "invalid_credential", Message: "The passkey could not be verified."}
 	// ErrUnavailable: the service has no domain name for passkeys to be
-	// bound to (its public URL's host is an IP address).
-	ErrUnavailable = &domain.Error{Kind: domain.KindUnavailable, Code: "passkeys_unavailable",
+	// bound to (its public URL's host is an IP address). A 404: the
+	// ceremonies are not offered here, which no retry changes, and no
+	// request a client can send gets a 5xx.
+	ErrUnavailable = &domain.Error{Kind: domain.KindNotFound, Code: "passkeys_unavailable",
 		Message: "Passkeys need a domain name: this service's public URL has an IP address."}
 	// ErrCloned: the signature counter went backwards, the sign of a
 	// cloned authenticator; the sign-in is refused.
