@@ -46,11 +46,20 @@ type (
 func (h *handlers) registerPasskeyRoutes(v1 fiber.Router) {
 	v1.Post("/login/passkey/begin", h.limit(limits.Login), h.handlePasskeyLoginBegin)
 	v1.Post("/login/passkey/finish", h.limit(limits.Login), withJSON(h.handlePasskeyLoginFinish))
-	v1.Post("/me/passkeys/register/begin", h.auth, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
-	v1.Post("/me/passkeys/register/finish", h.auth, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
+	v1.Post("/me/passkeys/register/begin", h.auth, firstParty, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
+	v1.Post("/me/passkeys/register/finish", h.auth, firstParty, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
 	v1.Get("/me/passkeys", h.auth, h.handlePasskeyList)
-	v1.Patch("/me/passkeys/:id", h.auth, withJSON(h.handlePasskeyRename))
-	v1.Delete("/me/passkeys/:id", h.auth, h.handlePasskeyDelete)
+	v1.Patch("/me/passkeys/:id", h.auth, firstParty, withJSON(h.handlePasskeyRename))
+	v1.Delete("/me/passkeys/:id", h.auth, firstParty, h.handlePasskeyDelete)
+}
+
+// firstParty lets through a caller signed in to the account itself, not
+// an application's token (session.Principal.FirstParty).
+func firstParty(c *fiber.Ctx) error {
+	if err := principal(c).FirstParty(); err != nil {
+		return err
+	}
+	return c.Next()
 }
 
 func (h *handlers) handlePasskeyLoginBegin(c *fiber.Ctx) error {

@@ -113,6 +113,31 @@ func TestPasskeyManagementNeedsABearer(t *testing.T) {
 	}
 }
 
+// An application's token (a grant's) lists the passkeys but adds, renames
+// or removes none: 403 first_party_only before any use case runs (the
+// stubs fail the test when called).
+func TestPasskeyChangesNeedAFirstPartySignIn(t *testing.T) {
+	t.Parallel()
+	f := newPasskeyFixture(t)
+	f.auth.HandleFn = func(_ context.Context, tok string) (session.Principal, error) {
+		return session.Principal{UserID: userID, SessionID: sessionID,
+			Claims: app.AccessClaims{Subject: userID, SessionID: sessionID, ClientID: "app", Scope: []string{"openid"}}}, nil
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/v1/me/passkeys/register/begin", ""},
+		{"POST", "/v1/me/passkeys/register/finish", `{"challenge_id":"x","credential":{}}`},
+		{"PATCH", "/v1/me/passkeys/" + passkeyID.String(), `{"name":"x"}`},
+		{"DELETE", "/v1/me/passkeys/" + passkeyID.String(), ""},
+	} {
+		res, body := do(t, f.app, request(r.method, r.path, r.body, "Authorization", "Bearer grant-jwt"))
+		decodeProblem(t, res, body, 403, "first_party_only")
+	}
+	f.list.HandleFn = func(_ context.Context, id uuid.UUID) ([]*passkey.Credential, error) { return nil, nil }
+	if res, body := do(t, f.app, request("GET", "/v1/me/passkeys", "", "Authorization", "Bearer grant-jwt")); res.StatusCode != 200 {
+		t.Fatalf("list with an application's token: %d %s", res.StatusCode, body)
+	}
+}
+
 // Bad bodies and ids are refused before any use case runs.
 func TestPasskeyRoutesRefuseBadInput(t *testing.T) {
 	t.Parallel()

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
@@ -70,7 +71,7 @@ func New(c Config) (*RelyingParty, error) {
 	w, err := lib.New(&lib.Config{
 		RPID:          rpID,
 		RPDisplayName: name,
-		RPOrigins:     []string{u.Scheme + "://" + u.Host},
+		RPOrigins:     []string{origin(u)},
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			ResidentKey:        protocol.ResidentKeyRequirementRequired,
 			RequireResidentKey: &required,
@@ -253,3 +254,18 @@ func (a account) WebAuthnID() []byte                    { return a.id[:] }
 func (a account) WebAuthnName() string                  { return a.name }
 func (a account) WebAuthnDisplayName() string           { return a.name }
 func (a account) WebAuthnCredentials() []lib.Credential { return a.credentials }
+
+// origin is the web origin of u as a browser serializes it: scheme and
+// host, with the port only when it is not the scheme's default (a public
+// URL written https://auth.example.com:443 has the origin
+// https://auth.example.com).
+func origin(u *url.URL) string {
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && !(u.Scheme == "https" && p == "443") && !(u.Scheme == "http" && p == "80") {
+		host += ":" + p
+	}
+	return u.Scheme + "://" + host
+}

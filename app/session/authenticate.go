@@ -13,6 +13,11 @@ import (
 	"github.com/google/uuid"
 )
 
+// ErrNotFirstParty refuses an application's token where the account's own
+// credentials change.
+var ErrNotFirstParty = &domain.Error{Kind: domain.KindForbidden, Code: "first_party_only",
+	Message: "An application's token cannot change how the account signs in: sign in to the account itself (the JSON API or the hosted pages) and try again."}
+
 // Principal is the authenticated caller of a bearer endpoint.
 type Principal struct {
 	UserID    uuid.UUID
@@ -93,4 +98,16 @@ func (h *Authenticate) Browser(ctx context.Context, secret string) (Principal, e
 		return Principal{}, domain.ErrUnauthorized
 	}
 	return Principal{UserID: u.ID(), SessionID: s.ID(), User: u, MFAEnabled: b.MFAEnabled, Session: s}, nil
+}
+
+// FirstParty refuses p when its token is an application's: one a client
+// got from the authorization endpoint (a grant). Such tokens serve the
+// bearer endpoints, but a way into the account (a passkey) is added or
+// removed only from a sign-in to the account itself, so that an
+// application a user signed in to cannot give itself a lasting way in.
+func (p Principal) FirstParty() error {
+	if p.Claims.ClientID != "" || (p.Session != nil && p.Session.ClientID() != "") {
+		return ErrNotFirstParty
+	}
+	return nil
 }

@@ -133,8 +133,11 @@ func Public(a netip.Addr) bool {
 }
 
 // sharedOrReserved is what netip does not classify but no webhook should
-// reach: the carrier-grade NAT range, "this network", and IPv4's
-// reserved and broadcast range.
+// reach: the carrier-grade NAT range, "this network", IPv4's reserved and
+// broadcast range, the IETF protocol and benchmarking ranges, and the
+// IPv6 prefixes that lead to an IPv4 address or a site (NAT64, 6to4,
+// IPv4-compatible and translated addresses, site-local, discard): an
+// address there may reach a private IPv4 network through a translator.
 func sharedOrReserved(a netip.Addr) bool {
 	for _, p := range nonPublic {
 		if p.Contains(a) {
@@ -148,4 +151,13 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("100::/64"),
 }

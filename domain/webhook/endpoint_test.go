@@ -17,6 +17,10 @@ func TestPublic(t *testing.T) {
 		"169.254.169.254": false, "fe80::1": false, "fc00::1": false, "fd12:3456::1": false,
 		"0.0.0.0": false, "::": false, "224.0.0.1": false, "ff02::1": false, "100.64.0.1": false,
 		"255.255.255.255": false, "::ffff:127.0.0.1": false, "::ffff:10.1.1.1": false, "::ffff:93.184.215.14": true,
+		// Through a translator to a private or metadata address.
+		"64:ff9b::a9fe:a9fe": false, "64:ff9b::a00:1": false, "64:ff9b:1::1": false, "2002:a00:1::1": false,
+		"::a00:1": false, "::ffff:0:a00:1": false, "fec0::1": false, "100::1": false,
+		"192.0.0.8": false, "198.18.0.1": false,
 	} {
 		if got := webhook.Public(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Public(%s) = %v, want %v", addr, got, want)
