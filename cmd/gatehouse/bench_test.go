@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,7 @@ func BenchmarkUserinfoPath(b *testing.B) {
 	}
 }
 
-// benchBearerPath GETs path with one user's access token from 8 clients,
-// and reports the process's CPU time per request as benchLogins does.
+// benchBearerPath GETs path with one user's access token from 8 clients.
 func benchBearerPath(b *testing.B, st testStore, path string) {
 	base, client := benchServer(b, st, map[string]string{
 		"GATEHOUSE_ARGON2_MEMORY_KIB": "1024",
@@ -59,18 +59,12 @@ func benchBearerPath(b *testing.B, st testStore, path string) {
 	if err := json.Unmarshal(post("/v1/login", creds), &pair); err != nil {
 		b.Fatal(err)
 	}
-	what := "GET " + path
-	b.SetParallelism(4) // with GOMAXPROCS 2: 8 clients, as make bench
-	b.ResetTimer()
-	cpuStart := processCPU(b)
-	defer func() { b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
-	b.RunParallel(func(pb *testing.PB) {
+	measured(b, 4, func() func() bool { // with GOMAXPROCS 2: 8 clients, as make bench
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
-		for pb.Next() {
-			if resp, err := client.Do(req); !answeredOK(b, what, resp, err) {
-				return
-			}
+		return func() bool {
+			resp, err := client.Do(req)
+			return answered(b, "GET "+path, resp, err, http.StatusOK)
 		}
 	})
 }
@@ -112,39 +106,95 @@ func BenchmarkLoginRequest(b *testing.B) {
 
 // benchLogins logs one account in over and over from parallelism ×
 // GOMAXPROCS clients, on a server with the benchmarks' settings plus
-// extra. Beside the wall time it reports the process's CPU time per login
-// (cpu-ns/op: server and clients, the embedded store included, a
-// PostgreSQL server's own CPU not), which a busy machine's wall clock
-// hides.
+// extra, as measured measures.
 func benchLogins(b *testing.B, st testStore, extra map[string]string, setMemory func(memorySettings), parallelism int) {
 	base, client := benchServer(b, st, extra, setMemory)
 	post := benchPost(b, client, base)
 	creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
 	post("/v1/register", creds)
+	measured(b, parallelism, func() func() bool {
+		return func() bool {
+			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds))
+			return answered(b, "POST /v1/login", resp, err, http.StatusOK)
+		}
+	})
+}
+
+// BenchmarkSignInRequest is the hosted sign-in page's POST /sign-in (a
+// browser's form with its CSRF token and cookie, no authorization request
+// pending) as BenchmarkLoginRequest posts /v1/login: same cost, clients
+// and account, to set the two beside each other.
+//
+//	go test -run '^$' -bench 'SignInRequest|LoginRequest' -count 5 ./cmd/gatehouse
+func BenchmarkSignInRequest(b *testing.B) {
+	for _, st := range []testStore{onPostgres, onSQLite} {
+		b.Run(string(st), func(b *testing.B) {
+			base, client := benchServer(b, st, map[string]string{"GATEHOUSE_ARGON2_MEMORY_KIB": "1024", "GATEHOUSE_ARGON2_ITERATIONS": "1"}, nil)
+			post := benchPost(b, client, base)
+			creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
+			post("/v1/register", creds)
+			// The sign-in page sets the browser's CSRF cookie and puts
+			// its token in the form.
+			resp, err := client.Get(base + "/sign-in")
+			if err != nil {
+				b.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			m := csrfField.FindSubmatch(page)
+			if m == nil || len(resp.Cookies()) != 1 {
+				b.Fatalf("sign-in page: %d cookies, %s", len(resp.Cookies()), page)
+			}
+			cookie := resp.Cookies()[0]
+			form := url.Values{"email": {"bench@example.com"}, "password": {strongPassword}, "csrf": {string(m[1])}}.Encode()
+			// The answer is a redirect to the signed-in page, not followed.
+			noFollow := *client
+			noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			measured(b, 4, func() func() bool { // 8 clients
+				return func() bool {
+					req, _ := http.NewRequest(http.MethodPost, base+"/sign-in", strings.NewReader(form))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.AddCookie(cookie)
+					resp, err := noFollow.Do(req)
+					return answered(b, "POST /sign-in", resp, err, http.StatusSeeOther)
+				}
+			})
+		})
+	}
+}
+
+// measured runs the benchmark's requests from parallelism × GOMAXPROCS
+// clients (newClient makes one: a function that sends one request and
+// tells whether it was answered as it should be), and beside the wall
+// time reports the process's CPU time per request (cpu-ns/op: server and
+// clients, the embedded store included, a PostgreSQL server's own CPU
+// not), which a busy machine's wall clock hides.
+func measured(b *testing.B, parallelism int, newClient func() func() bool) {
 	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	cpuStart := processCPU(b)
 	defer func() { b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
+		send := newClient()
 		for pb.Next() {
-			if resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(creds)); !answeredOK(b, "POST /v1/login", resp, err) {
+			if !send() {
 				return
 			}
 		}
 	})
 }
 
-// answeredOK reads the answer of one request of a benchmark to its end
-// and closes it; a failed request, or one that did not answer 200, fails
-// the benchmark (what names the request).
-func answeredOK(b *testing.B, what string, resp *http.Response, err error) bool {
+// answered reads the answer of one request of a benchmark to its end
+// and closes it; a failed request, or one that did not answer status
+// want, fails the benchmark (what names the request).
+func answered(b *testing.B, what string, resp *http.Response, err error, want int) bool {
 	if err != nil {
 		b.Error(err)
 		return false
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		b.Errorf("%s: %d", what, resp.StatusCode)
 		return false
 	}
