@@ -363,7 +363,8 @@ func (s *oidcServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRe
 // the claims the service has. It is not the library's oidc.UserInfo,
 // whose encoding marshals its many registered claims, decodes them into a
 // map to merge the extra ones (email_verified false needs one) and
-// marshals that map again: a quarter of the endpoint's CPU.
+// marshals that map again: a sixth of the request's CPU on the server
+// when profiled, with garbage for the collector.
 type userinfoClaims struct {
 	Subject       string `json:"sub"`
 	Email         string `json:"email,omitempty"`
