@@ -352,12 +352,23 @@ func (s *oidcServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRe
 		return nil, oidcError(ctx, err)
 	}
 	info := oauth.Claims(p)
-	out := &oidc.UserInfo{Subject: info.Subject.String()}
+	out := userinfoClaims{Subject: info.Subject.String()}
 	if info.HasEmail {
-		out.Email = info.Email
-		out.AppendClaims("email_verified", info.EmailVerified)
+		out.Email, out.EmailVerified = info.Email, &info.EmailVerified
 	}
 	return op.NewResponse(out), nil
+}
+
+// userinfoClaims is the userinfo answer (OpenID Connect Core 5.3.2) with
+// the claims the service has. It is not the library's oidc.UserInfo,
+// whose encoding marshals its many registered claims, decodes them into a
+// map to merge the extra ones (email_verified false needs one) and
+// marshals that map again: a sixth of the request's CPU on the server
+// when profiled, with garbage for the collector.
+type userinfoClaims struct {
+	Subject       string `json:"sub"`
+	Email         string `json:"email,omitempty"`
+	EmailVerified *bool  `json:"email_verified,omitempty"`
 }
 
 // oidcError is the protocol error of a use case's refusal: its code (the

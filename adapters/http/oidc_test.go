@@ -21,6 +21,7 @@ import (
 	dsession "github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
@@ -250,6 +251,24 @@ func TestUserinfoRefusesWithout(t *testing.T) {
 	res, body := do(t, f.app, request("GET", "/userinfo", "", "Authorization", "Bearer good-jwt"))
 	m := decodeJSON(t, res, body, 200)
 	if m["sub"] != userID.String() || m["email"] != nil {
+		t.Fatalf("userinfo %s", body)
+	}
+}
+
+// TestUserinfoEmailClaims: with the email scope the answer has the
+// address and email_verified, also when it is false.
+func TestUserinfoEmailClaims(t *testing.T) {
+	t.Parallel()
+	f := newOIDC(t)
+	unverified := user.Rehydrate(userID, user.RehydrateEmail("owner@example.com"), "$argon2id$stored", true, false, t0, t0, nil, nil)
+	f.auth.HandleFn = func(context.Context, string) (session.Principal, error) {
+		g := dsession.Rehydrate(sessionID, userID, t0, t0, t0.Add(time.Hour), nil, "", "")
+		g.GrantedTo("app", []string{"openid", "email"}, userID, nil, t0)
+		return session.Principal{UserID: userID, SessionID: sessionID, User: unverified, Session: g}, nil
+	}
+	res, body := do(t, f.app, request("GET", "/userinfo", "", "Authorization", "Bearer good-jwt"))
+	m := decodeJSON(t, res, body, 200)
+	if len(m) != 3 || m["sub"] != userID.String() || m["email"] != "owner@example.com" || m["email_verified"] != false {
 		t.Fatalf("userinfo %s", body)
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // cli runs one gatehouse command against env and returns its stdout.
-func cli(t *testing.T, env map[string]string, stdin string, args ...string) (string, error) {
+func cli(t testing.TB, env map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	err := runWith(context.Background(), args, env, procIO{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut})
@@ -23,7 +23,7 @@ func cli(t *testing.T, env map[string]string, stdin string, args ...string) (str
 }
 
 // mustCLI is cli that fails the test on an error.
-func mustCLI(t *testing.T, env map[string]string, args ...string) string {
+func mustCLI(t testing.TB, env map[string]string, args ...string) string {
 	t.Helper()
 	out, err := cli(t, env, "", args...)
 	if err != nil {

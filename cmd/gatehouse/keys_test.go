@@ -51,6 +51,10 @@ func jwksKeys(t *testing.T, c *client) []jwksKey {
 	if r.Status != http.StatusOK {
 		t.Fatalf("jwks: %d %s", r.Status, r.Body)
 	}
+	// Verifiers may cache the keys (a new key is published before it signs).
+	if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("jwks Cache-Control %q", cc)
+	}
 	var doc struct {
 		Keys []jwksKey `json:"keys"`
 	}
