@@ -405,6 +405,12 @@ type GrantRepository interface {
 	MarkCodeUsed(ctx context.Context, hash token.Hash, at time.Time, grantID uuid.UUID) error
 	// Consent finds what userID allowed clientID, or gives grant.ErrNotFound.
 	Consent(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error)
+	// ConsentForChange is Consent inside a transaction that makes a grant
+	// on the strength of the consent: a DeleteConsent of it waits for that
+	// transaction to end, so that a revocation that deletes the consent
+	// and then revokes the user's grants of the client sees the grant it
+	// made (or, deleted first, the consent is not found here).
+	ConsentForChange(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error)
 	// Consents returns every consent userID gave, newest first (by the
 	// time given, then client id).
 	Consents(ctx context.Context, userID uuid.UUID) ([]*grant.Consent, error)

@@ -22,6 +22,7 @@ func init() {
 	register("Grants/CodeRoundTripAndRedemption", testGrantCodes)
 	register("Grants/ConcurrentRedemptionExactlyOneWins", testGrantCodeConcurrentRedemption)
 	register("Grants/ConsentSaveReplaceDelete", testGrantConsents)
+	register("Grants/RevocationWaitsForAGrantOfTheConsent", testGrantConsentRevocationRace)
 	register("Grants/SweepDeletesOnlyExpired", testGrantSweep)
 	register("Sessions/GrantRoundTrip", testSessionGrantRoundTrip)
 	register("Sessions/RevokeGrantsOfAParent", testSessionRevokeGrants)
@@ -500,4 +501,48 @@ func testSessionRevokeUserClientGrants(t *testing.T, s Store) {
 		t.Fatalf(`RevokeUserClientGrants("") = %d, %v; want 0: a session of no client is no grant`, n, err)
 	}
 	wantRevoked(t, s, map[*session.Session]*time.Time{pa: nil, pa2: nil})
+}
+
+// A revocation of a consent (delete it, then revoke the user's grants of
+// the client) that runs while a transaction makes a grant on the strength
+// of that consent (ConsentForChange, then the grant) ends that grant too:
+// the delete waits for the grant's transaction, so no grant outlives the
+// revocation. The revocation is started while the grant's transaction
+// holds the consent, and that transaction makes its grant only then.
+func testGrantConsentRevocationRace(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	u := createUser(t, s)
+	t0 := now()
+	browser := createSession(t, s, u.ID(), t0)
+	clientID := uuid.NewString()
+	must(t, s.Repos.Grants.SaveConsent(ctx, &grant.Consent{UserID: u.ID(), ClientID: clientID, Scopes: []string{"openid"}, GivenAt: t0}))
+	g := mustGet(session.New(uuid.New(), u.ID(), t0, 24*time.Hour, "app-agent", "192.0.2.7"))(t)
+	g.GrantedTo(clientID, []string{"openid"}, browser.ID(), []string{session.MethodPassword}, t0)
+
+	held := make(chan struct{})
+	revoked := make(chan error, 1)
+	outer := ctx
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		if _, err := r.Grants.ConsentForChange(ctx, u.ID(), clientID); err != nil {
+			return err
+		}
+		go func() {
+			<-held
+			revoked <- s.Tx.Within(outer, func(ctx context.Context, r app.Repos) error {
+				if ok, err := r.Grants.DeleteConsent(ctx, u.ID(), clientID); err != nil || !ok {
+					return fmt.Errorf("DeleteConsent = %v, %v; want true", ok, err)
+				}
+				_, err := r.Sessions.RevokeUserClientGrants(ctx, u.ID(), clientID, t0.Add(time.Minute))
+				return err
+			})
+		}()
+		close(held)
+		// Give the revocation the time to reach the held consent; were the
+		// consent not held, it would commit before the grant below and miss it.
+		time.Sleep(200 * time.Millisecond)
+		return r.Sessions.Create(ctx, g)
+	})
+	must(t, <-revoked)
+	revokedAt := t0.Add(time.Minute)
+	wantRevoked(t, s, map[*session.Session]*time.Time{g: &revokedAt, browser: nil})
 }

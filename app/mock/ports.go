@@ -1159,6 +1159,21 @@ func (mr *MockGrantRepositoryMockRecorder) Consent(ctx, userID, clientID any) *g
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Consent", reflect.TypeOf((*MockGrantRepository)(nil).Consent), ctx, userID, clientID)
 }
 
+// ConsentForChange mocks base method.
+func (m *MockGrantRepository) ConsentForChange(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ConsentForChange", ctx, userID, clientID)
+	ret0, _ := ret[0].(*grant.Consent)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ConsentForChange indicates an expected call of ConsentForChange.
+func (mr *MockGrantRepositoryMockRecorder) ConsentForChange(ctx, userID, clientID any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ConsentForChange", reflect.TypeOf((*MockGrantRepository)(nil).ConsentForChange), ctx, userID, clientID)
+}
+
 // Consents mocks base method.
 func (m *MockGrantRepository) Consents(ctx context.Context, userID uuid.UUID) ([]*grant.Consent, error) {
 	m.ctrl.T.Helper()

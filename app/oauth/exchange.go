@@ -101,8 +101,9 @@ func (h *Exchange) Handle(ctx context.Context, in ExchangeInput) (*Grant, error)
 		}
 		if in.Client.Consent {
 			// A consent revoked since the code was issued takes the code
-			// with it.
-			c, err := r.Grants.Consent(ctx, code.UserID, in.Client.ID)
+			// with it; one revoked while this exchange runs waits for it
+			// and then ends the grant it made.
+			c, err := r.Grants.ConsentForChange(ctx, code.UserID, in.Client.ID)
 			if errors.Is(err, grant.ErrNotFound) {
 				return grant.ErrInvalidGrant
 			} else if err != nil {

@@ -336,9 +336,9 @@ func TestExchangeConsentRevoked(t *testing.T) {
 			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), nil)
 			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(owner(), nil)
 			if tc.consent == nil {
-				f.repos.Grants.EXPECT().Consent(gomock.Any(), apptest.ID(100), "app").Return(nil, grant.ErrNotFound)
+				f.repos.Grants.EXPECT().ConsentForChange(gomock.Any(), apptest.ID(100), "app").Return(nil, grant.ErrNotFound)
 			} else {
-				f.repos.Grants.EXPECT().Consent(gomock.Any(), apptest.ID(100), "app").Return(tc.consent, nil)
+				f.repos.Grants.EXPECT().ConsentForChange(gomock.Any(), apptest.ID(100), "app").Return(tc.consent, nil)
 			}
 			if g, err := f.h.Handle(context.Background(), f.exchange(cl)); err != grant.ErrInvalidGrant || g != nil {
 				t.Fatalf("Handle = %+v, %v; want invalid_grant", g, err)

@@ -119,6 +119,13 @@ func (g Grants) Consent(ctx context.Context, userID uuid.UUID, clientID string) 
 	return c, notFound(err, grant.ErrNotFound)
 }
 
+// ConsentForChange is Consent with the row locked (Dialect.ForUpdate)
+// until the transaction ends.
+func (g Grants) ConsentForChange(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error) {
+	c, err := scanConsent(g.DB.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents WHERE user_id = $1 AND client_id = $2`+g.Dialect.ForUpdate, userID, clientID))
+	return c, notFound(err, grant.ErrNotFound)
+}
+
 // Consents returns every consent userID gave, newest first.
 func (g Grants) Consents(ctx context.Context, userID uuid.UUID) ([]*grant.Consent, error) {
 	return All(ctx, g.DB, scanConsent, ConsentsSQL, userID)
