@@ -17,11 +17,14 @@ import (
 
 // The hosted pages are the links in the mails. A GET only shows a form: mail
 // scanners prefetch links, so nothing is consumed until the user posts it.
-// No JavaScript, and a CSP that allows none. Every page that cannot do what
-// it is for (no token, a refused link) says what to do instead and links to
-// the page that does it.
+// The pages work without JavaScript, and their CSP allows none, except on
+// a page that names scripts (pageData.Scripts) for a ceremony that cannot
+// be done without it (a passkey's): that page allows this site's own
+// scripts from /assets and nothing else. Every page that cannot do what
+// it is for (no token, a refused link) says what to do instead and links
+// to the page that does it.
 
-//go:embed pages/*.html
+//go:embed pages/*.html pages/assets/*.js
 var pageFS embed.FS
 
 var pageTmpl = template.Must(template.ParseFS(pageFS, "pages/*.html"))
@@ -100,6 +103,9 @@ type pageData struct {
 	Scopes []string
 	// Of the end-session page: the logout request to post back.
 	EndSession *oidc.EndSessionRequest
+	// Scripts are the names of files under /assets the page loads (see
+	// pageScripts); none keeps the page's CSP free of scripts.
+	Scripts []string
 
 	// Filled in by render from the PageConfig.
 	AppName   string
@@ -153,6 +159,9 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 		return err
 	}
 	hostedPageHeadersTo(c, d.FormTo)
+	if len(d.Scripts) > 0 {
+		c.Set(fiber.HeaderContentSecurityPolicy, withScripts(string(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy))))
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(buf.Bytes())
 }
@@ -313,3 +322,28 @@ const (
 	titleForgot  = "Reset your password"
 	titleResend  = "Get a new verification link"
 )
+
+// withScripts is a hosted page's CSP allowing the site's own scripts and
+// their requests back to this origin, and nothing else that is not allowed
+// already.
+func withScripts(csp string) string {
+	return strings.Replace(csp, "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';", 1)
+}
+
+// registerAssets serves the pages' scripts (pages/assets): only the
+// embedded files, as JavaScript, cacheable for five minutes.
+func registerAssets(a *fiber.App) {
+	a.Get("/assets/:name", func(c *fiber.Ctx) error {
+		name := c.Params("name")
+		if strings.ContainsAny(name, "/\\") || !strings.HasSuffix(name, ".js") {
+			return fiber.ErrNotFound
+		}
+		b, err := pageFS.ReadFile("pages/assets/" + name)
+		if err != nil {
+			return fiber.ErrNotFound
+		}
+		c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+		return c.Send(b)
+	})
+}

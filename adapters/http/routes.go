@@ -117,6 +117,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig, obs RequestObserver) {
 	h.registerPasswordRoutes(v1)
 	h.registerMFARoutes(v1)
 	h.registerPasskeyRoutes(v1)
+	registerAssets(a)
 	registerPageRoutes(a, uc, pc)
 	registerOIDCRoutes(a, uc, pc.Issuer, obs)
 }
