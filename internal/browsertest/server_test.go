@@ -24,7 +24,7 @@ import (
 // server is one gatehouse serve process on the embedded store, driven from
 // outside like a deployment: environment in, HTTP and mail files out.
 type server struct {
-	URL     string // http://127.0.0.1:<port>, also GATEHOUSE_PUBLIC_URL
+	URL     string // http://127.0.0.1:<port> (or localhost:<port>), also GATEHOUSE_PUBLIC_URL
 	DataDir string
 	MailDir string
 
@@ -75,10 +75,30 @@ func freeAddr(t *testing.T) string {
 // NAME=value settings of the environment (GATEHOUSE_APP_NAME, ...).
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
+	return startServerAt(t, "", extra...)
+}
+
+// startLocalhostServer is startServer with GATEHOUSE_PUBLIC_URL
+// http://localhost:<port>: WebAuthn takes no IP address as relying party
+// id, and a browser counts localhost as a secure context, so the passkey
+// pages run there (the server still listens on 127.0.0.1).
+func startLocalhostServer(t *testing.T, extra ...string) *server {
+	t.Helper()
+	return startServerAt(t, "localhost", extra...)
+}
+
+// startServerAt starts the server on a free 127.0.0.1 port; host, when
+// not "", replaces 127.0.0.1 in its public URL.
+func startServerAt(t *testing.T, host string, extra ...string) *server {
+	t.Helper()
 	addr := freeAddr(t)
 	dataDir := t.TempDir()
+	public := "http://" + addr
+	if host != "" {
+		public = "http://" + host + addr[strings.LastIndex(addr, ":"):]
+	}
 	s := &server{
-		URL:     "http://" + addr,
+		URL:     public,
 		DataDir: dataDir,
 		MailDir: filepath.Join(dataDir, "mail"),
 		log:     &lockedBuffer{},
