@@ -97,6 +97,9 @@ func (rp *RelyingParty) RPID() string {
 	return rp.w.Config.RPID
 }
 
+// Available reports whether there is a relying party (a domain name).
+func (rp *RelyingParty) Available() bool { return rp.w != nil }
+
 // BeginRegistration makes the creation options for a.
 func (rp *RelyingParty) BeginRegistration(a apppasskey.Account, existing []*passkey.Credential) (json.RawMessage, []byte, error) {
 	if rp.w == nil {

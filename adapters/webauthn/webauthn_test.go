@@ -121,13 +121,20 @@ func TestGarbageAnswers(t *testing.T) {
 	}
 }
 
+func TestAvailableWithADomainName(t *testing.T) {
+	rp, err := webauthn.New(webauthn.Config{PublicURL: "https://auth.example.com"})
+	if err != nil || !rp.Available() {
+		t.Fatalf("%v, available %v", err, rp.Available())
+	}
+}
+
 // A public URL with an IP address has no relying party: WebAuthn binds
 // credentials to a domain. Every ceremony says passkeys are unavailable.
 func TestNoRelyingPartyOnAnIPAddress(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:8080", "https://[::1]:8443"} {
 		rp, err := webauthn.New(webauthn.Config{PublicURL: u})
-		if err != nil || rp.RPID() != "" {
-			t.Fatalf("%s: %v, %q", u, err, rp.RPID())
+		if err != nil || rp.RPID() != "" || rp.Available() {
+			t.Fatalf("%s: %v, %q, available %v", u, err, rp.RPID(), rp.Available())
 		}
 		if _, _, err := rp.BeginLogin(); !errors.Is(err, passkey.ErrUnavailable) {
 			t.Errorf("%s: BeginLogin: %v", u, err)
