@@ -108,10 +108,6 @@ func renderLogin(c *fiber.Ctx, r *session.LoginResult) error {
 }
 
 func renderRecoveryCodes(c *fiber.Ctx, codes []mfa.RecoveryCode) error {
-	out := make([]string, len(codes))
-	for i, code := range codes {
-		out[i] = code.Reveal()
-	}
 	NoStore(c)
-	return c.JSON(fiber.Map{"recovery_codes": out})
+	return c.JSON(fiber.Map{"recovery_codes": revealAll(codes)})
 }

@@ -35,6 +35,7 @@ func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p.registerSignInRoutes(a)
 	p.registerAuthorizeRoutes(a)
 	p.registerEndSessionRoutes(a)
+	p.registerAccountRoutes(a)
 
 	a.Get("/verify-email", p.handleVerifyPage)
 	a.Post("/verify-email", p.limit(limits.VerifyEmail), p.handleVerifyPost)

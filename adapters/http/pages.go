@@ -106,6 +106,11 @@ type pageData struct {
 	// Scripts are the names of files under /assets the page loads (see
 	// pageScripts); none keeps the page's CSP free of scripts.
 	Scripts []string
+	// DataImages lets the page show images of data: URIs (the QR code of
+	// a TOTP setup); every other page's CSP allows no image.
+	DataImages bool
+	// Of the account page.
+	Account *accountView
 
 	// Filled in by render from the PageConfig.
 	AppName   string
@@ -161,6 +166,9 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 	hostedPageHeadersTo(c, d.FormTo)
 	if len(d.Scripts) > 0 {
 		c.Set(fiber.HeaderContentSecurityPolicy, withScripts(string(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy))))
+	}
+	if d.DataImages {
+		c.Set(fiber.HeaderContentSecurityPolicy, withDataImages(string(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy))))
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(buf.Bytes())
@@ -328,6 +336,12 @@ const (
 // already.
 func withScripts(csp string) string {
 	return strings.Replace(csp, "default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';", 1)
+}
+
+// withDataImages is a hosted page's CSP that also allows images of data:
+// URIs.
+func withDataImages(csp string) string {
+	return strings.Replace(csp, "default-src 'none';", "default-src 'none'; img-src data:;", 1)
 }
 
 // registerAssets serves the pages' scripts (pages/assets): only the

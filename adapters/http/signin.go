@@ -125,12 +125,17 @@ func (p *pageHandlers) form(c *fiber.Ctx, keys ...string) (map[string]string, bo
 	if err != nil {
 		return nil, false, err
 	}
-	want := c.Cookies(p.cookieName(csrfCookie))
-	if want == "" || subtle.ConstantTimeCompare([]byte(f[csrfField]), []byte(want)) != 1 {
+	if !p.csrfMatches(c, f[csrfField]) {
 		return nil, false, p.render(c, fiber.StatusForbidden, "result.html", pageData{Title: "Form expired", Message: csrfRefused,
 			Links: []pageLink{{Href: "./sign-in", Text: "Go to the sign-in page"}}})
 	}
 	return f, true, nil
+}
+
+// csrfMatches reports whether presented is the browser's CSRF token.
+func (p *pageSite) csrfMatches(c *fiber.Ctx, presented string) bool {
+	want := c.Cookies(p.cookieName(csrfCookie))
+	return want != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(want)) == 1
 }
 
 // signedIn is the principal of the browser's session, or false.
@@ -217,7 +222,7 @@ func (p *pageHandlers) startBrowserSession(c *fiber.Ctx, pair *session.TokenPair
 	if pending != "" {
 		return c.Redirect("./authorize?"+pendingParam+"="+pending, fiber.StatusSeeOther)
 	}
-	return c.Redirect("./sign-in", fiber.StatusSeeOther)
+	return c.Redirect(p.afterSignIn(c), fiber.StatusSeeOther)
 }
 
 // pendingID is raw when it names a pending authorization request (a

@@ -1,0 +1,45 @@
+// The account page's passkey registration: the one part of the page that
+// needs JavaScript (the browser's WebAuthn API). Without it the page says
+// so and keeps the button hidden.
+"use strict";
+(function () {
+  const w = window.gatehouseWebAuthn;
+  const add = document.getElementById("passkey-add");
+  if (!add || !w || !window.PublicKeyCredential || !navigator.credentials) return;
+  const status = document.getElementById("passkey-status");
+  document.querySelectorAll("[data-js]").forEach(function (el) { el.hidden = false; });
+  document.getElementById("passkey-nojs").hidden = true;
+
+  function say(text, cls) {
+    status.className = cls || "";
+    status.textContent = text;
+  }
+  // refusal is what went wrong, in words that say what to do next.
+  function refusal(e) {
+    switch (e && e.name) {
+      case "NotAllowedError":
+        return "No passkey was added: the prompt was closed or timed out. Press Add a passkey to try again.";
+      case "InvalidStateError":
+        return "This device or security key already holds a passkey for your account. Use another one, or keep the one you have.";
+    }
+    return ((e && e.message) || "Something went wrong.") + " Press Add a passkey to try again.";
+  }
+
+  add.addEventListener("click", async function () {
+    add.disabled = true;
+    say("Follow your browser's prompt to create the passkey.");
+    try {
+      const csrf = add.dataset.csrf;
+      const begun = await w.postJSON("./account/passkeys/register/begin", {}, csrf);
+      const cred = await navigator.credentials.create({ publicKey: w.creationOptions(begun.options.publicKey) });
+      const body = { challenge_id: begun.challenge_id, credential: w.credentialJSON(cred) };
+      const name = document.getElementById("passkey-name").value.trim();
+      if (name) body.name = name;
+      await w.postJSON("./account/passkeys/register/finish", body, csrf);
+      window.location.assign("./account?added=passkey#passkeys");
+    } catch (e) {
+      say(refusal(e), "err");
+      add.disabled = false;
+    }
+  });
+})();
