@@ -5,10 +5,15 @@
 (function () {
   const w = window.gatehouseWebAuthn;
   const add = document.getElementById("passkey-add");
-  if (!add || !w || !window.PublicKeyCredential || !navigator.credentials) return;
+  const note = document.getElementById("passkey-nojs");
+  if (!add || !w) return;
+  if (!window.PublicKeyCredential || !navigator.credentials) {
+    note.textContent = "This browser cannot create passkeys. Add one from a browser that can, such as a current Chrome, Edge, Firefox or Safari.";
+    return;
+  }
   const status = document.getElementById("passkey-status");
   document.querySelectorAll("[data-js]").forEach(function (el) { el.hidden = false; });
-  document.getElementById("passkey-nojs").hidden = true;
+  note.hidden = true;
 
   function say(text, cls) {
     status.className = cls || "";
