@@ -316,7 +316,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		IDTokenKeys:     tokens,
 		Ready:           v2,
 	}
-	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
+	app := ProvideHTTP(cfg, log, useCases, metricsMetrics, relyingParty)
 	inviteTTL := cfg.InviteTTL
 	usersDeps := admin.UsersDeps{
 		Users:     userRepository,
