@@ -241,6 +241,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Factors:         mfaRepository,
 		Tokens:          tokens,
 		Audit:           auditLog,
+		Observer:        metricsObserver,
 		Random:          reader,
 		TTL:             refreshTTL,
 		RequireVerified: requireVerifiedEmail,
