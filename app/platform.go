@@ -131,8 +131,8 @@ type Observer interface {
 	// sent because rule (a limit's fixed name, such as "mail_address") was
 	// used up.
 	MailSkipped(ctx context.Context, kind MailKind, addressDomain, rule string)
-	// LoginResult: a password login ended with result (a LoginOutcome
-	// constant).
+	// LoginResult: a password or passkey login ended with result (a
+	// LoginOutcome constant).
 	LoginResult(ctx context.Context, result LoginOutcome)
 	// RateLimited: rule (a limit's fixed name, such as "login_ip") refused
 	// a request or dropped a mail.
@@ -145,21 +145,23 @@ type Observer interface {
 	RefreshReuseDetected(ctx context.Context)
 }
 
-// LoginOutcome is how a password login ended.
+// LoginOutcome is how a password login, or a passkey's, ended.
 type LoginOutcome string
 
 const (
 	LoginSuccess LoginOutcome = "success"
 	// An unknown address, a wrong password, or an address not verified yet
 	// (when it must be) whatever the password: the API answers these
-	// alike, so the metrics never tell them apart either.
+	// alike, so the metrics never tell them apart either. For a passkey:
+	// an answer that does not verify or a counter that went backwards.
 	LoginInvalidCredentials LoginOutcome = "invalid_credentials"
-	LoginDisabled           LoginOutcome = "disabled"     // the right password of a disabled account
+	LoginDisabled           LoginOutcome = "disabled"     // the right password (or passkey) of a disabled account
 	LoginRateLimited        LoginOutcome = "rate_limited" // refused before the password check: the (account, IP) pair used up its attempts
 	LoginLocked             LoginOutcome = "locked"       // refused before the password check: the account is locked
-	// The second factor: a right password of an account with MFA on
-	// (the login goes on at /v1/login/mfa, whose right code is a
-	// LoginSuccess), and a wrong code there.
+	// The second factor: a right password of an account with MFA on, or
+	// a passkey that did not verify its user (the login goes on at
+	// /v1/login/mfa, whose right code is a LoginSuccess), and a wrong code
+	// there.
 	LoginMFARequired LoginOutcome = "mfa_required"
 	LoginInvalidCode LoginOutcome = "invalid_code"
 )

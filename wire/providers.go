@@ -340,9 +340,11 @@ var PasskeySet = wire.NewSet(
 )
 
 // ProvideHTTP builds the Fiber app with every route.
-func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases, reqs httpadapter.RequestObserver) *fiber.App {
+func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases, reqs httpadapter.RequestObserver, rp *webauthn.RelyingParty) *fiber.App {
 	hc := cfg.HTTP
 	hc.Requests = reqs
+	// The sign-in page offers passkeys when there is a relying party.
+	hc.Pages.Passkeys = rp.RPID() != ""
 	return httpadapter.NewServer(hc, log, uc)
 }
 

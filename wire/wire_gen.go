@@ -241,6 +241,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Factors:         mfaRepository,
 		Tokens:          tokens,
 		Audit:           auditLog,
+		Observer:        metricsObserver,
 		Random:          reader,
 		TTL:             refreshTTL,
 		RequireVerified: requireVerifiedEmail,
@@ -316,7 +317,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		IDTokenKeys:     tokens,
 		Ready:           v2,
 	}
-	app := ProvideHTTP(cfg, log, useCases, metricsMetrics)
+	app := ProvideHTTP(cfg, log, useCases, metricsMetrics, relyingParty)
 	inviteTTL := cfg.InviteTTL
 	usersDeps := admin.UsersDeps{
 		Users:     userRepository,

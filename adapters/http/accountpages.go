@@ -34,7 +34,6 @@ import (
 const (
 	returnCookie = "gatehouse_return"
 	returnTTL    = 15 * time.Minute
-	csrfHeader   = "X-CSRF-Token"
 	titleAccount = "Your account"
 	linkAccount  = "./account"
 )

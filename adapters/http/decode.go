@@ -27,6 +27,12 @@ const (
 	// MaxFormValue is the largest accepted value of a hosted-page form field,
 	// in bytes.
 	MaxFormValue = 1024
+	// MaxCredentialValue is the largest accepted value of the field
+	// "credential", an authenticator's answer in JSON (the passkey
+	// sign-in's form), in bytes: its signature alone can be 512 bytes of
+	// RSA before base64url, more than MaxFormValue leaves room for. The
+	// body limit bounds it too.
+	MaxCredentialValue = 6 << 10
 
 	mediaJSON = "application/json"
 	mediaForm = "application/x-www-form-urlencoded"
@@ -165,7 +171,8 @@ func fieldError(fe validator.FieldError) domain.FieldError {
 // body (hosted-page forms). Other fields are ignored; a missing field is "".
 // It answers 415 for another media type or a content-encoded body, and 400
 // invalid_request for a malformed body, a field sent twice, a value over
-// MaxFormValue bytes, invalid UTF-8 or a control character.
+// MaxFormValue bytes (MaxCredentialValue for "credential"), invalid UTF-8
+// or a control character.
 func DecodeForm(c *fiber.Ctx, keys ...string) (map[string]string, error) {
 	if err := requireMediaType(c, mediaForm); err != nil {
 		return nil, err
@@ -177,11 +184,15 @@ func DecodeForm(c *fiber.Ctx, keys ...string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
 		vs := append(vals[k], "") // a missing field reads as ""
+		limit := MaxFormValue
+		if k == "credential" {
+			limit = MaxCredentialValue
+		}
 		var refused string
 		switch v := vs[0]; {
 		case len(vs) > 2:
 			refused = "appears more than once"
-		case len(v) > MaxFormValue:
+		case len(v) > limit:
 			refused = "is too long"
 		case !utf8.ValidString(v):
 			refused = "is not valid UTF-8"

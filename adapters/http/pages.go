@@ -50,6 +50,11 @@ type PageConfig struct {
 	// Issuer is the OpenID Connect issuer (PUBLIC_URL without a trailing
 	// slash); NewServer sets it.
 	Issuer string
+	// Passkeys says that this service is a WebAuthn relying party (its
+	// public URL's host, or GATEHOUSE_WEBAUTHN_RP_ID, is a domain name):
+	// the sign-in page then offers passkeys. Off, the passkey routes of
+	// the pages answer 404 passkeys_unavailable and no page mentions them.
+	Passkeys bool
 }
 
 // Paths of the pages, relative to the page that links to them: every page
@@ -104,13 +109,15 @@ type pageData struct {
 	// Of the end-session page: the logout request to post back.
 	EndSession *oidc.EndSessionRequest
 	// Scripts are the names of files under /assets the page loads (see
-	// pageScripts); none keeps the page's CSP free of scripts.
+	// passkeyPages); none keeps the page's CSP free of scripts.
 	Scripts []string
 	// DataImages lets the page show images of data: URIs (the QR code of
 	// a TOTP setup); every other page's CSP allows no image.
 	DataImages bool
 	// Of the account page.
 	Account *accountView
+	// Passkeys: the page offers its passkey ceremony (see passkeyPages).
+	Passkeys bool
 
 	// Filled in by render from the PageConfig.
 	AppName   string
@@ -124,6 +131,11 @@ type pageData struct {
 // client's redirect URI (see hostedPageHeadersTo).
 var formLeadsOn = map[string]bool{"signin.html": true, "signin-code.html": true, "consent.html": true, "verify.html": true}
 
+// passkeyPages are the pages that offer a passkey ceremony when this
+// service has passkeys (PageConfig.Passkeys), with the scripts that run
+// it. Without passkeys, or without JavaScript, they work as forms alone.
+var passkeyPages = map[string][]string{"signin.html": {"webauthn.js", "signin.js"}}
+
 // pageSite renders the hosted pages of one configuration.
 type pageSite struct {
 	appName   string
@@ -131,13 +143,14 @@ type pageSite struct {
 	minLength int
 	secure    bool
 	issuer    string
+	passkeys  bool
 	// formTarget is the form-action source of the redirect URI of a
 	// pending authorization request, "" when there is none (nil: never).
 	formTarget func(c *fiber.Ctx, pending string) string
 }
 
 func newPageSite(pc PageConfig) *pageSite {
-	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength, secure: pc.SecureCookies, issuer: pc.Issuer}
+	s := &pageSite{appName: pc.AppName, appURL: pc.AppURL, minLength: pc.PasswordMinLength, secure: pc.SecureCookies, issuer: pc.Issuer, passkeys: pc.Passkeys}
 	if s.appName == "" {
 		s.appName = DefaultAppName
 	}
@@ -155,6 +168,9 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 	d.CSRF, d.AppName, d.MinLength, d.MaxLength = tok, s.appName, s.minLength, user.MaxPasswordLength
 	if d.Continue {
 		d.AppURL = s.appURL
+	}
+	if scripts, ok := passkeyPages[name]; ok && s.passkeys {
+		d.Passkeys, d.Scripts = true, scripts
 	}
 	if d.Pending != "" && d.FormTo == "" && formLeadsOn[name] && s.formTarget != nil {
 		d.FormTo = s.formTarget(c, d.Pending)

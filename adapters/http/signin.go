@@ -75,6 +75,7 @@ const (
 func (p *pageHandlers) registerSignInRoutes(a *fiber.App) {
 	a.Get("/sign-in", p.handleSignInPage)
 	a.Post("/sign-in", p.handleSignInPost)
+	a.Post("/sign-in/passkey/begin", p.handlePasskeySignInBegin)
 	a.Post("/sign-out", p.handleSignOut)
 	a.Get("/sign-up", p.handleSignUpPage)
 	a.Post("/sign-up", p.limit(limits.Register), p.handleSignUpPost)
@@ -132,10 +133,11 @@ func (p *pageHandlers) form(c *fiber.Ctx, keys ...string) (map[string]string, bo
 	return f, true, nil
 }
 
-// csrfMatches reports whether presented is the browser's CSRF token.
-func (p *pageSite) csrfMatches(c *fiber.Ctx, presented string) bool {
+// csrfMatches reports whether got is the browser's CSRF token (the value
+// of its cookie); a browser without the cookie has none to match.
+func (p *pageSite) csrfMatches(c *fiber.Ctx, got string) bool {
 	want := c.Cookies(p.cookieName(csrfCookie))
-	return want != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(want)) == 1
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // signedIn is the principal of the browser's session, or false.
@@ -165,22 +167,27 @@ func (p *pageHandlers) handleSignInPage(c *fiber.Ctx) error {
 	return p.render(c, fiber.StatusOK, "signin.html", pageData{Title: titleSignIn, Pending: pending})
 }
 
-// handleSignInPost is both steps of a sign-in: the password, then, for an
-// account with a second factor, the code (the form of the second step
-// carries the token the first step answered).
+// handleSignInPost is every step of a sign-in: the password or a
+// passkey's answer (the form the sign-in page's script posts, see
+// signinpasskey.go), then, for an account with a second factor, the code
+// (the form of the second step carries the token the first step
+// answered).
 func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
-	f, ok, err := p.form(c, "email", "password", "mfa_token", "code", pendingParam)
+	f, ok, err := p.form(c, "email", "password", "mfa_token", "code", "challenge_id", "credential", pendingParam)
 	if !ok {
 		return err
 	}
 	pending := pendingID(f[pendingParam])
 	// The per-IP limit of the step's API endpoint: /v1/login or
 	// /v1/login/mfa.
-	if f["mfa_token"] != "" {
+	switch {
+	case f["mfa_token"] != "":
 		if err := p.uc.Guard.CheckIP(c.UserContext(), limits.LoginMFA, ClientIP(c)); err != nil {
 			return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"], Pending: pending})
 		}
 		return p.signInCode(c, f["mfa_token"], f["code"], pending)
+	case f["credential"] != "":
+		return p.signInPasskey(c, f["challenge_id"], f["credential"], pending)
 	}
 	d := pageData{Title: titleSignIn, Email: f["email"], Pending: pending}
 	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {

@@ -96,7 +96,7 @@ func New(outbox app.Outbox, deliveries appwebhook.Deliveries, clock app.Clock, p
 		}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "logins_total",
-			Help: "Logins by result: success, invalid_credentials (an unknown address, a wrong password, or an address not verified yet: the API tells them apart no more), disabled, rate_limited, locked, mfa_required (the password step of an MFA login), invalid_code (a wrong second factor).",
+			Help: "Logins (password or passkey) by result: success, invalid_credentials (an unknown address, a wrong password, or an address not verified yet: the API tells them apart no more; or a passkey that does not verify), disabled, rate_limited, locked, mfa_required (the first step of an MFA login), invalid_code (a wrong second factor).",
 		}, []string{"result"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",

@@ -35,12 +35,14 @@ type Login struct {
 }
 
 // LoginDeps are what Login needs; Factors and Audit work outside any
-// transaction too.
+// transaction too. Observer counts the sign-ins' outcomes with the
+// password logins'.
 type LoginDeps struct {
 	Deps
 	Factors         app.MFARepository
 	Tokens          appsession.TokenIssuer
 	Audit           app.AuditLog
+	Observer        app.Observer
 	Random          io.Reader
 	TTL             appsession.RefreshTTL
 	RequireVerified app.RequireVerifiedEmail
@@ -71,8 +73,10 @@ type LoginInput struct {
 	Browser bool
 }
 
-// Finish verifies the answer to a sign-in's challenge. The challenge is
-// used up whatever the outcome. An answer that does not verify, or a
+// Finish verifies the answer to a sign-in's challenge and reports how it
+// ended to the Observer as a password login's (a challenge that is no
+// longer answerable, or an outage, is no sign-in attempt and is not
+// reported). The challenge is used up whatever the outcome. An answer that does not verify, or a
 // passkey of an account whose address must be verified first, is
 // passkey.ErrInvalidCredential; a disabled account is
 // domain.ErrAccountDisabled. The signature counter is checked under the
@@ -80,6 +84,21 @@ type LoginInput struct {
 // first is taken: one that went backwards refuses the sign-in
 // (passkey.ErrCloned) and is audited as passkey_clone_detected.
 func (h *Login) Finish(ctx context.Context, in LoginInput) (*appsession.LoginResult, error) {
+	res, err := h.finish(ctx, in)
+	switch {
+	case err == nil && res.MFARequired():
+		h.d.Observer.LoginResult(ctx, app.LoginMFARequired)
+	case err == nil:
+		h.d.Observer.LoginResult(ctx, app.LoginSuccess)
+	case errors.Is(err, passkey.ErrInvalidCredential), errors.Is(err, passkey.ErrCloned):
+		h.d.Observer.LoginResult(ctx, app.LoginInvalidCredentials)
+	case errors.Is(err, domain.ErrAccountDisabled):
+		h.d.Observer.LoginResult(ctx, app.LoginDisabled)
+	}
+	return res, err
+}
+
+func (h *Login) finish(ctx context.Context, in LoginInput) (*appsession.LoginResult, error) {
 	ch, err := take(ctx, h.d.Passkeys, h.d.Clock, in.ChallengeID, passkey.PurposeLogin, uuid.Nil)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,9 @@ type fixture struct {
 	tokens     *mock.MockTokenIssuer
 	ids        *apptest.IDs
 	u          *user.User
+	// obs must hear the login results wantResults, no more, by the end.
+	obs         *apptest.Observer
+	wantResults []app.LoginOutcome
 }
 
 func newFixture(t *testing.T, withPassword bool) *fixture {
@@ -46,8 +49,10 @@ func newFixture(t *testing.T, withPassword bool) *fixture {
 	}
 	u := user.Rehydrate(uuid.New(), apptest.Email("ada@example.com"), hash, true, true, apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Hour), nil, nil)
 	p.Seed(u)
-	return &fixture{Ports: p, passkeys: mock.NewMockPasskeyRepository(p.Ctrl), ceremonies: mock.NewMockCeremonies(p.Ctrl),
-		tokens: mock.NewMockTokenIssuer(p.Ctrl), ids: &apptest.IDs{}, u: u}
+	f := &fixture{Ports: p, passkeys: mock.NewMockPasskeyRepository(p.Ctrl), ceremonies: mock.NewMockCeremonies(p.Ctrl),
+		tokens: mock.NewMockTokenIssuer(p.Ctrl), ids: &apptest.IDs{}, u: u, obs: &apptest.Observer{}}
+	f.obs.HeardAtEnd(t, func() []string { return apptest.LoginResults(f.wantResults...) })
+	return f
 }
 
 func (f *fixture) deps() apppasskey.Deps {
@@ -55,7 +60,7 @@ func (f *fixture) deps() apppasskey.Deps {
 }
 
 func (f *fixture) login() *apppasskey.Login {
-	return apppasskey.NewLogin(apppasskey.LoginDeps{Deps: f.deps(), Factors: f.Factors, Tokens: f.tokens, Audit: f.Audit,
+	return apppasskey.NewLogin(apppasskey.LoginDeps{Deps: f.deps(), Factors: f.Factors, Tokens: f.tokens, Audit: f.Audit, Observer: f.obs,
 		Random: apptest.NewRand("passkey"), TTL: appsession.RefreshTTL(24 * time.Hour), RequireVerified: true})
 }
 
@@ -257,6 +262,7 @@ func TestLoginStartsASessionOfThePasskey(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, true)
+			f.wantResults = []app.LoginOutcome{app.LoginSuccess}
 			if tc.totp {
 				f.SeedTOTP(mfa.RehydrateTOTP(f.u.ID(), []byte("sealed"), apptest.T0, &apptest.T0, nil))
 			} else {
@@ -315,6 +321,7 @@ func TestLoginStartsASessionOfThePasskey(t *testing.T) {
 // token of the second step, which remembers the passkey.
 func TestLoginWithoutUserVerificationAsksForTheCode(t *testing.T) {
 	f := newFixture(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginMFARequired}
 	f.SeedTOTP(mfa.RehydrateTOTP(f.u.ID(), []byte("sealed"), apptest.T0, &apptest.T0, nil))
 	stored := f.stored(0)
 	ch := f.expectSignIn(stored, passkey.Assertion{SignCount: 0})
@@ -338,6 +345,7 @@ func TestLoginWithoutUserVerificationAsksForTheCode(t *testing.T) {
 // commits, the passkey is not saved.
 func TestLoginRefusesACounterGoingBackwards(t *testing.T) {
 	f := newFixture(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 	stored := f.stored(9)
 	ch := f.expectSignIn(stored, passkey.Assertion{SignCount: 10, UserVerified: true})
 	res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
@@ -356,6 +364,7 @@ func TestLoginRefusesACounterGoingBackwards(t *testing.T) {
 func TestLoginRefusals(t *testing.T) {
 	t.Run("disabled account", func(t *testing.T) {
 		f := newFixture(t, true)
+		f.wantResults = []app.LoginOutcome{app.LoginDisabled}
 		f.u.Deactivate(apptest.T0)
 		ch := f.expectSignIn(f.stored(1), passkey.Assertion{SignCount: 2, UserVerified: true})
 		if _, err := f.finish(ch); !errors.Is(err, domain.ErrAccountDisabled) {
@@ -364,6 +373,7 @@ func TestLoginRefusals(t *testing.T) {
 	})
 	t.Run("address not verified yet", func(t *testing.T) {
 		f := newFixture(t, true)
+		f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 		f.u.UnverifyEmail(apptest.T0)
 		ch := f.expectSignIn(f.stored(1), passkey.Assertion{SignCount: 2, UserVerified: true})
 		if _, err := f.finish(ch); !errors.Is(err, passkey.ErrInvalidCredential) {
@@ -372,6 +382,7 @@ func TestLoginRefusals(t *testing.T) {
 	})
 	t.Run("an answer of a known passkey that does not verify is audited", func(t *testing.T) {
 		f := newFixture(t, true)
+		f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
 		stored := f.stored(1)
 		ch := challenge(passkey.PurposeLogin, uuid.Nil, apptest.T0)
 		f.passkeys.EXPECT().TakeChallenge(gomock.Any(), ch.ID()).Return(ch, nil)

@@ -40,3 +40,15 @@ func (tb *tab) credentials(t *testing.T, id webauthn.AuthenticatorID) []*webauth
 	}
 	return res.Credentials
 }
+
+// dropUserVerification makes the tab's virtual authenticator answer as
+// one that did not verify its user (the UV flag of its signed
+// authenticator data unset), as a security key without PIN or biometrics
+// does.
+func (tb *tab) dropUserVerification(t *testing.T, id webauthn.AuthenticatorID) {
+	t.Helper()
+	bad := true
+	if _, err := chromedp.Call(tb.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: id, IsBadUV: &bad}); err != nil {
+		t.Fatalf("unset the user verification of the virtual authenticator's answers: %v", err)
+	}
+}
