@@ -344,7 +344,7 @@ func ProvideHTTP(cfg Config, log *zap.Logger, uc httpadapter.UseCases, reqs http
 	hc := cfg.HTTP
 	hc.Requests = reqs
 	// The sign-in page offers passkeys when there is a relying party.
-	hc.Pages.Passkeys = rp.RPID() != ""
+	hc.Pages.Passkeys = rp.Available()
 	return httpadapter.NewServer(hc, log, uc)
 }
 

@@ -49,9 +49,7 @@ type accountView struct {
 	Enrollment *enrollmentView
 	// RecoveryCodes are shown once, after a confirmation or a renewal.
 	RecoveryCodes []string
-	// PasskeysOn: this service has a domain name, so passkeys work.
-	PasskeysOn bool
-	Passkeys   []passkeyRow
+	Passkeys      []passkeyRow
 }
 
 type sessionRow struct {
@@ -169,7 +167,7 @@ func (p *pageHandlers) loadAccount(c *fiber.Ctx, pr session.Principal, d *pageDa
 		v.Sessions = append(v.Sessions, sessionRow{ID: s.Session.ID().String(), UserAgent: s.Session.UserAgent(), IP: s.Session.IP(),
 			Client: s.Session.ClientID(), Created: pageTime(s.Session.CreatedAt()), LastUsed: pageTime(s.Session.LastUsedAt()), Current: s.Current})
 	}
-	if v.PasskeysOn = p.uc.PasskeyRegister.Available(); !v.PasskeysOn {
+	if !p.passkeys {
 		return nil
 	}
 	keys, err := p.uc.PasskeyList.Handle(c.UserContext(), pr.UserID)
@@ -184,7 +182,6 @@ func (p *pageHandlers) loadAccount(c *fiber.Ctx, pr session.Principal, d *pageDa
 		}
 		v.Passkeys = append(v.Passkeys, row)
 	}
-	d.Scripts = []string{"webauthn.js", "account.js"}
 	return nil
 }
 
@@ -366,7 +363,7 @@ func (p *pageHandlers) accountPasskeyDelete(c *fiber.Ctx, pr session.Principal, 
 // principal it keeps for the handler. Refusals are problem+json.
 func (p *pageHandlers) accountJSON(c *fiber.Ctx) error {
 	if !p.csrfMatches(c, c.Get(csrfHeader)) {
-		return errCSRF
+		return errCSRFHeader
 	}
 	pr, ok, err := p.signedIn(c)
 	if err != nil {
@@ -382,11 +379,7 @@ func (p *pageHandlers) accountJSON(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// Refusals of the account page's script endpoints, in words the page
-// shows as they are.
-var (
-	errCSRF = &domain.Error{Kind: domain.KindForbidden, Code: "csrf_failed",
-		Message: "This page expired or the request came from another site, so nothing was done. Reload the page and try again."}
-	errSignedOut = &domain.Error{Kind: domain.KindUnauthorized, Code: "unauthorized",
-		Message: "You are signed out, so nothing was done. Reload the page to sign in again."}
-)
+// errSignedOut refuses the account page's script endpoints to a browser
+// signed out meanwhile, in words the page shows as they are.
+var errSignedOut = &domain.Error{Kind: domain.KindUnauthorized, Code: "unauthorized",
+	Message: "You are signed out, so nothing was done. Reload the page to sign in again."}

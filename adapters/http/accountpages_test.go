@@ -49,6 +49,13 @@ var otherSession = uuid.MustParse("7b1e0c2d-3f4a-4b5c-8d6e-9f0a1b2c3d4e")
 
 func newAccountFixture(t *testing.T) *accountFixture {
 	t.Helper()
+	return newAccountFixtureOf(t, true)
+}
+
+// newAccountFixtureOf is newAccountFixture of a service with passkeys or
+// without (a public URL with an IP address).
+func newAccountFixtureOf(t *testing.T, passkeys bool) *accountFixture {
+	t.Helper()
 	pk := newPasskeyFixture(t)
 	f := &accountFixture{fixture: pk.fixture, browser: &stubBrowser{}, revoke: &stubRevokeSession{}, passkeys: pk}
 	f.browser.BrowserFn = func(_ context.Context, secret string) (session.Principal, error) {
@@ -70,7 +77,7 @@ func newAccountFixture(t *testing.T) *accountFixture {
 		}
 		return []*passkey.Credential{testPasskey(nil)}, nil
 	}
-	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme"}}, nil, UseCases{
+	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: passkeys}}, nil, UseCases{
 		Browser: f.browser, ListSessions: f.listSessions, RevokeSession: f.revoke, Change: f.changePassword,
 		MFAStart: f.mfaStart, MFAConfirm: f.mfaConfirm, MFADisable: f.mfaDisable, MFARegenerate: f.mfaRegenerate,
 		PasskeyRegister: pk.register, PasskeyList: pk.list, PasskeyRename: pk.rename, PasskeyDelete: pk.del,
@@ -172,8 +179,7 @@ func signedInPage(t *testing.T) string {
 // a CSP without scripts.
 func TestAccountPageHidesPasskeysWithoutADomainName(t *testing.T) {
 	t.Parallel()
-	f := newAccountFixture(t)
-	f.passkeys.register.Off = true
+	f := newAccountFixtureOf(t, false)
 	f.passkeys.list.HandleFn = nil
 	res, page := f.get(t, "/account")
 	checkAccountPage(t, res, page, 200)

@@ -134,7 +134,7 @@ var formLeadsOn = map[string]bool{"signin.html": true, "signin-code.html": true,
 // passkeyPages are the pages that offer a passkey ceremony when this
 // service has passkeys (PageConfig.Passkeys), with the scripts that run
 // it. Without passkeys, or without JavaScript, they work as forms alone.
-var passkeyPages = map[string][]string{"signin.html": {"webauthn.js", "signin.js"}}
+var passkeyPages = map[string][]string{"signin.html": {"webauthn.js", "signin.js"}, "account.html": {"webauthn.js", "account.js"}}
 
 // pageSite renders the hosted pages of one configuration.
 type pageSite struct {

@@ -21,7 +21,6 @@ import (
 // /v1/login does.
 type (
 	PasskeyRegister interface {
-		Available() bool
 		Begin(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error)
 		Finish(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error)
 	}

@@ -23,8 +23,6 @@ import (
 // Stubs of the passkey use cases (see stub_test.go).
 type (
 	stubPasskeyRegister struct {
-		// Off makes passkeys unavailable (a public URL with an IP address).
-		Off      bool
 		BeginFn  func(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error)
 		FinishFn func(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error)
 	}
@@ -42,8 +40,6 @@ type (
 		HandleFn func(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error
 	}
 )
-
-func (s *stubPasskeyRegister) Available() bool { return !s.Off }
 
 func (s *stubPasskeyRegister) Begin(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error) {
 	return s.BeginFn(ctx, userID)

@@ -37,7 +37,7 @@ const (
 // errCSRFHeader refuses a script's request whose X-CSRF-Token header is
 // missing or is not the browser's CSRF token.
 var errCSRFHeader = &domain.Error{Kind: domain.KindForbidden, Code: "csrf_refused",
-	Message: "The X-CSRF-Token header is missing or is not this browser's CSRF token; nothing was done. Reload the page and try again."}
+	Message: "This page expired or the request came from another site, so nothing was done. Reload the page and try again."}
 
 // handlePasskeySignInBegin answers a passkey sign-in's challenge id and
 // request options, as /v1/login/passkey/begin does.

@@ -42,20 +42,6 @@ func (m *MockCeremonies) EXPECT() *MockCeremoniesMockRecorder {
 	return m.recorder
 }
 
-// Available mocks base method.
-func (m *MockCeremonies) Available() bool {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Available")
-	ret0, _ := ret[0].(bool)
-	return ret0
-}
-
-// Available indicates an expected call of Available.
-func (mr *MockCeremoniesMockRecorder) Available() *gomock.Call {
-	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Available", reflect.TypeOf((*MockCeremonies)(nil).Available))
-}
-
 // BeginLogin mocks base method.
 func (m *MockCeremonies) BeginLogin() (json.RawMessage, []byte, error) {
 	m.ctrl.T.Helper()

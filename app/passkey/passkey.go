@@ -37,9 +37,6 @@ type Account struct {
 // browser's PublicKeyCredential serializes to). Every answer it cannot
 // verify, whatever is wrong with it, is passkey.ErrInvalidCredential.
 type Ceremonies interface {
-	// Available reports whether the service is a relying party at all:
-	// without a domain name every ceremony is passkey.ErrUnavailable.
-	Available() bool
 	// BeginRegistration makes the creation options of a discoverable
 	// credential for a, excluding the credentials of existing.
 	BeginRegistration(a Account, existing []*passkey.Credential) (options json.RawMessage, state []byte, err error)

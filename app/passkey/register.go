@@ -35,7 +35,6 @@ func NewRegister(d Deps) *Register { return &Register{d: d} }
 // Available reports whether passkeys can be registered here at all (the
 // service has a domain name to bind them to), so that a page offers the
 // ceremony only where it can succeed.
-func (h *Register) Available() bool { return h.d.Ceremonies.Available() }
 
 // Begin starts a registration for the signed-in user userID.
 func (h *Register) Begin(ctx context.Context, userID uuid.UUID) (Begun, error) {
