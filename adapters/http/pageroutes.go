@@ -32,7 +32,11 @@ type pageHandlers struct {
 func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
 	p.formTarget = p.pendingFormTarget
+	if uc.Upstream != nil {
+		p.providers = uc.Upstream.Providers()
+	}
 	p.registerSignInRoutes(a)
+	p.registerUpstreamRoutes(a)
 	p.registerAuthorizeRoutes(a)
 	p.registerEndSessionRoutes(a)
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	appupstream "github.com/gatehouse-auth/gatehouse/app/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
@@ -103,6 +104,12 @@ type pageData struct {
 	Scopes []string
 	// Of the end-session page: the logout request to post back.
 	EndSession *oidc.EndSessionRequest
+	// Providers are the sign-in page's "Continue with NAME" links (and
+	// the signed-in page's "Link NAME" links); render fills them in.
+	Providers []pageLink
+	// Root leads from the page back to the root, where the pages its
+	// forms post to are: "" is "./" (a page one segment below the root).
+	Root string
 	// Scripts are the names of files under /assets the page loads (see
 	// pageScripts); none keeps the page's CSP free of scripts.
 	Scripts []string
@@ -126,6 +133,8 @@ type pageSite struct {
 	minLength int
 	secure    bool
 	issuer    string
+	// providers are the upstream providers the sign-in page offers.
+	providers []appupstream.Provider
 	// formTarget is the form-action source of the redirect URI of a
 	// pending authorization request, "" when there is none (nil: never).
 	formTarget func(c *fiber.Ctx, pending string) string
@@ -150,6 +159,12 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 	d.CSRF, d.AppName, d.MinLength, d.MaxLength = tok, s.appName, s.minLength, user.MaxPasswordLength
 	if d.Continue {
 		d.AppURL = s.appURL
+	}
+	switch name {
+	case "signin.html":
+		d.Providers = s.providerLinks(d.Pending, "Continue with")
+	case "signedin.html":
+		d.Providers = s.providerLinks("", "Link your account at")
 	}
 	if d.Pending != "" && d.FormTo == "" && formLeadsOn[name] && s.formTarget != nil {
 		d.FormTo = s.formTarget(c, d.Pending)

@@ -39,7 +39,7 @@ var (
 	ErrIdentityTaken = &domain.Error{Kind: domain.KindConflict, Code: "identity_taken", Message: "This identity is linked to another account."}
 	// ErrLastWayToSignIn: removing the identity would leave the account
 	// with no way to sign in.
-	ErrLastWayToSignIn = &domain.Error{Kind: domain.KindConflict, Code: "last_way_to_sign_in",
+	ErrLastWayToSignIn = &domain.Error{Kind: domain.KindConflict, Code: "last_sign_in_method",
 		Message: "This is the account's last way to sign in. Set a password (through a reset) or add a passkey first."}
 	// ErrFlowInvalid: the callback matches no live round trip started in
 	// this browser (unknown, used, expired, another browser's, another
