@@ -19,6 +19,9 @@ import (
 // nothing.
 type LinkState interface {
 	Live(ctx context.Context, raw string, purpose token.Purpose) (bool, error)
+	// VerifyNeedsPassword: the verification form asks for a password
+	// (false for an account without one, made by an upstream sign-in).
+	VerifyNeedsPassword(ctx context.Context, raw string) bool
 }
 
 // pageHandlers are the hosted pages' routes: the site that renders them
@@ -110,6 +113,7 @@ func (p *pageHandlers) handleVerifyPage(c *fiber.Ctx) error {
 		d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
 		return p.render(c, fiber.StatusOK, "result.html", d)
 	}
+	d.NoPassword = !p.uc.LinkState.VerifyNeedsPassword(c.UserContext(), d.Token)
 	return p.liveLinkPage(c, token.PurposeVerifyEmail, "verify.html", d, verifyDead, toResend, toForgot)
 }
 

@@ -107,6 +107,9 @@ type pageData struct {
 	// Providers are the sign-in page's "Continue with NAME" links (and
 	// the signed-in page's "Link NAME" links); render fills them in.
 	Providers []pageLink
+	// NoPassword: the verification form of an account without a
+	// password, which the link alone verifies.
+	NoPassword bool
 	// Root leads from the page back to the root, where the pages its
 	// forms post to are: "" is "./" (a page one segment below the root).
 	Root string

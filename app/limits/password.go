@@ -37,9 +37,9 @@ func (p *PasswordCheck) Check(ctx context.Context, u *user.User, password, durin
 	if err := p.guard.BeginLogin(ctx, u.Email(), meta.IP); err != nil {
 		return err
 	}
-	encoded := p.hasher.DummyHash()
-	if u.HasPassword() {
-		encoded = u.PasswordHash()
+	encoded := u.PasswordHash()
+	if !u.HasPassword() {
+		encoded = p.hasher.DummyHash()
 	}
 	ok, _, err := p.hasher.Verify(ctx, user.NormalizePassword(password), encoded)
 	if err != nil {
