@@ -106,7 +106,9 @@ func TestUpstreamCallback(t *testing.T) {
 		}
 	})
 	t.Run("an account to sign in to first", func(t *testing.T) {
-		stub.CallbackFn = func(context.Context, appupstream.CallbackInput) (*appupstream.Result, error) { return nil, upstream.ErrLinkFirst }
+		stub.CallbackFn = func(context.Context, appupstream.CallbackInput) (*appupstream.Result, error) {
+			return nil, upstream.ErrLinkFirst
+		}
 		if res, body := callback("the-state"); res.StatusCode != nethttp.StatusConflict || !strings.Contains(body, "first sign in to that account") {
 			t.Fatalf("link first: %d %s", res.StatusCode, body)
 		}

@@ -74,7 +74,7 @@ func LoadFile(path string) ([]ProviderConfig, error) {
 		return nil, fmt.Errorf("upstream providers file %s: %w", path, err)
 	}
 	if len(f.Providers) == 0 {
-		return nil, fmt.Errorf("upstream providers file %s: no providers: list them under a top-level providers:", path)
+		return nil, fmt.Errorf("upstream providers file %s: no providers (list them under a top-level providers key)", path)
 	}
 	seen := map[string]bool{}
 	for i := range f.Providers {
