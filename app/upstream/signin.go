@@ -44,7 +44,8 @@ type SignInDeps struct {
 //     and says the address is verified; otherwise the verification mail
 //     is sent, and the account signs in once its link verified it.
 //   - A new identity whose address an account has is linked to it only
-//     when the provider has trust_email and says the address is verified;
+//     when the provider has trust_email and says the address is verified,
+//     and the account's address is verified too;
 //     otherwise the owner must sign in to the account first and link it
 //     from there (upstream.ErrLinkFirst). An unverified upstream address
 //     never reaches an existing account.
@@ -272,8 +273,12 @@ func (c callback) link(ctx context.Context, r app.Repos) (*Result, error) {
 	switch {
 	case err == nil:
 		// An account has the address: only the provider's trusted word
-		// that the address is verified links to it.
-		if !c.trusted {
+		// that the address is verified links to it, and only to an
+		// account whose address is verified too: an unverified one may be
+		// a registration by someone else, whose password would then sign
+		// in to the owner's account. Its owner signs in (or resets the
+		// password, which verifies the address) and links from there.
+		if !c.trusted || !existing.Verified() {
 			return nil, upstream.ErrLinkFirst
 		}
 		u, err := lockUser(ctx, r, existing.ID())

@@ -231,16 +231,27 @@ func TestFirstSignInWithAnUnverifiedAddressSendsTheVerificationMail(t *testing.T
 
 // An unverified upstream address never reaches an existing account: only
 // a provider with trust_email that says the address is verified links to
-// the account that has it; otherwise nothing is linked, made or signed in.
+// the account that has it (verified itself); otherwise nothing is linked,
+// made or signed in.
 func TestAnUnverifiedUpstreamAddressNeverReachesAnExistingAccount(t *testing.T) {
-	for name, c := range map[string]struct{ trust, verified bool }{
-		"trusted provider, unverified address":   {true, false},
-		"untrusted provider, verified address":   {false, true},
-		"untrusted provider, unverified address": {false, false},
+	pending, err := user.NewRegistration(apptest.ID(9), apptest.Email(addr), "$argon2id$someone-elses", apptest.T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		trust, verified bool
+		account         *user.User
+	}{
+		"trusted provider, unverified address":   {true, false, verifiedUser(true)},
+		"untrusted provider, verified address":   {false, true, verifiedUser(true)},
+		"untrusted provider, unverified address": {false, false, verifiedUser(true)},
+		// A registration nobody verified may be someone else's: its
+		// password must not come to sign in to the owner's account.
+		"trusted verified address, account not verified": {true, true, pending},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, c.trust)
-			f.Seed(verifiedUser(true))
+			f.Seed(c.account)
 			f.expectAnswer(f.flow(uuid.Nil), upstream.Verified{Subject: "s-1", Email: "  ADA@example.com", EmailVerified: c.verified})
 			f.Repos.Upstream.EXPECT().Identity(gomock.Any(), "corp", "s-1").Return(nil, upstream.ErrNotFound)
 			// Strict mocks: no AddIdentity, Create, session or audit.
