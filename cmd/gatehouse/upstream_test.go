@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -274,6 +275,24 @@ func TestUpstreamSignIn(t *testing.T) {
 			if status, body := b.get(u.Path + "?" + q.Encode()); status != http.StatusBadRequest || !strings.Contains(body, "access_denied") {
 				t.Fatalf("error=access_denied: %d %s", status, body)
 			}
+		})
+
+		t.Run("a user with TOTP is asked for the code after the provider", func(t *testing.T) {
+			mu := enroll(t, f.fixture)
+			f.op.SetUser(upstreamtest.User{Subject: "totp-" + mu.addr, Email: mu.addr, EmailVerified: true})
+			b := newBrowser(t, f.inst.URL)
+			status, body := upstreamSignIn(t, b, "corp")
+			m := regexp.MustCompile(`name="mfa_token" value="([^"]+)"`).FindStringSubmatch(body)
+			if status != http.StatusOK || m == nil || !strings.Contains(body, `action="../../../sign-in"`) {
+				t.Fatalf("callback of a TOTP user: %d %s", status, body)
+			}
+			if _, body := b.get("/sign-in"); strings.Contains(body, "You are signed in") {
+				t.Fatal("signed in before the code")
+			}
+			if status, body := b.post("/sign-in", url.Values{"mfa_token": {m[1]}, "code": {mu.auth.next(t)}}, true); status != http.StatusSeeOther {
+				t.Fatalf("code step: %d %s", status, body)
+			}
+			wantSignedInAs(t, b, mu.addr)
 		})
 
 		t.Run("the GitHub preset", func(t *testing.T) {
