@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 )
 
 type stubUpstream struct {
@@ -123,6 +124,17 @@ func TestUpstreamCallback(t *testing.T) {
 		}
 		if cks := strings.Join(res.Header.Values("Set-Cookie"), "\n"); !strings.Contains(cks, "__Host-gatehouse_session=browser-secret") {
 			t.Fatalf("cookies %s", cks)
+		}
+	})
+	t.Run("signed in for a pending authorization request: back into it", func(t *testing.T) {
+		pending := uuid.MustParse("7d5a1c8e-4f9b-4c2d-9e8f-0a1b2c3d4e5f")
+		stub.CallbackFn = func(context.Context, appupstream.CallbackInput) (*appupstream.Result, error) {
+			return &appupstream.Result{Outcome: appupstream.SignedIn, Pending: pending,
+				Login: &session.LoginResult{TokenPair: &session.TokenPair{BrowserSecret: "browser-secret"}}}, nil
+		}
+		res, _ := callback("the-state")
+		if res.StatusCode != nethttp.StatusSeeOther || res.Header.Get("Location") != "../../../authorize?pending="+pending.String() {
+			t.Fatalf("signed in: %d to %q", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
 	t.Run("the code step posts back to the sign-in page", func(t *testing.T) {
