@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gatehouse-auth/gatehouse/internal/upstreamtest"
+	"github.com/google/uuid"
+	"golang.org/x/oauth2"
 )
 
 // upstreamFixture is an instance with three upstream providers: "corp"
@@ -66,7 +69,18 @@ func newUpstreamFixture(t *testing.T, st testStore) upstreamFixture {
 // and query the provider sent the browser back to, untaken.
 func toProvider(t *testing.T, b *browser, id string) string {
 	t.Helper()
-	if status, body := b.get("/sign-in/upstream/" + id); status != http.StatusSeeOther {
+	return toProviderFor(t, b, id, "")
+}
+
+// toProviderFor is toProvider for the pending authorization request
+// pending ("" for none).
+func toProviderFor(t *testing.T, b *browser, id, pending string) string {
+	t.Helper()
+	start := "/sign-in/upstream/" + id
+	if pending != "" {
+		start += "?pending=" + pending
+	}
+	if status, body := b.get(start); status != http.StatusSeeOther {
 		t.Fatalf("start at %s: %d %s", id, status, body)
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -293,6 +307,39 @@ func TestUpstreamSignIn(t *testing.T) {
 				t.Fatalf("code step: %d %s", status, body)
 			}
 			wantSignedInAs(t, b, mu.addr)
+		})
+
+		t.Run("an authorization request waits through the round trip; its id_token says amr swk", func(t *testing.T) {
+			af := adminFixture{fixture: f.fixture, admin: newAdminClient(t, f.inst, adminKey(t, f.env, "e2e-"+uuid.NewString()[:8]))}
+			app := newRP(t, af, map[string]any{"name": "Wiki", "type": "confidential", "redirect_uris": []string{"https://wiki.example.com/cb"}})
+			addr := randomEmail()
+			f.op.SetUser(upstreamtest.User{Subject: "rp-" + addr, Email: addr, EmailVerified: true})
+			b := newBrowser(t, f.inst.URL)
+			verifier := oauth2.GenerateVerifier()
+			authURL := app.config.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nonce-1"))
+			if status, _ := b.get(strings.TrimPrefix(authURL, testPublicURL)); status != http.StatusSeeOther {
+				t.Fatalf("authorize: %d", status)
+			}
+			toSignIn, err := url.Parse(b.lastLocation)
+			pending := toSignIn.Query().Get("pending")
+			if err != nil || pending == "" {
+				t.Fatalf("authorize sent the browser to %q", b.lastLocation)
+			}
+			if status, body := b.get(toProviderFor(t, b, "corp", pending)); status != http.StatusSeeOther || b.lastLocation != "../../../authorize?pending="+pending {
+				t.Fatalf("callback: %d to %q %s", status, b.lastLocation, body)
+			}
+			if status, _ := b.get("/authorize?pending=" + pending); status != http.StatusSeeOther || !strings.HasPrefix(b.lastLocation, "https://wiki.example.com/cb?") {
+				t.Fatalf("back into the request: %d to %q", status, b.lastLocation)
+			}
+			back, _ := url.Parse(b.lastLocation)
+			_, idt, _ := app.exchange(t, back.Query().Get("code"), verifier)
+			var claims struct {
+				Email string   `json:"email"`
+				AMR   []string `json:"amr"`
+			}
+			if err := idt.Claims(&claims); err != nil || claims.Email != addr || strings.Join(claims.AMR, " ") != "swk" || idt.Nonce != "nonce-1" {
+				t.Fatalf("id_token: %+v %v", claims, err)
+			}
 		})
 
 		t.Run("the GitHub preset", func(t *testing.T) {
