@@ -5,4 +5,4 @@
 // Adapters implement the ports; nothing here knows HTTP, SQL, SMTP or Wire.
 package app
 
-//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app PasswordHasher,ImportedHashChecker,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,EventLog,AdminKeyStore,ClientRepository,GrantRepository,PasskeyRepository,RateLimiter,SigningKeyRing,Sealer,MFARepository,ErrorReporter,Observer,WebhookRepository
+//go:generate go tool mockgen -destination=mock/ports.go -package=mock github.com/gatehouse-auth/gatehouse/app PasswordHasher,ImportedHashChecker,TxManager,UserRepository,OneTimeTokenRepository,SessionRepository,Outbox,AuditLog,EventLog,AdminKeyStore,ClientRepository,GrantRepository,PasskeyRepository,UpstreamRepository,RateLimiter,SigningKeyRing,Sealer,MFARepository,ErrorReporter,Observer,WebhookRepository

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/signingkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
+	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
@@ -47,6 +48,9 @@ type Repos struct {
 	// Passkeys are the users' WebAuthn credentials and the challenges of
 	// their ceremonies.
 	Passkeys PasskeyRepository
+	// Upstream are the users' identities at upstream providers and the
+	// round trips to those providers.
+	Upstream UpstreamRepository
 }
 
 // TxManager runs fn in one database transaction: committed when fn returns
@@ -550,4 +554,34 @@ type PasskeyRepository interface {
 	// taken too; whether one may still be answered is the caller's
 	// decision (passkey.Challenge.Answerable).
 	TakeChallenge(ctx context.Context, id uuid.UUID) (*passkey.Challenge, error)
+}
+
+// UpstreamRepository stores the users' identities at upstream providers
+// (an identity, provider and subject, belongs to one user: the unique
+// index decides races) and the round trips to the providers between
+// their start and their callback.
+type UpstreamRepository interface {
+	// AddFlow stores f as it is.
+	AddFlow(ctx context.Context, f *upstream.Flow) error
+	// TakeFlow removes the flow whose state hashes to stateHash and
+	// returns it: of callers racing to take one flow exactly one gets it,
+	// the others (and any later caller) upstream.ErrFlowInvalid. Expired
+	// ones are taken too; whether one may still be answered is the
+	// caller's decision (upstream.Flow.Answerable).
+	TakeFlow(ctx context.Context, stateHash token.Hash) (*upstream.Flow, error)
+	// Identity finds the identity (provider, subject), or gives
+	// upstream.ErrNotFound.
+	Identity(ctx context.Context, provider, subject string) (*upstream.Identity, error)
+	// AddIdentity stores i; an identity (provider, subject) stored already
+	// gives upstream.ErrIdentityTaken.
+	AddIdentity(ctx context.Context, i *upstream.Identity) error
+	// Identities returns the user's identities, oldest first (creation
+	// time, then id).
+	Identities(ctx context.Context, userID uuid.UUID) ([]*upstream.Identity, error)
+	// UpdateIdentity saves i's email and last use, or gives
+	// upstream.ErrNotFound.
+	UpdateIdentity(ctx context.Context, i *upstream.Identity) error
+	// DeleteIdentity removes the user's identity id, or gives
+	// upstream.ErrNotFound (another user's identity too).
+	DeleteIdentity(ctx context.Context, userID, id uuid.UUID) error
 }

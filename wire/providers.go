@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/strength"
 	"github.com/gatehouse-auth/gatehouse/adapters/system"
 	"github.com/gatehouse-auth/gatehouse/adapters/totp"
+	upstreamadapter "github.com/gatehouse-auth/gatehouse/adapters/upstream"
 	"github.com/gatehouse-auth/gatehouse/adapters/webauthn"
 	webhookadapter "github.com/gatehouse-auth/gatehouse/adapters/webhook"
 	"github.com/gatehouse-auth/gatehouse/app"
@@ -40,6 +41,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
+	appupstream "github.com/gatehouse-auth/gatehouse/app/upstream"
 	appwebhook "github.com/gatehouse-auth/gatehouse/app/webhook"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
@@ -83,6 +85,10 @@ type Config struct {
 	// WebAuthnRPID is GATEHOUSE_WEBAUTHN_RP_ID: the relying party id of
 	// passkeys; "" = the public URL's host.
 	WebAuthnRPID string
+	// Upstream are the upstream sign-in providers
+	// (GATEHOUSE_UPSTREAM_PROVIDERS_FILE, read and checked); none is
+	// fine.
+	Upstream []upstreamadapter.ProviderConfig
 }
 
 // Gatehouse is the assembled service.
@@ -117,7 +123,7 @@ type SecretKey []byte
 // fields of storage.Store.
 var StoreSet = wire.NewSet(
 	wire.FieldsOf(new(*storage.Store), "Tx", "Repos", "Limiter", "Settings", "Retention", "AuditTrail", "Info", "Ready", "Conns", "Deliveries"),
-	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants", "Webhooks", "Passkeys"),
+	wire.FieldsOf(new(app.Repos), "Users", "Sessions", "Tokens", "Outbox", "Audit", "AdminKeys", "SigningKeys", "MFA", "Clients", "Grants", "Webhooks", "Passkeys", "Upstream"),
 )
 
 // SystemSet is the clock, ids and randomness.
@@ -288,6 +294,7 @@ var AppSet = wire.NewSet(
 	password.NewChange, wire.Struct(new(password.ChangeDeps), "*"),
 	MFASet,
 	PasskeySet,
+	UpstreamSet,
 	outbox.NewWorker, wire.Struct(new(outbox.WorkerDeps), "*"),
 	ProvideWebhookSender,
 	wire.Bind(new(appwebhook.Sender), new(*webhookadapter.Sender)),
@@ -337,6 +344,23 @@ var PasskeySet = wire.NewSet(
 	apppasskey.NewRename,
 	apppasskey.NewDelete,
 	apppasskey.NewLogin, wire.Struct(new(apppasskey.LoginDeps), "*"),
+)
+
+// ProvideUpstreamProviders is the upstream providers of the file, each
+// with its redirect URI under the public URL.
+func ProvideUpstreamProviders(cfg Config) *upstreamadapter.Providers {
+	return upstreamadapter.New(cfg.Upstream, cfg.PublicURL, nil)
+}
+
+// UpstreamSet is upstream sign-in: the providers (x/oauth2 and go-oidc)
+// and the use cases of the round trip and of the users' identities.
+var UpstreamSet = wire.NewSet(
+	ProvideUpstreamProviders,
+	wire.Bind(new(appupstream.Providers), new(*upstreamadapter.Providers)),
+	wire.Struct(new(appupstream.Deps), "*"),
+	appupstream.NewSignIn, wire.Struct(new(appupstream.SignInDeps), "*"),
+	appupstream.NewList,
+	appupstream.NewUnlink,
 )
 
 // ProvideHTTP builds the Fiber app with every route.
@@ -391,6 +415,9 @@ var HTTPSet = wire.NewSet(
 	wire.Bind(new(httpadapter.PasskeyRename), new(*apppasskey.Rename)),
 	wire.Bind(new(httpadapter.PasskeyDelete), new(*apppasskey.Delete)),
 	wire.Bind(new(httpadapter.PasskeyLogin), new(*apppasskey.Login)),
+	wire.Bind(new(httpadapter.UpstreamSignIn), new(*appupstream.SignIn)),
+	wire.Bind(new(httpadapter.IdentityList), new(*appupstream.List)),
+	wire.Bind(new(httpadapter.IdentityUnlink), new(*appupstream.Unlink)),
 	wire.Bind(new(httpadapter.IPLimiter), new(*limits.Guard)),
 	wire.Bind(new(httpadapter.JWKSource), new(*jwt.Tokens)),
 	wire.Bind(new(httpadapter.Authorizer), new(*oauth.Authorize)),

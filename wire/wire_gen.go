@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/app/storage"
+	"github.com/gatehouse-auth/gatehouse/app/upstream"
 	"github.com/gatehouse-auth/gatehouse/app/webhook"
 	"go.uber.org/zap"
 )
@@ -247,6 +248,24 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		RequireVerified: requireVerifiedEmail,
 	}
 	passkeyLogin := passkey.NewLogin(passkeyLoginDeps)
+	providers := ProvideUpstreamProviders(cfg)
+	upstreamDeps := upstream.Deps{
+		Providers: providers,
+		Tx:        txManager,
+		Clock:     clock,
+		IDs:       iDs,
+	}
+	signInDeps := upstream.SignInDeps{
+		Deps:            upstreamDeps,
+		Tokens:          tokens,
+		Random:          reader,
+		Links:           links,
+		TTL:             refreshTTL,
+		VerificationTTL: verificationTTL,
+	}
+	signIn := upstream.NewSignIn(signInDeps)
+	upstreamList := upstream.NewList(upstreamDeps)
+	unlink := upstream.NewUnlink(upstreamDeps)
 	authorizeDeps := oauth.AuthorizeDeps{
 		Clients: clientRepository,
 		Grants:  grantRepository,
@@ -303,6 +322,9 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		PasskeyRename:   rename,
 		PasskeyDelete:   passkeyDelete,
 		PasskeyLogin:    passkeyLogin,
+		Upstream:        signIn,
+		Identities:      upstreamList,
+		Unlink:          unlink,
 		Guard:           guard,
 		Tokens:          tokens,
 		Authorize:       authorize,

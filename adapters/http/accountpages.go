@@ -98,9 +98,9 @@ func (p *pageHandlers) registerAccountRoutes(a *fiber.App) {
 func (p *pageHandlers) afterSignIn(c *fiber.Ctx) string {
 	if c.Cookies(p.cookieName(returnCookie)) == "account" {
 		p.setCookie(c, returnCookie, "", fiber.CookieSameSiteLaxMode, -1)
-		return linkAccount
+		return "account"
 	}
-	return "./sign-in"
+	return "sign-in"
 }
 
 func (p *pageHandlers) handleAccountPage(c *fiber.Ctx) error {

@@ -19,6 +19,9 @@ import (
 // nothing.
 type LinkState interface {
 	Live(ctx context.Context, raw string, purpose token.Purpose) (bool, error)
+	// VerifyNeedsPassword: the verification form asks for a password
+	// (false for an account without one, made by an upstream sign-in).
+	VerifyNeedsPassword(ctx context.Context, raw string) bool
 }
 
 // pageHandlers are the hosted pages' routes: the site that renders them
@@ -32,7 +35,11 @@ type pageHandlers struct {
 func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	p := &pageHandlers{pageSite: newPageSite(pc), uc: uc}
 	p.formTarget = p.pendingFormTarget
+	if uc.Upstream != nil {
+		p.providers = uc.Upstream.Providers()
+	}
 	p.registerSignInRoutes(a)
+	p.registerUpstreamRoutes(a)
 	p.registerAuthorizeRoutes(a)
 	p.registerEndSessionRoutes(a)
 	p.registerAccountRoutes(a)
@@ -107,6 +114,7 @@ func (p *pageHandlers) handleVerifyPage(c *fiber.Ctx) error {
 		d.Info, d.Message, d.Links = true, verifyNoToken, []pageLink{toResend}
 		return p.render(c, fiber.StatusOK, "result.html", d)
 	}
+	d.NoPassword = !p.uc.LinkState.VerifyNeedsPassword(c.UserContext(), d.Token)
 	return p.liveLinkPage(c, token.PurposeVerifyEmail, "verify.html", d, verifyDead, toResend, toForgot)
 }
 

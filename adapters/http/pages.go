@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	appupstream "github.com/gatehouse-auth/gatehouse/app/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
@@ -108,6 +109,15 @@ type pageData struct {
 	Scopes []string
 	// Of the end-session page: the logout request to post back.
 	EndSession *oidc.EndSessionRequest
+	// Providers are the sign-in page's "Continue with NAME" links (and
+	// the signed-in page's "Link NAME" links); render fills them in.
+	Providers []pageLink
+	// NoPassword: the verification form of an account without a
+	// password, which the link alone verifies.
+	NoPassword bool
+	// Root leads from the page back to the root, where the pages its
+	// forms post to are: "" is "./" (a page one segment below the root).
+	Root string
 	// Scripts are the names of files under /assets the page loads (see
 	// passkeyPages); none keeps the page's CSP free of scripts.
 	Scripts []string
@@ -144,6 +154,8 @@ type pageSite struct {
 	secure    bool
 	issuer    string
 	passkeys  bool
+	// providers are the upstream providers the sign-in page offers.
+	providers []appupstream.Provider
 	// formTarget is the form-action source of the redirect URI of a
 	// pending authorization request, "" when there is none (nil: never).
 	formTarget func(c *fiber.Ctx, pending string) string
@@ -171,6 +183,12 @@ func (s *pageSite) render(c *fiber.Ctx, status int, name string, d pageData) err
 	}
 	if scripts, ok := passkeyPages[name]; ok && s.passkeys {
 		d.Passkeys, d.Scripts = true, scripts
+	}
+	switch name {
+	case "signin.html":
+		d.Providers = s.providerLinks(d.Pending, "Continue with")
+	case "signedin.html":
+		d.Providers = s.providerLinks("", "Link your account at")
 	}
 	if d.Pending != "" && d.FormTo == "" && formLeadsOn[name] && s.formTarget != nil {
 		d.FormTo = s.formTarget(c, d.Pending)

@@ -51,8 +51,12 @@ type UseCases struct {
 	PasskeyRename   PasskeyRename
 	PasskeyDelete   PasskeyDelete
 	PasskeyLogin    PasskeyLogin
-	Guard           IPLimiter
-	Tokens          JWKSource
+	// Upstream sign-in, and the signed-in user's identities.
+	Upstream   UpstreamSignIn
+	Identities IdentityList
+	Unlink     IdentityUnlink
+	Guard      IPLimiter
+	Tokens     JWKSource
 	// The OpenID Connect provider.
 	Authorize    Authorizer
 	Exchange     CodeExchanger
@@ -93,7 +97,8 @@ func NewServer(cfg Config, log *zap.Logger, uc UseCases) *fiber.App {
 }
 
 // handlers are the routes of the v1 API, one method each, grouped by
-// resource (account.go, session.go, password.go, mfa.go, passkey.go).
+// resource (account.go, session.go, password.go, mfa.go, passkey.go,
+// upstream.go).
 type handlers struct {
 	uc   UseCases
 	auth fiber.Handler // requires a valid bearer
@@ -117,6 +122,7 @@ func Routes(a *fiber.App, uc UseCases, pc PageConfig, obs RequestObserver) {
 	h.registerPasswordRoutes(v1)
 	h.registerMFARoutes(v1)
 	h.registerPasskeyRoutes(v1)
+	h.registerIdentityRoutes(v1)
 	registerAssets(a)
 	registerPageRoutes(a, uc, pc)
 	registerOIDCRoutes(a, uc, pc.Issuer, obs)

@@ -224,12 +224,18 @@ func (p *pageHandlers) signInCode(c *fiber.Ctx, tok, code, pending string) error
 // on (303: the next request is a GET): back into the pending
 // authorization request it signed in for, or to the signed-in page.
 func (p *pageHandlers) startBrowserSession(c *fiber.Ctx, pair *session.TokenPair, pending string) error {
+	return p.startBrowserSessionAt(c, pair, pending, "./")
+}
+
+// startBrowserSessionAt is startBrowserSession from a page that root
+// leads back to the root from.
+func (p *pageHandlers) startBrowserSessionAt(c *fiber.Ctx, pair *session.TokenPair, pending, root string) error {
 	p.setCookie(c, sessionCookie, pair.BrowserSecret.Reveal(), fiber.CookieSameSiteLaxMode, 0)
 	HostedPageHeaders(c)
 	if pending != "" {
-		return c.Redirect("./authorize?"+pendingParam+"="+pending, fiber.StatusSeeOther)
+		return c.Redirect(root+"authorize?"+pendingParam+"="+pending, fiber.StatusSeeOther)
 	}
-	return c.Redirect(p.afterSignIn(c), fiber.StatusSeeOther)
+	return c.Redirect(root+p.afterSignIn(c), fiber.StatusSeeOther)
 }
 
 // pendingID is raw when it names a pending authorization request (a

@@ -41,6 +41,8 @@ func (s *stubLinkState) Live(ctx context.Context, raw string, purpose token.Purp
 	return s.LiveFn(ctx, raw, purpose)
 }
 
+func (s *stubLinkState) VerifyNeedsPassword(context.Context, string) bool { return true }
+
 // stubDo stands for a use case of one input and no result, stubCall for
 // one of one input and a result.
 type (

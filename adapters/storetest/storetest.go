@@ -103,6 +103,7 @@ func (s Store) check(t *testing.T) {
 		"Repos.Webhooks":    s.Repos.Webhooks == nil,
 		"Deliveries":        s.Deliveries == nil,
 		"Repos.Passkeys":    s.Repos.Passkeys == nil,
+		"Repos.Upstream":    s.Repos.Upstream == nil,
 		"Settings":          s.Settings == nil,
 		"Retention":         s.Retention == nil,
 		"AuditTrail":        s.AuditTrail == nil,

@@ -62,3 +62,20 @@ func (h *LinkState) Live(ctx context.Context, raw string, purpose token.Purpose)
 	}
 	return u.Active() && !(purpose == token.PurposeVerifyEmail && u.Verified()), nil
 }
+
+// VerifyNeedsPassword reports whether the verification link raw asks for
+// a password: it does unless both the link and its account have none (an
+// account made by an upstream sign-in, which the link alone verifies).
+// Anything it cannot read asks for one, the usual form.
+func (h *LinkState) VerifyNeedsPassword(ctx context.Context, raw string) bool {
+	hash, err := token.Parse(raw)
+	if err != nil {
+		return true
+	}
+	t, err := h.tokens.ByHash(ctx, hash)
+	if err != nil || t.PasswordHash() != "" {
+		return true
+	}
+	u, err := h.users.ByID(ctx, t.UserID())
+	return err != nil || u.HasPassword()
+}

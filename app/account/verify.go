@@ -18,7 +18,8 @@ import (
 // VerifyEmail consumes a verification token and marks its user verified.
 // Verifying needs the token (the mailbox) and the password chosen at the
 // registration that sent it (or, for a resent link, the account's current
-// password). The first registration to verify wins: its password becomes
+// password; an account without a password, made by an upstream sign-in,
+// needs the link alone). The first registration to verify wins: its password becomes
 // the account's, and every other pending registration's token dies with
 // it. Unknown, expired, used tokens, a wrong password and an address
 // verified already all get one answer, invalid_token; a wrong password for
@@ -68,12 +69,16 @@ func (h *VerifyEmail) Handle(ctx context.Context, raw, password string, meta app
 	if err != nil {
 		return nil, err
 	}
-	ok, _, err := h.hasher.Verify(ctx, user.NormalizePassword(password), expected)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, ErrNotThisRegistration
+	// An account made by an upstream sign-in has no password, and its
+	// link carries none: the link alone verifies it.
+	if expected != "" {
+		ok, _, err := h.hasher.Verify(ctx, user.NormalizePassword(password), expected)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrNotThisRegistration
+		}
 	}
 	var u *user.User
 	err = h.tx.Within(ctx, func(ctx context.Context, r app.Repos) error {

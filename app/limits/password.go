@@ -30,15 +30,22 @@ func NewPasswordCheck(guard *Guard, hasher app.PasswordHasher, auditLog app.Audi
 // Check verifies password against u's stored hash. during names the
 // operation in the audit detail. A wrong password gives
 // domain.ErrWrongPassword; used-up attempts give a rate_limited error.
+// An account without a password (made by an upstream sign-in, until a
+// reset sets one) has no right password: the dummy hash is verified, so
+// the answer and its time are a wrong password's.
 func (p *PasswordCheck) Check(ctx context.Context, u *user.User, password, during string, meta app.RequestMeta) error {
 	if err := p.guard.BeginLogin(ctx, u.Email(), meta.IP); err != nil {
 		return err
 	}
-	ok, _, err := p.hasher.Verify(ctx, user.NormalizePassword(password), u.PasswordHash())
+	encoded := u.PasswordHash()
+	if !u.HasPassword() {
+		encoded = p.hasher.DummyHash()
+	}
+	ok, _, err := p.hasher.Verify(ctx, user.NormalizePassword(password), encoded)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !ok || !u.HasPassword() {
 		locked, err := p.guard.LoginFailed(ctx, u.Email())
 		if err != nil {
 			return err

@@ -123,8 +123,9 @@ type Swept struct {
 // Retention deletes what ended long ago.
 type Retention interface {
 	// Sweep deletes sessions that expired or were revoked before cutoff
-	// (with their refresh tokens), one-time tokens, MFA login tokens and
-	// passkey challenges that expired before cutoff (all counted in
+	// (with their refresh tokens), one-time tokens, MFA login tokens,
+	// passkey challenges and upstream round trips that expired before
+	// cutoff (all counted in
 	// Swept.Tokens), and mail and webhook deliveries sent or given up that
 	// were created before cutoff.
 	// It deletes a bounded batch of each per call; the next call goes on.

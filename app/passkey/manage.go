@@ -59,8 +59,8 @@ func (h *Rename) Handle(ctx context.Context, userID, id uuid.UUID, name string) 
 }
 
 // Delete removes one of the signed-in user's passkeys, audited as
-// passkey_deleted, unless it is their last way to sign in (no password
-// and no other passkey: passkey.ErrLastWayToSignIn). The user's row is
+// passkey_deleted, unless it is their last way to sign in (no password,
+// no upstream identity and no other passkey: passkey.ErrLastWayToSignIn). The user's row is
 // read for change first, so that two deletions of a user's last two
 // passkeys run one after the other and the second is refused.
 type Delete struct {
@@ -88,7 +88,11 @@ func (h *Delete) Handle(ctx context.Context, userID, id uuid.UUID, meta app.Requ
 		if !found {
 			return passkey.ErrNotFound
 		}
-		if err := passkey.Removable(u.HasPassword(), len(all)-1); err != nil {
+		identities, err := r.Upstream.Identities(ctx, u.ID())
+		if err != nil {
+			return err
+		}
+		if err := passkey.Removable(u.HasPassword() || len(identities) > 0, len(all)-1); err != nil {
 			return err
 		}
 		if err := r.Passkeys.Delete(ctx, u.ID(), id); err != nil {

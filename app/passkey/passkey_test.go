@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gatehouse-auth/gatehouse/domain/webhook"
 	"github.com/google/uuid"
@@ -178,13 +179,15 @@ func TestRegisterFinishRefusals(t *testing.T) {
 
 func TestDeleteKeepsTheLastWayToSignIn(t *testing.T) {
 	for name, tc := range map[string]struct {
-		password bool
-		others   int
-		want     error
+		password   bool
+		others     int
+		identities int
+		want       error
 	}{
-		"no password, no other passkey": {false, 0, passkey.ErrLastWayToSignIn},
-		"no password, another passkey":  {false, 1, nil},
-		"a password":                    {true, 0, nil},
+		"no password, no other passkey":              {false, 0, 0, passkey.ErrLastWayToSignIn},
+		"no password, another passkey":               {false, 1, 0, nil},
+		"a password":                                 {true, 0, 0, nil},
+		"no password, no other passkey, an identity": {false, 0, 1, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, tc.password)
@@ -195,6 +198,12 @@ func TestDeleteKeepsTheLastWayToSignIn(t *testing.T) {
 			}
 			res := apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 			f.Repos.Passkeys.EXPECT().List(gomock.Any(), f.u.ID()).Return(all, nil)
+			var ids []*upstream.Identity
+			for range tc.identities {
+				i, _ := upstream.NewIdentity(uuid.New(), f.u.ID(), "example", "subject", "a@example.com", apptest.T0)
+				ids = append(ids, i)
+			}
+			f.Repos.Upstream.EXPECT().Identities(gomock.Any(), f.u.ID()).Return(ids, nil)
 			if tc.want == nil {
 				f.Repos.Passkeys.EXPECT().Delete(gomock.Any(), f.u.ID(), target.ID()).Return(nil)
 				apptest.ExpectAudit(t, f.Repos.Audit, func(e audit.Event) bool {

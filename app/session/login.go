@@ -59,7 +59,8 @@ func NewLogin(d LoginDeps) *Login {
 // required) an address not verified yet give the same error after the same
 // work: one hash verification, against a dummy hash when no usable
 // password exists. An unverified address has no usable password, so login
-// tells nothing about who registered it. Whether the account is disabled,
+// tells nothing about who registered it; nor has an account without one
+// (made by an upstream sign-in, until a reset sets one). Whether the account is disabled,
 // and whether it has MFA on, is told only to someone who knows the
 // password: with MFA on, a right password starts no session and resets no
 // failure counter; it answers the token of the second step (LoginMFA).
@@ -88,7 +89,7 @@ func (h *Login) Handle(ctx context.Context, in LoginInput) (*LoginResult, error)
 	if errors.Is(err, user.ErrNotFound) {
 		u = nil
 	}
-	usable := u != nil && (u.Verified() || !h.requireVerified)
+	usable := u != nil && u.HasPassword() && (u.Verified() || !h.requireVerified)
 	encoded := h.d.Hasher.DummyHash()
 	if usable {
 		encoded = u.PasswordHash()

@@ -1034,3 +1034,23 @@ func TestLoginMFAThrottled(t *testing.T) {
 		})
 	}
 }
+
+// An account made by an upstream sign-in has no password until a reset
+// sets one: whatever is typed, login verifies the dummy hash once (a
+// "match" changes nothing) and answers exactly as for a wrong password.
+func TestLoginWithoutPasswordIsInvalidCredentials(t *testing.T) {
+	f := newLogin(t, true)
+	f.wantResults = []app.LoginOutcome{app.LoginInvalidCredentials}
+	u := loginUserWithHash(true, true, "")
+	f.Seed(u)
+	f.expectBegin()
+	verifyOnce(t, f, dummyHash, true, false)
+	gomock.InOrder(
+		f.expectFailureCounted(false),
+		f.expectAudit(t, audit.LoginFailed, func() any { return u.ID() }),
+	)
+	pair, err := f.h.Handle(context.Background(), in("owner@example.com", password))
+	if err != domain.ErrInvalidCredentials || pair != nil {
+		t.Fatalf("Handle = %v, %v; want exactly ErrInvalidCredentials", pair, err)
+	}
+}

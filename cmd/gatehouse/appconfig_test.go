@@ -179,3 +179,46 @@ func TestConfigFirebase(t *testing.T) {
 		}
 	}
 }
+
+// A providers file that cannot work stops startup with an error naming the
+// variable, the provider and the field; a good one reaches the wiring.
+func TestUpstreamProvidersFileIsCheckedAtStartup(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	secret, empty := write("secret", "s3cret\n"), write("empty", "\n")
+	for name, c := range map[string]struct{ yaml, want string }{
+		"missing file":  {"", "no such file"},
+		"empty secret":  {"providers:\n- {id: corp, name: Corp, issuer: 'https://sso.example', client_id: c, client_secret_file: '" + empty + "'}\n", "is empty"},
+		"plain http":    {"providers:\n- {id: corp, name: Corp, issuer: 'http://sso.example', client_id: c, client_secret_file: '" + secret + "'}\n", "https"},
+		"unknown field": {"providers:\n- {id: corp, name: Corp, issuer: 'https://sso.example', client_id: c, client_secret: x}\n", "client_secret"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "missing.yaml")
+			if c.yaml != "" {
+				path = write(strings.ReplaceAll(name, " ", "-")+".yaml", c.yaml)
+			}
+			cfg, err := LoadConfig(map[string]string{"GATEHOUSE_UPSTREAM_PROVIDERS_FILE": path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := wireConfig(cfg); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_UPSTREAM_PROVIDERS_FILE") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one naming GATEHOUSE_UPSTREAM_PROVIDERS_FILE and saying %q", err, c.want)
+			}
+		})
+	}
+	cfg, err := LoadConfig(map[string]string{"GATEHOUSE_UPSTREAM_PROVIDERS_FILE": write("good.yaml",
+		"providers:\n- {id: corp, name: Corp, issuer: 'https://sso.example', client_id: c, client_secret_file: '"+secret+"'}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err := wireConfig(cfg)
+	if err != nil || len(wc.Upstream) != 1 || wc.Upstream[0].ID != "corp" {
+		t.Fatalf("wireConfig = %+v, %v", wc.Upstream, err)
+	}
+}

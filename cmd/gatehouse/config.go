@@ -50,6 +50,9 @@ type Config struct {
 	// host, or a domain it is under (passkeys then work on its other
 	// subdomains too). Unset: the public URL's host.
 	WebAuthnRPID string `env:"WEBAUTHN_RP_ID"`
+	// UpstreamProvidersFile is the YAML file of the upstream sign-in
+	// providers (README "Upstream sign-in"); unset: none.
+	UpstreamProvidersFile string `env:"UPSTREAM_PROVIDERS_FILE"`
 	// AppName names the product in the hosted pages and the mail; AppURL,
 	// when set, is linked from the pages after a successful verification
 	// or reset ("Continue to <AppName>").

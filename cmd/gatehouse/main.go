@@ -38,6 +38,7 @@ import (
 	httpadapter "github.com/gatehouse-auth/gatehouse/adapters/http"
 	"github.com/gatehouse-auth/gatehouse/adapters/jwt"
 	"github.com/gatehouse-auth/gatehouse/adapters/mailer"
+	upstreamadapter "github.com/gatehouse-auth/gatehouse/adapters/upstream"
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/account"
 	"github.com/gatehouse-auth/gatehouse/app/admin"
@@ -242,6 +243,12 @@ func wireConfig(c Config) (gwire.Config, error) {
 	if err != nil {
 		return gwire.Config{}, err
 	}
+	var providers []upstreamadapter.ProviderConfig
+	if c.UpstreamProvidersFile != "" {
+		if providers, err = upstreamadapter.LoadFile(c.UpstreamProvidersFile); err != nil {
+			return gwire.Config{}, fmt.Errorf("GATEHOUSE_UPSTREAM_PROVIDERS_FILE: %w", err)
+		}
+	}
 	ob := outbox.DefaultConfig()
 	ob.MaxAttempts = c.OutboxMaxAttempts
 	ob.VerifyTTL = c.VerifyTokenTTL
@@ -279,6 +286,7 @@ func wireConfig(c Config) (gwire.Config, error) {
 		WebhookAllowPrivate: appwebhook.AllowPrivate(c.WebhookAllowPrivate),
 
 		WebAuthnRPID: c.WebAuthnRPID,
+		Upstream:     providers,
 	}, nil
 }
 

@@ -88,6 +88,12 @@ const (
 	// PasskeyCloneDetected: a passkey's signature counter went backwards;
 	// the sign-in was refused.
 	PasskeyCloneDetected Type = "passkey_clone_detected"
+
+	// Upstream identities; Detail["provider"] names the provider and
+	// Detail["identity_id"] the identity. A sign-in with one is
+	// LoginSucceeded with Detail["provider"].
+	UpstreamIdentityLinked   Type = "upstream_identity_linked"
+	UpstreamIdentityUnlinked Type = "upstream_identity_unlinked"
 )
 
 // types is every Type above.
@@ -103,6 +109,7 @@ var types = map[Type]bool{
 	KeyRotated: true, KeyPromoted: true, KeyRetired: true,
 	MFAEnabled: true, MFADisabled: true, MFACodeFailed: true, MFARecoveryCodeUsed: true, MFARecoveryCodesRegenerated: true,
 	MFALocked: true, PasskeyAdded: true, PasskeyDeleted: true, PasskeyCloneDetected: true,
+	UpstreamIdentityLinked: true, UpstreamIdentityUnlinked: true,
 }
 
 // Known reports whether t is a type Gatehouse records.

@@ -61,6 +61,24 @@ func NewRegistration(id uuid.UUID, email Email, passwordHash string, now time.Ti
 	return u, nil
 }
 
+// NewWithoutPassword makes the active user of a first upstream sign-in:
+// no password until a reset sets one. verified is whether the provider's
+// word on the address is taken; an unverified one is a pending
+// registration (see PendingRegistration) until its link verifies it.
+func NewWithoutPassword(id uuid.UUID, email Email, verified bool, now time.Time) (*User, error) {
+	if id == uuid.Nil {
+		return nil, errors.New("user: nil id")
+	}
+	if email.IsZero() {
+		return nil, errors.New("user: empty email")
+	}
+	u := &User{id: id, email: email, active: true, createdAt: now, updatedAt: now, pending: !verified}
+	if verified {
+		u.VerifyEmail(now)
+	}
+	return u, nil
+}
+
 // Rehydrate rebuilds a stored user. Storage adapters only.
 func Rehydrate(id uuid.UUID, email Email, passwordHash string, active, verified bool, createdAt, updatedAt time.Time, verifiedAt, lastLoginAt *time.Time) *User {
 	return &User{id: id, email: email, passwordHash: passwordHash, active: active, verified: verified, createdAt: createdAt, updatedAt: updatedAt, verifiedAt: verifiedAt, lastLoginAt: lastLoginAt}
@@ -76,8 +94,8 @@ func (u *User) UpdatedAt() time.Time   { return u.updatedAt }
 func (u *User) VerifiedAt() *time.Time { return u.verifiedAt }
 
 // HasPassword reports whether the account has a password to sign in
-// with. Every account made here has one (an invitation's is random until
-// its link sets one); a stored account without a hash has none.
+// with. An account made by an upstream sign-in has none until a reset
+// sets one (an invitation's is random until its link sets one).
 func (u *User) HasPassword() bool { return u.passwordHash != "" }
 
 // LastLoginAt is when a login last started a session, or nil.

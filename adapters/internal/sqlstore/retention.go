@@ -14,8 +14,8 @@ const RetentionBatch = 5000
 
 // Retention deletes rows whose purpose has ended before a cutoff: sessions
 // past their absolute expiry or revoked (with their refresh tokens, by
-// cascade), one-time tokens, MFA login tokens and passkey challenges past
-// expiry (counted together as Tokens), and outbox messages and webhook
+// cascade), one-time tokens, MFA login tokens, passkey challenges and
+// upstream round trips past expiry (counted together as Tokens), and outbox messages and webhook
 // deliveries sent or given up. The audit trail is never swept.
 // SweepRegistrations is each store's own.
 type Retention struct {
@@ -29,7 +29,7 @@ type Retention struct {
 // requests get in between.
 func (r Retention) Sweep(ctx context.Context, cutoff time.Time) (maintenance.Swept, error) {
 	var s maintenance.Swept
-	var loginTokens, challenges int
+	var loginTokens, challenges, flows int
 	for _, q := range []struct {
 		sql string
 		n   *int
@@ -38,6 +38,7 @@ func (r Retention) Sweep(ctx context.Context, cutoff time.Time) (maintenance.Swe
 		{`DELETE FROM one_time_tokens WHERE token_hash IN (SELECT token_hash FROM one_time_tokens WHERE expires_at < $1 LIMIT $2)`, &s.Tokens},
 		{`DELETE FROM mfa_login_tokens WHERE token_hash IN (SELECT token_hash FROM mfa_login_tokens WHERE expires_at < $1 LIMIT $2)`, &loginTokens},
 		{`DELETE FROM passkey_challenges WHERE id IN (SELECT id FROM passkey_challenges WHERE expires_at < $1 LIMIT $2)`, &challenges},
+		{`DELETE FROM upstream_flows WHERE state_hash IN (SELECT state_hash FROM upstream_flows WHERE expires_at < $1 LIMIT $2)`, &flows},
 		{`DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox WHERE status <> 'pending' AND created_at < $1 LIMIT $2)`, &s.Mail},
 		{`DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1 LIMIT $2)`, &s.Webhooks},
 	} {
@@ -47,7 +48,7 @@ func (r Retention) Sweep(ctx context.Context, cutoff time.Time) (maintenance.Swe
 		}
 		*q.n = int(n)
 	}
-	s.Tokens += loginTokens + challenges
+	s.Tokens += loginTokens + challenges + flows
 	return s, nil
 }
 

@@ -54,6 +54,7 @@ func (s Store) Repos() app.Repos {
 		Events:      EventLog{DB: s.DB, Dialect: s.Dialect},
 		Webhooks:    Webhooks{DB: s.DB, Dialect: s.Dialect},
 		Passkeys:    Passkeys{DB: s.DB},
+		Upstream:    Upstream{DB: s.DB},
 	}
 }
 

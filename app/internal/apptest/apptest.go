@@ -150,6 +150,7 @@ type Repos struct {
 	// Events are the webhook events (Published matches a call).
 	Events   *mock.MockEventLog
 	Passkeys *mock.MockPasskeyRepository
+	Upstream *mock.MockUpstreamRepository
 	// Store serves the user and factor lookups once a test seeds it.
 	Store *Store
 }
@@ -174,13 +175,14 @@ func newRepos(ctrl *gomock.Controller, s *Store) *Repos {
 		Webhooks:    mock.NewMockWebhookRepository(ctrl),
 		Events:      mock.NewMockEventLog(ctrl),
 		Passkeys:    mock.NewMockPasskeyRepository(ctrl),
+		Upstream:    mock.NewMockUpstreamRepository(ctrl),
 		Store:       s,
 	}
 }
 
 // App is the app.Repos view of the mocks.
 func (r *Repos) App() app.Repos {
-	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Webhooks: r.Webhooks, Events: r.Events, Passkeys: r.Passkeys}
+	return app.Repos{Users: r.Users, Tokens: r.Tokens, Sessions: r.Sessions, Outbox: r.Outbox, Audit: r.Audit, AdminKeys: r.AdminKeys, MFA: r.MFA, SigningKeys: r.SigningKeys, Clients: r.Clients, Grants: r.Grants, Webhooks: r.Webhooks, Events: r.Events, Passkeys: r.Passkeys, Upstream: r.Upstream}
 }
 
 // Ports are the mocks of the ports most use cases draw on, all strict:
