@@ -13,7 +13,7 @@ func TestExchangeTrips(t *testing.T) {
 	st, trips := countedStore(t)
 	got := storetest.CountExchangeTrips(t, st, trips)
 	t.Logf("round trips: exchange %d, refresh %d", got.Exchange, got.Refresh)
-	if want := (storetest.ExchangeTrips{Exchange: 9, Refresh: 8}); got != want {
+	if want := (storetest.ExchangeTrips{Exchange: 6, Refresh: 8}); got != want {
 		t.Errorf("round trips %+v, want %+v", got, want)
 	}
 }

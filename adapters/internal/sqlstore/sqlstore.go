@@ -87,6 +87,10 @@ type Dialect struct {
 	// ForUpdate ends a read made for change: " FOR UPDATE" where row locks
 	// serialize the changes, "" where the single writer does.
 	ForUpdate string
+	// ForUpdateOfSession ends a read made for change of a session (alias
+	// s) joined with other tables, which locks the session alone: " FOR
+	// UPDATE OF s", or "" where the single writer serializes changes.
+	ForUpdateOfSession string
 	// UsersByEmail is the FROM target of a users list by email prefix (an
 	// index hint where the planner needs one).
 	UsersByEmail string
