@@ -211,10 +211,13 @@ type SessionRepository interface {
 	// ByIDForChange is ByID inside a transaction that will change the
 	// session; such transactions on one session run one after another.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)
-	// ByIDWithUserForChange is ByIDForChange with the session's user, read
-	// together (a code's redemption reads both). Unknown session:
-	// session.ErrNotFound.
-	ByIDWithUserForChange(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error)
+	// ByIDWithUserHeld finds a session with its user, read together,
+	// inside a transaction that relies on the session staying as read
+	// until it ends (a code's redemption makes a grant of it): a change of
+	// the session (ByIDForChange, Update) waits for that transaction, but
+	// such reads of one session do not wait for each other. Unknown
+	// session: session.ErrNotFound.
+	ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error)
 	// Update saves last-used and revoked times, and how the session
 	// authenticated (its amr and auth_time, which a code proved in it moves).
 	Update(ctx context.Context, s *session.Session) error

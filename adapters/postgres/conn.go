@@ -16,10 +16,10 @@ import (
 // and email prefixes compared under COLLATE "C" (byte order) on index
 // users_email_prefix.
 var dialect = sqlstore.Dialect{
-	ForUpdate:          " FOR UPDATE",
-	ForUpdateOfSession: " FOR UPDATE OF s",
-	UsersByEmail:       "users",
-	EmailBytes:         `email COLLATE "C"`,
+	ForUpdate:    " FOR UPDATE",
+	ShareSession: " FOR SHARE OF s",
+	UsersByEmail: "users",
+	EmailBytes:   `email COLLATE "C"`,
 	PrefixEnd: func(p string) (string, bool, bool) {
 		if !storableText(p) {
 			return "", false, false // no stored address starts with it

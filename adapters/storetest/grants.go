@@ -321,12 +321,12 @@ func testGrantRedeem(t *testing.T, s Store) {
 	g := newGrant(t, c.UserID, c.SessionID, c.ClientID, at)
 	rt := app.RefreshToken{Hash: randomHash(t), SessionID: g.ID(), CreatedAt: at}
 	within(t, s, func(ctx context.Context, r app.Repos) error {
-		parent, u, err := r.Sessions.ByIDWithUserForChange(ctx, c.SessionID)
+		parent, u, err := r.Sessions.ByIDWithUserHeld(ctx, c.SessionID)
 		if err != nil {
 			return err
 		}
 		if parent.ID() != c.SessionID || parent.UserID() != c.UserID || u.ID() != c.UserID {
-			return fmt.Errorf("ByIDWithUserForChange = session %s of %s, user %s; want %s of %s", parent.ID(), parent.UserID(), u.ID(), c.SessionID, c.UserID)
+			return fmt.Errorf("ByIDWithUserHeld = session %s of %s, user %s; want %s of %s", parent.ID(), parent.UserID(), u.ID(), c.SessionID, c.UserID)
 		}
 		return r.Grants.Redeem(ctx, app.CodeRedemption{Code: c.Hash, At: at, Grant: g, RefreshToken: &rt})
 	})
@@ -353,18 +353,20 @@ func testGrantRedeem(t *testing.T, s Store) {
 	wantErr(t, errOf(s.Repos.Sessions.RefreshToken(ctx, lostRT.Hash)), session.ErrNotFound, "the refresh token of an unknown code's grant")
 
 	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
-		_, _, err := r.Sessions.ByIDWithUserForChange(ctx, uuid.New())
+		_, _, err := r.Sessions.ByIDWithUserHeld(ctx, uuid.New())
 		return err
 	})
-	wantErr(t, err, session.ErrNotFound, "ByIDWithUserForChange(unknown)")
+	wantErr(t, err, session.ErrNotFound, "ByIDWithUserHeld(unknown)")
 }
 
 // Redemptions of codes of one browser session racing its sign-out leave
-// no live grant of it: a redemption reads the session for change
-// (ByIDWithUserForChange) and makes a grant only while it is not
-// revoked; the sign-out reads it for change (ByIDForChange), revokes it
-// and then its grants. Were the redemption's read not to hold the session,
-// a grant could be stored after the sign-out revoked the grants it saw.
+// no live grant of it: a redemption reads the session held
+// (ByIDWithUserHeld) and makes a grant only while it is not revoked; the
+// sign-out reads it for change (ByIDForChange), revokes it and then its
+// grants. Were the redemption's read not to hold the session, a grant
+// could be stored after the sign-out revoked the grants it saw. The
+// redemptions do not wait for each other (on a store that lets them run
+// at once), which only the wall time would show.
 func testGrantRedeemSignOutRace(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	t0 := now()
@@ -390,7 +392,7 @@ func testGrantRedeemSignOutRace(t *testing.T, s Store) {
 				_, err = r.Sessions.RevokeGrants(ctx, browser.ID(), now())
 				return err
 			}
-			parent, _, err := r.Sessions.ByIDWithUserForChange(ctx, browser.ID())
+			parent, _, err := r.Sessions.ByIDWithUserHeld(ctx, browser.ID())
 			if err != nil || parent.RevokedAt() != nil {
 				return err
 			}

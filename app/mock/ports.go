@@ -501,20 +501,20 @@ func (mr *MockSessionRepositoryMockRecorder) ByIDForChange(ctx, id any) *gomock.
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ByIDForChange", reflect.TypeOf((*MockSessionRepository)(nil).ByIDForChange), ctx, id)
 }
 
-// ByIDWithUserForChange mocks base method.
-func (m *MockSessionRepository) ByIDWithUserForChange(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error) {
+// ByIDWithUserHeld mocks base method.
+func (m *MockSessionRepository) ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ByIDWithUserForChange", ctx, id)
+	ret := m.ctrl.Call(m, "ByIDWithUserHeld", ctx, id)
 	ret0, _ := ret[0].(*session.Session)
 	ret1, _ := ret[1].(*user.User)
 	ret2, _ := ret[2].(error)
 	return ret0, ret1, ret2
 }
 
-// ByIDWithUserForChange indicates an expected call of ByIDWithUserForChange.
-func (mr *MockSessionRepositoryMockRecorder) ByIDWithUserForChange(ctx, id any) *gomock.Call {
+// ByIDWithUserHeld indicates an expected call of ByIDWithUserHeld.
+func (mr *MockSessionRepositoryMockRecorder) ByIDWithUserHeld(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ByIDWithUserForChange", reflect.TypeOf((*MockSessionRepository)(nil).ByIDWithUserForChange), ctx, id)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ByIDWithUserHeld", reflect.TypeOf((*MockSessionRepository)(nil).ByIDWithUserHeld), ctx, id)
 }
 
 // CountActive mocks base method.

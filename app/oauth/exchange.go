@@ -83,7 +83,7 @@ func (h *Exchange) Handle(ctx context.Context, in ExchangeInput) (*Grant, error)
 		if !code.Redeemable(in.Client.ID, in.RedirectURI, in.Verifier, now) {
 			return grant.ErrInvalidGrant
 		}
-		parent, u, err := r.Sessions.ByIDWithUserForChange(ctx, code.SessionID)
+		parent, u, err := r.Sessions.ByIDWithUserHeld(ctx, code.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return grant.ErrInvalidGrant
 		} else if err != nil {

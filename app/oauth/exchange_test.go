@@ -173,7 +173,7 @@ func TestExchangeRedeems(t *testing.T) {
 			var created *session.Session
 			var added []app.RefreshToken
 			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(code, nil)
-			f.repos.Sessions.EXPECT().ByIDWithUserForChange(gomock.Any(), parent.ID()).Return(parent, u, nil)
+			f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), parent.ID()).Return(parent, u, nil)
 			// The grant, its refresh token and the code marked used by it
 			// are stored together.
 			f.repos.Grants.EXPECT().Redeem(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rd app.CodeRedemption) error {
@@ -299,9 +299,9 @@ func TestExchangeDeadSignIn(t *testing.T) {
 				u.Deactivate(apptest.T0.Add(-time.Minute))
 			}
 			if tc.parent == nil {
-				f.repos.Sessions.EXPECT().ByIDWithUserForChange(gomock.Any(), apptest.ID(50)).Return(nil, nil, session.ErrNotFound)
+				f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), apptest.ID(50)).Return(nil, nil, session.ErrNotFound)
 			} else {
-				f.repos.Sessions.EXPECT().ByIDWithUserForChange(gomock.Any(), apptest.ID(50)).Return(tc.parent, u, nil)
+				f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), apptest.ID(50)).Return(tc.parent, u, nil)
 			}
 			if g, err := f.h.Handle(context.Background(), f.exchange(rp())); err != grant.ErrInvalidGrant || g != nil {
 				t.Fatalf("Handle = %+v, %v; want invalid_grant", g, err)
@@ -327,7 +327,7 @@ func TestExchangeConsentRevoked(t *testing.T) {
 			cl.Consent = true
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(f.issuedCode(), nil)
-			f.repos.Sessions.EXPECT().ByIDWithUserForChange(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), owner(), nil)
+			f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), owner(), nil)
 			if tc.consent == nil {
 				f.repos.Grants.EXPECT().ConsentForChange(gomock.Any(), apptest.ID(100), "app").Return(nil, grant.ErrNotFound)
 			} else {

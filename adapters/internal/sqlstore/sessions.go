@@ -103,16 +103,17 @@ func (r Sessions) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Ses
 	return scanSession(r.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions WHERE id = $1`+r.Dialect.ForUpdate, id))
 }
 
-// ByIDWithUserForChange is ByIDForChange with the session's user, in one
-// statement (two primary-key lookups), only the session locked.
-func (r Sessions) ByIDWithUserForChange(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error) {
+// ByIDWithUserHeld finds a session with its user in one statement (two
+// primary-key lookups), the session held until the transaction ends
+// (Dialect.ShareSession).
+func (r Sessions) ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error) {
 	var (
 		s sessionRow
 		u UserRow
 	)
 	err := r.DB.QueryRow(ctx, `SELECT `+Qualify("s.", SessionColumns)+`, `+Qualify("u.", UserColumns)+`
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = $1`+r.Dialect.ForUpdateOfSession, id).Scan(append(s.dest(), u.Dest()...)...)
+		WHERE s.id = $1`+r.Dialect.ShareSession, id).Scan(append(s.dest(), u.Dest()...)...)
 	if err != nil {
 		return nil, nil, notFound(err, session.ErrNotFound)
 	}

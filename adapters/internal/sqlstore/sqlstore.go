@@ -87,10 +87,11 @@ type Dialect struct {
 	// ForUpdate ends a read made for change: " FOR UPDATE" where row locks
 	// serialize the changes, "" where the single writer does.
 	ForUpdate string
-	// ForUpdateOfSession ends a read made for change of a session (alias
-	// s) joined with other tables, which locks the session alone: " FOR
-	// UPDATE OF s", or "" where the single writer serializes changes.
-	ForUpdateOfSession string
+	// ShareSession ends a read of a session (alias s), joined with other
+	// tables, that holds the session as read until the transaction ends:
+	// a lock of it (" FOR SHARE OF s") that a change waits for and other
+	// such reads share, or "" where the single writer serializes changes.
+	ShareSession string
 	// UsersByEmail is the FROM target of a users list by email prefix (an
 	// index hint where the planner needs one).
 	UsersByEmail string
