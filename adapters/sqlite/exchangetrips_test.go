@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/adapters/storetest"
@@ -16,4 +18,22 @@ func TestExchangeTrips(t *testing.T) {
 	if want := (storetest.ExchangeTrips{Exchange: 8, Refresh: 8}); got != want {
 		t.Errorf("statements %+v, want %+v", got, want)
 	}
+}
+
+// BenchmarkExchange is the store's share of a code exchange beside a
+// refresh's (storetest.BenchmarkExchange): on this store all of it is
+// CPU in this process.
+//
+//	go test -run '^$' -bench Exchange -count 5 ./adapters/sqlite
+func BenchmarkExchange(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "gatehouse.db")
+	if err := MigrateUp(context.Background(), path); err != nil {
+		b.Fatal(err)
+	}
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	storetest.BenchmarkExchange(b, open(db))
 }

@@ -103,6 +103,11 @@ func (r Sessions) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Ses
 	return scanSession(r.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions WHERE id = $1`+r.Dialect.ForUpdate, id))
 }
 
+// sessionWithUserSQL reads session $1 and its user.
+var sessionWithUserSQL = `SELECT ` + Qualify("s.", SessionColumns) + `, ` + Qualify("u.", UserColumns) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id
+	WHERE s.id = $1`
+
 // ByIDWithUserHeld finds a session with its user in one statement (two
 // primary-key lookups), the session held until the transaction ends
 // (Dialect.ShareSession).
@@ -111,9 +116,7 @@ func (r Sessions) ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.
 		s sessionRow
 		u UserRow
 	)
-	err := r.DB.QueryRow(ctx, `SELECT `+Qualify("s.", SessionColumns)+`, `+Qualify("u.", UserColumns)+`
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = $1`+r.Dialect.ShareSession, id).Scan(append(s.dest(), u.Dest()...)...)
+	err := r.DB.QueryRow(ctx, sessionWithUserSQL+r.Dialect.ShareSession, id).Scan(append(s.dest(), u.Dest()...)...)
 	if err != nil {
 		return nil, nil, notFound(err, session.ErrNotFound)
 	}
