@@ -18,6 +18,7 @@ import (
 var dialect = sqlstore.Dialect{
 	ForUpdate:    " FOR UPDATE",
 	ShareSession: " FOR SHARE OF s",
+	JoinReads:    true,
 	UsersByEmail: "users",
 	EmailBytes:   `email COLLATE "C"`,
 	PrefixEnd: func(p string) (string, bool, bool) {

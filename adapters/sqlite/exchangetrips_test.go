@@ -15,7 +15,7 @@ func TestExchangeTrips(t *testing.T) {
 	st, statements := countedStore(t)
 	got := storetest.CountExchangeTrips(t, st, statements)
 	t.Logf("statements: exchange %d, refresh %d", got.Exchange, got.Refresh)
-	if want := (storetest.ExchangeTrips{Exchange: 8, Refresh: 8}); got != want {
+	if want := (storetest.ExchangeTrips{Exchange: 9, Refresh: 8}); got != want {
 		t.Errorf("statements %+v, want %+v", got, want)
 	}
 }

@@ -92,6 +92,11 @@ type Dialect struct {
 	// a lock of it (" FOR SHARE OF s") that a change waits for and other
 	// such reads share, or "" where the single writer serializes changes.
 	ShareSession string
+	// JoinReads joins reads that could be two statements into one: where
+	// each statement is a round trip to a server. Where it is a call into
+	// an embedded library that parses each statement of a write
+	// transaction anew, two narrow statements cost less than their join.
+	JoinReads bool
 	// UsersByEmail is the FROM target of a users list by email prefix (an
 	// index hint where the planner needs one).
 	UsersByEmail string
