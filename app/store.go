@@ -152,6 +152,16 @@ type RefreshToken struct {
 	SealedSuccessor []byte
 }
 
+// CodeRedemption is what GrantRepository.Redeem stores: the code (by
+// hash) redeemed at At, the grant (a session) it made and that grant's
+// first refresh token (nil when the client has no refresh grant).
+type CodeRedemption struct {
+	Code         token.Hash
+	At           time.Time
+	Grant        *session.Session
+	RefreshToken *RefreshToken
+}
+
 // RefreshReuseGrace is how long after its rotation a refresh token
 // presented again still gets its successor (several tabs refreshing at
 // once); later it is reuse. 0 turns the grace off.
@@ -205,6 +215,13 @@ type SessionRepository interface {
 	// ByIDForChange is ByID inside a transaction that will change the
 	// session; such transactions on one session run one after another.
 	ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Session, error)
+	// ByIDWithUserHeld finds a session with its user, read together,
+	// inside a transaction that relies on the session staying as read
+	// until it ends (a code's redemption makes a grant of it): a change of
+	// the session (ByIDForChange, Update) waits for that transaction, but
+	// such reads of one session do not wait for each other. Unknown
+	// session: session.ErrNotFound.
+	ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error)
 	// Update saves last-used and revoked times, and how the session
 	// authenticated (its amr and auth_time, which a code proved in it moves).
 	Update(ctx context.Context, s *session.Session) error
@@ -407,6 +424,12 @@ type GrantRepository interface {
 	// MarkCodeUsed records the redemption of a code: when, and the grant
 	// (session) it made, uuid.Nil when it made none.
 	MarkCodeUsed(ctx context.Context, hash token.Hash, at time.Time, grantID uuid.UUID) error
+	// Redeem stores what a code's redemption makes, together: the grant
+	// as SessionRepository.Create stores it, its first refresh token when
+	// it has one (AddRefreshToken), and the code marked used by that grant
+	// (MarkCodeUsed: an unknown code gives grant.ErrNotFound). Bound to a
+	// transaction it runs in it; bound to the store, all of it or none.
+	Redeem(ctx context.Context, rd CodeRedemption) error
 	// Consent finds what userID allowed clientID, or gives grant.ErrNotFound.
 	Consent(ctx context.Context, userID uuid.UUID, clientID string) (*grant.Consent, error)
 	// ConsentForChange is Consent inside a transaction that makes a grant

@@ -315,13 +315,10 @@ func (s *oidcServer) tokenResponse(ctx context.Context, c *client.Client, pair *
 	}
 	if slices.Contains(g.Scopes(), client.ScopeOpenID) {
 		now := time.Now()
-		claims := &oidc.IDTokenClaims{
-			TokenClaims: oidc.TokenClaims{
-				Issuer: s.issuer, Subject: pair.User.ID().String(), Audience: oidc.Audience{c.ID},
-				Expiration: oidc.FromTime(now.Add(pair.ExpiresIn)), IssuedAt: oidc.FromTime(now), AuthTime: oidc.FromTime(g.AuthTime()),
-				Nonce: nonce, AuthenticationMethodsReferences: g.AMR(), AuthorizedParty: c.ID,
-			},
-			SessionID: g.ParentID().String(),
+		claims := &idTokenClaims{
+			Issuer: s.issuer, Subject: pair.User.ID().String(), Audience: []string{c.ID},
+			Expiration: oidc.FromTime(now.Add(pair.ExpiresIn)), IssuedAt: oidc.FromTime(now), AuthTime: oidc.FromTime(g.AuthTime()),
+			Nonce: nonce, AMR: g.AMR(), AuthorizedParty: c.ID, SessionID: g.ParentID().String(),
 		}
 		// at_hash is of the id_token's own algorithm's hash.
 		hash, err := oidc.ClaimHash(pair.AccessToken, jose.SignatureAlgorithm(c.IDTokenAlg))
@@ -330,8 +327,8 @@ func (s *oidcServer) tokenResponse(ctx context.Context, c *client.Client, pair *
 		}
 		claims.AccessTokenHash = hash
 		if slices.Contains(g.Scopes(), client.ScopeEmail) {
-			claims.Email = pair.User.Email().String()
-			claims.Claims = map[string]any{"email_verified": pair.User.Verified()}
+			verified := pair.User.Verified()
+			claims.Email, claims.EmailVerified = pair.User.Email().String(), &verified
 		}
 		signed, err := s.uc.IDTokens.SignJWT(c.IDTokenAlg, claims)
 		if err != nil {
@@ -369,6 +366,28 @@ type userinfoClaims struct {
 	Subject       string `json:"sub"`
 	Email         string `json:"email,omitempty"`
 	EmailVerified *bool  `json:"email_verified,omitempty"`
+}
+
+// idTokenClaims are the claims of the id_tokens the service issues
+// (OpenID Connect Core 2 and 5.1), as the library's oidc.IDTokenClaims
+// writes them, in one struct that encoding/json writes in one pass: the
+// library's type marshals its registered claims, decodes them into a map
+// to merge the extra ones (email_verified false needs one) and marshals
+// that map again.
+type idTokenClaims struct {
+	Issuer          string    `json:"iss"`
+	Subject         string    `json:"sub"`
+	Audience        []string  `json:"aud"`
+	Expiration      oidc.Time `json:"exp"`
+	IssuedAt        oidc.Time `json:"iat"`
+	AuthTime        oidc.Time `json:"auth_time,omitempty"`
+	Nonce           string    `json:"nonce,omitempty"`
+	AMR             []string  `json:"amr,omitempty"`
+	AuthorizedParty string    `json:"azp"`
+	AccessTokenHash string    `json:"at_hash"`
+	SessionID       string    `json:"sid"`
+	Email           string    `json:"email,omitempty"`
+	EmailVerified   *bool     `json:"email_verified,omitempty"`
 }
 
 // oidcError is the protocol error of a use case's refusal: its code (the

@@ -205,7 +205,17 @@ func TestTokenIssues(t *testing.T) {
 		if alg != signingkey.EdDSA {
 			t.Errorf("id_token signed %s, want the client's EdDSA", alg)
 		}
-		signed = append(signed, claims.(*oidc.IDTokenClaims))
+		// As a client reads them: the payload decoded into the library's
+		// type.
+		payload, err := json.Marshal(claims)
+		if err != nil {
+			return "", err
+		}
+		var c oidc.IDTokenClaims
+		if err := json.Unmarshal(payload, &c); err != nil {
+			return "", err
+		}
+		signed = append(signed, &c)
 		return "id.jwt", nil
 	}
 	res, body := do(t, f.app, codeExchange())
@@ -220,7 +230,8 @@ func TestTokenIssues(t *testing.T) {
 	c := signed[0]
 	if c.Issuer != oidcIssuer || c.Subject != userID.String() || !slices.Equal(c.Audience, []string{"app"}) || c.Nonce != "n-0S6" ||
 		c.SessionID != userID.String() || !c.AuthTime.AsTime().Equal(authTime) || !slices.Equal(c.AuthenticationMethodsReferences, []string{"pwd", "otp"}) ||
-		c.Email != "owner@example.com" || c.AccessTokenHash == "" {
+		c.Email != "owner@example.com" || !bool(c.EmailVerified) || c.AccessTokenHash == "" || c.AuthorizedParty != "app" ||
+		c.Expiration.AsTime().Sub(c.IssuedAt.AsTime()) != 15*time.Minute {
 		t.Fatalf("id_token claims %+v", c)
 	}
 }

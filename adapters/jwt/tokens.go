@@ -110,10 +110,13 @@ type Signer struct {
 	Key crypto.Signer
 }
 
-// signer is a Signer ready to sign access tokens when it is EdDSA.
+// signer is a Signer ready to sign: access tokens when it is EdDSA, and
+// SignJWT's tokens. The jose signers are made once, when its key set is
+// installed, not per token.
 type signer struct {
 	Signer
 	jws jose.Signer // EdDSA: typ at+jwt and kid; nil for other algorithms
+	jwt jose.Signer // typ JWT and kid: SignJWT's
 }
 
 // privateClaims are the claims beyond the registered ones.
@@ -130,6 +133,13 @@ type privateClaims struct {
 	// grant's token was issued to and what it was granted.
 	ClientID string `json:"client_id,omitempty"`
 	Scope    string `json:"scope,omitempty"`
+}
+
+// accessClaims are an access token's claims, registered and private, in
+// one object that encoding/json writes in one pass.
+type accessClaims struct {
+	josejwt.Claims
+	privateClaims
 }
 
 // New builds Tokens signing access tokens with key (the only key until
@@ -224,6 +234,10 @@ func (t *Tokens) UseKeys(ks app.KeySet) error {
 			return signer{}, fmt.Errorf("jwt: key %q has thumbprint %q", k.KID, kid)
 		}
 		s := signer{Signer: Signer{KID: kid, Alg: alg, Key: priv}}
+		if s.jwt, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: priv, KeyID: kid}},
+			(&jose.SignerOptions{}).WithType("JWT")); err != nil {
+			return signer{}, fmt.Errorf("jwt: signer: %w", err)
+		}
 		if alg == signingkey.EdDSA {
 			if s.jws, err = jose.NewSigner(
 				jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
@@ -426,9 +440,13 @@ func (t *Tokens) Issue(_ context.Context, c app.AccessClaims) (string, app.Acces
 	if !ok {
 		return "", app.AccessClaims{}, errors.New("jwt: no signing key yet")
 	}
-	signed, err := josejwt.Signed(sg.jws).Claims(std).Claims(priv).Serialize()
+	payload, err := json.Marshal(accessClaims{std, priv})
 	if err != nil {
-		return "", app.AccessClaims{}, fmt.Errorf("jwt: sign: %w", err)
+		return "", app.AccessClaims{}, fmt.Errorf("jwt: claims: %w", err)
+	}
+	signed, err := signPayload(sg.jws, payload)
+	if err != nil {
+		return "", app.AccessClaims{}, err
 	}
 	return signed, c, nil
 }
@@ -598,21 +616,28 @@ func (t *Tokens) JWKS() []byte { return t.keys.Load().jwks }
 // SignJWT signs claims (a value that marshals to a JSON object) as a
 // compact JWS of typ JWT with the key of alg that signs now
 // (CurrentSigner), its kid in the header: the OpenID Connect id_tokens.
+// The claims are marshalled once, as they are, and that payload signed.
 func (t *Tokens) SignJWT(alg signingkey.Algorithm, claims any) (string, error) {
-	s, err := t.CurrentSigner(alg)
-	if err != nil {
-		return "", err
+	s, ok := t.keys.Load().signing(alg, t.clock.Now())
+	if !ok {
+		return "", fmt.Errorf("jwt: no %s signing key", alg)
 	}
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: s.Key, KeyID: s.KID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	payload, err := json.Marshal(claims)
 	if err != nil {
-		return "", fmt.Errorf("jwt: signer: %w", err)
+		return "", fmt.Errorf("jwt: claims: %w", err)
 	}
-	signed, err := josejwt.Signed(sg).Claims(claims).Serialize()
+	return signPayload(s.jwt, payload)
+}
+
+// signPayload signs payload with sg, in the compact serialization. The
+// payload is signed as given: go-jose's jwt builder would marshal claims,
+// decode them into a map and marshal that again.
+func signPayload(sg jose.Signer, payload []byte) (string, error) {
+	jws, err := sg.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("jwt: sign: %w", err)
 	}
-	return signed, nil
+	return jws.CompactSerialize()
 }
 
 // VerifySignature checks the one signature of jws against the published

@@ -17,6 +17,8 @@ import (
 // users_email_prefix.
 var dialect = sqlstore.Dialect{
 	ForUpdate:    " FOR UPDATE",
+	ShareSession: " FOR SHARE OF s",
+	JoinReads:    true,
 	UsersByEmail: "users",
 	EmailBytes:   `email COLLATE "C"`,
 	PrefixEnd: func(p string) (string, bool, bool) {

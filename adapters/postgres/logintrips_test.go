@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres"
 	"github.com/gatehouse-auth/gatehouse/adapters/postgres/pgtest"
 	"github.com/gatehouse-auth/gatehouse/adapters/storetest"
+	"github.com/gatehouse-auth/gatehouse/app/storage"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -19,6 +20,19 @@ import (
 // would add one; the counted logins follow uncounted ones, which prepared
 // them.
 func TestLoginTrips(t *testing.T) {
+	st, trips := countedStore(t)
+	got := storetest.CountLoginTrips(t, st, trips)
+	t.Logf("round trips: success %d, wrong password %d", got.Success, got.Failure)
+	if want := (storetest.LoginTrips{Success: 10, Failure: 8}); got != want {
+		t.Errorf("round trips %+v, want %+v", got, want)
+	}
+}
+
+// countedStore opens a store on a fresh database whose round trips trips
+// counts: each statement, BEGIN and COMMIT included, and each pipeline of
+// statements sent at once, as pgx traces them.
+func countedStore(t *testing.T) (st *storage.Store, trips func() int) {
+	t.Helper()
 	dbURL := pgtest.NewEmptyDatabase(t)
 	if err := postgres.MigrateUp(context.Background(), dbURL); err != nil {
 		t.Fatal(err)
@@ -34,11 +48,7 @@ func TestLoginTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	got := storetest.CountLoginTrips(t, postgres.OpenStore(pool), func() int { return int(tracer.n.Load()) })
-	t.Logf("round trips: success %d, wrong password %d", got.Success, got.Failure)
-	if want := (storetest.LoginTrips{Success: 10, Failure: 8}); got != want {
-		t.Errorf("round trips %+v, want %+v", got, want)
-	}
+	return postgres.OpenStore(pool), func() int { return int(tracer.n.Load()) }
 }
 
 // tripCounter counts the statements and pipelines pgx sends.

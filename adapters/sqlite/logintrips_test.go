@@ -16,6 +16,19 @@ import (
 // (docs/performance.md lists them): every statement the repositories and
 // the rate limiter run, and the BEGIN and COMMIT of each transaction.
 func TestLoginTrips(t *testing.T) {
+	st, statements := countedStore(t)
+	got := storetest.CountLoginTrips(t, st, statements)
+	t.Logf("statements: success %d, wrong password %d", got.Success, got.Failure)
+	if want := (storetest.LoginTrips{Success: 14, Failure: 8}); got != want {
+		t.Errorf("statements %+v, want %+v", got, want)
+	}
+}
+
+// countedStore opens a store on a fresh file whose statements statements
+// counts: every statement the repositories and the rate limiter run, and
+// the BEGIN and COMMIT of each transaction.
+func countedStore(t *testing.T) (st *storage.Store, statements func() int) {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
 	if err := MigrateUp(ctx, path); err != nil {
@@ -26,14 +39,9 @@ func TestLoginTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	var n atomic.Int64
-	counted := countingDB{db, &n}
-	st := store(counted).Storage(storage.Store{Tx: countingTx{db, &n}, Limiter: NewRateLimiter(counted)})
-	got := storetest.CountLoginTrips(t, st, func() int { return int(n.Load()) })
-	t.Logf("statements: success %d, wrong password %d", got.Success, got.Failure)
-	if want := (storetest.LoginTrips{Success: 14, Failure: 8}); got != want {
-		t.Errorf("statements %+v, want %+v", got, want)
-	}
+	n := new(atomic.Int64)
+	counted := countingDB{db, n}
+	return store(counted).Storage(storage.Store{Tx: countingTx{db, n}, Limiter: NewRateLimiter(counted)}), func() int { return int(n.Load()) }
 }
 
 // countingDB is a DBTX that counts the statements run through it; a

@@ -22,7 +22,7 @@ func init() {
 }
 
 // newClient is a valid client with a fresh id, every field set.
-func newClient(t *testing.T, typ client.Type, at time.Time) *client.Client {
+func newClient(t testing.TB, typ client.Type, at time.Time) *client.Client {
 	t.Helper()
 	name, redirects := "App "+uuid.NewString()[:8], []string{"https://app.example.com/cb", "http://127.0.0.1/cb"}
 	c, err := client.New(uuid.NewString(), client.Settings{

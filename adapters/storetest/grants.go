@@ -21,6 +21,8 @@ func init() {
 	register("Grants/RequestCreateReadDelete", testGrantRequests)
 	register("Grants/CodeRoundTripAndRedemption", testGrantCodes)
 	register("Grants/ConcurrentRedemptionExactlyOneWins", testGrantCodeConcurrentRedemption)
+	register("Grants/RedeemStoresTheGrantTogether", testGrantRedeem)
+	register("Grants/RedemptionRacingASignOutLeavesNoLiveGrant", testGrantRedeemSignOutRace)
 	register("Grants/ConsentSaveReplaceDelete", testGrantConsents)
 	register("Grants/RevocationWaitsForAGrantOfTheConsent", testGrantConsentRevocationRace)
 	register("Grants/SweepDeletesOnlyExpired", testGrantSweep)
@@ -295,10 +297,116 @@ func diffGrantSession(got, want *session.Session) error {
 // parent (of userID), created at created.
 func createGrant(t *testing.T, s Store, userID, parent uuid.UUID, clientID string, created time.Time) *session.Session {
 	t.Helper()
-	g := mustGet(session.New(uuid.New(), userID, created, 24*time.Hour, "app-agent", "192.0.2.7"))(t)
-	g.GrantedTo(clientID, []string{"openid", "email"}, parent, []string{session.MethodPassword, session.MethodOTP}, created.Add(-time.Minute))
+	g := newGrant(t, userID, parent, clientID, created)
 	must(t, s.Repos.Sessions.Create(testCtx(t), g))
 	return g
+}
+
+// newGrant is createGrant's grant, not stored.
+func newGrant(t *testing.T, userID, parent uuid.UUID, clientID string, created time.Time) *session.Session {
+	t.Helper()
+	g := mustGet(session.New(uuid.New(), userID, created, 24*time.Hour, "app-agent", "192.0.2.7"))(t)
+	g.GrantedTo(clientID, []string{"openid", "email"}, parent, []string{session.MethodPassword, session.MethodOTP}, created.Add(-time.Minute))
+	return g
+}
+
+// Redeem stores the grant, its refresh token and the code marked used by
+// that grant, together: an unknown code stores none of it. The browser
+// session of the code reads back with its user for change.
+func testGrantRedeem(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	t0 := now()
+	at := t0.Add(time.Second)
+	c := createCode(t, s, t0)
+	g := newGrant(t, c.UserID, c.SessionID, c.ClientID, at)
+	rt := app.RefreshToken{Hash: randomHash(t), SessionID: g.ID(), CreatedAt: at}
+	within(t, s, func(ctx context.Context, r app.Repos) error {
+		parent, u, err := r.Sessions.ByIDWithUserHeld(ctx, c.SessionID)
+		if err != nil {
+			return err
+		}
+		if parent.ID() != c.SessionID || parent.UserID() != c.UserID || u.ID() != c.UserID {
+			return fmt.Errorf("ByIDWithUserHeld = session %s of %s, user %s; want %s of %s", parent.ID(), parent.UserID(), u.ID(), c.SessionID, c.UserID)
+		}
+		return r.Grants.Redeem(ctx, app.CodeRedemption{Code: c.Hash, At: at, Grant: g, RefreshToken: &rt})
+	})
+	c.UsedAt, c.GrantID = &at, g.ID()
+	must(t, diffGrant(mustGet(codeForChange(t, s, c.Hash))(t), c))
+	must(t, diffGrantSession(mustGet(s.Repos.Sessions.ByID(ctx, g.ID()))(t), g))
+	if got := mustGet(s.Repos.Sessions.RefreshToken(ctx, rt.Hash))(t); got.SessionID != g.ID() || !got.CreatedAt.Equal(at) || got.UsedAt != nil {
+		t.Fatalf("the grant's refresh token reads back as %+v", got)
+	}
+
+	// No refresh token; bound to the store.
+	plain := createCode(t, s, t0)
+	pg := newGrant(t, plain.UserID, plain.SessionID, plain.ClientID, at)
+	must(t, s.Repos.Grants.Redeem(ctx, app.CodeRedemption{Code: plain.Hash, At: at, Grant: pg}))
+	plain.UsedAt, plain.GrantID = &at, pg.ID()
+	must(t, diffGrant(mustGet(codeForChange(t, s, plain.Hash))(t), plain))
+	must(t, diffGrantSession(mustGet(s.Repos.Sessions.ByID(ctx, pg.ID()))(t), pg))
+
+	// An unknown code: neither the grant nor its token is stored.
+	lost := newGrant(t, c.UserID, c.SessionID, c.ClientID, at)
+	lostRT := app.RefreshToken{Hash: randomHash(t), SessionID: lost.ID(), CreatedAt: at}
+	wantErr(t, s.Repos.Grants.Redeem(ctx, app.CodeRedemption{Code: randomHash(t), At: at, Grant: lost, RefreshToken: &lostRT}), grant.ErrNotFound, "Redeem(unknown code)")
+	wantErr(t, errOf(s.Repos.Sessions.ByID(ctx, lost.ID())), session.ErrNotFound, "the grant of an unknown code")
+	wantErr(t, errOf(s.Repos.Sessions.RefreshToken(ctx, lostRT.Hash)), session.ErrNotFound, "the refresh token of an unknown code's grant")
+
+	err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+		_, _, err := r.Sessions.ByIDWithUserHeld(ctx, uuid.New())
+		return err
+	})
+	wantErr(t, err, session.ErrNotFound, "ByIDWithUserHeld(unknown)")
+}
+
+// Redemptions of codes of one browser session racing its sign-out leave
+// no live grant of it: a redemption reads the session held
+// (ByIDWithUserHeld) and makes a grant only while it is not revoked; the
+// sign-out reads it for change (ByIDForChange), revokes it and then its
+// grants. Were the redemption's read not to hold the session, a grant
+// could be stored after the sign-out revoked the grants it saw. The
+// redemptions do not wait for each other (on a store that lets them run
+// at once), which only the wall time would show.
+func testGrantRedeemSignOutRace(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	t0 := now()
+	u := createUser(t, s)
+	browser := createSession(t, s, u.ID(), t0)
+	const n = 8
+	codes := make([]*grant.Code, n)
+	for i := range codes {
+		codes[i] = newCode(t, u.ID(), browser.ID(), t0)
+		must(t, s.Repos.Grants.CreateCode(ctx, codes[i]))
+	}
+	race(n+1, func(i int) {
+		err := s.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
+			if i == n {
+				parent, err := r.Sessions.ByIDForChange(ctx, browser.ID())
+				if err != nil {
+					return err
+				}
+				parent.Revoke(now())
+				if err := r.Sessions.Update(ctx, parent); err != nil {
+					return err
+				}
+				_, err = r.Sessions.RevokeGrants(ctx, browser.ID(), now())
+				return err
+			}
+			parent, _, err := r.Sessions.ByIDWithUserHeld(ctx, browser.ID())
+			if err != nil || parent.RevokedAt() != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond) // widen the window a live grant needs
+			g := newGrant(t, u.ID(), browser.ID(), codes[i].ClientID, now())
+			return r.Grants.Redeem(ctx, app.CodeRedemption{Code: codes[i].Hash, At: now(), Grant: g})
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	for _, l := range mustGet(s.Repos.Sessions.ListActive(ctx, u.ID(), now()))(t) {
+		t.Errorf("session %s (parent %s) is live after its browser session's sign-out", l.ID(), l.ParentID())
+	}
 }
 
 // A grant reads back as one, its client, scopes and parent with it, from

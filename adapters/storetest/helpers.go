@@ -20,7 +20,7 @@ import (
 const testTimeout = 3 * time.Minute
 
 // testCtx is the context of one case, canceled when it ends.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	t.Cleanup(cancel)
@@ -63,12 +63,12 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 // passwordHash is a syntactically plausible stored hash.
 const passwordHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"
 
-func randomEmail(t *testing.T) user.Email {
+func randomEmail(t testing.TB) user.Email {
 	t.Helper()
 	return mustGet(user.ParseEmail("u-" + uuid.NewString() + "@example.com"))(t)
 }
 
-func newUser(t *testing.T) *user.User {
+func newUser(t testing.TB) *user.User {
 	t.Helper()
 	return mustGet(user.New(uuid.New(), randomEmail(t), passwordHash, now()))(t)
 }
@@ -95,7 +95,7 @@ func createSessionTTL(t *testing.T, s Store, userID uuid.UUID, created time.Time
 	return sess
 }
 
-func randomHash(t *testing.T) token.Hash {
+func randomHash(t testing.TB) token.Hash {
 	t.Helper()
 	_, h, err := token.NewSecret(rand.Reader)
 	must(t, err)
@@ -103,7 +103,7 @@ func randomHash(t *testing.T) token.Hash {
 }
 
 // must fails the test at once on a setup or read error.
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -168,8 +168,8 @@ func errOf[T any](_ T, err error) error { return err }
 
 // mustGet is a call's value, failing the test on its error:
 // mustGet(f(...))(t).
-func mustGet[T any](v T, err error) func(*testing.T) T {
-	return func(t *testing.T) T {
+func mustGet[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
 		t.Helper()
 		must(t, err)
 		return v

@@ -502,6 +502,22 @@ func (mr *MockSessionRepositoryMockRecorder) ByIDForChange(ctx, id any) *gomock.
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ByIDForChange", reflect.TypeOf((*MockSessionRepository)(nil).ByIDForChange), ctx, id)
 }
 
+// ByIDWithUserHeld mocks base method.
+func (m *MockSessionRepository) ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ByIDWithUserHeld", ctx, id)
+	ret0, _ := ret[0].(*session.Session)
+	ret1, _ := ret[1].(*user.User)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// ByIDWithUserHeld indicates an expected call of ByIDWithUserHeld.
+func (mr *MockSessionRepositoryMockRecorder) ByIDWithUserHeld(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ByIDWithUserHeld", reflect.TypeOf((*MockSessionRepository)(nil).ByIDWithUserHeld), ctx, id)
+}
+
 // CountActive mocks base method.
 func (m *MockSessionRepository) CountActive(ctx context.Context, userIDs []uuid.UUID, now time.Time) (map[uuid.UUID]int, error) {
 	m.ctrl.T.Helper()
@@ -1259,6 +1275,20 @@ func (m *MockGrantRepository) MarkCodeUsed(ctx context.Context, hash token.Hash,
 func (mr *MockGrantRepositoryMockRecorder) MarkCodeUsed(ctx, hash, at, grantID any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MarkCodeUsed", reflect.TypeOf((*MockGrantRepository)(nil).MarkCodeUsed), ctx, hash, at, grantID)
+}
+
+// Redeem mocks base method.
+func (m *MockGrantRepository) Redeem(ctx context.Context, rd app.CodeRedemption) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Redeem", ctx, rd)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Redeem indicates an expected call of Redeem.
+func (mr *MockGrantRepositoryMockRecorder) Redeem(ctx, rd any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Redeem", reflect.TypeOf((*MockGrantRepository)(nil).Redeem), ctx, rd)
 }
 
 // Request mocks base method.

@@ -83,20 +83,13 @@ func (h *Exchange) Handle(ctx context.Context, in ExchangeInput) (*Grant, error)
 		if !code.Redeemable(in.Client.ID, in.RedirectURI, in.Verifier, now) {
 			return grant.ErrInvalidGrant
 		}
-		parent, err := r.Sessions.ByIDForChange(ctx, code.SessionID)
+		parent, u, err := r.Sessions.ByIDWithUserHeld(ctx, code.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return grant.ErrInvalidGrant
 		} else if err != nil {
 			return err
 		}
-		if !parent.Live(now, time.Duration(h.d.Idle)) {
-			return grant.ErrInvalidGrant
-		}
-		u, err := r.Users.ByID(ctx, code.UserID)
-		if err != nil {
-			return err
-		}
-		if !u.Active() {
+		if parent.UserID() != code.UserID || !parent.Live(now, time.Duration(h.d.Idle)) || !u.Active() {
 			return grant.ErrInvalidGrant
 		}
 		if in.Client.Consent {
@@ -119,19 +112,20 @@ func (h *Exchange) Handle(ctx context.Context, in ExchangeInput) (*Grant, error)
 			return err
 		}
 		s.GrantedTo(in.Client.ID, code.Scopes, parent.ID(), code.AMR, code.AuthTime)
-		if err := r.Sessions.Create(ctx, s); err != nil {
-			return err
-		}
-		var pair *appsession.TokenPair
+		rd := app.CodeRedemption{Code: hash, At: now, Grant: s}
+		var secret token.Secret
 		if slices.Contains(in.Client.GrantTypes, client.RefreshToken) {
-			pair, err = appsession.IssuePair(ctx, r, h.d.Tokens, h.d.Random, s, u, now)
-		} else {
-			pair, err = appsession.SignPair(ctx, h.d.Tokens, s, u, "")
+			var rt app.RefreshToken
+			if secret, rt, err = appsession.NewRefreshToken(h.d.Random, s, now); err != nil {
+				return err
+			}
+			rd.RefreshToken = &rt
 		}
-		if err != nil {
+		if err := r.Grants.Redeem(ctx, rd); err != nil {
 			return err
 		}
-		if err := r.Grants.MarkCodeUsed(ctx, hash, now, s.ID()); err != nil {
+		pair, err := appsession.SignPair(ctx, h.d.Tokens, s, u, secret)
+		if err != nil {
 			return err
 		}
 		out = &Grant{TokenPair: pair, Nonce: code.Nonce}

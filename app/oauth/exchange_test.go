@@ -18,7 +18,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/session"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
-	"github.com/google/uuid"
 	"go.uber.org/mock/gomock"
 )
 
@@ -174,26 +173,20 @@ func TestExchangeRedeems(t *testing.T) {
 			var created *session.Session
 			var added []app.RefreshToken
 			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(code, nil)
-			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), parent.ID()).Return(parent, nil)
-			f.repos.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
-			create := f.repos.Sessions.EXPECT().Create(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, s *session.Session) error {
-				created = s
-				return nil
-			})
-			if tc.refresh {
-				f.repos.Sessions.EXPECT().AddRefreshToken(gomock.Any(), gomock.Any()).After(create).DoAndReturn(func(_ context.Context, rt app.RefreshToken) error {
-					added = append(added, rt)
-					return nil
-				})
-			}
-			asked := f.expectIssue()
-			// Marked used with the grant it made, once the grant exists.
-			f.repos.Grants.EXPECT().MarkCodeUsed(gomock.Any(), f.hash, apptest.T0, gomock.Any()).After(create).DoAndReturn(func(_ context.Context, _ token.Hash, _ time.Time, id uuid.UUID) error {
-				if created == nil || id != created.ID() || id == uuid.Nil {
-					t.Errorf("code marked used with grant %s, want the new session's id", id)
+			f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), parent.ID()).Return(parent, u, nil)
+			// The grant, its refresh token and the code marked used by it
+			// are stored together.
+			f.repos.Grants.EXPECT().Redeem(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, rd app.CodeRedemption) error {
+				if rd.Code != f.hash || !rd.At.Equal(apptest.T0) || rd.Grant == nil {
+					t.Errorf("redeemed %+v, want the code at T0 with a grant", rd)
+				}
+				created = rd.Grant
+				if rd.RefreshToken != nil {
+					added = append(added, *rd.RefreshToken)
 				}
 				return nil
 			})
+			asked := f.expectIssue()
 			g, err := f.h.Handle(context.Background(), f.exchange(cl))
 			if err != nil {
 				t.Fatal(err)
@@ -217,11 +210,12 @@ func TestExchangeRedeems(t *testing.T) {
 				t.Errorf("grant answered %+v", g)
 			}
 			if tc.refresh {
-				if g.RefreshToken == "" || len(added) != 1 || added[0].Hash != token.HashOf(g.RefreshToken) || added[0].SessionID != s.ID() {
+				if g.RefreshToken == "" || len(added) != 1 || added[0].Hash != token.HashOf(g.RefreshToken) || added[0].SessionID != s.ID() ||
+					!added[0].CreatedAt.Equal(apptest.T0) {
 					t.Errorf("refresh token %q, stored %+v", g.RefreshToken, added)
 				}
-			} else if g.RefreshToken != "" {
-				t.Errorf("refresh token %q for a client without the refresh grant", g.RefreshToken)
+			} else if g.RefreshToken != "" || len(added) != 0 {
+				t.Errorf("refresh token %q (stored %+v) for a client without the refresh grant", g.RefreshToken, added)
 			}
 		})
 	}
@@ -294,20 +288,20 @@ func TestExchangeDeadSignIn(t *testing.T) {
 		{"parent expired", parentSession(apptest.T0), true},
 		{"parent idle", session.Rehydrate(apptest.ID(50), apptest.ID(100), apptest.T0.Add(-500*time.Hour), apptest.T0.Add(-idle), apptest.T0.Add(time.Hour), nil, "", ""), true},
 		{"user disabled", parentSession(apptest.T0.Add(time.Hour)), false},
+		{"parent of another user", session.Rehydrate(apptest.ID(50), apptest.ID(101), apptest.T0.Add(-time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "", ""), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newExchange(t)
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(f.issuedCode(), nil)
-			if tc.parent == nil {
-				f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(nil, session.ErrNotFound)
-			} else {
-				f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(tc.parent, nil)
-			}
+			u := owner()
 			if !tc.active {
-				u := owner()
 				u.Deactivate(apptest.T0.Add(-time.Minute))
-				f.repos.Users.EXPECT().ByID(gomock.Any(), u.ID()).Return(u, nil)
+			}
+			if tc.parent == nil {
+				f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), apptest.ID(50)).Return(nil, nil, session.ErrNotFound)
+			} else {
+				f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), apptest.ID(50)).Return(tc.parent, u, nil)
 			}
 			if g, err := f.h.Handle(context.Background(), f.exchange(rp())); err != grant.ErrInvalidGrant || g != nil {
 				t.Fatalf("Handle = %+v, %v; want invalid_grant", g, err)
@@ -333,8 +327,7 @@ func TestExchangeConsentRevoked(t *testing.T) {
 			cl.Consent = true
 			apptest.ExpectWithin(f.tx, f.repos.App(), 1)
 			f.repos.Grants.EXPECT().CodeForChange(gomock.Any(), f.hash).Return(f.issuedCode(), nil)
-			f.repos.Sessions.EXPECT().ByIDForChange(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), nil)
-			f.repos.Users.EXPECT().ByID(gomock.Any(), apptest.ID(100)).Return(owner(), nil)
+			f.repos.Sessions.EXPECT().ByIDWithUserHeld(gomock.Any(), apptest.ID(50)).Return(parentSession(apptest.T0.Add(time.Hour)), owner(), nil)
 			if tc.consent == nil {
 				f.repos.Grants.EXPECT().ConsentForChange(gomock.Any(), apptest.ID(100), "app").Return(nil, grant.ErrNotFound)
 			} else {

@@ -82,14 +82,24 @@ func StartSession(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.R
 // whose amr and auth_time are the session's (kept through refreshes), with
 // SignPair.
 func IssuePair(ctx context.Context, r app.Repos, tokens TokenIssuer, rnd io.Reader, s *session.Session, u *user.User, now time.Time) (*TokenPair, error) {
-	secret, hash, err := token.NewSecret(rnd)
+	secret, rt, err := NewRefreshToken(rnd, s, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Sessions.AddRefreshToken(ctx, app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: now}); err != nil {
+	if err := r.Sessions.AddRefreshToken(ctx, rt); err != nil {
 		return nil, err
 	}
 	return SignPair(ctx, tokens, s, u, secret)
+}
+
+// NewRefreshToken makes a new refresh token of s at now: its secret, for
+// the client, and the token to store (by the secret's hash).
+func NewRefreshToken(rnd io.Reader, s *session.Session, now time.Time) (token.Secret, app.RefreshToken, error) {
+	secret, hash, err := token.NewSecret(rnd)
+	if err != nil {
+		return "", app.RefreshToken{}, err
+	}
+	return secret, app.RefreshToken{Hash: hash, SessionID: s.ID(), CreatedAt: now}, nil
 }
 
 // SignPair signs a fresh access token for s beside the refresh token

@@ -165,10 +165,33 @@ func BenchmarkSignInRequest(b *testing.B) {
 // clients, the embedded store included, a PostgreSQL server's own CPU
 // not), which a busy machine's wall clock hides.
 func measured(b *testing.B, parallelism int, newClient func() func() bool) {
+	measuredOn(b, nil, parallelism, newClient)
+}
+
+// measuredOn is measured on the store of env: on PostgreSQL it reports
+// besides the CPU time per request of the database's backends
+// (db-cpu-ns/op, see backends), so that server+database is their sum.
+func measuredOn(b *testing.B, env map[string]string, parallelism int, newClient func() func() bool) {
 	b.SetParallelism(parallelism)
+	var (
+		db       backends
+		dbBefore map[int]time.Duration
+	)
+	dbURL := env["GATEHOUSE_DATABASE_URL"]
+	if dbURL != "" {
+		db = openBackends(b, dbURL)
+	}
 	b.ResetTimer()
 	cpuStart := processCPU(b)
-	defer func() { b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	if dbURL != "" {
+		dbBefore = db.cpu(b)
+	}
+	defer func() {
+		b.ReportMetric(float64((processCPU(b)-cpuStart).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		if dbURL != "" {
+			b.ReportMetric(float64(since(dbBefore, db.cpu(b)).Nanoseconds())/float64(b.N), "db-cpu-ns/op")
+		}
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		send := newClient()
 		for pb.Next() {
@@ -327,7 +350,7 @@ func benchCodeExchange(b *testing.B, st testStore, alg string) {
 		codes <- code{loc.Query().Get("code"), verifier}
 	}
 	close(codes)
-	measured(b, 4, func() func() bool { // 8 clients
+	measuredOn(b, env, 4, func() func() bool { // 8 clients
 		return func() bool {
 			c := <-codes
 			form := url.Values{"grant_type": {"authorization_code"}, "code": {c.code}, "redirect_uri": {redirectURI},
@@ -389,7 +412,8 @@ func benchSignInForm(b *testing.B, browser *http.Client, base string) url.Values
 func BenchmarkRefreshRequest(b *testing.B) {
 	for _, st := range []testStore{onPostgres, onSQLite} {
 		b.Run(string(st), func(b *testing.B) {
-			base, client := benchServer(b, st, cheapestHash, nil)
+			env := benchEnv(b, st, cheapestHash)
+			base, client := benchServe(b, env, nil)
 			post := benchPost(b, client, base)
 			creds := fmt.Sprintf(`{"email":"bench@example.com","password":%q}`, strongPassword)
 			post("/v1/register", creds)
@@ -398,7 +422,7 @@ func BenchmarkRefreshRequest(b *testing.B) {
 			for range cap(chains) {
 				chains <- refreshTokenOf(b, post("/v1/login", creds))
 			}
-			measured(b, parallelism, func() func() bool {
+			measuredOn(b, env, parallelism, func() func() bool {
 				token := <-chains
 				return func() bool {
 					body, _ := json.Marshal(map[string]string{"refresh_token": token})

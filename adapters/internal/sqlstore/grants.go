@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/domain/grant"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/internal/storable"
@@ -105,11 +106,28 @@ func (g Grants) CodeForChange(ctx context.Context, hash token.Hash) (*grant.Code
 	return &c, nil
 }
 
+// markCodeUsedSQL records the redemption of code $1 at $2 by grant $3.
+const markCodeUsedSQL = `UPDATE authorization_codes SET used_at = $2, grant_id = $3 WHERE code_hash = $1`
+
 // MarkCodeUsed records the redemption of a code (grantID uuid.Nil: none),
 // or gives grant.ErrNotFound.
 func (g Grants) MarkCodeUsed(ctx context.Context, hash token.Hash, at time.Time, grantID uuid.UUID) error {
-	return execOne(ctx, g.DB, grant.ErrNotFound, `UPDATE authorization_codes SET used_at = $2, grant_id = $3 WHERE code_hash = $1`,
-		hash[:], at, NullUUID(grantID))
+	return execOne(ctx, g.DB, grant.ErrNotFound, markCodeUsedSQL, hash[:], at, NullUUID(grantID))
+}
+
+// Redeem stores the grant a code's redemption made (as Sessions.Create),
+// its refresh token (as Sessions.AddRefreshToken) and the code marked used
+// by it, as one Pipeline: one round trip where the store sends statements
+// together. The code's update comes last and returns its row, so an
+// unknown code is grant.ErrNotFound (and the transaction's failure).
+func (g Grants) Redeem(ctx context.Context, rd app.CodeRedemption) error {
+	writes := []Stmt{insertSession(rd.Grant)}
+	if rd.RefreshToken != nil {
+		writes = append(writes, addRefreshToken(*rd.RefreshToken))
+	}
+	var marked []byte
+	_, err := g.DB.Pipeline(ctx, writes, Stmt{markCodeUsedSQL + ` RETURNING code_hash`, []any{rd.Code[:], rd.At, NullUUID(rd.Grant.ID())}}, &marked)
+	return notFound(err, grant.ErrNotFound)
 }
 
 // Consent finds what userID allowed clientID (primary key), or gives

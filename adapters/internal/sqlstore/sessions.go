@@ -103,6 +103,40 @@ func (r Sessions) ByIDForChange(ctx context.Context, id uuid.UUID) (*session.Ses
 	return scanSession(r.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions WHERE id = $1`+r.Dialect.ForUpdate, id))
 }
 
+// sessionWithUserSQL reads session $1 and its user.
+var sessionWithUserSQL = `SELECT ` + Qualify("s.", SessionColumns) + `, ` + Qualify("u.", UserColumns) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id
+	WHERE s.id = $1`
+
+// ByIDWithUserHeld finds a session with its user, the session held until
+// the transaction ends (Dialect.ShareSession): in one statement (two
+// primary-key lookups) where Dialect.JoinReads, else in two.
+func (r Sessions) ByIDWithUserHeld(ctx context.Context, id uuid.UUID) (*session.Session, *user.User, error) {
+	var (
+		s sessionRow
+		u UserRow
+	)
+	if r.Dialect.JoinReads {
+		err := r.DB.QueryRow(ctx, sessionWithUserSQL+r.Dialect.ShareSession, id).Scan(append(s.dest(), u.Dest()...)...)
+		if err != nil {
+			return nil, nil, notFound(err, session.ErrNotFound)
+		}
+	} else {
+		if err := r.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions s WHERE s.id = $1`+r.Dialect.ShareSession, id).Scan(s.dest()...); err != nil {
+			return nil, nil, notFound(err, session.ErrNotFound)
+		}
+		// The user outlives its sessions (they are deleted with it).
+		if err := r.DB.QueryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE id = $1`, s.userID).Scan(u.Dest()...); err != nil {
+			return nil, nil, notFound(err, session.ErrNotFound)
+		}
+	}
+	sess, err := s.session()
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, u.User(), nil
+}
+
 // ForBearer finds session id with its user and the user's second-factor
 // state in one statement, or gives session.ErrNotFound.
 func (r Sessions) ForBearer(ctx context.Context, id uuid.UUID) (app.BearerSession, error) {

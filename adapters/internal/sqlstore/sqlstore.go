@@ -87,6 +87,16 @@ type Dialect struct {
 	// ForUpdate ends a read made for change: " FOR UPDATE" where row locks
 	// serialize the changes, "" where the single writer does.
 	ForUpdate string
+	// ShareSession ends a read of a session (alias s), joined with other
+	// tables, that holds the session as read until the transaction ends:
+	// a lock of it (" FOR SHARE OF s") that a change waits for and other
+	// such reads share, or "" where the single writer serializes changes.
+	ShareSession string
+	// JoinReads joins reads that could be two statements into one: where
+	// each statement is a round trip to a server. Where it is a call into
+	// an embedded library that parses each statement of a write
+	// transaction anew, two narrow statements cost less than their join.
+	JoinReads bool
 	// UsersByEmail is the FROM target of a users list by email prefix (an
 	// index hint where the planner needs one).
 	UsersByEmail string
