@@ -40,11 +40,12 @@ type (
 )
 
 // registerPasskeyRoutes registers the passkey ceremonies and the
-// signed-in user's passkeys. The sign-in counts against the per-IP limit
-// of /v1/login, each step on its own request; the registration against
-// that of the other changes of a signed-in user's credentials.
+// signed-in user's passkeys. The sign-in's begin counts against its own
+// per-IP limit (limits.PasskeyBegin), the finish against that of
+// /v1/login; the registration against that of the other changes of a
+// signed-in user's credentials.
 func (h *handlers) registerPasskeyRoutes(v1 fiber.Router) {
-	v1.Post("/login/passkey/begin", h.limit(limits.Login), h.handlePasskeyLoginBegin)
+	v1.Post("/login/passkey/begin", h.limit(limits.PasskeyBegin), h.handlePasskeyLoginBegin)
 	v1.Post("/login/passkey/finish", h.limit(limits.Login), withJSON(h.handlePasskeyLoginFinish))
 	v1.Post("/me/passkeys/register/begin", h.auth, firstParty, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
 	v1.Post("/me/passkeys/register/finish", h.auth, firstParty, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
