@@ -243,6 +243,12 @@ func (p *pageHandlers) accountLimit(c *fiber.Ctx, e limits.Endpoint) error {
 	return p.uc.Guard.CheckIP(c.UserContext(), e, ClientIP(c))
 }
 
+// formProof is the step-up a form brings: the browser's session and the
+// form's code field.
+func formProof(pr session.Principal, f map[string]string) appmfa.Proof {
+	return appmfa.Proof{Session: pr.Session, Code: f["code"]}
+}
+
 // accountID is the "id" field of f, a UUID, or uuid.Nil.
 func accountID(f map[string]string) uuid.UUID {
 	id, err := uuid.Parse(f["id"])
@@ -271,7 +277,7 @@ func (p *pageHandlers) accountPassword(c *fiber.Ctx, pr session.Principal, f map
 		return p.accountRefused(c, pr, err)
 	}
 	in := password.ChangeInput{UserID: pr.UserID, SessionID: pr.SessionID, CurrentPassword: f["current_password"], NewPassword: f["new_password"],
-		Proof: appmfa.Proof{Session: pr.Session, Code: f["code"]}, Meta: meta(c)}
+		Proof: formProof(pr, f), Meta: meta(c)}
 	if err := p.uc.Change.Handle(c.UserContext(), in); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -308,7 +314,7 @@ func (p *pageHandlers) accountTOTPDisable(c *fiber.Ctx, pr session.Principal, f 
 	if err := p.accountLimit(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	in := appmfa.DisableInput{UserID: pr.UserID, Password: f["password"], Proof: appmfa.Proof{Session: pr.Session, Code: f["code"]}, Meta: meta(c)}
+	in := appmfa.DisableInput{UserID: pr.UserID, Password: f["password"], Proof: formProof(pr, f), Meta: meta(c)}
 	if err := p.uc.MFADisable.Handle(c.UserContext(), in); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -320,7 +326,7 @@ func (p *pageHandlers) accountRecoveryCodes(c *fiber.Ctx, pr session.Principal, 
 	if err := p.accountLimit(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	codes, err := p.uc.MFARegenerate.Handle(c.UserContext(), pr.UserID, appmfa.Proof{Session: pr.Session, Code: f["code"]}, meta(c))
+	codes, err := p.uc.MFARegenerate.Handle(c.UserContext(), pr.UserID, formProof(pr, f), meta(c))
 	if err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -351,7 +357,7 @@ func (p *pageHandlers) accountPasskeyDelete(c *fiber.Ctx, pr session.Principal, 
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	if err := p.uc.PasskeyDelete.Handle(c.UserContext(), pr.UserID, accountID(f), meta(c)); err != nil {
+	if err := p.uc.PasskeyDelete.Handle(c.UserContext(), pr.UserID, accountID(f), formProof(pr, f), meta(c)); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	return p.accountDone(c, pr, "The passkey was deleted: it no longer signs you in. You may also remove it from the device that holds it.", pageData{})

@@ -380,9 +380,9 @@ func TestAccountRenamesAndDeletesPasskeys(t *testing.T) {
 	checkAccountPage(t, res, page, 422)
 	wantIn(t, "bad name", page, "1 to 64 characters")
 
-	f.passkeys.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, m app.RequestMeta) error {
-		if uid != userID || m.IP == "" {
-			t.Errorf("delete %s %+v", uid, m)
+	f.passkeys.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, p appmfa.Proof, m app.RequestMeta) error {
+		if uid != userID || m.IP == "" || p.Session == nil || p.Code != "" {
+			t.Errorf("delete %s %+v %+v", uid, m, p)
 		}
 		if id != passkeyID {
 			return passkey.ErrLastWayToSignIn
@@ -403,9 +403,12 @@ func TestAccountPasskeyRegistrationEndpoints(t *testing.T) {
 	t.Parallel()
 	f := newAccountFixture(t)
 	challenge := uuid.New()
-	f.passkeys.register.BeginFn = func(_ context.Context, id uuid.UUID) (apppasskey.Begun, error) {
-		if id != userID {
-			t.Errorf("begin for %s", id)
+	f.passkeys.register.BeginFn = func(_ context.Context, id uuid.UUID, p appmfa.Proof, _ app.RequestMeta) (apppasskey.Begun, error) {
+		if id != userID || p.Session == nil {
+			t.Errorf("begin for %s %+v", id, p)
+		}
+		if p.Code == "" && f.mfaOn {
+			return apppasskey.Begun{}, mfa.ErrStepUpRequired
 		}
 		return apppasskey.Begun{ChallengeID: challenge, Options: json.RawMessage(`{"publicKey":{}}`)}, nil
 	}
@@ -452,4 +455,18 @@ func TestAccountPasskeyRegistrationEndpoints(t *testing.T) {
 	}
 	_, page := f.get(t, "/account?added=passkey")
 	wantIn(t, "after adding", page, "Your passkey was added")
+
+	// With TOTP on, the page asks for a code beside the button, and the
+	// script sends it with the begin.
+	f.mfaOn = true
+	_, page = f.get(t, "/account")
+	wantIn(t, "code beside the add button", page, `id="passkey-code"`)
+	res, body = send("/account/passkeys/register/begin", `{}`, testCSRF, browserCookie)
+	if res.StatusCode != 403 || !strings.Contains(body, "step_up_required") {
+		t.Fatalf("begin without a code, TOTP on: %d %s", res.StatusCode, body)
+	}
+	res, body = send("/account/passkeys/register/begin", `{"code":"123456"}`, testCSRF, browserCookie)
+	if res.StatusCode != 200 || !strings.Contains(body, challenge.String()) {
+		t.Fatalf("begin with a code: %d %s", res.StatusCode, body)
+	}
 }

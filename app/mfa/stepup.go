@@ -32,7 +32,7 @@ const ProvedBySession mfa.Method = "session"
 
 // StepUp is the rule of sensitive changes of an account with MFA on
 // (changing the email or the password, deleting the account, turning MFA
-// off, new recovery codes): the caller's session proved a second factor
+// off, new recovery codes, adding or deleting a passkey): the caller's session proved a second factor
 // (amr holds otp or hwk) no longer than the max age ago, or the request
 // carries a code, which is checked like every code: counted first against
 // the account's second-factor limits, consumed when right. Otherwise the

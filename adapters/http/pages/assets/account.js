@@ -21,6 +21,12 @@
   }
   // refusal is what went wrong, in words that say what to do next.
   function refusal(e) {
+    switch (e && e.code) {
+      case "step_up_required":
+        return "Adding a passkey needs your second factor: enter the code your authenticator app shows now (or an unused recovery code) in the Code field, then press Add a passkey again.";
+      case "invalid_code":
+        return "The code is not right. Enter the code your authenticator app shows now (or an unused recovery code), then press Add a passkey again.";
+    }
     switch (e && e.name) {
       case "NotAllowedError":
         return "No passkey was added: the prompt was closed or timed out. Press Add a passkey to try again.";
@@ -35,7 +41,8 @@
     say("Follow your browser's prompt to create the passkey.");
     try {
       const csrf = add.dataset.csrf;
-      const begun = await w.postJSON("./account/passkeys/register/begin", {}, csrf);
+      const code = document.getElementById("passkey-code");
+      const begun = await w.postJSON("./account/passkeys/register/begin", code && code.value.trim() ? { code: code.value.trim() } : {}, csrf);
       const cred = await navigator.credentials.create({ publicKey: w.creationOptions(begun.options.publicKey) });
       const body = { challenge_id: begun.challenge_id, credential: w.credentialJSON(cred) };
       const name = document.getElementById("passkey-name").value.trim();
