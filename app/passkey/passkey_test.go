@@ -118,6 +118,9 @@ func TestAddingAndDeletingAPasskeyNeedTheStepUpWithTOTPOn(t *testing.T) {
 	for name, mk := range map[string]func(f *fixture) appmfa.Proof{
 		"no session":              func(*fixture) appmfa.Proof { return appmfa.Proof{} },
 		"a password-only session": func(f *fixture) appmfa.Proof { return appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, recent)} },
+		"a passkey without user verification": func(f *fixture) appmfa.Proof {
+			return appmfa.Proof{Session: f.sessionOf([]string{"hwk"}, recent)}
+		},
 		"a second factor long ago": func(f *fixture) appmfa.Proof {
 			return appmfa.Proof{Session: f.sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-time.Hour))}
 		},
