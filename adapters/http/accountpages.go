@@ -213,6 +213,10 @@ func (p *pageHandlers) accountRefused(c *fiber.Ctx, pr session.Principal, err er
 	return p.pageError(c, err, "account.html", d)
 }
 
+// setupCodeRefused is what the account page says of a wrong code that
+// was to confirm an authenticator app's setup.
+const setupCodeRefused = "The code is not right. Enter the code your authenticator app shows now."
+
 // accountWords is what the account page says of a refusal whose API
 // message is written for developers; "" leaves the API's message.
 func accountWords(err error) string {
@@ -302,6 +306,12 @@ func (p *pageHandlers) accountTOTPConfirm(c *fiber.Ctx, pr session.Principal, f 
 		return p.accountRefused(c, pr, err)
 	}
 	codes, err := p.uc.MFAConfirm.Handle(c.UserContext(), pr.UserID, pr.SessionID, f["code"], meta(c))
+	if errors.Is(err, mfa.ErrWrongCode) || errors.Is(err, mfa.ErrInvalidCode) {
+		// The setup stays under way: the confirm form again, in setup
+		// words (no recovery code can serve here).
+		status, _ := ProblemFor(err)
+		return p.renderAccount(c, pr, status, pageData{Message: setupCodeRefused, Account: &accountView{Enrollment: &enrollmentView{}}})
+	}
 	if err != nil {
 		return p.accountRefused(c, pr, err)
 	}

@@ -332,9 +332,15 @@ func TestAccountEnrollsTOTP(t *testing.T) {
 		t.Errorf("CSP without a QR code: %q", csp)
 	}
 
+	// A wrong code leaves the setup under way: the confirm form again, in
+	// setup words, and a way to start again for a new QR code.
 	res, page = f.post(t, "totp-confirm", url.Values{"code": {"000000"}})
 	checkAccountPage(t, res, page, 403)
-	wantIn(t, "wrong code", page, codeRefused)
+	wantIn(t, "wrong code", page, "The code is not right. Enter the code your authenticator app shows now.", `value="totp-confirm"`, `id="totp-code"`,
+		`value="totp-start"`)
+	if strings.Contains(page, "recovery code") {
+		t.Errorf("a wrong setup code speaks of recovery codes: %s", page)
+	}
 }
 
 func TestAccountTurnsTOTPOffAndRenewsRecoveryCodes(t *testing.T) {
