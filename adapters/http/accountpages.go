@@ -263,6 +263,9 @@ func accountID(f map[string]string) uuid.UUID {
 }
 
 func (p *pageHandlers) accountRevokeSession(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
 	id := accountID(f)
 	if err := p.uc.RevokeSession.Handle(c.UserContext(), pr, id, meta(c)); err != nil {
 		return p.accountRefused(c, pr, err)
@@ -356,6 +359,9 @@ func (p *pageHandlers) accountPasskeyRename(c *fiber.Ctx, pr session.Principal, 
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
 	k, err := p.uc.PasskeyRename.Handle(c.UserContext(), pr.UserID, accountID(f), f["name"])
 	if err != nil {
 		return p.accountRefused(c, pr, err)
@@ -365,6 +371,9 @@ func (p *pageHandlers) accountPasskeyRename(c *fiber.Ctx, pr session.Principal, 
 
 func (p *pageHandlers) accountPasskeyDelete(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
 	if err := pr.FirstParty(); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	if err := p.accountLimit(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	if err := p.uc.PasskeyDelete.Handle(c.UserContext(), pr.UserID, accountID(f), formProof(pr, f), meta(c)); err != nil {

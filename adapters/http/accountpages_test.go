@@ -298,6 +298,15 @@ func TestAccountChangesThePassword(t *testing.T) {
 		t.Fatalf("limited: %d %s", res.StatusCode, page)
 	}
 	wantIn(t, "limited", page, "too many attempts", "Wait about 2 minutes")
+
+	// The other writes count against the same limit: over it, nothing
+	// runs (the stubs are unset).
+	for _, op := range []string{"revoke-session", "passkey-rename", "passkey-delete"} {
+		res, page = f.post(t, op, url.Values{"id": {passkeyID.String()}, "name": {"Desk"}})
+		if res.StatusCode != 429 || !strings.Contains(page, "too many attempts") {
+			t.Errorf("%s over the limit: %d %s", op, res.StatusCode, page)
+		}
+	}
 }
 
 func TestAccountEnrollsTOTP(t *testing.T) {
