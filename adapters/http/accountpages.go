@@ -208,6 +208,9 @@ func (p *pageHandlers) accountRefused(c *fiber.Ctx, pr session.Principal, err er
 	if msg := accountWords(err); msg != "" {
 		status, _ := ProblemFor(err)
 		d.Message = msg
+		if errors.Is(err, passkey.ErrLastWayToSignIn) {
+			d.Links = []pageLink{{Href: linkForgot, Text: "Set a password: get a password-reset link by email"}}
+		}
 		return p.render(c, status, "account.html", d)
 	}
 	return p.pageError(c, err, "account.html", d)
@@ -232,7 +235,11 @@ func accountWords(err error) string {
 	case errors.Is(err, passkey.ErrNotFound):
 		return "This passkey is not on your account any more. The list below shows your passkeys now."
 	case errors.Is(err, passkey.ErrLastWayToSignIn):
-		return "This passkey is your last way to sign in, so it was not deleted. Add another passkey or set a password first."
+		return "This passkey is your last way to sign in, so it was not deleted. Add another passkey first, or set a password: ask for a password-reset link (below) and choose one from the email."
+	case errors.Is(err, mfa.ErrNotEnabled):
+		return "Two-step sign-in is off, so there is nothing to turn off and no recovery codes to renew. To turn it on, enter your password under Two-step sign-in."
+	case errors.Is(err, mfa.ErrAlreadyEnabled):
+		return "Two-step sign-in is on already. To set up another authenticator app, turn it off first, then set it up again."
 	case errors.Is(err, domain.ErrNotFound):
 		return "This session has ended already. The list below shows your sessions now."
 	case errors.Is(err, session.ErrNotFirstParty):

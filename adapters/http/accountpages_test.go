@@ -371,6 +371,17 @@ func TestAccountTurnsTOTPOffAndRenewsRecoveryCodes(t *testing.T) {
 	res, page = f.post(t, "recovery-codes", url.Values{})
 	checkAccountPage(t, res, page, 200)
 	wantIn(t, "renewed", page, "<code>1111-2222-3333-4444</code>", "old ones no longer work")
+
+	// With TOTP off meanwhile (another tab), both say what to do next.
+	f.mfaDisable.HandleFn = func(context.Context, appmfa.DisableInput) error { return mfa.ErrNotEnabled }
+	f.mfaRegenerate.HandleFn = func(context.Context, uuid.UUID, appmfa.Proof, app.RequestMeta) ([]mfa.RecoveryCode, error) {
+		return nil, mfa.ErrNotEnabled
+	}
+	for _, op := range []string{"totp-disable", "recovery-codes"} {
+		res, page = f.post(t, op, url.Values{"password": {"pw"}})
+		checkAccountPage(t, res, page, 409)
+		wantIn(t, op+" with TOTP off", page, "Two-step sign-in is off, so there is nothing to turn off", "To turn it on, enter your password")
+	}
 }
 
 func TestAccountRenamesAndDeletesPasskeys(t *testing.T) {
@@ -409,7 +420,10 @@ func TestAccountRenamesAndDeletesPasskeys(t *testing.T) {
 	wantIn(t, "deleted", page, "The passkey was deleted")
 	res, page = f.post(t, "passkey-delete", url.Values{"id": {uuid.NewString()}})
 	checkAccountPage(t, res, page, 409)
-	wantIn(t, "last way", page, "your last way to sign in, so it was not deleted")
+	wantIn(t, "last way", page, "your last way to sign in, so it was not deleted", `href="./forgot-password"`)
+	if strings.Contains(page, "set a password first") {
+		t.Errorf("the page tells a passkey-only account to set a password it cannot set here: %s", page)
+	}
 }
 
 // The script's endpoints take the CSRF token in a header, and the

@@ -6,7 +6,12 @@
   const w = window.gatehouseWebAuthn;
   const add = document.getElementById("passkey-add");
   const note = document.getElementById("passkey-nojs");
-  if (!add || !w) return;
+  if (!add) return;
+  if (!w) {
+    // webauthn.js did not load (a network error, a blocked request).
+    note.textContent = "The passkey part of this page could not load. Reload the page to add a passkey.";
+    return;
+  }
   if (!window.PublicKeyCredential || !navigator.credentials) {
     note.textContent = "This browser cannot create passkeys. Add one from a browser that can, such as a current Chrome, Edge, Firefox or Safari.";
     return;
