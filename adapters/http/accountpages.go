@@ -31,9 +31,15 @@ import (
 // after the sign-in: /account sets returnCookie, which holds only the
 // fixed word "account", and startBrowserSession follows it once. No
 // address from a request ever becomes a redirect.
+//
+// After the script added a passkey it opens the page again; the page says
+// so only when addedCookie, set by the finish and read once, comes with
+// the request: a link cannot make the page claim an addition.
 const (
 	returnCookie = "gatehouse_return"
 	returnTTL    = 15 * time.Minute
+	addedCookie  = "gatehouse_added"
+	addedTTL     = time.Minute
 	titleAccount = "Your account"
 	linkAccount  = "./account"
 )
@@ -90,7 +96,18 @@ func (p *pageHandlers) registerAccountRoutes(a *fiber.App) {
 	// The JSON API's handlers, over the browser session's principal.
 	h := &handlers{uc: p.uc}
 	a.Post("/account/passkeys/register/begin", p.accountJSON, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
-	a.Post("/account/passkeys/register/finish", p.accountJSON, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
+	a.Post("/account/passkeys/register/finish", p.accountJSON, h.limit(limits.Password), p.markAdded, withJSON(h.handlePasskeyRegisterFinish))
+}
+
+// markAdded sets addedCookie once the finish has stored the passkey.
+func (p *pageHandlers) markAdded(c *fiber.Ctx) error {
+	if err := c.Next(); err != nil {
+		return err
+	}
+	if c.Response().StatusCode() == fiber.StatusCreated {
+		p.setCookie(c, addedCookie, "passkey", fiber.CookieSameSiteStrictMode, addedTTL)
+	}
+	return nil
 }
 
 // afterSignIn is where a browser that just signed in goes: back to the
@@ -114,8 +131,8 @@ func (p *pageHandlers) handleAccountPage(c *fiber.Ctx) error {
 		return c.Redirect("./sign-in", fiber.StatusSeeOther)
 	}
 	var d pageData
-	if c.Query("added") == "passkey" {
-		// Where the script goes after adding one.
+	if c.Cookies(p.cookieName(addedCookie)) == "passkey" {
+		p.setCookie(c, addedCookie, "", fiber.CookieSameSiteStrictMode, -1)
 		d.OK, d.Message = true, "Your passkey was added: you can now sign in with it, without your password."
 	}
 	return p.renderAccount(c, pr, fiber.StatusOK, d)

@@ -478,12 +478,28 @@ func TestAccountPasskeyRegistrationEndpoints(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, challenge.String()) || !strings.Contains(body, `"publicKey"`) {
 		t.Fatalf("begin: %d %s", res.StatusCode, body)
 	}
+	// A link cannot make the page claim an addition: only the finish's
+	// one-time cookie does.
+	_, page := f.get(t, "/account?added=passkey")
+	if strings.Contains(page, "Your passkey was added") {
+		t.Fatal("a link made the page say a passkey was added")
+	}
 	res, body = send("/account/passkeys/register/finish", finish, testCSRF, browserCookie)
 	if res.StatusCode != 201 || !strings.Contains(body, `"name":"Laptop"`) {
 		t.Fatalf("finish: %d %s", res.StatusCode, body)
 	}
-	_, page := f.get(t, "/account?added=passkey")
-	wantIn(t, "after adding", page, "Your passkey was added")
+	added := cookieOf(res, "gatehouse_added")
+	if added == nil || !added.HttpOnly || added.MaxAge <= 0 {
+		t.Fatalf("finish set no one-time cookie: %+v", added)
+	}
+	req := request("GET", "/account", "")
+	req.AddCookie(browserCookie)
+	req.AddCookie(added)
+	res, raw := do(t, f.app, req)
+	wantIn(t, "after adding", string(raw), "Your passkey was added")
+	if ck := cookieOf(res, "gatehouse_added"); ck == nil || ck.Value != "" || !ck.Expires.Before(time.Now()) {
+		t.Errorf("the page kept the one-time cookie: %+v", ck)
+	}
 
 	// With TOTP on, the page asks for a code beside the button, and the
 	// script sends it with the begin.

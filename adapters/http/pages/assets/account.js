@@ -53,7 +53,9 @@
       const name = document.getElementById("passkey-name").value.trim();
       if (name) body.name = name;
       await w.postJSON("./account/passkeys/register/finish", body, csrf);
-      window.location.assign("./account?added=passkey#passkeys");
+      // Without a fragment, so that the page loads again even when it is
+      // already ./account; the finish's one-time cookie makes it say so.
+      window.location.assign("./account");
     } catch (e) {
       say(refusal(e), "err");
       add.disabled = false;
