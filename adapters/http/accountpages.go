@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
+	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 )
@@ -56,6 +57,16 @@ type accountView struct {
 	// RecoveryCodes are shown once, after a confirmation or a renewal.
 	RecoveryCodes []string
 	Passkeys      []passkeyRow
+	// Linked: the section of upstream sign-ins is shown (providers are
+	// configured, or the user has identities).
+	Linked     bool
+	Identities []identityRow
+	// LinkTo are the "Link NAME" links of the providers not linked yet.
+	LinkTo []pageLink
+}
+
+type identityRow struct {
+	ID, Provider, Email, Created, LastUsed string
 }
 
 type sessionRow struct {
@@ -85,6 +96,7 @@ var accountOps = map[string]func(p *pageHandlers, c *fiber.Ctx, pr session.Princ
 	"recovery-codes": (*pageHandlers).accountRecoveryCodes,
 	"passkey-rename": (*pageHandlers).accountPasskeyRename,
 	"passkey-delete": (*pageHandlers).accountPasskeyDelete,
+	"unlink":         (*pageHandlers).accountUnlink,
 }
 
 // accountFields are the fields any of the account page's forms posts.
@@ -159,6 +171,43 @@ func (p *pageHandlers) handleAccountPost(c *fiber.Ctx) error {
 	return op(p, c, pr, f)
 }
 
+// loadIdentities fills in v the user's linked sign-ins and the providers
+// left to link; nothing on a service without upstream sign-in.
+func (p *pageHandlers) loadIdentities(c *fiber.Ctx, pr session.Principal, v *accountView) error {
+	if p.uc.Identities == nil {
+		return nil
+	}
+	ids, err := p.uc.Identities.Handle(c.UserContext(), pr.UserID)
+	if err != nil {
+		return err
+	}
+	linked := map[string]bool{}
+	for _, i := range ids {
+		name := i.ProviderName
+		if name == "" {
+			name = i.Provider() + " (no longer offered)"
+		}
+		linked[i.Provider()] = true
+		v.Identities = append(v.Identities, identityRow{ID: i.ID().String(), Provider: name, Email: i.Email(),
+			Created: pageTime(i.CreatedAt()), LastUsed: lastUsed(i.LastUsedAt())})
+	}
+	for _, pv := range p.providers {
+		if !linked[pv.ID] {
+			v.LinkTo = append(v.LinkTo, pageLink{Href: "./sign-in/upstream/" + pv.ID, Text: "Link " + pv.Name})
+		}
+	}
+	v.Linked = len(p.providers) > 0 || len(ids) > 0
+	return nil
+}
+
+// lastUsed is when a way to sign in was last used, as the page says it.
+func lastUsed(at *time.Time) string {
+	if at == nil {
+		return "never"
+	}
+	return pageTime(*at)
+}
+
 // renderAccount renders the account page of pr with d's message and
 // one-time secrets.
 func (p *pageHandlers) renderAccount(c *fiber.Ctx, pr session.Principal, status int, d pageData) error {
@@ -184,6 +233,9 @@ func (p *pageHandlers) loadAccount(c *fiber.Ctx, pr session.Principal, d *pageDa
 		v.Sessions = append(v.Sessions, sessionRow{ID: s.Session.ID().String(), UserAgent: s.Session.UserAgent(), IP: s.Session.IP(),
 			Client: s.Session.ClientID(), Created: pageTime(s.Session.CreatedAt()), LastUsed: pageTime(s.Session.LastUsedAt()), Current: s.Current})
 	}
+	if err := p.loadIdentities(c, pr, v); err != nil {
+		return err
+	}
 	if !p.passkeys {
 		return nil
 	}
@@ -193,11 +245,7 @@ func (p *pageHandlers) loadAccount(c *fiber.Ctx, pr session.Principal, d *pageDa
 	}
 	v.Passkeys = make([]passkeyRow, 0, len(keys))
 	for _, k := range keys {
-		row := passkeyRow{ID: k.ID().String(), Name: k.Name(), Created: pageTime(k.CreatedAt()), LastUsed: "never"}
-		if at := k.LastUsedAt(); at != nil {
-			row.LastUsed = pageTime(*at)
-		}
-		v.Passkeys = append(v.Passkeys, row)
+		v.Passkeys = append(v.Passkeys, passkeyRow{ID: k.ID().String(), Name: k.Name(), Created: pageTime(k.CreatedAt()), LastUsed: lastUsed(k.LastUsedAt())})
 	}
 	return nil
 }
@@ -225,7 +273,7 @@ func (p *pageHandlers) accountRefused(c *fiber.Ctx, pr session.Principal, err er
 	if msg := accountWords(err); msg != "" {
 		status, _ := ProblemFor(err)
 		d.Message = msg
-		if errors.Is(err, passkey.ErrLastWayToSignIn) {
+		if errors.Is(err, passkey.ErrLastWayToSignIn) || errors.Is(err, upstream.ErrLastWayToSignIn) {
 			d.Links = []pageLink{{Href: linkForgot, Text: "Set a password: get a password-reset link by email"}}
 		}
 		return p.render(c, status, "account.html", d)
@@ -257,6 +305,10 @@ func accountWords(err error) string {
 		return "Two-step sign-in is off, so there is nothing to turn off and no recovery codes to renew. To turn it on, enter your password under Two-step sign-in."
 	case errors.Is(err, mfa.ErrAlreadyEnabled):
 		return "Two-step sign-in is on already. To set up another authenticator app, turn it off first, then set it up again."
+	case errors.Is(err, upstream.ErrNotFound):
+		return "This sign-in is not linked to your account any more. The list below shows your linked sign-ins now."
+	case errors.Is(err, upstream.ErrLastWayToSignIn):
+		return "This linked sign-in is your last way to sign in, so it was not removed. Add a passkey first, or set a password: ask for a password-reset link (below) and choose one from the email."
 	case errors.Is(err, domain.ErrNotFound):
 		return "This session has ended already. The list below shows your sessions now."
 	case errors.Is(err, session.ErrNotFirstParty):
@@ -404,6 +456,19 @@ func (p *pageHandlers) accountPasskeyDelete(c *fiber.Ctx, pr session.Principal, 
 		return p.accountRefused(c, pr, err)
 	}
 	return p.accountDone(c, pr, "The passkey was deleted: it no longer signs you in. You may also remove it from the device that holds it.", pageData{})
+}
+
+func (p *pageHandlers) accountUnlink(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
+	if err := pr.FirstParty(); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	if err := p.uc.Unlink.Handle(c.UserContext(), pr.UserID, accountID(f), meta(c)); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	return p.accountDone(c, pr, "The linked sign-in was removed: it no longer signs you in to this account.", pageData{})
 }
 
 // accountJSON guards the account page's script endpoints: the CSRF token

@@ -15,10 +15,12 @@ import (
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	appupstream "github.com/gatehouse-auth/gatehouse/app/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	dsession "github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -38,11 +40,14 @@ func (s *stubRevokeSession) Handle(ctx context.Context, p session.Principal, id 
 
 type accountFixture struct {
 	*fixture
-	browser  *stubBrowser
-	revoke   *stubRevokeSession
-	passkeys *passkeyFixture
-	mfaOn    bool
-	app      *fiber.App
+	browser    *stubBrowser
+	revoke     *stubRevokeSession
+	passkeys   *passkeyFixture
+	identities *stubIdentities
+	unlink     *stubUnlink
+	mfaOn      bool
+	uc         UseCases
+	app        *fiber.App
 }
 
 var otherSession = uuid.MustParse("7b1e0c2d-3f4a-4b5c-8d6e-9f0a1b2c3d4e")
@@ -57,7 +62,8 @@ func newAccountFixture(t *testing.T) *accountFixture {
 func newAccountFixtureOf(t *testing.T, passkeys bool) *accountFixture {
 	t.Helper()
 	pk := newPasskeyFixture(t)
-	f := &accountFixture{fixture: pk.fixture, browser: &stubBrowser{}, revoke: &stubRevokeSession{}, passkeys: pk}
+	f := &accountFixture{fixture: pk.fixture, browser: &stubBrowser{}, revoke: &stubRevokeSession{}, passkeys: pk,
+		identities: &stubIdentities{}, unlink: &stubUnlink{}}
 	f.browser.BrowserFn = func(_ context.Context, secret string) (session.Principal, error) {
 		if secret != liveSecret {
 			return session.Principal{}, domain.ErrUnauthorized
@@ -77,13 +83,34 @@ func newAccountFixtureOf(t *testing.T, passkeys bool) *accountFixture {
 		}
 		return []*passkey.Credential{testPasskey(nil)}, nil
 	}
-	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: passkeys}}, nil, UseCases{
+	f.identities.HandleFn = func(context.Context, uuid.UUID) ([]appupstream.IdentityView, error) { return nil, nil }
+	f.uc = UseCases{
 		Browser: f.browser, ListSessions: f.listSessions, RevokeSession: f.revoke, Change: f.changePassword,
 		MFAStart: f.mfaStart, MFAConfirm: f.mfaConfirm, MFADisable: f.mfaDisable, MFARegenerate: f.mfaRegenerate,
 		PasskeyRegister: pk.register, PasskeyList: pk.list, PasskeyRename: pk.rename, PasskeyDelete: pk.del,
+		Identities: f.identities, Unlink: f.unlink,
 		Guard: f.guard, Ready: func(context.Context) error { return nil },
-	})
+	}
+	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: passkeys}}, nil, f.uc)
 	return f
+}
+
+// Stubs of the identity use cases.
+type (
+	stubIdentities struct {
+		HandleFn func(ctx context.Context, userID uuid.UUID) ([]appupstream.IdentityView, error)
+	}
+	stubUnlink struct {
+		HandleFn func(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error
+	}
+)
+
+func (s *stubIdentities) Handle(ctx context.Context, userID uuid.UUID) ([]appupstream.IdentityView, error) {
+	return s.HandleFn(ctx, userID)
+}
+
+func (s *stubUnlink) Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, userID, id, meta)
 }
 
 var browserCookie = &nethttp.Cookie{Name: "gatehouse_session", Value: liveSecret}
@@ -514,4 +541,54 @@ func TestAccountPasskeyRegistrationEndpoints(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, challenge.String()) {
 		t.Fatalf("begin with a code: %d %s", res.StatusCode, body)
 	}
+}
+
+// Linked sign-ins: shown only with providers or identities; each
+// identity with an Unlink form calling the unlink use case (its refusal
+// of the last way to sign in shown readably), and a "Link NAME" link for
+// each provider not linked yet.
+func TestAccountLinkedSignIns(t *testing.T) {
+	t.Parallel()
+	f := newAccountFixture(t)
+	_, page := f.get(t, "/account")
+	if strings.Contains(page, `id="linked"`) {
+		t.Fatal("linked sign-ins shown with no provider and no identity")
+	}
+
+	f.uc.Upstream = &stubUpstream{} // offers corp, "Corp SSO"
+	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: true}}, nil, f.uc)
+	_, page = f.get(t, "/account")
+	wantIn(t, "nothing linked", page, `id="linked"`, "No sign-in is linked yet.", `<a href="./sign-in/upstream/corp">Link Corp SSO</a>`)
+
+	used := t0.Add(-time.Minute)
+	corp, _ := upstream.NewIdentity(uuid.New(), userID, "corp", "subject-1", "owner@corp.example", t0.Add(-time.Hour))
+	gone := upstream.RehydrateIdentity(uuid.New(), userID, "old", "subject-2", "owner@old.example", t0.Add(-2*time.Hour), &used)
+	f.identities.HandleFn = func(_ context.Context, id uuid.UUID) ([]appupstream.IdentityView, error) {
+		if id != userID {
+			t.Errorf("identities listed for %s", id)
+		}
+		return []appupstream.IdentityView{{Identity: corp, ProviderName: "Corp SSO"}, {Identity: gone}}, nil
+	}
+	_, page = f.get(t, "/account")
+	wantIn(t, "linked", page, "<strong>Corp SSO</strong>", "owner@corp.example", "last used never", "old (no longer offered)",
+		`name="op" value="unlink"`, `value="`+corp.ID().String()+`"`)
+	if strings.Contains(page, "Link Corp SSO") {
+		t.Error("a linked provider is offered for linking again")
+	}
+
+	f.unlink.HandleFn = func(_ context.Context, uid, id uuid.UUID, m app.RequestMeta) error {
+		if uid != userID || m.IP == "" {
+			t.Errorf("unlink %s %+v", uid, m)
+		}
+		if id != corp.ID() {
+			return upstream.ErrLastWayToSignIn
+		}
+		return nil
+	}
+	res, page := f.post(t, "unlink", url.Values{"id": {corp.ID().String()}})
+	checkAccountPage(t, res, page, 200)
+	wantIn(t, "unlinked", page, "The linked sign-in was removed")
+	res, page = f.post(t, "unlink", url.Values{"id": {gone.ID().String()}})
+	checkAccountPage(t, res, page, 409)
+	wantIn(t, "last way", page, "your last way to sign in, so it was not removed", `href="./forgot-password"`)
 }
