@@ -232,6 +232,7 @@ func BuildServer(ctx context.Context, cfg Config, st *storage.Store, key SecretK
 		Ceremonies: relyingParty,
 		Clock:      clock,
 		IDs:        iDs,
+		StepUp:     stepUp,
 	}
 	passkeyRegister := passkey.NewRegister(deps)
 	passkeyList := passkey.NewList(deps)

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
+	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 )
@@ -31,9 +32,15 @@ import (
 // after the sign-in: /account sets returnCookie, which holds only the
 // fixed word "account", and startBrowserSession follows it once. No
 // address from a request ever becomes a redirect.
+//
+// After the script added a passkey it opens the page again; the page says
+// so only when addedCookie, set by the finish and read once, comes with
+// the request: a link cannot make the page claim an addition.
 const (
 	returnCookie = "gatehouse_return"
 	returnTTL    = 15 * time.Minute
+	addedCookie  = "gatehouse_added"
+	addedTTL     = time.Minute
 	titleAccount = "Your account"
 	linkAccount  = "./account"
 )
@@ -50,6 +57,16 @@ type accountView struct {
 	// RecoveryCodes are shown once, after a confirmation or a renewal.
 	RecoveryCodes []string
 	Passkeys      []passkeyRow
+	// Linked: the section of upstream sign-ins is shown (providers are
+	// configured, or the user has identities).
+	Linked     bool
+	Identities []identityRow
+	// LinkTo are the "Link NAME" links of the providers not linked yet.
+	LinkTo []pageLink
+}
+
+type identityRow struct {
+	ID, Provider, Email, Created, LastUsed string
 }
 
 type sessionRow struct {
@@ -79,6 +96,7 @@ var accountOps = map[string]func(p *pageHandlers, c *fiber.Ctx, pr session.Princ
 	"recovery-codes": (*pageHandlers).accountRecoveryCodes,
 	"passkey-rename": (*pageHandlers).accountPasskeyRename,
 	"passkey-delete": (*pageHandlers).accountPasskeyDelete,
+	"unlink":         (*pageHandlers).accountUnlink,
 }
 
 // accountFields are the fields any of the account page's forms posts.
@@ -90,7 +108,18 @@ func (p *pageHandlers) registerAccountRoutes(a *fiber.App) {
 	// The JSON API's handlers, over the browser session's principal.
 	h := &handlers{uc: p.uc}
 	a.Post("/account/passkeys/register/begin", p.accountJSON, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
-	a.Post("/account/passkeys/register/finish", p.accountJSON, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
+	a.Post("/account/passkeys/register/finish", p.accountJSON, h.limit(limits.Password), p.markAdded, withJSON(h.handlePasskeyRegisterFinish))
+}
+
+// markAdded sets addedCookie once the finish has stored the passkey.
+func (p *pageHandlers) markAdded(c *fiber.Ctx) error {
+	if err := c.Next(); err != nil {
+		return err
+	}
+	if c.Response().StatusCode() == fiber.StatusCreated {
+		p.setCookie(c, addedCookie, "passkey", fiber.CookieSameSiteStrictMode, addedTTL)
+	}
+	return nil
 }
 
 // afterSignIn is where a browser that just signed in goes: back to the
@@ -114,8 +143,8 @@ func (p *pageHandlers) handleAccountPage(c *fiber.Ctx) error {
 		return c.Redirect("./sign-in", fiber.StatusSeeOther)
 	}
 	var d pageData
-	if c.Query("added") == "passkey" {
-		// Where the script goes after adding one.
+	if c.Cookies(p.cookieName(addedCookie)) == "passkey" {
+		p.setCookie(c, addedCookie, "", fiber.CookieSameSiteStrictMode, -1)
 		d.OK, d.Message = true, "Your passkey was added: you can now sign in with it, without your password."
 	}
 	return p.renderAccount(c, pr, fiber.StatusOK, d)
@@ -140,6 +169,43 @@ func (p *pageHandlers) handleAccountPost(c *fiber.Ctx) error {
 		return p.renderAccount(c, pr, fiber.StatusBadRequest, pageData{Message: "This form is not one of this page's, so nothing was changed. Use the forms below."})
 	}
 	return op(p, c, pr, f)
+}
+
+// loadIdentities fills in v the user's linked sign-ins and the providers
+// left to link; nothing on a service without upstream sign-in.
+func (p *pageHandlers) loadIdentities(c *fiber.Ctx, pr session.Principal, v *accountView) error {
+	if p.uc.Identities == nil {
+		return nil
+	}
+	ids, err := p.uc.Identities.Handle(c.UserContext(), pr.UserID)
+	if err != nil {
+		return err
+	}
+	linked := map[string]bool{}
+	for _, i := range ids {
+		name := i.ProviderName
+		if name == "" {
+			name = i.Provider() + " (no longer offered)"
+		}
+		linked[i.Provider()] = true
+		v.Identities = append(v.Identities, identityRow{ID: i.ID().String(), Provider: name, Email: i.Email(),
+			Created: pageTime(i.CreatedAt()), LastUsed: lastUsed(i.LastUsedAt())})
+	}
+	for _, pv := range p.providers {
+		if !linked[pv.ID] {
+			v.LinkTo = append(v.LinkTo, pageLink{Href: "./sign-in/upstream/" + pv.ID, Text: "Link " + pv.Name})
+		}
+	}
+	v.Linked = len(p.providers) > 0 || len(ids) > 0
+	return nil
+}
+
+// lastUsed is when a way to sign in was last used, as the page says it.
+func lastUsed(at *time.Time) string {
+	if at == nil {
+		return "never"
+	}
+	return pageTime(*at)
 }
 
 // renderAccount renders the account page of pr with d's message and
@@ -167,6 +233,9 @@ func (p *pageHandlers) loadAccount(c *fiber.Ctx, pr session.Principal, d *pageDa
 		v.Sessions = append(v.Sessions, sessionRow{ID: s.Session.ID().String(), UserAgent: s.Session.UserAgent(), IP: s.Session.IP(),
 			Client: s.Session.ClientID(), Created: pageTime(s.Session.CreatedAt()), LastUsed: pageTime(s.Session.LastUsedAt()), Current: s.Current})
 	}
+	if err := p.loadIdentities(c, pr, v); err != nil {
+		return err
+	}
 	if !p.passkeys {
 		return nil
 	}
@@ -176,11 +245,7 @@ func (p *pageHandlers) loadAccount(c *fiber.Ctx, pr session.Principal, d *pageDa
 	}
 	v.Passkeys = make([]passkeyRow, 0, len(keys))
 	for _, k := range keys {
-		row := passkeyRow{ID: k.ID().String(), Name: k.Name(), Created: pageTime(k.CreatedAt()), LastUsed: "never"}
-		if at := k.LastUsedAt(); at != nil {
-			row.LastUsed = pageTime(*at)
-		}
-		v.Passkeys = append(v.Passkeys, row)
+		v.Passkeys = append(v.Passkeys, passkeyRow{ID: k.ID().String(), Name: k.Name(), Created: pageTime(k.CreatedAt()), LastUsed: lastUsed(k.LastUsedAt())})
 	}
 	return nil
 }
@@ -208,10 +273,17 @@ func (p *pageHandlers) accountRefused(c *fiber.Ctx, pr session.Principal, err er
 	if msg := accountWords(err); msg != "" {
 		status, _ := ProblemFor(err)
 		d.Message = msg
+		if errors.Is(err, passkey.ErrLastWayToSignIn) || errors.Is(err, upstream.ErrLastWayToSignIn) {
+			d.Links = []pageLink{{Href: linkForgot, Text: "Set a password: get a password-reset link by email"}}
+		}
 		return p.render(c, status, "account.html", d)
 	}
 	return p.pageError(c, err, "account.html", d)
 }
+
+// setupCodeRefused is what the account page says of a wrong code that
+// was to confirm an authenticator app's setup.
+const setupCodeRefused = "The code is not right. Enter the code your authenticator app shows now."
 
 // accountWords is what the account page says of a refusal whose API
 // message is written for developers; "" leaves the API's message.
@@ -228,7 +300,15 @@ func accountWords(err error) string {
 	case errors.Is(err, passkey.ErrNotFound):
 		return "This passkey is not on your account any more. The list below shows your passkeys now."
 	case errors.Is(err, passkey.ErrLastWayToSignIn):
-		return "This passkey is your last way to sign in, so it was not deleted. Add another passkey or set a password first."
+		return "This passkey is your last way to sign in, so it was not deleted. Add another passkey first, or set a password: ask for a password-reset link (below) and choose one from the email."
+	case errors.Is(err, mfa.ErrNotEnabled):
+		return "Two-step sign-in is off, so there is nothing to turn off and no recovery codes to renew. To turn it on, enter your password under Two-step sign-in."
+	case errors.Is(err, mfa.ErrAlreadyEnabled):
+		return "Two-step sign-in is on already. To set up another authenticator app, turn it off first, then set it up again."
+	case errors.Is(err, upstream.ErrNotFound):
+		return "This sign-in is not linked to your account any more. The list below shows your linked sign-ins now."
+	case errors.Is(err, upstream.ErrLastWayToSignIn):
+		return "This linked sign-in is your last way to sign in, so it was not removed. Add a passkey first, or set a password: ask for a password-reset link (below) and choose one from the email."
 	case errors.Is(err, domain.ErrNotFound):
 		return "This session has ended already. The list below shows your sessions now."
 	case errors.Is(err, session.ErrNotFirstParty):
@@ -243,6 +323,12 @@ func (p *pageHandlers) accountLimit(c *fiber.Ctx, e limits.Endpoint) error {
 	return p.uc.Guard.CheckIP(c.UserContext(), e, ClientIP(c))
 }
 
+// formProof is the step-up a form brings: the browser's session and the
+// form's code field.
+func formProof(pr session.Principal, f map[string]string) appmfa.Proof {
+	return appmfa.Proof{Session: pr.Session, Code: f["code"]}
+}
+
 // accountID is the "id" field of f, a UUID, or uuid.Nil.
 func accountID(f map[string]string) uuid.UUID {
 	id, err := uuid.Parse(f["id"])
@@ -253,6 +339,9 @@ func accountID(f map[string]string) uuid.UUID {
 }
 
 func (p *pageHandlers) accountRevokeSession(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
 	id := accountID(f)
 	if err := p.uc.RevokeSession.Handle(c.UserContext(), pr, id, meta(c)); err != nil {
 		return p.accountRefused(c, pr, err)
@@ -271,7 +360,7 @@ func (p *pageHandlers) accountPassword(c *fiber.Ctx, pr session.Principal, f map
 		return p.accountRefused(c, pr, err)
 	}
 	in := password.ChangeInput{UserID: pr.UserID, SessionID: pr.SessionID, CurrentPassword: f["current_password"], NewPassword: f["new_password"],
-		Proof: appmfa.Proof{Session: pr.Session, Code: f["code"]}, Meta: meta(c)}
+		Proof: formProof(pr, f), Meta: meta(c)}
 	if err := p.uc.Change.Handle(c.UserContext(), in); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -296,6 +385,12 @@ func (p *pageHandlers) accountTOTPConfirm(c *fiber.Ctx, pr session.Principal, f 
 		return p.accountRefused(c, pr, err)
 	}
 	codes, err := p.uc.MFAConfirm.Handle(c.UserContext(), pr.UserID, pr.SessionID, f["code"], meta(c))
+	if errors.Is(err, mfa.ErrWrongCode) || errors.Is(err, mfa.ErrInvalidCode) {
+		// The setup stays under way: the confirm form again, in setup
+		// words (no recovery code can serve here).
+		status, _ := ProblemFor(err)
+		return p.renderAccount(c, pr, status, pageData{Message: setupCodeRefused, Account: &accountView{Enrollment: &enrollmentView{}}})
+	}
 	if err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -308,7 +403,7 @@ func (p *pageHandlers) accountTOTPDisable(c *fiber.Ctx, pr session.Principal, f 
 	if err := p.accountLimit(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	in := appmfa.DisableInput{UserID: pr.UserID, Password: f["password"], Proof: appmfa.Proof{Session: pr.Session, Code: f["code"]}, Meta: meta(c)}
+	in := appmfa.DisableInput{UserID: pr.UserID, Password: f["password"], Proof: formProof(pr, f), Meta: meta(c)}
 	if err := p.uc.MFADisable.Handle(c.UserContext(), in); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -320,7 +415,7 @@ func (p *pageHandlers) accountRecoveryCodes(c *fiber.Ctx, pr session.Principal, 
 	if err := p.accountLimit(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	codes, err := p.uc.MFARegenerate.Handle(c.UserContext(), pr.UserID, appmfa.Proof{Session: pr.Session, Code: f["code"]}, meta(c))
+	codes, err := p.uc.MFARegenerate.Handle(c.UserContext(), pr.UserID, formProof(pr, f), meta(c))
 	if err != nil {
 		return p.accountRefused(c, pr, err)
 	}
@@ -340,6 +435,9 @@ func (p *pageHandlers) accountPasskeyRename(c *fiber.Ctx, pr session.Principal, 
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
 	k, err := p.uc.PasskeyRename.Handle(c.UserContext(), pr.UserID, accountID(f), f["name"])
 	if err != nil {
 		return p.accountRefused(c, pr, err)
@@ -351,10 +449,26 @@ func (p *pageHandlers) accountPasskeyDelete(c *fiber.Ctx, pr session.Principal, 
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	if err := p.uc.PasskeyDelete.Handle(c.UserContext(), pr.UserID, accountID(f), meta(c)); err != nil {
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	if err := p.uc.PasskeyDelete.Handle(c.UserContext(), pr.UserID, accountID(f), formProof(pr, f), meta(c)); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	return p.accountDone(c, pr, "The passkey was deleted: it no longer signs you in. You may also remove it from the device that holds it.", pageData{})
+}
+
+func (p *pageHandlers) accountUnlink(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
+	if err := pr.FirstParty(); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	if err := p.accountLimit(c, limits.Password); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	if err := p.uc.Unlink.Handle(c.UserContext(), pr.UserID, accountID(f), meta(c)); err != nil {
+		return p.accountRefused(c, pr, err)
+	}
+	return p.accountDone(c, pr, "The linked sign-in was removed: it no longer signs you in to this account.", pageData{})
 }
 
 // accountJSON guards the account page's script endpoints: the CSRF token

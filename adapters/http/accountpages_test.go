@@ -15,10 +15,12 @@ import (
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/app/password"
 	"github.com/gatehouse-auth/gatehouse/app/session"
+	appupstream "github.com/gatehouse-auth/gatehouse/app/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain"
 	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	dsession "github.com/gatehouse-auth/gatehouse/domain/session"
+	"github.com/gatehouse-auth/gatehouse/domain/upstream"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -38,11 +40,14 @@ func (s *stubRevokeSession) Handle(ctx context.Context, p session.Principal, id 
 
 type accountFixture struct {
 	*fixture
-	browser  *stubBrowser
-	revoke   *stubRevokeSession
-	passkeys *passkeyFixture
-	mfaOn    bool
-	app      *fiber.App
+	browser    *stubBrowser
+	revoke     *stubRevokeSession
+	passkeys   *passkeyFixture
+	identities *stubIdentities
+	unlink     *stubUnlink
+	mfaOn      bool
+	uc         UseCases
+	app        *fiber.App
 }
 
 var otherSession = uuid.MustParse("7b1e0c2d-3f4a-4b5c-8d6e-9f0a1b2c3d4e")
@@ -57,7 +62,8 @@ func newAccountFixture(t *testing.T) *accountFixture {
 func newAccountFixtureOf(t *testing.T, passkeys bool) *accountFixture {
 	t.Helper()
 	pk := newPasskeyFixture(t)
-	f := &accountFixture{fixture: pk.fixture, browser: &stubBrowser{}, revoke: &stubRevokeSession{}, passkeys: pk}
+	f := &accountFixture{fixture: pk.fixture, browser: &stubBrowser{}, revoke: &stubRevokeSession{}, passkeys: pk,
+		identities: &stubIdentities{}, unlink: &stubUnlink{}}
 	f.browser.BrowserFn = func(_ context.Context, secret string) (session.Principal, error) {
 		if secret != liveSecret {
 			return session.Principal{}, domain.ErrUnauthorized
@@ -77,13 +83,34 @@ func newAccountFixtureOf(t *testing.T, passkeys bool) *accountFixture {
 		}
 		return []*passkey.Credential{testPasskey(nil)}, nil
 	}
-	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: passkeys}}, nil, UseCases{
+	f.identities.HandleFn = func(context.Context, uuid.UUID) ([]appupstream.IdentityView, error) { return nil, nil }
+	f.uc = UseCases{
 		Browser: f.browser, ListSessions: f.listSessions, RevokeSession: f.revoke, Change: f.changePassword,
 		MFAStart: f.mfaStart, MFAConfirm: f.mfaConfirm, MFADisable: f.mfaDisable, MFARegenerate: f.mfaRegenerate,
 		PasskeyRegister: pk.register, PasskeyList: pk.list, PasskeyRename: pk.rename, PasskeyDelete: pk.del,
+		Identities: f.identities, Unlink: f.unlink,
 		Guard: f.guard, Ready: func(context.Context) error { return nil },
-	})
+	}
+	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: passkeys}}, nil, f.uc)
 	return f
+}
+
+// Stubs of the identity use cases.
+type (
+	stubIdentities struct {
+		HandleFn func(ctx context.Context, userID uuid.UUID) ([]appupstream.IdentityView, error)
+	}
+	stubUnlink struct {
+		HandleFn func(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error
+	}
+)
+
+func (s *stubIdentities) Handle(ctx context.Context, userID uuid.UUID) ([]appupstream.IdentityView, error) {
+	return s.HandleFn(ctx, userID)
+}
+
+func (s *stubUnlink) Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, userID, id, meta)
 }
 
 var browserCookie = &nethttp.Cookie{Name: "gatehouse_session", Value: liveSecret}
@@ -298,6 +325,15 @@ func TestAccountChangesThePassword(t *testing.T) {
 		t.Fatalf("limited: %d %s", res.StatusCode, page)
 	}
 	wantIn(t, "limited", page, "too many attempts", "Wait about 2 minutes")
+
+	// The other writes count against the same limit: over it, nothing
+	// runs (the stubs are unset).
+	for _, op := range []string{"revoke-session", "passkey-rename", "passkey-delete"} {
+		res, page = f.post(t, op, url.Values{"id": {passkeyID.String()}, "name": {"Desk"}})
+		if res.StatusCode != 429 || !strings.Contains(page, "too many attempts") {
+			t.Errorf("%s over the limit: %d %s", op, res.StatusCode, page)
+		}
+	}
 }
 
 func TestAccountEnrollsTOTP(t *testing.T) {
@@ -332,9 +368,15 @@ func TestAccountEnrollsTOTP(t *testing.T) {
 		t.Errorf("CSP without a QR code: %q", csp)
 	}
 
+	// A wrong code leaves the setup under way: the confirm form again, in
+	// setup words, and a way to start again for a new QR code.
 	res, page = f.post(t, "totp-confirm", url.Values{"code": {"000000"}})
 	checkAccountPage(t, res, page, 403)
-	wantIn(t, "wrong code", page, codeRefused)
+	wantIn(t, "wrong code", page, "The code is not right. Enter the code your authenticator app shows now.", `value="totp-confirm"`, `id="totp-code"`,
+		`value="totp-start"`)
+	if strings.Contains(page, "recovery code") {
+		t.Errorf("a wrong setup code speaks of recovery codes: %s", page)
+	}
 }
 
 func TestAccountTurnsTOTPOffAndRenewsRecoveryCodes(t *testing.T) {
@@ -356,6 +398,17 @@ func TestAccountTurnsTOTPOffAndRenewsRecoveryCodes(t *testing.T) {
 	res, page = f.post(t, "recovery-codes", url.Values{})
 	checkAccountPage(t, res, page, 200)
 	wantIn(t, "renewed", page, "<code>1111-2222-3333-4444</code>", "old ones no longer work")
+
+	// With TOTP off meanwhile (another tab), both say what to do next.
+	f.mfaDisable.HandleFn = func(context.Context, appmfa.DisableInput) error { return mfa.ErrNotEnabled }
+	f.mfaRegenerate.HandleFn = func(context.Context, uuid.UUID, appmfa.Proof, app.RequestMeta) ([]mfa.RecoveryCode, error) {
+		return nil, mfa.ErrNotEnabled
+	}
+	for _, op := range []string{"totp-disable", "recovery-codes"} {
+		res, page = f.post(t, op, url.Values{"password": {"pw"}})
+		checkAccountPage(t, res, page, 409)
+		wantIn(t, op+" with TOTP off", page, "Two-step sign-in is off, so there is nothing to turn off", "To turn it on, enter your password")
+	}
 }
 
 func TestAccountRenamesAndDeletesPasskeys(t *testing.T) {
@@ -380,9 +433,9 @@ func TestAccountRenamesAndDeletesPasskeys(t *testing.T) {
 	checkAccountPage(t, res, page, 422)
 	wantIn(t, "bad name", page, "1 to 64 characters")
 
-	f.passkeys.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, m app.RequestMeta) error {
-		if uid != userID || m.IP == "" {
-			t.Errorf("delete %s %+v", uid, m)
+	f.passkeys.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, p appmfa.Proof, m app.RequestMeta) error {
+		if uid != userID || m.IP == "" || p.Session == nil || p.Code != "" {
+			t.Errorf("delete %s %+v %+v", uid, m, p)
 		}
 		if id != passkeyID {
 			return passkey.ErrLastWayToSignIn
@@ -394,7 +447,10 @@ func TestAccountRenamesAndDeletesPasskeys(t *testing.T) {
 	wantIn(t, "deleted", page, "The passkey was deleted")
 	res, page = f.post(t, "passkey-delete", url.Values{"id": {uuid.NewString()}})
 	checkAccountPage(t, res, page, 409)
-	wantIn(t, "last way", page, "your last way to sign in, so it was not deleted")
+	wantIn(t, "last way", page, "your last way to sign in, so it was not deleted", `href="./forgot-password"`)
+	if strings.Contains(page, "set a password first") {
+		t.Errorf("the page tells a passkey-only account to set a password it cannot set here: %s", page)
+	}
 }
 
 // The script's endpoints take the CSRF token in a header, and the
@@ -403,9 +459,12 @@ func TestAccountPasskeyRegistrationEndpoints(t *testing.T) {
 	t.Parallel()
 	f := newAccountFixture(t)
 	challenge := uuid.New()
-	f.passkeys.register.BeginFn = func(_ context.Context, id uuid.UUID) (apppasskey.Begun, error) {
-		if id != userID {
-			t.Errorf("begin for %s", id)
+	f.passkeys.register.BeginFn = func(_ context.Context, id uuid.UUID, p appmfa.Proof, _ app.RequestMeta) (apppasskey.Begun, error) {
+		if id != userID || p.Session == nil {
+			t.Errorf("begin for %s %+v", id, p)
+		}
+		if p.Code == "" && f.mfaOn {
+			return apppasskey.Begun{}, mfa.ErrStepUpRequired
 		}
 		return apppasskey.Begun{ChallengeID: challenge, Options: json.RawMessage(`{"publicKey":{}}`)}, nil
 	}
@@ -446,10 +505,90 @@ func TestAccountPasskeyRegistrationEndpoints(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, challenge.String()) || !strings.Contains(body, `"publicKey"`) {
 		t.Fatalf("begin: %d %s", res.StatusCode, body)
 	}
+	// A link cannot make the page claim an addition: only the finish's
+	// one-time cookie does.
+	_, page := f.get(t, "/account?added=passkey")
+	if strings.Contains(page, "Your passkey was added") {
+		t.Fatal("a link made the page say a passkey was added")
+	}
 	res, body = send("/account/passkeys/register/finish", finish, testCSRF, browserCookie)
 	if res.StatusCode != 201 || !strings.Contains(body, `"name":"Laptop"`) {
 		t.Fatalf("finish: %d %s", res.StatusCode, body)
 	}
-	_, page := f.get(t, "/account?added=passkey")
-	wantIn(t, "after adding", page, "Your passkey was added")
+	added := cookieOf(res, "gatehouse_added")
+	if added == nil || !added.HttpOnly || added.MaxAge <= 0 {
+		t.Fatalf("finish set no one-time cookie: %+v", added)
+	}
+	req := request("GET", "/account", "")
+	req.AddCookie(browserCookie)
+	req.AddCookie(added)
+	res, raw := do(t, f.app, req)
+	wantIn(t, "after adding", string(raw), "Your passkey was added")
+	if ck := cookieOf(res, "gatehouse_added"); ck == nil || ck.Value != "" || !ck.Expires.Before(time.Now()) {
+		t.Errorf("the page kept the one-time cookie: %+v", ck)
+	}
+
+	// With TOTP on, the page asks for a code beside the button, and the
+	// script sends it with the begin.
+	f.mfaOn = true
+	_, page = f.get(t, "/account")
+	wantIn(t, "code beside the add button", page, `id="passkey-code"`)
+	res, body = send("/account/passkeys/register/begin", `{}`, testCSRF, browserCookie)
+	if res.StatusCode != 403 || !strings.Contains(body, "step_up_required") {
+		t.Fatalf("begin without a code, TOTP on: %d %s", res.StatusCode, body)
+	}
+	res, body = send("/account/passkeys/register/begin", `{"code":"123456"}`, testCSRF, browserCookie)
+	if res.StatusCode != 200 || !strings.Contains(body, challenge.String()) {
+		t.Fatalf("begin with a code: %d %s", res.StatusCode, body)
+	}
+}
+
+// Linked sign-ins: shown only with providers or identities; each
+// identity with an Unlink form calling the unlink use case (its refusal
+// of the last way to sign in shown readably), and a "Link NAME" link for
+// each provider not linked yet.
+func TestAccountLinkedSignIns(t *testing.T) {
+	t.Parallel()
+	f := newAccountFixture(t)
+	_, page := f.get(t, "/account")
+	if strings.Contains(page, `id="linked"`) {
+		t.Fatal("linked sign-ins shown with no provider and no identity")
+	}
+
+	f.uc.Upstream = &stubUpstream{} // offers corp, "Corp SSO"
+	f.app = NewServer(Config{Pages: PageConfig{AppName: "Acme", Passkeys: true}}, nil, f.uc)
+	_, page = f.get(t, "/account")
+	wantIn(t, "nothing linked", page, `id="linked"`, "No sign-in is linked yet.", `<a href="./sign-in/upstream/corp">Link Corp SSO</a>`)
+
+	used := t0.Add(-time.Minute)
+	corp, _ := upstream.NewIdentity(uuid.New(), userID, "corp", "subject-1", "owner@corp.example", t0.Add(-time.Hour))
+	gone := upstream.RehydrateIdentity(uuid.New(), userID, "old", "subject-2", "owner@old.example", t0.Add(-2*time.Hour), &used)
+	f.identities.HandleFn = func(_ context.Context, id uuid.UUID) ([]appupstream.IdentityView, error) {
+		if id != userID {
+			t.Errorf("identities listed for %s", id)
+		}
+		return []appupstream.IdentityView{{Identity: corp, ProviderName: "Corp SSO"}, {Identity: gone}}, nil
+	}
+	_, page = f.get(t, "/account")
+	wantIn(t, "linked", page, "<strong>Corp SSO</strong>", "owner@corp.example", "last used never", "old (no longer offered)",
+		`name="op" value="unlink"`, `value="`+corp.ID().String()+`"`)
+	if strings.Contains(page, "Link Corp SSO") {
+		t.Error("a linked provider is offered for linking again")
+	}
+
+	f.unlink.HandleFn = func(_ context.Context, uid, id uuid.UUID, m app.RequestMeta) error {
+		if uid != userID || m.IP == "" {
+			t.Errorf("unlink %s %+v", uid, m)
+		}
+		if id != corp.ID() {
+			return upstream.ErrLastWayToSignIn
+		}
+		return nil
+	}
+	res, page := f.post(t, "unlink", url.Values{"id": {corp.ID().String()}})
+	checkAccountPage(t, res, page, 200)
+	wantIn(t, "unlinked", page, "The linked sign-in was removed")
+	res, page = f.post(t, "unlink", url.Values{"id": {gone.ID().String()}})
+	checkAccountPage(t, res, page, 409)
+	wantIn(t, "last way", page, "your last way to sign in, so it was not removed", `href="./forgot-password"`)
 }

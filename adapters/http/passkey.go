@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
@@ -21,7 +23,7 @@ import (
 // /v1/login does.
 type (
 	PasskeyRegister interface {
-		Begin(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error)
+		Begin(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) (apppasskey.Begun, error)
 		Finish(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error)
 	}
 	PasskeyList interface {
@@ -31,7 +33,7 @@ type (
 		Handle(ctx context.Context, userID, id uuid.UUID, name string) (*passkey.Credential, error)
 	}
 	PasskeyDelete interface {
-		Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error
+		Handle(ctx context.Context, userID, id uuid.UUID, p appmfa.Proof, meta app.RequestMeta) error
 	}
 	PasskeyLogin interface {
 		Begin(ctx context.Context) (apppasskey.Begun, error)
@@ -40,11 +42,12 @@ type (
 )
 
 // registerPasskeyRoutes registers the passkey ceremonies and the
-// signed-in user's passkeys. The sign-in counts against the per-IP limit
-// of /v1/login, each step on its own request; the registration against
-// that of the other changes of a signed-in user's credentials.
+// signed-in user's passkeys. The sign-in's begin counts against its own
+// per-IP limit (limits.PasskeyBegin), the finish against that of
+// /v1/login; the registration against that of the other changes of a
+// signed-in user's credentials.
 func (h *handlers) registerPasskeyRoutes(v1 fiber.Router) {
-	v1.Post("/login/passkey/begin", h.limit(limits.Login), h.handlePasskeyLoginBegin)
+	v1.Post("/login/passkey/begin", h.limit(limits.PasskeyBegin), h.handlePasskeyLoginBegin)
 	v1.Post("/login/passkey/finish", h.limit(limits.Login), withJSON(h.handlePasskeyLoginFinish))
 	v1.Post("/me/passkeys/register/begin", h.auth, firstParty, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
 	v1.Post("/me/passkeys/register/finish", h.auth, firstParty, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
@@ -73,7 +76,11 @@ func (h *handlers) handlePasskeyLoginFinish(c *fiber.Ctx, req *passkeyLoginReque
 }
 
 func (h *handlers) handlePasskeyRegisterBegin(c *fiber.Ctx) error {
-	return reply(c, renderBegun)(h.uc.PasskeyRegister.Begin(c.UserContext(), principal(c).UserID))
+	code, err := stepUpCode(c)
+	if err != nil {
+		return err
+	}
+	return reply(c, renderBegun)(h.uc.PasskeyRegister.Begin(c.UserContext(), principal(c).UserID, proof(c, code), meta(c)))
 }
 
 func (h *handlers) handlePasskeyRegisterFinish(c *fiber.Ctx, req *passkeyRegisterRequest) error {
@@ -105,7 +112,25 @@ func (h *handlers) handlePasskeyDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return noContent(c, h.uc.PasskeyDelete.Handle(c.UserContext(), principal(c).UserID, id, meta(c)))
+	code, err := stepUpCode(c)
+	if err != nil {
+		return err
+	}
+	return noContent(c, h.uc.PasskeyDelete.Handle(c.UserContext(), principal(c).UserID, id, proof(c, code), meta(c)))
+}
+
+// stepUpCode reads the optional body of a passkey's begin or delete: none,
+// or a JSON object holding the code of the step-up ({"code": "123456"}),
+// read as strictly as any JSON body.
+func stepUpCode(c *fiber.Ctx) (string, error) {
+	if len(bytes.TrimSpace(c.Request().Body())) == 0 {
+		return "", nil
+	}
+	var req stepUpRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		return "", err
+	}
+	return req.Code, nil
 }
 
 // Request bodies of passkeys. The credential is the authenticator's

@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/limits"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	"github.com/gatehouse-auth/gatehouse/app/session"
 	"github.com/gatehouse-auth/gatehouse/domain"
+	"github.com/gatehouse-auth/gatehouse/domain/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	"github.com/gatehouse-auth/gatehouse/domain/token"
 	"github.com/gatehouse-auth/gatehouse/domain/user"
@@ -23,7 +26,7 @@ import (
 // Stubs of the passkey use cases (see stub_test.go).
 type (
 	stubPasskeyRegister struct {
-		BeginFn  func(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error)
+		BeginFn  func(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) (apppasskey.Begun, error)
 		FinishFn func(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error)
 	}
 	stubPasskeyLogin struct {
@@ -37,12 +40,12 @@ type (
 		HandleFn func(ctx context.Context, userID, id uuid.UUID, name string) (*passkey.Credential, error)
 	}
 	stubPasskeyDelete struct {
-		HandleFn func(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error
+		HandleFn func(ctx context.Context, userID, id uuid.UUID, p appmfa.Proof, meta app.RequestMeta) error
 	}
 )
 
-func (s *stubPasskeyRegister) Begin(ctx context.Context, userID uuid.UUID) (apppasskey.Begun, error) {
-	return s.BeginFn(ctx, userID)
+func (s *stubPasskeyRegister) Begin(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) (apppasskey.Begun, error) {
+	return s.BeginFn(ctx, userID, p, meta)
 }
 
 func (s *stubPasskeyRegister) Finish(ctx context.Context, in apppasskey.FinishInput) (*passkey.Credential, error) {
@@ -65,8 +68,8 @@ func (s *stubPasskeyRename) Handle(ctx context.Context, userID, id uuid.UUID, na
 	return s.HandleFn(ctx, userID, id, name)
 }
 
-func (s *stubPasskeyDelete) Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error {
-	return s.HandleFn(ctx, userID, id, meta)
+func (s *stubPasskeyDelete) Handle(ctx context.Context, userID, id uuid.UUID, p appmfa.Proof, meta app.RequestMeta) error {
+	return s.HandleFn(ctx, userID, id, p, meta)
 }
 
 // passkeyFixture is the public app with the passkey use cases stubbed
@@ -182,6 +185,10 @@ func TestPasskeyLoginRoutes(t *testing.T) {
 		res.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("begin answered %v (%s)", got, res.Header.Get("Cache-Control"))
 	}
+	if len(counted) != 1 || counted[0] != limits.PasskeyBegin {
+		t.Fatalf("the begin counted against %v, want the passkey begin limit once (not the login one)", counted)
+	}
+	counted = nil
 
 	u := user.Rehydrate(userID, user.RehydrateEmail("owner@example.com"), "h", true, true, t0, t0, nil, nil)
 	f.login.FinishFn = func(_ context.Context, in apppasskey.LoginInput) (*session.LoginResult, error) {
@@ -221,8 +228,8 @@ func TestPasskeyLoginRoutes(t *testing.T) {
 			t.Errorf("a passkey sign-in counted against %q, want the login limit", e)
 		}
 	}
-	if len(counted) != 7 {
-		t.Errorf("%d requests counted against the login limit, want 7", len(counted))
+	if len(counted) != 6 {
+		t.Errorf("%d finishes counted against the login limit, want 6", len(counted))
 	}
 	f.guard.CheckIPFn = func(context.Context, limits.Endpoint, string) error { return domain.RateLimited(time.Minute) }
 	res, body = do(t, f.app, request("POST", "/v1/login/passkey/begin", ""))
@@ -236,15 +243,31 @@ func TestPasskeyManagementRoutes(t *testing.T) {
 	t.Parallel()
 	f := newPasskeyFixture(t)
 	challenge := uuid.MustParse("6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
-	f.register.BeginFn = func(_ context.Context, id uuid.UUID) (apppasskey.Begun, error) {
-		if id != userID {
-			t.Errorf("begin for %s", id)
+	var codes []string
+	f.register.BeginFn = func(_ context.Context, id uuid.UUID, p appmfa.Proof, m app.RequestMeta) (apppasskey.Begun, error) {
+		if id != userID || m.IP == "" {
+			t.Errorf("begin for %s %+v", id, m)
+		}
+		codes = append(codes, p.Code)
+		if p.Code == "" {
+			return apppasskey.Begun{}, mfa.ErrStepUpRequired
 		}
 		return apppasskey.Begun{ChallengeID: challenge, Options: json.RawMessage(`{"publicKey":{}}`)}, nil
 	}
+	// No body, or one without a code: the use case decides (here: a
+	// step-up is needed). A code goes to the use case.
 	res, body := do(t, f.app, request("POST", "/v1/me/passkeys/register/begin", "", "Authorization", "Bearer good-jwt"))
+	decodeProblem(t, res, body, 403, "step_up_required")
+	res, body = do(t, f.app, request("POST", "/v1/me/passkeys/register/begin", `{}`, "Authorization", "Bearer good-jwt"))
+	decodeProblem(t, res, body, 403, "step_up_required")
+	res, body = do(t, f.app, request("POST", "/v1/me/passkeys/register/begin", `{"code":"123456"}`, "Authorization", "Bearer good-jwt"))
 	if got := decodeJSON(t, res, body, 200); got["challenge_id"] != challenge.String() {
 		t.Fatalf("register begin answered %v", got)
+	}
+	res, body = do(t, f.app, request("POST", "/v1/me/passkeys/register/begin", `{"code":"1","other":2}`, "Authorization", "Bearer good-jwt"))
+	decodeProblem(t, res, body, 400, "invalid_request")
+	if !slices.Equal(codes, []string{"", "", "123456"}) {
+		t.Fatalf("begin asked with codes %q", codes)
 	}
 	f.register.FinishFn = func(_ context.Context, in apppasskey.FinishInput) (*passkey.Credential, error) {
 		if in.UserID != userID || in.ChallengeID != challenge.String() || in.Name == nil || *in.Name != "Laptop" || string(in.Credential) != `{"id":"abc"}` {
@@ -282,15 +305,27 @@ func TestPasskeyManagementRoutes(t *testing.T) {
 	res, body = do(t, f.app, request("PATCH", "/v1/me/passkeys/"+passkeyID.String(), `{"name":"Desk"}`, "Authorization", "Bearer good-jwt"))
 	decodeJSON(t, res, body, 200)
 
-	f.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, m app.RequestMeta) error {
-		if uid != userID || id != passkeyID || m.IP == "" {
-			t.Errorf("delete asked with %s %s %+v", uid, id, m)
+	f.del.HandleFn = func(_ context.Context, uid, id uuid.UUID, p appmfa.Proof, m app.RequestMeta) error {
+		if uid != userID || id != passkeyID || m.IP == "" || p.Code != "" {
+			t.Errorf("delete asked with %s %s %+v %q", uid, id, m, p.Code)
 		}
 		return passkey.ErrLastWayToSignIn
 	}
 	res, body = do(t, f.app, request("DELETE", "/v1/me/passkeys/"+passkeyID.String(), "", "Authorization", "Bearer good-jwt"))
 	decodeProblem(t, res, body, 409, "last_sign_in_method")
-	f.del.HandleFn = func(context.Context, uuid.UUID, uuid.UUID, app.RequestMeta) error { return nil }
+	f.del.HandleFn = func(_ context.Context, _, _ uuid.UUID, p appmfa.Proof, _ app.RequestMeta) error {
+		if p.Code != "654321" {
+			return mfa.ErrStepUpRequired
+		}
+		return nil
+	}
+	res, body = do(t, f.app, request("DELETE", "/v1/me/passkeys/"+passkeyID.String(), `{"code":""}`, "Authorization", "Bearer good-jwt"))
+	decodeProblem(t, res, body, 403, "step_up_required")
+	res, _ = do(t, f.app, request("DELETE", "/v1/me/passkeys/"+passkeyID.String(), `{"code":"654321"}`, "Authorization", "Bearer good-jwt"))
+	if res.StatusCode != 204 {
+		t.Fatalf("delete with a code: %d", res.StatusCode)
+	}
+	f.del.HandleFn = func(context.Context, uuid.UUID, uuid.UUID, appmfa.Proof, app.RequestMeta) error { return nil }
 	res, _ = do(t, f.app, request("DELETE", "/v1/me/passkeys/"+passkeyID.String(), "", "Authorization", "Bearer good-jwt"))
 	if res.StatusCode != 204 {
 		t.Fatalf("delete: %d", res.StatusCode)

@@ -21,9 +21,9 @@ import (
 // cookie, the code page of an account with TOTP whose authenticator did
 // not verify its user, or the sign-in form saying what went wrong. The
 // answer is posted to /sign-in itself rather than to a path of its own:
-// the pages link relatively, one segment below the root. Both steps
-// count against the per-IP limit of /v1/login, as
-// /v1/login/passkey/begin and finish do.
+// the pages link relatively, one segment below the root. The begin
+// counts as /v1/login/passkey/begin does (limits.PasskeyBegin), the
+// finish against the per-IP limit of /v1/login, as a password does.
 
 // csrfHeader carries the page's CSRF token on the script's requests.
 const csrfHeader = "X-CSRF-Token"
@@ -48,7 +48,7 @@ func (p *pageHandlers) handlePasskeySignInBegin(c *fiber.Ctx) error {
 	if !p.csrfMatches(c, c.Get(csrfHeader)) {
 		return errCSRFHeader
 	}
-	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.PasskeyBegin, ClientIP(c)); err != nil {
 		return err
 	}
 	return reply(c, renderBegun)(p.uc.PasskeyLogin.Begin(c.UserContext()))

@@ -124,8 +124,8 @@ func TestPasskeySignInBegin(t *testing.T) {
 		res.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("begin answered %v", got)
 	}
-	if len(f.counted) != 1 || f.counted[0] != limits.Login {
-		t.Errorf("the begin counted against %v, want the login limit once", f.counted)
+	if len(f.counted) != 1 || f.counted[0] != limits.PasskeyBegin {
+		t.Errorf("the begin counted against %v, want the passkey begin limit once (not the login one)", f.counted)
 	}
 
 	f.guard.CheckIPFn = func(context.Context, limits.Endpoint, string) error { return domain.RateLimited(60) }

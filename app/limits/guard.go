@@ -61,6 +61,12 @@ const (
 	// Token is the OAuth token, revocation and introspection endpoints,
 	// counted together under the Refresh limit.
 	Token Endpoint = "token"
+	// PasskeyBegin is the begin of a passkey sign-in (API and sign-in
+	// page), counted under the Refresh limit: a begin checks no secret, it
+	// only stores a challenge that expires, so the limit bounds storage,
+	// and the sign-in page's script begins on every view, which must not
+	// spend the budget of password sign-ins. The finish counts as Login.
+	PasskeyBegin Endpoint = "passkey_begin"
 )
 
 // Rule names, reported to app.Observer when a limit refuses: fixed names,
@@ -89,8 +95,8 @@ type Policy struct {
 	// Auth is the per-IP limit of register, login, verify, resend, forgot,
 	// reset and password change, each counted on its own.
 	Auth Limit
-	// Refresh is the per-IP limit of token refresh, and of the OAuth
-	// token endpoints (Token).
+	// Refresh is the per-IP limit of token refresh, of the OAuth token
+	// endpoints (Token) and of passkey sign-in begins (PasskeyBegin).
 	Refresh Limit
 	// TokenPerClient bounds the OAuth token endpoints' requests naming one
 	// client id, from anywhere (a guessed secret, a runaway client).
@@ -197,7 +203,7 @@ func (g *Guard) CheckIP(ctx context.Context, e Endpoint, ip string) error {
 		return nil
 	}
 	l := g.p.Auth
-	if e == Refresh || e == Token {
+	if e == Refresh || e == Token || e == PasskeyBegin {
 		l = g.p.Refresh
 	}
 	return g.hit(ctx, e.Rule(), key("ip:"+string(e), ip), l)

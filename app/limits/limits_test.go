@@ -79,16 +79,22 @@ func TestCheckIPUsesEndpointLimit(t *testing.T) {
 		keys = append(keys, k)
 		return true, 0, nil
 	}
-	rl.EXPECT().Hit(ctx, gomock.Any(), 150, 7*time.Minute).DoAndReturn(rec)
+	// A passkey begin only stores a challenge: it is counted under the
+	// Refresh limit, on a counter of its own, never the login one.
+	rl.EXPECT().Hit(ctx, gomock.Any(), 150, 7*time.Minute).DoAndReturn(rec).Times(2)
 	rl.EXPECT().Hit(ctx, gomock.Any(), 30, 5*time.Minute).DoAndReturn(rec).Times(2)
-	for _, e := range []limits.Endpoint{limits.Refresh, limits.Login, limits.Register} {
+	for _, e := range []limits.Endpoint{limits.Refresh, limits.Login, limits.Register, limits.PasskeyBegin} {
 		if err := g.CheckIP(ctx, e, "203.0.113.9"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Each endpoint is counted on its own, and the IP is not in clear.
-	if keys[0] == keys[1] || keys[1] == keys[2] {
-		t.Fatalf("endpoints share a counter: %v", keys)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			t.Fatalf("endpoints share a counter: %v", keys)
+		}
+		seen[k] = true
 	}
 	for _, k := range keys {
 		if strings.Contains(k, "203.0.113.9") {

@@ -32,14 +32,15 @@ const ProvedBySession mfa.Method = "session"
 
 // StepUp is the rule of sensitive changes of an account with MFA on
 // (changing the email or the password, deleting the account, turning MFA
-// off, new recovery codes): the caller's session proved a second factor
-// (amr holds otp or hwk) no longer than the max age ago, or the request
-// carries a code, which is checked like every code: counted first against
-// the account's second-factor limits, consumed when right. Otherwise the
-// change is mfa.ErrStepUpRequired. A password, however right, never
-// suffices: a session from before MFA was turned on, or a stolen
-// password-only one, must not rule the account. Accounts without MFA pass
-// as before, whatever the request holds.
+// off, new recovery codes, adding or deleting a passkey): the caller's
+// session proved a second factor (amr holds otp, or hwk with user) no
+// longer than the max age ago, or the request carries a code, which is
+// checked like every code: counted first against the account's second-
+// factor limits, consumed when right. Otherwise the change is
+// mfa.ErrStepUpRequired. A password, however right, never suffices: a
+// session from before MFA was turned on, or a stolen password-only one,
+// must not rule the account. Accounts without MFA pass as before, whatever
+// the request holds.
 type StepUp struct {
 	factors  app.MFARepository
 	tx       app.TxManager

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	"github.com/google/uuid"
@@ -60,9 +61,11 @@ func (h *Rename) Handle(ctx context.Context, userID, id uuid.UUID, name string) 
 
 // Delete removes one of the signed-in user's passkeys, audited as
 // passkey_deleted, unless it is their last way to sign in (no password,
-// no upstream identity and no other passkey: passkey.ErrLastWayToSignIn). The user's row is
-// read for change first, so that two deletions of a user's last two
-// passkeys run one after the other and the second is refused.
+// no upstream identity and no other passkey: passkey.ErrLastWayToSignIn).
+// On an account with MFA on it needs the step-up of mfa.StepUp first, as
+// adding one does (a passkey may be the account's second factor). The
+// user's row is read for change first, so that two deletions of a user's
+// last two passkeys run one after the other and the second is refused.
 type Delete struct {
 	d Deps
 }
@@ -70,8 +73,15 @@ type Delete struct {
 // NewDelete builds the use case.
 func NewDelete(d Deps) *Delete { return &Delete{d: d} }
 
-// Handle deletes userID's passkey id.
-func (h *Delete) Handle(ctx context.Context, userID, id uuid.UUID, meta app.RequestMeta) error {
+// Handle deletes userID's passkey id, with the proof p of the step-up.
+func (h *Delete) Handle(ctx context.Context, userID, id uuid.UUID, p appmfa.Proof, meta app.RequestMeta) error {
+	u, err := app.SignedIn(ctx, h.d.Users, userID)
+	if err != nil {
+		return err
+	}
+	if _, err := h.d.StepUp.Require(ctx, u, p, true, "passkey_delete", meta); err != nil {
+		return err
+	}
 	return h.d.Tx.Within(ctx, func(ctx context.Context, r app.Repos) error {
 		u, err := lockUser(ctx, r, userID)
 		if err != nil {

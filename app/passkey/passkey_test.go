@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/app"
 	"github.com/gatehouse-auth/gatehouse/app/internal/apptest"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/app/mock"
 	apppasskey "github.com/gatehouse-auth/gatehouse/app/passkey"
 	appsession "github.com/gatehouse-auth/gatehouse/app/session"
@@ -57,7 +58,7 @@ func newFixture(t *testing.T, withPassword bool) *fixture {
 }
 
 func (f *fixture) deps() apppasskey.Deps {
-	return apppasskey.Deps{Users: f.Users, Passkeys: f.passkeys, Tx: f.Tx, Ceremonies: f.ceremonies, Clock: f.Clock, IDs: f.ids}
+	return apppasskey.Deps{Users: f.Users, Passkeys: f.passkeys, Tx: f.Tx, Ceremonies: f.ceremonies, Clock: f.Clock, IDs: f.ids, StepUp: f.StepUp()}
 }
 
 func (f *fixture) login() *apppasskey.Login {
@@ -89,9 +90,69 @@ func TestRegisterBegin(t *testing.T) {
 		}
 		return nil
 	})
-	b, err := apppasskey.NewRegister(f.deps()).Begin(context.Background(), f.u.ID())
+	b, err := apppasskey.NewRegister(f.deps()).Begin(context.Background(), f.u.ID(), appmfa.Proof{}, meta)
 	if err != nil || b.ChallengeID != apptest.ID(1) || string(b.Options) != `{"publicKey":{}}` {
 		t.Fatalf("Begin = %+v, %v", b, err)
+	}
+}
+
+// withTOTP turns TOTP on for the fixture's user.
+func (f *fixture) withTOTP() {
+	at, step := apptest.T0.Add(-time.Hour), int64(1)
+	f.SeedTOTP(mfa.RehydrateTOTP(f.u.ID(), []byte("sealed secret, 21+ bytes"), at, &at, &step))
+}
+
+// sessionOf is a session of the fixture's user that proved amr at auth.
+func (f *fixture) sessionOf(amr []string, auth time.Time) *session.Session {
+	s := session.Rehydrate(uuid.New(), f.u.ID(), apptest.T0.Add(-2*time.Hour), apptest.T0.Add(-time.Minute), apptest.T0.Add(time.Hour), nil, "ua", "ip")
+	s.RehydrateAuthentication(amr, auth)
+	return s
+}
+
+// A passkey that verifies its user satisfies MFA and outlives a password
+// reset: on an account with TOTP on, adding or deleting one needs the
+// step-up of a password change. Without it nothing else runs (strict
+// mocks): no challenge, no read of the passkeys.
+func TestAddingAndDeletingAPasskeyNeedTheStepUpWithTOTPOn(t *testing.T) {
+	recent := apptest.T0.Add(-5 * time.Minute)
+	for name, mk := range map[string]func(f *fixture) appmfa.Proof{
+		"no session":              func(*fixture) appmfa.Proof { return appmfa.Proof{} },
+		"a password-only session": func(f *fixture) appmfa.Proof { return appmfa.Proof{Session: f.sessionOf([]string{"pwd"}, recent)} },
+		"a passkey without user verification": func(f *fixture) appmfa.Proof {
+			return appmfa.Proof{Session: f.sessionOf([]string{"hwk"}, recent)}
+		},
+		"a second factor long ago": func(f *fixture) appmfa.Proof {
+			return appmfa.Proof{Session: f.sessionOf([]string{"pwd", "otp"}, apptest.T0.Add(-time.Hour))}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, true)
+			f.withTOTP()
+			if _, err := apppasskey.NewRegister(f.deps()).Begin(context.Background(), f.u.ID(), mk(f), meta); err != mfa.ErrStepUpRequired {
+				t.Errorf("Begin: %v, want exactly mfa.ErrStepUpRequired", err)
+			}
+			if err := apppasskey.NewDelete(f.deps()).Handle(context.Background(), f.u.ID(), uuid.New(), mk(f), meta); err != mfa.ErrStepUpRequired {
+				t.Errorf("Delete: %v, want exactly mfa.ErrStepUpRequired", err)
+			}
+		})
+	}
+	for name, amr := range map[string][]string{"an OTP": {"pwd", "otp"}, "a passkey with UV": {"hwk", "user"}} {
+		t.Run("a session that proved "+name+" recently", func(t *testing.T) {
+			f := newFixture(t, true)
+			f.withTOTP()
+			p := appmfa.Proof{Session: f.sessionOf(amr, recent)}
+			f.passkeys.EXPECT().List(gomock.Any(), f.u.ID()).Return(nil, nil)
+			f.ceremonies.EXPECT().BeginRegistration(gomock.Any(), gomock.Any()).Return(json.RawMessage(`{}`), []byte(`{}`), nil)
+			f.passkeys.EXPECT().AddChallenge(gomock.Any(), gomock.Any()).Return(nil)
+			if _, err := apppasskey.NewRegister(f.deps()).Begin(context.Background(), f.u.ID(), p, meta); err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
+			f.Repos.Passkeys.EXPECT().List(gomock.Any(), f.u.ID()).Return(nil, nil)
+			if err := apppasskey.NewDelete(f.deps()).Handle(context.Background(), f.u.ID(), uuid.New(), p, meta); !errors.Is(err, passkey.ErrNotFound) {
+				t.Fatalf("Delete: %v, want the step-up passed and passkey.ErrNotFound", err)
+			}
+		})
 	}
 }
 
@@ -210,7 +271,7 @@ func TestDeleteKeepsTheLastWayToSignIn(t *testing.T) {
 					return e.Type == audit.PasskeyDeleted && e.UserID == f.u.ID() && e.Detail["passkey_id"] == target.ID().String()
 				})
 			}
-			err := apppasskey.NewDelete(f.deps()).Handle(context.Background(), f.u.ID(), target.ID(), meta)
+			err := apppasskey.NewDelete(f.deps()).Handle(context.Background(), f.u.ID(), target.ID(), appmfa.Proof{}, meta)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (res.Errs()[0] == nil) {
 				t.Fatalf("Delete: %v, want %v", err, tc.want)
 			}
@@ -222,7 +283,7 @@ func TestDeleteOfAnUnknownPasskey(t *testing.T) {
 	f := newFixture(t, true)
 	apptest.ExpectLockingWithin(t, f.Tx, f.Repos, 1, f.u.ID())
 	f.Repos.Passkeys.EXPECT().List(gomock.Any(), f.u.ID()).Return([]*passkey.Credential{f.stored(1)}, nil)
-	if err := apppasskey.NewDelete(f.deps()).Handle(context.Background(), f.u.ID(), uuid.New(), meta); !errors.Is(err, passkey.ErrNotFound) {
+	if err := apppasskey.NewDelete(f.deps()).Handle(context.Background(), f.u.ID(), uuid.New(), appmfa.Proof{}, meta); !errors.Is(err, passkey.ErrNotFound) {
 		t.Fatalf("Delete: %v", err)
 	}
 }

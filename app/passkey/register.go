@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/gatehouse-auth/gatehouse/app"
+	appmfa "github.com/gatehouse-auth/gatehouse/app/mfa"
 	"github.com/gatehouse-auth/gatehouse/domain/audit"
 	"github.com/gatehouse-auth/gatehouse/domain/passkey"
 	"github.com/google/uuid"
@@ -13,7 +14,11 @@ import (
 // Register adds a passkey to the signed-in user's account: Begin answers
 // the creation options (the user's passkeys excluded, so that an
 // authenticator holding one of them declines), Finish verifies the
-// authenticator's answer and stores the passkey.
+// authenticator's answer and stores the passkey. A passkey that verifies
+// its user satisfies MFA and outlives a password change or reset, so on
+// an account with MFA on the begin needs the step-up of mfa.StepUp, as a
+// password change does; the finish takes only a challenge that such a
+// begin made for the same user.
 type Register struct {
 	d Deps
 }
@@ -27,19 +32,22 @@ type Deps struct {
 	Ceremonies Ceremonies
 	Clock      app.Clock
 	IDs        app.IDGenerator
+	// StepUp guards adding and deleting a passkey.
+	StepUp *appmfa.StepUp
 }
 
 // NewRegister builds the use case.
 func NewRegister(d Deps) *Register { return &Register{d: d} }
 
-// Available reports whether passkeys can be registered here at all (the
-// service has a domain name to bind them to), so that a page offers the
-// ceremony only where it can succeed.
-
-// Begin starts a registration for the signed-in user userID.
-func (h *Register) Begin(ctx context.Context, userID uuid.UUID) (Begun, error) {
+// Begin starts a registration for the signed-in user userID, who brings
+// the proof p of the step-up (mfa.ErrStepUpRequired without one on an
+// account with MFA on).
+func (h *Register) Begin(ctx context.Context, userID uuid.UUID, p appmfa.Proof, meta app.RequestMeta) (Begun, error) {
 	u, err := app.SignedIn(ctx, h.d.Users, userID)
 	if err != nil {
+		return Begun{}, err
+	}
+	if _, err := h.d.StepUp.Require(ctx, u, p, true, "passkey_add", meta); err != nil {
 		return Begun{}, err
 	}
 	existing, err := h.d.Passkeys.List(ctx, u.ID())

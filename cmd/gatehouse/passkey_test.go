@@ -247,7 +247,7 @@ func TestPasskeySignInWithMFA(t *testing.T) {
 		c := f.c
 		u := enroll(t, f)
 		presence := newSoftKey(t, false)
-		presence.register(t, c, u.access, "Security key")
+		pk := presence.register(t, c, u.access, "Security key")
 		verifying := newSoftKey(t, true)
 		verifying.register(t, c, u.access, "Phone")
 
@@ -270,6 +270,17 @@ func TestPasskeySignInWithMFA(t *testing.T) {
 		access := r.JSON(t)["access_token"].(string)
 		if r := c.bearer(http.MethodPost, "/v1/me/mfa/recovery-codes", access, map[string]string{}); r.Status != http.StatusOK {
 			t.Fatalf("new recovery codes from a passkey session, no code: %d %s", r.Status, r.Body)
+		}
+
+		// Deleting a passkey takes the step-up: a code sent is checked
+		// even from a session that proved a second factor; without one,
+		// that session suffices.
+		path := "/v1/me/passkeys/" + pk["id"].(string)
+		if r := c.bearer(http.MethodDelete, path, access, map[string]string{"code": "aaaa-bbbb-cccc-dddd"}); r.Status != http.StatusForbidden || r.Code(t) != "invalid_code" {
+			t.Fatalf("delete with a wrong code: %d %s", r.Status, r.Body)
+		}
+		if r := c.bearer(http.MethodDelete, path, access, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete from a passkey session with user verification: %d %s", r.Status, r.Body)
 		}
 	})
 }

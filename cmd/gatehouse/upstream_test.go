@@ -111,6 +111,9 @@ func wantSignedInAs(t *testing.T, b *browser, addr string) {
 	}
 }
 
+// unlinkField finds the identity id of the account page's first Unlink form.
+var unlinkField = regexp.MustCompile(`name="op" value="unlink"><input type="hidden" name="id" value="([0-9a-f-]{36})"`)
+
 func TestUpstreamSignIn(t *testing.T) {
 	eachStore(t, func(t *testing.T, st testStore) {
 		f := newUpstreamFixture(t, st)
@@ -230,6 +233,22 @@ func TestUpstreamSignIn(t *testing.T) {
 			b := newBrowser(t, f.inst.URL)
 			if status, _ := upstreamSignIn(t, b, "corp"); status != http.StatusSeeOther {
 				t.Fatalf("sign-in: %d", status)
+			}
+			// The account page lists the identity and offers the other
+			// providers; unlinking the last way to sign in is refused
+			// readably, pointing to the reset that sets a password.
+			status, page := b.get("/account")
+			if status != http.StatusOK || !strings.Contains(page, `id="linked"`) || !strings.Contains(page, `href="./sign-in/upstream/github">Link GitHub`) ||
+				strings.Contains(page, `>Link Corp`) {
+				t.Fatalf("account page: %d %s", status, page)
+			}
+			m := unlinkField.FindStringSubmatch(page)
+			if m == nil {
+				t.Fatalf("no Unlink form on the account page: %s", page)
+			}
+			if status, page := b.post("/account", url.Values{"op": {"unlink"}, "id": {m[1]}}, true); status != http.StatusConflict ||
+				!strings.Contains(page, "your last way to sign in") || !strings.Contains(page, `href="./forgot-password"`) {
+				t.Fatalf("unlinking the last way to sign in on the account page: %d %s", status, page)
 			}
 			// No password: the reset sets one, then the API can sign in.
 			f.c.post("/v1/password/forgot", map[string]string{"email": addr})

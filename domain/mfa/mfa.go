@@ -85,9 +85,9 @@ var (
 	// burned by wrong codes, or from another client: log in again.
 	ErrLoginTokenInvalid = &domain.Error{Kind: domain.KindUnauthorized, Code: "invalid_token", Message: "The MFA token is invalid, expired or used up; log in again."}
 	// ErrStepUpRequired: a sensitive change of an account with MFA on
-	// (email, password, deletion, turning MFA off, new recovery codes)
-	// from a session that has not proved a second factor recently, and
-	// without a code in the request.
+	// (email, password, deletion, turning MFA off, new recovery codes,
+	// adding or deleting a passkey) from a session that has not proved a
+	// second factor recently, and without a code in the request.
 	ErrStepUpRequired = &domain.Error{Kind: domain.KindForbidden, Code: "step_up_required",
 		Message: "This change needs your second factor: send a current code in the `code` field, or sign in again with your second factor and retry."}
 	// ErrNotFound is returned by repositories when a user has no factor.

@@ -137,9 +137,11 @@ func (s *Session) Proved(method string, now time.Time) {
 }
 
 // SecondFactor reports whether the session's methods hold a second
-// factor: a one-time code or a passkey.
+// factor: a one-time code, or a passkey whose authenticator verified its
+// user (hwk with user). A passkey alone is one factor, as a password is.
 func (s *Session) SecondFactor() bool {
-	return slices.Contains(s.amr, MethodOTP) || slices.Contains(s.amr, MethodHardwareKey)
+	return slices.Contains(s.amr, MethodOTP) ||
+		slices.Contains(s.amr, MethodHardwareKey) && slices.Contains(s.amr, MethodUser)
 }
 
 // SteppedUp reports whether the session may make a sensitive change of an

@@ -96,7 +96,7 @@ func TestRevokeIdempotent(t *testing.T) {
 // A session starts authenticated by password at its creation; a proved
 // second factor joins its methods and moves auth_time; it steps up for
 // maxAge after that, and only with a second factor (otp, or a passkey's
-// hwk).
+// hwk with user verification).
 func TestAuthenticationAndStepUp(t *testing.T) {
 	s, _ := session.New(uuid.New(), uuid.New(), t0, time.Hour, "", "")
 	if got := s.AMR(); len(got) != 1 || got[0] != "pwd" || !s.AuthTime().Equal(t0) || s.SecondFactor() {
@@ -126,8 +126,18 @@ func TestAuthenticationAndStepUp(t *testing.T) {
 	}
 	passkey := session.Rehydrate(uuid.New(), uuid.New(), t0, t0, t1, nil, "", "")
 	passkey.RehydrateAuthentication([]string{"hwk", "user"}, t0)
-	if !passkey.SteppedUp(t0.Add(time.Minute), maxAge) {
-		t.Fatal("a passkey session did not step up")
+	if !passkey.SteppedUp(t0.Add(time.Minute), maxAge) || !passkey.SecondFactor() {
+		t.Fatal("a passkey session with user verification did not step up")
+	}
+	// A passkey without user verification is one factor, like a password.
+	presence := session.Rehydrate(uuid.New(), uuid.New(), t0, t0, t1, nil, "", "")
+	presence.RehydrateAuthentication([]string{"hwk"}, t0)
+	if presence.SecondFactor() || presence.SteppedUp(t0.Add(time.Minute), maxAge) {
+		t.Fatal("a passkey session without user verification stepped up")
+	}
+	presence.Proved(session.MethodOTP, t0)
+	if !presence.SteppedUp(t0.Add(time.Minute), maxAge) {
+		t.Fatal("a passkey session without user verification, then a code, did not step up")
 	}
 	stored := session.Rehydrate(uuid.New(), uuid.New(), t0, t0, t1, nil, "", "")
 	stored.RehydrateAuthentication(nil, t0)

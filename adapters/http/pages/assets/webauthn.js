@@ -53,7 +53,8 @@
   }
   // postJSON posts body as JSON with the page's CSRF token in the
   // X-CSRF-Token header and answers the parsed reply; a reply that is not
-  // 2xx rejects with an Error whose message is the reply's detail.
+  // 2xx rejects with an Error whose message is the reply's detail and
+  // whose code is the reply's code.
   async function postJSON(url, body, csrf) {
     const res = await fetch(url, {
       method: "POST", credentials: "same-origin",
@@ -61,7 +62,11 @@
       body: JSON.stringify(body || {}),
     });
     const data = await res.json().catch(function () { return {}; });
-    if (!res.ok) throw new Error(data.detail || data.title || ("The server answered " + res.status + "."));
+    if (!res.ok) {
+      const e = new Error(data.detail || data.title || ("The server answered " + res.status + "."));
+      e.code = data.code;
+      throw e;
+    }
     return data;
   }
   window.gatehouseWebAuthn = { b64uDecode, b64uEncode, creationOptions, requestOptions, credentialJSON, postJSON };
