@@ -52,8 +52,8 @@ func (h *handlers) registerPasskeyRoutes(v1 fiber.Router) {
 	v1.Post("/me/passkeys/register/begin", h.auth, firstParty, h.limit(limits.Password), h.handlePasskeyRegisterBegin)
 	v1.Post("/me/passkeys/register/finish", h.auth, firstParty, h.limit(limits.Password), withJSON(h.handlePasskeyRegisterFinish))
 	v1.Get("/me/passkeys", h.auth, h.handlePasskeyList)
-	v1.Patch("/me/passkeys/:id", h.auth, firstParty, withJSON(h.handlePasskeyRename))
-	v1.Delete("/me/passkeys/:id", h.auth, firstParty, h.handlePasskeyDelete)
+	v1.Patch("/me/passkeys/:id", h.auth, firstParty, h.limit(limits.Password), withJSON(h.handlePasskeyRename))
+	v1.Delete("/me/passkeys/:id", h.auth, firstParty, h.limit(limits.Password), h.handlePasskeyDelete)
 }
 
 // firstParty lets through a caller signed in to the account itself, not

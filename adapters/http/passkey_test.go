@@ -331,3 +331,33 @@ func TestPasskeyManagementRoutes(t *testing.T) {
 		t.Fatalf("delete: %d", res.StatusCode)
 	}
 }
+
+// Renaming or deleting a passkey and ending a session count against the
+// per-IP limit of a password change, as the account page's forms do:
+// over it they are refused before their use case runs.
+func TestAccountWritesCountAgainstThePasswordLimit(t *testing.T) {
+	t.Parallel()
+	f := newPasskeyFixture(t)
+	var counted []limits.Endpoint
+	over := func(_ context.Context, e limits.Endpoint, _ string) error {
+		counted = append(counted, e)
+		return domain.RateLimited(time.Minute)
+	}
+	f.guard.CheckIPFn = over
+	general := newFixture(t)
+	general.guard.CheckIPFn = over
+	for _, r := range []struct {
+		app                *fiber.App
+		method, path, body string
+	}{
+		{f.app, "PATCH", "/v1/me/passkeys/" + passkeyID.String(), `{"name":"x"}`},
+		{f.app, "DELETE", "/v1/me/passkeys/" + passkeyID.String(), ""},
+		{general.public, "DELETE", "/v1/me/sessions/" + sessionID.String(), ""},
+	} {
+		res, body := do(t, r.app, request(r.method, r.path, r.body, "Authorization", "Bearer good-jwt"))
+		decodeProblem(t, res, body, 429, "rate_limited")
+	}
+	if len(counted) != 3 || counted[0] != limits.Password || counted[1] != limits.Password || counted[2] != limits.Password {
+		t.Errorf("counted %v, want the password-change limit three times", counted)
+	}
+}

@@ -38,7 +38,7 @@ func (h *handlers) registerSessionRoutes(v1 fiber.Router) {
 	v1.Post("/token/refresh", h.limit(limits.Refresh), withJSON(h.handleRefresh))
 	v1.Post("/logout", h.auth, h.handleLogout)
 	v1.Get("/me/sessions", h.auth, h.handleListSessions)
-	v1.Delete("/me/sessions/:id", h.auth, h.handleRevokeSession)
+	v1.Delete("/me/sessions/:id", h.auth, h.limit(limits.Password), h.handleRevokeSession)
 }
 
 func (h *handlers) handleLogin(c *fiber.Ctx, req *credentialsRequest) error {
