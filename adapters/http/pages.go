@@ -328,8 +328,7 @@ const notFoundMessage = "There is no page at this address. If you came from a li
 // prefers HTML over JSON (a browser), and leaves everyone else the
 // problem+json 404 (fiber.ErrNotFound).
 func (s *pageSite) notFound(c *fiber.Ctx) error {
-	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead ||
-		c.Accepts(fiber.MIMEApplicationJSON, "application/problem+json", fiber.MIMETextHTML) != fiber.MIMETextHTML {
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead || !prefersHTML(c) {
 		return fiber.ErrNotFound
 	}
 	// The links are relative, as on every page, but this page may be deeper
@@ -344,6 +343,12 @@ func (s *pageSite) notFound(c *fiber.Ctx) error {
 	}
 	d := pageData{Title: "Page not found", Message: notFoundMessage, Links: links}
 	return s.render(c, fiber.StatusNotFound, "result.html", d)
+}
+
+// prefersHTML reports whether the client prefers an HTML page to JSON (a
+// browser does).
+func prefersHTML(c *fiber.Ctx) bool {
+	return c.Accepts(fiber.MIMEApplicationJSON, "application/problem+json", fiber.MIMETextHTML) == fiber.MIMETextHTML
 }
 
 // Answers of the email-change confirmation page.

@@ -189,6 +189,12 @@ func TestResendVerificationPage(t *testing.T) {
 	decodeProblem(t, res, body, 415, "unsupported_media_type")
 	res, body = do(t, a, postForm("/resend-verification", url.Values{"email": {"a@example.com", "b@example.com"}}))
 	decodeProblem(t, res, body, 400, "invalid_request")
+	// A browser gets a page saying what was wrong and the way back.
+	req := postForm("/resend-verification", url.Values{"email": {"a@example.com", "b@example.com"}})
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	res, body = do(t, a, req)
+	page = checkPage(t, res, body, 400)
+	wantIn(t, "a browser's malformed form", page, `The form field &#34;email&#34; appears more than once.`, "Go back, correct the form", `href="./sign-in"`)
 	if len(asked) != 2 {
 		t.Errorf("asked to mail %q after refused bodies", asked)
 	}

@@ -123,6 +123,14 @@ func (p *pageSite) csrfToken(c *fiber.Ctx) (string, error) {
 // missing or wrong one is a 403 page, and nothing of the form is used.
 func (p *pageHandlers) form(c *fiber.Ctx, keys ...string) (map[string]string, bool, error) {
 	f, err := DecodeForm(c, append(keys, csrfField)...)
+	var de *domain.Error
+	if errors.As(err, &de) && prefersHTML(c) {
+		// A browser reads a page: what was wrong with the form, and the
+		// way back to it.
+		return nil, false, p.render(c, fiber.StatusBadRequest, "result.html", pageData{Title: "Form not accepted",
+			Message: de.Message + " Go back, correct the form and send it again.",
+			Links:   []pageLink{{Href: "./sign-in", Text: "Go to the sign-in page"}}})
+	}
 	if err != nil {
 		return nil, false, err
 	}
