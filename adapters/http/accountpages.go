@@ -317,12 +317,6 @@ func accountWords(err error) string {
 	return ""
 }
 
-// accountLimit counts an operation against the per-IP limit of the API's
-// endpoint of the same change.
-func (p *pageHandlers) accountLimit(c *fiber.Ctx, e limits.Endpoint) error {
-	return p.uc.Guard.CheckIP(c.UserContext(), e, ClientIP(c))
-}
-
 // formProof is the step-up a form brings: the browser's session and the
 // form's code field.
 func formProof(pr session.Principal, f map[string]string) appmfa.Proof {
@@ -339,7 +333,7 @@ func accountID(f map[string]string) uuid.UUID {
 }
 
 func (p *pageHandlers) accountRevokeSession(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	id := accountID(f)
@@ -356,7 +350,7 @@ func (p *pageHandlers) accountRevokeSession(c *fiber.Ctx, pr session.Principal, 
 }
 
 func (p *pageHandlers) accountPassword(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	in := password.ChangeInput{UserID: pr.UserID, SessionID: pr.SessionID, CurrentPassword: f["current_password"], NewPassword: f["new_password"],
@@ -368,7 +362,7 @@ func (p *pageHandlers) accountPassword(c *fiber.Ctx, pr session.Principal, f map
 }
 
 func (p *pageHandlers) accountTOTPStart(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	e, err := p.uc.MFAStart.Handle(c.UserContext(), appmfa.StartInput{UserID: pr.UserID, Password: f["password"], Meta: meta(c)})
@@ -381,7 +375,7 @@ func (p *pageHandlers) accountTOTPStart(c *fiber.Ctx, pr session.Principal, f ma
 }
 
 func (p *pageHandlers) accountTOTPConfirm(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	codes, err := p.uc.MFAConfirm.Handle(c.UserContext(), pr.UserID, pr.SessionID, f["code"], meta(c))
@@ -400,7 +394,7 @@ func (p *pageHandlers) accountTOTPConfirm(c *fiber.Ctx, pr session.Principal, f 
 }
 
 func (p *pageHandlers) accountTOTPDisable(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	in := appmfa.DisableInput{UserID: pr.UserID, Password: f["password"], Proof: formProof(pr, f), Meta: meta(c)}
@@ -412,7 +406,7 @@ func (p *pageHandlers) accountTOTPDisable(c *fiber.Ctx, pr session.Principal, f 
 }
 
 func (p *pageHandlers) accountRecoveryCodes(c *fiber.Ctx, pr session.Principal, f map[string]string) error {
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	codes, err := p.uc.MFARegenerate.Handle(c.UserContext(), pr.UserID, formProof(pr, f), meta(c))
@@ -435,7 +429,7 @@ func (p *pageHandlers) accountPasskeyRename(c *fiber.Ctx, pr session.Principal, 
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	k, err := p.uc.PasskeyRename.Handle(c.UserContext(), pr.UserID, accountID(f), f["name"])
@@ -449,7 +443,7 @@ func (p *pageHandlers) accountPasskeyDelete(c *fiber.Ctx, pr session.Principal, 
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	if err := p.uc.PasskeyDelete.Handle(c.UserContext(), pr.UserID, accountID(f), formProof(pr, f), meta(c)); err != nil {
@@ -462,7 +456,7 @@ func (p *pageHandlers) accountUnlink(c *fiber.Ctx, pr session.Principal, f map[s
 	if err := pr.FirstParty(); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
-	if err := p.accountLimit(c, limits.Password); err != nil {
+	if err := p.checkIP(c, limits.Password); err != nil {
 		return p.accountRefused(c, pr, err)
 	}
 	if err := p.uc.Unlink.Handle(c.UserContext(), pr.UserID, accountID(f), meta(c)); err != nil {

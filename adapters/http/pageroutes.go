@@ -76,6 +76,12 @@ func registerPageRoutes(a *fiber.App, uc UseCases, pc PageConfig) {
 	})
 }
 
+// checkIP counts a page's step against the per-IP limit of e, the API
+// endpoint that makes the same change.
+func (p *pageHandlers) checkIP(c *fiber.Ctx, e limits.Endpoint) error {
+	return p.uc.Guard.CheckIP(c.UserContext(), e, ClientIP(c))
+}
+
 // limit is limitIP for the hosted pages: a browser over the limit gets a
 // page it can read, with Retry-After.
 func (p *pageHandlers) limit(e limits.Endpoint) fiber.Handler {
@@ -187,7 +193,7 @@ func (p *pageHandlers) verifiedInto(c *fiber.Ctx, u *user.User, password string,
 // pair is nil when that refuses (a limit, a second factor to ask for):
 // the user then signs in on the page.
 func (p *pageHandlers) signInVerified(c *fiber.Ctx, u *user.User, password string) (*session.TokenPair, error) {
-	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+	if err := p.checkIP(c, limits.Login); err != nil {
 		return nil, unlessRefusal(err)
 	}
 	res, err := p.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: u.Email().String(), Password: password, Meta: meta(c), Browser: true})

@@ -190,7 +190,7 @@ func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
 	// /v1/login/mfa.
 	switch {
 	case f["mfa_token"] != "":
-		if err := p.uc.Guard.CheckIP(c.UserContext(), limits.LoginMFA, ClientIP(c)); err != nil {
+		if err := p.checkIP(c, limits.LoginMFA); err != nil {
 			return p.pageError(c, err, "signin-code.html", pageData{Title: titleCode, Token: f["mfa_token"], Pending: pending})
 		}
 		return p.signInCode(c, f["mfa_token"], f["code"], pending)
@@ -198,7 +198,7 @@ func (p *pageHandlers) handleSignInPost(c *fiber.Ctx) error {
 		return p.signInPasskey(c, f["challenge_id"], f["credential"], pending)
 	}
 	d := pageData{Title: titleSignIn, Email: f["email"], Pending: pending}
-	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+	if err := p.checkIP(c, limits.Login); err != nil {
 		return p.pageError(c, err, "signin.html", d)
 	}
 	res, err := p.uc.Login.Handle(c.UserContext(), session.LoginInput{Email: f["email"], Password: f["password"], Meta: meta(c), Browser: true})

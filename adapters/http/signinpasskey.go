@@ -48,7 +48,7 @@ func (p *pageHandlers) handlePasskeySignInBegin(c *fiber.Ctx) error {
 	if !p.csrfMatches(c, c.Get(csrfHeader)) {
 		return errCSRFHeader
 	}
-	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.PasskeyBegin, ClientIP(c)); err != nil {
+	if err := p.checkIP(c, limits.PasskeyBegin); err != nil {
 		return err
 	}
 	return reply(c, renderBegun)(p.uc.PasskeyLogin.Begin(c.UserContext()))
@@ -63,7 +63,7 @@ func (p *pageHandlers) signInPasskey(c *fiber.Ctx, challengeID, credential, pend
 		return p.pageError(c, passkey.ErrUnavailable, "result.html", pageData{Title: titleSignIn,
 			Links: []pageLink{{Href: signInHref(pending), Text: "Sign in with your password"}}})
 	}
-	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+	if err := p.checkIP(c, limits.Login); err != nil {
 		return p.pageError(c, err, "signin.html", d)
 	}
 	res, err := p.uc.PasskeyLogin.Finish(c.UserContext(), apppasskey.LoginInput{

@@ -74,7 +74,7 @@ func (p *pageSite) providerLinks(pending, verb string) []pageLink {
 func (p *pageHandlers) handleUpstreamStart(c *fiber.Ctx) error {
 	pending := pendingID(c.Query(pendingParam))
 	d := pageData{Title: titleSignIn, Links: []pageLink{{Href: startRoot + "sign-in", Text: "Go to the sign-in page"}}}
-	if err := p.uc.Guard.CheckIP(c.UserContext(), limits.Login, ClientIP(c)); err != nil {
+	if err := p.checkIP(c, limits.Login); err != nil {
 		return p.pageError(c, err, "result.html", d)
 	}
 	in := appupstream.BeginInput{Provider: strings.Clone(c.Params("id"))}
